@@ -1,0 +1,528 @@
+// CDS client authentication (CDS Hooks 2.0 "Trusting CDS Clients",
+// https://cds-hooks.hl7.org/2.0/#trusting-cds-clients, and
+// https://cds-hooks.hl7.org/2.0/#jwt-signing-algorithm).
+//
+// A CDS client (an EHR, the CDS Hooks Sandbox, Inferno) signs a short-lived
+// JWT with an asymmetric key and sends it as "Authorization: Bearer <JWT>".
+// The Verifier in this file checks that token against an allowlist of
+// trusted clients: which issuers, which of their keys (inline JWKS, or a jku
+// URL that is itself on the allowlist), which audiences, how long a token may
+// live, and whether its jti has been seen before.
+//
+// Every refusal is an error wrapping ErrUnauthorized whose text is safe to
+// log: it names the reason and, when known, the iss, kid and jti, but never
+// contains the token or any part of its payload besides those three.
+
+package cdshooks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// ErrUnauthorized is wrapped by every error Verify returns. The gateway maps
+// it to 401 with "WWW-Authenticate: Bearer" and no further detail; the
+// wrapped *AuthError carries the loggable reason.
+var ErrUnauthorized = errors.New("cdshooks: unauthorized")
+
+// DevIssuer is the iss of valuerx's own development client (the dev UI, the
+// `valuerx token` subcommand, the load harness). cmd generates its key at
+// first start and trusts it like any other client.
+const DevIssuer = "urn:valuerx:dev-client"
+
+// Defaults chosen from what real clients send (checklist §5.2): both the
+// Sandbox and Inferno mint tokens with exp = iat + 300 s, and Inferno itself
+// allows 60 s of leeway when it validates JWTs.
+const (
+	DefaultClockSkew       = 60 * time.Second
+	DefaultJWKSMinRefresh  = 30 * time.Second
+	DefaultJWKSMaxAge      = time.Hour
+	DefaultJWKSFetchTimout = 5 * time.Second
+	DefaultJWKSMaxBytes    = 64 << 10
+	DefaultReplayCacheSize = 100_000
+	// jwtMaxTokenBytes bounds the work done on a hostile Authorization
+	// header before any parsing. Real CDS Hooks tokens are well under 2 KiB.
+	jwtMaxTokenBytes = 16 << 10
+	jwtLifetimeBase  = 5 * time.Minute
+	jwtMaxLoggedLen  = 128
+)
+
+// jwtAllowedAlgs are the asymmetric JWS algorithms accepted. CDS Hooks 2.0
+// forbids "none" and every symmetric (HS*) algorithm and recommends ES384
+// and RS384; the other sizes and RSA-PSS are accepted because nothing in
+// the spec rules them out and some EHR key services default to them.
+var jwtAllowedAlgs = []string{
+	"ES256", "ES384", "ES512",
+	"RS256", "RS384", "RS512",
+	"PS256", "PS384", "PS512",
+}
+
+// ReplayMode says what to do with a jti that was already accepted.
+type ReplayMode int
+
+const (
+	// ReplayReject refuses a jti (per issuer) seen within its token's
+	// lifetime. This is the default and what the spec's jti is for.
+	ReplayReject ReplayMode = iota
+	// ReplayOff accepts repeated jtis. Only for test suites such as Inferno
+	// that reuse one token for several requests (checklist §10.1).
+	ReplayOff
+)
+
+// String returns the configuration spelling of m.
+func (m ReplayMode) String() string {
+	switch m {
+	case ReplayReject:
+		return "reject"
+	case ReplayOff:
+		return "off"
+	}
+	return fmt.Sprintf("ReplayMode(%d)", int(m))
+}
+
+// ParseReplayMode parses "reject" (or "") and "off", so that cmd can read
+// the mode from flags or a config file.
+func ParseReplayMode(s string) (ReplayMode, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "reject":
+		return ReplayReject, nil
+	case "off":
+		return ReplayOff, nil
+	}
+	return 0, fmt.Errorf("cdshooks: unknown replay mode %q (want reject or off)", s)
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (m ReplayMode) MarshalText() ([]byte, error) {
+	if m != ReplayReject && m != ReplayOff {
+		return nil, fmt.Errorf("cdshooks: invalid replay mode %d", int(m))
+	}
+	return []byte(m.String()), nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler (yaml.v3 and
+// encoding/json both use it).
+func (m *ReplayMode) UnmarshalText(b []byte) error {
+	v, err := ParseReplayMode(string(b))
+	if err != nil {
+		return err
+	}
+	*m = v
+	return nil
+}
+
+// TrustedClient is one CDS client allowed to call the service.
+type TrustedClient struct {
+	// Issuer is the exact iss the client puts in its tokens.
+	Issuer string
+	// JWKS is the client's public JWK Set exchanged out of band (the spec's
+	// alternative to jku). cmd loads it from a file; it may be empty when
+	// JKUAllow is set.
+	JWKS []byte
+	// JKUAllow lists the exact jku URLs this client may point at. A token
+	// whose jku is not listed is refused without any outbound request.
+	JKUAllow []string
+	// Tenants, when non-empty, is the allowlist for the optional tenant
+	// claim; a token without tenant is then refused.
+	Tenants []string
+	// Replay overrides VerifierConfig.Replay for this client.
+	Replay *ReplayMode
+}
+
+// VerifierConfig configures a Verifier. Zero values select the defaults.
+type VerifierConfig struct {
+	Clients []TrustedClient
+	// ClockSkew is the leeway for exp, iat and nbf (default 60 s).
+	ClockSkew time.Duration
+	// MaxLifetime bounds exp - iat (default 5 min + ClockSkew: clients
+	// compute iat and exp from separate clock reads, so 301 s happens).
+	MaxLifetime time.Duration
+	// Replay is the default replay mode (ReplayReject).
+	Replay ReplayMode
+	// ReplayCacheSize bounds the jti store (default 100 000 entries).
+	ReplayCacheSize int
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// HTTPClient fetches jku key sets. The Verifier uses a copy that
+	// refuses redirects, so an allowlisted URL cannot bounce elsewhere.
+	// Default: a client with a 10 s timeout.
+	HTTPClient *http.Client
+	// JWKSFetchTimeout bounds one key set fetch (default 5 s).
+	JWKSFetchTimeout time.Duration
+	// JWKSMinRefresh is the shortest interval between two fetches of the
+	// same jku URL, whatever the number of unknown kids seen (default 30 s).
+	JWKSMinRefresh time.Duration
+	// JWKSMaxAge is how long a fetched set is used before the next token
+	// triggers a background-free refresh (default 1 h). A failed refresh
+	// keeps the last good set.
+	JWKSMaxAge time.Duration
+	// JWKSMaxBytes bounds a fetched key set body (default 64 KiB).
+	JWKSMaxBytes int64
+	// Logger receives key-fetch failures (URL and status only).
+	Logger *slog.Logger
+}
+
+// Claims are the verified contents of a CDS Hooks client JWT.
+type Claims struct {
+	Issuer    string
+	Subject   string // not a CDS Hooks 2.0 claim; passed through if sent
+	Audience  []string
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+	ID        string // jti
+	Tenant    string // optional tenant claim
+	KeyID     string // header kid
+	JKU       string // header jku, "" when the key came from the inline JWKS
+	Algorithm string // header alg
+}
+
+// AuthError is the concrete error behind every refusal. Its text is safe to
+// log: Reason is a fixed phrase and Issuer, KeyID and JTI are quoted and
+// truncated. It unwraps to ErrUnauthorized and to the underlying cause.
+type AuthError struct {
+	Reason string
+	Issuer string
+	KeyID  string
+	JTI    string
+	Err    error // cause from the JWT library or a key fetch; not printed
+}
+
+// Error implements error.
+func (e *AuthError) Error() string {
+	var b strings.Builder
+	b.WriteString(ErrUnauthorized.Error())
+	b.WriteString(": ")
+	b.WriteString(e.Reason)
+	for _, f := range [...]struct{ k, v string }{{"iss", e.Issuer}, {"kid", e.KeyID}, {"jti", e.JTI}} {
+		if f.v != "" {
+			fmt.Fprintf(&b, " %s=%q", f.k, jwtTruncate(f.v))
+		}
+	}
+	return b.String()
+}
+
+// Unwrap lets errors.Is(err, ErrUnauthorized) and errors.Is(err, cause) work.
+func (e *AuthError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrUnauthorized}
+	}
+	return []error{ErrUnauthorized, e.Err}
+}
+
+// Refusal reasons. They are stable strings so that logs and metrics can
+// count them.
+const (
+	ReasonMissingToken    = "token missing"
+	ReasonTooLarge        = "token too large"
+	ReasonMalformed       = "token malformed"
+	ReasonAlgorithm       = "algorithm not allowed"
+	ReasonTyp             = "typ header missing or not JWT"
+	ReasonKID             = "kid header missing"
+	ReasonIssuerMissing   = "iss missing"
+	ReasonIssuerUntrusted = "issuer not trusted"
+	ReasonJKUNotAllowed   = "jku not allowed"
+	ReasonKeyUnknown      = "no key for kid"
+	ReasonKeysUnavailable = "key set unavailable"
+	ReasonKeyMismatch     = "key does not match alg"
+	ReasonSignature       = "signature invalid"
+	ReasonAudience        = "audience mismatch"
+	ReasonExpMissing      = "exp missing"
+	ReasonExpired         = "token expired"
+	ReasonIatMissing      = "iat missing"
+	ReasonIatFuture       = "iat in the future"
+	ReasonNotYetValid     = "token not yet valid"
+	ReasonLifetime        = "lifetime too long"
+	ReasonJTIMissing      = "jti missing"
+	ReasonReplay          = "jti replayed"
+	ReasonTenant          = "tenant not allowed"
+	ReasonClaims          = "claims invalid"
+	ReasonNoAudience      = "verifier given no audience"
+)
+
+// Verifier checks CDS client JWTs. It is safe for concurrent use.
+type Verifier struct {
+	clients  map[string]*jwtClient
+	jku      map[string]*jwtRemoteSet // every allowlisted URL, shared by clients
+	skew     time.Duration
+	maxLife  time.Duration
+	now      func() time.Time
+	replay   *jwtReplayCache
+	log      *slog.Logger
+	fetchCfg jwtFetchConfig
+}
+
+type jwtClient struct {
+	issuer  string
+	inline  jwtKeySet
+	jku     map[string]bool
+	tenants []string
+	replay  ReplayMode
+}
+
+// NewVerifier validates cfg (issuers unique, inline key sets parse and hold
+// only asymmetric keys, jku URLs absolute) and returns a Verifier. It does
+// no network I/O: jku sets are fetched on first use.
+func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
+	if len(cfg.Clients) == 0 {
+		return nil, errors.New("cdshooks: verifier: no trusted clients configured")
+	}
+	if cfg.ClockSkew < 0 || cfg.MaxLifetime < 0 || cfg.ReplayCacheSize < 0 ||
+		cfg.JWKSFetchTimeout < 0 || cfg.JWKSMinRefresh < 0 || cfg.JWKSMaxAge < 0 || cfg.JWKSMaxBytes < 0 {
+		return nil, errors.New("cdshooks: verifier: negative duration or size in config")
+	}
+	if err := jwtCheckReplayMode(cfg.Replay); err != nil {
+		return nil, err
+	}
+	v := &Verifier{
+		clients: make(map[string]*jwtClient, len(cfg.Clients)),
+		jku:     make(map[string]*jwtRemoteSet),
+		skew:    jwtOr(cfg.ClockSkew, DefaultClockSkew),
+		now:     cfg.Now,
+		log:     cfg.Logger,
+	}
+	v.maxLife = jwtOr(cfg.MaxLifetime, jwtLifetimeBase+v.skew)
+	if v.now == nil {
+		v.now = time.Now
+	}
+	if v.log == nil {
+		v.log = slog.New(slog.DiscardHandler)
+	}
+	v.replay = newJWTReplayCache(int(jwtOr(int64(cfg.ReplayCacheSize), DefaultReplayCacheSize)))
+	v.fetchCfg = jwtFetchConfig{
+		client:     jwtNoRedirectClient(cfg.HTTPClient),
+		timeout:    jwtOr(cfg.JWKSFetchTimeout, DefaultJWKSFetchTimout),
+		minRefresh: jwtOr(cfg.JWKSMinRefresh, DefaultJWKSMinRefresh),
+		maxAge:     jwtOr(cfg.JWKSMaxAge, DefaultJWKSMaxAge),
+		maxBytes:   jwtOr(cfg.JWKSMaxBytes, DefaultJWKSMaxBytes),
+	}
+	for i, tc := range cfg.Clients {
+		if tc.Issuer == "" {
+			return nil, fmt.Errorf("cdshooks: verifier: client %d has no issuer", i)
+		}
+		if _, dup := v.clients[tc.Issuer]; dup {
+			return nil, fmt.Errorf("cdshooks: verifier: issuer %q configured twice", tc.Issuer)
+		}
+		c := &jwtClient{issuer: tc.Issuer, jku: map[string]bool{}, tenants: slices.Clone(tc.Tenants), replay: cfg.Replay}
+		if tc.Replay != nil {
+			if err := jwtCheckReplayMode(*tc.Replay); err != nil {
+				return nil, err
+			}
+			c.replay = *tc.Replay
+		}
+		if len(tc.JWKS) > 0 {
+			ks, err := jwtParseKeySet(tc.JWKS, true)
+			if err != nil {
+				return nil, fmt.Errorf("cdshooks: verifier: issuer %q: inline JWKS: %w", tc.Issuer, err)
+			}
+			c.inline = ks
+		}
+		for _, u := range tc.JKUAllow {
+			if err := jwtCheckURL(u); err != nil {
+				return nil, fmt.Errorf("cdshooks: verifier: issuer %q: jku %q: %w", tc.Issuer, u, err)
+			}
+			c.jku[u] = true
+			if v.jku[u] == nil {
+				v.jku[u] = newJWTRemoteSet(u)
+			}
+		}
+		if len(c.inline) == 0 && len(c.jku) == 0 {
+			return nil, fmt.Errorf("cdshooks: verifier: issuer %q has neither an inline JWKS nor an allowed jku", tc.Issuer)
+		}
+		v.clients[tc.Issuer] = c
+	}
+	return v, nil
+}
+
+// jwtClaims is what the JWT library decodes the payload into. It embeds
+// RegisteredClaims (string-or-array aud, numeric dates) and adds tenant.
+type jwtClaims struct {
+	jwt.RegisteredClaims
+	Tenant string `json:"tenant,omitempty"`
+}
+
+// Verify checks token (the bare JWT, without "Bearer ") for a request to
+// audience, the exact external URL of the endpoint being called
+// (…/cds-services, …/cds-services/{id} or …/cds-services/{id}/feedback).
+// ctx bounds any jku fetch. On success the jti is recorded for replay
+// protection; on failure the error wraps ErrUnauthorized and *AuthError.
+func (v *Verifier) Verify(ctx context.Context, token, audience string) (*Claims, error) {
+	switch {
+	case audience == "":
+		return nil, &AuthError{Reason: ReasonNoAudience}
+	case strings.TrimSpace(token) == "":
+		return nil, &AuthError{Reason: ReasonMissingToken}
+	case len(token) > jwtMaxTokenBytes:
+		return nil, &AuthError{Reason: ReasonTooLarge}
+	}
+	now := v.now()
+	var vs jwtVerifyState
+	claims := &jwtClaims{}
+	parser := jwt.NewParser(
+		jwt.WithValidMethods(jwtAllowedAlgs),
+		jwt.WithAudience(audience),
+		jwt.WithIssuedAt(),
+		jwt.WithExpirationRequired(),
+		jwt.WithLeeway(v.skew),
+		jwt.WithTimeFunc(func() time.Time { return now }),
+		jwt.WithStrictDecoding(),
+	)
+	tok, err := parser.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
+		return v.jwtKeyFor(ctx, t, claims, &vs)
+	})
+	ids := func(e *AuthError) *AuthError {
+		e.Issuer, e.KeyID, e.JTI = claims.Issuer, vs.kid, claims.ID
+		return e
+	}
+	if err != nil {
+		var ae *AuthError
+		if errors.As(err, &ae) {
+			return nil, ids(ae)
+		}
+		return nil, ids(v.jwtClassify(err, tok, claims))
+	}
+	c := vs.client
+	switch {
+	case claims.IssuedAt == nil:
+		return nil, ids(&AuthError{Reason: ReasonIatMissing})
+	case claims.ExpiresAt.Sub(claims.IssuedAt.Time) > v.maxLife:
+		return nil, ids(&AuthError{Reason: ReasonLifetime})
+	case claims.ID == "":
+		return nil, ids(&AuthError{Reason: ReasonJTIMissing})
+	case len(c.tenants) > 0 && !slices.Contains(c.tenants, claims.Tenant):
+		return nil, ids(&AuthError{Reason: ReasonTenant})
+	}
+	if c.replay == ReplayReject {
+		// The entry must outlive every instant at which this token could
+		// still be accepted: exp plus the leeway.
+		if !v.replay.add(c.issuer+"\x00"+claims.ID, claims.ExpiresAt.Add(v.skew), now) {
+			return nil, ids(&AuthError{Reason: ReasonReplay})
+		}
+	}
+	return &Claims{
+		Issuer:    claims.Issuer,
+		Subject:   claims.Subject,
+		Audience:  slices.Clone([]string(claims.Audience)),
+		IssuedAt:  claims.IssuedAt.Time,
+		ExpiresAt: claims.ExpiresAt.Time,
+		ID:        claims.ID,
+		Tenant:    claims.Tenant,
+		KeyID:     vs.kid,
+		JKU:       vs.jku,
+		Algorithm: tok.Method.Alg(),
+	}, nil
+}
+
+// jwtVerifyState carries what the key function learned from the header to
+// the checks after signature verification.
+type jwtVerifyState struct {
+	client *jwtClient
+	kid    string
+	jku    string
+}
+
+// jwtKeyFor is the jwt.Keyfunc: header rules, issuer allowlist, jku
+// allowlist, key lookup and the alg/key agreement check. It runs after the
+// library has checked alg against jwtAllowedAlgs and before the signature
+// is verified, so nothing here may be trusted beyond selecting a key.
+func (v *Verifier) jwtKeyFor(ctx context.Context, t *jwt.Token, claims *jwtClaims, vs *jwtVerifyState) (any, error) {
+	typ, _ := t.Header["typ"].(string)
+	if !strings.EqualFold(typ, "JWT") {
+		return nil, &AuthError{Reason: ReasonTyp}
+	}
+	kid, _ := t.Header["kid"].(string)
+	if kid == "" {
+		return nil, &AuthError{Reason: ReasonKID}
+	}
+	vs.kid = kid
+	if claims.Issuer == "" {
+		return nil, &AuthError{Reason: ReasonIssuerMissing}
+	}
+	c := v.clients[claims.Issuer]
+	if c == nil {
+		return nil, &AuthError{Reason: ReasonIssuerUntrusted}
+	}
+	vs.client = c
+	jku := ""
+	if raw, present := t.Header["jku"]; present {
+		s, ok := raw.(string)
+		if !ok || !c.jku[s] {
+			// Refused before any I/O: an attacker must not be able to make
+			// us fetch from a URL of their choosing.
+			return nil, &AuthError{Reason: ReasonJKUNotAllowed}
+		}
+		jku = s
+	}
+	alg := t.Method.Alg()
+	// Inline keys first: no I/O, and they are the out-of-band set the spec
+	// prescribes when jku is absent.
+	if k, ok := c.inline[kid]; ok {
+		return k.verificationKey(alg)
+	}
+	if jku == "" {
+		return nil, &AuthError{Reason: ReasonKeyUnknown}
+	}
+	k, err := v.jku[jku].key(ctx, kid, v.fetchCfg, v.now, v.log)
+	if err != nil {
+		return nil, err
+	}
+	vs.jku = jku
+	return k.verificationKey(alg)
+}
+
+// jwtClassify turns a JWT library error into a refusal with a fixed reason.
+// The library's own messages are kept only as the unprinted cause.
+func (v *Verifier) jwtClassify(err error, tok *jwt.Token, claims *jwtClaims) *AuthError {
+	reason := ReasonClaims
+	switch {
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		reason = ReasonMalformed
+	case errors.Is(err, jwt.ErrTokenUnverifiable):
+		// ParseUnverified found an alg with no registered method ("XYZ").
+		reason = ReasonAlgorithm
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		reason = ReasonSignature
+		if tok != nil && tok.Method != nil && !slices.Contains(jwtAllowedAlgs, tok.Method.Alg()) {
+			reason = ReasonAlgorithm
+		}
+	case claims.ExpiresAt == nil:
+		reason = ReasonExpMissing
+	case errors.Is(err, jwt.ErrTokenExpired):
+		reason = ReasonExpired
+	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		reason = ReasonIatFuture
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		reason = ReasonNotYetValid
+	case errors.Is(err, jwt.ErrTokenInvalidAudience), errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		reason = ReasonAudience
+	}
+	return &AuthError{Reason: reason, Err: err}
+}
+
+func jwtCheckReplayMode(m ReplayMode) error {
+	if m != ReplayReject && m != ReplayOff {
+		return fmt.Errorf("cdshooks: verifier: invalid replay mode %d", int(m))
+	}
+	return nil
+}
+
+func jwtOr[T int64 | time.Duration](v, def T) T {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+func jwtTruncate(s string) string {
+	if len(s) <= jwtMaxLoggedLen {
+		return s
+	}
+	return s[:jwtMaxLoggedLen] + "…"
+}

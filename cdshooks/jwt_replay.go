@@ -1,0 +1,87 @@
+package cdshooks
+
+import (
+	"sync"
+	"time"
+)
+
+// jwtReplayCache remembers accepted (iss, jti) pairs until their token can
+// no longer be accepted anyway. It is a map with per-entry expiry plus a
+// FIFO of insertions that bounds its size, driven by the Verifier's clock
+// (so tests can move time) and without a background goroutine.
+//
+// Tokens live at most MaxLifetime, so insertion order is close to expiry
+// order and sweeping expired entries from the front of the FIFO keeps the
+// map small. When the cache is full the oldest entry is dropped even if it
+// has not expired: a bound on memory matters more than replay protection
+// for a token that has survived 100 000 newer ones, and filling the cache
+// requires validly signed tokens.
+type jwtReplayCache struct {
+	mu    sync.Mutex
+	max   int
+	seen  map[string]time.Time // key -> expiry
+	order []jwtReplayEntry     // ring buffer in insertion order
+	head  int                  // index of the oldest entry in order
+	n     int                  // number of live entries in order
+}
+
+type jwtReplayEntry struct {
+	key    string
+	expiry time.Time
+}
+
+func newJWTReplayCache(size int) *jwtReplayCache {
+	return &jwtReplayCache{max: size, seen: make(map[string]time.Time)}
+}
+
+// add records key until expiry and reports whether it was new. A key whose
+// previous expiry has passed counts as new.
+func (c *jwtReplayCache) add(key string, expiry, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sweep(now)
+	if exp, ok := c.seen[key]; ok && now.Before(exp) {
+		return false
+	}
+	if c.n == c.max {
+		c.popOldest()
+	}
+	if len(c.order) == c.n { // grow the ring
+		grown := make([]jwtReplayEntry, max(2*len(c.order), 16))
+		grown = grown[:min(len(grown), c.max)]
+		for i := range c.n {
+			grown[i] = c.order[(c.head+i)%len(c.order)]
+		}
+		c.order, c.head = grown, 0
+	}
+	c.order[(c.head+c.n)%len(c.order)] = jwtReplayEntry{key: key, expiry: expiry}
+	c.n++
+	c.seen[key] = expiry
+	return true
+}
+
+// sweep drops expired entries from the front of the ring.
+func (c *jwtReplayCache) sweep(now time.Time) {
+	for c.n > 0 && !now.Before(c.order[c.head].expiry) {
+		c.popOldest()
+	}
+}
+
+func (c *jwtReplayCache) popOldest() {
+	e := c.order[c.head]
+	c.order[c.head] = jwtReplayEntry{}
+	c.head = (c.head + 1) % len(c.order)
+	c.n--
+	// A key re-added after expiry has a newer entry further back; only the
+	// map entry that this ring slot created may be deleted.
+	if exp, ok := c.seen[e.key]; ok && exp.Equal(e.expiry) {
+		delete(c.seen, e.key)
+	}
+}
+
+// size reports the number of remembered keys (for tests).
+func (c *jwtReplayCache) size() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.seen)
+}
