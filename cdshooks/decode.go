@@ -1,0 +1,531 @@
+package cdshooks
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DecodeRequest decodes and validates a CDS Service call for an order hook.
+// hook is the hook the invoked service is registered for ("" accepts any
+// hook). On success the Request and its validated OrderContext are returned;
+// otherwise the error is an *Error:
+//
+//   - 400 when the body is not JSON, or is JSON but not an object;
+//   - 422 (with every issue found, not just the first) when it is a JSON
+//     object that does not conform: a required member (hook, hookInstance,
+//     context, context.userId, context.patientId, context.draftOrders, and
+//     context.selections for order-select) missing, empty or of the wrong JSON
+//     type; a hook other than the service's; fhirAuthorization without
+//     fhirServer; a userId that is not a Practitioner or PractitionerRole
+//     reference; draftOrders not a Bundle; a selection that names no entry of
+//     draftOrders.
+//
+// It is lenient with content that is imperfect but usable, as real clients
+// send it: a missing Bundle.type or intent, unknown extension members, a
+// "Patient/123" patientId (the prefix is stripped), a hookInstance that is not
+// a UUID (see LooksLikeUUID) or that repeats an earlier one, and optional
+// members sent as null or "" (treated as absent).
+func DecodeRequest(body []byte, hook string) (*Request, *OrderContext, error) {
+	top, serr := cdsDecodeObject(body)
+	if serr != nil {
+		return nil, nil, serr
+	}
+	var is cdsIssues
+	req := &Request{}
+
+	req.Hook, _ = is.stringMember(top, "hook", "hook", true)
+	if hook != "" && req.Hook != "" && req.Hook != hook {
+		is.add(IssueInvalid, "hook", "hook does not match the hook this service is registered for")
+	}
+	effHook := hook
+	if effHook == "" {
+		effHook = req.Hook
+	}
+	req.HookInstance, _ = is.stringMember(top, "hookInstance", "hookInstance", true)
+
+	if s, ok := is.stringMember(top, "fhirServer", "fhirServer", false); ok && s != "" {
+		if !cdsIsHTTPURL(s) {
+			is.add(IssueInvalid, "fhirServer", "fhirServer must be an absolute http(s) URL")
+		} else {
+			req.FHIRServer = s
+		}
+	}
+	if raw, ok := top["fhirAuthorization"]; ok && !cdsIsNull(raw) {
+		req.FHIRAuthorization = is.fhirAuthorization(raw)
+		if req.FHIRServer == "" && !is.has("fhirServer") {
+			is.add(IssueRequired, "fhirServer", "fhirServer is required when fhirAuthorization is present")
+		}
+	}
+	if raw, ok := top["prefetch"]; ok && !cdsIsNull(raw) {
+		if cdsKind(raw) != '{' {
+			is.add(IssueStructure, "prefetch", "prefetch must be a JSON object")
+		} else if err := json.Unmarshal(raw, &req.Prefetch); err != nil {
+			is.add(IssueStructure, "prefetch", "prefetch must be a JSON object")
+		}
+	}
+	if raw, ok := top["extension"]; ok && cdsKind(raw) == '{' {
+		req.Extension = append(json.RawMessage(nil), raw...)
+	}
+
+	var oc *OrderContext
+	raw, ok := top["context"]
+	switch {
+	case !ok || cdsIsNull(raw):
+		is.add(IssueRequired, "context", "context is required")
+	case cdsKind(raw) != '{':
+		is.add(IssueStructure, "context", "context must be a JSON object")
+	default:
+		req.Context = append(json.RawMessage(nil), raw...)
+		oc = is.orderContext(raw, effHook)
+	}
+	if err := is.err(); err != nil {
+		return nil, nil, err
+	}
+	return req, oc, nil
+}
+
+// orderContext validates the context of order-select/order-sign.
+func (c *cdsIssues) orderContext(raw json.RawMessage, hook string) *OrderContext {
+	var ctx map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &ctx); err != nil {
+		c.add(IssueStructure, "context", "context must be a JSON object")
+		return nil
+	}
+	oc := &OrderContext{}
+	if s, ok := c.stringMember(ctx, "userId", "context.userId", true); ok {
+		typ, id := cdsSplitRef(s)
+		if (typ != "Practitioner" && typ != "PractitionerRole") || !cdsPlainID(id) {
+			c.add(IssueInvalid, "context.userId", "userId must be a Practitioner/{id} or PractitionerRole/{id} reference")
+		} else {
+			oc.UserID = s
+		}
+	}
+	if s, ok := c.stringMember(ctx, "patientId", "context.patientId", true); ok {
+		s = strings.TrimPrefix(s, "Patient/")
+		if !cdsPlainID(s) {
+			c.add(IssueInvalid, "context.patientId", "patientId must be a bare Patient id")
+		} else {
+			oc.PatientID = s
+		}
+	}
+	if s, ok := c.stringMember(ctx, "encounterId", "context.encounterId", false); ok && s != "" {
+		s = strings.TrimPrefix(s, "Encounter/")
+		if !cdsPlainID(s) {
+			c.add(IssueInvalid, "context.encounterId", "encounterId must be a bare Encounter id")
+		} else {
+			oc.EncounterID = s
+		}
+	}
+
+	refs, fullURLs, bundleOK := c.draftOrders(ctx, oc)
+
+	selRaw, present := ctx["selections"]
+	if present && cdsIsNull(selRaw) {
+		present = false
+	}
+	if hook != HookOrderSelect {
+		// Only order-select defines selections; keep them if well formed.
+		if present {
+			var sel []string
+			if json.Unmarshal(selRaw, &sel) == nil && len(sel) > 0 {
+				oc.Selections = sel
+			}
+		}
+		return oc
+	}
+	switch {
+	case !present:
+		c.add(IssueRequired, "context.selections", "selections is required for order-select")
+	case cdsKind(selRaw) != '[':
+		c.add(IssueStructure, "context.selections", "selections must be an array of strings")
+	default:
+		var items []json.RawMessage
+		if err := json.Unmarshal(selRaw, &items); err != nil {
+			c.add(IssueStructure, "context.selections", "selections must be an array of strings")
+			break
+		}
+		if len(items) == 0 {
+			c.add(IssueRequired, "context.selections", "selections must name at least one draft order")
+		}
+		for i, it := range items {
+			path := "context.selections[" + strconv.Itoa(i) + "]"
+			var s string
+			if cdsKind(it) != '"' || json.Unmarshal(it, &s) != nil {
+				c.add(IssueStructure, path, "a selection must be a string")
+				continue
+			}
+			if !bundleOK {
+				oc.Selections = append(oc.Selections, s)
+				continue // the Bundle itself is already reported
+			}
+			if !cdsSelectionFound(s, refs, fullURLs) {
+				c.add(IssueInvalid, path, "selection does not reference an entry of context.draftOrders")
+				continue
+			}
+			oc.Selections = append(oc.Selections, s)
+		}
+	}
+	return oc
+}
+
+// draftOrders checks that context.draftOrders is a Bundle of resources and
+// returns the "Type/id" of every entry and their fullUrls.
+func (c *cdsIssues) draftOrders(ctx map[string]json.RawMessage, oc *OrderContext) (refs map[string]bool, fullURLs []string, ok bool) {
+	const path = "context.draftOrders"
+	raw, present := ctx["draftOrders"]
+	switch {
+	case !present || cdsIsNull(raw):
+		c.add(IssueRequired, path, "draftOrders is required")
+		return nil, nil, false
+	case cdsKind(raw) != '{':
+		c.add(IssueStructure, path, "draftOrders must be a FHIR Bundle")
+		return nil, nil, false
+	}
+	var b struct {
+		ResourceType json.RawMessage `json:"resourceType"`
+		Entry        json.RawMessage `json:"entry"`
+	}
+	if err := json.Unmarshal(raw, &b); err != nil {
+		c.add(IssueStructure, path, "draftOrders must be a FHIR Bundle")
+		return nil, nil, false
+	}
+	if string(bytes.TrimSpace(b.ResourceType)) != `"Bundle"` {
+		c.add(IssueInvalid, path+".resourceType", "draftOrders must be a FHIR Bundle")
+		return nil, nil, false
+	}
+	oc.DraftOrders = append(json.RawMessage(nil), raw...)
+	refs = map[string]bool{}
+	if len(b.Entry) == 0 || cdsIsNull(b.Entry) {
+		return refs, nil, true
+	}
+	var entries []json.RawMessage
+	if cdsKind(b.Entry) != '[' || json.Unmarshal(b.Entry, &entries) != nil {
+		c.add(IssueStructure, path+".entry", "Bundle.entry must be an array")
+		return refs, nil, false
+	}
+	ok = true
+	for i, e := range entries {
+		epath := path + ".entry[" + strconv.Itoa(i) + "]"
+		var ent struct {
+			FullURL  json.RawMessage `json:"fullUrl"`
+			Resource json.RawMessage `json:"resource"`
+		}
+		if cdsKind(e) != '{' || json.Unmarshal(e, &ent) != nil {
+			c.add(IssueStructure, epath, "a Bundle entry must be a JSON object")
+			ok = false
+			continue
+		}
+		var fu string
+		if json.Unmarshal(ent.FullURL, &fu) == nil && fu != "" {
+			fullURLs = append(fullURLs, fu)
+		}
+		if len(ent.Resource) == 0 || cdsIsNull(ent.Resource) {
+			continue // nothing to act on; tolerated
+		}
+		var res struct {
+			ResourceType json.RawMessage `json:"resourceType"`
+			ID           json.RawMessage `json:"id"`
+		}
+		var typ, id string
+		if cdsKind(ent.Resource) != '{' || json.Unmarshal(ent.Resource, &res) != nil ||
+			json.Unmarshal(res.ResourceType, &typ) != nil || typ == "" {
+			c.add(IssueStructure, epath+".resource", "an entry resource must be a FHIR resource with a resourceType")
+			ok = false
+			continue
+		}
+		if json.Unmarshal(res.ID, &id) == nil && id != "" {
+			refs[typ+"/"+id] = true
+		}
+	}
+	return refs, fullURLs, ok
+}
+
+// cdsSelectionFound matches a selection against the draft orders by
+// "Type/id", or by fullUrl for clients that select by absolute URL.
+func cdsSelectionFound(sel string, refs map[string]bool, fullURLs []string) bool {
+	if refs[sel] {
+		return true
+	}
+	for _, fu := range fullURLs {
+		if fu == sel || strings.HasSuffix(fu, "/"+sel) {
+			return true
+		}
+	}
+	return false
+}
+
+// fhirAuthorization checks the fhirAuthorization object. access_token and a
+// Bearer token_type are required because the token is unusable without
+// them; the other members are type-checked when present.
+func (c *cdsIssues) fhirAuthorization(raw json.RawMessage) *FHIRAuthorization {
+	const path = "fhirAuthorization"
+	var m map[string]json.RawMessage
+	if cdsKind(raw) != '{' || json.Unmarshal(raw, &m) != nil {
+		c.add(IssueStructure, path, "fhirAuthorization must be a JSON object")
+		return nil
+	}
+	a := &FHIRAuthorization{}
+	a.AccessToken, _ = c.stringMember(m, "access_token", path+".access_token", true)
+	if tt, ok := c.stringMember(m, "token_type", path+".token_type", true); ok {
+		if !strings.EqualFold(tt, "Bearer") {
+			c.add(IssueInvalid, path+".token_type", "token_type must be Bearer")
+		}
+		a.TokenType = tt
+	}
+	if v, ok := m["expires_in"]; ok && !cdsIsNull(v) {
+		var n json.Number
+		d := json.NewDecoder(bytes.NewReader(v))
+		d.UseNumber()
+		if cdsKind(v) != '-' && (cdsKind(v) < '0' || cdsKind(v) > '9') || d.Decode(&n) != nil {
+			c.add(IssueStructure, path+".expires_in", "expires_in must be an integer")
+		} else if i, err := n.Int64(); err != nil || i < 0 || i > 1<<31 {
+			c.add(IssueInvalid, path+".expires_in", "expires_in must be a non-negative integer number of seconds")
+		} else {
+			a.ExpiresIn = int(i)
+		}
+	}
+	a.Scope, _ = c.stringMember(m, "scope", path+".scope", false)
+	a.Subject, _ = c.stringMember(m, "subject", path+".subject", false)
+	a.Patient, _ = c.stringMember(m, "patient", path+".patient", false)
+	return a
+}
+
+// stringMember reads obj[key] as a string. A missing, null or empty member
+// is an issue only when required; a non-string is always one. ok reports a
+// usable (present, string, and for required members non-empty) value.
+func (c *cdsIssues) stringMember(obj map[string]json.RawMessage, key, path string, required bool) (string, bool) {
+	raw, present := obj[key]
+	if !present || cdsIsNull(raw) {
+		if required {
+			c.add(IssueRequired, path, key+" is required")
+		}
+		return "", false
+	}
+	var s string
+	if cdsKind(raw) != '"' || json.Unmarshal(raw, &s) != nil {
+		c.add(IssueStructure, path, key+" must be a string")
+		return "", false
+	}
+	if s == "" && required {
+		c.add(IssueRequired, path, key+" must not be empty")
+		return "", false
+	}
+	return s, true
+}
+
+// has reports whether an issue was already recorded at path.
+func (c *cdsIssues) has(path string) bool {
+	for _, is := range c.list {
+		if is.Expression == path {
+			return true
+		}
+	}
+	return false
+}
+
+// DecodeFeedback decodes and validates a feedback body
+// (https://cds-hooks.hl7.org/2.0/#feedback). The error is an *Error: 400 when
+// the body is not a JSON object, 422 when it is one that breaks a rule: each
+// item needs card (a string), outcome ("accepted" or "overridden"),
+// acceptedSuggestions with at least one {id} when accepted, and an RFC 3339
+// outcomeTimestamp. overrideReason is optional; its reason needs a code but
+// not a display (clients do not send one). The same card may be reported
+// more than once; that is the caller's idempotency concern, not an error.
+func DecodeFeedback(body []byte) (*FeedbackRequest, error) {
+	top, serr := cdsDecodeObject(body)
+	if serr != nil {
+		return nil, serr
+	}
+	var is cdsIssues
+	raw, ok := top["feedback"]
+	if !ok || cdsIsNull(raw) {
+		is.add(IssueRequired, "feedback", "feedback is required")
+		return nil, is.err()
+	}
+	var items []json.RawMessage
+	if cdsKind(raw) != '[' || json.Unmarshal(raw, &items) != nil {
+		is.add(IssueStructure, "feedback", "feedback must be an array")
+		return nil, is.err()
+	}
+	fr := &FeedbackRequest{Feedback: make([]Feedback, 0, len(items))}
+	for i, it := range items {
+		if f, ok := is.feedbackItem(it, "feedback["+strconv.Itoa(i)+"]"); ok {
+			fr.Feedback = append(fr.Feedback, f)
+		}
+	}
+	if err := is.err(); err != nil {
+		return nil, err
+	}
+	return fr, nil
+}
+
+func (c *cdsIssues) feedbackItem(raw json.RawMessage, path string) (Feedback, bool) {
+	var m map[string]json.RawMessage
+	if cdsKind(raw) != '{' || json.Unmarshal(raw, &m) != nil {
+		c.add(IssueStructure, path, "a feedback item must be a JSON object")
+		return Feedback{}, false
+	}
+	before := len(c.list)
+	var f Feedback
+	f.Card, _ = c.stringMember(m, "card", path+".card", true)
+	if o, ok := c.stringMember(m, "outcome", path+".outcome", true); ok {
+		if o != OutcomeAccepted && o != OutcomeOverridden {
+			c.add(IssueInvalid, path+".outcome", "outcome must be accepted or overridden")
+		}
+		f.Outcome = o
+	}
+	if ts, ok := c.stringMember(m, "outcomeTimestamp", path+".outcomeTimestamp", true); ok {
+		if _, err := time.Parse(time.RFC3339Nano, ts); err != nil {
+			c.add(IssueInvalid, path+".outcomeTimestamp", "outcomeTimestamp must be an RFC 3339 date-time")
+		}
+		f.OutcomeTimestamp = ts
+	}
+	apath := path + ".acceptedSuggestions"
+	if as, ok := m["acceptedSuggestions"]; ok && !cdsIsNull(as) {
+		var list []json.RawMessage
+		if cdsKind(as) != '[' || json.Unmarshal(as, &list) != nil {
+			c.add(IssueStructure, apath, "acceptedSuggestions must be an array")
+		}
+		for j, it := range list {
+			jpath := apath + "[" + strconv.Itoa(j) + "]"
+			var sm map[string]json.RawMessage
+			if cdsKind(it) != '{' || json.Unmarshal(it, &sm) != nil {
+				c.add(IssueStructure, jpath, "an accepted suggestion must be a JSON object")
+				continue
+			}
+			if id, ok := c.stringMember(sm, "id", jpath+".id", true); ok {
+				f.AcceptedSuggestions = append(f.AcceptedSuggestions, AcceptedSuggestion{ID: id})
+			}
+		}
+	}
+	if f.Outcome == OutcomeAccepted && len(f.AcceptedSuggestions) == 0 && !c.hasPrefix(apath) {
+		c.add(IssueRequired, apath, "acceptedSuggestions is required when outcome is accepted")
+	}
+	if orRaw, ok := m["overrideReason"]; ok && !cdsIsNull(orRaw) {
+		f.OverrideReason = c.overrideReason(orRaw, path+".overrideReason")
+	}
+	return f, len(c.list) == before
+}
+
+func (c *cdsIssues) overrideReason(raw json.RawMessage, path string) *OverrideReason {
+	var m map[string]json.RawMessage
+	if cdsKind(raw) != '{' || json.Unmarshal(raw, &m) != nil {
+		c.add(IssueStructure, path, "overrideReason must be a JSON object")
+		return nil
+	}
+	or := &OverrideReason{}
+	if r, ok := m["reason"]; ok && !cdsIsNull(r) {
+		var cm map[string]json.RawMessage
+		if cdsKind(r) != '{' || json.Unmarshal(r, &cm) != nil {
+			c.add(IssueStructure, path+".reason", "reason must be a Coding object")
+		} else {
+			cd := &Coding{}
+			cd.Code, _ = c.stringMember(cm, "code", path+".reason.code", true)
+			cd.System, _ = c.stringMember(cm, "system", path+".reason.system", false)
+			cd.Display, _ = c.stringMember(cm, "display", path+".reason.display", false)
+			or.Reason = cd
+		}
+	}
+	or.UserComment, _ = c.stringMember(m, "userComment", path+".userComment", false)
+	if or.Reason == nil && or.UserComment == "" {
+		return nil // an empty overrideReason says nothing; tolerated (cds-fb-3 is 3.0)
+	}
+	return or
+}
+
+// hasPrefix reports whether an issue was already recorded at or under path.
+func (c *cdsIssues) hasPrefix(path string) bool {
+	for _, is := range c.list {
+		if strings.HasPrefix(is.Expression, path) {
+			return true
+		}
+	}
+	return false
+}
+
+// LooksLikeUUID reports whether s has the 8-4-4-4-12 hex form Inferno checks
+// hookInstance against (any case, any version). DecodeRequest accepts any
+// non-empty hookInstance; callers may log or count the ones that fail this.
+func LooksLikeUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if ch != '-' {
+				return false
+			}
+		default:
+			if !('0' <= ch && ch <= '9' || 'a' <= ch && ch <= 'f' || 'A' <= ch && ch <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// cdsDecodeObject parses a body that must be a JSON object, returning a 400
+// *Error when it is not.
+func cdsDecodeObject(body []byte) (map[string]json.RawMessage, *Error) {
+	if !json.Valid(body) {
+		return nil, cdsSyntaxError("body is not valid JSON")
+	}
+	if cdsKind(body) != '{' {
+		return nil, cdsSyntaxError("body is not a JSON object")
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(body, &top); err != nil {
+		return nil, cdsSyntaxError("body is not a JSON object")
+	}
+	return top, nil
+}
+
+// cdsKind returns the first significant byte of a JSON value: '{', '[', '"',
+// 'n', 't', 'f', '-' or a digit; 0 for empty input.
+func cdsKind(raw []byte) byte {
+	for _, b := range raw {
+		switch b {
+		case ' ', '\t', '\r', '\n':
+			continue
+		}
+		return b
+	}
+	return 0
+}
+
+// cdsIsNull reports whether raw is the JSON literal null.
+func cdsIsNull(raw []byte) bool {
+	return string(bytes.TrimSpace(raw)) == "null"
+}
+
+// cdsIsHTTPURL reports whether s is an absolute http or https URL with a host.
+func cdsIsHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || u.Opaque != "" {
+		return false
+	}
+	return u.Scheme == "http" || u.Scheme == "https"
+}
+
+// cdsPlainID reports whether s can serve as a FHIR logical id in a context
+// member. FHIR ids are [A-Za-z0-9-.]{1,64}, but ids from real clients stray
+// outside that (the 3.0 example uses U+2011), so only what would break a
+// reference or a query URL is refused: an empty or overlong value, '/',
+// whitespace and control characters, '?', '#', '&' and braces.
+func cdsPlainID(s string) bool {
+	if s == "" || len(s) > 256 {
+		return false
+	}
+	for _, r := range s {
+		if r <= ' ' || r == 0x7f || r == '/' || r == '?' || r == '#' || r == '&' || r == '{' || r == '}' {
+			return false
+		}
+	}
+	return true
+}
