@@ -18,10 +18,10 @@ package fhir_test
 // by the "patient search forms" subtest below): a reference search parameter matches only the
 // relative literal reference as stored, so Coverage?patient=Patient/{id}, Coverage?beneficiary=
 // Patient/{id} and MedicationRequest?subject=Patient/{id} match, while the bare id
-// (Coverage?patient={id}, the form CDS Hooks examples expand {{context.patientId}} into), the
-// type modifier (patient:Patient={id}) and the absolute URL all match nothing. HAPI and most other
-// servers accept both forms; valuerx therefore expands its templates for a FHIR query with
-// "Patient/{id}", which every server accepts.
+// (Coverage?patient={id}, the form CDS Hooks examples expand {{context.patientId}} into and which
+// FHIR R4 search allows), the type modifier (patient:Patient={id}) and the absolute URL all match
+// nothing. HAPI, for one, accepts the bare id too; so when valuerx queries the EHR itself it must
+// expand the patient as Patient/{id}, the one form every server matches.
 
 import (
 	"bytes"
