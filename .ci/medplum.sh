@@ -31,7 +31,17 @@ base="http://127.0.0.1:$port/fhir/R4"
 
 die() { echo "medplum.sh: $*" >&2; exit 1; }
 
-running() { [[ -s "$pidfile" ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
+# running: the pid file names a live process that is our node server.js (so a pid reused by an
+# unrelated process after a crash is never signalled).
+running() {
+  [[ -s "$pidfile" ]] || return 1
+  local pid
+  pid="$(cat "$pidfile")"
+  kill -0 "$pid" 2>/dev/null || return 1
+  if [[ -r "/proc/$pid/cmdline" ]]; then
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'server\.js' || return 1
+  fi
+}
 
 # healthy: the server on $port answers the authenticated probe with this token (so a stale server
 # started with another token is not mistaken for ours).
