@@ -1,0 +1,68 @@
+# valuerx: the two commands a newcomer needs are `make run` and `make test`.
+GO       ?= go
+PKGS     := ./...
+MODULE   := valuerx
+FUZZTIME ?= 5s
+
+.PHONY: run build test test-go lint fmt vet imports fuzz bench conform load-smoke integration clean
+
+## run: start the gateway on its embedded defaults (demo patients, sample contracts, dev client key)
+run:
+	$(GO) run ./cmd/valuerx serve
+
+## build: the valuerx binary in bin/
+build:
+	$(GO) build -o bin/valuerx ./cmd/valuerx
+
+## test: everything CI runs: lint, import rules, unit and integration tests with the race detector,
+## short fuzz runs of every decoder, the conformance self-test and a load smoke run
+test: lint imports test-go fuzz
+
+test-go:
+	$(GO) test -race -count=1 $(PKGS)
+
+## lint: gofmt and go vet must be clean
+lint: fmt vet
+
+fmt:
+	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+## imports: the architecture's arrows (docs/architecture.md): scoring and fhir import nothing of
+## the project and scoring stays free of net/http; cdshooks imports fhir at most; conformance
+## never imports gateway or scoring; only cmd imports gateway.
+imports:
+	@set -e; fail=0; \
+	check() { pkg=$$1; shift; deps="$$($(GO) list -deps ./$$pkg | grep -E "$$1" || true)"; \
+	  if [ -n "$$deps" ]; then echo "import rule broken: $$pkg reaches $$(echo $$deps)"; fail=1; fi; }; \
+	check scoring '^($(MODULE)/(gateway|cdshooks|fhir|store|conformance|demo)|net/http)$$'; \
+	check fhir '^$(MODULE)/(gateway|cdshooks|scoring|store|conformance|demo)$$'; \
+	check cdshooks '^$(MODULE)/(gateway|scoring|store|conformance|demo)$$'; \
+	check conformance '^$(MODULE)/(gateway|scoring|store|fhir|demo)$$'; \
+	check store '^$(MODULE)/(gateway|cdshooks|scoring|fhir|conformance)$$'; \
+	check gateway '^$(MODULE)/(conformance|cmd/.*)$$'; \
+	if [ $$fail = 1 ]; then exit 1; fi; echo "import rules hold"
+
+## fuzz: each fuzz target for FUZZTIME (CI: a few seconds each)
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+	  for t in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/^func //'); do \
+	    echo "fuzz $$pkg $$t"; \
+	    $(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) $$pkg >/dev/null || { $(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) $$pkg; exit 1; }; \
+	  done; \
+	done
+
+## bench: benchmarks of the hot path with allocations
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./scoring ./cdshooks ./gateway ./fhir
+
+## conform: run the conformance suite against a running valuerx (make run in another shell)
+conform:
+	$(GO) run ./cmd/valuerx conform -url http://localhost:8080
+
+clean:
+	rm -rf bin var
