@@ -404,13 +404,7 @@ func (c *respChecker) card(v any, path string) {
 	if reasons, ok := c.arr(card, "overrideReasons", path+".overrideReasons", RuleOverrideReasons); ok {
 		for i, r := range reasons {
 			rp := path + ".overrideReasons[" + strconv.Itoa(i) + "]"
-			m, ok := c.coding(r, rp)
-			if !ok {
-				continue
-			}
-			if _, present := m["display"]; !present {
-				c.add(rp+".display", RuleOverrideDisplay, LevelSHALL, "an override reason needs a human-readable display")
-			} else {
+			if m, ok := c.coding(r, rp, RuleOverrideReasons); ok {
 				c.str(m, "display", rp+".display", RuleOverrideDisplay, true)
 			}
 		}
@@ -448,7 +442,7 @@ func (c *respChecker) source(card map[string]any, path string) {
 	case topic == nil:
 		c.add(path+".topic", RuleNoNullOrEmpty, LevelSHALL, "topic is null; omit it instead")
 	default:
-		if m, ok := c.coding(topic, path+".topic"); ok {
+		if m, ok := c.coding(topic, path+".topic", RuleSourceTopic); ok {
 			c.str(m, "display", path+".topic.display", RuleSourceTopic, false)
 		}
 	}
@@ -456,10 +450,10 @@ func (c *respChecker) source(card map[string]any, path string) {
 
 // coding checks a Coding's code and system; it returns the object for
 // checks on display.
-func (c *respChecker) coding(v any, path string) (map[string]any, bool) {
+func (c *respChecker) coding(v any, path, objRule string) (map[string]any, bool) {
 	m, ok := v.(map[string]any)
 	if !ok {
-		c.add(path, RuleCoding, LevelSHALL, "a Coding must be a JSON object, not "+cdsTypeName(v))
+		c.add(path, objRule, LevelSHALL, "a Coding must be a JSON object, not "+cdsTypeName(v))
 		return nil, false
 	}
 	c.str(m, "code", path+".code", RuleCoding, true)
