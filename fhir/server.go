@@ -509,7 +509,6 @@ func (s *Server) transaction(w http.ResponseWriter, r *http.Request) {
 // searchBundle is the searchset Bundle the server answers with.
 type searchBundle struct {
 	ResourceType string        `json:"resourceType"`
-	ID           string        `json:"id"`
 	Type         string        `json:"type"`
 	Total        int           `json:"total"`
 	Link         []bundleLink  `json:"link"`
@@ -573,7 +572,7 @@ func (s *Server) runSearch(q *searchQuery, base string) ([]byte, error) {
 		return base + "/" + q.typ + "?" + v.Encode()
 	}
 	out := searchBundle{
-		ResourceType: "Bundle", ID: uuid.NewString(), Type: "searchset", Total: len(hits),
+		ResourceType: "Bundle", Type: "searchset", Total: len(hits),
 		Link: []bundleLink{{Relation: "self", URL: link(q.offset)}},
 	}
 	if q.summary || q.count == 0 {
