@@ -1,0 +1,240 @@
+package scoring
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Coverage is the plain facts the gateway extracts from FHIR Coverage and
+// Patient; the registry classifies them into a contract.
+type Coverage struct {
+	SOPT     []string // Source of Payment Typology codes on Coverage.type
+	PayerIDs []string // Coverage.payor identifiers / reference ids / display
+	Plans    []string // Coverage.class values of type plan
+	Groups   []string // Coverage.class values of type group
+	MBI      string   // Medicare Beneficiary Identifier (Patient.identifier or Coverage.subscriberId)
+}
+
+// Registry is the validated set of contracts, the attribution roster and the
+// acquisition costs, checked against a catalog. It is immutable and safe for
+// concurrent use.
+type Registry struct {
+	contracts []Contract
+	byID      map[string]int
+	roster    map[string][]RosterEntry // normalised MBI -> entries
+	acq       map[string][]AcquisitionCost
+}
+
+// NewRegistry validates cfg against the catalog (product and group ids in
+// preferences, fee schedules, overrides and acquisition costs must exist) and
+// builds the registry.
+func NewRegistry(cfg Config, cat *Catalog) (*Registry, error) {
+	if cat == nil {
+		return nil, errors.New("scoring: NewRegistry: nil catalog")
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	r := &Registry{byID: map[string]int{}, roster: map[string][]RosterEntry{}, acq: map[string][]AcquisitionCost{}}
+	var errs []error
+	for i, k := range cfg.Contracts {
+		k = cloneContract(k)
+		for g, ps := range k.Preferred {
+			grp, ok := cat.Group(g)
+			if !ok {
+				errs = append(errs, fmt.Errorf("contract %s: preferred: unknown group %q", k.ID, g))
+				continue
+			}
+			for _, p := range ps {
+				if !slices.Contains(grp.ProductIDs, p) {
+					errs = append(errs, fmt.Errorf("contract %s: preferred.%s: %q is not a product of the group", k.ID, g, p))
+				}
+			}
+		}
+		for g := range k.AllowMidCourseSwitch {
+			if _, ok := cat.Group(g); !ok {
+				errs = append(errs, fmt.Errorf("contract %s: allowMidCourseSwitch: unknown group %q", k.ID, g))
+			}
+		}
+		for p := range k.Reimbursement.FeeSchedule {
+			if _, ok := cat.Product(p); !ok {
+				errs = append(errs, fmt.Errorf("contract %s: feeSchedule: unknown product %q", k.ID, p))
+			}
+		}
+		r.byID[k.ID] = i
+		r.contracts = append(r.contracts, k)
+	}
+	for _, e := range cfg.Roster {
+		mbi, _ := NormalizeMBI(e.MBI)
+		r.roster[mbi] = append(r.roster[mbi], e)
+	}
+	for _, a := range cfg.AcquisitionCosts {
+		if _, ok := cat.Product(a.Product); !ok {
+			errs = append(errs, fmt.Errorf("acquisitionCosts: unknown product %q", a.Product))
+		}
+		r.acq[a.Product] = append(r.acq[a.Product], a)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("scoring: config: %w", err)
+	}
+	return r, nil
+}
+
+func cloneContract(k Contract) Contract {
+	k.Match.SOPT = slices.Clone(k.Match.SOPT)
+	k.Match.PayerIDs = slices.Clone(k.Match.PayerIDs)
+	k.Match.Plans = slices.Clone(k.Match.Plans)
+	k.Match.Groups = slices.Clone(k.Match.Groups)
+	if k.Preferred != nil {
+		p := make(map[string][]string, len(k.Preferred))
+		for g, ps := range k.Preferred {
+			p[g] = slices.Clone(ps)
+		}
+		k.Preferred = p
+	}
+	if k.AllowMidCourseSwitch != nil {
+		m := make(map[string]bool, len(k.AllowMidCourseSwitch))
+		for g, v := range k.AllowMidCourseSwitch {
+			m[g] = v
+		}
+		k.AllowMidCourseSwitch = m
+	}
+	if k.Reimbursement.FeeSchedule != nil {
+		f := make(map[string]float64, len(k.Reimbursement.FeeSchedule))
+		for p, v := range k.Reimbursement.FeeSchedule {
+			f[p] = v
+		}
+		k.Reimbursement.FeeSchedule = f
+	}
+	return k
+}
+
+// Contract returns a contract by id. The returned value's maps and slices are
+// copies; changing them does not change the registry.
+func (r *Registry) Contract(id string) (Contract, bool) {
+	i, ok := r.byID[id]
+	if !ok {
+		return Contract{}, false
+	}
+	return cloneContract(r.contracts[i]), true
+}
+
+// contract returns the registry's own copy, for read-only use inside the package.
+func (r *Registry) contract(id string) (*Contract, bool) {
+	i, ok := r.byID[id]
+	if !ok {
+		return nil, false
+	}
+	return &r.contracts[i], true
+}
+
+// Contracts lists the contracts in configuration order.
+func (r *Registry) Contracts() []Contract {
+	out := make([]Contract, len(r.contracts))
+	for i, k := range r.contracts {
+		out[i] = cloneContract(k)
+	}
+	return out
+}
+
+// Specificity of a match, highest wins.
+const (
+	matchNone = iota
+	matchSOPT
+	matchPayer
+	matchAttribution
+)
+
+// Classify picks the contract a coverage falls under on a day: the most
+// specific match (attribution on the roster > payer id, plan or group > SOPT
+// prefix only), ties going to the contract listed first. Unknown coverage
+// matches nothing and the gateway then returns no card.
+func (r *Registry) Classify(cov Coverage, on time.Time) (Contract, bool) {
+	day := truncateDay(on)
+	best, bestLevel := -1, matchNone
+	for i := range r.contracts {
+		lvl := r.matchLevel(&r.contracts[i], cov, day)
+		if lvl > bestLevel {
+			best, bestLevel = i, lvl
+		}
+	}
+	if best < 0 {
+		return Contract{}, false
+	}
+	return cloneContract(r.contracts[best]), true
+}
+
+func (r *Registry) matchLevel(k *Contract, cov Coverage, day time.Time) int {
+	m := k.Match
+	lvl := matchNone
+	for _, code := range cov.SOPT {
+		code = strings.TrimSpace(code)
+		for _, p := range m.SOPT {
+			if strings.HasPrefix(code, p) {
+				lvl = matchSOPT
+			}
+		}
+	}
+	if anyFold(cov.PayerIDs, m.PayerIDs) || anyFold(cov.Plans, m.Plans) || anyFold(cov.Groups, m.Groups) {
+		lvl = matchPayer
+	}
+	if !m.Attribution {
+		return lvl
+	}
+	if lvl == matchNone && len(m.SOPT)+len(m.PayerIDs)+len(m.Plans)+len(m.Groups) > 0 {
+		return matchNone
+	}
+	if r.attributed(cov.MBI, k.ID, day) {
+		return matchAttribution
+	}
+	return matchNone
+}
+
+// attributed reports whether the MBI is on the contract's roster on day.
+func (r *Registry) attributed(mbi, contractID string, day time.Time) bool {
+	n, ok := NormalizeMBI(mbi)
+	if !ok {
+		return false
+	}
+	for _, e := range r.roster[n] {
+		if e.Contract == contractID && covers(e.Start, e.End, day) {
+			return true
+		}
+	}
+	return false
+}
+
+func anyFold(have, want []string) bool {
+	for _, h := range have {
+		h = strings.TrimSpace(h)
+		for _, w := range want {
+			if h != "" && strings.EqualFold(h, strings.TrimSpace(w)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// acquisition returns the configured acquisition cost of a product on day.
+func (r *Registry) acquisition(productID string, day time.Time) (AcquisitionCost, bool) {
+	for _, a := range r.acq[productID] {
+		if covers(a.Start, a.End, day) {
+			return a, true
+		}
+	}
+	return AcquisitionCost{}, false
+}
+
+// prefers reports whether the contract names payer-preferred products for the
+// group and, if so, whether the product is one of them.
+func (k *Contract) prefers(groupID, productID string) (preferred, hasPreferences bool) {
+	ps, ok := k.Preferred[groupID]
+	if !ok || len(ps) == 0 {
+		return false, false
+	}
+	return slices.Contains(ps, productID), true
+}

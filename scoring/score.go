@@ -1,0 +1,347 @@
+package scoring
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Request is everything a score depends on; nothing in it identifies a patient.
+type Request struct {
+	ContractID       string
+	ProductID        string    // the ordered product
+	DoseMg           float64   // one administration (0 = the group's default); retail: mg per day
+	Administrations  int       // per course (0 = the group's default); retail: days of supply
+	Date             time.Time // order date (authoredOn, else today); only the calendar day counts
+	CurrentProductID string    // product of the same group the patient is already on ("" = new start)
+}
+
+// Reasons a Result carries no Best option.
+const (
+	ReasonAlreadyBest    = "already-best"    // no permitted option does better for the organisation
+	ReasonBelowThreshold = "below-threshold" // the best option gains no more than the contract's threshold
+	ReasonMidCourse      = "mid-course"      // better options exist, but the patient is mid-course and the rules forbid the switch
+	ReasonMarginFalls    = "margin-falls"    // lower-cost options exist, but under FFS they cut the margin (and the payer does not prefer them)
+	ReasonNoAlternatives = "no-alternatives" // no other product of the group is priced for the period
+	ReasonNotPriced      = "not-priced"      // the ordered product has no price in the period's book
+)
+
+// Exclusions: why an option may not be suggested (Option.Exclusion).
+const (
+	ExcludeMidCourse        = "mid-course"          // the patient is mid-course and the switch rules forbid this product
+	ExcludeRaisesPatientOOP = "raises-patient-cost" // the patient would pay more
+	ExcludeRaisesPayerCost  = "raises-payer-cost"   // the payer would pay more (allowed only with allowMarginSwitch)
+	ExcludeMarginFalls      = "margin-falls"        // FFS: lowers the margin, and is not a payer-preferred product replacing a non-preferred one
+	ExcludeNotPriced        = "not-priced"          // not in the book for the period, or not in the contract's fee schedule
+)
+
+// Result is the scored order: the ordered product's figures, every other
+// product of the group ranked, and the suggestion (Best) if one is warranted.
+// Result values returned by Score and Scorer.Score are the caller's own: the
+// Options slice and the Sources maps are fresh copies. Product and Group
+// slices are shared with the Catalog and must be treated as read-only.
+type Result struct {
+	Contract        Contract
+	Group           Group
+	Book            PriceBook
+	Stale           bool     // the order date lies outside every book of the group's price source
+	DoseMg          float64  // the dose scored (the request's, or the group's default)
+	Administrations int      // the course scored
+	Defaulted       []string // which of "dose", "administrations" came from the group's defaults
+	Ordered         Option
+	Options         []Option // ranked, best first, excluding the ordered one: eligible options first
+	Best            *Option  // nil when no card is warranted (rules, threshold); points into Options
+	Reason          string   // why Best is nil
+}
+
+// Option is one product's figures beside the ordered one.
+type Option struct {
+	Product            Product
+	PerDose, PerCourse Figures
+	Delta              Figures           // option minus ordered, per course
+	Sources            map[string]string // figure name -> "published: ...", "derived: ...", "configured: ...", "estimated: ..."
+	PayerPreferred     bool
+	Packages           []PackageUse // the items that deliver one dose
+	Eligible           bool         // may be suggested (passes the switch and product rules)
+	Exclusion          string       // why not, when !Eligible (Exclude* constants)
+}
+
+// ErrUnknown marks a request naming an unknown contract or product; the
+// gateway maps it to "no card" or to an internal error, never to a 4xx for
+// the EHR (the ids come from valuerx's own lookups).
+var ErrUnknown = errors.New("scoring: unknown")
+
+// ErrInvalid marks a request whose numbers cannot be scored (negative or
+// absurd dose or course).
+var ErrInvalid = errors.New("scoring: invalid request")
+
+type scoreCtx struct {
+	cat      *Catalog
+	reg      *Registry
+	contract *Contract
+	group    Group
+	book     PriceBook
+	day      time.Time
+	doseMg   float64
+	admins   int
+}
+
+// maxAdministrations bounds a course (daily dosing for ten years).
+const maxAdministrations = 3660
+
+// normalize validates a request and fills the group's defaults; the result is
+// also the cache key's content.
+func normalize(cat *Catalog, reg *Registry, req Request) (Request, *Contract, Group, []string, error) {
+	k, ok := reg.contract(req.ContractID)
+	if !ok {
+		return req, nil, Group{}, nil, fmt.Errorf("%w contract %q", ErrUnknown, req.ContractID)
+	}
+	p, ok := cat.Product(req.ProductID)
+	if !ok {
+		return req, nil, Group{}, nil, fmt.Errorf("%w product %q", ErrUnknown, req.ProductID)
+	}
+	g, _ := cat.Group(p.GroupID)
+	if req.CurrentProductID != "" {
+		cur, ok := cat.Product(req.CurrentProductID)
+		if !ok {
+			return req, nil, Group{}, nil, fmt.Errorf("%w current product %q", ErrUnknown, req.CurrentProductID)
+		}
+		if cur.GroupID != p.GroupID {
+			return req, nil, Group{}, nil, fmt.Errorf("%w: current product %s is not in group %s", ErrInvalid, cur.ID, g.ID)
+		}
+	}
+	if math.IsNaN(req.DoseMg) || math.IsInf(req.DoseMg, 0) || req.DoseMg < 0 {
+		return req, nil, Group{}, nil, fmt.Errorf("%w: dose must be a non-negative number of mg", ErrInvalid)
+	}
+	if req.Administrations < 0 || req.Administrations > maxAdministrations {
+		return req, nil, Group{}, nil, fmt.Errorf("%w: administrations must be 0..%d", ErrInvalid, maxAdministrations)
+	}
+	var defaulted []string
+	if req.DoseMg == 0 {
+		req.DoseMg = g.DefaultDoseMg
+		defaulted = append(defaulted, "dose")
+	}
+	if req.Administrations == 0 {
+		req.Administrations = g.DefaultAdministrations
+		defaulted = append(defaulted, "administrations")
+	}
+	if req.Date.IsZero() {
+		return req, nil, Group{}, nil, fmt.Errorf("%w: order date is required", ErrInvalid)
+	}
+	req.Date = truncateDay(req.Date)
+	return req, k, g, defaulted, nil
+}
+
+// Score is the pure, uncached scoring function: same catalog, registry and
+// request, same Result.
+func Score(cat *Catalog, reg *Registry, req Request) (Result, error) {
+	if cat == nil || reg == nil {
+		return Result{}, errors.New("scoring: Score: nil catalog or registry")
+	}
+	req, k, g, defaulted, err := normalize(cat, reg, req)
+	if err != nil {
+		return Result{}, err
+	}
+	return score(cat, reg, req, k, g, defaulted)
+}
+
+func score(cat *Catalog, reg *Registry, req Request, k *Contract, g Group, defaulted []string) (Result, error) {
+	book, stale, err := cat.bookFor(g.PriceSource, req.Date)
+	if err != nil {
+		return Result{}, err
+	}
+	s := &scoreCtx{cat: cat, reg: reg, contract: k, group: g, book: book, day: req.Date, doseMg: req.DoseMg, admins: req.Administrations}
+	res := Result{
+		Contract: cloneContract(*k), Group: g, Book: book, Stale: stale,
+		DoseMg: req.DoseMg, Administrations: req.Administrations, Defaulted: defaulted,
+	}
+	ordered, _ := cat.Product(req.ProductID)
+
+	type cand struct {
+		opt  Option
+		ok   bool // priced
+		rate rates
+	}
+	build := func(p Product) (cand, error) {
+		o := Option{Product: p}
+		o.PayerPreferred, _ = k.prefers(g.ID, p.ID)
+		pr, ok := book.Price(p.ID)
+		if !ok {
+			o.Exclusion = ExcludeNotPriced
+			return cand{opt: o}, nil
+		}
+		r, ok := s.priceRates(p, pr)
+		if !ok {
+			o.Exclusion = ExcludeNotPriced
+			return cand{opt: o}, nil
+		}
+		units, wasted, use, err := combine(p, req.DoseMg)
+		if err != nil {
+			return cand{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+		o.Packages = use
+		o.PerDose, o.PerCourse = s.figures(r, units, wasted)
+		o.Sources = r.src
+		o.Sources["units"] = describeUse(p, use, wasted)
+		o.Sources["patientOOP"] = s.oopSource()
+		if len(defaulted) > 0 {
+			o.Sources["dose"] = fmt.Sprintf("default (%s): %s", strings.Join(defaulted, ", "), g.DefaultsSource)
+		}
+		return cand{opt: o, ok: true, rate: r}, nil
+	}
+
+	oc, err := build(ordered)
+	if err != nil {
+		return Result{}, err
+	}
+	if !oc.ok {
+		res.Ordered = oc.opt
+		res.Reason = ReasonNotPriced
+		return res, nil
+	}
+	orderedPreferred, hasPrefs := k.prefers(g.ID, ordered.ID)
+	finish := func(o *Option, base Option) {
+		pref, _ := k.prefers(g.ID, o.Product.ID)
+		o.PerDose.NetImpact = s.netImpact(o.PerDose, base.PerDose.PayerAllowed, pref, hasPrefs)
+		o.PerCourse.NetImpact = s.netImpact(o.PerCourse, base.PerCourse.PayerAllowed, pref, hasPrefs)
+		o.Sources["netImpact"] = s.netImpactSource(hasPrefs, pref)
+	}
+	finish(&oc.opt, oc.opt)
+	res.Ordered = oc.opt
+	res.Ordered.Eligible = true
+
+	ffsLike := k.Arrangement == FFS || (k.Arrangement == Capitation && !k.DrugsInBudget)
+	mid := req.CurrentProductID != ""
+	var opts []Option
+	priced := 0
+	for _, id := range g.ProductIDs {
+		if id == ordered.ID {
+			continue
+		}
+		p, _ := cat.Product(id)
+		c, err := build(p)
+		if err != nil {
+			return Result{}, err
+		}
+		o := c.opt
+		if !c.ok {
+			opts = append(opts, o)
+			continue
+		}
+		priced++
+		finish(&o, oc.opt)
+		o.Delta = o.PerCourse.minus(oc.opt.PerCourse)
+		o.Exclusion = s.exclusion(o, req.CurrentProductID, mid, ffsLike, hasPrefs && !orderedPreferred)
+		o.Eligible = o.Exclusion == ""
+		opts = append(opts, o)
+	}
+	slices.SortStableFunc(opts, compareOptions)
+	res.Options = opts
+	if priced == 0 {
+		res.Reason = ReasonNoAlternatives
+		return res, nil
+	}
+	if len(opts) > 0 && opts[0].Eligible && cents(opts[0].Delta.NetImpact) > 0 {
+		if opts[0].Delta.NetImpact > k.Threshold {
+			res.Best = &res.Options[0]
+			return res, nil
+		}
+		res.Reason = ReasonBelowThreshold
+		return res, nil
+	}
+	res.Reason = ReasonAlreadyBest
+	for _, o := range opts {
+		if o.Exclusion == ExcludeMidCourse && cents(o.Delta.NetImpact) > 0 {
+			res.Reason = ReasonMidCourse
+			break
+		}
+		if o.Exclusion == ExcludeMarginFalls && cents(o.Delta.PayerAllowed) < 0 {
+			res.Reason = ReasonMarginFalls
+		}
+	}
+	return res, nil
+}
+
+// exclusion applies the switch and product rules of economics.md §4 to one
+// priced option; "" means it may be suggested.
+func (s *scoreCtx) exclusion(o Option, current string, mid, ffsLike, orderedNonPreferred bool) string {
+	switch {
+	case mid && o.Product.ID != current && !s.midCourseAllowed(current, o.Product):
+		return ExcludeMidCourse
+	case cents(o.Delta.PatientOOP) > 0:
+		return ExcludeRaisesPatientOOP
+	case cents(o.Delta.PayerAllowed) > 0 && !s.contract.AllowMarginSwitch:
+		return ExcludeRaisesPayerCost
+	case ffsLike && cents(o.Delta.Margin) < 0 && !(o.PayerPreferred && orderedNonPreferred):
+		return ExcludeMarginFalls
+	}
+	return ""
+}
+
+// midCourseAllowed: the contract's per-group override, else the group's rule,
+// else the FDA relationship (interchangeable biosimilars and AB-rated generics
+// may replace their reference at any time, and the reference may replace them).
+func (s *scoreCtx) midCourseAllowed(current string, to Product) bool {
+	if v, ok := s.contract.AllowMidCourseSwitch[s.group.ID]; ok {
+		return v
+	}
+	if s.group.AllowMidCourse {
+		return true
+	}
+	if to.Relationship == RelInterchangeable || to.Relationship == RelABGeneric {
+		return true
+	}
+	cur, _ := s.cat.Product(current)
+	return (to.Relationship == RelReference || to.Relationship == RelBrand) &&
+		(cur.Relationship == RelInterchangeable || cur.Relationship == RelABGeneric)
+}
+
+func (s *scoreCtx) oopSource() string {
+	k := s.contract
+	src := fmt.Sprintf("configured: coinsurance %g%% of allowed (contract %s)", k.Coinsurance*100, k.ID)
+	if k.Copay > 0 {
+		src += fmt.Sprintf(" + copay %.2f per administration", k.Copay)
+	}
+	if k.OOPMaxPerCourse > 0 {
+		src += fmt.Sprintf(", capped at %.2f per course", k.OOPMaxPerCourse)
+	}
+	return src
+}
+
+// compareOptions ranks eligible options first, then by net impact for the
+// organisation (higher first), then lower payer allowed, then lower patient
+// cost, all per course and compared in cents so floating-point noise cannot
+// break a tie; the product id makes the order total.
+func compareOptions(a, b Option) int {
+	if a.Eligible != b.Eligible {
+		if a.Eligible {
+			return -1
+		}
+		return 1
+	}
+	if a.Exclusion == ExcludeNotPriced || b.Exclusion == ExcludeNotPriced {
+		if (a.Exclusion == ExcludeNotPriced) != (b.Exclusion == ExcludeNotPriced) {
+			if b.Exclusion == ExcludeNotPriced {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.Product.ID, b.Product.ID)
+	}
+	if c := compareFloat(cents(b.PerCourse.NetImpact), cents(a.PerCourse.NetImpact)); c != 0 {
+		return c
+	}
+	if c := compareFloat(cents(a.PerCourse.PayerAllowed), cents(b.PerCourse.PayerAllowed)); c != 0 {
+		return c
+	}
+	if c := compareFloat(cents(a.PerCourse.PatientOOP), cents(b.PerCourse.PatientOOP)); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Product.ID, b.Product.ID)
+}
+
+// cents rounds to whole cents for comparison and display.
+func cents(v float64) float64 { return math.Round(v*100) / 100 }

@@ -1,0 +1,102 @@
+package scoring
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sync/atomic"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+)
+
+// CacheStats reports the Scorer's cache effectiveness.
+type CacheStats struct {
+	Hits, Misses uint64
+	Len          int
+}
+
+// cacheKey is the normalised request (defaults filled, date as a day): every
+// input a score depends on, nothing identifying a patient. The catalog and
+// registry are fixed for a Scorer's lifetime, so they need no place in it.
+type cacheKey struct {
+	contractID, productID, currentID string
+	doseMg                           float64
+	administrations                  int
+	day                              int64 // Unix seconds of UTC midnight
+}
+
+// Scorer puts an LRU cache (hashicorp/golang-lru/v2) in front of the pure
+// Score. It is safe for concurrent use. Errors are not cached.
+type Scorer struct {
+	cat          *Catalog
+	reg          *Registry
+	cache        *lru.Cache[cacheKey, Result]
+	hits, misses atomic.Uint64
+}
+
+// NewScorer builds a Scorer holding up to size results.
+func NewScorer(cat *Catalog, reg *Registry, size int) (*Scorer, error) {
+	if cat == nil || reg == nil {
+		return nil, errors.New("scoring: NewScorer: nil catalog or registry")
+	}
+	c, err := lru.New[cacheKey, Result](size)
+	if err != nil {
+		return nil, fmt.Errorf("scoring: NewScorer: %w", err)
+	}
+	return &Scorer{cat: cat, reg: reg, cache: c}, nil
+}
+
+// Score returns the cached result for an equivalent request or computes it.
+// Each call returns its own copy of the Options slice and Sources maps.
+func (s *Scorer) Score(req Request) (Result, error) {
+	norm, k, g, defaulted, err := normalize(s.cat, s.reg, req)
+	if err != nil {
+		return Result{}, err
+	}
+	key := cacheKey{norm.ContractID, norm.ProductID, norm.CurrentProductID, norm.DoseMg, norm.Administrations, norm.Date.Unix()}
+	if r, ok := s.cache.Get(key); ok {
+		s.hits.Add(1)
+		return r.clone(), nil
+	}
+	s.misses.Add(1)
+	r, err := score(s.cat, s.reg, norm, k, g, defaulted)
+	if err != nil {
+		return Result{}, err
+	}
+	s.cache.Add(key, r)
+	return r.clone(), nil
+}
+
+// Stats reports hits, misses and the number of cached results.
+func (s *Scorer) Stats() CacheStats {
+	return CacheStats{Hits: s.hits.Load(), Misses: s.misses.Load(), Len: s.cache.Len()}
+}
+
+// clone copies what a caller could mutate and the cache must keep: the
+// Options slice, each option's Sources map and Packages, and Best's target.
+func (r Result) clone() Result {
+	c := r
+	c.Contract = cloneContract(r.Contract)
+	c.Defaulted = slices.Clone(r.Defaulted)
+	c.Ordered = r.Ordered.clone()
+	c.Options = make([]Option, len(r.Options))
+	for i, o := range r.Options {
+		c.Options[i] = o.clone()
+	}
+	c.Best = nil
+	if r.Best != nil {
+		for i := range r.Options {
+			if &r.Options[i] == r.Best {
+				c.Best = &c.Options[i]
+			}
+		}
+	}
+	return c
+}
+
+func (o Option) clone() Option {
+	o.Sources = maps.Clone(o.Sources)
+	o.Packages = slices.Clone(o.Packages)
+	return o
+}
