@@ -88,22 +88,22 @@ type Config struct {
 
 // Contract is one payer agreement; see Config for each field's meaning.
 type Contract struct {
-	ID                     string              `yaml:"id"`
-	Name                   string              `yaml:"name"`
-	Match                  Match               `yaml:"match"`
-	Arrangement            Arrangement         `yaml:"arrangement"`
-	SharedSavingsRate      float64             `yaml:"sharedSavingsRate,omitempty"`
-	EpisodeRiskShare       float64             `yaml:"episodeRiskShare,omitempty"`
-	DrugsInBudget          bool                `yaml:"drugsInBudget,omitempty"`
-	Reimbursement          Reimbursement       `yaml:"reimbursement"`
-	Coinsurance            float64             `yaml:"coinsurance"`
-	Copay                  float64             `yaml:"copay,omitempty"`
-	OOPMaxPerCourse        float64             `yaml:"oopMaxPerCourse,omitempty"`
-	Threshold              float64             `yaml:"threshold"`
-	DenialRisk             float64             `yaml:"denialRisk,omitempty"`
-	Preferred              map[string][]string `yaml:"preferred,omitempty"`
-	AllowMarginSwitch      bool                `yaml:"allowMarginSwitch,omitempty"`
-	AllowMidCourseSwitch   map[string]bool     `yaml:"allowMidCourseSwitch,omitempty"`
+	ID                   string              `yaml:"id"`
+	Name                 string              `yaml:"name"`
+	Match                Match               `yaml:"match"`
+	Arrangement          Arrangement         `yaml:"arrangement"`
+	SharedSavingsRate    float64             `yaml:"sharedSavingsRate,omitempty"`
+	EpisodeRiskShare     float64             `yaml:"episodeRiskShare,omitempty"`
+	DrugsInBudget        bool                `yaml:"drugsInBudget,omitempty"`
+	Reimbursement        Reimbursement       `yaml:"reimbursement"`
+	Coinsurance          float64             `yaml:"coinsurance"`
+	Copay                float64             `yaml:"copay,omitempty"`
+	OOPMaxPerCourse      float64             `yaml:"oopMaxPerCourse,omitempty"`
+	Threshold            float64             `yaml:"threshold"`
+	DenialRisk           float64             `yaml:"denialRisk,omitempty"`
+	Preferred            map[string][]string `yaml:"preferred,omitempty"`
+	AllowMarginSwitch    bool                `yaml:"allowMarginSwitch,omitempty"`
+	AllowMidCourseSwitch map[string]bool     `yaml:"allowMidCourseSwitch,omitempty"`
 }
 
 // Match says how a contract is recognised from a Coverage.
