@@ -769,5 +769,9 @@ func benchmarkVerify(b *testing.B, signer func(*jwtFixture) *Signer) {
 	}
 }
 
-func BenchmarkVerifyES384(b *testing.B) { benchmarkVerify(b, func(f *jwtFixture) *Signer { return f.ec }) }
-func BenchmarkVerifyRS384(b *testing.B) { benchmarkVerify(b, func(f *jwtFixture) *Signer { return f.rsa }) }
+func BenchmarkVerifyES384(b *testing.B) {
+	benchmarkVerify(b, func(f *jwtFixture) *Signer { return f.ec })
+}
+func BenchmarkVerifyRS384(b *testing.B) {
+	benchmarkVerify(b, func(f *jwtFixture) *Signer { return f.rsa })
+}
