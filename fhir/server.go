@@ -122,11 +122,15 @@ func (s *Server) store(rec *record) {
 // prepare validates raw, gives it id (when id != "") or keeps its own (assigning one if absent)
 // and indexes it.
 func prepare(raw json.RawMessage, id string) (*record, error) {
-	raw = bytes.TrimSpace(raw)
 	typ := ResourceType(raw)
 	if !validType(typ) {
 		return nil, errors.New("fhir: not a FHIR resource (no valid resourceType)")
 	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, raw); err != nil {
+		return nil, fmt.Errorf("fhir: invalid %s JSON", typ)
+	}
+	raw = compact.Bytes()
 	var probe struct {
 		ID json.RawMessage `json:"id"`
 	}
@@ -576,7 +580,7 @@ func (s *Server) runSearch(q *searchQuery, base string) ([]byte, error) {
 		Link: []bundleLink{{Relation: "self", URL: link(q.offset)}},
 	}
 	if q.summary || q.count == 0 {
-		return json.Marshal(out)
+		return marshalNoEscape(out)
 	}
 	start := min(q.offset, len(hits))
 	end := min(start+q.count, len(hits))
@@ -591,7 +595,18 @@ func (s *Server) runSearch(q *searchQuery, base string) ([]byte, error) {
 		e.Search.Mode = "match"
 		out.Entry = append(out.Entry, e)
 	}
-	return json.Marshal(out)
+	return marshalNoEscape(out)
+}
+
+// marshalNoEscape marshals v without HTML-escaping '&', '<' and '>' (paging links carry '&').
+func marshalNoEscape(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 func (s *Server) capability(w http.ResponseWriter) {
