@@ -71,8 +71,8 @@ const (
 	RuleResourceIDString   = "S2 action.resourceId is a string (cds-hooks_2.0@135)"
 	RuleDeleteResourceID   = "S2 delete names its target in resourceId Type/id (cds-hooks_2.0@133-134)"
 	RuleDeleteNoResource   = "S2 delete carries no resource (cds-resp-2)"
-	RuleUpdateTarget       = "INF update target is in context.draftOrders"
-	RuleDeleteTarget       = "INF delete target is in context.draftOrders"
+	RuleUpdateTarget       = "INF update of an order targets context.draftOrders"
+	RuleDeleteTarget       = "INF delete of an order targets context.draftOrders"
 	RuleDeleteWithCreate   = "INF delete paired with a create of the same type"
 	RuleOverrideReasons    = "S2 card.overrideReasons is a non-empty array of Coding (cds-hooks_2.0@98)"
 	RuleOverrideDisplay    = "S2 overrideReasons display present (cds-hooks_2.0@100)"
@@ -94,7 +94,10 @@ const cardSummaryMaxRunes = 139
 // strings), working on the raw JSON so that nulls, empty arrays and strings,
 // and wrongly typed members that a typed decode would hide are all seen.
 // draftOrders, the request's context.draftOrders Bundle, enables the checks
-// that update and delete targets are draft orders; pass nil to skip them.
+// that updates and deletes of order resources (MedicationRequest,
+// ServiceRequest, ... or any type among the drafts) target a draft order;
+// pass nil to skip them. Updates of other resources, such as a Coverage,
+// are not checked against the drafts.
 // It returns nil for a conformant body and never panics.
 func CheckResponse(body []byte, draftOrders json.RawMessage) []Violation {
 	c := &respChecker{}
@@ -220,12 +223,13 @@ func cdsParseAny(body []byte) (any, error) {
 
 // respChecker walks a decoded response, collecting violations.
 type respChecker struct {
-	out       []Violation
-	haveDraft bool
-	draftRefs map[string]bool
-	draftURLs []string
-	cardUUIDs map[string]bool
-	suggUUIDs map[string]bool
+	out        []Violation
+	haveDraft  bool
+	draftRefs  map[string]bool
+	draftURLs  []string
+	draftTypes map[string]bool
+	cardUUIDs  map[string]bool
+	suggUUIDs  map[string]bool
 }
 
 func (c *respChecker) add(path, rule, level, msg string) {
@@ -252,7 +256,11 @@ func (c *respChecker) loadDraftOrders(raw json.RawMessage) {
 	}
 	c.haveDraft = true
 	c.draftRefs = map[string]bool{}
+	c.draftTypes = map[string]bool{}
 	for _, e := range b.Entry {
+		if e.Resource.ResourceType != "" {
+			c.draftTypes[e.Resource.ResourceType] = true
+		}
 		if e.Resource.ResourceType != "" && e.Resource.ID != "" {
 			c.draftRefs[e.Resource.ResourceType+"/"+e.Resource.ID] = true
 		}
@@ -260,6 +268,24 @@ func (c *respChecker) loadDraftOrders(raw json.RawMessage) {
 			c.draftURLs = append(c.draftURLs, e.FullURL)
 		}
 	}
+}
+
+// draftScoped reports whether an update or delete of resourceType must
+// target a draft order: when draft orders are known and the type is an
+// order type (the request types the order hooks carry) or a type found
+// among the drafts. Updating, say, a Coverage is legitimate and unchecked.
+func (c *respChecker) draftScoped(resourceType string) bool {
+	if !c.haveDraft {
+		return false
+	}
+	if c.draftTypes[resourceType] {
+		return true
+	}
+	switch resourceType {
+	case "MedicationRequest", "ServiceRequest", "DeviceRequest", "NutritionOrder", "VisionPrescription", "CommunicationRequest":
+		return true
+	}
+	return false
 }
 
 // str checks an optional (required=false) or required string member and
@@ -571,7 +597,7 @@ func (c *respChecker) action(v any, path string, inSuggestion bool) (typ, resTyp
 			switch {
 			case id == "":
 				c.add(path+".resource.id", RuleUpdateTarget, LevelSHALL, "an updated resource needs the id of the resource it replaces")
-			case c.haveDraft && !cdsSelectionFound(rt+"/"+id, c.draftRefs, c.draftURLs):
+			case c.draftScoped(rt) && !cdsSelectionFound(rt+"/"+id, c.draftRefs, c.draftURLs):
 				c.add(path+".resource", RuleUpdateTarget, LevelSHALL, "update target is not an entry of context.draftOrders")
 			}
 		}
@@ -592,7 +618,7 @@ func (c *respChecker) action(v any, path string, inSuggestion bool) (typ, resTyp
 			c.add(path+".resourceId", RuleDeleteResourceID, LevelSHALL, "resourceId must be a relative reference Type/id")
 			return typ, ""
 		}
-		if c.haveDraft && !cdsSelectionFound(rid, c.draftRefs, c.draftURLs) {
+		if c.draftScoped(rt) && !cdsSelectionFound(rid, c.draftRefs, c.draftURLs) {
 			c.add(path+".resourceId", RuleDeleteTarget, LevelSHALL, "delete target is not an entry of context.draftOrders")
 		}
 		return typ, rt
