@@ -1,0 +1,323 @@
+package gateway
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"valuerx/cdshooks"
+	"valuerx/fhir"
+	"valuerx/scoring"
+)
+
+// Card vocabulary.
+const (
+	// CRD card type for "optional therapy alternatives ... better coverage and/or lower cost"
+	// (Da Vinci CRD 2.0.1 CRDTempCodes). Inferno requires source.topic on every card.
+	topicSystem  = "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp"
+	topicCode    = "therapy-alternatives-opt"
+	topicDisplay = "Optional therapy alternatives"
+
+	overrideSystem = "https://valuerx.dev/fhir/CodeSystem/override-reason"
+	aspSourceURL   = "https://www.cms.gov/medicare/payment/part-b-drugs/asp-pricing-files"
+	maxSuggestions = 3
+)
+
+var overrideReasons = []struct{ code, display string }{
+	{"stable-mid-course", "Patient is stable on the ordered product mid-course"},
+	{"payer-requires-ordered", "Payer requires the ordered product"},
+	{"clinical-reason", "Clinical reason (indication, tolerance or prior reaction)"},
+	{"patient-preference", "Patient preference or patient assistance programme"},
+}
+
+// buildCard turns a scoring result with a best option into one card: a summary naming the option
+// and the saving under the arrangement, a side-by-side markdown table with the source of every
+// figure, and up to three suggestions that update the draft order with the medication swapped.
+func buildCard(item orderedItem, res scoring.Result, group scoring.Group, historyKnown bool) (*cdshooks.Card, error) {
+	best := res.Best
+	ordered := res.Ordered
+	payerSave := ordered.PerCourse.PayerAllowed - best.PerCourse.PayerAllowed
+	orgDelta := best.PerCourse.NetImpact - ordered.PerCourse.NetImpact
+	summary := fmt.Sprintf("%s instead of %s: payer saves %s per course, organisation %s (%s)",
+		best.Product.Name, ordered.Product.Name, usd(payerSave), signedUSD(orgDelta), res.Contract.Name)
+	if payerSave <= 0 {
+		summary = fmt.Sprintf("%s instead of %s: organisation %s per course (%s)",
+			best.Product.Name, ordered.Product.Name, signedUSD(orgDelta), res.Contract.Name)
+	}
+	card := cdshooks.NewCard(summary, "info", cdshooks.Source{
+		Label: "valuerx value-based medication choice",
+		Topic: &cdshooks.Coding{System: topicSystem, Code: topicCode, Display: topicDisplay},
+	})
+	card.Detail = detailMarkdown(item, res, group, historyKnown)
+
+	opts := []scoring.Option{*best}
+	for _, o := range res.Options {
+		if len(opts) == maxSuggestions {
+			break
+		}
+		if o.Product.ID == best.Product.ID || o.PerCourse.NetImpact <= ordered.PerCourse.NetImpact ||
+			o.PerCourse.PatientOOP > ordered.PerCourse.PatientOOP {
+			continue
+		}
+		opts = append(opts, o)
+	}
+	for i, o := range opts {
+		clone, err := swapMedication(item.raw, o.Product)
+		if err != nil {
+			return nil, err
+		}
+		label := fmt.Sprintf("Order %s instead (%s per course to the payer)", o.Product.Name, usd(o.PerCourse.PayerAllowed))
+		action := cdshooks.UpdateAction(fmt.Sprintf("Replace %s with %s in this order", ordered.Product.Name, o.Product.Name), clone)
+		card.AddSuggestion(label, i == 0, action)
+	}
+	for _, r := range overrideReasons {
+		card.AddOverrideReason(r.code, overrideSystem, r.display)
+	}
+	card.AddLink(cdshooks.AbsoluteLink("CMS ASP pricing files (source of payment limits)", aspSourceURL))
+	if err := card.Validate(); err != nil {
+		return nil, err
+	}
+	return card, nil
+}
+
+func detailMarkdown(item orderedItem, res scoring.Result, group scoring.Group, historyKnown bool) string {
+	var b strings.Builder
+	best := res.Best
+	fmt.Fprintf(&b, "**Arrangement:** %s (`%s`, %s). **Price period:** %s.", res.Contract.Name, res.Contract.ID,
+		arrangementLabel(string(res.Contract.Arrangement)), res.Book.Label)
+	if res.Stale {
+		b.WriteString(" **Warning: the order date is outside the newest price book; figures use the nearest book and may be stale.**")
+	}
+	b.WriteString("\n\n")
+	dose := "the group's default dose"
+	if item.doseMg > 0 {
+		dose = fmt.Sprintf("%g mg per dose from the order", round2(item.doseMg))
+		if item.perKg > 0 {
+			dose = fmt.Sprintf("%g mg per dose (%g mg/kg at the latest body weight)", round2(item.doseMg), item.perKg)
+		}
+	} else if item.perKg > 0 {
+		dose = "the group's default dose (no body weight available for the mg/kg order)"
+	}
+	fmt.Fprintf(&b, "Dose: %s; %g administrations per course.\n\n", dose, best.PerCourse.Units/nonZero(best.PerDose.Units))
+
+	cols := []scoring.Option{res.Ordered}
+	cols = append(cols, *best)
+	for _, o := range res.Options {
+		if len(cols) == maxSuggestions+1 {
+			break
+		}
+		if o.Product.ID != best.Product.ID {
+			cols = append(cols, o)
+		}
+	}
+	b.WriteString("| |")
+	for i, o := range cols {
+		name := o.Product.Name
+		if i == 0 {
+			name += " (ordered)"
+		} else if o.Product.ID == best.Product.ID {
+			name += " (recommended)"
+		}
+		fmt.Fprintf(&b, " %s |", mdEscape(name))
+	}
+	b.WriteString("\n|---|")
+	for range cols {
+		b.WriteString("---:|")
+	}
+	b.WriteString("\n")
+	row := func(label string, f func(o scoring.Option) string) {
+		fmt.Fprintf(&b, "| %s |", label)
+		for _, o := range cols {
+			fmt.Fprintf(&b, " %s |", f(o))
+		}
+		b.WriteString("\n")
+	}
+	row("FDA relationship", func(o scoring.Option) string { return mdEscape(string(o.Product.Relationship)) })
+	row("Billing units per dose (wasted)", func(o scoring.Option) string {
+		return fmt.Sprintf("%g (%g)", o.PerDose.Units, o.PerDose.WastedUnits)
+	})
+	row("Payer cost per dose", func(o scoring.Option) string { return usd(o.PerDose.PayerAllowed) })
+	row("Payer cost per course", func(o scoring.Option) string { return usd(o.PerCourse.PayerAllowed) })
+	row("Patient cost per dose", func(o scoring.Option) string { return usd(o.PerDose.PatientOOP) })
+	row("Patient cost per course", func(o scoring.Option) string { return usd(o.PerCourse.PatientOOP) })
+	row("Organisation impact per dose", func(o scoring.Option) string { return signedUSD(o.PerDose.NetImpact) })
+	row("Organisation impact per course", func(o scoring.Option) string { return signedUSD(o.PerCourse.NetImpact) })
+	row("Payer-preferred", func(o scoring.Option) string {
+		if o.PayerPreferred {
+			return "yes"
+		}
+		return "no"
+	})
+	row("Price period", func(scoring.Option) string { return mdEscape(res.Book.Label) })
+
+	b.WriteString("\n**Where the figures come from**\n\n")
+	seen := map[string]bool{}
+	for _, o := range cols[:2] { // the ordered and the recommended product; the others share their sources
+		for _, k := range sortedKeys(o.Sources) {
+			line := fmt.Sprintf("- %s, %s: %s\n", mdEscape(o.Product.Name), k, mdEscape(o.Sources[k]))
+			if !seen[line] {
+				seen[line] = true
+				b.WriteString(line)
+			}
+		}
+	}
+	if group.SwitchRule != "" {
+		fmt.Fprintf(&b, "\n**Switching:** %s\n", mdEscape(group.SwitchRule))
+	}
+	for _, n := range group.Notes {
+		fmt.Fprintf(&b, "\n**Clinical note:** %s\n", mdEscape(n))
+	}
+	if !historyKnown {
+		b.WriteString("\nMedication history was not available, so valuerx could not check for therapy in progress: confirm this is a new start.\n")
+	}
+	return b.String()
+}
+
+// swapMedication clones the draft order as sent and replaces its medication with the option's,
+// keeping id, status, intent, subject, requester, dosage and every other member.
+func swapMedication(raw json.RawMessage, p scoring.Product) (json.RawMessage, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("clone draft order: %w", err)
+	}
+	if ref, ok := m["medicationReference"]; ok {
+		var r struct {
+			Reference string `json:"reference"`
+		}
+		_ = json.Unmarshal(ref, &r)
+		delete(m, "medicationReference")
+		if strings.HasPrefix(r.Reference, "#") {
+			dropContained(m, r.Reference[1:])
+		}
+	}
+	type coding struct {
+		System  string `json:"system"`
+		Code    string `json:"code"`
+		Display string `json:"display,omitempty"`
+	}
+	var codings []coding
+	for _, c := range p.RxNorm {
+		codings = append(codings, coding{fhir.SystemRxNorm, c, p.Name})
+		break
+	}
+	if p.HCPCS != "" {
+		codings = append(codings, coding{fhir.SystemHCPCS, p.HCPCS, ""})
+	}
+	for _, c := range p.NDCs {
+		codings = append(codings, coding{fhir.SystemNDC, c, ""})
+		break
+	}
+	cc, err := json.Marshal(struct {
+		Coding []coding `json:"coding"`
+		Text   string   `json:"text"`
+	}{codings, p.Name})
+	if err != nil {
+		return nil, err
+	}
+	m["medicationCodeableConcept"] = cc
+	return json.Marshal(m)
+}
+
+func dropContained(m map[string]json.RawMessage, id string) {
+	raw, ok := m["contained"]
+	if !ok {
+		return
+	}
+	var list []json.RawMessage
+	if json.Unmarshal(raw, &list) != nil {
+		return
+	}
+	kept := list[:0]
+	for _, c := range list {
+		var h struct {
+			ID string `json:"id"`
+		}
+		if json.Unmarshal(c, &h) == nil && h.ID == id {
+			continue
+		}
+		kept = append(kept, c)
+	}
+	if len(kept) == 0 {
+		delete(m, "contained")
+		return
+	}
+	m["contained"], _ = json.Marshal(kept)
+}
+
+func arrangementLabel(a string) string {
+	switch a {
+	case "ffs":
+		return "fee-for-service"
+	case "shared-savings-upside":
+		return "shared savings, upside only"
+	case "shared-savings-two-sided":
+		return "shared savings, two-sided risk"
+	case "capitation":
+		return "capitation"
+	case "episode":
+		return "episode budget"
+	}
+	return a
+}
+
+func usd(v float64) string { return "$" + commas(round2(abs(v))) }
+
+func signedUSD(v float64) string {
+	switch {
+	case round2(v) > 0:
+		return "+$" + commas(round2(v))
+	case round2(v) < 0:
+		return "-$" + commas(round2(-v))
+	}
+	return "$0.00"
+}
+
+func commas(v float64) string {
+	s := fmt.Sprintf("%.2f", v)
+	intPart, frac, _ := strings.Cut(s, ".")
+	var out []byte
+	for i := range intPart {
+		if i > 0 && (len(intPart)-i)%3 == 0 {
+			out = append(out, ',')
+		}
+		out = append(out, intPart[i])
+	}
+	return string(out) + "." + frac
+}
+
+func round2(v float64) float64 {
+	if v < 0 {
+		return -round2(-v)
+	}
+	return float64(int64(v*100+0.5)) / 100
+}
+
+func abs(v float64) float64 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+func nonZero(v float64) float64 {
+	if v == 0 {
+		return 1
+	}
+	return v
+}
+
+// mdEscape keeps table cells intact: a pipe would split a GFM table cell.
+func mdEscape(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	for i := 1; i < len(keys); i++ {
+		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
+			keys[j], keys[j-1] = keys[j-1], keys[j]
+		}
+	}
+	return keys
+}

@@ -1,0 +1,407 @@
+package gateway
+
+import (
+	"encoding/json"
+	"sort"
+	"strings"
+	"time"
+
+	r4 "github.com/samply/golang-fhir-models/fhir-models/fhir"
+
+	"valuerx/fhir"
+	"valuerx/scoring"
+)
+
+// This file turns FHIR JSON into the plain facts scoring works on. It decodes only the members it
+// needs, into small local structs over the r4 leaf types, so imperfect but usable data (no
+// Bundle.type, no intent, unknown codes elsewhere in a resource) never stops a card.
+
+type coverageDoc struct {
+	ResourceType string                `json:"resourceType"`
+	Status       string                `json:"status"`
+	Type         *r4.CodeableConcept   `json:"type"`
+	SubscriberID string                `json:"subscriberId"`
+	Beneficiary  *r4.Reference         `json:"beneficiary"`
+	Period       *struct{ Start, End string } `json:"period"`
+	Payor        []r4.Reference        `json:"payor"`
+	Order        *int                  `json:"order"`
+	Class        []struct {
+		Type  r4.CodeableConcept `json:"type"`
+		Value string             `json:"value"`
+	} `json:"class"`
+	Identifier []struct {
+		System string `json:"system"`
+		Value  string `json:"value"`
+	} `json:"identifier"`
+}
+
+type patientDoc struct {
+	ResourceType string `json:"resourceType"`
+	Identifier   []struct {
+		System string `json:"system"`
+		Value  string `json:"value"`
+	} `json:"identifier"`
+}
+
+const systemCoverageClass = "http://terminology.hl7.org/CodeSystem/coverage-class"
+
+// coverageFacts picks the primary coverage in force on the order date and extracts what contract
+// recognition needs. Several active Coverages: the lowest `order` wins (US Core guidance); a
+// Coverage whose period has ended is skipped even when its status says active.
+func coverageFacts(coverages []json.RawMessage, patient json.RawMessage, on time.Time) (scoring.Coverage, bool) {
+	var best *coverageDoc
+	for _, raw := range coverages {
+		var c coverageDoc
+		if json.Unmarshal(raw, &c) != nil || c.ResourceType != "Coverage" {
+			continue
+		}
+		if c.Status != "" && c.Status != "active" {
+			continue
+		}
+		if c.Period != nil && !inPeriod(c.Period.Start, c.Period.End, on) {
+			continue
+		}
+		if best == nil || orderOf(&c) < orderOf(best) {
+			cc := c
+			best = &cc
+		}
+	}
+	if best == nil {
+		return scoring.Coverage{}, false
+	}
+	var cov scoring.Coverage
+	if best.Type != nil {
+		for _, cd := range best.Type.Coding {
+			if cd.System != nil && cd.Code != nil && (*cd.System == fhir.SystemSOPT || *cd.System == fhir.SystemSOPTOID) {
+				cov.SOPT = append(cov.SOPT, *cd.Code)
+			}
+		}
+	}
+	for _, p := range best.Payor {
+		if p.Identifier != nil && p.Identifier.Value != nil {
+			cov.PayerIDs = append(cov.PayerIDs, *p.Identifier.Value)
+		}
+		if p.Reference != nil {
+			if _, id := fhir.SplitReference(*p.Reference); id != "" {
+				cov.PayerIDs = append(cov.PayerIDs, id)
+			}
+		}
+		if p.Display != nil {
+			cov.PayerIDs = append(cov.PayerIDs, *p.Display)
+		}
+	}
+	for _, cl := range best.Class {
+		for _, cd := range cl.Type.Coding {
+			if cd.Code == nil || (cd.System != nil && *cd.System != systemCoverageClass) {
+				continue
+			}
+			switch *cd.Code {
+			case "plan":
+				cov.Plans = append(cov.Plans, cl.Value)
+			case "group":
+				cov.Groups = append(cov.Groups, cl.Value)
+			}
+		}
+	}
+	cov.MBI = mbiOf(patient)
+	if cov.MBI == "" && isMedicare(cov.SOPT) && looksLikeMBI(best.SubscriberID) {
+		// For Medicare the subscriberId is the MBI (fhir-coverage-notes.md).
+		cov.MBI = normalizeMBI(best.SubscriberID)
+	}
+	for _, id := range best.Identifier {
+		if cov.MBI == "" && id.System == fhir.SystemMBI {
+			cov.MBI = normalizeMBI(id.Value)
+		}
+	}
+	return cov, true
+}
+
+func orderOf(c *coverageDoc) int {
+	if c.Order == nil {
+		return 1 << 30
+	}
+	return *c.Order
+}
+
+func inPeriod(start, end string, on time.Time) bool {
+	day := on.Format("2006-01-02")
+	if start != "" && len(start) >= 10 && start[:10] > day {
+		return false
+	}
+	if end != "" && len(end) >= 10 && end[:10] < day {
+		return false
+	}
+	return true
+}
+
+func isMedicare(sopt []string) bool {
+	for _, c := range sopt {
+		if strings.HasPrefix(c, "1") {
+			return true
+		}
+	}
+	return false
+}
+
+func mbiOf(patient json.RawMessage) string {
+	if len(patient) == 0 {
+		return ""
+	}
+	var p patientDoc
+	if json.Unmarshal(patient, &p) != nil || p.ResourceType != "Patient" {
+		return ""
+	}
+	for _, id := range p.Identifier {
+		if id.System == fhir.SystemMBI {
+			return normalizeMBI(id.Value)
+		}
+	}
+	return ""
+}
+
+func normalizeMBI(s string) string {
+	return strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(s), "-", ""))
+}
+
+// looksLikeMBI checks the CMS MBI shape: 11 characters, digit first, letters in positions 2, 5, 8
+// and 9, digits in 4, 7, 10 and 11.
+func looksLikeMBI(s string) bool {
+	s = normalizeMBI(s)
+	if len(s) != 11 {
+		return false
+	}
+	isDigit := func(b byte) bool { return b >= '0' && b <= '9' }
+	isLetter := func(b byte) bool { return b >= 'A' && b <= 'Z' && !strings.ContainsRune("SLOIBZ", rune(b)) }
+	for i := 0; i < 11; i++ {
+		b := s[i]
+		switch i {
+		case 0:
+			if b < '1' || b > '9' {
+				return false
+			}
+		case 1, 4, 7, 8:
+			if !isLetter(b) {
+				return false
+			}
+		case 3, 6, 9, 10:
+			if !isDigit(b) {
+				return false
+			}
+		default:
+			if !isDigit(b) && !isLetter(b) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// medRequest is the subset of MedicationRequest valuerx reads.
+type medRequest struct {
+	ResourceType              string              `json:"resourceType"`
+	ID                        string              `json:"id"`
+	Status                    string              `json:"status"`
+	AuthoredOn                string              `json:"authoredOn"`
+	MedicationCodeableConcept *r4.CodeableConcept `json:"medicationCodeableConcept"`
+	MedicationReference       *r4.Reference       `json:"medicationReference"`
+	Contained                 []json.RawMessage   `json:"contained"`
+	DosageInstruction         []struct {
+		Timing *struct {
+			Repeat *struct {
+				Count *float64 `json:"count"`
+			} `json:"repeat"`
+		} `json:"timing"`
+		DoseAndRate []struct {
+			DoseQuantity *quantity `json:"doseQuantity"`
+		} `json:"doseAndRate"`
+	} `json:"dosageInstruction"`
+}
+
+type quantity struct {
+	Value *float64 `json:"value"`
+	Unit  string   `json:"unit"`
+	Code  string   `json:"code"`
+}
+
+type medicationDoc struct {
+	ResourceType string              `json:"resourceType"`
+	ID           string              `json:"id"`
+	Code         *r4.CodeableConcept `json:"code"`
+}
+
+// orderedItem is one draft order valuerx recognised.
+type orderedItem struct {
+	raw       json.RawMessage // the draft order exactly as sent: suggestions clone it
+	id        string
+	product   scoring.Product
+	doseMg    float64 // 0: the group's default
+	perKg     float64 // mg/kg when the dose was weight-based (needs a body weight)
+	admins    int
+	date      time.Time
+	dateGiven bool
+}
+
+// productOf maps a CodeableConcept to a catalog product: RxNorm first (SBD/SCD), then NDC, then
+// HCPCS, which names a product family only for biologics billed under their own code.
+func productOf(cat *scoring.Catalog, cc *r4.CodeableConcept) (scoring.Product, bool) {
+	if cc == nil {
+		return scoring.Product{}, false
+	}
+	order := []struct {
+		system string
+		kind   scoring.CodeSystem
+	}{{fhir.SystemRxNorm, scoring.RxNorm}, {fhir.SystemNDC, scoring.NDC}, {fhir.SystemHCPCS, scoring.HCPCS}}
+	for _, o := range order {
+		for _, cd := range cc.Coding {
+			if cd.System == nil || cd.Code == nil || !sameSystem(*cd.System, o.system) {
+				continue
+			}
+			if p, ok := cat.Lookup(o.kind, strings.TrimSpace(*cd.Code)); ok {
+				return p, true
+			}
+		}
+	}
+	return scoring.Product{}, false
+}
+
+// sameSystem accepts the canonical code system URIs and the variants real EHRs send.
+func sameSystem(got, want string) bool {
+	got = strings.TrimRight(strings.TrimSpace(got), "/")
+	if got == want {
+		return true
+	}
+	switch want {
+	case fhir.SystemRxNorm:
+		return got == "urn:oid:2.16.840.1.113883.6.88" || strings.EqualFold(got, "https://www.nlm.nih.gov/research/umls/rxnorm")
+	case fhir.SystemNDC:
+		return got == "urn:oid:2.16.840.1.113883.6.69"
+	case fhir.SystemHCPCS:
+		return got == "urn:oid:2.16.840.1.113883.6.285" || got == "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets" ||
+			got == "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets/Alpha-Numeric-HCPCS"
+	}
+	return false
+}
+
+// medicationLookup finds a Medication referenced by a MedicationRequest: contained, in the draft
+// orders bundle, or (via fetch) on the FHIR server.
+type medicationLookup func(ref string) (json.RawMessage, bool)
+
+// recognise reads one draft order. ok is false for anything that is not a MedicationRequest
+// valuerx knows; such orders get no card, and the response is still 200.
+func recognise(cat *scoring.Catalog, raw json.RawMessage, lookup medicationLookup, now time.Time) (orderedItem, bool) {
+	var mr medRequest
+	if json.Unmarshal(raw, &mr) != nil || mr.ResourceType != "MedicationRequest" {
+		return orderedItem{}, false
+	}
+	item := orderedItem{raw: raw, id: mr.ID, date: now}
+	prod, ok := productOf(cat, mr.MedicationCodeableConcept)
+	if !ok && mr.MedicationReference != nil && mr.MedicationReference.Reference != nil {
+		ref := *mr.MedicationReference.Reference
+		var medRaw json.RawMessage
+		if strings.HasPrefix(ref, "#") {
+			for _, c := range mr.Contained {
+				var m medicationDoc
+				if json.Unmarshal(c, &m) == nil && m.ResourceType == "Medication" && m.ID == ref[1:] {
+					medRaw = c
+				}
+			}
+		} else if lookup != nil {
+			medRaw, _ = lookup(ref)
+		}
+		var m medicationDoc
+		if medRaw != nil && json.Unmarshal(medRaw, &m) == nil && m.ResourceType == "Medication" {
+			prod, ok = productOf(cat, m.Code)
+		}
+	}
+	if !ok {
+		return orderedItem{}, false
+	}
+	item.product = prod
+	if d, ok := parseFHIRDate(mr.AuthoredOn); ok {
+		item.date, item.dateGiven = d, true
+	}
+	for _, di := range mr.DosageInstruction {
+		if di.Timing != nil && di.Timing.Repeat != nil && di.Timing.Repeat.Count != nil && *di.Timing.Repeat.Count > 0 {
+			item.admins = int(*di.Timing.Repeat.Count)
+		}
+		for _, dr := range di.DoseAndRate {
+			q := dr.DoseQuantity
+			if q == nil || q.Value == nil || *q.Value <= 0 {
+				continue
+			}
+			unit := strings.ToLower(strings.TrimSpace(firstNonEmpty(q.Code, q.Unit)))
+			switch unit {
+			case "mg":
+				item.doseMg = *q.Value
+			case "g":
+				item.doseMg = *q.Value * 1000
+			case "mg/kg":
+				item.perKg = *q.Value
+			}
+		}
+		break // the first dosage instruction is the dose of record
+	}
+	return item, true
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func parseFHIRDate(s string) (time.Time, bool) {
+	if len(s) < 10 {
+		return time.Time{}, false
+	}
+	t, err := time.Parse("2006-01-02", s[:10])
+	if err != nil {
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+// historyWindow is how far back a MedicationRequest counts as "recent" therapy: a course of an
+// infused biologic runs for months, so a quarter covers the gap between two cycles with margin.
+const historyWindow = 180 * 24 * time.Hour
+
+// currentProduct finds a product of the same group the patient already receives: an active or
+// recent MedicationRequest (not one of this hook's draft orders).
+func currentProduct(cat *scoring.Catalog, history []json.RawMessage, group string, draftIDs map[string]bool, on time.Time) string {
+	type hit struct {
+		id   string
+		date time.Time
+	}
+	var hits []hit
+	for _, raw := range history {
+		var mr medRequest
+		if json.Unmarshal(raw, &mr) != nil || mr.ResourceType != "MedicationRequest" || draftIDs[mr.ID] {
+			continue
+		}
+		switch mr.Status {
+		case "active", "on-hold", "completed":
+		default:
+			continue
+		}
+		p, ok := productOf(cat, mr.MedicationCodeableConcept)
+		if !ok || p.GroupID != group {
+			continue
+		}
+		d, ok := parseFHIRDate(mr.AuthoredOn)
+		if mr.Status == "completed" && (!ok || on.Sub(d) > historyWindow) {
+			continue
+		}
+		if ok && on.Sub(d) > historyWindow && mr.Status != "active" {
+			continue
+		}
+		hits = append(hits, hit{p.ID, d})
+	}
+	if len(hits) == 0 {
+		return ""
+	}
+	sort.Slice(hits, func(i, j int) bool { return hits[i].date.After(hits[j].date) })
+	return hits[0].id
+}

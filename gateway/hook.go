@@ -1,0 +1,195 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"valuerx/cdshooks"
+	"valuerx/fhir"
+	"valuerx/scoring"
+	"valuerx/store"
+)
+
+// readBody reads a request body under the configured limit, telling "too large" apart.
+func readBody(r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, errorf(KindTooLarge, "read", "request body too large", err)
+		}
+		return nil, errorf(KindInvalid, "read", "could not read the request body", err)
+	}
+	return body, nil
+}
+
+// handleHook runs one CDS Hooks service call: decode, gather data, score every recognised order,
+// answer with cards.
+func (g *Gateway) handleHook(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	id := mux.Vars(r)["id"]
+	svc, ok := g.byID[id]
+	if !ok {
+		writeError(w, errorf(KindNotFound, "hook", "no such CDS service", nil))
+		return
+	}
+	status := http.StatusOK
+	defer func() {
+		g.metrics.hooks.WithLabelValues(id, http.StatusText(status)).Inc()
+		g.metrics.hookSeconds.WithLabelValues(id).Observe(time.Since(start).Seconds())
+	}()
+	body, err := readBody(r)
+	if err != nil {
+		status = g.fail(w, r, err)
+		return
+	}
+	resp, err := g.Advise(r.Context(), svc, body)
+	if err != nil {
+		status = g.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// fail logs err (without PHI) and writes it; it returns the status written.
+func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, err error) int {
+	ge := asGatewayError(err)
+	level := g.log.Info
+	if ge.Kind == KindInternal {
+		level = g.log.Error
+	}
+	// The cause of a cdshooks or fhir error is built PHI-free by those packages.
+	level("hook failed", "route", routeLabel(r), "request_id", requestID(r.Context()), "kind", int(ge.Kind), "error", ge.Error())
+	writeError(w, ge)
+	return kindTable[ge.Kind].status
+}
+
+// Advise answers one hook request body for a service. It is the whole flow of a hook without
+// HTTP, so tests and benchmarks can drive it directly.
+func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cdshooks.Response, error) {
+	req, oc, err := cdshooks.DecodeRequest(body, svc.Hook)
+	if err != nil {
+		return nil, err
+	}
+	draft, _, err := fhir.BundleResources(oc.DraftOrders)
+	if err != nil {
+		return nil, errorf(KindUnprocessable, "decode", "context.draftOrders is not a FHIR Bundle", err)
+	}
+	data, err := g.resolver.resolve(ctx, req, oc)
+	if err != nil {
+		return nil, err
+	}
+	data.draftBundle = draft
+	now := g.cfg.Now()
+
+	focus := map[string]bool{}
+	if svc.focusSelections {
+		for _, s := range oc.Selections {
+			focus[s] = true
+		}
+	}
+	draftIDs := map[string]bool{}
+	for _, raw := range draft {
+		var h struct{ ResourceType, ID string }
+		if json.Unmarshal(raw, &h) == nil {
+			draftIDs[h.ID] = true
+		}
+	}
+
+	resp := &cdshooks.Response{Cards: []cdshooks.Card{}}
+	lookupCtx, cancel := context.WithTimeout(ctx, g.cfg.HookBudget)
+	defer cancel()
+	var weight float64
+	var weightTried bool
+	for _, raw := range draft {
+		if svc.focusSelections {
+			typ := fhir.ResourceType(raw)
+			var h struct {
+				ID string `json:"id"`
+			}
+			_ = json.Unmarshal(raw, &h)
+			if !focus[typ+"/"+h.ID] {
+				continue
+			}
+		}
+		item, ok := recognise(g.cfg.Catalog, raw, func(ref string) (json.RawMessage, bool) {
+			return data.medication(lookupCtx, ref)
+		}, now)
+		if !ok {
+			continue
+		}
+		if item.perKg > 0 {
+			if !weightTried {
+				weight, _ = data.bodyWeightKg(lookupCtx, oc.PatientID)
+				weightTried = true
+			}
+			if weight > 0 {
+				item.doseMg = item.perKg * weight
+			}
+		}
+		cov, ok := coverageFacts(data.coverages, data.patient, item.date)
+		if !ok {
+			continue // no coverage in force: no arrangement, no advice
+		}
+		contract, ok := g.cfg.Registry.Classify(cov, item.date)
+		if !ok {
+			g.metrics.unclassified.Inc()
+			continue
+		}
+		sreq := scoring.Request{
+			ContractID:       contract.ID,
+			ProductID:        item.product.ID,
+			DoseMg:           item.doseMg,
+			Administrations:  item.admins,
+			Date:             item.date,
+			CurrentProductID: currentProduct(g.cfg.Catalog, data.meds, item.product.GroupID, draftIDs, item.date),
+		}
+		res, err := g.cfg.Scorer.Score(sreq)
+		if err != nil {
+			g.log.Warn("scoring failed", "service", svc.ID, "hook_instance", req.HookInstance, "group", item.product.GroupID, "error", err.Error())
+			continue
+		}
+		if res.Best == nil {
+			continue
+		}
+		group, _ := g.cfg.Catalog.Group(item.product.GroupID)
+		card, err := buildCard(item, res, group, data.medsKnown)
+		if err != nil {
+			return nil, errorf(KindInternal, "card", "could not build a card", err)
+		}
+		resp.Cards = append(resp.Cards, *card)
+		g.record(ctx, svc, req, card, res)
+	}
+	g.metrics.cards.WithLabelValues(svc.ID).Add(float64(len(resp.Cards)))
+	g.metrics.fhirRoundTrips.Observe(float64(data.fetches))
+	return resp, nil
+}
+
+func (g *Gateway) record(ctx context.Context, svc *serviceDef, req *cdshooks.Request, card *cdshooks.Card, res scoring.Result) {
+	if g.cfg.Store == nil {
+		return
+	}
+	var suggs []string
+	for _, s := range card.Suggestions {
+		suggs = append(suggs, s.UUID)
+	}
+	best := res.Best
+	d := store.Decision{
+		CardUUID: card.UUID, HookInstance: req.HookInstance, ServiceID: svc.ID, Hook: svc.Hook,
+		ContractID: res.Contract.ID, Arrangement: string(res.Contract.Arrangement), GroupID: res.Ordered.Product.GroupID,
+		OrderedProductID: res.Ordered.Product.ID, BestProductID: best.Product.ID, SuggestionUUIDs: suggs,
+		PayerSaving:   res.Ordered.PerCourse.PayerAllowed - best.PerCourse.PayerAllowed,
+		PatientSaving: res.Ordered.PerCourse.PatientOOP - best.PerCourse.PatientOOP,
+		OrgImpact:     best.PerCourse.NetImpact - res.Ordered.PerCourse.NetImpact,
+		At:            g.cfg.Now(),
+	}
+	if err := g.cfg.Store.RecordDecision(ctx, d); err != nil {
+		g.log.Error("recording a decision failed", "error", err.Error())
+	}
+}

@@ -1,0 +1,65 @@
+package gateway
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"valuerx/scoring"
+)
+
+// metrics are the operator's view. They live in the gateway's own registry (no package globals)
+// and carry no patient data in labels: service ids, prefetch keys, outcomes.
+type metrics struct {
+	hooks          *prometheus.CounterVec
+	hookSeconds    *prometheus.HistogramVec
+	cards          *prometheus.CounterVec
+	feedback       *prometheus.CounterVec
+	prefetch       *prometheus.CounterVec
+	fhirFetches    *prometheus.CounterVec
+	fhirErrors     *prometheus.CounterVec
+	fhirRoundTrips prometheus.Histogram
+	coverageCache  *prometheus.CounterVec
+	authFailures   prometheus.Counter
+	panics         prometheus.Counter
+	unclassified   prometheus.Counter
+}
+
+func newMetrics(reg *prometheus.Registry, scorer *scoring.Scorer) *metrics {
+	m := &metrics{
+		hooks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "valuerx_hook_requests_total",
+			Help: "CDS Hooks service calls by service and HTTP status."}, []string{"service", "status"}),
+		hookSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "valuerx_hook_duration_seconds",
+			Help:    "Time to answer a CDS Hooks service call.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}}, []string{"service"}),
+		cards: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "valuerx_cards_total",
+			Help: "Cards returned."}, []string{"service"}),
+		feedback: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "valuerx_feedback_total",
+			Help: "Feedback items received by outcome."}, []string{"service", "outcome"}),
+		prefetch: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "valuerx_prefetch_total",
+			Help: "Prefetch keys by state: present, null, outcome (client could not fetch), absent."}, []string{"key", "state"}),
+		fhirFetches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "valuerx_fhir_fetches_total",
+			Help: "Queries sent to EHR FHIR servers for missing prefetch."}, []string{"key"}),
+		fhirErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "valuerx_fhir_errors_total",
+			Help: "Failed FHIR fetches."}, []string{"key"}),
+		fhirRoundTrips: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "valuerx_fhir_round_trips_per_hook",
+			Help: "FHIR round trips per hook.", Buckets: []float64{0, 1, 2, 3, 4, 6, 10}}),
+		coverageCache: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "valuerx_coverage_cache_total",
+			Help: "Coverage cache lookups by result."}, []string{"result"}),
+		authFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "valuerx_auth_failures_total",
+			Help: "Requests refused for a missing or invalid client JWT."}),
+		panics: prometheus.NewCounter(prometheus.CounterOpts{Name: "valuerx_panics_total",
+			Help: "Panics recovered into a 500."}),
+		unclassified: prometheus.NewCounter(prometheus.CounterOpts{Name: "valuerx_unclassified_coverage_total",
+			Help: "Recognised orders whose coverage matched no configured contract."}),
+	}
+	reg.MustRegister(m.hooks, m.hookSeconds, m.cards, m.feedback, m.prefetch, m.fhirFetches, m.fhirErrors,
+		m.fhirRoundTrips, m.coverageCache, m.authFailures, m.panics, m.unclassified)
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "valuerx_scoring_cache_hits",
+		Help: "Scoring LRU cache hits since start."}, func() float64 { return float64(scorer.Stats().Hits) }))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "valuerx_scoring_cache_misses",
+		Help: "Scoring LRU cache misses since start."}, func() float64 { return float64(scorer.Stats().Misses) }))
+	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return m
+}
+
+// CacheStats exposes the scoring cache counters (the load harness reports the hit ratio).
+func (g *Gateway) CacheStats() scoring.CacheStats { return g.cfg.Scorer.Stats() }

@@ -1,0 +1,189 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"valuerx/cdshooks"
+)
+
+type ctxKey int
+
+const (
+	ctxRequestID ctxKey = iota
+	ctxClaims
+)
+
+func requestID(ctx context.Context) string {
+	s, _ := ctx.Value(ctxRequestID).(string)
+	return s
+}
+
+// recoverer turns a panic into a 500 with an OperationOutcome. The stack goes to the log (it holds
+// code locations, not request data); the caller sees no trace.
+func (g *Gateway) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				g.log.Error("panic recovered", "path", routeLabel(r), "request_id", requestID(r.Context()),
+					"stack", string(debug.Stack()))
+				g.metrics.panics.Inc()
+				writeError(w, errorf(KindInternal, "panic", "internal error", nil))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// cors answers preflights without authentication (browsers never send credentials on OPTIONS)
+// and marks responses readable by the allowed origins. CDS Hooks §CORS; the sandbox needs the
+// Authorization header allowed.
+func (g *Gateway) cors(next http.Handler) http.Handler {
+	allowAny := false
+	allowed := map[string]bool{}
+	for _, o := range g.cfg.CORSOrigins {
+		if o == "*" {
+			allowAny = true
+		}
+		allowed[strings.TrimRight(o, "/")] = true
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin != "" && (allowAny || allowed[origin]) {
+			h := w.Header()
+			if allowAny {
+				h.Set("Access-Control-Allow-Origin", "*")
+			} else {
+				h.Set("Access-Control-Allow-Origin", origin)
+				h.Add("Vary", "Origin")
+			}
+			h.Set("Access-Control-Expose-Headers", "WWW-Authenticate")
+			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+				h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Accept")
+				h.Set("Access-Control-Max-Age", "600")
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+		}
+		if r.Method == http.MethodOptions {
+			// A preflight from an origin we do not serve, or a bare OPTIONS: no CORS headers.
+			w.Header().Set("Allow", "GET, POST, OPTIONS")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitBody caps request bodies; handlers read with readBody, which reports 413.
+func (g *Gateway) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > g.cfg.MaxBodyBytes {
+			writeError(w, errorf(KindTooLarge, "read", "request body too large", nil))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, g.cfg.MaxBodyBytes)
+		next.ServeHTTP(w, r)
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// accessLog logs one line per request: method, route, status, duration and a request id. Never the
+// body, query string or headers (tokens, patient ids).
+func (g *Gateway) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		id := hex.EncodeToString(b[:])
+		w.Header().Set("X-Request-Id", id)
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), ctxRequestID, id)))
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		g.log.Info("request", "method", r.Method, "route", routeLabel(r), "status", sw.status,
+			"ms", float64(time.Since(start).Microseconds())/1000, "request_id", id)
+	})
+}
+
+// routeLabel names the route without anything a caller chose beyond a known service id.
+func routeLabel(r *http.Request) string {
+	p := r.URL.Path
+	switch {
+	case p == "/cds-services", p == "/healthz", p == "/metrics", strings.HasPrefix(p, "/analytics/"):
+		return p
+	case strings.HasPrefix(p, "/cds-services/"):
+		rest := strings.TrimPrefix(p, "/cds-services/")
+		id, tail, _ := strings.Cut(rest, "/")
+		if !knownServiceID(id) {
+			id = "{unknown}"
+		}
+		if tail != "" {
+			return "/cds-services/" + id + "/" + tail
+		}
+		return "/cds-services/" + id
+	case strings.HasPrefix(p, "/fhir"):
+		return "/fhir/..."
+	}
+	return "{other}"
+}
+
+// authenticate verifies the CDS Hooks client JWT (CDS Hooks §Trusting CDS Clients). The audience
+// is the configured external URL of exactly this endpoint. Failures answer 401 with no detail;
+// the reason goes to the log without the token.
+func (g *Gateway) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if g.cfg.Verifier == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		authz := r.Header.Get("Authorization")
+		scheme, token, ok := strings.Cut(authz, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+			g.unauthorized(w, r, errors.New("no bearer token"))
+			return
+		}
+		aud := g.cfg.ExternalURL + r.URL.Path
+		claims, err := g.cfg.Verifier.Verify(r.Context(), strings.TrimSpace(token), aud)
+		if err != nil {
+			g.unauthorized(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxClaims, claims)))
+	})
+}
+
+func (g *Gateway) unauthorized(w http.ResponseWriter, r *http.Request, reason error) {
+	g.metrics.authFailures.Inc()
+	g.log.Warn("authentication failed", "route", routeLabel(r), "request_id", requestID(r.Context()), "reason", reason.Error())
+	writeError(w, &Error{Kind: KindUnauthorized, Op: "auth", Message: "unauthorized", Err: cdshooks.ErrUnauthorized})
+}

@@ -1,0 +1,226 @@
+package gateway
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"valuerx/fhir"
+)
+
+// cardsSignature reduces a response to what must not depend on how the data arrived: for each
+// card its summary and the suggested products (uuids differ per call).
+func cardsSignature(t *testing.T, body []byte) string {
+	t.Helper()
+	resp := decodeResponse(t, body)
+	var b strings.Builder
+	for _, c := range resp.Cards {
+		b.WriteString(c.Summary)
+		for _, s := range c.Suggestions {
+			b.WriteString("|" + s.Label)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// The same hook gives the same cards with full prefetch and with no prefetch at all (the service
+// fetches from the EHR's FHIR server with the hook's token).
+func TestSameCardsWithAndWithoutPrefetch(t *testing.T) {
+	e := newEnv(t)
+	for _, name := range []string{"aco-herceptin-order-select", "ma-capitation-herceptin-order-select", "aco-midcourse-herceptin-order-select", "medicare-ffs-herceptin-order-select"} {
+		t.Run(name, func(t *testing.T) {
+			full := e.demoRequest(name)
+			none := setJSON(t, full, "prefetch", nil)
+			before := e.fhirSrv.Requests()
+			s1, b1, _ := e.post(serviceOf(name), full)
+			mid := e.fhirSrv.Requests()
+			s2, b2, _ := e.post(serviceOf(name), none)
+			if s1 != http.StatusOK || s2 != http.StatusOK {
+				t.Fatalf("status %d / %d: %s %s", s1, s2, b1, b2)
+			}
+			if mid != before {
+				t.Errorf("full prefetch must not call the FHIR server; it made %d requests", mid-before)
+			}
+			if e.fhirSrv.Requests() == mid {
+				t.Errorf("no prefetch: valuerx must fetch from the FHIR server")
+			}
+			if a, b := cardsSignature(t, b1), cardsSignature(t, b2); a != b {
+				t.Fatalf("cards differ:\nprefetch:\n%s\nfetched:\n%s", a, b)
+			}
+		})
+	}
+}
+
+// Each prefetch state: present, null, OperationOutcome, absent.
+func TestPrefetchStates(t *testing.T) {
+	base := newEnv(t).demoRequest("aco-herceptin-order-select")
+	withPrefetch := func(key string, v any) []byte {
+		var m map[string]any
+		if err := json.Unmarshal(base, &m); err != nil {
+			t.Fatal(err)
+		}
+		pf := m["prefetch"].(map[string]any)
+		if v == "absent" {
+			delete(pf, key)
+		} else {
+			pf[key] = v
+		}
+		out, _ := json.Marshal(m)
+		return out
+	}
+	outcome := json.RawMessage(fhir.OperationOutcome("error", "exception", "could not fetch"))
+	cases := []struct {
+		name      string
+		body      []byte
+		noServer  bool
+		status    int
+		wantCard  bool
+		wantFetch bool
+	}{
+		{"coverage present", base, false, 200, true, false},
+		{"coverage null: no coverage, no card, no fetch", withPrefetch("coverage", nil), false, 200, false, false},
+		{"coverage OperationOutcome: fetched from the server", withPrefetch("coverage", outcome), false, 200, true, true},
+		{"coverage absent: fetched", withPrefetch("coverage", "absent"), false, 200, true, true},
+		{"coverage absent and no server: 412", withPrefetch("coverage", "absent"), true, 412, false, false},
+		{"coverage OperationOutcome and no server: 412", withPrefetch("coverage", outcome), true, 412, false, false},
+		{"medications null: still a card", withPrefetch("medications", nil), false, 200, true, false},
+		{"patient absent: MBI from Coverage.subscriberId, fetched", withPrefetch("patient", "absent"), false, 200, true, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t) // a fresh coverage cache per case
+			body := setJSON(t, c.body, "fhirServer", e.fhirURL)
+			if c.noServer {
+				body = setJSON(t, setJSON(t, body, "fhirServer", nil), "fhirAuthorization", nil)
+			}
+			before := e.fhirSrv.Requests()
+			status, out, _ := e.post(serviceOf("order-select"), body)
+			if status != c.status {
+				t.Fatalf("status %d want %d: %s", status, c.status, out)
+			}
+			fetched := e.fhirSrv.Requests() > before
+			if fetched != c.wantFetch {
+				t.Errorf("fetched=%v want %v", fetched, c.wantFetch)
+			}
+			if status == 200 {
+				if got := len(decodeResponse(t, out).Cards) > 0; got != c.wantCard {
+					t.Errorf("card=%v want %v: %s", got, c.wantCard, out)
+				}
+			}
+		})
+	}
+}
+
+// A paginated prefetch searchset is followed with the FHIR client.
+func TestPaginatedPrefetchIsFollowed(t *testing.T) {
+	e := newEnv(t)
+	base := e.demoRequest("aco-midcourse-herceptin-order-select")
+	var m map[string]any
+	if err := json.Unmarshal(base, &m); err != nil {
+		t.Fatal(err)
+	}
+	// First page holds nothing; the Herceptin in progress is behind the next link. If valuerx
+	// did not follow it, it would switch a patient mid-course.
+	m["prefetch"].(map[string]any)["medications"] = map[string]any{
+		"resourceType": "Bundle", "type": "searchset",
+		"link": []any{map[string]any{"relation": "next", "url": e.fhirURL + "/MedicationRequest?patient=pat-aco-midcourse"}},
+	}
+	body, _ := json.Marshal(m)
+	status, out, _ := e.post(serviceOf("order-select"), body)
+	if status != http.StatusOK {
+		t.Fatalf("status %d: %s", status, out)
+	}
+	if n := len(decodeResponse(t, out).Cards); n != 0 {
+		t.Fatalf("the next page shows Herceptin in progress: want no card, got %d", n)
+	}
+}
+
+// A repeat for the same patient and server does not fetch Coverage again (order-sign after
+// order-select).
+func TestCoverageCachedAcrossHooks(t *testing.T) {
+	e := newEnv(t)
+	req := setJSON(t, e.demoRequest("aco-herceptin-order-sign-noprefetch"), "fhirServer", e.fhirURL)
+	if s, out, _ := e.post(serviceOf("order-sign"), req); s != 200 {
+		t.Fatalf("status %d: %s", s, out)
+	}
+	first := e.fhirSrv.Requests()
+	if s, out, _ := e.post(serviceOf("order-sign"), req); s != 200 {
+		t.Fatalf("status %d: %s", s, out)
+	}
+	// The second hook fetches only the medication history, not Patient or Coverage.
+	if n := e.fhirSrv.Requests() - first; n != 1 {
+		t.Fatalf("second hook made %d FHIR requests, want 1 (medications only)", n)
+	}
+}
+
+// A slow FHIR server: valuerx answers within its budget (412 for the required coverage it could
+// not get), instead of waiting for the server.
+func TestSlowFHIRServerAnswersWithinBudget(t *testing.T) {
+	e := newEnv(t, withBudget(150*time.Millisecond))
+	e.fhirSrv.SetDelay(3 * time.Second)
+	req := setJSON(t, e.demoRequest("aco-herceptin-order-select"), "prefetch", nil)
+	done := make(chan int, 1)
+	go func() {
+		s, _, _ := e.post(serviceOf("order-select"), req)
+		done <- s
+	}()
+	select {
+	case s := <-done:
+		if s != http.StatusPreconditionFailed {
+			t.Fatalf("status %d, want 412", s)
+		}
+	case <-time.After(2500 * time.Millisecond):
+		// Not a timing assertion on performance: a hang past the server's delay is the bug.
+		t.Fatal("valuerx waited for the slow FHIR server instead of its budget")
+	}
+	// With coverage prefetched, a slow server costs only the optional history: still a card.
+	e.fhirSrv.SetDelay(3 * time.Second)
+	req = setJSON(t, e.demoRequest("aco-herceptin-order-select"), "prefetch", map[string]any{
+		"coverage": mustPrefetch(t, e, "aco-herceptin-order-select", "coverage"),
+		"patient":  mustPrefetch(t, e, "aco-herceptin-order-select", "patient"),
+	})
+	s, out, _ := e.post(serviceOf("order-select"), req)
+	if s != http.StatusOK || len(decodeResponse(t, out).Cards) != 1 {
+		t.Fatalf("want 200 with a card, got %d %s", s, out)
+	}
+	if !strings.Contains(string(out), "Medication history was not available") {
+		t.Errorf("the card must say history could not be checked")
+	}
+}
+
+func mustPrefetch(t *testing.T, e *testEnv, name, key string) any {
+	var m map[string]any
+	if err := json.Unmarshal(e.demoRequest(name), &m); err != nil {
+		t.Fatal(err)
+	}
+	return m["prefetch"].(map[string]any)[key]
+}
+
+// A dead server and a server answering 401: 412 for the required data, and neither the FHIR
+// token nor patient identifiers reach the logs.
+func TestDeadAndUnauthorizedFHIRServer(t *testing.T) {
+	e := newEnv(t)
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := dead.URL
+	dead.Close()
+	e.fhirSrv.RequireToken("the-right-token")
+	for _, c := range []struct{ name, server string }{{"dead", deadURL}, {"401", e.fhirURL}} {
+		t.Run(c.name, func(t *testing.T) {
+			req := setJSON(t, setJSON(t, e.demoRequest("aco-herceptin-order-select"), "prefetch", nil), "fhirServer", c.server)
+			s, out, _ := e.post(serviceOf("order-select"), req)
+			if s != http.StatusPreconditionFailed {
+				t.Fatalf("status %d want 412: %s", s, out)
+			}
+		})
+	}
+	logs := e.logs.String()
+	for _, secret := range []string{"demo-fhir-token", "1EG4TE5MK73", "pat-aco", "Aco"} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("logs contain %q", secret)
+		}
+	}
+}

@@ -1,0 +1,203 @@
+// Package gateway is the valuerx product: the CDS Hooks routes, the order-select and order-sign
+// services, feedback, metrics and the analysts' summary. It is the one place that knows all the
+// other packages: it decodes requests with cdshooks, gathers data with fhir, turns FHIR into plain
+// facts, asks scoring for the economics and turns the answer into cards.
+//
+// Arrows point down: gateway imports cdshooks, fhir, scoring and store; none of them imports it.
+// Errors are mapped to HTTP status in one table (errors.go). Nothing here logs PHI or tokens:
+// logs carry service ids, hook instances, resource types, status codes and timings.
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"valuerx/cdshooks"
+	"valuerx/scoring"
+	"valuerx/store"
+)
+
+// Config is everything the gateway needs, parsed once by cmd and passed in as values.
+type Config struct {
+	// ExternalURL is the base URL EHRs call (scheme, host, optional path prefix), e.g.
+	// https://valuerx.example.org. JWT audiences are checked against it; it is configured, never
+	// guessed from Host or X-Forwarded-* headers.
+	ExternalURL string
+
+	Catalog  *scoring.Catalog
+	Registry *scoring.Registry
+	Scorer   *scoring.Scorer
+	Store    store.Store // may be nil: decisions and feedback are then not recorded
+
+	// Verifier checks client JWTs; nil turns authentication off (tests, local demo only).
+	Verifier *cdshooks.Verifier
+	// DiscoveryAuth requires a JWT on GET /cds-services too (the CDS Hooks sandbox sends one,
+	// Inferno by default does not).
+	DiscoveryAuth bool
+
+	// CORSOrigins lists allowed browser origins; "*" allows any.
+	CORSOrigins []string
+
+	MaxBodyBytes int64         // request body limit (413 above it)
+	HookBudget   time.Duration // one deadline for all data gathering in a hook
+	// AllowHTTPFHIR lets valuerx call a fhirServer over plain http (tests and the demo only; the
+	// spec requires https for real data).
+	AllowHTTPFHIR bool
+	FHIRClient    *http.Client // client for EHR FHIR servers (timeouts set by cmd)
+	// CoverageTTL is how long coverage facts per (FHIR server, patient) are reused.
+	CoverageTTL time.Duration
+
+	// Extra routes mounted on the same listener (the demo's embedded FHIR server at /fhir).
+	Mounts map[string]http.Handler
+
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+func (c *Config) defaults() error {
+	if c.Catalog == nil || c.Registry == nil || c.Scorer == nil {
+		return errors.New("gateway: catalog, registry and scorer are required")
+	}
+	c.ExternalURL = strings.TrimRight(c.ExternalURL, "/")
+	if c.ExternalURL == "" {
+		return errors.New("gateway: ExternalURL is required (JWT audiences are checked against it)")
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 1 << 20
+	}
+	if c.HookBudget <= 0 {
+		c.HookBudget = 450 * time.Millisecond
+	}
+	if c.CoverageTTL <= 0 {
+		c.CoverageTTL = 5 * time.Minute
+	}
+	if c.FHIRClient == nil {
+		c.FHIRClient = &http.Client{Timeout: 5 * time.Second}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}
+
+// Gateway is the valuerx HTTP service.
+type Gateway struct {
+	cfg      Config
+	log      *slog.Logger
+	services []serviceDef
+	byID     map[string]*serviceDef
+	resolver *resolver
+	metrics  *metrics
+	registry *prometheus.Registry
+	handler  http.Handler
+}
+
+// New builds a Gateway from cfg.
+func New(cfg Config) (*Gateway, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	g := &Gateway{cfg: cfg, log: cfg.Logger}
+	g.services = defaultServices()
+	g.byID = map[string]*serviceDef{}
+	for i := range g.services {
+		g.byID[g.services[i].ID] = &g.services[i]
+	}
+	g.registry = prometheus.NewRegistry()
+	g.metrics = newMetrics(g.registry, cfg.Scorer)
+	g.resolver = newResolver(cfg, g.metrics)
+	g.handler = g.routes()
+	return g, nil
+}
+
+// Close releases background resources (caches with janitors).
+func (g *Gateway) Close() error {
+	g.resolver.close()
+	return nil
+}
+
+// ServeHTTP makes the Gateway an http.Handler.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.handler.ServeHTTP(w, r) }
+
+func (g *Gateway) routes() http.Handler {
+	r := mux.NewRouter()
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, errorf(KindNotFound, "route", "no such endpoint", nil))
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, errorf(KindNotFound, "route", "no such endpoint for this method", nil))
+	})
+
+	discovery := http.Handler(http.HandlerFunc(g.handleDiscovery))
+	if g.cfg.DiscoveryAuth {
+		discovery = g.authenticate(discovery)
+	}
+	r.Handle("/cds-services", discovery).Methods(http.MethodGet)
+	r.Handle("/cds-services/{id}", g.authenticate(http.HandlerFunc(g.handleHook))).Methods(http.MethodPost)
+	r.Handle("/cds-services/{id}/feedback", g.authenticate(http.HandlerFunc(g.handleFeedback))).Methods(http.MethodPost)
+
+	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	}).Methods(http.MethodGet)
+	r.Handle("/metrics", promhttp.HandlerFor(g.registry, promhttp.HandlerOpts{})).Methods(http.MethodGet)
+	r.HandleFunc("/analytics/summary", g.handleSummary).Methods(http.MethodGet)
+	r.HandleFunc("/analytics/contracts", g.handleContracts).Methods(http.MethodGet)
+	for prefix, h := range g.cfg.Mounts {
+		r.PathPrefix(prefix).Handler(http.StripPrefix(prefix, h))
+	}
+	// Middleware order, outermost first: recovery catches everything, CORS answers preflights
+	// before authentication, the body limit applies to every route.
+	return g.recoverer(g.cors(g.limitBody(g.accessLog(r))))
+}
+
+// Serve listens on addr and serves until ctx is cancelled, then shuts down gracefully. With
+// certFile and keyFile it serves HTTPS with TLS 1.2 or newer only.
+func (g *Gateway) Serve(ctx context.Context, ln net.Listener, certFile, keyFile string) error {
+	srv := &http.Server{
+		Handler:           g,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
+	}
+	if certFile != "" {
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	errc := make(chan error, 1)
+	go func() {
+		var err error
+		if certFile != "" {
+			err = srv.ServeTLS(ln, certFile, keyFile)
+		} else {
+			err = srv.Serve(ln)
+		}
+		errc <- err
+	}()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("gateway: serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return fmt.Errorf("gateway: shutdown: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,75 @@
+package gateway
+
+import (
+	"net/http"
+
+	"valuerx/cdshooks"
+)
+
+// Service ids. One per hook, so an EHR can register either or both.
+const (
+	ServiceOrderSelect = "valuerx-order-select"
+	ServiceOrderSign   = "valuerx-order-sign"
+)
+
+// Prefetch keys. coverage is required (it decides the arrangement); patient carries the MBI used
+// for ACO attribution (Coverage.subscriberId is the fallback); medications is the history that
+// keeps valuerx from switching a patient mid-course.
+const (
+	keyPatient     = "patient"
+	keyCoverage    = "coverage"
+	keyMedications = "medications"
+)
+
+// The templates use only 2.0 tokens and the recommended query subset (CDS Hooks §Prefetch).
+var prefetchTemplates = map[string]string{
+	keyPatient:     "Patient/{{context.patientId}}",
+	keyCoverage:    "Coverage?patient={{context.patientId}}&status=active",
+	keyMedications: "MedicationRequest?patient={{context.patientId}}",
+}
+
+type serviceDef struct {
+	cdshooks.Service
+	// focusSelections: order-select advises on context.selections only; order-sign on every
+	// draft order.
+	focusSelections bool
+}
+
+func defaultServices() []serviceDef {
+	usage := "Needs the patient's active Coverage; Patient (for the Medicare Beneficiary Identifier) and " +
+		"MedicationRequests (for therapy in progress) are used when present. Fetches what prefetch lacks " +
+		"from fhirServer with fhirAuthorization."
+	return []serviceDef{
+		{
+			Service: cdshooks.Service{
+				Hook:              "order-select",
+				ID:                ServiceOrderSelect,
+				Title:             "valuerx: lower total cost equivalents (order-select)",
+				Description:       "When a medication is selected, suggests a therapeutically equivalent product with a lower total cost under the patient's payer arrangement, showing payer, patient and organisation cost.",
+				Prefetch:          prefetchTemplates,
+				UsageRequirements: usage,
+			},
+			focusSelections: true,
+		},
+		{
+			Service: cdshooks.Service{
+				Hook:              "order-sign",
+				ID:                ServiceOrderSign,
+				Title:             "valuerx: lower total cost equivalents (order-sign)",
+				Description:       "Before medication orders are signed, suggests therapeutically equivalent products with a lower total cost under the patient's payer arrangement, showing payer, patient and organisation cost.",
+				Prefetch:          prefetchTemplates,
+				UsageRequirements: usage,
+			},
+		},
+	}
+}
+
+func knownServiceID(id string) bool { return id == ServiceOrderSelect || id == ServiceOrderSign }
+
+func (g *Gateway) handleDiscovery(w http.ResponseWriter, _ *http.Request) {
+	d := cdshooks.Discovery{Services: make([]cdshooks.Service, 0, len(g.services))}
+	for _, s := range g.services {
+		d.Services = append(d.Services, s.Service)
+	}
+	writeJSON(w, http.StatusOK, d)
+}
