@@ -110,8 +110,14 @@ func TestHostileRequests(t *testing.T) {
 		{"jku not on the allowlist", "Bearer " + e.signWith(t, map[string]any{"jku": jkuSrv.URL + "/jwks.json", "kid": "attacker"}, e.claims(path)), body, 401},
 		{"wrong aud (discovery URL)", "Bearer " + e.signWith(t, nil, e.claims("/cds-services")), body, 401},
 		{"aud of the other service", "Bearer " + e.signWith(t, nil, e.claims(serviceOf("order-sign"))), body, 401},
-		{"expired", "Bearer " + e.signWith(t, nil, mod(func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-10 * time.Minute).Unix(); c["iat"] = time.Now().Add(-12 * time.Minute).Unix() })), body, 401},
-		{"iat in the future", "Bearer " + e.signWith(t, nil, mod(func(c jwt.MapClaims) { c["iat"] = time.Now().Add(10 * time.Minute).Unix(); c["exp"] = time.Now().Add(12 * time.Minute).Unix() })), body, 401},
+		{"expired", "Bearer " + e.signWith(t, nil, mod(func(c jwt.MapClaims) {
+			c["exp"] = time.Now().Add(-10 * time.Minute).Unix()
+			c["iat"] = time.Now().Add(-12 * time.Minute).Unix()
+		})), body, 401},
+		{"iat in the future", "Bearer " + e.signWith(t, nil, mod(func(c jwt.MapClaims) {
+			c["iat"] = time.Now().Add(10 * time.Minute).Unix()
+			c["exp"] = time.Now().Add(12 * time.Minute).Unix()
+		})), body, 401},
 		{"lifetime too long", "Bearer " + e.signWith(t, nil, mod(func(c jwt.MapClaims) { c["exp"] = time.Now().Add(24 * time.Hour).Unix() })), body, 401},
 		{"missing jti", "Bearer " + e.signWith(t, nil, mod(func(c jwt.MapClaims) { delete(c, "jti") })), body, 401},
 		{"missing exp", "Bearer " + e.signWith(t, nil, mod(func(c jwt.MapClaims) { delete(c, "exp") })), body, 401},

@@ -15,14 +15,14 @@ import (
 type Kind int
 
 const (
-	KindInternal     Kind = iota // a bug or an unexpected failure: 500
-	KindInvalid                  // the body is not JSON, or is not a request at all: 400
-	KindUnprocessable            // valid JSON that breaks CDS Hooks or FHIR rules: 422
-	KindUnauthorized             // no or bad client JWT: 401
-	KindNotFound                 // unknown service or route: 404
-	KindPrecondition             // required data neither prefetched nor obtainable: 412
-	KindTooLarge                 // body over the limit: 413
-	KindUnavailable              // a dependency is down: 503
+	KindInternal      Kind = iota // a bug or an unexpected failure: 500
+	KindInvalid                   // the body is not JSON, or is not a request at all: 400
+	KindUnprocessable             // valid JSON that breaks CDS Hooks or FHIR rules: 422
+	KindUnauthorized              // no or bad client JWT: 401
+	KindNotFound                  // unknown service or route: 404
+	KindPrecondition              // required data neither prefetched nor obtainable: 412
+	KindTooLarge                  // body over the limit: 413
+	KindUnavailable               // a dependency is down: 503
 )
 
 var kindTable = map[Kind]struct {

@@ -17,14 +17,14 @@ import (
 // Bundle.type, no intent, unknown codes elsewhere in a resource) never stops a card.
 
 type coverageDoc struct {
-	ResourceType string                `json:"resourceType"`
-	Status       string                `json:"status"`
-	Type         *r4.CodeableConcept   `json:"type"`
-	SubscriberID string                `json:"subscriberId"`
-	Beneficiary  *r4.Reference         `json:"beneficiary"`
+	ResourceType string                       `json:"resourceType"`
+	Status       string                       `json:"status"`
+	Type         *r4.CodeableConcept          `json:"type"`
+	SubscriberID string                       `json:"subscriberId"`
+	Beneficiary  *r4.Reference                `json:"beneficiary"`
 	Period       *struct{ Start, End string } `json:"period"`
-	Payor        []r4.Reference        `json:"payor"`
-	Order        *int                  `json:"order"`
+	Payor        []r4.Reference               `json:"payor"`
+	Order        *int                         `json:"order"`
 	Class        []struct {
 		Type  r4.CodeableConcept `json:"type"`
 		Value string             `json:"value"`
