@@ -17,6 +17,7 @@ package cdshooks
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -125,11 +126,16 @@ type TrustedClient struct {
 	Issuer string
 	// JWKS is the client's public JWK Set exchanged out of band (the spec's
 	// alternative to jku). cmd loads it from a file; it may be empty when
-	// JKUAllow is set.
-	JWKS []byte
+	// JKUAllow or JWKSURL is set. Keys found here are used without any
+	// fetch, even when the token also names an allowlisted jku.
+	JWKS json.RawMessage
 	// JKUAllow lists the exact jku URLs this client may point at. A token
 	// whose jku is not listed is refused without any outbound request.
 	JKUAllow []string
+	// JWKSURL is an out-of-band key set location for tokens that carry no
+	// jku header (the spec's "communicate the JWK Set out-of-band"). It is
+	// fetched and cached exactly like an allowlisted jku.
+	JWKSURL string
 	// Tenants, when non-empty, is the allowlist for the optional tenant
 	// claim; a token without tenant is then refused.
 	Tenants []string
@@ -180,7 +186,7 @@ type Claims struct {
 	ID        string // jti
 	Tenant    string // optional tenant claim
 	KeyID     string // header kid
-	JKU       string // header jku, "" when the key came from the inline JWKS
+	JKU       string // URL the key came from (jku or JWKSURL); "" for an inline key
 	Algorithm string // header alg
 }
 
@@ -225,6 +231,7 @@ const (
 	ReasonMalformed       = "token malformed"
 	ReasonAlgorithm       = "algorithm not allowed"
 	ReasonTyp             = "typ header missing or not JWT"
+	ReasonCrit            = "crit header not supported"
 	ReasonKID             = "kid header missing"
 	ReasonIssuerMissing   = "iss missing"
 	ReasonIssuerUntrusted = "issuer not trusted"
@@ -263,6 +270,7 @@ type jwtClient struct {
 	issuer  string
 	inline  jwtKeySet
 	jku     map[string]bool
+	jwksURL string
 	tenants []string
 	replay  ReplayMode
 }
@@ -324,17 +332,22 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 			}
 			c.inline = ks
 		}
-		for _, u := range tc.JKUAllow {
+		remote := slices.Clone(tc.JKUAllow)
+		if tc.JWKSURL != "" {
+			remote = append(remote, tc.JWKSURL)
+			c.jwksURL = tc.JWKSURL
+		}
+		for _, u := range remote {
 			if err := jwtCheckURL(u); err != nil {
-				return nil, fmt.Errorf("cdshooks: verifier: issuer %q: jku %q: %w", tc.Issuer, u, err)
+				return nil, fmt.Errorf("cdshooks: verifier: issuer %q: key set URL %q: %w", tc.Issuer, u, err)
 			}
-			c.jku[u] = true
+			c.jku[u] = true // a token may also name JWKSURL as its jku
 			if v.jku[u] == nil {
 				v.jku[u] = newJWTRemoteSet(u)
 			}
 		}
-		if len(c.inline) == 0 && len(c.jku) == 0 {
-			return nil, fmt.Errorf("cdshooks: verifier: issuer %q has neither an inline JWKS nor an allowed jku", tc.Issuer)
+		if len(c.inline) == 0 && len(c.jku) == 0 && c.jwksURL == "" {
+			return nil, fmt.Errorf("cdshooks: verifier: issuer %q has no inline JWKS, allowed jku or JWKS URL", tc.Issuer)
 		}
 		v.clients[tc.Issuer] = c
 	}
@@ -433,6 +446,11 @@ type jwtVerifyState struct {
 // library has checked alg against jwtAllowedAlgs and before the signature
 // is verified, so nothing here may be trusted beyond selecting a key.
 func (v *Verifier) jwtKeyFor(ctx context.Context, t *jwt.Token, claims *jwtClaims, vs *jwtVerifyState) (any, error) {
+	if _, present := t.Header["crit"]; present {
+		// RFC 7515 §4.1.11: extensions listed in crit must be understood,
+		// and this verifier understands none.
+		return nil, &AuthError{Reason: ReasonCrit}
+	}
 	typ, _ := t.Header["typ"].(string)
 	if !strings.EqualFold(typ, "JWT") {
 		return nil, &AuthError{Reason: ReasonTyp}
@@ -466,14 +484,18 @@ func (v *Verifier) jwtKeyFor(ctx context.Context, t *jwt.Token, claims *jwtClaim
 	if k, ok := c.inline[kid]; ok {
 		return k.verificationKey(alg)
 	}
-	if jku == "" {
+	src := jku
+	if src == "" {
+		src = c.jwksURL
+	}
+	if src == "" {
 		return nil, &AuthError{Reason: ReasonKeyUnknown}
 	}
-	k, err := v.jku[jku].key(ctx, kid, v.fetchCfg, v.now, v.log)
+	k, err := v.jku[src].key(ctx, kid, v.fetchCfg, v.now, v.log)
 	if err != nil {
 		return nil, err
 	}
-	vs.jku = jku
+	vs.jku = src
 	return k.verificationKey(alg)
 }
 
@@ -525,4 +547,16 @@ func jwtTruncate(s string) string {
 		return s
 	}
 	return s[:jwtMaxLoggedLen] + "…"
+}
+
+// BearerToken extracts the token from an Authorization header value
+// ("Bearer <token>", scheme case-insensitive per RFC 9110 §11.1). It returns
+// "" when the header is absent or uses another scheme, which Verify then
+// refuses as a missing token.
+func BearerToken(authorization string) string {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(authorization), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(token)
 }

@@ -249,6 +249,19 @@ func TestVerifyRefusesHostileTokens(t *testing.T) {
 		{"typ not JWT", func() string {
 			return jwtForge(t, jwt.SigningMethodES384, map[string]any{"alg": "ES384", "typ": "at+jwt", "kid": f.ec.KID}, f.stdClaims(jwtTestECIss), ecKey)
 		}, ReasonTyp},
+		{"crit header", func() string {
+			h := hdr("ES384", f.ec.KID)
+			h["crit"] = []string{"exp"}
+			return jwtForge(t, jwt.SigningMethodES384, h, f.stdClaims(jwtTestECIss), ecKey)
+		}, ReasonCrit},
+		{"embedded jwk header carrying the attacker's key", func() string {
+			h := hdr("ES384", f.ec.KID)
+			var set struct{ Keys []map[string]any }
+			attacker, _ := NewSigner(otherEC, jwtTestECIss, f.ec.KID)
+			_ = json.Unmarshal(attacker.PublicJWKS(), &set)
+			h["jwk"] = set.Keys[0]
+			return jwtForge(t, jwt.SigningMethodES384, h, f.stdClaims(jwtTestECIss), otherEC)
+		}, ReasonSignature},
 		{"untrusted iss", func() string {
 			return jwtForge(t, jwt.SigningMethodES384, hdr("ES384", f.ec.KID), f.stdClaims("https://evil.example"), ecKey)
 		}, ReasonIssuerUntrusted},
@@ -774,4 +787,21 @@ func BenchmarkVerifyES384(b *testing.B) {
 }
 func BenchmarkVerifyRS384(b *testing.B) {
 	benchmarkVerify(b, func(f *jwtFixture) *Signer { return f.rsa })
+}
+
+func TestBearerToken(t *testing.T) {
+	cases := map[string]string{
+		"Bearer abc.def.ghi":   "abc.def.ghi",
+		"bearer abc.def.ghi":   "abc.def.ghi",
+		"  BEARER   abc.def  ": "abc.def",
+		"Basic dXNlcjpwYXNz":   "",
+		"Bearer":               "",
+		"":                     "",
+		"abc.def.ghi":          "",
+	}
+	for in, want := range cases {
+		if got := BearerToken(in); got != want {
+			t.Errorf("BearerToken(%q) = %q, want %q", in, got, want)
+		}
+	}
 }

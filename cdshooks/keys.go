@@ -232,6 +232,8 @@ func (s *jwtRemoteSet) key(ctx context.Context, kid string, cfg jwtFetchConfig, 
 			s.mu.Lock()
 			s.keys, s.fetchedAt = ks, clock()
 			s.mu.Unlock()
+			log.DebugContext(ctx, "cdshooks: jku key set fetched",
+				slog.String("jku", s.url), slog.Int("keys", len(ks)))
 		case ctx.Err() != nil:
 			// The caller gave up; that says nothing about the key server,
 			// so it must not use up the refresh budget.

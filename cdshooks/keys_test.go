@@ -603,3 +603,29 @@ func TestPEMRoundTrip(t *testing.T) {
 		t.Error("a config error must not look like an auth refusal")
 	}
 }
+
+// TestJWKSURLOutOfBand covers a client whose key set location was agreed
+// out of band: tokens without jku use it, and a token naming it as jku is
+// allowed too.
+func TestJWKSURLOutOfBand(t *testing.T) {
+	f := newJWTJKUFixture(t)
+	v := f.verifier(t, func(c *VerifierConfig) {
+		c.Clients[0].JKUAllow = nil
+		c.Clients[0].JWKSURL = f.server.url()
+	})
+	noJKU := *f.a
+	noJKU.JKU = ""
+	claims, err := f.verify(t, v, &noJKU)
+	if err != nil {
+		t.Fatalf("token without jku: %v", err)
+	}
+	if claims.JKU != f.server.url() {
+		t.Errorf("claims.JKU = %q", claims.JKU)
+	}
+	if _, err := f.verify(t, v, f.a); err != nil {
+		t.Fatalf("token naming the JWKS URL as jku: %v", err)
+	}
+	if n := f.server.hits.Load(); n != 1 {
+		t.Errorf("hits = %d, want 1", n)
+	}
+}
