@@ -43,12 +43,12 @@ const DevIssuer = "urn:valuerx:dev-client"
 // Sandbox and Inferno mint tokens with exp = iat + 300 s, and Inferno itself
 // allows 60 s of leeway when it validates JWTs.
 const (
-	DefaultClockSkew       = 60 * time.Second
-	DefaultJWKSMinRefresh  = 30 * time.Second
-	DefaultJWKSMaxAge      = time.Hour
-	DefaultJWKSFetchTimout = 5 * time.Second
-	DefaultJWKSMaxBytes    = 64 << 10
-	DefaultReplayCacheSize = 100_000
+	DefaultClockSkew        = 60 * time.Second
+	DefaultJWKSMinRefresh   = 30 * time.Second
+	DefaultJWKSMaxAge       = time.Hour
+	DefaultJWKSFetchTimeout = 5 * time.Second
+	DefaultJWKSMaxBytes     = 64 << 10
+	DefaultReplayCacheSize  = 100_000
 	// jwtMaxTokenBytes bounds the work done on a hostile Authorization
 	// header before any parsing. Real CDS Hooks tokens are well under 2 KiB.
 	jwtMaxTokenBytes = 16 << 10
@@ -167,12 +167,14 @@ type VerifierConfig struct {
 	// same jku URL, whatever the number of unknown kids seen (default 30 s).
 	JWKSMinRefresh time.Duration
 	// JWKSMaxAge is how long a fetched set is used before the next token
-	// triggers a background-free refresh (default 1 h). A failed refresh
-	// keeps the last good set.
+	// that needs it triggers a refresh in the request path (default 1 h;
+	// there is no background goroutine). A failed refresh keeps the last
+	// good set, so a key server outage does not lock clients out.
 	JWKSMaxAge time.Duration
 	// JWKSMaxBytes bounds a fetched key set body (default 64 KiB).
 	JWKSMaxBytes int64
-	// Logger receives key-fetch failures (URL and status only).
+	// Logger receives key set fetch failures at Warn and fetches at Debug
+	// (URL, key count, cause; never a token). Default: discard.
 	Logger *slog.Logger
 }
 
@@ -306,7 +308,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	v.replay = newJWTReplayCache(int(jwtOr(int64(cfg.ReplayCacheSize), DefaultReplayCacheSize)))
 	v.fetchCfg = jwtFetchConfig{
 		client:     jwtNoRedirectClient(cfg.HTTPClient),
-		timeout:    jwtOr(cfg.JWKSFetchTimeout, DefaultJWKSFetchTimout),
+		timeout:    jwtOr(cfg.JWKSFetchTimeout, DefaultJWKSFetchTimeout),
 		minRefresh: jwtOr(cfg.JWKSMinRefresh, DefaultJWKSMinRefresh),
 		maxAge:     jwtOr(cfg.JWKSMaxAge, DefaultJWKSMaxAge),
 		maxBytes:   jwtOr(cfg.JWKSMaxBytes, DefaultJWKSMaxBytes),
