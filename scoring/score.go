@@ -244,13 +244,19 @@ func score(cat *Catalog, reg *Registry, req Request, k *Contract, g Group, defau
 		res.Reason = ReasonNoAlternatives
 		return res, nil
 	}
-	if len(opts) > 0 && opts[0].Eligible && cents(opts[0].Delta.NetImpact) > 0 {
-		if opts[0].Delta.NetImpact > k.Threshold {
+	if top := opts[0]; top.Eligible {
+		d := top.Delta
+		switch {
+		case cents(d.NetImpact) > 0 && d.NetImpact > k.Threshold:
 			res.Best = &res.Options[0]
 			return res, nil
+		case cents(d.NetImpact) > 0 || (cents(d.NetImpact) == 0 && cents(d.PayerAllowed) < 0):
+			// A better or cheaper option exists, but the organisation's gain does
+			// not clear the contract's threshold (e.g. a generic under FFS, where
+			// the organisation earns nothing either way).
+			res.Reason = ReasonBelowThreshold
+			return res, nil
 		}
-		res.Reason = ReasonBelowThreshold
-		return res, nil
 	}
 	res.Reason = ReasonAlreadyBest
 	for _, o := range opts {

@@ -16,8 +16,8 @@ type CacheStats struct {
 	Len          int
 }
 
-// cacheKey is the normalised request (defaults filled, date as a day): every
-// input a score depends on, nothing identifying a patient. The catalog and
+// cacheKey is the validated request with its date as a day: every input a
+// score depends on, nothing identifying a patient. The catalog and
 // registry are fixed for a Scorer's lifetime, so they need no place in it.
 type cacheKey struct {
 	contractID, productID, currentID string
@@ -54,7 +54,9 @@ func (s *Scorer) Score(req Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	key := cacheKey{norm.ContractID, norm.ProductID, norm.CurrentProductID, norm.DoseMg, norm.Administrations, norm.Date.Unix()}
+	// The dose and course are keyed as requested (0 = default), because a
+	// defaulted result says so (Result.Defaulted, Sources["dose"]).
+	key := cacheKey{norm.ContractID, norm.ProductID, norm.CurrentProductID, req.DoseMg, req.Administrations, norm.Date.Unix()}
 	if r, ok := s.cache.Get(key); ok {
 		s.hits.Add(1)
 		return r.clone(), nil

@@ -1,0 +1,133 @@
+package scoring
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// TestWorkedExample reproduces economics.md §5 to the cent: Herceptin against
+// Trazimera, one 420 mg dose (one administration, so the course is the dose),
+// January-March 2026 CMS payment limits.
+//
+//	Herceptin J9355: limit 73.483 per 10 mg; ASP = 73.483 / 1.06 = 69.323585
+//	  150 mg single-dose vials only: 420 mg -> 3 vials = 45 units, 3 discarded
+//	  allowed 45 x 73.483 = 3,306.735; coinsurance 20% = 661.347
+//	  acquisition 45 x 69.323585 = 3,119.561; margin 187.174
+//	Trazimera Q5116: limit 8.205; "8% of reference add-on applied"
+//	  ASP = 8.205 - 0.08 x 69.323585 = 2.659113; 420 mg vial: 42 units, none discarded
+//	  allowed 42 x 8.205 = 344.61; coinsurance 68.922
+//	  acquisition 42 x 2.659113 = 111.683; margin 232.927
+//	Switch, by arrangement:
+//	  FFS:            232.927 - 187.174 = +45.753
+//	  shared 50%:     45.753 + 0.5 x (3,306.735 - 344.61) = +1,526.816
+//	  capitation:     3,119.561 - 111.683 = +3,007.878
+//	  ASP + 20%:      margin 0.2 x 45 x 69.323585 = 623.912 -> 0.2 x 42 x 2.659113 = 22.337
+func TestWorkedExample(t *testing.T) {
+	cat, reg := envWith(t, func(c *Config) {
+		// The §5 commercial line is "a commercial contract paying ASP + 20%",
+		// without payer preferences.
+		contractByID(t, c, "commercial-ppo").Preferred = nil
+	})
+	req := Request{ProductID: "herceptin", DoseMg: 420, Administrations: 1, Date: day("2026-02-15")}
+
+	// The per-dose figures that do not depend on the arrangement (Medicare basis).
+	req.ContractID = "medicare-ffs"
+	r := mustScore(t, cat, reg, req)
+	if r.Book.ID != "cms-asp-2026q1" || r.Stale {
+		t.Fatalf("book = %s stale=%v, want cms-asp-2026q1", r.Book.ID, r.Stale)
+	}
+	h, z := r.Ordered, option(t, r, "trazimera")
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{
+		{"Herceptin units", h.PerDose.Units, 45}, {"Herceptin wasted", h.PerDose.WastedUnits, 3},
+		{"Herceptin allowed", h.PerDose.PayerAllowed, 3306.74}, {"Herceptin coinsurance", h.PerDose.PatientOOP, 661.35},
+		{"Herceptin acquisition", h.PerDose.Acquisition, 3119.56}, {"Herceptin margin", h.PerDose.Margin, 187.17},
+		{"Trazimera units", z.PerDose.Units, 42}, {"Trazimera wasted", z.PerDose.WastedUnits, 0},
+		{"Trazimera allowed", z.PerDose.PayerAllowed, 344.61}, {"Trazimera coinsurance", z.PerDose.PatientOOP, 68.92},
+		{"Trazimera acquisition", z.PerDose.Acquisition, 111.68}, {"Trazimera margin", z.PerDose.Margin, 232.93},
+	} {
+		usd(t, c.name, c.got, c.want)
+	}
+	pr, _ := r.Book.Price("trazimera")
+	usd(t, "Trazimera derived ASP x 10000", pr.ASP*10000, 26591.13)
+
+	for _, c := range []struct {
+		contract                    string
+		delta                       float64 // Trazimera minus Herceptin, net impact
+		orderedMargin, optionMargin float64
+	}{
+		{"medicare-ffs", 45.75, 187.17, 232.93},
+		{"mssp-aco", 1526.82, 187.17, 232.93},
+		{"ma-capitation", 3007.88, -3119.56, -111.68}, // no per-claim payment: margin = -acquisition
+		{"commercial-ppo", -601.58, 623.91, 22.34},    // 22.337 - 623.912 = -601.576: FFS says "stay"
+	} {
+		t.Run(c.contract, func(t *testing.T) {
+			req.ContractID = c.contract
+			r := mustScore(t, cat, reg, req)
+			z := option(t, r, "trazimera")
+			usd(t, "delta net impact", z.Delta.NetImpact, c.delta)
+			usd(t, "Herceptin margin", r.Ordered.PerDose.Margin, c.orderedMargin)
+			usd(t, "Trazimera margin", z.PerDose.Margin, c.optionMargin)
+			// The course is one dose here.
+			usd(t, "course = dose", z.PerCourse.NetImpact-z.PerDose.NetImpact, 0)
+		})
+	}
+}
+
+func TestCombine(t *testing.T) {
+	cat, _ := env(t)
+	for _, c := range []struct {
+		product      string
+		doseMg       float64
+		units, waste float64
+		items        string
+	}{
+		{"herceptin", 420, 45, 3, "3x150"},       // single-dose 150 mg only
+		{"herceptin", 150, 15, 0, "1x150"},       // exact
+		{"herceptin", 151, 30, 14, "2x150"},      // 16 units needed, 30 billed
+		{"kanjinti", 420, 42, 0, "1x420"},        // multi-dose 420 mg vial
+		{"kanjinti", 300, 30, 0, "2x150"},        // 2 single-dose 150 mg, exact
+		{"kanjinti", 500, 50, 0, "1x150+1x420"},  // MDV remainder kept: bill what is given
+		{"avastin", 1050, 110, 5, "3x100+2x400"}, // 105 units; fewest billed: 110
+		{"remicade", 350, 40, 5, "4x100"},        // 5 mg/kg x 70 kg
+		{"rituxan", 700, 70, 0, "2x100+1x500"},
+		{"neulasta", 6, 12, 0, "1x6"},
+		{"neupogen", 0.3, 300, 0, "1x0.3"},         // mcg units: 0.3 mg / 0.001 mg = 300 despite float noise
+		{"neupogen", 0.35, 480, 130, "1x0.48"},     // 350 mcg: one 480 mcg syringe beats 2 x 300
+		{"atorvastatin-generic", 40, 1, 0, "1x40"}, // tablets: one 40 mg tablet
+		{"atorvastatin-generic", 30, 2, 0, "1x10+1x20"},
+	} {
+		p, ok := cat.Product(c.product)
+		if !ok {
+			t.Fatalf("no product %s", c.product)
+		}
+		units, waste, use, err := combine(p, c.doseMg)
+		if err != nil {
+			t.Errorf("%s %g mg: %v", c.product, c.doseMg, err)
+			continue
+		}
+		// Collapse package uses by strength (several NDCs share a strength).
+		var parts []string
+		byMg := map[float64]int{}
+		var order []float64
+		for _, u := range use {
+			if byMg[u.Mg] == 0 {
+				order = append(order, u.Mg)
+			}
+			byMg[u.Mg] += u.Count
+		}
+		for _, mg := range order {
+			parts = append(parts, fmt.Sprintf("%dx%g", byMg[mg], mg))
+		}
+		if units != c.units || waste != c.waste || strings.Join(parts, "+") != c.items {
+			t.Errorf("%s %g mg: units %g waste %g items %s; want %g, %g, %s", c.product, c.doseMg, units, waste, strings.Join(parts, "+"), c.units, c.waste, c.items)
+		}
+	}
+	p, _ := cat.Product("herceptin")
+	if _, _, _, err := combine(p, 1e9); err == nil {
+		t.Error("a 1,000 kg dose was accepted")
+	}
+}
