@@ -71,14 +71,17 @@ function readBody(req) {
     let size = 0;
     req.on('data', (c) => {
       size += c.length;
+      if (size <= MAX_BODY_BYTES) {
+        chunks.push(c); // past the limit, keep draining so the 413 can still be sent
+      }
+    });
+    req.on('end', () => {
       if (size > MAX_BODY_BYTES) {
         reject(Object.assign(new Error('request body too large'), { status: 413 }));
-        req.destroy();
         return;
       }
-      chunks.push(c);
+      resolve(Buffer.concat(chunks).toString('utf8'));
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
 }
@@ -240,10 +243,10 @@ function main() {
       console.log(`medplum-fhir: ${req.method} ${path} ${res.statusCode} ${ms.toFixed(1)}ms`);
     });
     handle(req, res).catch((err) => {
-      const status = err?.status ?? 500;
-      const outcome = status === 413 ? badRequest('Request body too large') : normalizeOperationOutcome(err);
+      const tooLarge = err?.status === 413;
+      const outcome = tooLarge ? badRequest('Request body too large') : normalizeOperationOutcome(err);
       if (!res.headersSent) {
-        send(res, status === 413 ? 413 : getStatus(outcome) || 500, outcome);
+        send(res, tooLarge ? 413 : getStatus(outcome), outcome);
       } else {
         res.destroy();
       }

@@ -48,7 +48,7 @@ test('metadata needs no token', async () => {
   assert.equal(r.json.resourceType, 'CapabilityStatement');
 });
 
-test('invalid JSON is a 400, an unknown resource a 404', async () => {
+test('invalid JSON is a 400, an oversized body a 413, an unknown resource a 404', async () => {
   const res = await fetch(base, {
     method: 'POST',
     headers: { Authorization: `Bearer ${TOKEN}` },
@@ -56,6 +56,12 @@ test('invalid JSON is a 400, an unknown resource a 404', async () => {
   });
   assert.equal(res.status, 400);
   assert.equal((await call('GET', '/Patient/absent')).status, 404);
+  const big = await fetch(base, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${TOKEN}` },
+    body: 'x'.repeat((8 << 20) + 1),
+  });
+  assert.equal(big.status, 413);
 });
 
 test('transaction keeps PUT ids and search pages with next links', async () => {
