@@ -56,14 +56,26 @@ const (
 	jwtMaxLoggedLen  = 128
 )
 
-// jwtAllowedAlgs are the asymmetric JWS algorithms accepted. CDS Hooks 2.0
-// forbids "none" and every symmetric (HS*) algorithm and recommends ES384
-// and RS384; the other sizes and RSA-PSS are accepted because nothing in
-// the spec rules them out and some EHR key services default to them.
-var jwtAllowedAlgs = []string{
-	"ES256", "ES384", "ES512",
-	"RS256", "RS384", "RS512",
-	"PS256", "PS384", "PS512",
+// jwtAllowedAlgs lists the asymmetric JWS algorithms accepted. CDS Hooks
+// 2.0 forbids "none" and every symmetric (HS*) algorithm and recommends
+// ES384 and RS384; the other sizes and RSA-PSS are accepted because nothing
+// in the spec rules them out and some EHR key services default to them.
+// A function rather than a package variable so that nothing can change it.
+func jwtAllowedAlgs() []string {
+	return []string{
+		"ES256", "ES384", "ES512",
+		"RS256", "RS384", "RS512",
+		"PS256", "PS384", "PS512",
+	}
+}
+
+// jwtAlgAllowed reports whether alg is in jwtAllowedAlgs.
+func jwtAlgAllowed(alg string) bool {
+	switch alg {
+	case "ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512":
+		return true
+	}
+	return false
 }
 
 // ReplayMode says what to do with a jti that was already accepted.
@@ -248,7 +260,7 @@ const (
 	ReasonIatMissing      = "iat missing"
 	ReasonIatFuture       = "iat in the future"
 	ReasonNotYetValid     = "token not yet valid"
-	ReasonLifetime        = "lifetime too long"
+	ReasonLifetime        = "lifetime out of bounds" // exp not after iat, or exp - iat > MaxLifetime
 	ReasonJTIMissing      = "jti missing"
 	ReasonReplay          = "jti replayed"
 	ReasonTenant          = "tenant not allowed"
@@ -266,6 +278,7 @@ type Verifier struct {
 	replay   *jwtReplayCache
 	log      *slog.Logger
 	fetchCfg jwtFetchConfig
+	algs     []string // jwtAllowedAlgs, for jwt.WithValidMethods
 }
 
 type jwtClient struct {
@@ -297,6 +310,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		skew:    jwtOr(cfg.ClockSkew, DefaultClockSkew),
 		now:     cfg.Now,
 		log:     cfg.Logger,
+		algs:    jwtAllowedAlgs(),
 	}
 	v.maxLife = jwtOr(cfg.MaxLifetime, jwtLifetimeBase+v.skew)
 	if v.now == nil {
@@ -381,7 +395,7 @@ func (v *Verifier) Verify(ctx context.Context, token, audience string) (*Claims,
 	var vs jwtVerifyState
 	claims := &jwtClaims{}
 	parser := jwt.NewParser(
-		jwt.WithValidMethods(jwtAllowedAlgs),
+		jwt.WithValidMethods(v.algs),
 		jwt.WithAudience(audience),
 		jwt.WithIssuedAt(),
 		jwt.WithExpirationRequired(),
@@ -407,7 +421,7 @@ func (v *Verifier) Verify(ctx context.Context, token, audience string) (*Claims,
 	switch {
 	case claims.IssuedAt == nil:
 		return nil, ids(&AuthError{Reason: ReasonIatMissing})
-	case claims.ExpiresAt.Sub(claims.IssuedAt.Time) > v.maxLife:
+	case !claims.ExpiresAt.After(claims.IssuedAt.Time) || claims.ExpiresAt.Sub(claims.IssuedAt.Time) > v.maxLife:
 		return nil, ids(&AuthError{Reason: ReasonLifetime})
 	case claims.ID == "":
 		return nil, ids(&AuthError{Reason: ReasonJTIMissing})
@@ -513,7 +527,7 @@ func (v *Verifier) jwtClassify(err error, tok *jwt.Token, claims *jwtClaims) *Au
 		reason = ReasonAlgorithm
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
 		reason = ReasonSignature
-		if tok != nil && tok.Method != nil && !slices.Contains(jwtAllowedAlgs, tok.Method.Alg()) {
+		if tok != nil && tok.Method != nil && !jwtAlgAllowed(tok.Method.Alg()) {
 			reason = ReasonAlgorithm
 		}
 	case claims.ExpiresAt == nil:

@@ -298,6 +298,9 @@ func TestVerifyRefusesHostileTokens(t *testing.T) {
 		{"lifetime too long", func() string {
 			return jwtMint(t, f.ec, jwtTestAud, map[string]any{"exp": now.Add(time.Hour).Unix()})
 		}, ReasonLifetime},
+		{"exp before iat (within skew)", func() string {
+			return jwtMint(t, f.ec, jwtTestAud, map[string]any{"iat": now.Unix(), "exp": now.Add(-10 * time.Second).Unix()})
+		}, ReasonLifetime},
 		{"missing exp", func() string { return jwtMint(t, f.ec, jwtTestAud, map[string]any{"exp": nil}) }, ReasonExpMissing},
 		{"missing iat", func() string { return jwtMint(t, f.ec, jwtTestAud, map[string]any{"iat": nil}) }, ReasonIatMissing},
 		{"missing jti", func() string { return jwtMint(t, f.ec, jwtTestAud, map[string]any{"jti": nil}) }, ReasonJTIMissing},

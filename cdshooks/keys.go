@@ -123,7 +123,7 @@ func jwtParseKey(raw json.RawMessage) (string, jwtKey, error) {
 		return "", jwtKey{}, fmt.Errorf("key use %q is not sig", m.USE)
 	case len(m.KEYOPS) > 0 && !slices.Contains(m.KEYOPS, jwkset.KeyOpsVerify):
 		return "", jwtKey{}, errors.New("key_ops lacks verify")
-	case m.ALG != "" && !slices.Contains(jwtAllowedAlgs, m.ALG.String()):
+	case m.ALG != "" && !jwtAlgAllowed(m.ALG.String()):
 		return "", jwtKey{}, fmt.Errorf("key alg %q is not an allowed signing algorithm", m.ALG)
 	}
 	j, err := jwkset.NewJWKFromMarshal(m, jwkset.JWKMarshalOptions{Private: false}, jwkset.JWKValidateOptions{})

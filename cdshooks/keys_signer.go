@@ -92,7 +92,8 @@ func (s *Signer) method() (jwt.SigningMethod, error) {
 }
 
 // Mint returns a signed JWT for audience (the exact URL to be called) that
-// is valid for ttl from now, with header {alg, typ: "JWT", kid[, jku]} and
+// is valid for ttl from now (a ttl <= 0 yields an already expired token,
+// which the conformance suite uses on purpose), with header {alg, typ: "JWT", kid[, jku]} and
 // claims {iss, aud, iat, exp, jti} where jti is 32 fresh random hex digits.
 // extra adds claims (e.g. "tenant") and may override the standard ones; an
 // extra value of nil removes that claim (for building broken tokens in
@@ -116,10 +117,12 @@ func (s *Signer) Mint(audience string, ttl time.Duration, extra map[string]any) 
 	t := now()
 	claims := jwt.MapClaims{
 		"iss": s.Issuer,
-		"aud": audience,
 		"iat": t.Unix(),
 		"exp": t.Add(ttl).Unix(),
 		"jti": hex.EncodeToString(nonce[:]),
+	}
+	if audience != "" {
+		claims["aud"] = audience
 	}
 	for k, v := range extra {
 		if v == nil {
@@ -219,6 +222,8 @@ func LoadSignerPEM(pemBytes []byte, issuer string) (*Signer, error) {
 			key, err = x509.ParseECPrivateKey(b.Bytes)
 		case "RSA PRIVATE KEY":
 			key, err = x509.ParsePKCS1PrivateKey(b.Bytes)
+		case "ENCRYPTED PRIVATE KEY":
+			return nil, errors.New("cdshooks: encrypted private keys are not supported; store the dev key unencrypted with mode 0600")
 		default:
 			continue
 		}

@@ -585,6 +585,7 @@ func TestPEMRoundTrip(t *testing.T) {
 		"not PEM":          []byte("hello"),
 		"certificate only": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{1}}),
 		"corrupt PKCS8":    pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{0x30, 0x01}}),
+		"encrypted":        pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: []byte{0x30, 0x01}}),
 	} {
 		if _, err := LoadSignerPEM(b, DevIssuer); err == nil {
 			t.Errorf("%s: loaded", name)
