@@ -252,7 +252,10 @@ func (c *Client) resolve(ref string) (*url.URL, error) {
 	if ref == "" {
 		return nil, errors.New("fhir: empty URL")
 	}
-	if strings.Contains(ref, "://") || strings.HasPrefix(ref, "//") {
+	// Absolute only when the part before the query says so: query values such as
+	// code=http://loinc.org|29463-7 carry "://" too.
+	pathPart, _, _ := strings.Cut(ref, "?")
+	if strings.Contains(pathPart, "://") || strings.HasPrefix(pathPart, "//") {
 		return c.resolveFrom(base, ref)
 	}
 	r, err := url.Parse(strings.TrimPrefix(ref, "/"))

@@ -128,6 +128,8 @@ func TestClientSearch(t *testing.T) {
 		{"MedicationRequest?patient=123&status=completed", []string{"mr-5"}, 1},
 		{"Coverage?patient=123&status=active", []string{"cov-1"}, 1},
 		{"Coverage?patient=999", []string{}, 1},
+		{"Observation?patient=123&code=http://loinc.org|29463-7&_sort=-date&_count=2", []string{"obs-w2", "obs-w1", "obs-w3"}, 2},
+		{"Coverage?patient=" + "http://ehr.example/fhir/Patient/123", []string{"cov-1", "cov-2"}, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
