@@ -630,3 +630,51 @@ func TestJWKSURLOutOfBand(t *testing.T) {
 		t.Errorf("hits = %d, want 1", n)
 	}
 }
+
+// TestInfernoProfile mimics the Inferno CRD server suite (checklist §5.2,
+// §10.1): a jku-published set with an EC P-384 and an RSA key carrying
+// use "sig" and key_ops ["verify"], ES384 and RS384 tokens with a 64-hex
+// jti and no tenant, and one token reused for several requests, which the
+// per-client ReplayOff allows.
+func TestInfernoProfile(t *testing.T) {
+	f := newJWTFixture(t)
+	var set []map[string]any
+	for _, s := range []*Signer{f.ec, f.rsa} {
+		var one struct{ Keys []map[string]any }
+		if err := json.Unmarshal(s.PublicJWKS(), &one); err != nil {
+			t.Fatal(err)
+		}
+		one.Keys[0]["key_ops"] = []string{"verify"}
+		set = append(set, one.Keys[0])
+	}
+	ks := newJWTKeyServer(t, jwtSetJSON(t, set...))
+	iss := ks.srv.URL + "/custom/crd_server"
+	jku := iss + "/jwks.json"
+	off := ReplayOff
+	v, err := NewVerifier(VerifierConfig{
+		Clients:    []TrustedClient{{Issuer: iss, JKUAllow: []string{jku}, Replay: &off}},
+		Now:        f.clock.Now,
+		HTTPClient: ks.srv.Client(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jti := strings.Repeat("ab", 32)
+	for _, base := range []*Signer{f.ec, f.rsa} {
+		s := *base
+		s.Issuer, s.JKU = iss, jku
+		tok := jwtMint(t, &s, jwtTestAud, map[string]any{"jti": jti})
+		for i := range 3 {
+			claims, err := v.Verify(context.Background(), tok, jwtTestAud)
+			if err != nil {
+				t.Fatalf("%s use %d: %v", s.Alg, i, err)
+			}
+			if claims.JKU != jku || claims.ID != jti {
+				t.Errorf("%s: claims %+v", s.Alg, claims)
+			}
+		}
+	}
+	if n := ks.hits.Load(); n != 1 {
+		t.Errorf("key server hits = %d, want 1", n)
+	}
+}
