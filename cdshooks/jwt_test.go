@@ -474,6 +474,30 @@ func TestVerifyReplay(t *testing.T) {
 		}
 	})
 
+	t.Run("concurrent reuse: exactly one acceptance", func(t *testing.T) {
+		v := f.verifier(t, nil)
+		tok := jwtMint(t, f.ec, jwtTestAud, nil)
+		var ok, replays atomic.Int64
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Go(func() {
+				_, err := v.Verify(context.Background(), tok, jwtTestAud)
+				switch {
+				case err == nil:
+					ok.Add(1)
+				case jwtReason(err) == ReasonReplay:
+					replays.Add(1)
+				default:
+					t.Errorf("unexpected refusal: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		if ok.Load() != 1 || replays.Load() != 15 {
+			t.Errorf("accepted %d, replays %d; want 1 and 15", ok.Load(), replays.Load())
+		}
+	})
+
 	t.Run("same jti from two issuers is not a replay", func(t *testing.T) {
 		v := f.verifier(t, nil)
 		for _, s := range []*Signer{f.ec, f.rsa} {
