@@ -215,7 +215,7 @@ func cdsParseAny(body []byte) (any, error) {
 	if err := d.Decode(&v); err != nil {
 		return nil, err
 	}
-	if _, err := d.Token(); err == nil {
+	if len(bytes.TrimSpace(body[d.InputOffset():])) != 0 {
 		return nil, fmt.Errorf("trailing data after the JSON value")
 	}
 	return v, nil

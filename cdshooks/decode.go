@@ -473,15 +473,15 @@ func LooksLikeUUID(s string) bool {
 // cdsDecodeObject parses a body that must be a JSON object, returning a 400
 // *Error when it is not.
 func cdsDecodeObject(body []byte) (map[string]json.RawMessage, *Error) {
-	if !json.Valid(body) {
-		return nil, cdsSyntaxError("body is not valid JSON")
-	}
 	if cdsKind(body) != '{' {
+		if !json.Valid(body) {
+			return nil, cdsSyntaxError("body is not valid JSON")
+		}
 		return nil, cdsSyntaxError("body is not a JSON object")
 	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(body, &top); err != nil {
-		return nil, cdsSyntaxError("body is not a JSON object")
+		return nil, cdsSyntaxError("body is not valid JSON")
 	}
 	return top, nil
 }
