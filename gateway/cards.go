@@ -3,6 +3,8 @@ package gateway
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"valuerx/cdshooks"
@@ -55,7 +57,7 @@ func buildCard(item orderedItem, res scoring.Result, group scoring.Group, histor
 		if len(opts) == maxSuggestions {
 			break
 		}
-		if o.Product.ID == best.Product.ID || o.PerCourse.NetImpact <= ordered.PerCourse.NetImpact ||
+		if !o.Eligible || o.Product.ID == best.Product.ID || o.PerCourse.NetImpact <= ordered.PerCourse.NetImpact ||
 			o.PerCourse.PatientOOP > ordered.PerCourse.PatientOOP {
 			continue
 		}
@@ -89,16 +91,20 @@ func detailMarkdown(item orderedItem, res scoring.Result, group scoring.Group, h
 		b.WriteString(" **Warning: the order date is outside the newest price book; figures use the nearest book and may be stale.**")
 	}
 	b.WriteString("\n\n")
-	dose := "the group's default dose"
-	if item.doseMg > 0 {
-		dose = fmt.Sprintf("%g mg per dose from the order", round2(item.doseMg))
-		if item.perKg > 0 {
-			dose = fmt.Sprintf("%g mg per dose (%g mg/kg at the latest body weight)", round2(item.doseMg), item.perKg)
-		}
-	} else if item.perKg > 0 {
-		dose = "the group's default dose (no body weight available for the mg/kg order)"
+	dose := fmt.Sprintf("%g mg per dose from the order", round2(res.DoseMg))
+	switch {
+	case slices.Contains(res.Defaulted, "dose") && item.perKg > 0:
+		dose = fmt.Sprintf("%g mg, the group's default dose (no body weight available for the mg/kg order)", round2(res.DoseMg))
+	case slices.Contains(res.Defaulted, "dose"):
+		dose = fmt.Sprintf("%g mg, the group's default dose", round2(res.DoseMg))
+	case item.perKg > 0:
+		dose = fmt.Sprintf("%g mg per dose (%g mg/kg at the latest body weight)", round2(res.DoseMg), item.perKg)
 	}
-	fmt.Fprintf(&b, "Dose: %s; %g administrations per course.\n\n", dose, best.PerCourse.Units/nonZero(best.PerDose.Units))
+	course := "from the order"
+	if slices.Contains(res.Defaulted, "administrations") {
+		course = "the group's default course"
+	}
+	fmt.Fprintf(&b, "Dose: %s; %d administrations per course (%s).\n\n", dose, res.Administrations, course)
 
 	cols := []scoring.Option{res.Ordered}
 	cols = append(cols, *best)
@@ -299,25 +305,7 @@ func abs(v float64) float64 {
 	return v
 }
 
-func nonZero(v float64) float64 {
-	if v == 0 {
-		return 1
-	}
-	return v
-}
-
 // mdEscape keeps table cells intact: a pipe would split a GFM table cell.
 func mdEscape(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
 
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
-	return keys
-}
+func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -66,6 +67,17 @@ func TestGolden(t *testing.T) {
 	}
 }
 
+func clip(s string, from int) string {
+	if from > len(s) {
+		return ""
+	}
+	s = s[from:]
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}
+
 func lineDiff(want, got string) string {
 	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
 	var b strings.Builder
@@ -78,7 +90,13 @@ func lineDiff(want, got string) string {
 			gl = g[i]
 		}
 		if wl != gl {
-			b.WriteString("- " + wl + "\n+ " + gl + "\n")
+			// Long lines (the markdown detail) are shown around their first difference only.
+			at := 0
+			for at < len(wl) && at < len(gl) && wl[at] == gl[at] {
+				at++
+			}
+			from := max(0, at-80)
+			b.WriteString(fmt.Sprintf("line %d, byte %d:\n- %s\n+ %s\n", i+1, at, clip(wl, from), clip(gl, from)))
 			if b.Len() > 4000 {
 				break
 			}
