@@ -520,13 +520,20 @@ func TestPublicJWKS(t *testing.T) {
 	}
 }
 
-func TestPEMRoundTrip(t *testing.T) {
+func TestGenerateKeys(t *testing.T) {
+	t.Parallel()
 	ec, err := GenerateES384()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ec.Curve != elliptic.P384() {
 		t.Fatalf("GenerateES384 curve %v", ec.Curve.Params().Name)
+	}
+	if s, err := NewSigner(ec, DevIssuer, ""); err != nil || s.Alg != "ES384" {
+		t.Fatalf("signer for a generated P-384 key: %v, %v", s, err)
+	}
+	if testing.Short() {
+		t.Skip("3072-bit RSA generation takes seconds under -race")
 	}
 	rs, err := GenerateRS384()
 	if err != nil {
@@ -535,6 +542,17 @@ func TestPEMRoundTrip(t *testing.T) {
 	if rs.N.BitLen() != jwtRSABits {
 		t.Fatalf("GenerateRS384 bits %d", rs.N.BitLen())
 	}
+	if s, err := NewSigner(rs, DevIssuer, ""); err != nil || s.Alg != "RS384" {
+		t.Fatalf("signer for a generated RSA key: %v, %v", s, err)
+	}
+}
+
+func TestPEMRoundTrip(t *testing.T) {
+	ec, err := GenerateES384()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := newJWTFixture(t).rsa.Key.(*rsa.PrivateKey)
 	sec1, err := x509.MarshalECPrivateKey(ec)
 	if err != nil {
 		t.Fatal(err)
