@@ -1,0 +1,291 @@
+package loadtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+)
+
+// stats collects one server's outcomes in one scenario across rounds.
+type stats struct {
+	seq atomic.Int64 // request sequence (picks template and bad kind)
+
+	mu        sync.Mutex
+	latencies []time.Duration // good requests only
+	elapsed   time.Duration   // wall time of the rounds
+	total     int
+	ok        int
+	byStatus  map[string]int // "200", "401", "transport" ... for good requests
+	bad       map[string]int // "no-token 401" ... for the deliberate bad ones
+	badOK     int            // bad requests answered with the 4xx they deserve
+	unexpect  int            // good requests not answered 200, bad ones not answered 4xx
+	sample    string         // one unexpected answer, for diagnosis
+}
+
+func newStats(capacity int) *stats {
+	return &stats{latencies: make([]time.Duration, 0, capacity), byStatus: map[string]int{}, bad: map[string]int{}}
+}
+
+func (s *stats) record(o outcome, bad BadKind) {
+	key := strconv.Itoa(o.status)
+	if o.err != nil {
+		key = "transport"
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.total++
+	if bad != BadNone {
+		s.bad[bad.String()+" "+key]++
+		if o.err == nil && o.status >= 400 && o.status < 500 {
+			s.badOK++
+		} else {
+			s.unexpect++
+		}
+		return
+	}
+	s.byStatus[key]++
+	if o.err == nil && o.status == 200 {
+		s.ok++
+		s.latencies = append(s.latencies, o.latency)
+		return
+	}
+	s.unexpect++
+	if s.sample == "" {
+		if o.err != nil {
+			s.sample = o.err.Error()
+		} else {
+			s.sample = key + " " + truncate(o.body, 300)
+		}
+	}
+}
+
+func (s *stats) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.total
+}
+
+func (s *stats) addElapsed(d time.Duration) {
+	s.mu.Lock()
+	s.elapsed += d
+	s.mu.Unlock()
+}
+
+// Result is one server in one scenario at one concurrency.
+type Result struct {
+	Scenario    string  `json:"scenario"`
+	Concurrency int     `json:"concurrency"`
+	Server      string  `json:"server"` // valuerx or floor
+	Requests    int     `json:"requests"`
+	OK          int     `json:"ok"`
+	Throughput  float64 `json:"throughputPerSecond"` // all requests answered / wall time of the rounds
+	// Latencies of the good requests answered 200, from send to the last byte read.
+	P50 time.Duration `json:"p50Nanos"`
+	P90 time.Duration `json:"p90Nanos"`
+	P99 time.Duration `json:"p99Nanos"`
+	Max time.Duration `json:"maxNanos"`
+	// ByStatus counts good requests by status ("transport" for no answer); Bad counts the
+	// deliberately wrong requests of the mix scenario by kind and status.
+	ByStatus   map[string]int `json:"byStatus"`
+	Bad        map[string]int `json:"bad,omitempty"`
+	BadRefused int            `json:"badRefused"` // bad requests answered 4xx, as they must be
+	Unexpected int            `json:"unexpected"` // good not 200 + bad not 4xx + transport errors
+	Sample     string         `json:"sampleUnexpected,omitempty"`
+	// CacheHitRatio is the scoring cache's hits/(hits+misses) over the rounds (valuerx only; -1
+	// when no score was asked for). FHIRFetchesPerRequest and CoverageHitRatio likewise.
+	CacheHitRatio         float64 `json:"cacheHitRatio"`
+	FHIRFetchesPerRequest float64 `json:"fhirFetchesPerRequest"`
+	CoverageHitRatio      float64 `json:"coverageCacheHitRatio"`
+	// Memory after each round (RSS and the high-water mark).
+	Memory []Memory `json:"memoryByRound"`
+	// Ratios to the floor (valuerx only): throughput valuerx/floor and p99 valuerx/floor.
+	ThroughputRatio float64 `json:"throughputRatio,omitempty"`
+	P99Ratio        float64 `json:"p99Ratio,omitempty"`
+}
+
+func (t *target) result(sc string, conc int) Result {
+	s := t.stats
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := Result{Scenario: sc, Concurrency: conc, Server: t.name, Requests: s.total, OK: s.ok,
+		ByStatus: s.byStatus, BadRefused: s.badOK, Unexpected: s.unexpect, Sample: s.sample,
+		Memory: t.memory, CacheHitRatio: -1, FHIRFetchesPerRequest: -1, CoverageHitRatio: -1}
+	if len(s.bad) > 0 {
+		r.Bad = s.bad
+	}
+	if s.elapsed > 0 {
+		r.Throughput = float64(s.total) / s.elapsed.Seconds()
+	}
+	lat := slices.Clone(s.latencies)
+	slices.Sort(lat)
+	r.P50, r.P90, r.P99 = quantile(lat, 0.50), quantile(lat, 0.90), quantile(lat, 0.99)
+	if len(lat) > 0 {
+		r.Max = lat[len(lat)-1]
+	}
+	if len(t.metrics) >= 2 {
+		first, last := t.metrics[0], t.metrics[len(t.metrics)-1]
+		if h, m := last.cacheHits-first.cacheHits, last.cacheMisses-first.cacheMisses; h+m > 0 {
+			r.CacheHitRatio = round3(h / (h + m))
+		}
+		if s.total > 0 {
+			r.FHIRFetchesPerRequest = round3((last.fhirFetches - first.fhirFetches) / float64(s.total))
+		}
+		if h, m := last.coverageHit-first.coverageHit, last.coverageMiss-first.coverageMiss; h+m > 0 {
+			r.CoverageHitRatio = round3(h / (h + m))
+		}
+	}
+	return r
+}
+
+// quantile is the nearest-rank quantile of sorted latencies.
+func quantile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(float64(len(sorted))*q+0.999999) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+// Report is a whole run.
+type Report struct {
+	Started       time.Time     `json:"started"`
+	Elapsed       string        `json:"elapsed"`
+	Options       ReportOptions `json:"options"`
+	Results       []Result      `json:"results"`
+	ValuerxMemory Memory        `json:"valuerxMemory"`
+	FloorMemory   Memory        `json:"floorMemory"`
+}
+
+// ReportOptions echoes what was run.
+type ReportOptions struct {
+	Scenarios   []string `json:"scenarios"`
+	Concurrency []int    `json:"concurrency"`
+	Rate        float64  `json:"rate,omitempty"`
+	Count       int      `json:"count"`
+	Duration    string   `json:"duration"`
+	Rounds      int      `json:"rounds"`
+	FHIRDelay   string   `json:"fhirDelay"`
+}
+
+func reportOptions(o Options) ReportOptions {
+	return ReportOptions{Scenarios: o.Scenarios, Concurrency: o.Concurrency, Rate: o.Rate, Count: o.Count,
+		Duration: o.Duration.String(), Rounds: o.Rounds, FHIRDelay: o.FHIRDelay.String()}
+}
+
+// Unexpected is the number of requests, over the run, that did not get the answer they should.
+func (r *Report) Unexpected() int {
+	n := 0
+	for _, x := range r.Results {
+		n += x.Unexpected
+	}
+	return n
+}
+
+// WriteJSON writes the report as indented JSON.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteTable writes the report for people: one line per server, then valuerx as a ratio of the
+// floor and the budget's verdict.
+func (r *Report) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\tconc\tserver\treqs\tok\treq/s\tp50\tp90\tp99\tmax\tunexpected\tcache hit\tfhir/req\tpeak RSS\t")
+	for _, x := range r.Results {
+		peak := "-"
+		if len(x.Memory) > 0 {
+			peak = mib(x.Memory[len(x.Memory)-1].Peak)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t\n", x.Scenario, x.Concurrency, x.Server,
+			x.Requests, x.OK, x.Throughput, ms(x.P50), ms(x.P90), ms(x.P99), ms(x.Max), x.Unexpected,
+			ratio(x.CacheHitRatio), ratio(x.FHIRFetchesPerRequest), peak)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	for _, x := range r.Results {
+		if x.Server != "valuerx" {
+			continue
+		}
+		fmt.Fprintf(w, "%-10s c=%-3d ", x.Scenario, x.Concurrency)
+		if x.ThroughputRatio > 0 {
+			fmt.Fprintf(w, "valuerx/floor: throughput %.2f, p99 %.2f", x.ThroughputRatio, x.P99Ratio)
+		}
+		fmt.Fprintf(w, "  %s\n", verdict(x, r.Options))
+		if codes := statusSummary(x); codes != "" {
+			fmt.Fprintf(w, "%16s statuses: %s\n", "", codes)
+		}
+		if x.Sample != "" {
+			fmt.Fprintf(w, "%16s first unexpected: %s\n", "", x.Sample)
+		}
+	}
+	fmt.Fprintf(w, "\npeak RSS: valuerx %s, floor %s; run took %s\n", mib(r.ValuerxMemory.Peak), mib(r.FloorMemory.Peak), r.Elapsed)
+	return nil
+}
+
+// verdict states the issue's budget for the scenario and whether this run met it. Speed budgets
+// mean something only on a quiet enough machine; the figures are reported either way.
+func verdict(x Result, o ReportOptions) string {
+	switch x.Scenario {
+	case ScenarioPrefetch, ScenarioCold, ScenarioMix:
+		if x.ThroughputRatio == 0 {
+			return ""
+		}
+		ok := x.ThroughputRatio >= 0.8 && x.P99Ratio <= 1.5
+		return "budget (throughput >= 0.80, p99 <= 1.50): " + passFail(ok)
+	case ScenarioNoPrefetch:
+		d, err := time.ParseDuration(o.FHIRDelay)
+		if err != nil {
+			return ""
+		}
+		lim := d + 10*time.Millisecond
+		return fmt.Sprintf("budget (p99 < FHIR delay %v + 10ms = %v): %s", d, lim, passFail(x.P99 < lim))
+	}
+	return ""
+}
+
+func passFail(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "NOT met"
+}
+
+func statusSummary(x Result) string {
+	var parts []string
+	for k, v := range x.ByStatus {
+		parts = append(parts, fmt.Sprintf("%s×%d", k, v))
+	}
+	for k, v := range x.Bad {
+		parts = append(parts, fmt.Sprintf("[%s]×%d", k, v))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, " ")
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }
+
+func mib(b int64) string {
+	if b <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1fMiB", float64(b)/(1<<20))
+}
+
+func ratio(f float64) string {
+	if f < 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(f, 'f', 3, 64)
+}
