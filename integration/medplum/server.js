@@ -153,12 +153,15 @@ function decorateSearchset(bundle, base, resourceType, params) {
   return bundle;
 }
 
-/** Builds the request handler: one MemoryRepository per process, shared by all requests. */
+/**
+ * Builds the request handler: one MemoryRepository per process, shared by all requests. Failures
+ * (oversized bodies, errors thrown by the router) become OperationOutcome responses.
+ */
 function createHandler({ token, basePath, publicBaseURL }) {
   const router = new FhirRouter();
   const repo = new MemoryRepository();
 
-  return async function handle(req, res) {
+  async function handle(req, res) {
     const url = new URL(req.url, 'http://placeholder');
     if (url.pathname === '/healthz') {
       return send(res, 200, { status: 'ok' });
@@ -219,6 +222,18 @@ function createHandler({ token, basePath, publicBaseURL }) {
       decorateSearchset(resource, base, route.params.resourceType, url.searchParams);
     }
     return send(res, status, resource, headers);
+  }
+
+  return function handleSafely(req, res) {
+    return handle(req, res).catch((err) => {
+      const tooLarge = err?.status === 413;
+      const outcome = tooLarge ? badRequest('Request body too large') : normalizeOperationOutcome(err);
+      if (!res.headersSent) {
+        send(res, tooLarge ? 413 : getStatus(outcome), outcome);
+      } else {
+        res.destroy();
+      }
+    });
   };
 }
 
@@ -242,15 +257,7 @@ function main() {
       const path = (req.url ?? '').split('?')[0];
       console.log(`medplum-fhir: ${req.method} ${path} ${res.statusCode} ${ms.toFixed(1)}ms`);
     });
-    handle(req, res).catch((err) => {
-      const tooLarge = err?.status === 413;
-      const outcome = tooLarge ? badRequest('Request body too large') : normalizeOperationOutcome(err);
-      if (!res.headersSent) {
-        send(res, tooLarge ? 413 : getStatus(outcome), outcome);
-      } else {
-        res.destroy();
-      }
-    });
+    handle(req, res);
   });
   server.listen(port, '127.0.0.1', () => {
     const addr = server.address();
