@@ -46,11 +46,14 @@ func cardFitSummary(s string) string {
 	if utf8.RuneCountInString(s) <= cardSummaryMaxRunes {
 		return s
 	}
-	runes := []rune(s)[:cardSummaryMaxRunes-1] // room for the ellipsis
+	full := []rune(s)
+	runes := full[:cardSummaryMaxRunes-1] // room for the ellipsis
 	cut := len(runes)
-	// Prefer a word boundary, unless that would throw away more than a third.
+	// Prefer a word boundary, unless that would throw away more than a
+	// third. A space between digits ("4 210 €") is a thousands separator,
+	// not a boundary: cutting there would leave a wrong amount.
 	for i := len(runes) - 1; i >= len(runes)*2/3; i-- {
-		if unicode.IsSpace(runes[i]) {
+		if unicode.IsSpace(runes[i]) && !(unicode.IsDigit(runes[i-1]) && unicode.IsDigit(full[i+1])) {
 			cut = i
 			break
 		}

@@ -30,6 +30,7 @@ func TestNewCardSummary(t *testing.T) {
 		{"140 runes cut", strings.Repeat("é", 140), strings.Repeat("é", 138) + "…", true},
 		{"no spaces cut hard", strings.Repeat("药", 200), strings.Repeat("药", 138) + "…", true},
 		{"200+ multibyte runes cut at a word", long, "", true},
+		{"no cut inside a spaced number", strings.Repeat("a ", 62) + "économie de 4 210 € par cure", strings.TrimSpace(strings.Repeat("a ", 62)) + " économie de…", true},
 		{"line breaks flattened", "Lower cost\nequivalent\tavailable", "Lower cost equivalent available", false},
 		{"invalid UTF-8 repaired", "Save \xff now", "Save \uFFFD now", false},
 	}

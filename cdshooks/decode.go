@@ -3,6 +3,7 @@ package cdshooks
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"net/url"
 	"strconv"
 	"strings"
@@ -282,7 +283,7 @@ func (c *cdsIssues) fhirAuthorization(raw json.RawMessage) *FHIRAuthorization {
 		d.UseNumber()
 		if cdsKind(v) != '-' && (cdsKind(v) < '0' || cdsKind(v) > '9') || d.Decode(&n) != nil {
 			c.add(IssueStructure, path+".expires_in", "expires_in must be an integer")
-		} else if i, err := n.Int64(); err != nil || i < 0 || i > 1<<31 {
+		} else if i, err := n.Int64(); err != nil || i < 0 || i > math.MaxInt32 {
 			c.add(IssueInvalid, path+".expires_in", "expires_in must be a non-negative integer number of seconds")
 		} else {
 			a.ExpiresIn = int(i)
