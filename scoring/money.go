@@ -15,9 +15,8 @@ func FormatUSD(v float64) string {
 	}
 	c := math.Round(v * 100)
 	neg := c < 0
-	if neg {
-		c = -c
-	}
+	c = math.Abs(c) // also turns a rounded -0 into 0
+
 	s := strconv.FormatFloat(c/100, 'f', 2, 64)
 	whole, frac, _ := strings.Cut(s, ".")
 	var b strings.Builder

@@ -1,0 +1,107 @@
+package scoring
+
+import (
+	"testing"
+	"time"
+)
+
+// Hot-path figures beyond BenchmarkScoreCold/BenchmarkScoreCached (scorer_test.go): a miss
+// through the Scorer and a hit per contract. Speed is reported by the benchmarks, never
+// asserted; the allocation budgets below fail a regression that would multiply the garbage
+// every hook produces.
+
+func hotRequest(contract string) Request {
+	return Request{ContractID: contract, ProductID: "herceptin", DoseMg: 420, Administrations: 17,
+		Date: time.Date(2026, 2, 15, 0, 0, 0, 0, time.UTC)}
+}
+
+// BenchmarkScorerMiss is a cache miss through the Scorer: every iteration a new dose, so the
+// figure includes the key, the score and the insertion (evictions once the cache is full).
+func BenchmarkScorerMiss(b *testing.B) {
+	cat, reg := env(b)
+	s, err := NewScorer(cat, reg, 4096)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := hotRequest("mssp-aco")
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		req.DoseMg = 100 + float64(i)/100
+		if _, err := s.Score(req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkScorerHit is a cached score, copied out for the caller.
+func BenchmarkScorerHit(b *testing.B) {
+	cat, reg := env(b)
+	for _, k := range reg.Contracts() {
+		b.Run(k.ID, func(b *testing.B) {
+			s, err := NewScorer(cat, reg, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			req := hotRequest(k.ID)
+			if _, err := s.Score(req); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := s.Score(req); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if st := s.Stats(); st.Misses != 1 {
+				b.Fatalf("cache missed %d times, want once", st.Misses)
+			}
+		})
+	}
+}
+
+// TestScoreAllocBudget bounds the allocations of a cached and a cold score. The figures are a
+// little above what the code does today, so a change that adds a per-option map or a per-call
+// catalog copy fails here rather than in a load test.
+func TestScoreAllocBudget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocation budgets need a quiet runtime")
+	}
+	cat, reg := env(t)
+	for _, k := range reg.Contracts() {
+		t.Run(k.ID, func(t *testing.T) {
+			req := hotRequest(k.ID)
+			s, err := NewScorer(cat, reg, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Score(req); err != nil {
+				t.Fatal(err)
+			}
+			hit := testing.AllocsPerRun(200, func() {
+				if _, err := s.Score(req); err != nil {
+					t.Fatal(err)
+				}
+			})
+			cold := testing.AllocsPerRun(50, func() {
+				if _, err := Score(cat, reg, req); err != nil {
+					t.Fatal(err)
+				}
+			})
+			t.Logf("%s: cached %.0f allocs, cold %.0f allocs", k.ID, hit, cold)
+			if lim := float64(scoreHitAllocBudget); hit > lim {
+				t.Errorf("cached score: %.0f allocations, budget %d", hit, scoreHitAllocBudget)
+			}
+			if lim := float64(scoreColdAllocBudget); cold > lim {
+				t.Errorf("cold score: %.0f allocations, budget %d", cold, scoreColdAllocBudget)
+			}
+		})
+	}
+}
+
+// Allocation budgets (see TestScoreAllocBudget).
+const (
+	scoreHitAllocBudget  = 64
+	scoreColdAllocBudget = 400
+)
