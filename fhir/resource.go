@@ -125,18 +125,102 @@ func BundleResources(raw json.RawMessage) ([]json.RawMessage, string, error) {
 	return out, b.next(), nil
 }
 
+// Entry is one Bundle entry as BundleEntries returns it.
+type Entry struct {
+	FullURL  string
+	Resource json.RawMessage
+	Mode     string // search.mode: "match", "include", "outcome" or ""
+}
+
+// BundleEntries is BundleResources keeping each entry's fullUrl and search mode (outcome entries
+// included), for callers that resolve bundle-local references with FindEntry.
+func BundleEntries(raw json.RawMessage) ([]Entry, string, error) {
+	b, err := decodeBundle(raw)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]Entry, 0, len(b.Entry))
+	for _, e := range b.Entry {
+		if ResourceType(e.Resource) == "" {
+			continue
+		}
+		en := Entry{FullURL: e.FullURL, Resource: e.Resource}
+		if e.Search != nil {
+			en.Mode = e.Search.Mode
+		}
+		out = append(out, en)
+	}
+	return out, b.next(), nil
+}
+
+// FindEntry resolves a reference among Bundle entries, as FHIR resolves references inside a
+// Bundle: first by exact fullUrl (urn:uuid and absolute references), then by resource type and
+// id for relative references ("Medication/m1"). Contained references ("#m1") are not Bundle
+// entries: use Contained on the referring resource.
+func FindEntry(entries []Entry, ref string) (json.RawMessage, bool) {
+	ref = strings.TrimSpace(ref)
+	if ref == "" || strings.HasPrefix(ref, "#") {
+		return nil, false
+	}
+	for _, e := range entries {
+		if e.FullURL != "" && e.FullURL == ref {
+			return e.Resource, true
+		}
+	}
+	r := ParseReference(ref)
+	if r.Type == "" || r.ID == "" {
+		return nil, false
+	}
+	for _, e := range entries {
+		if ResourceType(e.Resource) != r.Type {
+			continue
+		}
+		var v struct {
+			ID string `json:"id"`
+		}
+		if json.Unmarshal(e.Resource, &v) == nil && v.ID == r.ID {
+			return e.Resource, true
+		}
+	}
+	return nil, false
+}
+
+// Contained returns the resource contained in raw that a "#id" reference names (as used for
+// MedicationRequest.medicationReference to an inline Medication).
+func Contained(raw json.RawMessage, ref string) (json.RawMessage, bool) {
+	id, ok := strings.CutPrefix(strings.TrimSpace(ref), "#")
+	if !ok || id == "" {
+		return nil, false
+	}
+	var v struct {
+		Contained []json.RawMessage `json:"contained"`
+	}
+	if json.Unmarshal(raw, &v) != nil {
+		return nil, false
+	}
+	for _, c := range v.Contained {
+		var cv struct {
+			ID string `json:"id"`
+		}
+		if json.Unmarshal(c, &cv) == nil && cv.ID == id && ResourceType(c) != "" {
+			return c, true
+		}
+	}
+	return nil, false
+}
+
 // Reference is a parsed FHIR literal reference.
 type Reference struct {
 	Base      string // service base of an absolute reference ("https://x/fhir"), else ""
 	Type, ID  string // "Patient", "123"; empty when the reference is not of the Type/id form
 	Version   string // from ".../_history/2"
 	Contained string // id of a contained resource for "#med1" ("med1"), else ""
-	URN       string // "urn:uuid:..." or "urn:oid:..." references (bundle-local), else ""
+	URN       string // "urn:uuid:...", "urn:oid:..." or other URN references (bundle-local), else ""
 }
 
 // ParseReference parses the forms a FHIR Reference.reference takes: relative "Patient/1",
 // versioned "Patient/1/_history/2", absolute "https://x/fhir/Patient/1", contained "#med1" and
-// bundle-local "urn:uuid:...". Conditional references ("Patient?identifier=...") give the Type only.
+// bundle-local URNs ("urn:uuid:..."). Conditional references ("Patient?identifier=...") give the Type only.
 // Anything else yields the zero Reference.
 func ParseReference(ref string) Reference {
 	ref = strings.TrimSpace(ref)
@@ -145,7 +229,7 @@ func ParseReference(ref string) Reference {
 		return Reference{}
 	case strings.HasPrefix(ref, "#"):
 		return Reference{Contained: ref[1:]}
-	case strings.HasPrefix(ref, "urn:uuid:"), strings.HasPrefix(ref, "urn:oid:"):
+	case strings.HasPrefix(strings.ToLower(ref), "urn:"):
 		return Reference{URN: ref}
 	}
 	if i := strings.IndexByte(ref, '?'); i >= 0 { // conditional reference: Type?search

@@ -97,6 +97,7 @@ func TestSplitReference(t *testing.T) {
 		{"#med1", "", "#med1"},
 		{"urn:uuid:6f1c2a5e-0d3b-4d8e-9a57-2b1f1e0c0123", "", "urn:uuid:6f1c2a5e-0d3b-4d8e-9a57-2b1f1e0c0123"},
 		{"Patient?identifier=x|1", "Patient", ""},
+		{"urn:valuerx:Organization/org-cms", "", "urn:valuerx:Organization/org-cms"},
 		{"123", "", ""},
 		{"patient/1", "", ""},
 		{"Patient/", "", ""},
@@ -118,6 +119,49 @@ func TestSplitReference(t *testing.T) {
 	}
 	if r := ParseReference("#med1"); r.Contained != "med1" {
 		t.Errorf("contained = %+v", r)
+	}
+}
+
+func TestBundleEntriesAndFind(t *testing.T) {
+	raw := json.RawMessage(`{"resourceType":"Bundle","entry":[
+	 {"fullUrl":"urn:uuid:m1","resource":{"resourceType":"Medication","id":"tmp"}},
+	 {"fullUrl":"https://x/fhir/Medication/m2","resource":{"resourceType":"Medication","id":"m2"},"search":{"mode":"include"}},
+	 {"resource":{"resourceType":"OperationOutcome"},"search":{"mode":"outcome"}},
+	 {"fullUrl":"urn:uuid:none"}]}`)
+	entries, _, err := BundleEntries(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 3 || entries[1].Mode != "include" || entries[2].Mode != "outcome" {
+		t.Fatalf("entries = %+v", entries)
+	}
+	tests := []struct {
+		ref, wantID string
+	}{
+		{"urn:uuid:m1", "tmp"},
+		{"Medication/m2", "m2"},
+		{"https://x/fhir/Medication/m2", "m2"},
+		{"https://other/fhir/Medication/m2", "m2"}, // falls back to type and id
+		{"Medication/m3", ""},
+		{"urn:uuid:none", ""},
+		{"#m1", ""},
+	}
+	for _, tt := range tests {
+		got, ok := FindEntry(entries, tt.ref)
+		var v struct{ ID string }
+		_ = json.Unmarshal(got, &v)
+		if ok != (tt.wantID != "") || v.ID != tt.wantID {
+			t.Errorf("FindEntry(%q) = %s, %v", tt.ref, got, ok)
+		}
+	}
+	mr := json.RawMessage(`{"resourceType":"MedicationRequest","contained":[{"resourceType":"Medication","id":"med1"},{"id":"x"}],"medicationReference":{"reference":"#med1"}}`)
+	if c, ok := Contained(mr, "#med1"); !ok || ResourceType(c) != "Medication" {
+		t.Errorf("Contained(#med1) = %s, %v", c, ok)
+	}
+	for _, ref := range []string{"#x", "#nope", "med1", "#"} {
+		if _, ok := Contained(mr, ref); ok {
+			t.Errorf("Contained(%q) found something", ref)
+		}
 	}
 }
 
@@ -241,6 +285,25 @@ func FuzzBundleResources(f *testing.F) {
 		for _, r := range res {
 			if ResourceType(r) == "" {
 				t.Fatalf("returned a non-resource %s", r)
+			}
+		}
+	})
+}
+
+func FuzzParseOperationOutcome(f *testing.F) {
+	f.Add([]byte(OperationOutcome("error", "not-found", "x")))
+	f.Add([]byte(`{"resourceType":"OperationOutcome","issue":[{"severity":1},{"details":{"text":"t"}},null]}`))
+	f.Add([]byte(`{"resourceType":"OperationOutcome","issue":"x"}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		issues, ok := ParseOperationOutcome(raw)
+		if !ok && issues != nil {
+			t.Fatal("issues for a non-outcome")
+		}
+		if ok {
+			// Whatever was parsed must render back into an outcome with as many issues.
+			again, ok2 := ParseOperationOutcome(NewOperationOutcome(issues...))
+			if !ok2 || len(again) != max(1, len(issues)) {
+				t.Fatalf("round trip: %d -> %d issues", len(issues), len(again))
 			}
 		}
 	})

@@ -131,6 +131,34 @@ func TestLoadBundleErrors(t *testing.T) {
 	}
 }
 
+func FuzzLoadBundle(f *testing.F) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "transaction.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(raw)
+	f.Add([]byte(`{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"DELETE","url":"Patient/1"}},{"fullUrl":"urn:uuid:a","resource":{"resourceType":"Patient","id":"1","x":"urn:uuid:a"},"request":{"method":"POST"}}]}`))
+	f.Add([]byte(`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Observation","effectivePeriod":{"start":7},"subject":"x","code":{"coding":"y"}}}]}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		s := NewServer()
+		if err := s.LoadBundle(raw); err != nil {
+			if s.Len() != 0 {
+				t.Fatalf("failed load stored %d resources", s.Len())
+			}
+			return
+		}
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		for typ, m := range s.data {
+			for id, rec := range m {
+				if !validType(typ) || !validID(id) || rec.id != id || ResourceType(rec.raw) != typ {
+					t.Fatalf("stored %s/%s as %+v", typ, id, rec)
+				}
+			}
+		}
+	})
+}
+
 func TestServerRead(t *testing.T) {
 	ts := serve(t, loadFixture(t))
 	st, hdr, body := get(t, ts.URL+"/Patient/123")
