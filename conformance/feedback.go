@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -40,8 +41,15 @@ func (s *suite) feedback(ctx context.Context) {
 		}
 		return cards[i%len(cards)]
 	}
-	ts := s.now().UTC().Format("2006-01-02T15:04:05Z")
+	// Each item gets its own outcome time, so that only the deliberate repeat is a repeat.
+	t0 := s.now().UTC().Truncate(time.Second)
+	n := 0
+	stamp := func() string {
+		n++
+		return t0.Add(time.Duration(n) * time.Second).Format("2006-01-02T15:04:05Z")
+	}
 	acceptedItem := func(c seenCard) map[string]any {
+		ts := stamp()
 		sug := uuid.NewString()
 		if len(c.suggestions) > 0 {
 			sug = c.suggestions[0]
@@ -49,7 +57,7 @@ func (s *suite) feedback(ctx context.Context) {
 		return map[string]any{"card": c.uuid, "outcome": "accepted", "acceptedSuggestions": []any{map[string]any{"id": sug}}, "outcomeTimestamp": ts}
 	}
 	overriddenItem := func(c seenCard, withReason bool) map[string]any {
-		it := map[string]any{"card": c.uuid, "outcome": "overridden", "outcomeTimestamp": ts}
+		it := map[string]any{"card": c.uuid, "outcome": "overridden", "outcomeTimestamp": stamp()}
 		if withReason {
 			reason := map[string]any{"code": "patient-requested-brand", "system": "http://terminology.cds-hooks.org/CodeSystem/OverrideReasons"}
 			if c.reason != nil {
@@ -73,7 +81,7 @@ func (s *suite) feedback(ctx context.Context) {
 	s.feedbackResult(CheckFeedbackAccepted, x)
 	s.feedbackResult(CheckFeedbackOverride, post("overridden without reason", overriddenItem(card(1), false)))
 	s.feedbackResult(CheckFeedbackReason, post("overridden with reason", overriddenItem(card(2), true)))
-	s.feedbackResult(CheckFeedbackBatch, post("batch of 2", acceptedItem(card(3)), overriddenItem(card(4), false)))
+	s.feedbackResult(CheckFeedbackBatch, post("batch of 2", acceptedItem(card(3)), acceptedItem(card(4))))
 	s.feedbackResult(CheckFeedbackRepeat, post("repeat of the first", first))
 }
 

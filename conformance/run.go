@@ -433,4 +433,3 @@ func headerListHas(values []string, want string) bool {
 	}
 	return false
 }
-

@@ -26,9 +26,12 @@ type Timing struct {
 	Max     time.Duration `json:"maxNs"`
 }
 
-func (t Timing) String() string {
+func (t Timing) String() string { return t.Service + ": " + t.Figures() }
+
+// Figures renders the call count and percentiles in milliseconds.
+func (t Timing) Figures() string {
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
-	return fmt.Sprintf("%s: n=%d p50=%s p90=%s p95=%s p99=%s max=%s", t.Service, t.Calls, ms(t.P50), ms(t.P90), ms(t.P95), ms(t.P99), ms(t.Max))
+	return fmt.Sprintf("n=%d p50=%s p90=%s p95=%s p99=%s max=%s", t.Calls, ms(t.P50), ms(t.P90), ms(t.P95), ms(t.P99), ms(t.Max))
 }
 
 // percentile is the nearest-rank percentile of sorted samples.
@@ -83,7 +86,7 @@ func (s *suite) timing(ctx context.Context, svc service) {
 		return
 	}
 	s.report.Timing = append(s.report.Timing, t)
-	ev := Evidence{Request: "service " + svc.ID, Message: t.String()}
+	ev := Evidence{Request: "service " + svc.ID, Message: t.Figures()}
 	for _, c := range []struct {
 		id     string
 		target time.Duration
@@ -93,7 +96,7 @@ func (s *suite) timing(ctx context.Context, svc service) {
 			continue
 		}
 		bad := ev
-		bad.Message = fmt.Sprintf("p90 %.0f ms is over the %v target (%s)", float64(t.P90)/float64(time.Millisecond), c.target, t.String())
+		bad.Message = fmt.Sprintf("p90 %.0f ms is over the %v target (%s)", float64(t.P90)/float64(time.Millisecond), c.target, t.Figures())
 		s.rec.violate(c.id, bad)
 	}
 }

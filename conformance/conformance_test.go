@@ -1,0 +1,153 @@
+package conformance_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"valuerx/cdshooks"
+	"valuerx/conformance"
+	"valuerx/conformance/conformtest"
+)
+
+const testIssuer = "urn:valuerx:conformtest-client"
+
+// start runs a reference service (with one fault or none) that trusts a fresh ES384 signer.
+func start(t *testing.T, f conformtest.Fault) (*httptest.Server, *cdshooks.Signer) {
+	t.Helper()
+	key, err := cdshooks.GenerateES384()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sg, err := cdshooks.NewSigner(key, testIssuer, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(conformtest.New(conformtest.Config{Fault: f, Issuer: testIssuer, Key: key.Public()}))
+	t.Cleanup(srv.Close)
+	return srv, sg
+}
+
+func run(t *testing.T, opts conformance.Options) *conformance.Report {
+	t.Helper()
+	rep, err := conformance.Run(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return rep
+}
+
+func dump(t *testing.T, rep *conformance.Report) string {
+	t.Helper()
+	var b strings.Builder
+	if err := rep.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// TestReferenceServicePasses: the reference service passes every SHALL and, being written to the
+// letter, warns about nothing; the checks that cannot apply to it are the only skips.
+func TestReferenceServicePasses(t *testing.T) {
+	srv, sg := start(t, conformtest.None)
+	rep := run(t, conformance.Options{BaseURL: srv.URL, Signer: sg, TimingCalls: 2})
+	text := dump(t, rep)
+	if rep.ShallFailed() {
+		t.Fatalf("reference service failed a SHALL:\n%s", text)
+	}
+	wantSkipped := map[string]bool{conformance.CheckTransportHTTPS: true, conformance.CheckLibraryRules: true}
+	for _, res := range rep.Results {
+		switch {
+		case res.Status == conformance.Warning || res.Status == conformance.Fail:
+			t.Errorf("%s: %s, want pass", res.ID, res.Status)
+		case res.Status == conformance.Skipped && !wantSkipped[res.ID]:
+			t.Errorf("%s: skipped, want pass (evidence %v)", res.ID, res.Evidence)
+		case res.Status == conformance.Pass && wantSkipped[res.ID]:
+			t.Errorf("%s: pass, want skipped", res.ID)
+		}
+	}
+	if len(rep.Services) != 2 {
+		t.Errorf("services tested = %d, want 2", len(rep.Services))
+	}
+	if len(rep.Timing) != 2 || rep.Timing[0].Calls != 3 {
+		t.Errorf("timing = %+v, want 2 services with 1 built-in + 2 timed calls each", rep.Timing)
+	}
+	c := conformance.Counts(rep.Results)
+	t.Logf("reference service: %d pass, %d fail, %d warning, %d skipped", c[conformance.Pass], c[conformance.Fail], c[conformance.Warning], c[conformance.Skipped])
+	if t.Failed() {
+		t.Log(text)
+	}
+}
+
+// TestBrokenServices: each broken service is caught by the check meant for its fault, with the
+// status its level calls for, and by no unrelated SHALL check.
+func TestBrokenServices(t *testing.T) {
+	cases := map[conformtest.Fault]struct {
+		check string
+		want  conformance.Status
+	}{
+		conformtest.Summary141:              {conformance.CheckCardSummary, conformance.Fail},
+		conformtest.NoSelectionBehavior:     {conformance.CheckCardSelection, conformance.Fail},
+		conformtest.UpdateNotDraft:          {conformance.CheckActionTarget, conformance.Fail},
+		conformtest.ResourceIDArray:         {conformance.CheckActionResID, conformance.Fail},
+		conformtest.OverrideNoDisplay:       {conformance.CheckCardOverride, conformance.Fail},
+		conformtest.NullOptional:            {conformance.CheckJSONNoNull, conformance.Fail},
+		conformtest.AppContextAbsolute:      {conformance.CheckLinkAppContext, conformance.Fail},
+		conformtest.RelativeLinkURL:         {conformance.CheckCardLinks, conformance.Fail},
+		conformtest.BadIndicator:            {conformance.CheckCardIndicator, conformance.Fail},
+		conformtest.NoSourceLabel:           {conformance.CheckCardSource, conformance.Fail},
+		conformtest.InvalidFHIR:             {conformance.CheckActionFHIR, conformance.Fail},
+		conformtest.ActionTypeReplace:       {conformance.CheckActionType, conformance.Fail},
+		conformtest.IsRecommendedString:     {conformance.CheckSugRecommended, conformance.Fail},
+		conformtest.CardsMissing:            {conformance.CheckResponseCards, conformance.Fail},
+		conformtest.DiscoveryNoDescription:  {conformance.CheckDiscoveryServiceFields, conformance.Fail},
+		conformtest.BadPrefetchToken:        {conformance.CheckDiscoveryPrefetchToken, conformance.Fail},
+		conformtest.AcceptAlgNone:           {conformance.CheckAuthAlgNone, conformance.Fail},
+		conformtest.AcceptHS384:             {conformance.CheckAuthSymmetric, conformance.Fail},
+		conformtest.AcceptExpired:           {conformance.CheckAuthExpired, conformance.Fail},
+		conformtest.AcceptWrongAudience:     {conformance.CheckAuthAudience, conformance.Fail},
+		conformtest.Status500Not412:         {conformance.CheckPrefetch412, conformance.Fail},
+		conformtest.NoCORSPreflight:         {conformance.CheckCORSPreflight, conformance.Fail},
+		conformtest.NoAllowOrigin:           {conformance.CheckCORSAllowOrigin, conformance.Fail},
+		conformtest.Slow:                    {conformance.CheckPerfSpec, conformance.Warning},
+		conformtest.FeedbackRejectsNoReason: {conformance.CheckFeedbackOverride, conformance.Fail},
+		conformtest.FeedbackNeedsDisplay:    {conformance.CheckFeedbackReason, conformance.Fail},
+		conformtest.FeedbackRejectsBatch:    {conformance.CheckFeedbackBatch, conformance.Fail},
+		conformtest.FeedbackRejectsRepeat:   {conformance.CheckFeedbackRepeat, conformance.Fail},
+		conformtest.NoAuth:                  {conformance.CheckAuthRequired, conformance.Warning},
+	}
+	for _, f := range conformtest.Faults() {
+		if _, ok := cases[f]; !ok {
+			t.Errorf("fault %s has no expectation", f)
+		}
+	}
+	for f, tc := range cases {
+		t.Run(string(f), func(t *testing.T) {
+			t.Parallel()
+			srv, sg := start(t, f)
+			rep := run(t, conformance.Options{BaseURL: srv.URL, Signer: sg, OmitJKU: true})
+			res, ok := rep.Result(tc.check)
+			if !ok {
+				t.Fatalf("no result for %s", tc.check)
+			}
+			if res.Status != tc.want {
+				t.Errorf("%s = %s, want %s", tc.check, res.Status, tc.want)
+			}
+			if tc.want != conformance.Pass && len(res.Evidence) == 0 {
+				t.Errorf("%s has no evidence", tc.check)
+			}
+			for _, other := range rep.Results {
+				if other.ID != tc.check && other.Level == conformance.Shall && other.Status == conformance.Fail {
+					t.Errorf("unrelated SHALL check %s failed: %v", other.ID, other.Evidence)
+				}
+			}
+			if got := rep.ShallFailed(); got != (tc.want == conformance.Fail) {
+				t.Errorf("ShallFailed = %v", got)
+			}
+			if t.Failed() {
+				t.Log(dump(t, rep))
+			}
+		})
+	}
+}
