@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -141,6 +142,7 @@ func CheckResponse(body []byte, draftOrders json.RawMessage) []Violation {
 		}
 	}
 	c.extension(top, "extension")
+	c.otherNulls(top, "", "cards", "systemActions", "extension")
 	return c.out
 }
 
@@ -361,6 +363,25 @@ func (c *respChecker) boolean(obj map[string]any, key, path, rule string) (bool,
 	return false, false
 }
 
+// otherNulls reports null members other than the known ones, which their
+// own checks handle: the no-null rule covers unknown members too.
+func (c *respChecker) otherNulls(obj map[string]any, path string, known ...string) {
+	var keys []string
+	for k, v := range obj {
+		if v == nil && !slices.Contains(known, k) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		at := k
+		if path != "" {
+			at = path + "." + k
+		}
+		c.add(at, RuleNoNullOrEmpty, LevelSHALL, "a member is null; omit it instead")
+	}
+}
+
 // extension checks that an extension member, if present, is a JSON object.
 func (c *respChecker) extension(obj map[string]any, path string) {
 	v, present := obj["extension"]
@@ -441,6 +462,8 @@ func (c *respChecker) card(v any, path string) {
 		}
 	}
 	c.extension(card, path+".extension")
+	c.otherNulls(card, path, "uuid", "summary", "detail", "indicator", "source", "suggestions",
+		"selectionBehavior", "overrideReasons", "links", "extension")
 }
 
 func (c *respChecker) source(card map[string]any, path string) {
@@ -454,6 +477,7 @@ func (c *respChecker) source(card map[string]any, path string) {
 		c.add(path, RuleSource, LevelSHALL, msg)
 		return
 	}
+	c.otherNulls(src, path, "label", "url", "icon", "topic")
 	c.str(src, "label", path+".label", RuleSourceLabel, true)
 	if u, ok := c.str(src, "url", path+".url", RuleSourceURL, false); ok && !cdsIsHTTPURL(u) {
 		c.add(path+".url", RuleSourceURL, LevelSHALL, "url must be an absolute http(s) URL")
@@ -482,6 +506,7 @@ func (c *respChecker) coding(v any, path, objRule string) (map[string]any, bool)
 		c.add(path, objRule, LevelSHALL, "a Coding must be a JSON object, not "+cdsTypeName(v))
 		return nil, false
 	}
+	c.otherNulls(m, path, "code", "system", "display")
 	c.str(m, "code", path+".code", RuleCoding, true)
 	c.str(m, "system", path+".system", RuleCoding, true)
 	return m, true
@@ -493,6 +518,7 @@ func (c *respChecker) link(v any, path string) {
 		c.add(path, RuleLinks, LevelSHALL, "a link must be a JSON object, not "+cdsTypeName(v))
 		return
 	}
+	c.otherNulls(l, path, "label", "url", "type", "appContext", "autolaunchable")
 	c.str(l, "label", path+".label", RuleLinkLabel, true)
 	if u, ok := c.str(l, "url", path+".url", RuleLinkURL, true); ok && !cdsIsHTTPURL(u) {
 		c.add(path+".url", RuleLinkURL, LevelSHALL, "url must be an absolute http(s) URL with a host")
@@ -514,6 +540,7 @@ func (c *respChecker) suggestion(v any, path string) bool {
 		c.add(path, RuleSuggestionObject, LevelSHALL, "a suggestion must be a JSON object, not "+cdsTypeName(v))
 		return false
 	}
+	c.otherNulls(s, path, "label", "uuid", "isRecommended", "actions")
 	c.str(s, "label", path+".label", RuleSuggestionLabel, true)
 	if id, ok := c.str(s, "uuid", path+".uuid", RuleSuggestionUUID, false); ok {
 		if c.suggUUIDs == nil {
@@ -561,6 +588,7 @@ func (c *respChecker) action(v any, path string, inSuggestion bool) (typ, resTyp
 		c.add(path, RuleActionObject, LevelSHALL, "an action must be a JSON object, not "+cdsTypeName(v))
 		return "", ""
 	}
+	c.otherNulls(a, path, "type", "description", "resourceId")
 	typ, typOK := c.str(a, "type", path+".type", RuleActionType, true)
 	if typOK && typ != ActionCreate && typ != ActionUpdate && typ != ActionDelete {
 		c.add(path+".type", RuleActionType, LevelSHALL, "type must be create, update or delete")
