@@ -26,6 +26,25 @@ import (
 // generated configuration (embedded demo FHIR server, replay-reject JWT checks, a fresh ES384
 // client key) and the floor through the hidden -floor-serve mode.
 func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(stderr, "valuerx load:", err)
+		return 1
+	}
+	return loadWith(ctx, loadHost{exe: exe}, args, stdout, stderr)
+}
+
+// loadHost is how the harness starts the servers: exe with prefix before valuerx's own
+// arguments and env added (the smoke test runs its own test binary as valuerx).
+type loadHost struct {
+	exe    string
+	prefix []string
+	env    []string
+}
+
+func (h loadHost) args(a ...string) []string { return append(append([]string(nil), h.prefix...), a...) }
+
+func loadWith(ctx context.Context, host loadHost, args []string, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("load", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	scen := fl.String("scenario", loadtest.ScenarioPrefetch, "scenarios, comma-separated: "+strings.Join(loadtest.Scenarios(), ", ")+", or all")
@@ -72,11 +91,6 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *scen == "all" {
 		scenarios = loadtest.Scenarios()
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		fmt.Fprintln(stderr, "valuerx load:", err)
-		return 1
-	}
 	dir, err := os.MkdirTemp("", "valuerx-load-")
 	if err != nil {
 		fmt.Fprintln(stderr, "valuerx load:", err)
@@ -94,17 +108,18 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		storePath = filepath.Join(dir, "valuerx.db")
 	}
 	opts := loadtest.Options{
-		Exe:    exe,
+		Exe:    host.exe,
+		Env:    host.env,
 		Signer: signer,
 		ValuerxArgs: func(listen, base string) ([]string, error) {
 			path := filepath.Join(dir, "valuerx.yaml")
 			if err := writeLoadConfig(path, listen, base, keyFile, storePath, *fhirDelay, *scoreCache); err != nil {
 				return nil, err
 			}
-			return []string{"serve", "-config", path}, nil
+			return host.args("serve", "-config", path), nil
 		},
 		FloorArgs: func(listen, base string) ([]string, error) {
-			return []string{"load", "-floor-serve", "-floor-key", keyFile, "-floor-listen", listen, "-floor-external-url", base}, nil
+			return host.args("load", "-floor-serve", "-floor-key", keyFile, "-floor-listen", listen, "-floor-external-url", base), nil
 		},
 		Requests:    demo.Request,
 		Names:       demo.Requests(),
