@@ -270,6 +270,7 @@ func (c *Client) resolve(ref string) (*url.URL, error) {
 	}
 	u := *base
 	u.Path = base.Path + "/" + r.Path
+	u.RawPath = base.EscapedPath() + "/" + r.EscapedPath() // keeps "%2F" inside an id as sent
 	u.RawQuery = r.RawQuery
 	return &u, nil
 }

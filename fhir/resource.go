@@ -282,6 +282,9 @@ func SplitReference(ref string) (typ, id string) {
 	return r.Type, r.ID
 }
 
+// maxIDLen bounds the ids this package accepts (R4 says 64; see validID).
+const maxIDLen = 256
+
 // validType reports whether s looks like a FHIR resource type name.
 func validType(s string) bool {
 	if s == "" || len(s) > 64 || s[0] < 'A' || s[0] > 'Z' {
@@ -296,9 +299,11 @@ func validType(s string) bool {
 	return true
 }
 
-// validID reports whether s is a FHIR logical id: [A-Za-z0-9\-\.]{1,64}.
+// validID reports whether s is a FHIR logical id: the R4 character set [A-Za-z0-9\-\.], but up
+// to maxIDLen characters rather than R4's 64, because some EHRs issue longer ids and a reader
+// must still resolve them.
 func validID(s string) bool {
-	if s == "" || len(s) > 64 {
+	if s == "" || len(s) > maxIDLen {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

@@ -3,6 +3,7 @@ package fhir
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -418,4 +419,21 @@ func fuzzRecords(tb testing.TB) []*record {
 		out = append(out, r)
 	}
 	return out
+}
+
+// BenchmarkBundleResources measures decoding a 20-entry prefetch searchset, as every hook does.
+func BenchmarkBundleResources(b *testing.B) {
+	var entries []string
+	for i := range 20 {
+		entries = append(entries, fmt.Sprintf(`{"fullUrl":"https://x/fhir/MedicationRequest/m%d","resource":{"resourceType":"MedicationRequest","id":"m%d","status":"active","intent":"order","subject":{"reference":"Patient/1"},"medicationCodeableConcept":{"coding":[{"system":"%s","code":"2119399"}]}},"search":{"mode":"match"}}`, i, i, SystemRxNorm))
+	}
+	raw := json.RawMessage(`{"resourceType":"Bundle","type":"searchset","total":20,"entry":[` + strings.Join(entries, ",") + `]}`)
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		res, _, err := BundleResources(raw)
+		if err != nil || len(res) != 20 {
+			b.Fatal(len(res), err)
+		}
+	}
 }

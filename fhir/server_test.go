@@ -475,3 +475,27 @@ func TestServerConcurrent(t *testing.T) {
 		t.Fatalf("after concurrent puts: %d resources, %v", len(res), err)
 	}
 }
+
+// BenchmarkServerSearch measures the in-memory server alone (no network): 500 MedicationRequests
+// over 50 patients, one patient's active orders.
+func BenchmarkServerSearch(b *testing.B) {
+	s := NewServer()
+	for i := range 500 {
+		st := "active"
+		if i%3 == 0 {
+			st = "completed"
+		}
+		if err := s.Put(json.RawMessage(fmt.Sprintf(`{"resourceType":"MedicationRequest","id":"m%03d","status":"%s","intent":"order","subject":{"reference":"Patient/p%d"}}`, i, st, i%50))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	req := httptest.NewRequest(http.MethodGet, "/MedicationRequest?patient=p7&status=active", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, req)
+		if w.Code != 200 {
+			b.Fatal(w.Code)
+		}
+	}
+}
