@@ -173,7 +173,7 @@ func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdsho
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		for _, key := range need {
-			query, err := cdshooks.ExpandTemplate(prefetchTemplates[key], oc)
+			query, err := cdshooks.ExpandTemplate(fetchTemplates[key], oc)
 			if err != nil {
 				continue
 			}
@@ -327,9 +327,11 @@ func (d *hookData) bodyWeightKg(ctx context.Context, patientID string) (float64,
 	if d.client == nil {
 		return 0, false
 	}
-	q := "Observation?patient=" + url.QueryEscape(patientID) + "&code=" + url.QueryEscape("http://loinc.org|"+fhir.LOINCBodyWeight) + "&_sort=-date&_count=1"
+	q := "Observation?patient=" + url.QueryEscape("Patient/"+patientID) + "&code=" + url.QueryEscape("http://loinc.org|"+fhir.LOINCBodyWeight) + "&_sort=-date&_count=1"
 	atomic.AddInt64(&d.fetches, 1)
-	res, err := d.client.Search(ctx, q)
+	one := *d.client
+	one.MaxPages = 1 // the newest weight is on the first page; do not walk the history
+	res, err := one.Search(ctx, q)
 	if err != nil {
 		return 0, false
 	}

@@ -28,6 +28,16 @@ var prefetchTemplates = map[string]string{
 	keyMedications: "MedicationRequest?patient={{context.patientId}}",
 }
 
+// fetchTemplates are the same queries as prefetchTemplates, written with the reference form
+// "Patient/{id}" that every server matches (Medplum, for one, ignores a bare id in a reference
+// search parameter, although R4 allows it). The declared prefetch keeps the bare-id form that
+// EHRs and Inferno expect.
+var fetchTemplates = map[string]string{
+	keyPatient:     "Patient/{{context.patientId}}",
+	keyCoverage:    "Coverage?patient=Patient/{{context.patientId}}&status=active",
+	keyMedications: "MedicationRequest?patient=Patient/{{context.patientId}}",
+}
+
 type serviceDef struct {
 	cdshooks.Service
 	// focusSelections: order-select advises on context.selections only; order-sign on every
