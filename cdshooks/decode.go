@@ -186,6 +186,10 @@ func (c *cdsIssues) draftOrders(ctx map[string]json.RawMessage, oc *OrderContext
 		c.add(IssueStructure, path, "draftOrders must be a FHIR Bundle")
 		return nil, nil, false
 	}
+	if refs, fullURLs, ok := cdsDraftOrdersFast(raw); ok {
+		oc.DraftOrders = append(json.RawMessage(nil), raw...)
+		return refs, fullURLs, true
+	}
 	var b struct {
 		ResourceType json.RawMessage `json:"resourceType"`
 		Entry        json.RawMessage `json:"entry"`
@@ -243,6 +247,44 @@ func (c *cdsIssues) draftOrders(ctx map[string]json.RawMessage, oc *OrderContext
 		}
 	}
 	return refs, fullURLs, ok
+}
+
+// cdsDraftOrdersFast indexes a well-formed draftOrders Bundle in one
+// decoding pass. It gives up (ok false) on anything unusual, leaving the
+// detailed checks of draftOrders to find and name the problem.
+func cdsDraftOrdersFast(raw json.RawMessage) (refs map[string]bool, fullURLs []string, ok bool) {
+	var b struct {
+		ResourceType string `json:"resourceType"`
+		Entry        []*struct {
+			FullURL  string `json:"fullUrl"`
+			Resource *struct {
+				ResourceType string `json:"resourceType"`
+				ID           string `json:"id"`
+			} `json:"resource"`
+		} `json:"entry"`
+	}
+	if json.Unmarshal(raw, &b) != nil || b.ResourceType != "Bundle" {
+		return nil, nil, false
+	}
+	refs = make(map[string]bool, len(b.Entry))
+	for _, e := range b.Entry {
+		if e == nil {
+			return nil, nil, false
+		}
+		if e.FullURL != "" {
+			fullURLs = append(fullURLs, e.FullURL)
+		}
+		if e.Resource == nil {
+			continue
+		}
+		if e.Resource.ResourceType == "" {
+			return nil, nil, false
+		}
+		if e.Resource.ID != "" {
+			refs[e.Resource.ResourceType+"/"+e.Resource.ID] = true
+		}
+	}
+	return refs, fullURLs, true
 }
 
 // cdsSelectionFound matches a selection against the draft orders by
