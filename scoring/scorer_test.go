@@ -128,21 +128,9 @@ func TestScorerConcurrent(t *testing.T) {
 	}
 }
 
-// BenchmarkScoreCold: the uncached score of a seven-product group
-// (trastuzumab) under the shared-savings contract.
-func BenchmarkScoreCold(b *testing.B) {
-	cat, reg := env(b)
-	req := Request{ContractID: "mssp-aco", ProductID: "herceptin", Date: day("2026-02-15")}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := Score(cat, reg, req); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// BenchmarkScoreCached: the same request through the Scorer's LRU (a hit and
-// a defensive copy per call).
+// BenchmarkScoreCached: a request through the Scorer's LRU (a hit and the
+// per-call copy of the Options slice). BenchmarkScoreCold (the uncached score
+// of the seven-product trastuzumab group, per contract) is in bench_hot_test.go.
 func BenchmarkScoreCached(b *testing.B) {
 	cat, reg := env(b)
 	s, err := NewScorer(cat, reg, 128)
