@@ -142,7 +142,8 @@ func (c *Client) Read(ctx context.Context, typ, id string) (json.RawMessage, err
 // BaseURL, as in a prefetch template) and returns the matching resources of every page, following
 // Bundle next links up to MaxPages pages; stopping at MaxPages is not an error. Entries with
 // search.mode "outcome" are dropped. Next links are followed only when they stay on BaseURL's
-// origin and path: any other link is refused (ErrForeignLink) so the token never leaves.
+// origin and path: any other link is refused (ErrForeignLink) so the token never leaves. A next
+// link to a page already fetched ends the search.
 //
 // On error, the resources gathered from earlier pages are returned along with it, so a caller
 // with a deadline can degrade instead of failing.
@@ -157,7 +158,9 @@ func (c *Client) Search(ctx context.Context, query string) ([]json.RawMessage, e
 		maxPages = DefaultMaxPages
 	}
 	var out []json.RawMessage
-	for page := 0; page < maxPages; page++ {
+	seen := map[string]bool{}
+	for page := 0; page < maxPages && !seen[u.String()]; page++ {
+		seen[u.String()] = true // a server that links a page to itself must not loop us
 		body, err := c.do(ctx, op, u)
 		if err != nil {
 			return out, err

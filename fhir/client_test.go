@@ -365,6 +365,19 @@ func TestClientRelativeNextLink(t *testing.T) {
 	}
 }
 
+func TestClientSelfLinkingNextStops(t *testing.T) {
+	var hits atomic.Int64
+	ts := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		writeJSON(w, 200, []byte(`{"resourceType":"Bundle","type":"searchset","link":[{"relation":"next","url":"MedicationRequest?page=2"}],"entry":[{"resource":{"resourceType":"MedicationRequest","id":"a"}}]}`))
+	}))
+	res, err := newClient(t, ts, "").Search(t.Context(), "MedicationRequest?patient=1")
+	// Page 1, then page 2 links to itself: two fetches, not MaxPages.
+	if err != nil || len(res) != 2 || hits.Load() != 2 {
+		t.Errorf("res %d, err %v, hits %d", len(res), err, hits.Load())
+	}
+}
+
 func TestClientRedirectToOtherOrigin(t *testing.T) {
 	other := &spy{}
 	ots := serve(t, other)

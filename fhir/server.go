@@ -34,6 +34,7 @@ type Server struct {
 	delay   atomic.Int64                  // nanoseconds
 	failure atomic.Int32                  // status every request fails with; 0 = off
 	reqs    atomic.Int64
+	failFor map[string]int // FailType: resource type -> status; guarded by mu
 }
 
 // NewServer returns an empty server.
@@ -47,6 +48,22 @@ func (s *Server) SetDelay(d time.Duration) { s.delay.Store(int64(d)) }
 
 // SetFailure makes every request fail with status and an OperationOutcome (0 disables).
 func (s *Server) SetFailure(status int) { s.failure.Store(int32(status)) }
+
+// FailType makes requests on one resource type (reads and searches) fail with status and an
+// OperationOutcome while the other types keep working (0 restores it). Tests use it for "Coverage
+// is there but the medication history fetch fails".
+func (s *Server) FailType(typ string, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failFor == nil {
+		s.failFor = map[string]int{}
+	}
+	if status == 0 {
+		delete(s.failFor, typ)
+		return
+	}
+	s.failFor[typ] = status
+}
 
 // Requests returns the number of HTTP requests received, failed ones included.
 func (s *Server) Requests() int64 { return s.reqs.Load() }
@@ -344,6 +361,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(tok)) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="fhir"`)
 			writeOutcome(w, http.StatusUnauthorized, "error", "login", "a valid bearer token is required")
+			return
+		}
+	}
+	if len(segs) > 0 {
+		s.mu.RLock()
+		st := s.failFor[segs[0]]
+		s.mu.RUnlock()
+		if st != 0 {
+			writeOutcome(w, st, "error", "transient", "injected failure")
 			return
 		}
 	}

@@ -381,6 +381,17 @@ func TestServerKnobs(t *testing.T) {
 		t.Errorf("failure = %d %s", st, body)
 	}
 	s.SetFailure(0)
+	s.FailType("MedicationRequest", 500)
+	if st, _, _ := get(t, ts.URL+"/MedicationRequest?patient=123"); st != 500 {
+		t.Errorf("FailType search = %d", st)
+	}
+	if st, _, _ := get(t, ts.URL+"/Coverage?patient=123"); st != 200 {
+		t.Errorf("other type while FailType = %d", st)
+	}
+	s.FailType("MedicationRequest", 0)
+	if st, _, _ := get(t, ts.URL+"/MedicationRequest/mr-1"); st != 200 {
+		t.Errorf("after FailType cleared = %d", st)
+	}
 	before := s.Requests()
 	get(t, ts.URL+"/Patient/123")
 	get(t, ts.URL+"/Patient/nope")
