@@ -190,6 +190,12 @@ func (c *cdsIssues) draftOrders(ctx map[string]json.RawMessage, oc *OrderContext
 		oc.DraftOrders = append(json.RawMessage(nil), raw...)
 		return refs, fullURLs, true
 	}
+	return c.draftOrdersDetailed(raw, oc)
+}
+
+// draftOrdersDetailed is the slow path of draftOrders, naming each problem.
+func (c *cdsIssues) draftOrdersDetailed(raw json.RawMessage, oc *OrderContext) (refs map[string]bool, fullURLs []string, ok bool) {
+	const path = "context.draftOrders"
 	var b struct {
 		ResourceType json.RawMessage `json:"resourceType"`
 		Entry        json.RawMessage `json:"entry"`

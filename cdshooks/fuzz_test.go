@@ -3,6 +3,7 @@ package cdshooks
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -70,6 +71,28 @@ func FuzzDecodeRequest(f *testing.F) {
 			for k := range req.Prefetch {
 				req.PrefetchValue(k) // must not panic
 			}
+		}
+	})
+}
+
+// FuzzDraftOrdersFastPath checks that the one-pass index of draftOrders
+// agrees with the detailed checks whenever it accepts a Bundle.
+func FuzzDraftOrdersFastPath(f *testing.F) {
+	f.Add([]byte(`{"resourceType":"Bundle","entry":[{"fullUrl":"urn:x","resource":{"resourceType":"MedicationRequest","id":"1"}},{}]}`))
+	f.Add([]byte(`{"resourceType":"Bundle","entry":[null]}`))
+	f.Add([]byte(`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"A","id":7}}]}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		refs, urls, ok := cdsDraftOrdersFast(raw)
+		if !ok {
+			return
+		}
+		var c cdsIssues
+		refs2, urls2, ok2 := c.draftOrdersDetailed(raw, &OrderContext{})
+		if !ok2 || len(c.list) != 0 {
+			t.Fatalf("fast path accepted what the detailed path rejects: %v", c.list)
+		}
+		if fmt.Sprint(refs) != fmt.Sprint(refs2) || fmt.Sprint(urls) != fmt.Sprint(urls2) {
+			t.Fatalf("fast %v %v, detailed %v %v", refs, urls, refs2, urls2)
 		}
 	})
 }
