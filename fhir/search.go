@@ -212,8 +212,15 @@ type searchError struct {
 
 func (e *searchError) Error() string { return e.msg }
 
-// resultParams are accepted and ignored even under strict handling: they shape the output only.
-var resultParams = map[string]bool{"_format": true, "_pretty": true, "_total": true, "_elements": true}
+// resultParam reports the parameters accepted and ignored even under strict handling: they
+// shape the output only.
+func resultParam(name string) bool {
+	switch name {
+	case "_format", "_pretty", "_total", "_elements":
+		return true
+	}
+	return false
+}
 
 // parseSearch parses the parameters of a search on typ. Unknown parameters are ignored unless
 // strict (Prefer: handling=strict), when they are an error; malformed values of known parameters
@@ -265,7 +272,7 @@ func parseSearch(typ string, v url.Values, strict bool) (*searchQuery, error) {
 			q.params[full] = vals
 			continue
 		}
-		if resultParams[name] {
+		if resultParam(name) {
 			continue
 		}
 		if !supported(typ, name) {
