@@ -204,6 +204,25 @@ func TestClientSlowServer(t *testing.T) {
 	}
 }
 
+func TestClientSearchDeadlineKeepsEarlierPages(t *testing.T) {
+	ts := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("page") == "2" {
+			<-r.Context().Done() // page 2 never comes
+			return
+		}
+		writeJSON(w, 200, []byte(`{"resourceType":"Bundle","type":"searchset","link":[{"relation":"next","url":"MedicationRequest?page=2"}],"entry":[{"resource":{"resourceType":"MedicationRequest","id":"a"}}]}`))
+	}))
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	res, err := newClient(t, ts, "").Search(ctx, "MedicationRequest?patient=1")
+	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v", err)
+	}
+	if diff := cmp.Diff([]string{"a"}, ids(t, res)); diff != "" {
+		t.Errorf("page 1 kept (-want +got):\n%s", diff)
+	}
+}
+
 func TestClientDeadServer(t *testing.T) {
 	ts := httptest.NewServer(NewServer())
 	ts.Close() // the listener is gone: connection refused
