@@ -101,6 +101,7 @@ type Price struct {
 	Note      string  // the CMS note, verbatim
 	Published string  // label of PerUnit, "published: ..."
 	Derived   string  // label of ASP, "derived: ..."
+	acqLabel  string  // the acquisition estimate's label, built once
 }
 
 // PriceBook holds prices per product for one effective period. Books are

@@ -82,8 +82,14 @@ func combine(p Product, doseMg float64) (units, wasted float64, use []PackageUse
 	}
 	// Unbounded change-making: items[t] = fewest items summing to exactly t.
 	limit := need + maxSize
-	items := make([]int, limit+1)
-	last := make([]int, limit+1)
+	var stack [512]int // common doses fit without a heap allocation
+	var buf []int
+	if n := 2 * (limit + 1); n <= len(stack) {
+		buf = stack[:n]
+	} else {
+		buf = make([]int, n)
+	}
+	items, last := buf[:limit+1], buf[limit+1:]
 	for t := 1; t <= limit; t++ {
 		items[t] = math.MaxInt
 		for i, s := range sizes {
@@ -157,12 +163,15 @@ type rates struct {
 // cannot price the product (a fee schedule without it).
 func (s *scoreCtx) priceRates(p Product, pr Price) (rates, bool) {
 	k := s.contract
-	r := rates{src: map[string]string{"price": pr.Published, "asp": pr.Derived}}
+	r := rates{src: make(map[string]string, 8)}
+	r.src["price"], r.src["asp"] = pr.Published, pr.Derived
 	if s.group.Benefit == PharmacyBenefit {
 		// The pharmacy benefit pays the claim; the organisation neither buys
 		// nor bills the drug, so its only stake is its share of total cost.
 		r.allowed = pr.PerUnit
-		r.src["payerAllowed"] = "estimated: NADAC per unit x units (pharmacy benefit; " + s.book.Label + ")"
+		r.src["payerAllowed"] = s.label(&s.labels.payer, func() string {
+			return "estimated: NADAC per unit x units (pharmacy benefit; " + s.book.Label + ")"
+		})
 		r.src["acquisition"] = "none: dispensed by a pharmacy under the pharmacy benefit"
 		return r, true
 	}
@@ -170,14 +179,20 @@ func (s *scoreCtx) priceRates(p Product, pr Price) (rates, bool) {
 	switch {
 	case inBudget:
 		r.allowed = pr.PerUnit
-		r.src["payerAllowed"] = "published: Medicare-equivalent amount, " + s.book.Label + " payment limit x units (capitated: no per-claim payment)"
+		r.src["payerAllowed"] = s.label(&s.labels.payer, func() string {
+			return "published: Medicare-equivalent amount, " + s.book.Label + " payment limit x units (capitated: no per-claim payment)"
+		})
 	case k.Reimbursement.Basis == BasisMedicareASP:
 		r.allowed, r.reimbursed = pr.PerUnit, pr.PerUnit
-		r.src["payerAllowed"] = "published: " + s.book.Label + " payment limit x units"
+		r.src["payerAllowed"] = s.label(&s.labels.payer, func() string {
+			return "published: " + s.book.Label + " payment limit x units"
+		})
 	case k.Reimbursement.Basis == BasisASPPlus:
 		r.allowed = pr.ASP * (1 + k.Reimbursement.Percent)
 		r.reimbursed = r.allowed
-		r.src["payerAllowed"] = fmt.Sprintf("derived: ASP x %.2f (contract %s) x units", 1+k.Reimbursement.Percent, k.ID)
+		r.src["payerAllowed"] = s.label(&s.labels.payer, func() string {
+			return fmt.Sprintf("derived: ASP x %.2f (contract %s) x units", 1+k.Reimbursement.Percent, k.ID)
+		})
 	case k.Reimbursement.Basis == BasisFeeSchedule:
 		v, ok := k.Reimbursement.FeeSchedule[p.ID]
 		if !ok {
@@ -197,9 +212,23 @@ func (s *scoreCtx) priceRates(p Product, pr Price) (rates, bool) {
 		r.src["acquisition"] = fmt.Sprintf("configured: %s, %.4f per unit", note, a.USDPerUnit)
 	} else {
 		r.acquisition = pr.ASP
-		r.src["acquisition"] = "estimated (derived ASP): " + pr.Derived
+		r.src["acquisition"] = pr.acqLabel
 	}
 	return r, true
+}
+
+// labels memoises the source strings that are the same for every option of
+// one score.
+type labels struct {
+	payer, oop, dose string
+	net              [2]string // not preferred, preferred
+}
+
+func (s *scoreCtx) label(dst *string, f func() string) string {
+	if *dst == "" {
+		*dst = f()
+	}
+	return *dst
 }
 
 // figures computes one administration and the course for a product, all but
@@ -250,6 +279,14 @@ func (s *scoreCtx) netImpact(f Figures, orderedAllowed float64, preferred, hasPr
 }
 
 func (s *scoreCtx) netImpactSource(hasPrefs, preferred bool) string {
+	i := 0
+	if preferred {
+		i = 1
+	}
+	return s.label(&s.labels.net[i], func() string { return s.netImpactLabel(hasPrefs, preferred) })
+}
+
+func (s *scoreCtx) netImpactLabel(hasPrefs, preferred bool) string {
 	k := s.contract
 	var f string
 	switch {

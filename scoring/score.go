@@ -40,9 +40,11 @@ const (
 
 // Result is the scored order: the ordered product's figures, every other
 // product of the group ranked, and the suggestion (Best) if one is warranted.
-// Result values returned by Score and Scorer.Score are the caller's own: the
-// Options slice and the Sources maps are fresh copies. Product and Group
-// slices are shared with the Catalog and must be treated as read-only.
+// Immutability: each call to Score or Scorer.Score returns its own Options
+// slice, so a caller may reorder, truncate or edit the options' figures. What
+// the options reach (Sources maps, Packages, Product and Group slices, the
+// Contract's maps, the Book) is shared with the Scorer's cache and the Catalog
+// and must be treated as read-only.
 type Result struct {
 	Contract        Contract
 	Group           Group
@@ -87,6 +89,7 @@ type scoreCtx struct {
 	day      time.Time
 	doseMg   float64
 	admins   int
+	labels   labels
 }
 
 // maxAdministrations bounds a course (daily dosing for ten years).
@@ -186,9 +189,11 @@ func score(cat *Catalog, reg *Registry, req Request, k *Contract, g Group, defau
 		o.PerDose, o.PerCourse = s.figures(r, units, wasted)
 		o.Sources = r.src
 		o.Sources["units"] = describeUse(p, use, wasted)
-		o.Sources["patientOOP"] = s.oopSource()
+		o.Sources["patientOOP"] = s.label(&s.labels.oop, s.oopSource)
 		if len(defaulted) > 0 {
-			o.Sources["dose"] = fmt.Sprintf("default (%s): %s", strings.Join(defaulted, ", "), g.DefaultsSource)
+			o.Sources["dose"] = s.label(&s.labels.dose, func() string {
+				return fmt.Sprintf("default (%s): %s", strings.Join(defaulted, ", "), g.DefaultsSource)
+			})
 		}
 		return cand{opt: o, ok: true, rate: r}, nil
 	}

@@ -3,7 +3,6 @@ package scoring
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"sync/atomic"
 
@@ -48,7 +47,8 @@ func NewScorer(cat *Catalog, reg *Registry, size int) (*Scorer, error) {
 }
 
 // Score returns the cached result for an equivalent request or computes it.
-// Each call returns its own copy of the Options slice and Sources maps.
+// Each call returns its own Options slice; everything reachable through it
+// (Sources maps, Packages, Products) is shared and must not be modified.
 func (s *Scorer) Score(req Request) (Result, error) {
 	norm, k, g, defaulted, err := normalize(s.cat, s.reg, req)
 	if err != nil {
@@ -75,17 +75,14 @@ func (s *Scorer) Stats() CacheStats {
 	return CacheStats{Hits: s.hits.Load(), Misses: s.misses.Load(), Len: s.cache.Len()}
 }
 
-// clone copies what a caller could mutate and the cache must keep: the
-// Options slice, each option's Sources map and Packages, and Best's target.
+// clone gives a caller its own Options slice (and Best pointing into it), so
+// that reordering, truncating or editing the options' figures cannot reach
+// the cache. The Sources maps, Packages, Products, Contract and Book are
+// shared with the cache and the Catalog and are read-only by contract (see
+// Result); copying them would cost more than the score's cache saves.
 func (r Result) clone() Result {
 	c := r
-	c.Contract = cloneContract(r.Contract)
-	c.Defaulted = slices.Clone(r.Defaulted)
-	c.Ordered = r.Ordered.clone()
-	c.Options = make([]Option, len(r.Options))
-	for i, o := range r.Options {
-		c.Options[i] = o.clone()
-	}
+	c.Options = slices.Clone(r.Options)
 	c.Best = nil
 	if r.Best != nil {
 		for i := range r.Options {
@@ -95,10 +92,4 @@ func (r Result) clone() Result {
 		}
 	}
 	return c
-}
-
-func (o Option) clone() Option {
-	o.Sources = maps.Clone(o.Sources)
-	o.Packages = slices.Clone(o.Packages)
-	return o
 }

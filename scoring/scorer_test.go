@@ -36,13 +36,13 @@ func TestScorerCache(t *testing.T) {
 		t.Fatal("Scorer and Score disagree")
 	}
 
-	// The caller owns what it gets back.
-	b.Options[0].Sources["units"] = "mutated"
-	b.Options[0].Packages[0].Count = 99
+	// The caller owns its Options slice: edits, reordering and truncation do
+	// not reach the cache (what the options point to is read-only, see Result).
 	b.Best.PerCourse.NetImpact = -1
+	b.Options[0], b.Options[1] = b.Options[1], b.Options[0]
 	b.Options = b.Options[:1]
 	c, _ := s.Score(req)
-	if !reflect.DeepEqual(a, c) {
+	if !reflect.DeepEqual(pure, c) {
 		t.Fatal("a caller's edit reached the cache")
 	}
 	if c.Best != &c.Options[0] {
@@ -112,8 +112,8 @@ func TestScorerConcurrent(t *testing.T) {
 					errs <- fmt.Errorf("%s %s: best %q, want %q", k, d, bestID(r), want[k+d])
 					return
 				}
-				if len(r.Options) > 0 {
-					r.Options[0].Sources["x"] = "y" // each caller owns its copy
+				if len(r.Options) > 1 {
+					r.Options[0], r.Options[1] = r.Options[1], r.Options[0] // each caller owns its slice
 				}
 			}
 		})
