@@ -148,7 +148,7 @@ func (c *Client) Read(ctx context.Context, typ, id string) (json.RawMessage, err
 // On error, the resources gathered from earlier pages are returned along with it, so a caller
 // with a deadline can degrade instead of failing.
 func (c *Client) Search(ctx context.Context, query string) ([]json.RawMessage, error) {
-	op := "search " + opType(queryType(query))
+	op := "search " + opType(c.queryType(query))
 	u, err := c.resolve(query)
 	if err != nil {
 		return nil, &Error{Op: op, Code: "invalid-url", kind: errKind(err), cause: err}
@@ -186,7 +186,7 @@ func (c *Client) Search(ctx context.Context, query string) ([]json.RawMessage, e
 // returns the body as is, a resource or a Bundle, without following next links. An absolute URL
 // is accepted only on BaseURL's origin and path.
 func (c *Client) Get(ctx context.Context, relative string) (json.RawMessage, error) {
-	op := "get " + opType(queryType(relative))
+	op := "get " + opType(c.queryType(relative))
 	u, err := c.resolve(relative)
 	if err != nil {
 		return nil, &Error{Op: op, Code: "invalid-url", kind: errKind(err), cause: err}
@@ -216,13 +216,23 @@ func opType(typ string) string {
 	return "resource"
 }
 
-// queryType extracts the resource type from "Type?query", "Type/id" or an absolute URL.
-func queryType(q string) string {
+// queryType extracts the resource type from "Type?query", "Type/id" or an absolute URL under
+// the base (the first path segment after the base path; never a later one, which may be an id).
+func (c *Client) queryType(q string) string {
 	if i := strings.IndexAny(q, "?#"); i >= 0 {
 		q = q[:i]
 	}
-	if strings.Contains(q, "://") {
-		return "" // absolute: the type is not worth parsing for a message
+	if strings.Contains(q, "://") || strings.HasPrefix(q, "//") {
+		base, err := c.base()
+		u, err2 := url.Parse(q)
+		if err != nil || err2 != nil || !sameOrigin(u, base) {
+			return ""
+		}
+		rest, ok := strings.CutPrefix(u.Path, base.Path+"/")
+		if !ok {
+			return ""
+		}
+		q = rest
 	}
 	q = strings.TrimPrefix(q, "/")
 	if i := strings.IndexByte(q, '/'); i >= 0 {

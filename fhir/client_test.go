@@ -174,6 +174,21 @@ func TestClientGet(t *testing.T) {
 			t.Errorf("Get(%q) accepted", bad)
 		}
 	}
+	ts2 := serve(t, NewServer())
+	c2, _ := NewClient(ts2.URL+"/fhir", "", ts2.Client(), true)
+	for q, want := range map[string]string{
+		"Coverage?patient=1":                       "get Coverage",
+		"/Patient/Abc":                             "get Patient",
+		ts2.URL + "/fhir/MedicationRequest?x=1":    "get MedicationRequest",
+		ts2.URL + "/fhir/Patient/Secret":           "get Patient",
+		"https://elsewhere.example/fhir/Patient/1": "get resource",
+	} {
+		_, err := c2.Get(t.Context(), q)
+		var fe *Error
+		if !errors.As(err, &fe) || fe.Op != want {
+			t.Errorf("Get(%q) op = %v, want %q", q, err, want)
+		}
+	}
 	if _, err := c.Get(t.Context(), "https://elsewhere.example/Patient/1"); !errors.Is(err, ErrForeignLink) {
 		t.Errorf("foreign Get err = %v", err)
 	}
