@@ -131,3 +131,52 @@ func TestCombine(t *testing.T) {
 		t.Error("a 1,000 kg dose was accepted")
 	}
 }
+
+// TestArrangements: the other arrangements of economics.md §3 on the §5 dose
+// (Herceptin vs Trazimera, 420 mg once, Jan 2026): margin delta 45.753 and
+// payer allowed delta -2,962.125 per dose.
+func TestArrangements(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		edit  func(*Contract)
+		delta float64
+	}{
+		{"episode 30%", func(k *Contract) { k.Arrangement, k.EpisodeRiskShare = Episode, 0.3 }, 934.39}, // 45.753 + 0.3 x 2,962.125
+		{"shared savings upside 50%", func(k *Contract) { k.Arrangement, k.SharedSavingsRate = SharedSavingsUpside, 0.5 }, 1526.82},
+		{"capitation, drugs carved out (paid FFS)", func(k *Contract) { k.Arrangement, k.DrugsInBudget = Capitation, false }, 45.75},
+		{"capitation, drugs in budget", func(k *Contract) {
+			k.Arrangement, k.DrugsInBudget, k.Reimbursement = Capitation, true, Reimbursement{Basis: BasisNone}
+		}, 3007.88},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cat, reg := envWith(t, func(cfg *Config) { c.edit(contractByID(t, cfg, "medicare-ffs")) })
+			r := mustScore(t, cat, reg, Request{ContractID: "medicare-ffs", ProductID: "herceptin", DoseMg: 420, Administrations: 1, Date: day("2026-02-15")})
+			usd(t, "trazimera delta", option(t, r, "trazimera").Delta.NetImpact, c.delta)
+			if bestID(r) != "trazimera" {
+				t.Errorf("best %q reason %q", bestID(r), r.Reason)
+			}
+		})
+	}
+}
+
+// TestPatientCostSharing: copay 10.00 per administration on top of 20%
+// coinsurance, capped at 1,000.00 per course, 17 doses. Herceptin per dose
+// 0.2 x 3,306.735 + 10 = 671.35 (course 11,412.90 capped to 1,000.00);
+// Trazimera 0.2 x 344.61 + 10 = 78.92 (course 1,341.67, capped to 1,000.00):
+// with the cap the switch saves the patient nothing, and costs nothing.
+func TestPatientCostSharing(t *testing.T) {
+	cat, reg := envWith(t, func(cfg *Config) {
+		k := contractByID(t, cfg, "mssp-aco")
+		k.Copay, k.OOPMaxPerCourse = 10, 1000
+	})
+	r := mustScore(t, cat, reg, Request{ContractID: "mssp-aco", ProductID: "herceptin", DoseMg: 420, Administrations: 17, Date: day("2026-02-15")})
+	z := option(t, r, "trazimera")
+	usd(t, "herceptin per dose", r.Ordered.PerDose.PatientOOP, 671.35)
+	usd(t, "herceptin course", r.Ordered.PerCourse.PatientOOP, 1000)
+	usd(t, "trazimera per dose", z.PerDose.PatientOOP, 78.92)
+	usd(t, "trazimera course", z.PerCourse.PatientOOP, 1000)
+	usd(t, "patient delta", z.Delta.PatientOOP, 0)
+	if bestID(r) != "trazimera" || !strings.Contains(z.Sources["patientOOP"], "capped at 1000.00") {
+		t.Errorf("best %q, source %q", bestID(r), z.Sources["patientOOP"])
+	}
+}
