@@ -86,9 +86,8 @@ type scoreCtx struct {
 	contract *Contract
 	group    Group
 	book     PriceBook
-	day      time.Time
-	doseMg   float64
-	admins   int
+	day      time.Time // the order's calendar day (acquisition cost periods)
+	admins   int       // administrations per course
 	labels   labels
 }
 
@@ -156,7 +155,7 @@ func score(cat *Catalog, reg *Registry, req Request, k *Contract, g Group, defau
 	if err != nil {
 		return Result{}, err
 	}
-	s := &scoreCtx{cat: cat, reg: reg, contract: k, group: g, book: book, day: req.Date, doseMg: req.DoseMg, admins: req.Administrations}
+	s := &scoreCtx{cat: cat, reg: reg, contract: k, group: g, book: book, day: req.Date, admins: req.Administrations}
 	res := Result{
 		Contract: cloneContract(*k), Group: g, Book: book, Stale: stale,
 		DoseMg: req.DoseMg, Administrations: req.Administrations, Defaulted: defaulted,
@@ -164,9 +163,8 @@ func score(cat *Catalog, reg *Registry, req Request, k *Contract, g Group, defau
 	ordered, _ := cat.Product(req.ProductID)
 
 	type cand struct {
-		opt  Option
-		ok   bool // priced
-		rate rates
+		opt Option
+		ok  bool // priced
 	}
 	build := func(p Product) (cand, error) {
 		o := Option{Product: p}
@@ -195,7 +193,7 @@ func score(cat *Catalog, reg *Registry, req Request, k *Contract, g Group, defau
 				return fmt.Sprintf("default (%s): %s", strings.Join(defaulted, ", "), g.DefaultsSource)
 			})
 		}
-		return cand{opt: o, ok: true, rate: r}, nil
+		return cand{opt: o, ok: true}, nil
 	}
 
 	oc, err := build(ordered)
