@@ -102,6 +102,7 @@ type Price struct {
 	Published string  // label of PerUnit, "published: ..."
 	Derived   string  // label of ASP, "derived: ..."
 	acqLabel  string  // the acquisition estimate's label, built once
+	itemMg    float64 // retail: the strength of the tablet the price was published for
 }
 
 // PriceBook holds prices per product for one effective period. Books are

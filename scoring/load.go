@@ -595,7 +595,7 @@ func (d *dataset) aspBooks(defs []groupDef) ([]PriceBook, error) {
 						pr.Derived += " (CMS note: " + r["notes"] + ")"
 					}
 				}
-				pr.acqLabel = "estimated (derived ASP): " + pr.Derived
+				pr.acqLabel = "estimated (derived ASP): " + strings.TrimPrefix(pr.Derived, "derived: ")
 				b.prices[m.id] = pr
 				if b.Provenance == "" {
 					b.Provenance = fmt.Sprintf("CMS Medicare Part B ASP payment limit file, %s (%s@%s: %s)", start.Format("January 2006"), aspRepo, short(r["source_commit"]), r["source_path"])
@@ -648,6 +648,11 @@ func (d *dataset) nadacBook(defs []groupDef) (PriceBook, error) {
 				Published: fmt.Sprintf("published: NADAC per-unit price as summarised by a third party (CommunityMeds), dated %s, not the CMS NADAC file: %s %.5f per tablet (NDC %s)", bestRow["dataset_date_claimed"], bestRow["ndc_description"], best, bestRow["ndc"]),
 				Derived:   "derived: equal to the NADAC per-unit price",
 				acqLabel:  "estimated: the NADAC per-unit price",
+			}
+			if mg, ok := parseStrength(strings.TrimPrefix(bestRow["ndc_description"], m.code+" ")); ok {
+				pr := b.prices[m.id]
+				pr.itemMg = mg
+				b.prices[m.id] = pr
 			}
 		}
 	}

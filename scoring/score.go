@@ -186,6 +186,14 @@ func score(cat *Catalog, reg *Registry, req Request, k *Contract, g Group, defau
 		o.Packages = use
 		o.PerDose, o.PerCourse = s.figures(r, units, wasted)
 		o.Sources = r.src
+		if pr.itemMg > 0 {
+			for _, u := range use {
+				if u.Mg != pr.itemMg {
+					o.Sources["price"] = fmt.Sprintf("%s; estimated for the %g mg tablet: the %g mg tablet's price (flat pricing across strengths)", pr.Published, u.Mg, pr.itemMg)
+					break
+				}
+			}
+		}
 		o.Sources["units"] = describeUse(p, use, wasted)
 		o.Sources["patientOOP"] = s.label(&s.labels.oop, s.oopSource)
 		if len(defaulted) > 0 {

@@ -294,6 +294,25 @@ func TestRetail(t *testing.T) {
 	}
 }
 
+// TestRetailStrengths: only the 10 mg tablets are priced in the NADAC-derived
+// extract; a 40 mg daily dose is one 40 mg tablet at the same per-tablet price,
+// and the price's source says so.
+func TestRetailStrengths(t *testing.T) {
+	cat, reg := env(t)
+	r := mustScore(t, cat, reg, Request{ContractID: "mssp-aco", ProductID: "lipitor", DoseMg: 40, Date: day("2026-02-15")})
+	g := option(t, r, "atorvastatin-generic")
+	if g.PerCourse.Units != 30 || !strings.Contains(g.Sources["price"], "estimated for the 40 mg tablet") {
+		t.Errorf("40 mg: %g tablets, price source %q", g.PerCourse.Units, g.Sources["price"])
+	}
+	r = mustScore(t, cat, reg, Request{ContractID: "mssp-aco", ProductID: "lipitor", DoseMg: 10, Date: day("2026-02-15")})
+	if src := option(t, r, "atorvastatin-generic").Sources["price"]; strings.Contains(src, "estimated") {
+		t.Errorf("10 mg price marked as an estimate: %q", src)
+	}
+	if src := r.Ordered.Sources["acquisition"]; !strings.HasPrefix(src, "none:") {
+		t.Errorf("pharmacy-benefit acquisition source %q", src)
+	}
+}
+
 func TestThresholdAndPricing(t *testing.T) {
 	cat, reg := envWith(t, func(c *Config) { contractByID(t, c, "mssp-aco").Threshold = 1e6 })
 	r := mustScore(t, cat, reg, Request{ContractID: "mssp-aco", ProductID: "herceptin", Date: day("2026-02-15")})
