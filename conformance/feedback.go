@@ -78,6 +78,10 @@ func (s *suite) feedback(ctx context.Context) {
 		skipAll(fmt.Sprintf("feedback endpoint not offered (answered %d); it is optional", x.status))
 		return
 	}
+	if refused(x) {
+		skipAll(fmt.Sprintf("the suite's token was refused (answered %d; see auth.valid-token)", x.status))
+		return
+	}
 	s.feedbackResult(CheckFeedbackAccepted, x)
 	s.feedbackResult(CheckFeedbackOverride, post("overridden without reason", overriddenItem(card(1), false)))
 	s.feedbackResult(CheckFeedbackReason, post("overridden with reason", overriddenItem(card(2), true)))

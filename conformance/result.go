@@ -191,6 +191,8 @@ func (r *recorder) finish() []Result {
 				}
 			}
 			res.Evidence = kept
+		} else if len(res.Evidence) == 0 {
+			res.Evidence = []Evidence{{Outcome: Skipped, Message: "not exercised: nothing the service returned called for it"}}
 		}
 		out = append(out, res)
 	}
