@@ -159,7 +159,7 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 			continue
 		}
 		group, _ := g.cfg.Catalog.Group(item.product.GroupID)
-		card, err := buildCard(item, res, group, data.medsKnown)
+		card, err := g.cards.card(item, sreq, res, group, data.medsKnown)
 		if err != nil {
 			return nil, errorf(KindInternal, "card", "could not build a card", err)
 		}

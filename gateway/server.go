@@ -101,6 +101,7 @@ type Gateway struct {
 	services []serviceDef
 	byID     map[string]*serviceDef
 	resolver *resolver
+	cards    *cardCache
 	metrics  *metrics
 	registry *prometheus.Registry
 	handler  http.Handler
@@ -120,6 +121,7 @@ func New(cfg Config) (*Gateway, error) {
 	g.registry = prometheus.NewRegistry()
 	g.metrics = newMetrics(g.registry, cfg.Scorer)
 	g.resolver = newResolver(cfg, g.metrics)
+	g.cards = newCardCache()
 	g.handler = g.routes()
 	return g, nil
 }

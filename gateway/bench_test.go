@@ -1,0 +1,417 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"valuerx/cdshooks"
+	"valuerx/demo"
+	"valuerx/fhir"
+	"valuerx/scoring"
+	"valuerx/store"
+)
+
+// The hot path of a hook, piece by piece (issue 6): request decoding, JWT verification, data
+// resolution, scoring (cold and cached), card building and response encoding, and the whole hook
+// through ServeHTTP. Every benchmark also reports cpu-ns/op, the process CPU time per operation,
+// which a shared machine's run queue inflates far less than wall time.
+
+// benchEnv is the gateway as `valuerx serve` wires it, without a listener for hooks: the
+// benchmarks call ServeHTTP and Advise directly. The FHIR server runs on loopback.
+type benchEnv struct {
+	gw      *Gateway
+	fhirSrv *fhir.Server
+	fhirURL string
+	signer  *cdshooks.Signer
+	base    string
+}
+
+func newBenchEnv(tb testing.TB, withStore bool, cacheSize int) *benchEnv {
+	tb.Helper()
+	e := &benchEnv{base: "http://valuerx.bench"}
+	e.fhirSrv = fhir.NewServer()
+	if err := e.fhirSrv.LoadBundle(demo.Patients()); err != nil {
+		tb.Fatal(err)
+	}
+	fsrv := httptest.NewServer(e.fhirSrv)
+	tb.Cleanup(fsrv.Close)
+	e.fhirURL = fsrv.URL
+	key, err := cdshooks.GenerateES384()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if e.signer, err = cdshooks.NewSigner(key, "https://ehr.bench/cds-client", ""); err != nil {
+		tb.Fatal(err)
+	}
+	v, err := cdshooks.NewVerifier(cdshooks.VerifierConfig{Clients: []cdshooks.TrustedClient{e.signer.TrustedClient()}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cat := testCatalog(tb)
+	reg, err := scoring.NewRegistry(scoring.DefaultConfig(), cat)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sc, err := scoring.NewScorer(cat, reg, cacheSize)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg := Config{ExternalURL: e.base, Catalog: cat, Registry: reg, Scorer: sc, Verifier: v,
+		HookBudget: 2 * time.Second, AllowHTTPFHIR: true, Logger: slog.New(slog.DiscardHandler)}
+	if withStore {
+		st, err := store.OpenSQLite(filepath.Join(tb.TempDir(), "valuerx.db"))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { st.Close() })
+		cfg.Store = st
+	}
+	if e.gw, err = New(cfg); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { e.gw.Close() })
+	return e
+}
+
+// request returns a demo request pointed at the env's FHIR server, optionally without prefetch.
+func (e *benchEnv) request(tb testing.TB, name string, prefetch bool) []byte {
+	tb.Helper()
+	b, ok := demo.Request(name)
+	if !ok {
+		tb.Fatalf("no demo request %q", name)
+	}
+	b = setJSON(tb, b, "fhirServer", e.fhirURL)
+	if !prefetch {
+		b = setJSON(tb, b, "prefetch", nil)
+	}
+	return b
+}
+
+// withDose returns body with its first draft order's dose replaced (a new scoring cache key).
+func withDose(body []byte, mg float64) []byte {
+	return bytes.Replace(body, []byte(`"value":420`), []byte(`"value":`+strconv.FormatFloat(mg, 'f', -1, 64)), 1)
+}
+
+// cpuClock measures process CPU time (user+system, all threads) for the cpu-ns/op metric.
+type cpuClock struct{ start time.Duration }
+
+func cpuNow() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func startCPU() cpuClock { return cpuClock{cpuNow()} }
+
+func (c cpuClock) report(b *testing.B, n int) {
+	if n > 0 {
+		b.ReportMetric(float64(cpuNow()-c.start)/float64(n), "cpu-ns/op")
+	}
+}
+
+const benchOrderSign = "aco-herceptin-2024-order-sign"
+
+// BenchmarkHook is one whole authenticated hook through the handler chain (auth, body limit,
+// routing, decode, resolve, score, cards, encode), each iteration with its own fresh token.
+// Minting happens outside the timer, as in the load harness.
+func BenchmarkHook(b *testing.B) {
+	for _, tc := range []struct {
+		name     string
+		prefetch bool
+		store    bool
+	}{{"prefetch", true, false}, {"prefetch+store", true, true}, {"noprefetch", false, false}} {
+		b.Run(tc.name, func(b *testing.B) {
+			e := newBenchEnv(b, tc.store, 4096)
+			body := e.request(b, benchOrderSign, tc.prefetch)
+			path := "/cds-services/" + ServiceOrderSign
+			tokens := make([]string, b.N)
+			for i := range tokens {
+				tok, err := e.signer.Mint(e.base+path, 5*time.Minute, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				tokens[i] = tok
+			}
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			b.ResetTimer()
+			cpu := startCPU()
+			for i := 0; i < b.N; i++ {
+				req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+tokens[i])
+				req.Header.Set("Content-Type", "application/json")
+				w := httptest.NewRecorder()
+				e.gw.ServeHTTP(w, req)
+				if w.Code != http.StatusOK {
+					b.Fatalf("status %d: %s", w.Code, w.Body.String())
+				}
+			}
+			b.StopTimer()
+			cpu.report(b, b.N)
+		})
+	}
+}
+
+// BenchmarkAdvise is the hook without HTTP and without authentication: what valuerx adds to the
+// floor's work. warm repeats one request (scores cached), cold varies the dose (every score
+// misses), noprefetch fetches from the loopback FHIR server (coverage cached after the first).
+func BenchmarkAdvise(b *testing.B) {
+	for _, tc := range []struct {
+		name           string
+		prefetch, cold bool
+	}{{"warm", true, false}, {"cold", true, true}, {"noprefetch", false, false}} {
+		b.Run(tc.name, func(b *testing.B) {
+			e := newBenchEnv(b, false, 4096)
+			body := e.request(b, benchOrderSign, tc.prefetch)
+			svc := e.gw.byID[ServiceOrderSign]
+			ctx := context.Background()
+			if _, err := e.gw.Advise(ctx, svc, body); err != nil {
+				b.Fatal(err)
+			}
+			bodies := [][]byte{body}
+			if tc.cold {
+				bodies = make([][]byte, 0, 4096)
+				for i := range 4096 {
+					bodies = append(bodies, withDose(body, 100+float64(i)/100))
+				}
+			}
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			cpu := startCPU()
+			n := 0
+			for b.Loop() {
+				if tc.cold && n > 0 && n%len(bodies) == 0 {
+					// Past 4096 distinct doses the bodies would repeat: shift them all.
+					for i := range bodies {
+						bodies[i] = withDose(body, 100+float64(n+i)/100)
+					}
+				}
+				resp, err := e.gw.Advise(ctx, svc, bodies[n%len(bodies)])
+				if err != nil || len(resp.Cards) != 1 {
+					b.Fatalf("advise: %v (%d cards)", err, len(resp.Cards))
+				}
+				n++
+			}
+			cpu.report(b, n)
+			if tc.cold {
+				if st := e.gw.CacheStats(); st.Hits > st.Misses/10 {
+					b.Fatalf("cold benchmark hit the cache: %+v", st)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkDecode is the request decoding valuerx does beyond the floor's: the CDS Hooks request
+// with its order context, then the draft orders bundle.
+func BenchmarkDecode(b *testing.B) {
+	e := newBenchEnv(b, false, 16)
+	body := e.request(b, benchOrderSign, true)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	cpu := startCPU()
+	n := 0
+	for b.Loop() {
+		_, oc, err := cdshooks.DecodeRequest(body, "order-sign")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := fhir.BundleResources(oc.DraftOrders); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	cpu.report(b, n)
+}
+
+// BenchmarkVerify is JWT verification in replay-reject mode with a fresh token per iteration
+// (minted outside the timer): what the floor does too.
+func BenchmarkVerify(b *testing.B) {
+	e := newBenchEnv(b, false, 16)
+	aud := e.base + "/cds-services/" + ServiceOrderSign
+	tokens := make([]string, b.N)
+	for i := range tokens {
+		tok, err := e.signer.Mint(aud, 5*time.Minute, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		tokens[i] = tok
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := startCPU()
+	for i := 0; i < b.N; i++ {
+		if _, err := e.gw.cfg.Verifier.Verify(ctx, tokens[i], aud); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	cpu.report(b, b.N)
+}
+
+// BenchmarkResolve is data resolution: prefetch taken as is, or fetched from the loopback FHIR
+// server (the coverage cache answers Coverage and Patient after the first call).
+func BenchmarkResolve(b *testing.B) {
+	for _, prefetch := range []bool{true, false} {
+		name := "prefetch"
+		if !prefetch {
+			name = "noprefetch"
+		}
+		b.Run(name, func(b *testing.B) {
+			e := newBenchEnv(b, false, 16)
+			body := e.request(b, benchOrderSign, prefetch)
+			req, oc, err := cdshooks.DecodeRequest(body, "order-sign")
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			b.ReportAllocs()
+			cpu := startCPU()
+			n := 0
+			for b.Loop() {
+				d, err := e.gw.resolver.resolve(ctx, req, oc)
+				if err != nil || !d.coverageKnown {
+					b.Fatalf("resolve: %v", err)
+				}
+				n++
+			}
+			cpu.report(b, n)
+		})
+	}
+}
+
+// hotParts runs one hook's steps up to scoring, for the card and encoding benchmarks.
+func hotParts(tb testing.TB, e *benchEnv) (orderedItem, scoring.Result, scoring.Group, bool) {
+	tb.Helper()
+	body := e.request(tb, benchOrderSign, true)
+	req, oc, err := cdshooks.DecodeRequest(body, "order-sign")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	d, err := e.gw.resolver.resolve(context.Background(), req, oc)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	draft, _, err := fhir.BundleResources(oc.DraftOrders)
+	if err != nil || len(draft) == 0 {
+		tb.Fatalf("draft orders: %v", err)
+	}
+	cat := e.gw.cfg.Catalog
+	item, ok := recognise(cat, draft[0], func(string) (json.RawMessage, bool) { return nil, false }, time.Now())
+	if !ok {
+		tb.Fatal("draft order not recognised")
+	}
+	cov, ok := coverageFacts(d.coverages, d.patient, item.date)
+	if !ok {
+		tb.Fatal("no coverage facts")
+	}
+	contract, ok := e.gw.cfg.Registry.Classify(cov, item.date)
+	if !ok {
+		tb.Fatal("not classified")
+	}
+	res, err := e.gw.cfg.Scorer.Score(scoring.Request{ContractID: contract.ID, ProductID: item.product.ID,
+		DoseMg: item.doseMg, Administrations: item.admins, Date: item.date})
+	if err != nil || res.Best == nil {
+		tb.Fatalf("score: %v (best %v, %s)", err, res.Best, res.Reason)
+	}
+	group, _ := cat.Group(item.product.GroupID)
+	return item, res, group, d.medsKnown
+}
+
+// BenchmarkBuildCard is turning a score into a card with its suggestion.
+func BenchmarkBuildCard(b *testing.B) {
+	e := newBenchEnv(b, false, 16)
+	item, res, group, known := hotParts(b, e)
+	b.ReportAllocs()
+	cpu := startCPU()
+	n := 0
+	for b.Loop() {
+		if _, err := buildCard(item, res, group, known); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	cpu.report(b, n)
+}
+
+// BenchmarkEncodeResponse is encoding a one-card response, as writeJSON does.
+func BenchmarkEncodeResponse(b *testing.B) {
+	e := newBenchEnv(b, false, 16)
+	item, res, group, known := hotParts(b, e)
+	card, err := buildCard(item, res, group, known)
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp := &cdshooks.Response{Cards: []cdshooks.Card{*card}}
+	out, err := json.Marshal(resp)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(out)))
+	b.ReportAllocs()
+	cpu := startCPU()
+	n := 0
+	for b.Loop() {
+		if _, err := json.Marshal(resp); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	cpu.report(b, n)
+}
+
+// Allocation budgets for a whole warm hook (Advise, full prefetch, cached score) and for card
+// building. They sit above today's counts with some room; a change that multiplies the garbage
+// per hook (a per-request catalog copy, re-parsing prefetch per order) fails here.
+const (
+	adviseWarmAllocBudget = 700
+	buildCardAllocBudget  = 1600
+)
+
+func TestHotPathAllocBudget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocation budgets need a quiet runtime")
+	}
+	e := newBenchEnv(t, false, 64)
+	body := e.request(t, benchOrderSign, true)
+	svc := e.gw.byID[ServiceOrderSign]
+	ctx := context.Background()
+	if _, err := e.gw.Advise(ctx, svc, body); err != nil {
+		t.Fatal(err)
+	}
+	advise := testing.AllocsPerRun(50, func() {
+		resp, err := e.gw.Advise(ctx, svc, body)
+		if err != nil || len(resp.Cards) != 1 {
+			t.Fatalf("advise: %v", err)
+		}
+	})
+	item, res, group, known := hotParts(t, e)
+	card := testing.AllocsPerRun(50, func() {
+		if _, err := buildCard(item, res, group, known); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Logf("warm Advise: %.0f allocs; buildCard: %.0f allocs", advise, card)
+	if advise > adviseWarmAllocBudget {
+		t.Errorf("warm Advise: %.0f allocations, budget %d", advise, adviseWarmAllocBudget)
+	}
+	if card > buildCardAllocBudget {
+		t.Errorf("buildCard: %.0f allocations, budget %d", card, buildCardAllocBudget)
+	}
+	if !strings.Contains(string(body), `"prefetch"`) {
+		t.Error("the warm hook must be the full-prefetch request")
+	}
+}
