@@ -595,7 +595,8 @@ func (d *dataset) aspBooks(defs []groupDef) ([]PriceBook, error) {
 						pr.Derived += " (CMS note: " + r["notes"] + ")"
 					}
 				}
-				pr.acqLabel = "estimated (derived ASP): " + strings.TrimPrefix(pr.Derived, "derived: ")
+				// The gateway's golden cards quote this label verbatim.
+				pr.acqLabel = "estimated (derived ASP): " + pr.Derived
 				b.prices[m.id] = pr
 				if b.Provenance == "" {
 					b.Provenance = fmt.Sprintf("CMS Medicare Part B ASP payment limit file, %s (%s@%s: %s)", start.Format("January 2006"), aspRepo, short(r["source_commit"]), r["source_path"])
