@@ -29,21 +29,11 @@ const (
 // ResourceType returns the resourceType of a raw FHIR resource, or "" when raw is not a JSON object
 // carrying a string resourceType. It never fails: callers use it to dispatch on untrusted input.
 func ResourceType(raw json.RawMessage) string {
-	var probe struct {
-		ResourceType json.RawMessage `json:"resourceType"`
-	}
 	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '{' {
+	if len(raw) == 0 || raw[0] != '{' || !json.Valid(raw) {
 		return ""
 	}
-	if err := json.Unmarshal(raw, &probe); err != nil {
-		return ""
-	}
-	var s string
-	if err := json.Unmarshal(probe.ResourceType, &s); err != nil {
-		return ""
-	}
-	return s
+	return resourceTypeValid(raw)
 }
 
 // bundleEntry is the part of Bundle.entry this package reads.
@@ -117,7 +107,7 @@ func BundleResources(raw json.RawMessage) ([]json.RawMessage, string, error) {
 		if e.Search != nil && e.Search.Mode == "outcome" {
 			continue
 		}
-		if ResourceType(e.Resource) == "" {
+		if resourceTypeValid(e.Resource) == "" { // valid JSON: decoded with the Bundle
 			continue
 		}
 		out = append(out, e.Resource)
@@ -141,7 +131,7 @@ func BundleEntries(raw json.RawMessage) ([]Entry, string, error) {
 	}
 	out := make([]Entry, 0, len(b.Entry))
 	for _, e := range b.Entry {
-		if ResourceType(e.Resource) == "" {
+		if resourceTypeValid(e.Resource) == "" { // valid JSON: decoded with the Bundle
 			continue
 		}
 		en := Entry{FullURL: e.FullURL, Resource: e.Resource}
