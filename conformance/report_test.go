@@ -23,10 +23,10 @@ func fixedReport() *Report {
 	rec.skip(CheckFeedbackAccepted, Evidence{Message: "feedback endpoint not offered (answered 404); it is optional"})
 	rec.pass(CheckPerfCRD, Evidence{Request: "service rx", Message: "n=3 p50=3000.0 ms"})
 	return &Report{
-		BaseURL: "https://cds.example.org",
-		Started: time.Date(2026, 11, 24, 2, 0, 0, 0, time.UTC),
-		Elapsed: 3250 * time.Millisecond,
-		Trust:   Trust{Issuer: DefaultIssuer, JKU: "http://127.0.0.1:9999/jwks.json", KID: "kid-1", Alg: "ES384", JWKS: json.RawMessage(`{"keys":[]}`)},
+		BaseURL:  "https://cds.example.org",
+		Started:  time.Date(2026, 11, 24, 2, 0, 0, 0, time.UTC),
+		Elapsed:  3250 * time.Millisecond,
+		Trust:    Trust{Issuer: DefaultIssuer, JKU: "http://127.0.0.1:9999/jwks.json", KID: "kid-1", Alg: "ES384", JWKS: json.RawMessage(`{"keys":[]}`)},
 		Services: []ServiceInfo{{ID: "rx", Hook: "order-select", Prefetch: true}},
 		Timing:   []Timing{Summarize("rx", []time.Duration{3 * time.Second, 3001 * time.Millisecond, 2999 * time.Millisecond})},
 		Results:  rec.finish(),
