@@ -42,6 +42,11 @@ func buildCard(item orderedItem, res scoring.Result, group scoring.Group, histor
 	orgDelta := best.PerCourse.NetImpact - ordered.PerCourse.NetImpact
 	summary := fmt.Sprintf("%s instead of %s: payer saves %s per course, organisation %s (%s)",
 		best.Product.Name, ordered.Product.Name, usd(payerSave), signedUSD(orgDelta), res.Contract.Name)
+	if round2(orgDelta) == 0 {
+		summary = fmt.Sprintf("%s instead of %s: payer saves %s per course, patient %s (%s)",
+			best.Product.Name, ordered.Product.Name, usd(payerSave),
+			usd(ordered.PerCourse.PatientOOP-best.PerCourse.PatientOOP), res.Contract.Name)
+	}
 	if payerSave <= 0 {
 		summary = fmt.Sprintf("%s instead of %s: organisation %s per course (%s)",
 			best.Product.Name, ordered.Product.Name, signedUSD(orgDelta), res.Contract.Name)
@@ -104,7 +109,11 @@ func detailMarkdown(item orderedItem, res scoring.Result, group scoring.Group, h
 	if slices.Contains(res.Defaulted, "administrations") {
 		course = "the group's default course"
 	}
-	fmt.Fprintf(&b, "Dose: %s; %d administrations per course (%s).\n\n", dose, res.Administrations, course)
+	if group.Benefit == scoring.PharmacyBenefit {
+		fmt.Fprintf(&b, "Dose: %s a day; %d days of supply (%s).\n\n", strings.TrimSuffix(dose, " per dose from the order"), res.Administrations, course)
+	} else {
+		fmt.Fprintf(&b, "Dose: %s; %d administrations per course (%s).\n\n", dose, res.Administrations, course)
+	}
 
 	cols := []scoring.Option{res.Ordered}
 	cols = append(cols, *best)

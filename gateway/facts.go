@@ -205,16 +205,37 @@ type medRequest struct {
 	MedicationCodeableConcept *r4.CodeableConcept `json:"medicationCodeableConcept"`
 	MedicationReference       *r4.Reference       `json:"medicationReference"`
 	Contained                 []json.RawMessage   `json:"contained"`
-	DosageInstruction         []struct {
-		Timing *struct {
-			Repeat *struct {
-				Count *float64 `json:"count"`
-			} `json:"repeat"`
-		} `json:"timing"`
+	DispenseRequest           *struct {
+		ExpectedSupplyDuration *quantity `json:"expectedSupplyDuration"`
+	} `json:"dispenseRequest"`
+	DosageInstruction []struct {
+		Timing      *timing `json:"timing"`
 		DoseAndRate []struct {
 			DoseQuantity *quantity `json:"doseQuantity"`
 		} `json:"doseAndRate"`
 	} `json:"dosageInstruction"`
+}
+
+type timing struct {
+	Repeat *struct {
+		Count      *float64 `json:"count"`
+		Frequency  *float64 `json:"frequency"`
+		Period     *float64 `json:"period"`
+		PeriodUnit string   `json:"periodUnit"`
+	} `json:"repeat"`
+}
+
+// perDay is how many administrations a timing gives per day (1 when it does not say), for
+// retail doses expressed in tablets.
+func perDay(t *timing) float64 {
+	if t == nil || t.Repeat == nil || t.Repeat.Frequency == nil || t.Repeat.Period == nil || *t.Repeat.Period <= 0 {
+		return 1
+	}
+	days := map[string]float64{"h": 1.0 / 24, "d": 1, "wk": 7}[t.Repeat.PeriodUnit]
+	if days == 0 {
+		return 1
+	}
+	return *t.Repeat.Frequency / (*t.Repeat.Period * days)
 }
 
 type quantity struct {
@@ -244,8 +265,15 @@ type orderedItem struct {
 // productOf maps a CodeableConcept to a catalog product: RxNorm first (SBD/SCD), then NDC, then
 // HCPCS, which names a product family only for biologics billed under their own code.
 func productOf(cat *scoring.Catalog, cc *r4.CodeableConcept) (scoring.Product, bool) {
+	p, _, ok := productAndStrength(cat, cc)
+	return p, ok
+}
+
+// productAndStrength also returns the strength in mg of one tablet when the matched code names a
+// retail product strength (0 otherwise), so "1 tablet daily" becomes mg per day.
+func productAndStrength(cat *scoring.Catalog, cc *r4.CodeableConcept) (scoring.Product, float64, bool) {
 	if cc == nil {
-		return scoring.Product{}, false
+		return scoring.Product{}, 0, false
 	}
 	order := []struct {
 		system string
@@ -256,12 +284,14 @@ func productOf(cat *scoring.Catalog, cc *r4.CodeableConcept) (scoring.Product, b
 			if cd.System == nil || cd.Code == nil || !sameSystem(*cd.System, o.system) {
 				continue
 			}
-			if p, ok := cat.Lookup(o.kind, strings.TrimSpace(*cd.Code)); ok {
-				return p, true
+			code := strings.TrimSpace(*cd.Code)
+			if p, ok := cat.Lookup(o.kind, code); ok {
+				mg, _ := cat.Strength(o.kind, code)
+				return p, mg, true
 			}
 		}
 	}
-	return scoring.Product{}, false
+	return scoring.Product{}, 0, false
 }
 
 // sameSystem accepts the canonical code system URIs and the variants real EHRs send.
@@ -294,7 +324,7 @@ func recognise(cat *scoring.Catalog, raw json.RawMessage, lookup medicationLooku
 		return orderedItem{}, false
 	}
 	item := orderedItem{raw: raw, id: mr.ID, date: now}
-	prod, ok := productOf(cat, mr.MedicationCodeableConcept)
+	prod, strength, ok := productAndStrength(cat, mr.MedicationCodeableConcept)
 	if !ok && mr.MedicationReference != nil && mr.MedicationReference.Reference != nil {
 		ref := *mr.MedicationReference.Reference
 		var medRaw json.RawMessage
@@ -310,7 +340,7 @@ func recognise(cat *scoring.Catalog, raw json.RawMessage, lookup medicationLooku
 		}
 		var m medicationDoc
 		if medRaw != nil && json.Unmarshal(medRaw, &m) == nil && m.ResourceType == "Medication" {
-			prod, ok = productOf(cat, m.Code)
+			prod, strength, ok = productAndStrength(cat, m.Code)
 		}
 	}
 	if !ok {
@@ -319,6 +349,13 @@ func recognise(cat *scoring.Catalog, raw json.RawMessage, lookup medicationLooku
 	item.product = prod
 	if d, ok := parseFHIRDate(mr.AuthoredOn); ok {
 		item.date, item.dateGiven = d, true
+	}
+	if strength > 0 && mr.DispenseRequest != nil && mr.DispenseRequest.ExpectedSupplyDuration != nil {
+		// Retail: a course is the days of supply.
+		if q := mr.DispenseRequest.ExpectedSupplyDuration; q.Value != nil && *q.Value > 0 &&
+			(strings.HasPrefix(strings.ToLower(firstNonEmpty(q.Code, q.Unit)), "d")) {
+			item.admins = int(*q.Value)
+		}
 	}
 	for _, di := range mr.DosageInstruction {
 		if di.Timing != nil && di.Timing.Repeat != nil && di.Timing.Repeat.Count != nil && *di.Timing.Repeat.Count > 0 {
@@ -337,6 +374,10 @@ func recognise(cat *scoring.Catalog, raw json.RawMessage, lookup medicationLooku
 				item.doseMg = *q.Value * 1000
 			case "mg/kg":
 				item.perKg = *q.Value
+			case "tab", "tablet", "tablets", "{tbl}", "{tablet}":
+				if strength > 0 {
+					item.doseMg = *q.Value * strength * perDay(di.Timing)
+				}
 			}
 		}
 		break // the first dosage instruction is the dose of record

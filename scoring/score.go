@@ -261,6 +261,12 @@ func score(cat *Catalog, reg *Registry, req Request, k *Contract, g Group, defau
 		case cents(d.NetImpact) > 0 && d.NetImpact > k.Threshold:
 			res.Best = &res.Options[0]
 			return res, nil
+		case cents(d.NetImpact) == 0 && -d.PayerAllowed > k.Threshold && cents(d.PatientOOP) <= 0:
+			// The organisation is indifferent (a pharmacy-benefit generic under FFS earns
+			// it nothing either way) while the payer saves more than the threshold and the
+			// patient pays no more: worth the clinician's attention.
+			res.Best = &res.Options[0]
+			return res, nil
 		case cents(d.NetImpact) > 0 || (cents(d.NetImpact) == 0 && cents(d.PayerAllowed) < 0):
 			// A better or cheaper option exists, but the organisation's gain does
 			// not clear the contract's threshold (e.g. a generic under FFS, where

@@ -264,8 +264,10 @@ func withCurrent(r Request, cur string) Request { r.CurrentProductID = cur; retu
 // TestRetail: Lipitor 10 mg daily, 30 days. NADAC-derived per tablet: Lipitor
 // 12.42604, generic 0.02453. Allowed 30 x 12.42604 = 372.78 vs 0.74: the
 // payer saves 372.05 and the patient 0.2 x 372.05 = 74.41. The organisation
-// earns nothing on a pharmacy claim: FFS gains 0 (below threshold), the ACO
-// half the saving (+186.02), capitation (claim paid from the budget) all of it.
+// earns nothing on a pharmacy claim: FFS gains 0, but the switch is
+// organisation-neutral while the payer saves more than the threshold and the
+// patient pays less, so it is suggested; the ACO gains half the saving
+// (+186.02), capitation (claim paid from the budget) all of it.
 func TestRetail(t *testing.T) {
 	cat, reg := env(t)
 	for _, c := range []struct {
@@ -274,8 +276,8 @@ func TestRetail(t *testing.T) {
 	}{
 		{"mssp-aco", "atorvastatin-generic", "", 186.02},
 		{"ma-capitation", "atorvastatin-generic", "", 372.05},
-		{"medicare-ffs", "", ReasonBelowThreshold, 0},
-		{"commercial-ppo", "", ReasonBelowThreshold, 0},
+		{"medicare-ffs", "atorvastatin-generic", "", 0},
+		{"commercial-ppo", "atorvastatin-generic", "", 0},
 	} {
 		r := mustScore(t, cat, reg, Request{ContractID: c.contract, ProductID: "lipitor", Date: day("2026-02-15")})
 		if bestID(r) != c.best || r.Reason != c.reason {
@@ -484,4 +486,23 @@ func firstDiff(got, want string) string {
 		}
 	}
 	return ""
+}
+
+// An organisation-neutral switch still has to clear the contract's threshold on the payer's saving.
+func TestOrgNeutralSwitchBelowThreshold(t *testing.T) {
+	cfg := DefaultConfig()
+	for i := range cfg.Contracts {
+		if cfg.Contracts[i].ID == "commercial-ppo" {
+			cfg.Contracts[i].Threshold = 1000 // above the 372.05 a 30-day course saves
+		}
+	}
+	cat, _ := env(t)
+	reg, err := NewRegistry(cfg, cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := mustScore(t, cat, reg, Request{ContractID: "commercial-ppo", ProductID: "lipitor", Date: day("2026-02-15")})
+	if r.Best != nil || r.Reason != ReasonBelowThreshold {
+		t.Fatalf("best %q reason %q, want none below-threshold", bestID(r), r.Reason)
+	}
 }
