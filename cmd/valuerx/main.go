@@ -1,3 +1,68 @@
+// Command valuerx is the valuerx CDS Hooks gateway and its tools.
+//
+//	valuerx serve   [-config file.yaml]            run the gateway (embedded demo defaults without a file)
+//	valuerx send    [-url base] REQUEST            fire a hook request (a demo name or a JSON file) and print the cards
+//	valuerx token   [-aud url]                     mint a development-client JWT
+//	valuerx conform -url base                      run the CDS Hooks conformance suite against any service
+//	valuerx load    [flags]                        drive a running valuerx with signed hooks and report latency
+//
+// This is the only package that reads flags, files and the environment; everything else gets values.
 package main
 
-func main() {}
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+type command struct {
+	name, summary string
+	run           func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "run the gateway", runServe},
+		{"send", "send a hook request (demo name or file) and print the cards", runSend},
+		{"token", "mint a development-client JWT for an audience", runToken},
+		{"conform", "run the CDS Hooks conformance suite against a base URL", runConform},
+		{"load", "load-test a running valuerx against a minimal floor server", runLoad},
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "valuerx: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: valuerx <command> [flags]")
+	fmt.Fprintln(w)
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'valuerx <command> -h' for the flags of a command.")
+}

@@ -1,0 +1,282 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"valuerx/cdshooks"
+	"valuerx/demo"
+	"valuerx/fhir"
+	"valuerx/gateway"
+	"valuerx/scoring"
+	"valuerx/store"
+)
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fl := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	configPath := fl.String("config", os.Getenv("VALUERX_CONFIG"), "YAML configuration file (default: embedded demo defaults; env VALUERX_CONFIG)")
+	listen := fl.String("listen", "", "listen address (overrides the config)")
+	external := fl.String("external-url", "", "external base URL (overrides the config)")
+	if err := fl.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := loadConfig(*configPath)
+	if err != nil {
+		fmt.Fprintln(stderr, "valuerx:", err)
+		return 2
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+	if *external != "" {
+		cfg.ExternalURL = *external
+	}
+	logger := newLogger(stderr, cfg.LogLevel)
+	app, err := buildApp(cfg, logger)
+	if err != nil {
+		fmt.Fprintln(stderr, "valuerx:", err)
+		return 1
+	}
+	defer app.Close()
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		fmt.Fprintln(stderr, "valuerx:", err)
+		return 1
+	}
+	scheme := "http"
+	if cfg.TLS.CertFile != "" {
+		scheme = "https"
+	}
+	logger.Info("valuerx listening", "addr", ln.Addr().String(), "scheme", scheme, "external_url", cfg.ExternalURL,
+		"auth", cfg.authEnabled(), "embedded_fhir", cfg.Demo.EmbeddedFHIR)
+	fmt.Fprintf(stdout, "valuerx serving on %s://%s (external URL %s)\n", scheme, ln.Addr(), cfg.ExternalURL)
+	fmt.Fprintf(stdout, "discovery: %s/cds-services\n", cfg.ExternalURL)
+	if err := app.gw.Serve(ctx, ln, cfg.TLS.CertFile, cfg.TLS.KeyFile); err != nil {
+		fmt.Fprintln(stderr, "valuerx:", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		lv = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lv}))
+}
+
+// app is the wired gateway with what it owns.
+type app struct {
+	gw      *gateway.Gateway
+	store   store.Store
+	fhirSrv *fhir.Server
+}
+
+func (a *app) Close() {
+	a.gw.Close()
+	if a.store != nil {
+		a.store.Close()
+	}
+}
+
+// buildApp wires the packages from a configuration. Tests call it too, so what they run is what
+// `valuerx serve` runs.
+func buildApp(cfg fileConfig, logger *slog.Logger) (*app, error) {
+	cat, err := scoring.DefaultCatalog()
+	if err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	scfg := scoring.DefaultConfig()
+	if cfg.Contracts != "" {
+		b, err := os.ReadFile(cfg.Contracts)
+		if err != nil {
+			return nil, fmt.Errorf("contracts: %w", err)
+		}
+		if scfg, err = scoring.ParseConfig(b); err != nil {
+			return nil, fmt.Errorf("contracts %s: %w", cfg.Contracts, err)
+		}
+	}
+	reg, err := scoring.NewRegistry(scfg, cat)
+	if err != nil {
+		return nil, fmt.Errorf("contracts: %w", err)
+	}
+	scorer, err := scoring.NewScorer(cat, reg, cfg.ScoreCache)
+	if err != nil {
+		return nil, fmt.Errorf("scorer: %w", err)
+	}
+	a := &app{}
+	gcfg := gateway.Config{
+		ExternalURL:   cfg.ExternalURL,
+		Catalog:       cat,
+		Registry:      reg,
+		Scorer:        scorer,
+		DiscoveryAuth: cfg.Auth.Discovery,
+		CORSOrigins:   cfg.CORS.Origins,
+		MaxBodyBytes:  cfg.MaxBodyBytes,
+		HookBudget:    cfg.FHIR.Budget.Duration,
+		AllowHTTPFHIR: cfg.FHIR.AllowHTTP,
+		FHIRClient:    &http.Client{Timeout: cfg.FHIR.Timeout.Duration},
+		CoverageTTL:   cfg.FHIR.CoverageTTL.Duration,
+		Logger:        logger,
+	}
+	if cfg.FHIR.AllowHTTP {
+		logger.Warn("fhir.allowHTTP is on: valuerx will call plain-http FHIR servers. Use only for tests and the demo.")
+	}
+	if cfg.Store != "" {
+		if dir := filepath.Dir(cfg.Store); dir != "." {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, fmt.Errorf("store: %w", err)
+			}
+		}
+		st, err := store.OpenSQLite(cfg.Store)
+		if err != nil {
+			return nil, err
+		}
+		a.store = st
+		gcfg.Store = st
+	}
+	if cfg.authEnabled() {
+		v, err := buildVerifier(cfg, logger)
+		if err != nil {
+			return nil, err
+		}
+		gcfg.Verifier = v
+	} else {
+		logger.Warn("auth.enabled is false: any caller can invoke the services. Never do this with real patient data.")
+	}
+	if cfg.Demo.EmbeddedFHIR {
+		srv := fhir.NewServer()
+		if err := srv.LoadBundle(demo.Patients()); err != nil {
+			return nil, fmt.Errorf("demo patients: %w", err)
+		}
+		// Next links must carry the public path, not the one StripPrefix leaves the handler.
+		if err := srv.SetBaseURL(strings.TrimRight(cfg.ExternalURL, "/") + "/fhir"); err != nil {
+			return nil, fmt.Errorf("demo FHIR base: %w", err)
+		}
+		if cfg.Demo.FHIRDelay.Duration > 0 {
+			srv.SetDelay(cfg.Demo.FHIRDelay.Duration)
+		}
+		a.fhirSrv = srv
+		gcfg.Mounts = map[string]http.Handler{"/fhir": srv}
+	}
+	gw, err := gateway.New(gcfg)
+	if err != nil {
+		return nil, err
+	}
+	a.gw = gw
+	return a, nil
+}
+
+func buildVerifier(cfg fileConfig, logger *slog.Logger) (*cdshooks.Verifier, error) {
+	vc := cdshooks.VerifierConfig{
+		ClockSkew:   cfg.Auth.ClockSkew.Duration,
+		MaxLifetime: cfg.Auth.MaxLifetime.Duration,
+		HTTPClient:  &http.Client{Timeout: 10 * time.Second},
+		Logger:      logger,
+	}
+	if cfg.Auth.Replay != "" {
+		m, err := cdshooks.ParseReplayMode(cfg.Auth.Replay)
+		if err != nil {
+			return nil, fmt.Errorf("auth.replay: %w", err)
+		}
+		vc.Replay = m
+	}
+	for i, c := range cfg.Auth.Clients {
+		tc := cdshooks.TrustedClient{Issuer: c.Issuer, JKUAllow: c.JKU, Tenants: c.Tenants}
+		switch {
+		case c.JWKSFile != "":
+			b, err := os.ReadFile(c.JWKSFile)
+			if err != nil {
+				return nil, fmt.Errorf("auth.clients[%d].jwksFile: %w", i, err)
+			}
+			tc.JWKS = b
+		case c.JWKS != "":
+			tc.JWKS = []byte(c.JWKS)
+		}
+		if c.Replay != "" {
+			m, err := cdshooks.ParseReplayMode(c.Replay)
+			if err != nil {
+				return nil, fmt.Errorf("auth.clients[%d].replay: %w", i, err)
+			}
+			tc.Replay = &m
+		}
+		vc.Clients = append(vc.Clients, tc)
+	}
+	if cfg.Auth.DevClient {
+		signer, created, err := devSigner(cfg.Auth.DevKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		vc.Clients = append(vc.Clients, signer.TrustedClient())
+		logger.Warn("DEVELOPMENT CLIENT TRUSTED: tokens signed with "+cfg.Auth.DevKeyFile+" are accepted. "+
+			"This key is for local use only; set auth.devClient: false in production.",
+			"issuer", cdshooks.DevIssuer, "kid", signer.KID, "generated", created)
+	}
+	if len(vc.Clients) == 0 {
+		return nil, errors.New("auth is enabled but no trusted client is configured (auth.clients or auth.devClient)")
+	}
+	return cdshooks.NewVerifier(vc)
+}
+
+// devSigner loads the development client key, generating it (mode 0600) on first use.
+func devSigner(path string) (*cdshooks.Signer, bool, error) {
+	if path == "" {
+		path = "var/dev-client-key.pem"
+	}
+	b, err := os.ReadFile(path)
+	created := false
+	if errors.Is(err, fs.ErrNotExist) {
+		key, gerr := cdshooks.GenerateES384()
+		if gerr != nil {
+			return nil, false, gerr
+		}
+		if b, err = cdshooks.MarshalPrivatePEM(key); err != nil {
+			return nil, false, err
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, false, fmt.Errorf("dev key: %w", err)
+		}
+		// O_EXCL: two processes starting together must not overwrite each other's key.
+		f, ferr := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if ferr == nil {
+			_, err = f.Write(b)
+			f.Close()
+			created = true
+		} else if errors.Is(ferr, fs.ErrExist) {
+			b, err = os.ReadFile(path)
+		} else {
+			err = ferr
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("dev key: %w", err)
+		}
+	} else if err != nil {
+		return nil, false, fmt.Errorf("dev key: %w", err)
+	}
+	s, err := cdshooks.LoadSignerPEM(b, cdshooks.DevIssuer)
+	if err != nil {
+		return nil, false, fmt.Errorf("dev key %s: %w", path, err)
+	}
+	return s, created, nil
+}
+
+// serviceFor picks the valuerx service for a hook name.
+func serviceFor(hook string) string {
+	if strings.TrimSpace(hook) == "order-select" {
+		return gateway.ServiceOrderSelect
+	}
+	return gateway.ServiceOrderSign
+}
