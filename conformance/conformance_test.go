@@ -2,6 +2,9 @@ package conformance_test
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"net"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -156,5 +159,71 @@ func TestBrokenServices(t *testing.T) {
 				t.Log(dump(t, rep))
 			}
 		})
+	}
+}
+
+// TestSuiteServesItsJWKS: with no key given, the suite generates one, serves its JWKS on the
+// address asked for and advertises it as jku; a service that allowlists that jku accepts the
+// suite's tokens and still refuses the hostile ones.
+func TestSuiteServesItsJWKS(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	jku := "http://" + addr + "/jwks.json"
+	srv := httptest.NewServer(conformtest.New(conformtest.Config{Issuer: conformance.DefaultIssuer, JWKSURL: jku}))
+	t.Cleanup(srv.Close)
+	rep := run(t, conformance.Options{BaseURL: srv.URL, JWKSListen: addr})
+	if rep.Trust.JKU != jku || rep.Trust.Alg != "ES384" || rep.Trust.Issuer != conformance.DefaultIssuer {
+		t.Errorf("trust = %+v", rep.Trust)
+	}
+	for _, id := range []string{conformance.CheckAuthRequired, conformance.CheckAuthValidToken, conformance.CheckAuthAlgNone,
+		conformance.CheckAuthSymmetric, conformance.CheckAuthExpired, conformance.CheckAuthAudience, conformance.CheckServiceStatus} {
+		if res, _ := rep.Result(id); res.Status != conformance.Pass {
+			t.Errorf("%s = %s %v", id, res.Status, res.Evidence)
+		}
+	}
+	if rep.ShallFailed() {
+		t.Log(dump(t, rep))
+	}
+}
+
+// TestRS384: a team's RSA key signs RS384 tokens, which the service verifies.
+func TestRS384(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sg, err := cdshooks.NewSigner(key, testIssuer, "team-key-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(conformtest.New(conformtest.Config{Issuer: testIssuer, Key: key.Public()}))
+	t.Cleanup(srv.Close)
+	rep := run(t, conformance.Options{BaseURL: srv.URL, Signer: sg, OmitJKU: true})
+	if rep.Trust.Alg != "RS384" || rep.Trust.KID != "team-key-1" || rep.Trust.JKU != "" {
+		t.Errorf("trust = %+v", rep.Trust)
+	}
+	if res, _ := rep.Result(conformance.CheckAuthValidToken); res.Status != conformance.Pass || rep.ShallFailed() {
+		t.Errorf("auth.valid-token = %s; ShallFailed %v\n%s", res.Status, rep.ShallFailed(), dump(t, rep))
+	}
+}
+
+// TestUnreachable: a base URL nobody listens on yields a failed report, not an error.
+func TestUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	ln.Close()
+	rep := run(t, conformance.Options{BaseURL: base, OmitJKU: true})
+	if res, _ := rep.Result(conformance.CheckDiscoveryAvailable); res.Status != conformance.Fail {
+		t.Errorf("discovery.available = %s", res.Status)
+	}
+	if !rep.ShallFailed() || len(rep.Services) != 0 {
+		t.Errorf("ShallFailed %v services %v", rep.ShallFailed(), rep.Services)
 	}
 }

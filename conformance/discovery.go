@@ -18,7 +18,11 @@ func (s *suite) discovery(ctx context.Context) {
 		return
 	}
 	if x.status != http.StatusOK {
-		s.rec.violate(CheckDiscoveryAvailable, x.evidence("", fmt.Sprintf("answered %d, not 200", x.status)))
+		msg := fmt.Sprintf("answered %d, not 200", x.status)
+		if refused(x) {
+			msg += "; the service refused the suite's token: configure it to trust iss " + s.signer.Issuer + " with jku " + orNone(s.signer.JKU)
+		}
+		s.rec.violate(CheckDiscoveryAvailable, x.evidence("", msg))
 		return
 	}
 	v, err := decodeJSON(x.body)

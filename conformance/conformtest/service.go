@@ -7,11 +7,12 @@
 // draft order) and an order-sign service ("conf-sign", whose card suggests a delete plus a
 // create), with feedback, CORS and JWT client authentication against one trusted issuer and key.
 //
-// It imports nothing from valuerx but cdshooks (for nothing but its wire constants' sake it does not
-// even need that): it must stay independent of the product it is used to test.
+// It imports nothing from valuerx: it must stay independent of the product the suite is used to
+// test, so that a bug shared by both cannot hide.
 package conformtest
 
 import (
+	"context"
 	"crypto"
 	"encoding/base64"
 	"encoding/json"
@@ -22,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 )
@@ -80,6 +82,10 @@ type Config struct {
 	// disables authentication, as does Fault NoAuth.
 	Issuer string
 	Key    crypto.PublicKey
+	// JWKSURL, when set and Key is nil, is the one allowlisted jku: the service fetches the
+	// client's keys from there (as a service trusting a client's jku does) and refuses tokens whose
+	// jku header names anything else.
+	JWKSURL string
 	// Delay is how long the Slow fault waits before answering order-select (default 3 s).
 	Delay time.Duration
 }
@@ -258,7 +264,7 @@ func writeJSON(w http.ResponseWriter, status int, body string) {
 // authorized verifies the bearer JWT against the one trusted client, with the fault's hole in it.
 func (s *Service) authorized(r *http.Request) bool {
 	f := s.cfg.Fault
-	if s.cfg.Key == nil || f == NoAuth {
+	if (s.cfg.Key == nil && s.cfg.JWKSURL == "") || f == NoAuth {
 		return true
 	}
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -275,6 +281,8 @@ func (s *Service) authorized(r *http.Request) bool {
 	}
 	var hdr struct {
 		Alg string `json:"alg"`
+		KID string `json:"kid"`
+		JKU string `json:"jku"`
 	}
 	if json.Unmarshal(hdrJSON, &hdr) != nil {
 		return false
@@ -284,6 +292,16 @@ func (s *Service) authorized(r *http.Request) bool {
 		return true
 	case f == AcceptHS384 && strings.HasPrefix(hdr.Alg, "HS"):
 		return true
+	}
+	key := s.cfg.Key
+	if key == nil {
+		if hdr.JKU != s.cfg.JWKSURL {
+			return false
+		}
+		var err error
+		if key, err = fetchKey(r.Context(), s.cfg.JWKSURL, hdr.KID); err != nil {
+			return false
+		}
 	}
 	aud := "http://" + r.Host + r.URL.Path
 	opts := []jwt.ParserOption{
@@ -301,7 +319,7 @@ func (s *Service) authorized(r *http.Request) bool {
 		opts = append(opts, jwt.WithExpirationRequired())
 	}
 	claims := jwt.MapClaims{}
-	parsed, err := jwt.NewParser(opts...).ParseWithClaims(tok, claims, func(*jwt.Token) (any, error) { return s.cfg.Key, nil })
+	parsed, err := jwt.NewParser(opts...).ParseWithClaims(tok, claims, func(*jwt.Token) (any, error) { return key, nil })
 	if err != nil || !parsed.Valid {
 		return false
 	}
@@ -533,4 +551,36 @@ func (s *Service) feedback(w http.ResponseWriter, r *http.Request) {
 		s.fb[string(rm)] = true
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// fetchKey gets the key with kid from a JWKS URL. The reference service fetches on every call:
+// it serves a handful of test requests, and a cache would only hide the suite's JWKS server.
+func fetchKey(ctx context.Context, jwksURL, kid string) (crypto.PublicKey, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, jwksURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	hc := &http.Client{Timeout: 5 * time.Second}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("jwks: status %d", resp.StatusCode)
+	}
+	var set jwkset.JWKSMarshal
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&set); err != nil {
+		return nil, fmt.Errorf("jwks: %w", err)
+	}
+	keys, err := set.JWKSlice()
+	if err != nil {
+		return nil, fmt.Errorf("jwks: %w", err)
+	}
+	for _, k := range keys {
+		if k.Marshal().KID == kid {
+			return k.Key(), nil
+		}
+	}
+	return nil, fmt.Errorf("jwks: no key %q", kid)
 }
