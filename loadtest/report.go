@@ -200,15 +200,15 @@ func (r *Report) WriteJSON(w io.Writer) error {
 // floor and the budget's verdict.
 func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tconc\tserver\treqs\tok\treq/s\tp50\tp90\tp99\tmax\tunexpected\tcache hit\tfhir/req\tpeak RSS\t")
+	fmt.Fprintln(tw, "scenario\tconc\tserver\treqs\tok\treq/s\tp50\tp90\tp99\tmax\tunexpected\tcache hit\tfhir/req\tcov hit\tpeak RSS\t")
 	for _, x := range r.Results {
 		peak := "-"
 		if len(x.Memory) > 0 {
 			peak = mib(x.Memory[len(x.Memory)-1].Peak)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t\n", x.Scenario, x.Concurrency, x.Server,
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t\n", x.Scenario, x.Concurrency, x.Server,
 			x.Requests, x.OK, x.Throughput, ms(x.P50), ms(x.P90), ms(x.P99), ms(x.Max), x.Unexpected,
-			ratio(x.CacheHitRatio), ratio(x.FHIRFetchesPerRequest), peak)
+			ratio(x.CacheHitRatio), ratio(x.FHIRFetchesPerRequest), ratio(x.CoverageHitRatio), peak)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
