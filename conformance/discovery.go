@@ -25,6 +25,11 @@ func (s *suite) discovery(ctx context.Context) {
 		s.rec.violate(CheckDiscoveryAvailable, x.evidence("", msg))
 		return
 	}
+	s.discoveryBody(x)
+}
+
+// discoveryBody checks a 200 discovery answer and keeps its order services.
+func (s *suite) discoveryBody(x *exchange) {
 	v, err := decodeJSON(x.body)
 	if err != nil {
 		s.rec.violate(CheckDiscoveryAvailable, x.evidence("$", "body is not JSON"))

@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -173,6 +174,11 @@ func FuzzCheckResponse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		r := &rules{validate: fv.Validate}
 		r.checkResponse(body, map[string]bool{"MedicationRequest/m1": true})
+		for _, c := range collectCards(body) {
+			if c.uuid == "" {
+				t.Fatal("collected a card without uuid")
+			}
+		}
 		for _, fd := range r.out {
 			if !catalog[fd.ID] {
 				t.Fatalf("finding for unknown check %q", fd.ID)
@@ -203,6 +209,7 @@ func FuzzParseRequests(f *testing.F) {
 			return
 		}
 		for _, r := range rs {
+			_, _, _ = draftOrderRefs(r.Body) // must not panic on any context
 			var m map[string]json.RawMessage
 			if r.Hook == "" || json.Unmarshal(r.Body, &m) != nil {
 				t.Fatalf("bad request %+v", r)
@@ -411,4 +418,24 @@ func TestRecorder(t *testing.T) {
 			t.Errorf("%s: status %s evals %d evidence %d omitted %d; want %+v", g.ID, g.Status, g.Evaluations, len(g.Evidence), g.Omitted, w)
 		}
 	}
+}
+
+// FuzzDiscovery: any discovery body yields findings for catalog checks and services with an order
+// hook, a non-empty id and a URL under the base; never a panic.
+func FuzzDiscovery(f *testing.F) {
+	f.Add([]byte(`{"services": [{"hook": "order-select", "id": "a", "description": "d", "title": "t", "prefetch": {"p": "Patient/{{context.patientId}}"}}]}`))
+	f.Add([]byte(`{"services": [{"hook": "order-sign", "id": "a b/c", "description": 1, "prefetch": {"p": 2, "q": "X?a={{context.draftOrders}}"}}]}`))
+	f.Add([]byte(`{"services": []}`))
+	f.Add([]byte(`{"services": null, "extension": {}}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		s := &suite{rec: newRecorder(Catalog()), base: "https://cds.example.org", report: &Report{}, opts: Options{Origin: DefaultOrigin}}
+		s.discoveryBody(&exchange{label: "GET /cds-services", status: 200, header: http.Header{}, body: body})
+		for _, svc := range s.svcs {
+			if svc.ID == "" || (svc.Hook != "order-select" && svc.Hook != "order-sign") || !strings.HasPrefix(svc.url, s.base+"/cds-services/") {
+				t.Fatalf("bad service %+v", svc)
+			}
+		}
+		_ = s.rec.finish()
+	})
 }
