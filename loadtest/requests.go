@@ -30,6 +30,7 @@ type Template struct {
 	slots []slotKind
 	// DoseVaries is true when the template has a dose that Body can vary (cold scoring cache).
 	DoseVaries bool
+	dose0      string // the dose as the request had it
 }
 
 // Services maps a hook to the valuerx service that answers it.
@@ -60,12 +61,12 @@ func NewTemplate(name string, raw []byte, fhirServer string, noPrefetch bool) (*
 	if noPrefetch {
 		delete(m, "prefetch")
 	}
-	varies := setDoseMark(m)
+	dose0, varies := setDoseMark(m)
 	b, err := json.Marshal(m)
 	if err != nil {
 		return nil, fmt.Errorf("template %s: %w", name, err)
 	}
-	t := &Template{Name: name, Hook: hook, Service: svc, DoseVaries: varies}
+	t := &Template{Name: name, Hook: hook, Service: svc, DoseVaries: varies, dose0: dose0}
 	hi := bytes.Index(b, []byte(`"`+hookInstanceMark+`"`))
 	if hi < 0 {
 		return nil, fmt.Errorf("template %s: hookInstance placeholder lost", name)
@@ -89,8 +90,9 @@ func NewTemplate(name string, raw []byte, fhirServer string, noPrefetch bool) (*
 	return t, nil
 }
 
-// setDoseMark puts the dose placeholder in the first draft order's first doseQuantity.
-func setDoseMark(m map[string]any) bool {
+// setDoseMark puts the dose placeholder in the first draft order's first numeric doseQuantity
+// value and returns the value it replaced.
+func setDoseMark(m map[string]any) (string, bool) {
 	ctx, _ := m["context"].(map[string]any)
 	bundle, _ := ctx["draftOrders"].(map[string]any)
 	entries, _ := bundle["entry"].([]any)
@@ -104,14 +106,14 @@ func setDoseMark(m map[string]any) bool {
 				if q == nil {
 					continue
 				}
-				if _, ok := q["value"]; ok {
+				if v, ok := q["value"].(json.Number); ok {
 					q["value"] = doseMark
-					return true
+					return v.String(), true
 				}
 			}
 		}
 	}
-	return false
+	return "", false
 }
 
 type slotKind int
@@ -126,9 +128,8 @@ type slot struct {
 	kind  slotKind
 }
 
-// Body returns a request body with a fresh hookInstance. dose <= 0 keeps the template's dose
-// (dose0, its original text) where the template's dose varies.
-func (t *Template) Body(dose float64, dose0 string) []byte {
+// Body returns a request body with a fresh hookInstance. dose <= 0 keeps the request's own dose.
+func (t *Template) Body(dose float64) []byte {
 	n := 64
 	for _, p := range t.parts {
 		n += len(p)
@@ -145,39 +146,11 @@ func (t *Template) Body(dose float64, dose0 string) []byte {
 			if dose > 0 {
 				b = strconv.AppendFloat(b, dose, 'f', -1, 64)
 			} else {
-				b = append(b, dose0...)
+				b = append(b, t.dose0...)
 			}
 		}
 	}
 	return append(b, t.parts[len(t.parts)-1]...)
-}
-
-// originalDose returns the dose text of raw's first draft order (what Body restores when the
-// dose is not varied).
-func originalDose(raw []byte) string {
-	var m map[string]any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if dec.Decode(&m) != nil {
-		return ""
-	}
-	ctx, _ := m["context"].(map[string]any)
-	bundle, _ := ctx["draftOrders"].(map[string]any)
-	entries, _ := bundle["entry"].([]any)
-	for _, e := range entries {
-		res, _ := e.(map[string]any)["resource"].(map[string]any)
-		dis, _ := res["dosageInstruction"].([]any)
-		for _, di := range dis {
-			drs, _ := di.(map[string]any)["doseAndRate"].([]any)
-			for _, dr := range drs {
-				q, _ := dr.(map[string]any)["doseQuantity"].(map[string]any)
-				if v, ok := q["value"].(json.Number); ok {
-					return v.String()
-				}
-			}
-		}
-	}
-	return ""
 }
 
 // BadKind is one deliberately wrong request of the mix scenario.
@@ -205,10 +178,9 @@ func corrupt(body []byte) []byte {
 	return append(out, `,,}`...)
 }
 
-// entry is one prepared request template plus its original dose.
+// entry is one prepared request template.
 type entry struct {
-	t     *Template
-	dose0 string
+	t *Template
 }
 
 func prepare(names []string, get func(string) ([]byte, bool), fhirServer string, noPrefetch, needDose bool) ([]entry, error) {
@@ -225,7 +197,7 @@ func prepare(names []string, get func(string) ([]byte, bool), fhirServer string,
 		if needDose && !t.DoseVaries {
 			continue
 		}
-		out = append(out, entry{t: t, dose0: originalDose(raw)})
+		out = append(out, entry{t: t})
 	}
 	if len(out) == 0 {
 		return nil, errors.New("loadtest: no usable request templates")

@@ -220,10 +220,11 @@ func runScenario(ctx context.Context, o Options, sc string, conc int, vx, fl *pr
 			if rest := o.Count - t.stats.count(); rest < n {
 				n = rest
 			}
+			t.stats.beginRound()
 			start := time.Now()
 			sent := t.load(ctx, o, sc, conc, n, roundTime, &dose)
 			el := time.Since(start)
-			t.stats.addElapsed(el)
+			t.stats.endRound(el)
 			if m, err := t.proc.memory(); err == nil {
 				t.memory = append(t.memory, m)
 			}
@@ -243,11 +244,7 @@ func runScenario(ctx context.Context, o Options, sc string, conc int, vx, fl *pr
 		out = append(out, t.result(sc, conc))
 	}
 	if len(out) == 2 {
-		v, f := &out[0], out[1]
-		if f.Throughput > 0 && f.P99 > 0 {
-			v.ThroughputRatio = round3(v.Throughput / f.Throughput)
-			v.P99Ratio = round3(float64(v.P99) / float64(f.P99))
-		}
+		compare(&out[0], out[1])
 	}
 	return out, nil
 }
@@ -281,7 +278,7 @@ type outcome struct {
 
 // send mints a fresh token, builds a body and sends it; only the HTTP exchange is timed.
 func (t *target) send(ctx context.Context, s *cdshooks.Signer, e entry, bad BadKind, dose float64) outcome {
-	body := e.t.Body(dose, e.dose0)
+	body := e.t.Body(dose)
 	svc := e.t.Service
 	switch bad {
 	case BadJSON:
@@ -314,7 +311,7 @@ func (t *target) send(ctx context.Context, s *cdshooks.Signer, e entry, bad BadK
 			if o := t.do(ctx, url, auth, body, e.t.Name); o.err != nil {
 				return o
 			}
-			body = e.t.Body(dose, e.dose0)
+			body = e.t.Body(dose)
 		}
 	}
 	return t.do(ctx, url, auth, body, e.t.Name)
