@@ -56,7 +56,7 @@ func (s *suite) discoveryBody(x *exchange) {
 		p := fmt.Sprintf("$.services[%d]", i)
 		svc, ok := item.(map[string]any)
 		if !ok {
-			s.rec.violate(CheckDiscoveryServiceFields, x.evidence(p, "service is a "+kind(item)+", not an object"))
+			s.rec.violate(CheckDiscoveryServiceFields, x.evidence(p, "service is "+ak(item)+", not an object"))
 			continue
 		}
 		fieldsOK := true
@@ -114,7 +114,7 @@ func (s *suite) discoveryPrefetch(x *exchange, p, hook string, svc map[string]an
 	}
 	m, ok := pf.(map[string]any)
 	if !ok {
-		s.rec.violate(CheckDiscoveryPrefetch, x.evidence(p+".prefetch", "prefetch is a "+kind(pf)+", not an object"))
+		s.rec.violate(CheckDiscoveryPrefetch, x.evidence(p+".prefetch", "prefetch is "+ak(pf)+", not an object"))
 		return nil
 	}
 	templates := map[string]string{}

@@ -66,6 +66,15 @@ func kind(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
+// ak is kind with its indefinite article, for messages.
+func ak(v any) string {
+	k := kind(v)
+	if strings.IndexByte("aeiou", k[0]) >= 0 {
+		return "an " + k
+	}
+	return "a " + k
+}
+
 // get returns a member, treating an explicit null like an absent member: nulls are the business of
 // the json.no-null check alone, so a null optional member breaks exactly one rule.
 func get(m map[string]any, key string) (any, bool) {
@@ -96,12 +105,12 @@ func (r *rules) checkResponse(body []byte, draft map[string]bool) {
 	case !present:
 		r.bad(CheckResponseCards, "$.cards", "cards is missing")
 	case !isArr:
-		r.badf(CheckResponseCards, "$.cards", "cards is a %s, not an array", kind(cards))
+		r.badf(CheckResponseCards, "$.cards", "cards is %s, not an array", ak(cards))
 	default:
 		good := true
 		for i, c := range arr {
 			if _, ok := c.(map[string]any); !ok {
-				r.badf(CheckResponseCards, fmt.Sprintf("$.cards[%d]", i), "card is a %s, not an object", kind(c))
+				r.badf(CheckResponseCards, fmt.Sprintf("$.cards[%d]", i), "card is %s, not an object", ak(c))
 				good = false
 			}
 		}
@@ -118,7 +127,7 @@ func (r *rules) checkResponse(body []byte, draft map[string]bool) {
 	if sa, ok := get(obj, "systemActions"); ok {
 		acts, isArr := sa.([]any)
 		if !isArr {
-			r.badf(CheckSystemActions, "$.systemActions", "systemActions is a %s, not an array", kind(sa))
+			r.badf(CheckSystemActions, "$.systemActions", "systemActions is %s, not an array", ak(sa))
 			return
 		}
 		r.ok(CheckSystemActions)
@@ -126,7 +135,7 @@ func (r *rules) checkResponse(body []byte, draft map[string]bool) {
 			p := fmt.Sprintf("$.systemActions[%d]", i)
 			act, ok := a.(map[string]any)
 			if !ok {
-				r.badf(CheckSystemActions, p, "action is a %s, not an object", kind(a))
+				r.badf(CheckSystemActions, p, "action is %s, not an object", ak(a))
 				continue
 			}
 			r.action(act, p, true)
@@ -157,7 +166,7 @@ func (r *rules) noNull(v any, path string, top bool, found *bool) {
 					if _, isObj := c.(map[string]any); isObj {
 						r.ok(CheckExtension)
 					} else {
-						r.badf(CheckExtension, p, "extension is a %s, not an object", kind(c))
+						r.badf(CheckExtension, p, "extension is %s, not an object", ak(c))
 					}
 				}
 				continue
@@ -207,7 +216,7 @@ func (r *rules) card(card map[string]any, p string, draft map[string]bool, uuids
 		s, isStr := u.(string)
 		switch {
 		case !isStr:
-			r.badf(CheckCardUUID, p+".uuid", "uuid is a %s, not a string", kind(u))
+			r.badf(CheckCardUUID, p+".uuid", "uuid is %s, not a string", ak(u))
 		case uuids[s] != "":
 			r.bad(CheckCardUUID, p+".uuid", "uuid repeats the one at "+uuids[s])
 		default:
@@ -224,7 +233,7 @@ func (r *rules) card(card map[string]any, p string, draft map[string]bool, uuids
 	if s, ok := get(card, "summary"); !ok {
 		r.bad(CheckCardSummary, p+".summary", "summary is missing")
 	} else if str, isStr := s.(string); !isStr {
-		r.badf(CheckCardSummary, p+".summary", "summary is a %s, not a string", kind(s))
+		r.badf(CheckCardSummary, p+".summary", "summary is %s, not a string", ak(s))
 	} else if n := utf8.RuneCountInString(str); n >= 140 {
 		r.badf(CheckCardSummary, p+".summary", "summary has %d characters; it must have fewer than 140", n)
 	} else {
@@ -233,7 +242,7 @@ func (r *rules) card(card map[string]any, p string, draft map[string]bool, uuids
 	// detail
 	if d, ok := get(card, "detail"); ok {
 		if _, isStr := d.(string); !isStr {
-			r.badf(CheckCardDetail, p+".detail", "detail is a %s, not a string", kind(d))
+			r.badf(CheckCardDetail, p+".detail", "detail is %s, not a string", ak(d))
 		} else {
 			r.ok(CheckCardDetail)
 		}
@@ -242,7 +251,7 @@ func (r *rules) card(card map[string]any, p string, draft map[string]bool, uuids
 	if ind, ok := get(card, "indicator"); !ok {
 		r.bad(CheckCardIndicator, p+".indicator", "indicator is missing")
 	} else if s, isStr := ind.(string); !isStr {
-		r.badf(CheckCardIndicator, p+".indicator", "indicator is a %s, not a string", kind(ind))
+		r.badf(CheckCardIndicator, p+".indicator", "indicator is %s, not a string", ak(ind))
 	} else if s != "info" && s != "warning" && s != "critical" {
 		r.bad(CheckCardIndicator, p+".indicator", "indicator is not one of info, warning, critical")
 	} else {
@@ -271,7 +280,7 @@ func (r *rules) card(card map[string]any, p string, draft map[string]bool, uuids
 		arr, isArr := sugs.([]any)
 		switch {
 		case !isArr:
-			r.badf(CheckCardSuggest, p+".suggestions", "suggestions is a %s, not an array", kind(sugs))
+			r.badf(CheckCardSuggest, p+".suggestions", "suggestions is %s, not an array", ak(sugs))
 		case len(arr) == 0:
 			r.bad(CheckCardSuggest, p+".suggestions", "suggestions is an empty array")
 		default:
@@ -281,7 +290,7 @@ func (r *rules) card(card map[string]any, p string, draft map[string]bool, uuids
 				sp := fmt.Sprintf("%s.suggestions[%d]", p, i)
 				sug, ok := s.(map[string]any)
 				if !ok {
-					r.badf(CheckCardSuggest, sp, "suggestion is a %s, not an object", kind(s))
+					r.badf(CheckCardSuggest, sp, "suggestion is %s, not an object", ak(s))
 					continue
 				}
 				if r.suggestion(sug, sp, draft) {
@@ -301,7 +310,7 @@ func (r *rules) card(card map[string]any, p string, draft map[string]bool, uuids
 	if or, ok := get(card, "overrideReasons"); ok {
 		arr, isArr := or.([]any)
 		if !isArr {
-			r.badf(CheckCardOverride, p+".overrideReasons", "overrideReasons is a %s, not an array", kind(or))
+			r.badf(CheckCardOverride, p+".overrideReasons", "overrideReasons is %s, not an array", ak(or))
 		} else {
 			good := true
 			for i, c := range arr {
@@ -320,7 +329,7 @@ func (r *rules) card(card map[string]any, p string, draft map[string]bool, uuids
 	if ls, ok := get(card, "links"); ok {
 		arr, isArr := ls.([]any)
 		if !isArr {
-			r.badf(CheckCardLinks, p+".links", "links is a %s, not an array", kind(ls))
+			r.badf(CheckCardLinks, p+".links", "links is %s, not an array", ak(ls))
 		} else {
 			for i, l := range arr {
 				r.link(l, fmt.Sprintf("%s.links[%d]", p, i))
@@ -337,7 +346,7 @@ func (r *rules) source(card map[string]any, p string) {
 	}
 	m, isObj := src.(map[string]any)
 	if !isObj {
-		r.badf(CheckCardSource, p+".source", "source is a %s, not an object", kind(src))
+		r.badf(CheckCardSource, p+".source", "source is %s, not an object", ak(src))
 		return
 	}
 	good := true
@@ -345,7 +354,7 @@ func (r *rules) source(card map[string]any, p string) {
 		r.bad(CheckCardSource, p+".source.label", "source.label is missing")
 		good = false
 	} else if _, isStr := l.(string); !isStr {
-		r.badf(CheckCardSource, p+".source.label", "source.label is a %s, not a string", kind(l))
+		r.badf(CheckCardSource, p+".source.label", "source.label is %s, not a string", ak(l))
 		good = false
 	}
 	for _, k := range []string{"url", "icon"} {
@@ -378,7 +387,7 @@ func (r *rules) source(card map[string]any, p string) {
 func codingProblem(c any, needDisplay bool) string {
 	m, ok := c.(map[string]any)
 	if !ok {
-		return "Coding is a " + kind(c) + ", not an object"
+		return "Coding is " + ak(c) + ", not an object"
 	}
 	var missing []string
 	for _, k := range []string{"code", "system", "display"} {
@@ -390,7 +399,7 @@ func codingProblem(c any, needDisplay bool) string {
 			continue
 		}
 		if _, isStr := v.(string); !isStr {
-			return "Coding." + k + " is a " + kind(v) + ", not a string"
+			return "Coding." + k + " is " + ak(v) + ", not a string"
 		}
 	}
 	if len(missing) > 0 {
@@ -403,7 +412,7 @@ func codingProblem(c any, needDisplay bool) string {
 func absoluteURLProblem(v any) string {
 	s, ok := v.(string)
 	if !ok {
-		return "is a " + kind(v) + ", not a string"
+		return "is " + ak(v) + ", not a string"
 	}
 	u, err := url.Parse(s)
 	if err != nil {
@@ -418,7 +427,7 @@ func absoluteURLProblem(v any) string {
 func (r *rules) link(l any, p string) {
 	m, ok := l.(map[string]any)
 	if !ok {
-		r.badf(CheckCardLinks, p, "link is a %s, not an object", kind(l))
+		r.badf(CheckCardLinks, p, "link is %s, not an object", ak(l))
 		return
 	}
 	good := true
@@ -447,7 +456,7 @@ func (r *rules) link(l any, p string) {
 	}
 	if ac, ok := get(m, "appContext"); ok {
 		if _, isStr := ac.(string); !isStr {
-			r.badf(CheckLinkAppContext, p+".appContext", "appContext is a %s, not a string", kind(ac))
+			r.badf(CheckLinkAppContext, p+".appContext", "appContext is %s, not a string", ak(ac))
 		} else if ts == "absolute" {
 			r.bad(CheckLinkAppContext, p+".appContext", "appContext on an absolute link")
 		} else {
@@ -461,7 +470,7 @@ func (r *rules) suggestion(s map[string]any, p string, draft map[string]bool) bo
 	if v, ok := get(s, "label"); !ok {
 		r.bad(CheckSugLabel, p+".label", "label is missing")
 	} else if _, isStr := v.(string); !isStr {
-		r.badf(CheckSugLabel, p+".label", "label is a %s, not a string", kind(v))
+		r.badf(CheckSugLabel, p+".label", "label is %s, not a string", ak(v))
 	} else {
 		r.ok(CheckSugLabel)
 	}
@@ -470,7 +479,7 @@ func (r *rules) suggestion(s map[string]any, p string, draft map[string]bool) bo
 	}
 	if v, ok := get(s, "uuid"); ok {
 		if _, isStr := v.(string); !isStr {
-			r.badf(CheckSugUUID, p+".uuid", "uuid is a %s, not a string", kind(v))
+			r.badf(CheckSugUUID, p+".uuid", "uuid is %s, not a string", ak(v))
 		} else {
 			r.ok(CheckSugUUID)
 		}
@@ -479,7 +488,7 @@ func (r *rules) suggestion(s map[string]any, p string, draft map[string]bool) bo
 	if v, ok := get(s, "isRecommended"); ok {
 		b, isBool := v.(bool)
 		if !isBool {
-			r.badf(CheckSugRecommended, p+".isRecommended", "isRecommended is a %s, not a boolean", kind(v))
+			r.badf(CheckSugRecommended, p+".isRecommended", "isRecommended is %s, not a boolean", ak(v))
 		} else {
 			recommended = b
 			r.ok(CheckSugRecommended)
@@ -492,7 +501,7 @@ func (r *rules) suggestion(s map[string]any, p string, draft map[string]bool) bo
 	arr, isArr := acts.([]any)
 	switch {
 	case !isArr:
-		r.badf(CheckSugActions, p+".actions", "actions is a %s, not an array", kind(acts))
+		r.badf(CheckSugActions, p+".actions", "actions is %s, not an array", ak(acts))
 		return recommended
 	case len(arr) == 0:
 		r.bad(CheckSugActions, p+".actions", "actions is an empty array")
@@ -505,7 +514,7 @@ func (r *rules) suggestion(s map[string]any, p string, draft map[string]bool) bo
 		ap := fmt.Sprintf("%s.actions[%d]", p, i)
 		act, ok := a.(map[string]any)
 		if !ok {
-			r.badf(CheckSugActions, ap, "action is a %s, not an object", kind(a))
+			r.badf(CheckSugActions, ap, "action is %s, not an object", ak(a))
 			continue
 		}
 		typ, target := r.action(act, ap, false)
@@ -564,7 +573,7 @@ func (r *rules) action(a map[string]any, p string, system bool) (typ, target str
 			r.bad(CheckActionDesc, p+".description", "description is missing")
 		}
 	} else if _, isStr := d.(string); !isStr {
-		r.badf(CheckActionDesc, p+".description", "description is a %s, not a string", kind(d))
+		r.badf(CheckActionDesc, p+".description", "description is %s, not a string", ak(d))
 	} else {
 		r.ok(CheckActionDesc)
 	}
@@ -573,7 +582,7 @@ func (r *rules) action(a map[string]any, p string, system bool) (typ, target str
 		s, isStr := rid.(string)
 		switch {
 		case !isStr:
-			r.badf(CheckActionResID, p+".resourceId", "resourceId is a %s, not a string", kind(rid))
+			r.badf(CheckActionResID, p+".resourceId", "resourceId is %s, not a string", ak(rid))
 		case !refRE.MatchString(s):
 			r.bad(CheckActionResID, p+".resourceId", "resourceId is not a relative reference Type/id")
 		default:
@@ -609,6 +618,7 @@ func (r *rules) action(a map[string]any, p string, system bool) (typ, target str
 		if id == "" {
 			if typ == "update" {
 				r.bad(CheckActionResource, p+".resource.id", "an update's resource has no id")
+				return typ, ""
 			}
 			return typ, rt + "/"
 		}
