@@ -600,7 +600,7 @@ func (r *rules) action(a map[string]any, p string, system bool) (typ, target str
 		if !hasRes || !isObj || rt == "" {
 			what := "missing"
 			if hasRes {
-				what = "a " + kind(res) + " without resourceType"
+				what = ak(res) + " without resourceType"
 			}
 			r.bad(CheckActionResource, p+".resource", "a "+typ+" action's resource is "+what)
 			return typ, ""
