@@ -63,6 +63,7 @@ func startProcess(ctx context.Context, name, exe string, env []string, args Args
 		p.cmd.Env = append(os.Environ(), env...)
 		p.cmd.Stdout = p.out
 		p.cmd.Stderr = p.out
+		dieWithParent(p.cmd)
 		if err := p.cmd.Start(); err != nil {
 			return nil, fmt.Errorf("loadtest: start %s: %w", name, err)
 		}
