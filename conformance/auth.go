@@ -205,7 +205,7 @@ func (s *suite) auth(ctx context.Context) {
 	} else {
 		s.rec.warn(CheckAuthRequired, x0.evidence("", fmt.Sprintf("answered %d to a request without JWT; expected 401", x0.status)))
 	}
-	st, ok := s.valid[svc.ID]
+	st, ok := s.valid[svc.key()]
 	if !ok {
 		xv := post(s.mint(svc.url), "valid JWT")
 		st = xv.status

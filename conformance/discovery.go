@@ -96,8 +96,13 @@ func (s *suite) discoveryBody(x *exchange) {
 			})
 		}
 	}
+	ids := map[string]int{}
 	for _, svc := range s.svcs {
-		s.report.Services = append(s.report.Services, svc.ServiceInfo)
+		ids[svc.ID]++
+	}
+	for i := range s.svcs {
+		s.svcs[i].shared = ids[s.svcs[i].ID] > 1
+		s.report.Services = append(s.report.Services, s.svcs[i].ServiceInfo)
 	}
 	if len(s.svcs) == 0 {
 		s.rec.violate(CheckDiscoveryOrderHooks, x.evidence("$.services", "no order-select or order-sign service; service checks skipped"))

@@ -29,12 +29,12 @@ func (s *suite) feedback(ctx context.Context) {
 	// feedback on cards they issued.
 	svc := s.svcs[0]
 	for _, c := range s.svcs {
-		if len(s.cards[c.ID]) > 0 {
+		if len(s.cards[c.key()]) > 0 {
 			svc = c
 			break
 		}
 	}
-	cards := s.cards[svc.ID]
+	cards := s.cards[svc.key()]
 	card := func(i int) seenCard {
 		if len(cards) == 0 {
 			return seenCard{uuid: uuid.NewString()}

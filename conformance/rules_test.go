@@ -439,3 +439,25 @@ func FuzzDiscovery(f *testing.F) {
 		_ = s.rec.finish()
 	})
 }
+
+func TestDiscoverySharedID(t *testing.T) {
+	s := &suite{rec: newRecorder(Catalog()), base: "https://cds.example.org", report: &Report{}, opts: Options{Origin: DefaultOrigin}}
+	s.discoveryBody(&exchange{status: 200, header: http.Header{"Access-Control-Allow-Origin": {"*"}}, body: []byte(`{"services": [
+	  {"hook": "order-select", "id": "rx", "title": "t", "description": "d", "prefetch": {"c": "Coverage?patient={{context.patientId}}"}},
+	  {"hook": "order-sign", "id": "rx", "title": "t", "description": "d"},
+	  {"hook": "patient-view", "id": "pv", "title": "t", "description": "d", "prefetch": {"p": "Patient/{{context.patientId}}"}}]}`)})
+	if len(s.svcs) != 2 {
+		t.Fatalf("order services = %d, want 2", len(s.svcs))
+	}
+	if s.svcs[0].key() == s.svcs[1].key() || s.svcs[0].label() != "rx (order-select)" || s.svcs[1].url != "https://cds.example.org/cds-services/rx" {
+		t.Errorf("services %+v", s.svcs)
+	}
+	if !s.svcs[0].Prefetch || s.svcs[1].Prefetch {
+		t.Errorf("prefetch flags %v %v", s.svcs[0].Prefetch, s.svcs[1].Prefetch)
+	}
+	for _, r := range s.rec.finish() {
+		if r.Status == Fail || r.Status == Warning {
+			t.Errorf("%s: %s %v", r.ID, r.Status, r.Evidence)
+		}
+	}
+}

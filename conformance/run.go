@@ -115,6 +115,19 @@ type service struct {
 	ServiceInfo
 	url       string
 	templates map[string]string
+	shared    bool // another discovered service has the same id
+}
+
+// key identifies a service within a run: discovery may list one id for several hooks (CDS Hooks
+// 2.0 §Update stale guidance).
+func (s service) key() string { return s.Hook + " " + s.ID }
+
+// label names the service in timings: the id, with the hook when the id is shared.
+func (s service) label() string {
+	if s.shared {
+		return s.ID + " (" + s.Hook + ")"
+	}
+	return s.ID
 }
 
 // seenCard is a card (and its suggestions) returned by a service, for the feedback checks.
@@ -198,6 +211,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	s.feedback(ctx)
 	for _, svc := range s.svcs {
 		s.timing(ctx, svc)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("conformance: run interrupted: %w", err)
 	}
 	s.report.Elapsed = s.now().Sub(started)
 	s.report.Results = s.rec.finish()

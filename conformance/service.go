@@ -18,8 +18,8 @@ func (s *suite) invoke(ctx context.Context, svc service, req HookRequest) {
 		return
 	}
 	x := s.send(ctx, http.MethodPost, svc.url, body, s.mint(svc.url), nil, req.Name)
-	if _, seen := s.valid[svc.ID]; !seen && (req.BuiltIn || s.opts.SkipBuiltin) {
-		s.valid[svc.ID] = x.status
+	if _, seen := s.valid[svc.key()]; !seen && (req.BuiltIn || s.opts.SkipBuiltin) {
+		s.valid[svc.key()] = x.status
 	}
 	if x.err != nil {
 		s.rec.violate(CheckServiceStatus, x.evidence("", x.err.Error()))
@@ -30,14 +30,14 @@ func (s *suite) invoke(ctx context.Context, svc service, req HookRequest) {
 		return
 	}
 	s.rec.pass(CheckServiceStatus, Evidence{})
-	s.samples[svc.ID] = append(s.samples[svc.ID], x.elapsed)
+	s.samples[svc.key()] = append(s.samples[svc.key()], x.elapsed)
 	s.allowOrigin(x)
 	refs, draftRaw, err := draftOrderRefs(body)
 	if err != nil {
 		refs, draftRaw = nil, nil
 	}
 	s.record(x, s.checkBody(x.body, refs, draftRaw))
-	s.cards[svc.ID] = append(s.cards[svc.ID], collectCards(x.body)...)
+	s.cards[svc.key()] = append(s.cards[svc.key()], collectCards(x.body)...)
 }
 
 // checkBody applies the suite's own response rules and those of cdshooks.CheckResponse, mapping

@@ -77,16 +77,16 @@ func (s *suite) timing(ctx context.Context, svc service) {
 		if x.err != nil || x.status != http.StatusOK {
 			continue
 		}
-		s.samples[svc.ID] = append(s.samples[svc.ID], x.elapsed)
+		s.samples[svc.key()] = append(s.samples[svc.key()], x.elapsed)
 	}
-	t := Summarize(svc.ID, s.samples[svc.ID])
+	t := Summarize(svc.label(), s.samples[svc.key()])
 	if t.Calls == 0 {
-		s.rec.skip(CheckPerfSpec, Evidence{Request: "service " + svc.ID, Message: "no successful calls to time"})
-		s.rec.skip(CheckPerfCRD, Evidence{Request: "service " + svc.ID, Message: "no successful calls to time"})
+		s.rec.skip(CheckPerfSpec, Evidence{Request: "service " + svc.label(), Message: "no successful calls to time"})
+		s.rec.skip(CheckPerfCRD, Evidence{Request: "service " + svc.label(), Message: "no successful calls to time"})
 		return
 	}
 	s.report.Timing = append(s.report.Timing, t)
-	ev := Evidence{Request: "service " + svc.ID, Message: t.Figures()}
+	ev := Evidence{Request: "service " + svc.label(), Message: t.Figures()}
 	for _, c := range []struct {
 		id     string
 		target time.Duration

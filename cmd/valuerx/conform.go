@@ -35,7 +35,7 @@ func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		jwksListen  = fs.String("jwks-listen", "", "address to serve the suite's JWKS on (default 127.0.0.1:<random> when advertising the suite's own jku)")
 		jwksOut     = fs.String("jwks-out", "", "also write the suite's public JWKS to this file (to register it with the service)")
 		origin      = fs.String("origin", conformance.DefaultOrigin, "Origin header for the CORS checks")
-		noBuiltin   = fs.Bool("no-builtin", false, "post only the --request files, not the built-in Herceptin requests")
+		noBuiltin   = fs.Bool("no-builtin", false, "post only the -request files to the services (the 412, JWT and timing probes still use the built-in Herceptin request)")
 		requests    []conformance.HookRequest
 	)
 	fs.Func("request", "a CDS Hooks request JSON file (one object or an array); repeatable; the hook is taken from the file", func(path string) error {
