@@ -145,6 +145,6 @@ func TestScoreAllocBudget(t *testing.T) {
 
 // Allocation budgets (see TestScoreAllocBudget).
 const (
-	scoreHitAllocBudget  = 64
-	scoreColdAllocBudget = 400
+	scoreHitAllocBudget  = 4
+	scoreColdAllocBudget = 150
 )
