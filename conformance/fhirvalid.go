@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/google/fhir/go/fhirversion"
@@ -28,15 +29,45 @@ func newFHIRValidator() (*fhirValidator, error) {
 // maxFHIRMessage bounds the validator's message in evidence.
 const maxFHIRMessage = 400
 
-// Validate returns nil for a valid resource. The error text is the validator's own, which names
-// element paths and the kind of problem but never element values, so it carries no PHI.
+// Validate returns nil for a valid resource. The error keeps the validator's element paths and
+// kinds of problem ("missing required field \"intent\"", "unknown field") but not any detail that
+// could quote an element value (a reference, a date): those become "invalid value", so the text
+// carries no PHI.
 func (v *fhirValidator) Validate(raw json.RawMessage) error {
 	if _, err := v.u.Unmarshal(raw); err != nil {
-		msg := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+		var lines []string
+		for _, l := range strings.Split(err.Error(), "\n") {
+			if l = strings.TrimSpace(l); l != "" {
+				lines = append(lines, safeFHIRLine(l))
+			}
+		}
+		msg := strings.Join(lines, "; ")
 		if len(msg) > maxFHIRMessage {
 			msg = msg[:maxFHIRMessage] + "..."
 		}
 		return errors.New("strict FHIR R4 validation: " + msg)
 	}
 	return nil
+}
+
+var (
+	// fhirLineRE splits the validator's `error at "Path.to[0].element": detail` lines.
+	fhirLineRE = regexp.MustCompile(`^error at "([A-Za-z0-9_.\[\]]+)": (.*)$`)
+	// fhirSafeDetailRE admits details made of words and at most one quoted element name.
+	fhirSafeDetailRE = regexp.MustCompile(`^[A-Za-z ]+( "[A-Za-z_]+")?$`)
+)
+
+func safeFHIRLine(l string) string {
+	m := fhirLineRE.FindStringSubmatch(l)
+	if m == nil {
+		if fhirSafeDetailRE.MatchString(l) {
+			return l
+		}
+		return "invalid resource"
+	}
+	detail := m[2]
+	if !fhirSafeDetailRE.MatchString(detail) {
+		detail = "invalid value"
+	}
+	return `error at "` + m[1] + `": ` + detail
 }

@@ -461,3 +461,35 @@ func TestDiscoverySharedID(t *testing.T) {
 		}
 	}
 }
+
+func TestFHIRValidatorMessagesCarryNoValues(t *testing.T) {
+	fv, err := newFHIRValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const secret = "Zebediah-1931"
+	tests := []struct{ res, want string }{
+		{`{"resourceType": "MedicationRequest", "id": "a", "status": "draft", "subject": {"reference": "Patient/1"}, "medicationCodeableConcept": {"text": "x"}}`,
+			`error at "MedicationRequest": missing required field "intent"`},
+		{`{"resourceType": "MedicationRequest", "id": "a", "status": "draft", "intent": "order", "subject": {"reference": "Patient/1"}, "medicationCodeableConcept": {"text": "x"}, "authoredOn": "` + secret + `"}`,
+			`error at "MedicationRequest.authoredOn"`},
+		{`{"resourceType": "MedicationRequest", "id": "a", "status": "` + secret + `", "intent": "order", "subject": {"reference": "Patient/1"}, "medicationCodeableConcept": {"text": "x"}}`,
+			`error at "MedicationRequest.status"`},
+		{`{"resourceType": "Patient", "id": "p", "birthDate": "` + secret + `", "name": [{"family": "` + secret + `"}], "gender": "` + secret + `"}`,
+			`error at "Patient`},
+		{`"` + secret + `"`, `strict FHIR R4 validation`},
+	}
+	for _, tc := range tests {
+		err := fv.Validate(json.RawMessage(tc.res))
+		if err == nil {
+			t.Errorf("no error for %s", tc.res)
+			continue
+		}
+		if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), "Zebediah") {
+			t.Errorf("message quotes a value: %v", err)
+		}
+		if !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("message %q lacks %q", err, tc.want)
+		}
+	}
+}
