@@ -47,6 +47,7 @@ const (
 
 	CheckPrefetch412      = "prefetch.412"
 	CheckErrorOutcome     = "error.operation-outcome"
+	CheckMalformed400     = "error.malformed-400"
 	CheckCORSPreflight    = "cors.preflight"
 	CheckCORSAllowOrigin  = "cors.allow-origin"
 	CheckAuthRequired     = "auth.required"
@@ -152,6 +153,8 @@ func Catalog() []Check {
 			Note: "applies to services that declare prefetch; a 200 is a warning (the data may be optional)"},
 		{ID: CheckErrorOutcome, Title: "error responses carry a FHIR OperationOutcome", Level: Should, Section: "CDS Hooks 3.0.0-ballot §Returning OperationOutcome",
 			Note: "CRD hooks.md SHOULD"},
+		{ID: CheckMalformed400, Title: "a body that is not JSON is answered 400", Level: Should, Section: "Da Vinci CRD 2.0.1 §Hooks (error handling)", Anchor: "",
+			Note: "CRD SHALL, consistent with the FHIR RESTful create; CDS Hooks 2.0 allows any 4xx"},
 		{ID: CheckCORSPreflight, Title: "OPTIONS preflight without a JWT answers 2xx allowing the origin, POST and the Authorization and Content-Type headers", Level: Shall, Section: secCORS, Anchor: "#cross-origin-resource-sharing", Inferno: []int{208}},
 		{ID: CheckCORSAllowOrigin, Title: "responses to cross-origin requests carry Access-Control-Allow-Origin", Level: Shall, Section: secCORS, Anchor: "#cross-origin-resource-sharing", Inferno: []int{208}},
 		{ID: CheckAuthRequired, Title: "the service requires a JWT", Level: Should, Section: secTrust, Anchor: "#trusting-cds-clients", Inferno: []int{177}},

@@ -126,6 +126,7 @@ func TestBrokenServices(t *testing.T) {
 		conformtest.FeedbackRejectsBatch:    {conformance.CheckFeedbackBatch, conformance.Fail},
 		conformtest.FeedbackRejectsRepeat:   {conformance.CheckFeedbackRepeat, conformance.Fail},
 		conformtest.NoAuth:                  {conformance.CheckAuthRequired, conformance.Warning},
+		conformtest.MalformedJSON500:        {conformance.CheckMalformed400, conformance.Warning},
 	}
 	for _, f := range conformtest.Faults() {
 		if _, ok := cases[f]; !ok {

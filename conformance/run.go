@@ -207,6 +207,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	for _, svc := range s.svcs {
 		s.prefetch412(ctx, svc)
 	}
+	s.malformed(ctx)
 	s.auth(ctx)
 	s.feedback(ctx)
 	for _, svc := range s.svcs {

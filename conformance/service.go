@@ -240,3 +240,23 @@ func (s *suite) prefetch412(ctx context.Context, svc service) {
 		s.rec.violate(CheckPrefetch412, x.evidence("", fmt.Sprintf("answered %d instead of 412 Precondition Failed", x.status)))
 	}
 }
+
+// malformed posts a body that is not JSON to the first order service: CRD asks for 400.
+func (s *suite) malformed(ctx context.Context) {
+	if len(s.svcs) == 0 {
+		s.rec.skip(CheckMalformed400, Evidence{Message: "no order service"})
+		return
+	}
+	svc := s.svcs[0]
+	x := s.send(ctx, http.MethodPost, svc.url, []byte(`{"hook": "`+svc.Hook+`", "context": {`), s.mint(svc.url), nil, "body that is not JSON")
+	switch {
+	case x.err != nil:
+		s.rec.warn(CheckMalformed400, x.evidence("", x.err.Error()))
+	case x.status == http.StatusBadRequest:
+		s.rec.pass(CheckMalformed400, Evidence{})
+	case refused(x):
+		s.rec.skip(CheckMalformed400, x.evidence("", "the suite's token was refused (see auth.valid-token)"))
+	default:
+		s.rec.violate(CheckMalformed400, x.evidence("", fmt.Sprintf("answered %d to a body that is not JSON; 400 is expected", x.status)))
+	}
+}

@@ -63,6 +63,7 @@ const (
 	FeedbackRejectsBatch    Fault = "feedback-rejects-batch"              // feedback batch
 	FeedbackRejectsRepeat   Fault = "feedback-rejects-repeat"             // feedback repeat
 	NoAuth                  Fault = "no-authentication"                   // SHOULD require auth
+	MalformedJSON500        Fault = "500-on-malformed-json"               // CRD: 400 for non-JSON
 )
 
 // Faults lists every fault, for table tests.
@@ -72,7 +73,7 @@ func Faults() []Fault {
 		ActionTypeReplace, IsRecommendedString, CardsMissing, DiscoveryNoDescription, BadPrefetchToken,
 		AcceptAlgNone, AcceptHS384, AcceptExpired, AcceptWrongAudience, Status500Not412, NoCORSPreflight,
 		NoAllowOrigin, Slow, FeedbackRejectsNoReason, FeedbackNeedsDisplay, FeedbackRejectsBatch,
-		FeedbackRejectsRepeat, NoAuth}
+		FeedbackRejectsRepeat, NoAuth, MalformedJSON500}
 }
 
 // Config configures a reference service.
@@ -352,6 +353,10 @@ func (s *Service) service(w http.ResponseWriter, r *http.Request, id string) {
 	f := s.cfg.Fault
 	var req hookRequest
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
+		if f == MalformedJSON500 {
+			writeJSON(w, http.StatusInternalServerError, `{"resourceType": "OperationOutcome", "issue": [{"severity": "fatal", "code": "exception"}]}`)
+			return
+		}
 		writeJSON(w, http.StatusBadRequest, `{"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "structure"}]}`)
 		return
 	}
