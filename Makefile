@@ -60,9 +60,10 @@ fuzz:
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./scoring ./cdshooks ./gateway ./fhir
 
-## conform: run the conformance suite against a running valuerx (make run in another shell)
+## conform: run the conformance suite against the running demo (make run in another shell), signing
+## with the development client key the demo trusts
 conform:
-	$(GO) run ./cmd/valuerx conform -url http://localhost:8080
+	$(GO) run ./cmd/valuerx conform -url http://localhost:8080 -key var/dev-client-key.pem -issuer urn:valuerx:dev-client -no-jku
 
 clean:
 	rm -rf bin var
