@@ -202,3 +202,27 @@ func TestConformAgainstValuerx(t *testing.T) {
 		}
 	}
 }
+
+func TestConformSigner(t *testing.T) {
+	_, keyFile := conformService(t, conformtest.None)
+	s, err := conformSigner(keyFile, "urn:iss", "team-kid", "ES384")
+	if err != nil || s.Issuer != "urn:iss" || s.KID != "team-kid" || s.Alg != "ES384" {
+		t.Errorf("from -key: %+v, %v", s, err)
+	}
+	if s, err := conformSigner("", "urn:iss", "", "ES384"); err != nil || s != nil {
+		t.Errorf("default: %+v, %v; want nil (the suite generates the key)", s, err)
+	}
+	if s, err := conformSigner("", "urn:iss", "k1", "ES384"); err != nil || s == nil || s.KID != "k1" {
+		t.Errorf("generated with kid: %+v, %v", s, err)
+	}
+	if _, err := conformSigner("", "urn:iss", "", "HS256"); err == nil {
+		t.Error("HS256 accepted")
+	}
+	bad := filepath.Join(t.TempDir(), "bad.pem")
+	if err := os.WriteFile(bad, []byte("not a key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conformSigner(bad, "urn:iss", "", "ES384"); err == nil {
+		t.Error("bad PEM accepted")
+	}
+}
