@@ -1,6 +1,7 @@
 package cdshooks
 
 import (
+	"crypto/sha256"
 	"sync"
 	"time"
 )
@@ -16,31 +17,44 @@ import (
 // has not expired: a bound on memory matters more than replay protection
 // for a token that has survived 100 000 newer ones, and filling the cache
 // requires validly signed tokens.
+//
+// Keys are kept as 128-bit SHA-256 prefixes and expiries as Unix nanoseconds: about 60 bytes an
+// entry instead of about 200, because at 100 000 live tokens the cache was the largest use of
+// memory under load (docs/performance.md). A prefix collision could only refuse a token, never
+// accept a replay, and needs about 2^64 tokens.
 type jwtReplayCache struct {
 	mu    sync.Mutex
 	max   int
-	seen  map[string]time.Time // key -> expiry
-	order []jwtReplayEntry     // ring buffer in insertion order
-	head  int                  // index of the oldest entry in order
-	n     int                  // number of live entries in order
+	seen  map[jwtReplayKey]int64 // key -> expiry (Unix ns)
+	order []jwtReplayEntry       // ring buffer in insertion order
+	head  int                    // index of the oldest entry in order
+	n     int                    // number of live entries in order
 }
 
+type jwtReplayKey [16]byte
+
 type jwtReplayEntry struct {
-	key    string
-	expiry time.Time
+	key    jwtReplayKey
+	expiry int64
 }
 
 func newJWTReplayCache(size int) *jwtReplayCache {
-	return &jwtReplayCache{max: size, seen: make(map[string]time.Time)}
+	return &jwtReplayCache{max: size, seen: make(map[jwtReplayKey]int64)}
+}
+
+func replayKey(s string) jwtReplayKey {
+	sum := sha256.Sum256([]byte(s))
+	return jwtReplayKey(sum[:16])
 }
 
 // add records key until expiry and reports whether it was new. A key whose
 // previous expiry has passed counts as new.
-func (c *jwtReplayCache) add(key string, expiry, now time.Time) bool {
+func (c *jwtReplayCache) add(keyText string, expiryTime, nowTime time.Time) bool {
+	key, expiry, now := replayKey(keyText), expiryTime.UnixNano(), nowTime.UnixNano()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.sweep(now)
-	if exp, ok := c.seen[key]; ok && now.Before(exp) {
+	if exp, ok := c.seen[key]; ok && now < exp {
 		return false
 	}
 	if c.n == c.max {
@@ -61,8 +75,8 @@ func (c *jwtReplayCache) add(key string, expiry, now time.Time) bool {
 }
 
 // sweep drops expired entries from the front of the ring.
-func (c *jwtReplayCache) sweep(now time.Time) {
-	for c.n > 0 && !now.Before(c.order[c.head].expiry) {
+func (c *jwtReplayCache) sweep(now int64) {
+	for c.n > 0 && now >= c.order[c.head].expiry {
 		c.popOldest()
 	}
 }
@@ -74,7 +88,7 @@ func (c *jwtReplayCache) popOldest() {
 	c.n--
 	// A key re-added after expiry has a newer entry further back; only the
 	// map entry that this ring slot created may be deleted.
-	if exp, ok := c.seen[e.key]; ok && exp.Equal(e.expiry) {
+	if exp, ok := c.seen[e.key]; ok && exp == e.expiry {
 		delete(c.seen, e.key)
 	}
 }
