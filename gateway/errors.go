@@ -110,7 +110,15 @@ func writeError(w http.ResponseWriter, err error) {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
+	var b []byte
+	var err error
+	if r, ok := v.(*cdshooks.Response); ok {
+		// Response.MarshalJSON is json.Marshal of the plain struct; calling it directly saves
+		// encoding/json re-scanning and compacting its output, the same bytes (bench_test.go).
+		b, err = r.MarshalJSON()
+	} else {
+		b, err = json.Marshal(v)
+	}
 	if err != nil {
 		writeError(w, errorf(KindInternal, "encode", "could not encode the response", err))
 		return
