@@ -28,6 +28,9 @@ func (g *Gateway) handleFeedback(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, r, err)
 		return
 	}
+	if g.decisions != nil {
+		g.decisions.flush(r.Context()) // the cards this feedback is about are in the store
+	}
 	for _, f := range fr.Feedback {
 		g.metrics.feedback.WithLabelValues(id, f.Outcome).Inc()
 		if g.cfg.Store == nil {
@@ -71,6 +74,7 @@ func (g *Gateway) handleSummary(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"contracts": []store.ContractSummary{}})
 		return
 	}
+	g.decisions.flush(r.Context())
 	sum, err := g.cfg.Store.Summary(r.Context())
 	if err != nil {
 		g.fail(w, r, errorf(KindUnavailable, "summary", "could not read the decision store", err))

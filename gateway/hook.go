@@ -189,7 +189,5 @@ func (g *Gateway) record(ctx context.Context, svc *serviceDef, req *cdshooks.Req
 		OrgImpact:     best.PerCourse.NetImpact - res.Ordered.PerCourse.NetImpact,
 		At:            g.cfg.Now(),
 	}
-	if err := g.cfg.Store.RecordDecision(ctx, d); err != nil {
-		g.log.Error("recording a decision failed", "error", err.Error())
-	}
+	g.decisions.record(d) // written in the background (decisions.go)
 }

@@ -102,9 +102,11 @@ type Gateway struct {
 	byID     map[string]*serviceDef
 	resolver *resolver
 	cards    *cardCache
-	metrics  *metrics
-	registry *prometheus.Registry
-	handler  http.Handler
+	// decisions writes to cfg.Store off the request path; nil without a store.
+	decisions *decisionLog
+	metrics   *metrics
+	registry  *prometheus.Registry
+	handler   http.Handler
 }
 
 // New builds a Gateway from cfg.
@@ -122,6 +124,9 @@ func New(cfg Config) (*Gateway, error) {
 	g.metrics = newMetrics(g.registry, cfg.Scorer)
 	g.resolver = newResolver(cfg, g.metrics)
 	g.cards = newCardCache()
+	if cfg.Store != nil {
+		g.decisions = newDecisionLog(cfg.Store, cfg.Logger)
+	}
 	g.handler = g.routes()
 	return g, nil
 }
@@ -129,6 +134,9 @@ func New(cfg Config) (*Gateway, error) {
 // Close releases background resources (caches with janitors).
 func (g *Gateway) Close() error {
 	g.resolver.close()
+	if g.decisions != nil {
+		g.decisions.close() // writes what is queued
+	}
 	return nil
 }
 
