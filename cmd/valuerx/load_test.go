@@ -7,6 +7,7 @@ import (
 	"flag"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -28,7 +29,7 @@ func TestLoadChildProcess(t *testing.T) {
 }
 
 // TestLoadSmoke is the short version of `valuerx load` CI runs so the command cannot rot: every
-// scenario against real valuerx and floor processes on loopback, a few hundred requests. It
+// scenario against real valuerx and floor processes on loopback, 320 requests. It
 // asserts that the requests succeed (and the deliberately bad ones are refused with a 4xx), never
 // how fast.
 func TestLoadSmoke(t *testing.T) {
@@ -38,7 +39,8 @@ func TestLoadSmoke(t *testing.T) {
 	}
 	host := loadHost{exe: exe, prefix: []string{"-test.run=^TestLoadChildProcess$"}, env: []string{"VALUERX_LOAD_CHILD=1"}}
 	var stdout, stderr bytes.Buffer
-	args := []string{"-scenario", "all", "-c", "4", "-n", "60", "-rounds", "2", "-fhir-delay", "1ms", "-json", "-q"}
+	const n = 40 // per server and scenario: 320 requests in all
+	args := []string{"-scenario", "all", "-c", "4", "-n", strconv.Itoa(n), "-rounds", "2", "-fhir-delay", "1ms", "-json", "-q"}
 	code := loadWith(t.Context(), host, args, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("valuerx load exited %d\nstderr:\n%s\nstdout:\n%s", code, stderr.String(), stdout.String())
@@ -50,15 +52,15 @@ func TestLoadSmoke(t *testing.T) {
 	seen := map[string]bool{}
 	for _, r := range rep.Results {
 		seen[r.Scenario+"/"+r.Server] = true
-		if r.Requests != 60 {
-			t.Errorf("%s/%s: %d requests, want 60", r.Scenario, r.Server, r.Requests)
+		if r.Requests != n {
+			t.Errorf("%s/%s: %d requests, want %d", r.Scenario, r.Server, r.Requests, n)
 		}
 		if r.Unexpected != 0 {
 			t.Errorf("%s/%s: %d unexpected answers (first: %s)", r.Scenario, r.Server, r.Unexpected, r.Sample)
 		}
 		bad := 0
 		if r.Scenario == loadtest.ScenarioMix {
-			bad = 6 // every tenth request
+			bad = n / 10 // every tenth request
 			if r.BadRefused != bad {
 				t.Errorf("%s/%s: %d bad requests refused, want %d (%v)", r.Scenario, r.Server, r.BadRefused, bad, r.Bad)
 			}
