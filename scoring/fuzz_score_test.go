@@ -10,7 +10,8 @@ import (
 // FuzzScore drives Score with arbitrary requests over the default catalog
 // and checks the invariants every card relies on: no panic; errors only of
 // the two documented kinds; a Best only when it is eligible, lowers neither
-// side's cost the wrong way and clears the threshold; deltas that are the
+// side's cost the wrong way and clears the threshold (the organisation's gain,
+// or the payer's saving for an organisation-neutral switch); deltas that are the
 // difference of the course figures; options ranked eligible first.
 func FuzzScore(f *testing.F) {
 	cat, reg := env(f)
@@ -44,7 +45,10 @@ func FuzzScore(f *testing.F) {
 		}
 		k := r.Contract
 		if b := r.Best; b != nil {
-			if r.Reason != "" || !b.Eligible || b.Delta.NetImpact <= k.Threshold || cents(b.Delta.PatientOOP) > 0 ||
+			// A card clears the threshold on the organisation's gain, or, when the switch is
+			// organisation-neutral, on the payer's saving.
+			clears := b.Delta.NetImpact > k.Threshold || (cents(b.Delta.NetImpact) == 0 && -b.Delta.PayerAllowed > k.Threshold)
+			if r.Reason != "" || !b.Eligible || !clears || cents(b.Delta.PatientOOP) > 0 ||
 				(cents(b.Delta.PayerAllowed) > 0 && !k.AllowMarginSwitch) {
 				t.Fatalf("bad best %s: %+v (reason %q)", b.Product.ID, b.Delta, r.Reason)
 			}
