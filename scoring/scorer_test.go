@@ -36,17 +36,24 @@ func TestScorerCache(t *testing.T) {
 		t.Fatal("Scorer and Score disagree")
 	}
 
-	// The caller owns its Options slice: edits, reordering and truncation do
-	// not reach the cache (what the options point to is read-only, see Result).
-	b.Best.PerCourse.NetImpact = -1
-	b.Options[0], b.Options[1] = b.Options[1], b.Options[0]
-	b.Options = b.Options[:1]
+	// Hits share the cached Result (read-only); a caller that edits takes a
+	// Clone, and its edits, reordering and truncation do not reach the cache.
+	if &b.Options[0] != &a.Options[0] {
+		t.Fatal("a hit copied the options instead of sharing the cached result")
+	}
+	own := b.Clone()
+	own.Best.PerCourse.NetImpact = -1
+	own.Options[0], own.Options[1] = own.Options[1], own.Options[0]
+	own.Options = own.Options[:1]
 	c, _ := s.Score(req)
 	if !reflect.DeepEqual(pure, c) {
-		t.Fatal("a caller's edit reached the cache")
+		t.Fatal("an edit of a Clone reached the cache")
 	}
 	if c.Best != &c.Options[0] {
-		t.Fatal("Best does not point into the copy's Options")
+		t.Fatal("Best does not point into the Options")
+	}
+	if cl := c.Clone(); cl.Best != &cl.Options[0] || &cl.Options[0] == &c.Options[0] {
+		t.Fatal("Clone must own its Options with Best pointing into them")
 	}
 
 	// An explicit dose equal to the default is a different key: its result does
@@ -112,8 +119,8 @@ func TestScorerConcurrent(t *testing.T) {
 					errs <- fmt.Errorf("%s %s: best %q, want %q", k, d, bestID(r), want[k+d])
 					return
 				}
-				if len(r.Options) > 1 {
-					r.Options[0], r.Options[1] = r.Options[1], r.Options[0] // each caller owns its slice
+				if own := r.Clone(); len(own.Options) > 1 {
+					own.Options[0], own.Options[1] = own.Options[1], own.Options[0] // a Clone is the caller's own
 				}
 			}
 		})
@@ -128,8 +135,8 @@ func TestScorerConcurrent(t *testing.T) {
 	}
 }
 
-// BenchmarkScoreCached: a request through the Scorer's LRU (a hit and the
-// per-call copy of the Options slice). BenchmarkScoreCold (the uncached score
+// BenchmarkScoreCached: a request through the Scorer's LRU (a hit shares the
+// cached, read-only Result). BenchmarkScoreCold (the uncached score
 // of the seven-product trastuzumab group, per contract) is in bench_hot_test.go.
 func BenchmarkScoreCached(b *testing.B) {
 	cat, reg := env(b)

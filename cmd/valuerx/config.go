@@ -98,7 +98,7 @@ func defaultConfig() fileConfig {
 	c.FHIR.Timeout.Duration = 5 * time.Second
 	c.FHIR.CoverageTTL.Duration = 5 * time.Minute
 	c.MaxBodyBytes = 1 << 20
-	c.ScoreCache = 4096
+	c.ScoreCache = 1024
 	c.Demo.EmbeddedFHIR = true
 	c.LogLevel = "info"
 	return c
