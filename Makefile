@@ -4,7 +4,7 @@ PKGS     := ./...
 MODULE   := valuerx
 FUZZTIME ?= 5s
 
-.PHONY: run build test test-go lint fmt vet imports fuzz bench conform load-smoke integration clean
+.PHONY: run build test test-go lint fmt vet imports fuzz bench conform load load-smoke clean
 
 ## run: start the gateway on its embedded defaults (demo patients, sample contracts, dev client key)
 run:
@@ -43,6 +43,7 @@ imports:
 	check cdshooks '^$(MODULE)/(gateway|scoring|store|conformance|demo)$$'; \
 	check conformance '^$(MODULE)/(gateway|scoring|store|fhir|demo)$$'; \
 	check store '^$(MODULE)/(gateway|cdshooks|scoring|fhir|conformance)$$'; \
+	check loadtest '^$(MODULE)/(gateway|scoring|store|fhir|conformance)$$'; \
 	check gateway '^$(MODULE)/(conformance|cmd/.*)$$'; \
 	if [ $$fail = 1 ]; then exit 1; fi; echo "import rules hold"
 
@@ -68,6 +69,14 @@ bench:
 ## with the development client key the demo trusts
 conform:
 	$(GO) run ./cmd/valuerx conform -url http://localhost:8080 -key var/dev-client-key.pem -issuer urn:valuerx:dev-client -no-jku
+
+## load: valuerx against the floor, full prefetch, at 4 and 32 connections (docs/performance.md)
+load: build
+	bin/valuerx load -scenario prefetch -c 4,32 -n 20000 -rounds 8 -duration 10m
+
+## load-smoke: the seconds-long version CI runs inside `go test` (asserts answers, not speed)
+load-smoke:
+	$(GO) test -count=1 -run TestLoadSmoke ./cmd/valuerx
 
 clean:
 	rm -rf bin var
