@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -18,7 +17,6 @@ import (
 	"valuerx/demo"
 	"valuerx/fhir"
 	"valuerx/scoring"
-	"valuerx/store"
 )
 
 // The hot path of a hook, piece by piece (issue 6): request decoding, JWT verification, data
@@ -39,43 +37,16 @@ type benchEnv struct {
 func newBenchEnv(tb testing.TB, withStore bool, cacheSize int) *benchEnv {
 	tb.Helper()
 	e := &benchEnv{base: "http://valuerx.bench"}
-	e.fhirSrv = fhir.NewServer()
-	if err := e.fhirSrv.LoadBundle(demo.Patients()); err != nil {
-		tb.Fatal(err)
-	}
-	fsrv := httptest.NewServer(e.fhirSrv)
-	tb.Cleanup(fsrv.Close)
-	e.fhirURL = fsrv.URL
-	key, err := cdshooks.GenerateES384()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if e.signer, err = cdshooks.NewSigner(key, "https://ehr.bench/cds-client", ""); err != nil {
-		tb.Fatal(err)
-	}
-	v, err := cdshooks.NewVerifier(cdshooks.VerifierConfig{Clients: []cdshooks.TrustedClient{e.signer.TrustedClient()}})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cat := testCatalog(tb)
-	reg, err := scoring.NewRegistry(scoring.DefaultConfig(), cat)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	sc, err := scoring.NewScorer(cat, reg, cacheSize)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	e.fhirSrv, e.fhirURL = demoFHIR(tb)
+	e.signer = testSigner(tb, "https://ehr.bench/cds-client")
+	v := verifierFor(tb, e.signer)
+	cat, reg, sc := defaultScoring(tb, cacheSize)
 	cfg := Config{ExternalURL: e.base, Catalog: cat, Registry: reg, Scorer: sc, Verifier: v,
 		HookBudget: 2 * time.Second, AllowHTTPFHIR: true, Logger: slog.New(slog.DiscardHandler)}
 	if withStore {
-		st, err := store.OpenSQLite(filepath.Join(tb.TempDir(), "valuerx.db"))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { st.Close() })
-		cfg.Store = st
+		cfg.Store = tempStore(tb)
 	}
+	var err error
 	if e.gw, err = New(cfg); err != nil {
 		tb.Fatal(err)
 	}

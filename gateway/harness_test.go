@@ -91,53 +91,21 @@ func testCatalog(t testing.TB) *scoring.Catalog {
 func newEnv(t *testing.T, opts ...envOption) *testEnv {
 	t.Helper()
 	e := &testEnv{t: t, logs: &syncBuffer{}}
-	e.fhirSrv = fhir.NewServer()
-	if err := e.fhirSrv.LoadBundle(demo.Patients()); err != nil {
-		t.Fatal(err)
-	}
-	fsrv := httptest.NewServer(e.fhirSrv)
-	t.Cleanup(fsrv.Close)
-	e.fhirURL = fsrv.URL
-
-	key, err := cdshooks.GenerateES384()
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.signer, err = cdshooks.NewSigner(key, "https://ehr.test/cds-client", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.OpenSQLite(filepath.Join(t.TempDir(), "valuerx.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.store = st
-	t.Cleanup(func() { st.Close() })
-
-	cat := testCatalog(t)
-	reg, err := scoring.NewRegistry(scoring.DefaultConfig(), cat)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc, err := scoring.NewScorer(cat, reg, 256)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.fhirSrv, e.fhirURL = demoFHIR(t)
+	e.signer = testSigner(t, "https://ehr.test/cds-client")
+	e.store = tempStore(t)
+	cat, reg, sc := defaultScoring(t, 256)
 	// The gateway needs its external URL before the listener exists: start unstarted.
 	e.srv = httptest.NewUnstartedServer(nil)
 	e.srv.Start()
 	t.Cleanup(e.srv.Close)
-	v, err := cdshooks.NewVerifier(cdshooks.VerifierConfig{Clients: []cdshooks.TrustedClient{e.signer.TrustedClient()}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg := Config{
 		ExternalURL:   e.srv.URL,
 		Catalog:       cat,
 		Registry:      reg,
 		Scorer:        sc,
-		Store:         st,
-		Verifier:      v,
+		Store:         e.store,
+		Verifier:      verifierFor(t, e.signer),
 		CORSOrigins:   []string{"https://sandbox.cds-hooks.org"},
 		HookBudget:    2 * time.Second, // generous: tests run under -race on a shared machine
 		AllowHTTPFHIR: true,
@@ -146,6 +114,7 @@ func newEnv(t *testing.T, opts ...envOption) *testEnv {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	var err error
 	e.gw, err = New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -153,6 +122,67 @@ func newEnv(t *testing.T, opts ...envOption) *testEnv {
 	t.Cleanup(func() { e.gw.Close() })
 	e.srv.Config.Handler = e.gw
 	return e
+}
+
+// demoFHIR serves the demo patients from a real in-memory FHIR server on loopback.
+func demoFHIR(tb testing.TB) (*fhir.Server, string) {
+	tb.Helper()
+	srv := fhir.NewServer()
+	if err := srv.LoadBundle(demo.Patients()); err != nil {
+		tb.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	tb.Cleanup(ts.Close)
+	return srv, ts.URL
+}
+
+// testSigner is an EHR's ES384 client key.
+func testSigner(tb testing.TB, issuer string) *cdshooks.Signer {
+	tb.Helper()
+	key, err := cdshooks.GenerateES384()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s, err := cdshooks.NewSigner(key, issuer, "")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+func verifierFor(tb testing.TB, s *cdshooks.Signer) *cdshooks.Verifier {
+	tb.Helper()
+	v, err := cdshooks.NewVerifier(cdshooks.VerifierConfig{Clients: []cdshooks.TrustedClient{s.TrustedClient()}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return v
+}
+
+// tempStore is a real SQLite file in the test's temporary directory.
+func tempStore(tb testing.TB) *store.SQLite {
+	tb.Helper()
+	st, err := store.OpenSQLite(filepath.Join(tb.TempDir(), "valuerx.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	return st
+}
+
+// defaultScoring is the embedded catalog and sample contracts behind a Scorer of cacheSize.
+func defaultScoring(tb testing.TB, cacheSize int) (*scoring.Catalog, *scoring.Registry, *scoring.Scorer) {
+	tb.Helper()
+	cat := testCatalog(tb)
+	reg, err := scoring.NewRegistry(scoring.DefaultConfig(), cat)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sc, err := scoring.NewScorer(cat, reg, cacheSize)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cat, reg, sc
 }
 
 // demoRequest loads a demo request and points its fhirServer at this env's FHIR server.
