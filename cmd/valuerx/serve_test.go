@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The documented configuration files parse, and a typo is an error rather than a silent default.
+func TestConfigFiles(t *testing.T) {
+	for _, f := range []string{"../../config/example.yaml", "../../config/sandbox.yaml"} {
+		if _, err := loadConfig(f); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("auth:\n  enabeld: false\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadConfig(bad); err == nil || !strings.Contains(err.Error(), "enabeld") {
+		t.Fatalf("unknown key must fail, got %v", err)
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// The newcomer's path: `valuerx serve` on its embedded defaults (dev key generated on first
+// start, demo FHIR server), then `valuerx send` of a demo request without prefetch prints the card.
+func TestServeThenSend(t *testing.T) {
+	dir := t.TempDir()
+	port := freePort(t)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	keyFile := filepath.Join(dir, "dev-client-key.pem")
+	cfgFile := filepath.Join(dir, "valuerx.yaml")
+	cfg := fmt.Sprintf("listen: 127.0.0.1:%d\nexternalURL: %s\nstore: %s\nauth:\n  devKeyFile: %s\nlogLevel: warn\n",
+		port, base, filepath.Join(dir, "valuerx.db"), keyFile)
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var serveOut, serveErr bytes.Buffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"serve", "-config", cfgFile}, &serveOut, &serveErr) }()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("serve exited %d: %s", code, serveErr.String())
+		}
+	}()
+	// Wait until it answers discovery (bounded).
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(base + "/cds-services")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not start: %v\n%s", err, serveErr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if fi, err := os.Stat(keyFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("dev key not generated with mode 0600: %v", err)
+	}
+	if !strings.Contains(serveErr.String(), "DEVELOPMENT CLIENT TRUSTED") {
+		t.Errorf("serve must say loudly that it trusts the development key")
+	}
+	var out, errb bytes.Buffer
+	if code := run(ctx, []string{"send", "-url", base, "-key", keyFile, "aco-herceptin-order-sign-noprefetch"}, &out, &errb); code != 0 {
+		t.Fatalf("send exited %d: %s %s", code, out.String(), errb.String())
+	}
+	if !strings.Contains(out.String(), "HTTP 200") || !strings.Contains(out.String(), "Trazimera instead of Herceptin") {
+		t.Fatalf("send output:\n%s", out.String())
+	}
+	// Without a token the same request is refused.
+	out.Reset()
+	if code := run(ctx, []string{"send", "-url", base, "-key", "", "aco-herceptin-order-sign-noprefetch"}, &out, &errb); code == 0 || !strings.Contains(out.String(), "HTTP 401") {
+		t.Fatalf("unsigned send: code %d output %s", code, out.String())
+	}
+	// A minted token for the exact URL works with any HTTP client.
+	out.Reset()
+	if code := run(ctx, []string{"token", "-key", keyFile, "-aud", base + "/cds-services/valuerx-order-select"}, &out, &errb); code != 0 || strings.Count(out.String(), ".") != 2 {
+		t.Fatalf("token: %d %q", code, out.String())
+	}
+}
