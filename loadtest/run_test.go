@@ -124,7 +124,9 @@ func TestStartProcessReportsExit(t *testing.T) {
 	}
 	// The helper exits at once on bad arguments: startProcess must say so, not hang.
 	_, err = startProcess(t.Context(), "broken", exe, []string{"LOADTEST_HELPER_FLOOR=1"},
-		func(string, string) ([]string, error) { return []string{"-test.run=^TestHelperFloorProcess$", "--", "x"}, nil })
+		func(string, string) ([]string, error) {
+			return []string{"-test.run=^TestHelperFloorProcess$", "--", "x"}, nil
+		})
 	if err == nil {
 		t.Fatal("a server that exits was reported ready")
 	}
