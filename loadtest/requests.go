@@ -33,10 +33,15 @@ type Template struct {
 	dose0      string // the dose as the request had it
 }
 
-// Services maps a hook to the valuerx service that answers it.
-var serviceByHook = map[string]string{
-	"order-select": "valuerx-order-select",
-	"order-sign":   "valuerx-order-sign",
+// serviceFor names the valuerx service that answers hook.
+func serviceFor(hook string) (string, bool) {
+	switch hook {
+	case "order-select":
+		return "valuerx-order-select", true
+	case "order-sign":
+		return "valuerx-order-sign", true
+	}
+	return "", false
 }
 
 // NewTemplate prepares raw (a CDS Hooks request) for load: the fhirServer is set to fhirServer
@@ -50,7 +55,7 @@ func NewTemplate(name string, raw []byte, fhirServer string, noPrefetch bool) (*
 		return nil, fmt.Errorf("template %s: %w", name, err)
 	}
 	hook, _ := m["hook"].(string)
-	svc, ok := serviceByHook[hook]
+	svc, ok := serviceFor(hook)
 	if !ok {
 		return nil, fmt.Errorf("template %s: hook %q is not an order hook", name, hook)
 	}
