@@ -54,7 +54,7 @@ func loadWith(ctx context.Context, host loadHost, args []string, stdout, stderr 
 	dur := fl.Duration("duration", 2*time.Minute, "time limit per server per scenario and concurrency")
 	rounds := fl.Int("rounds", 4, "rounds alternating floor and valuerx")
 	fhirDelay := fl.Duration("fhir-delay", 5*time.Millisecond, "latency injected into valuerx's embedded FHIR server (no-prefetch scenario)")
-	scoreCache := fl.Int("score-cache", 4096, "valuerx scoring cache size")
+	scoreCache := fl.Int("score-cache", defaultConfig().ScoreCache, "valuerx scoring cache size (default: serve's)")
 	withStore := fl.Bool("store", true, "record decisions in a SQLite store as `valuerx serve` does by default")
 	noFloor := fl.Bool("no-floor", false, "measure valuerx alone")
 	asJSON := fl.Bool("json", false, "print the report as JSON")
