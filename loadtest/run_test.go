@@ -80,20 +80,21 @@ func TestRun(t *testing.T) {
 		return []string{"-test.run=^TestHelperFloorProcess$", "--", listen, base, keyFile}, nil
 	}
 	for _, tc := range []struct {
-		name string
-		rate float64
-	}{{"closed loop", 0}, {"paced", 400}} {
+		name      string
+		rate      float64
+		scenarios []string
+	}{{"closed loop", 0, Scenarios()}, {"paced", 400, []string{ScenarioMix}}} {
 		t.Run(tc.name, func(t *testing.T) {
 			const n = 20
 			rep, err := Run(t.Context(), Options{
 				Exe: exe, Env: []string{"LOADTEST_HELPER_FLOOR=1"}, ValuerxArgs: args, FloorArgs: args,
 				Signer: signer, Requests: demo.Request, Names: demo.Requests(),
-				Scenarios: Scenarios(), Concurrency: []int{3}, Rate: tc.rate, Count: n, Rounds: 2,
+				Scenarios: tc.scenarios, Concurrency: []int{3}, Rate: tc.rate, Count: n, Rounds: 2,
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got, want := len(rep.Results), 2*len(Scenarios()); got != want {
+			if got, want := len(rep.Results), 2*len(tc.scenarios); got != want {
 				t.Fatalf("%d results, want %d", got, want)
 			}
 			for _, r := range rep.Results {
