@@ -40,22 +40,52 @@ func newDecisionLog(st store.Store, log *slog.Logger) *decisionLog {
 	return l
 }
 
+// maxBatch bounds the decisions written in one transaction.
+const maxBatch = 256
+
+// run writes what is queued in batches: it takes one item, then whatever else is already waiting
+// (up to maxBatch), and writes them in one transaction. A flush marker closes only after every
+// decision queued before it is written.
 func (l *decisionLog) run() {
 	defer close(l.done)
+	batch := make([]store.Decision, 0, maxBatch)
+	var markers []chan struct{}
 	for it := range l.queue {
-		if it.flushed != nil {
-			close(it.flushed)
-			continue
+		batch, markers = l.add(batch[:0], markers[:0], it)
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case more, ok := <-l.queue:
+				if !ok {
+					break drain
+				}
+				batch, markers = l.add(batch, markers, more)
+			default:
+				break drain
+			}
 		}
-		l.write(it.d)
+		l.write(batch...)
+		for _, m := range markers {
+			close(m)
+		}
 	}
 }
 
-func (l *decisionLog) write(d store.Decision) {
+func (l *decisionLog) add(batch []store.Decision, markers []chan struct{}, it decisionItem) ([]store.Decision, []chan struct{}) {
+	if it.flushed != nil {
+		return batch, append(markers, it.flushed)
+	}
+	return append(batch, it.d), markers
+}
+
+func (l *decisionLog) write(ds ...store.Decision) {
+	if len(ds) == 0 {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := l.st.RecordDecision(ctx, d); err != nil {
-		l.log.Error("recording a decision failed", "error", err.Error())
+	if err := l.st.RecordDecisions(ctx, ds); err != nil {
+		l.log.Error("recording decisions failed", "count", len(ds), "error", err.Error())
 	}
 }
 

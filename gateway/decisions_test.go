@@ -26,6 +26,14 @@ func (s *slowStore) RecordDecision(_ context.Context, d store.Decision) error {
 	s.mu.Unlock()
 	return nil
 }
+func (s *slowStore) RecordDecisions(ctx context.Context, ds []store.Decision) error {
+	for _, d := range ds {
+		if err := s.RecordDecision(ctx, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 func (s *slowStore) RecordFeedback(context.Context, store.Feedback) error { return nil }
 func (s *slowStore) Summary(context.Context) ([]store.ContractSummary, error) {
 	return nil, nil

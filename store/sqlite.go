@@ -74,20 +74,44 @@ func (s *SQLite) Close() error { return s.db.Close() }
 
 func ts(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
+const insertDecision = `INSERT OR IGNORE INTO decisions
+	(card_uuid, hook_instance, service_id, hook, contract_id, arrangement, group_id,
+	 ordered_product, best_product, suggestions, payer_saving, patient_saving, org_impact, created_at)
+	VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
+
 // RecordDecision stores one card. Recording the same card uuid twice keeps the first.
 func (s *SQLite) RecordDecision(ctx context.Context, d Decision) error {
-	sugg, err := json.Marshal(d.SuggestionUUIDs)
-	if err != nil {
-		return fmt.Errorf("store: encode suggestions: %w", err)
+	return s.RecordDecisions(ctx, []Decision{d})
+}
+
+// RecordDecisions stores several cards in one transaction: a busy gateway's writer batches what
+// queued up, so the commit (the expensive part of a SQLite write) is paid once per batch.
+func (s *SQLite) RecordDecisions(ctx context.Context, ds []Decision) error {
+	if len(ds) == 0 {
+		return nil
 	}
-	_, err = s.db.ExecContext(ctx, `INSERT OR IGNORE INTO decisions
-		(card_uuid, hook_instance, service_id, hook, contract_id, arrangement, group_id,
-		 ordered_product, best_product, suggestions, payer_saving, patient_saving, org_impact, created_at)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-		d.CardUUID, d.HookInstance, d.ServiceID, d.Hook, d.ContractID, d.Arrangement, d.GroupID,
-		d.OrderedProductID, d.BestProductID, string(sugg), d.PayerSaving, d.PatientSaving, d.OrgImpact, ts(d.At))
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("store: record decision: %w", err)
+		return fmt.Errorf("store: record decisions: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	stmt, err := tx.PrepareContext(ctx, insertDecision)
+	if err != nil {
+		return fmt.Errorf("store: record decisions: %w", err)
+	}
+	defer stmt.Close()
+	for _, d := range ds {
+		sugg, err := json.Marshal(d.SuggestionUUIDs)
+		if err != nil {
+			return fmt.Errorf("store: encode suggestions: %w", err)
+		}
+		if _, err := stmt.ExecContext(ctx, d.CardUUID, d.HookInstance, d.ServiceID, d.Hook, d.ContractID, d.Arrangement,
+			d.GroupID, d.OrderedProductID, d.BestProductID, string(sugg), d.PayerSaving, d.PatientSaving, d.OrgImpact, ts(d.At)); err != nil {
+			return fmt.Errorf("store: record decision: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: record decisions: %w", err)
 	}
 	return nil
 }

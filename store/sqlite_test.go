@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -88,5 +89,33 @@ func TestRecordDecisionIdempotent(t *testing.T) {
 	}
 	if len(sum) != 1 || sum[0].Cards != 1 {
 		t.Fatalf("want one card, got %+v", sum)
+	}
+}
+
+func TestRecordDecisionsBatch(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	at := time.Now()
+	var ds []Decision
+	for i := 0; i < 300; i++ {
+		c := "mssp-aco"
+		if i%3 == 0 {
+			c = "medicare-ffs"
+		}
+		ds = append(ds, Decision{CardUUID: fmt.Sprintf("card-%d", i), ContractID: c, PayerSaving: 1, At: at})
+	}
+	ds = append(ds, ds[0]) // a repeat inside the batch is ignored, not an error
+	if err := s.RecordDecisions(ctx, ds); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := s.Summary(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum) != 2 || sum[0].Cards != 100 || sum[1].Cards != 200 {
+		t.Fatalf("batch summary: %+v", sum)
+	}
+	if err := s.RecordDecisions(ctx, nil); err != nil {
+		t.Fatalf("empty batch: %v", err)
 	}
 }

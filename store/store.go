@@ -71,6 +71,8 @@ var ErrUnknownCard = errors.New("store: feedback for an unknown card")
 // RecordFeedback is idempotent: the same item sent twice is stored once (EHRs retry).
 type Store interface {
 	RecordDecision(ctx context.Context, d Decision) error
+	// RecordDecisions stores several decisions at once (all or none).
+	RecordDecisions(ctx context.Context, ds []Decision) error
 	RecordFeedback(ctx context.Context, f Feedback) error
 	Summary(ctx context.Context) ([]ContractSummary, error)
 	Close() error
