@@ -43,27 +43,37 @@ func newDecisionLog(st store.Store, log *slog.Logger) *decisionLog {
 // maxBatch bounds the decisions written in one transaction.
 const maxBatch = 256
 
-// run writes what is queued in batches: it takes one item, then whatever else is already waiting
-// (up to maxBatch), and writes them in one transaction. A flush marker closes only after every
-// decision queued before it is written.
+// batchWindow is how long the writer gathers decisions after the first of a batch. A SQLite
+// commit costs more than the inserts it commits, so at a few hundred hooks a second gathering
+// for a moment turns one commit per hook into one per window. Nothing waits on it: a flush ends
+// the window at once.
+const batchWindow = 25 * time.Millisecond
+
+// run writes what is queued in batches: it takes one item, then gathers what arrives within
+// batchWindow (up to maxBatch, or until a flush marker), and writes them in one transaction. A
+// flush marker closes only after every decision queued before it is written.
 func (l *decisionLog) run() {
 	defer close(l.done)
 	batch := make([]store.Decision, 0, maxBatch)
 	var markers []chan struct{}
+	timer := time.NewTimer(batchWindow)
+	timer.Stop()
 	for it := range l.queue {
 		batch, markers = l.add(batch[:0], markers[:0], it)
-	drain:
-		for len(batch) < maxBatch {
+		timer.Reset(batchWindow)
+	gather:
+		for len(batch) < maxBatch && len(markers) == 0 {
 			select {
 			case more, ok := <-l.queue:
 				if !ok {
-					break drain
+					break gather
 				}
 				batch, markers = l.add(batch, markers, more)
-			default:
-				break drain
+			case <-timer.C:
+				break gather
 			}
 		}
+		timer.Stop()
 		l.write(batch...)
 		for _, m := range markers {
 			close(m)
