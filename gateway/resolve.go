@@ -14,7 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/expirable"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/sync/singleflight"
 
 	"valuerx/cdshooks"
@@ -36,9 +36,21 @@ type hookData struct {
 
 // coverageEntry is what the coverage cache keeps per (FHIR server, patient): the Coverage and
 // Patient resources, for a few minutes, so order-sign after order-select does not fetch again.
+//
+// Expiry is checked on read against the gateway's clock (no janitor goroutine: golang-lru's
+// expirable cache starts one that cannot be stopped).
 type coverageEntry struct {
 	patient   json.RawMessage
 	coverages []json.RawMessage
+	expires   time.Time
+}
+
+func mustLRU[K comparable, V any](size int) *lru.Cache[K, V] {
+	c, err := lru.New[K, V](size)
+	if err != nil {
+		panic(err) // only a size <= 0 fails, and the sizes here are constants
+	}
+	return c
 }
 
 // resolver gathers a hook's data: prefetch first, then the EHR's FHIR server for what is absent,
@@ -46,7 +58,7 @@ type coverageEntry struct {
 type resolver struct {
 	cfg      Config
 	metrics  *metrics
-	covCache *expirable.LRU[string, coverageEntry]
+	covCache *lru.Cache[string, coverageEntry]
 	flight   singleflight.Group
 
 	mu       sync.Mutex
@@ -64,7 +76,7 @@ func newResolver(cfg Config, m *metrics) *resolver {
 	return &resolver{
 		cfg:      cfg,
 		metrics:  m,
-		covCache: expirable.NewLRU[string, coverageEntry](4096, nil, cfg.CoverageTTL),
+		covCache: mustLRU[string, coverageEntry](4096),
 		breakers: map[string]*breaker{},
 	}
 }
@@ -156,7 +168,7 @@ func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdsho
 
 	ck := cacheKey(req.FHIRServer, oc.PatientID)
 	if req.FHIRServer != "" && containsAll(need, keyCoverage) {
-		if e, ok := r.covCache.Get(ck); ok {
+		if e, ok := r.covCache.Get(ck); ok && r.cfg.Now().Before(e.expires) {
 			r.metrics.coverageCache.WithLabelValues("hit").Inc()
 			d.coverages, d.coverageKnown = e.coverages, true
 			if containsAll(need, keyPatient) && e.patient != nil {
@@ -203,7 +215,7 @@ func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdsho
 		return d, errorf(KindPrecondition, "resolve", "required prefetch 'coverage' is missing and could not be obtained from the FHIR server", nil)
 	}
 	if req.FHIRServer != "" && d.coverageKnown {
-		r.covCache.Add(ck, coverageEntry{patient: d.patient, coverages: d.coverages})
+		r.covCache.Add(ck, coverageEntry{patient: d.patient, coverages: d.coverages, expires: r.cfg.Now().Add(r.cfg.CoverageTTL)})
 	}
 	return d, nil
 }

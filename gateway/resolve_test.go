@@ -224,3 +224,31 @@ func TestDeadAndUnauthorizedFHIRServer(t *testing.T) {
 		}
 	}
 }
+
+// Coverage facts expire after CoverageTTL on the gateway's clock: a hook after that fetches again.
+func TestCoverageCacheExpires(t *testing.T) {
+	now := time.Date(2026, 2, 15, 10, 0, 0, 0, time.UTC)
+	e := newEnv(t, func(c *Config) {
+		c.Now = func() time.Time { return now }
+		c.CoverageTTL = time.Minute
+	})
+	req := setJSON(t, e.demoRequest("aco-herceptin-order-sign-noprefetch"), "fhirServer", e.fhirURL)
+	post := func() int64 {
+		before := e.fhirSrv.Requests()
+		if s, out, _ := e.post(serviceOf("order-sign"), req); s != 200 {
+			t.Fatalf("status %d: %s", s, out)
+		}
+		return e.fhirSrv.Requests() - before
+	}
+	if n := post(); n != 3 {
+		t.Fatalf("first hook: %d FHIR requests, want 3", n)
+	}
+	now = now.Add(30 * time.Second)
+	if n := post(); n != 1 {
+		t.Fatalf("within the TTL: %d FHIR requests, want 1", n)
+	}
+	now = now.Add(2 * time.Minute)
+	if n := post(); n != 3 {
+		t.Fatalf("after the TTL: %d FHIR requests, want 3", n)
+	}
+}
