@@ -320,7 +320,16 @@ type medicationLookup func(ref string) (json.RawMessage, bool)
 // valuerx knows; such orders get no card, and the response is still 200.
 func recognise(cat *scoring.Catalog, raw json.RawMessage, lookup medicationLookup, now time.Time) (orderedItem, bool) {
 	var mr medRequest
-	if json.Unmarshal(raw, &mr) != nil || mr.ResourceType != "MedicationRequest" {
+	if json.Unmarshal(raw, &mr) != nil {
+		return orderedItem{}, false
+	}
+	return recogniseDecoded(cat, raw, &mr, lookup, now)
+}
+
+// recogniseDecoded is recognise for a draft order already decoded (the hook decodes each draft
+// once and uses it for its id, its focus and its product).
+func recogniseDecoded(cat *scoring.Catalog, raw json.RawMessage, mr *medRequest, lookup medicationLookup, now time.Time) (orderedItem, bool) {
+	if mr.ResourceType != "MedicationRequest" {
 		return orderedItem{}, false
 	}
 	item := orderedItem{raw: raw, id: mr.ID, date: now}

@@ -94,11 +94,15 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 			focus[s] = true
 		}
 	}
+	// Each draft order is decoded once: its id (history must not count this hook's own drafts),
+	// whether it is selected, and its medication all come from the same decode.
+	decoded := make([]*medRequest, len(draft))
 	draftIDs := map[string]bool{}
-	for _, raw := range draft {
-		var h struct{ ResourceType, ID string }
-		if json.Unmarshal(raw, &h) == nil {
-			draftIDs[h.ID] = true
+	for i, raw := range draft {
+		var mr medRequest
+		if json.Unmarshal(raw, &mr) == nil {
+			decoded[i] = &mr
+			draftIDs[mr.ID] = true
 		}
 	}
 
@@ -107,18 +111,15 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 	defer cancel()
 	var weight float64
 	var weightTried bool
-	for _, raw := range draft {
-		if svc.focusSelections {
-			typ := fhir.ResourceType(raw)
-			var h struct {
-				ID string `json:"id"`
-			}
-			_ = json.Unmarshal(raw, &h)
-			if !focus[typ+"/"+h.ID] {
-				continue
-			}
+	for i, raw := range draft {
+		mr := decoded[i]
+		if mr == nil {
+			continue
 		}
-		item, ok := recognise(g.cfg.Catalog, raw, func(ref string) (json.RawMessage, bool) {
+		if svc.focusSelections && !focus[mr.ResourceType+"/"+mr.ID] {
+			continue
+		}
+		item, ok := recogniseDecoded(g.cfg.Catalog, raw, mr, func(ref string) (json.RawMessage, bool) {
 			return data.medication(lookupCtx, ref)
 		}, now)
 		if !ok {
