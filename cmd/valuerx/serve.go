@@ -63,6 +63,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		"auth", cfg.authEnabled(), "embedded_fhir", cfg.Demo.EmbeddedFHIR)
 	fmt.Fprintf(stdout, "valuerx serving on %s://%s (external URL %s)\n", scheme, ln.Addr(), cfg.ExternalURL)
 	fmt.Fprintf(stdout, "discovery: %s/cds-services\n", cfg.ExternalURL)
+	if cfg.Demo.EmbeddedFHIR && cfg.Auth.DevClient {
+		fmt.Fprintln(stdout, "try, in another shell: go run ./cmd/valuerx send aco-herceptin-order-select   (valuerx send -list for all demo requests)")
+	}
 	if err := app.gw.Serve(ctx, ln, cfg.TLS.CertFile, cfg.TLS.KeyFile); err != nil {
 		fmt.Fprintln(stderr, "valuerx:", err)
 		return 1
