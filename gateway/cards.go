@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 
@@ -40,16 +41,17 @@ func buildCard(item orderedItem, res scoring.Result, group scoring.Group, histor
 	ordered := res.Ordered
 	payerSave := ordered.PerCourse.PayerAllowed - best.PerCourse.PayerAllowed
 	orgDelta := best.PerCourse.NetImpact - ordered.PerCourse.NetImpact
-	summary := fmt.Sprintf("%s instead of %s: payer saves %s per course, organisation %s (%s)",
-		best.Product.Name, ordered.Product.Name, usd(payerSave), signedUSD(orgDelta), res.Contract.Name)
+	// Whole dollars: the summary has 139 characters and the table below has the cents.
+	summary := fmt.Sprintf("%s instead of %s: payer saves %s/course, organisation %s (%s)",
+		best.Product.Name, ordered.Product.Name, wholeUSD(payerSave), signedWholeUSD(orgDelta), res.Contract.Name)
 	if round2(orgDelta) == 0 {
-		summary = fmt.Sprintf("%s instead of %s: payer saves %s per course, patient %s (%s)",
-			best.Product.Name, ordered.Product.Name, usd(payerSave),
-			usd(ordered.PerCourse.PatientOOP-best.PerCourse.PatientOOP), res.Contract.Name)
+		summary = fmt.Sprintf("%s instead of %s: payer saves %s/course, patient %s (%s)",
+			best.Product.Name, ordered.Product.Name, wholeUSD(payerSave),
+			wholeUSD(ordered.PerCourse.PatientOOP-best.PerCourse.PatientOOP), res.Contract.Name)
 	}
 	if payerSave <= 0 {
-		summary = fmt.Sprintf("%s instead of %s: organisation %s per course (%s)",
-			best.Product.Name, ordered.Product.Name, signedUSD(orgDelta), res.Contract.Name)
+		summary = fmt.Sprintf("%s instead of %s: organisation %s/course (%s)",
+			best.Product.Name, ordered.Product.Name, signedWholeUSD(orgDelta), res.Contract.Name)
 	}
 	card := cdshooks.NewCard(summary, "info", cdshooks.Source{
 		Label: "valuerx value-based medication choice",
@@ -286,6 +288,11 @@ func signedUSD(v float64) string {
 	}
 	return "$0.00"
 }
+
+// wholeUSD and signedWholeUSD round to dollars, for the summary line.
+func wholeUSD(v float64) string { return strings.TrimSuffix(usd(math.Round(v)), ".00") }
+
+func signedWholeUSD(v float64) string { return strings.TrimSuffix(signedUSD(math.Round(v)), ".00") }
 
 func commas(v float64) string {
 	s := fmt.Sprintf("%.2f", v)

@@ -5,7 +5,9 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"valuerx/store"
 )
@@ -15,10 +17,12 @@ type slowStore struct {
 	mu      sync.Mutex
 	got     []string
 	release chan struct{} // nil: never blocks
+	blocked atomic.Int32  // callers waiting for release
 }
 
 func (s *slowStore) RecordDecision(_ context.Context, d store.Decision) error {
 	if s.release != nil {
+		s.blocked.Add(1)
 		<-s.release
 	}
 	s.mu.Lock()
@@ -63,26 +67,39 @@ func TestDecisionLog(t *testing.T) {
 	t.Run("full queue writes in the caller, close drains", func(t *testing.T) {
 		st := &slowStore{release: make(chan struct{})}
 		l := newDecisionLog(st, slog.New(slog.DiscardHandler))
-		// The writer blocks on the first decision; fill the queue behind it.
-		for i := range decisionQueueSize + 1 {
-			l.record(store.Decision{CardUUID: strconv.Itoa(i)})
-		}
-		done := make(chan struct{})
+		// The writer blocks on its first batch; fill the queue behind it from another
+		// goroutine (a record that finds the queue full writes inline and so blocks on the
+		// store too, which this goroutine must not do before it releases the store).
+		// The writer holds at most maxBatch decisions while it is blocked, so this many
+		// fill the queue and send the last ones down the inline path.
+		n := decisionQueueSize + maxBatch + 1
+		filled := make(chan struct{})
 		go func() {
+			for i := range n {
+				l.record(store.Decision{CardUUID: strconv.Itoa(i)})
+			}
 			l.record(store.Decision{CardUUID: "overflow"}) // queue full: written by the caller
-			close(done)
+			close(filled)
 		}()
+		// Wait until a caller besides the writer is blocked in the store: the overflow path
+		// (queue full, the caller writes itself) was really taken.
+		for deadline := time.Now().Add(10 * time.Second); st.blocked.Load() < 2 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		if st.blocked.Load() < 2 {
+			t.Fatalf("no caller wrote inline: %d blocked, queue %d of %d", st.blocked.Load(), len(l.queue), cap(l.queue))
+		}
 		close(st.release)
-		<-done
+		<-filled
 		l.close()
 		got := st.cards()
-		if len(got) != decisionQueueSize+2 {
-			t.Fatalf("%d decisions written, want %d", len(got), decisionQueueSize+2)
+		if len(got) != n+1 {
+			t.Fatalf("%d decisions written, want %d", len(got), n+1)
 		}
 		l.record(store.Decision{CardUUID: "after close"}) // must not panic; written directly
 		l.flush(context.Background())                     // returns at once
-		if n := len(st.cards()); n != decisionQueueSize+3 {
-			t.Fatalf("record after close: %d decisions", n)
+		if got := len(st.cards()); got != n+2 {
+			t.Fatalf("record after close: %d decisions", got)
 		}
 	})
 	t.Run("flush honours its context", func(t *testing.T) {

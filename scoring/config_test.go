@@ -20,7 +20,7 @@ func TestDefaultConfig(t *testing.T) {
 	wants := map[string]want{
 		"medicare-ffs":   {"Medicare Part B fee-for-service", FFS, BasisMedicareASP, false},
 		"mssp-aco":       {"Medicare Shared Savings ACO (two-sided)", SharedSavingsTwoSided, BasisMedicareASP, true},
-		"ma-capitation":  {"Medicare Advantage global capitation (Part B drugs in budget)", Capitation, BasisNone, false},
+		"ma-capitation":  {"Medicare Advantage global capitation", Capitation, BasisNone, false},
 		"commercial-ppo": {"Commercial PPO, ASP + 20%", FFS, BasisASPPlus, false},
 	}
 	if len(cfg.Contracts) != len(wants) {
