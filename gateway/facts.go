@@ -104,13 +104,13 @@ func coverageFacts(coverages []json.RawMessage, patient json.RawMessage, on time
 		}
 	}
 	cov.MBI = mbiOf(patient)
-	if cov.MBI == "" && isMedicare(cov.SOPT) && looksLikeMBI(best.SubscriberID) {
+	if mbi, ok := scoring.NormalizeMBI(best.SubscriberID); cov.MBI == "" && isMedicare(cov.SOPT) && ok {
 		// For Medicare the subscriberId is the MBI (fhir-coverage-notes.md).
-		cov.MBI = normalizeMBI(best.SubscriberID)
+		cov.MBI = mbi
 	}
 	for _, id := range best.Identifier {
 		if cov.MBI == "" && id.System == fhir.SystemMBI {
-			cov.MBI = normalizeMBI(id.Value)
+			cov.MBI, _ = scoring.NormalizeMBI(id.Value)
 		}
 	}
 	return cov, true
@@ -153,47 +153,11 @@ func mbiOf(patient json.RawMessage) string {
 	}
 	for _, id := range p.Identifier {
 		if id.System == fhir.SystemMBI {
-			return normalizeMBI(id.Value)
+			mbi, _ := scoring.NormalizeMBI(id.Value)
+			return mbi
 		}
 	}
 	return ""
-}
-
-func normalizeMBI(s string) string {
-	return strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(s), "-", ""))
-}
-
-// looksLikeMBI checks the CMS MBI shape: 11 characters, digit first, letters in positions 2, 5, 8
-// and 9, digits in 4, 7, 10 and 11.
-func looksLikeMBI(s string) bool {
-	s = normalizeMBI(s)
-	if len(s) != 11 {
-		return false
-	}
-	isDigit := func(b byte) bool { return b >= '0' && b <= '9' }
-	isLetter := func(b byte) bool { return b >= 'A' && b <= 'Z' && !strings.ContainsRune("SLOIBZ", rune(b)) }
-	for i := 0; i < 11; i++ {
-		b := s[i]
-		switch i {
-		case 0:
-			if b < '1' || b > '9' {
-				return false
-			}
-		case 1, 4, 7, 8:
-			if !isLetter(b) {
-				return false
-			}
-		case 3, 6, 9, 10:
-			if !isDigit(b) {
-				return false
-			}
-		default:
-			if !isDigit(b) && !isLetter(b) {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // medRequest is the subset of MedicationRequest valuerx reads.

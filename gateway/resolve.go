@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -167,15 +168,15 @@ func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdsho
 	}
 
 	ck := cacheKey(req.FHIRServer, oc.PatientID)
-	if req.FHIRServer != "" && containsAll(need, keyCoverage) {
+	if req.FHIRServer != "" && slices.Contains(need, keyCoverage) {
 		if e, ok := r.covCache.Get(ck); ok && r.cfg.Now().Before(e.expires) {
 			r.metrics.coverageCache.WithLabelValues("hit").Inc()
 			d.coverages, d.coverageKnown = e.coverages, true
-			if containsAll(need, keyPatient) && e.patient != nil {
+			if slices.Contains(need, keyPatient) && e.patient != nil {
 				d.patient = e.patient
-				need = remove(need, keyPatient)
+				need = slices.DeleteFunc(need, func(k string) bool { return k == keyPatient })
 			}
-			need = remove(need, keyCoverage)
+			need = slices.DeleteFunc(need, func(k string) bool { return k == keyCoverage })
 		} else {
 			r.metrics.coverageCache.WithLabelValues("miss").Inc()
 		}
@@ -392,23 +393,4 @@ func fhirReason(err error) string {
 		return "FHIR server unavailable"
 	}
 	return "FHIR request failed"
-}
-
-func containsAll(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
-func remove(s []string, v string) []string {
-	out := s[:0:0]
-	for _, x := range s {
-		if x != v {
-			out = append(out, x)
-		}
-	}
-	return out
 }
