@@ -277,16 +277,16 @@ func arrangementLabel(a string) string {
 	return a
 }
 
-func usd(v float64) string { return "$" + commas(round2(abs(v))) }
+func usd(v float64) string { return "$" + scoring.FormatUSD(math.Abs(v)) }
 
+// signedUSD is "+$1,234.56", "-$1,234.56" or "$0.00".
 func signedUSD(v float64) string {
-	switch {
-	case round2(v) > 0:
-		return "+$" + commas(round2(v))
-	case round2(v) < 0:
-		return "-$" + commas(round2(-v))
+	switch s := scoring.FormatSignedUSD(v); {
+	case strings.HasPrefix(s, "+"), strings.HasPrefix(s, "-"):
+		return s[:1] + "$" + s[1:]
+	default:
+		return "$" + s
 	}
-	return "$0.00"
 }
 
 // wholeUSD and signedWholeUSD round to dollars, for the summary line.
@@ -294,31 +294,11 @@ func wholeUSD(v float64) string { return strings.TrimSuffix(usd(math.Round(v)), 
 
 func signedWholeUSD(v float64) string { return strings.TrimSuffix(signedUSD(math.Round(v)), ".00") }
 
-func commas(v float64) string {
-	s := fmt.Sprintf("%.2f", v)
-	intPart, frac, _ := strings.Cut(s, ".")
-	var out []byte
-	for i := range intPart {
-		if i > 0 && (len(intPart)-i)%3 == 0 {
-			out = append(out, ',')
-		}
-		out = append(out, intPart[i])
-	}
-	return string(out) + "." + frac
-}
-
 func round2(v float64) float64 {
 	if v < 0 {
 		return -round2(-v)
 	}
 	return float64(int64(v*100+0.5)) / 100
-}
-
-func abs(v float64) float64 {
-	if v < 0 {
-		return -v
-	}
-	return v
 }
 
 // mdEscape keeps table cells intact: a pipe would split a GFM table cell.
