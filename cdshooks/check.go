@@ -217,7 +217,9 @@ func cdsParseAny(body []byte) (any, error) {
 	if err := d.Decode(&v); err != nil {
 		return nil, err
 	}
-	if len(bytes.TrimSpace(body[d.InputOffset():])) != 0 {
+	// Only JSON's own whitespace may follow (RFC 8259 §2); bytes.TrimSpace would also
+	// accept \v, \f and Unicode spaces, which json.Valid rejects.
+	if len(bytes.Trim(body[d.InputOffset():], " \t\r\n")) != 0 {
 		return nil, fmt.Errorf("trailing data after the JSON value")
 	}
 	return v, nil
