@@ -12,34 +12,6 @@ import (
 // decisionQueueSize bounds the decisions waiting to be written.
 const decisionQueueSize = 4096
 
-// decisionLog writes decisions to the store from one background goroutine, so the SQLite insert
-// (one connection, so one writer at a time) is not on the EHR's path: under load the hook waited
-// for every earlier hook's insert (docs/performance.md). Nothing is dropped: when the queue is
-// full the hook writes its decision itself. Readers of the store (feedback, the summary) flush
-// first, so they see every decision of a card already answered.
-type decisionLog struct {
-	st  store.Store
-	log *slog.Logger
-
-	mu     sync.RWMutex // guards closed against sends on a closed channel
-	closed bool
-	queue  chan decisionItem
-	done   chan struct{}
-}
-
-// decisionItem is a decision to write, or (flushed != nil) a marker to close once every earlier
-// item is written.
-type decisionItem struct {
-	d       store.Decision
-	flushed chan struct{}
-}
-
-func newDecisionLog(st store.Store, log *slog.Logger) *decisionLog {
-	l := &decisionLog{st: st, log: log, queue: make(chan decisionItem, decisionQueueSize), done: make(chan struct{})}
-	go l.run()
-	return l
-}
-
 // maxBatch bounds the decisions written in one transaction.
 const maxBatch = 256
 
@@ -49,43 +21,142 @@ const maxBatch = 256
 // the window at once.
 const batchWindow = 25 * time.Millisecond
 
-// run writes what is queued in batches: it takes one item, then gathers what arrives within
-// batchWindow (up to maxBatch, or until a flush marker), and writes them in one transaction. A
-// flush marker closes only after every decision queued before it is written.
-func (l *decisionLog) run() {
-	defer close(l.done)
-	batch := make([]store.Decision, 0, maxBatch)
-	var markers []chan struct{}
-	timer := time.NewTimer(batchWindow)
-	timer.Stop()
-	for it := range l.queue {
-		batch, markers = l.add(batch[:0], markers[:0], it)
-		timer.Reset(batchWindow)
-	gather:
-		for len(batch) < maxBatch && len(markers) == 0 {
-			select {
-			case more, ok := <-l.queue:
-				if !ok {
-					break gather
-				}
-				batch, markers = l.add(batch, markers, more)
-			case <-timer.C:
-				break gather
-			}
-		}
-		timer.Stop()
-		l.write(batch...)
-		for _, m := range markers {
-			close(m)
-		}
+// decisionLog writes decisions to the store from one background goroutine, so the SQLite insert
+// (one connection, so one writer at a time) is not on the EHR's path: under load the hook waited
+// for every earlier hook's insert (docs/performance.md). Nothing is dropped: when the queue is
+// full the hook writes its decision itself. Readers of the store (feedback, the summary) flush
+// first, so they see every decision of a card already answered.
+//
+// Hooks append to a slice under a mutex and wake the writer once per batch, not once per
+// decision: a channel send per hook woke the writer goroutine a thousand times a second under
+// load, and each wake-up jumped the run queue ahead of the hooks (docs/performance.md).
+type decisionLog struct {
+	st  store.Store
+	log *slog.Logger
+
+	mu      sync.Mutex
+	pending []store.Decision // queued, in arrival order
+	waiters []chan struct{}  // flushes waiting for everything queued before them
+	closed  bool             // no more queueing; the writer drains and stops
+	wake    chan struct{}    // capacity 1: there is something for the writer
+	done    chan struct{}    // closed when the writer has stopped
+	spare   []store.Decision // the writer's previous batch, reused as the next buffer
+}
+
+func newDecisionLog(st store.Store, log *slog.Logger) *decisionLog {
+	l := &decisionLog{st: st, log: log, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go l.run()
+	return l
+}
+
+func (l *decisionLog) signal() {
+	select {
+	case l.wake <- struct{}{}:
+	default: // already signalled
 	}
 }
 
-func (l *decisionLog) add(batch []store.Decision, markers []chan struct{}, it decisionItem) ([]store.Decision, []chan struct{}) {
-	if it.flushed != nil {
-		return batch, append(markers, it.flushed)
+// record queues d, or writes it now when the queue is full or closed.
+func (l *decisionLog) record(d store.Decision) {
+	l.mu.Lock()
+	if l.closed || len(l.pending) >= decisionQueueSize {
+		l.mu.Unlock()
+		l.write(d)
+		return
 	}
-	return append(batch, it.d), markers
+	l.pending = append(l.pending, d)
+	n := len(l.pending)
+	l.mu.Unlock()
+	// The first decision starts the writer's window; a full batch ends it early.
+	if n == 1 || n == maxBatch {
+		l.signal()
+	}
+}
+
+// flush returns once every decision queued before the call is written (or ctx ends).
+func (l *decisionLog) flush(ctx context.Context) {
+	c := make(chan struct{})
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return
+	}
+	l.waiters = append(l.waiters, c)
+	l.mu.Unlock()
+	l.signal()
+	select {
+	case <-c:
+	case <-ctx.Done():
+	}
+}
+
+// close writes what is queued and stops the writer.
+func (l *decisionLog) close() {
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
+	l.signal()
+	<-l.done
+}
+
+// urgent reports whether the writer should write now rather than finish its window.
+func (l *decisionLog) urgent() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed || len(l.waiters) > 0 || len(l.pending) >= maxBatch
+}
+
+// run waits for a first decision, gathers for batchWindow (less when a flush, a close or a full
+// batch asks), then takes everything queued and writes it in transactions of up to maxBatch.
+// Flushes waiting at the moment of the take are released once it is written.
+func (l *decisionLog) run() {
+	defer close(l.done)
+	timer := time.NewTimer(batchWindow)
+	timer.Stop()
+	for {
+		<-l.wake
+		if !l.urgent() {
+			timer.Reset(batchWindow)
+		gather:
+			for {
+				select {
+				case <-timer.C:
+					break gather
+				case <-l.wake:
+					if l.urgent() {
+						break gather
+					}
+				}
+			}
+			timer.Stop()
+		}
+		l.mu.Lock()
+		batch, waiters, closed := l.pending, l.waiters, l.closed
+		l.pending, l.waiters, l.spare = l.spare[:0], nil, nil
+		l.mu.Unlock()
+		for rest := batch; len(rest) > 0; {
+			n := min(len(rest), maxBatch)
+			l.write(rest[:n]...)
+			rest = rest[n:]
+		}
+		clear(batch) // drop references to the written decisions
+		for _, c := range waiters {
+			close(c)
+		}
+		if closed {
+			return
+		}
+		l.mu.Lock()
+		if cap(batch) <= decisionQueueSize {
+			l.spare = batch[:0]
+		}
+		// Anything queued while writing started a batch of its own but its signal may have
+		// been consumed above; look again.
+		if len(l.pending) > 0 || len(l.waiters) > 0 || l.closed {
+			l.signal()
+		}
+		l.mu.Unlock()
+	}
 }
 
 func (l *decisionLog) write(ds ...store.Decision) {
@@ -97,51 +168,4 @@ func (l *decisionLog) write(ds ...store.Decision) {
 	if err := l.st.RecordDecisions(ctx, ds); err != nil {
 		l.log.Error("recording decisions failed", "count", len(ds), "error", err.Error())
 	}
-}
-
-// record queues d, or writes it now when the queue is full or closed.
-func (l *decisionLog) record(d store.Decision) {
-	l.mu.RLock()
-	if !l.closed {
-		select {
-		case l.queue <- decisionItem{d: d}:
-			l.mu.RUnlock()
-			return
-		default:
-		}
-	}
-	l.mu.RUnlock()
-	l.write(d)
-}
-
-// flush returns once every decision queued before the call is written (or ctx ends).
-func (l *decisionLog) flush(ctx context.Context) {
-	c := make(chan struct{})
-	l.mu.RLock()
-	if l.closed {
-		l.mu.RUnlock()
-		return
-	}
-	select {
-	case l.queue <- decisionItem{flushed: c}:
-	case <-ctx.Done():
-		l.mu.RUnlock()
-		return
-	}
-	l.mu.RUnlock()
-	select {
-	case <-c:
-	case <-ctx.Done():
-	}
-}
-
-// close writes what is queued and stops the writer.
-func (l *decisionLog) close() {
-	l.mu.Lock()
-	if !l.closed {
-		l.closed = true
-		close(l.queue)
-	}
-	l.mu.Unlock()
-	<-l.done
 }

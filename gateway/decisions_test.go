@@ -18,6 +18,7 @@ type slowStore struct {
 	got     []string
 	release chan struct{} // nil: never blocks
 	blocked atomic.Int32  // callers waiting for release
+	batches atomic.Int32  // RecordDecisions calls
 }
 
 func (s *slowStore) RecordDecision(_ context.Context, d store.Decision) error {
@@ -31,6 +32,7 @@ func (s *slowStore) RecordDecision(_ context.Context, d store.Decision) error {
 	return nil
 }
 func (s *slowStore) RecordDecisions(ctx context.Context, ds []store.Decision) error {
+	s.batches.Add(1)
 	for _, d := range ds {
 		if err := s.RecordDecision(ctx, d); err != nil {
 			return err
@@ -64,15 +66,39 @@ func TestDecisionLog(t *testing.T) {
 			t.Fatalf("after flush: %d decisions (%v...)", len(got), got[:min(3, len(got))])
 		}
 	})
+	t.Run("decisions arriving together are written together", func(t *testing.T) {
+		st := &slowStore{}
+		l := newDecisionLog(st, slog.New(slog.DiscardHandler))
+		defer l.close()
+		const n = 2000
+		for i := range n {
+			l.record(store.Decision{CardUUID: strconv.Itoa(i)})
+		}
+		l.flush(context.Background())
+		got := st.cards()
+		if len(got) != n {
+			t.Fatalf("%d decisions written, want %d", len(got), n)
+		}
+		for i, c := range got {
+			if c != strconv.Itoa(i) {
+				t.Fatalf("decision %d is %s: order lost", i, c)
+			}
+		}
+		// Queued faster than one window, they fill batches of maxBatch; a writer that
+		// wrote one decision per transaction would make n calls.
+		if b, most := int(st.batches.Load()), 2*n/maxBatch+2; b > most {
+			t.Fatalf("%d transactions for %d decisions, want at most %d", b, n, most)
+		}
+	})
 	t.Run("full queue writes in the caller, close drains", func(t *testing.T) {
 		st := &slowStore{release: make(chan struct{})}
 		l := newDecisionLog(st, slog.New(slog.DiscardHandler))
 		// The writer blocks on its first batch; fill the queue behind it from another
 		// goroutine (a record that finds the queue full writes inline and so blocks on the
 		// store too, which this goroutine must not do before it releases the store).
-		// The writer holds at most maxBatch decisions while it is blocked, so this many
-		// fill the queue and send the last ones down the inline path.
-		n := decisionQueueSize + maxBatch + 1
+		// The writer holds at most a full queue's worth while it is blocked, so this many
+		// fill the queue behind it and send the last ones down the inline path.
+		n := 2*decisionQueueSize + 1
 		filled := make(chan struct{})
 		go func() {
 			for i := range n {
@@ -87,7 +113,10 @@ func TestDecisionLog(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 		if st.blocked.Load() < 2 {
-			t.Fatalf("no caller wrote inline: %d blocked, queue %d of %d", st.blocked.Load(), len(l.queue), cap(l.queue))
+			l.mu.Lock()
+			queued := len(l.pending)
+			l.mu.Unlock()
+			t.Fatalf("no caller wrote inline: %d blocked, queue %d of %d", st.blocked.Load(), queued, decisionQueueSize)
 		}
 		close(st.release)
 		<-filled

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"time"
 
@@ -61,6 +62,10 @@ type fileConfig struct {
 		FHIRDelay duration `yaml:"fhirDelay"`
 	} `yaml:"demo"`
 	LogLevel string `yaml:"logLevel"`
+	// DebugListen serves Go's pprof profiles (/debug/pprof/) on a second listener, for operators
+	// chasing a latency or memory problem. Empty: off. Only loopback addresses are accepted:
+	// profiles show request paths and heap contents, which may include PHI.
+	DebugListen string `yaml:"debugListen"`
 }
 
 // clientConfig is one trusted EHR (CDS client).
@@ -120,7 +125,28 @@ func loadConfig(path string) (fileConfig, error) {
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 		return c, fmt.Errorf("config %s: %w", path, err)
 	}
+	if err := checkDebugListen(c.DebugListen); err != nil {
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
 	return c, nil
+}
+
+// checkDebugListen accepts "" or a loopback host:port.
+func checkDebugListen(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("debugListen: %w", err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("debugListen %q: only a loopback address is allowed (profiles may hold PHI)", addr)
+	}
+	return nil
 }
 
 func (c fileConfig) authEnabled() bool { return c.Auth.Enabled == nil || *c.Auth.Enabled }

@@ -59,6 +59,7 @@ func loadWith(ctx context.Context, host loadHost, args []string, stdout, stderr 
 	noFloor := fl.Bool("no-floor", false, "measure valuerx alone")
 	asJSON := fl.Bool("json", false, "print the report as JSON")
 	quiet := fl.Bool("q", false, "no progress lines on stderr")
+	debugListen := fl.String("pprof", "", "serve valuerx's pprof profiles on this loopback address (e.g. 127.0.0.1:6060)")
 	// Hidden: the floor server, started by the harness itself.
 	floorServe := fl.Bool("floor-serve", false, "(internal) run the floor server")
 	floorKey := fl.String("floor-key", "", "(internal) the client key the floor trusts (PEM)")
@@ -113,7 +114,7 @@ func loadWith(ctx context.Context, host loadHost, args []string, stdout, stderr 
 		Signer: signer,
 		ValuerxArgs: func(listen, base string) ([]string, error) {
 			path := filepath.Join(dir, "valuerx.yaml")
-			if err := writeLoadConfig(path, listen, base, keyFile, storePath, *fhirDelay, *scoreCache); err != nil {
+			if err := writeLoadConfig(path, listen, base, keyFile, storePath, *debugListen, *fhirDelay, *scoreCache); err != nil {
 				return nil, err
 			}
 			return host.args("serve", "-config", path), nil
@@ -191,13 +192,14 @@ func newLoadSigner(path string) (*cdshooks.Signer, error) {
 
 // writeLoadConfig writes valuerx's configuration for a load run: what `valuerx serve` runs by
 // default, on the given port, with replay-reject JWT checks and warn-level logs.
-func writeLoadConfig(path, listen, base, keyFile, storePath string, fhirDelay time.Duration, scoreCache int) error {
+func writeLoadConfig(path, listen, base, keyFile, storePath, debugListen string, fhirDelay time.Duration, scoreCache int) error {
 	c := map[string]any{
 		"listen":         listen,
 		"externalURL":    base,
 		"store":          storePath,
 		"scoreCacheSize": scoreCache,
 		"logLevel":       "warn",
+		"debugListen":    debugListen,
 		"auth": map[string]any{
 			"devClient":  true,
 			"devKeyFile": keyFile,

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,11 +67,38 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if cfg.Demo.EmbeddedFHIR && cfg.Auth.DevClient {
 		fmt.Fprintln(stdout, "try, in another shell: go run ./cmd/valuerx send aco-herceptin-order-select   (valuerx send -list for all demo requests)")
 	}
+	if cfg.DebugListen != "" {
+		stop, err := serveDebug(cfg.DebugListen)
+		if err != nil {
+			fmt.Fprintln(stderr, "valuerx:", err)
+			return 1
+		}
+		defer stop()
+		logger.Info("pprof listening", "addr", cfg.DebugListen)
+	}
 	if err := app.gw.Serve(ctx, ln, cfg.TLS.CertFile, cfg.TLS.KeyFile); err != nil {
 		fmt.Fprintln(stderr, "valuerx:", err)
 		return 1
 	}
 	return 0
+}
+
+// serveDebug serves net/http/pprof on addr (loopback, checked by loadConfig) with its own mux,
+// so nothing of it leaks onto the gateway's routes.
+func serveDebug(addr string) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("debugListen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln) //nolint:errcheck // ends with Close
+	return func() { srv.Close() }, nil
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
