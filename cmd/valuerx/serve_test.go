@@ -27,6 +27,14 @@ func TestConfigFiles(t *testing.T) {
 	if _, err := loadConfig(bad); err == nil || !strings.Contains(err.Error(), "enabeld") {
 		t.Fatalf("unknown key must fail, got %v", err)
 	}
+	for addr, ok := range map[string]bool{
+		"": true, "127.0.0.1:6060": true, "[::1]:6060": true, "localhost:6060": true,
+		"0.0.0.0:6060": false, ":6060": false, "10.1.2.3:6060": false, "example.org:6060": false, "127.0.0.1": false,
+	} {
+		if err := checkDebugListen(addr); (err == nil) != ok {
+			t.Errorf("debugListen %q: error %v, want accepted=%v", addr, err, ok)
+		}
+	}
 }
 
 func freePort(t *testing.T) int {
@@ -47,8 +55,9 @@ func TestServeThenSend(t *testing.T) {
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	keyFile := filepath.Join(dir, "dev-client-key.pem")
 	cfgFile := filepath.Join(dir, "valuerx.yaml")
-	cfg := fmt.Sprintf("listen: 127.0.0.1:%d\nexternalURL: %s\nstore: %s\nauth:\n  devKeyFile: %s\nlogLevel: warn\n",
-		port, base, filepath.Join(dir, "valuerx.db"), keyFile)
+	debugAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg := fmt.Sprintf("listen: 127.0.0.1:%d\nexternalURL: %s\nstore: %s\nauth:\n  devKeyFile: %s\nlogLevel: warn\ndebugListen: %s\n",
+		port, base, filepath.Join(dir, "valuerx.db"), keyFile, debugAddr)
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -74,6 +83,17 @@ func TestServeThenSend(t *testing.T) {
 			t.Fatalf("serve did not start: %v\n%s", err, serveErr.String())
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	// pprof answers on its own loopback listener and nowhere on the gateway's routes.
+	for url, want := range map[string]int{"http://" + debugAddr + "/debug/pprof/": 200, base + "/debug/pprof/": 404} {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s: %d, want %d", url, resp.StatusCode, want)
+		}
 	}
 	if fi, err := os.Stat(keyFile); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("dev key not generated with mode 0600: %v", err)
