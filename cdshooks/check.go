@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"valuerx/internal/rawjson"
 )
 
 // Violation is one breach of a response rule found by CheckResponse.
@@ -242,7 +244,7 @@ func (c *respChecker) add(path, rule, level, msg string) {
 
 // loadDraftOrders indexes the request's draft orders by "Type/id" and fullUrl.
 func (c *respChecker) loadDraftOrders(raw json.RawMessage) {
-	if len(raw) == 0 || cdsIsNull(raw) {
+	if len(raw) == 0 || rawjson.IsNull(raw) {
 		return
 	}
 	var b struct {

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"valuerx/internal/rawjson"
 )
 
 // DecodeRequest decodes and validates a CDS Service call for an order hook.
@@ -31,6 +33,9 @@ import (
 // a UUID (see LooksLikeUUID) or that repeats an earlier one, and optional
 // members sent as null or "" (treated as absent).
 func DecodeRequest(body []byte, hook string) (*Request, *OrderContext, error) {
+	// The Request's raw members (context, prefetch, extension, draftOrders) are slices of one
+	// private copy of body, so the caller may reuse body.
+	body = bytes.Clone(body)
 	top, serr := cdsDecodeObject(body)
 	if serr != nil {
 		return nil, nil, serr
@@ -55,32 +60,35 @@ func DecodeRequest(body []byte, hook string) (*Request, *OrderContext, error) {
 			req.FHIRServer = s
 		}
 	}
-	if raw, ok := top["fhirAuthorization"]; ok && !cdsIsNull(raw) {
+	if raw, ok := top["fhirAuthorization"]; ok && !rawjson.IsNull(raw) {
 		req.FHIRAuthorization = is.fhirAuthorization(raw)
 		if req.FHIRServer == "" && !is.has("fhirServer") {
 			is.add(IssueRequired, "fhirServer", "fhirServer is required when fhirAuthorization is present")
 		}
 	}
-	if raw, ok := top["prefetch"]; ok && !cdsIsNull(raw) {
-		if cdsKind(raw) != '{' {
+	if raw, ok := top["prefetch"]; ok && !rawjson.IsNull(raw) {
+		if rawjson.Kind(raw) != '{' {
 			is.add(IssueStructure, "prefetch", "prefetch must be a JSON object")
-		} else if err := json.Unmarshal(raw, &req.Prefetch); err != nil {
+		} else if m, ok := cdsObject(raw); !ok {
 			is.add(IssueStructure, "prefetch", "prefetch must be a JSON object")
+		} else {
+			req.Prefetch = m
+			req.validJSON = true
 		}
 	}
-	if raw, ok := top["extension"]; ok && cdsKind(raw) == '{' {
-		req.Extension = append(json.RawMessage(nil), raw...)
+	if raw, ok := top["extension"]; ok && rawjson.Kind(raw) == '{' {
+		req.Extension = raw
 	}
 
 	var oc *OrderContext
 	raw, ok := top["context"]
 	switch {
-	case !ok || cdsIsNull(raw):
+	case !ok || rawjson.IsNull(raw):
 		is.add(IssueRequired, "context", "context is required")
-	case cdsKind(raw) != '{':
+	case rawjson.Kind(raw) != '{':
 		is.add(IssueStructure, "context", "context must be a JSON object")
 	default:
-		req.Context = append(json.RawMessage(nil), raw...)
+		req.Context = raw
 		oc = is.orderContext(raw, effHook)
 	}
 	if err := is.err(); err != nil {
@@ -91,8 +99,8 @@ func DecodeRequest(body []byte, hook string) (*Request, *OrderContext, error) {
 
 // orderContext validates the context of order-select/order-sign.
 func (c *cdsIssues) orderContext(raw json.RawMessage, hook string) *OrderContext {
-	var ctx map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &ctx); err != nil {
+	ctx, ok := cdsObject(raw)
+	if !ok {
 		c.add(IssueStructure, "context", "context must be a JSON object")
 		return nil
 	}
@@ -125,7 +133,7 @@ func (c *cdsIssues) orderContext(raw json.RawMessage, hook string) *OrderContext
 	refs, fullURLs, bundleOK := c.draftOrders(ctx, oc)
 
 	selRaw, present := ctx["selections"]
-	if present && cdsIsNull(selRaw) {
+	if present && rawjson.IsNull(selRaw) {
 		present = false
 	}
 	if hook != HookOrderSelect {
@@ -141,7 +149,7 @@ func (c *cdsIssues) orderContext(raw json.RawMessage, hook string) *OrderContext
 	switch {
 	case !present:
 		c.add(IssueRequired, "context.selections", "selections is required for order-select")
-	case cdsKind(selRaw) != '[':
+	case rawjson.Kind(selRaw) != '[':
 		c.add(IssueStructure, "context.selections", "selections must be an array of strings")
 	default:
 		var items []json.RawMessage
@@ -155,7 +163,7 @@ func (c *cdsIssues) orderContext(raw json.RawMessage, hook string) *OrderContext
 		for i, it := range items {
 			path := "context.selections[" + strconv.Itoa(i) + "]"
 			var s string
-			if cdsKind(it) != '"' || json.Unmarshal(it, &s) != nil {
+			if rawjson.Kind(it) != '"' || json.Unmarshal(it, &s) != nil {
 				c.add(IssueStructure, path, "a selection must be a string")
 				continue
 			}
@@ -179,15 +187,15 @@ func (c *cdsIssues) draftOrders(ctx map[string]json.RawMessage, oc *OrderContext
 	const path = "context.draftOrders"
 	raw, present := ctx["draftOrders"]
 	switch {
-	case !present || cdsIsNull(raw):
+	case !present || rawjson.IsNull(raw):
 		c.add(IssueRequired, path, "draftOrders is required")
 		return nil, nil, false
-	case cdsKind(raw) != '{':
+	case rawjson.Kind(raw) != '{':
 		c.add(IssueStructure, path, "draftOrders must be a FHIR Bundle")
 		return nil, nil, false
 	}
 	if refs, fullURLs, ok := cdsDraftOrdersFast(raw); ok {
-		oc.DraftOrders = append(json.RawMessage(nil), raw...)
+		oc.DraftOrders = raw
 		return refs, fullURLs, true
 	}
 	return c.draftOrdersDetailed(raw, oc)
@@ -208,13 +216,13 @@ func (c *cdsIssues) draftOrdersDetailed(raw json.RawMessage, oc *OrderContext) (
 		c.add(IssueInvalid, path+".resourceType", "draftOrders must be a FHIR Bundle")
 		return nil, nil, false
 	}
-	oc.DraftOrders = append(json.RawMessage(nil), raw...)
+	oc.DraftOrders = raw
 	refs = map[string]bool{}
-	if len(b.Entry) == 0 || cdsIsNull(b.Entry) {
+	if len(b.Entry) == 0 || rawjson.IsNull(b.Entry) {
 		return refs, nil, true
 	}
 	var entries []json.RawMessage
-	if cdsKind(b.Entry) != '[' || json.Unmarshal(b.Entry, &entries) != nil {
+	if rawjson.Kind(b.Entry) != '[' || json.Unmarshal(b.Entry, &entries) != nil {
 		c.add(IssueStructure, path+".entry", "Bundle.entry must be an array")
 		return refs, nil, false
 	}
@@ -225,7 +233,7 @@ func (c *cdsIssues) draftOrdersDetailed(raw json.RawMessage, oc *OrderContext) (
 			FullURL  json.RawMessage `json:"fullUrl"`
 			Resource json.RawMessage `json:"resource"`
 		}
-		if cdsKind(e) != '{' || json.Unmarshal(e, &ent) != nil {
+		if rawjson.Kind(e) != '{' || json.Unmarshal(e, &ent) != nil {
 			c.add(IssueStructure, epath, "a Bundle entry must be a JSON object")
 			ok = false
 			continue
@@ -234,7 +242,7 @@ func (c *cdsIssues) draftOrdersDetailed(raw json.RawMessage, oc *OrderContext) (
 		if json.Unmarshal(ent.FullURL, &fu) == nil && fu != "" {
 			fullURLs = append(fullURLs, fu)
 		}
-		if len(ent.Resource) == 0 || cdsIsNull(ent.Resource) {
+		if len(ent.Resource) == 0 || rawjson.IsNull(ent.Resource) {
 			continue // nothing to act on; tolerated
 		}
 		var res struct {
@@ -242,7 +250,7 @@ func (c *cdsIssues) draftOrdersDetailed(raw json.RawMessage, oc *OrderContext) (
 			ID           json.RawMessage `json:"id"`
 		}
 		var typ, id string
-		if cdsKind(ent.Resource) != '{' || json.Unmarshal(ent.Resource, &res) != nil ||
+		if rawjson.Kind(ent.Resource) != '{' || json.Unmarshal(ent.Resource, &res) != nil ||
 			json.Unmarshal(res.ResourceType, &typ) != nil || typ == "" {
 			c.add(IssueStructure, epath+".resource", "an entry resource must be a FHIR resource with a resourceType")
 			ok = false
@@ -312,8 +320,8 @@ func cdsSelectionFound(sel string, refs map[string]bool, fullURLs []string) bool
 // them; the other members are type-checked when present.
 func (c *cdsIssues) fhirAuthorization(raw json.RawMessage) *FHIRAuthorization {
 	const path = "fhirAuthorization"
-	var m map[string]json.RawMessage
-	if cdsKind(raw) != '{' || json.Unmarshal(raw, &m) != nil {
+	m, ok := cdsObject(raw)
+	if !ok {
 		c.add(IssueStructure, path, "fhirAuthorization must be a JSON object")
 		return nil
 	}
@@ -325,11 +333,11 @@ func (c *cdsIssues) fhirAuthorization(raw json.RawMessage) *FHIRAuthorization {
 		}
 		a.TokenType = tt
 	}
-	if v, ok := m["expires_in"]; ok && !cdsIsNull(v) {
+	if v, ok := m["expires_in"]; ok && !rawjson.IsNull(v) {
 		var n json.Number
 		d := json.NewDecoder(bytes.NewReader(v))
 		d.UseNumber()
-		if cdsKind(v) != '-' && (cdsKind(v) < '0' || cdsKind(v) > '9') || d.Decode(&n) != nil {
+		if rawjson.Kind(v) != '-' && (rawjson.Kind(v) < '0' || rawjson.Kind(v) > '9') || d.Decode(&n) != nil {
 			c.add(IssueStructure, path+".expires_in", "expires_in must be an integer")
 		} else if i, err := n.Int64(); err != nil || i < 0 || i > math.MaxInt32 {
 			c.add(IssueInvalid, path+".expires_in", "expires_in must be a non-negative integer number of seconds")
@@ -348,14 +356,14 @@ func (c *cdsIssues) fhirAuthorization(raw json.RawMessage) *FHIRAuthorization {
 // usable (present, string, and for required members non-empty) value.
 func (c *cdsIssues) stringMember(obj map[string]json.RawMessage, key, path string, required bool) (string, bool) {
 	raw, present := obj[key]
-	if !present || cdsIsNull(raw) {
+	if !present || rawjson.IsNull(raw) {
 		if required {
 			c.add(IssueRequired, path, key+" is required")
 		}
 		return "", false
 	}
-	var s string
-	if cdsKind(raw) != '"' || json.Unmarshal(raw, &s) != nil {
+	s, ok := rawjson.String(raw)
+	if !ok {
 		c.add(IssueStructure, path, key+" must be a string")
 		return "", false
 	}
@@ -391,12 +399,12 @@ func DecodeFeedback(body []byte) (*FeedbackRequest, error) {
 	}
 	var is cdsIssues
 	raw, ok := top["feedback"]
-	if !ok || cdsIsNull(raw) {
+	if !ok || rawjson.IsNull(raw) {
 		is.add(IssueRequired, "feedback", "feedback is required")
 		return nil, is.err()
 	}
 	var items []json.RawMessage
-	if cdsKind(raw) != '[' || json.Unmarshal(raw, &items) != nil {
+	if rawjson.Kind(raw) != '[' || json.Unmarshal(raw, &items) != nil {
 		is.add(IssueStructure, "feedback", "feedback must be an array")
 		return nil, is.err()
 	}
@@ -413,8 +421,8 @@ func DecodeFeedback(body []byte) (*FeedbackRequest, error) {
 }
 
 func (c *cdsIssues) feedbackItem(raw json.RawMessage, path string) (Feedback, bool) {
-	var m map[string]json.RawMessage
-	if cdsKind(raw) != '{' || json.Unmarshal(raw, &m) != nil {
+	m, ok := cdsObject(raw)
+	if !ok {
 		c.add(IssueStructure, path, "a feedback item must be a JSON object")
 		return Feedback{}, false
 	}
@@ -434,15 +442,15 @@ func (c *cdsIssues) feedbackItem(raw json.RawMessage, path string) (Feedback, bo
 		f.OutcomeTimestamp = ts
 	}
 	apath := path + ".acceptedSuggestions"
-	if as, ok := m["acceptedSuggestions"]; ok && !cdsIsNull(as) {
+	if as, ok := m["acceptedSuggestions"]; ok && !rawjson.IsNull(as) {
 		var list []json.RawMessage
-		if cdsKind(as) != '[' || json.Unmarshal(as, &list) != nil {
+		if rawjson.Kind(as) != '[' || json.Unmarshal(as, &list) != nil {
 			c.add(IssueStructure, apath, "acceptedSuggestions must be an array")
 		}
 		for j, it := range list {
 			jpath := apath + "[" + strconv.Itoa(j) + "]"
-			var sm map[string]json.RawMessage
-			if cdsKind(it) != '{' || json.Unmarshal(it, &sm) != nil {
+			sm, ok := cdsObject(it)
+			if !ok {
 				c.add(IssueStructure, jpath, "an accepted suggestion must be a JSON object")
 				continue
 			}
@@ -454,22 +462,21 @@ func (c *cdsIssues) feedbackItem(raw json.RawMessage, path string) (Feedback, bo
 	if f.Outcome == OutcomeAccepted && len(f.AcceptedSuggestions) == 0 && !c.hasPrefix(apath) {
 		c.add(IssueRequired, apath, "acceptedSuggestions is required when outcome is accepted")
 	}
-	if orRaw, ok := m["overrideReason"]; ok && !cdsIsNull(orRaw) {
+	if orRaw, ok := m["overrideReason"]; ok && !rawjson.IsNull(orRaw) {
 		f.OverrideReason = c.overrideReason(orRaw, path+".overrideReason")
 	}
 	return f, len(c.list) == before
 }
 
 func (c *cdsIssues) overrideReason(raw json.RawMessage, path string) *OverrideReason {
-	var m map[string]json.RawMessage
-	if cdsKind(raw) != '{' || json.Unmarshal(raw, &m) != nil {
+	m, ok := cdsObject(raw)
+	if !ok {
 		c.add(IssueStructure, path, "overrideReason must be a JSON object")
 		return nil
 	}
 	or := &OverrideReason{}
-	if r, ok := m["reason"]; ok && !cdsIsNull(r) {
-		var cm map[string]json.RawMessage
-		if cdsKind(r) != '{' || json.Unmarshal(r, &cm) != nil {
+	if r, ok := m["reason"]; ok && !rawjson.IsNull(r) {
+		if cm, ok := cdsObject(r); !ok {
 			c.add(IssueStructure, path+".reason", "reason must be a Coding object")
 		} else {
 			cd := &Coding{}
@@ -522,35 +529,30 @@ func LooksLikeUUID(s string) bool {
 // cdsDecodeObject parses a body that must be a JSON object, returning a 400
 // *Error when it is not.
 func cdsDecodeObject(body []byte) (map[string]json.RawMessage, *Error) {
-	if cdsKind(body) != '{' {
+	if rawjson.Kind(body) != '{' {
 		if !json.Valid(body) {
 			return nil, cdsSyntaxError("body is not valid JSON")
 		}
 		return nil, cdsSyntaxError("body is not a JSON object")
 	}
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(body, &top); err != nil {
+	if !json.Valid(body) {
 		return nil, cdsSyntaxError("body is not valid JSON")
+	}
+	top, ok := rawjson.Object(body)
+	if !ok {
+		return nil, cdsSyntaxError("body is not a JSON object")
 	}
 	return top, nil
 }
 
-// cdsKind returns the first significant byte of a JSON value: '{', '[', '"',
-// 'n', 't', 'f', '-' or a digit; 0 for empty input.
-func cdsKind(raw []byte) byte {
-	for _, b := range raw {
-		switch b {
-		case ' ', '\t', '\r', '\n':
-			continue
-		}
-		return b
+// cdsObject returns the members of raw, a part of a body cdsDecodeObject accepted (so valid
+// JSON: rawjson splits it without validating and decoding it again), or false when raw is not an
+// object.
+func cdsObject(raw json.RawMessage) (map[string]json.RawMessage, bool) {
+	if rawjson.Kind(raw) != '{' {
+		return nil, false
 	}
-	return 0
-}
-
-// cdsIsNull reports whether raw is the JSON literal null.
-func cdsIsNull(raw []byte) bool {
-	return string(bytes.TrimSpace(raw)) == "null"
+	return rawjson.Object(raw)
 }
 
 // cdsIsHTTPURL reports whether s is an absolute http or https URL with a host.

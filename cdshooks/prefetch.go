@@ -3,6 +3,8 @@ package cdshooks
 import (
 	"encoding/json"
 	"strings"
+
+	"valuerx/internal/rawjson"
 )
 
 // PrefetchState is what the CDS Client did with one prefetch key
@@ -53,36 +55,74 @@ func (r *Request) PrefetchValue(key string) (PrefetchState, json.RawMessage) {
 	if !ok || len(raw) == 0 {
 		return PrefetchAbsent, nil
 	}
-	if cdsIsNull(raw) {
+	if rawjson.IsNull(raw) {
 		return PrefetchNull, nil
 	}
-	if cdsKind(raw) != '{' {
+	if rawjson.Kind(raw) != '{' || (!r.validJSON && !json.Valid(raw)) {
 		return PrefetchAbsent, nil
 	}
-	var res struct {
-		ResourceType string `json:"resourceType"`
-		Entry        []struct {
-			Resource struct {
-				ResourceType string `json:"resourceType"`
-			} `json:"resource"`
-		} `json:"entry"`
+	if st := classifyPrefetch(raw); st != PrefetchAbsent {
+		return st, raw
 	}
-	if err := json.Unmarshal(raw, &res); err != nil || strings.TrimSpace(res.ResourceType) == "" {
-		return PrefetchAbsent, nil
+	return PrefetchAbsent, nil
+}
+
+// classifyPrefetch classifies a valid JSON object as PrefetchValue does. It reads it as
+// encoding/json would decode it into
+//
+//	struct{ ResourceType string; Entry []struct{ Resource struct{ ResourceType string } } }
+//
+// where any member of the wrong JSON type makes the value unusable (Absent), but walks the bytes
+// with rawjson instead of decoding them: the prefetch is the larger part of a request, and every
+// full decode of it showed in the profile (docs/performance.md).
+func classifyPrefetch(raw json.RawMessage) PrefetchState {
+	rt, ok := optString(rawjson.Field(raw, "resourceType"))
+	if !ok || strings.TrimSpace(rt) == "" {
+		return PrefetchAbsent
 	}
-	switch res.ResourceType {
-	case "OperationOutcome":
-		return PrefetchOutcome, raw
-	case "Bundle":
-		if len(res.Entry) == 0 {
-			return PrefetchPresent, raw
+	entryRaw, found := rawjson.Field(raw, "entry")
+	var entries []json.RawMessage
+	if found && !rawjson.IsNull(entryRaw) {
+		if entries, ok = rawjson.Elements(entryRaw); !ok {
+			return PrefetchAbsent
 		}
-		for _, e := range res.Entry {
-			if e.Resource.ResourceType != "OperationOutcome" {
-				return PrefetchPresent, raw
+	}
+	// Every entry is checked before deciding: a wrongly typed one anywhere makes the value
+	// unusable, as a failed decode did.
+	onlyOutcomes := true
+	for _, e := range entries {
+		typ := ""
+		if !rawjson.IsNull(e) {
+			if rawjson.Kind(e) != '{' {
+				return PrefetchAbsent
+			}
+			if res, found := rawjson.Field(e, "resource"); found && !rawjson.IsNull(res) {
+				if rawjson.Kind(res) != '{' {
+					return PrefetchAbsent
+				}
+				if typ, ok = optString(rawjson.Field(res, "resourceType")); !ok {
+					return PrefetchAbsent
+				}
 			}
 		}
-		return PrefetchOutcome, raw
+		if typ != "OperationOutcome" {
+			onlyOutcomes = false
+		}
 	}
-	return PrefetchPresent, raw
+	switch {
+	case rt == "OperationOutcome":
+		return PrefetchOutcome
+	case rt == "Bundle" && len(entries) > 0 && onlyOutcomes:
+		return PrefetchOutcome
+	}
+	return PrefetchPresent
+}
+
+// optString decodes an optional string member: absent or null is "", anything but a string is
+// not ok.
+func optString(raw []byte, found bool) (string, bool) {
+	if !found || rawjson.IsNull(raw) {
+		return "", true
+	}
+	return rawjson.String(raw)
 }

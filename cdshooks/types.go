@@ -62,6 +62,10 @@ type Request struct {
 	Context           json.RawMessage            `json:"context"`
 	Prefetch          map[string]json.RawMessage `json:"prefetch,omitempty"`
 	Extension         json.RawMessage            `json:"extension,omitempty"`
+
+	// validJSON is set by DecodeRequest: the Prefetch values are parts of a body it validated,
+	// so PrefetchValue need not validate them again.
+	validJSON bool
 }
 
 // FHIRAuthorization is the OAuth 2.0 access token the CDS Client grants the

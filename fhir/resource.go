@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	r4 "github.com/samply/golang-fhir-models/fhir-models/fhir"
+
+	"valuerx/internal/rawjson"
 )
 
 // Code systems and codes valuerx reads from EHR data (see docs fhir-coverage-notes.md).
@@ -65,20 +67,25 @@ type bundle struct {
 var ErrNotBundle = errors.New("fhir: not a Bundle")
 
 func decodeBundle(raw json.RawMessage) (*bundle, error) {
-	if ResourceType(raw) != "Bundle" {
+	if rawjson.Kind(raw) != '{' {
 		return nil, ErrNotBundle
 	}
+	// One decode, which also validates: checking the resourceType first (json.Valid and a probe)
+	// read every byte of the Bundle once more (docs/performance.md). encoding/json matches
+	// "resourceType" as resourceTypeValid does, so b.ResourceType is the same answer.
 	var b bundle
-	if err := json.Unmarshal(raw, &b); err != nil {
-		// Lenient: keep what decoded (an ill-typed member elsewhere must not hide the entries),
-		// but a Bundle whose entry or link members are themselves ill-typed is unusable.
-		var te *json.UnmarshalTypeError
-		if !errors.As(err, &te) {
-			return nil, fmt.Errorf("fhir: decode Bundle: %w", ErrNotBundle)
-		}
-		if strings.HasPrefix(te.Field, "entry") || strings.HasPrefix(te.Field, "link") {
-			return nil, fmt.Errorf("fhir: decode Bundle: ill-typed %s: %w", te.Field, ErrNotBundle)
-		}
+	err := json.Unmarshal(raw, &b)
+	var te *json.UnmarshalTypeError
+	if err != nil && !errors.As(err, &te) {
+		return nil, ErrNotBundle // not valid JSON
+	}
+	if b.ResourceType != "Bundle" {
+		return nil, ErrNotBundle
+	}
+	// Lenient: keep what decoded (an ill-typed member elsewhere must not hide the entries),
+	// but a Bundle whose entry or link members are themselves ill-typed is unusable.
+	if te != nil && (strings.HasPrefix(te.Field, "entry") || strings.HasPrefix(te.Field, "link")) {
+		return nil, fmt.Errorf("fhir: decode Bundle: ill-typed %s: %w", te.Field, ErrNotBundle)
 	}
 	return &b, nil
 }

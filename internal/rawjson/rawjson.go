@@ -1,0 +1,227 @@
+// Package rawjson walks JSON text that is already known to be valid, without decoding it.
+//
+// A CDS Hooks request is validated once, as a whole, and then read in pieces: the members of the
+// request, of its context and of its prefetch object, the resourceType of each prefetched
+// resource. With encoding/json each of those reads is another full validation and decode of the
+// same bytes (json.Unmarshal always validates first), and the profile of a warm hook showed the
+// JSON state machine as the largest cost after the caller's signature (docs/performance.md). The
+// functions here find value boundaries with a byte loop instead, and hand out sub-slices of the
+// input.
+//
+// Callers must pass valid JSON: json.Valid, or part of a document encoding/json accepted. On
+// other input the functions never panic or loop, but their answers mean nothing. The fuzz tests
+// hold them to encoding/json's answers for every valid input.
+package rawjson
+
+import (
+	"encoding/json"
+	"strings"
+)
+
+// SkipSpace returns the index of the first byte at or after i that is not JSON whitespace.
+func SkipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the string starting at b[i] == '"'.
+func skipString(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return len(b)
+}
+
+// ValueEnd returns the index after the JSON value that starts at b[i] (i at its first byte).
+func ValueEnd(b []byte, i int) int {
+	if i >= len(b) {
+		return len(b)
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				i = skipString(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+		}
+		return len(b)
+	default: // number, true, false, null
+		for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
+			i++
+		}
+		return i
+	}
+}
+
+// Kind returns the first byte of the value in b after whitespace: '{', '[', '"', 'n', 't', 'f',
+// '-' or a digit; 0 when b is empty or only whitespace.
+func Kind(b []byte) byte {
+	if i := SkipSpace(b, 0); i < len(b) {
+		return b[i]
+	}
+	return 0
+}
+
+// IsNull reports whether b is the literal null (with optional whitespace around it).
+func IsNull(b []byte) bool {
+	i := SkipSpace(b, 0)
+	return len(b)-i >= 4 && string(b[i:i+4]) == "null" && SkipSpace(b, i+4) == len(b)
+}
+
+// EachMember calls fn for every member of the object b, in order, with the member's key as a JSON
+// string token (quotes included; see Key) and its value (no surrounding whitespace). It stops
+// early when fn returns false, and reports false when b is not an object.
+func EachMember(b []byte, fn func(key, val []byte) bool) bool {
+	i := SkipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return false
+	}
+	for i++; ; i++ {
+		i = SkipSpace(b, i)
+		if i >= len(b) || b[i] != '"' {
+			return i < len(b) && b[i] == '}'
+		}
+		kEnd := skipString(b, i)
+		key := b[i:kEnd]
+		i = SkipSpace(b, kEnd)
+		if i >= len(b) || b[i] != ':' {
+			return false
+		}
+		i = SkipSpace(b, i+1)
+		vEnd := ValueEnd(b, i)
+		if !fn(key, b[i:vEnd:vEnd]) {
+			return true
+		}
+		i = SkipSpace(b, vEnd)
+		if i >= len(b) || b[i] != ',' {
+			return i < len(b) && b[i] == '}'
+		}
+	}
+}
+
+// Object returns the members of the object b as encoding/json would decode it into a
+// map[string]json.RawMessage: keys unescaped, the last of duplicate keys wins. The values share
+// b's memory (capacity-limited, so appending to one cannot overwrite the next).
+func Object(b []byte) (map[string]json.RawMessage, bool) {
+	m := make(map[string]json.RawMessage, 8)
+	ok := EachMember(b, func(key, val []byte) bool {
+		k, kok := String(key)
+		if !kok {
+			return false
+		}
+		m[k] = val
+		return true
+	})
+	if !ok {
+		return nil, false
+	}
+	return m, true
+}
+
+// Elements returns the elements of the array b, sharing b's memory, or false when b is not an
+// array.
+func Elements(b []byte) ([]json.RawMessage, bool) {
+	i := SkipSpace(b, 0)
+	if i >= len(b) || b[i] != '[' {
+		return nil, false
+	}
+	out := []json.RawMessage{}
+	for i++; ; i++ {
+		i = SkipSpace(b, i)
+		if i >= len(b) {
+			return nil, false
+		}
+		if b[i] == ']' && len(out) == 0 {
+			return out, true
+		}
+		end := ValueEnd(b, i)
+		out = append(out, b[i:end:end])
+		i = SkipSpace(b, end)
+		if i >= len(b) || b[i] != ',' {
+			if i < len(b) && b[i] == ']' {
+				return out, true
+			}
+			return nil, false
+		}
+	}
+}
+
+// Field returns the value of the member of object b that encoding/json would decode into a struct
+// field named name: keys match case-insensitively (after unescaping) and the last match wins.
+// found is false when no member matches or b is not an object.
+func Field(b []byte, name string) (val []byte, found bool) {
+	EachMember(b, func(key, v []byte) bool {
+		if keyMatches(key, name) {
+			val, found = v, true
+		}
+		return true
+	})
+	return val, found
+}
+
+// keyMatches reports whether the key token names the field name for encoding/json.
+func keyMatches(quoted []byte, name string) bool {
+	inner := quoted[1 : len(quoted)-1]
+	if string(inner) == name {
+		return true
+	}
+	if len(inner) < len(name)-2 || len(inner) > 6*len(name) {
+		return false // not even an escaped or case-folded spelling fits (ſ and K are 2-3 bytes)
+	}
+	k, ok := String(quoted)
+	return ok && strings.EqualFold(k, name)
+}
+
+// String decodes a JSON string token (quotes included) as encoding/json would. It reports false
+// for any other value, null included.
+func String(tok []byte) (string, bool) {
+	tok = trimSpace(tok)
+	if len(tok) < 2 || tok[0] != '"' || tok[len(tok)-1] != '"' {
+		return "", false
+	}
+	inner := tok[1 : len(tok)-1]
+	if plainASCII(inner) {
+		return string(inner), true
+	}
+	var s string // escapes, or invalid UTF-8 that encoding/json replaces with U+FFFD
+	if json.Unmarshal(tok, &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+func trimSpace(b []byte) []byte {
+	b = b[SkipSpace(b, 0):]
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t' || b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// plainASCII reports whether a string's bytes need no unescaping or UTF-8 repair.
+func plainASCII(b []byte) bool {
+	for _, x := range b {
+		if x == '\\' || x >= 0x80 || x < 0x20 {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,148 @@
+package rawjson
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+)
+
+var seeds = []string{
+	`{}`, `[]`, `{"a":1}`, ` { "a" : [1, {"b":"}"}], "c":"x\"y", "a":null } `,
+	`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Coverage","id":"c1"}}]}`,
+	`{"ResourceType":"a","resourcetype":"b"}`, `{"resource\u0054ype":"Patient"}`,
+	`{"\u00e9":1,"k\\ey":"v\u0000"}`, `[1, "two", {"three":3}, [4], null, true, false, -5.5e3]`,
+	`"str"`, `"a\nb"`, "\"\xff\"", `null`, `12`, `{"a":{"a":{"a":[[[]]]}}}`, `{"resourceType":7}`,
+	"{\"resourceType\":\"\xc5\xbf\"}", `{"reſourceType":"x"}`, `{"resourceTypeK":"x"}`,
+}
+
+// The answers for valid JSON are encoding/json's.
+func check(t *testing.T, data []byte) {
+	if !json.Valid(data) {
+		return
+	}
+	var wantObj map[string]json.RawMessage
+	objErr := json.Unmarshal(data, &wantObj)
+	if objErr == nil && IsNull(data) {
+		objErr = errNull // null decodes into a nil map; it is not an object
+	}
+	gotObj, ok := Object(data)
+	if (objErr == nil) != ok {
+		t.Fatalf("Object(%q): ok=%v, encoding/json error %v", data, ok, objErr)
+	}
+	if ok {
+		if len(gotObj) != len(wantObj) {
+			t.Fatalf("Object(%q): %d members, want %d", data, len(gotObj), len(wantObj))
+		}
+		for k, v := range wantObj {
+			if !bytes.Equal(gotObj[k], v) {
+				t.Fatalf("Object(%q)[%q] = %q, want %q", data, k, gotObj[k], v)
+			}
+		}
+	}
+	var wantArr []json.RawMessage
+	arrErr := json.Unmarshal(data, &wantArr)
+	gotArr, ok := Elements(data)
+	if arrErr == nil && IsNull(data) {
+		arrErr = errNull // null decodes into a nil slice; it is not an array
+	}
+	if (arrErr == nil) != ok {
+		t.Fatalf("Elements(%q): ok=%v, encoding/json error %v", data, ok, arrErr)
+	}
+	if ok {
+		if len(gotArr) != len(wantArr) {
+			t.Fatalf("Elements(%q): %d, want %d", data, len(gotArr), len(wantArr))
+		}
+		for i := range wantArr {
+			if !bytes.Equal(gotArr[i], wantArr[i]) {
+				t.Fatalf("Elements(%q)[%d] = %q, want %q", data, i, gotArr[i], wantArr[i])
+			}
+		}
+	}
+	var s struct {
+		ResourceType json.RawMessage `json:"resourceType"`
+	}
+	if json.Unmarshal(data, &s) == nil && objErr == nil {
+		got, found := Field(data, "resourceType")
+		if found != (s.ResourceType != nil) || (found && !bytes.Equal(got, s.ResourceType)) {
+			t.Fatalf("Field(%q, resourceType) = %q, %v; want %q", data, got, found, s.ResourceType)
+		}
+	}
+	var str string
+	strErr := json.Unmarshal(data, &str)
+	if strErr == nil && IsNull(data) {
+		strErr = errNull
+	}
+	gotStr, ok := String(data)
+	if (strErr == nil) != ok || gotStr != str {
+		t.Fatalf("String(%q) = %q, %v; encoding/json %q, %v", data, gotStr, ok, str, strErr)
+	}
+	if Kind(data) != data[SkipSpace(data, 0)] {
+		t.Fatalf("Kind(%q) = %q", data, Kind(data))
+	}
+	if end := ValueEnd(data, SkipSpace(data, 0)); SkipSpace(data, end) != len(data) {
+		t.Fatalf("ValueEnd(%q) = %d: not the end of the document", data, end)
+	}
+}
+
+var errNull = &json.UnsupportedValueError{Str: "null"}
+
+func TestAgainstEncodingJSON(t *testing.T) {
+	for _, s := range seeds {
+		if !json.Valid([]byte(s)) {
+			t.Fatalf("seed %q is not valid JSON", s)
+		}
+		check(t, []byte(s))
+	}
+}
+
+func TestExamples(t *testing.T) {
+	m, ok := Object([]byte(`{"a": 1 , "b":"x", "a":[2]}`))
+	if !ok || len(m) != 2 || string(m["a"]) != "[2]" || string(m["b"]) != `"x"` {
+		t.Fatalf("Object: %v %q", ok, m)
+	}
+	if v, found := Field([]byte(`{"RESOURCETYPE":"a","id":1}`), "resourceType"); !found || string(v) != `"a"` {
+		t.Fatalf("Field is case-insensitive like encoding/json: %q %v", v, found)
+	}
+	if _, ok := Object([]byte(`[1]`)); ok {
+		t.Fatal("an array is not an object")
+	}
+	// Sub-slices are capacity-limited: appending to one member cannot overwrite the next.
+	b := []byte(`{"a":"1","b":"2"}`)
+	m, _ = Object(b)
+	_ = append(m["a"], 'X')
+	if string(b) != `{"a":"1","b":"2"}` {
+		t.Fatalf("append through a member changed the input: %s", b)
+	}
+	if !IsNull([]byte(" null ")) || IsNull([]byte("nullx")) || IsNull([]byte(`"null"`)) {
+		t.Fatal("IsNull")
+	}
+}
+
+// Invalid input must not panic or hang; the answers are not specified.
+func FuzzRawJSON(f *testing.F) {
+	for _, s := range seeds {
+		f.Add([]byte(s))
+	}
+	f.Add([]byte(`{"a":`))
+	f.Add([]byte(`{"a" 1}`))
+	f.Add([]byte(`[1,`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		Object(data)
+		Elements(data)
+		Field(data, "resourceType")
+		String(data)
+		IsNull(data)
+		check(t, data)
+	})
+}
+
+func BenchmarkObject(b *testing.B) {
+	data := []byte(seeds[4])
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, ok := Object(data); !ok {
+			b.Fatal("not an object")
+		}
+	}
+}
