@@ -267,38 +267,56 @@ func (c *cdsIssues) draftOrdersDetailed(raw json.RawMessage, oc *OrderContext) (
 // decoding pass. It gives up (ok false) on anything unusual, leaving the
 // detailed checks of draftOrders to find and name the problem.
 func cdsDraftOrdersFast(raw json.RawMessage) (refs map[string]bool, fullURLs []string, ok bool) {
-	var b struct {
-		ResourceType string `json:"resourceType"`
-		Entry        []*struct {
-			FullURL  string `json:"fullUrl"`
-			Resource *struct {
-				ResourceType string `json:"resourceType"`
-				ID           string `json:"id"`
-			} `json:"resource"`
-		} `json:"entry"`
-	}
-	if json.Unmarshal(raw, &b) != nil || b.ResourceType != "Bundle" {
+	// raw is part of a validated body: rawjson walks it with encoding/json's rules for a struct
+	// (case-insensitive keys, last match wins, null as absent), and anything of the wrong JSON
+	// type sends the caller to the detailed path, as a failed decode did.
+	if rt, ok := cdsOptString(rawjson.Field(raw, "resourceType")); !ok || rt != "Bundle" {
 		return nil, nil, false
 	}
-	refs = make(map[string]bool, len(b.Entry))
-	for _, e := range b.Entry {
-		if e == nil {
+	var entries []json.RawMessage
+	if e, found := rawjson.Field(raw, "entry"); found && !rawjson.IsNull(e) {
+		if entries, ok = rawjson.Elements(e); !ok {
 			return nil, nil, false
 		}
-		if e.FullURL != "" {
-			fullURLs = append(fullURLs, e.FullURL)
+	}
+	refs = make(map[string]bool, len(entries))
+	for _, e := range entries {
+		if rawjson.Kind(e) != '{' {
+			return nil, nil, false // null or not an object
 		}
-		if e.Resource == nil {
+		fu, ok := cdsOptString(rawjson.Field(e, "fullUrl"))
+		if !ok {
+			return nil, nil, false
+		}
+		if fu != "" {
+			fullURLs = append(fullURLs, fu)
+		}
+		res, found := rawjson.Field(e, "resource")
+		if !found || rawjson.IsNull(res) {
 			continue
 		}
-		if e.Resource.ResourceType == "" {
+		if rawjson.Kind(res) != '{' {
 			return nil, nil, false
 		}
-		if e.Resource.ID != "" {
-			refs[e.Resource.ResourceType+"/"+e.Resource.ID] = true
+		typ, ok1 := cdsOptString(rawjson.Field(res, "resourceType"))
+		id, ok2 := cdsOptString(rawjson.Field(res, "id"))
+		if !ok1 || !ok2 || typ == "" {
+			return nil, nil, false
+		}
+		if id != "" {
+			refs[typ+"/"+id] = true
 		}
 	}
 	return refs, fullURLs, true
+}
+
+// cdsOptString decodes an optional string member: absent or null is "", anything but a string is
+// not ok.
+func cdsOptString(raw []byte, found bool) (string, bool) {
+	if !found || rawjson.IsNull(raw) {
+		return "", true
+	}
+	return rawjson.String(raw)
 }
 
 // cdsSelectionFound matches a selection against the draft orders by

@@ -76,7 +76,7 @@ func (r *Request) PrefetchValue(key string) (PrefetchState, json.RawMessage) {
 // with rawjson instead of decoding them: the prefetch is the larger part of a request, and every
 // full decode of it showed in the profile (docs/performance.md).
 func classifyPrefetch(raw json.RawMessage) PrefetchState {
-	rt, ok := optString(rawjson.Field(raw, "resourceType"))
+	rt, ok := cdsOptString(rawjson.Field(raw, "resourceType"))
 	if !ok || strings.TrimSpace(rt) == "" {
 		return PrefetchAbsent
 	}
@@ -100,7 +100,7 @@ func classifyPrefetch(raw json.RawMessage) PrefetchState {
 				if rawjson.Kind(res) != '{' {
 					return PrefetchAbsent
 				}
-				if typ, ok = optString(rawjson.Field(res, "resourceType")); !ok {
+				if typ, ok = cdsOptString(rawjson.Field(res, "resourceType")); !ok {
 					return PrefetchAbsent
 				}
 			}
@@ -116,13 +116,4 @@ func classifyPrefetch(raw json.RawMessage) PrefetchState {
 		return PrefetchOutcome
 	}
 	return PrefetchPresent
-}
-
-// optString decodes an optional string member: absent or null is "", anything but a string is
-// not ok.
-func optString(raw []byte, found bool) (string, bool) {
-	if !found || rawjson.IsNull(raw) {
-		return "", true
-	}
-	return rawjson.String(raw)
 }

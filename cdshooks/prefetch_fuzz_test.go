@@ -68,3 +68,80 @@ func FuzzPrefetchClassify(f *testing.F) {
 		}
 	})
 }
+
+// draftOrdersOracle is cdsDraftOrdersFast as it was first written, with encoding/json.
+func draftOrdersOracle(raw []byte) (map[string]bool, []string, bool) {
+	var b struct {
+		ResourceType string `json:"resourceType"`
+		Entry        []*struct {
+			FullURL  string `json:"fullUrl"`
+			Resource *struct {
+				ResourceType string `json:"resourceType"`
+				ID           string `json:"id"`
+			} `json:"resource"`
+		} `json:"entry"`
+	}
+	if json.Unmarshal(raw, &b) != nil || b.ResourceType != "Bundle" {
+		return nil, nil, false
+	}
+	refs := make(map[string]bool, len(b.Entry))
+	var fullURLs []string
+	for _, e := range b.Entry {
+		if e == nil {
+			return nil, nil, false
+		}
+		if e.FullURL != "" {
+			fullURLs = append(fullURLs, e.FullURL)
+		}
+		if e.Resource == nil {
+			continue
+		}
+		if e.Resource.ResourceType == "" {
+			return nil, nil, false
+		}
+		if e.Resource.ID != "" {
+			refs[e.Resource.ResourceType+"/"+e.Resource.ID] = true
+		}
+	}
+	return refs, fullURLs, true
+}
+
+func FuzzDraftOrdersOracle(f *testing.F) {
+	for _, s := range []string{
+		`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"MedicationRequest","id":"a"}}]}`,
+		`{"resourceType":"Bundle","type":"collection","entry":[{"fullUrl":"urn:uuid:1","resource":{"resourceType":"MedicationRequest"}}]}`,
+		`{"resourceType":"Bundle","entry":[null]}`, `{"resourceType":"Bundle","entry":[{"resource":null}]}`,
+		`{"resourceType":"Bundle","entry":[{"resource":{"id":"x"}}]}`, `{"resourceType":"Bundle"}`,
+		`{"resourceType":"Bundle","entry":[{"fullUrl":1}]}`, `{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"A","id":2}}]}`,
+		`{"RESOURCETYPE":"Bundle","Entry":[{"RESOURCE":{"resourcetype":"MedicationRequest","ID":"z"}}]}`,
+		`{"resourceType":"Patient"}`, `{"resourceType":"Bundle","entry":{}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !json.Valid(data) || !strings.HasPrefix(strings.TrimLeft(string(data), " \t\r\n"), "{") {
+			return
+		}
+		refs, urls, ok := cdsDraftOrdersFast(data)
+		wrefs, wurls, wok := draftOrdersOracle(data)
+		if ok != wok {
+			t.Fatalf("cdsDraftOrdersFast(%s) ok=%v, encoding/json %v", data, ok, wok)
+		}
+		if !ok {
+			return
+		}
+		if len(refs) != len(wrefs) || len(urls) != len(wurls) {
+			t.Fatalf("cdsDraftOrdersFast(%s) = %v %q, want %v %q", data, refs, urls, wrefs, wurls)
+		}
+		for k := range wrefs {
+			if !refs[k] {
+				t.Fatalf("cdsDraftOrdersFast(%s): missing ref %q", data, k)
+			}
+		}
+		for i := range wurls {
+			if urls[i] != wurls[i] {
+				t.Fatalf("cdsDraftOrdersFast(%s): fullUrl %d = %q, want %q", data, i, urls[i], wurls[i])
+			}
+		}
+	})
+}
