@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
+	"strconv"
 )
 
 // Figures are the economics of one option for one administration or for a
@@ -133,23 +133,37 @@ func combine(p Product, doseMg float64) (units, wasted float64, use []PackageUse
 }
 
 func describeUse(p Product, use []PackageUse, wasted float64) string {
-	var parts []string
-	for _, u := range use {
-		kind := "single-dose"
-		if !u.SingleDose {
-			kind = "multi-dose"
+	// strconv rather than fmt: this runs for every option of every cold score.
+	g := func(b []byte, f float64) []byte { return strconv.AppendFloat(b, f, 'g', -1, 64) }
+	b := make([]byte, 0, 96*len(use)+48)
+	b = append(b, "derived: "...)
+	for i, u := range use {
+		if i > 0 {
+			b = append(b, " + "...)
 		}
+		b = strconv.AppendInt(b, int64(u.Count), 10)
+		b = append(b, " x "...)
+		b = g(b, u.Mg)
 		if p.MgPerUnit == 0 {
-			parts = append(parts, fmt.Sprintf("%d x %g mg tablet", u.Count, u.Mg))
+			b = append(b, " mg tablet"...)
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("%d x %g mg %s (%g units, NDC %s)", u.Count, u.Mg, kind, u.Units, u.NDC))
+		kind := " mg single-dose ("
+		if !u.SingleDose {
+			kind = " mg multi-dose ("
+		}
+		b = append(b, kind...)
+		b = g(b, u.Units)
+		b = append(b, " units, NDC "...)
+		b = append(b, u.NDC...)
+		b = append(b, ')')
 	}
-	s := "derived: " + strings.Join(parts, " + ")
 	if wasted > 0 {
-		s += fmt.Sprintf("; %g units discarded and billed", wasted)
+		b = append(b, "; "...)
+		b = g(b, wasted)
+		b = append(b, " units discarded and billed"...)
 	}
-	return s
+	return string(b)
 }
 
 // rates are one product's per-unit amounts under a contract and book.

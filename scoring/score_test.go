@@ -4,9 +4,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -505,4 +507,65 @@ func TestOrgNeutralSwitchBelowThreshold(t *testing.T) {
 	if r.Best != nil || r.Reason != ReasonBelowThreshold {
 		t.Fatalf("best %q reason %q, want none below-threshold", bestID(r), r.Reason)
 	}
+}
+
+// Whatever the contract, product and date, Options come in compareOptions order, Best, when
+// set, is the first of them, and neither depends on the order of the group's products (the
+// ranking reads the sorted list, never the group's order).
+func TestOptionsRankedAndBestFirst(t *testing.T) {
+	base, _ := env(t)
+	for _, cat := range []*Catalog{base, widened(t, base, "trastuzumab", 10)} {
+		reg, err := NewRegistry(DefaultConfig(), cat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rev := reversedGroups(cat)
+		revReg, err := NewRegistry(DefaultConfig(), rev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, k := range reg.Contracts() {
+			for _, g := range cat.Groups() {
+				for _, id := range g.ProductIDs {
+					for _, d := range []string{"2024-02-15", "2026-02-15"} {
+						for _, current := range []string{"", g.ReferenceID} {
+							req := Request{ContractID: k.ID, ProductID: id, Date: day(d), CurrentProductID: current}
+							r, err := Score(cat, reg, req)
+							if err != nil {
+								continue // e.g. no price book for the date
+							}
+							n++
+							if !slices.IsSortedFunc(r.Options, compareOptions) {
+								t.Fatalf("%+v: options not ranked", req)
+							}
+							if r.Best != nil && r.Best != &r.Options[0] {
+								t.Fatalf("%+v: best %s is not the first option %s", req, r.Best.Product.ID, r.Options[0].Product.ID)
+							}
+							rr, err := Score(rev, revReg, req)
+							if err != nil || bestID(rr) != bestID(r) || rr.Reason != r.Reason {
+								t.Fatalf("%+v: with the group's products reversed: best %q (%s), %v; in order: best %q (%s)",
+									req, bestID(rr), rr.Reason, err, bestID(r), r.Reason)
+							}
+						}
+					}
+				}
+			}
+		}
+		if n < 50 {
+			t.Fatalf("only %d scores checked", n)
+		}
+	}
+}
+
+// reversedGroups returns a copy of cat whose groups list their products in reverse order.
+func reversedGroups(cat *Catalog) *Catalog {
+	c := *cat
+	c.groups = maps.Clone(cat.groups)
+	for id, g := range c.groups {
+		g.ProductIDs = slices.Clone(g.ProductIDs)
+		slices.Reverse(g.ProductIDs)
+		c.groups[id] = g
+	}
+	return &c
 }
