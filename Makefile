@@ -10,9 +10,10 @@ FUZZTIME ?= 5s
 run:
 	$(GO) run ./cmd/valuerx serve
 
-## build: the valuerx binary in bin/
+## build: the valuerx gateway and the valuerx-conform suite in bin/
 build:
 	$(GO) build -o bin/valuerx ./cmd/valuerx
+	$(GO) build -o bin/valuerx-conform ./cmd/valuerx-conform
 
 ## test: everything CI runs: lint, import rules, unit and integration tests with the race detector,
 ## short fuzz runs of every decoder, the conformance self-test and a load smoke run
@@ -33,7 +34,8 @@ vet:
 
 ## imports: the architecture's arrows (docs/architecture.md): scoring and fhir import nothing of
 ## the project and scoring stays free of net/http; cdshooks imports fhir at most; conformance
-## never imports gateway or scoring; only cmd imports gateway.
+## never imports gateway or scoring; only cmd imports gateway; the gateway binary does not link the
+## conformance suite's strict FHIR validator (github.com/google/fhir: ~40 MiB resident at start).
 imports:
 	@set -e; fail=0; \
 	check() { pkg=$$1; shift; deps="$$($(GO) list -deps ./$$pkg | grep -E "$$1" || true)"; \
@@ -45,6 +47,7 @@ imports:
 	check store '^$(MODULE)/(gateway|cdshooks|scoring|fhir|conformance)$$'; \
 	check loadtest '^$(MODULE)/(gateway|scoring|store|fhir|conformance)$$'; \
 	check gateway '^$(MODULE)/(conformance|cmd/.*)$$'; \
+	check cmd/valuerx '^($(MODULE)/conformance|github.com/google/fhir/.*)$$'; \
 	if [ $$fail = 1 ]; then exit 1; fi; echo "import rules hold"
 
 ## fuzz: each fuzz target for FUZZTIME (CI: a few seconds each)
@@ -68,7 +71,7 @@ bench:
 ## conform: run the conformance suite against the running demo (make run in another shell), signing
 ## with the development client key the demo trusts
 conform:
-	$(GO) run ./cmd/valuerx conform -url http://localhost:8080 -key var/dev-client-key.pem -issuer urn:valuerx:dev-client -no-jku
+	$(GO) run ./cmd/valuerx-conform -url http://localhost:8080 -key var/dev-client-key.pem -issuer urn:valuerx:dev-client -no-jku
 
 ## load: valuerx against the floor, full prefetch, at 4 and 32 connections (docs/performance.md)
 load: build

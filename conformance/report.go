@@ -41,7 +41,7 @@ func (r *Report) Verdict() string {
 // requirement) and, indented under it, the evidence of failures, warnings and skips.
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "CDS Hooks 2.0 conformance report (valuerx conform)\n")
+	fmt.Fprintf(&b, "CDS Hooks 2.0 conformance report (valuerx-conform)\n")
 	fmt.Fprintf(&b, "base URL:  %s\n", r.BaseURL)
 	fmt.Fprintf(&b, "started:   %s  elapsed: %s\n", r.Started.Format(time.RFC3339), r.Elapsed.Round(time.Millisecond))
 	if len(r.Services) == 0 {
@@ -189,7 +189,7 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 		s.Cases = append(s.Cases, c)
 		s.Tests++
 	}
-	all := junitSuites{Name: "valuerx conform", Tests: s.Tests, Failures: s.Failures, Skipped: s.Skipped, Time: secs, Suites: []junitSuite{s}}
+	all := junitSuites{Name: "valuerx-conform", Tests: s.Tests, Failures: s.Failures, Skipped: s.Skipped, Time: secs, Suites: []junitSuite{s}}
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
 	}

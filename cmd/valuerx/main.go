@@ -3,8 +3,9 @@
 //	valuerx serve   [-config file.yaml]            run the gateway (embedded demo defaults without a file)
 //	valuerx send    [-url base] REQUEST            fire a hook request (a demo name or a JSON file) and print the cards
 //	valuerx token   [-aud url]                     mint a development-client JWT
-//	valuerx conform -url base                      run the CDS Hooks conformance suite against any service
 //	valuerx load    [flags]                        drive a running valuerx with signed hooks and report latency
+//
+// The conformance suite is its own command, valuerx-conform (see its package documentation).
 //
 // This is the only package that reads flags, files and the environment; everything else gets values.
 package main
@@ -35,7 +36,7 @@ func commands() []command {
 		{"serve", "run the gateway", runServe},
 		{"send", "send a hook request (demo name or file) and print the cards", runSend},
 		{"token", "mint a development-client JWT for an audience", runToken},
-		{"conform", "run the CDS Hooks conformance suite against a base URL", runConform},
+		{"conform", "moved: the conformance suite is the valuerx-conform command", runConformMoved},
 		{"load", "load-test a running valuerx against a minimal floor server", runLoad},
 	}
 }
@@ -65,4 +66,13 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'valuerx <command> -h' for the flags of a command.")
+}
+
+// runConformMoved answers the old `valuerx conform` with where the suite is now. The suite links
+// a strict FHIR validator whose start-up cost (about 40 MiB resident) the gateway should not
+// carry, so it is a binary of its own.
+func runConformMoved(_ context.Context, _ []string, _, stderr io.Writer) int {
+	fmt.Fprintln(stderr, "valuerx conform: the conformance suite is its own command now, with the same flags:")
+	fmt.Fprintln(stderr, "  go run ./cmd/valuerx-conform -url <base> [flags]    (or: make build; bin/valuerx-conform ...)")
+	return 2
 }

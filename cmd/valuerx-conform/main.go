@@ -1,3 +1,12 @@
+// Command valuerx-conform runs valuerx's CDS Hooks 2.0 conformance suite against any CDS
+// service's base URL and writes the report (text, JSON or JUnit):
+//
+//	valuerx-conform -url https://cds.example.org [flags]
+//
+// It is its own binary, not a subcommand of valuerx, because the suite's strict FHIR R4
+// validation (github.com/google/fhir) builds its protobuf descriptors when the program starts:
+// linked into the gateway it cost every `valuerx serve` about 40 MiB of resident memory and made
+// each garbage collection scan 12 MB more (docs/performance.md).
 package main
 
 import (
@@ -7,18 +16,27 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"valuerx/cdshooks"
 	"valuerx/conformance"
 )
 
-// runConform is `valuerx conform`: it runs the CDS Hooks 2.0 conformance suite against any
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := runConform(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// runConform runs the CDS Hooks 2.0 conformance suite against any
 // service's base URL and writes the report. Exit status: 0 when no SHALL failed, 1 when one did,
 // 2 on usage errors or when the suite could not run.
 func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("valuerx conform", flag.ContinueOnError)
+	fs := flag.NewFlagSet("valuerx-conform", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
 		base        = fs.String("url", "", "base URL of the CDS service (discovery is at <url>/cds-services); required")
@@ -51,7 +69,7 @@ func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return nil
 	})
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: valuerx conform -url <base> [flags]")
+		fmt.Fprintln(stderr, "usage: valuerx-conform -url <base> [flags]")
 		fmt.Fprintln(stderr, "\nRuns the CDS Hooks 2.0 conformance suite (discovery, order-select/order-sign calls, card rules,")
 		fmt.Fprintln(stderr, "strict FHIR R4 validation, feedback, CORS, 412, JWT, response times) against any service.")
 		fmt.Fprintln(stderr, "Exit status: 0 no SHALL failed, 1 a SHALL failed, 2 usage error.")
@@ -65,7 +83,7 @@ func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return 2
 	}
 	usageErr := func(msg string) int {
-		fmt.Fprintln(stderr, "valuerx conform: "+msg)
+		fmt.Fprintln(stderr, "valuerx-conform: "+msg)
 		return 2
 	}
 	if fs.NArg() > 0 {
@@ -100,7 +118,7 @@ func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	if *jwksOut != "" {
 		if err := os.WriteFile(*jwksOut, append(rep.Trust.JWKS, '\n'), 0o644); err != nil {
-			fmt.Fprintf(stderr, "valuerx conform: writing the JWKS: %v\n", err)
+			fmt.Fprintf(stderr, "valuerx-conform: writing the JWKS: %v\n", err)
 			return 2
 		}
 	}
@@ -108,7 +126,7 @@ func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	var f *os.File
 	if *out != "" {
 		if f, err = os.Create(*out); err != nil {
-			fmt.Fprintf(stderr, "valuerx conform: %v\n", err)
+			fmt.Fprintf(stderr, "valuerx-conform: %v\n", err)
 			return 2
 		}
 		w = f
@@ -119,11 +137,11 @@ func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			werr = cerr
 		}
 		c := conformance.Counts(rep.Results)
-		fmt.Fprintf(stderr, "valuerx conform: %s: %d pass, %d fail, %d warning, %d skipped; report in %s\n",
+		fmt.Fprintf(stderr, "valuerx-conform: %s: %d pass, %d fail, %d warning, %d skipped; report in %s\n",
 			rep.Verdict(), c[conformance.Pass], c[conformance.Fail], c[conformance.Warning], c[conformance.Skipped], *out)
 	}
 	if werr != nil {
-		fmt.Fprintf(stderr, "valuerx conform: writing the report: %v\n", werr)
+		fmt.Fprintf(stderr, "valuerx-conform: writing the report: %v\n", werr)
 		return 2
 	}
 	if rep.ShallFailed() {
