@@ -83,7 +83,7 @@ func BenchmarkDecodeOrderSign(b *testing.B) {
 // Allocation budgets: decoding must not grow with a per-member copy of the body, and verifying
 // a token must stay a handful of small allocations around the signature check.
 const (
-	decodeOrderSignAllocBudget = 400
+	decodeOrderSignAllocBudget = 150
 	verifyAllocBudget          = 150
 )
 

@@ -367,8 +367,8 @@ func BenchmarkEncodeResponse(b *testing.B) {
 // building. They sit above today's counts with some room; a change that multiplies the garbage
 // per hook (a per-request catalog copy, re-parsing prefetch per order) fails here.
 const (
-	adviseWarmAllocBudget = 700
-	buildCardAllocBudget  = 1600
+	adviseWarmAllocBudget = 400
+	buildCardAllocBudget  = 1400
 )
 
 func TestHotPathAllocBudget(t *testing.T) {

@@ -150,7 +150,7 @@ func TestScoreAllocBudget(t *testing.T) {
 // Allocation budgets (see TestScoreAllocBudget).
 const (
 	scoreHitAllocBudget  = 4
-	scoreColdAllocBudget = 150
+	scoreColdAllocBudget = 80
 )
 
 // widened returns a copy of cat in which group groupID has n products: the real ones plus
