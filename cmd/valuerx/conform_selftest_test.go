@@ -87,4 +87,3 @@ func TestConformAgainstValuerx(t *testing.T) {
 		}
 	}
 }
-
