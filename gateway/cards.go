@@ -70,8 +70,12 @@ func buildCard(item orderedItem, res scoring.Result, group scoring.Group, histor
 		}
 		opts = append(opts, o)
 	}
+	draft, err := parseDraft(item.raw)
+	if err != nil {
+		return nil, err
+	}
 	for i, o := range opts {
-		clone, err := swapMedication(item.raw, o.Product)
+		clone, err := swapMedication(draft, o.Product)
 		if err != nil {
 			return nil, err
 		}
@@ -190,13 +194,21 @@ func detailMarkdown(item orderedItem, res scoring.Result, group scoring.Group, h
 	return b.String()
 }
 
-// swapMedication clones the draft order as sent and replaces its medication with the option's,
-// keeping id, status, intent, subject, requester, dosage and every other member.
-func swapMedication(raw json.RawMessage, p scoring.Product) (json.RawMessage, error) {
+// parseDraft splits the draft order into its members once per card; swapMedication builds each
+// suggestion's copy from it.
+func parseDraft(raw json.RawMessage) (map[string]json.RawMessage, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return nil, fmt.Errorf("clone draft order: %w", err)
 	}
+	return m, nil
+}
+
+// swapMedication clones the draft order as sent (draft is parseDraft's, left unchanged) and
+// replaces its medication with the option's, keeping id, status, intent, subject, requester,
+// dosage and every other member.
+func swapMedication(draft map[string]json.RawMessage, p scoring.Product) (json.RawMessage, error) {
+	m := maps.Clone(draft)
 	if ref, ok := m["medicationReference"]; ok {
 		var r struct {
 			Reference string `json:"reference"`
