@@ -267,14 +267,24 @@ func (c *cdsIssues) draftOrdersDetailed(raw json.RawMessage, oc *OrderContext) (
 // decoding pass. It gives up (ok false) on anything unusual, leaving the
 // detailed checks of draftOrders to find and name the problem.
 func cdsDraftOrdersFast(raw json.RawMessage) (refs map[string]bool, fullURLs []string, ok bool) {
+	var f fieldReader
+	if refs, fullURLs, ok = draftOrdersWalk(raw, &f); !f.dup {
+		return refs, fullURLs, ok
+	}
+	return draftOrdersDecoded(raw)
+}
+
+// draftOrdersWalk is cdsDraftOrdersFast for objects without repeated members; it notes in f
+// when it met one.
+func draftOrdersWalk(raw json.RawMessage, f *fieldReader) (refs map[string]bool, fullURLs []string, ok bool) {
 	// raw is part of a validated body: rawjson walks it with encoding/json's rules for a struct
 	// (case-insensitive keys, last match wins, null as absent), and anything of the wrong JSON
 	// type sends the caller to the detailed path, as a failed decode did.
-	if rt, ok := cdsOptString(rawjson.Field(raw, "resourceType")); !ok || rt != "Bundle" {
+	if rt, ok := cdsOptString(f.get(raw, "resourceType")); !ok || rt != "Bundle" {
 		return nil, nil, false
 	}
 	var entries []json.RawMessage
-	if e, found := rawjson.Field(raw, "entry"); found && !rawjson.IsNull(e) {
+	if e, found := f.get(raw, "entry"); found && !rawjson.IsNull(e) {
 		if entries, ok = rawjson.Elements(e); !ok {
 			return nil, nil, false
 		}
@@ -284,27 +294,65 @@ func cdsDraftOrdersFast(raw json.RawMessage) (refs map[string]bool, fullURLs []s
 		if rawjson.Kind(e) != '{' {
 			return nil, nil, false // null or not an object
 		}
-		fu, ok := cdsOptString(rawjson.Field(e, "fullUrl"))
+		fu, ok := cdsOptString(f.get(e, "fullUrl"))
 		if !ok {
 			return nil, nil, false
 		}
 		if fu != "" {
 			fullURLs = append(fullURLs, fu)
 		}
-		res, found := rawjson.Field(e, "resource")
+		res, found := f.get(e, "resource")
 		if !found || rawjson.IsNull(res) {
 			continue
 		}
 		if rawjson.Kind(res) != '{' {
 			return nil, nil, false
 		}
-		typ, ok1 := cdsOptString(rawjson.Field(res, "resourceType"))
-		id, ok2 := cdsOptString(rawjson.Field(res, "id"))
+		typ, ok1 := cdsOptString(f.get(res, "resourceType"))
+		id, ok2 := cdsOptString(f.get(res, "id"))
 		if !ok1 || !ok2 || typ == "" {
 			return nil, nil, false
 		}
 		if id != "" {
 			refs[typ+"/"+id] = true
+		}
+	}
+	return refs, fullURLs, true
+}
+
+// draftOrdersDecoded is cdsDraftOrdersFast with encoding/json, for Bundles whose objects repeat
+// a member: encoding/json merges repeats in ways rawjson does not follow.
+func draftOrdersDecoded(raw []byte) (map[string]bool, []string, bool) {
+	var b struct {
+		ResourceType string `json:"resourceType"`
+		Entry        []*struct {
+			FullURL  string `json:"fullUrl"`
+			Resource *struct {
+				ResourceType string `json:"resourceType"`
+				ID           string `json:"id"`
+			} `json:"resource"`
+		} `json:"entry"`
+	}
+	if json.Unmarshal(raw, &b) != nil || b.ResourceType != "Bundle" {
+		return nil, nil, false
+	}
+	refs := make(map[string]bool, len(b.Entry))
+	var fullURLs []string
+	for _, e := range b.Entry {
+		if e == nil {
+			return nil, nil, false
+		}
+		if e.FullURL != "" {
+			fullURLs = append(fullURLs, e.FullURL)
+		}
+		if e.Resource == nil {
+			continue
+		}
+		if e.Resource.ResourceType == "" {
+			return nil, nil, false
+		}
+		if e.Resource.ID != "" {
+			refs[e.Resource.ResourceType+"/"+e.Resource.ID] = true
 		}
 	}
 	return refs, fullURLs, true

@@ -76,11 +76,21 @@ func (r *Request) PrefetchValue(key string) (PrefetchState, json.RawMessage) {
 // with rawjson instead of decoding them: the prefetch is the larger part of a request, and every
 // full decode of it showed in the profile (docs/performance.md).
 func classifyPrefetch(raw json.RawMessage) PrefetchState {
-	rt, ok := cdsOptString(rawjson.Field(raw, "resourceType"))
+	var f fieldReader
+	if st := classifyPrefetchFast(raw, &f); !f.dup {
+		return st
+	}
+	return classifyPrefetchDecoded(raw)
+}
+
+// classifyPrefetchFast is classifyPrefetch for objects without repeated members; it notes in f
+// when it met one.
+func classifyPrefetchFast(raw json.RawMessage, f *fieldReader) PrefetchState {
+	rt, ok := cdsOptString(f.get(raw, "resourceType"))
 	if !ok || strings.TrimSpace(rt) == "" {
 		return PrefetchAbsent
 	}
-	entryRaw, found := rawjson.Field(raw, "entry")
+	entryRaw, found := f.get(raw, "entry")
 	var entries []json.RawMessage
 	if found && !rawjson.IsNull(entryRaw) {
 		if entries, ok = rawjson.Elements(entryRaw); !ok {
@@ -96,11 +106,11 @@ func classifyPrefetch(raw json.RawMessage) PrefetchState {
 			if rawjson.Kind(e) != '{' {
 				return PrefetchAbsent
 			}
-			if res, found := rawjson.Field(e, "resource"); found && !rawjson.IsNull(res) {
+			if res, found := f.get(e, "resource"); found && !rawjson.IsNull(res) {
 				if rawjson.Kind(res) != '{' {
 					return PrefetchAbsent
 				}
-				if typ, ok = cdsOptString(rawjson.Field(res, "resourceType")); !ok {
+				if typ, ok = cdsOptString(f.get(res, "resourceType")); !ok {
 					return PrefetchAbsent
 				}
 			}
@@ -116,4 +126,47 @@ func classifyPrefetch(raw json.RawMessage) PrefetchState {
 		return PrefetchOutcome
 	}
 	return PrefetchPresent
+}
+
+// classifyPrefetchDecoded is the classification with encoding/json, for values whose objects
+// repeat a member: encoding/json merges repeats in ways rawjson does not follow.
+func classifyPrefetchDecoded(raw []byte) PrefetchState {
+	var res struct {
+		ResourceType string `json:"resourceType"`
+		Entry        []struct {
+			Resource struct {
+				ResourceType string `json:"resourceType"`
+			} `json:"resource"`
+		} `json:"entry"`
+	}
+	if err := json.Unmarshal(raw, &res); err != nil || strings.TrimSpace(res.ResourceType) == "" {
+		return PrefetchAbsent
+	}
+	switch res.ResourceType {
+	case "OperationOutcome":
+		return PrefetchOutcome
+	case "Bundle":
+		if len(res.Entry) == 0 {
+			return PrefetchPresent
+		}
+		for _, e := range res.Entry {
+			if e.Resource.ResourceType != "OperationOutcome" {
+				return PrefetchPresent
+			}
+		}
+		return PrefetchOutcome
+	}
+	return PrefetchPresent
+}
+
+// fieldReader reads members of validated JSON with rawjson and notes when a name matches more
+// than one member (see rawjson.FieldN): the caller then decodes with encoding/json instead.
+type fieldReader struct{ dup bool }
+
+func (f *fieldReader) get(b []byte, name string) ([]byte, bool) {
+	v, n := rawjson.FieldN(b, name)
+	if n > 1 {
+		f.dup = true
+	}
+	return v, n > 0
 }

@@ -2,39 +2,44 @@ package cdshooks
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 )
 
-// prefetchOracle is PrefetchValue's classification as it was written first, with encoding/json:
-// classifyPrefetch must give the same answer for every valid JSON object.
-func prefetchOracle(raw []byte) PrefetchState {
-	var res struct {
-		ResourceType string `json:"resourceType"`
-		Entry        []struct {
-			Resource struct {
-				ResourceType string `json:"resourceType"`
-			} `json:"resource"`
-		} `json:"entry"`
-	}
-	if err := json.Unmarshal(raw, &res); err != nil || strings.TrimSpace(res.ResourceType) == "" {
-		return PrefetchAbsent
-	}
-	switch res.ResourceType {
-	case "OperationOutcome":
-		return PrefetchOutcome
-	case "Bundle":
-		if len(res.Entry) == 0 {
-			return PrefetchPresent
+// The oracles are the encoding/json versions the rawjson walks replaced (kept as the fallback
+// for objects with repeated members): for every valid JSON object the walks must agree.
+var (
+	prefetchOracle    = classifyPrefetchDecoded
+	draftOrdersOracle = draftOrdersDecoded
+)
+
+// Repeated members are merged by encoding/json (a later null keeps the earlier value, a wrongly
+// typed earlier one fails the decode, a second array decodes into the first's elements); the
+// walks hand such objects to the decoders.
+var repeatedMemberSeeds = []string{
+	`{"resourceType":"Patient","resourceType":null}`,
+	`{"resourceType":1,"resourceType":"Patient"}`,
+	`{"resourceType":"Bundle","entry":5,"entry":[]}`,
+	`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"OperationOutcome"},"resource":null}]}`,
+	`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"OperationOutcome"}}],"entry":[{}]}`,
+	`{"resourceType":"Bundle","resourceType":null}`,
+	`{"resourceType":1,"resourceType":"Bundle"}`,
+	`{"resourceType":"Bundle","entry":[{"fullUrl":"u","fullUrl":null}]}`,
+	`{"resourceType":"Bundle","RESOURCETYPE":null,"entry":[{"resource":{"resourceType":"A","id":"1","id":null}}]}`,
+}
+
+func TestRepeatedMembersAsEncodingJSON(t *testing.T) {
+	for _, s := range repeatedMemberSeeds {
+		if got, want := classifyPrefetch([]byte(s)), prefetchOracle([]byte(s)); got != want {
+			t.Errorf("classifyPrefetch(%s) = %v, encoding/json %v", s, got, want)
 		}
-		for _, e := range res.Entry {
-			if e.Resource.ResourceType != "OperationOutcome" {
-				return PrefetchPresent
-			}
+		refs, urls, ok := cdsDraftOrdersFast([]byte(s))
+		wrefs, wurls, wok := draftOrdersOracle([]byte(s))
+		if ok != wok || fmt.Sprint(refs) != fmt.Sprint(wrefs) || fmt.Sprint(urls) != fmt.Sprint(wurls) {
+			t.Errorf("cdsDraftOrdersFast(%s) = %v %v %q, encoding/json %v %v %q", s, ok, refs, urls, wok, wrefs, wurls)
 		}
-		return PrefetchOutcome
 	}
-	return PrefetchPresent
 }
 
 func FuzzPrefetchClassify(f *testing.F) {
@@ -54,6 +59,9 @@ func FuzzPrefetchClassify(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
+	for _, s := range repeatedMemberSeeds {
+		f.Add([]byte(s))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if !json.Valid(data) || !strings.HasPrefix(strings.TrimLeft(string(data), " \t\r\n"), "{") {
 			return
@@ -69,43 +77,6 @@ func FuzzPrefetchClassify(f *testing.F) {
 	})
 }
 
-// draftOrdersOracle is cdsDraftOrdersFast as it was first written, with encoding/json.
-func draftOrdersOracle(raw []byte) (map[string]bool, []string, bool) {
-	var b struct {
-		ResourceType string `json:"resourceType"`
-		Entry        []*struct {
-			FullURL  string `json:"fullUrl"`
-			Resource *struct {
-				ResourceType string `json:"resourceType"`
-				ID           string `json:"id"`
-			} `json:"resource"`
-		} `json:"entry"`
-	}
-	if json.Unmarshal(raw, &b) != nil || b.ResourceType != "Bundle" {
-		return nil, nil, false
-	}
-	refs := make(map[string]bool, len(b.Entry))
-	var fullURLs []string
-	for _, e := range b.Entry {
-		if e == nil {
-			return nil, nil, false
-		}
-		if e.FullURL != "" {
-			fullURLs = append(fullURLs, e.FullURL)
-		}
-		if e.Resource == nil {
-			continue
-		}
-		if e.Resource.ResourceType == "" {
-			return nil, nil, false
-		}
-		if e.Resource.ID != "" {
-			refs[e.Resource.ResourceType+"/"+e.Resource.ID] = true
-		}
-	}
-	return refs, fullURLs, true
-}
-
 func FuzzDraftOrdersOracle(f *testing.F) {
 	for _, s := range []string{
 		`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"MedicationRequest","id":"a"}}]}`,
@@ -116,6 +87,9 @@ func FuzzDraftOrdersOracle(f *testing.F) {
 		`{"RESOURCETYPE":"Bundle","Entry":[{"RESOURCE":{"resourcetype":"MedicationRequest","ID":"z"}}]}`,
 		`{"resourceType":"Patient"}`, `{"resourceType":"Bundle","entry":{}}`,
 	} {
+		f.Add([]byte(s))
+	}
+	for _, s := range repeatedMemberSeeds {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

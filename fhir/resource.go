@@ -71,15 +71,16 @@ func decodeBundle(raw json.RawMessage) (*bundle, error) {
 		return nil, ErrNotBundle
 	}
 	// One decode, which also validates: checking the resourceType first (json.Valid and a probe)
-	// read every byte of the Bundle once more (docs/performance.md). encoding/json matches
-	// "resourceType" as resourceTypeValid does, so b.ResourceType is the same answer.
+	// read every byte of the Bundle once more (docs/performance.md). The type is then read with
+	// the probe, not from b.ResourceType: for a repeated member ("Bundle", then null) encoding/json
+	// keeps "Bundle" where ResourceType, the rule everywhere else, says there is no type.
 	var b bundle
 	err := json.Unmarshal(raw, &b)
 	var te *json.UnmarshalTypeError
 	if err != nil && !errors.As(err, &te) {
 		return nil, ErrNotBundle // not valid JSON
 	}
-	if b.ResourceType != "Bundle" {
+	if resourceTypeValid(raw) != "Bundle" {
 		return nil, ErrNotBundle
 	}
 	// Lenient: keep what decoded (an ill-typed member elsewhere must not hide the entries),

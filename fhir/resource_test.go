@@ -278,10 +278,16 @@ func FuzzBundleResources(f *testing.F) {
 	f.Add([]byte(`{"resourceType":"Bundle","entry":[{},{"resource":null},{"search":{"mode":"outcome"}}]}`))
 	f.Add([]byte(`{"resourceType":"Bundle","entry":"x"}`))
 	f.Add([]byte(`[]`))
+	f.Add([]byte(`{"resourceType":"Bundle","resourceType":null,"entry":[]}`))
+	f.Add([]byte(`{"resourceType":7,"resourceType":"Bundle"}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		res, _, err := BundleResources(raw)
 		if err != nil && res != nil {
 			t.Fatal("resources returned with an error")
+		}
+		// One rule for what a Bundle is, whatever path reads it.
+		if err == nil && ResourceType(raw) != "Bundle" {
+			t.Fatalf("accepted as a Bundle, but ResourceType says %q: %s", ResourceType(raw), raw)
 		}
 		for _, r := range res {
 			if ResourceType(r) == "" {

@@ -78,12 +78,14 @@ func (l *decisionLog) flush(ctx context.Context) {
 	c := make(chan struct{})
 	l.mu.Lock()
 	if l.closed {
+		// close is draining (or has drained) the queue: done says when it is written.
 		l.mu.Unlock()
-		return
+		c = l.done
+	} else {
+		l.waiters = append(l.waiters, c)
+		l.mu.Unlock()
+		l.signal()
 	}
-	l.waiters = append(l.waiters, c)
-	l.mu.Unlock()
-	l.signal()
 	select {
 	case <-c:
 	case <-ctx.Done():

@@ -70,6 +70,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if cfg.DebugListen != "" {
 		stop, err := serveDebug(cfg.DebugListen)
 		if err != nil {
+			ln.Close()
 			fmt.Fprintln(stderr, "valuerx:", err)
 			return 1
 		}

@@ -168,13 +168,23 @@ func Elements(b []byte) ([]json.RawMessage, bool) {
 // field named name: keys match case-insensitively (after unescaping) and the last match wins.
 // found is false when no member matches or b is not an object.
 func Field(b []byte, name string) (val []byte, found bool) {
+	val, n := FieldN(b, name)
+	return val, n > 0
+}
+
+// FieldN is Field that also counts the members matching name. A caller that stands in for a
+// decode into a string, slice or struct must not trust the last match when there are several:
+// encoding/json then merges them (a later null keeps the earlier value, a wrongly typed earlier
+// one fails the decode, a second array decodes into the first's elements).
+func FieldN(b []byte, name string) (val []byte, n int) {
 	EachMember(b, func(key, v []byte) bool {
 		if keyMatches(key, name) {
-			val, found = v, true
+			val = v
+			n++
 		}
 		return true
 	})
-	return val, found
+	return val, n
 }
 
 // keyMatches reports whether the key token names the field name for encoding/json.
