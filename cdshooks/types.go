@@ -64,7 +64,8 @@ type Request struct {
 	Extension         json.RawMessage            `json:"extension,omitempty"`
 
 	// validJSON is set by DecodeRequest: the Prefetch values are parts of a body it validated,
-	// so PrefetchValue need not validate them again.
+	// so PrefetchValue need not validate them again. A caller that puts values of its own into
+	// a decoded Request's Prefetch must put valid JSON there (nothing in valuerx does).
 	validJSON bool
 }
 
