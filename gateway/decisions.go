@@ -40,7 +40,6 @@ type decisionLog struct {
 	closed  bool             // no more queueing; the writer drains and stops
 	wake    chan struct{}    // capacity 1: there is something for the writer
 	done    chan struct{}    // closed when the writer has stopped
-	spare   []store.Decision // the writer's previous batch, reused as the next buffer
 }
 
 func newDecisionLog(st store.Store, log *slog.Logger) *decisionLog {
@@ -134,14 +133,13 @@ func (l *decisionLog) run() {
 		}
 		l.mu.Lock()
 		batch, waiters, closed := l.pending, l.waiters, l.closed
-		l.pending, l.waiters, l.spare = l.spare[:0], nil, nil
+		l.pending, l.waiters = nil, nil
 		l.mu.Unlock()
 		for rest := batch; len(rest) > 0; {
 			n := min(len(rest), maxBatch)
 			l.write(rest[:n]...)
 			rest = rest[n:]
 		}
-		clear(batch) // drop references to the written decisions
 		for _, c := range waiters {
 			close(c)
 		}
@@ -149,9 +147,6 @@ func (l *decisionLog) run() {
 			return
 		}
 		l.mu.Lock()
-		if cap(batch) <= decisionQueueSize {
-			l.spare = batch[:0]
-		}
 		// Anything queued while writing started a batch of its own but its signal may have
 		// been consumed above; look again.
 		if len(l.pending) > 0 || len(l.waiters) > 0 || l.closed {
