@@ -69,7 +69,7 @@ func DecodeRequest(body []byte, hook string) (*Request, *OrderContext, error) {
 	if raw, ok := top["prefetch"]; ok && !rawjson.IsNull(raw) {
 		if rawjson.Kind(raw) != '{' {
 			is.add(IssueStructure, "prefetch", "prefetch must be a JSON object")
-		} else if m, ok := cdsObject(raw); !ok {
+		} else if m, ok := rawjson.Object(raw); !ok {
 			is.add(IssueStructure, "prefetch", "prefetch must be a JSON object")
 		} else {
 			req.Prefetch = m
@@ -99,7 +99,7 @@ func DecodeRequest(body []byte, hook string) (*Request, *OrderContext, error) {
 
 // orderContext validates the context of order-select/order-sign.
 func (c *cdsIssues) orderContext(raw json.RawMessage, hook string) *OrderContext {
-	ctx, ok := cdsObject(raw)
+	ctx, ok := rawjson.Object(raw)
 	if !ok {
 		c.add(IssueStructure, "context", "context must be a JSON object")
 		return nil
@@ -386,7 +386,7 @@ func cdsSelectionFound(sel string, refs map[string]bool, fullURLs []string) bool
 // them; the other members are type-checked when present.
 func (c *cdsIssues) fhirAuthorization(raw json.RawMessage) *FHIRAuthorization {
 	const path = "fhirAuthorization"
-	m, ok := cdsObject(raw)
+	m, ok := rawjson.Object(raw)
 	if !ok {
 		c.add(IssueStructure, path, "fhirAuthorization must be a JSON object")
 		return nil
@@ -487,7 +487,7 @@ func DecodeFeedback(body []byte) (*FeedbackRequest, error) {
 }
 
 func (c *cdsIssues) feedbackItem(raw json.RawMessage, path string) (Feedback, bool) {
-	m, ok := cdsObject(raw)
+	m, ok := rawjson.Object(raw)
 	if !ok {
 		c.add(IssueStructure, path, "a feedback item must be a JSON object")
 		return Feedback{}, false
@@ -515,7 +515,7 @@ func (c *cdsIssues) feedbackItem(raw json.RawMessage, path string) (Feedback, bo
 		}
 		for j, it := range list {
 			jpath := apath + "[" + strconv.Itoa(j) + "]"
-			sm, ok := cdsObject(it)
+			sm, ok := rawjson.Object(it)
 			if !ok {
 				c.add(IssueStructure, jpath, "an accepted suggestion must be a JSON object")
 				continue
@@ -535,14 +535,14 @@ func (c *cdsIssues) feedbackItem(raw json.RawMessage, path string) (Feedback, bo
 }
 
 func (c *cdsIssues) overrideReason(raw json.RawMessage, path string) *OverrideReason {
-	m, ok := cdsObject(raw)
+	m, ok := rawjson.Object(raw)
 	if !ok {
 		c.add(IssueStructure, path, "overrideReason must be a JSON object")
 		return nil
 	}
 	or := &OverrideReason{}
 	if r, ok := m["reason"]; ok && !rawjson.IsNull(r) {
-		if cm, ok := cdsObject(r); !ok {
+		if cm, ok := rawjson.Object(r); !ok {
 			c.add(IssueStructure, path+".reason", "reason must be a Coding object")
 		} else {
 			cd := &Coding{}
@@ -593,7 +593,9 @@ func LooksLikeUUID(s string) bool {
 }
 
 // cdsDecodeObject parses a body that must be a JSON object, returning a 400
-// *Error when it is not.
+// *Error when it is not. The body is validated here, once: the decoders then
+// split its members, and theirs, with rawjson.Object and rawjson.String,
+// which do not validate or decode the same bytes again.
 func cdsDecodeObject(body []byte) (map[string]json.RawMessage, *Error) {
 	if rawjson.Kind(body) != '{' {
 		if !json.Valid(body) {
@@ -609,16 +611,6 @@ func cdsDecodeObject(body []byte) (map[string]json.RawMessage, *Error) {
 		return nil, cdsSyntaxError("body is not a JSON object")
 	}
 	return top, nil
-}
-
-// cdsObject returns the members of raw, a part of a body cdsDecodeObject accepted (so valid
-// JSON: rawjson splits it without validating and decoding it again), or false when raw is not an
-// object.
-func cdsObject(raw json.RawMessage) (map[string]json.RawMessage, bool) {
-	if rawjson.Kind(raw) != '{' {
-		return nil, false
-	}
-	return rawjson.Object(raw)
 }
 
 // cdsIsHTTPURL reports whether s is an absolute http or https URL with a host.
