@@ -71,7 +71,7 @@ type prodAcc struct {
 
 var (
 	parenRE      = regexp.MustCompile(`\([^)]*\)`)
-	deviceWords  = map[string]bool{"pfs": true, "onpro": true, "kit": true, "pen": true, "autoinjector": true, "syringe": true, "vial": true, "sensoready": true, "prefilled": true}
+	deviceWords  = map[string]bool{"pfs": true, "onpro": true, "kit": true, "pen": true, "autoinjector": true, "syringe": true, "vial": true, "sensoready": true, "prefilled": true, "delivery": true, "injector": true}
 	suffixRE     = regexp.MustCompile(`(?i)-[a-z]{4}\b`)
 	nameReplacer = strings.NewReplacer("™", " ", "®", " ", "\u00a0", " ")
 	esrdRE       = regexp.MustCompile(`(?i)\besrd\b`)
@@ -665,7 +665,7 @@ func assemble(in *inputs, rep *Report, ix *purpleIndex, accs map[productKey]*pro
 			p := scoring.Product{
 				ID: productIDs[a], Name: displayName(a), ProperName: a.proper, GroupID: g.id, HCPCS: a.key.code,
 				BillingUnit: strings.ToUpper(a.dosage), MgPerUnit: a.perUnit.v, Relationship: relationship(a.pbRows),
-				Application: "BLA " + a.bla, Labelers: sortedKeys(a.labelers),
+				Application: "BLA " + a.bla,
 			}
 			if p.Relationship == scoring.RelInterchangeable {
 				hasIC = true
@@ -677,6 +677,11 @@ func assemble(in *inputs, rep *Report, ix *purpleIndex, accs map[productKey]*pro
 				}
 			}
 			p.Packages = packagesOf(a.byQ[latest])
+			labelers := map[string]bool{}
+			for _, o := range a.byQ[latest] {
+				labelers[o.labeler] = true
+			}
+			p.Labelers = sortedKeys(labelers)
 			ndcs := a.ndcs
 			rx := map[string]bool{}
 			var qsrc []string

@@ -102,8 +102,15 @@ func ParsePurpleBook(r io.Reader, name string) (*PurpleBookFile, error) {
 			f.Rejects = append(f.Rejects, Reject{File: name, Line: rec.line, Reason: why})
 			continue
 		}
-		if t, err := time.Parse("2-Jan-06", row.Approval); err == nil && t.After(f.Latest) {
-			f.Latest = t
+		if t, err := time.Parse("2-Jan-06", row.Approval); err == nil && t.After(f.Latest) && t.Year() < 2069 {
+			// Two-digit years: Go reads 00-68 as 20xx; the Purple Book's oldest licences
+			// (1936, antivenins) are not the latest approval.
+			if t.After(time.Now().AddDate(1, 0, 0)) {
+				t = t.AddDate(-100, 0, 0)
+			}
+			if t.After(f.Latest) {
+				f.Latest = t
+			}
 		}
 		f.Rows = append(f.Rows, row)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -327,4 +328,46 @@ func Version(s *scoring.Snapshot) (string, error) {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8]), nil
+}
+
+// WriteSummary prints the report for people: files, quarters, products, groups, then every row
+// that could not be used, grouped by file.
+func (r *Report) WriteSummary(w io.Writer, s *scoring.Snapshot) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "files read (%d):\n", len(r.Files))
+	for _, f := range r.Files {
+		per := ""
+		if f.Period != "" {
+			per = " " + f.Period
+		}
+		fmt.Fprintf(&b, "  %-18s %s%s: %d rows, %d rejected\n", f.Kind, f.File, per, f.Rows, f.Rejects)
+	}
+	for _, sk := range r.Skipped {
+		fmt.Fprintf(&b, "  skipped %s\n", sk)
+	}
+	fmt.Fprintf(&b, "quarters (%d): %s\n", len(r.Quarters), strings.Join(r.Quarters, " "))
+	fmt.Fprintf(&b, "products: %d\n", r.Products)
+	fmt.Fprintf(&b, "groups (%d):\n", len(r.Groups))
+	if s != nil {
+		for _, g := range s.Groups {
+			fmt.Fprintf(&b, "  %-18s %s\n", g.ID, strings.Join(g.ProductIDs, ", "))
+		}
+	}
+	section := func(title string, rs []Reject) {
+		if len(rs) == 0 {
+			return
+		}
+		fmt.Fprintf(&b, "%s (%d):\n", title, len(rs))
+		for _, x := range rs {
+			fmt.Fprintf(&b, "  %s\n", x)
+		}
+	}
+	section("billing codes no FDA file confirms (reported, never suggested)", r.Unconfirmed)
+	section("excluded on purpose", r.Excluded)
+	section("rows not used", r.Rejects)
+	if s != nil {
+		fmt.Fprintf(&b, "snapshot %s, inputs %s\n", s.Version, s.InputsHash[:16])
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
