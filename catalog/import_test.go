@@ -458,3 +458,23 @@ func copyTree(t testing.TB, src, dst string) {
 		t.Fatal(err)
 	}
 }
+
+// The embedded snapshot must be built from the files shipped beside it: run `make catalog` after
+// changing catalog/data (or the importer's output, which changes the version).
+func TestEmbeddedSnapshotCurrent(t *testing.T) {
+	e, err := Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := HashInputs([]string{shipped, supplemental})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.InputsHash != h {
+		t.Fatalf("embedded snapshot built from inputs %s, catalog/data now hashes to %s: run make catalog", e.InputsHash, h)
+	}
+	s, _ := importShipped(t)
+	if e.Version != s.Version {
+		t.Fatalf("embedded snapshot %s, the importer now builds %s from the same files: run make catalog", e.Version, s.Version)
+	}
+}
