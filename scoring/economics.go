@@ -582,6 +582,8 @@ func (s *scoreCtx) netImpactLabel(hasPrefs, preferred bool) string {
 	case k.Arrangement == SharedSavingsUpside || k.Arrangement == SharedSavingsTwoSided || k.Arrangement == Episode:
 		f = fmt.Sprintf("%s: margin + %.4g x (payer expenditure(ordered) - payer expenditure(option)); payer expenditure = allowed - cost sharing, before sequestration; %s",
 			k.Arrangement, s.t.share, s.t.shareLabel)
+	case s.group.Benefit == PharmacyBenefit:
+		f = "fee-for-service: nothing (a pharmacy-benefit claim: the organisation neither buys nor bills the drug)"
 	default:
 		f = "fee-for-service: margin (payer paid + cost sharing collected - acquisition)"
 	}
