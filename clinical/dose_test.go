@@ -333,6 +333,22 @@ var doseCases = []doseCase{
 		want: want{unit: Mg, dose: 5, interval: 7.0 / 3, perDay: 15.0 / 7, administrations: 12, total: 60, fills: 1, scorable: true},
 	},
 	{
+		// periodUnit without period (invalid FHIR, sent in the wild): "2 per day"; 10 days of
+		// 0.5-day intervals = 20 administrations of 5 mg.
+		name: "periodUnit without period",
+		order: `{"resourceType":"MedicationRequest","dosageInstruction":[
+			{"timing":{"repeat":{"frequency":2,"periodUnit":"d","boundsDuration":{"value":10,"code":"d"}}},"doseAndRate":[{"doseQuantity":{"value":5,"code":"mg"}}]}]}`,
+		want: want{unit: Mg, dose: 5, interval: 0.5, perDay: 10, administrations: 20, total: 100, fills: 1, scorable: true},
+	},
+	{
+		// An unreadable periodUnit is reported, not guessed.
+		name: "unreadable periodUnit",
+		order: `{"resourceType":"MedicationRequest","dosageInstruction":[
+			{"timing":{"repeat":{"frequency":1,"period":1,"periodUnit":"fortnight","count":3}},"doseAndRate":[{"doseQuantity":{"value":5,"code":"mg"}}]}]}`,
+		want: want{unit: Mg, dose: 5, administrations: 3, total: 15, fills: 1, scorable: true,
+			unknown: []string{"timing.repeat gives a frequency or period valuerx cannot read"}},
+	},
+	{
 		// No dosageInstruction at all: nothing to price, but the dispense figures are still read.
 		name:  "no dosageInstruction",
 		order: `{"resourceType":"MedicationRequest","dispenseRequest":{"expectedSupplyDuration":{"value":1,"code":"mo"},"numberOfRepeatsAllowed":5}}`,
@@ -587,4 +603,42 @@ func TestOrderEmbeds(t *testing.T) {
 	if len(o.ReasonCode) != 1 || o.ReasonCode[0].Coding[0].Code != "C50.911" || len(o.ReasonReference) != 1 || o.ReasonReference[0].Reference != "Condition/7" {
 		t.Errorf("reasons = %+v, %+v", o.ReasonCode, o.ReasonReference)
 	}
+}
+
+// Needs asks for Observations exactly when Dose would use them.
+func TestNeeds(t *testing.T) {
+	cases := []struct {
+		name           string
+		strength       float64
+		weight, height bool
+	}{
+		{"trastuzumab loading then q3w from count", 0, true, false}, // mg/kg
+		{"rituximab mg/m2 weekly x 4", 0, true, true},               // mg/m2: BSA needs both
+		{"filgrastim mcg/kg daily", 0, true, false},                 // mcg/kg
+		{"sandbox {pill} tablet", 40, false, false},                 // tablets x strength
+		{"sandbox {pill} tablet", 0, false, false},                  // no strength: no dose, and no weight would help
+		{"boundsDuration 52 wk q3w", 0, false, false},               // 420 mg outright
+		// The Epic shape: an ordered mg/kg entry beside a calculated mg entry needs no weight.
+		{"calculated mg preferred over ordered mg/kg", 0, false, false},
+	}
+	for _, c := range cases {
+		o, err := DecodeOrder([]byte(caseNamed(t, c.name)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w, h := Needs(&o, c.strength); w != c.weight || h != c.height {
+			t.Errorf("Needs(%s, strength %v) = %v, %v; want %v, %v", c.name, c.strength, w, h, c.weight, c.height)
+		}
+	}
+}
+
+func caseNamed(t *testing.T, name string) string {
+	t.Helper()
+	for _, c := range doseCases {
+		if c.name == name {
+			return c.order
+		}
+	}
+	t.Fatalf("no dose case %q", name)
+	return ""
 }
