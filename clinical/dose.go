@@ -108,6 +108,20 @@ func (r *Regimen) MgPerAdministration() float64 {
 	return r.Dose
 }
 
+// CourseDays is how many days the course's scheduled administrations span: administrations x
+// interval, summed over the phases with an interval (a one-off loading dose adds none), rounded to
+// whole days. Retail prices DosePerDay x CourseDays; 0 when the course is not known.
+func (r *Regimen) CourseDays() int {
+	if r.Administrations == 0 {
+		return 0
+	}
+	days := 0.0
+	for i := range r.Phases {
+		days += float64(r.Phases[i].Administrations) * r.Phases[i].IntervalDays
+	}
+	return int(math.Round(days))
+}
+
 // Scorable reports whether the order can be priced as written: a maintenance dose in mg, a
 // course length, and nothing implausible.
 func (r *Regimen) Scorable() bool {
@@ -233,7 +247,11 @@ func Dose(o Order, strengthMg float64, p Patient, lim Limits) Regimen {
 		ph := &r.Phases[i]
 		if ph.Administrations == 0 {
 			known = false
-			r.Unknown = append(r.Unknown, fmt.Sprintf("dosage phase %d states no count, duration or supply", i+1))
+			if i == last && ph.IntervalDays == 0 && (supplyDays > 0 || o.DispenseRequest != nil && o.DispenseRequest.Quantity != nil) {
+				r.Unknown = append(r.Unknown, fmt.Sprintf("dosage phase %d states no frequency, so its supply gives no number of administrations", i+1))
+			} else {
+				r.Unknown = append(r.Unknown, fmt.Sprintf("dosage phase %d states no count, duration or supply", i+1))
+			}
 			continue
 		}
 		admins += ph.Administrations

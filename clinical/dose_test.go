@@ -349,6 +349,16 @@ var doseCases = []doseCase{
 			unknown: []string{"timing.repeat gives a frequency or period valuerx cannot read"}},
 	},
 	{
+		// 1 tablet with no timing and 30 days' supply: how many tablets a day is not said, so
+		// neither the daily dose nor the course is invented (the old reader assumed once daily).
+		name: "supply without frequency",
+		order: `{"resourceType":"MedicationRequest","dosageInstruction":[{"doseAndRate":[{"doseQuantity":{"value":1,"code":"{pill}"}}]}],
+			"dispenseRequest":{"expectedSupplyDuration":{"value":30,"code":"d"}}}`,
+		strength: 40,
+		want: want{unit: Mg, dose: 40, days: 30, fills: 1,
+			unknown: []string{"dosage phase 1 states no frequency, so its supply gives no number of administrations"}},
+	},
+	{
 		// No dosageInstruction at all: nothing to price, but the dispense figures are still read.
 		name:  "no dosageInstruction",
 		order: `{"resourceType":"MedicationRequest","dispenseRequest":{"expectedSupplyDuration":{"value":1,"code":"mo"},"numberOfRepeatsAllowed":5}}`,
@@ -641,4 +651,30 @@ func caseNamed(t *testing.T, name string) string {
 	}
 	t.Fatalf("no dose case %q", name)
 	return ""
+}
+
+// CourseDays is the retail course: administrations x interval.
+func TestCourseDays(t *testing.T) {
+	cases := []struct {
+		name     string
+		strength float64
+		want     int
+	}{
+		{"sandbox {pill} tablet", 40, 30},                        // 30 x 1 d
+		{"2 tablets twice daily", 20, 30},                        // 60 x 0.5 d
+		{"dispense quantity 90 tablets with 2 repeats", 40, 270}, // 270 x 1 d
+		{"dispense quantity rounds days down", 20, 22},           // 44 x 0.5 d
+		{"trastuzumab loading then q3w from count", 0, 336},      // loading adds 0; 16 x 21 d
+		{"supply without frequency", 40, 0},                      // no course
+	}
+	for _, c := range cases {
+		o, err := DecodeOrder([]byte(caseNamed(t, c.name)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := Dose(o, c.strength, Patient{WeightKg: 70}, Limits{})
+		if got := r.CourseDays(); got != c.want {
+			t.Errorf("%s: CourseDays() = %d, want %d", c.name, got, c.want)
+		}
+	}
 }
