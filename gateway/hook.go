@@ -177,7 +177,7 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 		}
 		res, err := g.cfg.Scorer.Score(sreq)
 		if err != nil {
-			g.log.Warn("scoring failed", "service", svc.ID, "hook_instance", req.HookInstance, "group", item.product.GroupID, "error", err.Error())
+			g.log.Warn("scoring failed", "service", svc.ID, "hook", hookRef(req.HookInstance), "group", item.product.GroupID, "error", err.Error())
 			continue
 		}
 		if res.Best == nil {
