@@ -259,8 +259,8 @@ type Indication struct {
 	// MaxAgeYears bounds a paediatric indication ("pediatric-uc": 17); 0 for none. ICD-10-CM
 	// cannot say a patient is a child, so the patient's age decides.
 	MaxAgeYears int
-	Labels          map[string]Labelled // product id -> label state
-	Versions        map[string]string   // product id -> label version and source
+	Labels      map[string]Labelled // product id -> label state
+	Versions    map[string]string   // product id -> label version and source
 }
 
 // IndicationTable is the curated, sourced table of labelled indications
