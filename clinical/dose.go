@@ -34,7 +34,8 @@ type Limits struct {
 	// MaxAdministrations is the largest plausible course; more is implausible.
 	MaxAdministrations int
 	// MaxWeightAgeDays is how old a body weight may be, relative to the order's authoredOn, before
-	// a weight-based dose carries a caveat. Zero means DefaultMaxWeightAgeDays.
+	// a weight- or BSA-based dose carries a caveat. Zero means DefaultMaxWeightAgeDays. Height is
+	// not aged: an adult's height does not move a BSA dose the way a weight change does.
 	MaxWeightAgeDays float64
 }
 
@@ -107,6 +108,20 @@ func (r *Regimen) MgPerAdministration() float64 {
 	return r.Dose
 }
 
+// CourseDays is how many days the course's scheduled administrations span: administrations x
+// interval, summed over the phases with an interval (a one-off loading dose adds none), rounded to
+// whole days. Retail prices DosePerDay x CourseDays; 0 when the course is not known.
+func (r *Regimen) CourseDays() int {
+	if r.Administrations == 0 {
+		return 0
+	}
+	days := 0.0
+	for i := range r.Phases {
+		days += float64(r.Phases[i].Administrations) * r.Phases[i].IntervalDays
+	}
+	return int(math.Round(days))
+}
+
 // Scorable reports whether the order can be priced as written: a maintenance dose in mg, a
 // course length, and nothing implausible.
 func (r *Regimen) Scorable() bool {
@@ -154,6 +169,8 @@ type instr struct {
 //     quantity over the daily amount) x (1 + numberOfRepeatsAllowed). Timing, when it states a
 //     course, wins over dispenseRequest: it is the prescriber's schedule, the dispense the
 //     pharmacy's logistics.
+//   - As-needed (PRN) directions are read like scheduled ones: their frequency is a maximum,
+//     which is the ceiling convention above.
 //   - mg/kg and mcg/kg: x the body weight; mg/m2: x the Mosteller BSA sqrt(cm x kg / 3600),
 //     unrounded (rounding to vials is a separate, explicit policy).
 func Dose(o Order, strengthMg float64, p Patient, lim Limits) Regimen {
@@ -230,7 +247,11 @@ func Dose(o Order, strengthMg float64, p Patient, lim Limits) Regimen {
 		ph := &r.Phases[i]
 		if ph.Administrations == 0 {
 			known = false
-			r.Unknown = append(r.Unknown, fmt.Sprintf("dosage phase %d states no count, duration or supply", i+1))
+			if i == last && ph.IntervalDays == 0 && (supplyDays > 0 || o.DispenseRequest != nil && o.DispenseRequest.Quantity != nil) {
+				r.Unknown = append(r.Unknown, fmt.Sprintf("dosage phase %d states no frequency, so its supply gives no number of administrations", i+1))
+			} else {
+				r.Unknown = append(r.Unknown, fmt.Sprintf("dosage phase %d states no count, duration or supply", i+1))
+			}
 			continue
 		}
 		admins += ph.Administrations
@@ -344,18 +365,21 @@ func administrationsIn(days, interval float64) int {
 	return int(n)
 }
 
-// readDoseInto reads the dose of one instruction; it reports whether a body weight was used.
-func readDoseInto(in *instr, r *Regimen, d *Dosage, strengthMg float64, p Patient, lim Limits) bool {
-	type cand struct {
-		q       *Quantity
-		u       doseUnit
-		rangeHi bool
-		rangeLo bool
-	}
-	var best, weighted *cand
+// candidate is one doseAndRate entry's dose.
+type candidate struct {
+	q                *Quantity
+	u                doseUnit
+	rangeHi, rangeLo bool
+}
+
+// pickDose chooses the doseAndRate entry Dose prices: the first stating the dose outright, else
+// the first weight- or BSA-based one (see Dose).
+func pickDose(d *Dosage, strengthMg float64) (candidate, bool) {
+	var weighted candidate
+	found := false
 	for i := range d.DoseAndRate {
 		dr := &d.DoseAndRate[i]
-		c := cand{q: dr.DoseQuantity}
+		c := candidate{q: dr.DoseQuantity}
 		if c.q == nil && dr.DoseRange != nil {
 			c.q, c.rangeHi = dr.DoseRange.High, true
 			if c.q == nil || c.q.Value == nil {
@@ -371,19 +395,37 @@ func readDoseInto(in *instr, r *Regimen, d *Dosage, strengthMg float64, p Patien
 		}
 		c.u = u
 		if u.per == perNone && (u.kind != kindPresentation || strengthMg > 0) {
-			if best == nil {
-				cc := c
-				best = &cc
-			}
-		} else if weighted == nil {
-			cc := c
-			weighted = &cc
+			return c, true
+		}
+		if !found {
+			weighted, found = c, true
 		}
 	}
-	if best == nil {
-		best = weighted
+	return weighted, found
+}
+
+// Needs reports whether Dose will need the patient's body weight and height for this order (a
+// dose per kg or per m2 with no outright alternative), so a caller fetches Observations only then.
+func Needs(o *Order, strengthMg float64) (weight, height bool) {
+	for i := range o.DosageInstruction {
+		c, ok := pickDose(&o.DosageInstruction[i], strengthMg)
+		if !ok {
+			continue
+		}
+		switch c.u.per {
+		case perKg:
+			weight = true
+		case perM2:
+			weight, height = true, true
+		}
 	}
-	if best == nil {
+	return weight, height
+}
+
+// readDoseInto reads the dose of one instruction; it reports whether a body weight was used.
+func readDoseInto(in *instr, r *Regimen, d *Dosage, strengthMg float64, p Patient, lim Limits) bool {
+	best, ok := pickDose(d, strengthMg)
+	if !ok {
 		if len(d.DoseAndRate) == 0 {
 			r.Unknown = append(r.Unknown, "a dosageInstruction states no dose")
 		} else {
@@ -524,7 +566,7 @@ func readTimingInto(in *instr, r *Regimen, t *Timing, authoredOn string) {
 // frequency or period at all (so failing to read it is worth reporting).
 func repeatInterval(rp *Repeat) (interval float64, ok, said bool) {
 	perDayTimes := max(len(rp.TimeOfDay), len(rp.When))
-	said = rp.Frequency != nil || rp.Period != nil || perDayTimes > 0 || len(rp.DayOfWeek) > 0
+	said = rp.Frequency != nil || rp.Period != nil || rp.PeriodUnit != "" || perDayTimes > 0 || len(rp.DayOfWeek) > 0
 	freq := 0
 	if rp.Frequency != nil {
 		f, okf := wholeNumber(rp.Frequency, maxCount)
@@ -538,12 +580,18 @@ func repeatInterval(rp *Repeat) (interval float64, ok, said bool) {
 	}
 	var periodDays float64
 	switch {
-	case rp.Period != nil:
+	case rp.Period != nil || rp.PeriodUnit != "":
+		// A periodUnit with no period ("frequency 2, periodUnit d") is sent by some systems for
+		// "per day": FHIR requires the period, but 1 is the only reading.
+		period := 1.0
+		if rp.Period != nil {
+			period = *rp.Period
+		}
 		ud, okd := unitDays(rp.PeriodUnit)
-		if !okd || !positive(*rp.Period) {
+		if !okd || !positive(period) {
 			return 0, false, said
 		}
-		periodDays = *rp.Period * ud
+		periodDays = period * ud
 	case len(rp.DayOfWeek) > 0:
 		periodDays = 7
 	case perDayTimes > 0:

@@ -333,6 +333,32 @@ var doseCases = []doseCase{
 		want: want{unit: Mg, dose: 5, interval: 7.0 / 3, perDay: 15.0 / 7, administrations: 12, total: 60, fills: 1, scorable: true},
 	},
 	{
+		// periodUnit without period (invalid FHIR, sent in the wild): "2 per day"; 10 days of
+		// 0.5-day intervals = 20 administrations of 5 mg.
+		name: "periodUnit without period",
+		order: `{"resourceType":"MedicationRequest","dosageInstruction":[
+			{"timing":{"repeat":{"frequency":2,"periodUnit":"d","boundsDuration":{"value":10,"code":"d"}}},"doseAndRate":[{"doseQuantity":{"value":5,"code":"mg"}}]}]}`,
+		want: want{unit: Mg, dose: 5, interval: 0.5, perDay: 10, administrations: 20, total: 100, fills: 1, scorable: true},
+	},
+	{
+		// An unreadable periodUnit is reported, not guessed.
+		name: "unreadable periodUnit",
+		order: `{"resourceType":"MedicationRequest","dosageInstruction":[
+			{"timing":{"repeat":{"frequency":1,"period":1,"periodUnit":"fortnight","count":3}},"doseAndRate":[{"doseQuantity":{"value":5,"code":"mg"}}]}]}`,
+		want: want{unit: Mg, dose: 5, administrations: 3, total: 15, fills: 1, scorable: true,
+			unknown: []string{"timing.repeat gives a frequency or period valuerx cannot read"}},
+	},
+	{
+		// 1 tablet with no timing and 30 days' supply: how many tablets a day is not said, so
+		// neither the daily dose nor the course is invented (the old reader assumed once daily).
+		name: "supply without frequency",
+		order: `{"resourceType":"MedicationRequest","dosageInstruction":[{"doseAndRate":[{"doseQuantity":{"value":1,"code":"{pill}"}}]}],
+			"dispenseRequest":{"expectedSupplyDuration":{"value":30,"code":"d"}}}`,
+		strength: 40,
+		want: want{unit: Mg, dose: 40, days: 30, fills: 1,
+			unknown: []string{"dosage phase 1 states no frequency, so its supply gives no number of administrations"}},
+	},
+	{
 		// No dosageInstruction at all: nothing to price, but the dispense figures are still read.
 		name:  "no dosageInstruction",
 		order: `{"resourceType":"MedicationRequest","dispenseRequest":{"expectedSupplyDuration":{"value":1,"code":"mo"},"numberOfRepeatsAllowed":5}}`,
@@ -586,5 +612,69 @@ func TestOrderEmbeds(t *testing.T) {
 	}
 	if len(o.ReasonCode) != 1 || o.ReasonCode[0].Coding[0].Code != "C50.911" || len(o.ReasonReference) != 1 || o.ReasonReference[0].Reference != "Condition/7" {
 		t.Errorf("reasons = %+v, %+v", o.ReasonCode, o.ReasonReference)
+	}
+}
+
+// Needs asks for Observations exactly when Dose would use them.
+func TestNeeds(t *testing.T) {
+	cases := []struct {
+		name           string
+		strength       float64
+		weight, height bool
+	}{
+		{"trastuzumab loading then q3w from count", 0, true, false}, // mg/kg
+		{"rituximab mg/m2 weekly x 4", 0, true, true},               // mg/m2: BSA needs both
+		{"filgrastim mcg/kg daily", 0, true, false},                 // mcg/kg
+		{"sandbox {pill} tablet", 40, false, false},                 // tablets x strength
+		{"sandbox {pill} tablet", 0, false, false},                  // no strength: no dose, and no weight would help
+		{"boundsDuration 52 wk q3w", 0, false, false},               // 420 mg outright
+		// The Epic shape: an ordered mg/kg entry beside a calculated mg entry needs no weight.
+		{"calculated mg preferred over ordered mg/kg", 0, false, false},
+	}
+	for _, c := range cases {
+		o, err := DecodeOrder([]byte(caseNamed(t, c.name)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w, h := Needs(&o, c.strength); w != c.weight || h != c.height {
+			t.Errorf("Needs(%s, strength %v) = %v, %v; want %v, %v", c.name, c.strength, w, h, c.weight, c.height)
+		}
+	}
+}
+
+func caseNamed(t *testing.T, name string) string {
+	t.Helper()
+	for _, c := range doseCases {
+		if c.name == name {
+			return c.order
+		}
+	}
+	t.Fatalf("no dose case %q", name)
+	return ""
+}
+
+// CourseDays is the retail course: administrations x interval.
+func TestCourseDays(t *testing.T) {
+	cases := []struct {
+		name     string
+		strength float64
+		want     int
+	}{
+		{"sandbox {pill} tablet", 40, 30},                        // 30 x 1 d
+		{"2 tablets twice daily", 20, 30},                        // 60 x 0.5 d
+		{"dispense quantity 90 tablets with 2 repeats", 40, 270}, // 270 x 1 d
+		{"dispense quantity rounds days down", 20, 22},           // 44 x 0.5 d
+		{"trastuzumab loading then q3w from count", 0, 336},      // loading adds 0; 16 x 21 d
+		{"supply without frequency", 40, 0},                      // no course
+	}
+	for _, c := range cases {
+		o, err := DecodeOrder([]byte(caseNamed(t, c.name)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := Dose(o, c.strength, Patient{WeightKg: 70}, Limits{})
+		if got := r.CourseDays(); got != c.want {
+			t.Errorf("%s: CourseDays() = %d, want %d", c.name, got, c.want)
+		}
 	}
 }

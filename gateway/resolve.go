@@ -29,6 +29,8 @@ type hookData struct {
 	coverageKnown bool // prefetched (even as null), fetched, or cached: the arrangement can be decided
 	meds          []json.RawMessage
 	medsKnown     bool
+	conditions    []json.RawMessage // the problem list (prefetch or fetch), for the order's indication
+	condsKnown    bool
 	fetches       int64    // FHIR round trips this hook made
 	missing       []string // prefetch keys that could not be obtained
 	client        *fhir.Client
@@ -126,6 +128,9 @@ func tokenTag(tok string) string {
 	return hex.EncodeToString(h[:8])
 }
 
+// resolvedKeys are the prefetch keys resolve gathers, from prefetch or the FHIR server.
+var resolvedKeys = []string{keyPatient, keyCoverage, keyMedications, keyConditions}
+
 // resolve gathers patient, coverage and medication history for a hook. It returns a
 // KindPrecondition error only when the required coverage was neither prefetched nor obtainable.
 func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdshooks.OrderContext) (*hookData, error) {
@@ -146,7 +151,7 @@ func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdsho
 	}
 
 	var need []string
-	for _, key := range []string{keyPatient, keyCoverage, keyMedications} {
+	for _, key := range resolvedKeys {
 		state, raw := req.PrefetchValue(key)
 		switch state {
 		case cdshooks.PrefetchPresent:
@@ -207,7 +212,7 @@ func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdsho
 		}
 		wg.Wait()
 	}
-	for _, key := range []string{keyPatient, keyCoverage, keyMedications} {
+	for _, key := range resolvedKeys {
 		if !d.known(key) {
 			d.missing = append(d.missing, key)
 		}
@@ -272,7 +277,7 @@ func (d *hookData) take(ctx context.Context, key string, raw json.RawMessage) er
 			return fmt.Errorf("prefetch %s: not a Patient", key)
 		}
 		d.patient = raw
-	case keyCoverage, keyMedications:
+	case keyCoverage, keyMedications, keyConditions:
 		var all []json.RawMessage
 		if raw != nil {
 			res, next, err := fhir.BundleResources(raw)
@@ -291,10 +296,13 @@ func (d *hookData) take(ctx context.Context, key string, raw json.RawMessage) er
 				}
 			}
 		}
-		if key == keyCoverage {
+		switch key {
+		case keyCoverage:
 			d.coverages, d.coverageKnown = all, true
-		} else {
+		case keyMedications:
 			d.meds, d.medsKnown = all, true
+		default:
+			d.conditions, d.condsKnown = all, true
 		}
 	}
 	return nil
@@ -308,6 +316,8 @@ func (d *hookData) known(key string) bool {
 		return d.coverageKnown
 	case keyMedications:
 		return d.medsKnown
+	case keyConditions:
+		return d.condsKnown
 	}
 	return false
 }
