@@ -697,9 +697,11 @@ func assemble(in *inputs, rep *Report, ix *purpleIndex, accs map[productKey]*pro
 				}
 				qsrc = append(qsrc, fmt.Sprintf("%s:%d", r.file, r.line))
 			}
-			for _, pk := range p.Packages {
+			for i, pk := range p.Packages {
 				snap.Strengths["ndc|"+strings.ReplaceAll(pk.NDC, "-", "")] = pk.Mg
+				p.Packages[i].RxNorm, p.Packages[i].RxNormDisplay = qumiBy.packageRxNorm(g.id, p.Name, pk)
 			}
+			p.Route, p.DosageForm = routeAndForm(a.pbRows, a.key.g.route)
 			p.NDCs = sortedKeys(ndcs)
 			p.RxNorm = sortedKeys(rx)
 			src := []string{fmt.Sprintf("CMS ASP NDC-HCPCS crosswalk (%s)", strings.Join(sortedKeys(a.xfiles), "; "))}
@@ -861,6 +863,71 @@ func (q *qumiIndex) match(a *prodAcc, p scoring.Product, groupID string) []table
 	}
 	slices.SortFunc(out, func(a, b tableRow) int { return a.line - b.line })
 	return slices.CompactFunc(out, func(a, b tableRow) bool { return a.line == b.line && a.file == b.file })
+}
+
+// packageRxNorm finds the RxNorm concept of one vial or syringe: the QUMI row of its NDC, else
+// the family's row for the same brand whose description names the same strength.
+func (q *qumiIndex) packageRxNorm(groupID, brand string, pk scoring.Package) (string, string) {
+	n := strings.ReplaceAll(pk.NDC, "-", "")
+	for _, r := range q.byNDC[n] {
+		if r.m["rxcui"] != "" {
+			return r.m["rxcui"], r.m["description"]
+		}
+	}
+	for _, r := range q.rows {
+		fam := r.m["family"]
+		if r.m["rxcui"] == "" || (fam != groupID && !strings.HasPrefix(groupID, fam+"-")) || !strings.Contains(r.m["description"], "["+brand+"]") {
+			continue
+		}
+		if mg, ok := qumiStrength(r.m["description"]); ok && near(mg, pk.Mg) {
+			return r.m["rxcui"], r.m["description"]
+		}
+	}
+	return "", ""
+}
+
+// routeAndForm normalises a product's routes and dosage form from its Purple Book rows of the
+// group's route class (marketed rows first): the routes it is licensed for, joined ("intravenous,
+// subcutaneous"); "For Injection" and "Injection" are both "injection" (either replaces the other
+// once prepared, by the same route).
+func routeAndForm(rows []*PurpleRow, class string) (string, string) {
+	use := rows
+	var rx []*PurpleRow
+	for _, r := range rows {
+		if r.MarketingStatus == "Rx" {
+			rx = append(rx, r)
+		}
+	}
+	if len(rx) > 0 {
+		use = rx
+	}
+	routes := map[string]bool{}
+	form := ""
+	for _, r := range use {
+		for _, rt := range routeSet(r.Route) {
+			routes[rt] = true
+		}
+		if form == "" {
+			form = normaliseForm(r.DosageForm)
+		}
+	}
+	if len(routes) == 0 {
+		return class, form
+	}
+	return strings.Join(sortedKeys(routes), ", "), form
+}
+
+func normaliseForm(f string) string {
+	f = strings.ToLower(strings.TrimSpace(f))
+	switch {
+	case strings.Contains(f, "injection"), strings.Contains(f, "injectable"):
+		return "injection"
+	case strings.HasPrefix(f, "tablet"):
+		return "tablet"
+	case strings.HasPrefix(f, "capsule"):
+		return "capsule"
+	}
+	return f
 }
 
 var qumiStrengthRE = regexp.MustCompile(`(?i)([0-9.]+) mg (?:Vial|Injection)`)

@@ -335,7 +335,7 @@ func TestHerceptinLabelsAsBefore(t *testing.T) {
 	}
 	for id, want := range map[string][2]string{
 		"herceptin": {"published: CMS ASP Jan 2026 payment limit J9355 73.483 per 10 MG", "derived: payment limit 73.483 / 1.06"},
-		"trazimera": {"published: CMS ASP Jan 2026 payment limit Q5116 8.205 per 10 MG", "derived: payment limit 8.205 - 0.08 x reference ASP 69.3236 (CMS note: 8% of reference add-on applied)"},
+		"trazimera": {"published: CMS ASP Jan 2026 payment limit Q5116 8.205 per 10 MG", "derived: payment limit 8.205 - 0.08 x reference ASP 69.3236 (qualifying biosimilar) (CMS note: 8% of reference add-on applied)"},
 	} {
 		p, ok := b.Price(id)
 		if !ok || p.Published != want[0] || p.Derived != want[1] {

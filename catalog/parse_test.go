@@ -232,7 +232,7 @@ func TestParseAcquisitionCosts(t *testing.T) {
 	in := strings.Join([]string{
 		"NDC,HCPCS,Period_Start,Period_End,Cost_Per_Billing_Unit,Cost_Per_Package,Source",
 		"00069-0305-01,,2026-01-01,2026-03-31,,1000.00,McKesson invoice 2026-01", // line 2: per package
-		",Q5117,2026-01-01,,45.10,,GPO contract",                                // line 3: per unit, open-ended
+		",Q5117,2026-01-01,,45.10,,GPO contract",                                 // line 3: per unit, open-ended
 		"0069-0305-01,,2026-01-01,2026-03-31,2.5,,340B",                          // line 4: 4-4-2
 		"12345,,2026-01-01,2026-03-31,2.5,,bad ndc",                              // line 5
 		"00069030501,,2026-04-01,2026-03-31,2.5,,end before start",               // line 6

@@ -111,7 +111,8 @@ func short(commit string) string {
 
 // retailProduct builds the brand (reference listed drug) or the AB-rated generic product.
 func retailProduct(in *inputs, d retailDef, brand bool, snap *scoring.Snapshot) (scoring.Product, error) {
-	p := scoring.Product{ID: d.genericID, Name: d.genericNm, GroupID: d.group, BillingUnit: "EA", ProperName: d.properName}
+	p := scoring.Product{ID: d.genericID, Name: d.genericNm, GroupID: d.group, BillingUnit: "EA", ProperName: d.properName,
+		Route: strings.ToLower(d.route), DosageForm: strings.ToLower(d.dosageForm)}
 	key := d.genericKey
 	if brand {
 		p.ID, p.Name, key = d.brandID, d.brandName, d.brandKey
@@ -203,6 +204,13 @@ func retailProduct(in *inputs, d retailDef, brand bool, snap *scoring.Snapshot) 
 		rx[r.m["rxcui"]] = true
 		if mg, err := strconv.ParseFloat(mm[1], 64); err == nil {
 			snap.Strengths["rxnorm|"+r.m["rxcui"]] = mg
+			for i := range p.Packages {
+				// Two concepts per strength in the seed: the current normal form named for the base
+				// ingredient and the older salt name; a suggestion is coded with the current one.
+				if near(p.Packages[i].Mg, mg) && (p.Packages[i].RxNorm == "" || !strings.Contains(strings.ToLower(r.m["str"]), "calcium")) {
+					p.Packages[i].RxNorm, p.Packages[i].RxNormDisplay = r.m["rxcui"], r.m["str"]
+				}
+			}
 		}
 	}
 	if len(rx) == 0 {

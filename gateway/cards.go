@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"valuerx/cdshooks"
@@ -39,17 +40,24 @@ var overrideReasons = []struct{ code, display string }{
 func buildCard(item orderedItem, res scoring.Result, group scoring.Group, historyKnown bool) (*cdshooks.Card, error) {
 	best := res.Best
 	ordered := res.Ordered
-	payerSave := ordered.PerCourse.PayerAllowed - best.PerCourse.PayerAllowed
+	// The payer's own payment (after cost sharing and sequestration), not the allowed amount:
+	// the patient's coinsurance is not the payer's money.
+	payerSave := ordered.PerCourse.PayerPaid - best.PerCourse.PayerPaid
 	orgDelta := best.PerCourse.NetImpact - ordered.PerCourse.NetImpact
+	capitated := res.Contract.Arrangement == scoring.Capitation && res.Contract.DrugsInBudget
 	// Whole dollars: the summary has 139 characters and the table below has the cents.
 	summary := fmt.Sprintf("%s instead of %s: payer saves %s/course, organisation %s (%s)",
 		best.Product.Name, ordered.Product.Name, wholeUSD(payerSave), signedWholeUSD(orgDelta), res.Contract.Name)
-	if round2(orgDelta) == 0 {
+	switch {
+	case capitated:
+		// One saving, to the capitated budget: the plan pays no claim, so there is no payer saving beside it.
+		summary = fmt.Sprintf("%s instead of %s: capitated budget saves %s/course (%s)",
+			best.Product.Name, ordered.Product.Name, wholeUSD(orgDelta), res.Contract.Name)
+	case round2(orgDelta) == 0:
 		summary = fmt.Sprintf("%s instead of %s: payer saves %s/course, patient %s (%s)",
 			best.Product.Name, ordered.Product.Name, wholeUSD(payerSave),
 			wholeUSD(ordered.PerCourse.PatientOOP-best.PerCourse.PatientOOP), res.Contract.Name)
-	}
-	if payerSave <= 0 {
+	case payerSave <= 0:
 		summary = fmt.Sprintf("%s instead of %s: organisation %s/course (%s)",
 			best.Product.Name, ordered.Product.Name, signedWholeUSD(orgDelta), res.Contract.Name)
 	}
@@ -74,14 +82,28 @@ func buildCard(item orderedItem, res scoring.Result, group scoring.Group, histor
 	if err != nil {
 		return nil, err
 	}
+	sched := scheduleOf(draft)
 	for i, o := range opts {
-		clone, err := swapMedication(draft, o.Product)
+		med, ok := suggestedMedication(o, item, res)
+		if !ok {
+			continue // no item of the ordered strength can be coded: no suggestion (issue 10)
+		}
+		clone, err := swapMedication(draft, med)
 		if err != nil {
 			return nil, err
 		}
-		label := fmt.Sprintf("Order %s instead (%s per course to the payer)", o.Product.Name, usd(o.PerCourse.PayerAllowed))
-		action := cdshooks.UpdateAction(fmt.Sprintf("Replace %s with %s in this order", ordered.Product.Name, o.Product.Name), clone)
-		card.AddSuggestion(label, i == 0, action)
+		label := "Switch to " + med.label
+		if sched != "" {
+			label += " " + sched
+		}
+		if res.MidCourse == scoring.MidCourseNextCycle {
+			label += ", from the next administration"
+		}
+		action := cdshooks.UpdateAction(fmt.Sprintf("Replace %s with %s in this order; dose and schedule unchanged", ordered.Product.Name, med.label), clone)
+		card.AddSuggestion(label, len(card.Suggestions) == 0 && i == 0, action)
+	}
+	if len(card.Suggestions) == 0 {
+		return nil, nil // nothing the clinician could accept safely: no card
 	}
 	for _, r := range overrideReasons {
 		card.AddOverrideReason(r.code, overrideSystem, r.display)
@@ -116,10 +138,11 @@ func detailMarkdown(item orderedItem, res scoring.Result, group scoring.Group, h
 		course = "the group's default course"
 	}
 	if group.Benefit == scoring.PharmacyBenefit {
-		fmt.Fprintf(&b, "Dose: %s a day; %d days of supply (%s).\n\n", strings.TrimSuffix(dose, " per dose from the order"), res.Administrations, course)
+		fmt.Fprintf(&b, "Dose: %s a day; %d days of supply (%s).", strings.TrimSuffix(dose, " per dose from the order"), res.Administrations, course)
 	} else {
-		fmt.Fprintf(&b, "Dose: %s; %d administrations per course (%s).\n\n", dose, res.Administrations, course)
+		fmt.Fprintf(&b, "Dose: %s; %d administrations per course (%s).", dose, res.Administrations, course)
 	}
+	fmt.Fprintf(&b, " A year of therapy is %d administrations (%s).\n\n", res.AdministrationsPerYear, res.PerYearSource)
 
 	cols := []scoring.Option{res.Ordered}
 	cols = append(cols, *best)
@@ -157,12 +180,19 @@ func detailMarkdown(item orderedItem, res scoring.Result, group scoring.Group, h
 	row("Billing units per dose (wasted)", func(o scoring.Option) string {
 		return fmt.Sprintf("%g (%g)", o.PerDose.Units, o.PerDose.WastedUnits)
 	})
-	row("Payer cost per dose", func(o scoring.Option) string { return usd(o.PerDose.PayerAllowed) })
-	row("Payer cost per course", func(o scoring.Option) string { return usd(o.PerCourse.PayerAllowed) })
+	row("Allowed (total cost) per dose", func(o scoring.Option) string { return usd(o.PerDose.PayerAllowed) })
+	row("Allowed (total cost) per course", func(o scoring.Option) string { return usd(o.PerCourse.PayerAllowed) })
+	row("Allowed (total cost) per year", func(o scoring.Option) string { return usd(o.PerYear.PayerAllowed) })
+	if !(res.Contract.Arrangement == scoring.Capitation && res.Contract.DrugsInBudget) {
+		row("Payer pays per course", func(o scoring.Option) string { return usd(o.PerCourse.PayerPaid) })
+		row("Payer pays per year", func(o scoring.Option) string { return usd(o.PerYear.PayerPaid) })
+	}
 	row("Patient cost per dose", func(o scoring.Option) string { return usd(o.PerDose.PatientOOP) })
 	row("Patient cost per course", func(o scoring.Option) string { return usd(o.PerCourse.PatientOOP) })
+	row("Patient cost per year", func(o scoring.Option) string { return usd(o.PerYear.PatientOOP) })
 	row("Organisation impact per dose", func(o scoring.Option) string { return signedUSD(o.PerDose.NetImpact) })
 	row("Organisation impact per course", func(o scoring.Option) string { return signedUSD(o.PerCourse.NetImpact) })
+	row("Organisation impact per year", func(o scoring.Option) string { return signedUSD(o.PerYear.NetImpact) })
 	row("Payer-preferred", func(o scoring.Option) string {
 		if o.PayerPreferred {
 			return "yes"
@@ -191,6 +221,7 @@ func detailMarkdown(item orderedItem, res scoring.Result, group scoring.Group, h
 	if !historyKnown {
 		b.WriteString("\nMedication history was not available, so valuerx could not check for therapy in progress: confirm this is a new start.\n")
 	}
+	writePolicyNotes(&b, res, group)
 	return b.String()
 }
 
@@ -204,10 +235,149 @@ func parseDraft(raw json.RawMessage) (map[string]json.RawMessage, error) {
 	return m, nil
 }
 
+// medication is the coded medication a suggestion puts in the draft order.
+type medication struct {
+	codings []coding
+	text    string
+	label   string // "Trazimera (trastuzumab-qyyp) 420 mg IV", "atorvastatin 40 mg tablet (generic)"
+}
+
+type coding struct {
+	System  string `json:"system"`
+	Code    string `json:"code"`
+	Display string `json:"display,omitempty"`
+}
+
+// suggestedMedication codes an option in the strength the order keeps. Tablets: the RxNorm
+// concept (SCD for a generic, SBD for a brand) of exactly the ordered tablet strength, and its NDC
+// where known; no such concept, no suggestion. Vials and syringes: the dose in mg stays as
+// ordered and any combination of the option's items delivers it; the medication is coded with the
+// largest item the dose uses (a 420 mg dose: the 420 mg vial), its HCPCS code and NDC.
+func suggestedMedication(o scoring.Option, item orderedItem, res scoring.Result) (medication, bool) {
+	p := o.Product
+	var m medication
+	if p.MgPerUnit == 0 { // tablets
+		mg := res.ItemMg
+		if mg == 0 && len(o.Packages) == 1 {
+			mg = o.Packages[0].Mg
+		}
+		pk, ok := p.PackageOfStrength(mg)
+		if !ok || pk.RxNorm == "" {
+			return m, false
+		}
+		m.codings = append(m.codings, coding{fhir.SystemRxNorm, pk.RxNorm, pk.RxNormDisplay})
+		if n, ok := scoring.NormalizeNDC(pk.NDC); ok {
+			m.codings = append(m.codings, coding{fhir.SystemNDC, n, ""})
+		}
+		name := strings.TrimSuffix(p.Name, " (generic)")
+		m.label = fmt.Sprintf("%s %s mg %s", name, fmtMg(mg), p.DosageForm)
+		if p.Relationship == scoring.RelABGeneric {
+			m.label += " (generic)"
+		}
+		m.text = m.label
+		return m, true
+	}
+	var pk scoring.Package
+	found := false
+	for _, u := range o.Packages {
+		if !found || u.Mg > pk.Mg {
+			pk, found = p.PackageOfStrength(u.Mg)
+		}
+	}
+	if !found {
+		return m, false
+	}
+	rx, disp := pk.RxNorm, pk.RxNormDisplay
+	if rx == "" { // another package of the same item strength may carry the concept
+		for _, q := range p.Packages {
+			if q.Mg == pk.Mg && q.RxNorm != "" {
+				rx, disp = q.RxNorm, q.RxNormDisplay
+				break
+			}
+		}
+	}
+	if rx != "" {
+		m.codings = append(m.codings, coding{fhir.SystemRxNorm, rx, disp})
+	}
+	if p.HCPCS != "" {
+		m.codings = append(m.codings, coding{fhir.SystemHCPCS, p.HCPCS, ""})
+	}
+	if n, ok := scoring.NormalizeNDC(pk.NDC); ok {
+		m.codings = append(m.codings, coding{fhir.SystemNDC, n, ""})
+	}
+	name := p.Name
+	if p.ProperName != "" && !strings.EqualFold(p.ProperName, p.Name) {
+		name += " (" + p.ProperName + ")"
+	}
+	m.label = fmt.Sprintf("%s %s mg%s", name, fmtMg(res.DoseMg), routeAbbrev(p.Route))
+	m.text = fmt.Sprintf("%s %s", name, routeText(p.Route, p.DosageForm))
+	return m, true
+}
+
+func fmtMg(v float64) string { return strconv.FormatFloat(round2(v), 'f', -1, 64) }
+
+// routeAbbrev is the route as a prescriber writes it after a dose ("420 mg IV").
+func routeAbbrev(route string) string {
+	switch route {
+	case "intravenous":
+		return " IV"
+	case "subcutaneous":
+		return " SC"
+	case "intravenous, subcutaneous":
+		return " IV/SC"
+	case "oral":
+		return " PO"
+	case "":
+		return ""
+	}
+	return " " + route
+}
+
+func routeText(route, form string) string {
+	switch {
+	case route == "" && form == "":
+		return ""
+	case route == "":
+		return form
+	}
+	return strings.TrimSpace(form + ", " + route)
+}
+
+// scheduleOf reads the draft's first dosage instruction's timing as a prescriber writes it
+// ("q3w", "daily", "twice daily"), "" when it has none valuerx can say briefly.
+func scheduleOf(draft map[string]json.RawMessage) string {
+	var di []struct {
+		Timing *timing `json:"timing"`
+	}
+	if json.Unmarshal(draft["dosageInstruction"], &di) != nil || len(di) == 0 || di[0].Timing == nil || di[0].Timing.Repeat == nil {
+		return ""
+	}
+	r := di[0].Timing.Repeat
+	if r.Frequency == nil || r.Period == nil || *r.Frequency <= 0 || *r.Period <= 0 {
+		return ""
+	}
+	f, per := *r.Frequency, *r.Period
+	unit := map[string]string{"h": "h", "d": "d", "wk": "w", "mo": "mo"}[r.PeriodUnit]
+	if unit == "" {
+		return ""
+	}
+	switch {
+	case f == 1 && per == 1 && unit == "d":
+		return "daily"
+	case f == 2 && per == 1 && unit == "d":
+		return "twice daily"
+	case f == 1 && per == 1 && unit == "w":
+		return "weekly"
+	case f == 1:
+		return "q" + strconv.FormatFloat(per, 'f', -1, 64) + unit
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64) + " times every " + strconv.FormatFloat(per, 'f', -1, 64) + unit
+}
+
 // swapMedication clones the draft order as sent (draft is parseDraft's, left unchanged) and
-// replaces its medication with the option's, keeping id, status, intent, subject, requester,
-// dosage and every other member.
-func swapMedication(draft map[string]json.RawMessage, p scoring.Product) (json.RawMessage, error) {
+// replaces its medication with the suggested one, keeping id, status, intent, subject,
+// requester, dosage and every other member.
+func swapMedication(draft map[string]json.RawMessage, med medication) (json.RawMessage, error) {
 	m := maps.Clone(draft)
 	if ref, ok := m["medicationReference"]; ok {
 		var r struct {
@@ -219,27 +389,10 @@ func swapMedication(draft map[string]json.RawMessage, p scoring.Product) (json.R
 			dropContained(m, r.Reference[1:])
 		}
 	}
-	type coding struct {
-		System  string `json:"system"`
-		Code    string `json:"code"`
-		Display string `json:"display,omitempty"`
-	}
-	var codings []coding
-	for _, c := range p.RxNorm {
-		codings = append(codings, coding{fhir.SystemRxNorm, c, p.Name})
-		break
-	}
-	if p.HCPCS != "" {
-		codings = append(codings, coding{fhir.SystemHCPCS, p.HCPCS, ""})
-	}
-	for _, c := range p.NDCs {
-		codings = append(codings, coding{fhir.SystemNDC, c, ""})
-		break
-	}
 	cc, err := json.Marshal(struct {
 		Coding []coding `json:"coding"`
 		Text   string   `json:"text"`
-	}{codings, p.Name})
+	}{med.codings, med.text})
 	if err != nil {
 		return nil, err
 	}
@@ -317,3 +470,38 @@ func round2(v float64) float64 {
 func mdEscape(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
 
 func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }
+
+// exclusionText says in a few words why the P&T policy kept an option off the card.
+var exclusionText = map[string]string{
+	scoring.ExcludeOffFormulary: "not on formulary or not stocked here",
+	scoring.ExcludeNotLabelled:  "not labelled (or not known to be) for the order's indication",
+	scoring.ExcludeStrength:     "no tablet of the ordered strength",
+	scoring.ExcludeRouteForm:    "another route or dosage form",
+	scoring.ExcludeMidCourse:    "patient mid-course; the P&T policy does not switch",
+}
+
+// writePolicyNotes adds what the P&T policy decided: the mid-course acknowledgement, the
+// formulary, the indication check, and the clinically excluded options.
+func writePolicyNotes(b *strings.Builder, res scoring.Result, group scoring.Group) {
+	if res.MidCourse == scoring.MidCourseNextCycle {
+		fmt.Fprintf(b, "\n**Mid-course:** the patient is already receiving %s. The P&T policy allows a switch at the next administration only: confirm with the patient and the treatment plan before accepting.\n", mdEscape(group.Name))
+	}
+	if res.OrderedOffFormulary {
+		fmt.Fprintf(b, "\n**Formulary:** %s is not on this site's formulary (or not stocked here); the formulary alternative is suggested.\n", mdEscape(res.Ordered.Product.Name))
+	}
+	switch {
+	case len(res.Indications) > 0:
+		fmt.Fprintf(b, "\n**Indication:** checked against each product's FDA label for: %s.\n", mdEscape(strings.Join(res.Indications, ", ")))
+	case res.IndicationUnknown:
+		b.WriteString("\n**Indication:** none in the order or the problem list. The labels of these products differ by indication: confirm the suggested product is labelled for this patient's.\n")
+	}
+	var excl []string
+	for _, o := range res.Options {
+		if t, ok := exclusionText[o.Exclusion]; ok {
+			excl = append(excl, o.Product.Name+" ("+t+")")
+		}
+	}
+	if len(excl) > 0 {
+		fmt.Fprintf(b, "\n**Not suggested:** %s.\n", mdEscape(strings.Join(excl, "; ")))
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -62,8 +63,8 @@ type SnapshotBook struct {
 }
 
 // SnapshotPrice is one product's published price in one book, verbatim, with where it is printed.
-// The ASP is not stored: NewCatalog backs it out of the limit with BackOutASP, so that the rule
-// lives in one place.
+// The ASP is not stored: NewCatalog backs it out of the limit (backOut in load.go), so that the
+// rule lives in one place.
 type SnapshotPrice struct {
 	ProductID   string  `json:"product"`
 	Code        string  `json:"code"`  // HCPCS code (CMS) or NDC (NADAC)
@@ -100,31 +101,6 @@ func (s *Snapshot) ConfigAcquisitionCosts() []AcquisitionCost {
 		out = append(out, AcquisitionCost{Product: c.ProductID, USDPerUnit: c.USDPerUnit, Start: Date{c.Start}, End: Date{c.End}, Note: c.Note})
 	}
 	return out
-}
-
-// Notes that change how the ASP is backed out of a CMS payment limit.
-const (
-	NoteAddOn8 = "8% of reference add-on applied"
-)
-
-// BackOutASP derives a product's ASP from its CMS payment limit (economics.md; Social Security
-// Act §1847A(b)): a reference or single-source product is paid ASP + 6 %, so ASP = limit / 1.06;
-// a biosimilar noted "8% of reference add-on applied" is paid its own ASP + 8 % of the
-// reference's ASP, so ASP = limit - 0.08 x reference ASP; any other biosimilar with a reference
-// priced the same quarter is paid its ASP + 6 % of the reference's ASP. refASP <= 0 means the
-// reference is not priced that quarter, and limit / 1.06 is used. The label says which rule.
-func BackOutASP(limit float64, biosimilar bool, refASP float64, notes string) (float64, string) {
-	note := ""
-	if notes != "" {
-		note = " (CMS note: " + notes + ")"
-	}
-	switch {
-	case biosimilar && refASP > 0 && strings.Contains(notes, NoteAddOn8):
-		return limit - 0.08*refASP, fmt.Sprintf("derived: payment limit %.3f - 0.08 x reference ASP %.4f%s", limit, refASP, note)
-	case biosimilar && refASP > 0:
-		return limit - 0.06*refASP, fmt.Sprintf("derived: payment limit %.3f - 0.06 x reference ASP %.4f%s", limit, refASP, note)
-	}
-	return limit / 1.06, fmt.Sprintf("derived: payment limit %.3f / 1.06%s", limit, note)
 }
 
 // NewCatalog builds a Catalog from a snapshot, checking it whole: every group member exists and
@@ -245,6 +221,13 @@ func (s *Snapshot) books(c *Catalog) ([]PriceBook, error) {
 				continue
 			}
 			pr := Price{PerUnit: sp.Limit, Note: sp.Notes, itemMg: sp.ItemMg}
+			if sp.Coinsurance > 0 {
+				pr.Coinsurance = sp.Coinsurance / 100
+				pr.CoinsuranceLabel = fmt.Sprintf("published: %s coinsurance %s %%", sb.Label, strconv.FormatFloat(sp.Coinsurance, 'f', 3, 64))
+				if strings.Contains(sp.Notes, "Inflation-adjusted") {
+					pr.CoinsuranceLabel += " (inflation-adjusted)"
+				}
+			}
 			if len(sp.Packages) > 0 {
 				if b.packages == nil {
 					b.packages = map[string][]Package{}
@@ -252,12 +235,14 @@ func (s *Snapshot) books(c *Catalog) ([]PriceBook, error) {
 				b.packages[p.ID] = sp.Packages
 			}
 			if sb.Source == SourceCMSASP {
+				// The back-out is the one the extracts use (load.go backOut): one rule, one place.
 				var refASP float64
-				bios := p.Relationship == RelBiosimilar || p.Relationship == RelInterchangeable
-				if rp, ok := byID[g.ReferenceID]; ok && bios {
-					refASP, _ = BackOutASP(rp.Limit, false, 0, rp.Notes)
+				bios := p.ID != g.ReferenceID
+				rp, refOK := byID[g.ReferenceID]
+				if refOK {
+					refASP, _, _ = backOut(aspRow{hcpcs: rp.Code, dosage: rp.Dosage, note: rp.Notes, limit: rp.Limit}, false, 0, false)
 				}
-				pr.ASP, pr.Derived = BackOutASP(sp.Limit, bios, refASP, sp.Notes)
+				pr.ASP, pr.Derived, pr.Estimated = backOut(aspRow{hcpcs: sp.Code, dosage: sp.Dosage, note: sp.Notes, limit: sp.Limit, coinsurance: sp.Coinsurance / 100}, bios, refASP, refOK)
 				pr.Published = fmt.Sprintf("published: %s payment limit %s %s per %s", sb.Label, sp.Code, sp.LimitText, sp.Dosage)
 				pr.acqLabel = "estimated (derived ASP): " + pr.Derived
 			} else {
