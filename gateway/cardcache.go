@@ -3,6 +3,7 @@ package gateway
 import (
 	"crypto/sha256"
 	"slices"
+	"strings"
 
 	"github.com/google/uuid"
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -42,6 +43,9 @@ type cardKey struct {
 	admins                       int
 	day                          int64
 	dateGiven, historyKnown      bool
+	itemMg, codeMg               float64
+	site, indications            string
+	indicationKnown              bool
 }
 
 func newCardCache(cat *scoring.Catalog) *cardCache {
@@ -52,20 +56,30 @@ func newCardCache(cat *scoring.Catalog) *cardCache {
 func cardKeyOf(item orderedItem, req scoring.Request, historyKnown bool) cardKey {
 	return cardKey{raw: sha256.Sum256(item.raw), contract: req.ContractID, product: req.ProductID,
 		currentID: req.CurrentProductID, dose: item.doseMg, perKg: item.perKg, admins: item.admins,
-		day: item.date.UTC().Truncate(24 * 60 * 60 * 1e9).Unix(), dateGiven: item.dateGiven, historyKnown: historyKnown}
+		day: item.date.UTC().Truncate(24 * 60 * 60 * 1e9).Unix(), dateGiven: item.dateGiven, historyKnown: historyKnown,
+		itemMg: req.ItemMg, codeMg: item.codeMg, site: req.Site, indications: strings.Join(req.Indications, "\x00"),
+		indicationKnown: req.IndicationKnown}
 }
 
 // card returns the card for item and res, built once per key; each call gets its own copy with
 // fresh card and suggestion UUIDs, and the product id each suggestion orders ("" when the
-// suggestion's action names no catalog product).
+// suggestion's action names no catalog product). A nil card (nothing could be suggested safely)
+// is cached too.
 func (c *cardCache) card(item orderedItem, req scoring.Request, res scoring.Result, group scoring.Group, historyKnown bool) (*cdshooks.Card, []string, error) {
 	key := cardKeyOf(item, req, historyKnown)
 	if cached, ok := c.lru.Get(key); ok {
+		if cached.card == nil {
+			return nil, nil, nil
+		}
 		return freshCopy(cached.card), cached.products, nil
 	}
 	card, err := buildCard(item, res, group, historyKnown)
 	if err != nil {
 		return nil, nil, err
+	}
+	if card == nil {
+		c.lru.Add(key, cachedCard{})
+		return nil, nil, nil
 	}
 	products := suggestionProducts(c.cat, card)
 	c.lru.Add(key, cachedCard{card: freshCopy(card), products: products})

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"valuerx/cdshooks"
@@ -67,14 +68,28 @@ func buildCard(item orderedItem, res scoring.Result, group scoring.Group, histor
 	if err != nil {
 		return nil, err
 	}
+	sched := scheduleOf(draft)
 	for i, o := range opts {
-		clone, err := swapMedication(draft, o.Product)
+		med, ok := suggestedMedication(o, item, res)
+		if !ok {
+			continue // no item of the ordered strength can be coded: no suggestion (issue 10)
+		}
+		clone, err := swapMedication(draft, med)
 		if err != nil {
 			return nil, err
 		}
-		label := fmt.Sprintf("Order %s instead (%s per course to the payer)", o.Product.Name, usd(o.PerCourse.PayerAllowed))
-		action := cdshooks.UpdateAction(fmt.Sprintf("Replace %s with %s in this order", ordered.Product.Name, o.Product.Name), clone)
-		card.AddSuggestion(label, i == 0, action)
+		label := "Switch to " + med.label
+		if sched != "" {
+			label += " " + sched
+		}
+		if res.MidCourse == scoring.MidCourseNextCycle {
+			label += ", from the next administration"
+		}
+		action := cdshooks.UpdateAction(fmt.Sprintf("Replace %s with %s in this order; dose and schedule unchanged", ordered.Product.Name, med.label), clone)
+		card.AddSuggestion(label, len(card.Suggestions) == 0 && i == 0, action)
+	}
+	if len(card.Suggestions) == 0 {
+		return nil, nil // nothing the clinician could accept safely: no card
 	}
 	for _, r := range overrideReasons {
 		card.AddOverrideReason(r.code, overrideSystem, r.display)
@@ -197,10 +212,149 @@ func parseDraft(raw json.RawMessage) (map[string]json.RawMessage, error) {
 	return m, nil
 }
 
+// medication is the coded medication a suggestion puts in the draft order.
+type medication struct {
+	codings []coding
+	text    string
+	label   string // "Trazimera (trastuzumab-qyyp) 420 mg IV", "atorvastatin 40 mg tablet (generic)"
+}
+
+type coding struct {
+	System  string `json:"system"`
+	Code    string `json:"code"`
+	Display string `json:"display,omitempty"`
+}
+
+// suggestedMedication codes an option in the strength the order keeps. Tablets: the RxNorm
+// concept (SCD for a generic, SBD for a brand) of exactly the ordered tablet strength, and its NDC
+// where known; no such concept, no suggestion. Vials and syringes: the dose in mg stays as
+// ordered and any combination of the option's items delivers it; the medication is coded with the
+// largest item the dose uses (a 420 mg dose: the 420 mg vial), its HCPCS code and NDC.
+func suggestedMedication(o scoring.Option, item orderedItem, res scoring.Result) (medication, bool) {
+	p := o.Product
+	var m medication
+	if p.MgPerUnit == 0 { // tablets
+		mg := res.ItemMg
+		if mg == 0 && len(o.Packages) == 1 {
+			mg = o.Packages[0].Mg
+		}
+		pk, ok := p.PackageOfStrength(mg)
+		if !ok || pk.RxNorm == "" {
+			return m, false
+		}
+		m.codings = append(m.codings, coding{fhir.SystemRxNorm, pk.RxNorm, pk.RxNormDisplay})
+		if n, ok := scoring.NormalizeNDC(pk.NDC); ok {
+			m.codings = append(m.codings, coding{fhir.SystemNDC, n, ""})
+		}
+		name := strings.TrimSuffix(p.Name, " (generic)")
+		m.label = fmt.Sprintf("%s %s mg %s", name, fmtMg(mg), p.DosageForm)
+		if p.Relationship == scoring.RelABGeneric {
+			m.label += " (generic)"
+		}
+		m.text = m.label
+		return m, true
+	}
+	var pk scoring.Package
+	found := false
+	for _, u := range o.Packages {
+		if !found || u.Mg > pk.Mg {
+			pk, found = p.PackageOfStrength(u.Mg)
+		}
+	}
+	if !found {
+		return m, false
+	}
+	rx, disp := pk.RxNorm, pk.RxNormDisplay
+	if rx == "" { // another package of the same item strength may carry the concept
+		for _, q := range p.Packages {
+			if q.Mg == pk.Mg && q.RxNorm != "" {
+				rx, disp = q.RxNorm, q.RxNormDisplay
+				break
+			}
+		}
+	}
+	if rx != "" {
+		m.codings = append(m.codings, coding{fhir.SystemRxNorm, rx, disp})
+	}
+	if p.HCPCS != "" {
+		m.codings = append(m.codings, coding{fhir.SystemHCPCS, p.HCPCS, ""})
+	}
+	if n, ok := scoring.NormalizeNDC(pk.NDC); ok {
+		m.codings = append(m.codings, coding{fhir.SystemNDC, n, ""})
+	}
+	name := p.Name
+	if p.ProperName != "" && !strings.EqualFold(p.ProperName, p.Name) {
+		name += " (" + p.ProperName + ")"
+	}
+	m.label = fmt.Sprintf("%s %s mg%s", name, fmtMg(res.DoseMg), routeAbbrev(p.Route))
+	m.text = fmt.Sprintf("%s %s", name, routeText(p.Route, p.DosageForm))
+	return m, true
+}
+
+func fmtMg(v float64) string { return strconv.FormatFloat(round2(v), 'f', -1, 64) }
+
+// routeAbbrev is the route as a prescriber writes it after a dose ("420 mg IV").
+func routeAbbrev(route string) string {
+	switch route {
+	case "intravenous":
+		return " IV"
+	case "subcutaneous":
+		return " SC"
+	case "intravenous, subcutaneous":
+		return " IV/SC"
+	case "oral":
+		return " PO"
+	case "":
+		return ""
+	}
+	return " " + route
+}
+
+func routeText(route, form string) string {
+	switch {
+	case route == "" && form == "":
+		return ""
+	case route == "":
+		return form
+	}
+	return strings.TrimSpace(form + ", " + route)
+}
+
+// scheduleOf reads the draft's first dosage instruction's timing as a prescriber writes it
+// ("q3w", "daily", "twice daily"), "" when it has none valuerx can say briefly.
+func scheduleOf(draft map[string]json.RawMessage) string {
+	var di []struct {
+		Timing *timing `json:"timing"`
+	}
+	if json.Unmarshal(draft["dosageInstruction"], &di) != nil || len(di) == 0 || di[0].Timing == nil || di[0].Timing.Repeat == nil {
+		return ""
+	}
+	r := di[0].Timing.Repeat
+	if r.Frequency == nil || r.Period == nil || *r.Frequency <= 0 || *r.Period <= 0 {
+		return ""
+	}
+	f, per := *r.Frequency, *r.Period
+	unit := map[string]string{"h": "h", "d": "d", "wk": "w", "mo": "mo"}[r.PeriodUnit]
+	if unit == "" {
+		return ""
+	}
+	switch {
+	case f == 1 && per == 1 && unit == "d":
+		return "daily"
+	case f == 2 && per == 1 && unit == "d":
+		return "twice daily"
+	case f == 1 && per == 1 && unit == "w":
+		return "weekly"
+	case f == 1:
+		return "q" + strconv.FormatFloat(per, 'f', -1, 64) + unit
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64) + " times every " + strconv.FormatFloat(per, 'f', -1, 64) + unit
+}
+
 // swapMedication clones the draft order as sent (draft is parseDraft's, left unchanged) and
-// replaces its medication with the option's, keeping id, status, intent, subject, requester,
-// dosage and every other member.
-func swapMedication(draft map[string]json.RawMessage, p scoring.Product) (json.RawMessage, error) {
+// replaces its medication with the suggested one, keeping id, status, intent, subject,
+// requester, dosage and every other member.
+func swapMedication(draft map[string]json.RawMessage, med medication) (json.RawMessage, error) {
 	m := maps.Clone(draft)
 	if ref, ok := m["medicationReference"]; ok {
 		var r struct {
@@ -212,27 +366,10 @@ func swapMedication(draft map[string]json.RawMessage, p scoring.Product) (json.R
 			dropContained(m, r.Reference[1:])
 		}
 	}
-	type coding struct {
-		System  string `json:"system"`
-		Code    string `json:"code"`
-		Display string `json:"display,omitempty"`
-	}
-	var codings []coding
-	for _, c := range p.RxNorm {
-		codings = append(codings, coding{fhir.SystemRxNorm, c, p.Name})
-		break
-	}
-	if p.HCPCS != "" {
-		codings = append(codings, coding{fhir.SystemHCPCS, p.HCPCS, ""})
-	}
-	for _, c := range p.NDCs {
-		codings = append(codings, coding{fhir.SystemNDC, c, ""})
-		break
-	}
 	cc, err := json.Marshal(struct {
 		Coding []coding `json:"coding"`
 		Text   string   `json:"text"`
-	}{codings, p.Name})
+	}{med.codings, med.text})
 	if err != nil {
 		return nil, err
 	}

@@ -224,6 +224,10 @@ type orderedItem struct {
 	admins    int
 	date      time.Time
 	dateGiven bool
+	// codeMg is the strength of one item the order's code names (a 40 mg tablet, a 150 mg vial),
+	// 0 when the code names none; itemMg is the same for tablets only, where the suggestion must
+	// keep the strength (scoring.Request.ItemMg).
+	codeMg, itemMg float64
 }
 
 // productOf maps a CodeableConcept to a catalog product: RxNorm first (SBD/SCD), then NDC, then
@@ -255,7 +259,45 @@ func productAndStrength(cat *scoring.Catalog, cc *r4.CodeableConcept) (scoring.P
 			}
 		}
 	}
+	// A code filed under the wrong system: the CDS Hooks sandbox re-codes a suggestion that
+	// carries no RxNorm code (Hercessi) as RxNorm "Q5146". A code of the HCPCS Level II shape
+	// (a letter and four digits) can be no RXCUI (RXCUIs are digits), so it is looked up as the
+	// HCPCS code it is; likewise a dashed 10- or 11-digit NDC under another system.
+	for _, cd := range cc.Coding {
+		if cd.Code == nil {
+			continue
+		}
+		code := strings.TrimSpace(*cd.Code)
+		switch {
+		case hcpcsShape(code):
+			if p, ok := cat.Lookup(scoring.HCPCS, code); ok {
+				return p, 0, true
+			}
+		case strings.Count(code, "-") == 2:
+			if p, ok := cat.Lookup(scoring.NDC, code); ok {
+				mg, _ := cat.Strength(scoring.NDC, code)
+				return p, mg, true
+			}
+		}
+	}
 	return scoring.Product{}, 0, false
+}
+
+// hcpcsShape reports whether code has the form of a HCPCS Level II code: one letter, four digits.
+func hcpcsShape(code string) bool {
+	if len(code) != 5 {
+		return false
+	}
+	c0 := code[0] | 0x20
+	if c0 < 'a' || c0 > 'z' {
+		return false
+	}
+	for i := 1; i < 5; i++ {
+		if code[i] < '0' || code[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // sameSystem accepts the canonical code system URIs and the variants real EHRs send.
@@ -320,6 +362,10 @@ func recogniseDecoded(cat *scoring.Catalog, raw json.RawMessage, mr *medRequest,
 		return orderedItem{}, false
 	}
 	item.product = prod
+	item.codeMg = strength
+	if prod.MgPerUnit == 0 {
+		item.itemMg = strength
+	}
 	if d, ok := parseFHIRDate(mr.AuthoredOn); ok {
 		item.date, item.dateGiven = d, true
 	}
@@ -347,7 +393,7 @@ func recogniseDecoded(cat *scoring.Catalog, raw json.RawMessage, mr *medRequest,
 				item.doseMg = *q.Value * 1000
 			case "mg/kg":
 				item.perKg = *q.Value
-			case "tab", "tablet", "tablets", "{tbl}", "{tablet}":
+			case "tab", "tabs", "tablet", "tablets", "{tbl}", "{tablet}", "{tablets}", "{tab}", "{pill}", "{pills}":
 				if strength > 0 {
 					item.doseMg = *q.Value * strength * perDay(di.Timing)
 				}

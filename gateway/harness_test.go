@@ -109,7 +109,10 @@ func newEnv(t *testing.T, opts ...envOption) *testEnv {
 		CORSOrigins:   []string{"https://sandbox.cds-hooks.org"},
 		HookBudget:    2 * time.Second, // generous: tests run under -race on a shared machine
 		AllowHTTPFHIR: true,
-		Logger:        slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		// The test FHIR servers are httptest listeners on loopback, as in the demo. Tests of the
+		// allowlist and of the private-address guard turn this off (allowlist_test.go).
+		AllowPrivateFHIR: true,
+		Logger:           slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	for _, o := range opts {
 		o(&cfg)

@@ -149,10 +149,11 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 			Administrations:  item.admins,
 			Date:             item.date,
 			CurrentProductID: currentProduct(g.cfg.Catalog, data.meds, item.product.GroupID, draftIDs, item.date),
+			ItemMg:           item.itemMg,
 		}
 		res, err := g.cfg.Scorer.Score(sreq)
 		if err != nil {
-			g.log.Warn("scoring failed", "service", svc.ID, "hook_instance", req.HookInstance, "group", item.product.GroupID, "error", err.Error())
+			g.log.Warn("scoring failed", "service", svc.ID, "hook", hookRef(req.HookInstance), "group", item.product.GroupID, "error", err.Error())
 			continue
 		}
 		if res.Best == nil {
@@ -162,6 +163,9 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 		card, products, err := g.cards.card(item, sreq, res, group, data.medsKnown)
 		if err != nil {
 			return nil, errorf(KindInternal, "card", "could not build a card", err)
+		}
+		if card == nil {
+			continue // no suggestion could keep the order's strength
 		}
 		resp.Cards = append(resp.Cards, *card)
 		g.record(ctx, svc, req, oc, item, card, products, res)

@@ -161,11 +161,11 @@ func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdsho
 		token = req.FHIRAuthorization.AccessToken
 	}
 	if req.FHIRServer != "" {
-		c, err := fhir.NewClient(req.FHIRServer, token, r.cfg.FHIRClient, r.cfg.AllowHTTPFHIR)
+		c, err := r.cfg.fhirAccess.client(ctx, req.FHIRServer, token) // allowlist.go: per-client allowlist, private-address guard
 		if err == nil {
 			d.client = c
 		} else {
-			r.cfg.Logger.Warn("fhirServer not usable", "reason", err.Error())
+			r.cfg.Logger.Warn("fhirServer not usable", "hook", hookRef(req.HookInstance), "reason", err.Error())
 		}
 	}
 
@@ -221,7 +221,7 @@ func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdsho
 				r.record(req.FHIRServer, err)
 				if err != nil {
 					r.metrics.fhirErrors.WithLabelValues(key).Inc()
-					r.cfg.Logger.Warn("FHIR fetch failed", "key", key, "hook_instance", req.HookInstance, "reason", fhirReason(err))
+					r.cfg.Logger.Warn("FHIR fetch failed", "key", key, "hook", hookRef(req.HookInstance), "reason", fhirReason(err))
 					return
 				}
 				mu.Lock()

@@ -2,6 +2,7 @@ package scoring
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -60,6 +61,11 @@ type Package struct {
 	PackageUnits    float64 // billing units in the whole NDC package (CMS BILLUNITSPKG)
 	SingleDose      bool    // single-dose vial or syringe: the unused remainder is discarded and billed
 	Presentation    string  // Purple Book presentation, e.g. "Single-Dose Vial"; tablets: "Tablet"
+	// RxNorm is the RxNorm concept (SCD for a generic, SBD for a brand) of exactly this item's
+	// strength and form, e.g. 617311 "atorvastatin 40 MG Oral Tablet"; "" when no source names
+	// one. A suggestion codes the medication with it, so a swap never changes the strength.
+	RxNorm        string
+	RxNormDisplay string // the concept's RxNorm name, for the suggestion's coding display
 }
 
 // Product is one marketed drug product and everything the economics need about it.
@@ -75,6 +81,40 @@ type Product struct {
 	Application                   string    // BLA or NDA/ANDA numbers
 	Labelers                      []string
 	Source                        string // provenance of the product row(s)
+	// Route and DosageForm are normalised from the FDA files (Purple Book "Route of
+	// Administration" and "Dosage Form", Orange Book "DF;Route"): a product may replace another
+	// only with the same route and a dosage form that can replace it (SameRouteAndForm).
+	Route      string // "intravenous", "subcutaneous", "oral", ...
+	DosageForm string // "injection", "tablet", ...
+}
+
+// Suffix is the FDA four-letter suffix of a biological product's proper name ("qyyp" for
+// trastuzumab-qyyp, FDA guidance on nonproprietary naming); "" for products without one.
+func (p Product) Suffix() string {
+	i := strings.LastIndexByte(p.ProperName, '-')
+	if i < 0 || len(p.ProperName)-i-1 != 4 {
+		return ""
+	}
+	return p.ProperName[i+1:]
+}
+
+// SameRouteAndForm reports whether o can replace p by route and dosage form: an IV infusion is
+// not replaced by a subcutaneous syringe under the same billing code, nor a tablet by a capsule
+// unless the P&T committee groups them as therapeutic alternatives. Unknown (empty) values match
+// only unknown values, so a product with no FDA record is never matched by accident.
+func (p Product) SameRouteAndForm(o Product) bool {
+	return p.Route == o.Route && p.DosageForm == o.DosageForm
+}
+
+// PackageOfStrength returns the product's first item of exactly mg (tablet strength, vial
+// size); false when it has none.
+func (p Product) PackageOfStrength(mg float64) (Package, bool) {
+	for _, pk := range p.Packages {
+		if math.Abs(pk.Mg-mg) < 1e-6 {
+			return pk, true
+		}
+	}
+	return Package{}, false
 }
 
 // Group is an equivalence group: products that may replace one another for

@@ -281,6 +281,7 @@ func (d *dataset) biologic(g Group, m memberDef, isRef bool, strength map[string
 		return p, fmt.Errorf("scoring: %s is not in %s", m.brand, filePurpleBook)
 	}
 	p.Relationship, p.ProperName, p.Application = purpleRelationship(pb)
+	p.Route, p.DosageForm = purpleRouteForm(pb)
 	if isRef != (p.Relationship == RelReference) {
 		return p, fmt.Errorf("scoring: %s: Purple Book says %s, the group expects it as reference=%v", m.id, p.Relationship, isRef)
 	}
@@ -337,10 +338,11 @@ func (d *dataset) biologic(g Group, m memberDef, isRef bool, strength map[string
 		}
 		qsrc[fmt.Sprintf("QuicksortRx Universal Medication ID's (QUMI Codes) (%s@%s: %s)", r["source_repo"], short(r["source_commit"]), r["source_path"])] = true
 	}
-	for _, pk := range p.Packages {
+	for i, pk := range p.Packages {
 		if n, ok := NormalizeNDC(pk.NDC); ok {
 			strength["ndc|"+n] = pk.Mg
 		}
+		p.Packages[i].RxNorm, p.Packages[i].RxNormDisplay = d.packageRxNorm(g.ID, m.brand, pk)
 	}
 	p.NDCs = sortedKeys(ndcs)
 	p.RxNorm = sortedKeys(rx)
@@ -350,6 +352,59 @@ func (d *dataset) biologic(g Group, m memberDef, isRef bool, strength map[string
 	src = append(src, sortedKeys(qsrc)...)
 	p.Source = strings.Join(src, "; ")
 	return p, nil
+}
+
+// packageRxNorm finds the RxNorm concept of one vial or syringe: the QUMI row of its NDC, else
+// the family's row for the same brand whose description names the same strength ("150 mg Vial").
+// A concentration ("21 mg/mL") names no item strength and is used only through the NDC.
+func (d *dataset) packageRxNorm(group, brand string, pk Package) (string, string) {
+	n, _ := NormalizeNDC(pk.NDC)
+	var byStrength, byStrengthDesc string
+	for _, r := range d.rxcui {
+		if r["rxcui"] == "" || r["family"] != group {
+			continue
+		}
+		if rn, ok := NormalizeNDC(r["ndc"]); ok && rn == n {
+			return r["rxcui"], r["description"]
+		}
+		if byStrength == "" && strings.Contains(r["description"], "["+brand+"]") {
+			if mg, ok := qumiStrength(r["description"]); ok && almostEqual(mg, pk.Mg) {
+				byStrength, byStrengthDesc = r["rxcui"], r["description"]
+			}
+		}
+	}
+	return byStrength, byStrengthDesc
+}
+
+// purpleRouteForm normalises the Purple Book route and dosage form of a product's marketed rows:
+// "For Injection" (a powder to reconstitute) and "Injection" (a solution) are both given as
+// "injection", since either replaces the other by the same route once prepared; the route decides.
+func purpleRouteForm(rows []row) (route, form string) {
+	for _, r := range rows {
+		if r["Marketing Status"] != "Rx" && route != "" {
+			continue
+		}
+		route = strings.ToLower(strings.TrimSpace(r["Route of Administration"]))
+		form = normaliseForm(r["Dosage Form"])
+		if r["Marketing Status"] == "Rx" {
+			break
+		}
+	}
+	return route, form
+}
+
+// normaliseForm maps an FDA dosage form to the family valuerx compares.
+func normaliseForm(f string) string {
+	f = strings.ToLower(strings.TrimSpace(f))
+	switch {
+	case strings.Contains(f, "injection"), strings.Contains(f, "injectable"):
+		return "injection"
+	case strings.HasPrefix(f, "tablet"):
+		return "tablet"
+	case strings.HasPrefix(f, "capsule"):
+		return "capsule"
+	}
+	return f
 }
 
 // purpleRelationship reads the FDA relationship from a product's Purple Book
@@ -489,6 +544,7 @@ func (d *dataset) retail(g Group, m memberDef, isRef bool, strength map[string]f
 		p.Application = fmt.Sprintf("%d AB-rated ANDAs", len(apps))
 		p.ProperName = "atorvastatin calcium"
 	}
+	p.Route, p.DosageForm = "oral", "tablet"
 	for _, mg := range sortedFloatKeys(strengths) {
 		p.Packages = append(p.Packages, Package{Units: 1, Mg: mg, ItemsPerPackage: 1, PackageUnits: 1, SingleDose: true, Presentation: "Tablet"})
 	}
@@ -518,6 +574,15 @@ func (d *dataset) retail(g Group, m memberDef, isRef bool, strength map[string]f
 		rx[r["rxcui"]] = true
 		if mg, err := strconv.ParseFloat(mm[1], 64); err == nil {
 			strength["rxnorm|"+r["rxcui"]] = mg
+			for i := range p.Packages {
+				// Every strength has two concepts in the seed: "atorvastatin 40 MG Oral Tablet"
+				// (RxNorm's current normal form, named for the base ingredient) and the older
+				// "Atorvastatin calcium 40 MG ..." (salt). Both are recognised in orders; a
+				// suggestion is coded with the current one.
+				if almostEqual(p.Packages[i].Mg, mg) && (p.Packages[i].RxNorm == "" || !strings.Contains(strings.ToLower(r["str"]), "calcium")) {
+					p.Packages[i].RxNorm, p.Packages[i].RxNormDisplay = r["rxcui"], r["str"]
+				}
+			}
 		}
 		rsrc = append(rsrc, fmt.Sprintf("NLM RxNorm (%s@%s: %s)", r["source_repo"], short(r["source_commit"]), r["source_path"]))
 	}

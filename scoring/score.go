@@ -17,6 +17,18 @@ type Request struct {
 	Administrations  int       // per course (0 = the group's default); retail: days of supply
 	Date             time.Time // order date (authoredOn, else today); only the calendar day counts
 	CurrentProductID string    // product of the same group the patient is already on ("" = new start)
+	// ItemMg is the strength of one item the order's code names (a 40 mg tablet): options are
+	// priced and suggested in that strength only, so "1 tablet daily" keeps its meaning. 0 for
+	// doses ordered in mg (infusions), where any combination of vials delivering the dose will do.
+	ItemMg float64
+	// Site is the formulary site (a Location or organisation reference from the hook); "" is the
+	// organisation-wide formulary.
+	Site string
+	// Indications are the ids of the policy's indication table the order's diagnoses denote
+	// (IndicationTable.Match); IndicationKnown is false when the order and the problem list gave
+	// no diagnosis at all.
+	Indications     []string
+	IndicationKnown bool
 }
 
 // Reasons a Result carries no Best option.
@@ -57,6 +69,19 @@ type Result struct {
 	Options         []Option // ranked, best first, excluding the ordered one: eligible options first
 	Best            *Option  // nil when no card is warranted (rules, threshold); points into Options
 	Reason          string   // why Best is nil
+	// MidCourse is the P&T rule applied to a patient already on therapy ("" for a new start).
+	MidCourse MidCourse
+	// OrderedOffFormulary: the ordered product is not on the site's formulary (or not stocked),
+	// so the best formulary alternative is suggested whatever the money rules say.
+	OrderedOffFormulary bool
+	// Indications the order was checked against (ids of the policy's table); IndicationUnknown
+	// is true when the group has labelling differences and the order gave no diagnosis.
+	Indications       []string
+	IndicationUnknown bool
+	// ItemMg is the item strength the options were held to (Request.ItemMg).
+	ItemMg float64
+	// Policy names the P&T policy applied, for the card's provenance.
+	Policy string
 }
 
 // Option is one product's figures beside the ordered one.
@@ -83,6 +108,7 @@ var ErrInvalid = errors.New("scoring: invalid request")
 type scoreCtx struct {
 	cat      *Catalog
 	reg      *Registry
+	policy   *Policy
 	contract *Contract
 	group    Group
 	book     PriceBook
@@ -118,6 +144,12 @@ func normalize(cat *Catalog, reg *Registry, req Request) (Request, *Contract, Gr
 	if math.IsNaN(req.DoseMg) || math.IsInf(req.DoseMg, 0) || req.DoseMg < 0 {
 		return req, nil, Group{}, nil, fmt.Errorf("%w: dose must be a non-negative number of mg", ErrInvalid)
 	}
+	if math.IsNaN(req.ItemMg) || math.IsInf(req.ItemMg, 0) || req.ItemMg < 0 {
+		return req, nil, Group{}, nil, fmt.Errorf("%w: item strength must be a non-negative number of mg", ErrInvalid)
+	}
+	if len(req.Indications) > 1 && !slices.IsSorted(req.Indications) {
+		req.Indications = slices.Sorted(slices.Values(req.Indications))
+	}
 	if req.Administrations < 0 || req.Administrations > maxAdministrations {
 		return req, nil, Group{}, nil, fmt.Errorf("%w: administrations must be 0..%d", ErrInvalid, maxAdministrations)
 	}
@@ -140,6 +172,11 @@ func normalize(cat *Catalog, reg *Registry, req Request) (Request, *Contract, Gr
 // Score is the pure, uncached scoring function: same catalog, registry and
 // request, same Result.
 func Score(cat *Catalog, reg *Registry, req Request) (Result, error) {
+	return ScoreWithPolicy(cat, reg, nil, req)
+}
+
+// ScoreWithPolicy is Score under a P&T policy (nil: the default policy, see Policy).
+func ScoreWithPolicy(cat *Catalog, reg *Registry, pol *Policy, req Request) (Result, error) {
 	if cat == nil || reg == nil {
 		return Result{}, errors.New("scoring: Score: nil catalog or registry")
 	}
@@ -147,19 +184,22 @@ func Score(cat *Catalog, reg *Registry, req Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	return score(cat, reg, req, k, g, defaulted)
+	return score(cat, reg, pol, req, k, g, defaulted)
 }
 
-func score(cat *Catalog, reg *Registry, req Request, k *Contract, g Group, defaulted []string) (Result, error) {
+func score(cat *Catalog, reg *Registry, pol *Policy, req Request, k *Contract, g Group, defaulted []string) (Result, error) {
 	book, stale, err := cat.bookFor(g.PriceSource, req.Date)
 	if err != nil {
 		return Result{}, err
 	}
-	s := &scoreCtx{cat: cat, reg: reg, contract: k, group: g, book: book, day: req.Date, admins: req.Administrations}
+	s := &scoreCtx{cat: cat, reg: reg, policy: pol, contract: k, group: g, book: book, day: req.Date, admins: req.Administrations}
 	res := Result{
 		Contract: cloneContract(*k), Group: g, Book: book, Stale: stale,
 		DoseMg: req.DoseMg, Administrations: req.Administrations, Defaulted: defaulted,
+		Indications: req.Indications, ItemMg: req.ItemMg, Policy: pol.Source(),
 	}
+	inds := pol.Indications()
+	res.IndicationUnknown = !req.IndicationKnown && inds.Covers(g.ID)
 	ordered, _ := cat.Product(req.ProductID)
 
 	type cand struct {
@@ -169,6 +209,16 @@ func score(cat *Catalog, reg *Registry, req Request, k *Contract, g Group, defau
 	build := func(p Product) (cand, error) {
 		o := Option{Product: p}
 		o.PayerPreferred, _ = k.prefers(g.ID, p.ID)
+		if req.ItemMg > 0 && p.MgPerUnit == 0 {
+			// Tablets: only items of the ordered strength, so the order's "1 tablet daily" still
+			// means the same dose once the medication is swapped.
+			pk, ok := p.PackageOfStrength(req.ItemMg)
+			if !ok {
+				o.Exclusion = ExcludeStrength
+				return cand{opt: o}, nil
+			}
+			p.Packages = []Package{pk} // p is this call's copy; the catalog's slice is untouched
+		}
 		pr, ok := book.Price(p.ID)
 		if !ok {
 			o.Exclusion = ExcludeNotPriced
@@ -226,6 +276,10 @@ func score(cat *Catalog, reg *Registry, req Request, k *Contract, g Group, defau
 
 	ffsLike := k.Arrangement == FFS || (k.Arrangement == Capitation && !k.DrugsInBudget)
 	mid := req.CurrentProductID != ""
+	if mid {
+		res.MidCourse = s.midCourse()
+	}
+	res.OrderedOffFormulary = !pol.OnFormulary(req.Site, ordered)
 	var opts []Option
 	priced := 0
 	for _, id := range g.ProductIDs {
@@ -245,7 +299,12 @@ func score(cat *Catalog, reg *Registry, req Request, k *Contract, g Group, defau
 		priced++
 		finish(&o, oc.opt)
 		o.Delta = o.PerCourse.minus(oc.opt.PerCourse)
-		o.Exclusion = s.exclusion(o, req.CurrentProductID, mid, ffsLike, hasPrefs && !orderedPreferred)
+		o.Exclusion = s.clinicalExclusion(ordered, o.Product, req, mid, res.MidCourse)
+		if o.Exclusion == "" && !res.OrderedOffFormulary {
+			// An order off formulary gets the formulary alternative whatever the money rules say;
+			// every other order only options that pass them.
+			o.Exclusion = s.exclusion(o, hasPrefs && !orderedPreferred, ffsLike)
+		}
 		o.Eligible = o.Exclusion == ""
 		opts = append(opts, o)
 	}
@@ -253,6 +312,14 @@ func score(cat *Catalog, reg *Registry, req Request, k *Contract, g Group, defau
 	res.Options = opts
 	if priced == 0 {
 		res.Reason = ReasonNoAlternatives
+		return res, nil
+	}
+	if res.OrderedOffFormulary {
+		if opts[0].Eligible {
+			res.Best = &res.Options[0]
+		} else {
+			res.Reason = ReasonOffFormularyNoAlternative
+		}
 		return res, nil
 	}
 	if top := opts[0]; top.Eligible {
@@ -288,12 +355,30 @@ func score(cat *Catalog, reg *Registry, req Request, k *Contract, g Group, defau
 	return res, nil
 }
 
-// exclusion applies the switch and product rules of economics.md §4 to one
-// priced option; "" means it may be suggested.
-func (s *scoreCtx) exclusion(o Option, current string, mid, ffsLike, orderedNonPreferred bool) string {
+// clinicalExclusion applies the P&T committee's rules, which come before any money rule: the
+// same route and dosage form, on formulary and stocked at the site, labelled for the order's
+// indication, and the mid-course policy. "" means the option is clinically acceptable.
+func (s *scoreCtx) clinicalExclusion(ordered, p Product, req Request, mid bool, rule MidCourse) string {
 	switch {
-	case mid && o.Product.ID != current && !s.midCourseAllowed(current, o.Product):
+	case !ordered.SameRouteAndForm(p):
+		return ExcludeRouteForm
+	case !s.policy.OnFormulary(req.Site, p):
+		return ExcludeOffFormulary
+	case mid && p.ID != req.CurrentProductID && rule == MidCourseNever:
 		return ExcludeMidCourse
+	}
+	for _, id := range req.Indications {
+		if ind, ok := s.policy.Indications().Indication(s.group.ID, id); ok && ind.LabelFor(p.ID) != LabelYes {
+			return ExcludeNotLabelled
+		}
+	}
+	return ""
+}
+
+// exclusion applies the money rules of economics.md §4 to one priced option that passed the
+// clinical rules; "" means it may be suggested.
+func (s *scoreCtx) exclusion(o Option, orderedNonPreferred, ffsLike bool) string {
+	switch {
 	case cents(o.Delta.PatientOOP) > 0:
 		return ExcludeRaisesPatientOOP
 	case cents(o.Delta.PayerAllowed) > 0 && !s.contract.AllowMarginSwitch:
@@ -304,22 +389,21 @@ func (s *scoreCtx) exclusion(o Option, current string, mid, ffsLike, orderedNonP
 	return ""
 }
 
-// midCourseAllowed: the contract's per-group override, else the group's rule,
-// else the FDA relationship (interchangeable biosimilars and AB-rated generics
-// may replace their reference at any time, and the reference may replace them).
-func (s *scoreCtx) midCourseAllowed(current string, to Product) bool {
+// midCourse is the rule for a patient already on therapy: the P&T committee's rule for the group
+// when it set one; else a contract's legacy allowMidCourseSwitch opt-in (true: next cycle, with
+// the acknowledgement on the card; false: never); else the default (biologics never, AB-rated
+// generics at any time). An FDA interchangeable designation does not decide it on its own.
+func (s *scoreCtx) midCourse() MidCourse {
+	if s.policy.HasGroupRule(s.group.ID) {
+		return s.policy.Group(s.group).MidCourse
+	}
 	if v, ok := s.contract.AllowMidCourseSwitch[s.group.ID]; ok {
-		return v
+		if v {
+			return MidCourseNextCycle
+		}
+		return MidCourseNever
 	}
-	if s.group.AllowMidCourse {
-		return true
-	}
-	if to.Relationship == RelInterchangeable || to.Relationship == RelABGeneric {
-		return true
-	}
-	cur, _ := s.cat.Product(current)
-	return (to.Relationship == RelReference || to.Relationship == RelBrand) &&
-		(cur.Relationship == RelInterchangeable || cur.Relationship == RelABGeneric)
+	return s.policy.Group(s.group).MidCourse
 }
 
 func (s *scoreCtx) oopSource() string {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync/atomic"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -23,6 +24,9 @@ type cacheKey struct {
 	doseMg                           float64
 	administrations                  int
 	day                              int64 // Unix seconds of UTC midnight
+	itemMg                           float64
+	site, indications                string // indications: the sorted ids joined with "\x00"
+	indicationKnown                  bool
 }
 
 // Scorer puts an LRU cache (hashicorp/golang-lru/v2) in front of the pure
@@ -30,12 +34,18 @@ type cacheKey struct {
 type Scorer struct {
 	cat          *Catalog
 	reg          *Registry
+	policy       *Policy
 	cache        *lru.Cache[cacheKey, Result]
 	hits, misses atomic.Uint64
 }
 
 // NewScorer builds a Scorer holding up to size results.
 func NewScorer(cat *Catalog, reg *Registry, size int) (*Scorer, error) {
+	return NewScorerWithPolicy(cat, reg, nil, size)
+}
+
+// NewScorerWithPolicy builds a Scorer that applies a P&T policy (nil: the default policy).
+func NewScorerWithPolicy(cat *Catalog, reg *Registry, pol *Policy, size int) (*Scorer, error) {
 	if cat == nil || reg == nil {
 		return nil, errors.New("scoring: NewScorer: nil catalog or registry")
 	}
@@ -43,7 +53,7 @@ func NewScorer(cat *Catalog, reg *Registry, size int) (*Scorer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scoring: NewScorer: %w", err)
 	}
-	return &Scorer{cat: cat, reg: reg, cache: c}, nil
+	return &Scorer{cat: cat, reg: reg, policy: pol, cache: c}, nil
 }
 
 // Score returns the cached result for an equivalent request or computes it.
@@ -59,13 +69,14 @@ func (s *Scorer) Score(req Request) (Result, error) {
 	}
 	// The dose and course are keyed as requested (0 = default), because a
 	// defaulted result says so (Result.Defaulted, Sources["dose"]).
-	key := cacheKey{norm.ContractID, norm.ProductID, norm.CurrentProductID, req.DoseMg, req.Administrations, norm.Date.Unix()}
+	key := cacheKey{norm.ContractID, norm.ProductID, norm.CurrentProductID, req.DoseMg, req.Administrations, norm.Date.Unix(),
+		norm.ItemMg, norm.Site, joinIDs(norm.Indications), norm.IndicationKnown}
 	if r, ok := s.cache.Get(key); ok {
 		s.hits.Add(1)
 		return r, nil
 	}
 	s.misses.Add(1)
-	r, err := score(s.cat, s.reg, norm, k, g, defaulted)
+	r, err := score(s.cat, s.reg, s.policy, norm, k, g, defaulted)
 	if err != nil {
 		return Result{}, err
 	}
@@ -94,4 +105,18 @@ func (r Result) Clone() Result {
 		}
 	}
 	return c
+}
+
+// Policy returns the P&T policy the Scorer applies (nil: the default).
+func (s *Scorer) Policy() *Policy { return s.policy }
+
+// joinIDs keys a short sorted list without allocating for the common cases.
+func joinIDs(ids []string) string {
+	switch len(ids) {
+	case 0:
+		return ""
+	case 1:
+		return ids[0]
+	}
+	return strings.Join(ids, "\x00")
 }

@@ -48,10 +48,13 @@ type fileConfig struct {
 	} `yaml:"cors"`
 	FHIR struct {
 		// AllowHTTP lets valuerx call plain-http fhirServers (tests and the demo only).
-		AllowHTTP   bool     `yaml:"allowHTTP"`
-		Budget      duration `yaml:"budget"`
-		Timeout     duration `yaml:"timeout"`
-		CoverageTTL duration `yaml:"coverageTTL"`
+		AllowHTTP bool `yaml:"allowHTTP"`
+		// AllowPrivateAddresses lets clients without fhirServers name loopback, private and
+		// link-local FHIR servers (the demo's FHIR server is valuerx itself on localhost).
+		AllowPrivateAddresses bool     `yaml:"allowPrivateAddresses"`
+		Budget                duration `yaml:"budget"`
+		Timeout               duration `yaml:"timeout"`
+		CoverageTTL           duration `yaml:"coverageTTL"`
 	} `yaml:"fhir"`
 	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
 	ScoreCache   int   `yaml:"scoreCacheSize"`
@@ -76,6 +79,10 @@ type clientConfig struct {
 	JKU      []string `yaml:"jku"`
 	Tenants  []string `yaml:"tenants"`
 	Replay   string   `yaml:"replay"`
+	// FHIRServers are the FHIR service bases (origin plus path prefix) this client's hooks may
+	// name as fhirServer. Listed servers are called wherever they live; without a list, only
+	// public https servers.
+	FHIRServers []string `yaml:"fhirServers"`
 }
 
 type duration struct{ time.Duration }
@@ -99,6 +106,7 @@ func defaultConfig() fileConfig {
 	c.Auth.DevKeyFile = "var/dev-client-key.pem"
 	c.CORS.Origins = []string{"*"}
 	c.FHIR.AllowHTTP = true
+	c.FHIR.AllowPrivateAddresses = true
 	c.FHIR.Budget.Duration = 450 * time.Millisecond
 	c.FHIR.Timeout.Duration = 5 * time.Second
 	c.FHIR.CoverageTTL.Duration = 5 * time.Minute

@@ -151,18 +151,26 @@ func buildApp(cfg fileConfig, logger *slog.Logger) (*app, error) {
 	}
 	a := &app{}
 	gcfg := gateway.Config{
-		ExternalURL:   cfg.ExternalURL,
-		Catalog:       cat,
-		Registry:      reg,
-		Scorer:        scorer,
-		DiscoveryAuth: cfg.Auth.Discovery,
-		CORSOrigins:   cfg.CORS.Origins,
-		MaxBodyBytes:  cfg.MaxBodyBytes,
-		HookBudget:    cfg.FHIR.Budget.Duration,
-		AllowHTTPFHIR: cfg.FHIR.AllowHTTP,
-		FHIRClient:    &http.Client{Timeout: cfg.FHIR.Timeout.Duration},
-		CoverageTTL:   cfg.FHIR.CoverageTTL.Duration,
-		Logger:        logger,
+		ExternalURL:      cfg.ExternalURL,
+		Catalog:          cat,
+		Registry:         reg,
+		Scorer:           scorer,
+		DiscoveryAuth:    cfg.Auth.Discovery,
+		CORSOrigins:      cfg.CORS.Origins,
+		MaxBodyBytes:     cfg.MaxBodyBytes,
+		HookBudget:       cfg.FHIR.Budget.Duration,
+		AllowHTTPFHIR:    cfg.FHIR.AllowHTTP,
+		AllowPrivateFHIR: cfg.FHIR.AllowPrivateAddresses,
+		FHIRServers:      fhirServers(cfg),
+		FHIRClient:       &http.Client{Timeout: cfg.FHIR.Timeout.Duration},
+		CoverageTTL:      cfg.FHIR.CoverageTTL.Duration,
+		Logger:           logger,
+	}
+	for _, c := range cfg.Auth.Clients {
+		if len(c.FHIRServers) == 0 {
+			logger.Info("client has no fhirServers allowlist: its hooks may name public https FHIR servers only",
+				"issuer", c.Issuer, "private_addresses_allowed", cfg.FHIR.AllowPrivateAddresses)
+		}
 	}
 	if cfg.FHIR.AllowHTTP {
 		logger.Warn("fhir.allowHTTP is on: valuerx will call plain-http FHIR servers. Use only for tests and the demo.")
@@ -303,6 +311,17 @@ func devSigner(path string) (*cdshooks.Signer, bool, error) {
 		return nil, false, fmt.Errorf("dev key %s: %w", path, err)
 	}
 	return s, created, nil
+}
+
+// fhirServers is each client's FHIR server allowlist keyed by issuer, as the gateway wants it.
+func fhirServers(cfg fileConfig) map[string][]string {
+	m := map[string][]string{}
+	for _, c := range cfg.Auth.Clients {
+		if len(c.FHIRServers) > 0 {
+			m[c.Issuer] = append(m[c.Issuer], c.FHIRServers...)
+		}
+	}
+	return m
 }
 
 // serviceFor picks the valuerx service for a hook name.
