@@ -30,6 +30,8 @@ type hookData struct {
 	coverageKnown bool // prefetched (even as null), fetched, or cached: the arrangement can be decided
 	meds          []json.RawMessage
 	medsKnown     bool
+	conditions    []json.RawMessage // the problem list (prefetch or fetch), for the order's indication
+	condsKnown    bool
 	// patientFetched and coverageFetched say the value came from valuerx's own fetch (or from the
 	// cache of such fetches): only those may be cached. Prefetched data is the client's word for
 	// its own request and is never reused for another.
@@ -149,6 +151,9 @@ func tokenTag(tok string) string {
 	return hex.EncodeToString(h[:8])
 }
 
+// resolvedKeys are the prefetch keys resolve gathers, from prefetch or the FHIR server.
+var resolvedKeys = []string{keyPatient, keyCoverage, keyMedications, keyConditions}
+
 // resolve gathers patient, coverage and medication history for a hook. It returns a
 // KindPrecondition error only when the required coverage was neither prefetched nor obtainable.
 func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdshooks.OrderContext) (*hookData, error) {
@@ -170,7 +175,7 @@ func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdsho
 	}
 
 	var need []string
-	for _, key := range []string{keyPatient, keyCoverage, keyMedications} {
+	for _, key := range resolvedKeys {
 		state, raw := req.PrefetchValue(key)
 		switch state {
 		case cdshooks.PrefetchPresent:
@@ -231,7 +236,7 @@ func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdsho
 		}
 		wg.Wait()
 	}
-	for _, key := range []string{keyPatient, keyCoverage, keyMedications} {
+	for _, key := range resolvedKeys {
 		if !d.known(key) {
 			d.missing = append(d.missing, key)
 		}
@@ -319,10 +324,13 @@ func (d *hookData) setList(key string, all []json.RawMessage) {
 		all = all[:d.maxEntries:d.maxEntries]
 		d.truncated = append(d.truncated, key)
 	}
-	if key == keyCoverage {
+	switch key {
+	case keyCoverage:
 		d.coverages, d.coverageKnown = all, true
-	} else {
+	case keyMedications:
 		d.meds, d.medsKnown = all, true
+	default:
+		d.conditions, d.condsKnown = all, true
 	}
 }
 
@@ -335,7 +343,7 @@ func (d *hookData) take(ctx context.Context, key string, raw json.RawMessage) er
 			return fmt.Errorf("prefetch %s: not a Patient", key)
 		}
 		d.patient = raw
-	case keyCoverage, keyMedications:
+	case keyCoverage, keyMedications, keyConditions:
 		var all []json.RawMessage
 		if raw != nil {
 			res, next, err := fhir.BundleResources(raw)
@@ -367,6 +375,8 @@ func (d *hookData) known(key string) bool {
 		return d.coverageKnown
 	case keyMedications:
 		return d.medsKnown
+	case keyConditions:
+		return d.condsKnown
 	}
 	return false
 }
