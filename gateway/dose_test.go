@@ -11,7 +11,9 @@ import (
 // labelled course (420 mg, 17 administrations every 21 days) and says why, instead of pricing 30
 // daily infusions. Hand-worked: ACO, Feb 2026, per dose Herceptin 45 units x 73.4831 = 3,306.74
 // (CMS J9355 limit 73.4831 per 10 mg, 3 units wasted of three 150 mg vials) vs Trazimera 42 x
-// 8.205 = 344.61; per course x 17: payer saves 17 x (3,306.74 - 344.61) = $50,356.
+// 8.205 = 344.61; per course x 17 the allowed amount falls by 17 x (3,306.74 - 344.61) =
+// 50,356.21, of which Medicare pays 80 % less 2 % sequestration: 50,356.21 x 0.8 x 0.98 =
+// $39,479 (issue 12's model). Thirty daily infusions would have claimed 30/17 of that.
 func TestSandboxDailyIVTrastuzumabUsesLabelledCourse(t *testing.T) {
 	e := newEnv(t)
 	body := editRequest(t, e.demoRequest("aco-herceptin-order-select"), func(m map[string]any) {
@@ -38,8 +40,8 @@ func TestSandboxDailyIVTrastuzumabUsesLabelledCourse(t *testing.T) {
 			t.Errorf("detail lacks %q:\n%s", want, c.Detail)
 		}
 	}
-	if !strings.Contains(c.Summary, "$50,356") || strings.Contains(c.Summary, "88,864") {
-		t.Errorf("summary %q: want the 17-administration saving $50,356", c.Summary)
+	if !strings.Contains(c.Summary, "$39,479") {
+		t.Errorf("summary %q: want the 17-administration Medicare saving $39,479", c.Summary)
 	}
 }
 
