@@ -32,8 +32,8 @@ fmt:
 vet:
 	$(GO) vet $(PKGS)
 
-## imports: the architecture's arrows (docs/architecture.md): scoring, measures and fhir import
-## nothing of the project and scoring stays free of net/http; cdshooks imports fhir at most; conformance
+## imports: the architecture's arrows (docs/architecture.md): scoring, clinical, measures and fhir
+## import nothing of the project and scoring and clinical stay free of net/http; cdshooks imports fhir at most; conformance
 ## never imports gateway or scoring; only cmd imports gateway; the gateway binary does not link the
 ## conformance suite's strict FHIR validator (github.com/google/fhir: ~40 MiB resident at start).
 imports:
@@ -41,6 +41,7 @@ imports:
 	check() { pkg=$$1; shift; deps="$$($(GO) list -deps ./$$pkg | grep -E "$$1" || true)"; \
 	  if [ -n "$$deps" ]; then echo "import rule broken: $$pkg reaches $$(echo $$deps)"; fail=1; fi; }; \
 	check scoring '^($(MODULE)/(gateway|cdshooks|fhir|store|conformance|demo)|net/http)$$'; \
+	check clinical '^($(MODULE)/(gateway|cdshooks|scoring|fhir|store|conformance|demo|loadtest|config|measures|catalog|internal/.*|cmd/.*)|net/http)$$'; \
 	check fhir '^$(MODULE)/(gateway|cdshooks|scoring|store|conformance|demo)$$'; \
 	check measures '^($(MODULE)/(gateway|cdshooks|scoring|fhir|store|conformance|demo|loadtest|population|catalog|clinical|tracking|web|internal/.*|cmd/.*)|net/http)$$'; \
 	check cdshooks '^$(MODULE)/(gateway|scoring|store|conformance|demo)$$'; \

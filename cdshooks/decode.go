@@ -30,8 +30,12 @@ import (
 // It is lenient with content that is imperfect but usable, as real clients
 // send it: a missing Bundle.type or intent, unknown extension members, a
 // "Patient/123" patientId (the prefix is stripped), a hookInstance that is not
-// a UUID (see LooksLikeUUID) or that repeats an earlier one, and optional
-// members sent as null or "" (treated as absent).
+// a hookInstance that repeats an earlier one, and optional members sent as
+// null or "" (treated as absent).
+//
+// A hookInstance that is present but not a UUID is a 400 (see LooksLikeUUID),
+// and so is any body that has such a hookInstance among its issues; a
+// fhirServer longer than MaxFHIRServerLen is a 422 issue.
 func DecodeRequest(body []byte, hook string) (*Request, *OrderContext, error) {
 	// The Request's raw members (context, prefetch, extension, draftOrders) are slices of one
 	// private copy of body, so the caller may reuse body.
@@ -51,10 +55,22 @@ func DecodeRequest(body []byte, hook string) (*Request, *OrderContext, error) {
 	if effHook == "" {
 		effHook = req.Hook
 	}
-	req.HookInstance, _ = is.stringMember(top, "hookInstance", "hookInstance", true)
+	if s, ok := is.stringMember(top, "hookInstance", "hookInstance", true); ok {
+		// The spec defines hookInstance as "a universally unique identifier (UUID) for this
+		// particular hook call". Anything else is refused with 400 rather than logged or stored:
+		// a free-text hookInstance can carry PHI and any length.
+		if !LooksLikeUUID(s) {
+			is.add(IssueInvalid, "hookInstance", "hookInstance must be a UUID (CDS Hooks 2.0: a universally unique identifier for this particular hook call), e.g. d1577c69-dfbe-44ad-ba6d-3e05e953b2ea")
+			is.badRequest = true
+		} else {
+			req.HookInstance = s
+		}
+	}
 
 	if s, ok := is.stringMember(top, "fhirServer", "fhirServer", false); ok && s != "" {
-		if !cdsIsHTTPURL(s) {
+		if len(s) > MaxFHIRServerLen {
+			is.add(IssueInvalid, "fhirServer", "fhirServer must be at most "+strconv.Itoa(MaxFHIRServerLen)+" characters")
+		} else if !cdsIsHTTPURL(s) {
 			is.add(IssueInvalid, "fhirServer", "fhirServer must be an absolute http(s) URL")
 		} else {
 			req.FHIRServer = s
@@ -569,9 +585,14 @@ func (c *cdsIssues) hasPrefix(path string) bool {
 	return false
 }
 
+// MaxFHIRServerLen bounds fhirServer. Real FHIR base URLs are well under 200
+// characters; the bound keeps a client from making valuerx hold, key caches
+// and breakers by, or log, an arbitrarily long string.
+const MaxFHIRServerLen = 2048
+
 // LooksLikeUUID reports whether s has the 8-4-4-4-12 hex form Inferno checks
-// hookInstance against (any case, any version). DecodeRequest accepts any
-// non-empty hookInstance; callers may log or count the ones that fail this.
+// hookInstance against (any case, any version). DecodeRequest refuses a
+// hookInstance that fails it.
 func LooksLikeUUID(s string) bool {
 	if len(s) != 36 {
 		return false

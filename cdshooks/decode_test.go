@@ -205,9 +205,15 @@ func TestDecodeRequestLenient(t *testing.T) {
 			}},
 		{"no Bundle.type", editJSON(t, base, "context.draftOrders.type", deleteMember), HookOrderSelect, nil},
 		{"no intent", editJSON(t, base, "context.draftOrders.entry.0.resource.intent", deleteMember), HookOrderSelect, nil},
-		{"hookInstance not a UUID", editJSON(t, base, "hookInstance", "run-42"), HookOrderSelect,
+		{"fhirServer of exactly 2048 characters", editJSON(t, base, "fhirServer", "https://ehr.example/"+strings.Repeat("a", 2048-len("https://ehr.example/"))), HookOrderSelect,
 			func(t *testing.T, req *Request, _ *OrderContext) {
-				if req.HookInstance != "run-42" || LooksLikeUUID(req.HookInstance) {
+				if len(req.FHIRServer) != 2048 {
+					t.Errorf("fhirServer has %d characters", len(req.FHIRServer))
+				}
+			}},
+		{"hookInstance a UUID in upper case", editJSON(t, base, "hookInstance", "D1577C69-DFBE-44AD-BA6D-3E05E953B2EA"), HookOrderSelect,
+			func(t *testing.T, req *Request, _ *OrderContext) {
+				if req.HookInstance != "D1577C69-DFBE-44AD-BA6D-3E05E953B2EA" {
 					t.Errorf("HookInstance = %q", req.HookInstance)
 				}
 			}},
@@ -282,6 +288,15 @@ func TestDecodeRequestRejects(t *testing.T) {
 		{"missing hookInstance", editJSON(t, base, "hookInstance", deleteMember), HookOrderSelect, 422, IssueRequired, "hookInstance"},
 		{"empty hookInstance", editJSON(t, base, "hookInstance", ""), HookOrderSelect, 422, IssueRequired, "hookInstance"},
 		{"hookInstance array", editJSON(t, base, "hookInstance", []any{"a"}), HookOrderSelect, 422, IssueStructure, "hookInstance"},
+		// CDS Hooks 2.0: hookInstance is "a universally unique identifier (UUID) for this
+		// particular hook call"; anything else is a bad request, PHI or 320,000 characters alike.
+		{"hookInstance not a UUID", editJSON(t, base, "hookInstance", "run-42"), HookOrderSelect, 400, IssueInvalid, "hookInstance"},
+		{"hookInstance a UUID with braces", editJSON(t, base, "hookInstance", "{d1577c69-dfbe-44ad-ba6d-3e05e953b2ea}"), HookOrderSelect, 400, IssueInvalid, "hookInstance"},
+		{"hookInstance a UUID without dashes", editJSON(t, base, "hookInstance", "d1577c69dfbe44adba6d3e05e953b2ea"), HookOrderSelect, 400, IssueInvalid, "hookInstance"},
+		{"hookInstance a name and birth date", editJSON(t, base, "hookInstance", "SMITH JOHN 1957-03-04"), HookOrderSelect, 400, IssueInvalid, "hookInstance"},
+		{"hookInstance 320,000 characters", editJSON(t, base, "hookInstance", strings.Repeat("a", 320_000)), HookOrderSelect, 400, IssueInvalid, "hookInstance"},
+		{"hookInstance not a UUID and patientId missing", editJSON(t, editJSON(t, base, "hookInstance", "x"), "context.patientId", deleteMember), HookOrderSelect, 400, IssueRequired, "context.patientId"},
+		{"fhirServer longer than 2048", editJSON(t, base, "fhirServer", "https://ehr.example/"+strings.Repeat("a", 2048)), HookOrderSelect, 422, IssueInvalid, "fhirServer"},
 		{"missing context", editJSON(t, base, "context", deleteMember), HookOrderSelect, 422, IssueRequired, "context"},
 		{"context null", editJSON(t, base, "context", nil), HookOrderSelect, 422, IssueRequired, "context"},
 		{"context string", editJSON(t, base, "context", "x"), HookOrderSelect, 422, IssueStructure, "context"},
@@ -379,6 +394,8 @@ func TestDecodeRequestNoPHI(t *testing.T) {
 		editJSON(t, base, "hook", phi),
 		editJSON(t, base, "fhirAuthorization.token_type", phi),
 		editJSON(t, base, "fhirServer", phi),
+		editJSON(t, base, "hookInstance", phi),
+		editJSON(t, base, "fhirServer", "https://ehr.example/"+phi+strings.Repeat("a", 2048)),
 		[]byte(`{"hook":"` + phi + `", `),
 	}
 	for i, b := range bodies {
@@ -390,6 +407,21 @@ func TestDecodeRequestNoPHI(t *testing.T) {
 		if strings.Contains(e.Error(), phi) || strings.Contains(string(e.OperationOutcome()), phi) {
 			t.Errorf("body %d: error echoes a value: %v", i, e)
 		}
+	}
+}
+
+// The 400 for a hookInstance that is not a UUID says what the spec requires, so an integrator can
+// fix the client from the OperationOutcome alone.
+func TestDecodeRequestHookInstanceOutcome(t *testing.T) {
+	base := exampleRequests(t, "order-select-requests__inferno-crd-test-kit__ri_crd_server-preset.json")[0]
+	_, _, err := DecodeRequest(editJSON(t, base, "hookInstance", "42"), HookOrderSelect)
+	var e *Error
+	if !errors.As(err, &e) || e.Status != 400 {
+		t.Fatalf("err = %v", err)
+	}
+	oo := string(e.OperationOutcome())
+	if !strings.Contains(oo, `"expression":["hookInstance"]`) || !strings.Contains(oo, "must be a UUID") || !strings.Contains(oo, "universally unique identifier") {
+		t.Fatalf("OperationOutcome = %s", oo)
 	}
 }
 

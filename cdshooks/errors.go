@@ -16,7 +16,8 @@ const (
 )
 
 // Error is a rejected request or feedback body. Status is 400 when the body
-// is not a JSON object at all and 422 when it is JSON that does not conform
+// is not a JSON object at all (or its hookInstance is not a UUID) and 422 when
+// it is JSON that does not conform
 // to CDS Hooks (the Da Vinci CRD rule, "consistent with the FHIR RESTful
 // create action"). Issues name JSON paths, never values: the body is PHI, so
 // neither Error() nor OperationOutcome() echo anything taken from it.
@@ -92,16 +93,22 @@ func (e *Error) OperationOutcome() []byte {
 // decoders short.
 type cdsIssues struct {
 	list []Issue
+	// badRequest makes the error a 400 instead of a 422: set for a hookInstance that is not a
+	// UUID, which the spec words as a requirement of the request itself.
+	badRequest bool
 }
 
 func (c *cdsIssues) add(code, path, diag string) {
 	c.list = append(c.list, Issue{Severity: "error", Code: code, Expression: path, Diagnostics: diag})
 }
 
-// err returns nil when nothing was found, else a 422 *Error.
+// err returns nil when nothing was found, else a 422 *Error (400 when badRequest).
 func (c *cdsIssues) err() error {
 	if len(c.list) == 0 {
 		return nil
+	}
+	if c.badRequest {
+		return &Error{Status: http.StatusBadRequest, Issues: c.list}
 	}
 	return &Error{Status: http.StatusUnprocessableEntity, Issues: c.list}
 }

@@ -37,7 +37,7 @@ func seedFiles(f *testing.F, prefix string) {
 func FuzzDecodeRequest(f *testing.F) {
 	seedFiles(f, "order-")
 	seedFiles(f, "request-")
-	f.Add([]byte(`{"hook":"order-select","hookInstance":"x","context":{"userId":"Practitioner/1","patientId":"Patient/2","selections":["A/1"],"draftOrders":{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"A","id":"1"}}]}}}`))
+	f.Add([]byte(`{"hook":"order-select","hookInstance":"d1577c69-dfbe-44ad-ba6d-3e05e953b2ea","context":{"userId":"Practitioner/1","patientId":"Patient/2","selections":["A/1"],"draftOrders":{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"A","id":"1"}}]}}}`))
 	f.Add([]byte(`{"hook":"order-sign","context":{"draftOrders":{"resourceType":"Bundle","entry":{}}},"fhirAuthorization":{"expires_in":-1e99}}`))
 	f.Add([]byte(`null`))
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -55,6 +55,9 @@ func FuzzDecodeRequest(f *testing.F) {
 			}
 			if req.Hook == "" || req.HookInstance == "" || oc.UserID == "" || oc.PatientID == "" || len(oc.DraftOrders) == 0 {
 				t.Fatalf("accepted a request missing required members: %+v %+v", req, oc)
+			}
+			if !LooksLikeUUID(req.HookInstance) || len(req.FHIRServer) > MaxFHIRServerLen {
+				t.Fatalf("accepted a hookInstance that is not a UUID or an overlong fhirServer")
 			}
 			if strings.Contains(oc.PatientID, "/") {
 				t.Fatalf("patientId with a slash accepted")

@@ -30,6 +30,10 @@ var (
 	ErrInvalidResponse = errors.New("fhir: invalid response")               // not JSON, wrong type, too large
 	ErrForeignLink     = errors.New("fhir: link outside the server's base") // refused; the token stays home
 	ErrInvalidRequest  = errors.New("fhir: invalid request")                // bad type, id or URL given to the Client
+	// ErrAddressRefused is for a dialer that refuses an address by policy (the gateway's
+	// private-address guard wraps it): the request never left, so it is not an outage of the
+	// server and must not count against it.
+	ErrAddressRefused = errors.New("fhir: server address refused")
 )
 
 // Error is what every Client call returns on failure. Its Error() text names the operation, the
@@ -301,16 +305,27 @@ func (c *Client) resolveFrom(cur *url.URL, link string) (*url.URL, error) {
 	}
 	u := cur.ResolveReference(l)
 	u.Fragment = ""
-	if !sameOrigin(u, base) {
-		return nil, ErrForeignLink
-	}
-	if p := u.Path; p != base.Path && !strings.HasPrefix(p, base.Path+"/") {
-		return nil, ErrForeignLink
-	}
-	if u.User != nil {
+	if !underBase(u, base) {
 		return nil, ErrForeignLink
 	}
 	return u, nil
+}
+
+// underBase reports whether u stays on base's scheme, host and port, at or under its path, with
+// no user info and no dot segments: the one rule for next links and redirects alike, so the token
+// only ever goes to the FHIR service it was issued for.
+func underBase(u, base *url.URL) bool {
+	if !sameOrigin(u, base) || u.User != nil {
+		return false
+	}
+	p := u.Path
+	if p != base.Path && !strings.HasPrefix(p, base.Path+"/") {
+		return false
+	}
+	if strings.Contains(p+"/", "/../") || strings.Contains(p+"/", "/./") {
+		return false
+	}
+	return true
 }
 
 func sameOrigin(a, b *url.URL) bool {
@@ -378,8 +393,10 @@ func (c *Client) do(ctx context.Context, op string, u *url.URL) (json.RawMessage
 	return raw, nil
 }
 
-// httpClient returns a copy of the configured client whose redirects may not leave the base
-// origin: Go forwards Authorization on same-host redirects, and the token must not go elsewhere.
+// httpClient returns a copy of the configured client whose redirects follow the rule of next
+// links: same scheme, host and port as BaseURL and a path at or under its path. Go forwards
+// Authorization on same-host redirects, so a redirect from /fhir/r4 to /admin of the same origin
+// would otherwise carry the token outside the FHIR service; it is refused before any request.
 func (c *Client) httpClient() *http.Client {
 	hc := http.Client{Timeout: 10 * time.Second}
 	if c.HTTP != nil {
@@ -391,7 +408,7 @@ func (c *Client) httpClient() *http.Client {
 		if err != nil {
 			return err
 		}
-		if !sameOrigin(req.URL, base) {
+		if !underBase(req.URL, base) {
 			return ErrForeignLink
 		}
 		if len(via) >= 5 {
@@ -429,6 +446,9 @@ func transportError(ctx context.Context, op string, err error) error {
 	switch {
 	case errors.Is(err, ErrForeignLink):
 		e.kind, e.Code = ErrForeignLink, "redirect"
+		return e
+	case errors.Is(err, ErrAddressRefused):
+		e.kind, e.Code = ErrAddressRefused, "address-refused"
 		return e
 	case ctx.Err() != nil:
 		e.cause = ctx.Err()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -424,6 +425,48 @@ func TestClientRedirectToOtherOrigin(t *testing.T) {
 	}
 }
 
+// A redirect on the FHIR server's own origin but outside its base path is refused like a next
+// link there: the token never reaches /admin, and neither does the request. One under the base
+// path is followed.
+func TestClientRedirectOutsideBasePath(t *testing.T) {
+	var admin, inside atomic.Int64
+	mux := http.NewServeMux()
+	mux.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) { admin.Add(1) })
+	mux.HandleFunc("/fhir/r4/Patient/1", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/admin/Patient/1", http.StatusFound)
+	})
+	mux.HandleFunc("/fhir/r4/Patient/2", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/fhir/r4/%2e%2e/%2e%2e/admin/x", http.StatusFound)
+	})
+	mux.HandleFunc("/fhir/r4/Patient/3", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/fhir/r4/Patient/3b", http.StatusFound)
+	})
+	mux.HandleFunc("/fhir/r4/Patient/3b", func(w http.ResponseWriter, r *http.Request) {
+		inside.Add(1)
+		if r.Header.Get("Authorization") != "Bearer "+secretToken {
+			w.WriteHeader(401)
+			return
+		}
+		writeJSON(w, 200, []byte(`{"resourceType":"Patient","id":"3"}`))
+	})
+	ts := serve(t, mux)
+	c, err := NewClient(ts.URL+"/fhir/r4", secretToken, ts.Client(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"1", "2"} {
+		if _, err := c.Read(t.Context(), "Patient", id); !errors.Is(err, ErrForeignLink) {
+			t.Errorf("redirect of Patient/%s: err %v, want ErrForeignLink", id, err)
+		}
+	}
+	if n := admin.Load(); n != 0 {
+		t.Fatalf("%d requests reached /admin through a redirect", n)
+	}
+	if _, err := c.Read(t.Context(), "Patient", "3"); err != nil || inside.Load() != 1 {
+		t.Fatalf("redirect under the base path: err %v, hits %d", err, inside.Load())
+	}
+}
+
 func TestClientInvalidResponses(t *testing.T) {
 	tests := []struct {
 		name, body string
@@ -487,4 +530,22 @@ func BenchmarkClientSearch(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(s.Requests())/float64(b.N), "requests/op")
+}
+
+// A dialer that refuses the address by policy yields ErrAddressRefused, not ErrUnavailable: the
+// request never left, and the server is not down.
+func TestClientAddressRefusedByDialer(t *testing.T) {
+	ts := serve(t, &spy{})
+	tr := &http.Transport{DialContext: func(context.Context, string, string) (net.Conn, error) {
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: fmt.Errorf("policy: %w", ErrAddressRefused)}
+	}}
+	c, err := NewClient(ts.URL, secretToken, &http.Client{Transport: tr}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Read(t.Context(), "Patient", "1")
+	var fe *Error
+	if !errors.As(err, &fe) || !errors.Is(err, ErrAddressRefused) || errors.Is(err, ErrUnavailable) || fe.Code != "address-refused" {
+		t.Fatalf("err = %v", err)
+	}
 }

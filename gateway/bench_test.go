@@ -42,7 +42,7 @@ func newBenchEnv(tb testing.TB, withStore bool, cacheSize int) *benchEnv {
 	v := verifierFor(tb, e.signer)
 	cat, reg, sc := defaultScoring(tb, cacheSize)
 	cfg := Config{ExternalURL: e.base, Catalog: cat, Registry: reg, Scorer: sc, Verifier: v,
-		HookBudget: 2 * time.Second, AllowHTTPFHIR: true, Logger: slog.New(slog.DiscardHandler)}
+		HookBudget: 2 * time.Second, AllowHTTPFHIR: true, AllowPrivateFHIR: true, Logger: slog.New(slog.DiscardHandler)}
 	if withStore {
 		cfg.Store = tempStore(tb)
 	}

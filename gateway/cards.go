@@ -206,6 +206,7 @@ func detailMarkdown(item orderedItem, res scoring.Result, group scoring.Group, h
 	if !historyKnown {
 		b.WriteString("\nMedication history was not available, so valuerx could not check for therapy in progress: confirm this is a new start.\n")
 	}
+	writePolicyNotes(&b, res, group)
 	return b.String()
 }
 
@@ -454,3 +455,38 @@ func round2(v float64) float64 {
 func mdEscape(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
 
 func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }
+
+// exclusionText says in a few words why the P&T policy kept an option off the card.
+var exclusionText = map[string]string{
+	scoring.ExcludeOffFormulary: "not on formulary or not stocked here",
+	scoring.ExcludeNotLabelled:  "not labelled (or not known to be) for the order's indication",
+	scoring.ExcludeStrength:     "no tablet of the ordered strength",
+	scoring.ExcludeRouteForm:    "another route or dosage form",
+	scoring.ExcludeMidCourse:    "patient mid-course; the P&T policy does not switch",
+}
+
+// writePolicyNotes adds what the P&T policy decided: the mid-course acknowledgement, the
+// formulary, the indication check, and the clinically excluded options.
+func writePolicyNotes(b *strings.Builder, res scoring.Result, group scoring.Group) {
+	if res.MidCourse == scoring.MidCourseNextCycle {
+		fmt.Fprintf(b, "\n**Mid-course:** the patient is already receiving %s. The P&T policy allows a switch at the next administration only: confirm with the patient and the treatment plan before accepting.\n", mdEscape(group.Name))
+	}
+	if res.OrderedOffFormulary {
+		fmt.Fprintf(b, "\n**Formulary:** %s is not on this site's formulary (or not stocked here); the formulary alternative is suggested.\n", mdEscape(res.Ordered.Product.Name))
+	}
+	switch {
+	case len(res.Indications) > 0:
+		fmt.Fprintf(b, "\n**Indication:** checked against each product's FDA label for: %s.\n", mdEscape(strings.Join(res.Indications, ", ")))
+	case res.IndicationUnknown:
+		b.WriteString("\n**Indication:** none in the order or the problem list. The labels of these products differ by indication: confirm the suggested product is labelled for this patient's.\n")
+	}
+	var excl []string
+	for _, o := range res.Options {
+		if t, ok := exclusionText[o.Exclusion]; ok {
+			excl = append(excl, o.Product.Name+" ("+t+")")
+		}
+	}
+	if len(excl) > 0 {
+		fmt.Fprintf(b, "\n**Not suggested:** %s.\n", mdEscape(strings.Join(excl, "; ")))
+	}
+}

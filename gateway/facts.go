@@ -169,7 +169,11 @@ type medRequest struct {
 	MedicationCodeableConcept *r4.CodeableConcept `json:"medicationCodeableConcept"`
 	MedicationReference       *r4.Reference       `json:"medicationReference"`
 	Contained                 []json.RawMessage   `json:"contained"`
-	DispenseRequest           *struct {
+	ReasonCode                []codeableConcept   `json:"reasonCode"`
+	ReasonReference           []struct {
+		Reference string `json:"reference"`
+	} `json:"reasonReference"`
+	DispenseRequest *struct {
 		ExpectedSupplyDuration *quantity `json:"expectedSupplyDuration"`
 	} `json:"dispenseRequest"`
 	DosageInstruction []struct {
@@ -424,13 +428,10 @@ func parseFHIRDate(s string) (time.Time, bool) {
 	return t, true
 }
 
-// historyWindow is how far back a MedicationRequest counts as "recent" therapy: a course of an
-// infused biologic runs for months, so a quarter covers the gap between two cycles with margin.
-const historyWindow = 180 * 24 * time.Hour
-
 // currentProduct finds a product of the same group the patient already receives: an active or
-// recent MedicationRequest (not one of this hook's draft orders).
-func currentProduct(cat *scoring.Catalog, history []json.RawMessage, group string, draftIDs map[string]bool, on time.Time) string {
+// on-hold MedicationRequest, or one authored within historyWindow (the P&T policy's historyDays,
+// default 180: a course of an infused biologic runs for months), not one of this hook's drafts.
+func currentProduct(cat *scoring.Catalog, history []json.RawMessage, group string, draftIDs map[string]bool, on time.Time, historyWindow time.Duration) string {
 	type hit struct {
 		id   string
 		date time.Time

@@ -111,6 +111,15 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 	defer cancel()
 	var weight float64
 	var weightTried bool
+	pol := g.cfg.Scorer.Policy()
+	site := ""
+	for _, c := range siteCandidates(req, oc) {
+		if pol.HasSite(c) {
+			site = c
+			break
+		}
+	}
+	lookups := &orderLookups{data: data}
 	for i, raw := range draft {
 		mr := decoded[i]
 		if mr == nil {
@@ -143,24 +152,37 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 			g.metrics.unclassified.Inc()
 			continue
 		}
+		group, _ := g.cfg.Catalog.Group(item.product.GroupID)
+		gp := pol.Group(group)
+		var indications []string
+		indicationKnown := false
+		if t := pol.Indications(); t.Covers(group.ID) {
+			// Only groups whose labels differ by indication need the diagnosis looked up.
+			var dx []scoring.Diagnosis
+			dx, indicationKnown = lookups.orderIndication(lookupCtx, mr)
+			indications = t.Match(group.ID, dx, ageOn(data.patient, item.date))
+		}
 		sreq := scoring.Request{
-			ContractID:       contract.ID,
-			ProductID:        item.product.ID,
-			DoseMg:           item.doseMg,
-			Administrations:  item.admins,
-			Date:             item.date,
-			CurrentProductID: currentProduct(g.cfg.Catalog, data.meds, item.product.GroupID, draftIDs, item.date),
-			ItemMg:           item.itemMg,
+			ContractID:      contract.ID,
+			ProductID:       item.product.ID,
+			DoseMg:          item.doseMg,
+			Administrations: item.admins,
+			Date:            item.date,
+			CurrentProductID: currentProduct(g.cfg.Catalog, data.meds, item.product.GroupID, draftIDs, item.date,
+				time.Duration(gp.HistoryDays)*24*time.Hour),
+			ItemMg:          item.itemMg,
+			Site:            site,
+			Indications:     indications,
+			IndicationKnown: indicationKnown,
 		}
 		res, err := g.cfg.Scorer.Score(sreq)
 		if err != nil {
-			g.log.Warn("scoring failed", "service", svc.ID, "hook_instance", req.HookInstance, "group", item.product.GroupID, "error", err.Error())
+			g.log.Warn("scoring failed", "service", svc.ID, "hook", hookRef(req.HookInstance), "group", item.product.GroupID, "error", err.Error())
 			continue
 		}
 		if res.Best == nil {
 			continue
 		}
-		group, _ := g.cfg.Catalog.Group(item.product.GroupID)
 		card, err := g.cards.card(item, sreq, res, group, data.medsKnown)
 		if err != nil {
 			return nil, errorf(KindInternal, "card", "could not build a card", err)

@@ -29,6 +29,8 @@ type hookData struct {
 	coverageKnown bool // prefetched (even as null), fetched, or cached: the arrangement can be decided
 	meds          []json.RawMessage
 	medsKnown     bool
+	conditions    []json.RawMessage // the problem list (prefetch or fetch), for the order's indication
+	condsKnown    bool
 	fetches       int64    // FHIR round trips this hook made
 	missing       []string // prefetch keys that could not be obtained
 	client        *fhir.Client
@@ -126,6 +128,9 @@ func tokenTag(tok string) string {
 	return hex.EncodeToString(h[:8])
 }
 
+// resolvedKeys are the prefetch keys resolve gathers, from prefetch or the FHIR server.
+var resolvedKeys = []string{keyPatient, keyCoverage, keyMedications, keyConditions}
+
 // resolve gathers patient, coverage and medication history for a hook. It returns a
 // KindPrecondition error only when the required coverage was neither prefetched nor obtainable.
 func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdshooks.OrderContext) (*hookData, error) {
@@ -137,16 +142,16 @@ func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdsho
 		if req.FHIRAuthorization != nil {
 			token = req.FHIRAuthorization.AccessToken
 		}
-		c, err := fhir.NewClient(req.FHIRServer, token, r.cfg.FHIRClient, r.cfg.AllowHTTPFHIR)
+		c, err := r.cfg.fhirAccess.client(ctx, req.FHIRServer, token) // allowlist.go: per-client allowlist, private-address guard
 		if err == nil {
 			d.client = c
 		} else {
-			r.cfg.Logger.Warn("fhirServer not usable", "reason", err.Error())
+			r.cfg.Logger.Warn("fhirServer not usable", "hook", hookRef(req.HookInstance), "reason", err.Error())
 		}
 	}
 
 	var need []string
-	for _, key := range []string{keyPatient, keyCoverage, keyMedications} {
+	for _, key := range resolvedKeys {
 		state, raw := req.PrefetchValue(key)
 		switch state {
 		case cdshooks.PrefetchPresent:
@@ -197,7 +202,7 @@ func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdsho
 				r.record(req.FHIRServer, err)
 				if err != nil {
 					r.metrics.fhirErrors.WithLabelValues(key).Inc()
-					r.cfg.Logger.Warn("FHIR fetch failed", "key", key, "hook_instance", req.HookInstance, "reason", fhirReason(err))
+					r.cfg.Logger.Warn("FHIR fetch failed", "key", key, "hook", hookRef(req.HookInstance), "reason", fhirReason(err))
 					return
 				}
 				mu.Lock()
@@ -207,7 +212,7 @@ func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdsho
 		}
 		wg.Wait()
 	}
-	for _, key := range []string{keyPatient, keyCoverage, keyMedications} {
+	for _, key := range resolvedKeys {
 		if !d.known(key) {
 			d.missing = append(d.missing, key)
 		}
@@ -272,7 +277,7 @@ func (d *hookData) take(ctx context.Context, key string, raw json.RawMessage) er
 			return fmt.Errorf("prefetch %s: not a Patient", key)
 		}
 		d.patient = raw
-	case keyCoverage, keyMedications:
+	case keyCoverage, keyMedications, keyConditions:
 		var all []json.RawMessage
 		if raw != nil {
 			res, next, err := fhir.BundleResources(raw)
@@ -291,10 +296,13 @@ func (d *hookData) take(ctx context.Context, key string, raw json.RawMessage) er
 				}
 			}
 		}
-		if key == keyCoverage {
+		switch key {
+		case keyCoverage:
 			d.coverages, d.coverageKnown = all, true
-		} else {
+		case keyMedications:
 			d.meds, d.medsKnown = all, true
+		default:
+			d.conditions, d.condsKnown = all, true
 		}
 	}
 	return nil
@@ -308,6 +316,8 @@ func (d *hookData) known(key string) bool {
 		return d.coverageKnown
 	case keyMedications:
 		return d.medsKnown
+	case keyConditions:
+		return d.condsKnown
 	}
 	return false
 }

@@ -55,6 +55,16 @@ type Config struct {
 	// spec requires https for real data).
 	AllowHTTPFHIR bool
 	FHIRClient    *http.Client // client for EHR FHIR servers (timeouts set by cmd)
+	// FHIRServers is each trusted client's allowlist of FHIR service bases, keyed by JWT issuer
+	// ("https://ehr.example.org/fhir/r4": origin plus path prefix). A client with a list may
+	// name only servers at or under its entries, which are then called wherever they live; a
+	// client without one may name public https servers only (allowlist.go).
+	FHIRServers map[string][]string
+	// AllowPrivateFHIR lets clients without an allowlist name loopback, private and link-local
+	// FHIR servers (the demo, whose FHIR server is valuerx itself on localhost; tests).
+	AllowPrivateFHIR bool
+	// fhirAccess is built from the fields above by defaults().
+	fhirAccess *fhirAccess
 	// CoverageTTL is how long coverage facts per (FHIR server, patient) are reused.
 	CoverageTTL time.Duration
 
@@ -88,6 +98,11 @@ func (c *Config) defaults() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	access, err := newFHIRAccess(c)
+	if err != nil {
+		return err
+	}
+	c.fhirAccess = access
 	if c.Now == nil {
 		c.Now = time.Now
 	}

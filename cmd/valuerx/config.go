@@ -26,6 +26,12 @@ type fileConfig struct {
 	// Contracts is a scoring configuration file (contracts, attribution roster, acquisition
 	// costs). Empty: the embedded sample contracts.
 	Contracts string `yaml:"contracts"`
+	// Policy is the P&T policy file (formulary per site, mid-course rules, dose rounding;
+	// scoring/data/policy.yaml documents it). Empty: the embedded demo policy.
+	Policy string `yaml:"policy"`
+	// Indications is the curated labelled-indication table (CSV, scoring/data/indications.csv
+	// documents the columns). Empty: the embedded table.
+	Indications string `yaml:"indications"`
 	// Store is the SQLite file for decisions and feedback ("" = do not record).
 	Store string `yaml:"store"`
 	Auth  struct {
@@ -48,10 +54,13 @@ type fileConfig struct {
 	} `yaml:"cors"`
 	FHIR struct {
 		// AllowHTTP lets valuerx call plain-http fhirServers (tests and the demo only).
-		AllowHTTP   bool     `yaml:"allowHTTP"`
-		Budget      duration `yaml:"budget"`
-		Timeout     duration `yaml:"timeout"`
-		CoverageTTL duration `yaml:"coverageTTL"`
+		AllowHTTP bool `yaml:"allowHTTP"`
+		// AllowPrivateAddresses lets clients without fhirServers name loopback, private and
+		// link-local FHIR servers (the demo's FHIR server is valuerx itself on localhost).
+		AllowPrivateAddresses bool     `yaml:"allowPrivateAddresses"`
+		Budget                duration `yaml:"budget"`
+		Timeout               duration `yaml:"timeout"`
+		CoverageTTL           duration `yaml:"coverageTTL"`
 	} `yaml:"fhir"`
 	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
 	ScoreCache   int   `yaml:"scoreCacheSize"`
@@ -76,6 +85,10 @@ type clientConfig struct {
 	JKU      []string `yaml:"jku"`
 	Tenants  []string `yaml:"tenants"`
 	Replay   string   `yaml:"replay"`
+	// FHIRServers are the FHIR service bases (origin plus path prefix) this client's hooks may
+	// name as fhirServer. Listed servers are called wherever they live; without a list, only
+	// public https servers.
+	FHIRServers []string `yaml:"fhirServers"`
 }
 
 type duration struct{ time.Duration }
@@ -99,6 +112,7 @@ func defaultConfig() fileConfig {
 	c.Auth.DevKeyFile = "var/dev-client-key.pem"
 	c.CORS.Origins = []string{"*"}
 	c.FHIR.AllowHTTP = true
+	c.FHIR.AllowPrivateAddresses = true
 	c.FHIR.Budget.Duration = 450 * time.Millisecond
 	c.FHIR.Timeout.Duration = 5 * time.Second
 	c.FHIR.CoverageTTL.Duration = 5 * time.Minute

@@ -145,24 +145,36 @@ func buildApp(cfg fileConfig, logger *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("contracts: %w", err)
 	}
-	scorer, err := scoring.NewScorer(cat, reg, cfg.ScoreCache)
+	pol, err := loadPolicy(cat, cfg)
+	if err != nil {
+		return nil, err
+	}
+	scorer, err := scoring.NewScorerWithPolicy(cat, reg, pol, cfg.ScoreCache)
 	if err != nil {
 		return nil, fmt.Errorf("scorer: %w", err)
 	}
 	a := &app{}
 	gcfg := gateway.Config{
-		ExternalURL:   cfg.ExternalURL,
-		Catalog:       cat,
-		Registry:      reg,
-		Scorer:        scorer,
-		DiscoveryAuth: cfg.Auth.Discovery,
-		CORSOrigins:   cfg.CORS.Origins,
-		MaxBodyBytes:  cfg.MaxBodyBytes,
-		HookBudget:    cfg.FHIR.Budget.Duration,
-		AllowHTTPFHIR: cfg.FHIR.AllowHTTP,
-		FHIRClient:    &http.Client{Timeout: cfg.FHIR.Timeout.Duration},
-		CoverageTTL:   cfg.FHIR.CoverageTTL.Duration,
-		Logger:        logger,
+		ExternalURL:      cfg.ExternalURL,
+		Catalog:          cat,
+		Registry:         reg,
+		Scorer:           scorer,
+		DiscoveryAuth:    cfg.Auth.Discovery,
+		CORSOrigins:      cfg.CORS.Origins,
+		MaxBodyBytes:     cfg.MaxBodyBytes,
+		HookBudget:       cfg.FHIR.Budget.Duration,
+		AllowHTTPFHIR:    cfg.FHIR.AllowHTTP,
+		AllowPrivateFHIR: cfg.FHIR.AllowPrivateAddresses,
+		FHIRServers:      fhirServers(cfg),
+		FHIRClient:       &http.Client{Timeout: cfg.FHIR.Timeout.Duration},
+		CoverageTTL:      cfg.FHIR.CoverageTTL.Duration,
+		Logger:           logger,
+	}
+	for _, c := range cfg.Auth.Clients {
+		if len(c.FHIRServers) == 0 {
+			logger.Info("client has no fhirServers allowlist: its hooks may name public https FHIR servers only",
+				"issuer", c.Issuer, "private_addresses_allowed", cfg.FHIR.AllowPrivateAddresses)
+		}
 	}
 	if cfg.FHIR.AllowHTTP {
 		logger.Warn("fhir.allowHTTP is on: valuerx will call plain-http FHIR servers. Use only for tests and the demo.")
@@ -305,10 +317,56 @@ func devSigner(path string) (*cdshooks.Signer, bool, error) {
 	return s, created, nil
 }
 
+// fhirServers is each client's FHIR server allowlist keyed by issuer, as the gateway wants it.
+func fhirServers(cfg fileConfig) map[string][]string {
+	m := map[string][]string{}
+	for _, c := range cfg.Auth.Clients {
+		if len(c.FHIRServers) > 0 {
+			m[c.Issuer] = append(m[c.Issuer], c.FHIRServers...)
+		}
+	}
+	return m
+}
+
 // serviceFor picks the valuerx service for a hook name.
 func serviceFor(hook string) string {
 	if strings.TrimSpace(hook) == "order-select" {
 		return gateway.ServiceOrderSelect
 	}
 	return gateway.ServiceOrderSign
+}
+
+// loadPolicy reads the P&T policy and the indication table named by the configuration, else the
+// embedded ones.
+func loadPolicy(cat *scoring.Catalog, cfg fileConfig) (*scoring.Policy, error) {
+	ind, err := scoring.DefaultIndications()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Indications != "" {
+		f, err := os.Open(cfg.Indications)
+		if err != nil {
+			return nil, fmt.Errorf("indications: %w", err)
+		}
+		defer f.Close()
+		if ind, err = scoring.ParseIndications(f); err != nil {
+			return nil, fmt.Errorf("indications %s: %w", cfg.Indications, err)
+		}
+	}
+	if cfg.Policy == "" {
+		b, err := scoring.DefaultPolicyYAML()
+		if err != nil {
+			return nil, err
+		}
+		return scoring.ParsePolicy(cat, b, ind, "embedded demo policy (scoring/data/policy.yaml)")
+	}
+	b, err := os.ReadFile(cfg.Policy)
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	pol, err := scoring.ParsePolicy(cat, b, ind, cfg.Policy)
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	return pol, nil
 }

@@ -20,6 +20,17 @@ func TestConfigFiles(t *testing.T) {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
+	two := filepath.Join(t.TempDir(), "two.yaml")
+	if err := os.WriteFile(two, []byte("auth:\n  clients:\n    - issuer: https://a.test\n      jwks: '{\"keys\":[]}'\n      fhirServers: [\"https://fhir.a.test/r4\", \"https://10.0.0.5/fhir\"]\n    - issuer: https://b.test\n      jku: [\"https://b.test/jwks.json\"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := loadConfig(two)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fhirServers(c); len(got) != 1 || len(got["https://a.test"]) != 2 || got["https://a.test"][1] != "https://10.0.0.5/fhir" {
+		t.Fatalf("fhirServers = %v", got)
+	}
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	if err := os.WriteFile(bad, []byte("auth:\n  enabeld: false\n"), 0o600); err != nil {
 		t.Fatal(err)
