@@ -40,17 +40,24 @@ var overrideReasons = []struct{ code, display string }{
 func buildCard(item orderedItem, res scoring.Result, group scoring.Group, historyKnown bool) (*cdshooks.Card, error) {
 	best := res.Best
 	ordered := res.Ordered
-	payerSave := ordered.PerCourse.PayerAllowed - best.PerCourse.PayerAllowed
+	// The payer's own payment (after cost sharing and sequestration), not the allowed amount:
+	// the patient's coinsurance is not the payer's money.
+	payerSave := ordered.PerCourse.PayerPaid - best.PerCourse.PayerPaid
 	orgDelta := best.PerCourse.NetImpact - ordered.PerCourse.NetImpact
+	capitated := res.Contract.Arrangement == scoring.Capitation && res.Contract.DrugsInBudget
 	// Whole dollars: the summary has 139 characters and the table below has the cents.
 	summary := fmt.Sprintf("%s instead of %s: payer saves %s/course, organisation %s (%s)",
 		best.Product.Name, ordered.Product.Name, wholeUSD(payerSave), signedWholeUSD(orgDelta), res.Contract.Name)
-	if round2(orgDelta) == 0 {
+	switch {
+	case capitated:
+		// One saving, to the capitated budget: the plan pays no claim, so there is no payer saving beside it.
+		summary = fmt.Sprintf("%s instead of %s: capitated budget saves %s/course (%s)",
+			best.Product.Name, ordered.Product.Name, wholeUSD(orgDelta), res.Contract.Name)
+	case round2(orgDelta) == 0:
 		summary = fmt.Sprintf("%s instead of %s: payer saves %s/course, patient %s (%s)",
 			best.Product.Name, ordered.Product.Name, wholeUSD(payerSave),
 			wholeUSD(ordered.PerCourse.PatientOOP-best.PerCourse.PatientOOP), res.Contract.Name)
-	}
-	if payerSave <= 0 {
+	case payerSave <= 0:
 		summary = fmt.Sprintf("%s instead of %s: organisation %s/course (%s)",
 			best.Product.Name, ordered.Product.Name, signedWholeUSD(orgDelta), res.Contract.Name)
 	}
@@ -131,10 +138,11 @@ func detailMarkdown(item orderedItem, res scoring.Result, group scoring.Group, h
 		course = "the group's default course"
 	}
 	if group.Benefit == scoring.PharmacyBenefit {
-		fmt.Fprintf(&b, "Dose: %s a day; %d days of supply (%s).\n\n", strings.TrimSuffix(dose, " per dose from the order"), res.Administrations, course)
+		fmt.Fprintf(&b, "Dose: %s a day; %d days of supply (%s).", strings.TrimSuffix(dose, " per dose from the order"), res.Administrations, course)
 	} else {
-		fmt.Fprintf(&b, "Dose: %s; %d administrations per course (%s).\n\n", dose, res.Administrations, course)
+		fmt.Fprintf(&b, "Dose: %s; %d administrations per course (%s).", dose, res.Administrations, course)
 	}
+	fmt.Fprintf(&b, " A year of therapy is %d administrations (%s).\n\n", res.AdministrationsPerYear, res.PerYearSource)
 
 	cols := []scoring.Option{res.Ordered}
 	cols = append(cols, *best)
@@ -172,12 +180,19 @@ func detailMarkdown(item orderedItem, res scoring.Result, group scoring.Group, h
 	row("Billing units per dose (wasted)", func(o scoring.Option) string {
 		return fmt.Sprintf("%g (%g)", o.PerDose.Units, o.PerDose.WastedUnits)
 	})
-	row("Payer cost per dose", func(o scoring.Option) string { return usd(o.PerDose.PayerAllowed) })
-	row("Payer cost per course", func(o scoring.Option) string { return usd(o.PerCourse.PayerAllowed) })
+	row("Allowed (total cost) per dose", func(o scoring.Option) string { return usd(o.PerDose.PayerAllowed) })
+	row("Allowed (total cost) per course", func(o scoring.Option) string { return usd(o.PerCourse.PayerAllowed) })
+	row("Allowed (total cost) per year", func(o scoring.Option) string { return usd(o.PerYear.PayerAllowed) })
+	if !(res.Contract.Arrangement == scoring.Capitation && res.Contract.DrugsInBudget) {
+		row("Payer pays per course", func(o scoring.Option) string { return usd(o.PerCourse.PayerPaid) })
+		row("Payer pays per year", func(o scoring.Option) string { return usd(o.PerYear.PayerPaid) })
+	}
 	row("Patient cost per dose", func(o scoring.Option) string { return usd(o.PerDose.PatientOOP) })
 	row("Patient cost per course", func(o scoring.Option) string { return usd(o.PerCourse.PatientOOP) })
+	row("Patient cost per year", func(o scoring.Option) string { return usd(o.PerYear.PatientOOP) })
 	row("Organisation impact per dose", func(o scoring.Option) string { return signedUSD(o.PerDose.NetImpact) })
 	row("Organisation impact per course", func(o scoring.Option) string { return signedUSD(o.PerCourse.NetImpact) })
+	row("Organisation impact per year", func(o scoring.Option) string { return signedUSD(o.PerYear.NetImpact) })
 	row("Payer-preferred", func(o scoring.Option) string {
 		if o.PayerPreferred {
 			return "yes"

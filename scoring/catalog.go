@@ -140,9 +140,15 @@ type Price struct {
 	ASP       float64 // derived ASP (biologics); NADAC books: equal to PerUnit
 	Note      string  // the CMS note, verbatim
 	Published string  // label of PerUnit, "published: ..."
-	Derived   string  // label of ASP, "derived: ..."
-	acqLabel  string  // the acquisition estimate's label, built once
-	itemMg    float64 // retail: the strength of the tablet the price was published for
+	Derived   string  // label of ASP, "derived: ..." or "estimated: ..." (AMP-based, "lesser of", no reference price)
+	// Coinsurance is the CMS file's beneficiary coinsurance for the HCPCS code
+	// and quarter as a fraction (0.2, or less when inflation-adjusted under the
+	// Inflation Reduction Act); 0 when the book gives none (NADAC).
+	Coinsurance      float64
+	CoinsuranceLabel string  // "published: ..." label of Coinsurance
+	Estimated        bool    // the ASP could not be backed out exactly from the payment limit
+	acqLabel         string  // the acquisition estimate's label, built once
+	itemMg           float64 // retail: the strength of the tablet the price was published for
 }
 
 // PriceBook holds prices per product for one effective period. Books are
