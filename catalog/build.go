@@ -617,15 +617,16 @@ func assemble(in *inputs, rep *Report, ix *purpleIndex, accs map[productKey]*pro
 	productIDs := map[*prodAcc]string{}
 	var served []*formed
 	for _, g := range groups {
-		if _, ok := curatedGroups[g.id]; !ok {
+		if _, ok := curatedFor(g.id); !ok {
 			// A proper name with one group so far takes the curated id with its route
 			// (tocilizumab -> tocilizumab-iv), so that the id does not change when the other
 			// route's group forms.
-			if alt := g.id + "-" + routeAbbrev(g.key.route); curatedGroups[alt].doseMg > 0 {
+			if _, ok := curatedFor(g.id + "-" + routeAbbrev(g.key.route)); ok {
+				alt := g.id + "-" + routeAbbrev(g.key.route)
 				g.id = alt
 			}
 		}
-		if _, ok := curatedGroups[g.id]; !ok {
+		if _, ok := curatedFor(g.id); !ok {
 			rep.Rejects = append(rep.Rejects, Reject{File: in.purple.File, Reason: fmt.Sprintf("group %s (%s and %d alternatives) formed from the data has no curated default dose in catalog/curated.go: not served", g.id, g.ref.key.code, len(g.alts))})
 			continue
 		}
@@ -652,12 +653,8 @@ func assemble(in *inputs, rep *Report, ix *purpleIndex, accs map[productKey]*pro
 	}
 	qumiBy := indexQUMI(in.qumi)
 	for _, g := range served {
-		d := curatedGroups[g.id]
-		grp := scoring.Group{
-			ID: g.id, Name: d.name, Benefit: scoring.MedicalBenefit, PriceSource: scoring.SourceCMSASP,
-			DefaultDoseMg: d.doseMg, DefaultAdministrations: d.administrations, DefaultsSource: d.source,
-			AllowMidCourse: d.allowMidCourse, Notes: slices.Clone(d.notes),
-		}
+		d, _ := curatedFor(g.id)
+		grp := d.group(g.id, false)
 		hasIC := false
 		members := append([]*prodAcc{g.ref}, g.alts...)
 		var prods []scoring.Product
@@ -721,14 +718,14 @@ func assemble(in *inputs, rep *Report, ix *purpleIndex, accs map[productKey]*pro
 		}
 		grp.ReferenceID = prods[0].ID
 		for _, e := range curatedExclusions {
-			if e.group == g.id {
+			if e.group == g.id && !slices.Contains(grp.NotSubstitutes, e.reason) {
 				grp.NotSubstitutes = append(grp.NotSubstitutes, e.reason)
 			}
 		}
-		if hasIC {
-			d.hasInterchangeableTxt = true
+		if _, fromScoring := scoring.CuratedGroup(g.id); !fromScoring {
+			d.hasInterchangeableTxt = hasIC
+			grp.SwitchRule = d.switchRule(false)
 		}
-		grp.SwitchRule = d.switchRule(false)
 		snap.Groups = append(snap.Groups, grp)
 		snap.Products = append(snap.Products, prods...)
 	}

@@ -13,8 +13,9 @@ const (
 	midCourseOK   = "AB-rated generic (Orange Book): substitutable at any time, including mid-course."
 )
 
-// groupDefaults are the curated defaults of a data-formed group, keyed by group id. The six
-// groups of the hand-made catalog keep their wording verbatim (the demo's cards quote it).
+// groupDefaults are the curated defaults of a data-formed group, keyed by group id. The families
+// of the hand-made catalog (trastuzumab, bevacizumab, rituximab, infliximab, pegfilgrastim,
+// filgrastim, atorvastatin) take theirs from scoring.CuratedGroup; this table holds the rest.
 type groupDefaults struct {
 	name                  string
 	doseMg                float64 // one administration; epoetin: units (its billing unit is 1,000 units)
@@ -23,42 +24,10 @@ type groupDefaults struct {
 	notes                 []string
 	allowMidCourse        bool
 	hasInterchangeableTxt bool // the switch rule mentions interchangeables
+	fromScoring           *scoring.Group
 }
 
 var curatedGroups = map[string]groupDefaults{
-	"trastuzumab": {
-		name: "Trastuzumab (IV)", doseMg: 420, administrations: 17,
-		source: "Herceptin label (adjuvant): 6 mg/kg q3w maintenance x 70 kg = 420 mg; 52 weeks = 17 administrations",
-		notes: []string{
-			"All six biosimilars are FDA 351(k) Biosimilar to Herceptin; none is interchangeable (Purple Book, March 2025).",
-			"Dose by weight: recompute mg/kg dose for the product chosen; check the label of each product for the indications it carries.",
-		},
-	},
-	"bevacizumab": {
-		name: "Bevacizumab (IV)", doseMg: 1050, administrations: 6,
-		source: "Avastin label (NSCLC): 15 mg/kg q3w x 70 kg = 1,050 mg; 6 cycles with platinum doublet",
-		notes:  []string{"Ophthalmic (intravitreal) use is outside this group."},
-	},
-	"rituximab": {
-		name: "Rituximab (IV)", doseMg: 700, administrations: 4,
-		source: "Rituxan label (NHL): 375 mg/m2 weekly x 4 doses; 1.86 m2 -> 700 mg",
-		notes:  []string{"Subcutaneous rituximab-hyaluronidase (Rituxan Hycela) is not a member."},
-	},
-	"infliximab": {
-		name: "Infliximab (IV)", doseMg: 350, administrations: 8,
-		source: "Remicade label: 5 mg/kg at weeks 0, 2, 6 then q8w (8 infusions in year one) x 70 kg = 350 mg",
-		notes:  []string{"Zymfentra (subcutaneous infliximab-dyyb, 351(a)) is not a member.", "Janssen's unbranded Infliximab (NDC 57894-0160) bills under J1745 with Remicade."},
-	},
-	"pegfilgrastim": {
-		name: "Pegfilgrastim", doseMg: 6, administrations: 6,
-		source: "Neulasta label: 6 mg once per chemotherapy cycle; 6 cycles",
-		notes:  []string{"On-body injector presentations (Neulasta Onpro, Udenyca Onbody) are clinically distinct delivery; confirm the presentation."},
-	},
-	"filgrastim": {
-		name: "Filgrastim", doseMg: 0.3, administrations: 10,
-		source: "Neupogen label: 5 mcg/kg/day, rounded to the 300 mcg syringe; 10 days per cycle",
-		notes:  []string{"Tbo-filgrastim (Granix, J1447) is a separate BLA, not a biosimilar, and is not a member."},
-	},
 	// Groups the hand-made catalog did not have.
 	"epoetin-alfa": {
 		name: "Epoetin alfa (non-ESRD)", doseMg: 40000, administrations: 12,
@@ -112,15 +81,6 @@ var curatedGroups = map[string]groupDefaults{
 		name: "Natalizumab (IV)", doseMg: 300, administrations: 13,
 		source: "Tysabri label (MS): 300 mg IV every 4 weeks; 13 a year",
 	},
-	"atorvastatin": {
-		name: "Atorvastatin (oral tablet)", doseMg: 10, administrations: 30,
-		source:         "Lipitor label: 10-20 mg once daily starting dose; a 30-day supply",
-		allowMidCourse: true,
-		notes: []string{
-			"Amlodipine/atorvastatin (Caduet) and ezetimibe combinations are not members.",
-			"Retail prices are NADAC per-unit prices as summarised by a third party (CommunityMeds), dated 2025-12-24, not the CMS NADAC file; only the 10 mg tablet is priced, other strengths take the same per-tablet price (estimate).",
-		},
-	},
 }
 
 // exclusion is a product the files would let look like a member but that is not a substitute.
@@ -172,4 +132,30 @@ func (d groupDefaults) switchRule(retail bool) string {
 	return newStartsOnly
 }
 
-var _ = scoring.SnapshotFormat
+// curatedFor returns the curated defaults of a group: scoring's own list first (the families the
+// hand-made catalog had, with their label bounds and wording), then the table above.
+func curatedFor(id string) (groupDefaults, bool) {
+	if g, ok := scoring.CuratedGroup(id); ok {
+		return groupDefaults{fromScoring: &g}, true
+	}
+	d, ok := curatedGroups[id]
+	return d, ok
+}
+
+// group builds the curated part of a group.
+func (d groupDefaults) group(id string, retail bool) scoring.Group {
+	if d.fromScoring != nil {
+		g := *d.fromScoring
+		g.ID = id
+		return g
+	}
+	g := scoring.Group{
+		ID: id, Name: d.name, Benefit: scoring.MedicalBenefit, PriceSource: scoring.SourceCMSASP,
+		DefaultDoseMg: d.doseMg, DefaultAdministrations: d.administrations, DefaultsSource: d.source,
+		AllowMidCourse: d.allowMidCourse, SwitchRule: d.switchRule(retail), Notes: append([]string(nil), d.notes...),
+	}
+	if retail {
+		g.Benefit, g.PriceSource = scoring.PharmacyBenefit, scoring.SourceNADAC
+	}
+	return g
+}

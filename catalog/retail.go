@@ -23,7 +23,7 @@ func retail(in *inputs, rep *Report, snap *scoring.Snapshot) error {
 	}
 	var book *scoring.SnapshotBook
 	for _, d := range retailDefs {
-		cd, ok := curatedGroups[d.group]
+		cd, ok := curatedFor(d.group)
 		if !ok {
 			continue
 		}
@@ -33,12 +33,8 @@ func retail(in *inputs, rep *Report, snap *scoring.Snapshot) error {
 			rep.Rejects = append(rep.Rejects, Reject{File: in.orange.File, Reason: fmt.Sprintf("retail group %s not formed: %v", d.group, firstErr(err1, err2))})
 			continue
 		}
-		grp := scoring.Group{
-			ID: d.group, Name: cd.name, ReferenceID: brand.ID, ProductIDs: []string{brand.ID, generic.ID},
-			Benefit: scoring.PharmacyBenefit, PriceSource: scoring.SourceNADAC,
-			DefaultDoseMg: cd.doseMg, DefaultAdministrations: cd.administrations, DefaultsSource: cd.source,
-			AllowMidCourse: cd.allowMidCourse, SwitchRule: cd.switchRule(true), Notes: slices.Clone(cd.notes),
-		}
+		grp := cd.group(d.group, true)
+		grp.ReferenceID, grp.ProductIDs = brand.ID, []string{brand.ID, generic.ID}
 		for _, p := range []scoring.Product{brand, generic} {
 			best, bestRow := math.Inf(1), tableRow{}
 			key := d.brandKey

@@ -297,3 +297,20 @@ func (c *Catalog) indexShared() {
 		}
 	}
 }
+
+// CuratedGroup returns the hand-written part of a group of the curated list (groups.go): name,
+// defaults, switch rule, notes, look-alikes and label bounds, without members. An importer that
+// forms a group from the agencies' files takes these so that a family keeps one clinical policy
+// whichever way its catalog was built.
+func CuratedGroup(id string) (Group, bool) {
+	for _, gd := range groupDefs() {
+		if gd.group.ID == id {
+			g := gd.group
+			g.ProductIDs, g.ReferenceID = nil, ""
+			g.Notes = slices.Clone(g.Notes)
+			g.NotSubstitutes = slices.Clone(g.NotSubstitutes)
+			return g, true
+		}
+	}
+	return Group{}, false
+}
