@@ -27,13 +27,6 @@ const (
 	maxSuggestions = 3
 )
 
-var overrideReasons = []struct{ code, display string }{
-	{"stable-mid-course", "Patient is stable on the ordered product mid-course"},
-	{"payer-requires-ordered", "Payer requires the ordered product"},
-	{"clinical-reason", "Clinical reason (indication, tolerance or prior reaction)"},
-	{"patient-preference", "Patient preference or patient assistance programme"},
-}
-
 // buildCard turns a scoring result with a best option into one card: a summary naming the option
 // and the saving under the arrangement, a side-by-side markdown table with the source of every
 // figure, and up to three suggestions that update the draft order with the medication swapped.

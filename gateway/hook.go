@@ -13,7 +13,6 @@ import (
 	"valuerx/cdshooks"
 	"valuerx/fhir"
 	"valuerx/scoring"
-	"valuerx/store"
 )
 
 // readBody reads a request body under the configured limit, telling "too large" apart.
@@ -183,7 +182,7 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 		if res.Best == nil {
 			continue
 		}
-		card, err := g.cards.card(item, sreq, res, group, data.medsKnown)
+		card, products, err := g.cards.card(item, sreq, res, group, data.medsKnown)
 		if err != nil {
 			return nil, errorf(KindInternal, "card", "could not build a card", err)
 		}
@@ -191,30 +190,9 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 			continue // no suggestion could keep the order's strength
 		}
 		resp.Cards = append(resp.Cards, *card)
-		g.record(ctx, svc, req, card, res)
+		g.record(ctx, svc, req, oc, item, card, products, res)
 	}
 	g.metrics.cards.WithLabelValues(svc.ID).Add(float64(len(resp.Cards)))
 	g.metrics.fhirRoundTrips.Observe(float64(data.fetches))
 	return resp, nil
-}
-
-func (g *Gateway) record(ctx context.Context, svc *serviceDef, req *cdshooks.Request, card *cdshooks.Card, res scoring.Result) {
-	if g.cfg.Store == nil {
-		return
-	}
-	var suggs []string
-	for _, s := range card.Suggestions {
-		suggs = append(suggs, s.UUID)
-	}
-	best := res.Best
-	d := store.Decision{
-		CardUUID: card.UUID, HookInstance: req.HookInstance, ServiceID: svc.ID, Hook: svc.Hook,
-		ContractID: res.Contract.ID, Arrangement: string(res.Contract.Arrangement), GroupID: res.Ordered.Product.GroupID,
-		OrderedProductID: res.Ordered.Product.ID, BestProductID: best.Product.ID, SuggestionUUIDs: suggs,
-		PayerSaving:   res.Ordered.PerCourse.PayerAllowed - best.PerCourse.PayerAllowed,
-		PatientSaving: res.Ordered.PerCourse.PatientOOP - best.PerCourse.PatientOOP,
-		OrgImpact:     best.PerCourse.NetImpact - res.Ordered.PerCourse.NetImpact,
-		At:            g.cfg.Now(),
-	}
-	g.decisions.record(d) // written in the background (decisions.go)
 }
