@@ -124,25 +124,29 @@ func detailMarkdown(item orderedItem, res scoring.Result, group scoring.Group, h
 		b.WriteString(" **Warning: the order date is outside the newest price book; figures use the nearest book and may be stale.**")
 	}
 	b.WriteString("\n\n")
-	dose := fmt.Sprintf("%g mg per dose from the order", round2(res.DoseMg))
-	switch {
-	case slices.Contains(res.Defaulted, "dose") && item.perKg > 0:
-		dose = fmt.Sprintf("%g mg, the group's default dose (no body weight available for the mg/kg order)", round2(res.DoseMg))
-	case slices.Contains(res.Defaulted, "dose"):
-		dose = fmt.Sprintf("%g mg, the group's default dose", round2(res.DoseMg))
-	case item.perKg > 0:
-		dose = fmt.Sprintf("%g mg per dose (%g mg/kg at the latest body weight)", round2(res.DoseMg), item.perKg)
+	dose, course, _ := strings.Cut(item.doseText, "\x00")
+	if slices.Contains(res.Defaulted, "dose") || dose == "" {
+		dose = fmt.Sprintf("%s mg, the group's default dose", fmtMg(res.DoseMg))
+		if group.Benefit == scoring.PharmacyBenefit {
+			dose = fmt.Sprintf("%s mg a day, the group's default dose", fmtMg(res.DoseMg))
+		}
 	}
-	course := "from the order"
-	if slices.Contains(res.Defaulted, "administrations") {
-		course = "the group's default course"
+	if slices.Contains(res.Defaulted, "administrations") || course == "" {
+		unit := "administrations per course"
+		if group.Benefit == scoring.PharmacyBenefit {
+			unit = "days of supply"
+		}
+		why := "the group's default course"
+		if strings.HasPrefix(course, "the labelled course") {
+			why = course
+		}
+		course = fmt.Sprintf("%d %s, %s", res.Administrations, unit, why)
 	}
-	if group.Benefit == scoring.PharmacyBenefit {
-		fmt.Fprintf(&b, "Dose: %s a day; %d days of supply (%s).", strings.TrimSuffix(dose, " per dose from the order"), res.Administrations, course)
-	} else {
-		fmt.Fprintf(&b, "Dose: %s; %d administrations per course (%s).", dose, res.Administrations, course)
-	}
+	fmt.Fprintf(&b, "Dose: %s; %s.", mdEscape(dose), mdEscape(course))
 	fmt.Fprintf(&b, " A year of therapy is %d administrations (%s).\n\n", res.AdministrationsPerYear, res.PerYearSource)
+	if len(item.doseNotes) > 0 {
+		fmt.Fprintf(&b, "**Order check:** %s.\n\n", mdEscape(strings.Join(item.doseNotes, "; ")))
+	}
 
 	cols := []scoring.Option{res.Ordered}
 	cols = append(cols, *best)
@@ -517,4 +521,24 @@ func writePolicyNotes(b *strings.Builder, res scoring.Result, group scoring.Grou
 	if len(excl) > 0 {
 		fmt.Fprintf(b, "\n**Not suggested:** %s.\n", mdEscape(strings.Join(excl, "; ")))
 	}
+}
+
+// implausibleCard answers an order whose dose is beyond twice the label maximum: valuerx gives no
+// figures for it and says why, instead of pricing it silently or saying nothing.
+func implausibleCard(item orderedItem, group scoring.Group) *cdshooks.Card {
+	summary := fmt.Sprintf("valuerx did not price this %s order: the dose is not one the label allows", group.Name)
+	if len(summary) > 140 {
+		summary = "valuerx did not price this order: the dose is not one the label allows"
+	}
+	card := cdshooks.NewCard(summary, "info", cdshooks.Source{
+		Label: "valuerx value-based medication choice",
+		Topic: &cdshooks.Coding{System: topicSystem, Code: topicCode, Display: topicDisplay},
+	})
+	card.Detail = "**Order check:** " + mdEscape(strings.Join(item.doseNotes, "; ")) +
+		".\n\nNo alternative is suggested and no figures are given until the dose is corrected." +
+		"\n\nLabel bounds used: " + mdEscape(group.Label.Source) + "\n"
+	if err := card.Validate(); err != nil {
+		return nil
+	}
+	return card
 }
