@@ -27,30 +27,30 @@ const (
 	maxSuggestions = 3
 )
 
-var overrideReasons = []struct{ code, display string }{
-	{"stable-mid-course", "Patient is stable on the ordered product mid-course"},
-	{"payer-requires-ordered", "Payer requires the ordered product"},
-	{"clinical-reason", "Clinical reason (indication, tolerance or prior reaction)"},
-	{"patient-preference", "Patient preference or patient assistance programme"},
-}
-
 // buildCard turns a scoring result with a best option into one card: a summary naming the option
 // and the saving under the arrangement, a side-by-side markdown table with the source of every
 // figure, and up to three suggestions that update the draft order with the medication swapped.
 func buildCard(item orderedItem, res scoring.Result, group scoring.Group, historyKnown bool) (*cdshooks.Card, error) {
 	best := res.Best
 	ordered := res.Ordered
-	payerSave := ordered.PerCourse.PayerAllowed - best.PerCourse.PayerAllowed
+	// The payer's own payment (after cost sharing and sequestration), not the allowed amount:
+	// the patient's coinsurance is not the payer's money.
+	payerSave := ordered.PerCourse.PayerPaid - best.PerCourse.PayerPaid
 	orgDelta := best.PerCourse.NetImpact - ordered.PerCourse.NetImpact
+	capitated := res.Contract.Arrangement == scoring.Capitation && res.Contract.DrugsInBudget
 	// Whole dollars: the summary has 139 characters and the table below has the cents.
 	summary := fmt.Sprintf("%s instead of %s: payer saves %s/course, organisation %s (%s)",
 		best.Product.Name, ordered.Product.Name, wholeUSD(payerSave), signedWholeUSD(orgDelta), res.Contract.Name)
-	if round2(orgDelta) == 0 {
+	switch {
+	case capitated:
+		// One saving, to the capitated budget: the plan pays no claim, so there is no payer saving beside it.
+		summary = fmt.Sprintf("%s instead of %s: capitated budget saves %s/course (%s)",
+			best.Product.Name, ordered.Product.Name, wholeUSD(orgDelta), res.Contract.Name)
+	case round2(orgDelta) == 0:
 		summary = fmt.Sprintf("%s instead of %s: payer saves %s/course, patient %s (%s)",
 			best.Product.Name, ordered.Product.Name, wholeUSD(payerSave),
 			wholeUSD(ordered.PerCourse.PatientOOP-best.PerCourse.PatientOOP), res.Contract.Name)
-	}
-	if payerSave <= 0 {
+	case payerSave <= 0:
 		summary = fmt.Sprintf("%s instead of %s: organisation %s/course (%s)",
 			best.Product.Name, ordered.Product.Name, signedWholeUSD(orgDelta), res.Contract.Name)
 	}
@@ -117,23 +117,28 @@ func detailMarkdown(item orderedItem, res scoring.Result, group scoring.Group, h
 		b.WriteString(" **Warning: the order date is outside the newest price book; figures use the nearest book and may be stale.**")
 	}
 	b.WriteString("\n\n")
-	dose := fmt.Sprintf("%g mg per dose from the order", round2(res.DoseMg))
-	switch {
-	case slices.Contains(res.Defaulted, "dose") && item.perKg > 0:
-		dose = fmt.Sprintf("%g mg, the group's default dose (no body weight available for the mg/kg order)", round2(res.DoseMg))
-	case slices.Contains(res.Defaulted, "dose"):
-		dose = fmt.Sprintf("%g mg, the group's default dose", round2(res.DoseMg))
-	case item.perKg > 0:
-		dose = fmt.Sprintf("%g mg per dose (%g mg/kg at the latest body weight)", round2(res.DoseMg), item.perKg)
+	dose, course, _ := strings.Cut(item.doseText, "\x00")
+	if slices.Contains(res.Defaulted, "dose") || dose == "" {
+		dose = fmt.Sprintf("%s mg, the group's default dose", fmtMg(res.DoseMg))
+		if group.Benefit == scoring.PharmacyBenefit {
+			dose = fmt.Sprintf("%s mg a day, the group's default dose", fmtMg(res.DoseMg))
+		}
 	}
-	course := "from the order"
-	if slices.Contains(res.Defaulted, "administrations") {
-		course = "the group's default course"
+	if slices.Contains(res.Defaulted, "administrations") || course == "" {
+		unit := "administrations per course"
+		if group.Benefit == scoring.PharmacyBenefit {
+			unit = "days of supply"
+		}
+		why := "the group's default course"
+		if strings.HasPrefix(course, "the labelled course") {
+			why = course
+		}
+		course = fmt.Sprintf("%d %s, %s", res.Administrations, unit, why)
 	}
-	if group.Benefit == scoring.PharmacyBenefit {
-		fmt.Fprintf(&b, "Dose: %s a day; %d days of supply (%s).\n\n", strings.TrimSuffix(dose, " per dose from the order"), res.Administrations, course)
-	} else {
-		fmt.Fprintf(&b, "Dose: %s; %d administrations per course (%s).\n\n", dose, res.Administrations, course)
+	fmt.Fprintf(&b, "Dose: %s; %s.", mdEscape(dose), mdEscape(course))
+	fmt.Fprintf(&b, " A year of therapy is %d administrations (%s).\n\n", res.AdministrationsPerYear, res.PerYearSource)
+	if len(item.doseNotes) > 0 {
+		fmt.Fprintf(&b, "**Order check:** %s.\n\n", mdEscape(strings.Join(item.doseNotes, "; ")))
 	}
 
 	cols := []scoring.Option{res.Ordered}
@@ -172,12 +177,19 @@ func detailMarkdown(item orderedItem, res scoring.Result, group scoring.Group, h
 	row("Billing units per dose (wasted)", func(o scoring.Option) string {
 		return fmt.Sprintf("%g (%g)", o.PerDose.Units, o.PerDose.WastedUnits)
 	})
-	row("Payer cost per dose", func(o scoring.Option) string { return usd(o.PerDose.PayerAllowed) })
-	row("Payer cost per course", func(o scoring.Option) string { return usd(o.PerCourse.PayerAllowed) })
+	row("Allowed (total cost) per dose", func(o scoring.Option) string { return usd(o.PerDose.PayerAllowed) })
+	row("Allowed (total cost) per course", func(o scoring.Option) string { return usd(o.PerCourse.PayerAllowed) })
+	row("Allowed (total cost) per year", func(o scoring.Option) string { return usd(o.PerYear.PayerAllowed) })
+	if !(res.Contract.Arrangement == scoring.Capitation && res.Contract.DrugsInBudget) {
+		row("Payer pays per course", func(o scoring.Option) string { return usd(o.PerCourse.PayerPaid) })
+		row("Payer pays per year", func(o scoring.Option) string { return usd(o.PerYear.PayerPaid) })
+	}
 	row("Patient cost per dose", func(o scoring.Option) string { return usd(o.PerDose.PatientOOP) })
 	row("Patient cost per course", func(o scoring.Option) string { return usd(o.PerCourse.PatientOOP) })
+	row("Patient cost per year", func(o scoring.Option) string { return usd(o.PerYear.PatientOOP) })
 	row("Organisation impact per dose", func(o scoring.Option) string { return signedUSD(o.PerDose.NetImpact) })
 	row("Organisation impact per course", func(o scoring.Option) string { return signedUSD(o.PerCourse.NetImpact) })
+	row("Organisation impact per year", func(o scoring.Option) string { return signedUSD(o.PerYear.NetImpact) })
 	row("Payer-preferred", func(o scoring.Option) string {
 		if o.PayerPreferred {
 			return "yes"
@@ -489,4 +501,24 @@ func writePolicyNotes(b *strings.Builder, res scoring.Result, group scoring.Grou
 	if len(excl) > 0 {
 		fmt.Fprintf(b, "\n**Not suggested:** %s.\n", mdEscape(strings.Join(excl, "; ")))
 	}
+}
+
+// implausibleCard answers an order whose dose is beyond twice the label maximum: valuerx gives no
+// figures for it and says why, instead of pricing it silently or saying nothing.
+func implausibleCard(item orderedItem, group scoring.Group) *cdshooks.Card {
+	summary := fmt.Sprintf("valuerx did not price this %s order: the dose is not one the label allows", group.Name)
+	if len(summary) > 140 {
+		summary = "valuerx did not price this order: the dose is not one the label allows"
+	}
+	card := cdshooks.NewCard(summary, "info", cdshooks.Source{
+		Label: "valuerx value-based medication choice",
+		Topic: &cdshooks.Coding{System: topicSystem, Code: topicCode, Display: topicDisplay},
+	})
+	card.Detail = "**Order check:** " + mdEscape(strings.Join(item.doseNotes, "; ")) +
+		".\n\nNo alternative is suggested and no figures are given until the dose is corrected." +
+		"\n\nLabel bounds used: " + mdEscape(group.Label.Source) + "\n"
+	if err := card.Validate(); err != nil {
+		return nil
+	}
+	return card
 }

@@ -65,10 +65,13 @@ type Result struct {
 	DoseMg          float64  // the dose scored (the request's, or the group's default)
 	Administrations int      // the course scored
 	Defaulted       []string // which of "dose", "administrations" came from the group's defaults
-	Ordered         Option
-	Options         []Option // ranked, best first, excluding the ordered one: eligible options first
-	Best            *Option  // nil when no card is warranted (rules, threshold); points into Options
-	Reason          string   // why Best is nil
+	// AdministrationsPerYear is a year of therapy for the group (PerYear figures), PerYearSource where it comes from.
+	AdministrationsPerYear int
+	PerYearSource          string
+	Ordered                Option
+	Options                []Option // ranked, best first, excluding the ordered one: eligible options first
+	Best                   *Option  // nil when no card is warranted (rules, threshold); points into Options
+	Reason                 string   // why Best is nil
 	// MidCourse is the P&T rule applied to a patient already on therapy ("" for a new start).
 	MidCourse MidCourse
 	// OrderedOffFormulary: the ordered product is not on the site's formulary (or not stocked),
@@ -86,14 +89,14 @@ type Result struct {
 
 // Option is one product's figures beside the ordered one.
 type Option struct {
-	Product            Product
-	PerDose, PerCourse Figures
-	Delta              Figures           // option minus ordered, per course
-	Sources            map[string]string // figure name -> "published: ...", "derived: ...", "configured: ...", "estimated: ..."
-	PayerPreferred     bool
-	Packages           []PackageUse // the items that deliver one dose
-	Eligible           bool         // may be suggested (passes the switch and product rules)
-	Exclusion          string       // why not, when !Eligible (Exclude* constants)
+	Product                     Product
+	PerDose, PerCourse, PerYear Figures
+	Delta                       Figures           // option minus ordered, per course
+	Sources                     map[string]string // figure name -> "published: ...", "derived: ...", "configured: ...", "estimated: ..."
+	PayerPreferred              bool
+	Packages                    []PackageUse // the items that deliver one dose
+	Eligible                    bool         // may be suggested (passes the switch and product rules)
+	Exclusion                   string       // why not, when !Eligible (Exclude* constants)
 }
 
 // ErrUnknown marks a request naming an unknown contract or product; the
@@ -114,6 +117,7 @@ type scoreCtx struct {
 	book     PriceBook
 	day      time.Time // the order's calendar day (acquisition cost periods)
 	admins   int       // administrations per course
+	t        terms     // the contract's payment rules for this order
 	labels   labels
 }
 
@@ -192,10 +196,13 @@ func score(cat *Catalog, reg *Registry, pol *Policy, req Request, k *Contract, g
 	if err != nil {
 		return Result{}, err
 	}
-	s := &scoreCtx{cat: cat, reg: reg, policy: pol, contract: k, group: g, book: book, day: req.Date, admins: req.Administrations}
+	s := &scoreCtx{cat: cat, reg: reg, policy: pol, contract: k, group: g, book: book, day: req.Date, admins: req.Administrations,
+		t: resolveTerms(reg, k, g, req.Date)}
+	py := perYear(g)
 	res := Result{
 		Contract: cloneContract(*k), Group: g, Book: book, Stale: stale,
 		DoseMg: req.DoseMg, Administrations: req.Administrations, Defaulted: defaulted,
+		AdministrationsPerYear: py.n, PerYearSource: py.source,
 		Indications: req.Indications, ItemMg: req.ItemMg, Policy: pol.Source(),
 	}
 	inds := pol.Indications()
@@ -234,7 +241,9 @@ func score(cat *Catalog, reg *Registry, pol *Policy, req Request, k *Contract, g
 			return cand{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 		}
 		o.Packages = use
-		o.PerDose, o.PerCourse = s.figures(r, units, wasted)
+		o.PerDose = s.figures(r, units, wasted, 1, spanDose)
+		o.PerCourse = s.figures(r, units, wasted, s.admins, spanCourse)
+		o.PerYear = s.figures(r, units, wasted, s.t.perYear, spanYear)
 		o.Sources = r.src
 		if pr.itemMg > 0 {
 			for _, u := range use {
@@ -245,7 +254,6 @@ func score(cat *Catalog, reg *Registry, pol *Policy, req Request, k *Contract, g
 			}
 		}
 		o.Sources["units"] = describeUse(p, use, wasted)
-		o.Sources["patientOOP"] = s.label(&s.labels.oop, s.oopSource)
 		if len(defaulted) > 0 {
 			o.Sources["dose"] = s.label(&s.labels.dose, func() string {
 				return fmt.Sprintf("default (%s): %s", strings.Join(defaulted, ", "), g.DefaultsSource)
@@ -266,8 +274,9 @@ func score(cat *Catalog, reg *Registry, pol *Policy, req Request, k *Contract, g
 	orderedPreferred, hasPrefs := k.prefers(g.ID, ordered.ID)
 	finish := func(o *Option, base Option) {
 		pref, _ := k.prefers(g.ID, o.Product.ID)
-		o.PerDose.NetImpact = s.netImpact(o.PerDose, base.PerDose.PayerAllowed, pref, hasPrefs)
-		o.PerCourse.NetImpact = s.netImpact(o.PerCourse, base.PerCourse.PayerAllowed, pref, hasPrefs)
+		o.PerDose.NetImpact = s.netImpact(o.PerDose, base.PerDose, pref, hasPrefs)
+		o.PerCourse.NetImpact = s.netImpact(o.PerCourse, base.PerCourse, pref, hasPrefs)
+		o.PerYear.NetImpact = s.netImpact(o.PerYear, base.PerYear, pref, hasPrefs)
 		o.Sources["netImpact"] = s.netImpactSource(hasPrefs, pref)
 	}
 	finish(&oc.opt, oc.opt)
@@ -404,18 +413,6 @@ func (s *scoreCtx) midCourse() MidCourse {
 		return MidCourseNever
 	}
 	return s.policy.Group(s.group).MidCourse
-}
-
-func (s *scoreCtx) oopSource() string {
-	k := s.contract
-	src := fmt.Sprintf("configured: coinsurance %g%% of allowed (contract %s)", k.Coinsurance*100, k.ID)
-	if k.Copay > 0 {
-		src += fmt.Sprintf(" + copay %.2f per administration", k.Copay)
-	}
-	if k.OOPMaxPerCourse > 0 {
-		src += fmt.Sprintf(", capped at %.2f per course", k.OOPMaxPerCourse)
-	}
-	return src
 }
 
 // compareOptions ranks eligible options first, then by net impact for the

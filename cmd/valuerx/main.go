@@ -4,6 +4,8 @@
 //	valuerx send    [-url base] REQUEST            fire a hook request (a demo name or a JSON file) and print the cards
 //	valuerx token   [-aud url]                     mint a development-client JWT
 //	valuerx load    [flags]                        drive a running valuerx with signed hooks and report latency
+//	valuerx measures -from DIR -year Y -out DIR    PQA adherence and SUPD rates and a worklist from a Bulk Data export
+//	valuerx synth   -out DIR [-patients N]         write a synthetic year of fills as a Bulk Data export
 //
 // The conformance suite is its own command, valuerx-conform (see its package documentation).
 //
@@ -38,6 +40,8 @@ func commands() []command {
 		{"token", "mint a development-client JWT for an audience", runToken},
 		{"conform", "moved: the conformance suite is the valuerx-conform command", runConformMoved},
 		{"load", "load-test a running valuerx against a minimal floor server", runLoad},
+		{"measures", "adherence and SUPD rates and a worklist from a FHIR Bulk Data export", runMeasures},
+		{"synth", "write a synthetic population's year of fills as a Bulk Data export", runSynth},
 	}
 }
 
