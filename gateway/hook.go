@@ -109,7 +109,8 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 	resp := &cdshooks.Response{Cards: []cdshooks.Card{}}
 	lookupCtx, cancel := context.WithTimeout(ctx, g.cfg.HookBudget)
 	defer cancel()
-	pol := g.cfg.Scorer.Policy()
+	eng := g.current() // one catalog for the whole hook, even if a reload swaps it meanwhile
+	pol := eng.scorer.Policy()
 	site := ""
 	for _, c := range siteCandidates(req, oc) {
 		if pol.HasSite(c) {
@@ -126,13 +127,13 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 		if svc.focusSelections && !focus[mr.ResourceType+"/"+mr.ID] {
 			continue
 		}
-		item, ok := recogniseDecoded(g.cfg.Catalog, raw, mr, func(ref string) (json.RawMessage, bool) {
+		item, ok := recogniseDecoded(eng.cat, raw, mr, func(ref string) (json.RawMessage, bool) {
 			return data.medication(lookupCtx, ref)
 		}, now)
 		if !ok {
 			continue
 		}
-		group, _ := g.cfg.Catalog.Group(item.product.GroupID)
+		group, _ := eng.cat.Group(item.product.GroupID)
 		var pat clinical.Patient
 		if w, h := clinical.Needs(item.order, doseStrength(&item)); w || h {
 			pat = lookups.vitals(lookupCtx, oc.PatientID, w, h)
@@ -148,7 +149,7 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 		if !ok {
 			continue // no coverage in force: no arrangement, no advice
 		}
-		contract, ok := g.cfg.Registry.Classify(cov, item.date)
+		contract, ok := eng.reg.Classify(cov, item.date)
 		if !ok {
 			g.metrics.unclassified.Inc()
 			continue
@@ -168,22 +169,30 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 			DoseMg:          item.doseMg,
 			Administrations: item.admins,
 			Date:            item.date,
-			CurrentProductID: currentProduct(g.cfg.Catalog, data.meds, item.product.GroupID, draftIDs, item.date,
+			CurrentProductID: currentProduct(eng.cat, data.meds, item.product.GroupID, draftIDs, item.date,
 				time.Duration(gp.HistoryDays)*24*time.Hour),
 			ItemMg:          item.itemMg,
 			Site:            site,
 			Indications:     indications,
 			IndicationKnown: indicationKnown,
 		}
-		res, err := g.cfg.Scorer.Score(sreq)
+		res, err := eng.scorer.Score(sreq)
 		if err != nil {
 			g.log.Warn("scoring failed", "service", svc.ID, "hook", hookRef(req.HookInstance), "group", item.product.GroupID, "error", err.Error())
 			continue
 		}
+		if res.Stale {
+			g.metrics.stalePriced.Inc()
+			if g.tooStale(eng, item.date) {
+				// Past maxBookAge the nearest book's figures are too old to quote at all.
+				g.metrics.staleSuppressed.Inc()
+				continue
+			}
+		}
 		if res.Best == nil {
 			continue
 		}
-		card, products, err := g.cards.card(item, sreq, res, group, data.medsKnown)
+		card, products, err := eng.cards.card(item, sreq, res, group, data.medsKnown)
 		if err != nil {
 			return nil, errorf(KindInternal, "card", "could not build a card", err)
 		}
