@@ -4,6 +4,7 @@
 //	valuerx send    [-url base] REQUEST            fire a hook request (a demo name or a JSON file) and print the cards
 //	valuerx token   [-aud url]                     mint a development-client JWT
 //	valuerx load    [flags]                        drive a running valuerx with signed hooks and report latency
+//	valuerx hash-password [-cost 12] < password    bcrypt hash for analytics.accounts[].passwordHash
 //
 // The conformance suite is its own command, valuerx-conform (see its package documentation).
 //
@@ -38,6 +39,7 @@ func commands() []command {
 		{"token", "mint a development-client JWT for an audience", runToken},
 		{"conform", "moved: the conformance suite is the valuerx-conform command", runConformMoved},
 		{"load", "load-test a running valuerx against a minimal floor server", runLoad},
+		{"hash-password", "bcrypt a password from stdin for analytics.accounts", runHashPassword},
 	}
 }
 
@@ -63,7 +65,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: valuerx <command> [flags]")
 	fmt.Fprintln(w)
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-14s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'valuerx <command> -h' for the flags of a command.")
 }
