@@ -35,6 +35,9 @@ const jwtMinRSABits = 2048
 type jwtKey struct {
 	pub any    // *ecdsa.PublicKey or *rsa.PublicKey
 	alg string // the JWK's alg, "" when the JWK has none
+	// es384 is pub checked and prepared for the variable-time ES384 path
+	// (jwt_es384.go); nil for other keys.
+	es384 *es384PublicKey
 }
 
 // jwtKeySet maps kid to key. kids are unique within a set (CDS Hooks 2.0).
@@ -57,6 +60,9 @@ func (k jwtKey) verificationKey(alg string) (any, error) {
 	}
 	if !ok {
 		return nil, &AuthError{Reason: ReasonKeyMismatch}
+	}
+	if alg == "ES384" && k.es384 != nil {
+		return k.es384, nil
 	}
 	return k.pub, nil
 }
@@ -135,6 +141,18 @@ func jwtParseKey(raw json.RawMessage) (string, jwtKey, error) {
 	case *ecdsa.PublicKey:
 		if jwtECAlg(pub.Curve) == "" {
 			return "", jwtKey{}, fmt.Errorf("kid %q: unsupported curve", m.KID)
+		}
+		// crypto/ecdsa would refuse every token for a point off the curve
+		// or at infinity; refuse the key itself, loudly, at load time.
+		if _, err := pub.Bytes(); err != nil {
+			return "", jwtKey{}, fmt.Errorf("kid %q: invalid EC public key: %w", m.KID, err)
+		}
+		if pub.Curve == elliptic.P384() {
+			fast, err := newES384PublicKey(pub)
+			if err != nil {
+				return "", jwtKey{}, fmt.Errorf("kid %q: %w", m.KID, err)
+			}
+			k.es384 = fast
 		}
 	case *rsa.PublicKey:
 		if pub.N.BitLen() < jwtMinRSABits {

@@ -22,7 +22,15 @@ const cardCacheSize = 512
 // the one thing a cached card gets fresh. The content every response carries was validated when
 // the card was first built.
 type cardCache struct {
-	lru *lru.Cache[cardKey, *cdshooks.Card]
+	cat *scoring.Catalog
+	lru *lru.Cache[cardKey, cachedCard]
+}
+
+// cachedCard is a built card and the catalog product each of its suggestions orders, read once
+// from the suggestion's own action, so the decision can book each suggestion's own figures.
+type cachedCard struct {
+	card     *cdshooks.Card
+	products []string
 }
 
 // cardKey is everything buildCard reads: the draft order (by hash, it is cloned into the
@@ -31,7 +39,8 @@ type cardCache struct {
 type cardKey struct {
 	raw                          [sha256.Size]byte
 	contract, product, currentID string
-	dose, perKg                  float64
+	dose                         float64
+	doseText, doseNotes          string
 	admins                       int
 	day                          int64
 	dateGiven, historyKnown      bool
@@ -40,39 +49,42 @@ type cardKey struct {
 	indicationKnown              bool
 }
 
-func newCardCache() *cardCache {
-	c, _ := lru.New[cardKey, *cdshooks.Card](cardCacheSize) // only a size <= 0 fails
-	return &cardCache{lru: c}
+func newCardCache(cat *scoring.Catalog) *cardCache {
+	c, _ := lru.New[cardKey, cachedCard](cardCacheSize) // only a size <= 0 fails
+	return &cardCache{cat: cat, lru: c}
 }
 
 func cardKeyOf(item orderedItem, req scoring.Request, historyKnown bool) cardKey {
 	return cardKey{raw: sha256.Sum256(item.raw), contract: req.ContractID, product: req.ProductID,
-		currentID: req.CurrentProductID, dose: item.doseMg, perKg: item.perKg, admins: item.admins,
+		currentID: req.CurrentProductID, dose: item.doseMg, doseText: item.doseText, doseNotes: strings.Join(item.doseNotes, "\x00"), admins: item.admins,
 		day: item.date.UTC().Truncate(24 * 60 * 60 * 1e9).Unix(), dateGiven: item.dateGiven, historyKnown: historyKnown,
 		itemMg: req.ItemMg, codeMg: item.codeMg, site: req.Site, indications: strings.Join(req.Indications, "\x00"),
 		indicationKnown: req.IndicationKnown}
 }
 
 // card returns the card for item and res, built once per key; each call gets its own copy with
-// fresh card and suggestion UUIDs. A nil card (nothing could be suggested safely) is cached too.
-func (c *cardCache) card(item orderedItem, req scoring.Request, res scoring.Result, group scoring.Group, historyKnown bool) (*cdshooks.Card, error) {
+// fresh card and suggestion UUIDs, and the product id each suggestion orders ("" when the
+// suggestion's action names no catalog product). A nil card (nothing could be suggested safely)
+// is cached too.
+func (c *cardCache) card(item orderedItem, req scoring.Request, res scoring.Result, group scoring.Group, historyKnown bool) (*cdshooks.Card, []string, error) {
 	key := cardKeyOf(item, req, historyKnown)
 	if cached, ok := c.lru.Get(key); ok {
-		if cached == nil {
-			return nil, nil
+		if cached.card == nil {
+			return nil, nil, nil
 		}
-		return freshCopy(cached), nil
+		return freshCopy(cached.card), cached.products, nil
 	}
 	card, err := buildCard(item, res, group, historyKnown)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if card == nil {
-		c.lru.Add(key, nil)
-		return nil, nil
+		c.lru.Add(key, cachedCard{})
+		return nil, nil, nil
 	}
-	c.lru.Add(key, freshCopy(card))
-	return card, nil
+	products := suggestionProducts(c.cat, card)
+	c.lru.Add(key, cachedCard{card: freshCopy(card), products: products})
+	return card, products, nil
 }
 
 // freshCopy copies a card's mutable parts and gives it new UUIDs. Actions' resources are

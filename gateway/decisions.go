@@ -2,10 +2,16 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
+	"valuerx/cdshooks"
+	"valuerx/scoring"
 	"valuerx/store"
 )
 
@@ -165,4 +171,88 @@ func (l *decisionLog) write(ds ...store.Decision) {
 	if err := l.st.RecordDecisions(ctx, ds); err != nil {
 		l.log.Error("recording decisions failed", "count", len(ds), "error", err.Error())
 	}
+}
+
+// record turns a card into its decision: who it was shown to, the order it is about (keyed, no
+// patient id), what was advised (fingerprint), and every suggestion with its own figures.
+func (g *Gateway) record(ctx context.Context, svc *serviceDef, req *cdshooks.Request, oc *cdshooks.OrderContext, item orderedItem,
+	card *cdshooks.Card, products []string, res scoring.Result) {
+	if g.cfg.Store == nil {
+		return
+	}
+	client := clientOf(ctx)
+	best := res.Best
+	d := store.Decision{
+		CardUUID: card.UUID, HookInstance: req.HookInstance, ServiceID: svc.ID, Hook: svc.Hook, Client: client,
+		OrderKey:    g.orderKey(client, oc.PatientID, item.id),
+		Fingerprint: fingerprint(res),
+		ContractID:  res.Contract.ID, Arrangement: string(res.Contract.Arrangement), GroupID: res.Ordered.Product.GroupID,
+		OrderedProductID: res.Ordered.Product.ID, BestProductID: best.Product.ID,
+		At: g.cfg.Now(),
+	}
+	d.PayerSaving, d.PatientSaving, d.OrgImpact = savings(res.Ordered, *best)
+	d.Suggestions = make([]store.Suggestion, len(card.Suggestions))
+	for i, s := range card.Suggestions {
+		sg := store.Suggestion{UUID: s.UUID}
+		if i < len(products) {
+			sg.ProductID = products[i]
+		}
+		if o, ok := optionOf(res, sg.ProductID); ok {
+			sg.PayerSaving, sg.PatientSaving, sg.OrgImpact = savings(res.Ordered, o)
+		}
+		d.Suggestions[i] = sg
+	}
+	g.decisions.record(d) // written in the background (decisions.go)
+}
+
+// savings are o's per-course figures against the ordered product (positive = saved).
+func savings(ordered, o scoring.Option) (payer, patient, org float64) {
+	return ordered.PerCourse.PayerAllowed - o.PerCourse.PayerAllowed,
+		ordered.PerCourse.PatientOOP - o.PerCourse.PatientOOP,
+		o.PerCourse.NetImpact - ordered.PerCourse.NetImpact
+}
+
+// optionOf finds the scored option for product id.
+func optionOf(res scoring.Result, id string) (scoring.Option, bool) {
+	if id == "" {
+		return scoring.Option{}, false
+	}
+	if res.Best != nil && res.Best.Product.ID == id {
+		return *res.Best, true
+	}
+	for _, o := range res.Options {
+		if o.Product.ID == id {
+			return o, true
+		}
+	}
+	return scoring.Option{}, false
+}
+
+// fingerprint identifies what a card advised on: the ordered product, the dose and course scored,
+// and the contract (so a change of coverage that changes the contract is a change). A card the
+// clinician overrode is not shown again for the same order while this stays the same.
+func fingerprint(res scoring.Result) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%g\x00%d\x00%s", res.Ordered.Product.ID, res.DoseMg, res.Administrations, res.Contract.ID)
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// suggestionProducts reads, for each suggestion of a freshly built card, the catalog product its
+// update action orders, recognised exactly as valuerx recognises a draft order. It runs once per
+// built card (the card cache keeps the answer).
+func suggestionProducts(cat *scoring.Catalog, card *cdshooks.Card) []string {
+	out := make([]string, len(card.Suggestions))
+	for i, s := range card.Suggestions {
+		for _, a := range s.Actions {
+			var mr medRequest
+			if len(a.Resource) == 0 || json.Unmarshal(a.Resource, &mr) != nil {
+				continue
+			}
+			if p, ok := productOf(cat, mr.MedicationCodeableConcept); ok {
+				out[i] = p.ID
+				break
+			}
+		}
+	}
+	return out
 }

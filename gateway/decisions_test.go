@@ -40,7 +40,16 @@ func (s *slowStore) RecordDecisions(ctx context.Context, ds []store.Decision) er
 	}
 	return nil
 }
-func (s *slowStore) RecordFeedback(context.Context, store.Feedback) error { return nil }
+func (s *slowStore) RecordFeedback(context.Context, []store.Feedback) error { return nil }
+func (s *slowStore) Decision(context.Context, string) (store.Decision, error) {
+	return store.Decision{}, store.ErrNotFound
+}
+func (s *slowStore) OrderState(context.Context, string, string) (store.OrderState, error) {
+	return store.OrderState{}, store.ErrNotFound
+}
+func (s *slowStore) ClaimJTI(context.Context, string, time.Time, time.Time) (bool, error) {
+	return true, nil
+}
 func (s *slowStore) Summary(context.Context) ([]store.ContractSummary, error) {
 	return nil, nil
 }

@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"errors"
 	"net/http"
+	"time"
 
 	"github.com/gorilla/mux"
 
@@ -9,9 +11,21 @@ import (
 	"valuerx/store"
 )
 
+// feedbackSkew is how far past its arrival an outcomeTimestamp may lie (clocks differ); later
+// ones are clamped to it, so no timestamp can fix a card's latest outcome for good.
+const feedbackSkew = time.Minute
+
 // handleFeedback records what the clinician did with valuerx's cards (CDS Hooks 2.0 §Feedback).
-// The handler is idempotent: EHRs batch items and may send the same one twice. Feedback for a
-// card this instance never issued is kept and answered 200 like any other.
+// The handler is idempotent: EHRs batch items and may send the same one twice.
+//
+// An item counts only when it is about a card valuerx showed to this same verified client, on
+// this same service, and (when accepted) names suggestions of that card; its outcomeTimestamp is
+// clamped to [card time, now + feedbackSkew]; override codes outside valuerx's list are stored as
+// "other" and a comment only as "a comment was given". Items that fail a check are answered like
+// the others (the spec leaves feedback status codes open, and a different answer would tell a
+// caller which card uuids exist) but are not stored: they are counted in
+// valuerx_feedback_refused_total by reason and logged without their content. The 200 leaves
+// only after the items are committed.
 func (g *Gateway) handleFeedback(w http.ResponseWriter, r *http.Request) {
 	id := mux.Vars(r)["id"]
 	if _, ok := g.byID[id]; !ok {
@@ -28,44 +42,93 @@ func (g *Gateway) handleFeedback(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, r, err)
 		return
 	}
+	if g.cfg.Store == nil {
+		for _, f := range fr.Feedback {
+			g.metrics.feedback.WithLabelValues(id, f.Outcome).Inc()
+		}
+		writeJSON(w, http.StatusOK, map[string]int{"received": len(fr.Feedback)})
+		return
+	}
 	if g.decisions != nil {
 		g.decisions.flush(r.Context()) // the cards this feedback is about are in the store
 	}
+	client := clientOf(r.Context())
+	now := g.cfg.Now()
+	var keep []store.Feedback
+	refused := map[string]int{}
 	for _, f := range fr.Feedback {
-		g.metrics.feedback.WithLabelValues(id, f.Outcome).Inc()
-		if g.cfg.Store == nil {
+		d, err := g.cfg.Store.Decision(r.Context(), f.Card)
+		if errors.Is(err, store.ErrNotFound) {
+			refused["unknown-card"]++
 			continue
 		}
-		items := feedbackItems(id, f)
-		for _, it := range items {
-			if err := g.cfg.Store.RecordFeedback(r.Context(), it); err != nil && !store.IsUnknownCard(err) {
-				g.fail(w, r, errorf(KindUnavailable, "feedback", "could not record feedback", err))
-				return
-			}
+		if err != nil {
+			g.fail(w, r, errorf(KindUnavailable, "feedback", "could not read the decision store", err))
+			return
 		}
+		items, reason := checkedFeedback(d, client, id, f, now)
+		if reason != "" {
+			refused[reason]++
+			continue
+		}
+		g.metrics.feedback.WithLabelValues(id, f.Outcome).Inc()
+		keep = append(keep, items...)
+	}
+	for reason, n := range refused {
+		g.metrics.feedbackRefused.WithLabelValues(id, reason).Add(float64(n))
+		g.log.Warn("feedback refused", "service", id, "request_id", requestID(r.Context()), "reason", reason, "items", n)
+	}
+	if err := g.cfg.Store.RecordFeedback(r.Context(), keep); err != nil {
+		g.fail(w, r, errorf(KindUnavailable, "feedback", "could not record feedback", err))
+		return
 	}
 	writeJSON(w, http.StatusOK, map[string]int{"received": len(fr.Feedback)})
 }
 
-func feedbackItems(serviceID string, f cdshooks.Feedback) []store.Feedback {
-	base := store.Feedback{ServiceID: serviceID, CardUUID: f.Card, Outcome: f.Outcome, OutcomeAt: f.OutcomeTime()}
+// checkedFeedback turns one feedback item about decision d into the rows to store, or names why
+// it must not be stored.
+func checkedFeedback(d store.Decision, client, serviceID string, f cdshooks.Feedback, now time.Time) ([]store.Feedback, string) {
+	switch {
+	case d.Client != client:
+		return nil, "other-client"
+	case d.ServiceID != serviceID:
+		return nil, "other-service"
+	}
+	sent := f.OutcomeTime()
+	at := sent
+	if at.Before(d.At) {
+		at = d.At
+	}
+	if limit := now.Add(feedbackSkew); at.After(limit) {
+		at = limit
+	}
+	base := store.Feedback{Client: client, ServiceID: serviceID, CardUUID: f.Card, Outcome: f.Outcome,
+		OutcomeSent: sent, OutcomeAt: at, ReceivedAt: now}
 	if f.OverrideReason != nil {
 		if f.OverrideReason.Reason != nil {
-			base.ReasonCode = f.OverrideReason.Reason.Code
-			base.ReasonSystem = f.OverrideReason.Reason.System
+			base.ReasonCode = storedReason(f.OverrideReason.Reason.Code, f.OverrideReason.Reason.System)
+			if base.ReasonCode != "" {
+				base.ReasonSystem = overrideSystem
+			}
 		}
 		base.HasComment = f.OverrideReason.UserComment != ""
 	}
-	if len(f.AcceptedSuggestions) == 0 {
-		return []store.Feedback{base}
+	if f.Outcome != "accepted" {
+		return []store.Feedback{base}, ""
 	}
 	out := make([]store.Feedback, 0, len(f.AcceptedSuggestions))
 	for _, s := range f.AcceptedSuggestions {
+		if !d.HasSuggestion(s.ID) {
+			return nil, "unknown-suggestion"
+		}
 		it := base
 		it.SuggestionUUID = s.ID
 		out = append(out, it)
 	}
-	return out
+	if len(out) == 0 {
+		return nil, "unknown-suggestion"
+	}
+	return out, ""
 }
 
 // handleSummary is the analysts' view: acceptance and savings per contract.

@@ -69,11 +69,31 @@ func withScoringConfig(t *testing.T, mutate func(*scoring.Config)) envOption {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sc, err := scoring.NewScorer(c.Catalog, reg, 128)
+		sc, err := scoring.NewScorerWithPolicy(c.Catalog, reg, c.Scorer.Policy(), 128)
 		if err != nil {
 			t.Fatal(err)
 		}
 		c.Registry, c.Scorer = reg, sc
+	}
+}
+
+// withPolicy replaces the embedded demo P&T policy with one given as YAML (the embedded
+// indication table stays).
+func withPolicy(t *testing.T, yaml string) envOption {
+	return func(c *Config) {
+		ind, err := scoring.DefaultIndications()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pol, err := scoring.ParsePolicy(c.Catalog, []byte(yaml), ind, "test policy")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc, err := scoring.NewScorerWithPolicy(c.Catalog, c.Registry, pol, 128)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Scorer = sc
 	}
 }
 
@@ -210,7 +230,11 @@ func defaultScoring(tb testing.TB, cacheSize int) (*scoring.Catalog, *scoring.Re
 	if err != nil {
 		tb.Fatal(err)
 	}
-	sc, err := scoring.NewScorer(cat, reg, cacheSize)
+	pol, err := scoring.DefaultPolicy(cat)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sc, err := scoring.NewScorerWithPolicy(cat, reg, pol, cacheSize)
 	if err != nil {
 		tb.Fatal(err)
 	}

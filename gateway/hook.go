@@ -11,9 +11,9 @@ import (
 	"github.com/gorilla/mux"
 
 	"valuerx/cdshooks"
+	"valuerx/clinical"
 	"valuerx/fhir"
 	"valuerx/scoring"
-	"valuerx/store"
 )
 
 // readBody reads a request body under the configured limit, telling "too large" apart.
@@ -109,8 +109,15 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 	resp := &cdshooks.Response{Cards: []cdshooks.Card{}}
 	lookupCtx, cancel := context.WithTimeout(ctx, g.cfg.HookBudget)
 	defer cancel()
-	var weight float64
-	var weightTried bool
+	pol := g.cfg.Scorer.Policy()
+	site := ""
+	for _, c := range siteCandidates(req, oc) {
+		if pol.HasSite(c) {
+			site = c
+			break
+		}
+	}
+	lookups := &orderLookups{data: data}
 	for i, raw := range draft {
 		mr := decoded[i]
 		if mr == nil {
@@ -125,14 +132,17 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 		if !ok {
 			continue
 		}
-		if item.perKg > 0 {
-			if !weightTried {
-				weight, _ = data.bodyWeightKg(lookupCtx, oc.PatientID)
-				weightTried = true
+		group, _ := g.cfg.Catalog.Group(item.product.GroupID)
+		var pat clinical.Patient
+		if w, h := clinical.Needs(item.order, doseStrength(&item)); w || h {
+			pat = lookups.vitals(lookupCtx, oc.PatientID, w, h)
+		}
+		applyDose(&item, group, pat)
+		if item.noFigures {
+			if card := implausibleCard(item, group); card != nil {
+				resp.Cards = append(resp.Cards, *card)
 			}
-			if weight > 0 {
-				item.doseMg = item.perKg * weight
-			}
+			continue
 		}
 		cov, ok := coverageFacts(data.coverages, data.patient, item.date)
 		if !ok {
@@ -143,14 +153,27 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 			g.metrics.unclassified.Inc()
 			continue
 		}
+		gp := pol.Group(group)
+		var indications []string
+		indicationKnown := false
+		if t := pol.Indications(); t.Covers(group.ID) {
+			// Only groups whose labels differ by indication need the diagnosis looked up.
+			var dx []scoring.Diagnosis
+			dx, indicationKnown = lookups.orderIndication(lookupCtx, mr)
+			indications = t.Match(group.ID, dx, ageOn(data.patient, item.date))
+		}
 		sreq := scoring.Request{
-			ContractID:       contract.ID,
-			ProductID:        item.product.ID,
-			DoseMg:           item.doseMg,
-			Administrations:  item.admins,
-			Date:             item.date,
-			CurrentProductID: currentProduct(g.cfg.Catalog, data.meds, item.product.GroupID, draftIDs, item.date),
-			ItemMg:           item.itemMg,
+			ContractID:      contract.ID,
+			ProductID:       item.product.ID,
+			DoseMg:          item.doseMg,
+			Administrations: item.admins,
+			Date:            item.date,
+			CurrentProductID: currentProduct(g.cfg.Catalog, data.meds, item.product.GroupID, draftIDs, item.date,
+				time.Duration(gp.HistoryDays)*24*time.Hour),
+			ItemMg:          item.itemMg,
+			Site:            site,
+			Indications:     indications,
+			IndicationKnown: indicationKnown,
 		}
 		res, err := g.cfg.Scorer.Score(sreq)
 		if err != nil {
@@ -160,8 +183,7 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 		if res.Best == nil {
 			continue
 		}
-		group, _ := g.cfg.Catalog.Group(item.product.GroupID)
-		card, err := g.cards.card(item, sreq, res, group, data.medsKnown)
+		card, products, err := g.cards.card(item, sreq, res, group, data.medsKnown)
 		if err != nil {
 			return nil, errorf(KindInternal, "card", "could not build a card", err)
 		}
@@ -169,30 +191,9 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 			continue // no suggestion could keep the order's strength
 		}
 		resp.Cards = append(resp.Cards, *card)
-		g.record(ctx, svc, req, card, res)
+		g.record(ctx, svc, req, oc, item, card, products, res)
 	}
 	g.metrics.cards.WithLabelValues(svc.ID).Add(float64(len(resp.Cards)))
 	g.metrics.fhirRoundTrips.Observe(float64(data.fetches))
 	return resp, nil
-}
-
-func (g *Gateway) record(ctx context.Context, svc *serviceDef, req *cdshooks.Request, card *cdshooks.Card, res scoring.Result) {
-	if g.cfg.Store == nil {
-		return
-	}
-	var suggs []string
-	for _, s := range card.Suggestions {
-		suggs = append(suggs, s.UUID)
-	}
-	best := res.Best
-	d := store.Decision{
-		CardUUID: card.UUID, HookInstance: req.HookInstance, ServiceID: svc.ID, Hook: svc.Hook,
-		ContractID: res.Contract.ID, Arrangement: string(res.Contract.Arrangement), GroupID: res.Ordered.Product.GroupID,
-		OrderedProductID: res.Ordered.Product.ID, BestProductID: best.Product.ID, SuggestionUUIDs: suggs,
-		PayerSaving:   res.Ordered.PerCourse.PayerAllowed - best.PerCourse.PayerAllowed,
-		PatientSaving: res.Ordered.PerCourse.PatientOOP - best.PerCourse.PatientOOP,
-		OrgImpact:     best.PerCourse.NetImpact - res.Ordered.PerCourse.NetImpact,
-		At:            g.cfg.Now(),
-	}
-	g.decisions.record(d) // written in the background (decisions.go)
 }

@@ -9,18 +9,21 @@ import (
 // metrics are the operator's view. They live in the gateway's own registry (no package globals)
 // and carry no patient data in labels: service ids, prefetch keys, outcomes.
 type metrics struct {
-	hooks          *prometheus.CounterVec
-	hookSeconds    *prometheus.HistogramVec
-	cards          *prometheus.CounterVec
-	feedback       *prometheus.CounterVec
-	prefetch       *prometheus.CounterVec
-	fhirFetches    *prometheus.CounterVec
-	fhirErrors     *prometheus.CounterVec
-	fhirRoundTrips prometheus.Histogram
-	coverageCache  *prometheus.CounterVec
-	authFailures   prometheus.Counter
-	panics         prometheus.Counter
-	unclassified   prometheus.Counter
+	hooks       *prometheus.CounterVec
+	hookSeconds *prometheus.HistogramVec
+	cards       *prometheus.CounterVec
+	feedback    *prometheus.CounterVec
+	// feedbackRefused counts feedback items not stored, by reason (unknown-card, other-client,
+	// other-service, unknown-suggestion).
+	feedbackRefused *prometheus.CounterVec
+	prefetch        *prometheus.CounterVec
+	fhirFetches     *prometheus.CounterVec
+	fhirErrors      *prometheus.CounterVec
+	fhirRoundTrips  prometheus.Histogram
+	coverageCache   *prometheus.CounterVec
+	authFailures    prometheus.Counter
+	panics          prometheus.Counter
+	unclassified    prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry, scorer *scoring.Scorer) *metrics {
@@ -34,6 +37,8 @@ func newMetrics(reg *prometheus.Registry, scorer *scoring.Scorer) *metrics {
 			Help: "Cards returned."}, []string{"service"}),
 		feedback: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "valuerx_feedback_total",
 			Help: "Feedback items received by outcome."}, []string{"service", "outcome"}),
+		feedbackRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "valuerx_feedback_refused_total",
+			Help: "Feedback items answered but not stored, by reason."}, []string{"service", "reason"}),
 		prefetch: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "valuerx_prefetch_total",
 			Help: "Prefetch keys by state: present, null, outcome (client could not fetch), absent."}, []string{"key", "state"}),
 		fhirFetches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "valuerx_fhir_fetches_total",
@@ -51,7 +56,7 @@ func newMetrics(reg *prometheus.Registry, scorer *scoring.Scorer) *metrics {
 		unclassified: prometheus.NewCounter(prometheus.CounterOpts{Name: "valuerx_unclassified_coverage_total",
 			Help: "Recognised orders whose coverage matched no configured contract."}),
 	}
-	reg.MustRegister(m.hooks, m.hookSeconds, m.cards, m.feedback, m.prefetch, m.fhirFetches, m.fhirErrors,
+	reg.MustRegister(m.hooks, m.hookSeconds, m.cards, m.feedback, m.feedbackRefused, m.prefetch, m.fhirFetches, m.fhirErrors,
 		m.fhirRoundTrips, m.coverageCache, m.authFailures, m.panics, m.unclassified)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "valuerx_scoring_cache_hits",
 		Help: "Scoring LRU cache hits since start."}, func() float64 { return float64(scorer.Stats().Hits) }))

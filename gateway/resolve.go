@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -29,14 +30,26 @@ type hookData struct {
 	coverageKnown bool // prefetched (even as null), fetched, or cached: the arrangement can be decided
 	meds          []json.RawMessage
 	medsKnown     bool
-	fetches       int64    // FHIR round trips this hook made
-	missing       []string // prefetch keys that could not be obtained
-	client        *fhir.Client
-	draftBundle   []json.RawMessage
+	conditions    []json.RawMessage // the problem list (prefetch or fetch), for the order's indication
+	condsKnown    bool
+	// patientFetched and coverageFetched say the value came from valuerx's own fetch (or from the
+	// cache of such fetches): only those may be cached. Prefetched data is the client's word for
+	// its own request and is never reused for another.
+	patientFetched  bool
+	coverageFetched bool
+	truncated       []string // keys whose entries were cut at Config.MaxEntriesPerKey
+	fetches         int64    // FHIR round trips this hook made
+	missing         []string // prefetch keys that could not be obtained
+	client          *fhir.Client
+	draftBundle     []json.RawMessage
+	maxEntries      int // Config.MaxEntriesPerKey
 }
 
-// coverageEntry is what the coverage cache keeps per (FHIR server, patient): the Coverage and
-// Patient resources, for a few minutes, so order-sign after order-select does not fetch again.
+// coverageEntry is what the coverage cache keeps per (client, FHIR server, patient, access
+// token): the Coverage and Patient resources valuerx fetched itself, for a few minutes, so
+// order-sign after order-select does not fetch again. Entries own their bytes (copied out of the
+// response pages), so an entry pins kilobytes, not a page or a request body. patient is nil when
+// the patient was prefetched rather than fetched.
 //
 // Expiry is checked on read against the gateway's clock (no janitor goroutine: golang-lru's
 // expirable cache starts one that cannot be stopped).
@@ -63,8 +76,12 @@ type resolver struct {
 	flight   singleflight.Group
 
 	mu       sync.Mutex
-	breakers map[string]*breaker
+	breakers *lru.Cache[string, *breaker] // bounded: fhirServer is the caller's string
 }
+
+// breakerCacheSize bounds the FHIR servers a breaker is kept for. A health system talks to a
+// handful; a caller inventing URLs only evicts the oldest (perimeter limits fhirServer's length).
+const breakerCacheSize = 1024
 
 // breaker keeps valuerx from hammering a FHIR server that keeps failing: after three failures in
 // a row it stops calling for a while (doubling up to 30 s) and answers from what is at hand.
@@ -78,7 +95,7 @@ func newResolver(cfg Config, m *metrics) *resolver {
 		cfg:      cfg,
 		metrics:  m,
 		covCache: mustLRU[string, coverageEntry](4096),
-		breakers: map[string]*breaker{},
+		breakers: mustLRU[string, *breaker](breakerCacheSize),
 	}
 }
 
@@ -87,23 +104,26 @@ func (r *resolver) close() { r.covCache.Purge() }
 func (r *resolver) allow(server string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	b := r.breakers[server]
+	b, _ := r.breakers.Peek(server)
 	return b == nil || !r.cfg.Now().Before(b.openUntil)
 }
 
 func (r *resolver) record(server string, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	b := r.breakers[server]
-	if b == nil {
-		b = &breaker{}
-		r.breakers[server] = b
-	}
+	b, _ := r.breakers.Get(server)
 	// Only failures of the server count: a 404 or 401 is an answer, not an outage.
 	if err == nil || !errors.Is(err, fhir.ErrUnavailable) {
+		if b == nil {
+			return // a healthy server needs no breaker
+		}
 		b.failures = 0
 		b.openUntil = time.Time{}
 		return
+	}
+	if b == nil {
+		b = &breaker{}
+		r.breakers.Add(server, b)
 	}
 	b.failures++
 	if b.failures >= 3 {
@@ -115,7 +135,12 @@ func (r *resolver) record(server string, err error) {
 	}
 }
 
-func cacheKey(server, patient string) string { return server + "\x00" + patient }
+// cacheKey is the coverage cache's key: who asked (the verified client), which server, which
+// patient, and which access token (by tag), so a client whose own token the server refused can
+// never be answered with what another token fetched.
+func cacheKey(client, server, patient, token string) string {
+	return client + "\x00" + server + "\x00" + patient + "\x00" + tokenTag(token)
+}
 
 // tokenTag identifies a token in a singleflight key without keeping the token itself.
 func tokenTag(tok string) string {
@@ -126,17 +151,21 @@ func tokenTag(tok string) string {
 	return hex.EncodeToString(h[:8])
 }
 
+// resolvedKeys are the prefetch keys resolve gathers, from prefetch or the FHIR server.
+var resolvedKeys = []string{keyPatient, keyCoverage, keyMedications, keyConditions}
+
 // resolve gathers patient, coverage and medication history for a hook. It returns a
 // KindPrecondition error only when the required coverage was neither prefetched nor obtainable.
 func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdshooks.OrderContext) (*hookData, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.HookBudget)
 	defer cancel()
-	d := &hookData{}
+	d := &hookData{maxEntries: r.cfg.MaxEntriesPerKey}
+	client := clientOf(ctx)
+	token := ""
+	if req.FHIRAuthorization != nil {
+		token = req.FHIRAuthorization.AccessToken
+	}
 	if req.FHIRServer != "" {
-		token := ""
-		if req.FHIRAuthorization != nil {
-			token = req.FHIRAuthorization.AccessToken
-		}
 		c, err := r.cfg.fhirAccess.client(ctx, req.FHIRServer, token) // allowlist.go: per-client allowlist, private-address guard
 		if err == nil {
 			d.client = c
@@ -146,7 +175,7 @@ func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdsho
 	}
 
 	var need []string
-	for _, key := range []string{keyPatient, keyCoverage, keyMedications} {
+	for _, key := range resolvedKeys {
 		state, raw := req.PrefetchValue(key)
 		switch state {
 		case cdshooks.PrefetchPresent:
@@ -167,13 +196,13 @@ func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdsho
 		}
 	}
 
-	ck := cacheKey(req.FHIRServer, oc.PatientID)
+	ck := cacheKey(client, req.FHIRServer, oc.PatientID, token)
 	if req.FHIRServer != "" && slices.Contains(need, keyCoverage) {
 		if e, ok := r.covCache.Get(ck); ok && r.cfg.Now().Before(e.expires) {
 			r.metrics.coverageCache.WithLabelValues("hit").Inc()
-			d.coverages, d.coverageKnown = e.coverages, true
+			d.coverages, d.coverageKnown, d.coverageFetched = e.coverages, true, true
 			if slices.Contains(need, keyPatient) && e.patient != nil {
-				d.patient = e.patient
+				d.patient, d.patientFetched = e.patient, true
 				need = slices.DeleteFunc(need, func(k string) bool { return k == keyPatient })
 			}
 			need = slices.DeleteFunc(need, func(k string) bool { return k == keyCoverage })
@@ -193,7 +222,7 @@ func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdsho
 			wg.Add(1)
 			go func(key, query string) {
 				defer wg.Done()
-				raw, err := r.fetch(ctx, d, req.FHIRServer, key, query)
+				got, err := r.fetch(ctx, d, client, req.FHIRServer, key, query)
 				r.record(req.FHIRServer, err)
 				if err != nil {
 					r.metrics.fhirErrors.WithLabelValues(key).Inc()
@@ -202,12 +231,12 @@ func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdsho
 				}
 				mu.Lock()
 				defer mu.Unlock()
-				d.take(ctx, key, raw) //nolint:errcheck // fetched bodies are decoded by take; errors leave the key missing
+				d.takeFetched(key, got) //nolint:errcheck // errors leave the key missing
 			}(key, query)
 		}
 		wg.Wait()
 	}
-	for _, key := range []string{keyPatient, keyCoverage, keyMedications} {
+	for _, key := range resolvedKeys {
 		if !d.known(key) {
 			d.missing = append(d.missing, key)
 		}
@@ -215,52 +244,94 @@ func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdsho
 	if !d.coverageKnown {
 		return d, errorf(KindPrecondition, "resolve", "required prefetch 'coverage' is missing and could not be obtained from the FHIR server", nil)
 	}
-	if req.FHIRServer != "" && d.coverageKnown {
-		r.covCache.Add(ck, coverageEntry{patient: d.patient, coverages: d.coverages, expires: r.cfg.Now().Add(r.cfg.CoverageTTL)})
+	if req.FHIRServer != "" && d.coverageFetched && !slices.Contains(d.truncated, keyCoverage) {
+		e := coverageEntry{coverages: cloneAll(d.coverages), expires: r.cfg.Now().Add(r.cfg.CoverageTTL)}
+		if d.patientFetched {
+			e.patient = bytes.Clone(d.patient)
+		}
+		r.covCache.Add(ck, e)
 	}
 	return d, nil
 }
 
+// cloneAll copies resources out of whatever larger buffer they were sliced from.
+func cloneAll(in []json.RawMessage) []json.RawMessage {
+	out := make([]json.RawMessage, len(in))
+	for i, r := range in {
+		out[i] = bytes.Clone(r)
+	}
+	return out
+}
+
+// fetched is one fetch's answer: a read's resource, or a search's resources (decoded once, by
+// the FHIR client, and never re-encoded into a Bundle).
+type fetched struct {
+	resource  json.RawMessage
+	resources []json.RawMessage
+	search    bool
+}
+
 // fetch runs one templated query, collapsing identical concurrent fetches into one.
-func (r *resolver) fetch(ctx context.Context, d *hookData, server, key, query string) (json.RawMessage, error) {
+// Identical concurrent fetches by the same client with the same token share one round trip.
+func (r *resolver) fetch(ctx context.Context, d *hookData, client, server, key, query string) (fetched, error) {
 	tok := ""
 	if d.client != nil {
 		tok = d.client.Token
 	}
-	v, err, _ := r.flight.Do(server+"\x00"+tokenTag(tok)+"\x00"+query, func() (any, error) {
+	v, err, _ := r.flight.Do(client+"\x00"+server+"\x00"+tokenTag(tok)+"\x00"+query, func() (any, error) {
 		atomic.AddInt64(&d.fetches, 1)
 		r.metrics.fhirFetches.WithLabelValues(key).Inc()
 		if strings.Contains(query, "?") {
 			res, err := d.client.Search(ctx, query)
 			if err != nil {
-				return nil, err
+				return fetched{}, err
 			}
-			return searchsetOf(res), nil
+			return fetched{resources: res, search: true}, nil
 		}
-		return d.client.Get(ctx, query)
+		raw, err := d.client.Get(ctx, query)
+		return fetched{resource: raw}, err
 	})
 	if err != nil {
-		return nil, err
+		return fetched{}, err
 	}
-	return v.(json.RawMessage), nil
+	return v.(fetched), nil
 }
 
-// searchsetOf wraps search results back into a Bundle so fetched and prefetched data take the
-// same path.
-func searchsetOf(res []json.RawMessage) json.RawMessage {
-	type entry struct {
-		Resource json.RawMessage `json:"resource"`
+// takeFetched stores what valuerx fetched itself for key.
+func (d *hookData) takeFetched(key string, f fetched) error {
+	switch {
+	case key == keyPatient:
+		if f.search || fhir.ResourceType(f.resource) != "Patient" {
+			return fmt.Errorf("fetched %s: not a Patient", key)
+		}
+		d.patient, d.patientFetched = f.resource, true
+	case f.search:
+		d.setList(key, f.resources)
+		if key == keyCoverage {
+			d.coverageFetched = true
+		}
+	default:
+		return fmt.Errorf("fetched %s: not a search", key)
 	}
-	b := struct {
-		ResourceType string  `json:"resourceType"`
-		Type         string  `json:"type"`
-		Entry        []entry `json:"entry,omitempty"`
-	}{ResourceType: "Bundle", Type: "searchset"}
-	for _, r := range res {
-		b.Entry = append(b.Entry, entry{r})
+	return nil
+}
+
+// setList stores coverage or medication entries, at most maxEntries of them: beyond the cap
+// valuerx answers from what it has (the rest is noted in truncated, and the truncated coverage
+// list is not cached).
+func (d *hookData) setList(key string, all []json.RawMessage) {
+	if d.maxEntries > 0 && len(all) > d.maxEntries {
+		all = all[:d.maxEntries:d.maxEntries]
+		d.truncated = append(d.truncated, key)
 	}
-	out, _ := json.Marshal(b)
-	return out
+	switch key {
+	case keyCoverage:
+		d.coverages, d.coverageKnown = all, true
+	case keyMedications:
+		d.meds, d.medsKnown = all, true
+	default:
+		d.conditions, d.condsKnown = all, true
+	}
 }
 
 // take stores one prefetch value (raw nil means "no data"). A paginated searchset is followed
@@ -272,7 +343,7 @@ func (d *hookData) take(ctx context.Context, key string, raw json.RawMessage) er
 			return fmt.Errorf("prefetch %s: not a Patient", key)
 		}
 		d.patient = raw
-	case keyCoverage, keyMedications:
+	case keyCoverage, keyMedications, keyConditions:
 		var all []json.RawMessage
 		if raw != nil {
 			res, next, err := fhir.BundleResources(raw)
@@ -284,18 +355,14 @@ func (d *hookData) take(ctx context.Context, key string, raw json.RawMessage) er
 				res = []json.RawMessage{raw}
 			}
 			all = res
-			if next != "" && d.client != nil {
+			if next != "" && d.client != nil && (d.maxEntries <= 0 || len(all) < d.maxEntries) && ctx.Err() == nil {
 				if more, err := d.client.Search(ctx, next); err == nil {
 					atomic.AddInt64(&d.fetches, 1)
 					all = append(all, more...)
 				}
 			}
 		}
-		if key == keyCoverage {
-			d.coverages, d.coverageKnown = all, true
-		} else {
-			d.meds, d.medsKnown = all, true
-		}
+		d.setList(key, all)
 	}
 	return nil
 }
@@ -308,6 +375,8 @@ func (d *hookData) known(key string) bool {
 		return d.coverageKnown
 	case keyMedications:
 		return d.medsKnown
+	case keyConditions:
+		return d.condsKnown
 	}
 	return false
 }

@@ -10,6 +10,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -65,8 +66,16 @@ type Config struct {
 	AllowPrivateFHIR bool
 	// fhirAccess is built from the fields above by defaults().
 	fhirAccess *fhirAccess
-	// CoverageTTL is how long coverage facts per (FHIR server, patient) are reused.
+	// CoverageTTL is how long coverage valuerx fetched per (client, FHIR server, patient, token)
+	// is reused.
 	CoverageTTL time.Duration
+	// MaxEntriesPerKey caps the entries kept per prefetch key (coverage, medications), prefetched
+	// or fetched; beyond it valuerx answers from the first ones (default 1000).
+	MaxEntriesPerKey int
+	// OrderKeySecret keys the hash that links a draft order's order-select and order-sign
+	// decisions without storing patient identifiers. Instances sharing a store must share it;
+	// empty: a random secret per process.
+	OrderKeySecret []byte
 
 	// Analysts is who may read /analytics/* (analyst.go). Zero: nobody.
 	Analysts AnalystAuth
@@ -99,6 +108,9 @@ func (c *Config) defaults() error {
 	if c.CoverageTTL <= 0 {
 		c.CoverageTTL = 5 * time.Minute
 	}
+	if c.MaxEntriesPerKey <= 0 {
+		c.MaxEntriesPerKey = 1000
+	}
 	if c.FHIRClient == nil {
 		c.FHIRClient = &http.Client{Timeout: 5 * time.Second}
 	}
@@ -129,7 +141,9 @@ type Gateway struct {
 	metrics   *metrics
 	analysts  *analysts
 	registry  *prometheus.Registry
-	handler   http.Handler
+	// orderSecret keys orderKey (Config.OrderKeySecret, or random per process).
+	orderSecret []byte
+	handler     http.Handler
 }
 
 // New builds a Gateway from cfg.
@@ -137,7 +151,13 @@ func New(cfg Config) (*Gateway, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	g := &Gateway{cfg: cfg, log: cfg.Logger}
+	g := &Gateway{cfg: cfg, log: cfg.Logger, orderSecret: cfg.OrderKeySecret}
+	if len(g.orderSecret) == 0 {
+		g.orderSecret = make([]byte, 32)
+		if _, err := rand.Read(g.orderSecret); err != nil {
+			return nil, fmt.Errorf("gateway: order key secret: %w", err)
+		}
+	}
 	g.services = defaultServices()
 	g.byID = map[string]*serviceDef{}
 	for i := range g.services {
@@ -154,7 +174,7 @@ func New(cfg Config) (*Gateway, error) {
 		cfg.Logger.Warn("no analyst credentials configured (analytics.accounts or analytics.oidc): /analytics refuses every request")
 	}
 	g.resolver = newResolver(cfg, g.metrics)
-	g.cards = newCardCache()
+	g.cards = newCardCache(cfg.Catalog)
 	if cfg.Store != nil {
 		g.decisions = newDecisionLog(cfg.Store, cfg.Logger)
 	}

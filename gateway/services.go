@@ -14,7 +14,9 @@ const (
 
 // Prefetch keys. coverage is required (it decides the arrangement); patient carries the MBI used
 // for ACO attribution (Coverage.subscriberId is the fallback); medications is the history that
-// keeps valuerx from switching a patient mid-course.
+// keeps valuerx from switching a patient mid-course; conditions is the problem list, the
+// indication of an order that names none (some biosimilars are not labelled for every
+// indication of their reference).
 const (
 	keyPatient     = "patient"
 	keyCoverage    = "coverage"
@@ -26,6 +28,7 @@ var prefetchTemplates = map[string]string{
 	keyPatient:     "Patient/{{context.patientId}}",
 	keyCoverage:    "Coverage?patient={{context.patientId}}&status=active",
 	keyMedications: "MedicationRequest?patient={{context.patientId}}",
+	keyConditions:  "Condition?patient={{context.patientId}}",
 }
 
 // fetchTemplates are the same queries as prefetchTemplates, written with the reference form
@@ -36,6 +39,7 @@ var fetchTemplates = map[string]string{
 	keyPatient:     "Patient/{{context.patientId}}",
 	keyCoverage:    "Coverage?patient=Patient/{{context.patientId}}&status=active",
 	keyMedications: "MedicationRequest?patient=Patient/{{context.patientId}}",
+	keyConditions:  "Condition?patient=Patient/{{context.patientId}}",
 }
 
 type serviceDef struct {
@@ -46,8 +50,8 @@ type serviceDef struct {
 }
 
 func defaultServices() []serviceDef {
-	usage := "Needs the patient's active Coverage; Patient (for the Medicare Beneficiary Identifier) and " +
-		"MedicationRequests (for therapy in progress) are used when present. Fetches what prefetch lacks " +
+	usage := "Needs the patient's active Coverage; Patient (for the Medicare Beneficiary Identifier), " +
+		"MedicationRequests (for therapy in progress) and Conditions (the indication, when the order has no reasonCode) are used when present. Fetches what prefetch lacks " +
 		"from fhirServer with fhirAuthorization."
 	return []serviceDef{
 		{

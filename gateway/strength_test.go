@@ -198,3 +198,24 @@ func TestBiologicSuggestionNamesStrengthAndSuffix(t *testing.T) {
 		}
 	}
 }
+
+// editRequest decodes a request, lets mutate change it, and re-encodes it.
+func editRequest(t *testing.T, body []byte, mutate func(m map[string]any)) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatal(err)
+	}
+	mutate(m)
+	out, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// draftOf returns the first draft order of a decoded request.
+func draftOf(m map[string]any) map[string]any {
+	entry := m["context"].(map[string]any)["draftOrders"].(map[string]any)["entry"].([]any)[0].(map[string]any)
+	return entry["resource"].(map[string]any)
+}

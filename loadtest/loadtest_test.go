@@ -274,10 +274,13 @@ func TestStatsAndReport(t *testing.T) {
 	st.record(outcome{status: 200, latency: 4 * time.Millisecond}, BadNone)
 	st.record(outcome{status: 500, body: []byte(`{"oops":1}`)}, BadNone)
 	st.record(outcome{status: 401}, BadNoToken)
-	st.record(outcome{status: 200}, BadJSON) // a bad request that got a 200 is unexpected
-	st.endRound(time.Second)
+	st.record(outcome{status: 200}, BadJSON)      // a bad request that got a 200 is unexpected
+	st.endRound(time.Second, 10*time.Millisecond) // 10 ms of server CPU over 5 requests: 2 ms each
 	tg := &target{name: "valuerx", stats: st, metrics: []scrape{{cacheHits: 10, cacheMisses: 10}, {cacheHits: 19, cacheMisses: 11}}}
 	r := tg.result(ScenarioMix, 4)
+	if r.CPUPerRequest != 2*time.Millisecond || r.Rounds[0].CPUPerRequest != 2*time.Millisecond {
+		t.Errorf("CPU per request %v (round %v), want 2ms", r.CPUPerRequest, r.Rounds[0].CPUPerRequest)
+	}
 	if r.Requests != 5 || r.OK != 2 || r.BadRefused != 1 || r.Unexpected != 2 {
 		t.Errorf("result %+v", r)
 	}
@@ -295,17 +298,22 @@ func TestStatsAndReport(t *testing.T) {
 	}
 	fl := r
 	fl.Server, fl.Throughput, fl.P99 = "floor", 10, time.Millisecond
-	fl.Rounds = []RoundFigures{{Throughput: 10, P99: time.Millisecond}}
+	fl.CPUPerRequest = 500 * time.Microsecond
+	fl.Rounds = []RoundFigures{{Throughput: 10, P99: time.Millisecond, CPUPerRequest: 500 * time.Microsecond}}
 	compare(&r, fl)
 	if r.ThroughputRatio != 0.5 || r.P99Ratio != 4 || r.ThroughputRatioMedian != 0.5 || r.P99RatioMedian != 4 {
 		t.Errorf("ratios %v %v %v %v", r.ThroughputRatio, r.P99Ratio, r.ThroughputRatioMedian, r.P99RatioMedian)
+	}
+	if r.CPURatio != 4 || r.CPURatioMedian != 4 { // 2 ms against 0.5 ms
+		t.Errorf("CPU ratios %v %v, want 4", r.CPURatio, r.CPURatioMedian)
 	}
 	rep := &Report{Results: []Result{r, fl}, Options: ReportOptions{FHIRDelay: "5ms"}}
 	var buf bytes.Buffer
 	if err := rep.WriteTable(&buf); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"valuerx/floor: throughput 0.50, p99 4.00 (median of 1 paired rounds: 0.50, 4.00)", "NOT met", "[no-token 401]×1", "first unexpected"} {
+	for _, want := range []string{"valuerx/floor: throughput 0.50, p99 4.00 (median of 1 paired rounds: 0.50, 4.00), CPU/req 4.00 (4.00)",
+		"NOT met", "[no-token 401]×1", "first unexpected", "2000µs", "500µs"} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, buf.String())
 		}

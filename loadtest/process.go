@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -182,4 +183,75 @@ func (t *tailBuffer) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return string(t.b)
+}
+
+// cpu is the process's CPU time so far (user + system, every thread, from /proc/<pid>/stat): the
+// server's own rusage, which a busy run queue does not inflate the way it inflates wall time.
+func (p *process) cpu() (time.Duration, error) {
+	return readCPU(p.cmd.Process.Pid)
+}
+
+func readCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, fmt.Errorf("loadtest: cpu: %w", err)
+	}
+	return parseStatCPU(b, clockTicks())
+}
+
+// parseStatCPU reads utime and stime (fields 14 and 15 of proc(5)'s /proc/<pid>/stat, in clock
+// ticks) and converts them at hz ticks per second. The command name (field 2) is in parentheses
+// and may itself hold spaces and parentheses, so fields are counted from the last ')'.
+func parseStatCPU(stat []byte, hz int64) (time.Duration, error) {
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 || hz <= 0 {
+		return 0, errors.New("loadtest: cpu: malformed stat")
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	// f[0] is field 3 (state), so utime (14) is f[11] and stime (15) f[12].
+	if len(f) < 13 {
+		return 0, errors.New("loadtest: cpu: short stat")
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil || ut < 0 || st < 0 {
+		return 0, errors.New("loadtest: cpu: bad utime/stime")
+	}
+	ticks := ut + st
+	return time.Duration(ticks/hz)*time.Second + time.Duration(ticks%hz)*time.Second/time.Duration(hz), nil
+}
+
+var clockTicksOnce = sync.OnceValue(func() int64 {
+	b, err := os.ReadFile("/proc/self/auxv")
+	if err != nil {
+		return 100
+	}
+	return auxvClockTicks(b)
+})
+
+// clockTicks is the kernel's USER_HZ, the unit of /proc/<pid>/stat times: AT_CLKTCK from this
+// process's auxiliary vector (what sysconf(_SC_CLK_TCK) reads), 100 if it cannot be read.
+func clockTicks() int64 { return clockTicksOnce() }
+
+// auxvClockTicks finds AT_CLKTCK (17) in this process's auxiliary vector: pairs of native-endian
+// words (read here on 64-bit platforms only; elsewhere the answer is Linux's usual 100).
+func auxvClockTicks(b []byte) int64 {
+	const atClkTck, atNull = 17, 0
+	if strconv.IntSize != 64 {
+		return 100
+	}
+	for i := 0; i+16 <= len(b); i += 16 {
+		k := binary.NativeEndian.Uint64(b[i:])
+		v := binary.NativeEndian.Uint64(b[i+8:])
+		switch k {
+		case atClkTck:
+			if v > 0 && v < 1<<20 {
+				return int64(v)
+			}
+			return 100
+		case atNull:
+			return 100
+		}
+	}
+	return 100
 }

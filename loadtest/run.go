@@ -33,9 +33,18 @@ const (
 	ScenarioMix        = "mix"        // full prefetch with 10% malformed or unauthenticated requests
 )
 
-// Scenarios lists every scenario in the order "all" runs them.
+// Scenarios lists every scenario in the order "all" runs them: the four request mixes, then the
+// sized scenarios (sized.go).
 func Scenarios() []string {
-	return []string{ScenarioPrefetch, ScenarioCold, ScenarioNoPrefetch, ScenarioMix}
+	return append([]string{ScenarioPrefetch, ScenarioCold, ScenarioNoPrefetch, ScenarioMix}, SizedScenarios()...)
+}
+
+// knownScenario reports whether sc is one of Scenarios or any sized scenario ParseSized reads.
+func knownScenario(sc string) bool {
+	if _, _, ok := ParseSized(sc); ok {
+		return true
+	}
+	return slices.Contains(Scenarios(), sc)
 }
 
 // Options configures a run.
@@ -85,8 +94,8 @@ func (o *Options) defaults() error {
 		o.Scenarios = []string{ScenarioPrefetch}
 	}
 	for _, s := range o.Scenarios {
-		if !slices.Contains(Scenarios(), s) {
-			return fmt.Errorf("loadtest: unknown scenario %q (want one of %s)", s, strings.Join(Scenarios(), ", "))
+		if !knownScenario(s) {
+			return fmt.Errorf("loadtest: unknown scenario %q (want one of %s, or drafts-N[-history-M], history-M)", s, strings.Join(Scenarios(), ", "))
 		}
 	}
 	if len(o.Concurrency) == 0 {
@@ -179,8 +188,15 @@ func runScenario(ctx context.Context, o Options, sc string, conc int, vx, fl *pr
 	if fl != nil {
 		targets = append(targets, &target{name: "floor", proc: fl, foreign: foreign})
 	}
+	names, get := pickNames(sc, o.Names), o.Requests
+	if d, h, ok := ParseSized(sc); ok {
+		var err error
+		if names, get, err = sizedRequests(o.Names, o.Requests, d, h); err != nil {
+			return nil, err
+		}
+	}
 	for _, t := range targets {
-		entries, err := prepare(pickNames(sc, o.Names), o.Requests, vx.base+"/fhir", sc == ScenarioNoPrefetch, sc == ScenarioCold)
+		entries, err := prepare(names, get, vx.base+"/fhir", sc == ScenarioNoPrefetch, sc == ScenarioCold)
 		if err != nil {
 			return nil, err
 		}
@@ -224,10 +240,19 @@ func runScenario(ctx context.Context, o Options, sc string, conc int, vx, fl *pr
 				n = rest
 			}
 			t.stats.beginRound()
+			cpu0, cpuErr := t.proc.cpu()
 			start := time.Now()
 			sent := t.load(ctx, o, sc, conc, n, roundTime, &dose)
 			el := time.Since(start)
-			t.stats.endRound(el)
+			// The round's CPU is read after a short pause, so the background work its requests
+			// caused (the decision log's batched writes, the garbage collector) counts too; the
+			// metrics scrape below comes after and does not.
+			time.Sleep(cpuSettle)
+			cpu1, cpuErr1 := t.proc.cpu()
+			if cpuErr != nil || cpuErr1 != nil {
+				cpu0, cpu1 = 0, -1
+			}
+			t.stats.endRound(el, cpu1-cpu0)
 			if m, err := t.proc.memory(); err == nil {
 				t.memory = append(t.memory, m)
 			}
@@ -251,6 +276,9 @@ func runScenario(ctx context.Context, o Options, sc string, conc int, vx, fl *pr
 	}
 	return out, nil
 }
+
+// cpuSettle is how long after a round's last answer its server's CPU time is read.
+const cpuSettle = 50 * time.Millisecond
 
 func warmDose(sc string, counter *atomic.Uint64, e entry) float64 {
 	if sc == ScenarioCold {

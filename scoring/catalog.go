@@ -132,6 +132,19 @@ type Group struct {
 	SwitchRule             string  // the rule in words, for the card
 	Notes                  []string
 	NotSubstitutes         []string // look-alike products that are not members, and why
+	// Label holds the reference label's dose and schedule bounds: an order beyond them is not
+	// priced as written (clinical.Dose reports it, the card says so).
+	Label LabelBounds
+}
+
+// LabelBounds are a group's labelled dose and schedule bounds (zero: no check). They catch what
+// EHRs really send by mistake (IV trastuzumab "1 daily for 30 days", the only schedule the CDS
+// Hooks sandbox can order), not dose checking: that stays the EHR's and the pharmacist's.
+type LabelBounds struct {
+	MaxDoseMg, MaxMgPerKg, MaxMgPerM2, MaxDailyMg float64
+	MinIntervalDays, LabelledIntervalDays         float64
+	MaxAdministrations                            int
+	Source                                        string
 }
 
 // Price is one product's price in one book, per billing unit.
@@ -140,9 +153,15 @@ type Price struct {
 	ASP       float64 // derived ASP (biologics); NADAC books: equal to PerUnit
 	Note      string  // the CMS note, verbatim
 	Published string  // label of PerUnit, "published: ..."
-	Derived   string  // label of ASP, "derived: ..."
-	acqLabel  string  // the acquisition estimate's label, built once
-	itemMg    float64 // retail: the strength of the tablet the price was published for
+	Derived   string  // label of ASP, "derived: ..." or "estimated: ..." (AMP-based, "lesser of", no reference price)
+	// Coinsurance is the CMS file's beneficiary coinsurance for the HCPCS code
+	// and quarter as a fraction (0.2, or less when inflation-adjusted under the
+	// Inflation Reduction Act); 0 when the book gives none (NADAC).
+	Coinsurance      float64
+	CoinsuranceLabel string  // "published: ..." label of Coinsurance
+	Estimated        bool    // the ASP could not be backed out exactly from the payment limit
+	acqLabel         string  // the acquisition estimate's label, built once
+	itemMg           float64 // retail: the strength of the tablet the price was published for
 }
 
 // PriceBook holds prices per product for one effective period. Books are
@@ -155,6 +174,7 @@ type PriceBook struct {
 	End        time.Time // last day in effect, inclusive; zero: open-ended
 	Provenance string
 	prices     map[string]Price
+	packages   map[string][]Package // per product, from the crosswalk of the book's quarter (snapshots)
 }
 
 // Price returns the product's price in this book; false when the product is

@@ -211,10 +211,16 @@ func TestBooksAndDerivedASP(t *testing.T) {
 	}{
 		{"cms-asp-2026q1", "herceptin", 73.483, 73.483 / 1.06, "/ 1.06"},
 		{"cms-asp-2026q1", "trazimera", 8.205, 8.205 - 0.08*73.483/1.06, "0.08 x reference ASP 69.3236"},
-		{"cms-asp-2025q2", "kanjinti", 27.905, 27.905 / 1.06, "AMP-based payment limit"},
-		{"cms-asp-2025q3", "hercessi", 76.181, 76.181 / 1.06, "Added July 2025"},
+		{"cms-asp-2025q2", "kanjinti", 27.905, 27.905 / 1.03, "estimated: AMP = payment limit 27.905 / 1.03"},
+		// Added July 2025 at Herceptin's own limit, without the 8% note: limit - 0.06 x
+		// reference ASP, which at an equal limit is limit / 1.06; an estimate (a new code
+		// may be paid on WAC).
+		{"cms-asp-2025q3", "hercessi", 76.181, 76.181 - 0.06*76.181/1.06, "estimated: payment limit 76.181 - 0.06 x reference ASP 71.8689"},
 		{"cms-asp-2025q4", "hercessi", 40.025, 40.025 - 0.08*75.025/1.06, "8% of reference"},
-		{"cms-asp-2025q1", "ziextenzo", 24.711, 24.711 / 1.06, "Added January 2025"},
+		{"cms-asp-2025q1", "ziextenzo", 24.711, 24.711 - 0.06*19.981/1.06, "code added this quarter"},
+		// Fulphila carries no add-on note in Jan 2026: a biosimilar at ASP + 6 % of
+		// Neulasta's ASP (122.837 / 1.06 = 115.8840), not limit / 1.06.
+		{"cms-asp-2026q1", "fulphila", 98.871, 98.871 - 0.06*122.837/1.06, "derived: payment limit 98.871 - 0.06 x reference ASP 115.8840 (biosimilar without the 8% add-on)"},
 		{"cms-asp-2024q2", "nyvepria", 65.506, 65.506 - 0.08*109.754/1.06, "8% of reference"},
 		{"nadac-communitymeds-2025-12-24", "lipitor", 12.42604, 12.42604, "NADAC"},
 		{"nadac-communitymeds-2025-12-24", "atorvastatin-generic", 0.02453, 0.02453, "NADAC"},

@@ -52,20 +52,38 @@ const (
 //	      groups: []                # Coverage.class group values (case-insensitive)
 //	      attribution: true         # ...and, when true, the patient's MBI is on the roster for this contract on the order date
 //	    arrangement: shared-savings-two-sided  # ffs | shared-savings-upside | shared-savings-two-sided | capitation | episode
-//	    sharedSavingsRate: 0.5      # shared-savings: the organisation's share of a change in total cost (0-1)
-//	    episodeRiskShare: 0         # episode: the organisation's share of the episode's cost change (0-1)
+//	    sharedSavingsRate: 0.5      # shared-savings: the sharing rate of the payer's expenditure change (0-1; default: risk.track's)
+//	    episodeRiskShare: 0         # episode: the organisation's share of the episode's expenditure change (0-1)
+//	    risk:                       # shared-savings and episode reconciliation terms (RiskTerms)
+//	      track: basic-e            # basic-a .. basic-e, enhanced, custom
+//	      lossRate: 0.3             # two-sided: share of losses (default: the track's)
+//	      qualityFactor: 1          # share of the sharing rate the quality score earns
+//	      minimumSavingsRate: 0.02  # MSR and MLR, fractions of the benchmark
+//	      minimumLossRate: 0.02
+//	      savingsCap: 0.1           # default: the track's; episode: stop-gain
+//	      lossCap: 0.15             # episode: stop-loss
+//	      expectedPosition: above-msr   # above-msr | corridor | loss-zone | capped | below-target | above-target
+//	      expectedSavingsRate: 0.035    # instead of expectedPosition
+//	      sequesterPayout: true     # shared savings payments are sequestered (default true)
 //	    drugsInBudget: false        # capitation: Part B drugs are paid from the capitated budget
 //	    reimbursement:
 //	      basis: medicare-asp       # medicare-asp | asp-plus | fee-schedule | none (capitation in budget)
 //	      percent: 0                # asp-plus: 0.20 means ASP + 20%
 //	      feeSchedule: {}           # fee-schedule: product id -> USD per billing unit
-//	    coinsurance: 0.2            # patient share of the allowed amount (0-1)
+//	      sequestration: 0.02       # of the payer's own payment (default 0.02 for medicare-asp, else 0)
+//	      coinsuranceSource: file   # medicare-asp: file (the ASP file's percentage, default) | contract
+//	    coinsurance: 0.2            # patient share of the allowed amount (0-1); Medicare: where the file has none
 //	    copay: 0                    # patient USD per administration, on top of coinsurance
+//	    deductible: 283             # per plan year (default for medicare-asp: the Part B deductible of the order's year)
+//	    deductibleMet: false        # assume this year's deductible is met
 //	    oopMaxPerCourse: 0          # cap on the patient's cost per course; 0 = no cap
+//	    oopMaxPerYear: 0            # maximum out-of-pocket per plan year; 0 = none
 //	    threshold: 25               # minimum per-course gain in net impact (USD) for a card
-//	    denialRisk: 0.25            # share of the allowed amount put at risk by a payer-non-preferred product (0-1)
 //	    preferred:                  # payer-preferred products per group id; groups not listed have no preference
 //	      trastuzumab: [kanjinti, ogivri]
+//	    priorAuth:                  # the others need prior authorisation: a status on the card, never a loss
+//	      expectedDelayDays: 7
+//	      denialRate: 0.1
 //	    allowMarginSwitch: false    # allow suggestions that raise the payer's cost to raise the FFS margin
 //	    allowMidCourseSwitch:       # per group id: override the group's mid-course switch rule
 //	      trastuzumab: false
@@ -96,12 +114,17 @@ type Contract struct {
 	EpisodeRiskShare     float64             `yaml:"episodeRiskShare,omitempty"`
 	DrugsInBudget        bool                `yaml:"drugsInBudget,omitempty"`
 	Reimbursement        Reimbursement       `yaml:"reimbursement"`
+	Risk                 *RiskTerms          `yaml:"risk,omitempty"`
 	Coinsurance          float64             `yaml:"coinsurance"`
 	Copay                float64             `yaml:"copay,omitempty"`
+	Deductible           *float64            `yaml:"deductible,omitempty"`
+	DeductibleMet        bool                `yaml:"deductibleMet,omitempty"`
 	OOPMaxPerCourse      float64             `yaml:"oopMaxPerCourse,omitempty"`
+	OOPMaxPerYear        float64             `yaml:"oopMaxPerYear,omitempty"`
 	Threshold            float64             `yaml:"threshold"`
-	DenialRisk           float64             `yaml:"denialRisk,omitempty"`
+	DenialRisk           float64             `yaml:"denialRisk,omitempty"` // rejected with a pointer to priorAuth
 	Preferred            map[string][]string `yaml:"preferred,omitempty"`
+	PriorAuth            *PriorAuthTerms     `yaml:"priorAuth,omitempty"`
 	AllowMarginSwitch    bool                `yaml:"allowMarginSwitch,omitempty"`
 	AllowMidCourseSwitch map[string]bool     `yaml:"allowMidCourseSwitch,omitempty"`
 }
@@ -115,11 +138,111 @@ type Match struct {
 	Attribution bool     `yaml:"attribution,omitempty"`
 }
 
-// Reimbursement is what the payer pays the organisation per billing unit.
+// Reimbursement is what the payer pays the organisation per billing unit,
+// and the payment rules of the basis. For medicare-asp each rule defaults to
+// Medicare's value in force (economics.md §3); a nil pointer means "the
+// default".
 type Reimbursement struct {
 	Basis       Basis              `yaml:"basis"`
 	Percent     float64            `yaml:"percent,omitempty"`
 	FeeSchedule map[string]float64 `yaml:"feeSchedule,omitempty"`
+	// Sequestration is the share of the payer's own payment withheld: Medicare's
+	// 2 % payment reduction (Budget Control Act of 2011, extended), applied to
+	// the Medicare-paid share after cost sharing. Default 0.02 for
+	// medicare-asp, 0 otherwise.
+	Sequestration *float64 `yaml:"sequestration,omitempty"`
+	// CoinsuranceSource says where the patient's coinsurance percentage comes
+	// from: "file" (default for medicare-asp) is the CMS ASP file's
+	// "Co-insurance Percentage" per HCPCS and quarter (20 % unless
+	// inflation-adjusted under the Inflation Reduction Act), falling back to
+	// the contract's coinsurance where the file gives none; "contract" always
+	// uses the contract's (the only choice for other bases).
+	CoinsuranceSource string `yaml:"coinsuranceSource,omitempty"`
+}
+
+// Coinsurance sources (Reimbursement.CoinsuranceSource).
+const (
+	CoinsuranceFromFile     = "file"
+	CoinsuranceFromContract = "contract"
+)
+
+// medicareSequestration is the Medicare payment reduction in force (2 %
+// through fiscal year 2032 under current law).
+const medicareSequestration = 0.02
+
+// partBDeductibles are the annual Medicare Part B deductibles (CMS "Medicare
+// Parts A & B Premiums and Deductibles" fact sheets for 2024, 2025, 2026).
+var partBDeductibles = map[int]float64{2024: 240, 2025: 257, 2026: 283}
+
+// PriorAuthTerms is what a contract states about prior authorisation of the
+// products it does not prefer (in the groups listed under preferred). valuerx
+// shows it as a status on the option, never as an expected loss inside the
+// organisation's figure.
+type PriorAuthTerms struct {
+	ExpectedDelayDays float64 `yaml:"expectedDelayDays,omitempty"` // calendar days from request to decision
+	DenialRate        float64 `yaml:"denialRate,omitempty"`        // share of requests the payer denies (0-1)
+}
+
+// Position is where a risk-bearing organisation expects to land at
+// reconciliation; it decides the marginal share of a change in the payer's
+// expenditure (RiskTerms).
+type Position string
+
+// Positions of a shared-savings ACO and of an episode participant.
+const (
+	AboveMSR    Position = "above-msr"    // shared savings: savings beyond the minimum savings rate, below the cap
+	Corridor    Position = "corridor"     // shared savings: between the minimum loss and minimum savings rates: nothing shared
+	LossZone    Position = "loss-zone"    // two-sided shared savings: losses beyond the minimum loss rate, below the loss cap
+	Capped      Position = "capped"       // beyond the savings cap, the loss cap, the stop-gain or the stop-loss: a marginal dollar changes nothing
+	BelowTarget Position = "below-target" // episode: spending below the target price (a performance-based payment)
+	AboveTarget Position = "above-target" // episode: spending above the target price (a recoupment)
+)
+
+// RiskTerms are the reconciliation terms of a shared-savings or episode
+// contract. The organisation's marginal share of a change in the payer's own
+// expenditure is: above-msr / below-target, sharing rate x quality factor
+// (less sequestration of the payment); corridor and capped, zero; loss-zone /
+// above-target, the loss rate. The expected position is the organisation's
+// finance team's input (or derived from expectedSavingsRate) and every card
+// shows it as an assumption.
+type RiskTerms struct {
+	// Track is an MSSP track whose rates are the defaults (42 CFR 425.605,
+	// 425.610): basic-a, basic-b (one-sided, 40 %, cap 10 %), basic-c, basic-d,
+	// basic-e (50 %, loss rate 30 %, cap 10 %), enhanced (75 %, loss rate 1 -
+	// final sharing rate within 40-75 %, cap 20 %); eom (CMS Enhancing
+	// or custom (every rate stated). Episode contracts take their rate from
+	// episodeRiskShare.
+	Track              string   `yaml:"track,omitempty"`
+	LossRate           *float64 `yaml:"lossRate,omitempty"`           // two-sided: share of losses owed
+	QualityFactor      *float64 `yaml:"qualityFactor,omitempty"`      // share of the maximum sharing rate the quality score earns (default 1)
+	MinimumSavingsRate float64  `yaml:"minimumSavingsRate,omitempty"` // fraction of the benchmark
+	MinimumLossRate    float64  `yaml:"minimumLossRate,omitempty"`    // fraction of the benchmark
+	SavingsCap         *float64 `yaml:"savingsCap,omitempty"`         // fraction of the benchmark (stop-gain for episodes)
+	LossCap            *float64 `yaml:"lossCap,omitempty"`            // fraction of the benchmark (stop-loss for episodes)
+	ExpectedPosition   Position `yaml:"expectedPosition,omitempty"`
+	// ExpectedSavingsRate is the expected savings as a fraction of the
+	// benchmark (negative: losses); when given, the position is derived from
+	// it and the rates above instead of stated.
+	ExpectedSavingsRate *float64 `yaml:"expectedSavingsRate,omitempty"`
+	// SequesterPayout: CMS reduces shared savings (and EOM performance-based)
+	// payments by the 2 % sequestration; shared losses owed are not reduced.
+	// Default true.
+	SequesterPayout *bool `yaml:"sequesterPayout,omitempty"`
+}
+
+// trackTerms are an MSSP track's (or the EOM's) rates.
+type trackTerms struct {
+	sharing, loss, savingsCap float64
+	twoSided, enhanced        bool
+}
+
+var tracks = map[string]trackTerms{
+	"basic-a":  {sharing: 0.4, savingsCap: 0.10},
+	"basic-b":  {sharing: 0.4, savingsCap: 0.10},
+	"basic-c":  {sharing: 0.5, loss: 0.3, savingsCap: 0.10, twoSided: true},
+	"basic-d":  {sharing: 0.5, loss: 0.3, savingsCap: 0.10, twoSided: true},
+	"basic-e":  {sharing: 0.5, loss: 0.3, savingsCap: 0.10, twoSided: true},
+	"enhanced": {sharing: 0.75, savingsCap: 0.20, twoSided: true, enhanced: true},
 }
 
 // RosterEntry attributes one beneficiary to a value-based contract.
@@ -304,8 +427,8 @@ func (k *Contract) validate() error {
 	switch k.Arrangement {
 	case FFS:
 	case SharedSavingsUpside, SharedSavingsTwoSided:
-		if !(k.SharedSavingsRate > 0) {
-			errs = append(errs, fmt.Errorf("arrangement %s needs sharedSavingsRate > 0", k.Arrangement))
+		if !(k.SharedSavingsRate > 0) && (k.Risk == nil || tracks[k.Risk.Track].sharing == 0) {
+			errs = append(errs, fmt.Errorf("arrangement %s needs sharedSavingsRate > 0 or a risk.track", k.Arrangement))
 		}
 	case Episode:
 		if !(k.EpisodeRiskShare > 0) {
@@ -349,25 +472,129 @@ func (k *Contract) validate() error {
 	for _, f := range []struct {
 		n string
 		v float64
-	}{{"sharedSavingsRate", k.SharedSavingsRate}, {"episodeRiskShare", k.EpisodeRiskShare}, {"coinsurance", k.Coinsurance}, {"denialRisk", k.DenialRisk}} {
+	}{{"sharedSavingsRate", k.SharedSavingsRate}, {"episodeRiskShare", k.EpisodeRiskShare}, {"coinsurance", k.Coinsurance}} {
 		if err := fraction(f.n, f.v); err != nil {
 			errs = append(errs, err)
 		}
 	}
+	ded := 0.0
+	if k.Deductible != nil {
+		ded = *k.Deductible
+	}
 	for _, f := range []struct {
 		n string
 		v float64
-	}{{"copay", k.Copay}, {"oopMaxPerCourse", k.OOPMaxPerCourse}, {"threshold", k.Threshold}} {
+	}{{"copay", k.Copay}, {"oopMaxPerCourse", k.OOPMaxPerCourse}, {"oopMaxPerYear", k.OOPMaxPerYear}, {"threshold", k.Threshold}, {"deductible", ded}} {
 		if !(f.v >= 0) || f.v > 1e9 {
 			errs = append(errs, fmt.Errorf("%s %v must be a non-negative amount", f.n, f.v))
 		}
 	}
+	if k.DenialRisk != 0 {
+		errs = append(errs, errors.New("denialRisk is no longer supported: a payer's preference is a prior-authorisation status, not an expected loss inside the figures; state priorAuth.expectedDelayDays and priorAuth.denialRate instead"))
+	}
+	if pa := k.PriorAuth; pa != nil {
+		if len(k.Preferred) == 0 {
+			errs = append(errs, errors.New("priorAuth applies to products the payer does not prefer: it needs preferred"))
+		}
+		if err := fraction("priorAuth.denialRate", pa.DenialRate); err != nil {
+			errs = append(errs, err)
+		}
+		if !(pa.ExpectedDelayDays >= 0) || pa.ExpectedDelayDays > 365 {
+			errs = append(errs, fmt.Errorf("priorAuth.expectedDelayDays %v must be 0-365", pa.ExpectedDelayDays))
+		}
+	}
+	r := k.Reimbursement
+	if r.Sequestration != nil {
+		if err := fraction("reimbursement.sequestration", *r.Sequestration); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	switch r.CoinsuranceSource {
+	case "", CoinsuranceFromContract:
+	case CoinsuranceFromFile:
+		if r.Basis != BasisMedicareASP {
+			errs = append(errs, errors.New("reimbursement.coinsuranceSource file needs basis medicare-asp (the CMS file's coinsurance is Medicare's)"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("unknown reimbursement.coinsuranceSource %q (file, contract)", r.CoinsuranceSource))
+	}
+	errs = append(errs, k.validateRisk()...)
 	for g, ps := range k.Preferred {
 		if len(ps) == 0 {
 			errs = append(errs, fmt.Errorf("preferred.%s lists no products", g))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// validateRisk checks the reconciliation terms against the arrangement.
+func (k *Contract) validateRisk() []error {
+	t := k.Risk
+	if t == nil {
+		return nil
+	}
+	var errs []error
+	shared := k.Arrangement == SharedSavingsUpside || k.Arrangement == SharedSavingsTwoSided
+	if !shared && k.Arrangement != Episode {
+		return []error{fmt.Errorf("risk applies to shared-savings and episode arrangements, not %s", k.Arrangement)}
+	}
+	tr, known := tracks[t.Track]
+	switch {
+	case t.Track == "" || t.Track == "custom":
+	case !known:
+		errs = append(errs, fmt.Errorf("unknown risk.track %q (basic-a .. basic-e, enhanced, custom)", t.Track))
+	case !shared:
+		errs = append(errs, fmt.Errorf("risk.track %s is an MSSP track; an episode contract states episodeRiskShare", t.Track))
+	case tr.twoSided != (k.Arrangement == SharedSavingsTwoSided):
+		errs = append(errs, fmt.Errorf("risk.track %s does not fit arrangement %s", t.Track, k.Arrangement))
+	case k.SharedSavingsRate > tr.sharing:
+		errs = append(errs, fmt.Errorf("sharedSavingsRate %v exceeds the %s track's maximum %v", k.SharedSavingsRate, t.Track, tr.sharing))
+	}
+	for _, f := range []struct {
+		n string
+		v *float64
+	}{{"risk.lossRate", t.LossRate}, {"risk.qualityFactor", t.QualityFactor}, {"risk.savingsCap", t.SavingsCap}, {"risk.lossCap", t.LossCap}} {
+		if f.v != nil {
+			if err := fraction(f.n, *f.v); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	for _, f := range []struct {
+		n string
+		v float64
+	}{{"risk.minimumSavingsRate", t.MinimumSavingsRate}, {"risk.minimumLossRate", t.MinimumLossRate}} {
+		if err := fraction(f.n, f.v); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if t.ExpectedSavingsRate != nil && (*t.ExpectedSavingsRate < -1 || *t.ExpectedSavingsRate > 1 || *t.ExpectedSavingsRate != *t.ExpectedSavingsRate) {
+		errs = append(errs, fmt.Errorf("risk.expectedSavingsRate %v must be a fraction of the benchmark between -1 and 1", *t.ExpectedSavingsRate))
+	}
+	if t.ExpectedSavingsRate != nil && t.ExpectedPosition != "" {
+		errs = append(errs, errors.New("risk: state expectedPosition or expectedSavingsRate, not both"))
+	}
+	if t.LossRate != nil && k.Arrangement == SharedSavingsUpside {
+		errs = append(errs, errors.New("risk.lossRate: an upside-only contract shares no losses"))
+	}
+	switch p := t.ExpectedPosition; p {
+	case "", Capped:
+	case AboveMSR, Corridor:
+		if !shared {
+			errs = append(errs, fmt.Errorf("risk.expectedPosition %s is a shared-savings position (episode: below-target, above-target, capped)", p))
+		}
+	case LossZone:
+		if k.Arrangement != SharedSavingsTwoSided {
+			errs = append(errs, fmt.Errorf("risk.expectedPosition loss-zone needs arrangement shared-savings-two-sided"))
+		}
+	case BelowTarget, AboveTarget:
+		if shared {
+			errs = append(errs, fmt.Errorf("risk.expectedPosition %s is an episode position (shared savings: above-msr, corridor, loss-zone, capped)", p))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("unknown risk.expectedPosition %q (above-msr, corridor, loss-zone, capped, below-target, above-target)", p))
+	}
+	return errs
 }
 
 // DefaultConfig returns the embedded sample configuration (data/contracts.yaml):

@@ -7,8 +7,11 @@ import (
 )
 
 // TestWorkedExample reproduces economics.md §5 to the cent: Herceptin against
-// Trazimera, one 420 mg dose (one administration, so the course is the dose),
-// January-March 2026 CMS payment limits.
+// Trazimera, one 420 mg dose, January-March 2026 CMS payment limits. Part 1 is
+// the table and the lines "before sequestration, cost-sharing limits and
+// supplemental coverage" (sequestration configured to 0, the contract's
+// coinsurance, the deductible met); part 2 the paragraph "with Medicare's
+// payment rules", per dose and per course of 17.
 //
 //	Herceptin J9355: limit 73.483 per 10 mg; ASP = 73.483 / 1.06 = 69.323585
 //	  150 mg single-dose vials only: 420 mg -> 3 vials = 45 units, 3 discarded
@@ -18,16 +21,37 @@ import (
 //	  ASP = 8.205 - 0.08 x 69.323585 = 2.659113; 420 mg vial: 42 units, none discarded
 //	  allowed 42 x 8.205 = 344.61; coinsurance 68.922
 //	  acquisition 42 x 2.659113 = 111.683; margin 232.927
-//	Switch, by arrangement:
+//	Switch, before the payment rules:
 //	  FFS:            232.927 - 187.174 = +45.753
-//	  shared 50%:     45.753 + 0.5 x (3,306.735 - 344.61) = +1,526.816
-//	  capitation:     3,119.561 - 111.683 = +3,007.878
+//	  capitation:     3,119.561 - 111.683 = +3,007.878 (no cost sharing)
 //	  ASP + 20%:      margin 0.2 x 45 x 69.323585 = 623.912 -> 0.2 x 42 x 2.659113 = 22.337
+//	With the rules: collected = 0.8 x 0.98 x allowed + 0.2 x allowed = 0.984 x allowed
+//	  margins 0.984 x 3,306.735 - 3,119.561 = 134.266; 0.984 x 344.61 - 111.683 = 227.413
+//	  FFS +93.148 per dose, x 17 = +1,583.51
+//	  Medicare expenditure change 0.8 x 2,962.125 = 2,369.70; 50 % share 1,184.85
+//	  shared savings (payout not sequestered) +1,278.00 per dose, x 17 = +21,725.96
+//	  Medicare saves 0.784 x 2,962.125 = 2,322.31 per dose, 39,479.20 per course
+//	  (economics.md rounds the dose first: 17 x 2,322.31 = 39,479.3); the patient
+//	  0.2 x 2,962.125 = 592.43 per dose, 10,071.23 per course.
 func TestWorkedExample(t *testing.T) {
+	zero := 0.0
 	cat, reg := envWith(t, func(c *Config) {
+		for i := range c.Contracts {
+			k := &c.Contracts[i]
+			k.Reimbursement.Sequestration = &zero
+			k.Reimbursement.CoinsuranceSource = CoinsuranceFromContract
+			k.DeductibleMet = true
+			k.Risk = &RiskTerms{SequesterPayout: new(bool)}
+		}
 		// The §5 commercial line is "a commercial contract paying ASP + 20%",
-		// without payer preferences.
+		// without payer preferences; its capitation line has no cost sharing.
 		contractByID(t, c, "commercial-ppo").Preferred = nil
+		contractByID(t, c, "commercial-ppo").PriorAuth = nil
+		contractByID(t, c, "ma-capitation").Coinsurance = 0
+		contractByID(t, c, "ma-capitation").Risk = nil
+		contractByID(t, c, "medicare-ffs").Risk = nil
+		contractByID(t, c, "commercial-ppo").Risk = nil
+		contractByID(t, c, "eom-oncology").Risk = &RiskTerms{SequesterPayout: new(bool)}
 	})
 	req := Request{ProductID: "herceptin", DoseMg: 420, Administrations: 1, Date: day("2026-02-15")}
 
@@ -60,8 +84,7 @@ func TestWorkedExample(t *testing.T) {
 		orderedMargin, optionMargin float64
 	}{
 		{"medicare-ffs", 45.75, 187.17, 232.93},
-		{"mssp-aco", 1526.82, 187.17, 232.93},
-		{"ma-capitation", 3007.88, -3119.56, -111.68}, // no per-claim payment: margin = -acquisition
+		{"ma-capitation", 3007.88, -3119.56, -111.68}, // no per-claim payment, no cost sharing: margin = -acquisition
 		{"commercial-ppo", -601.58, 623.91, 22.34},    // 22.337 - 623.912 = -601.576: FFS says "stay"
 	} {
 		t.Run(c.contract, func(t *testing.T) {
@@ -75,6 +98,39 @@ func TestWorkedExample(t *testing.T) {
 			usd(t, "course = dose", z.PerCourse.NetImpact-z.PerDose.NetImpact, 0)
 		})
 	}
+
+	t.Run("with Medicare's payment rules", func(t *testing.T) {
+		// Default rules (2 % sequestration, the file's 20 % coinsurance), the
+		// deductible met, the shared-savings payout not sequestered (§5 says
+		// "before any sequestration of the shared-savings payment").
+		cat, reg := envWith(t, func(c *Config) {
+			for i := range c.Contracts {
+				c.Contracts[i].DeductibleMet = true
+			}
+			contractByID(t, c, "mssp-aco").Risk = &RiskTerms{ExpectedPosition: AboveMSR, SequesterPayout: new(bool)}
+		})
+		for _, c := range []struct {
+			contract              string
+			perDose, perCourse    float64
+			medicare, medicareCrs float64
+		}{
+			{"medicare-ffs", 93.15, 1583.51, 2322.31, 39479.20},
+			{"mssp-aco", 1278.00, 21725.96, 2322.31, 39479.20},
+		} {
+			r := mustScore(t, cat, reg, Request{ContractID: c.contract, ProductID: "herceptin", DoseMg: 420, Administrations: 17, Date: day("2026-02-15")})
+			z := option(t, r, "trazimera")
+			usd(t, c.contract+" Herceptin margin", r.Ordered.PerDose.Margin, 134.27)
+			usd(t, c.contract+" Trazimera margin", z.PerDose.Margin, 227.41)
+			usd(t, c.contract+" per dose", z.PerDose.NetImpact-r.Ordered.PerDose.NetImpact, c.perDose)
+			usd(t, c.contract+" per course", z.Delta.NetImpact, c.perCourse)
+			usd(t, c.contract+" Medicare saves per dose", r.Ordered.PerDose.PayerPaid-z.PerDose.PayerPaid, c.medicare)
+			usd(t, c.contract+" Medicare saves per course", -z.Delta.PayerPaid, c.medicareCrs)
+			usd(t, c.contract+" patient saves per dose", r.Ordered.PerDose.PatientOOP-z.PerDose.PatientOOP, 592.43)
+			usd(t, c.contract+" patient saves per course", -z.Delta.PatientOOP, 10071.23)
+			// Who pays the allowed amount adds up: Medicare + patient + sequestration.
+			usd(t, c.contract+" split", r.Ordered.PerDose.PayerPaid+r.Ordered.PerDose.PatientOOP+0.02*0.8*3306.735, 3306.74)
+		}
+	})
 }
 
 func TestCombine(t *testing.T) {
@@ -133,23 +189,33 @@ func TestCombine(t *testing.T) {
 }
 
 // TestArrangements: the other arrangements of economics.md §3 on the §5 dose
-// (Herceptin vs Trazimera, 420 mg once, Jan 2026): margin delta 45.753 and
-// payer allowed delta -2,962.125 per dose.
+// (Herceptin vs Trazimera, 420 mg once, Jan 2026, the deductible met): margin
+// delta 227.413 - 134.266 = +93.148 per dose (sequestered Medicare payments),
+// allowed delta -2,962.125, the payer's expenditure (allowed - 20 %
+// coinsurance) delta 0.8 x -2,962.125 = -2,369.70.
 func TestArrangements(t *testing.T) {
 	for _, c := range []struct {
 		name  string
 		edit  func(*Contract)
 		delta float64
 	}{
-		{"episode 30%", func(k *Contract) { k.Arrangement, k.EpisodeRiskShare = Episode, 0.3 }, 934.39}, // 45.753 + 0.3 x 2,962.125
-		{"shared savings upside 50%", func(k *Contract) { k.Arrangement, k.SharedSavingsRate = SharedSavingsUpside, 0.5 }, 1526.82},
-		{"capitation, drugs carved out (paid FFS)", func(k *Contract) { k.Arrangement, k.DrugsInBudget = Capitation, false }, 45.75},
+		// 93.148 + 0.3 x 0.98 x 2,369.70 (the payout sequestered) = 789.84
+		{"episode 30%", func(k *Contract) { k.Arrangement, k.EpisodeRiskShare = Episode, 0.3 }, 789.84},
+		// 93.148 + 0.5 x 0.98 x 2,369.70 = 1,254.30
+		{"shared savings upside 50%", func(k *Contract) { k.Arrangement, k.SharedSavingsRate = SharedSavingsUpside, 0.5 }, 1254.30},
+		{"capitation, drugs carved out (paid FFS)", func(k *Contract) { k.Arrangement, k.DrugsInBudget = Capitation, false }, 93.15},
+		// The budget buys the drug and keeps the 20 % it collects:
+		// (68.922 - 111.683) - (661.347 - 3,119.561) = +2,415.45
 		{"capitation, drugs in budget", func(k *Contract) {
 			k.Arrangement, k.DrugsInBudget, k.Reimbursement = Capitation, true, Reimbursement{Basis: BasisNone}
-		}, 3007.88},
+		}, 2415.45},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			cat, reg := envWith(t, func(cfg *Config) { c.edit(contractByID(t, cfg, "medicare-ffs")) })
+			cat, reg := envWith(t, func(cfg *Config) {
+				k := contractByID(t, cfg, "medicare-ffs")
+				k.DeductibleMet = true
+				c.edit(k)
+			})
 			r := mustScore(t, cat, reg, Request{ContractID: "medicare-ffs", ProductID: "herceptin", DoseMg: 420, Administrations: 1, Date: day("2026-02-15")})
 			usd(t, "trazimera delta", option(t, r, "trazimera").Delta.NetImpact, c.delta)
 			if bestID(r) != "trazimera" {

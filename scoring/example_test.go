@@ -31,9 +31,10 @@ func Example() {
 	}
 	b := res.Best
 	fmt.Printf("%s (%s), %s\n", contract.Name, contract.Arrangement, res.Book.Label)
-	fmt.Printf("%s -> %s: organisation %s, payer %s, patient %s per course\n", res.Ordered.Product.Name, b.Product.Name,
-		scoring.FormatSignedUSD(b.Delta.NetImpact), scoring.FormatSignedUSD(b.Delta.PayerAllowed), scoring.FormatSignedUSD(b.Delta.PatientOOP))
+	fmt.Printf("%s -> %s: organisation %s, Medicare pays %s, patient %s (allowed %s) per course\n", res.Ordered.Product.Name, b.Product.Name,
+		scoring.FormatSignedUSD(b.Delta.NetImpact), scoring.FormatSignedUSD(b.Delta.PayerPaid), scoring.FormatSignedUSD(b.Delta.PatientOOP),
+		scoring.FormatSignedUSD(b.Delta.PayerAllowed))
 	// Output:
 	// Medicare Shared Savings ACO (two-sided) (shared-savings-two-sided), CMS ASP Jan 2026
-	// Herceptin -> Trazimera: organisation +25,955.87, payer -50,356.13, patient -10,071.23 per course
+	// Herceptin -> Trazimera: organisation +21,323.11, Medicare pays -39,479.20, patient -10,071.23 (allowed -50,356.13) per course
 }

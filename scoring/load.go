@@ -598,10 +598,102 @@ func (d *dataset) retail(g Group, m memberDef, isRef bool, strength map[string]f
 	return p, nil
 }
 
-// aspBooks builds one book per CMS quarter. Derived ASP follows economics.md:
-// reference (and any product without the add-on note) = limit / 1.06; a
-// biosimilar whose row carries "8% of reference add-on applied" = limit - 0.08
-// x the reference's derived ASP of the same quarter.
+// aspRow is one parsed row of the CMS ASP extract.
+type aspRow struct {
+	hcpcs, dosage, note string
+	limit               float64 // payment limit per billing unit, USD
+	coinsurance         float64 // beneficiary coinsurance, fraction (0.17585 for 17.585 %)
+}
+
+// parseASPRow reads the payment limit and the coinsurance percentage of one
+// extract row. The coinsurance column is the file's "Co-insurance Percentage"
+// (20.000, or lower where CMS applies the Inflation Reduction Act's
+// inflation-adjusted coinsurance, e.g. 17.585 for J0897 in January 2026).
+func parseASPRow(r row) (aspRow, error) {
+	a := aspRow{hcpcs: strings.ToUpper(r["hcpcs"]), dosage: r["hcpcs_dosage"], note: r["notes"]}
+	lim, err := parseNum(r["payment_limit_usd"])
+	if err != nil || !(lim > 0) || math.IsInf(lim, 0) {
+		return a, fmt.Errorf("bad payment limit %q", r["payment_limit_usd"])
+	}
+	a.limit = lim
+	if c := r["coinsurance_pct"]; c != "" {
+		pct, err := parseNum(c)
+		if err != nil || !(pct > 0) || pct > 100 {
+			return a, fmt.Errorf("bad coinsurance percentage %q", c)
+		}
+		a.coinsurance = pct / 100
+	}
+	return a, nil
+}
+
+// CMS notes that change how the ASP is backed out of the payment limit.
+const (
+	noteAddOn8   = "8% of reference add-on applied"    // qualifying biosimilar (IRA): limit = ASP + 8 % of the reference ASP
+	noteAMP      = "AMP-based payment limit"           // the limit is 103 % of AMP, not ASP + 6 %
+	noteLesserOf = "\"lesser of\" methodology applied" // the limit is the lesser of ASP + 6 % and another figure
+	noteAdded    = "Added "                            // a code new this quarter: may be paid on WAC before ASP data exist
+)
+
+// backOut derives the ASP (the default acquisition estimate) from a payment
+// limit by the statute's add-on (SSA 1847A(b)(1) and (b)(8)): a reference or
+// single-source product is paid ASP + 6 %, so ASP = limit / 1.06; a
+// qualifying biosimilar ("8% of reference add-on applied") is paid its ASP +
+// 8 % of the reference's ASP, so ASP = limit - 0.08 x reference ASP; any other
+// biosimilar is paid its ASP + 6 % of the reference's ASP, so ASP = limit -
+// 0.06 x reference ASP. An AMP-based or "lesser of" limit is not ASP plus an
+// add-on, and a biosimilar quarter without a reference price or a code added
+// this quarter cannot be inverted with certainty: those are estimates, and
+// say so (an AMP-based limit gives AMP = limit / 1.03 instead).
+func backOut(a aspRow, biosimilar bool, refASP float64, refOK bool) (asp float64, label string, estimated bool) {
+	var why string
+	switch {
+	case strings.Contains(a.note, noteAMP):
+		// 42 CFR 414.904(d)(3): the AMP-based limit is 103 % of AMP; AMP is the
+		// nearest published figure to a market price.
+		asp = a.limit / 1.03
+		label = fmt.Sprintf("estimated: AMP = payment limit %.3f / 1.03 (an AMP-based limit is 103 %% of AMP, 42 CFR 414.904(d)(3); ASP unknown)", a.limit)
+		return asp, label + " (CMS note: " + a.note + ")", true
+	case strings.Contains(a.note, noteLesserOf):
+		why = "\"lesser of\" methodology: the limit may be below ASP + add-on"
+	}
+	switch {
+	case biosimilar && refOK && strings.Contains(a.note, noteAddOn8):
+		asp = a.limit - 0.08*refASP
+		label = fmt.Sprintf("payment limit %.3f - 0.08 x reference ASP %.4f (qualifying biosimilar)", a.limit, refASP)
+	case biosimilar && refOK:
+		asp = a.limit - 0.06*refASP
+		label = fmt.Sprintf("payment limit %.3f - 0.06 x reference ASP %.4f (biosimilar without the 8%% add-on)", a.limit, refASP)
+		if why == "" && strings.HasPrefix(a.note, noteAdded) {
+			why = "code added this quarter: the limit may rest on WAC rather than ASP"
+		}
+	case biosimilar:
+		asp = a.limit / 1.06
+		label = fmt.Sprintf("payment limit %.3f / 1.06", a.limit)
+		why = "no reference payment limit this quarter to back out the biosimilar add-on"
+	default:
+		asp = a.limit / 1.06
+		label = fmt.Sprintf("payment limit %.3f / 1.06", a.limit)
+	}
+	if !(asp > 0) {
+		// A limit below the reference add-on: the row cannot be a plain ASP + add-on.
+		asp = a.limit / 1.06
+		label = fmt.Sprintf("payment limit %.3f / 1.06", a.limit)
+		why = "the statutory back-out gives no positive ASP"
+	}
+	kind := "derived: "
+	if why != "" {
+		kind, estimated = "estimated: ", true
+		label += "; " + why
+	}
+	label = kind + label
+	if a.note != "" {
+		label += " (CMS note: " + a.note + ")"
+	}
+	return asp, label, estimated
+}
+
+// aspBooks builds one book per CMS quarter, with the ASP backed out of each
+// payment limit as backOut describes and the file's coinsurance percentage.
 func (d *dataset) aspBooks(defs []groupDef) ([]PriceBook, error) {
 	type qkey struct{ start, end string }
 	byQ := map[qkey]map[string]row{}
@@ -631,33 +723,32 @@ func (d *dataset) aspBooks(defs []groupDef) ([]PriceBook, error) {
 			refRow, refOK := rows[gd.members[0].code]
 			var refASP float64
 			if refOK {
-				lim, err := parseNum(refRow["payment_limit_usd"])
+				a, err := parseASPRow(refRow)
 				if err != nil {
-					return nil, fmt.Errorf("scoring: %s %s: bad payment limit", label, gd.members[0].code)
+					return nil, fmt.Errorf("scoring: %s %s: %w", label, gd.members[0].code, err)
 				}
-				refASP = lim / 1.06
+				refASP, _, _ = backOut(a, false, 0, false)
 			}
 			for i, m := range gd.members {
 				r, ok := rows[m.code]
 				if !ok {
 					continue // not listed this quarter
 				}
-				lim, err := parseNum(r["payment_limit_usd"])
-				if err != nil || lim <= 0 {
-					return nil, fmt.Errorf("scoring: %s %s: bad payment limit %q", label, m.code, r["payment_limit_usd"])
+				a, err := parseASPRow(r)
+				if err != nil {
+					return nil, fmt.Errorf("scoring: %s %s: %w", label, m.code, err)
 				}
-				pr := Price{PerUnit: lim, Note: r["notes"],
-					Published: fmt.Sprintf("published: %s payment limit %s %s per %s", label, m.code, r["payment_limit_usd"], r["hcpcs_dosage"]),
+				pr := Price{PerUnit: a.limit, Note: a.note,
+					Published: fmt.Sprintf("published: %s payment limit %s %s per %s", label, m.code, r["payment_limit_usd"], a.dosage),
 				}
-				switch {
-				case i > 0 && strings.Contains(r["notes"], "8% of reference add-on applied") && refOK:
-					pr.ASP = lim - 0.08*refASP
-					pr.Derived = fmt.Sprintf("derived: payment limit %.3f - 0.08 x reference ASP %.4f (CMS note: %s)", lim, refASP, r["notes"])
-				default:
-					pr.ASP = lim / 1.06
-					pr.Derived = fmt.Sprintf("derived: payment limit %.3f / 1.06", lim)
-					if r["notes"] != "" {
-						pr.Derived += " (CMS note: " + r["notes"] + ")"
+				pr.ASP, pr.Derived, pr.Estimated = backOut(a, i > 0, refASP, refOK)
+				if a.coinsurance > 0 {
+					pr.Coinsurance = a.coinsurance
+					// One label per quarter and rate, not per code: the patient figure's source is
+					// then shared by every product at the usual 20 %.
+					pr.CoinsuranceLabel = fmt.Sprintf("published: %s coinsurance %s %%", label, r["coinsurance_pct"])
+					if strings.Contains(a.note, "Inflation-adjusted") {
+						pr.CoinsuranceLabel += " (inflation-adjusted)"
 					}
 				}
 				// The gateway's golden cards quote this label verbatim.

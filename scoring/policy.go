@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -128,6 +129,38 @@ func ParsePolicy(cat *Catalog, data []byte, indications *IndicationTable, source
 	return p, nil
 }
 
+// DefaultPolicy is the embedded demo's policy (data/policy.yaml) with the curated indication
+// table (data/indications.csv).
+func DefaultPolicy(cat *Catalog) (*Policy, error) {
+	ind, err := DefaultIndications()
+	if err != nil {
+		return nil, err
+	}
+	b, err := DefaultPolicyYAML()
+	if err != nil {
+		return nil, err
+	}
+	return ParsePolicy(cat, b, ind, "embedded demo policy (scoring/data/policy.yaml)")
+}
+
+// DefaultPolicyYAML is the embedded demo policy file, to start a site's own from.
+func DefaultPolicyYAML() ([]byte, error) {
+	b, err := dataFS.ReadFile("data/policy.yaml")
+	if err != nil {
+		return nil, fmt.Errorf("scoring: embedded policy: %w", err)
+	}
+	return b, nil
+}
+
+// DefaultIndications is the curated indication table embedded in the binary.
+func DefaultIndications() (*IndicationTable, error) {
+	b, err := dataFS.ReadFile("data/indications.csv")
+	if err != nil {
+		return nil, fmt.Errorf("scoring: embedded indications: %w", err)
+	}
+	return ParseIndications(bytes.NewReader(b))
+}
+
 // Group returns the P&T rules for a group with the defaults filled in: biologics are never
 // switched mid-course and AB-rated generics (group.AllowMidCourse) at any time.
 func (p *Policy) Group(g Group) GroupPolicy {
@@ -166,6 +199,15 @@ func (p *Policy) formulary(site string) (Formulary, bool) {
 	}
 	f, ok := p.formularies[""]
 	return f, ok
+}
+
+// HasSite reports whether a formulary is configured for site itself.
+func (p *Policy) HasSite(site string) bool {
+	if p == nil || site == "" {
+		return false
+	}
+	_, ok := p.formularies[site]
+	return ok
 }
 
 // OnFormulary reports whether a product may be used at a site: listed for its group (or the
@@ -214,8 +256,11 @@ type Indication struct {
 	Group, ID, Name string
 	ICD10Prefixes   []string // ICD-10-CM, without the dot, upper case ("L100")
 	SNOMED          []string
-	Labels          map[string]Labelled // product id -> label state
-	Versions        map[string]string   // product id -> label version and source
+	// MaxAgeYears bounds a paediatric indication ("pediatric-uc": 17); 0 for none. ICD-10-CM
+	// cannot say a patient is a child, so the patient's age decides.
+	MaxAgeYears int
+	Labels      map[string]Labelled // product id -> label state
+	Versions    map[string]string   // product id -> label version and source
 }
 
 // IndicationTable is the curated, sourced table of labelled indications
@@ -225,8 +270,8 @@ type IndicationTable struct {
 }
 
 // ParseIndications reads the table: group,product,indication_id,indication,icd10cm_prefixes,
-// snomed_codes,labelled,label_version,source,note. Products unknown to the catalog are kept
-// (the table may be ahead of the catalog) but a group must exist when cat is not nil.
+// snomed_codes,[max_age_years,]labelled,label_version,source,note. Products and groups unknown to
+// the catalog are kept: the table may be ahead of the catalog.
 func ParseIndications(r io.Reader) (*IndicationTable, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
@@ -277,6 +322,13 @@ func ParseIndications(r io.Reader) (*IndicationTable, error) {
 				ind.ICD10Prefixes = append(ind.ICD10Prefixes, c)
 			}
 		}
+		if a := get(rec, "max_age_years"); a != "" {
+			age, err := strconv.Atoi(a)
+			if err != nil || age <= 0 || age > 120 {
+				return nil, fmt.Errorf("scoring: indications: row %d: max_age_years %q", n+2, a)
+			}
+			ind.MaxAgeYears = age
+		}
 		for _, c := range splitList(get(rec, "snomed_codes")) {
 			if !slices.Contains(ind.SNOMED, c) {
 				ind.SNOMED = append(ind.SNOMED, c)
@@ -311,13 +363,18 @@ type Diagnosis struct {
 }
 
 // Match returns the ids of the table's indications of a group that the diagnoses denote,
-// sorted; an ICD-10-CM code matches an indication when it starts with one of its prefixes.
-func (t *IndicationTable) Match(group string, dx []Diagnosis) []string {
+// sorted; an ICD-10-CM code matches an indication when it starts with one of its prefixes. A
+// paediatric indication matches only a patient no older than its bound; ageYears < 0 (unknown)
+// matches it too, the conservative choice: a product not labelled for it is then not suggested.
+func (t *IndicationTable) Match(group string, dx []Diagnosis, ageYears int) []string {
 	if t == nil {
 		return nil
 	}
 	var ids []string
 	for _, ind := range t.byGroup[group] {
+		if ind.MaxAgeYears > 0 && ageYears > ind.MaxAgeYears {
+			continue
+		}
 		for _, d := range dx {
 			hit := false
 			switch d.System {

@@ -26,6 +26,14 @@ type Registry struct {
 	byID      map[string]int
 	roster    map[string][]RosterEntry // normalised MBI -> entries
 	acq       map[string][]AcquisitionCost
+	shares    []riskResult // per contract: the marginal risk share, resolved once
+}
+
+// riskResult is riskShare's answer for one contract.
+type riskResult struct {
+	share    float64
+	position Position
+	label    string
 }
 
 // NewRegistry validates cfg against the catalog (product and group ids in
@@ -66,6 +74,8 @@ func NewRegistry(cfg Config, cat *Catalog) (*Registry, error) {
 		}
 		r.byID[k.ID] = i
 		r.contracts = append(r.contracts, k)
+		share, pos, label := riskShare(&k, contractSequestration(&k))
+		r.shares = append(r.shares, riskResult{share, pos, label})
 	}
 	for _, e := range cfg.Roster {
 		mbi, _ := NormalizeMBI(e.MBI)
@@ -83,7 +93,25 @@ func NewRegistry(cfg Config, cat *Catalog) (*Registry, error) {
 	return r, nil
 }
 
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
+}
+
 func cloneContract(k Contract) Contract {
+	k.Deductible = clonePtr(k.Deductible)
+	k.Reimbursement.Sequestration = clonePtr(k.Reimbursement.Sequestration)
+	k.PriorAuth = clonePtr(k.PriorAuth)
+	if k.Risk != nil {
+		r := *k.Risk
+		r.LossRate, r.QualityFactor = clonePtr(r.LossRate), clonePtr(r.QualityFactor)
+		r.SavingsCap, r.LossCap = clonePtr(r.SavingsCap), clonePtr(r.LossCap)
+		r.ExpectedSavingsRate, r.SequesterPayout = clonePtr(r.ExpectedSavingsRate), clonePtr(r.SequesterPayout)
+		k.Risk = &r
+	}
 	k.Match.SOPT = slices.Clone(k.Match.SOPT)
 	k.Match.PayerIDs = slices.Clone(k.Match.PayerIDs)
 	k.Match.Plans = slices.Clone(k.Match.Plans)
@@ -237,4 +265,24 @@ func (k *Contract) prefers(groupID, productID string) (preferred, hasPreferences
 		return false, false
 	}
 	return slices.Contains(ps, productID), true
+}
+
+// PriorAuth is an option's prior-authorisation status under the contract.
+type PriorAuth struct {
+	Required          bool
+	ExpectedDelayDays float64 // as the contract states
+	DenialRate        float64 // as the contract states
+}
+
+// priorAuth is the status of a product: a product the contract does not
+// prefer, in a group where it names preferred products, needs prior
+// authorisation when the contract says so (priorAuth).
+func (k *Contract) priorAuth(groupID, productID string) PriorAuth {
+	if k.PriorAuth == nil {
+		return PriorAuth{}
+	}
+	if pref, has := k.prefers(groupID, productID); !has || pref {
+		return PriorAuth{}
+	}
+	return PriorAuth{Required: true, ExpectedDelayDays: k.PriorAuth.ExpectedDelayDays, DenialRate: k.PriorAuth.DenialRate}
 }

@@ -65,10 +65,13 @@ type Result struct {
 	DoseMg          float64  // the dose scored (the request's, or the group's default)
 	Administrations int      // the course scored
 	Defaulted       []string // which of "dose", "administrations" came from the group's defaults
-	Ordered         Option
-	Options         []Option // ranked, best first, excluding the ordered one: eligible options first
-	Best            *Option  // nil when no card is warranted (rules, threshold); points into Options
-	Reason          string   // why Best is nil
+	// AdministrationsPerYear is a year of therapy for the group (PerYear figures), PerYearSource where it comes from.
+	AdministrationsPerYear int
+	PerYearSource          string
+	Ordered                Option
+	Options                []Option // ranked, best first, excluding the ordered one: eligible options first
+	Best                   *Option  // nil when no card is warranted (rules, threshold); points into Options
+	Reason                 string   // why Best is nil
 	// MidCourse is the P&T rule applied to a patient already on therapy ("" for a new start).
 	MidCourse MidCourse
 	// OrderedOffFormulary: the ordered product is not on the site's formulary (or not stocked),
@@ -82,18 +85,23 @@ type Result struct {
 	ItemMg float64
 	// Policy names the P&T policy applied, for the card's provenance.
 	Policy string
+	// AvoidsPriorAuth: Best is suggested because the ordered product needs the payer's prior
+	// authorisation and Best does not, although the organisation's figure does not rise by the
+	// threshold (the card says what the switch costs it).
+	AvoidsPriorAuth bool
 }
 
 // Option is one product's figures beside the ordered one.
 type Option struct {
-	Product            Product
-	PerDose, PerCourse Figures
-	Delta              Figures           // option minus ordered, per course
-	Sources            map[string]string // figure name -> "published: ...", "derived: ...", "configured: ...", "estimated: ..."
-	PayerPreferred     bool
-	Packages           []PackageUse // the items that deliver one dose
-	Eligible           bool         // may be suggested (passes the switch and product rules)
-	Exclusion          string       // why not, when !Eligible (Exclude* constants)
+	Product                     Product
+	PerDose, PerCourse, PerYear Figures
+	Delta                       Figures           // option minus ordered, per course
+	Sources                     map[string]string // figure name -> "published: ...", "derived: ...", "configured: ...", "estimated: ..."
+	PayerPreferred              bool
+	PriorAuth                   PriorAuth    // what the contract states for this product: a status, never a loss inside the figures
+	Packages                    []PackageUse // the items that deliver one dose
+	Eligible                    bool         // may be suggested (passes the switch and product rules)
+	Exclusion                   string       // why not, when !Eligible (Exclude* constants)
 }
 
 // ErrUnknown marks a request naming an unknown contract or product; the
@@ -114,6 +122,7 @@ type scoreCtx struct {
 	book     PriceBook
 	day      time.Time // the order's calendar day (acquisition cost periods)
 	admins   int       // administrations per course
+	t        terms     // the contract's payment rules for this order
 	labels   labels
 }
 
@@ -192,10 +201,13 @@ func score(cat *Catalog, reg *Registry, pol *Policy, req Request, k *Contract, g
 	if err != nil {
 		return Result{}, err
 	}
-	s := &scoreCtx{cat: cat, reg: reg, policy: pol, contract: k, group: g, book: book, day: req.Date, admins: req.Administrations}
+	s := &scoreCtx{cat: cat, reg: reg, policy: pol, contract: k, group: g, book: book, day: req.Date, admins: req.Administrations,
+		t: resolveTerms(reg, k, g, req.Date)}
+	py := perYear(g)
 	res := Result{
 		Contract: cloneContract(*k), Group: g, Book: book, Stale: stale,
 		DoseMg: req.DoseMg, Administrations: req.Administrations, Defaulted: defaulted,
+		AdministrationsPerYear: py.n, PerYearSource: py.source,
 		Indications: req.Indications, ItemMg: req.ItemMg, Policy: pol.Source(),
 	}
 	inds := pol.Indications()
@@ -209,6 +221,7 @@ func score(cat *Catalog, reg *Registry, pol *Policy, req Request, k *Contract, g
 	build := func(p Product) (cand, error) {
 		o := Option{Product: p}
 		o.PayerPreferred, _ = k.prefers(g.ID, p.ID)
+		o.PriorAuth = k.priorAuth(g.ID, p.ID)
 		if req.ItemMg > 0 && p.MgPerUnit == 0 {
 			// Tablets: only items of the ordered strength, so the order's "1 tablet daily" still
 			// means the same dose once the medication is swapped.
@@ -229,12 +242,17 @@ func score(cat *Catalog, reg *Registry, pol *Policy, req Request, k *Contract, g
 			o.Exclusion = ExcludeNotPriced
 			return cand{opt: o}, nil
 		}
+		if pk, ok := book.packages[p.ID]; ok {
+			p.Packages = pk // billing units per package from the crosswalk of the book's quarter
+		}
 		units, wasted, use, err := combine(p, req.DoseMg)
 		if err != nil {
 			return cand{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 		}
 		o.Packages = use
-		o.PerDose, o.PerCourse = s.figures(r, units, wasted)
+		o.PerDose = s.figures(r, units, wasted, 1, spanDose)
+		o.PerCourse = s.figures(r, units, wasted, s.admins, spanCourse)
+		o.PerYear = s.figures(r, units, wasted, s.t.perYear, spanYear)
 		o.Sources = r.src
 		if pr.itemMg > 0 {
 			for _, u := range use {
@@ -245,7 +263,6 @@ func score(cat *Catalog, reg *Registry, pol *Policy, req Request, k *Contract, g
 			}
 		}
 		o.Sources["units"] = describeUse(p, use, wasted)
-		o.Sources["patientOOP"] = s.label(&s.labels.oop, s.oopSource)
 		if len(defaulted) > 0 {
 			o.Sources["dose"] = s.label(&s.labels.dose, func() string {
 				return fmt.Sprintf("default (%s): %s", strings.Join(defaulted, ", "), g.DefaultsSource)
@@ -265,10 +282,10 @@ func score(cat *Catalog, reg *Registry, pol *Policy, req Request, k *Contract, g
 	}
 	orderedPreferred, hasPrefs := k.prefers(g.ID, ordered.ID)
 	finish := func(o *Option, base Option) {
-		pref, _ := k.prefers(g.ID, o.Product.ID)
-		o.PerDose.NetImpact = s.netImpact(o.PerDose, base.PerDose.PayerAllowed, pref, hasPrefs)
-		o.PerCourse.NetImpact = s.netImpact(o.PerCourse, base.PerCourse.PayerAllowed, pref, hasPrefs)
-		o.Sources["netImpact"] = s.netImpactSource(hasPrefs, pref)
+		o.PerDose.NetImpact = s.netImpact(o.PerDose, base.PerDose)
+		o.PerCourse.NetImpact = s.netImpact(o.PerCourse, base.PerCourse)
+		o.PerYear.NetImpact = s.netImpact(o.PerYear, base.PerYear)
+		o.Sources["netImpact"] = s.netImpactSource()
 	}
 	finish(&oc.opt, oc.opt)
 	res.Ordered = oc.opt
@@ -334,7 +351,20 @@ func score(cat *Catalog, reg *Registry, pol *Policy, req Request, k *Contract, g
 			// patient pays no more: worth the clinician's attention.
 			res.Best = &res.Options[0]
 			return res, nil
-		case cents(d.NetImpact) > 0 || (cents(d.NetImpact) == 0 && cents(d.PayerAllowed) < 0):
+		}
+		if oc.opt.PriorAuth.Required {
+			// The ordered product needs the payer's prior authorisation and a permitted option
+			// does not (it passed the money rules as a payer-preferred product replacing a
+			// non-preferred one): worth a card that shows the delay, the denial rate and what
+			// the switch costs the organisation, instead of hiding the PA in an expected loss.
+			for i := range res.Options {
+				if o := &res.Options[i]; o.Eligible && !o.PriorAuth.Required {
+					res.Best, res.AvoidsPriorAuth = o, true
+					return res, nil
+				}
+			}
+		}
+		if cents(d.NetImpact) > 0 || (cents(d.NetImpact) == 0 && cents(d.PayerAllowed) < 0) {
 			// A better or cheaper option exists, but the organisation's gain does
 			// not clear the contract's threshold (e.g. a generic under FFS, where
 			// the organisation earns nothing either way).
@@ -404,18 +434,6 @@ func (s *scoreCtx) midCourse() MidCourse {
 		return MidCourseNever
 	}
 	return s.policy.Group(s.group).MidCourse
-}
-
-func (s *scoreCtx) oopSource() string {
-	k := s.contract
-	src := fmt.Sprintf("configured: coinsurance %g%% of allowed (contract %s)", k.Coinsurance*100, k.ID)
-	if k.Copay > 0 {
-		src += fmt.Sprintf(" + copay %.2f per administration", k.Copay)
-	}
-	if k.OOPMaxPerCourse > 0 {
-		src += fmt.Sprintf(", capped at %.2f per course", k.OOPMaxPerCourse)
-	}
-	return src
 }
 
 // compareOptions ranks eligible options first, then by net impact for the

@@ -17,41 +17,46 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata golden files")
 
 // TestRequiredOutcomes: Herceptin 420 mg x 17 (the group default), by
-// contract and date. Hand figures per dose (CMS limits per 10 mg):
+// contract and date, under Medicare's payment rules (2 % sequestration of
+// Medicare's 80 %, so the organisation collects 0.984 x allowed; the Part B
+// deductible once per course). Hand figures per dose (CMS limits per 10 mg):
 //
 // 2026-02-15 (Jan 2026 book): reference ASP 73.483/1.06 = 69.3236. Every
-// biosimilar carries the 8% add-on, so its margin per unit is 0.08 x 69.3236 =
-// 5.5459 against Herceptin's 0.06 x 69.3236 = 4.1594; every biosimilar has a
-// 420 mg vial (42 units) where Herceptin bills 45 (three 150 mg single-dose
-// vials), so every biosimilar's margin is 42 x 5.5459 = 232.93 vs 187.17.
-//   - mssp-aco: Trazimera's allowed 42 x 8.205 = 344.61 is the lowest, so its
-//     shared-savings term 0.5 x (3,306.74 - 344.61) = 1,481.06 is the largest:
-//     +1,526.82 per dose.
-//   - ma-capitation: Trazimera's acquisition 42 x 2.6591 = 111.68 is the lowest:
-//     +3,007.88 per dose.
-//   - medicare-ffs: the six biosimilars tie on margin (232.93, +45.75 per dose);
-//     the tie goes to the lower payer allowed, then the lower patient cost, so
-//     Trazimera (344.61 allowed, 68.92 coinsurance) wins. Wastage is what puts
-//     Herceptin behind: at 45 units its 0.06 add-on still earns less than 42
-//     units at 0.08.
+// biosimilar carries the 8% add-on and has a 420 mg vial (42 units) where
+// Herceptin bills 45 (three 150 mg single-dose vials). A biosimilar's margin
+// is 0.984 x 42 x limit - 42 x (limit - 0.08 x 69.3236) = 42 x (5.5459 -
+// 0.016 x limit): the sequestered 80 % makes the cheapest earn the most
+// (Trazimera 227.41) where without it they tied at 232.93; Herceptin earns
+// 0.984 x 3,306.74 - 3,119.56 = 134.27.
+//   - mssp-aco: the change in Medicare's expenditure is 0.8 x (3,306.74 -
+//     344.61) = 2,369.70; at the 50 % sharing rate with the payout sequestered
+//     (x 0.98) the ACO gains 93.15 + 1,161.15 = +1,254.30 per dose.
+//   - ma-capitation: the budget buys the drug and keeps the 20 % cost sharing,
+//     up to the $9,250 yearly maximum out-of-pocket: per dose (68.92 - 111.68) -
+//     (661.35 - 3,119.56) = +2,415.45; per course Herceptin's patient share
+//     0.2 x 56,214.50 = 11,242.90 stops at 9,250.00, Trazimera's is 1,171.67:
+//     (1,171.67 - 1,898.61) - (9,250.00 - 53,032.54) = +43,055.61.
+//   - medicare-ffs: Trazimera's margin is the highest: +93.15 per dose.
 //
 // 2024-02-15 (Jan 2024 book): reference ASP 80.465/1.06 = 75.9104; Kanjinti
-// 13.450 (allowed 42 x 13.450 = 564.90) is below Trazimera 16.367 (687.41),
-// so for the ACO Kanjinti gains 50.10 + 0.5 x (3,620.93 - 564.90) = +1,578.11
-// per dose against Trazimera's +1,516.86. The 2024Q1 rows agree with
-// economics.md ("Kanjinti in Q1 2024").
+// 13.450 (allowed 42 x 13.450 = 564.90) is below Trazimera 16.367 (687.41).
+// For the ACO Kanjinti gains (246.02 - 147.02) + 0.49 x 0.8 x (3,620.93 -
+// 564.90) = +1,296.96 per dose against Trazimera's +1,246.97. The 2024Q1 rows
+// agree with economics.md ("Kanjinti in Q1 2024"). Capitation: (112.98 -
+// 309.84) - (724.19 - 3,415.97) = +2,494.92 per dose, +45,474.80 per course
+// (Herceptin's 12,311.16 patient share capped at 9,250.00).
 func TestRequiredOutcomes(t *testing.T) {
 	cat, reg := env(t)
 	for _, c := range []struct {
-		contract, date string
-		best           string
-		perDoseDelta   float64
+		contract, date          string
+		best                    string
+		perDoseDelta, courseDlt float64
 	}{
-		{"mssp-aco", "2026-02-15", "trazimera", 1526.82},
-		{"ma-capitation", "2026-02-15", "trazimera", 3007.88},
-		{"medicare-ffs", "2026-02-15", "trazimera", 45.75},
-		{"mssp-aco", "2024-02-15", "kanjinti", 1578.11},
-		{"ma-capitation", "2024-02-15", "kanjinti", 3415.97 - 309.84}, // acquisition 45 x 75.9104 vs 42 x 7.3772
+		{"mssp-aco", "2026-02-15", "trazimera", 1254.30, 21323.11}, // 17 x 1,254.3006
+		{"ma-capitation", "2026-02-15", "trazimera", 2415.45, 43055.61},
+		{"medicare-ffs", "2026-02-15", "trazimera", 93.15, 1583.51},
+		{"mssp-aco", "2024-02-15", "kanjinti", 1296.96, 22048.30}, // 17 x 1,296.9590
+		{"ma-capitation", "2024-02-15", "kanjinti", 2494.92, 45474.80},
 	} {
 		t.Run(c.contract+"/"+c.date, func(t *testing.T) {
 			r := mustScore(t, cat, reg, Request{ContractID: c.contract, ProductID: "herceptin", Date: day(c.date)})
@@ -60,9 +65,11 @@ func TestRequiredOutcomes(t *testing.T) {
 			}
 			b := *r.Best
 			usd(t, "per-dose delta", b.PerDose.NetImpact-r.Ordered.PerDose.NetImpact, c.perDoseDelta)
-			usd(t, "course delta = 17 doses", b.Delta.NetImpact-17*(b.PerDose.NetImpact-r.Ordered.PerDose.NetImpact), 0)
-			if r.DoseMg != 420 || r.Administrations != 17 || len(r.Defaulted) != 2 {
-				t.Errorf("defaults: %g mg x %d (%v), want 420 x 17 from the group", r.DoseMg, r.Administrations, r.Defaulted)
+			usd(t, "course delta", b.Delta.NetImpact, c.courseDlt)
+			// A course of trastuzumab is a year of therapy (17 q3w cycles).
+			usd(t, "year = course", b.PerYear.NetImpact-b.PerCourse.NetImpact, 0)
+			if r.DoseMg != 420 || r.Administrations != 17 || len(r.Defaulted) != 2 || r.AdministrationsPerYear != 17 {
+				t.Errorf("defaults: %g mg x %d (%v), %d a year; want 420 x 17 from the group", r.DoseMg, r.Administrations, r.Defaulted, r.AdministrationsPerYear)
 			}
 			if !b.Eligible || b.Delta.PayerAllowed >= 0 || b.Delta.PatientOOP >= 0 {
 				t.Errorf("best must lower the payer's and the patient's cost: %+v", b.Delta)
@@ -70,56 +77,78 @@ func TestRequiredOutcomes(t *testing.T) {
 		})
 	}
 
-	t.Run("medicare-ffs tie on margin", func(t *testing.T) {
+	t.Run("medicare-ffs: the cheapest biosimilar earns the most", func(t *testing.T) {
 		r := mustScore(t, cat, reg, Request{ContractID: "medicare-ffs", ProductID: "herceptin", Date: day("2026-02-15")})
+		refASP := 73.483 / 1.06
 		for _, o := range r.Options {
-			usd(t, o.Product.ID+" margin per dose", o.PerDose.Margin, 232.93)
+			pr, _ := r.Book.Price(o.Product.ID)
+			usd(t, o.Product.ID+" margin per dose", o.PerDose.Margin, cents(42*(0.08*refASP-0.016*pr.PerUnit)))
 		}
 		for i := 1; i < len(r.Options); i++ {
 			if r.Options[i-1].PerCourse.PayerAllowed > r.Options[i].PerCourse.PayerAllowed {
-				t.Errorf("tied options not ordered by payer allowed: %s before %s", r.Options[i-1].Product.ID, r.Options[i].Product.ID)
+				t.Errorf("options not ordered by payer allowed: %s before %s", r.Options[i-1].Product.ID, r.Options[i].Product.ID)
 			}
 		}
 	})
 }
 
 // TestCommercialPreferences: ASP + 20% pays a percentage of price, so every
-// cheaper biosimilar cuts the margin (Herceptin 623.91 per dose; Kanjinti
-// 0.2 x 42 x (51.439 - 5.5459) = 385.50; Ogivri 0.2 x 42 x 32.1631 = 270.17;
-// Trazimera 22.34). Without payer preferences FFS says "stay". With the
-// default preferences (Kanjinti, Ogivri) Herceptin is non-preferred and
-// carries the denial risk 0.25 x allowed (1.2 x 45 x 69.3236 = 3,743.47):
-// net 623.91 - 935.87 = -311.96, so Kanjinti gains 385.50 + 311.96 = +697.46
-// per dose and Ogivri +582.13; the non-preferred biosimilars are not suggested.
+// cheaper biosimilar cuts the margin (Herceptin 0.2 x 45 x 69.3236 = 623.91 per
+// dose; Kanjinti 0.2 x 42 x (51.439 - 5.5459) = 385.50; Ogivri 0.2 x 42 x
+// 32.1631 = 270.17; Trazimera 22.34). Without payer preferences FFS says
+// "stay". With the default preferences (Kanjinti, Ogivri) and the contract's
+// prior authorisation terms, Herceptin needs PA (7 days, 10 % denied) and
+// Kanjinti does not: the card suggests Kanjinti as the PA-free option and says
+// what it costs the organisation, 17 x (385.50 - 623.91) = -4,052.97 a course,
+// instead of the old "denial risk" that counted 0.25 x allowed as a loss and
+// turned the same switch into a +11,857 gain.
 func TestCommercialPreferences(t *testing.T) {
 	req := Request{ContractID: "commercial-ppo", ProductID: "herceptin", Date: day("2026-02-15")}
 	t.Run("no preferences", func(t *testing.T) {
-		cat, reg := envWith(t, func(c *Config) { contractByID(t, c, "commercial-ppo").Preferred = nil })
+		cat, reg := envWith(t, func(c *Config) {
+			contractByID(t, c, "commercial-ppo").Preferred = nil
+			contractByID(t, c, "commercial-ppo").PriorAuth = nil
+		})
 		r := mustScore(t, cat, reg, req)
 		if r.Best != nil || r.Reason != ReasonMarginFalls {
 			t.Fatalf("best %q reason %q, want none / %s", bestID(r), r.Reason, ReasonMarginFalls)
 		}
 		usd(t, "Herceptin margin per dose", r.Ordered.PerDose.Margin, 623.91)
 		for _, o := range r.Options {
-			if o.Exclusion != ExcludeMarginFalls || o.Delta.PayerAllowed >= 0 {
-				t.Errorf("%s: exclusion %q, payer delta %.2f; want margin-falls with a lower payer cost", o.Product.ID, o.Exclusion, o.Delta.PayerAllowed)
+			if o.Exclusion != ExcludeMarginFalls || o.Delta.PayerAllowed >= 0 || o.PriorAuth.Required {
+				t.Errorf("%s: exclusion %q, payer delta %.2f, PA %+v; want margin-falls with a lower payer cost", o.Product.ID, o.Exclusion, o.Delta.PayerAllowed, o.PriorAuth)
 			}
 		}
 	})
-	t.Run("default preferences", func(t *testing.T) {
+	t.Run("default preferences and prior authorisation", func(t *testing.T) {
 		cat, reg := env(t)
 		r := mustScore(t, cat, reg, req)
-		if bestID(r) != "kanjinti" || !r.Best.PayerPreferred {
-			t.Fatalf("best %q (reason %q), want the preferred kanjinti", bestID(r), r.Reason)
+		if bestID(r) != "kanjinti" || !r.Best.PayerPreferred || !r.AvoidsPriorAuth {
+			t.Fatalf("best %q (reason %q, avoids PA %v), want the preferred kanjinti", bestID(r), r.Reason, r.AvoidsPriorAuth)
 		}
-		usd(t, "Herceptin net per dose", r.Ordered.PerDose.NetImpact, -311.96)
-		usd(t, "Kanjinti gain per dose", r.Best.PerDose.NetImpact-r.Ordered.PerDose.NetImpact, 697.46)
-		usd(t, "Ogivri gain per dose", option(t, r, "ogivri").PerDose.NetImpact-r.Ordered.PerDose.NetImpact, 582.13)
-		if o := option(t, r, "trazimera"); o.Eligible || o.Exclusion != ExcludeMarginFalls {
-			t.Errorf("non-preferred trazimera: eligible %v exclusion %q", o.Eligible, o.Exclusion)
+		if pa := r.Ordered.PriorAuth; pa != (PriorAuth{Required: true, ExpectedDelayDays: 7, DenialRate: 0.1}) {
+			t.Errorf("Herceptin PA %+v", pa)
 		}
-		if !strings.Contains(r.Ordered.Sources["netImpact"], "denial risk 0.25") {
-			t.Errorf("ordered net impact source %q does not show the denial risk", r.Ordered.Sources["netImpact"])
+		if r.Best.PriorAuth.Required {
+			t.Error("preferred Kanjinti needs no PA")
+		}
+		usd(t, "Herceptin net per dose (no expected loss)", r.Ordered.PerDose.NetImpact, 623.91)
+		usd(t, "Kanjinti change per dose", r.Best.PerDose.NetImpact-r.Ordered.PerDose.NetImpact, -238.41)
+		usd(t, "Kanjinti change per course", r.Best.Delta.NetImpact, -4052.97)
+		usd(t, "payer pays per course", r.Best.Delta.PayerPaid, -19454.27) // 0.8 x (39,321.22 - 63,639.05)
+		if o := option(t, r, "trazimera"); o.Eligible || o.Exclusion != ExcludeMarginFalls || !o.PriorAuth.Required {
+			t.Errorf("non-preferred trazimera: eligible %v exclusion %q PA %+v", o.Eligible, o.Exclusion, o.PriorAuth)
+		}
+		if strings.Contains(r.Ordered.Sources["netImpact"], "denial") {
+			t.Errorf("net impact source %q still carries a denial loss", r.Ordered.Sources["netImpact"])
+		}
+	})
+	t.Run("denialRisk is rejected", func(t *testing.T) {
+		cfg := DefaultConfig()
+		contractByID(t, &cfg, "commercial-ppo").DenialRisk = 0.25
+		cat, _ := env(t)
+		if _, err := NewRegistry(cfg, cat); err == nil || !strings.Contains(err.Error(), "priorAuth") {
+			t.Errorf("denialRisk accepted: %v", err)
 		}
 	})
 }
@@ -146,8 +175,10 @@ func TestPricierBiosimilarsNeverSuggested(t *testing.T) {
 	t.Run("herzuma 2025Q3 300 mg", func(t *testing.T) {
 		// 300 mg = 30 units of either: Herceptin 2 x 150 mg; Herzuma 2 x 150 mg.
 		// Allowed 30 x 76.181 = 2,285.43 vs 30 x 77.492 = 2,324.76 (+39.33).
-		// Under Medicare FFS Herzuma's margin is higher (8% add-on: 30 x 5.7495
-		// = 172.49 vs 30 x 4.3121 = 129.36), which is exactly the switch the
+		// Under Medicare FFS Herzuma's margin is higher (8% add-on on the
+		// reference ASP 71.8689: ASP 77.492 - 5.7495 = 71.7425; collected 0.984
+		// x allowed: 0.984 x 2,324.76 - 30 x 71.7425 = 135.29 vs 0.984 x
+		// 2,285.43 - 30 x 71.8689 = 92.80), which is exactly the switch the
 		// engine must not suggest.
 		// (Under the commercial ASP + 20% basis the payer pays on derived ASP,
 		// and Herzuma's 71.7425 is below Herceptin's 71.8689: there it is not
@@ -163,8 +194,8 @@ func TestPricierBiosimilarsNeverSuggested(t *testing.T) {
 				usd(t, k+" herzuma payer delta", h.Delta.PayerAllowed, 39.33)
 			}
 			if k == "medicare-ffs" {
-				usd(t, "herzuma margin", h.PerDose.Margin, 172.49)
-				usd(t, "herceptin margin", r.Ordered.PerDose.Margin, 129.36)
+				usd(t, "herzuma margin", h.PerDose.Margin, 135.29)
+				usd(t, "herceptin margin", r.Ordered.PerDose.Margin, 92.80)
 			}
 		}
 	})
@@ -196,8 +227,9 @@ func TestPricierBiosimilarsNeverSuggested(t *testing.T) {
 }
 
 // TestMarginSwitchAndAcquisition: a configured acquisition cost for Herzuma of
-// 50.00 per unit (July-September 2025) makes its FFS margin 30 x (77.492 -
-// 50) = 824.76 per 300 mg dose, far above any other; with no coinsurance the
+// 50.00 per unit (July-September 2025) makes its FFS margin 0.98 x 30 x
+// 77.492 - 30 x 50 = 778.26 per 300 mg dose (no coinsurance: Medicare pays the
+// whole allowed amount, less 2 % sequestration), far above any other; the
 // patient pays nothing either way, so only allowMarginSwitch stands between
 // the margin and a higher payer cost.
 func TestMarginSwitchAndAcquisition(t *testing.T) {
@@ -205,12 +237,13 @@ func TestMarginSwitchAndAcquisition(t *testing.T) {
 		cat, reg := envWith(t, func(c *Config) {
 			k := contractByID(t, c, "medicare-ffs")
 			k.Coinsurance = 0
+			k.Reimbursement.CoinsuranceSource = CoinsuranceFromContract // not the file's 20 %
 			k.AllowMarginSwitch = allow
 			c.AcquisitionCosts = []AcquisitionCost{{Product: "herzuma", USDPerUnit: 50, Start: Date{day("2025-07-01")}, End: Date{day("2025-09-30")}, Note: "test invoice"}}
 		})
 		r := mustScore(t, cat, reg, Request{ContractID: "medicare-ffs", ProductID: "herceptin", DoseMg: 300, Administrations: 1, Date: day("2025-08-01")})
 		h := option(t, r, "herzuma")
-		usd(t, "herzuma margin", h.PerDose.Margin, 824.76)
+		usd(t, "herzuma margin", h.PerDose.Margin, 778.26)
 		if !strings.HasPrefix(h.Sources["acquisition"], "configured: test invoice") {
 			t.Errorf("acquisition source %q", h.Sources["acquisition"])
 		}
@@ -268,16 +301,18 @@ func withCurrent(r Request, cur string) Request { r.CurrentProductID = cur; retu
 // payer saves 372.05 and the patient 0.2 x 372.05 = 74.41. The organisation
 // earns nothing on a pharmacy claim: FFS gains 0, but the switch is
 // organisation-neutral while the payer saves more than the threshold and the
-// patient pays less, so it is suggested; the ACO gains half the saving
-// (+186.02), capitation (claim paid from the budget) all of it.
+// patient pays less, so it is suggested. Under the Medicare ACO the drug is
+// Part D, outside the Parts A and B expenditure MSSP measures: the ACO gains
+// nothing either (0, the same card). Capitation pays the claim from the
+// budget less the patient's 20 % at the pharmacy: 0.8 x 372.05 = +297.64.
 func TestRetail(t *testing.T) {
 	cat, reg := env(t)
 	for _, c := range []struct {
 		contract, best, reason string
 		delta                  float64
 	}{
-		{"mssp-aco", "atorvastatin-generic", "", 186.02},
-		{"ma-capitation", "atorvastatin-generic", "", 372.05},
+		{"mssp-aco", "atorvastatin-generic", "", 0},
+		{"ma-capitation", "atorvastatin-generic", "", 297.64},
 		{"medicare-ffs", "atorvastatin-generic", "", 0},
 		{"commercial-ppo", "atorvastatin-generic", "", 0},
 	} {
@@ -436,7 +471,7 @@ func TestScoreIsPure(t *testing.T) {
 func TestBestByQuarterGolden(t *testing.T) {
 	cat, reg := env(t)
 	var b strings.Builder
-	fmt.Fprintln(&b, "# book group contract: best (course gain for the organisation / payer / patient) or reason")
+	fmt.Fprintln(&b, "# book group contract: best (course and yearly gain for the organisation / course savings: allowed / payer paid / patient) or reason")
 	for _, bk := range cat.Books() {
 		for _, g := range cat.Groups() {
 			if g.PriceSource != bk.Source {
@@ -450,8 +485,9 @@ func TestBestByQuarterGolden(t *testing.T) {
 					continue
 				}
 				d := r.Best.Delta
-				fmt.Fprintf(&b, "%s (org %s / payer %s / patient %s)\n", r.Best.Product.ID,
-					FormatSignedUSD(d.NetImpact), FormatSignedUSD(-d.PayerAllowed), FormatSignedUSD(-d.PatientOOP))
+				year := r.Best.PerYear.NetImpact - r.Ordered.PerYear.NetImpact
+				fmt.Fprintf(&b, "%s (org %s, %s a year / allowed %s / payer paid %s / patient %s)\n", r.Best.Product.ID,
+					FormatSignedUSD(d.NetImpact), FormatSignedUSD(year), FormatSignedUSD(-d.PayerAllowed), FormatSignedUSD(-d.PayerPaid), FormatSignedUSD(-d.PatientOOP))
 			}
 		}
 	}

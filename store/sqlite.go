@@ -3,58 +3,55 @@ package store
 import (
 	"context"
 	"database/sql"
+	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"sort"
 	"time"
 
+	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // pure-Go SQLite driver: no cgo in the build
 )
 
-// SQLite is the embedded Store: one file, WAL mode, safe for one process.
+//go:embed migrations/sqlite/*.sql
+var sqliteMigrations embed.FS
+
+// SQLite is the embedded Store: one file, WAL mode. Writes go through one connection as group
+// commits (commit.go); reads use a small pool of their own, which WAL lets run beside the writer.
+//
+// Durability: synchronous=NORMAL in WAL mode makes a commit survive the process being killed
+// (the kill -9 test in cmd/valuerx); surviving a power cut as well needs synchronous=FULL, which
+// OpenSQLiteOptions offers at the price of an fsync per group commit.
 type SQLite struct {
-	db *sql.DB
+	db *sql.DB // the writer's single connection
+	rd *sql.DB // readers; == db for ":memory:"
+	c  *committer
+
+	lastSweep time.Time // jti sweep; touched only inside the writer's transactions
 }
 
-const schema = `
-CREATE TABLE IF NOT EXISTS decisions (
-	card_uuid TEXT PRIMARY KEY,
-	hook_instance TEXT NOT NULL,
-	service_id TEXT NOT NULL,
-	hook TEXT NOT NULL,
-	contract_id TEXT NOT NULL,
-	arrangement TEXT NOT NULL,
-	group_id TEXT NOT NULL,
-	ordered_product TEXT NOT NULL,
-	best_product TEXT NOT NULL,
-	suggestions TEXT NOT NULL,
-	payer_saving REAL NOT NULL,
-	patient_saving REAL NOT NULL,
-	org_impact REAL NOT NULL,
-	created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS feedback (
-	service_id TEXT NOT NULL,
-	card_uuid TEXT NOT NULL,
-	outcome TEXT NOT NULL,
-	suggestion_uuid TEXT NOT NULL,
-	reason_code TEXT NOT NULL,
-	reason_system TEXT NOT NULL,
-	has_comment INTEGER NOT NULL,
-	outcome_at TEXT NOT NULL,
-	received_at TEXT NOT NULL,
-	UNIQUE (card_uuid, outcome, suggestion_uuid, outcome_at)
-);
-CREATE INDEX IF NOT EXISTS feedback_card ON feedback(card_uuid);
-`
+// SQLiteOptions tunes OpenSQLiteOptions.
+type SQLiteOptions struct {
+	// FullSync makes every commit wait for an fsync (synchronous=FULL): durable across power loss,
+	// not only across a crash of the process.
+	FullSync bool
+}
 
-// OpenSQLite opens (creating if needed) the SQLite file at path. ":memory:" is accepted for tests
-// that do not care about the file, but the product uses a real file.
-func OpenSQLite(path string) (*SQLite, error) {
+// OpenSQLite opens (creating and migrating if needed) the SQLite file at path. ":memory:" is
+// accepted for tests that do not care about the file, but the product uses a real file.
+func OpenSQLite(path string) (*SQLite, error) { return OpenSQLiteOptions(path, SQLiteOptions{}) }
+
+// OpenSQLiteOptions is OpenSQLite with options.
+func OpenSQLiteOptions(path string, o SQLiteOptions) (*SQLite, error) {
+	sync := "NORMAL"
+	if o.FullSync {
+		sync = "FULL"
+	}
 	dsn := path
 	if path != ":memory:" {
-		dsn = "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)"
+		dsn = "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(" + sync + ")&_pragma=foreign_keys(1)"
 	}
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -62,128 +59,339 @@ func OpenSQLite(path string) (*SQLite, error) {
 	}
 	// SQLite allows one writer; a single connection avoids SQLITE_BUSY between our own goroutines.
 	db.SetMaxOpenConns(1)
-	if _, err := db.Exec(schema); err != nil {
+	if err := migrateSQLite(db); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("store: create schema: %w", err)
+		return nil, err
 	}
-	return &SQLite{db: db}, nil
+	s := &SQLite{db: db, rd: db}
+	if path != ":memory:" {
+		rd, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("store: open sqlite readers: %w", err)
+		}
+		rd.SetMaxOpenConns(4)
+		s.rd = rd
+	}
+	s.c = newCommitter(db)
+	return s, nil
 }
 
-// Close closes the database.
-func (s *SQLite) Close() error { return s.db.Close() }
+// migrateSQLite brings the schema to the newest version with goose (versions in the
+// goose_db_version table; the files are in migrations/sqlite).
+func migrateSQLite(db *sql.DB) error {
+	sub, err := fs.Sub(sqliteMigrations, "migrations/sqlite")
+	if err != nil {
+		return fmt.Errorf("store: migrations: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, sub)
+	if err != nil {
+		return fmt.Errorf("store: migrations: %w", err)
+	}
+	if _, err := p.Up(context.Background()); err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	return nil
+}
 
-func ts(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+// SchemaVersion reports the migration version the file is at.
+func (s *SQLite) SchemaVersion(ctx context.Context) (int64, error) {
+	var v int64
+	err := s.rd.QueryRowContext(ctx, `SELECT COALESCE(MAX(version_id), 0) FROM goose_db_version WHERE is_applied`).Scan(&v)
+	if err != nil {
+		return 0, fmt.Errorf("store: schema version: %w", err)
+	}
+	return v, nil
+}
+
+// Close commits what is queued and closes the database.
+func (s *SQLite) Close() error {
+	s.c.close()
+	if s.rd != s.db {
+		s.rd.Close()
+	}
+	return s.db.Close()
+}
+
+// tsLayout has a fixed width, so stored instants also sort as text.
+const tsLayout = "2006-01-02T15:04:05.000000000Z07:00"
+
+func ts(t time.Time) string { return t.UTC().Format(tsLayout) }
+
+func parseTS(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
 
 const insertDecision = `INSERT OR IGNORE INTO decisions
-	(card_uuid, hook_instance, service_id, hook, contract_id, arrangement, group_id,
+	(card_uuid, hook_instance, service_id, hook, client, order_key, fingerprint, contract_id, arrangement, group_id,
 	 ordered_product, best_product, suggestions, payer_saving, patient_saving, org_impact, created_at)
-	VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
+	VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
 
-// RecordDecision stores one card. Recording the same card uuid twice keeps the first.
+const insertOption = `INSERT OR IGNORE INTO decision_options
+	(card_uuid, suggestion_uuid, product_id, payer_saving, patient_saving, org_impact) VALUES (?,?,?,?,?,?)`
+
+// RecordDecision stores one card.
 func (s *SQLite) RecordDecision(ctx context.Context, d Decision) error {
 	return s.RecordDecisions(ctx, []Decision{d})
 }
 
-// RecordDecisions stores several cards in one transaction: a busy gateway's writer batches what
-// queued up, so the commit (the expensive part of a SQLite write) is paid once per batch.
+// RecordDecisions stores cards in the next group commit and returns once it is committed.
 func (s *SQLite) RecordDecisions(ctx context.Context, ds []Decision) error {
 	if len(ds) == 0 {
 		return nil
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store: record decisions: %w", err)
+	return s.c.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		for _, d := range ds {
+			uuids := make([]string, len(d.Suggestions))
+			for i, sg := range d.Suggestions {
+				uuids[i] = sg.UUID
+			}
+			sugg, err := json.Marshal(uuids)
+			if err != nil {
+				return fmt.Errorf("store: encode suggestions: %w", err)
+			}
+			res, err := tx.ExecContext(ctx, insertDecision, d.CardUUID, d.HookInstance, d.ServiceID, d.Hook, d.Client,
+				d.OrderKey, d.Fingerprint, d.ContractID, d.Arrangement, d.GroupID, d.OrderedProductID, d.BestProductID,
+				string(sugg), d.PayerSaving, d.PatientSaving, d.OrgImpact, ts(d.At))
+			if err != nil {
+				return fmt.Errorf("store: record decision: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				continue // a repeat keeps the first card and its figures
+			}
+			for _, sg := range d.Suggestions {
+				if _, err := tx.ExecContext(ctx, insertOption, d.CardUUID, sg.UUID, sg.ProductID, sg.PayerSaving, sg.PatientSaving, sg.OrgImpact); err != nil {
+					return fmt.Errorf("store: record suggestion: %w", err)
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// Decision returns the card with uuid, or ErrNotFound.
+func (s *SQLite) Decision(ctx context.Context, cardUUID string) (Decision, error) {
+	d := Decision{CardUUID: cardUUID}
+	var at string
+	err := s.rd.QueryRowContext(ctx, `SELECT hook_instance, service_id, hook, client, order_key, fingerprint, contract_id,
+		arrangement, group_id, ordered_product, best_product, payer_saving, patient_saving, org_impact, created_at
+		FROM decisions WHERE card_uuid = ?`, cardUUID).Scan(&d.HookInstance, &d.ServiceID, &d.Hook, &d.Client, &d.OrderKey,
+		&d.Fingerprint, &d.ContractID, &d.Arrangement, &d.GroupID, &d.OrderedProductID, &d.BestProductID,
+		&d.PayerSaving, &d.PatientSaving, &d.OrgImpact, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Decision{}, ErrNotFound
 	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	stmt, err := tx.PrepareContext(ctx, insertDecision)
 	if err != nil {
-		return fmt.Errorf("store: record decisions: %w", err)
+		return Decision{}, fmt.Errorf("store: look up card: %w", err)
 	}
-	defer stmt.Close()
-	for _, d := range ds {
-		sugg, err := json.Marshal(d.SuggestionUUIDs)
+	d.At = parseTS(at)
+	rows, err := s.rd.QueryContext(ctx, `SELECT suggestion_uuid, product_id, payer_saving, patient_saving, org_impact
+		FROM decision_options WHERE card_uuid = ? ORDER BY rowid`, cardUUID)
+	if err != nil {
+		return Decision{}, fmt.Errorf("store: look up suggestions: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var sg Suggestion
+		if err := rows.Scan(&sg.UUID, &sg.ProductID, &sg.PayerSaving, &sg.PatientSaving, &sg.OrgImpact); err != nil {
+			return Decision{}, fmt.Errorf("store: suggestion row: %w", err)
+		}
+		d.Suggestions = append(d.Suggestions, sg)
+	}
+	if err := rows.Err(); err != nil {
+		return Decision{}, fmt.Errorf("store: suggestion rows: %w", err)
+	}
+	return d, nil
+}
+
+// OrderState returns the latest feedback on any card of the client's order, or ErrNotFound.
+func (s *SQLite) OrderState(ctx context.Context, client, orderKey string) (OrderState, error) {
+	if orderKey == "" {
+		return OrderState{}, ErrNotFound
+	}
+	rows, err := s.rd.QueryContext(ctx, `SELECT f.outcome, d.fingerprint, f.outcome_at, f.received_at
+		FROM decisions d JOIN feedback f ON f.card_uuid = d.card_uuid
+		WHERE d.client = ? AND d.order_key = ?`, client, orderKey)
+	if err != nil {
+		return OrderState{}, fmt.Errorf("store: order state: %w", err)
+	}
+	defer rows.Close()
+	var best OrderState
+	var bestRecv time.Time
+	found := false
+	for rows.Next() {
+		var st OrderState
+		var at, recv string
+		if err := rows.Scan(&st.Outcome, &st.Fingerprint, &at, &recv); err != nil {
+			return OrderState{}, fmt.Errorf("store: order state row: %w", err)
+		}
+		st.At = parseTS(at)
+		r := parseTS(recv)
+		if !found || later(st.At, r, best.At, bestRecv) {
+			best, bestRecv, found = st, r, true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return OrderState{}, fmt.Errorf("store: order state rows: %w", err)
+	}
+	if !found {
+		return OrderState{}, ErrNotFound
+	}
+	return best, nil
+}
+
+// later orders feedback: by (clamped) outcome time, then by arrival.
+func later(at, recv, thanAt, thanRecv time.Time) bool {
+	if !at.Equal(thanAt) {
+		return at.After(thanAt)
+	}
+	return recv.After(thanRecv)
+}
+
+const insertFeedback = `INSERT OR IGNORE INTO feedback
+	(client, service_id, card_uuid, outcome, suggestion_uuid, reason_code, reason_system, has_comment, outcome_sent, outcome_at, received_at)
+	VALUES (?,?,?,?,?,?,?,?,?,?,?)`
+
+// RecordFeedback stores checked feedback items in the next group commit.
+func (s *SQLite) RecordFeedback(ctx context.Context, fs []Feedback) error {
+	if len(fs) == 0 {
+		return nil
+	}
+	return s.c.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		for _, f := range fs {
+			if _, err := tx.ExecContext(ctx, insertFeedback, f.Client, f.ServiceID, f.CardUUID, f.Outcome, f.SuggestionUUID,
+				f.ReasonCode, f.ReasonSystem, f.HasComment, ts(f.OutcomeSent), ts(f.OutcomeAt), ts(f.ReceivedAt)); err != nil {
+				return fmt.Errorf("store: record feedback: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// jtiSweepEvery is how often expired jti rows are deleted (inside a claim's transaction).
+const jtiSweepEvery = time.Minute
+
+// ClaimJTI records key until expires in the next group commit and reports whether it was new.
+// An earlier claim whose expiry has passed is taken over.
+func (s *SQLite) ClaimJTI(ctx context.Context, key string, expires, now time.Time) (bool, error) {
+	var fresh bool
+	err := s.c.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if now.Sub(s.lastSweep) >= jtiSweepEvery {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM jti WHERE expires_at <= ?`, now.UnixNano()); err != nil {
+				return fmt.Errorf("store: sweep jti: %w", err)
+			}
+			s.lastSweep = now
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO jti (key, expires_at) VALUES (?, ?)
+			ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE jti.expires_at <= ?`,
+			key, expires.UnixNano(), now.UnixNano())
 		if err != nil {
-			return fmt.Errorf("store: encode suggestions: %w", err)
+			return fmt.Errorf("store: claim jti: %w", err)
 		}
-		if _, err := stmt.ExecContext(ctx, d.CardUUID, d.HookInstance, d.ServiceID, d.Hook, d.ContractID, d.Arrangement,
-			d.GroupID, d.OrderedProductID, d.BestProductID, string(sugg), d.PayerSaving, d.PatientSaving, d.OrgImpact, ts(d.At)); err != nil {
-			return fmt.Errorf("store: record decision: %w", err)
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("store: claim jti: %w", err)
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: record decisions: %w", err)
-	}
-	return nil
-}
-
-// RecordFeedback stores one feedback item; an identical repeat is a no-op. It returns
-// ErrUnknownCard (after storing) when no decision has that card uuid.
-func (s *SQLite) RecordFeedback(ctx context.Context, f Feedback) error {
-	_, err := s.db.ExecContext(ctx, `INSERT OR IGNORE INTO feedback
-		(service_id, card_uuid, outcome, suggestion_uuid, reason_code, reason_system, has_comment, outcome_at, received_at)
-		VALUES (?,?,?,?,?,?,?,?,?)`,
-		f.ServiceID, f.CardUUID, f.Outcome, f.SuggestionUUID, f.ReasonCode, f.ReasonSystem, f.HasComment,
-		ts(f.OutcomeAt), ts(time.Now()))
+		fresh = n == 1
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("store: record feedback: %w", err)
+		return false, err
 	}
-	var n int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM decisions WHERE card_uuid = ?`, f.CardUUID).Scan(&n); err != nil {
-		return fmt.Errorf("store: look up card: %w", err)
-	}
-	if n == 0 {
-		return ErrUnknownCard
-	}
-	return nil
+	return fresh, nil
 }
 
-// Summary reports, per contract, the cards shown, what became of them, and the money they moved:
-// savings count only for accepted cards. A card's latest feedback wins when it has several.
+// summaryRow is one card with its latest feedback and, when accepted, the accepted
+// suggestion's figures.
+type summaryRow struct {
+	card, client, orderKey, contract, arr string
+	payer, patient, org                   float64
+	at                                    time.Time
+	outcome, reason                       string
+	fbAt, fbRecv                          time.Time
+	hasOpt                                bool
+	optPayer, optPatient, optOrg          float64
+}
+
+// Summary reports, per contract, the orders advised on, what became of them, and the money they
+// moved. One decision per order: the cards of one (client, order key) are one decision, decided
+// by the latest feedback on any of them. Savings count only for accepted orders, with the
+// accepted suggestion's own figures.
 func (s *SQLite) Summary(ctx context.Context) ([]ContractSummary, error) {
-	rows, err := s.db.QueryContext(ctx, `
-		SELECT d.contract_id, d.arrangement, d.payer_saving, d.patient_saving, d.org_impact,
-		       COALESCE(f.outcome, ''), COALESCE(f.reason_code, '')
+	rows, err := s.rd.QueryContext(ctx, `
+		SELECT d.card_uuid, d.client, d.order_key, d.contract_id, d.arrangement, d.payer_saving, d.patient_saving,
+		       d.org_impact, d.created_at,
+		       COALESCE(f.outcome, ''), COALESCE(f.reason_code, ''), COALESCE(f.outcome_at, ''), COALESCE(f.received_at, ''),
+		       o.card_uuid IS NOT NULL, COALESCE(o.payer_saving, 0), COALESCE(o.patient_saving, 0), COALESCE(o.org_impact, 0)
 		FROM decisions d
 		LEFT JOIN (
-			SELECT card_uuid, outcome, reason_code,
+			SELECT card_uuid, outcome, reason_code, suggestion_uuid, outcome_at, received_at,
 			       ROW_NUMBER() OVER (PARTITION BY card_uuid ORDER BY outcome_at DESC, received_at DESC) AS rn
 			FROM feedback) f
-		ON f.card_uuid = d.card_uuid AND f.rn = 1`)
+		ON f.card_uuid = d.card_uuid AND f.rn = 1
+		LEFT JOIN decision_options o ON o.card_uuid = d.card_uuid AND f.outcome = 'accepted' AND o.suggestion_uuid = f.suggestion_uuid`)
 	if err != nil {
 		return nil, fmt.Errorf("store: summary: %w", err)
 	}
 	defer rows.Close()
-	by := map[string]*ContractSummary{}
+	orders := map[[2]string]summaryRow{}
 	for rows.Next() {
-		var contract, arr, outcome, reason string
-		var payer, patient, org float64
-		if err := rows.Scan(&contract, &arr, &payer, &patient, &org, &outcome, &reason); err != nil {
+		var r summaryRow
+		var at, fbAt, fbRecv string
+		if err := rows.Scan(&r.card, &r.client, &r.orderKey, &r.contract, &r.arr, &r.payer, &r.patient, &r.org, &at,
+			&r.outcome, &r.reason, &fbAt, &fbRecv, &r.hasOpt, &r.optPayer, &r.optPatient, &r.optOrg); err != nil {
 			return nil, fmt.Errorf("store: summary row: %w", err)
 		}
-		cs := by[contract]
+		r.at, r.fbAt, r.fbRecv = parseTS(at), parseTS(fbAt), parseTS(fbRecv)
+		key := [2]string{r.client, r.orderKey}
+		if r.orderKey == "" {
+			key = [2]string{"card", r.card}
+		}
+		prev, seen := orders[key]
+		if !seen || decides(r, prev) {
+			orders[key] = r
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: summary rows: %w", err)
+	}
+	by := map[string]*ContractSummary{}
+	for _, r := range orders {
+		cs := by[r.contract]
 		if cs == nil {
-			cs = &ContractSummary{ContractID: contract, Arrangement: arr, Overrides: map[string]int{}}
-			by[contract] = cs
+			cs = &ContractSummary{ContractID: r.contract, Arrangement: r.arr, Overrides: map[string]int{}}
+			by[r.contract] = cs
 		}
 		cs.Cards++
-		switch outcome {
+		switch r.outcome {
 		case "accepted":
 			cs.Accepted++
-			cs.PayerSaved += payer
-			cs.PatientSaved += patient
-			cs.OrgImpact += org
+			if r.hasOpt {
+				cs.PayerSaved += r.optPayer
+				cs.PatientSaved += r.optPatient
+				cs.OrgImpact += r.optOrg
+			} else {
+				cs.PayerSaved += r.payer
+				cs.PatientSaved += r.patient
+				cs.OrgImpact += r.org
+			}
 		case "overridden":
 			cs.Overridden++
+			reason := r.reason
 			if reason == "" {
 				reason = "(no reason)"
+			}
+			if reason == ReasonFiguresWrong {
+				cs.DataQualityFlags++
 			}
 			cs.Overrides[reason]++
 		default:
 			cs.NoFeedback++
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: summary rows: %w", err)
 	}
 	out := make([]ContractSummary, 0, len(by))
 	for _, cs := range by {
@@ -199,7 +407,19 @@ func (s *SQLite) Summary(ctx context.Context) ([]ContractSummary, error) {
 	return out, nil
 }
 
-var _ Store = (*SQLite)(nil)
+// decides reports whether card r, rather than prev, stands for their order: a card with feedback
+// beats one without; between two with feedback the later feedback wins; between two without, the
+// later card.
+func decides(r, prev summaryRow) bool {
+	switch {
+	case r.outcome != "" && prev.outcome == "":
+		return true
+	case r.outcome == "" && prev.outcome != "":
+		return false
+	case r.outcome != "":
+		return later(r.fbAt, r.fbRecv, prev.fbAt, prev.fbRecv)
+	}
+	return r.at.After(prev.at)
+}
 
-// IsUnknownCard reports whether err is ErrUnknownCard.
-func IsUnknownCard(err error) bool { return errors.Is(err, ErrUnknownCard) }
+var _ Store = (*SQLite)(nil)

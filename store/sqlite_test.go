@@ -1,17 +1,19 @@
-package store
+package store_test
 
 import (
 	"context"
-	"fmt"
+	"database/sql"
 	"path/filepath"
 	"testing"
-	"time"
+
+	"valuerx/store"
+	"valuerx/store/storetest"
 )
 
-func openTemp(t *testing.T) (*SQLite, string) {
+func openTemp(t *testing.T) (*store.SQLite, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "valuerx.db")
-	s, err := OpenSQLite(path)
+	s, err := store.OpenSQLite(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -19,103 +21,80 @@ func openTemp(t *testing.T) (*SQLite, string) {
 	return s, path
 }
 
-func TestSummaryCountsAcceptedSavingsOnly(t *testing.T) {
+func TestSQLiteSuite(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { s, _ := openTemp(t); return s })
+}
+
+// Everything written is on disk: reopening the file sees it.
+func TestSQLiteReopen(t *testing.T) {
 	ctx := context.Background()
 	s, path := openTemp(t)
-	at := time.Date(2026, 2, 15, 10, 0, 0, 0, time.UTC)
-	for _, d := range []Decision{
-		{CardUUID: "c1", HookInstance: "h1", ServiceID: "svc", Hook: "order-sign", ContractID: "mssp-aco", Arrangement: "shared-savings-two-sided", GroupID: "trastuzumab", OrderedProductID: "herceptin", BestProductID: "trazimera", SuggestionUUIDs: []string{"s1", "s2"}, PayerSaving: 100, PatientSaving: 20, OrgImpact: 50, At: at},
-		{CardUUID: "c2", HookInstance: "h2", ServiceID: "svc", Hook: "order-sign", ContractID: "mssp-aco", Arrangement: "shared-savings-two-sided", PayerSaving: 1000, PatientSaving: 200, OrgImpact: 500, At: at},
-		{CardUUID: "c3", HookInstance: "h3", ServiceID: "svc", Hook: "order-select", ContractID: "medicare-ffs", Arrangement: "ffs", PayerSaving: 7, At: at},
-	} {
-		if err := s.RecordDecision(ctx, d); err != nil {
-			t.Fatal(err)
-		}
+	if err := s.RecordDecision(ctx, store.Decision{CardUUID: "c1", ContractID: "x", Client: "a"}); err != nil {
+		t.Fatal(err)
 	}
-	fb := []Feedback{
-		{ServiceID: "svc", CardUUID: "c1", Outcome: "accepted", SuggestionUUID: "s1", OutcomeAt: at.Add(time.Minute)},
-		{ServiceID: "svc", CardUUID: "c1", Outcome: "accepted", SuggestionUUID: "s1", OutcomeAt: at.Add(time.Minute)}, // repeat
-		{ServiceID: "svc", CardUUID: "c2", Outcome: "overridden", ReasonCode: "mid-course", HasComment: true, OutcomeAt: at.Add(time.Minute)},
+	if ok, err := s.ClaimJTI(ctx, "k", timeAt(10), timeAt(0)); err != nil || !ok {
+		t.Fatal(ok, err)
 	}
-	for _, f := range fb {
-		if err := s.RecordFeedback(ctx, f); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.RecordFeedback(ctx, Feedback{CardUUID: "nope", Outcome: "overridden", OutcomeAt: at}); !IsUnknownCard(err) {
-		t.Fatalf("unknown card: got %v", err)
-	}
-	// Reopen the file: the data must be on disk, not in a connection's memory.
 	s.Close()
-	s2, err := OpenSQLite(path)
+	s2, err := store.OpenSQLite(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s2.Close()
-	sum, err := s2.Summary(ctx)
-	if err != nil {
-		t.Fatal(err)
+	if d, err := s2.Decision(ctx, "c1"); err != nil || d.Client != "a" {
+		t.Fatalf("after reopen: %+v %v", d, err)
 	}
-	if len(sum) != 2 {
-		t.Fatalf("want 2 contracts, got %+v", sum)
+	if ok, err := s2.ClaimJTI(ctx, "k", timeAt(10), timeAt(1)); err != nil || ok {
+		t.Fatalf("a jti claimed before the restart must still be refused: %v %v", ok, err)
 	}
-	ffs, aco := sum[0], sum[1]
-	if ffs.ContractID != "medicare-ffs" || ffs.Cards != 1 || ffs.NoFeedback != 1 || ffs.PayerSaved != 0 {
-		t.Errorf("ffs summary wrong: %+v", ffs)
-	}
-	if aco.Cards != 2 || aco.Accepted != 1 || aco.Overridden != 1 || aco.Acceptance != 0.5 {
-		t.Errorf("aco counts wrong: %+v", aco)
-	}
-	if aco.PayerSaved != 100 || aco.PatientSaved != 20 || aco.OrgImpact != 50 {
-		t.Errorf("aco savings must count the accepted card only: %+v", aco)
-	}
-	if aco.Overrides["mid-course"] != 1 {
-		t.Errorf("override reasons: %+v", aco.Overrides)
+	if v, err := s2.SchemaVersion(ctx); err != nil || v != 2 {
+		t.Fatalf("schema version %d %v", v, err)
 	}
 }
 
-func TestRecordDecisionIdempotent(t *testing.T) {
+// A v1 file (tables created before migrations were versioned) is adopted and migrated: its
+// decisions and feedback survive, feedback for unknown cards is dropped, and override codes that
+// were stored as sent become "other".
+func TestSQLiteMigratesV1File(t *testing.T) {
 	ctx := context.Background()
-	s, _ := openTemp(t)
-	d := Decision{CardUUID: "c1", ContractID: "x", At: time.Now()}
-	for i := 0; i < 2; i++ {
-		if err := s.RecordDecision(ctx, d); err != nil {
-			t.Fatal(err)
+	path := filepath.Join(t.TempDir(), "v1.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`CREATE TABLE decisions (card_uuid TEXT PRIMARY KEY, hook_instance TEXT NOT NULL, service_id TEXT NOT NULL, hook TEXT NOT NULL, contract_id TEXT NOT NULL, arrangement TEXT NOT NULL, group_id TEXT NOT NULL, ordered_product TEXT NOT NULL, best_product TEXT NOT NULL, suggestions TEXT NOT NULL, payer_saving REAL NOT NULL, patient_saving REAL NOT NULL, org_impact REAL NOT NULL, created_at TEXT NOT NULL)`,
+		`CREATE TABLE feedback (service_id TEXT NOT NULL, card_uuid TEXT NOT NULL, outcome TEXT NOT NULL, suggestion_uuid TEXT NOT NULL, reason_code TEXT NOT NULL, reason_system TEXT NOT NULL, has_comment INTEGER NOT NULL, outcome_at TEXT NOT NULL, received_at TEXT NOT NULL, UNIQUE (card_uuid, outcome, suggestion_uuid, outcome_at))`,
+		`INSERT INTO decisions VALUES ('c1','h','svc','order-sign','mssp-aco','two-sided','g','herceptin','trazimera','["s1","s2"]',100,20,50,'2026-02-15T10:00:00Z')`,
+		`INSERT INTO decisions VALUES ('c2','h','svc','order-sign','mssp-aco','two-sided','g','herceptin','trazimera','["s3"]',10,2,5,'2026-02-15T10:00:00Z')`,
+		`INSERT INTO feedback VALUES ('svc','c1','accepted','s2','','',0,'2026-02-15T10:01:00Z','2026-02-15T10:01:01Z')`,
+		`INSERT INTO feedback VALUES ('svc','c2','overridden','','Jane Doe 1EG4-TE5-MK73 1950-01-01','',0,'2026-02-15T10:01:00Z','2026-02-15T10:01:01Z')`,
+		`INSERT INTO feedback VALUES ('svc','invented','accepted','x','','',0,'2026-02-15T10:01:00Z','2026-02-15T10:01:01Z')`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(q, err)
 		}
 	}
+	db.Close()
+	s, err := store.OpenSQLite(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
 	sum, err := s.Summary(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(sum) != 1 || sum[0].Cards != 1 {
-		t.Fatalf("want one card, got %+v", sum)
+	if len(sum) != 1 {
+		t.Fatalf("summary: %+v", sum)
 	}
-}
-
-func TestRecordDecisionsBatch(t *testing.T) {
-	ctx := context.Background()
-	s, _ := openTemp(t)
-	at := time.Now()
-	var ds []Decision
-	for i := 0; i < 300; i++ {
-		c := "mssp-aco"
-		if i%3 == 0 {
-			c = "medicare-ffs"
-		}
-		ds = append(ds, Decision{CardUUID: fmt.Sprintf("card-%d", i), ContractID: c, PayerSaving: 1, At: at})
+	c := sum[0]
+	// v1 suggestions have no figures of their own: accepting s2 books the card's 100/20/50.
+	if c.Cards != 2 || c.Accepted != 1 || c.Overridden != 1 || c.PayerSaved != 100 || c.Overrides["other"] != 1 || len(c.Overrides) != 1 {
+		t.Fatalf("migrated summary: %+v", c)
 	}
-	ds = append(ds, ds[0]) // a repeat inside the batch is ignored, not an error
-	if err := s.RecordDecisions(ctx, ds); err != nil {
-		t.Fatal(err)
-	}
-	sum, err := s.Summary(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(sum) != 2 || sum[0].Cards != 100 || sum[1].Cards != 200 {
-		t.Fatalf("batch summary: %+v", sum)
-	}
-	if err := s.RecordDecisions(ctx, nil); err != nil {
-		t.Fatalf("empty batch: %v", err)
+	d, err := s.Decision(ctx, "c1")
+	if err != nil || len(d.Suggestions) != 2 || !d.HasSuggestion("s2") {
+		t.Fatalf("migrated decision: %+v %v", d, err)
 	}
 }

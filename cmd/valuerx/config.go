@@ -26,6 +26,12 @@ type fileConfig struct {
 	// Contracts is a scoring configuration file (contracts, attribution roster, acquisition
 	// costs). Empty: the embedded sample contracts.
 	Contracts string `yaml:"contracts"`
+	// Policy is the P&T policy file (formulary per site, mid-course rules, dose rounding;
+	// scoring/data/policy.yaml documents it). Empty: the embedded demo policy.
+	Policy string `yaml:"policy"`
+	// Indications is the curated labelled-indication table (CSV, scoring/data/indications.csv
+	// documents the columns). Empty: the embedded table.
+	Indications string `yaml:"indications"`
 	// Store is the SQLite file for decisions and feedback ("" = do not record).
 	Store string `yaml:"store"`
 	Auth  struct {

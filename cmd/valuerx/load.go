@@ -49,7 +49,8 @@ func (h loadHost) args(a ...string) []string { return append(append([]string(nil
 func loadWith(ctx context.Context, host loadHost, args []string, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("load", flag.ContinueOnError)
 	fl.SetOutput(stderr)
-	scen := fl.String("scenario", loadtest.ScenarioPrefetch, "scenarios, comma-separated: "+strings.Join(loadtest.Scenarios(), ", ")+", or all")
+	scen := fl.String("scenario", loadtest.ScenarioPrefetch, "scenarios, comma-separated: "+strings.Join(loadtest.Scenarios(), ", ")+
+		"; drafts-N, history-M and drafts-N-history-M for other sizes; sizes for every sized one listed; or all")
 	concs := fl.String("c", "4,32", "concurrent connections, comma-separated (each is run)")
 	rate := fl.Float64("rate", 0, "requests per second (open loop, -c caps those in flight); 0 = as fast as -c connections allow")
 	count := fl.Int("n", 4000, "requests per server per scenario and concurrency")
@@ -90,9 +91,16 @@ func loadWith(ctx context.Context, host loadHost, args []string, stdout, stderr 
 		fmt.Fprintln(stderr, "valuerx load: -c:", err)
 		return 2
 	}
-	scenarios := strings.Split(*scen, ",")
-	if *scen == "all" {
-		scenarios = loadtest.Scenarios()
+	var scenarios []string
+	for _, sc := range strings.Split(*scen, ",") {
+		switch sc = strings.TrimSpace(sc); sc {
+		case "all":
+			scenarios = append(scenarios, loadtest.Scenarios()...)
+		case "sizes":
+			scenarios = append(scenarios, loadtest.SizedScenarios()...)
+		default:
+			scenarios = append(scenarios, sc)
+		}
 	}
 	dir, err := os.MkdirTemp("", "valuerx-load-")
 	if err != nil {

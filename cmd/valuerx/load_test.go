@@ -68,6 +68,11 @@ func TestLoadSmoke(t *testing.T) {
 		if r.OK != r.Requests-bad {
 			t.Errorf("%s/%s: %d of %d answered 200", r.Scenario, r.Server, r.OK, r.Requests)
 		}
+		// CPU time comes in clock ticks (10 ms); the 500-entry history costs both servers
+		// several ticks even in this short run, so a zero there means the reading is broken.
+		if r.Scenario == loadtest.ScenarioHistory500 && r.CPUPerRequest <= 0 {
+			t.Errorf("%s/%s: no CPU time per request", r.Scenario, r.Server)
+		}
 		if r.Server != "valuerx" {
 			continue
 		}

@@ -229,7 +229,11 @@ func buildApp(cfg fileConfig, logger *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("contracts: %w", err)
 	}
-	scorer, err := scoring.NewScorer(cat, reg, cfg.ScoreCache)
+	pol, err := loadPolicy(cat, cfg)
+	if err != nil {
+		return nil, err
+	}
+	scorer, err := scoring.NewScorerWithPolicy(cat, reg, pol, cfg.ScoreCache)
 	if err != nil {
 		return nil, fmt.Errorf("scorer: %w", err)
 	}
@@ -421,4 +425,39 @@ func serviceFor(hook string) string {
 		return gateway.ServiceOrderSelect
 	}
 	return gateway.ServiceOrderSign
+}
+
+// loadPolicy reads the P&T policy and the indication table named by the configuration, else the
+// embedded ones.
+func loadPolicy(cat *scoring.Catalog, cfg fileConfig) (*scoring.Policy, error) {
+	ind, err := scoring.DefaultIndications()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Indications != "" {
+		f, err := os.Open(cfg.Indications)
+		if err != nil {
+			return nil, fmt.Errorf("indications: %w", err)
+		}
+		defer f.Close()
+		if ind, err = scoring.ParseIndications(f); err != nil {
+			return nil, fmt.Errorf("indications %s: %w", cfg.Indications, err)
+		}
+	}
+	if cfg.Policy == "" {
+		b, err := scoring.DefaultPolicyYAML()
+		if err != nil {
+			return nil, err
+		}
+		return scoring.ParsePolicy(cat, b, ind, "embedded demo policy (scoring/data/policy.yaml)")
+	}
+	b, err := os.ReadFile(cfg.Policy)
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	pol, err := scoring.ParsePolicy(cat, b, ind, cfg.Policy)
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	return pol, nil
 }

@@ -1,0 +1,246 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"valuerx/cdshooks"
+	"valuerx/clinical"
+	"valuerx/fhir"
+	"valuerx/scoring"
+)
+
+// This file reads the order's clinical context that the P&T policy needs: the indication
+// (MedicationRequest.reasonCode and reasonReference, else the patient's problem list) and the
+// formulary site (the encounter's location, the user's PractitionerRole).
+
+// keyConditions is the declared prefetch of the patient's conditions (services.go); keyEncounter
+// an optional one, used when the EHR sends it (not declared, so EHRs are not asked for more): the
+// hook's Encounter, whose location names the formulary site.
+const (
+	keyEncounter  = "encounter"
+	keyConditions = "conditions"
+)
+
+// Code systems of diagnoses.
+const (
+	systemICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
+	systemSNOMED  = "http://snomed.info/sct"
+)
+
+type conditionDoc struct {
+	ResourceType   string                      `json:"resourceType"`
+	ID             string                      `json:"id"`
+	Code           *codeableConcept            `json:"code"`
+	ClinicalStatus *codeableConcept            `json:"clinicalStatus"`
+	Verification   *codeableConcept            `json:"verificationStatus"`
+	Category       []codeableConcept           `json:"category"`
+	Subject        *struct{ Reference string } `json:"subject"`
+}
+
+type codeableConcept struct {
+	Coding []struct {
+		System string `json:"system"`
+		Code   string `json:"code"`
+	} `json:"coding"`
+}
+
+// diagnosesOf turns codeable concepts into the diagnoses the indication table matches.
+func diagnosesOf(ccs ...*codeableConcept) []scoring.Diagnosis {
+	var out []scoring.Diagnosis
+	for _, cc := range ccs {
+		if cc == nil {
+			continue
+		}
+		for _, c := range cc.Coding {
+			code := strings.TrimSpace(c.Code)
+			if code == "" {
+				continue
+			}
+			switch strings.TrimRight(strings.TrimSpace(c.System), "/") {
+			case systemICD10CM, "urn:oid:2.16.840.1.113883.6.90":
+				out = append(out, scoring.Diagnosis{System: "icd10cm", Code: code})
+			case systemSNOMED, "urn:oid:2.16.840.1.113883.6.96":
+				out = append(out, scoring.Diagnosis{System: "snomed", Code: code})
+			}
+		}
+	}
+	return out
+}
+
+// usableCondition: not refuted or entered in error, and not resolved or inactive.
+func usableCondition(c *conditionDoc) bool {
+	for _, cc := range []*codeableConcept{c.Verification, c.ClinicalStatus} {
+		if cc == nil {
+			continue
+		}
+		for _, cd := range cc.Coding {
+			switch cd.Code {
+			case "refuted", "entered-in-error", "resolved", "inactive", "remission":
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// orderIndication returns the order's diagnoses: its reasonCode, the Conditions its
+// reasonReference names (contained, in the draft bundle or on the FHIR server), else the
+// patient's active conditions (prefetch "conditions", else one search on the FHIR server when
+// the group's labels differ by indication). known is false when nothing gave a diagnosis.
+func (lk *orderLookups) orderIndication(ctx context.Context, mr *medRequest) (dx []scoring.Diagnosis, known bool) {
+	for _, rc := range mr.ReasonCode {
+		cc := codeableConcept{}
+		for _, c := range rc.Coding {
+			cc.Coding = append(cc.Coding, struct {
+				System string `json:"system"`
+				Code   string `json:"code"`
+			}{c.System, c.Code})
+		}
+		dx = append(dx, diagnosesOf(&cc)...)
+	}
+	for _, ref := range mr.ReasonReference {
+		if c, ok := lk.condition(ctx, ref.Reference, mr.Contained); ok && usableCondition(c) {
+			dx = append(dx, diagnosesOf(c.Code)...)
+		}
+	}
+	if len(dx) > 0 {
+		return dx, true
+	}
+	for _, c := range lk.problemList(ctx) {
+		if usableCondition(&c) {
+			dx = append(dx, diagnosesOf(c.Code)...)
+		}
+	}
+	return dx, len(dx) > 0
+}
+
+// orderLookups holds what one hook looked up for its orders' clinical context.
+type orderLookups struct {
+	data           *hookData
+	conditions     []conditionDoc
+	conditionsDone bool
+	vitalsVal      clinical.Patient
+	vitalsDone     bool
+}
+
+// condition resolves a reasonReference to a Condition.
+func (lk *orderLookups) condition(ctx context.Context, ref string, contained []json.RawMessage) (*conditionDoc, bool) {
+	decode := func(raw json.RawMessage, id string) (*conditionDoc, bool) {
+		var c conditionDoc
+		if json.Unmarshal(raw, &c) == nil && c.ResourceType == "Condition" && (id == "" || c.ID == id) {
+			return &c, true
+		}
+		return nil, false
+	}
+	if strings.HasPrefix(ref, "#") {
+		for _, raw := range contained {
+			if c, ok := decode(raw, ref[1:]); ok {
+				return c, true
+			}
+		}
+		return nil, false
+	}
+	typ, id := fhir.SplitReference(ref)
+	if typ != "Condition" || id == "" {
+		return nil, false
+	}
+	d := lk.data
+	for _, raw := range d.draftBundle {
+		if c, ok := decode(raw, id); ok {
+			return c, true
+		}
+	}
+	if d.client == nil || ctx.Err() != nil {
+		return nil, false
+	}
+	atomic.AddInt64(&d.fetches, 1)
+	raw, err := d.client.Read(ctx, "Condition", id)
+	if err != nil {
+		return nil, false
+	}
+	return decode(raw, "")
+}
+
+// problemList returns the patient's conditions (prefetch "conditions", else what resolve fetched
+// from the FHIR server), decoded once per hook.
+func (lk *orderLookups) problemList(context.Context) []conditionDoc {
+	if lk.conditionsDone {
+		return lk.conditions
+	}
+	lk.conditionsDone = true
+	for _, raw := range lk.data.conditions {
+		var c conditionDoc
+		if json.Unmarshal(raw, &c) == nil && c.ResourceType == "Condition" {
+			lk.conditions = append(lk.conditions, c)
+		}
+	}
+	return lk.conditions
+}
+
+// siteCandidates lists, most specific first, the references a site formulary may be configured
+// for: the Locations of the hook's encounter (prefetch "encounter"), its service provider
+// Organization, and the user's PractitionerRole.
+func siteCandidates(req *cdshooks.Request, oc *cdshooks.OrderContext) []string {
+	var out []string
+	if state, raw := req.PrefetchValue(keyEncounter); state == cdshooks.PrefetchPresent {
+		var enc struct {
+			ResourceType string `json:"resourceType"`
+			Location     []struct {
+				Location struct{ Reference string } `json:"location"`
+			} `json:"location"`
+			ServiceProvider *struct{ Reference string } `json:"serviceProvider"`
+		}
+		if json.Unmarshal(raw, &enc) == nil && enc.ResourceType == "Encounter" {
+			for _, l := range enc.Location {
+				if l.Location.Reference != "" {
+					out = append(out, l.Location.Reference)
+				}
+			}
+			if enc.ServiceProvider != nil && enc.ServiceProvider.Reference != "" {
+				out = append(out, enc.ServiceProvider.Reference)
+			}
+		}
+	}
+	if oc.UserType() == "PractitionerRole" {
+		out = append(out, oc.UserID)
+	}
+	return out
+}
+
+// ageOn is the patient's age in whole years on day, from Patient.birthDate; -1 when unknown.
+// Only the age reaches the indication match, never the birth date.
+func ageOn(patient json.RawMessage, day time.Time) int {
+	if len(patient) == 0 {
+		return -1
+	}
+	var p struct {
+		ResourceType string `json:"resourceType"`
+		BirthDate    string `json:"birthDate"`
+	}
+	if json.Unmarshal(patient, &p) != nil || p.ResourceType != "Patient" || len(p.BirthDate) < 4 {
+		return -1
+	}
+	b, err := time.Parse("2006-01-02", p.BirthDate)
+	if err != nil {
+		// A partial date (YYYY or YYYY-MM) gives the age within a year: take the younger age,
+		// which keeps a paediatric indication in play.
+		y, err := strconv.Atoi(p.BirthDate[:4])
+		if err != nil {
+			return -1
+		}
+		b = time.Date(y, 12, 31, 0, 0, 0, 0, time.UTC)
+	}
+	age := day.Year() - b.Year()
+	if day.Month() < b.Month() || (day.Month() == b.Month() && day.Day() < b.Day()) {
+		age-- // birthday not yet reached this year
+	}
+	if age < 0 {
+		return -1
+	}
+	return age
+}

@@ -1,0 +1,177 @@
+package gateway
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// policyAnswer posts a demo request (after edit, when given) and returns the suggestions of its
+// card and the card's detail ("" and nil for no card).
+func policyAnswer(t *testing.T, e *testEnv, name string, edit func(map[string]any)) ([]suggested, string) {
+	t.Helper()
+	body := e.demoRequest(name)
+	if edit != nil {
+		body = editRequest(t, body, edit)
+	}
+	status, resp, _ := e.post(serviceOf(name), body)
+	if status != http.StatusOK {
+		t.Fatalf("status %d: %s", status, resp)
+	}
+	r := decodeResponse(t, resp)
+	if len(r.Cards) == 0 {
+		return nil, ""
+	}
+	return suggestionsOf(t, resp), r.Cards[0].Detail
+}
+
+func labels(sgs []suggested) string {
+	var out []string
+	for _, s := range sgs {
+		out = append(out, s.label)
+	}
+	return strings.Join(out, " | ")
+}
+
+// Options off the site's formulary are never suggested, however much they save: with Herceptin
+// and Kanjinti on formulary, the ACO order that otherwise recommends Trazimera gets Kanjinti.
+func TestOffFormularyOptionsAreNeverSuggested(t *testing.T) {
+	e := newEnv(t, withPolicy(t, `
+formularies:
+  - site: ""
+    products:
+      trastuzumab: [herceptin, kanjinti]
+`))
+	sgs, detail := policyAnswer(t, e, "aco-herceptin-order-select", nil)
+	if len(sgs) != 1 || !strings.HasPrefix(sgs[0].label, "Switch to Kanjinti (trastuzumab-anns) 420 mg IV") {
+		t.Fatalf("want only Kanjinti, got %q", labels(sgs))
+	}
+	if !strings.Contains(detail, "Trazimera (not on formulary or not stocked here)") {
+		t.Fatalf("detail does not say why Trazimera is not suggested:\n%s", detail)
+	}
+}
+
+// A site's own formulary (the encounter's Location) replaces the organisation's: the north
+// infusion centre of config/formulary-restricted.yaml does not stock Trazimera.
+func TestSiteFormularyFromEncounterLocation(t *testing.T) {
+	e := newEnv(t, withPolicy(t, `
+formularies:
+  - site: ""
+    products:
+      trastuzumab: [herceptin, trazimera, kanjinti]
+  - site: Location/infusion-north
+    products:
+      trastuzumab: [herceptin, kanjinti]
+`))
+	sgs, _ := policyAnswer(t, e, "aco-herceptin-order-select", nil)
+	if len(sgs) == 0 || !strings.Contains(sgs[0].label, "Trazimera") {
+		t.Fatalf("organisation formulary: want Trazimera first, got %q", labels(sgs))
+	}
+	sgs, _ = policyAnswer(t, e, "aco-herceptin-order-select", func(m map[string]any) {
+		m["prefetch"].(map[string]any)["encounter"] = map[string]any{"resourceType": "Encounter", "id": "enc-1", "status": "in-progress",
+			"location": []any{map[string]any{"location": map[string]any{"reference": "Location/infusion-north"}}}}
+	})
+	if len(sgs) != 1 || !strings.Contains(sgs[0].label, "Kanjinti") {
+		t.Fatalf("north infusion centre: want only Kanjinti, got %q", labels(sgs))
+	}
+}
+
+// An order for a product off formulary gets the formulary alternative even when the money rules
+// alone would give no card (commercial FFS without payer preferences: a switch cuts the margin).
+func TestOffFormularyOrderGetsFormularyAlternative(t *testing.T) {
+	e := newEnv(t, withPolicy(t, `
+formularies:
+  - site: ""
+    products:
+      trastuzumab: [ogivri]
+`))
+	sgs, detail := policyAnswer(t, e, "commercial-ppo-herceptin-order-select", nil)
+	if len(sgs) != 1 || !strings.Contains(sgs[0].label, "Ogivri") {
+		t.Fatalf("want the formulary product Ogivri, got %q", labels(sgs))
+	}
+	if !strings.Contains(detail, "Herceptin is not on this site's formulary") {
+		t.Fatalf("detail does not say the order is off formulary:\n%s", detail)
+	}
+}
+
+// Indications: Herzuma's label has no gastric indication (scoring/data/indications.csv, Herzuma
+// PI 5/2019). With Herceptin and Herzuma on formulary, a breast-cancer order is offered Herzuma; a
+// gastric-cancer order (reasonCode ICD-10-CM C16.9) is not, and gets no card.
+func TestOptionUnlabelledForIndicationIsNotSuggested(t *testing.T) {
+	e := newEnv(t, withPolicy(t, `
+formularies:
+  - site: ""
+    products:
+      trastuzumab: [herceptin, herzuma]
+`))
+	sgs, detail := policyAnswer(t, e, "aco-herceptin-order-select", nil) // problem list: C50.911
+	if len(sgs) != 1 || !strings.Contains(sgs[0].label, "Herzuma") {
+		t.Fatalf("breast cancer: want Herzuma, got %q", labels(sgs))
+	}
+	if !strings.Contains(detail, "for: her2-breast") {
+		t.Fatalf("detail does not name the indication checked:\n%s", detail)
+	}
+	gastric := func(m map[string]any) {
+		draftOf(m)["reasonCode"] = []any{map[string]any{"coding": []any{map[string]any{
+			"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "C16.9", "display": "Malignant neoplasm of stomach, unspecified"}}}}
+	}
+	if sgs, detail := policyAnswer(t, e, "aco-herceptin-order-select", gastric); sgs != nil {
+		t.Fatalf("gastric cancer: want no card, got %q\n%s", labels(sgs), detail)
+	}
+	// With the whole catalog on formulary the gastric order still gets a card, without Herzuma.
+	e2 := newEnv(t)
+	sgs, detail = policyAnswer(t, e2, "aco-herceptin-order-select", gastric)
+	if len(sgs) == 0 || strings.Contains(labels(sgs), "Herzuma") || !strings.Contains(detail, "Herzuma (not labelled") {
+		t.Fatalf("gastric cancer, full formulary: %q\n%s", labels(sgs), detail)
+	}
+}
+
+// No diagnosis in the order and an empty problem list: the card says the indication is unknown.
+func TestUnknownIndicationIsSaid(t *testing.T) {
+	e := newEnv(t)
+	_, detail := policyAnswer(t, e, "aco-herceptin-order-select", func(m map[string]any) {
+		m["prefetch"].(map[string]any)["conditions"] = nil
+	})
+	if !strings.Contains(detail, "**Indication:** none in the order or the problem list") {
+		t.Fatalf("detail does not say the indication is unknown:\n%s", detail)
+	}
+}
+
+// A patient mid-course on Herceptin (an active MedicationRequest in the history) under each
+// mid-course policy: never gives no card; next-cycle a card whose suggestions say "from the next
+// administration" and whose detail asks for the acknowledgement; any a card without it.
+func TestMidCoursePolicies(t *testing.T) {
+	cases := []struct {
+		policy   string
+		wantCard bool
+		wantAck  bool
+	}{
+		{"never", false, false},
+		{"next-cycle", true, true},
+		{"any", true, false},
+	}
+	for _, c := range cases {
+		t.Run(c.policy, func(t *testing.T) {
+			e := newEnv(t, withPolicy(t, "groups:\n  trastuzumab: {midCourse: "+c.policy+"}\n"))
+			sgs, detail := policyAnswer(t, e, "aco-midcourse-herceptin-order-select", nil)
+			if (sgs != nil) != c.wantCard {
+				t.Fatalf("card %v, want %v: %q", sgs != nil, c.wantCard, labels(sgs))
+			}
+			if !c.wantCard {
+				return
+			}
+			ack := strings.Contains(detail, "allows a switch at the next administration only")
+			if ack != c.wantAck || strings.HasSuffix(sgs[0].label, "from the next administration") != c.wantAck {
+				t.Fatalf("acknowledgement %v in detail, label %q; want %v", ack, sgs[0].label, c.wantAck)
+			}
+		})
+	}
+	// The same patient as a new start (history removed) gets a card under "never".
+	e := newEnv(t, withPolicy(t, "groups:\n  trastuzumab: {midCourse: never}\n"))
+	sgs, _ := policyAnswer(t, e, "aco-midcourse-herceptin-order-select", func(m map[string]any) {
+		m["prefetch"].(map[string]any)["medications"] = nil
+	})
+	if sgs == nil {
+		t.Fatal("new start under never: want a card")
+	}
+}

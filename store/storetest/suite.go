@@ -1,0 +1,251 @@
+// Package storetest is the behaviour every store.Store implementation must have, as one suite:
+// the SQLite store runs it, and so must any other (a PostgreSQL store shared by several
+// instances). Figures are small and worked by hand in each case.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"valuerx/store"
+)
+
+// Open returns a new, empty store for one subtest; the suite closes it.
+type Open func(t *testing.T) store.Store
+
+// Run runs the suite against stores made by open.
+func Run(t *testing.T, open Open) {
+	t.Run("decision round trip and idempotent", func(t *testing.T) { decisionRoundTrip(t, open(t)) })
+	t.Run("summary books the accepted suggestion's own figures", func(t *testing.T) { summaryFigures(t, open(t)) })
+	t.Run("one decision per order", func(t *testing.T) { onePerOrder(t, open(t)) })
+	t.Run("feedback repeat is a no-op", func(t *testing.T) { feedbackRepeat(t, open(t)) })
+	t.Run("data-quality flags", func(t *testing.T) { dataQuality(t, open(t)) })
+	t.Run("jti claims", func(t *testing.T) { jtiClaims(t, open(t)) })
+	t.Run("concurrent writers", func(t *testing.T) { concurrent(t, open(t)) })
+}
+
+var at = time.Date(2026, 2, 15, 10, 0, 0, 0, time.UTC)
+
+func card(id, client, order, contract string, suggs ...store.Suggestion) store.Decision {
+	d := store.Decision{CardUUID: id, HookInstance: "h-" + id, ServiceID: "svc", Hook: "order-sign", Client: client,
+		OrderKey: order, Fingerprint: "fp-" + order, ContractID: contract, Arrangement: "arr-" + contract,
+		GroupID: "trastuzumab", OrderedProductID: "herceptin", Suggestions: suggs, At: at}
+	if len(suggs) > 0 {
+		d.BestProductID = suggs[0].ProductID
+		d.PayerSaving, d.PatientSaving, d.OrgImpact = suggs[0].PayerSaving, suggs[0].PatientSaving, suggs[0].OrgImpact
+	}
+	return d
+}
+
+func fb(client, cardID, outcome, sugg string, minute int) store.Feedback {
+	t := at.Add(time.Duration(minute) * time.Minute)
+	return store.Feedback{Client: client, ServiceID: "svc", CardUUID: cardID, Outcome: outcome, SuggestionUUID: sugg,
+		OutcomeSent: t, OutcomeAt: t, ReceivedAt: t}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func byContract(t *testing.T, s store.Store) map[string]store.ContractSummary {
+	t.Helper()
+	sum, err := s.Summary(context.Background())
+	must(t, err)
+	out := map[string]store.ContractSummary{}
+	for _, c := range sum {
+		out[c.ContractID] = c
+	}
+	return out
+}
+
+func decisionRoundTrip(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	d := card("c1", "https://a.test", "k1", "mssp-aco",
+		store.Suggestion{UUID: "s1", ProductID: "trazimera", PayerSaving: 100, PatientSaving: 20, OrgImpact: 50},
+		store.Suggestion{UUID: "s2", ProductID: "kanjinti", PayerSaving: 80, PatientSaving: 16, OrgImpact: 40})
+	must(t, s.RecordDecisions(ctx, []store.Decision{d, d})) // a repeat inside a batch is ignored
+	changed := d
+	changed.Client = "https://b.test"
+	must(t, s.RecordDecisions(ctx, []store.Decision{changed})) // and a later repeat keeps the first
+	got, err := s.Decision(ctx, "c1")
+	must(t, err)
+	if got.Client != "https://a.test" || got.OrderKey != "k1" || got.Fingerprint != "fp-k1" || got.ServiceID != "svc" ||
+		!got.At.Equal(at) || len(got.Suggestions) != 2 || got.Suggestions[1] != d.Suggestions[1] || !got.HasSuggestion("s2") || got.HasSuggestion("s3") {
+		t.Fatalf("round trip: %+v", got)
+	}
+	if _, err := s.Decision(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown card: %v", err)
+	}
+	if c := byContract(t, s)["mssp-aco"]; c.Cards != 1 || c.NoFeedback != 1 {
+		t.Fatalf("one card: %+v", c)
+	}
+	must(t, s.RecordDecisions(ctx, nil))
+}
+
+func summaryFigures(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	sg := func(id string, payer float64) store.Suggestion {
+		return store.Suggestion{UUID: id, ProductID: "p-" + id, PayerSaving: payer, PatientSaving: payer / 5, OrgImpact: payer / 2}
+	}
+	must(t, s.RecordDecisions(ctx, []store.Decision{
+		card("c1", "a", "k1", "mssp-aco", sg("c1s1", 1000), sg("c1s2", 600), sg("c1s3", 300)),
+		card("c2", "a", "k2", "mssp-aco", sg("c2s1", 1000)),
+		card("c3", "a", "k3", "medicare-ffs", sg("c3s1", 7)),
+	}))
+	must(t, s.RecordFeedback(ctx, []store.Feedback{
+		fb("a", "c1", "accepted", "c1s3", 1), // the third suggestion: 300 / 60 / 150, not the first's 1000
+		func() store.Feedback {
+			f := fb("a", "c2", "overridden", "", 1)
+			f.ReasonCode, f.HasComment = "continuing-established-course", true
+			return f
+		}(),
+	}))
+	got := byContract(t, s)
+	aco, ffs := got["mssp-aco"], got["medicare-ffs"]
+	if aco.Cards != 2 || aco.Accepted != 1 || aco.Overridden != 1 || aco.Acceptance != 0.5 {
+		t.Errorf("aco counts: %+v", aco)
+	}
+	if aco.PayerSaved != 300 || aco.PatientSaved != 60 || aco.OrgImpact != 150 {
+		t.Errorf("aco savings must be the third suggestion's (300, 60, 150): %+v", aco)
+	}
+	if aco.Overrides["continuing-established-course"] != 1 {
+		t.Errorf("override reasons: %+v", aco.Overrides)
+	}
+	if ffs.Cards != 1 || ffs.NoFeedback != 1 || ffs.PayerSaved != 0 {
+		t.Errorf("ffs: %+v", ffs)
+	}
+	// A later override of c1 wins over its acceptance: no savings left.
+	must(t, s.RecordFeedback(ctx, []store.Feedback{fb("a", "c1", "overridden", "", 5)}))
+	if aco := byContract(t, s)["mssp-aco"]; aco.Accepted != 0 || aco.Overridden != 2 || aco.PayerSaved != 0 {
+		t.Errorf("latest feedback must win: %+v", aco)
+	}
+}
+
+func onePerOrder(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	sel := card("sel", "a", "k1", "mssp-aco", store.Suggestion{UUID: "sel1", PayerSaving: 100})
+	sign := card("sign", "a", "k1", "mssp-aco", store.Suggestion{UUID: "sign1", PayerSaving: 100})
+	sign.At = at.Add(time.Minute)
+	other := card("other", "b", "k1", "mssp-aco", store.Suggestion{UUID: "o1", PayerSaving: 100}) // same key, other client
+	must(t, s.RecordDecisions(ctx, []store.Decision{sel, sign, other}))
+	if _, err := s.OrderState(ctx, "a", "k1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("no feedback yet: %v", err)
+	}
+	if c := byContract(t, s)["mssp-aco"]; c.Cards != 2 || c.NoFeedback != 2 {
+		t.Fatalf("order-select and order-sign of one order are one decision (plus client b's): %+v", c)
+	}
+	must(t, s.RecordFeedback(ctx, []store.Feedback{fb("a", "sel", "overridden", "", 2)}))
+	st, err := s.OrderState(ctx, "a", "k1")
+	must(t, err)
+	if st.Outcome != "overridden" || st.Fingerprint != "fp-k1" {
+		t.Fatalf("order state: %+v", st)
+	}
+	if _, err := s.OrderState(ctx, "b", "k1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("client b's order is its own: %v", err)
+	}
+	must(t, s.RecordFeedback(ctx, []store.Feedback{fb("a", "sign", "accepted", "sign1", 3)}))
+	st, err = s.OrderState(ctx, "a", "k1")
+	must(t, err)
+	if st.Outcome != "accepted" {
+		t.Fatalf("later acceptance: %+v", st)
+	}
+	if c := byContract(t, s)["mssp-aco"]; c.Cards != 2 || c.Accepted != 1 || c.Overridden != 0 || c.PayerSaved != 100 {
+		t.Fatalf("the order is accepted once: %+v", c)
+	}
+}
+
+func feedbackRepeat(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	must(t, s.RecordDecisions(ctx, []store.Decision{card("c1", "a", "k1", "x", store.Suggestion{UUID: "s1", PayerSaving: 10})}))
+	f := fb("a", "c1", "accepted", "s1", 1)
+	must(t, s.RecordFeedback(ctx, []store.Feedback{f, f}))
+	f.ReceivedAt = f.ReceivedAt.Add(time.Hour) // a retry later: same item
+	must(t, s.RecordFeedback(ctx, []store.Feedback{f}))
+	if c := byContract(t, s)["x"]; c.Accepted != 1 || c.PayerSaved != 10 {
+		t.Fatalf("repeat counted: %+v", c)
+	}
+	must(t, s.RecordFeedback(ctx, nil))
+}
+
+func dataQuality(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	must(t, s.RecordDecisions(ctx, []store.Decision{card("c1", "a", "k1", "x"), card("c2", "a", "k2", "x")}))
+	f := fb("a", "c1", "overridden", "", 1)
+	f.ReasonCode = store.ReasonFiguresWrong
+	g := fb("a", "c2", "overridden", "", 1)
+	g.ReasonCode = "other"
+	must(t, s.RecordFeedback(ctx, []store.Feedback{f, g}))
+	if c := byContract(t, s)["x"]; c.DataQualityFlags != 1 || c.Overrides[store.ReasonFiguresWrong] != 1 || c.Overrides["other"] != 1 {
+		t.Fatalf("data-quality flags: %+v", c)
+	}
+}
+
+func jtiClaims(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	now := at
+	claim := func(key string, exp, now time.Time) bool {
+		t.Helper()
+		ok, err := s.ClaimJTI(ctx, key, exp, now)
+		must(t, err)
+		return ok
+	}
+	if !claim("iss\x00j1", now.Add(5*time.Minute), now) {
+		t.Fatal("first claim refused")
+	}
+	if claim("iss\x00j1", now.Add(5*time.Minute), now.Add(time.Minute)) {
+		t.Fatal("replay inside the lifetime accepted")
+	}
+	if !claim("other\x00j1", now.Add(5*time.Minute), now) {
+		t.Fatal("the same jti of another issuer is another token")
+	}
+	if !claim("iss\x00j1", now.Add(20*time.Minute), now.Add(6*time.Minute)) {
+		t.Fatal("a claim whose expiry passed must be taken over")
+	}
+	if claim("iss\x00j1", now.Add(20*time.Minute), now.Add(7*time.Minute)) {
+		t.Fatal("the renewed claim must hold")
+	}
+}
+
+func concurrent(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	fresh := 0
+	for i := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprintf("c%d", i)
+			if err := s.RecordDecisions(ctx, []store.Decision{card(id, "a", "k"+id, "x", store.Suggestion{UUID: id + "s", PayerSaving: 1})}); err != nil {
+				t.Error(err)
+				return
+			}
+			if err := s.RecordFeedback(ctx, []store.Feedback{fb("a", id, "accepted", id+"s", 1)}); err != nil {
+				t.Error(err)
+			}
+			ok, err := s.ClaimJTI(ctx, fmt.Sprintf("iss\x00%d", i%8), at.Add(time.Hour), at)
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				mu.Lock()
+				fresh++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if c := byContract(t, s)["x"]; c.Cards != 64 || c.Accepted != 64 || c.PayerSaved != 64 {
+		t.Fatalf("concurrent writes: %+v", c)
+	}
+	if fresh != 8 {
+		t.Fatalf("8 distinct jtis claimed 64 times: %d accepted, want 8", fresh)
+	}
+}
