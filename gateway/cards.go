@@ -42,6 +42,11 @@ func buildCard(item orderedItem, res scoring.Result, group scoring.Group, histor
 	summary := fmt.Sprintf("%s instead of %s: payer saves %s/course, organisation %s (%s)",
 		best.Product.Name, ordered.Product.Name, wholeUSD(payerSave), signedWholeUSD(orgDelta), res.Contract.Name)
 	switch {
+	case res.AvoidsPriorAuth:
+		// A PA-free option the contract prefers, suggested although the organisation's figure
+		// falls: the summary says both.
+		summary = fmt.Sprintf("%s instead of %s: no prior auth; payer saves %s/course, organisation %s (%s)",
+			best.Product.Name, ordered.Product.Name, wholeUSD(payerSave), signedWholeUSD(orgDelta), res.Contract.Name)
 	case capitated:
 		// One saving, to the capitated budget: the plan pays no claim, so there is no payer saving beside it.
 		summary = fmt.Sprintf("%s instead of %s: capitated budget saves %s/course (%s)",
@@ -65,8 +70,10 @@ func buildCard(item orderedItem, res scoring.Result, group scoring.Group, histor
 		if len(opts) == maxSuggestions {
 			break
 		}
-		if !o.Eligible || o.Product.ID == best.Product.ID || o.PerCourse.NetImpact <= ordered.PerCourse.NetImpact ||
-			o.PerCourse.PatientOOP > ordered.PerCourse.PatientOOP {
+		// A PA-free card offers every permitted PA-free option; any other card only the options
+		// that beat the order.
+		beats := o.PerCourse.NetImpact > ordered.PerCourse.NetImpact || (res.AvoidsPriorAuth && !o.PriorAuth.Required)
+		if !o.Eligible || o.Product.ID == best.Product.ID || !beats || o.PerCourse.PatientOOP > ordered.PerCourse.PatientOOP {
 			continue
 		}
 		opts = append(opts, o)
@@ -215,7 +222,20 @@ func detailMarkdown(item orderedItem, res scoring.Result, group scoring.Group, h
 		}
 		return "no"
 	})
+	if res.Contract.PriorAuth != nil && len(res.Contract.Preferred[res.Group.ID]) > 0 {
+		row("Prior authorisation", func(o scoring.Option) string {
+			if !o.PriorAuth.Required {
+				return "not needed"
+			}
+			return fmt.Sprintf("needs PA (about %g days, %g%% denied)", o.PriorAuth.ExpectedDelayDays, o.PriorAuth.DenialRate*100)
+		})
+	}
 	row("Price period", func(scoring.Option) string { return mdEscape(res.Book.Label) })
+	if res.AvoidsPriorAuth {
+		fmt.Fprintf(&b, "\n**Prior authorisation:** %s needs the payer's prior authorisation (the contract states about %g days and %g%% of requests denied); %s does not. The organisation's figures carry no expected loss for it: the switch changes the organisation's result by %s per course.\n",
+			mdEscape(res.Ordered.Product.Name), res.Ordered.PriorAuth.ExpectedDelayDays, res.Ordered.PriorAuth.DenialRate*100,
+			mdEscape(best.Product.Name), signedUSD(best.PerCourse.NetImpact-res.Ordered.PerCourse.NetImpact))
+	}
 
 	b.WriteString("\n**Where the figures come from**\n\n")
 	seen := map[string]bool{}
