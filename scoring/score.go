@@ -261,6 +261,9 @@ func score(cat *Catalog, reg *Registry, pol *Policy, req Request, k *Contract, g
 			o.Exclusion = ExcludeNotPriced
 			return cand{opt: o}, nil
 		}
+		if pk, ok := book.packages[p.ID]; ok {
+			p.Packages = pk // billing units per package from the crosswalk of the book's quarter
+		}
 		units, wasted, use, err := combine(p, req.DoseMg)
 		if err != nil {
 			return cand{}, fmt.Errorf("%w: %v", ErrInvalid, err)
