@@ -8,6 +8,7 @@ import (
 
 	r4 "github.com/samply/golang-fhir-models/fhir-models/fhir"
 
+	"valuerx/clinical"
 	"valuerx/fhir"
 	"valuerx/scoring"
 )
@@ -160,50 +161,35 @@ func mbiOf(patient json.RawMessage) string {
 	return ""
 }
 
-// medRequest is the subset of MedicationRequest valuerx reads.
+// medRequest is the subset of MedicationRequest valuerx reads: the medication, and (embedded)
+// everything clinical.Dose reads of the dose, schedule, supply and indication, so one decode
+// serves both.
 type medRequest struct {
+	ResourceType              string              `json:"resourceType"`
+	ID                        string              `json:"id"`
+	Status                    string              `json:"status"`
+	MedicationCodeableConcept *r4.CodeableConcept `json:"medicationCodeableConcept"`
+	MedicationReference       *r4.Reference       `json:"medicationReference"`
+	Contained                 []json.RawMessage   `json:"contained"`
+	clinical.Order
+}
+
+// historyDoc is the part of a history MedicationRequest that decides therapy in progress.
+type historyDoc struct {
 	ResourceType              string              `json:"resourceType"`
 	ID                        string              `json:"id"`
 	Status                    string              `json:"status"`
 	AuthoredOn                string              `json:"authoredOn"`
 	MedicationCodeableConcept *r4.CodeableConcept `json:"medicationCodeableConcept"`
-	MedicationReference       *r4.Reference       `json:"medicationReference"`
-	Contained                 []json.RawMessage   `json:"contained"`
-	ReasonCode                []codeableConcept   `json:"reasonCode"`
-	ReasonReference           []struct {
-		Reference string `json:"reference"`
-	} `json:"reasonReference"`
-	DispenseRequest *struct {
-		ExpectedSupplyDuration *quantity `json:"expectedSupplyDuration"`
-	} `json:"dispenseRequest"`
-	DosageInstruction []struct {
-		Timing      *timing `json:"timing"`
-		DoseAndRate []struct {
-			DoseQuantity *quantity `json:"doseQuantity"`
-		} `json:"doseAndRate"`
-	} `json:"dosageInstruction"`
 }
 
+// timing is the part of a dosage instruction's timing a card's label reads.
 type timing struct {
 	Repeat *struct {
-		Count      *float64 `json:"count"`
 		Frequency  *float64 `json:"frequency"`
 		Period     *float64 `json:"period"`
 		PeriodUnit string   `json:"periodUnit"`
 	} `json:"repeat"`
-}
-
-// perDay is how many administrations a timing gives per day (1 when it does not say), for
-// retail doses expressed in tablets.
-func perDay(t *timing) float64 {
-	if t == nil || t.Repeat == nil || t.Repeat.Frequency == nil || t.Repeat.Period == nil || *t.Repeat.Period <= 0 {
-		return 1
-	}
-	days := map[string]float64{"h": 1.0 / 24, "d": 1, "wk": 7}[t.Repeat.PeriodUnit]
-	if days == 0 {
-		return 1
-	}
-	return *t.Repeat.Frequency / (*t.Repeat.Period * days)
 }
 
 type quantity struct {
@@ -220,12 +206,19 @@ type medicationDoc struct {
 
 // orderedItem is one draft order valuerx recognised.
 type orderedItem struct {
-	raw       json.RawMessage // the draft order exactly as sent: suggestions clone it
-	id        string
-	product   scoring.Product
-	doseMg    float64 // 0: the group's default
-	perKg     float64 // mg/kg when the dose was weight-based (needs a body weight)
-	admins    int
+	raw     json.RawMessage // the draft order exactly as sent: suggestions clone it
+	id      string
+	product scoring.Product
+	order   *clinical.Order // the decoded dose, schedule and supply (clinical.Dose reads it)
+	doseMg  float64         // per administration (retail: per day); 0: the group's default
+	admins  int             // per course (retail: days of supply); 0: the group's default
+	// doseText says on the card where the dose and course came from; doseNotes what was
+	// implausible, unreadable or needs a remark (PHI-free sentences from clinical.Dose).
+	doseText  string
+	doseNotes []string
+	// noFigures: the dose is implausible for the group (more than twice the label maximum):
+	// valuerx quotes no figures for it.
+	noFigures bool
 	date      time.Time
 	dateGiven bool
 	// codeMg is the strength of one item the order's code names (a 40 mg tablet, a 150 mg vial),
@@ -373,38 +366,7 @@ func recogniseDecoded(cat *scoring.Catalog, raw json.RawMessage, mr *medRequest,
 	if d, ok := parseFHIRDate(mr.AuthoredOn); ok {
 		item.date, item.dateGiven = d, true
 	}
-	if strength > 0 && mr.DispenseRequest != nil && mr.DispenseRequest.ExpectedSupplyDuration != nil {
-		// Retail: a course is the days of supply.
-		if q := mr.DispenseRequest.ExpectedSupplyDuration; q.Value != nil && *q.Value > 0 &&
-			(strings.HasPrefix(strings.ToLower(firstNonEmpty(q.Code, q.Unit)), "d")) {
-			item.admins = int(*q.Value)
-		}
-	}
-	for _, di := range mr.DosageInstruction {
-		if di.Timing != nil && di.Timing.Repeat != nil && di.Timing.Repeat.Count != nil && *di.Timing.Repeat.Count > 0 {
-			item.admins = int(*di.Timing.Repeat.Count)
-		}
-		for _, dr := range di.DoseAndRate {
-			q := dr.DoseQuantity
-			if q == nil || q.Value == nil || *q.Value <= 0 {
-				continue
-			}
-			unit := strings.ToLower(strings.TrimSpace(firstNonEmpty(q.Code, q.Unit)))
-			switch unit {
-			case "mg":
-				item.doseMg = *q.Value
-			case "g":
-				item.doseMg = *q.Value * 1000
-			case "mg/kg":
-				item.perKg = *q.Value
-			case "tab", "tabs", "tablet", "tablets", "{tbl}", "{tablet}", "{tablets}", "{tab}", "{pill}", "{pills}":
-				if strength > 0 {
-					item.doseMg = *q.Value * strength * perDay(di.Timing)
-				}
-			}
-		}
-		break // the first dosage instruction is the dose of record
-	}
+	item.order = &mr.Order
 	return item, true
 }
 
@@ -438,7 +400,7 @@ func currentProduct(cat *scoring.Catalog, history []json.RawMessage, group strin
 	}
 	var hits []hit
 	for _, raw := range history {
-		var mr medRequest
+		var mr historyDoc
 		if json.Unmarshal(raw, &mr) != nil || mr.ResourceType != "MedicationRequest" || draftIDs[mr.ID] {
 			continue
 		}

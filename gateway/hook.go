@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"valuerx/cdshooks"
+	"valuerx/clinical"
 	"valuerx/fhir"
 	"valuerx/scoring"
 )
@@ -108,8 +109,6 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 	resp := &cdshooks.Response{Cards: []cdshooks.Card{}}
 	lookupCtx, cancel := context.WithTimeout(ctx, g.cfg.HookBudget)
 	defer cancel()
-	var weight float64
-	var weightTried bool
 	pol := g.cfg.Scorer.Policy()
 	site := ""
 	for _, c := range siteCandidates(req, oc) {
@@ -133,14 +132,17 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 		if !ok {
 			continue
 		}
-		if item.perKg > 0 {
-			if !weightTried {
-				weight, _ = data.bodyWeightKg(lookupCtx, oc.PatientID)
-				weightTried = true
+		group, _ := g.cfg.Catalog.Group(item.product.GroupID)
+		var pat clinical.Patient
+		if w, h := clinical.Needs(item.order, doseStrength(&item)); w || h {
+			pat = lookups.vitals(lookupCtx, oc.PatientID, w, h)
+		}
+		applyDose(&item, group, pat)
+		if item.noFigures {
+			if card := implausibleCard(item, group); card != nil {
+				resp.Cards = append(resp.Cards, *card)
 			}
-			if weight > 0 {
-				item.doseMg = item.perKg * weight
-			}
+			continue
 		}
 		cov, ok := coverageFacts(data.coverages, data.patient, item.date)
 		if !ok {
@@ -151,7 +153,6 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 			g.metrics.unclassified.Inc()
 			continue
 		}
-		group, _ := g.cfg.Catalog.Group(item.product.GroupID)
 		gp := pol.Group(group)
 		var indications []string
 		indicationKnown := false

@@ -94,6 +94,7 @@ func TestCommercialWithoutPreferenceGetsNoSwitch(t *testing.T) {
 	e := newEnv(t, withScoringConfig(t, func(c *scoring.Config) {
 		for i := range c.Contracts {
 			c.Contracts[i].Preferred = nil
+			c.Contracts[i].PriorAuth = nil // prior authorisation is stated for non-preferred products
 		}
 	}))
 	status, body, _ := e.post(serviceOf("order-select"), e.demoRequest("commercial-ppo-herceptin-order-select"))

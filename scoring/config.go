@@ -52,20 +52,38 @@ const (
 //	      groups: []                # Coverage.class group values (case-insensitive)
 //	      attribution: true         # ...and, when true, the patient's MBI is on the roster for this contract on the order date
 //	    arrangement: shared-savings-two-sided  # ffs | shared-savings-upside | shared-savings-two-sided | capitation | episode
-//	    sharedSavingsRate: 0.5      # shared-savings: the organisation's share of a change in total cost (0-1)
-//	    episodeRiskShare: 0         # episode: the organisation's share of the episode's cost change (0-1)
+//	    sharedSavingsRate: 0.5      # shared-savings: the sharing rate of the payer's expenditure change (0-1; default: risk.track's)
+//	    episodeRiskShare: 0         # episode: the organisation's share of the episode's expenditure change (0-1)
+//	    risk:                       # shared-savings and episode reconciliation terms (RiskTerms)
+//	      track: basic-e            # basic-a .. basic-e, enhanced, custom
+//	      lossRate: 0.3             # two-sided: share of losses (default: the track's)
+//	      qualityFactor: 1          # share of the sharing rate the quality score earns
+//	      minimumSavingsRate: 0.02  # MSR and MLR, fractions of the benchmark
+//	      minimumLossRate: 0.02
+//	      savingsCap: 0.1           # default: the track's; episode: stop-gain
+//	      lossCap: 0.15             # episode: stop-loss
+//	      expectedPosition: above-msr   # above-msr | corridor | loss-zone | capped | below-target | above-target
+//	      expectedSavingsRate: 0.035    # instead of expectedPosition
+//	      sequesterPayout: true     # shared savings payments are sequestered (default true)
 //	    drugsInBudget: false        # capitation: Part B drugs are paid from the capitated budget
 //	    reimbursement:
 //	      basis: medicare-asp       # medicare-asp | asp-plus | fee-schedule | none (capitation in budget)
 //	      percent: 0                # asp-plus: 0.20 means ASP + 20%
 //	      feeSchedule: {}           # fee-schedule: product id -> USD per billing unit
-//	    coinsurance: 0.2            # patient share of the allowed amount (0-1)
+//	      sequestration: 0.02       # of the payer's own payment (default 0.02 for medicare-asp, else 0)
+//	      coinsuranceSource: file   # medicare-asp: file (the ASP file's percentage, default) | contract
+//	    coinsurance: 0.2            # patient share of the allowed amount (0-1); Medicare: where the file has none
 //	    copay: 0                    # patient USD per administration, on top of coinsurance
+//	    deductible: 283             # per plan year (default for medicare-asp: the Part B deductible of the order's year)
+//	    deductibleMet: false        # assume this year's deductible is met
 //	    oopMaxPerCourse: 0          # cap on the patient's cost per course; 0 = no cap
+//	    oopMaxPerYear: 0            # maximum out-of-pocket per plan year; 0 = none
 //	    threshold: 25               # minimum per-course gain in net impact (USD) for a card
-//	    denialRisk: 0.25            # share of the allowed amount put at risk by a payer-non-preferred product (0-1)
 //	    preferred:                  # payer-preferred products per group id; groups not listed have no preference
 //	      trastuzumab: [kanjinti, ogivri]
+//	    priorAuth:                  # the others need prior authorisation: a status on the card, never a loss
+//	      expectedDelayDays: 7
+//	      denialRate: 0.1
 //	    allowMarginSwitch: false    # allow suggestions that raise the payer's cost to raise the FFS margin
 //	    allowMidCourseSwitch:       # per group id: override the group's mid-course switch rule
 //	      trastuzumab: false
@@ -104,7 +122,7 @@ type Contract struct {
 	OOPMaxPerCourse      float64             `yaml:"oopMaxPerCourse,omitempty"`
 	OOPMaxPerYear        float64             `yaml:"oopMaxPerYear,omitempty"`
 	Threshold            float64             `yaml:"threshold"`
-	DenialRisk           float64             `yaml:"denialRisk,omitempty"`
+	DenialRisk           float64             `yaml:"denialRisk,omitempty"` // rejected with a pointer to priorAuth
 	Preferred            map[string][]string `yaml:"preferred,omitempty"`
 	PriorAuth            *PriorAuthTerms     `yaml:"priorAuth,omitempty"`
 	AllowMarginSwitch    bool                `yaml:"allowMarginSwitch,omitempty"`
@@ -471,8 +489,8 @@ func (k *Contract) validate() error {
 			errs = append(errs, fmt.Errorf("%s %v must be a non-negative amount", f.n, f.v))
 		}
 	}
-	if err := fraction("denialRisk", k.DenialRisk); err != nil {
-		errs = append(errs, err)
+	if k.DenialRisk != 0 {
+		errs = append(errs, errors.New("denialRisk is no longer supported: a payer's preference is a prior-authorisation status, not an expected loss inside the figures; state priorAuth.expectedDelayDays and priorAuth.denialRate instead"))
 	}
 	if pa := k.PriorAuth; pa != nil {
 		if len(k.Preferred) == 0 {

@@ -266,3 +266,23 @@ func (k *Contract) prefers(groupID, productID string) (preferred, hasPreferences
 	}
 	return slices.Contains(ps, productID), true
 }
+
+// PriorAuth is an option's prior-authorisation status under the contract.
+type PriorAuth struct {
+	Required          bool
+	ExpectedDelayDays float64 // as the contract states
+	DenialRate        float64 // as the contract states
+}
+
+// priorAuth is the status of a product: a product the contract does not
+// prefer, in a group where it names preferred products, needs prior
+// authorisation when the contract says so (priorAuth).
+func (k *Contract) priorAuth(groupID, productID string) PriorAuth {
+	if k.PriorAuth == nil {
+		return PriorAuth{}
+	}
+	if pref, has := k.prefers(groupID, productID); !has || pref {
+		return PriorAuth{}
+	}
+	return PriorAuth{Required: true, ExpectedDelayDays: k.PriorAuth.ExpectedDelayDays, DenialRate: k.PriorAuth.DenialRate}
+}
