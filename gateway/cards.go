@@ -105,6 +105,25 @@ func buildCard(item orderedItem, res scoring.Result, group scoring.Group, histor
 	if len(card.Suggestions) == 0 {
 		return nil, nil // nothing the clinician could accept safely: no card
 	}
+	if ro := item.rounding; ro != nil && ro.product.ID == best.Product.ID {
+		// A separate suggestion: the recommended product at the whole-vial dose, never applied
+		// silently; the label states the change.
+		if med, ok := suggestedMedication(ro.option, item, res); ok {
+			swapped, err := swapMedication(draft, med)
+			if err != nil {
+				return nil, err
+			}
+			var sm map[string]json.RawMessage
+			if json.Unmarshal(swapped, &sm) == nil {
+				if rounded, err := withRoundedDose(sm, ro.DoseMg, ro.fromMg, ro.ChangePct); err == nil {
+					if raw, err := json.Marshal(rounded); err == nil {
+						card.AddSuggestion(roundingLabel(ro, med, true), false, cdshooks.UpdateAction(
+							fmt.Sprintf("Replace %s with %s and change the dose from %s mg to %s mg (%s)", ordered.Product.Name, med.label, fmtMg(ro.fromMg), fmtMg(ro.DoseMg), signedPct(ro.ChangePct)), raw))
+					}
+				}
+			}
+		}
+	}
 	for _, r := range overrideReasons {
 		card.AddOverrideReason(r.code, overrideSystem, r.display)
 	}

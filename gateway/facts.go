@@ -219,6 +219,8 @@ type orderedItem struct {
 	// noFigures: the dose is implausible for the group (more than twice the label maximum):
 	// valuerx quotes no figures for it.
 	noFigures bool
+	// rounding is the whole-vial dose the P&T policy offers for the card's product (nil: none).
+	rounding  *roundingOffer
 	date      time.Time
 	dateGiven bool
 	// codeMg is the strength of one item the order's code names (a 40 mg tablet, a 150 mg vial),
