@@ -176,6 +176,9 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 			Indications:     indications,
 			IndicationKnown: indicationKnown,
 		}
+		if sc, ok := eng.reg.ClassifySecondary(cov.Secondary); ok {
+			sreq.SecondaryID = sc.ID // supplemental coverage changes the patient's and the organisation's figures
+		}
 		res, err := eng.scorer.Score(sreq)
 		if err != nil {
 			g.log.Warn("scoring failed", "service", svc.ID, "hook", hookRef(req.HookInstance), "group", item.product.GroupID, "error", err.Error())
@@ -189,7 +192,19 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 				continue
 			}
 		}
+		if gp.DoseRoundingPct > 0 {
+			target := res.Ordered.Product
+			if res.Best != nil {
+				target = res.Best.Product
+			}
+			item.rounding = g.roundingFor(eng.scorer, sreq, res, target, gp.DoseRoundingPct)
+		}
 		if res.Best == nil {
+			if ro := item.rounding; ro != nil && ro.payerCut > res.Contract.Threshold {
+				if card, err := roundingCard(item, res, ro); err == nil && card != nil {
+					resp.Cards = append(resp.Cards, *card)
+				}
+			}
 			continue
 		}
 		card, products, err := eng.cards.card(item, sreq, res, group, data.medsKnown)

@@ -112,7 +112,7 @@ func TestNewQuarterReloadedOnSIGHUP(t *testing.T) {
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	keyFile := filepath.Join(dir, "dev-client-key.pem")
 	cfgFile := filepath.Join(dir, "valuerx.yaml")
-	cfg := fmt.Sprintf("listen: 127.0.0.1:%d\nexternalURL: %s\nstore: \"\"\nauth:\n  devKeyFile: %s\nlogLevel: info\ncatalog: %s\ncatalogPoll: 0s\n",
+	cfg := fmt.Sprintf("demo: true\nlisten: 127.0.0.1:%d\nexternalURL: %s\nstore: \"\"\nauth:\n  devKeyFile: %s\nlogLevel: info\ncatalog: %s\ncatalogPoll: 0s\n",
 		port, base, keyFile, snapFile)
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
