@@ -4,11 +4,22 @@ PKGS     := ./...
 MODULE   := valuerx
 FUZZTIME ?= 5s
 
-.PHONY: run build test test-go lint fmt vet imports fuzz bench conform load load-smoke measures-demo measures-bench clean
+AGENCY   ?= /work/shared/data/agency
+
+.PHONY: catalog catalog-data run build test test-go lint fmt vet imports fuzz bench conform load load-smoke measures-demo measures-bench clean
 
 ## run: start the gateway on its embedded defaults (demo patients, sample contracts, dev client key)
 run:
 	$(GO) run ./cmd/valuerx serve
+
+## catalog: rebuild the embedded catalog snapshot from the files shipped in catalog/data
+catalog:
+	$(GO) run ./cmd/valuerx catalog import -from catalog/data/agency -from catalog/data/supplementary -out catalog/data/snapshot.json.gz
+
+## catalog-data: copy the agency files the product needs from AGENCY (CPT codes dropped), then make catalog
+catalog-data:
+	$(GO) run ./catalog/internal/shipdata -from $(AGENCY) -to catalog/data/agency
+	$(MAKE) catalog
 
 ## build: the valuerx gateway and the valuerx-conform suite in bin/
 build:
@@ -43,6 +54,7 @@ imports:
 	check scoring '^($(MODULE)/(gateway|cdshooks|fhir|store|conformance|demo)|net/http)$$'; \
 	check clinical '^($(MODULE)/(gateway|cdshooks|scoring|fhir|store|conformance|demo|loadtest|config|measures|catalog|internal/.*|cmd/.*)|net/http)$$'; \
 	check fhir '^$(MODULE)/(gateway|cdshooks|scoring|store|conformance|demo)$$'; \
+	check catalog '^($(MODULE)/(gateway|cdshooks|fhir|store|conformance|demo|clinical|measures)|net/http)$$'; \
 	check measures '^($(MODULE)/(gateway|cdshooks|scoring|fhir|store|conformance|demo|loadtest|population|catalog|clinical|tracking|web|internal/.*|cmd/.*)|net/http)$$'; \
 	check cdshooks '^$(MODULE)/(gateway|scoring|store|conformance|demo)$$'; \
 	check conformance '^$(MODULE)/(gateway|scoring|store|fhir|demo)$$'; \

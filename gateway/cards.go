@@ -42,6 +42,11 @@ func buildCard(item orderedItem, res scoring.Result, group scoring.Group, histor
 	summary := fmt.Sprintf("%s instead of %s: payer saves %s/course, organisation %s (%s)",
 		best.Product.Name, ordered.Product.Name, wholeUSD(payerSave), signedWholeUSD(orgDelta), res.Contract.Name)
 	switch {
+	case res.AvoidsPriorAuth:
+		// A PA-free option the contract prefers, suggested although the organisation's figure
+		// falls: the summary says both.
+		summary = fmt.Sprintf("%s instead of %s: no prior auth; payer saves %s/course, organisation %s (%s)",
+			best.Product.Name, ordered.Product.Name, wholeUSD(payerSave), signedWholeUSD(orgDelta), res.Contract.Name)
 	case capitated:
 		// One saving, to the capitated budget: the plan pays no claim, so there is no payer saving beside it.
 		summary = fmt.Sprintf("%s instead of %s: capitated budget saves %s/course (%s)",
@@ -65,8 +70,10 @@ func buildCard(item orderedItem, res scoring.Result, group scoring.Group, histor
 		if len(opts) == maxSuggestions {
 			break
 		}
-		if !o.Eligible || o.Product.ID == best.Product.ID || o.PerCourse.NetImpact <= ordered.PerCourse.NetImpact ||
-			o.PerCourse.PatientOOP > ordered.PerCourse.PatientOOP {
+		// A PA-free card offers every permitted PA-free option; any other card only the options
+		// that beat the order.
+		beats := o.PerCourse.NetImpact > ordered.PerCourse.NetImpact || (res.AvoidsPriorAuth && !o.PriorAuth.Required)
+		if !o.Eligible || o.Product.ID == best.Product.ID || !beats || o.PerCourse.PatientOOP > ordered.PerCourse.PatientOOP {
 			continue
 		}
 		opts = append(opts, o)
@@ -97,6 +104,25 @@ func buildCard(item orderedItem, res scoring.Result, group scoring.Group, histor
 	}
 	if len(card.Suggestions) == 0 {
 		return nil, nil // nothing the clinician could accept safely: no card
+	}
+	if ro := item.rounding; ro != nil && ro.product.ID == best.Product.ID {
+		// A separate suggestion: the recommended product at the whole-vial dose, never applied
+		// silently; the label states the change.
+		if med, ok := suggestedMedication(ro.option, item, res); ok {
+			swapped, err := swapMedication(draft, med)
+			if err != nil {
+				return nil, err
+			}
+			var sm map[string]json.RawMessage
+			if json.Unmarshal(swapped, &sm) == nil {
+				if rounded, err := withRoundedDose(sm, ro.DoseMg, ro.fromMg, ro.ChangePct); err == nil {
+					if raw, err := json.Marshal(rounded); err == nil {
+						card.AddSuggestion(roundingLabel(ro, med, true), false, cdshooks.UpdateAction(
+							fmt.Sprintf("Replace %s with %s and change the dose from %s mg to %s mg (%s)", ordered.Product.Name, med.label, fmtMg(ro.fromMg), fmtMg(ro.DoseMg), signedPct(ro.ChangePct)), raw))
+					}
+				}
+			}
+		}
 	}
 	for _, r := range overrideReasons {
 		card.AddOverrideReason(r.code, overrideSystem, r.display)
@@ -184,9 +210,26 @@ func detailMarkdown(item orderedItem, res scoring.Result, group scoring.Group, h
 		row("Payer pays per course", func(o scoring.Option) string { return usd(o.PerCourse.PayerPaid) })
 		row("Payer pays per year", func(o scoring.Option) string { return usd(o.PerYear.PayerPaid) })
 	}
-	row("Patient cost per dose", func(o scoring.Option) string { return usd(o.PerDose.PatientOOP) })
-	row("Patient cost per course", func(o scoring.Option) string { return usd(o.PerCourse.PatientOOP) })
-	row("Patient cost per year", func(o scoring.Option) string { return usd(o.PerYear.PatientOOP) })
+	// The patient figure says what it assumes: without supplemental coverage on record it is the
+	// cost sharing before any Medigap, retiree plan or Medicaid pays part of it.
+	var after string
+	switch sc := res.Secondary; {
+	case sc.ID == "":
+		after = " (before supplemental coverage)"
+	case sc.QMB:
+		after = " (QMB: none may be billed)"
+	default:
+		after = " (after " + mdEscape(sc.Name) + ")"
+	}
+	row("Patient cost per dose"+after, func(o scoring.Option) string { return usd(o.PerDose.PatientOOP) })
+	row("Patient cost per course"+after, func(o scoring.Option) string { return usd(o.PerCourse.PatientOOP) })
+	row("Patient cost per year"+after, func(o scoring.Option) string { return usd(o.PerYear.PatientOOP) })
+	if sc := res.Secondary; sc.ID != "" {
+		row(mdEscape(sc.Name)+" pays per course", func(o scoring.Option) string { return usd(o.PerCourse.Secondary) })
+		if sc.QMB {
+			row("Cost sharing not collectable per course", func(o scoring.Option) string { return usd(o.PerCourse.Uncollected) })
+		}
+	}
 	row("Organisation impact per dose", func(o scoring.Option) string { return signedUSD(o.PerDose.NetImpact) })
 	row("Organisation impact per course", func(o scoring.Option) string { return signedUSD(o.PerCourse.NetImpact) })
 	row("Organisation impact per year", func(o scoring.Option) string { return signedUSD(o.PerYear.NetImpact) })
@@ -196,7 +239,20 @@ func detailMarkdown(item orderedItem, res scoring.Result, group scoring.Group, h
 		}
 		return "no"
 	})
+	if res.Contract.PriorAuth != nil && len(res.Contract.Preferred[res.Group.ID]) > 0 {
+		row("Prior authorisation", func(o scoring.Option) string {
+			if !o.PriorAuth.Required {
+				return "not needed"
+			}
+			return fmt.Sprintf("needs PA (about %g days, %g%% denied)", o.PriorAuth.ExpectedDelayDays, o.PriorAuth.DenialRate*100)
+		})
+	}
 	row("Price period", func(scoring.Option) string { return mdEscape(res.Book.Label) })
+	if res.AvoidsPriorAuth {
+		fmt.Fprintf(&b, "\n**Prior authorisation:** %s needs the payer's prior authorisation (the contract states about %g days and %g%% of requests denied); %s does not. The organisation's figures carry no expected loss for it: the switch changes the organisation's result by %s per course.\n",
+			mdEscape(res.Ordered.Product.Name), res.Ordered.PriorAuth.ExpectedDelayDays, res.Ordered.PriorAuth.DenialRate*100,
+			mdEscape(best.Product.Name), signedUSD(best.PerCourse.NetImpact-res.Ordered.PerCourse.NetImpact))
+	}
 
 	b.WriteString("\n**Where the figures come from**\n\n")
 	seen := map[string]bool{}

@@ -86,3 +86,36 @@ func TestImplausibleDoseGetsNoFigures(t *testing.T) {
 		t.Fatalf("implausible dose card: %q\n%s", c.Summary, c.Detail)
 	}
 }
+
+// Dose rounding (issue 10 item 6), the demo's rituximab order: 375 mg/m2 with BSA sqrt(180 cm x
+// 70 kg / 3600) = 1.8708 m2 is 701.56 mg, which needs 71 billing units (J9312, 10 mg) and so
+// 500 + 3 x 100 mg vials (80 units, 9 discarded). 700 mg (500 + 2 x 100) is -0.22 %, inside the
+// policy's 10 % window: a separate suggestion offers it, stating the change, with the dose in mg
+// and the recommended product; the other suggestions keep 701.56 mg.
+func TestDoseRoundingIsASeparateSuggestion(t *testing.T) {
+	e := newEnv(t)
+	status, resp, _ := e.post(serviceOf("aco-rituximab-order-sign"), e.demoRequest("aco-rituximab-order-sign"))
+	if status != http.StatusOK {
+		t.Fatalf("status %d: %s", status, resp)
+	}
+	sgs := suggestionsOf(t, resp)
+	if len(sgs) < 2 {
+		t.Fatalf("want the switch and the rounding suggestions, got %q", labels(sgs))
+	}
+	last := sgs[len(sgs)-1]
+	if last.label != "Switch and round to 700 mg Ruxience (-0.2%, whole vials: no discarded drug)" ||
+		last.dose["value"] != 700.0 || last.dose["code"] != "mg" || !strings.Contains(last.dosageText, "from 701.56 mg") {
+		t.Fatalf("rounding suggestion %+v", last)
+	}
+	for _, s := range sgs[:len(sgs)-1] {
+		if s.dose["value"] != 375.0 || s.dose["code"] != "mg/m2" {
+			t.Fatalf("a plain switch changed the dose: %+v", s)
+		}
+	}
+	// Policy off: no rounding suggestion.
+	e2 := newEnv(t, withPolicy(t, "groups:\n  rituximab: {midCourse: never}\n"))
+	_, resp, _ = e2.post(serviceOf("aco-rituximab-order-sign"), e2.demoRequest("aco-rituximab-order-sign"))
+	if strings.Contains(labels(suggestionsOf(t, resp)), "round") {
+		t.Fatal("rounding offered with the policy off")
+	}
+}

@@ -175,12 +175,27 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 			Indications:     indications,
 			IndicationKnown: indicationKnown,
 		}
+		if sc, ok := g.cfg.Registry.ClassifySecondary(cov.Secondary); ok {
+			sreq.SecondaryID = sc.ID // supplemental coverage changes the patient's and the organisation's figures
+		}
 		res, err := g.cfg.Scorer.Score(sreq)
 		if err != nil {
 			g.log.Warn("scoring failed", "service", svc.ID, "hook", hookRef(req.HookInstance), "group", item.product.GroupID, "error", err.Error())
 			continue
 		}
+		if gp.DoseRoundingPct > 0 {
+			target := res.Ordered.Product
+			if res.Best != nil {
+				target = res.Best.Product
+			}
+			item.rounding = g.roundingFor(sreq, res, target, gp.DoseRoundingPct)
+		}
 		if res.Best == nil {
+			if ro := item.rounding; ro != nil && ro.payerCut > res.Contract.Threshold {
+				if card, err := roundingCard(item, res, ro); err == nil && card != nil {
+					resp.Cards = append(resp.Cards, *card)
+				}
+			}
 			continue
 		}
 		card, products, err := g.cards.card(item, sreq, res, group, data.medsKnown)

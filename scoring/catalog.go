@@ -174,6 +174,7 @@ type PriceBook struct {
 	End        time.Time // last day in effect, inclusive; zero: open-ended
 	Provenance string
 	prices     map[string]Price
+	packages   map[string][]Package // per product, from the crosswalk of the book's quarter (snapshots)
 }
 
 // Price returns the product's price in this book; false when the product is

@@ -4,6 +4,8 @@
 //	valuerx send    [-url base] REQUEST            fire a hook request (a demo name or a JSON file) and print the cards
 //	valuerx token   [-aud url]                     mint a development-client JWT
 //	valuerx load    [flags]                        drive a running valuerx with signed hooks and report latency
+//	valuerx catalog import -from DIR -out FILE     build a catalog snapshot from the agencies' files
+//	valuerx catalog diff OLD NEW                   what changed between two snapshots
 //	valuerx measures -from DIR -year Y -out DIR    PQA adherence and SUPD rates and a worklist from a Bulk Data export
 //	valuerx synth   -out DIR [-patients N]         write a synthetic year of fills as a Bulk Data export
 //
@@ -40,6 +42,7 @@ func commands() []command {
 		{"token", "mint a development-client JWT for an audience", runToken},
 		{"conform", "moved: the conformance suite is the valuerx-conform command", runConformMoved},
 		{"load", "load-test a running valuerx against a minimal floor server", runLoad},
+		{"catalog", "import the agencies' files into a catalog snapshot, or diff two snapshots", runCatalog},
 		{"measures", "adherence and SUPD rates and a worklist from a FHIR Bulk Data export", runMeasures},
 		{"synth", "write a synthetic population's year of fills as a Bulk Data export", runSynth},
 	}
