@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,6 +31,7 @@ func runMeasures(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	asOf := fl.String("asof", "", "as-of date YYYY-MM-DD (default: the day after the latest dispense, at most January 1 of year+1)")
 	workers := fl.Int("workers", 0, "parse and compute workers (default GOMAXPROCS)")
 	shard := fl.String("shard", "", "i/n: compute only the patients of shard i of n (ids hashed); shards' counts add up")
+	memLimit := fl.Int("memlimit", 768, "soft memory limit in MiB for the Go runtime (0: none; GOMEMLIMIT, when set, wins)")
 	fl.Usage = func() {
 		fmt.Fprintln(stderr, "usage: valuerx measures -from DIR -year 2026 -out DIR [flags]")
 		fl.PrintDefaults()
@@ -59,6 +61,11 @@ func runMeasures(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			return 2
 		}
 		opt.Shard, opt.Shards = si, sn
+	}
+	if *memLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		// The run's live data is about 300 MB per million patients (population docs); the limit
+		// makes the collector work harder near it instead of letting the heap double.
+		debug.SetMemoryLimit(int64(*memLimit) << 20)
 	}
 	inputs, err := exportFiles(*from)
 	if err != nil {
