@@ -118,6 +118,14 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 		}
 	}
 	lookups := &orderLookups{data: data}
+	var history []therapyEntry
+	historyRead := false
+	therapy := func() []therapyEntry { // decoded once per hook, on first need
+		if !historyRead {
+			history, historyRead = therapyHistory(g.cfg.Catalog, data.meds), true
+		}
+		return history
+	}
 	for i, raw := range draft {
 		mr := decoded[i]
 		if mr == nil {
@@ -168,7 +176,7 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 			DoseMg:          item.doseMg,
 			Administrations: item.admins,
 			Date:            item.date,
-			CurrentProductID: currentProduct(g.cfg.Catalog, data.meds, item.product.GroupID, draftIDs, item.date,
+			CurrentProductID: currentProduct(therapy(), item.product.GroupID, draftIDs, item.date,
 				time.Duration(gp.HistoryDays)*24*time.Hour),
 			ItemMg:          item.itemMg,
 			Site:            site,
