@@ -210,9 +210,26 @@ func detailMarkdown(item orderedItem, res scoring.Result, group scoring.Group, h
 		row("Payer pays per course", func(o scoring.Option) string { return usd(o.PerCourse.PayerPaid) })
 		row("Payer pays per year", func(o scoring.Option) string { return usd(o.PerYear.PayerPaid) })
 	}
-	row("Patient cost per dose", func(o scoring.Option) string { return usd(o.PerDose.PatientOOP) })
-	row("Patient cost per course", func(o scoring.Option) string { return usd(o.PerCourse.PatientOOP) })
-	row("Patient cost per year", func(o scoring.Option) string { return usd(o.PerYear.PatientOOP) })
+	// The patient figure says what it assumes: without supplemental coverage on record it is the
+	// cost sharing before any Medigap, retiree plan or Medicaid pays part of it.
+	var after string
+	switch sc := res.Secondary; {
+	case sc.ID == "":
+		after = " (before supplemental coverage)"
+	case sc.QMB:
+		after = " (QMB: none may be billed)"
+	default:
+		after = " (after " + mdEscape(sc.Name) + ")"
+	}
+	row("Patient cost per dose"+after, func(o scoring.Option) string { return usd(o.PerDose.PatientOOP) })
+	row("Patient cost per course"+after, func(o scoring.Option) string { return usd(o.PerCourse.PatientOOP) })
+	row("Patient cost per year"+after, func(o scoring.Option) string { return usd(o.PerYear.PatientOOP) })
+	if sc := res.Secondary; sc.ID != "" {
+		row(mdEscape(sc.Name)+" pays per course", func(o scoring.Option) string { return usd(o.PerCourse.Secondary) })
+		if sc.QMB {
+			row("Cost sharing not collectable per course", func(o scoring.Option) string { return usd(o.PerCourse.Uncollected) })
+		}
+	}
 	row("Organisation impact per dose", func(o scoring.Option) string { return signedUSD(o.PerDose.NetImpact) })
 	row("Organisation impact per course", func(o scoring.Option) string { return signedUSD(o.PerCourse.NetImpact) })
 	row("Organisation impact per year", func(o scoring.Option) string { return signedUSD(o.PerYear.NetImpact) })
