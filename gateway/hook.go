@@ -72,6 +72,9 @@ func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, err error) int {
 // Advise answers one hook request body for a service. It is the whole flow of a hook without
 // HTTP, so tests and benchmarks can drive it directly.
 func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cdshooks.Response, error) {
+	// One deadline for the whole hook: every fetch and every loop over fetched data (issue 11).
+	ctx, cancel := context.WithTimeout(ctx, g.cfg.HookBudget)
+	defer cancel()
 	req, oc, err := cdshooks.DecodeRequest(body, svc.Hook)
 	if err != nil {
 		return nil, err
@@ -106,8 +109,7 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 	}
 
 	resp := &cdshooks.Response{Cards: []cdshooks.Card{}}
-	lookupCtx, cancel := context.WithTimeout(ctx, g.cfg.HookBudget)
-	defer cancel()
+	rec := g.newRecorder(ctx, svc, req, oc) // decisions.go
 	var weight float64
 	var weightTried bool
 	pol := g.cfg.Scorer.Policy()
@@ -120,6 +122,9 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 	}
 	lookups := &orderLookups{data: data}
 	for i, raw := range draft {
+		if ctx.Err() != nil {
+			break // the budget is spent: answer with the cards so far
+		}
 		mr := decoded[i]
 		if mr == nil {
 			continue
@@ -128,14 +133,14 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 			continue
 		}
 		item, ok := recogniseDecoded(g.cfg.Catalog, raw, mr, func(ref string) (json.RawMessage, bool) {
-			return data.medication(lookupCtx, ref)
+			return data.medication(ctx, ref)
 		}, now)
 		if !ok {
 			continue
 		}
 		if item.perKg > 0 {
 			if !weightTried {
-				weight, _ = data.bodyWeightKg(lookupCtx, oc.PatientID)
+				weight, _ = data.bodyWeightKg(ctx, oc.PatientID)
 				weightTried = true
 			}
 			if weight > 0 {
@@ -158,7 +163,7 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 		if t := pol.Indications(); t.Covers(group.ID) {
 			// Only groups whose labels differ by indication need the diagnosis looked up.
 			var dx []scoring.Diagnosis
-			dx, indicationKnown = lookups.orderIndication(lookupCtx, mr)
+			dx, indicationKnown = lookups.orderIndication(ctx, mr)
 			indications = t.Match(group.ID, dx, ageOn(data.patient, item.date))
 		}
 		sreq := scoring.Request{
@@ -179,7 +184,7 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 			g.log.Warn("scoring failed", "service", svc.ID, "hook", hookRef(req.HookInstance), "group", item.product.GroupID, "error", err.Error())
 			continue
 		}
-		if res.Best == nil {
+		if res.Best == nil || rec.suppressed(ctx, item, res) {
 			continue
 		}
 		card, products, err := g.cards.card(item, sreq, res, group, data.medsKnown)
@@ -190,7 +195,10 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 			continue // no suggestion could keep the order's strength
 		}
 		resp.Cards = append(resp.Cards, *card)
-		g.record(ctx, svc, req, oc, item, card, products, res)
+		rec.add(item, card, products, res)
+	}
+	if err := rec.commit(ctx); err != nil {
+		return nil, err
 	}
 	g.metrics.cards.WithLabelValues(svc.ID).Add(float64(len(resp.Cards)))
 	g.metrics.fhirRoundTrips.Observe(float64(data.fetches))
