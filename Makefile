@@ -4,11 +4,22 @@ PKGS     := ./...
 MODULE   := valuerx
 FUZZTIME ?= 5s
 
-.PHONY: run build test test-go lint fmt vet imports fuzz bench conform load load-smoke clean
+AGENCY   ?= /work/shared/data/agency
+
+.PHONY: catalog catalog-data run build test test-go lint fmt vet imports fuzz bench conform load load-smoke measures-demo measures-bench clean
 
 ## run: start the gateway on its embedded defaults (demo patients, sample contracts, dev client key)
 run:
 	$(GO) run ./cmd/valuerx serve
+
+## catalog: rebuild the embedded catalog snapshot from the files shipped in catalog/data
+catalog:
+	$(GO) run ./cmd/valuerx catalog import -from catalog/data/agency -from catalog/data/supplementary -out catalog/data/snapshot.json.gz
+
+## catalog-data: copy the agency files the product needs from AGENCY (CPT codes dropped), then make catalog
+catalog-data:
+	$(GO) run ./catalog/internal/shipdata -from $(AGENCY) -to catalog/data/agency
+	$(MAKE) catalog
 
 ## build: the valuerx gateway and the valuerx-conform suite in bin/
 build:
@@ -43,11 +54,14 @@ imports:
 	check scoring '^($(MODULE)/(gateway|cdshooks|fhir|store|conformance|demo)|net/http)$$'; \
 	check clinical '^($(MODULE)/(gateway|cdshooks|scoring|fhir|store|conformance|demo|loadtest|config|measures|catalog|internal/.*|cmd/.*)|net/http)$$'; \
 	check fhir '^$(MODULE)/(gateway|cdshooks|scoring|store|conformance|demo)$$'; \
+	check catalog '^($(MODULE)/(gateway|cdshooks|fhir|store|conformance|demo|clinical|measures)|net/http)$$'; \
 	check measures '^($(MODULE)/(gateway|cdshooks|scoring|fhir|store|conformance|demo|loadtest|population|catalog|clinical|tracking|web|internal/.*|cmd/.*)|net/http)$$'; \
 	check cdshooks '^$(MODULE)/(gateway|scoring|store|conformance|demo)$$'; \
 	check conformance '^$(MODULE)/(gateway|scoring|store|fhir|demo)$$'; \
 	check store '^$(MODULE)/(gateway|cdshooks|scoring|fhir|conformance)$$'; \
 	check loadtest '^$(MODULE)/(gateway|scoring|store|fhir|conformance)$$'; \
+	check measures/synth '^($(MODULE)/(gateway|cdshooks|scoring|fhir|store|conformance|demo|population)|net/http)$$'; \
+	check population '^$(MODULE)/(gateway|cdshooks|scoring|store|conformance|demo|cmd/.*)$$'; \
 	check gateway '^$(MODULE)/(conformance|cmd/.*)$$'; \
 	check cmd/valuerx '^($(MODULE)/conformance|github.com/google/fhir/.*)$$'; \
 	if [ $$fail = 1 ]; then exit 1; fi; echo "import rules hold"
@@ -82,6 +96,18 @@ load: build
 ## load-smoke: the seconds-long version CI runs inside `go test` (asserts answers, not speed)
 load-smoke:
 	$(GO) test -count=1 -run TestLoadSmoke ./cmd/valuerx
+
+## measures-demo: a synthetic population (20,000 patients, fills through Sep 30) and its adherence
+## rates and worklist as of Oct 1: var/measures-demo/export -> var/measures-demo/out
+measures-demo:
+	$(GO) run ./cmd/valuerx synth -out var/measures-demo/export -patients 20000 -seed 1 -year 2026 -through 2026-09-30
+	$(GO) run ./cmd/valuerx measures -from var/measures-demo/export -year 2026 -out var/measures-demo/out
+
+## measures-bench: the README's million-patient figure (about 4 GB of NDJSON in var/measures-bench;
+## time and peak memory from /usr/bin/time -v). Long: run it on a quiet machine.
+measures-bench: build
+	bin/valuerx synth -out var/measures-bench/export -patients 1000000 -seed 1 -year 2026
+	/usr/bin/time -v bin/valuerx measures -from var/measures-bench/export -year 2026 -asof 2026-10-01 -out var/measures-bench/out
 
 clean:
 	rm -rf bin var

@@ -367,7 +367,7 @@ func BenchmarkEncodeResponse(b *testing.B) {
 // building. They sit above today's counts with some room; a change that multiplies the garbage
 // per hook (a per-request catalog copy, re-parsing prefetch per order) fails here.
 const (
-	adviseWarmAllocBudget = 400
+	adviseWarmAllocBudget = 440 // 400 before the dose engine (clinical.Order: every dosage instruction, timing, supply) and the problem-list prefetch
 	buildCardAllocBudget  = 1400
 )
 

@@ -39,13 +39,16 @@ type cachedCard struct {
 type cardKey struct {
 	raw                          [sha256.Size]byte
 	contract, product, currentID string
-	dose, perKg                  float64
+	dose                         float64
+	doseText, doseNotes          string
 	admins                       int
 	day                          int64
 	dateGiven, historyKnown      bool
 	itemMg, codeMg               float64
 	site, indications            string
 	indicationKnown              bool
+	secondaryID                  string // the supplemental coverage changes the figures the card prints
+	roundMg                      float64
 }
 
 func newCardCache(cat *scoring.Catalog) *cardCache {
@@ -54,11 +57,15 @@ func newCardCache(cat *scoring.Catalog) *cardCache {
 }
 
 func cardKeyOf(item orderedItem, req scoring.Request, historyKnown bool) cardKey {
-	return cardKey{raw: sha256.Sum256(item.raw), contract: req.ContractID, product: req.ProductID,
-		currentID: req.CurrentProductID, dose: item.doseMg, perKg: item.perKg, admins: item.admins,
+	k := cardKey{raw: sha256.Sum256(item.raw), contract: req.ContractID, product: req.ProductID,
+		currentID: req.CurrentProductID, dose: item.doseMg, doseText: item.doseText, doseNotes: strings.Join(item.doseNotes, "\x00"), admins: item.admins,
 		day: item.date.UTC().Truncate(24 * 60 * 60 * 1e9).Unix(), dateGiven: item.dateGiven, historyKnown: historyKnown,
 		itemMg: req.ItemMg, codeMg: item.codeMg, site: req.Site, indications: strings.Join(req.Indications, "\x00"),
-		indicationKnown: req.IndicationKnown}
+		indicationKnown: req.IndicationKnown, secondaryID: req.SecondaryID}
+	if item.rounding != nil {
+		k.roundMg = item.rounding.DoseMg
+	}
+	return k
 }
 
 // card returns the card for item and res, built once per key; each call gets its own copy with

@@ -42,6 +42,11 @@ func buildCard(item orderedItem, res scoring.Result, group scoring.Group, histor
 	summary := fmt.Sprintf("%s instead of %s: payer saves %s/course, organisation %s (%s)",
 		best.Product.Name, ordered.Product.Name, wholeUSD(payerSave), signedWholeUSD(orgDelta), res.Contract.Name)
 	switch {
+	case res.AvoidsPriorAuth:
+		// A PA-free option the contract prefers, suggested although the organisation's figure
+		// falls: the summary says both.
+		summary = fmt.Sprintf("%s instead of %s: no prior auth; payer saves %s/course, organisation %s (%s)",
+			best.Product.Name, ordered.Product.Name, wholeUSD(payerSave), signedWholeUSD(orgDelta), res.Contract.Name)
 	case capitated:
 		// One saving, to the capitated budget: the plan pays no claim, so there is no payer saving beside it.
 		summary = fmt.Sprintf("%s instead of %s: capitated budget saves %s/course (%s)",
@@ -65,8 +70,10 @@ func buildCard(item orderedItem, res scoring.Result, group scoring.Group, histor
 		if len(opts) == maxSuggestions {
 			break
 		}
-		if !o.Eligible || o.Product.ID == best.Product.ID || o.PerCourse.NetImpact <= ordered.PerCourse.NetImpact ||
-			o.PerCourse.PatientOOP > ordered.PerCourse.PatientOOP {
+		// A PA-free card offers every permitted PA-free option; any other card only the options
+		// that beat the order.
+		beats := o.PerCourse.NetImpact > ordered.PerCourse.NetImpact || (res.AvoidsPriorAuth && !o.PriorAuth.Required)
+		if !o.Eligible || o.Product.ID == best.Product.ID || !beats || o.PerCourse.PatientOOP > ordered.PerCourse.PatientOOP {
 			continue
 		}
 		opts = append(opts, o)
@@ -98,6 +105,25 @@ func buildCard(item orderedItem, res scoring.Result, group scoring.Group, histor
 	if len(card.Suggestions) == 0 {
 		return nil, nil // nothing the clinician could accept safely: no card
 	}
+	if ro := item.rounding; ro != nil && ro.product.ID == best.Product.ID {
+		// A separate suggestion: the recommended product at the whole-vial dose, never applied
+		// silently; the label states the change.
+		if med, ok := suggestedMedication(ro.option, item, res); ok {
+			swapped, err := swapMedication(draft, med)
+			if err != nil {
+				return nil, err
+			}
+			var sm map[string]json.RawMessage
+			if json.Unmarshal(swapped, &sm) == nil {
+				if rounded, err := withRoundedDose(sm, ro.DoseMg, ro.fromMg, ro.ChangePct); err == nil {
+					if raw, err := json.Marshal(rounded); err == nil {
+						card.AddSuggestion(roundingLabel(ro, med, true), false, cdshooks.UpdateAction(
+							fmt.Sprintf("Replace %s with %s and change the dose from %s mg to %s mg (%s)", ordered.Product.Name, med.label, fmtMg(ro.fromMg), fmtMg(ro.DoseMg), signedPct(ro.ChangePct)), raw))
+					}
+				}
+			}
+		}
+	}
 	for _, r := range overrideReasons {
 		card.AddOverrideReason(r.code, overrideSystem, r.display)
 	}
@@ -117,25 +143,29 @@ func detailMarkdown(item orderedItem, res scoring.Result, group scoring.Group, h
 		b.WriteString(" **Warning: the order date is outside the newest price book; figures use the nearest book and may be stale.**")
 	}
 	b.WriteString("\n\n")
-	dose := fmt.Sprintf("%g mg per dose from the order", round2(res.DoseMg))
-	switch {
-	case slices.Contains(res.Defaulted, "dose") && item.perKg > 0:
-		dose = fmt.Sprintf("%g mg, the group's default dose (no body weight available for the mg/kg order)", round2(res.DoseMg))
-	case slices.Contains(res.Defaulted, "dose"):
-		dose = fmt.Sprintf("%g mg, the group's default dose", round2(res.DoseMg))
-	case item.perKg > 0:
-		dose = fmt.Sprintf("%g mg per dose (%g mg/kg at the latest body weight)", round2(res.DoseMg), item.perKg)
+	dose, course, _ := strings.Cut(item.doseText, "\x00")
+	if slices.Contains(res.Defaulted, "dose") || dose == "" {
+		dose = fmt.Sprintf("%s mg, the group's default dose", fmtMg(res.DoseMg))
+		if group.Benefit == scoring.PharmacyBenefit {
+			dose = fmt.Sprintf("%s mg a day, the group's default dose", fmtMg(res.DoseMg))
+		}
 	}
-	course := "from the order"
-	if slices.Contains(res.Defaulted, "administrations") {
-		course = "the group's default course"
+	if slices.Contains(res.Defaulted, "administrations") || course == "" {
+		unit := "administrations per course"
+		if group.Benefit == scoring.PharmacyBenefit {
+			unit = "days of supply"
+		}
+		why := "the group's default course"
+		if strings.HasPrefix(course, "the labelled course") {
+			why = course
+		}
+		course = fmt.Sprintf("%d %s, %s", res.Administrations, unit, why)
 	}
-	if group.Benefit == scoring.PharmacyBenefit {
-		fmt.Fprintf(&b, "Dose: %s a day; %d days of supply (%s).", strings.TrimSuffix(dose, " per dose from the order"), res.Administrations, course)
-	} else {
-		fmt.Fprintf(&b, "Dose: %s; %d administrations per course (%s).", dose, res.Administrations, course)
-	}
+	fmt.Fprintf(&b, "Dose: %s; %s.", mdEscape(dose), mdEscape(course))
 	fmt.Fprintf(&b, " A year of therapy is %d administrations (%s).\n\n", res.AdministrationsPerYear, res.PerYearSource)
+	if len(item.doseNotes) > 0 {
+		fmt.Fprintf(&b, "**Order check:** %s.\n\n", mdEscape(strings.Join(item.doseNotes, "; ")))
+	}
 
 	cols := []scoring.Option{res.Ordered}
 	cols = append(cols, *best)
@@ -180,9 +210,26 @@ func detailMarkdown(item orderedItem, res scoring.Result, group scoring.Group, h
 		row("Payer pays per course", func(o scoring.Option) string { return usd(o.PerCourse.PayerPaid) })
 		row("Payer pays per year", func(o scoring.Option) string { return usd(o.PerYear.PayerPaid) })
 	}
-	row("Patient cost per dose", func(o scoring.Option) string { return usd(o.PerDose.PatientOOP) })
-	row("Patient cost per course", func(o scoring.Option) string { return usd(o.PerCourse.PatientOOP) })
-	row("Patient cost per year", func(o scoring.Option) string { return usd(o.PerYear.PatientOOP) })
+	// The patient figure says what it assumes: without supplemental coverage on record it is the
+	// cost sharing before any Medigap, retiree plan or Medicaid pays part of it.
+	var after string
+	switch sc := res.Secondary; {
+	case sc.ID == "":
+		after = " (before supplemental coverage)"
+	case sc.QMB:
+		after = " (QMB: none may be billed)"
+	default:
+		after = " (after " + mdEscape(sc.Name) + ")"
+	}
+	row("Patient cost per dose"+after, func(o scoring.Option) string { return usd(o.PerDose.PatientOOP) })
+	row("Patient cost per course"+after, func(o scoring.Option) string { return usd(o.PerCourse.PatientOOP) })
+	row("Patient cost per year"+after, func(o scoring.Option) string { return usd(o.PerYear.PatientOOP) })
+	if sc := res.Secondary; sc.ID != "" {
+		row(mdEscape(sc.Name)+" pays per course", func(o scoring.Option) string { return usd(o.PerCourse.Secondary) })
+		if sc.QMB {
+			row("Cost sharing not collectable per course", func(o scoring.Option) string { return usd(o.PerCourse.Uncollected) })
+		}
+	}
 	row("Organisation impact per dose", func(o scoring.Option) string { return signedUSD(o.PerDose.NetImpact) })
 	row("Organisation impact per course", func(o scoring.Option) string { return signedUSD(o.PerCourse.NetImpact) })
 	row("Organisation impact per year", func(o scoring.Option) string { return signedUSD(o.PerYear.NetImpact) })
@@ -192,7 +239,20 @@ func detailMarkdown(item orderedItem, res scoring.Result, group scoring.Group, h
 		}
 		return "no"
 	})
+	if res.Contract.PriorAuth != nil && len(res.Contract.Preferred[res.Group.ID]) > 0 {
+		row("Prior authorisation", func(o scoring.Option) string {
+			if !o.PriorAuth.Required {
+				return "not needed"
+			}
+			return fmt.Sprintf("needs PA (about %g days, %g%% denied)", o.PriorAuth.ExpectedDelayDays, o.PriorAuth.DenialRate*100)
+		})
+	}
 	row("Price period", func(scoring.Option) string { return mdEscape(res.Book.Label) })
+	if res.AvoidsPriorAuth {
+		fmt.Fprintf(&b, "\n**Prior authorisation:** %s needs the payer's prior authorisation (the contract states about %g days and %g%% of requests denied); %s does not. The organisation's figures carry no expected loss for it: the switch changes the organisation's result by %s per course.\n",
+			mdEscape(res.Ordered.Product.Name), res.Ordered.PriorAuth.ExpectedDelayDays, res.Ordered.PriorAuth.DenialRate*100,
+			mdEscape(best.Product.Name), signedUSD(best.PerCourse.NetImpact-res.Ordered.PerCourse.NetImpact))
+	}
 
 	b.WriteString("\n**Where the figures come from**\n\n")
 	seen := map[string]bool{}
@@ -497,4 +557,24 @@ func writePolicyNotes(b *strings.Builder, res scoring.Result, group scoring.Grou
 	if len(excl) > 0 {
 		fmt.Fprintf(b, "\n**Not suggested:** %s.\n", mdEscape(strings.Join(excl, "; ")))
 	}
+}
+
+// implausibleCard answers an order whose dose is beyond twice the label maximum: valuerx gives no
+// figures for it and says why, instead of pricing it silently or saying nothing.
+func implausibleCard(item orderedItem, group scoring.Group) *cdshooks.Card {
+	summary := fmt.Sprintf("valuerx did not price this %s order: the dose is not one the label allows", group.Name)
+	if len(summary) > 140 {
+		summary = "valuerx did not price this order: the dose is not one the label allows"
+	}
+	card := cdshooks.NewCard(summary, "info", cdshooks.Source{
+		Label: "valuerx value-based medication choice",
+		Topic: &cdshooks.Coding{System: topicSystem, Code: topicCode, Display: topicDisplay},
+	})
+	card.Detail = "**Order check:** " + mdEscape(strings.Join(item.doseNotes, "; ")) +
+		".\n\nNo alternative is suggested and no figures are given until the dose is corrected." +
+		"\n\nLabel bounds used: " + mdEscape(group.Label.Source) + "\n"
+	if err := card.Validate(); err != nil {
+		return nil
+	}
+	return card
 }

@@ -170,8 +170,8 @@ func TestOneDeadlinePerHook(t *testing.T) {
 			for _, card := range decodeResponse(t, out).Cards {
 				detail += card.Detail
 			}
-			gotWeight := strings.Contains(detail, "mg/kg at the latest body weight")
-			noWeight := strings.Contains(detail, "no body weight available")
+			gotWeight := strings.Contains(detail, "6 mg/kg x 70 kg (body weight")
+			noWeight := strings.Contains(detail, "no usable body weight for a mg/kg dose")
 			if gotWeight != c.wantWeight || noWeight == c.wantWeight {
 				t.Fatalf("weight used: %v, want %v\n%.600s", gotWeight, c.wantWeight, detail)
 			}

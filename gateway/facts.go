@@ -8,6 +8,7 @@ import (
 
 	r4 "github.com/samply/golang-fhir-models/fhir-models/fhir"
 
+	"valuerx/clinical"
 	"valuerx/fhir"
 	"valuerx/scoring"
 )
@@ -47,9 +48,11 @@ const systemCoverageClass = "http://terminology.hl7.org/CodeSystem/coverage-clas
 
 // coverageFacts picks the primary coverage in force on the order date and extracts what contract
 // recognition needs. Several active Coverages: the lowest `order` wins (US Core guidance); a
-// Coverage whose period has ended is skipped even when its status says active.
+// Coverage whose period has ended is skipped even when its status says active. Every other active
+// Coverage in force goes, in its order, to Secondary: Medigap, a retiree plan or Medicaid change
+// what the patient owes and what the organisation collects (Registry.ClassifySecondary).
 func coverageFacts(coverages []json.RawMessage, patient json.RawMessage, on time.Time) (scoring.Coverage, bool) {
-	var best *coverageDoc
+	var active []coverageDoc
 	for _, raw := range coverages {
 		var c coverageDoc
 		if json.Unmarshal(raw, &c) != nil || c.ResourceType != "Coverage" {
@@ -61,47 +64,17 @@ func coverageFacts(coverages []json.RawMessage, patient json.RawMessage, on time
 		if c.Period != nil && !inPeriod(c.Period.Start, c.Period.End, on) {
 			continue
 		}
-		if best == nil || orderOf(&c) < orderOf(best) {
-			cc := c
-			best = &cc
-		}
+		active = append(active, c)
 	}
-	if best == nil {
+	if len(active) == 0 {
 		return scoring.Coverage{}, false
 	}
-	var cov scoring.Coverage
-	if best.Type != nil {
-		for _, cd := range best.Type.Coding {
-			if cd.System != nil && cd.Code != nil && (*cd.System == fhir.SystemSOPT || *cd.System == fhir.SystemSOPTOID) {
-				cov.SOPT = append(cov.SOPT, *cd.Code)
-			}
-		}
-	}
-	for _, p := range best.Payor {
-		if p.Identifier != nil && p.Identifier.Value != nil {
-			cov.PayerIDs = append(cov.PayerIDs, *p.Identifier.Value)
-		}
-		if p.Reference != nil {
-			if _, id := fhir.SplitReference(*p.Reference); id != "" {
-				cov.PayerIDs = append(cov.PayerIDs, id)
-			}
-		}
-		if p.Display != nil {
-			cov.PayerIDs = append(cov.PayerIDs, *p.Display)
-		}
-	}
-	for _, cl := range best.Class {
-		for _, cd := range cl.Type.Coding {
-			if cd.Code == nil || (cd.System != nil && *cd.System != systemCoverageClass) {
-				continue
-			}
-			switch *cd.Code {
-			case "plan":
-				cov.Plans = append(cov.Plans, cl.Value)
-			case "group":
-				cov.Groups = append(cov.Groups, cl.Value)
-			}
-		}
+	// Stable: Coverages without an order keep the order they came in, after the ordered ones.
+	sort.SliceStable(active, func(i, j int) bool { return orderOf(&active[i]) < orderOf(&active[j]) })
+	best := &active[0]
+	cov := coverageOf(best)
+	for i := range active[1:] {
+		cov.Secondary = append(cov.Secondary, coverageOf(&active[1+i]))
 	}
 	cov.MBI = mbiOf(patient)
 	if mbi, ok := scoring.NormalizeMBI(best.SubscriberID); cov.MBI == "" && isMedicare(cov.SOPT) && ok {
@@ -114,6 +87,46 @@ func coverageFacts(coverages []json.RawMessage, patient json.RawMessage, on time
 		}
 	}
 	return cov, true
+}
+
+// coverageOf extracts the recognition facts of one Coverage: SOPT codes, payer identifiers,
+// plan and group classes.
+func coverageOf(c *coverageDoc) scoring.Coverage {
+	var cov scoring.Coverage
+	if c.Type != nil {
+		for _, cd := range c.Type.Coding {
+			if cd.System != nil && cd.Code != nil && (*cd.System == fhir.SystemSOPT || *cd.System == fhir.SystemSOPTOID) {
+				cov.SOPT = append(cov.SOPT, *cd.Code)
+			}
+		}
+	}
+	for _, p := range c.Payor {
+		if p.Identifier != nil && p.Identifier.Value != nil {
+			cov.PayerIDs = append(cov.PayerIDs, *p.Identifier.Value)
+		}
+		if p.Reference != nil {
+			if _, id := fhir.SplitReference(*p.Reference); id != "" {
+				cov.PayerIDs = append(cov.PayerIDs, id)
+			}
+		}
+		if p.Display != nil {
+			cov.PayerIDs = append(cov.PayerIDs, *p.Display)
+		}
+	}
+	for _, cl := range c.Class {
+		for _, cd := range cl.Type.Coding {
+			if cd.Code == nil || (cd.System != nil && *cd.System != systemCoverageClass) {
+				continue
+			}
+			switch *cd.Code {
+			case "plan":
+				cov.Plans = append(cov.Plans, cl.Value)
+			case "group":
+				cov.Groups = append(cov.Groups, cl.Value)
+			}
+		}
+	}
+	return cov
 }
 
 func orderOf(c *coverageDoc) int {
@@ -160,50 +173,35 @@ func mbiOf(patient json.RawMessage) string {
 	return ""
 }
 
-// medRequest is the subset of MedicationRequest valuerx reads.
+// medRequest is the subset of MedicationRequest valuerx reads: the medication, and (embedded)
+// everything clinical.Dose reads of the dose, schedule, supply and indication, so one decode
+// serves both.
 type medRequest struct {
+	ResourceType              string              `json:"resourceType"`
+	ID                        string              `json:"id"`
+	Status                    string              `json:"status"`
+	MedicationCodeableConcept *r4.CodeableConcept `json:"medicationCodeableConcept"`
+	MedicationReference       *r4.Reference       `json:"medicationReference"`
+	Contained                 []json.RawMessage   `json:"contained"`
+	clinical.Order
+}
+
+// historyDoc is the part of a history MedicationRequest that decides therapy in progress.
+type historyDoc struct {
 	ResourceType              string              `json:"resourceType"`
 	ID                        string              `json:"id"`
 	Status                    string              `json:"status"`
 	AuthoredOn                string              `json:"authoredOn"`
 	MedicationCodeableConcept *r4.CodeableConcept `json:"medicationCodeableConcept"`
-	MedicationReference       *r4.Reference       `json:"medicationReference"`
-	Contained                 []json.RawMessage   `json:"contained"`
-	ReasonCode                []codeableConcept   `json:"reasonCode"`
-	ReasonReference           []struct {
-		Reference string `json:"reference"`
-	} `json:"reasonReference"`
-	DispenseRequest *struct {
-		ExpectedSupplyDuration *quantity `json:"expectedSupplyDuration"`
-	} `json:"dispenseRequest"`
-	DosageInstruction []struct {
-		Timing      *timing `json:"timing"`
-		DoseAndRate []struct {
-			DoseQuantity *quantity `json:"doseQuantity"`
-		} `json:"doseAndRate"`
-	} `json:"dosageInstruction"`
 }
 
+// timing is the part of a dosage instruction's timing a card's label reads.
 type timing struct {
 	Repeat *struct {
-		Count      *float64 `json:"count"`
 		Frequency  *float64 `json:"frequency"`
 		Period     *float64 `json:"period"`
 		PeriodUnit string   `json:"periodUnit"`
 	} `json:"repeat"`
-}
-
-// perDay is how many administrations a timing gives per day (1 when it does not say), for
-// retail doses expressed in tablets.
-func perDay(t *timing) float64 {
-	if t == nil || t.Repeat == nil || t.Repeat.Frequency == nil || t.Repeat.Period == nil || *t.Repeat.Period <= 0 {
-		return 1
-	}
-	days := map[string]float64{"h": 1.0 / 24, "d": 1, "wk": 7}[t.Repeat.PeriodUnit]
-	if days == 0 {
-		return 1
-	}
-	return *t.Repeat.Frequency / (*t.Repeat.Period * days)
 }
 
 type quantity struct {
@@ -220,12 +218,21 @@ type medicationDoc struct {
 
 // orderedItem is one draft order valuerx recognised.
 type orderedItem struct {
-	raw       json.RawMessage // the draft order exactly as sent: suggestions clone it
-	id        string
-	product   scoring.Product
-	doseMg    float64 // 0: the group's default
-	perKg     float64 // mg/kg when the dose was weight-based (needs a body weight)
-	admins    int
+	raw     json.RawMessage // the draft order exactly as sent: suggestions clone it
+	id      string
+	product scoring.Product
+	order   *clinical.Order // the decoded dose, schedule and supply (clinical.Dose reads it)
+	doseMg  float64         // per administration (retail: per day); 0: the group's default
+	admins  int             // per course (retail: days of supply); 0: the group's default
+	// doseText says on the card where the dose and course came from; doseNotes what was
+	// implausible, unreadable or needs a remark (PHI-free sentences from clinical.Dose).
+	doseText  string
+	doseNotes []string
+	// noFigures: the dose is implausible for the group (more than twice the label maximum):
+	// valuerx quotes no figures for it.
+	noFigures bool
+	// rounding is the whole-vial dose the P&T policy offers for the card's product (nil: none).
+	rounding  *roundingOffer
 	date      time.Time
 	dateGiven bool
 	// codeMg is the strength of one item the order's code names (a 40 mg tablet, a 150 mg vial),
@@ -373,38 +380,7 @@ func recogniseDecoded(cat *scoring.Catalog, raw json.RawMessage, mr *medRequest,
 	if d, ok := parseFHIRDate(mr.AuthoredOn); ok {
 		item.date, item.dateGiven = d, true
 	}
-	if strength > 0 && mr.DispenseRequest != nil && mr.DispenseRequest.ExpectedSupplyDuration != nil {
-		// Retail: a course is the days of supply.
-		if q := mr.DispenseRequest.ExpectedSupplyDuration; q.Value != nil && *q.Value > 0 &&
-			(strings.HasPrefix(strings.ToLower(firstNonEmpty(q.Code, q.Unit)), "d")) {
-			item.admins = int(*q.Value)
-		}
-	}
-	for _, di := range mr.DosageInstruction {
-		if di.Timing != nil && di.Timing.Repeat != nil && di.Timing.Repeat.Count != nil && *di.Timing.Repeat.Count > 0 {
-			item.admins = int(*di.Timing.Repeat.Count)
-		}
-		for _, dr := range di.DoseAndRate {
-			q := dr.DoseQuantity
-			if q == nil || q.Value == nil || *q.Value <= 0 {
-				continue
-			}
-			unit := strings.ToLower(strings.TrimSpace(firstNonEmpty(q.Code, q.Unit)))
-			switch unit {
-			case "mg":
-				item.doseMg = *q.Value
-			case "g":
-				item.doseMg = *q.Value * 1000
-			case "mg/kg":
-				item.perKg = *q.Value
-			case "tab", "tabs", "tablet", "tablets", "{tbl}", "{tablet}", "{tablets}", "{tab}", "{pill}", "{pills}":
-				if strength > 0 {
-					item.doseMg = *q.Value * strength * perDay(di.Timing)
-				}
-			}
-		}
-		break // the first dosage instruction is the dose of record
-	}
+	item.order = &mr.Order
 	return item, true
 }
 
@@ -438,7 +414,7 @@ func currentProduct(cat *scoring.Catalog, history []json.RawMessage, group strin
 	}
 	var hits []hit
 	for _, raw := range history {
-		var mr medRequest
+		var mr historyDoc
 		if json.Unmarshal(raw, &mr) != nil || mr.ResourceType != "MedicationRequest" || draftIDs[mr.ID] {
 			continue
 		}

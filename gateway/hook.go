@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"valuerx/cdshooks"
+	"valuerx/clinical"
 	"valuerx/fhir"
 	"valuerx/scoring"
 )
@@ -110,8 +111,6 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 
 	resp := &cdshooks.Response{Cards: []cdshooks.Card{}}
 	rec := g.newRecorder(ctx, svc, req, oc) // decisions.go
-	var weight float64
-	var weightTried bool
 	pol := g.cfg.Scorer.Policy()
 	site := ""
 	for _, c := range siteCandidates(req, oc) {
@@ -138,14 +137,17 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 		if !ok {
 			continue
 		}
-		if item.perKg > 0 {
-			if !weightTried {
-				weight, _ = data.bodyWeightKg(ctx, oc.PatientID)
-				weightTried = true
+		group, _ := g.cfg.Catalog.Group(item.product.GroupID)
+		var pat clinical.Patient
+		if w, h := clinical.Needs(item.order, doseStrength(&item)); w || h {
+			pat = lookups.vitals(ctx, oc.PatientID, w, h)
+		}
+		applyDose(&item, group, pat)
+		if item.noFigures {
+			if card := implausibleCard(item, group); card != nil {
+				resp.Cards = append(resp.Cards, *card)
 			}
-			if weight > 0 {
-				item.doseMg = item.perKg * weight
-			}
+			continue
 		}
 		cov, ok := coverageFacts(data.coverages, data.patient, item.date)
 		if !ok {
@@ -156,7 +158,6 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 			g.metrics.unclassified.Inc()
 			continue
 		}
-		group, _ := g.cfg.Catalog.Group(item.product.GroupID)
 		gp := pol.Group(group)
 		var indications []string
 		indicationKnown := false
@@ -179,13 +180,31 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 			Indications:     indications,
 			IndicationKnown: indicationKnown,
 		}
+		if sc, ok := g.cfg.Registry.ClassifySecondary(cov.Secondary); ok {
+			sreq.SecondaryID = sc.ID // supplemental coverage changes the patient's and the organisation's figures
+		}
 		res, err := g.cfg.Scorer.Score(sreq)
 		if err != nil {
 			g.log.Warn("scoring failed", "service", svc.ID, "hook", hookRef(req.HookInstance), "group", item.product.GroupID, "error", err.Error())
 			continue
 		}
-		if res.Best == nil || rec.suppressed(ctx, item, res) {
+		if gp.DoseRoundingPct > 0 {
+			target := res.Ordered.Product
+			if res.Best != nil {
+				target = res.Best.Product
+			}
+			item.rounding = g.roundingFor(sreq, res, target, gp.DoseRoundingPct)
+		}
+		if res.Best == nil {
+			if ro := item.rounding; ro != nil && ro.payerCut > res.Contract.Threshold {
+				if card, err := roundingCard(item, res, ro); err == nil && card != nil {
+					resp.Cards = append(resp.Cards, *card)
+				}
+			}
 			continue
+		}
+		if rec.suppressed(ctx, item, res) {
+			continue // overridden for this order with the same advice (decisions.go)
 		}
 		card, products, err := g.cards.card(item, sreq, res, group, data.medsKnown)
 		if err != nil {

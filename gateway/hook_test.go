@@ -94,6 +94,7 @@ func TestCommercialWithoutPreferenceGetsNoSwitch(t *testing.T) {
 	e := newEnv(t, withScoringConfig(t, func(c *scoring.Config) {
 		for i := range c.Contracts {
 			c.Contracts[i].Preferred = nil
+			c.Contracts[i].PriorAuth = nil // prior authorisation is stated for non-preferred products
 		}
 	}))
 	status, body, _ := e.post(serviceOf("order-select"), e.demoRequest("commercial-ppo-herceptin-order-select"))
@@ -176,7 +177,7 @@ func TestCardShape(t *testing.T) {
 	if c.SelectionBehavior != "at-most-one" || len(c.Suggestions) == 0 || len(c.Suggestions) > 3 {
 		t.Errorf("suggestions: %d, behaviour %q", len(c.Suggestions), c.SelectionBehavior)
 	}
-	for _, want := range []string{"| Allowed (total cost) per course |", "| Payer pays per course |", "| Patient cost per course |", "| Organisation impact per course |", "| Organisation impact per year |", "FDA relationship", "Price period", "Where the figures come from"} {
+	for _, want := range []string{"| Allowed (total cost) per course |", "| Payer pays per course |", "| Patient cost per course (before supplemental coverage) |", "| Organisation impact per course |", "| Organisation impact per year |", "FDA relationship", "Price period", "Where the figures come from"} {
 		if !strings.Contains(c.Detail, want) {
 			t.Errorf("detail lacks %q", want)
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"valuerx/cdshooks"
+	"valuerx/clinical"
 	"valuerx/fhir"
 	"valuerx/scoring"
 )
@@ -92,8 +93,15 @@ func usableCondition(c *conditionDoc) bool {
 // patient's active conditions (prefetch "conditions", else one search on the FHIR server when
 // the group's labels differ by indication). known is false when nothing gave a diagnosis.
 func (lk *orderLookups) orderIndication(ctx context.Context, mr *medRequest) (dx []scoring.Diagnosis, known bool) {
-	for i := range mr.ReasonCode {
-		dx = append(dx, diagnosesOf(&mr.ReasonCode[i])...)
+	for _, rc := range mr.ReasonCode {
+		cc := codeableConcept{}
+		for _, c := range rc.Coding {
+			cc.Coding = append(cc.Coding, struct {
+				System string `json:"system"`
+				Code   string `json:"code"`
+			}{c.System, c.Code})
+		}
+		dx = append(dx, diagnosesOf(&cc)...)
 	}
 	for _, ref := range mr.ReasonReference {
 		if c, ok := lk.condition(ctx, ref.Reference, mr.Contained); ok && usableCondition(c) {
@@ -116,6 +124,8 @@ type orderLookups struct {
 	data           *hookData
 	conditions     []conditionDoc
 	conditionsDone bool
+	vitalsVal      clinical.Patient
+	vitalsDone     bool
 }
 
 // condition resolves a reasonReference to a Condition.

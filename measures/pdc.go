@@ -155,6 +155,15 @@ func Evaluate(p *Patient, year int) Results {
 	return out
 }
 
+// SUPDAt is SUPD as the fills dated before day at show it (at after the treatment period: the
+// year's answer).
+func SUPDAt(p *Patient, year int, at Day) Result {
+	end := treatmentEnd(p, year)
+	r := supd(p, year, YearStart(year), min(end, at-1))
+	r.End = end
+	return r
+}
+
 // distinctDates counts the different dates of fills of the classes in [from, to].
 func distinctDates(fills []Fill, from, to Day, classes ...Class) (n int, first Day) {
 	var seen [4]Day

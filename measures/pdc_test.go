@@ -319,3 +319,46 @@ func TestParseDay(t *testing.T) {
 		t.Error("AgeOn around the birthday")
 	}
 }
+
+func TestSUPDAt(t *testing.T) {
+	p := adult(fill(time.January, 5, 30, "metformin"), fill(time.February, 4, 30, "metformin"), fill(time.June, 1, 30, "simvastatin"))
+	if r := SUPDAt(p, 2026, d(time.February, 4)); r.InDenominator {
+		t.Errorf("Feb 4: one diabetes fill before the date, got in the denominator")
+	}
+	if r := SUPDAt(p, 2026, d(time.March, 1)); !r.InDenominator || r.Met {
+		t.Errorf("Mar 1: want in the denominator, no statin yet: %+v", r)
+	}
+	if r := SUPDAt(p, 2026, d(time.July, 1)); !r.InDenominator || !r.Met {
+		t.Errorf("Jul 1: want met: %+v", r)
+	}
+}
+
+// TestParseDayMatchesTime: the hand-written date arithmetic agrees with package time on every
+// day from 1900 to 2100.
+func TestParseDayMatchesTime(t *testing.T) {
+	for day := time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC); day.Year() < 2101; day = day.AddDate(0, 0, 1) {
+		got, err := ParseDay(day.Format(time.DateOnly))
+		if err != nil || got != Date(day.Year(), day.Month(), day.Day()) || got.String() != day.Format(time.DateOnly) {
+			t.Fatalf("%s: %v %v", day.Format(time.DateOnly), got, err)
+		}
+	}
+	for _, bad := range []string{"1900-02-29", "2026-13-01", "2026-00-10", "2026-04-31", "2O26-01-01", "2026-01-01x", "2026-01-0"} {
+		if _, err := ParseDay(bad); err == nil {
+			t.Errorf("ParseDay(%q) accepted", bad)
+		}
+	}
+	if d, err := ParseDay("2024-02-29"); err != nil || d.String() != "2024-02-29" {
+		t.Errorf("leap day: %v %v", d, err)
+	}
+}
+
+func TestDayString(t *testing.T) {
+	for _, c := range []struct {
+		d    Day
+		want string
+	}{{0, "1970-01-01"}, {-1, "1969-12-31"}, {Date(2024, time.February, 29), "2024-02-29"}, {Date(1900, time.March, 1), "1900-03-01"}, {NoDay, ""}} {
+		if got := c.d.String(); got != c.want {
+			t.Errorf("%d: %q, want %q", c.d, got, c.want)
+		}
+	}
+}

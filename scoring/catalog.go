@@ -132,6 +132,19 @@ type Group struct {
 	SwitchRule             string  // the rule in words, for the card
 	Notes                  []string
 	NotSubstitutes         []string // look-alike products that are not members, and why
+	// Label holds the reference label's dose and schedule bounds: an order beyond them is not
+	// priced as written (clinical.Dose reports it, the card says so).
+	Label LabelBounds
+}
+
+// LabelBounds are a group's labelled dose and schedule bounds (zero: no check). They catch what
+// EHRs really send by mistake (IV trastuzumab "1 daily for 30 days", the only schedule the CDS
+// Hooks sandbox can order), not dose checking: that stays the EHR's and the pharmacist's.
+type LabelBounds struct {
+	MaxDoseMg, MaxMgPerKg, MaxMgPerM2, MaxDailyMg float64
+	MinIntervalDays, LabelledIntervalDays         float64
+	MaxAdministrations                            int
+	Source                                        string
 }
 
 // Price is one product's price in one book, per billing unit.
@@ -161,6 +174,7 @@ type PriceBook struct {
 	End        time.Time // last day in effect, inclusive; zero: open-ended
 	Provenance string
 	prices     map[string]Price
+	packages   map[string][]Package // per product, from the crosswalk of the book's quarter (snapshots)
 }
 
 // Price returns the product's price in this book; false when the product is

@@ -52,20 +52,38 @@ const (
 //	      groups: []                # Coverage.class group values (case-insensitive)
 //	      attribution: true         # ...and, when true, the patient's MBI is on the roster for this contract on the order date
 //	    arrangement: shared-savings-two-sided  # ffs | shared-savings-upside | shared-savings-two-sided | capitation | episode
-//	    sharedSavingsRate: 0.5      # shared-savings: the organisation's share of a change in total cost (0-1)
-//	    episodeRiskShare: 0         # episode: the organisation's share of the episode's cost change (0-1)
+//	    sharedSavingsRate: 0.5      # shared-savings: the sharing rate of the payer's expenditure change (0-1; default: risk.track's)
+//	    episodeRiskShare: 0         # episode: the organisation's share of the episode's expenditure change (0-1)
+//	    risk:                       # shared-savings and episode reconciliation terms (RiskTerms)
+//	      track: basic-e            # basic-a .. basic-e, enhanced, custom
+//	      lossRate: 0.3             # two-sided: share of losses (default: the track's)
+//	      qualityFactor: 1          # share of the sharing rate the quality score earns
+//	      minimumSavingsRate: 0.02  # MSR and MLR, fractions of the benchmark
+//	      minimumLossRate: 0.02
+//	      savingsCap: 0.1           # default: the track's; episode: stop-gain
+//	      lossCap: 0.15             # episode: stop-loss
+//	      expectedPosition: above-msr   # above-msr | corridor | loss-zone | capped | below-target | above-target
+//	      expectedSavingsRate: 0.035    # instead of expectedPosition
+//	      sequesterPayout: true     # shared savings payments are sequestered (default true)
 //	    drugsInBudget: false        # capitation: Part B drugs are paid from the capitated budget
 //	    reimbursement:
 //	      basis: medicare-asp       # medicare-asp | asp-plus | fee-schedule | none (capitation in budget)
 //	      percent: 0                # asp-plus: 0.20 means ASP + 20%
 //	      feeSchedule: {}           # fee-schedule: product id -> USD per billing unit
-//	    coinsurance: 0.2            # patient share of the allowed amount (0-1)
+//	      sequestration: 0.02       # of the payer's own payment (default 0.02 for medicare-asp, else 0)
+//	      coinsuranceSource: file   # medicare-asp: file (the ASP file's percentage, default) | contract
+//	    coinsurance: 0.2            # patient share of the allowed amount (0-1); Medicare: where the file has none
 //	    copay: 0                    # patient USD per administration, on top of coinsurance
+//	    deductible: 283             # per plan year (default for medicare-asp: the Part B deductible of the order's year)
+//	    deductibleMet: false        # assume this year's deductible is met
 //	    oopMaxPerCourse: 0          # cap on the patient's cost per course; 0 = no cap
+//	    oopMaxPerYear: 0            # maximum out-of-pocket per plan year; 0 = none
 //	    threshold: 25               # minimum per-course gain in net impact (USD) for a card
-//	    denialRisk: 0.25            # share of the allowed amount put at risk by a payer-non-preferred product (0-1)
 //	    preferred:                  # payer-preferred products per group id; groups not listed have no preference
 //	      trastuzumab: [kanjinti, ogivri]
+//	    priorAuth:                  # the others need prior authorisation: a status on the card, never a loss
+//	      expectedDelayDays: 7
+//	      denialRate: 0.1
 //	    allowMarginSwitch: false    # allow suggestions that raise the payer's cost to raise the FFS margin
 //	    allowMidCourseSwitch:       # per group id: override the group's mid-course switch rule
 //	      trastuzumab: false
@@ -81,9 +99,79 @@ const (
 //	    end: 2026-03-31
 //	    note: GPO contract 2026     # shown as the figure's source
 type Config struct {
-	Contracts        []Contract        `yaml:"contracts"`
-	Roster           []RosterEntry     `yaml:"roster,omitempty"`
-	AcquisitionCosts []AcquisitionCost `yaml:"acquisitionCosts,omitempty"`
+	Contracts         []Contract          `yaml:"contracts"`
+	SecondaryCoverage []SecondaryCoverage `yaml:"secondaryCoverage,omitempty"`
+	Roster            []RosterEntry       `yaml:"roster,omitempty"`
+	AcquisitionCosts  []AcquisitionCost   `yaml:"acquisitionCosts,omitempty"`
+}
+
+// SecondaryKind is the kind of a supplemental coverage.
+type SecondaryKind string
+
+// Supplemental coverages of economics.md §3.
+const (
+	Medigap  SecondaryKind = "medigap"  // Medicare supplement (SOPT 523)
+	Retiree  SecondaryKind = "retiree"  // employer retiree plan
+	Medicaid SecondaryKind = "medicaid" // Medicaid for a dual eligible
+)
+
+// SecondaryCoverage is a supplemental coverage the registry recognises among
+// the patient's other active Coverages (Coverage.order after the primary) and
+// what it pays of the patient's cost sharing. A QMB (Qualified Medicare
+// Beneficiary) owes no Medicare cost sharing and the provider may not bill it
+// (SSA 1902(n)(3)(B)): what Medicaid does not pay of it cannot be collected.
+//
+//	secondaryCoverage:
+//	  - id: medigap                 # [a-z0-9-]+, unique
+//	    name: Medigap (Plan G)
+//	    kind: medigap               # medigap | retiree | medicaid
+//	    match: {sopt: ["523"]}      # as a contract's match (no attribution)
+//	    paysCoinsurance: 1          # share of the coinsurance and copays it pays (0-1)
+//	    paysDeductible: false       # it pays the deductible too (Medigap C, F)
+//	    qmb: false                  # medicaid: Qualified Medicare Beneficiary
+type SecondaryCoverage struct {
+	ID              string        `yaml:"id"`
+	Name            string        `yaml:"name"`
+	Kind            SecondaryKind `yaml:"kind"`
+	Match           Match         `yaml:"match"`
+	PaysCoinsurance float64       `yaml:"paysCoinsurance"`
+	PaysDeductible  bool          `yaml:"paysDeductible,omitempty"`
+	QMB             bool          `yaml:"qmb,omitempty"`
+}
+
+func (sc *SecondaryCoverage) validate() error {
+	var errs []error
+	if !idRE.MatchString(sc.ID) {
+		errs = append(errs, fmt.Errorf("id %q must match [a-z0-9-]+", sc.ID))
+	}
+	if strings.TrimSpace(sc.Name) == "" {
+		errs = append(errs, errors.New("name is required"))
+	}
+	switch sc.Kind {
+	case Medigap, Retiree:
+		if sc.QMB {
+			errs = append(errs, fmt.Errorf("qmb applies to kind medicaid, not %s", sc.Kind))
+		}
+	case Medicaid:
+	default:
+		errs = append(errs, fmt.Errorf("unknown kind %q (medigap, retiree, medicaid)", sc.Kind))
+	}
+	m := sc.Match
+	if m.Attribution {
+		errs = append(errs, errors.New("match.attribution applies to contracts, not to supplemental coverage"))
+	}
+	if len(m.SOPT)+len(m.PayerIDs)+len(m.Plans)+len(m.Groups) == 0 {
+		errs = append(errs, errors.New("match needs at least one of sopt, payerIds, plans, groups"))
+	}
+	for _, c := range m.SOPT {
+		if c == "" || strings.Trim(c, "0123456789") != "" {
+			errs = append(errs, fmt.Errorf("match.sopt %q must be digits", c))
+		}
+	}
+	if err := fraction("paysCoinsurance", sc.PaysCoinsurance); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // Contract is one payer agreement; see Config for each field's meaning.
@@ -104,7 +192,7 @@ type Contract struct {
 	OOPMaxPerCourse      float64             `yaml:"oopMaxPerCourse,omitempty"`
 	OOPMaxPerYear        float64             `yaml:"oopMaxPerYear,omitempty"`
 	Threshold            float64             `yaml:"threshold"`
-	DenialRisk           float64             `yaml:"denialRisk,omitempty"`
+	DenialRisk           float64             `yaml:"denialRisk,omitempty"` // rejected with a pointer to priorAuth
 	Preferred            map[string][]string `yaml:"preferred,omitempty"`
 	PriorAuth            *PriorAuthTerms     `yaml:"priorAuth,omitempty"`
 	AllowMarginSwitch    bool                `yaml:"allowMarginSwitch,omitempty"`
@@ -349,6 +437,17 @@ func (cfg *Config) validate() error {
 		}
 		seen[k.ID] = i
 	}
+	secSeen := map[string]bool{}
+	for i := range cfg.SecondaryCoverage {
+		sc := &cfg.SecondaryCoverage[i]
+		if err := sc.validate(); err != nil {
+			errs = append(errs, fmt.Errorf("secondaryCoverage %d (%s): %w", i+1, sc.ID, err))
+		}
+		if secSeen[sc.ID] {
+			errs = append(errs, fmt.Errorf("secondaryCoverage %d: id %q already used", i+1, sc.ID))
+		}
+		secSeen[sc.ID] = true
+	}
 	for i := range cfg.Roster {
 		e := cfg.Roster[i]
 		if _, ok := NormalizeMBI(e.MBI); !ok {
@@ -471,8 +570,8 @@ func (k *Contract) validate() error {
 			errs = append(errs, fmt.Errorf("%s %v must be a non-negative amount", f.n, f.v))
 		}
 	}
-	if err := fraction("denialRisk", k.DenialRisk); err != nil {
-		errs = append(errs, err)
+	if k.DenialRisk != 0 {
+		errs = append(errs, errors.New("denialRisk is no longer supported: a payer's preference is a prior-authorisation status, not an expected loss inside the figures; state priorAuth.expectedDelayDays and priorAuth.denialRate instead"))
 	}
 	if pa := k.PriorAuth; pa != nil {
 		if len(k.Preferred) == 0 {

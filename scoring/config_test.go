@@ -22,6 +22,7 @@ func TestDefaultConfig(t *testing.T) {
 		"mssp-aco":       {"Medicare Shared Savings ACO (two-sided)", SharedSavingsTwoSided, BasisMedicareASP, true},
 		"ma-capitation":  {"Medicare Advantage global capitation", Capitation, BasisNone, false},
 		"commercial-ppo": {"Commercial PPO, ASP + 20%", FFS, BasisASPPlus, false},
+		"eom-oncology":   {"Enhancing Oncology Model episode (sample)", Episode, BasisMedicareASP, true},
 	}
 	if len(cfg.Contracts) != len(wants) {
 		t.Fatalf("%d contracts, want %d", len(cfg.Contracts), len(wants))
@@ -37,15 +38,15 @@ func TestDefaultConfig(t *testing.T) {
 		}
 	}
 	aco := contractByID(t, &cfg, "mssp-aco")
-	if aco.SharedSavingsRate != 0.5 || !cmp.Equal(aco.Match.SOPT, []string{"121"}) {
+	if aco.SharedSavingsRate != 0.5 || !cmp.Equal(aco.Match.SOPT, []string{"121"}) || aco.Risk == nil || aco.Risk.Track != "basic-e" || aco.Risk.ExpectedPosition != AboveMSR {
 		t.Errorf("mssp-aco: %+v", aco)
 	}
 	ma := contractByID(t, &cfg, "ma-capitation")
-	if !ma.DrugsInBudget || !cmp.Equal(ma.Match.SOPT, []string{"111", "112", "113"}) || !cmp.Equal(ma.Match.PayerIDs, []string{"valuerx-demo-ma"}) || !cmp.Equal(ma.Match.Plans, []string{"MA-GLOBAL-CAP"}) {
+	if !ma.DrugsInBudget || ma.OOPMaxPerYear != 9250 || !cmp.Equal(ma.Match.SOPT, []string{"111", "112", "113"}) || !cmp.Equal(ma.Match.PayerIDs, []string{"valuerx-demo-ma"}) || !cmp.Equal(ma.Match.Plans, []string{"MA-GLOBAL-CAP"}) {
 		t.Errorf("ma-capitation: %+v", ma)
 	}
 	ppo := contractByID(t, &cfg, "commercial-ppo")
-	if ppo.Reimbursement.Percent != 0.2 || ppo.DenialRisk != 0.25 || !cmp.Equal(ppo.Preferred, map[string][]string{"trastuzumab": {"kanjinti", "ogivri"}}) ||
+	if ppo.Reimbursement.Percent != 0.2 || ppo.PriorAuth == nil || *ppo.PriorAuth != (PriorAuthTerms{ExpectedDelayDays: 7, DenialRate: 0.1}) || !cmp.Equal(ppo.Preferred, map[string][]string{"trastuzumab": {"kanjinti", "ogivri"}}) ||
 		!cmp.Equal(ppo.Match.PayerIDs, []string{"valuerx-demo-ppo"}) || !cmp.Equal(ppo.Match.Plans, []string{"PPO-GOLD"}) {
 		t.Errorf("commercial-ppo: %+v", ppo)
 	}

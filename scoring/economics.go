@@ -253,7 +253,7 @@ func (s *scoreCtx) priceRates(p Product, pr Price) (rates, bool) {
 // one score.
 type labels struct {
 	payer, dose string
-	net         [2]string  // not preferred, preferred
+	net         string
 	oop         []oopLabel // by coinsurance rate (20 % for nearly every product)
 }
 
@@ -332,10 +332,10 @@ func resolveTerms(reg *Registry, k *Contract, g Group, day time.Time) terms {
 	} else {
 		t.share, t.position, t.shareLabel = riskShare(k, contractSequestration(k))
 	}
-	if g.Benefit == PharmacyBenefit && k.Reimbursement.Basis == BasisMedicareASP && t.share != 0 {
-		// A Medicare ACO's or episode's expenditure is Parts A and B: a pharmacy-benefit
-		// (Part D) drug's cost is outside it.
-		t.share, t.shareLabel = 0, "Part D (pharmacy benefit) spending is outside Medicare Parts A and B expenditure: nothing shared"
+	if g.Benefit == PharmacyBenefit && k.Reimbursement.Basis == BasisMedicareASP && k.Arrangement != Episode && t.share != 0 {
+		// A Medicare ACO's expenditure is Parts A and B (42 CFR 425.600): a pharmacy-benefit
+		// (Part D) drug's cost is outside it. (An oncology episode's target price counts Part D.)
+		t.share, t.shareLabel = 0, "Part D (pharmacy benefit) spending is outside the Medicare Parts A and B expenditure an ACO is measured on: nothing shared"
 	}
 	return t
 }
@@ -486,7 +486,19 @@ func (s *scoreCtx) oopLabel(rate float64, file string) string {
 // secondaryNote says what the patient figure assumes about supplemental
 // coverage.
 func (s *scoreCtx) secondaryNote() string {
-	return "; before supplemental coverage (none on record)"
+	sc := s.sec
+	switch {
+	case sc == nil:
+		return "; before supplemental coverage (none on record)"
+	case sc.QMB:
+		return fmt.Sprintf("; %s (QMB): the patient owes nothing, %s pays %g%% of the cost sharing and the rest cannot be collected",
+			sc.Name, sc.Kind, sc.PaysCoinsurance*100)
+	}
+	ded := "the deductible stays with the patient"
+	if sc.PaysDeductible {
+		ded = "and the deductible"
+	}
+	return fmt.Sprintf("; after %s (%s, configured): it pays %g%% of the coinsurance and copays, %s", sc.Name, sc.Kind, sc.PaysCoinsurance*100, ded)
 }
 
 // figures computes one option's figures over a span of n administrations of
@@ -526,6 +538,20 @@ func (s *scoreCtx) figures(r rates, units, wasted float64, n int, sp span) Figur
 		ded = math.Min(ded, cs)
 	}
 	f.PatientOOP = cs
+	if sc := s.sec; sc != nil {
+		// The supplemental coverage pays its share of the coinsurance and copays, and the
+		// deductible when it covers it; a QMB owes nothing, and what Medicaid does not pay of
+		// the cost sharing cannot be collected.
+		pays := sc.PaysCoinsurance * (cs - ded)
+		if sc.PaysDeductible {
+			pays += ded
+		}
+		f.Secondary = pays
+		f.PatientOOP = cs - pays
+		if sc.QMB {
+			f.Uncollected, f.PatientOOP = f.PatientOOP, 0
+		}
+	}
 	f.expenditure = allowed - cs
 	if s.t.capitated {
 		f.expenditure = 0
@@ -543,7 +569,7 @@ func (s *scoreCtx) figures(r rates, units, wasted float64, n int, sp span) Figur
 
 // netImpact is economics.md §3: the organisation's result for an option given
 // the ordered product's figures over the same span.
-func (s *scoreCtx) netImpact(f, ordered Figures, preferred, hasPrefs bool) float64 {
+func (s *scoreCtx) netImpact(f, ordered Figures) float64 {
 	k := s.contract
 	if s.t.capitated {
 		if s.group.Benefit == PharmacyBenefit {
@@ -551,27 +577,19 @@ func (s *scoreCtx) netImpact(f, ordered Figures, preferred, hasPrefs bool) float
 		}
 		return f.Margin // the budget buys the drug and keeps the cost sharing it collects
 	}
-	denial := 0.0
-	if hasPrefs && !preferred {
-		denial = k.DenialRisk * f.PayerAllowed
-	}
 	switch k.Arrangement {
 	case SharedSavingsUpside, SharedSavingsTwoSided, Episode:
-		return f.Margin - denial + s.t.share*(ordered.expenditure-f.expenditure)
+		return f.Margin + s.t.share*(ordered.expenditure-f.expenditure)
 	default: // ffs, and capitation with drugs carved out (paid fee-for-service)
-		return f.Margin - denial
+		return f.Margin
 	}
 }
 
-func (s *scoreCtx) netImpactSource(hasPrefs, preferred bool) string {
-	i := 0
-	if preferred {
-		i = 1
-	}
-	return s.label(&s.labels.net[i], func() string { return s.netImpactLabel(hasPrefs, preferred) })
+func (s *scoreCtx) netImpactSource() string {
+	return s.label(&s.labels.net, s.netImpactLabel)
 }
 
-func (s *scoreCtx) netImpactLabel(hasPrefs, preferred bool) string {
+func (s *scoreCtx) netImpactLabel() string {
 	k := s.contract
 	var f string
 	switch {
@@ -586,9 +604,6 @@ func (s *scoreCtx) netImpactLabel(hasPrefs, preferred bool) string {
 		f = "fee-for-service: nothing (a pharmacy-benefit claim: the organisation neither buys nor bills the drug)"
 	default:
 		f = "fee-for-service: margin (payer paid + cost sharing collected - acquisition)"
-	}
-	if hasPrefs && !preferred && k.DenialRisk > 0 && !s.t.capitated {
-		f += fmt.Sprintf(" - denial risk %.2f x allowed (not payer-preferred)", k.DenialRisk)
 	}
 	return "derived: " + f
 }

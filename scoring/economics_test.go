@@ -46,10 +46,12 @@ func TestWorkedExample(t *testing.T) {
 		// The §5 commercial line is "a commercial contract paying ASP + 20%",
 		// without payer preferences; its capitation line has no cost sharing.
 		contractByID(t, c, "commercial-ppo").Preferred = nil
+		contractByID(t, c, "commercial-ppo").PriorAuth = nil
 		contractByID(t, c, "ma-capitation").Coinsurance = 0
 		contractByID(t, c, "ma-capitation").Risk = nil
 		contractByID(t, c, "medicare-ffs").Risk = nil
 		contractByID(t, c, "commercial-ppo").Risk = nil
+		contractByID(t, c, "eom-oncology").Risk = &RiskTerms{SequesterPayout: new(bool)}
 	})
 	req := Request{ProductID: "herceptin", DoseMg: 420, Administrations: 1, Date: day("2026-02-15")}
 

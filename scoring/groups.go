@@ -35,7 +35,9 @@ func groupDefs() []groupDef {
 				// economics.md §5); 52 weeks / 3 = 17 administrations.
 				DefaultDoseMg: 420, DefaultAdministrations: 17,
 				DefaultsSource: "Herceptin label (adjuvant): 6 mg/kg q3w maintenance x 70 kg = 420 mg; 52 weeks = 17 administrations",
-				SwitchRule:     newStartsOnly,
+				Label: LabelBounds{MaxMgPerKg: 8, MinIntervalDays: 7, LabelledIntervalDays: 21, MaxAdministrations: 60,
+					Source: "Herceptin label: 8 mg/kg loading (largest dose), weekly 4 then 2 mg/kg (shortest interval 7 days), 6 mg/kg every 21 days; a year of weekly doses is 52"},
+				SwitchRule: newStartsOnly,
 				Notes: []string{
 					"All six biosimilars are FDA 351(k) Biosimilar to Herceptin; none is interchangeable (Purple Book, March 2025).",
 					"Dose by weight: recompute mg/kg dose for the product chosen; check the label of each product for the indications it carries.",
@@ -60,8 +62,10 @@ func groupDefs() []groupDef {
 				// 15 x 70 kg = 1,050 mg; 6 cycles of the platinum doublet.
 				DefaultDoseMg: 1050, DefaultAdministrations: 6,
 				DefaultsSource: "Avastin label (NSCLC): 15 mg/kg q3w x 70 kg = 1,050 mg; 6 cycles with platinum doublet",
-				SwitchRule:     newStartsOnly,
-				Notes:          []string{"Ophthalmic (intravitreal) use is outside this group."},
+				Label: LabelBounds{MaxMgPerKg: 15, MinIntervalDays: 14, LabelledIntervalDays: 21, MaxAdministrations: 40,
+					Source: "Avastin label: 5-15 mg/kg every 2 or 3 weeks"},
+				SwitchRule: newStartsOnly,
+				Notes:      []string{"Ophthalmic (intravitreal) use is outside this group."},
 			},
 			members: []memberDef{
 				{"avastin", "J9035", "Avastin"},
@@ -79,8 +83,10 @@ func groupDefs() []groupDef {
 				// 375 x 1.86 m2 = 697.5, rounded to 700 mg.
 				DefaultDoseMg: 700, DefaultAdministrations: 4,
 				DefaultsSource: "Rituxan label (NHL): 375 mg/m2 weekly x 4 doses; 1.86 m2 -> 700 mg",
-				SwitchRule:     newStartsOnly,
-				Notes:          []string{"Subcutaneous rituximab-hyaluronidase (Rituxan Hycela) is not a member."},
+				Label: LabelBounds{MaxDoseMg: 1000, MaxMgPerM2: 500, MinIntervalDays: 7, LabelledIntervalDays: 7, MaxAdministrations: 30,
+					Source: "Rituxan label: 375 mg/m2 weekly (NHL), 500 mg/m2 (CLL), 1,000 mg x 2 two weeks apart (RA, GPA/PV)"},
+				SwitchRule: newStartsOnly,
+				Notes:      []string{"Subcutaneous rituximab-hyaluronidase (Rituxan Hycela) is not a member."},
 			},
 			members: []memberDef{
 				{"rituxan", "J9312", "Rituxan"},
@@ -97,8 +103,10 @@ func groupDefs() []groupDef {
 				// then every 8 weeks: 8 infusions in the first year; 5 x 70 kg = 350 mg.
 				DefaultDoseMg: 350, DefaultAdministrations: 8,
 				DefaultsSource: "Remicade label: 5 mg/kg at weeks 0, 2, 6 then q8w (8 infusions in year one) x 70 kg = 350 mg",
-				SwitchRule:     newStartsOnly,
-				Notes:          []string{"Zymfentra (subcutaneous infliximab-dyyb, 351(a)) is not a member.", "Janssen's unbranded Infliximab (NDC 57894-0160) bills under J1745 with Remicade."},
+				Label: LabelBounds{MaxMgPerKg: 10, MinIntervalDays: 14, LabelledIntervalDays: 56, MaxAdministrations: 30,
+					Source: "Remicade label: 3-10 mg/kg at weeks 0, 2, 6 (shortest interval 14 days), then every 8 weeks (RA up to every 4)"},
+				SwitchRule: newStartsOnly,
+				Notes:      []string{"Zymfentra (subcutaneous infliximab-dyyb, 351(a)) is not a member.", "Janssen's unbranded Infliximab (NDC 57894-0160) bills under J1745 with Remicade."},
 			},
 			members: []memberDef{
 				{"remicade", "J1745", "Remicade"},
@@ -114,8 +122,10 @@ func groupDefs() []groupDef {
 				// Neulasta label: 6 mg once per chemotherapy cycle; 6 cycles as a typical course.
 				DefaultDoseMg: 6, DefaultAdministrations: 6,
 				DefaultsSource: "Neulasta label: 6 mg once per chemotherapy cycle; 6 cycles",
-				SwitchRule:     newStartsOnly,
-				Notes:          []string{"On-body injector presentations (Neulasta Onpro, Udenyca Onbody) are clinically distinct delivery; confirm the presentation."},
+				Label: LabelBounds{MaxDoseMg: 6, MinIntervalDays: 14, LabelledIntervalDays: 21, MaxAdministrations: 30,
+					Source: "Neulasta label: 6 mg once per chemotherapy cycle, not within 14 days before chemotherapy"},
+				SwitchRule: newStartsOnly,
+				Notes:      []string{"On-body injector presentations (Neulasta Onpro, Udenyca Onbody) are clinically distinct delivery; confirm the presentation."},
 			},
 			members: []memberDef{
 				{"neulasta", "J2506", "Neulasta"},
@@ -135,8 +145,10 @@ func groupDefs() []groupDef {
 				// (60 kg); 10 daily doses per chemotherapy cycle.
 				DefaultDoseMg: 0.3, DefaultAdministrations: 10,
 				DefaultsSource: "Neupogen label: 5 mcg/kg/day, rounded to the 300 mcg syringe; 10 days per cycle",
-				SwitchRule:     newStartsOnly,
-				Notes:          []string{"Tbo-filgrastim (Granix, J1447) is a separate BLA, not a biosimilar, and is not a member."},
+				Label: LabelBounds{MaxMgPerKg: 0.012, MinIntervalDays: 0.5, LabelledIntervalDays: 1, MaxAdministrations: 800,
+					Source: "Neupogen label: 5-10 mcg/kg/day; severe chronic neutropenia up to 6 mcg/kg twice daily (12 mcg/kg/day)"},
+				SwitchRule: newStartsOnly,
+				Notes:      []string{"Tbo-filgrastim (Granix, J1447) is a separate BLA, not a biosimilar, and is not a member."},
 			},
 			members: []memberDef{
 				{"neupogen", "J1442", "Neupogen"},
@@ -155,6 +167,7 @@ func groupDefs() []groupDef {
 				DefaultDoseMg: 10, DefaultAdministrations: 30,
 				DefaultsSource: "Lipitor label: 10-20 mg once daily starting dose; a 30-day supply",
 				AllowMidCourse: true,
+				Label:          LabelBounds{MaxDailyMg: 80, Source: "Lipitor label: 10-80 mg once daily"},
 				SwitchRule:     midCourseOK,
 				Notes: []string{
 					"Amlodipine/atorvastatin (Caduet) and ezetimibe combinations are not members.",

@@ -62,15 +62,16 @@ func TestRegistryReturnsCopies(t *testing.T) {
 	}
 	k.Preferred["trastuzumab"][0] = "trazimera"
 	k.Match.PayerIDs[0] = "someone-else"
+	k.PriorAuth.DenialRate = 0.9
 	again, _ := reg.Contract("commercial-ppo")
-	if again.Preferred["trastuzumab"][0] != "kanjinti" || again.Match.PayerIDs[0] != "valuerx-demo-ppo" {
+	if again.Preferred["trastuzumab"][0] != "kanjinti" || again.Match.PayerIDs[0] != "valuerx-demo-ppo" || again.PriorAuth.DenialRate != 0.1 {
 		t.Fatal("a caller's edit changed the registry")
 	}
 	var ids []string
 	for _, k := range reg.Contracts() {
 		ids = append(ids, k.ID)
 	}
-	if !slices.Equal(ids, []string{"medicare-ffs", "mssp-aco", "ma-capitation", "commercial-ppo"}) {
+	if !slices.Equal(ids, []string{"medicare-ffs", "mssp-aco", "ma-capitation", "commercial-ppo", "eom-oncology"}) {
 		t.Errorf("Contracts() = %v", ids)
 	}
 	if _, ok := reg.Contract("nope"); ok {

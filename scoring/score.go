@@ -29,6 +29,9 @@ type Request struct {
 	// no diagnosis at all.
 	Indications     []string
 	IndicationKnown bool
+	// SecondaryID is the supplemental coverage the registry recognised among the patient's other
+	// Coverages (Registry.ClassifySecondary); "" when none is on record.
+	SecondaryID string
 }
 
 // Reasons a Result carries no Best option.
@@ -85,6 +88,13 @@ type Result struct {
 	ItemMg float64
 	// Policy names the P&T policy applied, for the card's provenance.
 	Policy string
+	// Secondary is the supplemental coverage the patient figures account for (ID "" when none
+	// is on record: the patient figure is then the cost sharing before supplemental coverage).
+	Secondary SecondaryCoverage
+	// AvoidsPriorAuth: Best is suggested because the ordered product needs the payer's prior
+	// authorisation and Best does not, although the organisation's figure does not rise by the
+	// threshold (the card says what the switch costs it).
+	AvoidsPriorAuth bool
 }
 
 // Option is one product's figures beside the ordered one.
@@ -94,6 +104,7 @@ type Option struct {
 	Delta                       Figures           // option minus ordered, per course
 	Sources                     map[string]string // figure name -> "published: ...", "derived: ...", "configured: ...", "estimated: ..."
 	PayerPreferred              bool
+	PriorAuth                   PriorAuth    // what the contract states for this product: a status, never a loss inside the figures
 	Packages                    []PackageUse // the items that deliver one dose
 	Eligible                    bool         // may be suggested (passes the switch and product rules)
 	Exclusion                   string       // why not, when !Eligible (Exclude* constants)
@@ -115,9 +126,10 @@ type scoreCtx struct {
 	contract *Contract
 	group    Group
 	book     PriceBook
-	day      time.Time // the order's calendar day (acquisition cost periods)
-	admins   int       // administrations per course
-	t        terms     // the contract's payment rules for this order
+	day      time.Time          // the order's calendar day (acquisition cost periods)
+	admins   int                // administrations per course
+	t        terms              // the contract's payment rules for this order
+	sec      *SecondaryCoverage // the supplemental coverage, nil when none is on record
 	labels   labels
 }
 
@@ -169,6 +181,11 @@ func normalize(cat *Catalog, reg *Registry, req Request) (Request, *Contract, Gr
 	if req.Date.IsZero() {
 		return req, nil, Group{}, nil, fmt.Errorf("%w: order date is required", ErrInvalid)
 	}
+	if req.SecondaryID != "" {
+		if _, ok := reg.secondaryCoverage(req.SecondaryID); !ok {
+			return req, nil, Group{}, nil, fmt.Errorf("%w secondary coverage %q", ErrUnknown, req.SecondaryID)
+		}
+	}
 	req.Date = truncateDay(req.Date)
 	return req, k, g, defaulted, nil
 }
@@ -198,12 +215,19 @@ func score(cat *Catalog, reg *Registry, pol *Policy, req Request, k *Contract, g
 	}
 	s := &scoreCtx{cat: cat, reg: reg, policy: pol, contract: k, group: g, book: book, day: req.Date, admins: req.Administrations,
 		t: resolveTerms(reg, k, g, req.Date)}
+	if req.SecondaryID != "" {
+		s.sec, _ = reg.secondaryCoverage(req.SecondaryID)
+	}
 	py := perYear(g)
 	res := Result{
 		Contract: cloneContract(*k), Group: g, Book: book, Stale: stale,
 		DoseMg: req.DoseMg, Administrations: req.Administrations, Defaulted: defaulted,
 		AdministrationsPerYear: py.n, PerYearSource: py.source,
 		Indications: req.Indications, ItemMg: req.ItemMg, Policy: pol.Source(),
+	}
+	if s.sec != nil {
+		res.Secondary = *s.sec
+		res.Secondary.Match = Match{} // the match rules are the registry's, not the result's
 	}
 	inds := pol.Indications()
 	res.IndicationUnknown = !req.IndicationKnown && inds.Covers(g.ID)
@@ -216,6 +240,7 @@ func score(cat *Catalog, reg *Registry, pol *Policy, req Request, k *Contract, g
 	build := func(p Product) (cand, error) {
 		o := Option{Product: p}
 		o.PayerPreferred, _ = k.prefers(g.ID, p.ID)
+		o.PriorAuth = k.priorAuth(g.ID, p.ID)
 		if req.ItemMg > 0 && p.MgPerUnit == 0 {
 			// Tablets: only items of the ordered strength, so the order's "1 tablet daily" still
 			// means the same dose once the medication is swapped.
@@ -235,6 +260,9 @@ func score(cat *Catalog, reg *Registry, pol *Policy, req Request, k *Contract, g
 		if !ok {
 			o.Exclusion = ExcludeNotPriced
 			return cand{opt: o}, nil
+		}
+		if pk, ok := book.packages[p.ID]; ok {
+			p.Packages = pk // billing units per package from the crosswalk of the book's quarter
 		}
 		units, wasted, use, err := combine(p, req.DoseMg)
 		if err != nil {
@@ -273,11 +301,10 @@ func score(cat *Catalog, reg *Registry, pol *Policy, req Request, k *Contract, g
 	}
 	orderedPreferred, hasPrefs := k.prefers(g.ID, ordered.ID)
 	finish := func(o *Option, base Option) {
-		pref, _ := k.prefers(g.ID, o.Product.ID)
-		o.PerDose.NetImpact = s.netImpact(o.PerDose, base.PerDose, pref, hasPrefs)
-		o.PerCourse.NetImpact = s.netImpact(o.PerCourse, base.PerCourse, pref, hasPrefs)
-		o.PerYear.NetImpact = s.netImpact(o.PerYear, base.PerYear, pref, hasPrefs)
-		o.Sources["netImpact"] = s.netImpactSource(hasPrefs, pref)
+		o.PerDose.NetImpact = s.netImpact(o.PerDose, base.PerDose)
+		o.PerCourse.NetImpact = s.netImpact(o.PerCourse, base.PerCourse)
+		o.PerYear.NetImpact = s.netImpact(o.PerYear, base.PerYear)
+		o.Sources["netImpact"] = s.netImpactSource()
 	}
 	finish(&oc.opt, oc.opt)
 	res.Ordered = oc.opt
@@ -343,7 +370,20 @@ func score(cat *Catalog, reg *Registry, pol *Policy, req Request, k *Contract, g
 			// patient pays no more: worth the clinician's attention.
 			res.Best = &res.Options[0]
 			return res, nil
-		case cents(d.NetImpact) > 0 || (cents(d.NetImpact) == 0 && cents(d.PayerAllowed) < 0):
+		}
+		if oc.opt.PriorAuth.Required {
+			// The ordered product needs the payer's prior authorisation and a permitted option
+			// does not (it passed the money rules as a payer-preferred product replacing a
+			// non-preferred one): worth a card that shows the delay, the denial rate and what
+			// the switch costs the organisation, instead of hiding the PA in an expected loss.
+			for i := range res.Options {
+				if o := &res.Options[i]; o.Eligible && !o.PriorAuth.Required {
+					res.Best, res.AvoidsPriorAuth = o, true
+					return res, nil
+				}
+			}
+		}
+		if cents(d.NetImpact) > 0 || (cents(d.NetImpact) == 0 && cents(d.PayerAllowed) < 0) {
 			// A better or cheaper option exists, but the organisation's gain does
 			// not clear the contract's threshold (e.g. a generic under FFS, where
 			// the organisation earns nothing either way).

@@ -93,42 +93,62 @@ func TestRequiredOutcomes(t *testing.T) {
 }
 
 // TestCommercialPreferences: ASP + 20% pays a percentage of price, so every
-// cheaper biosimilar cuts the margin (Herceptin 623.91 per dose; Kanjinti
-// 0.2 x 42 x (51.439 - 5.5459) = 385.50; Ogivri 0.2 x 42 x 32.1631 = 270.17;
-// Trazimera 22.34). Without payer preferences FFS says "stay". With the
-// default preferences (Kanjinti, Ogivri) Herceptin is non-preferred and
-// carries the denial risk 0.25 x allowed (1.2 x 45 x 69.3236 = 3,743.47):
-// net 623.91 - 935.87 = -311.96, so Kanjinti gains 385.50 + 311.96 = +697.46
-// per dose and Ogivri +582.13; the non-preferred biosimilars are not suggested.
+// cheaper biosimilar cuts the margin (Herceptin 0.2 x 45 x 69.3236 = 623.91 per
+// dose; Kanjinti 0.2 x 42 x (51.439 - 5.5459) = 385.50; Ogivri 0.2 x 42 x
+// 32.1631 = 270.17; Trazimera 22.34). Without payer preferences FFS says
+// "stay". With the default preferences (Kanjinti, Ogivri) and the contract's
+// prior authorisation terms, Herceptin needs PA (7 days, 10 % denied) and
+// Kanjinti does not: the card suggests Kanjinti as the PA-free option and says
+// what it costs the organisation, 17 x (385.50 - 623.91) = -4,052.97 a course,
+// instead of the old "denial risk" that counted 0.25 x allowed as a loss and
+// turned the same switch into a +11,857 gain.
 func TestCommercialPreferences(t *testing.T) {
 	req := Request{ContractID: "commercial-ppo", ProductID: "herceptin", Date: day("2026-02-15")}
 	t.Run("no preferences", func(t *testing.T) {
-		cat, reg := envWith(t, func(c *Config) { contractByID(t, c, "commercial-ppo").Preferred = nil })
+		cat, reg := envWith(t, func(c *Config) {
+			contractByID(t, c, "commercial-ppo").Preferred = nil
+			contractByID(t, c, "commercial-ppo").PriorAuth = nil
+		})
 		r := mustScore(t, cat, reg, req)
 		if r.Best != nil || r.Reason != ReasonMarginFalls {
 			t.Fatalf("best %q reason %q, want none / %s", bestID(r), r.Reason, ReasonMarginFalls)
 		}
 		usd(t, "Herceptin margin per dose", r.Ordered.PerDose.Margin, 623.91)
 		for _, o := range r.Options {
-			if o.Exclusion != ExcludeMarginFalls || o.Delta.PayerAllowed >= 0 {
-				t.Errorf("%s: exclusion %q, payer delta %.2f; want margin-falls with a lower payer cost", o.Product.ID, o.Exclusion, o.Delta.PayerAllowed)
+			if o.Exclusion != ExcludeMarginFalls || o.Delta.PayerAllowed >= 0 || o.PriorAuth.Required {
+				t.Errorf("%s: exclusion %q, payer delta %.2f, PA %+v; want margin-falls with a lower payer cost", o.Product.ID, o.Exclusion, o.Delta.PayerAllowed, o.PriorAuth)
 			}
 		}
 	})
-	t.Run("default preferences", func(t *testing.T) {
+	t.Run("default preferences and prior authorisation", func(t *testing.T) {
 		cat, reg := env(t)
 		r := mustScore(t, cat, reg, req)
-		if bestID(r) != "kanjinti" || !r.Best.PayerPreferred {
-			t.Fatalf("best %q (reason %q), want the preferred kanjinti", bestID(r), r.Reason)
+		if bestID(r) != "kanjinti" || !r.Best.PayerPreferred || !r.AvoidsPriorAuth {
+			t.Fatalf("best %q (reason %q, avoids PA %v), want the preferred kanjinti", bestID(r), r.Reason, r.AvoidsPriorAuth)
 		}
-		usd(t, "Herceptin net per dose", r.Ordered.PerDose.NetImpact, -311.96)
-		usd(t, "Kanjinti gain per dose", r.Best.PerDose.NetImpact-r.Ordered.PerDose.NetImpact, 697.46)
-		usd(t, "Ogivri gain per dose", option(t, r, "ogivri").PerDose.NetImpact-r.Ordered.PerDose.NetImpact, 582.13)
-		if o := option(t, r, "trazimera"); o.Eligible || o.Exclusion != ExcludeMarginFalls {
-			t.Errorf("non-preferred trazimera: eligible %v exclusion %q", o.Eligible, o.Exclusion)
+		if pa := r.Ordered.PriorAuth; pa != (PriorAuth{Required: true, ExpectedDelayDays: 7, DenialRate: 0.1}) {
+			t.Errorf("Herceptin PA %+v", pa)
 		}
-		if !strings.Contains(r.Ordered.Sources["netImpact"], "denial risk 0.25") {
-			t.Errorf("ordered net impact source %q does not show the denial risk", r.Ordered.Sources["netImpact"])
+		if r.Best.PriorAuth.Required {
+			t.Error("preferred Kanjinti needs no PA")
+		}
+		usd(t, "Herceptin net per dose (no expected loss)", r.Ordered.PerDose.NetImpact, 623.91)
+		usd(t, "Kanjinti change per dose", r.Best.PerDose.NetImpact-r.Ordered.PerDose.NetImpact, -238.41)
+		usd(t, "Kanjinti change per course", r.Best.Delta.NetImpact, -4052.97)
+		usd(t, "payer pays per course", r.Best.Delta.PayerPaid, -19454.27) // 0.8 x (39,321.22 - 63,639.05)
+		if o := option(t, r, "trazimera"); o.Eligible || o.Exclusion != ExcludeMarginFalls || !o.PriorAuth.Required {
+			t.Errorf("non-preferred trazimera: eligible %v exclusion %q PA %+v", o.Eligible, o.Exclusion, o.PriorAuth)
+		}
+		if strings.Contains(r.Ordered.Sources["netImpact"], "denial") {
+			t.Errorf("net impact source %q still carries a denial loss", r.Ordered.Sources["netImpact"])
+		}
+	})
+	t.Run("denialRisk is rejected", func(t *testing.T) {
+		cfg := DefaultConfig()
+		contractByID(t, &cfg, "commercial-ppo").DenialRisk = 0.25
+		cat, _ := env(t)
+		if _, err := NewRegistry(cfg, cat); err == nil || !strings.Contains(err.Error(), "priorAuth") {
+			t.Errorf("denialRisk accepted: %v", err)
 		}
 	})
 }

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"valuerx/cdshooks"
 	"valuerx/demo"
 	"valuerx/gateway"
@@ -69,7 +71,11 @@ func killRound(t *testing.T, exe, dir, keyFile, dbPath string, signer *cdshooks.
 	ln.Close()
 	base := "http://" + listen
 	cfgPath := filepath.Join(dir, fmt.Sprintf("valuerx-%d.yaml", round))
-	if err := writeLoadConfig(cfgPath, listen, base, keyFile, dbPath, "", 0, 512); err != nil {
+	hash, err := bcrypt.GenerateFromPassword([]byte(randomPassword()), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeLoadConfig(cfgPath, listen, base, keyFile, dbPath, "", 0, 512, string(hash)); err != nil {
 		t.Fatal(err)
 	}
 	var stderr bytes.Buffer

@@ -4,6 +4,11 @@
 //	valuerx send    [-url base] REQUEST            fire a hook request (a demo name or a JSON file) and print the cards
 //	valuerx token   [-aud url]                     mint a development-client JWT
 //	valuerx load    [flags]                        drive a running valuerx with signed hooks and report latency
+//	valuerx catalog import -from DIR -out FILE     build a catalog snapshot from the agencies' files
+//	valuerx catalog diff OLD NEW                   what changed between two snapshots
+//	valuerx measures -from DIR -year Y -out DIR    PQA adherence and SUPD rates and a worklist from a Bulk Data export
+//	valuerx synth   -out DIR [-patients N]         write a synthetic year of fills as a Bulk Data export
+//	valuerx hash-password [-cost 12] < password    bcrypt hash for analytics.accounts[].passwordHash
 //
 // The conformance suite is its own command, valuerx-conform (see its package documentation).
 //
@@ -38,6 +43,10 @@ func commands() []command {
 		{"token", "mint a development-client JWT for an audience", runToken},
 		{"conform", "moved: the conformance suite is the valuerx-conform command", runConformMoved},
 		{"load", "load-test a running valuerx against a minimal floor server", runLoad},
+		{"catalog", "import the agencies' files into a catalog snapshot, or diff two snapshots", runCatalog},
+		{"measures", "adherence and SUPD rates and a worklist from a FHIR Bulk Data export", runMeasures},
+		{"synth", "write a synthetic population's year of fills as a Bulk Data export", runSynth},
+		{"hash-password", "bcrypt a password from stdin for analytics.accounts", runHashPassword},
 	}
 }
 
@@ -63,7 +72,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: valuerx <command> [flags]")
 	fmt.Fprintln(w)
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-14s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'valuerx <command> -h' for the flags of a command.")
 }

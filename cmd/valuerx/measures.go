@@ -1,0 +1,247 @@
+package main
+
+import (
+	"compress/gzip"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"valuerx/measures"
+	"valuerx/measures/synth"
+	"valuerx/population"
+)
+
+// runMeasures computes the Part D adherence measures and SUPD over a FHIR Bulk Data export and
+// writes the rates per contract and measure and the worklist (population package documentation).
+func runMeasures(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fl := flag.NewFlagSet("measures", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	from := fl.String("from", "", "directory of the Bulk Data export: *.ndjson or *.ndjson.gz, one resource type per file")
+	year := fl.Int("year", time.Now().Year(), "measurement year")
+	out := fl.String("out", "", "directory for rates.csv, rates.json and worklist.csv (created)")
+	asOf := fl.String("asof", "", "as-of date YYYY-MM-DD (default: the day after the latest dispense, at most January 1 of year+1)")
+	workers := fl.Int("workers", 0, "parse and compute workers (default GOMAXPROCS)")
+	shard := fl.String("shard", "", "i/n: compute only the patients of shard i of n (ids hashed); shards' counts add up")
+	memLimit := fl.Int("memlimit", 768, "soft memory limit in MiB for the Go runtime (0: none; GOMEMLIMIT, when set, wins)")
+	fl.Usage = func() {
+		fmt.Fprintln(stderr, "usage: valuerx measures -from DIR -year 2026 -out DIR [flags]")
+		fl.PrintDefaults()
+	}
+	if err := fl.Parse(args); err != nil {
+		return 2
+	}
+	if *from == "" || *out == "" || fl.NArg() != 0 {
+		fl.Usage()
+		return 2
+	}
+	opt := population.Options{Year: *year, Workers: *workers}
+	if *asOf != "" {
+		d, err := measures.ParseDay(*asOf)
+		if err != nil {
+			fmt.Fprintln(stderr, "valuerx measures: -asof:", err)
+			return 2
+		}
+		opt.AsOf = d
+	}
+	if *shard != "" {
+		i, n, ok := strings.Cut(*shard, "/")
+		si, err1 := strconv.Atoi(i)
+		sn, err2 := strconv.Atoi(n)
+		if !ok || err1 != nil || err2 != nil || sn < 1 || si < 0 || si >= sn {
+			fmt.Fprintln(stderr, "valuerx measures: -shard wants i/n with 0 <= i < n")
+			return 2
+		}
+		opt.Shard, opt.Shards = si, sn
+	}
+	if *memLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		// The run's live data is about 300 MB per million patients (population docs); the limit
+		// makes the collector work harder near it instead of letting the heap double.
+		debug.SetMemoryLimit(int64(*memLimit) << 20)
+	}
+	inputs, err := exportFiles(*from)
+	if err != nil {
+		fmt.Fprintln(stderr, "valuerx measures:", err)
+		return 2
+	}
+	start := time.Now()
+	rep, err := population.Run(ctx, inputs, opt)
+	if err != nil {
+		fmt.Fprintln(stderr, "valuerx measures:", err)
+		return 1
+	}
+	if err := writeReport(*out, rep); err != nil {
+		fmt.Fprintln(stderr, "valuerx measures:", err)
+		return 1
+	}
+	c := rep.Counts
+	fmt.Fprintf(stdout, "measurement year %d as of %s: %d patients, %d dispenses read (%d measured fills), %d on the worklist, in %s\n",
+		rep.Year, rep.AsOf, rep.Patients, c.Dispenses, c.Fills, len(rep.Worklist), time.Since(start).Round(time.Millisecond))
+	if dropped := c.BadLines + c.UnknownPatient + c.NotCompleted + c.NoSupply; dropped > 0 {
+		fmt.Fprintf(stdout, "dropped: %d unreadable lines, %d dispenses of unknown patients, %d not completed, %d without days supply\n", c.BadLines, c.UnknownPatient, c.NotCompleted, c.NoSupply)
+	}
+	for _, t := range rep.Tallies {
+		if t.Denominator > 0 {
+			fmt.Fprintf(stdout, "  %-12s %-8s %6.2f %%  (%d/%d; %d below and redeemable)\n", t.Contract, t.Measure, 100*t.Rate(), t.Numerator, t.Denominator, t.BelowRedeemable)
+		}
+	}
+	fmt.Fprintf(stdout, "wrote %s\n", filepath.Join(*out, "{rates.csv,rates.json,worklist.csv}"))
+	return 0
+}
+
+// exportFiles lists the NDJSON files of a Bulk Data export directory, in name order.
+func exportFiles(dir string) ([]population.Input, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("-from: %w", err)
+	}
+	var names []string
+	for _, e := range entries {
+		if !e.IsDir() && (strings.HasSuffix(e.Name(), ".ndjson") || strings.HasSuffix(e.Name(), ".ndjson.gz")) {
+			names = append(names, e.Name())
+		}
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("-from %s: no .ndjson files", dir)
+	}
+	slices.Sort(names)
+	var inputs []population.Input
+	for _, n := range names {
+		path := filepath.Join(dir, n)
+		inputs = append(inputs, population.Input{Name: n, Open: func() (io.ReadCloser, error) { return openNDJSON(path) }})
+	}
+	return inputs, nil
+}
+
+type gzipFile struct {
+	*gzip.Reader
+	f *os.File
+}
+
+func (g gzipFile) Close() error { return errors.Join(g.Reader.Close(), g.f.Close()) }
+
+func openNDJSON(path string) (io.ReadCloser, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if !strings.HasSuffix(path, ".gz") {
+		return f, nil
+	}
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", filepath.Base(path), err)
+	}
+	return gzipFile{zr, f}, nil
+}
+
+// writeReport writes the three outputs, each to a temporary file renamed into place, so a
+// reader never sees half a file.
+func writeReport(dir string, rep *population.Report) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("-out: %w", err)
+	}
+	for _, o := range []struct {
+		name  string
+		write func(io.Writer) error
+	}{{"rates.csv", rep.WriteRatesCSV}, {"rates.json", rep.WriteRatesJSON}, {"worklist.csv", rep.WriteWorklistCSV}} {
+		if err := writeFileAtomic(filepath.Join(dir, o.name), o.write); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeFileAtomic(path string, write func(io.Writer) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := write(tmp); err != nil {
+		tmp.Close()
+		return fmt.Errorf("%s: %w", filepath.Base(path), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// runSynth writes a synthetic population's year of fills as a Bulk Data export directory.
+func runSynth(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	fl := flag.NewFlagSet("synth", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	out := fl.String("out", "", "directory to write Patient.ndjson, Coverage.ndjson, MedicationDispense.ndjson, Condition.ndjson, Encounter.ndjson")
+	n := fl.Int("patients", 1000, "population size")
+	seed := fl.Uint64("seed", 1, "random seed: the same seed writes the same files")
+	year := fl.Int("year", time.Now().Year(), "measurement year")
+	through := fl.String("through", "", "last day with dispenses YYYY-MM-DD (default December 31)")
+	bands := fl.String("adherence", "", "adherence distribution share:min-max,... (default 0.70:0.85-1,0.20:0.60-0.85,0.10:0.20-0.60)")
+	contracts := fl.String("contracts", "", "comma-separated contract ids (default H1001,H2002,S3003)")
+	fl.Usage = func() {
+		fmt.Fprintln(stderr, "usage: valuerx synth -out DIR [-patients N] [-seed S] [-year Y] [-through DATE] [-adherence BANDS]")
+		fl.PrintDefaults()
+	}
+	if err := fl.Parse(args); err != nil {
+		return 2
+	}
+	if *out == "" || fl.NArg() != 0 || *n < 0 {
+		fl.Usage()
+		return 2
+	}
+	cfg := synth.Config{Year: *year, Patients: *n, Seed: *seed}
+	if *through != "" {
+		d, err := measures.ParseDay(*through)
+		if err != nil {
+			fmt.Fprintln(stderr, "valuerx synth: -through:", err)
+			return 2
+		}
+		cfg.Through = d
+	}
+	if *bands != "" {
+		b, err := synth.ParseBands(*bands)
+		if err != nil {
+			fmt.Fprintln(stderr, "valuerx synth:", err)
+			return 2
+		}
+		cfg.Bands = b
+	}
+	if *contracts != "" {
+		cfg.Contracts = strings.Split(*contracts, ",")
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		fmt.Fprintln(stderr, "valuerx synth:", err)
+		return 1
+	}
+	var files []*os.File
+	var w [5]io.Writer
+	for i, name := range []string{"Patient", "Coverage", "MedicationDispense", "Condition", "Encounter"} {
+		f, err := os.Create(filepath.Join(*out, name+".ndjson"))
+		if err != nil {
+			fmt.Fprintln(stderr, "valuerx synth:", err)
+			return 1
+		}
+		files = append(files, f)
+		w[i] = f
+	}
+	st, err := synth.Generate(cfg, synth.Writers{Patient: w[0], Coverage: w[1], MedicationDispense: w[2], Condition: w[3], Encounter: w[4]}, nil)
+	for _, f := range files {
+		err = errors.Join(err, f.Close())
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "valuerx synth:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "wrote %d patients, %d coverages, %d dispenses, %d conditions, %d encounters to %s\n", st.Patients, st.Coverages, st.Dispenses, st.Conditions, st.Encounters, *out)
+	return 0
+}

@@ -1,0 +1,157 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"valuerx/clinical"
+	"valuerx/fhir"
+	"valuerx/scoring"
+)
+
+// loincBodyHeight is LOINC 8302-2 "Body height", the height a BSA dose needs.
+const loincBodyHeight = "8302-2"
+
+// limitsOf turns a group's label bounds into clinical's.
+func limitsOf(g scoring.Group) clinical.Limits {
+	b := g.Label
+	return clinical.Limits{
+		Name:      g.Name,
+		MaxDoseMg: b.MaxDoseMg, MaxMgPerKg: b.MaxMgPerKg, MaxMgPerM2: b.MaxMgPerM2, MaxDailyMg: b.MaxDailyMg,
+		MinIntervalDays: b.MinIntervalDays, LabelledIntervalDays: b.LabelledIntervalDays,
+		MaxAdministrations: b.MaxAdministrations,
+	}
+}
+
+// doseStrength is the strength clinical.Dose may multiply a tablet count by: tablets only. A
+// biologic order written in "{pill}" (all the CDS Hooks sandbox can write) names no dose: the
+// vial strength of its code is not what the patient receives.
+func doseStrength(item *orderedItem) float64 {
+	if item.product.MgPerUnit == 0 {
+		return item.codeMg
+	}
+	return 0
+}
+
+// applyDose reads the order's dose and course with clinical.Dose and sets what scoring prices.
+// An implausible schedule is priced on the group's labelled course, an implausible dose not at
+// all; either way the card says so (doseNotes), never silently.
+func applyDose(item *orderedItem, g scoring.Group, pat clinical.Patient) {
+	if item.order == nil {
+		return
+	}
+	reg := clinical.Dose(*item.order, doseStrength(item), pat, limitsOf(g))
+	item.doseNotes = append(append(append([]string(nil), reg.Implausible...), reg.Unknown...), reg.Caveats...)
+	retail := item.product.MgPerUnit == 0
+	mgDose := reg.Unit == clinical.Mg
+	var dose, course string
+	switch {
+	case reg.DoseImplausible:
+		item.noFigures = true
+		return
+	case retail:
+		if mgDose && reg.DosePerDay > 0 {
+			item.doseMg = reg.DosePerDay
+			dose = fmt.Sprintf("%s mg a day (%s)", fmtMg(reg.DosePerDay), basisOr(reg.Basis, "from the order"))
+		}
+		days := reg.DaysOfSupply
+		if days == 0 {
+			days = reg.CourseDays()
+		}
+		if !reg.ScheduleImplausible && days > 0 {
+			item.admins = days
+			course = fmt.Sprintf("%d days of supply (from the order)", days)
+		}
+	default:
+		if mg := reg.MgPerAdministration(); mg > 0 {
+			item.doseMg = mg
+			dose = fmt.Sprintf("%s mg per dose (%s)", fmtMg(mg), basisOr(reg.Basis, "from the order"))
+			if len(reg.Phases) > 1 {
+				dose += fmt.Sprintf("; the course is priced at the maintenance dose (%d phases in the order)", len(reg.Phases))
+			}
+		}
+		if !reg.ScheduleImplausible && reg.Administrations > 0 {
+			item.admins = reg.Administrations
+			course = fmt.Sprintf("%d administrations per course (from the order)", reg.Administrations)
+		}
+	}
+	if reg.ScheduleImplausible {
+		course = "the labelled course: the order's schedule is not one the label allows"
+	}
+	item.doseText = dose + "\x00" + course
+}
+
+// basisOr is the dose's basis when it says more than the dose itself ("6 mg/kg x 70 kg ...",
+// "1 tablet x 40 mg"), else def.
+func basisOr(b, def string) string {
+	if !strings.Contains(b, " x ") {
+		return def
+	}
+	return b
+}
+
+// vitals fetches the latest body weight and height Observations a weight- or BSA-based dose
+// needs, each one search (first page, newest first) under the hook's deadline.
+func (lk *orderLookups) vitals(ctx context.Context, patientID string, needWeight, needHeight bool) clinical.Patient {
+	var p clinical.Patient
+	if lk.vitalsDone {
+		return lk.vitalsVal
+	}
+	lk.vitalsDone = true
+	d := lk.data
+	if d.client == nil || patientID == "" {
+		return p
+	}
+	latest := func(code string, conv func(float64, string) (float64, bool)) (float64, time.Time) {
+		if ctx.Err() != nil {
+			return 0, time.Time{}
+		}
+		q := "Observation?patient=" + url.QueryEscape("Patient/"+patientID) + "&code=" + url.QueryEscape("http://loinc.org|"+code) + "&_sort=-date&_count=1"
+		atomic.AddInt64(&d.fetches, 1)
+		one := *d.client
+		one.MaxPages = 1
+		res, err := one.Search(ctx, q)
+		if err != nil {
+			return 0, time.Time{}
+		}
+		type obs struct {
+			Status            string `json:"status"`
+			EffectiveDateTime string `json:"effectiveDateTime"`
+			ValueQuantity     *struct {
+				Value *float64 `json:"value"`
+				Unit  string   `json:"unit"`
+				Code  string   `json:"code"`
+			} `json:"valueQuantity"`
+		}
+		var all []obs
+		for _, raw := range res {
+			var o obs
+			if json.Unmarshal(raw, &o) == nil && o.ValueQuantity != nil && o.ValueQuantity.Value != nil &&
+				o.Status != "entered-in-error" && o.Status != "cancelled" {
+				all = append(all, o)
+			}
+		}
+		sort.SliceStable(all, func(i, j int) bool { return all[i].EffectiveDateTime > all[j].EffectiveDateTime })
+		for _, o := range all {
+			if v, ok := conv(*o.ValueQuantity.Value, strings.TrimSpace(firstNonEmpty(o.ValueQuantity.Code, o.ValueQuantity.Unit))); ok {
+				t, _ := parseFHIRDate(o.EffectiveDateTime)
+				return v, t
+			}
+		}
+		return 0, time.Time{}
+	}
+	if needWeight {
+		p.WeightKg, p.WeightDate = latest(fhir.LOINCBodyWeight, clinical.KgOf)
+	}
+	if needHeight {
+		p.HeightCm, p.HeightDate = latest(loincBodyHeight, clinical.CmOf)
+	}
+	lk.vitalsVal = p
+	return p
+}

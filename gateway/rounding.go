@@ -1,0 +1,150 @@
+package gateway
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+
+	"valuerx/cdshooks"
+	"valuerx/scoring"
+)
+
+// roundingOffer is a whole-vial dose the P&T policy allows for a card's product, with that
+// product's figures at the rounded dose.
+type roundingOffer struct {
+	scoring.Rounding
+	product  scoring.Product
+	option   scoring.Option // the product scored at the rounded dose
+	fromMg   float64
+	payerCut float64 // per course, the payer's saving of rounding alone
+}
+
+// roundingFor scores the rounded dose of product under the same request; nil when the policy
+// offers none.
+func (g *Gateway) roundingFor(sreq scoring.Request, res scoring.Result, product scoring.Product, pct float64) *roundingOffer {
+	r, ok := scoring.RoundToVials(product, res.DoseMg, pct)
+	if !ok {
+		return nil
+	}
+	rreq := sreq
+	rreq.DoseMg = r.DoseMg
+	if rreq.Administrations == 0 {
+		rreq.Administrations = res.Administrations
+	}
+	rres, err := g.cfg.Scorer.Score(rreq)
+	if err != nil {
+		return nil
+	}
+	var at, before scoring.Option
+	found := false
+	for _, o := range append([]scoring.Option{rres.Ordered}, rres.Options...) {
+		if o.Product.ID == product.ID && o.Exclusion != scoring.ExcludeNotPriced {
+			at, found = o, true
+		}
+	}
+	for _, o := range append([]scoring.Option{res.Ordered}, res.Options...) {
+		if o.Product.ID == product.ID {
+			before = o
+		}
+	}
+	if !found {
+		return nil
+	}
+	return &roundingOffer{Rounding: r, product: product, option: at, fromMg: res.DoseMg,
+		payerCut: before.PerCourse.PayerAllowed - at.PerCourse.PayerAllowed}
+}
+
+func signedPct(v float64) string {
+	s := strconv.FormatFloat(math.Round(v*10)/10, 'f', -1, 64)
+	if v > 0 {
+		s = "+" + s
+	}
+	return s + "%"
+}
+
+// roundingLabel is the suggestion's label: product, rounded dose and the change, in words a
+// prescriber reads at a glance.
+func roundingLabel(ro *roundingOffer, med medication, switching bool) string {
+	verb := "Round to"
+	if switching {
+		verb = "Switch and round to"
+	}
+	return fmt.Sprintf("%s %s mg %s (%s, whole vials: no discarded drug)", verb, fmtMg(ro.DoseMg), ro.product.Name, signedPct(ro.ChangePct))
+}
+
+// withRoundedDose sets the dose of the draft's maintenance instruction (the last one with a dose) to mg,
+// written in mg, and says so in its text; every other member is kept.
+func withRoundedDose(draft map[string]json.RawMessage, mg, fromMg, pct float64) (map[string]json.RawMessage, error) {
+	var dis []map[string]any
+	if err := json.Unmarshal(draft["dosageInstruction"], &dis); err != nil || len(dis) == 0 {
+		return nil, fmt.Errorf("round dose: no dosage instruction")
+	}
+	idx := -1
+	for i, di := range dis {
+		if dr, ok := di["doseAndRate"].([]any); ok && len(dr) > 0 {
+			idx = i
+		}
+	}
+	if idx < 0 {
+		return nil, fmt.Errorf("round dose: no doseAndRate")
+	}
+	dr := dis[idx]["doseAndRate"].([]any)
+	first, _ := dr[0].(map[string]any)
+	if first == nil {
+		first = map[string]any{}
+	}
+	delete(first, "doseRange")
+	first["doseQuantity"] = map[string]any{"value": mg, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg"}
+	dr[0] = first
+	dis[idx]["doseAndRate"] = dr[:1]
+	dis[idx]["text"] = fmt.Sprintf("%s mg (rounded to whole vials from %s mg, %s, per the dose-rounding policy)", fmtMg(mg), fmtMg(fromMg), signedPct(pct))
+	b, err := json.Marshal(dis)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]json.RawMessage, len(draft))
+	for k, v := range draft {
+		out[k] = v
+	}
+	out["dosageInstruction"] = b
+	return out, nil
+}
+
+// roundingCard is the card for an order with no better product but a whole-vial dose that saves
+// the payer money (the ordered product, rounded): one suggestion, never applied silently.
+func roundingCard(item orderedItem, res scoring.Result, ro *roundingOffer) (*cdshooks.Card, error) {
+	summary := fmt.Sprintf("Round %s %s mg to %s mg (%s, whole vials): payer cost %s lower per course",
+		ro.product.Name, fmtMg(ro.fromMg), fmtMg(ro.DoseMg), signedPct(ro.ChangePct), wholeUSD(ro.payerCut))
+	card := cdshooks.NewCard(summary, "info", cdshooks.Source{
+		Label: "valuerx value-based medication choice",
+		Topic: &cdshooks.Coding{System: topicSystem, Code: topicCode, Display: topicDisplay},
+	})
+	card.Detail = fmt.Sprintf("**Dose rounding** (P&T policy): %s mg is %s of the ordered %s mg and uses whole single-dose vials; the ordered dose discards %g billing units per dose, which the payer pays for.\n\n"+
+		"| | ordered dose | rounded dose |\n|---|---:|---:|\n| Dose | %s mg | %s mg |\n| Payer cost per course | %s | %s |\n| Patient cost per course | %s | %s |\n\n"+
+		"Accept only if the rounded dose is clinically appropriate for this patient.\n",
+		fmtMg(ro.DoseMg), signedPct(ro.ChangePct), fmtMg(ro.fromMg), ro.WastedUnits,
+		fmtMg(ro.fromMg), fmtMg(ro.DoseMg), usd(res.Ordered.PerCourse.PayerAllowed), usd(ro.option.PerCourse.PayerAllowed),
+		usd(res.Ordered.PerCourse.PatientOOP), usd(ro.option.PerCourse.PatientOOP))
+	draft, err := parseDraft(item.raw)
+	if err != nil {
+		return nil, err
+	}
+	rounded, err := withRoundedDose(draft, ro.DoseMg, ro.fromMg, ro.ChangePct)
+	if err != nil {
+		return nil, nil // a draft valuerx cannot edit safely gets no rounding card
+	}
+	raw, err := json.Marshal(rounded)
+	if err != nil {
+		return nil, err
+	}
+	label := fmt.Sprintf("Round to %s mg %s (%s, whole vials: no discarded drug)", fmtMg(ro.DoseMg), ro.product.Name, signedPct(ro.ChangePct))
+	card.AddSuggestion(label, true, cdshooks.UpdateAction(fmt.Sprintf("Change the dose of this %s order from %s mg to %s mg", ro.product.Name, fmtMg(ro.fromMg), fmtMg(ro.DoseMg)), raw))
+	for _, r := range overrideReasons {
+		card.AddOverrideReason(r.code, overrideSystem, r.display)
+	}
+	if err := card.Validate(); err != nil {
+		return nil, err
+	}
+	return card, nil
+}

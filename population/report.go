@@ -1,0 +1,79 @@
+package population
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+
+	"valuerx/measures"
+)
+
+// WriteRatesCSV writes one row per contract and measure.
+//
+//	contract,measure,measure_name,star_weight,denominator,numerator,rate,excluded,below_redeemable,below_not_redeemable,as_of
+func (rep *Report) WriteRatesCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"contract", "measure", "measure_name", "star_weight", "denominator", "numerator", "rate", "excluded", "below_redeemable", "below_not_redeemable", "as_of"})
+	for _, t := range rep.Tallies {
+		cw.Write([]string{t.Contract, t.Measure.String(), t.Measure.Name(), strconv.FormatFloat(t.Weight, 'f', -1, 64),
+			strconv.Itoa(t.Denominator), strconv.Itoa(t.Numerator), strconv.FormatFloat(t.Rate(), 'f', 4, 64),
+			strconv.Itoa(t.Excluded), strconv.Itoa(t.BelowRedeemable), strconv.Itoa(t.BelowLost), rep.AsOf.String()})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+type ratesJSON struct {
+	Year     int         `json:"year"`
+	AsOf     string      `json:"asOf"`
+	Patients int         `json:"patients"`
+	Input    Counts      `json:"input"`
+	Rates    []tallyJSON `json:"rates"`
+}
+
+type tallyJSON struct {
+	Contract           string  `json:"contract"`
+	Measure            string  `json:"measure"`
+	Name               string  `json:"name"`
+	StarWeight         float64 `json:"starWeight"`
+	Denominator        int     `json:"denominator"`
+	Numerator          int     `json:"numerator"`
+	Rate               float64 `json:"rate"`
+	Excluded           int     `json:"excluded"`
+	BelowRedeemable    int     `json:"belowRedeemable"`
+	BelowNotRedeemable int     `json:"belowNotRedeemable"`
+}
+
+// WriteRatesJSON writes the rates with the run's input counts.
+func (rep *Report) WriteRatesJSON(w io.Writer) error {
+	out := ratesJSON{Year: rep.Year, AsOf: rep.AsOf.String(), Patients: rep.Patients, Input: rep.Counts, Rates: []tallyJSON{}}
+	for _, t := range rep.Tallies {
+		out.Rates = append(out.Rates, tallyJSON{t.Contract, t.Measure.String(), t.Measure.Name(), t.Weight, t.Denominator, t.Numerator, t.Rate(), t.Excluded, t.BelowRedeemable, t.BelowLost})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return fmt.Errorf("population: rates: %w", err)
+	}
+	return nil
+}
+
+// WriteWorklistCSV writes the worklist in its order (highest value first).
+//
+//	rank,contract,patient_id,mbi,measure,pdc_to_date,days,days_covered,gap_days_left,days_on_hand,refill_due,value
+func (rep *Report) WriteWorklistCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"rank", "contract", "patient_id", "mbi", "measure", "pdc_to_date", "days", "days_covered", "gap_days_left", "days_on_hand", "refill_due", "value"})
+	for i, it := range rep.Worklist {
+		pdc, days, covered, onHand := "", "", "", ""
+		if it.Measure != measures.SUPD {
+			pdc, days, covered, onHand = strconv.FormatFloat(it.PDC, 'f', 4, 64), strconv.Itoa(it.Days), strconv.Itoa(it.Covered), strconv.Itoa(it.OnHand)
+		}
+		cw.Write([]string{strconv.Itoa(i + 1), it.Contract, it.PatientID, it.MBI, it.Measure.String(), pdc, days, covered,
+			strconv.Itoa(it.GapDaysLeft), onHand, it.RefillDue.String(), strconv.FormatFloat(it.Value, 'f', 4, 64)})
+	}
+	cw.Flush()
+	return cw.Error()
+}
