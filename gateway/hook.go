@@ -73,6 +73,9 @@ func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, err error) int {
 // Advise answers one hook request body for a service. It is the whole flow of a hook without
 // HTTP, so tests and benchmarks can drive it directly.
 func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cdshooks.Response, error) {
+	// One deadline for the whole hook: every fetch and every loop over fetched data (issue 11).
+	ctx, cancel := context.WithTimeout(ctx, g.cfg.HookBudget)
+	defer cancel()
 	req, oc, err := cdshooks.DecodeRequest(body, svc.Hook)
 	if err != nil {
 		return nil, err
@@ -107,8 +110,7 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 	}
 
 	resp := &cdshooks.Response{Cards: []cdshooks.Card{}}
-	lookupCtx, cancel := context.WithTimeout(ctx, g.cfg.HookBudget)
-	defer cancel()
+	rec := g.newRecorder(ctx, svc, req, oc) // decisions.go
 	eng := g.current() // one catalog for the whole hook, even if a reload swaps it meanwhile
 	pol := eng.scorer.Policy()
 	site := ""
@@ -119,7 +121,18 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 		}
 	}
 	lookups := &orderLookups{data: data}
+	var history []therapyEntry
+	historyRead := false
+	therapy := func() []therapyEntry { // decoded once per hook, on first need
+		if !historyRead {
+			history, historyRead = therapyHistory(eng.cat, data.meds), true
+		}
+		return history
+	}
 	for i, raw := range draft {
+		if ctx.Err() != nil {
+			break // the budget is spent: answer with the cards so far
+		}
 		mr := decoded[i]
 		if mr == nil {
 			continue
@@ -128,7 +141,7 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 			continue
 		}
 		item, ok := recogniseDecoded(eng.cat, raw, mr, func(ref string) (json.RawMessage, bool) {
-			return data.medication(lookupCtx, ref)
+			return data.medication(ctx, ref)
 		}, now)
 		if !ok {
 			continue
@@ -136,7 +149,7 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 		group, _ := eng.cat.Group(item.product.GroupID)
 		var pat clinical.Patient
 		if w, h := clinical.Needs(item.order, doseStrength(&item)); w || h {
-			pat = lookups.vitals(lookupCtx, oc.PatientID, w, h)
+			pat = lookups.vitals(ctx, oc.PatientID, w, h)
 		}
 		applyDose(&item, group, pat)
 		if item.noFigures {
@@ -160,7 +173,7 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 		if t := pol.Indications(); t.Covers(group.ID) {
 			// Only groups whose labels differ by indication need the diagnosis looked up.
 			var dx []scoring.Diagnosis
-			dx, indicationKnown = lookups.orderIndication(lookupCtx, mr)
+			dx, indicationKnown = lookups.orderIndication(ctx, mr)
 			indications = t.Match(group.ID, dx, ageOn(data.patient, item.date))
 		}
 		sreq := scoring.Request{
@@ -169,7 +182,7 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 			DoseMg:          item.doseMg,
 			Administrations: item.admins,
 			Date:            item.date,
-			CurrentProductID: currentProduct(eng.cat, data.meds, item.product.GroupID, draftIDs, item.date,
+			CurrentProductID: currentProduct(therapy(), item.product.GroupID, draftIDs, item.date,
 				time.Duration(gp.HistoryDays)*24*time.Hour),
 			ItemMg:          item.itemMg,
 			Site:            site,
@@ -207,6 +220,9 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 			}
 			continue
 		}
+		if rec.suppressed(ctx, item, res) {
+			continue // overridden for this order with the same advice (decisions.go)
+		}
 		card, products, err := eng.cards.card(item, sreq, res, group, data.medsKnown)
 		if err != nil {
 			return nil, errorf(KindInternal, "card", "could not build a card", err)
@@ -215,7 +231,10 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 			continue // no suggestion could keep the order's strength
 		}
 		resp.Cards = append(resp.Cards, *card)
-		g.record(ctx, svc, req, oc, item, card, products, res)
+		rec.add(item, card, products, res)
+	}
+	if err := rec.commit(ctx); err != nil {
+		return nil, err
 	}
 	g.metrics.cards.WithLabelValues(svc.ID).Add(float64(len(resp.Cards)))
 	g.metrics.fhirRoundTrips.Observe(float64(data.fetches))
