@@ -208,6 +208,8 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 		resp.Cards = append(resp.Cards, *card)
 		g.record(ctx, svc, req, oc, item, card, products, res)
 	}
+	// Adherence and SUPD cards (issue 17; gateway/adherence.go): order-sign of a measured class only.
+	resp.Cards = append(resp.Cards, g.adherenceCards(lookupCtx, svc, req, oc, data, draft, now)...)
 	g.metrics.cards.WithLabelValues(svc.ID).Add(float64(len(resp.Cards)))
 	g.metrics.fhirRoundTrips.Observe(float64(data.fetches))
 	return resp, nil
