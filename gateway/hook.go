@@ -228,7 +228,7 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 		return nil, err
 	}
 	// Adherence and SUPD cards (issue 17; gateway/adherence.go): order-sign of a measured class only.
-	resp.Cards = append(resp.Cards, g.adherenceCards(lookupCtx, svc, req, oc, data, draft, now)...)
+	resp.Cards = append(resp.Cards, g.adherenceCards(ctx, svc, req, oc, data, draft, now)...)
 	g.metrics.cards.WithLabelValues(svc.ID).Add(float64(len(resp.Cards)))
 	g.metrics.fhirRoundTrips.Observe(float64(data.fetches))
 	return resp, nil
