@@ -195,7 +195,8 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 			}
 			continue
 		}
-		card, products, err := g.cards.card(item, sreq, res, group, data.medsKnown)
+		view := cardView{showOrganisation: g.cfg.Disclosure.showsOrganisation(res.Contract.ID, oc.UserID)}
+		card, products, err := g.cards.card(item, sreq, res, group, data.medsKnown, view)
 		if err != nil {
 			return nil, errorf(KindInternal, "card", "could not build a card", err)
 		}

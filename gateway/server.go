@@ -77,6 +77,10 @@ type Config struct {
 	// empty: a random secret per process.
 	OrderKeySecret []byte
 
+	// Disclosure says which prescribers see the organisation's margin and net impact on cards
+	// (default: none; the comparison page shows them to pharmacists and the VBC team).
+	Disclosure Disclosure
+
 	// Extra routes mounted on the same listener (the demo's embedded FHIR server at /fhir).
 	Mounts map[string]http.Handler
 

@@ -168,7 +168,9 @@ func buildApp(cfg fileConfig, logger *slog.Logger) (*app, error) {
 		FHIRServers:      fhirServers(cfg),
 		FHIRClient:       &http.Client{Timeout: cfg.FHIR.Timeout.Duration},
 		CoverageTTL:      cfg.FHIR.CoverageTTL.Duration,
-		Logger:           logger,
+		Disclosure: gateway.Disclosure{Contracts: cfg.Cards.ShowOrganisation.Contracts,
+			Users: cfg.Cards.ShowOrganisation.Users},
+		Logger: logger,
 	}
 	for _, c := range cfg.Auth.Clients {
 		if len(c.FHIRServers) == 0 {
