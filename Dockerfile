@@ -12,4 +12,7 @@ COPY config /config
 WORKDIR /home/nonroot
 EXPOSE 8080
 ENTRYPOINT ["/valuerx"]
-CMD ["serve", "-listen", "0.0.0.0:8080"]
+# Production: mount your configuration (config/example.yaml documents every key) at
+# /etc/valuerx/valuerx.yaml, with listen: 0.0.0.0:8080. The demo (development client) refuses a
+# non-loopback listen, so it does not run in a bridged container; see docker-compose.yml.
+CMD ["serve", "-config", "/etc/valuerx/valuerx.yaml"]

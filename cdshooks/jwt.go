@@ -139,7 +139,7 @@ type TrustedClient struct {
 	// JWKS is the client's public JWK Set exchanged out of band (the spec's
 	// alternative to jku). cmd loads it from a file; it may be empty when
 	// JKUAllow or JWKSURL is set. Keys found here are used without any
-	// fetch, even when the token also names an allowlisted jku.
+	// fetch, even when the token names a jku, allowlisted or not.
 	JWKS json.RawMessage
 	// JKUAllow lists the exact jku URLs this client may point at. A token
 	// whose jku is not listed is refused without any outbound request.
@@ -212,7 +212,12 @@ type AuthError struct {
 	Issuer string
 	KeyID  string
 	JTI    string
-	Err    error // cause from the JWT library or a key fetch; not printed
+	// Audience, on an audience mismatch, is the aud of the (signature-checked) token and Expected
+	// the audience the endpoint wanted: the usual cause is a client given another base URL than
+	// externalURL (127.0.0.1 for localhost, http for https, a proxy path missing).
+	Audience []string
+	Expected string
+	Err      error // cause from the JWT library or a key fetch; not printed
 }
 
 // Error implements error.
@@ -225,6 +230,13 @@ func (e *AuthError) Error() string {
 		if f.v != "" {
 			fmt.Fprintf(&b, " %s=%q", f.k, jwtTruncate(f.v))
 		}
+	}
+	if e.Reason == ReasonAudience {
+		aud := make([]string, 0, min(len(e.Audience), 4))
+		for _, a := range e.Audience[:min(len(e.Audience), 4)] {
+			aud = append(aud, jwtTruncate(a))
+		}
+		fmt.Fprintf(&b, " aud=%q expected=%q", aud, jwtTruncate(e.Expected))
 	}
 	return b.String()
 }
@@ -415,7 +427,13 @@ func (v *Verifier) Verify(ctx context.Context, token, audience string) (*Claims,
 		if errors.As(err, &ae) {
 			return nil, ids(ae)
 		}
-		return nil, ids(v.jwtClassify(err, tok, claims))
+		ce := ids(v.jwtClassify(err, tok, claims))
+		if ce.Reason == ReasonAudience && vs.client != nil {
+			// The library checks claims only after the signature: this aud was signed by a
+			// trusted client's key, and naming it tells the integrator what to fix.
+			ce.Audience, ce.Expected = slices.Clone([]string(claims.Audience)), audience
+		}
+		return nil, ce
 	}
 	c := vs.client
 	switch {
@@ -485,20 +503,27 @@ func (v *Verifier) jwtKeyFor(ctx context.Context, t *jwt.Token, claims *jwtClaim
 	}
 	vs.client = c
 	jku := ""
-	if raw, present := t.Header["jku"]; present {
+	raw, jkuPresent := t.Header["jku"]
+	if jkuPresent {
 		s, ok := raw.(string)
-		if !ok || !c.jku[s] {
-			// Refused before any I/O: an attacker must not be able to make
-			// us fetch from a URL of their choosing.
+		if !ok {
 			return nil, &AuthError{Reason: ReasonJKUNotAllowed}
 		}
 		jku = s
 	}
 	alg := t.Method.Alg()
-	// Inline keys first: no I/O, and they are the out-of-band set the spec
-	// prescribes when jku is absent.
+	// Static keys first (inline or from a file): no I/O, and they are the
+	// out-of-band set the spec prescribes. A client configured with them is
+	// verified with them even when its tokens also carry a jku header (the
+	// CDS Hooks sandbox always sends one): the header is not fetched, listed
+	// or not.
 	if k, ok := c.inline[kid]; ok {
 		return k.verificationKey(alg)
+	}
+	if jkuPresent && !c.jku[jku] {
+		// Refused before any I/O: an attacker must not be able to make
+		// us fetch from a URL of their choosing.
+		return nil, &AuthError{Reason: ReasonJKUNotAllowed}
 	}
 	src := jku
 	if src == "" {

@@ -850,3 +850,53 @@ func TestBearerToken(t *testing.T) {
 		}
 	}
 }
+
+// Issue 14 item 5: a client configured with static keys verifies with them even when its tokens
+// carry a jku header, as the CDS Hooks sandbox's always do, listed or not, and the URL is never
+// fetched. A kid the static keys lack is still refused without a fetch when the jku is unlisted.
+func TestStaticKeysIgnoreJKU(t *testing.T) {
+	f := newJWTFixture(t)
+	var hits atomic.Int64
+	jkuSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(f.ec.PublicJWKS())
+	}))
+	defer jkuSrv.Close()
+	ecKey := f.ec.Key
+	hdr := func(kid, jku string) map[string]any {
+		return map[string]any{"alg": "ES384", "typ": "JWT", "kid": kid, "jku": jku}
+	}
+	for _, c := range []struct {
+		name     string
+		allowJKU bool
+		kid      string
+		reason   string // "" = accepted
+	}{
+		{"unlisted jku, static kid", false, f.ec.KID, ""},
+		{"listed jku, static kid", true, f.ec.KID, ""},
+		{"unlisted jku, kid not among the static keys", false, "rotated-kid", ReasonJKUNotAllowed},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			v := f.verifier(t, func(cfg *VerifierConfig) {
+				if c.allowJKU {
+					cfg.Clients[0].JKUAllow = []string{jkuSrv.URL + "/jwks.json"}
+				}
+			})
+			tok := jwtForge(t, jwt.SigningMethodES384, hdr(c.kid, jkuSrv.URL+"/jwks.json"), f.stdClaims(jwtTestECIss), ecKey)
+			claims, err := v.Verify(context.Background(), tok, jwtTestAud)
+			if c.reason == "" {
+				if err != nil || claims.JKU != "" {
+					t.Fatalf("err %v, claims %+v (want verified with the static key)", err, claims)
+				}
+				return
+			}
+			if got := jwtReason(err); got != c.reason {
+				t.Fatalf("reason %q, want %q", got, c.reason)
+			}
+		})
+	}
+	if n := hits.Load(); n != 0 {
+		t.Fatalf("the jku was fetched %d times for a client with static keys", n)
+	}
+}

@@ -23,8 +23,8 @@ const maxServerBody = 32 << 20
 
 // Server is an in-memory FHIR R4 server for tests, the load harness and the demo. It stores any
 // resource type as raw JSON, answers reads and the search parameters valuerx uses (see
-// parseSearch) with searchset Bundles and paging, and accepts transaction/batch Bundles on
-// POST /. Knobs (SetDelay, SetFailure, RequireToken) let tests exercise a client's failure paths.
+// parseSearch) with searchset Bundles and paging, and, once AllowWrites is on, accepts creates,
+// updates, deletes and transaction/batch Bundles on POST /. Knobs (SetDelay, SetFailure, RequireToken) let tests exercise a client's failure paths.
 // It is safe for concurrent use.
 type Server struct {
 	mu      sync.RWMutex
@@ -35,7 +35,14 @@ type Server struct {
 	failure atomic.Int32                  // status every request fails with; 0 = off
 	reqs    atomic.Int64
 	failFor map[string]int // FailType: resource type -> status; guarded by mu
+	writes  atomic.Bool    // AllowWrites; off: HTTP writes are 405
 }
+
+// AllowWrites lets HTTP clients create, update and delete resources and post transactions (tests
+// that exercise a client's writes opt in). By default the server is read-only over HTTP: the demo
+// serves it unauthenticated next to valuerx, and nobody may change its patients from a browser.
+// Put and LoadBundle work either way.
+func (s *Server) AllowWrites(on bool) { s.writes.Store(on) }
 
 // NewServer returns an empty server.
 func NewServer() *Server {
@@ -374,6 +381,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	baseURL := s.baseFor(r, base)
+	if !s.writes.Load() && isWrite(r, segs) {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeOutcome(w, http.StatusMethodNotAllowed, "error", "not-supported", "this FHIR server is read-only")
+		return
+	}
 	switch {
 	case len(segs) == 0:
 		if r.Method != http.MethodPost {
@@ -420,6 +432,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeOutcome(w, http.StatusNotFound, "error", "not-supported", "unsupported path")
 	}
+}
+
+// isWrite reports whether r would change the store: anything but GET and HEAD, except the POST
+// form of search (Type/_search), which only reads.
+func isWrite(r *http.Request, segs []string) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		return false
+	case http.MethodPost:
+		return !(len(segs) == 2 && segs[1] == "_search")
+	}
+	return true
 }
 
 // baseFor returns the absolute service base for links in a response to r.

@@ -318,6 +318,7 @@ func TestServerSearchPaging(t *testing.T) {
 
 func TestServerPostSearchAndTransaction(t *testing.T) {
 	s := NewServer()
+	s.AllowWrites(true)
 	ts := serve(t, s)
 	tx := `{"resourceType":"Bundle","type":"transaction","entry":[
 	 {"fullUrl":"urn:uuid:p1","resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient"}},
@@ -508,5 +509,47 @@ func BenchmarkServerSearch(b *testing.B) {
 		if w.Code != 200 {
 			b.Fatal(w.Code)
 		}
+	}
+}
+
+// By default the server is read-only over HTTP: every write is a 405 OperationOutcome and the
+// store is unchanged; reads and the POST form of search still work.
+func TestServerReadOnlyByDefault(t *testing.T) {
+	s := NewServer()
+	if err := s.Put(json.RawMessage(`{"resourceType":"Patient","id":"p1","name":[{"family":"Original"}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	ts := serve(t, s)
+	writes := []struct{ method, path, body string }{
+		{http.MethodPut, "/Patient/p1", `{"resourceType":"Patient","id":"p1","name":[{"family":"Changed"}]}`},
+		{http.MethodPut, "/Patient/p2", `{"resourceType":"Patient","id":"p2"}`},
+		{http.MethodPost, "/Patient", `{"resourceType":"Patient"}`},
+		{http.MethodDelete, "/Patient/p1", ``},
+		{http.MethodPatch, "/Patient/p1", `[]`},
+		{http.MethodPost, "/", `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Patient","id":"p3"},"request":{"method":"PUT","url":"Patient/p3"}}]}`},
+	}
+	for _, w := range writes {
+		req, _ := http.NewRequest(w.method, ts.URL+w.path, strings.NewReader(w.body))
+		req.Header.Set("Content-Type", "application/fhir+json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed || !strings.Contains(string(body), "read-only") {
+			t.Errorf("%s %s: %d %s", w.method, w.path, resp.StatusCode, body)
+		}
+	}
+	if raw, _ := s.Get("Patient", "p1"); !strings.Contains(string(raw), "Original") || s.Len() != 1 {
+		t.Fatalf("the store changed: %s, %d resources", raw, s.Len())
+	}
+	resp, err := http.PostForm(ts.URL+"/Patient/_search", url.Values{"_id": {"p1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("POST _search on a read-only server: %d", resp.StatusCode)
 	}
 }

@@ -58,11 +58,13 @@ func buildCard(item orderedItem, res scoring.Result, group scoring.Group, histor
 		return nil, err
 	}
 	sched := scheduleOf(draft)
+	suggested := make([]scoring.Option, 0, len(opts))
 	for i, o := range opts {
 		med, ok := suggestedMedication(o, item, res)
 		if !ok {
 			continue // no item of the ordered strength can be coded: no suggestion (issue 10)
 		}
+		suggested = append(suggested, o)
 		clone, err := swapMedication(draft, med)
 		if err != nil {
 			return nil, err
@@ -99,6 +101,14 @@ func buildCard(item orderedItem, res scoring.Result, group scoring.Group, histor
 			}
 		}
 	}
+	// The figures, machine-readable (README "The economics on every card"): the switch
+	// suggestions' products in order; a dose-rounding suggestion is priced at another dose and
+	// is described in the detail only.
+	ext, err := extensionJSON(economicsOf(res, suggested))
+	if err != nil {
+		return nil, err
+	}
+	card.Extension = ext
 	for _, r := range overrideReasons {
 		card.AddOverrideReason(r.code, overrideSystem, r.display)
 	}

@@ -374,24 +374,42 @@ func cardTable(res scoring.Result) string {
 	row := func(label string, f func(o scoring.Option) string) {
 		fmt.Fprintf(&b, "| %s | %s | %s |\n", label, f(ordered), f(*best))
 	}
-	row("Patient", func(o scoring.Option) string { return cardUSD(o.PerCourse.PatientOOP) })
+	// The money rows print the extension's own rounded amounts (amountsOf), so the table and
+	// valuerx-economics cannot disagree.
+	row("Patient", func(o scoring.Option) string { return cardUSD(amountsOf(o.PerCourse).Patient) })
 	switch {
 	case capitatedInBudget(res.Contract):
 		// The plan pays no claim: the capitated budget bears the total cost of care.
 	case medicarePays(res.Contract):
-		row("Medicare", func(o scoring.Option) string { return cardUSD(o.PerCourse.PayerPaid) })
+		row("Medicare", func(o scoring.Option) string { return cardUSD(amountsOf(o.PerCourse).PayerPaid) })
 	default:
-		row("Plan", func(o scoring.Option) string { return cardUSD(o.PerCourse.PayerPaid) })
+		row("Plan", func(o scoring.Option) string { return cardUSD(amountsOf(o.PerCourse).PayerPaid) })
 	}
-	row("Total cost", func(o scoring.Option) string { return cardUSD(o.PerCourse.PayerAllowed) })
+	sc := res.Secondary
+	if sc.ID != "" {
+		row(mdEscape(sc.Name), func(o scoring.Option) string { return cardUSD(amountsOf(o.PerCourse).Secondary) })
+	}
+	row("Total cost", func(o scoring.Option) string { return cardUSD(amountsOf(o.PerCourse).Allowed) })
 	if best.Product.MgPerUnit > 0 {
-		row("Vials/dose", func(o scoring.Option) string { return vialsText(o) })
-		row("Discarded", func(o scoring.Option) string {
+		discarded := func(o scoring.Option) string {
 			if o.PerDose.WastedUnits == 0 {
 				return "none"
 			}
 			return fmtMg(o.PerDose.WastedUnits*o.Product.MgPerUnit) + " mg"
-		})
+		}
+		if sc.ID == "" {
+			row("Vials/dose", vialsText)
+			row("Discarded", discarded)
+		} else {
+			// Five rows at most: the secondary payer's row takes the discarded drug's, which
+			// joins the vials.
+			row("Vials/dose", func(o scoring.Option) string {
+				if o.PerDose.WastedUnits == 0 {
+					return vialsText(o)
+				}
+				return vialsText(o) + " (" + discarded(o) + " waste)"
+			})
+		}
 	}
 	return b.String()
 }
@@ -456,13 +474,20 @@ func arrangementLines(res scoring.Result, view cardView) []string {
 // deductible, supplemental coverage, a maximum out-of-pocket reached, an estimated price.
 // The sources of every figure are on the comparison page.
 func assumptionLines(res scoring.Result, view cardView) []string {
+	// The deductible and the maximum out-of-pocket are read from the patient figure's source,
+	// which scoring words for each.
 	src := res.Ordered.Sources["patientOOP"] + " " + res.Best.Sources["patientOOP"]
 	var out []string
 	if strings.Contains(src, "assumed not yet met") {
 		out = append(out, "Assumes Part B deductible unmet")
 	}
-	if strings.Contains(src, "(none on record)") {
+	switch sc := res.Secondary; {
+	case sc.ID == "":
 		out = append(out, "No supplemental coverage known")
+	case sc.QMB:
+		out = append(out, "QMB: no cost sharing billed")
+	default:
+		out = append(out, "Patient after "+sc.Name)
 	}
 	if strings.Contains(src, "maximum out-of-pocket") {
 		for _, o := range []scoring.Option{res.Ordered, *res.Best} {

@@ -48,9 +48,11 @@ const systemCoverageClass = "http://terminology.hl7.org/CodeSystem/coverage-clas
 
 // coverageFacts picks the primary coverage in force on the order date and extracts what contract
 // recognition needs. Several active Coverages: the lowest `order` wins (US Core guidance); a
-// Coverage whose period has ended is skipped even when its status says active.
+// Coverage whose period has ended is skipped even when its status says active. Every other active
+// Coverage in force goes, in its order, to Secondary: Medigap, a retiree plan or Medicaid change
+// what the patient owes and what the organisation collects (Registry.ClassifySecondary).
 func coverageFacts(coverages []json.RawMessage, patient json.RawMessage, on time.Time) (scoring.Coverage, bool) {
-	var best *coverageDoc
+	var active []coverageDoc
 	for _, raw := range coverages {
 		var c coverageDoc
 		if json.Unmarshal(raw, &c) != nil || c.ResourceType != "Coverage" {
@@ -62,47 +64,17 @@ func coverageFacts(coverages []json.RawMessage, patient json.RawMessage, on time
 		if c.Period != nil && !inPeriod(c.Period.Start, c.Period.End, on) {
 			continue
 		}
-		if best == nil || orderOf(&c) < orderOf(best) {
-			cc := c
-			best = &cc
-		}
+		active = append(active, c)
 	}
-	if best == nil {
+	if len(active) == 0 {
 		return scoring.Coverage{}, false
 	}
-	var cov scoring.Coverage
-	if best.Type != nil {
-		for _, cd := range best.Type.Coding {
-			if cd.System != nil && cd.Code != nil && (*cd.System == fhir.SystemSOPT || *cd.System == fhir.SystemSOPTOID) {
-				cov.SOPT = append(cov.SOPT, *cd.Code)
-			}
-		}
-	}
-	for _, p := range best.Payor {
-		if p.Identifier != nil && p.Identifier.Value != nil {
-			cov.PayerIDs = append(cov.PayerIDs, *p.Identifier.Value)
-		}
-		if p.Reference != nil {
-			if _, id := fhir.SplitReference(*p.Reference); id != "" {
-				cov.PayerIDs = append(cov.PayerIDs, id)
-			}
-		}
-		if p.Display != nil {
-			cov.PayerIDs = append(cov.PayerIDs, *p.Display)
-		}
-	}
-	for _, cl := range best.Class {
-		for _, cd := range cl.Type.Coding {
-			if cd.Code == nil || (cd.System != nil && *cd.System != systemCoverageClass) {
-				continue
-			}
-			switch *cd.Code {
-			case "plan":
-				cov.Plans = append(cov.Plans, cl.Value)
-			case "group":
-				cov.Groups = append(cov.Groups, cl.Value)
-			}
-		}
+	// Stable: Coverages without an order keep the order they came in, after the ordered ones.
+	sort.SliceStable(active, func(i, j int) bool { return orderOf(&active[i]) < orderOf(&active[j]) })
+	best := &active[0]
+	cov := coverageOf(best)
+	for i := range active[1:] {
+		cov.Secondary = append(cov.Secondary, coverageOf(&active[1+i]))
 	}
 	cov.MBI = mbiOf(patient)
 	if mbi, ok := scoring.NormalizeMBI(best.SubscriberID); cov.MBI == "" && isMedicare(cov.SOPT) && ok {
@@ -115,6 +87,46 @@ func coverageFacts(coverages []json.RawMessage, patient json.RawMessage, on time
 		}
 	}
 	return cov, true
+}
+
+// coverageOf extracts the recognition facts of one Coverage: SOPT codes, payer identifiers,
+// plan and group classes.
+func coverageOf(c *coverageDoc) scoring.Coverage {
+	var cov scoring.Coverage
+	if c.Type != nil {
+		for _, cd := range c.Type.Coding {
+			if cd.System != nil && cd.Code != nil && (*cd.System == fhir.SystemSOPT || *cd.System == fhir.SystemSOPTOID) {
+				cov.SOPT = append(cov.SOPT, *cd.Code)
+			}
+		}
+	}
+	for _, p := range c.Payor {
+		if p.Identifier != nil && p.Identifier.Value != nil {
+			cov.PayerIDs = append(cov.PayerIDs, *p.Identifier.Value)
+		}
+		if p.Reference != nil {
+			if _, id := fhir.SplitReference(*p.Reference); id != "" {
+				cov.PayerIDs = append(cov.PayerIDs, id)
+			}
+		}
+		if p.Display != nil {
+			cov.PayerIDs = append(cov.PayerIDs, *p.Display)
+		}
+	}
+	for _, cl := range c.Class {
+		for _, cd := range cl.Type.Coding {
+			if cd.Code == nil || (cd.System != nil && *cd.System != systemCoverageClass) {
+				continue
+			}
+			switch *cd.Code {
+			case "plan":
+				cov.Plans = append(cov.Plans, cl.Value)
+			case "group":
+				cov.Groups = append(cov.Groups, cl.Value)
+			}
+		}
+	}
+	return cov
 }
 
 func orderOf(c *coverageDoc) int {

@@ -61,7 +61,7 @@ func TestFeedbackRecordedPerContract(t *testing.T) {
 	if strings.Contains(e.logs.String(), "Mrs Example") {
 		t.Fatal("override comment text reached the logs")
 	}
-	s, out, _ := e.do(http.MethodGet, "/analytics/summary", nil, nil)
+	s, out, _ := e.do(http.MethodGet, "/analytics/summary", nil, analystHeader())
 	if s != 200 || !strings.Contains(string(out), "mssp-aco") {
 		t.Fatalf("summary endpoint: %d %s", s, out)
 	}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -13,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"valuerx/cdshooks"
 	"valuerx/demo"
@@ -132,6 +135,7 @@ func newEnv(t *testing.T, opts ...envOption) *testEnv {
 		// The test FHIR servers are httptest listeners on loopback, as in the demo. Tests of the
 		// allowlist and of the private-address guard turn this off (allowlist_test.go).
 		AllowPrivateFHIR: true,
+		Analysts:         AnalystAuth{Accounts: []AnalystAccount{{Name: testAnalyst, PasswordHash: testAnalystHash(t)}}},
 		Logger:           slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	for _, o := range opts {
@@ -145,6 +149,31 @@ func newEnv(t *testing.T, opts ...envOption) *testEnv {
 	t.Cleanup(func() { e.gw.Close() })
 	e.srv.Config.Handler = e.gw
 	return e
+}
+
+// testAnalyst is the harness's local analyst account; analystHeader authenticates as it.
+const testAnalyst, testAnalystPassword = "analyst", "correct horse battery staple"
+
+var (
+	analystHashOnce sync.Once
+	analystHash     string
+)
+
+// testAnalystHash is a bcrypt hash of testAnalystPassword at the lowest cost (tests run under
+// -race on a shared machine; production hashes come from valuerx hash-password at cost 12).
+func testAnalystHash(tb testing.TB) string {
+	analystHashOnce.Do(func() {
+		h, err := bcrypt.GenerateFromPassword([]byte(testAnalystPassword), bcrypt.MinCost)
+		if err != nil {
+			panic(err)
+		}
+		analystHash = string(h)
+	})
+	return analystHash
+}
+
+func analystHeader() map[string]string {
+	return map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(testAnalyst+":"+testAnalystPassword))}
 }
 
 // demoFHIR serves the demo patients from a real in-memory FHIR server on loopback.

@@ -175,6 +175,9 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 			Indications:     indications,
 			IndicationKnown: indicationKnown,
 		}
+		if sc, ok := g.cfg.Registry.ClassifySecondary(cov.Secondary); ok {
+			sreq.SecondaryID = sc.ID // supplemental coverage changes the patient's and the organisation's figures
+		}
 		res, err := g.cfg.Scorer.Score(sreq)
 		if err != nil {
 			g.log.Warn("scoring failed", "service", svc.ID, "hook", hookRef(req.HookInstance), "group", item.product.GroupID, "error", err.Error())

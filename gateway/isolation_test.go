@@ -213,7 +213,7 @@ func TestIsolationFeedback(t *testing.T) {
 	if c.Overridden != 1 || c.Overrides["other"] != 1 {
 		t.Fatalf("unlisted code stored as other: %+v", c)
 	}
-	_, body, _ := e.do(http.MethodGet, "/analytics/summary", nil, nil)
+	_, body, _ := e.do(http.MethodGet, "/analytics/summary", nil, analystHeader())
 	if strings.Contains(string(body), "Jane") || strings.Contains(string(body), "1EG4") || !strings.Contains(string(body), `"other":1`) {
 		t.Fatalf("analytics: %s", body)
 	}

@@ -46,7 +46,10 @@ func (g *Gateway) recoverer(next http.Handler) http.Handler {
 
 // cors answers preflights without authentication (browsers never send credentials on OPTIONS)
 // and marks responses readable by the allowed origins. CDS Hooks §CORS; the sandbox needs the
-// Authorization header allowed.
+// Authorization header allowed. Only the CDS Hooks routes take part: analytics, metrics and the
+// demo FHIR server are never readable from another origin. A refused preflight is logged with
+// its reason (the origin and the request headers are not PHI), so an integrator who sees the
+// sandbox's "Failed to connect" can find why in valuerx's log.
 func (g *Gateway) cors(next http.Handler) http.Handler {
 	allowAny := false
 	allowed := map[string]bool{}
@@ -57,7 +60,12 @@ func (g *Gateway) cors(next http.Handler) http.Handler {
 		allowed[strings.TrimRight(o, "/")] = true
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/cds-services" && !strings.HasPrefix(r.URL.Path, "/cds-services/") {
+			next.ServeHTTP(w, r)
+			return
+		}
 		origin := r.Header.Get("Origin")
+		preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
 		if origin != "" && (allowAny || allowed[origin]) {
 			h := w.Header()
 			if allowAny {
@@ -67,13 +75,23 @@ func (g *Gateway) cors(next http.Handler) http.Handler {
 				h.Add("Vary", "Origin")
 			}
 			h.Set("Access-Control-Expose-Headers", "WWW-Authenticate")
-			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			if preflight {
+				if extra := unlistedHeaders(r.Header.Get("Access-Control-Request-Headers")); extra != "" {
+					g.log.Warn("CORS preflight: the browser will refuse the call", "route", routeLabel(r), "origin", logSafe(origin),
+						"reason", "requested headers not allowed: "+extra)
+				}
 				h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Accept")
+				h.Set("Access-Control-Allow-Headers", corsAllowHeaders)
 				h.Set("Access-Control-Max-Age", "600")
 				w.WriteHeader(http.StatusNoContent)
 				return
 			}
+		} else if preflight {
+			reason := "origin not in cors.origins"
+			if origin == "" {
+				reason = "preflight without Origin"
+			}
+			g.log.Warn("CORS preflight refused", "route", routeLabel(r), "origin", logSafe(origin), "reason", reason)
 		}
 		if r.Method == http.MethodOptions {
 			// A preflight from an origin we do not serve, or a bare OPTIONS: no CORS headers.
@@ -83,6 +101,36 @@ func (g *Gateway) cors(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+const corsAllowHeaders = "Authorization, Content-Type, Accept"
+
+// unlistedHeaders returns the requested headers a preflight answer does not allow ("" if none).
+func unlistedHeaders(requested string) string {
+	var out []string
+	for _, h := range strings.Split(requested, ",") {
+		h = strings.ToLower(strings.TrimSpace(h))
+		switch h {
+		case "", "authorization", "content-type", "accept":
+		default:
+			out = append(out, h)
+		}
+	}
+	return logSafe(strings.Join(out, ","))
+}
+
+// logSafe bounds a header value for a log line and drops control characters.
+func logSafe(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return s
 }
 
 // limitBody caps request bodies; handlers read with readBody, which reports 413.

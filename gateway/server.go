@@ -81,6 +81,13 @@ type Config struct {
 	// (default: none; the comparison page shows them to pharmacists and the VBC team).
 	Disclosure Disclosure
 
+	// Analysts is who may read /analytics/* (analyst.go). Zero: nobody.
+	Analysts AnalystAuth
+	// MetricsOnGateway serves /metrics on the gateway's listener behind analyst authentication
+	// (Prometheus with basic_auth or a bearer token). Off: /metrics is only on the handler
+	// MetricsHandler returns, which cmd serves on its own loopback listener.
+	MetricsOnGateway bool
+
 	// Extra routes mounted on the same listener (the demo's embedded FHIR server at /fhir).
 	Mounts map[string]http.Handler
 
@@ -136,6 +143,7 @@ type Gateway struct {
 	// decisions writes to cfg.Store off the request path; nil without a store.
 	decisions *decisionLog
 	metrics   *metrics
+	analysts  *analysts
 	registry  *prometheus.Registry
 	// orderSecret keys orderKey (Config.OrderKeySecret, or random per process).
 	orderSecret []byte
@@ -161,6 +169,14 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	g.registry = prometheus.NewRegistry()
 	g.metrics = newMetrics(g.registry, cfg.Scorer)
+	an, err := newAnalysts(cfg.Analysts, cfg.ExternalURL, cfg.Now, g.registry)
+	if err != nil {
+		return nil, err
+	}
+	g.analysts = an
+	if !an.configured() {
+		cfg.Logger.Warn("no analyst credentials configured (analytics.accounts or analytics.oidc): /analytics refuses every request")
+	}
 	g.resolver = newResolver(cfg, g.metrics)
 	g.cards = newCardCache(cfg.Catalog)
 	if cfg.Store != nil {
@@ -202,15 +218,30 @@ func (g *Gateway) routes() http.Handler {
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}).Methods(http.MethodGet)
-	r.Handle("/metrics", promhttp.HandlerFor(g.registry, promhttp.HandlerOpts{})).Methods(http.MethodGet)
-	r.HandleFunc("/analytics/summary", g.handleSummary).Methods(http.MethodGet)
-	r.HandleFunc("/analytics/contracts", g.handleContracts).Methods(http.MethodGet)
+	if g.cfg.MetricsOnGateway {
+		r.Handle("/metrics", g.requireAnalyst(g.MetricsHandler())).Methods(http.MethodGet)
+	}
+	// Analytics: the login form is open, everything else under /analytics/ (summary, contracts,
+	// and any dashboard page added to this subrouter) needs an analyst credential.
+	r.HandleFunc(analystLoginPath, g.handleLogin).Methods(http.MethodGet, http.MethodPost)
+	r.HandleFunc(analystLogoutPath, g.handleLogout).Methods(http.MethodPost)
+	analytics := r.PathPrefix("/analytics").Subrouter() // paths below are relative to it
+	analytics.Use(g.requireAnalyst)
+	analytics.HandleFunc("/summary", g.handleSummary).Methods(http.MethodGet)
+	analytics.HandleFunc("/contracts", g.handleContracts).Methods(http.MethodGet)
 	for prefix, h := range g.cfg.Mounts {
 		r.PathPrefix(prefix).Handler(http.StripPrefix(prefix, h))
 	}
 	// Middleware order, outermost first: recovery catches everything, CORS answers preflights
 	// before authentication, the body limit applies to every route.
 	return g.recoverer(g.cors(g.limitBody(g.accessLog(r))))
+}
+
+// MetricsHandler serves the Prometheus metrics (no PHI: routes, statuses, counts, timings).
+// cmd serves it on metricsListen; with MetricsOnGateway it is also on the gateway behind analyst
+// authentication.
+func (g *Gateway) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(g.registry, promhttp.HandlerOpts{})
 }
 
 // Serve listens on addr and serves until ctx is cancelled, then shuts down gracefully. With

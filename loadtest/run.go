@@ -78,6 +78,9 @@ type Options struct {
 	NoFloor bool
 	// Progress receives one line per round (nil: quiet).
 	Progress io.Writer
+	// MetricsAuthorization is the Authorization header for valuerx's /metrics, which needs an
+	// analyst credential on the gateway's listener ("" sends none).
+	MetricsAuthorization string
 }
 
 func (o *Options) defaults() error {
@@ -221,7 +224,7 @@ func runScenario(ctx context.Context, o Options, sc string, conc int, vx, fl *pr
 			}
 		}
 	}
-	if s, err := scrapeMetrics(ctx, vx); err == nil {
+	if s, err := scrapeMetrics(ctx, vx, o.MetricsAuthorization); err == nil {
 		targets[0].metrics = append(targets[0].metrics, s)
 	}
 	perRound := (o.Count + o.Rounds - 1) / o.Rounds
@@ -254,7 +257,7 @@ func runScenario(ctx context.Context, o Options, sc string, conc int, vx, fl *pr
 				t.memory = append(t.memory, m)
 			}
 			if t.name == "valuerx" {
-				if s, err := scrapeMetrics(ctx, vx); err == nil {
+				if s, err := scrapeMetrics(ctx, vx, o.MetricsAuthorization); err == nil {
 					t.metrics = append(t.metrics, s)
 				}
 			}
@@ -443,10 +446,13 @@ type scrape struct {
 
 // scrapeMetrics reads valuerx's Prometheus text. The scoring cache figures are gauges since start,
 // so a round's hit ratio is the difference of two scrapes.
-func scrapeMetrics(ctx context.Context, p *process) (scrape, error) {
+func scrapeMetrics(ctx context.Context, p *process, authorization string) (scrape, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.base+"/metrics", nil)
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return scrape{}, fmt.Errorf("loadtest: metrics: %w", err)

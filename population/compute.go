@@ -104,19 +104,19 @@ func (r *run) asOf() measures.Day {
 }
 
 // patientOf fills p with record i's facts and fills.
-func (r *run) patientOf(p *measures.Patient, rec *record, words []uint64, asOf measures.Day) {
+func (r *run) patientOf(p *measures.Patient, i int, rec *record, store *fillStore, from, to int, asOf measures.Day) {
 	vs := r.opt.ValueSet
 	*p = measures.Patient{
 		BirthDate: rec.birth, DeathDate: rec.death, EnrolledThrough: rec.enrolledThrough,
 		Fills: p.Fills[:0], Stays: p.Stays[:0],
 		Hospice: rec.flags&flagHospice != 0, ESRD: rec.flags&flagESRD != 0, SUPDExclusion: rec.flags&flagSUPDExcl != 0,
 	}
-	for _, w := range words {
-		_, doy, supply, ing := unpackFill(w)
+	for k := from; k < to; k++ {
+		_, doy, supply, ing := unpackFill(store.at(k))
 		in := vs.Ingredient(ing)
 		p.Fills = append(p.Fills, measures.Fill{Date: r.jan1 + measures.Day(doy), DaysSupply: supply, Ingredient: in.Name, Class: in.Class})
 	}
-	for _, s := range rec.stays {
+	for _, s := range r.reg.stays[int32(i)] {
 		if s.End == measures.NoDay {
 			s.End = max(s.Start, asOf-1) // still in hospital: through the day before the as-of date
 		}
@@ -138,7 +138,7 @@ func (r *run) contractOf(rec *record, asOf measures.Day) string {
 }
 
 // compute runs the per-patient measures on a worker pool and aggregates.
-func (r *run) compute(ctx context.Context, fills []uint64, offsets []int32) (*Report, error) {
+func (r *run) compute(ctx context.Context, fills *fillStore, offsets []int) (*Report, error) {
 	asOf := r.asOf()
 	n := r.reg.len()
 	workers := make([]worker3, r.opt.Workers)
@@ -159,7 +159,7 @@ func (r *run) compute(ctx context.Context, fills []uint64, offsets []int32) (*Re
 				}
 				for i := lo; i < min(lo+chunk, n); i++ {
 					rec := &r.reg.recs[i]
-					r.patientOf(&w.p, rec, fills[offsets[i]:offsets[i+1]], asOf)
+					r.patientOf(&w.p, i, rec, fills, offsets[i], offsets[i+1], asOf)
 					pr := PatientResult{ID: rec.id, MBI: rec.mbi, Contract: r.contractOf(rec, asOf)}
 					pr.ToDate, pr.SUPD = Evaluate(&w.p, r.opt.Year, asOf)
 					w.add(&pr)
@@ -171,7 +171,7 @@ func (r *run) compute(ctx context.Context, fills []uint64, offsets []int32) (*Re
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	rep := &Report{Year: r.opt.Year, AsOf: asOf, Patients: n, Counts: r.counts}
+	rep := &Report{Year: r.opt.Year, AsOf: asOf, Patients: n, Counts: r.counts, Attribution: r.opt.AttributionVersion}
 	all := map[string]*contractCounts{}
 	for k := range workers {
 		for c, cc := range workers[k].tallies {

@@ -33,6 +33,8 @@ type Options struct {
 	Workers   int          // <= 0: GOMAXPROCS
 	ValueSet  *measures.ValueSet
 	Attribute Attribution // nil: the contract named by the patient's Coverage
+	// AttributionVersion names the roster behind Attribute (reported with the rates).
+	AttributionVersion string
 	// Weights are the measures' weights in the Star Ratings, for the value of closing a gap; nil:
 	// StarWeights2026.
 	Weights *[measures.NumMeasures]float64
@@ -105,6 +107,8 @@ type Report struct {
 	Tallies  []Tally    // by contract, then measure
 	Worklist []WorkItem // by value, highest first; then fewest gap days left
 	Counts   Counts
+	// Attribution: the roster version the contracts come from; "" when from Coverage.
+	Attribution string
 }
 
 // Run computes the measures over the export.
@@ -147,8 +151,8 @@ func Run(ctx context.Context, inputs []Input, opt Options) (*Report, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	fills, offsets := r.place()
-	return r.compute(ctx, fills, offsets)
+	offsets := r.fills.group(r.reg.len())
+	return r.compute(ctx, &r.fills, offsets)
 }
 
 type run struct {
@@ -156,8 +160,7 @@ type run struct {
 	reg         *registry
 	jan1, dec31 measures.Day
 	counts      Counts
-	mu          sync.Mutex // counts and words across pass-2 workers
-	words       [][]uint64 // per pass-2 worker batch results
+	fills       fillStore
 	maxDay      measures.Day
 }
 
@@ -350,7 +353,7 @@ func unpackFill(w uint64) (rec int32, doy, supply, ing int) {
 }
 
 type worker2 struct {
-	words  []uint64
+	block  []uint64 // current block of the fill store
 	cache  map[[3]string][]uint8
 	match  []int
 	counts Counts
@@ -376,7 +379,9 @@ func (r *run) pass2(ctx context.Context, in Input) error {
 	r.counts.BadLines += bad
 	for i := range ws {
 		w := &ws[i]
-		r.words = append(r.words, w.words)
+		if w.block != nil {
+			seal(w.block)
+		}
 		c := &r.counts
 		c.Dispenses += w.counts.Dispenses
 		c.Fills += w.counts.Fills
@@ -436,7 +441,10 @@ func (r *run) dispense(w *worker2, line []byte) {
 	}
 	supply := int(*d.DaysSupply.Value + 0.5)
 	for _, ing := range ings {
-		w.words = append(w.words, packFill(rec, int(day-r.jan1), supply, int(ing)))
+		if len(w.block) == cap(w.block) {
+			w.block = r.fills.block()
+		}
+		w.block = append(w.block, packFill(rec, int(day-r.jan1), supply, int(ing)))
 		w.counts.Fills++
 	}
 }
@@ -496,34 +504,4 @@ func patientID(ref string) string {
 		id = id[:j]
 	}
 	return id
-}
-
-// place groups the fill words by patient with a counting pass: count per record, prefix sums,
-// place. offsets[i]..offsets[i+1] are record i's fills.
-func (r *run) place() ([]uint64, []int32) {
-	n := r.reg.len()
-	offsets := make([]int32, n+1)
-	total := 0
-	for _, ws := range r.words {
-		for _, w := range ws {
-			rec, _, _, _ := unpackFill(w)
-			offsets[rec+1]++
-		}
-		total += len(ws)
-	}
-	for i := range n {
-		offsets[i+1] += offsets[i]
-	}
-	fills := make([]uint64, total)
-	next := slices.Clone(offsets[:n])
-	for k, ws := range r.words {
-		for _, w := range ws {
-			rec, _, _, _ := unpackFill(w)
-			fills[next[rec]] = w
-			next[rec]++
-		}
-		r.words[k] = nil // free as we go
-	}
-	r.words = nil
-	return fills, offsets
 }

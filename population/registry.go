@@ -49,7 +49,6 @@ type record struct {
 	birth, death, enrolledThrough measures.Day
 	coverageEnd                   measures.Day // end of the Coverage the contract came from
 	flags                         uint8
-	stays                         []measures.Period // End NoDay: still in hospital
 }
 
 // registry maps patient ids to records. Pass 1 writes it under mu; pass 2 and the computation only
@@ -60,11 +59,12 @@ type registry struct {
 	recs        []record
 	opt         Options
 	jan1, dec31 measures.Day
-	contracts   map[string]string // interned contract ids
+	contracts   map[string]string           // interned contract ids
+	stays       map[int32][]measures.Period // by record; End NoDay: still in hospital (few patients have stays)
 }
 
 func newRegistry(opt Options) *registry {
-	return &registry{index: map[string]int32{}, opt: opt, jan1: measures.YearStart(opt.Year), dec31: measures.YearEnd(opt.Year), contracts: map[string]string{}}
+	return &registry{index: map[string]int32{}, opt: opt, jan1: measures.YearStart(opt.Year), dec31: measures.YearEnd(opt.Year), contracts: map[string]string{}, stays: map[int32][]measures.Period{}}
 }
 
 func (g *registry) len() int { return len(g.recs) }
@@ -84,16 +84,21 @@ func (g *registry) inShard(id string) bool {
 
 // get returns the record of id, creating it; nil for an empty id or another shard. Call with mu held.
 func (g *registry) get(id string) *record {
+	_, r := g.getIndex(id)
+	return r
+}
+
+func (g *registry) getIndex(id string) (int32, *record) {
 	if id == "" || !g.inShard(id) {
-		return nil
+		return -1, nil
 	}
 	if i, ok := g.index[id]; ok {
-		return &g.recs[i]
+		return i, &g.recs[i]
 	}
 	id = strings.Clone(id) // do not keep the line buffer alive
 	g.index[id] = int32(len(g.recs))
 	g.recs = append(g.recs, record{id: id, birth: measures.NoDay, death: measures.NoDay, enrolledThrough: measures.NoDay, coverageEnd: measures.NoDay})
-	return &g.recs[len(g.recs)-1]
+	return int32(len(g.recs) - 1), &g.recs[len(g.recs)-1]
 }
 
 func (g *registry) lookup(id string) (int32, bool) {
@@ -218,7 +223,12 @@ func (g *registry) coverage(line []byte) bool {
 		}
 	}
 	r.contract = contract
-	r.memberID = strings.Clone(c.SubscriberID)
+	switch {
+	case c.SubscriberID == r.mbi: // Medicare: the subscriber id is the MBI; keep one copy
+		r.memberID = r.mbi
+	default:
+		r.memberID = strings.Clone(c.SubscriberID)
+	}
 	r.enrolledThrough = measures.NoDay
 	if end != measures.NoDay && end < g.dec31 {
 		r.enrolledThrough = end
@@ -355,7 +365,7 @@ func (g *registry) encounter(line []byte) bool {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	r := g.get(patientID(e.Subject.Reference))
+	i, r := g.getIndex(patientID(e.Subject.Reference))
 	if r == nil {
 		return true
 	}
@@ -363,7 +373,7 @@ func (g *registry) encounter(line []byte) bool {
 		r.flags |= flagHospice
 	}
 	if stay && !hospice {
-		r.stays = append(r.stays, measures.Period{Start: start, End: end})
+		g.stays[i] = append(g.stays[i], measures.Period{Start: start, End: end})
 	}
 	return true
 }

@@ -99,9 +99,79 @@ const (
 //	    end: 2026-03-31
 //	    note: GPO contract 2026     # shown as the figure's source
 type Config struct {
-	Contracts        []Contract        `yaml:"contracts"`
-	Roster           []RosterEntry     `yaml:"roster,omitempty"`
-	AcquisitionCosts []AcquisitionCost `yaml:"acquisitionCosts,omitempty"`
+	Contracts         []Contract          `yaml:"contracts"`
+	SecondaryCoverage []SecondaryCoverage `yaml:"secondaryCoverage,omitempty"`
+	Roster            []RosterEntry       `yaml:"roster,omitempty"`
+	AcquisitionCosts  []AcquisitionCost   `yaml:"acquisitionCosts,omitempty"`
+}
+
+// SecondaryKind is the kind of a supplemental coverage.
+type SecondaryKind string
+
+// Supplemental coverages of economics.md §3.
+const (
+	Medigap  SecondaryKind = "medigap"  // Medicare supplement (SOPT 523)
+	Retiree  SecondaryKind = "retiree"  // employer retiree plan
+	Medicaid SecondaryKind = "medicaid" // Medicaid for a dual eligible
+)
+
+// SecondaryCoverage is a supplemental coverage the registry recognises among
+// the patient's other active Coverages (Coverage.order after the primary) and
+// what it pays of the patient's cost sharing. A QMB (Qualified Medicare
+// Beneficiary) owes no Medicare cost sharing and the provider may not bill it
+// (SSA 1902(n)(3)(B)): what Medicaid does not pay of it cannot be collected.
+//
+//	secondaryCoverage:
+//	  - id: medigap                 # [a-z0-9-]+, unique
+//	    name: Medigap (Plan G)
+//	    kind: medigap               # medigap | retiree | medicaid
+//	    match: {sopt: ["523"]}      # as a contract's match (no attribution)
+//	    paysCoinsurance: 1          # share of the coinsurance and copays it pays (0-1)
+//	    paysDeductible: false       # it pays the deductible too (Medigap C, F)
+//	    qmb: false                  # medicaid: Qualified Medicare Beneficiary
+type SecondaryCoverage struct {
+	ID              string        `yaml:"id"`
+	Name            string        `yaml:"name"`
+	Kind            SecondaryKind `yaml:"kind"`
+	Match           Match         `yaml:"match"`
+	PaysCoinsurance float64       `yaml:"paysCoinsurance"`
+	PaysDeductible  bool          `yaml:"paysDeductible,omitempty"`
+	QMB             bool          `yaml:"qmb,omitempty"`
+}
+
+func (sc *SecondaryCoverage) validate() error {
+	var errs []error
+	if !idRE.MatchString(sc.ID) {
+		errs = append(errs, fmt.Errorf("id %q must match [a-z0-9-]+", sc.ID))
+	}
+	if strings.TrimSpace(sc.Name) == "" {
+		errs = append(errs, errors.New("name is required"))
+	}
+	switch sc.Kind {
+	case Medigap, Retiree:
+		if sc.QMB {
+			errs = append(errs, fmt.Errorf("qmb applies to kind medicaid, not %s", sc.Kind))
+		}
+	case Medicaid:
+	default:
+		errs = append(errs, fmt.Errorf("unknown kind %q (medigap, retiree, medicaid)", sc.Kind))
+	}
+	m := sc.Match
+	if m.Attribution {
+		errs = append(errs, errors.New("match.attribution applies to contracts, not to supplemental coverage"))
+	}
+	if len(m.SOPT)+len(m.PayerIDs)+len(m.Plans)+len(m.Groups) == 0 {
+		errs = append(errs, errors.New("match needs at least one of sopt, payerIds, plans, groups"))
+	}
+	for _, c := range m.SOPT {
+		if c == "" || strings.Trim(c, "0123456789") != "" {
+			errs = append(errs, fmt.Errorf("match.sopt %q must be digits", c))
+		}
+	}
+	if err := fraction("paysCoinsurance", sc.PaysCoinsurance); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // Contract is one payer agreement; see Config for each field's meaning.
@@ -366,6 +436,17 @@ func (cfg *Config) validate() error {
 			errs = append(errs, fmt.Errorf("contract %d: id %q already used by contract %d", i+1, k.ID, j+1))
 		}
 		seen[k.ID] = i
+	}
+	secSeen := map[string]bool{}
+	for i := range cfg.SecondaryCoverage {
+		sc := &cfg.SecondaryCoverage[i]
+		if err := sc.validate(); err != nil {
+			errs = append(errs, fmt.Errorf("secondaryCoverage %d (%s): %w", i+1, sc.ID, err))
+		}
+		if secSeen[sc.ID] {
+			errs = append(errs, fmt.Errorf("secondaryCoverage %d: id %q already used", i+1, sc.ID))
+		}
+		secSeen[sc.ID] = true
 	}
 	for i := range cfg.Roster {
 		e := cfg.Roster[i]

@@ -486,7 +486,19 @@ func (s *scoreCtx) oopLabel(rate float64, file string) string {
 // secondaryNote says what the patient figure assumes about supplemental
 // coverage.
 func (s *scoreCtx) secondaryNote() string {
-	return "; before supplemental coverage (none on record)"
+	sc := s.sec
+	switch {
+	case sc == nil:
+		return "; before supplemental coverage (none on record)"
+	case sc.QMB:
+		return fmt.Sprintf("; %s (QMB): the patient owes nothing, %s pays %g%% of the cost sharing and the rest cannot be collected",
+			sc.Name, sc.Kind, sc.PaysCoinsurance*100)
+	}
+	ded := "the deductible stays with the patient"
+	if sc.PaysDeductible {
+		ded = "and the deductible"
+	}
+	return fmt.Sprintf("; after %s (%s, configured): it pays %g%% of the coinsurance and copays, %s", sc.Name, sc.Kind, sc.PaysCoinsurance*100, ded)
 }
 
 // figures computes one option's figures over a span of n administrations of
@@ -526,6 +538,20 @@ func (s *scoreCtx) figures(r rates, units, wasted float64, n int, sp span) Figur
 		ded = math.Min(ded, cs)
 	}
 	f.PatientOOP = cs
+	if sc := s.sec; sc != nil {
+		// The supplemental coverage pays its share of the coinsurance and copays, and the
+		// deductible when it covers it; a QMB owes nothing, and what Medicaid does not pay of
+		// the cost sharing cannot be collected.
+		pays := sc.PaysCoinsurance * (cs - ded)
+		if sc.PaysDeductible {
+			pays += ded
+		}
+		f.Secondary = pays
+		f.PatientOOP = cs - pays
+		if sc.QMB {
+			f.Uncollected, f.PatientOOP = f.PatientOOP, 0
+		}
+	}
 	f.expenditure = allowed - cs
 	if s.t.capitated {
 		f.expenditure = 0

@@ -234,3 +234,75 @@ func TestPartBDeductible(t *testing.T) {
 	r := mustScore(t, cat, reg, Request{ContractID: "medicare-ffs", ProductID: "herceptin", Date: day("2026-02-15")})
 	usd(t, "deductible met: patient per course", r.Ordered.PerCourse.PatientOOP, 11242.90)
 }
+
+// TestSecondaryCoverage: Herceptin -> Trazimera, 420 mg x 17, Feb 2026, Medicare
+// FFS, with the patient's supplemental coverage. Without one on record the
+// patient figure is the cost sharing before supplemental coverage: Herceptin
+// 283 + 0.2 x (56,214.495 - 283) = 11,469.30 a course.
+//
+//	Medigap Plan G (pays the coinsurance, not the deductible): the patient owes
+//	  the 283.00 deductible on either product, Medigap pays 11,186.30 (Herceptin)
+//	  or 0.2 x (5,858.37 - 283) = 1,115.07 (Trazimera); the organisation collects
+//	  the same as without it (margin 2,287.05 and 3,870.56, +1,583.51), and the
+//	  switch saves Medigap 10,071.23, not the patient.
+//	QMB dual eligible, Medicaid paying none of it (the sample "lesser-of" state):
+//	  the patient owes nothing and the organisation cannot collect the cost
+//	  sharing: margin = Medicare's payment - acquisition = 43,850.29 - 53,032.54 =
+//	  -9,182.25 (Herceptin), 4,371.09 - 1,898.61 = +2,472.48 (Trazimera); the
+//	  switch is worth +11,654.73 a course (17 x (0.784 x 2,962.125 - 3,007.878)
+//	  a dose, the deductible the same for both), of which 11,469.30 - 1,398.07 =
+//	  10,071.23 is cost sharing the organisation no longer loses.
+func TestSecondaryCoverage(t *testing.T) {
+	cat, reg := env(t)
+	for _, c := range []struct {
+		cov                         Coverage
+		want                        string
+		patientH, secondaryH, lostH float64
+		patientZ, secondaryZ        float64
+		marginH, marginZ            float64
+		note                        string
+	}{
+		{Coverage{}, "", 11469.30, 0, 0, 1398.07, 0, 2287.05, 3870.56, "before supplemental coverage (none on record)"},
+		{Coverage{SOPT: []string{"523"}}, "medigap", 283, 11186.30, 0, 283, 1115.07, 2287.05, 3870.56, "after Medigap (Plan G) (medigap, configured): it pays 100% of the coinsurance and copays, the deductible stays with the patient"},
+		{Coverage{SOPT: []string{"2"}, Plans: []string{"qmb"}}, "medicaid-qmb", 0, 0, 11469.30, 0, 0, -9182.25, 2472.48, "Medicaid, Qualified Medicare Beneficiary (QMB): the patient owes nothing, medicaid pays 0% of the cost sharing and the rest cannot be collected"},
+	} {
+		var secondary string
+		if len(c.cov.SOPT) > 0 {
+			sc, ok := reg.ClassifySecondary([]Coverage{{SOPT: []string{"99"}}, c.cov})
+			if !ok || sc.ID != c.want {
+				t.Fatalf("ClassifySecondary(%+v) = %q, %v; want %q", c.cov, sc.ID, ok, c.want)
+			}
+			secondary = sc.ID
+		}
+		r := mustScore(t, cat, reg, Request{ContractID: "medicare-ffs", ProductID: "herceptin", Date: day("2026-02-15"), SecondaryID: secondary})
+		h, z := r.Ordered.PerCourse, option(t, r, "trazimera").PerCourse
+		name := c.want + " "
+		usd(t, name+"herceptin patient", h.PatientOOP, c.patientH)
+		usd(t, name+"herceptin secondary", h.Secondary, c.secondaryH)
+		usd(t, name+"herceptin uncollected", h.Uncollected, c.lostH)
+		usd(t, name+"trazimera patient", z.PatientOOP, c.patientZ)
+		usd(t, name+"trazimera secondary", z.Secondary, c.secondaryZ)
+		usd(t, name+"herceptin margin", h.Margin, c.marginH)
+		usd(t, name+"trazimera margin", z.Margin, c.marginZ)
+		usd(t, name+"Medicare pays (unchanged by the secondary)", h.PayerPaid, 43850.29)
+		if bestID(r) != "trazimera" || r.Secondary.ID != c.want {
+			t.Errorf("%s: best %q, result secondary %q", c.want, bestID(r), r.Secondary.ID)
+		}
+		if src := r.Ordered.Sources["patientOOP"]; !strings.HasSuffix(src, c.note) {
+			t.Errorf("%s: patient source %q, want it to end %q", c.want, src, c.note)
+		}
+	}
+	if _, ok := reg.ClassifySecondary([]Coverage{{SOPT: []string{"2"}}}); ok {
+		t.Error("Medicaid without QMB status matched the QMB entry")
+	}
+	if _, err := Score(cat, reg, Request{ContractID: "medicare-ffs", ProductID: "herceptin", Date: day("2026-02-15"), SecondaryID: "nope"}); err == nil {
+		t.Error("unknown secondary accepted")
+	}
+	// The supplemental coverage is part of the cache key.
+	s, _ := NewScorer(cat, reg, 8)
+	a, _ := s.Score(Request{ContractID: "medicare-ffs", ProductID: "herceptin", Date: day("2026-02-15")})
+	b, _ := s.Score(Request{ContractID: "medicare-ffs", ProductID: "herceptin", Date: day("2026-02-15"), SecondaryID: "medicaid-qmb"})
+	if a.Ordered.PerCourse.PatientOOP == b.Ordered.PerCourse.PatientOOP || s.Stats().Misses != 2 {
+		t.Error("the cache served one coverage's result for another")
+	}
+}

@@ -16,6 +16,9 @@ type Coverage struct {
 	Plans    []string // Coverage.class values of type plan
 	Groups   []string // Coverage.class values of type group
 	MBI      string   // Medicare Beneficiary Identifier (Patient.identifier or Coverage.subscriberId)
+	// Secondary are the patient's other active Coverages in force, in Coverage.order after
+	// the primary (their MBI is not read).
+	Secondary []Coverage
 }
 
 // Registry is the validated set of contracts, the attribution roster and the
@@ -27,6 +30,7 @@ type Registry struct {
 	roster    map[string][]RosterEntry // normalised MBI -> entries
 	acq       map[string][]AcquisitionCost
 	shares    []riskResult // per contract: the marginal risk share, resolved once
+	secondary []SecondaryCoverage
 }
 
 // riskResult is riskShare's answer for one contract.
@@ -76,6 +80,11 @@ func NewRegistry(cfg Config, cat *Catalog) (*Registry, error) {
 		r.contracts = append(r.contracts, k)
 		share, pos, label := riskShare(&k, contractSequestration(&k))
 		r.shares = append(r.shares, riskResult{share, pos, label})
+	}
+	for _, sc := range cfg.SecondaryCoverage {
+		sc.Match.SOPT, sc.Match.PayerIDs = slices.Clone(sc.Match.SOPT), slices.Clone(sc.Match.PayerIDs)
+		sc.Match.Plans, sc.Match.Groups = slices.Clone(sc.Match.Plans), slices.Clone(sc.Match.Groups)
+		r.secondary = append(r.secondary, sc)
 	}
 	for _, e := range cfg.Roster {
 		mbi, _ := NormalizeMBI(e.MBI)
@@ -285,4 +294,50 @@ func (k *Contract) priorAuth(groupID, productID string) PriorAuth {
 		return PriorAuth{}
 	}
 	return PriorAuth{Required: true, ExpectedDelayDays: k.PriorAuth.ExpectedDelayDays, DenialRate: k.PriorAuth.DenialRate}
+}
+
+// ClassifySecondary recognises the supplemental coverage among the patient's
+// other Coverages, taken in their order: the first that matches an entry of
+// secondaryCoverage (payer id, plan or group before an SOPT prefix only, ties
+// to the entry listed first). A third coverage is not modelled.
+func (r *Registry) ClassifySecondary(covs []Coverage) (SecondaryCoverage, bool) {
+	for _, cov := range covs {
+		best, bestLevel := -1, matchNone
+		for i := range r.secondary {
+			if lvl := matchCoverage(r.secondary[i].Match, cov); lvl > bestLevel {
+				best, bestLevel = i, lvl
+			}
+		}
+		if best >= 0 {
+			return r.secondary[best], true
+		}
+	}
+	return SecondaryCoverage{}, false
+}
+
+// secondaryCoverage returns an entry by id.
+func (r *Registry) secondaryCoverage(id string) (*SecondaryCoverage, bool) {
+	for i := range r.secondary {
+		if r.secondary[i].ID == id {
+			return &r.secondary[i], true
+		}
+	}
+	return nil, false
+}
+
+// matchCoverage is the specificity of a match without attribution.
+func matchCoverage(m Match, cov Coverage) int {
+	lvl := matchNone
+	for _, code := range cov.SOPT {
+		code = strings.TrimSpace(code)
+		for _, p := range m.SOPT {
+			if strings.HasPrefix(code, p) {
+				lvl = matchSOPT
+			}
+		}
+	}
+	if anyFold(cov.PayerIDs, m.PayerIDs) || anyFold(cov.Plans, m.Plans) || anyFold(cov.Groups, m.Groups) {
+		lvl = matchPayer
+	}
+	return lvl
 }

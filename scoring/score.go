@@ -29,6 +29,9 @@ type Request struct {
 	// no diagnosis at all.
 	Indications     []string
 	IndicationKnown bool
+	// SecondaryID is the supplemental coverage the registry recognised among the patient's other
+	// Coverages (Registry.ClassifySecondary); "" when none is on record.
+	SecondaryID string
 }
 
 // Reasons a Result carries no Best option.
@@ -85,6 +88,9 @@ type Result struct {
 	ItemMg float64
 	// Policy names the P&T policy applied, for the card's provenance.
 	Policy string
+	// Secondary is the supplemental coverage the patient figures account for (ID "" when none
+	// is on record: the patient figure is then the cost sharing before supplemental coverage).
+	Secondary SecondaryCoverage
 	// AvoidsPriorAuth: Best is suggested because the ordered product needs the payer's prior
 	// authorisation and Best does not, although the organisation's figure does not rise by the
 	// threshold (the card says what the switch costs it).
@@ -120,9 +126,10 @@ type scoreCtx struct {
 	contract *Contract
 	group    Group
 	book     PriceBook
-	day      time.Time // the order's calendar day (acquisition cost periods)
-	admins   int       // administrations per course
-	t        terms     // the contract's payment rules for this order
+	day      time.Time          // the order's calendar day (acquisition cost periods)
+	admins   int                // administrations per course
+	t        terms              // the contract's payment rules for this order
+	sec      *SecondaryCoverage // the supplemental coverage, nil when none is on record
 	labels   labels
 }
 
@@ -174,6 +181,11 @@ func normalize(cat *Catalog, reg *Registry, req Request) (Request, *Contract, Gr
 	if req.Date.IsZero() {
 		return req, nil, Group{}, nil, fmt.Errorf("%w: order date is required", ErrInvalid)
 	}
+	if req.SecondaryID != "" {
+		if _, ok := reg.secondaryCoverage(req.SecondaryID); !ok {
+			return req, nil, Group{}, nil, fmt.Errorf("%w secondary coverage %q", ErrUnknown, req.SecondaryID)
+		}
+	}
 	req.Date = truncateDay(req.Date)
 	return req, k, g, defaulted, nil
 }
@@ -203,12 +215,19 @@ func score(cat *Catalog, reg *Registry, pol *Policy, req Request, k *Contract, g
 	}
 	s := &scoreCtx{cat: cat, reg: reg, policy: pol, contract: k, group: g, book: book, day: req.Date, admins: req.Administrations,
 		t: resolveTerms(reg, k, g, req.Date)}
+	if req.SecondaryID != "" {
+		s.sec, _ = reg.secondaryCoverage(req.SecondaryID)
+	}
 	py := perYear(g)
 	res := Result{
 		Contract: cloneContract(*k), Group: g, Book: book, Stale: stale,
 		DoseMg: req.DoseMg, Administrations: req.Administrations, Defaulted: defaulted,
 		AdministrationsPerYear: py.n, PerYearSource: py.source,
 		Indications: req.Indications, ItemMg: req.ItemMg, Policy: pol.Source(),
+	}
+	if s.sec != nil {
+		res.Secondary = *s.sec
+		res.Secondary.Match = Match{} // the match rules are the registry's, not the result's
 	}
 	inds := pol.Indications()
 	res.IndicationUnknown = !req.IndicationKnown && inds.Covers(g.ID)

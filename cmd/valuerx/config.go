@@ -62,14 +62,16 @@ type fileConfig struct {
 		Timeout               duration `yaml:"timeout"`
 		CoverageTTL           duration `yaml:"coverageTTL"`
 	} `yaml:"fhir"`
-	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
-	ScoreCache   int   `yaml:"scoreCacheSize"`
-	Demo         struct {
-		// EmbeddedFHIR serves an in-memory FHIR R4 server with the demo patients at /fhir.
-		EmbeddedFHIR bool `yaml:"embeddedFHIR"`
-		// FHIRDelay injects latency into the embedded FHIR server (load tests).
-		FHIRDelay duration `yaml:"fhirDelay"`
-	} `yaml:"demo"`
+	MaxBodyBytes int64      `yaml:"maxBodyBytes"`
+	ScoreCache   int        `yaml:"scoreCacheSize"`
+	Demo         demoConfig `yaml:"demo"`
+	LogLevel     string     `yaml:"logLevel"`
+	// Analytics is who may read /analytics/* (and /metrics on the gateway's listener).
+	Analytics analyticsConfig `yaml:"analytics"`
+	// MetricsListen serves /metrics without authentication on a second, loopback-only listener
+	// (Prometheus on the same host). Empty: /metrics is on the gateway's listener behind analyst
+	// authentication (Prometheus with basic_auth or a bearer token).
+	MetricsListen string `yaml:"metricsListen"`
 	// Cards says what a prescriber's card shows (issue 14).
 	Cards struct {
 		// ShowOrganisation lists who sees the organisation's margin and net impact on cards:
@@ -81,11 +83,66 @@ type fileConfig struct {
 			Users     []string `yaml:"users"`
 		} `yaml:"showOrganisation"`
 	} `yaml:"cards"`
-	LogLevel string `yaml:"logLevel"`
 	// DebugListen serves Go's pprof profiles (/debug/pprof/) on a second listener, for operators
 	// chasing a latency or memory problem. Empty: off. Only loopback addresses are accepted:
 	// profiles show request paths and heap contents, which may include PHI.
 	DebugListen string `yaml:"debugListen"`
+
+	// demo is the resolved demo mode: on without a file, else what the file says (resolveDemo).
+	demo bool
+}
+
+// demoConfig is the local demo. `demo: true` (or `demo: {enabled: true}`) turns every demo piece
+// on that the file does not set itself: the development client (auth.devClient), the embedded
+// FHIR server (demo.embeddedFHIR), plain-http and private-address FHIR servers
+// (fhir.allowHTTP, fhir.allowPrivateAddresses), CORS from any origin (cors.origins) and a demo
+// analyst account. Without a file the demo is on; with one it is off unless the file says so.
+type demoConfig struct {
+	Enabled bool `yaml:"enabled"`
+	// EmbeddedFHIR serves an in-memory, read-only FHIR R4 server with the demo patients at /fhir.
+	EmbeddedFHIR bool `yaml:"embeddedFHIR"`
+	// FHIRDelay injects latency into the embedded FHIR server (load tests).
+	FHIRDelay duration `yaml:"fhirDelay"`
+}
+
+// UnmarshalYAML accepts `demo: true|false` as well as the mapping. Unknown keys of the mapping
+// are errors here too (yaml's KnownFields does not reach a custom unmarshaler).
+func (d *demoConfig) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		var b bool
+		if err := n.Decode(&b); err != nil {
+			return fmt.Errorf("line %d: demo must be true, false or a mapping", n.Line)
+		}
+		d.Enabled = b
+		return nil
+	}
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			switch k := n.Content[i]; k.Value {
+			case "enabled", "embeddedFHIR", "fhirDelay":
+			default:
+				return fmt.Errorf("line %d: field %s not found in demo", k.Line, k.Value)
+			}
+		}
+	}
+	type plain demoConfig
+	return n.Decode((*plain)(d))
+}
+
+// analyticsConfig is analyst access: an OpenID Connect provider, local accounts, or both.
+type analyticsConfig struct {
+	OIDC struct {
+		Issuer   string   `yaml:"issuer"`
+		Audience string   `yaml:"audience"`
+		Claim    string   `yaml:"claim"`
+		Values   []string `yaml:"values"`
+	} `yaml:"oidc"`
+	Accounts []struct {
+		Name         string `yaml:"name"`
+		PasswordHash string `yaml:"passwordHash"`
+	} `yaml:"accounts"`
+	SessionTTL     duration `yaml:"sessionTTL"`
+	SessionKeyFile string   `yaml:"sessionKeyFile"`
 }
 
 // clientConfig is one trusted EHR (CDS client).
@@ -114,8 +171,10 @@ func (d *duration) UnmarshalYAML(n *yaml.Node) error {
 }
 
 // defaultConfig is what `make run` uses: the demo on localhost with the development client.
+// A configuration file starts from it with the demo pieces off (loadConfig).
 func defaultConfig() fileConfig {
 	var c fileConfig
+	c.Demo.Enabled, c.demo = true, true
 	c.Listen = "127.0.0.1:8080"
 	c.ExternalURL = "http://localhost:8080"
 	c.Store = "var/valuerx.db"
@@ -139,39 +198,106 @@ func defaultConfig() fileConfig {
 func loadConfig(path string) (fileConfig, error) {
 	c := defaultConfig()
 	if path == "" {
+		c.demo = true
 		return c, nil
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return c, fmt.Errorf("read config: %w", err)
 	}
+	c.Demo.Enabled = false // a file is production until it says demo: true
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 		return c, fmt.Errorf("config %s: %w", path, err)
 	}
+	var raw map[string]any
+	if err := yaml.Unmarshal(b, &raw); err != nil {
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
+	c.resolveDemo(raw)
 	if err := checkDebugListen(c.DebugListen); err != nil {
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
+	if err := checkLoopbackListen("metricsListen", c.MetricsListen, "unauthenticated metrics stay on this host; remote Prometheus scrapes /metrics on the gateway with an analyst credential"); err != nil {
 		return c, fmt.Errorf("config %s: %w", path, err)
 	}
 	return c, nil
 }
 
+// resolveDemo sets every demo piece the file (raw) does not set itself to the demo mode.
+func (c *fileConfig) resolveDemo(raw map[string]any) {
+	c.demo = c.Demo.Enabled
+	has := func(section, key string) bool {
+		m, ok := raw[section].(map[string]any)
+		if !ok {
+			return false
+		}
+		_, ok = m[key]
+		return ok
+	}
+	if !has("auth", "devClient") {
+		c.Auth.DevClient = c.demo
+	}
+	if !has("demo", "embeddedFHIR") {
+		c.Demo.EmbeddedFHIR = c.demo
+	}
+	if !has("fhir", "allowHTTP") {
+		c.FHIR.AllowHTTP = c.demo
+	}
+	if !has("fhir", "allowPrivateAddresses") {
+		c.FHIR.AllowPrivateAddresses = c.demo
+	}
+	if !has("cors", "origins") {
+		c.CORS.Origins = nil
+		if c.demo {
+			c.CORS.Origins = []string{"*"}
+		}
+	}
+}
+
+// checkServe refuses combinations that would expose the demo: the development client's key sits
+// in var/ on this machine and `valuerx token` mints for it, so it may only be trusted by a
+// valuerx that nothing but this machine can reach.
+func checkServe(c fileConfig) error {
+	host, _, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %q: %w", c.Listen, err)
+	}
+	if c.Auth.DevClient && c.authEnabled() && !loopbackHost(host) {
+		return fmt.Errorf("listen %q is not a loopback address and auth.devClient is on: anyone who can reach it could mint trusted tokens with the development key. "+
+			"Listen on 127.0.0.1, or set auth.devClient: false and configure auth.clients", c.Listen)
+	}
+	return nil
+}
+
 // checkDebugListen accepts "" or a loopback host:port.
 func checkDebugListen(addr string) error {
+	return checkLoopbackListen("debugListen", addr, "profiles may hold PHI")
+}
+
+// checkLoopbackListen accepts "" or a loopback host:port for the named key.
+func checkLoopbackListen(key, addr, why string) error {
 	if addr == "" {
 		return nil
 	}
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("debugListen: %w", err)
+		return fmt.Errorf("%s: %w", key, err)
 	}
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("debugListen %q: only a loopback address is allowed (profiles may hold PHI)", addr)
+	if !loopbackHost(host) {
+		return fmt.Errorf("%s %q: only a loopback address is allowed (%s)", key, addr, why)
 	}
 	return nil
+}
+
+// loopbackHost reports whether host (from host:port) is localhost or a loopback IP.
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (c fileConfig) authEnabled() bool { return c.Auth.Enabled == nil || *c.Auth.Enabled }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
 	"gopkg.in/yaml.v3"
 
 	"valuerx/cdshooks"
@@ -112,6 +114,14 @@ func loadWith(ctx context.Context, host loadHost, args []string, stdout, stderr 
 		fmt.Fprintln(stderr, "valuerx load:", err)
 		return 1
 	}
+	// /metrics on the gateway needs an analyst: the run's own account, at bcrypt's lowest cost
+	// (checked once per scrape, between rounds).
+	metricsPassword := randomPassword()
+	metricsHash, err := bcrypt.GenerateFromPassword([]byte(metricsPassword), bcrypt.MinCost)
+	if err != nil {
+		fmt.Fprintln(stderr, "valuerx load:", err)
+		return 1
+	}
 	storePath := ""
 	if *withStore {
 		storePath = filepath.Join(dir, "valuerx.db")
@@ -122,7 +132,7 @@ func loadWith(ctx context.Context, host loadHost, args []string, stdout, stderr 
 		Signer: signer,
 		ValuerxArgs: func(listen, base string) ([]string, error) {
 			path := filepath.Join(dir, "valuerx.yaml")
-			if err := writeLoadConfig(path, listen, base, keyFile, storePath, *debugListen, *fhirDelay, *scoreCache); err != nil {
+			if err := writeLoadConfig(path, listen, base, keyFile, storePath, *debugListen, *fhirDelay, *scoreCache, string(metricsHash)); err != nil {
 				return nil, err
 			}
 			return host.args("serve", "-config", path), nil
@@ -140,6 +150,8 @@ func loadWith(ctx context.Context, host loadHost, args []string, stdout, stderr 
 		Rounds:      *rounds,
 		FHIRDelay:   *fhirDelay,
 		NoFloor:     *noFloor,
+
+		MetricsAuthorization: "Basic " + base64.StdEncoding.EncodeToString([]byte(loadAnalyst+":"+metricsPassword)),
 	}
 	if *noFloor {
 		opts.FloorArgs = nil
@@ -200,8 +212,9 @@ func newLoadSigner(path string) (*cdshooks.Signer, error) {
 
 // writeLoadConfig writes valuerx's configuration for a load run: what `valuerx serve` runs by
 // default, on the given port, with replay-reject JWT checks and warn-level logs.
-func writeLoadConfig(path, listen, base, keyFile, storePath, debugListen string, fhirDelay time.Duration, scoreCache int) error {
+func writeLoadConfig(path, listen, base, keyFile, storePath, debugListen string, fhirDelay time.Duration, scoreCache int, analystHash string) error {
 	c := map[string]any{
+		"analytics":      map[string]any{"accounts": []map[string]string{{"name": loadAnalyst, "passwordHash": analystHash}}},
 		"listen":         listen,
 		"externalURL":    base,
 		"store":          storePath,
@@ -214,7 +227,8 @@ func writeLoadConfig(path, listen, base, keyFile, storePath, debugListen string,
 			"replay":     "reject",
 		},
 		"fhir": map[string]any{"allowHTTP": true, "budget": "450ms", "timeout": "5s"},
-		"demo": map[string]any{"embeddedFHIR": true, "fhirDelay": fhirDelay.String()},
+		// The demo: the development client, the embedded FHIR server, on loopback.
+		"demo": map[string]any{"enabled": true, "embeddedFHIR": true, "fhirDelay": fhirDelay.String()},
 	}
 	b, err := yaml.Marshal(c)
 	if err != nil {
@@ -222,6 +236,9 @@ func writeLoadConfig(path, listen, base, keyFile, storePath, debugListen string,
 	}
 	return os.WriteFile(path, b, 0o600)
 }
+
+// loadAnalyst is the analyst account a load run scrapes /metrics with.
+const loadAnalyst = "load"
 
 // serveFloor runs the floor server until ctx ends (SIGTERM from the harness).
 func serveFloor(ctx context.Context, keyFile, listen, base string) error {

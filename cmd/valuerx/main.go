@@ -8,6 +8,7 @@
 //	valuerx catalog diff OLD NEW                   what changed between two snapshots
 //	valuerx measures -from DIR -year Y -out DIR    PQA adherence and SUPD rates and a worklist from a Bulk Data export
 //	valuerx synth   -out DIR [-patients N]         write a synthetic year of fills as a Bulk Data export
+//	valuerx hash-password [-cost 12] < password    bcrypt hash for analytics.accounts[].passwordHash
 //
 // The conformance suite is its own command, valuerx-conform (see its package documentation).
 //
@@ -45,6 +46,7 @@ func commands() []command {
 		{"catalog", "import the agencies' files into a catalog snapshot, or diff two snapshots", runCatalog},
 		{"measures", "adherence and SUPD rates and a worklist from a FHIR Bulk Data export", runMeasures},
 		{"synth", "write a synthetic population's year of fills as a Bulk Data export", runSynth},
+		{"hash-password", "bcrypt a password from stdin for analytics.accounts", runHashPassword},
 	}
 }
 
@@ -70,7 +72,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: valuerx <command> [flags]")
 	fmt.Fprintln(w)
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-14s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'valuerx <command> -h' for the flags of a command.")
 }

@@ -9,11 +9,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"valuerx/attribution"
 	"valuerx/measures"
 	"valuerx/measures/synth"
 	"valuerx/population"
@@ -27,9 +29,11 @@ func runMeasures(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	from := fl.String("from", "", "directory of the Bulk Data export: *.ndjson or *.ndjson.gz, one resource type per file")
 	year := fl.Int("year", time.Now().Year(), "measurement year")
 	out := fl.String("out", "", "directory for rates.csv, rates.json and worklist.csv (created)")
+	rosterFile := fl.String("roster", "", "attribution roster CSV (attribution package: member_id,mbi,plan_member_id,contract,start,end); default: the contract of each patient's Coverage")
 	asOf := fl.String("asof", "", "as-of date YYYY-MM-DD (default: the day after the latest dispense, at most January 1 of year+1)")
 	workers := fl.Int("workers", 0, "parse and compute workers (default GOMAXPROCS)")
 	shard := fl.String("shard", "", "i/n: compute only the patients of shard i of n (ids hashed); shards' counts add up")
+	memLimit := fl.Int("memlimit", 768, "soft memory limit in MiB for the Go runtime (0: none; GOMEMLIMIT, when set, wins)")
 	fl.Usage = func() {
 		fmt.Fprintln(stderr, "usage: valuerx measures -from DIR -year 2026 -out DIR [flags]")
 		fl.PrintDefaults()
@@ -59,6 +63,27 @@ func runMeasures(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			return 2
 		}
 		opt.Shard, opt.Shards = si, sn
+	}
+	if *memLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		// The run's live data is about 300 MB per million patients (population docs); the limit
+		// makes the collector work harder near it instead of letting the heap double.
+		debug.SetMemoryLimit(int64(*memLimit) << 20)
+	}
+	if *rosterFile != "" {
+		f, err := os.Open(*rosterFile)
+		if err != nil {
+			fmt.Fprintln(stderr, "valuerx measures: -roster:", err)
+			return 2
+		}
+		ro, err := attribution.Parse(f, time.Now())
+		f.Close()
+		if err != nil {
+			fmt.Fprintln(stderr, "valuerx measures: -roster:", err)
+			return 2
+		}
+		opt.Attribute = func(mbi, memberID string, at measures.Day) (string, bool) { return ro.Lookup(mbi, memberID, at.Time()) }
+		opt.AttributionVersion = ro.Version
+		fmt.Fprintf(stdout, "roster %s: %d entries (%s)\n", filepath.Base(*rosterFile), len(ro.Entries), ro.Version)
 	}
 	inputs, err := exportFiles(*from)
 	if err != nil {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,6 +17,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"valuerx/cdshooks"
 	"valuerx/demo"
@@ -67,6 +71,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if cfg.Demo.EmbeddedFHIR && cfg.Auth.DevClient {
 		fmt.Fprintln(stdout, "try, in another shell: go run ./cmd/valuerx send aco-herceptin-order-select   (valuerx send -list for all demo requests)")
 	}
+	if app.demoAnalystPassword != "" {
+		fmt.Fprintf(stdout, "analytics (demo account, new password at every start): %s/analytics/login  name %s  password %s\n",
+			cfg.ExternalURL, demoAnalystName, app.demoAnalystPassword)
+	}
+	if cfg.MetricsListen != "" {
+		stop, err := serveMetrics(cfg.MetricsListen, app.gw.MetricsHandler())
+		if err != nil {
+			ln.Close()
+			fmt.Fprintln(stderr, "valuerx:", err)
+			return 1
+		}
+		defer stop()
+		logger.Info("metrics listening", "addr", cfg.MetricsListen)
+	}
 	if cfg.DebugListen != "" {
 		stop, err := serveDebug(cfg.DebugListen)
 		if err != nil {
@@ -102,6 +120,66 @@ func serveDebug(addr string) (stop func(), err error) {
 	return func() { srv.Close() }, nil
 }
 
+// serveMetrics serves /metrics on addr (loopback, checked by loadConfig) with its own mux.
+func serveMetrics(addr string, h http.Handler) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metricsListen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln) //nolint:errcheck // ends with Close
+	return func() { srv.Close() }, nil
+}
+
+const demoAnalystName = "analyst"
+
+// analystAuth builds analyst access from the configuration. In demo mode without any analyst
+// credential it adds the account demoAnalystName with a random password, returned for printing.
+func analystAuth(cfg fileConfig) (gateway.AnalystAuth, string, error) {
+	ac := cfg.Analytics
+	https := strings.HasPrefix(strings.ToLower(cfg.ExternalURL), "https://")
+	out := gateway.AnalystAuth{SessionTTL: ac.SessionTTL.Duration, SecureCookie: https}
+	if ac.OIDC.Issuer != "" {
+		if !strings.HasPrefix(ac.OIDC.Issuer, "https://") && !cfg.demo {
+			return out, "", fmt.Errorf("analytics.oidc.issuer %q: must be https (its key set decides who reads the analytics)", ac.OIDC.Issuer)
+		}
+		out.OIDC = &gateway.AnalystOIDC{Issuer: ac.OIDC.Issuer, Audience: ac.OIDC.Audience, Claim: ac.OIDC.Claim, Values: ac.OIDC.Values,
+			HTTPClient: &http.Client{Timeout: 10 * time.Second}}
+	}
+	for _, a := range ac.Accounts {
+		out.Accounts = append(out.Accounts, gateway.AnalystAccount{Name: a.Name, PasswordHash: a.PasswordHash})
+	}
+	if len(out.Accounts) > 0 && !https && !cfg.demo {
+		return out, "", errors.New("analytics.accounts: passwords would cross the network in clear; externalURL must be https (TLS here or at a proxy in front)")
+	}
+	if ac.SessionKeyFile != "" {
+		b, err := os.ReadFile(ac.SessionKeyFile)
+		if err != nil {
+			return out, "", fmt.Errorf("analytics.sessionKeyFile: %w", err)
+		}
+		out.SessionKey = []byte(strings.TrimSpace(string(b)))
+	}
+	if cfg.demo && out.OIDC == nil && len(out.Accounts) == 0 {
+		pw := randomPassword()
+		h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
+		if err != nil {
+			return out, "", fmt.Errorf("demo analyst: %w", err)
+		}
+		out.Accounts = []gateway.AnalystAccount{{Name: demoAnalystName, PasswordHash: string(h)}}
+		return out, pw, nil
+	}
+	return out, "", nil
+}
+
+// randomPassword is 16 random bytes in base64url (22 characters).
+func randomPassword() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
 func newLogger(w io.Writer, level string) *slog.Logger {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
@@ -115,6 +193,9 @@ type app struct {
 	gw      *gateway.Gateway
 	store   store.Store
 	fhirSrv *fhir.Server
+	// demoAnalystPassword is the password of the demo's analyst account, generated at start in
+	// demo mode when no analyst credential is configured ("" otherwise).
+	demoAnalystPassword string
 }
 
 func (a *app) Close() {
@@ -127,6 +208,9 @@ func (a *app) Close() {
 // buildApp wires the packages from a configuration. Tests call it too, so what they run is what
 // `valuerx serve` runs.
 func buildApp(cfg fileConfig, logger *slog.Logger) (*app, error) {
+	if err := checkServe(cfg); err != nil {
+		return nil, err
+	}
 	cat, err := scoring.DefaultCatalog()
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
@@ -181,6 +265,13 @@ func buildApp(cfg fileConfig, logger *slog.Logger) (*app, error) {
 	if cfg.FHIR.AllowHTTP {
 		logger.Warn("fhir.allowHTTP is on: valuerx will call plain-http FHIR servers. Use only for tests and the demo.")
 	}
+	an, demoPassword, err := analystAuth(cfg)
+	if err != nil {
+		return nil, err
+	}
+	gcfg.Analysts = an
+	a.demoAnalystPassword = demoPassword
+	gcfg.MetricsOnGateway = cfg.MetricsListen == ""
 	if cfg.Store != "" {
 		if dir := filepath.Dir(cfg.Store); dir != "." {
 			if err := os.MkdirAll(dir, 0o700); err != nil {

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +22,21 @@ func TestConfigFiles(t *testing.T) {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
+	// Both files are production: no demo piece on, and the sandbox file builds and may listen on
+	// every interface because it does not trust the development client.
+	for _, f := range []string{"../../config/example.yaml", "../../config/sandbox.yaml"} {
+		c, _ := loadConfig(f)
+		if c.demo || c.Auth.DevClient || c.Demo.EmbeddedFHIR || c.FHIR.AllowHTTP || c.FHIR.AllowPrivateAddresses || slices.Contains(c.CORS.Origins, "*") {
+			t.Errorf("%s turns a demo piece on: %+v", f, c)
+		}
+	}
+	sb, _ := loadConfig("../../config/sandbox.yaml")
+	sb.Store = ""
+	a, err := buildApp(sb, newLogger(io.Discard, "error"))
+	if err != nil {
+		t.Fatalf("sandbox.yaml does not build: %v", err)
+	}
+	a.Close()
 	two := filepath.Join(t.TempDir(), "two.yaml")
 	if err := os.WriteFile(two, []byte("auth:\n  clients:\n    - issuer: https://a.test\n      jwks: '{\"keys\":[]}'\n      fhirServers: [\"https://fhir.a.test/r4\", \"https://10.0.0.5/fhir\"]\n    - issuer: https://b.test\n      jku: [\"https://b.test/jwks.json\"]\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -67,7 +84,7 @@ func TestServeThenSend(t *testing.T) {
 	keyFile := filepath.Join(dir, "dev-client-key.pem")
 	cfgFile := filepath.Join(dir, "valuerx.yaml")
 	debugAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	cfg := fmt.Sprintf("listen: 127.0.0.1:%d\nexternalURL: %s\nstore: %s\nauth:\n  devKeyFile: %s\nlogLevel: warn\ndebugListen: %s\n",
+	cfg := fmt.Sprintf("demo: true\nlisten: 127.0.0.1:%d\nexternalURL: %s\nstore: %s\nauth:\n  devKeyFile: %s\nlogLevel: warn\ndebugListen: %s\n",
 		port, base, filepath.Join(dir, "valuerx.db"), keyFile, debugAddr)
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -106,11 +123,41 @@ func TestServeThenSend(t *testing.T) {
 			t.Errorf("GET %s: %d, want %d", url, resp.StatusCode, want)
 		}
 	}
-	if fi, err := os.Stat(keyFile); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("dev key not generated with mode 0600: %v", err)
-	}
 	if !strings.Contains(serveErr.String(), "DEVELOPMENT CLIENT TRUSTED") {
 		t.Errorf("serve must say loudly that it trusts the development key")
+	}
+	// The embedded demo FHIR server is read-only; /metrics and /analytics need the demo analyst,
+	// whose password serve printed.
+	req, _ := http.NewRequest(http.MethodPut, base+"/fhir/Patient/pat-aco", strings.NewReader(`{"resourceType":"Patient","id":"pat-aco"}`))
+	req.Header.Set("Origin", "https://sandbox.cds-hooks.org")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 405 || resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("PUT on the demo FHIR server: %v %v", err, resp)
+	}
+	_, line, ok := strings.Cut(serveOut.String(), "name analyst  password ")
+	pw, _, _ := strings.Cut(line, "\n")
+	if !ok || len(pw) < 20 {
+		t.Fatalf("serve did not print the demo analyst account:\n%s", serveOut.String())
+	}
+	for _, c := range []struct {
+		path string
+		pw   string
+		want int
+	}{{"/metrics", "", 401}, {"/analytics/summary", "", 401}, {"/metrics", pw, 200}, {"/analytics/summary", pw, 200}, {"/analytics/summary", pw + "x", 401}} {
+		req, _ := http.NewRequest(http.MethodGet, base+c.path, nil)
+		if c.pw != "" {
+			req.SetBasicAuth("analyst", c.pw)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("GET %s (password given: %v): %d, want %d", c.path, c.pw != "", resp.StatusCode, c.want)
+		}
+	}
+	if fi, err := os.Stat(keyFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("dev key not generated with mode 0600: %v", err)
 	}
 	var out, errb bytes.Buffer
 	if code := run(ctx, []string{"send", "-url", base, "-key", keyFile, "aco-herceptin-order-sign-noprefetch"}, &out, &errb); code != 0 {

@@ -1,0 +1,427 @@
+package gateway
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// oidcProvider is a real OpenID Connect provider in-process: discovery document and JWKS over
+// HTTP on loopback, RS256 tokens signed with its own key. It counts key set fetches.
+type oidcProvider struct {
+	srv       *httptest.Server
+	key       *rsa.PrivateKey
+	kid       string
+	jwksHits  atomic.Int64
+	discovery atomic.Int64
+}
+
+func newOIDCProvider(t *testing.T) *oidcProvider {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &oidcProvider{key: key, kid: "idp-key-1"}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/realms/staff/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+		p.discovery.Add(1)
+		iss := p.srv.URL + "/realms/staff"
+		writeJSON(w, 200, map[string]any{"issuer": iss, "jwks_uri": iss + "/certs",
+			"authorization_endpoint": iss + "/auth", "token_endpoint": iss + "/token",
+			"id_token_signing_alg_values_supported": []string{"RS256"}, "response_types_supported": []string{"code"},
+			"subject_types_supported": []string{"public"}})
+	})
+	mux.HandleFunc("/realms/staff/certs", func(w http.ResponseWriter, r *http.Request) {
+		p.jwksHits.Add(1)
+		writeJSON(w, 200, map[string]any{"keys": []map[string]string{{
+			"kty": "RSA", "use": "sig", "alg": "RS256", "kid": p.kid,
+			"n": base64.RawURLEncoding.EncodeToString(key.N.Bytes()),
+			"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(key.E)).Bytes()),
+		}}})
+	})
+	p.srv = httptest.NewServer(mux)
+	t.Cleanup(p.srv.Close)
+	return p
+}
+
+func (p *oidcProvider) issuer() string { return p.srv.URL + "/realms/staff" }
+
+// token signs claims over these defaults: the provider's issuer, audience valuerx-analytics,
+// group vbc-analysts, valid for five minutes.
+func (p *oidcProvider) token(t *testing.T, key *rsa.PrivateKey, edit func(jwt.MapClaims)) string {
+	t.Helper()
+	now := time.Now()
+	c := jwt.MapClaims{"iss": p.issuer(), "aud": "valuerx-analytics", "sub": "u-4711", "azp": "valuerx-analytics",
+		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(),
+		"realm_access": map[string]any{"roles": []string{"offline_access", "vbc-analysts"}}}
+	if edit != nil {
+		edit(c)
+	}
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
+	tok.Header["kid"] = p.kid
+	s, err := tok.SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func bearer(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
+
+// Analytics without a credential is 401 for scripts (with the schemes in WWW-Authenticate) and
+// a redirect to the login form for browsers; local accounts: wrong password and unknown names
+// refused alike, the right password admitted; credentials never reach the logs.
+func TestAnalyticsLocalAccounts(t *testing.T) {
+	e := newEnv(t)
+	for _, path := range []string{"/analytics/summary", "/analytics/contracts"} {
+		st, out, h := e.do(http.MethodGet, path, nil, nil)
+		if st != 401 || !strings.Contains(h.Get("WWW-Authenticate"), `Basic realm="valuerx-analytics"`) || !strings.Contains(string(out), "OperationOutcome") {
+			t.Fatalf("%s without credentials: %d %v %s", path, st, h, out)
+		}
+		if strings.Contains(string(out), "mssp-aco") {
+			t.Fatalf("%s leaked data to an anonymous caller", path)
+		}
+	}
+	basic := func(user, pw string) map[string]string {
+		return map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pw))}
+	}
+	for _, c := range []struct {
+		name   string
+		hdr    map[string]string
+		status int
+	}{
+		{"wrong password", basic(testAnalyst, "correct horse battery"), 401},
+		{"unknown account", basic("mallory", testAnalystPassword), 401},
+		{"empty password", basic(testAnalyst, ""), 401},
+		{"a CDS client's JWT is no analyst credential", bearer(e.token("/analytics/contracts")), 401},
+		{"unknown scheme", map[string]string{"Authorization": "Digest x"}, 401},
+		{"right password", analystHeader(), 200},
+	} {
+		st, out, h := e.do(http.MethodGet, "/analytics/contracts", nil, c.hdr)
+		if st != c.status {
+			t.Fatalf("%s: %d %s", c.name, st, out)
+		}
+		if st == 200 && (!strings.Contains(string(out), "mssp-aco") || h.Get("Cache-Control") != "no-store") {
+			t.Fatalf("%s: %s %v", c.name, out, h)
+		}
+	}
+	// A browser is sent to the login form, keeping where it was going.
+	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/analytics/summary", nil)
+	req.Header.Set("Accept", "text/html,application/xhtml+xml")
+	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	st, h := resp.StatusCode, resp.Header
+	if st != http.StatusSeeOther || h.Get("Location") != "/analytics/login?next=%2Fanalytics%2Fsummary" {
+		t.Fatalf("browser without a session: %d %v", st, h)
+	}
+	logs := e.logs.String()
+	if strings.Contains(logs, testAnalystPassword) || strings.Contains(logs, "correct horse battery\"") {
+		t.Fatal("a password reached the logs")
+	}
+	if !strings.Contains(logs, `"reason":"wrong name or password"`) || !strings.Contains(logs, `"reason":"no credential"`) {
+		t.Fatalf("refusals are not logged with their reason:\n%s", logs)
+	}
+}
+
+// The login form sets a signed session cookie (HttpOnly, SameSite=Strict, Secure and __Host-
+// when configured) that admits the browser until it expires; a tampered or expired cookie, a
+// cross-origin form post and an open redirect in next are refused.
+func TestAnalyticsLoginSession(t *testing.T) {
+	now := time.Now()
+	clock := &now
+	e := newEnv(t, func(c *Config) {
+		c.Now = func() time.Time { return *clock }
+		c.Analysts.SessionTTL = time.Hour
+	})
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	st, page, _ := e.do(http.MethodGet, "/analytics/login?next=/analytics/contracts", nil, nil)
+	if st != 200 || !strings.Contains(string(page), `name="password"`) || !strings.Contains(string(page), `value="/analytics/contracts"`) {
+		t.Fatalf("login form: %d %s", st, page)
+	}
+	post := func(form url.Values, hdr map[string]string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/analytics/login", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := post(url.Values{"username": {testAnalyst}, "password": {"nope"}, "next": {"/analytics/contracts"}}, nil); resp.StatusCode != 401 || len(resp.Cookies()) != 0 {
+		t.Fatalf("wrong password: %d %v", resp.StatusCode, resp.Cookies())
+	}
+	if resp := post(url.Values{"username": {testAnalyst}, "password": {testAnalystPassword}}, map[string]string{"Origin": "https://evil.test"}); resp.StatusCode != 403 || len(resp.Cookies()) != 0 {
+		t.Fatalf("cross-origin login: %d", resp.StatusCode)
+	}
+	resp := post(url.Values{"username": {testAnalyst}, "password": {testAnalystPassword}, "next": {"//evil.test/analytics/x"}}, map[string]string{"Origin": e.srv.URL})
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/analytics/summary" {
+		t.Fatalf("login with an off-site next: %d %v", resp.StatusCode, resp.Header)
+	}
+	cookies := resp.Cookies()
+	if len(cookies) != 1 {
+		t.Fatalf("cookies %v", cookies)
+	}
+	ck := cookies[0]
+	if ck.Name != "valuerx_analyst" || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Secure || ck.MaxAge != 3600 || ck.Path != "/" {
+		t.Fatalf("session cookie attributes: %+v", ck)
+	}
+	if strings.Contains(ck.Value, testAnalystPassword) {
+		t.Fatal("the cookie carries the password")
+	}
+	withCookie := func(v string) int {
+		st, _, _ := e.do(http.MethodGet, "/analytics/summary", nil, map[string]string{"Cookie": ck.Name + "=" + v})
+		return st
+	}
+	if st := withCookie(ck.Value); st != 200 {
+		t.Fatalf("session cookie not admitted: %d", st)
+	}
+	// Forged: another account name under the same signature, and a flipped signature byte.
+	parts := strings.Split(ck.Value, ".")
+	forged := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte("root")) + "." + parts[2] + "." + parts[3]
+	sig := []byte(parts[3])
+	sig[0] ^= 1
+	flipped := parts[0] + "." + parts[1] + "." + parts[2] + "." + string(sig)
+	for name, v := range map[string]string{"another name": forged, "bad signature": flipped, "garbage": "x.y", "empty": ""} {
+		if st := withCookie(v); st != 401 {
+			t.Fatalf("%s cookie: %d", name, st)
+		}
+	}
+	*clock = now.Add(time.Hour + time.Second)
+	if st := withCookie(ck.Value); st != 401 {
+		t.Fatalf("expired session: %d", st)
+	}
+	// Logout clears the cookie.
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/analytics/logout", nil)
+	out, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Body.Close()
+	if c := out.Cookies(); len(c) != 1 || c[0].MaxAge >= 0 {
+		t.Fatalf("logout cookies %v", c)
+	}
+}
+
+// Over https the cookie is Secure and __Host- prefixed.
+func TestAnalyticsSecureCookie(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.Analysts.SecureCookie = true })
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.PostForm(e.srv.URL+"/analytics/login", url.Values{"username": {testAnalyst}, "password": {testAnalystPassword}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if c := resp.Cookies(); len(c) != 1 || c[0].Name != "__Host-valuerx_analyst" || !c[0].Secure || c[0].Path != "/" || c[0].Domain != "" {
+		t.Fatalf("cookies %+v", c)
+	}
+}
+
+// A flood of password guesses is cut off with 429 before bcrypt runs, so it cannot take the CPU
+// the hooks need.
+func TestAnalyticsPasswordAttemptsBounded(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.Analysts.PasswordChecksPerSecond = 1 }) // burst 2
+	wrong := map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("analyst:guess"))}
+	var got429 bool
+	for range 5 {
+		st, _, h := e.do(http.MethodGet, "/analytics/summary", nil, wrong)
+		if st == 429 && h.Get("Retry-After") != "" {
+			got429 = true
+		}
+	}
+	if !got429 {
+		t.Fatal("five guesses in a row at 1/s (burst 2) were not throttled")
+	}
+}
+
+// OpenID Connect: a real provider in-process. Valid token with the group admitted; wrong
+// audience, missing group, expired, another issuer, another key and no token refused; tokens with
+// made-up kids do not make valuerx hammer the provider's key set.
+func TestAnalyticsOIDC(t *testing.T) {
+	p := newOIDCProvider(t)
+	e := newEnv(t, func(c *Config) {
+		c.Analysts = AnalystAuth{OIDC: &AnalystOIDC{Issuer: p.issuer(), Audience: "valuerx-analytics",
+			Claim: "realm_access.roles", Values: []string{"vbc-analysts", "pharmacy"}}}
+	})
+	if n := p.discovery.Load(); n != 0 {
+		t.Fatalf("discovery ran %d times before any token: an IdP outage would stop valuerx from starting", n)
+	}
+	other, _ := rsa.GenerateKey(rand.Reader, 2048)
+	cases := []struct {
+		name   string
+		tok    string
+		status int
+		reason string
+	}{
+		{"valid", p.token(t, p.key, nil), 200, ""},
+		{"valid, role given as a string", p.token(t, p.key, func(c jwt.MapClaims) { c["realm_access"] = map[string]any{"roles": "pharmacy"} }), 200, ""},
+		{"valid, audience among several", p.token(t, p.key, func(c jwt.MapClaims) { c["aud"] = []string{"account", "valuerx-analytics"} }), 200, ""},
+		{"wrong audience", p.token(t, p.key, func(c jwt.MapClaims) { c["aud"] = "ehr-portal" }), 401, "token audience mismatch"},
+		{"missing group", p.token(t, p.key, func(c jwt.MapClaims) { c["realm_access"] = map[string]any{"roles": []string{"offline_access"}} }), 401, "token lacks the required realm_access.roles value"},
+		{"group in another claim", p.token(t, p.key, func(c jwt.MapClaims) {
+			delete(c, "realm_access")
+			c["groups"] = []string{"vbc-analysts"}
+		}), 401, "token lacks the required"},
+		{"expired", p.token(t, p.key, func(c jwt.MapClaims) {
+			c["iat"] = time.Now().Add(-20 * time.Minute).Unix()
+			c["exp"] = time.Now().Add(-10 * time.Minute).Unix()
+		}), 401, "token expired"},
+		{"another issuer", p.token(t, p.key, func(c jwt.MapClaims) { c["iss"] = "https://idp.evil.test" }), 401, "token issuer mismatch"},
+		{"signed by another key", p.token(t, other, nil), 401, "token signature invalid"},
+		{"not a JWT", "abc.def", 401, "token malformed"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			st, out, h := e.do(http.MethodGet, "/analytics/summary", nil, bearer(c.tok))
+			if st != c.status {
+				t.Fatalf("status %d, want %d: %s", st, c.status, out)
+			}
+			if st == 401 && h.Get("WWW-Authenticate") != `Bearer realm="valuerx-analytics"` {
+				t.Fatalf("WWW-Authenticate %q", h.Get("WWW-Authenticate"))
+			}
+			if c.reason != "" && !strings.Contains(e.logs.String(), `"reason":"`+c.reason) {
+				t.Fatalf("refusal not logged as %q", c.reason)
+			}
+		})
+	}
+	if st, _, _ := e.do(http.MethodGet, "/analytics/summary", nil, nil); st != 401 {
+		t.Fatalf("no token: %d", st)
+	}
+	// Made-up kids: at most one key set fetch per 30 s, however many tokens arrive.
+	before := p.jwksHits.Load()
+	for i := range 20 {
+		tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{"iss": p.issuer(), "aud": "valuerx-analytics", "exp": time.Now().Add(time.Minute).Unix()})
+		tok.Header["kid"] = "made-up-" + string(rune('a'+i))
+		s, _ := tok.SignedString(other)
+		if st, _, _ := e.do(http.MethodGet, "/analytics/summary", nil, bearer(s)); st != 401 {
+			t.Fatalf("made-up kid admitted: %d", st)
+		}
+	}
+	if n := p.jwksHits.Load() - before; n > 1 {
+		t.Fatalf("20 tokens with unknown kids caused %d key set fetches", n)
+	}
+	logs := e.logs.String()
+	if strings.Contains(logs, cases[0].tok[strings.LastIndexByte(cases[0].tok, '.')+1:]) {
+		t.Fatal("a token signature reached the logs")
+	}
+}
+
+// With the provider down, analytics answers 503 and the gateway keeps serving hooks; discovery
+// is retried at most every 30 s.
+func TestAnalyticsOIDCProviderDown(t *testing.T) {
+	var tries atomic.Int64
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		tries.Add(1)
+		w.WriteHeader(http.StatusBadGateway)
+	}))
+	defer down.Close()
+	e := newEnv(t, func(c *Config) {
+		c.Analysts = AnalystAuth{OIDC: &AnalystOIDC{Issuer: down.URL, Audience: "a", Values: []string{"g"}}}
+	})
+	for range 3 {
+		if st, _, _ := e.do(http.MethodGet, "/analytics/summary", nil, bearer("x.y.z")); st != 503 {
+			t.Fatalf("provider down: %d", st)
+		}
+	}
+	if n := tries.Load(); n != 1 {
+		t.Fatalf("discovery tried %d times within 30 s", n)
+	}
+	if st, out, _ := e.post(serviceOf("order-select"), e.demoRequest("aco-herceptin-order-select")); st != 200 {
+		t.Fatalf("hooks must not depend on the analysts' provider: %d %s", st, out)
+	}
+}
+
+// /metrics is not on the gateway's listener unless asked; when it is, it needs an analyst.
+func TestMetricsOnGateway(t *testing.T) {
+	e := newEnv(t)
+	if st, _, _ := e.do(http.MethodGet, "/metrics", nil, nil); st != 404 {
+		t.Fatalf("/metrics on the gateway by default: %d", st)
+	}
+	e = newEnv(t, func(c *Config) { c.MetricsOnGateway = true })
+	if st, _, _ := e.do(http.MethodGet, "/metrics", nil, nil); st != 401 {
+		t.Fatalf("/metrics without credentials: %d", st)
+	}
+	st, out, _ := e.do(http.MethodGet, "/metrics", nil, analystHeader())
+	if st != 200 || !strings.Contains(string(out), "valuerx_") {
+		t.Fatalf("/metrics with credentials: %d %.200s", st, out)
+	}
+	rec := httptest.NewRecorder()
+	e.gw.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "valuerx_analyst_auth_failures_total") {
+		t.Fatalf("MetricsHandler: %d", rec.Code)
+	}
+}
+
+// CORS headers are for the CDS Hooks routes only: analytics and the demo FHIR server are never
+// readable from another origin, even with cors.origins "*". Refused preflights are logged.
+func TestCORSOnlyOnCDSRoutes(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.CORSOrigins = []string{"*"} })
+	_, _, h := e.do(http.MethodGet, "/analytics/summary", nil, mergeHdr(analystHeader(), map[string]string{"Origin": "https://evil.test"}))
+	if h.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("analytics readable cross-origin: %v", h)
+	}
+	e = newEnv(t)
+	e.do(http.MethodOptions, serviceOf("order-select"), nil, map[string]string{"Origin": "https://ehr.evil.test", "Access-Control-Request-Method": "POST"})
+	e.do(http.MethodOptions, serviceOf("order-select"), nil, map[string]string{"Origin": "https://sandbox.cds-hooks.org", "Access-Control-Request-Method": "POST",
+		"Access-Control-Request-Headers": "authorization,x-trace-id"})
+	logs := e.logs.String()
+	if !strings.Contains(logs, `"msg":"CORS preflight refused"`) || !strings.Contains(logs, `"origin":"https://ehr.evil.test"`) || !strings.Contains(logs, "origin not in cors.origins") {
+		t.Fatalf("refused preflight not logged with its reason:\n%s", logs)
+	}
+	if !strings.Contains(logs, "requested headers not allowed: x-trace-id") {
+		t.Fatalf("unlisted request header not logged")
+	}
+}
+
+func mergeHdr(a, b map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
+}
+
+// An audience mismatch (the classic: the client was given 127.0.0.1 where valuerx knows itself as
+// localhost) is logged with the token's aud and the audience expected, never the token, so an
+// integrator who sees "Failed to connect" can find why.
+func TestAudienceMismatchLogged(t *testing.T) {
+	e := newEnv(t)
+	path := serviceOf("order-select")
+	wrong := strings.Replace(e.srv.URL, "127.0.0.1", "localhost", 1) + path
+	tok, err := e.signer.Mint(wrong, time.Minute, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _, _ := e.do(http.MethodPost, path, e.demoRequest("aco-herceptin-order-select"), bearer(tok))
+	if st != 401 {
+		t.Fatalf("status %d", st)
+	}
+	logs := e.logs.String()
+	if !strings.Contains(logs, "audience mismatch") || !strings.Contains(logs, wrong) || !strings.Contains(logs, e.srv.URL+path) {
+		t.Fatalf("audience mismatch not logged with both audiences:\n%s", logs)
+	}
+	if strings.Contains(logs, tok[strings.LastIndexByte(tok, '.')+1:]) {
+		t.Fatal("the token reached the logs")
+	}
+}
