@@ -73,6 +73,9 @@ func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, err error) int {
 // Advise answers one hook request body for a service. It is the whole flow of a hook without
 // HTTP, so tests and benchmarks can drive it directly.
 func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cdshooks.Response, error) {
+	// One deadline for the whole hook: every fetch and every loop over fetched data (issue 11).
+	ctx, cancel := context.WithTimeout(ctx, g.cfg.HookBudget)
+	defer cancel()
 	req, oc, err := cdshooks.DecodeRequest(body, svc.Hook)
 	if err != nil {
 		return nil, err
@@ -107,8 +110,7 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 	}
 
 	resp := &cdshooks.Response{Cards: []cdshooks.Card{}}
-	lookupCtx, cancel := context.WithTimeout(ctx, g.cfg.HookBudget)
-	defer cancel()
+	rec := g.newRecorder(ctx, svc, req, oc) // decisions.go
 	pol := g.cfg.Scorer.Policy()
 	site := ""
 	for _, c := range siteCandidates(req, oc) {
@@ -118,7 +120,18 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 		}
 	}
 	lookups := &orderLookups{data: data}
+	var history []therapyEntry
+	historyRead := false
+	therapy := func() []therapyEntry { // decoded once per hook, on first need
+		if !historyRead {
+			history, historyRead = therapyHistory(g.cfg.Catalog, data.meds), true
+		}
+		return history
+	}
 	for i, raw := range draft {
+		if ctx.Err() != nil {
+			break // the budget is spent: answer with the cards so far
+		}
 		mr := decoded[i]
 		if mr == nil {
 			continue
@@ -127,7 +140,7 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 			continue
 		}
 		item, ok := recogniseDecoded(g.cfg.Catalog, raw, mr, func(ref string) (json.RawMessage, bool) {
-			return data.medication(lookupCtx, ref)
+			return data.medication(ctx, ref)
 		}, now)
 		if !ok {
 			continue
@@ -135,7 +148,7 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 		group, _ := g.cfg.Catalog.Group(item.product.GroupID)
 		var pat clinical.Patient
 		if w, h := clinical.Needs(item.order, doseStrength(&item)); w || h {
-			pat = lookups.vitals(lookupCtx, oc.PatientID, w, h)
+			pat = lookups.vitals(ctx, oc.PatientID, w, h)
 		}
 		applyDose(&item, group, pat)
 		if item.noFigures {
@@ -159,7 +172,7 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 		if t := pol.Indications(); t.Covers(group.ID) {
 			// Only groups whose labels differ by indication need the diagnosis looked up.
 			var dx []scoring.Diagnosis
-			dx, indicationKnown = lookups.orderIndication(lookupCtx, mr)
+			dx, indicationKnown = lookups.orderIndication(ctx, mr)
 			indications = t.Match(group.ID, dx, ageOn(data.patient, item.date))
 		}
 		sreq := scoring.Request{
@@ -168,7 +181,7 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 			DoseMg:          item.doseMg,
 			Administrations: item.admins,
 			Date:            item.date,
-			CurrentProductID: currentProduct(g.cfg.Catalog, data.meds, item.product.GroupID, draftIDs, item.date,
+			CurrentProductID: currentProduct(therapy(), item.product.GroupID, draftIDs, item.date,
 				time.Duration(gp.HistoryDays)*24*time.Hour),
 			ItemMg:          item.itemMg,
 			Site:            site,
@@ -198,6 +211,9 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 			}
 			continue
 		}
+		if rec.suppressed(ctx, item, res) {
+			continue // overridden for this order with the same advice (decisions.go)
+		}
 		view := cardView{showOrganisation: g.cfg.Disclosure.showsOrganisation(res.Contract.ID, oc.UserID)}
 		card, products, err := g.cards.card(item, sreq, res, group, data.medsKnown, view)
 		if err != nil {
@@ -207,8 +223,13 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 			continue // no suggestion could keep the order's strength
 		}
 		resp.Cards = append(resp.Cards, *card)
-		g.record(ctx, svc, req, oc, item, card, products, res)
+		rec.add(item, card, products, res)
 	}
+	if err := rec.commit(ctx); err != nil {
+		return nil, err
+	}
+	// Adherence and SUPD cards (issue 17; gateway/adherence.go): order-sign of a measured class only.
+	resp.Cards = append(resp.Cards, g.adherenceCards(ctx, svc, req, oc, data, draft, now)...)
 	g.metrics.cards.WithLabelValues(svc.ID).Add(float64(len(resp.Cards)))
 	g.metrics.fhirRoundTrips.Observe(float64(data.fetches))
 	return resp, nil

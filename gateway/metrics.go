@@ -16,14 +16,18 @@ type metrics struct {
 	// feedbackRefused counts feedback items not stored, by reason (unknown-card, other-client,
 	// other-service, unknown-suggestion).
 	feedbackRefused *prometheus.CounterVec
-	prefetch        *prometheus.CounterVec
-	fhirFetches     *prometheus.CounterVec
-	fhirErrors      *prometheus.CounterVec
-	fhirRoundTrips  prometheus.Histogram
-	coverageCache   *prometheus.CounterVec
-	authFailures    prometheus.Counter
-	panics          prometheus.Counter
-	unclassified    prometheus.Counter
+	// suppressed counts cards not shown again for an order the clinician overrode (same advice).
+	suppressed *prometheus.CounterVec
+	// overloaded counts hooks refused with 503 beyond Config.MaxInFlight.
+	overloaded     prometheus.Counter
+	prefetch       *prometheus.CounterVec
+	fhirFetches    *prometheus.CounterVec
+	fhirErrors     *prometheus.CounterVec
+	fhirRoundTrips prometheus.Histogram
+	coverageCache  *prometheus.CounterVec
+	authFailures   prometheus.Counter
+	panics         prometheus.Counter
+	unclassified   prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry, scorer *scoring.Scorer) *metrics {
@@ -39,6 +43,10 @@ func newMetrics(reg *prometheus.Registry, scorer *scoring.Scorer) *metrics {
 			Help: "Feedback items received by outcome."}, []string{"service", "outcome"}),
 		feedbackRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "valuerx_feedback_refused_total",
 			Help: "Feedback items answered but not stored, by reason."}, []string{"service", "reason"}),
+		suppressed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "valuerx_cards_suppressed_total",
+			Help: "Cards not shown again for an order whose card the clinician overrode, with the same advice."}, []string{"service"}),
+		overloaded: prometheus.NewCounter(prometheus.CounterOpts{Name: "valuerx_hooks_overloaded_total",
+			Help: "Hooks refused with 503 because too many were in flight."}),
 		prefetch: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "valuerx_prefetch_total",
 			Help: "Prefetch keys by state: present, null, outcome (client could not fetch), absent."}, []string{"key", "state"}),
 		fhirFetches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "valuerx_fhir_fetches_total",
@@ -56,7 +64,7 @@ func newMetrics(reg *prometheus.Registry, scorer *scoring.Scorer) *metrics {
 		unclassified: prometheus.NewCounter(prometheus.CounterOpts{Name: "valuerx_unclassified_coverage_total",
 			Help: "Recognised orders whose coverage matched no configured contract."}),
 	}
-	reg.MustRegister(m.hooks, m.hookSeconds, m.cards, m.feedback, m.feedbackRefused, m.prefetch, m.fhirFetches, m.fhirErrors,
+	reg.MustRegister(m.hooks, m.hookSeconds, m.cards, m.feedback, m.feedbackRefused, m.suppressed, m.overloaded, m.prefetch, m.fhirFetches, m.fhirErrors,
 		m.fhirRoundTrips, m.coverageCache, m.authFailures, m.panics, m.unclassified)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "valuerx_scoring_cache_hits",
 		Help: "Scoring LRU cache hits since start."}, func() float64 { return float64(scorer.Stats().Hits) }))

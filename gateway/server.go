@@ -76,6 +76,9 @@ type Config struct {
 	// decisions without storing patient identifiers. Instances sharing a store must share it;
 	// empty: a random secret per process.
 	OrderKeySecret []byte
+	// MaxInFlight caps the hooks served at once; beyond it a hook gets 503 with Retry-After
+	// (decisions.go says why). Default 256; negative: no cap.
+	MaxInFlight int
 
 	// Disclosure says which prescribers see the organisation's margin and net impact on cards
 	// (default: none; the comparison page shows them to pharmacists and the VBC team).
@@ -112,6 +115,9 @@ func (c *Config) defaults() error {
 	if c.CoverageTTL <= 0 {
 		c.CoverageTTL = 5 * time.Minute
 	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = 256
+	}
 	if c.MaxEntriesPerKey <= 0 {
 		c.MaxEntriesPerKey = 1000
 	}
@@ -140,11 +146,9 @@ type Gateway struct {
 	byID     map[string]*serviceDef
 	resolver *resolver
 	cards    *cardCache
-	// decisions writes to cfg.Store off the request path; nil without a store.
-	decisions *decisionLog
-	metrics   *metrics
-	analysts  *analysts
-	registry  *prometheus.Registry
+	metrics  *metrics
+	analysts *analysts
+	registry *prometheus.Registry
 	// orderSecret keys orderKey (Config.OrderKeySecret, or random per process).
 	orderSecret []byte
 	handler     http.Handler
@@ -179,9 +183,6 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	g.resolver = newResolver(cfg, g.metrics)
 	g.cards = newCardCache(cfg.Catalog)
-	if cfg.Store != nil {
-		g.decisions = newDecisionLog(cfg.Store, cfg.Logger)
-	}
 	g.handler = g.routes()
 	return g, nil
 }
@@ -189,9 +190,6 @@ func New(cfg Config) (*Gateway, error) {
 // Close releases background resources (caches with janitors).
 func (g *Gateway) Close() error {
 	g.resolver.close()
-	if g.decisions != nil {
-		g.decisions.close() // writes what is queued
-	}
 	return nil
 }
 
@@ -212,7 +210,7 @@ func (g *Gateway) routes() http.Handler {
 		discovery = g.authenticate(discovery)
 	}
 	r.Handle("/cds-services", discovery).Methods(http.MethodGet)
-	r.Handle("/cds-services/{id}", g.authenticate(http.HandlerFunc(g.handleHook))).Methods(http.MethodPost)
+	r.Handle("/cds-services/{id}", g.inFlight(g.authenticate(http.HandlerFunc(g.handleHook)))).Methods(http.MethodPost)
 	r.Handle("/cds-services/{id}/feedback", g.authenticate(http.HandlerFunc(g.handleFeedback))).Methods(http.MethodPost)
 
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {

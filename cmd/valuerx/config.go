@@ -32,9 +32,17 @@ type fileConfig struct {
 	// Indications is the curated labelled-indication table (CSV, scoring/data/indications.csv
 	// documents the columns). Empty: the embedded table.
 	Indications string `yaml:"indications"`
-	// Store is the SQLite file for decisions and feedback ("" = do not record).
+	// Store is the SQLite file for decisions and feedback ("" = do not record). It also holds
+	// the jti of every accepted client JWT until expiry, so replay protection survives a restart.
 	Store string `yaml:"store"`
-	Auth  struct {
+	// OrderKeySecretFile holds the secret (any bytes, 32 or more) that keys the hash linking a
+	// draft order's order-select and order-sign decisions. Instances sharing a store must share
+	// it. Empty: a random secret per process (an order is then recognised only by the process
+	// that saw it, and not after a restart).
+	OrderKeySecretFile string `yaml:"orderKeySecretFile"`
+	// MaxInFlight caps concurrent hooks; beyond it a hook gets 503 with Retry-After (default 256).
+	MaxInFlight int `yaml:"maxInFlight"`
+	Auth        struct {
 		// Enabled turns client JWT verification on (it is on by default).
 		Enabled *bool `yaml:"enabled"`
 		// Discovery requires a JWT on GET /cds-services too.
@@ -61,6 +69,9 @@ type fileConfig struct {
 		Budget                duration `yaml:"budget"`
 		Timeout               duration `yaml:"timeout"`
 		CoverageTTL           duration `yaml:"coverageTTL"`
+		// MaxEntriesPerKey caps the entries used per prefetch key, prefetched or fetched
+		// (default 1000); beyond it valuerx answers from the first ones.
+		MaxEntriesPerKey int `yaml:"maxEntriesPerKey"`
 	} `yaml:"fhir"`
 	MaxBodyBytes int64      `yaml:"maxBodyBytes"`
 	ScoreCache   int        `yaml:"scoreCacheSize"`

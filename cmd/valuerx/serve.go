@@ -252,9 +252,21 @@ func buildApp(cfg fileConfig, logger *slog.Logger) (*app, error) {
 		FHIRServers:      fhirServers(cfg),
 		FHIRClient:       &http.Client{Timeout: cfg.FHIR.Timeout.Duration},
 		CoverageTTL:      cfg.FHIR.CoverageTTL.Duration,
+		MaxEntriesPerKey: cfg.FHIR.MaxEntriesPerKey,
+		MaxInFlight:      cfg.MaxInFlight,
 		Disclosure: gateway.Disclosure{Contracts: cfg.Cards.ShowOrganisation.Contracts,
 			Users: cfg.Cards.ShowOrganisation.Users},
 		Logger: logger,
+	}
+	if cfg.OrderKeySecretFile != "" {
+		secret, err := os.ReadFile(cfg.OrderKeySecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("orderKeySecretFile: %w", err)
+		}
+		if len(secret) < 32 {
+			return nil, fmt.Errorf("orderKeySecretFile: %d bytes; at least 32 are needed", len(secret))
+		}
+		gcfg.OrderKeySecret = secret
 	}
 	for _, c := range cfg.Auth.Clients {
 		if len(c.FHIRServers) == 0 {
@@ -286,7 +298,11 @@ func buildApp(cfg fileConfig, logger *slog.Logger) (*app, error) {
 		gcfg.Store = st
 	}
 	if cfg.authEnabled() {
-		v, err := buildVerifier(cfg, logger)
+		var replay cdshooks.ReplayStore
+		if a.store != nil {
+			replay = a.store // jti claims survive a restart and are shared by instances on one store
+		}
+		v, err := buildVerifier(cfg, logger, replay)
 		if err != nil {
 			return nil, err
 		}
@@ -317,8 +333,9 @@ func buildApp(cfg fileConfig, logger *slog.Logger) (*app, error) {
 	return a, nil
 }
 
-func buildVerifier(cfg fileConfig, logger *slog.Logger) (*cdshooks.Verifier, error) {
+func buildVerifier(cfg fileConfig, logger *slog.Logger, replay cdshooks.ReplayStore) (*cdshooks.Verifier, error) {
 	vc := cdshooks.VerifierConfig{
+		ReplayStore: replay,
 		ClockSkew:   cfg.Auth.ClockSkew.Duration,
 		MaxLifetime: cfg.Auth.MaxLifetime.Duration,
 		HTTPClient:  &http.Client{Timeout: 10 * time.Second},
