@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"valuerx/demo"
+	"valuerx/scoring"
 )
 
 // lockedBuffer is a bytes.Buffer safe for the server goroutine's writes and the test's reads.
@@ -149,13 +150,15 @@ func TestNewQuarterReloadedOnSIGHUP(t *testing.T) {
 	nov2025 := datedRequest(t, dir, req, "2025-11-15")
 	send := func(file string) string {
 		var out, errb bytes.Buffer
-		if code := run(ctx, []string{"send", "-url", base, "-key", keyFile, file}, &out, &errb); code != 0 {
+		if code := run(ctx, []string{"send", "-json", "-url", base, "-key", keyFile, file}, &out, &errb); code != 0 {
 			t.Fatalf("send %s exited %d: %s %s", filepath.Base(file), code, out.String(), errb.String())
 		}
 		return out.String()
 	}
+	// The card names the price period ("Prices: ..."); the provenance of each price is in the
+	// card's valuerx-economics extension, hence -json (issue 14: provenance leaves the detail).
 	// Before: February 2026 is past every book: priced on October 2025 and marked stale.
-	if out := send(feb2026); !strings.Contains(out, "**Price period:** CMS ASP Oct 2025") || !strings.Contains(out, "stale") {
+	if out := send(feb2026); !strings.Contains(out, "Prices: CMS ASP Oct 2025") || !strings.Contains(out, "stale") {
 		t.Fatalf("February 2026 order before the new quarter:\n%s", out)
 	}
 	octHerceptin := "payment limit J9355 75.025 per 10 MG" // the October 2025 file
@@ -180,12 +183,12 @@ func TestNewQuarterReloadedOnSIGHUP(t *testing.T) {
 	var out string
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		out = send(feb2026)
-		if strings.Contains(out, "**Price period:** CMS ASP Jan 2026") || time.Now().After(deadline) {
+		if strings.Contains(out, "Prices: CMS ASP Jan 2026") || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if !strings.Contains(out, "**Price period:** CMS ASP Jan 2026") || !strings.Contains(out, "payment limit J9355 73.483 per 10 MG") || strings.Contains(out, "stale") {
+	if !strings.Contains(out, "Prices: CMS ASP Jan 2026") || !strings.Contains(out, "payment limit J9355 73.483 per 10 MG") || strings.Contains(out, "stale") {
 		t.Fatalf("February 2026 order after the reload:\n%s\nlog:\n%s", out, serveErr.String())
 	}
 	if out := send(nov2025); !strings.Contains(out, "CMS ASP Oct 2025") || !strings.Contains(out, octHerceptin) {
@@ -209,7 +212,7 @@ func TestNewQuarterReloadedOnSIGHUP(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if out := send(feb2026); !strings.Contains(out, "**Price period:** CMS ASP Jan 2026") {
+	if out := send(feb2026); !strings.Contains(out, "Prices: CMS ASP Jan 2026") {
 		t.Fatalf("after a refused reload:\n%s", out)
 	}
 }
@@ -260,5 +263,48 @@ func TestSnapshotFileChangeReloads(t *testing.T) {
 	}
 	if after := a.gw.CatalogVersion(); after == before || a.gw.NewestBookEnd().Format("2006-01-02") != "2026-03-31" {
 		t.Fatalf("version %s -> %s, newest book ends %v", before, after, a.gw.NewestBookEnd())
+	}
+}
+
+// `make run` serves the embedded snapshot: every reference biologic of the January 2026 file
+// with a biosimilar there is grouped, and an order for the reference in February 2026 is priced
+// with priced alternatives.
+func TestEmbeddedCatalogServesEveryFamily(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.Store, cfg.Demo.EmbeddedFHIR = "", false
+	cfg.Auth.DevKeyFile = filepath.Join(t.TempDir(), "key.pem")
+	set, err := loadScoring(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(set.source, "embedded") || set.snap == nil {
+		t.Fatalf("default catalog source %q", set.source)
+	}
+	day := time.Date(2026, 2, 15, 0, 0, 0, 0, time.UTC)
+	for group, ref := range map[string]string{
+		"trastuzumab": "herceptin", "bevacizumab": "avastin", "rituximab": "rituxan", "infliximab": "remicade",
+		"pegfilgrastim": "neulasta", "filgrastim": "neupogen", "epoetin-alfa": "epogen-procrit", "ranibizumab": "lucentis",
+		"aflibercept": "eylea", "denosumab-prolia": "prolia", "denosumab-xgeva": "xgeva", "ustekinumab-iv": "stelara-iv",
+		"tocilizumab-iv": "actemra", "eculizumab": "soliris",
+	} {
+		g, ok := set.cat.Group(group)
+		if !ok || g.ReferenceID != ref {
+			t.Errorf("group %s: %v reference %q", group, ok, g.ReferenceID)
+			continue
+		}
+		res, err := set.scorer.Score(scoring.Request{ContractID: "medicare-ffs", ProductID: ref, Date: day})
+		if err != nil {
+			t.Errorf("%s: %v", group, err)
+			continue
+		}
+		priced := 0
+		for _, o := range res.Options {
+			if o.Exclusion != scoring.ExcludeNotPriced {
+				priced++
+			}
+		}
+		if res.Reason == scoring.ReasonNotPriced || res.Book.ID != "cms-asp-2026q1" || priced == 0 {
+			t.Errorf("%s: reason %q book %s, %d priced alternatives", group, res.Reason, res.Book.ID, priced)
+		}
 	}
 }
