@@ -61,6 +61,7 @@ imports:
 	check store '^$(MODULE)/(gateway|cdshooks|scoring|fhir|conformance)$$'; \
 	check loadtest '^$(MODULE)/(gateway|scoring|store|fhir|conformance)$$'; \
 	check measures/synth '^($(MODULE)/(gateway|cdshooks|scoring|fhir|store|conformance|demo|population)|net/http)$$'; \
+	check attribution '^($(MODULE)/(gateway|cdshooks|scoring|fhir|store|conformance|demo|measures|population|internal/.*)|net/http)$$'; \
 	check population '^$(MODULE)/(gateway|cdshooks|scoring|store|conformance|demo|cmd/.*)$$'; \
 	check gateway '^$(MODULE)/(conformance|cmd/.*)$$'; \
 	check cmd/valuerx '^($(MODULE)/conformance|github.com/google/fhir/.*)$$'; \

@@ -83,11 +83,13 @@ func buildCard(item orderedItem, res scoring.Result, group scoring.Group, histor
 		return nil, err
 	}
 	sched := scheduleOf(draft)
+	suggested := make([]scoring.Option, 0, len(opts))
 	for i, o := range opts {
 		med, ok := suggestedMedication(o, item, res)
 		if !ok {
 			continue // no item of the ordered strength can be coded: no suggestion (issue 10)
 		}
+		suggested = append(suggested, o)
 		clone, err := swapMedication(draft, med)
 		if err != nil {
 			return nil, err
@@ -124,6 +126,14 @@ func buildCard(item orderedItem, res scoring.Result, group scoring.Group, histor
 			}
 		}
 	}
+	// The figures, machine-readable (README "The economics on every card"): the switch
+	// suggestions' products in order; a dose-rounding suggestion is priced at another dose and
+	// is described in the detail only.
+	ext, err := extensionJSON(economicsOf(res, suggested))
+	if err != nil {
+		return nil, err
+	}
+	card.Extension = ext
 	for _, r := range overrideReasons {
 		card.AddOverrideReason(r.code, overrideSystem, r.display)
 	}
@@ -199,16 +209,18 @@ func detailMarkdown(item orderedItem, res scoring.Result, group scoring.Group, h
 		}
 		b.WriteString("\n")
 	}
+	// Money rows print the extension's own rounded amounts (amountsOf), so the table and the
+	// machine-readable figures cannot disagree.
 	row("FDA relationship", func(o scoring.Option) string { return mdEscape(string(o.Product.Relationship)) })
 	row("Billing units per dose (wasted)", func(o scoring.Option) string {
 		return fmt.Sprintf("%g (%g)", o.PerDose.Units, o.PerDose.WastedUnits)
 	})
-	row("Allowed (total cost) per dose", func(o scoring.Option) string { return usd(o.PerDose.PayerAllowed) })
-	row("Allowed (total cost) per course", func(o scoring.Option) string { return usd(o.PerCourse.PayerAllowed) })
-	row("Allowed (total cost) per year", func(o scoring.Option) string { return usd(o.PerYear.PayerAllowed) })
+	row("Allowed (total cost) per dose", func(o scoring.Option) string { return usd(amountsOf(o.PerDose).Allowed) })
+	row("Allowed (total cost) per course", func(o scoring.Option) string { return usd(amountsOf(o.PerCourse).Allowed) })
+	row("Allowed (total cost) per year", func(o scoring.Option) string { return usd(amountsOf(o.PerYear).Allowed) })
 	if !(res.Contract.Arrangement == scoring.Capitation && res.Contract.DrugsInBudget) {
-		row("Payer pays per course", func(o scoring.Option) string { return usd(o.PerCourse.PayerPaid) })
-		row("Payer pays per year", func(o scoring.Option) string { return usd(o.PerYear.PayerPaid) })
+		row("Payer pays per course", func(o scoring.Option) string { return usd(amountsOf(o.PerCourse).PayerPaid) })
+		row("Payer pays per year", func(o scoring.Option) string { return usd(amountsOf(o.PerYear).PayerPaid) })
 	}
 	// The patient figure says what it assumes: without supplemental coverage on record it is the
 	// cost sharing before any Medigap, retiree plan or Medicaid pays part of it.
@@ -221,18 +233,18 @@ func detailMarkdown(item orderedItem, res scoring.Result, group scoring.Group, h
 	default:
 		after = " (after " + mdEscape(sc.Name) + ")"
 	}
-	row("Patient cost per dose"+after, func(o scoring.Option) string { return usd(o.PerDose.PatientOOP) })
-	row("Patient cost per course"+after, func(o scoring.Option) string { return usd(o.PerCourse.PatientOOP) })
-	row("Patient cost per year"+after, func(o scoring.Option) string { return usd(o.PerYear.PatientOOP) })
+	row("Patient cost per dose"+after, func(o scoring.Option) string { return usd(amountsOf(o.PerDose).Patient) })
+	row("Patient cost per course"+after, func(o scoring.Option) string { return usd(amountsOf(o.PerCourse).Patient) })
+	row("Patient cost per year"+after, func(o scoring.Option) string { return usd(amountsOf(o.PerYear).Patient) })
 	if sc := res.Secondary; sc.ID != "" {
-		row(mdEscape(sc.Name)+" pays per course", func(o scoring.Option) string { return usd(o.PerCourse.Secondary) })
+		row(mdEscape(sc.Name)+" pays per course", func(o scoring.Option) string { return usd(amountsOf(o.PerCourse).Secondary) })
 		if sc.QMB {
-			row("Cost sharing not collectable per course", func(o scoring.Option) string { return usd(o.PerCourse.Uncollected) })
+			row("Cost sharing not collectable per course", func(o scoring.Option) string { return usd(amountsOf(o.PerCourse).Uncollected) })
 		}
 	}
-	row("Organisation impact per dose", func(o scoring.Option) string { return signedUSD(o.PerDose.NetImpact) })
-	row("Organisation impact per course", func(o scoring.Option) string { return signedUSD(o.PerCourse.NetImpact) })
-	row("Organisation impact per year", func(o scoring.Option) string { return signedUSD(o.PerYear.NetImpact) })
+	row("Organisation impact per dose", func(o scoring.Option) string { return signedUSD(amountsOf(o.PerDose).Organisation) })
+	row("Organisation impact per course", func(o scoring.Option) string { return signedUSD(amountsOf(o.PerCourse).Organisation) })
+	row("Organisation impact per year", func(o scoring.Option) string { return signedUSD(amountsOf(o.PerYear).Organisation) })
 	row("Payer-preferred", func(o scoring.Option) string {
 		if o.PayerPreferred {
 			return "yes"

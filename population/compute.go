@@ -171,7 +171,7 @@ func (r *run) compute(ctx context.Context, fills *fillStore, offsets []int) (*Re
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	rep := &Report{Year: r.opt.Year, AsOf: asOf, Patients: n, Counts: r.counts}
+	rep := &Report{Year: r.opt.Year, AsOf: asOf, Patients: n, Counts: r.counts, Attribution: r.opt.AttributionVersion}
 	all := map[string]*contractCounts{}
 	for k := range workers {
 		for c, cc := range workers[k].tallies {

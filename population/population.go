@@ -33,6 +33,8 @@ type Options struct {
 	Workers   int          // <= 0: GOMAXPROCS
 	ValueSet  *measures.ValueSet
 	Attribute Attribution // nil: the contract named by the patient's Coverage
+	// AttributionVersion names the roster behind Attribute (reported with the rates).
+	AttributionVersion string
 	// Weights are the measures' weights in the Star Ratings, for the value of closing a gap; nil:
 	// StarWeights2026.
 	Weights *[measures.NumMeasures]float64
@@ -105,6 +107,8 @@ type Report struct {
 	Tallies  []Tally    // by contract, then measure
 	Worklist []WorkItem // by value, highest first; then fewest gap days left
 	Counts   Counts
+	// Attribution: the roster version the contracts come from; "" when from Coverage.
+	Attribution string
 }
 
 // Run computes the measures over the export.

@@ -26,11 +26,13 @@ func (rep *Report) WriteRatesCSV(w io.Writer) error {
 }
 
 type ratesJSON struct {
-	Year     int         `json:"year"`
-	AsOf     string      `json:"asOf"`
-	Patients int         `json:"patients"`
-	Input    Counts      `json:"input"`
-	Rates    []tallyJSON `json:"rates"`
+	Year     int    `json:"year"`
+	AsOf     string `json:"asOf"`
+	Patients int    `json:"patients"`
+	// Attribution is "coverage" (the Coverage's payor) or the roster version ("sha256:...").
+	Attribution string      `json:"attribution"`
+	Input       Counts      `json:"input"`
+	Rates       []tallyJSON `json:"rates"`
 }
 
 type tallyJSON struct {
@@ -48,7 +50,10 @@ type tallyJSON struct {
 
 // WriteRatesJSON writes the rates with the run's input counts.
 func (rep *Report) WriteRatesJSON(w io.Writer) error {
-	out := ratesJSON{Year: rep.Year, AsOf: rep.AsOf.String(), Patients: rep.Patients, Input: rep.Counts, Rates: []tallyJSON{}}
+	out := ratesJSON{Year: rep.Year, AsOf: rep.AsOf.String(), Patients: rep.Patients, Attribution: rep.Attribution, Input: rep.Counts, Rates: []tallyJSON{}}
+	if out.Attribution == "" {
+		out.Attribution = "coverage"
+	}
 	for _, t := range rep.Tallies {
 		out.Rates = append(out.Rates, tallyJSON{t.Contract, t.Measure.String(), t.Measure.Name(), t.Weight, t.Denominator, t.Numerator, t.Rate(), t.Excluded, t.BelowRedeemable, t.BelowLost})
 	}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"valuerx/attribution"
 	"valuerx/measures"
 	"valuerx/measures/synth"
 	"valuerx/population"
@@ -28,6 +29,7 @@ func runMeasures(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	from := fl.String("from", "", "directory of the Bulk Data export: *.ndjson or *.ndjson.gz, one resource type per file")
 	year := fl.Int("year", time.Now().Year(), "measurement year")
 	out := fl.String("out", "", "directory for rates.csv, rates.json and worklist.csv (created)")
+	rosterFile := fl.String("roster", "", "attribution roster CSV (attribution package: member_id,mbi,plan_member_id,contract,start,end); default: the contract of each patient's Coverage")
 	asOf := fl.String("asof", "", "as-of date YYYY-MM-DD (default: the day after the latest dispense, at most January 1 of year+1)")
 	workers := fl.Int("workers", 0, "parse and compute workers (default GOMAXPROCS)")
 	shard := fl.String("shard", "", "i/n: compute only the patients of shard i of n (ids hashed); shards' counts add up")
@@ -66,6 +68,22 @@ func runMeasures(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		// The run's live data is about 300 MB per million patients (population docs); the limit
 		// makes the collector work harder near it instead of letting the heap double.
 		debug.SetMemoryLimit(int64(*memLimit) << 20)
+	}
+	if *rosterFile != "" {
+		f, err := os.Open(*rosterFile)
+		if err != nil {
+			fmt.Fprintln(stderr, "valuerx measures: -roster:", err)
+			return 2
+		}
+		ro, err := attribution.Parse(f, time.Now())
+		f.Close()
+		if err != nil {
+			fmt.Fprintln(stderr, "valuerx measures: -roster:", err)
+			return 2
+		}
+		opt.Attribute = func(mbi, memberID string, at measures.Day) (string, bool) { return ro.Lookup(mbi, memberID, at.Time()) }
+		opt.AttributionVersion = ro.Version
+		fmt.Fprintf(stdout, "roster %s: %d entries (%s)\n", filepath.Base(*rosterFile), len(ro.Entries), ro.Version)
 	}
 	inputs, err := exportFiles(*from)
 	if err != nil {

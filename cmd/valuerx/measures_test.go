@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestMeasuresCommand runs valuerx synth and valuerx measures on real files, with a roster that
+// attributes the first 40 patients to a contract of its own.
+func TestMeasuresCommand(t *testing.T) {
+	dir := t.TempDir()
+	export, out := filepath.Join(dir, "export"), filepath.Join(dir, "out")
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"synth", "-out", export, "-patients", "400", "-seed", "3", "-year", "2026", "-through", "2026-08-31"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("synth: %d %s", code, stderr.String())
+	}
+	f, err := os.Open(filepath.Join(export, "Patient.ndjson"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roster := "member_id,mbi,plan_member_id,contract,start,end\n"
+	sc := bufio.NewScanner(f)
+	for i := 0; i < 40 && sc.Scan(); i++ {
+		var p struct {
+			Identifier []struct{ Value string }
+		}
+		if err := json.Unmarshal(sc.Bytes(), &p); err != nil {
+			t.Fatal(err)
+		}
+		roster += "M" + p.Identifier[0].Value + "," + p.Identifier[0].Value + ",,aco-test,2026-01-01,\n"
+	}
+	f.Close()
+	rosterFile := filepath.Join(dir, "roster.csv")
+	os.WriteFile(rosterFile, []byte(roster), 0o600)
+	stdout.Reset()
+	if code := run(context.Background(), []string{"measures", "-from", export, "-year", "2026", "-roster", rosterFile, "-out", out}, &stdout, &stderr); code != 0 {
+		t.Fatalf("measures: %d %s", code, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "as of 2026-09-01: 400 patients") {
+		t.Errorf("stdout: %s", stdout.String())
+	}
+	rates, _ := os.ReadFile(filepath.Join(out, "rates.csv"))
+	if !strings.Contains(string(rates), "\naco-test,PDC-STA,") || !strings.Contains(string(rates), "\nunattributed,PDC-STA,") || strings.Contains(string(rates), "H1001") {
+		t.Errorf("rates.csv: the roster decides the contracts:\n%s", rates)
+	}
+	js, _ := os.ReadFile(filepath.Join(out, "rates.json"))
+	if !strings.Contains(string(js), `"attribution": "sha256:`) {
+		t.Errorf("rates.json does not name the roster version")
+	}
+	if _, err := os.Stat(filepath.Join(out, "worklist.csv")); err != nil {
+		t.Error(err)
+	}
+	// Bad input: a clear error and exit code 2, no output written.
+	for _, args := range [][]string{
+		{"measures", "-from", filepath.Join(dir, "nope"), "-out", out},
+		{"measures", "-from", export, "-out", out, "-asof", "2026-02-30"},
+		{"measures", "-from", export, "-out", out, "-shard", "3/3"},
+		{"measures", "-from", export, "-out", out, "-roster", filepath.Join(export, "Patient.ndjson")},
+	} {
+		stderr.Reset()
+		if code := run(context.Background(), args, &stdout, &stderr); code != 2 || stderr.Len() == 0 {
+			t.Errorf("%v: exit %d, stderr %q", args[len(args)-2:], code, stderr.String())
+		}
+	}
+}
