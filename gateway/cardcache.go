@@ -49,6 +49,7 @@ type cardKey struct {
 	indicationKnown              bool
 	secondaryID                  string // the supplemental coverage changes the figures the card prints
 	roundMg                      float64
+	scheduleImplausible          bool
 }
 
 func newCardCache(cat *scoring.Catalog) *cardCache {
@@ -65,6 +66,7 @@ func cardKeyOf(item orderedItem, req scoring.Request, historyKnown bool) cardKey
 	if item.rounding != nil {
 		k.roundMg = item.rounding.DoseMg
 	}
+	k.scheduleImplausible = item.scheduleImplausible
 	return k
 }
 
