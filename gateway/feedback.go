@@ -151,7 +151,7 @@ func (g *Gateway) handleContracts(w http.ResponseWriter, _ *http.Request) {
 		Arrangement string `json:"arrangement"`
 	}
 	var out []view
-	for _, c := range g.cfg.Registry.Contracts() {
+	for _, c := range g.current().reg.Contracts() {
 		out = append(out, view{c.ID, c.Name, string(c.Arrangement)})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"contracts": out})

@@ -111,7 +111,9 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 
 	resp := &cdshooks.Response{Cards: []cdshooks.Card{}}
 	rec := g.newRecorder(ctx, svc, req, oc) // decisions.go
-	pol := g.cfg.Scorer.Policy()
+	// One catalog for the whole hook, even if a reload swaps it meanwhile.
+	eng := g.current()
+	pol := eng.scorer.Policy()
 	site := ""
 	for _, c := range siteCandidates(req, oc) {
 		if pol.HasSite(c) {
@@ -125,7 +127,7 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 	therapy := func() []therapyEntry { // decoded once per hook, on first need
 		if !historyRead {
 			all := append(append([]json.RawMessage(nil), data.meds...), data.admins...)
-			history, historyRead = therapyHistory(g.cfg.Catalog, all, func(ref string) (json.RawMessage, bool) {
+			history, historyRead = therapyHistory(eng.cat, all, func(ref string) (json.RawMessage, bool) {
 				return data.medication(ctx, ref)
 			}), true
 		}
@@ -142,13 +144,13 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 		if svc.focusSelections && !focus[mr.ResourceType+"/"+mr.ID] {
 			continue
 		}
-		item, ok := recogniseDecoded(g.cfg.Catalog, raw, mr, func(ref string) (json.RawMessage, bool) {
+		item, ok := recogniseDecoded(eng.cat, raw, mr, func(ref string) (json.RawMessage, bool) {
 			return data.medication(ctx, ref)
 		}, now)
 		if !ok {
 			continue
 		}
-		group, _ := g.cfg.Catalog.Group(item.product.GroupID)
+		group, _ := eng.cat.Group(item.product.GroupID)
 		var pat clinical.Patient
 		if w, h := clinical.Needs(item.order, doseStrength(&item)); w || h {
 			pat = lookups.vitals(ctx, oc.PatientID, w, h)
@@ -164,7 +166,7 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 		if !ok {
 			continue // no coverage in force: no arrangement, no advice
 		}
-		contract, ok := g.cfg.Registry.Classify(cov, item.date)
+		contract, ok := eng.reg.Classify(cov, item.date)
 		if !ok {
 			g.metrics.unclassified.Inc()
 			continue
@@ -189,20 +191,28 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 			Indications:     indications,
 			IndicationKnown: indicationKnown,
 		}
-		if sc, ok := g.cfg.Registry.ClassifySecondary(cov.Secondary); ok {
+		if sc, ok := eng.reg.ClassifySecondary(cov.Secondary); ok {
 			sreq.SecondaryID = sc.ID // supplemental coverage changes the patient's and the organisation's figures
 		}
-		res, err := g.cfg.Scorer.Score(sreq)
+		res, err := eng.scorer.Score(sreq)
 		if err != nil {
 			g.log.Warn("scoring failed", "service", svc.ID, "hook", hookRef(req.HookInstance), "group", item.product.GroupID, "error", err.Error())
 			continue
+		}
+		if res.Stale {
+			g.metrics.stalePriced.Inc()
+			if g.tooStale(eng, item.date) {
+				// Past maxBookAge the nearest book's figures are too old to quote at all.
+				g.metrics.staleSuppressed.Inc()
+				continue
+			}
 		}
 		if gp.DoseRoundingPct > 0 {
 			target := res.Ordered.Product
 			if res.Best != nil {
 				target = res.Best.Product
 			}
-			item.rounding = g.roundingFor(sreq, res, target, gp.DoseRoundingPct)
+			item.rounding = g.roundingFor(eng.scorer, sreq, res, target, gp.DoseRoundingPct)
 		}
 		if res.Best == nil {
 			if ro := item.rounding; ro != nil && ro.payerCut > res.Contract.Threshold {
@@ -215,7 +225,7 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 		if rec.suppressed(ctx, item, res) {
 			continue // overridden for this order with the same advice (decisions.go)
 		}
-		card, products, err := g.cards.card(item, sreq, res, group, data.medsKnown)
+		card, products, err := eng.cards.card(item, sreq, res, group, data.medsKnown)
 		if err != nil {
 			return nil, errorf(KindInternal, "card", "could not build a card", err)
 		}
@@ -228,6 +238,8 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 	if err := rec.commit(ctx); err != nil {
 		return nil, err
 	}
+	// Adherence and SUPD cards (issue 17; gateway/adherence.go): order-sign of a measured class only.
+	resp.Cards = append(resp.Cards, g.adherenceCards(ctx, svc, req, oc, data, draft, now)...)
 	g.metrics.cards.WithLabelValues(svc.ID).Add(float64(len(resp.Cards)))
 	g.metrics.fhirRoundTrips.Observe(float64(data.fetches))
 	return resp, nil

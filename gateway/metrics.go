@@ -19,18 +19,22 @@ type metrics struct {
 	// suppressed counts cards not shown again for an order the clinician overrode (same advice).
 	suppressed *prometheus.CounterVec
 	// overloaded counts hooks refused with 503 beyond Config.MaxInFlight.
-	overloaded     prometheus.Counter
-	prefetch       *prometheus.CounterVec
-	fhirFetches    *prometheus.CounterVec
-	fhirErrors     *prometheus.CounterVec
-	fhirRoundTrips prometheus.Histogram
-	coverageCache  *prometheus.CounterVec
-	authFailures   prometheus.Counter
-	panics         prometheus.Counter
-	unclassified   prometheus.Counter
+	overloaded      prometheus.Counter
+	prefetch        *prometheus.CounterVec
+	fhirFetches     *prometheus.CounterVec
+	fhirErrors      *prometheus.CounterVec
+	fhirRoundTrips  prometheus.Histogram
+	coverageCache   *prometheus.CounterVec
+	authFailures    prometheus.Counter
+	panics          prometheus.Counter
+	unclassified    prometheus.Counter
+	stalePriced     prometheus.Counter
+	staleSuppressed prometheus.Counter
+	catalogInfo     *prometheus.GaugeVec
+	catalogReloads  prometheus.Counter
 }
 
-func newMetrics(reg *prometheus.Registry, scorer *scoring.Scorer) *metrics {
+func newMetrics(reg *prometheus.Registry, scorer func() *scoring.Scorer) *metrics {
 	m := &metrics{
 		hooks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "valuerx_hook_requests_total",
 			Help: "CDS Hooks service calls by service and HTTP status."}, []string{"service", "status"}),
@@ -63,16 +67,25 @@ func newMetrics(reg *prometheus.Registry, scorer *scoring.Scorer) *metrics {
 			Help: "Panics recovered into a 500."}),
 		unclassified: prometheus.NewCounter(prometheus.CounterOpts{Name: "valuerx_unclassified_coverage_total",
 			Help: "Recognised orders whose coverage matched no configured contract."}),
+		stalePriced: prometheus.NewCounter(prometheus.CounterOpts{Name: "valuerx_stale_price_book_total",
+			Help: "Orders priced on the nearest price book because their date is outside every book (marked stale in the card)."}),
+		staleSuppressed: prometheus.NewCounter(prometheus.CounterOpts{Name: "valuerx_stale_cards_suppressed_total",
+			Help: "Cards not given because the order is dated further past the newest price book than maxBookAge."}),
+		catalogInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "valuerx_catalog_info",
+			Help: "The catalog snapshot in service (1 for its version)."}, []string{"version"}),
+		catalogReloads: prometheus.NewCounter(prometheus.CounterOpts{Name: "valuerx_catalog_reloads_total",
+			Help: "Catalog snapshots swapped in since start."}),
 	}
 	reg.MustRegister(m.hooks, m.hookSeconds, m.cards, m.feedback, m.feedbackRefused, m.suppressed, m.overloaded, m.prefetch, m.fhirFetches, m.fhirErrors,
-		m.fhirRoundTrips, m.coverageCache, m.authFailures, m.panics, m.unclassified)
+		m.fhirRoundTrips, m.coverageCache, m.authFailures, m.panics, m.unclassified,
+		m.stalePriced, m.staleSuppressed, m.catalogInfo, m.catalogReloads)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "valuerx_scoring_cache_hits",
-		Help: "Scoring LRU cache hits since start."}, func() float64 { return float64(scorer.Stats().Hits) }))
+		Help: "Scoring LRU cache hits since start."}, func() float64 { return float64(scorer().Stats().Hits) }))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "valuerx_scoring_cache_misses",
-		Help: "Scoring LRU cache misses since start."}, func() float64 { return float64(scorer.Stats().Misses) }))
+		Help: "Scoring LRU cache misses since start."}, func() float64 { return float64(scorer().Stats().Misses) }))
 	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }
 
 // CacheStats exposes the scoring cache counters (the load harness reports the hit ratio).
-func (g *Gateway) CacheStats() scoring.CacheStats { return g.cfg.Scorer.Stats() }
+func (g *Gateway) CacheStats() scoring.CacheStats { return g.current().scorer.Stats() }

@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -36,10 +37,17 @@ type Config struct {
 	// guessed from Host or X-Forwarded-* headers.
 	ExternalURL string
 
-	Catalog  *scoring.Catalog
-	Registry *scoring.Registry
-	Scorer   *scoring.Scorer
-	Store    store.Store // may be nil: decisions and feedback are then not recorded
+	// Catalog, Registry and Scorer are what the gateway starts on; Gateway.Swap replaces them
+	// (a catalog snapshot reloaded). CatalogVersion names the starting catalog.
+	Catalog        *scoring.Catalog
+	Registry       *scoring.Registry
+	Scorer         *scoring.Scorer
+	CatalogVersion string
+	// MaxBookAge is how far past the end of the newest CMS price book an order may be dated and
+	// still get a card with figures (priced on that book and marked stale); beyond it the card is
+	// not given at all. Zero: no limit.
+	MaxBookAge time.Duration
+	Store      store.Store // may be nil: decisions and feedback are then not recorded
 
 	// Verifier checks client JWTs; nil turns authentication off (tests, local demo only).
 	Verifier *cdshooks.Verifier
@@ -141,13 +149,14 @@ type Gateway struct {
 	services []serviceDef
 	byID     map[string]*serviceDef
 	resolver *resolver
-	cards    *cardCache
 	metrics  *metrics
 	analysts *analysts
 	registry *prometheus.Registry
 	// orderSecret keys orderKey (Config.OrderKeySecret, or random per process).
 	orderSecret []byte
 	handler     http.Handler
+	// eng is the catalog and what is built on it; replaced whole by Swap.
+	eng atomic.Pointer[engine]
 }
 
 // New builds a Gateway from cfg.
@@ -168,7 +177,9 @@ func New(cfg Config) (*Gateway, error) {
 		g.byID[g.services[i].ID] = &g.services[i]
 	}
 	g.registry = prometheus.NewRegistry()
-	g.metrics = newMetrics(g.registry, cfg.Scorer)
+	g.eng.Store(newEngine(cfg.Catalog, cfg.Registry, cfg.Scorer, cfg.CatalogVersion))
+	g.metrics = newMetrics(g.registry, func() *scoring.Scorer { return g.current().scorer })
+	g.metrics.catalogInfo.WithLabelValues(cfg.CatalogVersion).Set(1)
 	an, err := newAnalysts(cfg.Analysts, cfg.ExternalURL, cfg.Now, g.registry)
 	if err != nil {
 		return nil, err
@@ -178,7 +189,6 @@ func New(cfg Config) (*Gateway, error) {
 		cfg.Logger.Warn("no analyst credentials configured (analytics.accounts or analytics.oidc): /analytics refuses every request")
 	}
 	g.resolver = newResolver(cfg, g.metrics)
-	g.cards = newCardCache(cfg.Catalog)
 	g.handler = g.routes()
 	return g, nil
 }

@@ -33,6 +33,7 @@ var prefetchTemplates = map[string]string{
 	// administrations: what was given (an infusion centre's MAR), so a patient mid-course is
 	// recognised even when the order history is incomplete.
 	keyAdministrations: "MedicationAdministration?patient={{context.patientId}}",
+	keyDispenses:       dispensePrefetch, // adherence.go: fills for the PQA measures
 }
 
 // fetchTemplates are the same queries as prefetchTemplates, written with the reference form

@@ -32,6 +32,15 @@ type fileConfig struct {
 	// Indications is the curated labelled-indication table (CSV, scoring/data/indications.csv
 	// documents the columns). Empty: the embedded table.
 	Indications string `yaml:"indications"`
+	// Catalog is a catalog snapshot file written by `valuerx catalog import` (JSON, or .json.gz).
+	// Empty: the catalog embedded in the binary. The file is reloaded on SIGHUP and when it
+	// changes (checked every catalogPoll); a snapshot that fails its checks is refused and the one
+	// in service stays.
+	Catalog     string   `yaml:"catalog"`
+	CatalogPoll duration `yaml:"catalogPoll"`
+	// MaxBookAge: an order dated more than this past the end of the newest CMS price book gets no
+	// card at all (before it, it is priced on the newest book and marked stale). 0: no limit.
+	MaxBookAge duration `yaml:"maxBookAge"`
 	// Store is the SQLite file for decisions and feedback ("" = do not record). It also holds
 	// the jti of every accepted client JWT until expiry, so replay protection survives a restart.
 	Store string `yaml:"store"`
@@ -188,6 +197,9 @@ func defaultConfig() fileConfig {
 	c.FHIR.CoverageTTL.Duration = 5 * time.Minute
 	c.MaxBodyBytes = 1 << 20
 	c.ScoreCache = 1024
+	c.CatalogPoll.Duration = 10 * time.Second
+	// MaxBookAge stays 0 in the demo: the demo orders are dated in the shipped books, and an
+	// undated order takes today. Production configurations set it (config/example.yaml).
 	c.Demo.EmbeddedFHIR = true
 	c.LogLevel = "info"
 	return c

@@ -95,6 +95,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		defer stop()
 		logger.Info("pprof listening", "addr", cfg.DebugListen)
 	}
+	rl := &catalogReloader{cfg: cfg, app: app, logger: logger, poll: cfg.CatalogPoll.Duration, now: time.Now}
+	rctx, stopReload := context.WithCancel(ctx)
+	defer stopReload()
+	go rl.run(rctx)
 	if err := app.gw.Serve(ctx, ln, cfg.TLS.CertFile, cfg.TLS.KeyFile); err != nil {
 		fmt.Fprintln(stderr, "valuerx:", err)
 		return 1
@@ -211,38 +215,20 @@ func buildApp(cfg fileConfig, logger *slog.Logger) (*app, error) {
 	if err := checkServe(cfg); err != nil {
 		return nil, err
 	}
-	cat, err := scoring.DefaultCatalog()
-	if err != nil {
-		return nil, fmt.Errorf("catalog: %w", err)
-	}
-	scfg := scoring.DefaultConfig()
-	if cfg.Contracts != "" {
-		b, err := os.ReadFile(cfg.Contracts)
-		if err != nil {
-			return nil, fmt.Errorf("contracts: %w", err)
-		}
-		if scfg, err = scoring.ParseConfig(b); err != nil {
-			return nil, fmt.Errorf("contracts %s: %w", cfg.Contracts, err)
-		}
-	}
-	reg, err := scoring.NewRegistry(scfg, cat)
-	if err != nil {
-		return nil, fmt.Errorf("contracts: %w", err)
-	}
-	pol, err := loadPolicy(cat, cfg)
+	set, err := loadScoring(cfg)
 	if err != nil {
 		return nil, err
 	}
-	scorer, err := scoring.NewScorerWithPolicy(cat, reg, pol, cfg.ScoreCache)
-	if err != nil {
-		return nil, fmt.Errorf("scorer: %w", err)
-	}
+	cat, reg, scorer := set.cat, set.reg, set.scorer
+	logCatalog(logger, set, time.Now(), "catalog loaded")
 	a := &app{}
 	gcfg := gateway.Config{
 		ExternalURL:      cfg.ExternalURL,
 		Catalog:          cat,
 		Registry:         reg,
 		Scorer:           scorer,
+		CatalogVersion:   set.version,
+		MaxBookAge:       cfg.MaxBookAge.Duration,
 		DiscoveryAuth:    cfg.Auth.Discovery,
 		CORSOrigins:      cfg.CORS.Origins,
 		MaxBodyBytes:     cfg.MaxBodyBytes,
