@@ -111,7 +111,8 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 
 	resp := &cdshooks.Response{Cards: []cdshooks.Card{}}
 	rec := g.newRecorder(ctx, svc, req, oc) // decisions.go
-	eng := g.current()                      // one catalog for the whole hook, even if a reload swaps it meanwhile
+	// One catalog for the whole hook, even if a reload swaps it meanwhile.
+	eng := g.current()
 	pol := eng.scorer.Policy()
 	site := ""
 	for _, c := range siteCandidates(req, oc) {

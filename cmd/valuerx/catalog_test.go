@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"valuerx/demo"
+	"valuerx/scoring"
 )
 
 // lockedBuffer is a bytes.Buffer safe for the server goroutine's writes and the test's reads.
@@ -260,5 +261,48 @@ func TestSnapshotFileChangeReloads(t *testing.T) {
 	}
 	if after := a.gw.CatalogVersion(); after == before || a.gw.NewestBookEnd().Format("2006-01-02") != "2026-03-31" {
 		t.Fatalf("version %s -> %s, newest book ends %v", before, after, a.gw.NewestBookEnd())
+	}
+}
+
+// `make run` serves the embedded snapshot: every reference biologic of the January 2026 file
+// with a biosimilar there is grouped, and an order for the reference in February 2026 is priced
+// with priced alternatives.
+func TestEmbeddedCatalogServesEveryFamily(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.Store, cfg.Demo.EmbeddedFHIR = "", false
+	cfg.Auth.DevKeyFile = filepath.Join(t.TempDir(), "key.pem")
+	set, err := loadScoring(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(set.source, "embedded") || set.snap == nil {
+		t.Fatalf("default catalog source %q", set.source)
+	}
+	day := time.Date(2026, 2, 15, 0, 0, 0, 0, time.UTC)
+	for group, ref := range map[string]string{
+		"trastuzumab": "herceptin", "bevacizumab": "avastin", "rituximab": "rituxan", "infliximab": "remicade",
+		"pegfilgrastim": "neulasta", "filgrastim": "neupogen", "epoetin-alfa": "epogen-procrit", "ranibizumab": "lucentis",
+		"aflibercept": "eylea", "denosumab-prolia": "prolia", "denosumab-xgeva": "xgeva", "ustekinumab-iv": "stelara-iv",
+		"tocilizumab-iv": "actemra", "eculizumab": "soliris",
+	} {
+		g, ok := set.cat.Group(group)
+		if !ok || g.ReferenceID != ref {
+			t.Errorf("group %s: %v reference %q", group, ok, g.ReferenceID)
+			continue
+		}
+		res, err := set.scorer.Score(scoring.Request{ContractID: "medicare-ffs", ProductID: ref, Date: day})
+		if err != nil {
+			t.Errorf("%s: %v", group, err)
+			continue
+		}
+		priced := 0
+		for _, o := range res.Options {
+			if o.Exclusion != scoring.ExcludeNotPriced {
+				priced++
+			}
+		}
+		if res.Reason == scoring.ReasonNotPriced || res.Book.ID != "cms-asp-2026q1" || priced == 0 {
+			t.Errorf("%s: reason %q book %s, %d priced alternatives", group, res.Reason, res.Book.ID, priced)
+		}
 	}
 }

@@ -17,7 +17,7 @@ import (
 // scoringSet is a catalog with the registry, policy and scorer built and checked against it:
 // what the gateway serves, replaced whole on reload.
 type scoringSet struct {
-	snap    *scoring.Snapshot // nil for the extract catalog (scoring.DefaultCatalog)
+	snap    *scoring.Snapshot
 	cat     *scoring.Catalog
 	reg     *scoring.Registry
 	scorer  *scoring.Scorer
@@ -39,11 +39,14 @@ func loadScoring(cfg fileConfig) (*scoringSet, error) {
 		}
 		set.version, set.source = set.snap.Version, cfg.Catalog
 	default:
-		set.cat, err = scoring.DefaultCatalog()
-		if err != nil {
-			return nil, fmt.Errorf("catalog: %w", err)
+		// The snapshot `make catalog` imported from the agency files shipped in catalog/data.
+		if set.snap, err = catalog.Embedded(); err != nil {
+			return nil, err
 		}
-		set.version, set.source = "embedded-extracts", "embedded"
+		if set.cat, err = scoring.NewCatalog(set.snap); err != nil {
+			return nil, fmt.Errorf("embedded catalog: %w", err)
+		}
+		set.version, set.source = set.snap.Version, "embedded (catalog/data)"
 	}
 	scfg := scoring.DefaultConfig()
 	if cfg.Contracts != "" {
