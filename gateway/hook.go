@@ -224,7 +224,8 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 		if rec.suppressed(ctx, item, res) {
 			continue // overridden for this order with the same advice (decisions.go)
 		}
-		card, products, err := eng.cards.card(item, sreq, res, group, data.medsKnown)
+		view := cardView{showOrganisation: g.cfg.Disclosure.showsOrganisation(res.Contract.ID, oc.UserID)}
+		card, products, err := eng.cards.card(item, sreq, res, group, data.medsKnown, view)
 		if err != nil {
 			return nil, errorf(KindInternal, "card", "could not build a card", err)
 		}

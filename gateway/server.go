@@ -88,6 +88,10 @@ type Config struct {
 	// (decisions.go says why). Default 256; negative: no cap.
 	MaxInFlight int
 
+	// Disclosure says which prescribers see the organisation's margin and net impact on cards
+	// (default: none; the comparison page shows them to pharmacists and the VBC team).
+	Disclosure Disclosure
+
 	// Analysts is who may read /analytics/* (analyst.go). Zero: nobody.
 	Analysts AnalystAuth
 	// MetricsOnGateway serves /metrics on the gateway's listener behind analyst authentication

@@ -150,13 +150,15 @@ func TestNewQuarterReloadedOnSIGHUP(t *testing.T) {
 	nov2025 := datedRequest(t, dir, req, "2025-11-15")
 	send := func(file string) string {
 		var out, errb bytes.Buffer
-		if code := run(ctx, []string{"send", "-url", base, "-key", keyFile, file}, &out, &errb); code != 0 {
+		if code := run(ctx, []string{"send", "-json", "-url", base, "-key", keyFile, file}, &out, &errb); code != 0 {
 			t.Fatalf("send %s exited %d: %s %s", filepath.Base(file), code, out.String(), errb.String())
 		}
 		return out.String()
 	}
+	// The card names the price period ("Prices: ..."); the provenance of each price is in the
+	// card's valuerx-economics extension, hence -json (issue 14: provenance leaves the detail).
 	// Before: February 2026 is past every book: priced on October 2025 and marked stale.
-	if out := send(feb2026); !strings.Contains(out, "**Price period:** CMS ASP Oct 2025") || !strings.Contains(out, "stale") {
+	if out := send(feb2026); !strings.Contains(out, "Prices: CMS ASP Oct 2025") || !strings.Contains(out, "stale") {
 		t.Fatalf("February 2026 order before the new quarter:\n%s", out)
 	}
 	octHerceptin := "payment limit J9355 75.025 per 10 MG" // the October 2025 file
@@ -181,12 +183,12 @@ func TestNewQuarterReloadedOnSIGHUP(t *testing.T) {
 	var out string
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		out = send(feb2026)
-		if strings.Contains(out, "**Price period:** CMS ASP Jan 2026") || time.Now().After(deadline) {
+		if strings.Contains(out, "Prices: CMS ASP Jan 2026") || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if !strings.Contains(out, "**Price period:** CMS ASP Jan 2026") || !strings.Contains(out, "payment limit J9355 73.483 per 10 MG") || strings.Contains(out, "stale") {
+	if !strings.Contains(out, "Prices: CMS ASP Jan 2026") || !strings.Contains(out, "payment limit J9355 73.483 per 10 MG") || strings.Contains(out, "stale") {
 		t.Fatalf("February 2026 order after the reload:\n%s\nlog:\n%s", out, serveErr.String())
 	}
 	if out := send(nov2025); !strings.Contains(out, "CMS ASP Oct 2025") || !strings.Contains(out, octHerceptin) {
@@ -210,7 +212,7 @@ func TestNewQuarterReloadedOnSIGHUP(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if out := send(feb2026); !strings.Contains(out, "**Price period:** CMS ASP Jan 2026") {
+	if out := send(feb2026); !strings.Contains(out, "Prices: CMS ASP Jan 2026") {
 		t.Fatalf("after a refused reload:\n%s", out)
 	}
 }

@@ -92,6 +92,17 @@ type fileConfig struct {
 	// (Prometheus on the same host). Empty: /metrics is on the gateway's listener behind analyst
 	// authentication (Prometheus with basic_auth or a bearer token).
 	MetricsListen string `yaml:"metricsListen"`
+	// Cards says what a prescriber's card shows (issue 14).
+	Cards struct {
+		// ShowOrganisation lists who sees the organisation's margin and net impact on cards:
+		// contract ids, and hook userIds (a PractitionerRole reference, or "PractitionerRole/"
+		// for every user of that type). Default: nobody; the comparison page shows them to
+		// pharmacists and the value-based-care team.
+		ShowOrganisation struct {
+			Contracts []string `yaml:"contracts"`
+			Users     []string `yaml:"users"`
+		} `yaml:"showOrganisation"`
+	} `yaml:"cards"`
 	// DebugListen serves Go's pprof profiles (/debug/pprof/) on a second listener, for operators
 	// chasing a latency or memory problem. Empty: off. Only loopback addresses are accepted:
 	// profiles show request paths and heap contents, which may include PHI.

@@ -240,7 +240,9 @@ func buildApp(cfg fileConfig, logger *slog.Logger) (*app, error) {
 		CoverageTTL:      cfg.FHIR.CoverageTTL.Duration,
 		MaxEntriesPerKey: cfg.FHIR.MaxEntriesPerKey,
 		MaxInFlight:      cfg.MaxInFlight,
-		Logger:           logger,
+		Disclosure: gateway.Disclosure{Contracts: cfg.Cards.ShowOrganisation.Contracts,
+			Users: cfg.Cards.ShowOrganisation.Users},
+		Logger: logger,
 	}
 	if cfg.OrderKeySecretFile != "" {
 		secret, err := os.ReadFile(cfg.OrderKeySecretFile)
