@@ -226,7 +226,7 @@ func detailMarkdown(item orderedItem, res scoring.Result, group scoring.Group, h
 	// cost sharing before any Medigap, retiree plan or Medicaid pays part of it.
 	var after string
 	switch sc := res.Secondary; {
-	case sc.ID == "":
+	case sc == nil:
 		after = " (before supplemental coverage)"
 	case sc.QMB:
 		after = " (QMB: none may be billed)"
@@ -236,7 +236,7 @@ func detailMarkdown(item orderedItem, res scoring.Result, group scoring.Group, h
 	row("Patient cost per dose"+after, func(o scoring.Option) string { return usd(amountsOf(o.PerDose).Patient) })
 	row("Patient cost per course"+after, func(o scoring.Option) string { return usd(amountsOf(o.PerCourse).Patient) })
 	row("Patient cost per year"+after, func(o scoring.Option) string { return usd(amountsOf(o.PerYear).Patient) })
-	if sc := res.Secondary; sc.ID != "" {
+	if sc := res.Secondary; sc != nil {
 		row(mdEscape(sc.Name)+" pays per course", func(o scoring.Option) string { return usd(amountsOf(o.PerCourse).Secondary) })
 		if sc.QMB {
 			row("Cost sharing not collectable per course", func(o scoring.Option) string { return usd(amountsOf(o.PerCourse).Uncollected) })
