@@ -67,6 +67,7 @@ type prodAcc struct {
 	ndcs     map[string]bool
 	labelers map[string]bool
 	xfiles   map[string]bool
+	current  map[string]bool // NDCs (5-4-2) of the newest crosswalk listing the product
 }
 
 var (
@@ -674,6 +675,10 @@ func assemble(in *inputs, rep *Report, ix *purpleIndex, accs map[productKey]*pro
 				}
 			}
 			p.Packages = packagesOf(a.byQ[latest])
+			a.current = map[string]bool{}
+			for _, pk := range p.Packages {
+				a.current[pk.NDC] = true
+			}
 			labelers := map[string]bool{}
 			for _, o := range a.byQ[latest] {
 				labelers[o.labeler] = true
@@ -770,7 +775,7 @@ func assemble(in *inputs, rep *Report, ix *purpleIndex, accs map[productKey]*pro
 			sp := scoring.SnapshotPrice{ProductID: p.ID, Code: r.HCPCS, Limit: r.Limit, LimitText: r.LimitText, Dosage: r.Dosage,
 				Coinsurance: r.Coinsurance, Notes: r.Notes, File: lf.File, Line: r.Line}
 			if obs := a.byQ[xq]; len(obs) > 0 {
-				sp.Packages = packagesOf(obs)
+				sp.Packages = packagesOf(obs, a.current)
 			}
 			b.Prices = append(b.Prices, sp)
 		}
@@ -802,7 +807,15 @@ func displayName(a *prodAcc) string {
 	return strings.Join(names, "/")
 }
 
-func packagesOf(obs []pkgObs) []scoring.Package {
+// packagesOf lists the packages of one quarter's crosswalk rows by item size; among items of one
+// size, NDCs still listed in the newest crosswalk come first (an old quarter may list a former
+// labeler's NDC beside the current one, Merck's and Organon's Ontruzant in 2024: a suggestion
+// names the one on sale today), then by NDC.
+func packagesOf(obs []pkgObs, current ...map[string]bool) []scoring.Package {
+	cur := map[string]bool{}
+	if len(current) > 0 && current[0] != nil {
+		cur = current[0]
+	}
 	out := make([]scoring.Package, 0, len(obs))
 	seen := map[string]bool{}
 	for _, o := range obs {
@@ -815,6 +828,12 @@ func packagesOf(obs []pkgObs) []scoring.Package {
 	slices.SortStableFunc(out, func(a, b scoring.Package) int {
 		if c := compareFloat(a.Mg, b.Mg); c != 0 {
 			return c
+		}
+		if ca, cb := cur[a.NDC], cur[b.NDC]; ca != cb {
+			if ca {
+				return -1
+			}
+			return 1
 		}
 		return strings.Compare(a.NDC, b.NDC)
 	})

@@ -167,6 +167,9 @@ type VerifierConfig struct {
 	Replay ReplayMode
 	// ReplayCacheSize bounds the jti store (default 100 000 entries).
 	ReplayCacheSize int
+	// ReplayStore, when set, is the durable, shared record of accepted jtis (jwt_replay.go):
+	// replay protection then survives a restart and holds across every instance sharing it.
+	ReplayStore ReplayStore
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// HTTPClient fetches jku key sets. The Verifier uses a copy that
@@ -288,6 +291,7 @@ type Verifier struct {
 	maxLife  time.Duration
 	now      func() time.Time
 	replay   *jwtReplayCache
+	store    ReplayStore // nil: the in-memory cache alone
 	log      *slog.Logger
 	fetchCfg jwtFetchConfig
 	algs     []string // jwtAllowedAlgs, for jwt.WithValidMethods
@@ -331,6 +335,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if v.log == nil {
 		v.log = slog.New(slog.DiscardHandler)
 	}
+	v.store = cfg.ReplayStore
 	v.replay = newJWTReplayCache(int(jwtOr(int64(cfg.ReplayCacheSize), DefaultReplayCacheSize)))
 	v.fetchCfg = jwtFetchConfig{
 		client:     jwtNoRedirectClient(cfg.HTTPClient),
@@ -449,8 +454,8 @@ func (v *Verifier) Verify(ctx context.Context, token, audience string) (*Claims,
 	if c.replay == ReplayReject {
 		// The entry must outlive every instant at which this token could
 		// still be accepted: exp plus the leeway.
-		if !v.replay.add(c.issuer+"\x00"+claims.ID, claims.ExpiresAt.Add(v.skew), now) {
-			return nil, ids(&AuthError{Reason: ReasonReplay})
+		if ae := v.claimJTI(ctx, c.issuer+"\x00"+claims.ID, claims.ExpiresAt.Add(v.skew), now); ae != nil {
+			return nil, ids(ae)
 		}
 	}
 	return &Claims{

@@ -1,7 +1,9 @@
 package cdshooks
 
 import (
+	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"sync"
 	"time"
 )
@@ -98,4 +100,42 @@ func (c *jwtReplayCache) size() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.seen)
+}
+
+// ReplayStore is a durable record of accepted jtis shared by every instance that uses it (valuerx
+// passes its decision store). ClaimJTI records key until expires and reports whether it was new
+// (or its earlier claim had expired by now); it returns only once the claim is durable.
+type ReplayStore interface {
+	ClaimJTI(ctx context.Context, key string, expires, now time.Time) (bool, error)
+}
+
+// ReasonReplayStore is the refusal when the ReplayStore cannot answer: replay protection fails
+// closed, since accepting unchecked tokens is what it exists to prevent.
+const ReasonReplayStore = "replay store unavailable"
+
+// replayStoreTimeout bounds one claim in the ReplayStore.
+const replayStoreTimeout = 2 * time.Second
+
+// claimJTI records an accepted token's (issuer, jti) until expiry. The in-memory cache answers
+// first (a replay to this instance costs no store round trip); a key it has not seen is then
+// claimed in the ReplayStore, which catches replays across a restart and across instances. The
+// store is given a SHA-256 of the key, never the jti itself.
+func (v *Verifier) claimJTI(ctx context.Context, key string, expires, now time.Time) *AuthError {
+	if !v.replay.add(key, expires, now) {
+		return &AuthError{Reason: ReasonReplay}
+	}
+	if v.store == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, replayStoreTimeout)
+	defer cancel()
+	sum := sha256.Sum256([]byte(key))
+	fresh, err := v.store.ClaimJTI(ctx, hex.EncodeToString(sum[:]), expires, now)
+	if err != nil {
+		return &AuthError{Reason: ReasonReplayStore, Err: err}
+	}
+	if !fresh {
+		return &AuthError{Reason: ReasonReplay}
+	}
+	return nil
 }

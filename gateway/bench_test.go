@@ -313,7 +313,7 @@ func BenchmarkBuildCard(b *testing.B) {
 	cpu := startCPU()
 	n := 0
 	for b.Loop() {
-		if _, err := buildCard(item, res, group, known); err != nil {
+		if _, err := buildCard(item, res, group, known, cardView{}); err != nil {
 			b.Fatal(err)
 		}
 		n++
@@ -325,7 +325,7 @@ func BenchmarkBuildCard(b *testing.B) {
 func BenchmarkEncodeResponse(b *testing.B) {
 	e := newBenchEnv(b, false, 16)
 	item, res, group, known := hotParts(b, e)
-	card, err := buildCard(item, res, group, known)
+	card, err := buildCard(item, res, group, known, cardView{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -393,7 +393,7 @@ func TestHotPathAllocBudget(t *testing.T) {
 	})
 	item, res, group, known := hotParts(t, e)
 	card := testing.AllocsPerRun(50, func() {
-		if _, err := buildCard(item, res, group, known); err != nil {
+		if _, err := buildCard(item, res, group, known, cardView{}); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -414,7 +414,7 @@ func TestHotPathAllocBudget(t *testing.T) {
 func TestWriteJSONResponseBytes(t *testing.T) {
 	e := newBenchEnv(t, false, 16)
 	item, res, group, known := hotParts(t, e)
-	card, err := buildCard(item, res, group, known)
+	card, err := buildCard(item, res, group, known, cardView{})
 	if err != nil {
 		t.Fatal(err)
 	}

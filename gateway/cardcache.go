@@ -49,6 +49,7 @@ type cardKey struct {
 	indicationKnown              bool
 	secondaryID                  string // the supplemental coverage changes the figures the card prints
 	roundMg                      float64
+	view                         cardView
 }
 
 func newCardCache(cat *scoring.Catalog) *cardCache {
@@ -56,12 +57,12 @@ func newCardCache(cat *scoring.Catalog) *cardCache {
 	return &cardCache{cat: cat, lru: c}
 }
 
-func cardKeyOf(item orderedItem, req scoring.Request, historyKnown bool) cardKey {
+func cardKeyOf(item orderedItem, req scoring.Request, historyKnown bool, view cardView) cardKey {
 	k := cardKey{raw: sha256.Sum256(item.raw), contract: req.ContractID, product: req.ProductID,
 		currentID: req.CurrentProductID, dose: item.doseMg, doseText: item.doseText, doseNotes: strings.Join(item.doseNotes, "\x00"), admins: item.admins,
 		day: item.date.UTC().Truncate(24 * 60 * 60 * 1e9).Unix(), dateGiven: item.dateGiven, historyKnown: historyKnown,
 		itemMg: req.ItemMg, codeMg: item.codeMg, site: req.Site, indications: strings.Join(req.Indications, "\x00"),
-		indicationKnown: req.IndicationKnown, secondaryID: req.SecondaryID}
+		indicationKnown: req.IndicationKnown, secondaryID: req.SecondaryID, view: view}
 	if item.rounding != nil {
 		k.roundMg = item.rounding.DoseMg
 	}
@@ -72,15 +73,15 @@ func cardKeyOf(item orderedItem, req scoring.Request, historyKnown bool) cardKey
 // fresh card and suggestion UUIDs, and the product id each suggestion orders ("" when the
 // suggestion's action names no catalog product). A nil card (nothing could be suggested safely)
 // is cached too.
-func (c *cardCache) card(item orderedItem, req scoring.Request, res scoring.Result, group scoring.Group, historyKnown bool) (*cdshooks.Card, []string, error) {
-	key := cardKeyOf(item, req, historyKnown)
+func (c *cardCache) card(item orderedItem, req scoring.Request, res scoring.Result, group scoring.Group, historyKnown bool, view cardView) (*cdshooks.Card, []string, error) {
+	key := cardKeyOf(item, req, historyKnown, view)
 	if cached, ok := c.lru.Get(key); ok {
 		if cached.card == nil {
 			return nil, nil, nil
 		}
 		return freshCopy(cached.card), cached.products, nil
 	}
-	card, err := buildCard(item, res, group, historyKnown)
+	card, err := buildCard(item, res, group, historyKnown, view)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -30,40 +30,15 @@ const (
 // buildCard turns a scoring result with a best option into one card: a summary naming the option
 // and the saving under the arrangement, a side-by-side markdown table with the source of every
 // figure, and up to three suggestions that update the draft order with the medication swapped.
-func buildCard(item orderedItem, res scoring.Result, group scoring.Group, historyKnown bool) (*cdshooks.Card, error) {
+func buildCard(item orderedItem, res scoring.Result, group scoring.Group, historyKnown bool, view cardView) (*cdshooks.Card, error) {
 	best := res.Best
 	ordered := res.Ordered
-	// The payer's own payment (after cost sharing and sequestration), not the allowed amount:
-	// the patient's coinsurance is not the payer's money.
-	payerSave := ordered.PerCourse.PayerPaid - best.PerCourse.PayerPaid
-	orgDelta := best.PerCourse.NetImpact - ordered.PerCourse.NetImpact
-	capitated := res.Contract.Arrangement == scoring.Capitation && res.Contract.DrugsInBudget
-	// Whole dollars: the summary has 139 characters and the table below has the cents.
-	summary := fmt.Sprintf("%s instead of %s: payer saves %s/course, organisation %s (%s)",
-		best.Product.Name, ordered.Product.Name, wholeUSD(payerSave), signedWholeUSD(orgDelta), res.Contract.Name)
-	switch {
-	case res.AvoidsPriorAuth:
-		// A PA-free option the contract prefers, suggested although the organisation's figure
-		// falls: the summary says both.
-		summary = fmt.Sprintf("%s instead of %s: no prior auth; payer saves %s/course, organisation %s (%s)",
-			best.Product.Name, ordered.Product.Name, wholeUSD(payerSave), signedWholeUSD(orgDelta), res.Contract.Name)
-	case capitated:
-		// One saving, to the capitated budget: the plan pays no claim, so there is no payer saving beside it.
-		summary = fmt.Sprintf("%s instead of %s: capitated budget saves %s/course (%s)",
-			best.Product.Name, ordered.Product.Name, wholeUSD(orgDelta), res.Contract.Name)
-	case round2(orgDelta) == 0:
-		summary = fmt.Sprintf("%s instead of %s: payer saves %s/course, patient %s (%s)",
-			best.Product.Name, ordered.Product.Name, wholeUSD(payerSave),
-			wholeUSD(ordered.PerCourse.PatientOOP-best.PerCourse.PatientOOP), res.Contract.Name)
-	case payerSave <= 0:
-		summary = fmt.Sprintf("%s instead of %s: organisation %s/course (%s)",
-			best.Product.Name, ordered.Product.Name, signedWholeUSD(orgDelta), res.Contract.Name)
-	}
+	summary := cardSummary(res)
 	card := cdshooks.NewCard(summary, "info", cdshooks.Source{
 		Label: "valuerx value-based medication choice",
 		Topic: &cdshooks.Coding{System: topicSystem, Code: topicCode, Display: topicDisplay},
 	})
-	card.Detail = detailMarkdown(item, res, group, historyKnown)
+	card.Detail = detailMarkdown(item, res, group, historyKnown, view)
 
 	opts := []scoring.Option{*best}
 	for _, o := range res.Options {
@@ -137,157 +112,11 @@ func buildCard(item orderedItem, res scoring.Result, group scoring.Group, histor
 	for _, r := range overrideReasons {
 		card.AddOverrideReason(r.code, overrideSystem, r.display)
 	}
-	card.AddLink(cdshooks.AbsoluteLink("CMS ASP pricing files (source of payment limits)", aspSourceURL))
+	card.AddLink(cdshooks.AbsoluteLink(sourceLink(res.Book)))
 	if err := card.Validate(); err != nil {
 		return nil, err
 	}
 	return card, nil
-}
-
-func detailMarkdown(item orderedItem, res scoring.Result, group scoring.Group, historyKnown bool) string {
-	var b strings.Builder
-	best := res.Best
-	fmt.Fprintf(&b, "**Arrangement:** %s (`%s`, %s). **Price period:** %s.", res.Contract.Name, res.Contract.ID,
-		arrangementLabel(string(res.Contract.Arrangement)), res.Book.Label)
-	if res.Stale {
-		b.WriteString(" **Warning: the order date is outside the newest price book; figures use the nearest book and may be stale.**")
-	}
-	b.WriteString("\n\n")
-	dose, course, _ := strings.Cut(item.doseText, "\x00")
-	if slices.Contains(res.Defaulted, "dose") || dose == "" {
-		dose = fmt.Sprintf("%s mg, the group's default dose", fmtMg(res.DoseMg))
-		if group.Benefit == scoring.PharmacyBenefit {
-			dose = fmt.Sprintf("%s mg a day, the group's default dose", fmtMg(res.DoseMg))
-		}
-	}
-	if slices.Contains(res.Defaulted, "administrations") || course == "" {
-		unit := "administrations per course"
-		if group.Benefit == scoring.PharmacyBenefit {
-			unit = "days of supply"
-		}
-		why := "the group's default course"
-		if strings.HasPrefix(course, "the labelled course") {
-			why = course
-		}
-		course = fmt.Sprintf("%d %s, %s", res.Administrations, unit, why)
-	}
-	fmt.Fprintf(&b, "Dose: %s; %s.", mdEscape(dose), mdEscape(course))
-	fmt.Fprintf(&b, " A year of therapy is %d administrations (%s).\n\n", res.AdministrationsPerYear, res.PerYearSource)
-	if len(item.doseNotes) > 0 {
-		fmt.Fprintf(&b, "**Order check:** %s.\n\n", mdEscape(strings.Join(item.doseNotes, "; ")))
-	}
-
-	cols := []scoring.Option{res.Ordered}
-	cols = append(cols, *best)
-	for _, o := range res.Options {
-		if len(cols) == maxSuggestions+1 {
-			break
-		}
-		if o.Product.ID != best.Product.ID {
-			cols = append(cols, o)
-		}
-	}
-	b.WriteString("| |")
-	for i, o := range cols {
-		name := o.Product.Name
-		if i == 0 {
-			name += " (ordered)"
-		} else if o.Product.ID == best.Product.ID {
-			name += " (recommended)"
-		}
-		fmt.Fprintf(&b, " %s |", mdEscape(name))
-	}
-	b.WriteString("\n|---|")
-	for range cols {
-		b.WriteString("---:|")
-	}
-	b.WriteString("\n")
-	row := func(label string, f func(o scoring.Option) string) {
-		fmt.Fprintf(&b, "| %s |", label)
-		for _, o := range cols {
-			fmt.Fprintf(&b, " %s |", f(o))
-		}
-		b.WriteString("\n")
-	}
-	// Money rows print the extension's own rounded amounts (amountsOf), so the table and the
-	// machine-readable figures cannot disagree.
-	row("FDA relationship", func(o scoring.Option) string { return mdEscape(string(o.Product.Relationship)) })
-	row("Billing units per dose (wasted)", func(o scoring.Option) string {
-		return fmt.Sprintf("%g (%g)", o.PerDose.Units, o.PerDose.WastedUnits)
-	})
-	row("Allowed (total cost) per dose", func(o scoring.Option) string { return usd(amountsOf(o.PerDose).Allowed) })
-	row("Allowed (total cost) per course", func(o scoring.Option) string { return usd(amountsOf(o.PerCourse).Allowed) })
-	row("Allowed (total cost) per year", func(o scoring.Option) string { return usd(amountsOf(o.PerYear).Allowed) })
-	if !(res.Contract.Arrangement == scoring.Capitation && res.Contract.DrugsInBudget) {
-		row("Payer pays per course", func(o scoring.Option) string { return usd(amountsOf(o.PerCourse).PayerPaid) })
-		row("Payer pays per year", func(o scoring.Option) string { return usd(amountsOf(o.PerYear).PayerPaid) })
-	}
-	// The patient figure says what it assumes: without supplemental coverage on record it is the
-	// cost sharing before any Medigap, retiree plan or Medicaid pays part of it.
-	var after string
-	switch sc := res.Secondary; {
-	case sc == nil:
-		after = " (before supplemental coverage)"
-	case sc.QMB:
-		after = " (QMB: none may be billed)"
-	default:
-		after = " (after " + mdEscape(sc.Name) + ")"
-	}
-	row("Patient cost per dose"+after, func(o scoring.Option) string { return usd(amountsOf(o.PerDose).Patient) })
-	row("Patient cost per course"+after, func(o scoring.Option) string { return usd(amountsOf(o.PerCourse).Patient) })
-	row("Patient cost per year"+after, func(o scoring.Option) string { return usd(amountsOf(o.PerYear).Patient) })
-	if sc := res.Secondary; sc != nil {
-		row(mdEscape(sc.Name)+" pays per course", func(o scoring.Option) string { return usd(amountsOf(o.PerCourse).Secondary) })
-		if sc.QMB {
-			row("Cost sharing not collectable per course", func(o scoring.Option) string { return usd(amountsOf(o.PerCourse).Uncollected) })
-		}
-	}
-	row("Organisation impact per dose", func(o scoring.Option) string { return signedUSD(amountsOf(o.PerDose).Organisation) })
-	row("Organisation impact per course", func(o scoring.Option) string { return signedUSD(amountsOf(o.PerCourse).Organisation) })
-	row("Organisation impact per year", func(o scoring.Option) string { return signedUSD(amountsOf(o.PerYear).Organisation) })
-	row("Payer-preferred", func(o scoring.Option) string {
-		if o.PayerPreferred {
-			return "yes"
-		}
-		return "no"
-	})
-	if res.Contract.PriorAuth != nil && len(res.Contract.Preferred[res.Group.ID]) > 0 {
-		row("Prior authorisation", func(o scoring.Option) string {
-			if !o.PriorAuth.Required {
-				return "not needed"
-			}
-			return fmt.Sprintf("needs PA (about %g days, %g%% denied)", o.PriorAuth.ExpectedDelayDays, o.PriorAuth.DenialRate*100)
-		})
-	}
-	row("Price period", func(scoring.Option) string { return mdEscape(res.Book.Label) })
-	if res.AvoidsPriorAuth {
-		fmt.Fprintf(&b, "\n**Prior authorisation:** %s needs the payer's prior authorisation (the contract states about %g days and %g%% of requests denied); %s does not. The organisation's figures carry no expected loss for it: the switch changes the organisation's result by %s per course.\n",
-			mdEscape(res.Ordered.Product.Name), res.Ordered.PriorAuth.ExpectedDelayDays, res.Ordered.PriorAuth.DenialRate*100,
-			mdEscape(best.Product.Name), signedUSD(best.PerCourse.NetImpact-res.Ordered.PerCourse.NetImpact))
-	}
-
-	b.WriteString("\n**Where the figures come from**\n\n")
-	seen := map[string]bool{}
-	for _, o := range cols[:2] { // the ordered and the recommended product; the others share their sources
-		for _, k := range sortedKeys(o.Sources) {
-			line := fmt.Sprintf("- %s, %s: %s\n", mdEscape(o.Product.Name), k, mdEscape(o.Sources[k]))
-			if !seen[line] {
-				seen[line] = true
-				b.WriteString(line)
-			}
-		}
-	}
-	if group.SwitchRule != "" {
-		fmt.Fprintf(&b, "\n**Switching:** %s\n", mdEscape(group.SwitchRule))
-	}
-	for _, n := range group.Notes {
-		fmt.Fprintf(&b, "\n**Clinical note:** %s\n", mdEscape(n))
-	}
-	if !historyKnown {
-		b.WriteString("\nMedication history was not available, so valuerx could not check for therapy in progress: confirm this is a new start.\n")
-	}
-	writePolicyNotes(&b, res, group)
-	return b.String()
 }
 
 // parseDraft splits the draft order into its members once per card; swapMedication builds each
@@ -520,9 +349,12 @@ func signedUSD(v float64) string {
 }
 
 // wholeUSD and signedWholeUSD round to dollars, for the summary line.
-func wholeUSD(v float64) string { return strings.TrimSuffix(usd(math.Round(v)), ".00") }
+// Cents first, so a figure the comparison page shows as $56,214.50 is $56,215 here, not $56,214.
+func wholeUSD(v float64) string { return strings.TrimSuffix(usd(math.Round(round2(v))), ".00") }
 
-func signedWholeUSD(v float64) string { return strings.TrimSuffix(signedUSD(math.Round(v)), ".00") }
+func signedWholeUSD(v float64) string {
+	return strings.TrimSuffix(signedUSD(math.Round(round2(v))), ".00")
+}
 
 func round2(v float64) float64 {
 	if v < 0 {
@@ -535,41 +367,6 @@ func round2(v float64) float64 {
 func mdEscape(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
 
 func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }
-
-// exclusionText says in a few words why the P&T policy kept an option off the card.
-var exclusionText = map[string]string{
-	scoring.ExcludeOffFormulary: "not on formulary or not stocked here",
-	scoring.ExcludeNotLabelled:  "not labelled (or not known to be) for the order's indication",
-	scoring.ExcludeStrength:     "no tablet of the ordered strength",
-	scoring.ExcludeRouteForm:    "another route or dosage form",
-	scoring.ExcludeMidCourse:    "patient mid-course; the P&T policy does not switch",
-}
-
-// writePolicyNotes adds what the P&T policy decided: the mid-course acknowledgement, the
-// formulary, the indication check, and the clinically excluded options.
-func writePolicyNotes(b *strings.Builder, res scoring.Result, group scoring.Group) {
-	if res.MidCourse == scoring.MidCourseNextCycle {
-		fmt.Fprintf(b, "\n**Mid-course:** the patient is already receiving %s. The P&T policy allows a switch at the next administration only: confirm with the patient and the treatment plan before accepting.\n", mdEscape(group.Name))
-	}
-	if res.OrderedOffFormulary {
-		fmt.Fprintf(b, "\n**Formulary:** %s is not on this site's formulary (or not stocked here); the formulary alternative is suggested.\n", mdEscape(res.Ordered.Product.Name))
-	}
-	switch {
-	case len(res.Indications) > 0:
-		fmt.Fprintf(b, "\n**Indication:** checked against each product's FDA label for: %s.\n", mdEscape(strings.Join(res.Indications, ", ")))
-	case res.IndicationUnknown:
-		b.WriteString("\n**Indication:** none in the order or the problem list. The labels of these products differ by indication: confirm the suggested product is labelled for this patient's.\n")
-	}
-	var excl []string
-	for _, o := range res.Options {
-		if t, ok := exclusionText[o.Exclusion]; ok {
-			excl = append(excl, o.Product.Name+" ("+t+")")
-		}
-	}
-	if len(excl) > 0 {
-		fmt.Fprintf(b, "\n**Not suggested:** %s.\n", mdEscape(strings.Join(excl, "; ")))
-	}
-}
 
 // implausibleCard answers an order whose dose is beyond twice the label maximum: valuerx gives no
 // figures for it and says why, instead of pricing it silently or saying nothing.

@@ -83,12 +83,14 @@ func TestHookSecondaryCoverage(t *testing.T) {
 		summary, patientRow string
 		rows                []string
 	}{
-		{"medigap", string(coverageJSON("cov-gap", 2, "523", "", "org-gap", "")), "organisation +$1,584",
-			"| Patient cost per course (after Medigap (Plan G)) | $283.00 | $283.00 |",
-			[]string{"| Medigap (Plan G) pays per course | $11,186.30 | $1,115.07 |"}},
-		{"qmb", string(coverageJSON("cov-qmb", 2, "2", "QMB", "org-medicaid", "")), "organisation +$11,655",
-			"| Patient cost per course (QMB: none may be billed) | $0.00 | $0.00 |",
-			[]string{"| Cost sharing not collectable per course | $11,469.30 | $1,398.07 |", "| Organisation impact per course | -$9,182.25 | +$2,472.48 |"}},
+		// The patient owes the same on either product, so the summary gives the total cost of
+		// care (issue 14); the organisation's figures are in the extension (below).
+		{"medigap", string(coverageJSON("cov-gap", 2, "523", "", "org-gap", "")), "total cost $5,858 vs $56,215/course",
+			"| Patient | $283 | $283 |",
+			[]string{"| Medigap (Plan G) | $11,186 | $1,115 |", "- Patient after Medigap (Plan G)"}},
+		{"qmb", string(coverageJSON("cov-qmb", 2, "2", "QMB", "org-medicaid", "")), "total cost $5,858 vs $56,215/course",
+			"| Patient | $0.00 | $0.00 |",
+			[]string{"- QMB: no cost sharing billed"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var req map[string]any
@@ -114,8 +116,21 @@ func TestHookSecondaryCoverage(t *testing.T) {
 			}
 			for _, want := range append([]string{c.patientRow}, c.rows...) {
 				if !strings.Contains(card.Detail, want) {
-					t.Errorf("detail lacks %q", want)
+					t.Errorf("detail lacks %q:\n%s", want, card.Detail)
 				}
+			}
+			var ext map[string]economics
+			if err := json.Unmarshal(card.Extension, &ext); err != nil {
+				t.Fatal(err)
+			}
+			x := ext[extensionKey]
+			if c.name == "qmb" && (x.Ordered.PerCourse.Uncollected != 11469.30 || x.Options[0].PerCourse.Uncollected != 1398.07 ||
+				x.Ordered.PerCourse.Organisation != -9182.25 || x.Options[0].PerCourse.Organisation != 2472.48) {
+				t.Errorf("QMB: uncollected %v / %v, organisation %v / %v; want 11,469.30 / 1,398.07, -9,182.25 / +2,472.48",
+					x.Ordered.PerCourse.Uncollected, x.Options[0].PerCourse.Uncollected, x.Ordered.PerCourse.Organisation, x.Options[0].PerCourse.Organisation)
+			}
+			if c.name == "medigap" && (x.Ordered.PerCourse.Secondary != 11186.30 || x.Options[0].PerCourse.Secondary != 1115.07) {
+				t.Errorf("Medigap pays %v / %v, want 11,186.30 / 1,115.07", x.Ordered.PerCourse.Secondary, x.Options[0].PerCourse.Secondary)
 			}
 		})
 	}

@@ -5,9 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"log/slog"
-	"sync"
+	"net/http"
+	"strconv"
 	"time"
 
 	"valuerx/cdshooks"
@@ -15,176 +16,104 @@ import (
 	"valuerx/store"
 )
 
-// decisionQueueSize bounds the decisions waiting to be written.
-const decisionQueueSize = 4096
+// commitTimeout bounds the wait for a hook's decisions to be committed. It is not the hook's
+// data budget: a hook whose FHIR server used the whole budget still gets its answer recorded.
+const commitTimeout = 2 * time.Second
 
-// maxBatch bounds the decisions written in one transaction.
-const maxBatch = 256
-
-// batchWindow is how long the writer gathers decisions after the first of a batch. A SQLite
-// commit costs more than the inserts it commits, so at a few hundred hooks a second gathering
-// for a moment turns one commit per hook into one per window. Nothing waits on it: a flush ends
-// the window at once.
-const batchWindow = 25 * time.Millisecond
-
-// decisionLog writes decisions to the store from one background goroutine, so the SQLite insert
-// (one connection, so one writer at a time) is not on the EHR's path: under load the hook waited
-// for every earlier hook's insert (docs/performance.md). Nothing is dropped: when the queue is
-// full the hook writes its decision itself. Readers of the store (feedback, the summary) flush
-// first, so they see every decision of a card already answered.
-//
-// Hooks append to a slice under a mutex and wake the writer once per batch, not once per
-// decision: a channel send per hook woke the writer goroutine a thousand times a second under
-// load, and each wake-up jumped the run queue ahead of the hooks (docs/performance.md).
-type decisionLog struct {
-	st  store.Store
-	log *slog.Logger
-
-	mu      sync.Mutex
-	pending []store.Decision // queued, in arrival order
-	waiters []chan struct{}  // flushes waiting for everything queued before them
-	closed  bool             // no more queueing; the writer drains and stops
-	wake    chan struct{}    // capacity 1: there is something for the writer
-	done    chan struct{}    // closed when the writer has stopped
+// recorder gathers one hook's decisions and commits them before the hook answers (durable before
+// acknowledged: every card an EHR received is in the store, so its feedback always counts). The
+// store batches concurrent hooks into one group commit (store/commit.go), which keeps the
+// throughput of the old background writer without its window in which a 200 had no decision.
+type recorder struct {
+	g      *Gateway
+	client string
+	svc    *serviceDef
+	req    *cdshooks.Request
+	oc     *cdshooks.OrderContext
+	ds     []store.Decision
 }
 
-func newDecisionLog(st store.Store, log *slog.Logger) *decisionLog {
-	l := &decisionLog{st: st, log: log, wake: make(chan struct{}, 1), done: make(chan struct{})}
-	go l.run()
-	return l
+func (g *Gateway) newRecorder(ctx context.Context, svc *serviceDef, req *cdshooks.Request, oc *cdshooks.OrderContext) *recorder {
+	return &recorder{g: g, client: clientOf(ctx), svc: svc, req: req, oc: oc}
 }
 
-func (l *decisionLog) signal() {
-	select {
-	case l.wake <- struct{}{}:
-	default: // already signalled
+// suppressed reports whether the clinician already overrode valuerx's card for this same order
+// (same client, patient and draft order id, at order-select or order-sign) and the advice has not
+// changed since (ordered product, dose, course, contract: the fingerprint). Such an order gets no
+// card again (issue 10 item 7). A store that cannot answer in time suppresses nothing: showing
+// the card again is the safe failure.
+func (rc *recorder) suppressed(ctx context.Context, item orderedItem, res scoring.Result) bool {
+	st := rc.g.cfg.Store
+	if st == nil || item.id == "" {
+		return false
 	}
-}
-
-// record queues d, or writes it now when the queue is full or closed.
-func (l *decisionLog) record(d store.Decision) {
-	l.mu.Lock()
-	if l.closed || len(l.pending) >= decisionQueueSize {
-		l.mu.Unlock()
-		l.write(d)
-		return
-	}
-	l.pending = append(l.pending, d)
-	n := len(l.pending)
-	l.mu.Unlock()
-	// The first decision starts the writer's window; a full batch ends it early.
-	if n == 1 || n == maxBatch {
-		l.signal()
-	}
-}
-
-// flush returns once every decision queued before the call is written (or ctx ends).
-func (l *decisionLog) flush(ctx context.Context) {
-	c := make(chan struct{})
-	l.mu.Lock()
-	if l.closed {
-		// close is draining (or has drained) the queue: done says when it is written.
-		l.mu.Unlock()
-		c = l.done
-	} else {
-		l.waiters = append(l.waiters, c)
-		l.mu.Unlock()
-		l.signal()
-	}
-	select {
-	case <-c:
-	case <-ctx.Done():
-	}
-}
-
-// close writes what is queued and stops the writer.
-func (l *decisionLog) close() {
-	l.mu.Lock()
-	l.closed = true
-	l.mu.Unlock()
-	l.signal()
-	<-l.done
-}
-
-// urgent reports whether the writer should write now rather than finish its window.
-func (l *decisionLog) urgent() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.closed || len(l.waiters) > 0 || len(l.pending) >= maxBatch
-}
-
-// run waits for a first decision, gathers for batchWindow (less when a flush, a close or a full
-// batch asks), then takes everything queued and writes it in transactions of up to maxBatch.
-// Flushes waiting at the moment of the take are released once it is written.
-func (l *decisionLog) run() {
-	defer close(l.done)
-	timer := time.NewTimer(batchWindow)
-	timer.Stop()
-	for {
-		<-l.wake
-		if !l.urgent() {
-			timer.Reset(batchWindow)
-		gather:
-			for {
-				select {
-				case <-timer.C:
-					break gather
-				case <-l.wake:
-					if l.urgent() {
-						break gather
-					}
-				}
-			}
-			timer.Stop()
+	key := rc.g.orderKey(rc.client, rc.oc.PatientID, item.id)
+	state, err := st.OrderState(ctx, rc.client, key)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			rc.g.log.Warn("order state unavailable", "service", rc.svc.ID, "hook", hookRef(rc.req.HookInstance), "error", err.Error())
 		}
-		l.mu.Lock()
-		batch, waiters, closed := l.pending, l.waiters, l.closed
-		l.pending, l.waiters = nil, nil
-		l.mu.Unlock()
-		for rest := batch; len(rest) > 0; {
-			n := min(len(rest), maxBatch)
-			l.write(rest[:n]...)
-			rest = rest[n:]
-		}
-		for _, c := range waiters {
-			close(c)
-		}
-		if closed {
-			return
-		}
-		l.mu.Lock()
-		// Anything queued while writing started a batch of its own but its signal may have
-		// been consumed above; look again.
-		if len(l.pending) > 0 || len(l.waiters) > 0 || l.closed {
-			l.signal()
-		}
-		l.mu.Unlock()
+		return false
 	}
+	if state.Outcome == "overridden" && state.Fingerprint == fingerprint(res) {
+		rc.g.metrics.suppressed.WithLabelValues(rc.svc.ID).Inc()
+		return true
+	}
+	return false
 }
 
-func (l *decisionLog) write(ds ...store.Decision) {
-	if len(ds) == 0 {
-		return
+// commit writes the hook's decisions and returns once they are committed. The hook's own
+// deadline does not bound it (see commitTimeout); a failure is a 503, since a card without its
+// decision would take feedback that can never count.
+func (rc *recorder) commit(ctx context.Context) error {
+	if rc.g.cfg.Store == nil || len(rc.ds) == 0 {
+		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
 	defer cancel()
-	if err := l.st.RecordDecisions(ctx, ds); err != nil {
-		l.log.Error("recording decisions failed", "count", len(ds), "error", err.Error())
+	if err := rc.g.cfg.Store.RecordDecisions(ctx, rc.ds); err != nil {
+		return errorf(KindUnavailable, "record", "could not record the decision", err)
 	}
+	return nil
 }
 
-// record turns a card into its decision: who it was shown to, the order it is about (keyed, no
+// inFlight limits concurrent hooks (Config.MaxInFlight). Beyond the limit a hook is refused at
+// once with 503 and Retry-After: 1 rather than queued: a CDS client waits only a few hundred
+// milliseconds for cards and goes on without them when a service fails (CDS Hooks: the EHR must
+// not block the clinician on a service), so a prompt 503 costs the clinician nothing, while a
+// queue would answer late for everyone and hold memory for each waiting body. An empty 200
+// would hide the overload from operators as "nothing to suggest"; the 503 is counted in
+// valuerx_hook_requests_total{status="Service Unavailable"}.
+func (g *Gateway) inFlight(next http.Handler) http.Handler {
+	if g.cfg.MaxInFlight <= 0 {
+		return next
+	}
+	sem := make(chan struct{}, g.cfg.MaxInFlight)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case sem <- struct{}{}:
+			defer func() { <-sem }()
+			next.ServeHTTP(w, r)
+		default:
+			g.metrics.overloaded.Inc()
+			w.Header().Set("Retry-After", strconv.Itoa(1))
+			writeError(w, errorf(KindUnavailable, "hook", "too many hooks in flight; retry shortly", nil))
+		}
+	})
+}
+
+// add turns a card into its decision: who it was shown to, the order it is about (keyed, no
 // patient id), what was advised (fingerprint), and every suggestion with its own figures.
-func (g *Gateway) record(ctx context.Context, svc *serviceDef, req *cdshooks.Request, oc *cdshooks.OrderContext, item orderedItem,
-	card *cdshooks.Card, products []string, res scoring.Result) {
+func (rc *recorder) add(item orderedItem, card *cdshooks.Card, products []string, res scoring.Result) {
+	g := rc.g
 	if g.cfg.Store == nil {
 		return
 	}
-	client := clientOf(ctx)
+	client := rc.client
 	best := res.Best
 	d := store.Decision{
-		CardUUID: card.UUID, HookInstance: req.HookInstance, ServiceID: svc.ID, Hook: svc.Hook, Client: client,
-		OrderKey:    g.orderKey(client, oc.PatientID, item.id),
+		CardUUID: card.UUID, HookInstance: rc.req.HookInstance, ServiceID: rc.svc.ID, Hook: rc.svc.Hook, Client: client,
+		OrderKey:    g.orderKey(client, rc.oc.PatientID, item.id),
 		Fingerprint: fingerprint(res),
 		ContractID:  res.Contract.ID, Arrangement: string(res.Contract.Arrangement), GroupID: res.Ordered.Product.GroupID,
 		OrderedProductID: res.Ordered.Product.ID, BestProductID: best.Product.ID,
@@ -202,7 +131,7 @@ func (g *Gateway) record(ctx context.Context, svc *serviceDef, req *cdshooks.Req
 		}
 		d.Suggestions[i] = sg
 	}
-	g.decisions.record(d) // written in the background (decisions.go)
+	rc.ds = append(rc.ds, d)
 }
 
 // savings are o's per-course figures against the ordered product (positive = saved).

@@ -2,155 +2,179 @@ package gateway
 
 import (
 	"context"
-	"log/slog"
-	"strconv"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"valuerx/store"
 )
 
-// slowStore records decisions in order and can hold the writer until released.
-type slowStore struct {
-	mu      sync.Mutex
-	got     []string
-	release chan struct{} // nil: never blocks
-	blocked atomic.Int32  // callers waiting for release
-	batches atomic.Int32  // RecordDecisions calls
-}
-
-func (s *slowStore) RecordDecision(_ context.Context, d store.Decision) error {
-	if s.release != nil {
-		s.blocked.Add(1)
-		<-s.release
-	}
-	s.mu.Lock()
-	s.got = append(s.got, d.CardUUID)
-	s.mu.Unlock()
-	return nil
-}
-func (s *slowStore) RecordDecisions(ctx context.Context, ds []store.Decision) error {
-	s.batches.Add(1)
-	for _, d := range ds {
-		if err := s.RecordDecision(ctx, d); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-func (s *slowStore) RecordFeedback(context.Context, []store.Feedback) error { return nil }
-func (s *slowStore) Decision(context.Context, string) (store.Decision, error) {
-	return store.Decision{}, store.ErrNotFound
-}
-func (s *slowStore) OrderState(context.Context, string, string) (store.OrderState, error) {
-	return store.OrderState{}, store.ErrNotFound
-}
-func (s *slowStore) ClaimJTI(context.Context, string, time.Time, time.Time) (bool, error) {
-	return true, nil
-}
-func (s *slowStore) Summary(context.Context) ([]store.ContractSummary, error) {
-	return nil, nil
-}
-func (s *slowStore) Close() error { return nil }
-
-func (s *slowStore) cards() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.got...)
-}
-
-func TestDecisionLog(t *testing.T) {
-	t.Run("flush sees every earlier decision", func(t *testing.T) {
-		st := &slowStore{}
-		l := newDecisionLog(st, slog.New(slog.DiscardHandler))
-		defer l.close()
-		for i := range 100 {
-			l.record(store.Decision{CardUUID: strconv.Itoa(i)})
-		}
-		l.flush(context.Background())
-		got := st.cards()
-		if len(got) != 100 || got[0] != "0" || got[99] != "99" {
-			t.Fatalf("after flush: %d decisions (%v...)", len(got), got[:min(3, len(got))])
-		}
-	})
-	t.Run("decisions arriving together are written together", func(t *testing.T) {
-		st := &slowStore{}
-		l := newDecisionLog(st, slog.New(slog.DiscardHandler))
-		defer l.close()
-		const n = 2000
-		for i := range n {
-			l.record(store.Decision{CardUUID: strconv.Itoa(i)})
-		}
-		l.flush(context.Background())
-		got := st.cards()
-		if len(got) != n {
-			t.Fatalf("%d decisions written, want %d", len(got), n)
-		}
-		for i, c := range got {
-			if c != strconv.Itoa(i) {
-				t.Fatalf("decision %d is %s: order lost", i, c)
-			}
-		}
-		// Queued faster than one window, they fill batches of maxBatch; a writer that
-		// wrote one decision per transaction would make n calls.
-		if b, most := int(st.batches.Load()), 2*n/maxBatch+2; b > most {
-			t.Fatalf("%d transactions for %d decisions, want at most %d", b, n, most)
-		}
-	})
-	t.Run("full queue writes in the caller, close drains", func(t *testing.T) {
-		st := &slowStore{release: make(chan struct{})}
-		l := newDecisionLog(st, slog.New(slog.DiscardHandler))
-		// The writer blocks on its first batch; fill the queue behind it from another
-		// goroutine (a record that finds the queue full writes inline and so blocks on the
-		// store too, which this goroutine must not do before it releases the store).
-		// The writer holds at most a full queue's worth while it is blocked, so this many
-		// fill the queue behind it and send the last ones down the inline path.
-		n := 2*decisionQueueSize + 1
-		filled := make(chan struct{})
+// Durable before acknowledged: the moment a hook's 200 arrives, its decision is in the store,
+// for 32 hooks at once (the group commit batches them), with no flush in between.
+func TestDecisionCommittedBeforeAnswer(t *testing.T) {
+	e := newEnv(t)
+	path := serviceOf("order-select")
+	body := e.demoRequest("aco-herceptin-order-select")
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Add(1)
 		go func() {
-			for i := range n {
-				l.record(store.Decision{CardUUID: strconv.Itoa(i)})
+			defer wg.Done()
+			s, out, _ := e.post(path, body)
+			if s != 200 {
+				t.Errorf("hook: %d %s", s, out)
+				return
 			}
-			l.record(store.Decision{CardUUID: "overflow"}) // queue full: written by the caller
-			close(filled)
+			var r struct{ Cards []struct{ UUID string } }
+			if json.Unmarshal(out, &r) != nil || len(r.Cards) != 1 {
+				t.Errorf("cards: %s", out)
+				return
+			}
+			d, err := e.store.Decision(context.Background(), r.Cards[0].UUID)
+			if err != nil || d.Client != e.signer.Issuer || d.ServiceID != ServiceOrderSelect {
+				t.Errorf("decision of an answered card: %+v %v", d, err)
+			}
 		}()
-		// Wait until a caller besides the writer is blocked in the store: the overflow path
-		// (queue full, the caller writes itself) was really taken.
-		for deadline := time.Now().Add(10 * time.Second); st.blocked.Load() < 2 && time.Now().Before(deadline); {
-			time.Sleep(time.Millisecond)
+	}
+	wg.Wait()
+}
+
+// A store that cannot commit makes the hook a 503, not a 200 whose card could never count.
+func TestDecisionStoreDownIs503(t *testing.T) {
+	e := newEnv(t)
+	e.store.Close()
+	s, out, _ := e.post(serviceOf("order-select"), e.demoRequest("aco-herceptin-order-select"))
+	if s != http.StatusServiceUnavailable || !strings.Contains(string(out), "OperationOutcome") {
+		t.Fatalf("store down: %d %s", s, out)
+	}
+}
+
+// Issue 10 item 7: one decision per order. The card the clinician overrode at order-select is not
+// shown again at order-sign for the same draft order, unless the dose changes; another client's
+// identical order is its own; an accepted card does not suppress.
+func TestOverriddenOrderNotShownAgain(t *testing.T) {
+	e, b := twoClients(t)
+	sel, sign := serviceOf("order-select"), serviceOf("order-sign")
+	selBody := e.demoRequest("aco-herceptin-order-select")
+	signBody := e.demoRequest("aco-herceptin-order-sign-noprefetch")
+	cards := func(who string, s int, out []byte) int {
+		t.Helper()
+		if s != 200 {
+			t.Fatalf("%s: %d %s", who, s, out)
 		}
-		if st.blocked.Load() < 2 {
-			l.mu.Lock()
-			queued := len(l.pending)
-			l.mu.Unlock()
-			t.Fatalf("no caller wrote inline: %d blocked, queue %d of %d", st.blocked.Load(), queued, decisionQueueSize)
-		}
-		close(st.release)
-		<-filled
-		l.close()
-		got := st.cards()
-		if len(got) != n+1 {
-			t.Fatalf("%d decisions written, want %d", len(got), n+1)
-		}
-		l.record(store.Decision{CardUUID: "after close"}) // must not panic; written directly
-		l.flush(context.Background())                     // returns at once
-		if got := len(st.cards()); got != n+2 {
-			t.Fatalf("record after close: %d decisions", got)
-		}
-	})
-	t.Run("flush honours its context", func(t *testing.T) {
-		st := &slowStore{release: make(chan struct{})}
-		l := newDecisionLog(st, slog.New(slog.DiscardHandler))
-		l.record(store.Decision{CardUUID: "stuck"})
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
-		l.flush(ctx) // the writer is stuck: a cancelled flush must not wait for it
-		close(st.release)
-		l.close()
-		if got := st.cards(); len(got) != 1 {
-			t.Fatalf("decisions %v", got)
-		}
-	})
+		return len(decodeResponse(t, out).Cards)
+	}
+	s, out := e.postAs(e.signer, sel, selBody)
+	if cards("order-select", s, out) != 1 {
+		t.Fatal("no card to override")
+	}
+	card := decodeResponse(t, out).Cards[0]
+	// Before any feedback order-sign shows the card again.
+	if s, out := e.postAs(e.signer, sign, signBody); cards("order-sign before feedback", s, out) != 1 {
+		t.Fatal("order-sign before feedback must show the card")
+	}
+	over := feedbackBody(map[string]any{"card": card.UUID, "outcome": "overridden", "outcomeTimestamp": time.Now().UTC().Format(time.RFC3339),
+		"overrideReason": map[string]any{"reason": map[string]any{"code": "continuing-established-course", "system": overrideSystem}}})
+	if s, out := e.postAs(e.signer, sel+"/feedback", over); s != 200 {
+		t.Fatalf("feedback: %d %s", s, out)
+	}
+	if s, out := e.postAs(e.signer, sign, signBody); cards("order-sign after the override", s, out) != 0 {
+		t.Fatalf("order-sign after the override must not show the card again: %s", out)
+	}
+	// Client B's order with the same patient and order ids is another client's order.
+	if s, out := e.postAs(b, sign, signBody); cards("client B", s, out) != 1 {
+		t.Fatal("B's order is not A's")
+	}
+	// The dose changed (420 -> 440 mg): something relevant changed, the card comes back.
+	var m map[string]any
+	_ = json.Unmarshal(signBody, &m)
+	dq := m["context"].(map[string]any)["draftOrders"].(map[string]any)["entry"].([]any)[0].(map[string]any)["resource"].(map[string]any)["dosageInstruction"].([]any)[0].(map[string]any)["doseAndRate"].([]any)[0].(map[string]any)["doseQuantity"].(map[string]any)
+	dq["value"] = 440
+	changed, _ := json.Marshal(m)
+	if s, out := e.postAs(e.signer, sign, changed); cards("order-sign with a new dose", s, out) != 1 {
+		t.Fatal("a changed dose must show the card again")
+	}
+	sum := summaryOf(t, e)["mssp-aco"]
+	// A's order (select, sign, sign again with a new dose: one order key) and B's: two decisions.
+	if sum.Cards != 2 || sum.Overridden != 1 || sum.NoFeedback != 1 {
+		t.Fatalf("one decision per order: %+v", sum)
+	}
+}
+
+// Over Config.MaxInFlight a hook is refused at once with 503 and Retry-After.
+func TestInFlightCap(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.MaxInFlight = 1 })
+	release := make(chan struct{})
+	entered := make(chan struct{})
+	h := e.gw.inFlight(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		close(entered)
+		<-release
+		w.WriteHeader(200)
+	}))
+	go func() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/cds-services/x", nil))
+	}()
+	<-entered
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/cds-services/x", nil))
+	close(release)
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "1" || !strings.Contains(rec.Body.String(), "OperationOutcome") {
+		t.Fatalf("second hook: %d %v %s", rec.Code, rec.Header(), rec.Body.String())
+	}
+}
+
+// One deadline per hook (issue 11 item 5): the body-weight lookup of a mg/kg order shares the
+// budget that data resolution used. A FHIR server that takes 700 ms for the medication history
+// and 700 ms for the weight, under a 1 s budget: with one deadline the weight lookup is cut and
+// the card says no weight was available; when only the weight is slow it arrives in time (the
+// control: the weight is there, only the shared deadline takes it away).
+func TestOneDeadlinePerHook(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		slowMeds   bool
+		wantWeight bool
+	}{{"history slow: weight cut by the shared deadline", true, false}, {"control: only the weight slow", false, true}} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, withBudget(time.Second))
+			target, _ := url.Parse(e.fhirURL)
+			proxy := httputil.NewSingleHostReverseProxy(target)
+			slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if strings.Contains(r.URL.Path, "Observation") || (c.slowMeds && strings.Contains(r.URL.Path, "MedicationRequest")) {
+					select {
+					case <-time.After(700 * time.Millisecond):
+					case <-r.Context().Done():
+						return
+					}
+				}
+				proxy.ServeHTTP(w, r)
+			}))
+			defer slow.Close()
+			var m map[string]any
+			_ = json.Unmarshal(e.demoRequest("aco-herceptin-order-select"), &m)
+			m["fhirServer"] = slow.URL
+			delete(m["prefetch"].(map[string]any), "medications")
+			dr := m["context"].(map[string]any)["draftOrders"].(map[string]any)["entry"].([]any)[0].(map[string]any)["resource"].(map[string]any)
+			dq := dr["dosageInstruction"].([]any)[0].(map[string]any)["doseAndRate"].([]any)[0].(map[string]any)["doseQuantity"].(map[string]any)
+			dq["value"], dq["unit"], dq["code"] = 6, "mg/kg", "mg/kg"
+			body, _ := json.Marshal(m)
+			s, out, _ := e.post(serviceOf("order-select"), body)
+			if s != 200 {
+				t.Fatalf("hook: %d %s", s, out)
+			}
+			detail := ""
+			for _, card := range decodeResponse(t, out).Cards {
+				detail += card.Detail
+			}
+			gotWeight := strings.Contains(detail, "6 mg/kg x 70 kg (body weight")
+			noWeight := strings.Contains(detail, "no usable body weight for a mg/kg dose")
+			if gotWeight != c.wantWeight || noWeight == c.wantWeight {
+				t.Fatalf("weight used: %v, want %v\n%.600s", gotWeight, c.wantWeight, detail)
+			}
+		})
+	}
 }

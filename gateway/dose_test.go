@@ -40,8 +40,12 @@ func TestSandboxDailyIVTrastuzumabUsesLabelledCourse(t *testing.T) {
 			t.Errorf("detail lacks %q:\n%s", want, c.Detail)
 		}
 	}
-	if !strings.Contains(c.Summary, "$39,479") {
-		t.Errorf("summary %q: want the 17-administration Medicare saving $39,479", c.Summary)
+	// Per course of 17: Medicare pays (allowed - coinsurance) x 0.98 sequestration. Herceptin
+	// (56,214.50 - 11,469.30) x 0.98 = 43,850.30 (the coinsurance is 20 % of allowed plus 80 % of
+	// the 283.00 Part B deductible: 11,242.90 + 226.40); Trazimera (5,858.37 - 1,398.07) x 0.98 =
+	// 4,371.09. $39,479 apart, as in the header; thirty infusions would be 30/17 of each.
+	if !strings.Contains(c.Detail, "| Medicare | $43,850 | $4,371 |") {
+		t.Errorf("detail: want the 17-administration Medicare payments $43,850 vs $4,371 ($39,479 apart):\n%s", c.Detail)
 	}
 }
 
@@ -58,7 +62,7 @@ func TestPillUnitIsATablet(t *testing.T) {
 		t.Fatalf("status %d: %s", status, resp)
 	}
 	r := decodeResponse(t, resp)
-	if len(r.Cards) != 1 || !strings.Contains(r.Cards[0].Detail, "Dose: 40 mg a day (1 tablet x 40 mg); 90 days of supply") {
+	if len(r.Cards) != 1 || !strings.Contains(r.Cards[0].Detail, "Same strength: 40 mg a day") || !strings.Contains(r.Cards[0].Detail, "| per 90d |") {
 		t.Fatalf("want 40 mg a day from 1 {pill} of 40 mg: %+v", r.Cards)
 	}
 }

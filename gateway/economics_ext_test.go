@@ -86,8 +86,9 @@ func TestEconomicsExtension(t *testing.T) {
 			t.Errorf("assumptions lack %q:\n%s", want, joined)
 		}
 	}
-	// The table prints the same numbers.
-	for _, want := range []string{"| Organisation impact per course | +$2,287.05 | +$23,610.16 |", "| Payer pays per year | $43,850.29 | $4,371.09 |"} {
+	// The table prints the same numbers, in whole dollars for a sidebar (issue 14); the
+	// organisation's are for the comparison page and for configured audiences.
+	for _, want := range []string{"| Medicare | $43,850 | $4,371 |", "| Total cost | $56,215 | $5,858 |", "| Patient | $11,469 | $1,398 |"} {
 		if !strings.Contains(card.Detail, want) {
 			t.Errorf("detail lacks %q", want)
 		}
@@ -163,10 +164,14 @@ func TestEconomicsExtensionMatchesTable(t *testing.T) {
 				a, b      float64
 				formatter func(float64) string
 			}{
-				{"Allowed (total cost) per course", x.Ordered.PerCourse.Allowed, x.Options[0].PerCourse.Allowed, usd},
-				{"Organisation impact per course", x.Ordered.PerCourse.Organisation, x.Options[0].PerCourse.Organisation, signedUSD},
-				{"Organisation impact per year", x.Ordered.PerYear.Organisation, x.Options[0].PerYear.Organisation, signedUSD},
+				{"Total cost", x.Ordered.PerCourse.Allowed, x.Options[0].PerCourse.Allowed, cardUSD},
+				{"Patient", x.Ordered.PerCourse.Patient, x.Options[0].PerCourse.Patient, cardUSD},
+				{"Medicare", x.Ordered.PerCourse.PayerPaid, x.Options[0].PerCourse.PayerPaid, cardUSD},
+				{"Plan", x.Ordered.PerCourse.PayerPaid, x.Options[0].PerCourse.PayerPaid, cardUSD},
 			} {
+				if (c.label == "Medicare" || c.label == "Plan") && row(c.label) == "" {
+					continue // the payer's row has one of the two names, none under capitation
+				}
 				want := "| " + c.label + " | " + c.formatter(c.a) + " | " + c.formatter(c.b) + " |"
 				if got := row(c.label); !strings.HasPrefix(got, want) {
 					t.Errorf("%s: table row %q, extension says %q", name, got, want)

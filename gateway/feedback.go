@@ -25,7 +25,8 @@ const feedbackSkew = time.Minute
 // the others (the spec leaves feedback status codes open, and a different answer would tell a
 // caller which card uuids exist) but are not stored: they are counted in
 // valuerx_feedback_refused_total by reason and logged without their content. The 200 leaves
-// only after the items are committed.
+// only after the items are committed. Decisions are committed before their hook answers, so
+// no flush is needed to see the card a feedback is about.
 func (g *Gateway) handleFeedback(w http.ResponseWriter, r *http.Request) {
 	id := mux.Vars(r)["id"]
 	if _, ok := g.byID[id]; !ok {
@@ -48,9 +49,6 @@ func (g *Gateway) handleFeedback(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, http.StatusOK, map[string]int{"received": len(fr.Feedback)})
 		return
-	}
-	if g.decisions != nil {
-		g.decisions.flush(r.Context()) // the cards this feedback is about are in the store
 	}
 	client := clientOf(r.Context())
 	now := g.cfg.Now()
@@ -102,7 +100,7 @@ func checkedFeedback(d store.Decision, client, serviceID string, f cdshooks.Feed
 	if limit := now.Add(feedbackSkew); at.After(limit) {
 		at = limit
 	}
-	base := store.Feedback{Client: client, ServiceID: serviceID, CardUUID: f.Card, Outcome: f.Outcome,
+	base := store.Feedback{Client: client, ServiceID: serviceID, CardUUID: f.Card, OrderKey: d.OrderKey, Fingerprint: d.Fingerprint, Outcome: f.Outcome,
 		OutcomeSent: sent, OutcomeAt: at, ReceivedAt: now}
 	if f.OverrideReason != nil {
 		if f.OverrideReason.Reason != nil {
@@ -137,7 +135,6 @@ func (g *Gateway) handleSummary(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"contracts": []store.ContractSummary{}})
 		return
 	}
-	g.decisions.flush(r.Context())
 	sum, err := g.cfg.Store.Summary(r.Context())
 	if err != nil {
 		g.fail(w, r, errorf(KindUnavailable, "summary", "could not read the decision store", err))
@@ -154,7 +151,7 @@ func (g *Gateway) handleContracts(w http.ResponseWriter, _ *http.Request) {
 		Arrangement string `json:"arrangement"`
 	}
 	var out []view
-	for _, c := range g.cfg.Registry.Contracts() {
+	for _, c := range g.current().reg.Contracts() {
 		out = append(out, view{c.ID, c.Name, string(c.Arrangement)})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"contracts": out})

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"valuerx/catalog"
 	"valuerx/cdshooks"
 	"valuerx/demo"
 	"valuerx/fhir"
@@ -104,7 +105,14 @@ var (
 )
 
 func testCatalog(t testing.TB) *scoring.Catalog {
-	catalogOnce.Do(func() { catalogVal, catalogErr = scoring.DefaultCatalog() })
+	catalogOnce.Do(func() {
+		s, err := catalog.Embedded()
+		if err != nil {
+			catalogErr = err
+			return
+		}
+		catalogVal, catalogErr = scoring.NewCatalog(s)
+	})
 	if catalogErr != nil {
 		t.Fatal(catalogErr)
 	}

@@ -73,6 +73,9 @@ func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, err error) int {
 // Advise answers one hook request body for a service. It is the whole flow of a hook without
 // HTTP, so tests and benchmarks can drive it directly.
 func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cdshooks.Response, error) {
+	// One deadline for the whole hook: every fetch and every loop over fetched data (issue 11).
+	ctx, cancel := context.WithTimeout(ctx, g.cfg.HookBudget)
+	defer cancel()
 	req, oc, err := cdshooks.DecodeRequest(body, svc.Hook)
 	if err != nil {
 		return nil, err
@@ -107,9 +110,10 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 	}
 
 	resp := &cdshooks.Response{Cards: []cdshooks.Card{}}
-	lookupCtx, cancel := context.WithTimeout(ctx, g.cfg.HookBudget)
-	defer cancel()
-	pol := g.cfg.Scorer.Policy()
+	rec := g.newRecorder(ctx, svc, req, oc) // decisions.go
+	// One catalog for the whole hook, even if a reload swaps it meanwhile.
+	eng := g.current()
+	pol := eng.scorer.Policy()
 	site := ""
 	for _, c := range siteCandidates(req, oc) {
 		if pol.HasSite(c) {
@@ -118,7 +122,18 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 		}
 	}
 	lookups := &orderLookups{data: data}
+	var history []therapyEntry
+	historyRead := false
+	therapy := func() []therapyEntry { // decoded once per hook, on first need
+		if !historyRead {
+			history, historyRead = therapyHistory(eng.cat, data.meds), true
+		}
+		return history
+	}
 	for i, raw := range draft {
+		if ctx.Err() != nil {
+			break // the budget is spent: answer with the cards so far
+		}
 		mr := decoded[i]
 		if mr == nil {
 			continue
@@ -126,16 +141,16 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 		if svc.focusSelections && !focus[mr.ResourceType+"/"+mr.ID] {
 			continue
 		}
-		item, ok := recogniseDecoded(g.cfg.Catalog, raw, mr, func(ref string) (json.RawMessage, bool) {
-			return data.medication(lookupCtx, ref)
+		item, ok := recogniseDecoded(eng.cat, raw, mr, func(ref string) (json.RawMessage, bool) {
+			return data.medication(ctx, ref)
 		}, now)
 		if !ok {
 			continue
 		}
-		group, _ := g.cfg.Catalog.Group(item.product.GroupID)
+		group, _ := eng.cat.Group(item.product.GroupID)
 		var pat clinical.Patient
 		if w, h := clinical.Needs(item.order, doseStrength(&item)); w || h {
-			pat = lookups.vitals(lookupCtx, oc.PatientID, w, h)
+			pat = lookups.vitals(ctx, oc.PatientID, w, h)
 		}
 		applyDose(&item, group, pat)
 		if item.noFigures {
@@ -148,7 +163,7 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 		if !ok {
 			continue // no coverage in force: no arrangement, no advice
 		}
-		contract, ok := g.cfg.Registry.Classify(cov, item.date)
+		contract, ok := eng.reg.Classify(cov, item.date)
 		if !ok {
 			g.metrics.unclassified.Inc()
 			continue
@@ -159,7 +174,7 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 		if t := pol.Indications(); t.Covers(group.ID) {
 			// Only groups whose labels differ by indication need the diagnosis looked up.
 			var dx []scoring.Diagnosis
-			dx, indicationKnown = lookups.orderIndication(lookupCtx, mr)
+			dx, indicationKnown = lookups.orderIndication(ctx, mr)
 			indications = t.Match(group.ID, dx, ageOn(data.patient, item.date))
 		}
 		sreq := scoring.Request{
@@ -168,27 +183,35 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 			DoseMg:          item.doseMg,
 			Administrations: item.admins,
 			Date:            item.date,
-			CurrentProductID: currentProduct(g.cfg.Catalog, data.meds, item.product.GroupID, draftIDs, item.date,
+			CurrentProductID: currentProduct(therapy(), item.product.GroupID, draftIDs, item.date,
 				time.Duration(gp.HistoryDays)*24*time.Hour),
 			ItemMg:          item.itemMg,
 			Site:            site,
 			Indications:     indications,
 			IndicationKnown: indicationKnown,
 		}
-		if sc, ok := g.cfg.Registry.ClassifySecondary(cov.Secondary); ok {
+		if sc, ok := eng.reg.ClassifySecondary(cov.Secondary); ok {
 			sreq.SecondaryID = sc.ID // supplemental coverage changes the patient's and the organisation's figures
 		}
-		res, err := g.cfg.Scorer.Score(sreq)
+		res, err := eng.scorer.Score(sreq)
 		if err != nil {
 			g.log.Warn("scoring failed", "service", svc.ID, "hook", hookRef(req.HookInstance), "group", item.product.GroupID, "error", err.Error())
 			continue
+		}
+		if res.Stale {
+			g.metrics.stalePriced.Inc()
+			if g.tooStale(eng, item.date) {
+				// Past maxBookAge the nearest book's figures are too old to quote at all.
+				g.metrics.staleSuppressed.Inc()
+				continue
+			}
 		}
 		if gp.DoseRoundingPct > 0 {
 			target := res.Ordered.Product
 			if res.Best != nil {
 				target = res.Best.Product
 			}
-			item.rounding = g.roundingFor(sreq, res, target, gp.DoseRoundingPct)
+			item.rounding = g.roundingFor(eng.scorer, sreq, res, target, gp.DoseRoundingPct)
 		}
 		if res.Best == nil {
 			if ro := item.rounding; ro != nil && ro.payerCut > res.Contract.Threshold {
@@ -198,7 +221,11 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 			}
 			continue
 		}
-		card, products, err := g.cards.card(item, sreq, res, group, data.medsKnown)
+		if rec.suppressed(ctx, item, res) {
+			continue // overridden for this order with the same advice (decisions.go)
+		}
+		view := cardView{showOrganisation: g.cfg.Disclosure.showsOrganisation(res.Contract.ID, oc.UserID)}
+		card, products, err := eng.cards.card(item, sreq, res, group, data.medsKnown, view)
 		if err != nil {
 			return nil, errorf(KindInternal, "card", "could not build a card", err)
 		}
@@ -206,8 +233,13 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 			continue // no suggestion could keep the order's strength
 		}
 		resp.Cards = append(resp.Cards, *card)
-		g.record(ctx, svc, req, oc, item, card, products, res)
+		rec.add(item, card, products, res)
 	}
+	if err := rec.commit(ctx); err != nil {
+		return nil, err
+	}
+	// Adherence and SUPD cards (issue 17; gateway/adherence.go): order-sign of a measured class only.
+	resp.Cards = append(resp.Cards, g.adherenceCards(ctx, svc, req, oc, data, draft, now)...)
 	g.metrics.cards.WithLabelValues(svc.ID).Add(float64(len(resp.Cards)))
 	g.metrics.fhirRoundTrips.Observe(float64(data.fetches))
 	return resp, nil

@@ -171,15 +171,26 @@ func TestCardShape(t *testing.T) {
 	if c.UUID == "" || c.Source.Topic == nil || c.Source.Topic.Code != "therapy-alternatives-opt" {
 		t.Errorf("card uuid/topic wrong: %+v", c)
 	}
-	if !strings.Contains(c.Summary, "Trazimera") || !strings.Contains(c.Summary, "Shared Savings") {
-		t.Errorf("summary must name the option and the arrangement: %q", c.Summary)
+	// Issue 14: option, FDA relationship, dose kept, then the patient's cost (Medicare Part B:
+	// coinsurance, per course of 17).
+	if want := "Consider Trazimera (trastuzumab-qyyp), FDA biosimilar, same dose: patient coinsurance $1,398 vs $11,469/course"; c.Summary != want {
+		t.Errorf("summary %q, want %q", c.Summary, want)
 	}
 	if c.SelectionBehavior != "at-most-one" || len(c.Suggestions) == 0 || len(c.Suggestions) > 3 {
 		t.Errorf("suggestions: %d, behaviour %q", len(c.Suggestions), c.SelectionBehavior)
 	}
-	for _, want := range []string{"| Allowed (total cost) per course |", "| Payer pays per course |", "| Patient cost per course (before supplemental coverage) |", "| Organisation impact per course |", "| Organisation impact per year |", "FDA relationship", "Price period", "Where the figures come from"} {
+	// The reason first, then two product columns (ordered, recommended) and five rows; no
+	// organisation figure for a prescriber by default; provenance on the comparison page.
+	for _, want := range []string{"- Same molecule: trastuzumab\n- FDA biosimilar to Herceptin\n", "| per course | Herceptin | Trazimera |",
+		"| Patient | $11,469 | $1,398 |", "| Medicare | $43,850 | $4,371 |", "| Total cost | $56,215 | $5,858 |",
+		"| Vials/dose | 3×150 | 1×420 |", "| Discarded | 30 mg | none |", "- Prices: CMS ASP Jan 2026"} {
 		if !strings.Contains(c.Detail, want) {
-			t.Errorf("detail lacks %q", want)
+			t.Errorf("detail lacks %q:\n%s", want, c.Detail)
+		}
+	}
+	for _, not := range []string{"Organisation", "Ontruzant", "Where the figures come from", "derived:"} {
+		if strings.Contains(c.Detail, not) {
+			t.Errorf("detail has %q (organisation figures, other options and provenance belong on the comparison page):\n%s", not, c.Detail)
 		}
 	}
 	for _, s := range c.Suggestions {

@@ -124,12 +124,12 @@ func TestIsolationPrefetchNotCached(t *testing.T) {
 		t.Fatalf("A: %d %s", s, out)
 	}
 	want := cardsSignature(t, out)
-	if !strings.Contains(want, "Trazimera instead of Herceptin") || !strings.Contains(want, "ACO") {
+	if !strings.Contains(want, "Consider Trazimera") || !strings.Contains(want, "patient coinsurance") {
 		t.Fatalf("A's baseline: %s", want)
 	}
 	for _, who := range []*cdshooks.Signer{b, e.signer} {
 		s, out := e.postAs(who, path, fakeBody)
-		if s != 200 || !strings.Contains(cardsSignature(t, out), "Commercial") {
+		if s != 200 || !strings.Contains(cardsSignature(t, out), "Consider Kanjinti") {
 			t.Fatalf("the fake coverage is used for its own request: %d %s", s, cardsSignature(t, out))
 		}
 		s, out = e.postAs(e.signer, path, none)

@@ -16,6 +16,10 @@ type metrics struct {
 	// feedbackRefused counts feedback items not stored, by reason (unknown-card, other-client,
 	// other-service, unknown-suggestion).
 	feedbackRefused *prometheus.CounterVec
+	// suppressed counts cards not shown again for an order the clinician overrode (same advice).
+	suppressed *prometheus.CounterVec
+	// overloaded counts hooks refused with 503 beyond Config.MaxInFlight.
+	overloaded      prometheus.Counter
 	prefetch        *prometheus.CounterVec
 	fhirFetches     *prometheus.CounterVec
 	fhirErrors      *prometheus.CounterVec
@@ -24,9 +28,13 @@ type metrics struct {
 	authFailures    prometheus.Counter
 	panics          prometheus.Counter
 	unclassified    prometheus.Counter
+	stalePriced     prometheus.Counter
+	staleSuppressed prometheus.Counter
+	catalogInfo     *prometheus.GaugeVec
+	catalogReloads  prometheus.Counter
 }
 
-func newMetrics(reg *prometheus.Registry, scorer *scoring.Scorer) *metrics {
+func newMetrics(reg *prometheus.Registry, scorer func() *scoring.Scorer) *metrics {
 	m := &metrics{
 		hooks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "valuerx_hook_requests_total",
 			Help: "CDS Hooks service calls by service and HTTP status."}, []string{"service", "status"}),
@@ -39,6 +47,10 @@ func newMetrics(reg *prometheus.Registry, scorer *scoring.Scorer) *metrics {
 			Help: "Feedback items received by outcome."}, []string{"service", "outcome"}),
 		feedbackRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "valuerx_feedback_refused_total",
 			Help: "Feedback items answered but not stored, by reason."}, []string{"service", "reason"}),
+		suppressed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "valuerx_cards_suppressed_total",
+			Help: "Cards not shown again for an order whose card the clinician overrode, with the same advice."}, []string{"service"}),
+		overloaded: prometheus.NewCounter(prometheus.CounterOpts{Name: "valuerx_hooks_overloaded_total",
+			Help: "Hooks refused with 503 because too many were in flight."}),
 		prefetch: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "valuerx_prefetch_total",
 			Help: "Prefetch keys by state: present, null, outcome (client could not fetch), absent."}, []string{"key", "state"}),
 		fhirFetches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "valuerx_fhir_fetches_total",
@@ -55,16 +67,25 @@ func newMetrics(reg *prometheus.Registry, scorer *scoring.Scorer) *metrics {
 			Help: "Panics recovered into a 500."}),
 		unclassified: prometheus.NewCounter(prometheus.CounterOpts{Name: "valuerx_unclassified_coverage_total",
 			Help: "Recognised orders whose coverage matched no configured contract."}),
+		stalePriced: prometheus.NewCounter(prometheus.CounterOpts{Name: "valuerx_stale_price_book_total",
+			Help: "Orders priced on the nearest price book because their date is outside every book (marked stale in the card)."}),
+		staleSuppressed: prometheus.NewCounter(prometheus.CounterOpts{Name: "valuerx_stale_cards_suppressed_total",
+			Help: "Cards not given because the order is dated further past the newest price book than maxBookAge."}),
+		catalogInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "valuerx_catalog_info",
+			Help: "The catalog snapshot in service (1 for its version)."}, []string{"version"}),
+		catalogReloads: prometheus.NewCounter(prometheus.CounterOpts{Name: "valuerx_catalog_reloads_total",
+			Help: "Catalog snapshots swapped in since start."}),
 	}
-	reg.MustRegister(m.hooks, m.hookSeconds, m.cards, m.feedback, m.feedbackRefused, m.prefetch, m.fhirFetches, m.fhirErrors,
-		m.fhirRoundTrips, m.coverageCache, m.authFailures, m.panics, m.unclassified)
+	reg.MustRegister(m.hooks, m.hookSeconds, m.cards, m.feedback, m.feedbackRefused, m.suppressed, m.overloaded, m.prefetch, m.fhirFetches, m.fhirErrors,
+		m.fhirRoundTrips, m.coverageCache, m.authFailures, m.panics, m.unclassified,
+		m.stalePriced, m.staleSuppressed, m.catalogInfo, m.catalogReloads)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "valuerx_scoring_cache_hits",
-		Help: "Scoring LRU cache hits since start."}, func() float64 { return float64(scorer.Stats().Hits) }))
+		Help: "Scoring LRU cache hits since start."}, func() float64 { return float64(scorer().Stats().Hits) }))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "valuerx_scoring_cache_misses",
-		Help: "Scoring LRU cache misses since start."}, func() float64 { return float64(scorer.Stats().Misses) }))
+		Help: "Scoring LRU cache misses since start."}, func() float64 { return float64(scorer().Stats().Misses) }))
 	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }
 
 // CacheStats exposes the scoring cache counters (the load harness reports the hit ratio).
-func (g *Gateway) CacheStats() scoring.CacheStats { return g.cfg.Scorer.Stats() }
+func (g *Gateway) CacheStats() scoring.CacheStats { return g.current().scorer.Stats() }

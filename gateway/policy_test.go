@@ -46,7 +46,7 @@ formularies:
 	if len(sgs) != 1 || !strings.HasPrefix(sgs[0].label, "Switch to Kanjinti (trastuzumab-anns) 420 mg IV") {
 		t.Fatalf("want only Kanjinti, got %q", labels(sgs))
 	}
-	if !strings.Contains(detail, "Trazimera (not on formulary or not stocked here)") {
+	if !strings.Contains(detail, "Trazimera (off formulary here)") {
 		t.Fatalf("detail does not say why Trazimera is not suggested:\n%s", detail)
 	}
 }
@@ -89,7 +89,7 @@ formularies:
 	if len(sgs) != 1 || !strings.Contains(sgs[0].label, "Ogivri") {
 		t.Fatalf("want the formulary product Ogivri, got %q", labels(sgs))
 	}
-	if !strings.Contains(detail, "Herceptin is not on this site's formulary") {
+	if !strings.Contains(detail, "Herceptin: not on formulary here") {
 		t.Fatalf("detail does not say the order is off formulary:\n%s", detail)
 	}
 }
@@ -132,7 +132,7 @@ func TestUnknownIndicationIsSaid(t *testing.T) {
 	_, detail := policyAnswer(t, e, "aco-herceptin-order-select", func(m map[string]any) {
 		m["prefetch"].(map[string]any)["conditions"] = nil
 	})
-	if !strings.Contains(detail, "**Indication:** none in the order or the problem list") {
+	if !strings.Contains(detail, "Indication unknown: check label") {
 		t.Fatalf("detail does not say the indication is unknown:\n%s", detail)
 	}
 }
@@ -160,7 +160,7 @@ func TestMidCoursePolicies(t *testing.T) {
 			if !c.wantCard {
 				return
 			}
-			ack := strings.Contains(detail, "allows a switch at the next administration only")
+			ack := strings.Contains(detail, "On therapy: switch next cycle only")
 			if ack != c.wantAck || strings.HasSuffix(sgs[0].label, "from the next administration") != c.wantAck {
 				t.Fatalf("acknowledgement %v in detail, label %q; want %v", ack, sgs[0].label, c.wantAck)
 			}

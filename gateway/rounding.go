@@ -22,7 +22,7 @@ type roundingOffer struct {
 
 // roundingFor scores the rounded dose of product under the same request; nil when the policy
 // offers none.
-func (g *Gateway) roundingFor(sreq scoring.Request, res scoring.Result, product scoring.Product, pct float64) *roundingOffer {
+func (g *Gateway) roundingFor(sc *scoring.Scorer, sreq scoring.Request, res scoring.Result, product scoring.Product, pct float64) *roundingOffer {
 	r, ok := scoring.RoundToVials(product, res.DoseMg, pct)
 	if !ok {
 		return nil
@@ -32,7 +32,7 @@ func (g *Gateway) roundingFor(sreq scoring.Request, res scoring.Result, product 
 	if rreq.Administrations == 0 {
 		rreq.Administrations = res.Administrations
 	}
-	rres, err := g.cfg.Scorer.Score(rreq)
+	rres, err := sc.Score(rreq) // the hook's own scorer: one catalog per hook
 	if err != nil {
 		return nil
 	}

@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -36,10 +37,17 @@ type Config struct {
 	// guessed from Host or X-Forwarded-* headers.
 	ExternalURL string
 
-	Catalog  *scoring.Catalog
-	Registry *scoring.Registry
-	Scorer   *scoring.Scorer
-	Store    store.Store // may be nil: decisions and feedback are then not recorded
+	// Catalog, Registry and Scorer are what the gateway starts on; Gateway.Swap replaces them
+	// (a catalog snapshot reloaded). CatalogVersion names the starting catalog.
+	Catalog        *scoring.Catalog
+	Registry       *scoring.Registry
+	Scorer         *scoring.Scorer
+	CatalogVersion string
+	// MaxBookAge is how far past the end of the newest CMS price book an order may be dated and
+	// still get a card with figures (priced on that book and marked stale); beyond it the card is
+	// not given at all. Zero: no limit.
+	MaxBookAge time.Duration
+	Store      store.Store // may be nil: decisions and feedback are then not recorded
 
 	// Verifier checks client JWTs; nil turns authentication off (tests, local demo only).
 	Verifier *cdshooks.Verifier
@@ -76,6 +84,13 @@ type Config struct {
 	// decisions without storing patient identifiers. Instances sharing a store must share it;
 	// empty: a random secret per process.
 	OrderKeySecret []byte
+	// MaxInFlight caps the hooks served at once; beyond it a hook gets 503 with Retry-After
+	// (decisions.go says why). Default 256; negative: no cap.
+	MaxInFlight int
+
+	// Disclosure says which prescribers see the organisation's margin and net impact on cards
+	// (default: none; the comparison page shows them to pharmacists and the VBC team).
+	Disclosure Disclosure
 
 	// Analysts is who may read /analytics/* (analyst.go). Zero: nobody.
 	Analysts AnalystAuth
@@ -108,6 +123,9 @@ func (c *Config) defaults() error {
 	if c.CoverageTTL <= 0 {
 		c.CoverageTTL = 5 * time.Minute
 	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = 256
+	}
 	if c.MaxEntriesPerKey <= 0 {
 		c.MaxEntriesPerKey = 1000
 	}
@@ -135,15 +153,14 @@ type Gateway struct {
 	services []serviceDef
 	byID     map[string]*serviceDef
 	resolver *resolver
-	cards    *cardCache
-	// decisions writes to cfg.Store off the request path; nil without a store.
-	decisions *decisionLog
-	metrics   *metrics
-	analysts  *analysts
-	registry  *prometheus.Registry
+	metrics  *metrics
+	analysts *analysts
+	registry *prometheus.Registry
 	// orderSecret keys orderKey (Config.OrderKeySecret, or random per process).
 	orderSecret []byte
 	handler     http.Handler
+	// eng is the catalog and what is built on it; replaced whole by Swap.
+	eng atomic.Pointer[engine]
 }
 
 // New builds a Gateway from cfg.
@@ -164,7 +181,9 @@ func New(cfg Config) (*Gateway, error) {
 		g.byID[g.services[i].ID] = &g.services[i]
 	}
 	g.registry = prometheus.NewRegistry()
-	g.metrics = newMetrics(g.registry, cfg.Scorer)
+	g.eng.Store(newEngine(cfg.Catalog, cfg.Registry, cfg.Scorer, cfg.CatalogVersion))
+	g.metrics = newMetrics(g.registry, func() *scoring.Scorer { return g.current().scorer })
+	g.metrics.catalogInfo.WithLabelValues(cfg.CatalogVersion).Set(1)
 	an, err := newAnalysts(cfg.Analysts, cfg.ExternalURL, cfg.Now, g.registry)
 	if err != nil {
 		return nil, err
@@ -174,10 +193,6 @@ func New(cfg Config) (*Gateway, error) {
 		cfg.Logger.Warn("no analyst credentials configured (analytics.accounts or analytics.oidc): /analytics refuses every request")
 	}
 	g.resolver = newResolver(cfg, g.metrics)
-	g.cards = newCardCache(cfg.Catalog)
-	if cfg.Store != nil {
-		g.decisions = newDecisionLog(cfg.Store, cfg.Logger)
-	}
 	g.handler = g.routes()
 	return g, nil
 }
@@ -185,9 +200,6 @@ func New(cfg Config) (*Gateway, error) {
 // Close releases background resources (caches with janitors).
 func (g *Gateway) Close() error {
 	g.resolver.close()
-	if g.decisions != nil {
-		g.decisions.close() // writes what is queued
-	}
 	return nil
 }
 
@@ -208,7 +220,7 @@ func (g *Gateway) routes() http.Handler {
 		discovery = g.authenticate(discovery)
 	}
 	r.Handle("/cds-services", discovery).Methods(http.MethodGet)
-	r.Handle("/cds-services/{id}", g.authenticate(http.HandlerFunc(g.handleHook))).Methods(http.MethodPost)
+	r.Handle("/cds-services/{id}", g.inFlight(g.authenticate(http.HandlerFunc(g.handleHook)))).Methods(http.MethodPost)
 	r.Handle("/cds-services/{id}/feedback", g.authenticate(http.HandlerFunc(g.handleFeedback))).Methods(http.MethodPost)
 
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {

@@ -29,6 +29,7 @@ var prefetchTemplates = map[string]string{
 	keyCoverage:    "Coverage?patient={{context.patientId}}&status=active",
 	keyMedications: "MedicationRequest?patient={{context.patientId}}",
 	keyConditions:  "Condition?patient={{context.patientId}}",
+	keyDispenses:   dispensePrefetch, // adherence.go: fills for the PQA measures
 }
 
 // fetchTemplates are the same queries as prefetchTemplates, written with the reference form

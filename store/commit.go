@@ -19,52 +19,76 @@ const commitBatch = 512
 // callers' writes, and one caller giving up must not roll back the others.
 const commitTimeout = 10 * time.Second
 
-// writeOp is one caller's write: run inside the shared transaction, under its own savepoint.
+// writeOp is one caller's write: run inside the shared transaction, under its own savepoint
+// when it has several statements (one statement is atomic on its own in SQLite).
 type writeOp struct {
-	run func(ctx context.Context, tx *sql.Tx) error
-	err chan error // capacity 1
+	run    func(ctx context.Context, tx *sql.Tx) error
+	single bool
+	// early answers the caller as soon as the statement has run, before the commit (see
+	// doEarly).
+	early bool
+	err   chan error // capacity 1
 }
 
 // committer is a group commit: every write waits for a commit, and writes that arrive while a
 // commit is in progress share the next one. A SQLite commit costs more than the inserts it
-// commits, so concurrent hooks pay for one commit per batch instead of one each, while a lone
-// hook waits for no timer: the writer starts as soon as it is idle.
+// commits, so concurrent hooks pay for one commit per batch instead of one each.
+//
+// There is no writer goroutine: the first caller to find no commit in progress leads, running the
+// batch in its own goroutine, and keeps leading while writes queue up behind it; the others wait
+// for its answer. An idle store costs a lone hook no hand-off to another goroutine, which on a
+// busy two-core machine waited behind the hooks in the run queue (docs/performance.md).
 type committer struct {
 	db *sql.DB
 
-	mu     sync.Mutex
-	queue  []*writeOp
-	closed bool
-	wake   chan struct{} // capacity 1: there is something queued
-	done   chan struct{} // closed when the writer has drained and stopped
+	mu      sync.Mutex
+	queue   []*writeOp
+	leading bool // a caller is running batches
+	closed  bool
+	idle    *sync.Cond // signalled when leading ends
 }
 
 func newCommitter(db *sql.DB) *committer {
-	c := &committer{db: db, wake: make(chan struct{}, 1), done: make(chan struct{})}
-	go c.loop()
+	c := &committer{db: db}
+	c.idle = sync.NewCond(&c.mu)
 	return c
-}
-
-func (c *committer) signal() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
 }
 
 // do runs fn in the next group transaction and returns once that transaction is committed (nil)
 // or failed. When ctx ends first the write may still commit later; the caller must then not
 // acknowledge it.
 func (c *committer) do(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
-	op := &writeOp{run: fn, err: make(chan error, 1)}
+	return c.enqueue(ctx, &writeOp{run: fn, err: make(chan error, 1)})
+}
+
+// doSingle is do for a write of exactly one statement: it needs no savepoint.
+func (c *committer) doSingle(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	return c.enqueue(ctx, &writeOp{run: fn, single: true, err: make(chan error, 1)})
+}
+
+// doEarly runs a one-statement fn in the next group transaction and returns as soon as it has
+// run, without waiting for the commit. Its answer is final at that point: one connection writes
+// the file at a time, so no other writer can change it. Durability follows with the commit, which
+// precedes that of anything the caller writes afterwards (transactions commit in order), so a
+// caller that acknowledges only after a later write of its own acknowledges nothing that is not
+// on disk. Used for jti claims: the hook then waits for one commit (its decisions), not two.
+func (c *committer) doEarly(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	return c.enqueue(ctx, &writeOp{run: fn, single: true, early: true, err: make(chan error, 1)})
+}
+
+func (c *committer) enqueue(ctx context.Context, op *writeOp) error {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		return errClosed
 	}
 	c.queue = append(c.queue, op)
-	c.mu.Unlock()
-	c.signal()
+	if !c.leading {
+		c.leading = true
+		c.lead() // unlocks
+	} else {
+		c.mu.Unlock()
+	}
 	select {
 	case err := <-op.err:
 		return err
@@ -73,38 +97,39 @@ func (c *committer) do(ctx context.Context, fn func(ctx context.Context, tx *sql
 	}
 }
 
-// close commits what is queued and stops the writer.
+// lead runs batches until the queue is empty. Called with mu held and leading set; returns with
+// mu released.
+func (c *committer) lead() {
+	for {
+		n := min(len(c.queue), commitBatch)
+		if n == 0 {
+			c.leading = false
+			c.queue = nil
+			c.idle.Broadcast()
+			c.mu.Unlock()
+			return
+		}
+		batch := c.queue[:n:n]
+		c.queue = c.queue[n:]
+		c.mu.Unlock()
+		c.commit(batch)
+		c.mu.Lock()
+	}
+}
+
+// close waits for the batch in progress, commits what is queued and refuses further writes.
 func (c *committer) close() {
 	c.mu.Lock()
 	c.closed = true
-	c.mu.Unlock()
-	c.signal()
-	<-c.done
-}
-
-func (c *committer) loop() {
-	defer close(c.done)
-	for {
-		<-c.wake
-		for {
-			c.mu.Lock()
-			n := min(len(c.queue), commitBatch)
-			batch := c.queue[:n:n]
-			c.queue = c.queue[n:]
-			if len(c.queue) == 0 {
-				c.queue = nil
-			}
-			closed := c.closed && n == 0
-			c.mu.Unlock()
-			if closed {
-				return
-			}
-			if n == 0 {
-				break
-			}
-			c.commit(batch)
-		}
+	for c.leading {
+		c.idle.Wait()
 	}
+	if len(c.queue) > 0 {
+		c.leading = true
+		c.lead()
+		return
+	}
+	c.mu.Unlock()
 }
 
 // commit runs batch in one transaction. Each op has a savepoint, so one failing write is rolled
@@ -113,9 +138,12 @@ func (c *committer) commit(batch []*writeOp) {
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
 	errs := make([]error, len(batch))
+	answered := make([]bool, len(batch))
 	fail := func(err error) {
-		for _, op := range batch {
-			op.err <- err
+		for i, op := range batch {
+			if !answered[i] {
+				op.err <- err
+			}
 		}
 	}
 	tx, err := c.db.BeginTx(ctx, nil)
@@ -124,6 +152,14 @@ func (c *committer) commit(batch []*writeOp) {
 		return
 	}
 	for i, op := range batch {
+		if op.single {
+			errs[i] = op.run(ctx, tx)
+			if op.early {
+				op.err <- errs[i]
+				answered[i] = true
+			}
+			continue
+		}
 		if _, err := tx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
 			errs[i] = fmt.Errorf("store: savepoint: %w", err)
 			continue
@@ -147,6 +183,8 @@ func (c *committer) commit(batch []*writeOp) {
 		return
 	}
 	for i, op := range batch {
-		op.err <- errs[i]
+		if !answered[i] {
+			op.err <- errs[i]
+		}
 	}
 }

@@ -29,6 +29,10 @@ type SQLite struct {
 	rd *sql.DB // readers; == db for ":memory:"
 	c  *committer
 
+	// Statements prepared once: parsing SQL is a large part of a small write.
+	insDecision, insFeedback, claimJTI, sweepJTI *sql.Stmt
+	orderState                                   *sql.Stmt
+
 	lastSweep time.Time // jti sweep; touched only inside the writer's transactions
 }
 
@@ -73,6 +77,22 @@ func OpenSQLiteOptions(path string, o SQLiteOptions) (*SQLite, error) {
 		rd.SetMaxOpenConns(4)
 		s.rd = rd
 	}
+	for _, p := range []struct {
+		db   *sql.DB
+		dst  **sql.Stmt
+		text string
+	}{
+		{db, &s.insDecision, insertDecision}, {db, &s.insFeedback, insertFeedback},
+		{db, &s.claimJTI, claimJTISQL}, {db, &s.sweepJTI, `DELETE FROM jti WHERE expires_at <= ?`},
+		{s.rd, &s.orderState, `SELECT outcome, fingerprint, outcome_at, received_at FROM feedback WHERE client = ? AND order_key = ?`},
+	} {
+		st, err := p.db.Prepare(p.text)
+		if err != nil {
+			s.closeDBs()
+			return nil, fmt.Errorf("store: prepare: %w", err)
+		}
+		*p.dst = st
+	}
 	s.c = newCommitter(db)
 	return s, nil
 }
@@ -107,6 +127,15 @@ func (s *SQLite) SchemaVersion(ctx context.Context) (int64, error) {
 // Close commits what is queued and closes the database.
 func (s *SQLite) Close() error {
 	s.c.close()
+	return s.closeDBs()
+}
+
+func (s *SQLite) closeDBs() error {
+	for _, st := range []*sql.Stmt{s.insDecision, s.insFeedback, s.claimJTI, s.sweepJTI, s.orderState} {
+		if st != nil {
+			st.Close()
+		}
+	}
 	if s.rd != s.db {
 		s.rd.Close()
 	}
@@ -131,8 +160,38 @@ const insertDecision = `INSERT OR IGNORE INTO decisions
 	 ordered_product, best_product, suggestions, payer_saving, patient_saving, org_impact, created_at)
 	VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
 
-const insertOption = `INSERT OR IGNORE INTO decision_options
-	(card_uuid, suggestion_uuid, product_id, payer_saving, patient_saving, org_impact) VALUES (?,?,?,?,?,?)`
+// storedSuggestion is one element of decisions.suggestions.
+type storedSuggestion struct {
+	UUID    string  `json:"uuid"`
+	Product string  `json:"product"`
+	Payer   float64 `json:"payer"`
+	Patient float64 `json:"patient"`
+	Org     float64 `json:"org"`
+}
+
+func encodeSuggestions(ss []Suggestion) (string, error) {
+	out := make([]storedSuggestion, len(ss))
+	for i, sg := range ss {
+		out[i] = storedSuggestion{sg.UUID, sg.ProductID, sg.PayerSaving, sg.PatientSaving, sg.OrgImpact}
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return "", fmt.Errorf("store: encode suggestions: %w", err)
+	}
+	return string(b), nil
+}
+
+func decodeSuggestions(s string) ([]Suggestion, error) {
+	var in []storedSuggestion
+	if err := json.Unmarshal([]byte(s), &in); err != nil {
+		return nil, fmt.Errorf("store: decode suggestions: %w", err)
+	}
+	out := make([]Suggestion, len(in))
+	for i, sg := range in {
+		out[i] = Suggestion{sg.UUID, sg.Product, sg.Payer, sg.Patient, sg.Org}
+	}
+	return out, nil
+}
 
 // RecordDecision stores one card.
 func (s *SQLite) RecordDecision(ctx context.Context, d Decision) error {
@@ -144,43 +203,38 @@ func (s *SQLite) RecordDecisions(ctx context.Context, ds []Decision) error {
 	if len(ds) == 0 {
 		return nil
 	}
-	return s.c.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		for _, d := range ds {
-			uuids := make([]string, len(d.Suggestions))
-			for i, sg := range d.Suggestions {
-				uuids[i] = sg.UUID
-			}
-			sugg, err := json.Marshal(uuids)
-			if err != nil {
-				return fmt.Errorf("store: encode suggestions: %w", err)
-			}
-			res, err := tx.ExecContext(ctx, insertDecision, d.CardUUID, d.HookInstance, d.ServiceID, d.Hook, d.Client,
+	suggs := make([]string, len(ds))
+	for i, d := range ds {
+		var err error
+		if suggs[i], err = encodeSuggestions(d.Suggestions); err != nil {
+			return err
+		}
+	}
+	run := func(ctx context.Context, tx *sql.Tx) error {
+		for i, d := range ds {
+			_, err := tx.StmtContext(ctx, s.insDecision).ExecContext(ctx, d.CardUUID, d.HookInstance, d.ServiceID, d.Hook, d.Client,
 				d.OrderKey, d.Fingerprint, d.ContractID, d.Arrangement, d.GroupID, d.OrderedProductID, d.BestProductID,
-				string(sugg), d.PayerSaving, d.PatientSaving, d.OrgImpact, ts(d.At))
+				suggs[i], d.PayerSaving, d.PatientSaving, d.OrgImpact, ts(d.At))
 			if err != nil {
 				return fmt.Errorf("store: record decision: %w", err)
 			}
-			if n, _ := res.RowsAffected(); n == 0 {
-				continue // a repeat keeps the first card and its figures
-			}
-			for _, sg := range d.Suggestions {
-				if _, err := tx.ExecContext(ctx, insertOption, d.CardUUID, sg.UUID, sg.ProductID, sg.PayerSaving, sg.PatientSaving, sg.OrgImpact); err != nil {
-					return fmt.Errorf("store: record suggestion: %w", err)
-				}
-			}
 		}
 		return nil
-	})
+	}
+	if len(ds) == 1 {
+		return s.c.doSingle(ctx, run) // one statement: atomic without a savepoint
+	}
+	return s.c.do(ctx, run)
 }
 
 // Decision returns the card with uuid, or ErrNotFound.
 func (s *SQLite) Decision(ctx context.Context, cardUUID string) (Decision, error) {
 	d := Decision{CardUUID: cardUUID}
-	var at string
+	var at, suggs string
 	err := s.rd.QueryRowContext(ctx, `SELECT hook_instance, service_id, hook, client, order_key, fingerprint, contract_id,
-		arrangement, group_id, ordered_product, best_product, payer_saving, patient_saving, org_impact, created_at
+		arrangement, group_id, ordered_product, best_product, suggestions, payer_saving, patient_saving, org_impact, created_at
 		FROM decisions WHERE card_uuid = ?`, cardUUID).Scan(&d.HookInstance, &d.ServiceID, &d.Hook, &d.Client, &d.OrderKey,
-		&d.Fingerprint, &d.ContractID, &d.Arrangement, &d.GroupID, &d.OrderedProductID, &d.BestProductID,
+		&d.Fingerprint, &d.ContractID, &d.Arrangement, &d.GroupID, &d.OrderedProductID, &d.BestProductID, &suggs,
 		&d.PayerSaving, &d.PatientSaving, &d.OrgImpact, &at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Decision{}, ErrNotFound
@@ -189,21 +243,8 @@ func (s *SQLite) Decision(ctx context.Context, cardUUID string) (Decision, error
 		return Decision{}, fmt.Errorf("store: look up card: %w", err)
 	}
 	d.At = parseTS(at)
-	rows, err := s.rd.QueryContext(ctx, `SELECT suggestion_uuid, product_id, payer_saving, patient_saving, org_impact
-		FROM decision_options WHERE card_uuid = ? ORDER BY rowid`, cardUUID)
-	if err != nil {
-		return Decision{}, fmt.Errorf("store: look up suggestions: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var sg Suggestion
-		if err := rows.Scan(&sg.UUID, &sg.ProductID, &sg.PayerSaving, &sg.PatientSaving, &sg.OrgImpact); err != nil {
-			return Decision{}, fmt.Errorf("store: suggestion row: %w", err)
-		}
-		d.Suggestions = append(d.Suggestions, sg)
-	}
-	if err := rows.Err(); err != nil {
-		return Decision{}, fmt.Errorf("store: suggestion rows: %w", err)
+	if d.Suggestions, err = decodeSuggestions(suggs); err != nil {
+		return Decision{}, err
 	}
 	return d, nil
 }
@@ -213,9 +254,7 @@ func (s *SQLite) OrderState(ctx context.Context, client, orderKey string) (Order
 	if orderKey == "" {
 		return OrderState{}, ErrNotFound
 	}
-	rows, err := s.rd.QueryContext(ctx, `SELECT f.outcome, d.fingerprint, f.outcome_at, f.received_at
-		FROM decisions d JOIN feedback f ON f.card_uuid = d.card_uuid
-		WHERE d.client = ? AND d.order_key = ?`, client, orderKey)
+	rows, err := s.orderState.QueryContext(ctx, client, orderKey)
 	if err != nil {
 		return OrderState{}, fmt.Errorf("store: order state: %w", err)
 	}
@@ -253,8 +292,9 @@ func later(at, recv, thanAt, thanRecv time.Time) bool {
 }
 
 const insertFeedback = `INSERT OR IGNORE INTO feedback
-	(client, service_id, card_uuid, outcome, suggestion_uuid, reason_code, reason_system, has_comment, outcome_sent, outcome_at, received_at)
-	VALUES (?,?,?,?,?,?,?,?,?,?,?)`
+	(client, service_id, card_uuid, order_key, fingerprint, outcome, suggestion_uuid, reason_code, reason_system, has_comment,
+	 outcome_sent, outcome_at, received_at)
+	VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`
 
 // RecordFeedback stores checked feedback items in the next group commit.
 func (s *SQLite) RecordFeedback(ctx context.Context, fs []Feedback) error {
@@ -263,7 +303,7 @@ func (s *SQLite) RecordFeedback(ctx context.Context, fs []Feedback) error {
 	}
 	return s.c.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		for _, f := range fs {
-			if _, err := tx.ExecContext(ctx, insertFeedback, f.Client, f.ServiceID, f.CardUUID, f.Outcome, f.SuggestionUUID,
+			if _, err := tx.StmtContext(ctx, s.insFeedback).ExecContext(ctx, f.Client, f.ServiceID, f.CardUUID, f.OrderKey, f.Fingerprint, f.Outcome, f.SuggestionUUID,
 				f.ReasonCode, f.ReasonSystem, f.HasComment, ts(f.OutcomeSent), ts(f.OutcomeAt), ts(f.ReceivedAt)); err != nil {
 				return fmt.Errorf("store: record feedback: %w", err)
 			}
@@ -272,6 +312,9 @@ func (s *SQLite) RecordFeedback(ctx context.Context, fs []Feedback) error {
 	})
 }
 
+const claimJTISQL = `INSERT INTO jti (key, expires_at) VALUES (?, ?)
+	ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE jti.expires_at <= ?`
+
 // jtiSweepEvery is how often expired jti rows are deleted (inside a claim's transaction).
 const jtiSweepEvery = time.Minute
 
@@ -279,16 +322,17 @@ const jtiSweepEvery = time.Minute
 // An earlier claim whose expiry has passed is taken over.
 func (s *SQLite) ClaimJTI(ctx context.Context, key string, expires, now time.Time) (bool, error) {
 	var fresh bool
-	err := s.c.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	// The sweep is a statement of its own but harmless to keep when the claim fails: no savepoint.
+	// The answer is final once the upsert has run; the claim is committed with the batch, before
+	// the hook's own decision commit returns (doEarly).
+	err := s.c.doEarly(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if now.Sub(s.lastSweep) >= jtiSweepEvery {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM jti WHERE expires_at <= ?`, now.UnixNano()); err != nil {
+			if _, err := tx.StmtContext(ctx, s.sweepJTI).ExecContext(ctx, now.UnixNano()); err != nil {
 				return fmt.Errorf("store: sweep jti: %w", err)
 			}
 			s.lastSweep = now
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO jti (key, expires_at) VALUES (?, ?)
-			ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE jti.expires_at <= ?`,
-			key, expires.UnixNano(), now.UnixNano())
+		res, err := tx.StmtContext(ctx, s.claimJTI).ExecContext(ctx, key, expires.UnixNano(), now.UnixNano())
 		if err != nil {
 			return fmt.Errorf("store: claim jti: %w", err)
 		}
@@ -311,7 +355,7 @@ type summaryRow struct {
 	card, client, orderKey, contract, arr string
 	payer, patient, org                   float64
 	at                                    time.Time
-	outcome, reason                       string
+	outcome, reason, suggestion, suggs    string
 	fbAt, fbRecv                          time.Time
 	hasOpt                                bool
 	optPayer, optPatient, optOrg          float64
@@ -326,14 +370,13 @@ func (s *SQLite) Summary(ctx context.Context) ([]ContractSummary, error) {
 		SELECT d.card_uuid, d.client, d.order_key, d.contract_id, d.arrangement, d.payer_saving, d.patient_saving,
 		       d.org_impact, d.created_at,
 		       COALESCE(f.outcome, ''), COALESCE(f.reason_code, ''), COALESCE(f.outcome_at, ''), COALESCE(f.received_at, ''),
-		       o.card_uuid IS NOT NULL, COALESCE(o.payer_saving, 0), COALESCE(o.patient_saving, 0), COALESCE(o.org_impact, 0)
+		       COALESCE(f.suggestion_uuid, ''), d.suggestions
 		FROM decisions d
 		LEFT JOIN (
 			SELECT card_uuid, outcome, reason_code, suggestion_uuid, outcome_at, received_at,
 			       ROW_NUMBER() OVER (PARTITION BY card_uuid ORDER BY outcome_at DESC, received_at DESC) AS rn
 			FROM feedback) f
-		ON f.card_uuid = d.card_uuid AND f.rn = 1
-		LEFT JOIN decision_options o ON o.card_uuid = d.card_uuid AND f.outcome = 'accepted' AND o.suggestion_uuid = f.suggestion_uuid`)
+		ON f.card_uuid = d.card_uuid AND f.rn = 1`)
 	if err != nil {
 		return nil, fmt.Errorf("store: summary: %w", err)
 	}
@@ -343,9 +386,22 @@ func (s *SQLite) Summary(ctx context.Context) ([]ContractSummary, error) {
 		var r summaryRow
 		var at, fbAt, fbRecv string
 		if err := rows.Scan(&r.card, &r.client, &r.orderKey, &r.contract, &r.arr, &r.payer, &r.patient, &r.org, &at,
-			&r.outcome, &r.reason, &fbAt, &fbRecv, &r.hasOpt, &r.optPayer, &r.optPatient, &r.optOrg); err != nil {
+			&r.outcome, &r.reason, &fbAt, &fbRecv, &r.suggestion, &r.suggs); err != nil {
 			return nil, fmt.Errorf("store: summary row: %w", err)
 		}
+		if r.outcome == "accepted" {
+			// Book the accepted suggestion's own figures (issue 10 item 7).
+			ss, err := decodeSuggestions(r.suggs)
+			if err != nil {
+				return nil, err
+			}
+			for _, sg := range ss {
+				if sg.UUID == r.suggestion {
+					r.hasOpt, r.optPayer, r.optPatient, r.optOrg = true, sg.PayerSaving, sg.PatientSaving, sg.OrgImpact
+				}
+			}
+		}
+		r.suggs = ""
 		r.at, r.fbAt, r.fbRecv = parseTS(at), parseTS(fbAt), parseTS(fbRecv)
 		key := [2]string{r.client, r.orderKey}
 		if r.orderKey == "" {

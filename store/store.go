@@ -76,9 +76,13 @@ func (d Decision) HasSuggestion(uuid string) bool {
 // Feedback is one feedback item (CDS Hooks 2.0 §Feedback) reduced to what analysis needs, after
 // the gateway checked it against its decision.
 type Feedback struct {
-	Client         string
-	ServiceID      string
-	CardUUID       string
+	Client    string
+	ServiceID string
+	CardUUID  string
+	// OrderKey and Fingerprint are copied from the card's decision: the order the feedback
+	// decides, and what was advised on it.
+	OrderKey       string
+	Fingerprint    string
 	Outcome        string // accepted | overridden
 	SuggestionUUID string // accepted suggestion, "" when overridden
 	ReasonCode     string // one of the service's own codes, or "other"
@@ -136,7 +140,8 @@ type Store interface {
 	// RecordFeedback stores checked feedback items (all or none); an identical repeat is a no-op.
 	RecordFeedback(ctx context.Context, fs []Feedback) error
 	// ClaimJTI records key until expires and reports whether it was new (or its earlier claim had
-	// expired by now). False means a replay.
+	// expired by now). False means a replay. The answer may come before the claim is committed,
+	// but the claim is committed no later than any write the same caller makes after it.
 	ClaimJTI(ctx context.Context, key string, expires, now time.Time) (bool, error)
 	Summary(ctx context.Context) ([]ContractSummary, error)
 	Close() error

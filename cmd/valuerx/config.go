@@ -32,9 +32,26 @@ type fileConfig struct {
 	// Indications is the curated labelled-indication table (CSV, scoring/data/indications.csv
 	// documents the columns). Empty: the embedded table.
 	Indications string `yaml:"indications"`
-	// Store is the SQLite file for decisions and feedback ("" = do not record).
+	// Catalog is a catalog snapshot file written by `valuerx catalog import` (JSON, or .json.gz).
+	// Empty: the catalog embedded in the binary. The file is reloaded on SIGHUP and when it
+	// changes (checked every catalogPoll); a snapshot that fails its checks is refused and the one
+	// in service stays.
+	Catalog     string   `yaml:"catalog"`
+	CatalogPoll duration `yaml:"catalogPoll"`
+	// MaxBookAge: an order dated more than this past the end of the newest CMS price book gets no
+	// card at all (before it, it is priced on the newest book and marked stale). 0: no limit.
+	MaxBookAge duration `yaml:"maxBookAge"`
+	// Store is the SQLite file for decisions and feedback ("" = do not record). It also holds
+	// the jti of every accepted client JWT until expiry, so replay protection survives a restart.
 	Store string `yaml:"store"`
-	Auth  struct {
+	// OrderKeySecretFile holds the secret (any bytes, 32 or more) that keys the hash linking a
+	// draft order's order-select and order-sign decisions. Instances sharing a store must share
+	// it. Empty: a random secret per process (an order is then recognised only by the process
+	// that saw it, and not after a restart).
+	OrderKeySecretFile string `yaml:"orderKeySecretFile"`
+	// MaxInFlight caps concurrent hooks; beyond it a hook gets 503 with Retry-After (default 256).
+	MaxInFlight int `yaml:"maxInFlight"`
+	Auth        struct {
 		// Enabled turns client JWT verification on (it is on by default).
 		Enabled *bool `yaml:"enabled"`
 		// Discovery requires a JWT on GET /cds-services too.
@@ -61,6 +78,9 @@ type fileConfig struct {
 		Budget                duration `yaml:"budget"`
 		Timeout               duration `yaml:"timeout"`
 		CoverageTTL           duration `yaml:"coverageTTL"`
+		// MaxEntriesPerKey caps the entries used per prefetch key, prefetched or fetched
+		// (default 1000); beyond it valuerx answers from the first ones.
+		MaxEntriesPerKey int `yaml:"maxEntriesPerKey"`
 	} `yaml:"fhir"`
 	MaxBodyBytes int64      `yaml:"maxBodyBytes"`
 	ScoreCache   int        `yaml:"scoreCacheSize"`
@@ -72,6 +92,17 @@ type fileConfig struct {
 	// (Prometheus on the same host). Empty: /metrics is on the gateway's listener behind analyst
 	// authentication (Prometheus with basic_auth or a bearer token).
 	MetricsListen string `yaml:"metricsListen"`
+	// Cards says what a prescriber's card shows (issue 14).
+	Cards struct {
+		// ShowOrganisation lists who sees the organisation's margin and net impact on cards:
+		// contract ids, and hook userIds (a PractitionerRole reference, or "PractitionerRole/"
+		// for every user of that type). Default: nobody; the comparison page shows them to
+		// pharmacists and the value-based-care team.
+		ShowOrganisation struct {
+			Contracts []string `yaml:"contracts"`
+			Users     []string `yaml:"users"`
+		} `yaml:"showOrganisation"`
+	} `yaml:"cards"`
 	// DebugListen serves Go's pprof profiles (/debug/pprof/) on a second listener, for operators
 	// chasing a latency or memory problem. Empty: off. Only loopback addresses are accepted:
 	// profiles show request paths and heap contents, which may include PHI.
@@ -177,6 +208,9 @@ func defaultConfig() fileConfig {
 	c.FHIR.CoverageTTL.Duration = 5 * time.Minute
 	c.MaxBodyBytes = 1 << 20
 	c.ScoreCache = 1024
+	c.CatalogPoll.Duration = 10 * time.Second
+	// MaxBookAge stays 0 in the demo: the demo orders are dated in the shipped books, and an
+	// undated order takes today. Production configurations set it (config/example.yaml).
 	c.Demo.EmbeddedFHIR = true
 	c.LogLevel = "info"
 	return c

@@ -95,6 +95,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		defer stop()
 		logger.Info("pprof listening", "addr", cfg.DebugListen)
 	}
+	rl := &catalogReloader{cfg: cfg, app: app, logger: logger, poll: cfg.CatalogPoll.Duration, now: time.Now}
+	rctx, stopReload := context.WithCancel(ctx)
+	defer stopReload()
+	go rl.run(rctx)
 	if err := app.gw.Serve(ctx, ln, cfg.TLS.CertFile, cfg.TLS.KeyFile); err != nil {
 		fmt.Fprintln(stderr, "valuerx:", err)
 		return 1
@@ -211,38 +215,20 @@ func buildApp(cfg fileConfig, logger *slog.Logger) (*app, error) {
 	if err := checkServe(cfg); err != nil {
 		return nil, err
 	}
-	cat, err := scoring.DefaultCatalog()
-	if err != nil {
-		return nil, fmt.Errorf("catalog: %w", err)
-	}
-	scfg := scoring.DefaultConfig()
-	if cfg.Contracts != "" {
-		b, err := os.ReadFile(cfg.Contracts)
-		if err != nil {
-			return nil, fmt.Errorf("contracts: %w", err)
-		}
-		if scfg, err = scoring.ParseConfig(b); err != nil {
-			return nil, fmt.Errorf("contracts %s: %w", cfg.Contracts, err)
-		}
-	}
-	reg, err := scoring.NewRegistry(scfg, cat)
-	if err != nil {
-		return nil, fmt.Errorf("contracts: %w", err)
-	}
-	pol, err := loadPolicy(cat, cfg)
+	set, err := loadScoring(cfg)
 	if err != nil {
 		return nil, err
 	}
-	scorer, err := scoring.NewScorerWithPolicy(cat, reg, pol, cfg.ScoreCache)
-	if err != nil {
-		return nil, fmt.Errorf("scorer: %w", err)
-	}
+	cat, reg, scorer := set.cat, set.reg, set.scorer
+	logCatalog(logger, set, time.Now(), "catalog loaded")
 	a := &app{}
 	gcfg := gateway.Config{
 		ExternalURL:      cfg.ExternalURL,
 		Catalog:          cat,
 		Registry:         reg,
 		Scorer:           scorer,
+		CatalogVersion:   set.version,
+		MaxBookAge:       cfg.MaxBookAge.Duration,
 		DiscoveryAuth:    cfg.Auth.Discovery,
 		CORSOrigins:      cfg.CORS.Origins,
 		MaxBodyBytes:     cfg.MaxBodyBytes,
@@ -252,7 +238,21 @@ func buildApp(cfg fileConfig, logger *slog.Logger) (*app, error) {
 		FHIRServers:      fhirServers(cfg),
 		FHIRClient:       &http.Client{Timeout: cfg.FHIR.Timeout.Duration},
 		CoverageTTL:      cfg.FHIR.CoverageTTL.Duration,
-		Logger:           logger,
+		MaxEntriesPerKey: cfg.FHIR.MaxEntriesPerKey,
+		MaxInFlight:      cfg.MaxInFlight,
+		Disclosure: gateway.Disclosure{Contracts: cfg.Cards.ShowOrganisation.Contracts,
+			Users: cfg.Cards.ShowOrganisation.Users},
+		Logger: logger,
+	}
+	if cfg.OrderKeySecretFile != "" {
+		secret, err := os.ReadFile(cfg.OrderKeySecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("orderKeySecretFile: %w", err)
+		}
+		if len(secret) < 32 {
+			return nil, fmt.Errorf("orderKeySecretFile: %d bytes; at least 32 are needed", len(secret))
+		}
+		gcfg.OrderKeySecret = secret
 	}
 	for _, c := range cfg.Auth.Clients {
 		if len(c.FHIRServers) == 0 {
@@ -284,7 +284,11 @@ func buildApp(cfg fileConfig, logger *slog.Logger) (*app, error) {
 		gcfg.Store = st
 	}
 	if cfg.authEnabled() {
-		v, err := buildVerifier(cfg, logger)
+		var replay cdshooks.ReplayStore
+		if a.store != nil {
+			replay = a.store // jti claims survive a restart and are shared by instances on one store
+		}
+		v, err := buildVerifier(cfg, logger, replay)
 		if err != nil {
 			return nil, err
 		}
@@ -315,8 +319,9 @@ func buildApp(cfg fileConfig, logger *slog.Logger) (*app, error) {
 	return a, nil
 }
 
-func buildVerifier(cfg fileConfig, logger *slog.Logger) (*cdshooks.Verifier, error) {
+func buildVerifier(cfg fileConfig, logger *slog.Logger, replay cdshooks.ReplayStore) (*cdshooks.Verifier, error) {
 	vc := cdshooks.VerifierConfig{
+		ReplayStore: replay,
 		ClockSkew:   cfg.Auth.ClockSkew.Duration,
 		MaxLifetime: cfg.Auth.MaxLifetime.Duration,
 		HTTPClient:  &http.Client{Timeout: 10 * time.Second},

@@ -163,7 +163,7 @@ func TestServeThenSend(t *testing.T) {
 	if code := run(ctx, []string{"send", "-url", base, "-key", keyFile, "aco-herceptin-order-sign-noprefetch"}, &out, &errb); code != 0 {
 		t.Fatalf("send exited %d: %s %s", code, out.String(), errb.String())
 	}
-	if !strings.Contains(out.String(), "HTTP 200") || !strings.Contains(out.String(), "Trazimera instead of Herceptin") {
+	if !strings.Contains(out.String(), "HTTP 200") || !strings.Contains(out.String(), "Consider Trazimera (trastuzumab-qyyp)") {
 		t.Fatalf("send output:\n%s", out.String())
 	}
 	// Without a token the same request is refused.

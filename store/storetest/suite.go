@@ -41,10 +41,12 @@ func card(id, client, order, contract string, suggs ...store.Suggestion) store.D
 	return d
 }
 
-func fb(client, cardID, outcome, sugg string, minute int) store.Feedback {
+// fb is a feedback item as the gateway builds it from the card's decision (order key and
+// fingerprint copied from card()'s).
+func fb(client, cardID, order, outcome, sugg string, minute int) store.Feedback {
 	t := at.Add(time.Duration(minute) * time.Minute)
-	return store.Feedback{Client: client, ServiceID: "svc", CardUUID: cardID, Outcome: outcome, SuggestionUUID: sugg,
-		OutcomeSent: t, OutcomeAt: t, ReceivedAt: t}
+	return store.Feedback{Client: client, ServiceID: "svc", CardUUID: cardID, OrderKey: order, Fingerprint: "fp-" + order,
+		Outcome: outcome, SuggestionUUID: sugg, OutcomeSent: t, OutcomeAt: t, ReceivedAt: t}
 }
 
 func must(t *testing.T, err error) {
@@ -100,9 +102,9 @@ func summaryFigures(t *testing.T, s store.Store) {
 		card("c3", "a", "k3", "medicare-ffs", sg("c3s1", 7)),
 	}))
 	must(t, s.RecordFeedback(ctx, []store.Feedback{
-		fb("a", "c1", "accepted", "c1s3", 1), // the third suggestion: 300 / 60 / 150, not the first's 1000
+		fb("a", "c1", "k1", "accepted", "c1s3", 1), // the third suggestion: 300 / 60 / 150, not the first's 1000
 		func() store.Feedback {
-			f := fb("a", "c2", "overridden", "", 1)
+			f := fb("a", "c2", "k2", "overridden", "", 1)
 			f.ReasonCode, f.HasComment = "continuing-established-course", true
 			return f
 		}(),
@@ -122,7 +124,7 @@ func summaryFigures(t *testing.T, s store.Store) {
 		t.Errorf("ffs: %+v", ffs)
 	}
 	// A later override of c1 wins over its acceptance: no savings left.
-	must(t, s.RecordFeedback(ctx, []store.Feedback{fb("a", "c1", "overridden", "", 5)}))
+	must(t, s.RecordFeedback(ctx, []store.Feedback{fb("a", "c1", "k1", "overridden", "", 5)}))
 	if aco := byContract(t, s)["mssp-aco"]; aco.Accepted != 0 || aco.Overridden != 2 || aco.PayerSaved != 0 {
 		t.Errorf("latest feedback must win: %+v", aco)
 	}
@@ -141,7 +143,7 @@ func onePerOrder(t *testing.T, s store.Store) {
 	if c := byContract(t, s)["mssp-aco"]; c.Cards != 2 || c.NoFeedback != 2 {
 		t.Fatalf("order-select and order-sign of one order are one decision (plus client b's): %+v", c)
 	}
-	must(t, s.RecordFeedback(ctx, []store.Feedback{fb("a", "sel", "overridden", "", 2)}))
+	must(t, s.RecordFeedback(ctx, []store.Feedback{fb("a", "sel", "k1", "overridden", "", 2)}))
 	st, err := s.OrderState(ctx, "a", "k1")
 	must(t, err)
 	if st.Outcome != "overridden" || st.Fingerprint != "fp-k1" {
@@ -150,7 +152,7 @@ func onePerOrder(t *testing.T, s store.Store) {
 	if _, err := s.OrderState(ctx, "b", "k1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("client b's order is its own: %v", err)
 	}
-	must(t, s.RecordFeedback(ctx, []store.Feedback{fb("a", "sign", "accepted", "sign1", 3)}))
+	must(t, s.RecordFeedback(ctx, []store.Feedback{fb("a", "sign", "k1", "accepted", "sign1", 3)}))
 	st, err = s.OrderState(ctx, "a", "k1")
 	must(t, err)
 	if st.Outcome != "accepted" {
@@ -164,7 +166,7 @@ func onePerOrder(t *testing.T, s store.Store) {
 func feedbackRepeat(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	must(t, s.RecordDecisions(ctx, []store.Decision{card("c1", "a", "k1", "x", store.Suggestion{UUID: "s1", PayerSaving: 10})}))
-	f := fb("a", "c1", "accepted", "s1", 1)
+	f := fb("a", "c1", "k1", "accepted", "s1", 1)
 	must(t, s.RecordFeedback(ctx, []store.Feedback{f, f}))
 	f.ReceivedAt = f.ReceivedAt.Add(time.Hour) // a retry later: same item
 	must(t, s.RecordFeedback(ctx, []store.Feedback{f}))
@@ -177,9 +179,9 @@ func feedbackRepeat(t *testing.T, s store.Store) {
 func dataQuality(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	must(t, s.RecordDecisions(ctx, []store.Decision{card("c1", "a", "k1", "x"), card("c2", "a", "k2", "x")}))
-	f := fb("a", "c1", "overridden", "", 1)
+	f := fb("a", "c1", "k1", "overridden", "", 1)
 	f.ReasonCode = store.ReasonFiguresWrong
-	g := fb("a", "c2", "overridden", "", 1)
+	g := fb("a", "c2", "k2", "overridden", "", 1)
 	g.ReasonCode = "other"
 	must(t, s.RecordFeedback(ctx, []store.Feedback{f, g}))
 	if c := byContract(t, s)["x"]; c.DataQualityFlags != 1 || c.Overrides[store.ReasonFiguresWrong] != 1 || c.Overrides["other"] != 1 {
@@ -227,7 +229,7 @@ func concurrent(t *testing.T, s store.Store) {
 				t.Error(err)
 				return
 			}
-			if err := s.RecordFeedback(ctx, []store.Feedback{fb("a", id, "accepted", id+"s", 1)}); err != nil {
+			if err := s.RecordFeedback(ctx, []store.Feedback{fb("a", id, "k"+id, "accepted", id+"s", 1)}); err != nil {
 				t.Error(err)
 			}
 			ok, err := s.ClaimJTI(ctx, fmt.Sprintf("iss\x00%d", i%8), at.Add(time.Hour), at)

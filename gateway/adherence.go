@@ -1,0 +1,479 @@
+package gateway
+
+// Adherence and SUPD cards at order-sign (issue 17 items 2): the PQA measures of package measures
+// computed from the patient's MedicationDispenses at the moment a physician signs an order of a
+// measured class.
+//
+//   - A statin, RAS antagonist or non-insulin diabetes order for a patient whose PDC to date for
+//     that class is below 80 %, or who is at risk (at most atRiskGapDays days without medication
+//     left before the year is lost), gets a card: the PDC to date, whether 80 % is still reachable
+//     and how many days of gap the patient can still afford, and a suggestion that updates the
+//     draft order's dispenseRequest to a 90-day supply with three refills, everything else kept.
+//     Adherent patients, patients without a fill of the class this year, and patients the measure
+//     excludes (ESRD, insulin for the diabetes measure, sacubitril/valsartan for RAS) get none.
+//   - A diabetes medication order for a patient aged 40-75 on January 1 with diabetes (a Condition
+//     coded E10/E11, or a diabetes medication in the fills) and no statin fill this year, nor a
+//     statin among the draft orders, gets a SUPD card suggesting a moderate-intensity statin
+//     (atorvastatin 20 mg daily, ACC/AHA 2013) as a create.
+//
+// The dispenses come from the "dispenses" prefetch key, else from the FHIR server, fetched only
+// when a draft order is of a measured class. The card's extension carries the measure, the PDC to
+// date (0-1) and redeemable for machines.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"valuerx/cdshooks"
+	"valuerx/fhir"
+	"valuerx/measures"
+)
+
+const (
+	keyDispenses = "dispenses"
+	// atRiskGapDays: an adherent patient with this many or fewer affordable gap days left is at risk.
+	atRiskGapDays = 14
+	// ninetyDays and refills90: the suggested dispenseRequest.
+	ninetyDays, refills90 = 90, 3
+	extAdherence          = "com.valuerx.adherence"
+)
+
+var (
+	dispensePrefetch = "MedicationDispense?patient={{context.patientId}}"
+	dispenseFetch    = "MedicationDispense?patient=Patient/{{context.patientId}}"
+)
+
+// adherenceSource is the card source: the measure's steward and how CMS uses it. The topic is
+// the cost cards' (both cards suggest optional changes to the therapy ordered).
+var adherenceSource = cdshooks.Source{Label: "valuerx adherence (PQA measures, CMS Part D Star Ratings)",
+	Topic: &cdshooks.Coding{System: topicSystem, Code: topicCode, Display: topicDisplay}}
+
+type medConcept struct {
+	Coding []struct {
+		System  string `json:"system"`
+		Code    string `json:"code"`
+		Display string `json:"display"`
+	} `json:"coding"`
+	Text string `json:"text"`
+}
+
+// classesOf returns the measured classes of a medication concept.
+func classesOf(vs *measures.ValueSet, c *medConcept) []measures.Class {
+	var idx []int
+	for _, cd := range c.Coding {
+		code := ""
+		if cd.System == fhir.SystemRxNorm || cd.System == "" {
+			code = cd.Code
+		}
+		idx = vs.Match(idx, code, cd.Display)
+	}
+	idx = vs.Match(idx, "", c.Text)
+	var out []measures.Class
+	for _, i := range idx {
+		if cl := vs.Ingredient(i).Class; !containsClass(out, cl) {
+			out = append(out, cl)
+		}
+	}
+	return out
+}
+
+func containsClass(cs []measures.Class, c measures.Class) bool {
+	for _, x := range cs {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// adherenceCards builds the adherence and SUPD cards of an order-sign hook.
+func (g *Gateway) adherenceCards(ctx context.Context, svc *serviceDef, req *cdshooks.Request, oc *cdshooks.OrderContext, data *hookData, draft []json.RawMessage, now time.Time) []cdshooks.Card {
+	if svc.Hook != "order-sign" {
+		return nil
+	}
+	vs := measures.DefaultValueSet()
+	type order struct {
+		raw     json.RawMessage
+		classes []measures.Class
+	}
+	var orders []order
+	draftStatin := false
+	for _, raw := range draft {
+		var mr struct {
+			ResourceType              string     `json:"resourceType"`
+			MedicationCodeableConcept medConcept `json:"medicationCodeableConcept"`
+		}
+		if json.Unmarshal(raw, &mr) != nil || mr.ResourceType != "MedicationRequest" {
+			continue
+		}
+		cls := classesOf(vs, &mr.MedicationCodeableConcept)
+		if len(cls) > 0 {
+			orders = append(orders, order{raw, cls})
+		}
+		draftStatin = draftStatin || containsClass(cls, measures.ClassStatin)
+	}
+	if len(orders) == 0 {
+		return nil
+	}
+	dispenses, ok := g.dispenses(ctx, req, oc, data)
+	if !ok {
+		return nil // no fills known: nothing to measure
+	}
+	today := measures.Date(now.Year(), now.Month(), now.Day())
+	p := patientFacts(vs, data, dispenses)
+	year := now.Year()
+	var cards []cdshooks.Card
+	supdDone := false
+	for _, o := range orders {
+		for _, m := range measures.Adherence {
+			if !containsClass(o.classes, m.Class()) {
+				continue
+			}
+			td := measures.PDCToDate(p, year, m, today+1) // fills through today count
+			if card := adherenceCard(o.raw, td); card != nil {
+				cards = append(cards, *card)
+			}
+		}
+		diabetesOrder := containsClass(o.classes, measures.ClassDiabetes) || containsClass(o.classes, measures.ClassInsulin) || containsClass(o.classes, measures.ClassAmylin)
+		if diabetesOrder && !supdDone && !draftStatin {
+			supdDone = true
+			if card := supdCard(p, data, oc.PatientID, year, today); card != nil {
+				cards = append(cards, *card)
+			}
+		}
+	}
+	return cards
+}
+
+// dispenses returns the patient's MedicationDispenses: the prefetch value when the client sent
+// one (null: none), else a search of the FHIR server when there is one.
+func (g *Gateway) dispenses(ctx context.Context, req *cdshooks.Request, oc *cdshooks.OrderContext, data *hookData) ([]json.RawMessage, bool) {
+	state, raw := req.PrefetchValue(keyDispenses)
+	switch state {
+	case cdshooks.PrefetchPresent:
+		res, _, err := fhir.BundleResources(raw)
+		if err != nil {
+			return nil, false
+		}
+		return res, true
+	case cdshooks.PrefetchNull:
+		return nil, true
+	}
+	if data.client == nil || oc.PatientID == "" {
+		return nil, false
+	}
+	q := strings.ReplaceAll(dispenseFetch, "{{context.patientId}}", oc.PatientID)
+	res, err := data.client.Search(ctx, q)
+	atomic.AddInt64(&data.fetches, 1)
+	if err != nil {
+		g.log.Warn("dispenses not fetched", "hook", hookRef(req.HookInstance), "error", err.Error())
+		return nil, false
+	}
+	return res, true
+}
+
+type dispenseDoc struct {
+	ResourceType              string     `json:"resourceType"`
+	Status                    string     `json:"status"`
+	MedicationCodeableConcept medConcept `json:"medicationCodeableConcept"`
+	DaysSupply                *struct {
+		Value *float64 `json:"value"`
+	} `json:"daysSupply"`
+	WhenHandedOver string `json:"whenHandedOver"`
+	WhenPrepared   string `json:"whenPrepared"`
+}
+
+// patientFacts is the measures' view of the hook's patient: birth date, fills from the completed
+// dispenses, ESRD and the SUPD exclusions from the problem list. Hospice and inpatient stays are
+// not in a hook's data; the population run (valuerx measures) reads them from Encounters.
+func patientFacts(vs *measures.ValueSet, data *hookData, dispenses []json.RawMessage) *measures.Patient {
+	p := &measures.Patient{BirthDate: measures.NoDay, DeathDate: measures.NoDay, EnrolledThrough: measures.NoDay}
+	var pat struct {
+		BirthDate string `json:"birthDate"`
+	}
+	if data.patient != nil && json.Unmarshal(data.patient, &pat) == nil {
+		if d, err := measures.ParseDay(pat.BirthDate); err == nil {
+			p.BirthDate = d
+		}
+	}
+	for _, raw := range dispenses {
+		var d dispenseDoc
+		if json.Unmarshal(raw, &d) != nil || d.ResourceType != "MedicationDispense" || d.Status != "completed" {
+			continue
+		}
+		date := d.WhenHandedOver
+		if date == "" {
+			date = d.WhenPrepared
+		}
+		day, err := measures.ParseDay(date)
+		if err != nil || d.DaysSupply == nil || d.DaysSupply.Value == nil || *d.DaysSupply.Value < 1 || *d.DaysSupply.Value > 10000 {
+			continue
+		}
+		supply := int(math.Round(*d.DaysSupply.Value))
+		for _, cd := range d.MedicationCodeableConcept.Coding {
+			code := ""
+			if cd.System == fhir.SystemRxNorm || cd.System == "" {
+				code = cd.Code
+			}
+			p.Fills = vs.Fills(p.Fills, day, supply, code, cd.Display+" "+d.MedicationCodeableConcept.Text)
+		}
+		if len(d.MedicationCodeableConcept.Coding) == 0 {
+			p.Fills = vs.Fills(p.Fills, day, supply, "", d.MedicationCodeableConcept.Text)
+		}
+	}
+	p.Fills = dedupeFills(p.Fills)
+	for _, code := range conditionCodes(data.conditions) {
+		switch {
+		case hasAnyPrefix(code, "N18.5", "N18.6", "Z99.2", "Z91.15", "I12.0", "I13.11", "I13.2", "N19"):
+			p.ESRD = true
+		case hasAnyPrefix(code, "G72.0", "G72.89", "G72.9", "M60.8", "M60.9", "M62.82", "K70.3", "K71.7", "K74.3", "K74.4", "K74.5", "K74.6", "E28.2", "R73.03", "R73.09", "O", "Z33.1", "Z34", "Z39.1", "N97"):
+			p.SUPDExclusion = true
+		}
+	}
+	return p
+}
+
+// dedupeFills drops a fill repeated for one dispense (two codings naming the same ingredient).
+func dedupeFills(fills []measures.Fill) []measures.Fill {
+	type key struct {
+		d   measures.Day
+		ing string
+		s   int
+	}
+	seen := map[key]int{}
+	out := fills[:0]
+	for _, f := range fills {
+		k := key{f.Date, f.Ingredient, f.DaysSupply}
+		seen[k]++
+		if seen[k] > 1 {
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func hasAnyPrefix(code string, prefixes ...string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(code, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// conditionCodes lists the ICD-10(-CM) codes of the problem list's conditions, not refuted or
+// entered in error.
+func conditionCodes(conds []json.RawMessage) []string {
+	var out []string
+	for _, raw := range conds {
+		var c struct {
+			Code               medConcept `json:"code"`
+			VerificationStatus medConcept `json:"verificationStatus"`
+		}
+		if json.Unmarshal(raw, &c) != nil {
+			continue
+		}
+		bad := false
+		for _, v := range c.VerificationStatus.Coding {
+			bad = bad || v.Code == "refuted" || v.Code == "entered-in-error"
+		}
+		if bad {
+			continue
+		}
+		for _, cd := range c.Code.Coding {
+			if cd.System == "http://hl7.org/fhir/sid/icd-10-cm" || cd.System == "http://hl7.org/fhir/sid/icd-10" {
+				out = append(out, strings.ToUpper(cd.Code))
+			}
+		}
+	}
+	return out
+}
+
+type adherenceExt struct {
+	Measure     string  `json:"measure"`
+	PDCToDate   float64 `json:"pdcToDate"`
+	Redeemable  bool    `json:"redeemable"`
+	GapDaysLeft *int    `json:"gapDaysLeft,omitempty"`
+	DaysCovered *int    `json:"daysCovered,omitempty"`
+	Days        *int    `json:"days,omitempty"`
+}
+
+func extension(e adherenceExt) json.RawMessage {
+	b, _ := json.Marshal(map[string]adherenceExt{extAdherence: e})
+	return b
+}
+
+var classNoun = map[measures.Measure]string{
+	measures.PDCDiabetes: "diabetes medication",
+	measures.PDCRASA:     "RAS antagonist",
+	measures.PDCStatin:   "statin",
+}
+
+// adherenceCard: nil for an adherent patient, one with no fills of the class this year, or one the
+// measure excludes.
+func adherenceCard(draft json.RawMessage, td measures.ToDate) *cdshooks.Card {
+	if td.Index == measures.NoDay || td.Excluded || td.Days == 0 {
+		return nil
+	}
+	adherent := td.Covered*5 >= td.Days*4
+	if adherent && td.GapDaysLeft > atRiskGapDays {
+		return nil
+	}
+	pct := int(math.Floor(100*td.PDC() + 0.5))
+	noun := classNoun[td.Measure]
+	var summary, indicator string
+	switch {
+	case adherent:
+		summary = fmt.Sprintf("Adherence at risk: %s PDC %d %% this year, %d days of gap left", noun, pct, td.GapDaysLeft)
+		indicator = cdshooks.IndicatorInfo
+	case td.Redeemable:
+		summary = fmt.Sprintf("Adherence: %s PDC %d %% this year; 80 %% still reachable (%d days of gap left)", noun, pct, td.GapDaysLeft)
+		indicator = cdshooks.IndicatorWarning
+	default:
+		summary = fmt.Sprintf("Adherence: %s PDC %d %% this year; 80 %% no longer reachable", noun, pct)
+		indicator = cdshooks.IndicatorWarning
+	}
+	card := cdshooks.NewCard(summary, indicator, adherenceSource)
+	var b strings.Builder
+	fmt.Fprintf(&b, "**%s** (%s): %d of %d days covered since the first fill of the year (%s), PDC to date %.2f.\n\n",
+		td.Measure.Name(), td.Measure, td.Covered, td.Days, td.Index, td.PDC())
+	if td.Redeemable {
+		fmt.Fprintf(&b, "Fully adherent from today the patient reaches 80 %% by %s: at most %d more days without medication this year. ", td.End, td.GapDaysLeft)
+	} else {
+		fmt.Fprintf(&b, "Even fully adherent from today the patient cannot reach 80 %% by %s; adherence still matters clinically and for next year. ", td.End)
+	}
+	if td.OnHand > 0 {
+		fmt.Fprintf(&b, "About %d days of supply left from the last fill.", td.OnHand)
+	}
+	b.WriteString("\n\nA 90-day supply with refills lowers the chance of gaps (PQA PDC; CMS Part D Star Ratings adherence measures).")
+	card.Detail = b.String()
+	gap, cov, days := td.GapDaysLeft, td.Covered, td.Days
+	card.Extension = extension(adherenceExt{Measure: td.Measure.String(), PDCToDate: round4(td.PDC()), Redeemable: td.Redeemable, GapDaysLeft: &gap, DaysCovered: &cov, Days: &days})
+	if upd, ok := ninetyDaySupply(draft); ok {
+		card.AddSuggestion(fmt.Sprintf("Dispense a %d-day supply with %d refills", ninetyDays, refills90), true,
+			cdshooks.UpdateAction("Change the dispense request to a 90-day supply with refills; everything else in the order unchanged", upd))
+	}
+	return card
+}
+
+func round4(x float64) float64 { return math.Round(x*10000) / 10000 }
+
+// ninetyDaySupply returns the draft with dispenseRequest set to a 90-day supply and three
+// refills: expectedSupplyDuration 90 d; quantity scaled from the draft's own quantity and
+// duration when it has both (30 tablets for 30 days -> 90 tablets), else left out for the
+// pharmacy to compute from the dosage. Every other member of the draft is kept byte for byte.
+func ninetyDaySupply(draft json.RawMessage) (json.RawMessage, bool) {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(draft, &m) != nil {
+		return nil, false
+	}
+	var dr map[string]json.RawMessage
+	if raw, ok := m["dispenseRequest"]; ok && json.Unmarshal(raw, &dr) != nil {
+		return nil, false
+	}
+	if dr == nil {
+		dr = map[string]json.RawMessage{}
+	}
+	var dur struct {
+		Value *float64 `json:"value"`
+		Code  string   `json:"code"`
+	}
+	var qty map[string]json.RawMessage
+	scaled := false
+	if json.Unmarshal(dr["expectedSupplyDuration"], &dur) == nil && dur.Value != nil && *dur.Value > 0 && (dur.Code == "d" || dur.Code == "") {
+		if json.Unmarshal(dr["quantity"], &qty) == nil && qty != nil {
+			var v float64
+			if json.Unmarshal(qty["value"], &v) == nil && v > 0 {
+				n := math.Ceil(v * ninetyDays / *dur.Value)
+				qty["value"], _ = json.Marshal(n)
+				dr["quantity"], _ = json.Marshal(qty)
+				scaled = true
+			}
+		}
+	}
+	if !scaled {
+		delete(dr, "quantity")
+	}
+	dr["expectedSupplyDuration"] = json.RawMessage(`{"value":90,"unit":"days","system":"http://unitsofmeasure.org","code":"d"}`)
+	dr["numberOfRepeatsAllowed"] = json.RawMessage(fmt.Sprint(refills90))
+	var err error
+	if m["dispenseRequest"], err = json.Marshal(dr); err != nil {
+		return nil, false
+	}
+	out, err := json.Marshal(m)
+	return out, err == nil
+}
+
+// supdCard: the SUPD gap of a patient with diabetes aged 40-75 on January 1 and no statin fill
+// this year; nil otherwise.
+func supdCard(p *measures.Patient, data *hookData, patientID string, year int, today measures.Day) *cdshooks.Card {
+	if p.BirthDate == measures.NoDay || p.ESRD || p.SUPDExclusion {
+		return nil
+	}
+	age := measures.AgeOn(p.BirthDate, measures.YearStart(year))
+	if age < 40 || age > 75 {
+		return nil
+	}
+	jan1 := measures.YearStart(year)
+	diabetes, statin := false, false
+	for _, f := range p.Fills {
+		if f.Date < jan1 || f.Date > today {
+			continue
+		}
+		switch f.Class {
+		case measures.ClassDiabetes, measures.ClassInsulin, measures.ClassAmylin:
+			diabetes = true
+		case measures.ClassStatin:
+			statin = true
+		}
+	}
+	for _, c := range conditionCodes(data.conditions) {
+		diabetes = diabetes || strings.HasPrefix(c, "E10") || strings.HasPrefix(c, "E11")
+	}
+	if !diabetes || statin {
+		return nil
+	}
+	card := cdshooks.NewCard("Statin Use in Persons with Diabetes: no statin fill this year", cdshooks.IndicatorInfo, adherenceSource)
+	card.Detail = fmt.Sprintf("The patient has diabetes, is %d (40-75 on January 1), and has no statin fill in %d. "+
+		"ACC/AHA guidelines recommend at least a moderate-intensity statin for people with diabetes aged 40-75; "+
+		"SUPD (PQA; CMS Part D Star Ratings) counts one statin fill in the year. Exclusions the chart may show: "+
+		"ESRD, hospice, rhabdomyolysis or myopathy, pregnancy, lactation or fertility treatment, liver disease, pre-diabetes, PCOS.", age, year)
+	card.Extension = extension(adherenceExt{Measure: measures.SUPD.String(), Redeemable: true})
+	if patientID != "" {
+		// RxNorm 617310: atorvastatin 20 MG Oral Tablet (scoring/data/rxnorm_statins_glargine_seed.csv).
+		mr := map[string]any{
+			"resourceType": "MedicationRequest",
+			"status":       "draft",
+			"intent":       "order",
+			"subject":      map[string]string{"reference": "Patient/" + patientID},
+			"medicationCodeableConcept": map[string]any{
+				"coding": []map[string]string{{"system": fhir.SystemRxNorm, "code": "617310", "display": "atorvastatin 20 MG Oral Tablet"}},
+				"text":   "atorvastatin 20 MG Oral Tablet",
+			},
+			"dosageInstruction": []map[string]any{{
+				"text":   "1 tablet by mouth once daily",
+				"timing": map[string]any{"repeat": map[string]any{"frequency": 1, "period": 1, "periodUnit": "d"}},
+				"route":  map[string]any{"text": "oral"},
+				"doseAndRate": []map[string]any{{"doseQuantity": map[string]any{"value": 1, "unit": "tablet",
+					"system": "http://terminology.hl7.org/CodeSystem/v3-orderableDrugForm", "code": "TAB"}}},
+			}},
+			"dispenseRequest": map[string]any{
+				"quantity":               map[string]any{"value": 90, "unit": "tablet"},
+				"expectedSupplyDuration": map[string]any{"value": 90, "unit": "days", "system": "http://unitsofmeasure.org", "code": "d"},
+				"numberOfRepeatsAllowed": refills90,
+			},
+		}
+		raw, err := json.Marshal(mr)
+		if err == nil {
+			card.AddSuggestion("Add atorvastatin 20 mg daily (moderate intensity), 90 days with 3 refills", true,
+				cdshooks.CreateAction("Create a draft order for a moderate-intensity statin", raw))
+		}
+	}
+	return card
+}

@@ -1,0 +1,226 @@
+package gateway
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"valuerx/cdshooks"
+)
+
+func withNow(t time.Time) envOption { return func(c *Config) { c.Now = func() time.Time { return t } } }
+
+// dispense is a completed MedicationDispense of a product on a day with a days supply.
+func dispense(code, display, day string, supply int) map[string]any {
+	med := map[string]any{"text": display}
+	if code != "" {
+		med = map[string]any{"coding": []map[string]string{{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": code, "display": display}}}
+	}
+	return map[string]any{"resourceType": "MedicationDispense", "status": "completed", "medicationCodeableConcept": med,
+		"daysSupply": map[string]any{"value": supply, "unit": "days", "system": "http://unitsofmeasure.org", "code": "d"}, "whenHandedOver": day}
+}
+
+func bundle(res ...map[string]any) map[string]any {
+	var entry []map[string]any
+	for _, r := range res {
+		entry = append(entry, map[string]any{"resource": r})
+	}
+	return map[string]any{"resourceType": "Bundle", "type": "searchset", "entry": entry}
+}
+
+func orderSign(t *testing.T, birth string, draft map[string]any, dispenses map[string]any, conditions map[string]any) []byte {
+	t.Helper()
+	draft["id"], draft["resourceType"], draft["status"], draft["intent"] = "draft-1", "MedicationRequest", "draft", "order"
+	draft["subject"] = map[string]string{"reference": "Patient/pat-adh"}
+	req := map[string]any{
+		"hookInstance": "5f1c8f7e-2a53-4c1e-9a8e-2f0b9b8f0a11",
+		"hook":         "order-sign",
+		"context": map[string]any{"userId": "Practitioner/dr-1", "patientId": "pat-adh",
+			"draftOrders": map[string]any{"resourceType": "Bundle", "type": "collection", "entry": []map[string]any{{"resource": draft}}}},
+		"prefetch": map[string]any{
+			"patient":     map[string]any{"resourceType": "Patient", "id": "pat-adh", "birthDate": birth},
+			"coverage":    nil,
+			"medications": bundle(),
+			"conditions":  conditions,
+			"dispenses":   dispenses,
+		},
+	}
+	b, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func atorvastatinOrder() map[string]any {
+	return map[string]any{
+		"medicationCodeableConcept": map[string]any{"coding": []map[string]string{{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "617311", "display": "atorvastatin 40 MG Oral Tablet"}}},
+		"dosageInstruction":         []map[string]any{{"text": "1 tablet daily"}},
+		"dispenseRequest": map[string]any{"numberOfRepeatsAllowed": 0, "quantity": map[string]any{"value": 30, "unit": "tablet"},
+			"expectedSupplyDuration": map[string]any{"value": 30, "unit": "days", "system": "http://unitsofmeasure.org", "code": "d"}},
+		"note": []map[string]string{{"text": "keep me"}},
+	}
+}
+
+func metforminOrder() map[string]any {
+	return map[string]any{"medicationCodeableConcept": map[string]any{"coding": []map[string]string{{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "6809", "display": "metformin"}}, "text": "metformin 500 mg tablet"}}
+}
+
+func adherenceCardsOf(t *testing.T, e *testEnv, body []byte) []cdshooks.Card {
+	t.Helper()
+	status, out, _ := e.post("/cds-services/"+ServiceOrderSign, body)
+	if status != http.StatusOK {
+		t.Fatalf("status %d: %s", status, out)
+	}
+	if v := cdshooks.CheckResponse(out, nil); len(v) > 0 {
+		t.Fatalf("response breaks CDS Hooks rules: %v\n%s", v, out)
+	}
+	var cards []cdshooks.Card
+	for _, c := range decodeResponse(t, out).Cards {
+		if len(c.Extension) > 0 && strings.Contains(string(c.Extension), extAdherence) {
+			cards = append(cards, c)
+		}
+	}
+	return cards
+}
+
+func ext(t *testing.T, c cdshooks.Card) adherenceExt {
+	var m map[string]adherenceExt
+	if err := json.Unmarshal(c.Extension, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m[extAdherence]
+}
+
+// Through the real gateway, on July 1 2026 (issue 17, "What it must show").
+func TestAdherenceCards(t *testing.T) {
+	e := newEnv(t, withNow(time.Date(2026, time.July, 1, 15, 0, 0, 0, time.UTC)))
+	const atorva = "83367"
+
+	// PDC 0.63: atorvastatin x30 on Jan 1 (Jan 1-30), Feb 10 (Feb 10-Mar 11), Mar 25 (Mar 25-Apr 23)
+	// and Jun 7 (Jun 7-Jul 6). Jan 1-Jul 1 = 182 days (the fills through today count), 114+1 = 115
+	// covered (Jul 1 is covered by the Jun 7 fill): PDC to date 115/182 = 0.6319. The year needs
+	// ceil(0.8 x 365) = 292 covered: 73 uncovered days allowed, 67 used, 6 left: redeemable.
+	low := bundle(dispense(atorva, "atorvastatin", "2026-01-01", 30), dispense(atorva, "atorvastatin", "2026-02-10", 30),
+		dispense(atorva, "atorvastatin", "2026-03-25", 30), dispense(atorva, "atorvastatin", "2026-06-07", 30))
+	cards := adherenceCardsOf(t, e, orderSign(t, "1955-04-02", atorvastatinOrder(), low, bundle()))
+	if len(cards) != 1 {
+		t.Fatalf("PDC 0.63: %d adherence cards, want 1", len(cards))
+	}
+	c := cards[0]
+	x := ext(t, c)
+	if x.Measure != "PDC-STA" || x.PDCToDate != 0.6319 || !x.Redeemable || *x.GapDaysLeft != 6 || *x.DaysCovered != 115 || *x.Days != 182 {
+		t.Errorf("extension %+v (gap %d covered %d days %d)", x, *x.GapDaysLeft, *x.DaysCovered, *x.Days)
+	}
+	if !strings.Contains(c.Summary, "PDC 63 %") || !strings.Contains(c.Summary, "6 days of gap left") {
+		t.Errorf("summary %q", c.Summary)
+	}
+	if len(c.Suggestions) != 1 || len(c.Suggestions[0].Actions) != 1 || c.Suggestions[0].Actions[0].Type != cdshooks.ActionUpdate {
+		t.Fatalf("suggestions %+v", c.Suggestions)
+	}
+	var upd map[string]any
+	if err := json.Unmarshal(c.Suggestions[0].Actions[0].Resource, &upd); err != nil {
+		t.Fatal(err)
+	}
+	dr := upd["dispenseRequest"].(map[string]any)
+	if dr["numberOfRepeatsAllowed"] != 3.0 || dr["expectedSupplyDuration"].(map[string]any)["value"] != 90.0 || dr["quantity"].(map[string]any)["value"] != 90.0 {
+		t.Errorf("dispenseRequest %v: want 90 tablets for 90 days, 3 refills", dr)
+	}
+	if upd["id"] != "draft-1" || upd["note"] == nil || upd["medicationCodeableConcept"] == nil || upd["dosageInstruction"] == nil {
+		t.Errorf("the update must keep the rest of the draft: %v", upd)
+	}
+
+	// Adherent: x30 every 30 days from Jan 1 covers every day: no card.
+	var fills []map[string]any
+	for d := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC); d.Before(time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)); d = d.AddDate(0, 0, 30) {
+		fills = append(fills, dispense(atorva, "atorvastatin", d.Format(time.DateOnly), 30))
+	}
+	if cards := adherenceCardsOf(t, e, orderSign(t, "1955-04-02", atorvastatinOrder(), bundle(fills...), bundle())); len(cards) != 0 {
+		t.Fatalf("adherent patient got %d adherence cards: %+v", len(cards), cards[0].Summary)
+	}
+
+	// No fills this year (a new start): no adherence card.
+	if cards := adherenceCardsOf(t, e, orderSign(t, "1955-04-02", atorvastatinOrder(), bundle(), bundle())); len(cards) != 0 {
+		t.Fatalf("new start got %d cards", len(cards))
+	}
+}
+
+func TestSUPDCards(t *testing.T) {
+	e := newEnv(t, withNow(time.Date(2026, time.July, 1, 15, 0, 0, 0, time.UTC)))
+	diabetes := bundle(map[string]any{"resourceType": "Condition", "code": map[string]any{"coding": []map[string]string{{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "E11.9"}}}})
+	metformin := bundle(dispense("6809", "metformin", "2026-01-10", 90), dispense("6809", "metformin", "2026-04-10", 90))
+	cases := []struct {
+		name, birth string
+		fills       map[string]any
+		conds       map[string]any
+		want        bool
+	}{
+		{"60, diabetes coded, no statin", "1965-09-09", bundle(), diabetes, true},
+		{"60, diabetes from the fills only", "1965-09-09", metformin, bundle(), true},
+		{"30-year-old with diabetes", "1996-03-03", metformin, diabetes, false},
+		{"76 on January 1", "1949-12-31", metformin, diabetes, false},
+		{"statin filled this year", "1965-09-09", bundle(dispense("", "simvastatin 20 MG Oral Tablet", "2026-02-01", 30)), diabetes, false},
+		{"ESRD", "1965-09-09", metformin, bundle(map[string]any{"resourceType": "Condition", "code": map[string]any{"coding": []map[string]string{{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "N18.6"}}}}), false},
+		{"no diabetes", "1965-09-09", bundle(), bundle(), false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cards := adherenceCardsOf(t, e, orderSign(t, c.birth, metforminOrder(), c.fills, c.conds))
+			var supd []cdshooks.Card
+			for _, card := range cards {
+				if ext(t, card).Measure == "SUPD" {
+					supd = append(supd, card)
+				}
+			}
+			if (len(supd) == 1) != c.want || len(supd) > 1 {
+				t.Fatalf("%d SUPD cards, want %v", len(supd), c.want)
+			}
+			if !c.want {
+				return
+			}
+			s := supd[0].Suggestions
+			if len(s) != 1 || s[0].Actions[0].Type != cdshooks.ActionCreate {
+				t.Fatalf("suggestions %+v", s)
+			}
+			var mr map[string]any
+			json.Unmarshal(s[0].Actions[0].Resource, &mr)
+			code := mr["medicationCodeableConcept"].(map[string]any)["coding"].([]any)[0].(map[string]any)["code"]
+			if mr["resourceType"] != "MedicationRequest" || code != "617310" || fmt.Sprint(mr["subject"]) != "map[reference:Patient/pat-adh]" {
+				t.Errorf("created %v", mr)
+			}
+		})
+	}
+}
+
+func TestNinetyDaySupply(t *testing.T) {
+	for _, c := range []struct{ in, wantQty string }{
+		{`{"resourceType":"MedicationRequest","id":"x","dispenseRequest":{"quantity":{"value":60,"unit":"tablet"},"expectedSupplyDuration":{"value":30,"code":"d"}}}`, "180"}, // twice daily
+		{`{"resourceType":"MedicationRequest","id":"x"}`, ""},
+		{`{"resourceType":"MedicationRequest","id":"x","dispenseRequest":{"quantity":{"value":30}}}`, ""}, // no duration: quantity left to the pharmacy
+	} {
+		out, ok := ninetyDaySupply(json.RawMessage(c.in))
+		if !ok {
+			t.Fatalf("%s: not ok", c.in)
+		}
+		var m struct {
+			DispenseRequest struct {
+				Quantity *struct{ Value json.Number } `json:"quantity"`
+				Refills  int                          `json:"numberOfRepeatsAllowed"`
+			} `json:"dispenseRequest"`
+		}
+		json.Unmarshal(out, &m)
+		got := ""
+		if m.DispenseRequest.Quantity != nil {
+			got = string(m.DispenseRequest.Quantity.Value)
+		}
+		if got != c.wantQty || m.DispenseRequest.Refills != 3 {
+			t.Errorf("%s -> %s", c.in, out)
+		}
+	}
+	if _, ok := ninetyDaySupply(json.RawMessage(`{"dispenseRequest":[1]}`)); ok {
+		t.Error("accepted a dispenseRequest that is not an object")
+	}
+}
