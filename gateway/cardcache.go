@@ -49,6 +49,7 @@ type cardKey struct {
 	indicationKnown              bool
 	secondaryID                  string // the supplemental coverage changes the figures the card prints
 	roundMg                      float64
+	scheduleImplausible          bool
 	view                         cardView
 }
 
@@ -66,6 +67,7 @@ func cardKeyOf(item orderedItem, req scoring.Request, historyKnown bool, view ca
 	if item.rounding != nil {
 		k.roundMg = item.rounding.DoseMg
 	}
+	k.scheduleImplausible = item.scheduleImplausible
 	return k
 }
 
