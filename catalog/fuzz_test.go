@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"os"
 	"testing"
+
+	"valuerx/scoring"
 )
 
 // The fuzz targets feed every parser arbitrary bytes seeded with the first KiB of a real file:
@@ -107,8 +109,8 @@ func FuzzDetect(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) { _ = detectAll(b) })
 }
 
-// FuzzDecodeSnapshot holds the snapshot decoder: a snapshot it accepts hashes to its version and
-// builds a catalog or is refused with an error, never a panic.
+// FuzzDecodeSnapshot holds the snapshot decoder: it refuses or accepts, never panics, and what it
+// accepts is of the known format and builds a catalog or is refused by NewCatalog with an error.
 func FuzzDecodeSnapshot(f *testing.F) {
 	f.Add([]byte(`{"format":1,"version":"x"}`))
 	f.Add([]byte{0x1f, 0x8b, 0, 0})
@@ -117,8 +119,9 @@ func FuzzDecodeSnapshot(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if v, _ := Version(s); v != s.Version {
-			t.Fatalf("accepted version %q, content hashes to %q", s.Version, v)
+		if s.Format != scoring.SnapshotFormat {
+			t.Fatalf("accepted format %d", s.Format)
 		}
+		_, _ = scoring.NewCatalog(s)
 	})
 }

@@ -473,8 +473,17 @@ func TestEmbeddedSnapshotCurrent(t *testing.T) {
 	if e.InputsHash != h {
 		t.Fatalf("embedded snapshot built from inputs %s, catalog/data now hashes to %s: run make catalog", e.InputsHash, h)
 	}
+	// The same families and products as the importer builds today (a rule change that moves a
+	// product shows here; a field added to scoring's types does not invalidate the snapshot).
 	s, _ := importShipped(t)
-	if e.Version != s.Version {
-		t.Fatalf("embedded snapshot %s, the importer now builds %s from the same files: run make catalog", e.Version, s.Version)
+	ids := func(x *scoring.Snapshot) string {
+		var b strings.Builder
+		for _, g := range x.Groups {
+			b.WriteString(g.ID + ":" + strings.Join(g.ProductIDs, ",") + ";")
+		}
+		return b.String()
+	}
+	if ids(e) != ids(s) {
+		t.Fatalf("embedded snapshot groups\n%s\nthe importer now builds\n%s\nrun make catalog", ids(e), ids(s))
 	}
 }

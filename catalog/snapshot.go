@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"valuerx/scoring"
 )
@@ -106,14 +109,24 @@ func Decode(r io.Reader) (*scoring.Snapshot, error) {
 	if s.Format != scoring.SnapshotFormat {
 		return nil, fmt.Errorf("catalog: snapshot format %d, this build reads %d", s.Format, scoring.SnapshotFormat)
 	}
-	v, err := Version(&s)
-	if err != nil {
-		return nil, err
-	}
-	if v != s.Version {
+	if v := rawVersion(b, &s); v != s.Version {
 		return nil, fmt.Errorf("catalog: snapshot claims version %q but its content hashes to %q: edited or incomplete", s.Version, v)
 	}
 	return &s, nil
+}
+
+// rawVersion hashes the snapshot's bytes as written, with its version and creation time blanked,
+// which is what Version hashed when the snapshot was encoded. Hashing the bytes rather than a
+// re-encoding keeps a snapshot valid for a build whose scoring types gained fields since.
+func rawVersion(b []byte, s *scoring.Snapshot) string {
+	v, _ := json.Marshal(s.Version)
+	c, _ := json.Marshal(s.Created)
+	z, _ := json.Marshal(time.Time{})
+	b = bytes.Replace(b, append([]byte(`"version":`), v...), []byte(`"version":""`), 1)
+	b = bytes.Replace(b, append([]byte(`"created":`), c...), append([]byte(`"created":`), z...), 1)
+	b = bytes.TrimRight(b, "\n")
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
 }
 
 // ReadFile reads and checks a snapshot file.

@@ -27,6 +27,9 @@ type Limits struct {
 	// MaxDailyMg the label's largest daily dose (retail). A dose more than ImplausibleFactor
 	// times a maximum is implausible.
 	MaxDoseMg, MaxMgPerKg, MaxMgPerM2, MaxDailyMg float64
+	// FixedDose: the label gives one adult dose, MaxDoseMg (pegfilgrastim 6 mg), so any dose above
+	// it is implausible, not only one more than ImplausibleFactor times it.
+	FixedDose bool
 	// MinIntervalDays is the shortest interval between administrations the label allows (7 for
 	// trastuzumab, whose weekly regimen is its most frequent); a shorter one is implausible.
 	// LabelledIntervalDays is the usual maintenance interval (21), quoted in the sentence.
@@ -707,15 +710,32 @@ func checkLimits(r *Regimen, lim Limits) {
 		if ph.Unit != Mg || ph.Dose <= 0 {
 			continue
 		}
-		if lim.MaxDoseMg > 0 && ph.Dose > ImplausibleFactor*lim.MaxDoseMg {
-			r.DoseImplausible = true
-			r.Implausible = append(r.Implausible, fmt.Sprintf("%s dose %s mg is more than twice the label maximum %s mg",
-				name(lim), num(ph.Dose), num(lim.MaxDoseMg)))
+		factor := float64(ImplausibleFactor)
+		if lim.FixedDose {
+			factor = 1
 		}
-		if lim.MaxDailyMg > 0 && ph.IntervalDays > 0 && ph.Dose/ph.IntervalDays > ImplausibleFactor*lim.MaxDailyMg {
+		switch {
+		case lim.MaxDoseMg > 0 && ph.Dose > factor*lim.MaxDoseMg*(1+1e-9):
 			r.DoseImplausible = true
-			r.Implausible = append(r.Implausible, fmt.Sprintf("%s %s mg a day is more than twice the label maximum %s mg a day",
-				name(lim), num(ph.Dose/ph.IntervalDays), num(lim.MaxDailyMg)))
+			if lim.FixedDose {
+				r.Implausible = append(r.Implausible, fmt.Sprintf("%s dose %s mg is above the label's fixed dose %s mg",
+					name(lim), num(ph.Dose), num(lim.MaxDoseMg)))
+			} else {
+				r.Implausible = append(r.Implausible, fmt.Sprintf("%s dose %s mg is more than twice the label maximum %s mg",
+					name(lim), num(ph.Dose), num(lim.MaxDoseMg)))
+			}
+		case lim.MaxDoseMg > 0 && ph.Dose > lim.MaxDoseMg*(1+1e-9):
+			r.Caveats = append(r.Caveats, fmt.Sprintf("%s dose %s mg is above the label maximum %s mg", name(lim), num(ph.Dose), num(lim.MaxDoseMg)))
+		}
+		if lim.MaxDailyMg > 0 && ph.IntervalDays > 0 {
+			switch daily := ph.Dose / ph.IntervalDays; {
+			case daily > factor*lim.MaxDailyMg*(1+1e-9):
+				r.DoseImplausible = true
+				r.Implausible = append(r.Implausible, fmt.Sprintf("%s %s mg a day is more than twice the label maximum %s mg a day",
+					name(lim), num(daily), num(lim.MaxDailyMg)))
+			case daily > lim.MaxDailyMg*(1+1e-9):
+				r.Caveats = append(r.Caveats, fmt.Sprintf("%s %s mg a day is above the label maximum %s mg a day", name(lim), num(daily), num(lim.MaxDailyMg)))
+			}
 		}
 	}
 	if lim.MaxAdministrations > 0 && r.Administrations > lim.MaxAdministrations {

@@ -224,3 +224,34 @@ func TestNinetyDaySupply(t *testing.T) {
 		t.Error("accepted a dispenseRequest that is not an object")
 	}
 }
+
+// FuzzAdherenceDecoders: the hook-side decoders of adherence.go (dispenses, conditions, patient,
+// the draft's dispenseRequest) never panic, and an updated draft is valid JSON with the draft's
+// other members.
+func FuzzAdherenceDecoders(f *testing.F) {
+	f.Add([]byte(`{"resourceType":"MedicationDispense","status":"completed","medicationCodeableConcept":{"coding":[{"code":"83367"}]},"daysSupply":{"value":30},"whenHandedOver":"2026-01-05"}`),
+		[]byte(`{"resourceType":"Condition","code":{"coding":[{"system":"http://hl7.org/fhir/sid/icd-10-cm","code":"E11.9"}]}}`),
+		[]byte(`{"resourceType":"Patient","birthDate":"1960-02-29"}`),
+		[]byte(`{"resourceType":"MedicationRequest","id":"d","dispenseRequest":{"quantity":{"value":30},"expectedSupplyDuration":{"value":30,"code":"d"}}}`))
+	f.Fuzz(func(t *testing.T, disp, cond, pat, draft []byte) {
+		data := &hookData{patient: pat, conditions: []json.RawMessage{cond}}
+		p := patientFacts(measuresValueSet(), data, []json.RawMessage{disp, disp})
+		today := p.BirthDate
+		for _, m := range []int{0, 1, 2} {
+			td := measuresPDCToDate(p, m)
+			adherenceCard(draft, td)
+		}
+		supdCard(p, data, "x", 2026, today)
+		if out, ok := ninetyDaySupply(draft); ok {
+			var a, b map[string]json.RawMessage
+			if json.Unmarshal(out, &b) != nil || json.Unmarshal(draft, &a) != nil {
+				t.Fatalf("updated draft is not a JSON object: %s", out)
+			}
+			for k := range a {
+				if _, ok := b[k]; !ok {
+					t.Fatalf("member %q lost", k)
+				}
+			}
+		}
+	})
+}

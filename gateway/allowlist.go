@@ -47,7 +47,7 @@ func parseFHIRBase(s string) (fhirBase, error) {
 		return fhirBase{}, errors.New("does not parse as a URL")
 	}
 	scheme := strings.ToLower(u.Scheme)
-	if (scheme != "https" && scheme != "http") || u.Host == "" || u.Opaque != "" {
+	if (scheme != "https" && scheme != "http") || u.Hostname() == "" || u.Opaque != "" {
 		return fhirBase{}, errors.New("must be an absolute http(s) URL")
 	}
 	if u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {

@@ -106,10 +106,10 @@ func TestFHIRServerAllowlist(t *testing.T) {
 		server string
 		status int
 	}{
-		// First: until the coverage cache is keyed by client (issue 11 item 1, gateway/resolve.go),
-		// the listed client's fetch below would be served to this one from the cache.
-		{"no allowlist: the allowed server is still loopback", a.open, a.allowed + "/fhir", 412},
 		{"allowlisted server, loopback: trusted", a.listed, a.allowed + "/fhir", 200},
+		// After the listed client's fetch: the coverage cache is per client, so the open client
+		// is not answered from it.
+		{"no allowlist: the allowed server is still loopback", a.open, a.allowed + "/fhir", 412},
 		{"allowlisted prefix covers a sub-path", a.listed, a.allowed + "/fhir/", 200},
 		{"outside the allowlist: another port", a.listed, a.trapURL + "/fhir", 412},
 		{"outside the allowlist: same origin, prefix not on a segment boundary", a.listed, a.allowed + "/fhirx", 412},

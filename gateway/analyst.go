@@ -256,7 +256,8 @@ func (an *analysts) openSession(v string) (string, bool) {
 		return "", false
 	}
 	payload, sig := v[:i], v[i+1:]
-	got, err := base64.RawURLEncoding.DecodeString(sig)
+	strict := base64.RawURLEncoding.Strict() // one encoding per value: no second spelling of a cookie
+	got, err := strict.DecodeString(sig)
 	if err != nil || !hmac.Equal(got, an.mac(payload)) {
 		return "", false
 	}
@@ -264,7 +265,7 @@ func (an *analysts) openSession(v string) (string, bool) {
 	if len(parts) != 3 || parts[0] != "v1" {
 		return "", false
 	}
-	name, err := base64.RawURLEncoding.DecodeString(parts[1])
+	name, err := strict.DecodeString(parts[1])
 	exp, err2 := strconv.ParseInt(parts[2], 10, 64)
 	if err != nil || err2 != nil || !an.now().Before(time.Unix(exp, 0)) {
 		return "", false

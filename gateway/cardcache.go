@@ -54,6 +54,7 @@ type cardKey struct {
 	indicationKnown              bool
 	secondaryID                  string // the supplemental coverage changes the figures the card prints
 	roundMg                      float64
+	scheduleImplausible          bool
 	view                         cardView
 }
 
@@ -71,6 +72,7 @@ func cardKeyOf(item orderedItem, req scoring.Request, historyKnown bool, view ca
 	if item.rounding != nil {
 		k.roundMg = item.rounding.DoseMg
 	}
+	k.scheduleImplausible = item.scheduleImplausible
 	return k
 }
 

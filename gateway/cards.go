@@ -39,6 +39,21 @@ func buildCard(item orderedItem, res scoring.Result, group scoring.Group, histor
 		Topic: &cdshooks.Coding{System: topicSystem, Code: topicCode, Display: topicDisplay},
 	})
 	card.Detail = detailMarkdown(item, res, group, historyKnown, view)
+	if item.scheduleImplausible {
+		// The order's schedule is not one the label allows (IV trastuzumab daily): the figures use
+		// the labelled course, but no suggestion may copy the implausible schedule into a one-click
+		// order. The card informs; the clinician corrects the order first.
+		summary = fmt.Sprintf("Schedule not on the label: check the order. %s is priced below on the labelled course", best.Product.Name)
+		if len(summary) > 140 {
+			summary = "Schedule not on the label: check the order before switching products"
+		}
+		card.Summary = summary
+		card.Indicator = "warning"
+		if err := card.Validate(); err != nil {
+			return nil, err
+		}
+		return card, nil
+	}
 
 	opts := []scoring.Option{*best}
 	for _, o := range res.Options {
@@ -94,8 +109,8 @@ func buildCard(item orderedItem, res scoring.Result, group scoring.Group, histor
 			if json.Unmarshal(swapped, &sm) == nil {
 				if rounded, err := withRoundedDose(sm, ro.DoseMg, ro.fromMg, ro.ChangePct); err == nil {
 					if raw, err := json.Marshal(rounded); err == nil {
-						card.AddSuggestion(roundingLabel(ro, med, true), false, cdshooks.UpdateAction(
-							fmt.Sprintf("Replace %s with %s and change the dose from %s mg to %s mg (%s)", ordered.Product.Name, med.label, fmtMg(ro.fromMg), fmtMg(ro.DoseMg), signedPct(ro.ChangePct)), raw))
+						card.AddSuggestion(roundingLabel(ro, med, true, res.MidCourse), false, cdshooks.UpdateAction(
+							fmt.Sprintf("Replace %s with %s and round the dose from %s mg to %s mg (%s)", ordered.Product.Name, ro.product.Name, fmtMg(ro.fromMg), fmtMg(ro.DoseMg), signedPct(ro.ChangePct)), raw))
 					}
 				}
 			}
@@ -151,9 +166,11 @@ func suggestedMedication(o scoring.Option, item orderedItem, res scoring.Result)
 	p := o.Product
 	var m medication
 	if p.MgPerUnit == 0 { // tablets
+		// Only the strength the order's code names: an order coded without one (RxNorm brand
+		// name "Lipitor") gets no suggestion, never the strength of the group's default dose.
 		mg := res.ItemMg
-		if mg == 0 && len(o.Packages) == 1 {
-			mg = o.Packages[0].Mg
+		if mg == 0 {
+			return m, false
 		}
 		pk, ok := p.PackageOfStrength(mg)
 		if !ok || pk.RxNorm == "" {
@@ -203,7 +220,7 @@ func suggestedMedication(o scoring.Option, item orderedItem, res scoring.Result)
 	if p.ProperName != "" && !strings.EqualFold(p.ProperName, p.Name) {
 		name += " (" + p.ProperName + ")"
 	}
-	m.label = fmt.Sprintf("%s %s mg%s", name, fmtMg(res.DoseMg), routeAbbrev(p.Route))
+	m.label = name + " " + doseAsWritten(item.raw, res.DoseMg) + routeAbbrev(p.Route)
 	m.text = fmt.Sprintf("%s %s", name, routeText(p.Route, p.DosageForm))
 	return m, true
 }
@@ -243,10 +260,14 @@ func scheduleOf(draft map[string]json.RawMessage) string {
 	var di []struct {
 		Timing *timing `json:"timing"`
 	}
-	if json.Unmarshal(draft["dosageInstruction"], &di) != nil || len(di) == 0 || di[0].Timing == nil || di[0].Timing.Repeat == nil {
+	if json.Unmarshal(draft["dosageInstruction"], &di) != nil || len(di) == 0 {
 		return ""
 	}
-	r := di[0].Timing.Repeat
+	last := di[len(di)-1] // the maintenance instruction: a loading dose is a one-off
+	if last.Timing == nil || last.Timing.Repeat == nil {
+		return ""
+	}
+	r := last.Timing.Repeat
 	if r.Frequency == nil || r.Period == nil || *r.Frequency <= 0 || *r.Period <= 0 {
 		return ""
 	}
@@ -386,4 +407,48 @@ func implausibleCard(item orderedItem, group scoring.Group) *cdshooks.Card {
 		return nil
 	}
 	return card
+}
+
+// doseAsWritten is the order's dose the way the prescriber wrote it, which a suggestion keeps
+// ("8 mg/kg then 6 mg/kg", "375 mg/m2", "300 mcg"); the computed dose in mg (mcg below 1 mg: a
+// decimal dose under one is an error-prone way to write it) when the order states none.
+func doseAsWritten(raw json.RawMessage, computedMg float64) string {
+	var mr struct {
+		DosageInstruction []struct {
+			DoseAndRate []struct {
+				DoseQuantity *struct {
+					Value *float64 `json:"value"`
+					Unit  string   `json:"unit"`
+					Code  string   `json:"code"`
+				} `json:"doseQuantity"`
+			} `json:"doseAndRate"`
+		} `json:"dosageInstruction"`
+	}
+	var parts []string
+	if json.Unmarshal(raw, &mr) == nil {
+		for _, di := range mr.DosageInstruction {
+			for _, dr := range di.DoseAndRate {
+				q := dr.DoseQuantity
+				if q == nil || q.Value == nil {
+					continue
+				}
+				unit := firstNonEmpty(q.Code, q.Unit)
+				if strings.HasPrefix(unit, "{") || strings.EqualFold(unit, "tab") { // tablets: no dose for an infusion
+					continue
+				}
+				if unit == "ug" || unit == "ug/kg" {
+					unit = strings.Replace(unit, "ug", "mcg", 1)
+				}
+				parts = append(parts, strconv.FormatFloat(*q.Value, 'f', -1, 64)+" "+unit)
+				break
+			}
+		}
+	}
+	if len(parts) == 0 {
+		if computedMg > 0 && computedMg < 1 {
+			return strconv.FormatFloat(math.Round(computedMg*1000*100)/100, 'f', -1, 64) + " mcg"
+		}
+		return fmtMg(computedMg) + " mg"
+	}
+	return strings.Join(parts, " then ")
 }

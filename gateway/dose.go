@@ -23,7 +23,7 @@ func limitsOf(g scoring.Group) clinical.Limits {
 	b := g.Label
 	return clinical.Limits{
 		Name:      g.Name,
-		MaxDoseMg: b.MaxDoseMg, MaxMgPerKg: b.MaxMgPerKg, MaxMgPerM2: b.MaxMgPerM2, MaxDailyMg: b.MaxDailyMg,
+		MaxDoseMg: b.MaxDoseMg, MaxMgPerKg: b.MaxMgPerKg, MaxMgPerM2: b.MaxMgPerM2, MaxDailyMg: b.MaxDailyMg, FixedDose: b.FixedDose,
 		MinIntervalDays: b.MinIntervalDays, LabelledIntervalDays: b.LabelledIntervalDays,
 		MaxAdministrations: b.MaxAdministrations,
 	}
@@ -59,6 +59,12 @@ func applyDose(item *orderedItem, g scoring.Group, pat clinical.Patient) {
 		if mgDose && reg.DosePerDay > 0 {
 			item.doseMg = reg.DosePerDay
 			dose = fmt.Sprintf("%s mg a day (%s)", fmtMg(reg.DosePerDay), basisOr(reg.Basis, "from the order"))
+		} else if item.itemMg > 0 {
+			// No readable dose on a tablet order of known strength: price one tablet a day of that
+			// strength, and say it is assumed (the group's default, 10 mg, would misstate a 40 mg
+			// tablet order).
+			item.doseMg = item.itemMg
+			dose = fmt.Sprintf("%s mg a day (1 tablet assumed: the order gives no dose valuerx can read)", fmtMg(item.itemMg))
 		}
 		days := reg.DaysOfSupply
 		if days == 0 {
@@ -82,6 +88,7 @@ func applyDose(item *orderedItem, g scoring.Group, pat clinical.Patient) {
 		}
 	}
 	if reg.ScheduleImplausible {
+		item.scheduleImplausible = true
 		course = "the labelled course: the order's schedule is not one the label allows"
 	}
 	item.doseText = dose + "\x00" + course

@@ -40,6 +40,13 @@ func TestSandboxDailyIVTrastuzumabUsesLabelledCourse(t *testing.T) {
 			t.Errorf("detail lacks %q:\n%s", want, c.Detail)
 		}
 	}
+	if !strings.HasPrefix(c.Summary, "Schedule not on the label") {
+		t.Errorf("summary %q: want the schedule warning", c.Summary)
+	}
+	// Pharmacist review H2: no one-click suggestion may copy the daily schedule into the order.
+	if len(c.Suggestions) != 0 || c.Indicator != "warning" {
+		t.Errorf("implausible schedule: %d suggestions, indicator %s", len(c.Suggestions), c.Indicator)
+	}
 	// Per course of 17: Medicare pays (allowed - coinsurance) x 0.98 sequestration. Herceptin
 	// (56,214.50 - 11,469.30) x 0.98 = 43,850.30 (the coinsurance is 20 % of allowed plus 80 % of
 	// the 283.00 Part B deductible: 11,242.90 + 226.40); Trazimera (5,858.37 - 1,398.07) x 0.98 =
@@ -67,27 +74,62 @@ func TestPillUnitIsATablet(t *testing.T) {
 	}
 }
 
-// A dose more than twice the label maximum (pegfilgrastim 13 mg; the label gives 6 mg) is not
-// priced: one card says so, with no suggestion and no figure.
+// Doses the label does not allow are not priced (pharmacist review H1, H3): one card says so,
+// with no suggestion and no figure. Pegfilgrastim is a fixed 6 mg dose, so 7 mg is already
+// implausible; trastuzumab and filgrastim ordered in mg are bounded by their mg/kg maximum at
+// 150 kg (1,200 mg; 1.8 mg), doubled: 4,200 mg and 4.8 mg are out.
 func TestImplausibleDoseGetsNoFigures(t *testing.T) {
 	e := newEnv(t)
-	body := editRequest(t, e.demoRequest("aco-herceptin-order-select"), func(m map[string]any) {
-		d := draftOf(m)
-		d["medicationCodeableConcept"] = map[string]any{"coding": []any{map[string]any{"system": "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets", "code": "J2506"}}}
-		d["dosageInstruction"] = []any{map[string]any{"timing": map[string]any{"repeat": map[string]any{"count": 6, "frequency": 1, "period": 3, "periodUnit": "wk"}},
-			"doseAndRate": []any{map[string]any{"doseQuantity": map[string]any{"value": 13, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg"}}}}}
+	for _, c := range []struct {
+		name, hcpcs string
+		mg          float64
+		count       int
+		period      float64
+		unit        string
+	}{
+		{"pegfilgrastim 13 mg", "J2506", 13, 6, 3, "wk"},
+		{"pegfilgrastim 7 mg", "J2506", 7, 6, 3, "wk"},
+		{"trastuzumab 4200 mg", "J9355", 4200, 17, 3, "wk"},
+		{"filgrastim 4.8 mg daily", "J1442", 4.8, 10, 1, "d"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			body := editRequest(t, e.demoRequest("aco-herceptin-order-select"), func(m map[string]any) {
+				d := draftOf(m)
+				d["medicationCodeableConcept"] = map[string]any{"coding": []any{map[string]any{"system": "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets", "code": c.hcpcs}}}
+				d["dosageInstruction"] = []any{map[string]any{"timing": map[string]any{"repeat": map[string]any{"count": c.count, "frequency": 1, "period": c.period, "periodUnit": c.unit}},
+					"doseAndRate": []any{map[string]any{"doseQuantity": map[string]any{"value": c.mg, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg"}}}}}
+			})
+			status, resp, _ := e.post(serviceOf("aco-herceptin-order-select"), body)
+			if status != http.StatusOK {
+				t.Fatalf("status %d: %s", status, resp)
+			}
+			r := decodeResponse(t, resp)
+			if len(r.Cards) != 1 {
+				t.Fatalf("want one card, got %d", len(r.Cards))
+			}
+			card := r.Cards[0]
+			if len(card.Suggestions) != 0 || strings.Contains(card.Detail, "$") || !strings.Contains(card.Summary, "did not price") {
+				t.Fatalf("implausible dose card: %q\n%s", card.Summary, card.Detail)
+			}
+		})
+	}
+}
+
+// Above the label maximum but not beyond twice it (atorvastatin 120 mg a day; the label's
+// maximum is 80): priced, and the card says so.
+func TestDoseAboveLabelMaximumIsSaid(t *testing.T) {
+	e := newEnv(t)
+	body := editRequest(t, e.demoRequest("commercial-ppo-lipitor-order-sign"), func(m map[string]any) {
+		di := draftOf(m)["dosageInstruction"].([]any)[0].(map[string]any)
+		di["timing"] = map[string]any{"repeat": map[string]any{"frequency": 3, "period": 1, "periodUnit": "d"}}
 	})
-	status, resp, _ := e.post(serviceOf("aco-herceptin-order-select"), body)
+	status, resp, _ := e.post(serviceOf("commercial-ppo-lipitor-order-sign"), body)
 	if status != http.StatusOK {
 		t.Fatalf("status %d: %s", status, resp)
 	}
 	r := decodeResponse(t, resp)
-	if len(r.Cards) != 1 {
-		t.Fatalf("want one card, got %d", len(r.Cards))
-	}
-	c := r.Cards[0]
-	if len(c.Suggestions) != 0 || strings.Contains(c.Detail, "$") || !strings.Contains(c.Summary, "did not price") {
-		t.Fatalf("implausible dose card: %q\n%s", c.Summary, c.Detail)
+	if len(r.Cards) != 1 || !strings.Contains(r.Cards[0].Detail, "120 mg a day is above the label maximum 80 mg a day") {
+		t.Fatalf("want the caveat on the card: %+v", r.Cards)
 	}
 }
 

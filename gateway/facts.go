@@ -186,13 +186,18 @@ type medRequest struct {
 	clinical.Order
 }
 
-// historyDoc is the part of a history MedicationRequest that decides therapy in progress.
+// historyDoc is the part of a history MedicationRequest, or of a MedicationAdministration, that
+// decides therapy in progress.
 type historyDoc struct {
-	ResourceType              string              `json:"resourceType"`
-	ID                        string              `json:"id"`
-	Status                    string              `json:"status"`
-	AuthoredOn                string              `json:"authoredOn"`
-	MedicationCodeableConcept *r4.CodeableConcept `json:"medicationCodeableConcept"`
+	ResourceType              string                  `json:"resourceType"`
+	ID                        string                  `json:"id"`
+	Status                    string                  `json:"status"`
+	AuthoredOn                string                  `json:"authoredOn"`
+	EffectiveDateTime         string                  `json:"effectiveDateTime"`
+	EffectivePeriod           *struct{ Start string } `json:"effectivePeriod"`
+	MedicationCodeableConcept *r4.CodeableConcept     `json:"medicationCodeableConcept"`
+	MedicationReference       *r4.Reference           `json:"medicationReference"`
+	Contained                 []json.RawMessage       `json:"contained"`
 }
 
 // timing is the part of a dosage instruction's timing a card's label reads.
@@ -231,6 +236,9 @@ type orderedItem struct {
 	// noFigures: the dose is implausible for the group (more than twice the label maximum):
 	// valuerx quotes no figures for it.
 	noFigures bool
+	// scheduleImplausible: the order's schedule is not one the label allows; the card is priced on
+	// the labelled course and carries no suggestion (it would copy the schedule).
+	scheduleImplausible bool
 	// rounding is the whole-vial dose the P&T policy offers for the card's product (nil: none).
 	rounding  *roundingOffer
 	date      time.Time
@@ -413,27 +421,70 @@ type therapyEntry struct {
 
 // therapyHistory decodes the medication history once per hook (not once per draft order: twenty
 // drafts over five hundred history entries were 83 % of such a hook's CPU), keeping only
-// MedicationRequests of catalog products in a status that can mean therapy in progress.
-func therapyHistory(cat *scoring.Catalog, history []json.RawMessage) []therapyEntry {
+// entries of catalog products that can mean therapy in progress: MedicationRequests active,
+// on hold or completed, and MedicationAdministrations given (completed, in progress, on hold),
+// which count like a completed request dated when given. The medication may be coded inline or
+// referenced (a contained Medication, or lookup for one in the bundle or on the server).
+func therapyHistory(cat *scoring.Catalog, history []json.RawMessage, lookup medicationLookup) []therapyEntry {
 	var out []therapyEntry
 	for _, raw := range history {
 		var mr historyDoc
-		if json.Unmarshal(raw, &mr) != nil || mr.ResourceType != "MedicationRequest" {
+		if json.Unmarshal(raw, &mr) != nil {
 			continue
 		}
-		switch mr.Status {
-		case "active", "on-hold", "completed":
+		status, when := mr.Status, mr.AuthoredOn
+		switch mr.ResourceType {
+		case "MedicationRequest":
+			switch status {
+			case "active", "on-hold", "completed":
+			default:
+				continue
+			}
+		case "MedicationAdministration":
+			switch status {
+			case "completed", "in-progress", "on-hold":
+			default:
+				continue
+			}
+			status = "completed" // given: counts within the history window from its date
+			when = mr.EffectiveDateTime
+			if when == "" && mr.EffectivePeriod != nil {
+				when = mr.EffectivePeriod.Start
+			}
 		default:
 			continue
 		}
 		p, ok := productOf(cat, mr.MedicationCodeableConcept)
+		if !ok && mr.MedicationReference != nil && mr.MedicationReference.Reference != nil {
+			p, ok = referencedProduct(cat, *mr.MedicationReference.Reference, mr.Contained, lookup)
+		}
 		if !ok {
 			continue
 		}
-		d, dated := parseFHIRDate(mr.AuthoredOn)
-		out = append(out, therapyEntry{id: mr.ID, productID: p.ID, groupID: p.GroupID, status: mr.Status, date: d, dated: dated})
+		d, dated := parseFHIRDate(when)
+		out = append(out, therapyEntry{id: mr.ID, productID: p.ID, groupID: p.GroupID, status: status, date: d, dated: dated})
 	}
 	return out
+}
+
+// referencedProduct resolves a medicationReference: a contained Medication, else lookup.
+func referencedProduct(cat *scoring.Catalog, ref string, contained []json.RawMessage, lookup medicationLookup) (scoring.Product, bool) {
+	var medRaw json.RawMessage
+	if strings.HasPrefix(ref, "#") {
+		for _, c := range contained {
+			var m medicationDoc
+			if json.Unmarshal(c, &m) == nil && m.ResourceType == "Medication" && m.ID == ref[1:] {
+				medRaw = c
+			}
+		}
+	} else if lookup != nil {
+		medRaw, _ = lookup(ref)
+	}
+	var m medicationDoc
+	if medRaw == nil || json.Unmarshal(medRaw, &m) != nil || m.ResourceType != "Medication" {
+		return scoring.Product{}, false
+	}
+	return productOf(cat, m.Code)
 }
 
 // currentProduct finds a product of the same group the patient already receives: an active or

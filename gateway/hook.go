@@ -126,7 +126,10 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 	historyRead := false
 	therapy := func() []therapyEntry { // decoded once per hook, on first need
 		if !historyRead {
-			history, historyRead = therapyHistory(eng.cat, data.meds), true
+			all := append(append([]json.RawMessage(nil), data.meds...), data.admins...)
+			history, historyRead = therapyHistory(eng.cat, all, func(ref string) (json.RawMessage, bool) {
+				return data.medication(ctx, ref)
+			}), true
 		}
 		return history
 	}
@@ -170,13 +173,11 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 		}
 		gp := pol.Group(group)
 		var indications []string
-		indicationKnown := false
 		if t := pol.Indications(); t.Covers(group.ID) {
 			// Only groups whose labels differ by indication need the diagnosis looked up.
-			var dx []scoring.Diagnosis
-			dx, indicationKnown = lookups.orderIndication(ctx, mr)
-			indications = t.Match(group.ID, dx, ageOn(data.patient, item.date))
+			indications = lookups.orderIndication(ctx, mr, t, group.ID, ageOn(data.patient, item.date))
 		}
+		indicationKnown := len(indications) > 0
 		sreq := scoring.Request{
 			ContractID:      contract.ID,
 			ProductID:       item.product.ID,

@@ -62,7 +62,10 @@ func diagnosesOf(ccs ...*codeableConcept) []scoring.Diagnosis {
 				continue
 			}
 			switch strings.TrimRight(strings.TrimSpace(c.System), "/") {
-			case systemICD10CM, "urn:oid:2.16.840.1.113883.6.90":
+			case systemICD10CM, "urn:oid:2.16.840.1.113883.6.90",
+				// ICD-10 (WHO): the same three-character categories and the subcategories the
+				// table's prefixes use (C16, C50, M31.3, D59.5, ...).
+				"http://hl7.org/fhir/sid/icd-10", "urn:oid:2.16.840.1.113883.6.3":
 				out = append(out, scoring.Diagnosis{System: "icd10cm", Code: code})
 			case systemSNOMED, "urn:oid:2.16.840.1.113883.6.96":
 				out = append(out, scoring.Diagnosis{System: "snomed", Code: code})
@@ -72,7 +75,8 @@ func diagnosesOf(ccs ...*codeableConcept) []scoring.Diagnosis {
 	return out
 }
 
-// usableCondition: not refuted or entered in error, and not resolved or inactive.
+// usableCondition: not refuted or entered in error, and not resolved or inactive. A condition in
+// remission still counts: maintenance therapy (rituximab for GPA in remission) is a labelled use.
 func usableCondition(c *conditionDoc) bool {
 	for _, cc := range []*codeableConcept{c.Verification, c.ClinicalStatus} {
 		if cc == nil {
@@ -80,7 +84,7 @@ func usableCondition(c *conditionDoc) bool {
 		}
 		for _, cd := range cc.Coding {
 			switch cd.Code {
-			case "refuted", "entered-in-error", "resolved", "inactive", "remission":
+			case "refuted", "entered-in-error", "resolved", "inactive":
 				return false
 			}
 		}
@@ -88,11 +92,15 @@ func usableCondition(c *conditionDoc) bool {
 	return true
 }
 
-// orderIndication returns the order's diagnoses: its reasonCode, the Conditions its
-// reasonReference names (contained, in the draft bundle or on the FHIR server), else the
-// patient's active conditions (prefetch "conditions", else one search on the FHIR server when
-// the group's labels differ by indication). known is false when nothing gave a diagnosis.
-func (lk *orderLookups) orderIndication(ctx context.Context, mr *medRequest) (dx []scoring.Diagnosis, known bool) {
+// orderIndication returns the ids of the group's indications (the policy's table) that the
+// order's diagnoses denote: its reasonCode and the Conditions its reasonReference names
+// (contained, in the draft bundle or on the FHIR server); when those match none of the group's
+// indications (none given, only SNOMED CT or free text, or a diagnosis that is no labelled use of
+// the group), the patient's problem list. Nothing matched means the indication is unknown: the
+// table lists every labelled indication of the reference, so a diagnosis outside it is no known
+// indication, and the card must say so rather than pass the order as checked.
+func (lk *orderLookups) orderIndication(ctx context.Context, mr *medRequest, t *scoring.IndicationTable, group string, age int) []string {
+	var dx []scoring.Diagnosis
 	for _, rc := range mr.ReasonCode {
 		cc := codeableConcept{}
 		for _, c := range rc.Coding {
@@ -108,15 +116,16 @@ func (lk *orderLookups) orderIndication(ctx context.Context, mr *medRequest) (dx
 			dx = append(dx, diagnosesOf(c.Code)...)
 		}
 	}
-	if len(dx) > 0 {
-		return dx, true
+	if ids := t.Match(group, dx, age); len(ids) > 0 {
+		return ids
 	}
+	dx = dx[:0]
 	for _, c := range lk.problemList(ctx) {
 		if usableCondition(&c) {
 			dx = append(dx, diagnosesOf(c.Code)...)
 		}
 	}
-	return dx, len(dx) > 0
+	return t.Match(group, dx, age)
 }
 
 // orderLookups holds what one hook looked up for its orders' clinical context.

@@ -175,3 +175,90 @@ func TestMidCoursePolicies(t *testing.T) {
 		t.Fatal("new start under never: want a card")
 	}
 }
+
+// Pharmacist review C2: the indication comes from what the table can match. A child (born 2017)
+// with GPA: the order's reasonCode is SNOMED CT only (the table matches ICD-10-CM), so the problem
+// list's M31.31 decides, and Truxima and Ruxience, not labelled for paediatric GPA/MPA, are not
+// suggested; Riabni is. The same with the reason coded in ICD-10 (WHO). A problem list with no
+// labelled use of rituximab (only I10) leaves the indication unknown, and the card says so.
+func TestIndicationFromWhatTheTableMatches(t *testing.T) {
+	e := newEnv(t)
+	child := func(reason map[string]any, problems []any) func(map[string]any) {
+		return func(m map[string]any) {
+			pf := m["prefetch"].(map[string]any)
+			pf["patient"].(map[string]any)["birthDate"] = "2017-03-01"
+			d := draftOf(m)
+			d["reasonCode"] = []any{map[string]any{"coding": []any{reason}}}
+			if problems != nil {
+				pf["conditions"] = map[string]any{"resourceType": "Bundle", "type": "searchset", "entry": problems}
+			}
+		}
+	}
+	cond := func(code string) []any {
+		return []any{map[string]any{"resource": map[string]any{"resourceType": "Condition", "id": "c1",
+			"clinicalStatus": map[string]any{"coding": []any{map[string]any{"code": "active"}}},
+			"code":           map[string]any{"coding": []any{map[string]any{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": code}}}}}}
+	}
+	snomedGPA := map[string]any{"system": "http://snomed.info/sct", "code": "195353004"}
+	for _, c := range []struct {
+		name   string
+		edit   func(map[string]any)
+		wantIn []string
+		notIn  []string
+		note   string
+	}{
+		{"snomed reason, ICD problem list", child(snomedGPA, cond("M31.31")), []string{"Riabni"}, []string{"Truxima", "Ruxience"}, "pediatric-gpa-mpa"},
+		{"ICD-10 WHO reason", child(map[string]any{"system": "http://hl7.org/fhir/sid/icd-10", "code": "M31.3"}, cond("I10")), []string{"Riabni"}, []string{"Truxima", "Ruxience"}, "pediatric-gpa-mpa"},
+		{"no labelled use anywhere", child(snomedGPA, cond("I10")), nil, nil, "Indication unknown"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sgs, detail := policyAnswer(t, e, "aco-rituximab-order-sign", c.edit)
+			got := labels(sgs)
+			for _, w := range c.wantIn {
+				if !strings.Contains(got, w) {
+					t.Errorf("want %s suggested, got %q", w, got)
+				}
+			}
+			for _, n := range c.notIn {
+				if strings.Contains(got, n) {
+					t.Errorf("%s suggested for a child with GPA: %q", n, got)
+				}
+			}
+			if !strings.Contains(detail, c.note) {
+				t.Errorf("detail lacks %q:\n%s", c.note, detail)
+			}
+		})
+	}
+}
+
+// Pharmacist review H4: therapy in progress is recognised however the history is written: a
+// MedicationRequest whose medication is a contained Medication, or only a MedicationAdministration
+// (prefetch key administrations). Under "never" neither patient gets a switch card.
+func TestMidCourseFromReferenceOrAdministration(t *testing.T) {
+	e := newEnv(t)
+	herceptin := map[string]any{"coding": []any{map[string]any{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "1922509"}}}
+	for _, c := range []struct {
+		name string
+		edit func(map[string]any)
+	}{
+		{"contained Medication", func(m map[string]any) {
+			m["prefetch"].(map[string]any)["medications"] = map[string]any{"resourceType": "Bundle", "type": "searchset", "entry": []any{
+				map[string]any{"resource": map[string]any{"resourceType": "MedicationRequest", "id": "h1", "status": "active", "intent": "order",
+					"authoredOn": "2026-01-05", "medicationReference": map[string]any{"reference": "#m1"},
+					"contained": []any{map[string]any{"resourceType": "Medication", "id": "m1", "code": herceptin}}}}}}
+		}},
+		{"administration only", func(m map[string]any) {
+			pf := m["prefetch"].(map[string]any)
+			pf["medications"] = nil
+			pf["administrations"] = map[string]any{"resourceType": "Bundle", "type": "searchset", "entry": []any{
+				map[string]any{"resource": map[string]any{"resourceType": "MedicationAdministration", "id": "a1", "status": "completed",
+					"effectiveDateTime": "2026-01-26", "medicationCodeableConcept": herceptin}}}}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if sgs, _ := policyAnswer(t, e, "aco-herceptin-order-select", c.edit); sgs != nil {
+				t.Fatalf("patient on Herceptin got a switch card: %q", labels(sgs))
+			}
+		})
+	}
+}

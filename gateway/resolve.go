@@ -31,6 +31,8 @@ type hookData struct {
 	meds          []json.RawMessage
 	medsKnown     bool
 	conditions    []json.RawMessage // the problem list (prefetch or fetch), for the order's indication
+	admins        []json.RawMessage // MedicationAdministrations: therapy given, for the mid-course rule
+	adminsKnown   bool
 	condsKnown    bool
 	// patientFetched and coverageFetched say the value came from valuerx's own fetch (or from the
 	// cache of such fetches): only those may be cached. Prefetched data is the client's word for
@@ -152,7 +154,7 @@ func tokenTag(tok string) string {
 }
 
 // resolvedKeys are the prefetch keys resolve gathers, from prefetch or the FHIR server.
-var resolvedKeys = []string{keyPatient, keyCoverage, keyMedications, keyConditions}
+var resolvedKeys = []string{keyPatient, keyCoverage, keyMedications, keyConditions, keyAdministrations}
 
 // resolve gathers patient, coverage and medication history for a hook. It returns a
 // KindPrecondition error only when the required coverage was neither prefetched nor obtainable.
@@ -329,6 +331,8 @@ func (d *hookData) setList(key string, all []json.RawMessage) {
 		d.coverages, d.coverageKnown = all, true
 	case keyMedications:
 		d.meds, d.medsKnown = all, true
+	case keyAdministrations:
+		d.admins, d.adminsKnown = all, true
 	default:
 		d.conditions, d.condsKnown = all, true
 	}
@@ -343,7 +347,7 @@ func (d *hookData) take(ctx context.Context, key string, raw json.RawMessage) er
 			return fmt.Errorf("prefetch %s: not a Patient", key)
 		}
 		d.patient = raw
-	case keyCoverage, keyMedications, keyConditions:
+	case keyCoverage, keyMedications, keyConditions, keyAdministrations:
 		var all []json.RawMessage
 		if raw != nil {
 			res, next, err := fhir.BundleResources(raw)
@@ -377,6 +381,8 @@ func (d *hookData) known(key string) bool {
 		return d.medsKnown
 	case keyConditions:
 		return d.condsKnown
+	case keyAdministrations:
+		return d.adminsKnown
 	}
 	return false
 }

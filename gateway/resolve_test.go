@@ -151,10 +151,10 @@ func TestCoverageCachedAcrossHooks(t *testing.T) {
 	if s, out, _ := e.post(serviceOf("order-sign"), req); s != 200 {
 		t.Fatalf("status %d: %s", s, out)
 	}
-	// The second hook fetches only the medication history and the problem list, not Patient or
-	// Coverage.
-	if n := e.fhirSrv.Requests() - first; n != 2 {
-		t.Fatalf("second hook made %d FHIR requests, want 2 (medications and conditions only)", n)
+	// The second hook fetches only the order and administration history and the problem list,
+	// not Patient or Coverage.
+	if n := e.fhirSrv.Requests() - first; n != 3 {
+		t.Fatalf("second hook made %d FHIR requests, want 3 (medications, administrations, conditions)", n)
 	}
 }
 
@@ -241,16 +241,17 @@ func TestCoverageCacheExpires(t *testing.T) {
 		}
 		return e.fhirSrv.Requests() - before
 	}
-	// Patient, Coverage, MedicationRequest and Condition; within the TTL the last two only.
-	if n := post(); n != 4 {
-		t.Fatalf("first hook: %d FHIR requests, want 4", n)
+	// Patient, Coverage, MedicationRequest, MedicationAdministration and Condition; within the
+	// TTL the last three only.
+	if n := post(); n != 5 {
+		t.Fatalf("first hook: %d FHIR requests, want 5", n)
 	}
 	now = now.Add(30 * time.Second)
-	if n := post(); n != 2 {
-		t.Fatalf("within the TTL: %d FHIR requests, want 2", n)
+	if n := post(); n != 3 {
+		t.Fatalf("within the TTL: %d FHIR requests, want 3", n)
 	}
 	now = now.Add(2 * time.Minute)
-	if n := post(); n != 4 {
-		t.Fatalf("after the TTL: %d FHIR requests, want 4", n)
+	if n := post(); n != 5 {
+		t.Fatalf("after the TTL: %d FHIR requests, want 5", n)
 	}
 }

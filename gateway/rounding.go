@@ -65,12 +65,16 @@ func signedPct(v float64) string {
 
 // roundingLabel is the suggestion's label: product, rounded dose and the change, in words a
 // prescriber reads at a glance.
-func roundingLabel(ro *roundingOffer, med medication, switching bool) string {
+func roundingLabel(ro *roundingOffer, med medication, switching bool, mid scoring.MidCourse) string {
 	verb := "Round to"
 	if switching {
 		verb = "Switch and round to"
 	}
-	return fmt.Sprintf("%s %s mg %s (%s, whole vials: no discarded drug)", verb, fmtMg(ro.DoseMg), ro.product.Name, signedPct(ro.ChangePct))
+	l := fmt.Sprintf("%s %s mg %s (%s, whole vials: no discarded drug)", verb, fmtMg(ro.DoseMg), ro.product.Name, signedPct(ro.ChangePct))
+	if switching && mid == scoring.MidCourseNextCycle {
+		l += ", from the next administration"
+	}
+	return l
 }
 
 // withRoundedDose sets the dose of the draft's maintenance instruction (the last one with a dose) to mg,
@@ -98,7 +102,12 @@ func withRoundedDose(draft map[string]json.RawMessage, mg, fromMg, pct float64) 
 	first["doseQuantity"] = map[string]any{"value": mg, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg"}
 	dr[0] = first
 	dis[idx]["doseAndRate"] = dr[:1]
-	dis[idx]["text"] = fmt.Sprintf("%s mg (rounded to whole vials from %s mg, %s, per the dose-rounding policy)", fmtMg(mg), fmtMg(fromMg), signedPct(pct))
+	was, _ := dis[idx]["text"].(string)
+	text := fmt.Sprintf("%s mg (rounded to whole vials from %s mg, %s, per the dose-rounding policy)", fmtMg(mg), fmtMg(fromMg), signedPct(pct))
+	if was != "" {
+		text += "; as ordered: " + was
+	}
+	dis[idx]["text"] = text
 	b, err := json.Marshal(dis)
 	if err != nil {
 		return nil, err
@@ -114,14 +123,14 @@ func withRoundedDose(draft map[string]json.RawMessage, mg, fromMg, pct float64) 
 // roundingCard is the card for an order with no better product but a whole-vial dose that saves
 // the payer money (the ordered product, rounded): one suggestion, never applied silently.
 func roundingCard(item orderedItem, res scoring.Result, ro *roundingOffer) (*cdshooks.Card, error) {
-	summary := fmt.Sprintf("Round %s %s mg to %s mg (%s, whole vials): payer cost %s lower per course",
+	summary := fmt.Sprintf("Round %s %s mg to %s mg (%s, whole vials): total cost %s lower per course",
 		ro.product.Name, fmtMg(ro.fromMg), fmtMg(ro.DoseMg), signedPct(ro.ChangePct), wholeUSD(ro.payerCut))
 	card := cdshooks.NewCard(summary, "info", cdshooks.Source{
 		Label: "valuerx value-based medication choice",
 		Topic: &cdshooks.Coding{System: topicSystem, Code: topicCode, Display: topicDisplay},
 	})
 	card.Detail = fmt.Sprintf("**Dose rounding** (P&T policy): %s mg is %s of the ordered %s mg and uses whole single-dose vials; the ordered dose discards %g billing units per dose, which the payer pays for.\n\n"+
-		"| | ordered dose | rounded dose |\n|---|---:|---:|\n| Dose | %s mg | %s mg |\n| Payer cost per course | %s | %s |\n| Patient cost per course | %s | %s |\n\n"+
+		"| | ordered dose | rounded dose |\n|---|---:|---:|\n| Dose | %s mg | %s mg |\n| Total cost (allowed) per course | %s | %s |\n| Patient cost per course | %s | %s |\n\n"+
 		"Accept only if the rounded dose is clinically appropriate for this patient.\n",
 		fmtMg(ro.DoseMg), signedPct(ro.ChangePct), fmtMg(ro.fromMg), ro.WastedUnits,
 		fmtMg(ro.fromMg), fmtMg(ro.DoseMg), usd(res.Ordered.PerCourse.PayerAllowed), usd(ro.option.PerCourse.PayerAllowed),

@@ -18,9 +18,10 @@ const (
 // indication of an order that names none (some biosimilars are not labelled for every
 // indication of their reference).
 const (
-	keyPatient     = "patient"
-	keyCoverage    = "coverage"
-	keyMedications = "medications"
+	keyPatient         = "patient"
+	keyCoverage        = "coverage"
+	keyMedications     = "medications"
+	keyAdministrations = "administrations"
 )
 
 // The templates use only 2.0 tokens and the recommended query subset (CDS Hooks §Prefetch).
@@ -29,7 +30,10 @@ var prefetchTemplates = map[string]string{
 	keyCoverage:    "Coverage?patient={{context.patientId}}&status=active",
 	keyMedications: "MedicationRequest?patient={{context.patientId}}",
 	keyConditions:  "Condition?patient={{context.patientId}}",
-	keyDispenses:   dispensePrefetch, // adherence.go: fills for the PQA measures
+	// administrations: what was given (an infusion centre's MAR), so a patient mid-course is
+	// recognised even when the order history is incomplete.
+	keyAdministrations: "MedicationAdministration?patient={{context.patientId}}",
+	keyDispenses:       dispensePrefetch, // adherence.go: fills for the PQA measures
 }
 
 // fetchTemplates are the same queries as prefetchTemplates, written with the reference form
@@ -37,10 +41,11 @@ var prefetchTemplates = map[string]string{
 // search parameter, although R4 allows it). The declared prefetch keeps the bare-id form that
 // EHRs and Inferno expect.
 var fetchTemplates = map[string]string{
-	keyPatient:     "Patient/{{context.patientId}}",
-	keyCoverage:    "Coverage?patient=Patient/{{context.patientId}}&status=active",
-	keyMedications: "MedicationRequest?patient=Patient/{{context.patientId}}",
-	keyConditions:  "Condition?patient=Patient/{{context.patientId}}",
+	keyPatient:         "Patient/{{context.patientId}}",
+	keyCoverage:        "Coverage?patient=Patient/{{context.patientId}}&status=active",
+	keyMedications:     "MedicationRequest?patient=Patient/{{context.patientId}}",
+	keyConditions:      "Condition?patient=Patient/{{context.patientId}}",
+	keyAdministrations: "MedicationAdministration?patient=Patient/{{context.patientId}}",
 }
 
 type serviceDef struct {

@@ -219,3 +219,20 @@ func draftOf(m map[string]any) map[string]any {
 	entry := m["context"].(map[string]any)["draftOrders"].(map[string]any)["entry"].([]any)[0].(map[string]any)
 	return entry["resource"].(map[string]any)
 }
+
+// Pharmacist review C1: a Lipitor order coded only with the brand name (RxNorm BN 153165) names
+// no strength: no suggestion may put a strength into it (the group's default was 10 mg).
+func TestNoStrengthNoSuggestion(t *testing.T) {
+	e := newEnv(t)
+	body := editDraft(t, e.demoRequest("commercial-ppo-lipitor-order-sign"), func(mr map[string]any) {
+		mr["medicationCodeableConcept"] = map[string]any{"coding": []any{map[string]any{
+			"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "153165", "display": "Lipitor"}}}
+	})
+	status, resp, _ := e.post(serviceOf("commercial-ppo-lipitor-order-sign"), body)
+	if status != http.StatusOK {
+		t.Fatalf("status %d: %s", status, resp)
+	}
+	if sgs := suggestionsOf(t, resp); len(sgs) != 0 {
+		t.Fatalf("an order with no strength got %q", labels(sgs))
+	}
+}

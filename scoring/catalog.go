@@ -142,6 +142,7 @@ type Group struct {
 // Hooks sandbox can order), not dose checking: that stays the EHR's and the pharmacist's.
 type LabelBounds struct {
 	MaxDoseMg, MaxMgPerKg, MaxMgPerM2, MaxDailyMg float64
+	FixedDose                                     bool // one labelled adult dose (MaxDoseMg): any dose above it is implausible
 	MinIntervalDays, LabelledIntervalDays         float64
 	MaxAdministrations                            int
 	Source                                        string
