@@ -59,7 +59,7 @@ func TestComparisonPageFromACard(t *testing.T) {
 
 	code, hdr, page := getPage(t, url)
 	if code != http.StatusOK || !strings.HasPrefix(hdr.Get("Content-Type"), "text/html") {
-		t.Fatalf("page: %d %s", code, hdr.Get("Content-Type"))
+		t.Fatalf("page: %d %s %s\n%s", code, hdr.Get("Content-Type"), page, e.logs.String())
 	}
 	for h, want := range map[string]string{"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "Content-Security-Policy": "default-src 'none'"} {
 		if !strings.Contains(hdr.Get(h), want) {

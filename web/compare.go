@@ -223,7 +223,7 @@ func buildPage(c *Comparison, css string) page {
 		p.Course = fmt.Sprintf("%d days of supply", res.Administrations)
 		p.Year = fmt.Sprintf("%d days", res.AdministrationsPerYear)
 	}
-	if sc := res.Secondary; sc.ID != "" {
+	if sc := res.Secondary; sc != nil && sc.ID != "" {
 		p.Secondary, p.ShowsSecondary = sc.Name, true
 		if sc.QMB {
 			p.Secondary += " (QMB: no cost sharing may be billed)"
