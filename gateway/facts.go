@@ -247,6 +247,9 @@ type orderedItem struct {
 	// 0 when the code names none; itemMg is the same for tablets only, where the suggestion must
 	// keep the strength (scoring.Request.ItemMg).
 	codeMg, itemMg float64
+	// device is the kind of item the order's code names (scoring.Package.Device): a suggestion
+	// keeps it (an on-body injector kit is not replaced by a prefilled syringe).
+	device string
 }
 
 // productOf maps a CodeableConcept to a catalog product: RxNorm first (SBD/SCD), then NDC, then
@@ -382,6 +385,9 @@ func recogniseDecoded(cat *scoring.Catalog, raw json.RawMessage, mr *medRequest,
 	}
 	item.product = prod
 	item.codeMg = strength
+	if prod.MgPerUnit > 0 {
+		item.device = orderedDevice(cat, mr.MedicationCodeableConcept)
+	}
 	if prod.MgPerUnit == 0 {
 		item.itemMg = strength
 	}
@@ -511,4 +517,26 @@ func currentProduct(history []therapyEntry, group string, draftIDs map[string]bo
 		return ""
 	}
 	return history[best].productID
+}
+
+// orderedDevice is the kind of item (kit, syringe, vial) the order's RxNorm or NDC code names;
+// "" when it names none (HCPCS, an ingredient) or the catalog does not know the package.
+func orderedDevice(cat *scoring.Catalog, cc *r4.CodeableConcept) string {
+	if cc == nil {
+		return ""
+	}
+	for _, o := range []struct {
+		system string
+		kind   scoring.CodeSystem
+	}{{fhir.SystemRxNorm, scoring.RxNorm}, {fhir.SystemNDC, scoring.NDC}} {
+		for _, cd := range cc.Coding {
+			if cd.System == nil || cd.Code == nil || !sameSystem(*cd.System, o.system) {
+				continue
+			}
+			if pk, ok := cat.PackageByCode(o.kind, strings.TrimSpace(*cd.Code)); ok {
+				return pk.Device()
+			}
+		}
+	}
+	return ""
 }
