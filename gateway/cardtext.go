@@ -386,8 +386,8 @@ func cardTable(res scoring.Result) string {
 	default:
 		row("Plan", func(o scoring.Option) string { return cardUSD(amountsOf(o.PerCourse).PayerPaid) })
 	}
-	sc := res.Secondary
-	if sc.ID != "" {
+	sc := res.Secondary // nil: no supplemental coverage on record
+	if sc != nil {
 		row(mdEscape(sc.Name), func(o scoring.Option) string { return cardUSD(amountsOf(o.PerCourse).Secondary) })
 	}
 	row("Total cost", func(o scoring.Option) string { return cardUSD(amountsOf(o.PerCourse).Allowed) })
@@ -398,7 +398,7 @@ func cardTable(res scoring.Result) string {
 			}
 			return fmtMg(o.PerDose.WastedUnits*o.Product.MgPerUnit) + " mg"
 		}
-		if sc.ID == "" {
+		if sc == nil {
 			row("Vials/dose", vialsText)
 			row("Discarded", discarded)
 		} else {
@@ -483,7 +483,7 @@ func assumptionLines(res scoring.Result, view cardView) []string {
 		out = append(out, "Assumes Part B deductible unmet")
 	}
 	switch sc := res.Secondary; {
-	case sc.ID == "":
+	case sc == nil:
 		out = append(out, "No supplemental coverage known")
 	case sc.QMB:
 		out = append(out, "QMB: no cost sharing billed")

@@ -99,10 +99,12 @@ func economicsOf(res scoring.Result, suggested []scoring.Option) economics {
 		PricePeriod: econPeriod{ID: res.Book.ID, Label: res.Book.Label, Start: res.Book.Start.Format("2006-01-02"), Stale: res.Stale},
 		Currency:    "USD", DoseMg: res.DoseMg,
 		AdministrationsPerCourse: res.Administrations, AdministrationsPerYear: res.AdministrationsPerYear,
-		SecondaryCoverage: res.Secondary.ID,
-		Ordered:           productOfOption(res.Ordered),
-		Options:           make([]econProduct, 0, len(suggested)),
-		Assumptions:       assumptionsOf(res),
+		Ordered:     productOfOption(res.Ordered),
+		Options:     make([]econProduct, 0, len(suggested)),
+		Assumptions: assumptionsOf(res),
+	}
+	if res.Secondary != nil {
+		e.SecondaryCoverage = res.Secondary.ID
 	}
 	if !res.Book.End.IsZero() {
 		e.PricePeriod.End = res.Book.End.Format("2006-01-02")

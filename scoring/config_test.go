@@ -180,6 +180,8 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("contracts: [{id: a, name: A, match: {attribution: true}, arrangement: capitation, drugsInBudget: true, coinsurance: 0, threshold: 0}]\n"))
 	f.Add([]byte("contracts: !!map {}\n"))
 	f.Add([]byte("{contracts: [&a {id: x}], roster: [*a]}"))
+	f.Add([]byte(minimal + "secondaryCoverage: [{id: g, name: G, kind: medigap, match: {sopt: [\"523\"]}, paysCoinsurance: 1, paysDeductible: true}]\n"))
+	f.Add([]byte("contracts: [{id: s, name: S, match: {sopt: [\"121\"]}, arrangement: shared-savings-two-sided, risk: {track: basic-e, qualityFactor: 0.5, expectedSavingsRate: 0.01, sequesterPayout: false}, reimbursement: {basis: medicare-asp, sequestration: 0.02, coinsuranceSource: contract}, coinsurance: 0.2, deductible: 283, deductibleMet: true, oopMaxPerYear: 9250, threshold: 25, preferred: {trastuzumab: [kanjinti]}, priorAuth: {expectedDelayDays: 7, denialRate: 0.1}}]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := ParseConfig(data)
 		if err != nil {

@@ -291,7 +291,43 @@ type terms struct {
 	share           float64 // marginal share of a change in the payer's own expenditure
 	shareLabel      string  // how share was reached, with the expected position
 	position        Position
-	perYear         int // administrations in a year of therapy
+	perYear         int    // administrations in a year of therapy
+	paidNote        string // precomputed payerPaidNote, "" when not
+	netLabel        string // precomputed netImpactLabel, "" when not
+}
+
+// contractTexts are the source labels of one contract for one benefit that do not depend on
+// the order: built once per registry, so a cold score does not format them again.
+type contractTexts struct {
+	paid, net string
+	ded       map[int]string // the deductible label per year with a published deductible
+}
+
+func benefitIndex(b Benefit) int {
+	if b == PharmacyBenefit {
+		return 1
+	}
+	return 0
+}
+
+// precomputeTexts builds every contract's order-independent labels (economics.md provenance),
+// with the same code a score would use.
+func (r *Registry) precomputeTexts() {
+	texts := make([][2]contractTexts, len(r.contracts))
+	for i := range r.contracts {
+		k := &r.contracts[i]
+		for b, benefit := range []Benefit{MedicalBenefit, PharmacyBenefit} {
+			g := Group{Benefit: benefit}
+			ct := contractTexts{ded: map[int]string{}}
+			for y := range partBDeductibles {
+				ct.ded[y] = resolveTerms(r, k, g, time.Date(y, 1, 1, 0, 0, 0, 0, time.UTC)).dedLabel
+			}
+			s := &scoreCtx{contract: k, group: g, t: resolveTerms(r, k, g, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))}
+			ct.paid, ct.net = s.payerPaidNote(), s.netImpactLabel()
+			texts[i][b] = ct
+		}
+	}
+	r.texts = texts
 }
 
 // resolveTerms fills the contract's payment rules for an order on day, for
@@ -306,15 +342,33 @@ func resolveTerms(reg *Registry, k *Contract, g Group, day time.Time) terms {
 	if !t.capitated {
 		t.fileCoinsurance = medicare && k.Reimbursement.CoinsuranceSource != CoinsuranceFromContract
 	}
+	// The registry's own contracts have their labels built once (precomputeTexts).
+	var texts *contractTexts
+	if i, ok := reg.byID[k.ID]; ok && &reg.contracts[i] == k {
+		rr := reg.shares[i]
+		t.share, t.position, t.shareLabel = rr.share, rr.position, rr.label
+		if reg.texts != nil {
+			texts = &reg.texts[i][benefitIndex(g.Benefit)]
+			t.paidNote, t.netLabel = texts.paid, texts.net
+		}
+	} else {
+		t.share, t.position, t.shareLabel = riskShare(k, contractSequestration(k))
+	}
 	if g.Benefit == MedicalBenefit && !k.DeductibleMet {
+		y := day.Year()
+		cached, hit := "", false
+		if texts != nil {
+			cached, hit = texts.ded[y]
+		}
 		switch {
 		case k.Deductible != nil:
 			t.deductible = *k.Deductible
-			t.dedLabel = fmt.Sprintf("configured: deductible %.2f per plan year (contract %s), assumed not yet met", t.deductible, k.ID)
+			t.dedLabel = cached
+			if !hit {
+				t.dedLabel = fmt.Sprintf("configured: deductible %.2f per plan year (contract %s), assumed not yet met", t.deductible, k.ID)
+			}
 		case medicare:
-			y := day.Year()
 			v, ok := partBDeductibles[y]
-			t.dedLabel = fmt.Sprintf("published: Part B deductible %.2f (%d), assumed not yet met", v, y)
 			if !ok {
 				last := 0
 				for yy := range partBDeductibles {
@@ -322,15 +376,11 @@ func resolveTerms(reg *Registry, k *Contract, g Group, day time.Time) terms {
 				}
 				v = partBDeductibles[last]
 				t.dedLabel = fmt.Sprintf("estimated: Part B deductible for %d not on file, %d's %.2f used, assumed not yet met", y, last, v)
+			} else if t.dedLabel = cached; !hit {
+				t.dedLabel = fmt.Sprintf("published: Part B deductible %.2f (%d), assumed not yet met", v, y)
 			}
 			t.deductible = v
 		}
-	}
-	if i, ok := reg.byID[k.ID]; ok && &reg.contracts[i] == k {
-		rr := reg.shares[i]
-		t.share, t.position, t.shareLabel = rr.share, rr.position, rr.label
-	} else {
-		t.share, t.position, t.shareLabel = riskShare(k, contractSequestration(k))
 	}
 	if g.Benefit == PharmacyBenefit && k.Reimbursement.Basis == BasisMedicareASP && k.Arrangement != Episode && t.share != 0 {
 		// A Medicare ACO's expenditure is Parts A and B (42 CFR 425.600): a pharmacy-benefit
@@ -586,6 +636,9 @@ func (s *scoreCtx) netImpact(f, ordered Figures) float64 {
 }
 
 func (s *scoreCtx) netImpactSource() string {
+	if s.t.netLabel != "" {
+		return s.t.netLabel
+	}
 	return s.label(&s.labels.net, s.netImpactLabel)
 }
 
@@ -611,6 +664,9 @@ func (s *scoreCtx) netImpactLabel() string {
 // payerPaidNote says how the payer's own payment follows from the allowed
 // amount (it shares the payerAllowed source: one map entry fewer per option).
 func (s *scoreCtx) payerPaidNote() string {
+	if s.t.paidNote != "" {
+		return s.t.paidNote
+	}
 	switch {
 	case s.t.capitated:
 		return "payer paid: none per claim (capitated: the budget pays)"

@@ -31,6 +31,7 @@ type Registry struct {
 	acq       map[string][]AcquisitionCost
 	shares    []riskResult // per contract: the marginal risk share, resolved once
 	secondary []SecondaryCoverage
+	texts     [][2]contractTexts // per contract, per benefit (medical, pharmacy): labels built once
 }
 
 // riskResult is riskShare's answer for one contract.
@@ -99,6 +100,7 @@ func NewRegistry(cfg Config, cat *Catalog) (*Registry, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("scoring: config: %w", err)
 	}
+	r.precomputeTexts()
 	return r, nil
 }
 

@@ -92,9 +92,10 @@ type Result struct {
 	ItemMg float64
 	// Policy names the P&T policy applied, for the card's provenance.
 	Policy string
-	// Secondary is the supplemental coverage the patient figures account for (ID "" when none
-	// is on record: the patient figure is then the cost sharing before supplemental coverage).
-	Secondary SecondaryCoverage
+	// Secondary is the supplemental coverage the patient figures account for; nil when none is
+	// on record (the patient figure is then the cost sharing before supplemental coverage).
+	// It is the registry's entry: read-only, like the rest of what a Result reaches.
+	Secondary *SecondaryCoverage
 	// AvoidsPriorAuth: Best is suggested because the ordered product needs the payer's prior
 	// authorisation and Best does not, although the organisation's figure does not rise by the
 	// threshold (the card says what the switch costs it).
@@ -229,10 +230,7 @@ func score(cat *Catalog, reg *Registry, pol *Policy, req Request, k *Contract, g
 		AdministrationsPerYear: py.n, PerYearSource: py.source,
 		Indications: req.Indications, ItemMg: req.ItemMg, Policy: pol.Source(),
 	}
-	if s.sec != nil {
-		res.Secondary = *s.sec
-		res.Secondary.Match = Match{} // the match rules are the registry's, not the result's
-	}
+	res.Secondary = s.sec
 	inds := pol.Indications()
 	res.IndicationUnknown = !req.IndicationKnown && inds.Covers(g.ID)
 	ordered, _ := cat.Product(req.ProductID)
@@ -335,7 +333,7 @@ func score(cat *Catalog, reg *Registry, pol *Policy, req Request, k *Contract, g
 		res.MidCourse = s.midCourse()
 	}
 	res.OrderedOffFormulary = !pol.OnFormulary(req.Site, ordered)
-	var opts []Option
+	opts := make([]Option, 0, len(g.ProductIDs)-1)
 	priced := 0
 	for _, id := range g.ProductIDs {
 		if id == ordered.ID {
@@ -363,7 +361,7 @@ func score(cat *Catalog, reg *Registry, pol *Policy, req Request, k *Contract, g
 		o.Eligible = o.Exclusion == ""
 		opts = append(opts, o)
 	}
-	slices.SortStableFunc(opts, compareOptions)
+	opts = sortOptions(opts)
 	res.Options = opts
 	if priced == 0 {
 		res.Reason = ReasonNoAlternatives
@@ -478,7 +476,39 @@ func (s *scoreCtx) midCourse() MidCourse {
 // organisation (higher first), then lower payer allowed, then lower patient
 // cost, all per course and compared in cents so floating-point noise cannot
 // break a tie; the product id makes the order total.
-func compareOptions(a, b Option) int {
+// sortOptions ranks opts in place (compareOptions) by sorting indices, not the options: an
+// Option holds four Figures and several references, and the sort's swaps of whole options cost
+// a fifth of a cold score in copies and write barriers. The permutation is then applied with
+// one move per option.
+func sortOptions(opts []Option) []Option {
+	var stack [16]int
+	idx := stack[:0]
+	for i := range opts {
+		idx = append(idx, i)
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return compareOptions(&opts[a], &opts[b]) })
+	// Position i takes opts[idx[i]]: follow each cycle once with one option in hand.
+	for i := range idx {
+		if idx[i] == i || idx[i] < 0 {
+			continue
+		}
+		held := opts[i]
+		j := i
+		for {
+			k := idx[j]
+			idx[j] = -1
+			if k == i {
+				opts[j] = held
+				break
+			}
+			opts[j] = opts[k]
+			j = k
+		}
+	}
+	return opts
+}
+
+func compareOptions(a, b *Option) int {
 	if a.Eligible != b.Eligible {
 		if a.Eligible {
 			return -1

@@ -572,7 +572,7 @@ func TestOptionsRankedAndBestFirst(t *testing.T) {
 								continue // e.g. no price book for the date
 							}
 							n++
-							if !slices.IsSortedFunc(r.Options, compareOptions) {
+							if !slices.IsSortedFunc(r.Options, func(a, b Option) int { return compareOptions(&a, &b) }) {
 								t.Fatalf("%+v: options not ranked", req)
 							}
 							if r.Best != nil && r.Best != &r.Options[0] {

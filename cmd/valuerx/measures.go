@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,6 +34,7 @@ func runMeasures(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	asOf := fl.String("asof", "", "as-of date YYYY-MM-DD (default: the day after the latest dispense, at most January 1 of year+1)")
 	workers := fl.Int("workers", 0, "parse and compute workers (default GOMAXPROCS)")
 	shard := fl.String("shard", "", "i/n: compute only the patients of shard i of n (ids hashed); shards' counts add up")
+	cpuProfile := fl.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	memLimit := fl.Int("memlimit", 768, "soft memory limit in MiB for the Go runtime (0: none; GOMEMLIMIT, when set, wins)")
 	fl.Usage = func() {
 		fmt.Fprintln(stderr, "usage: valuerx measures -from DIR -year 2026 -out DIR [flags]")
@@ -89,6 +91,19 @@ func runMeasures(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if err != nil {
 		fmt.Fprintln(stderr, "valuerx measures:", err)
 		return 2
+	}
+	if *cpuProfile != "" {
+		pf, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "valuerx measures: -cpuprofile:", err)
+			return 2
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			fmt.Fprintln(stderr, "valuerx measures: -cpuprofile:", err)
+			return 2
+		}
+		defer pprof.StopCPUProfile()
 	}
 	start := time.Now()
 	rep, err := population.Run(ctx, inputs, opt)
