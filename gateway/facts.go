@@ -10,6 +10,7 @@ import (
 
 	"valuerx/clinical"
 	"valuerx/fhir"
+	"valuerx/internal/medindex"
 	"valuerx/scoring"
 )
 
@@ -433,9 +434,31 @@ type therapyEntry struct {
 // referenced (a contained Medication, or lookup for one in the bundle or on the server).
 func therapyHistory(cat *scoring.Catalog, history []json.RawMessage, lookup medicationLookup) []therapyEntry {
 	var out []therapyEntry
-	for _, raw := range history {
+	for _, e := range medindex.ClassifyResources(history) {
+		if !e.OK {
+			continue
+		}
+		// The common case, classified without decoding the resource (internal/medindex): a
+		// MedicationRequest with its medication coded inline.
+		if e.ResourceType == "MedicationRequest" && len(e.Codings) > 0 {
+			switch e.Status {
+			case "active", "on-hold", "completed":
+			default:
+				continue
+			}
+			p, ok := productOfCodings(cat, e.Codings)
+			if !ok {
+				continue
+			}
+			d, dated := parseFHIRDate(e.AuthoredOn)
+			out = append(out, therapyEntry{id: e.ID, productID: p.ID, groupID: p.GroupID, status: e.Status, date: d, dated: dated})
+			continue
+		}
+		if e.ResourceType != "MedicationRequest" && e.ResourceType != "MedicationAdministration" {
+			continue
+		}
 		var mr historyDoc
-		if json.Unmarshal(raw, &mr) != nil {
+		if json.Unmarshal(e.Raw, &mr) != nil {
 			continue
 		}
 		status, when := mr.Status, mr.AuthoredOn
@@ -457,8 +480,6 @@ func therapyHistory(cat *scoring.Catalog, history []json.RawMessage, lookup medi
 			if when == "" && mr.EffectivePeriod != nil {
 				when = mr.EffectivePeriod.Start
 			}
-		default:
-			continue
 		}
 		p, ok := productOf(cat, mr.MedicationCodeableConcept)
 		if !ok && mr.MedicationReference != nil && mr.MedicationReference.Reference != nil {
@@ -471,6 +492,31 @@ func therapyHistory(cat *scoring.Catalog, history []json.RawMessage, lookup medi
 		out = append(out, therapyEntry{id: mr.ID, productID: p.ID, groupID: p.GroupID, status: status, date: d, dated: dated})
 	}
 	return out
+}
+
+// productOfCodings is productOf over medindex's codings: RxNorm first, then NDC, then HCPCS.
+func productOfCodings(cat *scoring.Catalog, codings []medindex.Coding) (scoring.Product, bool) {
+	for _, o := range []struct {
+		system string
+		kind   scoring.CodeSystem
+	}{{fhir.SystemRxNorm, scoring.RxNorm}, {fhir.SystemNDC, scoring.NDC}, {fhir.SystemHCPCS, scoring.HCPCS}} {
+		for _, c := range codings {
+			if c.System == "" || c.Code == "" || !sameSystem(c.System, o.system) {
+				continue
+			}
+			if p, ok := cat.Lookup(o.kind, strings.TrimSpace(c.Code)); ok {
+				return p, true
+			}
+		}
+	}
+	for _, c := range codings { // a HCPCS code filed under another system, as productAndStrength reads it
+		if code := strings.TrimSpace(c.Code); hcpcsShape(code) {
+			if p, ok := cat.Lookup(scoring.HCPCS, code); ok {
+				return p, true
+			}
+		}
+	}
+	return scoring.Product{}, false
 }
 
 // referencedProduct resolves a medicationReference: a contained Medication, else lookup.
