@@ -14,7 +14,7 @@ run:
 
 ## catalog: rebuild the embedded catalog snapshot from the files shipped in catalog/data
 catalog:
-	$(GO) run ./cmd/valuerx catalog import -from catalog/data/agency -from catalog/data/supplementary -out catalog/data/snapshot.json.gz
+	$(GO) run ./cmd/valuerx catalog import -reproducible -from catalog/data/agency -from catalog/data/supplementary -out catalog/data/snapshot.json.gz > /dev/null
 
 ## catalog-data: copy the agency files the product needs from AGENCY (CPT codes dropped), then make catalog
 catalog-data:

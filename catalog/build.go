@@ -464,6 +464,19 @@ func build(in *inputs, rep *Report) (*scoring.Snapshot, error) {
 	return assemble(in, rep, ix, accs)
 }
 
+// noFDARecord says whether no crosswalk row of the code matched a Purple Book record (the
+// code is then unconfirmed); a code whose rows matched was placed or rejected with a reason.
+func (ix *purpleIndex) noFDARecord(in *inputs, code string) bool {
+	for _, x := range in.xwalks {
+		for _, r := range x.Rows {
+			if r.HCPCS == code && len(ix.match(r.DrugName)) > 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // isUnbranded says whether a crosswalk drug name is a proper name only (Janssen's "Infliximab").
 func (ix *purpleIndex) isUnbranded(drug string) bool {
 	n := normName(drug)
@@ -735,6 +748,25 @@ func assemble(in *inputs, rep *Report, ix *purpleIndex, accs map[productKey]*pro
 		snap.Products = append(snap.Products, prods...)
 	}
 
+	// A biosimilar code the payment limit files price but no crosswalk row ties to an FDA record
+	// (a code new this quarter, before its NDCs are listed) is reported the same way.
+	known := map[string]bool{}
+	for _, p := range snap.Products {
+		known[p.HCPCS] = true
+	}
+	for _, r := range append(append([]Reject{}, rep.Excluded...), rep.Unconfirmed...) {
+		code, _, _ := strings.Cut(r.Reason, " ")
+		known[code] = true
+	}
+	for _, lf := range in.limits {
+		for _, r := range lf.Rows {
+			if known[r.HCPCS] || !looksBiosimilarCode(r.HCPCS, r.Description) || !ix.noFDARecord(in, r.HCPCS) {
+				continue
+			}
+			known[r.HCPCS] = true
+			rep.Unconfirmed = append(rep.Unconfirmed, Reject{File: lf.File, Line: r.Line, Reason: fmt.Sprintf("%s %q (%s): priced, but no crosswalk row ties it to an FDA Purple Book record: reported, never suggested", r.HCPCS, r.Description, lf.Period.Quarter())})
+		}
+	}
 	for _, u := range rep.Unconfirmed {
 		code, _, _ := strings.Cut(u.Reason, " ")
 		snap.Unconfirmed = append(snap.Unconfirmed, code)

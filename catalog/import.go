@@ -51,7 +51,8 @@ type Report struct {
 }
 
 // Import reads every file under the directories (recursively), recognising each by its content,
-// and builds one snapshot. Files it does not recognise are listed in the report and skipped; a
+// and builds one snapshot created at now (zero: the newest payment limit file's effective date,
+// for reproducible builds). Files it does not recognise are listed in the report and skipped; a
 // file it recognises but cannot parse fails the import (a broken input must not silently shrink
 // the catalog).
 func Import(dirs []string, now time.Time) (*scoring.Snapshot, *Report, error) {
@@ -62,6 +63,11 @@ func Import(dirs []string, now time.Time) (*scoring.Snapshot, *Report, error) {
 	snap, err := build(in, rep)
 	if err != nil {
 		return nil, rep, err
+	}
+	if now.IsZero() {
+		// Reproducible builds (make catalog): the same inputs give the same bytes, so two
+		// engineers rebuilding the embedded snapshot never conflict.
+		now = in.limits[len(in.limits)-1].Period.Start
 	}
 	snap.Created = now.UTC()
 	return snap, rep, nil

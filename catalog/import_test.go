@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"bytes"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -485,5 +486,105 @@ func TestEmbeddedSnapshotCurrent(t *testing.T) {
 	}
 	if ids(e) != ids(s) {
 		t.Fatalf("embedded snapshot groups\n%s\nthe importer now builds\n%s\nrun make catalog", ids(e), ids(s))
+	}
+}
+
+// The organisation's acquisition costs: an NDC names its product; a cost per package is divided
+// by that NDC's billing units per package in the crosswalk of the period's quarter; a HCPCS code
+// shared by two products (J0897: Prolia and Xgeva) is refused with a reason.
+func TestImportAcquisitionCosts(t *testing.T) {
+	dir := t.TempDir()
+	copyTree(t, shipped, filepath.Join(dir, "agency"))
+	org := filepath.Join(dir, "org")
+	os.MkdirAll(org, 0o755)
+	csv := strings.Join([]string{
+		"ndc,hcpcs,period_start,period_end,cost_per_billing_unit,cost_per_package,source",
+		"00069-0305-01,,2026-01-01,2026-03-31,,1000.00,McKesson invoice 2026-01", // Trazimera 420 mg: 42 units
+		",Q5117,2026-01-01,,45.10,,GPO contract",                                 // Kanjinti per unit
+		",J0897,2026-01-01,2026-03-31,20,,ambiguous code",                        // Prolia or Xgeva?
+		"99999-9999-99,,2026-01-01,2026-03-31,1,,unknown product",
+	}, "\n") + "\n"
+	if err := os.WriteFile(filepath.Join(org, "costs.csv"), []byte(csv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, rep, err := Import([]string{filepath.Join(dir, "agency"), supplemental, org}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.AcquisitionCosts) != 2 {
+		t.Fatalf("costs %+v", s.AcquisitionCosts)
+	}
+	tz, kj := s.AcquisitionCosts[0], s.AcquisitionCosts[1]
+	if tz.ProductID != "trazimera" || math.Abs(tz.USDPerUnit-1000.0/42) > 1e-9 || !strings.Contains(tz.Note, "costs.csv:2") || !strings.Contains(tz.Note, "/ 42 billing units (crosswalk 2026Q1)") {
+		t.Errorf("trazimera cost %+v", tz)
+	}
+	if kj.ProductID != "kanjinti" || kj.USDPerUnit != 45.1 || !kj.End.IsZero() {
+		t.Errorf("kanjinti cost %+v", kj)
+	}
+	var amb, unk bool
+	for _, r := range rep.Rejects {
+		amb = amb || (r.File == "costs.csv" && r.Line == 4 && strings.Contains(r.Reason, "names 2 catalog products"))
+		unk = unk || (r.File == "costs.csv" && r.Line == 5 && strings.Contains(r.Reason, "no catalog product"))
+	}
+	if !amb || !unk {
+		t.Errorf("rejects %v", rep.Rejects)
+	}
+	// The registry takes them: a Trazimera figure in January 2026 is the organisation's cost.
+	c, err := scoring.NewCatalog(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := scoring.DefaultConfig()
+	cfg.AcquisitionCosts = append(cfg.AcquisitionCosts, s.ConfigAcquisitionCosts()...)
+	reg, err := scoring.NewRegistry(cfg, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := scoring.Score(c, reg, scoring.Request{ContractID: "medicare-ffs", ProductID: "herceptin", Date: day("2026-02-15")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, o := range res.Options {
+		if o.Product.ID == "trazimera" {
+			found = strings.Contains(o.Sources["acquisition"], "McKesson invoice 2026-01")
+		}
+	}
+	if !found {
+		t.Error("Trazimera's acquisition figure does not cite the imported invoice")
+	}
+}
+
+// A biosimilar code priced by CMS before any crosswalk row lists its NDCs (Pavblu's Q5147 with
+// its crosswalk rows removed) is reported unconfirmed as well, and never becomes a product.
+func TestTrapPricedCodeWithoutCrosswalk(t *testing.T) {
+	dir := t.TempDir()
+	copyTree(t, shipped, dir)
+	files, _ := filepath.Glob(filepath.Join(dir, "cms-asp", "*Crosswalk*"))
+	for _, f := range files {
+		b := readShipped(t, f)
+		var kept [][]byte
+		for _, line := range bytes.SplitAfter(b, []byte("\n")) {
+			if !bytes.HasPrefix(line, []byte("Q5147,")) {
+				kept = append(kept, line)
+			}
+		}
+		os.WriteFile(f, bytes.Join(kept, nil), 0o644)
+	}
+	s, rep, err := Import([]string{dir, supplemental}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, u := range rep.Unconfirmed {
+		found = found || (strings.HasPrefix(u.Reason, "Q5147 ") && strings.Contains(u.Reason, "no crosswalk row") && strings.Contains(u.File, "Pricing File") || strings.HasPrefix(u.Reason, "Q5147 ") && strings.Contains(u.File, "Payment Limit File"))
+	}
+	if !found || !slices.Contains(s.Unconfirmed, "Q5147") {
+		t.Fatalf("Q5147 not reported: %v", rep.Unconfirmed)
+	}
+	for _, p := range s.Products {
+		if p.HCPCS == "Q5147" {
+			t.Fatalf("Q5147 became %s", p.ID)
+		}
 	}
 }

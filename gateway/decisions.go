@@ -83,7 +83,7 @@ func (rc *recorder) commit(ctx context.Context) error {
 // not block the clinician on a service), so a prompt 503 costs the clinician nothing, while a
 // queue would answer late for everyone and hold memory for each waiting body. An empty 200
 // would hide the overload from operators as "nothing to suggest"; the 503 is counted in
-// valuerx_hook_requests_total{status="Service Unavailable"}.
+// valuerx_hooks_overloaded_total (it never reaches handleHook and its per-service counters).
 func (g *Gateway) inFlight(next http.Handler) http.Handler {
 	if g.cfg.MaxInFlight <= 0 {
 		return next

@@ -42,6 +42,7 @@ func runCatalogImport(_ context.Context, args []string, stdout, stderr io.Writer
 	fl.Var(&from, "from", "directory of agency and organisation files (repeatable; read recursively, each file recognised by its content)")
 	out := fl.String("out", "", "snapshot file to write (.json, or .json.gz to compress)")
 	asJSON := fl.Bool("json", false, "print the import report as JSON instead of text")
+	reproducible := fl.Bool("reproducible", false, "date the snapshot by its newest payment limit file, not now: the same files give the same bytes (make catalog)")
 	if err := fl.Parse(args); err != nil {
 		return 2
 	}
@@ -50,7 +51,11 @@ func runCatalogImport(_ context.Context, args []string, stdout, stderr io.Writer
 		return 2
 	}
 	start := time.Now()
-	snap, rep, err := catalog.Import(from, time.Now())
+	created := time.Now()
+	if *reproducible {
+		created = time.Time{}
+	}
+	snap, rep, err := catalog.Import(from, created)
 	if err != nil {
 		fmt.Fprintln(stderr, "valuerx catalog import:", err)
 		return 1
