@@ -15,7 +15,8 @@
 //     fields of a per-patient record (birth and death dates, MBI, contract, end of enrollment,
 //     hospice/ESRD/SUPD-exclusion flags; inpatient stays in a side map), held in a map from
 //     patient id to a record index. About 170 bytes per patient with the map.
-//  2. MedicationDispense files: each dispense of a measured ingredient in the measurement year
+//  2. MedicationDispense files and pharmacy ExplanationOfBenefit files (CARIN Blue Button: date
+//     of service, productOrService, the dayssupply supportingInfo): each dispense or claim of a measured ingredient in the measurement year
 //     becomes one 8-byte word (record index, day of the year, days supply, ingredient);
 //     everything else in the resource is dropped. Dispenses that name a
 //     patient with no record are counted and skipped.

@@ -91,7 +91,7 @@ type WorkItem struct {
 type Counts struct {
 	Files                                          int
 	Patients, Coverages, Conditions, Encounters    int
-	Dispenses                                      int // MedicationDispense resources read
+	Dispenses                                      int // MedicationDispense resources and pharmacy claims read
 	Fills                                          int // measured-ingredient fills of the year kept
 	NotMeasured, OtherYear, NotCompleted, NoSupply int // dispenses dropped, by reason
 	UnknownPatient                                 int // dispenses for a patient with no record (or another shard)
@@ -139,7 +139,7 @@ func Run(ctx context.Context, inputs []Input, opt Options) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		if typ == "MedicationDispense" {
+		if typ == "MedicationDispense" || typ == "ExplanationOfBenefit" {
 			dispenseFiles = append(dispenseFiles, in)
 		}
 	}
@@ -283,7 +283,7 @@ func (r *run) pass1(ctx context.Context, in Input) (string, error) {
 	switch typ {
 	case "":
 		return "", nil
-	case "MedicationDispense":
+	case "MedicationDispense", "ExplanationOfBenefit":
 		r.counts.Files++
 		return typ, nil
 	case "Patient":
@@ -372,7 +372,11 @@ func (r *run) pass2(ctx context.Context, in Input) error {
 		ws[i].cache = map[[3]string][]uint8{}
 		ws[i].maxDay = measures.NoDay
 	}
-	bad, err := stream(ctx, rc, r.opt.Workers, r.opt.MaxLine, func(w int, line []byte) { r.dispense(&ws[w], line) })
+	handle := r.dispense
+	if typ, _ := firstType(in, r.opt.MaxLine); typ == "ExplanationOfBenefit" {
+		handle = r.claim
+	}
+	bad, err := stream(ctx, rc, r.opt.Workers, r.opt.MaxLine, func(w int, line []byte) { handle(&ws[w], line) })
 	if err != nil {
 		return fmt.Errorf("population: %s: %w", in.Name, err)
 	}
@@ -413,6 +417,75 @@ func (r *run) dispense(w *worker2, line []byte) {
 	if date == "" {
 		date = d.WhenPrepared
 	}
+	r.addFill(w, date, d.DaysSupply.Value, &d.MedicationCodeableConcept, d.Subject.Reference)
+}
+
+// claimJSON is the part of a CARIN Blue Button pharmacy ExplanationOfBenefit
+// (http://hl7.org/fhir/us/carin-bb/StructureDefinition/C4BB-ExplanationOfBenefit-Pharmacy) the
+// measures read: the patient, the date of service (item.servicedDate, else billablePeriod.start),
+// the product (item.productOrService) and the days supply (supportingInfo of category dayssupply).
+type claimJSON struct {
+	ResourceType   string  `json:"resourceType"`
+	Status         string  `json:"status"`
+	Type           concept `json:"type"`
+	Patient        ref     `json:"patient"`
+	BillablePeriod period  `json:"billablePeriod"`
+	SupportingInfo []struct {
+		Category      concept `json:"category"`
+		ValueQuantity struct {
+			Value *float64 `json:"value"`
+		} `json:"valueQuantity"`
+	} `json:"supportingInfo"`
+	Item []struct {
+		ProductOrService concept `json:"productOrService"`
+		ServicedDate     string  `json:"servicedDate"`
+	} `json:"item"`
+}
+
+// claim reads a pharmacy claim as a fill. A product coded only by NDC, with no display or text,
+// cannot be classified (the value set is RxNorm ingredients; NDC lists are licensed) and is
+// counted as not measured.
+func (r *run) claim(w *worker2, line []byte) {
+	var c claimJSON
+	if jsonv2.Unmarshal(line, &c) != nil || c.ResourceType != "ExplanationOfBenefit" {
+		w.counts.BadLines++
+		return
+	}
+	pharmacy := false
+	for _, cd := range c.Type.Coding {
+		pharmacy = pharmacy || cd.Code == "pharmacy"
+	}
+	if !pharmacy {
+		return // a medical claim: not a fill
+	}
+	w.counts.Dispenses++
+	if c.Status != "active" || len(c.Item) == 0 {
+		w.counts.NotCompleted++
+		return
+	}
+	var supply *float64
+	for _, si := range c.SupportingInfo {
+		for _, cd := range si.Category.Coding {
+			if cd.Code == "dayssupply" {
+				supply = si.ValueQuantity.Value
+			}
+		}
+	}
+	date := c.Item[0].ServicedDate
+	if date == "" {
+		date = c.BillablePeriod.Start
+	}
+	product := c.Item[0].ProductOrService
+	for i := range product.Coding { // NDC codes are not RxNorm codes: match their display only
+		if product.Coding[i].System != fhir.SystemRxNorm {
+			product.Coding[i].System, product.Coding[i].Code = "ndc-or-other", ""
+		}
+	}
+	r.addFill(w, date, supply, &product, c.Patient.Reference)
+}
+
+// addFill keeps one dispense or claim as fill words, or counts why not.
+func (r *run) addFill(w *worker2, date string, daysSupply *float64, med *concept, patientRef string) {
 	day, err := measures.ParseDay(date)
 	if err != nil {
 		w.counts.BadLines++
@@ -422,16 +495,16 @@ func (r *run) dispense(w *worker2, line []byte) {
 		w.counts.OtherYear++
 		return
 	}
-	if d.DaysSupply.Value == nil || *d.DaysSupply.Value < 1 || *d.DaysSupply.Value > 10000 {
+	if daysSupply == nil || *daysSupply < 1 || *daysSupply > 10000 {
 		w.counts.NoSupply++
 		return
 	}
-	ings := r.classify(w, &d.MedicationCodeableConcept)
+	ings := r.classify(w, med)
 	if len(ings) == 0 {
 		w.counts.NotMeasured++
 		return
 	}
-	rec, ok := r.reg.lookup(patientID(d.Subject.Reference))
+	rec, ok := r.reg.lookup(patientID(patientRef))
 	if !ok {
 		w.counts.UnknownPatient++
 		return
@@ -439,7 +512,7 @@ func (r *run) dispense(w *worker2, line []byte) {
 	if w.maxDay == measures.NoDay || day > w.maxDay {
 		w.maxDay = day
 	}
-	supply := int(*d.DaysSupply.Value + 0.5)
+	supply := int(*daysSupply + 0.5)
 	for _, ing := range ings {
 		if len(w.block) == cap(w.block) {
 			w.block = r.fills.block()

@@ -262,3 +262,39 @@ func TestReportWriters(t *testing.T) {
 		t.Errorf("worklist csv: %d lines for %d rows", len(wl), len(rep.Worklist))
 	}
 }
+
+// A CARIN Blue Button pharmacy claim is a fill like the dispense it stands for: a patient with
+// the same history as claims and as dispenses has the same measures.
+func TestPharmacyClaims(t *testing.T) {
+	patient := `{"resourceType":"Patient","id":"a","birthDate":"1950-01-01"}` + "\n" + `{"resourceType":"Patient","id":"b","birthDate":"1950-01-01"}`
+	cov := `{"resourceType":"Coverage","beneficiary":{"reference":"Patient/a"},"payor":[{"identifier":{"value":"H1"}}]}` + "\n" +
+		`{"resourceType":"Coverage","beneficiary":{"reference":"Patient/b"},"payor":[{"identifier":{"value":"H1"}}]}`
+	var disp, eob []string
+	for _, day := range []string{"2026-01-05", "2026-02-04", "2026-04-20"} {
+		disp = append(disp, `{"resourceType":"MedicationDispense","status":"completed","subject":{"reference":"Patient/a"},"medicationCodeableConcept":{"text":"atorvastatin 20 MG Oral Tablet"},"daysSupply":{"value":30},"whenHandedOver":"`+day+`"}`)
+		eob = append(eob, `{"resourceType":"ExplanationOfBenefit","status":"active","type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/claim-type","code":"pharmacy"}]},"patient":{"reference":"Patient/b"},`+
+			`"supportingInfo":[{"sequence":1,"category":{"coding":[{"system":"http://hl7.org/fhir/us/carin-bb/CodeSystem/C4BBSupportingInfoType","code":"dayssupply"}]},"valueQuantity":{"value":30}}],`+
+			`"item":[{"sequence":1,"productOrService":{"coding":[{"system":"http://hl7.org/fhir/sid/ndc","code":"00071015523","display":"atorvastatin 20 MG Oral Tablet"}]},"servicedDate":"`+day+`"}]}`)
+	}
+	eob = append(eob, `{"resourceType":"ExplanationOfBenefit","status":"active","type":{"coding":[{"code":"professional"}]},"patient":{"reference":"Patient/b"}}`,
+		`{"resourceType":"ExplanationOfBenefit","status":"active","type":{"coding":[{"code":"pharmacy"}]},"patient":{"reference":"Patient/b"},"item":[{"productOrService":{"coding":[{"system":"http://hl7.org/fhir/sid/ndc","code":"83367"}]},"servicedDate":"2026-05-01"}],"supportingInfo":[{"category":{"coding":[{"code":"dayssupply"}]},"valueQuantity":{"value":30}}]}`)
+	in := []Input{}
+	for i, body := range []string{patient, cov, strings.Join(disp, "\n"), strings.Join(eob, "\n")} {
+		in = append(in, Input{Name: string(rune('a' + i)), Open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(body)), nil }})
+	}
+	rep, err := Run(context.Background(), in, Options{Year: 2026, Workers: 2, AsOf: measures.Date(2027, time.January, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Both patients: 90 of 361 days (Jan 5-Dec 31) covered, in the denominator, not adherent.
+	for _, tl := range rep.Tallies {
+		if tl.Measure == measures.PDCStatin && (tl.Denominator != 2 || tl.Numerator != 0) {
+			t.Errorf("statin tally %+v, want both patients in the denominator", tl)
+		}
+	}
+	// The NDC-only claim whose "code" happens to equal an RxCUI is not read as RxNorm; the medical
+	// claim is not a fill.
+	if rep.Counts.Dispenses != 7 || rep.Counts.NotMeasured != 1 || rep.Counts.Fills != 6 {
+		t.Errorf("counts %+v", rep.Counts)
+	}
+}

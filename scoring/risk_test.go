@@ -136,3 +136,69 @@ func TestRiskConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestIssue12Table: the rows of issue 12's table after the fix (Herceptin 420 mg q3w x 17,
+// February 2026, acquisition = derived ASP), per course, each worked by hand in the test
+// named beside it:
+//
+//	Medicare FFS                   +777.81 -> +1,583.51   (TestWorkedExample: 17 x 93.148)
+//	MSSP ACO, 50 %, above the MSR  +25,955.87 -> +21,323.11 with the payout sequestered,
+//	                               +21,725.96 without     (TestACOPositions)
+//	the same ACO inside its MSR    +25,955.87 -> +1,583.51 (corridor: the margin only)
+//	MA global capitation           two figures -> one saving of 43,055.61 to the budget
+//	                               (the patient's 11,242.90 stops at the 9,250 MOOP)
+//	commercial PPO                 +11,856.79 -> -4,052.97 (the margin falls; Herceptin needs PA)
+//
+// and Medicare itself saves 39,479.20 (not the 50,356.13 allowed), the patient 10,071.23.
+func TestIssue12Table(t *testing.T) {
+	cat, reg := env(t)
+	corridor := DefaultConfig()
+	contractByID(t, &corridor, "mssp-aco").Risk.ExpectedPosition = Corridor
+	regCorridor, err := NewRegistry(corridor, cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name     string
+		reg      *Registry
+		contract string
+		best     string
+		course   float64
+	}{
+		{"Medicare FFS", reg, "medicare-ffs", "trazimera", 1583.51},
+		{"MSSP ACO above the MSR", reg, "mssp-aco", "trazimera", 21323.11},
+		{"MSSP ACO inside its MSR", regCorridor, "mssp-aco", "trazimera", 1583.51},
+		{"MA global capitation", reg, "ma-capitation", "trazimera", 43055.61},
+		{"commercial PPO", reg, "commercial-ppo", "kanjinti", -4052.97},
+	} {
+		r := mustScore(t, cat, c.reg, Request{ContractID: c.contract, ProductID: "herceptin", Date: day("2026-02-15")})
+		if bestID(r) != c.best {
+			t.Errorf("%s: best %q (%s), want %s", c.name, bestID(r), r.Reason, c.best)
+			continue
+		}
+		usd(t, c.name+" organisation per course", r.Best.Delta.NetImpact, c.course)
+		if c.contract == "ma-capitation" {
+			usd(t, "capitation: no payer payment beside the budget's saving", r.Best.Delta.PayerPaid, 0)
+			usd(t, "capitated Herceptin patient share at the MOOP", r.Ordered.PerCourse.PatientOOP, 9250)
+		}
+		if c.contract == "medicare-ffs" {
+			usd(t, "Medicare saves", -r.Best.Delta.PayerPaid, 39479.20)
+			usd(t, "patient saves", -r.Best.Delta.PatientOOP, 10071.23)
+		}
+	}
+}
+
+// TestCommercialOutOfPocketMax: a commercial plan's yearly maximum out-of-pocket caps the
+// patient's share the same way (sample: 9,200 a plan year). Herceptin under ASP + 20 %:
+// 0.2 x 63,639.05 = 12,727.81 a course, capped at 9,200.00; Kanjinti 0.2 x 39,321.22 =
+// 7,864.24, under the cap; the plan pays the rest: 63,639.05 - 9,200.00 = 54,439.05.
+func TestCommercialOutOfPocketMax(t *testing.T) {
+	cat, reg := envWith(t, func(c *Config) { contractByID(t, c, "commercial-ppo").OOPMaxPerYear = 9200 })
+	r := mustScore(t, cat, reg, Request{ContractID: "commercial-ppo", ProductID: "herceptin", Date: day("2026-02-15")})
+	usd(t, "herceptin patient per course", r.Ordered.PerCourse.PatientOOP, 9200)
+	usd(t, "herceptin plan pays per course", r.Ordered.PerCourse.PayerPaid, 54439.05)
+	usd(t, "kanjinti patient per course", option(t, r, "kanjinti").PerCourse.PatientOOP, 7864.24)
+	if !strings.Contains(r.Ordered.Sources["patientOOP"], "capped at 9200.00 per plan year") {
+		t.Errorf("patient source %q", r.Ordered.Sources["patientOOP"])
+	}
+}
