@@ -73,6 +73,12 @@ type AnalystOIDC struct {
 	Values []string
 	// HTTPClient fetches the discovery document and key set (default: 10 s timeout).
 	HTTPClient *http.Client
+	// ClientID and ClientSecret let browsers sign in (authorization code flow with PKCE, at
+	// /analytics/oidc/login; the provider must allow the redirect URI externalURL +
+	// /analytics/oidc/callback). Without a ClientID only bearer tokens are accepted. The
+	// secret may be empty for a public client (PKCE protects the code).
+	ClientID     string
+	ClientSecret string
 }
 
 // AnalystAccount is a local account: a name and a bcrypt hash of its password
@@ -90,6 +96,10 @@ const (
 	analystLoginPath   = "/analytics/login"
 	analystLogoutPath  = "/analytics/logout"
 	analystDefaultPage = "/analytics/summary"
+	// The browser sign-in with the OpenID Connect provider (authorization code flow with PKCE).
+	analystOIDCLoginPath    = "/analytics/oidc/login"
+	analystOIDCCallbackPath = "/analytics/oidc/callback"
+	oidcStateCookie         = "valuerx_oidc_state"
 )
 
 // analysts verifies analyst credentials. It is safe for concurrent use.
@@ -208,11 +218,11 @@ func (an *analysts) authenticate(r *http.Request) (string, *analystFailure) {
 		return "", refuse("unsupported Authorization scheme")
 	}
 	if c, err := r.Cookie(an.cookieName); err == nil {
-		name, ok := an.openSession(c.Value)
+		who, ok := an.openSession(c.Value)
 		if !ok {
 			return "", refuse("session cookie invalid or expired")
 		}
-		return "local:" + name, nil
+		return who, nil
 	}
 	return "", refuse("no credential")
 }
@@ -235,22 +245,49 @@ func (an *analysts) checkPassword(name, pw string) (string, *analystFailure) {
 	return "local:" + name, nil
 }
 
-// Session cookies: "v1.<base64url name>.<expiry unix>.<base64url HMAC-SHA256>" over the first
-// three fields. Stateless: logging out clears the cookie in that browser; a cookie copied
-// elsewhere stays valid until it expires (SessionTTL) or the session key changes.
-func (an *analysts) sealSession(name string) string {
-	payload := "v1." + base64.RawURLEncoding.EncodeToString([]byte(name)) + "." + strconv.FormatInt(an.now().Add(an.ttl).Unix(), 10)
-	return payload + "." + base64.RawURLEncoding.EncodeToString(an.mac(payload))
+// Session cookies: "v1.<base64url identity>.<expiry unix>.<base64url HMAC-SHA256>" over the
+// first three fields, the identity "local:NAME" or "oidc:SUBJECT". Stateless: logging out clears
+// the cookie in that browser; a cookie copied elsewhere stays valid until it expires (SessionTTL)
+// or the session key changes.
+func (an *analysts) sealSession(identity string) string {
+	return an.seal("session", identity, an.now().Add(an.ttl))
 }
 
-func (an *analysts) mac(payload string) []byte {
+// seal signs value for purpose ("session", "oidc-state") until exp.
+func (an *analysts) seal(purpose, value string, exp time.Time) string {
+	payload := "v1." + base64.RawURLEncoding.EncodeToString([]byte(value)) + "." + strconv.FormatInt(exp.Unix(), 10)
+	return payload + "." + base64.RawURLEncoding.EncodeToString(an.mac(purpose, payload))
+}
+
+func (an *analysts) mac(purpose, payload string) []byte {
 	m := hmac.New(sha256.New, an.key)
-	m.Write([]byte("valuerx analyst session\x00"))
+	m.Write([]byte("valuerx analyst " + purpose + "\x00"))
 	m.Write([]byte(payload))
 	return m.Sum(nil)
 }
 
+// openSession returns the identity of a session cookie this key sealed for an account or
+// provider still configured.
 func (an *analysts) openSession(v string) (string, bool) {
+	who, ok := an.open("session", v)
+	if !ok {
+		return "", false
+	}
+	kind, name, _ := strings.Cut(who, ":")
+	switch {
+	case kind == "local":
+		if _, ok := an.accounts[name]; !ok {
+			return "", false // the account was removed from the configuration
+		}
+	case kind == "oidc" && an.oidc != nil && name != "":
+	default:
+		return "", false
+	}
+	return who, true
+}
+
+// open checks a value sealed for purpose and returns it while it has not expired.
+func (an *analysts) open(purpose, v string) (string, bool) {
 	i := strings.LastIndexByte(v, '.')
 	if i < 0 || len(v) > 512 {
 		return "", false
@@ -258,7 +295,7 @@ func (an *analysts) openSession(v string) (string, bool) {
 	payload, sig := v[:i], v[i+1:]
 	strict := base64.RawURLEncoding.Strict() // one encoding per value: no second spelling of a cookie
 	got, err := strict.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, an.mac(payload)) {
+	if err != nil || !hmac.Equal(got, an.mac(purpose, payload)) {
 		return "", false
 	}
 	parts := strings.Split(payload, ".")
@@ -269,9 +306,6 @@ func (an *analysts) openSession(v string) (string, bool) {
 	exp, err2 := strconv.ParseInt(parts[2], 10, 64)
 	if err != nil || err2 != nil || !an.now().Before(time.Unix(exp, 0)) {
 		return "", false
-	}
-	if _, ok := an.accounts[string(name)]; !ok {
-		return "", false // the account was removed from the configuration
 	}
 	return string(name), true
 }
@@ -319,7 +353,7 @@ func (g *Gateway) requireAnalyst(next http.Handler) http.Handler {
 			writeOutcome(w, http.StatusServiceUnavailable, "transient", "the OpenID Connect provider cannot be reached; try again shortly")
 			return
 		}
-		if fail.reason == "no credential" && len(g.analysts.accounts) > 0 && wantsHTML(r) {
+		if fail.reason == "no credential" && wantsHTML(r) && (len(g.analysts.accounts) > 0 || g.analysts.oidc.browser()) {
 			http.Redirect(w, r, analystLoginPath+"?next="+url.QueryEscape(r.URL.Path), http.StatusSeeOther)
 			return
 		}
@@ -355,13 +389,15 @@ button{padding:.6rem}p.err{color:#a00}</style></head>
 <input type="hidden" name="next" value="{{.Next}}">
 <label for="u">Name</label><input id="u" name="username" autocomplete="username" required autofocus>
 <label for="p">Password</label><input id="p" name="password" type="password" autocomplete="current-password" required>
-<button type="submit">Sign in</button></form></body></html>
+<button type="submit">Sign in</button></form>
+{{if .OIDC}}<p><a href="{{.OIDC}}">Sign in with your organisation's account</a></p>{{end}}
+</body></html>
 `))
 
 // safeNext keeps a post-login redirect on valuerx's own analytics pages.
 func safeNext(next string) string {
 	if !strings.HasPrefix(next, "/analytics/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") ||
-		next == analystLoginPath || next == analystLogoutPath {
+		next == analystLoginPath || next == analystLogoutPath || strings.HasPrefix(next, "/analytics/oidc/") {
 		return analystDefaultPage
 	}
 	return next
@@ -369,7 +405,11 @@ func safeNext(next string) string {
 
 func (g *Gateway) renderLogin(w http.ResponseWriter, status int, next, msg string) {
 	var b bytes.Buffer
-	_ = loginPage.Execute(&b, map[string]string{"Action": analystLoginPath, "Next": safeNext(next), "Error": msg})
+	oidcLink := ""
+	if g.analysts.oidc.browser() {
+		oidcLink = analystOIDCLoginPath + "?next=" + url.QueryEscape(safeNext(next))
+	}
+	_ = loginPage.Execute(&b, map[string]string{"Action": analystLoginPath, "Next": safeNext(next), "Error": msg, "OIDC": oidcLink})
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
@@ -382,7 +422,11 @@ func (g *Gateway) renderLogin(w http.ResponseWriter, status int, next, msg strin
 // handleLogin serves the login form (GET) and checks it (POST).
 func (g *Gateway) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if len(g.analysts.accounts) == 0 {
-		writeOutcome(w, http.StatusNotFound, "not-supported", "no local analyst accounts are configured; use a bearer token from the OpenID Connect provider")
+		if g.analysts.oidc != nil && r.Method == http.MethodGet {
+			http.Redirect(w, r, analystOIDCLoginPath+"?next="+url.QueryEscape(safeNext(r.URL.Query().Get("next"))), http.StatusSeeOther)
+			return
+		}
+		writeOutcome(w, http.StatusNotFound, "not-supported", "no analyst sign-in is configured (analytics.accounts or analytics.oidc)")
 		return
 	}
 	if r.Method == http.MethodGet {
@@ -409,13 +453,16 @@ func (g *Gateway) handleLogin(w http.ResponseWriter, r *http.Request) {
 		g.renderLogin(w, fail.status, next, "Wrong name or password.")
 		return
 	}
-	name := strings.TrimPrefix(who, "local:")
+	g.setSession(w, who)
+	g.log.Info("analyst signed in", "account", who, "request_id", requestID(r.Context()))
+	http.Redirect(w, r, safeNext(next), http.StatusSeeOther)
+}
+
+func (g *Gateway) setSession(w http.ResponseWriter, identity string) {
 	http.SetCookie(w, &http.Cookie{
-		Name: g.analysts.cookieName, Value: g.analysts.sealSession(name), Path: "/",
+		Name: g.analysts.cookieName, Value: g.analysts.sealSession(identity), Path: "/",
 		MaxAge: int(g.analysts.ttl / time.Second), HttpOnly: true, Secure: g.analysts.secure, SameSite: http.SameSiteStrictMode,
 	})
-	g.log.Info("analyst signed in", "account", name, "request_id", requestID(r.Context()))
-	http.Redirect(w, r, safeNext(next), http.StatusSeeOther)
 }
 
 // handleLogout clears the session cookie in this browser.
@@ -450,10 +497,15 @@ type oidcAnalysts struct {
 	now func() time.Time
 
 	mu       sync.Mutex
-	verifier *oidc.IDTokenVerifier
+	provider *oidc.Provider
+	verifier *oidc.IDTokenVerifier // bearer tokens: aud must hold Audience
+	idTokens *oidc.IDTokenVerifier // ID tokens of the browser sign-in: aud must hold ClientID
 	tried    time.Time
 	err      error
 }
+
+// browser reports whether browsers can sign in with the provider.
+func (o *oidcAnalysts) browser() bool { return o != nil && o.cfg.ClientID != "" }
 
 func newOIDCAnalysts(c AnalystOIDC, now func() time.Time) (*oidcAnalysts, error) {
 	u, err := url.Parse(c.Issuer)
@@ -502,11 +554,13 @@ func (o *oidcAnalysts) get() (*oidc.IDTokenVerifier, error) {
 		o.err = fmt.Errorf("OpenID Connect discovery failed: %w", err)
 		return nil, o.err
 	}
-	o.verifier = p.Verifier(&oidc.Config{
-		ClientID:             o.cfg.Audience,
-		SupportedSigningAlgs: []string{"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "EdDSA"},
-		Now:                  o.now,
-	})
+	algs := []string{"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "EdDSA"}
+	o.provider = p
+	o.verifier = p.Verifier(&oidc.Config{ClientID: o.cfg.Audience, SupportedSigningAlgs: algs, Now: o.now})
+	o.idTokens = o.verifier
+	if o.cfg.ClientID != "" && o.cfg.ClientID != o.cfg.Audience {
+		o.idTokens = p.Verifier(&oidc.Config{ClientID: o.cfg.ClientID, SupportedSigningAlgs: algs, Now: o.now})
+	}
 	return o.verifier, nil
 }
 

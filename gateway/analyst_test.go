@@ -3,17 +3,22 @@ package gateway
 import (
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
+	"io"
 	"math/big"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
 )
 
 // oidcProvider is a real OpenID Connect provider in-process: discovery document and JWKS over
@@ -24,7 +29,16 @@ type oidcProvider struct {
 	kid       string
 	jwksHits  atomic.Int64
 	discovery atomic.Int64
+
+	// The authorization code flow: /auth signs the user in at once and redirects back with a
+	// code; /token checks the code, the client and the PKCE verifier and returns an ID token.
+	mu        sync.Mutex
+	codes     map[string]authRequest
+	editID    func(jwt.MapClaims) // changes the ID token's claims (tests of refusals)
+	exchanges atomic.Int64
 }
+
+type authRequest struct{ clientID, redirect, nonce, challenge string }
 
 func newOIDCProvider(t *testing.T) *oidcProvider {
 	t.Helper()
@@ -50,6 +64,46 @@ func newOIDCProvider(t *testing.T) *oidcProvider {
 			"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(key.E)).Bytes()),
 		}}})
 	})
+	mux.HandleFunc("/realms/staff/auth", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if q.Get("response_type") != "code" || q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" || q.Get("nonce") == "" {
+			http.Error(w, "bad authorization request", 400)
+			return
+		}
+		code := uuid.NewString()
+		p.mu.Lock()
+		p.codes[code] = authRequest{q.Get("client_id"), q.Get("redirect_uri"), q.Get("nonce"), q.Get("code_challenge")}
+		p.mu.Unlock()
+		http.Redirect(w, r, q.Get("redirect_uri")+"?code="+code+"&state="+url.QueryEscape(q.Get("state")), http.StatusFound)
+	})
+	mux.HandleFunc("/realms/staff/token", func(w http.ResponseWriter, r *http.Request) {
+		p.exchanges.Add(1)
+		_ = r.ParseForm()
+		id, secret, ok := r.BasicAuth()
+		if !ok {
+			id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+		}
+		p.mu.Lock()
+		ar, found := p.codes[r.PostForm.Get("code")]
+		delete(p.codes, r.PostForm.Get("code"))
+		p.mu.Unlock()
+		sum := sha256.Sum256([]byte(r.PostForm.Get("code_verifier")))
+		if !found || id != "valuerx-dashboard" || secret != "dashboard-secret" || ar.clientID != id || ar.redirect != r.PostForm.Get("redirect_uri") ||
+			base64.RawURLEncoding.EncodeToString(sum[:]) != ar.challenge {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(400)
+			_, _ = w.Write([]byte(`{"error":"invalid_grant"}`))
+			return
+		}
+		idTok := p.token(t, p.key, func(c jwt.MapClaims) {
+			c["aud"], c["nonce"] = "valuerx-dashboard", ar.nonce
+			if p.editID != nil {
+				p.editID(c)
+			}
+		})
+		writeJSON(w, 200, map[string]any{"access_token": "at", "token_type": "Bearer", "expires_in": 300, "id_token": idTok})
+	})
+	p.codes = map[string]authRequest{}
 	p.srv = httptest.NewServer(mux)
 	t.Cleanup(p.srv.Close)
 	return p
@@ -425,3 +479,110 @@ func TestAudienceMismatchLogged(t *testing.T) {
 		t.Fatal("the token reached the logs")
 	}
 }
+
+// A browser signs in with the provider (authorization code flow with PKCE, state and nonce) and
+// reads the analytics with the session cookie valuerx sets; a forged state, a replayed callback,
+// an ID token for another client, with another nonce or without the group are refused.
+func TestAnalyticsOIDCBrowserSignIn(t *testing.T) {
+	p := newOIDCProvider(t)
+	e := newEnv(t, func(c *Config) {
+		c.Analysts = AnalystAuth{OIDC: &AnalystOIDC{Issuer: p.issuer(), Audience: "valuerx-analytics",
+			Claim: "realm_access.roles", Values: []string{"vbc-analysts"}, ClientID: "valuerx-dashboard", ClientSecret: "dashboard-secret"}}
+	})
+	browser := func() *http.Client {
+		jar, _ := cookiejar.New(nil)
+		return &http.Client{Jar: jar}
+	}
+	get := func(c *http.Client, u string) (int, string, *http.Response) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, u, nil)
+		req.Header.Set("Accept", "text/html")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(b), resp
+	}
+	// Without a session (and no local accounts) a browser goes through the provider and lands on
+	// valuerx's "signed in" page, which moves on to where it was going.
+	b := browser()
+	st, page, _ := get(b, e.srv.URL+"/analytics/contracts")
+	if st != 200 || !strings.Contains(page, `url=/analytics/contracts`) || p.exchanges.Load() != 1 {
+		t.Fatalf("sign-in: %d %s (code exchanges %d)", st, page, p.exchanges.Load())
+	}
+	st, page, _ = get(b, e.srv.URL+"/analytics/contracts")
+	if st != 200 || !strings.Contains(page, "mssp-aco") {
+		t.Fatalf("analytics with the provider's session: %d %s", st, page)
+	}
+
+	// Refusals, each in a fresh browser.
+	noRedirect := func(c *http.Client) *http.Client {
+		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		return c
+	}
+	startFlow := func() (*http.Client, string) {
+		c := noRedirect(browser())
+		_, _, resp := get(c, e.srv.URL+"/analytics/oidc/login")
+		return c, resp.Header.Get("Location")
+	}
+	// Forged state: the callback's state is not the one sealed in this browser's cookie.
+	c, auth := startFlow()
+	_, _, resp := get(c, auth)
+	cb, _ := url.Parse(resp.Header.Get("Location"))
+	q := cb.Query()
+	q.Set("state", "forged")
+	cb.RawQuery = q.Encode()
+	if st, _, _ := get(c, cb.String()); st != 400 {
+		t.Fatalf("forged state: %d", st)
+	}
+	// A callback replayed in a browser that never started the flow has no state cookie.
+	if st, _, _ := get(noRedirect(browser()), resp.Header.Get("Location")); st != 400 {
+		t.Fatalf("callback without the state cookie: %d", st)
+	}
+	for _, tc := range []struct {
+		name   string
+		edit   func(jwt.MapClaims)
+		status int
+	}{
+		{"id_token for another client", func(c jwt.MapClaims) { c["aud"] = "another-app" }, 401},
+		{"another nonce", func(c jwt.MapClaims) { c["nonce"] = "replayed" }, 401},
+		{"without the group", func(c jwt.MapClaims) { c["realm_access"] = map[string]any{"roles": []string{"nurse"}} }, 403},
+		{"expired", func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-time.Minute).Unix() }, 401},
+	} {
+		p.editID = tc.edit
+		c, auth := startFlow()
+		_, _, resp := get(c, auth)
+		st, _, out := get(c, resp.Header.Get("Location"))
+		if st != tc.status {
+			t.Fatalf("%s: %d", tc.name, st)
+		}
+		for _, ck := range out.Cookies() {
+			if ck.Name == "valuerx_analyst" && ck.MaxAge >= 0 {
+				t.Fatalf("%s: a session cookie was set", tc.name)
+			}
+		}
+		if st, _, _ := get(c, e.srv.URL+"/analytics/summary"); st == 200 {
+			t.Fatalf("%s: analytics readable after a refused sign-in", tc.name)
+		}
+	}
+	p.editID = nil
+	if strings.Contains(e.logs.String(), "dashboard-secret") {
+		t.Fatal("the client secret reached the logs")
+	}
+}
+
+// With local accounts and a provider, the login form offers both.
+func TestAnalyticsLoginPageOffersProvider(t *testing.T) {
+	p := newOIDCProvider(t)
+	e := newEnv(t, func(c *Config) {
+		c.Analysts.OIDC = &AnalystOIDC{Issuer: p.issuer(), Audience: "valuerx-analytics", Values: []string{"g"}, ClientID: "valuerx-dashboard"}
+	})
+	st, page, _ := e.do(http.MethodGet, "/analytics/login?next=/analytics/contracts", nil, nil)
+	if st != 200 || !strings.Contains(page2(page), "/analytics/oidc/login?next=%2Fanalytics%2Fcontracts") || !strings.Contains(string(page), `name="password"`) {
+		t.Fatalf("login page: %d %s", st, page)
+	}
+}
+
+func page2(b []byte) string { return strings.ReplaceAll(string(b), "&amp;", "&") }

@@ -40,14 +40,14 @@ func FuzzOpenSession(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	good := an.sealSession("analyst")
+	good := an.sealSession("local:analyst")
 	f.Add(good)
 	f.Add("v1.YW5hbHlzdA.1800003600.")
 	f.Add("")
 	f.Add(strings.Repeat(".", 600))
 	f.Fuzz(func(t *testing.T, v string) {
 		name, ok := an.openSession(v)
-		if ok && (v != good || name != "analyst") {
+		if ok && (v != good || name != "local:analyst") {
 			t.Fatalf("opened a cookie this key did not seal: %q -> %q", v, name)
 		}
 	})

@@ -233,6 +233,8 @@ func (g *Gateway) routes() http.Handler {
 	// and any dashboard page added to this subrouter) needs an analyst credential.
 	r.HandleFunc(analystLoginPath, g.handleLogin).Methods(http.MethodGet, http.MethodPost)
 	r.HandleFunc(analystLogoutPath, g.handleLogout).Methods(http.MethodPost)
+	r.HandleFunc(analystOIDCLoginPath, g.handleOIDCLogin).Methods(http.MethodGet)
+	r.HandleFunc(analystOIDCCallbackPath, g.handleOIDCCallback).Methods(http.MethodGet)
 	analytics := r.PathPrefix("/analytics").Subrouter() // paths below are relative to it
 	analytics.Use(g.requireAnalyst)
 	analytics.HandleFunc("/summary", g.handleSummary).Methods(http.MethodGet)

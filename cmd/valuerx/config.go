@@ -156,6 +156,10 @@ type analyticsConfig struct {
 		Audience string   `yaml:"audience"`
 		Claim    string   `yaml:"claim"`
 		Values   []string `yaml:"values"`
+		// ClientID (and the secret in ClientSecretFile, if the client is confidential) let
+		// browsers sign in with the provider at /analytics/oidc/login.
+		ClientID         string `yaml:"clientID"`
+		ClientSecretFile string `yaml:"clientSecretFile"`
 	} `yaml:"oidc"`
 	Accounts []struct {
 		Name         string `yaml:"name"`

@@ -150,7 +150,14 @@ func analystAuth(cfg fileConfig) (gateway.AnalystAuth, string, error) {
 			return out, "", fmt.Errorf("analytics.oidc.issuer %q: must be https (its key set decides who reads the analytics)", ac.OIDC.Issuer)
 		}
 		out.OIDC = &gateway.AnalystOIDC{Issuer: ac.OIDC.Issuer, Audience: ac.OIDC.Audience, Claim: ac.OIDC.Claim, Values: ac.OIDC.Values,
-			HTTPClient: &http.Client{Timeout: 10 * time.Second}}
+			HTTPClient: &http.Client{Timeout: 10 * time.Second}, ClientID: ac.OIDC.ClientID}
+		if ac.OIDC.ClientSecretFile != "" {
+			b, err := os.ReadFile(ac.OIDC.ClientSecretFile)
+			if err != nil {
+				return out, "", fmt.Errorf("analytics.oidc.clientSecretFile: %w", err)
+			}
+			out.OIDC.ClientSecret = strings.TrimSpace(string(b))
+		}
 	}
 	for _, a := range ac.Accounts {
 		out.Accounts = append(out.Accounts, gateway.AnalystAccount{Name: a.Name, PasswordHash: a.PasswordHash})
