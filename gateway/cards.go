@@ -191,17 +191,25 @@ func suggestedMedication(o scoring.Option, item orderedItem, res scoring.Result)
 	var pk scoring.Package
 	found := false
 	for _, u := range o.Packages {
-		if !found || u.Mg > pk.Mg {
-			pk, found = p.PackageOfStrength(u.Mg)
+		if found && u.Mg <= pk.Mg {
+			continue
+		}
+		// The package of that size in the ordered device (a 0.48 mg filgrastim vial, not the
+		// prefilled syringe of the same strength).
+		for _, q := range p.Packages {
+			if q.Mg == u.Mg && (item.device == "" || q.Device() == item.device || (q.Device() == "" && item.device == "vial")) {
+				pk, found = q, true
+				break
+			}
 		}
 	}
 	if !found {
 		return m, false
 	}
 	rx, disp := pk.RxNorm, pk.RxNormDisplay
-	if rx == "" { // another package of the same item strength may carry the concept
+	if rx == "" { // another package of the same item strength and device may carry the concept
 		for _, q := range p.Packages {
-			if q.Mg == pk.Mg && q.RxNorm != "" {
+			if q.Mg == pk.Mg && q.RxNorm != "" && q.Device() == pk.Device() {
 				rx, disp = q.RxNorm, q.RxNormDisplay
 				break
 			}

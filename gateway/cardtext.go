@@ -204,6 +204,7 @@ var exclusionShort = map[string]string{
 	scoring.ExcludeNotLabelled:  "not labelled for it",
 	scoring.ExcludeStrength:     "no such strength",
 	scoring.ExcludeRouteForm:    "other route or form",
+	scoring.ExcludeDevice:       "other device",
 	scoring.ExcludeMidCourse:    "mid-course",
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"valuerx/clinical"
 	"valuerx/fhir"
+	"valuerx/internal/medindex"
 	"valuerx/scoring"
 )
 
@@ -247,6 +248,9 @@ type orderedItem struct {
 	// 0 when the code names none; itemMg is the same for tablets only, where the suggestion must
 	// keep the strength (scoring.Request.ItemMg).
 	codeMg, itemMg float64
+	// device is the kind of item the order's code names (scoring.Package.Device): a suggestion
+	// keeps it (an on-body injector kit is not replaced by a prefilled syringe).
+	device string
 }
 
 // productOf maps a CodeableConcept to a catalog product: RxNorm first (SBD/SCD), then NDC, then
@@ -382,6 +386,9 @@ func recogniseDecoded(cat *scoring.Catalog, raw json.RawMessage, mr *medRequest,
 	}
 	item.product = prod
 	item.codeMg = strength
+	if prod.MgPerUnit > 0 {
+		item.device = orderedDevice(cat, mr.MedicationCodeableConcept)
+	}
 	if prod.MgPerUnit == 0 {
 		item.itemMg = strength
 	}
@@ -427,9 +434,31 @@ type therapyEntry struct {
 // referenced (a contained Medication, or lookup for one in the bundle or on the server).
 func therapyHistory(cat *scoring.Catalog, history []json.RawMessage, lookup medicationLookup) []therapyEntry {
 	var out []therapyEntry
-	for _, raw := range history {
+	for _, e := range medindex.ClassifyResources(history) {
+		if !e.OK {
+			continue
+		}
+		// The common case, classified without decoding the resource (internal/medindex): a
+		// MedicationRequest with its medication coded inline.
+		if e.ResourceType == "MedicationRequest" && len(e.Codings) > 0 {
+			switch e.Status {
+			case "active", "on-hold", "completed":
+			default:
+				continue
+			}
+			p, ok := productOfCodings(cat, e.Codings)
+			if !ok {
+				continue
+			}
+			d, dated := parseFHIRDate(e.AuthoredOn)
+			out = append(out, therapyEntry{id: e.ID, productID: p.ID, groupID: p.GroupID, status: e.Status, date: d, dated: dated})
+			continue
+		}
+		if e.ResourceType != "MedicationRequest" && e.ResourceType != "MedicationAdministration" {
+			continue
+		}
 		var mr historyDoc
-		if json.Unmarshal(raw, &mr) != nil {
+		if json.Unmarshal(e.Raw, &mr) != nil {
 			continue
 		}
 		status, when := mr.Status, mr.AuthoredOn
@@ -451,8 +480,6 @@ func therapyHistory(cat *scoring.Catalog, history []json.RawMessage, lookup medi
 			if when == "" && mr.EffectivePeriod != nil {
 				when = mr.EffectivePeriod.Start
 			}
-		default:
-			continue
 		}
 		p, ok := productOf(cat, mr.MedicationCodeableConcept)
 		if !ok && mr.MedicationReference != nil && mr.MedicationReference.Reference != nil {
@@ -465,6 +492,31 @@ func therapyHistory(cat *scoring.Catalog, history []json.RawMessage, lookup medi
 		out = append(out, therapyEntry{id: mr.ID, productID: p.ID, groupID: p.GroupID, status: status, date: d, dated: dated})
 	}
 	return out
+}
+
+// productOfCodings is productOf over medindex's codings: RxNorm first, then NDC, then HCPCS.
+func productOfCodings(cat *scoring.Catalog, codings []medindex.Coding) (scoring.Product, bool) {
+	for _, o := range []struct {
+		system string
+		kind   scoring.CodeSystem
+	}{{fhir.SystemRxNorm, scoring.RxNorm}, {fhir.SystemNDC, scoring.NDC}, {fhir.SystemHCPCS, scoring.HCPCS}} {
+		for _, c := range codings {
+			if c.System == "" || c.Code == "" || !sameSystem(c.System, o.system) {
+				continue
+			}
+			if p, ok := cat.Lookup(o.kind, strings.TrimSpace(c.Code)); ok {
+				return p, true
+			}
+		}
+	}
+	for _, c := range codings { // a HCPCS code filed under another system, as productAndStrength reads it
+		if code := strings.TrimSpace(c.Code); hcpcsShape(code) {
+			if p, ok := cat.Lookup(scoring.HCPCS, code); ok {
+				return p, true
+			}
+		}
+	}
+	return scoring.Product{}, false
 }
 
 // referencedProduct resolves a medicationReference: a contained Medication, else lookup.
@@ -511,4 +563,26 @@ func currentProduct(history []therapyEntry, group string, draftIDs map[string]bo
 		return ""
 	}
 	return history[best].productID
+}
+
+// orderedDevice is the kind of item (kit, syringe, vial) the order's RxNorm or NDC code names;
+// "" when it names none (HCPCS, an ingredient) or the catalog does not know the package.
+func orderedDevice(cat *scoring.Catalog, cc *r4.CodeableConcept) string {
+	if cc == nil {
+		return ""
+	}
+	for _, o := range []struct {
+		system string
+		kind   scoring.CodeSystem
+	}{{fhir.SystemRxNorm, scoring.RxNorm}, {fhir.SystemNDC, scoring.NDC}} {
+		for _, cd := range cc.Coding {
+			if cd.System == nil || cd.Code == nil || !sameSystem(*cd.System, o.system) {
+				continue
+			}
+			if pk, ok := cat.PackageByCode(o.kind, strings.TrimSpace(*cd.Code)); ok {
+				return pk.Device()
+			}
+		}
+	}
+	return ""
 }

@@ -187,6 +187,7 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 			CurrentProductID: currentProduct(therapy(), item.product.GroupID, draftIDs, item.date,
 				time.Duration(gp.HistoryDays)*24*time.Hour),
 			ItemMg:          item.itemMg,
+			Device:          item.device,
 			Site:            site,
 			Indications:     indications,
 			IndicationKnown: indicationKnown,

@@ -236,3 +236,34 @@ func TestNoStrengthNoSuggestion(t *testing.T) {
 		t.Fatalf("an order with no strength got %q", labels(sgs))
 	}
 }
+
+// Pharmacist review H5: a suggestion keeps the ordered device. Neulasta Onpro (RxNorm 2549331,
+// "pegfilgrastim 10 mg/mL Kit [Neulasta]", an on-body injector) is not replaced by a prefilled
+// syringe, which would have the patient come back the next day; no biosimilar in the catalog has a
+// kit, so no suggestion. A Neupogen vial (RxNorm 1649963, 480 mcg/1.6 mL) gets only vials: Nivestym
+// has one (RxNorm 2057214), Zarxio and Releuko only syringes.
+func TestSuggestionKeepsTheDevice(t *testing.T) {
+	e := newEnv(t)
+	order := func(code string, mg float64, unit string) []byte {
+		return editRequest(t, e.demoRequest("aco-herceptin-order-select"), func(m map[string]any) {
+			d := draftOf(m)
+			d["medicationCodeableConcept"] = map[string]any{"coding": []any{map[string]any{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": code}}}
+			d["dosageInstruction"] = []any{map[string]any{"timing": map[string]any{"repeat": map[string]any{"count": 6, "frequency": 1, "period": 3, "periodUnit": unit}},
+				"doseAndRate": []any{map[string]any{"doseQuantity": map[string]any{"value": mg, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg"}}}}}
+		})
+	}
+	_, resp, _ := e.post(serviceOf("aco-herceptin-order-select"), order("2549331", 6, "wk"))
+	if sgs := suggestionsOf(t, resp); len(sgs) != 0 {
+		t.Fatalf("an on-body injector order got %q", labels(sgs))
+	}
+	_, resp, _ = e.post(serviceOf("aco-herceptin-order-select"), order("1649963", 0.48, "d"))
+	sgs := suggestionsOf(t, resp)
+	if len(sgs) == 0 {
+		t.Fatal("the Neupogen vial order got no suggestion; want the Nivestym vial")
+	}
+	for _, s := range sgs {
+		if !strings.Contains(s.label, "Nivestym") || s.rxnorm != "2057214" {
+			t.Fatalf("a vial order got %q (RxNorm %s); want only the Nivestym vial 2057214", s.label, s.rxnorm)
+		}
+	}
+}

@@ -106,6 +106,49 @@ func (p Product) SameRouteAndForm(o Product) bool {
 	return p.Route == o.Route && p.DosageForm == o.DosageForm
 }
 
+// Device is the kind of item a package is, read from its RxNorm name: "kit" (an on-body injector
+// kit such as Neulasta Onpro), "autoinjector", "syringe" (prefilled), "vial", "tablet"; "" when
+// the name does not say (RxNorm's "150 mg Injection"). A suggestion keeps the ordered device: a
+// prefilled syringe does not replace an on-body injector, nor an IV vial a syringe.
+func (pk Package) Device() string {
+	d := strings.ToLower(pk.RxNormDisplay)
+	switch {
+	case strings.Contains(d, " kit"):
+		return "kit"
+	case strings.Contains(d, "auto-injector"), strings.Contains(d, "autoinjector"), strings.Contains(d, "pen injector"):
+		return "autoinjector"
+	case strings.Contains(d, "syringe"):
+		return "syringe"
+	case strings.Contains(d, "vial"):
+		return "vial"
+	case strings.Contains(d, "tablet"):
+		return "tablet"
+	}
+	return ""
+}
+
+// PackageByCode returns the package of a product that an RxNorm concept or NDC names.
+func (c *Catalog) PackageByCode(sys CodeSystem, code string) (Package, bool) {
+	p, ok := c.Lookup(sys, code)
+	if !ok {
+		return Package{}, false
+	}
+	key, _ := c.codeKey(sys, code)
+	for _, pk := range p.Packages {
+		switch sys {
+		case RxNorm:
+			if pk.RxNorm == key {
+				return pk, true
+			}
+		case NDC:
+			if n, ok := NormalizeNDC(pk.NDC); ok && n == key {
+				return pk, true
+			}
+		}
+	}
+	return Package{}, false
+}
+
 // PackageOfStrength returns the product's first item of exactly mg (tablet strength, vial
 // size); false when it has none.
 func (p Product) PackageOfStrength(mg float64) (Package, bool) {

@@ -67,6 +67,7 @@ const (
 	ExcludeNotLabelled              = "not-labelled"     // not FDA-labelled (or not known to be) for the order's indication
 	ExcludeStrength                 = "no-same-strength" // no item of the ordered strength (tablets)
 	ExcludeRouteForm                = "route-or-form"    // another route or dosage form
+	ExcludeDevice                   = "another-device"   // no item of the ordered kind (on-body injector, syringe, vial)
 	ReasonOffFormularyNoAlternative = "off-formulary-no-alternative"
 )
 

@@ -32,6 +32,10 @@ type Request struct {
 	// SecondaryID is the supplemental coverage the registry recognised among the patient's other
 	// Coverages (Registry.ClassifySecondary); "" when none is on record.
 	SecondaryID string
+	// Device is the kind of item the order's code names ("kit", "syringe", "vial", ...;
+	// Package.Device): options are priced and suggested with items of that kind only. "" for an
+	// order coded by HCPCS or ingredient, which names none.
+	Device string
 }
 
 // Reasons a Result carries no Best option.
@@ -239,6 +243,21 @@ func score(cat *Catalog, reg *Registry, pol *Policy, req Request, k *Contract, g
 		o := Option{Product: p}
 		o.PayerPreferred, _ = k.prefers(g.ID, p.ID)
 		o.PriorAuth = k.priorAuth(g.ID, p.ID)
+		if req.Device != "" && p.MgPerUnit > 0 {
+			// The ordered device: an on-body injector is not replaced by a prefilled syringe, an IV
+			// vial not by a syringe. A vial named "Injection" in RxNorm counts as a vial.
+			var keep []Package
+			for _, pk := range p.Packages {
+				if d := pk.Device(); d == req.Device || (d == "" && req.Device == "vial") {
+					keep = append(keep, pk)
+				}
+			}
+			if len(keep) == 0 {
+				o.Exclusion = ExcludeDevice
+				return cand{opt: o}, nil
+			}
+			p.Packages = keep // this call's copy of p; the catalog's slice is untouched
+		}
 		if req.ItemMg > 0 && p.MgPerUnit == 0 {
 			// Tablets: only items of the ordered strength, so the order's "1 tablet daily" still
 			// means the same dose once the medication is swapped.

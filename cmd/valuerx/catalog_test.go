@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -306,5 +307,54 @@ func TestEmbeddedCatalogServesEveryFamily(t *testing.T) {
 		if res.Reason == scoring.ReasonNotPriced || res.Book.ID != "cms-asp-2026q1" || priced == 0 {
 			t.Errorf("%s: reason %q book %s, %d priced alternatives", group, res.Reason, res.Book.ID, priced)
 		}
+	}
+}
+
+// valuerx catalog diff in text and -json between the catalog as of October 2025 and with the
+// January 2026 file: the new book, Trazimera down 70.7 %, and usage errors.
+func TestCatalogDiffCommand(t *testing.T) {
+	dir := t.TempDir()
+	agency := filepath.Join(dir, "agency")
+	const jan2026 = "cms-asp/section 508 version of January 2026 Medicare Part B Payment Limit File 121725.csv"
+	copyDir(t, "../../catalog/data/agency", agency, func(rel string) bool { return rel == jan2026 })
+	old, cur := filepath.Join(dir, "old.json.gz"), filepath.Join(dir, "new.json")
+	ctx := context.Background()
+	var out, errb bytes.Buffer
+	if code := run(ctx, []string{"catalog", "import", "-from", agency, "-from", "../../catalog/data/supplementary", "-out", old}, &out, &errb); code != 0 {
+		t.Fatal(errb.String())
+	}
+	if code := run(ctx, []string{"catalog", "import", "-from", "../../catalog/data/agency", "-from", "../../catalog/data/supplementary", "-out", cur}, &out, &errb); code != 0 {
+		t.Fatal(errb.String())
+	}
+	out.Reset()
+	if code := run(ctx, []string{"catalog", "diff", "-threshold", "50", old, cur}, &out, &errb); code != 0 {
+		t.Fatal(errb.String())
+	}
+	if s := out.String(); !strings.Contains(s, "price books added (1): cms-asp-2026q1") || !regexp.MustCompile(`trazimera\s+Q5116\s+27\.991 ->\s+8\.205\s+down 70\.7%`).MatchString(s) {
+		t.Fatalf("text diff:\n%s", s)
+	}
+	out.Reset()
+	if code := run(ctx, []string{"catalog", "diff", "-json", old, cur}, &out, &errb); code != 0 {
+		t.Fatal(errb.String())
+	}
+	var ch struct {
+		NewBook string `json:"newBook"`
+		Prices  []struct {
+			Product string  `json:"product"`
+			Percent float64 `json:"percent"`
+		} `json:"prices"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &ch); err != nil || ch.NewBook != "cms-asp-2026q1" || len(ch.Prices) == 0 {
+		t.Fatalf("json diff %v: %s", err, out.String())
+	}
+	if code := run(ctx, []string{"catalog", "diff", old}, &out, &errb); code != 2 {
+		t.Errorf("diff with one file exited %d", code)
+	}
+	if code := run(ctx, []string{"catalog", "import", "-out", cur}, &out, &errb); code != 2 {
+		t.Errorf("import without -from exited %d", code)
+	}
+	errb.Reset()
+	if code := run(ctx, []string{"catalog", "diff", old, filepath.Join(dir, "missing.json")}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "missing.json") {
+		t.Errorf("diff with a missing file: %d %s", code, errb.String())
 	}
 }
