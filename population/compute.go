@@ -193,27 +193,42 @@ func (r *run) compute(ctx context.Context, fills *fillStore, offsets []int) (*Re
 		rep.Worklist = append(rep.Worklist, workers[k].worklist...)
 		workers[k].worklist = nil
 	}
-	for _, cc := range all {
+	weight := func(contract string, m measures.Measure) float64 {
+		if t, ok := r.opt.Terms.term(contract, m); ok && t.StarWeight != nil {
+			return *t.StarWeight
+		}
+		return r.opt.Weights[m]
+	}
+	for c, cc := range all {
 		for m := range cc {
-			cc[m].Weight = r.opt.Weights[m]
+			cc[m].Weight = weight(c, measures.Measure(m))
+			if t, ok := r.opt.Terms.term(c, measures.Measure(m)); ok && t.Target > 0 {
+				cc[m].Target, cc[m].HasTarget = t.Target, true
+				cc[m].ShortOfTarget = ShortOfTarget(t.Target, cc[m].Denominator, cc[m].Numerator)
+			}
 			rep.Tallies = append(rep.Tallies, cc[m])
 		}
 	}
 	slices.SortFunc(rep.Tallies, func(a, b Tally) int {
 		return cmp.Or(cmp.Compare(a.Contract, b.Contract), cmp.Compare(a.Measure, b.Measure))
 	})
-	// Value of closing a gap: the measure's Star weight times the rate points one more adherent
+	// Value of closing a gap: the measure's Star weight (the contract's terms may set it) times the rate points one more adherent
 	// patient adds to the contract's measure rate (100 / denominator). Within equal value, the
 	// patients with the fewest gap days left first (they become unredeemable soonest), then by the
 	// refill due date, then by id for a stable order.
 	for i := range rep.Worklist {
 		it := &rep.Worklist[i]
 		if den := all[it.Contract][it.Measure].Denominator; den > 0 {
-			it.Value = r.opt.Weights[it.Measure] * 100 / float64(den)
+			it.Value = weight(it.Contract, it.Measure) * 100 / float64(den)
+		}
+		if t, ok := r.opt.Terms.term(it.Contract, it.Measure); ok {
+			it.ValueUSD = t.BonusPerGapClosed + t.BonusPerAdherent
 		}
 	}
+	// With contract terms the dollars come first (what closing this gap earns the organisation),
+	// then the Star value.
 	slices.SortFunc(rep.Worklist, func(a, b WorkItem) int {
-		return cmp.Or(cmp.Compare(b.Value, a.Value), cmp.Compare(a.GapDaysLeft, b.GapDaysLeft),
+		return cmp.Or(cmp.Compare(b.ValueUSD, a.ValueUSD), cmp.Compare(b.Value, a.Value), cmp.Compare(a.GapDaysLeft, b.GapDaysLeft),
 			cmp.Compare(a.RefillDue, b.RefillDue), cmp.Compare(a.PatientID, b.PatientID), cmp.Compare(a.Measure, b.Measure))
 	})
 	return rep, nil

@@ -35,6 +35,8 @@ type Options struct {
 	Attribute Attribution // nil: the contract named by the patient's Coverage
 	// AttributionVersion names the roster behind Attribute (reported with the rates).
 	AttributionVersion string
+	// Terms are the contracts' quality terms (targets, bonuses, Star weights); nil: none.
+	Terms *Terms
 	// Weights are the measures' weights in the Star Ratings, for the value of closing a gap; nil:
 	// StarWeights2026.
 	Weights *[measures.NumMeasures]float64
@@ -64,6 +66,11 @@ type Tally struct {
 	// PDC measures: of the denominator below 80 %, those who can still reach it by year end and
 	// those who cannot.
 	BelowRedeemable, BelowLost int
+	// From the contract's terms, when it has some for this measure: the target rate and how many
+	// more patients must meet the measure to reach it.
+	Target        float64
+	HasTarget     bool
+	ShortOfTarget int
 }
 
 // Rate is Numerator/Denominator, 0 without a denominator.
@@ -85,6 +92,7 @@ type WorkItem struct {
 	OnHand                   int          // days of supply left at the as-of date
 	RefillDue                measures.Day // as-of date + on-hand days
 	Value                    float64      // Star weight x rate points one more adherent patient adds (100 / denominator)
+	ValueUSD                 float64      // the contract's bonus per gap closed + per adherent patient (0 without terms)
 }
 
 // Counts says what the run read and dropped. Dropped lines are counted, never shown: they hold PHI.

@@ -12,13 +12,19 @@ import (
 
 // WriteRatesCSV writes one row per contract and measure.
 //
-//	contract,measure,measure_name,star_weight,denominator,numerator,rate,excluded,below_redeemable,below_not_redeemable,as_of
+//	contract,measure,measure_name,star_weight,denominator,numerator,rate,target,short_of_target,excluded,below_redeemable,below_not_redeemable,as_of
+//
+// target and short_of_target are empty for a contract without terms for the measure.
 func (rep *Report) WriteRatesCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"contract", "measure", "measure_name", "star_weight", "denominator", "numerator", "rate", "excluded", "below_redeemable", "below_not_redeemable", "as_of"})
+	cw.Write([]string{"contract", "measure", "measure_name", "star_weight", "denominator", "numerator", "rate", "target", "short_of_target", "excluded", "below_redeemable", "below_not_redeemable", "as_of"})
 	for _, t := range rep.Tallies {
+		target, short := "", ""
+		if t.HasTarget {
+			target, short = strconv.FormatFloat(t.Target, 'f', -1, 64), strconv.Itoa(t.ShortOfTarget)
+		}
 		cw.Write([]string{t.Contract, t.Measure.String(), t.Measure.Name(), strconv.FormatFloat(t.Weight, 'f', -1, 64),
-			strconv.Itoa(t.Denominator), strconv.Itoa(t.Numerator), strconv.FormatFloat(t.Rate(), 'f', 4, 64),
+			strconv.Itoa(t.Denominator), strconv.Itoa(t.Numerator), strconv.FormatFloat(t.Rate(), 'f', 4, 64), target, short,
 			strconv.Itoa(t.Excluded), strconv.Itoa(t.BelowRedeemable), strconv.Itoa(t.BelowLost), rep.AsOf.String()})
 	}
 	cw.Flush()
@@ -36,16 +42,18 @@ type ratesJSON struct {
 }
 
 type tallyJSON struct {
-	Contract           string  `json:"contract"`
-	Measure            string  `json:"measure"`
-	Name               string  `json:"name"`
-	StarWeight         float64 `json:"starWeight"`
-	Denominator        int     `json:"denominator"`
-	Numerator          int     `json:"numerator"`
-	Rate               float64 `json:"rate"`
-	Excluded           int     `json:"excluded"`
-	BelowRedeemable    int     `json:"belowRedeemable"`
-	BelowNotRedeemable int     `json:"belowNotRedeemable"`
+	Contract           string   `json:"contract"`
+	Measure            string   `json:"measure"`
+	Name               string   `json:"name"`
+	StarWeight         float64  `json:"starWeight"`
+	Denominator        int      `json:"denominator"`
+	Numerator          int      `json:"numerator"`
+	Rate               float64  `json:"rate"`
+	Excluded           int      `json:"excluded"`
+	BelowRedeemable    int      `json:"belowRedeemable"`
+	BelowNotRedeemable int      `json:"belowNotRedeemable"`
+	Target             *float64 `json:"target,omitempty"`
+	ShortOfTarget      *int     `json:"shortOfTarget,omitempty"`
 }
 
 // WriteRatesJSON writes the rates with the run's input counts.
@@ -55,7 +63,12 @@ func (rep *Report) WriteRatesJSON(w io.Writer) error {
 		out.Attribution = "coverage"
 	}
 	for _, t := range rep.Tallies {
-		out.Rates = append(out.Rates, tallyJSON{t.Contract, t.Measure.String(), t.Measure.Name(), t.Weight, t.Denominator, t.Numerator, t.Rate(), t.Excluded, t.BelowRedeemable, t.BelowLost})
+		tj := tallyJSON{t.Contract, t.Measure.String(), t.Measure.Name(), t.Weight, t.Denominator, t.Numerator, t.Rate(), t.Excluded, t.BelowRedeemable, t.BelowLost, nil, nil}
+		if t.HasTarget {
+			target, short := t.Target, t.ShortOfTarget
+			tj.Target, tj.ShortOfTarget = &target, &short
+		}
+		out.Rates = append(out.Rates, tj)
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -67,17 +80,17 @@ func (rep *Report) WriteRatesJSON(w io.Writer) error {
 
 // WriteWorklistCSV writes the worklist in its order (highest value first).
 //
-//	rank,contract,patient_id,mbi,measure,pdc_to_date,days,days_covered,gap_days_left,days_on_hand,refill_due,value
+//	rank,contract,patient_id,mbi,measure,pdc_to_date,days,days_covered,gap_days_left,days_on_hand,refill_due,value,value_usd
 func (rep *Report) WriteWorklistCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"rank", "contract", "patient_id", "mbi", "measure", "pdc_to_date", "days", "days_covered", "gap_days_left", "days_on_hand", "refill_due", "value"})
+	cw.Write([]string{"rank", "contract", "patient_id", "mbi", "measure", "pdc_to_date", "days", "days_covered", "gap_days_left", "days_on_hand", "refill_due", "value", "value_usd"})
 	for i, it := range rep.Worklist {
 		pdc, days, covered, onHand := "", "", "", ""
 		if it.Measure != measures.SUPD {
 			pdc, days, covered, onHand = strconv.FormatFloat(it.PDC, 'f', 4, 64), strconv.Itoa(it.Days), strconv.Itoa(it.Covered), strconv.Itoa(it.OnHand)
 		}
 		cw.Write([]string{strconv.Itoa(i + 1), it.Contract, it.PatientID, it.MBI, it.Measure.String(), pdc, days, covered,
-			strconv.Itoa(it.GapDaysLeft), onHand, it.RefillDue.String(), strconv.FormatFloat(it.Value, 'f', 4, 64)})
+			strconv.Itoa(it.GapDaysLeft), onHand, it.RefillDue.String(), strconv.FormatFloat(it.Value, 'f', 4, 64), strconv.FormatFloat(it.ValueUSD, 'f', 2, 64)})
 	}
 	cw.Flush()
 	return cw.Error()

@@ -30,6 +30,7 @@ func runMeasures(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	from := fl.String("from", "", "directory of the Bulk Data export: *.ndjson or *.ndjson.gz, one resource type per file")
 	year := fl.Int("year", time.Now().Year(), "measurement year")
 	out := fl.String("out", "", "directory for rates.csv, rates.json and worklist.csv (created)")
+	termsFile := fl.String("terms", "", "contract quality terms YAML (population.Terms: targets, bonuses per adherent patient and per gap closed, Star weights)")
 	rosterFile := fl.String("roster", "", "attribution roster CSV (attribution package: member_id,mbi,plan_member_id,contract,start,end); default: the contract of each patient's Coverage")
 	asOf := fl.String("asof", "", "as-of date YYYY-MM-DD (default: the day after the latest dispense, at most January 1 of year+1)")
 	workers := fl.Int("workers", 0, "parse and compute workers (default GOMAXPROCS)")
@@ -86,6 +87,17 @@ func runMeasures(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		opt.Attribute = func(mbi, memberID string, at measures.Day) (string, bool) { return ro.Lookup(mbi, memberID, at.Time()) }
 		opt.AttributionVersion = ro.Version
 		fmt.Fprintf(stdout, "roster %s: %d entries (%s)\n", filepath.Base(*rosterFile), len(ro.Entries), ro.Version)
+	}
+	if *termsFile != "" {
+		data, err := os.ReadFile(*termsFile)
+		if err != nil {
+			fmt.Fprintln(stderr, "valuerx measures: -terms:", err)
+			return 2
+		}
+		if opt.Terms, err = population.ParseTerms(data); err != nil {
+			fmt.Fprintln(stderr, "valuerx measures: -terms:", err)
+			return 2
+		}
 	}
 	inputs, err := exportFiles(*from)
 	if err != nil {
