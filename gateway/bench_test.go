@@ -367,7 +367,10 @@ func BenchmarkEncodeResponse(b *testing.B) {
 // building. They sit above today's counts with some room; a change that multiplies the garbage
 // per hook (a per-request catalog copy, re-parsing prefetch per order) fails here.
 const (
-	adviseWarmAllocBudget = 480 // 400 before the dose engine (every dosage instruction), the problem-list, administration and dispense prefetch keys; measured 451
+	// 400 before the dose engine (every dosage instruction), the problem-list, administration and
+	// dispense prefetch keys; measured 451 before the comparison link (issue 14: per response an
+	// HMAC-SHA256 tag, the base64 reference, the URL, the detail with the URL in it: about 10).
+	adviseWarmAllocBudget = 480
 	// 1284 before the valuerx-economics extension; the extension costs ~100 allocations to build
 	// and ~500 more in Card.Validate's encode-parse-check of its ~250 values. A card is built
 	// once per card-cache key, so the warm hook (adviseWarmAllocBudget) does not pay it.

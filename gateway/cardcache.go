@@ -10,6 +10,7 @@ import (
 
 	"valuerx/cdshooks"
 	"valuerx/scoring"
+	"valuerx/web"
 )
 
 // cardCacheSize bounds the built cards kept (a card is a few KiB).
@@ -31,6 +32,10 @@ type cardCache struct {
 type cachedCard struct {
 	card     *cdshooks.Card
 	products []string
+	// page names the card's comparison page (web.Links): one id per built card, so every
+	// response with this card links the same stored comparison, each with its own fresh
+	// signed reference.
+	page web.ID
 }
 
 // cardKey is everything buildCard reads: the draft order (by hash, it is cloned into the
@@ -75,25 +80,29 @@ func cardKeyOf(item orderedItem, req scoring.Request, historyKnown bool, view ca
 // fresh card and suggestion UUIDs, and the product id each suggestion orders ("" when the
 // suggestion's action names no catalog product). A nil card (nothing could be suggested safely)
 // is cached too.
-func (c *cardCache) card(item orderedItem, req scoring.Request, res scoring.Result, group scoring.Group, historyKnown bool, view cardView) (*cdshooks.Card, []string, error) {
+func (c *cardCache) card(item orderedItem, req scoring.Request, res scoring.Result, group scoring.Group, historyKnown bool, view cardView) (*cdshooks.Card, []string, web.ID, error) {
 	key := cardKeyOf(item, req, historyKnown, view)
 	if cached, ok := c.lru.Get(key); ok {
 		if cached.card == nil {
-			return nil, nil, nil
+			return nil, nil, web.ID{}, nil
 		}
-		return freshCopy(cached.card), cached.products, nil
+		return freshCopy(cached.card), cached.products, cached.page, nil
 	}
 	card, err := buildCard(item, res, group, historyKnown, view)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, web.ID{}, err
 	}
 	if card == nil {
 		c.lru.Add(key, cachedCard{})
-		return nil, nil, nil
+		return nil, nil, web.ID{}, nil
+	}
+	page, err := web.NewID()
+	if err != nil {
+		return nil, nil, web.ID{}, err
 	}
 	products := suggestionProducts(c.cat, card)
-	c.lru.Add(key, cachedCard{card: freshCopy(card), products: products})
-	return card, products, nil
+	c.lru.Add(key, cachedCard{card: freshCopy(card), products: products, page: page})
+	return card, products, page, nil
 }
 
 // freshCopy copies a card's mutable parts and gives it new UUIDs. Actions' resources are

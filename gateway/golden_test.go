@@ -16,6 +16,8 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
+var compareRefRE = regexp.MustCompile(`http://127\.0\.0\.1:[0-9]+/compare/[A-Za-z0-9_-]{75}`)
+
 var uuidRE = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
 
 // normalise replaces what differs per call (uuids) with stable placeholders, numbered by first
@@ -30,6 +32,8 @@ func normalise(t *testing.T, body []byte) []byte {
 		}
 		return []byte(seen[k])
 	})
+	// Comparison links carry a fresh signed reference per response.
+	out = compareRefRE.ReplaceAll(out, []byte("{externalURL}/compare/{ref}"))
 	var buf bytes.Buffer
 	if err := json.Indent(&buf, out, "", "  "); err != nil {
 		t.Fatalf("response is not JSON: %v", err)

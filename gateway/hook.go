@@ -226,14 +226,15 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 		if rec.suppressed(ctx, item, res) {
 			continue // overridden for this order with the same advice (decisions.go)
 		}
-		view := cardView{showOrganisation: g.cfg.Disclosure.showsOrganisation(res.Contract.ID, oc.UserID)}
-		card, products, err := eng.cards.card(item, sreq, res, group, data.medsKnown, view)
+		view := cardView{showOrganisation: g.cfg.Disclosure.showsOrganisation(res.Contract.ID, oc.UserID), compareLink: true}
+		card, products, page, err := eng.cards.card(item, sreq, res, group, data.medsKnown, view)
 		if err != nil {
 			return nil, errorf(KindInternal, "card", "could not build a card", err)
 		}
 		if card == nil {
 			continue // no suggestion could keep the order's strength
 		}
+		g.linkComparison(card, page, eng, item, res, group, pol, products, data.medsKnown)
 		resp.Cards = append(resp.Cards, *card)
 		rec.add(item, card, products, res)
 	}

@@ -201,6 +201,8 @@ func routeLabel(r *http.Request) string {
 		return "/cds-services/" + id
 	case strings.HasPrefix(p, "/fhir"):
 		return "/fhir/..."
+	case strings.HasPrefix(p, comparePath):
+		return comparePath + "{ref}" // the reference is a bearer of the page: never logged
 	}
 	return "{other}"
 }

@@ -159,6 +159,8 @@ var resolvedKeys = []string{keyPatient, keyCoverage, keyMedications, keyConditio
 // resolve gathers patient, coverage and medication history for a hook. It returns a
 // KindPrecondition error only when the required coverage was neither prefetched nor obtainable.
 func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdshooks.OrderContext) (*hookData, error) {
+	// Advise already holds the hook's one deadline; a derived timeout can only shorten it, and
+	// bounds direct callers (benchmarks).
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.HookBudget)
 	defer cancel()
 	d := &hookData{maxEntries: r.cfg.MaxEntriesPerKey}

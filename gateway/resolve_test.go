@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -253,5 +254,32 @@ func TestCoverageCacheExpires(t *testing.T) {
 	now = now.Add(2 * time.Minute)
 	if n := post(); n != 5 {
 		t.Fatalf("after the TTL: %d FHIR requests, want 5", n)
+	}
+}
+
+// Circuit breakers are bounded (issue 11: a breaker per distinct fhirServer string, never
+// removed, grew the heap with every invented URL): a healthy server gets none, failing ones are
+// kept in an LRU of breakerCacheSize.
+func TestBreakersBounded(t *testing.T) {
+	e := newEnv(t)
+	r := e.gw.resolver
+	for i := range 3 * breakerCacheSize {
+		r.record("https://healthy-"+strconv.Itoa(i)+".test/fhir", nil)
+	}
+	if n := r.breakers.Len(); n != 0 {
+		t.Fatalf("healthy servers made %d breakers", n)
+	}
+	for i := range 3 * breakerCacheSize {
+		r.record("https://failing-"+strconv.Itoa(i)+".test/fhir", fhir.ErrUnavailable)
+	}
+	if n := r.breakers.Len(); n != breakerCacheSize {
+		t.Fatalf("%d breakers for %d failing servers, want the cap %d", n, 3*breakerCacheSize, breakerCacheSize)
+	}
+	// The newest failing server is still tracked: three failures open its breaker.
+	last := "https://failing-" + strconv.Itoa(3*breakerCacheSize-1) + ".test/fhir"
+	r.record(last, fhir.ErrUnavailable)
+	r.record(last, fhir.ErrUnavailable)
+	if r.allow(last) {
+		t.Fatal("three failures in a row must open the breaker")
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"valuerx/cdshooks"
 	"valuerx/scoring"
 	"valuerx/store"
+	"valuerx/web"
 )
 
 // Config is everything the gateway needs, parsed once by cmd and passed in as values.
@@ -91,6 +92,12 @@ type Config struct {
 	// Disclosure says which prescribers see the organisation's margin and net impact on cards
 	// (default: none; the comparison page shows them to pharmacists and the VBC team).
 	Disclosure Disclosure
+	// CompareSecret keys the signed references of comparison-page links (at least 16 bytes;
+	// empty: a random secret per process). CompareTTL is how long a link works (default 1 h),
+	// CompareEntries how many comparisons are held (default 4096).
+	CompareSecret  []byte
+	CompareTTL     time.Duration
+	CompareEntries int
 
 	// Analysts is who may read /analytics/* (analyst.go). Zero: nobody.
 	Analysts AnalystAuth
@@ -159,6 +166,8 @@ type Gateway struct {
 	// orderSecret keys orderKey (Config.OrderKeySecret, or random per process).
 	orderSecret []byte
 	handler     http.Handler
+	// links issues and opens the comparison pages' signed references (package web).
+	links *web.Links
 	// eng is the catalog and what is built on it; replaced whole by Swap.
 	eng atomic.Pointer[engine]
 }
@@ -193,6 +202,15 @@ func New(cfg Config) (*Gateway, error) {
 		cfg.Logger.Warn("no analyst credentials configured (analytics.accounts or analytics.oidc): /analytics refuses every request")
 	}
 	g.resolver = newResolver(cfg, g.metrics)
+	ttl := cfg.CompareTTL
+	if ttl <= 0 {
+		ttl = time.Hour
+	}
+	links, err := web.NewLinks(cfg.CompareSecret, ttl, cfg.CompareEntries, cfg.Now)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: comparison links: %w", err)
+	}
+	g.links = links
 	g.handler = g.routes()
 	return g, nil
 }
@@ -239,6 +257,7 @@ func (g *Gateway) routes() http.Handler {
 	analytics.Use(g.requireAnalyst)
 	analytics.HandleFunc("/summary", g.handleSummary).Methods(http.MethodGet)
 	analytics.HandleFunc("/contracts", g.handleContracts).Methods(http.MethodGet)
+	r.PathPrefix(comparePath).Handler(web.NewHandler(g.links, comparePath, g.log)).Methods(http.MethodGet, http.MethodHead)
 	for prefix, h := range g.cfg.Mounts {
 		r.PathPrefix(prefix).Handler(http.StripPrefix(prefix, h))
 	}

@@ -102,6 +102,15 @@ type fileConfig struct {
 			Contracts []string `yaml:"contracts"`
 			Users     []string `yaml:"users"`
 		} `yaml:"showOrganisation"`
+		// Compare configures the comparison page each card links to: linkTTL is how long a link
+		// works (default 1h); secretFile holds the key of the links' HMAC (at least 16 bytes;
+		// empty: a random key per process, so links die with a restart); entries bounds the
+		// comparisons held (default 4096).
+		Compare struct {
+			LinkTTL    duration `yaml:"linkTTL"`
+			SecretFile string   `yaml:"secretFile"`
+			Entries    int      `yaml:"entries"`
+		} `yaml:"compare"`
 	} `yaml:"cards"`
 	// DebugListen serves Go's pprof profiles (/debug/pprof/) on a second listener, for operators
 	// chasing a latency or memory problem. Empty: off. Only loopback addresses are accepted:
@@ -294,6 +303,10 @@ func checkServe(c fileConfig) error {
 	if c.Auth.DevClient && c.authEnabled() && !loopbackHost(host) {
 		return fmt.Errorf("listen %q is not a loopback address and auth.devClient is on: anyone who can reach it could mint trusted tokens with the development key. "+
 			"Listen on 127.0.0.1, or set auth.devClient: false and configure auth.clients", c.Listen)
+	}
+	if !c.authEnabled() && !loopbackHost(host) {
+		return fmt.Errorf("listen %q is not a loopback address and auth.enabled is false: anyone who can reach it could call the services. "+
+			"Listen on 127.0.0.1, or turn authentication on", c.Listen)
 	}
 	return nil
 }

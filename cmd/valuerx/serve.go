@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -249,7 +250,9 @@ func buildApp(cfg fileConfig, logger *slog.Logger) (*app, error) {
 		MaxInFlight:      cfg.MaxInFlight,
 		Disclosure: gateway.Disclosure{Contracts: cfg.Cards.ShowOrganisation.Contracts,
 			Users: cfg.Cards.ShowOrganisation.Users},
-		Logger: logger,
+		CompareTTL:     cfg.Cards.Compare.LinkTTL.Duration,
+		CompareEntries: cfg.Cards.Compare.Entries,
+		Logger:         logger,
 	}
 	if cfg.OrderKeySecretFile != "" {
 		secret, err := os.ReadFile(cfg.OrderKeySecretFile)
@@ -260,6 +263,13 @@ func buildApp(cfg fileConfig, logger *slog.Logger) (*app, error) {
 			return nil, fmt.Errorf("orderKeySecretFile: %d bytes; at least 32 are needed", len(secret))
 		}
 		gcfg.OrderKeySecret = secret
+	}
+	if f := cfg.Cards.Compare.SecretFile; f != "" {
+		secret, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("cards.compare.secretFile: %w", err)
+		}
+		gcfg.CompareSecret = bytes.TrimSpace(secret)
 	}
 	for _, c := range cfg.Auth.Clients {
 		if len(c.FHIRServers) == 0 {
