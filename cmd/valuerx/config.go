@@ -304,6 +304,10 @@ func checkServe(c fileConfig) error {
 		return fmt.Errorf("listen %q is not a loopback address and auth.devClient is on: anyone who can reach it could mint trusted tokens with the development key. "+
 			"Listen on 127.0.0.1, or set auth.devClient: false and configure auth.clients", c.Listen)
 	}
+	if !c.authEnabled() && !loopbackHost(host) {
+		return fmt.Errorf("listen %q is not a loopback address and auth.enabled is false: anyone who can reach it could call the services. "+
+			"Listen on 127.0.0.1, or turn authentication on", c.Listen)
+	}
 	return nil
 }
 

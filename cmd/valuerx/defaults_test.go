@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -152,8 +153,8 @@ func TestMinimalProductionFileIsNotTheDemo(t *testing.T) {
 	}
 }
 
-// valuerx refuses to start when the development client is trusted on a non-loopback listener,
-// from the file or from -listen; loopback addresses are fine.
+// valuerx refuses to start when the development client is trusted, or authentication is off, on
+// a non-loopback listener, from the file or from -listen; loopback addresses are fine.
 func TestDevClientOnlyOnLoopback(t *testing.T) {
 	for listen, ok := range map[string]bool{
 		"127.0.0.1:8080": true, "[::1]:8080": true, "localhost:8080": true,
@@ -167,6 +168,11 @@ func TestDevClientOnlyOnLoopback(t *testing.T) {
 		c.Auth.DevClient = false
 		if err := checkServe(c); err != nil {
 			t.Errorf("no devClient on %s: %v", listen, err)
+		}
+		off := false
+		c.Auth.Enabled = &off
+		if err := checkServe(c); (err == nil) != ok {
+			t.Errorf("authentication off on %s: %v", listen, err)
 		}
 	}
 	var out, errb bytes.Buffer
@@ -230,5 +236,44 @@ func TestHashPassword(t *testing.T) {
 	}
 	if code := hashPassword(nil, strings.NewReader("short\n"), &out, &errb); code == 0 {
 		t.Fatal("a short password was hashed")
+	}
+}
+
+// metricsListen serves /metrics without credentials on its own loopback listener, and /metrics
+// then leaves the gateway's listener; a non-loopback metricsListen is refused.
+func TestMetricsListen(t *testing.T) {
+	if _, err := loadConfig(writeConfig(t, "metricsListen: 0.0.0.0:9464\n")); err == nil || !strings.Contains(err.Error(), "loopback") {
+		t.Fatalf("non-loopback metricsListen: %v", err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg, err := loadConfig(writeConfig(t, "demo: true\nstore: \"\"\nmetricsListen: "+addr+"\nauth:\n  devKeyFile: "+filepath.Join(t.TempDir(), "k.pem")+"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := buildApp(cfg, newLogger(io.Discard, "error"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	stop, err := serveMetrics(cfg.MetricsListen, a.gw.MetricsHandler())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "valuerx_") {
+		t.Fatalf("metrics listener: %d", resp.StatusCode)
+	}
+	srv := httptest.NewServer(a.gw)
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/metrics", nil)
+	req.SetBasicAuth(demoAnalystName, a.demoAnalystPassword)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 404 {
+		t.Fatalf("/metrics still on the gateway with metricsListen set: %v %v", err, resp)
 	}
 }
