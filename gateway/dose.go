@@ -162,3 +162,9 @@ func (lk *orderLookups) vitals(ctx context.Context, patientID string, needWeight
 	lk.vitalsVal = p
 	return p
 }
+
+// unitDosed reports a product billed per units of activity (epoetin alfa: "1000 UNITS"), whose
+// doses are not in mg.
+func unitDosed(p scoring.Product) bool {
+	return strings.Contains(strings.ToUpper(p.BillingUnit), "UNIT")
+}

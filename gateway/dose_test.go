@@ -165,3 +165,22 @@ func TestDoseRoundingIsASeparateSuggestion(t *testing.T) {
 		t.Fatal("rounding offered with the policy off")
 	}
 }
+
+// Epoetin alfa is billed per 1,000 units (J0885): the cards are written in mg, so an epoetin
+// order gets no card rather than "40000 mg" (catalog helper's finding).
+func TestUnitDosedProductsGetNoCard(t *testing.T) {
+	e := newEnv(t)
+	body := editRequest(t, e.demoRequest("aco-herceptin-order-select"), func(m map[string]any) {
+		d := draftOf(m)
+		d["medicationCodeableConcept"] = map[string]any{"coding": []any{map[string]any{"system": "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets", "code": "J0885"}}}
+		d["dosageInstruction"] = []any{map[string]any{"timing": map[string]any{"repeat": map[string]any{"count": 12, "frequency": 1, "period": 1, "periodUnit": "wk"}},
+			"doseAndRate": []any{map[string]any{"doseQuantity": map[string]any{"value": 40000, "unit": "units", "system": "http://unitsofmeasure.org", "code": "[iU]"}}}}}
+	})
+	status, resp, _ := e.post(serviceOf("aco-herceptin-order-select"), body)
+	if status != http.StatusOK {
+		t.Fatalf("status %d: %s", status, resp)
+	}
+	if r := decodeResponse(t, resp); len(r.Cards) != 0 {
+		t.Fatalf("a unit-dosed order got a card: %q", r.Cards[0].Summary)
+	}
+}

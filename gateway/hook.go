@@ -155,6 +155,12 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 		if w, h := clinical.Needs(item.order, doseStrength(&item)); w || h {
 			pat = lookups.vitals(ctx, oc.PatientID, w, h)
 		}
+		if unitDosed(item.product) {
+			// Epoetin alfa and the like are billed per 1,000 units, not per mg: every dose line,
+			// label and table of a card is written in mg today, so such an order gets no card
+			// rather than one in the wrong unit (a safety rule, not an omission: see README).
+			continue
+		}
 		applyDose(&item, group, pat)
 		if item.noFigures {
 			if card := implausibleCard(item, group); card != nil {
