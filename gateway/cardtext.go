@@ -415,7 +415,8 @@ func cardTable(res scoring.Result) string {
 	return b.String()
 }
 
-// vialsText is the items one dose uses, "3×150" or "3×100+1×500" (mg per item).
+// vialsText is the items one dose uses, "3×150" or "3×100 + 1×500" (mg per item; the spaces
+// let a 300 px sidebar wrap the cell, TestBrowser).
 func vialsText(o scoring.Option) string {
 	var parts []string
 	for _, u := range o.Packages {
@@ -424,7 +425,7 @@ func vialsText(o scoring.Option) string {
 	if len(parts) == 0 {
 		return "-"
 	}
-	return strings.Join(parts, "+")
+	return strings.Join(parts, " + ")
 }
 
 // bookShort is the price period as the card names it.

@@ -48,7 +48,7 @@ func TestCardTextByArrangement(t *testing.T) {
 			[]string{"| per 90d | Lipitor | atorvastatin |", "| Patient | $224 | $0.44 |", "| Plan | $895 | $1.77 |", "| Total cost | $1,118 | $2.21 |", "- Prices: NADAC of 2025-12-24", "- Priced as the 10 mg tablet"}},
 		{"aco-rituximab-order-sign",
 			"Consider Ruxience (rituximab-pvvr), FDA biosimilar, same dose: patient coinsurance $1,076 vs $5,011/course",
-			[]string{"| Patient | $5,011 | $1,076 |", "| Total cost | $23,925 | $4,246 |", "| Vials/dose | 3×100+1×500 | 3×100+1×500 |", "| Discarded | 90 mg | 90 mg |", "- Same dose: 701.56 mg IV weekly"}},
+			[]string{"| Patient | $5,011 | $1,076 |", "| Total cost | $23,925 | $4,246 |", "| Vials/dose | 3×100 + 1×500 | 3×100 + 1×500 |", "| Discarded | 90 mg | 90 mg |", "- Same dose: 701.56 mg IV weekly"}},
 		{"aco-herceptin-gastric-order-select",
 			"Consider Trazimera (trastuzumab-qyyp), FDA biosimilar, same dose: patient coinsurance $1,398 vs $11,469/course",
 			[]string{"- Labelled for: her2-gastric", "  - Herzuma (not labelled for it)"}},
@@ -197,6 +197,44 @@ func TestDisclosureOfTheOrganisationFigure(t *testing.T) {
 		_, out, _ := e.post(serviceOf("aco-herceptin-order-select"), b)
 		if has := strings.Contains(decodeResponse(t, out).Cards[0].Detail, "Organisation"); has != (i%2 == 0) {
 			t.Fatalf("answer %d: organisation line %v", i, has)
+		}
+	}
+}
+
+// An order for the best product already, with a whole-vial dose the policy allows, gets the
+// rounding card (issue 10 item 6), written for the sidebar too. Ruxience 375 mg/m2 x BSA 1.87 m2
+// = 701.56 mg needs 3 x 100 mg + 1 x 500 mg (80 units of 10 mg billed, 9 discarded); 700 mg is
+// 2 x 100 + 1 x 500, one vial fewer: 70 units. At 13.27 a unit, 4 doses: 4,246.40 vs 3,715.60.
+func TestRoundingCardFitsTheSidebar(t *testing.T) {
+	e := newEnv(t)
+	rux := productNamed(t, "Ruxience")
+	body := editRequest(t, e.demoRequest("aco-rituximab-order-sign"), func(m map[string]any) {
+		draftOf(m)["medicationCodeableConcept"] = map[string]any{"coding": []any{map[string]any{
+			"system": "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets", "code": rux.HCPCS}}}
+	})
+	status, out, _ := e.post(serviceOf("aco-rituximab-order-sign"), body)
+	if status != http.StatusOK {
+		t.Fatalf("status %d: %s", status, out)
+	}
+	r := decodeResponse(t, out)
+	if len(r.Cards) != 1 {
+		t.Fatalf("want the rounding card, got %d cards", len(r.Cards))
+	}
+	c := r.Cards[0]
+	for _, want := range []string{"- Same product: Ruxience", "- 700 mg is -0.2% of 701.56 mg", "| Dose | 701.56 mg | 700 mg |", "| Total cost | $4,246 | $3,716 |", "- Confirm it suits the patient"} {
+		if !strings.Contains(c.Detail, want) {
+			t.Errorf("rounding card lacks %q:\n%s", want, c.Detail)
+		}
+	}
+	width := 0
+	for _, l := range strings.Split(c.Detail, "\n") {
+		if strings.HasPrefix(l, "|") {
+			width = max(width, utf8.RuneCountInString(l))
+		}
+	}
+	for _, l := range strings.Split(c.Detail, "\n") {
+		if !strings.HasPrefix(l, "|") && utf8.RuneCountInString(strings.TrimLeft(l, "- ")) > width {
+			t.Errorf("line wider than the table (%d): %q", width, l)
 		}
 	}
 }

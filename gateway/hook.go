@@ -250,6 +250,9 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 	// Adherence and SUPD cards (issue 17; gateway/adherence.go): order-sign of a measured class only.
 	resp.Cards = append(resp.Cards, g.adherenceCards(ctx, svc, req, oc, data, draft, now)...)
 	g.metrics.cards.WithLabelValues(svc.ID).Add(float64(len(resp.Cards)))
+	// One line per hook for the integrator chasing "no card": the hook by its hash (never the
+	// hookInstance itself, which a client may fill with anything) and the number of cards.
+	g.log.Info("hook answered", "service", svc.ID, "hook", hookRef(req.HookInstance), "cards", len(resp.Cards))
 	g.metrics.fhirRoundTrips.Observe(float64(data.fetches))
 	return resp, nil
 }

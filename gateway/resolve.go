@@ -8,9 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -412,50 +410,6 @@ func (d *hookData) medication(ctx context.Context, ref string) (json.RawMessage,
 	return raw, true
 }
 
-// bodyWeightKg fetches the most recent body weight (LOINC 29463-7), only when a mg/kg dose needs it.
-func (d *hookData) bodyWeightKg(ctx context.Context, patientID string) (float64, bool) {
-	if d.client == nil {
-		return 0, false
-	}
-	q := "Observation?patient=" + url.QueryEscape("Patient/"+patientID) + "&code=" + url.QueryEscape("http://loinc.org|"+fhir.LOINCBodyWeight) + "&_sort=-date&_count=1"
-	atomic.AddInt64(&d.fetches, 1)
-	one := *d.client
-	one.MaxPages = 1 // the newest weight is on the first page; do not walk the history
-	res, err := one.Search(ctx, q)
-	if err != nil {
-		return 0, false
-	}
-	type obs struct {
-		Status            string `json:"status"`
-		EffectiveDateTime string `json:"effectiveDateTime"`
-		ValueQuantity     *struct {
-			Value *float64 `json:"value"`
-			Unit  string   `json:"unit"`
-			Code  string   `json:"code"`
-		} `json:"valueQuantity"`
-	}
-	var all []obs
-	for _, raw := range res {
-		var o obs
-		if json.Unmarshal(raw, &o) == nil && o.ValueQuantity != nil && o.ValueQuantity.Value != nil &&
-			o.Status != "entered-in-error" && o.Status != "cancelled" {
-			all = append(all, o)
-		}
-	}
-	sort.Slice(all, func(i, j int) bool { return all[i].EffectiveDateTime > all[j].EffectiveDateTime })
-	for _, o := range all {
-		v := *o.ValueQuantity.Value
-		switch strings.ToLower(firstNonEmpty(o.ValueQuantity.Code, o.ValueQuantity.Unit)) {
-		case "kg":
-			return v, v > 0
-		case "g":
-			return v / 1000, v > 0
-		case "[lb_av]", "lb", "lbs":
-			return v * 0.45359237, v > 0
-		}
-	}
-	return 0, false
-}
 
 // fhirReason is a log-safe description of a FHIR error: status and kind, never a body.
 func fhirReason(err error) string {

@@ -129,12 +129,14 @@ func roundingCard(item orderedItem, res scoring.Result, ro *roundingOffer) (*cds
 		Label: "valuerx value-based medication choice",
 		Topic: &cdshooks.Coding{System: topicSystem, Code: topicCode, Display: topicDisplay},
 	})
-	card.Detail = fmt.Sprintf("**Dose rounding** (P&T policy): %s mg is %s of the ordered %s mg and uses whole single-dose vials; the ordered dose discards %g billing units per dose, which the payer pays for.\n\n"+
-		"| | ordered dose | rounded dose |\n|---|---:|---:|\n| Dose | %s mg | %s mg |\n| Total cost (allowed) per course | %s | %s |\n| Patient cost per course | %s | %s |\n\n"+
-		"Accept only if the rounded dose is clinically appropriate for this patient.\n",
-		fmtMg(ro.DoseMg), signedPct(ro.ChangePct), fmtMg(ro.fromMg), ro.WastedUnits,
-		fmtMg(ro.fromMg), fmtMg(ro.DoseMg), usd(res.Ordered.PerCourse.PayerAllowed), usd(ro.option.PerCourse.PayerAllowed),
-		usd(res.Ordered.PerCourse.PatientOOP), usd(ro.option.PerCourse.PatientOOP))
+	// Written for a sidebar like the switch card (cardtext.go): the reason first, a short table,
+	// short lines.
+	card.Detail = fmt.Sprintf("- Same product: %s\n- P&T dose-rounding policy\n- %s mg is %s of %s mg\n- Whole single-dose vials\n- Ordered dose discards %s mg\n\n"+
+		"| per course | ordered | rounded |\n|---|---:|---:|\n| Dose | %s mg | %s mg |\n| Total cost | %s | %s |\n| Patient | %s | %s |\n\n"+
+		"- Confirm it suits the patient\n- Prices: %s\n",
+		mdEscape(ro.product.Name), fmtMg(ro.DoseMg), signedPct(ro.ChangePct), fmtMg(ro.fromMg), fmtMg(ro.WastedUnits*ro.product.MgPerUnit),
+		fmtMg(ro.fromMg), fmtMg(ro.DoseMg), cardUSD(amountsOf(res.Ordered.PerCourse).Allowed), cardUSD(amountsOf(ro.option.PerCourse).Allowed),
+		cardUSD(amountsOf(res.Ordered.PerCourse).Patient), cardUSD(amountsOf(ro.option.PerCourse).Patient), bookShort(res.Book))
 	draft, err := parseDraft(item.raw)
 	if err != nil {
 		return nil, err

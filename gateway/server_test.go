@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"math/big"
 	"net"
@@ -114,6 +115,13 @@ func TestLogsCarryNoPHIOrTokens(t *testing.T) {
 	logs := e.logs.String()
 	if !strings.Contains(logs, `"route":"/cds-services/valuerx-order-sign"`) {
 		t.Fatalf("expected access log lines, got %q", logs)
+	}
+	// The hook line names the hook by its hash and the number of cards (issue 14 item 5), never
+	// the hookInstance itself.
+	var hookInstance struct{ HookInstance string }
+	_ = json.Unmarshal(body, &hookInstance)
+	if !strings.Contains(logs, `"msg":"hook answered"`) || !strings.Contains(logs, `"cards":1`) || strings.Contains(logs, hookInstance.HookInstance) {
+		t.Errorf("want a hook line with the card count and no hookInstance: %q", logs)
 	}
 	for _, secret := range []string{tok, tok[strings.LastIndex(tok, ".")+1:], "demo-fhir-token", "1EG4TE5MK73", "pat-aco", "1948-09-17", "Aco", "Practitioner/dr-oncology", "draft-herceptin"} {
 		if strings.Contains(logs, secret) {

@@ -115,8 +115,9 @@ type dot struct {
 }
 
 type axisLabel struct {
-	X, Y float64
-	Text string
+	X, Y   float64
+	Text   string
+	Anchor string // text-anchor: the first and last quarter stay inside the chart
 }
 
 // priceHistory draws each product's published price per billing unit (the CMS payment limit, or
@@ -181,7 +182,15 @@ func priceHistory(cat *scoring.Catalog, res scoring.Result) lineChart {
 	lc.Unit = unit
 	for i, b := range books {
 		if i == 0 || i == len(books)-1 || i == len(books)/2 {
-			lc.XLabels = append(lc.XLabels, axisLabel{X: round1(xOf(i)), Y: float64(lc.Bottom + 16), Text: shortBook(b)})
+			anchor := "middle"
+			switch {
+			case len(books) == 1:
+			case i == 0:
+				anchor = "start"
+			case i == len(books)-1:
+				anchor = "end"
+			}
+			lc.XLabels = append(lc.XLabels, axisLabel{X: round1(xOf(i)), Y: float64(lc.Bottom + 16), Text: shortBook(b), Anchor: anchor})
 		}
 	}
 	for _, f := range []float64{0, 0.5, 1} {
