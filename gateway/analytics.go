@@ -16,7 +16,8 @@ import (
 // API and the export show the same figures.
 //
 // Query parameters: from and to are dates (YYYY-MM-DD, UTC), to inclusive; contract and family
-// are ids (a scoring contract id, a drug family's group id). The default period is the 365 days
+// are ids (a scoring contract id, a drug family's group id), prescriber a userId
+// (Practitioner/{id}; "(not recorded)" for hooks without one). The default period is the 365 days
 // up to today.
 
 const (
@@ -61,11 +62,11 @@ func (g *Gateway) parseReportQuery(r *http.Request) (reportQuery, error) {
 	if to.Sub(from) > maxReportDays*24*time.Hour {
 		return rq, errorf(KindInvalid, "report", "the period may not exceed ten years", nil)
 	}
-	contract, family := q.Get("contract"), q.Get("family")
-	if len(contract) > 128 || len(family) > 128 {
-		return rq, errorf(KindInvalid, "report", "contract and family are ids of at most 128 characters", nil)
+	contract, family, prescriber := q.Get("contract"), q.Get("family"), q.Get("prescriber")
+	if len(contract) > 128 || len(family) > 128 || len(prescriber) > 128 {
+		return rq, errorf(KindInvalid, "report", "contract, family and prescriber are ids of at most 128 characters", nil)
 	}
-	rq.filter = tracking.Filter{From: from, To: to, Contract: contract, Family: family}
+	rq.filter = tracking.Filter{From: from, To: to, Contract: contract, Family: family, Prescriber: prescriber}
 	rq.from, rq.to = from.Format(dateLayout), to.AddDate(0, 0, -1).Format(dateLayout)
 	return rq, nil
 }
@@ -118,16 +119,19 @@ func (g *Gateway) handleDashboard(w http.ResponseWriter, r *http.Request) {
 	}
 	// Filter choices: every configured contract, and every family and contract seen in the period
 	// (a family filter keeps its choice even when it narrows the rows to none).
-	contracts, families := map[string]bool{}, map[string]bool{}
+	contracts, families, prescribers := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, c := range g.current().reg.Contracts() {
 		contracts[c.ID] = true
 	}
 	for _, o := range orders {
 		contracts[o.ContractID], families[o.GroupID] = true, true
 	}
-	contracts[rq.filter.Contract], families[rq.filter.Family] = true, true
+	for _, p := range rep.Prescribers {
+		prescribers[p.Prescriber] = true
+	}
+	contracts[rq.filter.Contract], families[rq.filter.Family], prescribers[rq.filter.Prescriber] = true, true, true
 	web.RenderDashboard(w, web.DashboardPage{Report: rep, From: rq.from, To: rq.to,
-		Contracts: filterChoices(contracts), Families: filterChoices(families),
+		Contracts: filterChoices(contracts), Families: filterChoices(families), Prescribers: filterChoices(prescribers),
 		CSS: dashboardCSSPath, JSONPath: reportPath, CSVPath: reportCSVPath, Self: dashboardPath})
 }
 

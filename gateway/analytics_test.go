@@ -161,15 +161,15 @@ func TestAnalyticsCSVEqualsJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(recs) != 1+1+len(rep.Contracts)+len(rep.Families) {
+	if len(recs) != 1+1+len(rep.Contracts)+len(rep.Families)+len(rep.Prescribers) {
 		t.Fatalf("csv has %d lines: %q", len(recs), recs)
 	}
-	if recs[1][0] != "total" || recs[1][4] != strconv.Itoa(rep.Total.Cards) || recs[1][9] != strconv.FormatFloat(rep.Total.PayerSavedUSD, 'f', 2, 64) {
+	if recs[1][0] != "total" || recs[1][5] != strconv.Itoa(rep.Total.Cards) || recs[1][10] != strconv.FormatFloat(rep.Total.PayerSavedUSD, 'f', 2, 64) {
 		t.Errorf("csv total %q vs json %+v", recs[1], rep.Total)
 	}
 	for i, c := range rep.Contracts {
 		r := recs[2+i]
-		if r[1] != c.Contract || r[4] != strconv.Itoa(c.Cards) || r[5] != strconv.Itoa(c.Accepted) || r[9] != strconv.FormatFloat(c.PayerSavedUSD, 'f', 2, 64) {
+		if r[1] != c.Contract || r[5] != strconv.Itoa(c.Cards) || r[6] != strconv.Itoa(c.Accepted) || r[10] != strconv.FormatFloat(c.PayerSavedUSD, 'f', 2, 64) {
 			t.Errorf("csv %q vs json %+v", r, c)
 		}
 	}
@@ -244,5 +244,49 @@ func TestDashboardEqualsJSON(t *testing.T) {
 	}
 	if st, css, h := e.do(http.MethodGet, "/analytics/dashboard.css", nil, analystHeader()); st != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/css") || len(css) < 100 {
 		t.Errorf("dashboard.css: %d %v", st, h)
+	}
+}
+
+// End to end: a real hook and its feedback reach the report, with the accepted suggestion's own
+// figures and the hook's userId as the prescriber.
+func TestReportFromRealHookAndFeedback(t *testing.T) {
+	e := newEnv(t)
+	status, body, _ := e.post(serviceOf("order-select"), e.demoRequest("aco-herceptin-order-select"))
+	if status != 200 {
+		t.Fatalf("hook: %d %s", status, body)
+	}
+	cards := decodeResponse(t, body).Cards
+	if len(cards) == 0 || len(cards[0].Suggestions) == 0 {
+		t.Fatalf("no card with suggestions: %s", body)
+	}
+	card := cards[0]
+	last := card.Suggestions[len(card.Suggestions)-1]
+	fb, _ := json.Marshal(map[string]any{"feedback": []any{map[string]any{"card": card.UUID, "outcome": "accepted",
+		"acceptedSuggestions": []any{map[string]any{"id": last.UUID}}, "outcomeTimestamp": e.gw.cfg.Now().UTC().Format(time.RFC3339)}}})
+	if st, out, _ := e.post(serviceOf("order-select")+"/feedback", fb); st != 200 {
+		t.Fatalf("feedback: %d %s", st, out)
+	}
+	d, err := e.store.Decision(context.Background(), card.UUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var booked store.Suggestion
+	for _, s := range d.Suggestions {
+		if s.UUID == last.UUID {
+			booked = s
+		}
+	}
+	if booked.UUID == "" || booked.PayerSaving == 0 {
+		t.Fatalf("the accepted suggestion has no stored figures: %+v", d.Suggestions)
+	}
+	rep := getReport(t, e, "")
+	if rep.Total.Cards != 1 || rep.Total.Accepted != 1 || rep.Total.PayerSavedUSD != math.Round(booked.PayerSaving*100)/100 {
+		t.Errorf("report total = %+v, want 1 accepted booking the last suggestion's %v", rep.Total, booked.PayerSaving)
+	}
+	if len(rep.Prescribers) != 1 || rep.Prescribers[0].Prescriber != "Practitioner/dr-oncology" || d.UserID != "Practitioner/dr-oncology" {
+		t.Errorf("prescriber = %+v (decision %q), want Practitioner/dr-oncology", rep.Prescribers, d.UserID)
+	}
+	if len(rep.Contracts) != 1 || rep.Contracts[0].Contract != "mssp-aco" {
+		t.Errorf("contracts = %+v", rep.Contracts)
 	}
 }

@@ -114,8 +114,8 @@ func (rc *recorder) add(item orderedItem, card *cdshooks.Card, products []string
 	d := store.Decision{
 		CardUUID: card.UUID, HookInstance: rc.req.HookInstance, ServiceID: rc.svc.ID, Hook: rc.svc.Hook, Client: client,
 		OrderKey:    g.orderKey(client, rc.oc.PatientID, item.id),
-		Fingerprint: fingerprint(res),
-		ContractID:  res.Contract.ID, Arrangement: string(res.Contract.Arrangement), GroupID: res.Ordered.Product.GroupID,
+		Fingerprint: fingerprint(res), UserID: rc.oc.UserID,
+		ContractID: res.Contract.ID, Arrangement: string(res.Contract.Arrangement), GroupID: res.Ordered.Product.GroupID,
 		OrderedProductID: res.Ordered.Product.ID, BestProductID: best.Product.ID,
 		At: g.cfg.Now(),
 	}

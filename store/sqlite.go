@@ -157,8 +157,8 @@ func parseTS(s string) time.Time {
 
 const insertDecision = `INSERT OR IGNORE INTO decisions
 	(card_uuid, hook_instance, service_id, hook, client, order_key, fingerprint, contract_id, arrangement, group_id,
-	 ordered_product, best_product, suggestions, payer_saving, patient_saving, org_impact, created_at)
-	VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
+	 ordered_product, best_product, suggestions, payer_saving, patient_saving, org_impact, created_at, user_id)
+	VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
 
 // storedSuggestion is one element of decisions.suggestions.
 type storedSuggestion struct {
@@ -214,7 +214,7 @@ func (s *SQLite) RecordDecisions(ctx context.Context, ds []Decision) error {
 		for i, d := range ds {
 			_, err := tx.StmtContext(ctx, s.insDecision).ExecContext(ctx, d.CardUUID, d.HookInstance, d.ServiceID, d.Hook, d.Client,
 				d.OrderKey, d.Fingerprint, d.ContractID, d.Arrangement, d.GroupID, d.OrderedProductID, d.BestProductID,
-				suggs[i], d.PayerSaving, d.PatientSaving, d.OrgImpact, ts(d.At))
+				suggs[i], d.PayerSaving, d.PatientSaving, d.OrgImpact, ts(d.At), d.UserID)
 			if err != nil {
 				return fmt.Errorf("store: record decision: %w", err)
 			}
@@ -232,10 +232,10 @@ func (s *SQLite) Decision(ctx context.Context, cardUUID string) (Decision, error
 	d := Decision{CardUUID: cardUUID}
 	var at, suggs string
 	err := s.rd.QueryRowContext(ctx, `SELECT hook_instance, service_id, hook, client, order_key, fingerprint, contract_id,
-		arrangement, group_id, ordered_product, best_product, suggestions, payer_saving, patient_saving, org_impact, created_at
+		arrangement, group_id, ordered_product, best_product, suggestions, payer_saving, patient_saving, org_impact, created_at, user_id
 		FROM decisions WHERE card_uuid = ?`, cardUUID).Scan(&d.HookInstance, &d.ServiceID, &d.Hook, &d.Client, &d.OrderKey,
 		&d.Fingerprint, &d.ContractID, &d.Arrangement, &d.GroupID, &d.OrderedProductID, &d.BestProductID, &suggs,
-		&d.PayerSaving, &d.PatientSaving, &d.OrgImpact, &at)
+		&d.PayerSaving, &d.PatientSaving, &d.OrgImpact, &at, &d.UserID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Decision{}, ErrNotFound
 	}
@@ -353,7 +353,7 @@ func (s *SQLite) ClaimJTI(ctx context.Context, key string, expires, now time.Tim
 // suggestion's figures.
 type summaryRow struct {
 	card, client, orderKey, contract, arr string
-	service, group, ordered, best         string
+	service, group, ordered, best, user   string
 	payer, patient, org                   float64
 	at, firstAt                           time.Time
 	outcome, reason, suggestion, suggs    string
@@ -372,7 +372,7 @@ func (s *SQLite) decidedOrders(ctx context.Context) ([]summaryRow, error) {
 		SELECT d.card_uuid, d.client, d.order_key, d.contract_id, d.arrangement, d.payer_saving, d.patient_saving,
 		       d.org_impact, d.created_at,
 		       COALESCE(f.outcome, ''), COALESCE(f.reason_code, ''), COALESCE(f.outcome_at, ''), COALESCE(f.received_at, ''),
-		       COALESCE(f.suggestion_uuid, ''), d.suggestions, d.service_id, d.group_id, d.ordered_product, d.best_product
+		       COALESCE(f.suggestion_uuid, ''), d.suggestions, d.service_id, d.group_id, d.ordered_product, d.best_product, d.user_id
 		FROM decisions d
 		LEFT JOIN (
 			SELECT card_uuid, outcome, reason_code, suggestion_uuid, outcome_at, received_at,
@@ -388,7 +388,7 @@ func (s *SQLite) decidedOrders(ctx context.Context) ([]summaryRow, error) {
 		var r summaryRow
 		var at, fbAt, fbRecv string
 		if err := rows.Scan(&r.card, &r.client, &r.orderKey, &r.contract, &r.arr, &r.payer, &r.patient, &r.org, &at,
-			&r.outcome, &r.reason, &fbAt, &fbRecv, &r.suggestion, &r.suggs, &r.service, &r.group, &r.ordered, &r.best); err != nil {
+			&r.outcome, &r.reason, &fbAt, &fbRecv, &r.suggestion, &r.suggs, &r.service, &r.group, &r.ordered, &r.best, &r.user); err != nil {
 			return nil, fmt.Errorf("store: summary row: %w", err)
 		}
 		if r.outcome == "accepted" {
@@ -452,7 +452,7 @@ func (s *SQLite) Orders(ctx context.Context, from, to time.Time) ([]OrderRecord,
 			continue
 		}
 		o := OrderRecord{Client: r.client, ServiceID: r.service, ContractID: r.contract, Arrangement: r.arr, GroupID: r.group,
-			OrderedProductID: r.ordered, RecommendedProductID: r.best, FirstAt: r.firstAt, Outcome: r.outcome}
+			OrderedProductID: r.ordered, Prescriber: r.user, RecommendedProductID: r.best, FirstAt: r.firstAt, Outcome: r.outcome}
 		switch r.outcome {
 		case "accepted":
 			o.AcceptedProductID = r.optProduct

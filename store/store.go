@@ -37,7 +37,10 @@ type Decision struct {
 	OrderKey string
 	// Fingerprint identifies what was advised (ordered product, dose, course, contract): a card
 	// the clinician overrode is not shown again for the same order unless it changes.
-	Fingerprint      string
+	Fingerprint string
+	// UserID is the prescriber: the hook's context.userId (Practitioner/{id} or
+	// PractitionerRole/{id}), "" when the hook had none.
+	UserID           string
 	ContractID       string
 	Arrangement      string
 	GroupID          string
@@ -132,6 +135,8 @@ type OrderRecord struct {
 	Arrangement      string
 	GroupID          string
 	OrderedProductID string
+	// Prescriber is the deciding card's userId ("" when the hook had none).
+	Prescriber string
 	// RecommendedProductID is the best product of the deciding card.
 	RecommendedProductID string
 	// FirstAt is when valuerx first advised on the order (its earliest card); periods select by it.

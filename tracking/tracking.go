@@ -21,11 +21,12 @@ import (
 )
 
 // Filter selects the orders a report covers: first advised in [From, To), and, when set, of one
-// contract and one drug family (scoring group id).
+// contract, one drug family (scoring group id) and one prescriber (the hook's userId).
 type Filter struct {
-	From, To time.Time
-	Contract string
-	Family   string
+	From, To   time.Time
+	Contract   string
+	Family     string
+	Prescriber string
 }
 
 // Target is one organisation target for a contract (and optionally one drug family: "" means
@@ -68,6 +69,7 @@ type Row struct {
 	Contract    string `json:"contract,omitempty"`
 	Arrangement string `json:"arrangement,omitempty"`
 	Family      string `json:"family,omitempty"`
+	Prescriber  string `json:"prescriber,omitempty"`
 	// Cards counts orders (the same order at order-select and order-sign is one).
 	Cards      int            `json:"cards"`
 	Accepted   int            `json:"accepted"`
@@ -85,31 +87,48 @@ type Row struct {
 
 // Report is what the analytics pages show for one filter.
 type Report struct {
-	From     time.Time `json:"from"`
-	To       time.Time `json:"to"`
-	Contract string    `json:"contract,omitempty"`
-	Family   string    `json:"family,omitempty"`
-	Total    Row       `json:"total"`
-	// Contracts has one row per contract, Families one per (contract, family), both sorted.
-	Contracts []Row `json:"contracts"`
-	Families  []Row `json:"families"`
+	From       time.Time `json:"from"`
+	To         time.Time `json:"to"`
+	Contract   string    `json:"contract,omitempty"`
+	Family     string    `json:"family,omitempty"`
+	Prescriber string    `json:"prescriber,omitempty"`
+	Total      Row       `json:"total"`
+	// Contracts has one row per contract, Families one per (contract, family), Prescribers one
+	// per prescriber (NoPrescriber for hooks without a userId), all sorted.
+	Contracts   []Row `json:"contracts"`
+	Families    []Row `json:"families"`
+	Prescribers []Row `json:"prescribers"`
 }
 
 // NoReason is the override reason shown when a clinician gave none.
 const NoReason = "(no reason)"
 
+// NoPrescriber is the prescriber row of orders whose hooks carried no userId (decisions recorded
+// before the store kept it).
+const NoPrescriber = "(not recorded)"
+
 // Build computes the report over orders (as the store returned them for f's period; Build
 // applies the whole filter again, so a wider slice is fine) and the targets that apply.
 func Build(orders []store.OrderRecord, f Filter, targets []Target) Report {
-	rep := Report{From: f.From, To: f.To, Contract: f.Contract, Family: f.Family, Total: Row{Overrides: map[string]int{}}}
-	contracts := map[string]*Row{}
+	rep := Report{From: f.From, To: f.To, Contract: f.Contract, Family: f.Family, Prescriber: f.Prescriber, Total: Row{Overrides: map[string]int{}}}
+	contracts, prescribers := map[string]*Row{}, map[string]*Row{}
 	families := map[[2]string]*Row{}
 	for _, o := range orders {
 		if (!f.From.IsZero() && o.FirstAt.Before(f.From)) || (!f.To.IsZero() && !o.FirstAt.Before(f.To)) {
 			continue
 		}
-		if (f.Contract != "" && o.ContractID != f.Contract) || (f.Family != "" && o.GroupID != f.Family) {
+		pr := o.Prescriber
+		if pr == "" {
+			pr = NoPrescriber
+		}
+		if (f.Contract != "" && o.ContractID != f.Contract) || (f.Family != "" && o.GroupID != f.Family) ||
+			(f.Prescriber != "" && pr != f.Prescriber) {
 			continue
+		}
+		p := prescribers[pr]
+		if p == nil {
+			p = &Row{Prescriber: pr, Overrides: map[string]int{}}
+			prescribers[pr] = p
 		}
 		c := contracts[o.ContractID]
 		if c == nil {
@@ -122,7 +141,7 @@ func Build(orders []store.OrderRecord, f Filter, targets []Target) Report {
 			fam = &Row{Contract: o.ContractID, Arrangement: o.Arrangement, Family: o.GroupID, Overrides: map[string]int{}}
 			families[k] = fam
 		}
-		for _, r := range []*Row{&rep.Total, c, fam} {
+		for _, r := range []*Row{&rep.Total, c, fam, p} {
 			r.add(o)
 		}
 	}
@@ -138,6 +157,11 @@ func Build(orders []store.OrderRecord, f Filter, targets []Target) Report {
 		fam.Targets = evaluate(*fam, find(targets, fam.Contract, fam.Family), days)
 		rep.Families = append(rep.Families, *fam)
 	}
+	for _, p := range prescribers {
+		p.finish()
+		rep.Prescribers = append(rep.Prescribers, *p)
+	}
+	sort.Slice(rep.Prescribers, func(i, j int) bool { return rep.Prescribers[i].Prescriber < rep.Prescribers[j].Prescriber })
 	sort.Slice(rep.Contracts, func(i, j int) bool { return rep.Contracts[i].Contract < rep.Contracts[j].Contract })
 	sort.Slice(rep.Families, func(i, j int) bool {
 		a, b := rep.Families[i], rep.Families[j]
@@ -151,6 +175,9 @@ func Build(orders []store.OrderRecord, f Filter, targets []Target) Report {
 	}
 	if rep.Families == nil {
 		rep.Families = []Row{}
+	}
+	if rep.Prescribers == nil {
+		rep.Prescribers = []Row{}
 	}
 	return rep
 }
@@ -235,4 +262,29 @@ func evaluate(r Row, t *Target, days float64) []TargetResult {
 		out = append(out, TargetResult{Measure: MeasureBiosimilarNew, Target: *t.BiosimilarShareNewStarts, Note: notMeasuredBiosimilar})
 	}
 	return out
+}
+
+// ValidateTargets checks configured targets: a contract on each, shares within 0..1, savings not
+// negative, and at most one target per (contract, family).
+func ValidateTargets(ts []Target) error {
+	seen := map[[2]string]bool{}
+	for i, t := range ts {
+		if t.Contract == "" {
+			return fmt.Errorf("targets[%d]: contract is required", i)
+		}
+		k := [2]string{t.Contract, t.Family}
+		if seen[k] {
+			return fmt.Errorf("targets[%d]: a second target for contract %q family %q", i, t.Contract, t.Family)
+		}
+		seen[k] = true
+		for name, v := range map[string]*float64{"acceptanceRate": t.AcceptanceRate, "biosimilarShareNewStarts": t.BiosimilarShareNewStarts} {
+			if v != nil && (math.IsNaN(*v) || *v < 0 || *v > 1) {
+				return fmt.Errorf("targets[%d].%s = %v: a share between 0 and 1", i, name, *v)
+			}
+		}
+		if v := t.AnnualPayerSavingsUSD; v != nil && (math.IsNaN(*v) || math.IsInf(*v, 0) || *v < 0) {
+			return fmt.Errorf("targets[%d].annualPayerSavingsUSD = %v: dollars, not negative", i, *v)
+		}
+	}
+	return nil
 }

@@ -45,6 +45,10 @@ var scenario = []order{
 	{"k10", "mssp-aco", "trastuzumab", time.Date(2025, 12, 31, 10, 0, 0, 0, time.UTC), true, "accepted", 0, ""}, // before
 }
 
+// prescriberOf: the commercial orders k6..k8 come from hooks without a userId.
+var prescriberOf = map[string]string{"k1": "Practitioner/a", "k2": "Practitioner/a", "k4": "Practitioner/a",
+	"k3": "Practitioner/b", "k5": "Practitioner/b", "k9": "Practitioner/a", "k10": "Practitioner/a"}
+
 // fill records the scenario in a real SQLite file the way the gateway does.
 func fill(t *testing.T) store.Store {
 	t.Helper()
@@ -57,7 +61,7 @@ func fill(t *testing.T) store.Store {
 	for _, o := range scenario {
 		mk := func(id string, at time.Time) store.Decision {
 			d := store.Decision{CardUUID: id, HookInstance: "h-" + id, ServiceID: "valuerx-order-sign", Hook: "order-sign",
-				Client: "https://ehr.test", OrderKey: o.key, Fingerprint: "fp-" + o.key, ContractID: o.contract,
+				Client: "https://ehr.test", OrderKey: o.key, Fingerprint: "fp-" + o.key, UserID: prescriberOf[o.key], ContractID: o.contract,
 				Arrangement: "arr-" + o.contract, GroupID: o.family, OrderedProductID: "ref-" + o.family, At: at}
 			for i, sg := range suggs {
 				sg.UUID = id + "-s" + string(rune('1'+i))
@@ -151,6 +155,8 @@ func TestBuildHandCounted(t *testing.T) {
 		total     want
 		contracts map[string]want
 		families  map[[2]string]want
+		// prescribers: nil skips the check
+		prescribers map[string]want
 	}{
 		{"whole period", all,
 			// accepted k1 (60/12/30, the third suggestion), k2 (100/20/50), k4 (200/0/80), k8 (80/16/40)
@@ -163,20 +169,34 @@ func TestBuildHandCounted(t *testing.T) {
 				{"mssp-aco", "trastuzumab"}:   {3, 2, 1, 0, 2.0 / 3, 160, 32, 80, map[string]int{"clinical-reason": 1}},
 				{"mssp-aco", "bevacizumab"}:   {2, 1, 0, 1, 1, 200, 0, 80, map[string]int{}},
 				{"commercial", "trastuzumab"}: commercial,
+			},
+			map[string]want{
+				"Practitioner/a":      {3, 3, 0, 0, 1, 360, 32, 160, map[string]int{}},
+				"Practitioner/b":      {2, 0, 1, 1, 0, 0, 0, 0, map[string]int{"clinical-reason": 1}},
+				tracking.NoPrescriber: commercial,
 			}},
+		{"one prescriber", tracking.Filter{From: from, To: to, Prescriber: "Practitioner/b"},
+			want{2, 0, 1, 1, 0, 0, 0, 0, map[string]int{"clinical-reason": 1}},
+			map[string]want{"mssp-aco": {2, 0, 1, 1, 0, 0, 0, 0, map[string]int{"clinical-reason": 1}}},
+			map[[2]string]want{
+				{"mssp-aco", "trastuzumab"}: {1, 0, 1, 0, 0, 0, 0, 0, map[string]int{"clinical-reason": 1}},
+				{"mssp-aco", "bevacizumab"}: {1, 0, 0, 1, 0, 0, 0, 0, map[string]int{}},
+			},
+			map[string]want{"Practitioner/b": {2, 0, 1, 1, 0, 0, 0, 0, map[string]int{"clinical-reason": 1}}}},
 		{"one contract", tracking.Filter{From: from, To: to, Contract: "commercial"}, commercial,
-			map[string]want{"commercial": commercial}, map[[2]string]want{{"commercial", "trastuzumab"}: commercial}},
+			map[string]want{"commercial": commercial}, map[[2]string]want{{"commercial", "trastuzumab"}: commercial},
+			map[string]want{tracking.NoPrescriber: commercial}},
 		{"one family", tracking.Filter{From: from, To: to, Family: "bevacizumab"},
 			want{2, 1, 0, 1, 1, 200, 0, 80, map[string]int{}},
 			map[string]want{"mssp-aco": {2, 1, 0, 1, 1, 200, 0, 80, map[string]int{}}},
-			map[[2]string]want{{"mssp-aco", "bevacizumab"}: {2, 1, 0, 1, 1, 200, 0, 80, map[string]int{}}}},
+			map[[2]string]want{{"mssp-aco", "bevacizumab"}: {2, 1, 0, 1, 1, 200, 0, 80, map[string]int{}}}, nil},
 		{"February only", tracking.Filter{From: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)},
 			want{3, 1, 1, 1, 0.5, 200, 0, 80, map[string]int{"clinical-reason": 1}},
 			map[string]want{"mssp-aco": {3, 1, 1, 1, 0.5, 200, 0, 80, map[string]int{"clinical-reason": 1}}},
 			map[[2]string]want{
 				{"mssp-aco", "trastuzumab"}: {1, 0, 1, 0, 0, 0, 0, 0, map[string]int{"clinical-reason": 1}},
 				{"mssp-aco", "bevacizumab"}: {2, 1, 0, 1, 1, 200, 0, 80, map[string]int{}},
-			}},
+			}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rep := tracking.Build(orders, tc.f, targets)
@@ -189,6 +209,15 @@ func TestBuildHandCounted(t *testing.T) {
 			}
 			for _, r := range rep.Families {
 				check(t, r.Contract+"/"+r.Family, r, tc.families[[2]string{r.Contract, r.Family}])
+			}
+			if tc.prescribers == nil {
+				return
+			}
+			if len(rep.Prescribers) != len(tc.prescribers) {
+				t.Fatalf("prescriber rows = %d, want %d", len(rep.Prescribers), len(tc.prescribers))
+			}
+			for _, r := range rep.Prescribers {
+				check(t, r.Prescriber, r, tc.prescribers[r.Prescriber])
 			}
 		})
 	}
@@ -256,19 +285,20 @@ func TestWriteCSV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// header, total, one contract, one family
-	if len(recs) != 4 || len(recs[0]) != len(tracking.CSVHeader) {
+	// header, total, one contract, one family, one prescriber (the commercial hooks had no userId)
+	if len(recs) != 5 || len(recs[0]) != len(tracking.CSVHeader) {
 		t.Fatalf("csv = %q", recs)
 	}
-	wantContract := []string{"contract", "commercial", "arr-commercial", "", "3", "1", "2", "0", "0.3333", "80.00", "16.00", "40.00",
+	wantContract := []string{"contract", "commercial", "arr-commercial", "", "", "3", "1", "2", "0", "0.3333", "80.00", "16.00", "40.00",
 		"(no reason)=1;patient-preference=1", "acceptanceRate=0.3333333333333333/0.5(missed)"}
 	for i, v := range wantContract {
 		if recs[2][i] != v {
 			t.Errorf("contract line col %s = %q, want %q", recs[0][i], recs[2][i], v)
 		}
 	}
-	if recs[1][0] != "total" || recs[1][4] != "3" || recs[3][0] != "family" || recs[3][3] != "trastuzumab" {
-		t.Errorf("total/family lines = %q / %q", recs[1], recs[3])
+	if recs[1][0] != "total" || recs[1][5] != "3" || recs[3][0] != "family" || recs[3][3] != "trastuzumab" ||
+		recs[4][0] != "prescriber" || recs[4][4] != tracking.NoPrescriber || recs[4][5] != "3" {
+		t.Errorf("total/family/prescriber lines = %q / %q / %q", recs[1], recs[3], recs[4])
 	}
 }
 
@@ -284,5 +314,25 @@ func TestCSVFormulaCellsDefused(t *testing.T) {
 	}
 	if recs[2][1] != "'=HYPERLINK(\"x\")" || recs[3][3] != "'+1" {
 		t.Errorf("formula cells not defused: %q %q", recs[2], recs[3])
+	}
+}
+
+func TestValidateTargets(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ts   []tracking.Target
+		ok   bool
+	}{
+		{"the test targets", targets, true},
+		{"no contract", []tracking.Target{{AcceptanceRate: ptr(0.5)}}, false},
+		{"share above 1", []tracking.Target{{Contract: "a", AcceptanceRate: ptr(80)}}, false},
+		{"negative biosimilar share", []tracking.Target{{Contract: "a", BiosimilarShareNewStarts: ptr(-0.1)}}, false},
+		{"negative savings", []tracking.Target{{Contract: "a", AnnualPayerSavingsUSD: ptr(-1)}}, false},
+		{"duplicate", []tracking.Target{{Contract: "a", Family: "f"}, {Contract: "a", Family: "f"}}, false},
+		{"same contract, other family", []tracking.Target{{Contract: "a"}, {Contract: "a", Family: "f"}}, true},
+	} {
+		if err := tracking.ValidateTargets(tc.ts); (err == nil) != tc.ok {
+			t.Errorf("%s: err = %v, want ok %v", tc.name, err, tc.ok)
+		}
 	}
 }

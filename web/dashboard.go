@@ -54,8 +54,8 @@ type DashboardPage struct {
 	Report tracking.Report
 	// From and To are the filter as the analyst entered it (YYYY-MM-DD; To inclusive).
 	From, To string
-	// Contracts and Families are the choices of the filter form (ids).
-	Contracts, Families []string
+	// Contracts, Families and Prescribers are the choices of the filter form (ids).
+	Contracts, Families, Prescribers []string
 	// CSS, JSONPath and CSVPath are the stylesheet and the report's API paths (no query).
 	CSS, JSONPath, CSVPath, Self string
 }
@@ -127,7 +127,7 @@ func targetText(t tracking.TargetResult) string {
 // RenderDashboard writes the dashboard page for p with its security headers.
 func RenderDashboard(w http.ResponseWriter, p DashboardPage) {
 	q := url.Values{}
-	for k, v := range map[string]string{"from": p.From, "to": p.To, "contract": p.Report.Contract, "family": p.Report.Family} {
+	for k, v := range map[string]string{"from": p.From, "to": p.To, "contract": p.Report.Contract, "family": p.Report.Family, "prescriber": p.Report.Prescriber} {
 		if v != "" {
 			q.Set(k, v)
 		}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"valuerx/tracking"
 )
 
 // fileConfig is the gateway's configuration file (YAML). Every field has a default, so
@@ -176,6 +178,9 @@ type analyticsConfig struct {
 	} `yaml:"accounts"`
 	SessionTTL     duration `yaml:"sessionTTL"`
 	SessionKeyFile string   `yaml:"sessionKeyFile"`
+	// Targets are the organisation's programme targets per contract and drug family, shown
+	// against the actuals by /analytics/report and /analytics/dashboard.
+	Targets []tracking.Target `yaml:"targets"`
 }
 
 // clientConfig is one trusted EHR (CDS client).

@@ -27,6 +27,7 @@ import (
 	"valuerx/gateway"
 	"valuerx/scoring"
 	"valuerx/store"
+	"valuerx/tracking"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -285,6 +286,10 @@ func buildApp(cfg fileConfig, logger *slog.Logger) (*app, error) {
 		return nil, err
 	}
 	gcfg.Analysts = an
+	if err := tracking.ValidateTargets(cfg.Analytics.Targets); err != nil {
+		return nil, fmt.Errorf("analytics.%w", err)
+	}
+	gcfg.Targets = cfg.Analytics.Targets
 	a.demoAnalystPassword = demoPassword
 	gcfg.MetricsOnGateway = cfg.MetricsListen == ""
 	if cfg.Store != "" {

@@ -33,7 +33,7 @@ var at = time.Date(2026, 2, 15, 10, 0, 0, 0, time.UTC)
 
 func card(id, client, order, contract string, suggs ...store.Suggestion) store.Decision {
 	d := store.Decision{CardUUID: id, HookInstance: "h-" + id, ServiceID: "svc", Hook: "order-sign", Client: client,
-		OrderKey: order, Fingerprint: "fp-" + order, ContractID: contract, Arrangement: "arr-" + contract,
+		OrderKey: order, Fingerprint: "fp-" + order, UserID: "Practitioner/dr-" + order, ContractID: contract, Arrangement: "arr-" + contract,
 		GroupID: "trastuzumab", OrderedProductID: "herceptin", Suggestions: suggs, At: at}
 	if len(suggs) > 0 {
 		d.BestProductID = suggs[0].ProductID
@@ -79,7 +79,7 @@ func decisionRoundTrip(t *testing.T, s store.Store) {
 	must(t, s.RecordDecisions(ctx, []store.Decision{changed})) // and a later repeat keeps the first
 	got, err := s.Decision(ctx, "c1")
 	must(t, err)
-	if got.Client != "https://a.test" || got.OrderKey != "k1" || got.Fingerprint != "fp-k1" || got.ServiceID != "svc" ||
+	if got.Client != "https://a.test" || got.OrderKey != "k1" || got.UserID != "Practitioner/dr-k1" || got.Fingerprint != "fp-k1" || got.ServiceID != "svc" ||
 		!got.At.Equal(at) || len(got.Suggestions) != 2 || got.Suggestions[1] != d.Suggestions[1] || !got.HasSuggestion("s2") || got.HasSuggestion("s3") {
 		t.Fatalf("round trip: %+v", got)
 	}
@@ -282,7 +282,7 @@ func ordersRecords(t *testing.T, s store.Store) {
 	}
 	k1, k2 := got[0], got[1]
 	if !k1.FirstAt.Equal(at) || k1.Outcome != "accepted" || k1.AcceptedProductID != "ogivri" ||
-		k1.PayerSaved != 60 || k1.PatientSaved != 12 || k1.OrgImpact != 30 || k1.GroupID != "trastuzumab" || k1.ContractID != "mssp-aco" {
+		k1.PayerSaved != 60 || k1.PatientSaved != 12 || k1.OrgImpact != 30 || k1.GroupID != "trastuzumab" || k1.ContractID != "mssp-aco" || k1.Prescriber != "Practitioner/dr-k1" {
 		t.Errorf("k1 = %+v, want first at %v, accepted ogivri 60/12/30", k1, at)
 	}
 	if k2.Outcome != "overridden" || k2.ReasonCode != "clinical-reason" || k2.PayerSaved != 0 || k2.AcceptedProductID != "" {
