@@ -48,10 +48,10 @@ func TestCardTextByArrangement(t *testing.T) {
 			[]string{"| per 90d | Lipitor | atorvastatin |", "| Patient | $224 | $0.44 |", "| Plan | $895 | $1.77 |", "| Total cost | $1,118 | $2.21 |", "- Prices: NADAC of 2025-12-24", "- Priced as the 10 mg tablet"}},
 		{"aco-rituximab-order-sign",
 			"Consider Ruxience (rituximab-pvvr), FDA biosimilar, same dose: patient coinsurance $1,076 vs $5,011/course",
-			[]string{"| Patient | $5,011 | $1,076 |", "| Total cost | $23,925 | $4,246 |", "| Vials/dose | 3×100 + 1×500 | 3×100 + 1×500 |", "| Discarded | 90 mg | 90 mg |", "- Same dose: 701.56 mg IV weekly"}},
+			[]string{"| Patient | $5,011 | $1,076 |", "| Total cost | $23,925 | $4,246 |", "| Vials/dose | 3×100 + 1×500 | 3×100 + 1×500 |", "| Discarded | 90 mg | 90 mg |", "- Same dose: 375 mg/m2 IV weekly"}},
 		{"aco-herceptin-gastric-order-select",
 			"Consider Trazimera (trastuzumab-qyyp), FDA biosimilar, same dose: patient coinsurance $1,398 vs $11,469/course",
-			[]string{"- Labelled for: her2-gastric", "  - Herzuma (not labelled for it)"}},
+			[]string{"- Labelled for: her2-gastric", "  - Herzuma (not labelled for it)", "- Same dose: 6 mg/kg IV q3w", "- 420 mg per dose (6 mg/kg x 70 kg"}},
 	}
 	for _, c := range cases {
 		t.Run(c.request, func(t *testing.T) {
