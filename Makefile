@@ -56,6 +56,7 @@ imports:
 	check fhir '^$(MODULE)/(gateway|cdshooks|scoring|store|conformance|demo)$$'; \
 	check catalog '^($(MODULE)/(gateway|cdshooks|fhir|store|conformance|demo|clinical|measures)|net/http)$$'; \
 	check measures '^($(MODULE)/(gateway|cdshooks|scoring|fhir|store|conformance|demo|loadtest|population|catalog|clinical|tracking|web|internal/.*|cmd/.*)|net/http)$$'; \
+	check tracking '^($(MODULE)/(gateway|cdshooks|fhir|conformance|demo|clinical|catalog|loadtest|web|config|internal/.*|cmd/.*)|net/http)$$'; \
 	check web '^$(MODULE)/(gateway|cdshooks|fhir|conformance|demo|clinical|catalog|loadtest|cmd/.*)$$'; \
 	check cdshooks '^$(MODULE)/(gateway|scoring|store|conformance|demo)$$'; \
 	check conformance '^$(MODULE)/(gateway|scoring|store|fhir|demo)$$'; \

@@ -410,7 +410,6 @@ func (d *hookData) medication(ctx context.Context, ref string) (json.RawMessage,
 	return raw, true
 }
 
-
 // fhirReason is a log-safe description of a FHIR error: status and kind, never a body.
 func fhirReason(err error) string {
 	var fe *fhir.Error

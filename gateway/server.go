@@ -28,6 +28,7 @@ import (
 	"valuerx/cdshooks"
 	"valuerx/scoring"
 	"valuerx/store"
+	"valuerx/tracking"
 	"valuerx/web"
 )
 
@@ -98,6 +99,10 @@ type Config struct {
 	CompareSecret  []byte
 	CompareTTL     time.Duration
 	CompareEntries int
+
+	// Targets are the organisation's targets per contract and drug family, reported against the
+	// actuals by /analytics/report and the dashboard (package tracking).
+	Targets []tracking.Target
 
 	// Analysts is who may read /analytics/* (analyst.go). Zero: nobody.
 	Analysts AnalystAuth
@@ -257,6 +262,10 @@ func (g *Gateway) routes() http.Handler {
 	analytics.Use(g.requireAnalyst)
 	analytics.HandleFunc("/summary", g.handleSummary).Methods(http.MethodGet)
 	analytics.HandleFunc("/contracts", g.handleContracts).Methods(http.MethodGet)
+	analytics.HandleFunc("/report", g.handleReport).Methods(http.MethodGet)
+	analytics.HandleFunc("/report.csv", g.handleReportCSV).Methods(http.MethodGet)
+	analytics.HandleFunc("/dashboard", g.handleDashboard).Methods(http.MethodGet)
+	analytics.HandleFunc("/dashboard.css", g.handleDashboardCSS).Methods(http.MethodGet)
 	r.PathPrefix(comparePath).Handler(web.NewHandler(g.links, comparePath, g.log)).Methods(http.MethodGet, http.MethodHead)
 	for prefix, h := range g.cfg.Mounts {
 		r.PathPrefix(prefix).Handler(http.StripPrefix(prefix, h))

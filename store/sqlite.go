@@ -353,24 +353,26 @@ func (s *SQLite) ClaimJTI(ctx context.Context, key string, expires, now time.Tim
 // suggestion's figures.
 type summaryRow struct {
 	card, client, orderKey, contract, arr string
+	service, group, ordered, best         string
 	payer, patient, org                   float64
-	at                                    time.Time
+	at, firstAt                           time.Time
 	outcome, reason, suggestion, suggs    string
 	fbAt, fbRecv                          time.Time
 	hasOpt                                bool
+	optProduct                            string
 	optPayer, optPatient, optOrg          float64
 }
 
-// Summary reports, per contract, the orders advised on, what became of them, and the money they
-// moved. One decision per order: the cards of one (client, order key) are one decision, decided
-// by the latest feedback on any of them. Savings count only for accepted orders, with the
-// accepted suggestion's own figures.
-func (s *SQLite) Summary(ctx context.Context) ([]ContractSummary, error) {
+// decidedOrders reads every card with its latest feedback and keeps, per order, the card that
+// decides it (decides), with the order's earliest card time in firstAt. One decision per order:
+// the cards of one (client, order key) are one decision, decided by the latest feedback on any
+// of them.
+func (s *SQLite) decidedOrders(ctx context.Context) ([]summaryRow, error) {
 	rows, err := s.rd.QueryContext(ctx, `
 		SELECT d.card_uuid, d.client, d.order_key, d.contract_id, d.arrangement, d.payer_saving, d.patient_saving,
 		       d.org_impact, d.created_at,
 		       COALESCE(f.outcome, ''), COALESCE(f.reason_code, ''), COALESCE(f.outcome_at, ''), COALESCE(f.received_at, ''),
-		       COALESCE(f.suggestion_uuid, ''), d.suggestions
+		       COALESCE(f.suggestion_uuid, ''), d.suggestions, d.service_id, d.group_id, d.ordered_product, d.best_product
 		FROM decisions d
 		LEFT JOIN (
 			SELECT card_uuid, outcome, reason_code, suggestion_uuid, outcome_at, received_at,
@@ -386,7 +388,7 @@ func (s *SQLite) Summary(ctx context.Context) ([]ContractSummary, error) {
 		var r summaryRow
 		var at, fbAt, fbRecv string
 		if err := rows.Scan(&r.card, &r.client, &r.orderKey, &r.contract, &r.arr, &r.payer, &r.patient, &r.org, &at,
-			&r.outcome, &r.reason, &fbAt, &fbRecv, &r.suggestion, &r.suggs); err != nil {
+			&r.outcome, &r.reason, &fbAt, &fbRecv, &r.suggestion, &r.suggs, &r.service, &r.group, &r.ordered, &r.best); err != nil {
 			return nil, fmt.Errorf("store: summary row: %w", err)
 		}
 		if r.outcome == "accepted" {
@@ -397,23 +399,93 @@ func (s *SQLite) Summary(ctx context.Context) ([]ContractSummary, error) {
 			}
 			for _, sg := range ss {
 				if sg.UUID == r.suggestion {
-					r.hasOpt, r.optPayer, r.optPatient, r.optOrg = true, sg.PayerSaving, sg.PatientSaving, sg.OrgImpact
+					r.hasOpt, r.optProduct, r.optPayer, r.optPatient, r.optOrg = true, sg.ProductID, sg.PayerSaving, sg.PatientSaving, sg.OrgImpact
 				}
 			}
 		}
 		r.suggs = ""
 		r.at, r.fbAt, r.fbRecv = parseTS(at), parseTS(fbAt), parseTS(fbRecv)
+		r.firstAt = r.at
 		key := [2]string{r.client, r.orderKey}
 		if r.orderKey == "" {
 			key = [2]string{"card", r.card}
 		}
 		prev, seen := orders[key]
+		if seen && prev.firstAt.Before(r.firstAt) {
+			r.firstAt = prev.firstAt
+		}
 		if !seen || decides(r, prev) {
 			orders[key] = r
+		} else {
+			prev.firstAt = r.firstAt
+			orders[key] = prev
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: summary rows: %w", err)
+	}
+	out := make([]summaryRow, 0, len(orders))
+	for _, r := range orders {
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// figures are the per-course savings an accepted order books: the accepted suggestion's own, or
+// the card's recommended figures for a v1 suggestion stored without figures.
+func (r summaryRow) figures() (payer, patient, org float64) {
+	if r.hasOpt {
+		return r.optPayer, r.optPatient, r.optOrg
+	}
+	return r.payer, r.patient, r.org
+}
+
+// Orders returns one record per order first advised in [from, to); a zero bound is open.
+func (s *SQLite) Orders(ctx context.Context, from, to time.Time) ([]OrderRecord, error) {
+	rows, err := s.decidedOrders(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]OrderRecord, 0, len(rows))
+	for _, r := range rows {
+		if (!from.IsZero() && r.firstAt.Before(from)) || (!to.IsZero() && !r.firstAt.Before(to)) {
+			continue
+		}
+		o := OrderRecord{Client: r.client, ServiceID: r.service, ContractID: r.contract, Arrangement: r.arr, GroupID: r.group,
+			OrderedProductID: r.ordered, RecommendedProductID: r.best, FirstAt: r.firstAt, Outcome: r.outcome}
+		switch r.outcome {
+		case "accepted":
+			o.AcceptedProductID = r.optProduct
+			if !r.hasOpt {
+				o.AcceptedProductID = r.best
+			}
+			o.PayerSaved, o.PatientSaved, o.OrgImpact = r.figures()
+		case "overridden":
+			o.ReasonCode = r.reason
+		}
+		out = append(out, o)
+	}
+	// A stable order for callers and tests: by first card time, then contract and products.
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if !a.FirstAt.Equal(b.FirstAt) {
+			return a.FirstAt.Before(b.FirstAt)
+		}
+		if a.ContractID != b.ContractID {
+			return a.ContractID < b.ContractID
+		}
+		return a.OrderedProductID < b.OrderedProductID
+	})
+	return out, nil
+}
+
+// Summary reports, per contract, the orders advised on, what became of them, and the money they
+// moved. One decision per order (decidedOrders). Savings count only for accepted orders, with the
+// accepted suggestion's own figures.
+func (s *SQLite) Summary(ctx context.Context) ([]ContractSummary, error) {
+	orders, err := s.decidedOrders(ctx)
+	if err != nil {
+		return nil, err
 	}
 	by := map[string]*ContractSummary{}
 	for _, r := range orders {
@@ -426,15 +498,10 @@ func (s *SQLite) Summary(ctx context.Context) ([]ContractSummary, error) {
 		switch r.outcome {
 		case "accepted":
 			cs.Accepted++
-			if r.hasOpt {
-				cs.PayerSaved += r.optPayer
-				cs.PatientSaved += r.optPatient
-				cs.OrgImpact += r.optOrg
-			} else {
-				cs.PayerSaved += r.payer
-				cs.PatientSaved += r.patient
-				cs.OrgImpact += r.org
-			}
+			p, pt, o := r.figures()
+			cs.PayerSaved += p
+			cs.PatientSaved += pt
+			cs.OrgImpact += o
 		case "overridden":
 			cs.Overridden++
 			reason := r.reason

@@ -122,6 +122,31 @@ type ContractSummary struct {
 	DataQualityFlags int `json:"dataQualityFlags"`
 }
 
+// OrderRecord is one order valuerx advised on, as the analytics count it: the cards of one
+// (client, order key) are one record, decided by the latest feedback on any of them. It carries
+// no patient data.
+type OrderRecord struct {
+	Client           string
+	ServiceID        string
+	ContractID       string
+	Arrangement      string
+	GroupID          string
+	OrderedProductID string
+	// RecommendedProductID is the best product of the deciding card.
+	RecommendedProductID string
+	// FirstAt is when valuerx first advised on the order (its earliest card); periods select by it.
+	FirstAt time.Time
+	// Outcome is "accepted", "overridden" or "" (no feedback yet).
+	Outcome    string
+	ReasonCode string // overrides: the stored reason code, "" when none was given
+	// AcceptedProductID and the per-course figures are the accepted suggestion's own (the card's
+	// recommended figures for a v1 suggestion stored without any); zero unless accepted.
+	AcceptedProductID string
+	PayerSaved        float64
+	PatientSaved      float64
+	OrgImpact         float64
+}
+
 // ReasonFiguresWrong is the override code that marks a data-quality flag in the summary.
 const ReasonFiguresWrong = "figures-look-wrong"
 
@@ -144,5 +169,8 @@ type Store interface {
 	// but the claim is committed no later than any write the same caller makes after it.
 	ClaimJTI(ctx context.Context, key string, expires, now time.Time) (bool, error)
 	Summary(ctx context.Context) ([]ContractSummary, error)
+	// Orders returns one record per order first advised in [from, to) (zero bounds: open), decided
+	// as Summary decides them; package tracking builds its reports from them.
+	Orders(ctx context.Context, from, to time.Time) ([]OrderRecord, error)
 	Close() error
 }

@@ -24,6 +24,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("one decision per order", func(t *testing.T) { onePerOrder(t, open(t)) })
 	t.Run("feedback repeat is a no-op", func(t *testing.T) { feedbackRepeat(t, open(t)) })
 	t.Run("data-quality flags", func(t *testing.T) { dataQuality(t, open(t)) })
+	t.Run("orders: one record per order, period by its first card", func(t *testing.T) { ordersRecords(t, open(t)) })
 	t.Run("jti claims", func(t *testing.T) { jtiClaims(t, open(t)) })
 	t.Run("concurrent writers", func(t *testing.T) { concurrent(t, open(t)) })
 }
@@ -249,5 +250,52 @@ func concurrent(t *testing.T, s store.Store) {
 	}
 	if fresh != 8 {
 		t.Fatalf("8 distinct jtis claimed 64 times: %d accepted, want 8", fresh)
+	}
+}
+
+// ordersRecords: order k1 is seen at order-select (10:00) and order-sign (10:30) and the third
+// suggestion is accepted on the sign card: one record, first advised at 10:00, booking the third
+// suggestion's 60/12/30. Order k2 (a day later) is overridden for clinical reasons. A period
+// starting at 10:15 drops k1 (first advised before it) though its sign card is inside.
+func ordersRecords(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	sg := []store.Suggestion{{UUID: "s1", ProductID: "trazimera", PayerSaving: 100, PatientSaving: 20, OrgImpact: 50},
+		{UUID: "s2", ProductID: "kanjinti", PayerSaving: 80, PatientSaving: 16, OrgImpact: 40},
+		{UUID: "s3", ProductID: "ogivri", PayerSaving: 60, PatientSaving: 12, OrgImpact: 30}}
+	sel := card("sel", "https://a.test", "k1", "mssp-aco", sg...)
+	sign := card("sign", "https://a.test", "k1", "mssp-aco", store.Suggestion{UUID: "t1", ProductID: "trazimera", PayerSaving: 100},
+		store.Suggestion{UUID: "t2", ProductID: "kanjinti", PayerSaving: 80}, sg[2])
+	sign.CardUUID, sign.At = "sign", at.Add(30*time.Minute)
+	sign.Suggestions[2].UUID = "t3"
+	other := card("o", "https://a.test", "k2", "commercial")
+	other.At = at.Add(24 * time.Hour)
+	must(t, s.RecordDecisions(ctx, []store.Decision{sel, sign, other}))
+	accept := fb("https://a.test", "sign", "k1", "accepted", "t3", 40)
+	over := fb("https://a.test", "o", "k2", "overridden", "", 24*60+5)
+	over.ReasonCode = "clinical-reason"
+	must(t, s.RecordFeedback(ctx, []store.Feedback{accept, over}))
+
+	got, err := s.Orders(ctx, time.Time{}, time.Time{})
+	must(t, err)
+	if len(got) != 2 {
+		t.Fatalf("orders = %d, want 2 (k1 once, k2): %+v", len(got), got)
+	}
+	k1, k2 := got[0], got[1]
+	if !k1.FirstAt.Equal(at) || k1.Outcome != "accepted" || k1.AcceptedProductID != "ogivri" ||
+		k1.PayerSaved != 60 || k1.PatientSaved != 12 || k1.OrgImpact != 30 || k1.GroupID != "trastuzumab" || k1.ContractID != "mssp-aco" {
+		t.Errorf("k1 = %+v, want first at %v, accepted ogivri 60/12/30", k1, at)
+	}
+	if k2.Outcome != "overridden" || k2.ReasonCode != "clinical-reason" || k2.PayerSaved != 0 || k2.AcceptedProductID != "" {
+		t.Errorf("k2 = %+v, want overridden clinical-reason, nothing booked", k2)
+	}
+	got, err = s.Orders(ctx, at.Add(15*time.Minute), at.Add(48*time.Hour))
+	must(t, err)
+	if len(got) != 1 || got[0].ContractID != "commercial" {
+		t.Errorf("orders from 10:15 = %+v, want only k2", got)
+	}
+	got, err = s.Orders(ctx, at, at.Add(24*time.Hour)) // to is exclusive
+	must(t, err)
+	if len(got) != 1 || got[0].ContractID != "mssp-aco" {
+		t.Errorf("orders [10:00, +24h) = %+v, want only k1", got)
 	}
 }

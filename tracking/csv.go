@@ -1,0 +1,96 @@
+package tracking
+
+import (
+	"encoding/csv"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// CSVHeader is the export's header: one line per contract ("contract" level), per contract and
+// drug family ("family" level) and the total ("total" level). Override reasons are one column,
+// "code=count" pairs separated by ";" in code order; targets likewise as
+// "measure=actual/target(met|missed|not measured)".
+var CSVHeader = []string{"level", "contract", "arrangement", "family", "cards", "accepted", "overridden", "noFeedback",
+	"acceptanceRate", "projectedPayerSavedUSD", "projectedPatientSavedUSD", "projectedOrgImpactUSD", "overrideReasons", "targets"}
+
+// WriteCSV writes rep as CSV (RFC 4180, header first). Cells that a spreadsheet would run as a
+// formula (leading = + - @) are prefixed with a quote: contract and family ids come from
+// configuration, but an export must not become a way to run one.
+func WriteCSV(w io.Writer, rep Report) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(CSVHeader); err != nil {
+		return fmt.Errorf("tracking: csv: %w", err)
+	}
+	lines := []struct {
+		level string
+		r     Row
+	}{{"total", rep.Total}}
+	for _, r := range rep.Contracts {
+		lines = append(lines, struct {
+			level string
+			r     Row
+		}{"contract", r})
+	}
+	for _, r := range rep.Families {
+		lines = append(lines, struct {
+			level string
+			r     Row
+		}{"family", r})
+	}
+	for _, l := range lines {
+		r := l.r
+		rec := []string{l.level, safeCell(r.Contract), safeCell(r.Arrangement), safeCell(r.Family),
+			strconv.Itoa(r.Cards), strconv.Itoa(r.Accepted), strconv.Itoa(r.Overridden), strconv.Itoa(r.NoFeedback),
+			strconv.FormatFloat(r.AcceptanceRate, 'f', 4, 64),
+			money(r.PayerSavedUSD), money(r.PatientSavedUSD), money(r.OrgImpactUSD),
+			safeCell(reasons(r.Overrides)), safeCell(targetsCell(r.Targets))}
+		if err := cw.Write(rec); err != nil {
+			return fmt.Errorf("tracking: csv: %w", err)
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("tracking: csv: %w", err)
+	}
+	return nil
+}
+
+func money(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
+
+func reasons(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + strconv.Itoa(m[k])
+	}
+	return strings.Join(parts, ";")
+}
+
+func targetsCell(ts []TargetResult) string {
+	parts := make([]string, len(ts))
+	for i, t := range ts {
+		state := "not measured"
+		if t.Measured && t.Met {
+			state = "met"
+		} else if t.Measured {
+			state = "missed"
+		}
+		parts[i] = fmt.Sprintf("%s=%s/%s(%s)", t.Measure, strconv.FormatFloat(t.Actual, 'f', -1, 64),
+			strconv.FormatFloat(t.Target, 'f', -1, 64), state)
+	}
+	return strings.Join(parts, ";")
+}
+
+func safeCell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}

@@ -1,0 +1,238 @@
+// Package tracking turns the decision record into the programme's own numbers: per contract and
+// per drug family, the orders valuerx advised on, how many were accepted and overridden (by
+// reason), the projected savings of the accepted suggestions, the acceptance rate, and the
+// organisation's targets against them.
+//
+// It is pure: it works on the []store.OrderRecord a store returns and does no I/O, so the JSON
+// API, the CSV export and the dashboard page all show the same figures from one Build. It imports
+// store only (and never gateway or web).
+//
+// Savings here are projected: the accepted suggestion's per-course figures against the ordered
+// product. Realised savings (signed, administered, paid) need records the store does not keep yet.
+package tracking
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"valuerx/store"
+)
+
+// Filter selects the orders a report covers: first advised in [From, To), and, when set, of one
+// contract and one drug family (scoring group id).
+type Filter struct {
+	From, To time.Time
+	Contract string
+	Family   string
+}
+
+// Target is one organisation target for a contract (and optionally one drug family: "" means
+// the whole contract). Nil measures are not targeted.
+type Target struct {
+	Contract string `yaml:"contract" json:"contract"`
+	Family   string `yaml:"family,omitempty" json:"family,omitempty"`
+	// AcceptanceRate is the share of answered cards that should be accepted (0..1).
+	AcceptanceRate *float64 `yaml:"acceptanceRate,omitempty" json:"acceptanceRate,omitempty"`
+	// AnnualPayerSavingsUSD is the payer savings a year of the programme should book; a report
+	// over a shorter or longer period compares against it pro rata (days / 365).
+	AnnualPayerSavingsUSD *float64 `yaml:"annualPayerSavingsUSD,omitempty" json:"annualPayerSavingsUSD,omitempty"`
+	// BiosimilarShareNewStarts is the share of new starts that should be on a biosimilar (0..1).
+	// The record does not hold orders that needed no card nor whether an order is a new start,
+	// so it is reported as not measured until it does (issue 16 item 1).
+	BiosimilarShareNewStarts *float64 `yaml:"biosimilarShareNewStarts,omitempty" json:"biosimilarShareNewStarts,omitempty"`
+}
+
+// Measures of a TargetResult.
+const (
+	MeasureAcceptance     = "acceptanceRate"
+	MeasureAnnualSavings  = "payerSavingsUSD"
+	MeasureBiosimilarNew  = "biosimilarShareNewStarts"
+	notMeasuredBiosimilar = "not in the record yet: orders that needed no card and new starts are not recorded"
+)
+
+// TargetResult is one target against the period's actual figure.
+type TargetResult struct {
+	Measure string  `json:"measure"`
+	Target  float64 `json:"target"`
+	// Actual is the period's figure; for savings, Target is already prorated to the period.
+	Actual   float64 `json:"actual"`
+	Measured bool    `json:"measured"`
+	Met      bool    `json:"met"`
+	Note     string  `json:"note,omitempty"`
+}
+
+// Row is the figures of one contract, one family within a contract, or the total.
+type Row struct {
+	Contract    string `json:"contract,omitempty"`
+	Arrangement string `json:"arrangement,omitempty"`
+	Family      string `json:"family,omitempty"`
+	// Cards counts orders (the same order at order-select and order-sign is one).
+	Cards      int            `json:"cards"`
+	Accepted   int            `json:"accepted"`
+	Overridden int            `json:"overridden"`
+	NoFeedback int            `json:"noFeedback"`
+	Overrides  map[string]int `json:"overrideReasons"`
+	// AcceptanceRate is Accepted / (Accepted + Overridden); 0 when nothing was answered.
+	AcceptanceRate float64 `json:"acceptanceRate"`
+	// Projected per-course savings of the accepted suggestions (positive = saved).
+	PayerSavedUSD   float64        `json:"projectedPayerSavedUSD"`
+	PatientSavedUSD float64        `json:"projectedPatientSavedUSD"`
+	OrgImpactUSD    float64        `json:"projectedOrgImpactUSD"`
+	Targets         []TargetResult `json:"targets,omitempty"`
+}
+
+// Report is what the analytics pages show for one filter.
+type Report struct {
+	From     time.Time `json:"from"`
+	To       time.Time `json:"to"`
+	Contract string    `json:"contract,omitempty"`
+	Family   string    `json:"family,omitempty"`
+	Total    Row       `json:"total"`
+	// Contracts has one row per contract, Families one per (contract, family), both sorted.
+	Contracts []Row `json:"contracts"`
+	Families  []Row `json:"families"`
+}
+
+// NoReason is the override reason shown when a clinician gave none.
+const NoReason = "(no reason)"
+
+// Build computes the report over orders (as the store returned them for f's period; Build
+// applies the whole filter again, so a wider slice is fine) and the targets that apply.
+func Build(orders []store.OrderRecord, f Filter, targets []Target) Report {
+	rep := Report{From: f.From, To: f.To, Contract: f.Contract, Family: f.Family, Total: Row{Overrides: map[string]int{}}}
+	contracts := map[string]*Row{}
+	families := map[[2]string]*Row{}
+	for _, o := range orders {
+		if (!f.From.IsZero() && o.FirstAt.Before(f.From)) || (!f.To.IsZero() && !o.FirstAt.Before(f.To)) {
+			continue
+		}
+		if (f.Contract != "" && o.ContractID != f.Contract) || (f.Family != "" && o.GroupID != f.Family) {
+			continue
+		}
+		c := contracts[o.ContractID]
+		if c == nil {
+			c = &Row{Contract: o.ContractID, Arrangement: o.Arrangement, Overrides: map[string]int{}}
+			contracts[o.ContractID] = c
+		}
+		k := [2]string{o.ContractID, o.GroupID}
+		fam := families[k]
+		if fam == nil {
+			fam = &Row{Contract: o.ContractID, Arrangement: o.Arrangement, Family: o.GroupID, Overrides: map[string]int{}}
+			families[k] = fam
+		}
+		for _, r := range []*Row{&rep.Total, c, fam} {
+			r.add(o)
+		}
+	}
+	days := periodDays(f.From, f.To)
+	rep.Total.finish()
+	for _, c := range contracts {
+		c.finish()
+		c.Targets = evaluate(*c, find(targets, c.Contract, ""), days)
+		rep.Contracts = append(rep.Contracts, *c)
+	}
+	for _, fam := range families {
+		fam.finish()
+		fam.Targets = evaluate(*fam, find(targets, fam.Contract, fam.Family), days)
+		rep.Families = append(rep.Families, *fam)
+	}
+	sort.Slice(rep.Contracts, func(i, j int) bool { return rep.Contracts[i].Contract < rep.Contracts[j].Contract })
+	sort.Slice(rep.Families, func(i, j int) bool {
+		a, b := rep.Families[i], rep.Families[j]
+		if a.Contract != b.Contract {
+			return a.Contract < b.Contract
+		}
+		return a.Family < b.Family
+	})
+	if rep.Contracts == nil {
+		rep.Contracts = []Row{}
+	}
+	if rep.Families == nil {
+		rep.Families = []Row{}
+	}
+	return rep
+}
+
+func (r *Row) add(o store.OrderRecord) {
+	r.Cards++
+	switch o.Outcome {
+	case "accepted":
+		r.Accepted++
+		r.PayerSavedUSD += o.PayerSaved
+		r.PatientSavedUSD += o.PatientSaved
+		r.OrgImpactUSD += o.OrgImpact
+	case "overridden":
+		r.Overridden++
+		reason := o.ReasonCode
+		if reason == "" {
+			reason = NoReason
+		}
+		r.Overrides[reason]++
+	default:
+		r.NoFeedback++
+	}
+}
+
+func (r *Row) finish() {
+	if n := r.Accepted + r.Overridden; n > 0 {
+		r.AcceptanceRate = float64(r.Accepted) / float64(n)
+	}
+	// Cents: sums of float figures are shown and exported to the cent, and the JSON, CSV and page
+	// then agree digit for digit.
+	r.PayerSavedUSD, r.PatientSavedUSD, r.OrgImpactUSD = cents(r.PayerSavedUSD), cents(r.PatientSavedUSD), cents(r.OrgImpactUSD)
+}
+
+func cents(v float64) float64 { return math.Round(v*100) / 100 }
+
+// periodDays is the report period's length in days, for prorating annual targets; 0 when the
+// period is open at either end (annual targets are then not compared).
+func periodDays(from, to time.Time) float64 {
+	if from.IsZero() || to.IsZero() || !to.After(from) {
+		return 0
+	}
+	return to.Sub(from).Hours() / 24
+}
+
+// find returns the target for exactly (contract, family), or nil.
+func find(ts []Target, contract, family string) *Target {
+	for i := range ts {
+		if ts[i].Contract == contract && ts[i].Family == family {
+			return &ts[i]
+		}
+	}
+	return nil
+}
+
+func evaluate(r Row, t *Target, days float64) []TargetResult {
+	if t == nil {
+		return nil
+	}
+	var out []TargetResult
+	if t.AcceptanceRate != nil {
+		res := TargetResult{Measure: MeasureAcceptance, Target: *t.AcceptanceRate, Actual: r.AcceptanceRate}
+		if r.Accepted+r.Overridden > 0 {
+			res.Measured, res.Met = true, r.AcceptanceRate >= *t.AcceptanceRate
+		} else {
+			res.Note = "no answered cards in the period"
+		}
+		out = append(out, res)
+	}
+	if t.AnnualPayerSavingsUSD != nil {
+		res := TargetResult{Measure: MeasureAnnualSavings, Actual: r.PayerSavedUSD}
+		if days > 0 {
+			res.Target = cents(*t.AnnualPayerSavingsUSD * days / 365)
+			res.Measured, res.Met = true, r.PayerSavedUSD >= res.Target
+			res.Note = fmt.Sprintf("annual target %.2f prorated to %.0f days", *t.AnnualPayerSavingsUSD, days)
+		} else {
+			res.Target = *t.AnnualPayerSavingsUSD
+			res.Note = "open period: annual target not prorated"
+		}
+		out = append(out, res)
+	}
+	if t.BiosimilarShareNewStarts != nil {
+		out = append(out, TargetResult{Measure: MeasureBiosimilarNew, Target: *t.BiosimilarShareNewStarts, Note: notMeasuredBiosimilar})
+	}
+	return out
+}
