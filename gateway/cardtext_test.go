@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"valuerx/demo"
+	"valuerx/scoring"
 )
 
 // The summary and the table of every demo card, worked by hand from the CMS and NADAC figures
@@ -236,5 +237,29 @@ func TestRoundingCardFitsTheSidebar(t *testing.T) {
 		if !strings.HasPrefix(l, "|") && utf8.RuneCountInString(strings.TrimLeft(l, "- ")) > width {
 			t.Errorf("line wider than the table (%d): %q", width, l)
 		}
+	}
+}
+
+// The summary stays under 140 characters for the longest wording (interchangeable biosimilar,
+// next cycle, prior authorisation) by dropping, in turn, the FDA relationship and the proper
+// name; it never cuts a figure.
+func TestCardSummaryFallsBackWithoutCuttingFigures(t *testing.T) {
+	long := scoring.Product{ID: "x", Name: "Averylongbrandnamezumab", ProperName: "averylongproperinnamezumab-abcd",
+		Relationship: scoring.RelInterchangeable, MgPerUnit: 10}
+	ref := scoring.Product{ID: "r", Name: "Referencezumab", MgPerUnit: 10}
+	best := scoring.Option{Product: long, PerCourse: scoring.Figures{PatientOOP: 123456.78, PayerAllowed: 999999.99}}
+	res := scoring.Result{
+		Contract:        scoring.Contract{Reimbursement: scoring.Reimbursement{Basis: scoring.BasisMedicareASP}, Arrangement: scoring.FFS},
+		Ordered:         scoring.Option{Product: ref, PerCourse: scoring.Figures{PatientOOP: 234567.89, PayerAllowed: 1999999.99}},
+		Best:            &best,
+		MidCourse:       scoring.MidCourseNextCycle,
+		AvoidsPriorAuth: true,
+	}
+	s := cardSummary(res)
+	if n := utf8.RuneCountInString(s); n >= 140 || !strings.Contains(s, "$123,457 vs $234,568/course") || strings.Contains(s, "…") {
+		t.Fatalf("summary (%d): %q", n, s)
+	}
+	if strings.Contains(s, "FDA interchangeable") {
+		t.Errorf("the longest form should not fit: %q", s)
 	}
 }
