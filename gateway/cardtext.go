@@ -318,7 +318,13 @@ func doseLine(item orderedItem, res scoring.Result, group scoring.Group) string 
 		}
 		return s
 	}
-	s := fmt.Sprintf("Same dose: %s mg%s", fmtMg(res.DoseMg), routeAbbrev(res.Best.Product.Route))
+	// A weight- or BSA-based order keeps its dose as written ("6 mg/kg", "375 mg/m2"), as the
+	// suggestions' labels do; the mg it comes to is in "Priced as" and the table.
+	dose := fmtMg(res.DoseMg) + " mg"
+	if m := perBodyRE.FindStringSubmatch(item.doseText); m != nil && !slices.Contains(res.Defaulted, "dose") {
+		dose = m[1]
+	}
+	s := fmt.Sprintf("Same dose: %s%s", dose, routeAbbrev(res.Best.Product.Route))
 	if draft, err := parseDraft(item.raw); err == nil {
 		if sched := scheduleOf(draft); sched != "" {
 			s += " " + sched
@@ -510,6 +516,10 @@ func assumptionLines(res scoring.Result, view cardView) []string {
 	}
 	return out
 }
+
+// perBodyRE finds a dose ordered per body weight or surface in the dose's basis ("420 mg per
+// dose (6 mg/kg x 70 kg ...)").
+var perBodyRE = regexp.MustCompile(`^[0-9.]+ mg per dose \(([0-9.]+ (?:mg|mcg)/(?:kg|m2)) x `)
 
 // flatPriceRE finds the tablet a retail price was published for when another strength is
 // priced at it ("the 10 mg tablet's price (flat pricing across strengths)").

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"valuerx/demo"
+	"valuerx/scoring"
 )
 
 // The summary and the table of every demo card, worked by hand from the CMS and NADAC figures
@@ -48,10 +49,10 @@ func TestCardTextByArrangement(t *testing.T) {
 			[]string{"| per 90d | Lipitor | atorvastatin |", "| Patient | $224 | $0.44 |", "| Plan | $895 | $1.77 |", "| Total cost | $1,118 | $2.21 |", "- Prices: NADAC of 2025-12-24", "- Priced as the 10 mg tablet"}},
 		{"aco-rituximab-order-sign",
 			"Consider Ruxience (rituximab-pvvr), FDA biosimilar, same dose: patient coinsurance $1,076 vs $5,011/course",
-			[]string{"| Patient | $5,011 | $1,076 |", "| Total cost | $23,925 | $4,246 |", "| Vials/dose | 3×100 + 1×500 | 3×100 + 1×500 |", "| Discarded | 90 mg | 90 mg |", "- Same dose: 701.56 mg IV weekly"}},
+			[]string{"| Patient | $5,011 | $1,076 |", "| Total cost | $23,925 | $4,246 |", "| Vials/dose | 3×100 + 1×500 | 3×100 + 1×500 |", "| Discarded | 90 mg | 90 mg |", "- Same dose: 375 mg/m2 IV weekly"}},
 		{"aco-herceptin-gastric-order-select",
 			"Consider Trazimera (trastuzumab-qyyp), FDA biosimilar, same dose: patient coinsurance $1,398 vs $11,469/course",
-			[]string{"- Labelled for: her2-gastric", "  - Herzuma (not labelled for it)"}},
+			[]string{"- Labelled for: her2-gastric", "  - Herzuma (not labelled for it)", "- Same dose: 6 mg/kg IV q3w", "- 420 mg per dose (6 mg/kg x 70 kg"}},
 	}
 	for _, c := range cases {
 		t.Run(c.request, func(t *testing.T) {
@@ -236,5 +237,29 @@ func TestRoundingCardFitsTheSidebar(t *testing.T) {
 		if !strings.HasPrefix(l, "|") && utf8.RuneCountInString(strings.TrimLeft(l, "- ")) > width {
 			t.Errorf("line wider than the table (%d): %q", width, l)
 		}
+	}
+}
+
+// The summary stays under 140 characters for the longest wording (interchangeable biosimilar,
+// next cycle, prior authorisation) by dropping, in turn, the FDA relationship and the proper
+// name; it never cuts a figure.
+func TestCardSummaryFallsBackWithoutCuttingFigures(t *testing.T) {
+	long := scoring.Product{ID: "x", Name: "Averylongbrandnamezumab", ProperName: "averylongproperinnamezumab-abcd",
+		Relationship: scoring.RelInterchangeable, MgPerUnit: 10}
+	ref := scoring.Product{ID: "r", Name: "Referencezumab", MgPerUnit: 10}
+	best := scoring.Option{Product: long, PerCourse: scoring.Figures{PatientOOP: 123456.78, PayerAllowed: 999999.99}}
+	res := scoring.Result{
+		Contract:        scoring.Contract{Reimbursement: scoring.Reimbursement{Basis: scoring.BasisMedicareASP}, Arrangement: scoring.FFS},
+		Ordered:         scoring.Option{Product: ref, PerCourse: scoring.Figures{PatientOOP: 234567.89, PayerAllowed: 1999999.99}},
+		Best:            &best,
+		MidCourse:       scoring.MidCourseNextCycle,
+		AvoidsPriorAuth: true,
+	}
+	s := cardSummary(res)
+	if n := utf8.RuneCountInString(s); n >= 140 || !strings.Contains(s, "$123,457 vs $234,568/course") || strings.Contains(s, "…") {
+		t.Fatalf("summary (%d): %q", n, s)
+	}
+	if strings.Contains(s, "FDA interchangeable") {
+		t.Errorf("the longest form should not fit: %q", s)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"valuerx/demo"
 )
 
 type testClock struct {
@@ -131,5 +133,52 @@ func TestComparisonPageFromACard(t *testing.T) {
 	// The access log names the route, never the reference.
 	if strings.Contains(e.logs.String(), ref) || !strings.Contains(e.logs.String(), "/compare/{ref}") {
 		t.Errorf("the reference must not be logged; the route must:\n%s", e.logs.String())
+	}
+}
+
+// Every demo card's comparison page answers and shows every figure of that card's
+// valuerx-economics to the cent: Part B and retail (one NADAC book), capitation (no payer
+// payment), a preferred-product PPO, rituximab by BSA.
+func TestComparisonPageForEveryDemoCard(t *testing.T) {
+	e := newEnv(t)
+	pages := 0
+	for _, name := range demo.Requests() {
+		_, body, _ := e.post(serviceOf(name), e.demoRequest(name))
+		for _, card := range decodeResponse(t, body).Cards {
+			if len(card.Links) == 0 || !strings.Contains(card.Links[0].URL, "/compare/") {
+				t.Errorf("%s: first link %+v is not the comparison", name, card.Links)
+				continue
+			}
+			code, _, page := getPage(t, card.Links[0].URL)
+			if code != http.StatusOK {
+				t.Errorf("%s: page status %d", name, code)
+				continue
+			}
+			pages++
+			var ext map[string]economics
+			if err := json.Unmarshal(card.Extension, &ext); err != nil {
+				t.Fatal(err)
+			}
+			onPage := map[string]string{}
+			for _, m := range figureRE.FindAllStringSubmatch(page, -1) {
+				onPage[m[1]+"."+m[2]+"."+m[3]] = m[4]
+			}
+			x := ext[extensionKey]
+			for _, p := range append([]econProduct{x.Ordered}, x.Options...) {
+				for span, a := range map[string]econAmounts{"perAdministration": p.PerAdministration, "perCourse": p.PerCourse, "perYear": p.PerYear} {
+					for k, v := range map[string]float64{"allowed": a.Allowed, "payerPaid": a.PayerPaid, "patient": a.Patient, "secondary": a.Secondary, "organisation": a.Organisation} {
+						if got := onPage[p.Product+"."+span+"."+k]; got != strconv.FormatFloat(v, 'f', 2, 64) {
+							t.Errorf("%s: %s.%s.%s on the page %q, on the card %.2f", name, p.Product, span, k, got, v)
+						}
+					}
+				}
+			}
+			if !strings.Contains(page, `<svg id="price-chart"`) || !strings.Contains(page, "<polyline") {
+				t.Errorf("%s: no price chart", name)
+			}
+		}
+	}
+	if pages < 8 {
+		t.Errorf("%d pages", pages)
 	}
 }
