@@ -61,7 +61,11 @@ func parseFHIRBase(s string) (fhirBase, error) {
 	if port == "" {
 		port = map[string]string{"https": "443", "http": "80"}[scheme]
 	}
-	return fhirBase{scheme: scheme, host: strings.ToLower(strings.TrimSuffix(u.Hostname(), ".")), port: port, path: p}, nil
+	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
+	if host == "" { // "https://." names no host once the root label's dot is dropped
+		return fhirBase{}, errors.New("must be an absolute http(s) URL")
+	}
+	return fhirBase{scheme: scheme, host: host, port: port, path: p}, nil
 }
 
 // covers reports whether b (an allowlist entry) covers s (a hook's fhirServer): the same origin
