@@ -120,8 +120,14 @@ func (g *Gateway) handleDashboard(w http.ResponseWriter, r *http.Request) {
 	// Filter choices: every configured contract, and every family and contract seen in the period
 	// (a family filter keeps its choice even when it narrows the rows to none).
 	contracts, families, prescribers := map[string]bool{}, map[string]bool{}, map[string]bool{}
-	for _, c := range g.current().reg.Contracts() {
+	eng := g.current()
+	names := map[string]string{}
+	for _, c := range eng.reg.Contracts() {
 		contracts[c.ID] = true
+		names[c.ID] = c.Name
+	}
+	for _, gr := range eng.cat.Groups() {
+		names[gr.ID] = gr.Name
 	}
 	for _, o := range orders {
 		contracts[o.ContractID], families[o.GroupID] = true, true
@@ -132,7 +138,7 @@ func (g *Gateway) handleDashboard(w http.ResponseWriter, r *http.Request) {
 	contracts[rq.filter.Contract], families[rq.filter.Family], prescribers[rq.filter.Prescriber] = true, true, true
 	web.RenderDashboard(w, web.DashboardPage{Report: rep, From: rq.from, To: rq.to,
 		Contracts: filterChoices(contracts), Families: filterChoices(families), Prescribers: filterChoices(prescribers),
-		CSS: dashboardCSSPath, JSONPath: reportPath, CSVPath: reportCSVPath, Self: dashboardPath})
+		Names: names, CSS: dashboardCSSPath, JSONPath: reportPath, CSVPath: reportCSVPath, Self: dashboardPath})
 }
 
 func (g *Gateway) handleDashboardCSS(w http.ResponseWriter, _ *http.Request) {

@@ -242,6 +242,11 @@ func TestDashboardEqualsJSON(t *testing.T) {
 	if !strings.Contains(string(out), `id="total-payer">$4,700.75<`) || !strings.Contains(string(out), `id="total-acceptance">75.0 %<`) {
 		t.Errorf("dashboard does not show the hand-counted $4,700.75 and 75.0 %%")
 	}
+	aco, _ := e.gw.current().reg.Contract("mssp-aco")
+	tras, _ := e.gw.current().cat.Group("trastuzumab")
+	if aco.Name == "" || tras.Name == "" || !strings.Contains(string(out), html.EscapeString(aco.Name)) || !strings.Contains(string(out), html.EscapeString(tras.Name)) {
+		t.Errorf("dashboard does not name the contract %q and the family %q", aco.Name, tras.Name)
+	}
 	if st, css, h := e.do(http.MethodGet, "/analytics/dashboard.css", nil, analystHeader()); st != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/css") || len(css) < 100 {
 		t.Errorf("dashboard.css: %d %v", st, h)
 	}

@@ -56,6 +56,9 @@ type DashboardPage struct {
 	From, To string
 	// Contracts, Families and Prescribers are the choices of the filter form (ids).
 	Contracts, Families, Prescribers []string
+	// Names are display names of contract and family ids (the catalog's and the contracts'),
+	// shown beside the ids; an id without one is shown alone.
+	Names map[string]string
 	// CSS, JSONPath and CSVPath are the stylesheet and the report's API paths (no query).
 	CSS, JSONPath, CSVPath, Self string
 }
