@@ -46,6 +46,7 @@ func commands() []command {
 		{"catalog", "import the agencies' files into a catalog snapshot, or diff two snapshots", runCatalog},
 		{"measures", "adherence and SUPD rates and a worklist from a FHIR Bulk Data export", runMeasures},
 		{"synth", "write a synthetic population's year of fills as a Bulk Data export", runSynth},
+		{"demo-traffic", "write a year of realistic decisions and feedback into a store for the dashboard", runDemoTraffic},
 		{"hash-password", "bcrypt a password from stdin for analytics.accounts", runHashPassword},
 	}
 }
