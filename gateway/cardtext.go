@@ -266,6 +266,14 @@ func detailMarkdown(item orderedItem, res scoring.Result, group scoring.Group, h
 	}
 	if res.OrderedOffFormulary {
 		notes = append(notes, ordered.Product.Name+": not on formulary here")
+		// The formulary alternative is suggested whatever the money says: when it costs the
+		// patient or the total cost more, the card says so (pharmacist review M6).
+		if d := round2(res.Best.PerCourse.PatientOOP - ordered.PerCourse.PatientOOP); d > 0 {
+			notes = append(notes, "Patient pays "+cardUSD(d)+" more/"+coursePer(res))
+		}
+		if d := round2(res.Best.PerCourse.PayerAllowed - ordered.PerCourse.PayerAllowed); d > 0 {
+			notes = append(notes, "Total cost "+cardUSD(d)+" more/"+coursePer(res))
+		}
 	}
 	// Clinically excluded options, best ranked first, by reason; beyond three of one reason the
 	// rest are counted (the comparison page names them all).

@@ -262,3 +262,27 @@ func TestMidCourseFromReferenceOrAdministration(t *testing.T) {
 		})
 	}
 }
+
+// Pharmacist review M6: the formulary alternative of an off-formulary order is suggested whatever
+// the money says, and when it costs more the card says so. The north infusion centre (formulary:
+// Herceptin, Kanjinti) with Trazimera ordered: Kanjinti's Jan 2026 limit (Q5117) is above
+// Trazimera's 8.205 per 10 mg, so patient and total cost rise.
+func TestFormularySwitchThatCostsMoreIsSaid(t *testing.T) {
+	e := newEnv(t, withPolicy(t, `
+formularies:
+  - site: ""
+    products:
+      trastuzumab: [herceptin, kanjinti]
+`))
+	traz := productNamed(t, "Trazimera")
+	sgs, detail := policyAnswer(t, e, "aco-herceptin-order-select", func(m map[string]any) {
+		draftOf(m)["medicationCodeableConcept"] = map[string]any{"coding": []any{map[string]any{
+			"system": "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets", "code": traz.HCPCS}}}
+	})
+	if len(sgs) != 1 || !strings.Contains(sgs[0].label, "Kanjinti") {
+		t.Fatalf("want the formulary Kanjinti, got %q", labels(sgs))
+	}
+	if !strings.Contains(detail, "Patient pays $") || !strings.Contains(detail, "Total cost $") {
+		t.Fatalf("detail does not say the formulary switch costs more:\n%s", detail)
+	}
+}
