@@ -161,25 +161,26 @@ func TestAnalyticsCSVEqualsJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(recs) != 1+1+len(rep.Contracts)+len(rep.Families)+len(rep.Prescribers) {
+	if len(recs) != 1+1+len(rep.Contracts)+len(rep.Families)+len(rep.Prescribers)+len(rep.Months) {
 		t.Fatalf("csv has %d lines: %q", len(recs), recs)
 	}
-	if recs[1][0] != "total" || recs[1][5] != strconv.Itoa(rep.Total.Cards) || recs[1][10] != strconv.FormatFloat(rep.Total.PayerSavedUSD, 'f', 2, 64) {
+	if recs[1][0] != "total" || recs[1][6] != strconv.Itoa(rep.Total.Cards) || recs[1][11] != strconv.FormatFloat(rep.Total.PayerSavedUSD, 'f', 2, 64) {
 		t.Errorf("csv total %q vs json %+v", recs[1], rep.Total)
 	}
 	for i, c := range rep.Contracts {
 		r := recs[2+i]
-		if r[1] != c.Contract || r[5] != strconv.Itoa(c.Cards) || r[6] != strconv.Itoa(c.Accepted) || r[10] != strconv.FormatFloat(c.PayerSavedUSD, 'f', 2, 64) {
+		if r[1] != c.Contract || r[6] != strconv.Itoa(c.Cards) || r[7] != strconv.Itoa(c.Accepted) || r[11] != strconv.FormatFloat(c.PayerSavedUSD, 'f', 2, 64) {
 			t.Errorf("csv %q vs json %+v", r, c)
 		}
 	}
 }
 
 var (
-	kpiRE = regexp.MustCompile(`id="(total-[a-z]+)">([^<]*)<`)
-	rowRE = regexp.MustCompile(`(?s)<tr data-contract="([^"]+)">(.*?)</tr>`)
-	tdRE  = regexp.MustCompile(`<td class="n">([^<]*)</td>`)
-	barRE = regexp.MustCompile(`<title>([^<:]+): ([^<]+)</title></rect>`)
+	kpiRE   = regexp.MustCompile(`id="(total-[a-z]+)">([^<]*)<`)
+	rowRE   = regexp.MustCompile(`(?s)<tr data-contract="([^"]+)">(.*?)</tr>`)
+	tdRE    = regexp.MustCompile(`<td class="n">([^<]*)</td>`)
+	barRE   = regexp.MustCompile(`<rect class="bar" [^>]*><title>([^<:]+): ([^<]+)</title></rect>`)
+	monthRE = regexp.MustCompile(`(?s)<tr data-month="([^"]+)">(.*?)</tr>`)
 )
 
 func dollars(v float64) string { return "$" + scoring.FormatUSD(v) }
@@ -231,6 +232,16 @@ func TestDashboardEqualsJSON(t *testing.T) {
 			}
 			if bars[i][1] != c.Contract || html.UnescapeString(bars[i][2]) != dollars(c.PayerSavedUSD) {
 				t.Errorf("dashboard%s bar %q, JSON %s %s", q, bars[i][1:], c.Contract, dollars(c.PayerSavedUSD))
+			}
+		}
+		mrows := monthRE.FindAllStringSubmatch(page, -1)
+		if len(mrows) != len(rep.Months) {
+			t.Fatalf("dashboard%s: %d month rows, JSON %d", q, len(mrows), len(rep.Months))
+		}
+		for i, m := range rep.Months {
+			cells := tdRE.FindAllStringSubmatch(mrows[i][2], -1)
+			if mrows[i][1] != m.Month || len(cells) != 7 || cells[0][1] != strconv.Itoa(m.Cards) || html.UnescapeString(cells[5][1]) != dollars(m.PayerSavedUSD) {
+				t.Errorf("dashboard%s month row %s = %q, JSON %+v", q, mrows[i][1], cells, m)
 			}
 		}
 		if !strings.Contains(page, `href="/analytics/report.csv`) {

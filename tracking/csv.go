@@ -10,10 +10,11 @@ import (
 )
 
 // CSVHeader is the export's header: the total ("total" level), one line per contract
-// ("contract"), per contract and drug family ("family") and per prescriber ("prescriber"). Override reasons are one column,
+// ("contract"), per contract and drug family ("family"), per prescriber ("prescriber") and per
+// calendar month ("month", YYYY-MM in the month column). Override reasons are one column,
 // "code=count" pairs separated by ";" in code order; targets likewise as
 // "measure=actual/target(met|missed|not measured)".
-var CSVHeader = []string{"level", "contract", "arrangement", "family", "prescriber", "cards", "accepted", "overridden", "noFeedback",
+var CSVHeader = []string{"level", "contract", "arrangement", "family", "prescriber", "month", "cards", "accepted", "overridden", "noFeedback",
 	"acceptanceRate", "projectedPayerSavedUSD", "projectedPatientSavedUSD", "projectedOrgImpactUSD", "overrideReasons", "targets"}
 
 // WriteCSV writes rep as CSV (RFC 4180, header first). Cells that a spreadsheet would run as a
@@ -46,9 +47,15 @@ func WriteCSV(w io.Writer, rep Report) error {
 			r     Row
 		}{"prescriber", r})
 	}
+	for _, r := range rep.Months {
+		lines = append(lines, struct {
+			level string
+			r     Row
+		}{"month", r})
+	}
 	for _, l := range lines {
 		r := l.r
-		rec := []string{l.level, safeCell(r.Contract), safeCell(r.Arrangement), safeCell(r.Family), safeCell(r.Prescriber),
+		rec := []string{l.level, safeCell(r.Contract), safeCell(r.Arrangement), safeCell(r.Family), safeCell(r.Prescriber), r.Month,
 			strconv.Itoa(r.Cards), strconv.Itoa(r.Accepted), strconv.Itoa(r.Overridden), strconv.Itoa(r.NoFeedback),
 			strconv.FormatFloat(r.AcceptanceRate, 'f', 4, 64),
 			money(r.PayerSavedUSD), money(r.PatientSavedUSD), money(r.OrgImpactUSD),

@@ -70,6 +70,8 @@ type Row struct {
 	Arrangement string `json:"arrangement,omitempty"`
 	Family      string `json:"family,omitempty"`
 	Prescriber  string `json:"prescriber,omitempty"`
+	// Month is YYYY-MM (UTC) on the rows of Report.Months.
+	Month string `json:"month,omitempty"`
 	// Cards counts orders (the same order at order-select and order-sign is one).
 	Cards      int            `json:"cards"`
 	Accepted   int            `json:"accepted"`
@@ -98,6 +100,9 @@ type Report struct {
 	Contracts   []Row `json:"contracts"`
 	Families    []Row `json:"families"`
 	Prescribers []Row `json:"prescribers"`
+	// Months has one row per calendar month (UTC) of the orders' first cards, in order: how
+	// adoption and savings move over the period.
+	Months []Row `json:"months"`
 }
 
 // NoReason is the override reason shown when a clinician gave none.
@@ -111,7 +116,7 @@ const NoPrescriber = "(not recorded)"
 // applies the whole filter again, so a wider slice is fine) and the targets that apply.
 func Build(orders []store.OrderRecord, f Filter, targets []Target) Report {
 	rep := Report{From: f.From, To: f.To, Contract: f.Contract, Family: f.Family, Prescriber: f.Prescriber, Total: Row{Overrides: map[string]int{}}}
-	contracts, prescribers := map[string]*Row{}, map[string]*Row{}
+	contracts, prescribers, months := map[string]*Row{}, map[string]*Row{}, map[string]*Row{}
 	families := map[[2]string]*Row{}
 	for _, o := range orders {
 		if (!f.From.IsZero() && o.FirstAt.Before(f.From)) || (!f.To.IsZero() && !o.FirstAt.Before(f.To)) {
@@ -141,7 +146,13 @@ func Build(orders []store.OrderRecord, f Filter, targets []Target) Report {
 			fam = &Row{Contract: o.ContractID, Arrangement: o.Arrangement, Family: o.GroupID, Overrides: map[string]int{}}
 			families[k] = fam
 		}
-		for _, r := range []*Row{&rep.Total, c, fam, p} {
+		mk := o.FirstAt.UTC().Format("2006-01")
+		m := months[mk]
+		if m == nil {
+			m = &Row{Month: mk, Overrides: map[string]int{}}
+			months[mk] = m
+		}
+		for _, r := range []*Row{&rep.Total, c, fam, p, m} {
 			r.add(o)
 		}
 	}
@@ -161,6 +172,11 @@ func Build(orders []store.OrderRecord, f Filter, targets []Target) Report {
 		p.finish()
 		rep.Prescribers = append(rep.Prescribers, *p)
 	}
+	for _, m := range months {
+		m.finish()
+		rep.Months = append(rep.Months, *m)
+	}
+	sort.Slice(rep.Months, func(i, j int) bool { return rep.Months[i].Month < rep.Months[j].Month })
 	sort.Slice(rep.Prescribers, func(i, j int) bool { return rep.Prescribers[i].Prescriber < rep.Prescribers[j].Prescriber })
 	sort.Slice(rep.Contracts, func(i, j int) bool { return rep.Contracts[i].Contract < rep.Contracts[j].Contract })
 	sort.Slice(rep.Families, func(i, j int) bool {
@@ -178,6 +194,9 @@ func Build(orders []store.OrderRecord, f Filter, targets []Target) Report {
 	}
 	if rep.Prescribers == nil {
 		rep.Prescribers = []Row{}
+	}
+	if rep.Months == nil {
+		rep.Months = []Row{}
 	}
 	return rep
 }

@@ -210,6 +210,13 @@ func TestBuildHandCounted(t *testing.T) {
 			for _, r := range rep.Families {
 				check(t, r.Contract+"/"+r.Family, r, tc.families[[2]string{r.Contract, r.Family}])
 			}
+			months := 0
+			for _, m := range rep.Months {
+				months += m.Cards
+			}
+			if months != rep.Total.Cards {
+				t.Errorf("months add up to %d cards, total %d", months, rep.Total.Cards)
+			}
 			if tc.prescribers == nil {
 				return
 			}
@@ -220,6 +227,28 @@ func TestBuildHandCounted(t *testing.T) {
 				check(t, r.Prescriber, r, tc.prescribers[r.Prescriber])
 			}
 		})
+	}
+}
+
+func TestMonths(t *testing.T) {
+	s := fill(t)
+	orders, err := s.Orders(context.Background(), time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := tracking.Build(orders, tracking.Filter{}, nil)
+	want := map[string]want{
+		"2025-12": {1, 1, 0, 0, 1, 100, 20, 50, map[string]int{}}, // k10
+		"2026-01": {2, 2, 0, 0, 1, 160, 32, 80, map[string]int{}}, // k1 (60/12/30), k2 (100/20/50)
+		"2026-02": {3, 1, 1, 1, 0.5, 200, 0, 80, map[string]int{"clinical-reason": 1}},
+		"2026-03": {3, 1, 2, 0, 1.0 / 3, 80, 16, 40, map[string]int{"patient-preference": 1, tracking.NoReason: 1}},
+		"2026-04": {1, 1, 0, 0, 1, 100, 20, 50, map[string]int{}}, // k9
+	}
+	if len(rep.Months) != len(want) || rep.Months[0].Month != "2025-12" || rep.Months[4].Month != "2026-04" {
+		t.Fatalf("months = %+v", rep.Months)
+	}
+	for _, m := range rep.Months {
+		check(t, m.Month, m, want[m.Month])
 	}
 }
 
@@ -285,20 +314,22 @@ func TestWriteCSV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// header, total, one contract, one family, one prescriber (the commercial hooks had no userId)
-	if len(recs) != 5 || len(recs[0]) != len(tracking.CSVHeader) {
+	// header, total, one contract, one family, one prescriber (the commercial hooks had no userId),
+	// one month (March)
+	if len(recs) != 6 || len(recs[0]) != len(tracking.CSVHeader) {
 		t.Fatalf("csv = %q", recs)
 	}
-	wantContract := []string{"contract", "commercial", "arr-commercial", "", "", "3", "1", "2", "0", "0.3333", "80.00", "16.00", "40.00",
+	wantContract := []string{"contract", "commercial", "arr-commercial", "", "", "", "3", "1", "2", "0", "0.3333", "80.00", "16.00", "40.00",
 		"(no reason)=1;patient-preference=1", "acceptanceRate=0.3333333333333333/0.5(missed)"}
 	for i, v := range wantContract {
 		if recs[2][i] != v {
 			t.Errorf("contract line col %s = %q, want %q", recs[0][i], recs[2][i], v)
 		}
 	}
-	if recs[1][0] != "total" || recs[1][5] != "3" || recs[3][0] != "family" || recs[3][3] != "trastuzumab" ||
-		recs[4][0] != "prescriber" || recs[4][4] != tracking.NoPrescriber || recs[4][5] != "3" {
-		t.Errorf("total/family/prescriber lines = %q / %q / %q", recs[1], recs[3], recs[4])
+	if recs[1][0] != "total" || recs[1][6] != "3" || recs[3][0] != "family" || recs[3][3] != "trastuzumab" ||
+		recs[4][0] != "prescriber" || recs[4][4] != tracking.NoPrescriber || recs[4][6] != "3" ||
+		recs[5][0] != "month" || recs[5][5] != "2026-03" || recs[5][6] != "3" {
+		t.Errorf("total/family/prescriber/month lines = %q / %q / %q / %q", recs[1], recs[3], recs[4], recs[5])
 	}
 }
 

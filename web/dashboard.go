@@ -67,6 +67,7 @@ type dashView struct {
 	DashboardPage
 	Query     template.URL // the filter as a query string, for the JSON and CSV links
 	Chart     savingsChart
+	Monthly   savingsChart
 	HasTarget bool
 }
 
@@ -88,7 +89,7 @@ const (
 	chartRowH   = 28
 )
 
-func buildChart(rows []tracking.Row) savingsChart {
+func buildChart(rows []tracking.Row, label func(tracking.Row) string) savingsChart {
 	var max float64
 	for _, r := range rows {
 		if r.PayerSavedUSD > max {
@@ -97,7 +98,7 @@ func buildChart(rows []tracking.Row) savingsChart {
 	}
 	c := savingsChart{Width: chartLabelW + chartBarW + 110, Height: chartRowH*len(rows) + 8}
 	for i, r := range rows {
-		b := savingsBar{Label: r.Contract, Value: usd(r.PayerSavedUSD), Y: 4 + i*chartRowH, TextY: 4 + i*chartRowH + 18}
+		b := savingsBar{Label: label(r), Value: usd(r.PayerSavedUSD), Y: 4 + i*chartRowH, TextY: 4 + i*chartRowH + 18}
 		if r.PayerSavedUSD < 0 {
 			b.Value = "-" + b.Value
 		}
@@ -135,7 +136,9 @@ func RenderDashboard(w http.ResponseWriter, p DashboardPage) {
 			q.Set(k, v)
 		}
 	}
-	v := dashView{DashboardPage: p, Chart: buildChart(p.Report.Contracts)}
+	v := dashView{DashboardPage: p,
+		Chart:   buildChart(p.Report.Contracts, func(r tracking.Row) string { return r.Contract }),
+		Monthly: buildChart(p.Report.Months, func(r tracking.Row) string { return r.Month })}
 	if len(q) > 0 {
 		v.Query = template.URL("?" + q.Encode())
 	}
