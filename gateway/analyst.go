@@ -354,7 +354,7 @@ func (g *Gateway) requireAnalyst(next http.Handler) http.Handler {
 			return
 		}
 		if fail.reason == "no credential" && wantsHTML(r) && (len(g.analysts.accounts) > 0 || g.analysts.oidc.browser()) {
-			http.Redirect(w, r, analystLoginPath+"?next="+url.QueryEscape(r.URL.Path), http.StatusSeeOther)
+			http.Redirect(w, r, analystLoginPath+"?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			return
 		}
 		w.Header().Set("WWW-Authenticate", g.analysts.wwwAuthenticate())

@@ -8,6 +8,7 @@ import (
 	"html"
 	"math"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -304,5 +305,41 @@ func TestReportFromRealHookAndFeedback(t *testing.T) {
 	}
 	if len(rep.Contracts) != 1 || rep.Contracts[0].Contract != "mssp-aco" {
 		t.Errorf("contracts = %+v", rep.Contracts)
+	}
+}
+
+// A browser without a session that opens a filtered dashboard is sent to the login form and,
+// after signing in, back to the same filter (the query survives the round trip).
+func TestDashboardLoginKeepsFilter(t *testing.T) {
+	e := analyticsEnv(t)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	target := "/analytics/dashboard?from=2026-01-01&to=2026-03-31&family=trastuzumab"
+	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+target, nil)
+	req.Header.Set("Accept", "text/html")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || loc != "/analytics/login?next="+url.QueryEscape(target) {
+		t.Fatalf("no session: %d %q", resp.StatusCode, loc)
+	}
+	form := url.Values{"username": {testAnalyst}, "password": {testAnalystPassword}, "next": {target}}
+	req, _ = http.NewRequest(http.MethodPost, e.srv.URL+"/analytics/login", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", e.srv.URL)
+	resp, err = client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != target || len(resp.Cookies()) != 1 {
+		t.Fatalf("login: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	ck := resp.Cookies()[0]
+	st, page, _ := e.do(http.MethodGet, target, nil, map[string]string{"Cookie": ck.Name + "=" + ck.Value})
+	if st != 200 || !strings.Contains(string(page), `<option value="trastuzumab" selected>`) {
+		t.Errorf("dashboard after login: %d, family filter not kept", st)
 	}
 }
