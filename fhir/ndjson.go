@@ -68,10 +68,6 @@ func (n *NDJSONReader) Next() ([]byte, error) {
 		if err != nil { // too long
 			return nil, &NDJSONError{Line: n.line, Err: err}
 		}
-		if !n.started {
-			n.started = true
-			line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf"))
-		}
 		line = bytes.TrimSpace(line)
 		if len(line) == 0 {
 			continue
@@ -86,6 +82,14 @@ func (n *NDJSONReader) Next() ([]byte, error) {
 // readLine returns one line without its newline. (nil, err) is the end of the stream or a read
 // error; (non-nil, ErrNDJSONLineTooLong) a line over the limit, skipped to its end.
 func (n *NDJSONReader) readLine() ([]byte, error) {
+	if !n.started {
+		// A UTF-8 byte order mark opens some exports; it is no part of the first line, so it
+		// counts neither as content nor towards the line limit.
+		n.started = true
+		if p, err := n.r.Peek(3); err == nil && bytes.Equal(p, []byte("\xef\xbb\xbf")) {
+			_, _ = n.r.Discard(3)
+		}
+	}
 	b, err := n.r.ReadSlice('\n')
 	if err == nil {
 		b = b[:len(b)-1]
