@@ -46,8 +46,11 @@ func FuzzScore(f *testing.F) {
 		k := r.Contract
 		if b := r.Best; b != nil {
 			// A card clears the threshold on the organisation's gain, or, when the switch is
-			// organisation-neutral, on the payer's saving.
-			clears := b.Delta.NetImpact > k.Threshold || (cents(b.Delta.NetImpact) == 0 && -b.Delta.PayerAllowed > k.Threshold)
+			// organisation-neutral, on the payer's saving; or the ordered product needs the payer's
+			// prior authorisation and Best does not (the card shows what that costs the
+			// organisation), in which case Best must indeed need none.
+			clears := b.Delta.NetImpact > k.Threshold || (cents(b.Delta.NetImpact) == 0 && -b.Delta.PayerAllowed > k.Threshold) ||
+				(r.AvoidsPriorAuth && r.Ordered.PriorAuth.Required && !b.PriorAuth.Required)
 			if r.Reason != "" || !b.Eligible || !clears || cents(b.Delta.PatientOOP) > 0 ||
 				(cents(b.Delta.PayerAllowed) > 0 && !k.AllowMarginSwitch) {
 				t.Fatalf("bad best %s: %+v (reason %q)", b.Product.ID, b.Delta, r.Reason)
