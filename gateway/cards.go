@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"valuerx/cdshooks"
+	"valuerx/clinical"
 	"valuerx/fhir"
 	"valuerx/scoring"
 )
@@ -72,7 +73,7 @@ func buildCard(item orderedItem, res scoring.Result, group scoring.Group, histor
 	if err != nil {
 		return nil, err
 	}
-	sched := scheduleOf(draft)
+	sched := scheduleOf(item.order)
 	suggested := make([]scoring.Option, 0, len(opts))
 	for i, o := range opts {
 		med, ok := suggestedMedication(o, item, res)
@@ -228,7 +229,7 @@ func suggestedMedication(o scoring.Option, item orderedItem, res scoring.Result)
 	if p.ProperName != "" && !strings.EqualFold(p.ProperName, p.Name) {
 		name += " (" + p.ProperName + ")"
 	}
-	m.label = name + " " + doseAsWritten(item.raw, res.DoseMg) + routeAbbrev(p.Route)
+	m.label = name + " " + doseAsWritten(item.order, res.DoseMg) + routeAbbrev(p.Route)
 	m.text = fmt.Sprintf("%s %s", name, routeText(p.Route, p.DosageForm))
 	return m, true
 }
@@ -262,16 +263,14 @@ func routeText(route, form string) string {
 	return strings.TrimSpace(form + ", " + route)
 }
 
-// scheduleOf reads the draft's first dosage instruction's timing as a prescriber writes it
-// ("q3w", "daily", "twice daily"), "" when it has none valuerx can say briefly.
-func scheduleOf(draft map[string]json.RawMessage) string {
-	var di []struct {
-		Timing *timing `json:"timing"`
-	}
-	if json.Unmarshal(draft["dosageInstruction"], &di) != nil || len(di) == 0 {
+// scheduleOf reads the order's maintenance (last) dosage instruction's timing as a prescriber
+// writes it ("q3w", "daily", "twice daily"), "" when it has none valuerx can say briefly. It reads
+// the clinical.Order decoded with the draft, not the draft again.
+func scheduleOf(o *clinical.Order) string {
+	if o == nil || len(o.DosageInstruction) == 0 {
 		return ""
 	}
-	last := di[len(di)-1] // the maintenance instruction: a loading dose is a one-off
+	last := o.DosageInstruction[len(o.DosageInstruction)-1] // the maintenance instruction: a loading dose is a one-off
 	if last.Timing == nil || last.Timing.Repeat == nil {
 		return ""
 	}
@@ -420,21 +419,10 @@ func implausibleCard(item orderedItem, group scoring.Group) *cdshooks.Card {
 // doseAsWritten is the order's dose the way the prescriber wrote it, which a suggestion keeps
 // ("8 mg/kg then 6 mg/kg", "375 mg/m2", "300 mcg"); the computed dose in mg (mcg below 1 mg: a
 // decimal dose under one is an error-prone way to write it) when the order states none.
-func doseAsWritten(raw json.RawMessage, computedMg float64) string {
-	var mr struct {
-		DosageInstruction []struct {
-			DoseAndRate []struct {
-				DoseQuantity *struct {
-					Value *float64 `json:"value"`
-					Unit  string   `json:"unit"`
-					Code  string   `json:"code"`
-				} `json:"doseQuantity"`
-			} `json:"doseAndRate"`
-		} `json:"dosageInstruction"`
-	}
+func doseAsWritten(o *clinical.Order, computedMg float64) string {
 	var parts []string
-	if json.Unmarshal(raw, &mr) == nil {
-		for _, di := range mr.DosageInstruction {
+	if o != nil {
+		for _, di := range o.DosageInstruction {
 			for _, dr := range di.DoseAndRate {
 				q := dr.DoseQuantity
 				if q == nil || q.Value == nil {

@@ -333,10 +333,8 @@ func doseLine(item orderedItem, res scoring.Result, group scoring.Group) string 
 		dose = m[1]
 	}
 	s := fmt.Sprintf("Same dose: %s%s", dose, routeAbbrev(res.Best.Product.Route))
-	if draft, err := parseDraft(item.raw); err == nil {
-		if sched := scheduleOf(draft); sched != "" {
-			s += " " + sched
-		}
+	if sched := scheduleOf(item.order); sched != "" {
+		s += " " + sched
 	}
 	return s
 }

@@ -201,15 +201,6 @@ type historyDoc struct {
 	Contained                 []json.RawMessage       `json:"contained"`
 }
 
-// timing is the part of a dosage instruction's timing a card's label reads.
-type timing struct {
-	Repeat *struct {
-		Frequency  *float64 `json:"frequency"`
-		Period     *float64 `json:"period"`
-		PeriodUnit string   `json:"periodUnit"`
-	} `json:"repeat"`
-}
-
 type quantity struct {
 	Value *float64 `json:"value"`
 	Unit  string   `json:"unit"`
