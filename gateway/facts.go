@@ -355,21 +355,8 @@ func recogniseDecoded(cat *scoring.Catalog, raw json.RawMessage, mr *medRequest,
 	item := orderedItem{raw: raw, id: mr.ID, date: now}
 	prod, strength, ok := productAndStrength(cat, mr.MedicationCodeableConcept)
 	if !ok && mr.MedicationReference != nil && mr.MedicationReference.Reference != nil {
-		ref := *mr.MedicationReference.Reference
-		var medRaw json.RawMessage
-		if strings.HasPrefix(ref, "#") {
-			for _, c := range mr.Contained {
-				var m medicationDoc
-				if json.Unmarshal(c, &m) == nil && m.ResourceType == "Medication" && m.ID == ref[1:] {
-					medRaw = c
-				}
-			}
-		} else if lookup != nil {
-			medRaw, _ = lookup(ref)
-		}
-		var m medicationDoc
-		if medRaw != nil && json.Unmarshal(medRaw, &m) == nil && m.ResourceType == "Medication" {
-			prod, strength, ok = productAndStrength(cat, m.Code)
+		if code, found := referencedCode(*mr.MedicationReference.Reference, mr.Contained, lookup); found {
+			prod, strength, ok = productAndStrength(cat, code)
 		}
 	}
 	if !ok {
@@ -474,7 +461,9 @@ func therapyHistory(cat *scoring.Catalog, history []json.RawMessage, lookup medi
 		}
 		p, ok := productOf(cat, mr.MedicationCodeableConcept)
 		if !ok && mr.MedicationReference != nil && mr.MedicationReference.Reference != nil {
-			p, ok = referencedProduct(cat, *mr.MedicationReference.Reference, mr.Contained, lookup)
+			if code, found := referencedCode(*mr.MedicationReference.Reference, mr.Contained, lookup); found {
+				p, ok = productOf(cat, code)
+			}
 		}
 		if !ok {
 			continue
@@ -510,8 +499,10 @@ func productOfCodings(cat *scoring.Catalog, codings []medindex.Coding) (scoring.
 	return scoring.Product{}, false
 }
 
-// referencedProduct resolves a medicationReference: a contained Medication, else lookup.
-func referencedProduct(cat *scoring.Catalog, ref string, contained []json.RawMessage, lookup medicationLookup) (scoring.Product, bool) {
+// referencedCode resolves a medicationReference to the Medication's code: a contained
+// Medication ("#id"), else lookup (the draft bundle, then the FHIR server). Draft orders and
+// history entries both read it.
+func referencedCode(ref string, contained []json.RawMessage, lookup medicationLookup) (*r4.CodeableConcept, bool) {
 	var medRaw json.RawMessage
 	if strings.HasPrefix(ref, "#") {
 		for _, c := range contained {
@@ -525,9 +516,9 @@ func referencedProduct(cat *scoring.Catalog, ref string, contained []json.RawMes
 	}
 	var m medicationDoc
 	if medRaw == nil || json.Unmarshal(medRaw, &m) != nil || m.ResourceType != "Medication" {
-		return scoring.Product{}, false
+		return nil, false
 	}
-	return productOf(cat, m.Code)
+	return m.Code, true
 }
 
 // currentProduct finds a product of the same group the patient already receives: an active or
