@@ -257,31 +257,44 @@ func productAndStrength(cat *scoring.Catalog, cc *r4.CodeableConcept) (scoring.P
 	if cc == nil {
 		return scoring.Product{}, 0, false
 	}
-	order := []struct {
+	codings := make([]medindex.Coding, 0, len(cc.Coding))
+	for _, cd := range cc.Coding {
+		var c medindex.Coding
+		if cd.System != nil {
+			c.System = *cd.System
+		}
+		if cd.Code != nil {
+			c.Code = *cd.Code
+		}
+		codings = append(codings, c)
+	}
+	return lookupCodings(cat, codings)
+}
+
+// lookupCodings is the one place a medication's codings become a catalog product (and the
+// strength in mg of one item when the matched code names one): RxNorm first, then NDC, then
+// HCPCS; then a code filed under the wrong system. The CDS Hooks sandbox re-codes a suggestion
+// that carries no RxNorm code (Hercessi) as RxNorm "Q5146": a code of the HCPCS Level II shape
+// (a letter and four digits) can be no RXCUI (RXCUIs are digits), so it is looked up as the HCPCS
+// code it is; likewise a dashed 10- or 11-digit NDC under another system.
+func lookupCodings(cat *scoring.Catalog, codings []medindex.Coding) (scoring.Product, float64, bool) {
+	for _, o := range []struct {
 		system string
 		kind   scoring.CodeSystem
-	}{{fhir.SystemRxNorm, scoring.RxNorm}, {fhir.SystemNDC, scoring.NDC}, {fhir.SystemHCPCS, scoring.HCPCS}}
-	for _, o := range order {
-		for _, cd := range cc.Coding {
-			if cd.System == nil || cd.Code == nil || !sameSystem(*cd.System, o.system) {
+	}{{fhir.SystemRxNorm, scoring.RxNorm}, {fhir.SystemNDC, scoring.NDC}, {fhir.SystemHCPCS, scoring.HCPCS}} {
+		for _, c := range codings {
+			if c.System == "" || c.Code == "" || !sameSystem(c.System, o.system) {
 				continue
 			}
-			code := strings.TrimSpace(*cd.Code)
+			code := strings.TrimSpace(c.Code)
 			if p, ok := cat.Lookup(o.kind, code); ok {
 				mg, _ := cat.Strength(o.kind, code)
 				return p, mg, true
 			}
 		}
 	}
-	// A code filed under the wrong system: the CDS Hooks sandbox re-codes a suggestion that
-	// carries no RxNorm code (Hercessi) as RxNorm "Q5146". A code of the HCPCS Level II shape
-	// (a letter and four digits) can be no RXCUI (RXCUIs are digits), so it is looked up as the
-	// HCPCS code it is; likewise a dashed 10- or 11-digit NDC under another system.
-	for _, cd := range cc.Coding {
-		if cd.Code == nil {
-			continue
-		}
-		code := strings.TrimSpace(*cd.Code)
+	for _, c := range codings {
+		code := strings.TrimSpace(c.Code)
 		switch {
 		case hcpcsShape(code):
 			if p, ok := cat.Lookup(scoring.HCPCS, code); ok {
@@ -474,29 +487,10 @@ func therapyHistory(cat *scoring.Catalog, history []json.RawMessage, lookup medi
 	return out
 }
 
-// productOfCodings is productOf over medindex's codings: RxNorm first, then NDC, then HCPCS.
+// productOfCodings is productOf over medindex's codings.
 func productOfCodings(cat *scoring.Catalog, codings []medindex.Coding) (scoring.Product, bool) {
-	for _, o := range []struct {
-		system string
-		kind   scoring.CodeSystem
-	}{{fhir.SystemRxNorm, scoring.RxNorm}, {fhir.SystemNDC, scoring.NDC}, {fhir.SystemHCPCS, scoring.HCPCS}} {
-		for _, c := range codings {
-			if c.System == "" || c.Code == "" || !sameSystem(c.System, o.system) {
-				continue
-			}
-			if p, ok := cat.Lookup(o.kind, strings.TrimSpace(c.Code)); ok {
-				return p, true
-			}
-		}
-	}
-	for _, c := range codings { // a HCPCS code filed under another system, as productAndStrength reads it
-		if code := strings.TrimSpace(c.Code); hcpcsShape(code) {
-			if p, ok := cat.Lookup(scoring.HCPCS, code); ok {
-				return p, true
-			}
-		}
-	}
-	return scoring.Product{}, false
+	p, _, ok := lookupCodings(cat, codings)
+	return p, ok
 }
 
 // referencedCode resolves a medicationReference to the Medication's code: a contained
