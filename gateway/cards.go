@@ -28,6 +28,13 @@ const (
 	maxSuggestions = 3
 )
 
+// valuerxSource is the source of every medication-choice card (CDS Hooks 2.0 card.source);
+// Inferno requires source.topic on every card.
+var valuerxSource = cdshooks.Source{
+	Label: "valuerx value-based medication choice",
+	Topic: &cdshooks.Coding{System: topicSystem, Code: topicCode, Display: topicDisplay},
+}
+
 // buildCard turns a scoring result with a best option into one card: a summary naming the option
 // and the saving under the arrangement, a side-by-side markdown table with the source of every
 // figure, and up to three suggestions that update the draft order with the medication swapped.
@@ -35,10 +42,7 @@ func buildCard(item orderedItem, res scoring.Result, group scoring.Group, histor
 	best := res.Best
 	ordered := res.Ordered
 	summary := cardSummary(res)
-	card := cdshooks.NewCard(summary, "info", cdshooks.Source{
-		Label: "valuerx value-based medication choice",
-		Topic: &cdshooks.Coding{System: topicSystem, Code: topicCode, Display: topicDisplay},
-	})
+	card := cdshooks.NewCard(summary, "info", valuerxSource)
 	card.Detail = detailMarkdown(item, res, group, historyKnown, view)
 	if item.scheduleImplausible {
 		// The order's schedule is not one the label allows (IV trastuzumab daily): the figures use
@@ -403,10 +407,7 @@ func implausibleCard(item orderedItem, group scoring.Group) *cdshooks.Card {
 	if len(summary) > 140 {
 		summary = "valuerx did not price this order: the dose is not one the label allows"
 	}
-	card := cdshooks.NewCard(summary, "info", cdshooks.Source{
-		Label: "valuerx value-based medication choice",
-		Topic: &cdshooks.Coding{System: topicSystem, Code: topicCode, Display: topicDisplay},
-	})
+	card := cdshooks.NewCard(summary, "info", valuerxSource)
 	card.Detail = "**Order check:** " + mdEscape(strings.Join(item.doseNotes, "; ")) +
 		".\n\nNo alternative is suggested and no figures are given until the dose is corrected." +
 		"\n\nLabel bounds used: " + mdEscape(group.Label.Source) + "\n"

@@ -379,8 +379,7 @@ func recogniseDecoded(cat *scoring.Catalog, raw json.RawMessage, mr *medRequest,
 	item.codeMg = strength
 	if prod.MgPerUnit > 0 {
 		item.device = orderedDevice(cat, mr.MedicationCodeableConcept)
-	}
-	if prod.MgPerUnit == 0 {
+	} else {
 		item.itemMg = strength
 	}
 	if d, ok := parseFHIRDate(mr.AuthoredOn); ok {

@@ -125,10 +125,7 @@ func withRoundedDose(draft map[string]json.RawMessage, mg, fromMg, pct float64) 
 func roundingCard(item orderedItem, res scoring.Result, ro *roundingOffer) (*cdshooks.Card, error) {
 	summary := fmt.Sprintf("Round %s %s mg to %s mg (%s, whole vials): total cost %s lower per course",
 		ro.product.Name, fmtMg(ro.fromMg), fmtMg(ro.DoseMg), signedPct(ro.ChangePct), wholeUSD(ro.payerCut))
-	card := cdshooks.NewCard(summary, "info", cdshooks.Source{
-		Label: "valuerx value-based medication choice",
-		Topic: &cdshooks.Coding{System: topicSystem, Code: topicCode, Display: topicDisplay},
-	})
+	card := cdshooks.NewCard(summary, "info", valuerxSource)
 	// Written for a sidebar like the switch card (cardtext.go): the reason first, a short table,
 	// short lines.
 	card.Detail = fmt.Sprintf("- Same product: %s\n- P&T dose-rounding policy\n- %s mg is %s of %s mg\n- Whole single-dose vials\n- Ordered dose discards %s mg\n\n"+
