@@ -383,7 +383,7 @@ func (s *SQLite) decidedOrders(ctx context.Context) ([]summaryRow, error) {
 		return nil, fmt.Errorf("store: summary: %w", err)
 	}
 	defer rows.Close()
-	orders := map[[2]string]summaryRow{}
+	orders := orderSet{}
 	for rows.Next() {
 		var r summaryRow
 		var at, fbAt, fbRecv string
@@ -391,44 +391,62 @@ func (s *SQLite) decidedOrders(ctx context.Context) ([]summaryRow, error) {
 			&r.outcome, &r.reason, &fbAt, &fbRecv, &r.suggestion, &r.suggs, &r.service, &r.group, &r.ordered, &r.best, &r.user); err != nil {
 			return nil, fmt.Errorf("store: summary row: %w", err)
 		}
-		if r.outcome == "accepted" {
-			// Book the accepted suggestion's own figures (issue 10 item 7).
-			ss, err := decodeSuggestions(r.suggs)
-			if err != nil {
-				return nil, err
-			}
-			for _, sg := range ss {
-				if sg.UUID == r.suggestion {
-					r.hasOpt, r.optProduct, r.optPayer, r.optPatient, r.optOrg = true, sg.ProductID, sg.PayerSaving, sg.PatientSaving, sg.OrgImpact
-				}
-			}
-		}
-		r.suggs = ""
 		r.at, r.fbAt, r.fbRecv = parseTS(at), parseTS(fbAt), parseTS(fbRecv)
-		r.firstAt = r.at
-		key := [2]string{r.client, r.orderKey}
-		if r.orderKey == "" {
-			key = [2]string{"card", r.card}
-		}
-		prev, seen := orders[key]
-		if seen && prev.firstAt.Before(r.firstAt) {
-			r.firstAt = prev.firstAt
-		}
-		if !seen || decides(r, prev) {
-			orders[key] = r
-		} else {
-			prev.firstAt = r.firstAt
-			orders[key] = prev
+		if err := orders.add(r); err != nil {
+			return nil, err
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: summary rows: %w", err)
 	}
+	return orders.rows(), nil
+}
+
+// orderSet keeps, per order, the card that decides it. Every store folds its rows through it,
+// so one decision per order means the same on each.
+type orderSet map[[2]string]summaryRow
+
+// add folds one card (with its latest feedback, times parsed, suggestions still encoded) into
+// the set.
+func (orders orderSet) add(r summaryRow) error {
+	if r.outcome == "accepted" {
+		// Book the accepted suggestion's own figures (issue 10 item 7).
+		ss, err := decodeSuggestions(r.suggs)
+		if err != nil {
+			return err
+		}
+		for _, sg := range ss {
+			if sg.UUID == r.suggestion {
+				r.hasOpt, r.optProduct, r.optPayer, r.optPatient, r.optOrg = true, sg.ProductID, sg.PayerSaving, sg.PatientSaving, sg.OrgImpact
+			}
+		}
+	}
+	r.suggs = ""
+	r.firstAt = r.at
+	key := [2]string{r.client, r.orderKey}
+	if r.orderKey == "" {
+		key = [2]string{"card", r.card}
+	}
+	prev, seen := orders[key]
+	if seen && prev.firstAt.Before(r.firstAt) {
+		r.firstAt = prev.firstAt
+	}
+	if !seen || decides(r, prev) {
+		orders[key] = r
+	} else {
+		prev.firstAt = r.firstAt
+		orders[key] = prev
+	}
+	return nil
+}
+
+// rows returns the deciding card of every order.
+func (orders orderSet) rows() []summaryRow {
 	out := make([]summaryRow, 0, len(orders))
 	for _, r := range orders {
 		out = append(out, r)
 	}
-	return out, nil
+	return out
 }
 
 // figures are the per-course savings an accepted order books: the accepted suggestion's own, or
@@ -446,6 +464,11 @@ func (s *SQLite) Orders(ctx context.Context, from, to time.Time) ([]OrderRecord,
 	if err != nil {
 		return nil, err
 	}
+	return ordersOf(rows, from, to), nil
+}
+
+// ordersOf builds the order records of the deciding cards rows first advised in [from, to).
+func ordersOf(rows []summaryRow, from, to time.Time) []OrderRecord {
 	out := make([]OrderRecord, 0, len(rows))
 	for _, r := range rows {
 		if (!from.IsZero() && r.firstAt.Before(from)) || (!to.IsZero() && !r.firstAt.Before(to)) {
@@ -476,7 +499,7 @@ func (s *SQLite) Orders(ctx context.Context, from, to time.Time) ([]OrderRecord,
 		}
 		return a.OrderedProductID < b.OrderedProductID
 	})
-	return out, nil
+	return out
 }
 
 // Summary reports, per contract, the orders advised on, what became of them, and the money they
@@ -487,6 +510,11 @@ func (s *SQLite) Summary(ctx context.Context) ([]ContractSummary, error) {
 	if err != nil {
 		return nil, err
 	}
+	return summaryOf(orders), nil
+}
+
+// summaryOf builds the per-contract summary of the deciding cards orders.
+func summaryOf(orders []summaryRow) []ContractSummary {
 	by := map[string]*ContractSummary{}
 	for _, r := range orders {
 		cs := by[r.contract]
@@ -527,7 +555,7 @@ func (s *SQLite) Summary(ctx context.Context) ([]ContractSummary, error) {
 		out = append(out, *cs)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ContractID < out[j].ContractID })
-	return out, nil
+	return out
 }
 
 // decides reports whether card r, rather than prev, stands for their order: a card with feedback

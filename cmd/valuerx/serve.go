@@ -206,13 +206,20 @@ type app struct {
 	gw      *gateway.Gateway
 	store   store.Store
 	fhirSrv *fhir.Server
+	// stopRetention ends the retention loop (nil when retention is off).
+	stopRetention func()
 	// demoAnalystPassword is the password of the demo's analyst account, generated at start in
 	// demo mode when no analyst credential is configured ("" otherwise).
 	demoAnalystPassword string
 }
 
 func (a *app) Close() {
-	a.gw.Close()
+	if a.gw != nil {
+		a.gw.Close()
+	}
+	if a.stopRetention != nil {
+		a.stopRetention()
+	}
 	if a.store != nil {
 		a.store.Close()
 	}
@@ -231,6 +238,12 @@ func buildApp(cfg fileConfig, logger *slog.Logger) (*app, error) {
 	cat, reg, scorer := set.cat, set.reg, set.scorer
 	logCatalog(logger, set, time.Now(), "catalog loaded")
 	a := &app{}
+	built := false
+	defer func() {
+		if !built {
+			a.Close() // the store and its retention loop, when opened before the failure
+		}
+	}()
 	gcfg := gateway.Config{
 		ExternalURL:      cfg.ExternalURL,
 		Catalog:          cat,
@@ -292,18 +305,14 @@ func buildApp(cfg fileConfig, logger *slog.Logger) (*app, error) {
 	gcfg.Targets = cfg.Analytics.Targets
 	a.demoAnalystPassword = demoPassword
 	gcfg.MetricsOnGateway = cfg.MetricsListen == ""
-	if cfg.Store != "" {
-		if dir := filepath.Dir(cfg.Store); dir != "." {
-			if err := os.MkdirAll(dir, 0o700); err != nil {
-				return nil, fmt.Errorf("store: %w", err)
-			}
-		}
-		st, err := store.OpenSQLite(cfg.Store)
-		if err != nil {
-			return nil, err
-		}
+	st, err := openStore(context.Background(), cfg.Store, logger)
+	if err != nil {
+		return nil, err
+	}
+	if st != nil {
 		a.store = st
 		gcfg.Store = st
+		a.stopRetention = startRetention(st, cfg.Store, logger)
 	}
 	if cfg.authEnabled() {
 		var replay cdshooks.ReplayStore
@@ -338,6 +347,7 @@ func buildApp(cfg fileConfig, logger *slog.Logger) (*app, error) {
 		return nil, err
 	}
 	a.gw = gw
+	built = true
 	return a, nil
 }
 
