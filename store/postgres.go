@@ -134,11 +134,43 @@ func (p *Postgres) Close() error {
 
 const pgInsertDecision = `INSERT INTO decisions
 	(card_uuid, hook_instance, service_id, hook, client, order_key, fingerprint, contract_id, arrangement, group_id,
-	 ordered_product, best_product, suggestions, payer_saving, patient_saving, org_impact, created_at, user_id)
-	VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13::jsonb,$14,$15,$16,$17,$18)
+	 ordered_product, best_product, suggestions, payer_saving, patient_saving, org_impact, created_at, user_id,
+	 tenant, location, no_card_reason, therapy, price_period, catalog_version, admins_per_year, ordered_rel, options, score_request)
+	VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13::jsonb,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27::jsonb,$28)
 	ON CONFLICT (card_uuid) DO NOTHING`
 
-// RecordDecisions stores cards in the next group commit and returns once it is committed.
+// pgDecisionCols are the decision columns pgScanDecision reads, prefixed d.
+const pgDecisionCols = `d.card_uuid, d.hook_instance, d.service_id, d.hook, d.client, d.order_key, d.fingerprint, d.contract_id,
+	d.arrangement, d.group_id, d.ordered_product, d.best_product, d.suggestions::text, d.payer_saving, d.patient_saving, d.org_impact,
+	d.created_at, d.user_id, d.tenant, d.location, d.no_card_reason, d.therapy, d.price_period, d.catalog_version,
+	d.admins_per_year, d.ordered_rel, d.options::text, d.score_request`
+
+// pgScanDecision returns the scan destinations of pgDecisionCols into d and a function that
+// decodes the JSON columns once scanned.
+func pgScanDecision(d *Decision) ([]any, func() error) {
+	var suggs, opts string
+	var req []byte
+	dst := []any{&d.CardUUID, &d.HookInstance, &d.ServiceID, &d.Hook, &d.Client, &d.OrderKey, &d.Fingerprint, &d.ContractID,
+		&d.Arrangement, &d.GroupID, &d.OrderedProductID, &d.BestProductID, &suggs, &d.PayerSaving, &d.PatientSaving, &d.OrgImpact,
+		&d.At, &d.UserID, &d.Tenant, &d.Location, &d.NoCardReason, &d.Therapy, &d.PricePeriod, &d.CatalogVersion,
+		&d.AdministrationsPerYear, &d.OrderedRelationship, &opts, &req}
+	return dst, func() error {
+		d.At = d.At.UTC()
+		var err error
+		if d.Suggestions, err = decodeSuggestions(suggs); err != nil {
+			return err
+		}
+		if d.Options, err = decodeOptions(opts); err != nil {
+			return err
+		}
+		if len(req) > 0 {
+			d.ScoreRequest = req
+		}
+		return nil
+	}
+}
+
+// RecordDecisions stores decisions in the next group commit and returns once it is committed.
 // Recording the same card uuid twice keeps the first.
 func (p *Postgres) RecordDecisions(ctx context.Context, ds []Decision) error {
 	if len(ds) == 0 {
@@ -150,9 +182,19 @@ func (p *Postgres) RecordDecisions(ctx context.Context, ds []Decision) error {
 		if err != nil {
 			return err
 		}
+		opts, err := EncodeOptions(d.Options)
+		if err != nil {
+			return err
+		}
+		req := d.ScoreRequest
+		if req == nil {
+			req = []byte{}
+		}
 		stmts[i] = pgStmt{sql: pgInsertDecision, args: []any{d.CardUUID, d.HookInstance, d.ServiceID, d.Hook, d.Client,
 			d.OrderKey, d.Fingerprint, d.ContractID, d.Arrangement, d.GroupID, d.OrderedProductID, d.BestProductID,
-			suggs, d.PayerSaving, d.PatientSaving, d.OrgImpact, d.At.UTC(), d.UserID}}
+			suggs, d.PayerSaving, d.PatientSaving, d.OrgImpact, d.At.UTC(), d.UserID,
+			d.Tenant, d.Location, d.NoCardReason, d.Therapy, d.PricePeriod, d.CatalogVersion, d.AdministrationsPerYear,
+			d.OrderedRelationship, opts, req}}
 	}
 	if err := p.b.do(ctx, "d"+ds[0].CardUUID, stmts...); err != nil {
 		return fmt.Errorf("store: record decision: %w", err)
@@ -160,23 +202,19 @@ func (p *Postgres) RecordDecisions(ctx context.Context, ds []Decision) error {
 	return nil
 }
 
-// Decision returns the card with uuid, or ErrNotFound.
+// Decision returns the card with uuid, or ErrNotFound (also for a no-card decision).
 func (p *Postgres) Decision(ctx context.Context, cardUUID string) (Decision, error) {
-	d := Decision{CardUUID: cardUUID}
-	var suggs string
-	err := p.pool.QueryRow(ctx, `SELECT hook_instance, service_id, hook, client, order_key, fingerprint, contract_id,
-		arrangement, group_id, ordered_product, best_product, suggestions::text, payer_saving, patient_saving, org_impact, created_at, user_id
-		FROM decisions WHERE card_uuid = $1`, cardUUID).Scan(&d.HookInstance, &d.ServiceID, &d.Hook, &d.Client, &d.OrderKey,
-		&d.Fingerprint, &d.ContractID, &d.Arrangement, &d.GroupID, &d.OrderedProductID, &d.BestProductID, &suggs,
-		&d.PayerSaving, &d.PatientSaving, &d.OrgImpact, &d.At, &d.UserID)
+	var d Decision
+	dst, finish := pgScanDecision(&d)
+	err := p.pool.QueryRow(ctx, `SELECT `+pgDecisionCols+` FROM decisions d WHERE d.card_uuid = $1 AND d.no_card_reason = ''`,
+		cardUUID).Scan(dst...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Decision{}, ErrNotFound
 	}
 	if err != nil {
 		return Decision{}, fmt.Errorf("store: look up card: %w", err)
 	}
-	d.At = d.At.UTC()
-	if d.Suggestions, err = decodeSuggestions(suggs); err != nil {
+	if err := finish(); err != nil {
 		return Decision{}, err
 	}
 	return d, nil
@@ -268,65 +306,76 @@ func (p *Postgres) maybeSweepJTI(now time.Time) {
 	}()
 }
 
-// decidedOrders reads every card with its latest feedback and folds them into one deciding card
-// per order (orderSet, shared with SQLite).
-func (p *Postgres) decidedOrders(ctx context.Context) ([]summaryRow, error) {
+// decisionRows reads every decision with its latest feedback (by clamped outcome time, then
+// arrival) for AssembleOrders, shared with SQLite.
+func (p *Postgres) decisionRows(ctx context.Context) ([]DecisionRow, error) {
 	rows, err := p.pool.Query(ctx, `
-		SELECT d.card_uuid, d.client, d.order_key, d.contract_id, d.arrangement, d.payer_saving, d.patient_saving,
-		       d.org_impact, d.created_at,
-		       COALESCE(f.outcome, ''), COALESCE(f.reason_code, ''), f.outcome_at, f.received_at,
-		       COALESCE(f.suggestion_uuid, ''), d.suggestions::text, d.service_id, d.group_id, d.ordered_product, d.best_product, d.user_id
+		SELECT `+pgDecisionCols+`,
+		       COALESCE(f.outcome, ''), COALESCE(f.reason_code, ''), f.outcome_at, f.received_at, COALESCE(f.suggestion_uuid, '')
 		FROM decisions d
 		LEFT JOIN (
 			SELECT DISTINCT ON (card_uuid) card_uuid, outcome, reason_code, suggestion_uuid, outcome_at, received_at
 			FROM feedback ORDER BY card_uuid, outcome_at DESC, received_at DESC) f
 		ON f.card_uuid = d.card_uuid`)
 	if err != nil {
-		return nil, fmt.Errorf("store: summary: %w", err)
+		return nil, fmt.Errorf("store: orders: %w", err)
 	}
 	defer rows.Close()
-	orders := orderSet{}
+	var out []DecisionRow
 	for rows.Next() {
-		var r summaryRow
+		var r DecisionRow
 		var fbAt, fbRecv *time.Time
-		if err := rows.Scan(&r.card, &r.client, &r.orderKey, &r.contract, &r.arr, &r.payer, &r.patient, &r.org, &r.at,
-			&r.outcome, &r.reason, &fbAt, &fbRecv, &r.suggestion, &r.suggs, &r.service, &r.group, &r.ordered, &r.best, &r.user); err != nil {
-			return nil, fmt.Errorf("store: summary row: %w", err)
+		dst, finish := pgScanDecision(&r.Decision)
+		dst = append(dst, &r.Outcome, &r.ReasonCode, &fbAt, &fbRecv, &r.SuggestionUUID)
+		if err := rows.Scan(dst...); err != nil {
+			return nil, fmt.Errorf("store: orders row: %w", err)
 		}
-		r.at = r.at.UTC()
-		if fbAt != nil {
-			r.fbAt = fbAt.UTC()
-		}
-		if fbRecv != nil {
-			r.fbRecv = fbRecv.UTC()
-		}
-		if err := orders.add(r); err != nil {
+		if err := finish(); err != nil {
 			return nil, err
 		}
+		if fbAt != nil {
+			r.FeedbackAt = fbAt.UTC()
+		}
+		if fbRecv != nil {
+			r.FeedbackReceived = fbRecv.UTC()
+		}
+		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: summary rows: %w", err)
+		return nil, fmt.Errorf("store: orders rows: %w", err)
 	}
-	return orders.rows(), nil
+	return out, nil
 }
 
-// Orders returns one record per order first advised in [from, to); a zero bound is open.
+// Orders returns one record per order first seen in [from, to); a zero bound is open.
 func (p *Postgres) Orders(ctx context.Context, from, to time.Time) ([]OrderRecord, error) {
-	rows, err := p.decidedOrders(ctx)
+	rows, err := p.decisionRows(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return ordersOf(rows, from, to), nil
+	admins, err := p.administrations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	claims, err := p.claims(ctx)
+	if err != nil {
+		return nil, err
+	}
+	divs, err := p.divergences(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return AssembleOrders(rows, admins, claims, divs, from, to), nil
 }
 
-// Summary reports, per contract, the orders advised on, what became of them, and the money they
-// moved, as SQLite's Summary does.
+// Summary reports, per contract, the orders that got a card, what became of them, and the money
+// they moved, as SQLite's Summary does (SummarizeOrders).
 func (p *Postgres) Summary(ctx context.Context) ([]ContractSummary, error) {
-	rows, err := p.decidedOrders(ctx)
+	rows, err := p.decisionRows(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return summaryOf(rows), nil
+	return SummarizeOrders(AssembleOrders(rows, nil, nil, nil, time.Time{}, time.Time{})), nil
 }
 
 var _ Store = (*Postgres)(nil)

@@ -9,9 +9,12 @@ import (
 
 // Deleted counts the rows one retention run removed.
 type Deleted struct {
-	Decisions int64 `json:"decisions"`
-	Feedback  int64 `json:"feedback"`
-	JTI       int64 `json:"jti"`
+	Decisions       int64 `json:"decisions"`
+	Feedback        int64 `json:"feedback"`
+	Divergence      int64 `json:"divergence"`
+	Administrations int64 `json:"administrations"`
+	Claims          int64 `json:"claims"`
+	JTI             int64 `json:"jti"`
 }
 
 // retentionChunk bounds the rows one retention transaction deletes, so hooks never wait long
@@ -19,8 +22,9 @@ type Deleted struct {
 const retentionChunk = 2000
 
 // DeleteBefore removes what the retention period no longer covers: decisions created before
-// cutoff with every feedback item on them, feedback received before cutoff, and jti claims
-// expired by now. It deletes in small transactions through the group commit, so concurrent
+// cutoff with every feedback item and the divergence on them, feedback received before cutoff,
+// administrations given and claim lines of service dates before cutoff, and jti claims expired
+// by now. It deletes in small transactions through the group commit, so concurrent
 // hooks wait for one chunk at most.
 func (s *SQLite) DeleteBefore(ctx context.Context, cutoff, now time.Time) (Deleted, error) {
 	var out Deleted
@@ -58,6 +62,10 @@ func (s *SQLite) DeleteBefore(ctx context.Context, cutoff, now time.Time) (Delet
 			(SELECT card_uuid FROM decisions WHERE rowid BETWEEN ? AND ? AND created_at < ?)`, lo, hi, c); err != nil {
 			return err
 		}
+		if err := exec(ctx, tx, &out.Divergence, `DELETE FROM divergence WHERE card_uuid IN
+			(SELECT card_uuid FROM decisions WHERE rowid BETWEEN ? AND ? AND created_at < ?)`, lo, hi, c); err != nil {
+			return err
+		}
 		return exec(ctx, tx, &out.Decisions, `DELETE FROM decisions WHERE rowid BETWEEN ? AND ? AND created_at < ?`, lo, hi, c)
 	})
 	if err != nil {
@@ -69,7 +77,15 @@ func (s *SQLite) DeleteBefore(ctx context.Context, cutoff, now time.Time) (Delet
 	if err != nil {
 		return out, err
 	}
+	// administrations and claims are WITHOUT ROWID tables, small beside decisions (imports): one
+	// statement each.
 	err = s.c.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if err := exec(ctx, tx, &out.Administrations, `DELETE FROM administrations WHERE at < ?`, c); err != nil {
+			return err
+		}
+		if err := exec(ctx, tx, &out.Claims, `DELETE FROM claims WHERE service_date < ?`, c); err != nil {
+			return err
+		}
 		return exec(ctx, tx, &out.JTI, `DELETE FROM jti WHERE expires_at <= ?`, now.UnixNano())
 	})
 	return out, err
@@ -106,19 +122,21 @@ func (p *Postgres) DeleteBefore(ctx context.Context, cutoff, now time.Time) (Del
 	}()
 	c := cutoff.UTC()
 	for {
-		var d, f int64
+		var d, f, v int64
 		err := conn.QueryRow(ctx, `
 			WITH gone AS (
 				DELETE FROM decisions WHERE card_uuid IN (
 					SELECT card_uuid FROM decisions WHERE created_at < $1 ORDER BY created_at LIMIT $2)
 				RETURNING card_uuid),
-			fb AS (DELETE FROM feedback f USING gone WHERE f.card_uuid = gone.card_uuid RETURNING 1)
-			SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM fb)`, c, retentionChunk).Scan(&d, &f)
+			fb AS (DELETE FROM feedback f USING gone WHERE f.card_uuid = gone.card_uuid RETURNING 1),
+			dv AS (DELETE FROM divergence v USING gone WHERE v.card_uuid = gone.card_uuid RETURNING 1)
+			SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM fb), (SELECT count(*) FROM dv)`, c, retentionChunk).Scan(&d, &f, &v)
 		if err != nil {
 			return out, fmt.Errorf("store: retention: %w", err)
 		}
 		out.Decisions += d
 		out.Feedback += f
+		out.Divergence += v
 		if d < retentionChunk {
 			break
 		}
@@ -137,6 +155,14 @@ func (p *Postgres) DeleteBefore(ctx context.Context, cutoff, now time.Time) (Del
 	}
 	if err := chunked(&out.Feedback, `DELETE FROM feedback WHERE ctid IN (
 		SELECT ctid FROM feedback WHERE received_at < $1 LIMIT $2)`, c, retentionChunk); err != nil {
+		return out, err
+	}
+	if err := chunked(&out.Administrations, `DELETE FROM administrations WHERE ctid IN (
+		SELECT ctid FROM administrations WHERE at < $1 LIMIT $2)`, c, retentionChunk); err != nil {
+		return out, err
+	}
+	if err := chunked(&out.Claims, `DELETE FROM claims WHERE ctid IN (
+		SELECT ctid FROM claims WHERE service_date < $1 LIMIT $2)`, c, retentionChunk); err != nil {
 		return out, err
 	}
 	if err := chunked(&out.JTI, `DELETE FROM jti WHERE key IN (

@@ -84,9 +84,18 @@ func retentionByHand(t *testing.T, s retainer) {
 			t.Fatalf("claim %q refused", j.key)
 		}
 	}
+	// The realised side: old1's divergence goes with it; an administration and a claim line of
+	// 02-14 go, those of 02-20 stay.
+	must(s.RecordDivergence(ctx, []store.Divergence{{CardUUID: "old1", ComputedAt: day(1)}, {CardUUID: "new2", ComputedAt: day(21)}}))
+	_, err := s.RecordAdministrations(ctx, []store.Administration{{Client: "a", OrderKey: "k-old1", Key: "ad1", Status: "completed", At: day(14), ImportedAt: day(20)},
+		{Client: "a", OrderKey: "k-new2", Key: "ad2", Status: "completed", At: day(20), ImportedAt: day(21)}})
+	must(err)
+	_, err = s.RecordClaims(ctx, []store.Claim{{Client: "a", OrderKey: "k-old1", Key: "cl1", ServiceDate: day(14), ImportedAt: day(20)},
+		{Client: "a", OrderKey: "k-new2", Key: "cl2", ServiceDate: day(20), PaidUSD: 7, ImportedAt: day(21)}})
+	must(err)
 	got, err := s.DeleteBefore(ctx, cutoff, now)
 	must(err)
-	if want := (store.Deleted{Decisions: 2, Feedback: 3, JTI: 2}); got != want {
+	if want := (store.Deleted{Decisions: 2, Feedback: 3, Divergence: 1, Administrations: 1, Claims: 1, JTI: 2}); got != want {
 		t.Fatalf("deleted %+v, want %+v", got, want)
 	}
 	for id, kept := range map[string]bool{"old1": false, "old2": false, "edge": true, "new1": true, "new2": true} {
@@ -103,6 +112,17 @@ func retentionByHand(t *testing.T, s retainer) {
 	must(err)
 	if len(sum) != 1 || sum[0].Cards != 3 || sum[0].Accepted != 1 || sum[0].Overridden != 0 || sum[0].NoFeedback != 2 || sum[0].PayerSaved != 10 {
 		t.Fatalf("after retention: %+v", sum)
+	}
+	orders, err := s.Orders(ctx, time.Time{}, time.Time{})
+	must(err)
+	realised := 0
+	for _, o := range orders {
+		if o.Administrations == 1 && o.ClaimLines == 1 && o.PaidUSD == 7 && o.OrderedProductID == "p" {
+			realised++
+		}
+	}
+	if realised != 1 {
+		t.Errorf("new2's administration and claim of 02-20 must be kept (%d orders carry them): %+v", realised, orders)
 	}
 	// The live claim still holds; the deleted ones are gone, so a replay of them after their
 	// expiry is a new claim (the verifier refuses expired tokens before asking the store).

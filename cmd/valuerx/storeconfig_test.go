@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,5 +85,21 @@ func TestStoreDSNSources(t *testing.T) {
 	}
 	if _, err := (storeConfig{Driver: "postgres", DSNFile: f + ".missing"}).postgresDSN(); err == nil || !strings.Contains(err.Error(), "store.dsnFile") {
 		t.Fatalf("missing file: %v", err)
+	}
+}
+
+// A shared store without a shared order key would count one order seen by two instances as two
+// decisions: valuerx refuses to start, before it connects anywhere.
+func TestPostgresNeedsOrderKeySecret(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.Auth.DevKeyFile = filepath.Join(t.TempDir(), "dev.pem")
+	cfg.Store = storeConfig{Driver: driverPostgres, DSN: "host=/nonexistent-valuerx dbname=v"}
+	a, err := buildApp(cfg, newLogger(io.Discard, "error"))
+	if err == nil {
+		a.Close()
+		t.Fatal("started without orderKeySecretFile")
+	}
+	if !strings.Contains(err.Error(), "orderKeySecretFile") {
+		t.Fatalf("err = %v", err)
 	}
 }
