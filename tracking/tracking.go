@@ -72,12 +72,17 @@ type Row struct {
 	Prescriber  string `json:"prescriber,omitempty"`
 	// Month is YYYY-MM (UTC) on the rows of Report.Months.
 	Month string `json:"month,omitempty"`
-	// Cards counts orders (the same order at order-select and order-sign is one).
-	Cards      int            `json:"cards"`
-	Accepted   int            `json:"accepted"`
-	Overridden int            `json:"overridden"`
-	NoFeedback int            `json:"noFeedback"`
-	Overrides  map[string]int `json:"overrideReasons"`
+	// Orders counts every order of a tracked family, card or not; Cards the orders that got a
+	// card (the same order at order-select and order-sign is one), NoCard those that needed none,
+	// by reason in NoCardReasons.
+	Orders        int            `json:"orders"`
+	NoCard        int            `json:"noCard"`
+	NoCardReasons map[string]int `json:"noCardReasons,omitempty"`
+	Cards         int            `json:"cards"`
+	Accepted      int            `json:"accepted"`
+	Overridden    int            `json:"overridden"`
+	NoFeedback    int            `json:"noFeedback"`
+	Overrides     map[string]int `json:"overrideReasons"`
 	// AcceptanceRate is Accepted / (Accepted + Overridden); 0 when nothing was answered.
 	AcceptanceRate float64 `json:"acceptanceRate"`
 	// Projected per-course savings of the accepted suggestions (positive = saved).
@@ -208,6 +213,15 @@ func Build(orders []store.OrderRecord, f Filter, targets []Target) Report {
 }
 
 func (r *Row) add(o store.OrderRecord) {
+	r.Orders++
+	if !o.Card() {
+		r.NoCard++
+		if r.NoCardReasons == nil {
+			r.NoCardReasons = map[string]int{}
+		}
+		r.NoCardReasons[o.NoCardReason]++
+		return
+	}
 	r.Cards++
 	switch o.Outcome {
 	case "accepted":
