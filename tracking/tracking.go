@@ -90,6 +90,12 @@ type Row struct {
 	PatientSavedUSD float64        `json:"projectedPatientSavedUSD"`
 	OrgImpactUSD    float64        `json:"projectedOrgImpactUSD"`
 	Targets         []TargetResult `json:"targets,omitempty"`
+
+	// The savings are summed exactly, in micro-dollars (store.Micro), and rounded to the cent
+	// once in finish: float sums depend on the order they are added in, and figures such as a
+	// 20 % coinsurance land on half cents, so two orders of summation (Build's, a store's
+	// rollup) could show two different cents.
+	payer, patient, org int64
 }
 
 // Report is what the analytics pages show for one filter.
@@ -220,9 +226,9 @@ func (r *Row) add(o store.OrderRecord) {
 	switch o.Outcome {
 	case "accepted":
 		r.Accepted++
-		r.PayerSavedUSD += o.PayerSaved
-		r.PatientSavedUSD += o.PatientSaved
-		r.OrgImpactUSD += o.OrgImpact
+		r.payer += store.Micro(o.PayerSaved)
+		r.patient += store.Micro(o.PatientSaved)
+		r.org += store.Micro(o.OrgImpact)
 	case "overridden":
 		r.Overridden++
 		reason := o.ReasonCode
@@ -241,7 +247,7 @@ func (r *Row) finish() {
 	}
 	// Cents: sums of float figures are shown and exported to the cent, and the JSON, CSV and page
 	// then agree digit for digit.
-	r.PayerSavedUSD, r.PatientSavedUSD, r.OrgImpactUSD = cents(r.PayerSavedUSD), cents(r.PatientSavedUSD), cents(r.OrgImpactUSD)
+	r.PayerSavedUSD, r.PatientSavedUSD, r.OrgImpactUSD = store.MicroToCents(r.payer), store.MicroToCents(r.patient), store.MicroToCents(r.org)
 }
 
 func cents(v float64) float64 { return math.Round(v*100) / 100 }
