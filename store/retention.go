@@ -86,7 +86,23 @@ func (s *SQLite) DeleteBefore(ctx context.Context, cutoff, now time.Time) (Delet
 		if err := exec(ctx, tx, &out.Claims, `DELETE FROM claims WHERE service_date < ?`, c); err != nil {
 			return err
 		}
-		return exec(ctx, tx, &out.JTI, `DELETE FROM jti WHERE expires_at <= ?`, now.UnixNano())
+		if err := exec(ctx, tx, &out.JTI, `DELETE FROM jti WHERE expires_at <= ?`, now.UnixNano()); err != nil {
+			return err
+		}
+		if out.Decisions+out.Feedback == 0 {
+			return nil
+		}
+		// The dashboard's rollup (rollup_sqlite.go) folds rows in by rowid and never takes any
+		// out: once rows are deleted its sums are stale, and a rowid freed at the top of a table
+		// may be handed out again below what it has seen. It starts over and is refolded from
+		// the record on its next read (valuerx runs retention on day boundaries: once a day).
+		for _, q := range []string{`DELETE FROM rollup_cube`, `DELETE FROM rollup_orders`, `DELETE FROM rollup_reasons`,
+			`UPDATE rollup_state SET decisions_seen = 0, feedback_seen = 0, decisions_target = 0, feedback_target = 0 WHERE id = 1`} {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("store: retention: reset rollup: %w", err)
+			}
+		}
+		return nil
 	})
 	return out, err
 }
