@@ -83,7 +83,9 @@ type GapValue struct {
 
 func (q *QualityTerms) validate(measure string) []error {
 	var errs []error
-	e := func(format string, a ...any) { errs = append(errs, fmt.Errorf("quality.%s: "+format, append([]any{measure}, a...)...)) }
+	e := func(format string, a ...any) {
+		errs = append(errs, fmt.Errorf("quality.%s: "+format, append([]any{measure}, a...)...))
+	}
 	known := false
 	for _, m := range QualityMeasures {
 		known = known || m == measure
