@@ -174,8 +174,9 @@ func retentionChunks(t *testing.T, s retainer) {
 
 // The SQLite dashboard rollup after retention: it must count what is left, not what it had
 // folded. Two old orders and one new: the rollup counts 3; after retention 1. Then everything
-// goes and a new card takes a freed rowid: the rollup counts it (1), not 0.
-func TestRetentionSQLiteRollupStartsOver(t *testing.T) {
+// goes and a new card takes a freed rowid (SQLite reuses the newest deleted one): the rollup
+// counts it (1), not 0 (lowerRollupMarks).
+func TestRetentionSQLiteRollupCountsWhatIsLeft(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t)
 	q := store.AggQuery{From: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)}

@@ -157,9 +157,15 @@ func TestTwoInstancesBehindNginx(t *testing.T) {
 				"system": "https://valuerx.dev/fhir/CodeSystem/override-reason"}}}
 	}
 
-	// Every request through the proxy, in order, to be matched with nginx's access log lines.
+	// Every request through the proxy, in order, to be matched with nginx's access log lines
+	// after a marker request.
 	var labels []string
 	label := func(l string) { labels = append(labels, l) }
+	if resp, err := client.Get(proxy + "/healthz?mark=" + logMark); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
 	// flip sends one request to the proxy outside the hooks, so round robin puts the next hook
 	// on the other instance than strict alternation would: each service then reaches both.
 	flip := func() {
@@ -469,7 +475,7 @@ pid %s;
 error_log %s warn;
 events { worker_connections 256; }
 http {
-	log_format upstream '$uri $status $upstream_addr';
+	log_format upstream '$request_uri $status $upstream_addr';
 	access_log %s upstream;
 	client_body_temp_path %s/body;
 	proxy_temp_path %s/proxy;
@@ -550,9 +556,12 @@ func upstreamsByPath(t *testing.T, accessLog string) map[string]map[string]bool 
 	return out
 }
 
-// servedBy matches the last len(labels) lines of nginx's access log (the requests are sent one
-// at a time, and nginx logs each when it is done; the lines before are its start-up probes) with
-// labels: which instance served each request.
+// logMark is the query of the request after which servedBy reads nginx's access log.
+const logMark = "valuerx-multi-start"
+
+// servedBy matches the lines of nginx's access log after the marker request with labels (the
+// requests are sent one at a time): which instance served each request. nginx logs a request
+// when it is done, possibly just after the client has its response, so it waits for the lines.
 func servedBy(t *testing.T, accessLog string, labels []string) map[string]string {
 	t.Helper()
 	var lines []string
@@ -562,16 +571,21 @@ func servedBy(t *testing.T, accessLog string, labels []string) map[string]string
 		if err != nil {
 			t.Fatal(err)
 		}
-		lines = strings.Split(strings.TrimSpace(string(b)), "\n")
+		all := strings.Split(strings.TrimSpace(string(b)), "\n")
+		lines = nil
+		for i, l := range all {
+			if strings.HasPrefix(l, "/healthz?mark="+logMark+" ") {
+				lines = all[i+1:]
+			}
+		}
 		if len(lines) >= len(labels) || time.Now().After(deadline) {
 			break
 		}
-		time.Sleep(20 * time.Millisecond) // the last line may be written just after its response
+		time.Sleep(20 * time.Millisecond)
 	}
-	if len(lines) < len(labels) {
-		t.Fatalf("nginx logged %d requests, the test sent %d", len(lines), len(labels))
+	if len(lines) != len(labels) {
+		t.Fatalf("nginx logged %d requests after the marker, the test sent %d", len(lines), len(labels))
 	}
-	lines = lines[len(lines)-len(labels):]
 	out := map[string]string{}
 	for i, l := range labels {
 		f := strings.Fields(lines[i])
