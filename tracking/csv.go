@@ -14,8 +14,17 @@ import (
 // calendar month ("month", YYYY-MM in the month column). Override reasons are one column,
 // "code=count" pairs separated by ";" in code order; targets likewise as
 // "measure=actual/target(met|missed|not measured)".
+//
+// The columns after targets (schema version 5 on) are the adoption and realised figures: every
+// order of a tracked family, those without a card (reasons as "code=count" pairs), the projected
+// savings per year of therapy, the orders signed, administered and paid, the realised savings
+// per year of therapy (signed or administered orders with a card), the amount paid, and new
+// starts of biologic families with the share on a biosimilar.
 var CSVHeader = []string{"level", "contract", "arrangement", "family", "prescriber", "month", "cards", "accepted", "overridden", "noFeedback",
-	"acceptanceRate", "projectedPayerSavedUSD", "projectedPatientSavedUSD", "projectedOrgImpactUSD", "overrideReasons", "targets"}
+	"acceptanceRate", "projectedPayerSavedUSD", "projectedPatientSavedUSD", "projectedOrgImpactUSD", "overrideReasons", "targets",
+	"orders", "noCard", "noCardReasons", "projectedPayerSavedPerYearUSD", "projectedPatientSavedPerYearUSD", "projectedOrgImpactPerYearUSD",
+	"signed", "administered", "paid", "realisedOrders", "realisedPayerSavedPerYearUSD", "realisedPatientSavedPerYearUSD",
+	"realisedOrgImpactPerYearUSD", "paidUSD", "newStarts", "newStartsBiosimilar", "biosimilarShareNewStarts"}
 
 // WriteCSV writes rep as CSV (RFC 4180, header first). Cells that a spreadsheet would run as a
 // formula (leading = + - @) are prefixed with a quote: contract and family ids come from
@@ -59,7 +68,13 @@ func WriteCSV(w io.Writer, rep Report) error {
 			strconv.Itoa(r.Cards), strconv.Itoa(r.Accepted), strconv.Itoa(r.Overridden), strconv.Itoa(r.NoFeedback),
 			strconv.FormatFloat(r.AcceptanceRate, 'f', 4, 64),
 			money(r.PayerSavedUSD), money(r.PatientSavedUSD), money(r.OrgImpactUSD),
-			safeCell(reasons(r.Overrides)), safeCell(targetsCell(r.Targets))}
+			safeCell(reasons(r.Overrides)), safeCell(targetsCell(r.Targets)),
+			strconv.Itoa(r.Orders), strconv.Itoa(r.NoCard), safeCell(reasons(r.NoCardReasons)),
+			money(r.ProjectedPayerSavedPerYearUSD), money(r.ProjectedPatientSavedPerYearUSD), money(r.ProjectedOrgImpactPerYearUSD),
+			strconv.Itoa(r.Signed), strconv.Itoa(r.Administered), strconv.Itoa(r.Paid), strconv.Itoa(r.RealisedOrders),
+			money(r.RealisedPayerSavedPerYearUSD), money(r.RealisedPatientSavedPerYearUSD), money(r.RealisedOrgImpactPerYearUSD),
+			money(r.PaidUSD), strconv.Itoa(r.NewStarts), strconv.Itoa(r.NewStartsBiosimilar),
+			strconv.FormatFloat(r.BiosimilarShareNewStarts, 'f', 4, 64)}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("tracking: csv: %w", err)
 		}
@@ -106,4 +121,37 @@ func safeCell(s string) string {
 		return "'" + s
 	}
 	return s
+}
+
+// DivergenceCSVHeader is the divergence export's header: one "family" line per drug family and
+// quarter (ffsContract and valueBasedContract empty), then one "pair" line per (FFS contract,
+// value-based contract) of each, with what following the value-based answer was worth per year
+// of therapy under the value-based contract's figures.
+var DivergenceCSVHeader = []string{"level", "family", "quarter", "ffsContract", "valueBasedContract", "valueBasedArrangement", "orders",
+	"comparable", "diverged", "divergedShare", "payerSavedPerYearUSD", "orgImpactPerYearUSD"}
+
+// WriteDivergenceCSV writes rep's divergence report as CSV (header first).
+func WriteDivergenceCSV(w io.Writer, rep Report) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(DivergenceCSVHeader); err != nil {
+		return fmt.Errorf("tracking: csv: %w", err)
+	}
+	for _, r := range rep.Divergence {
+		if err := cw.Write([]string{"family", safeCell(r.Family), r.Quarter, "", "", "", strconv.Itoa(r.Orders), strconv.Itoa(r.Comparable),
+			strconv.Itoa(r.Diverged), strconv.FormatFloat(r.Share, 'f', 4, 64), "", ""}); err != nil {
+			return fmt.Errorf("tracking: csv: %w", err)
+		}
+	}
+	for _, p := range rep.DivergencePairs {
+		if err := cw.Write([]string{"pair", safeCell(p.Family), p.Quarter, safeCell(p.FFS), safeCell(p.ValueBased), safeCell(p.Arrangement),
+			strconv.Itoa(p.Orders), strconv.Itoa(p.Orders), strconv.Itoa(p.Diverged), strconv.FormatFloat(p.Share, 'f', 4, 64),
+			money(p.PayerSavedPerYearUSD), money(p.OrgImpactPerYearUSD)}); err != nil {
+			return fmt.Errorf("tracking: csv: %w", err)
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("tracking: csv: %w", err)
+	}
+	return nil
 }

@@ -7,8 +7,11 @@
 // API, the CSV export and the dashboard page all show the same figures from one Build. It imports
 // store only (and never gateway or web).
 //
-// Savings here are projected: the accepted suggestion's per-course figures against the ordered
-// product. Realised savings (signed, administered, paid) need records the store does not keep yet.
+// Savings are projected (the accepted suggestion's figures against the ordered product, per
+// course and per year of therapy) and realised (signed or administered orders, per year of
+// therapy at the product actually given: realised.go), with paid claims beside them. The
+// divergence report (divergence.go) shows how often fee-for-service and value-based answers
+// differed.
 package tracking
 
 import (
@@ -39,9 +42,11 @@ type Target struct {
 	// AnnualPayerSavingsUSD is the payer savings a year of the programme should book; a report
 	// over a shorter or longer period compares against it pro rata (days / 365).
 	AnnualPayerSavingsUSD *float64 `yaml:"annualPayerSavingsUSD,omitempty" json:"annualPayerSavingsUSD,omitempty"`
-	// BiosimilarShareNewStarts is the share of new starts that should be on a biosimilar (0..1).
-	// The record does not hold orders that needed no card nor whether an order is a new start,
-	// so it is reported as not measured until it does (issue 16 item 1).
+	// AnnualRealisedPayerSavingsUSD is the same for realised savings (signed or administered
+	// orders, per year of therapy), prorated alike.
+	AnnualRealisedPayerSavingsUSD *float64 `yaml:"annualRealisedPayerSavingsUSD,omitempty" json:"annualRealisedPayerSavingsUSD,omitempty"`
+	// BiosimilarShareNewStarts is the share of new starts of a biologic family that should be on
+	// a biosimilar (0..1), over every new start recorded, card or not (Row.NewStarts).
 	BiosimilarShareNewStarts *float64 `yaml:"biosimilarShareNewStarts,omitempty" json:"biosimilarShareNewStarts,omitempty"`
 }
 
@@ -50,7 +55,8 @@ const (
 	MeasureAcceptance     = "acceptanceRate"
 	MeasureAnnualSavings  = "payerSavingsUSD"
 	MeasureBiosimilarNew  = "biosimilarShareNewStarts"
-	notMeasuredBiosimilar = "not in the record yet: orders that needed no card and new starts are not recorded"
+	MeasureRealised       = "realisedPayerSavingsPerYearUSD"
+	notMeasuredBiosimilar = "no new start of a biologic family recorded in the period"
 )
 
 // TargetResult is one target against the period's actual figure.
@@ -86,10 +92,36 @@ type Row struct {
 	// AcceptanceRate is Accepted / (Accepted + Overridden); 0 when nothing was answered.
 	AcceptanceRate float64 `json:"acceptanceRate"`
 	// Projected per-course savings of the accepted suggestions (positive = saved).
-	PayerSavedUSD   float64        `json:"projectedPayerSavedUSD"`
-	PatientSavedUSD float64        `json:"projectedPatientSavedUSD"`
-	OrgImpactUSD    float64        `json:"projectedOrgImpactUSD"`
-	Targets         []TargetResult `json:"targets,omitempty"`
+	PayerSavedUSD   float64 `json:"projectedPayerSavedUSD"`
+	PatientSavedUSD float64 `json:"projectedPatientSavedUSD"`
+	OrgImpactUSD    float64 `json:"projectedOrgImpactUSD"`
+	// The same per year of therapy (decisions from store schema version 5 on).
+	ProjectedPayerSavedPerYearUSD   float64 `json:"projectedPayerSavedPerYearUSD"`
+	ProjectedPatientSavedPerYearUSD float64 `json:"projectedPatientSavedPerYearUSD"`
+	ProjectedOrgImpactPerYearUSD    float64 `json:"projectedOrgImpactPerYearUSD"`
+	// Signed, Administered and Paid count orders (card or not) that reached each stage.
+	Signed       int `json:"signed"`
+	Administered int `json:"administered"`
+	Paid         int `json:"paid"`
+	// RealisedOrders are the orders with a card that were signed or administered; of them
+	// RealisedSwitched ended on another product the card priced, RealisedUnpriced on a product
+	// it did not. Realised savings are per year of therapy at the product actually given
+	// (realised.go).
+	RealisedOrders                 int     `json:"realisedOrders"`
+	RealisedSwitched               int     `json:"realisedSwitched"`
+	RealisedUnpriced               int     `json:"realisedUnpriced"`
+	RealisedPayerSavedPerYearUSD   float64 `json:"realisedPayerSavedPerYearUSD"`
+	RealisedPatientSavedPerYearUSD float64 `json:"realisedPatientSavedPerYearUSD"`
+	RealisedOrgImpactPerYearUSD    float64 `json:"realisedOrgImpactPerYearUSD"`
+	// PaidUSD sums the paid amounts of the claim lines joined to the orders.
+	PaidUSD float64 `json:"paidUSD"`
+	// NewStarts are orders of a biologic family (reference and biosimilars) with no therapy of
+	// the family on record, card or not; NewStartsBiosimilar those on a biosimilar as the order
+	// stands (given, else accepted, else ordered); BiosimilarShareNewStarts their share.
+	NewStarts                int            `json:"newStarts"`
+	NewStartsBiosimilar      int            `json:"newStartsBiosimilar"`
+	BiosimilarShareNewStarts float64        `json:"biosimilarShareNewStarts"`
+	Targets                  []TargetResult `json:"targets,omitempty"`
 }
 
 // Report is what the analytics pages show for one filter.
@@ -108,6 +140,11 @@ type Report struct {
 	// Months has one row per calendar month (UTC) of the orders' first cards, in order: how
 	// adoption and savings move over the period.
 	Months []Row `json:"months"`
+	// Divergence has one row per drug family and quarter, DivergencePairs one per (FFS contract,
+	// value-based contract) of each: how often the answers differed and what following the
+	// value-based one was worth (divergence.go).
+	Divergence      []DivergenceRow  `json:"divergence"`
+	DivergencePairs []DivergencePair `json:"divergencePairs"`
 }
 
 // NoReason is the override reason shown when a clinician gave none.
@@ -123,6 +160,7 @@ func Build(orders []store.OrderRecord, f Filter, targets []Target) Report {
 	rep := Report{From: f.From, To: f.To, Contract: f.Contract, Family: f.Family, Prescriber: f.Prescriber, Total: Row{Overrides: map[string]int{}}}
 	contracts, prescribers, months := map[string]*Row{}, map[string]*Row{}, map[string]*Row{}
 	families := map[[2]string]*Row{}
+	div := newDivergenceAcc()
 	for _, o := range orders {
 		if (!f.From.IsZero() && o.FirstAt.Before(f.From)) || (!f.To.IsZero() && !o.FirstAt.Before(f.To)) {
 			continue
@@ -160,6 +198,7 @@ func Build(orders []store.OrderRecord, f Filter, targets []Target) Report {
 		for _, r := range []*Row{&rep.Total, c, fam, p, m} {
 			r.add(o)
 		}
+		div.add(o)
 	}
 	days := periodDays(f.From, f.To)
 	rep.Total.finish()
@@ -203,11 +242,13 @@ func Build(orders []store.OrderRecord, f Filter, targets []Target) Report {
 	if rep.Months == nil {
 		rep.Months = []Row{}
 	}
+	rep.Divergence, rep.DivergencePairs = div.finish()
 	return rep
 }
 
 func (r *Row) add(o store.OrderRecord) {
 	r.Orders++
+	r.addRealised(o)
 	if !o.Card() {
 		r.NoCard++
 		if r.NoCardReasons == nil {
@@ -242,6 +283,13 @@ func (r *Row) finish() {
 	// Cents: sums of float figures are shown and exported to the cent, and the JSON, CSV and page
 	// then agree digit for digit.
 	r.PayerSavedUSD, r.PatientSavedUSD, r.OrgImpactUSD = cents(r.PayerSavedUSD), cents(r.PatientSavedUSD), cents(r.OrgImpactUSD)
+	for _, v := range []*float64{&r.ProjectedPayerSavedPerYearUSD, &r.ProjectedPatientSavedPerYearUSD, &r.ProjectedOrgImpactPerYearUSD,
+		&r.RealisedPayerSavedPerYearUSD, &r.RealisedPatientSavedPerYearUSD, &r.RealisedOrgImpactPerYearUSD, &r.PaidUSD} {
+		*v = cents(*v)
+	}
+	if r.NewStarts > 0 {
+		r.BiosimilarShareNewStarts = float64(r.NewStartsBiosimilar) / float64(r.NewStarts)
+	}
 }
 
 func cents(v float64) float64 { return math.Round(v*100) / 100 }
@@ -291,8 +339,27 @@ func evaluate(r Row, t *Target, days float64) []TargetResult {
 		}
 		out = append(out, res)
 	}
+	if t.AnnualRealisedPayerSavingsUSD != nil {
+		res := TargetResult{Measure: MeasureRealised, Actual: r.RealisedPayerSavedPerYearUSD}
+		if days > 0 {
+			res.Target = cents(*t.AnnualRealisedPayerSavingsUSD * days / 365)
+			res.Measured, res.Met = true, r.RealisedPayerSavedPerYearUSD >= res.Target
+			res.Note = fmt.Sprintf("annual target %.2f prorated to %.0f days; signed or administered orders, per year of therapy", *t.AnnualRealisedPayerSavingsUSD, days)
+		} else {
+			res.Target = *t.AnnualRealisedPayerSavingsUSD
+			res.Note = "open period: annual target not prorated"
+		}
+		out = append(out, res)
+	}
 	if t.BiosimilarShareNewStarts != nil {
-		out = append(out, TargetResult{Measure: MeasureBiosimilarNew, Target: *t.BiosimilarShareNewStarts, Note: notMeasuredBiosimilar})
+		res := TargetResult{Measure: MeasureBiosimilarNew, Target: *t.BiosimilarShareNewStarts, Actual: r.BiosimilarShareNewStarts}
+		if r.NewStarts > 0 {
+			res.Measured, res.Met = true, r.BiosimilarShareNewStarts >= *t.BiosimilarShareNewStarts
+			res.Note = fmt.Sprintf("%d of %d new starts on a biosimilar", r.NewStartsBiosimilar, r.NewStarts)
+		} else {
+			res.Note = notMeasuredBiosimilar
+		}
+		out = append(out, res)
 	}
 	return out
 }
@@ -317,6 +384,9 @@ func ValidateTargets(ts []Target) error {
 		}
 		if v := t.AnnualPayerSavingsUSD; v != nil && (math.IsNaN(*v) || math.IsInf(*v, 0) || *v < 0) {
 			return fmt.Errorf("targets[%d].annualPayerSavingsUSD = %v: dollars, not negative", i, *v)
+		}
+		if v := t.AnnualRealisedPayerSavingsUSD; v != nil && (math.IsNaN(*v) || math.IsInf(*v, 0) || *v < 0) {
+			return fmt.Errorf("targets[%d].annualRealisedPayerSavingsUSD = %v: dollars, not negative", i, *v)
 		}
 	}
 	return nil
