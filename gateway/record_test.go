@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -145,16 +146,18 @@ func TestProgrammeRecordThroughTheGateway(t *testing.T) {
 		t.Fatalf("order A = %+v, want the third suggestion's 29,688.681 booked, signed and given as Hercessi", oa)
 	}
 
-	rep := tracking.Build(orders, tracking.Filter{}, []tracking.Target{{Contract: "mssp-aco", BiosimilarShareNewStarts: ptrF(0.8)}})
+	targets := []tracking.Target{{Contract: "mssp-aco", BiosimilarShareNewStarts: ptrF(0.8)}}
+	over := tracking.Build(orders, tracking.Filter{}, targets)
+	rep := tracking.BuildOutcomes(orders, tracking.Filter{}, targets)
 	tot := rep.Total
 	for _, c := range []struct {
 		name      string
 		got, want float64
 	}{
 		{"orders", float64(tot.Orders), 5}, {"cards", float64(tot.Cards), 4}, {"no card", float64(tot.NoCard), 1},
-		{"accepted", float64(tot.Accepted), 2}, {"overridden", float64(tot.Overridden), 1}, {"no feedback", float64(tot.NoFeedback), 1},
+		{"accepted", float64(tot.Accepted), 2}, {"overridden", float64(over.Total.Overridden), 1}, {"no feedback", float64(over.Total.NoFeedback), 1},
 		// projected: A's third suggestion and B's first, 29,688.681 + 50,356.125 (to the cent)
-		{"projected payer per course", tot.PayerSavedUSD, 80044.81}, {"projected payer per year", tot.ProjectedPayerSavedPerYearUSD, 80044.81},
+		{"projected payer per course", over.Total.PayerSavedUSD, 80044.81}, {"projected payer per year", tot.ProjectedPayerSavedPerYearUSD, 80044.81},
 		{"signed", float64(tot.Signed), 2}, {"administered", float64(tot.Administered), 1},
 		// realised: A (signed and given Hercessi) and L (signed as ordered: 0); B accepted but never signed is not
 		{"realised orders", float64(tot.RealisedOrders), 2}, {"realised switched", float64(tot.RealisedSwitched), 1},
@@ -166,8 +169,8 @@ func TestProgrammeRecordThroughTheGateway(t *testing.T) {
 			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
 		}
 	}
-	if tot.NoCardReasons["already-best"] != 1 {
-		t.Errorf("no-card reasons = %v, want already-best once (E)", tot.NoCardReasons)
+	if over.Total.NoCardReasons["already-best"] != 1 || over.Total.Orders != 5 || over.Total.Cards != 4 {
+		t.Errorf("overview: %+v, want 5 orders, 4 cards, already-best once (E)", over.Total)
 	}
 	for _, tr := range rep.Contracts[0].Targets {
 		if tr.Measure == tracking.MeasureBiosimilarNew && (!tr.Measured || tr.Met || tr.Actual != 0.75) {
@@ -183,8 +186,10 @@ func TestProgrammeRecordThroughTheGateway(t *testing.T) {
 	// contract) and E does not: E is already on Trazimera, and under the PPO Kanjinti would raise
 	// the payer's and the patient's cost, so the PPO answer is to stay, like the others. Lipitor's
 	// generic is every contract's answer.
-	q := tracking.Build(orders, tracking.Filter{}, nil)
-	quarter := func(t time.Time) string { return t.UTC().Format("2006") + "-Q" + string(rune('1'+(int(t.UTC().Month())-1)/3)) }(orders[0].FirstAt)
+	q := rep
+	quarter := func(t time.Time) string {
+		return t.UTC().Format("2006") + "-Q" + string(rune('1'+(int(t.UTC().Month())-1)/3))
+	}(orders[0].FirstAt)
 	want := map[string]tracking.DivergenceRow{
 		"trastuzumab":  {Family: "trastuzumab", Quarter: quarter, Orders: 4, Comparable: 4, Diverged: 3, Share: 0.75},
 		"atorvastatin": {Family: "atorvastatin", Quarter: quarter, Orders: 1, Comparable: 1},
@@ -215,6 +220,26 @@ func TestProgrammeRecordThroughTheGateway(t *testing.T) {
 	}
 	if found != 6 { // 2 FFS contracts x 3 value-based ones
 		t.Errorf("trastuzumab pairs = %d, want 6: %+v", found, q.DivergencePairs)
+	}
+
+	// The same through the analysts' JSON API and CSV export.
+	if st, _, _ := e.do(http.MethodGet, "/analytics/outcomes", nil, nil); st != http.StatusUnauthorized {
+		t.Errorf("outcomes without an analyst credential: %d", st)
+	}
+	st, body, _ := e.do(http.MethodGet, "/analytics/outcomes", nil, analystHeader())
+	var api tracking.Outcomes
+	if st != 200 || json.Unmarshal(body, &api) != nil {
+		t.Fatalf("outcomes: %d %s", st, body)
+	}
+	if api.Total.RealisedPayerSavedPerYearUSD != 29688.68 || api.Total.RealisedOrders != 2 || api.Total.NewStarts != 4 || len(api.Divergence) != 2 {
+		t.Errorf("outcomes API: %+v", api.Total)
+	}
+	st, body, _ = e.do(http.MethodGet, "/analytics/divergence.csv", nil, analystHeader())
+	if lines := strings.Count(string(body), "\n"); st != 200 || lines != 1+2+len(q.DivergencePairs) || !strings.HasPrefix(string(body), "level,family,quarter") {
+		t.Errorf("divergence.csv: %d, %d lines: %s", st, lines, body)
+	}
+	if st, body, _ = e.do(http.MethodGet, "/analytics/outcomes.csv?from=2026-13-01", nil, analystHeader()); st != http.StatusBadRequest {
+		t.Errorf("a bad date: %d %s", st, body)
 	}
 }
 

@@ -14,17 +14,8 @@ import (
 // calendar month ("month", YYYY-MM in the month column). Override reasons are one column,
 // "code=count" pairs separated by ";" in code order; targets likewise as
 // "measure=actual/target(met|missed|not measured)".
-//
-// The columns after targets (schema version 5 on) are the adoption and realised figures: every
-// order of a tracked family, those without a card (reasons as "code=count" pairs), the projected
-// savings per year of therapy, the orders signed, administered and paid, the realised savings
-// per year of therapy (signed or administered orders with a card), the amount paid, and new
-// starts of biologic families with the share on a biosimilar.
 var CSVHeader = []string{"level", "contract", "arrangement", "family", "prescriber", "month", "cards", "accepted", "overridden", "noFeedback",
-	"acceptanceRate", "projectedPayerSavedUSD", "projectedPatientSavedUSD", "projectedOrgImpactUSD", "overrideReasons", "targets",
-	"orders", "noCard", "noCardReasons", "projectedPayerSavedPerYearUSD", "projectedPatientSavedPerYearUSD", "projectedOrgImpactPerYearUSD",
-	"signed", "administered", "paid", "realisedOrders", "realisedPayerSavedPerYearUSD", "realisedPatientSavedPerYearUSD",
-	"realisedOrgImpactPerYearUSD", "paidUSD", "newStarts", "newStartsBiosimilar", "biosimilarShareNewStarts"}
+	"acceptanceRate", "projectedPayerSavedUSD", "projectedPatientSavedUSD", "projectedOrgImpactUSD", "overrideReasons", "targets"}
 
 // WriteCSV writes rep as CSV (RFC 4180, header first). Cells that a spreadsheet would run as a
 // formula (leading = + - @) are prefixed with a quote: contract and family ids come from
@@ -68,13 +59,7 @@ func WriteCSV(w io.Writer, rep Report) error {
 			strconv.Itoa(r.Cards), strconv.Itoa(r.Accepted), strconv.Itoa(r.Overridden), strconv.Itoa(r.NoFeedback),
 			strconv.FormatFloat(r.AcceptanceRate, 'f', 4, 64),
 			money(r.PayerSavedUSD), money(r.PatientSavedUSD), money(r.OrgImpactUSD),
-			safeCell(reasons(r.Overrides)), safeCell(targetsCell(r.Targets)),
-			strconv.Itoa(r.Orders), strconv.Itoa(r.NoCard), safeCell(reasons(r.NoCardReasons)),
-			money(r.ProjectedPayerSavedPerYearUSD), money(r.ProjectedPatientSavedPerYearUSD), money(r.ProjectedOrgImpactPerYearUSD),
-			strconv.Itoa(r.Signed), strconv.Itoa(r.Administered), strconv.Itoa(r.Paid), strconv.Itoa(r.RealisedOrders),
-			money(r.RealisedPayerSavedPerYearUSD), money(r.RealisedPatientSavedPerYearUSD), money(r.RealisedOrgImpactPerYearUSD),
-			money(r.PaidUSD), strconv.Itoa(r.NewStarts), strconv.Itoa(r.NewStartsBiosimilar),
-			strconv.FormatFloat(r.BiosimilarShareNewStarts, 'f', 4, 64)}
+			safeCell(reasons(r.Overrides)), safeCell(targetsCell(r.Targets))}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("tracking: csv: %w", err)
 		}
@@ -130,8 +115,8 @@ func safeCell(s string) string {
 var DivergenceCSVHeader = []string{"level", "family", "quarter", "ffsContract", "valueBasedContract", "valueBasedArrangement", "orders",
 	"comparable", "diverged", "divergedShare", "payerSavedPerYearUSD", "orgImpactPerYearUSD"}
 
-// WriteDivergenceCSV writes rep's divergence report as CSV (header first).
-func WriteDivergenceCSV(w io.Writer, rep Report) error {
+// WriteDivergenceCSV writes the divergence report of rep as CSV (header first).
+func WriteDivergenceCSV(w io.Writer, rep Outcomes) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(DivergenceCSVHeader); err != nil {
 		return fmt.Errorf("tracking: csv: %w", err)
@@ -147,6 +132,49 @@ func WriteDivergenceCSV(w io.Writer, rep Report) error {
 			strconv.Itoa(p.Orders), strconv.Itoa(p.Orders), strconv.Itoa(p.Diverged), strconv.FormatFloat(p.Share, 'f', 4, 64),
 			money(p.PayerSavedPerYearUSD), money(p.OrgImpactPerYearUSD)}); err != nil {
 			return fmt.Errorf("tracking: csv: %w", err)
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("tracking: csv: %w", err)
+	}
+	return nil
+}
+
+// OutcomesCSVHeader is the outcomes export's header: one "total" line, then "contract",
+// "family" and "month" (YYYY-MM, UTC) lines; targets as in CSVHeader.
+var OutcomesCSVHeader = []string{"level", "contract", "arrangement", "family", "month", "orders", "cards", "noCard", "accepted",
+	"projectedPayerSavedPerYearUSD", "projectedPatientSavedPerYearUSD", "projectedOrgImpactPerYearUSD", "signed", "administered", "paid",
+	"realisedOrders", "realisedSwitched", "realisedUnpriced", "realisedPayerSavedPerYearUSD", "realisedPatientSavedPerYearUSD",
+	"realisedOrgImpactPerYearUSD", "paidUSD", "newStarts", "newStartsBiosimilar", "biosimilarShareNewStarts", "targets"}
+
+// WriteOutcomesCSV writes rep's outcome rows as CSV (header first), formula cells defused.
+func WriteOutcomesCSV(w io.Writer, rep Outcomes) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(OutcomesCSVHeader); err != nil {
+		return fmt.Errorf("tracking: csv: %w", err)
+	}
+	line := func(level string, r OutcomeRow) error {
+		return cw.Write([]string{level, safeCell(r.Contract), safeCell(r.Arrangement), safeCell(r.Family), r.Month,
+			strconv.Itoa(r.Orders), strconv.Itoa(r.Cards), strconv.Itoa(r.NoCard), strconv.Itoa(r.Accepted),
+			money(r.ProjectedPayerSavedPerYearUSD), money(r.ProjectedPatientSavedPerYearUSD), money(r.ProjectedOrgImpactPerYearUSD),
+			strconv.Itoa(r.Signed), strconv.Itoa(r.Administered), strconv.Itoa(r.Paid), strconv.Itoa(r.RealisedOrders),
+			strconv.Itoa(r.RealisedSwitched), strconv.Itoa(r.RealisedUnpriced), money(r.RealisedPayerSavedPerYearUSD),
+			money(r.RealisedPatientSavedPerYearUSD), money(r.RealisedOrgImpactPerYearUSD), money(r.PaidUSD),
+			strconv.Itoa(r.NewStarts), strconv.Itoa(r.NewStartsBiosimilar), strconv.FormatFloat(r.BiosimilarShareNewStarts, 'f', 4, 64),
+			safeCell(targetsCell(r.Targets))})
+	}
+	if err := line("total", rep.Total); err != nil {
+		return fmt.Errorf("tracking: csv: %w", err)
+	}
+	for _, g := range []struct {
+		level string
+		rows  []OutcomeRow
+	}{{"contract", rep.Contracts}, {"family", rep.Families}, {"month", rep.Months}} {
+		for _, r := range g.rows {
+			if err := line(g.level, r); err != nil {
+				return fmt.Errorf("tracking: csv: %w", err)
+			}
 		}
 	}
 	cw.Flush()

@@ -74,8 +74,14 @@ func biologicFamily(o store.OrderRecord) bool {
 	return false
 }
 
-// addRealised adds o's realised, paid and adoption figures to r.
-func (r *Row) addRealised(o store.OrderRecord) {
+// add adds o's stages, realised and paid figures and adoption to r.
+func (r *OutcomeRow) add(o store.OrderRecord) {
+	r.Orders++
+	if o.Card() {
+		r.Cards++
+	} else {
+		r.NoCard++
+	}
 	if o.Therapy == store.TherapyNewStart && biologicFamily(o) {
 		r.NewStarts++
 		if biosimilar(relationship(o, currentProduct(o))) {
@@ -84,7 +90,7 @@ func (r *Row) addRealised(o store.OrderRecord) {
 	}
 	if o.ClaimLines > 0 {
 		r.Paid++
-		r.PaidUSD += o.PaidUSD
+		r.paid += store.Micro(o.PaidUSD)
 	}
 	if o.SignedProductID != "" {
 		r.Signed++
@@ -96,9 +102,10 @@ func (r *Row) addRealised(o store.OrderRecord) {
 		return
 	}
 	if o.Outcome == "accepted" {
-		r.ProjectedPayerSavedPerYearUSD += o.PayerSavedYear
-		r.ProjectedPatientSavedPerYearUSD += o.PatientSavedYear
-		r.ProjectedOrgImpactPerYearUSD += o.OrgImpactYear
+		r.Accepted++
+		r.projPayerY += store.Micro(o.PayerSavedYear)
+		r.projPatientY += store.Micro(o.PatientSavedYear)
+		r.projOrgY += store.Micro(o.OrgImpactYear)
 	}
 	p, how := givenProduct(o)
 	if how == "" {
@@ -114,7 +121,7 @@ func (r *Row) addRealised(o store.OrderRecord) {
 		return
 	}
 	r.RealisedSwitched++
-	r.RealisedPayerSavedPerYearUSD += op.PerYear.Payer
-	r.RealisedPatientSavedPerYearUSD += op.PerYear.Patient
-	r.RealisedOrgImpactPerYearUSD += op.PerYear.Org
+	r.realPayerY += store.Micro(op.PerYear.Payer)
+	r.realPatientY += store.Micro(op.PerYear.Patient)
+	r.realOrgY += store.Micro(op.PerYear.Org)
 }

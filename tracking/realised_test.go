@@ -58,7 +58,8 @@ func TestRealisedHandCounted(t *testing.T) {
 	orders := []store.OrderRecord{r1, r2, r3, r4, r5, r6, r7}
 	from, to := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC) // 365 days
 	targets := []tracking.Target{{Contract: "mssp-aco", BiosimilarShareNewStarts: ptr(0.8), AnnualRealisedPayerSavingsUSD: ptr(480)}}
-	rep := tracking.Build(orders, tracking.Filter{From: from, To: to}, targets)
+	rep := tracking.BuildOutcomes(orders, tracking.Filter{From: from, To: to}, targets)
+	over := tracking.Build(orders, tracking.Filter{From: from, To: to}, targets)
 	r := rep.Total
 	for _, c := range []struct {
 		name      string
@@ -67,7 +68,7 @@ func TestRealisedHandCounted(t *testing.T) {
 		{"orders", float64(r.Orders), 7}, {"cards", float64(r.Cards), 5}, {"no card", float64(r.NoCard), 2},
 		{"accepted", float64(r.Accepted), 4},
 		// projected per course: 60 + 100 + 80 + 100; per year: 180 + 300 + 240 + 300
-		{"projected payer per course", r.PayerSavedUSD, 340}, {"projected payer per year", r.ProjectedPayerSavedPerYearUSD, 1020},
+		{"projected payer per course", over.Total.PayerSavedUSD, 340}, {"projected payer per year", r.ProjectedPayerSavedPerYearUSD, 1020},
 		{"projected patient per year", r.ProjectedPatientSavedPerYearUSD, 204}, {"projected org per year", r.ProjectedOrgImpactPerYearUSD, 510},
 		{"signed", float64(r.Signed), 5}, {"administered", float64(r.Administered), 1}, {"paid", float64(r.Paid), 1}, {"paid USD", r.PaidUSD, 1000},
 		// realised: r1, r3, r4, r6 (cards signed or given); r2 never signed; r5 had no card
@@ -81,8 +82,8 @@ func TestRealisedHandCounted(t *testing.T) {
 			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
 		}
 	}
-	if r.NoCardReasons["already-best"] != 1 || r.NoCardReasons["below-threshold"] != 1 {
-		t.Errorf("no-card reasons = %v", r.NoCardReasons)
+	if nr := over.Total.NoCardReasons; nr["already-best"] != 1 || nr["below-threshold"] != 1 || over.Total.Orders != 7 || over.Total.Cards != 5 {
+		t.Errorf("overview: %d orders, %d cards, no-card reasons %v", over.Total.Orders, over.Total.Cards, nr)
 	}
 	// Targets: 3 of 4 new starts (0.75) misses 0.8; 480 realised a year against 480 over 365 days is met.
 	got := map[string]tracking.TargetResult{}
@@ -96,7 +97,7 @@ func TestRealisedHandCounted(t *testing.T) {
 		t.Errorf("realised target = %+v, want 480 against 480, met", re)
 	}
 	// Half the year: the realised target is prorated to 480 * 181 / 365 = 238.03 (Jan 1 - Jul 1).
-	half := tracking.Build(orders, tracking.Filter{From: from, To: time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)}, targets)
+	half := tracking.BuildOutcomes(orders, tracking.Filter{From: from, To: time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)}, targets)
 	for _, tr := range half.Contracts[0].Targets {
 		if tr.Measure == tracking.MeasureRealised && (tr.Target != 238.03 || !tr.Met) {
 			t.Errorf("half-year realised target = %+v, want 238.03, met", tr)
@@ -130,7 +131,7 @@ func TestDivergenceHandCounted(t *testing.T) {
 		mk(day(5, 5), ans("x", "y", "trazimera")[2:]),
 		mk(day(3, 5), nil),
 	}
-	rep := tracking.Build(orders, tracking.Filter{}, nil)
+	rep := tracking.BuildOutcomes(orders, tracking.Filter{}, nil)
 	want := []tracking.DivergenceRow{
 		{Family: "trastuzumab", Quarter: "2026-Q1", Orders: 2, Comparable: 2, Diverged: 1, Share: 0.5},
 		{Family: "trastuzumab", Quarter: "2026-Q2", Orders: 1},

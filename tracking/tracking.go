@@ -7,11 +7,11 @@
 // API, the CSV export and the dashboard page all show the same figures from one Build. It imports
 // store only (and never gateway or web).
 //
-// Savings are projected (the accepted suggestion's figures against the ordered product, per
-// course and per year of therapy) and realised (signed or administered orders, per year of
-// therapy at the product actually given: realised.go), with paid claims beside them. The
-// divergence report (divergence.go) shows how often fee-for-service and value-based answers
-// differed.
+// Build's report (the overview the dashboard's rollup can also make, FromAggregates) has the
+// projected savings: the accepted suggestion's per-course figures against the ordered product.
+// BuildOutcomes (outcomes.go) follows each order further: projected per year of therapy, signed,
+// administered, paid, realised savings, the biosimilar share of new starts, and how often the
+// fee-for-service and value-based answers differed (divergence.go).
 package tracking
 
 import (
@@ -54,8 +54,8 @@ type Target struct {
 const (
 	MeasureAcceptance     = "acceptanceRate"
 	MeasureAnnualSavings  = "payerSavingsUSD"
-	MeasureBiosimilarNew  = "biosimilarShareNewStarts"
-	MeasureRealised       = "realisedPayerSavingsPerYearUSD"
+	MeasureBiosimilarNew  = "biosimilarShareNewStarts"       // on Outcomes rows
+	MeasureRealised       = "realisedPayerSavingsPerYearUSD" // on Outcomes rows
 	notMeasuredBiosimilar = "no new start of a biologic family recorded in the period"
 )
 
@@ -92,36 +92,16 @@ type Row struct {
 	// AcceptanceRate is Accepted / (Accepted + Overridden); 0 when nothing was answered.
 	AcceptanceRate float64 `json:"acceptanceRate"`
 	// Projected per-course savings of the accepted suggestions (positive = saved).
-	PayerSavedUSD   float64 `json:"projectedPayerSavedUSD"`
-	PatientSavedUSD float64 `json:"projectedPatientSavedUSD"`
-	OrgImpactUSD    float64 `json:"projectedOrgImpactUSD"`
-	// The same per year of therapy (decisions from store schema version 5 on).
-	ProjectedPayerSavedPerYearUSD   float64 `json:"projectedPayerSavedPerYearUSD"`
-	ProjectedPatientSavedPerYearUSD float64 `json:"projectedPatientSavedPerYearUSD"`
-	ProjectedOrgImpactPerYearUSD    float64 `json:"projectedOrgImpactPerYearUSD"`
-	// Signed, Administered and Paid count orders (card or not) that reached each stage.
-	Signed       int `json:"signed"`
-	Administered int `json:"administered"`
-	Paid         int `json:"paid"`
-	// RealisedOrders are the orders with a card that were signed or administered; of them
-	// RealisedSwitched ended on another product the card priced, RealisedUnpriced on a product
-	// it did not. Realised savings are per year of therapy at the product actually given
-	// (realised.go).
-	RealisedOrders                 int     `json:"realisedOrders"`
-	RealisedSwitched               int     `json:"realisedSwitched"`
-	RealisedUnpriced               int     `json:"realisedUnpriced"`
-	RealisedPayerSavedPerYearUSD   float64 `json:"realisedPayerSavedPerYearUSD"`
-	RealisedPatientSavedPerYearUSD float64 `json:"realisedPatientSavedPerYearUSD"`
-	RealisedOrgImpactPerYearUSD    float64 `json:"realisedOrgImpactPerYearUSD"`
-	// PaidUSD sums the paid amounts of the claim lines joined to the orders.
-	PaidUSD float64 `json:"paidUSD"`
-	// NewStarts are orders of a biologic family (reference and biosimilars) with no therapy of
-	// the family on record, card or not; NewStartsBiosimilar those on a biosimilar as the order
-	// stands (given, else accepted, else ordered); BiosimilarShareNewStarts their share.
-	NewStarts                int            `json:"newStarts"`
-	NewStartsBiosimilar      int            `json:"newStartsBiosimilar"`
-	BiosimilarShareNewStarts float64        `json:"biosimilarShareNewStarts"`
-	Targets                  []TargetResult `json:"targets,omitempty"`
+	PayerSavedUSD   float64        `json:"projectedPayerSavedUSD"`
+	PatientSavedUSD float64        `json:"projectedPatientSavedUSD"`
+	OrgImpactUSD    float64        `json:"projectedOrgImpactUSD"`
+	Targets         []TargetResult `json:"targets,omitempty"`
+
+	// The savings are summed exactly, in micro-dollars (store.Micro), and rounded to the cent
+	// once in finish: float sums depend on the order they are added in, and figures such as a
+	// 20 % coinsurance land on half cents, so two orders of summation (Build's, a store's
+	// rollup) could show two different cents.
+	payer, patient, org int64
 }
 
 // Report is what the analytics pages show for one filter.
@@ -140,11 +120,6 @@ type Report struct {
 	// Months has one row per calendar month (UTC) of the orders' first cards, in order: how
 	// adoption and savings move over the period.
 	Months []Row `json:"months"`
-	// Divergence has one row per drug family and quarter, DivergencePairs one per (FFS contract,
-	// value-based contract) of each: how often the answers differed and what following the
-	// value-based one was worth (divergence.go).
-	Divergence      []DivergenceRow  `json:"divergence"`
-	DivergencePairs []DivergencePair `json:"divergencePairs"`
 }
 
 // NoReason is the override reason shown when a clinician gave none.
@@ -160,7 +135,6 @@ func Build(orders []store.OrderRecord, f Filter, targets []Target) Report {
 	rep := Report{From: f.From, To: f.To, Contract: f.Contract, Family: f.Family, Prescriber: f.Prescriber, Total: Row{Overrides: map[string]int{}}}
 	contracts, prescribers, months := map[string]*Row{}, map[string]*Row{}, map[string]*Row{}
 	families := map[[2]string]*Row{}
-	div := newDivergenceAcc()
 	for _, o := range orders {
 		if (!f.From.IsZero() && o.FirstAt.Before(f.From)) || (!f.To.IsZero() && !o.FirstAt.Before(f.To)) {
 			continue
@@ -198,7 +172,6 @@ func Build(orders []store.OrderRecord, f Filter, targets []Target) Report {
 		for _, r := range []*Row{&rep.Total, c, fam, p, m} {
 			r.add(o)
 		}
-		div.add(o)
 	}
 	days := periodDays(f.From, f.To)
 	rep.Total.finish()
@@ -242,13 +215,11 @@ func Build(orders []store.OrderRecord, f Filter, targets []Target) Report {
 	if rep.Months == nil {
 		rep.Months = []Row{}
 	}
-	rep.Divergence, rep.DivergencePairs = div.finish()
 	return rep
 }
 
 func (r *Row) add(o store.OrderRecord) {
 	r.Orders++
-	r.addRealised(o)
 	if !o.Card() {
 		r.NoCard++
 		if r.NoCardReasons == nil {
@@ -261,9 +232,9 @@ func (r *Row) add(o store.OrderRecord) {
 	switch o.Outcome {
 	case "accepted":
 		r.Accepted++
-		r.PayerSavedUSD += o.PayerSaved
-		r.PatientSavedUSD += o.PatientSaved
-		r.OrgImpactUSD += o.OrgImpact
+		r.payer += store.Micro(o.PayerSaved)
+		r.patient += store.Micro(o.PatientSaved)
+		r.org += store.Micro(o.OrgImpact)
 	case "overridden":
 		r.Overridden++
 		reason := o.ReasonCode
@@ -282,14 +253,7 @@ func (r *Row) finish() {
 	}
 	// Cents: sums of float figures are shown and exported to the cent, and the JSON, CSV and page
 	// then agree digit for digit.
-	r.PayerSavedUSD, r.PatientSavedUSD, r.OrgImpactUSD = cents(r.PayerSavedUSD), cents(r.PatientSavedUSD), cents(r.OrgImpactUSD)
-	for _, v := range []*float64{&r.ProjectedPayerSavedPerYearUSD, &r.ProjectedPatientSavedPerYearUSD, &r.ProjectedOrgImpactPerYearUSD,
-		&r.RealisedPayerSavedPerYearUSD, &r.RealisedPatientSavedPerYearUSD, &r.RealisedOrgImpactPerYearUSD, &r.PaidUSD} {
-		*v = cents(*v)
-	}
-	if r.NewStarts > 0 {
-		r.BiosimilarShareNewStarts = float64(r.NewStartsBiosimilar) / float64(r.NewStarts)
-	}
+	r.PayerSavedUSD, r.PatientSavedUSD, r.OrgImpactUSD = store.MicroToCents(r.payer), store.MicroToCents(r.patient), store.MicroToCents(r.org)
 }
 
 func cents(v float64) float64 { return math.Round(v*100) / 100 }
@@ -336,28 +300,6 @@ func evaluate(r Row, t *Target, days float64) []TargetResult {
 		} else {
 			res.Target = *t.AnnualPayerSavingsUSD
 			res.Note = "open period: annual target not prorated"
-		}
-		out = append(out, res)
-	}
-	if t.AnnualRealisedPayerSavingsUSD != nil {
-		res := TargetResult{Measure: MeasureRealised, Actual: r.RealisedPayerSavedPerYearUSD}
-		if days > 0 {
-			res.Target = cents(*t.AnnualRealisedPayerSavingsUSD * days / 365)
-			res.Measured, res.Met = true, r.RealisedPayerSavedPerYearUSD >= res.Target
-			res.Note = fmt.Sprintf("annual target %.2f prorated to %.0f days; signed or administered orders, per year of therapy", *t.AnnualRealisedPayerSavingsUSD, days)
-		} else {
-			res.Target = *t.AnnualRealisedPayerSavingsUSD
-			res.Note = "open period: annual target not prorated"
-		}
-		out = append(out, res)
-	}
-	if t.BiosimilarShareNewStarts != nil {
-		res := TargetResult{Measure: MeasureBiosimilarNew, Target: *t.BiosimilarShareNewStarts, Actual: r.BiosimilarShareNewStarts}
-		if r.NewStarts > 0 {
-			res.Measured, res.Met = true, r.BiosimilarShareNewStarts >= *t.BiosimilarShareNewStarts
-			res.Note = fmt.Sprintf("%d of %d new starts on a biosimilar", r.NewStartsBiosimilar, r.NewStarts)
-		} else {
-			res.Note = notMeasuredBiosimilar
 		}
 		out = append(out, res)
 	}

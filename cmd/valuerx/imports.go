@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
+	"log/slog"
 	"os"
 	"time"
 
@@ -46,7 +48,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "valuerx import:", err)
 		return 1
 	}
-	st, secret, err := openRecord(cfg)
+	st, secret, err := openRecord(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "valuerx import:", err)
 		return 1
@@ -98,7 +100,7 @@ func runDivergence(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintln(stderr, "valuerx divergence:", err)
 		return 1
 	}
-	st, _, err := openRecord(cfg)
+	st, _, err := openRecord(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "valuerx divergence:", err)
 		return 1
@@ -118,9 +120,9 @@ func runDivergence(ctx context.Context, args []string, stdout, stderr io.Writer)
 	return 0
 }
 
-// openRecord opens the configured store and its order key, as serve does.
-func openRecord(cfg fileConfig) (store.Store, []byte, error) {
-	if cfg.Store == "" {
+// openRecord opens the configured store (SQLite or PostgreSQL, as serve does) and its order key.
+func openRecord(ctx context.Context, cfg fileConfig) (store.Store, []byte, error) {
+	if !cfg.Store.enabled() {
 		return nil, nil, errors.New("the configuration names no store")
 	}
 	var secret []byte
@@ -134,19 +136,24 @@ func openRecord(cfg fileConfig) (store.Store, []byte, error) {
 			return nil, nil, fmt.Errorf("orderKeySecretFile: %d bytes; at least 32 are needed", len(b))
 		}
 		secret = b
+	case cfg.Store.Driver == driverPostgres:
+		return nil, nil, errors.New("store.driver postgres needs orderKeySecretFile (the key every instance hashes orders with)")
 	default:
-		b, _, created, err := orderKeyBesideStore(cfg.Store)
-		if err != nil {
-			return nil, nil, err
+		path := cfg.Store.Path + ".orderkey"
+		b, err := os.ReadFile(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			// A new key would join nothing the gateway recorded: say so rather than import in vain.
+			return nil, nil, fmt.Errorf("no order key beside %s: start the gateway on this store first, or configure orderKeySecretFile", cfg.Store.Path)
 		}
-		if created {
-			// A new key joins nothing the gateway recorded: say so rather than import in vain.
-			os.Remove(cfg.Store + ".orderkey")
-			return nil, nil, fmt.Errorf("no order key beside %s: start the gateway on this store first, or configure orderKeySecretFile", cfg.Store)
+		if err != nil {
+			return nil, nil, fmt.Errorf("order key: %w", err)
+		}
+		if len(b) < 32 {
+			return nil, nil, fmt.Errorf("order key %s: %d bytes; at least 32 are needed", path, len(b))
 		}
 		secret = b
 	}
-	st, err := store.OpenSQLite(cfg.Store)
+	st, err := openStore(ctx, cfg.Store, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		return nil, nil, err
 	}
