@@ -254,11 +254,12 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 		resp.Cards = append(resp.Cards, *card)
 		rec.add(item, sreq, card, products, res)
 	}
+	// Adherence and SUPD cards (issue 17; gateway/adherence.go): order-sign of a measured class
+	// only; recorded with the others.
+	resp.Cards = append(resp.Cards, g.adherenceCards(ctx, eng, svc, req, oc, data, draft, now, rec)...)
 	if err := rec.commit(ctx); err != nil {
 		return nil, err
 	}
-	// Adherence and SUPD cards (issue 17; gateway/adherence.go): order-sign of a measured class only.
-	resp.Cards = append(resp.Cards, g.adherenceCards(ctx, svc, req, oc, data, draft, now)...)
 	g.metrics.cards.WithLabelValues(svc.ID).Add(float64(len(resp.Cards)))
 	// One line per hook for the integrator chasing "no card": the hook by its hash (never the
 	// hookInstance itself, which a client may fill with anything) and the number of cards.
