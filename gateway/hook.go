@@ -80,7 +80,7 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 	if err != nil {
 		return nil, err
 	}
-	draft, _, err := fhir.BundleResources(oc.DraftOrders)
+	draft, _, err := fhir.ValidBundleResources(oc.DraftOrders) // part of the validated request
 	if err != nil {
 		return nil, errorf(KindUnprocessable, "decode", "context.draftOrders is not a FHIR Bundle", err)
 	}
@@ -122,6 +122,14 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 		}
 	}
 	lookups := &orderLookups{data: data}
+	// The coverage in force and the patient's age depend only on the order's day, which the
+	// drafts of one hook nearly always share: decoded once per day, not once per draft.
+	var coverageOn dayMemo[scoring.Coverage]
+	var ages dayMemo[int]
+	ageMemo := func(on time.Time) int {
+		age, _ := ages.get(on, func(on time.Time) (int, bool) { return ageOn(data.patient, on), true })
+		return age
+	}
 	var history []therapyEntry
 	historyRead := false
 	therapy := func() []therapyEntry { // decoded once per hook, on first need
@@ -168,7 +176,9 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 			}
 			continue
 		}
-		cov, ok := coverageFacts(data.coverages, data.patient, item.date)
+		cov, ok := coverageOn.get(item.date, func(on time.Time) (scoring.Coverage, bool) {
+			return coverageFacts(data.coverages, data.patient, on)
+		})
 		if !ok {
 			continue // no coverage in force: no arrangement, no advice
 		}
@@ -181,7 +191,7 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 		var indications []string
 		if t := pol.Indications(); t.Covers(group.ID) {
 			// Only groups whose labels differ by indication need the diagnosis looked up.
-			indications = lookups.orderIndication(ctx, mr, t, group.ID, ageOn(data.patient, item.date))
+			indications = lookups.orderIndication(ctx, mr, t, group.ID, ageMemo(item.date))
 		}
 		indicationKnown := len(indications) > 0
 		sreq := scoring.Request{
@@ -255,4 +265,24 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 	g.log.Info("hook answered", "service", svc.ID, "hook", hookRef(req.HookInstance), "cards", len(resp.Cards))
 	g.metrics.fhirRoundTrips.Observe(float64(data.fetches))
 	return resp, nil
+}
+
+// dayMemo remembers one answer per calendar day for the facts of a hook that depend only on the
+// order's day (coverage in force, the patient's age), so twenty drafts decode them once.
+type dayMemo[T any] struct {
+	days []string
+	vals []T
+	oks  []bool
+}
+
+func (m *dayMemo[T]) get(on time.Time, compute func(time.Time) (T, bool)) (T, bool) {
+	day := on.Format(time.DateOnly)
+	for i, d := range m.days {
+		if d == day {
+			return m.vals[i], m.oks[i]
+		}
+	}
+	v, ok := compute(on)
+	m.days, m.vals, m.oks = append(m.days, day), append(m.vals, v), append(m.oks, ok)
+	return v, ok
 }
