@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"sort"
 	"time"
@@ -71,21 +73,54 @@ func (g *Gateway) parseReportQuery(r *http.Request) (reportQuery, error) {
 	return rq, nil
 }
 
-// report reads the period's orders and builds the report; the first return is the orders (for
-// the dashboard's filter choices).
-func (g *Gateway) report(r *http.Request) (reportQuery, tracking.Report, []store.OrderRecord, error) {
+// report reads the period's sums and builds the report; the second return is the sums per
+// (month, contract, family) (for the dashboard's filter choices).
+func (g *Gateway) report(r *http.Request) (reportQuery, tracking.Dashboard, []store.Aggregate, error) {
 	rq, err := g.parseReportQuery(r)
 	if err != nil {
-		return rq, tracking.Report{}, nil, err
+		return rq, tracking.Dashboard{}, nil, err
 	}
-	var orders []store.OrderRecord
-	if g.cfg.Store != nil {
-		orders, err = g.cfg.Store.Orders(r.Context(), rq.filter.From, rq.filter.To)
-		if err != nil {
-			return rq, tracking.Report{}, nil, errorf(KindUnavailable, "report", "could not read the decision store", err)
+	fams, pres, err := g.aggregates(r.Context(), rq.filter)
+	if err != nil {
+		return rq, tracking.Dashboard{}, nil, errorf(KindUnavailable, "report", "could not read the decision store", err)
+	}
+	return rq, tracking.FromAggregates(fams, pres, rq.filter, g.cfg.Targets), fams, nil
+}
+
+// aggregates reads f's sums from the store's rollup (store.Rollups) when it has one, else sums
+// the period's orders the same way (tracking.Aggregate): one computation of the report either way.
+func (g *Gateway) aggregates(ctx context.Context, f tracking.Filter) (fams, pres []store.Aggregate, err error) {
+	if g.cfg.Store == nil {
+		return nil, nil, nil
+	}
+	if ru, ok := g.cfg.Store.(store.Rollups); ok {
+		q := aggQuery(f)
+		fams, err = ru.FamilyMonths(ctx, q)
+		if err == nil {
+			if pres, err = ru.Prescribers(ctx, q); err == nil {
+				return fams, pres, nil
+			}
 		}
+		if !errors.Is(err, store.ErrRollupUnavailable) {
+			return nil, nil, err
+		}
+		g.log.Warn("dashboard rollup cannot answer; summing the orders instead", "error", err.Error())
 	}
-	return rq, tracking.Build(orders, rq.filter, g.cfg.Targets), orders, nil
+	orders, err := g.cfg.Store.Orders(ctx, f.From, f.To)
+	if err != nil {
+		return nil, nil, err
+	}
+	fams, pres = tracking.Aggregate(orders, f)
+	return fams, pres, nil
+}
+
+// aggQuery is f as a rollup query: the "(not recorded)" prescriber is the empty userId.
+func aggQuery(f tracking.Filter) store.AggQuery {
+	q := store.AggQuery{From: f.From, To: f.To, Contract: f.Contract, Family: f.Family, Prescriber: f.Prescriber, PrescriberFilter: f.Prescriber != ""}
+	if f.Prescriber == tracking.NoPrescriber {
+		q.Prescriber = ""
+	}
+	return q
 }
 
 func (g *Gateway) handleReport(w http.ResponseWriter, r *http.Request) {
@@ -106,13 +141,13 @@ func (g *Gateway) handleReportCSV(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="valuerx-report-`+rq.from+`-`+rq.to+`.csv"`)
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	if err := tracking.WriteCSV(w, rep); err != nil {
+	if err := tracking.WriteCSV(w, rep.Report); err != nil {
 		g.log.Warn("report csv write failed", "request_id", requestID(r.Context()), "error", err.Error())
 	}
 }
 
 func (g *Gateway) handleDashboard(w http.ResponseWriter, r *http.Request) {
-	rq, rep, orders, err := g.report(r)
+	rq, rep, fams, err := g.report(r)
 	if err != nil {
 		g.fail(w, r, err)
 		return
@@ -129,14 +164,14 @@ func (g *Gateway) handleDashboard(w http.ResponseWriter, r *http.Request) {
 	for _, gr := range eng.cat.Groups() {
 		names[gr.ID] = gr.Name
 	}
-	for _, o := range orders {
-		contracts[o.ContractID], families[o.GroupID] = true, true
+	for _, a := range fams {
+		contracts[a.Contract], families[a.Family] = true, true
 	}
 	for _, p := range rep.Prescribers {
 		prescribers[p.Prescriber] = true
 	}
 	contracts[rq.filter.Contract], families[rq.filter.Family], prescribers[rq.filter.Prescriber] = true, true, true
-	web.RenderDashboard(w, web.DashboardPage{Report: rep, From: rq.from, To: rq.to,
+	web.RenderDashboard(w, web.DashboardPage{Report: rep.Report, From: rq.from, To: rq.to,
 		Contracts: filterChoices(contracts), Families: filterChoices(families), Prescribers: filterChoices(prescribers),
 		Names: names, CSS: dashboardCSSPath, JSONPath: reportPath, CSVPath: reportCSVPath, Self: dashboardPath})
 }

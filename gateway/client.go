@@ -28,6 +28,14 @@ func clientOf(ctx context.Context) string {
 	return c.Issuer
 }
 
+// tenantOf is the verified client's tenant claim, "" without one.
+func tenantOf(ctx context.Context) string {
+	if c, _ := ctx.Value(ctxClaims).(*cdshooks.Claims); c != nil {
+		return c.Tenant
+	}
+	return ""
+}
+
 // orderKey is a keyed hash of a client's patient and draft order: the same order seen at
 // order-select and order-sign has the same key, while the store holds nothing that names the
 // patient. The secret is configured (Config.OrderKeySecret), so instances sharing a store agree,

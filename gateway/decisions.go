@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/google/uuid"
+
 	"valuerx/cdshooks"
 	"valuerx/scoring"
 	"valuerx/store"
@@ -25,16 +27,20 @@ const commitTimeout = 2 * time.Second
 // store batches concurrent hooks into one group commit (store/commit.go), which keeps the
 // throughput of the old background writer without its window in which a 200 had no decision.
 type recorder struct {
-	g      *Gateway
-	client string
-	svc    *serviceDef
-	req    *cdshooks.Request
-	oc     *cdshooks.OrderContext
-	ds     []store.Decision
+	g       *Gateway
+	ctx     context.Context
+	client  string
+	version string // the catalog version the hook scores on
+	svc     *serviceDef
+	req     *cdshooks.Request
+	oc      *cdshooks.OrderContext
+	ds      []store.Decision
+	loc     string
+	locRead bool
 }
 
 func (g *Gateway) newRecorder(ctx context.Context, svc *serviceDef, req *cdshooks.Request, oc *cdshooks.OrderContext) *recorder {
-	return &recorder{g: g, client: clientOf(ctx), svc: svc, req: req, oc: oc}
+	return &recorder{g: g, ctx: ctx, client: clientOf(ctx), version: g.current().version, svc: svc, req: req, oc: oc}
 }
 
 // suppressed reports whether the clinician already overrode valuerx's card for this same order
@@ -72,9 +78,26 @@ func (rc *recorder) commit(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
 	defer cancel()
 	if err := rc.g.cfg.Store.RecordDecisions(ctx, rc.ds); err != nil {
+		if !rc.anyCard() {
+			// Only orders that needed no card: no feedback can come for them, so the EHR gets
+			// its answer and the programme report misses these orders (logged, never PHI).
+			rc.g.log.Warn("no-card decisions not recorded", "service", rc.svc.ID, "hook", hookRef(rc.req.HookInstance), "error", err.Error())
+			return nil
+		}
 		return errorf(KindUnavailable, "record", "could not record the decision", err)
 	}
+	rc.g.div.wake() // divergence.go: computed after the decision is durable, off this path
 	return nil
+}
+
+// anyCard reports whether the hook recorded a card (rather than only orders without one).
+func (rc *recorder) anyCard() bool {
+	for i := range rc.ds {
+		if rc.ds[i].NoCardReason == "" {
+			return true
+		}
+	}
+	return false
 }
 
 // inFlight limits concurrent hooks (Config.MaxInFlight). Beyond the limit a hook is refused at
@@ -102,23 +125,107 @@ func (g *Gateway) inFlight(next http.Handler) http.Handler {
 	})
 }
 
-// add turns a card into its decision: who it was shown to, the order it is about (keyed, no
-// patient id), what was advised (fingerprint), and every suggestion with its own figures.
-func (rc *recorder) add(item orderedItem, card *cdshooks.Card, products []string, res scoring.Result) {
+// base is the part of a decision every order of a tracked family has, card or not: who it was
+// shown to (client, tenant), the order it is about (keyed, no patient id), the prescriber and
+// the hook's location.
+func (rc *recorder) base(item orderedItem) store.Decision {
 	g := rc.g
-	if g.cfg.Store == nil {
-		return
-	}
-	client := rc.client
-	best := res.Best
 	d := store.Decision{
-		CardUUID: card.UUID, HookInstance: rc.req.HookInstance, ServiceID: rc.svc.ID, Hook: rc.svc.Hook, Client: client,
-		OrderKey:    g.orderKey(client, rc.oc.PatientID, item.id),
-		Fingerprint: fingerprint(res), UserID: rc.oc.UserID,
-		ContractID: res.Contract.ID, Arrangement: string(res.Contract.Arrangement), GroupID: res.Ordered.Product.GroupID,
-		OrderedProductID: res.Ordered.Product.ID, BestProductID: best.Product.ID,
+		HookInstance: rc.req.HookInstance, ServiceID: rc.svc.ID, Hook: rc.svc.Hook, Client: rc.client, Tenant: tenantOf(rc.ctx),
+		OrderKey: g.orderKey(rc.client, rc.oc.PatientID, item.id), UserID: rc.oc.UserID, Location: rc.location(),
+		GroupID: item.product.GroupID, OrderedProductID: item.product.ID, OrderedRelationship: string(item.product.Relationship),
 		At: g.cfg.Now(),
 	}
+	return d
+}
+
+// location is the hook's first location candidate (Encounter location, service provider,
+// PractitionerRole userId), read once per hook and only when a decision is recorded.
+func (rc *recorder) location() string {
+	if !rc.locRead {
+		if cs := siteCandidates(rc.req, rc.oc); len(cs) > 0 {
+			rc.loc = cs[0]
+		}
+		rc.locRead = true
+	}
+	return rc.loc
+}
+
+// scored fills what the score says: contract, figures of every option, price period, therapy,
+// and the scoring request (for the divergence job).
+func (rc *recorder) scored(d *store.Decision, sreq scoring.Request, res scoring.Result) {
+	d.ContractID, d.Arrangement = res.Contract.ID, string(res.Contract.Arrangement)
+	d.Fingerprint = fingerprint(res)
+	d.PricePeriod, d.CatalogVersion, d.AdministrationsPerYear = res.Book.ID, rc.version, res.AdministrationsPerYear
+	d.Therapy = store.TherapyContinuing
+	if sreq.CurrentProductID == "" {
+		d.Therapy = store.TherapyNewStart
+	}
+	d.Options = make([]store.Option, 0, len(res.Options))
+	for _, o := range res.Options {
+		if o.Exclusion == scoring.ExcludeNotPriced && o.PerCourse == (scoring.Figures{}) {
+			d.Options = append(d.Options, store.Option{ProductID: o.Product.ID, Relationship: string(o.Product.Relationship), Exclusion: o.Exclusion})
+			continue
+		}
+		c, y := optionSavings(res.Ordered, o)
+		d.Options = append(d.Options, store.Option{ProductID: o.Product.ID, Relationship: string(o.Product.Relationship),
+			Eligible: o.Eligible, Exclusion: o.Exclusion, PerCourse: c, PerYear: y})
+	}
+	d.ScoreRequest = encodeScoreRequest(sreq)
+}
+
+// none records an order of a tracked family that got no card, and why (store.NoCard* or the
+// scorer's reason). res is nil when the order was not scored (no coverage, no contract, ...).
+func (rc *recorder) none(item orderedItem, reason string, sreq scoring.Request, res *scoring.Result) {
+	if rc.g.cfg.Store == nil {
+		return
+	}
+	d := rc.base(item)
+	d.CardUUID = uuid.NewString() // never sent: a no-card decision takes no feedback
+	if res != nil {
+		rc.scored(&d, sreq, *res)
+		if res.Best == nil && reason == res.Reason {
+			reason = noCardReason(*res)
+		}
+	}
+	d.NoCardReason = reason
+	rc.ds = append(rc.ds, d)
+}
+
+// noCardReason refines the scorer's "already-best": when a product that would have saved the
+// payer money was held back by a clinical rule (not labelled for the indication, off formulary,
+// another route or form), that rule is why there is no card, and the programme report says so.
+func noCardReason(res scoring.Result) string {
+	if res.Reason != scoring.ReasonAlreadyBest {
+		return res.Reason
+	}
+	for _, o := range res.Options {
+		if o.Delta.PayerAllowed >= 0 || o.Eligible {
+			continue
+		}
+		switch o.Exclusion {
+		case scoring.ExcludeNotLabelled:
+			return "not-labelled-for-indication"
+		case scoring.ExcludeOffFormulary:
+			return "off-formulary"
+		case scoring.ExcludeRouteForm:
+			return "other-route-or-form"
+		}
+	}
+	return res.Reason
+}
+
+// add turns a card into its decision: who it was shown to, the order it is about (keyed, no
+// patient id), what was advised (fingerprint), and every option with its own figures.
+func (rc *recorder) add(item orderedItem, sreq scoring.Request, card *cdshooks.Card, products []string, res scoring.Result) {
+	if rc.g.cfg.Store == nil {
+		return
+	}
+	best := res.Best
+	d := rc.base(item)
+	d.CardUUID = card.UUID
+	rc.scored(&d, sreq, res)
+	d.BestProductID = best.Product.ID
 	d.PayerSaving, d.PatientSaving, d.OrgImpact = savings(res.Ordered, *best)
 	d.Suggestions = make([]store.Suggestion, len(card.Suggestions))
 	for i, s := range card.Suggestions {
@@ -128,10 +235,20 @@ func (rc *recorder) add(item orderedItem, card *cdshooks.Card, products []string
 		}
 		if o, ok := optionOf(res, sg.ProductID); ok {
 			sg.PayerSaving, sg.PatientSaving, sg.OrgImpact = savings(res.Ordered, o)
+			_, sg.PerYear = optionSavings(res.Ordered, o)
 		}
 		d.Suggestions[i] = sg
 	}
 	rc.ds = append(rc.ds, d)
+}
+
+// optionSavings are o's per-course and per-year figures against the ordered product.
+func optionSavings(ordered, o scoring.Option) (course, year store.Saving) {
+	course = store.Saving{Payer: ordered.PerCourse.PayerAllowed - o.PerCourse.PayerAllowed,
+		Patient: ordered.PerCourse.PatientOOP - o.PerCourse.PatientOOP, Org: o.PerCourse.NetImpact - ordered.PerCourse.NetImpact}
+	year = store.Saving{Payer: ordered.PerYear.PayerAllowed - o.PerYear.PayerAllowed,
+		Patient: ordered.PerYear.PatientOOP - o.PerYear.PatientOOP, Org: o.PerYear.NetImpact - ordered.PerYear.NetImpact}
+	return course, year
 }
 
 // savings are o's per-course figures against the ordered product (positive = saved).

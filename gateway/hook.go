@@ -14,6 +14,7 @@ import (
 	"valuerx/clinical"
 	"valuerx/fhir"
 	"valuerx/scoring"
+	"valuerx/store"
 )
 
 // readBody reads a request body under the configured limit, telling "too large" apart.
@@ -167,6 +168,7 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 			// Epoetin alfa and the like are billed per 1,000 units, not per mg: every dose line,
 			// label and table of a card is written in mg today, so such an order gets no card
 			// rather than one in the wrong unit (a safety rule, not an omission: see README).
+			rec.none(item, store.NoCardUnitDosed, scoring.Request{}, nil)
 			continue
 		}
 		applyDose(&item, group, pat)
@@ -174,17 +176,20 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 			if card := implausibleCard(item, group); card != nil {
 				resp.Cards = append(resp.Cards, *card)
 			}
+			rec.none(item, store.NoCardImplausible, scoring.Request{}, nil)
 			continue
 		}
 		cov, ok := coverageOn.get(item.date, func(on time.Time) (scoring.Coverage, bool) {
 			return coverageFacts(data.coverages, data.patient, on)
 		})
 		if !ok {
+			rec.none(item, store.NoCardNoCoverage, scoring.Request{}, nil)
 			continue // no coverage in force: no arrangement, no advice
 		}
 		contract, ok := eng.reg.Classify(cov, item.date)
 		if !ok {
 			g.metrics.unclassified.Inc()
+			rec.none(item, store.NoCardNoContract, scoring.Request{}, nil)
 			continue
 		}
 		gp := pol.Group(group)
@@ -214,6 +219,7 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 		res, err := eng.scorer.Score(sreq)
 		if err != nil {
 			g.log.Warn("scoring failed", "service", svc.ID, "hook", hookRef(req.HookInstance), "group", item.product.GroupID, "error", err.Error())
+			rec.none(item, store.NoCardScoreFailed, scoring.Request{}, nil)
 			continue
 		}
 		if res.Stale {
@@ -221,6 +227,7 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 			if g.tooStale(eng, item.date) {
 				// Past maxBookAge the nearest book's figures are too old to quote at all.
 				g.metrics.staleSuppressed.Inc()
+				rec.none(item, store.NoCardStale, sreq, &res)
 				continue
 			}
 		}
@@ -237,9 +244,11 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 					resp.Cards = append(resp.Cards, *card)
 				}
 			}
+			rec.none(item, res.Reason, sreq, &res)
 			continue
 		}
 		if rec.suppressed(ctx, item, res) {
+			rec.none(item, store.NoCardSuppressed, sreq, &res)
 			continue // overridden for this order with the same advice (decisions.go)
 		}
 		view := cardView{showOrganisation: g.cfg.Disclosure.showsOrganisation(res.Contract.ID, oc.UserID), compareLink: true}
@@ -248,11 +257,12 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 			return nil, errorf(KindInternal, "card", "could not build a card", err)
 		}
 		if card == nil {
+			rec.none(item, store.NoCardNoStrength, sreq, &res)
 			continue // no suggestion could keep the order's strength
 		}
 		g.linkComparison(card, page, eng, item, res, group, pol, products, data.medsKnown)
 		resp.Cards = append(resp.Cards, *card)
-		rec.add(item, card, products, res)
+		rec.add(item, sreq, card, products, res)
 	}
 	if err := rec.commit(ctx); err != nil {
 		return nil, err

@@ -32,6 +32,9 @@ type metrics struct {
 	staleSuppressed prometheus.Counter
 	catalogInfo     *prometheus.GaugeVec
 	catalogReloads  prometheus.Counter
+	// divergenceFailed counts decisions whose stored request no longer scores under their own
+	// contract (a contract removed since): stored without answers.
+	divergenceFailed prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry, scorer func() *scoring.Scorer) *metrics {
@@ -76,6 +79,9 @@ func newMetrics(reg *prometheus.Registry, scorer func() *scoring.Scorer) *metric
 		catalogReloads: prometheus.NewCounter(prometheus.CounterOpts{Name: "valuerx_catalog_reloads_total",
 			Help: "Catalog snapshots swapped in since start."}),
 	}
+	m.divergenceFailed = prometheus.NewCounter(prometheus.CounterOpts{Name: "valuerx_divergence_failed_total",
+		Help: "Decisions whose divergence could not be computed (their contract no longer scores the order)."})
+	reg.MustRegister(m.divergenceFailed)
 	reg.MustRegister(m.hooks, m.hookSeconds, m.cards, m.feedback, m.feedbackRefused, m.suppressed, m.overloaded, m.prefetch, m.fhirFetches, m.fhirErrors,
 		m.fhirRoundTrips, m.coverageCache, m.authFailures, m.panics, m.unclassified,
 		m.stalePriced, m.staleSuppressed, m.catalogInfo, m.catalogReloads)

@@ -76,7 +76,7 @@ type resolver struct {
 	flight   singleflight.Group
 
 	mu       sync.Mutex
-	breakers *lru.Cache[string, *breaker] // bounded: fhirServer is the caller's string
+	breakers *lru.Cache[string, *breaker] // keyed by breakerKey; bounded: fhirServer is the caller's string
 }
 
 // breakerCacheSize bounds the FHIR servers a breaker is kept for. A health system talks to a
@@ -101,17 +101,27 @@ func newResolver(cfg Config, m *metrics) *resolver {
 
 func (r *resolver) close() { r.covCache.Purge() }
 
-func (r *resolver) allow(server string) bool {
+// breakerKey is a breaker's key: the verified client and the server it named. Breakers are per
+// client so that one client's hooks can neither open another's breaker (by naming its server and
+// failing) nor close it (by naming its server and getting an answer) (issue 11: a refused address
+// reset the breaker of the client whose server it was).
+func breakerKey(client, server string) string { return client + "\x00" + server }
+
+func (r *resolver) allow(client, server string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	b, _ := r.breakers.Peek(server)
+	b, _ := r.breakers.Peek(breakerKey(client, server))
 	return b == nil || !r.cfg.Now().Before(b.openUntil)
 }
 
-func (r *resolver) record(server string, err error) {
+func (r *resolver) record(client, server string, err error) {
+	if errors.Is(err, fhir.ErrAddressRefused) {
+		return // the request never left: it says nothing of the server either way
+	}
+	key := breakerKey(client, server)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	b, _ := r.breakers.Get(server)
+	b, _ := r.breakers.Get(key)
 	// Only failures of the server count: a 404 or 401 is an answer, not an outage.
 	if err == nil || !errors.Is(err, fhir.ErrUnavailable) {
 		if b == nil {
@@ -123,7 +133,7 @@ func (r *resolver) record(server string, err error) {
 	}
 	if b == nil {
 		b = &breaker{}
-		r.breakers.Add(server, b)
+		r.breakers.Add(key, b)
 	}
 	b.failures++
 	if b.failures >= 3 {
@@ -213,7 +223,7 @@ func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdsho
 		}
 	}
 
-	if len(need) > 0 && d.client != nil && r.allow(req.FHIRServer) {
+	if len(need) > 0 && d.client != nil && r.allow(client, req.FHIRServer) {
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		for _, key := range need {
@@ -225,7 +235,7 @@ func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdsho
 			go func(key, query string) {
 				defer wg.Done()
 				got, err := r.fetch(ctx, d, client, req.FHIRServer, key, query)
-				r.record(req.FHIRServer, err)
+				r.record(client, req.FHIRServer, err)
 				if err != nil {
 					r.metrics.fhirErrors.WithLabelValues(key).Inc()
 					r.cfg.Logger.Warn("FHIR fetch failed", "key", key, "hook", hookRef(req.HookInstance), "reason", fhirReason(err))

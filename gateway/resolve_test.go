@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -264,22 +265,52 @@ func TestBreakersBounded(t *testing.T) {
 	e := newEnv(t)
 	r := e.gw.resolver
 	for i := range 3 * breakerCacheSize {
-		r.record("https://healthy-"+strconv.Itoa(i)+".test/fhir", nil)
+		r.record("client-a", "https://healthy-"+strconv.Itoa(i)+".test/fhir", nil)
 	}
 	if n := r.breakers.Len(); n != 0 {
 		t.Fatalf("healthy servers made %d breakers", n)
 	}
 	for i := range 3 * breakerCacheSize {
-		r.record("https://failing-"+strconv.Itoa(i)+".test/fhir", fhir.ErrUnavailable)
+		r.record("client-a", "https://failing-"+strconv.Itoa(i)+".test/fhir", fhir.ErrUnavailable)
 	}
 	if n := r.breakers.Len(); n != breakerCacheSize {
 		t.Fatalf("%d breakers for %d failing servers, want the cap %d", n, 3*breakerCacheSize, breakerCacheSize)
 	}
 	// The newest failing server is still tracked: three failures open its breaker.
 	last := "https://failing-" + strconv.Itoa(3*breakerCacheSize-1) + ".test/fhir"
-	r.record(last, fhir.ErrUnavailable)
-	r.record(last, fhir.ErrUnavailable)
-	if r.allow(last) {
+	r.record("client-a", last, fhir.ErrUnavailable)
+	r.record("client-a", last, fhir.ErrUnavailable)
+	if r.allow("client-a", last) {
 		t.Fatal("three failures in a row must open the breaker")
+	}
+}
+
+// One client's hooks cannot move another client's breaker (issue 11): B naming A's failing server
+// and getting an answer, or having its dial refused, leaves A's breaker open; B failing against
+// it does not open A's.
+func TestBreakerPerClient(t *testing.T) {
+	e := newEnv(t)
+	r := e.gw.resolver
+	const srv = "https://ehr-a.test/fhir"
+	for range 3 {
+		r.record("client-a", srv, fhir.ErrUnavailable)
+	}
+	if r.allow("client-a", srv) {
+		t.Fatal("three failures in a row must open A's breaker")
+	}
+	r.record("client-b", srv, nil)
+	r.record("client-b", srv, fmt.Errorf("dial: %w", fhir.ErrAddressRefused))
+	r.record("client-a", srv, fmt.Errorf("dial: %w", fhir.ErrAddressRefused))
+	if r.allow("client-a", srv) {
+		t.Fatal("B's answer or a refused dial closed A's breaker")
+	}
+	if !r.allow("client-b", srv) {
+		t.Fatal("A's failures opened B's breaker")
+	}
+	for range 3 {
+		r.record("client-b", "https://ehr-b.test/fhir", fhir.ErrUnavailable)
+	}
+	if !r.allow("client-a", "https://ehr-b.test/fhir") {
+		t.Fatal("B's failures opened A's breaker")
 	}
 }

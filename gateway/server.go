@@ -175,6 +175,8 @@ type Gateway struct {
 	links *web.Links
 	// eng is the catalog and what is built on it; replaced whole by Swap.
 	eng atomic.Pointer[engine]
+	// div computes how the answer differs by arrangement, after decisions are durable (divergence.go).
+	div *divergenceJob
 }
 
 // New builds a Gateway from cfg.
@@ -217,11 +219,13 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	g.links = links
 	g.handler = g.routes()
+	g.startDivergence()
 	return g, nil
 }
 
 // Close releases background resources (caches with janitors).
 func (g *Gateway) Close() error {
+	g.div.close()
 	g.resolver.close()
 	return nil
 }

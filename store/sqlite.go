@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"sort"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -157,8 +156,39 @@ func parseTS(s string) time.Time {
 
 const insertDecision = `INSERT OR IGNORE INTO decisions
 	(card_uuid, hook_instance, service_id, hook, client, order_key, fingerprint, contract_id, arrangement, group_id,
-	 ordered_product, best_product, suggestions, payer_saving, patient_saving, org_impact, created_at, user_id)
-	VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
+	 ordered_product, best_product, suggestions, payer_saving, patient_saving, org_impact, created_at, user_id,
+	 tenant, location, no_card_reason, therapy, price_period, catalog_version, admins_per_year, ordered_rel, options, score_request)
+	VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
+
+// decisionCols are the decision columns scanDecision reads, prefixed d.
+const decisionCols = `d.card_uuid, d.hook_instance, d.service_id, d.hook, d.client, d.order_key, d.fingerprint, d.contract_id,
+	d.arrangement, d.group_id, d.ordered_product, d.best_product, d.suggestions, d.payer_saving, d.patient_saving, d.org_impact,
+	d.created_at, d.user_id, d.tenant, d.location, d.no_card_reason, d.therapy, d.price_period, d.catalog_version,
+	d.admins_per_year, d.ordered_rel, d.options, d.score_request`
+
+// scanDecision returns the scan destinations of decisionCols into d and a function that decodes
+// the text columns once scanned.
+func scanDecision(d *Decision) ([]any, func() error) {
+	var at, suggs, opts, req string
+	dst := []any{&d.CardUUID, &d.HookInstance, &d.ServiceID, &d.Hook, &d.Client, &d.OrderKey, &d.Fingerprint, &d.ContractID,
+		&d.Arrangement, &d.GroupID, &d.OrderedProductID, &d.BestProductID, &suggs, &d.PayerSaving, &d.PatientSaving, &d.OrgImpact,
+		&at, &d.UserID, &d.Tenant, &d.Location, &d.NoCardReason, &d.Therapy, &d.PricePeriod, &d.CatalogVersion,
+		&d.AdministrationsPerYear, &d.OrderedRelationship, &opts, &req}
+	return dst, func() error {
+		d.At = parseTS(at)
+		var err error
+		if d.Suggestions, err = decodeSuggestions(suggs); err != nil {
+			return err
+		}
+		if d.Options, err = decodeOptions(opts); err != nil {
+			return err
+		}
+		if req != "" {
+			d.ScoreRequest = []byte(req)
+		}
+		return nil
+	}
+}
 
 // storedSuggestion is one element of decisions.suggestions.
 type storedSuggestion struct {
@@ -167,12 +197,17 @@ type storedSuggestion struct {
 	Payer   float64 `json:"payer"`
 	Patient float64 `json:"patient"`
 	Org     float64 `json:"org"`
+	Year    *Saving `json:"year,omitempty"`
 }
 
 func encodeSuggestions(ss []Suggestion) (string, error) {
 	out := make([]storedSuggestion, len(ss))
 	for i, sg := range ss {
-		out[i] = storedSuggestion{sg.UUID, sg.ProductID, sg.PayerSaving, sg.PatientSaving, sg.OrgImpact}
+		out[i] = storedSuggestion{UUID: sg.UUID, Product: sg.ProductID, Payer: sg.PayerSaving, Patient: sg.PatientSaving, Org: sg.OrgImpact}
+		if sg.PerYear != (Saving{}) {
+			y := sg.PerYear
+			out[i].Year = &y
+		}
 	}
 	b, err := json.Marshal(out)
 	if err != nil {
@@ -188,7 +223,33 @@ func decodeSuggestions(s string) ([]Suggestion, error) {
 	}
 	out := make([]Suggestion, len(in))
 	for i, sg := range in {
-		out[i] = Suggestion{sg.UUID, sg.Product, sg.Payer, sg.Patient, sg.Org}
+		out[i] = Suggestion{UUID: sg.UUID, ProductID: sg.Product, PayerSaving: sg.Payer, PatientSaving: sg.Patient, OrgImpact: sg.Org}
+		if sg.Year != nil {
+			out[i].PerYear = *sg.Year
+		}
+	}
+	return out, nil
+}
+
+// EncodeOptions is the JSON form of options in the decisions table (both implementations).
+func EncodeOptions(os []Option) (string, error) {
+	if len(os) == 0 {
+		return "[]", nil
+	}
+	b, err := json.Marshal(os)
+	if err != nil {
+		return "", fmt.Errorf("store: encode options: %w", err)
+	}
+	return string(b), nil
+}
+
+func decodeOptions(s string) ([]Option, error) {
+	if s == "" || s == "[]" {
+		return nil, nil
+	}
+	var out []Option
+	if err := json.Unmarshal([]byte(s), &out); err != nil {
+		return nil, fmt.Errorf("store: decode options: %w", err)
 	}
 	return out, nil
 }
@@ -198,15 +259,19 @@ func (s *SQLite) RecordDecision(ctx context.Context, d Decision) error {
 	return s.RecordDecisions(ctx, []Decision{d})
 }
 
-// RecordDecisions stores cards in the next group commit and returns once it is committed.
+// RecordDecisions stores decisions in the next group commit and returns once it is committed.
 func (s *SQLite) RecordDecisions(ctx context.Context, ds []Decision) error {
 	if len(ds) == 0 {
 		return nil
 	}
 	suggs := make([]string, len(ds))
+	opts := make([]string, len(ds))
 	for i, d := range ds {
 		var err error
 		if suggs[i], err = encodeSuggestions(d.Suggestions); err != nil {
+			return err
+		}
+		if opts[i], err = EncodeOptions(d.Options); err != nil {
 			return err
 		}
 	}
@@ -214,7 +279,9 @@ func (s *SQLite) RecordDecisions(ctx context.Context, ds []Decision) error {
 		for i, d := range ds {
 			_, err := tx.StmtContext(ctx, s.insDecision).ExecContext(ctx, d.CardUUID, d.HookInstance, d.ServiceID, d.Hook, d.Client,
 				d.OrderKey, d.Fingerprint, d.ContractID, d.Arrangement, d.GroupID, d.OrderedProductID, d.BestProductID,
-				suggs[i], d.PayerSaving, d.PatientSaving, d.OrgImpact, ts(d.At), d.UserID)
+				suggs[i], d.PayerSaving, d.PatientSaving, d.OrgImpact, ts(d.At), d.UserID,
+				d.Tenant, d.Location, d.NoCardReason, d.Therapy, d.PricePeriod, d.CatalogVersion, d.AdministrationsPerYear,
+				d.OrderedRelationship, opts[i], string(d.ScoreRequest))
 			if err != nil {
 				return fmt.Errorf("store: record decision: %w", err)
 			}
@@ -222,28 +289,23 @@ func (s *SQLite) RecordDecisions(ctx context.Context, ds []Decision) error {
 		return nil
 	}
 	if len(ds) == 1 {
-		return s.c.doSingle(ctx, run) // one statement: atomic without a savepoint
+		return s.c.doSingle(ctx, run)
 	}
 	return s.c.do(ctx, run)
 }
 
-// Decision returns the card with uuid, or ErrNotFound.
+// Decision returns the card with uuid, or ErrNotFound (also for a no-card decision).
 func (s *SQLite) Decision(ctx context.Context, cardUUID string) (Decision, error) {
-	d := Decision{CardUUID: cardUUID}
-	var at, suggs string
-	err := s.rd.QueryRowContext(ctx, `SELECT hook_instance, service_id, hook, client, order_key, fingerprint, contract_id,
-		arrangement, group_id, ordered_product, best_product, suggestions, payer_saving, patient_saving, org_impact, created_at, user_id
-		FROM decisions WHERE card_uuid = ?`, cardUUID).Scan(&d.HookInstance, &d.ServiceID, &d.Hook, &d.Client, &d.OrderKey,
-		&d.Fingerprint, &d.ContractID, &d.Arrangement, &d.GroupID, &d.OrderedProductID, &d.BestProductID, &suggs,
-		&d.PayerSaving, &d.PatientSaving, &d.OrgImpact, &at, &d.UserID)
+	var d Decision
+	dst, finish := scanDecision(&d)
+	err := s.rd.QueryRowContext(ctx, `SELECT `+decisionCols+` FROM decisions d WHERE d.card_uuid = ? AND d.no_card_reason = ''`, cardUUID).Scan(dst...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Decision{}, ErrNotFound
 	}
 	if err != nil {
 		return Decision{}, fmt.Errorf("store: look up card: %w", err)
 	}
-	d.At = parseTS(at)
-	if d.Suggestions, err = decodeSuggestions(suggs); err != nil {
+	if err := finish(); err != nil {
 		return Decision{}, err
 	}
 	return d, nil
@@ -349,30 +411,13 @@ func (s *SQLite) ClaimJTI(ctx context.Context, key string, expires, now time.Tim
 	return fresh, nil
 }
 
-// summaryRow is one card with its latest feedback and, when accepted, the accepted
-// suggestion's figures.
-type summaryRow struct {
-	card, client, orderKey, contract, arr string
-	service, group, ordered, best, user   string
-	payer, patient, org                   float64
-	at, firstAt                           time.Time
-	outcome, reason, suggestion, suggs    string
-	fbAt, fbRecv                          time.Time
-	hasOpt                                bool
-	optProduct                            string
-	optPayer, optPatient, optOrg          float64
-}
-
-// decidedOrders reads every card with its latest feedback and keeps, per order, the card that
-// decides it (decides), with the order's earliest card time in firstAt. One decision per order:
-// the cards of one (client, order key) are one decision, decided by the latest feedback on any
-// of them.
-func (s *SQLite) decidedOrders(ctx context.Context) ([]summaryRow, error) {
+// decisionRows reads every decision with its latest feedback (by clamped outcome time, then
+// arrival) for AssembleOrders.
+func (s *SQLite) decisionRows(ctx context.Context) ([]DecisionRow, error) {
 	rows, err := s.rd.QueryContext(ctx, `
-		SELECT d.card_uuid, d.client, d.order_key, d.contract_id, d.arrangement, d.payer_saving, d.patient_saving,
-		       d.org_impact, d.created_at,
+		SELECT `+decisionCols+`,
 		       COALESCE(f.outcome, ''), COALESCE(f.reason_code, ''), COALESCE(f.outcome_at, ''), COALESCE(f.received_at, ''),
-		       COALESCE(f.suggestion_uuid, ''), d.suggestions, d.service_id, d.group_id, d.ordered_product, d.best_product, d.user_id
+		       COALESCE(f.suggestion_uuid, '')
 		FROM decisions d
 		LEFT JOIN (
 			SELECT card_uuid, outcome, reason_code, suggestion_uuid, outcome_at, received_at,
@@ -380,169 +425,60 @@ func (s *SQLite) decidedOrders(ctx context.Context) ([]summaryRow, error) {
 			FROM feedback) f
 		ON f.card_uuid = d.card_uuid AND f.rn = 1`)
 	if err != nil {
-		return nil, fmt.Errorf("store: summary: %w", err)
+		return nil, fmt.Errorf("store: orders: %w", err)
 	}
 	defer rows.Close()
-	orders := map[[2]string]summaryRow{}
+	var out []DecisionRow
 	for rows.Next() {
-		var r summaryRow
-		var at, fbAt, fbRecv string
-		if err := rows.Scan(&r.card, &r.client, &r.orderKey, &r.contract, &r.arr, &r.payer, &r.patient, &r.org, &at,
-			&r.outcome, &r.reason, &fbAt, &fbRecv, &r.suggestion, &r.suggs, &r.service, &r.group, &r.ordered, &r.best, &r.user); err != nil {
-			return nil, fmt.Errorf("store: summary row: %w", err)
+		var r DecisionRow
+		var fbAt, fbRecv string
+		dst, finish := scanDecision(&r.Decision)
+		dst = append(dst, &r.Outcome, &r.ReasonCode, &fbAt, &fbRecv, &r.SuggestionUUID)
+		if err := rows.Scan(dst...); err != nil {
+			return nil, fmt.Errorf("store: orders row: %w", err)
 		}
-		if r.outcome == "accepted" {
-			// Book the accepted suggestion's own figures (issue 10 item 7).
-			ss, err := decodeSuggestions(r.suggs)
-			if err != nil {
-				return nil, err
-			}
-			for _, sg := range ss {
-				if sg.UUID == r.suggestion {
-					r.hasOpt, r.optProduct, r.optPayer, r.optPatient, r.optOrg = true, sg.ProductID, sg.PayerSaving, sg.PatientSaving, sg.OrgImpact
-				}
-			}
+		if err := finish(); err != nil {
+			return nil, err
 		}
-		r.suggs = ""
-		r.at, r.fbAt, r.fbRecv = parseTS(at), parseTS(fbAt), parseTS(fbRecv)
-		r.firstAt = r.at
-		key := [2]string{r.client, r.orderKey}
-		if r.orderKey == "" {
-			key = [2]string{"card", r.card}
-		}
-		prev, seen := orders[key]
-		if seen && prev.firstAt.Before(r.firstAt) {
-			r.firstAt = prev.firstAt
-		}
-		if !seen || decides(r, prev) {
-			orders[key] = r
-		} else {
-			prev.firstAt = r.firstAt
-			orders[key] = prev
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: summary rows: %w", err)
-	}
-	out := make([]summaryRow, 0, len(orders))
-	for _, r := range orders {
+		r.FeedbackAt, r.FeedbackReceived = parseTS(fbAt), parseTS(fbRecv)
 		out = append(out, r)
 	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: orders rows: %w", err)
+	}
 	return out, nil
 }
 
-// figures are the per-course savings an accepted order books: the accepted suggestion's own, or
-// the card's recommended figures for a v1 suggestion stored without figures.
-func (r summaryRow) figures() (payer, patient, org float64) {
-	if r.hasOpt {
-		return r.optPayer, r.optPatient, r.optOrg
-	}
-	return r.payer, r.patient, r.org
-}
-
-// Orders returns one record per order first advised in [from, to); a zero bound is open.
+// Orders returns one record per order first seen in [from, to); a zero bound is open.
 func (s *SQLite) Orders(ctx context.Context, from, to time.Time) ([]OrderRecord, error) {
-	rows, err := s.decidedOrders(ctx)
+	rows, err := s.decisionRows(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]OrderRecord, 0, len(rows))
-	for _, r := range rows {
-		if (!from.IsZero() && r.firstAt.Before(from)) || (!to.IsZero() && !r.firstAt.Before(to)) {
-			continue
-		}
-		o := OrderRecord{Client: r.client, ServiceID: r.service, ContractID: r.contract, Arrangement: r.arr, GroupID: r.group,
-			OrderedProductID: r.ordered, Prescriber: r.user, RecommendedProductID: r.best, FirstAt: r.firstAt, Outcome: r.outcome}
-		switch r.outcome {
-		case "accepted":
-			o.AcceptedProductID = r.optProduct
-			if !r.hasOpt {
-				o.AcceptedProductID = r.best
-			}
-			o.PayerSaved, o.PatientSaved, o.OrgImpact = r.figures()
-		case "overridden":
-			o.ReasonCode = r.reason
-		}
-		out = append(out, o)
+	admins, err := s.administrations(ctx)
+	if err != nil {
+		return nil, err
 	}
-	// A stable order for callers and tests: by first card time, then contract and products.
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if !a.FirstAt.Equal(b.FirstAt) {
-			return a.FirstAt.Before(b.FirstAt)
-		}
-		if a.ContractID != b.ContractID {
-			return a.ContractID < b.ContractID
-		}
-		return a.OrderedProductID < b.OrderedProductID
-	})
-	return out, nil
+	claims, err := s.claims(ctx)
+	if err != nil {
+		return nil, err
+	}
+	divs, err := s.divergences(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return AssembleOrders(rows, admins, claims, divs, from, to), nil
 }
 
-// Summary reports, per contract, the orders advised on, what became of them, and the money they
-// moved. One decision per order (decidedOrders). Savings count only for accepted orders, with the
-// accepted suggestion's own figures.
+// Summary reports, per contract, the orders that got a card, what became of them, and the money
+// they moved (SummarizeOrders). Savings count only for accepted orders, with the accepted
+// suggestion's own figures.
 func (s *SQLite) Summary(ctx context.Context) ([]ContractSummary, error) {
-	orders, err := s.decidedOrders(ctx)
+	rows, err := s.decisionRows(ctx)
 	if err != nil {
 		return nil, err
 	}
-	by := map[string]*ContractSummary{}
-	for _, r := range orders {
-		cs := by[r.contract]
-		if cs == nil {
-			cs = &ContractSummary{ContractID: r.contract, Arrangement: r.arr, Overrides: map[string]int{}}
-			by[r.contract] = cs
-		}
-		cs.Cards++
-		switch r.outcome {
-		case "accepted":
-			cs.Accepted++
-			p, pt, o := r.figures()
-			cs.PayerSaved += p
-			cs.PatientSaved += pt
-			cs.OrgImpact += o
-		case "overridden":
-			cs.Overridden++
-			reason := r.reason
-			if reason == "" {
-				reason = "(no reason)"
-			}
-			if reason == ReasonFiguresWrong {
-				cs.DataQualityFlags++
-			}
-			cs.Overrides[reason]++
-		default:
-			cs.NoFeedback++
-		}
-	}
-	out := make([]ContractSummary, 0, len(by))
-	for _, cs := range by {
-		if answered := cs.Accepted + cs.Overridden; answered > 0 {
-			cs.Acceptance = float64(cs.Accepted) / float64(answered)
-		}
-		if len(cs.Overrides) == 0 {
-			cs.Overrides = nil
-		}
-		out = append(out, *cs)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ContractID < out[j].ContractID })
-	return out, nil
-}
-
-// decides reports whether card r, rather than prev, stands for their order: a card with feedback
-// beats one without; between two with feedback the later feedback wins; between two without, the
-// later card.
-func decides(r, prev summaryRow) bool {
-	switch {
-	case r.outcome != "" && prev.outcome == "":
-		return true
-	case r.outcome == "" && prev.outcome != "":
-		return false
-	case r.outcome != "":
-		return later(r.fbAt, r.fbRecv, prev.fbAt, prev.fbRecv)
-	}
-	return r.at.After(prev.at)
+	return SummarizeOrders(AssembleOrders(rows, nil, nil, nil, time.Time{}, time.Time{})), nil
 }
 
 var _ Store = (*SQLite)(nil)

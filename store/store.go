@@ -54,6 +54,74 @@ type Decision struct {
 	PatientSaving float64
 	OrgImpact     float64
 	At            time.Time
+
+	// Tenant is the verified client's tenant claim ("" without one); Client already includes it.
+	Tenant string
+	// Location is the hook's location (the Encounter's Location, else its service provider, else
+	// a PractitionerRole userId): a place, not a patient. "" when the hook had none.
+	Location string
+	// NoCardReason says why no card was shown for this order (NoCard* constants or the scorer's
+	// reason codes: already-best, below-threshold, mid-course, ...). "" means a card was shown.
+	// Orders of a tracked drug family that needed no card are recorded too: they are the
+	// adoption the programme is measured on. A no-card decision takes no feedback.
+	NoCardReason string
+	// Therapy is TherapyNewStart (no therapy of the family on record), TherapyContinuing, or ""
+	// when unknown (decisions recorded before store schema version 5).
+	Therapy string
+	// PricePeriod is the price book the figures come from (e.g. "cms-asp-2026q1");
+	// CatalogVersion the catalog snapshot the gateway scored on.
+	PricePeriod    string
+	CatalogVersion string
+	// AdministrationsPerYear is the year of therapy the per-year figures count.
+	AdministrationsPerYear int
+	// OrderedRelationship is the ordered product's FDA relationship to its group's reference
+	// (reference, biosimilar, interchangeable, ...).
+	OrderedRelationship string
+	// Options are every product of the group valuerx scored against the order, suggested or not,
+	// with per-course and per-year figures: the record of what was offered, and what realised
+	// savings are priced from when the signed or administered product is not the one accepted.
+	Options []Option
+	// ScoreRequest is the gateway's own encoding of the scoring request (no patient data:
+	// contract, product, dose, course, date, site, indication ids): the divergence computation
+	// scores the same order under the organisation's other arrangements from it. Opaque here.
+	ScoreRequest []byte
+}
+
+// Therapy values of a Decision.
+const (
+	TherapyNewStart   = "new-start"
+	TherapyContinuing = "continuing"
+)
+
+// Reasons for no card that the gateway sets itself (the scorer's own reasons are recorded as it
+// names them).
+const (
+	NoCardSuppressed  = "suppressed-after-override" // overridden for this order with the same advice
+	NoCardNoCoverage  = "no-coverage"               // no coverage in force on the order's date
+	NoCardNoContract  = "no-contract"               // the coverage matches no configured contract
+	NoCardUnitDosed   = "unit-dosed"                // billed per units, not mg: no card in the wrong unit
+	NoCardImplausible = "implausible-dose"          // the dose or course looked implausible: no figures
+	NoCardStale       = "price-book-too-old"        // past maxBookAge: figures too old to quote
+	NoCardNoStrength  = "no-suggestion-keeps-strength"
+	NoCardScoreFailed = "scoring-failed"
+)
+
+// Saving is what an option is worth against the ordered product (positive = saved).
+type Saving struct {
+	Payer   float64 `json:"payer"`
+	Patient float64 `json:"patient"`
+	Org     float64 `json:"org"`
+}
+
+// Option is one scored product of the group beside the ordered one.
+type Option struct {
+	ProductID    string `json:"product"`
+	Relationship string `json:"rel,omitempty"`
+	// Eligible options may be suggested; Exclusion says why not (scoring.Exclude* codes).
+	Eligible  bool   `json:"eligible,omitempty"`
+	Exclusion string `json:"exclusion,omitempty"`
+	PerCourse Saving `json:"course"`
+	PerYear   Saving `json:"year"`
 }
 
 // Suggestion is one suggestion of a card and what accepting it is worth per course against the
@@ -64,6 +132,8 @@ type Suggestion struct {
 	PayerSaving   float64
 	PatientSaving float64
 	OrgImpact     float64
+	// PerYear is the same per year of therapy (zero for decisions before store schema version 5).
+	PerYear Saving
 }
 
 // HasSuggestion reports whether uuid is one of d's suggestions.
@@ -150,7 +220,118 @@ type OrderRecord struct {
 	PayerSaved        float64
 	PatientSaved      float64
 	OrgImpact         float64
+
+	// Tenant and Location are the offering decision's (see Decision).
+	Tenant   string
+	Location string
+	// NoCardReason is "" when at least one card was shown for the order (Card), else the reason
+	// of the order's latest decision: never "" for an order without a card.
+	NoCardReason string
+	// Therapy is the order's first decision's (TherapyNewStart, TherapyContinuing, "").
+	Therapy string
+	// PricePeriod, CatalogVersion and OrderedRelationship are the offering decision's: the
+	// deciding card when a card was shown, else the order's first decision.
+	PricePeriod         string
+	CatalogVersion      string
+	OrderedRelationship string
+	// AcceptedSuggestionUUID and AcceptedSuggestion (1-based position on its card) name the
+	// suggestion accepted; PayerSavedYear etc. are its per-year figures (projected).
+	AcceptedSuggestionUUID string
+	AcceptedSuggestion     int
+	PayerSavedYear         float64
+	PatientSavedYear       float64
+	OrgImpactYear          float64
+	// Options are the offering decision's scored options: what realised savings are priced from.
+	Options []Option
+	// SignedProductID is the product of the order's latest order-sign (the accepted product when
+	// that very card was accepted); "" when no order-sign of the order was seen.
+	SignedProductID string
+	SignedAt        time.Time
+	// AdministeredProductID is the product of the latest completed administration joined to the
+	// order, Administrations how many completed ones there are.
+	AdministeredProductID string
+	Administrations       int
+	FirstAdministeredAt   time.Time
+	// ClaimLines, PaidUSD and AllowedUSD sum the paid claim lines joined to the order.
+	ClaimLines int
+	PaidUSD    float64
+	AllowedUSD float64
+	// Answers is the offering decision's divergence (nil until computed).
+	Answers []Answer
 }
+
+// Administration is one MedicationAdministration imported from the EHR (a FHIR Bulk Data
+// export), joined to its order by the same keyed hash the decisions carry: the patient id and
+// the MedicationRequest id the administration's request names, under the client the order came
+// from. Neither id is stored.
+type Administration struct {
+	Client   string
+	OrderKey string
+	// Key is a keyed hash of the MedicationAdministration's id: importing the same export twice
+	// records each administration once.
+	Key string
+	// ProductID is the catalog product the administration's medication code denotes ("" when
+	// valuerx does not recognise it).
+	ProductID string
+	// Status is the FHIR status as sent (only "completed" counts as given).
+	Status     string
+	At         time.Time // effectiveDateTime, or the start of effectivePeriod
+	ImportedAt time.Time
+}
+
+// Claim is one paid claim line (a claims or remittance CSV), joined to its order like an
+// administration.
+type Claim struct {
+	Client   string
+	OrderKey string
+	// Key is a keyed hash of the claim id and line: a re-import records the line once.
+	Key         string
+	ServiceDate time.Time
+	HCPCS       string
+	ProductID   string // the catalog product the HCPCS code denotes, "" when unknown
+	Units       float64
+	AllowedUSD  float64
+	PaidUSD     float64
+	PatientUSD  float64
+	ImportedAt  time.Time
+}
+
+// Divergence is the same decision scored under each of the organisation's contracts (its own
+// included): whether the best product would have differed (issue 16 item 4). It is computed
+// after the decision is durable, off the hook's latency path.
+type Divergence struct {
+	CardUUID       string
+	CatalogVersion string
+	ComputedAt     time.Time
+	Answers        []Answer
+}
+
+// Answer is the advice under one contract.
+type Answer struct {
+	ContractID  string `json:"contract"`
+	Arrangement string `json:"arrangement"`
+	// BestProductID is the product a card would have suggested, or the ordered product when no
+	// card would have been shown (Card false, Reason why).
+	BestProductID string `json:"best"`
+	Card          bool   `json:"card,omitempty"`
+	Reason        string `json:"reason,omitempty"`
+	// Differs is true when BestProductID is not the best product under the decision's own
+	// contract.
+	Differs bool `json:"differs,omitempty"`
+	// Year holds, under this contract, the per-year figures of every product that is the answer
+	// under any of the contracts: what following one answer rather than another is worth.
+	Year map[string]YearFigures `json:"year,omitempty"`
+}
+
+// YearFigures are one product's figures for a year of therapy under one contract.
+type YearFigures struct {
+	PayerAllowed float64 `json:"payerAllowed"`
+	PatientOOP   float64 `json:"patientOOP"`
+	NetImpact    float64 `json:"netImpact"`
+}
+
+// Card reports whether a card was shown for the order.
+func (o OrderRecord) Card() bool { return o.NoCardReason == "" }
 
 // ReasonFiguresWrong is the override code that marks a data-quality flag in the summary.
 const ReasonFiguresWrong = "figures-look-wrong"
@@ -163,7 +344,8 @@ var ErrNotFound = errors.New("store: not found")
 type Store interface {
 	// RecordDecisions stores cards (all or none). Recording the same card uuid twice keeps the first.
 	RecordDecisions(ctx context.Context, ds []Decision) error
-	// Decision returns the card with uuid, or ErrNotFound.
+	// Decision returns the card with uuid, or ErrNotFound (also for a no-card decision: those
+	// take no feedback).
 	Decision(ctx context.Context, cardUUID string) (Decision, error)
 	// OrderState returns the latest feedback on any card of the client's order, or ErrNotFound.
 	OrderState(ctx context.Context, client, orderKey string) (OrderState, error)
@@ -177,5 +359,15 @@ type Store interface {
 	// Orders returns one record per order first advised in [from, to) (zero bounds: open), decided
 	// as Summary decides them; package tracking builds its reports from them.
 	Orders(ctx context.Context, from, to time.Time) ([]OrderRecord, error)
+	// RecordAdministrations stores imported administrations (all or none) and reports how many
+	// were new; one already recorded (same client and key) is kept as first recorded.
+	RecordAdministrations(ctx context.Context, as []Administration) (int, error)
+	// RecordClaims stores imported claim lines like RecordAdministrations.
+	RecordClaims(ctx context.Context, cs []Claim) (int, error)
+	// RecordDivergence stores the divergence of decisions; recording one twice keeps the first.
+	RecordDivergence(ctx context.Context, ds []Divergence) error
+	// PendingDivergence returns up to limit decisions that carry a ScoreRequest and no divergence
+	// yet, oldest first.
+	PendingDivergence(ctx context.Context, limit int) ([]Decision, error)
 	Close() error
 }

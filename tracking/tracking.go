@@ -72,12 +72,17 @@ type Row struct {
 	Prescriber  string `json:"prescriber,omitempty"`
 	// Month is YYYY-MM (UTC) on the rows of Report.Months.
 	Month string `json:"month,omitempty"`
-	// Cards counts orders (the same order at order-select and order-sign is one).
-	Cards      int            `json:"cards"`
-	Accepted   int            `json:"accepted"`
-	Overridden int            `json:"overridden"`
-	NoFeedback int            `json:"noFeedback"`
-	Overrides  map[string]int `json:"overrideReasons"`
+	// Orders counts every order of a tracked family, card or not; Cards the orders that got a
+	// card (the same order at order-select and order-sign is one), NoCard those that needed none,
+	// by reason in NoCardReasons.
+	Orders        int            `json:"orders"`
+	NoCard        int            `json:"noCard"`
+	NoCardReasons map[string]int `json:"noCardReasons,omitempty"`
+	Cards         int            `json:"cards"`
+	Accepted      int            `json:"accepted"`
+	Overridden    int            `json:"overridden"`
+	NoFeedback    int            `json:"noFeedback"`
+	Overrides     map[string]int `json:"overrideReasons"`
 	// AcceptanceRate is Accepted / (Accepted + Overridden); 0 when nothing was answered.
 	AcceptanceRate float64 `json:"acceptanceRate"`
 	// Projected per-course savings of the accepted suggestions (positive = saved).
@@ -85,6 +90,12 @@ type Row struct {
 	PatientSavedUSD float64        `json:"projectedPatientSavedUSD"`
 	OrgImpactUSD    float64        `json:"projectedOrgImpactUSD"`
 	Targets         []TargetResult `json:"targets,omitempty"`
+
+	// The savings are summed exactly, in micro-dollars (store.Micro), and rounded to the cent
+	// once in finish: float sums depend on the order they are added in, and figures such as a
+	// 20 % coinsurance land on half cents, so two orders of summation (Build's, a store's
+	// rollup) could show two different cents.
+	payer, patient, org int64
 }
 
 // Report is what the analytics pages show for one filter.
@@ -202,13 +213,22 @@ func Build(orders []store.OrderRecord, f Filter, targets []Target) Report {
 }
 
 func (r *Row) add(o store.OrderRecord) {
+	r.Orders++
+	if !o.Card() {
+		r.NoCard++
+		if r.NoCardReasons == nil {
+			r.NoCardReasons = map[string]int{}
+		}
+		r.NoCardReasons[o.NoCardReason]++
+		return
+	}
 	r.Cards++
 	switch o.Outcome {
 	case "accepted":
 		r.Accepted++
-		r.PayerSavedUSD += o.PayerSaved
-		r.PatientSavedUSD += o.PatientSaved
-		r.OrgImpactUSD += o.OrgImpact
+		r.payer += store.Micro(o.PayerSaved)
+		r.patient += store.Micro(o.PatientSaved)
+		r.org += store.Micro(o.OrgImpact)
 	case "overridden":
 		r.Overridden++
 		reason := o.ReasonCode
@@ -227,7 +247,7 @@ func (r *Row) finish() {
 	}
 	// Cents: sums of float figures are shown and exported to the cent, and the JSON, CSV and page
 	// then agree digit for digit.
-	r.PayerSavedUSD, r.PatientSavedUSD, r.OrgImpactUSD = cents(r.PayerSavedUSD), cents(r.PatientSavedUSD), cents(r.OrgImpactUSD)
+	r.PayerSavedUSD, r.PatientSavedUSD, r.OrgImpactUSD = store.MicroToCents(r.payer), store.MicroToCents(r.patient), store.MicroToCents(r.org)
 }
 
 func cents(v float64) float64 { return math.Round(v*100) / 100 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"valuerx/internal/traffic"
 	"valuerx/store"
 	"valuerx/tracking"
 )
@@ -17,18 +18,18 @@ import (
 // overridden exactly, every accepted order books one of its card's own suggestions, and the same
 // seed writes the same record.
 func TestDemoTraffic(t *testing.T) {
-	sc, reg, cat, err := demoScorer()
+	sc, reg, cat, err := traffic.DemoScorer()
 	if err != nil {
 		t.Fatal(err)
 	}
 	end := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
-	run := func(seed uint64) (trafficStats, []store.OrderRecord) {
+	run := func(seed uint64) (traffic.Stats, []store.OrderRecord) {
 		st, err := store.OpenSQLite(filepath.Join(t.TempDir(), "demo.db"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer st.Close()
-		stats, err := generateTraffic(context.Background(), st, sc, reg, cat, trafficConfig{Seed: seed, Days: 14, PerDay: 20, End: end})
+		stats, err := traffic.Generate(context.Background(), st, sc, reg, cat, traffic.Config{Seed: seed, Days: 14, PerDay: 20, End: end})
 		if err != nil {
 			t.Fatal(err)
 		}

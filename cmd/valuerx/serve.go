@@ -255,13 +255,25 @@ func buildApp(cfg fileConfig, logger *slog.Logger) (*app, error) {
 		CompareEntries: cfg.Cards.Compare.Entries,
 		Logger:         logger,
 	}
-	if cfg.OrderKeySecretFile != "" {
+	switch {
+	case cfg.OrderKeySecretFile != "":
 		secret, err := os.ReadFile(cfg.OrderKeySecretFile)
 		if err != nil {
 			return nil, fmt.Errorf("orderKeySecretFile: %w", err)
 		}
 		if len(secret) < 32 {
 			return nil, fmt.Errorf("orderKeySecretFile: %d bytes; at least 32 are needed", len(secret))
+		}
+		gcfg.OrderKeySecret = secret
+	case cfg.Store != "":
+		// A store outlives the process: with a key drawn per process, an order seen at
+		// order-select before a restart and at order-sign after it would be two decisions.
+		secret, path, created, err := orderKeyBesideStore(cfg.Store)
+		if err != nil {
+			return nil, err
+		}
+		if created {
+			logger.Info("order key generated beside the store; instances sharing a store need orderKeySecretFile", "path", path)
 		}
 		gcfg.OrderKeySecret = secret
 	}
@@ -487,4 +499,51 @@ func loadPolicy(cat *scoring.Catalog, cfg fileConfig) (*scoring.Policy, error) {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
 	return pol, nil
+}
+
+// orderKeyBesideStore returns the order key kept in a file next to the SQLite store
+// (STORE.orderkey, mode 0600), creating it with 32 random bytes on first start. It is the
+// default when orderKeySecretFile is not configured, so the keyed order hashes in the store stay
+// stable across restarts. It is kept outside the database so that a copy of the database alone
+// does not let anyone test guessed (patient, order) pairs against its hashes.
+func orderKeyBesideStore(storePath string) (secret []byte, path string, created bool, err error) {
+	path = storePath + ".orderkey"
+	secret, err = os.ReadFile(path)
+	if err == nil {
+		if len(secret) < 32 {
+			return nil, path, false, fmt.Errorf("order key %s: %d bytes; at least 32 are needed (delete it to draw a new one)", path, len(secret))
+		}
+		return secret, path, false, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, path, false, fmt.Errorf("order key: %w", err)
+	}
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, path, false, fmt.Errorf("order key: %w", err)
+		}
+	}
+	secret = make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return nil, path, false, fmt.Errorf("order key: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return orderKeyBesideStore(storePath) // another process drew it first: use theirs
+	}
+	if err != nil {
+		return nil, path, false, fmt.Errorf("order key: %w", err)
+	}
+	if _, err := f.Write(secret); err != nil {
+		f.Close()
+		return nil, path, false, fmt.Errorf("order key: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, path, false, fmt.Errorf("order key: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, path, false, fmt.Errorf("order key: %w", err)
+	}
+	return secret, path, true, nil
 }

@@ -27,6 +27,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("orders: one record per order, period by its first card", func(t *testing.T) { ordersRecords(t, open(t)) })
 	t.Run("jti claims", func(t *testing.T) { jtiClaims(t, open(t)) })
 	t.Run("concurrent writers", func(t *testing.T) { concurrent(t, open(t)) })
+	recordSuite(t, open)
 }
 
 var at = time.Date(2026, 2, 15, 10, 0, 0, 0, time.UTC)

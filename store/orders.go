@@ -1,0 +1,266 @@
+package store
+
+import (
+	"sort"
+	"time"
+)
+
+// DecisionRow is one decision with the latest feedback on it (by clamped outcome time, then
+// arrival), as an implementation reads it for Orders. The assembly of orders from such rows is
+// shared by every implementation (AssembleOrders), so SQLite and PostgreSQL count alike.
+type DecisionRow struct {
+	Decision Decision
+	// Outcome is "accepted", "overridden" or "" (no feedback on this decision).
+	Outcome          string
+	ReasonCode       string
+	SuggestionUUID   string
+	FeedbackAt       time.Time
+	FeedbackReceived time.Time
+}
+
+// AssembleOrders turns decisions (each with its latest feedback), imported administrations and
+// claims, and computed divergence (by card uuid) into one record per order first seen in
+// [from, to) (zero bounds: open), sorted by first time, contract and ordered product.
+//
+// The joins (README "The programme report"): the decisions of one (client, order key) are one
+// order; its cards are decided by the latest feedback on any of them (a card with feedback
+// beats one without; between two without, the later card); the offering decision is that
+// deciding card, or the order's first decision when no card was shown. The signed product is
+// that of the order's latest order-sign decision (the accepted product when that very card was
+// accepted). Administrations and claims join on the same (client, order key). A decision without
+// an order key (no draft order id) is an order of its own.
+func AssembleOrders(rows []DecisionRow, admins []Administration, claims []Claim, divs map[string][]Answer, from, to time.Time) []OrderRecord {
+	type acc struct {
+		first, deciding, latest, sign *DecisionRow
+		cards                         int
+	}
+	orders := map[[2]string]*acc{}
+	keys := make([][2]string, 0)
+	for i := range rows {
+		r := &rows[i]
+		d := &r.Decision
+		k := [2]string{d.Client, d.OrderKey}
+		if d.OrderKey == "" {
+			k = [2]string{"\x00card", d.CardUUID}
+		}
+		a := orders[k]
+		if a == nil {
+			a = &acc{}
+			orders[k] = a
+			keys = append(keys, k)
+		}
+		if a.first == nil || d.At.Before(a.first.Decision.At) || (d.At.Equal(a.first.Decision.At) && d.CardUUID < a.first.Decision.CardUUID) {
+			a.first = r
+		}
+		if a.latest == nil || d.At.After(a.latest.Decision.At) {
+			a.latest = r
+		}
+		if d.Hook == "order-sign" && (a.sign == nil || d.At.After(a.sign.Decision.At)) {
+			a.sign = r
+		}
+		if d.NoCardReason == "" {
+			a.cards++
+			if a.deciding == nil || decidesRow(r, a.deciding) {
+				a.deciding = r
+			}
+		}
+	}
+	type given struct {
+		n       int
+		product string
+		first   time.Time
+		last    time.Time
+	}
+	adm := map[[2]string]*given{}
+	for _, x := range admins {
+		if x.Status != "completed" {
+			continue
+		}
+		k := [2]string{x.Client, x.OrderKey}
+		g := adm[k]
+		if g == nil {
+			g = &given{first: x.At}
+			adm[k] = g
+		}
+		g.n++
+		if x.At.Before(g.first) {
+			g.first = x.At
+		}
+		if !x.At.Before(g.last) {
+			g.last, g.product = x.At, x.ProductID
+		}
+	}
+	type paid struct {
+		n             int
+		paid, allowed float64
+	}
+	cl := map[[2]string]*paid{}
+	for _, c := range claims {
+		k := [2]string{c.Client, c.OrderKey}
+		p := cl[k]
+		if p == nil {
+			p = &paid{}
+			cl[k] = p
+		}
+		p.n++
+		p.paid += c.PaidUSD
+		p.allowed += c.AllowedUSD
+	}
+
+	out := make([]OrderRecord, 0, len(orders))
+	for _, k := range keys {
+		a := orders[k]
+		firstAt := a.first.Decision.At
+		if (!from.IsZero() && firstAt.Before(from)) || (!to.IsZero() && !firstAt.Before(to)) {
+			continue
+		}
+		offer := a.first
+		if a.deciding != nil {
+			offer = a.deciding
+		}
+		d := &offer.Decision
+		o := OrderRecord{Client: d.Client, ServiceID: d.ServiceID, ContractID: d.ContractID, Arrangement: d.Arrangement,
+			GroupID: d.GroupID, OrderedProductID: d.OrderedProductID, Prescriber: d.UserID, FirstAt: firstAt,
+			Tenant: d.Tenant, Location: d.Location, Therapy: a.first.Decision.Therapy,
+			PricePeriod: d.PricePeriod, CatalogVersion: d.CatalogVersion, OrderedRelationship: d.OrderedRelationship,
+			Options: d.Options, Answers: divs[d.CardUUID]}
+		if o.Therapy == "" {
+			o.Therapy = d.Therapy
+		}
+		if a.deciding != nil {
+			o.RecommendedProductID = d.BestProductID
+			o.Outcome = offer.Outcome
+			switch offer.Outcome {
+			case "accepted":
+				o.AcceptedSuggestionUUID = offer.SuggestionUUID
+				o.AcceptedProductID = d.BestProductID
+				o.PayerSaved, o.PatientSaved, o.OrgImpact = d.PayerSaving, d.PatientSaving, d.OrgImpact
+				for i, sg := range d.Suggestions {
+					if sg.UUID != offer.SuggestionUUID {
+						continue
+					}
+					o.AcceptedSuggestion = i + 1
+					if sg.ProductID != "" {
+						// Book the accepted suggestion's own figures (issue 10 item 7); a v1
+						// suggestion stored without a product books the card's.
+						o.AcceptedProductID = sg.ProductID
+						o.PayerSaved, o.PatientSaved, o.OrgImpact = sg.PayerSaving, sg.PatientSaving, sg.OrgImpact
+					}
+					y := sg.PerYear
+					if y == (Saving{}) {
+						if op, ok := optionFor(d.Options, sg.ProductID); ok {
+							y = op.PerYear
+						}
+					}
+					o.PayerSavedYear, o.PatientSavedYear, o.OrgImpactYear = y.Payer, y.Patient, y.Org
+				}
+			case "overridden":
+				o.ReasonCode = offer.ReasonCode
+			}
+		} else {
+			o.NoCardReason = a.latest.Decision.NoCardReason
+			if o.NoCardReason == "" {
+				o.NoCardReason = "unknown"
+			}
+		}
+		if s := a.sign; s != nil {
+			o.SignedProductID, o.SignedAt = s.Decision.OrderedProductID, s.Decision.At
+			if s.Decision.NoCardReason == "" && s.Outcome == "accepted" {
+				for _, sg := range s.Decision.Suggestions {
+					if sg.UUID == s.SuggestionUUID && sg.ProductID != "" {
+						o.SignedProductID = sg.ProductID
+					}
+				}
+			}
+		}
+		if g := adm[[2]string{d.Client, d.OrderKey}]; g != nil && d.OrderKey != "" {
+			o.Administrations, o.AdministeredProductID, o.FirstAdministeredAt = g.n, g.product, g.first
+		}
+		if p := cl[[2]string{d.Client, d.OrderKey}]; p != nil && d.OrderKey != "" {
+			o.ClaimLines, o.PaidUSD, o.AllowedUSD = p.n, p.paid, p.allowed
+		}
+		out = append(out, o)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if !a.FirstAt.Equal(b.FirstAt) {
+			return a.FirstAt.Before(b.FirstAt)
+		}
+		if a.ContractID != b.ContractID {
+			return a.ContractID < b.ContractID
+		}
+		return a.OrderedProductID < b.OrderedProductID
+	})
+	return out
+}
+
+func optionFor(opts []Option, product string) (Option, bool) {
+	for _, op := range opts {
+		if op.ProductID == product && product != "" {
+			return op, true
+		}
+	}
+	return Option{}, false
+}
+
+// decidesRow reports whether card r, rather than prev, stands for their order: a card with
+// feedback beats one without; between two with feedback the later feedback wins; between two
+// without, the later card.
+func decidesRow(r, prev *DecisionRow) bool {
+	switch {
+	case r.Outcome != "" && prev.Outcome == "":
+		return true
+	case r.Outcome == "" && prev.Outcome != "":
+		return false
+	case r.Outcome != "":
+		return later(r.FeedbackAt, r.FeedbackReceived, prev.FeedbackAt, prev.FeedbackReceived)
+	}
+	return r.Decision.At.After(prev.Decision.At)
+}
+
+// SummarizeOrders is the per-contract summary of orders that got a card (Store.Summary).
+func SummarizeOrders(orders []OrderRecord) []ContractSummary {
+	by := map[string]*ContractSummary{}
+	for _, r := range orders {
+		if !r.Card() {
+			continue
+		}
+		cs := by[r.ContractID]
+		if cs == nil {
+			cs = &ContractSummary{ContractID: r.ContractID, Arrangement: r.Arrangement, Overrides: map[string]int{}}
+			by[r.ContractID] = cs
+		}
+		cs.Cards++
+		switch r.Outcome {
+		case "accepted":
+			cs.Accepted++
+			cs.PayerSaved += r.PayerSaved
+			cs.PatientSaved += r.PatientSaved
+			cs.OrgImpact += r.OrgImpact
+		case "overridden":
+			cs.Overridden++
+			reason := r.ReasonCode
+			if reason == "" {
+				reason = "(no reason)"
+			}
+			if reason == ReasonFiguresWrong {
+				cs.DataQualityFlags++
+			}
+			cs.Overrides[reason]++
+		default:
+			cs.NoFeedback++
+		}
+	}
+	out := make([]ContractSummary, 0, len(by))
+	for _, cs := range by {
+		if answered := cs.Accepted + cs.Overridden; answered > 0 {
+			cs.Acceptance = float64(cs.Accepted) / float64(answered)
+		}
+		if len(cs.Overrides) == 0 {
+			cs.Overrides = nil
+		}
+		out = append(out, *cs)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ContractID < out[j].ContractID })
+	return out
+}

@@ -1,0 +1,323 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"math"
+	"time"
+)
+
+// Pre-aggregated dashboard tables (issue 16 item 6: "dashboard queries read from indexes or
+// pre-aggregated tables so they stay fast as the record grows").
+//
+// Orders returns every order of a period and package tracking sums them in Go: right, but at a
+// million decisions it reads and decodes a million rows per page view. The rollup keeps, per
+// order, its decided state (rollup_orders: the same record Orders returns), and sums of those
+// records per day and per calendar month (UTC) in small cubes:
+//
+//	cube 1: contract, arrangement, drug family              (overview, families, months)
+//	cube 2: prescriber, contract, arrangement, drug family  (any prescriber filter)
+//	cube 3: prescriber                                      (the per-prescriber table)
+//
+// A report over [from, to) reads the month rows of the whole months inside the period and the day
+// rows of the days before and after them: at most 12 month rows and about 60 day rows per cube
+// key, whatever the number of orders.
+//
+// Maintenance is incremental and off the hook path: an order's state is a fold (the deciding card
+// is the maximum of its cards under the order Orders uses: a card with feedback beats one
+// without, later feedback beats earlier, a later card beats an earlier one without feedback; the
+// order's period is its earliest card), so new decisions and feedback rows are folded into the
+// stored states in insertion order, and each changed order moves its contribution in the cubes
+// (subtract the old, add the new) in the same transaction. Reading refreshes first, so a report
+// is as current as the record. Nothing is added to the hook's own commit.
+//
+// Override reasons are counted in fixed slots (columns r0..r15) assigned on first sight: the
+// gateway stores its own list of codes and "other", so 16 is room to spare. A seventeenth code
+// makes the rollup refuse (ErrRollupUnavailable) and the caller falls back to Orders.
+
+// AggQuery selects the aggregates of one report: orders first advised in [From, To) (both at
+// 00:00 UTC: the dashboard filters by date), optionally of one contract, family and prescriber
+// ("" = all; NoPrescriberID selects orders whose hook carried no userId).
+type AggQuery struct {
+	From, To   time.Time
+	Contract   string
+	Family     string
+	Prescriber string
+	// PrescriberFilter is true when Prescriber is a filter (so "" selects orders without one).
+	PrescriberFilter bool
+}
+
+// Aggregate is the sum of the order records of one group: per (month, contract, arrangement,
+// family) for FamilyMonths, per prescriber for Prescribers. Its figures are sums of the
+// OrderRecord fields of the same name; package tracking turns them into a report exactly as it
+// turns orders into one.
+type Aggregate struct {
+	Month       string // YYYY-MM (UTC) of the orders' first cards; "" on prescriber rows
+	Contract    string
+	Arrangement string
+	Family      string
+	Prescriber  string // the stored userId ("" when none); "" on family rows
+	Cards       int
+	Accepted    int
+	Overridden  int
+	NoFeedback  int
+	// OnBest counts orders that ended on the product valuerx recommended: accepted onto it, or
+	// ordered as it (the adoption of the lowest-cost product under the arrangement).
+	OnBest int
+	// Savings of the accepted orders, in micro-dollars (Micro of each order's figure, summed):
+	// exact, so any order of summation gives the same cents.
+	PayerSaved   int64
+	PatientSaved int64
+	OrgImpact    int64
+	// Overrides counts overridden orders by stored reason code ("" = none given).
+	Overrides map[string]int
+}
+
+// Rollups is implemented by stores that keep the dashboard's pre-aggregated tables.
+type Rollups interface {
+	// RefreshRollups folds every decision and feedback recorded so far into the rollup.
+	RefreshRollups(ctx context.Context) error
+	// FamilyMonths returns q's aggregates per (month, contract, arrangement, family), refreshed
+	// first.
+	FamilyMonths(ctx context.Context, q AggQuery) ([]Aggregate, error)
+	// Prescribers returns q's aggregates per prescriber, refreshed first.
+	Prescribers(ctx context.Context, q AggQuery) ([]Aggregate, error)
+	// RecentOrders returns up to limit order records of q newest first (by first card), skipping
+	// offset, with the uuid of each order's deciding card: the dashboard's drill-down.
+	RecentOrders(ctx context.Context, q AggQuery, offset, limit int) ([]DecidedOrder, error)
+}
+
+// DecidedOrder is an order record with the card that decides it (the drill-down's link to the
+// decision and its comparison).
+type DecidedOrder struct {
+	OrderRecord
+	CardUUID string
+	CardAt   time.Time
+}
+
+// ErrRollupUnavailable says the rollup cannot answer this query (bounds not on a day, more
+// override codes than slots); the caller falls back to Orders.
+var ErrRollupUnavailable = errors.New("store: rollup cannot answer this query")
+
+// Micro is a dollar figure in whole micro-dollars (rounded to nearest): what rollups and reports
+// sum, exactly. A per-order figure carries float noise far below a micro-dollar
+// (1461.6000000000004), and int64 micro-dollars hold nine trillion dollars.
+func Micro(usd float64) int64 { return int64(math.Round(usd * 1e6)) }
+
+// MicroToCents rounds a micro-dollar sum to the cent, halves away from zero, exactly, and returns
+// it in dollars.
+func MicroToCents(m int64) float64 {
+	c := (m + 5000) / 10000
+	if m < 0 {
+		c = -((-m + 5000) / 10000)
+	}
+	return float64(c) / 100
+}
+
+// reasonSlots is the number of override-reason columns in the cubes.
+const reasonSlots = 16
+
+// orderState is an order's folded state: its earliest card time and its deciding card (with the
+// ranking fields the fold compares), plus the OrderRecord that card makes.
+type orderState struct {
+	client, key string // key: the order key, or "card:" + uuid for a card without one
+	firstAt     time.Time
+	card        string
+	cardAt      time.Time
+	hasFB       bool
+	fbAt        time.Time
+	fbRecv      time.Time
+	rec         OrderRecord
+}
+
+// foldCandidate is one card (without feedback) or one feedback item on a card, as a candidate
+// for deciding its order.
+type foldCandidate struct {
+	card   string
+	cardAt time.Time
+	hasFB  bool
+	fbAt   time.Time
+	fbRecv time.Time
+	rec    OrderRecord // FirstAt is the card's own time
+}
+
+// beats reports whether c decides its order rather than the current decider st: the order
+// decidedOrders uses (decides), strict, so a tie keeps the one folded first.
+func (c foldCandidate) beats(st *orderState) bool {
+	switch {
+	case c.hasFB && !st.hasFB:
+		return true
+	case !c.hasFB && st.hasFB:
+		return false
+	case c.hasFB:
+		return later(c.fbAt, c.fbRecv, st.fbAt, st.fbRecv)
+	}
+	return c.cardAt.After(st.cardAt)
+}
+
+// fold applies candidate c to st (nil: the order's first candidate) and returns the new state.
+func fold(st *orderState, client, key string, c foldCandidate) *orderState {
+	if st == nil {
+		ns := &orderState{client: client, key: key, firstAt: c.cardAt, card: c.card, cardAt: c.cardAt, hasFB: c.hasFB,
+			fbAt: c.fbAt, fbRecv: c.fbRecv, rec: c.rec}
+		ns.rec.FirstAt = ns.firstAt
+		return ns
+	}
+	ns := *st
+	if c.cardAt.Before(ns.firstAt) {
+		ns.firstAt = c.cardAt
+	}
+	if c.beats(st) {
+		ns.card, ns.cardAt, ns.hasFB, ns.fbAt, ns.fbRecv, ns.rec = c.card, c.cardAt, c.hasFB, c.fbAt, c.fbRecv, c.rec
+	}
+	ns.rec.FirstAt = ns.firstAt
+	return &ns
+}
+
+// candidate makes the OrderRecord a card stands for, with the feedback f (nil: none), exactly as
+// Orders makes it: accepted orders book the accepted suggestion's own figures (the card's
+// recommended ones for a suggestion stored without any), overrides keep their reason.
+func candidate(d Decision, f *Feedback) foldCandidate {
+	c := foldCandidate{card: d.CardUUID, cardAt: d.At, rec: OrderRecord{Client: d.Client, ServiceID: d.ServiceID,
+		ContractID: d.ContractID, Arrangement: d.Arrangement, GroupID: d.GroupID, OrderedProductID: d.OrderedProductID,
+		Prescriber: d.UserID, RecommendedProductID: d.BestProductID, FirstAt: d.At}}
+	if f == nil {
+		return c
+	}
+	c.hasFB, c.fbAt, c.fbRecv = true, f.OutcomeAt, f.ReceivedAt
+	c.rec.Outcome = f.Outcome
+	switch f.Outcome {
+	case "accepted":
+		found := false
+		for _, sg := range d.Suggestions {
+			if sg.UUID == f.SuggestionUUID {
+				found = true
+				c.rec.AcceptedProductID, c.rec.PayerSaved, c.rec.PatientSaved, c.rec.OrgImpact = sg.ProductID, sg.PayerSaving, sg.PatientSaving, sg.OrgImpact
+			}
+		}
+		if !found {
+			c.rec.AcceptedProductID, c.rec.PayerSaved, c.rec.PatientSaved, c.rec.OrgImpact = d.BestProductID, d.PayerSaving, d.PatientSaving, d.OrgImpact
+		}
+	case "overridden":
+		c.rec.ReasonCode = f.ReasonCode
+	}
+	return c
+}
+
+// OnBest reports whether the order ended on the product valuerx recommended: accepted onto it,
+// or ordered as it and not changed.
+func (o OrderRecord) OnBest() bool {
+	final := o.OrderedProductID
+	if o.Outcome == "accepted" {
+		final = o.AcceptedProductID
+	}
+	return final != "" && final == o.RecommendedProductID
+}
+
+// cubeKey is one cell of a cube.
+type cubeKey struct {
+	cube, grain int // grain 0: day (period = days since 1970-01-01), 1: month (period = year*12 + month-1)
+	period      int64
+	month       int64
+	contract    string
+	arrangement string
+	family      string
+	prescriber  string
+}
+
+// cubeDelta is what one or more orders add to (sign +1) or take from (-1) a cell.
+type cubeDelta struct {
+	cards, accepted, overridden, noFeedback, onBest int64
+	payer, patient, org                             int64 // micro-dollars
+	reasons                                         [reasonSlots]int64
+}
+
+func dayIndex(t time.Time) int64 { return int64(t.UTC().Unix()) / 86400 }
+
+func monthIndex(t time.Time) int64 {
+	u := t.UTC()
+	return int64(u.Year())*12 + int64(u.Month()) - 1
+}
+
+func monthLabel(m int64) string {
+	return time.Date(int(m/12), time.Month(m%12+1), 1, 0, 0, 0, 0, time.UTC).Format("2006-01")
+}
+
+// contribute adds sign times record r's contribution to the six cells it belongs to; slot maps a
+// reason code to its column (false: no column left).
+func contribute(cells map[cubeKey]*cubeDelta, r OrderRecord, sign int64, slot func(string) (int, bool)) bool {
+	day, month := dayIndex(r.FirstAt), monthIndex(r.FirstAt)
+	var d cubeDelta
+	d.cards = sign
+	switch r.Outcome {
+	case "accepted":
+		d.accepted = sign
+		d.payer, d.patient, d.org = sign*Micro(r.PayerSaved), sign*Micro(r.PatientSaved), sign*Micro(r.OrgImpact)
+	case "overridden":
+		d.overridden = sign
+		i, ok := slot(r.ReasonCode)
+		if !ok {
+			return false
+		}
+		d.reasons[i] = sign
+	default:
+		d.noFeedback = sign
+	}
+	if r.OnBest() {
+		d.onBest = sign
+	}
+	for grain, period := range [2]int64{day, month} {
+		for _, k := range []cubeKey{
+			{cube: 1, contract: r.ContractID, arrangement: r.Arrangement, family: r.GroupID},
+			{cube: 2, contract: r.ContractID, arrangement: r.Arrangement, family: r.GroupID, prescriber: r.Prescriber},
+			{cube: 3, prescriber: r.Prescriber},
+		} {
+			k.grain, k.period, k.month = grain, period, month
+			c := cells[k]
+			if c == nil {
+				c = &cubeDelta{}
+				cells[k] = c
+			}
+			c.add(d)
+		}
+	}
+	return true
+}
+
+func (c *cubeDelta) add(d cubeDelta) {
+	c.cards += d.cards
+	c.accepted += d.accepted
+	c.overridden += d.overridden
+	c.noFeedback += d.noFeedback
+	c.onBest += d.onBest
+	c.payer += d.payer
+	c.patient += d.patient
+	c.org += d.org
+	for i := range c.reasons {
+		c.reasons[i] += d.reasons[i]
+	}
+}
+
+// periodPlan splits [from, to) into the whole months inside it and the days outside those:
+// months [m0, m1) and days [d0, d1) ∪ [d2, d3) (empty ranges have lo >= hi).
+type periodPlan struct {
+	m0, m1, d0, d1, d2, d3 int64
+}
+
+// planPeriod requires both bounds at 00:00 UTC (ErrRollupUnavailable otherwise) and to > from.
+func planPeriod(from, to time.Time) (periodPlan, error) {
+	from, to = from.UTC(), to.UTC()
+	if from.IsZero() || to.IsZero() || !to.After(from) || !from.Equal(from.Truncate(24*time.Hour)) || !to.Equal(to.Truncate(24*time.Hour)) {
+		return periodPlan{}, ErrRollupUnavailable
+	}
+	firstFull := time.Date(from.Year(), from.Month(), 1, 0, 0, 0, 0, time.UTC)
+	if firstFull.Before(from) {
+		firstFull = firstFull.AddDate(0, 1, 0)
+	}
+	lastEnd := time.Date(to.Year(), to.Month(), 1, 0, 0, 0, 0, time.UTC)
+	if !firstFull.Before(lastEnd) {
+		return periodPlan{m0: 0, m1: 0, d0: dayIndex(from), d1: dayIndex(to), d2: 0, d3: 0}, nil
+	}
+	return periodPlan{m0: monthIndex(firstFull), m1: monthIndex(lastEnd), d0: dayIndex(from), d1: dayIndex(firstFull),
+		d2: dayIndex(lastEnd), d3: dayIndex(to)}, nil
+}

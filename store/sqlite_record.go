@@ -1,0 +1,200 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+)
+
+// The realised side of the record (issue 16 item 2) and the divergence (item 4) in SQLite. These
+// writes come from imports and from the divergence job, never from a hook, so they go through
+// the group commit like any write but are not on the hook's latency path.
+
+// RecordAdministrations stores administrations in one transaction and reports how many were new.
+func (s *SQLite) RecordAdministrations(ctx context.Context, as []Administration) (int, error) {
+	if len(as) == 0 {
+		return 0, nil
+	}
+	added := 0
+	err := s.c.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		added = 0
+		st, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO administrations
+			(client, admin_key, order_key, product_id, status, at, imported_at) VALUES (?,?,?,?,?,?,?)`)
+		if err != nil {
+			return fmt.Errorf("store: record administrations: %w", err)
+		}
+		defer st.Close()
+		for _, a := range as {
+			res, err := st.ExecContext(ctx, a.Client, a.Key, a.OrderKey, a.ProductID, a.Status, ts(a.At), ts(a.ImportedAt))
+			if err != nil {
+				return fmt.Errorf("store: record administration: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				added++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return added, nil
+}
+
+// RecordClaims stores claim lines in one transaction and reports how many were new.
+func (s *SQLite) RecordClaims(ctx context.Context, cs []Claim) (int, error) {
+	if len(cs) == 0 {
+		return 0, nil
+	}
+	added := 0
+	err := s.c.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		added = 0
+		st, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO claims
+			(client, claim_key, order_key, service_date, hcpcs, product_id, units, allowed_usd, paid_usd, patient_usd, imported_at)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?)`)
+		if err != nil {
+			return fmt.Errorf("store: record claims: %w", err)
+		}
+		defer st.Close()
+		for _, c := range cs {
+			res, err := st.ExecContext(ctx, c.Client, c.Key, c.OrderKey, ts(c.ServiceDate), c.HCPCS, c.ProductID, c.Units,
+				c.AllowedUSD, c.PaidUSD, c.PatientUSD, ts(c.ImportedAt))
+			if err != nil {
+				return fmt.Errorf("store: record claim: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				added++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return added, nil
+}
+
+// RecordDivergence stores computed divergences; a decision's first stays.
+func (s *SQLite) RecordDivergence(ctx context.Context, ds []Divergence) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	enc := make([]string, len(ds))
+	for i, d := range ds {
+		b, err := json.Marshal(d.Answers)
+		if err != nil {
+			return fmt.Errorf("store: encode divergence: %w", err)
+		}
+		enc[i] = string(b)
+	}
+	return s.c.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		for i, d := range ds {
+			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO divergence (card_uuid, catalog_version, answers, computed_at) VALUES (?,?,?,?)`,
+				d.CardUUID, d.CatalogVersion, enc[i], ts(d.ComputedAt)); err != nil {
+				return fmt.Errorf("store: record divergence: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// PendingDivergence returns up to limit decisions with a scoring request and no divergence.
+func (s *SQLite) PendingDivergence(ctx context.Context, limit int) ([]Decision, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := s.rd.QueryContext(ctx, `SELECT `+decisionCols+` FROM decisions d
+		WHERE d.score_request <> '' AND NOT EXISTS (SELECT 1 FROM divergence v WHERE v.card_uuid = d.card_uuid)
+		ORDER BY d.created_at, d.card_uuid LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: pending divergence: %w", err)
+	}
+	defer rows.Close()
+	var out []Decision
+	for rows.Next() {
+		var d Decision
+		dst, finish := scanDecision(&d)
+		if err := rows.Scan(dst...); err != nil {
+			return nil, fmt.Errorf("store: pending divergence row: %w", err)
+		}
+		if err := finish(); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: pending divergence rows: %w", err)
+	}
+	return out, nil
+}
+
+func (s *SQLite) administrations(ctx context.Context) ([]Administration, error) {
+	rows, err := s.rd.QueryContext(ctx, `SELECT client, admin_key, order_key, product_id, status, at, imported_at FROM administrations`)
+	if err != nil {
+		return nil, fmt.Errorf("store: administrations: %w", err)
+	}
+	defer rows.Close()
+	var out []Administration
+	for rows.Next() {
+		var a Administration
+		var at, imp string
+		if err := rows.Scan(&a.Client, &a.Key, &a.OrderKey, &a.ProductID, &a.Status, &at, &imp); err != nil {
+			return nil, fmt.Errorf("store: administration row: %w", err)
+		}
+		a.At, a.ImportedAt = parseTS(at), parseTS(imp)
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: administrations: %w", err)
+	}
+	return out, nil
+}
+
+func (s *SQLite) claims(ctx context.Context) ([]Claim, error) {
+	rows, err := s.rd.QueryContext(ctx, `SELECT client, claim_key, order_key, service_date, hcpcs, product_id, units, allowed_usd, paid_usd,
+		patient_usd, imported_at FROM claims`)
+	if err != nil {
+		return nil, fmt.Errorf("store: claims: %w", err)
+	}
+	defer rows.Close()
+	var out []Claim
+	for rows.Next() {
+		var c Claim
+		var sd, imp string
+		if err := rows.Scan(&c.Client, &c.Key, &c.OrderKey, &sd, &c.HCPCS, &c.ProductID, &c.Units, &c.AllowedUSD, &c.PaidUSD,
+			&c.PatientUSD, &imp); err != nil {
+			return nil, fmt.Errorf("store: claim row: %w", err)
+		}
+		c.ServiceDate, c.ImportedAt = parseTS(sd), parseTS(imp)
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: claims: %w", err)
+	}
+	return out, nil
+}
+
+func (s *SQLite) divergences(ctx context.Context) (map[string][]Answer, error) {
+	rows, err := s.rd.QueryContext(ctx, `SELECT card_uuid, answers FROM divergence`)
+	if err != nil {
+		return nil, fmt.Errorf("store: divergence: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]Answer{}
+	for rows.Next() {
+		var id, enc string
+		if err := rows.Scan(&id, &enc); err != nil {
+			return nil, fmt.Errorf("store: divergence row: %w", err)
+		}
+		var as []Answer
+		if err := json.Unmarshal([]byte(enc), &as); err != nil {
+			return nil, fmt.Errorf("store: decode divergence: %w", err)
+		}
+		out[id] = as
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: divergence: %w", err)
+	}
+	return out, nil
+}

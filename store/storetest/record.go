@@ -1,0 +1,189 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"valuerx/store"
+)
+
+// The full decision record (issue 16 items 1, 2 and 4): every option with per-course and per-year
+// figures, orders that needed no card, signatures, administrations, claims and divergence.
+
+func recordSuite(t *testing.T, open Open) {
+	t.Run("record round trip: options, periods, location, tenant", func(t *testing.T) { recordRoundTrip(t, open(t)) })
+	t.Run("orders without a card are recorded, take no feedback, count no card", func(t *testing.T) { noCardOrders(t, open(t)) })
+	t.Run("offered, accepted, signed, administered, paid", func(t *testing.T) { offerToRealised(t, open(t)) })
+	t.Run("divergence stored once, pending until computed", func(t *testing.T) { divergenceRecord(t, open(t)) })
+}
+
+var options = []store.Option{
+	{ProductID: "trazimera", Relationship: "biosimilar", Eligible: true, PerCourse: store.Saving{Payer: 100, Patient: 20, Org: 50}, PerYear: store.Saving{Payer: 300, Patient: 60, Org: 150}},
+	{ProductID: "kanjinti", Relationship: "biosimilar", Eligible: true, PerCourse: store.Saving{Payer: 80, Patient: 16, Org: 40}, PerYear: store.Saving{Payer: 240, Patient: 48, Org: 120}},
+	{ProductID: "ogivri", Relationship: "biosimilar", Eligible: true, PerCourse: store.Saving{Payer: 60, Patient: 12, Org: 30}, PerYear: store.Saving{Payer: 180, Patient: 36, Org: 90}},
+	{ProductID: "herzuma", Relationship: "biosimilar", Exclusion: "raises-payer-cost", PerCourse: store.Saving{Payer: -5, Patient: -1}, PerYear: store.Saving{Payer: -15, Patient: -3}},
+}
+
+// offered is a card for order k offering the first three options as suggestions sN-1..3.
+func offered(id, order string) store.Decision {
+	var ss []store.Suggestion
+	for i, o := range options[:3] {
+		ss = append(ss, store.Suggestion{UUID: id + "-s" + string(rune('1'+i)), ProductID: o.ProductID, PayerSaving: o.PerCourse.Payer,
+			PatientSaving: o.PerCourse.Patient, OrgImpact: o.PerCourse.Org, PerYear: o.PerYear})
+	}
+	d := card(id, "https://a.test", order, "mssp-aco", ss...)
+	d.Hook, d.Tenant, d.Location, d.Therapy = "order-select", "", "Location/infusion-1", store.TherapyNewStart
+	d.PricePeriod, d.CatalogVersion, d.AdministrationsPerYear, d.OrderedRelationship = "cms-asp-2026q1", "cat-1", 17, "reference"
+	d.Options = options
+	d.ScoreRequest = []byte(`{"contract":"mssp-aco","product":"herceptin"}`)
+	return d
+}
+
+func recordRoundTrip(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	d := offered("c1", "k1")
+	d.Tenant, d.Client = "b-main", "https://b.test tenant=b-main"
+	must(t, s.RecordDecisions(ctx, []store.Decision{d}))
+	got, err := s.Decision(ctx, "c1")
+	must(t, err)
+	if got.Tenant != "b-main" || got.Location != "Location/infusion-1" || got.Therapy != store.TherapyNewStart || got.PricePeriod != "cms-asp-2026q1" ||
+		got.CatalogVersion != "cat-1" || got.AdministrationsPerYear != 17 || got.OrderedRelationship != "reference" ||
+		!reflect.DeepEqual(got.Options, options) || string(got.ScoreRequest) != string(d.ScoreRequest) ||
+		got.Suggestions[2].PerYear != options[2].PerYear || got.NoCardReason != "" {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", got, d)
+	}
+}
+
+// noCardOrders: k1 is ordered on trazimera already (already-best at order-select and order-sign),
+// k2 gets a card. The summary counts one card; Orders has both, k1 without a card.
+func noCardOrders(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	sel := card("n1", "a", "k1", "mssp-aco")
+	sel.NoCardReason, sel.Therapy, sel.OrderedProductID, sel.Hook = "already-best", store.TherapyNewStart, "trazimera", "order-select"
+	sign := sel
+	sign.CardUUID, sign.Hook, sign.At = "n2", "order-sign", at.Add(10*time.Minute)
+	c := card("c2", "a", "k2", "mssp-aco", store.Suggestion{UUID: "c2s1", ProductID: "trazimera", PayerSaving: 10})
+	c.Therapy = store.TherapyContinuing
+	must(t, s.RecordDecisions(ctx, []store.Decision{sel, sign, c}))
+	if _, err := s.Decision(ctx, "n1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a no-card decision takes no feedback: Decision = %v", err)
+	}
+	if sum := byContract(t, s)["mssp-aco"]; sum.Cards != 1 || sum.NoFeedback != 1 {
+		t.Fatalf("summary counts the card only: %+v", sum)
+	}
+	got, err := s.Orders(ctx, time.Time{}, time.Time{})
+	must(t, err)
+	if len(got) != 2 {
+		t.Fatalf("orders = %d, want 2: %+v", len(got), got)
+	}
+	k1, k2 := got[0], got[1]
+	if k1.OrderedProductID != "trazimera" {
+		k1, k2 = k2, k1
+	}
+	if k1.Card() || k1.NoCardReason != "already-best" || k1.Therapy != store.TherapyNewStart || k1.SignedProductID != "trazimera" ||
+		!k1.SignedAt.Equal(at.Add(10*time.Minute)) || k1.Outcome != "" {
+		t.Errorf("k1 = %+v, want no card (already-best), new start, signed trazimera", k1)
+	}
+	if !k2.Card() || k2.NoCardReason != "" || k2.Therapy != store.TherapyContinuing || k2.SignedProductID != "herceptin" {
+		t.Errorf("k2 = %+v, want a card, continuing, signed herceptin (its order-sign card, not accepted)", k2)
+	}
+}
+
+// offerToRealised: k1 gets an order-select card, the clinician accepts its third suggestion
+// (ogivri: 60/12/30 per course, 180/36/90 per year), the order-sign hook then carries ogivri and
+// needs no card; two completed administrations (one imported twice) and one not done, and a
+// claim line. k2 is accepted at order-sign itself: signed is the accepted product.
+func offerToRealised(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	sel := offered("sel", "k1")
+	sign := card("sign", "https://a.test", "k1", "mssp-aco")
+	sign.OrderedProductID, sign.NoCardReason, sign.At = "ogivri", "already-best", at.Add(5*time.Minute)
+	k2 := offered("k2card", "k2")
+	k2.Hook, k2.At = "order-sign", at.Add(time.Hour)
+	must(t, s.RecordDecisions(ctx, []store.Decision{sel, sign, k2}))
+	must(t, s.RecordFeedback(ctx, []store.Feedback{fb("https://a.test", "sel", "k1", "accepted", "sel-s3", 2),
+		fb("https://a.test", "k2card", "k2", "accepted", "k2card-s2", 62)}))
+	admin := func(key, order, product, status string, day int) store.Administration {
+		return store.Administration{Client: "https://a.test", OrderKey: order, Key: key, ProductID: product, Status: status,
+			At: at.AddDate(0, 0, day), ImportedAt: at.AddDate(0, 1, 0)}
+	}
+	n, err := s.RecordAdministrations(ctx, []store.Administration{admin("a1", "k1", "ogivri", "completed", 1),
+		admin("a2", "k1", "ogivri", "completed", 22), admin("a3", "k1", "ogivri", "not-done", 43)})
+	must(t, err)
+	if n != 3 {
+		t.Fatalf("administrations added = %d, want 3", n)
+	}
+	n, err = s.RecordAdministrations(ctx, []store.Administration{admin("a1", "k1", "ogivri", "completed", 1)})
+	must(t, err)
+	if n != 0 {
+		t.Fatalf("a re-imported administration was added again (%d)", n)
+	}
+	cl := store.Claim{Client: "https://a.test", OrderKey: "k1", Key: "cl1", ServiceDate: at.AddDate(0, 0, 1), HCPCS: "Q5114", ProductID: "ogivri",
+		Units: 42, AllowedUSD: 1583.78, PaidUSD: 1241.68, PatientUSD: 316.76, ImportedAt: at.AddDate(0, 2, 0)}
+	n, err = s.RecordClaims(ctx, []store.Claim{cl, cl})
+	must(t, err)
+	if n != 1 {
+		t.Fatalf("claims added = %d, want 1 (the repeat is the same line)", n)
+	}
+	got, err := s.Orders(ctx, time.Time{}, time.Time{})
+	must(t, err)
+	if len(got) != 2 {
+		t.Fatalf("orders = %d, want 2: %+v", len(got), got)
+	}
+	o := got[0]
+	if o.Outcome != "accepted" || o.AcceptedSuggestion != 3 || o.AcceptedSuggestionUUID != "sel-s3" || o.AcceptedProductID != "ogivri" ||
+		o.PayerSaved != 60 || o.PatientSaved != 12 || o.OrgImpact != 30 || o.PayerSavedYear != 180 || o.PatientSavedYear != 36 || o.OrgImpactYear != 90 {
+		t.Errorf("k1 accepted: %+v, want the third suggestion's 60/12/30 per course and 180/36/90 per year", o)
+	}
+	if o.OrderedProductID != "herceptin" || o.SignedProductID != "ogivri" || o.Administrations != 2 || o.AdministeredProductID != "ogivri" ||
+		!o.FirstAdministeredAt.Equal(at.AddDate(0, 0, 1)) || o.ClaimLines != 1 || o.PaidUSD != 1241.68 || o.AllowedUSD != 1583.78 ||
+		o.Location != "Location/infusion-1" || o.PricePeriod != "cms-asp-2026q1" || len(o.Options) != 4 || !o.Card() {
+		t.Errorf("k1 realised: %+v, want ordered herceptin, signed ogivri, 2 completed administrations, 1 claim line", o)
+	}
+	if o := got[1]; o.SignedProductID != "kanjinti" || o.AcceptedSuggestion != 2 || o.Administrations != 0 {
+		t.Errorf("k2: %+v, want signed kanjinti (accepted on its order-sign card), no administration", o)
+	}
+}
+
+func divergenceRecord(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	d := offered("c1", "k1")
+	old := card("c0", "a", "k0", "x") // no scoring request (recorded before version 5): never pending
+	nc := offered("c2", "k2")
+	nc.NoCardReason, nc.At = "below-threshold", at.Add(time.Minute)
+	must(t, s.RecordDecisions(ctx, []store.Decision{d, old, nc}))
+	pend, err := s.PendingDivergence(ctx, 10)
+	must(t, err)
+	if len(pend) != 2 || pend[0].CardUUID != "c1" || pend[1].CardUUID != "c2" || string(pend[0].ScoreRequest) == "" {
+		t.Fatalf("pending = %+v, want c1 then c2 (no-card decisions too)", pend)
+	}
+	if pend, _ := s.PendingDivergence(ctx, 1); len(pend) != 1 {
+		t.Fatalf("limit 1 returned %d", len(pend))
+	}
+	ans := []store.Answer{
+		{ContractID: "mssp-aco", Arrangement: "shared-savings-two-sided", BestProductID: "trazimera", Card: true,
+			Year: map[string]store.YearFigures{"trazimera": {PayerAllowed: 100, NetImpact: 5}, "herceptin": {PayerAllowed: 400}}},
+		{ContractID: "ppo", Arrangement: "ffs", BestProductID: "herceptin", Reason: "margin-falls", Differs: true},
+	}
+	must(t, s.RecordDivergence(ctx, []store.Divergence{{CardUUID: "c1", CatalogVersion: "cat-1", ComputedAt: at, Answers: ans}}))
+	must(t, s.RecordDivergence(ctx, []store.Divergence{{CardUUID: "c1", CatalogVersion: "cat-2", ComputedAt: at, Answers: ans[:1]}}))
+	pend, err = s.PendingDivergence(ctx, 10)
+	must(t, err)
+	if len(pend) != 1 || pend[0].CardUUID != "c2" {
+		t.Fatalf("pending after c1 = %+v, want c2", pend)
+	}
+	got, err := s.Orders(ctx, time.Time{}, time.Time{})
+	must(t, err)
+	for _, o := range got {
+		if o.OrderedProductID == "herceptin" && o.ContractID == "mssp-aco" && o.Card() {
+			if !reflect.DeepEqual(o.Answers, ans) {
+				t.Errorf("answers = %+v, want the first recorded %+v", o.Answers, ans)
+			}
+			return
+		}
+	}
+	t.Errorf("order k1 missing: %+v", got)
+}

@@ -1,0 +1,246 @@
+package tracking
+
+import (
+	"sort"
+
+	"valuerx/store"
+)
+
+// The dashboard's report from sums rather than orders. A store with a rollup (store.Rollups)
+// returns the sums per (month, contract, arrangement, family) and per prescriber; a store without
+// one returns orders, which Aggregate sums the same way. Either way the report is made by
+// FromAggregates, so the JSON API, the CSV export and the pages show one computation, and a test
+// holds its figures equal to Build's over the same orders (cmd/valuerx/rollup_test.go).
+
+// Dashboard is the report the dashboard pages and their JSON API serve: Build's report and the
+// adoption of the recommended (lowest-cost under the arrangement) product per drug family.
+type Dashboard struct {
+	Report
+	// Adoption has one row per drug family of the filter, sorted by family id.
+	Adoption []AdoptionRow `json:"adoption"`
+}
+
+// AdoptionRow is how often the orders of one drug family ended on the product valuerx
+// recommended for them (accepted onto it, or ordered as it), over the period and per month.
+type AdoptionRow struct {
+	Family string `json:"family"`
+	Adoption
+	Months []AdoptionMonth `json:"months"`
+}
+
+// Adoption is a share of orders on the recommended product.
+type Adoption struct {
+	Orders int `json:"orders"`
+	OnBest int `json:"onRecommended"`
+	// Share is OnBest / Orders (0 without orders).
+	Share float64 `json:"share"`
+}
+
+// AdoptionMonth is one month (YYYY-MM, UTC) of an AdoptionRow.
+type AdoptionMonth struct {
+	Month string `json:"month"`
+	Adoption
+}
+
+// Aggregate sums orders as a store's rollup does: per (month, contract, arrangement, family)
+// and per prescriber, over the orders f selects.
+func Aggregate(orders []store.OrderRecord, f Filter) (families, prescribers []store.Aggregate) {
+	type fk struct{ month, contract, arr, family string }
+	fam, pres := map[fk]*store.Aggregate{}, map[string]*store.Aggregate{}
+	var famOrder []fk
+	var presOrder []string
+	for _, o := range orders {
+		if (!f.From.IsZero() && o.FirstAt.Before(f.From)) || (!f.To.IsZero() && !o.FirstAt.Before(f.To)) {
+			continue
+		}
+		pr := o.Prescriber
+		if pr == "" {
+			pr = NoPrescriber
+		}
+		if (f.Contract != "" && o.ContractID != f.Contract) || (f.Family != "" && o.GroupID != f.Family) ||
+			(f.Prescriber != "" && pr != f.Prescriber) {
+			continue
+		}
+		k := fk{o.FirstAt.UTC().Format("2006-01"), o.ContractID, o.Arrangement, o.GroupID}
+		a := fam[k]
+		if a == nil {
+			a = &store.Aggregate{Month: k.month, Contract: k.contract, Arrangement: k.arr, Family: k.family}
+			fam[k] = a
+			famOrder = append(famOrder, k)
+		}
+		addOrder(a, o)
+		p := pres[o.Prescriber]
+		if p == nil {
+			p = &store.Aggregate{Prescriber: o.Prescriber}
+			pres[o.Prescriber] = p
+			presOrder = append(presOrder, o.Prescriber)
+		}
+		addOrder(p, o)
+	}
+	for _, k := range famOrder {
+		families = append(families, *fam[k])
+	}
+	for _, k := range presOrder {
+		prescribers = append(prescribers, *pres[k])
+	}
+	return families, prescribers
+}
+
+func addOrder(a *store.Aggregate, o store.OrderRecord) {
+	a.Cards++
+	switch o.Outcome {
+	case "accepted":
+		a.Accepted++
+		a.PayerSaved += store.Micro(o.PayerSaved)
+		a.PatientSaved += store.Micro(o.PatientSaved)
+		a.OrgImpact += store.Micro(o.OrgImpact)
+	case "overridden":
+		a.Overridden++
+		if a.Overrides == nil {
+			a.Overrides = map[string]int{}
+		}
+		a.Overrides[o.ReasonCode]++
+	default:
+		a.NoFeedback++
+	}
+	if o.OnBest() {
+		a.OnBest++
+	}
+}
+
+// FromAggregates makes the dashboard report for f from the sums of the orders f selects (a
+// store's rollup, or Aggregate): the same rows, figures and targets Build makes from the orders
+// themselves, and the adoption per family.
+func FromAggregates(families, prescribers []store.Aggregate, f Filter, targets []Target) Dashboard {
+	rep := Report{From: f.From, To: f.To, Contract: f.Contract, Family: f.Family, Prescriber: f.Prescriber, Total: Row{Overrides: map[string]int{}}}
+	// Rows take the arrangement of the contract's earliest month, as Build takes its earliest order's.
+	fams := append([]store.Aggregate(nil), families...)
+	sort.SliceStable(fams, func(i, j int) bool { return fams[i].Month < fams[j].Month })
+	contracts, months := map[string]*Row{}, map[string]*Row{}
+	rows := map[[2]string]*Row{}
+	adoption := map[string]*AdoptionRow{}
+	adoptionMonths := map[[2]string]*AdoptionMonth{}
+	for _, a := range fams {
+		c := contracts[a.Contract]
+		if c == nil {
+			c = &Row{Contract: a.Contract, Arrangement: a.Arrangement, Overrides: map[string]int{}}
+			contracts[a.Contract] = c
+		}
+		k := [2]string{a.Contract, a.Family}
+		fam := rows[k]
+		if fam == nil {
+			fam = &Row{Contract: a.Contract, Arrangement: a.Arrangement, Family: a.Family, Overrides: map[string]int{}}
+			rows[k] = fam
+		}
+		m := months[a.Month]
+		if m == nil {
+			m = &Row{Month: a.Month, Overrides: map[string]int{}}
+			months[a.Month] = m
+		}
+		for _, r := range []*Row{&rep.Total, c, fam, m} {
+			r.addAggregate(a)
+		}
+		ad := adoption[a.Family]
+		if ad == nil {
+			ad = &AdoptionRow{Family: a.Family}
+			adoption[a.Family] = ad
+		}
+		ad.Orders += a.Cards
+		ad.OnBest += a.OnBest
+		am := adoptionMonths[[2]string{a.Family, a.Month}]
+		if am == nil {
+			am = &AdoptionMonth{Month: a.Month}
+			adoptionMonths[[2]string{a.Family, a.Month}] = am
+		}
+		am.Orders += a.Cards
+		am.OnBest += a.OnBest
+	}
+	prescriberRows := map[string]*Row{}
+	for _, a := range prescribers {
+		pr := a.Prescriber
+		if pr == "" {
+			pr = NoPrescriber
+		}
+		p := prescriberRows[pr]
+		if p == nil {
+			p = &Row{Prescriber: pr, Overrides: map[string]int{}}
+			prescriberRows[pr] = p
+		}
+		p.addAggregate(a)
+	}
+	days := periodDays(f.From, f.To)
+	rep.Total.finishAggregate()
+	for _, c := range contracts {
+		c.finishAggregate()
+		c.Targets = evaluate(*c, find(targets, c.Contract, ""), days)
+		rep.Contracts = append(rep.Contracts, *c)
+	}
+	for _, fam := range rows {
+		fam.finishAggregate()
+		fam.Targets = evaluate(*fam, find(targets, fam.Contract, fam.Family), days)
+		rep.Families = append(rep.Families, *fam)
+	}
+	for _, p := range prescriberRows {
+		p.finishAggregate()
+		rep.Prescribers = append(rep.Prescribers, *p)
+	}
+	for _, m := range months {
+		m.finishAggregate()
+		rep.Months = append(rep.Months, *m)
+	}
+	sort.Slice(rep.Months, func(i, j int) bool { return rep.Months[i].Month < rep.Months[j].Month })
+	sort.Slice(rep.Prescribers, func(i, j int) bool { return rep.Prescribers[i].Prescriber < rep.Prescribers[j].Prescriber })
+	sort.Slice(rep.Contracts, func(i, j int) bool { return rep.Contracts[i].Contract < rep.Contracts[j].Contract })
+	sort.Slice(rep.Families, func(i, j int) bool {
+		a, b := rep.Families[i], rep.Families[j]
+		if a.Contract != b.Contract {
+			return a.Contract < b.Contract
+		}
+		return a.Family < b.Family
+	})
+	for _, s := range []*[]Row{&rep.Contracts, &rep.Families, &rep.Prescribers, &rep.Months} {
+		if *s == nil {
+			*s = []Row{}
+		}
+	}
+	d := Dashboard{Report: rep, Adoption: []AdoptionRow{}}
+	for fam, ad := range adoption {
+		ad.Share = share(ad.OnBest, ad.Orders)
+		for k, am := range adoptionMonths {
+			if k[0] == fam {
+				am.Share = share(am.OnBest, am.Orders)
+				ad.Months = append(ad.Months, *am)
+			}
+		}
+		sort.Slice(ad.Months, func(i, j int) bool { return ad.Months[i].Month < ad.Months[j].Month })
+		d.Adoption = append(d.Adoption, *ad)
+	}
+	sort.Slice(d.Adoption, func(i, j int) bool { return d.Adoption[i].Family < d.Adoption[j].Family })
+	return d
+}
+
+func share(n, of int) float64 {
+	if of == 0 {
+		return 0
+	}
+	return float64(n) / float64(of)
+}
+
+func (r *Row) addAggregate(a store.Aggregate) {
+	r.Cards += a.Cards
+	r.Accepted += a.Accepted
+	r.Overridden += a.Overridden
+	r.NoFeedback += a.NoFeedback
+	r.payer += a.PayerSaved
+	r.patient += a.PatientSaved
+	r.org += a.OrgImpact
+	for code, n := range a.Overrides {
+		if code == "" {
+			code = NoReason
+		}
+		r.Overrides[code] += n
+	}
+}
+
+// finishAggregate is finish (kept apart so the two paths can differ if they ever must).
+func (r *Row) finishAggregate() { r.finish() }
