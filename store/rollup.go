@@ -57,10 +57,13 @@ type Aggregate struct {
 	Arrangement string
 	Family      string
 	Prescriber  string // the stored userId ("" when none); "" on family rows
-	Cards       int
-	Accepted    int
-	Overridden  int
-	NoFeedback  int
+	// NoCard counts orders that needed no card, by reason in NoCardReasons; Cards those with one.
+	NoCard        int
+	NoCardReasons map[string]int
+	Cards         int
+	Accepted      int
+	Overridden    int
+	NoFeedback    int
 	// OnBest counts orders that ended on the product valuerx recommended: accepted onto it, or
 	// ordered as it (the adoption of the lowest-cost product under the arrangement).
 	OnBest int

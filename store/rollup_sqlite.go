@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// The SQLite side of the rollup (rollup.go; tables in migrations/sqlite/00005_rollup.sql).
+// The SQLite side of the rollup (rollup.go; tables in migrations/sqlite/00006_rollup.sql).
 // Folding runs in the writer's group commits, a bounded chunk per transaction, so a first fold of
 // a large record (a million decisions after an upgrade) holds the writer for a fraction of a
 // second at a time and hooks keep committing between chunks.
@@ -138,7 +138,7 @@ func (s *SQLite) foldChunk(ctx context.Context, tx *sql.Tx) (done bool, err erro
 	}
 	if dSeen < dTarget {
 		upTo := min(dSeen+rollupChunk, dTarget)
-		rows, err := tx.QueryContext(ctx, `SELECT `+decCols+` FROM decisions d WHERE d.rowid > ? AND d.rowid <= ? ORDER BY d.rowid`, dSeen, upTo)
+		rows, err := tx.QueryContext(ctx, `SELECT `+decCols+` FROM decisions d WHERE d.rowid > ? AND d.rowid <= ? AND d.no_card_reason = '' ORDER BY d.rowid`, dSeen, upTo)
 		if err != nil {
 			return false, fmt.Errorf("store: rollup decisions: %w", err)
 		}
@@ -224,7 +224,7 @@ func (s *SQLite) foldChunk(ctx context.Context, tx *sql.Tx) (done bool, err erro
 	defer put.Close()
 	for _, k := range order {
 		old, nw := before[k], after[k]
-		if old != nil && *old == *nw {
+		if old != nil && sameState(old, nw) {
 			continue
 		}
 		if old != nil && !contribute(cells, old.rec, -1, slotOf) {
@@ -496,3 +496,14 @@ func (s *SQLite) RecentOrders(ctx context.Context, q AggQuery, offset, limit int
 }
 
 var _ Rollups = (*SQLite)(nil)
+
+// sameState reports whether folding changed nothing the rollup stores.
+func sameState(a, b *orderState) bool {
+	ra, rb := a.rec, b.rec
+	ra.Options, rb.Options, ra.Answers, rb.Answers = nil, nil, nil, nil
+	return a.client == b.client && a.key == b.key && a.firstAt.Equal(b.firstAt) && a.card == b.card && a.cardAt.Equal(b.cardAt) &&
+		a.hasFB == b.hasFB && a.fbAt.Equal(b.fbAt) && a.fbRecv.Equal(b.fbRecv) && ra.Outcome == rb.Outcome && ra.ReasonCode == rb.ReasonCode &&
+		ra.AcceptedProductID == rb.AcceptedProductID && ra.PayerSaved == rb.PayerSaved && ra.PatientSaved == rb.PatientSaved &&
+		ra.OrgImpact == rb.OrgImpact && ra.ContractID == rb.ContractID && ra.GroupID == rb.GroupID && ra.Prescriber == rb.Prescriber &&
+		ra.Arrangement == rb.Arrangement && ra.RecommendedProductID == rb.RecommendedProductID && ra.OrderedProductID == rb.OrderedProductID
+}

@@ -47,7 +47,7 @@ func TestSQLiteReopen(t *testing.T) {
 	if ok, err := s2.ClaimJTI(ctx, "k", timeAt(10), timeAt(1)); err != nil || ok {
 		t.Fatalf("a jti claimed before the restart must still be refused: %v %v", ok, err)
 	}
-	if v, err := s2.SchemaVersion(ctx); err != nil || v != 5 {
+	if v, err := s2.SchemaVersion(ctx); err != nil || v != 6 {
 		t.Fatalf("schema version %d %v", v, err)
 	}
 }

@@ -87,6 +87,17 @@ func Aggregate(orders []store.OrderRecord, f Filter) (families, prescribers []st
 }
 
 func addOrder(a *store.Aggregate, o store.OrderRecord) {
+	if !o.Card() {
+		a.NoCard++
+		if a.NoCardReasons == nil {
+			a.NoCardReasons = map[string]int{}
+		}
+		a.NoCardReasons[o.NoCardReason]++
+		if o.OnBest() {
+			a.OnBest++
+		}
+		return
+	}
 	a.Cards++
 	switch o.Outcome {
 	case "accepted":
@@ -145,14 +156,14 @@ func FromAggregates(families, prescribers []store.Aggregate, f Filter, targets [
 			ad = &AdoptionRow{Family: a.Family}
 			adoption[a.Family] = ad
 		}
-		ad.Orders += a.Cards
+		ad.Orders += a.Cards + a.NoCard
 		ad.OnBest += a.OnBest
 		am := adoptionMonths[[2]string{a.Family, a.Month}]
 		if am == nil {
 			am = &AdoptionMonth{Month: a.Month}
 			adoptionMonths[[2]string{a.Family, a.Month}] = am
 		}
-		am.Orders += a.Cards
+		am.Orders += a.Cards + a.NoCard
 		am.OnBest += a.OnBest
 	}
 	prescriberRows := map[string]*Row{}
@@ -227,6 +238,14 @@ func share(n, of int) float64 {
 }
 
 func (r *Row) addAggregate(a store.Aggregate) {
+	r.Orders += a.Cards + a.NoCard
+	r.NoCard += a.NoCard
+	for reason, n := range a.NoCardReasons {
+		if r.NoCardReasons == nil {
+			r.NoCardReasons = map[string]int{}
+		}
+		r.NoCardReasons[reason] += n
+	}
 	r.Cards += a.Cards
 	r.Accepted += a.Accepted
 	r.Overridden += a.Overridden

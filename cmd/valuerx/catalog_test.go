@@ -234,7 +234,7 @@ func TestSnapshotFileChangeReloads(t *testing.T) {
 	}
 	imp()
 	cfg := defaultConfig()
-	cfg.Store, cfg.Demo.EmbeddedFHIR, cfg.Catalog = "", false, snapFile
+	cfg.Store, cfg.Demo.EmbeddedFHIR, cfg.Catalog = storeConfig{}, false, snapFile
 	cfg.Auth.DevKeyFile = filepath.Join(dir, "key.pem")
 	logs := &lockedBuffer{}
 	a, err := buildApp(cfg, newLogger(logs, "info"))
@@ -272,7 +272,7 @@ func TestSnapshotFileChangeReloads(t *testing.T) {
 // with priced alternatives.
 func TestEmbeddedCatalogServesEveryFamily(t *testing.T) {
 	cfg := defaultConfig()
-	cfg.Store, cfg.Demo.EmbeddedFHIR = "", false
+	cfg.Store, cfg.Demo.EmbeddedFHIR = storeConfig{}, false
 	cfg.Auth.DevKeyFile = filepath.Join(t.TempDir(), "key.pem")
 	set, err := loadScoring(cfg)
 	if err != nil {

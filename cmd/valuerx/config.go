@@ -43,9 +43,11 @@ type fileConfig struct {
 	// MaxBookAge: an order dated more than this past the end of the newest CMS price book gets no
 	// card at all (before it, it is priced on the newest book and marked stale). 0: no limit.
 	MaxBookAge duration `yaml:"maxBookAge"`
-	// Store is the SQLite file for decisions and feedback ("" = do not record). It also holds
-	// the jti of every accepted client JWT until expiry, so replay protection survives a restart.
-	Store string `yaml:"store"`
+	// Store is where decisions and feedback are recorded: a SQLite file ("" = do not record),
+	// or PostgreSQL for several instances (storeconfig.go). It also holds the jti of every
+	// accepted client JWT until expiry, so replay protection survives a restart and is shared by
+	// the instances of one store.
+	Store storeConfig `yaml:"store"`
 	// OrderKeySecretFile holds the secret (any bytes, 32 or more) that keys the hash linking a
 	// draft order's order-select and order-sign decisions. Instances sharing a store must share
 	// it. Empty: a random secret per process (an order is then recognised only by the process
@@ -215,7 +217,7 @@ func defaultConfig() fileConfig {
 	c.Demo.Enabled, c.demo = true, true
 	c.Listen = "127.0.0.1:8080"
 	c.ExternalURL = "http://localhost:8080"
-	c.Store = "var/valuerx.db"
+	c.Store = storeConfig{Driver: driverSQLite, Path: "var/valuerx.db"}
 	c.Auth.DevClient = true
 	c.Auth.DevKeyFile = "var/dev-client-key.pem"
 	c.CORS.Origins = []string{"*"}

@@ -25,7 +25,7 @@ func TestConformAgainstValuerx(t *testing.T) {
 	base := "http://" + srv.Listener.Addr().String()
 	cfg := defaultConfig()
 	cfg.ExternalURL = base
-	cfg.Store = filepath.Join(dir, "valuerx.db")
+	cfg.Store = storeConfig{Driver: driverSQLite, Path: filepath.Join(dir, "valuerx.db")}
 	cfg.Auth.DevKeyFile = filepath.Join(dir, "dev-client-key.pem")
 	cfg.LogLevel = "error"
 	a, err := buildApp(cfg, newLogger(io.Discard, "error"))

@@ -214,7 +214,7 @@ func TestAnalystConfig(t *testing.T) {
 		t.Fatal("the demo analyst password repeats between starts")
 	}
 	bad := defaultConfig()
-	bad.Store, bad.Auth.DevKeyFile = "", filepath.Join(t.TempDir(), "dev.pem")
+	bad.Store, bad.Auth.DevKeyFile = storeConfig{}, filepath.Join(t.TempDir(), "dev.pem")
 	bad.Analytics.Accounts = append(bad.Analytics.Accounts, struct {
 		Name         string `yaml:"name"`
 		PasswordHash string `yaml:"passwordHash"`

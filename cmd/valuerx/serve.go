@@ -206,13 +206,20 @@ type app struct {
 	gw      *gateway.Gateway
 	store   store.Store
 	fhirSrv *fhir.Server
+	// stopRetention ends the retention loop (nil when retention is off).
+	stopRetention func()
 	// demoAnalystPassword is the password of the demo's analyst account, generated at start in
 	// demo mode when no analyst credential is configured ("" otherwise).
 	demoAnalystPassword string
 }
 
 func (a *app) Close() {
-	a.gw.Close()
+	if a.gw != nil {
+		a.gw.Close()
+	}
+	if a.stopRetention != nil {
+		a.stopRetention()
+	}
 	if a.store != nil {
 		a.store.Close()
 	}
@@ -231,6 +238,12 @@ func buildApp(cfg fileConfig, logger *slog.Logger) (*app, error) {
 	cat, reg, scorer := set.cat, set.reg, set.scorer
 	logCatalog(logger, set, time.Now(), "catalog loaded")
 	a := &app{}
+	built := false
+	defer func() {
+		if !built {
+			a.Close() // the store and its retention loop, when opened before the failure
+		}
+	}()
 	gcfg := gateway.Config{
 		ExternalURL:      cfg.ExternalURL,
 		Catalog:          cat,
@@ -265,10 +278,15 @@ func buildApp(cfg fileConfig, logger *slog.Logger) (*app, error) {
 			return nil, fmt.Errorf("orderKeySecretFile: %d bytes; at least 32 are needed", len(secret))
 		}
 		gcfg.OrderKeySecret = secret
-	case cfg.Store != "":
+	case cfg.Store.Driver == driverPostgres:
+		// A shared store is for several instances: with a key each, the same order seen by two
+		// of them would be two decisions, and a file beside a database does not exist.
+		return nil, errors.New("store.driver postgres needs orderKeySecretFile: every instance sharing the database must hash orders with the same key " +
+			"(head -c 32 /dev/urandom > order.key, the same file on each)")
+	case cfg.Store.Path != "":
 		// A store outlives the process: with a key drawn per process, an order seen at
 		// order-select before a restart and at order-sign after it would be two decisions.
-		secret, path, created, err := orderKeyBesideStore(cfg.Store)
+		secret, path, created, err := orderKeyBesideStore(cfg.Store.Path)
 		if err != nil {
 			return nil, err
 		}
@@ -304,18 +322,14 @@ func buildApp(cfg fileConfig, logger *slog.Logger) (*app, error) {
 	gcfg.Targets = cfg.Analytics.Targets
 	a.demoAnalystPassword = demoPassword
 	gcfg.MetricsOnGateway = cfg.MetricsListen == ""
-	if cfg.Store != "" {
-		if dir := filepath.Dir(cfg.Store); dir != "." {
-			if err := os.MkdirAll(dir, 0o700); err != nil {
-				return nil, fmt.Errorf("store: %w", err)
-			}
-		}
-		st, err := store.OpenSQLite(cfg.Store)
-		if err != nil {
-			return nil, err
-		}
+	st, err := openStore(context.Background(), cfg.Store, logger)
+	if err != nil {
+		return nil, err
+	}
+	if st != nil {
 		a.store = st
 		gcfg.Store = st
+		a.stopRetention = startRetention(st, cfg.Store, logger)
 	}
 	if cfg.authEnabled() {
 		var replay cdshooks.ReplayStore
@@ -350,6 +364,7 @@ func buildApp(cfg fileConfig, logger *slog.Logger) (*app, error) {
 		return nil, err
 	}
 	a.gw = gw
+	built = true
 	return a, nil
 }
 

@@ -31,7 +31,7 @@ func TestConfigFiles(t *testing.T) {
 		}
 	}
 	sb, _ := loadConfig("../../config/sandbox.yaml")
-	sb.Store = ""
+	sb.Store = storeConfig{}
 	a, err := buildApp(sb, newLogger(io.Discard, "error"))
 	if err != nil {
 		t.Fatalf("sandbox.yaml does not build: %v", err)

@@ -1,0 +1,196 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// pgStmt is one statement of a write. scan, when set, reads the statement's single result row
+// (RETURNING); it is called with pgx.ErrNoRows folded into found=false.
+type pgStmt struct {
+	sql  string
+	args []any
+	scan func(row pgx.Row) error
+}
+
+// pgOp is one caller's write: its statements commit together or not at all.
+type pgOp struct {
+	stmts []pgStmt
+	// order is the op's first lock key. Ops of a batch run in this order, so two instances'
+	// batches that touch the same rows lock them in the same order and cannot deadlock on them.
+	order string
+	err   chan error // capacity 1
+}
+
+// pgBatcher is the PostgreSQL group commit: the writes of concurrent hooks that queue while a
+// batch is in flight are sent together as the next batch, in one round trip (a pipeline that
+// PostgreSQL runs as one implicit transaction, committed at its Sync). A hook thus waits for one
+// round trip and one WAL flush shared with its neighbours, instead of holding a connection for
+// its own. As in committer (SQLite), the first caller to find no batch in flight leads.
+//
+// A batch is all or nothing in PostgreSQL, unlike SQLite's savepoints: when a statement fails
+// (a constraint, a deadlock with another instance, a serialization failure), every op of the
+// batch is run again alone, so one bad write fails only its own caller. A lost connection
+// fails the batch's ops without retry: nothing of it was committed.
+type pgBatcher struct {
+	pool *pgxpool.Pool
+
+	mu      sync.Mutex
+	queue   []*pgOp
+	leading bool
+	closed  bool
+	idle    *sync.Cond
+}
+
+func newPGBatcher(pool *pgxpool.Pool) *pgBatcher {
+	b := &pgBatcher{pool: pool}
+	b.idle = sync.NewCond(&b.mu)
+	return b
+}
+
+// do commits stmts in the next batch and returns once that batch is committed (nil) or failed.
+// When ctx ends first the write may still commit later; the caller must then not acknowledge it.
+func (b *pgBatcher) do(ctx context.Context, order string, stmts ...pgStmt) error {
+	op := &pgOp{stmts: stmts, order: order, err: make(chan error, 1)}
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return errClosed
+	}
+	b.queue = append(b.queue, op)
+	if !b.leading {
+		b.leading = true
+		b.lead() // unlocks
+	} else {
+		b.mu.Unlock()
+	}
+	select {
+	case err := <-op.err:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("store: waiting for commit: %w", ctx.Err())
+	}
+}
+
+// lead runs batches until the queue is empty. Called with mu held and leading set; returns with
+// mu released.
+func (b *pgBatcher) lead() {
+	for {
+		n := min(len(b.queue), commitBatch)
+		if n == 0 {
+			b.leading = false
+			b.queue = nil
+			b.idle.Broadcast()
+			b.mu.Unlock()
+			return
+		}
+		batch := b.queue[:n:n]
+		b.queue = b.queue[n:]
+		b.mu.Unlock()
+		b.commit(batch)
+		b.mu.Lock()
+	}
+}
+
+// close waits for the batch in flight, commits what is queued and refuses further writes.
+func (b *pgBatcher) close() {
+	b.mu.Lock()
+	b.closed = true
+	for b.leading {
+		b.idle.Wait()
+	}
+	if len(b.queue) > 0 {
+		b.leading = true
+		b.lead()
+		return
+	}
+	b.mu.Unlock()
+}
+
+// commit sends batch as one pipeline and answers every op.
+func (b *pgBatcher) commit(batch []*pgOp) {
+	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	defer cancel()
+	sort.SliceStable(batch, func(i, j int) bool { return batch[i].order < batch[j].order })
+	err := b.send(ctx, batch)
+	switch {
+	case err == nil:
+	case len(batch) == 1:
+		if retryable(err) {
+			err = b.sendAlone(ctx, batch[0])
+		}
+	case statementFailed(err):
+		// One statement failed and took the whole batch with it: each op again, alone.
+		for _, op := range batch {
+			op.err <- b.sendAlone(ctx, op)
+		}
+		return
+	}
+	for _, op := range batch {
+		op.err <- err
+	}
+}
+
+// sendAlone runs one op in a batch of its own, again after a deadlock or serialization failure
+// (the other transaction has finished by then).
+func (b *pgBatcher) sendAlone(ctx context.Context, op *pgOp) error {
+	var err error
+	for range 3 {
+		if err = b.send(ctx, []*pgOp{op}); err == nil || !retryable(err) {
+			return err
+		}
+	}
+	return err
+}
+
+// send runs the ops' statements in one pipeline: one implicit transaction.
+func (b *pgBatcher) send(ctx context.Context, ops []*pgOp) error {
+	var pb pgx.Batch
+	for _, op := range ops {
+		for _, st := range op.stmts {
+			pb.Queue(st.sql, st.args...)
+		}
+	}
+	br := b.pool.SendBatch(ctx, &pb)
+	var first error
+	for _, op := range ops {
+		for _, st := range op.stmts {
+			var err error
+			if st.scan != nil {
+				err = st.scan(br.QueryRow())
+			} else {
+				_, err = br.Exec()
+			}
+			if err != nil && first == nil {
+				first = err
+			}
+		}
+	}
+	if err := br.Close(); err != nil && first == nil {
+		first = err
+	}
+	if first != nil {
+		return fmt.Errorf("store: postgres write: %w", first)
+	}
+	return nil
+}
+
+// statementFailed reports whether PostgreSQL refused a statement (as opposed to the connection
+// failing): the batch was rolled back, and its other ops may well succeed alone.
+func statementFailed(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe)
+}
+
+// retryable reports a deadlock or serialization failure: the same write succeeds when tried again.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
+}

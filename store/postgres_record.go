@@ -1,0 +1,194 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// The realised side of the record and the divergence in PostgreSQL (see sqlite_record.go). These
+// writes come from imports and the divergence job, through the group commit like any write.
+
+// countInserted is a pgStmt scan for INSERT ... ON CONFLICT DO NOTHING RETURNING true: it counts
+// the rows that were new.
+func countInserted(n *int) func(pgx.Row) error {
+	return func(row pgx.Row) error {
+		var ok bool
+		err := row.Scan(&ok)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err == nil {
+			*n++
+		}
+		return err
+	}
+}
+
+// RecordAdministrations stores administrations (all or none) and reports how many were new.
+func (p *Postgres) RecordAdministrations(ctx context.Context, as []Administration) (int, error) {
+	if len(as) == 0 {
+		return 0, nil
+	}
+	var added int
+	stmts := make([]pgStmt, len(as))
+	for i, a := range as {
+		stmts[i] = pgStmt{sql: `INSERT INTO administrations (client, admin_key, order_key, product_id, status, at, imported_at)
+			VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (client, admin_key) DO NOTHING RETURNING true`,
+			args: []any{a.Client, a.Key, a.OrderKey, a.ProductID, a.Status, a.At.UTC(), a.ImportedAt.UTC()}, scan: countInserted(&added)}
+	}
+	// A batch that is retried runs its scans again: count from zero each time.
+	stmts[0].scan = resetThen(&added, stmts[0].scan)
+	if err := p.b.do(ctx, "a"+as[0].Client+"\x00"+as[0].Key, stmts...); err != nil {
+		return 0, fmt.Errorf("store: record administrations: %w", err)
+	}
+	return added, nil
+}
+
+// resetThen zeroes *n before scan: the first statement of an op that counts.
+func resetThen(n *int, scan func(pgx.Row) error) func(pgx.Row) error {
+	return func(row pgx.Row) error { *n = 0; return scan(row) }
+}
+
+// RecordClaims stores claim lines like RecordAdministrations.
+func (p *Postgres) RecordClaims(ctx context.Context, cs []Claim) (int, error) {
+	if len(cs) == 0 {
+		return 0, nil
+	}
+	var added int
+	stmts := make([]pgStmt, len(cs))
+	for i, c := range cs {
+		stmts[i] = pgStmt{sql: `INSERT INTO claims (client, claim_key, order_key, service_date, hcpcs, product_id, units, allowed_usd,
+			paid_usd, patient_usd, imported_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)
+			ON CONFLICT (client, claim_key) DO NOTHING RETURNING true`,
+			args: []any{c.Client, c.Key, c.OrderKey, c.ServiceDate.UTC(), c.HCPCS, c.ProductID, c.Units, c.AllowedUSD, c.PaidUSD,
+				c.PatientUSD, c.ImportedAt.UTC()}, scan: countInserted(&added)}
+	}
+	stmts[0].scan = resetThen(&added, stmts[0].scan)
+	if err := p.b.do(ctx, "c"+cs[0].Client+"\x00"+cs[0].Key, stmts...); err != nil {
+		return 0, fmt.Errorf("store: record claims: %w", err)
+	}
+	return added, nil
+}
+
+// RecordDivergence stores computed divergences; a decision's first stays.
+func (p *Postgres) RecordDivergence(ctx context.Context, ds []Divergence) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	stmts := make([]pgStmt, len(ds))
+	for i, d := range ds {
+		b, err := json.Marshal(d.Answers)
+		if err != nil {
+			return fmt.Errorf("store: encode divergence: %w", err)
+		}
+		stmts[i] = pgStmt{sql: `INSERT INTO divergence (card_uuid, catalog_version, answers, computed_at) VALUES ($1,$2,$3::jsonb,$4)
+			ON CONFLICT (card_uuid) DO NOTHING`, args: []any{d.CardUUID, d.CatalogVersion, string(b), d.ComputedAt.UTC()}}
+	}
+	if err := p.b.do(ctx, "v"+ds[0].CardUUID, stmts...); err != nil {
+		return fmt.Errorf("store: record divergence: %w", err)
+	}
+	return nil
+}
+
+// PendingDivergence returns up to limit decisions with a scoring request and no divergence,
+// oldest first.
+func (p *Postgres) PendingDivergence(ctx context.Context, limit int) ([]Decision, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := p.pool.Query(ctx, `SELECT `+pgDecisionCols+` FROM decisions d
+		WHERE length(d.score_request) > 0 AND NOT EXISTS (SELECT 1 FROM divergence v WHERE v.card_uuid = d.card_uuid)
+		ORDER BY d.created_at, d.card_uuid LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: pending divergence: %w", err)
+	}
+	defer rows.Close()
+	var out []Decision
+	for rows.Next() {
+		var d Decision
+		dst, finish := pgScanDecision(&d)
+		if err := rows.Scan(dst...); err != nil {
+			return nil, fmt.Errorf("store: pending divergence row: %w", err)
+		}
+		if err := finish(); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: pending divergence rows: %w", err)
+	}
+	return out, nil
+}
+
+func (p *Postgres) administrations(ctx context.Context) ([]Administration, error) {
+	rows, err := p.pool.Query(ctx, `SELECT client, admin_key, order_key, product_id, status, at, imported_at FROM administrations`)
+	if err != nil {
+		return nil, fmt.Errorf("store: administrations: %w", err)
+	}
+	defer rows.Close()
+	var out []Administration
+	for rows.Next() {
+		var a Administration
+		if err := rows.Scan(&a.Client, &a.Key, &a.OrderKey, &a.ProductID, &a.Status, &a.At, &a.ImportedAt); err != nil {
+			return nil, fmt.Errorf("store: administration row: %w", err)
+		}
+		a.At, a.ImportedAt = a.At.UTC(), a.ImportedAt.UTC()
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: administrations: %w", err)
+	}
+	return out, nil
+}
+
+func (p *Postgres) claims(ctx context.Context) ([]Claim, error) {
+	rows, err := p.pool.Query(ctx, `SELECT client, claim_key, order_key, service_date, hcpcs, product_id, units, allowed_usd, paid_usd,
+		patient_usd, imported_at FROM claims`)
+	if err != nil {
+		return nil, fmt.Errorf("store: claims: %w", err)
+	}
+	defer rows.Close()
+	var out []Claim
+	for rows.Next() {
+		var c Claim
+		if err := rows.Scan(&c.Client, &c.Key, &c.OrderKey, &c.ServiceDate, &c.HCPCS, &c.ProductID, &c.Units, &c.AllowedUSD, &c.PaidUSD,
+			&c.PatientUSD, &c.ImportedAt); err != nil {
+			return nil, fmt.Errorf("store: claim row: %w", err)
+		}
+		c.ServiceDate, c.ImportedAt = c.ServiceDate.UTC(), c.ImportedAt.UTC()
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: claims: %w", err)
+	}
+	return out, nil
+}
+
+func (p *Postgres) divergences(ctx context.Context) (map[string][]Answer, error) {
+	rows, err := p.pool.Query(ctx, `SELECT card_uuid, answers::text FROM divergence`)
+	if err != nil {
+		return nil, fmt.Errorf("store: divergence: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]Answer{}
+	for rows.Next() {
+		var id, enc string
+		if err := rows.Scan(&id, &enc); err != nil {
+			return nil, fmt.Errorf("store: divergence row: %w", err)
+		}
+		var as []Answer
+		if err := json.Unmarshal([]byte(enc), &as); err != nil {
+			return nil, fmt.Errorf("store: decode divergence: %w", err)
+		}
+		out[id] = as
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: divergence: %w", err)
+	}
+	return out, nil
+}

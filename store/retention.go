@@ -1,0 +1,173 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// Deleted counts the rows one retention run removed.
+type Deleted struct {
+	Decisions       int64 `json:"decisions"`
+	Feedback        int64 `json:"feedback"`
+	Divergence      int64 `json:"divergence"`
+	Administrations int64 `json:"administrations"`
+	Claims          int64 `json:"claims"`
+	JTI             int64 `json:"jti"`
+}
+
+// retentionChunk bounds the rows one retention transaction deletes, so hooks never wait long
+// behind it.
+const retentionChunk = 2000
+
+// DeleteBefore removes what the retention period no longer covers: decisions created before
+// cutoff with every feedback item and the divergence on them, feedback received before cutoff,
+// administrations given and claim lines of service dates before cutoff, and jti claims expired
+// by now. It deletes in small transactions through the group commit, so concurrent
+// hooks wait for one chunk at most.
+func (s *SQLite) DeleteBefore(ctx context.Context, cutoff, now time.Time) (Deleted, error) {
+	var out Deleted
+	c := ts(cutoff)
+	// One scan on a reader finds the rowid range of what is old; the writer then deletes that
+	// range in chunks, each a primary-key range.
+	chunks := func(table, timeCol string, fn func(ctx context.Context, tx *sql.Tx, lo, hi int64) error) error {
+		var lo, hi int64
+		if err := s.rd.QueryRowContext(ctx, `SELECT COALESCE(MIN(rowid), 0), COALESCE(MAX(rowid), -1) FROM `+table+
+			` WHERE `+timeCol+` < ?`, c).Scan(&lo, &hi); err != nil {
+			return fmt.Errorf("store: retention: %w", err)
+		}
+		for ; lo <= hi; lo += retentionChunk {
+			from, to := lo, lo+retentionChunk-1
+			if err := s.c.do(ctx, func(ctx context.Context, tx *sql.Tx) error { return fn(ctx, tx, from, to) }); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	exec := func(ctx context.Context, tx *sql.Tx, n *int64, q string, args ...any) error {
+		res, err := tx.ExecContext(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("store: retention: %w", err)
+		}
+		k, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("store: retention: %w", err)
+		}
+		*n += k
+		return nil
+	}
+	err := chunks("decisions", "created_at", func(ctx context.Context, tx *sql.Tx, lo, hi int64) error {
+		if err := exec(ctx, tx, &out.Feedback, `DELETE FROM feedback WHERE card_uuid IN
+			(SELECT card_uuid FROM decisions WHERE rowid BETWEEN ? AND ? AND created_at < ?)`, lo, hi, c); err != nil {
+			return err
+		}
+		if err := exec(ctx, tx, &out.Divergence, `DELETE FROM divergence WHERE card_uuid IN
+			(SELECT card_uuid FROM decisions WHERE rowid BETWEEN ? AND ? AND created_at < ?)`, lo, hi, c); err != nil {
+			return err
+		}
+		return exec(ctx, tx, &out.Decisions, `DELETE FROM decisions WHERE rowid BETWEEN ? AND ? AND created_at < ?`, lo, hi, c)
+	})
+	if err != nil {
+		return out, err
+	}
+	err = chunks("feedback", "received_at", func(ctx context.Context, tx *sql.Tx, lo, hi int64) error {
+		return exec(ctx, tx, &out.Feedback, `DELETE FROM feedback WHERE rowid BETWEEN ? AND ? AND received_at < ?`, lo, hi, c)
+	})
+	if err != nil {
+		return out, err
+	}
+	// administrations and claims are WITHOUT ROWID tables, small beside decisions (imports): one
+	// statement each.
+	err = s.c.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if err := exec(ctx, tx, &out.Administrations, `DELETE FROM administrations WHERE at < ?`, c); err != nil {
+			return err
+		}
+		if err := exec(ctx, tx, &out.Claims, `DELETE FROM claims WHERE service_date < ?`, c); err != nil {
+			return err
+		}
+		return exec(ctx, tx, &out.JTI, `DELETE FROM jti WHERE expires_at <= ?`, now.UnixNano())
+	})
+	return out, err
+}
+
+// retentionLockID keys the advisory lock under which one instance at a time runs retention
+// ("vrxretn" in ASCII).
+const retentionLockID = 0x7672787265746e
+
+// DeleteBefore removes what the retention period no longer covers (see SQLite.DeleteBefore), in
+// transactions of retentionChunk rows. Instances sharing the database take turns: one that finds
+// another running retention returns at once with nothing deleted.
+func (p *Postgres) DeleteBefore(ctx context.Context, cutoff, now time.Time) (Deleted, error) {
+	var out Deleted
+	conn, err := p.pool.Acquire(ctx)
+	if err != nil {
+		return out, fmt.Errorf("store: retention: %w", err)
+	}
+	defer conn.Release()
+	var mine bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, int64(retentionLockID)).Scan(&mine); err != nil {
+		return out, fmt.Errorf("store: retention: %w", err)
+	}
+	if !mine {
+		return out, nil
+	}
+	defer func() {
+		// A fresh context: the lock must go even when ctx ended.
+		uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(uctx, `SELECT pg_advisory_unlock($1)`, int64(retentionLockID)); err != nil {
+			conn.Conn().Close(uctx) // the session goes, and its lock with it
+		}
+	}()
+	c := cutoff.UTC()
+	for {
+		var d, f, v int64
+		err := conn.QueryRow(ctx, `
+			WITH gone AS (
+				DELETE FROM decisions WHERE card_uuid IN (
+					SELECT card_uuid FROM decisions WHERE created_at < $1 ORDER BY created_at LIMIT $2)
+				RETURNING card_uuid),
+			fb AS (DELETE FROM feedback f USING gone WHERE f.card_uuid = gone.card_uuid RETURNING 1),
+			dv AS (DELETE FROM divergence v USING gone WHERE v.card_uuid = gone.card_uuid RETURNING 1)
+			SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM fb), (SELECT count(*) FROM dv)`, c, retentionChunk).Scan(&d, &f, &v)
+		if err != nil {
+			return out, fmt.Errorf("store: retention: %w", err)
+		}
+		out.Decisions += d
+		out.Feedback += f
+		out.Divergence += v
+		if d < retentionChunk {
+			break
+		}
+	}
+	chunked := func(n *int64, q string, args ...any) error {
+		for {
+			tag, err := conn.Exec(ctx, q, args...)
+			if err != nil {
+				return fmt.Errorf("store: retention: %w", err)
+			}
+			*n += tag.RowsAffected()
+			if tag.RowsAffected() < retentionChunk {
+				return nil
+			}
+		}
+	}
+	if err := chunked(&out.Feedback, `DELETE FROM feedback WHERE ctid IN (
+		SELECT ctid FROM feedback WHERE received_at < $1 LIMIT $2)`, c, retentionChunk); err != nil {
+		return out, err
+	}
+	if err := chunked(&out.Administrations, `DELETE FROM administrations WHERE ctid IN (
+		SELECT ctid FROM administrations WHERE at < $1 LIMIT $2)`, c, retentionChunk); err != nil {
+		return out, err
+	}
+	if err := chunked(&out.Claims, `DELETE FROM claims WHERE ctid IN (
+		SELECT ctid FROM claims WHERE service_date < $1 LIMIT $2)`, c, retentionChunk); err != nil {
+		return out, err
+	}
+	if err := chunked(&out.JTI, `DELETE FROM jti WHERE key IN (
+		SELECT key FROM jti WHERE expires_at <= $1 LIMIT $2)`, now.UTC(), retentionChunk); err != nil {
+		return out, err
+	}
+	return out, nil
+}
