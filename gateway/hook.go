@@ -126,7 +126,7 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 	}
 
 	resp := &cdshooks.Response{Cards: []cdshooks.Card{}}
-	var pre [][]byte // per card: its encoding from the card template, or nil
+	var pre [][]byte                        // per card: its encoding from the card template, or nil
 	rec := g.newRecorder(ctx, svc, req, oc) // decisions.go
 	// One catalog for the whole hook, even if a reload swaps it meanwhile.
 	eng := g.current()
