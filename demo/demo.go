@@ -11,6 +11,9 @@
 //	pat-ma             Medicare Advantage global capitation (SOPT 112, plan MA-GLOBAL-CAP)
 //	pat-ppo            commercial PPO paid ASP + 20% (SOPT 512, plan PPO-GOLD)
 //
+// and, with pharmacy fills dated from the day the demo starts, the four patients of the adherence
+// demo (adherence.go, AdherencePatients).
+//
 // It imports nothing from the project.
 package demo
 
@@ -31,8 +34,13 @@ var requests embed.FS
 func Patients() []byte { return append([]byte(nil), patients...) }
 
 // Requests lists the names of the demo hook requests (file names without ".json").
-func Requests() []string {
-	ents, _ := fs.ReadDir(requests, "requests")
+func Requests() []string { return names(requests, "requests") }
+
+// Request returns one demo hook request by name (see Requests).
+func Request(name string) ([]byte, bool) { return readRequest(requests, "requests", name) }
+
+func names(fsys embed.FS, dir string) []string {
+	ents, _ := fs.ReadDir(fsys, dir)
 	var out []string
 	for _, e := range ents {
 		out = append(out, strings.TrimSuffix(e.Name(), ".json"))
@@ -41,8 +49,7 @@ func Requests() []string {
 	return out
 }
 
-// Request returns one demo hook request by name (see Requests).
-func Request(name string) ([]byte, bool) {
-	b, err := requests.ReadFile("requests/" + strings.TrimSuffix(name, ".json") + ".json")
+func readRequest(fsys embed.FS, dir, name string) ([]byte, bool) {
+	b, err := fsys.ReadFile(dir + "/" + strings.TrimSuffix(name, ".json") + ".json")
 	return b, err == nil
 }

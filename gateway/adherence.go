@@ -22,6 +22,8 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -32,6 +34,8 @@ import (
 	"valuerx/cdshooks"
 	"valuerx/fhir"
 	"valuerx/measures"
+	"valuerx/scoring"
+	"valuerx/store"
 )
 
 const (
@@ -91,14 +95,17 @@ func containsClass(cs []measures.Class, c measures.Class) bool {
 	return false
 }
 
-// adherenceCards builds the adherence and SUPD cards of an order-sign hook.
-func (g *Gateway) adherenceCards(ctx context.Context, svc *serviceDef, req *cdshooks.Request, oc *cdshooks.OrderContext, data *hookData, draft []json.RawMessage, now time.Time) []cdshooks.Card {
+// adherenceCards builds the adherence and SUPD cards of an order-sign hook and hands each to the
+// recorder (a card without its decision could take no feedback). The patient's contract, from
+// the Coverage as for the cost cards, prices the gap with its quality terms.
+func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceDef, req *cdshooks.Request, oc *cdshooks.OrderContext, data *hookData, draft []json.RawMessage, now time.Time, rec *recorder) []cdshooks.Card {
 	if svc.Hook != "order-sign" {
 		return nil
 	}
 	vs := measures.DefaultValueSet()
 	type order struct {
 		raw     json.RawMessage
+		id      string
 		classes []measures.Class
 	}
 	var orders []order
@@ -106,6 +113,7 @@ func (g *Gateway) adherenceCards(ctx context.Context, svc *serviceDef, req *cdsh
 	for _, raw := range draft {
 		var mr struct {
 			ResourceType              string     `json:"resourceType"`
+			ID                        string     `json:"id"`
 			MedicationCodeableConcept medConcept `json:"medicationCodeableConcept"`
 		}
 		if json.Unmarshal(raw, &mr) != nil || mr.ResourceType != "MedicationRequest" {
@@ -113,7 +121,7 @@ func (g *Gateway) adherenceCards(ctx context.Context, svc *serviceDef, req *cdsh
 		}
 		cls := classesOf(vs, &mr.MedicationCodeableConcept)
 		if len(cls) > 0 {
-			orders = append(orders, order{raw, cls})
+			orders = append(orders, order{raw, mr.ID, cls})
 		}
 		draftStatin = draftStatin || containsClass(cls, measures.ClassStatin)
 	}
@@ -127,6 +135,13 @@ func (g *Gateway) adherenceCards(ctx context.Context, svc *serviceDef, req *cdsh
 	today := measures.Date(now.Year(), now.Month(), now.Day())
 	p := patientFacts(vs, data, dispenses)
 	year := now.Year()
+	var contract *scoring.Contract
+	if cov, ok := coverageFacts(data.coverages, data.patient, now); ok {
+		if k, ok := eng.reg.Classify(cov, now); ok {
+			contract = &k
+		}
+	}
+	monthsLeft := 12 - int(now.Month()) + 1
 	var cards []cdshooks.Card
 	supdDone := false
 	for _, o := range orders {
@@ -136,6 +151,8 @@ func (g *Gateway) adherenceCards(ctx context.Context, svc *serviceDef, req *cdsh
 			}
 			td := measures.PDCToDate(p, year, m, today+1) // fills through today count
 			if card := adherenceCard(o.raw, td); card != nil {
+				gv := priceGap(card, contract, m, td.Redeemable, monthsLeft)
+				rec.addQuality(card, o.id, m, contract, gv)
 				cards = append(cards, *card)
 			}
 		}
@@ -143,11 +160,145 @@ func (g *Gateway) adherenceCards(ctx context.Context, svc *serviceDef, req *cdsh
 		if diabetesOrder && !supdDone && !draftStatin {
 			supdDone = true
 			if card := supdCard(p, data, oc.PatientID, year, today); card != nil {
+				gv := priceGap(card, contract, measures.SUPD, true, monthsLeft)
+				rec.addQuality(card, o.id, measures.SUPD, contract, gv)
 				cards = append(cards, *card)
 			}
 		}
 	}
 	return cards
+}
+
+// extQuality is the card extension member with the organisation's figures of a quality gap, the
+// quality counterpart of valuerx-economics: every amount with where it comes from.
+const extQuality = "valuerx-quality"
+
+type qualityPart struct {
+	Kind        string  `json:"kind"`
+	Amount      float64 `json:"amount"`
+	Conditional bool    `json:"conditional"` // paid only if the gap closes (weighted by closeProbability)
+	Source      string  `json:"source"`
+}
+
+type qualityEconomics struct {
+	Contract     string `json:"contract"`
+	ContractName string `json:"contractName"`
+	Arrangement  string `json:"arrangement"`
+	Measure      string `json:"measure"`
+	Currency     string `json:"currency"`
+	// Organisation is the organisation's expected net impact of closing this gap:
+	// closeProbability x ifClosed + programme.
+	Organisation struct {
+		Expected         float64 `json:"expected"`
+		IfClosed         float64 `json:"ifClosed"`
+		CloseProbability float64 `json:"closeProbability"`
+		Programme        float64 `json:"programme"`
+	} `json:"organisation"`
+	Parts       []qualityPart `json:"parts"`
+	Assumptions []string      `json:"assumptions"`
+}
+
+var partLabel = map[string]string{
+	scoring.GapBonusClosed:   "per gap closed",
+	scoring.GapBonusAdherent: "per adherent patient",
+	scoring.GapTierShare:     "share of the next rate tier's fee",
+	scoring.GapStarRating:    "Star Ratings value",
+}
+
+// priceGap adds to the card what closing the gap is worth to the organisation under the patient's
+// contract's quality terms, in the detail (shown as the organisation's net impact, apart from the
+// clinical figures) and in the valuerx-quality extension. A patient without a contract, or a
+// contract without terms for the measure, gets neither: the card stays clinical.
+func priceGap(card *cdshooks.Card, k *scoring.Contract, m measures.Measure, reachable bool, monthsLeft int) *scoring.GapValue {
+	if k == nil {
+		return nil
+	}
+	gv, ok := k.GapValue(m.String(), reachable, monthsLeft)
+	if !ok {
+		return nil
+	}
+	outcome := "if the patient ends the year at 80 % or more"
+	if m == measures.SUPD {
+		outcome = "if the patient fills a statin this year"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n\n**Organisation: %s expected** under the quality terms of %s", signedCardUSD(gv.Expected), k.Name)
+	var conditional []string
+	for _, p := range gv.Parts {
+		if p.Conditional {
+			conditional = append(conditional, cardUSD(p.Amount)+" "+partLabel[p.Kind])
+		}
+	}
+	switch {
+	case len(conditional) > 0:
+		fmt.Fprintf(&b, ": %s, %s", outcome, strings.Join(conditional, " + "))
+		if len(conditional) > 1 {
+			fmt.Fprintf(&b, " = %s", cardUSD(gv.IfClosed))
+		}
+		if gv.Probability < 1 {
+			fmt.Fprintf(&b, ", × %s of such gaps closing", sharePct(gv.Probability))
+		}
+	case !reachable:
+		b.WriteString(": 80 % cannot be reached this year, so no bonus, tier or Star value")
+	}
+	if gv.Programme > 0 {
+		fmt.Fprintf(&b, "; plus %s programme fees (%d months)", cardUSD(gv.Programme), max(monthsLeft, 0))
+	}
+	b.WriteString(". A quality payment, not a drug cost: sources in the card's valuerx-quality extension.")
+	card.Detail += b.String()
+
+	q := qualityEconomics{Contract: k.ID, ContractName: k.Name, Arrangement: string(k.Arrangement), Measure: m.String(), Currency: "USD", Parts: []qualityPart{}}
+	q.Organisation.Expected, q.Organisation.IfClosed, q.Organisation.CloseProbability, q.Organisation.Programme = gv.Expected, gv.IfClosed, gv.Probability, gv.Programme
+	for _, p := range gv.Parts {
+		q.Parts = append(q.Parts, qualityPart{p.Kind, p.Amount, p.Conditional, p.Source})
+	}
+	q.Assumptions = []string{"expected = closeProbability x ifClosed + programme; closeProbability is the contract's configured share of gaps acted on at order-sign that close (1 when not configured)"}
+	if !reachable {
+		q.Assumptions = append(q.Assumptions, "80 % cannot be reached this measurement year: the outcome payments are 0")
+	}
+	var ext map[string]json.RawMessage
+	if json.Unmarshal(card.Extension, &ext) == nil && ext != nil {
+		if raw, err := json.Marshal(q); err == nil {
+			ext[extQuality] = raw
+			if b, err := json.Marshal(ext); err == nil {
+				card.Extension = b
+			}
+		}
+	}
+	return &gv
+}
+
+func sharePct(f float64) string { return fmt.Sprintf("%g %%", math.Round(f*1000)/10) }
+
+// addQuality records an adherence or SUPD card as a decision in the fields the cost cards use:
+// the measure stands where a drug family would (GroupID), the expected value of closing the gap
+// is the organisation's figure of the card and of its suggestion, and the order key is the draft
+// order's with the measure appended, so that the tracking report counts it as its own order and
+// not as a second card on the same drug order.
+func (rc *recorder) addQuality(card *cdshooks.Card, draftID string, m measures.Measure, k *scoring.Contract, gv *scoring.GapValue) {
+	g := rc.g
+	if g.cfg.Store == nil {
+		return
+	}
+	d := store.Decision{
+		CardUUID: card.UUID, HookInstance: rc.req.HookInstance, ServiceID: rc.svc.ID, Hook: rc.svc.Hook, Client: rc.client,
+		UserID: rc.oc.UserID, GroupID: m.String(), At: g.cfg.Now(),
+	}
+	if draftID != "" {
+		d.OrderKey = g.orderKey(rc.client, rc.oc.PatientID, draftID+"#"+m.String())
+	}
+	if k != nil {
+		d.ContractID, d.Arrangement = k.ID, string(k.Arrangement)
+	}
+	if gv != nil {
+		d.OrgImpact = gv.Expected
+	}
+	h := sha256.Sum256([]byte("quality\x00" + m.String() + "\x00" + d.ContractID))
+	d.Fingerprint = hex.EncodeToString(h[:16])
+	for _, s := range card.Suggestions {
+		d.Suggestions = append(d.Suggestions, store.Suggestion{UUID: s.UUID, OrgImpact: d.OrgImpact})
+	}
+	rc.ds = append(rc.ds, d)
 }
 
 // dispenses returns the patient's MedicationDispenses: the prefetch value when the client sent

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"valuerx/cdshooks"
+	"valuerx/scoring"
 )
 
 func withNow(t time.Time) envOption { return func(c *Config) { c.Now = func() time.Time { return t } } }
@@ -254,4 +256,117 @@ func FuzzAdherenceDecoders(f *testing.F) {
 			}
 		}
 	})
+}
+
+// maCoverage is a Coverage of the sample Medicare Advantage capitation contract (sopt 112, plan
+// MA-GLOBAL-CAP), whose quality terms in scoring/data/contracts.yaml price the gaps.
+func maCoverage() map[string]any {
+	return map[string]any{"resourceType": "Coverage", "id": "cov-adh", "status": "active",
+		"type":        map[string]any{"coding": []map[string]string{{"system": "https://nahdo.org/sopt", "code": "112"}}},
+		"beneficiary": map[string]string{"reference": "Patient/pat-adh"}, "period": map[string]string{"start": "2024-01-01"},
+		"payor": []map[string]string{{"display": "Demo Medicare Advantage Plan"}},
+		"class": []map[string]any{{"type": map[string]any{"coding": []map[string]string{{"system": "http://terminology.hl7.org/CodeSystem/coverage-class", "code": "plan"}}}, "value": "MA-GLOBAL-CAP"}}}
+}
+
+func withCoverage(t *testing.T, body []byte, cov map[string]any) []byte {
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["prefetch"].(map[string]any)["coverage"] = bundle(cov)
+	out, _ := json.Marshal(m)
+	return out
+}
+
+func qualityOf(t *testing.T, c cdshooks.Card) (qualityEconomics, bool) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(c.Extension, &m); err != nil {
+		t.Fatal(err)
+	}
+	raw, ok := m[extQuality]
+	var q qualityEconomics
+	if ok {
+		if err := json.Unmarshal(raw, &q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return q, ok
+}
+
+// TestAdherenceCardsPriceTheGap: the expected value of closing the gap under the sample MA
+// contract's quality terms, on the card text and in valuerx-quality, worked by hand; and the
+// adherence and SUPD cards are recorded as decisions with that figure (issue 17 item 3).
+func TestAdherenceCardsPriceTheGap(t *testing.T) {
+	now := time.Date(2026, time.July, 1, 15, 0, 0, 0, time.UTC)
+	e := newEnv(t, withNow(now))
+	const atorva = "83367"
+	low := bundle(dispense(atorva, "atorvastatin", "2026-01-01", 30), dispense(atorva, "atorvastatin", "2026-02-10", 30),
+		dispense(atorva, "atorvastatin", "2026-03-25", 30), dispense(atorva, "atorvastatin", "2026-06-07", 30))
+	cards := adherenceCardsOf(t, e, withCoverage(t, orderSign(t, "1955-04-02", atorvastatinOrder(), low, bundle()), maCoverage()))
+	if len(cards) != 1 {
+		t.Fatalf("%d adherence cards", len(cards))
+	}
+	// PDC-STA terms of ma-capitation: 756 of 900 adherent (0.84 x 900); the 87 % tier needs
+	// ceil(0.87 x 900) = 783, 27 short; the step is (0.20 - 0.10) x 6000 members x 12 = 7,200, so
+	// 7,200/27 = 266.67 a gap. Star: 3 x 100/900 x 150 = 50. If the patient reaches 80 %:
+	// 40 + 25 + 266.67 + 50 = 381.67; x 0.6 = 229.00; programme 1.50 x 6 months (July to
+	// December) = 9: expected 238.00.
+	q, ok := qualityOf(t, cards[0])
+	if !ok {
+		t.Fatalf("no %s extension: %s", extQuality, cards[0].Extension)
+	}
+	o := q.Organisation
+	if q.Contract != "ma-capitation" || q.Measure != "PDC-STA" || o.Expected != 238 || o.IfClosed != 381.67 || o.CloseProbability != 0.6 || o.Programme != 9 {
+		t.Errorf("valuerx-quality %+v", q)
+	}
+	want := map[string]float64{scoring.GapBonusClosed: 40, scoring.GapBonusAdherent: 25, scoring.GapTierShare: 266.67, scoring.GapStarRating: 50, scoring.GapProgrammeFee: 9}
+	for _, p := range q.Parts {
+		if want[p.Kind] != p.Amount || p.Source == "" {
+			t.Errorf("part %+v, want %v", p, want[p.Kind])
+		}
+		delete(want, p.Kind)
+	}
+	if len(want) != 0 {
+		t.Errorf("missing parts %v", want)
+	}
+	for _, s := range []string{"**Organisation: +$238 expected**", "$40.00 per gap closed + $25.00 per adherent patient + $267 share of the next rate tier's fee + $50.00 Star Ratings value = $382", "× 60 % of such gaps closing", "plus $9.00 programme fees (6 months)", "not a drug cost"} {
+		if !strings.Contains(cards[0].Detail, s) {
+			t.Errorf("detail lacks %q:\n%s", s, cards[0].Detail)
+		}
+	}
+	d, err := e.store.Decision(context.Background(), cards[0].UUID)
+	if err != nil {
+		t.Fatalf("adherence card not recorded: %v", err)
+	}
+	if d.GroupID != "PDC-STA" || d.ContractID != "ma-capitation" || d.OrgImpact != 238 || len(d.Suggestions) != 1 ||
+		d.Suggestions[0].UUID != cards[0].Suggestions[0].UUID || d.Suggestions[0].OrgImpact != 238 || d.OrderKey == "" || d.UserID != "Practitioner/dr-1" {
+		t.Errorf("decision %+v", d)
+	}
+
+	// SUPD, same contract: 30 per gap closed + 1 x 100/400 x 150 = 37.50 Star value = 67.50,
+	// x 0.8 = 54.00 expected.
+	diabetes := bundle(map[string]any{"resourceType": "Condition", "code": map[string]any{"coding": []map[string]string{{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "E11.9"}}}})
+	cards = adherenceCardsOf(t, e, withCoverage(t, orderSign(t, "1965-09-09", metforminOrder(), bundle(), diabetes), maCoverage()))
+	if len(cards) != 1 {
+		t.Fatalf("%d SUPD cards", len(cards))
+	}
+	q, _ = qualityOf(t, cards[0])
+	if q.Measure != "SUPD" || q.Organisation.Expected != 54 || q.Organisation.IfClosed != 67.5 {
+		t.Errorf("SUPD valuerx-quality %+v", q)
+	}
+	if !strings.Contains(cards[0].Detail, "**Organisation: +$54.00 expected**") || !strings.Contains(cards[0].Detail, "if the patient fills a statin this year, $30.00 per gap closed + $37.50 Star Ratings value = $67.50") {
+		t.Errorf("SUPD detail:\n%s", cards[0].Detail)
+	}
+	if d, err := e.store.Decision(context.Background(), cards[0].UUID); err != nil || d.GroupID != "SUPD" || d.OrgImpact != 54 {
+		t.Errorf("SUPD decision %+v, %v", d, err)
+	}
+
+	// Without a contract (no Coverage) the card carries no quality figures, and is still recorded.
+	cards = adherenceCardsOf(t, e, orderSign(t, "1955-04-02", atorvastatinOrder(), low, bundle()))
+	if _, ok := qualityOf(t, cards[0]); ok || strings.Contains(cards[0].Detail, "Organisation") {
+		t.Errorf("a card without a contract has quality figures: %s", cards[0].Detail)
+	}
+	if d, err := e.store.Decision(context.Background(), cards[0].UUID); err != nil || d.ContractID != "" || d.OrgImpact != 0 {
+		t.Errorf("decision without contract %+v, %v", d, err)
+	}
 }

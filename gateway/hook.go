@@ -290,11 +290,12 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 		pre = append(pre, enc)
 		rec.add(item, sreq, card, products, res)
 	}
+	// Adherence and SUPD cards (issue 17; gateway/adherence.go): order-sign of a measured class
+	// only; recorded with the others.
+	resp.Cards = append(resp.Cards, g.adherenceCards(ctx, eng, svc, req, oc, data, draft, now, rec)...)
 	if err := rec.commit(ctx); err != nil {
 		return nil, nil, err
 	}
-	// Adherence and SUPD cards (issue 17; gateway/adherence.go): order-sign of a measured class only.
-	resp.Cards = append(resp.Cards, g.adherenceCards(ctx, svc, req, oc, data, draft, now)...)
 	for len(pre) < len(resp.Cards) {
 		pre = append(pre, nil) // the adherence cards and any card without a template
 	}

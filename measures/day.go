@@ -21,20 +21,26 @@ func Date(year int, month time.Month, day int) Day {
 // ParseDay reads a FHIR date or dateTime ("2026-03-01", "2026-03-01T10:00:00Z") and returns the
 // calendar day it names: for a dateTime, the date as written, without converting time zones (a
 // dispense handed over at 23:30 local time was handed over on that local date).
-func ParseDay(s string) (Day, error) {
+func ParseDay(s string) (Day, error) { return parseDay(s) }
+
+// ParseDayBytes is ParseDay of a byte slice (the population run reads dates out of its line
+// buffers without making strings of them).
+func ParseDayBytes(b []byte) (Day, error) { return parseDay(b) }
+
+func parseDay[T string | []byte](s T) (Day, error) {
 	if len(s) < 10 || s[4] != '-' || s[7] != '-' || (len(s) > 10 && s[10] != 'T') {
-		return NoDay, fmt.Errorf("measures: date %q is not YYYY-MM-DD", clip(s))
+		return NoDay, fmt.Errorf("measures: date %q is not YYYY-MM-DD", clip(string(s)))
 	}
 	y, ok1 := digits(s[0:4])
 	m, ok2 := digits(s[5:7])
 	d, ok3 := digits(s[8:10])
 	if !ok1 || !ok2 || !ok3 || m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
-		return NoDay, fmt.Errorf("measures: date %q: not a calendar date", clip(s))
+		return NoDay, fmt.Errorf("measures: date %q: not a calendar date", clip(string(s)))
 	}
 	return civil(y, m, d), nil
 }
 
-func digits(s string) (int, bool) {
+func digits[T string | []byte](s T) (int, bool) {
 	n := 0
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {

@@ -148,8 +148,9 @@ func Evaluate(p *Patient, year int) Results {
 	end := treatmentEnd(p, year)
 	jan1 := YearStart(year)
 	var scratch []Fill
+	var cov coverage
 	for _, m := range Adherence {
-		out[m], scratch = adherence(p, year, m, jan1, end, end+1, scratch)
+		out[m], scratch = adherence(p, year, m, jan1, end, end+1, scratch, &cov)
 	}
 	out[SUPD] = supd(p, year, jan1, end)
 	return out
@@ -202,8 +203,9 @@ func hasClass(fills []Fill, from, to Day, c Class) bool {
 }
 
 // adherence computes one PDC measure. Only fills dated before `before` are read (Evaluate passes
-// end+1; PDC to date passes its date), so the same code answers "as of" questions.
-func adherence(p *Patient, year int, m Measure, jan1, end, before Day, scratch []Fill) (Result, []Fill) {
+// end+1; PDC to date passes its date), so the same code answers "as of" questions. cov holds the
+// day-by-day coverage afterwards (PDCToDate counts it on both sides of its date).
+func adherence(p *Patient, year int, m Measure, jan1, end, before Day, scratch []Fill, cov *coverage) (Result, []Fill) {
 	r := Result{Measure: m, Index: NoDay, End: end}
 	class := m.Class()
 	last := min(end, before-1)
@@ -213,7 +215,6 @@ func adherence(p *Patient, year int, m Measure, jan1, end, before Day, scratch [
 		return r, scratch
 	}
 	r.Index = first
-	var cov coverage
 	scratch = cov.run(p, class, jan1, first, end, before, scratch)
 	r.Days, r.Covered, r.StayDays = cov.days, cov.covered, cov.stayDays
 	switch {

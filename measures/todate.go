@@ -60,14 +60,13 @@ func PDCToDate(p *Patient, year int, m Measure, at Day) ToDate {
 		t.Reason = "no fills of the class in the measurement year"
 		return t
 	}
-	r, _ := adherence(p, year, m, jan1, end, at, nil)
+	var c coverage
+	r, _ := adherence(p, year, m, jan1, end, at, nil, &c)
 	t.InDenominator, t.Excluded, t.Reason = r.InDenominator, r.Excluded, r.Reason
 	if r.Index == NoDay {
 		return t
 	}
 	t.Index = r.Index
-	var c coverage
-	c.run(p, m.Class(), jan1, r.Index, end, at, nil)
 	lo, hi, a := int(r.Index-jan1), int(end-jan1), int(at-jan1)
 	t.Covered, t.Days = c.countIn(lo, a-1)
 	onHand, remaining := c.countIn(a, hi)

@@ -1,7 +1,9 @@
 package population
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	jsonv2 "github.com/go-json-experiment/json"
@@ -361,9 +363,11 @@ func unpackFill(w uint64) (rec int32, doy, supply, ing int) {
 }
 
 type worker2 struct {
-	block  []uint64 // current block of the fill store
-	cache  map[[3]string][]uint8
+	block  []uint64           // current block of the fill store
+	cache  map[string][]uint8 // classify's cache, by concept key
+	key    []byte
 	match  []int
+	view   dispenseView
 	counts Counts
 	maxDay measures.Day
 }
@@ -377,7 +381,7 @@ func (r *run) pass2(ctx context.Context, in Input) error {
 	defer rc.Close()
 	ws := make([]worker2, r.opt.Workers)
 	for i := range ws {
-		ws[i].cache = map[[3]string][]uint8{}
+		ws[i].cache = map[string][]uint8{}
 		ws[i].maxDay = measures.NoDay
 	}
 	handle := r.dispense
@@ -411,21 +415,25 @@ func (r *run) pass2(ctx context.Context, in Input) error {
 }
 
 func (r *run) dispense(w *worker2, line []byte) {
-	var d dispenseJSON
-	if jsonv2.Unmarshal(line, &d) != nil || d.ResourceType != "MedicationDispense" {
+	d := &w.view
+	if !decodeDispense(line, d) || string(d.resourceType) != "MedicationDispense" {
 		w.counts.BadLines++
 		return
 	}
 	w.counts.Dispenses++
-	if d.Status != "completed" {
+	if string(d.status) != "completed" {
 		w.counts.NotCompleted++
 		return
 	}
-	date := d.WhenHandedOver
-	if date == "" {
-		date = d.WhenPrepared
+	date := d.whenHandedOver
+	if len(date) == 0 {
+		date = d.whenPrepared
 	}
-	r.addFill(w, date, d.DaysSupply.Value, &d.MedicationCodeableConcept, d.Subject.Reference)
+	var supply *float64
+	if d.hasSupply {
+		supply = &d.supply
+	}
+	r.addFill(w, date, supply, &d.med, d.subject)
 }
 
 // claimJSON is the part of a CARIN Blue Button pharmacy ExplanationOfBenefit
@@ -489,12 +497,16 @@ func (r *run) claim(w *worker2, line []byte) {
 			product.Coding[i].System, product.Coding[i].Code = "ndc-or-other", ""
 		}
 	}
-	r.addFill(w, date, supply, &product, c.Patient.Reference)
+	if len(product.Coding) > maxCodings {
+		product.Coding = product.Coding[:maxCodings]
+	}
+	med, _ := viewOf(&product)
+	r.addFill(w, []byte(date), supply, &med, []byte(c.Patient.Reference))
 }
 
 // addFill keeps one dispense or claim as fill words, or counts why not.
-func (r *run) addFill(w *worker2, date string, daysSupply *float64, med *concept, patientRef string) {
-	day, err := measures.ParseDay(date)
+func (r *run) addFill(w *worker2, date []byte, daysSupply *float64, med *conceptView, patientRef []byte) {
+	day, err := measures.ParseDayBytes(date)
 	if err != nil {
 		w.counts.BadLines++
 		return
@@ -512,7 +524,7 @@ func (r *run) addFill(w *worker2, date string, daysSupply *float64, med *concept
 		w.counts.NotMeasured++
 		return
 	}
-	rec, ok := r.reg.lookup(patientID(patientRef))
+	rec, ok := r.reg.lookup(string(patientIDBytes(patientRef)))
 	if !ok {
 		w.counts.UnknownPatient++
 		return
@@ -531,36 +543,40 @@ func (r *run) addFill(w *worker2, date string, daysSupply *float64, med *concept
 }
 
 // classify maps a medication concept to value-set ingredients, cached per distinct concept
-// (a population has a few thousand distinct products, not millions).
-func (r *run) classify(w *worker2, c *concept) []uint8 {
-	// The key: code, display and text of a concept with one coding (the usual case) without
-	// building a string; several codings join theirs.
-	var k [3]string
-	k[2] = c.Text
-	for i, cd := range c.Coding {
-		code := ""
-		if cd.System == fhir.SystemRxNorm || cd.System == "" {
-			code = cd.Code
-		}
-		if i == 0 {
-			k[0], k[1] = code, cd.Display
-		} else {
-			k[0] += "\x00" + code
-			k[1] += "\x00" + cd.Display
-		}
+// (a population has a few thousand distinct products, not millions). The cache key is the
+// concept's RxNorm codes, displays and text, each prefixed by its length (so no two concepts share
+// a key); the lookup of a []byte key makes no string.
+func (r *run) classify(w *worker2, c *conceptView) []uint8 {
+	k := w.key[:0]
+	field := func(b []byte) {
+		k = binary.AppendUvarint(k, uint64(len(b)))
+		k = append(k, b...)
 	}
-	if ings, ok := w.cache[k]; ok {
+	k = append(k, byte(c.n))
+	for i := range c.codings[:c.n] {
+		cd := &c.codings[i]
+		if isRxNormOrNone(cd.system) {
+			field(cd.code)
+		} else {
+			field(nil)
+		}
+		field(cd.display)
+	}
+	field(c.text)
+	w.key = k
+	if ings, ok := w.cache[string(k)]; ok {
 		return ings
 	}
 	w.match = w.match[:0]
-	for _, cd := range c.Coding {
+	for i := range c.codings[:c.n] {
+		cd := &c.codings[i]
 		code := ""
-		if cd.System == fhir.SystemRxNorm || cd.System == "" {
-			code = cd.Code
+		if isRxNormOrNone(cd.system) {
+			code = string(cd.code)
 		}
-		w.match = r.opt.ValueSet.Match(w.match, code, cd.Display)
+		w.match = r.opt.ValueSet.Match(w.match, code, string(cd.display))
 	}
-	w.match = r.opt.ValueSet.Match(w.match, "", c.Text)
+	w.match = r.opt.ValueSet.Match(w.match, "", string(c.text))
 	var ings []uint8
 	for _, i := range w.match {
 		if !slices.Contains(ings, uint8(i)) {
@@ -568,9 +584,26 @@ func (r *run) classify(w *worker2, c *concept) []uint8 {
 		}
 	}
 	if len(w.cache) < 1<<16 {
-		w.cache[k] = ings
+		w.cache[string(k)] = ings
 	}
 	return ings
+}
+
+func isRxNormOrNone(system []byte) bool {
+	return len(system) == 0 || string(system) == fhir.SystemRxNorm
+}
+
+// patientIDBytes is patientID of a reference held as bytes.
+func patientIDBytes(ref []byte) []byte {
+	i := bytes.LastIndex(ref, []byte("Patient/"))
+	if i < 0 {
+		return nil
+	}
+	id := ref[i+len("Patient/"):]
+	if j := bytes.IndexByte(id, '/'); j >= 0 {
+		id = id[:j]
+	}
+	return id
 }
 
 // patientID is the id in a reference to a Patient ("Patient/123", "https://x/fhir/Patient/123",

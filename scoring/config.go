@@ -197,6 +197,9 @@ type Contract struct {
 	PriorAuth            *PriorAuthTerms     `yaml:"priorAuth,omitempty"`
 	AllowMarginSwitch    bool                `yaml:"allowMarginSwitch,omitempty"`
 	AllowMidCourseSwitch map[string]bool     `yaml:"allowMidCourseSwitch,omitempty"`
+	// Quality: pay-for-performance terms by quality measure (PDC-DR, PDC-RASA, PDC-STA, SUPD):
+	// the value of closing a care gap on the adherence and SUPD cards (quality.go).
+	Quality map[string]QualityTerms `yaml:"quality,omitempty"`
 }
 
 // Match says how a contract is recognised from a Coverage.
@@ -600,6 +603,9 @@ func (k *Contract) validate() error {
 		errs = append(errs, fmt.Errorf("unknown reimbursement.coinsuranceSource %q (file, contract)", r.CoinsuranceSource))
 	}
 	errs = append(errs, k.validateRisk()...)
+	if err := validateQuality(k); err != nil {
+		errs = append(errs, err)
+	}
 	for g, ps := range k.Preferred {
 		if len(ps) == 0 {
 			errs = append(errs, fmt.Errorf("preferred.%s lists no products", g))

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -17,6 +20,7 @@ import (
 	"time"
 
 	"valuerx/attribution"
+	"valuerx/demo"
 	"valuerx/measures"
 	"valuerx/measures/synth"
 	"valuerx/population"
@@ -28,6 +32,7 @@ func runMeasures(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fl := flag.NewFlagSet("measures", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	from := fl.String("from", "", "directory of the Bulk Data export: *.ndjson or *.ndjson.gz, one resource type per file")
+	demoData := fl.Bool("demo", false, "measure the demo patients `make run` serves (fills dated back from today) instead of -from")
 	year := fl.Int("year", time.Now().Year(), "measurement year")
 	out := fl.String("out", "", "directory for rates.csv, rates.json and worklist.csv (created)")
 	termsFile := fl.String("terms", "", "contract quality terms YAML (population.Terms: targets, bonuses per adherent patient and per gap closed, Star weights)")
@@ -44,7 +49,7 @@ func runMeasures(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if err := fl.Parse(args); err != nil {
 		return 2
 	}
-	if *from == "" || *out == "" || fl.NArg() != 0 {
+	if (*from == "") == !*demoData || *out == "" || fl.NArg() != 0 {
 		fl.Usage()
 		return 2
 	}
@@ -99,7 +104,17 @@ func runMeasures(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			return 2
 		}
 	}
-	inputs, err := exportFiles(*from)
+	var inputs []population.Input
+	var err error
+	if *demoData {
+		now := time.Now()
+		inputs, err = demoInputs(now)
+		if *asOf == "" { // the demo's fills run through today: measure as of tomorrow
+			opt.AsOf = measures.Date(now.Year(), now.Month(), now.Day()+1)
+		}
+	} else {
+		inputs, err = exportFiles(*from)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "valuerx measures:", err)
 		return 2
@@ -162,6 +177,46 @@ func exportFiles(dir string) ([]population.Input, error) {
 	for _, n := range names {
 		path := filepath.Join(dir, n)
 		inputs = append(inputs, population.Input{Name: n, Open: func() (io.ReadCloser, error) { return openNDJSON(path) }})
+	}
+	return inputs, nil
+}
+
+// demoInputs are the demo FHIR server's resources as an export: one NDJSON input per resource
+// type, from the same bundles `make run` loads (demo.Patients, demo.AdherencePatients).
+func demoInputs(today time.Time) ([]population.Input, error) {
+	byType := map[string]*bytes.Buffer{}
+	for _, b := range [][]byte{demo.Patients(), demo.AdherencePatients(today)} {
+		var bundle struct {
+			Entry []struct {
+				Resource json.RawMessage `json:"resource"`
+			} `json:"entry"`
+		}
+		if err := json.Unmarshal(b, &bundle); err != nil {
+			return nil, fmt.Errorf("demo bundle: %w", err)
+		}
+		for _, e := range bundle.Entry {
+			var r struct {
+				ResourceType string `json:"resourceType"`
+			}
+			if json.Unmarshal(e.Resource, &r) != nil || r.ResourceType == "" {
+				continue
+			}
+			buf := byType[r.ResourceType]
+			if buf == nil {
+				buf = &bytes.Buffer{}
+				byType[r.ResourceType] = buf
+			}
+			if err := json.Compact(buf, e.Resource); err != nil {
+				return nil, fmt.Errorf("demo %s: %w", r.ResourceType, err)
+			}
+			buf.WriteByte('\n')
+		}
+	}
+	types := slices.Sorted(maps.Keys(byType))
+	inputs := make([]population.Input, 0, len(types))
+	for _, typ := range types {
+		data := byType[typ].Bytes()
+		inputs = append(inputs, population.Input{Name: "demo " + typ, Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }})
 	}
 	return inputs, nil
 }

@@ -9,6 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"valuerx/measures"
+	"valuerx/population"
 )
 
 // TestMeasuresCommand runs valuerx synth and valuerx measures on real files, with a roster that
@@ -67,5 +71,56 @@ func TestMeasuresCommand(t *testing.T) {
 		if code := run(context.Background(), args, &stdout, &stderr); code != 2 || stderr.Len() == 0 {
 			t.Errorf("%v: exit %d, stderr %q", args[len(args)-2:], code, stderr.String())
 		}
+	}
+}
+
+// TestMeasuresDemo: `valuerx measures -demo` measures the data `make run` serves. On 1 December
+// 2026 (fills through that day, as of the 2nd): valuerx-demo-ma has two statin patients in
+// PDC-STA, the adherent one meeting it and pat-adh-statin at 205/324 = 0.63 and past
+// redemption; pat-supd is the plan's one SUPD patient, without a statin, on the worklist; the
+// 30-year-old is in valuerx-demo-ppo's PDC-DR (adherent) and in no SUPD denominator.
+func TestMeasuresDemo(t *testing.T) {
+	dec1 := time.Date(2026, time.December, 1, 10, 0, 0, 0, time.UTC)
+	in, err := demoInputs(dec1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := population.Run(context.Background(), in, population.Options{Year: 2026, AsOf: measures.Date(2026, time.December, 2), Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type key struct {
+		contract string
+		m        measures.Measure
+	}
+	got := map[key][4]int{}
+	for _, tl := range rep.Tallies {
+		got[key{tl.Contract, tl.Measure}] = [4]int{tl.Denominator, tl.Numerator, tl.BelowRedeemable, tl.BelowLost}
+	}
+	for k, want := range map[key][4]int{
+		{"valuerx-demo-ma", measures.PDCStatin}:    {2, 1, 0, 1},
+		{"valuerx-demo-ma", measures.PDCDiabetes}:  {1, 1, 0, 0},
+		{"valuerx-demo-ma", measures.SUPD}:         {1, 0, 1, 0}, // a SUPD gap counts as below and redeemable
+		{"valuerx-demo-ppo", measures.PDCDiabetes}: {1, 1, 0, 0},
+		{"valuerx-demo-ppo", measures.SUPD}:        {0, 0, 0, 0},
+	} {
+		if got[k] != want {
+			t.Errorf("%s %s: denominator, numerator, below redeemable, below lost = %v, want %v", k.contract, k.m, got[k], want)
+		}
+	}
+	if len(rep.Worklist) != 1 || rep.Worklist[0].PatientID != "pat-supd" || rep.Worklist[0].Measure != measures.SUPD {
+		t.Errorf("worklist %+v", rep.Worklist)
+	}
+	// The command itself, on today's demo data.
+	var stdout, stderr bytes.Buffer
+	out := filepath.Join(t.TempDir(), "out")
+	if code := run(context.Background(), []string{"measures", "-demo", "-out", out}, &stdout, &stderr); code != 0 {
+		t.Fatalf("measures -demo: %d %s", code, stderr.String())
+	}
+	if _, err := os.Stat(filepath.Join(out, "worklist.csv")); err != nil || !strings.Contains(stdout.String(), "valuerx-demo-ma") {
+		t.Errorf("measures -demo: %v\n%s", err, stdout.String())
+	}
+	if code := run(context.Background(), []string{"measures", "-demo", "-from", "x", "-out", out}, &stdout, &stderr); code != 2 {
+		t.Errorf("-demo with -from: exit %d, want 2", code)
 	}
 }

@@ -39,6 +39,9 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		for _, n := range demo.Requests() {
 			fmt.Fprintln(stdout, n)
 		}
+		for _, n := range demo.AdherenceRequests() { // adherence and SUPD cards (fills dated from today)
+			fmt.Fprintln(stdout, n)
+		}
 		return 0
 	}
 	if fl.NArg() != 1 {
@@ -118,6 +121,9 @@ func readRequest(arg string) ([]byte, bool, error) {
 		return b, false, nil
 	}
 	if b, ok := demo.Request(arg); ok {
+		return b, true, nil
+	}
+	if b, ok := demo.AdherenceRequest(arg); ok {
 		return b, true, nil
 	}
 	return nil, false, fmt.Errorf("%q is neither a file nor a demo request (see valuerx send -list)", arg)

@@ -349,6 +349,11 @@ func buildApp(cfg fileConfig, logger *slog.Logger) (*app, error) {
 		if err := srv.LoadBundle(demo.Patients()); err != nil {
 			return nil, fmt.Errorf("demo patients: %w", err)
 		}
+		// The adherence demo's fills are dated back from today (issue 17: valuerx send
+		// statin-pdc63-order-sign shows an adherence card whatever the day).
+		if err := srv.LoadBundle(demo.AdherencePatients(time.Now())); err != nil {
+			return nil, fmt.Errorf("demo adherence patients: %w", err)
+		}
 		// Next links must carry the public path, not the one StripPrefix leaves the handler.
 		if err := srv.SetBaseURL(strings.TrimRight(cfg.ExternalURL, "/") + "/fhir"); err != nil {
 			return nil, fmt.Errorf("demo FHIR base: %w", err)

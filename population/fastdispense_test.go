@@ -1,0 +1,119 @@
+package population
+
+import (
+	"bytes"
+	"testing"
+
+	jsonv2 "github.com/go-json-experiment/json"
+)
+
+// viewOfJSON is what json.Unmarshal makes of a dispense line, as a view (the oracle).
+func viewOfJSON(line []byte) (dispenseView, bool) {
+	var d dispenseJSON
+	if jsonv2.Unmarshal(line, &d) != nil {
+		return dispenseView{}, false
+	}
+	if len(d.MedicationCodeableConcept.Coding) > maxCodings {
+		d.MedicationCodeableConcept.Coding = d.MedicationCodeableConcept.Coding[:maxCodings]
+	}
+	med, _ := viewOf(&d.MedicationCodeableConcept)
+	v := dispenseView{resourceType: []byte(d.ResourceType), status: []byte(d.Status), subject: []byte(d.Subject.Reference),
+		whenHandedOver: []byte(d.WhenHandedOver), whenPrepared: []byte(d.WhenPrepared), med: med}
+	if d.DaysSupply.Value != nil {
+		v.supply, v.hasSupply = *d.DaysSupply.Value, true
+	}
+	return v, true
+}
+
+func sameView(a, b *dispenseView) bool {
+	eq := bytes.Equal
+	if !eq(a.resourceType, b.resourceType) || !eq(a.status, b.status) || !eq(a.subject, b.subject) ||
+		!eq(a.whenHandedOver, b.whenHandedOver) || !eq(a.whenPrepared, b.whenPrepared) ||
+		a.hasSupply != b.hasSupply || a.supply != b.supply || a.med.n != b.med.n || !eq(a.med.text, b.med.text) {
+		return false
+	}
+	for i := range a.med.codings[:a.med.n] {
+		x, y := a.med.codings[i], b.med.codings[i]
+		if !eq(x.system, y.system) || !eq(x.code, y.code) || !eq(x.display, y.display) {
+			return false
+		}
+	}
+	return true
+}
+
+var dispenseSeeds = []string{
+	`{"resourceType":"MedicationDispense","id":"p1-1","status":"completed","medicationCodeableConcept":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"301542","display":"rosuvastatin 10 MG Oral Tablet"}]},"subject":{"reference":"Patient/p1"},"daysSupply":{"value":90,"unit":"day","system":"http://unitsofmeasure.org","code":"d"},"whenHandedOver":"2026-01-08"}`,
+	` { "resourceType" : "MedicationDispense" , "status":null, "daysSupply":{"value":30.5e0}, "extension":[{"url":"x","valueBoolean":true},null,false,-0.5E+3,{}], "medicationCodeableConcept":{"coding":[null,{"code":"83367"}],"text":"atorvastatin"}} `,
+	`{"resourceType":"MedicationDispense","status":"completed","daysSupply":{"value":null},"whenPrepared":"2026-02-01T10:00:00Z","subject":null,"medicationCodeableConcept":null}`,
+	`{"resourceType":"MedicationDispense","status":"completed","status":"completed"}`,              // duplicate: jsonv2 refuses
+	`{"resourceType":"MedicationDispense","note":[{"text":"a","text":"b"}]}`,                       // duplicate deep down
+	`{"resourceType":"MedicationDispense","subject":{"reference":"Patient/\u0070"}}`,               // escape: the slow path
+	`{"resourceType":"MedicationDispense","medicationCodeableConcept":{"text":"Glucophage® 500"}}`, // not ASCII: the slow path
+	`{"resourceType":"MedicationDispense","daysSupply":{"value":1e999}}`,                           // out of range
+	`{"resourceType":"MedicationDispense","daysSupply":{"value":"30"}}`,                            // wrong type
+	`{"ResourceType":"MedicationDispense"}`,                                                        // names match case-sensitively
+	`{"resourceType":"MedicationDispense"} {}`,                                                     // two values
+	`{"resourceType":"MedicationDispense","x":01}`,                                                 // bad number
+	`{"resourceType":"MedicationDispense","x":[1,]}`,                                               // trailing comma
+	`{"resourceType":"MedicationDispense","medicationCodeableConcept":{"coding":[{},{},{},{},{"code":"6809"}]}}`,
+}
+
+// TestScanDispenseMatchesUnmarshal: on the seeds, the fast path (when it answers) and
+// decodeDispense agree with json.Unmarshal, and the plain export line takes the fast path.
+func TestScanDispenseMatchesUnmarshal(t *testing.T) {
+	for _, s := range dispenseSeeds {
+		checkDispense(t, []byte(s))
+	}
+	var v dispenseView
+	if !scanDispense([]byte(dispenseSeeds[0]), &v) || !scanDispense([]byte(dispenseSeeds[1]), &v) {
+		t.Error("a plain export line did not take the fast path")
+	}
+	if string(v.med.codings[1].code) != "83367" || v.supply != 30.5 || !v.hasSupply || v.med.n != 2 {
+		t.Errorf("decoded %+v", v)
+	}
+	for _, s := range dispenseSeeds[3:5] {
+		if decodeDispense([]byte(s), &v) {
+			t.Errorf("accepted a duplicate member name: %s", s)
+		}
+	}
+}
+
+func checkDispense(t *testing.T, line []byte) {
+	want, ok := viewOfJSON(line)
+	var fast dispenseView
+	if scanDispense(line, &fast) {
+		if !ok {
+			t.Fatalf("fast path accepted what json.Unmarshal refuses: %q", line)
+		}
+		if !sameView(&fast, &want) {
+			t.Fatalf("fast path decoded %q as %+v, json.Unmarshal as %+v", line, fast, want)
+		}
+	}
+	var got dispenseView
+	if decodeDispense(line, &got) != ok || (ok && !sameView(&got, &want)) {
+		t.Fatalf("decodeDispense(%q) = %+v, want %+v (%v)", line, got, want, ok)
+	}
+}
+
+// FuzzScanDispense holds the hand-written dispense scanner to json.Unmarshal's answers.
+func FuzzScanDispense(f *testing.F) {
+	for _, s := range dispenseSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(checkDispense)
+}
+
+// TestPlainASCII: the eight-bytes-at-a-time check agrees with a byte loop for every byte value at
+// every position of a 17-byte line of otherwise plain text.
+func TestPlainASCII(t *testing.T) {
+	for pos := 0; pos < 17; pos++ {
+		for c := 0; c < 256; c++ {
+			b := []byte("abcdefgh ijklmnop")
+			b[pos] = byte(c)
+			want := c >= 0x20 && c < 0x7f && c != '\\'
+			if got := plainASCII(b); got != want {
+				t.Fatalf("plainASCII with %#x at %d = %v", c, pos, got)
+			}
+		}
+	}
+}
