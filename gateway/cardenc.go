@@ -82,6 +82,13 @@ func newCardTemplate(card *cdshooks.Card) (*cardTemplate, error) {
 // link applied — to dst. url is the comparison URL that copy received.
 func (t *cardTemplate) render(dst []byte, card *cdshooks.Card, url string) ([]byte, bool) {
 	var escURL []byte
+	if dst == nil {
+		n := 0
+		for _, p := range t.parts {
+			n += len(p)
+		}
+		dst = make([]byte, 0, n+len(t.holes)*(len(url)+40))
+	}
 	for i, h := range t.holes {
 		dst = append(dst, t.parts[i]...)
 		switch h.kind {

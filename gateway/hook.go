@@ -126,7 +126,7 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 	}
 
 	resp := &cdshooks.Response{Cards: []cdshooks.Card{}}
-	var pre [][]byte                        // per card: its encoding from the card template, or nil
+	pre := make([][]byte, 0, len(draft))    // per card: its encoding from the card template, or nil
 	rec := g.newRecorder(ctx, svc, req, oc) // decisions.go
 	// One catalog for the whole hook, even if a reload swaps it meanwhile.
 	eng := g.current()
@@ -308,21 +308,34 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 }
 
 // dayMemo remembers one answer per calendar day for the facts of a hook that depend only on the
-// order's day (coverage in force, the patient's age), so twenty drafts decode them once.
+// order's day (coverage in force, the patient's age), so twenty drafts decode them once. The
+// first day is kept inline: nearly every hook has one.
 type dayMemo[T any] struct {
-	days []string
+	n    int
+	day0 int
+	val0 T
+	ok0  bool
+	more []int
 	vals []T
 	oks  []bool
 }
 
 func (m *dayMemo[T]) get(on time.Time, compute func(time.Time) (T, bool)) (T, bool) {
-	day := on.Format(time.DateOnly)
-	for i, d := range m.days {
+	day := on.Year()*400 + on.YearDay()
+	if m.n > 0 && m.day0 == day {
+		return m.val0, m.ok0
+	}
+	for i, d := range m.more {
 		if d == day {
 			return m.vals[i], m.oks[i]
 		}
 	}
 	v, ok := compute(on)
-	m.days, m.vals, m.oks = append(m.days, day), append(m.vals, v), append(m.oks, ok)
+	if m.n == 0 {
+		m.day0, m.val0, m.ok0 = day, v, ok
+	} else {
+		m.more, m.vals, m.oks = append(m.more, day), append(m.vals, v), append(m.oks, ok)
+	}
+	m.n++
 	return v, ok
 }
