@@ -73,7 +73,7 @@ func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, err error) int {
 		level = g.log.Error
 	}
 	// The cause of a cdshooks or fhir error is built PHI-free by those packages.
-	level("hook failed", "route", routeLabel(r), "request_id", requestID(r.Context()), "kind", int(ge.Kind), "error", ge.Error())
+	level("hook failed", "route", g.routeLabel(r), "request_id", requestID(r.Context()), "kind", int(ge.Kind), "error", ge.Error())
 	writeError(w, ge)
 	return kindTable[ge.Kind].status
 }
