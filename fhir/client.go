@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"valuerx/internal/rawjson"
 )
 
 // Defaults for Client fields left zero.
@@ -169,7 +171,7 @@ func (c *Client) Search(ctx context.Context, query string) ([]json.RawMessage, e
 		if err != nil {
 			return out, err
 		}
-		res, next, err := BundleResources(body)
+		res, next, err := ValidBundleResources(body) // do validated body
 		if err != nil {
 			return out, &Error{Op: op, Status: http.StatusOK, Code: "not-a-bundle", kind: ErrInvalidResponse}
 		}
@@ -395,7 +397,7 @@ func (c *Client) do(ctx context.Context, op string, u *url.URL) (json.RawMessage
 		return nil, &Error{Op: op, Status: resp.StatusCode, Code: "too-large", kind: ErrInvalidResponse}
 	}
 	raw = bytes.TrimSpace(raw)
-	if !json.Valid(raw) {
+	if !rawjson.Valid(raw) {
 		return nil, &Error{Op: op, Status: resp.StatusCode, Code: "not-json", kind: ErrInvalidResponse}
 	}
 	return raw, nil

@@ -18,7 +18,7 @@ const comparePath = "/compare/"
 // linkComparison stores the card's comparison (once per built card) and puts a freshly signed
 // link to it on the card: in the detail's "Full comparison" line and as the card's first link.
 func (g *Gateway) linkComparison(card *cdshooks.Card, page web.ID, eng *engine, item orderedItem, res scoring.Result,
-	group scoring.Group, pol *scoring.Policy, products []string, historyKnown bool) {
+	group scoring.Group, pol *scoring.Policy, products []string, historyKnown bool) string {
 	ref := g.links.Issue(page, func() *web.Comparison {
 		c := &web.Comparison{Result: res, Catalog: eng.cat, Assumptions: assumptionsOf(res),
 			PricedAs: withoutMeasurements(pricedAs(item, res, group)), OrderNotes: withoutMeasurements(item.doseNotes), HistoryKnown: historyKnown, Built: g.cfg.Now()}
@@ -37,6 +37,13 @@ func (g *Gateway) linkComparison(card *cdshooks.Card, page web.ID, eng *engine, 
 		return c
 	})
 	url := g.cfg.ExternalURL + comparePath + ref
+	applyCompareLink(card, url)
+	return url
+}
+
+// applyCompareLink puts the comparison URL into the card's detail (at its marker) and as its
+// first link. The card templates (cardenc.go) apply it with a placeholder URL.
+func applyCompareLink(card *cdshooks.Card, url string) {
 	card.Detail = strings.Replace(card.Detail, compareMarker, url, 1)
 	card.Links = append([]cdshooks.Link{cdshooks.AbsoluteLink("Full comparison: every option, charts, sources", url)}, card.Links...)
 }

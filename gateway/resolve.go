@@ -405,7 +405,7 @@ func (d *hookData) take(ctx context.Context, key string, raw json.RawMessage) er
 	case keyCoverage, keyMedications, keyConditions, keyAdministrations:
 		var all []json.RawMessage
 		if raw != nil {
-			res, next, err := fhir.BundleResources(raw)
+			res, next, err := fhir.ValidBundleResources(raw) // a prefetch value: part of the validated request
 			if err != nil {
 				// A single resource instead of a Bundle is usable as is.
 				if fhir.ResourceType(raw) == "" {
