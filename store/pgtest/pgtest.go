@@ -141,22 +141,23 @@ func Start(ctx context.Context) (*Cluster, error) {
 }
 
 // removeStale removes the directories of clusters whose test binary was killed (SIGKILL leaves
-// no chance to clean up; the server itself stops on its parent's death): those whose server is
-// gone, or that never got one and are more than ten minutes old.
+// no chance to clean up; the server itself stops on its parent's death): those more than an hour
+// old whose server, if they had one, is gone. Younger ones may be another test binary's, between
+// initdb's steps, when no server runs yet.
 func removeStale() {
 	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "valuerx-pg-*"))
 	for _, d := range dirs {
-		b, err := os.ReadFile(filepath.Join(d, "data", "postmaster.pid"))
-		if err != nil {
-			if fi, serr := os.Stat(d); serr == nil && time.Since(fi.ModTime()) > 10*time.Minute {
-				os.RemoveAll(d)
-			}
+		fi, err := os.Stat(d)
+		if err != nil || time.Since(fi.ModTime()) < time.Hour {
 			continue
 		}
-		pid, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
-		if err == nil && !alive(pid) {
-			os.RemoveAll(d)
+		if b, err := os.ReadFile(filepath.Join(d, "data", "postmaster.pid")); err == nil {
+			pid, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
+			if err != nil || alive(pid) {
+				continue
+			}
 		}
+		os.RemoveAll(d)
 	}
 }
 
