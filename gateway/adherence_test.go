@@ -417,7 +417,7 @@ func TestAdherenceCardsPharmacistRead(t *testing.T) {
 	}
 	var mr struct {
 		DispenseRequest struct {
-			Refills  int `json:"numberOfRepeatsAllowed"`
+			Refills  int                     `json:"numberOfRepeatsAllowed"`
 			Quantity struct{ Value float64 } `json:"quantity"`
 		} `json:"dispenseRequest"`
 	}
