@@ -73,45 +73,47 @@ func (g *Gateway) parseReportQuery(r *http.Request) (reportQuery, error) {
 	return rq, nil
 }
 
-// report reads the period's sums and builds the report; the second return is the sums per
-// (month, contract, family) (for the dashboard's filter choices).
-func (g *Gateway) report(r *http.Request) (reportQuery, tracking.Dashboard, []store.Aggregate, error) {
+// report reads the period's sums and builds the report; the second return is the sums (for the
+// dashboard's filter choices).
+func (g *Gateway) report(r *http.Request) (reportQuery, tracking.Dashboard, tracking.Aggregates, error) {
 	rq, err := g.parseReportQuery(r)
 	if err != nil {
-		return rq, tracking.Dashboard{}, nil, err
+		return rq, tracking.Dashboard{}, tracking.Aggregates{}, err
 	}
-	fams, pres, err := g.aggregates(r.Context(), rq.filter)
+	ag, err := g.aggregates(r.Context(), rq.filter)
 	if err != nil {
-		return rq, tracking.Dashboard{}, nil, errorf(KindUnavailable, "report", "could not read the decision store", err)
+		return rq, tracking.Dashboard{}, tracking.Aggregates{}, errorf(KindUnavailable, "report", "could not read the decision store", err)
 	}
-	return rq, tracking.FromAggregates(fams, pres, rq.filter, g.cfg.Targets), fams, nil
+	return rq, tracking.FromAggregates(ag, rq.filter, g.cfg.Targets), ag, nil
 }
 
 // aggregates reads f's sums from the store's rollup (store.Rollups) when it has one, else sums
 // the period's orders the same way (tracking.Aggregate): one computation of the report either way.
-func (g *Gateway) aggregates(ctx context.Context, f tracking.Filter) (fams, pres []store.Aggregate, err error) {
+func (g *Gateway) aggregates(ctx context.Context, f tracking.Filter) (tracking.Aggregates, error) {
+	var ag tracking.Aggregates
 	if g.cfg.Store == nil {
-		return nil, nil, nil
+		return ag, nil
 	}
 	if ru, ok := g.cfg.Store.(store.Rollups); ok {
 		q := aggQuery(f)
-		fams, err = ru.FamilyMonths(ctx, q)
-		if err == nil {
-			if pres, err = ru.Prescribers(ctx, q); err == nil {
-				return fams, pres, nil
+		var err error
+		if ag.Families, err = ru.FamilyMonths(ctx, q); err == nil {
+			if ag.Prescribers, err = ru.Prescribers(ctx, q); err == nil {
+				if ag.Locations, err = ru.Locations(ctx, q); err == nil {
+					return ag, nil
+				}
 			}
 		}
 		if !errors.Is(err, store.ErrRollupUnavailable) {
-			return nil, nil, err
+			return ag, err
 		}
 		g.log.Warn("dashboard rollup cannot answer; summing the orders instead", "error", err.Error())
 	}
 	orders, err := g.cfg.Store.Orders(ctx, f.From, f.To)
 	if err != nil {
-		return nil, nil, err
+		return ag, err
 	}
-	fams, pres = tracking.Aggregate(orders, f)
-	return fams, pres, nil
+	return tracking.Aggregate(orders, f), nil
 }
 
 // aggQuery is f as a rollup query: the "(not recorded)" prescriber is the empty userId.
@@ -164,7 +166,7 @@ func (g *Gateway) handleDashboard(w http.ResponseWriter, r *http.Request) {
 	for _, gr := range eng.cat.Groups() {
 		names[gr.ID] = gr.Name
 	}
-	for _, a := range fams {
+	for _, a := range fams.Families {
 		contracts[a.Contract], families[a.Family] = true, true
 	}
 	for _, p := range rep.Prescribers {

@@ -11,29 +11,31 @@ import (
 // pre-aggregated tables so they stay fast as the record grows").
 //
 // Orders returns every order of a period and package tracking sums them in Go: right, but at a
-// million decisions it reads and decodes a million rows per page view. The rollup keeps, per
-// order, its decided state (rollup_orders: the same record Orders returns), and sums of those
-// records per day and per calendar month (UTC) in small cubes:
+// million decisions it reads and decodes a million rows per page view. The rollup keeps each
+// order's record (rollup_orders: the record Orders makes, by the same AssembleOrders over the
+// order's own rows) and sums of those records per day and per calendar month (UTC) in small
+// cubes:
 //
-//	cube 1: contract, arrangement, drug family              (overview, families, months)
-//	cube 2: prescriber, contract, arrangement, drug family  (any prescriber filter)
-//	cube 3: prescriber                                      (the per-prescriber table)
+//	cube 1: contract, arrangement, drug family               (overview, families, months)
+//	cube 2: prescriber, contract, arrangement, drug family   (any prescriber filter)
+//	cube 3: prescriber                                       (the per-prescriber table)
+//	cube 4: location, contract, arrangement, drug family     (locations under a contract or family filter)
+//	cube 5: location                                         (the per-location table)
+//	cube 6: prescriber, location, contract, arrangement, family (locations under a prescriber filter)
 //
 // A report over [from, to) reads the month rows of the whole months inside the period and the day
 // rows of the days before and after them: at most 12 month rows and about 60 day rows per cube
 // key, whatever the number of orders.
 //
-// Maintenance is incremental and off the hook path: an order's state is a fold (the deciding card
-// is the maximum of its cards under the order Orders uses: a card with feedback beats one
-// without, later feedback beats earlier, a later card beats an earlier one without feedback; the
-// order's period is its earliest card), so new decisions and feedback rows are folded into the
-// stored states in insertion order, and each changed order moves its contribution in the cubes
-// (subtract the old, add the new) in the same transaction. Reading refreshes first, so a report
-// is as current as the record. Nothing is added to the hook's own commit.
+// Maintenance is incremental and off the hook path: on the next read, the orders that new
+// decisions and feedback rows (by rowid), imports, divergence and retention deletes (queued by
+// triggers) touched are assembled again from their rows, and each changed order moves its
+// contribution in the cubes (the old out, the new in) in the same transaction. Nothing is added
+// to the hook's own commit.
 //
-// Override reasons are counted in fixed slots (columns r0..r15) assigned on first sight: the
-// gateway stores its own list of codes and "other", so 16 is room to spare. A seventeenth code
-// makes the rollup refuse (ErrRollupUnavailable) and the caller falls back to Orders.
+// Override reasons and no-card reasons are counted in fixed slots (16 columns each) assigned on
+// first sight: the gateway stores its own lists of codes, so 16 is room to spare. A seventeenth
+// code makes the rollup refuse (ErrRollupUnavailable) and the caller falls back to Orders.
 
 // AggQuery selects the aggregates of one report: orders first advised in [From, To) (both at
 // 00:00 UTC: the dashboard filters by date), optionally of one contract, family and prescriber
@@ -57,6 +59,7 @@ type Aggregate struct {
 	Arrangement string
 	Family      string
 	Prescriber  string // the stored userId ("" when none); "" on family rows
+	Location    string // the stored location ("" when none); set on location rows only
 	// NoCard counts orders that needed no card, by reason in NoCardReasons; Cards those with one.
 	NoCard        int
 	NoCardReasons map[string]int
@@ -85,17 +88,39 @@ type Rollups interface {
 	FamilyMonths(ctx context.Context, q AggQuery) ([]Aggregate, error)
 	// Prescribers returns q's aggregates per prescriber, refreshed first.
 	Prescribers(ctx context.Context, q AggQuery) ([]Aggregate, error)
+	// Locations returns q's aggregates per location, refreshed first.
+	Locations(ctx context.Context, q AggQuery) ([]Aggregate, error)
 	// RecentOrders returns up to limit order records of q newest first (by first card), skipping
 	// offset, with the uuid of each order's deciding card: the dashboard's drill-down.
 	RecentOrders(ctx context.Context, q AggQuery, offset, limit int) ([]DecidedOrder, error)
 }
 
-// DecidedOrder is an order record with the card that decides it (the drill-down's link to the
-// decision and its comparison).
+// DecidedOrder is an order record with its offering decision (the deciding card, or the first
+// decision when no card was shown): the drill-down's link to the decision and its comparison.
 type DecidedOrder struct {
 	OrderRecord
 	CardUUID string
 	CardAt   time.Time
+}
+
+// offeringDecision is the decision AssembleOrders takes an order's record from: the card that
+// decides it (decidesRow), or the first decision when none was a card.
+func offeringDecision(rows []DecisionRow) *DecisionRow {
+	var first, deciding *DecisionRow
+	for i := range rows {
+		r := &rows[i]
+		d := &r.Decision
+		if first == nil || d.At.Before(first.Decision.At) || (d.At.Equal(first.Decision.At) && d.CardUUID < first.Decision.CardUUID) {
+			first = r
+		}
+		if d.NoCardReason == "" && (deciding == nil || decidesRow(r, deciding)) {
+			deciding = r
+		}
+	}
+	if deciding != nil {
+		return deciding
+	}
+	return first
 }
 
 // ErrRollupUnavailable says the rollup cannot answer this query (bounds not on a day, more
@@ -120,96 +145,17 @@ func MicroToCents(m int64) float64 {
 // reasonSlots is the number of override-reason columns in the cubes.
 const reasonSlots = 16
 
-// orderState is an order's folded state: its earliest card time and its deciding card (with the
-// ranking fields the fold compares), plus the OrderRecord that card makes.
-type orderState struct {
-	client, key string // key: the order key, or "card:" + uuid for a card without one
-	firstAt     time.Time
-	card        string
-	cardAt      time.Time
-	hasFB       bool
-	fbAt        time.Time
-	fbRecv      time.Time
-	rec         OrderRecord
-}
+// NoCardAlreadyBest is the scorer's reason for no card when the ordered product is already the
+// best permitted one (scoring.ReasonAlreadyBest; store does not import scoring).
+const NoCardAlreadyBest = "already-best"
 
-// foldCandidate is one card (without feedback) or one feedback item on a card, as a candidate
-// for deciding its order.
-type foldCandidate struct {
-	card   string
-	cardAt time.Time
-	hasFB  bool
-	fbAt   time.Time
-	fbRecv time.Time
-	rec    OrderRecord // FirstAt is the card's own time
-}
-
-// beats reports whether c decides its order rather than the current decider st: the order
-// decidedOrders uses (decides), strict, so a tie keeps the one folded first.
-func (c foldCandidate) beats(st *orderState) bool {
-	switch {
-	case c.hasFB && !st.hasFB:
-		return true
-	case !c.hasFB && st.hasFB:
-		return false
-	case c.hasFB:
-		return later(c.fbAt, c.fbRecv, st.fbAt, st.fbRecv)
-	}
-	return c.cardAt.After(st.cardAt)
-}
-
-// fold applies candidate c to st (nil: the order's first candidate) and returns the new state.
-func fold(st *orderState, client, key string, c foldCandidate) *orderState {
-	if st == nil {
-		ns := &orderState{client: client, key: key, firstAt: c.cardAt, card: c.card, cardAt: c.cardAt, hasFB: c.hasFB,
-			fbAt: c.fbAt, fbRecv: c.fbRecv, rec: c.rec}
-		ns.rec.FirstAt = ns.firstAt
-		return ns
-	}
-	ns := *st
-	if c.cardAt.Before(ns.firstAt) {
-		ns.firstAt = c.cardAt
-	}
-	if c.beats(st) {
-		ns.card, ns.cardAt, ns.hasFB, ns.fbAt, ns.fbRecv, ns.rec = c.card, c.cardAt, c.hasFB, c.fbAt, c.fbRecv, c.rec
-	}
-	ns.rec.FirstAt = ns.firstAt
-	return &ns
-}
-
-// candidate makes the OrderRecord a card stands for, with the feedback f (nil: none), exactly as
-// Orders makes it: accepted orders book the accepted suggestion's own figures (the card's
-// recommended ones for a suggestion stored without any), overrides keep their reason.
-func candidate(d Decision, f *Feedback) foldCandidate {
-	c := foldCandidate{card: d.CardUUID, cardAt: d.At, rec: OrderRecord{Client: d.Client, ServiceID: d.ServiceID,
-		ContractID: d.ContractID, Arrangement: d.Arrangement, GroupID: d.GroupID, OrderedProductID: d.OrderedProductID,
-		Prescriber: d.UserID, RecommendedProductID: d.BestProductID, FirstAt: d.At}}
-	if f == nil {
-		return c
-	}
-	c.hasFB, c.fbAt, c.fbRecv = true, f.OutcomeAt, f.ReceivedAt
-	c.rec.Outcome = f.Outcome
-	switch f.Outcome {
-	case "accepted":
-		found := false
-		for _, sg := range d.Suggestions {
-			if sg.UUID == f.SuggestionUUID {
-				found = true
-				c.rec.AcceptedProductID, c.rec.PayerSaved, c.rec.PatientSaved, c.rec.OrgImpact = sg.ProductID, sg.PayerSaving, sg.PatientSaving, sg.OrgImpact
-			}
-		}
-		if !found {
-			c.rec.AcceptedProductID, c.rec.PayerSaved, c.rec.PatientSaved, c.rec.OrgImpact = d.BestProductID, d.PayerSaving, d.PatientSaving, d.OrgImpact
-		}
-	case "overridden":
-		c.rec.ReasonCode = f.ReasonCode
-	}
-	return c
-}
-
-// OnBest reports whether the order ended on the product valuerx recommended: accepted onto it,
-// or ordered as it and not changed.
+// OnBest reports whether the order ended on the product valuerx recommends: accepted onto it,
+// ordered as it and not changed, or ordered as the best product already (no card, "already-best"):
+// the adoption of the lowest-cost product under the arrangement.
 func (o OrderRecord) OnBest() bool {
+	if !o.Card() {
+		return o.NoCardReason == NoCardAlreadyBest
+	}
 	final := o.OrderedProductID
 	if o.Outcome == "accepted" {
 		final = o.AcceptedProductID
@@ -226,13 +172,14 @@ type cubeKey struct {
 	arrangement string
 	family      string
 	prescriber  string
+	location    string
 }
 
 // cubeDelta is what one or more orders add to (sign +1) or take from (-1) a cell.
 type cubeDelta struct {
-	cards, accepted, overridden, noFeedback, onBest int64
-	payer, patient, org                             int64 // micro-dollars
-	reasons                                         [reasonSlots]int64
+	cards, noCard, accepted, overridden, noFeedback, onBest int64
+	payer, patient, org                                     int64 // micro-dollars
+	reasons, noCardReasons                                  [reasonSlots]int64
 }
 
 func dayIndex(t time.Time) int64 { return int64(t.UTC().Unix()) / 86400 }
@@ -246,42 +193,57 @@ func monthLabel(m int64) string {
 	return time.Date(int(m/12), time.Month(m%12+1), 1, 0, 0, 0, 0, time.UTC).Format("2006-01")
 }
 
-// contribute adds sign times record r's contribution to the six cells it belongs to; slot maps a
-// reason code to its column (false: no column left).
-func contribute(cells map[cubeKey]*cubeDelta, r OrderRecord, sign int64, slot func(string) (int, bool)) bool {
+// slotter maps a code of a kind ("override", "nocard") to its column; false: no column left.
+type slotter func(kind, code string) (int, bool)
+
+// contribute adds sign times record r's contribution to the cells it belongs to.
+func contribute(cells map[cubeKey]*cubeDelta, r OrderRecord, sign int64, slot slotter) bool {
 	day, month := dayIndex(r.FirstAt), monthIndex(r.FirstAt)
 	var d cubeDelta
-	d.cards = sign
-	switch r.Outcome {
-	case "accepted":
-		d.accepted = sign
-		d.payer, d.patient, d.org = sign*Micro(r.PayerSaved), sign*Micro(r.PatientSaved), sign*Micro(r.OrgImpact)
-	case "overridden":
-		d.overridden = sign
-		i, ok := slot(r.ReasonCode)
+	if !r.Card() {
+		d.noCard = sign
+		i, ok := slot("nocard", r.NoCardReason)
 		if !ok {
 			return false
 		}
-		d.reasons[i] = sign
-	default:
-		d.noFeedback = sign
+		d.noCardReasons[i] = sign
+	} else {
+		d.cards = sign
+		switch r.Outcome {
+		case "accepted":
+			d.accepted = sign
+			d.payer, d.patient, d.org = sign*Micro(r.PayerSaved), sign*Micro(r.PatientSaved), sign*Micro(r.OrgImpact)
+		case "overridden":
+			d.overridden = sign
+			i, ok := slot("override", r.ReasonCode)
+			if !ok {
+				return false
+			}
+			d.reasons[i] = sign
+		default:
+			d.noFeedback = sign
+		}
 	}
 	if r.OnBest() {
 		d.onBest = sign
 	}
+	c, a, f, p, l := r.ContractID, r.Arrangement, r.GroupID, r.Prescriber, r.Location
 	for grain, period := range [2]int64{day, month} {
 		for _, k := range []cubeKey{
-			{cube: 1, contract: r.ContractID, arrangement: r.Arrangement, family: r.GroupID},
-			{cube: 2, contract: r.ContractID, arrangement: r.Arrangement, family: r.GroupID, prescriber: r.Prescriber},
-			{cube: 3, prescriber: r.Prescriber},
+			{cube: 1, contract: c, arrangement: a, family: f},
+			{cube: 2, contract: c, arrangement: a, family: f, prescriber: p},
+			{cube: 3, prescriber: p},
+			{cube: 4, contract: c, arrangement: a, family: f, location: l},
+			{cube: 5, location: l},
+			{cube: 6, contract: c, arrangement: a, family: f, prescriber: p, location: l},
 		} {
 			k.grain, k.period, k.month = grain, period, month
-			c := cells[k]
-			if c == nil {
-				c = &cubeDelta{}
-				cells[k] = c
+			cell := cells[k]
+			if cell == nil {
+				cell = &cubeDelta{}
+				cells[k] = cell
 			}
-			c.add(d)
+			cell.add(d)
 		}
 	}
 	return true
@@ -289,6 +251,7 @@ func contribute(cells map[cubeKey]*cubeDelta, r OrderRecord, sign int64, slot fu
 
 func (c *cubeDelta) add(d cubeDelta) {
 	c.cards += d.cards
+	c.noCard += d.noCard
 	c.accepted += d.accepted
 	c.overridden += d.overridden
 	c.noFeedback += d.noFeedback
@@ -298,6 +261,7 @@ func (c *cubeDelta) add(d cubeDelta) {
 	c.org += d.org
 	for i := range c.reasons {
 		c.reasons[i] += d.reasons[i]
+		c.noCardReasons[i] += d.noCardReasons[i]
 	}
 }
 

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -14,60 +15,64 @@ import (
 // a large record (a million decisions after an upgrade) holds the writer for a fraction of a
 // second at a time and hooks keep committing between chunks.
 
-// rollupChunk bounds the rows folded in one transaction.
-const rollupChunk = 4000
+// rollupVersion names the shape of what the rollup stores: a file filled by another version is
+// emptied and rebuilt from the record on the next read.
+const rollupVersion = 2
 
-var cubeCols = []string{"cards", "accepted", "overridden", "no_feedback", "on_best", "payer", "patient", "org",
-	"r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"}
+// rollupChunk bounds the decisions, feedback items or queued orders one transaction folds.
+const rollupChunk = 2000
+
+var cubeCols = func() []string {
+	c := []string{"cards", "no_card", "accepted", "overridden", "no_feedback", "on_best", "payer", "patient", "org"}
+	for i := 0; i < reasonSlots; i++ {
+		c = append(c, fmt.Sprintf("r%d", i))
+	}
+	for i := 0; i < reasonSlots; i++ {
+		c = append(c, fmt.Sprintf("n%d", i))
+	}
+	return c
+}()
+
+const cubeKeyCols = "cube, grain, period, month, contract, arrangement, family, prescriber, location"
 
 var upsertCubeSQL = func() string {
 	var set []string
 	for _, c := range cubeCols {
 		set = append(set, c+" = "+c+" + excluded."+c)
 	}
-	return `INSERT INTO rollup_cube (cube, grain, period, month, contract, arrangement, family, prescriber, ` +
-		strings.Join(cubeCols, ", ") + `) VALUES (?,?,?,?,?,?,?,?` + strings.Repeat(",?", len(cubeCols)) + `)
-		ON CONFLICT (cube, grain, period, contract, arrangement, family, prescriber) DO UPDATE SET ` + strings.Join(set, ", ")
+	return `INSERT INTO rollup_cube (` + cubeKeyCols + `, ` + strings.Join(cubeCols, ", ") + `) VALUES (?` +
+		strings.Repeat(",?", 8+len(cubeCols)) + `)
+		ON CONFLICT (cube, grain, period, contract, arrangement, family, prescriber, location) DO UPDATE SET ` + strings.Join(set, ", ")
 }()
 
-const upsertOrderSQL = `INSERT INTO rollup_orders (client, order_key, first_at, card_uuid, card_at, has_fb, fb_at, fb_recv,
-	service_id, contract_id, arrangement, group_id, ordered_product, best_product, prescriber, outcome, reason_code,
-	accepted_product, payer, patient, org) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-	ON CONFLICT (client, order_key) DO UPDATE SET first_at = excluded.first_at, card_uuid = excluded.card_uuid,
-	card_at = excluded.card_at, has_fb = excluded.has_fb, fb_at = excluded.fb_at, fb_recv = excluded.fb_recv,
-	service_id = excluded.service_id, contract_id = excluded.contract_id, arrangement = excluded.arrangement,
-	group_id = excluded.group_id, ordered_product = excluded.ordered_product, best_product = excluded.best_product,
-	prescriber = excluded.prescriber, outcome = excluded.outcome, reason_code = excluded.reason_code,
-	accepted_product = excluded.accepted_product, payer = excluded.payer, patient = excluded.patient, org = excluded.org`
+const upsertOrderSQL = `INSERT INTO rollup_orders (client, order_key, first_at, offer_card, offer_at, contract_id, group_id,
+	prescriber, location, record) VALUES (?,?,?,?,?,?,?,?,?,?)
+	ON CONFLICT (client, order_key) DO UPDATE SET first_at = excluded.first_at, offer_card = excluded.offer_card,
+	offer_at = excluded.offer_at, contract_id = excluded.contract_id, group_id = excluded.group_id,
+	prescriber = excluded.prescriber, location = excluded.location, record = excluded.record`
 
-const orderStateCols = `client, order_key, first_at, card_uuid, card_at, has_fb, fb_at, fb_recv, service_id, contract_id,
-	arrangement, group_id, ordered_product, best_product, prescriber, outcome, reason_code, accepted_product, payer, patient, org`
-
-func scanOrderState(sc interface{ Scan(...any) error }) (*orderState, error) {
-	var st orderState
-	var first, cardAt, fbAt, fbRecv string
-	r := &st.rec
-	if err := sc.Scan(&st.client, &st.key, &first, &st.card, &cardAt, &st.hasFB, &fbAt, &fbRecv, &r.ServiceID, &r.ContractID,
-		&r.Arrangement, &r.GroupID, &r.OrderedProductID, &r.RecommendedProductID, &r.Prescriber, &r.Outcome, &r.ReasonCode,
-		&r.AcceptedProductID, &r.PayerSaved, &r.PatientSaved, &r.OrgImpact); err != nil {
-		return nil, err
+// orderKeyOf is the rollup's key of a decision's order.
+func orderKeyOf(client, orderKey, card string) [2]string {
+	if orderKey == "" {
+		return [2]string{client, "card:" + card}
 	}
-	st.firstAt, st.cardAt, st.fbAt, st.fbRecv = parseTS(first), parseTS(cardAt), parseTS(fbAt), parseTS(fbRecv)
-	r.Client, r.FirstAt = st.client, st.firstAt
-	return &st, nil
+	return [2]string{client, orderKey}
 }
 
-// RefreshRollups folds every decision and feedback item committed so far into the rollup.
+// RefreshRollups folds every decision, feedback item, import and divergence committed so far
+// into the rollup.
 func (s *SQLite) RefreshRollups(ctx context.Context) error {
 	// Nothing new (the usual case on a page view): answered by a reader, the writer is not asked.
-	var dSeen, fSeen, dMax, fMax int64
-	err := s.rd.QueryRowContext(ctx, `SELECT decisions_seen, feedback_seen,
-		COALESCE((SELECT MAX(rowid) FROM decisions), 0), COALESCE((SELECT MAX(rowid) FROM feedback), 0)
-		FROM rollup_state WHERE id = 1`).Scan(&dSeen, &fSeen, &dMax, &fMax)
+	var version, dSeen, fSeen, dMax, fMax int64
+	var dirty bool
+	err := s.rd.QueryRowContext(ctx, `SELECT version, decisions_seen, feedback_seen,
+		COALESCE((SELECT MAX(rowid) FROM decisions), 0), COALESCE((SELECT MAX(rowid) FROM feedback), 0),
+		EXISTS (SELECT 1 FROM rollup_dirty)
+		FROM rollup_state WHERE id = 1`).Scan(&version, &dSeen, &fSeen, &dMax, &fMax, &dirty)
 	if err != nil {
 		return fmt.Errorf("store: rollup state: %w", err)
 	}
-	if dSeen >= dMax && fSeen >= fMax {
+	if version == rollupVersion && dSeen >= dMax && fSeen >= fMax && !dirty {
 		return nil
 	}
 	for {
@@ -89,235 +94,430 @@ func (s *SQLite) RefreshRollups(ctx context.Context) error {
 	}
 }
 
-// foldChunk folds up to rollupChunk decisions or feedback items; done when nothing was left.
+// foldChunk folds the next chunk: new decisions first, then new feedback, then queued orders;
+// done when nothing was left.
 func (s *SQLite) foldChunk(ctx context.Context, tx *sql.Tx) (done bool, err error) {
-	var dSeen, fSeen, dTarget, fTarget int64
-	if err := tx.QueryRowContext(ctx, `SELECT decisions_seen, feedback_seen, decisions_target, feedback_target FROM rollup_state WHERE id = 1`).
-		Scan(&dSeen, &fSeen, &dTarget, &fTarget); err != nil {
+	var version, dSeen, fSeen int64
+	if err := tx.QueryRowContext(ctx, `SELECT version, decisions_seen, feedback_seen FROM rollup_state WHERE id = 1`).
+		Scan(&version, &dSeen, &fSeen); err != nil {
 		return false, fmt.Errorf("store: rollup state: %w", err)
 	}
-	if dSeen >= dTarget && fSeen >= fTarget {
-		// Both caught up: take the next targets. Every feedback item up to the new feedback target
-		// is about a card up to the new decisions target (feedback follows its card), so folding
-		// decisions first means a feedback item always finds its card's order.
-		if err := tx.QueryRowContext(ctx, `SELECT COALESCE((SELECT MAX(rowid) FROM decisions), 0), COALESCE((SELECT MAX(rowid) FROM feedback), 0)`).
-			Scan(&dTarget, &fTarget); err != nil {
-			return false, fmt.Errorf("store: rollup targets: %w", err)
+	if version != rollupVersion {
+		// Derived data of another shape: empty it; the record itself is untouched.
+		for _, q := range []string{`DELETE FROM rollup_cube`, `DELETE FROM rollup_orders`, `DELETE FROM rollup_cards`,
+			`DELETE FROM rollup_dirty`, `DELETE FROM rollup_slots`,
+			`UPDATE rollup_state SET version = ` + fmt.Sprint(rollupVersion) + `, decisions_seen = 0, feedback_seen = 0`} {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return false, fmt.Errorf("store: rollup reset: %w", err)
+			}
 		}
-		if dSeen >= dTarget && fSeen >= fTarget {
-			return true, nil
+		return false, nil
+	}
+	touched := map[[2]string]bool{}
+	var order [][2]string
+	touch := func(k [2]string) {
+		if !touched[k] {
+			touched[k] = true
+			order = append(order, k)
 		}
 	}
-	slots, err := loadSlots(ctx, tx)
-	if err != nil {
-		return false, err
+	var dMax, fMax int64
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE((SELECT MAX(rowid) FROM decisions), 0), COALESCE((SELECT MAX(rowid) FROM feedback), 0)`).
+		Scan(&dMax, &fMax); err != nil {
+		return false, fmt.Errorf("store: rollup: %w", err)
 	}
-	type keyed struct {
-		client, key string
-		c           foldCandidate
-	}
-	var cands []keyed
-	const decCols = `d.card_uuid, d.client, d.order_key, d.service_id, d.contract_id, d.arrangement, d.group_id,
-		d.ordered_product, d.best_product, d.user_id, d.payer_saving, d.patient_saving, d.org_impact, d.created_at`
-	scanDec := func(sc interface{ Scan(...any) error }, extra ...any) (Decision, error) {
-		var d Decision
-		var at string
-		dst := append([]any{&d.CardUUID, &d.Client, &d.OrderKey, &d.ServiceID, &d.ContractID, &d.Arrangement, &d.GroupID,
-			&d.OrderedProductID, &d.BestProductID, &d.UserID, &d.PayerSaving, &d.PatientSaving, &d.OrgImpact, &at}, extra...)
-		if err := sc.Scan(dst...); err != nil {
-			return d, err
-		}
-		d.At = parseTS(at)
-		return d, nil
-	}
-	orderOf := func(d Decision) (string, string) {
-		if d.OrderKey == "" {
-			return d.Client, "card:" + d.CardUUID
-		}
-		return d.Client, d.OrderKey
-	}
-	if dSeen < dTarget {
-		upTo := min(dSeen+rollupChunk, dTarget)
-		rows, err := tx.QueryContext(ctx, `SELECT `+decCols+` FROM decisions d WHERE d.rowid > ? AND d.rowid <= ? AND d.no_card_reason = '' ORDER BY d.rowid`, dSeen, upTo)
+	var dirtyMax int64
+	switch {
+	case dSeen < dMax:
+		// New decisions: index them by order (rollup_cards) and assemble their orders again.
+		upTo := min(dSeen+rollupChunk, dMax)
+		rows, err := tx.QueryContext(ctx, `SELECT rowid, client, order_key, card_uuid FROM decisions WHERE rowid > ? AND rowid <= ? ORDER BY rowid`, dSeen, upTo)
 		if err != nil {
 			return false, fmt.Errorf("store: rollup decisions: %w", err)
 		}
+		type card struct {
+			rowid int64
+			key   [2]string
+		}
+		var cards []card
 		for rows.Next() {
-			d, err := scanDec(rows)
-			if err != nil {
+			var id int64
+			var client, key, uuid string
+			if err := rows.Scan(&id, &client, &key, &uuid); err != nil {
 				rows.Close()
-				return false, fmt.Errorf("store: rollup decision row: %w", err)
+				return false, fmt.Errorf("store: rollup decisions: %w", err)
 			}
-			cl, k := orderOf(d)
-			cands = append(cands, keyed{cl, k, candidate(d, nil)})
+			cards = append(cards, card{id, orderKeyOf(client, key, uuid)})
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return false, fmt.Errorf("store: rollup decisions: %w", err)
 		}
+		ins, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO rollup_cards (client, order_key, dec_rowid) VALUES (?, ?, ?)`)
+		if err != nil {
+			return false, fmt.Errorf("store: rollup prepare: %w", err)
+		}
+		for _, c := range cards {
+			if _, err := ins.ExecContext(ctx, c.key[0], c.key[1], c.rowid); err != nil {
+				ins.Close()
+				return false, fmt.Errorf("store: rollup cards: %w", err)
+			}
+			touch(c.key)
+		}
+		ins.Close()
 		dSeen = upTo
-	} else {
-		upTo := min(fSeen+rollupChunk, fTarget)
-		rows, err := tx.QueryContext(ctx, `SELECT `+decCols+`, d.suggestions, f.outcome, f.suggestion_uuid, f.reason_code, f.outcome_at, f.received_at
-			FROM feedback f JOIN decisions d ON d.card_uuid = f.card_uuid WHERE f.rowid > ? AND f.rowid <= ? ORDER BY f.rowid`, fSeen, upTo)
+	case fSeen < fMax:
+		upTo := min(fSeen+rollupChunk, fMax)
+		rows, err := tx.QueryContext(ctx, `SELECT client, order_key, card_uuid FROM feedback WHERE rowid > ? AND rowid <= ?`, fSeen, upTo)
 		if err != nil {
 			return false, fmt.Errorf("store: rollup feedback: %w", err)
 		}
 		for rows.Next() {
-			var f Feedback
-			var suggs, at, recv string
-			d, err := scanDec(rows, &suggs, &f.Outcome, &f.SuggestionUUID, &f.ReasonCode, &at, &recv)
-			if err != nil {
+			var client, key, uuid string
+			if err := rows.Scan(&client, &key, &uuid); err != nil {
 				rows.Close()
-				return false, fmt.Errorf("store: rollup feedback row: %w", err)
+				return false, fmt.Errorf("store: rollup feedback: %w", err)
 			}
-			f.OutcomeAt, f.ReceivedAt = parseTS(at), parseTS(recv)
-			if f.Outcome == "accepted" {
-				if d.Suggestions, err = decodeSuggestions(suggs); err != nil {
-					rows.Close()
-					return false, err
-				}
-			}
-			cl, k := orderOf(d)
-			cands = append(cands, keyed{cl, k, candidate(d, &f)})
+			touch(orderKeyOf(client, key, uuid))
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return false, fmt.Errorf("store: rollup feedback: %w", err)
 		}
 		fSeen = upTo
-	}
-
-	// Fold each order's candidates into its stored state, in insertion order.
-	type okey [2]string
-	before := map[okey]*orderState{}
-	after := map[okey]*orderState{}
-	get, err := tx.PrepareContext(ctx, `SELECT `+orderStateCols+` FROM rollup_orders WHERE client = ? AND order_key = ?`)
-	if err != nil {
-		return false, fmt.Errorf("store: rollup prepare: %w", err)
-	}
-	defer get.Close()
-	var order []okey
-	for _, kc := range cands {
-		k := okey{kc.client, kc.key}
-		st, seen := after[k]
-		if !seen {
-			old, err := scanOrderState(get.QueryRowContext(ctx, kc.client, kc.key))
-			switch {
-			case errors.Is(err, sql.ErrNoRows):
-				old = nil
-			case err != nil:
-				return false, fmt.Errorf("store: rollup order state: %w", err)
+	default:
+		rows, err := tx.QueryContext(ctx, `SELECT rowid, client, order_key FROM rollup_dirty ORDER BY rowid LIMIT ?`, rollupChunk)
+		if err != nil {
+			return false, fmt.Errorf("store: rollup queue: %w", err)
+		}
+		for rows.Next() {
+			var client, key string
+			if err := rows.Scan(&dirtyMax, &client, &key); err != nil {
+				rows.Close()
+				return false, fmt.Errorf("store: rollup queue: %w", err)
 			}
-			before[k] = old
-			st = old
-			order = append(order, k)
+			touch([2]string{client, key})
 		}
-		after[k] = fold(st, kc.client, kc.key, kc.c)
-	}
-	cells := map[cubeKey]*cubeDelta{}
-	slotOf := slots.slot
-	put, err := tx.PrepareContext(ctx, upsertOrderSQL)
-	if err != nil {
-		return false, fmt.Errorf("store: rollup prepare: %w", err)
-	}
-	defer put.Close()
-	for _, k := range order {
-		old, nw := before[k], after[k]
-		if old != nil && sameState(old, nw) {
-			continue
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return false, fmt.Errorf("store: rollup queue: %w", err)
 		}
-		if old != nil && !contribute(cells, old.rec, -1, slotOf) {
-			return false, ErrRollupUnavailable
+		if len(order) == 0 {
+			return true, nil
 		}
-		if !contribute(cells, nw.rec, +1, slotOf) {
-			return false, fmt.Errorf("%w: more than %d override reason codes", ErrRollupUnavailable, reasonSlots)
-		}
-		r := nw.rec
-		if _, err := put.ExecContext(ctx, nw.client, nw.key, ts(nw.firstAt), nw.card, ts(nw.cardAt), nw.hasFB, tsOrEmpty(nw.fbAt), tsOrEmpty(nw.fbRecv),
-			r.ServiceID, r.ContractID, r.Arrangement, r.GroupID, r.OrderedProductID, r.RecommendedProductID, r.Prescriber, r.Outcome,
-			r.ReasonCode, r.AcceptedProductID, r.PayerSaved, r.PatientSaved, r.OrgImpact); err != nil {
-			return false, fmt.Errorf("store: rollup order: %w", err)
+		if _, err := tx.ExecContext(ctx, `DELETE FROM rollup_dirty WHERE rowid <= ?`, dirtyMax); err != nil {
+			return false, fmt.Errorf("store: rollup queue: %w", err)
 		}
 	}
-	if err := slots.save(ctx, tx); err != nil {
+	if err := s.reassemble(ctx, tx, order); err != nil {
 		return false, err
 	}
-	up, err := tx.PrepareContext(ctx, upsertCubeSQL)
-	if err != nil {
-		return false, fmt.Errorf("store: rollup prepare: %w", err)
-	}
-	defer up.Close()
-	args := make([]any, 8+len(cubeCols))
-	for k, c := range cells {
-		args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7] = k.cube, k.grain, k.period, k.month, k.contract, k.arrangement, k.family, k.prescriber
-		args[8], args[9], args[10], args[11], args[12], args[13], args[14], args[15] = c.cards, c.accepted, c.overridden, c.noFeedback, c.onBest, c.payer, c.patient, c.org
-		for i, n := range c.reasons {
-			args[16+i] = n
-		}
-		if _, err := up.ExecContext(ctx, args...); err != nil {
-			return false, fmt.Errorf("store: rollup cube: %w", err)
-		}
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE rollup_state SET decisions_seen = ?, feedback_seen = ?, decisions_target = ?, feedback_target = ? WHERE id = 1`,
-		dSeen, fSeen, dTarget, fTarget); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE rollup_state SET decisions_seen = ?, feedback_seen = ? WHERE id = 1`, dSeen, fSeen); err != nil {
 		return false, fmt.Errorf("store: rollup state: %w", err)
 	}
 	return false, nil
 }
 
-// tsOrEmpty stores the zero time (no feedback) as "".
-func tsOrEmpty(t time.Time) string {
-	if t.IsZero() {
-		return ""
+// reassemble assembles each order of keys from its rows (AssembleOrders, as Orders does) and
+// moves its contribution in the cubes when it changed.
+func (s *SQLite) reassemble(ctx context.Context, tx *sql.Tx, keys [][2]string) error {
+	slots, err := loadSlots(ctx, tx)
+	if err != nil {
+		return err
 	}
-	return ts(t)
+	stmts := map[string]*sql.Stmt{}
+	defer func() {
+		for _, st := range stmts {
+			st.Close()
+		}
+	}()
+	prep := func(q string) (*sql.Stmt, error) {
+		if st := stmts[q]; st != nil {
+			return st, nil
+		}
+		st, err := tx.PrepareContext(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("store: rollup prepare: %w", err)
+		}
+		stmts[q] = st
+		return st, nil
+	}
+	cells := map[cubeKey]*cubeDelta{}
+	for _, k := range keys {
+		old, hadOld, err := s.storedOrder(ctx, prep, k)
+		if err != nil {
+			return err
+		}
+		rec, offer, ok, err := s.assembleOrder(ctx, prep, k)
+		if err != nil {
+			return err
+		}
+		if hadOld && ok && sameContribution(old, rec) {
+			// The figures did not move; the stored record may still (a signature, a claim).
+		} else {
+			if hadOld && !contribute(cells, old, -1, slots.slot) {
+				return ErrRollupUnavailable
+			}
+			if ok && !contribute(cells, rec, +1, slots.slot) {
+				return fmt.Errorf("%w: more than %d codes of one kind", ErrRollupUnavailable, reasonSlots)
+			}
+		}
+		if !ok {
+			if hadOld {
+				del, err := prep(`DELETE FROM rollup_orders WHERE client = ? AND order_key = ?`)
+				if err != nil {
+					return err
+				}
+				if _, err := del.ExecContext(ctx, k[0], k[1]); err != nil {
+					return fmt.Errorf("store: rollup order: %w", err)
+				}
+			}
+			continue
+		}
+		stored := rec
+		stored.Options, stored.Answers = nil, nil
+		enc, err := json.Marshal(stored)
+		if err != nil {
+			return fmt.Errorf("store: rollup order: %w", err)
+		}
+		put, err := prep(upsertOrderSQL)
+		if err != nil {
+			return err
+		}
+		if _, err := put.ExecContext(ctx, k[0], k[1], ts(rec.FirstAt), offer.Decision.CardUUID, ts(offer.Decision.At), rec.ContractID,
+			rec.GroupID, rec.Prescriber, rec.Location, string(enc)); err != nil {
+			return fmt.Errorf("store: rollup order: %w", err)
+		}
+	}
+	if err := slots.save(ctx, tx); err != nil {
+		return err
+	}
+	up, err := prep(upsertCubeSQL)
+	if err != nil {
+		return err
+	}
+	args := make([]any, 0, 9+len(cubeCols))
+	for k, c := range cells {
+		args = append(args[:0], k.cube, k.grain, k.period, k.month, k.contract, k.arrangement, k.family, k.prescriber, k.location,
+			c.cards, c.noCard, c.accepted, c.overridden, c.noFeedback, c.onBest, c.payer, c.patient, c.org)
+		for _, n := range c.reasons {
+			args = append(args, n)
+		}
+		for _, n := range c.noCardReasons {
+			args = append(args, n)
+		}
+		if _, err := up.ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("store: rollup cube: %w", err)
+		}
+	}
+	return nil
 }
 
-// reasonSlotTable is rollup_reasons in memory for one chunk.
-type reasonSlotTable struct {
-	bySlot map[string]int
-	added  map[string]int
+// sameContribution reports whether two records of one order add the same to every cell.
+func sameContribution(a, b OrderRecord) bool {
+	return a.FirstAt.Equal(b.FirstAt) && a.ContractID == b.ContractID && a.Arrangement == b.Arrangement && a.GroupID == b.GroupID &&
+		a.Prescriber == b.Prescriber && a.Location == b.Location && a.NoCardReason == b.NoCardReason && a.Outcome == b.Outcome &&
+		a.ReasonCode == b.ReasonCode && a.OnBest() == b.OnBest() && Micro(a.PayerSaved) == Micro(b.PayerSaved) &&
+		Micro(a.PatientSaved) == Micro(b.PatientSaved) && Micro(a.OrgImpact) == Micro(b.OrgImpact)
+}
+
+type prepFunc func(q string) (*sql.Stmt, error)
+
+// storedOrder is the record the rollup holds for order k.
+func (s *SQLite) storedOrder(ctx context.Context, prep prepFunc, k [2]string) (OrderRecord, bool, error) {
+	st, err := prep(`SELECT record FROM rollup_orders WHERE client = ? AND order_key = ?`)
+	if err != nil {
+		return OrderRecord{}, false, err
+	}
+	var enc string
+	err = st.QueryRowContext(ctx, k[0], k[1]).Scan(&enc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return OrderRecord{}, false, nil
+	}
+	if err != nil {
+		return OrderRecord{}, false, fmt.Errorf("store: rollup order: %w", err)
+	}
+	var r OrderRecord
+	if err := json.Unmarshal([]byte(enc), &r); err != nil {
+		return OrderRecord{}, false, fmt.Errorf("store: rollup order: %w", err)
+	}
+	return r, true, nil
+}
+
+// assembleOrder reads order k's decisions (each with its latest feedback, as decisionRows reads
+// them), administrations, claims and divergence, and assembles its record; ok is false when no
+// decision of it is left (retention).
+func (s *SQLite) assembleOrder(ctx context.Context, prep prepFunc, k [2]string) (OrderRecord, *DecisionRow, bool, error) {
+	st, err := prep(`SELECT ` + decisionCols + `,
+		COALESCE(f.outcome, ''), COALESCE(f.reason_code, ''), COALESCE(f.outcome_at, ''), COALESCE(f.received_at, ''),
+		COALESCE(f.suggestion_uuid, '')
+		FROM rollup_cards rc JOIN decisions d ON d.rowid = rc.dec_rowid
+		LEFT JOIN feedback f ON f.rowid = (SELECT f2.rowid FROM feedback f2 WHERE f2.card_uuid = d.card_uuid
+			ORDER BY f2.outcome_at DESC, f2.received_at DESC LIMIT 1)
+		WHERE rc.client = ? AND rc.order_key = ?`)
+	if err != nil {
+		return OrderRecord{}, nil, false, err
+	}
+	rows, err := st.QueryContext(ctx, k[0], k[1])
+	if err != nil {
+		return OrderRecord{}, nil, false, fmt.Errorf("store: rollup assemble: %w", err)
+	}
+	var drs []DecisionRow
+	for rows.Next() {
+		var r DecisionRow
+		var fbAt, fbRecv string
+		dst, finish := scanDecision(&r.Decision)
+		dst = append(dst, &r.Outcome, &r.ReasonCode, &fbAt, &fbRecv, &r.SuggestionUUID)
+		if err := rows.Scan(dst...); err != nil {
+			rows.Close()
+			return OrderRecord{}, nil, false, fmt.Errorf("store: rollup assemble: %w", err)
+		}
+		if err := finish(); err != nil {
+			rows.Close()
+			return OrderRecord{}, nil, false, err
+		}
+		r.FeedbackAt, r.FeedbackReceived = parseTS(fbAt), parseTS(fbRecv)
+		drs = append(drs, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return OrderRecord{}, nil, false, fmt.Errorf("store: rollup assemble: %w", err)
+	}
+	if len(drs) == 0 {
+		return OrderRecord{}, nil, false, nil
+	}
+	var admins []Administration
+	var claims []Claim
+	if !strings.HasPrefix(k[1], "card:") {
+		ast, err := prep(`SELECT client, admin_key, order_key, product_id, status, at, imported_at FROM administrations WHERE client = ? AND order_key = ?`)
+		if err != nil {
+			return OrderRecord{}, nil, false, err
+		}
+		ar, err := ast.QueryContext(ctx, k[0], k[1])
+		if err != nil {
+			return OrderRecord{}, nil, false, fmt.Errorf("store: rollup administrations: %w", err)
+		}
+		for ar.Next() {
+			var a Administration
+			var at, imp string
+			if err := ar.Scan(&a.Client, &a.Key, &a.OrderKey, &a.ProductID, &a.Status, &at, &imp); err != nil {
+				ar.Close()
+				return OrderRecord{}, nil, false, fmt.Errorf("store: rollup administrations: %w", err)
+			}
+			a.At, a.ImportedAt = parseTS(at), parseTS(imp)
+			admins = append(admins, a)
+		}
+		ar.Close()
+		cst, err := prep(`SELECT client, claim_key, order_key, service_date, hcpcs, product_id, units, allowed_usd, paid_usd,
+			patient_usd, imported_at FROM claims WHERE client = ? AND order_key = ?`)
+		if err != nil {
+			return OrderRecord{}, nil, false, err
+		}
+		cr, err := cst.QueryContext(ctx, k[0], k[1])
+		if err != nil {
+			return OrderRecord{}, nil, false, fmt.Errorf("store: rollup claims: %w", err)
+		}
+		for cr.Next() {
+			var c Claim
+			var sd, imp string
+			if err := cr.Scan(&c.Client, &c.Key, &c.OrderKey, &sd, &c.HCPCS, &c.ProductID, &c.Units, &c.AllowedUSD, &c.PaidUSD,
+				&c.PatientUSD, &imp); err != nil {
+				cr.Close()
+				return OrderRecord{}, nil, false, fmt.Errorf("store: rollup claims: %w", err)
+			}
+			c.ServiceDate, c.ImportedAt = parseTS(sd), parseTS(imp)
+			claims = append(claims, c)
+		}
+		cr.Close()
+	}
+	divs := map[string][]Answer{}
+	dst, err := prep(`SELECT answers FROM divergence WHERE card_uuid = ?`)
+	if err != nil {
+		return OrderRecord{}, nil, false, err
+	}
+	for _, r := range drs {
+		var enc string
+		err := dst.QueryRowContext(ctx, r.Decision.CardUUID).Scan(&enc)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return OrderRecord{}, nil, false, fmt.Errorf("store: rollup divergence: %w", err)
+		}
+		var as []Answer
+		if err := json.Unmarshal([]byte(enc), &as); err != nil {
+			return OrderRecord{}, nil, false, fmt.Errorf("store: rollup divergence: %w", err)
+		}
+		divs[r.Decision.CardUUID] = as
+	}
+	recs := AssembleOrders(drs, admins, claims, divs, time.Time{}, time.Time{})
+	if len(recs) != 1 {
+		return OrderRecord{}, nil, false, fmt.Errorf("store: rollup: order assembled into %d records", len(recs))
+	}
+	return recs[0], offeringDecision(drs), true, nil
+}
+
+// slotTable is rollup_slots in memory for one transaction.
+type slotTable struct {
+	bySlot map[[2]string]int
+	count  map[string]int
+	added  map[[2]string]int
 }
 
 func loadSlots(ctx context.Context, q interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}) (*reasonSlotTable, error) {
-	t := &reasonSlotTable{bySlot: map[string]int{}, added: map[string]int{}}
-	rows, err := q.QueryContext(ctx, `SELECT code, slot FROM rollup_reasons`)
+}) (*slotTable, error) {
+	t := &slotTable{bySlot: map[[2]string]int{}, count: map[string]int{}, added: map[[2]string]int{}}
+	rows, err := q.QueryContext(ctx, `SELECT kind, code, slot FROM rollup_slots`)
 	if err != nil {
-		return nil, fmt.Errorf("store: rollup reasons: %w", err)
+		return nil, fmt.Errorf("store: rollup slots: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var code string
+		var kind, code string
 		var slot int
-		if err := rows.Scan(&code, &slot); err != nil {
-			return nil, fmt.Errorf("store: rollup reasons: %w", err)
+		if err := rows.Scan(&kind, &code, &slot); err != nil {
+			return nil, fmt.Errorf("store: rollup slots: %w", err)
 		}
-		t.bySlot[code] = slot
+		t.bySlot[[2]string{kind, code}] = slot
+		t.count[kind]++
 	}
 	return t, rows.Err()
 }
 
-func (t *reasonSlotTable) slot(code string) (int, bool) {
-	if i, ok := t.bySlot[code]; ok {
+func (t *slotTable) slot(kind, code string) (int, bool) {
+	k := [2]string{kind, code}
+	if i, ok := t.bySlot[k]; ok {
 		return i, true
 	}
-	if len(t.bySlot) >= reasonSlots {
+	if t.count[kind] >= reasonSlots {
 		return 0, false
 	}
-	i := len(t.bySlot)
-	t.bySlot[code], t.added[code] = i, i
+	i := t.count[kind]
+	t.count[kind]++
+	t.bySlot[k], t.added[k] = i, i
 	return i, true
 }
 
-func (t *reasonSlotTable) save(ctx context.Context, tx *sql.Tx) error {
-	for code, slot := range t.added {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO rollup_reasons (code, slot) VALUES (?, ?)`, code, slot); err != nil {
-			return fmt.Errorf("store: rollup reasons: %w", err)
+// codes returns the code of each slot of kind ("" and false where unused).
+func (t *slotTable) codes(kind string) ([reasonSlots]string, [reasonSlots]bool) {
+	var codes [reasonSlots]string
+	var used [reasonSlots]bool
+	for k, i := range t.bySlot {
+		if k[0] == kind {
+			codes[i], used[i] = k[1], true
 		}
 	}
+	return codes, used
+}
+
+func (t *slotTable) save(ctx context.Context, tx *sql.Tx) error {
+	for k, slot := range t.added {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO rollup_slots (kind, code, slot) VALUES (?, ?, ?)`, k[0], k[1], slot); err != nil {
+			return fmt.Errorf("store: rollup slots: %w", err)
+		}
+	}
+	t.added = map[[2]string]int{}
 	return nil
 }
 
@@ -369,16 +569,14 @@ func (s *SQLite) cubeRows(ctx context.Context, cube int, q AggQuery, groupBy []s
 		return nil, nil
 	}
 	g := strings.Join(groupBy, ", ")
-	query := `SELECT ` + g + `, ` + aggCols + ` FROM (` + strings.Join(parts, " UNION ALL ") + `) GROUP BY ` + g + ` HAVING SUM(cards) != 0`
+	query := `SELECT ` + g + `, ` + aggCols + ` FROM (` + strings.Join(parts, " UNION ALL ") + `) GROUP BY ` + g +
+		` HAVING SUM(cards) != 0 OR SUM(no_card) != 0`
 	slots, err := loadSlots(ctx, s.rd)
 	if err != nil {
 		return nil, err
 	}
-	codes := make([]string, reasonSlots)
-	used := make([]bool, reasonSlots)
-	for code, i := range slots.bySlot {
-		codes[i], used[i] = code, true
-	}
+	overrideCodes, overrideUsed := slots.codes("override")
+	noCardCodes, noCardUsed := slots.codes("nocard")
 	rows, err := s.rd.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: rollup query: %w", err)
@@ -388,8 +586,8 @@ func (s *SQLite) cubeRows(ctx context.Context, cube int, q AggQuery, groupBy []s
 	for rows.Next() {
 		var a Aggregate
 		var month int64
-		var r [reasonSlots]int64
-		var cards, acc, ovr, nofb, best int64
+		var r, n [reasonSlots]int64
+		var cards, noCard, acc, ovr, nofb, best int64
 		dst := make([]any, 0, len(groupBy)+len(cubeCols))
 		for _, c := range groupBy {
 			switch c {
@@ -403,25 +601,36 @@ func (s *SQLite) cubeRows(ctx context.Context, cube int, q AggQuery, groupBy []s
 				dst = append(dst, &a.Family)
 			case "prescriber":
 				dst = append(dst, &a.Prescriber)
+			case "location":
+				dst = append(dst, &a.Location)
 			}
 		}
-		dst = append(dst, &cards, &acc, &ovr, &nofb, &best, &a.PayerSaved, &a.PatientSaved, &a.OrgImpact)
+		dst = append(dst, &cards, &noCard, &acc, &ovr, &nofb, &best, &a.PayerSaved, &a.PatientSaved, &a.OrgImpact)
 		for i := range r {
 			dst = append(dst, &r[i])
+		}
+		for i := range n {
+			dst = append(dst, &n[i])
 		}
 		if err := rows.Scan(dst...); err != nil {
 			return nil, fmt.Errorf("store: rollup row: %w", err)
 		}
-		a.Cards, a.Accepted, a.Overridden, a.NoFeedback, a.OnBest = int(cards), int(acc), int(ovr), int(nofb), int(best)
+		a.Cards, a.NoCard, a.Accepted, a.Overridden, a.NoFeedback, a.OnBest = int(cards), int(noCard), int(acc), int(ovr), int(nofb), int(best)
 		if month != 0 {
 			a.Month = monthLabel(month)
 		}
-		for i, n := range r {
-			if n != 0 && used[i] {
+		for i := range r {
+			if r[i] != 0 && overrideUsed[i] {
 				if a.Overrides == nil {
 					a.Overrides = map[string]int{}
 				}
-				a.Overrides[codes[i]] = int(n)
+				a.Overrides[overrideCodes[i]] = int(r[i])
+			}
+			if n[i] != 0 && noCardUsed[i] {
+				if a.NoCardReasons == nil {
+					a.NoCardReasons = map[string]int{}
+				}
+				a.NoCardReasons[noCardCodes[i]] = int(n[i])
 			}
 		}
 		out = append(out, a)
@@ -456,6 +665,21 @@ func (s *SQLite) Prescribers(ctx context.Context, q AggQuery) ([]Aggregate, erro
 	return s.cubeRows(ctx, cube, q, []string{"prescriber"})
 }
 
+// Locations returns q's aggregates per location.
+func (s *SQLite) Locations(ctx context.Context, q AggQuery) ([]Aggregate, error) {
+	if err := s.RefreshRollups(ctx); err != nil {
+		return nil, err
+	}
+	cube := 5
+	switch {
+	case q.PrescriberFilter:
+		cube = 6
+	case q.Contract != "" || q.Family != "":
+		cube = 4
+	}
+	return s.cubeRows(ctx, cube, q, []string{"location"})
+}
+
 // RecentOrders returns up to limit decided orders of q, newest first card first.
 func (s *SQLite) RecentOrders(ctx context.Context, q AggQuery, offset, limit int) ([]DecidedOrder, error) {
 	if err := s.RefreshRollups(ctx); err != nil {
@@ -478,32 +702,26 @@ func (s *SQLite) RecentOrders(ctx context.Context, q AggQuery, offset, limit int
 	if q.PrescriberFilter {
 		where, args = append(where, "prescriber = ?"), append(args, q.Prescriber)
 	}
-	rows, err := s.rd.QueryContext(ctx, `SELECT `+orderStateCols+` FROM rollup_orders WHERE `+strings.Join(where, " AND ")+
-		` ORDER BY first_at DESC, card_uuid LIMIT ? OFFSET ?`, append(args, limit, offset)...)
+	rows, err := s.rd.QueryContext(ctx, `SELECT offer_card, offer_at, record FROM rollup_orders WHERE `+strings.Join(where, " AND ")+
+		` ORDER BY first_at DESC, offer_card LIMIT ? OFFSET ?`, append(args, limit, offset)...)
 	if err != nil {
 		return nil, fmt.Errorf("store: recent orders: %w", err)
 	}
 	defer rows.Close()
 	var out []DecidedOrder
 	for rows.Next() {
-		st, err := scanOrderState(rows)
-		if err != nil {
+		var o DecidedOrder
+		var at, enc string
+		if err := rows.Scan(&o.CardUUID, &at, &enc); err != nil {
 			return nil, fmt.Errorf("store: recent orders: %w", err)
 		}
-		out = append(out, DecidedOrder{OrderRecord: st.rec, CardUUID: st.card, CardAt: st.cardAt})
+		if err := json.Unmarshal([]byte(enc), &o.OrderRecord); err != nil {
+			return nil, fmt.Errorf("store: recent orders: %w", err)
+		}
+		o.CardAt = parseTS(at)
+		out = append(out, o)
 	}
 	return out, rows.Err()
 }
 
 var _ Rollups = (*SQLite)(nil)
-
-// sameState reports whether folding changed nothing the rollup stores.
-func sameState(a, b *orderState) bool {
-	ra, rb := a.rec, b.rec
-	ra.Options, rb.Options, ra.Answers, rb.Answers = nil, nil, nil, nil
-	return a.client == b.client && a.key == b.key && a.firstAt.Equal(b.firstAt) && a.card == b.card && a.cardAt.Equal(b.cardAt) &&
-		a.hasFB == b.hasFB && a.fbAt.Equal(b.fbAt) && a.fbRecv.Equal(b.fbRecv) && ra.Outcome == rb.Outcome && ra.ReasonCode == rb.ReasonCode &&
-		ra.AcceptedProductID == rb.AcceptedProductID && ra.PayerSaved == rb.PayerSaved && ra.PatientSaved == rb.PatientSaved &&
-		ra.OrgImpact == rb.OrgImpact && ra.ContractID == rb.ContractID && ra.GroupID == rb.GroupID && ra.Prescriber == rb.Prescriber &&
-		ra.Arrangement == rb.Arrangement && ra.RecommendedProductID == rb.RecommendedProductID && ra.OrderedProductID == rb.OrderedProductID
-}

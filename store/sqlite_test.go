@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"database/sql"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -47,8 +48,13 @@ func TestSQLiteReopen(t *testing.T) {
 	if ok, err := s2.ClaimJTI(ctx, "k", timeAt(10), timeAt(1)); err != nil || ok {
 		t.Fatalf("a jti claimed before the restart must still be refused: %v %v", ok, err)
 	}
-	if v, err := s2.SchemaVersion(ctx); err != nil || v != 6 {
-		t.Fatalf("schema version %d %v", v, err)
+	// The newest version is the number of migration files (each engineer adds one in turn).
+	files, err := os.ReadDir("migrations/sqlite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s2.SchemaVersion(ctx); err != nil || v != int64(len(files)) {
+		t.Fatalf("schema version %d %v, want %d", v, err, len(files))
 	}
 }
 

@@ -16,8 +16,26 @@ import (
 // adoption of the recommended (lowest-cost under the arrangement) product per drug family.
 type Dashboard struct {
 	Report
+	// Locations has one row per location of the hooks (NoLocation for hooks without one).
+	Locations []LocationRow `json:"locations"`
 	// Adoption has one row per drug family of the filter, sorted by family id.
 	Adoption []AdoptionRow `json:"adoption"`
+}
+
+// LocationRow is the figures of one location (the hook's Location reference: a place, not a
+// patient).
+type LocationRow struct {
+	Location string `json:"location"`
+	Row
+}
+
+// NoLocation is the location row of orders whose hooks named no location.
+const NoLocation = "(not recorded)"
+
+// Aggregates are the sums a report is made from: per (month, contract, arrangement, family),
+// per prescriber and per location.
+type Aggregates struct {
+	Families, Prescribers, Locations []store.Aggregate
 }
 
 // AdoptionRow is how often the orders of one drug family ended on the product valuerx
@@ -44,11 +62,11 @@ type AdoptionMonth struct {
 
 // Aggregate sums orders as a store's rollup does: per (month, contract, arrangement, family)
 // and per prescriber, over the orders f selects.
-func Aggregate(orders []store.OrderRecord, f Filter) (families, prescribers []store.Aggregate) {
+func Aggregate(orders []store.OrderRecord, f Filter) Aggregates {
 	type fk struct{ month, contract, arr, family string }
-	fam, pres := map[fk]*store.Aggregate{}, map[string]*store.Aggregate{}
+	fam, pres, locs := map[fk]*store.Aggregate{}, map[string]*store.Aggregate{}, map[string]*store.Aggregate{}
 	var famOrder []fk
-	var presOrder []string
+	var presOrder, locOrder []string
 	for _, o := range orders {
 		if (!f.From.IsZero() && o.FirstAt.Before(f.From)) || (!f.To.IsZero() && !o.FirstAt.Before(f.To)) {
 			continue
@@ -76,14 +94,25 @@ func Aggregate(orders []store.OrderRecord, f Filter) (families, prescribers []st
 			presOrder = append(presOrder, o.Prescriber)
 		}
 		addOrder(p, o)
+		l := locs[o.Location]
+		if l == nil {
+			l = &store.Aggregate{Location: o.Location}
+			locs[o.Location] = l
+			locOrder = append(locOrder, o.Location)
+		}
+		addOrder(l, o)
 	}
+	var out Aggregates
 	for _, k := range famOrder {
-		families = append(families, *fam[k])
+		out.Families = append(out.Families, *fam[k])
 	}
 	for _, k := range presOrder {
-		prescribers = append(prescribers, *pres[k])
+		out.Prescribers = append(out.Prescribers, *pres[k])
 	}
-	return families, prescribers
+	for _, k := range locOrder {
+		out.Locations = append(out.Locations, *locs[k])
+	}
+	return out
 }
 
 func addOrder(a *store.Aggregate, o store.OrderRecord) {
@@ -122,10 +151,10 @@ func addOrder(a *store.Aggregate, o store.OrderRecord) {
 // FromAggregates makes the dashboard report for f from the sums of the orders f selects (a
 // store's rollup, or Aggregate): the same rows, figures and targets Build makes from the orders
 // themselves, and the adoption per family.
-func FromAggregates(families, prescribers []store.Aggregate, f Filter, targets []Target) Dashboard {
+func FromAggregates(ag Aggregates, f Filter, targets []Target) Dashboard {
 	rep := Report{From: f.From, To: f.To, Contract: f.Contract, Family: f.Family, Prescriber: f.Prescriber, Total: Row{Overrides: map[string]int{}}}
 	// Rows take the arrangement of the contract's earliest month, as Build takes its earliest order's.
-	fams := append([]store.Aggregate(nil), families...)
+	fams := append([]store.Aggregate(nil), ag.Families...)
 	sort.SliceStable(fams, func(i, j int) bool { return fams[i].Month < fams[j].Month })
 	contracts, months := map[string]*Row{}, map[string]*Row{}
 	rows := map[[2]string]*Row{}
@@ -167,7 +196,7 @@ func FromAggregates(families, prescribers []store.Aggregate, f Filter, targets [
 		am.OnBest += a.OnBest
 	}
 	prescriberRows := map[string]*Row{}
-	for _, a := range prescribers {
+	for _, a := range ag.Prescribers {
 		pr := a.Prescriber
 		if pr == "" {
 			pr = NoPrescriber
@@ -178,6 +207,19 @@ func FromAggregates(families, prescribers []store.Aggregate, f Filter, targets [
 			prescriberRows[pr] = p
 		}
 		p.addAggregate(a)
+	}
+	locationRows := map[string]*Row{}
+	for _, a := range ag.Locations {
+		loc := a.Location
+		if loc == "" {
+			loc = NoLocation
+		}
+		l := locationRows[loc]
+		if l == nil {
+			l = &Row{Overrides: map[string]int{}}
+			locationRows[loc] = l
+		}
+		l.addAggregate(a)
 	}
 	days := periodDays(f.From, f.To)
 	rep.Total.finishAggregate()
@@ -214,7 +256,12 @@ func FromAggregates(families, prescribers []store.Aggregate, f Filter, targets [
 			*s = []Row{}
 		}
 	}
-	d := Dashboard{Report: rep, Adoption: []AdoptionRow{}}
+	d := Dashboard{Report: rep, Adoption: []AdoptionRow{}, Locations: []LocationRow{}}
+	for loc, l := range locationRows {
+		l.finishAggregate()
+		d.Locations = append(d.Locations, LocationRow{Location: loc, Row: *l})
+	}
+	sort.Slice(d.Locations, func(i, j int) bool { return d.Locations[i].Location < d.Locations[j].Location })
 	for fam, ad := range adoption {
 		ad.Share = share(ad.OnBest, ad.Orders)
 		for k, am := range adoptionMonths {

@@ -65,14 +65,12 @@ func TestRollupEqualsBuild(t *testing.T) {
 		nonEmpty := 0
 		for _, f := range filters {
 			want := tracking.Build(orders, f, targets)
-			fams, pres := rollupAggregates(t, st, f)
-			got := tracking.FromAggregates(fams, pres, f, targets)
+			got := tracking.FromAggregates(rollupAggregates(t, st, f), f, targets)
 			if diff := cmp.Diff(want, got.Report, cmp.AllowUnexported(tracking.Row{})); diff != "" {
 				t.Errorf("%s, filter %+v: rollup report differs from Build (-Build +rollup):\n%s", stage, f, diff)
 			}
 			// The in-memory path (stores without a rollup) sums the orders into the same report.
-			mf, mp := tracking.Aggregate(orders, f)
-			if diff := cmp.Diff(tracking.FromAggregates(mf, mp, f, targets), got, cmp.AllowUnexported(tracking.Row{})); diff != "" {
+			if diff := cmp.Diff(tracking.FromAggregates(tracking.Aggregate(orders, f), f, targets), got, cmp.AllowUnexported(tracking.Row{})); diff != "" {
 				t.Errorf("%s, filter %+v: rollup differs from Aggregate over the orders:\n%s", stage, f, diff)
 			}
 			if want.Total.Cards > 0 {
@@ -123,21 +121,24 @@ func TestRollupEqualsBuild(t *testing.T) {
 	check("after changes of mind")
 }
 
-func rollupAggregates(t *testing.T, st *store.SQLite, f tracking.Filter) (fams, pres []store.Aggregate) {
+func rollupAggregates(t *testing.T, st *store.SQLite, f tracking.Filter) tracking.Aggregates {
 	t.Helper()
 	q := store.AggQuery{From: f.From, To: f.To, Contract: f.Contract, Family: f.Family, Prescriber: f.Prescriber, PrescriberFilter: f.Prescriber != ""}
 	if f.Prescriber == tracking.NoPrescriber {
 		q.Prescriber = ""
 	}
-	fams, err := st.FamilyMonths(context.Background(), q)
-	if err != nil {
+	var ag tracking.Aggregates
+	var err error
+	if ag.Families, err = st.FamilyMonths(context.Background(), q); err != nil {
 		t.Fatal(err)
 	}
-	pres, err = st.Prescribers(context.Background(), q)
-	if err != nil {
+	if ag.Prescribers, err = st.Prescribers(context.Background(), q); err != nil {
 		t.Fatal(err)
 	}
-	return fams, pres
+	if ag.Locations, err = st.Locations(context.Background(), q); err != nil {
+		t.Fatal(err)
+	}
+	return ag
 }
 
 func ptr(v float64) *float64 { return &v }
