@@ -162,6 +162,7 @@ func (c *Config) defaults() error {
 type Gateway struct {
 	cfg      Config
 	log      *slog.Logger
+	router   *mux.Router // for route templates in logs (routeLabel)
 	services []serviceDef
 	byID     map[string]*serviceDef
 	resolver *resolver
@@ -235,6 +236,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.handler.
 
 func (g *Gateway) routes() http.Handler {
 	r := mux.NewRouter()
+	g.router = r
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, errorf(KindNotFound, "route", "no such endpoint", nil))
 	})
