@@ -17,14 +17,14 @@ import (
 // Administration is what the record needs of one MedicationAdministration (FHIR R4): ids to
 // join on (never stored as such), the status, when it was given and the medication's codes.
 type Administration struct {
-	ID        string // MedicationAdministration.id
+	ID string // MedicationAdministration.id
 	// LastUpdated is meta.lastUpdated (zero when absent): where a poll of the FHIR server goes on.
 	LastUpdated time.Time
-	PatientID string // subject: Patient/{id}
-	RequestID string // request: MedicationRequest/{id}
-	Status    string
-	At        time.Time
-	Codings   []coding
+	PatientID   string // subject: Patient/{id}
+	RequestID   string // request: MedicationRequest/{id}
+	Status      string
+	At          time.Time
+	Codings     []coding
 }
 
 type coding struct {
@@ -42,8 +42,8 @@ type reference struct {
 
 // medicationAdministration is the wire form, reduced to the fields read.
 type medicationAdministration struct {
-	ResourceType              string     `json:"resourceType"`
-	Meta                      *struct {
+	ResourceType string `json:"resourceType"`
+	Meta         *struct {
 		LastUpdated string `json:"lastUpdated"`
 	} `json:"meta"`
 	ID                        string     `json:"id"`
