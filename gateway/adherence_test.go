@@ -458,3 +458,18 @@ func TestAdherenceLogsNoPHI(t *testing.T) {
 		}
 	}
 }
+
+// TestCoverageMemberID: the primary Coverage's subscriberId is the plan member id rosters may be
+// keyed by (issue 17 item 4); the Medicare MBI rule is unchanged.
+func TestCoverageMemberID(t *testing.T) {
+	on := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	ppo := json.RawMessage(`{"resourceType":"Coverage","status":"active","subscriberId":" PPO-778812 ","type":{"coding":[{"system":"https://nahdo.org/sopt","code":"512"}]}}`)
+	cov, ok := coverageFacts([]json.RawMessage{ppo}, nil, on)
+	if !ok || cov.MemberID != "PPO-778812" || cov.MBI != "" {
+		t.Errorf("commercial: %+v", cov)
+	}
+	ma := json.RawMessage(`{"resourceType":"Coverage","status":"active","subscriberId":"1EG4TE5MK73","type":{"coding":[{"system":"https://nahdo.org/sopt","code":"121"}]}}`)
+	if cov, _ := coverageFacts([]json.RawMessage{ma}, nil, on); cov.MemberID != "1EG4TE5MK73" || cov.MBI != "1EG4TE5MK73" {
+		t.Errorf("medicare: %+v", cov)
+	}
+}
