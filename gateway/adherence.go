@@ -378,10 +378,9 @@ func (rc *recorder) addQuality(card *cdshooks.Card, draftID string, m measures.M
 // dispenses returns the patient's MedicationDispenses: the prefetch value when the client sent
 // one (null: none), else a search of the FHIR server when there is one.
 func (g *Gateway) dispenses(ctx context.Context, req *cdshooks.Request, oc *cdshooks.OrderContext, data *hookData) ([]json.RawMessage, bool) {
-	state, raw := req.PrefetchValue(keyDispenses)
+	state, _, res, _, err := req.PrefetchResources(keyDispenses) // classified and split in one walk
 	switch state {
 	case cdshooks.PrefetchPresent:
-		res, _, err := fhir.ValidBundleResources(raw) // a prefetch value: valid JSON
 		if err != nil {
 			return nil, false
 		}
@@ -393,7 +392,7 @@ func (g *Gateway) dispenses(ctx context.Context, req *cdshooks.Request, oc *cdsh
 		return nil, false
 	}
 	q := strings.ReplaceAll(dispenseFetch, "{{context.patientId}}", oc.PatientID)
-	res, err := data.client.Search(ctx, q)
+	res, err = data.client.Search(ctx, q)
 	atomic.AddInt64(&data.fetches, 1)
 	if err != nil {
 		g.log.Warn("dispenses not fetched", "hook", hookRef(req.HookInstance), "error", err.Error())

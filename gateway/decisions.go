@@ -86,7 +86,7 @@ func (rc *recorder) commit(ctx context.Context) error {
 		}
 		return errorf(KindUnavailable, "record", "could not record the decision", err)
 	}
-	rc.g.div.wake() // divergence.go: computed after the decision is durable, off this path
+	rc.g.div.enqueue(rc.ds) // divergence.go: scored after the decision is durable, off this path
 	return nil
 }
 
