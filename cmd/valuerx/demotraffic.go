@@ -63,8 +63,8 @@ func runDemoTraffic(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintln(stderr, "valuerx demo-traffic: dashboard rollup:", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "wrote %d orders (%d cards, %d feedback items) from %s to %s into %s; rollup folded in %s\n",
-		stats.Orders, stats.Cards, stats.Feedback, endDay.AddDate(0, 0, -*days).Format("2006-01-02"),
+	fmt.Fprintf(stdout, "wrote %d orders (%d with a card, %d without; %d cards, %d feedback items, %d administrations) from %s to %s into %s; rollup folded in %s\n",
+		stats.Orders, stats.CardOrders, stats.NoCard, stats.Cards, stats.Feedback, stats.Administrations, endDay.AddDate(0, 0, -*days).Format("2006-01-02"),
 		endDay.AddDate(0, 0, -1).Format("2006-01-02"), *path, time.Since(t0).Round(time.Millisecond))
 	return 0
 }

@@ -58,7 +58,13 @@ type Config struct {
 	End          time.Time // first day after the traffic
 }
 
-type Stats struct{ Orders, Cards, Feedback int }
+// Stats counts what Generate wrote: orders (CardOrders of them got a card, NoCard did not),
+// cards shown, feedback items, completed administrations.
+type Stats struct{ Orders, CardOrders, NoCard, Cards, Feedback, Administrations int }
+
+// locations are the sample health system's infusion sites (Location references: places).
+var locations = []string{"Location/infusion-north", "Location/infusion-south", "Location/cancer-centre", "Location/day-hospital",
+	"Location/eye-clinic", "Location/rheumatology"}
 
 // demoReasons are override codes of the gateway's own list (gateway/override.go), weighted.
 var demoReasons = []struct {
@@ -70,9 +76,13 @@ var demoReasons = []struct {
 	{"clinical-trial-or-protocol", 3}, {"manufacturer-assistance", 3}, {store.ReasonFiguresWrong, 2}, {"", 5},
 }
 
-// Generate writes the record day by day (one commit of decisions and one of feedback a
-// day). Orders whose score gives no card (already the best, below threshold) are skipped: the
-// record holds only orders that got a card.
+// Generate writes the record day by day (one commit each of decisions, feedback and
+// administrations a day), as the gateway and the administration import would: orders whose score
+// gives no card (already the best, below threshold, mid-course) as no-card decisions; orders with
+// a card seen at order-select and/or order-sign, answered on one of them; an order answered at
+// order-select signed with the choice (order-sign then needs no card: "already-best", or
+// "suppressed-after-override" after an override); and most signed orders given, every three weeks,
+// as completed MedicationAdministrations of the signed product.
 func Generate(ctx context.Context, st store.Store, sc *scoring.Scorer, reg *scoring.Registry, cat *scoring.Catalog, cfg Config) (Stats, error) {
 	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))
 	type pair struct{ contract, product string }
@@ -95,6 +105,7 @@ func Generate(ctx context.Context, st store.Store, sc *scoring.Scorer, reg *scor
 	}
 	var stats Stats
 	client := "https://ehr.demo.valuerx/cds-client"
+	const reasonSystem = "https://valuerx.dev/fhir/CodeSystem/override-reason"
 	for day := cfg.End.AddDate(0, 0, -cfg.Days); day.Before(cfg.End); day = day.AddDate(0, 0, 1) {
 		if err := ctx.Err(); err != nil {
 			return stats, err
@@ -105,12 +116,66 @@ func Generate(ctx context.Context, st store.Store, sc *scoring.Scorer, reg *scor
 		}
 		var ds []store.Decision
 		var fs []store.Feedback
+		var as []store.Administration
 		for i := 0; i < n; i++ {
 			pr := pairs[rng.IntN(len(pairs))]
 			res, err := sc.Score(scoring.Request{ContractID: pr.contract, ProductID: pr.product, Date: day})
-			if err != nil || res.Best == nil {
+			if err != nil {
 				continue
 			}
+			stats.Orders++
+			id := fmt.Sprintf("%016x", rng.Uint64())
+			h := sha256.Sum256([]byte(id))
+			orderKey := hex.EncodeToString(h[:16])
+			doctor := rng.IntN(prescribers)
+			// A prescriber works at a home site, and at the next one on one order in five.
+			site := locations[(doctor+map[bool]int{true: 1}[rng.Float64() < 0.2])%len(locations)]
+			therapy := store.TherapyContinuing
+			if rng.Float64() < 0.4 {
+				therapy = store.TherapyNewStart
+			}
+			at := day.Add(time.Duration(7*3600+rng.IntN(11*3600)) * time.Second)
+			base := func(hook string, at time.Time, ordered string) store.Decision {
+				return store.Decision{CardUUID: fmt.Sprintf("%s-%s", id, hook), HookInstance: "demo-" + id + "-" + hook,
+					ServiceID: "valuerx-" + hook, Hook: hook, Client: client, OrderKey: orderKey, Fingerprint: "demo-" + id,
+					UserID: fmt.Sprintf("Practitioner/dr-%02d", doctor+1), Location: site, Therapy: therapy,
+					ContractID: res.Contract.ID, Arrangement: string(res.Contract.Arrangement), GroupID: res.Group.ID,
+					OrderedProductID: ordered, BestProductID: ordered, At: at, PricePeriod: res.Book.ID,
+					AdministrationsPerYear: res.AdministrationsPerYear}
+			}
+			// administer records the signed product's completed administrations, every three
+			// weeks from a few days after signing, for most signed orders (some are never given,
+			// some are given before the traffic ends only in part).
+			administer := func(product string, signed time.Time) {
+				if rng.Float64() < 0.15 {
+					return
+				}
+				first := signed.Add(time.Duration(2+rng.IntN(6)) * 24 * time.Hour)
+				for k := 0; k < 1+rng.IntN(6); k++ {
+					when := first.Add(time.Duration(21*k) * 24 * time.Hour)
+					if !when.Before(cfg.End) {
+						break
+					}
+					as = append(as, store.Administration{Client: client, OrderKey: orderKey, Key: fmt.Sprintf("%s-a%d", id, k),
+						ProductID: product, Status: "completed", At: when, ImportedAt: cfg.End})
+					stats.Administrations++
+				}
+			}
+			signAt := at.Add(time.Duration(2+rng.IntN(20)) * time.Minute)
+			if res.Best == nil {
+				// No card needed (already the best, below the threshold, mid-course policy ...):
+				// recorded all the same, signed and given as ordered.
+				d := base("order-sign", signAt, res.Ordered.Product.ID)
+				d.NoCardReason = res.Reason
+				if d.NoCardReason == "" {
+					d.NoCardReason = "unknown"
+				}
+				ds = append(ds, d)
+				stats.NoCard++
+				administer(d.OrderedProductID, signAt)
+				continue
+			}
+			stats.CardOrders++
 			opts := []scoring.Option{*res.Best}
 			for _, o := range res.Options {
 				if len(opts) == 3 {
@@ -120,66 +185,106 @@ func Generate(ctx context.Context, st store.Store, sc *scoring.Scorer, reg *scor
 					opts = append(opts, o)
 				}
 			}
-			stats.Orders++
-			id := fmt.Sprintf("%016x", rng.Uint64())
-			h := sha256.Sum256([]byte(id))
-			orderKey := hex.EncodeToString(h[:16])
-			doctor := rng.IntN(prescribers)
-			at := day.Add(time.Duration(7*3600+rng.IntN(11*3600)) * time.Second)
 			mk := func(hook string, at time.Time) store.Decision {
-				d := store.Decision{CardUUID: fmt.Sprintf("%s-%s", id, hook), HookInstance: "demo-" + id + "-" + hook,
-					ServiceID: "valuerx-" + hook, Hook: hook, Client: client, OrderKey: orderKey, Fingerprint: "demo-" + id,
-					UserID:     fmt.Sprintf("Practitioner/dr-%02d", doctor+1),
-					ContractID: res.Contract.ID, Arrangement: string(res.Contract.Arrangement), GroupID: res.Group.ID,
-					OrderedProductID: res.Ordered.Product.ID, BestProductID: res.Best.Product.ID, At: at}
+				d := base(hook, at, res.Ordered.Product.ID)
+				d.BestProductID = res.Best.Product.ID
 				for j, o := range opts {
 					d.Suggestions = append(d.Suggestions, store.Suggestion{UUID: fmt.Sprintf("%s-%s-s%d", id, hook, j+1), ProductID: o.Product.ID,
 						PayerSaving:   res.Ordered.PerCourse.PayerAllowed - o.PerCourse.PayerAllowed,
 						PatientSaving: res.Ordered.PerCourse.PatientOOP - o.PerCourse.PatientOOP,
-						OrgImpact:     o.PerCourse.NetImpact - res.Ordered.PerCourse.NetImpact})
+						OrgImpact:     o.PerCourse.NetImpact - res.Ordered.PerCourse.NetImpact,
+						PerYear: store.Saving{Payer: res.Ordered.PerYear.PayerAllowed - o.PerYear.PayerAllowed,
+							Patient: res.Ordered.PerYear.PatientOOP - o.PerYear.PatientOOP,
+							Org:     o.PerYear.NetImpact - res.Ordered.PerYear.NetImpact}})
 				}
 				d.PayerSaving, d.PatientSaving, d.OrgImpact = d.Suggestions[0].PayerSaving, d.Suggestions[0].PatientSaving, d.Suggestions[0].OrgImpact
 				return d
 			}
-			sign := mk("order-sign", at.Add(time.Duration(2+rng.IntN(20))*time.Minute))
-			ds = append(ds, sign)
-			stats.Cards++
-			decided := sign
-			if rng.Float64() < 0.7 { // most orders were also seen at order-select
+			// feedback answers card d (nil: no feedback) as the prescriber would.
+			feedback := func(d store.Decision) *store.Feedback {
+				when := d.At.Add(time.Duration(10+rng.IntN(300)) * time.Second)
+				f := store.Feedback{Client: client, ServiceID: d.ServiceID, CardUUID: d.CardUUID, OrderKey: orderKey,
+					Fingerprint: d.Fingerprint, OutcomeSent: when, OutcomeAt: when, ReceivedAt: when.Add(time.Second)}
+				switch u := rng.Float64(); {
+				case u < 0.12:
+					return nil
+				case u < 0.12+0.88*accept[doctor]:
+					f.Outcome = "accepted"
+					j := 0
+					if v := rng.Float64(); v > 0.8 && len(d.Suggestions) > 1 {
+						j = 1 + rng.IntN(len(d.Suggestions)-1)
+					}
+					f.SuggestionUUID = d.Suggestions[j].UUID
+				default:
+					f.Outcome = "overridden"
+					f.ReasonCode = pickReason(rng)
+					if f.ReasonCode != "" {
+						f.ReasonSystem = reasonSystem
+					}
+				}
+				stats.Feedback++
+				fs = append(fs, f)
+				return &f
+			}
+			accepted := func(d store.Decision, f *store.Feedback) string {
+				for _, sg := range d.Suggestions {
+					if sg.UUID == f.SuggestionUUID {
+						return sg.ProductID
+					}
+				}
+				return d.OrderedProductID
+			}
+			signed := res.Ordered.Product.ID
+			if rng.Float64() < 0.7 && rng.Float64() < 0.4 {
+				// Seen and answered at order-select: the draft the EHR signs then carries the
+				// choice, and order-sign needs no card (the accepted product is already the best;
+				// an override is not shown again).
 				sel := mk("order-select", at)
 				ds = append(ds, sel)
 				stats.Cards++
-				if rng.Float64() < 0.4 {
-					decided = sel // feedback came on the select card
+				f := feedback(sel)
+				switch {
+				case f == nil:
+					sign := mk("order-sign", signAt)
+					ds = append(ds, sign)
+					stats.Cards++
+					if g := feedback(sign); g != nil && g.Outcome == "accepted" {
+						signed = accepted(sign, g)
+					}
+				case f.Outcome == "accepted":
+					signed = accepted(sel, f)
+					d := base("order-sign", signAt, signed)
+					d.NoCardReason = store.NoCardAlreadyBest
+					if signed != res.Best.Product.ID {
+						d.NoCardReason = "below-threshold" // another suggestion: close enough to the best
+					}
+					ds = append(ds, d)
+				default:
+					d := base("order-sign", signAt, signed)
+					d.NoCardReason = store.NoCardSuppressed
+					ds = append(ds, d)
+				}
+			} else {
+				if rng.Float64() < 0.5 {
+					ds = append(ds, mk("order-select", at)) // seen at order-select, answered at order-sign
+					stats.Cards++
+				}
+				sign := mk("order-sign", signAt)
+				ds = append(ds, sign)
+				stats.Cards++
+				if f := feedback(sign); f != nil && f.Outcome == "accepted" {
+					signed = accepted(sign, f)
 				}
 			}
-			when := decided.At.Add(time.Duration(10+rng.IntN(300)) * time.Second)
-			f := store.Feedback{Client: client, ServiceID: decided.ServiceID, CardUUID: decided.CardUUID, OrderKey: orderKey,
-				Fingerprint: decided.Fingerprint, OutcomeSent: when, OutcomeAt: when, ReceivedAt: when.Add(time.Second)}
-			switch u := rng.Float64(); {
-			case u < 0.12:
-				continue // no feedback
-			case u < 0.12+0.88*accept[doctor]:
-				f.Outcome = "accepted"
-				j := 0
-				if v := rng.Float64(); v > 0.8 && len(decided.Suggestions) > 1 {
-					j = 1 + rng.IntN(len(decided.Suggestions)-1)
-				}
-				f.SuggestionUUID = decided.Suggestions[j].UUID
-			default:
-				f.Outcome = "overridden"
-				f.ReasonCode = pickReason(rng)
-				if f.ReasonCode != "" {
-					f.ReasonSystem = "https://valuerx.dev/fhir/CodeSystem/override-reason"
-				}
-			}
-			fs = append(fs, f)
-			stats.Feedback++
+			administer(signed, signAt)
 		}
 		if err := st.RecordDecisions(ctx, ds); err != nil {
 			return stats, fmt.Errorf("day %s: %w", day.Format("2006-01-02"), err)
 		}
 		if err := st.RecordFeedback(ctx, fs); err != nil {
+			return stats, fmt.Errorf("day %s: %w", day.Format("2006-01-02"), err)
+		}
+		if _, err := st.RecordAdministrations(ctx, as); err != nil {
 			return stats, fmt.Errorf("day %s: %w", day.Format("2006-01-02"), err)
 		}
 	}
