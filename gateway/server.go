@@ -268,7 +268,12 @@ func (g *Gateway) routes() http.Handler {
 	analytics.HandleFunc("/contracts", g.handleContracts).Methods(http.MethodGet)
 	analytics.HandleFunc("/report", g.handleReport).Methods(http.MethodGet)
 	analytics.HandleFunc("/report.csv", g.handleReportCSV).Methods(http.MethodGet)
-	analytics.HandleFunc("/dashboard", g.handleDashboard).Methods(http.MethodGet)
+	analytics.HandleFunc("/report/decisions", g.handleDecisionsJSON).Methods(http.MethodGet)
+	analytics.HandleFunc("/dashboard", g.handleDashboard(web.TabOverview)).Methods(http.MethodGet)
+	analytics.HandleFunc("/dashboard/families", g.handleDashboard(web.TabFamilies)).Methods(http.MethodGet)
+	analytics.HandleFunc("/dashboard/people", g.handleDashboard(web.TabPeople)).Methods(http.MethodGet)
+	analytics.HandleFunc("/dashboard/decisions", g.handleDashboard(web.TabDecisions)).Methods(http.MethodGet)
+	analytics.HandleFunc("/decisions/{card}", g.handleDecisionPage).Methods(http.MethodGet)
 	analytics.HandleFunc("/dashboard.css", g.handleDashboardCSS).Methods(http.MethodGet)
 	r.PathPrefix(comparePath).Handler(web.NewHandler(g.links, comparePath, g.log)).Methods(http.MethodGet, http.MethodHead)
 	for prefix, h := range g.cfg.Mounts {

@@ -724,4 +724,30 @@ func (s *SQLite) RecentOrders(ctx context.Context, q AggQuery, offset, limit int
 	return out, rows.Err()
 }
 
+// OrderOf returns the order of a decision's (client, order key); a decision without an order key
+// is an order of its own, named by its card (use "card:" + uuid).
+func (s *SQLite) OrderOf(ctx context.Context, client, orderKey string) (DecidedOrder, error) {
+	if err := s.RefreshRollups(ctx); err != nil {
+		return DecidedOrder{}, err
+	}
+	var o DecidedOrder
+	var at, enc string
+	err := s.rd.QueryRowContext(ctx, `SELECT offer_card, offer_at, record FROM rollup_orders WHERE client = ? AND order_key = ?`, client, orderKey).
+		Scan(&o.CardUUID, &at, &enc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return DecidedOrder{}, ErrNotFound
+	}
+	if err != nil {
+		return DecidedOrder{}, fmt.Errorf("store: order: %w", err)
+	}
+	if err := json.Unmarshal([]byte(enc), &o.OrderRecord); err != nil {
+		return DecidedOrder{}, fmt.Errorf("store: order: %w", err)
+	}
+	o.CardAt = parseTS(at)
+	return o, nil
+}
+
+// OrderKeyOf is the key OrderOf takes for a decision.
+func OrderKeyOf(d Decision) string { return orderKeyOf(d.Client, d.OrderKey, d.CardUUID)[1] }
+
 var _ Rollups = (*SQLite)(nil)
