@@ -104,6 +104,7 @@ type lineChart struct {
 
 type series struct {
 	ID, Name, Color string
+	Width           float64 // stroke width (adoption chart)
 	Points          string // "x,y x,y" for a polyline
 	Dots            []dot
 	LegendY         int

@@ -40,6 +40,19 @@ var dashTmpl = template.Must(template.New("").Funcs(template.FuncMap{
 		return out
 	},
 	"target": targetText,
+	"measure": func(measure string, v float64) string {
+		if measure == tracking.MeasureAnnualSavings {
+			return signedMoney(v)
+		}
+		return strconv.FormatFloat(v*100, 'f', 1, 64) + " %"
+	},
+	"dict": func(kv ...any) map[string]any {
+		m := map[string]any{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return m
+	},
 	"name": func(names map[string]string, id string) string {
 		if n := names[id]; n != "" {
 			return n
@@ -141,9 +154,54 @@ type dashView struct {
 	OlderQuery template.URL
 	NewerQuery template.URL
 	HasNewer   bool
+	// Reasons are override-reason matrices (rows: contracts, families, prescribers, locations;
+	// columns: the reason codes seen); Targets every target row of the tab.
+	Reasons map[string]reasonMatrix
+	Targets []targetRow
 	// CSV is each table's export link (the same filter); Self is this tab's path.
 	CSV  map[string]template.URL
 	Self string
+}
+
+type reasonMatrix struct {
+	Codes []string
+	Rows  []reasonMatrixRow
+}
+
+type reasonMatrixRow struct {
+	Label, Sub string
+	Counts     []int
+	Total      int
+}
+
+func matrixOf(rows []tracking.Row, label func(tracking.Row) (string, string)) reasonMatrix {
+	seen := map[string]bool{}
+	for _, r := range rows {
+		for k := range r.Overrides {
+			seen[k] = true
+		}
+	}
+	var m reasonMatrix
+	for k := range seen {
+		m.Codes = append(m.Codes, k)
+	}
+	sort.Strings(m.Codes)
+	for _, r := range rows {
+		l, sub := label(r)
+		mr := reasonMatrixRow{Label: l, Sub: sub, Counts: make([]int, len(m.Codes))}
+		for i, c := range m.Codes {
+			mr.Counts[i] = r.Overrides[c]
+			mr.Total += r.Overrides[c]
+		}
+		m.Rows = append(m.Rows, mr)
+	}
+	return m
+}
+
+// targetRow is one target of a contract (Family "") or of a family within a contract.
+type targetRow struct {
+	Contract, Family string
+	tracking.TargetResult
 }
 
 // CSVTables are the tables the CSV export serves one at a time (?table=).
@@ -194,8 +252,8 @@ func buildChart(rows []tracking.Row, label func(tracking.Row) string) savingsCha
 	return c
 }
 
-// adoptionChart draws the share of orders on the recommended product per month, one line per
-// family (the families with the most orders, up to the palette's ten) and the whole filter.
+// adoptionChart draws the share of orders on the recommended product per month for the whole
+// filter (black, thick) and the five families with the most orders.
 func adoptionChart(rows []tracking.AdoptionRow, total tracking.AdoptionRow, names map[string]string) lineChart {
 	lc := lineChart{Width: 640, Left: 44, Right: 630, Top: 8, Bottom: 188, Unit: "%"}
 	months := map[string]bool{}
@@ -224,8 +282,10 @@ func adoptionChart(rows []tracking.AdoptionRow, total tracking.AdoptionRow, name
 	yOf := func(share float64) float64 { return float64(lc.Bottom) - share*float64(lc.Bottom-lc.Top) }
 	top := append([]tracking.AdoptionRow(nil), rows...)
 	sort.SliceStable(top, func(i, j int) bool { return top[i].Orders > top[j].Orders })
-	if len(top) > len(palette)-1 {
-		top = top[:len(palette)-1]
+	// Five families at most beside the whole: more lines are a tangle (the table below has every
+	// family's own line; the family filter draws one alone).
+	if len(top) > 5 {
+		top = top[:5]
 	}
 	sort.Slice(top, func(i, j int) bool { return top[i].Family < top[j].Family })
 	all := total
@@ -244,7 +304,10 @@ func adoptionChart(rows []tracking.AdoptionRow, total tracking.AdoptionRow, name
 				color = "#882255"
 			}
 		}
-		s := series{ID: r.Family, Name: name, Color: color}
+		s := series{ID: r.Family, Name: name, Color: color, Width: 2}
+		if i == 0 {
+			s.Width = 3.5
+		}
 		var pts []string
 		for _, m := range r.Months {
 			x, y := round1(xOf(idx[m.Month])), round1(yOf(m.Share))
@@ -374,6 +437,24 @@ func RenderDashboard(w http.ResponseWriter, p DashboardPage) {
 		if len(r.Targets) > 0 {
 			v.HasTarget = true
 		}
+		if (p.Tab == TabOverview && r.Family == "") || (p.Tab == TabFamilies && r.Family != "") {
+			for _, t := range r.Targets {
+				v.Targets = append(v.Targets, targetRow{Contract: r.Contract, Family: r.Family, TargetResult: t})
+			}
+		}
+	}
+	v.Reasons = map[string]reasonMatrix{
+		"contracts": matrixOf(rep.Contracts, func(r tracking.Row) (string, string) { return r.Contract, "" }),
+		"families":  matrixOf(rep.Families, func(r tracking.Row) (string, string) { return r.Family, r.Contract }),
+	}
+	if p.Tab == TabPeople {
+		locs := make([]tracking.Row, len(rep.Locations))
+		for i, l := range rep.Locations {
+			locs[i] = l.Row
+			locs[i].Prescriber = l.Location // the matrix's label only
+		}
+		v.Reasons["prescribers"] = matrixOf(rep.Prescribers, func(r tracking.Row) (string, string) { return r.Prescriber, "" })
+		v.Reasons["locations"] = matrixOf(locs, func(r tracking.Row) (string, string) { return r.Prescriber, "" })
 	}
 	if p.Tab == TabFamilies {
 		v.Adoption = adoptionChart(rep.Adoption, rep.AdoptionTotal, p.Names)

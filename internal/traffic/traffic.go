@@ -53,9 +53,26 @@ func DemoScorer() (*scoring.Scorer, *scoring.Registry, *scoring.Catalog, error) 
 }
 
 type Config struct {
+	// Ledger, when set, is told the truth of every order as it is generated: what a test
+	// computes expected figures from by hand, without the store, the rollup or package tracking.
+	Ledger       func(Truth)
 	Seed         uint64
 	Days, PerDay int
 	End          time.Time // first day after the traffic
+}
+
+// Truth is one generated order as the generator decided it.
+type Truth struct {
+	FirstAt                                time.Time // the order's first hook
+	Contract, Arrangement, Family          string
+	Prescriber, Location                   string
+	Card                                   bool    // a card was shown (else NoCardReason)
+	NoCardReason                           string  // the first decision's; the order's only one
+	Outcome                                string  // accepted | overridden | "" (no feedback)
+	Reason                                 string  // override reason ("" = none given)
+	PayerSaved, PatientSaved, OrgImpact    float64 // accepted: the accepted suggestion's per-course figures
+	Ordered, Recommended, Accepted, Signed string
+	Administrations                        int
 }
 
 // Stats counts what Generate wrote: orders (CardOrders of them got a card, NoCard did not),
@@ -146,9 +163,9 @@ func Generate(ctx context.Context, st store.Store, sc *scoring.Scorer, reg *scor
 			// administer records the signed product's completed administrations, every three
 			// weeks from a few days after signing, for most signed orders (some are never given,
 			// some are given before the traffic ends only in part).
-			administer := func(product string, signed time.Time) {
+			administer := func(product string, signed time.Time) (given int) {
 				if rng.Float64() < 0.15 {
-					return
+					return 0
 				}
 				first := signed.Add(time.Duration(2+rng.IntN(6)) * 24 * time.Hour)
 				for k := 0; k < 1+rng.IntN(6); k++ {
@@ -159,7 +176,9 @@ func Generate(ctx context.Context, st store.Store, sc *scoring.Scorer, reg *scor
 					as = append(as, store.Administration{Client: client, OrderKey: orderKey, Key: fmt.Sprintf("%s-a%d", id, k),
 						ProductID: product, Status: "completed", At: when, ImportedAt: cfg.End})
 					stats.Administrations++
+					given++
 				}
+				return given
 			}
 			signAt := at.Add(time.Duration(2+rng.IntN(20)) * time.Minute)
 			if res.Best == nil {
@@ -172,7 +191,11 @@ func Generate(ctx context.Context, st store.Store, sc *scoring.Scorer, reg *scor
 				}
 				ds = append(ds, d)
 				stats.NoCard++
-				administer(d.OrderedProductID, signAt)
+				n := administer(d.OrderedProductID, signAt)
+				if cfg.Ledger != nil {
+					cfg.Ledger(Truth{FirstAt: signAt, Contract: d.ContractID, Arrangement: d.Arrangement, Family: d.GroupID, Prescriber: d.UserID,
+						Location: site, NoCardReason: d.NoCardReason, Ordered: d.OrderedProductID, Signed: d.OrderedProductID, Administrations: n})
+				}
 				continue
 			}
 			stats.CardOrders++
@@ -235,7 +258,24 @@ func Generate(ctx context.Context, st store.Store, sc *scoring.Scorer, reg *scor
 				return d.OrderedProductID
 			}
 			signed := res.Ordered.Product.ID
+			truth := Truth{FirstAt: signAt, Card: true, Contract: res.Contract.ID, Arrangement: string(res.Contract.Arrangement), Family: res.Group.ID,
+				Prescriber: fmt.Sprintf("Practitioner/dr-%02d", doctor+1), Location: site, Ordered: res.Ordered.Product.ID, Recommended: res.Best.Product.ID}
+			// decided books the feedback f on card d as the order's outcome.
+			decided := func(d store.Decision, f *store.Feedback) {
+				if f == nil {
+					return
+				}
+				truth.Outcome, truth.Reason = f.Outcome, f.ReasonCode
+				if f.Outcome == "accepted" {
+					for _, sg := range d.Suggestions {
+						if sg.UUID == f.SuggestionUUID {
+							truth.Accepted, truth.PayerSaved, truth.PatientSaved, truth.OrgImpact = sg.ProductID, sg.PayerSaving, sg.PatientSaving, sg.OrgImpact
+						}
+					}
+				}
+			}
 			if rng.Float64() < 0.7 && rng.Float64() < 0.4 {
+				truth.FirstAt = at
 				// Seen and answered at order-select: the draft the EHR signs then carries the
 				// choice, and order-sign needs no card (the accepted product is already the best;
 				// an override is not shown again).
@@ -243,12 +283,15 @@ func Generate(ctx context.Context, st store.Store, sc *scoring.Scorer, reg *scor
 				ds = append(ds, sel)
 				stats.Cards++
 				f := feedback(sel)
+				decided(sel, f)
 				switch {
 				case f == nil:
 					sign := mk("order-sign", signAt)
 					ds = append(ds, sign)
 					stats.Cards++
-					if g := feedback(sign); g != nil && g.Outcome == "accepted" {
+					g := feedback(sign)
+					decided(sign, g)
+					if g != nil && g.Outcome == "accepted" {
 						signed = accepted(sign, g)
 					}
 				case f.Outcome == "accepted":
@@ -268,15 +311,22 @@ func Generate(ctx context.Context, st store.Store, sc *scoring.Scorer, reg *scor
 				if rng.Float64() < 0.5 {
 					ds = append(ds, mk("order-select", at)) // seen at order-select, answered at order-sign
 					stats.Cards++
+					truth.FirstAt = at
 				}
 				sign := mk("order-sign", signAt)
 				ds = append(ds, sign)
 				stats.Cards++
-				if f := feedback(sign); f != nil && f.Outcome == "accepted" {
+				f := feedback(sign)
+				decided(sign, f)
+				if f != nil && f.Outcome == "accepted" {
 					signed = accepted(sign, f)
 				}
 			}
-			administer(signed, signAt)
+			truth.Signed = signed
+			truth.Administrations = administer(signed, signAt)
+			if cfg.Ledger != nil {
+				cfg.Ledger(truth)
+			}
 		}
 		if err := st.RecordDecisions(ctx, ds); err != nil {
 			return stats, fmt.Errorf("day %s: %w", day.Format("2006-01-02"), err)
