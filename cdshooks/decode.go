@@ -295,46 +295,60 @@ func cdsDraftOrdersFast(raw json.RawMessage) (refs map[string]bool, fullURLs []s
 func draftOrdersWalk(raw json.RawMessage, f *fieldReader) (refs map[string]bool, fullURLs []string, ok bool) {
 	// raw is part of a validated body: rawjson walks it with encoding/json's rules for a struct
 	// (case-insensitive keys, last match wins, null as absent), and anything of the wrong JSON
-	// type sends the caller to the detailed path, as a failed decode did.
-	if rt, ok := cdsOptString(f.get(raw, "resourceType")); !ok || rt != "Bundle" {
+	// type sends the caller to the detailed path, as a failed decode did. Each object is walked
+	// once for all the members read.
+	top := f.fields(raw, bundleMembers)
+	if rt, ok := cdsOptString(top[0], top[0] != nil); !ok || rt != "Bundle" {
 		return nil, nil, false
 	}
-	var entries []json.RawMessage
-	if e, found := f.get(raw, "entry"); found && !rawjson.IsNull(e) {
-		if entries, ok = rawjson.Elements(e); !ok {
-			return nil, nil, false
-		}
+	e := top[1]
+	refs = map[string]bool{}
+	if e == nil || rawjson.IsNull(e) {
+		return refs, nil, true
 	}
-	refs = make(map[string]bool, len(entries))
-	for _, e := range entries {
+	if rawjson.Kind(e) != '[' {
+		return nil, nil, false
+	}
+	okAll := rawjson.EachElement(e, func(e []byte) bool {
 		if rawjson.Kind(e) != '{' {
-			return nil, nil, false // null or not an object
+			return false // null or not an object
 		}
-		fu, ok := cdsOptString(f.get(e, "fullUrl"))
+		m := f.fields(e, entryMembers)
+		fuRaw, res := m[0], m[1]
+		fu, ok := cdsOptString(fuRaw, fuRaw != nil)
 		if !ok {
-			return nil, nil, false
+			return false
 		}
 		if fu != "" {
 			fullURLs = append(fullURLs, fu)
 		}
-		res, found := f.get(e, "resource")
-		if !found || rawjson.IsNull(res) {
-			continue
+		if res == nil || rawjson.IsNull(res) {
+			return true
 		}
 		if rawjson.Kind(res) != '{' {
-			return nil, nil, false
+			return false
 		}
-		typ, ok1 := cdsOptString(f.get(res, "resourceType"))
-		id, ok2 := cdsOptString(f.get(res, "id"))
+		m = f.fields(res, idMembers)
+		typ, ok1 := cdsOptString(m[0], m[0] != nil)
+		id, ok2 := cdsOptString(m[1], m[1] != nil)
 		if !ok1 || !ok2 || typ == "" {
-			return nil, nil, false
+			return false
 		}
 		if id != "" {
 			refs[typ+"/"+id] = true
 		}
+		return true
+	})
+	if !okAll {
+		return nil, nil, false
 	}
 	return refs, fullURLs, true
 }
+
+var (
+	entryMembers = []string{"fullUrl", "resource"}
+	idMembers    = []string{"resourceType", "id"}
+)
 
 // draftOrdersDecoded is cdsDraftOrdersFast with encoding/json, for Bundles whose objects repeat
 // a member: encoding/json merges repeats in ways rawjson does not follow.
@@ -619,12 +633,12 @@ func LooksLikeUUID(s string) bool {
 // which do not validate or decode the same bytes again.
 func cdsDecodeObject(body []byte) (map[string]json.RawMessage, *Error) {
 	if rawjson.Kind(body) != '{' {
-		if !json.Valid(body) {
+		if !rawjson.Valid(body) {
 			return nil, cdsSyntaxError("body is not valid JSON")
 		}
 		return nil, cdsSyntaxError("body is not a JSON object")
 	}
-	if !json.Valid(body) {
+	if !rawjson.Valid(body) {
 		return nil, cdsSyntaxError("body is not valid JSON")
 	}
 	top, ok := rawjson.Object(body)

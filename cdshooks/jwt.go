@@ -17,11 +17,14 @@ package cdshooks
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -424,7 +427,13 @@ func (v *Verifier) Verify(ctx context.Context, token, audience string) (*Claims,
 		return v.jwtKeyFor(ctx, t, claims, &vs)
 	})
 	ids := func(e *AuthError) *AuthError {
-		e.Issuer, e.KeyID, e.JTI = claims.Issuer, vs.kid, claims.ID
+		// What a refused token says of itself is the caller's text until its issuer is known: a
+		// jti is logged as a tag only (it correlates repeats, and was seen to carry a name and a
+		// birth date); an untrusted issuer only when it looks like an issuer URL, and its kid not.
+		e.Issuer, e.KeyID, e.JTI = claims.Issuer, loggableKID(vs.kid), loggableTag(claims.ID)
+		if vs.client == nil {
+			e.Issuer, e.KeyID = loggableIssuer(claims.Issuer), ""
+		}
 		return e
 	}
 	if err != nil {
@@ -586,6 +595,45 @@ func jwtOr[T int64 | time.Duration](v, def T) T {
 		return def
 	}
 	return v
+}
+
+// loggableTag is a short hash of a caller's value, for logs that must tell repeats apart without
+// repeating the value.
+func loggableTag(v string) string {
+	if v == "" {
+		return ""
+	}
+	h := sha256.Sum256([]byte(v))
+	return "sha256:" + hex.EncodeToString(h[:6])
+}
+
+// loggableIssuer is an untrusted iss as logged: as sent when it is a plain issuer URL
+// (scheme://host[:port][/path] of URL characters, at most 96 of them), which is what an operator
+// needs to recognise a misconfigured EHR; otherwise a tag.
+func loggableIssuer(iss string) string {
+	if iss == "" {
+		return ""
+	}
+	u, err := url.Parse(iss)
+	ok := err == nil && len(iss) <= 96 && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" &&
+		u.User == nil && u.RawQuery == "" && u.Fragment == "" && !strings.ContainsFunc(iss, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(".-_:/~", r))
+	})
+	if ok {
+		return iss
+	}
+	return loggableTag(iss)
+}
+
+// loggableKID is a kid as logged: as sent when it is short and of the characters key ids are
+// made of (key rotation problems need it), otherwise a tag.
+func loggableKID(kid string) string {
+	if len(kid) <= 64 && !strings.ContainsFunc(kid, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._-:=+/", r))
+	}) {
+		return kid
+	}
+	return loggableTag(kid)
 }
 
 func jwtTruncate(s string) string {

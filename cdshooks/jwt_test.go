@@ -900,3 +900,38 @@ func TestStaticKeysIgnoreJKU(t *testing.T) {
 		t.Fatalf("the jku was fetched %d times for a client with static keys", n)
 	}
 }
+
+// A refused token's own claims are the caller's text: the error (which is logged) carries the
+// jti only as a tag, and an untrusted issuer only when it is a plain issuer URL (the issue 11
+// review found a jti holding a name and a birth date logged verbatim).
+func TestAuthErrorKeepsCallerTextOut(t *testing.T) {
+	f := newJWTFixture(t)
+	v := f.verifier(t, nil)
+	key, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ iss, wantIss string }{
+		{"Jane Doe DOB 1961-07-04", ""},
+		{"https://unknown-ehr.example/oauth", `iss="https://unknown-ehr.example/oauth"`},
+		{jwtTestECIss, `iss="` + jwtTestECIss + `"`}, // trusted: wrong key, still named
+	} {
+		claims := f.stdClaims(c.iss)
+		claims["jti"] = "MBI 1EG4TE5MK73 Jane Doe"
+		tok := jwtForge(t, jwt.SigningMethodES384, map[string]any{"alg": "ES384", "typ": "JWT", "kid": "Jane Doe 1961"}, claims, key)
+		_, err := v.Verify(context.Background(), tok, jwtTestAud)
+		if err == nil {
+			t.Fatalf("iss %q: a token signed by an unknown key was accepted", c.iss)
+		}
+		s := err.Error()
+		if strings.Contains(s, "Jane") || strings.Contains(s, "1EG4TE5MK73") || strings.Contains(s, "1961") {
+			t.Errorf("iss %q: caller text in the logged error: %s", c.iss, s)
+		}
+		if c.wantIss != "" && !strings.Contains(s, c.wantIss) {
+			t.Errorf("iss %q: %s does not name the issuer", c.iss, s)
+		}
+		if !strings.Contains(s, `jti="sha256:`) {
+			t.Errorf("iss %q: %s has no jti tag", c.iss, s)
+		}
+	}
+}

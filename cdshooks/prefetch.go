@@ -58,7 +58,7 @@ func (r *Request) PrefetchValue(key string) (PrefetchState, json.RawMessage) {
 	if rawjson.IsNull(raw) {
 		return PrefetchNull, nil
 	}
-	if rawjson.Kind(raw) != '{' || (!r.validJSON && !json.Valid(raw)) {
+	if rawjson.Kind(raw) != '{' || (!r.validJSON && !rawjson.Valid(raw)) {
 		return PrefetchAbsent, nil
 	}
 	if st := classifyPrefetch(raw); st != PrefetchAbsent {
@@ -86,47 +86,62 @@ func classifyPrefetch(raw json.RawMessage) PrefetchState {
 // classifyPrefetchFast is classifyPrefetch for objects without repeated members; it notes in f
 // when it met one.
 func classifyPrefetchFast(raw json.RawMessage, f *fieldReader) PrefetchState {
-	rt, ok := cdsOptString(f.get(raw, "resourceType"))
+	// One walk over each object for all the members read (a walk per member read the whole
+	// Bundle once for resourceType and once more for entry).
+	top := f.fields(raw, bundleMembers)
+	rt, ok := cdsOptString(top[0], top[0] != nil)
 	if !ok || strings.TrimSpace(rt) == "" {
 		return PrefetchAbsent
 	}
-	entryRaw, found := f.get(raw, "entry")
-	var entries []json.RawMessage
-	if found && !rawjson.IsNull(entryRaw) {
-		if entries, ok = rawjson.Elements(entryRaw); !ok {
-			return PrefetchAbsent
-		}
-	}
+	entryRaw := top[1]
 	// Every entry is checked before deciding: a wrongly typed one anywhere makes the value
 	// unusable, as a failed decode did.
-	onlyOutcomes := true
-	for _, e := range entries {
-		typ := ""
-		if !rawjson.IsNull(e) {
-			if rawjson.Kind(e) != '{' {
-				return PrefetchAbsent
-			}
-			if res, found := f.get(e, "resource"); found && !rawjson.IsNull(res) {
-				if rawjson.Kind(res) != '{' {
-					return PrefetchAbsent
-				}
-				if typ, ok = cdsOptString(f.get(res, "resourceType")); !ok {
-					return PrefetchAbsent
-				}
-			}
+	onlyOutcomes, entries := true, 0
+	if entryRaw != nil && !rawjson.IsNull(entryRaw) {
+		if rawjson.Kind(entryRaw) != '[' {
+			return PrefetchAbsent
 		}
-		if typ != "OperationOutcome" {
-			onlyOutcomes = false
+		okAll := rawjson.EachElement(entryRaw, func(e []byte) bool {
+			entries++
+			typ := ""
+			if !rawjson.IsNull(e) {
+				if rawjson.Kind(e) != '{' {
+					return false
+				}
+				if res := f.fields(e, resourceMember)[0]; res != nil && !rawjson.IsNull(res) {
+					if rawjson.Kind(res) != '{' {
+						return false
+					}
+					var ok bool
+					rtv := f.fields(res, resourceTypeMember)[0]
+					if typ, ok = cdsOptString(rtv, rtv != nil); !ok {
+						return false
+					}
+				}
+			}
+			if typ != "OperationOutcome" {
+				onlyOutcomes = false
+			}
+			return true
+		})
+		if !okAll {
+			return PrefetchAbsent
 		}
 	}
 	switch {
 	case rt == "OperationOutcome":
 		return PrefetchOutcome
-	case rt == "Bundle" && len(entries) > 0 && onlyOutcomes:
+	case rt == "Bundle" && entries > 0 && onlyOutcomes:
 		return PrefetchOutcome
 	}
 	return PrefetchPresent
 }
+
+var (
+	bundleMembers      = []string{"resourceType", "entry"}
+	resourceMember     = []string{"resource"}
+	resourceTypeMember = []string{"resourceType"}
+)
 
 // classifyPrefetchDecoded is the classification with encoding/json, for values whose objects
 // repeat a member: encoding/json merges repeats in ways rawjson does not follow.
@@ -161,7 +176,11 @@ func classifyPrefetchDecoded(raw []byte) PrefetchState {
 
 // fieldReader reads members of validated JSON with rawjson and notes when a name matches more
 // than one member (see rawjson.FieldN): the caller then decodes with encoding/json instead.
-type fieldReader struct{ dup bool }
+type fieldReader struct {
+	dup    bool
+	vals   [4][]byte
+	counts [4]int
+}
 
 func (f *fieldReader) get(b []byte, name string) ([]byte, bool) {
 	v, n := rawjson.FieldN(b, name)
@@ -169,4 +188,21 @@ func (f *fieldReader) get(b []byte, name string) ([]byte, bool) {
 		f.dup = true
 	}
 	return v, n > 0
+}
+
+// fields reads up to four members of the object b in one walk (rawjson.Fields): the values, nil
+// for a member that is absent (or when b is not an object). The result is valid until the next
+// call.
+func (f *fieldReader) fields(b []byte, names []string) [][]byte {
+	vals, counts := f.vals[:len(names)], f.counts[:len(names)]
+	if !rawjson.Fields(b, names, vals, counts) {
+		clear(vals)
+		return vals
+	}
+	for _, n := range counts {
+		if n > 1 {
+			f.dup = true
+		}
+	}
+	return vals
 }

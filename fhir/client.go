@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"valuerx/internal/rawjson"
 )
 
 // Defaults for Client fields left zero.
@@ -169,7 +171,7 @@ func (c *Client) Search(ctx context.Context, query string) ([]json.RawMessage, e
 		if err != nil {
 			return out, err
 		}
-		res, next, err := BundleResources(body)
+		res, next, err := ValidBundleResources(body) // do validated body
 		if err != nil {
 			return out, &Error{Op: op, Status: http.StatusOK, Code: "not-a-bundle", kind: ErrInvalidResponse}
 		}
@@ -275,6 +277,12 @@ func (c *Client) resolve(ref string) (*url.URL, error) {
 	if strings.Contains(pathPart, "://") || strings.HasPrefix(pathPart, "//") {
 		return c.resolveFrom(base, ref)
 	}
+	// A path-absolute link that names the base path ("/fhir/Coverage?_page=2" from a server at
+	// /fhir) is what some servers write in next links; joined to the base it would become
+	// /fhir/fhir/Coverage. Other leading-slash references ("/Patient/1") stay relative to the base.
+	if base.Path != "" && (pathPart == base.Path || strings.HasPrefix(pathPart, base.Path+"/")) {
+		return c.resolveFrom(base, ref)
+	}
 	r, err := url.Parse(strings.TrimPrefix(ref, "/"))
 	if err != nil {
 		return nil, errors.New("fhir: URL does not parse")
@@ -282,8 +290,8 @@ func (c *Client) resolve(ref string) (*url.URL, error) {
 	if r.Scheme != "" || r.Host != "" || r.Opaque != "" {
 		return nil, errors.New("fhir: URL is not relative")
 	}
-	if strings.Contains("/"+r.Path+"/", "/../") || strings.Contains("/"+r.Path+"/", "/./") {
-		return nil, errors.New("fhir: dot segments in URL")
+	if strings.Contains("/"+r.Path+"/", "/../") || strings.Contains("/"+r.Path+"/", "/./") || strings.Contains(r.Path, ";") {
+		return nil, errors.New("fhir: dot segments or path parameters in URL")
 	}
 	u := *base
 	u.Path = base.Path + "/" + r.Path
@@ -325,7 +333,9 @@ func underBase(u, base *url.URL) bool {
 	if strings.Contains(p+"/", "/../") || strings.Contains(p+"/", "/./") {
 		return false
 	}
-	return true
+	// A path parameter: Tomcat and Jetty (HAPI FHIR and many Java servers) read "/..;/" as "..",
+	// so "/fhir/..;/admin" would leave the base there. FHIR's REST paths never need one.
+	return !strings.Contains(p, ";")
 }
 
 func sameOrigin(a, b *url.URL) bool {
@@ -387,7 +397,7 @@ func (c *Client) do(ctx context.Context, op string, u *url.URL) (json.RawMessage
 		return nil, &Error{Op: op, Status: resp.StatusCode, Code: "too-large", kind: ErrInvalidResponse}
 	}
 	raw = bytes.TrimSpace(raw)
-	if !json.Valid(raw) {
+	if !rawjson.Valid(raw) {
 		return nil, &Error{Op: op, Status: resp.StatusCode, Code: "not-json", kind: ErrInvalidResponse}
 	}
 	return raw, nil

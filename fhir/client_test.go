@@ -400,6 +400,50 @@ func TestClientRelativeNextLink(t *testing.T) {
 	}
 }
 
+// A path parameter cannot step out of the base (Java servlet containers read "/..;/" as "/../"),
+// in a next link or a reference; and a path-absolute next link that names the base path is
+// followed where it points, not under the base a second time (/fhir/fhir/...).
+func TestClientPathParametersAndRootedLinks(t *testing.T) {
+	var admin, page2, doubled atomic.Int64
+	mux := http.NewServeMux()
+	mux.HandleFunc("/fhir/MedicationRequest", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("page") == "2" {
+			page2.Add(1)
+			writeJSON(w, 200, []byte(`{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"MedicationRequest","id":"b"}}]}`))
+			return
+		}
+		writeJSON(w, 200, []byte(`{"resourceType":"Bundle","type":"searchset","link":[{"relation":"next","url":"/fhir/MedicationRequest?page=2"}],"entry":[{"resource":{"resourceType":"MedicationRequest","id":"a"}}]}`))
+	})
+	mux.HandleFunc("/fhir/Coverage", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, []byte(`{"resourceType":"Bundle","type":"searchset","link":[{"relation":"next","url":"/fhir/..;/admin/export"}],"entry":[{"resource":{"resourceType":"Coverage","id":"c"}}]}`))
+	})
+	mux.HandleFunc("/fhir/fhir/", func(w http.ResponseWriter, r *http.Request) { doubled.Add(1) })
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, ";") || strings.HasPrefix(r.URL.Path, "/admin") {
+			admin.Add(1)
+		}
+	})
+	ts := serve(t, mux)
+	c, err := NewClient(ts.URL+"/fhir", secretToken, ts.Client(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Search(t.Context(), "MedicationRequest?patient=1")
+	if err != nil || len(res) != 2 || page2.Load() != 1 || doubled.Load() != 0 {
+		t.Errorf("rooted next link: res %d, err %v, page 2 hits %d, /fhir/fhir hits %d", len(res), err, page2.Load(), doubled.Load())
+	}
+	res, err = c.Search(t.Context(), "Coverage?patient=1")
+	if !errors.Is(err, ErrForeignLink) || len(res) != 1 {
+		t.Errorf("next link with ..;: res %d, err %v", len(res), err)
+	}
+	if _, err := c.Read(t.Context(), "Patient", "..;"); err == nil {
+		t.Error("a read with a path parameter was sent")
+	}
+	if n := admin.Load(); n != 0 {
+		t.Errorf("%d requests with a path parameter or outside the base reached the server", n)
+	}
+}
+
 func TestClientSelfLinkingNextStops(t *testing.T) {
 	var hits atomic.Int64
 	ts := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -32,7 +32,7 @@ const (
 // carrying a string resourceType. It never fails: callers use it to dispatch on untrusted input.
 func ResourceType(raw json.RawMessage) string {
 	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '{' || !json.Valid(raw) {
+	if len(raw) == 0 || raw[0] != '{' || !rawjson.Valid(raw) {
 		return ""
 	}
 	return resourceTypeValid(raw)

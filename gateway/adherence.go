@@ -307,7 +307,7 @@ func (g *Gateway) dispenses(ctx context.Context, req *cdshooks.Request, oc *cdsh
 	state, raw := req.PrefetchValue(keyDispenses)
 	switch state {
 	case cdshooks.PrefetchPresent:
-		res, _, err := fhir.BundleResources(raw)
+		res, _, err := fhir.ValidBundleResources(raw) // a prefetch value: valid JSON
 		if err != nil {
 			return nil, false
 		}

@@ -54,8 +54,9 @@ func parseFHIRBase(s string) (fhirBase, error) {
 		return fhirBase{}, errors.New("must be scheme://host[:port]/path without user info, query or fragment")
 	}
 	p := strings.TrimRight(u.Path, "/")
-	if strings.Contains(p+"/", "/../") || strings.Contains(p+"/", "/./") {
-		return fhirBase{}, errors.New("must not contain dot segments")
+	if strings.Contains(p+"/", "/../") || strings.Contains(p+"/", "/./") || strings.Contains(p, ";") {
+		// ";": Java servlet containers read "/..;/" as "/../" (fhir.underBase says more).
+		return fhirBase{}, errors.New("must not contain dot segments or path parameters (;)")
 	}
 	port := u.Port()
 	if port == "" {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/time/rate"
@@ -54,8 +56,12 @@ type AnalystAuth struct {
 	// SecureCookie marks the session cookie Secure (and names it __Host-...): set it when
 	// browsers reach valuerx over https, at valuerx or at a proxy in front of it.
 	SecureCookie bool
-	// PasswordChecksPerSecond bounds bcrypt work from login attempts, so a flood of guesses
-	// cannot take the CPU the hooks need (default 10 a second, bursts of 20); beyond it, 429.
+	// PasswordChecksPerSecond bounds bcrypt work from password checks over all callers, so a
+	// flood of guesses cannot take the CPU the hooks need: one check at cost 12 is about 0.2 s of
+	// a core, so the default of 2 a second (bursts of 4) holds guessing to a fifth of a core.
+	// Beyond it, or beyond half of it from one address (bursts of 3), or while another
+	// check is running, 429. A verified name and password is remembered for a few minutes, so
+	// a Prometheus scraper's Basic credentials cost one bcrypt, not one per scrape.
 	PasswordChecksPerSecond float64
 }
 
@@ -110,7 +116,12 @@ type analysts struct {
 	ttl        time.Duration
 	secure     bool
 	cookieName string
-	limiter    *rate.Limiter
+	limiter    *rate.Limiter                         // bcrypt checks over all callers
+	perAddr    *expirable.LRU[string, *rate.Limiter] // bcrypt checks per remote address
+	addrRate   rate.Limit
+	addrBurst  int
+	checking   chan struct{}                             // one bcrypt at a time
+	verified   *expirable.LRU[[sha256.Size]byte, string] // keyed MAC of a verified name and password
 	oidc       *oidcAnalysts
 	external   *url.URL
 	now        func() time.Time
@@ -164,9 +175,13 @@ func newAnalysts(a AnalystAuth, externalURL string, now func() time.Time, reg pr
 	}
 	perSec := a.PasswordChecksPerSecond
 	if perSec <= 0 {
-		perSec = 10
+		perSec = 2
 	}
-	an.limiter = rate.NewLimiter(rate.Limit(perSec), int(max(1, 2*perSec)))
+	an.limiter = rate.NewLimiter(rate.Limit(perSec), int(max(2, 2*perSec)))
+	an.addrRate, an.addrBurst = rate.Limit(max(0.5, perSec/2)), int(max(3, perSec))
+	an.perAddr = expirable.NewLRU[string, *rate.Limiter](4096, nil, 10*time.Minute)
+	an.checking = make(chan struct{}, 1)
+	an.verified = expirable.NewLRU[[sha256.Size]byte, string](256, nil, verifiedPasswordTTL)
 	if a.OIDC != nil {
 		if an.oidc, err = newOIDCAnalysts(*a.OIDC, now); err != nil {
 			return nil, err
@@ -213,7 +228,7 @@ func (an *analysts) authenticate(r *http.Request) (string, *analystFailure) {
 		if !ok {
 			return "", refuse("malformed Basic credentials")
 		}
-		return an.checkPassword(name, pw)
+		return an.checkPassword(remoteAddr(r), name, pw)
 	default:
 		return "", refuse("unsupported Authorization scheme")
 	}
@@ -227,13 +242,39 @@ func (an *analysts) authenticate(r *http.Request) (string, *analystFailure) {
 	return "", refuse("no credential")
 }
 
-// checkPassword compares against the account's hash, or a dummy one for an unknown name.
-func (an *analysts) checkPassword(name, pw string) (string, *analystFailure) {
+// verifiedPasswordTTL is how long a verified name and password is taken without bcrypt again.
+// Short, so that a password removed from the configuration (which restarts valuerx anyway) or
+// changed stops working soon on a long-running scraper.
+const verifiedPasswordTTL = 5 * time.Minute
+
+// checkPassword compares against the account's hash, or a dummy one for an unknown name. bcrypt
+// is slow on purpose, which makes every guess cost the server CPU the hooks need: checks are
+// rationed per address and overall, run one at a time, and a name and password verified in the
+// last few minutes is recognised by a keyed MAC instead of bcrypt again.
+func (an *analysts) checkPassword(addr, name, pw string) (string, *analystFailure) {
 	if len(an.accounts) == 0 {
 		return "", refuse("Basic credentials but no local accounts configured")
 	}
-	if !an.limiter.Allow() {
-		return "", &analystFailure{status: http.StatusTooManyRequests, reason: "too many password attempts"}
+	tag := an.credentialTag(name, pw)
+	if who, ok := an.verified.Get(tag); ok {
+		if _, still := an.accounts[name]; still {
+			return who, nil
+		}
+	}
+	busy := &analystFailure{status: http.StatusTooManyRequests, reason: "too many password attempts"}
+	lim, ok := an.perAddr.Get(addr)
+	if !ok {
+		lim = rate.NewLimiter(an.addrRate, an.addrBurst)
+		an.perAddr.Add(addr, lim)
+	}
+	if !lim.Allow() || !an.limiter.Allow() {
+		return "", busy
+	}
+	select {
+	case an.checking <- struct{}{}:
+		defer func() { <-an.checking }()
+	default:
+		return "", busy
 	}
 	hash, known := an.accounts[name]
 	if !known {
@@ -242,7 +283,31 @@ func (an *analysts) checkPassword(name, pw string) (string, *analystFailure) {
 	if err := bcrypt.CompareHashAndPassword(hash, []byte(pw)); err != nil || !known {
 		return "", refuse("wrong name or password")
 	}
-	return "local:" + name, nil
+	who := "local:" + name
+	an.verified.Add(tag, who)
+	return who, nil
+}
+
+// credentialTag is a MAC of a name and password under the session key: what the verified cache
+// holds instead of the password, useless without the key.
+func (an *analysts) credentialTag(name, pw string) [sha256.Size]byte {
+	m := hmac.New(sha256.New, an.key)
+	m.Write([]byte("valuerx analyst password\x00"))
+	m.Write([]byte(name))
+	m.Write([]byte{0})
+	m.Write([]byte(pw))
+	var t [sha256.Size]byte
+	m.Sum(t[:0])
+	return t
+}
+
+// remoteAddr is the caller's IP without the port (the rationing key for password checks).
+func remoteAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // Session cookies: "v1.<base64url identity>.<expiry unix>.<base64url HMAC-SHA256>" over the
@@ -364,7 +429,7 @@ func (g *Gateway) requireAnalyst(next http.Handler) http.Handler {
 
 func (g *Gateway) analystRefused(r *http.Request, fail *analystFailure) {
 	g.analysts.failures.WithLabelValues(fail.reason).Inc()
-	g.log.Warn("analyst authentication failed", "route", routeLabel(r), "request_id", requestID(r.Context()), "reason", fail.reason)
+	g.log.Warn("analyst authentication failed", "route", g.routeLabel(r), "request_id", requestID(r.Context()), "reason", fail.reason)
 }
 
 func wantsHTML(r *http.Request) bool {
@@ -444,7 +509,7 @@ func (g *Gateway) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	next := r.PostForm.Get("next")
-	who, fail := g.analysts.checkPassword(r.PostForm.Get("username"), r.PostForm.Get("password"))
+	who, fail := g.analysts.checkPassword(remoteAddr(r), r.PostForm.Get("username"), r.PostForm.Get("password"))
 	if fail != nil {
 		g.analystRefused(r, fail)
 		if fail.status == http.StatusTooManyRequests {
@@ -465,8 +530,13 @@ func (g *Gateway) setSession(w http.ResponseWriter, identity string) {
 	})
 }
 
-// handleLogout clears the session cookie in this browser.
+// handleLogout clears the session cookie in this browser. A cross-site form cannot log an analyst
+// out (the same Origin check as the login form's).
 func (g *Gateway) handleLogout(w http.ResponseWriter, r *http.Request) {
+	if o := r.Header.Get("Origin"); o != "" && !sameOriginAs(o, g.analysts.external) {
+		writeOutcome(w, http.StatusForbidden, "forbidden", "cross-origin logout refused")
+		return
+	}
 	http.SetCookie(w, &http.Cookie{Name: g.analysts.cookieName, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: g.analysts.secure, SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, analystLoginPath, http.StatusSeeOther)

@@ -586,3 +586,86 @@ func TestAnalyticsLoginPageOffersProvider(t *testing.T) {
 }
 
 func page2(b []byte) string { return strings.ReplaceAll(string(b), "&amp;", "&") }
+
+// Password checks cannot be turned into a denial of service of the hooks (issue 11 review: 60
+// guesses at 10 a second took the hooks from 3 ms to 1 s on 2 cores): a verified name and
+// password is recognised without bcrypt again, checks are rationed per address before the global
+// ration is spent, and only one bcrypt runs at a time.
+func TestAnalyticsPasswordChecksRationed(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.Analysts.PasswordChecksPerSecond = 4 }) // burst 8; per address 2/s, burst 4
+	an := e.gw.analysts
+	// A scraper with the right password, twenty times in a row: one bcrypt, never throttled.
+	for i := range 20 {
+		if who, fail := an.checkPassword("10.0.0.1", testAnalyst, testAnalystPassword); fail != nil || who != "local:"+testAnalyst {
+			t.Fatalf("right password, scrape %d: %v", i, fail)
+		}
+	}
+	// Guesses from one address stop at its burst; another address still gets its checks.
+	var throttled int
+	for range 6 {
+		if _, fail := an.checkPassword("10.0.0.2", testAnalyst, "guess"); fail != nil && fail.status == http.StatusTooManyRequests {
+			throttled++
+		}
+	}
+	if throttled != 2 {
+		t.Fatalf("6 guesses from one address at burst 4: %d throttled, want 2", throttled)
+	}
+	if _, fail := an.checkPassword("10.0.0.3", testAnalyst, "guess"); fail == nil || fail.status != http.StatusUnauthorized {
+		t.Fatalf("another address's first guess: %v, want 401", fail)
+	}
+	// While a check is running, another is refused at once instead of queueing bcrypt work.
+	an.checking <- struct{}{}
+	if _, fail := an.checkPassword("10.0.0.4", testAnalyst, "other guess"); fail == nil || fail.status != http.StatusTooManyRequests {
+		t.Fatalf("a check while another runs: %v, want 429", fail)
+	}
+	<-an.checking
+	// The cache holds verified credentials only: a wrong password is never remembered as right.
+	if _, fail := an.checkPassword("10.0.0.5", testAnalyst, testAnalystPassword+"x"); fail == nil || fail.status != http.StatusUnauthorized {
+		t.Fatalf("wrong password after the right one was cached: %v", fail)
+	}
+}
+
+// Logout is refused from another origin, as the login form is (the review found a cross-site POST
+// could log an analyst out).
+func TestAnalyticsLogoutCrossOrigin(t *testing.T) {
+	e := newEnv(t)
+	st, _, h := e.do(http.MethodPost, analystLogoutPath, nil, map[string]string{"Origin": "https://evil.example"})
+	if st != http.StatusForbidden || strings.Contains(h.Get("Set-Cookie"), "valuerx_analyst") {
+		t.Fatalf("cross-origin logout: %d %v", st, h)
+	}
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+analystLogoutPath, nil)
+	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || !strings.Contains(resp.Header.Get("Set-Cookie"), "Max-Age=0") {
+		t.Fatalf("same-site logout: %d %v", resp.StatusCode, resp.Header)
+	}
+}
+
+// Paths the caller wrote are never logged as written: an analytics path is named by the route it
+// matched, and any other path below /analytics or a service is {other} (the issue 11 review had
+// "/analytics/Patient John Smith MBI ... DOB ..." in the access log from a 404).
+func TestRouteLabelsHoldNoCallerText(t *testing.T) {
+	e := newEnv(t)
+	for _, p := range []string{
+		"/analytics/Patient%20John%20Smith%20MBI%201EG4TE5MK73%20DOB%201950-02-03",
+		"/analytics/JohnSmith1EG4TE5MK73",
+		"/cds-services/valuerx-order-sign/JohnSmith1EG4TE5MK73",
+		"/cds-services/JohnSmith1EG4TE5MK73/feedback",
+	} {
+		e.do(http.MethodGet, p, nil, nil)
+	}
+	e.do(http.MethodGet, "/analytics/summary", nil, analystHeader())
+	logs := e.logs.String()
+	if strings.Contains(logs, "John") || strings.Contains(logs, "1EG4TE5MK73") {
+		t.Fatalf("caller text in the logs:\n%s", logs)
+	}
+	for _, want := range []string{`"route":"/analytics/{other}"`, `"route":"/cds-services/valuerx-order-sign/{other}"`,
+		`"route":"/cds-services/{unknown}/feedback"`, `"route":"/analytics/summary"`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %s", want)
+		}
+	}
+}

@@ -325,7 +325,7 @@ func (g *Gateway) pageFail(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	ge := asGatewayError(err)
-	g.log.Info("dashboard page failed", "route", routeLabel(r), "request_id", requestID(r.Context()), "kind", int(ge.Kind), "error", ge.Error())
+	g.log.Info("dashboard page failed", "route", g.routeLabel(r), "request_id", requestID(r.Context()), "kind", int(ge.Kind), "error", ge.Error())
 	status := kindTable[ge.Kind].status
 	if status == 0 {
 		status = http.StatusInternalServerError

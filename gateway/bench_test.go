@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,7 @@ import (
 	"valuerx/cdshooks"
 	"valuerx/demo"
 	"valuerx/fhir"
+	"valuerx/loadtest"
 	"valuerx/scoring"
 )
 
@@ -181,6 +183,41 @@ func BenchmarkAdvise(b *testing.B) {
 					b.Fatalf("cold benchmark hit the cache: %+v", st)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkAdviseSized is a warm hook (scores and cards cached) with more draft orders or a
+// longer medication history, built as the load harness's sized scenarios build theirs: what
+// issue 15's CPU budgets per hook (20 drafts, 500 history entries, both) are about, without
+// HTTP, authentication or the decision record.
+func BenchmarkAdviseSized(b *testing.B) {
+	for _, sz := range []struct{ drafts, history int }{{1, 1}, {1, 50}, {1, 500}, {20, 1}, {20, 500}} {
+		b.Run(fmt.Sprintf("drafts-%d-history-%d", sz.drafts, sz.history), func(b *testing.B) {
+			e := newBenchEnv(b, false, 4096)
+			body, err := loadtest.SizedRequest(demo.Requests(), demo.Request, sz.drafts, sz.history)
+			if err != nil {
+				b.Fatal(err)
+			}
+			body = setJSON(b, body, "fhirServer", e.fhirURL)
+			svc := e.gw.byID[ServiceOrderSign]
+			ctx := context.Background()
+			first, err := e.gw.Advise(ctx, svc, body)
+			if err != nil {
+				b.Fatalf("advise: %v (%d cards)", err, len(first.Cards))
+			}
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			cpu := startCPU()
+			n := 0
+			for b.Loop() {
+				resp, err := e.gw.Advise(ctx, svc, body)
+				if err != nil || len(resp.Cards) != len(first.Cards) {
+					b.Fatalf("advise: %v (%d cards)", err, len(resp.Cards))
+				}
+				n++
+			}
+			cpu.report(b, n)
 		})
 	}
 }

@@ -36,6 +36,9 @@ type cachedCard struct {
 	// response with this card links the same stored comparison, each with its own fresh
 	// signed reference.
 	page web.ID
+	// tmpl encodes the card with holes for its per-response values (cardenc.go); nil when it
+	// could not be built, and the response then encodes the card with encoding/json.
+	tmpl *cardTemplate
 }
 
 // cardKey is everything buildCard reads: the draft order (by hash, it is cloned into the
@@ -80,29 +83,31 @@ func cardKeyOf(item orderedItem, req scoring.Request, historyKnown bool, view ca
 // fresh card and suggestion UUIDs, and the product id each suggestion orders ("" when the
 // suggestion's action names no catalog product). A nil card (nothing could be suggested safely)
 // is cached too.
-func (c *cardCache) card(item orderedItem, req scoring.Request, res scoring.Result, group scoring.Group, historyKnown bool, view cardView) (*cdshooks.Card, []string, web.ID, error) {
+func (c *cardCache) card(item orderedItem, req scoring.Request, res scoring.Result, group scoring.Group, historyKnown bool, view cardView) (*cdshooks.Card, []string, web.ID, *cardTemplate, error) {
 	key := cardKeyOf(item, req, historyKnown, view)
 	if cached, ok := c.lru.Get(key); ok {
 		if cached.card == nil {
-			return nil, nil, web.ID{}, nil
+			return nil, nil, web.ID{}, nil, nil
 		}
-		return freshCopy(cached.card), cached.products, cached.page, nil
+		return freshCopy(cached.card), cached.products, cached.page, cached.tmpl, nil
 	}
 	card, err := buildCard(item, res, group, historyKnown, view)
 	if err != nil {
-		return nil, nil, web.ID{}, err
+		return nil, nil, web.ID{}, nil, err
 	}
 	if card == nil {
 		c.lru.Add(key, cachedCard{})
-		return nil, nil, web.ID{}, nil
+		return nil, nil, web.ID{}, nil, nil
 	}
 	page, err := web.NewID()
 	if err != nil {
-		return nil, nil, web.ID{}, err
+		return nil, nil, web.ID{}, nil, err
 	}
 	products := suggestionProducts(c.cat, card)
-	c.lru.Add(key, cachedCard{card: freshCopy(card), products: products, page: page})
-	return card, products, page, nil
+	kept := freshCopy(card)
+	tmpl, _ := newCardTemplate(kept) // nil on failure: encoding/json then writes the card
+	c.lru.Add(key, cachedCard{card: kept, products: products, page: page, tmpl: tmpl})
+	return card, products, page, tmpl, nil
 }
 
 // freshCopy copies a card's mutable parts and gives it new UUIDs. Actions' resources are

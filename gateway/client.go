@@ -2,11 +2,9 @@ package gateway
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 
 	"valuerx/cdshooks"
+	"valuerx/store"
 )
 
 // clientOf is the verified CDS client of a request: the JWT iss, plus the tenant claim when the
@@ -41,14 +39,5 @@ func tenantOf(ctx context.Context) string {
 // patient. The secret is configured (Config.OrderKeySecret), so instances sharing a store agree,
 // or random per process, in which case an order is recognised only by the instance that saw it.
 func (g *Gateway) orderKey(client, patientID, orderID string) string {
-	if orderID == "" {
-		return ""
-	}
-	m := hmac.New(sha256.New, g.orderSecret)
-	m.Write([]byte(client))
-	m.Write([]byte{0})
-	m.Write([]byte(patientID))
-	m.Write([]byte{0})
-	m.Write([]byte(orderID))
-	return hex.EncodeToString(m.Sum(nil))
+	return store.OrderKey(g.orderSecret, client, patientID, orderID) // the imports join on the same key
 }

@@ -176,6 +176,19 @@ func TestComparisonPageForEveryDemoCard(t *testing.T) {
 			if !strings.Contains(page, `<svg id="price-chart"`) || !strings.Contains(page, "<polyline") {
 				t.Errorf("%s: no price chart", name)
 			}
+			// The page is opened without the EHR's login: the dose basis stays, the patient's
+			// weight, height and measurement dates do not (they stay on the card, in the EHR).
+			for _, m := range []string{"body weight of", "Mosteller:", "weight of 20", "70 kg", "180 cm"} {
+				if strings.Contains(page, m) {
+					t.Errorf("%s: the comparison page quotes the patient's measurements (%q)", name, m)
+				}
+			}
+			if strings.Contains(card.Detail, "mg/kg x 70 kg (body weight of") && !strings.Contains(page, "mg/kg x the body weight on record") {
+				t.Errorf("%s: the page does not say how the weight-based dose was reached", name)
+			}
+			if strings.Contains(card.Detail, "Mosteller:") && !strings.Contains(page, "(Mosteller, from the height and weight on record)") {
+				t.Errorf("%s: the page does not say how the BSA dose was reached", name)
+			}
 		}
 	}
 	if pages < 8 {

@@ -182,42 +182,50 @@ func (j *divergenceJob) loop() {
 	}
 }
 
-// run computes every pending divergence and reports how many decisions it stored.
+// run computes every pending divergence on the current engine.
 func (j *divergenceJob) run(ctx context.Context) (int, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	st := j.g.cfg.Store
-	total := 0
+	eng := j.g.current()
+	n, failed, err := ComputePendingDivergence(ctx, j.g.cfg.Store, eng.scorer, eng.reg, eng.version, j.g.cfg.Now)
+	j.g.metrics.divergenceFailed.Add(float64(failed))
+	return n, err
+}
+
+// ComputePendingDivergence scores every decision the store holds without a divergence under each
+// contract of reg and stores the answers; it reports how many decisions it stored and how many of
+// them could not be scored under their own contract any more (stored without answers, so they
+// are not retried forever; the report leaves them out). The background job and `valuerx
+// divergence` (a store filled before this existed) both use it.
+func ComputePendingDivergence(ctx context.Context, st store.Store, sc *scoring.Scorer, reg *scoring.Registry, version string,
+	now func() time.Time) (stored, failed int, err error) {
+	contracts := reg.Contracts()
 	for {
 		pend, err := st.PendingDivergence(ctx, divergenceBatch)
 		if err != nil {
-			return total, fmt.Errorf("gateway: pending divergence: %w", err)
+			return stored, failed, fmt.Errorf("gateway: pending divergence: %w", err)
 		}
 		if len(pend) == 0 {
-			return total, nil
+			return stored, failed, nil
 		}
-		eng := j.g.current()
-		contracts := eng.reg.Contracts()
 		out := make([]store.Divergence, 0, len(pend))
 		for _, d := range pend {
-			div := store.Divergence{CardUUID: d.CardUUID, CatalogVersion: eng.version, ComputedAt: j.g.cfg.Now()}
+			div := store.Divergence{CardUUID: d.CardUUID, CatalogVersion: version, ComputedAt: now()}
 			req, err := decodeScoreRequest(d.ScoreRequest)
 			if err == nil {
-				div.Answers, err = answersFor(eng.scorer, contracts, req)
+				div.Answers, err = answersFor(sc, contracts, req)
 			}
 			if err != nil {
-				// Stored with no answers, so it is not retried forever; the report counts it as
-				// not comparable.
-				j.g.metrics.divergenceFailed.Inc()
+				failed++
 			}
 			out = append(out, div)
 		}
 		if err := st.RecordDivergence(ctx, out); err != nil {
-			return total, fmt.Errorf("gateway: record divergence: %w", err)
+			return stored, failed, fmt.Errorf("gateway: record divergence: %w", err)
 		}
-		total += len(out)
+		stored += len(out)
 		if len(pend) < divergenceBatch {
-			return total, nil
+			return stored, failed, nil
 		}
 	}
 }

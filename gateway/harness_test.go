@@ -143,8 +143,10 @@ func newEnv(t *testing.T, opts ...envOption) *testEnv {
 		// The test FHIR servers are httptest listeners on loopback, as in the demo. Tests of the
 		// allowlist and of the private-address guard turn this off (allowlist_test.go).
 		AllowPrivateFHIR: true,
-		Analysts:         AnalystAuth{Accounts: []AnalystAccount{{Name: testAnalyst, PasswordHash: testAnalystHash(t)}}},
-		Logger:           slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		// Test hashes are cheap (bcrypt.MinCost): ration checks loosely so tests signing in many
+		// times in a row are not throttled; TestAnalyticsPasswordAttemptsBounded sets its own.
+		Analysts: AnalystAuth{Accounts: []AnalystAccount{{Name: testAnalyst, PasswordHash: testAnalystHash(t)}}, PasswordChecksPerSecond: 50},
+		Logger:   slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	for _, o := range opts {
 		o(&cfg)

@@ -50,12 +50,19 @@ func (g *Gateway) handleHook(w http.ResponseWriter, r *http.Request) {
 		status = g.fail(w, r, err)
 		return
 	}
-	resp, err := g.Advise(r.Context(), svc, body)
+	resp, pre, err := g.advise(r.Context(), svc, body)
 	if err != nil {
 		status = g.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, resp)
+	b, err := encodeResponse(resp, pre)
+	if err != nil {
+		status = g.fail(w, r, errorf(KindInternal, "encode", "could not encode the response", err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
 }
 
 // fail logs err (without PHI) and writes it; it returns the status written.
@@ -66,7 +73,7 @@ func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, err error) int {
 		level = g.log.Error
 	}
 	// The cause of a cdshooks or fhir error is built PHI-free by those packages.
-	level("hook failed", "route", routeLabel(r), "request_id", requestID(r.Context()), "kind", int(ge.Kind), "error", ge.Error())
+	level("hook failed", "route", g.routeLabel(r), "request_id", requestID(r.Context()), "kind", int(ge.Kind), "error", ge.Error())
 	writeError(w, ge)
 	return kindTable[ge.Kind].status
 }
@@ -74,20 +81,28 @@ func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, err error) int {
 // Advise answers one hook request body for a service. It is the whole flow of a hook without
 // HTTP, so tests and benchmarks can drive it directly.
 func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cdshooks.Response, error) {
+	resp, _, err := g.advise(ctx, svc, body)
+	return resp, err
+}
+
+// advise is Advise that also returns, per card of the response, its encoding rendered from the
+// card cache's template (nil where there is none): encodeResponse writes those bytes instead of
+// encoding the cards again.
+func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte) (*cdshooks.Response, [][]byte, error) {
 	// One deadline for the whole hook: every fetch and every loop over fetched data (issue 11).
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.HookBudget)
 	defer cancel()
 	req, oc, err := cdshooks.DecodeRequest(body, svc.Hook)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	draft, _, err := fhir.BundleResources(oc.DraftOrders)
+	draft, _, err := fhir.ValidBundleResources(oc.DraftOrders) // part of the validated request
 	if err != nil {
-		return nil, errorf(KindUnprocessable, "decode", "context.draftOrders is not a FHIR Bundle", err)
+		return nil, nil, errorf(KindUnprocessable, "decode", "context.draftOrders is not a FHIR Bundle", err)
 	}
 	data, err := g.resolver.resolve(ctx, req, oc)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	data.draftBundle = draft
 	now := g.cfg.Now()
@@ -111,6 +126,7 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 	}
 
 	resp := &cdshooks.Response{Cards: []cdshooks.Card{}}
+	pre := make([][]byte, 0, len(draft))    // per card: its encoding from the card template, or nil
 	rec := g.newRecorder(ctx, svc, req, oc) // decisions.go
 	// One catalog for the whole hook, even if a reload swaps it meanwhile.
 	eng := g.current()
@@ -123,6 +139,14 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 		}
 	}
 	lookups := &orderLookups{data: data}
+	// The coverage in force and the patient's age depend only on the order's day, which the
+	// drafts of one hook nearly always share: decoded once per day, not once per draft.
+	var coverageOn dayMemo[scoring.Coverage]
+	var ages dayMemo[int]
+	ageMemo := func(on time.Time) int {
+		age, _ := ages.get(on, func(on time.Time) (int, bool) { return ageOn(data.patient, on), true })
+		return age
+	}
 	var history []therapyEntry
 	historyRead := false
 	therapy := func() []therapyEntry { // decoded once per hook, on first need
@@ -171,7 +195,9 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 			rec.none(item, store.NoCardImplausible, scoring.Request{}, nil)
 			continue
 		}
-		cov, ok := coverageFacts(data.coverages, data.patient, item.date)
+		cov, ok := coverageOn.get(item.date, func(on time.Time) (scoring.Coverage, bool) {
+			return coverageFacts(data.coverages, data.patient, on)
+		})
 		if !ok {
 			rec.none(item, store.NoCardNoCoverage, scoring.Request{}, nil)
 			continue // no coverage in force: no arrangement, no advice
@@ -186,7 +212,7 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 		var indications []string
 		if t := pol.Indications(); t.Covers(group.ID) {
 			// Only groups whose labels differ by indication need the diagnosis looked up.
-			indications = lookups.orderIndication(ctx, mr, t, group.ID, ageOn(data.patient, item.date))
+			indications = lookups.orderIndication(ctx, mr, t, group.ID, ageMemo(item.date))
 		}
 		indicationKnown := len(indications) > 0
 		sreq := scoring.Request{
@@ -242,28 +268,74 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 			continue // overridden for this order with the same advice (decisions.go)
 		}
 		view := cardView{showOrganisation: g.cfg.Disclosure.showsOrganisation(res.Contract.ID, oc.UserID), compareLink: true}
-		card, products, page, err := eng.cards.card(item, sreq, res, group, data.medsKnown, view)
+		card, products, page, tmpl, err := eng.cards.card(item, sreq, res, group, data.medsKnown, view)
 		if err != nil {
-			return nil, errorf(KindInternal, "card", "could not build a card", err)
+			return nil, nil, errorf(KindInternal, "card", "could not build a card", err)
 		}
 		if card == nil {
 			rec.none(item, store.NoCardNoStrength, sreq, &res)
 			continue // no suggestion could keep the order's strength
 		}
-		g.linkComparison(card, page, eng, item, res, group, pol, products, data.medsKnown)
+		url := g.linkComparison(card, page, eng, item, res, group, pol, products, data.medsKnown)
+		var enc []byte
+		if tmpl != nil {
+			if b, ok := tmpl.render(nil, card, url); ok {
+				enc = b
+			}
+		}
+		for len(pre) < len(resp.Cards) {
+			pre = append(pre, nil)
+		}
 		resp.Cards = append(resp.Cards, *card)
+		pre = append(pre, enc)
 		rec.add(item, sreq, card, products, res)
 	}
 	// Adherence and SUPD cards (issue 17; gateway/adherence.go): order-sign of a measured class
 	// only; recorded with the others.
 	resp.Cards = append(resp.Cards, g.adherenceCards(ctx, eng, svc, req, oc, data, draft, now, rec)...)
 	if err := rec.commit(ctx); err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	for len(pre) < len(resp.Cards) {
+		pre = append(pre, nil) // the adherence cards and any card without a template
 	}
 	g.metrics.cards.WithLabelValues(svc.ID).Add(float64(len(resp.Cards)))
 	// One line per hook for the integrator chasing "no card": the hook by its hash (never the
 	// hookInstance itself, which a client may fill with anything) and the number of cards.
 	g.log.Info("hook answered", "service", svc.ID, "hook", hookRef(req.HookInstance), "cards", len(resp.Cards))
 	g.metrics.fhirRoundTrips.Observe(float64(data.fetches))
-	return resp, nil
+	return resp, pre, nil
+}
+
+// dayMemo remembers one answer per calendar day for the facts of a hook that depend only on the
+// order's day (coverage in force, the patient's age), so twenty drafts decode them once. The
+// first day is kept inline: nearly every hook has one.
+type dayMemo[T any] struct {
+	n    int
+	day0 int
+	val0 T
+	ok0  bool
+	more []int
+	vals []T
+	oks  []bool
+}
+
+func (m *dayMemo[T]) get(on time.Time, compute func(time.Time) (T, bool)) (T, bool) {
+	day := on.Year()*400 + on.YearDay()
+	if m.n > 0 && m.day0 == day {
+		return m.val0, m.ok0
+	}
+	for i, d := range m.more {
+		if d == day {
+			return m.vals[i], m.oks[i]
+		}
+	}
+	v, ok := compute(on)
+	if m.n == 0 {
+		m.day0, m.val0, m.ok0 = day, v, ok
+	} else {
+		m.more, m.vals, m.oks = append(m.more, day), append(m.vals, v), append(m.oks, ok)
+	}
+	m.n++
+	return v, ok
 }

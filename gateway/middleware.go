@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gorilla/mux"
+
 	"valuerx/cdshooks"
 )
 
@@ -34,7 +36,7 @@ func (g *Gateway) recoverer(next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				g.log.Error("panic recovered", "path", routeLabel(r), "request_id", requestID(r.Context()),
+				g.log.Error("panic recovered", "path", g.routeLabel(r), "request_id", requestID(r.Context()),
 					"stack", string(debug.Stack()))
 				g.metrics.panics.Inc()
 				writeError(w, errorf(KindInternal, "panic", "internal error", nil))
@@ -77,7 +79,7 @@ func (g *Gateway) cors(next http.Handler) http.Handler {
 			h.Set("Access-Control-Expose-Headers", "WWW-Authenticate")
 			if preflight {
 				if extra := unlistedHeaders(r.Header.Get("Access-Control-Request-Headers")); extra != "" {
-					g.log.Warn("CORS preflight: the browser will refuse the call", "route", routeLabel(r), "origin", logSafe(origin),
+					g.log.Warn("CORS preflight: the browser will refuse the call", "route", g.routeLabel(r), "origin", logSafe(origin),
 						"reason", "requested headers not allowed: "+extra)
 				}
 				h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
@@ -91,7 +93,7 @@ func (g *Gateway) cors(next http.Handler) http.Handler {
 			if origin == "" {
 				reason = "preflight without Origin"
 			}
-			g.log.Warn("CORS preflight refused", "route", routeLabel(r), "origin", logSafe(origin), "reason", reason)
+			g.log.Warn("CORS preflight refused", "route", g.routeLabel(r), "origin", logSafe(origin), "reason", reason)
 		}
 		if r.Method == http.MethodOptions {
 			// A preflight from an origin we do not serve, or a bare OPTIONS: no CORS headers.
@@ -178,25 +180,38 @@ func (g *Gateway) accessLog(next http.Handler) http.Handler {
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
-		g.log.Info("request", "method", r.Method, "route", routeLabel(r), "status", sw.status,
+		g.log.Info("request", "method", r.Method, "route", g.routeLabel(r), "status", sw.status,
 			"ms", float64(time.Since(start).Microseconds())/1000, "request_id", id)
 	})
 }
 
-// routeLabel names the route without anything a caller chose beyond a known service id.
-func routeLabel(r *http.Request) string {
+// routeLabel names the route without anything a caller chose beyond a known service id: an
+// analytics path is named by the template of the route it matched (a path that matches none is
+// "{other}": the issue 11 review had a name, an MBI and a birth date logged from a 404).
+func (g *Gateway) routeLabel(r *http.Request) string {
 	p := r.URL.Path
 	switch {
-	case p == "/cds-services", p == "/healthz", p == "/metrics", strings.HasPrefix(p, "/analytics/"):
+	case p == "/cds-services", p == "/healthz", p == "/metrics":
 		return p
+	case strings.HasPrefix(p, "/analytics/"):
+		var m mux.RouteMatch
+		if g.router != nil && g.router.Match(r, &m) && m.MatchErr == nil && m.Route != nil {
+			if tpl, err := m.Route.GetPathTemplate(); err == nil {
+				return tpl
+			}
+		}
+		return "/analytics/{other}"
 	case strings.HasPrefix(p, "/cds-services/"):
 		rest := strings.TrimPrefix(p, "/cds-services/")
-		id, tail, _ := strings.Cut(rest, "/")
+		id, tail, hasTail := strings.Cut(rest, "/")
 		if !knownServiceID(id) {
 			id = "{unknown}"
 		}
-		if tail != "" {
-			return "/cds-services/" + id + "/" + tail
+		switch {
+		case tail == "feedback":
+			return "/cds-services/" + id + "/feedback"
+		case hasTail:
+			return "/cds-services/" + id + "/{other}"
 		}
 		return "/cds-services/" + id
 	case strings.HasPrefix(p, "/fhir"):
@@ -234,6 +249,6 @@ func (g *Gateway) authenticate(next http.Handler) http.Handler {
 
 func (g *Gateway) unauthorized(w http.ResponseWriter, r *http.Request, reason error) {
 	g.metrics.authFailures.Inc()
-	g.log.Warn("authentication failed", "route", routeLabel(r), "request_id", requestID(r.Context()), "reason", reason.Error())
+	g.log.Warn("authentication failed", "route", g.routeLabel(r), "request_id", requestID(r.Context()), "reason", reason.Error())
 	writeError(w, &Error{Kind: KindUnauthorized, Op: "auth", Message: "unauthorized", Err: cdshooks.ErrUnauthorized})
 }

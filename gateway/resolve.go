@@ -57,7 +57,19 @@ type coverageEntry struct {
 	patient   json.RawMessage
 	coverages []json.RawMessage
 	expires   time.Time
+	size      int // bytes of patient and coverages
 }
+
+// The coverage cache is bounded in bytes as well as entries (issue 11 review: a server answering
+// a 7 MB Coverage search pinned 9 MB per entry, 36 GB at 4,096 entries). A patient's Coverage
+// and Patient resources are a few kilobytes; an answer larger than maxCoverageEntryBytes is used
+// for its own hook and not kept, and the cache as a whole holds at most maxCoverageCacheBytes,
+// dropping the least recently used entries beyond it.
+const (
+	coverageCacheEntries  = 4096
+	maxCoverageEntryBytes = 32 << 10
+	maxCoverageCacheBytes = 32 << 20
+)
 
 func mustLRU[K comparable, V any](size int) *lru.Cache[K, V] {
 	c, err := lru.New[K, V](size)
@@ -73,6 +85,8 @@ type resolver struct {
 	cfg      Config
 	metrics  *metrics
 	covCache *lru.Cache[string, coverageEntry]
+	covMu    sync.Mutex   // serialises cacheCoverage, so covBytes stays exact
+	covBytes atomic.Int64 // bytes held by covCache (its eviction callback subtracts)
 	flight   singleflight.Group
 
 	mu       sync.Mutex
@@ -91,11 +105,42 @@ type breaker struct {
 }
 
 func newResolver(cfg Config, m *metrics) *resolver {
-	return &resolver{
+	r := &resolver{
 		cfg:      cfg,
 		metrics:  m,
-		covCache: mustLRU[string, coverageEntry](4096),
 		breakers: mustLRU[string, *breaker](breakerCacheSize),
+	}
+	c, err := lru.NewWithEvict[string, coverageEntry](coverageCacheEntries, func(_ string, e coverageEntry) {
+		r.covBytes.Add(-int64(e.size))
+	})
+	if err != nil {
+		panic(err) // only a size <= 0 fails
+	}
+	r.covCache = c
+	return r
+}
+
+// cacheCoverage keeps e under key unless it is too large, then trims the cache to its byte bound.
+func (r *resolver) cacheCoverage(key string, e coverageEntry) {
+	e.size = len(e.patient)
+	for _, c := range e.coverages {
+		e.size += len(c)
+	}
+	if e.size > maxCoverageEntryBytes {
+		r.metrics.coverageCache.WithLabelValues("too-large").Inc()
+		return
+	}
+	r.covMu.Lock()
+	defer r.covMu.Unlock()
+	if old, ok := r.covCache.Peek(key); ok {
+		r.covBytes.Add(-int64(old.size)) // Add replaces without calling the eviction callback
+	}
+	r.covCache.Add(key, e)
+	r.covBytes.Add(int64(e.size))
+	for r.covBytes.Load() > maxCoverageCacheBytes {
+		if _, _, ok := r.covCache.RemoveOldest(); !ok {
+			break
+		}
 	}
 }
 
@@ -261,7 +306,7 @@ func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdsho
 		if d.patientFetched {
 			e.patient = bytes.Clone(d.patient)
 		}
-		r.covCache.Add(ck, e)
+		r.cacheCoverage(ck, e)
 	}
 	return d, nil
 }
@@ -360,7 +405,7 @@ func (d *hookData) take(ctx context.Context, key string, raw json.RawMessage) er
 	case keyCoverage, keyMedications, keyConditions, keyAdministrations:
 		var all []json.RawMessage
 		if raw != nil {
-			res, next, err := fhir.BundleResources(raw)
+			res, next, err := fhir.ValidBundleResources(raw) // a prefetch value: part of the validated request
 			if err != nil {
 				// A single resource instead of a Bundle is usable as is.
 				if fhir.ResourceType(raw) == "" {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -312,5 +313,38 @@ func TestBreakerPerClient(t *testing.T) {
 	}
 	if !r.allow("client-a", "https://ehr-b.test/fhir") {
 		t.Fatal("B's failures opened A's breaker")
+	}
+}
+
+// The coverage cache is bounded in bytes (issue 11 review: 9 MB per entry from a server answering
+// a 7 MB Coverage search): an answer above maxCoverageEntryBytes is not kept, the total stays
+// under maxCoverageCacheBytes, and replacing an entry does not make the count drift.
+func TestCoverageCacheBoundedInBytes(t *testing.T) {
+	e := newEnv(t)
+	r := e.gw.resolver
+	blob := func(n int) coverageEntry {
+		return coverageEntry{coverages: []json.RawMessage{bytes.Repeat([]byte("x"), n)}, expires: time.Now().Add(time.Hour)}
+	}
+	r.cacheCoverage("huge", blob(maxCoverageEntryBytes+1))
+	if _, ok := r.covCache.Peek("huge"); ok || r.covBytes.Load() != 0 {
+		t.Fatalf("an answer of %d bytes was cached (%d bytes held)", maxCoverageEntryBytes+1, r.covBytes.Load())
+	}
+	const each = 30 << 10
+	n := 2 * maxCoverageCacheBytes / each // twice what fits
+	for i := range n {
+		r.cacheCoverage("k"+strconv.Itoa(i), blob(each))
+	}
+	if got := r.covBytes.Load(); got > maxCoverageCacheBytes || got != int64(r.covCache.Len()*each) {
+		t.Fatalf("%d entries of %d bytes: %d bytes counted, %d entries held (bound %d)", n, each, got, r.covCache.Len(), maxCoverageCacheBytes)
+	}
+	if _, ok := r.covCache.Peek("k" + strconv.Itoa(n-1)); !ok {
+		t.Fatal("the newest entry was dropped instead of the oldest")
+	}
+	before := r.covBytes.Load()
+	for range 10 {
+		r.cacheCoverage("k"+strconv.Itoa(n-1), blob(each))
+	}
+	if r.covBytes.Load() != before {
+		t.Fatalf("replacing one entry moved the byte count from %d to %d", before, r.covBytes.Load())
 	}
 }

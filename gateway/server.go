@@ -162,6 +162,7 @@ func (c *Config) defaults() error {
 type Gateway struct {
 	cfg      Config
 	log      *slog.Logger
+	router   *mux.Router // for route templates in logs (routeLabel)
 	services []serviceDef
 	byID     map[string]*serviceDef
 	resolver *resolver
@@ -235,6 +236,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.handler.
 
 func (g *Gateway) routes() http.Handler {
 	r := mux.NewRouter()
+	g.router = r
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, errorf(KindNotFound, "route", "no such endpoint", nil))
 	})
@@ -268,6 +270,9 @@ func (g *Gateway) routes() http.Handler {
 	analytics.HandleFunc("/contracts", g.handleContracts).Methods(http.MethodGet)
 	analytics.HandleFunc("/report", g.handleReport).Methods(http.MethodGet)
 	analytics.HandleFunc("/report.csv", g.handleReportCSV).Methods(http.MethodGet)
+	analytics.HandleFunc("/outcomes", g.handleOutcomes).Methods(http.MethodGet) // outcomes.go (record)
+	analytics.HandleFunc("/outcomes.csv", g.handleOutcomesCSV).Methods(http.MethodGet)
+	analytics.HandleFunc("/divergence.csv", g.handleDivergenceCSV).Methods(http.MethodGet)
 	analytics.HandleFunc("/report/decisions", g.handleDecisionsJSON).Methods(http.MethodGet)
 	analytics.HandleFunc("/dashboard", g.handleDashboard(web.TabOverview)).Methods(http.MethodGet)
 	analytics.HandleFunc("/dashboard/families", g.handleDashboard(web.TabFamilies)).Methods(http.MethodGet)

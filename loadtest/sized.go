@@ -249,3 +249,15 @@ func sizedRequests(names []string, get func(string) ([]byte, bool), drafts, hist
 		return b, ok
 	}, nil
 }
+
+// SizedRequest returns one sized request body (drafts draft orders, history history entries)
+// built from the named base requests exactly as the sized load scenarios build theirs, for
+// benchmarks that drive a gateway in process.
+func SizedRequest(names []string, get func(string) ([]byte, bool), drafts, history int) ([]byte, error) {
+	bases, src, err := sizedRequests(names, get, drafts, history)
+	if err != nil {
+		return nil, err
+	}
+	b, _ := src(bases[0])
+	return b, nil
+}

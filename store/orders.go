@@ -1,6 +1,7 @@
 package store
 
 import (
+	"math"
 	"sort"
 	"time"
 )
@@ -177,7 +178,8 @@ func AssembleOrders(rows []DecisionRow, admins []Administration, claims []Claim,
 			o.Administrations, o.AdministeredProductID, o.FirstAdministeredAt = g.n, g.product, g.first
 		}
 		if p := cl[[2]string{d.Client, d.OrderKey}]; p != nil && d.OrderKey != "" {
-			o.ClaimLines, o.PaidUSD, o.AllowedUSD = p.n, p.paid, p.allowed
+			// Sums of float dollars, to the cent as claims are paid.
+			o.ClaimLines, o.PaidUSD, o.AllowedUSD = p.n, math.Round(p.paid*100)/100, math.Round(p.allowed*100)/100
 		}
 		out = append(out, o)
 	}

@@ -66,13 +66,19 @@ func (s *SQLite) DeleteBefore(ctx context.Context, cutoff, now time.Time) (Delet
 			(SELECT card_uuid FROM decisions WHERE rowid BETWEEN ? AND ? AND created_at < ?)`, lo, hi, c); err != nil {
 			return err
 		}
-		return exec(ctx, tx, &out.Decisions, `DELETE FROM decisions WHERE rowid BETWEEN ? AND ? AND created_at < ?`, lo, hi, c)
+		if err := exec(ctx, tx, &out.Decisions, `DELETE FROM decisions WHERE rowid BETWEEN ? AND ? AND created_at < ?`, lo, hi, c); err != nil {
+			return err
+		}
+		return lowerRollupMarks(ctx, tx)
 	})
 	if err != nil {
 		return out, err
 	}
 	err = chunks("feedback", "received_at", func(ctx context.Context, tx *sql.Tx, lo, hi int64) error {
-		return exec(ctx, tx, &out.Feedback, `DELETE FROM feedback WHERE rowid BETWEEN ? AND ? AND received_at < ?`, lo, hi, c)
+		if err := exec(ctx, tx, &out.Feedback, `DELETE FROM feedback WHERE rowid BETWEEN ? AND ? AND received_at < ?`, lo, hi, c); err != nil {
+			return err
+		}
+		return lowerRollupMarks(ctx, tx)
 	})
 	if err != nil {
 		return out, err
@@ -89,6 +95,22 @@ func (s *SQLite) DeleteBefore(ctx context.Context, cutoff, now time.Time) (Delet
 		return exec(ctx, tx, &out.JTI, `DELETE FROM jti WHERE expires_at <= ?`, now.UnixNano())
 	})
 	return out, err
+}
+
+// lowerRollupMarks keeps the dashboard rollup (rollup_sqlite.go) right after a deletion. It
+// folds decisions and feedback in by rowid up to a mark, and SQLite hands the rowid of a deleted
+// newest row out again: without this, a row recorded after retention deleted the newest ones
+// would get a rowid below the mark and never be counted. In the deleting transaction (the
+// writer is single, so no row comes in between), a mark above what is left comes down to the
+// newest rowid left. The deleted rows' orders are requeued by the rollup's own delete triggers.
+func lowerRollupMarks(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, `UPDATE rollup_state SET
+		decisions_seen = MIN(decisions_seen, (SELECT COALESCE(MAX(rowid), 0) FROM decisions)),
+		feedback_seen = MIN(feedback_seen, (SELECT COALESCE(MAX(rowid), 0) FROM feedback)) WHERE id = 1`)
+	if err != nil {
+		return fmt.Errorf("store: retention: rollup marks: %w", err)
+	}
+	return nil
 }
 
 // retentionLockID keys the advisory lock under which one instance at a time runs retention

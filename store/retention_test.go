@@ -171,3 +171,46 @@ func retentionChunks(t *testing.T, s retainer) {
 		t.Fatalf("left: %+v, want the 10 new cards only", sum)
 	}
 }
+
+// The SQLite dashboard rollup after retention: it must count what is left, not what it had
+// folded. Two old orders and one new: the rollup counts 3; after retention 1. Then everything
+// goes and a new card takes a freed rowid (SQLite reuses the newest deleted one): the rollup
+// counts it (1), not 0 (lowerRollupMarks).
+func TestRetentionSQLiteRollupCountsWhatIsLeft(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	q := store.AggQuery{From: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)}
+	cards := func() int {
+		t.Helper()
+		rows, err := s.FamilyMonths(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, r := range rows {
+			n += r.Cards
+		}
+		return n
+	}
+	if err := s.RecordDecisions(ctx, []store.Decision{dec("o1", day(1)), dec("o2", day(2)), dec("n1", day(20))}); err != nil {
+		t.Fatal(err)
+	}
+	if n := cards(); n != 3 {
+		t.Fatalf("before retention the rollup counts %d cards, want 3", n)
+	}
+	if _, err := s.DeleteBefore(ctx, day(15), day(28)); err != nil {
+		t.Fatal(err)
+	}
+	if n := cards(); n != 1 {
+		t.Fatalf("after retention the rollup counts %d cards, want 1", n)
+	}
+	if _, err := s.DeleteBefore(ctx, day(25), day(28)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordDecisions(ctx, []store.Decision{dec("n2", day(26))}); err != nil {
+		t.Fatal(err)
+	}
+	if n := cards(); n != 1 {
+		t.Fatalf("a card recorded after the table was emptied: the rollup counts %d, want 1", n)
+	}
+}

@@ -107,3 +107,79 @@ func safeCell(s string) string {
 	}
 	return s
 }
+
+// DivergenceCSVHeader is the divergence export's header: one "family" line per drug family and
+// quarter (ffsContract and valueBasedContract empty), then one "pair" line per (FFS contract,
+// value-based contract) of each, with what following the value-based answer was worth per year
+// of therapy under the value-based contract's figures.
+var DivergenceCSVHeader = []string{"level", "family", "quarter", "ffsContract", "valueBasedContract", "valueBasedArrangement", "orders",
+	"comparable", "diverged", "divergedShare", "payerSavedPerYearUSD", "orgImpactPerYearUSD"}
+
+// WriteDivergenceCSV writes the divergence report of rep as CSV (header first).
+func WriteDivergenceCSV(w io.Writer, rep Outcomes) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(DivergenceCSVHeader); err != nil {
+		return fmt.Errorf("tracking: csv: %w", err)
+	}
+	for _, r := range rep.Divergence {
+		if err := cw.Write([]string{"family", safeCell(r.Family), r.Quarter, "", "", "", strconv.Itoa(r.Orders), strconv.Itoa(r.Comparable),
+			strconv.Itoa(r.Diverged), strconv.FormatFloat(r.Share, 'f', 4, 64), "", ""}); err != nil {
+			return fmt.Errorf("tracking: csv: %w", err)
+		}
+	}
+	for _, p := range rep.DivergencePairs {
+		if err := cw.Write([]string{"pair", safeCell(p.Family), p.Quarter, safeCell(p.FFS), safeCell(p.ValueBased), safeCell(p.Arrangement),
+			strconv.Itoa(p.Orders), strconv.Itoa(p.Orders), strconv.Itoa(p.Diverged), strconv.FormatFloat(p.Share, 'f', 4, 64),
+			money(p.PayerSavedPerYearUSD), money(p.OrgImpactPerYearUSD)}); err != nil {
+			return fmt.Errorf("tracking: csv: %w", err)
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("tracking: csv: %w", err)
+	}
+	return nil
+}
+
+// OutcomesCSVHeader is the outcomes export's header: one "total" line, then "contract",
+// "family" and "month" (YYYY-MM, UTC) lines; targets as in CSVHeader.
+var OutcomesCSVHeader = []string{"level", "contract", "arrangement", "family", "month", "orders", "cards", "noCard", "accepted",
+	"projectedPayerSavedPerYearUSD", "projectedPatientSavedPerYearUSD", "projectedOrgImpactPerYearUSD", "signed", "administered", "paid",
+	"realisedOrders", "realisedSwitched", "realisedUnpriced", "realisedPayerSavedPerYearUSD", "realisedPatientSavedPerYearUSD",
+	"realisedOrgImpactPerYearUSD", "paidUSD", "newStarts", "newStartsBiosimilar", "biosimilarShareNewStarts", "targets"}
+
+// WriteOutcomesCSV writes rep's outcome rows as CSV (header first), formula cells defused.
+func WriteOutcomesCSV(w io.Writer, rep Outcomes) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(OutcomesCSVHeader); err != nil {
+		return fmt.Errorf("tracking: csv: %w", err)
+	}
+	line := func(level string, r OutcomeRow) error {
+		return cw.Write([]string{level, safeCell(r.Contract), safeCell(r.Arrangement), safeCell(r.Family), r.Month,
+			strconv.Itoa(r.Orders), strconv.Itoa(r.Cards), strconv.Itoa(r.NoCard), strconv.Itoa(r.Accepted),
+			money(r.ProjectedPayerSavedPerYearUSD), money(r.ProjectedPatientSavedPerYearUSD), money(r.ProjectedOrgImpactPerYearUSD),
+			strconv.Itoa(r.Signed), strconv.Itoa(r.Administered), strconv.Itoa(r.Paid), strconv.Itoa(r.RealisedOrders),
+			strconv.Itoa(r.RealisedSwitched), strconv.Itoa(r.RealisedUnpriced), money(r.RealisedPayerSavedPerYearUSD),
+			money(r.RealisedPatientSavedPerYearUSD), money(r.RealisedOrgImpactPerYearUSD), money(r.PaidUSD),
+			strconv.Itoa(r.NewStarts), strconv.Itoa(r.NewStartsBiosimilar), strconv.FormatFloat(r.BiosimilarShareNewStarts, 'f', 4, 64),
+			safeCell(targetsCell(r.Targets))})
+	}
+	if err := line("total", rep.Total); err != nil {
+		return fmt.Errorf("tracking: csv: %w", err)
+	}
+	for _, g := range []struct {
+		level string
+		rows  []OutcomeRow
+	}{{"contract", rep.Contracts}, {"family", rep.Families}, {"month", rep.Months}} {
+		for _, r := range g.rows {
+			if err := line(g.level, r); err != nil {
+				return fmt.Errorf("tracking: csv: %w", err)
+			}
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("tracking: csv: %w", err)
+	}
+	return nil
+}

@@ -7,8 +7,11 @@
 // API, the CSV export and the dashboard page all show the same figures from one Build. It imports
 // store only (and never gateway or web).
 //
-// Savings here are projected: the accepted suggestion's per-course figures against the ordered
-// product. Realised savings (signed, administered, paid) need records the store does not keep yet.
+// Build's report (the overview the dashboard's rollup can also make, FromAggregates) has the
+// projected savings: the accepted suggestion's per-course figures against the ordered product.
+// BuildOutcomes (outcomes.go) follows each order further: projected per year of therapy, signed,
+// administered, paid, realised savings, the biosimilar share of new starts, and how often the
+// fee-for-service and value-based answers differed (divergence.go).
 package tracking
 
 import (
@@ -39,9 +42,11 @@ type Target struct {
 	// AnnualPayerSavingsUSD is the payer savings a year of the programme should book; a report
 	// over a shorter or longer period compares against it pro rata (days / 365).
 	AnnualPayerSavingsUSD *float64 `yaml:"annualPayerSavingsUSD,omitempty" json:"annualPayerSavingsUSD,omitempty"`
-	// BiosimilarShareNewStarts is the share of new starts that should be on a biosimilar (0..1).
-	// The record does not hold orders that needed no card nor whether an order is a new start,
-	// so it is reported as not measured until it does (issue 16 item 1).
+	// AnnualRealisedPayerSavingsUSD is the same for realised savings (signed or administered
+	// orders, per year of therapy), prorated alike.
+	AnnualRealisedPayerSavingsUSD *float64 `yaml:"annualRealisedPayerSavingsUSD,omitempty" json:"annualRealisedPayerSavingsUSD,omitempty"`
+	// BiosimilarShareNewStarts is the share of new starts of a biologic family that should be on
+	// a biosimilar (0..1), over every new start recorded, card or not (Row.NewStarts).
 	BiosimilarShareNewStarts *float64 `yaml:"biosimilarShareNewStarts,omitempty" json:"biosimilarShareNewStarts,omitempty"`
 }
 
@@ -49,8 +54,9 @@ type Target struct {
 const (
 	MeasureAcceptance     = "acceptanceRate"
 	MeasureAnnualSavings  = "payerSavingsUSD"
-	MeasureBiosimilarNew  = "biosimilarShareNewStarts"
-	notMeasuredBiosimilar = "not in the record yet: orders that needed no card and new starts are not recorded"
+	MeasureBiosimilarNew  = "biosimilarShareNewStarts"       // on Outcomes rows
+	MeasureRealised       = "realisedPayerSavingsPerYearUSD" // on Outcomes rows
+	notMeasuredBiosimilar = "no new start of a biologic family recorded in the period"
 )
 
 // TargetResult is one target against the period's actual figure.
@@ -297,9 +303,6 @@ func evaluate(r Row, t *Target, days float64) []TargetResult {
 		}
 		out = append(out, res)
 	}
-	if t.BiosimilarShareNewStarts != nil {
-		out = append(out, TargetResult{Measure: MeasureBiosimilarNew, Target: *t.BiosimilarShareNewStarts, Note: notMeasuredBiosimilar})
-	}
 	return out
 }
 
@@ -323,6 +326,9 @@ func ValidateTargets(ts []Target) error {
 		}
 		if v := t.AnnualPayerSavingsUSD; v != nil && (math.IsNaN(*v) || math.IsInf(*v, 0) || *v < 0) {
 			return fmt.Errorf("targets[%d].annualPayerSavingsUSD = %v: dollars, not negative", i, *v)
+		}
+		if v := t.AnnualRealisedPayerSavingsUSD; v != nil && (math.IsNaN(*v) || math.IsInf(*v, 0) || *v < 0) {
+			return fmt.Errorf("targets[%d].annualRealisedPayerSavingsUSD = %v: dollars, not negative", i, *v)
 		}
 	}
 	return nil

@@ -178,8 +178,10 @@ type analyticsConfig struct {
 		Name         string `yaml:"name"`
 		PasswordHash string `yaml:"passwordHash"`
 	} `yaml:"accounts"`
-	SessionTTL     duration `yaml:"sessionTTL"`
-	SessionKeyFile string   `yaml:"sessionKeyFile"`
+	SessionTTL duration `yaml:"sessionTTL"`
+	// PasswordChecksPerSecond rations bcrypt checks of local accounts (default 2).
+	PasswordChecksPerSecond float64 `yaml:"passwordChecksPerSecond"`
+	SessionKeyFile          string  `yaml:"sessionKeyFile"`
 	// Targets are the organisation's programme targets per contract and drug family, shown
 	// against the actuals by /analytics/report and /analytics/dashboard.
 	Targets []tracking.Target `yaml:"targets"`

@@ -8,6 +8,8 @@
 //	valuerx catalog diff OLD NEW                   what changed between two snapshots
 //	valuerx measures -from DIR -year Y -out DIR    PQA adherence and SUPD rates and a worklist from a Bulk Data export
 //	valuerx synth   -out DIR [-patients N]         write a synthetic year of fills as a Bulk Data export
+//	valuerx import administrations|claims -config f.yaml -issuer ISS -from FILE   realised savings: administrations (NDJSON) and paid claims (CSV)
+//	valuerx divergence -config f.yaml              compute pending divergence for a store
 //	valuerx hash-password [-cost 12] < password    bcrypt hash for analytics.accounts[].passwordHash
 //
 // The conformance suite is its own command, valuerx-conform (see its package documentation).
@@ -47,6 +49,8 @@ func commands() []command {
 		{"measures", "adherence and SUPD rates and a worklist from a FHIR Bulk Data export", runMeasures},
 		{"synth", "write a synthetic population's year of fills as a Bulk Data export", runSynth},
 		{"demo-traffic", "write a year of realistic decisions and feedback into a store for the dashboard", runDemoTraffic},
+		{"import", "import administrations (FHIR NDJSON) or paid claims (CSV) into the decision record", runImport},
+		{"divergence", "compute how each recorded decision's answer differs by arrangement (pending ones)", runDivergence},
 		{"hash-password", "bcrypt a password from stdin for analytics.accounts", runHashPassword},
 	}
 }

@@ -38,9 +38,11 @@ func startRetention(st retainer, sc storeConfig, logger *slog.Logger) (stop func
 	return func() { cancel(); wg.Wait() }
 }
 
-// runRetention is one retention run at now.
+// runRetention is one retention run at now. The cutoff is on a UTC day boundary, so rows go a
+// day at a time (and the SQLite dashboard rollup, which starts over after a deletion, is
+// refolded once a day rather than at every run).
 func runRetention(ctx context.Context, st retainer, period time.Duration, now time.Time, logger *slog.Logger) {
-	cutoff := now.Add(-period)
+	cutoff := now.Add(-period).UTC().Truncate(24 * time.Hour)
 	d, err := st.DeleteBefore(ctx, cutoff, now)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -49,5 +51,6 @@ func runRetention(ctx context.Context, st retainer, period time.Duration, now ti
 		return
 	}
 	logger.Info("store retention", "cutoff", cutoff.Format(time.RFC3339), "decisions_deleted", d.Decisions,
-		"feedback_deleted", d.Feedback, "jti_deleted", d.JTI)
+		"feedback_deleted", d.Feedback, "divergence_deleted", d.Divergence, "administrations_deleted", d.Administrations,
+		"claims_deleted", d.Claims, "jti_deleted", d.JTI)
 }

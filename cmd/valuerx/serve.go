@@ -146,7 +146,7 @@ const demoAnalystName = "analyst"
 func analystAuth(cfg fileConfig) (gateway.AnalystAuth, string, error) {
 	ac := cfg.Analytics
 	https := strings.HasPrefix(strings.ToLower(cfg.ExternalURL), "https://")
-	out := gateway.AnalystAuth{SessionTTL: ac.SessionTTL.Duration, SecureCookie: https}
+	out := gateway.AnalystAuth{SessionTTL: ac.SessionTTL.Duration, SecureCookie: https, PasswordChecksPerSecond: ac.PasswordChecksPerSecond}
 	if ac.OIDC.Issuer != "" {
 		if !strings.HasPrefix(ac.OIDC.Issuer, "https://") && !cfg.demo {
 			return out, "", fmt.Errorf("analytics.oidc.issuer %q: must be https (its key set decides who reads the analytics)", ac.OIDC.Issuer)

@@ -44,6 +44,11 @@ type storeConfig struct {
 	// ago, and jti claims once expired; at start and every RetentionEvery (default 1h). 0: off.
 	RetentionDays  int      `yaml:"retentionDays"`
 	RetentionEvery duration `yaml:"retentionEvery"`
+	// Synchronous is SQLite's durability: "normal" (default; WAL: a commit survives the process
+	// being killed, the last commits may be lost to a power cut or a crash of the machine) or
+	// "full" (an fsync per group commit: survives those too). PostgreSQL follows the server's
+	// own synchronous_commit.
+	Synchronous string `yaml:"synchronous"`
 }
 
 const (
@@ -67,7 +72,7 @@ func (s *storeConfig) UnmarshalYAML(n *yaml.Node) error {
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		switch k := n.Content[i]; k.Value {
-		case "driver", "path", "dsn", "dsnFile", "dsnEnv", "maxConns", "retentionDays", "retentionEvery":
+		case "driver", "path", "dsn", "dsnFile", "dsnEnv", "maxConns", "retentionDays", "retentionEvery", "synchronous":
 		default:
 			return fmt.Errorf("line %d: field %s not found in store", k.Line, k.Value)
 		}
@@ -91,7 +96,13 @@ func (s storeConfig) check() error {
 		if s.DSN != "" || s.DSNFile != "" || s.DSNEnv != "" {
 			return errors.New("store: dsn, dsnFile and dsnEnv are for driver: postgres")
 		}
+		if s.Synchronous != "" && s.Synchronous != "normal" && s.Synchronous != "full" {
+			return fmt.Errorf("store: synchronous %q: normal or full", s.Synchronous)
+		}
 	case driverPostgres:
+		if s.Synchronous != "" {
+			return errors.New("store: synchronous is SQLite's; PostgreSQL follows the server's synchronous_commit")
+		}
 		if s.Path != "" {
 			return errors.New("store: path is the SQLite file; driver postgres takes dsn, dsnFile or dsnEnv")
 		}
@@ -204,6 +215,6 @@ func openStore(ctx context.Context, s storeConfig, logger *slog.Logger) (retaine
 				return nil, fmt.Errorf("store: %w", err)
 			}
 		}
-		return store.OpenSQLite(s.Path)
+		return store.OpenSQLiteOptions(s.Path, store.SQLiteOptions{FullSync: s.Synchronous == "full"})
 	}
 }

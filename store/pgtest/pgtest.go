@@ -92,6 +92,7 @@ func Start(ctx context.Context) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	removeStale()
 	dir, err := os.MkdirTemp("", "valuerx-pg-")
 	if err != nil {
 		return nil, err
@@ -137,6 +138,37 @@ func Start(ctx context.Context) (*Cluster, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// removeStale removes the directories of clusters whose test binary was killed (SIGKILL leaves
+// no chance to clean up; the server itself stops on its parent's death): those whose server is
+// gone, or that never got one and are more than ten minutes old.
+func removeStale() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "valuerx-pg-*"))
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, "data", "postmaster.pid"))
+		if err != nil {
+			if fi, serr := os.Stat(d); serr == nil && time.Since(fi.ModTime()) > 10*time.Minute {
+				os.RemoveAll(d)
+			}
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
+		if err == nil && !alive(pid) {
+			os.RemoveAll(d)
+		}
+	}
+}
+
+// alive reports whether pid is a running process (a zombie is not).
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }
 
 // unprivileged is the user the server runs as when this process is root: postgres, else nobody.
@@ -273,4 +305,21 @@ func StopShared() {
 		shared.Stop()
 		shared = nil
 	}
+}
+
+// StartT starts a cluster of the test's own, stopped when the test ends (pass, fail or
+// t.Fatal). Skips or fails like Shared when there are no binaries.
+func StartT(t testing.TB) *Cluster {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	c, err := Start(ctx)
+	if err != nil {
+		if errors.Is(err, ErrNoBinaries) && os.Getenv("VALUERX_POSTGRES_REQUIRED") != "1" {
+			t.Skipf("PostgreSQL test skipped: %v", err)
+		}
+		t.Fatalf("PostgreSQL: %v", err)
+	}
+	t.Cleanup(c.Stop)
+	return c
 }

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"valuerx/store"
+)
+
+// valuerx import administrations | claims against the store and order key the gateway uses:
+// one decision recorded under the key beside the store, one administration and one claim line
+// joined to it; a second run records nothing new; without the key file the command refuses.
+func TestImportCommand(t *testing.T) {
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "valuerx.db")
+	cfgPath := filepath.Join(dir, "valuerx.yaml")
+	if err := os.WriteFile(cfgPath, []byte("store: "+dbPath+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run1 := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), args, &out, &errb)
+		return code, out.String(), errb.String()
+	}
+	nd := filepath.Join(dir, "MedicationAdministration.ndjson")
+	if err := os.WriteFile(nd, []byte(`{"resourceType":"MedicationAdministration","id":"ma-1","status":"completed","subject":{"reference":"Patient/p1"},"request":{"reference":"MedicationRequest/mr1"},"effectiveDateTime":"2026-02-20T10:00:00Z","medicationCodeableConcept":{"coding":[{"system":"http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets","code":"Q5116"}]}}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := run1("import", "administrations", "-config", cfgPath, "-issuer", "https://ehr.test", "-from", nd); code != 1 || !strings.Contains(errs, "no order key") {
+		t.Fatalf("without the gateway's order key: %d %s", code, errs)
+	}
+	secret, _, _, err := orderKeyBesideStore(dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.OpenSQLite(dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := "https://ehr.test tenant=main"
+	if err := st.RecordDecisions(context.Background(), []store.Decision{{CardUUID: "c1", ServiceID: "s", Hook: "order-sign", Client: client,
+		OrderKey: store.OrderKey(secret, client, "p1", "mr1"), ContractID: "mssp-aco", GroupID: "trastuzumab", OrderedProductID: "herceptin",
+		At: time.Date(2026, 2, 15, 0, 0, 0, 0, time.UTC)}}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	args := []string{"import", "administrations", "-config", cfgPath, "-issuer", "https://ehr.test", "-tenant", "main", "-from", nd}
+	if code, out, errs := run1(args...); code != 0 || !strings.Contains(out, "read 1, recorded 1 new") {
+		t.Fatalf("import: %d %q %q", code, out, errs)
+	}
+	if code, out, _ := run1(args...); code != 0 || !strings.Contains(out, "recorded 0 new, 1 already recorded") {
+		t.Fatalf("re-import: %d %q", code, out)
+	}
+	claims := filepath.Join(dir, "claims.csv")
+	if err := os.WriteFile(claims, []byte("claim_id,line,patient_id,medication_request_id,service_date,hcpcs,units,allowed_usd,paid_usd,patient_usd\n900,1,p1,mr1,2026-02-20,Q5116,42,344.61,270.18,68.92\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := run1("import", "claims", "-config", cfgPath, "-issuer", "https://ehr.test", "-tenant", "main", "-from", claims); code != 0 || !strings.Contains(out, "recorded 1 new") {
+		t.Fatalf("claims: %d %q %q", code, out, errs)
+	}
+	st, err = store.OpenSQLite(dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	orders, err := st.Orders(context.Background(), time.Time{}, time.Time{})
+	if err != nil || len(orders) != 1 || orders[0].Administrations != 1 || orders[0].AdministeredProductID != "trazimera" || orders[0].PaidUSD != 270.18 {
+		t.Fatalf("orders = %+v %v, want one administration of Trazimera and 270.18 paid", orders, err)
+	}
+	if code, _, _ := run1("import", "nonsense"); code != 2 {
+		t.Fatal("an unknown import kind must be a usage error")
+	}
+}

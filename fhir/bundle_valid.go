@@ -1,0 +1,149 @@
+package fhir
+
+import (
+	"encoding/json"
+
+	"valuerx/internal/rawjson"
+)
+
+// ValidBundleResources is BundleResources for raw already known to be valid JSON (a prefetch
+// value of a request that was validated as a whole, a page the client validated): the same
+// answers, read in one walk over the Bundle with rawjson (plus one over each resource for its
+// resourceType) instead of encoding/json's validation and decode, which were two thirds of a
+// hook's CPU with 500 history entries (issue 15). A Bundle that is in any way irregular — a
+// member the decode reads spelled twice, or of the wrong JSON type — is left to BundleResources,
+// whose encoding/json rules then decide (FuzzValidBundleResources holds the two together). The
+// resources share raw's memory.
+func ValidBundleResources(raw json.RawMessage) ([]json.RawMessage, string, error) {
+	if res, next, ok := bundleFast(raw); ok {
+		return res, next, nil
+	}
+	return BundleResources(raw)
+}
+
+var (
+	bundleNames = []string{"resourceType", "type", "link", "entry"}
+	linkNames   = []string{"relation", "url"}
+	entryNames  = []string{"fullUrl", "resource", "search", "request"}
+	searchNames = []string{"mode"}
+	reqNames    = []string{"method", "url"}
+)
+
+// bundleWalk holds the scratch space of one walk (no allocation per object read).
+type bundleWalk struct {
+	vals   [4][]byte
+	counts [4]int
+}
+
+// fields reads names from the object v; false when v is not an object or a name is repeated.
+func (w *bundleWalk) fields(v []byte, names []string) bool {
+	if !rawjson.Fields(v, names, w.vals[:len(names)], w.counts[:len(names)]) {
+		return false
+	}
+	for _, c := range w.counts[:len(names)] {
+		if c > 1 {
+			return false
+		}
+	}
+	return true
+}
+
+// optString reads a string member as encoding/json decodes it into a string field: absent or
+// null is "", ok is false for any other JSON type.
+func optString(v []byte) (string, bool) {
+	if v == nil || rawjson.IsNull(v) {
+		return "", true
+	}
+	return rawjson.String(v)
+}
+
+// stringsOnly reports whether every member named in an object just read with fields is a
+// string or null.
+func (w *bundleWalk) stringsOnly(n int) bool {
+	for _, v := range w.vals[:n] {
+		if _, ok := optString(v); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// bundleFast is BundleResources for a regular, valid Bundle; ok false sends the caller to the
+// encoding/json path.
+func bundleFast(raw []byte) (out []json.RawMessage, next string, ok bool) {
+	var w bundleWalk
+	if rawjson.Kind(raw) != '{' || !w.fields(raw, bundleNames) {
+		return nil, "", false
+	}
+	rt, ok := optString(w.vals[0])
+	if !ok || rt != "Bundle" {
+		return nil, "", false
+	}
+	if _, ok := optString(w.vals[1]); !ok {
+		return nil, "", false
+	}
+	links, entries := w.vals[2], w.vals[3]
+	if links != nil && !rawjson.IsNull(links) {
+		if rawjson.Kind(links) != '[' {
+			return nil, "", false
+		}
+		found := false
+		okAll := rawjson.EachElement(links, func(l []byte) bool {
+			if rawjson.IsNull(l) {
+				return true
+			}
+			if rawjson.Kind(l) != '{' || !w.fields(l, linkNames) || !w.stringsOnly(2) {
+				return false
+			}
+			rel, _ := optString(w.vals[0])
+			if rel == "next" && !found {
+				next, _ = optString(w.vals[1])
+				found = true
+			}
+			return true
+		})
+		if !okAll {
+			return nil, "", false
+		}
+	}
+	out = []json.RawMessage{}
+	if entries == nil || rawjson.IsNull(entries) {
+		return out, next, true
+	}
+	if rawjson.Kind(entries) != '[' {
+		return nil, "", false
+	}
+	okAll := rawjson.EachElement(entries, func(e []byte) bool {
+		if rawjson.IsNull(e) {
+			return true // a null entry decodes to an entry without a resource
+		}
+		if rawjson.Kind(e) != '{' || !w.fields(e, entryNames) {
+			return false
+		}
+		if _, ok := optString(w.vals[0]); !ok {
+			return false
+		}
+		res, search, request := w.vals[1], w.vals[2], w.vals[3]
+		mode := ""
+		if search != nil && !rawjson.IsNull(search) {
+			if rawjson.Kind(search) != '{' || !w.fields(search, searchNames) || !w.stringsOnly(1) {
+				return false
+			}
+			mode, _ = optString(w.vals[0])
+		}
+		if request != nil && !rawjson.IsNull(request) {
+			if rawjson.Kind(request) != '{' || !w.fields(request, reqNames) || !w.stringsOnly(2) {
+				return false
+			}
+		}
+		if mode == "outcome" || res == nil || resourceTypeValid(res) == "" {
+			return true
+		}
+		out = append(out, res)
+		return true
+	})
+	if !okAll {
+		return nil, "", false
+	}
+	return out, next, true
+}

@@ -1,0 +1,152 @@
+package tracking
+
+import (
+	"fmt"
+	"sort"
+
+	"valuerx/store"
+)
+
+// How often the right choice differed by arrangement (issue 16 item 4), per drug family and
+// calendar quarter of the order's first decision.
+//
+// Each order's offering decision was scored, after it was recorded, under every contract of the
+// registry (store.Answer: the product a card would have suggested there, or the ordered product
+// when no card would have been shown). An order is comparable when it has an answer under at
+// least one fee-for-service contract (arrangement "ffs") and one value-based contract (any
+// other arrangement). For each such pair (f, v) the answers diverge when the products differ;
+// the order diverged when any of its pairs did. What following the value-based answer was worth
+// is counted per pair, under the value-based contract's own figures for a year of therapy: the
+// payer's allowed amount of f's product minus that of v's (positive: the value-based answer
+// costs the payer less), and the organisation's net impact of v's product minus that of f's.
+// Worth is summed over the pair's diverging orders only.
+
+// DivergenceRow is one drug family in one quarter.
+type DivergenceRow struct {
+	Family  string `json:"family"`
+	Quarter string `json:"quarter"` // YYYY-Qn, UTC
+	// Orders have a computed divergence; Comparable have both an FFS and a value-based answer;
+	// Diverged had at least one FFS and one value-based answer name different products.
+	Orders     int     `json:"orders"`
+	Comparable int     `json:"comparable"`
+	Diverged   int     `json:"diverged"`
+	Share      float64 `json:"divergedShare"` // Diverged / Comparable
+}
+
+// DivergencePair is one (FFS contract, value-based contract) pair of a family and quarter.
+type DivergencePair struct {
+	Family      string  `json:"family"`
+	Quarter     string  `json:"quarter"`
+	FFS         string  `json:"ffsContract"`
+	ValueBased  string  `json:"valueBasedContract"`
+	Arrangement string  `json:"valueBasedArrangement"`
+	Orders      int     `json:"orders"`
+	Diverged    int     `json:"diverged"`
+	Share       float64 `json:"divergedShare"`
+	// Worth of following the value-based answer on the diverging orders, per year of therapy,
+	// under the value-based contract's figures.
+	PayerSavedPerYearUSD float64 `json:"payerSavedPerYearUSD"`
+	OrgImpactPerYearUSD  float64 `json:"orgImpactPerYearUSD"`
+}
+
+// Quarter is t's calendar quarter, "2026-Q1".
+func quarterOf(o store.OrderRecord) string {
+	t := o.FirstAt.UTC()
+	return fmt.Sprintf("%d-Q%d", t.Year(), (int(t.Month())-1)/3+1)
+}
+
+// divergence adds o to the family-quarter rows and pairs.
+func (d *divergenceAcc) add(o store.OrderRecord) {
+	if len(o.Answers) == 0 {
+		return
+	}
+	q := quarterOf(o)
+	k := [2]string{o.GroupID, q}
+	row := d.rows[k]
+	if row == nil {
+		row = &DivergenceRow{Family: o.GroupID, Quarter: q}
+		d.rows[k] = row
+	}
+	row.Orders++
+	var ffs, vb []store.Answer
+	for _, a := range o.Answers {
+		if a.Arrangement == "ffs" {
+			ffs = append(ffs, a)
+		} else {
+			vb = append(vb, a)
+		}
+	}
+	if len(ffs) == 0 || len(vb) == 0 {
+		return
+	}
+	row.Comparable++
+	diverged := false
+	for _, f := range ffs {
+		for _, v := range vb {
+			pk := [4]string{o.GroupID, q, f.ContractID, v.ContractID}
+			p := d.pairs[pk]
+			if p == nil {
+				p = &DivergencePair{Family: o.GroupID, Quarter: q, FFS: f.ContractID, ValueBased: v.ContractID, Arrangement: v.Arrangement}
+				d.pairs[pk] = p
+			}
+			p.Orders++
+			if f.BestProductID == v.BestProductID {
+				continue
+			}
+			diverged = true
+			p.Diverged++
+			fy, okf := v.Year[f.BestProductID]
+			vy, okv := v.Year[v.BestProductID]
+			if okf && okv {
+				p.PayerSavedPerYearUSD += fy.PayerAllowed - vy.PayerAllowed
+				p.OrgImpactPerYearUSD += vy.NetImpact - fy.NetImpact
+			}
+		}
+	}
+	if diverged {
+		row.Diverged++
+	}
+}
+
+type divergenceAcc struct {
+	rows  map[[2]string]*DivergenceRow
+	pairs map[[4]string]*DivergencePair
+}
+
+func newDivergenceAcc() *divergenceAcc {
+	return &divergenceAcc{rows: map[[2]string]*DivergenceRow{}, pairs: map[[4]string]*DivergencePair{}}
+}
+
+func (d *divergenceAcc) finish() ([]DivergenceRow, []DivergencePair) {
+	rows := make([]DivergenceRow, 0, len(d.rows))
+	for _, r := range d.rows {
+		if r.Comparable > 0 {
+			r.Share = float64(r.Diverged) / float64(r.Comparable)
+		}
+		rows = append(rows, *r)
+	}
+	sort.Slice(rows, func(i, j int) bool {
+		if rows[i].Family != rows[j].Family {
+			return rows[i].Family < rows[j].Family
+		}
+		return rows[i].Quarter < rows[j].Quarter
+	})
+	pairs := make([]DivergencePair, 0, len(d.pairs))
+	for _, p := range d.pairs {
+		if p.Orders > 0 {
+			p.Share = float64(p.Diverged) / float64(p.Orders)
+		}
+		p.PayerSavedPerYearUSD, p.OrgImpactPerYearUSD = cents(p.PayerSavedPerYearUSD), cents(p.OrgImpactPerYearUSD)
+		pairs = append(pairs, *p)
+	}
+	sort.Slice(pairs, func(i, j int) bool {
+		a, b := pairs[i], pairs[j]
+		for _, c := range [][2]string{{a.Family, b.Family}, {a.Quarter, b.Quarter}, {a.FFS, b.FFS}} {
+			if c[0] != c[1] {
+				return c[0] < c[1]
+			}
+		}
+		return a.ValueBased < b.ValueBased
+	})
+	return rows, pairs
+}

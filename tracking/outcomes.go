@@ -1,0 +1,200 @@
+package tracking
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"valuerx/store"
+)
+
+// Outcomes follows the orders of a filter past the card (issue 16 items 2-4): projected savings
+// per year of therapy, orders signed, administered and paid, realised savings, the biosimilar
+// share of new starts against its target, and the divergence report. It is its own report,
+// beside Build's overview, because it reads what the overview's pre-aggregated sums do not hold
+// (the options offered, signatures, administrations, claims, the answers under the other
+// contracts): BuildOutcomes works on the orders themselves.
+type Outcomes struct {
+	From       time.Time  `json:"from"`
+	To         time.Time  `json:"to"`
+	Contract   string     `json:"contract,omitempty"`
+	Family     string     `json:"family,omitempty"`
+	Prescriber string     `json:"prescriber,omitempty"`
+	Total      OutcomeRow `json:"total"`
+	// Contracts has one row per contract, Families one per (contract, family), Months one per
+	// calendar month (UTC) of the orders' first decisions, all sorted.
+	Contracts []OutcomeRow `json:"contracts"`
+	Families  []OutcomeRow `json:"families"`
+	Months    []OutcomeRow `json:"months"`
+	// Divergence has one row per drug family and quarter, DivergencePairs one per (FFS contract,
+	// value-based contract) of each (divergence.go).
+	Divergence      []DivergenceRow  `json:"divergence"`
+	DivergencePairs []DivergencePair `json:"divergencePairs"`
+}
+
+// OutcomeRow is the figures of one contract, family within a contract, month, or the total.
+type OutcomeRow struct {
+	Contract    string `json:"contract,omitempty"`
+	Arrangement string `json:"arrangement,omitempty"`
+	Family      string `json:"family,omitempty"`
+	Month       string `json:"month,omitempty"`
+	// Orders counts every order of a tracked family; Cards those with a card, NoCard the others;
+	// Accepted the orders whose card was accepted.
+	Orders   int `json:"orders"`
+	Cards    int `json:"cards"`
+	NoCard   int `json:"noCard"`
+	Accepted int `json:"accepted"`
+	// Projected savings of the accepted suggestions per year of therapy (decisions from store
+	// schema version 5 on; Build's report has them per course).
+	ProjectedPayerSavedPerYearUSD   float64 `json:"projectedPayerSavedPerYearUSD"`
+	ProjectedPatientSavedPerYearUSD float64 `json:"projectedPatientSavedPerYearUSD"`
+	ProjectedOrgImpactPerYearUSD    float64 `json:"projectedOrgImpactPerYearUSD"`
+	// Signed, Administered and Paid count orders (card or not) that reached each stage.
+	Signed       int `json:"signed"`
+	Administered int `json:"administered"`
+	Paid         int `json:"paid"`
+	// RealisedOrders are the orders with a card that were signed or administered; of them
+	// RealisedSwitched ended on another product the card priced, RealisedUnpriced on a product
+	// it did not. Realised savings are per year of therapy at the product actually given
+	// (realised.go).
+	RealisedOrders                 int     `json:"realisedOrders"`
+	RealisedSwitched               int     `json:"realisedSwitched"`
+	RealisedUnpriced               int     `json:"realisedUnpriced"`
+	RealisedPayerSavedPerYearUSD   float64 `json:"realisedPayerSavedPerYearUSD"`
+	RealisedPatientSavedPerYearUSD float64 `json:"realisedPatientSavedPerYearUSD"`
+	RealisedOrgImpactPerYearUSD    float64 `json:"realisedOrgImpactPerYearUSD"`
+	// PaidUSD sums the paid amounts of the claim lines joined to the orders.
+	PaidUSD float64 `json:"paidUSD"`
+	// NewStarts are orders of a biologic family (reference and biosimilars) with no therapy of
+	// the family on record, card or not; NewStartsBiosimilar those on a biosimilar as the order
+	// stands (given, else accepted, else ordered); BiosimilarShareNewStarts their share.
+	NewStarts                int     `json:"newStarts"`
+	NewStartsBiosimilar      int     `json:"newStartsBiosimilar"`
+	BiosimilarShareNewStarts float64 `json:"biosimilarShareNewStarts"`
+	// Targets: biosimilarShareNewStarts and annualRealisedPayerSavingsUSD of the contract (and
+	// family) targets; acceptance and projected savings are on Build's rows.
+	Targets []TargetResult `json:"targets,omitempty"`
+
+	// Micro-dollar sums (store.Micro), rounded to the cent once in finish, as Build's rows.
+	projPayerY, projPatientY, projOrgY       int64
+	realPayerY, realPatientY, realOrgY, paid int64
+}
+
+func (r *OutcomeRow) finish() {
+	r.ProjectedPayerSavedPerYearUSD, r.ProjectedPatientSavedPerYearUSD, r.ProjectedOrgImpactPerYearUSD =
+		store.MicroToCents(r.projPayerY), store.MicroToCents(r.projPatientY), store.MicroToCents(r.projOrgY)
+	r.RealisedPayerSavedPerYearUSD, r.RealisedPatientSavedPerYearUSD, r.RealisedOrgImpactPerYearUSD =
+		store.MicroToCents(r.realPayerY), store.MicroToCents(r.realPatientY), store.MicroToCents(r.realOrgY)
+	r.PaidUSD = store.MicroToCents(r.paid)
+	if r.NewStarts > 0 {
+		r.BiosimilarShareNewStarts = float64(r.NewStartsBiosimilar) / float64(r.NewStarts)
+	}
+}
+
+// BuildOutcomes computes the outcomes over orders (Build's filter and targets: a wider slice of
+// orders is fine, the filter is applied again).
+func BuildOutcomes(orders []store.OrderRecord, f Filter, targets []Target) Outcomes {
+	out := Outcomes{From: f.From, To: f.To, Contract: f.Contract, Family: f.Family, Prescriber: f.Prescriber}
+	contracts, months := map[string]*OutcomeRow{}, map[string]*OutcomeRow{}
+	families := map[[2]string]*OutcomeRow{}
+	div := newDivergenceAcc()
+	for _, o := range orders {
+		if !selected(o, f) {
+			continue
+		}
+		c := contracts[o.ContractID]
+		if c == nil {
+			c = &OutcomeRow{Contract: o.ContractID, Arrangement: o.Arrangement}
+			contracts[o.ContractID] = c
+		}
+		k := [2]string{o.ContractID, o.GroupID}
+		fam := families[k]
+		if fam == nil {
+			fam = &OutcomeRow{Contract: o.ContractID, Arrangement: o.Arrangement, Family: o.GroupID}
+			families[k] = fam
+		}
+		mk := o.FirstAt.UTC().Format("2006-01")
+		m := months[mk]
+		if m == nil {
+			m = &OutcomeRow{Month: mk}
+			months[mk] = m
+		}
+		for _, r := range []*OutcomeRow{&out.Total, c, fam, m} {
+			r.add(o)
+		}
+		div.add(o)
+	}
+	days := periodDays(f.From, f.To)
+	out.Total.finish()
+	out.Contracts, out.Families, out.Months = []OutcomeRow{}, []OutcomeRow{}, []OutcomeRow{}
+	for _, c := range contracts {
+		c.finish()
+		c.Targets = evaluateOutcomes(*c, find(targets, c.Contract, ""), days)
+		out.Contracts = append(out.Contracts, *c)
+	}
+	for _, fam := range families {
+		fam.finish()
+		fam.Targets = evaluateOutcomes(*fam, find(targets, fam.Contract, fam.Family), days)
+		out.Families = append(out.Families, *fam)
+	}
+	for _, m := range months {
+		m.finish()
+		out.Months = append(out.Months, *m)
+	}
+	sort.Slice(out.Contracts, func(i, j int) bool { return out.Contracts[i].Contract < out.Contracts[j].Contract })
+	sort.Slice(out.Families, func(i, j int) bool {
+		a, b := out.Families[i], out.Families[j]
+		if a.Contract != b.Contract {
+			return a.Contract < b.Contract
+		}
+		return a.Family < b.Family
+	})
+	sort.Slice(out.Months, func(i, j int) bool { return out.Months[i].Month < out.Months[j].Month })
+	out.Divergence, out.DivergencePairs = div.finish()
+	return out
+}
+
+// selected applies f to one order, as Build does.
+func selected(o store.OrderRecord, f Filter) bool {
+	if (!f.From.IsZero() && o.FirstAt.Before(f.From)) || (!f.To.IsZero() && !o.FirstAt.Before(f.To)) {
+		return false
+	}
+	pr := o.Prescriber
+	if pr == "" {
+		pr = NoPrescriber
+	}
+	return (f.Contract == "" || o.ContractID == f.Contract) && (f.Family == "" || o.GroupID == f.Family) &&
+		(f.Prescriber == "" || pr == f.Prescriber)
+}
+
+// evaluateOutcomes compares r with the outcome targets of t: the biosimilar share of new starts
+// and the realised payer savings (annual, prorated to the period).
+func evaluateOutcomes(r OutcomeRow, t *Target, days float64) []TargetResult {
+	if t == nil {
+		return nil
+	}
+	var out []TargetResult
+	if t.BiosimilarShareNewStarts != nil {
+		res := TargetResult{Measure: MeasureBiosimilarNew, Target: *t.BiosimilarShareNewStarts, Actual: r.BiosimilarShareNewStarts}
+		if r.NewStarts > 0 {
+			res.Measured, res.Met = true, r.BiosimilarShareNewStarts >= *t.BiosimilarShareNewStarts
+			res.Note = fmt.Sprintf("%d of %d new starts on a biosimilar", r.NewStartsBiosimilar, r.NewStarts)
+		} else {
+			res.Note = notMeasuredBiosimilar
+		}
+		out = append(out, res)
+	}
+	if t.AnnualRealisedPayerSavingsUSD != nil {
+		res := TargetResult{Measure: MeasureRealised, Actual: r.RealisedPayerSavedPerYearUSD}
+		if days > 0 {
+			res.Target = cents(*t.AnnualRealisedPayerSavingsUSD * days / 365)
+			res.Measured, res.Met = true, r.RealisedPayerSavedPerYearUSD >= res.Target
+			res.Note = fmt.Sprintf("annual target %.2f prorated to %.0f days; signed or administered orders, per year of therapy", *t.AnnualRealisedPayerSavingsUSD, days)
+		} else {
+			res.Target = *t.AnnualRealisedPayerSavingsUSD
+			res.Note = "open period: annual target not prorated"
+		}
+		out = append(out, res)
+	}
+	return out
+}
