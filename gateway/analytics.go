@@ -161,6 +161,10 @@ func (g *Gateway) aggregates(ctx context.Context, f tracking.Filter) (tracking.A
 	return tracking.Aggregate(orders, f), nil
 }
 
+// EncodeScoreRequest is the stored form of a scoring request (store.Decision.ScoreRequest), for
+// generators that write decisions as the gateway does (valuerx demo-traffic).
+func EncodeScoreRequest(r scoring.Request) []byte { return encodeScoreRequest(r) }
+
 // aggQuery is f as a rollup query: the "(not recorded)" prescriber is the empty userId.
 func aggQuery(f tracking.Filter) store.AggQuery {
 	q := store.AggQuery{From: f.From, To: f.To, Contract: f.Contract, Family: f.Family, Prescriber: f.Prescriber, PrescriberFilter: f.Prescriber != ""}
@@ -343,6 +347,15 @@ func (g *Gateway) handleDashboard(tab string) http.HandlerFunc {
 		}
 		p := web.DashboardPage{Tab: tab, Report: rep, From: rq.from, To: rq.to, Names: g.dashboardNames(), CSS: dashboardCSSPath,
 			Base: dashboardPath, JSONPath: reportPath, CSVPath: reportCSVPath, DecisionPath: decisionPagePath, Offset: rq.offset, Limit: decisionsPage}
+		if tab == web.TabOutcomes {
+			_, out, err := g.outcomes(r)
+			if err != nil {
+				g.pageFail(w, r, err)
+				return
+			}
+			p.Outcomes, p.OutcomesCSV, p.DivergenceCSV = &out, "/analytics/outcomes.csv", "/analytics/divergence.csv"
+			p.JSONPath = "/analytics/outcomes"
+		}
 		if tab == web.TabDecisions {
 			if p.Decisions, p.More, err = g.decisions(r.Context(), rq, rq.offset, decisionsPage); err != nil {
 				g.pageFail(w, r, errorf(KindUnavailable, "report", "could not read the decision store", err))

@@ -123,9 +123,13 @@ func TestDashboardBrowser(t *testing.T) {
 	var ledger []traffic.Truth
 	end := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	stats, err := traffic.Generate(context.Background(), e.store, sc, reg, cat, traffic.Config{Seed: 16, Days: 365, PerDay: 10, End: end,
-		Ledger: func(o traffic.Truth) { ledger = append(ledger, o) }})
+		Ledger: func(o traffic.Truth) { ledger = append(ledger, o) }, ScoreRequest: EncodeScoreRequest})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Every decision scored under the other contracts too, as the gateway's divergence job does.
+	if n, _, err := ComputePendingDivergence(context.Background(), e.store, sc, reg, "test", func() time.Time { return now }); err != nil || n < stats.Orders {
+		t.Fatalf("divergence for %d decisions: %v", n, err)
 	}
 	if stats.Orders < 2000 || len(ledger) != stats.Orders {
 		t.Fatalf("generated %+v, ledger %d", stats, len(ledger))

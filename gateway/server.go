@@ -278,6 +278,7 @@ func (g *Gateway) routes() http.Handler {
 	analytics.HandleFunc("/dashboard/families", g.handleDashboard(web.TabFamilies)).Methods(http.MethodGet)
 	analytics.HandleFunc("/dashboard/people", g.handleDashboard(web.TabPeople)).Methods(http.MethodGet)
 	analytics.HandleFunc("/dashboard/decisions", g.handleDashboard(web.TabDecisions)).Methods(http.MethodGet)
+	analytics.HandleFunc("/dashboard/outcomes", g.handleDashboard(web.TabOutcomes)).Methods(http.MethodGet)
 	analytics.HandleFunc("/decisions/{card}", g.handleDecisionPage).Methods(http.MethodGet)
 	analytics.HandleFunc("/dashboard.css", g.handleDashboardCSS).Methods(http.MethodGet)
 	r.PathPrefix(comparePath).Handler(web.NewHandler(g.links, comparePath, g.log)).Methods(http.MethodGet, http.MethodHead)

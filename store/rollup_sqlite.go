@@ -126,6 +126,20 @@ func (s *SQLite) foldChunk(ctx context.Context, tx *sql.Tx) (done bool, err erro
 		Scan(&dMax, &fMax); err != nil {
 		return false, fmt.Errorf("store: rollup: %w", err)
 	}
+	var fresh bool
+	if err := tx.QueryRowContext(ctx, `SELECT NOT EXISTS (SELECT 1 FROM rollup_orders)`).Scan(&fresh); err != nil {
+		return false, fmt.Errorf("store: rollup: %w", err)
+	}
+	if fresh && dSeen == 0 && fSeen == 0 && dMax > 0 {
+		// A first build (nothing folded yet; retention may also bring the marks down to 0, but
+		// then the rollup holds orders whose deletion is queued): the pass over every decision assembles every order from all its rows as
+		// they stand, so the feedback and the queued orders committed so far need no pass of their
+		// own (what arrives from now on has a higher rowid or a new queue row).
+		if _, err := tx.ExecContext(ctx, `DELETE FROM rollup_dirty`); err != nil {
+			return false, fmt.Errorf("store: rollup queue: %w", err)
+		}
+		fSeen = fMax
+	}
 	var dirtyMax int64
 	switch {
 	case dSeen < dMax:
@@ -389,7 +403,7 @@ func (s *SQLite) assembleOrder(ctx context.Context, prep prepFunc, k [2]string) 
 	var admins []Administration
 	var claims []Claim
 	if !strings.HasPrefix(k[1], "card:") {
-		ast, err := prep(`SELECT client, admin_key, order_key, product_id, status, at, imported_at FROM administrations WHERE client = ? AND order_key = ?`)
+		ast, err := prep(`SELECT client, admin_key, order_key, product_id, status, at, imported_at FROM administrations INDEXED BY administrations_order WHERE client = ? AND order_key = ?`)
 		if err != nil {
 			return OrderRecord{}, nil, false, err
 		}
@@ -409,7 +423,7 @@ func (s *SQLite) assembleOrder(ctx context.Context, prep prepFunc, k [2]string) 
 		}
 		ar.Close()
 		cst, err := prep(`SELECT client, claim_key, order_key, service_date, hcpcs, product_id, units, allowed_usd, paid_usd,
-			patient_usd, imported_at FROM claims WHERE client = ? AND order_key = ?`)
+			patient_usd, imported_at FROM claims INDEXED BY claims_order WHERE client = ? AND order_key = ?`)
 		if err != nil {
 			return OrderRecord{}, nil, false, err
 		}

@@ -105,7 +105,7 @@ type lineChart struct {
 type series struct {
 	ID, Name, Color string
 	Width           float64 // stroke width (adoption chart)
-	Points          string // "x,y x,y" for a polyline
+	Points          string  // "x,y x,y" for a polyline
 	Dots            []dot
 	LegendY         int
 }

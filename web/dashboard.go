@@ -83,6 +83,7 @@ const (
 	TabPeople    = "people"
 	TabDecisions = "decisions"
 	TabDecision  = "decision"
+	TabOutcomes  = "outcomes"
 )
 
 // DashboardPage is what the gateway passes to RenderDashboard.
@@ -106,6 +107,10 @@ type DashboardPage struct {
 	More          bool
 	// Decision is the one decision of TabDecision.
 	Decision *DecisionDetail
+	// Outcomes is the outcomes and divergence report of TabOutcomes (tracking.BuildOutcomes);
+	// OutcomesCSV and DivergenceCSV its exports (with the filter).
+	Outcomes                   *tracking.Outcomes
+	OutcomesCSV, DivergenceCSV string
 }
 
 // DecisionView is one order of the drill-down: what was advised and what became of it. It holds
@@ -158,6 +163,9 @@ type dashView struct {
 	// columns: the reason codes seen); Targets every target row of the tab.
 	Reasons map[string]reasonMatrix
 	Targets []targetRow
+	// Divergence is the divergence share per quarter (all families of the filter).
+	Divergence                 savingsChart
+	OutcomesCSV, DivergenceCSV template.URL
 	// CSV is each table's export link (the same filter); Self is this tab's path.
 	CSV  map[string]template.URL
 	Self string
@@ -344,6 +352,38 @@ func adoptionChart(rows []tracking.AdoptionRow, total tracking.AdoptionRow, name
 	return lc
 }
 
+// divergenceChart is a bar per quarter: the share of comparable orders whose fee-for-service
+// and value-based answers named different products, over the families of the filter.
+func divergenceChart(rows []tracking.DivergenceRow) savingsChart {
+	type q struct{ comparable, diverged int }
+	by := map[string]*q{}
+	for _, r := range rows {
+		x := by[r.Quarter]
+		if x == nil {
+			x = &q{}
+			by[r.Quarter] = x
+		}
+		x.comparable += r.Comparable
+		x.diverged += r.Diverged
+	}
+	var quarters []string
+	for k := range by {
+		quarters = append(quarters, k)
+	}
+	sort.Strings(quarters)
+	c := savingsChart{Width: chartLabelW + chartBarW + 110, Height: chartRowH*len(quarters) + 8}
+	for i, k := range quarters {
+		x := by[k]
+		share := 0.0
+		if x.comparable > 0 {
+			share = float64(x.diverged) / float64(x.comparable)
+		}
+		c.Bars = append(c.Bars, savingsBar{Label: k, Value: fmt.Sprintf("%s of %d orders", strconv.FormatFloat(share*100, 'f', 1, 64)+" %", x.comparable),
+			Y: 4 + i*chartRowH, TextY: 4 + i*chartRowH + 18, W: round1(share * chartBarW)})
+	}
+	return c
+}
+
 // sparkline is one family's monthly adoption, drawn small in its table row.
 type sparkline struct {
 	Points string
@@ -426,7 +466,8 @@ func RenderDashboard(w http.ResponseWriter, p DashboardPage) {
 	}
 	for _, t := range []struct{ name, label, path string }{
 		{TabOverview, "Overview", p.Base}, {TabFamilies, "Drug families", p.Base + "/families"},
-		{TabPeople, "Prescribers and locations", p.Base + "/people"}, {TabDecisions, "Decisions", p.Base + "/decisions"},
+		{TabPeople, "Prescribers and locations", p.Base + "/people"}, {TabOutcomes, "Realised savings and divergence", p.Base + "/outcomes"},
+		{TabDecisions, "Decisions", p.Base + "/decisions"},
 	} {
 		v.Tabs = append(v.Tabs, tabLink{Name: t.name, Label: t.label, Href: template.URL(t.path) + v.Query, Current: t.name == p.Tab})
 		if t.name == p.Tab {
@@ -466,6 +507,16 @@ func RenderDashboard(w http.ResponseWriter, p DashboardPage) {
 		for _, r := range rep.Adoption {
 			v.Sparks[r.Family] = sparkOf(r, months)
 		}
+	}
+	if p.Tab == TabOutcomes && p.Outcomes != nil {
+		for _, r := range append(append([]tracking.OutcomeRow{}, p.Outcomes.Contracts...), p.Outcomes.Families...) {
+			for _, t := range r.Targets {
+				v.Targets = append(v.Targets, targetRow{Contract: r.Contract, Family: r.Family, TargetResult: t})
+			}
+		}
+		v.Divergence = divergenceChart(p.Outcomes.Divergence)
+		v.OutcomesCSV = template.URL(p.OutcomesCSV) + v.Query
+		v.DivergenceCSV = template.URL(p.DivergenceCSV) + v.Query
 	}
 	if p.Tab == TabDecisions {
 		page := func(off int) template.URL {

@@ -176,7 +176,7 @@ async function main() {
     // 5. Every tab at 1280 px and 768 px.
     for (const width of [1280, 768]) {
       await page.setViewportSize({ width, height: 1000 });
-      for (const [tab, p] of [['overview', ''], ['families', '/families'], ['people', '/people'], ['decisions', '/decisions']]) {
+      for (const [tab, p] of [['overview', ''], ['families', '/families'], ['people', '/people'], ['outcomes', '/outcomes'], ['decisions', '/decisions']]) {
         const resp = await page.goto(m.base + '/analytics/dashboard' + p, { waitUntil: 'load' });
         if (!resp || resp.status() !== 200) { fail(`${tab} at ${width}: status ${resp && resp.status()}`); continue; }
         await noOverflow(page, `${tab} at ${width}`, width);
@@ -192,6 +192,14 @@ async function main() {
     await page.goto(m.base + '/analytics/dashboard/people', { waitUntil: 'load' });
     const people = await page.evaluate(() => ({ p: document.querySelectorAll('#prescribers tbody tr').length, l: document.querySelectorAll('#locations tbody tr').length }));
     if (people.p < 10 || people.l < 3) fail(`people: ${people.p} prescriber rows, ${people.l} location rows`); else pass(`people: ${people.p} prescribers, ${people.l} locations`);
+
+    await page.goto(m.base + '/analytics/dashboard/outcomes', { waitUntil: 'load' });
+    const out = await page.evaluate(() => ({ div: document.querySelectorAll('#divergence tbody tr').length,
+      bars: document.querySelectorAll('#divergence-chart rect.bar').length, contracts: document.querySelectorAll('#outcome-contracts tbody tr').length,
+      realised: (document.getElementById('out-realised') || {}).textContent }));
+    if (out.div < 4 || out.bars < 4 || out.contracts < 4 || !/^\$/.test(out.realised || '')) fail(`outcomes: ${JSON.stringify(out)}`);
+    else pass(`outcomes: ${out.contracts} contracts, realised ${out.realised} a year, divergence in ${out.div} family-quarters (${out.bars} quarters drawn)`);
+    await page.screenshot({ path: shot('dashboard-outcomes-1280-top.png') });
 
     // The drill-down: a decision with a card, its page, and its comparison page.
     await page.goto(m.base + '/analytics/dashboard/decisions', { waitUntil: 'load' });

@@ -53,6 +53,10 @@ func DemoScorer() (*scoring.Scorer, *scoring.Registry, *scoring.Catalog, error) 
 }
 
 type Config struct {
+	// ScoreRequest, when set, encodes each order's scoring request into its decisions (the
+	// gateway's own encoding, gateway.EncodeScoreRequest), so the divergence computation and the
+	// drill-down's comparison page can score it again.
+	ScoreRequest func(scoring.Request) []byte
 	// Ledger, when set, is told the truth of every order as it is generated: what a test
 	// computes expected figures from by hand, without the store, the rollup or package tracking.
 	Ledger       func(Truth)
@@ -136,9 +140,14 @@ func Generate(ctx context.Context, st store.Store, sc *scoring.Scorer, reg *scor
 		var as []store.Administration
 		for i := 0; i < n; i++ {
 			pr := pairs[rng.IntN(len(pairs))]
-			res, err := sc.Score(scoring.Request{ContractID: pr.contract, ProductID: pr.product, Date: day})
+			sreq := scoring.Request{ContractID: pr.contract, ProductID: pr.product, Date: day}
+			res, err := sc.Score(sreq)
 			if err != nil {
 				continue
+			}
+			var encoded []byte
+			if cfg.ScoreRequest != nil {
+				encoded = cfg.ScoreRequest(sreq)
 			}
 			stats.Orders++
 			id := fmt.Sprintf("%016x", rng.Uint64())
@@ -152,13 +161,35 @@ func Generate(ctx context.Context, st store.Store, sc *scoring.Scorer, reg *scor
 				therapy = store.TherapyNewStart
 			}
 			at := day.Add(time.Duration(7*3600+rng.IntN(11*3600)) * time.Second)
+			// The options as the gateway records them (gateway/decisions.go): every scored product
+			// with its per-course and per-year figures against the order; realised savings are
+			// priced from them.
+			options := make([]store.Option, 0, len(res.Options))
+			for _, o := range res.Options {
+				if o.Exclusion == scoring.ExcludeNotPriced && o.PerCourse == (scoring.Figures{}) {
+					options = append(options, store.Option{ProductID: o.Product.ID, Relationship: string(o.Product.Relationship), Exclusion: o.Exclusion})
+					continue
+				}
+				options = append(options, store.Option{ProductID: o.Product.ID, Relationship: string(o.Product.Relationship), Eligible: o.Eligible,
+					Exclusion: o.Exclusion,
+					PerCourse: store.Saving{Payer: res.Ordered.PerCourse.PayerAllowed - o.PerCourse.PayerAllowed,
+						Patient: res.Ordered.PerCourse.PatientOOP - o.PerCourse.PatientOOP, Org: o.PerCourse.NetImpact - res.Ordered.PerCourse.NetImpact},
+					PerYear: store.Saving{Payer: res.Ordered.PerYear.PayerAllowed - o.PerYear.PayerAllowed,
+						Patient: res.Ordered.PerYear.PatientOOP - o.PerYear.PatientOOP, Org: o.PerYear.NetImpact - res.Ordered.PerYear.NetImpact}})
+			}
 			base := func(hook string, at time.Time, ordered string) store.Decision {
-				return store.Decision{CardUUID: fmt.Sprintf("%s-%s", id, hook), HookInstance: "demo-" + id + "-" + hook,
+				rel := string(res.Ordered.Product.Relationship)
+				if ordered != res.Ordered.Product.ID {
+					if p, ok := cat.Product(ordered); ok {
+						rel = string(p.Relationship)
+					}
+				}
+				return store.Decision{OrderedRelationship: rel, Options: options, CardUUID: fmt.Sprintf("%s-%s", id, hook), HookInstance: "demo-" + id + "-" + hook,
 					ServiceID: "valuerx-" + hook, Hook: hook, Client: client, OrderKey: orderKey, Fingerprint: "demo-" + id,
 					UserID: fmt.Sprintf("Practitioner/dr-%02d", doctor+1), Location: site, Therapy: therapy,
 					ContractID: res.Contract.ID, Arrangement: string(res.Contract.Arrangement), GroupID: res.Group.ID,
 					OrderedProductID: ordered, BestProductID: ordered, At: at, PricePeriod: res.Book.ID,
-					AdministrationsPerYear: res.AdministrationsPerYear}
+					AdministrationsPerYear: res.AdministrationsPerYear, ScoreRequest: encoded}
 			}
 			// administer records the signed product's completed administrations, every three
 			// weeks from a few days after signing, for most signed orders (some are never given,
