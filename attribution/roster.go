@@ -18,6 +18,12 @@
 // may move between contracts, but two rows of the same member (same MBI or same plan member id)
 // whose periods overlap are an error, since attribution must be unambiguous.
 //
+// # Da Vinci ATR lists
+//
+// ParseATR reads the same attribution from a Da Vinci Member Attribution (ATR) List: the ATR
+// Group with the Patient and Coverage resources of the payer's export, as a FHIR Bundle or as
+// NDJSON (atr.go says which element gives which column).
+//
 // # Versions
 //
 // Every roster carries a version: the SHA-256 of its bytes, so that a report names exactly which

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"valuerx/fhir"
 )
 
 // The oracles are the encoding/json versions the rawjson walks replaced (kept as the fallback
@@ -118,4 +120,49 @@ func FuzzDraftOrdersOracle(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkPrefetchResources holds PrefetchResources (one walk for a regular Bundle) to
+// PrefetchValue and fhir.ValidBundleResources called one after the other.
+func checkPrefetchResources(t *testing.T, data []byte) {
+	if !json.Valid(data) {
+		return
+	}
+	r := &Request{Prefetch: map[string]json.RawMessage{"k": data}, validJSON: true}
+	st, raw, res, next, err := r.PrefetchResources("k")
+	wst, wraw := r.PrefetchValue("k")
+	if st != wst || string(raw) != string(wraw) {
+		t.Fatalf("PrefetchResources(%s) = %v, PrefetchValue %v", data, st, wst)
+	}
+	if st != PrefetchPresent {
+		if res != nil || next != "" || err != nil {
+			t.Fatalf("PrefetchResources(%s): %v with resources", data, st)
+		}
+		return
+	}
+	wres, wnext, werr := fhir.ValidBundleResources(wraw)
+	if (err == nil) != (werr == nil) || next != wnext || len(res) != len(wres) {
+		t.Fatalf("PrefetchResources(%s) = %d, %q, %v; ValidBundleResources %d, %q, %v", data, len(res), next, err, len(wres), wnext, werr)
+	}
+	for i := range res {
+		if string(res[i]) != string(wres[i]) {
+			t.Fatalf("PrefetchResources(%s)[%d] = %s, want %s", data, i, res[i], wres[i])
+		}
+	}
+}
+
+func FuzzPrefetchResources(f *testing.F) {
+	for _, s := range append([]string{
+		`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"OperationOutcome"}}]}`,
+		`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"OperationOutcome"},"search":{"mode":"outcome"}},{"resource":{"resourceType":"Coverage"}}]}`,
+		`{"resourceType":"Bundle","entry":[null,{"resource":{"resourceType":"OperationOutcome"}}]}`,
+		`{"resourceType":"Bundle","entry":[{"resource":7}]}`,
+		`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":5}}]}`,
+		`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"A","resourceType":"OperationOutcome"}}]}`,
+		`{"resourceType":"Bundle","link":[{"relation":"next","url":"n"}],"entry":[{"fullUrl":"u","resource":{"resourceType":"MedicationRequest"}}]}`,
+		`{"resourceType":"Bundle"}`, `{"resourceType":"Bundle","entry":[]}`, `{"resourceType":"Coverage"}`, `null`, `[]`,
+	}, repeatedMemberSeeds...) {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(checkPrefetchResources)
 }

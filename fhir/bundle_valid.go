@@ -15,10 +15,31 @@ import (
 // whose encoding/json rules then decide (FuzzValidBundleResources holds the two together). The
 // resources share raw's memory.
 func ValidBundleResources(raw json.RawMessage) ([]json.RawMessage, string, error) {
-	if res, next, ok := bundleFast(raw); ok {
+	if res, next, _, ok := bundleFast(raw); ok {
 		return res, next, nil
 	}
 	return BundleResources(raw)
+}
+
+// BundleScan is what ScanValidBundle learns of a regular Bundle beside its resources: enough for
+// a CDS Hooks prefetch classification without walking the Bundle again.
+type BundleScan struct {
+	// Entries counts the elements of Bundle.entry, null ones included.
+	Entries int
+	// OnlyOutcomes: every entry holds a resource whose resourceType is OperationOutcome.
+	OnlyOutcomes bool
+}
+
+// ScanValidBundle is ValidBundleResources for a regular Bundle only (ok false: anything else,
+// to be read with ValidBundleResources and classified on its own), where "regular" is also what
+// a classifier needs: every entry null or an object, every entry's resource absent, null or an
+// object, with at most one resourceType member, a string or null.
+func ScanValidBundle(raw json.RawMessage) (res []json.RawMessage, next string, scan BundleScan, ok bool) {
+	res, next, scan, ok = bundleFast(raw)
+	if !ok || scan.Entries < 0 {
+		return nil, "", BundleScan{}, false
+	}
+	return res, next, scan, true
 }
 
 var (
@@ -70,22 +91,25 @@ func (w *bundleWalk) stringsOnly(n int) bool {
 
 // bundleFast is BundleResources for a regular, valid Bundle; ok false sends the caller to the
 // encoding/json path.
-func bundleFast(raw []byte) (out []json.RawMessage, next string, ok bool) {
+func bundleFast(raw []byte) (out []json.RawMessage, next string, scan BundleScan, ok bool) {
 	var w bundleWalk
 	if rawjson.Kind(raw) != '{' || !w.fields(raw, bundleNames) {
-		return nil, "", false
+		return nil, "", scan, false
 	}
 	rt, ok := optString(w.vals[0])
 	if !ok || rt != "Bundle" {
-		return nil, "", false
+		return nil, "", scan, false
 	}
 	if _, ok := optString(w.vals[1]); !ok {
-		return nil, "", false
+		return nil, "", scan, false
 	}
+	// scan.Entries becomes -1 when the Bundle is regular for BundleResources but not for a
+	// classifier (ScanValidBundle).
+	scan.OnlyOutcomes = true
 	links, entries := w.vals[2], w.vals[3]
 	if links != nil && !rawjson.IsNull(links) {
 		if rawjson.Kind(links) != '[' {
-			return nil, "", false
+			return nil, "", scan, false
 		}
 		found := false
 		okAll := rawjson.EachElement(links, func(l []byte) bool {
@@ -103,18 +127,21 @@ func bundleFast(raw []byte) (out []json.RawMessage, next string, ok bool) {
 			return true
 		})
 		if !okAll {
-			return nil, "", false
+			return nil, "", scan, false
 		}
 	}
 	out = []json.RawMessage{}
 	if entries == nil || rawjson.IsNull(entries) {
-		return out, next, true
+		return out, next, scan, true
 	}
 	if rawjson.Kind(entries) != '[' {
-		return nil, "", false
+		return nil, "", scan, false
 	}
+	classOK := true
 	okAll := rawjson.EachElement(entries, func(e []byte) bool {
+		scan.Entries++
 		if rawjson.IsNull(e) {
+			scan.OnlyOutcomes = false
 			return true // a null entry decodes to an entry without a resource
 		}
 		if rawjson.Kind(e) != '{' || !w.fields(e, entryNames) {
@@ -136,14 +163,38 @@ func bundleFast(raw []byte) (out []json.RawMessage, next string, ok bool) {
 				return false
 			}
 		}
-		if mode == "outcome" || res == nil || resourceTypeValid(res) == "" {
+		// The resource's type, read once for both answers: resourceTypeValid's (the last
+		// resourceType member, "" unless a string) and the classifier's (which needs exactly
+		// one, a string or null).
+		typ := ""
+		switch {
+		case res == nil || rawjson.IsNull(res):
+		case rawjson.Kind(res) != '{':
+			classOK = false
+		default:
+			v, n := rawjson.FieldN(res, "resourceType")
+			if n > 0 {
+				t, isStr := rawjson.String(v)
+				typ = t
+				if n > 1 || (!isStr && !rawjson.IsNull(v)) {
+					classOK = false
+				}
+			}
+		}
+		if typ != "OperationOutcome" {
+			scan.OnlyOutcomes = false
+		}
+		if mode == "outcome" || res == nil || typ == "" {
 			return true
 		}
 		out = append(out, res)
 		return true
 	})
 	if !okAll {
-		return nil, "", false
+		return nil, "", scan, false
 	}
-	return out, next, true
+	if !classOK {
+		scan.Entries = -1
+	}
+	return out, next, scan, true
 }

@@ -55,7 +55,7 @@ func TestValidBundleResources(t *testing.T) {
 	}
 	// The regular case is read without encoding/json, sharing raw's memory.
 	raw := []byte(validBundleSeeds[0])
-	res, next, ok := bundleFast(raw)
+	res, next, _, ok := bundleFast(raw)
 	if !ok || next != "x" || len(res) != 1 || &res[0][0] != &raw[bytes.Index(raw, []byte(`{"resourceType":"Patient"`))] {
 		t.Fatalf("fast path: %v %q %q", ok, next, res)
 	}

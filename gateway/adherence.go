@@ -44,6 +44,8 @@ const (
 	atRiskGapDays = 14
 	// ninetyDays and refills90: the suggested dispenseRequest.
 	ninetyDays, refills90 = 90, 3
+	// supdDays and supdRefills: the new statin start the SUPD card suggests.
+	supdDays, supdRefills = 30, 3
 	extAdherence          = "com.valuerx.adherence"
 )
 
@@ -242,7 +244,11 @@ func priceGap(card *cdshooks.Card, k *scoring.Contract, m measures.Measure, reac
 		b.WriteString(": 80 % cannot be reached this year, so no bonus, tier or Star value")
 	}
 	if gv.Programme > 0 {
-		fmt.Fprintf(&b, "; plus %s programme fees (%d months)", cardUSD(gv.Programme), max(monthsLeft, 0))
+		months := fmt.Sprintf("%d months", monthsLeft)
+		if monthsLeft == 1 {
+			months = "December"
+		}
+		fmt.Fprintf(&b, "; plus %s programme fees (%s)", cardUSD(gv.Programme), months)
 	}
 	b.WriteString(". A quality payment, not a drug cost: sources in the card's valuerx-quality extension.")
 	card.Detail += b.String()
@@ -304,10 +310,9 @@ func (rc *recorder) addQuality(card *cdshooks.Card, draftID string, m measures.M
 // dispenses returns the patient's MedicationDispenses: the prefetch value when the client sent
 // one (null: none), else a search of the FHIR server when there is one.
 func (g *Gateway) dispenses(ctx context.Context, req *cdshooks.Request, oc *cdshooks.OrderContext, data *hookData) ([]json.RawMessage, bool) {
-	state, raw := req.PrefetchValue(keyDispenses)
+	state, _, res, _, err := req.PrefetchResources(keyDispenses) // classified and split in one walk
 	switch state {
 	case cdshooks.PrefetchPresent:
-		res, _, err := fhir.ValidBundleResources(raw) // a prefetch value: valid JSON
 		if err != nil {
 			return nil, false
 		}
@@ -319,7 +324,7 @@ func (g *Gateway) dispenses(ctx context.Context, req *cdshooks.Request, oc *cdsh
 		return nil, false
 	}
 	q := strings.ReplaceAll(dispenseFetch, "{{context.patientId}}", oc.PatientID)
-	res, err := data.client.Search(ctx, q)
+	res, err = data.client.Search(ctx, q)
 	atomic.AddInt64(&data.fetches, 1)
 	if err != nil {
 		g.log.Warn("dispenses not fetched", "hook", hookRef(req.HookInstance), "error", err.Error())
@@ -447,12 +452,15 @@ func conditionCodes(conds []json.RawMessage) []string {
 }
 
 type adherenceExt struct {
-	Measure     string  `json:"measure"`
-	PDCToDate   float64 `json:"pdcToDate"`
-	Redeemable  bool    `json:"redeemable"`
-	GapDaysLeft *int    `json:"gapDaysLeft,omitempty"`
-	DaysCovered *int    `json:"daysCovered,omitempty"`
-	Days        *int    `json:"days,omitempty"`
+	Measure    string  `json:"measure"`
+	PDCToDate  float64 `json:"pdcToDate"`
+	Redeemable bool    `json:"redeemable"`
+	// InDenominator: counted in the measure's denominator as the data stand (two fills on
+	// different dates, the first 91 days before the end, the SUPD ages and fills).
+	InDenominator *bool `json:"inDenominator,omitempty"`
+	GapDaysLeft   *int  `json:"gapDaysLeft,omitempty"`
+	DaysCovered   *int  `json:"daysCovered,omitempty"`
+	Days          *int  `json:"days,omitempty"`
 }
 
 func extension(e adherenceExt) json.RawMessage {
@@ -460,16 +468,23 @@ func extension(e adherenceExt) json.RawMessage {
 	return b
 }
 
+// classNoun names a measure's drug class as a prescriber says it. PDC-RASA counts ACE inhibitors,
+// ARBs and the direct renin inhibitor aliskiren (PQA); PDC-DR every non-insulin diabetes class.
 var classNoun = map[measures.Measure]string{
-	measures.PDCDiabetes: "diabetes medication",
-	measures.PDCRASA:     "RAS antagonist",
-	measures.PDCStatin:   "statin",
+	measures.PDCDiabetes: "Diabetes medication",
+	measures.PDCRASA:     "ACE inhibitor/ARB",
+	measures.PDCStatin:   "Statin",
 }
 
-// adherenceCard: nil for an adherent patient, one with no fills of the class this year, or one the
-// measure excludes.
+// adherenceCard: nil for an adherent patient, one with no fills of the class this year, one the
+// measure excludes, or one under 18 (the PQA measures count adults only).
+//
+// The wording is for a prescriber reading it in a few seconds (pharmacist review, issue 17 item
+// 6): the summary says how much of the year the fills covered against the 80 % goal and how many
+// more days may be missed; the detail gives the PQA figures, whether the patient is counted in
+// the measure yet, when the supply runs out, and what lowers the chance of gaps.
 func adherenceCard(draft json.RawMessage, td measures.ToDate) *cdshooks.Card {
-	if td.Index == measures.NoDay || td.Excluded || td.Days == 0 {
+	if td.Index == measures.NoDay || td.Excluded || td.Days == 0 || td.Reason == measures.ReasonUnder18 {
 		return nil
 	}
 	adherent := td.Covered*5 >= td.Days*4
@@ -481,36 +496,59 @@ func adherenceCard(draft json.RawMessage, td measures.ToDate) *cdshooks.Card {
 	var summary, indicator string
 	switch {
 	case adherent:
-		summary = fmt.Sprintf("Adherence at risk: %s PDC %d %% this year, %d days of gap left", noun, pct, td.GapDaysLeft)
+		summary = fmt.Sprintf("%s fills cover %d %% of days this year (goal 80 %%): at risk, only %s without it", noun, pct, moreDays(td.GapDaysLeft))
 		indicator = cdshooks.IndicatorInfo
 	case td.Redeemable:
-		summary = fmt.Sprintf("Adherence: %s PDC %d %% this year; 80 %% still reachable (%d days of gap left)", noun, pct, td.GapDaysLeft)
+		summary = fmt.Sprintf("%s fills cover %d %% of days this year (goal 80 %%): reachable if at most %s are missed", noun, pct, moreDays(td.GapDaysLeft))
 		indicator = cdshooks.IndicatorWarning
 	default:
-		summary = fmt.Sprintf("Adherence: %s PDC %d %% this year; 80 %% no longer reachable", noun, pct)
+		summary = fmt.Sprintf("%s fills cover %d %% of days this year (goal 80 %%, no longer reachable this year)", noun, pct)
 		indicator = cdshooks.IndicatorWarning
 	}
 	card := cdshooks.NewCard(summary, indicator, adherenceSource)
 	var b strings.Builder
-	fmt.Fprintf(&b, "**%s** (%s): %d of %d days covered since the first fill of the year (%s), PDC to date %.2f.\n\n",
+	fmt.Fprintf(&b, "**%s** (PQA %s, a CMS Part D Star Ratings measure): %d of %d days covered since the first fill this year (%s), proportion of days covered %.2f.",
 		td.Measure.Name(), td.Measure, td.Covered, td.Days, td.Index, td.PDC())
+	if !td.InDenominator {
+		b.WriteString(" Not yet counted in the measure: it needs two fills on different dates this year, the first at least 91 days before the year ends.")
+	}
+	b.WriteString("\n\n")
 	if td.Redeemable {
-		fmt.Fprintf(&b, "Fully adherent from today the patient reaches 80 %% by %s: at most %d more days without medication this year. ", td.End, td.GapDaysLeft)
+		fmt.Fprintf(&b, "Taking it every day from today, the patient reaches 80 %% by %s with at most %s without medication this year. ", td.End, moreDays(td.GapDaysLeft))
 	} else {
-		fmt.Fprintf(&b, "Even fully adherent from today the patient cannot reach 80 %% by %s; adherence still matters clinically and for next year. ", td.End)
+		fmt.Fprintf(&b, "Even taking it every day from today, the patient cannot reach 80 %% by %s; adherence still matters clinically and for next year. ", td.End)
 	}
 	if td.OnHand > 0 {
-		fmt.Fprintf(&b, "About %d days of supply left from the last fill.", td.OnHand)
+		fmt.Fprintf(&b, "About %s of supply left from the last fill (refill due %s).", days(td.OnHand), td.At+measures.Day(td.OnHand))
+	} else {
+		b.WriteString("No supply left from the last fill: the patient is out of medication now.")
 	}
-	b.WriteString("\n\nA 90-day supply with refills lowers the chance of gaps (PQA PDC; CMS Part D Star Ratings adherence measures).")
+	b.WriteString("\n\nA 90-day supply with refills (suggested), refill synchronisation or mail order lower the chance of gaps; ask about cost, side effects and how the patient takes it.")
 	card.Detail = b.String()
-	gap, cov, days := td.GapDaysLeft, td.Covered, td.Days
-	card.Extension = extension(adherenceExt{Measure: td.Measure.String(), PDCToDate: round4(td.PDC()), Redeemable: td.Redeemable, GapDaysLeft: &gap, DaysCovered: &cov, Days: &days})
+	gap, cov, ndays := td.GapDaysLeft, td.Covered, td.Days
+	inDen := td.InDenominator
+	card.Extension = extension(adherenceExt{Measure: td.Measure.String(), PDCToDate: round4(td.PDC()), Redeemable: td.Redeemable, InDenominator: &inDen, GapDaysLeft: &gap, DaysCovered: &cov, Days: &ndays})
 	if upd, ok := ninetyDaySupply(draft); ok {
 		card.AddSuggestion(fmt.Sprintf("Dispense a %d-day supply with %d refills", ninetyDays, refills90), true,
 			cdshooks.UpdateAction("Change the dispense request to a 90-day supply with refills; everything else in the order unchanged", upd))
 	}
 	return card
+}
+
+// moreDays is "1 more day", "6 more days".
+func moreDays(n int) string {
+	if n == 1 {
+		return "1 more day"
+	}
+	return fmt.Sprintf("%d more days", n)
+}
+
+// days is "1 day", "6 days".
+func days(n int) string {
+	if n == 1 || n == -1 {
+		return fmt.Sprintf("%d day", n)
+	}
+	return fmt.Sprintf("%d days", n)
 }
 
 func round4(x float64) float64 { return math.Round(x*10000) / 10000 }
@@ -562,7 +600,9 @@ func ninetyDaySupply(draft json.RawMessage) (json.RawMessage, bool) {
 }
 
 // supdCard: the SUPD gap of a patient with diabetes aged 40-75 on January 1 and no statin fill
-// this year; nil otherwise.
+// this year; nil otherwise. The suggestion is a new start: 30 days with three refills, so that
+// tolerance and the lipid response are checked (ACC/AHA 2018: lipid panel 4-12 weeks after
+// starting) before a 90-day supply; one fill is all SUPD counts.
 func supdCard(p *measures.Patient, data *hookData, patientID string, year int, today measures.Day) *cdshooks.Card {
 	if p.BirthDate == measures.NoDay || p.ESRD || p.SUPDExclusion {
 		return nil
@@ -572,30 +612,48 @@ func supdCard(p *measures.Patient, data *hookData, patientID string, year int, t
 		return nil
 	}
 	jan1 := measures.YearStart(year)
-	diabetes, statin := false, false
+	diabetesFill, statin := false, false
 	for _, f := range p.Fills {
 		if f.Date < jan1 || f.Date > today {
 			continue
 		}
 		switch f.Class {
 		case measures.ClassDiabetes, measures.ClassInsulin, measures.ClassAmylin:
-			diabetes = true
+			diabetesFill = true
 		case measures.ClassStatin:
 			statin = true
 		}
 	}
+	diagnosis := ""
 	for _, c := range conditionCodes(data.conditions) {
-		diabetes = diabetes || strings.HasPrefix(c, "E10") || strings.HasPrefix(c, "E11")
+		if diagnosis == "" && (strings.HasPrefix(c, "E10") || strings.HasPrefix(c, "E11")) {
+			diagnosis = c
+		}
 	}
-	if !diabetes || statin {
+	if (!diabetesFill && diagnosis == "") || statin {
 		return nil
 	}
-	card := cdshooks.NewCard("Statin Use in Persons with Diabetes: no statin fill this year", cdshooks.IndicatorInfo, adherenceSource)
-	card.Detail = fmt.Sprintf("The patient has diabetes, is %d (40-75 on January 1), and has no statin fill in %d. "+
-		"ACC/AHA guidelines recommend at least a moderate-intensity statin for people with diabetes aged 40-75; "+
-		"SUPD (PQA; CMS Part D Star Ratings) counts one statin fill in the year. Exclusions the chart may show: "+
-		"ESRD, hospice, rhabdomyolysis or myopathy, pregnancy, lactation or fertility treatment, liver disease, pre-diabetes, PCOS.", age, year)
-	card.Extension = extension(adherenceExt{Measure: measures.SUPD.String(), Redeemable: true})
+	var evidence string
+	switch {
+	case diagnosis != "" && diabetesFill:
+		evidence = "diabetes (" + diagnosis + " on the problem list, diabetes medication fills this year)"
+	case diagnosis != "":
+		evidence = "diabetes (" + diagnosis + " on the problem list)"
+	default:
+		evidence = "diabetes medication fills this year"
+	}
+	card := cdshooks.NewCard(fmt.Sprintf("Diabetes, age %d, no statin filled this year: guidelines recommend a moderate-intensity statin", age), cdshooks.IndicatorInfo, adherenceSource)
+	counted := measures.SUPDAt(p, year, today+1).InDenominator
+	var b strings.Builder
+	fmt.Fprintf(&b, "The patient has %s, is %d on January 1 and has no statin fill in %d. The ACC/AHA 2018 cholesterol guideline and the ADA Standards of Care recommend at least a moderate-intensity statin for adults with diabetes aged 40-75, whatever the LDL.\n\n", evidence, age, year)
+	b.WriteString("Before ordering, check the chart for statin intolerance or allergy, pregnancy or planned pregnancy, breastfeeding, active liver disease, rhabdomyolysis or myopathy, dialysis, hospice or palliative care: most are reasons not to start, and they remove the patient from the measure.\n\n")
+	b.WriteString("**Statin Use in Persons with Diabetes** (PQA SUPD, a CMS Part D Star Ratings measure) counts one statin fill in the year")
+	if !counted {
+		b.WriteString("; the patient enters the measure with a second diabetes medication fill on another date")
+	}
+	b.WriteString(". Moderate intensity: atorvastatin 10-20 mg, rosuvastatin 5-10 mg, simvastatin 20-40 mg, pravastatin 40-80 mg daily.")
+	card.Detail = b.String()
+	card.Extension = extension(adherenceExt{Measure: measures.SUPD.String(), Redeemable: true, InDenominator: &counted})
 	if patientID != "" {
 		// RxNorm 617310: atorvastatin 20 MG Oral Tablet (scoring/data/rxnorm_statins_glargine_seed.csv).
 		mr := map[string]any{
@@ -615,14 +673,14 @@ func supdCard(p *measures.Patient, data *hookData, patientID string, year int, t
 					"system": "http://terminology.hl7.org/CodeSystem/v3-orderableDrugForm", "code": "TAB"}}},
 			}},
 			"dispenseRequest": map[string]any{
-				"quantity":               map[string]any{"value": 90, "unit": "tablet"},
-				"expectedSupplyDuration": map[string]any{"value": 90, "unit": "days", "system": "http://unitsofmeasure.org", "code": "d"},
-				"numberOfRepeatsAllowed": refills90,
+				"quantity":               map[string]any{"value": supdDays, "unit": "tablet"},
+				"expectedSupplyDuration": map[string]any{"value": supdDays, "unit": "days", "system": "http://unitsofmeasure.org", "code": "d"},
+				"numberOfRepeatsAllowed": supdRefills,
 			},
 		}
 		raw, err := json.Marshal(mr)
 		if err == nil {
-			card.AddSuggestion("Add atorvastatin 20 mg daily (moderate intensity), 90 days with 3 refills", true,
+			card.AddSuggestion(fmt.Sprintf("Add atorvastatin 20 mg daily (moderate intensity), %d days with %d refills", supdDays, supdRefills), true,
 				cdshooks.CreateAction("Create a draft order for a moderate-intensity statin", raw))
 		}
 	}

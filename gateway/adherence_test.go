@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -117,7 +118,7 @@ func TestAdherenceCards(t *testing.T) {
 	if x.Measure != "PDC-STA" || x.PDCToDate != 0.6319 || !x.Redeemable || *x.GapDaysLeft != 6 || *x.DaysCovered != 115 || *x.Days != 182 {
 		t.Errorf("extension %+v (gap %d covered %d days %d)", x, *x.GapDaysLeft, *x.DaysCovered, *x.Days)
 	}
-	if !strings.Contains(c.Summary, "PDC 63 %") || !strings.Contains(c.Summary, "6 days of gap left") {
+	if c.Summary != "Statin fills cover 63 % of days this year (goal 80 %): reachable if at most 6 more days are missed" {
 		t.Errorf("summary %q", c.Summary)
 	}
 	if len(c.Suggestions) != 1 || len(c.Suggestions[0].Actions) != 1 || c.Suggestions[0].Actions[0].Type != cdshooks.ActionUpdate {
@@ -368,5 +369,92 @@ func TestAdherenceCardsPriceTheGap(t *testing.T) {
 	}
 	if d, err := e.store.Decision(context.Background(), cards[0].UUID); err != nil || d.ContractID != "" || d.OrgImpact != 0 {
 		t.Errorf("decision without contract %+v, %v", d, err)
+	}
+}
+
+// TestAdherenceCardsPharmacistRead: what the pharmacist review changed (issue 17 item 6), through
+// the real gateway on 1 July 2026.
+func TestAdherenceCardsPharmacistRead(t *testing.T) {
+	e := newEnv(t, withNow(time.Date(2026, time.July, 1, 15, 0, 0, 0, time.UTC)))
+	const atorva = "83367"
+	low := bundle(dispense(atorva, "atorvastatin", "2026-01-01", 30), dispense(atorva, "atorvastatin", "2026-02-10", 30),
+		dispense(atorva, "atorvastatin", "2026-03-25", 30), dispense(atorva, "atorvastatin", "2026-06-07", 30))
+	// Under 18 at the end of the year (familial hypercholesterolaemia): the PQA measures count
+	// adults only, no card.
+	if cards := adherenceCardsOf(t, e, orderSign(t, "2010-05-05", atorvastatinOrder(), low, bundle())); len(cards) != 0 {
+		t.Errorf("a 16-year-old got an adherence card: %s", cards[0].Summary)
+	}
+	// One fill this year (Mar 1, 30 days): 30 of 123 days covered, 0.24; not in the denominator
+	// yet (two fills needed), which the card and its extension say.
+	one := bundle(dispense(atorva, "atorvastatin", "2026-03-01", 30))
+	cards := adherenceCardsOf(t, e, orderSign(t, "1955-04-02", atorvastatinOrder(), one, bundle()))
+	if len(cards) != 1 {
+		t.Fatalf("%d cards for a single fill", len(cards))
+	}
+	x := ext(t, cards[0])
+	if x.InDenominator == nil || *x.InDenominator || *x.DaysCovered != 30 || *x.Days != 123 ||
+		!strings.Contains(cards[0].Detail, "Not yet counted in the measure: it needs two fills on different dates") ||
+		!strings.Contains(cards[0].Detail, "No supply left from the last fill: the patient is out of medication now.") {
+		t.Errorf("single fill: %+v\n%s", x, cards[0].Detail)
+	}
+	// The four-fill patient is in the denominator, with the refill date.
+	cards = adherenceCardsOf(t, e, orderSign(t, "1955-04-02", atorvastatinOrder(), low, bundle()))
+	if x := ext(t, cards[0]); x.InDenominator == nil || !*x.InDenominator || !strings.Contains(cards[0].Detail, "About 5 days of supply left from the last fill (refill due 2026-07-07).") {
+		t.Errorf("four fills: %+v\n%s", x, cards[0].Detail)
+	}
+	// SUPD: the summary a prescriber acts on, the chart checks, a 30-day new start.
+	diabetes := bundle(map[string]any{"resourceType": "Condition", "code": map[string]any{"coding": []map[string]string{{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "E11.9"}}}})
+	cards = adherenceCardsOf(t, e, orderSign(t, "1965-09-09", metforminOrder(), bundle(), diabetes))
+	if len(cards) != 1 {
+		t.Fatalf("%d SUPD cards", len(cards))
+	}
+	c := cards[0]
+	if c.Summary != "Diabetes, age 60, no statin filled this year: guidelines recommend a moderate-intensity statin" ||
+		!strings.Contains(c.Detail, "E11.9 on the problem list") || !strings.Contains(c.Detail, "statin intolerance or allergy") ||
+		!strings.Contains(c.Detail, "enters the measure with a second diabetes medication fill") ||
+		c.Suggestions[0].Label != "Add atorvastatin 20 mg daily (moderate intensity), 30 days with 3 refills" {
+		t.Errorf("SUPD card %q / %q\n%s", c.Summary, c.Suggestions[0].Label, c.Detail)
+	}
+	var mr struct {
+		DispenseRequest struct {
+			Refills  int                     `json:"numberOfRepeatsAllowed"`
+			Quantity struct{ Value float64 } `json:"quantity"`
+		} `json:"dispenseRequest"`
+	}
+	json.Unmarshal(c.Suggestions[0].Actions[0].Resource, &mr)
+	if mr.DispenseRequest.Refills != 3 || mr.DispenseRequest.Quantity.Value != 30 {
+		t.Errorf("SUPD create %s", c.Suggestions[0].Actions[0].Resource)
+	}
+	for _, card := range append(cards, adherenceCardsOf(t, e, orderSign(t, "1955-04-02", atorvastatinOrder(), low, bundle()))...) {
+		if len(card.Summary) > 140 {
+			t.Errorf("summary over 140 characters: %q", card.Summary)
+		}
+	}
+}
+
+// TestAdherenceLogsNoPHI: the adherence hooks, including one whose dispenses cannot be fetched,
+// log no patient id, birth date or drug.
+func TestAdherenceLogsNoPHI(t *testing.T) {
+	e := newEnv(t, withNow(time.Date(2026, time.July, 1, 15, 0, 0, 0, time.UTC)))
+	low := bundle(dispense("83367", "atorvastatin", "2026-01-01", 30), dispense("83367", "atorvastatin", "2026-03-25", 30))
+	adherenceCardsOf(t, e, orderSign(t, "1955-04-02", atorvastatinOrder(), low, bundle()))
+	// No dispenses prefetch and a FHIR server that refuses: the fetch fails and is logged.
+	body := orderSign(t, "1955-04-02", atorvastatinOrder(), nil, bundle())
+	var m map[string]any
+	json.Unmarshal(body, &m)
+	delete(m["prefetch"].(map[string]any), "dispenses")
+	dead := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) }))
+	defer dead.Close()
+	m["fhirServer"] = dead.URL
+	body, _ = json.Marshal(m)
+	adherenceCardsOf(t, e, body)
+	logs := e.logs.String()
+	if !strings.Contains(logs, "dispenses not fetched") {
+		t.Fatalf("the failed fetch was not logged:\n%s", logs)
+	}
+	for _, phi := range []string{"pat-adh", "1955-04-02", "atorvastatin", "Practitioner/dr-1"} {
+		if strings.Contains(logs, phi) {
+			t.Errorf("logs contain %q", phi)
+		}
 	}
 }

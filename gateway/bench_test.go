@@ -473,3 +473,37 @@ func TestWriteJSONResponseBytes(t *testing.T) {
 		}
 	}
 }
+
+// Allocation budgets of a warm hook (Advise) with 1, 50 and 500 history entries (issue 15 item
+// 2): measured 436, 917 and 5,426 on 1 December 2026 once the prefetch Bundles were split and
+// classified in one walk. About 10 allocations per history entry remain (medindex's entries and
+// the therapy list); a change that decodes entries again, or per draft, multiplies them.
+var sizedAllocBudget = map[int]float64{1: 520, 50: 1100, 500: 6200}
+
+func TestSizedAllocBudget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocation budgets need a quiet runtime")
+	}
+	e := newBenchEnv(t, false, 256)
+	svc := e.gw.byID[ServiceOrderSign]
+	ctx := context.Background()
+	for _, h := range []int{1, 50, 500} {
+		body, err := loadtest.SizedRequest(demo.Requests(), demo.Request, 1, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body = setJSON(t, body, "fhirServer", e.fhirURL)
+		if _, err := e.gw.Advise(ctx, svc, body); err != nil {
+			t.Fatal(err)
+		}
+		got := testing.AllocsPerRun(10, func() {
+			if _, err := e.gw.Advise(ctx, svc, body); err != nil {
+				t.Fatal(err)
+			}
+		})
+		t.Logf("history-%d: %.0f allocations per warm hook", h, got)
+		if got > sizedAllocBudget[h] {
+			t.Errorf("history-%d: %.0f allocations per warm hook, budget %.0f", h, got, sizedAllocBudget[h])
+		}
+	}
+}

@@ -37,6 +37,19 @@ type recorder struct {
 	ds      []store.Decision
 	loc     string
 	locRead bool
+	// current finds the product of an order's family the patient is already on ("" = new start),
+	// for orders recorded without a score (set by onRecord).
+	current func(item orderedItem) string
+}
+
+// onRecord lets decisions of orders that were never scored (no coverage, no contract, unit-dosed,
+// ...) still say whether they are a new start: the biosimilar share of new starts counts them.
+// The history is decoded only if such an order is recorded.
+func (rc *recorder) onRecord(history func() []therapyEntry, draftIDs map[string]bool, cat *scoring.Catalog, pol *scoring.Policy) {
+	rc.current = func(item orderedItem) string {
+		g, _ := cat.Group(item.product.GroupID)
+		return currentProduct(history(), item.product.GroupID, draftIDs, item.date, time.Duration(pol.Group(g).HistoryDays)*24*time.Hour)
+	}
 }
 
 func (g *Gateway) newRecorder(ctx context.Context, svc *serviceDef, req *cdshooks.Request, oc *cdshooks.OrderContext) *recorder {
@@ -86,7 +99,7 @@ func (rc *recorder) commit(ctx context.Context) error {
 		}
 		return errorf(KindUnavailable, "record", "could not record the decision", err)
 	}
-	rc.g.div.wake() // divergence.go: computed after the decision is durable, off this path
+	rc.g.div.enqueue(rc.ds) // divergence.go: scored after the decision is durable, off this path
 	return nil
 }
 
@@ -186,6 +199,11 @@ func (rc *recorder) none(item orderedItem, reason string, sreq scoring.Request, 
 		rc.scored(&d, sreq, *res)
 		if res.Best == nil && reason == res.Reason {
 			reason = noCardReason(*res)
+		}
+	} else if rc.current != nil {
+		d.Therapy = store.TherapyContinuing
+		if rc.current(item) == "" {
+			d.Therapy = store.TherapyNewStart
 		}
 	}
 	d.NoCardReason = reason

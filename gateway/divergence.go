@@ -18,14 +18,15 @@ import (
 // card would have suggested (or "stay" on the ordered product) and the per-year figures of every
 // product that is an answer under any contract.
 //
-// Why asynchronously and from the store: the hook's latency budget (issue 15) has no room for
-// five more scores per order, and the answer is needed only by the report. The job runs after
-// the decisions are durable (the hook only wakes it, a non-blocking send), at most once a second,
-// and reads what is pending from the store, so a restart, a full queue or a second instance
-// sharing the store loses nothing: whatever is pending is computed on the next run, and a
-// decision computed twice keeps its first answer. Computing at report time instead would score
-// every decision of the period on each page view, which the 1,000,000-decision dashboard
-// benchmark cannot afford.
+// Why asynchronously: the hook's latency budget (issue 15) has no room for five more scores per
+// order, and the answer is needed only by the report. The hook hands its committed decisions to
+// a bounded queue (a non-blocking send) and answers; the job scores them in batches at most once
+// a second on the scorer's cache (the same request under another contract is one cached score
+// the next time). Nothing is lost for good: a decision the queue had no room for, or recorded
+// before a restart or by another instance, carries its request in the store and is computed by
+// the sweep at start or `valuerx divergence`; a decision computed twice keeps its first answer.
+// Computing at report time instead would score every decision of the period on each page view,
+// which the 1,000,000-decision dashboard benchmark cannot afford.
 
 // scoreRequestJSON is the stored form of a scoring.Request (Decision.ScoreRequest).
 type scoreRequestJSON struct {
@@ -77,15 +78,13 @@ func answersFor(sc *scoring.Scorer, contracts []scoring.Contract, req scoring.Re
 	for _, k := range contracts {
 		r := req
 		r.ContractID = k.ID
-		if k.ID != req.ContractID {
-			// The patient's supplemental coverage belongs to the patient, not the contract; a
-			// secondary the other contract does not know would refuse the score, so keep it only
-			// where it scores.
-			if _, err := sc.Score(r); err != nil {
-				r.SecondaryID = ""
-			}
-		}
 		res, err := sc.Score(r)
+		if err != nil && k.ID != req.ContractID && r.SecondaryID != "" {
+			// The patient's supplemental coverage belongs to the patient, not the contract; one
+			// the other contract's registry entry cannot score is left out there.
+			r.SecondaryID = ""
+			res, err = sc.Score(r)
+		}
 		if err != nil {
 			continue // this contract cannot price the order (another benefit, another fee schedule)
 		}
@@ -96,9 +95,11 @@ func answersFor(sc *scoring.Scorer, contracts []scoring.Contract, req scoring.Re
 		all = append(all, scored{a, res})
 	}
 	ownBest, haveOwn := "", false
-	answer := map[string]bool{}
+	ffsAnswer := map[string]bool{}
 	for _, s := range all {
-		answer[s.a.BestProductID] = true
+		if s.a.Arrangement == string(scoring.FFS) {
+			ffsAnswer[s.a.BestProductID] = true
+		}
 		if s.a.ContractID == req.ContractID {
 			ownBest, haveOwn = s.a.BestProductID, true
 		}
@@ -110,9 +111,16 @@ func answersFor(sc *scoring.Scorer, contracts []scoring.Contract, req scoring.Re
 	for i, s := range all {
 		a := s.a
 		a.Differs = a.BestProductID != ownBest
+		out[i] = a
+		if a.Arrangement == string(scoring.FFS) {
+			continue // the worth of an answer is counted under the value-based contract's figures
+		}
+		// Under a value-based contract: the figures of its own answer and of every FFS answer,
+		// what following one rather than the other is worth (tracking/divergence.go). Only
+		// those: the record keeps what the report reads.
 		a.Year = map[string]store.YearFigures{}
 		add := func(o scoring.Option) {
-			if answer[o.Product.ID] && o.PerYear != (scoring.Figures{}) {
+			if (ffsAnswer[o.Product.ID] || o.Product.ID == a.BestProductID) && o.PerYear != (scoring.Figures{}) {
 				a.Year[o.Product.ID] = store.YearFigures{PayerAllowed: o.PerYear.PayerAllowed, PatientOOP: o.PerYear.PatientOOP, NetImpact: o.PerYear.NetImpact}
 			}
 		}
@@ -126,70 +134,133 @@ func answersFor(sc *scoring.Scorer, contracts []scoring.Contract, req scoring.Re
 	return out, nil
 }
 
-// divergenceJob computes pending divergence in the background (see above).
+// divergenceJob computes divergence in the background (see above). The hook hands it the
+// decisions it has just committed through a bounded queue (a non-blocking send: a full queue
+// drops, counted in valuerx_divergence_dropped_total); the job scores them in batches, at most
+// once a second. What it never saw (dropped, or recorded before a restart) is found by one sweep
+// of the store at start, and by `valuerx divergence`: the sweep reads every decision, which is
+// fine once per start and not once a second on a record of a million decisions.
 type divergenceJob struct {
 	g      *Gateway
-	kick   chan struct{}
+	queue  chan store.Decision
 	stop   chan struct{}
 	done   chan struct{}
 	once   sync.Once
-	mu     sync.Mutex // one run at a time (the loop and ComputeDivergence)
+	mu     sync.Mutex // one computation at a time (the loop and ComputeDivergence)
 	period time.Duration
 }
 
-// divergenceBatch is how many pending decisions one store read takes.
+// divergenceBatch is how many decisions one computation (and one store read) takes.
 const divergenceBatch = 256
+
+// divergenceQueue bounds the decisions waiting to be scored.
+const divergenceQueue = 4096
 
 func (g *Gateway) startDivergence() {
 	if g.cfg.Store == nil {
 		return
 	}
-	j := &divergenceJob{g: g, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), period: time.Second}
+	j := &divergenceJob{g: g, queue: make(chan store.Decision, divergenceQueue), stop: make(chan struct{}), done: make(chan struct{}), period: time.Second}
 	g.div = j
 	go j.loop()
 }
 
-// wake tells the job that decisions were committed; it never blocks the hook.
-func (j *divergenceJob) wake() {
+// enqueue hands committed decisions to the job; it never blocks the hook.
+func (j *divergenceJob) enqueue(ds []store.Decision) {
 	if j == nil {
 		return
 	}
-	select {
-	case j.kick <- struct{}{}:
-	default:
+	for i := range ds {
+		if len(ds[i].ScoreRequest) == 0 {
+			continue
+		}
+		select {
+		case j.queue <- store.Decision{CardUUID: ds[i].CardUUID, ScoreRequest: ds[i].ScoreRequest}:
+		default:
+			j.g.metrics.divergenceDropped.Inc()
+		}
 	}
 }
 
 func (j *divergenceJob) loop() {
 	defer close(j.done)
-	sweep := time.NewTicker(time.Minute) // pending work left by a restart or another instance
-	defer sweep.Stop()
+	if _, err := j.sweep(context.Background()); err != nil {
+		j.g.log.Warn("divergence sweep failed", "error", err.Error())
+	}
+	tick := time.NewTicker(j.period)
+	defer tick.Stop()
+	var batch []store.Decision
 	for {
 		select {
 		case <-j.stop:
 			return
-		case <-j.kick:
-		case <-sweep.C:
+		case d := <-j.queue:
+			batch = append(batch, d)
+			if len(batch) < divergenceBatch {
+				continue
+			}
+		case <-tick.C:
+			if len(batch) == 0 {
+				continue
+			}
 		}
-		if _, err := j.run(context.Background()); err != nil {
+		if err := j.compute(context.Background(), batch); err != nil {
 			j.g.log.Warn("divergence not computed", "error", err.Error())
 		}
-		select { // at most one run a second: a busy gateway batches its decisions
-		case <-j.stop:
-			return
-		case <-time.After(j.period):
-		}
+		batch = batch[:0]
 	}
 }
 
-// run computes every pending divergence on the current engine.
-func (j *divergenceJob) run(ctx context.Context) (int, error) {
+// compute scores ds on the current engine and stores their divergence.
+func (j *divergenceJob) compute(ctx context.Context, ds []store.Decision) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	eng := j.g.current()
+	out, failed := divergences(ds, eng.scorer, eng.reg.Contracts(), eng.version, j.g.cfg.Now)
+	j.g.metrics.divergenceFailed.Add(float64(failed))
+	return j.g.cfg.Store.RecordDivergence(ctx, out)
+}
+
+// sweep computes every decision of the store still without a divergence.
+func (j *divergenceJob) sweep(ctx context.Context) (int, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	eng := j.g.current()
 	n, failed, err := ComputePendingDivergence(ctx, j.g.cfg.Store, eng.scorer, eng.reg, eng.version, j.g.cfg.Now)
 	j.g.metrics.divergenceFailed.Add(float64(failed))
 	return n, err
+}
+
+// divergences scores each decision's stored request under every contract.
+func divergences(ds []store.Decision, sc *scoring.Scorer, contracts []scoring.Contract, version string, now func() time.Time) ([]store.Divergence, int) {
+	out := make([]store.Divergence, 0, len(ds))
+	failed := 0
+	// Orders of one day, drug, dose and contract have the same request: scored once per batch.
+	type answered struct {
+		as  []store.Answer
+		err error
+	}
+	seen := map[string]answered{}
+	for _, d := range ds {
+		div := store.Divergence{CardUUID: d.CardUUID, CatalogVersion: version, ComputedAt: now()}
+		a, ok := seen[string(d.ScoreRequest)]
+		if !ok {
+			req, err := decodeScoreRequest(d.ScoreRequest)
+			if err == nil {
+				a.as, a.err = answersFor(sc, contracts, req)
+			} else {
+				a.err = err
+			}
+			seen[string(d.ScoreRequest)] = a
+		}
+		div.Answers = a.as
+		if err := a.err; err != nil {
+			// Stored without answers, so it is not retried forever; the report leaves it out.
+			failed++
+		}
+		out = append(out, div)
+	}
+	return out, failed
 }
 
 // ComputePendingDivergence scores every decision the store holds without a divergence under each
@@ -208,18 +279,8 @@ func ComputePendingDivergence(ctx context.Context, st store.Store, sc *scoring.S
 		if len(pend) == 0 {
 			return stored, failed, nil
 		}
-		out := make([]store.Divergence, 0, len(pend))
-		for _, d := range pend {
-			div := store.Divergence{CardUUID: d.CardUUID, CatalogVersion: version, ComputedAt: now()}
-			req, err := decodeScoreRequest(d.ScoreRequest)
-			if err == nil {
-				div.Answers, err = answersFor(sc, contracts, req)
-			}
-			if err != nil {
-				failed++
-			}
-			out = append(out, div)
-		}
+		out, f := divergences(pend, sc, contracts, version, now)
+		failed += f
 		if err := st.RecordDivergence(ctx, out); err != nil {
 			return stored, failed, fmt.Errorf("gateway: record divergence: %w", err)
 		}
@@ -238,11 +299,29 @@ func (j *divergenceJob) close() {
 	<-j.done
 }
 
-// ComputeDivergence computes every pending divergence now and reports how many decisions it
-// stored: for tests, and for `valuerx divergence` over a store filled before this existed.
+// ComputeDivergence computes every divergence not computed yet, now: what the queue holds and
+// whatever the store has pending; it reports how many decisions it stored. For tests, and the
+// same work `valuerx divergence` does for a store filled before this existed.
 func (g *Gateway) ComputeDivergence(ctx context.Context) (int, error) {
-	if g.div == nil {
+	j := g.div
+	if j == nil {
 		return 0, nil
 	}
-	return g.div.run(ctx)
+	var queued []store.Decision
+	for len(queued) < divergenceQueue {
+		select {
+		case d := <-j.queue:
+			queued = append(queued, d)
+			continue
+		default:
+		}
+		break
+	}
+	if len(queued) > 0 {
+		if err := j.compute(ctx, queued); err != nil {
+			return 0, err
+		}
+	}
+	n, err := j.sweep(ctx)
+	return len(queued) + n, err
 }

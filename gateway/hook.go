@@ -158,6 +158,7 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 		}
 		return history
 	}
+	rec.onRecord(therapy, draftIDs, eng.cat, pol) // new start or not, for orders that get no score (decisions.go)
 	for i, raw := range draft {
 		if ctx.Err() != nil {
 			break // the budget is spent: answer with the cards so far

@@ -35,6 +35,9 @@ type metrics struct {
 	// divergenceFailed counts decisions whose stored request no longer scores under their own
 	// contract (a contract removed since): stored without answers.
 	divergenceFailed prometheus.Counter
+	// divergenceDropped counts decisions the divergence queue had no room for (the start sweep
+	// and `valuerx divergence` compute them).
+	divergenceDropped prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry, scorer func() *scoring.Scorer) *metrics {
@@ -81,7 +84,9 @@ func newMetrics(reg *prometheus.Registry, scorer func() *scoring.Scorer) *metric
 	}
 	m.divergenceFailed = prometheus.NewCounter(prometheus.CounterOpts{Name: "valuerx_divergence_failed_total",
 		Help: "Decisions whose divergence could not be computed (their contract no longer scores the order)."})
-	reg.MustRegister(m.divergenceFailed)
+	m.divergenceDropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "valuerx_divergence_dropped_total",
+		Help: "Decisions the divergence queue had no room for (computed at the next start or by valuerx divergence)."})
+	reg.MustRegister(m.divergenceFailed, m.divergenceDropped)
 	reg.MustRegister(m.hooks, m.hookSeconds, m.cards, m.feedback, m.feedbackRefused, m.suppressed, m.overloaded, m.prefetch, m.fhirFetches, m.fhirErrors,
 		m.fhirRoundTrips, m.coverageCache, m.authFailures, m.panics, m.unclassified,
 		m.stalePriced, m.staleSuppressed, m.catalogInfo, m.catalogReloads)

@@ -261,3 +261,37 @@ func TestNoCardOrderWithStoreDownAnswers(t *testing.T) {
 		t.Fatalf("the lost record is not logged: %s", e.logs.String())
 	}
 }
+
+// An order that was never scored (no coverage in force) is recorded with why, and whether it is a
+// new start: the ACO patient has no trastuzumab on record, the mid-course patient has Herceptin.
+func TestUnscoredOrderRecordedWithTherapy(t *testing.T) {
+	e := newEnv(t)
+	noCoverage := func(name string) []byte {
+		var m map[string]any
+		if err := json.Unmarshal(e.demoRequest(name), &m); err != nil {
+			t.Fatal(err)
+		}
+		m["prefetch"].(map[string]any)["coverage"] = map[string]any{"resourceType": "Bundle", "type": "searchset", "entry": []any{}}
+		b, _ := json.Marshal(m)
+		return b
+	}
+	for _, name := range []string{"aco-herceptin-order-select", "aco-midcourse-herceptin-order-select"} {
+		if r := e.hook("order-select", noCoverage(name)); len(r.Cards) != 0 {
+			t.Fatalf("%s without coverage got a card", name)
+		}
+	}
+	orders, err := e.store.Orders(context.Background(), time.Time{}, time.Time{})
+	if err != nil || len(orders) != 2 {
+		t.Fatalf("orders: %+v %v", orders, err)
+	}
+	got := map[string]int{}
+	for _, o := range orders {
+		if o.NoCardReason != store.NoCardNoCoverage || o.GroupID != "trastuzumab" || o.ContractID != "" {
+			t.Errorf("order %+v, want no-coverage, trastuzumab, no contract", o)
+		}
+		got[o.Therapy]++
+	}
+	if got[store.TherapyNewStart] != 1 || got[store.TherapyContinuing] != 1 {
+		t.Errorf("therapies = %v, want one new start and one continuing", got)
+	}
+}

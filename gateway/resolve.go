@@ -233,11 +233,21 @@ func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdsho
 
 	var need []string
 	for _, key := range resolvedKeys {
-		state, raw := req.PrefetchValue(key)
+		var state cdshooks.PrefetchState
+		var raw json.RawMessage
+		var list *prefetchList
+		if key == keyPatient {
+			state, raw = req.PrefetchValue(key)
+		} else {
+			// Classified and split in one walk of the Bundle.
+			var l prefetchList
+			state, raw, l.res, l.next, l.err = req.PrefetchResources(key)
+			list = &l
+		}
 		switch state {
 		case cdshooks.PrefetchPresent:
 			r.metrics.prefetch.WithLabelValues(key, "present").Inc()
-			if err := d.take(ctx, key, raw); err != nil {
+			if err := d.takeList(ctx, key, raw, list); err != nil {
 				need = append(need, key)
 			}
 		case cdshooks.PrefetchNull:
@@ -396,6 +406,18 @@ func (d *hookData) setList(key string, all []json.RawMessage) {
 // take stores one prefetch value (raw nil means "no data"). A paginated searchset is followed
 // with the FHIR client while the budget lasts (CDS Hooks 2.0 allows paginated prefetch).
 func (d *hookData) take(ctx context.Context, key string, raw json.RawMessage) error {
+	return d.takeList(ctx, key, raw, nil)
+}
+
+// prefetchList is a prefetch value already split as fhir.ValidBundleResources splits it.
+type prefetchList struct {
+	res  []json.RawMessage
+	next string
+	err  error
+}
+
+// takeList is take with the value's split (list; nil: split here).
+func (d *hookData) takeList(ctx context.Context, key string, raw json.RawMessage, list *prefetchList) error {
 	switch key {
 	case keyPatient:
 		if raw != nil && fhir.ResourceType(raw) != "Patient" {
@@ -405,7 +427,14 @@ func (d *hookData) take(ctx context.Context, key string, raw json.RawMessage) er
 	case keyCoverage, keyMedications, keyConditions, keyAdministrations:
 		var all []json.RawMessage
 		if raw != nil {
-			res, next, err := fhir.ValidBundleResources(raw) // a prefetch value: part of the validated request
+			var res []json.RawMessage
+			var next string
+			var err error
+			if list != nil {
+				res, next, err = list.res, list.next, list.err
+			} else {
+				res, next, err = fhir.ValidBundleResources(raw) // a prefetch value: part of the validated request
+			}
 			if err != nil {
 				// A single resource instead of a Bundle is usable as is.
 				if fhir.ResourceType(raw) == "" {

@@ -17,12 +17,14 @@ import (
 // Administration is what the record needs of one MedicationAdministration (FHIR R4): ids to
 // join on (never stored as such), the status, when it was given and the medication's codes.
 type Administration struct {
-	ID        string // MedicationAdministration.id
-	PatientID string // subject: Patient/{id}
-	RequestID string // request: MedicationRequest/{id}
-	Status    string
-	At        time.Time
-	Codings   []coding
+	ID string // MedicationAdministration.id
+	// LastUpdated is meta.lastUpdated (zero when absent): where a poll of the FHIR server goes on.
+	LastUpdated time.Time
+	PatientID   string // subject: Patient/{id}
+	RequestID   string // request: MedicationRequest/{id}
+	Status      string
+	At          time.Time
+	Codings     []coding
 }
 
 type coding struct {
@@ -40,7 +42,10 @@ type reference struct {
 
 // medicationAdministration is the wire form, reduced to the fields read.
 type medicationAdministration struct {
-	ResourceType              string     `json:"resourceType"`
+	ResourceType string `json:"resourceType"`
+	Meta         *struct {
+		LastUpdated string `json:"lastUpdated"`
+	} `json:"meta"`
 	ID                        string     `json:"id"`
 	Status                    string     `json:"status"`
 	Subject                   reference  `json:"subject"`
@@ -80,6 +85,9 @@ func DecodeAdministration(line []byte) (Administration, error) {
 		return Administration{}, ErrNotAdministration
 	}
 	a := Administration{ID: strings.TrimSpace(m.ID), Status: strings.TrimSpace(m.Status)}
+	if m.Meta != nil {
+		a.LastUpdated, _ = parseDateTime(m.Meta.LastUpdated)
+	}
 	if a.ID == "" {
 		return Administration{}, ErrNoID
 	}

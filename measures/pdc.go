@@ -103,6 +103,10 @@ type Patient struct {
 	SUPDExclusion   bool     // a SUPD clinical exclusion documented in the year (rhabdomyolysis, pregnancy, ...)
 }
 
+// ReasonUnder18 is the Reason of an adherence measure for a patient under 18 at the end of the
+// measurement year (the PQA PDC measures count adults only).
+const ReasonUnder18 = "under 18 at the end of the measurement year"
+
 // Result is one measure for one patient for one measurement year.
 type Result struct {
 	Measure       Measure
@@ -225,7 +229,7 @@ func adherence(p *Patient, year int, m Measure, jan1, end, before Day, scratch [
 	case p.BirthDate == NoDay:
 		r.Reason = "birth date unknown"
 	case AgeOn(p.BirthDate, YearEnd(year)) < minAdultAge:
-		r.Reason = "under 18 at the end of the measurement year"
+		r.Reason = ReasonUnder18
 	case r.Days == 0:
 		r.Reason = "treatment period spent entirely in inpatient or skilled-nursing stays"
 	case p.Hospice:

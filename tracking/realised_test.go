@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -167,5 +168,35 @@ func TestDivergenceHandCounted(t *testing.T) {
 	}
 	if len(recs) != 5 || recs[0][0] != "level" || recs[4][3] != "ppo" || recs[4][8] != "1" || recs[4][10] != "4000.00" || recs[4][11] != "40.00" {
 		t.Errorf("divergence csv = %q", recs)
+	}
+}
+
+// The outcomes and divergence exports defuse formula cells like the report's.
+func TestOutcomesCSVFormulaCellsDefused(t *testing.T) {
+	o := store.OrderRecord{ContractID: "=HYPERLINK(\"x\")", GroupID: "+1", FirstAt: day(1, 1), NoCardReason: "already-best",
+		Answers: []store.Answer{{ContractID: "@ffs", Arrangement: "ffs", BestProductID: "a"}, {ContractID: "-vb", Arrangement: "capitation", BestProductID: "b"}}}
+	rep := tracking.BuildOutcomes([]store.OrderRecord{o}, tracking.Filter{}, nil)
+	for name, write := range map[string]func(*bytes.Buffer) error{
+		"outcomes":   func(b *bytes.Buffer) error { return tracking.WriteOutcomesCSV(b, rep) },
+		"divergence": func(b *bytes.Buffer) error { return tracking.WriteDivergenceCSV(b, rep) },
+	} {
+		var buf bytes.Buffer
+		if err := write(&buf); err != nil {
+			t.Fatal(err)
+		}
+		recs, err := csv.NewReader(&buf).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rec := range recs[1:] {
+			for _, cell := range rec {
+				if cell != "" && strings.ContainsRune("=+-@", rune(cell[0])) && cell[0] != '-' {
+					t.Errorf("%s: formula cell %q", name, cell)
+				}
+				if strings.HasPrefix(cell, "-vb") || strings.HasPrefix(cell, "=") || strings.HasPrefix(cell, "+") || strings.HasPrefix(cell, "@") {
+					t.Errorf("%s: cell %q not defused", name, cell)
+				}
+			}
+		}
 	}
 }

@@ -92,6 +92,11 @@ type fileConfig struct {
 	LogLevel     string     `yaml:"logLevel"`
 	// Analytics is who may read /analytics/* (and /metrics on the gateway's listener).
 	Analytics analyticsConfig `yaml:"analytics"`
+	// Imports are the realised side of the record read by the gateway itself (poll.go); files
+	// are imported with `valuerx import`.
+	Imports struct {
+		AdministrationsPoll []administrationsPoll `yaml:"administrationsPoll"`
+	} `yaml:"imports"`
 	// MetricsListen serves /metrics without authentication on a second, loopback-only listener
 	// (Prometheus on the same host). Empty: /metrics is on the gateway's listener behind analyst
 	// authentication (Prometheus with basic_auth or a bearer token).

@@ -76,3 +76,27 @@ func TestImportCommand(t *testing.T) {
 		t.Fatal("an unknown import kind must be a usage error")
 	}
 }
+
+// imports.administrationsPoll is parsed from the file, and an entry without its token file or
+// issuer stops the start with an error naming it.
+func TestAdministrationsPollConfig(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "v.yaml")
+	os.WriteFile(path, []byte("imports:\n  administrationsPoll:\n    - fhirServer: https://fhir.a.example/r4\n      issuer: https://ehr.a.example\n      every: 5m\n"), 0o600)
+	cfg, err := loadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Imports.AdministrationsPoll) != 1 || cfg.Imports.AdministrationsPoll[0].Every.Duration != 5*time.Minute {
+		t.Fatalf("parsed: %+v", cfg.Imports)
+	}
+	st, err := store.OpenSQLite(filepath.Join(dir, "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	err = startPolls(context.Background(), cfg, &app{store: st}, nil)
+	if err == nil || !strings.Contains(err.Error(), "administrationsPoll[0]: fhirServer, tokenFile and issuer are required") {
+		t.Fatalf("missing token file: %v", err)
+	}
+}

@@ -36,7 +36,8 @@ func runMeasures(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	year := fl.Int("year", time.Now().Year(), "measurement year")
 	out := fl.String("out", "", "directory for rates.csv, rates.json and worklist.csv (created)")
 	termsFile := fl.String("terms", "", "contract quality terms YAML (population.Terms: targets, bonuses per adherent patient and per gap closed, Star weights)")
-	rosterFile := fl.String("roster", "", "attribution roster CSV (attribution package: member_id,mbi,plan_member_id,contract,start,end); default: the contract of each patient's Coverage")
+	rosterFile := fl.String("roster", "", "attribution roster: CSV (attribution package: member_id,mbi,plan_member_id,contract,start,end) or a Da Vinci ATR Member Attribution List (.json Bundle or .ndjson of Group, Patient, Coverage); default: the contract of each patient's Coverage")
+	rosterContract := fl.String("roster-contract", "", "ATR list: the contract its members are attributed to (default: the Group's contract identifier, else its name)")
 	asOf := fl.String("asof", "", "as-of date YYYY-MM-DD (default: the day after the latest dispense, at most January 1 of year+1)")
 	workers := fl.Int("workers", 0, "parse and compute workers (default GOMAXPROCS)")
 	shard := fl.String("shard", "", "i/n: compute only the patients of shard i of n (ids hashed); shards' counts add up")
@@ -83,7 +84,13 @@ func runMeasures(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			fmt.Fprintln(stderr, "valuerx measures: -roster:", err)
 			return 2
 		}
-		ro, err := attribution.Parse(f, time.Now())
+		var ro *attribution.Roster
+		if ext := strings.ToLower(filepath.Ext(*rosterFile)); ext == ".json" || ext == ".ndjson" {
+			// A Da Vinci ATR Member Attribution List: a Group with its Patients and Coverages.
+			ro, err = attribution.ParseATR(f, time.Now(), attribution.ATROptions{Contract: *rosterContract})
+		} else {
+			ro, err = attribution.Parse(f, time.Now())
+		}
 		f.Close()
 		if err != nil {
 			fmt.Fprintln(stderr, "valuerx measures: -roster:", err)

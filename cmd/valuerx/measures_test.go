@@ -60,6 +60,28 @@ func TestMeasuresCommand(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, "worklist.csv")); err != nil {
 		t.Error(err)
 	}
+	// The same attribution as a Da Vinci ATR list (NDJSON: the Group, then the members' Patient
+	// lines as the export holds them), the contract named on the command line.
+	pf, _ := os.ReadFile(filepath.Join(export, "Patient.ndjson"))
+	lines := strings.SplitN(string(pf), "\n", 41)[:40]
+	var members []string
+	for _, l := range lines {
+		var p struct{ ID string }
+		json.Unmarshal([]byte(l), &p)
+		members = append(members, `{"entity":{"reference":"Patient/`+p.ID+`"},"period":{"start":"2026-01-01"}}`)
+	}
+	atr := `{"resourceType":"Group","id":"atr","type":"person","actual":true,"member":[` + strings.Join(members, ",") + "]}\n" + strings.Join(lines, "\n") + "\n"
+	atrFile := filepath.Join(dir, "atr.ndjson")
+	os.WriteFile(atrFile, []byte(atr), 0o600)
+	stdout.Reset()
+	atrOut := filepath.Join(dir, "out-atr")
+	if code := run(context.Background(), []string{"measures", "-from", export, "-year", "2026", "-roster", atrFile, "-roster-contract", "aco-test", "-out", atrOut}, &stdout, &stderr); code != 0 {
+		t.Fatalf("measures -roster ATR: %d %s", code, stderr.String())
+	}
+	atrRates, _ := os.ReadFile(filepath.Join(atrOut, "rates.csv"))
+	if !strings.Contains(stdout.String(), "atr.ndjson: 40 entries") || string(atrRates) != string(rates) {
+		t.Errorf("the ATR list attributes as the CSV does:\n%s\n%s", stdout.String(), atrRates)
+	}
 	// Bad input: a clear error and exit code 2, no output written.
 	for _, args := range [][]string{
 		{"measures", "-from", filepath.Join(dir, "nope"), "-out", out},

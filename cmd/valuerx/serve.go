@@ -101,6 +101,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	rctx, stopReload := context.WithCancel(ctx)
 	defer stopReload()
 	go rl.run(rctx)
+	if err := startPolls(rctx, cfg, app, logger); err != nil { // poll.go
+		ln.Close()
+		fmt.Fprintln(stderr, "valuerx:", err)
+		return 1
+	}
 	if err := app.gw.Serve(ctx, ln, cfg.TLS.CertFile, cfg.TLS.KeyFile); err != nil {
 		fmt.Fprintln(stderr, "valuerx:", err)
 		return 1
@@ -211,6 +216,9 @@ type app struct {
 	// demoAnalystPassword is the password of the demo's analyst account, generated at start in
 	// demo mode when no analyst credential is configured ("" otherwise).
 	demoAnalystPassword string
+	// orderSecret and cat are the gateway's, for the administrations poll (poll.go).
+	orderSecret []byte
+	cat         *scoring.Catalog
 }
 
 func (a *app) Close() {
@@ -321,6 +329,7 @@ func buildApp(cfg fileConfig, logger *slog.Logger) (*app, error) {
 	}
 	gcfg.Targets = cfg.Analytics.Targets
 	a.demoAnalystPassword = demoPassword
+	a.orderSecret, a.cat = gcfg.OrderKeySecret, cat
 	gcfg.MetricsOnGateway = cfg.MetricsListen == ""
 	st, err := openStore(context.Background(), cfg.Store, logger)
 	if err != nil {

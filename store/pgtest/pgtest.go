@@ -93,7 +93,7 @@ func Start(ctx context.Context) (*Cluster, error) {
 		return nil, err
 	}
 	removeStale()
-	dir, err := os.MkdirTemp("", "valuerx-pg-")
+	dir, err := os.MkdirTemp("", dirPrefix)
 	if err != nil {
 		return nil, err
 	}
@@ -140,23 +140,28 @@ func Start(ctx context.Context) (*Cluster, error) {
 	return c, nil
 }
 
+// dirPrefix names the clusters' directories in the temporary directory. (Not "valuerx-pg-": an
+// earlier sweep removed those too eagerly, and binaries built from it may still run.)
+const dirPrefix = "vrx-postgres-"
+
 // removeStale removes the directories of clusters whose test binary was killed (SIGKILL leaves
-// no chance to clean up; the server itself stops on its parent's death): those whose server is
-// gone, or that never got one and are more than ten minutes old.
+// no chance to clean up; the server itself stops on its parent's death): those more than an hour
+// old whose server, if they had one, is gone. Younger ones may be another test binary's, between
+// initdb's steps, when no server runs yet.
 func removeStale() {
-	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "valuerx-pg-*"))
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), dirPrefix+"*"))
 	for _, d := range dirs {
-		b, err := os.ReadFile(filepath.Join(d, "data", "postmaster.pid"))
-		if err != nil {
-			if fi, serr := os.Stat(d); serr == nil && time.Since(fi.ModTime()) > 10*time.Minute {
-				os.RemoveAll(d)
-			}
+		fi, err := os.Stat(d)
+		if err != nil || time.Since(fi.ModTime()) < time.Hour {
 			continue
 		}
-		pid, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
-		if err == nil && !alive(pid) {
-			os.RemoveAll(d)
+		if b, err := os.ReadFile(filepath.Join(d, "data", "postmaster.pid")); err == nil {
+			pid, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
+			if err != nil || alive(pid) {
+				continue
+			}
 		}
+		os.RemoveAll(d)
 	}
 }
 
@@ -261,6 +266,8 @@ var (
 	sharedMu  sync.Mutex
 	shared    *Cluster
 	sharedErr error
+	// sharedReported: the start failure was shown in full once.
+	sharedReported bool
 )
 
 // Shared is one cluster per test binary, started on first use; the package's TestMain stops it
@@ -279,6 +286,10 @@ func Shared(t testing.TB) *Cluster {
 		if errors.Is(sharedErr, ErrNoBinaries) && os.Getenv("VALUERX_POSTGRES_REQUIRED") != "1" {
 			t.Skipf("PostgreSQL tests skipped: %v", sharedErr)
 		}
+		if sharedReported {
+			t.Fatal("PostgreSQL did not start (the first failing test shows why)")
+		}
+		sharedReported = true
 		t.Fatalf("PostgreSQL tests: %v", sharedErr)
 	}
 	return shared
