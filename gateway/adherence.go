@@ -97,10 +97,74 @@ func containsClass(cs []measures.Class, c measures.Class) bool {
 	return false
 }
 
+// genericSwitch is an Orange Book AB-rated generic that the scorer found for a draft order and
+// that costs the patient less than the product ordered: the adherence card offers it with a
+// 90-day supply, since what a patient pays is among the commonest reasons for gaps (issue 17
+// item 2: "or to the AB-rated generic when it lowers the patient's cost").
+type genericSwitch struct {
+	draft             json.RawMessage // the draft order with the generic swapped in, everything else kept
+	label             string          // "atorvastatin 40 mg tablet (generic)"
+	ordered, generic  float64         // the patient's cost per course of each
+	per               string          // the course: "90 days"
+	orderedName, name string
+}
+
+func (n *adherenceNotes) generic(id string) (genericSwitch, bool) {
+	if n == nil || id == "" {
+		return genericSwitch{}, false
+	}
+	g, ok := n.generics[id]
+	return g, ok
+}
+
+// adherenceNotes carries, from the scoring loop of the hook to the adherence cards, what the
+// scorer found for each draft order (by id).
+type adherenceNotes struct {
+	generics map[string]genericSwitch
+}
+
+// noteScored keeps the cheapest eligible AB-rated generic for the patient, when it costs the
+// patient less than the order and can be coded at the order's strength.
+func (n *adherenceNotes) noteScored(id string, item orderedItem, res scoring.Result) {
+	if n == nil || id == "" || res.Ordered.Product.Relationship == scoring.RelABGeneric {
+		return
+	}
+	var best *scoring.Option
+	for i := range res.Options {
+		o := &res.Options[i]
+		if !o.Eligible || o.Product.Relationship != scoring.RelABGeneric || !(o.PerCourse.PatientOOP < res.Ordered.PerCourse.PatientOOP) {
+			continue
+		}
+		if best == nil || o.PerCourse.PatientOOP < best.PerCourse.PatientOOP {
+			best = o
+		}
+	}
+	if best == nil {
+		return
+	}
+	med, ok := suggestedMedication(*best, item, res)
+	if !ok {
+		return
+	}
+	draft, err := parseDraft(item.raw)
+	if err != nil {
+		return
+	}
+	swapped, err := swapMedication(draft, med)
+	if err != nil {
+		return
+	}
+	if n.generics == nil {
+		n.generics = map[string]genericSwitch{}
+	}
+	n.generics[id] = genericSwitch{draft: swapped, label: med.label, ordered: res.Ordered.PerCourse.PatientOOP, generic: best.PerCourse.PatientOOP,
+		per: coursePer(res), orderedName: res.Ordered.Product.Name, name: best.Product.Name}
+}
+
 // adherenceCards builds the adherence and SUPD cards of an order-sign hook and hands each to the
 // recorder (a card without its decision could take no feedback). The patient's contract, from
 // the Coverage as for the cost cards, prices the gap with its quality terms.
-func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceDef, req *cdshooks.Request, oc *cdshooks.OrderContext, data *hookData, draft []json.RawMessage, now time.Time, rec *recorder) []cdshooks.Card {
+func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceDef, req *cdshooks.Request, oc *cdshooks.OrderContext, data *hookData, draft []json.RawMessage, now time.Time, rec *recorder, notes *adherenceNotes) []cdshooks.Card {
 	if svc.Hook != "order-sign" {
 		return nil
 	}
@@ -152,7 +216,11 @@ func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceD
 				continue
 			}
 			td := measures.PDCToDate(p, year, m, today+1) // fills through today count
-			if card := adherenceCard(o.raw, td); card != nil {
+			var gs *genericSwitch
+			if sw, ok := notes.generic(o.id); ok {
+				gs = &sw
+			}
+			if card := adherenceCard(o.raw, td, gs); card != nil {
 				gv := priceGap(card, contract, m, td.Redeemable, monthsLeft)
 				rec.addQuality(card, o.id, m, contract, gv)
 				cards = append(cards, *card)
@@ -483,7 +551,7 @@ var classNoun = map[measures.Measure]string{
 // 6): the summary says how much of the year the fills covered against the 80 % goal and how many
 // more days may be missed; the detail gives the PQA figures, whether the patient is counted in
 // the measure yet, when the supply runs out, and what lowers the chance of gaps.
-func adherenceCard(draft json.RawMessage, td measures.ToDate) *cdshooks.Card {
+func adherenceCard(draft json.RawMessage, td measures.ToDate, gs *genericSwitch) *cdshooks.Card {
 	if td.Index == measures.NoDay || td.Excluded || td.Days == 0 || td.Reason == measures.ReasonUnder18 {
 		return nil
 	}
@@ -524,12 +592,22 @@ func adherenceCard(draft json.RawMessage, td measures.ToDate) *cdshooks.Card {
 		b.WriteString("No supply left from the last fill: the patient is out of medication now.")
 	}
 	b.WriteString("\n\nA 90-day supply with refills (suggested), refill synchronisation or mail order lower the chance of gaps; ask about cost, side effects and how the patient takes it.")
+	if gs != nil {
+		fmt.Fprintf(&b, " Cost: the Orange Book AB-rated generic (%s) costs the patient %s per %s, %s costs %s (suggested below with a 90-day supply).",
+			strings.TrimSuffix(gs.label, " (generic)"), usd(gs.generic), gs.per, gs.orderedName, usd(gs.ordered))
+	}
 	card.Detail = b.String()
 	gap, cov, ndays := td.GapDaysLeft, td.Covered, td.Days
 	inDen := td.InDenominator
 	card.Extension = extension(adherenceExt{Measure: td.Measure.String(), PDCToDate: round4(td.PDC()), Redeemable: td.Redeemable, InDenominator: &inDen, GapDaysLeft: &gap, DaysCovered: &cov, Days: &ndays})
+	if gs != nil {
+		if upd, ok := ninetyDaySupply(gs.draft); ok {
+			card.AddSuggestion(fmt.Sprintf("Switch to %s, %d days with %d refills (patient cost %s vs %s per %s)", gs.label, ninetyDays, refills90, cardUSD(gs.generic), cardUSD(gs.ordered), gs.per), true,
+				cdshooks.UpdateAction(fmt.Sprintf("Replace %s with %s and dispense a 90-day supply with refills; dose and schedule unchanged", gs.orderedName, gs.label), upd))
+		}
+	}
 	if upd, ok := ninetyDaySupply(draft); ok {
-		card.AddSuggestion(fmt.Sprintf("Dispense a %d-day supply with %d refills", ninetyDays, refills90), true,
+		card.AddSuggestion(fmt.Sprintf("Dispense a %d-day supply with %d refills", ninetyDays, refills90), len(card.Suggestions) == 0,
 			cdshooks.UpdateAction("Change the dispense request to a 90-day supply with refills; everything else in the order unchanged", upd))
 	}
 	return card

@@ -242,7 +242,7 @@ func FuzzAdherenceDecoders(f *testing.F) {
 		today := p.BirthDate
 		for _, m := range []int{0, 1, 2} {
 			td := measuresPDCToDate(p, m)
-			adherenceCard(draft, td)
+			adherenceCard(draft, td, nil)
 		}
 		supdCard(p, data, "x", 2026, today)
 		if out, ok := ninetyDaySupply(draft); ok {
@@ -456,5 +456,84 @@ func TestAdherenceLogsNoPHI(t *testing.T) {
 		if strings.Contains(logs, phi) {
 			t.Errorf("logs contain %q", phi)
 		}
+	}
+}
+
+// TestCoverageMemberID: the primary Coverage's subscriberId is the plan member id rosters may be
+// keyed by (issue 17 item 4); the Medicare MBI rule is unchanged.
+func TestCoverageMemberID(t *testing.T) {
+	on := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	ppo := json.RawMessage(`{"resourceType":"Coverage","status":"active","subscriberId":" PPO-778812 ","type":{"coding":[{"system":"https://nahdo.org/sopt","code":"512"}]}}`)
+	cov, ok := coverageFacts([]json.RawMessage{ppo}, nil, on)
+	if !ok || cov.MemberID != "PPO-778812" || cov.MBI != "" {
+		t.Errorf("commercial: %+v", cov)
+	}
+	ma := json.RawMessage(`{"resourceType":"Coverage","status":"active","subscriberId":"1EG4TE5MK73","type":{"coding":[{"system":"https://nahdo.org/sopt","code":"121"}]}}`)
+	if cov, _ := coverageFacts([]json.RawMessage{ma}, nil, on); cov.MemberID != "1EG4TE5MK73" || cov.MBI != "1EG4TE5MK73" {
+		t.Errorf("medicare: %+v", cov)
+	}
+}
+
+// TestAdherenceCardOffersTheGeneric: a brand statin order (Lipitor 40 mg) under the commercial
+// PPO, for a patient at PDC 0.63, gets the AB-rated generic with a 90-day supply first on the
+// adherence card (it lowers what the patient pays), then the 90-day supply of the order as is.
+func TestAdherenceCardOffersTheGeneric(t *testing.T) {
+	e := newEnv(t, withNow(time.Date(2026, time.July, 1, 15, 0, 0, 0, time.UTC)))
+	const atorva = "83367"
+	low := bundle(dispense(atorva, "atorvastatin", "2026-01-01", 30), dispense(atorva, "atorvastatin", "2026-02-10", 30),
+		dispense(atorva, "atorvastatin", "2026-03-25", 30), dispense(atorva, "atorvastatin", "2026-06-07", 30))
+	lipitor := atorvastatinOrder()
+	lipitor["medicationCodeableConcept"] = map[string]any{"coding": []map[string]string{{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "617320", "display": "atorvastatin 40 MG Oral Tablet [Lipitor]"}}, "text": "Lipitor 40 mg tablet"}
+	ppo := map[string]any{"resourceType": "Coverage", "id": "cov-ppo", "status": "active",
+		"type":        map[string]any{"coding": []map[string]string{{"system": "https://nahdo.org/sopt", "code": "512"}}},
+		"beneficiary": map[string]string{"reference": "Patient/pat-adh"}, "period": map[string]string{"start": "2024-01-01"},
+		"payor": []map[string]any{{"identifier": map[string]string{"system": "https://valuerx.dev/fhir/payer-id", "value": "valuerx-demo-ppo"}}},
+		"class": []map[string]any{{"type": map[string]any{"coding": []map[string]string{{"system": "http://terminology.hl7.org/CodeSystem/coverage-class", "code": "plan"}}}, "value": "PPO-GOLD"}}}
+	body := withCoverage(t, orderSign(t, "1955-04-02", lipitor, low, bundle()), ppo)
+	status, out, _ := e.post("/cds-services/"+ServiceOrderSign, body)
+	if status != http.StatusOK {
+		t.Fatalf("status %d: %s", status, out)
+	}
+	var costCard *cdshooks.Card
+	var adh []cdshooks.Card
+	for _, c := range decodeResponse(t, out).Cards {
+		if strings.Contains(string(c.Extension), extAdherence) {
+			adh = append(adh, c)
+		} else if strings.Contains(string(c.Extension), extensionKey) {
+			costCard = &c
+		}
+	}
+	if len(adh) != 1 || costCard == nil {
+		t.Fatalf("%d adherence cards, cost card %v", len(adh), costCard != nil)
+	}
+	s := adh[0].Suggestions
+	if len(s) != 2 || !s[0].IsRecommended || s[1].IsRecommended {
+		t.Fatalf("suggestions %+v", s)
+	}
+	// The cost card's figures for the same order, per the order's 30 days: the generic costs the
+	// patient $0.15, Lipitor $74.56 (a third of the golden commercial-ppo-lipitor-order-sign
+	// card's $0.44 vs $224 for 90 days).
+	if s[0].Label != "Switch to atorvastatin 40 mg tablet (generic), 90 days with 3 refills (patient cost $0.15 vs $74.56 per 30 days)" ||
+		!strings.Contains(costCard.Summary, "patient cost $0.15 vs $74.56/30 days") {
+		t.Errorf("generic suggestion %q; cost card %q", s[0].Label, costCard.Summary)
+	}
+	var upd struct {
+		ID  string `json:"id"`
+		Med struct {
+			Coding []struct{ Code string } `json:"coding"`
+		} `json:"medicationCodeableConcept"`
+		Note            []any `json:"note"`
+		DispenseRequest struct {
+			Refills  int                      `json:"numberOfRepeatsAllowed"`
+			Quantity struct{ Value float64 } `json:"quantity"`
+		} `json:"dispenseRequest"`
+	}
+	json.Unmarshal(s[0].Actions[0].Resource, &upd)
+	if upd.ID != "draft-1" || len(upd.Med.Coding) == 0 || upd.Med.Coding[0].Code != "617311" || len(upd.Note) != 1 ||
+		upd.DispenseRequest.Refills != 3 || upd.DispenseRequest.Quantity.Value != 90 {
+		t.Errorf("generic update %s", s[0].Actions[0].Resource)
+	}
+	if !strings.Contains(adh[0].Detail, "the Orange Book AB-rated generic (atorvastatin 40 mg tablet) costs the patient $0.15 per 30 days, Lipitor costs $74.56") {
+		t.Errorf("detail:\n%s", adh[0].Detail)
 	}
 }

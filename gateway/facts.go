@@ -78,6 +78,7 @@ func coverageFacts(coverages []json.RawMessage, patient json.RawMessage, on time
 		cov.Secondary = append(cov.Secondary, coverageOf(&active[1+i]))
 	}
 	cov.MBI = mbiOf(patient)
+	cov.MemberID = strings.TrimSpace(best.SubscriberID) // rosters keyed by plan member id (issue 17 item 4)
 	if mbi, ok := scoring.NormalizeMBI(best.SubscriberID); cov.MBI == "" && isMedicare(cov.SOPT) && ok {
 		// For Medicare the subscriberId is the MBI (fhir-coverage-notes.md).
 		cov.MBI = mbi

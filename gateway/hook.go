@@ -139,6 +139,7 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 		}
 	}
 	lookups := &orderLookups{data: data}
+	notes := &adherenceNotes{} // what scoring found that the adherence cards use (adherence.go)
 	// The coverage in force and the patient's age depend only on the order's day, which the
 	// drafts of one hook nearly always share: decoded once per day, not once per draft.
 	var coverageOn dayMemo[scoring.Coverage]
@@ -248,6 +249,7 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 				continue
 			}
 		}
+		notes.noteScored(mr.ID, item, res)
 		if gp.DoseRoundingPct > 0 {
 			target := res.Ordered.Product
 			if res.Best != nil {
@@ -293,7 +295,7 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 	}
 	// Adherence and SUPD cards (issue 17; gateway/adherence.go): order-sign of a measured class
 	// only; recorded with the others.
-	resp.Cards = append(resp.Cards, g.adherenceCards(ctx, eng, svc, req, oc, data, draft, now, rec)...)
+	resp.Cards = append(resp.Cards, g.adherenceCards(ctx, eng, svc, req, oc, data, draft, now, rec, notes)...)
 	if err := rec.commit(ctx); err != nil {
 		return nil, nil, err
 	}

@@ -87,8 +87,9 @@ const (
 //	    allowMarginSwitch: false    # allow suggestions that raise the payer's cost to raise the FFS margin
 //	    allowMidCourseSwitch:       # per group id: override the group's mid-course switch rule
 //	      trastuzumab: false
-//	roster:                         # attribution (e.g. an ATR Group), keyed by Medicare Beneficiary Identifier
+//	roster:                         # attribution (e.g. an ATR Group), keyed by MBI or plan member id
 //	  - mbi: 1EG4TE5MK73            # 11-character MBI; dashes and case are ignored
+//	    planMemberId: W123456789    # or (and) the plan's member id, as in Coverage.subscriberId
 //	    contract: mssp-aco          # a contract with match.attribution: true
 //	    start: 2026-01-01           # optional attribution period, inclusive (YYYY-MM-DD)
 //	    end: 2026-12-31
@@ -318,10 +319,12 @@ var tracks = map[string]trackTerms{
 	"enhanced": {sharing: 0.75, savingsCap: 0.20, twoSided: true, enhanced: true},
 }
 
-// RosterEntry attributes one beneficiary to a value-based contract.
+// RosterEntry attributes one beneficiary to a value-based contract, by Medicare Beneficiary
+// Identifier or by the plan's member id (the Coverage's subscriberId), or both.
 type RosterEntry struct {
-	MBI      string `yaml:"mbi"`
-	Contract string `yaml:"contract"`
+	MBI          string `yaml:"mbi,omitempty"`
+	PlanMemberID string `yaml:"planMemberId,omitempty"`
+	Contract     string `yaml:"contract"`
 	Start    Date   `yaml:"start,omitempty"`
 	End      Date   `yaml:"end,omitempty"`
 }
@@ -453,7 +456,10 @@ func (cfg *Config) validate() error {
 	}
 	for i := range cfg.Roster {
 		e := cfg.Roster[i]
-		if _, ok := NormalizeMBI(e.MBI); !ok {
+		switch _, ok := NormalizeMBI(e.MBI); {
+		case e.MBI == "" && strings.TrimSpace(e.PlanMemberID) == "":
+			errs = append(errs, fmt.Errorf("roster entry %d: needs an mbi or a planMemberId", i+1))
+		case e.MBI != "" && !ok:
 			errs = append(errs, fmt.Errorf("roster entry %d: mbi is not a valid MBI", i+1)) // never echo the identifier
 		}
 		j, ok := seen[e.Contract]

@@ -107,3 +107,33 @@ func TestQualityTermsValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestClassifyByPlanMemberID: a roster entry keyed by the plan's member id attributes a Coverage
+// whose subscriberId it is (issue 17 item 4), within its period, for its contract only; an entry
+// needs an MBI or a plan member id.
+func TestClassifyByPlanMemberID(t *testing.T) {
+	_, reg := envWith(t, func(c *Config) {
+		c.Roster = append(c.Roster, RosterEntry{PlanMemberID: "W123456789", Contract: "mssp-aco", Start: Date{day("2026-01-01")}, End: Date{day("2026-06-30")}})
+	})
+	for _, c := range []struct {
+		name string
+		cov  Coverage
+		on   string
+		want string
+	}{
+		{"member id on the roster", Coverage{SOPT: []string{"121"}, MemberID: "W123456789"}, "2026-03-01", "mssp-aco"},
+		{"member id, blanks trimmed", Coverage{SOPT: []string{"121"}, MemberID: " W123456789 "}, "2026-06-30", "mssp-aco"},
+		{"after the period", Coverage{SOPT: []string{"121"}, MemberID: "W123456789"}, "2026-07-01", "medicare-ffs"},
+		{"another member", Coverage{SOPT: []string{"121"}, MemberID: "W000"}, "2026-03-01", "medicare-ffs"},
+	} {
+		k, ok := reg.Classify(c.cov, day(c.on))
+		if !ok || k.ID != c.want {
+			t.Errorf("%s: %q %v, want %q", c.name, k.ID, ok, c.want)
+		}
+	}
+	cfg := DefaultConfig()
+	cfg.Roster = append(cfg.Roster, RosterEntry{Contract: "mssp-aco"})
+	if err := cfg.validate(); err == nil || !strings.Contains(err.Error(), "needs an mbi or a planMemberId") {
+		t.Errorf("an entry without identifiers: %v", err)
+	}
+}

@@ -16,6 +16,7 @@ type Coverage struct {
 	Plans    []string // Coverage.class values of type plan
 	Groups   []string // Coverage.class values of type group
 	MBI      string   // Medicare Beneficiary Identifier (Patient.identifier or Coverage.subscriberId)
+	MemberID string   // the plan's member id (Coverage.subscriberId), for rosters keyed by it
 	// Secondary are the patient's other active Coverages in force, in Coverage.order after
 	// the primary (their MBI is not read).
 	Secondary []Coverage
@@ -28,6 +29,7 @@ type Registry struct {
 	contracts []Contract
 	byID      map[string]int
 	roster    map[string][]RosterEntry // normalised MBI -> entries
+	byMember  map[string][]RosterEntry // plan member id -> entries
 	acq       map[string][]AcquisitionCost
 	shares    []riskResult // per contract: the marginal risk share, resolved once
 	secondary []SecondaryCoverage
@@ -51,7 +53,7 @@ func NewRegistry(cfg Config, cat *Catalog) (*Registry, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	r := &Registry{byID: map[string]int{}, roster: map[string][]RosterEntry{}, acq: map[string][]AcquisitionCost{}}
+	r := &Registry{byID: map[string]int{}, roster: map[string][]RosterEntry{}, byMember: map[string][]RosterEntry{}, acq: map[string][]AcquisitionCost{}}
 	var errs []error
 	for i, k := range cfg.Contracts {
 		k = cloneContract(k)
@@ -88,8 +90,12 @@ func NewRegistry(cfg Config, cat *Catalog) (*Registry, error) {
 		r.secondary = append(r.secondary, sc)
 	}
 	for _, e := range cfg.Roster {
-		mbi, _ := NormalizeMBI(e.MBI)
-		r.roster[mbi] = append(r.roster[mbi], e)
+		if mbi, ok := NormalizeMBI(e.MBI); ok {
+			r.roster[mbi] = append(r.roster[mbi], e)
+		}
+		if id := strings.TrimSpace(e.PlanMemberID); id != "" {
+			r.byMember[id] = append(r.byMember[id], e)
+		}
 	}
 	for _, a := range cfg.AcquisitionCosts {
 		if _, ok := cat.Product(a.Product); !ok {
@@ -226,7 +232,7 @@ func (r *Registry) matchLevel(k *Contract, cov Coverage, day time.Time) int {
 	if lvl == matchNone && len(m.SOPT)+len(m.PayerIDs)+len(m.Plans)+len(m.Groups) > 0 {
 		return matchNone
 	}
-	if r.attributed(cov.MBI, k.ID, day) {
+	if r.attributed(cov.MBI, k.ID, day) || r.attributedMember(cov.MemberID, k.ID, day) {
 		return matchAttribution
 	}
 	return matchNone
@@ -239,6 +245,20 @@ func (r *Registry) attributed(mbi, contractID string, day time.Time) bool {
 		return false
 	}
 	for _, e := range r.roster[n] {
+		if e.Contract == contractID && covers(e.Start, e.End, day) {
+			return true
+		}
+	}
+	return false
+}
+
+// attributedMember reports whether the plan member id is on the contract's roster on day.
+func (r *Registry) attributedMember(id, contractID string, day time.Time) bool {
+	id = strings.TrimSpace(id)
+	if id == "" {
+		return false
+	}
+	for _, e := range r.byMember[id] {
 		if e.Contract == contractID && covers(e.Start, e.End, day) {
 			return true
 		}

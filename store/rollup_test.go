@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"valuerx/store"
+	"valuerx/store/pgtest"
 )
 
 // The rollup's sums, counted by hand: one order seen at order-select and order-sign is one
@@ -13,8 +14,18 @@ import (
 // moves it from accepted to overridden; a card without an order key is its own order; a
 // prescriber filter finds orders without a userId; the period is cut at day boundaries.
 func TestRollupHandCounted(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { s, _ := openTemp(t); rollupHandCounted(t, s) })
+	t.Run("postgres", func(t *testing.T) { rollupHandCounted(t, openPG(t, pgtest.NewDatabase(t))) })
+}
+
+// rollupStore is a store with the dashboard's rollup (both implementations).
+type rollupStore interface {
+	store.Store
+	store.Rollups
+}
+
+func rollupHandCounted(t *testing.T, s rollupStore) {
 	ctx := context.Background()
-	s, _ := openTemp(t)
 	day := func(d, h int) time.Time { return time.Date(2026, 3, d, h, 0, 0, 0, time.UTC) }
 	sugg := func(id, product string, payer float64) store.Suggestion {
 		return store.Suggestion{UUID: id, ProductID: product, PayerSaving: payer, PatientSaving: payer / 5, OrgImpact: 1}

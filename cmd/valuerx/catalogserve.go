@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -22,7 +24,8 @@ type scoringSet struct {
 	reg     *scoring.Registry
 	scorer  *scoring.Scorer
 	version string
-	source  string // the file, or "embedded"
+	source  string   // the file, or "embedded"
+	rosters []string // the payer rosters read: file name and version
 }
 
 // loadScoring builds the scoring set the configuration names: the snapshot file of the catalog
@@ -58,6 +61,20 @@ func loadScoring(cfg fileConfig) (*scoringSet, error) {
 			return nil, fmt.Errorf("contracts %s: %w", cfg.Contracts, err)
 		}
 	}
+	for _, rf := range cfg.Rosters {
+		ro, err := readRoster(rf.File, rf.Contract, time.Now())
+		if err != nil {
+			return nil, fmt.Errorf("rosters: %w", err)
+		}
+		for _, e := range ro.Entries {
+			re := scoring.RosterEntry{MBI: e.MBI, PlanMemberID: e.PlanMemberID, Contract: e.Contract, Start: scoring.Date{Time: e.Start}}
+			if !e.End.IsZero() {
+				re.End = scoring.Date{Time: e.End}
+			}
+			scfg.Roster = append(scfg.Roster, re)
+		}
+		set.rosters = append(set.rosters, filepath.Base(rf.File)+" "+ro.Version)
+	}
 	if set.snap != nil {
 		// The organisation's acquisition costs imported with the agency files come after the
 		// configured ones: a configured cost for the same product and day wins.
@@ -88,6 +105,9 @@ func logCatalog(logger *slog.Logger, set *scoringSet, now time.Time, msg string)
 		}
 	}
 	attrs := []any{"version", set.version, "source", set.source, "groups", len(set.cat.Groups()), "books", len(set.cat.Books())}
+	if len(set.rosters) > 0 {
+		attrs = append(attrs, "rosters", strings.Join(set.rosters, ", "))
+	}
 	if !newest.End.IsZero() {
 		age := now.Sub(newest.End.Add(24 * time.Hour)) // the book is in effect through its End day
 		attrs = append(attrs, "newest_book", newest.ID, "newest_book_end", newest.End.Format("2006-01-02"),

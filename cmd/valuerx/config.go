@@ -28,6 +28,10 @@ type fileConfig struct {
 	// Contracts is a scoring configuration file (contracts, attribution roster, acquisition
 	// costs). Empty: the embedded sample contracts.
 	Contracts string `yaml:"contracts"`
+	// Rosters are payer attribution rosters whose entries join the contracts file's roster: a CSV
+	// (attribution package) or a Da Vinci ATR Member Attribution List (.json Bundle or .ndjson),
+	// read again with the catalog on reload; each is logged by its version (SHA-256).
+	Rosters []rosterFile `yaml:"rosters"`
 	// Policy is the P&T policy file (formulary per site, mid-course rules, dose rounding;
 	// scoring/data/policy.yaml documents it). Empty: the embedded demo policy.
 	Policy string `yaml:"policy"`
@@ -204,6 +208,13 @@ type clientConfig struct {
 	// name as fhirServer. Listed servers are called wherever they live; without a list, only
 	// public https servers.
 	FHIRServers []string `yaml:"fhirServers"`
+}
+
+// rosterFile is one payer roster: the file and, for an ATR list, the contract its members are
+// attributed to (default: the Group's contract identifier, else its name).
+type rosterFile struct {
+	File     string `yaml:"file"`
+	Contract string `yaml:"contract"`
 }
 
 type duration struct{ time.Duration }

@@ -79,19 +79,7 @@ func runMeasures(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		debug.SetMemoryLimit(int64(*memLimit) << 20)
 	}
 	if *rosterFile != "" {
-		f, err := os.Open(*rosterFile)
-		if err != nil {
-			fmt.Fprintln(stderr, "valuerx measures: -roster:", err)
-			return 2
-		}
-		var ro *attribution.Roster
-		if ext := strings.ToLower(filepath.Ext(*rosterFile)); ext == ".json" || ext == ".ndjson" {
-			// A Da Vinci ATR Member Attribution List: a Group with its Patients and Coverages.
-			ro, err = attribution.ParseATR(f, time.Now(), attribution.ATROptions{Contract: *rosterContract})
-		} else {
-			ro, err = attribution.Parse(f, time.Now())
-		}
-		f.Close()
+		ro, err := readRoster(*rosterFile, *rosterContract, time.Now())
 		if err != nil {
 			fmt.Fprintln(stderr, "valuerx measures: -roster:", err)
 			return 2
@@ -186,6 +174,20 @@ func exportFiles(dir string) ([]population.Input, error) {
 		inputs = append(inputs, population.Input{Name: n, Open: func() (io.ReadCloser, error) { return openNDJSON(path) }})
 	}
 	return inputs, nil
+}
+
+// readRoster reads a payer roster: a Da Vinci ATR Member Attribution List (.json, .ndjson: a
+// Group with its Patients and Coverages), else the attribution CSV.
+func readRoster(path, contract string, now time.Time) (*attribution.Roster, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if ext := strings.ToLower(filepath.Ext(path)); ext == ".json" || ext == ".ndjson" {
+		return attribution.ParseATR(f, now, attribution.ATROptions{Contract: contract})
+	}
+	return attribution.Parse(f, now)
 }
 
 // demoInputs are the demo FHIR server's resources as an export: one NDJSON input per resource

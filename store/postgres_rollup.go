@@ -1,0 +1,564 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// The PostgreSQL side of the dashboard rollup (rollup.go; tables and triggers in
+// migrations/postgres/00003_rollup.sql). The cubes, the order records and how an order moves in
+// them are SQLite's (AssembleOrders, contribute, sameContribution); what differs is how changed
+// orders are found: a trigger queues them in rollup_dirty inside the writing transaction, so an
+// order is queued exactly when its row commits, whatever the commit order of concurrent
+// transactions and instances. A refresh takes queued orders a chunk per transaction under an
+// advisory lock (one instance at a time), assembles each again from its rows, and moves its
+// contribution; assembling is idempotent, so an order queued twice is merely assembled twice.
+
+// pgRollupVersion names the shape of what the PostgreSQL rollup stores: tables filled by another
+// version are emptied and rebuilt from the record on the next read.
+const pgRollupVersion = 1
+
+// rollupLockID keys the advisory lock of a refresh ("vrxroll" in ASCII).
+const rollupLockID = 0x767278726f6c6c
+
+var pgUpsertCubeSQL = func() string {
+	var set []string
+	for _, c := range cubeCols {
+		set = append(set, c+" = rollup_cube."+c+" + EXCLUDED."+c)
+	}
+	ph := make([]string, 9+len(cubeCols))
+	for i := range ph {
+		ph[i] = fmt.Sprintf("$%d", i+1)
+	}
+	return `INSERT INTO rollup_cube (` + cubeKeyCols + `, ` + strings.Join(cubeCols, ", ") + `) VALUES (` + strings.Join(ph, ",") + `)
+		ON CONFLICT (cube, grain, period, contract, arrangement, family, prescriber, location) DO UPDATE SET ` + strings.Join(set, ", ")
+}()
+
+const pgUpsertOrderSQL = `INSERT INTO rollup_orders (client, order_key, first_at, offer_card, offer_at, contract_id, group_id,
+	prescriber, location, record) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)
+	ON CONFLICT (client, order_key) DO UPDATE SET first_at = EXCLUDED.first_at, offer_card = EXCLUDED.offer_card,
+	offer_at = EXCLUDED.offer_at, contract_id = EXCLUDED.contract_id, group_id = EXCLUDED.group_id,
+	prescriber = EXCLUDED.prescriber, location = EXCLUDED.location, record = EXCLUDED.record`
+
+// RefreshRollups folds every decision, feedback item, import and divergence committed so far
+// into the rollup.
+func (p *Postgres) RefreshRollups(ctx context.Context) error {
+	var version int
+	var dirty bool
+	if err := p.pool.QueryRow(ctx, `SELECT version, EXISTS (SELECT 1 FROM rollup_dirty) FROM rollup_state WHERE id = 1`).
+		Scan(&version, &dirty); err != nil {
+		return fmt.Errorf("store: rollup state: %w", err)
+	}
+	if version == pgRollupVersion && !dirty {
+		return nil // the usual page view: nothing new
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("store: rollup refresh: %w", err)
+		}
+		done, err := p.foldChunk(ctx)
+		if err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+	}
+}
+
+// foldChunk assembles up to rollupChunk queued orders again in one transaction; done when the
+// queue was empty.
+func (p *Postgres) foldChunk(ctx context.Context) (done bool, err error) {
+	tx, err := p.pool.Begin(ctx)
+	if err != nil {
+		return false, fmt.Errorf("store: rollup: %w", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }() // no-op after Commit
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(rollupLockID)); err != nil {
+		return false, fmt.Errorf("store: rollup lock: %w", err)
+	}
+	var version int
+	if err := tx.QueryRow(ctx, `SELECT version FROM rollup_state WHERE id = 1`).Scan(&version); err != nil {
+		return false, fmt.Errorf("store: rollup state: %w", err)
+	}
+	if version != pgRollupVersion {
+		// Derived data of another shape (or none yet): empty it and queue every decision.
+		// rollup_dirty is emptied row by row, not truncated: TRUNCATE would block the hooks'
+		// triggers until this transaction ends.
+		for _, q := range []string{`TRUNCATE rollup_cube, rollup_orders, rollup_cards, rollup_slots`, `DELETE FROM rollup_dirty`,
+			`INSERT INTO rollup_dirty (client, order_key, card_uuid)
+				SELECT client, CASE WHEN order_key = '' THEN 'card:' || card_uuid ELSE order_key END, card_uuid
+				FROM decisions ORDER BY created_at`,
+			fmt.Sprintf(`UPDATE rollup_state SET version = %d WHERE id = 1`, pgRollupVersion)} {
+			if _, err := tx.Exec(ctx, q); err != nil {
+				return false, fmt.Errorf("store: rollup reset: %w", err)
+			}
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return false, fmt.Errorf("store: rollup reset: %w", err)
+		}
+		return false, nil
+	}
+	rows, err := tx.Query(ctx, `DELETE FROM rollup_dirty WHERE id IN (SELECT id FROM rollup_dirty ORDER BY id LIMIT $1)
+		RETURNING client, order_key, card_uuid`, rollupChunk)
+	if err != nil {
+		return false, fmt.Errorf("store: rollup queue: %w", err)
+	}
+	touched := map[[2]string]bool{}
+	var keys [][2]string
+	var cards [][3]string
+	for rows.Next() {
+		var client, key string
+		var card *string
+		if err := rows.Scan(&client, &key, &card); err != nil {
+			rows.Close()
+			return false, fmt.Errorf("store: rollup queue: %w", err)
+		}
+		k := [2]string{client, key}
+		if !touched[k] {
+			touched[k] = true
+			keys = append(keys, k)
+		}
+		if card != nil {
+			cards = append(cards, [3]string{client, key, *card})
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return false, fmt.Errorf("store: rollup queue: %w", err)
+	}
+	if len(keys) == 0 {
+		return true, tx.Commit(ctx)
+	}
+	if len(cards) > 0 {
+		var b pgx.Batch
+		for _, c := range cards {
+			b.Queue(`INSERT INTO rollup_cards (client, order_key, card_uuid) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, c[0], c[1], c[2])
+		}
+		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+			return false, fmt.Errorf("store: rollup cards: %w", err)
+		}
+	}
+	if err := p.reassemble(ctx, tx, keys); err != nil {
+		return false, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return false, fmt.Errorf("store: rollup commit: %w", err)
+	}
+	return false, nil
+}
+
+// reassemble assembles each order of keys from its rows and moves its contribution in the cubes
+// when it changed (as SQLite.reassemble).
+func (p *Postgres) reassemble(ctx context.Context, tx pgx.Tx, keys [][2]string) error {
+	slots, err := pgLoadSlots(ctx, tx)
+	if err != nil {
+		return err
+	}
+	cells := map[cubeKey]*cubeDelta{}
+	var writes pgx.Batch
+	for _, k := range keys {
+		old, hadOld, err := pgStoredOrder(ctx, tx, k)
+		if err != nil {
+			return err
+		}
+		rec, offer, ok, err := pgAssembleOrder(ctx, tx, k)
+		if err != nil {
+			return err
+		}
+		if !(hadOld && ok && sameContribution(old, rec)) {
+			if hadOld && !contribute(cells, old, -1, slots.slot) {
+				return ErrRollupUnavailable
+			}
+			if ok && !contribute(cells, rec, +1, slots.slot) {
+				return fmt.Errorf("%w: more than %d codes of one kind", ErrRollupUnavailable, reasonSlots)
+			}
+		}
+		if !ok {
+			writes.Queue(`DELETE FROM rollup_orders WHERE client = $1 AND order_key = $2`, k[0], k[1])
+			writes.Queue(`DELETE FROM rollup_cards WHERE client = $1 AND order_key = $2`, k[0], k[1])
+			continue
+		}
+		stored := rec
+		stored.Options, stored.Answers = nil, nil
+		enc, err := json.Marshal(stored)
+		if err != nil {
+			return fmt.Errorf("store: rollup order: %w", err)
+		}
+		writes.Queue(pgUpsertOrderSQL, k[0], k[1], rec.FirstAt.UTC(), offer.Decision.CardUUID, offer.Decision.At.UTC(), rec.ContractID,
+			rec.GroupID, rec.Prescriber, rec.Location, string(enc))
+	}
+	for k, slot := range slots.added {
+		writes.Queue(`INSERT INTO rollup_slots (kind, code, slot) VALUES ($1, $2, $3)`, k[0], k[1], slot)
+	}
+	for k, c := range cells {
+		args := []any{k.cube, k.grain, k.period, k.month, k.contract, k.arrangement, k.family, k.prescriber, k.location,
+			c.cards, c.noCard, c.accepted, c.overridden, c.noFeedback, c.onBest, c.payer, c.patient, c.org}
+		for _, n := range c.reasons {
+			args = append(args, n)
+		}
+		for _, n := range c.noCardReasons {
+			args = append(args, n)
+		}
+		writes.Queue(pgUpsertCubeSQL, args...)
+	}
+	if writes.Len() == 0 {
+		return nil
+	}
+	if err := tx.SendBatch(ctx, &writes).Close(); err != nil {
+		return fmt.Errorf("store: rollup write: %w", err)
+	}
+	return nil
+}
+
+// pgStoredOrder is the record the rollup holds for order k.
+func pgStoredOrder(ctx context.Context, tx pgx.Tx, k [2]string) (OrderRecord, bool, error) {
+	var enc string
+	err := tx.QueryRow(ctx, `SELECT record FROM rollup_orders WHERE client = $1 AND order_key = $2`, k[0], k[1]).Scan(&enc)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return OrderRecord{}, false, nil
+	}
+	if err != nil {
+		return OrderRecord{}, false, fmt.Errorf("store: rollup order: %w", err)
+	}
+	var r OrderRecord
+	if err := json.Unmarshal([]byte(enc), &r); err != nil {
+		return OrderRecord{}, false, fmt.Errorf("store: rollup order: %w", err)
+	}
+	return r, true, nil
+}
+
+// pgAssembleOrder reads order k's decisions (each with its latest feedback), administrations,
+// claims and divergence, and assembles its record; ok is false when no decision of it is left.
+func pgAssembleOrder(ctx context.Context, tx pgx.Tx, k [2]string) (OrderRecord, *DecisionRow, bool, error) {
+	rows, err := tx.Query(ctx, `SELECT `+pgDecisionCols+`,
+		COALESCE(f.outcome, ''), COALESCE(f.reason_code, ''), f.outcome_at, f.received_at, COALESCE(f.suggestion_uuid, ''),
+		v.answers::text
+		FROM rollup_cards rc JOIN decisions d ON d.card_uuid = rc.card_uuid
+		LEFT JOIN LATERAL (SELECT outcome, reason_code, suggestion_uuid, outcome_at, received_at FROM feedback f2
+			WHERE f2.card_uuid = d.card_uuid ORDER BY f2.outcome_at DESC, f2.received_at DESC LIMIT 1) f ON true
+		LEFT JOIN divergence v ON v.card_uuid = d.card_uuid
+		WHERE rc.client = $1 AND rc.order_key = $2`, k[0], k[1])
+	if err != nil {
+		return OrderRecord{}, nil, false, fmt.Errorf("store: rollup assemble: %w", err)
+	}
+	var drs []DecisionRow
+	divs := map[string][]Answer{}
+	for rows.Next() {
+		var r DecisionRow
+		var fbAt, fbRecv *time.Time
+		var answers *string
+		dst, finish := pgScanDecision(&r.Decision)
+		dst = append(dst, &r.Outcome, &r.ReasonCode, &fbAt, &fbRecv, &r.SuggestionUUID, &answers)
+		if err := rows.Scan(dst...); err != nil {
+			rows.Close()
+			return OrderRecord{}, nil, false, fmt.Errorf("store: rollup assemble: %w", err)
+		}
+		if err := finish(); err != nil {
+			rows.Close()
+			return OrderRecord{}, nil, false, err
+		}
+		if fbAt != nil {
+			r.FeedbackAt = fbAt.UTC()
+		}
+		if fbRecv != nil {
+			r.FeedbackReceived = fbRecv.UTC()
+		}
+		if answers != nil {
+			var as []Answer
+			if err := json.Unmarshal([]byte(*answers), &as); err != nil {
+				rows.Close()
+				return OrderRecord{}, nil, false, fmt.Errorf("store: rollup divergence: %w", err)
+			}
+			divs[r.Decision.CardUUID] = as
+		}
+		drs = append(drs, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return OrderRecord{}, nil, false, fmt.Errorf("store: rollup assemble: %w", err)
+	}
+	if len(drs) == 0 {
+		return OrderRecord{}, nil, false, nil
+	}
+	var admins []Administration
+	var claims []Claim
+	if !strings.HasPrefix(k[1], "card:") {
+		ar, err := tx.Query(ctx, `SELECT client, admin_key, order_key, product_id, status, at, imported_at FROM administrations
+			WHERE client = $1 AND order_key = $2`, k[0], k[1])
+		if err != nil {
+			return OrderRecord{}, nil, false, fmt.Errorf("store: rollup administrations: %w", err)
+		}
+		for ar.Next() {
+			var a Administration
+			if err := ar.Scan(&a.Client, &a.Key, &a.OrderKey, &a.ProductID, &a.Status, &a.At, &a.ImportedAt); err != nil {
+				ar.Close()
+				return OrderRecord{}, nil, false, fmt.Errorf("store: rollup administrations: %w", err)
+			}
+			a.At, a.ImportedAt = a.At.UTC(), a.ImportedAt.UTC()
+			admins = append(admins, a)
+		}
+		ar.Close()
+		if err := ar.Err(); err != nil {
+			return OrderRecord{}, nil, false, fmt.Errorf("store: rollup administrations: %w", err)
+		}
+		cr, err := tx.Query(ctx, `SELECT client, claim_key, order_key, service_date, hcpcs, product_id, units, allowed_usd, paid_usd,
+			patient_usd, imported_at FROM claims WHERE client = $1 AND order_key = $2`, k[0], k[1])
+		if err != nil {
+			return OrderRecord{}, nil, false, fmt.Errorf("store: rollup claims: %w", err)
+		}
+		for cr.Next() {
+			var c Claim
+			if err := cr.Scan(&c.Client, &c.Key, &c.OrderKey, &c.ServiceDate, &c.HCPCS, &c.ProductID, &c.Units, &c.AllowedUSD, &c.PaidUSD,
+				&c.PatientUSD, &c.ImportedAt); err != nil {
+				cr.Close()
+				return OrderRecord{}, nil, false, fmt.Errorf("store: rollup claims: %w", err)
+			}
+			c.ServiceDate, c.ImportedAt = c.ServiceDate.UTC(), c.ImportedAt.UTC()
+			claims = append(claims, c)
+		}
+		cr.Close()
+		if err := cr.Err(); err != nil {
+			return OrderRecord{}, nil, false, fmt.Errorf("store: rollup claims: %w", err)
+		}
+	}
+	recs := AssembleOrders(drs, admins, claims, divs, time.Time{}, time.Time{})
+	if len(recs) != 1 {
+		return OrderRecord{}, nil, false, fmt.Errorf("store: rollup: order assembled into %d records", len(recs))
+	}
+	return recs[0], offeringDecision(drs), true, nil
+}
+
+// pgLoadSlots reads rollup_slots for one transaction (or a reader: q is the pool).
+func pgLoadSlots(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}) (*slotTable, error) {
+	t := &slotTable{bySlot: map[[2]string]int{}, count: map[string]int{}, added: map[[2]string]int{}}
+	rows, err := q.Query(ctx, `SELECT kind, code, slot FROM rollup_slots`)
+	if err != nil {
+		return nil, fmt.Errorf("store: rollup slots: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var kind, code string
+		var slot int
+		if err := rows.Scan(&kind, &code, &slot); err != nil {
+			return nil, fmt.Errorf("store: rollup slots: %w", err)
+		}
+		t.bySlot[[2]string{kind, code}] = slot
+		t.count[kind]++
+	}
+	return t, rows.Err()
+}
+
+// cubeRows returns the cells of cube selected by q's period and filters, summed per groupBy
+// (columns of rollup_cube), each with its measures (as SQLite.cubeRows).
+func (p *Postgres) cubeRows(ctx context.Context, cube int, q AggQuery, groupBy []string) ([]Aggregate, error) {
+	plan, err := planPeriod(q.From, q.To)
+	if err != nil {
+		return nil, err
+	}
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	var filter string
+	if q.Contract != "" {
+		filter += " AND contract = " + arg(q.Contract)
+	}
+	if q.Family != "" {
+		filter += " AND family = " + arg(q.Family)
+	}
+	if q.PrescriberFilter {
+		filter += " AND prescriber = " + arg(q.Prescriber)
+	}
+	var ranges []string
+	for _, r := range []struct {
+		grain  int
+		lo, hi int64
+	}{{1, plan.m0, plan.m1}, {0, plan.d0, plan.d1}, {0, plan.d2, plan.d3}} {
+		if r.lo >= r.hi {
+			continue
+		}
+		ranges = append(ranges, "(grain = "+arg(r.grain)+" AND period >= "+arg(r.lo)+" AND period < "+arg(r.hi)+")")
+	}
+	if len(ranges) == 0 {
+		return nil, nil
+	}
+	g := strings.Join(groupBy, ", ")
+	query := `SELECT ` + g + `, ` + aggCols + ` FROM rollup_cube WHERE cube = ` + arg(cube) + ` AND (` + strings.Join(ranges, " OR ") + `)` +
+		filter + ` GROUP BY ` + g + ` HAVING SUM(cards) != 0 OR SUM(no_card) != 0`
+	slots, err := pgLoadSlots(ctx, p.pool)
+	if err != nil {
+		return nil, err
+	}
+	overrideCodes, overrideUsed := slots.codes("override")
+	noCardCodes, noCardUsed := slots.codes("nocard")
+	rows, err := p.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: rollup query: %w", err)
+	}
+	defer rows.Close()
+	var out []Aggregate
+	for rows.Next() {
+		var a Aggregate
+		var month int64
+		var r, n [reasonSlots]int64
+		var cards, noCard, acc, ovr, nofb, best int64
+		dst := make([]any, 0, len(groupBy)+len(cubeCols))
+		for _, c := range groupBy {
+			switch c {
+			case "month":
+				dst = append(dst, &month)
+			case "contract":
+				dst = append(dst, &a.Contract)
+			case "arrangement":
+				dst = append(dst, &a.Arrangement)
+			case "family":
+				dst = append(dst, &a.Family)
+			case "prescriber":
+				dst = append(dst, &a.Prescriber)
+			case "location":
+				dst = append(dst, &a.Location)
+			}
+		}
+		dst = append(dst, &cards, &noCard, &acc, &ovr, &nofb, &best, &a.PayerSaved, &a.PatientSaved, &a.OrgImpact)
+		for i := range r {
+			dst = append(dst, &r[i])
+		}
+		for i := range n {
+			dst = append(dst, &n[i])
+		}
+		if err := rows.Scan(dst...); err != nil {
+			return nil, fmt.Errorf("store: rollup row: %w", err)
+		}
+		a.Cards, a.NoCard, a.Accepted, a.Overridden, a.NoFeedback, a.OnBest = int(cards), int(noCard), int(acc), int(ovr), int(nofb), int(best)
+		if month != 0 {
+			a.Month = monthLabel(month)
+		}
+		for i := range r {
+			if r[i] != 0 && overrideUsed[i] {
+				if a.Overrides == nil {
+					a.Overrides = map[string]int{}
+				}
+				a.Overrides[overrideCodes[i]] = int(r[i])
+			}
+			if n[i] != 0 && noCardUsed[i] {
+				if a.NoCardReasons == nil {
+					a.NoCardReasons = map[string]int{}
+				}
+				a.NoCardReasons[noCardCodes[i]] = int(n[i])
+			}
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: rollup rows: %w", err)
+	}
+	return out, nil
+}
+
+// FamilyMonths returns q's aggregates per (month, contract, arrangement, family).
+func (p *Postgres) FamilyMonths(ctx context.Context, q AggQuery) ([]Aggregate, error) {
+	if err := p.RefreshRollups(ctx); err != nil {
+		return nil, err
+	}
+	cube := 1
+	if q.PrescriberFilter {
+		cube = 2
+	}
+	return p.cubeRows(ctx, cube, q, []string{"month", "contract", "arrangement", "family"})
+}
+
+// Prescribers returns q's aggregates per prescriber.
+func (p *Postgres) Prescribers(ctx context.Context, q AggQuery) ([]Aggregate, error) {
+	if err := p.RefreshRollups(ctx); err != nil {
+		return nil, err
+	}
+	cube := 3
+	if q.Contract != "" || q.Family != "" {
+		cube = 2
+	}
+	return p.cubeRows(ctx, cube, q, []string{"prescriber"})
+}
+
+// Locations returns q's aggregates per location.
+func (p *Postgres) Locations(ctx context.Context, q AggQuery) ([]Aggregate, error) {
+	if err := p.RefreshRollups(ctx); err != nil {
+		return nil, err
+	}
+	cube := 5
+	switch {
+	case q.PrescriberFilter:
+		cube = 6
+	case q.Contract != "" || q.Family != "":
+		cube = 4
+	}
+	return p.cubeRows(ctx, cube, q, []string{"location"})
+}
+
+// RecentOrders returns up to limit decided orders of q, newest first card first.
+func (p *Postgres) RecentOrders(ctx context.Context, q AggQuery, offset, limit int) ([]DecidedOrder, error) {
+	if err := p.RefreshRollups(ctx); err != nil {
+		return nil, err
+	}
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	where := "true"
+	if !q.From.IsZero() {
+		where += " AND first_at >= " + arg(q.From.UTC())
+	}
+	if !q.To.IsZero() {
+		where += " AND first_at < " + arg(q.To.UTC())
+	}
+	if q.Contract != "" {
+		where += " AND contract_id = " + arg(q.Contract)
+	}
+	if q.Family != "" {
+		where += " AND group_id = " + arg(q.Family)
+	}
+	if q.PrescriberFilter {
+		where += " AND prescriber = " + arg(q.Prescriber)
+	}
+	rows, err := p.pool.Query(ctx, `SELECT offer_card, offer_at, record FROM rollup_orders WHERE `+where+
+		` ORDER BY first_at DESC, offer_card LIMIT `+arg(limit)+` OFFSET `+arg(offset), args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: recent orders: %w", err)
+	}
+	defer rows.Close()
+	var out []DecidedOrder
+	for rows.Next() {
+		var o DecidedOrder
+		var enc string
+		if err := rows.Scan(&o.CardUUID, &o.CardAt, &enc); err != nil {
+			return nil, fmt.Errorf("store: recent orders: %w", err)
+		}
+		if err := json.Unmarshal([]byte(enc), &o.OrderRecord); err != nil {
+			return nil, fmt.Errorf("store: recent orders: %w", err)
+		}
+		o.CardAt = o.CardAt.UTC()
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+var _ Rollups = (*Postgres)(nil)
+
+// ResetRollups empties the rollup; the next read rebuilds it from the record (an operator's
+// repair, and the tests' reference).
+func (p *Postgres) ResetRollups(ctx context.Context) error {
+	if _, err := p.pool.Exec(ctx, `UPDATE rollup_state SET version = 0 WHERE id = 1`); err != nil {
+		return fmt.Errorf("store: rollup reset: %w", err)
+	}
+	return nil
+}
