@@ -174,7 +174,7 @@ func bundleFast(raw []byte) (out []json.RawMessage, next string, scan BundleScan
 		default:
 			v, n := rawjson.FieldN(res, "resourceType")
 			if n > 0 {
-				t, isStr := rawjson.String(v)
+				t, isStr := rawjson.StringView(v)
 				typ = t
 				if n > 1 || (!isStr && !rawjson.IsNull(v)) {
 					classOK = false

@@ -3,6 +3,8 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -36,7 +38,7 @@ func TestResponseBytesFromTemplates(t *testing.T) {
 			t.Fatalf("%s: no service %s", name, svcID)
 		}
 		for round := range 2 {
-			resp, pre, err := e.gw.advise(ctx, svc, body)
+			resp, pre, err := e.gw.advise(ctx, svc, body, false)
 			if err != nil {
 				continue // requests the demo means to be refused (wrong hook, no coverage)
 			}
@@ -60,5 +62,25 @@ func TestResponseBytesFromTemplates(t *testing.T) {
 	}
 	if templated < 40 {
 		t.Errorf("only %d cards written from templates", templated)
+	}
+}
+
+// readAllSized reads exactly what io.ReadAll reads, whatever Content-Length claims, and keeps
+// the body limit's error.
+func TestReadAllSized(t *testing.T) {
+	body := strings.Repeat("x", 5000)
+	for _, cl := range []int64{-1, 0, 1, 4999, 5000, 5001, 100000, maxSizedRead + 1} {
+		got, err := readAllSized(strings.NewReader(body), cl)
+		if err != nil || string(got) != body {
+			t.Errorf("Content-Length %d: %d bytes, %v", cl, len(got), err)
+		}
+	}
+	if got, _ := readAllSized(strings.NewReader(body), 5000); cap(got) != 5001 {
+		t.Errorf("a body of its announced length took a buffer of %d bytes, want 5001", cap(got))
+	}
+	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+	r.Body = http.MaxBytesReader(httptest.NewRecorder(), r.Body, 100)
+	if _, err := readBody(r); err == nil || asGatewayError(err).Kind != KindTooLarge {
+		t.Errorf("over the limit: %v, want too large", err)
 	}
 }

@@ -19,7 +19,7 @@ import (
 
 // readBody reads a request body under the configured limit, telling "too large" apart.
 func readBody(r *http.Request) ([]byte, error) {
-	body, err := io.ReadAll(r.Body)
+	body, err := readAllSized(r.Body, r.ContentLength)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -29,6 +29,32 @@ func readBody(r *http.Request) ([]byte, error) {
 	}
 	return body, nil
 }
+
+// readAllSized is io.ReadAll with the buffer sized once from the request's Content-Length (when
+// it is given and below the body limit, which the MaxBytesReader in front of r enforces anyway):
+// io.ReadAll grows from 512 bytes by doubling, allocating about twice the body.
+func readAllSized(r io.Reader, contentLength int64) ([]byte, error) {
+	if contentLength <= 0 || contentLength > maxSizedRead {
+		return io.ReadAll(r)
+	}
+	buf := make([]byte, 0, contentLength+1) // +1: room for the read that sees EOF
+	for {
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+		if len(buf) == cap(buf) { // longer than announced: grow as io.ReadAll does
+			buf = append(buf, 0)[:len(buf)]
+		}
+	}
+}
+
+// maxSizedRead bounds the buffer readAllSized allocates up front on a client's word.
+const maxSizedRead = 4 << 20
 
 // handleHook runs one CDS Hooks service call: decode, gather data, score every recognised order,
 // answer with cards.
@@ -50,7 +76,7 @@ func (g *Gateway) handleHook(w http.ResponseWriter, r *http.Request) {
 		status = g.fail(w, r, err)
 		return
 	}
-	resp, pre, err := g.advise(r.Context(), svc, body)
+	resp, pre, err := g.advise(r.Context(), svc, body, true)
 	if err != nil {
 		status = g.fail(w, r, err)
 		return
@@ -81,18 +107,25 @@ func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, err error) int {
 // Advise answers one hook request body for a service. It is the whole flow of a hook without
 // HTTP, so tests and benchmarks can drive it directly.
 func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cdshooks.Response, error) {
-	resp, _, err := g.advise(ctx, svc, body)
+	resp, _, err := g.advise(ctx, svc, body, false)
 	return resp, err
 }
 
 // advise is Advise that also returns, per card of the response, its encoding rendered from the
 // card cache's template (nil where there is none): encodeResponse writes those bytes instead of
 // encoding the cards again.
-func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte) (*cdshooks.Response, [][]byte, error) {
+//
+// owned says body is the hook's own buffer (handleHook's), which the request may keep instead of
+// a copy.
+func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owned bool) (*cdshooks.Response, [][]byte, error) {
 	// One deadline for the whole hook: every fetch and every loop over fetched data (issue 11).
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.HookBudget)
 	defer cancel()
-	req, oc, err := cdshooks.DecodeRequest(body, svc.Hook)
+	decode := cdshooks.DecodeRequest
+	if owned {
+		decode = cdshooks.DecodeRequestOwned
+	}
+	req, oc, err := decode(body, svc.Hook)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -17,6 +17,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strings"
+	"unsafe"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -292,6 +293,22 @@ func String(tok []byte) (string, bool) {
 		return "", false
 	}
 	return s, true
+}
+
+// StringView is String without a copy for the common case: a string token without escapes and
+// of plain ASCII is returned as a string sharing tok's memory (unsafe.String), which the caller
+// must only compare or drop, never keep beyond tok's lifetime or expect to survive a change of
+// tok. Anything else is String.
+func StringView(tok []byte) (string, bool) {
+	t := trimSpace(tok)
+	if len(t) >= 2 && t[0] == '"' && t[len(t)-1] == '"' && plainASCII(t[1:len(t)-1]) {
+		inner := t[1 : len(t)-1]
+		if len(inner) == 0 {
+			return "", true
+		}
+		return unsafe.String(&inner[0], len(inner)), true
+	}
+	return String(tok)
 }
 
 func trimSpace(b []byte) []byte {

@@ -83,6 +83,9 @@ func check(t *testing.T, data []byte) {
 	if strErr == nil && IsNull(data) {
 		strErr = errNull
 	}
+	if v, vok := StringView(data); v != str || vok != (strErr == nil) {
+		t.Fatalf("StringView(%q) = %q, %v; encoding/json %q, %v", data, v, vok, str, strErr)
+	}
 	gotStr, ok := String(data)
 	if (strErr == nil) != ok || gotStr != str {
 		t.Fatalf("String(%q) = %q, %v; encoding/json %q, %v", data, gotStr, ok, str, strErr)
