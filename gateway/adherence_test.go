@@ -524,7 +524,7 @@ func TestAdherenceCardOffersTheGeneric(t *testing.T) {
 		} `json:"medicationCodeableConcept"`
 		Note            []any `json:"note"`
 		DispenseRequest struct {
-			Refills  int                      `json:"numberOfRepeatsAllowed"`
+			Refills  int                     `json:"numberOfRepeatsAllowed"`
 			Quantity struct{ Value float64 } `json:"quantity"`
 		} `json:"dispenseRequest"`
 	}

@@ -325,8 +325,8 @@ type RosterEntry struct {
 	MBI          string `yaml:"mbi,omitempty"`
 	PlanMemberID string `yaml:"planMemberId,omitempty"`
 	Contract     string `yaml:"contract"`
-	Start    Date   `yaml:"start,omitempty"`
-	End      Date   `yaml:"end,omitempty"`
+	Start        Date   `yaml:"start,omitempty"`
+	End          Date   `yaml:"end,omitempty"`
 }
 
 // AcquisitionCost is the organisation's own cost of a product per billing

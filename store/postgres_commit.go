@@ -47,6 +47,10 @@ type pgBatcher struct {
 	leading bool
 	closed  bool
 	idle    *sync.Cond
+
+	// beforeSend, when set (tests), is called with the number of ops of each pipeline about to
+	// be sent.
+	beforeSend func(ops int)
 }
 
 func newPGBatcher(pool *pgxpool.Pool) *pgBatcher {
@@ -152,6 +156,9 @@ func (b *pgBatcher) sendAlone(ctx context.Context, op *pgOp) error {
 
 // send runs the ops' statements in one pipeline: one implicit transaction.
 func (b *pgBatcher) send(ctx context.Context, ops []*pgOp) error {
+	if b.beforeSend != nil {
+		b.beforeSend(len(ops))
+	}
 	var pb pgx.Batch
 	for _, op := range ops {
 		for _, st := range op.stmts {

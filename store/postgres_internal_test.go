@@ -1,0 +1,139 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"valuerx/store/pgtest"
+)
+
+func openPGInternal(t *testing.T) *Postgres {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	p, err := OpenPostgres(ctx, pgtest.NewDatabase(t), PostgresOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// The group commit batches: while one pipeline is in flight, the writes of 63 other hooks queue
+// and go together as the next one. The first pipeline is held until all 63 have queued, so the
+// count is exact: 64 writes, 2 pipelines (1 + 63), every write committed.
+func TestPostgresGroupCommitBatches(t *testing.T) {
+	p := openPGInternal(t)
+	var mu sync.Mutex
+	var sizes []int
+	release := make(chan struct{})
+	p.b.beforeSend = func(n int) {
+		mu.Lock()
+		sizes = append(sizes, n)
+		first := len(sizes) == 1
+		mu.Unlock()
+		if first {
+			<-release
+		}
+	}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- p.RecordDecisions(ctx, []Decision{{CardUUID: fmt.Sprintf("c%02d", i), ContractID: "x", Client: "a", At: time.Now()}})
+		}()
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		p.b.mu.Lock()
+		queued := len(p.b.queue)
+		p.b.mu.Unlock()
+		if queued == 63 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d writes queued behind the first", queued)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(sizes) != 2 || sizes[0] != 1 || sizes[1] != 63 {
+		t.Fatalf("pipelines of %v writes, want [1 63]", sizes)
+	}
+	sum, err := p.Summary(ctx)
+	if err != nil || len(sum) != 1 || sum[0].Cards != 64 {
+		t.Fatalf("summary %+v %v, want 64 cards", sum, err)
+	}
+}
+
+// One bad write in a batch fails alone: PostgreSQL rolls the whole pipeline back, the batcher
+// runs each write again by itself, and the others commit. A first write holds its pipeline until
+// ten more have queued behind it, one of them bad (a userId holding a NUL, which PostgreSQL text
+// refuses: SQLSTATE 22021), so the ten go as one pipeline.
+func TestPostgresGroupCommitIsolatesAFailure(t *testing.T) {
+	p := openPGInternal(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	p.b.beforeSend = func(int) { once.Do(func() { close(entered); <-release }) }
+	ctx := context.Background()
+	rec := func(id, user string) error {
+		return p.RecordDecisions(ctx, []Decision{{CardUUID: id, ContractID: "x", Client: "a", UserID: user, At: time.Now()}})
+	}
+	lead := make(chan error, 1)
+	go func() { lead <- rec("lead", "") }()
+	<-entered
+	var wg sync.WaitGroup
+	errs := make([]error, 10)
+	for i := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			user := ""
+			if i == 5 {
+				user = "Practitioner/\x00"
+			}
+			errs[i] = rec(fmt.Sprintf("c%d", i), user)
+		}()
+	}
+	for {
+		p.b.mu.Lock()
+		queued := len(p.b.queue)
+		p.b.mu.Unlock()
+		if queued == 10 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+	if err := <-lead; err != nil {
+		t.Fatal(err)
+	}
+	for i, err := range errs {
+		if i == 5 {
+			if err == nil || !strings.Contains(err.Error(), "22021") {
+				t.Errorf("the bad write: %v, want SQLSTATE 22021", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("write %d failed with the bad one: %v", i, err)
+		}
+	}
+	if sum, err := p.Summary(ctx); err != nil || len(sum) != 1 || sum[0].Cards != 10 {
+		t.Fatalf("summary %+v %v, want the 10 good cards", sum, err)
+	}
+}
