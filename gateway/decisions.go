@@ -182,7 +182,7 @@ func (rc *recorder) scored(d *store.Decision, sreq scoring.Request, res scoring.
 		}
 		c, y := optionSavings(res.Ordered, o)
 		d.Options = append(d.Options, store.Option{ProductID: o.Product.ID, Relationship: string(o.Product.Relationship),
-			Eligible: o.Eligible, Exclusion: o.Exclusion, PerCourse: c, PerYear: y})
+			Eligible: o.Eligible, Exclusion: o.Exclusion, PerCourse: c.Cents(), PerYear: y.Cents()})
 	}
 	d.ScoreRequest = encodeScoreRequest(sreq)
 }
@@ -253,7 +253,8 @@ func (rc *recorder) add(item orderedItem, sreq scoring.Request, card *cdshooks.C
 		}
 		if o, ok := optionOf(res, sg.ProductID); ok {
 			sg.PayerSaving, sg.PatientSaving, sg.OrgImpact = savings(res.Ordered, o)
-			_, sg.PerYear = optionSavings(res.Ordered, o)
+			_, y := optionSavings(res.Ordered, o)
+			sg.PerYear = y.Cents() // as the options are recorded: projected and realised agree to the cent
 		}
 		d.Suggestions[i] = sg
 	}

@@ -231,12 +231,32 @@ func decodeSuggestions(s string) ([]Suggestion, error) {
 	return out, nil
 }
 
+// storedOption is one element of decisions.options: the per-year figures are left out when they
+// equal the per-course ones (a trastuzumab course is a year of therapy), which keeps a decision's
+// row small on a record of millions.
+type storedOption struct {
+	Product   string  `json:"p"`
+	Rel       string  `json:"r,omitempty"`
+	Eligible  bool    `json:"e,omitempty"`
+	Exclusion string  `json:"x,omitempty"`
+	Course    Saving  `json:"c"`
+	Year      *Saving `json:"y,omitempty"`
+}
+
 // EncodeOptions is the JSON form of options in the decisions table (both implementations).
 func EncodeOptions(os []Option) (string, error) {
 	if len(os) == 0 {
 		return "[]", nil
 	}
-	b, err := json.Marshal(os)
+	out := make([]storedOption, len(os))
+	for i, o := range os {
+		out[i] = storedOption{Product: o.ProductID, Rel: o.Relationship, Eligible: o.Eligible, Exclusion: o.Exclusion, Course: o.PerCourse}
+		if o.PerYear != o.PerCourse {
+			y := o.PerYear
+			out[i].Year = &y
+		}
+	}
+	b, err := json.Marshal(out)
 	if err != nil {
 		return "", fmt.Errorf("store: encode options: %w", err)
 	}
@@ -247,9 +267,24 @@ func decodeOptions(s string) ([]Option, error) {
 	if s == "" || s == "[]" {
 		return nil, nil
 	}
-	var out []Option
-	if err := json.Unmarshal([]byte(s), &out); err != nil {
+	var in []storedOption
+	if err := json.Unmarshal([]byte(s), &in); err != nil {
 		return nil, fmt.Errorf("store: decode options: %w", err)
+	}
+	if len(in) > 0 && in[0].Product == "" {
+		// Written by the first days of schema version 5, before the short form: Option's own JSON.
+		var long []Option
+		if err := json.Unmarshal([]byte(s), &long); err != nil {
+			return nil, fmt.Errorf("store: decode options: %w", err)
+		}
+		return long, nil
+	}
+	out := make([]Option, len(in))
+	for i, o := range in {
+		out[i] = Option{ProductID: o.Product, Relationship: o.Rel, Eligible: o.Eligible, Exclusion: o.Exclusion, PerCourse: o.Course, PerYear: o.Course}
+		if o.Year != nil {
+			out[i].PerYear = *o.Year
+		}
 	}
 	return out, nil
 }

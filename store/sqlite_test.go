@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 
 	"valuerx/store"
@@ -102,5 +104,43 @@ func TestSQLiteMigratesV1File(t *testing.T) {
 	d, err := s.Decision(ctx, "c1")
 	if err != nil || len(d.Suggestions) != 2 || !d.HasSuggestion("s2") {
 		t.Fatalf("migrated decision: %+v %v", d, err)
+	}
+}
+
+// Options written in the first, long JSON form of schema version 5 still decode; the short form
+// leaves out per-year figures equal to the per-course ones and restores them.
+func TestOptionsEncoding(t *testing.T) {
+	ctx := context.Background()
+	s, path := openTemp(t)
+	opts := []store.Option{
+		{ProductID: "trazimera", Relationship: "biosimilar", Eligible: true, PerCourse: store.Saving{Payer: 1, Patient: 2, Org: 3}, PerYear: store.Saving{Payer: 1, Patient: 2, Org: 3}},
+		{ProductID: "ruxience", Exclusion: "mid-course", PerCourse: store.Saving{Payer: 4}, PerYear: store.Saving{Payer: 12}},
+	}
+	enc, err := store.EncodeOptions(opts)
+	if err != nil || strings.Count(enc, `"y"`) != 1 {
+		t.Fatalf("encoded %s %v: want one per-year object (the one that differs)", enc, err)
+	}
+	if err := s.RecordDecision(ctx, store.Decision{CardUUID: "c1", Client: "a", Options: opts}); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := s.Decision(ctx, "c1"); err != nil || !reflect.DeepEqual(d.Options, opts) {
+		t.Fatalf("round trip: %+v %v", d.Options, err)
+	}
+	long := `[{"product":"trazimera","rel":"biosimilar","eligible":true,"course":{"payer":1,"patient":2,"org":3},"year":{"payer":1,"patient":2,"org":3}},` +
+		`{"product":"ruxience","exclusion":"mid-course","course":{"payer":4,"patient":0,"org":0},"year":{"payer":12,"patient":0,"org":0}}]`
+	if err := s.RecordDecision(ctx, store.Decision{CardUUID: "c2", Client: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.Exec(`UPDATE decisions SET options = ? WHERE card_uuid = 'c2'`, long)
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := s.Decision(ctx, "c2"); err != nil || !reflect.DeepEqual(d.Options, opts) {
+		t.Fatalf("long form: %+v %v", d.Options, err)
 	}
 }

@@ -20,6 +20,7 @@ package store
 import (
 	"context"
 	"errors"
+	"math"
 	"time"
 )
 
@@ -111,6 +112,13 @@ type Saving struct {
 	Payer   float64 `json:"payer"`
 	Patient float64 `json:"patient"`
 	Org     float64 `json:"org"`
+}
+
+// Cents rounds a saving to the cent: the gateway records options and per-year figures so, money
+// being billed in cents and the record being read by the million.
+func (s Saving) Cents() Saving {
+	r := func(v float64) float64 { return math.Round(v*100) / 100 }
+	return Saving{r(s.Payer), r(s.Patient), r(s.Org)}
 }
 
 // Option is one scored product of the group beside the ordered one.
