@@ -5,6 +5,9 @@ import (
 	"net/url"
 	"testing"
 	"time"
+
+	"valuerx/internal/traffic"
+	"valuerx/tracking"
 )
 
 // FuzzReportQuery: any query string gets a filter or a clear refusal, never a panic, and an
@@ -15,6 +18,11 @@ func FuzzReportQuery(f *testing.F) {
 		f.Add(s)
 	}
 	g := &Gateway{cfg: Config{Now: func() time.Time { return time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC) }}}
+	sc, reg, cat, err := traffic.DemoScorer()
+	if err != nil {
+		f.Fatal(err)
+	}
+	g.eng.Store(newEngine(cat, reg, sc, "fuzz"))
 	f.Fuzz(func(t *testing.T, raw string) {
 		r := httptest.NewRequest("GET", "/analytics/report", nil)
 		r.URL.RawQuery = raw
@@ -29,6 +37,16 @@ func FuzzReportQuery(f *testing.F) {
 		q, _ := url.ParseQuery(raw)
 		if len(fl.Contract) > 128 || len(fl.Family) > 128 || len(fl.Prescriber) > 128 || (q.Get("contract") != fl.Contract) {
 			t.Fatalf("%q: filter %+v", raw, fl)
+		}
+		// Only configured contracts, catalog families and userIds get through.
+		if _, ok := reg.Contract(fl.Contract); fl.Contract != "" && !ok {
+			t.Fatalf("%q: unknown contract accepted", raw)
+		}
+		if _, ok := cat.Group(fl.Family); fl.Family != "" && !ok {
+			t.Fatalf("%q: unknown family accepted", raw)
+		}
+		if fl.Prescriber != "" && fl.Prescriber != tracking.NoPrescriber && !prescriberRE.MatchString(fl.Prescriber) {
+			t.Fatalf("%q: prescriber %q accepted", raw, fl.Prescriber)
 		}
 	})
 }

@@ -226,8 +226,8 @@ func TestDashboardEqualsJSON(t *testing.T) {
 			for j, m := range cells {
 				got[j] = html.UnescapeString(m[1])
 			}
-			wantCells := []string{strconv.Itoa(c.Cards), strconv.Itoa(c.Accepted), strconv.Itoa(c.Overridden), strconv.Itoa(c.NoFeedback),
-				percent(c.AcceptanceRate), dollars(c.PayerSavedUSD), dollars(c.PatientSavedUSD), dollars(c.OrgImpactUSD)}
+			wantCells := []string{strconv.Itoa(c.Orders), strconv.Itoa(c.NoCard), strconv.Itoa(c.Cards), strconv.Itoa(c.Accepted), strconv.Itoa(c.Overridden),
+				strconv.Itoa(c.NoFeedback), percent(c.AcceptanceRate), dollars(c.PayerSavedUSD), dollars(c.PatientSavedUSD), dollars(c.OrgImpactUSD)}
 			if rows[i][1] != c.Contract || strings.Join(got, "|") != strings.Join(wantCells, "|") {
 				t.Errorf("dashboard%s row %s = %v, JSON %v", q, rows[i][1], got, wantCells)
 			}
@@ -241,7 +241,7 @@ func TestDashboardEqualsJSON(t *testing.T) {
 		}
 		for i, m := range rep.Months {
 			cells := tdRE.FindAllStringSubmatch(mrows[i][2], -1)
-			if mrows[i][1] != m.Month || len(cells) != 7 || cells[0][1] != strconv.Itoa(m.Cards) || html.UnescapeString(cells[5][1]) != dollars(m.PayerSavedUSD) {
+			if mrows[i][1] != m.Month || len(cells) != 9 || cells[2][1] != strconv.Itoa(m.Cards) || html.UnescapeString(cells[7][1]) != dollars(m.PayerSavedUSD) {
 				t.Errorf("dashboard%s month row %s = %q, JSON %+v", q, mrows[i][1], cells, m)
 			}
 		}

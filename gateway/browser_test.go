@@ -54,12 +54,11 @@ type browserCard struct {
 	WantTable bool   `json:"wantTable"`
 }
 
-// TestBrowser renders every demo card in a 300 px panel and opens the comparison page from a real
-// card in Debian's headless Chromium, driven by playwright-core (integration/browser/run.js; what
-// it checks is written there). Skipped, saying why, when Chromium, node or the npm packages are
-// missing; VALUERX_BROWSER_REQUIRED=1 (set by .ci/run) turns the skip into a failure.
-func TestBrowser(t *testing.T) {
-	chromium := os.Getenv("VALUERX_CHROMIUM")
+// browserTools returns Debian's Chromium, node and the artifacts folder, or skips the test
+// saying what is missing (fails instead under VALUERX_BROWSER_REQUIRED=1, as .ci/run sets).
+func browserTools(t *testing.T) (chromium, node, artifacts string) {
+	t.Helper()
+	chromium = os.Getenv("VALUERX_CHROMIUM")
 	if chromium == "" {
 		chromium = "/usr/bin/chromium"
 	}
@@ -80,14 +79,22 @@ func TestBrowser(t *testing.T) {
 		}
 		t.Skipf("browser test skipped, missing: %s", strings.Join(missing, ", "))
 	}
-
-	artifacts, err := filepath.Abs(filepath.Join(browserDir, "artifacts"))
+	artifacts, err = filepath.Abs(filepath.Join(browserDir, "artifacts"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := os.MkdirAll(artifacts, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	return chromium, node, artifacts
+}
+
+// TestBrowser renders every demo card in a 300 px panel and opens the comparison page from a real
+// card in Debian's headless Chromium, driven by playwright-core (integration/browser/run.js; what
+// it checks is written there). Skipped, saying why, when Chromium, node or the npm packages are
+// missing; VALUERX_BROWSER_REQUIRED=1 (set by .ci/run) turns the skip into a failure.
+func TestBrowser(t *testing.T) {
+	chromium, node, artifacts := browserTools(t)
 	clk := &testClock{t: time.Now()}
 	e := newEnv(t, func(c *Config) { c.Now = clk.now; c.CompareTTL = 10 * time.Minute })
 	md := goldmark.New(goldmark.WithExtensions(gmext.GFM)) // raw HTML in a detail stays escaped

@@ -93,6 +93,8 @@ type Rollups interface {
 	// RecentOrders returns up to limit order records of q newest first (by first card), skipping
 	// offset, with the uuid of each order's deciding card: the dashboard's drill-down.
 	RecentOrders(ctx context.Context, q AggQuery, offset, limit int) ([]DecidedOrder, error)
+	// OrderOf returns the order of (client, order key) (a decision's), or ErrNotFound.
+	OrderOf(ctx context.Context, client, orderKey string) (DecidedOrder, error)
 }
 
 // DecidedOrder is an order record with its offering decision (the deciding card, or the first

@@ -126,6 +126,20 @@ func (s *SQLite) foldChunk(ctx context.Context, tx *sql.Tx) (done bool, err erro
 		Scan(&dMax, &fMax); err != nil {
 		return false, fmt.Errorf("store: rollup: %w", err)
 	}
+	var fresh bool
+	if err := tx.QueryRowContext(ctx, `SELECT NOT EXISTS (SELECT 1 FROM rollup_orders)`).Scan(&fresh); err != nil {
+		return false, fmt.Errorf("store: rollup: %w", err)
+	}
+	if fresh && dSeen == 0 && fSeen == 0 && dMax > 0 {
+		// A first build (nothing folded yet; retention may also bring the marks down to 0, but
+		// then the rollup holds orders whose deletion is queued): the pass over every decision assembles every order from all its rows as
+		// they stand, so the feedback and the queued orders committed so far need no pass of their
+		// own (what arrives from now on has a higher rowid or a new queue row).
+		if _, err := tx.ExecContext(ctx, `DELETE FROM rollup_dirty`); err != nil {
+			return false, fmt.Errorf("store: rollup queue: %w", err)
+		}
+		fSeen = fMax
+	}
 	var dirtyMax int64
 	switch {
 	case dSeen < dMax:
@@ -389,7 +403,7 @@ func (s *SQLite) assembleOrder(ctx context.Context, prep prepFunc, k [2]string) 
 	var admins []Administration
 	var claims []Claim
 	if !strings.HasPrefix(k[1], "card:") {
-		ast, err := prep(`SELECT client, admin_key, order_key, product_id, status, at, imported_at FROM administrations WHERE client = ? AND order_key = ?`)
+		ast, err := prep(`SELECT client, admin_key, order_key, product_id, status, at, imported_at FROM administrations INDEXED BY administrations_order WHERE client = ? AND order_key = ?`)
 		if err != nil {
 			return OrderRecord{}, nil, false, err
 		}
@@ -409,7 +423,7 @@ func (s *SQLite) assembleOrder(ctx context.Context, prep prepFunc, k [2]string) 
 		}
 		ar.Close()
 		cst, err := prep(`SELECT client, claim_key, order_key, service_date, hcpcs, product_id, units, allowed_usd, paid_usd,
-			patient_usd, imported_at FROM claims WHERE client = ? AND order_key = ?`)
+			patient_usd, imported_at FROM claims INDEXED BY claims_order WHERE client = ? AND order_key = ?`)
 		if err != nil {
 			return OrderRecord{}, nil, false, err
 		}
@@ -723,5 +737,31 @@ func (s *SQLite) RecentOrders(ctx context.Context, q AggQuery, offset, limit int
 	}
 	return out, rows.Err()
 }
+
+// OrderOf returns the order of a decision's (client, order key); a decision without an order key
+// is an order of its own, named by its card (use "card:" + uuid).
+func (s *SQLite) OrderOf(ctx context.Context, client, orderKey string) (DecidedOrder, error) {
+	if err := s.RefreshRollups(ctx); err != nil {
+		return DecidedOrder{}, err
+	}
+	var o DecidedOrder
+	var at, enc string
+	err := s.rd.QueryRowContext(ctx, `SELECT offer_card, offer_at, record FROM rollup_orders WHERE client = ? AND order_key = ?`, client, orderKey).
+		Scan(&o.CardUUID, &at, &enc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return DecidedOrder{}, ErrNotFound
+	}
+	if err != nil {
+		return DecidedOrder{}, fmt.Errorf("store: order: %w", err)
+	}
+	if err := json.Unmarshal([]byte(enc), &o.OrderRecord); err != nil {
+		return DecidedOrder{}, fmt.Errorf("store: order: %w", err)
+	}
+	o.CardAt = parseTS(at)
+	return o, nil
+}
+
+// OrderKeyOf is the key OrderOf takes for a decision.
+func OrderKeyOf(d Decision) string { return orderKeyOf(d.Client, d.OrderKey, d.CardUUID)[1] }
 
 var _ Rollups = (*SQLite)(nil)

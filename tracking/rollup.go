@@ -18,8 +18,10 @@ type Dashboard struct {
 	Report
 	// Locations has one row per location of the hooks (NoLocation for hooks without one).
 	Locations []LocationRow `json:"locations"`
-	// Adoption has one row per drug family of the filter, sorted by family id.
-	Adoption []AdoptionRow `json:"adoption"`
+	// Adoption has one row per drug family of the filter, sorted by family id; AdoptionTotal is
+	// all of them together (Family "").
+	Adoption      []AdoptionRow `json:"adoption"`
+	AdoptionTotal AdoptionRow   `json:"adoptionTotal"`
 }
 
 // LocationRow is the figures of one location (the hook's Location reference: a place, not a
@@ -274,6 +276,27 @@ func FromAggregates(ag Aggregates, f Filter, targets []Target) Dashboard {
 		d.Adoption = append(d.Adoption, *ad)
 	}
 	sort.Slice(d.Adoption, func(i, j int) bool { return d.Adoption[i].Family < d.Adoption[j].Family })
+	d.AdoptionTotal.Months = []AdoptionMonth{}
+	totalMonths := map[string]*AdoptionMonth{}
+	for _, ad := range d.Adoption {
+		d.AdoptionTotal.Orders += ad.Orders
+		d.AdoptionTotal.OnBest += ad.OnBest
+		for _, m := range ad.Months {
+			tm := totalMonths[m.Month]
+			if tm == nil {
+				tm = &AdoptionMonth{Month: m.Month}
+				totalMonths[m.Month] = tm
+			}
+			tm.Orders += m.Orders
+			tm.OnBest += m.OnBest
+		}
+	}
+	d.AdoptionTotal.Share = share(d.AdoptionTotal.OnBest, d.AdoptionTotal.Orders)
+	for _, tm := range totalMonths {
+		tm.Share = share(tm.OnBest, tm.Orders)
+		d.AdoptionTotal.Months = append(d.AdoptionTotal.Months, *tm)
+	}
+	sort.Slice(d.AdoptionTotal.Months, func(i, j int) bool { return d.AdoptionTotal.Months[i].Month < d.AdoptionTotal.Months[j].Month })
 	return d
 }
 

@@ -104,7 +104,8 @@ type lineChart struct {
 
 type series struct {
 	ID, Name, Color string
-	Points          string // "x,y x,y" for a polyline
+	Width           float64 // stroke width (adoption chart)
+	Points          string  // "x,y x,y" for a polyline
 	Dots            []dot
 	LegendY         int
 }

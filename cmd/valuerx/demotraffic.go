@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"valuerx/gateway"
 	"valuerx/internal/traffic"
 	"valuerx/store"
 )
@@ -22,6 +23,7 @@ func runDemoTraffic(ctx context.Context, args []string, stdout, stderr io.Writer
 	seed := fl.Uint64("seed", 1, "random seed: the same seed, days and end write the same record")
 	perDay := fl.Int("orders", 30, "mean orders a day")
 	end := fl.String("end", "", "first day after the traffic, YYYY-MM-DD (default today, UTC)")
+	divergence := fl.Bool("divergence", true, "score every decision under the other sample contracts too (the divergence report; slow for millions)")
 	fl.Usage = func() {
 		fmt.Fprintln(stderr, "usage: valuerx demo-traffic -store FILE [-days 365] [-seed 1] [-orders 30] [-end YYYY-MM-DD]")
 		fl.PrintDefaults()
@@ -53,18 +55,30 @@ func runDemoTraffic(ctx context.Context, args []string, stdout, stderr io.Writer
 		return 1
 	}
 	defer st.Close()
-	stats, err := traffic.Generate(ctx, st, sc, reg, cat, traffic.Config{Seed: *seed, Days: *days, PerDay: *perDay, End: endDay})
+	tc := traffic.Config{Seed: *seed, Days: *days, PerDay: *perDay, End: endDay}
+	if *divergence {
+		tc.ScoreRequest = gateway.EncodeScoreRequest
+	}
+	stats, err := traffic.Generate(ctx, st, sc, reg, cat, tc)
 	if err != nil {
 		fmt.Fprintln(stderr, "valuerx demo-traffic:", err)
 		return 1
+	}
+	if *divergence {
+		n, failed, err := gateway.ComputePendingDivergence(ctx, st, sc, reg, "demo", func() time.Time { return endDay })
+		if err != nil {
+			fmt.Fprintln(stderr, "valuerx demo-traffic: divergence:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "divergence computed for %d decisions (%d not scored under their own contract)\n", n, failed)
 	}
 	t0 := time.Now()
 	if err := st.RefreshRollups(ctx); err != nil {
 		fmt.Fprintln(stderr, "valuerx demo-traffic: dashboard rollup:", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "wrote %d orders (%d cards, %d feedback items) from %s to %s into %s; rollup folded in %s\n",
-		stats.Orders, stats.Cards, stats.Feedback, endDay.AddDate(0, 0, -*days).Format("2006-01-02"),
+	fmt.Fprintf(stdout, "wrote %d orders (%d with a card, %d without; %d cards, %d feedback items, %d administrations) from %s to %s into %s; rollup folded in %s\n",
+		stats.Orders, stats.CardOrders, stats.NoCard, stats.Cards, stats.Feedback, stats.Administrations, endDay.AddDate(0, 0, -*days).Format("2006-01-02"),
 		endDay.AddDate(0, 0, -1).Format("2006-01-02"), *path, time.Since(t0).Round(time.Millisecond))
 	return 0
 }

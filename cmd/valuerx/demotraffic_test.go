@@ -40,11 +40,12 @@ func TestDemoTraffic(t *testing.T) {
 		return stats, orders
 	}
 	stats, orders := run(1)
-	if stats.Orders == 0 || stats.Cards <= stats.Orders || len(orders) != stats.Orders {
-		t.Fatalf("stats %+v, %d order records: want one record per order and more cards than orders", stats, len(orders))
+	if stats.Orders == 0 || stats.Cards <= stats.CardOrders || len(orders) != stats.Orders {
+		t.Fatalf("stats %+v, %d order records: want one record per order and more cards than orders with one", stats, len(orders))
 	}
 	rep := tracking.Build(orders, tracking.Filter{}, nil)
-	if rep.Total.Accepted+rep.Total.Overridden != stats.Feedback || rep.Total.NoFeedback != stats.Orders-stats.Feedback {
+	if rep.Total.Accepted+rep.Total.Overridden != stats.Feedback || rep.Total.NoFeedback != stats.CardOrders-stats.Feedback ||
+		rep.Total.Orders != stats.Orders || rep.Total.NoCard != stats.NoCard || stats.NoCard == 0 {
 		t.Errorf("report %+v vs stats %+v", rep.Total, stats)
 	}
 	contracts := map[string]bool{}

@@ -49,6 +49,7 @@ func commands() []command {
 		{"measures", "adherence and SUPD rates and a worklist from a FHIR Bulk Data export", runMeasures},
 		{"synth", "write a synthetic population's year of fills as a Bulk Data export", runSynth},
 		{"demo-traffic", "write a year of realistic decisions and feedback into a store for the dashboard", runDemoTraffic},
+		{"dashboard-bench", "time the dashboard's overview and per-family queries against a store", runDashboardBench},
 		{"import", "import administrations (FHIR NDJSON) or paid claims (CSV) into the decision record", runImport},
 		{"divergence", "compute how each recorded decision's answer differs by arrangement (pending ones)", runDivergence},
 		{"hash-password", "bcrypt a password from stdin for analytics.accounts", runHashPassword},

@@ -2,7 +2,10 @@ package traffic_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"path/filepath"
+	"sort"
 	"testing"
 	"time"
 
@@ -77,6 +80,29 @@ func TestRollupEqualsBuild(t *testing.T) {
 				nonEmpty++
 			}
 		}
+		// The rollup's own record of each order is the record Orders makes (signatures,
+		// administrations, no-card reasons included), options and divergence answers aside.
+		held, err := st.RecentOrders(ctx, store.AggQuery{}, 0, len(orders)+10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc := func(o store.OrderRecord) string {
+			o.Options, o.Answers = nil, nil
+			b, _ := json.Marshal(o)
+			return string(b)
+		}
+		var a, b []string
+		for _, o := range orders {
+			a = append(a, enc(o))
+		}
+		for _, o := range held {
+			b = append(b, enc(o.OrderRecord))
+		}
+		sort.Strings(a)
+		sort.Strings(b)
+		if diff := cmp.Diff(a, b); diff != "" {
+			t.Errorf("%s: the rollup's order records differ from Orders' (-Orders +rollup):\n%s", stage, diff)
+		}
 		if nonEmpty < len(filters)-2 {
 			t.Fatalf("%s: only %d of %d filters select any order: the test checks nothing", stage, nonEmpty, len(filters))
 		}
@@ -90,13 +116,16 @@ func TestRollupEqualsBuild(t *testing.T) {
 
 	// Change of mind: later feedback on 60 folded orders' deciding cards, alternately an override
 	// of an accepted card and an acceptance of an overridden or unanswered one.
-	recent, err := st.RecentOrders(ctx, store.AggQuery{From: day("2025-12-01"), To: end}, 100, 60)
-	if err != nil || len(recent) != 60 {
-		t.Fatalf("recent orders: %d, %v", len(recent), err)
+	recent, err := st.RecentOrders(ctx, store.AggQuery{From: day("2025-12-01"), To: end}, 100, 300)
+	if err != nil {
+		t.Fatal(err)
 	}
 	var fs []store.Feedback
 	flipped := map[string]int{}
 	for _, o := range recent {
+		if !o.Card() || len(fs) == 60 {
+			continue // a no-card decision takes no feedback
+		}
 		d, err := st.Decision(ctx, o.CardUUID)
 		if err != nil {
 			t.Fatal(err)
@@ -112,13 +141,36 @@ func TestRollupEqualsBuild(t *testing.T) {
 		flipped[o.Outcome]++
 		fs = append(fs, f)
 	}
-	if flipped["accepted"] == 0 || flipped["accepted"] == 60 {
+	if len(fs) != 60 || flipped["accepted"] == 0 || flipped["accepted"] == 60 {
 		t.Fatalf("the 60 orders changed are %v: want both kinds", flipped)
 	}
 	if err := st.RecordFeedback(ctx, fs); err != nil {
 		t.Fatal(err)
 	}
 	check("after changes of mind")
+
+	// An import of administrations for orders already folded (queued by the trigger on
+	// administrations) and a retention run that deletes the oldest decisions.
+	var as []store.Administration
+	for i, o := range recent {
+		if !o.Card() || len(as) == 40 {
+			continue
+		}
+		d, err := st.Decision(ctx, o.CardUUID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		as = append(as, store.Administration{Client: d.Client, OrderKey: d.OrderKey, Key: fmt.Sprintf("late-%d", i),
+			ProductID: d.OrderedProductID, Status: "completed", At: o.CardAt.Add(72 * time.Hour), ImportedAt: end})
+	}
+	if n, err := st.RecordAdministrations(ctx, as); err != nil || n != len(as) {
+		t.Fatalf("administrations: %d, %v", n, err)
+	}
+	check("after a late import of administrations")
+	if _, err := st.DeleteBefore(ctx, day("2026-01-15"), end); err != nil {
+		t.Fatal(err)
+	}
+	check("after retention")
 }
 
 func rollupAggregates(t *testing.T, st *store.SQLite, f tracking.Filter) tracking.Aggregates {
