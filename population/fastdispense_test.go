@@ -117,3 +117,27 @@ func TestPlainASCII(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDecodeDispense: one export line through the fast path and through json.Unmarshal.
+func BenchmarkDecodeDispense(b *testing.B) {
+	line := []byte(dispenseSeeds[0])
+	b.Run("scanner", func(b *testing.B) {
+		var v dispenseView
+		b.SetBytes(int64(len(line)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if !decodeDispense(line, &v) {
+				b.Fatal("not decoded")
+			}
+		}
+	})
+	b.Run("unmarshal", func(b *testing.B) {
+		b.SetBytes(int64(len(line)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok := viewOfJSON(line); !ok {
+				b.Fatal("not decoded")
+			}
+		}
+	})
+}

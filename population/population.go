@@ -39,6 +39,11 @@ type Options struct {
 	AttributionVersion string
 	// Terms are the contracts' quality terms (targets, bonuses, Star weights); nil: none.
 	Terms *Terms
+	// GapValue, when set, prices a worklist row instead of Terms' bonuses: the expected value to
+	// the organisation of closing this patient's gap on the measure under the contract, as the
+	// adherence and SUPD cards show it (cmd passes scoring's Contract.GapValue, so the worklist
+	// and the cards agree to the cent). ok false: the contract has no terms for the measure.
+	GapValue func(contract string, m measures.Measure, asOf measures.Day) (usd float64, ok bool)
 	// Weights are the measures' weights in the Star Ratings, for the value of closing a gap; nil:
 	// StarWeights2026.
 	Weights *[measures.NumMeasures]float64
@@ -94,7 +99,7 @@ type WorkItem struct {
 	OnHand                   int          // days of supply left at the as-of date
 	RefillDue                measures.Day // as-of date + on-hand days
 	Value                    float64      // Star weight x rate points one more adherent patient adds (100 / denominator)
-	ValueUSD                 float64      // the contract's bonus per gap closed + per adherent patient (0 without terms)
+	ValueUSD                 float64      // Options.GapValue, else the contract's bonus per gap closed + per adherent patient (0 without terms)
 }
 
 // Counts says what the run read and dropped. Dropped lines are counted, never shown: they hold PHI.
