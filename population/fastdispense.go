@@ -30,11 +30,23 @@ type dispenseView struct {
 	med                                                         conceptView
 }
 
-// conceptView is a CodeableConcept with at most maxCodings codings.
+// conceptView is a CodeableConcept: its first maxCodings codings in place, any others (only
+// json.Unmarshal's path makes them) in extra.
 type conceptView struct {
 	codings [maxCodings]codingView
 	n       int
+	extra   []codingView
 	text    []byte
+}
+
+// each calls f for every coding, in order.
+func (c *conceptView) each(f func(cd *codingView)) {
+	for i := range c.codings[:c.n] {
+		f(&c.codings[i])
+	}
+	for i := range c.extra {
+		f(&c.extra[i])
+	}
 }
 
 type codingView struct{ system, code, display []byte }
@@ -45,19 +57,20 @@ const (
 	maxMembers = 24 // per object: the duplicate check is a linear scan
 )
 
-// viewOf converts a decoded concept (the slow path, claims) to its view; false when it has more
-// codings than a view holds (the caller then classifies it from the concept itself).
-func viewOf(c *concept) (conceptView, bool) {
+// viewOf converts a decoded concept (json.Unmarshal's path, and claims) to its view.
+func viewOf(c *concept) conceptView {
 	var v conceptView
-	if len(c.Coding) > maxCodings {
-		return v, false
-	}
 	for i, cd := range c.Coding {
-		v.codings[i] = codingView{[]byte(cd.System), []byte(cd.Code), []byte(cd.Display)}
+		cv := codingView{[]byte(cd.System), []byte(cd.Code), []byte(cd.Display)}
+		if i < maxCodings {
+			v.codings[i] = cv
+			v.n++
+		} else {
+			v.extra = append(v.extra, cv)
+		}
 	}
-	v.n = len(c.Coding)
 	v.text = []byte(c.Text)
-	return v, true
+	return v
 }
 
 // decodeDispense reads a dispense line: the fast scanner, else json.Unmarshal. ok false: the line
@@ -72,14 +85,7 @@ func decodeDispense(line []byte, v *dispenseView) bool {
 	if jsonv2.Unmarshal(line, &d) != nil {
 		return false
 	}
-	med, ok := viewOf(&d.MedicationCodeableConcept)
-	if !ok {
-		// More codings than a view holds: keep the first ones. Only a hand-built line does this;
-		// the fill is classified from its first four codings and its text.
-		c := d.MedicationCodeableConcept
-		c.Coding = c.Coding[:maxCodings]
-		med, _ = viewOf(&c)
-	}
+	med := viewOf(&d.MedicationCodeableConcept)
 	*v = dispenseView{resourceType: []byte(d.ResourceType), status: []byte(d.Status), subject: []byte(d.Subject.Reference),
 		whenHandedOver: []byte(d.WhenHandedOver), whenPrepared: []byte(d.WhenPrepared), med: med}
 	if d.DaysSupply.Value != nil {

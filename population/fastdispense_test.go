@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	jsonv2 "github.com/go-json-experiment/json"
+
+	"valuerx/measures"
 )
 
 // viewOfJSON is what json.Unmarshal makes of a dispense line, as a view (the oracle).
@@ -13,10 +15,7 @@ func viewOfJSON(line []byte) (dispenseView, bool) {
 	if jsonv2.Unmarshal(line, &d) != nil {
 		return dispenseView{}, false
 	}
-	if len(d.MedicationCodeableConcept.Coding) > maxCodings {
-		d.MedicationCodeableConcept.Coding = d.MedicationCodeableConcept.Coding[:maxCodings]
-	}
-	med, _ := viewOf(&d.MedicationCodeableConcept)
+	med := viewOf(&d.MedicationCodeableConcept)
 	v := dispenseView{resourceType: []byte(d.ResourceType), status: []byte(d.Status), subject: []byte(d.Subject.Reference),
 		whenHandedOver: []byte(d.WhenHandedOver), whenPrepared: []byte(d.WhenPrepared), med: med}
 	if d.DaysSupply.Value != nil {
@@ -32,8 +31,14 @@ func sameView(a, b *dispenseView) bool {
 		a.hasSupply != b.hasSupply || a.supply != b.supply || a.med.n != b.med.n || !eq(a.med.text, b.med.text) {
 		return false
 	}
-	for i := range a.med.codings[:a.med.n] {
-		x, y := a.med.codings[i], b.med.codings[i]
+	var xs, ys []codingView
+	a.med.each(func(cd *codingView) { xs = append(xs, *cd) })
+	b.med.each(func(cd *codingView) { ys = append(ys, *cd) })
+	if len(xs) != len(ys) {
+		return false
+	}
+	for i := range xs {
+		x, y := xs[i], ys[i]
 		if !eq(x.system, y.system) || !eq(x.code, y.code) || !eq(x.display, y.display) {
 			return false
 		}
@@ -70,6 +75,10 @@ func TestScanDispenseMatchesUnmarshal(t *testing.T) {
 	}
 	if string(v.med.codings[1].code) != "83367" || v.supply != 30.5 || !v.hasSupply || v.med.n != 2 {
 		t.Errorf("decoded %+v", v)
+	}
+	// Five codings: the fifth (metformin) is kept on the slow path, and classified.
+	if !decodeDispense([]byte(dispenseSeeds[len(dispenseSeeds)-1]), &v) || len(v.med.extra) != 1 || string(v.med.extra[0].code) != "6809" {
+		t.Errorf("five codings: %+v", v.med)
 	}
 	for _, s := range dispenseSeeds[3:5] {
 		if decodeDispense([]byte(s), &v) {
@@ -140,4 +149,21 @@ func BenchmarkDecodeDispense(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestClassifyCachedNoAllocs: a concept seen before is classified without allocating (the cache
+// key is built in the worker's buffer and looked up without a string).
+func TestClassifyCachedNoAllocs(t *testing.T) {
+	r := &run{opt: Options{ValueSet: measures.DefaultValueSet()}}
+	w := &worker2{cache: map[string][]uint8{}}
+	var v dispenseView
+	if !decodeDispense([]byte(dispenseSeeds[0]), &v) {
+		t.Fatal("seed not decoded")
+	}
+	if ings := r.classify(w, &v.med); len(ings) != 1 || r.opt.ValueSet.Ingredient(int(ings[0])).Name != "rosuvastatin" {
+		t.Fatalf("classified as %v", ings)
+	}
+	if n := testing.AllocsPerRun(100, func() { r.classify(w, &v.med) }); n != 0 {
+		t.Errorf("%v allocations per cached classification", n)
+	}
 }
