@@ -167,3 +167,132 @@ func TestClassifyCachedNoAllocs(t *testing.T) {
 		t.Errorf("%v allocations per cached classification", n)
 	}
 }
+
+func conditionOfJSON(line []byte) (conditionView, bool) {
+	var c conditionJSON
+	if jsonv2.Unmarshal(line, &c) != nil {
+		return conditionView{}, false
+	}
+	return conditionView{resourceType: []byte(c.ResourceType), subject: []byte(c.Subject.Reference), code: viewOf(&c.Code),
+		verification: viewOf(&c.VerificationStatus), onsetDateTime: []byte(c.OnsetDateTime), onsetStart: []byte(c.OnsetPeriod.Start),
+		recordedDate: []byte(c.RecordedDate), abatementDateTime: []byte(c.AbatementDateTime)}, true
+}
+
+func sameConcept(a, b *conceptView) bool {
+	x := dispenseView{med: *a}
+	y := dispenseView{med: *b}
+	return sameView(&x, &y)
+}
+
+func sameCondition(a, b *conditionView) bool {
+	eq := bytes.Equal
+	return eq(a.resourceType, b.resourceType) && eq(a.subject, b.subject) && eq(a.onsetDateTime, b.onsetDateTime) &&
+		eq(a.onsetStart, b.onsetStart) && eq(a.recordedDate, b.recordedDate) && eq(a.abatementDateTime, b.abatementDateTime) &&
+		sameConcept(&a.code, &b.code) && sameConcept(&a.verification, &b.verification)
+}
+
+func checkCondition(t *testing.T, line []byte) {
+	want, ok := conditionOfJSON(line)
+	var fast conditionView
+	if scanCondition(line, &fast) {
+		if !ok {
+			t.Fatalf("fast path accepted what json.Unmarshal refuses: %q", line)
+		}
+		if !sameCondition(&fast, &want) {
+			t.Fatalf("fast path decoded %q as %+v, json.Unmarshal as %+v", line, fast, want)
+		}
+	}
+	var got conditionView
+	if decodeCondition(line, &got) != ok || (ok && !sameCondition(&got, &want)) {
+		t.Fatalf("decodeCondition(%q) = %+v, want %+v (%v)", line, got, want, ok)
+	}
+}
+
+var conditionSeeds = []string{
+	`{"resourceType":"Condition","id":"cond-p1-1","clinicalStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/condition-clinical","code":"active"}]},"code":{"coding":[{"system":"http://hl7.org/fhir/sid/icd-10-cm","code":"N18.6","display":"End stage renal disease"}]},"subject":{"reference":"Patient/p1"},"onsetDateTime":"2026-02-01"}`,
+	`{"resourceType":"Condition","verificationStatus":{"coding":[{"code":"refuted"}]},"onsetPeriod":{"start":"2025-01-01","end":null},"recordedDate":"2026-01-01T00:00:00Z","abatementDateTime":"2026-05-01","subject":null,"code":null}`,
+	`{"resourceType":"Condition","onsetPeriod":{"end":5}}`,
+	`{"resourceType":"Condition","code":{"text":"x","text":"y"}}`,
+}
+
+// FuzzScanCondition holds the Condition scanner to json.Unmarshal's answers.
+func FuzzScanCondition(f *testing.F) {
+	for _, s := range append(conditionSeeds, dispenseSeeds...) {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(checkCondition)
+}
+
+func TestScanConditionMatchesUnmarshal(t *testing.T) {
+	for _, s := range append(conditionSeeds, dispenseSeeds...) {
+		checkCondition(t, []byte(s))
+	}
+	var v conditionView
+	if !scanCondition([]byte(conditionSeeds[0]), &v) || string(v.code.codings[0].code) != "N18.6" || string(v.subject) != "Patient/p1" {
+		t.Errorf("export line: %+v", v)
+	}
+	if !hasPrefixFold([]byte("n18.6"), esrdCodes) || hasPrefixFold([]byte("N18.4"), esrdCodes) || hasPrefixFold([]byte("N1"), esrdCodes) {
+		t.Error("hasPrefixFold")
+	}
+}
+
+var coverageSeeds = []string{
+	`{"resourceType":"Coverage","id":"cov-p1","status":"active","subscriberId":"6CA7PP3DM09","beneficiary":{"reference":"Patient/p1"},"period":{"start":"2026-01-01","end":"2026-12-31"},"payor":[{"identifier":{"value":"H1001"}}],"class":[{"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/coverage-class","code":"plan"}]},"value":"H1001-001"}]}`,
+	`{"resourceType":"Coverage","status":"active","payor":[null,{"display":"B"}],"class":[{"value":"G1","type":{"coding":[{"code":"group"}]}},{"value":"P1","type":{"coding":[{"code":"plan"}]}},{"type":{"coding":[{"code":"plan"}]},"value":"P2"}],"identifier":[{"system":"x","value":"y"},null]}`,
+	`{"resourceType":"Coverage","payor":[{"reference":"Organization/o","display":"Demo MA"}],"identifier":[{"value":5}]}`,
+	`{"resourceType":"Coverage","class":[{"value":"P","value":"Q"}]}`,
+}
+
+func coverageOfJSON(line []byte) (coverageView, bool) {
+	var c coverageJSON
+	if jsonv2.Unmarshal(line, &c) != nil {
+		return coverageView{}, false
+	}
+	return coverageViewOf(&c), true
+}
+
+func sameCoverage(a, b *coverageView) bool {
+	eq := bytes.Equal
+	return eq(a.resourceType, b.resourceType) && eq(a.status, b.status) && eq(a.subscriberID, b.subscriberID) && eq(a.beneficiary, b.beneficiary) &&
+		eq(a.periodStart, b.periodStart) && eq(a.periodEnd, b.periodEnd) && eq(a.payorValue, b.payorValue) && eq(a.payorDisplay, b.payorDisplay) &&
+		eq(a.planValue, b.planValue)
+}
+
+func checkCoverage(t *testing.T, line []byte) {
+	want, ok := coverageOfJSON(line)
+	var fast coverageView
+	if scanCoverage(line, &fast) {
+		if !ok {
+			t.Fatalf("fast path accepted what json.Unmarshal refuses: %q", line)
+		}
+		if !sameCoverage(&fast, &want) {
+			t.Fatalf("fast path decoded %q as %+v, json.Unmarshal as %+v", line, fast, want)
+		}
+	}
+	var got coverageView
+	if decodeCoverage(line, &got) != ok || (ok && !sameCoverage(&got, &want)) {
+		t.Fatalf("decodeCoverage(%q) = %+v, want %+v (%v)", line, got, want, ok)
+	}
+}
+
+// FuzzScanCoverage holds the Coverage scanner to json.Unmarshal's answers.
+func FuzzScanCoverage(f *testing.F) {
+	for _, s := range append(coverageSeeds, conditionSeeds...) {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(checkCoverage)
+}
+
+func TestScanCoverageMatchesUnmarshal(t *testing.T) {
+	for _, s := range append(append(coverageSeeds, conditionSeeds...), dispenseSeeds...) {
+		checkCoverage(t, []byte(s))
+	}
+	var v coverageView
+	if !scanCoverage([]byte(coverageSeeds[0]), &v) || string(v.payorValue) != "H1001" || string(v.planValue) != "H1001-001" || string(v.beneficiary) != "Patient/p1" {
+		t.Errorf("export line: %+v", v)
+	}
+	v = coverageView{}
+	if !scanCoverage([]byte(coverageSeeds[1]), &v) || len(v.payorValue) != 0 || len(v.payorDisplay) != 0 || string(v.planValue) != "P1" {
+		t.Errorf("first payor null, first plan class: %+v", v)
+	}
+}
