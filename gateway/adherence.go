@@ -109,56 +109,70 @@ type genericSwitch struct {
 	orderedName, name string
 }
 
-func (n *adherenceNotes) generic(id string) (genericSwitch, bool) {
-	if n == nil || id == "" {
-		return genericSwitch{}, false
-	}
-	g, ok := n.generics[id]
-	return g, ok
-}
-
-// adherenceNotes carries, from the scoring loop of the hook to the adherence cards, what the
-// scorer found for each draft order (by id).
+// adherenceNotes carries, from the scoring loop of an order-sign hook to the adherence cards,
+// what the scorer found for each draft order (by id). Nil for other hooks: noting is then free.
+// The swapped draft is built only when an adherence card asks for it, so a hook without one pays
+// for a few comparisons per scored order and nothing else.
 type adherenceNotes struct {
-	generics map[string]genericSwitch
+	scored map[string]scoredOrder
 }
 
-// noteScored keeps the cheapest eligible AB-rated generic for the patient, when it costs the
-// patient less than the order and can be coded at the order's strength.
+type scoredOrder struct {
+	item orderedItem
+	res  scoring.Result
+	best int // index in res.Options of the cheapest eligible AB-rated generic for the patient
+}
+
+// noteScored keeps, for a draft order, the cheapest eligible AB-rated generic for the patient
+// when it costs the patient less than the order.
 func (n *adherenceNotes) noteScored(id string, item orderedItem, res scoring.Result) {
 	if n == nil || id == "" || res.Ordered.Product.Relationship == scoring.RelABGeneric {
 		return
 	}
-	var best *scoring.Option
+	best := -1
 	for i := range res.Options {
 		o := &res.Options[i]
 		if !o.Eligible || o.Product.Relationship != scoring.RelABGeneric || !(o.PerCourse.PatientOOP < res.Ordered.PerCourse.PatientOOP) {
 			continue
 		}
-		if best == nil || o.PerCourse.PatientOOP < best.PerCourse.PatientOOP {
-			best = o
+		if best < 0 || o.PerCourse.PatientOOP < res.Options[best].PerCourse.PatientOOP {
+			best = i
 		}
 	}
-	if best == nil {
+	if best < 0 {
 		return
 	}
-	med, ok := suggestedMedication(*best, item, res)
+	if n.scored == nil {
+		n.scored = map[string]scoredOrder{}
+	}
+	n.scored[id] = scoredOrder{item, res, best}
+}
+
+// generic builds the switch to the noted generic, coded at the order's strength; false when
+// there is none or it cannot be coded.
+func (n *adherenceNotes) generic(id string) (genericSwitch, bool) {
+	if n == nil || id == "" {
+		return genericSwitch{}, false
+	}
+	so, ok := n.scored[id]
 	if !ok {
-		return
+		return genericSwitch{}, false
 	}
-	draft, err := parseDraft(item.raw)
+	o := so.res.Options[so.best]
+	med, ok := suggestedMedication(o, so.item, so.res)
+	if !ok {
+		return genericSwitch{}, false
+	}
+	draft, err := parseDraft(so.item.raw)
 	if err != nil {
-		return
+		return genericSwitch{}, false
 	}
 	swapped, err := swapMedication(draft, med)
 	if err != nil {
-		return
+		return genericSwitch{}, false
 	}
-	if n.generics == nil {
-		n.generics = map[string]genericSwitch{}
-	}
-	n.generics[id] = genericSwitch{draft: swapped, label: med.label, ordered: res.Ordered.PerCourse.PatientOOP, generic: best.PerCourse.PatientOOP,
-		per: coursePer(res), orderedName: res.Ordered.Product.Name, name: best.Product.Name}
+	return genericSwitch{draft: swapped, label: med.label, ordered: so.res.Ordered.PerCourse.PatientOOP, generic: o.PerCourse.PatientOOP,
+		per: coursePer(so.res), orderedName: so.res.Ordered.Product.Name, name: o.Product.Name}, true
 }
 
 // adherenceCards builds the adherence and SUPD cards of an order-sign hook and hands each to the

@@ -502,10 +502,7 @@ func (r *run) claim(w *worker2, line []byte) {
 			product.Coding[i].System, product.Coding[i].Code = "ndc-or-other", ""
 		}
 	}
-	if len(product.Coding) > maxCodings {
-		product.Coding = product.Coding[:maxCodings]
-	}
-	med, _ := viewOf(&product)
+	med := viewOf(&product)
 	r.addFill(w, []byte(date), supply, &med, []byte(c.Patient.Reference))
 }
 
@@ -557,30 +554,28 @@ func (r *run) classify(w *worker2, c *conceptView) []uint8 {
 		k = binary.AppendUvarint(k, uint64(len(b)))
 		k = append(k, b...)
 	}
-	k = append(k, byte(c.n))
-	for i := range c.codings[:c.n] {
-		cd := &c.codings[i]
+	k = binary.AppendUvarint(k, uint64(c.n+len(c.extra)))
+	c.each(func(cd *codingView) {
 		if isRxNormOrNone(cd.system) {
 			field(cd.code)
 		} else {
 			field(nil)
 		}
 		field(cd.display)
-	}
+	})
 	field(c.text)
 	w.key = k
 	if ings, ok := w.cache[string(k)]; ok {
 		return ings
 	}
 	w.match = w.match[:0]
-	for i := range c.codings[:c.n] {
-		cd := &c.codings[i]
+	c.each(func(cd *codingView) {
 		code := ""
 		if isRxNormOrNone(cd.system) {
 			code = string(cd.code)
 		}
 		w.match = r.opt.ValueSet.Match(w.match, code, string(cd.display))
-	}
+	})
 	w.match = r.opt.ValueSet.Match(w.match, "", string(c.text))
 	var ings []uint8
 	for _, i := range w.match {
