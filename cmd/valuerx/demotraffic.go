@@ -19,19 +19,20 @@ func runDemoTraffic(ctx context.Context, args []string, stdout, stderr io.Writer
 	fl := flag.NewFlagSet("demo-traffic", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	path := fl.String("store", "", "SQLite store file to write (created if missing)")
+	pg := fl.String("postgres", "", "PostgreSQL connection string to write to instead (migrated at open)")
 	days := fl.Int("days", 365, "days of traffic, ending yesterday (or the day before -end)")
 	seed := fl.Uint64("seed", 1, "random seed: the same seed, days and end write the same record")
 	perDay := fl.Int("orders", 30, "mean orders a day")
 	end := fl.String("end", "", "first day after the traffic, YYYY-MM-DD (default today, UTC)")
 	divergence := fl.Bool("divergence", true, "score every decision under the other sample contracts too (the divergence report; slow for millions)")
 	fl.Usage = func() {
-		fmt.Fprintln(stderr, "usage: valuerx demo-traffic -store FILE [-days 365] [-seed 1] [-orders 30] [-end YYYY-MM-DD]")
+		fmt.Fprintln(stderr, "usage: valuerx demo-traffic (-store FILE | -postgres DSN) [-days 365] [-seed 1] [-orders 30] [-end YYYY-MM-DD]")
 		fl.PrintDefaults()
 	}
 	if err := fl.Parse(args); err != nil {
 		return 2
 	}
-	if *path == "" || fl.NArg() != 0 || *days <= 0 || *days > 3650 || *perDay <= 0 || *perDay > 10000 {
+	if (*path == "") == (*pg == "") || fl.NArg() != 0 || *days <= 0 || *days > 3650 || *perDay <= 0 || *perDay > 10000 {
 		fl.Usage()
 		return 2
 	}
@@ -49,7 +50,16 @@ func runDemoTraffic(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintln(stderr, "valuerx demo-traffic:", err)
 		return 1
 	}
-	st, err := store.OpenSQLite(*path)
+	var st interface {
+		store.Store
+		store.Rollups
+	}
+	if *path != "" {
+		st, err = store.OpenSQLite(*path)
+	} else {
+		st, err = store.OpenPostgres(ctx, *pg, store.PostgresOptions{})
+		*path = "PostgreSQL"
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "valuerx demo-traffic:", err)
 		return 1
