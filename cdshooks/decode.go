@@ -47,7 +47,7 @@ func DecodeRequest(body []byte, hook string) (*Request, *OrderContext, error) {
 // body into a buffer of its own saves the copy (a quarter of a megabyte for a long medication
 // history, and the garbage collection it costs).
 func DecodeRequestOwned(body []byte, hook string) (*Request, *OrderContext, error) {
-	top, serr := cdsDecodeObject(body)
+	top, prefetch, serr := cdsDecodeObjectNested(body, "prefetch")
 	if serr != nil {
 		return nil, nil, serr
 	}
@@ -92,7 +92,7 @@ func DecodeRequestOwned(body []byte, hook string) (*Request, *OrderContext, erro
 	if raw, ok := top["prefetch"]; ok && !rawjson.IsNull(raw) {
 		if rawjson.Kind(raw) != '{' {
 			is.add(IssueStructure, "prefetch", "prefetch must be a JSON object")
-		} else if m, ok := rawjson.Object(raw); !ok {
+		} else if m, ok := prefetch, prefetch != nil; !ok { // split with the body (rawjson.ObjectNested)
 			is.add(IssueStructure, "prefetch", "prefetch must be a JSON object")
 		} else {
 			req.Prefetch = m
@@ -639,20 +639,27 @@ func LooksLikeUUID(s string) bool {
 // split its members, and theirs, with rawjson.Object and rawjson.String,
 // which do not validate or decode the same bytes again.
 func cdsDecodeObject(body []byte) (map[string]json.RawMessage, *Error) {
+	top, _, err := cdsDecodeObjectNested(body, "")
+	return top, err
+}
+
+// cdsDecodeObjectNested is cdsDecodeObject that also splits the member nest when it is an object
+// (nil otherwise), in the same walk (rawjson.ObjectNested).
+func cdsDecodeObjectNested(body []byte, nest string) (map[string]json.RawMessage, map[string]json.RawMessage, *Error) {
 	if rawjson.Kind(body) != '{' {
 		if !rawjson.Valid(body) {
-			return nil, cdsSyntaxError("body is not valid JSON")
+			return nil, nil, cdsSyntaxError("body is not valid JSON")
 		}
-		return nil, cdsSyntaxError("body is not a JSON object")
+		return nil, nil, cdsSyntaxError("body is not a JSON object")
 	}
 	if !rawjson.Valid(body) {
-		return nil, cdsSyntaxError("body is not valid JSON")
+		return nil, nil, cdsSyntaxError("body is not valid JSON")
 	}
-	top, ok := rawjson.Object(body)
+	top, nested, ok := rawjson.ObjectNested(body, nest)
 	if !ok {
-		return nil, cdsSyntaxError("body is not a JSON object")
+		return nil, nil, cdsSyntaxError("body is not a JSON object")
 	}
-	return top, nil
+	return top, nested, nil
 }
 
 // cdsIsHTTPURL reports whether s is an absolute http or https URL with a host.

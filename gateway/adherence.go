@@ -109,56 +109,70 @@ type genericSwitch struct {
 	orderedName, name string
 }
 
-func (n *adherenceNotes) generic(id string) (genericSwitch, bool) {
-	if n == nil || id == "" {
-		return genericSwitch{}, false
-	}
-	g, ok := n.generics[id]
-	return g, ok
-}
-
-// adherenceNotes carries, from the scoring loop of the hook to the adherence cards, what the
-// scorer found for each draft order (by id).
+// adherenceNotes carries, from the scoring loop of an order-sign hook to the adherence cards,
+// what the scorer found for each draft order (by id). Nil for other hooks: noting is then free.
+// The swapped draft is built only when an adherence card asks for it, so a hook without one pays
+// for a few comparisons per scored order and nothing else.
 type adherenceNotes struct {
-	generics map[string]genericSwitch
+	scored map[string]scoredOrder
 }
 
-// noteScored keeps the cheapest eligible AB-rated generic for the patient, when it costs the
-// patient less than the order and can be coded at the order's strength.
+type scoredOrder struct {
+	item orderedItem
+	res  scoring.Result
+	best int // index in res.Options of the cheapest eligible AB-rated generic for the patient
+}
+
+// noteScored keeps, for a draft order, the cheapest eligible AB-rated generic for the patient
+// when it costs the patient less than the order.
 func (n *adherenceNotes) noteScored(id string, item orderedItem, res scoring.Result) {
 	if n == nil || id == "" || res.Ordered.Product.Relationship == scoring.RelABGeneric {
 		return
 	}
-	var best *scoring.Option
+	best := -1
 	for i := range res.Options {
 		o := &res.Options[i]
 		if !o.Eligible || o.Product.Relationship != scoring.RelABGeneric || !(o.PerCourse.PatientOOP < res.Ordered.PerCourse.PatientOOP) {
 			continue
 		}
-		if best == nil || o.PerCourse.PatientOOP < best.PerCourse.PatientOOP {
-			best = o
+		if best < 0 || o.PerCourse.PatientOOP < res.Options[best].PerCourse.PatientOOP {
+			best = i
 		}
 	}
-	if best == nil {
+	if best < 0 {
 		return
 	}
-	med, ok := suggestedMedication(*best, item, res)
+	if n.scored == nil {
+		n.scored = map[string]scoredOrder{}
+	}
+	n.scored[id] = scoredOrder{item, res, best}
+}
+
+// generic builds the switch to the noted generic, coded at the order's strength; false when
+// there is none or it cannot be coded.
+func (n *adherenceNotes) generic(id string) (genericSwitch, bool) {
+	if n == nil || id == "" {
+		return genericSwitch{}, false
+	}
+	so, ok := n.scored[id]
 	if !ok {
-		return
+		return genericSwitch{}, false
 	}
-	draft, err := parseDraft(item.raw)
+	o := so.res.Options[so.best]
+	med, ok := suggestedMedication(o, so.item, so.res)
+	if !ok {
+		return genericSwitch{}, false
+	}
+	draft, err := parseDraft(so.item.raw)
 	if err != nil {
-		return
+		return genericSwitch{}, false
 	}
 	swapped, err := swapMedication(draft, med)
 	if err != nil {
-		return
+		return genericSwitch{}, false
 	}
-	if n.generics == nil {
-		n.generics = map[string]genericSwitch{}
-	}
-	n.generics[id] = genericSwitch{draft: swapped, label: med.label, ordered: res.Ordered.PerCourse.PatientOOP, generic: best.PerCourse.PatientOOP,
-		per: coursePer(res), orderedName: res.Ordered.Product.Name, name: best.Product.Name}
+	return genericSwitch{draft: swapped, label: med.label, ordered: so.res.Ordered.PerCourse.PatientOOP, generic: o.PerCourse.PatientOOP,
+		per: coursePer(so.res), orderedName: so.res.Ordered.Product.Name, name: o.Product.Name}, true
 }
 
 // adherenceCards builds the adherence and SUPD cards of an order-sign hook and hands each to the
@@ -462,6 +476,42 @@ func patientFacts(vs *measures.ValueSet, data *hookData, dispenses []json.RawMes
 	return p
 }
 
+// activeStatin names a statin among the patient's active (or on-hold) MedicationRequests, "" when
+// none.
+func activeStatin(meds []json.RawMessage) string {
+	vs := measures.DefaultValueSet()
+	for _, raw := range meds {
+		var mr struct {
+			ResourceType              string     `json:"resourceType"`
+			Status                    string     `json:"status"`
+			MedicationCodeableConcept medConcept `json:"medicationCodeableConcept"`
+		}
+		if json.Unmarshal(raw, &mr) != nil || mr.ResourceType != "MedicationRequest" || (mr.Status != "active" && mr.Status != "on-hold") {
+			continue
+		}
+		if !containsClass(classesOf(vs, &mr.MedicationCodeableConcept), measures.ClassStatin) {
+			continue
+		}
+		c := mr.MedicationCodeableConcept
+		switch {
+		case c.Text != "":
+			return clipText(c.Text, 60)
+		case len(c.Coding) > 0 && c.Coding[0].Display != "":
+			return clipText(c.Coding[0].Display, 60)
+		}
+		return "A statin"
+	}
+	return ""
+}
+
+func clipText(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return strings.TrimSpace(string(r[:n])) + "…"
+}
+
 // dedupeFills drops a fill repeated for one dispense (two codings naming the same ingredient).
 func dedupeFills(fills []measures.Fill) []measures.Fill {
 	type key struct {
@@ -711,6 +761,11 @@ func supdCard(p *measures.Patient, data *hookData, patientID string, year int, t
 	if (!diabetesFill && diagnosis == "") || statin {
 		return nil
 	}
+	// A statin already on the medication list without a fill this year: the patient may pay cash
+	// (a discount-card or $4 list price), which the pharmacy claims SUPD counts never see, or not
+	// be taking it. A second statin order would be duplicate therapy: the card asks instead of
+	// suggesting one (pharmacist review).
+	listed := activeStatin(data.meds)
 	var evidence string
 	switch {
 	case diagnosis != "" && diabetesFill:
@@ -720,10 +775,17 @@ func supdCard(p *measures.Patient, data *hookData, patientID string, year int, t
 	default:
 		evidence = "diabetes medication fills this year"
 	}
-	card := cdshooks.NewCard(fmt.Sprintf("Diabetes, age %d, no statin filled this year: guidelines recommend a moderate-intensity statin", age), cdshooks.IndicatorInfo, adherenceSource)
+	summary := fmt.Sprintf("Diabetes, age %d, no statin filled this year: guidelines recommend a moderate-intensity statin", age)
+	if listed != "" {
+		summary = fmt.Sprintf("Diabetes, age %d: %s is on the medication list but not filled this year", age, listed)
+	}
+	card := cdshooks.NewCard(summary, cdshooks.IndicatorInfo, adherenceSource)
 	counted := measures.SUPDAt(p, year, today+1).InDenominator
 	var b strings.Builder
 	fmt.Fprintf(&b, "The patient has %s, is %d on January 1 and has no statin fill in %d. The ACC/AHA 2018 cholesterol guideline and the ADA Standards of Care recommend at least a moderate-intensity statin for adults with diabetes aged 40-75, whatever the LDL.\n\n", evidence, age, year)
+	if listed != "" {
+		fmt.Fprintf(&b, "%s is on the medication list: ask whether the patient takes it and where it is filled. A fill paid in cash or through a discount card reaches no pharmacy claim, so the measure does not see it; filling it through the plan does. No new statin is suggested: that would duplicate therapy.\n\n", listed)
+	}
 	b.WriteString("Before ordering, check the chart for statin intolerance or allergy, pregnancy or planned pregnancy, breastfeeding, active liver disease, rhabdomyolysis or myopathy, dialysis, hospice or palliative care: most are reasons not to start, and they remove the patient from the measure.\n\n")
 	b.WriteString("**Statin Use in Persons with Diabetes** (PQA SUPD, a CMS Part D Star Ratings measure) counts one statin fill in the year")
 	if !counted {
@@ -732,7 +794,7 @@ func supdCard(p *measures.Patient, data *hookData, patientID string, year int, t
 	b.WriteString(". Moderate intensity: atorvastatin 10-20 mg, rosuvastatin 5-10 mg, simvastatin 20-40 mg, pravastatin 40-80 mg daily.")
 	card.Detail = b.String()
 	card.Extension = extension(adherenceExt{Measure: measures.SUPD.String(), Redeemable: true, InDenominator: &counted})
-	if patientID != "" {
+	if patientID != "" && listed == "" {
 		// RxNorm 617310: atorvastatin 20 MG Oral Tablet (scoring/data/rxnorm_statins_glargine_seed.csv).
 		mr := map[string]any{
 			"resourceType": "MedicationRequest",

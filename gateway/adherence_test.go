@@ -537,3 +537,26 @@ func TestAdherenceCardOffersTheGeneric(t *testing.T) {
 		t.Errorf("detail:\n%s", adh[0].Detail)
 	}
 }
+
+// TestSUPDStatinOnTheList: a statin on the medication list without a fill this year (cash or
+// discount-card fills reach no claim) gets a card that asks, and no second statin order.
+func TestSUPDStatinOnTheList(t *testing.T) {
+	e := newEnv(t, withNow(time.Date(2026, time.July, 1, 15, 0, 0, 0, time.UTC)))
+	diabetes := bundle(map[string]any{"resourceType": "Condition", "code": map[string]any{"coding": []map[string]string{{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "E11.9"}}}})
+	body := orderSign(t, "1965-09-09", metforminOrder(), bundle(), diabetes)
+	var m map[string]any
+	json.Unmarshal(body, &m)
+	m["prefetch"].(map[string]any)["medications"] = bundle(map[string]any{"resourceType": "MedicationRequest", "id": "rx-statin", "status": "active", "intent": "order",
+		"medicationCodeableConcept": map[string]any{"coding": []map[string]string{{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "617310", "display": "atorvastatin 20 MG Oral Tablet"}}},
+		"subject":                   map[string]string{"reference": "Patient/pat-adh"}})
+	body, _ = json.Marshal(m)
+	cards := adherenceCardsOf(t, e, body)
+	if len(cards) != 1 {
+		t.Fatalf("%d cards", len(cards))
+	}
+	c := cards[0]
+	if c.Summary != "Diabetes, age 60: atorvastatin 20 MG Oral Tablet is on the medication list but not filled this year" || len(c.Suggestions) != 0 ||
+		!strings.Contains(c.Detail, "No new statin is suggested: that would duplicate therapy.") {
+		t.Errorf("card %q, %d suggestions\n%s", c.Summary, len(c.Suggestions), c.Detail)
+	}
+}

@@ -21,8 +21,8 @@ import (
 // Why asynchronously: the hook's latency budget (issue 15) has no room for five more scores per
 // order, and the answer is needed only by the report. The hook hands its committed decisions to
 // a bounded queue (a non-blocking send) and answers; the job scores them in batches at most once
-// a second on the scorer's cache (the same request under another contract is one cached score
-// the next time). Nothing is lost for good: a decision the queue had no room for, or recorded
+// a second with a scorer of its own (its own cache: the hooks' cached scores are never evicted by
+// it). Nothing is lost for good: a decision the queue had no room for, or recorded
 // before a restart or by another instance, carries its request in the store and is computed by
 // the sweep at start or `valuerx divergence`; a decision computed twice keeps its first answer.
 // Computing at report time instead would score every decision of the period on each page view,
@@ -148,6 +148,28 @@ type divergenceJob struct {
 	once   sync.Once
 	mu     sync.Mutex // one computation at a time (the loop and ComputeDivergence)
 	period time.Duration
+	// eng and sc are the engine last scored on and the job's own scorer for it: its own cache,
+	// so that scoring every order under five contracts never evicts the hooks' cached scores
+	// (nor shows in their cache hit ratio). Guarded by mu.
+	eng *engine
+	sc  *scoring.Scorer
+}
+
+// divergenceCache is the size of the job's own score cache.
+const divergenceCache = 2048
+
+// scorer returns the job's scorer for the current engine, building it after a catalog swap.
+// Called with mu held.
+func (j *divergenceJob) scorer() (*engine, *scoring.Scorer) {
+	eng := j.g.current()
+	if eng != j.eng {
+		sc, err := scoring.NewScorerWithPolicy(eng.cat, eng.reg, eng.scorer.Policy(), divergenceCache)
+		if err != nil {
+			sc = eng.scorer // cannot happen for an engine the gateway already scores on; share its cache then
+		}
+		j.eng, j.sc = eng, sc
+	}
+	return j.eng, j.sc
 }
 
 // divergenceBatch is how many decisions one computation (and one store read) takes.
@@ -215,8 +237,8 @@ func (j *divergenceJob) loop() {
 func (j *divergenceJob) compute(ctx context.Context, ds []store.Decision) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	eng := j.g.current()
-	out, failed := divergences(ds, eng.scorer, eng.reg.Contracts(), eng.version, j.g.cfg.Now)
+	eng, sc := j.scorer()
+	out, failed := divergences(ds, sc, eng.reg.Contracts(), eng.version, j.g.cfg.Now)
 	j.g.metrics.divergenceFailed.Add(float64(failed))
 	return j.g.cfg.Store.RecordDivergence(ctx, out)
 }
@@ -225,8 +247,8 @@ func (j *divergenceJob) compute(ctx context.Context, ds []store.Decision) error 
 func (j *divergenceJob) sweep(ctx context.Context) (int, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	eng := j.g.current()
-	n, failed, err := ComputePendingDivergence(ctx, j.g.cfg.Store, eng.scorer, eng.reg, eng.version, j.g.cfg.Now)
+	eng, sc := j.scorer()
+	n, failed, err := ComputePendingDivergence(ctx, j.g.cfg.Store, sc, eng.reg, eng.version, j.g.cfg.Now)
 	j.g.metrics.divergenceFailed.Add(float64(failed))
 	return n, err
 }

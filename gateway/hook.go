@@ -172,7 +172,10 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 		}
 	}
 	lookups := &orderLookups{data: data}
-	notes := &adherenceNotes{} // what scoring found that the adherence cards use (adherence.go)
+	var notes *adherenceNotes // what scoring found that the adherence cards use (adherence.go)
+	if svc.Hook == "order-sign" {
+		notes = &adherenceNotes{}
+	}
 	// The coverage in force and the patient's age depend only on the order's day, which the
 	// drafts of one hook nearly always share: decoded once per day, not once per draft.
 	var coverageOn dayMemo[scoring.Coverage]

@@ -221,7 +221,11 @@ func (r *run) compute(ctx context.Context, fills *fillStore, offsets []int) (*Re
 		if den := all[it.Contract][it.Measure].Denominator; den > 0 {
 			it.Value = weight(it.Contract, it.Measure) * 100 / float64(den)
 		}
-		if t, ok := r.opt.Terms.term(it.Contract, it.Measure); ok {
+		if r.opt.GapValue != nil {
+			if v, ok := r.opt.GapValue(it.Contract, it.Measure, rep.AsOf); ok {
+				it.ValueUSD = v
+			}
+		} else if t, ok := r.opt.Terms.term(it.Contract, it.Measure); ok {
 			it.ValueUSD = t.BonusPerGapClosed + t.BonusPerAdherent
 		}
 	}

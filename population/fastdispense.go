@@ -30,11 +30,23 @@ type dispenseView struct {
 	med                                                         conceptView
 }
 
-// conceptView is a CodeableConcept with at most maxCodings codings.
+// conceptView is a CodeableConcept: its first maxCodings codings in place, any others (only
+// json.Unmarshal's path makes them) in extra.
 type conceptView struct {
 	codings [maxCodings]codingView
 	n       int
+	extra   []codingView
 	text    []byte
+}
+
+// each calls f for every coding, in order.
+func (c *conceptView) each(f func(cd *codingView)) {
+	for i := range c.codings[:c.n] {
+		f(&c.codings[i])
+	}
+	for i := range c.extra {
+		f(&c.extra[i])
+	}
 }
 
 type codingView struct{ system, code, display []byte }
@@ -45,19 +57,20 @@ const (
 	maxMembers = 24 // per object: the duplicate check is a linear scan
 )
 
-// viewOf converts a decoded concept (the slow path, claims) to its view; false when it has more
-// codings than a view holds (the caller then classifies it from the concept itself).
-func viewOf(c *concept) (conceptView, bool) {
+// viewOf converts a decoded concept (json.Unmarshal's path, and claims) to its view.
+func viewOf(c *concept) conceptView {
 	var v conceptView
-	if len(c.Coding) > maxCodings {
-		return v, false
-	}
 	for i, cd := range c.Coding {
-		v.codings[i] = codingView{[]byte(cd.System), []byte(cd.Code), []byte(cd.Display)}
+		cv := codingView{[]byte(cd.System), []byte(cd.Code), []byte(cd.Display)}
+		if i < maxCodings {
+			v.codings[i] = cv
+			v.n++
+		} else {
+			v.extra = append(v.extra, cv)
+		}
 	}
-	v.n = len(c.Coding)
 	v.text = []byte(c.Text)
-	return v, true
+	return v
 }
 
 // decodeDispense reads a dispense line: the fast scanner, else json.Unmarshal. ok false: the line
@@ -72,14 +85,7 @@ func decodeDispense(line []byte, v *dispenseView) bool {
 	if jsonv2.Unmarshal(line, &d) != nil {
 		return false
 	}
-	med, ok := viewOf(&d.MedicationCodeableConcept)
-	if !ok {
-		// More codings than a view holds: keep the first ones. Only a hand-built line does this;
-		// the fill is classified from its first four codings and its text.
-		c := d.MedicationCodeableConcept
-		c.Coding = c.Coding[:maxCodings]
-		med, _ = viewOf(&c)
-	}
+	med := viewOf(&d.MedicationCodeableConcept)
 	*v = dispenseView{resourceType: []byte(d.ResourceType), status: []byte(d.Status), subject: []byte(d.Subject.Reference),
 		whenHandedOver: []byte(d.WhenHandedOver), whenPrepared: []byte(d.WhenPrepared), med: med}
 	if d.DaysSupply.Value != nil {
@@ -430,4 +436,257 @@ func (s *scanner) concept(depth int, c *conceptView) bool {
 		}
 		return s.skip(depth + 1)
 	})
+}
+
+// conditionView is a Condition as pass 1 reads it (registry.condition), aliasing the line.
+type conditionView struct {
+	resourceType, subject                                      []byte
+	code, verification                                         conceptView
+	onsetDateTime, onsetStart, recordedDate, abatementDateTime []byte
+}
+
+// decodeCondition reads a Condition line: the scanner, else json.Unmarshal (conditionJSON). A
+// problem list export is 1.5 conditions per patient, most of them codes no measure reads.
+func decodeCondition(line []byte, v *conditionView) bool {
+	*v = conditionView{}
+	if scanCondition(line, v) {
+		return true
+	}
+	*v = conditionView{}
+	var c conditionJSON
+	if jsonv2.Unmarshal(line, &c) != nil {
+		return false
+	}
+	*v = conditionView{resourceType: []byte(c.ResourceType), subject: []byte(c.Subject.Reference), code: viewOf(&c.Code),
+		verification: viewOf(&c.VerificationStatus), onsetDateTime: []byte(c.OnsetDateTime), onsetStart: []byte(c.OnsetPeriod.Start),
+		recordedDate: []byte(c.RecordedDate), abatementDateTime: []byte(c.AbatementDateTime)}
+	return true
+}
+
+func scanCondition(line []byte, v *conditionView) bool {
+	if !plainASCII(line) {
+		return false
+	}
+	s := scanner{b: line}
+	s.ws()
+	ok := s.object(0, func(key []byte) bool {
+		switch string(key) {
+		case "resourceType":
+			return s.strOrNull(&v.resourceType)
+		case "onsetDateTime":
+			return s.strOrNull(&v.onsetDateTime)
+		case "recordedDate":
+			return s.strOrNull(&v.recordedDate)
+		case "abatementDateTime":
+			return s.strOrNull(&v.abatementDateTime)
+		case "subject":
+			if s.null() {
+				return true
+			}
+			return s.object(1, func(k []byte) bool {
+				if string(k) == "reference" {
+					return s.strOrNull(&v.subject)
+				}
+				return s.skip(2)
+			})
+		case "onsetPeriod":
+			if s.null() {
+				return true
+			}
+			return s.object(1, func(k []byte) bool {
+				switch string(k) {
+				case "start":
+					return s.strOrNull(&v.onsetStart)
+				case "end": // period.end: decoded (a string) though not read
+					var end []byte
+					return s.strOrNull(&end)
+				}
+				return s.skip(2)
+			})
+		case "code":
+			if s.null() {
+				return true
+			}
+			return s.concept(1, &v.code)
+		case "verificationStatus":
+			if s.null() {
+				return true
+			}
+			return s.concept(1, &v.verification)
+		}
+		return s.skip(1)
+	})
+	if !ok {
+		return false
+	}
+	s.ws()
+	return s.i == len(s.b)
+}
+
+// coverageView is what registry.coverage reads of a Coverage, aliasing the line: the first
+// payor's identifier value and display, and the first plan class's value.
+type coverageView struct {
+	resourceType, status, subscriberID, beneficiary []byte
+	periodStart, periodEnd                          []byte
+	payorValue, payorDisplay, planValue             []byte
+}
+
+// coverageViewOf derives the view from a decoded Coverage (json.Unmarshal's path).
+func coverageViewOf(c *coverageJSON) coverageView {
+	v := coverageView{resourceType: []byte(c.ResourceType), status: []byte(c.Status), subscriberID: []byte(c.SubscriberID),
+		beneficiary: []byte(c.Beneficiary.Reference), periodStart: []byte(c.Period.Start), periodEnd: []byte(c.Period.End)}
+	if len(c.Payor) > 0 {
+		v.payorValue, v.payorDisplay = []byte(c.Payor[0].Identifier.Value), []byte(c.Payor[0].Display)
+	}
+	for _, cl := range c.Class {
+		for _, cd := range cl.Type.Coding {
+			if cd.Code == "plan" && cl.Value != "" && len(v.planValue) == 0 {
+				v.planValue = []byte(cl.Value)
+			}
+		}
+	}
+	return v
+}
+
+func decodeCoverage(line []byte, v *coverageView) bool {
+	*v = coverageView{}
+	if scanCoverage(line, v) {
+		return true
+	}
+	var c coverageJSON
+	if jsonv2.Unmarshal(line, &c) != nil {
+		*v = coverageView{}
+		return false
+	}
+	*v = coverageViewOf(&c)
+	return true
+}
+
+// identifierObj reads an Identifier as json.Unmarshal reads `identifier` (system and value
+// strings), keeping the value.
+func (s *scanner) identifierObj(depth int, value *[]byte) bool {
+	if s.null() {
+		return true
+	}
+	return s.object(depth, func(k []byte) bool {
+		switch string(k) {
+		case "system":
+			var b []byte
+			return s.strOrNull(&b)
+		case "value":
+			return s.strOrNull(value)
+		}
+		return s.skip(depth + 1)
+	})
+}
+
+func scanCoverage(line []byte, v *coverageView) bool {
+	if !plainASCII(line) {
+		return false
+	}
+	s := scanner{b: line}
+	s.ws()
+	ok := s.object(0, func(key []byte) bool {
+		switch string(key) {
+		case "resourceType":
+			return s.strOrNull(&v.resourceType)
+		case "status":
+			return s.strOrNull(&v.status)
+		case "subscriberId":
+			return s.strOrNull(&v.subscriberID)
+		case "beneficiary":
+			if s.null() {
+				return true
+			}
+			return s.object(1, func(k []byte) bool {
+				if string(k) == "reference" {
+					return s.strOrNull(&v.beneficiary)
+				}
+				return s.skip(2)
+			})
+		case "period":
+			if s.null() {
+				return true
+			}
+			return s.object(1, func(k []byte) bool {
+				switch string(k) {
+				case "start":
+					return s.strOrNull(&v.periodStart)
+				case "end":
+					return s.strOrNull(&v.periodEnd)
+				}
+				return s.skip(2)
+			})
+		case "identifier":
+			if s.null() {
+				return true
+			}
+			return s.array(1, func() bool {
+				var b []byte
+				return s.identifierObj(2, &b)
+			})
+		case "payor":
+			if s.null() {
+				return true
+			}
+			first := true
+			return s.array(1, func() bool {
+				var value, display []byte
+				ok := s.null() || s.object(2, func(k []byte) bool {
+					switch string(k) {
+					case "reference":
+						var b []byte
+						return s.strOrNull(&b)
+					case "display":
+						return s.strOrNull(&display)
+					case "identifier":
+						return s.identifierObj(3, &value)
+					}
+					return s.skip(3)
+				})
+				if ok && first {
+					v.payorValue, v.payorDisplay = value, display
+				}
+				first = false
+				return ok
+			})
+		case "class":
+			if s.null() {
+				return true
+			}
+			return s.array(1, func() bool {
+				if s.null() {
+					return true
+				}
+				var typ conceptView
+				var value []byte
+				ok := s.object(2, func(k []byte) bool {
+					switch string(k) {
+					case "type":
+						if s.null() {
+							return true
+						}
+						return s.concept(3, &typ)
+					case "value":
+						return s.strOrNull(&value)
+					}
+					return s.skip(3)
+				})
+				if ok && len(v.planValue) == 0 && len(value) > 0 {
+					typ.each(func(cd *codingView) {
+						if string(cd.code) == "plan" && len(v.planValue) == 0 {
+							v.planValue = value
+						}
+					})
+				}
+				return ok
+			})
+		}
+		return s.skip(1)
+	})
+	if !ok {
+		return false
+	}
+	s.ws()
+	return s.i == len(s.b)
 }

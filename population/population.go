@@ -39,6 +39,11 @@ type Options struct {
 	AttributionVersion string
 	// Terms are the contracts' quality terms (targets, bonuses, Star weights); nil: none.
 	Terms *Terms
+	// GapValue, when set, prices a worklist row instead of Terms' bonuses: the expected value to
+	// the organisation of closing this patient's gap on the measure under the contract, as the
+	// adherence and SUPD cards show it (cmd passes scoring's Contract.GapValue, so the worklist
+	// and the cards agree to the cent). ok false: the contract has no terms for the measure.
+	GapValue func(contract string, m measures.Measure, asOf measures.Day) (usd float64, ok bool)
 	// Weights are the measures' weights in the Star Ratings, for the value of closing a gap; nil:
 	// StarWeights2026.
 	Weights *[measures.NumMeasures]float64
@@ -94,7 +99,7 @@ type WorkItem struct {
 	OnHand                   int          // days of supply left at the as-of date
 	RefillDue                measures.Day // as-of date + on-hand days
 	Value                    float64      // Star weight x rate points one more adherent patient adds (100 / denominator)
-	ValueUSD                 float64      // the contract's bonus per gap closed + per adherent patient (0 without terms)
+	ValueUSD                 float64      // Options.GapValue, else the contract's bonus per gap closed + per adherent patient (0 without terms)
 }
 
 // Counts says what the run read and dropped. Dropped lines are counted, never shown: they hold PHI.
@@ -497,10 +502,7 @@ func (r *run) claim(w *worker2, line []byte) {
 			product.Coding[i].System, product.Coding[i].Code = "ndc-or-other", ""
 		}
 	}
-	if len(product.Coding) > maxCodings {
-		product.Coding = product.Coding[:maxCodings]
-	}
-	med, _ := viewOf(&product)
+	med := viewOf(&product)
 	r.addFill(w, []byte(date), supply, &med, []byte(c.Patient.Reference))
 }
 
@@ -552,30 +554,28 @@ func (r *run) classify(w *worker2, c *conceptView) []uint8 {
 		k = binary.AppendUvarint(k, uint64(len(b)))
 		k = append(k, b...)
 	}
-	k = append(k, byte(c.n))
-	for i := range c.codings[:c.n] {
-		cd := &c.codings[i]
+	k = binary.AppendUvarint(k, uint64(c.n+len(c.extra)))
+	c.each(func(cd *codingView) {
 		if isRxNormOrNone(cd.system) {
 			field(cd.code)
 		} else {
 			field(nil)
 		}
 		field(cd.display)
-	}
+	})
 	field(c.text)
 	w.key = k
 	if ings, ok := w.cache[string(k)]; ok {
 		return ings
 	}
 	w.match = w.match[:0]
-	for i := range c.codings[:c.n] {
-		cd := &c.codings[i]
+	c.each(func(cd *codingView) {
 		code := ""
 		if isRxNormOrNone(cd.system) {
 			code = string(cd.code)
 		}
 		w.match = r.opt.ValueSet.Match(w.match, code, string(cd.display))
-	}
+	})
 	w.match = r.opt.ValueSet.Match(w.match, "", string(c.text))
 	var ings []uint8
 	for _, i := range w.match {

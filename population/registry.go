@@ -172,36 +172,27 @@ type coverageJSON struct {
 // the member id (subscriberId) and the end of enrollment when it falls in the year. With several
 // Coverages, the one that ends last wins.
 func (g *registry) coverage(line []byte) bool {
-	var c coverageJSON
-	if jsonv2.Unmarshal(line, &c) != nil || c.ResourceType != "Coverage" {
+	var c coverageView
+	if !decodeCoverage(line, &c) || string(c.resourceType) != "Coverage" {
 		return false
 	}
-	if c.Status == "entered-in-error" || c.Status == "draft" {
+	if st := string(c.status); st == "entered-in-error" || st == "draft" {
 		return true
 	}
-	contract := ""
-	if len(c.Payor) > 0 {
-		contract = c.Payor[0].Identifier.Value
-		if contract == "" {
-			contract = c.Payor[0].Display
-		}
+	contract := c.payorValue
+	if len(contract) == 0 {
+		contract = c.payorDisplay
 	}
-	if contract == "" {
-		for _, cl := range c.Class {
-			for _, cd := range cl.Type.Coding {
-				if cd.Code == "plan" && cl.Value != "" && contract == "" {
-					contract = cl.Value
-				}
-			}
-		}
+	if len(contract) == 0 {
+		contract = c.planValue
 	}
-	start, end := day(c.Period.Start), day(c.Period.End)
+	start, end := dayBytes(c.periodStart), dayBytes(c.periodEnd)
 	if start != measures.NoDay && start > g.dec31 || end != measures.NoDay && end < g.jan1 {
 		return true // not this year's coverage
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	r := g.get(patientID(c.Beneficiary.Reference))
+	r := g.get(string(patientIDBytes(c.beneficiary)))
 	if r == nil {
 		return true
 	}
@@ -214,20 +205,20 @@ func (g *registry) coverage(line []byte) bool {
 	}
 	r.flags |= flagCoverage
 	r.coverageEnd = endKey
-	if contract != "" {
-		if s, ok := g.contracts[contract]; ok {
-			contract = s
+	r.contract = ""
+	if len(contract) > 0 {
+		if s, ok := g.contracts[string(contract)]; ok {
+			r.contract = s
 		} else {
-			contract = strings.Clone(contract)
-			g.contracts[contract] = contract
+			r.contract = string(contract)
+			g.contracts[r.contract] = r.contract
 		}
 	}
-	r.contract = contract
 	switch {
-	case c.SubscriberID == r.mbi: // Medicare: the subscriber id is the MBI; keep one copy
+	case string(c.subscriberID) == r.mbi: // Medicare: the subscriber id is the MBI; keep one copy
 		r.memberID = r.mbi
 	default:
-		r.memberID = strings.Clone(c.SubscriberID)
+		r.memberID = string(c.subscriberID)
 	}
 	r.enrolledThrough = measures.NoDay
 	if end != measures.NoDay && end < g.dec31 {
@@ -258,9 +249,22 @@ var (
 		"E28.2", "R73.03", "R73.09", "O", "Z33.1", "Z34", "Z39.1", "N97"}
 )
 
-func hasPrefix(code string, prefixes []string) bool {
+// hasPrefixFold is hasPrefix of the upper-cased code, without making a string of it (prefixes are
+// upper case ASCII).
+func hasPrefixFold(code []byte, prefixes []string) bool {
 	for _, p := range prefixes {
-		if strings.HasPrefix(code, p) {
+		if len(code) < len(p) {
+			continue
+		}
+		match := true
+		for i := 0; i < len(p) && match; i++ {
+			c := code[i]
+			if 'a' <= c && c <= 'z' {
+				c -= 'a' - 'A'
+			}
+			match = c == p[i]
+		}
+		if match {
 			return true
 		}
 	}
@@ -268,48 +272,60 @@ func hasPrefix(code string, prefixes []string) bool {
 }
 
 func (g *registry) condition(line []byte) bool {
-	var c conditionJSON
-	if jsonv2.Unmarshal(line, &c) != nil || c.ResourceType != "Condition" {
+	var c conditionView
+	if !decodeCondition(line, &c) || string(c.resourceType) != "Condition" {
 		return false
 	}
-	for _, cd := range c.VerificationStatus.Coding {
-		if cd.Code == "entered-in-error" || cd.Code == "refuted" {
-			return true
-		}
+	refuted := false
+	c.verification.each(func(cd *codingView) {
+		refuted = refuted || string(cd.code) == "entered-in-error" || string(cd.code) == "refuted"
+	})
+	if refuted {
+		return true
 	}
-	start := day(c.OnsetDateTime)
+	start := dayBytes(c.onsetDateTime)
 	if start == measures.NoDay {
-		start = day(c.OnsetPeriod.Start)
+		start = dayBytes(c.onsetStart)
 	}
 	if start == measures.NoDay {
-		start = day(c.RecordedDate)
+		start = dayBytes(c.recordedDate)
 	}
-	end := day(c.AbatementDateTime)
+	end := dayBytes(c.abatementDateTime)
 	if start != measures.NoDay && start > g.dec31 || end != measures.NoDay && end < g.jan1 {
 		return true // not in the measurement year
 	}
 	var flags uint8
-	for _, cd := range c.Code.Coding {
-		if cd.System != "http://hl7.org/fhir/sid/icd-10-cm" && cd.System != "http://hl7.org/fhir/sid/icd-10" {
-			continue
+	c.code.each(func(cd *codingView) {
+		if sys := string(cd.system); sys != "http://hl7.org/fhir/sid/icd-10-cm" && sys != "http://hl7.org/fhir/sid/icd-10" {
+			return
 		}
-		code := strings.ToUpper(cd.Code)
-		if hasPrefix(code, esrdCodes) {
+		if hasPrefixFold(cd.code, esrdCodes) {
 			flags |= flagESRD
 		}
-		if hasPrefix(code, supdExcl) {
+		if hasPrefixFold(cd.code, supdExcl) {
 			flags |= flagSUPDExcl
 		}
-	}
+	})
 	if flags == 0 {
 		return true
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if r := g.get(patientID(c.Subject.Reference)); r != nil {
+	if r := g.get(string(patientIDBytes(c.subject))); r != nil {
 		r.flags |= flags
 	}
 	return true
+}
+
+func dayBytes(b []byte) measures.Day {
+	if len(b) == 0 {
+		return measures.NoDay
+	}
+	d, err := measures.ParseDayBytes(b)
+	if err != nil {
+		return measures.NoDay
+	}
+	return d
 }
 
 type encounterJSON struct {

@@ -137,3 +137,62 @@ func TestPostgresGroupCommitIsolatesAFailure(t *testing.T) {
 		t.Fatalf("summary %+v %v, want the 10 good cards", sum, err)
 	}
 }
+
+// BenchmarkPostgresRecordDecision: concurrent hooks (16 goroutines per core) each recording one
+// decision, through the group commit ("batched") and, for comparison, as one autocommitted
+// INSERT each on the same pool ("one-per-hook"). go test -run '^$' -bench PostgresRecordDecision
+// -benchtime 4000x ./store
+func BenchmarkPostgresRecordDecision(b *testing.B) {
+	for _, mode := range []string{"batched", "one-per-hook"} {
+		b.Run(mode, func(b *testing.B) {
+			p := openPGInternalB(b)
+			ctx := context.Background()
+			var n atomicCounter
+			b.SetParallelism(16)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					d := Decision{CardUUID: fmt.Sprintf("c%d", n.next()), ContractID: "x", Client: "a", Suggestions: []Suggestion{{UUID: "s", PayerSaving: 1}}, At: time.Now()}
+					var err error
+					if mode == "batched" {
+						err = p.RecordDecisions(ctx, []Decision{d})
+					} else {
+						suggs, _ := encodeSuggestions(d.Suggestions)
+						_, err = p.pool.Exec(ctx, pgInsertDecision, d.CardUUID, d.HookInstance, d.ServiceID, d.Hook, d.Client, d.OrderKey,
+							d.Fingerprint, d.ContractID, d.Arrangement, d.GroupID, d.OrderedProductID, d.BestProductID, suggs, d.PayerSaving,
+							d.PatientSaving, d.OrgImpact, d.At.UTC(), d.UserID, d.Tenant, d.Location, d.NoCardReason, d.Therapy, d.PricePeriod,
+							d.CatalogVersion, d.AdministrationsPerYear, d.OrderedRelationship, "[]", []byte{})
+					}
+					if err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+func openPGInternalB(b *testing.B) *Postgres {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	p, err := OpenPostgres(ctx, pgtest.NewDatabase(b), PostgresOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { p.Close() })
+	return p
+}
+
+type atomicCounter struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *atomicCounter) next() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n++
+	return c.n
+}

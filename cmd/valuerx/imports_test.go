@@ -100,3 +100,50 @@ func TestAdministrationsPollConfig(t *testing.T) {
 		t.Fatalf("missing token file: %v", err)
 	}
 }
+
+// valuerx divergence scores a stored decision under every contract of the registry: a Herceptin
+// order (420 mg, 17 doses, February 2026, ACO) gets five answers; a second run finds nothing new.
+func TestDivergenceCommand(t *testing.T) {
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "valuerx.db")
+	cfgPath := filepath.Join(dir, "valuerx.yaml")
+	os.WriteFile(cfgPath, []byte("store: "+dbPath+"\n"), 0o600)
+	if _, _, _, err := orderKeyBesideStore(dbPath); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.OpenSQLite(dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := `{"contract":"mssp-aco","product":"herceptin","doseMg":420,"administrations":17,"date":"2026-02-15","device":"vial"}`
+	if err := st.RecordDecisions(context.Background(), []store.Decision{{CardUUID: "c1", Client: "a", OrderKey: "k", ContractID: "mssp-aco",
+		GroupID: "trastuzumab", OrderedProductID: "herceptin", NoCardReason: "suppressed-after-override", ScoreRequest: []byte(req),
+		At: time.Date(2026, 2, 15, 0, 0, 0, 0, time.UTC)}}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"divergence", "-config", cfgPath}, &out, &errb); code != 0 || !strings.Contains(out.String(), "computed for 1 decisions") {
+		t.Fatalf("divergence: %d %q %q", code, out.String(), errb.String())
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"divergence", "-config", cfgPath}, &out, &errb); code != 0 || !strings.Contains(out.String(), "computed for 0 decisions") {
+		t.Fatalf("second run: %d %q", code, out.String())
+	}
+	st, err = store.OpenSQLite(dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	orders, err := st.Orders(context.Background(), time.Time{}, time.Time{})
+	if err != nil || len(orders) != 1 || len(orders[0].Answers) != 5 {
+		t.Fatalf("answers: %+v %v, want five contracts", orders, err)
+	}
+	best := map[string]string{}
+	for _, a := range orders[0].Answers {
+		best[a.ContractID] = a.BestProductID
+	}
+	if best["mssp-aco"] != "trazimera" || best["medicare-ffs"] != "trazimera" || best["commercial-ppo"] != "kanjinti" {
+		t.Errorf("answers = %v", best)
+	}
+}

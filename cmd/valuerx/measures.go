@@ -24,6 +24,7 @@ import (
 	"valuerx/measures"
 	"valuerx/measures/synth"
 	"valuerx/population"
+	"valuerx/scoring"
 )
 
 // runMeasures computes the Part D adherence measures and SUPD over a FHIR Bulk Data export and
@@ -35,6 +36,7 @@ func runMeasures(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	demoData := fl.Bool("demo", false, "measure the demo patients `make run` serves (fills dated back from today) instead of -from")
 	year := fl.Int("year", time.Now().Year(), "measurement year")
 	out := fl.String("out", "", "directory for rates.csv, rates.json and worklist.csv (created)")
+	contractsFile := fl.String("contracts", "", "scoring configuration (contracts YAML, as serve's contracts:) whose quality terms price the worklist exactly as the adherence cards do; contracts are matched by id to the roster's or Coverage's contract; \"embedded\": the sample contracts")
 	termsFile := fl.String("terms", "", "contract quality terms YAML (population.Terms: targets, bonuses per adherent patient and per gap closed, Star weights)")
 	rosterFile := fl.String("roster", "", "attribution roster: CSV (attribution package: member_id,mbi,plan_member_id,contract,start,end) or a Da Vinci ATR Member Attribution List (.json Bundle or .ndjson of Group, Patient, Coverage); default: the contract of each patient's Coverage")
 	rosterContract := fl.String("roster-contract", "", "ATR list: the contract its members are attributed to (default: the Group's contract identifier, else its name)")
@@ -87,6 +89,24 @@ func runMeasures(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		opt.Attribute = func(mbi, memberID string, at measures.Day) (string, bool) { return ro.Lookup(mbi, memberID, at.Time()) }
 		opt.AttributionVersion = ro.Version
 		fmt.Fprintf(stdout, "roster %s: %d entries (%s)\n", filepath.Base(*rosterFile), len(ro.Entries), ro.Version)
+	}
+	if *contractsFile != "" {
+		if *termsFile != "" {
+			fmt.Fprintln(stderr, "valuerx measures: -contracts and -terms are two sources of the same terms: give one")
+			return 2
+		}
+		scfg := scoring.DefaultConfig()
+		if *contractsFile != "embedded" {
+			data, err := os.ReadFile(*contractsFile)
+			if err == nil {
+				scfg, err = scoring.ParseConfig(data)
+			}
+			if err != nil {
+				fmt.Fprintln(stderr, "valuerx measures: -contracts:", err)
+				return 2
+			}
+		}
+		opt.Terms, opt.GapValue = qualityTerms(scfg, *year)
 	}
 	if *termsFile != "" {
 		data, err := os.ReadFile(*termsFile)
@@ -174,6 +194,44 @@ func exportFiles(dir string) ([]population.Input, error) {
 		inputs = append(inputs, population.Input{Name: n, Open: func() (io.ReadCloser, error) { return openNDJSON(path) }})
 	}
 	return inputs, nil
+}
+
+// qualityTerms turns the contracts' pay-for-performance terms into the population run's: each
+// measure's target and Star weight for the rates, and scoring's GapValue for the worklist, so a
+// worklist row is worth what the card for the same gap shows. A PDC row of the worklist is a gap
+// that can still close (redeemable) and a SUPD row a missing statin fill: both reachable.
+func qualityTerms(cfg scoring.Config, year int) (*population.Terms, func(string, measures.Measure, measures.Day) (float64, bool)) {
+	terms := &population.Terms{}
+	byID := map[string]scoring.Contract{}
+	for _, k := range cfg.Contracts {
+		if len(k.Quality) == 0 {
+			continue
+		}
+		byID[k.ID] = k
+		ct := population.ContractTerms{Contract: k.ID, Measures: map[string]population.MeasureTerm{}}
+		for m, q := range k.Quality {
+			mt := population.MeasureTerm{Target: q.Target, BonusPerAdherent: q.BonusPerAdherent, BonusPerGapClosed: q.BonusPerGapClosed}
+			if q.StarWeight > 0 {
+				w := q.StarWeight
+				mt.StarWeight = &w
+			}
+			ct.Measures[m] = mt
+		}
+		terms.Contracts = append(terms.Contracts, ct)
+	}
+	value := func(contract string, m measures.Measure, asOf measures.Day) (float64, bool) {
+		k, ok := byID[contract]
+		if !ok {
+			return 0, false
+		}
+		months := 0 // months of the measurement year from the as-of date on (programme fees)
+		if asOf <= measures.YearEnd(year) {
+			months = 12 - int(asOf.Time().Month()) + 1
+		}
+		gv, ok := k.GapValue(m.String(), true, months)
+		return gv.Expected, ok
+	}
+	return terms, value
 }
 
 // readRoster reads a payer roster: a Da Vinci ATR Member Attribution List (.json, .ndjson: a

@@ -13,6 +13,7 @@ import (
 
 	"valuerx/measures"
 	"valuerx/population"
+	"valuerx/scoring"
 )
 
 // TestMeasuresCommand runs valuerx synth and valuerx measures on real files, with a roster that
@@ -133,6 +134,27 @@ func TestMeasuresDemo(t *testing.T) {
 	if len(rep.Worklist) != 1 || rep.Worklist[0].PatientID != "pat-supd" || rep.Worklist[0].Measure != measures.SUPD {
 		t.Errorf("worklist %+v", rep.Worklist)
 	}
+	// Priced by the contracts' quality terms (-contracts): with the three MA patients attributed
+	// to ma-capitation, the SUPD row is worth what the SUPD card shows for the same gap, 54.00
+	// (TestAdherenceCardsPriceTheGap: 0.8 x (30 + 1 x 100/400 x 150)), and PDC-STA's target is the
+	// contract's 0.87: two patients in the denominator, one meeting, ceil(0.87 x 2) - 1 = 1 short.
+	opt := population.Options{Year: 2026, AsOf: measures.Date(2026, time.December, 2), Workers: 2}
+	opt.Terms, opt.GapValue = qualityTerms(scoring.DefaultConfig(), 2026)
+	opt.Attribute = func(mbi, _ string, _ measures.Day) (string, bool) {
+		return "ma-capitation", mbi == "2TK4HW7MN18" || mbi == "4HN8CV2RT35" || mbi == "6JW3KD9PE47"
+	}
+	rep, err = population.Run(context.Background(), in, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Worklist) != 1 || rep.Worklist[0].Contract != "ma-capitation" || rep.Worklist[0].ValueUSD != 54 {
+		t.Errorf("priced worklist %+v", rep.Worklist)
+	}
+	for _, tl := range rep.Tallies {
+		if tl.Contract == "ma-capitation" && tl.Measure == measures.PDCStatin && (!tl.HasTarget || tl.Target != 0.87 || tl.ShortOfTarget != 1 || tl.Weight != 3) {
+			t.Errorf("PDC-STA tally %+v", tl)
+		}
+	}
 	// The command itself, on today's demo data.
 	var stdout, stderr bytes.Buffer
 	out := filepath.Join(t.TempDir(), "out")
@@ -144,5 +166,8 @@ func TestMeasuresDemo(t *testing.T) {
 	}
 	if code := run(context.Background(), []string{"measures", "-demo", "-from", "x", "-out", out}, &stdout, &stderr); code != 2 {
 		t.Errorf("-demo with -from: exit %d, want 2", code)
+	}
+	if code := run(context.Background(), []string{"measures", "-demo", "-contracts", "embedded", "-terms", "t.yaml", "-out", out}, &stdout, &stderr); code != 2 {
+		t.Errorf("-contracts with -terms: exit %d, want 2", code)
 	}
 }

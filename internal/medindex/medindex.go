@@ -23,6 +23,7 @@ import (
 	"errors"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"valuerx/internal/rawjson"
 )
@@ -115,12 +116,13 @@ func ClassifyResources(resources []json.RawMessage) []Entry {
 }
 
 func newBuilder(inputLen, entries int) *builder {
-	// The members read are about a fifth of a history entry's bytes, and an entry is a few
-	// hundred bytes; both are guesses that spare most of the growth, not limits.
+	// The members read are up to half a history entry's bytes (a coding's system URL is long),
+	// and an entry is a few hundred bytes; both are guesses that spare most of the growth, not
+	// limits.
 	if entries < 0 {
 		entries = inputLen/400 + 1
 	}
-	return &builder{buf: make([]byte, 0, inputLen/5+64), pend: make([]pending, 0, entries), raws: make([]json.RawMessage, 0, entries)}
+	return &builder{buf: make([]byte, 0, inputLen/2+64), pend: make([]pending, 0, entries), raws: make([]json.RawMessage, 0, entries)}
 }
 
 // bundle walks a Bundle object at b[i], classifying the resource of every entry in place.
@@ -536,7 +538,9 @@ type doc struct {
 // and one codings array for the whole record.
 func (bd *builder) finish() []Entry {
 	resources, pend := bd.raws, bd.pend
-	all := string(bd.buf)
+	// The buffer is the record's one string: never written again (the builder is dropped), so
+	// it is shared rather than copied.
+	all := unsafe.String(unsafe.SliceData(bd.buf), len(bd.buf))
 	var codings []Coding
 	if len(bd.codings) > 0 {
 		codings = make([]Coding, len(bd.codings))

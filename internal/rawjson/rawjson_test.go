@@ -8,6 +8,8 @@ import (
 )
 
 var seeds = []string{
+	`{"prefetch":{"a":1,"b":{"c":[2]},"a":3},"x":"y"}`, `{"prefetch":{"a":1},"prefetch":null}`,
+	`{"prefetch":[1],"prefetch":{"k":"v"}}`, `{"pre\u0066etch":{"k":{}}}`, `{"Prefetch":{"k":1}}`,
 	`{}`, `[]`, `{"a":1}`, ` { "a" : [1, {"b":"}"}], "c":"x\"y", "a":null } `,
 	`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Coverage","id":"c1"}}]}`,
 	`{"ResourceType":"a","resourcetype":"b"}`, `{"resource\u0054ype":"Patient"}`,
@@ -37,6 +39,29 @@ func check(t *testing.T, data []byte) {
 		for k, v := range wantObj {
 			if !bytes.Equal(gotObj[k], v) {
 				t.Fatalf("Object(%q)[%q] = %q, want %q", data, k, gotObj[k], v)
+			}
+		}
+	}
+	if ok {
+		gm, gn, nok := ObjectNested(data, "prefetch")
+		if !nok || len(gm) != len(wantObj) {
+			t.Fatalf("ObjectNested(%q): ok=%v, %d members, want %d", data, nok, len(gm), len(wantObj))
+		}
+		for k, v := range wantObj {
+			if !bytes.Equal(gm[k], v) {
+				t.Fatalf("ObjectNested(%q)[%q] = %q, want %q", data, k, gm[k], v)
+			}
+		}
+		wn, wok := Object(wantObj["prefetch"])
+		if Kind(wantObj["prefetch"]) != '{' {
+			wn, wok = nil, false
+		}
+		if (gn != nil) != wok || len(gn) != len(wn) {
+			t.Fatalf("ObjectNested(%q) nested = %q, Object of the member %q, %v", data, gn, wn, wok)
+		}
+		for k, v := range wn {
+			if !bytes.Equal(gn[k], v) {
+				t.Fatalf("ObjectNested(%q) nested[%q] = %q, want %q", data, k, gn[k], v)
 			}
 		}
 	}
