@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -161,17 +160,20 @@ func (p *Postgres) reassemble(ctx context.Context, tx pgx.Tx, keys [][2]string) 
 	if err != nil {
 		return err
 	}
+	stored, err := pgStoredOrders(ctx, tx, keys)
+	if err != nil {
+		return err
+	}
+	assembled, err := pgAssembleOrders(ctx, tx, keys)
+	if err != nil {
+		return err
+	}
 	cells := map[cubeKey]*cubeDelta{}
 	var writes pgx.Batch
 	for _, k := range keys {
-		old, hadOld, err := pgStoredOrder(ctx, tx, k)
-		if err != nil {
-			return err
-		}
-		rec, offer, ok, err := pgAssembleOrder(ctx, tx, k)
-		if err != nil {
-			return err
-		}
+		old, hadOld := stored[k]
+		a, ok := assembled[k]
+		rec, offer := a.rec, a.offer
 		if !(hadOld && ok && sameContribution(old, rec)) {
 			if hadOld && !contribute(cells, old, -1, slots.slot) {
 				return ErrRollupUnavailable
@@ -217,52 +219,79 @@ func (p *Postgres) reassemble(ctx context.Context, tx pgx.Tx, keys [][2]string) 
 	return nil
 }
 
-// pgStoredOrder is the record the rollup holds for order k.
-func pgStoredOrder(ctx context.Context, tx pgx.Tx, k [2]string) (OrderRecord, bool, error) {
-	var enc string
-	err := tx.QueryRow(ctx, `SELECT record FROM rollup_orders WHERE client = $1 AND order_key = $2`, k[0], k[1]).Scan(&enc)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return OrderRecord{}, false, nil
+// keyArrays are keys as the two text arrays the chunk queries unnest.
+func keyArrays(keys [][2]string) (clients, orderKeys []string) {
+	for _, k := range keys {
+		clients, orderKeys = append(clients, k[0]), append(orderKeys, k[1])
 	}
-	if err != nil {
-		return OrderRecord{}, false, fmt.Errorf("store: rollup order: %w", err)
-	}
-	var r OrderRecord
-	if err := json.Unmarshal([]byte(enc), &r); err != nil {
-		return OrderRecord{}, false, fmt.Errorf("store: rollup order: %w", err)
-	}
-	return r, true, nil
+	return clients, orderKeys
 }
 
-// pgAssembleOrder reads order k's decisions (each with its latest feedback), administrations,
-// claims and divergence, and assembles its record; ok is false when no decision of it is left.
-func pgAssembleOrder(ctx context.Context, tx pgx.Tx, k [2]string) (OrderRecord, *DecisionRow, bool, error) {
-	rows, err := tx.Query(ctx, `SELECT `+pgDecisionCols+`,
+const chunkKeys = `WITH k (client, order_key) AS (SELECT * FROM unnest($1::text[], $2::text[]))`
+
+// pgStoredOrders reads the records the rollup holds for keys, in one query.
+func pgStoredOrders(ctx context.Context, tx pgx.Tx, keys [][2]string) (map[[2]string]OrderRecord, error) {
+	cl, ok := keyArrays(keys)
+	rows, err := tx.Query(ctx, chunkKeys+` SELECT ro.client, ro.order_key, ro.record FROM rollup_orders ro JOIN k USING (client, order_key)`, cl, ok)
+	if err != nil {
+		return nil, fmt.Errorf("store: rollup orders: %w", err)
+	}
+	defer rows.Close()
+	out := map[[2]string]OrderRecord{}
+	for rows.Next() {
+		var k [2]string
+		var enc string
+		if err := rows.Scan(&k[0], &k[1], &enc); err != nil {
+			return nil, fmt.Errorf("store: rollup orders: %w", err)
+		}
+		var r OrderRecord
+		if err := json.Unmarshal([]byte(enc), &r); err != nil {
+			return nil, fmt.Errorf("store: rollup order: %w", err)
+		}
+		out[k] = r
+	}
+	return out, rows.Err()
+}
+
+// assembledOrder is an order's record and its offering decision.
+type assembledOrder struct {
+	rec   OrderRecord
+	offer *DecisionRow
+}
+
+// pgAssembleOrders reads the decisions (each with its latest feedback and divergence),
+// administrations and claims of keys, one query each for the whole chunk, and assembles each
+// order's record; an order without a decision left (retention) is absent.
+func pgAssembleOrders(ctx context.Context, tx pgx.Tx, keys [][2]string) (map[[2]string]assembledOrder, error) {
+	cl, ok := keyArrays(keys)
+	rows, err := tx.Query(ctx, chunkKeys+` SELECT rc.client, rc.order_key, `+pgDecisionCols+`,
 		COALESCE(f.outcome, ''), COALESCE(f.reason_code, ''), f.outcome_at, f.received_at, COALESCE(f.suggestion_uuid, ''),
 		v.answers::text
-		FROM rollup_cards rc JOIN decisions d ON d.card_uuid = rc.card_uuid
+		FROM k JOIN rollup_cards rc USING (client, order_key)
+		JOIN decisions d ON d.card_uuid = rc.card_uuid
 		LEFT JOIN LATERAL (SELECT outcome, reason_code, suggestion_uuid, outcome_at, received_at FROM feedback f2
 			WHERE f2.card_uuid = d.card_uuid ORDER BY f2.outcome_at DESC, f2.received_at DESC LIMIT 1) f ON true
-		LEFT JOIN divergence v ON v.card_uuid = d.card_uuid
-		WHERE rc.client = $1 AND rc.order_key = $2`, k[0], k[1])
+		LEFT JOIN divergence v ON v.card_uuid = d.card_uuid`, cl, ok)
 	if err != nil {
-		return OrderRecord{}, nil, false, fmt.Errorf("store: rollup assemble: %w", err)
+		return nil, fmt.Errorf("store: rollup assemble: %w", err)
 	}
-	var drs []DecisionRow
+	drs := map[[2]string][]DecisionRow{}
 	divs := map[string][]Answer{}
 	for rows.Next() {
+		var k [2]string
 		var r DecisionRow
 		var fbAt, fbRecv *time.Time
 		var answers *string
 		dst, finish := pgScanDecision(&r.Decision)
+		dst = append([]any{&k[0], &k[1]}, dst...)
 		dst = append(dst, &r.Outcome, &r.ReasonCode, &fbAt, &fbRecv, &r.SuggestionUUID, &answers)
 		if err := rows.Scan(dst...); err != nil {
 			rows.Close()
-			return OrderRecord{}, nil, false, fmt.Errorf("store: rollup assemble: %w", err)
+			return nil, fmt.Errorf("store: rollup assemble: %w", err)
 		}
 		if err := finish(); err != nil {
 			rows.Close()
-			return OrderRecord{}, nil, false, err
+			return nil, err
 		}
 		if fbAt != nil {
 			r.FeedbackAt = fbAt.UTC()
@@ -274,65 +303,71 @@ func pgAssembleOrder(ctx context.Context, tx pgx.Tx, k [2]string) (OrderRecord, 
 			var as []Answer
 			if err := json.Unmarshal([]byte(*answers), &as); err != nil {
 				rows.Close()
-				return OrderRecord{}, nil, false, fmt.Errorf("store: rollup divergence: %w", err)
+				return nil, fmt.Errorf("store: rollup divergence: %w", err)
 			}
 			divs[r.Decision.CardUUID] = as
 		}
-		drs = append(drs, r)
+		drs[k] = append(drs[k], r)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return OrderRecord{}, nil, false, fmt.Errorf("store: rollup assemble: %w", err)
+		return nil, fmt.Errorf("store: rollup assemble: %w", err)
 	}
-	if len(drs) == 0 {
-		return OrderRecord{}, nil, false, nil
+	admins := map[[2]string][]Administration{}
+	ar, err := tx.Query(ctx, chunkKeys+` SELECT a.client, a.admin_key, a.order_key, a.product_id, a.status, a.at, a.imported_at
+		FROM k JOIN administrations a USING (client, order_key)`, cl, ok)
+	if err != nil {
+		return nil, fmt.Errorf("store: rollup administrations: %w", err)
 	}
-	var admins []Administration
-	var claims []Claim
-	if !strings.HasPrefix(k[1], "card:") {
-		ar, err := tx.Query(ctx, `SELECT client, admin_key, order_key, product_id, status, at, imported_at FROM administrations
-			WHERE client = $1 AND order_key = $2`, k[0], k[1])
-		if err != nil {
-			return OrderRecord{}, nil, false, fmt.Errorf("store: rollup administrations: %w", err)
+	for ar.Next() {
+		var a Administration
+		if err := ar.Scan(&a.Client, &a.Key, &a.OrderKey, &a.ProductID, &a.Status, &a.At, &a.ImportedAt); err != nil {
+			ar.Close()
+			return nil, fmt.Errorf("store: rollup administrations: %w", err)
 		}
-		for ar.Next() {
-			var a Administration
-			if err := ar.Scan(&a.Client, &a.Key, &a.OrderKey, &a.ProductID, &a.Status, &a.At, &a.ImportedAt); err != nil {
-				ar.Close()
-				return OrderRecord{}, nil, false, fmt.Errorf("store: rollup administrations: %w", err)
-			}
-			a.At, a.ImportedAt = a.At.UTC(), a.ImportedAt.UTC()
-			admins = append(admins, a)
-		}
-		ar.Close()
-		if err := ar.Err(); err != nil {
-			return OrderRecord{}, nil, false, fmt.Errorf("store: rollup administrations: %w", err)
-		}
-		cr, err := tx.Query(ctx, `SELECT client, claim_key, order_key, service_date, hcpcs, product_id, units, allowed_usd, paid_usd,
-			patient_usd, imported_at FROM claims WHERE client = $1 AND order_key = $2`, k[0], k[1])
-		if err != nil {
-			return OrderRecord{}, nil, false, fmt.Errorf("store: rollup claims: %w", err)
-		}
-		for cr.Next() {
-			var c Claim
-			if err := cr.Scan(&c.Client, &c.Key, &c.OrderKey, &c.ServiceDate, &c.HCPCS, &c.ProductID, &c.Units, &c.AllowedUSD, &c.PaidUSD,
-				&c.PatientUSD, &c.ImportedAt); err != nil {
-				cr.Close()
-				return OrderRecord{}, nil, false, fmt.Errorf("store: rollup claims: %w", err)
-			}
-			c.ServiceDate, c.ImportedAt = c.ServiceDate.UTC(), c.ImportedAt.UTC()
-			claims = append(claims, c)
-		}
-		cr.Close()
-		if err := cr.Err(); err != nil {
-			return OrderRecord{}, nil, false, fmt.Errorf("store: rollup claims: %w", err)
-		}
+		a.At, a.ImportedAt = a.At.UTC(), a.ImportedAt.UTC()
+		k := [2]string{a.Client, a.OrderKey}
+		admins[k] = append(admins[k], a)
 	}
-	recs := AssembleOrders(drs, admins, claims, divs, time.Time{}, time.Time{})
-	if len(recs) != 1 {
-		return OrderRecord{}, nil, false, fmt.Errorf("store: rollup: order assembled into %d records", len(recs))
+	ar.Close()
+	if err := ar.Err(); err != nil {
+		return nil, fmt.Errorf("store: rollup administrations: %w", err)
 	}
-	return recs[0], offeringDecision(drs), true, nil
+	claims := map[[2]string][]Claim{}
+	cr, err := tx.Query(ctx, chunkKeys+` SELECT c.client, c.claim_key, c.order_key, c.service_date, c.hcpcs, c.product_id, c.units,
+		c.allowed_usd, c.paid_usd, c.patient_usd, c.imported_at FROM k JOIN claims c USING (client, order_key)`, cl, ok)
+	if err != nil {
+		return nil, fmt.Errorf("store: rollup claims: %w", err)
+	}
+	for cr.Next() {
+		var c Claim
+		if err := cr.Scan(&c.Client, &c.Key, &c.OrderKey, &c.ServiceDate, &c.HCPCS, &c.ProductID, &c.Units, &c.AllowedUSD, &c.PaidUSD,
+			&c.PatientUSD, &c.ImportedAt); err != nil {
+			cr.Close()
+			return nil, fmt.Errorf("store: rollup claims: %w", err)
+		}
+		c.ServiceDate, c.ImportedAt = c.ServiceDate.UTC(), c.ImportedAt.UTC()
+		k := [2]string{c.Client, c.OrderKey}
+		claims[k] = append(claims[k], c)
+	}
+	cr.Close()
+	if err := cr.Err(); err != nil {
+		return nil, fmt.Errorf("store: rollup claims: %w", err)
+	}
+	out := map[[2]string]assembledOrder{}
+	for k, rs := range drs {
+		var as []Administration
+		var cs []Claim
+		if !strings.HasPrefix(k[1], "card:") {
+			as, cs = admins[k], claims[k]
+		}
+		recs := AssembleOrders(rs, as, cs, divs, time.Time{}, time.Time{})
+		if len(recs) != 1 {
+			return nil, fmt.Errorf("store: rollup: order assembled into %d records", len(recs))
+		}
+		out[k] = assembledOrder{rec: recs[0], offer: offeringDecision(rs)}
+	}
+	return out, nil
 }
 
 // pgLoadSlots reads rollup_slots for one transaction (or a reader: q is the pool).
