@@ -68,24 +68,45 @@ type medConcept struct {
 	Text string `json:"text"`
 }
 
-// classesOf returns the measured classes of a medication concept.
-func classesOf(vs *measures.ValueSet, c *medConcept) []measures.Class {
-	var idx []int
+// codings is the concept as the value set reads it.
+func (c *medConcept) codings() []measures.Coding {
+	out := make([]measures.Coding, 0, len(c.Coding))
 	for _, cd := range c.Coding {
-		code := ""
-		if cd.System == fhir.SystemRxNorm || cd.System == "" {
-			code = cd.Code
-		}
-		idx = vs.Match(idx, code, cd.Display)
+		out = append(out, measures.Coding{System: cd.System, Code: cd.Code, Display: cd.Display})
 	}
-	idx = vs.Match(idx, "", c.Text)
+	return out
+}
+
+// name is the concept as a prescriber reads it: its text, else its first display, else its
+// first code.
+func (c *medConcept) name() string {
+	if c.Text != "" {
+		return c.Text
+	}
+	for _, cd := range c.Coding {
+		if cd.Display != "" {
+			return cd.Display
+		}
+	}
+	for _, cd := range c.Coding {
+		if cd.Code != "" {
+			return cd.Code
+		}
+	}
+	return "a medication without a name"
+}
+
+// classesOf returns the measured classes of a medication concept, and whether the value set
+// could classify it at all (measures.ValueSet.Classify): an unknown concept may be of any class.
+func classesOf(vs *measures.ValueSet, c *medConcept) ([]measures.Class, bool) {
+	idx, known := vs.Classify(nil, c.codings(), c.Text)
 	var out []measures.Class
 	for _, i := range idx {
 		if cl := vs.Ingredient(i).Class; !containsClass(out, cl) {
 			out = append(out, cl)
 		}
 	}
-	return out
+	return out, known
 }
 
 func containsClass(cs []measures.Class, c measures.Class) bool {
@@ -190,6 +211,7 @@ func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceD
 	}
 	var orders []order
 	draftStatin := false
+	var unknown []string // drafts, list medications and fills the value set cannot classify
 	for _, raw := range draft {
 		var mr struct {
 			ResourceType              string     `json:"resourceType"`
@@ -199,9 +221,12 @@ func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceD
 		if json.Unmarshal(raw, &mr) != nil || mr.ResourceType != "MedicationRequest" {
 			continue
 		}
-		cls := classesOf(vs, &mr.MedicationCodeableConcept)
+		cls, known := classesOf(vs, &mr.MedicationCodeableConcept)
 		if len(cls) > 0 {
 			orders = append(orders, order{raw, mr.ID, cls})
+		}
+		if !known {
+			unknown = append(unknown, mr.MedicationCodeableConcept.name())
 		}
 		draftStatin = draftStatin || containsClass(cls, measures.ClassStatin)
 	}
@@ -213,8 +238,10 @@ func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceD
 		return nil // no fills known: nothing to measure
 	}
 	today := measures.Date(now.Year(), now.Month(), now.Day())
-	p := patientFacts(vs, data, dispenses)
 	year := now.Year()
+	p, unknownFills := patientFacts(vs, data, dispenses, measures.YearStart(year))
+	unknown = append(unknown, unknownFills...)
+	unknown = append(unknown, unclassifiedMeds(vs, data.meds)...)
 	var contract *scoring.Contract
 	if cov, ok := coverageFacts(data.coverages, data.patient, now); ok {
 		if k, ok := eng.reg.Classify(cov, now); ok {
@@ -228,6 +255,9 @@ func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceD
 		for _, m := range measures.Adherence {
 			if !containsClass(o.classes, m.Class()) {
 				continue
+			}
+			if m == measures.PDCRASA && containsClass(o.classes, measures.ClassSacubitril) {
+				continue // sacubitril/valsartan: the order itself excludes the patient from PDC-RASA (CMS D09)
 			}
 			td := measures.PDCToDate(p, year, m, today+1) // fills through today count
 			var gs *genericSwitch
@@ -243,7 +273,7 @@ func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceD
 		diabetesOrder := containsClass(o.classes, measures.ClassDiabetes) || containsClass(o.classes, measures.ClassInsulin) || containsClass(o.classes, measures.ClassAmylin)
 		if diabetesOrder && !supdDone && !draftStatin {
 			supdDone = true
-			if card := supdCard(p, data, oc.PatientID, year, today); card != nil {
+			if card := supdCard(p, data, oc.PatientID, year, today, unknown); card != nil {
 				gv := priceGap(card, contract, measures.SUPD, true, monthsLeft)
 				rec.addQuality(card, o.id, measures.SUPD, contract, gv)
 				cards = append(cards, *card)
@@ -429,7 +459,7 @@ type dispenseDoc struct {
 // patientFacts is the measures' view of the hook's patient: birth date, fills from the completed
 // dispenses, ESRD and the SUPD exclusions from the problem list. Hospice and inpatient stays are
 // not in a hook's data; the population run (valuerx measures) reads them from Encounters.
-func patientFacts(vs *measures.ValueSet, data *hookData, dispenses []json.RawMessage) *measures.Patient {
+func patientFacts(vs *measures.ValueSet, data *hookData, dispenses []json.RawMessage, jan1 measures.Day) (*measures.Patient, []string) {
 	p := &measures.Patient{BirthDate: measures.NoDay, DeathDate: measures.NoDay, EnrolledThrough: measures.NoDay}
 	var pat struct {
 		BirthDate string `json:"birthDate"`
@@ -439,6 +469,8 @@ func patientFacts(vs *measures.ValueSet, data *hookData, dispenses []json.RawMes
 			p.BirthDate = d
 		}
 	}
+	var unknown []string
+	var idx []int
 	for _, raw := range dispenses {
 		var d dispenseDoc
 		if json.Unmarshal(raw, &d) != nil || d.ResourceType != "MedicationDispense" || d.Status != "completed" {
@@ -453,18 +485,16 @@ func patientFacts(vs *measures.ValueSet, data *hookData, dispenses []json.RawMes
 			continue
 		}
 		supply := int(math.Round(*d.DaysSupply.Value))
-		for _, cd := range d.MedicationCodeableConcept.Coding {
-			code := ""
-			if cd.System == fhir.SystemRxNorm || cd.System == "" {
-				code = cd.Code
-			}
-			p.Fills = vs.Fills(p.Fills, day, supply, code, cd.Display+" "+d.MedicationCodeableConcept.Text)
+		var known bool
+		idx, known = vs.Classify(idx[:0], d.MedicationCodeableConcept.codings(), d.MedicationCodeableConcept.Text)
+		if !known && day >= jan1 {
+			unknown = append(unknown, d.MedicationCodeableConcept.name())
 		}
-		if len(d.MedicationCodeableConcept.Coding) == 0 {
-			p.Fills = vs.Fills(p.Fills, day, supply, "", d.MedicationCodeableConcept.Text)
+		for _, i := range idx {
+			ing := vs.Ingredient(i)
+			p.Fills = append(p.Fills, measures.Fill{Date: day, DaysSupply: supply, Ingredient: ing.Name, Class: ing.Class})
 		}
 	}
-	p.Fills = dedupeFills(p.Fills)
 	for _, code := range conditionCodes(data.conditions) {
 		switch {
 		case hasAnyPrefix(code, "N18.5", "N18.6", "Z99.2", "Z91.15", "I12.0", "I13.11", "I13.2", "N19"):
@@ -473,7 +503,27 @@ func patientFacts(vs *measures.ValueSet, data *hookData, dispenses []json.RawMes
 			p.SUPDExclusion = true
 		}
 	}
-	return p
+	return p, unknown
+}
+
+// unclassifiedMeds names the patient's active (or on-hold) MedicationRequests that the value set
+// cannot classify: any of them may be a statin (a brand or NDC the value set does not list).
+func unclassifiedMeds(vs *measures.ValueSet, meds []json.RawMessage) []string {
+	var out []string
+	for _, raw := range meds {
+		var mr struct {
+			ResourceType              string     `json:"resourceType"`
+			Status                    string     `json:"status"`
+			MedicationCodeableConcept medConcept `json:"medicationCodeableConcept"`
+		}
+		if json.Unmarshal(raw, &mr) != nil || mr.ResourceType != "MedicationRequest" || (mr.Status != "active" && mr.Status != "on-hold") {
+			continue
+		}
+		if _, known := classesOf(vs, &mr.MedicationCodeableConcept); !known {
+			out = append(out, mr.MedicationCodeableConcept.name())
+		}
+	}
+	return out
 }
 
 // activeStatin names a statin among the patient's active (or on-hold) MedicationRequests, "" when
@@ -489,7 +539,7 @@ func activeStatin(meds []json.RawMessage) string {
 		if json.Unmarshal(raw, &mr) != nil || mr.ResourceType != "MedicationRequest" || (mr.Status != "active" && mr.Status != "on-hold") {
 			continue
 		}
-		if !containsClass(classesOf(vs, &mr.MedicationCodeableConcept), measures.ClassStatin) {
+		if cls, _ := classesOf(vs, &mr.MedicationCodeableConcept); !containsClass(cls, measures.ClassStatin) {
 			continue
 		}
 		c := mr.MedicationCodeableConcept
@@ -510,26 +560,6 @@ func clipText(s string, n int) string {
 		return s
 	}
 	return strings.TrimSpace(string(r[:n])) + "…"
-}
-
-// dedupeFills drops a fill repeated for one dispense (two codings naming the same ingredient).
-func dedupeFills(fills []measures.Fill) []measures.Fill {
-	type key struct {
-		d   measures.Day
-		ing string
-		s   int
-	}
-	seen := map[key]int{}
-	out := fills[:0]
-	for _, f := range fills {
-		k := key{f.Date, f.Ingredient, f.DaysSupply}
-		seen[k]++
-		if seen[k] > 1 {
-			continue
-		}
-		out = append(out, f)
-	}
-	return out
 }
 
 func hasAnyPrefix(code string, prefixes ...string) bool {
@@ -731,7 +761,11 @@ func ninetyDaySupply(draft json.RawMessage) (json.RawMessage, bool) {
 // this year; nil otherwise. The suggestion is a new start: 30 days with three refills, so that
 // tolerance and the lipid response are checked (ACC/AHA 2018: lipid panel 4-12 weeks after
 // starting) before a 90-day supply; one fill is all SUPD counts.
-func supdCard(p *measures.Patient, data *hookData, patientID string, year int, today measures.Day) *cdshooks.Card {
+//
+// unknown names the drafts, list medications and this year's fills the value set cannot classify
+// (a brand or NDC it does not list): any may be a statin, so the card then neither says "no
+// statin" nor offers the create; it asks.
+func supdCard(p *measures.Patient, data *hookData, patientID string, year int, today measures.Day, unknown []string) *cdshooks.Card {
 	if p.BirthDate == measures.NoDay || p.ESRD || p.SUPDExclusion {
 		return nil
 	}
@@ -776,13 +810,32 @@ func supdCard(p *measures.Patient, data *hookData, patientID string, year int, t
 		evidence = "diabetes medication fills this year"
 	}
 	summary := fmt.Sprintf("Diabetes, age %d, no statin filled this year: guidelines recommend a moderate-intensity statin", age)
-	if listed != "" {
+	switch {
+	case listed != "":
 		summary = fmt.Sprintf("Diabetes, age %d: %s is on the medication list but not filled this year", age, listed)
+	case len(unknown) > 0:
+		summary = fmt.Sprintf("Diabetes, age %d: no statin recognised this year; check whether %s is a statin", age, clipText(unknown[0], 40))
 	}
 	card := cdshooks.NewCard(summary, cdshooks.IndicatorInfo, adherenceSource)
 	counted := measures.SUPDAt(p, year, today+1).InDenominator
 	var b strings.Builder
-	fmt.Fprintf(&b, "The patient has %s, is %d on January 1 and has no statin fill in %d. The ACC/AHA 2018 cholesterol guideline and the ADA Standards of Care recommend at least a moderate-intensity statin for adults with diabetes aged 40-75, whatever the LDL.\n\n", evidence, age, year)
+	if len(unknown) > 0 {
+		fmt.Fprintf(&b, "The patient has %s and is %d on January 1. No fill or medication this year is recognised as a statin, but %s could not be classified: ", evidence, age, plural(len(unknown), "medication", "medications"))
+		for i, u := range unknown {
+			if i == 3 {
+				fmt.Fprintf(&b, " and %d more", len(unknown)-3)
+				break
+			}
+			if i > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString(clipText(u, 60))
+		}
+		b.WriteString(". One of them may be a statin: check before adding one (no new statin is suggested while this is open).")
+	} else {
+		fmt.Fprintf(&b, "The patient has %s, is %d on January 1 and has no statin fill in %d.", evidence, age, year)
+	}
+	b.WriteString(" The ACC/AHA 2018 cholesterol guideline and the ADA Standards of Care recommend at least a moderate-intensity statin for adults with diabetes aged 40-75, whatever the LDL.\n\n")
 	if listed != "" {
 		fmt.Fprintf(&b, "%s is on the medication list: ask whether the patient takes it and where it is filled. A fill paid in cash or through a discount card reaches no pharmacy claim, so the measure does not see it; filling it through the plan does. No new statin is suggested: that would duplicate therapy.\n\n", listed)
 	}
@@ -794,7 +847,7 @@ func supdCard(p *measures.Patient, data *hookData, patientID string, year int, t
 	b.WriteString(". Moderate intensity: atorvastatin 10-20 mg, rosuvastatin 5-10 mg, simvastatin 20-40 mg, pravastatin 40-80 mg daily.")
 	card.Detail = b.String()
 	card.Extension = extension(adherenceExt{Measure: measures.SUPD.String(), Redeemable: true, InDenominator: &counted})
-	if patientID != "" && listed == "" {
+	if patientID != "" && listed == "" && len(unknown) == 0 {
 		// RxNorm 617310: atorvastatin 20 MG Oral Tablet (scoring/data/rxnorm_statins_glargine_seed.csv).
 		mr := map[string]any{
 			"resourceType": "MedicationRequest",
@@ -825,4 +878,12 @@ func supdCard(p *measures.Patient, data *hookData, patientID string, year int, t
 		}
 	}
 	return card
+}
+
+// plural is "1 medication", "3 medications".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
