@@ -20,7 +20,7 @@ import (
 const rollupVersion = 2
 
 // rollupChunk bounds the decisions, feedback items or queued orders one transaction folds.
-const rollupChunk = 2000
+const rollupChunk = 1000
 
 var cubeCols = func() []string {
 	c := []string{"cards", "no_card", "accepted", "overridden", "no_feedback", "on_best", "payer", "patient", "org"}
