@@ -103,6 +103,9 @@ type Config struct {
 	// Targets are the organisation's targets per contract and drug family, reported against the
 	// actuals by /analytics/report and the dashboard (package tracking).
 	Targets []tracking.Target
+	// MaxOutcomeOrders bounds the orders the dashboard's realised savings and divergence tab reads
+	// (it reads them all; default 250,000).
+	MaxOutcomeOrders int
 
 	// Analysts is who may read /analytics/* (analyst.go). Zero: nobody.
 	Analysts AnalystAuth
