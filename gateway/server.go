@@ -103,6 +103,9 @@ type Config struct {
 	// Targets are the organisation's targets per contract and drug family, reported against the
 	// actuals by /analytics/report and the dashboard (package tracking).
 	Targets []tracking.Target
+	// MaxOutcomeOrders bounds the orders the dashboard's realised savings and divergence tab reads
+	// (it reads them all; default 250,000).
+	MaxOutcomeOrders int
 
 	// MeasuresDir is the output directory of `valuerx measures` (rates.json, worklist.csv) that
 	// /analytics/measures shows; empty: the page says how to set it.
