@@ -560,3 +560,39 @@ func TestSUPDStatinOnTheList(t *testing.T) {
 		t.Errorf("card %q, %d suggestions\n%s", c.Summary, len(c.Suggestions), c.Detail)
 	}
 }
+
+// TestAdherenceFeedbackBooks: the EHR's feedback on an adherence card is accepted through the
+// real feedback endpoint (the card has its decision), and the programme's order record books
+// the accepted 90-day suggestion's expected quality value as the organisation's figure, under the
+// measure and as its own order.
+func TestAdherenceFeedbackBooks(t *testing.T) {
+	e := newEnv(t, withNow(time.Date(2026, time.July, 1, 15, 0, 0, 0, time.UTC)))
+	const atorva = "83367"
+	low := bundle(dispense(atorva, "atorvastatin", "2026-01-01", 30), dispense(atorva, "atorvastatin", "2026-02-10", 30),
+		dispense(atorva, "atorvastatin", "2026-03-25", 30), dispense(atorva, "atorvastatin", "2026-06-07", 30))
+	cards := adherenceCardsOf(t, e, withCoverage(t, orderSign(t, "1955-04-02", atorvastatinOrder(), low, bundle()), maCoverage()))
+	if len(cards) != 1 {
+		t.Fatalf("%d cards", len(cards))
+	}
+	fb, _ := json.Marshal(map[string]any{"feedback": []any{map[string]any{"card": cards[0].UUID, "outcome": "accepted",
+		"acceptedSuggestions": []any{map[string]any{"id": cards[0].Suggestions[0].UUID}}, "outcomeTimestamp": "2026-07-01T15:01:00Z"}}})
+	if s, out, _ := e.post("/cds-services/"+ServiceOrderSign+"/feedback", fb); s != http.StatusOK {
+		t.Fatalf("feedback: %d %s", s, out)
+	}
+	orders, err := e.store.Orders(context.Background(), time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, o := range orders {
+		if o.GroupID == "PDC-STA" {
+			found = true
+			if o.Outcome != "accepted" || o.OrgImpact != 238 || o.ContractID != "ma-capitation" {
+				t.Errorf("order record %+v", o)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no PDC-STA order among %+v", orders)
+	}
+}

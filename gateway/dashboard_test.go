@@ -170,3 +170,22 @@ func TestDashboardDrillDown(t *testing.T) {
 		t.Errorf("offset 3: %d %+v", st, d)
 	}
 }
+
+// The outcomes tab reads every order of its period: over the bound it says so instead (422, a
+// page naming the count), and under it shows the page.
+func TestDashboardOutcomesBounded(t *testing.T) {
+	e := analyticsEnv(t)
+	html := analystHeader()
+	html["Accept"] = "text/html"
+	if st, out, _ := e.do(http.MethodGet, "/analytics/dashboard/outcomes"+period, nil, html); st != http.StatusOK || !strings.Contains(string(out), `id="outcome-contracts"`) {
+		t.Fatalf("outcomes: %d", st)
+	}
+	e.gw.cfg.MaxOutcomeOrders = 3 // the period has 4
+	st, out, _ := e.do(http.MethodGet, "/analytics/dashboard/outcomes"+period, nil, html)
+	if st != http.StatusUnprocessableEntity || !strings.Contains(string(out), "this period and filter have 4 orders") || strings.Contains(string(out), `id="outcome-contracts"`) {
+		t.Errorf("outcomes over the bound: %d %s", st, out)
+	}
+	if st, _, _ := e.do(http.MethodGet, "/analytics/dashboard/outcomes"+period+"&contract=ma-capitation", nil, html); st != http.StatusOK {
+		t.Errorf("outcomes of one contract (1 order): %d", st)
+	}
+}

@@ -103,6 +103,13 @@ type Config struct {
 	// Targets are the organisation's targets per contract and drug family, reported against the
 	// actuals by /analytics/report and the dashboard (package tracking).
 	Targets []tracking.Target
+	// MaxOutcomeOrders bounds the orders the dashboard's realised savings and divergence tab reads
+	// (it reads them all; default 250,000).
+	MaxOutcomeOrders int
+
+	// MeasuresDir is the output directory of `valuerx measures` (rates.json, worklist.csv) that
+	// /analytics/measures shows; empty: the page says how to set it.
+	MeasuresDir string
 
 	// Analysts is who may read /analytics/* (analyst.go). Zero: nobody.
 	Analysts AnalystAuth
@@ -281,6 +288,7 @@ func (g *Gateway) routes() http.Handler {
 	analytics.HandleFunc("/dashboard/outcomes", g.handleDashboard(web.TabOutcomes)).Methods(http.MethodGet)
 	analytics.HandleFunc("/decisions/{card}", g.handleDecisionPage).Methods(http.MethodGet)
 	analytics.HandleFunc("/dashboard.css", g.handleDashboardCSS).Methods(http.MethodGet)
+	analytics.HandleFunc("/measures", g.handleMeasuresPage).Methods(http.MethodGet) // quality_page.go (adherence)
 	r.PathPrefix(comparePath).Handler(web.NewHandler(g.links, comparePath, g.log)).Methods(http.MethodGet, http.MethodHead)
 	for prefix, h := range g.cfg.Mounts {
 		r.PathPrefix(prefix).Handler(http.StripPrefix(prefix, h))

@@ -26,25 +26,6 @@ const pgRollupVersion = 1
 // rollupLockID keys the advisory lock of a refresh ("vrxroll" in ASCII).
 const rollupLockID = 0x767278726f6c6c
 
-var pgUpsertCubeSQL = func() string {
-	var set []string
-	for _, c := range cubeCols {
-		set = append(set, c+" = rollup_cube."+c+" + EXCLUDED."+c)
-	}
-	ph := make([]string, 9+len(cubeCols))
-	for i := range ph {
-		ph[i] = fmt.Sprintf("$%d", i+1)
-	}
-	return `INSERT INTO rollup_cube (` + cubeKeyCols + `, ` + strings.Join(cubeCols, ", ") + `) VALUES (` + strings.Join(ph, ",") + `)
-		ON CONFLICT (cube, grain, period, contract, arrangement, family, prescriber, location) DO UPDATE SET ` + strings.Join(set, ", ")
-}()
-
-const pgUpsertOrderSQL = `INSERT INTO rollup_orders (client, order_key, first_at, offer_card, offer_at, contract_id, group_id,
-	prescriber, location, record) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)
-	ON CONFLICT (client, order_key) DO UPDATE SET first_at = EXCLUDED.first_at, offer_card = EXCLUDED.offer_card,
-	offer_at = EXCLUDED.offer_at, contract_id = EXCLUDED.contract_id, group_id = EXCLUDED.group_id,
-	prescriber = EXCLUDED.prescriber, location = EXCLUDED.location, record = EXCLUDED.record`
-
 // RefreshRollups folds every decision, feedback item, import and divergence committed so far
 // into the rollup.
 func (p *Postgres) RefreshRollups(ctx context.Context) error {
@@ -170,6 +151,8 @@ func (p *Postgres) reassemble(ctx context.Context, tx pgx.Tx, keys [][2]string) 
 	}
 	cells := map[cubeKey]*cubeDelta{}
 	var writes pgx.Batch
+	var up orderRows
+	var gone [][2]string
 	for _, k := range keys {
 		old, hadOld := stored[k]
 		a, ok := assembled[k]
@@ -183,8 +166,7 @@ func (p *Postgres) reassemble(ctx context.Context, tx pgx.Tx, keys [][2]string) 
 			}
 		}
 		if !ok {
-			writes.Queue(`DELETE FROM rollup_orders WHERE client = $1 AND order_key = $2`, k[0], k[1])
-			writes.Queue(`DELETE FROM rollup_cards WHERE client = $1 AND order_key = $2`, k[0], k[1])
+			gone = append(gone, k)
 			continue
 		}
 		stored := rec
@@ -193,22 +175,22 @@ func (p *Postgres) reassemble(ctx context.Context, tx pgx.Tx, keys [][2]string) 
 		if err != nil {
 			return fmt.Errorf("store: rollup order: %w", err)
 		}
-		writes.Queue(pgUpsertOrderSQL, k[0], k[1], rec.FirstAt.UTC(), offer.Decision.CardUUID, offer.Decision.At.UTC(), rec.ContractID,
-			rec.GroupID, rec.Prescriber, rec.Location, string(enc))
+		up.add(k, rec, offer, string(enc))
+	}
+	if len(gone) > 0 {
+		cl, ok := keyArrays(gone)
+		writes.Queue(chunkKeys+` DELETE FROM rollup_orders ro USING k WHERE ro.client = k.client AND ro.order_key = k.order_key`, cl, ok)
+		writes.Queue(chunkKeys+` DELETE FROM rollup_cards rc USING k WHERE rc.client = k.client AND rc.order_key = k.order_key`, cl, ok)
+	}
+	if len(up.client) > 0 {
+		writes.Queue(pgUpsertOrdersSQL, up.client, up.key, up.firstAt, up.offerCard, up.offerAt, up.contract, up.group, up.prescriber,
+			up.location, up.record)
 	}
 	for k, slot := range slots.added {
 		writes.Queue(`INSERT INTO rollup_slots (kind, code, slot) VALUES ($1, $2, $3)`, k[0], k[1], slot)
 	}
-	for k, c := range cells {
-		args := []any{k.cube, k.grain, k.period, k.month, k.contract, k.arrangement, k.family, k.prescriber, k.location,
-			c.cards, c.noCard, c.accepted, c.overridden, c.noFeedback, c.onBest, c.payer, c.patient, c.org}
-		for _, n := range c.reasons {
-			args = append(args, n)
-		}
-		for _, n := range c.noCardReasons {
-			args = append(args, n)
-		}
-		writes.Queue(pgUpsertCubeSQL, args...)
+	if len(cells) > 0 {
+		writes.Queue(pgUpsertCubesSQL, cubeArgs(cells)...)
 	}
 	if writes.Len() == 0 {
 		return nil
@@ -217,6 +199,76 @@ func (p *Postgres) reassemble(ctx context.Context, tx pgx.Tx, keys [][2]string) 
 		return fmt.Errorf("store: rollup write: %w", err)
 	}
 	return nil
+}
+
+// orderRows are the rollup_orders rows of a chunk as column arrays: one upsert statement for all.
+type orderRows struct {
+	client, key, offerCard, contract, group, prescriber, location, record []string
+	firstAt, offerAt                                                      []time.Time
+}
+
+func (r *orderRows) add(k [2]string, rec OrderRecord, offer *DecisionRow, enc string) {
+	r.client, r.key = append(r.client, k[0]), append(r.key, k[1])
+	r.firstAt, r.offerCard, r.offerAt = append(r.firstAt, rec.FirstAt.UTC()), append(r.offerCard, offer.Decision.CardUUID), append(r.offerAt, offer.Decision.At.UTC())
+	r.contract, r.group, r.prescriber = append(r.contract, rec.ContractID), append(r.group, rec.GroupID), append(r.prescriber, rec.Prescriber)
+	r.location, r.record = append(r.location, rec.Location), append(r.record, enc)
+}
+
+const pgUpsertOrdersSQL = `INSERT INTO rollup_orders (client, order_key, first_at, offer_card, offer_at, contract_id, group_id,
+	prescriber, location, record)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::timestamptz[], $6::text[], $7::text[],
+		$8::text[], $9::text[], $10::text[])
+	ON CONFLICT (client, order_key) DO UPDATE SET first_at = EXCLUDED.first_at, offer_card = EXCLUDED.offer_card,
+	offer_at = EXCLUDED.offer_at, contract_id = EXCLUDED.contract_id, group_id = EXCLUDED.group_id,
+	prescriber = EXCLUDED.prescriber, location = EXCLUDED.location, record = EXCLUDED.record`
+
+// pgUpsertCubesSQL adds the deltas of many cells (one element of each array per cell) to the
+// cube in one statement; a chunk's cells are distinct, as ON CONFLICT DO UPDATE requires.
+var pgUpsertCubesSQL = func() string {
+	var set []string
+	for _, c := range cubeCols {
+		set = append(set, c+" = rollup_cube."+c+" + EXCLUDED."+c)
+	}
+	types := []string{"int", "int", "bigint", "bigint", "text", "text", "text", "text", "text"}
+	for range cubeCols {
+		types = append(types, "bigint")
+	}
+	ph := make([]string, len(types))
+	for i, ty := range types {
+		ph[i] = fmt.Sprintf("$%d::%s[]", i+1, ty)
+	}
+	return `INSERT INTO rollup_cube (` + cubeKeyCols + `, ` + strings.Join(cubeCols, ", ") + `) SELECT * FROM unnest(` +
+		strings.Join(ph, ", ") + `)
+		ON CONFLICT (cube, grain, period, contract, arrangement, family, prescriber, location) DO UPDATE SET ` + strings.Join(set, ", ")
+}()
+
+// cubeArgs are the column arrays of pgUpsertCubesSQL.
+func cubeArgs(cells map[cubeKey]*cubeDelta) []any {
+	n := len(cells)
+	cube, grain := make([]int32, 0, n), make([]int32, 0, n)
+	period, month := make([]int64, 0, n), make([]int64, 0, n)
+	text := make([][]string, 5)
+	meas := make([][]int64, len(cubeCols))
+	for k, c := range cells {
+		cube, grain = append(cube, int32(k.cube)), append(grain, int32(k.grain))
+		period, month = append(period, k.period), append(month, k.month)
+		for i, v := range []string{k.contract, k.arrangement, k.family, k.prescriber, k.location} {
+			text[i] = append(text[i], v)
+		}
+		vals := append([]int64{c.cards, c.noCard, c.accepted, c.overridden, c.noFeedback, c.onBest, c.payer, c.patient, c.org},
+			append(c.reasons[:], c.noCardReasons[:]...)...)
+		for i, v := range vals {
+			meas[i] = append(meas[i], v)
+		}
+	}
+	args := []any{cube, grain, period, month}
+	for _, t := range text {
+		args = append(args, t)
+	}
+	for _, m := range meas {
+		args = append(args, m)
+	}
+	return args
 }
 
 // keyArrays are keys as the two text arrays the chunk queries unnest.
