@@ -40,6 +40,8 @@ import (
 
 const (
 	keyDispenses = "dispenses"
+	// keyAllergies: the patient's AllergyIntolerances, read before a statin is offered as a create.
+	keyAllergies = "allergies"
 	// atRiskGapDays: an adherent patient with this many or fewer affordable gap days left is at risk.
 	atRiskGapDays = 14
 	// ninetyDays and refills90: the suggested dispenseRequest.
@@ -52,6 +54,8 @@ const (
 var (
 	dispensePrefetch = "MedicationDispense?patient={{context.patientId}}"
 	dispenseFetch    = "MedicationDispense?patient=Patient/{{context.patientId}}"
+	allergyPrefetch  = "AllergyIntolerance?patient={{context.patientId}}"
+	allergyFetch     = "AllergyIntolerance?patient=Patient/{{context.patientId}}"
 )
 
 // adherenceSource is the card source: the measure's steward and how CMS uses it. The topic is
@@ -230,7 +234,7 @@ func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceD
 		}
 		draftStatin = draftStatin || containsClass(cls, measures.ClassStatin)
 	}
-	if len(orders) == 0 {
+	if len(orders) == 0 || palliative(data.conditions) {
 		return nil
 	}
 	dispenses, ok := g.dispenses(ctx, req, oc, data)
@@ -265,7 +269,8 @@ func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceD
 				gs = &sw
 			}
 			if card := adherenceCard(o.raw, td, gs); card != nil {
-				gv := priceGap(card, contract, m, td.Redeemable, monthsLeft)
+				reachable := td.Redeemable && !tooLateThisYear(td)
+				gv := priceGap(card, contract, m, reachable, monthsLeft)
 				rec.addQuality(card, o.id, m, contract, gv)
 				cards = append(cards, *card)
 			}
@@ -273,7 +278,9 @@ func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceD
 		diabetesOrder := containsClass(o.classes, measures.ClassDiabetes) || containsClass(o.classes, measures.ClassInsulin) || containsClass(o.classes, measures.ClassAmylin)
 		if diabetesOrder && !supdDone && !draftStatin {
 			supdDone = true
-			if card := supdCard(p, data, oc.PatientID, year, today, unknown); card != nil {
+			als, alsKnown := g.allergies(ctx, req, oc, data)
+			cautions := findStatinCautions(vs, data, als, alsKnown)
+			if card := supdCard(p, data, oc.PatientID, year, today, unknown, cautions); card != nil {
 				gv := priceGap(card, contract, measures.SUPD, true, monthsLeft)
 				rec.addQuality(card, o.id, measures.SUPD, contract, gv)
 				cards = append(cards, *card)
@@ -352,6 +359,10 @@ func priceGap(card *cdshooks.Card, k *scoring.Contract, m measures.Measure, reac
 		if gv.Probability < 1 {
 			fmt.Fprintf(&b, ", × %s of such gaps closing", sharePct(gv.Probability))
 		}
+	case !reachable && m == measures.SUPD:
+		b.WriteString(": the gap cannot close this year, so no bonus, tier or Star value")
+	case !reachable && strings.Contains(card.Detail, notCountedThisYear):
+		b.WriteString(": the patient does not count in the measure this year, so no bonus, tier or Star value")
 	case !reachable:
 		b.WriteString(": 80 % cannot be reached this year, so no bonus, tier or Star value")
 	}
@@ -422,7 +433,18 @@ func (rc *recorder) addQuality(card *cdshooks.Card, draftID string, m measures.M
 // dispenses returns the patient's MedicationDispenses: the prefetch value when the client sent
 // one (null: none), else a search of the FHIR server when there is one.
 func (g *Gateway) dispenses(ctx context.Context, req *cdshooks.Request, oc *cdshooks.OrderContext, data *hookData) ([]json.RawMessage, bool) {
-	state, _, res, _, err := req.PrefetchResources(keyDispenses) // classified and split in one walk
+	return g.patientList(ctx, req, oc, data, keyDispenses, dispenseFetch)
+}
+
+// allergies returns the patient's AllergyIntolerances, as dispenses its fills; false when they
+// are not known (no prefetch, no server, or the search failed).
+func (g *Gateway) allergies(ctx context.Context, req *cdshooks.Request, oc *cdshooks.OrderContext, data *hookData) ([]json.RawMessage, bool) {
+	return g.patientList(ctx, req, oc, data, keyAllergies, allergyFetch)
+}
+
+// patientList reads a prefetch key of resources, else searches the FHIR server with fetch.
+func (g *Gateway) patientList(ctx context.Context, req *cdshooks.Request, oc *cdshooks.OrderContext, data *hookData, key, fetch string) ([]json.RawMessage, bool) {
+	state, _, res, _, err := req.PrefetchResources(key) // classified and split in one walk
 	switch state {
 	case cdshooks.PrefetchPresent:
 		if err != nil {
@@ -435,11 +457,11 @@ func (g *Gateway) dispenses(ctx context.Context, req *cdshooks.Request, oc *cdsh
 	if data.client == nil || oc.PatientID == "" {
 		return nil, false
 	}
-	q := strings.ReplaceAll(dispenseFetch, "{{context.patientId}}", oc.PatientID)
+	q := strings.ReplaceAll(fetch, "{{context.patientId}}", oc.PatientID)
 	res, err = data.client.Search(ctx, q)
 	atomic.AddInt64(&data.fetches, 1)
 	if err != nil {
-		g.log.Warn("dispenses not fetched", "hook", hookRef(req.HookInstance), "error", err.Error())
+		g.log.Warn(key+" not fetched", "hook", hookRef(req.HookInstance), "error", err.Error())
 		return nil, false
 	}
 	return res, true
@@ -643,6 +665,9 @@ func adherenceCard(draft json.RawMessage, td measures.ToDate, gs *genericSwitch)
 	noun := classNoun[td.Measure]
 	var summary, indicator string
 	switch {
+	case tooLateThisYear(td):
+		summary = fmt.Sprintf("%s fills cover %d %% of days since the first fill (goal 80 %%); not counted in the measure until next year", noun, pct)
+		indicator = cdshooks.IndicatorInfo
 	case adherent:
 		summary = fmt.Sprintf("%s fills cover %d %% of days this year (goal 80 %%): at risk, only %s without it", noun, pct, moreDays(td.GapDaysLeft))
 		indicator = cdshooks.IndicatorInfo
@@ -657,7 +682,10 @@ func adherenceCard(draft json.RawMessage, td measures.ToDate, gs *genericSwitch)
 	var b strings.Builder
 	fmt.Fprintf(&b, "**%s** (PQA %s, a CMS Part D Star Ratings measure): %d of %d days covered since the first fill this year (%s), proportion of days covered %.2f.",
 		td.Measure.Name(), td.Measure, td.Covered, td.Days, td.Index, td.PDC())
-	if !td.InDenominator {
+	switch {
+	case tooLateThisYear(td):
+		fmt.Fprintf(&b, " %s: the first fill (%s) is less than 91 days before the treatment period ends (%s), so the patient enters the measure next year at the earliest.", notCountedThisYear, td.Index, td.End)
+	case !td.InDenominator:
 		b.WriteString(" Not yet counted in the measure: it needs two fills on different dates this year, the first at least 91 days before the year ends.")
 	}
 	b.WriteString("\n\n")
@@ -691,6 +719,17 @@ func adherenceCard(draft json.RawMessage, td measures.ToDate, gs *genericSwitch)
 			cdshooks.UpdateAction("Change the dispense request to a 90-day supply with refills; everything else in the order unchanged", upd))
 	}
 	return card
+}
+
+// notCountedThisYear opens the detail sentence of a patient whose treatment period is too short.
+const notCountedThisYear = "Not counted in the measure this year"
+
+// tooLateThisYear: the first fill of the year is less than 91 days before the end of the
+// treatment period, so the patient cannot enter this year's denominator whatever happens next
+// (PQA: the index date at least 91 days before the end): closing the gap earns no outcome
+// payment this year (pharmacist review H7).
+func tooLateThisYear(td measures.ToDate) bool {
+	return td.Index != measures.NoDay && int(td.End-td.Index)+1 < measures.MinTreatmentDays
 }
 
 // moreDays is "1 more day", "6 more days".
@@ -765,7 +804,10 @@ func ninetyDaySupply(draft json.RawMessage) (json.RawMessage, bool) {
 // unknown names the drafts, list medications and this year's fills the value set cannot classify
 // (a brand or NDC it does not list): any may be a statin, so the card then neither says "no
 // statin" nor offers the create; it asks.
-func supdCard(p *measures.Patient, data *hookData, patientID string, year int, today measures.Day, unknown []string) *cdshooks.Card {
+//
+// cautions (an allergy or intolerance to a statin, pregnancy, established ASCVD) keep the card
+// but replace the create by a question, or, for ASCVD, by the high-intensity choice.
+func supdCard(p *measures.Patient, data *hookData, patientID string, year int, today measures.Day, unknown []string, cautions statinCautions) *cdshooks.Card {
 	if p.BirthDate == measures.NoDay || p.ESRD || p.SUPDExclusion {
 		return nil
 	}
@@ -815,6 +857,14 @@ func supdCard(p *measures.Patient, data *hookData, patientID string, year int, t
 		summary = fmt.Sprintf("Diabetes, age %d: %s is on the medication list but not filled this year", age, listed)
 	case len(unknown) > 0:
 		summary = fmt.Sprintf("Diabetes, age %d: no statin recognised this year; check whether %s is a statin", age, clipText(unknown[0], 40))
+	case cautions.allergy != "":
+		summary = fmt.Sprintf("Diabetes, age %d, no statin filled this year; statin allergy documented: review before any statin", age)
+	case cautions.intolerance != "":
+		summary = fmt.Sprintf("Diabetes, age %d, no statin filled this year; statin intolerance documented: review before any statin", age)
+	case cautions.pregnancy != "":
+		summary = fmt.Sprintf("Diabetes, age %d, no statin filled this year; pregnancy documented: statins are not started in pregnancy", age)
+	case cautions.ascvd != "":
+		summary = fmt.Sprintf("Diabetes and established ASCVD, age %d, no statin filled this year: guidelines recommend a high-intensity statin", age)
 	}
 	card := cdshooks.NewCard(summary, cdshooks.IndicatorInfo, adherenceSource)
 	counted := measures.SUPDAt(p, year, today+1).InDenominator
@@ -839,6 +889,20 @@ func supdCard(p *measures.Patient, data *hookData, patientID string, year int, t
 	if listed != "" {
 		fmt.Fprintf(&b, "%s is on the medication list: ask whether the patient takes it and where it is filled. A fill paid in cash or through a discount card reaches no pharmacy claim, so the measure does not see it; filling it through the plan does. No new statin is suggested: that would duplicate therapy.\n\n", listed)
 	}
+	switch {
+	case cautions.allergy != "":
+		fmt.Fprintf(&b, "A statin allergy or intolerance is documented: %s. No statin is suggested: confirm the reaction, and if a statin is still indicated choose the agent and dose (another statin, a low dose or alternate-day dosing), or a non-statin therapy.\n\n", cautions.allergy)
+	case cautions.intolerance != "":
+		fmt.Fprintf(&b, "A statin intolerance is documented: %s. No statin is suggested: confirm the history, and if a statin is still indicated choose the agent and dose (another statin, a low dose or alternate-day dosing), or a non-statin therapy. A documented statin-associated myopathy also removes the patient from the measure once coded (G72.0, M62.82).\n\n", cautions.intolerance)
+	case cautions.pregnancy != "":
+		fmt.Fprintf(&b, "Pregnancy is documented (%s). Statins are not started in pregnancy; no statin is suggested. Pregnancy (O00-O9A, Z33.1) removes the patient from the measure once coded.\n\n", cautions.pregnancy)
+	}
+	if cautions.ascvd != "" {
+		fmt.Fprintf(&b, "Established ASCVD is documented (%s): the ACC/AHA 2018 guideline and the ADA Standards of Care recommend a high-intensity statin (atorvastatin 40-80 mg or rosuvastatin 20-40 mg daily), not a moderate-intensity one. No order is suggested: choose the statin and dose.\n\n", cautions.ascvd)
+	}
+	if cautions.allergiesUnknown {
+		b.WriteString("The patient's allergies were not available to valuerx (no allergies prefetch, no FHIR server).\n\n")
+	}
 	b.WriteString("Before ordering, check the chart for statin intolerance or allergy, pregnancy or planned pregnancy, breastfeeding, active liver disease, rhabdomyolysis or myopathy, dialysis, hospice or palliative care: most are reasons not to start, and they remove the patient from the measure.\n\n")
 	b.WriteString("**Statin Use in Persons with Diabetes** (PQA SUPD, a CMS Part D Star Ratings measure) counts one statin fill in the year")
 	if !counted {
@@ -847,7 +911,7 @@ func supdCard(p *measures.Patient, data *hookData, patientID string, year int, t
 	b.WriteString(". Moderate intensity: atorvastatin 10-20 mg, rosuvastatin 5-10 mg, simvastatin 20-40 mg, pravastatin 40-80 mg daily.")
 	card.Detail = b.String()
 	card.Extension = extension(adherenceExt{Measure: measures.SUPD.String(), Redeemable: true, InDenominator: &counted})
-	if patientID != "" && listed == "" && len(unknown) == 0 {
+	if patientID != "" && listed == "" && len(unknown) == 0 && !cautions.ask() {
 		// RxNorm 617310: atorvastatin 20 MG Oral Tablet (scoring/data/rxnorm_statins_glargine_seed.csv).
 		mr := map[string]any{
 			"resourceType": "MedicationRequest",
@@ -886,4 +950,129 @@ func plural(n int, one, many string) string {
 		return "1 " + one
 	}
 	return fmt.Sprintf("%d %s", n, many)
+}
+
+// statinCautions are what the chart shows against a one-click statin start: each non-empty field
+// names the finding. The SUPD card still shows (the gap is real) but asks instead of creating.
+type statinCautions struct {
+	allergy          string // an active AllergyIntolerance to a statin: "atorvastatin (myalgia, CK 10x ULN)"
+	intolerance      string // T46.6X5- on the problem list, or a statin stopped for a muscle or other adverse reason
+	pregnancy        string // Z3A weeks of gestation, Z32.01 positive pregnancy test (O codes and Z33.1 exclude from SUPD)
+	ascvd            string // established atherosclerotic cardiovascular disease: high intensity is indicated
+	allergiesUnknown bool   // no allergies prefetch and none fetched
+}
+
+func (c statinCautions) ask() bool {
+	return c.allergy != "" || c.intolerance != "" || c.pregnancy != "" || c.ascvd != ""
+}
+
+// ascvdCodes: ICD-10-CM prefixes of clinical ASCVD (ACC/AHA 2018: acute coronary syndromes, history
+// of myocardial infarction, stable or unstable angina, coronary or other arterial
+// revascularisation, stroke, TIA, peripheral artery disease of atherosclerotic origin).
+var ascvdCodes = []string{"I20", "I21", "I22", "I23", "I24", "I25", "I63", "I65", "I66", "I69.3", "I70", "I73.9", "G45", "Z86.73", "Z95.1", "Z95.5", "Z98.61"}
+
+// stopReasonWords: a statin MedicationRequest stopped with a reason of these words is a
+// documented intolerance (statin-associated muscle symptoms, liver enzymes, allergy).
+var stopReasonWords = map[string]bool{"myalgia": true, "myalgias": true, "myopathy": true, "myositis": true, "rhabdomyolysis": true, "muscle": true,
+	"cramps": true, "ck": true, "cpk": true, "intolerance": true, "intolerant": true, "adverse": true, "allergy": true, "allergic": true,
+	"rash": true, "transaminases": true, "transaminitis": true, "hepatotoxicity": true, "side": true, "reaction": true}
+
+// findStatinCautions reads the allergies, problem list and medication history for reasons not to
+// start a statin with one click (pharmacist review Critical 3, H4, H5, H6).
+func findStatinCautions(vs *measures.ValueSet, data *hookData, allergies []json.RawMessage, allergiesKnown bool) statinCautions {
+	c := statinCautions{allergiesUnknown: !allergiesKnown}
+	for _, raw := range allergies {
+		var a struct {
+			ResourceType       string     `json:"resourceType"`
+			ClinicalStatus     medConcept `json:"clinicalStatus"`
+			VerificationStatus medConcept `json:"verificationStatus"`
+			Code               medConcept `json:"code"`
+			Reaction           []struct {
+				Manifestation []medConcept `json:"manifestation"`
+			} `json:"reaction"`
+		}
+		if json.Unmarshal(raw, &a) != nil || a.ResourceType != "AllergyIntolerance" {
+			continue
+		}
+		skip := false
+		for _, s := range a.ClinicalStatus.Coding {
+			skip = skip || s.Code == "inactive" || s.Code == "resolved"
+		}
+		for _, s := range a.VerificationStatus.Coding {
+			skip = skip || s.Code == "refuted" || s.Code == "entered-in-error"
+		}
+		if skip {
+			continue
+		}
+		cls, _ := classesOf(vs, &a.Code)
+		statin := containsClass(cls, measures.ClassStatin)
+		for _, w := range splitLower(a.Code.name()) {
+			statin = statin || w == "statin" || w == "statins" || strings.HasPrefix(w, "hmg")
+		}
+		if !statin || c.allergy != "" {
+			continue
+		}
+		c.allergy = a.Code.name()
+		var mans []string
+		for _, r := range a.Reaction {
+			for _, m := range r.Manifestation {
+				mans = append(mans, m.name())
+			}
+		}
+		if len(mans) > 0 {
+			c.allergy += " (" + clipText(strings.Join(mans, ", "), 60) + ")"
+		}
+	}
+	for _, code := range conditionCodes(data.conditions) {
+		switch {
+		case c.intolerance == "" && strings.HasPrefix(code, "T46.6X5"):
+			c.intolerance = code + " (adverse effect of an antihyperlipidemic drug) on the problem list"
+		case c.pregnancy == "" && (strings.HasPrefix(code, "Z3A") || strings.HasPrefix(code, "Z32.01")):
+			c.pregnancy = code + " on the problem list"
+		case c.ascvd == "" && hasAnyPrefix(code, ascvdCodes...):
+			c.ascvd = code
+		}
+	}
+	for _, raw := range data.meds {
+		var mr struct {
+			ResourceType              string     `json:"resourceType"`
+			Status                    string     `json:"status"`
+			StatusReason              medConcept `json:"statusReason"`
+			MedicationCodeableConcept medConcept `json:"medicationCodeableConcept"`
+		}
+		if c.intolerance != "" || json.Unmarshal(raw, &mr) != nil || mr.ResourceType != "MedicationRequest" || (mr.Status != "stopped" && mr.Status != "cancelled") {
+			continue
+		}
+		if cls, _ := classesOf(vs, &mr.MedicationCodeableConcept); !containsClass(cls, measures.ClassStatin) {
+			continue
+		}
+		reason := mr.StatusReason.Text
+		for _, cd := range mr.StatusReason.Coding {
+			reason += " " + cd.Display
+		}
+		for _, w := range splitLower(reason) {
+			if stopReasonWords[w] {
+				c.intolerance = clipText(mr.MedicationCodeableConcept.name(), 50) + " stopped (" + clipText(strings.TrimSpace(reason), 40) + ")"
+				break
+			}
+		}
+	}
+	return c
+}
+
+func splitLower(s string) []string {
+	return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return r < 'a' || r > 'z' })
+}
+
+// palliative: Z51.5 (encounter for palliative care) on the problem list. Adherence pushes and new
+// statin starts are not offered: goals of care come first, and stopping statins near the end of
+// life is evidence-based (Kutner et al., JAMA Intern Med 2015). The population run does not yet
+// exclude it from the measures (pharmacist review M2).
+func palliative(conds []json.RawMessage) bool {
+	for _, c := range conditionCodes(conds) {
+		if strings.HasPrefix(c, "Z51.5") {
+			return true
+		}
+	}
+	return false
 }

@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -181,6 +183,155 @@ func TestReviewProductsRecognised(t *testing.T) {
 				if *x.DaysCovered != c.want.covered || *x.Days != c.want.days {
 					t.Errorf("%s: %d of %d days covered, want %d of %d", m, *x.DaysCovered, *x.Days, c.want.covered, c.want.days)
 				}
+			}
+		})
+	}
+}
+
+// TestReviewStatinCautions: Critical 3, H4, H5, H6 and M2. A patient with diabetes, 60 on
+// January 1, metformin filled Jan 5 and Apr 5 (x90: Jan 5-Jul 3 covered, no PDC-DR card), no
+// statin: the SUPD gap stays on the card, but a documented allergy, intolerance, pregnancy or
+// ASCVD replaces the one-click moderate-intensity create by a question; palliative care gets no
+// adherence card at all.
+func TestReviewStatinCautions(t *testing.T) {
+	e := newEnv(t, withNow(time.Date(2026, time.July, 1, 15, 0, 0, 0, time.UTC)))
+	metformin := bundle(dispense("", "metformin hydrochloride 500 MG Oral Tablet", "2026-01-05", 90), dispense("", "metformin hydrochloride 500 MG Oral Tablet", "2026-04-05", 90))
+	allergy := func(status string) map[string]any {
+		return bundle(map[string]any{"resourceType": "AllergyIntolerance", "id": "al-1",
+			"clinicalStatus": map[string]any{"coding": []map[string]string{{"system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", "code": status}}},
+			"code":           map[string]any{"coding": []map[string]string{{"system": rxnormSys, "code": "83367", "display": "atorvastatin"}}, "text": "atorvastatin"},
+			"reaction":       []map[string]any{{"manifestation": []map[string]any{{"text": "myalgia, CK 10x ULN"}}}}})
+	}
+	stopped := activeMed(rxnormSys, "859749", "rosuvastatin calcium 10 MG Oral Tablet")
+	stopped["status"], stopped["statusReason"] = "stopped", map[string]any{"text": "myalgia"}
+	stoppedOther := activeMed(rxnormSys, "859749", "rosuvastatin calcium 10 MG Oral Tablet")
+	stoppedOther["status"], stoppedOther["statusReason"] = "stopped", map[string]any{"text": "patient moved"}
+	cases := []struct {
+		name      string
+		conds     []string
+		allergies any // nil: key left out
+		meds      map[string]any
+		card      bool
+		create    bool
+		summary   string
+		detail    string
+	}{
+		{"control: nothing documented, allergies prefetched empty", nil, bundle(), bundle(), true, true, "guidelines recommend a moderate-intensity statin", ""},
+		{"c39 active atorvastatin allergy", nil, allergy("active"), bundle(), true, false, "statin allergy documented", "atorvastatin (myalgia, CK 10x ULN)"},
+		{"resolved allergy does not block", nil, allergy("resolved"), bundle(), true, true, "moderate-intensity", ""},
+		{"allergies not known: create kept, said so", nil, nil, bundle(), true, true, "moderate-intensity", "allergies were not available"},
+		{"c40 T46.6X5A on the problem list", []string{"T46.6X5A"}, bundle(), bundle(), true, false, "statin intolerance documented", "T46.6X5A"},
+		{"c41 rosuvastatin stopped for myalgia", nil, bundle(), bundle(stopped), true, false, "statin intolerance documented", "stopped (myalgia)"},
+		{"a statin stopped for another reason does not block", nil, bundle(), bundle(stoppedOther), true, true, "moderate-intensity", ""},
+		{"c45 pregnancy coded Z3A.28 only", []string{"Z3A.28"}, bundle(), bundle(), true, false, "pregnancy documented", "Z3A.28"},
+		{"c44 pregnancy coded O: excluded from SUPD, no card", []string{"O24.410"}, bundle(), bundle(), false, false, "", ""},
+		{"c47 established ASCVD", []string{"I25.10", "I63.9"}, bundle(), bundle(), true, false, "high-intensity statin", "atorvastatin 40-80 mg or rosuvastatin 20-40 mg"},
+		{"c58 palliative care: no card", []string{"Z51.5"}, bundle(), bundle(), false, false, "", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			conds := []map[string]any{condition("E11.9")}
+			for _, code := range c.conds {
+				conds = append(conds, condition(code))
+			}
+			body := orderSign(t, "1965-03-14", medOrder(rxnormSys, "861007", "metformin hydrochloride 500 MG Oral Tablet"), metformin, bundle(conds...))
+			pf := map[string]any{"medications": c.meds}
+			if c.allergies != nil {
+				pf["allergies"] = c.allergies
+			}
+			body = withPrefetch(t, body, pf)
+			got := byMeasure(t, adherenceCardsOf(t, e, body))
+			s, ok := got["SUPD"]
+			if ok != c.card || len(got) != map[bool]int{true: 1, false: 0}[c.card] {
+				t.Fatalf("cards %v, want SUPD card %v only", got, c.card)
+			}
+			if !ok {
+				return
+			}
+			if hasCreate(s) != c.create || !strings.Contains(s.Summary, c.summary) || !strings.Contains(s.Detail, c.detail) {
+				t.Errorf("card %q create %v, want %q create %v, detail with %q\n%s", s.Summary, hasCreate(s), c.summary, c.create, c.detail, s.Detail)
+			}
+		})
+	}
+
+	// c13: palliative care, a statin order at PDC 0.34 (the c15 fills): no 90-day push either.
+	body := orderSign(t, "1952-08-19", atorvastatinOrder(), bundle(dispense("83367", "atorvastatin", "2026-01-05", 30), dispense("83367", "atorvastatin", "2026-04-01", 30)), bundle(condition("Z51.5")))
+	if cards := adherenceCardsOf(t, e, body); len(cards) != 0 {
+		t.Errorf("palliative care: %d adherence cards", len(cards))
+	}
+}
+
+// TestReviewAllergiesFetched: without an allergies prefetch the gateway searches the FHIR server
+// for the patient's AllergyIntolerances (as for dispenses) and withholds the create when one is a
+// statin; discovery declares the key.
+func TestReviewAllergiesFetched(t *testing.T) {
+	e := newEnv(t, withNow(time.Date(2026, time.July, 1, 15, 0, 0, 0, time.UTC)))
+	var searched string
+	fhirSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, "/AllergyIntolerance") {
+			http.NotFound(w, r)
+			return
+		}
+		searched = r.URL.RawQuery
+		w.Header().Set("Content-Type", "application/fhir+json")
+		w.Write([]byte(`{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"AllergyIntolerance","id":"a1","code":{"text":"Statins (HMG-CoA reductase inhibitors)"}}}]}`))
+	}))
+	defer fhirSrv.Close()
+	body := orderSign(t, "1965-03-14", metforminOrder(), bundle(), bundle(condition("E11.9")))
+	var m map[string]any
+	json.Unmarshal(body, &m)
+	m["fhirServer"] = fhirSrv.URL
+	body, _ = json.Marshal(m)
+	got := byMeasure(t, adherenceCardsOf(t, e, body))
+	s, ok := got["SUPD"]
+	if !ok || hasCreate(s) || !strings.Contains(s.Summary, "statin allergy documented") {
+		t.Fatalf("fetched allergy: card %v %q", ok, s.Summary)
+	}
+	if searched != "patient=Patient%2Fpat-adh" && searched != "patient=Patient/pat-adh" {
+		t.Errorf("searched %q", searched)
+	}
+	status, out, _ := e.do(http.MethodGet, "/cds-services", nil, map[string]string{"Authorization": "Bearer " + e.token("/cds-services")})
+	if status != http.StatusOK || !strings.Contains(string(out), `"allergies":"AllergyIntolerance?patient={{context.patientId}}"`) {
+		t.Errorf("discovery does not declare allergies: %d %s", status, out)
+	}
+}
+
+// TestReviewTooLateThisYear (H7): on December 2, a patient whose first statin fill of the year is
+// October 15 has a treatment period of Oct 15-Dec 31 = 17+30+31 = 78 days < 91: not in this
+// year's denominator whatever happens. Fills Oct 15 x30 (Oct 15-Nov 13) and Nov 25 x30: through
+// Dec 2, 38 of 49 days covered (78 %); the year needs ceil(0.8 x 78) = 63, 15 uncovered allowed,
+// 11 used, 4 left. The card says the patient is not counted this year, and the organisation
+// figure is the programme fee only ($1.50 for December), not the $230.50 of a counted patient.
+// Control: first fill Oct 1 (92 days): Oct 1 x30, Nov 12 x30, 51 of 63 days (81 %), at risk
+// with 6 days left: 0.6 x 381.67 + 1.50 = 230.50.
+func TestReviewTooLateThisYear(t *testing.T) {
+	e := newEnv(t, withNow(time.Date(2026, time.December, 2, 15, 0, 0, 0, time.UTC)))
+	const atorva = "83367"
+	cases := []struct {
+		name             string
+		fills            map[string]any
+		covered, days    int
+		summary          string
+		expected, closed float64
+	}{
+		{"c08 first fill Oct 15", bundle(dispense(atorva, "atorvastatin", "2026-10-15", 30), dispense(atorva, "atorvastatin", "2026-11-25", 30)), 38, 49,
+			"Statin fills cover 78 % of days since the first fill (goal 80 %); not counted in the measure until next year", 1.5, 0},
+		{"control: first fill Oct 1", bundle(dispense(atorva, "atorvastatin", "2026-10-01", 30), dispense(atorva, "atorvastatin", "2026-11-12", 30)), 51, 63,
+			"Statin fills cover 81 % of days this year (goal 80 %): at risk, only 6 more days without it", 230.5, 381.67},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cards := adherenceCardsOf(t, e, withCoverage(t, orderSign(t, "1955-04-02", atorvastatinOrder(), c.fills, bundle()), maCoverage()))
+			if len(cards) != 1 {
+				t.Fatalf("%d cards", len(cards))
+			}
+			x := ext(t, cards[0])
+			q, _ := qualityOf(t, cards[0])
+			if *x.DaysCovered != c.covered || *x.Days != c.days || cards[0].Summary != c.summary || q.Organisation.Expected != c.expected || q.Organisation.IfClosed != c.closed {
+				t.Errorf("%d of %d, %q, expected %v if closed %v\n%s", *x.DaysCovered, *x.Days, cards[0].Summary, q.Organisation.Expected, q.Organisation.IfClosed, cards[0].Detail)
+			}
+			if c.closed == 0 && (!strings.Contains(cards[0].Detail, "Not counted in the measure this year") || !strings.Contains(cards[0].Detail, "does not count in the measure this year, so no bonus")) {
+				t.Errorf("detail %s", cards[0].Detail)
 			}
 		})
 	}
