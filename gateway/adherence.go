@@ -275,7 +275,10 @@ func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceD
 				cards = append(cards, *card)
 			}
 		}
-		diabetesOrder := containsClass(o.classes, measures.ClassDiabetes) || containsClass(o.classes, measures.ClassInsulin) || containsClass(o.classes, measures.ClassAmylin)
+		diabetesOrder := false
+		for _, c := range o.classes {
+			diabetesOrder = diabetesOrder || c.SUPDDiabetes()
+		}
 		if diabetesOrder && !supdDone && !draftStatin {
 			supdDone = true
 			als, alsKnown := g.allergies(ctx, req, oc, data)
@@ -822,7 +825,7 @@ func supdCard(p *measures.Patient, data *hookData, patientID string, year int, t
 			continue
 		}
 		switch f.Class {
-		case measures.ClassDiabetes, measures.ClassInsulin, measures.ClassAmylin:
+		case measures.ClassDiabetes, measures.ClassInsulin, measures.ClassAmylin, measures.ClassSUPDOnly:
 			diabetesFill = true
 		case measures.ClassStatin:
 			statin = true

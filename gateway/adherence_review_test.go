@@ -336,3 +336,45 @@ func TestReviewTooLateThisYear(t *testing.T) {
 		})
 	}
 }
+
+// TestReviewSUPDDiabetesList (M9): an acarbose-only patient (c59: acarbose Jan 5 and Apr 5, no
+// diagnosis coded) has two diabetes medication fills on different dates for SUPD; an acarbose
+// order gets the SUPD card but no PDC-DR card (alpha-glucosidase inhibitors are not a PDC-DR
+// class). Bexagliflozin and tolbutamide are PDC-DR drugs: Jan 5 x30 and Apr 1 x30, 60 of 178 days.
+func TestReviewSUPDDiabetesList(t *testing.T) {
+	e := newEnv(t, withNow(time.Date(2026, time.July, 1, 15, 0, 0, 0, time.UTC)))
+	twice := func(name string, supply int) map[string]any {
+		return bundle(dispense("", name, "2026-01-05", supply), dispense("", name, "2026-04-01", supply))
+	}
+	cases := []struct {
+		name, drug string
+		supply     int
+		want       string
+	}{
+		{"c59 acarbose: SUPD, no PDC-DR", "acarbose 50 MG Oral Tablet", 90, "SUPD"},
+		{"miglitol", "miglitol 25 MG Oral Tablet", 90, "SUPD"},
+		{"bexagliflozin is PDC-DR", "bexagliflozin 20 MG Oral Tablet", 30, "PDC-DR,SUPD"},
+		{"tolbutamide is PDC-DR", "tolbutamide 500 MG Oral Tablet", 30, "PDC-DR,SUPD"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			body := withPrefetch(t, orderSign(t, "1965-03-14", medOrder("", "", c.drug), twice(c.drug, c.supply), bundle()), map[string]any{"allergies": bundle()})
+			got := byMeasure(t, adherenceCardsOf(t, e, body))
+			var ms []string
+			for _, m := range []string{"PDC-DR", "PDC-RASA", "PDC-STA", "SUPD"} {
+				if _, ok := got[m]; ok {
+					ms = append(ms, m)
+				}
+			}
+			if strings.Join(ms, ",") != c.want {
+				t.Fatalf("cards %v, want %s", ms, c.want)
+			}
+			if s := got["SUPD"]; !hasCreate(s) || !strings.Contains(s.Detail, "diabetes medication fills this year") {
+				t.Errorf("SUPD %q create %v", s.Summary, hasCreate(s))
+			}
+			if d, ok := got["PDC-DR"]; ok && (*ext(t, d).DaysCovered != 60 || *ext(t, d).Days != 178) {
+				t.Errorf("PDC-DR %d of %d", *ext(t, d).DaysCovered, *ext(t, d).Days)
+			}
+		})
+	}
+}

@@ -250,7 +250,7 @@ func adherence(p *Patient, year int, m Measure, jan1, end, before Day, scratch [
 // supd computes Statin Use in Persons with Diabetes.
 func supd(p *Patient, year int, jan1, end Day) Result {
 	r := Result{Measure: SUPD, Index: NoDay, End: end}
-	n, first := distinctDates(p.Fills, jan1, end, ClassDiabetes, ClassInsulin, ClassAmylin)
+	n, first := distinctDates(p.Fills, jan1, end, ClassDiabetes, ClassInsulin, ClassAmylin, ClassSUPDOnly)
 	r.Index = first
 	age := -1
 	if p.BirthDate != NoDay {

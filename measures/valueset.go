@@ -22,9 +22,16 @@ const (
 	ClassInsulin          // PDC-DR exclusion; SUPD denominator
 	ClassSacubitril       // PDC-RASA exclusion (sacubitril/valsartan)
 	ClassAmylin           // SUPD denominator only (pramlintide)
+	ClassSUPDOnly         // SUPD denominator only, not PDC-DR (alpha-glucosidase inhibitors)
 )
 
-var classNames = [...]string{"", "statin", "rasa", "diabetes", "insulin", "sacubitril", "amylin"}
+var classNames = [...]string{"", "statin", "rasa", "diabetes", "insulin", "sacubitril", "amylin", "supd-only"}
+
+// SUPDDiabetes reports whether c is a diabetes medication for SUPD (any class of the PQA SUPD
+// diabetes list: the PDC-DR classes, insulin, pramlintide, alpha-glucosidase inhibitors).
+func (c Class) SUPDDiabetes() bool {
+	return c == ClassDiabetes || c == ClassInsulin || c == ClassAmylin || c == ClassSUPDOnly
+}
 
 func (c Class) String() string {
 	if int(c) < len(classNames) {

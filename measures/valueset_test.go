@@ -60,9 +60,10 @@ func TestValueSetFile(t *testing.T) {
 			t.Errorf("%s has no source", ing.Name)
 		}
 	}
-	// The PQA lists summarised in valuesets/README.md: 7 statins, 19 RAS antagonists, 22 non-insulin
-	// diabetes ingredients (tirzepatide included).
-	if count[ClassStatin] != 7 || count[ClassRASA] != 19 || count[ClassDiabetes] != 22 {
+	// The PQA lists summarised in valuesets/README.md: 7 statins, 19 RAS antagonists, 26 non-insulin
+	// diabetes ingredients (tirzepatide, the three first-generation sulfonylureas and bexagliflozin
+	// included), 2 alpha-glucosidase inhibitors counted for SUPD only.
+	if count[ClassStatin] != 7 || count[ClassRASA] != 19 || count[ClassDiabetes] != 26 || count[ClassSUPDOnly] != 2 {
 		t.Errorf("class sizes %v", count)
 	}
 	for _, bad := range []string{
