@@ -167,15 +167,17 @@ func (c *Config) defaults() error {
 
 // Gateway is the valuerx HTTP service.
 type Gateway struct {
-	cfg      Config
-	log      *slog.Logger
-	router   *mux.Router // for route templates in logs (routeLabel)
-	services []serviceDef
-	byID     map[string]*serviceDef
-	resolver *resolver
-	metrics  *metrics
-	analysts *analysts
-	registry *prometheus.Registry
+	cfg    Config
+	log    *slog.Logger
+	router *mux.Router // for route templates in logs (routeLabel)
+	// outcomesSlot admits one outcomes report at a time (outcomes.go).
+	outcomesSlot chan struct{}
+	services     []serviceDef
+	byID         map[string]*serviceDef
+	resolver     *resolver
+	metrics      *metrics
+	analysts     *analysts
+	registry     *prometheus.Registry
 	// orderSecret keys orderKey (Config.OrderKeySecret, or random per process).
 	orderSecret []byte
 	handler     http.Handler
@@ -192,7 +194,7 @@ func New(cfg Config) (*Gateway, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	g := &Gateway{cfg: cfg, log: cfg.Logger, orderSecret: cfg.OrderKeySecret}
+	g := &Gateway{cfg: cfg, log: cfg.Logger, orderSecret: cfg.OrderKeySecret, outcomesSlot: make(chan struct{}, 1)}
 	if len(g.orderSecret) == 0 {
 		g.orderSecret = make([]byte, 32)
 		if _, err := rand.Read(g.orderSecret); err != nil {
