@@ -459,6 +459,10 @@ func (v *Verifier) Verify(ctx context.Context, token, audience string) (*Claims,
 		return nil, ids(&AuthError{Reason: ReasonJTIMissing})
 	case len(c.tenants) > 0 && !slices.Contains(c.tenants, claims.Tenant):
 		return nil, ids(&AuthError{Reason: ReasonTenant})
+	case !tenantShaped(claims.Tenant):
+		// Without an allowlist the tenant is still kept with every decision (as part of the
+		// client): an identifier, not text (a review stored "Jane-Doe-MBI-..." with markup).
+		return nil, ids(&AuthError{Reason: ReasonTenant})
 	}
 	if c.replay == ReplayReject {
 		// The entry must outlive every instant at which this token could
@@ -595,6 +599,14 @@ func jwtOr[T int64 | time.Duration](v, def T) T {
 		return def
 	}
 	return v
+}
+
+// tenantShaped reports whether a tenant claim is an identifier: at most 64 characters of
+// letters, digits and ". _ - : /" (ids, OIDs and URLs fit), or absent.
+func tenantShaped(t string) bool {
+	return len(t) <= 64 && !strings.ContainsFunc(t, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._-:/", r))
+	})
 }
 
 // loggableTag is a short hash of a caller's value, for logs that must tell repeats apart without

@@ -935,3 +935,23 @@ func TestAuthErrorKeepsCallerTextOut(t *testing.T) {
 		}
 	}
 }
+
+// A tenant claim is an identifier even without a tenants allowlist: text with spaces or markup,
+// or longer than 64 characters, is refused (it would be kept with every decision).
+func TestTenantClaimShape(t *testing.T) {
+	f := newJWTFixture(t)
+	v := f.verifier(t, nil)
+	for tenant, ok := range map[string]bool{
+		"org-1": true, "urn:oid:2.16.840.1.113883.3.1": true, "https://ehr.example/tenants/7": true,
+		"Jane Doe MBI 1EG4TE5MK73": false, "<b>x</b>": false, strings.Repeat("t", 65): false,
+	} {
+		tok := jwtMint(t, f.ec, jwtTestAud, map[string]any{"tenant": tenant})
+		_, err := v.Verify(context.Background(), tok, jwtTestAud)
+		if (err == nil) != ok {
+			t.Errorf("tenant %.30q: err %v, want accepted %v", tenant, err, ok)
+		}
+		if err != nil && jwtReason(err) != ReasonTenant {
+			t.Errorf("tenant %.30q: reason %q", tenant, jwtReason(err))
+		}
+	}
+}

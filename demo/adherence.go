@@ -163,3 +163,21 @@ func concept(system, code, display string) map[string]any {
 	}
 	return c
 }
+
+// AdherenceRoster is the payer's attribution roster of the adherence demo (the attribution CSV
+// format): the Medicare Advantage patients by MBI to the sample contract ma-capitation, whose
+// quality terms price their gaps, and the commercial patient by plan member id to
+// commercial-ppo. `valuerx measures -demo` uses it, so the demo's rates and worklist name the
+// same contracts and values as the demo's cards.
+func AdherenceRoster() []byte {
+	b := []byte("member_id,mbi,plan_member_id,contract,start,end\n")
+	for _, p := range adherencePatients {
+		switch p.Plan {
+		case "ma":
+			b = fmt.Appendf(b, "%s,%s,,ma-capitation,2024-01-01,\n", p.ID, p.MBI)
+		default:
+			b = fmt.Appendf(b, "%s,,PPO-%s,commercial-ppo,2024-01-01,\n", p.ID, p.ID)
+		}
+	}
+	return b
+}

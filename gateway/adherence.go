@@ -234,6 +234,9 @@ func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceD
 			if sw, ok := notes.generic(o.id); ok {
 				gs = &sw
 			}
+			if rec.qualitySuppressed(ctx, o.id, m, contract) {
+				continue // overridden for this order before (same measure and contract)
+			}
 			if card := adherenceCard(o.raw, td, gs); card != nil {
 				gv := priceGap(card, contract, m, td.Redeemable, monthsLeft)
 				rec.addQuality(card, o.id, m, contract, gv)
@@ -243,6 +246,9 @@ func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceD
 		diabetesOrder := containsClass(o.classes, measures.ClassDiabetes) || containsClass(o.classes, measures.ClassInsulin) || containsClass(o.classes, measures.ClassAmylin)
 		if diabetesOrder && !supdDone && !draftStatin {
 			supdDone = true
+			if rec.qualitySuppressed(ctx, o.id, measures.SUPD, contract) {
+				continue
+			}
 			if card := supdCard(p, data, oc.PatientID, year, today); card != nil {
 				gv := priceGap(card, contract, measures.SUPD, true, monthsLeft)
 				rec.addQuality(card, o.id, measures.SUPD, contract, gv)
@@ -358,6 +364,36 @@ func priceGap(card *cdshooks.Card, k *scoring.Contract, m measures.Measure, reac
 
 func sharePct(f float64) string { return fmt.Sprintf("%g %%", math.Round(f*1000)/10) }
 
+// qualityFingerprint identifies what an adherence or SUPD card advised on: the measure and the
+// contract.
+func qualityFingerprint(m measures.Measure, contractID string) string {
+	h := sha256.Sum256([]byte("quality\x00" + m.String() + "\x00" + contractID))
+	return hex.EncodeToString(h[:16])
+}
+
+// qualitySuppressed reports whether the clinician overrode this measure's card for this same
+// draft order (same client and patient) under the same contract: the card is not shown again,
+// as the cost cards are not (issue 10 item 7). A store that cannot answer suppresses nothing.
+func (rc *recorder) qualitySuppressed(ctx context.Context, draftID string, m measures.Measure, k *scoring.Contract) bool {
+	st := rc.g.cfg.Store
+	if st == nil || draftID == "" {
+		return false
+	}
+	contractID := ""
+	if k != nil {
+		contractID = k.ID
+	}
+	state, err := st.OrderState(ctx, rc.client, rc.g.orderKey(rc.client, rc.oc.PatientID, draftID+"#"+m.String()))
+	if err != nil {
+		return false
+	}
+	if state.Outcome == "overridden" && state.Fingerprint == qualityFingerprint(m, contractID) {
+		rc.g.metrics.suppressed.WithLabelValues(rc.svc.ID).Inc()
+		return true
+	}
+	return false
+}
+
 // addQuality records an adherence or SUPD card as a decision in the fields the cost cards use:
 // the measure stands where a drug family would (GroupID), the expected value of closing the gap
 // is the organisation's figure of the card and of its suggestion, and the order key is the draft
@@ -381,8 +417,7 @@ func (rc *recorder) addQuality(card *cdshooks.Card, draftID string, m measures.M
 	if gv != nil {
 		d.OrgImpact = gv.Expected
 	}
-	h := sha256.Sum256([]byte("quality\x00" + m.String() + "\x00" + d.ContractID))
-	d.Fingerprint = hex.EncodeToString(h[:16])
+	d.Fingerprint = qualityFingerprint(m, d.ContractID)
 	for _, s := range card.Suggestions {
 		d.Suggestions = append(d.Suggestions, store.Suggestion{UUID: s.UUID, OrgImpact: d.OrgImpact})
 	}

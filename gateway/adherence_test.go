@@ -596,3 +596,31 @@ func TestAdherenceFeedbackBooks(t *testing.T) {
 		t.Fatalf("no PDC-STA order among %+v", orders)
 	}
 }
+
+// TestAdherenceOverrideSuppresses: once the clinician overrides an adherence card for an order,
+// signing the same order again shows no adherence card (as for the cost cards); another order
+// still gets one.
+func TestAdherenceOverrideSuppresses(t *testing.T) {
+	e := newEnv(t, withNow(time.Date(2026, time.July, 1, 15, 0, 0, 0, time.UTC)))
+	const atorva = "83367"
+	low := bundle(dispense(atorva, "atorvastatin", "2026-01-01", 30), dispense(atorva, "atorvastatin", "2026-02-10", 30),
+		dispense(atorva, "atorvastatin", "2026-03-25", 30), dispense(atorva, "atorvastatin", "2026-06-07", 30))
+	body := orderSign(t, "1955-04-02", atorvastatinOrder(), low, bundle())
+	cards := adherenceCardsOf(t, e, body)
+	if len(cards) != 1 {
+		t.Fatalf("%d cards", len(cards))
+	}
+	fb, _ := json.Marshal(map[string]any{"feedback": []any{map[string]any{"card": cards[0].UUID, "outcome": "overridden", "outcomeTimestamp": "2026-07-01T15:01:00Z"}}})
+	if s, out, _ := e.post("/cds-services/"+ServiceOrderSign+"/feedback", fb); s != http.StatusOK {
+		t.Fatalf("feedback: %d %s", s, out)
+	}
+	if again := adherenceCardsOf(t, e, body); len(again) != 0 {
+		t.Errorf("the overridden card came back: %s", again[0].Summary)
+	}
+	other := atorvastatinOrder()
+	otherBody := orderSign(t, "1955-04-02", other, low, bundle())
+	otherBody = []byte(strings.Replace(string(otherBody), `"id":"draft-1"`, `"id":"draft-2"`, 1))
+	if got := adherenceCardsOf(t, e, otherBody); len(got) != 1 {
+		t.Errorf("another order: %d cards, want 1", len(got))
+	}
+}

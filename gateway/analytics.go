@@ -60,6 +60,12 @@ const (
 // PractitionerRole/{id}, FHIR ids).
 var prescriberRE = regexp.MustCompile(`^(Practitioner|PractitionerRole)/[A-Za-z0-9\-.]{1,64}$`)
 
+// The years a report may cover.
+const (
+	minReportYear = 2000
+	maxReportYear = 2100
+)
+
 // reportQuery is a parsed report request.
 type reportQuery struct {
 	filter   tracking.Filter
@@ -86,6 +92,11 @@ func (g *Gateway) parseReportQuery(r *http.Request) (reportQuery, error) {
 			return rq, errorf(KindInvalid, "report", "from must be a date (YYYY-MM-DD)", nil)
 		}
 		from = t
+	}
+	// Years a programme can have data for; beyond them the period's end (to + 1 day) or start
+	// leaves what a JSON time can hold, and the answer was a 500 (analytics review finding 6).
+	if from.Year() < minReportYear || to.AddDate(0, 0, -1).Year() > maxReportYear {
+		return rq, errorf(KindInvalid, "report", fmt.Sprintf("from and to must be dates from %d to %d", minReportYear, maxReportYear), nil)
 	}
 	if !to.After(from) {
 		return rq, errorf(KindInvalid, "report", "from must not be after to", nil)

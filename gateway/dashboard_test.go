@@ -45,6 +45,10 @@ func TestDashboardBadFilters(t *testing.T) {
 		{"?offset=-1", "offset must be a whole number"},
 		{"?offset=ten", "offset must be a whole number"},
 		{"?from=2026-02-30", "from must be a date"},
+		// Edge-of-calendar years made the JSON encoder fail (a 500): refused with a 400.
+		{"?to=9999-12-31", "from and to must be dates from 2000 to 2100"},
+		{"?from=9999-12-30&to=9999-12-31", "from and to must be dates from 2000 to 2100"},
+		{"?to=0000-06-01", "from and to must be dates from 2000 to 2100"},
 	} {
 		for _, path := range []string{"/analytics/report", "/analytics/report.csv", "/analytics/report/decisions", "/analytics/dashboard/families"} {
 			st, out, h := e.do(http.MethodGet, path+c.query, nil, analystHeader())
@@ -187,5 +191,27 @@ func TestDashboardOutcomesBounded(t *testing.T) {
 	}
 	if st, _, _ := e.do(http.MethodGet, "/analytics/dashboard/outcomes"+period+"&contract=ma-capitation", nil, html); st != http.StatusOK {
 		t.Errorf("outcomes of one contract (1 order): %d", st)
+	}
+}
+
+// The outcomes report reads the whole record: one is computed at a time and a second request is
+// answered at once with 503 and Retry-After rather than doubling the CPU and memory the hooks
+// need (analytics review finding 2). Every answer says nosniff.
+func TestOutcomesOneAtATime(t *testing.T) {
+	e := analyticsEnv(t)
+	e.gw.outcomesSlot <- struct{}{} // another report is being computed
+	for _, path := range []string{"/analytics/outcomes", "/analytics/outcomes.csv", "/analytics/divergence.csv"} {
+		st, out, h := e.do(http.MethodGet, path, nil, analystHeader())
+		if st != http.StatusServiceUnavailable || h.Get("Retry-After") == "" || !strings.Contains(string(out), "OperationOutcome") {
+			t.Errorf("%s while another runs: %d %v %s", path, st, h, out)
+		}
+	}
+	<-e.gw.outcomesSlot
+	st, out, h := e.do(http.MethodGet, "/analytics/outcomes", nil, analystHeader())
+	if st != http.StatusOK || h.Get("X-Content-Type-Options") != "nosniff" {
+		t.Fatalf("outcomes when free: %d %v %.200s", st, h, out)
+	}
+	if len(e.gw.outcomesSlot) != 0 {
+		t.Fatal("the outcomes slot was not released")
 	}
 }

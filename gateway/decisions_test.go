@@ -199,3 +199,40 @@ func TestOneDeadlinePerHook(t *testing.T) {
 		})
 	}
 }
+
+// The site on the decision record is the caller's text: only a relative Location/Organization/
+// PractitionerRole reference with a FHIR id of at most 64 characters is kept (the issue 16
+// review stored a megabyte of name, MBI and birth date from Encounter.location in the record and
+// its rollups).
+func TestDecisionSiteIsAReferenceOnly(t *testing.T) {
+	for _, c := range []struct{ ref, want string }{
+		{"Location/onc-infusion-1", "Location/onc-infusion-1"},
+		{"<script>x</script> John Smith MBI 1EG4TE5MK73 DOB 1948-09-17 Patient/pat-aco", ""},
+		{"Location/" + strings.Repeat("a", 65), ""},
+		{"https://ehr.example/fhir/Location/onc", ""},
+		{"Patient/pat-aco", ""},
+		{"Location/onc/_history/2", ""},
+	} {
+		e := newEnv(t)
+		var m map[string]any
+		_ = json.Unmarshal(e.demoRequest("aco-herceptin-order-select"), &m)
+		m["prefetch"].(map[string]any)["encounter"] = map[string]any{"resourceType": "Encounter",
+			"location": []any{map[string]any{"location": map[string]any{"reference": c.ref}}}}
+		body, _ := json.Marshal(m)
+		st, out, _ := e.post(serviceOf("order-select"), body)
+		if st != 200 {
+			t.Fatalf("%.40q: %d %s", c.ref, st, out)
+		}
+		cards := decodeResponse(t, out).Cards
+		if len(cards) == 0 {
+			t.Fatalf("%.40q: no card", c.ref)
+		}
+		d, err := e.store.Decision(context.Background(), cards[0].UUID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Location != c.want {
+			t.Errorf("Encounter.location %.40q: recorded %.80q, want %q", c.ref, d.Location, c.want)
+		}
+	}
+}

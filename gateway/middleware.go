@@ -175,6 +175,9 @@ func (g *Gateway) accessLog(next http.Handler) http.Handler {
 		_, _ = rand.Read(b[:])
 		id := hex.EncodeToString(b[:])
 		w.Header().Set("X-Request-Id", id)
+		// Every answer is JSON, CSV, HTML or an asset of a declared type: no browser may sniff
+		// one into something else (analytics review: JSON and the outcomes CSVs lacked it).
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), ctxRequestID, id)))
 		if sw.status == 0 {

@@ -206,19 +206,33 @@ func siteCandidates(req *cdshooks.Request, oc *cdshooks.OrderContext) []string {
 		}
 		if json.Unmarshal(raw, &enc) == nil && enc.ResourceType == "Encounter" {
 			for _, l := range enc.Location {
-				if l.Location.Reference != "" {
-					out = append(out, l.Location.Reference)
+				if ref, ok := siteRef(l.Location.Reference, "Location"); ok {
+					out = append(out, ref)
 				}
 			}
-			if enc.ServiceProvider != nil && enc.ServiceProvider.Reference != "" {
-				out = append(out, enc.ServiceProvider.Reference)
+			if enc.ServiceProvider != nil {
+				if ref, ok := siteRef(enc.ServiceProvider.Reference, "Organization"); ok {
+					out = append(out, ref)
+				}
 			}
 		}
 	}
-	if oc.UserType() == "PractitionerRole" {
-		out = append(out, oc.UserID)
+	if ref, ok := siteRef(oc.UserID, "PractitionerRole"); ok {
+		out = append(out, ref)
 	}
 	return out
+}
+
+// siteRef is ref as "Type/id" when it is a relative reference to a resource of type typ with a
+// FHIR id of at most 64 characters (R4's limit). The site is the caller's text and is kept in
+// the decision record and the dashboard: the issue 11/16 review stored a megabyte of name, MBI
+// and birth date from Encounter.location, fifteen times over in the rollups.
+func siteRef(ref, typ string) (string, bool) {
+	r := fhir.ParseReference(ref)
+	if r.Base != "" || r.Version != "" || r.Type != typ || r.ID == "" || len(r.ID) > 64 {
+		return "", false
+	}
+	return typ + "/" + r.ID, true
 }
 
 // ageOn is the patient's age in whole years on day, from Patient.birthDate; -1 when unknown.

@@ -116,7 +116,7 @@ func TestProgrammeRecordThroughTheGateway(t *testing.T) {
 	}
 
 	nd := `{"resourceType":"MedicationAdministration","id":"ma-1","status":"completed","subject":{"reference":"Patient/pat-aco"},` +
-		`"request":{"reference":"MedicationRequest/draft-herceptin-pat-aco"},"effectiveDateTime":"2026-02-20T10:00:00Z",` +
+		`"request":{"reference":"MedicationRequest/draft-herceptin-pat-aco"},"effectiveDateTime":"` + time.Now().UTC().Format(time.RFC3339) + `",` + // given after the card: counts (store.AdministrationCounts)
 		`"medicationCodeableConcept":{"coding":[{"system":"http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets","code":"Q5146"}]}}` + "\n"
 	res, err := imports.ImportAdministrations(ctx, strings.NewReader(nd), e.store, imports.AdministrationOptions{
 		Joiner: imports.Joiner{Secret: e.gw.orderSecret, Client: e.signer.Issuer}, Catalog: testCatalog(t)})

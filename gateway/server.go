@@ -107,6 +107,10 @@ type Config struct {
 	// (it reads them all; default 250,000).
 	MaxOutcomeOrders int
 
+	// MeasuresDir is the output directory of `valuerx measures` (rates.json, worklist.csv) that
+	// /analytics/measures shows; empty: the page says how to set it.
+	MeasuresDir string
+
 	// Analysts is who may read /analytics/* (analyst.go). Zero: nobody.
 	Analysts AnalystAuth
 	// MetricsOnGateway serves /metrics on the gateway's listener behind analyst authentication
@@ -163,15 +167,17 @@ func (c *Config) defaults() error {
 
 // Gateway is the valuerx HTTP service.
 type Gateway struct {
-	cfg      Config
-	log      *slog.Logger
-	router   *mux.Router // for route templates in logs (routeLabel)
-	services []serviceDef
-	byID     map[string]*serviceDef
-	resolver *resolver
-	metrics  *metrics
-	analysts *analysts
-	registry *prometheus.Registry
+	cfg    Config
+	log    *slog.Logger
+	router *mux.Router // for route templates in logs (routeLabel)
+	// outcomesSlot admits one outcomes report at a time (outcomes.go).
+	outcomesSlot chan struct{}
+	services     []serviceDef
+	byID         map[string]*serviceDef
+	resolver     *resolver
+	metrics      *metrics
+	analysts     *analysts
+	registry     *prometheus.Registry
 	// orderSecret keys orderKey (Config.OrderKeySecret, or random per process).
 	orderSecret []byte
 	handler     http.Handler
@@ -188,7 +194,7 @@ func New(cfg Config) (*Gateway, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	g := &Gateway{cfg: cfg, log: cfg.Logger, orderSecret: cfg.OrderKeySecret}
+	g := &Gateway{cfg: cfg, log: cfg.Logger, orderSecret: cfg.OrderKeySecret, outcomesSlot: make(chan struct{}, 1)}
 	if len(g.orderSecret) == 0 {
 		g.orderSecret = make([]byte, 32)
 		if _, err := rand.Read(g.orderSecret); err != nil {
@@ -284,6 +290,7 @@ func (g *Gateway) routes() http.Handler {
 	analytics.HandleFunc("/dashboard/outcomes", g.handleDashboard(web.TabOutcomes)).Methods(http.MethodGet)
 	analytics.HandleFunc("/decisions/{card}", g.handleDecisionPage).Methods(http.MethodGet)
 	analytics.HandleFunc("/dashboard.css", g.handleDashboardCSS).Methods(http.MethodGet)
+	analytics.HandleFunc("/measures", g.handleMeasuresPage).Methods(http.MethodGet) // quality_page.go (adherence)
 	r.PathPrefix(comparePath).Handler(web.NewHandler(g.links, comparePath, g.log)).Methods(http.MethodGet, http.MethodHead)
 	for prefix, h := range g.cfg.Mounts {
 		r.PathPrefix(prefix).Handler(http.StripPrefix(prefix, h))

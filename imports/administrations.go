@@ -71,7 +71,27 @@ var (
 	ErrNoRequest         = errors.New("no-medication-request")
 	ErrNoTime            = errors.New("no-or-bad-effective-time")
 	ErrNotJSON           = errors.New("not-json")
+	// ErrTimeBefore2000 and ErrTimeFuture refuse an effective time no order valuerx advised on
+	// can have: before 2000 (0001-01-01 is a placeholder, not a dose), or after the import plus
+	// store.AdministrationSkew. Those in between still count only inside their order's window
+	// (store.AdministrationCounts), which the import cannot see.
+	ErrTimeBefore2000 = errors.New("effective-time-before-2000")
+	ErrTimeFuture     = errors.New("effective-time-in-future")
 )
+
+// EarliestPlausible is the earliest date an imported administration or claim line may carry.
+var EarliestPlausible = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// plausibleTime refuses a time before EarliestPlausible or after now plus the skew.
+func plausibleTime(at, now time.Time) error {
+	switch {
+	case at.Before(EarliestPlausible):
+		return ErrTimeBefore2000
+	case at.After(now.Add(store.AdministrationSkew)):
+		return ErrTimeFuture
+	}
+	return nil
+}
 
 // DecodeAdministration reads one NDJSON line. A MedicationAdministration without an id, a
 // Patient subject, a MedicationRequest request or an effective time cannot be joined or dated
@@ -179,6 +199,9 @@ func ImportAdministrations(ctx context.Context, r io.Reader, st store.Store, o A
 		}
 		res.Read++
 		a, err := DecodeAdministration(line)
+		if err == nil {
+			err = plausibleTime(a.At, imported)
+		}
 		if err != nil {
 			res.skip(err.Error(), nd.Line())
 			continue

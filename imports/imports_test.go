@@ -179,3 +179,39 @@ func TestImportClaims(t *testing.T) {
 		t.Fatalf("a header without the required columns: %v", err)
 	}
 }
+
+// TestImportAdministrationsDates: the card of p1's order mr1 is at 2026-02-15 10:00, the import
+// at 2026-04-15 10:00. Of seven completed administrations, 1990-01-01 and 0001-01-01 are refused
+// (before 2000), 9999-12-31 and 10:20 on the import's day (20 minutes ahead, past the 10-minute
+// skew) refused (in the future): 7 read, 3 recorded. Of those, 2026-02-10 is five days before
+// the card: recorded, but out of the order's window; 2026-02-14 (a date the day before the
+// card's, as an EHR a day behind UTC writes it) and 10:05 on the import's day count: the order
+// shows 2 administrations, 1 out of window.
+func TestImportAdministrationsDates(t *testing.T) {
+	s := openStore(t)
+	ctx := context.Background()
+	decision(t, s, "c1", "p1", "mr1")
+	ma := func(id, when string) string {
+		return `{"resourceType":"MedicationAdministration","id":"` + id + `","status":"completed","subject":{"reference":"Patient/p1"},` +
+			`"request":{"reference":"MedicationRequest/mr1"},"effectiveDateTime":"` + when + `"}`
+	}
+	lines := []string{ma("d1", "1990-01-01"), ma("d2", "0001-01-01"), ma("d3", "9999-12-31"), ma("d4", "2026-04-15T10:20:00Z"),
+		ma("d5", "2026-04-15T10:05:00Z"), ma("d6", "2026-02-10"), ma("d7", "2026-02-14")}
+	opts := imports.AdministrationOptions{Joiner: joiner, Now: func() time.Time { return time.Date(2026, 4, 15, 10, 0, 0, 0, time.UTC) }}
+	res, err := imports.ImportAdministrations(ctx, strings.NewReader(strings.Join(lines, "\n")+"\n"), s, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Read != 7 || res.Recorded != 3 || res.Skipped["effective-time-before-2000"] != 2 || res.Skipped["effective-time-in-future"] != 2 ||
+		res.FirstSkipped["effective-time-in-future"] != 3 {
+		t.Fatalf("result = %s", res)
+	}
+	orders, err := s.Orders(ctx, time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(orders) != 1 || orders[0].Administrations != 2 || orders[0].AdministrationsOutOfWindow != 1 ||
+		!orders[0].FirstAdministeredAt.Equal(time.Date(2026, 2, 14, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("orders = %+v, want 2 administrations from 2026-02-14, 1 out of window", orders)
+	}
+}

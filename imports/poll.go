@@ -63,6 +63,10 @@ func (p *Poller) Poll(ctx context.Context) (Result, error) {
 		if a.LastUpdated.After(newest) {
 			newest = a.LastUpdated
 		}
+		if err := plausibleTime(a.At, start); err != nil {
+			res.skip(err.Error(), i+1) // still seen: the poll goes on past it
+			continue
+		}
 		batch = append(batch, store.Administration{Client: p.Joiner.Client, OrderKey: p.Joiner.order(a.PatientID, a.RequestID),
 			Key: p.Joiner.own("MedicationAdministration", a.ID), ProductID: productOf(p.Catalog, a.Codings), Status: a.Status,
 			At: a.At, ImportedAt: start})

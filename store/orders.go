@@ -32,8 +32,8 @@ type DecisionRow struct {
 // an order key (no draft order id) is an order of its own.
 func AssembleOrders(rows []DecisionRow, admins []Administration, claims []Claim, divs map[string][]Answer, from, to time.Time) []OrderRecord {
 	type acc struct {
-		first, deciding, latest, sign *DecisionRow
-		cards                         int
+		first, firstCard, deciding, latest, sign *DecisionRow
+		cards                                    int
 	}
 	orders := map[[2]string]*acc{}
 	keys := make([][2]string, 0)
@@ -61,35 +61,23 @@ func AssembleOrders(rows []DecisionRow, admins []Administration, claims []Claim,
 		}
 		if d.NoCardReason == "" {
 			a.cards++
+			if a.firstCard == nil || d.At.Before(a.firstCard.Decision.At) {
+				a.firstCard = r
+			}
 			if a.deciding == nil || decidesRow(r, a.deciding) {
 				a.deciding = r
 			}
 		}
 	}
-	type given struct {
-		n       int
-		product string
-		first   time.Time
-		last    time.Time
-	}
-	adm := map[[2]string]*given{}
+	// Completed administrations per order, counted below only inside the order's window
+	// (AdministrationCounts).
+	adm := map[[2]string][]Administration{}
 	for _, x := range admins {
 		if x.Status != "completed" {
 			continue
 		}
 		k := [2]string{x.Client, x.OrderKey}
-		g := adm[k]
-		if g == nil {
-			g = &given{first: x.At}
-			adm[k] = g
-		}
-		g.n++
-		if x.At.Before(g.first) {
-			g.first = x.At
-		}
-		if !x.At.Before(g.last) {
-			g.last, g.product = x.At, x.ProductID
-		}
+		adm[k] = append(adm[k], x)
 	}
 	type paid struct {
 		n             int
@@ -174,8 +162,25 @@ func AssembleOrders(rows []DecisionRow, admins []Administration, claims []Claim,
 				}
 			}
 		}
-		if g := adm[[2]string{d.Client, d.OrderKey}]; g != nil && d.OrderKey != "" {
-			o.Administrations, o.AdministeredProductID, o.FirstAdministeredAt = g.n, g.product, g.first
+		if as := adm[[2]string{d.Client, d.OrderKey}]; len(as) > 0 && d.OrderKey != "" {
+			since := a.first.Decision.At
+			if a.firstCard != nil {
+				since = a.firstCard.Decision.At
+			}
+			var last time.Time
+			for _, x := range as {
+				if !AdministrationCounts(x, since) {
+					o.AdministrationsOutOfWindow++
+					continue
+				}
+				o.Administrations++
+				if o.FirstAdministeredAt.IsZero() || x.At.Before(o.FirstAdministeredAt) {
+					o.FirstAdministeredAt = x.At
+				}
+				if !x.At.Before(last) {
+					last, o.AdministeredProductID = x.At, x.ProductID
+				}
+			}
 		}
 		if p := cl[[2]string{d.Client, d.OrderKey}]; p != nil && d.OrderKey != "" {
 			// Sums of float dollars, to the cent as claims are paid.
@@ -194,6 +199,27 @@ func AssembleOrders(rows []DecisionRow, admins []Administration, claims []Claim,
 		return a.OrderedProductID < b.OrderedProductID
 	})
 	return out
+}
+
+// AdministrationSkew is how far past its import an administration's time may lie and still be
+// taken as given (clocks of the EHR and of valuerx differ by seconds to minutes, not more).
+const AdministrationSkew = 10 * time.Minute
+
+// AdministrationCounts reports whether a completed administration joined to an order whose
+// first card (or, without one, first decision) was at since counts as given (README "The
+// programme report", realised savings): only between the order and its import. It may not lie
+// before the UTC day before the card's (a FHIR effectiveDateTime may be a date without a time,
+// read as midnight UTC, and the EHR's local date may be a day behind UTC), nor after its own
+// import plus AdministrationSkew (a dose cannot be given after the export that reports it). An
+// administration imported without an import time (none are: the imports set it) is bounded
+// below only. Anything else, a 1990 dose for a draft order of 2026, is not this order's dose
+// and would book savings valuerx did not make.
+func AdministrationCounts(x Administration, since time.Time) bool {
+	lo := since.UTC().Truncate(24*time.Hour).AddDate(0, 0, -1)
+	if x.At.Before(lo) {
+		return false
+	}
+	return x.ImportedAt.IsZero() || !x.At.After(x.ImportedAt.Add(AdministrationSkew))
 }
 
 func optionFor(opts []Option, product string) (Option, bool) {

@@ -256,10 +256,13 @@ type OrderRecord struct {
 	SignedProductID string
 	SignedAt        time.Time
 	// AdministeredProductID is the product of the latest completed administration joined to the
-	// order, Administrations how many completed ones there are.
-	AdministeredProductID string
-	Administrations       int
-	FirstAdministeredAt   time.Time
+	// order, Administrations how many completed ones there are, both counting only those dated
+	// inside the order's window (AdministrationCounts); AdministrationsOutOfWindow are the
+	// completed ones dated outside it, which count for nothing.
+	AdministeredProductID      string
+	Administrations            int
+	FirstAdministeredAt        time.Time
+	AdministrationsOutOfWindow int
 	// ClaimLines, PaidUSD and AllowedUSD sum the paid claim lines joined to the order.
 	ClaimLines int
 	PaidUSD    float64

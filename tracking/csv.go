@@ -145,7 +145,7 @@ func WriteDivergenceCSV(w io.Writer, rep Outcomes) error {
 // "family" and "month" (YYYY-MM, UTC) lines; targets as in CSVHeader.
 var OutcomesCSVHeader = []string{"level", "contract", "arrangement", "family", "month", "orders", "cards", "noCard", "accepted",
 	"projectedPayerSavedPerYearUSD", "projectedPatientSavedPerYearUSD", "projectedOrgImpactPerYearUSD", "signed", "administered", "paid",
-	"realisedOrders", "realisedSwitched", "realisedUnpriced", "realisedPayerSavedPerYearUSD", "realisedPatientSavedPerYearUSD",
+	"realisedOrders", "realisedSwitched", "realisedUnpriced", "realisedOverridden", "realisedUnanswered", "realisedPayerSavedPerYearUSD", "realisedPatientSavedPerYearUSD",
 	"realisedOrgImpactPerYearUSD", "paidUSD", "newStarts", "newStartsBiosimilar", "biosimilarShareNewStarts", "targets"}
 
 // WriteOutcomesCSV writes rep's outcome rows as CSV (header first), formula cells defused.
@@ -159,7 +159,8 @@ func WriteOutcomesCSV(w io.Writer, rep Outcomes) error {
 			strconv.Itoa(r.Orders), strconv.Itoa(r.Cards), strconv.Itoa(r.NoCard), strconv.Itoa(r.Accepted),
 			money(r.ProjectedPayerSavedPerYearUSD), money(r.ProjectedPatientSavedPerYearUSD), money(r.ProjectedOrgImpactPerYearUSD),
 			strconv.Itoa(r.Signed), strconv.Itoa(r.Administered), strconv.Itoa(r.Paid), strconv.Itoa(r.RealisedOrders),
-			strconv.Itoa(r.RealisedSwitched), strconv.Itoa(r.RealisedUnpriced), money(r.RealisedPayerSavedPerYearUSD),
+			strconv.Itoa(r.RealisedSwitched), strconv.Itoa(r.RealisedUnpriced), strconv.Itoa(r.RealisedOverridden),
+			strconv.Itoa(r.RealisedUnanswered), money(r.RealisedPayerSavedPerYearUSD),
 			money(r.RealisedPatientSavedPerYearUSD), money(r.RealisedOrgImpactPerYearUSD), money(r.PaidUSD),
 			strconv.Itoa(r.NewStarts), strconv.Itoa(r.NewStartsBiosimilar), strconv.FormatFloat(r.BiosimilarShareNewStarts, 'f', 4, 64),
 			safeCell(targetsCell(r.Targets))})

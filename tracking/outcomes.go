@@ -57,9 +57,14 @@ type OutcomeRow struct {
 	// RealisedSwitched ended on another product the card priced, RealisedUnpriced on a product
 	// it did not. Realised savings are per year of therapy at the product actually given
 	// (realised.go).
+	// RealisedOverridden and RealisedUnanswered count the realised orders whose card was
+	// overridden or never answered: the product given decides what is realised, not the click
+	// (README "The programme report"), and these show how much of it the clicks did not say.
 	RealisedOrders                 int     `json:"realisedOrders"`
 	RealisedSwitched               int     `json:"realisedSwitched"`
 	RealisedUnpriced               int     `json:"realisedUnpriced"`
+	RealisedOverridden             int     `json:"realisedOverridden"`
+	RealisedUnanswered             int     `json:"realisedUnanswered"`
 	RealisedPayerSavedPerYearUSD   float64 `json:"realisedPayerSavedPerYearUSD"`
 	RealisedPatientSavedPerYearUSD float64 `json:"realisedPatientSavedPerYearUSD"`
 	RealisedOrgImpactPerYearUSD    float64 `json:"realisedOrgImpactPerYearUSD"`

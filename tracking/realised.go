@@ -11,7 +11,12 @@ import "valuerx/store"
 //     of therapy at the figures of the product actually given (administered, else signed) from
 //     the options the card offered. An order signed on the ordered product realises 0; an order
 //     accepted but never signed realises nothing and stays projected. Orders that got no card are
-//     not counted as realised savings (valuerx advised nothing on them), whatever was signed;
+//     not counted as realised savings (valuerx advised nothing on them), whatever was signed.
+//     The product given decides, not the click: an overridden or unanswered card whose order was
+//     given (or signed as) a cheaper product the card priced realises that saving, and is
+//     counted apart (RealisedOverridden, RealisedUnanswered) so the report shows it. Only
+//     administrations dated between the order's first card and their import count
+//     (store.AdministrationCounts);
 //   - paid: the paid amount of claim lines joined to the order, beside the figures.
 
 // givenProduct is the product an order ended on and how valuerx knows: "administered",
@@ -112,6 +117,12 @@ func (r *OutcomeRow) add(o store.OrderRecord) {
 		return // accepted or not, never signed nor given: projected only
 	}
 	r.RealisedOrders++
+	switch o.Outcome {
+	case "overridden":
+		r.RealisedOverridden++
+	case "":
+		r.RealisedUnanswered++
+	}
 	if p == o.OrderedProductID {
 		return // signed or given as ordered: nothing saved
 	}

@@ -74,6 +74,7 @@ func TestRealisedHandCounted(t *testing.T) {
 		{"signed", float64(r.Signed), 5}, {"administered", float64(r.Administered), 1}, {"paid", float64(r.Paid), 1}, {"paid USD", r.PaidUSD, 1000},
 		// realised: r1, r3, r4, r6 (cards signed or given); r2 never signed; r5 had no card
 		{"realised orders", float64(r.RealisedOrders), 4}, {"switched", float64(r.RealisedSwitched), 2}, {"unpriced", float64(r.RealisedUnpriced), 1},
+		{"realised overridden", float64(r.RealisedOverridden), 1}, {"realised unanswered", float64(r.RealisedUnanswered), 0},
 		{"realised payer per year", r.RealisedPayerSavedPerYearUSD, 480}, {"realised patient per year", r.RealisedPatientSavedPerYearUSD, 96},
 		{"realised org per year", r.RealisedOrgImpactPerYearUSD, 240},
 		{"new starts", float64(r.NewStarts), 4}, {"new starts on a biosimilar", float64(r.NewStartsBiosimilar), 3},
@@ -103,6 +104,56 @@ func TestRealisedHandCounted(t *testing.T) {
 		if tr.Measure == tracking.MeasureRealised && (tr.Target != 238.03 || !tr.Met) {
 			t.Errorf("half-year realised target = %+v, want 238.03, met", tr)
 		}
+	}
+}
+
+// TestRealisedOverriddenOrUnanswered: the product given decides what is realised, and the report
+// says how many realised orders the clicks did not back (README "The programme report").
+//
+//	o1 card overridden, signed herceptin, given trazimera twice   realised 300/60/150; overridden
+//	o2 card never answered, given kanjinti                         realised 240/48/120; unanswered
+//	o3 card never answered, nothing signed or given                not realised
+//	o4 first accepted (trazimera), signed trazimera                realised 300/60/150
+//	o5 card overridden, given herceptin (the ordered product)      realised order, 0 saved; overridden
+//
+// Realised orders 4 (o1, o2, o4, o5), switched 3, overridden 2, unanswered 1; payer 840.
+func TestRealisedOverriddenOrUnanswered(t *testing.T) {
+	o1 := trast(store.OrderRecord{Outcome: "overridden", ReasonCode: "patient-declines", SignedProductID: "herceptin",
+		Administrations: 2, AdministeredProductID: "trazimera"}, store.TherapyNewStart)
+	o2 := trast(store.OrderRecord{Administrations: 1, AdministeredProductID: "kanjinti"}, store.TherapyNewStart)
+	o3 := trast(store.OrderRecord{}, store.TherapyNewStart)
+	o4 := trast(accepted(1), store.TherapyNewStart)
+	o4.SignedProductID = "trazimera"
+	o5 := trast(store.OrderRecord{Outcome: "overridden", Administrations: 1, AdministeredProductID: "herceptin"}, store.TherapyContinuing)
+	r := tracking.BuildOutcomes([]store.OrderRecord{o1, o2, o3, o4, o5}, tracking.Filter{}, nil).Total
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{
+		{"cards", float64(r.Cards), 5}, {"accepted", float64(r.Accepted), 1}, {"administered", float64(r.Administered), 3},
+		{"realised orders", float64(r.RealisedOrders), 4}, {"switched", float64(r.RealisedSwitched), 3},
+		{"realised overridden", float64(r.RealisedOverridden), 2}, {"realised unanswered", float64(r.RealisedUnanswered), 1},
+		{"realised payer per year", r.RealisedPayerSavedPerYearUSD, 840}, {"realised patient per year", r.RealisedPatientSavedPerYearUSD, 168},
+		{"realised org per year", r.RealisedOrgImpactPerYearUSD, 420},
+	} {
+		if math.Abs(c.got-c.want) > 1e-9 {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	var b bytes.Buffer
+	if err := tracking.WriteOutcomesCSV(&b, tracking.Outcomes{Total: r}); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&b).ReadAll()
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("csv: %v %v", recs, err)
+	}
+	cell := map[string]string{}
+	for i, h := range recs[0] {
+		cell[h] = recs[1][i]
+	}
+	if cell["realisedOverridden"] != "2" || cell["realisedUnanswered"] != "1" || cell["realisedOrders"] != "4" {
+		t.Errorf("csv total = %v, want realisedOrders 4, realisedOverridden 2, realisedUnanswered 1", cell)
 	}
 }
 

@@ -194,6 +194,10 @@ type analyticsConfig struct {
 	// Targets are the organisation's programme targets per contract and drug family, shown
 	// against the actuals by /analytics/report and /analytics/dashboard.
 	Targets []tracking.Target `yaml:"targets"`
+	// MeasuresDir is the -out directory of `valuerx measures`, whose rates and worklist
+	// /analytics/measures shows (the demo: var/demo-measures, which `valuerx measures -demo -out
+	// var/demo-measures` writes).
+	MeasuresDir string `yaml:"measuresDir"`
 }
 
 // clientConfig is one trusted EHR (CDS client).
@@ -250,6 +254,7 @@ func defaultConfig() fileConfig {
 	// MaxBookAge stays 0 in the demo: the demo orders are dated in the shipped books, and an
 	// undated order takes today. Production configurations set it (config/example.yaml).
 	c.Demo.EmbeddedFHIR = true
+	c.Analytics.MeasuresDir = "var/demo-measures"
 	c.LogLevel = "info"
 	return c
 }
@@ -302,6 +307,9 @@ func (c *fileConfig) resolveDemo(raw map[string]any) {
 	}
 	if !has("demo", "embeddedFHIR") {
 		c.Demo.EmbeddedFHIR = c.demo
+	}
+	if !has("analytics", "measuresDir") && !c.demo {
+		c.Analytics.MeasuresDir = "" // the demo's directory is the demo's
 	}
 	if !has("fhir", "allowHTTP") {
 		c.FHIR.AllowHTTP = c.demo

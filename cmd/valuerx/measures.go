@@ -80,6 +80,20 @@ func runMeasures(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		// makes the collector work harder near it instead of letting the heap double.
 		debug.SetMemoryLimit(int64(*memLimit) << 20)
 	}
+	if *demoData && *rosterFile == "" {
+		// The demo's roster and the sample contracts' quality terms, so the demo's rates and
+		// worklist name the contracts and values its cards show.
+		ro, err := attribution.Parse(bytes.NewReader(demo.AdherenceRoster()), time.Now())
+		if err != nil {
+			fmt.Fprintln(stderr, "valuerx measures: demo roster:", err)
+			return 1
+		}
+		opt.Attribute = func(mbi, memberID string, at measures.Day) (string, bool) { return ro.Lookup(mbi, memberID, at.Time()) }
+		opt.AttributionVersion = ro.Version
+		if *contractsFile == "" && *termsFile == "" {
+			*contractsFile = "embedded"
+		}
+	}
 	if *rosterFile != "" {
 		ro, err := readRoster(*rosterFile, *rosterContract, time.Now())
 		if err != nil {

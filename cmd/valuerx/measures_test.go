@@ -161,7 +161,9 @@ func TestMeasuresDemo(t *testing.T) {
 	if code := run(context.Background(), []string{"measures", "-demo", "-out", out}, &stdout, &stderr); code != 0 {
 		t.Fatalf("measures -demo: %d %s", code, stderr.String())
 	}
-	if _, err := os.Stat(filepath.Join(out, "worklist.csv")); err != nil || !strings.Contains(stdout.String(), "valuerx-demo-ma") {
+	// -demo attributes with the demo's roster (the MA patients to ma-capitation by MBI, the
+	// commercial one to commercial-ppo by plan member id) and prices with the sample contracts.
+	if _, err := os.Stat(filepath.Join(out, "worklist.csv")); err != nil || !strings.Contains(stdout.String(), "ma-capitation") || strings.Contains(stdout.String(), "valuerx-demo-ma") {
 		t.Errorf("measures -demo: %v\n%s", err, stdout.String())
 	}
 	if code := run(context.Background(), []string{"measures", "-demo", "-from", "x", "-out", out}, &stdout, &stderr); code != 2 {

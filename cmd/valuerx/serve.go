@@ -328,6 +328,7 @@ func buildApp(cfg fileConfig, logger *slog.Logger) (*app, error) {
 		return nil, fmt.Errorf("analytics.%w", err)
 	}
 	gcfg.Targets = cfg.Analytics.Targets
+	gcfg.MeasuresDir = cfg.Analytics.MeasuresDir
 	a.demoAnalystPassword = demoPassword
 	a.orderSecret, a.cat = gcfg.OrderKeySecret, cat
 	gcfg.MetricsOnGateway = cfg.MetricsListen == ""

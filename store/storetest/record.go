@@ -18,6 +18,42 @@ func recordSuite(t *testing.T, open Open) {
 	t.Run("orders without a card are recorded, take no feedback, count no card", func(t *testing.T) { noCardOrders(t, open(t)) })
 	t.Run("offered, accepted, signed, administered, paid", func(t *testing.T) { offerToRealised(t, open(t)) })
 	t.Run("divergence stored once, pending until computed", func(t *testing.T) { divergenceRecord(t, open(t)) })
+	t.Run("administrations count only between the card and their import", func(t *testing.T) { administrationWindow(t, open(t)) })
+}
+
+// administrationWindow: order k1's card is at 2026-02-15 10:00 (no feedback), the import at
+// 2026-03-15 10:00. Completed administrations of trazimera dated 1990-01-01 (before the card),
+// 2026-02-13 23:59 (a minute before the UTC day before the card's), 2026-03-15 10:11 (11 minutes
+// after the import, past the 10-minute skew) count for nothing; one of ogivri at 2026-02-14
+// 00:00 (a date-only effective time a day behind) and one of kanjinti at 2026-03-15 10:09
+// (inside the skew) count: 2 administrations, 3 out of the window, the latest product kanjinti,
+// the first at 2026-02-14. Before the window was applied the order showed 5 and trazimera.
+func administrationWindow(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	must(t, s.RecordDecisions(ctx, []store.Decision{offered("w1", "k1")}))
+	imported := time.Date(2026, 3, 15, 10, 0, 0, 0, time.UTC)
+	admin := func(key, product string, when time.Time) store.Administration {
+		return store.Administration{Client: "https://a.test", OrderKey: "k1", Key: key, ProductID: product, Status: "completed", At: when, ImportedAt: imported}
+	}
+	_, err := s.RecordAdministrations(ctx, []store.Administration{
+		admin("w-1990", "trazimera", time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)),
+		admin("w-early", "trazimera", time.Date(2026, 2, 13, 23, 59, 0, 0, time.UTC)),
+		admin("w-late", "trazimera", imported.Add(11*time.Minute)),
+		admin("w-day", "ogivri", time.Date(2026, 2, 14, 0, 0, 0, 0, time.UTC)),
+		admin("w-skew", "kanjinti", imported.Add(9*time.Minute)),
+	})
+	must(t, err)
+	got, err := s.Orders(ctx, time.Time{}, time.Time{})
+	must(t, err)
+	if len(got) != 1 {
+		t.Fatalf("orders = %d, want 1", len(got))
+	}
+	o := got[0]
+	if o.Administrations != 2 || o.AdministrationsOutOfWindow != 3 || o.AdministeredProductID != "kanjinti" ||
+		!o.FirstAdministeredAt.Equal(time.Date(2026, 2, 14, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("k1 = %d administrations (%d out of window), product %q, first %v; want 2 (3 out), kanjinti, 2026-02-14",
+			o.Administrations, o.AdministrationsOutOfWindow, o.AdministeredProductID, o.FirstAdministeredAt)
+	}
 }
 
 var options = []store.Option{
