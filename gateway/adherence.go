@@ -559,7 +559,7 @@ func patientFacts(vs *measures.ValueSet, data *hookData, dispenses []json.RawMes
 		switch {
 		case hasAnyPrefix(code, "N18.5", "N18.6", "Z99.2", "Z91.15", "I12.0", "I13.11", "I13.2", "N19"):
 			p.ESRD = true
-		case hasAnyPrefix(code, "G72.0", "G72.89", "G72.9", "M60.8", "M60.9", "M62.82", "K70.3", "K71.7", "K74.3", "K74.4", "K74.5", "K74.6", "E28.2", "R73.03", "R73.09", "O", "Z33.1", "Z34", "Z39.1", "N97"):
+		case hasAnyPrefix(code, "G72.0", "G72.89", "G72.9", "M60.8", "M60.9", "M62.82", "K70.3", "K71.7", "K74.3", "K74.4", "K74.5", "K74.6", "E28.2", "R73.03", "R73.09", "O", "Z33.1", "Z34", "Z39.1", "N97", "Z51.5"):
 			p.SUPDExclusion = true
 		}
 	}
@@ -1104,8 +1104,9 @@ func splitLower(s string) []string {
 
 // palliative: Z51.5 (encounter for palliative care) on the problem list. Adherence pushes and new
 // statin starts are not offered: goals of care come first, and stopping statins near the end of
-// life is evidence-based (Kutner et al., JAMA Intern Med 2015). The population run does not yet
-// exclude it from the measures (pharmacist review M2).
+// life is evidence-based (Kutner et al., JAMA Intern Med 2015). Palliative care is a SUPD exclusion
+// (population/registry.go supdExcl, with its source); for the PDC measures the population run does
+// not exclude it, so the worklist may still list such a patient (pharmacist review M2).
 func palliative(conds []json.RawMessage) bool {
 	for _, c := range conditionCodes(conds) {
 		if strings.HasPrefix(c, "Z51.5") {
