@@ -273,7 +273,7 @@ func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceD
 			}
 			if card := adherenceCard(o.raw, td, gs); card != nil {
 				reachable := td.Redeemable && !tooLateThisYear(td)
-				gv := priceGap(card, contract, m, reachable, monthsLeft)
+				gv := priceGap(card, contract, m, reachable, td.Covered*5 >= td.Days*4, monthsLeft)
 				rec.addQuality(card, o.id, m, contract, gv)
 				cards = append(cards, *card)
 			}
@@ -290,7 +290,7 @@ func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceD
 			als, alsKnown := g.allergies(ctx, req, oc, data)
 			cautions := findStatinCautions(vs, data, als, alsKnown)
 			if card := supdCard(p, data, oc.PatientID, year, today, unknown, cautions); card != nil {
-				gv := priceGap(card, contract, measures.SUPD, true, monthsLeft)
+				gv := priceGap(card, contract, measures.SUPD, true, false, monthsLeft)
 				rec.addQuality(card, o.id, measures.SUPD, contract, gv)
 				cards = append(cards, *card)
 			}
@@ -339,7 +339,11 @@ var partLabel = map[string]string{
 // contract's quality terms, in the detail (shown as the organisation's net impact, apart from the
 // clinical figures) and in the valuerx-quality extension. A patient without a contract, or a
 // contract without terms for the measure, gets neither: the card stays clinical.
-func priceGap(card *cdshooks.Card, k *scoring.Contract, m measures.Measure, reachable bool, monthsLeft int) *scoring.GapValue {
+//
+// adherent: the patient is at 80 % or more today (an at-risk card): there is no gap to close, so
+// the per-gap-closed bonus is left out; what is at stake is keeping the patient adherent
+// (pharmacist review M7).
+func priceGap(card *cdshooks.Card, k *scoring.Contract, m measures.Measure, reachable, adherent bool, monthsLeft int) *scoring.GapValue {
 	if k == nil {
 		return nil
 	}
@@ -348,6 +352,23 @@ func priceGap(card *cdshooks.Card, k *scoring.Contract, m measures.Measure, reac
 		return nil
 	}
 	outcome := "if the patient ends the year at 80 % or more"
+	if adherent {
+		outcome = "if the patient stays at 80 % or more to the end of the year"
+		parts := gv.Parts[:0:0]
+		gv.IfClosed = 0
+		for _, p := range gv.Parts {
+			if p.Kind == scoring.GapBonusClosed {
+				continue
+			}
+			parts = append(parts, p)
+			if p.Conditional {
+				gv.IfClosed += p.Amount
+			}
+		}
+		gv.Parts = parts
+		gv.IfClosed = math.Round(gv.IfClosed*100) / 100
+		gv.Expected = math.Round((gv.Probability*gv.IfClosed+gv.Programme)*100) / 100
+	}
 	if m == measures.SUPD {
 		outcome = "if the patient fills a statin this year"
 	}

@@ -303,7 +303,9 @@ func TestReviewAllergiesFetched(t *testing.T) {
 // 11 used, 4 left. The card says the patient is not counted this year, and the organisation
 // figure is the programme fee only ($1.50 for December), not the $230.50 of a counted patient.
 // Control: first fill Oct 1 (92 days): Oct 1 x30, Nov 12 x30, 51 of 63 days (81 %), at risk
-// with 6 days left: 0.6 x 381.67 + 1.50 = 230.50.
+// with 6 days left. Already at 80 %: no gap to close, so no $40 per gap closed (M7): $25 per
+// adherent patient + $266.67 tier share + $50 Star value = $341.67, x 0.6 = 205.00, + $1.50 =
+// $206.50 (it was 0.6 x 381.67 + 1.50 = 230.50 before the review).
 func TestReviewTooLateThisYear(t *testing.T) {
 	e := newEnv(t, withNow(time.Date(2026, time.December, 2, 15, 0, 0, 0, time.UTC)))
 	const atorva = "83367"
@@ -317,7 +319,7 @@ func TestReviewTooLateThisYear(t *testing.T) {
 		{"c08 first fill Oct 15", bundle(dispense(atorva, "atorvastatin", "2026-10-15", 30), dispense(atorva, "atorvastatin", "2026-11-25", 30)), 38, 49,
 			"Statin fills cover 78 % of days since the first fill (goal 80 %); not counted in the measure until next year", 1.5, 0},
 		{"control: first fill Oct 1", bundle(dispense(atorva, "atorvastatin", "2026-10-01", 30), dispense(atorva, "atorvastatin", "2026-11-12", 30)), 51, 63,
-			"Statin fills cover 81 % of days this year (goal 80 %): at risk, only 6 more days without it", 230.5, 381.67},
+			"Statin fills cover 81 % of days this year (goal 80 %): at risk, only 6 more days without it", 206.5, 341.67},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
