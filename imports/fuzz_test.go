@@ -2,6 +2,7 @@ package imports_test
 
 import (
 	"context"
+	"math"
 	"strings"
 	"testing"
 
@@ -38,6 +39,10 @@ func (discard) RecordClaims(_ context.Context, cs []store.Claim) (int, error) {
 	for _, c := range cs {
 		if c.Key == "" || c.OrderKey == "" || c.ServiceDate.IsZero() || c.HCPCS == "" {
 			panic("a claim line without its keys, date or code was accepted")
+		}
+		if math.Abs(c.PaidUSD) > imports.MaxClaimUSD || math.Abs(c.AllowedUSD) > imports.MaxClaimUSD || math.Abs(c.Units) > imports.MaxClaimUnits ||
+			c.ServiceDate.Before(imports.EarliestPlausible) || len(c.HCPCS) != 5 || strings.ContainsAny(c.HCPCS[:1], "=+-@") {
+			panic("a claim line out of its bounds was accepted")
 		}
 	}
 	return len(cs), nil

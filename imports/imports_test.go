@@ -2,6 +2,7 @@ package imports_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -213,5 +214,113 @@ func TestImportAdministrationsDates(t *testing.T) {
 	if len(orders) != 1 || orders[0].Administrations != 2 || orders[0].AdministrationsOutOfWindow != 1 ||
 		!orders[0].FirstAdministeredAt.Equal(time.Date(2026, 2, 14, 0, 0, 0, 0, time.UTC)) {
 		t.Fatalf("orders = %+v, want 2 administrations from 2026-02-14, 1 out of window", orders)
+	}
+}
+
+// TestImportClaimsBounds: one row per case, each refused for its reason or recorded, against a
+// real SQLite store; the import is on 2026-04-15.
+func TestImportClaimsBounds(t *testing.T) {
+	head := "claim_id,line,patient_id,medication_request_id,service_date,hcpcs,units,allowed_usd,paid_usd,patient_usd,ndc\n"
+	long := strings.Repeat("9", imports.MaxClaimID+1)
+	for _, tc := range []struct {
+		name, row, reason string
+		paid              float64
+	}{
+		{"plain", "900,1,p1,mr1,2026-02-16,Q5116,42,1583.78,1241.68,316.76,", "", 1241.68},
+		{"dollar sign", "900,1,p1,mr1,2026-02-16,Q5116,42,,$1241.68,,", "", 1241.68},
+		{"reversal within the bound", "900,2,p1,mr1,2026-02-16,Q5116,-42,,-1241.68,,", "", -1241.68},
+		{"reversal past the bound", "900,2,p1,mr1,2026-02-16,Q5116,,,-999999999,,", "bad-paid-usd", 0},
+		{"amount past the bound", "900,1,p1,mr1,2026-02-16,Q5116,,,10000000.01,,", "bad-paid-usd", 0},
+		{"underscores", "900,1,p1,mr1,2026-02-16,Q5116,,,1_000,,", "bad-paid-usd", 0},
+		{"exponent", "900,1,p1,mr1,2026-02-16,Q5116,,,1e3,,", "bad-paid-usd", 0},
+		{"hex float", "900,1,p1,mr1,2026-02-16,Q5116,,,-0x1p3,,", "bad-paid-usd", 0},
+		{"infinity", "900,1,p1,mr1,2026-02-16,Q5116,,,+Inf,,", "bad-paid-usd", 0},
+		{"thousands comma", `900,1,p1,mr1,2026-02-16,Q5116,,,"1,000",,`, "bad-paid-usd", 0},
+		{"fractions of a cent", "900,1,p1,mr1,2026-02-16,Q5116,,,10.005,,", "bad-paid-usd", 0},
+		{"units underscore", "900,1,p1,mr1,2026-02-16,Q5116,1_0,,10,,", "bad-units", 0},
+		{"year 1", "900,1,p1,mr1,0001-01-01,Q5116,,,10,,", "implausible-service-date", 0},
+		{"year 9999", "900,1,p1,mr1,9999-12-31,Q5116,,,10,,", "implausible-service-date", 0},
+		{"two days ahead", "900,1,p1,mr1,2026-04-17,Q5116,,,10,,", "implausible-service-date", 0},
+		{"a day ahead (a zone ahead of UTC)", "900,1,p1,mr1,2026-04-16,Q5116,,,10,,", "", 10},
+		{"formula in hcpcs", `900,1,p1,mr1,2026-02-16,"=cmd|' /C calc'!A0",,,10,,`, "bad-hcpcs", 0},
+		{"hcpcs too short", "900,1,p1,mr1,2026-02-16,Q511,,,10,,", "bad-hcpcs", 0},
+		{"cpt code", "900,1,p1,mr1,2026-02-16,96413,,,10,,", "", 10},
+		{"ndc 5-4-2", "900,1,p1,mr1,2026-02-16,J9355,,,10,,50242-0134-01", "", 10},
+		{"ndc formula", "900,1,p1,mr1,2026-02-16,J9355,,,10,,@SUM(1)", "bad-ndc", 0},
+		{"ndc bare 10 digits (ambiguous)", "900,1,p1,mr1,2026-02-16,J9355,,,10,,5024201341", "bad-ndc", 0},
+		{"claim id too long", long + ",1,p1,mr1,2026-02-16,Q5116,,,10,,", "id-too-long", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openStore(t)
+			ctx := context.Background()
+			decision(t, s, "c1", "p1", "mr1")
+			res, err := imports.ImportClaims(ctx, strings.NewReader(head+tc.row+"\n"), s, imports.ClaimsOptions{Joiner: joiner,
+				Now: func() time.Time { return time.Date(2026, 4, 15, 10, 0, 0, 0, time.UTC) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.reason != "" {
+				if res.Recorded != 0 || res.Skipped[tc.reason] != 1 {
+					t.Fatalf("result = %s, want skipped %s", res, tc.reason)
+				}
+				return
+			}
+			orders, err := s.Orders(ctx, time.Time{}, time.Time{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Recorded != 1 || len(orders) != 1 || orders[0].PaidUSD != tc.paid {
+				t.Fatalf("result = %s, orders %+v; want one line paying %.2f", res, orders, tc.paid)
+			}
+		})
+	}
+}
+
+// endless is a claims file whose second record never ends: a header, one good row, then the
+// opening quote of a field that goes on forever (with line ends inside when nl). It counts what
+// was read of it.
+type endless struct {
+	prefix string
+	nl     bool
+	read   int
+}
+
+func (e *endless) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		if e.read < len(e.prefix) {
+			p[n] = e.prefix[e.read]
+		} else if e.nl && e.read%64 == 0 {
+			p[n] = '\n'
+		} else {
+			p[n] = 'x'
+		}
+		n++
+		e.read++
+	}
+	return n, nil
+}
+
+// TestImportClaimsRecordBounded: a field without end (the reviewer's was 400 MiB and took
+// 2.95 GB of RSS) stops the import with ErrClaimRecordTooLong after about MaxClaimRecord bytes
+// read, quoted line ends or not; the good row before it is recorded.
+func TestImportClaimsRecordBounded(t *testing.T) {
+	for _, nl := range []bool{false, true} {
+		s := openStore(t)
+		ctx := context.Background()
+		decision(t, s, "c1", "p1", "mr1")
+		src := &endless{prefix: "claim_id,patient_id,medication_request_id,service_date,hcpcs,paid_usd\n" +
+			"900,p1,mr1,2026-02-16,Q5116,10\n\"", nl: nl}
+		res, err := imports.ImportClaims(ctx, src, s, imports.ClaimsOptions{Joiner: joiner,
+			Now: func() time.Time { return time.Date(2026, 4, 15, 10, 0, 0, 0, time.UTC) }})
+		if !errors.Is(err, imports.ErrClaimRecordTooLong) {
+			t.Fatalf("newlines %v: err = %v, want ErrClaimRecordTooLong", nl, err)
+		}
+		if src.read > imports.MaxClaimRecord+64<<10 {
+			t.Fatalf("newlines %v: read %d bytes of one record, want about %d", nl, src.read, imports.MaxClaimRecord)
+		}
+		if res.Recorded != 1 {
+			t.Fatalf("newlines %v: the row before the long record: %s", nl, res)
+		}
 	}
 }
