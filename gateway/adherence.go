@@ -753,8 +753,14 @@ func adherenceCard(draft json.RawMessage, td measures.ToDate, gs *genericSwitch)
 	} else {
 		fmt.Fprintf(&b, "Even taking it every day from today, the patient cannot reach 80 %% by %s; adherence still matters clinically and for next year. ", td.End)
 	}
-	if td.OnHand > 0 {
-		fmt.Fprintf(&b, "About %s of supply left from the last fill (refill due %s).", days(td.OnHand), td.At+measures.Day(td.OnHand))
+	onHand, due := td.OnHand, td.At+measures.Day(td.OnHand)
+	if td.OnHand > 0 && td.OnHand == td.Remaining && td.SupplyEnds != measures.NoDay && td.SupplyEnds > due {
+		// The supply runs past the end of the year: the measure counts it to December 31, the
+		// patient has it until it runs out (pharmacist review M1).
+		onHand, due = int(td.SupplyEnds-td.At), td.SupplyEnds
+	}
+	if onHand > 0 {
+		fmt.Fprintf(&b, "About %s of supply left from the last fill (refill due %s).", days(onHand), due)
 	} else {
 		b.WriteString("No supply left from the last fill: the patient is out of medication now.")
 	}
@@ -768,14 +774,14 @@ func adherenceCard(draft json.RawMessage, td measures.ToDate, gs *genericSwitch)
 	inDen := td.InDenominator
 	card.Extension = extension(adherenceExt{Measure: td.Measure.String(), PDCToDate: round4(td.PDC()), Redeemable: td.Redeemable, InDenominator: &inDen, GapDaysLeft: &gap, DaysCovered: &cov, Days: &ndays})
 	if gs != nil {
-		if upd, ok := ninetyDaySupply(gs.draft); ok {
-			card.AddSuggestion(fmt.Sprintf("Switch to %s, %d days with %d refills (patient cost %s vs %s per %s)", gs.label, ninetyDays, refills90, cardUSD(gs.generic), cardUSD(gs.ordered), gs.per), true,
+		if upd, n, ok := extendedSupply(gs.draft); ok {
+			card.AddSuggestion(fmt.Sprintf("Switch to %s, %d days with %d refills (patient cost %s vs %s per %s)", gs.label, n, refills90, cardUSD(gs.generic), cardUSD(gs.ordered), gs.per), true,
 				cdshooks.UpdateAction(fmt.Sprintf("Replace %s with %s and dispense a 90-day supply with refills; dose and schedule unchanged", gs.orderedName, gs.label), upd))
 		}
 	}
-	if upd, ok := ninetyDaySupply(draft); ok {
-		card.AddSuggestion(fmt.Sprintf("Dispense a %d-day supply with %d refills", ninetyDays, refills90), len(card.Suggestions) == 0,
-			cdshooks.UpdateAction("Change the dispense request to a 90-day supply with refills; everything else in the order unchanged", upd))
+	if upd, n, ok := extendedSupply(draft); ok {
+		card.AddSuggestion(fmt.Sprintf("Dispense a %d-day supply with %d refills", n, refills90), len(card.Suggestions) == 0,
+			cdshooks.UpdateAction(fmt.Sprintf("Change the dispense request to a %d-day supply with refills; everything else in the order unchanged", n), upd))
 	}
 	return card
 }
@@ -814,13 +820,28 @@ func round4(x float64) float64 { return math.Round(x*10000) / 10000 }
 // duration when it has both (30 tablets for 30 days -> 90 tablets), else left out for the
 // pharmacy to compute from the dosage. Every other member of the draft is kept byte for byte.
 func ninetyDaySupply(draft json.RawMessage) (json.RawMessage, bool) {
+	out, _, ok := extendedSupply(draft)
+	return out, ok
+}
+
+// packageUnits are dispensing units that cannot be split at the pharmacy: a 90-day supply of
+// them is the whole packages that fit in 90 days, and the duration is what they last (Ozempic, 1
+// pen per 28 days: 3 pens, 84 days, not 4 pens for 112; pharmacist review M4).
+var packageUnits = map[string]bool{"pen": true, "pens": true, "package": true, "packages": true, "pack": true, "box": true, "boxes": true,
+	"kit": true, "kits": true, "carton": true, "cartons": true, "inhaler": true, "inhalers": true, "vial": true, "vials": true,
+	"device": true, "devices": true, "injector": true, "injectors": true, "syringe": true, "syringes": true, "patch": true, "patches": true,
+	"bottle": true, "bottles": true, "canister": true, "canisters": true}
+
+// extendedSupply is ninetyDaySupply with the days it supplies: 90, or for a draft in whole
+// packages (packageUnits) the days of the packages that fit in 90 days.
+func extendedSupply(draft json.RawMessage) (json.RawMessage, int, bool) {
 	var m map[string]json.RawMessage
 	if json.Unmarshal(draft, &m) != nil {
-		return nil, false
+		return nil, 0, false
 	}
 	var dr map[string]json.RawMessage
 	if raw, ok := m["dispenseRequest"]; ok && json.Unmarshal(raw, &dr) != nil {
-		return nil, false
+		return nil, 0, false
 	}
 	if dr == nil {
 		dr = map[string]json.RawMessage{}
@@ -831,11 +852,19 @@ func ninetyDaySupply(draft json.RawMessage) (json.RawMessage, bool) {
 	}
 	var qty map[string]json.RawMessage
 	scaled := false
+	supplied := ninetyDays
 	if json.Unmarshal(dr["expectedSupplyDuration"], &dur) == nil && dur.Value != nil && *dur.Value > 0 && (dur.Code == "d" || dur.Code == "") {
 		if json.Unmarshal(dr["quantity"], &qty) == nil && qty != nil {
 			var v float64
+			var unit string
+			json.Unmarshal(qty["unit"], &unit)
 			if json.Unmarshal(qty["value"], &v) == nil && v > 0 {
 				n := math.Ceil(v * ninetyDays / *dur.Value)
+				if packageUnits[strings.ToLower(strings.TrimSpace(unit))] {
+					perUnit := *dur.Value / v // days one package lasts
+					k := max(1, math.Floor(ninetyDays/perUnit)) // one package at least, however long it lasts
+					n, supplied = k, int(math.Floor(k*perUnit))
+				}
 				qty["value"], _ = json.Marshal(n)
 				dr["quantity"], _ = json.Marshal(qty)
 				scaled = true
@@ -845,14 +874,14 @@ func ninetyDaySupply(draft json.RawMessage) (json.RawMessage, bool) {
 	if !scaled {
 		delete(dr, "quantity")
 	}
-	dr["expectedSupplyDuration"] = json.RawMessage(`{"value":90,"unit":"days","system":"http://unitsofmeasure.org","code":"d"}`)
+	dr["expectedSupplyDuration"] = json.RawMessage(fmt.Sprintf(`{"value":%d,"unit":"days","system":"http://unitsofmeasure.org","code":"d"}`, supplied))
 	dr["numberOfRepeatsAllowed"] = json.RawMessage(fmt.Sprint(refills90))
 	var err error
 	if m["dispenseRequest"], err = json.Marshal(dr); err != nil {
-		return nil, false
+		return nil, 0, false
 	}
 	out, err := json.Marshal(m)
-	return out, err == nil
+	return out, supplied, err == nil
 }
 
 // supdCard: the SUPD gap of a patient with diabetes aged 40-75 on January 1 and no statin fill
