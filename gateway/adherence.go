@@ -40,6 +40,8 @@ import (
 
 const (
 	keyDispenses = "dispenses"
+	// keyAllergies: the patient's AllergyIntolerances, read before a statin is offered as a create.
+	keyAllergies = "allergies"
 	// atRiskGapDays: an adherent patient with this many or fewer affordable gap days left is at risk.
 	atRiskGapDays = 14
 	// ninetyDays and refills90: the suggested dispenseRequest.
@@ -52,6 +54,8 @@ const (
 var (
 	dispensePrefetch = "MedicationDispense?patient={{context.patientId}}"
 	dispenseFetch    = "MedicationDispense?patient=Patient/{{context.patientId}}"
+	allergyPrefetch  = "AllergyIntolerance?patient={{context.patientId}}"
+	allergyFetch     = "AllergyIntolerance?patient=Patient/{{context.patientId}}"
 )
 
 // adherenceSource is the card source: the measure's steward and how CMS uses it. The topic is
@@ -68,24 +72,45 @@ type medConcept struct {
 	Text string `json:"text"`
 }
 
-// classesOf returns the measured classes of a medication concept.
-func classesOf(vs *measures.ValueSet, c *medConcept) []measures.Class {
-	var idx []int
+// codings is the concept as the value set reads it.
+func (c *medConcept) codings() []measures.Coding {
+	out := make([]measures.Coding, 0, len(c.Coding))
 	for _, cd := range c.Coding {
-		code := ""
-		if cd.System == fhir.SystemRxNorm || cd.System == "" {
-			code = cd.Code
-		}
-		idx = vs.Match(idx, code, cd.Display)
+		out = append(out, measures.Coding{System: cd.System, Code: cd.Code, Display: cd.Display})
 	}
-	idx = vs.Match(idx, "", c.Text)
+	return out
+}
+
+// name is the concept as a prescriber reads it: its text, else its first display, else its
+// first code.
+func (c *medConcept) name() string {
+	if c.Text != "" {
+		return c.Text
+	}
+	for _, cd := range c.Coding {
+		if cd.Display != "" {
+			return cd.Display
+		}
+	}
+	for _, cd := range c.Coding {
+		if cd.Code != "" {
+			return cd.Code
+		}
+	}
+	return "a medication without a name"
+}
+
+// classesOf returns the measured classes of a medication concept, and whether the value set
+// could classify it at all (measures.ValueSet.Classify): an unknown concept may be of any class.
+func classesOf(vs *measures.ValueSet, c *medConcept) ([]measures.Class, bool) {
+	idx, known := vs.Classify(nil, c.codings(), c.Text)
 	var out []measures.Class
 	for _, i := range idx {
 		if cl := vs.Ingredient(i).Class; !containsClass(out, cl) {
 			out = append(out, cl)
 		}
 	}
-	return out
+	return out, known
 }
 
 func containsClass(cs []measures.Class, c measures.Class) bool {
@@ -190,6 +215,7 @@ func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceD
 	}
 	var orders []order
 	draftStatin := false
+	var unknown []string // drafts, list medications and fills the value set cannot classify
 	for _, raw := range draft {
 		var mr struct {
 			ResourceType              string     `json:"resourceType"`
@@ -199,13 +225,16 @@ func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceD
 		if json.Unmarshal(raw, &mr) != nil || mr.ResourceType != "MedicationRequest" {
 			continue
 		}
-		cls := classesOf(vs, &mr.MedicationCodeableConcept)
+		cls, known := classesOf(vs, &mr.MedicationCodeableConcept)
 		if len(cls) > 0 {
 			orders = append(orders, order{raw, mr.ID, cls})
 		}
+		if !known {
+			unknown = append(unknown, mr.MedicationCodeableConcept.name())
+		}
 		draftStatin = draftStatin || containsClass(cls, measures.ClassStatin)
 	}
-	if len(orders) == 0 {
+	if len(orders) == 0 || palliative(data.conditions) {
 		return nil
 	}
 	dispenses, ok := g.dispenses(ctx, req, oc, data)
@@ -213,8 +242,10 @@ func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceD
 		return nil // no fills known: nothing to measure
 	}
 	today := measures.Date(now.Year(), now.Month(), now.Day())
-	p := patientFacts(vs, data, dispenses)
 	year := now.Year()
+	p, unknownFills := patientFacts(vs, data, dispenses, measures.YearStart(year))
+	unknown = append(unknown, unknownFills...)
+	unknown = append(unknown, unclassifiedMeds(vs, data.meds)...)
 	var contract *scoring.Contract
 	if cov, ok := coverageFacts(data.coverages, data.patient, now); ok {
 		if k, ok := eng.reg.Classify(cov, now); ok {
@@ -229,6 +260,9 @@ func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceD
 			if !containsClass(o.classes, m.Class()) {
 				continue
 			}
+			if m == measures.PDCRASA && containsClass(o.classes, measures.ClassSacubitril) {
+				continue // sacubitril/valsartan: the order itself excludes the patient from PDC-RASA (CMS D09)
+			}
 			td := measures.PDCToDate(p, year, m, today+1) // fills through today count
 			var gs *genericSwitch
 			if sw, ok := notes.generic(o.id); ok {
@@ -238,18 +272,24 @@ func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceD
 				continue // overridden for this order before (same measure and contract)
 			}
 			if card := adherenceCard(o.raw, td, gs); card != nil {
-				gv := priceGap(card, contract, m, td.Redeemable, monthsLeft)
+				reachable := td.Redeemable && !tooLateThisYear(td)
+				gv := priceGap(card, contract, m, reachable, monthsLeft)
 				rec.addQuality(card, o.id, m, contract, gv)
 				cards = append(cards, *card)
 			}
 		}
-		diabetesOrder := containsClass(o.classes, measures.ClassDiabetes) || containsClass(o.classes, measures.ClassInsulin) || containsClass(o.classes, measures.ClassAmylin)
+		diabetesOrder := false
+		for _, c := range o.classes {
+			diabetesOrder = diabetesOrder || c.SUPDDiabetes()
+		}
 		if diabetesOrder && !supdDone && !draftStatin {
 			supdDone = true
 			if rec.qualitySuppressed(ctx, o.id, measures.SUPD, contract) {
 				continue
 			}
-			if card := supdCard(p, data, oc.PatientID, year, today); card != nil {
+			als, alsKnown := g.allergies(ctx, req, oc, data)
+			cautions := findStatinCautions(vs, data, als, alsKnown)
+			if card := supdCard(p, data, oc.PatientID, year, today, unknown, cautions); card != nil {
 				gv := priceGap(card, contract, measures.SUPD, true, monthsLeft)
 				rec.addQuality(card, o.id, measures.SUPD, contract, gv)
 				cards = append(cards, *card)
@@ -328,6 +368,10 @@ func priceGap(card *cdshooks.Card, k *scoring.Contract, m measures.Measure, reac
 		if gv.Probability < 1 {
 			fmt.Fprintf(&b, ", × %s of such gaps closing", sharePct(gv.Probability))
 		}
+	case !reachable && m == measures.SUPD:
+		b.WriteString(": the gap cannot close this year, so no bonus, tier or Star value")
+	case !reachable && strings.Contains(card.Detail, notCountedThisYear):
+		b.WriteString(": the patient does not count in the measure this year, so no bonus, tier or Star value")
 	case !reachable:
 		b.WriteString(": 80 % cannot be reached this year, so no bonus, tier or Star value")
 	}
@@ -427,7 +471,18 @@ func (rc *recorder) addQuality(card *cdshooks.Card, draftID string, m measures.M
 // dispenses returns the patient's MedicationDispenses: the prefetch value when the client sent
 // one (null: none), else a search of the FHIR server when there is one.
 func (g *Gateway) dispenses(ctx context.Context, req *cdshooks.Request, oc *cdshooks.OrderContext, data *hookData) ([]json.RawMessage, bool) {
-	state, _, res, _, err := req.PrefetchResources(keyDispenses) // classified and split in one walk
+	return g.patientList(ctx, req, oc, data, keyDispenses, dispenseFetch)
+}
+
+// allergies returns the patient's AllergyIntolerances, as dispenses its fills; false when they
+// are not known (no prefetch, no server, or the search failed).
+func (g *Gateway) allergies(ctx context.Context, req *cdshooks.Request, oc *cdshooks.OrderContext, data *hookData) ([]json.RawMessage, bool) {
+	return g.patientList(ctx, req, oc, data, keyAllergies, allergyFetch)
+}
+
+// patientList reads a prefetch key of resources, else searches the FHIR server with fetch.
+func (g *Gateway) patientList(ctx context.Context, req *cdshooks.Request, oc *cdshooks.OrderContext, data *hookData, key, fetch string) ([]json.RawMessage, bool) {
+	state, _, res, _, err := req.PrefetchResources(key) // classified and split in one walk
 	switch state {
 	case cdshooks.PrefetchPresent:
 		if err != nil {
@@ -440,11 +495,11 @@ func (g *Gateway) dispenses(ctx context.Context, req *cdshooks.Request, oc *cdsh
 	if data.client == nil || oc.PatientID == "" {
 		return nil, false
 	}
-	q := strings.ReplaceAll(dispenseFetch, "{{context.patientId}}", oc.PatientID)
+	q := strings.ReplaceAll(fetch, "{{context.patientId}}", oc.PatientID)
 	res, err = data.client.Search(ctx, q)
 	atomic.AddInt64(&data.fetches, 1)
 	if err != nil {
-		g.log.Warn("dispenses not fetched", "hook", hookRef(req.HookInstance), "error", err.Error())
+		g.log.Warn(key+" not fetched", "hook", hookRef(req.HookInstance), "error", err.Error())
 		return nil, false
 	}
 	return res, true
@@ -464,7 +519,7 @@ type dispenseDoc struct {
 // patientFacts is the measures' view of the hook's patient: birth date, fills from the completed
 // dispenses, ESRD and the SUPD exclusions from the problem list. Hospice and inpatient stays are
 // not in a hook's data; the population run (valuerx measures) reads them from Encounters.
-func patientFacts(vs *measures.ValueSet, data *hookData, dispenses []json.RawMessage) *measures.Patient {
+func patientFacts(vs *measures.ValueSet, data *hookData, dispenses []json.RawMessage, jan1 measures.Day) (*measures.Patient, []string) {
 	p := &measures.Patient{BirthDate: measures.NoDay, DeathDate: measures.NoDay, EnrolledThrough: measures.NoDay}
 	var pat struct {
 		BirthDate string `json:"birthDate"`
@@ -474,6 +529,8 @@ func patientFacts(vs *measures.ValueSet, data *hookData, dispenses []json.RawMes
 			p.BirthDate = d
 		}
 	}
+	var unknown []string
+	var idx []int
 	for _, raw := range dispenses {
 		var d dispenseDoc
 		if json.Unmarshal(raw, &d) != nil || d.ResourceType != "MedicationDispense" || d.Status != "completed" {
@@ -488,18 +545,16 @@ func patientFacts(vs *measures.ValueSet, data *hookData, dispenses []json.RawMes
 			continue
 		}
 		supply := int(math.Round(*d.DaysSupply.Value))
-		for _, cd := range d.MedicationCodeableConcept.Coding {
-			code := ""
-			if cd.System == fhir.SystemRxNorm || cd.System == "" {
-				code = cd.Code
-			}
-			p.Fills = vs.Fills(p.Fills, day, supply, code, cd.Display+" "+d.MedicationCodeableConcept.Text)
+		var known bool
+		idx, known = vs.Classify(idx[:0], d.MedicationCodeableConcept.codings(), d.MedicationCodeableConcept.Text)
+		if !known && day >= jan1 {
+			unknown = append(unknown, d.MedicationCodeableConcept.name())
 		}
-		if len(d.MedicationCodeableConcept.Coding) == 0 {
-			p.Fills = vs.Fills(p.Fills, day, supply, "", d.MedicationCodeableConcept.Text)
+		for _, i := range idx {
+			ing := vs.Ingredient(i)
+			p.Fills = append(p.Fills, measures.Fill{Date: day, DaysSupply: supply, Ingredient: ing.Name, Class: ing.Class})
 		}
 	}
-	p.Fills = dedupeFills(p.Fills)
 	for _, code := range conditionCodes(data.conditions) {
 		switch {
 		case hasAnyPrefix(code, "N18.5", "N18.6", "Z99.2", "Z91.15", "I12.0", "I13.11", "I13.2", "N19"):
@@ -508,7 +563,27 @@ func patientFacts(vs *measures.ValueSet, data *hookData, dispenses []json.RawMes
 			p.SUPDExclusion = true
 		}
 	}
-	return p
+	return p, unknown
+}
+
+// unclassifiedMeds names the patient's active (or on-hold) MedicationRequests that the value set
+// cannot classify: any of them may be a statin (a brand or NDC the value set does not list).
+func unclassifiedMeds(vs *measures.ValueSet, meds []json.RawMessage) []string {
+	var out []string
+	for _, raw := range meds {
+		var mr struct {
+			ResourceType              string     `json:"resourceType"`
+			Status                    string     `json:"status"`
+			MedicationCodeableConcept medConcept `json:"medicationCodeableConcept"`
+		}
+		if json.Unmarshal(raw, &mr) != nil || mr.ResourceType != "MedicationRequest" || (mr.Status != "active" && mr.Status != "on-hold") {
+			continue
+		}
+		if _, known := classesOf(vs, &mr.MedicationCodeableConcept); !known {
+			out = append(out, mr.MedicationCodeableConcept.name())
+		}
+	}
+	return out
 }
 
 // activeStatin names a statin among the patient's active (or on-hold) MedicationRequests, "" when
@@ -524,7 +599,7 @@ func activeStatin(meds []json.RawMessage) string {
 		if json.Unmarshal(raw, &mr) != nil || mr.ResourceType != "MedicationRequest" || (mr.Status != "active" && mr.Status != "on-hold") {
 			continue
 		}
-		if !containsClass(classesOf(vs, &mr.MedicationCodeableConcept), measures.ClassStatin) {
+		if cls, _ := classesOf(vs, &mr.MedicationCodeableConcept); !containsClass(cls, measures.ClassStatin) {
 			continue
 		}
 		c := mr.MedicationCodeableConcept
@@ -545,26 +620,6 @@ func clipText(s string, n int) string {
 		return s
 	}
 	return strings.TrimSpace(string(r[:n])) + "…"
-}
-
-// dedupeFills drops a fill repeated for one dispense (two codings naming the same ingredient).
-func dedupeFills(fills []measures.Fill) []measures.Fill {
-	type key struct {
-		d   measures.Day
-		ing string
-		s   int
-	}
-	seen := map[key]int{}
-	out := fills[:0]
-	for _, f := range fills {
-		k := key{f.Date, f.Ingredient, f.DaysSupply}
-		seen[k]++
-		if seen[k] > 1 {
-			continue
-		}
-		out = append(out, f)
-	}
-	return out
 }
 
 func hasAnyPrefix(code string, prefixes ...string) bool {
@@ -648,6 +703,9 @@ func adherenceCard(draft json.RawMessage, td measures.ToDate, gs *genericSwitch)
 	noun := classNoun[td.Measure]
 	var summary, indicator string
 	switch {
+	case tooLateThisYear(td):
+		summary = fmt.Sprintf("%s fills cover %d %% of days since the first fill (goal 80 %%); not counted in the measure until next year", noun, pct)
+		indicator = cdshooks.IndicatorInfo
 	case adherent:
 		summary = fmt.Sprintf("%s fills cover %d %% of days this year (goal 80 %%): at risk, only %s without it", noun, pct, moreDays(td.GapDaysLeft))
 		indicator = cdshooks.IndicatorInfo
@@ -662,7 +720,10 @@ func adherenceCard(draft json.RawMessage, td measures.ToDate, gs *genericSwitch)
 	var b strings.Builder
 	fmt.Fprintf(&b, "**%s** (PQA %s, a CMS Part D Star Ratings measure): %d of %d days covered since the first fill this year (%s), proportion of days covered %.2f.",
 		td.Measure.Name(), td.Measure, td.Covered, td.Days, td.Index, td.PDC())
-	if !td.InDenominator {
+	switch {
+	case tooLateThisYear(td):
+		fmt.Fprintf(&b, " %s: the first fill (%s) is less than 91 days before the treatment period ends (%s), so the patient enters the measure next year at the earliest.", notCountedThisYear, td.Index, td.End)
+	case !td.InDenominator:
 		b.WriteString(" Not yet counted in the measure: it needs two fills on different dates this year, the first at least 91 days before the year ends.")
 	}
 	b.WriteString("\n\n")
@@ -696,6 +757,17 @@ func adherenceCard(draft json.RawMessage, td measures.ToDate, gs *genericSwitch)
 			cdshooks.UpdateAction("Change the dispense request to a 90-day supply with refills; everything else in the order unchanged", upd))
 	}
 	return card
+}
+
+// notCountedThisYear opens the detail sentence of a patient whose treatment period is too short.
+const notCountedThisYear = "Not counted in the measure this year"
+
+// tooLateThisYear: the first fill of the year is less than 91 days before the end of the
+// treatment period, so the patient cannot enter this year's denominator whatever happens next
+// (PQA: the index date at least 91 days before the end): closing the gap earns no outcome
+// payment this year (pharmacist review H7).
+func tooLateThisYear(td measures.ToDate) bool {
+	return td.Index != measures.NoDay && int(td.End-td.Index)+1 < measures.MinTreatmentDays
 }
 
 // moreDays is "1 more day", "6 more days".
@@ -766,7 +838,14 @@ func ninetyDaySupply(draft json.RawMessage) (json.RawMessage, bool) {
 // this year; nil otherwise. The suggestion is a new start: 30 days with three refills, so that
 // tolerance and the lipid response are checked (ACC/AHA 2018: lipid panel 4-12 weeks after
 // starting) before a 90-day supply; one fill is all SUPD counts.
-func supdCard(p *measures.Patient, data *hookData, patientID string, year int, today measures.Day) *cdshooks.Card {
+//
+// unknown names the drafts, list medications and this year's fills the value set cannot classify
+// (a brand or NDC it does not list): any may be a statin, so the card then neither says "no
+// statin" nor offers the create; it asks.
+//
+// cautions (an allergy or intolerance to a statin, pregnancy, established ASCVD) keep the card
+// but replace the create by a question, or, for ASCVD, by the high-intensity choice.
+func supdCard(p *measures.Patient, data *hookData, patientID string, year int, today measures.Day, unknown []string, cautions statinCautions) *cdshooks.Card {
 	if p.BirthDate == measures.NoDay || p.ESRD || p.SUPDExclusion {
 		return nil
 	}
@@ -781,7 +860,7 @@ func supdCard(p *measures.Patient, data *hookData, patientID string, year int, t
 			continue
 		}
 		switch f.Class {
-		case measures.ClassDiabetes, measures.ClassInsulin, measures.ClassAmylin:
+		case measures.ClassDiabetes, measures.ClassInsulin, measures.ClassAmylin, measures.ClassSUPDOnly:
 			diabetesFill = true
 		case measures.ClassStatin:
 			statin = true
@@ -811,15 +890,56 @@ func supdCard(p *measures.Patient, data *hookData, patientID string, year int, t
 		evidence = "diabetes medication fills this year"
 	}
 	summary := fmt.Sprintf("Diabetes, age %d, no statin filled this year: guidelines recommend a moderate-intensity statin", age)
-	if listed != "" {
+	switch {
+	case listed != "":
 		summary = fmt.Sprintf("Diabetes, age %d: %s is on the medication list but not filled this year", age, listed)
+	case len(unknown) > 0:
+		summary = fmt.Sprintf("Diabetes, age %d: no statin recognised this year; check whether %s is a statin", age, clipText(unknown[0], 40))
+	case cautions.allergy != "":
+		summary = fmt.Sprintf("Diabetes, age %d, no statin filled this year; statin allergy documented: review before any statin", age)
+	case cautions.intolerance != "":
+		summary = fmt.Sprintf("Diabetes, age %d, no statin filled this year; statin intolerance documented: review before any statin", age)
+	case cautions.pregnancy != "":
+		summary = fmt.Sprintf("Diabetes, age %d, no statin filled this year; pregnancy documented: statins are not started in pregnancy", age)
+	case cautions.ascvd != "":
+		summary = fmt.Sprintf("Diabetes and established ASCVD, age %d, no statin filled this year: guidelines recommend a high-intensity statin", age)
 	}
 	card := cdshooks.NewCard(summary, cdshooks.IndicatorInfo, adherenceSource)
 	counted := measures.SUPDAt(p, year, today+1).InDenominator
 	var b strings.Builder
-	fmt.Fprintf(&b, "The patient has %s, is %d on January 1 and has no statin fill in %d. The ACC/AHA 2018 cholesterol guideline and the ADA Standards of Care recommend at least a moderate-intensity statin for adults with diabetes aged 40-75, whatever the LDL.\n\n", evidence, age, year)
+	if len(unknown) > 0 {
+		fmt.Fprintf(&b, "The patient has %s and is %d on January 1. No fill or medication this year is recognised as a statin, but %s could not be classified: ", evidence, age, plural(len(unknown), "medication", "medications"))
+		for i, u := range unknown {
+			if i == 3 {
+				fmt.Fprintf(&b, " and %d more", len(unknown)-3)
+				break
+			}
+			if i > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString(clipText(u, 60))
+		}
+		b.WriteString(". One of them may be a statin: check before adding one (no new statin is suggested while this is open).")
+	} else {
+		fmt.Fprintf(&b, "The patient has %s, is %d on January 1 and has no statin fill in %d.", evidence, age, year)
+	}
+	b.WriteString(" The ACC/AHA 2018 cholesterol guideline and the ADA Standards of Care recommend at least a moderate-intensity statin for adults with diabetes aged 40-75, whatever the LDL.\n\n")
 	if listed != "" {
 		fmt.Fprintf(&b, "%s is on the medication list: ask whether the patient takes it and where it is filled. A fill paid in cash or through a discount card reaches no pharmacy claim, so the measure does not see it; filling it through the plan does. No new statin is suggested: that would duplicate therapy.\n\n", listed)
+	}
+	switch {
+	case cautions.allergy != "":
+		fmt.Fprintf(&b, "A statin allergy or intolerance is documented: %s. No statin is suggested: confirm the reaction, and if a statin is still indicated choose the agent and dose (another statin, a low dose or alternate-day dosing), or a non-statin therapy.\n\n", cautions.allergy)
+	case cautions.intolerance != "":
+		fmt.Fprintf(&b, "A statin intolerance is documented: %s. No statin is suggested: confirm the history, and if a statin is still indicated choose the agent and dose (another statin, a low dose or alternate-day dosing), or a non-statin therapy. A documented statin-associated myopathy also removes the patient from the measure once coded (G72.0, M62.82).\n\n", cautions.intolerance)
+	case cautions.pregnancy != "":
+		fmt.Fprintf(&b, "Pregnancy is documented (%s). Statins are not started in pregnancy; no statin is suggested. Pregnancy (O00-O9A, Z33.1) removes the patient from the measure once coded.\n\n", cautions.pregnancy)
+	}
+	if cautions.ascvd != "" {
+		fmt.Fprintf(&b, "Established ASCVD is documented (%s): the ACC/AHA 2018 guideline and the ADA Standards of Care recommend a high-intensity statin (atorvastatin 40-80 mg or rosuvastatin 20-40 mg daily), not a moderate-intensity one. No order is suggested: choose the statin and dose.\n\n", cautions.ascvd)
+	}
+	if cautions.allergiesUnknown {
+		b.WriteString("The patient's allergies were not available to valuerx (no allergies prefetch, no FHIR server).\n\n")
 	}
 	b.WriteString("Before ordering, check the chart for statin intolerance or allergy, pregnancy or planned pregnancy, breastfeeding, active liver disease, rhabdomyolysis or myopathy, dialysis, hospice or palliative care: most are reasons not to start, and they remove the patient from the measure.\n\n")
 	b.WriteString("**Statin Use in Persons with Diabetes** (PQA SUPD, a CMS Part D Star Ratings measure) counts one statin fill in the year")
@@ -829,7 +949,7 @@ func supdCard(p *measures.Patient, data *hookData, patientID string, year int, t
 	b.WriteString(". Moderate intensity: atorvastatin 10-20 mg, rosuvastatin 5-10 mg, simvastatin 20-40 mg, pravastatin 40-80 mg daily.")
 	card.Detail = b.String()
 	card.Extension = extension(adherenceExt{Measure: measures.SUPD.String(), Redeemable: true, InDenominator: &counted})
-	if patientID != "" && listed == "" {
+	if patientID != "" && listed == "" && len(unknown) == 0 && !cautions.ask() {
 		// RxNorm 617310: atorvastatin 20 MG Oral Tablet (scoring/data/rxnorm_statins_glargine_seed.csv).
 		mr := map[string]any{
 			"resourceType": "MedicationRequest",
@@ -860,4 +980,137 @@ func supdCard(p *measures.Patient, data *hookData, patientID string, year int, t
 		}
 	}
 	return card
+}
+
+// plural is "1 medication", "3 medications".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// statinCautions are what the chart shows against a one-click statin start: each non-empty field
+// names the finding. The SUPD card still shows (the gap is real) but asks instead of creating.
+type statinCautions struct {
+	allergy          string // an active AllergyIntolerance to a statin: "atorvastatin (myalgia, CK 10x ULN)"
+	intolerance      string // T46.6X5- on the problem list, or a statin stopped for a muscle or other adverse reason
+	pregnancy        string // Z3A weeks of gestation, Z32.01 positive pregnancy test (O codes and Z33.1 exclude from SUPD)
+	ascvd            string // established atherosclerotic cardiovascular disease: high intensity is indicated
+	allergiesUnknown bool   // no allergies prefetch and none fetched
+}
+
+func (c statinCautions) ask() bool {
+	return c.allergy != "" || c.intolerance != "" || c.pregnancy != "" || c.ascvd != ""
+}
+
+// ascvdCodes: ICD-10-CM prefixes of clinical ASCVD (ACC/AHA 2018: acute coronary syndromes, history
+// of myocardial infarction, stable or unstable angina, coronary or other arterial
+// revascularisation, stroke, TIA, peripheral artery disease of atherosclerotic origin).
+var ascvdCodes = []string{"I20", "I21", "I22", "I23", "I24", "I25", "I63", "I65", "I66", "I69.3", "I70", "I73.9", "G45", "Z86.73", "Z95.1", "Z95.5", "Z98.61"}
+
+// stopReasonWords: a statin MedicationRequest stopped with a reason of these words is a
+// documented intolerance (statin-associated muscle symptoms, liver enzymes, allergy).
+var stopReasonWords = map[string]bool{"myalgia": true, "myalgias": true, "myopathy": true, "myositis": true, "rhabdomyolysis": true, "muscle": true,
+	"cramps": true, "ck": true, "cpk": true, "intolerance": true, "intolerant": true, "adverse": true, "allergy": true, "allergic": true,
+	"rash": true, "transaminases": true, "transaminitis": true, "hepatotoxicity": true, "side": true, "reaction": true}
+
+// findStatinCautions reads the allergies, problem list and medication history for reasons not to
+// start a statin with one click (pharmacist review Critical 3, H4, H5, H6).
+func findStatinCautions(vs *measures.ValueSet, data *hookData, allergies []json.RawMessage, allergiesKnown bool) statinCautions {
+	c := statinCautions{allergiesUnknown: !allergiesKnown}
+	for _, raw := range allergies {
+		var a struct {
+			ResourceType       string     `json:"resourceType"`
+			ClinicalStatus     medConcept `json:"clinicalStatus"`
+			VerificationStatus medConcept `json:"verificationStatus"`
+			Code               medConcept `json:"code"`
+			Reaction           []struct {
+				Manifestation []medConcept `json:"manifestation"`
+			} `json:"reaction"`
+		}
+		if json.Unmarshal(raw, &a) != nil || a.ResourceType != "AllergyIntolerance" {
+			continue
+		}
+		skip := false
+		for _, s := range a.ClinicalStatus.Coding {
+			skip = skip || s.Code == "inactive" || s.Code == "resolved"
+		}
+		for _, s := range a.VerificationStatus.Coding {
+			skip = skip || s.Code == "refuted" || s.Code == "entered-in-error"
+		}
+		if skip {
+			continue
+		}
+		cls, _ := classesOf(vs, &a.Code)
+		statin := containsClass(cls, measures.ClassStatin)
+		for _, w := range splitLower(a.Code.name()) {
+			statin = statin || w == "statin" || w == "statins" || strings.HasPrefix(w, "hmg")
+		}
+		if !statin || c.allergy != "" {
+			continue
+		}
+		c.allergy = a.Code.name()
+		var mans []string
+		for _, r := range a.Reaction {
+			for _, m := range r.Manifestation {
+				mans = append(mans, m.name())
+			}
+		}
+		if len(mans) > 0 {
+			c.allergy += " (" + clipText(strings.Join(mans, ", "), 60) + ")"
+		}
+	}
+	for _, code := range conditionCodes(data.conditions) {
+		switch {
+		case c.intolerance == "" && strings.HasPrefix(code, "T46.6X5"):
+			c.intolerance = code + " (adverse effect of an antihyperlipidemic drug) on the problem list"
+		case c.pregnancy == "" && (strings.HasPrefix(code, "Z3A") || strings.HasPrefix(code, "Z32.01")):
+			c.pregnancy = code + " on the problem list"
+		case c.ascvd == "" && hasAnyPrefix(code, ascvdCodes...):
+			c.ascvd = code
+		}
+	}
+	for _, raw := range data.meds {
+		var mr struct {
+			ResourceType              string     `json:"resourceType"`
+			Status                    string     `json:"status"`
+			StatusReason              medConcept `json:"statusReason"`
+			MedicationCodeableConcept medConcept `json:"medicationCodeableConcept"`
+		}
+		if c.intolerance != "" || json.Unmarshal(raw, &mr) != nil || mr.ResourceType != "MedicationRequest" || (mr.Status != "stopped" && mr.Status != "cancelled") {
+			continue
+		}
+		if cls, _ := classesOf(vs, &mr.MedicationCodeableConcept); !containsClass(cls, measures.ClassStatin) {
+			continue
+		}
+		reason := mr.StatusReason.Text
+		for _, cd := range mr.StatusReason.Coding {
+			reason += " " + cd.Display
+		}
+		for _, w := range splitLower(reason) {
+			if stopReasonWords[w] {
+				c.intolerance = clipText(mr.MedicationCodeableConcept.name(), 50) + " stopped (" + clipText(strings.TrimSpace(reason), 40) + ")"
+				break
+			}
+		}
+	}
+	return c
+}
+
+func splitLower(s string) []string {
+	return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return r < 'a' || r > 'z' })
+}
+
+// palliative: Z51.5 (encounter for palliative care) on the problem list. Adherence pushes and new
+// statin starts are not offered: goals of care come first, and stopping statins near the end of
+// life is evidence-based (Kutner et al., JAMA Intern Med 2015). The population run does not yet
+// exclude it from the measures (pharmacist review M2).
+func palliative(conds []json.RawMessage) bool {
+	for _, c := range conditionCodes(conds) {
+		if strings.HasPrefix(c, "Z51.5") {
+			return true
+		}
+	}
+	return false
 }

@@ -238,13 +238,13 @@ func FuzzAdherenceDecoders(f *testing.F) {
 		[]byte(`{"resourceType":"MedicationRequest","id":"d","dispenseRequest":{"quantity":{"value":30},"expectedSupplyDuration":{"value":30,"code":"d"}}}`))
 	f.Fuzz(func(t *testing.T, disp, cond, pat, draft []byte) {
 		data := &hookData{patient: pat, conditions: []json.RawMessage{cond}}
-		p := patientFacts(measuresValueSet(), data, []json.RawMessage{disp, disp})
+		p, _ := patientFacts(measuresValueSet(), data, []json.RawMessage{disp, disp}, 0)
 		today := p.BirthDate
 		for _, m := range []int{0, 1, 2} {
 			td := measuresPDCToDate(p, m)
 			adherenceCard(draft, td, nil)
 		}
-		supdCard(p, data, "x", 2026, today)
+		supdCard(p, data, "x", 2026, today, nil, findStatinCautions(measuresValueSet(), data, []json.RawMessage{cond}, true))
 		if out, ok := ninetyDaySupply(draft); ok {
 			var a, b map[string]json.RawMessage
 			if json.Unmarshal(out, &b) != nil || json.Unmarshal(draft, &a) != nil {

@@ -34,6 +34,7 @@ var prefetchTemplates = map[string]string{
 	// recognised even when the order history is incomplete.
 	keyAdministrations: "MedicationAdministration?patient={{context.patientId}}",
 	keyDispenses:       dispensePrefetch, // adherence.go: fills for the PQA measures
+	keyAllergies:       allergyPrefetch,  // adherence.go: read before a statin is offered as a create
 }
 
 // fetchTemplates are the same queries as prefetchTemplates, written with the reference form

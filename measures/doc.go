@@ -36,11 +36,12 @@
 //     pdc-sta.js.txt / pdc-dr.js.txt: two drugs filled the same day cover the same 90 days; an early
 //     refill of the same drug starts the day after the previous supply ends). Supply past the end of
 //     the treatment period is not counted. Supply from fills before the measurement year is not
-//     counted: the treatment period starts at the first fill in the year. Two fills of one
-//     ingredient on the same day are an overlap like any other (the second starts when the first
-//     runs out); the caller drops reversed and re-billed claims (population keeps only
-//     completed dispenses and active claims), since the public PQA texts read here do not say
-//     whether a same-day duplicate should instead be collapsed to the longest days supply.
+//     counted: the treatment period starts at the first fill in the year. Two or more fills of one
+//     ingredient on the same date of service count once, with the longest days' supply of them
+//     (PQA/CMS rule as the pharmacist review of 2026-12-01 states it: "for the same drug dispensed
+//     on the same date, keep the one with the longest days' supply"; two strengths filled together
+//     are taken together, not in sequence); the caller drops reversed and re-billed claims
+//     (population keeps only completed dispenses and active claims).
 //   - Inpatient and skilled-nursing stays: the days of the stay are removed from the treatment
 //     period, and supply on hand during the stay is shifted to after discharge, which shifts the
 //     fills after it in turn (CMS Star Ratings Technical Notes since the 2013 ratings, as quoted and

@@ -250,7 +250,7 @@ func adherence(p *Patient, year int, m Measure, jan1, end, before Day, scratch [
 // supd computes Statin Use in Persons with Diabetes.
 func supd(p *Patient, year int, jan1, end Day) Result {
 	r := Result{Measure: SUPD, Index: NoDay, End: end}
-	n, first := distinctDates(p.Fills, jan1, end, ClassDiabetes, ClassInsulin, ClassAmylin)
+	n, first := distinctDates(p.Fills, jan1, end, ClassDiabetes, ClassInsulin, ClassAmylin, ClassSUPDOnly)
 	r.Index = first
 	age := -1
 	if p.BirthDate != NoDay {
@@ -341,12 +341,18 @@ func (c *coverage) run(p *Patient, class Class, jan1, index, end, before Day, sc
 			}
 			return 1
 		}
-		return int(a.Date - b.Date)
+		if a.Date != b.Date {
+			return int(a.Date - b.Date)
+		}
+		return b.DaysSupply - a.DaysSupply // longest first: the one kept of a same-day pair
 	})
 	next := 0 // the day the current ingredient's supply runs out (offset), valid within one ingredient
 	for i, f := range fills {
 		d := int(f.Date - jan1)
 		if i > 0 && fills[i-1].Ingredient == f.Ingredient {
+			if fills[i-1].Date == f.Date {
+				continue // same ingredient, same date of service: only the longest days' supply counts
+			}
 			d = max(d, next)
 		}
 		for left := f.DaysSupply; left > 0 && d <= hi; d++ {

@@ -80,12 +80,22 @@ func TestEvaluateAdherenceHandWorked(t *testing.T) {
 			want: want{inDen: true, met: false, days: 365, covered: 180},
 		},
 		{
-			// Same drug twice on one day: the second fill is an overlap and shifts: Jan 1 x30 twice
-			// covers Jan 1-Mar 1 (60 days); Mar 2 x30 covers Mar 2-31. 90 of 365. Two fill dates.
-			name: "same drug twice on one day shifts the second",
+			// Same drug twice on one day (two strengths taken together, or a duplicate claim): one
+			// counts, the longest days' supply (PQA/CMS; pharmacist review H3). Jan 1 x30 (twice)
+			// covers Jan 1-30 (30 days); Mar 2 x30 covers Mar 2-31 (30). 60 of 365. Two fill dates.
+			name: "same drug twice on one day counts once",
 			p:    adult(fill(time.January, 1, 30, "rosuvastatin"), fill(time.January, 1, 30, "rosuvastatin"), fill(time.March, 2, 30, "rosuvastatin")),
 			m:    PDCStatin,
-			want: want{inDen: true, met: false, days: 365, covered: 90},
+			want: want{inDen: true, met: false, days: 365, covered: 60},
+		},
+		{
+			// Same drug, same day, 30 and 90 days: the 90 is kept, whatever the order. Jan 1 x90
+			// covers Jan 1-Mar 31 (90); Apr 1 x90 covers Apr 1-Jun 29 (90). 180 of 365 (not 210, as
+			// shifting the 30 behind the 90 would give).
+			name: "same drug same day keeps the longest days supply",
+			p:    adult(fill(time.January, 1, 30, "atorvastatin"), fill(time.January, 1, 90, "atorvastatin"), fill(time.April, 1, 90, "atorvastatin")),
+			m:    PDCStatin,
+			want: want{inDen: true, met: false, days: 365, covered: 180},
 		},
 		{
 			// Inpatient stay Mar 1-10 (10 days): Jan 1 x90 uses 59 days to Feb 28, pauses in hospital

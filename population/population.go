@@ -556,9 +556,13 @@ func (r *run) classify(w *worker2, c *conceptView) []uint8 {
 	}
 	k = binary.AppendUvarint(k, uint64(c.n+len(c.extra)))
 	c.each(func(cd *codingView) {
-		if isRxNormOrNone(cd.system) {
+		switch {
+		case isRxNormOrNone(cd.system):
 			field(cd.code)
-		} else {
+		case string(cd.system) == measures.SystemNDC:
+			k = append(k, 'n') // an NDC is not an RxCUI of the same digits
+			field(cd.code)
+		default:
 			field(nil)
 		}
 		field(cd.display)
@@ -568,15 +572,17 @@ func (r *run) classify(w *worker2, c *conceptView) []uint8 {
 	if ings, ok := w.cache[string(k)]; ok {
 		return ings
 	}
-	w.match = w.match[:0]
+	// The whole concept at once: a weight-loss brand in one coding or the text removes the
+	// incretin another coding names (measures.ValueSet.Classify).
+	var codings []measures.Coding
 	c.each(func(cd *codingView) {
-		code := ""
+		sys := string(cd.system)
 		if isRxNormOrNone(cd.system) {
-			code = string(cd.code)
+			sys = measures.SystemRxNorm
 		}
-		w.match = r.opt.ValueSet.Match(w.match, code, string(cd.display))
+		codings = append(codings, measures.Coding{System: sys, Code: string(cd.code), Display: string(cd.display)})
 	})
-	w.match = r.opt.ValueSet.Match(w.match, "", string(c.text))
+	w.match, _ = r.opt.ValueSet.Classify(w.match[:0], codings, string(c.text))
 	var ings []uint8
 	for _, i := range w.match {
 		if !slices.Contains(ings, uint8(i)) {
