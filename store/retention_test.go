@@ -20,11 +20,84 @@ type retainer interface {
 func TestRetentionSQLite(t *testing.T) {
 	t.Run("hand-set times", func(t *testing.T) { s, _ := openTemp(t); retentionByHand(t, s) })
 	t.Run("more rows than a chunk", func(t *testing.T) { s, _ := openTemp(t); retentionChunks(t, s) })
+	t.Run("imports go with their order", func(t *testing.T) { s, _ := openTemp(t); retentionByOrder(t, s) })
 }
 
 func TestRetentionPostgres(t *testing.T) {
 	t.Run("hand-set times", func(t *testing.T) { retentionByHand(t, openPG(t, pgtest.NewDatabase(t))) })
 	t.Run("more rows than a chunk", func(t *testing.T) { retentionChunks(t, openPG(t, pgtest.NewDatabase(t))) })
+	t.Run("imports go with their order", func(t *testing.T) { retentionByOrder(t, openPG(t, pgtest.NewDatabase(t))) })
+}
+
+// retentionByOrder (attacker review finding 7): cutoff 2026-02-15 00:00 UTC.
+//
+//	gone   order k-gone, one decision 02-10 by dr-gone at Location/gone   -> deleted, with its
+//	       administrations dated 9999-12-31 and 02-20 and its claim of 02-20 (their own dates are after the cutoff)
+//	kept   order k-kept, decision 02-15 12:00                              -> kept, with its administration
+//	       and claim dated 02-14 (before the cutoff: retention goes by the order, not by their date)
+//	split  order k-split, decisions 02-14 and 02-16                        -> the first deleted; the order and
+//	       its administration of 02-17 kept
+//	orphan an administration imported 02-10 and a claim imported 02-20 joined to no order
+//	       -> the administration goes (imported before the cutoff), the claim stays
+//
+// Decisions 2, administrations 3, claims 1. Rollup cells left at zero: gone's 12 (6 cubes, a day
+// and a month each) less the contract/family month of February (kept and split are in it) = 11,
+// and split's 6 cells of 02-14 (its first decision is now 02-16) = 17; no prescriber table
+// shows dr-gone afterwards. A second run deletes nothing.
+func retentionByOrder(t *testing.T, s retainer) {
+	ctx := context.Background()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	gone := dec("gone", day(10))
+	gone.UserID, gone.Location = "Practitioner/dr-gone", "Location/gone"
+	splitA, splitB := dec("split-a", day(14)), dec("split-b", day(16))
+	splitA.OrderKey, splitB.OrderKey = "k-split", "k-split"
+	must(s.RecordDecisions(ctx, []store.Decision{gone, dec("kept", day(15, 12, 0, 0)), splitA, splitB}))
+	adm := func(key, order string, at, imported time.Time) store.Administration {
+		return store.Administration{Client: "a", OrderKey: order, Key: key, Status: "completed", At: at, ImportedAt: imported}
+	}
+	_, err := s.RecordAdministrations(ctx, []store.Administration{
+		adm("g1", "k-gone", time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), day(20)), adm("g2", "k-gone", day(20), day(21)),
+		adm("k1", "k-kept", day(14, 10, 0, 0), day(21)), adm("s1", "k-split", day(17), day(21)), adm("o1", "k-none", day(9), day(10))})
+	must(err)
+	_, err = s.RecordClaims(ctx, []store.Claim{{Client: "a", OrderKey: "k-gone", Key: "gc", ServiceDate: day(20), ImportedAt: day(21)},
+		{Client: "a", OrderKey: "k-kept", Key: "kc", ServiceDate: day(14), PaidUSD: 7, ImportedAt: day(21)},
+		{Client: "a", OrderKey: "k-none", Key: "oc", ServiceDate: day(1), ImportedAt: day(20)}})
+	must(err)
+	must(s.(interface{ RefreshRollups(context.Context) error }).RefreshRollups(ctx))
+	got, err := s.DeleteBefore(ctx, day(15), day(28))
+	must(err)
+	if want := (store.Deleted{Decisions: 2, Administrations: 3, Claims: 1, RollupRows: 17}); got != want {
+		t.Fatalf("deleted %+v, want %+v", got, want)
+	}
+	orders, err := s.Orders(ctx, time.Time{}, time.Time{})
+	must(err)
+	byOrder := map[string]store.OrderRecord{}
+	for _, o := range orders {
+		byOrder[o.FirstAt.Format("01-02")] = o
+	}
+	if len(orders) != 2 || byOrder["02-15"].Administrations != 1 || byOrder["02-15"].ClaimLines != 1 || byOrder["02-15"].PaidUSD != 7 ||
+		byOrder["02-16"].Administrations != 1 {
+		t.Fatalf("left: %+v, want kept (1 administration, 1 claim of 7.00) and split from 02-16 (1 administration)", orders)
+	}
+	pr, err := s.(interface {
+		Prescribers(context.Context, store.AggQuery) ([]store.Aggregate, error)
+	}).Prescribers(ctx, store.AggQuery{From: day(1), To: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)})
+	must(err)
+	for _, a := range pr {
+		if a.Prescriber == "Practitioner/dr-gone" {
+			t.Fatalf("the prescriber table still shows the deleted order's prescriber: %+v", a)
+		}
+	}
+	again, err := s.DeleteBefore(ctx, day(15), day(28))
+	must(err)
+	if again != (store.Deleted{}) {
+		t.Fatalf("a second run deleted %+v", again)
+	}
 }
 
 func day(d int, hms ...int) time.Time {
