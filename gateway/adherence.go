@@ -861,7 +861,7 @@ func extendedSupply(draft json.RawMessage) (json.RawMessage, int, bool) {
 			if json.Unmarshal(qty["value"], &v) == nil && v > 0 {
 				n := math.Ceil(v * ninetyDays / *dur.Value)
 				if packageUnits[strings.ToLower(strings.TrimSpace(unit))] {
-					perUnit := *dur.Value / v // days one package lasts
+					perUnit := *dur.Value / v                   // days one package lasts
 					k := max(1, math.Floor(ninetyDays/perUnit)) // one package at least, however long it lasts
 					n, supplied = k, int(math.Floor(k*perUnit))
 				}
