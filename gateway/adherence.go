@@ -234,7 +234,7 @@ func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceD
 		}
 		draftStatin = draftStatin || containsClass(cls, measures.ClassStatin)
 	}
-	if len(orders) == 0 || palliative(data.conditions) {
+	if len(orders) == 0 || palliative(data.conditions, now.Year()) {
 		return nil
 	}
 	dispenses, ok := g.dispenses(ctx, req, oc, data)
@@ -288,7 +288,7 @@ func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceD
 				continue
 			}
 			als, alsKnown := g.allergies(ctx, req, oc, data)
-			cautions := findStatinCautions(vs, data, als, alsKnown)
+			cautions := findStatinCautions(vs, data, als, alsKnown, year)
 			if card := supdCard(p, data, oc.PatientID, year, today, unknown, cautions); card != nil {
 				gv := priceGap(card, contract, measures.SUPD, true, false, monthsLeft)
 				rec.addQuality(card, o.id, measures.SUPD, contract, gv)
@@ -576,7 +576,7 @@ func patientFacts(vs *measures.ValueSet, data *hookData, dispenses []json.RawMes
 			p.Fills = append(p.Fills, measures.Fill{Date: day, DaysSupply: supply, Ingredient: ing.Name, Class: ing.Class})
 		}
 	}
-	for _, code := range conditionCodes(data.conditions) {
+	for _, code := range conditionCodesIn(data.conditions, jan1, measures.YearEnd(jan1.Time().Year())) {
 		switch {
 		case hasAnyPrefix(code, "N18.5", "N18.6", "Z99.2", "Z91.15", "I12.0", "I13.11", "I13.2", "N19"):
 			p.ESRD = true
@@ -655,11 +655,26 @@ func hasAnyPrefix(code string, prefixes ...string) bool {
 // conditionCodes lists the ICD-10(-CM) codes of the problem list's conditions, not refuted or
 // entered in error.
 func conditionCodes(conds []json.RawMessage) []string {
+	return conditionCodesIn(conds, measures.NoDay, measures.NoDay)
+}
+
+// conditionCodesIn is conditionCodes of the conditions that fall in [from, to] as the population
+// run reads them (population/registry.go): a condition whose onset (onsetDateTime, else
+// onsetPeriod.start, else recordedDate) is after to, or whose abatementDateTime is before from, is
+// left out; NoDay bounds are open. The measure exclusions use the measurement year, so that the
+// card and the worklist agree (pharmacist review M3, dates part).
+func conditionCodesIn(conds []json.RawMessage, from, to measures.Day) []string {
 	var out []string
 	for _, raw := range conds {
 		var c struct {
 			Code               medConcept `json:"code"`
 			VerificationStatus medConcept `json:"verificationStatus"`
+			OnsetDateTime      string     `json:"onsetDateTime"`
+			OnsetPeriod        struct {
+				Start string `json:"start"`
+			} `json:"onsetPeriod"`
+			RecordedDate      string `json:"recordedDate"`
+			AbatementDateTime string `json:"abatementDateTime"`
 		}
 		if json.Unmarshal(raw, &c) != nil {
 			continue
@@ -669,6 +684,23 @@ func conditionCodes(conds []json.RawMessage) []string {
 			bad = bad || v.Code == "refuted" || v.Code == "entered-in-error"
 		}
 		if bad {
+			continue
+		}
+		day := func(s string) measures.Day {
+			if d, err := measures.ParseDay(s); err == nil && s != "" {
+				return d
+			}
+			return measures.NoDay
+		}
+		start := day(c.OnsetDateTime)
+		if start == measures.NoDay {
+			start = day(c.OnsetPeriod.Start)
+		}
+		if start == measures.NoDay {
+			start = day(c.RecordedDate)
+		}
+		end := day(c.AbatementDateTime)
+		if to != measures.NoDay && start != measures.NoDay && start > to || from != measures.NoDay && end != measures.NoDay && end < from {
 			continue
 		}
 		for _, cd := range c.Code.Coding {
@@ -1067,7 +1099,10 @@ var stopReasonWords = map[string]bool{"myalgia": true, "myalgias": true, "myopat
 
 // findStatinCautions reads the allergies, problem list and medication history for reasons not to
 // start a statin with one click (pharmacist review Critical 3, H4, H5, H6).
-func findStatinCautions(vs *measures.ValueSet, data *hookData, allergies []json.RawMessage, allergiesKnown bool) statinCautions {
+//
+// An intolerance or ASCVD documented in any year counts; a pregnancy code only when it falls in
+// the measurement year (year).
+func findStatinCautions(vs *measures.ValueSet, data *hookData, allergies []json.RawMessage, allergiesKnown bool, year int) statinCautions {
 	c := statinCautions{allergiesUnknown: !allergiesKnown}
 	for _, raw := range allergies {
 		var a struct {
@@ -1115,10 +1150,13 @@ func findStatinCautions(vs *measures.ValueSet, data *hookData, allergies []json.
 		switch {
 		case c.intolerance == "" && strings.HasPrefix(code, "T46.6X5"):
 			c.intolerance = code + " (adverse effect of an antihyperlipidemic drug) on the problem list"
-		case c.pregnancy == "" && (strings.HasPrefix(code, "Z3A") || strings.HasPrefix(code, "Z32.01")):
-			c.pregnancy = code + " on the problem list"
 		case c.ascvd == "" && hasAnyPrefix(code, ascvdCodes...):
 			c.ascvd = code
+		}
+	}
+	for _, code := range conditionCodesIn(data.conditions, measures.YearStart(year), measures.YearEnd(year)) {
+		if c.pregnancy == "" && (strings.HasPrefix(code, "Z3A") || strings.HasPrefix(code, "Z32.01")) {
+			c.pregnancy = code + " on the problem list"
 		}
 	}
 	for _, raw := range data.meds {
@@ -1157,8 +1195,8 @@ func splitLower(s string) []string {
 // life is evidence-based (Kutner et al., JAMA Intern Med 2015). Palliative care is a SUPD exclusion
 // (population/registry.go supdExcl, with its source); for the PDC measures the population run does
 // not exclude it, so the worklist may still list such a patient (pharmacist review M2).
-func palliative(conds []json.RawMessage) bool {
-	for _, c := range conditionCodes(conds) {
+func palliative(conds []json.RawMessage, year int) bool {
+	for _, c := range conditionCodesIn(conds, measures.YearStart(year), measures.YearEnd(year)) {
 		if strings.HasPrefix(c, "Z51.5") {
 			return true
 		}
