@@ -856,6 +856,45 @@ func ninetyDaySupply(draft json.RawMessage) (json.RawMessage, bool) {
 	return out, ok
 }
 
+// dailyDose reads the units taken per day from the first dosage instruction: doseQuantity x
+// frequency / period, the period in days (d) or weeks (wk). False when any of it is missing, the
+// dose is a range or rate, or there is more than one instruction (a taper: left to the pharmacy).
+func dailyDose(raw json.RawMessage) (float64, string, bool) {
+	var ds []struct {
+		Timing struct {
+			Repeat struct {
+				Frequency  *float64 `json:"frequency"`
+				Period     *float64 `json:"period"`
+				PeriodUnit string   `json:"periodUnit"`
+			} `json:"repeat"`
+		} `json:"timing"`
+		AsNeeded    *bool `json:"asNeededBoolean"`
+		DoseAndRate []struct {
+			DoseQuantity *struct {
+				Value *float64 `json:"value"`
+				Unit  string   `json:"unit"`
+			} `json:"doseQuantity"`
+		} `json:"doseAndRate"`
+	}
+	if json.Unmarshal(raw, &ds) != nil || len(ds) != 1 || len(ds[0].DoseAndRate) != 1 || (ds[0].AsNeeded != nil && *ds[0].AsNeeded) {
+		return 0, "", false
+	}
+	d, r := ds[0], ds[0].Timing.Repeat
+	q := d.DoseAndRate[0].DoseQuantity
+	if q == nil || q.Value == nil || *q.Value <= 0 || q.Unit == "" || r.Frequency == nil || *r.Frequency <= 0 || r.Period == nil || *r.Period <= 0 {
+		return 0, "", false
+	}
+	days := *r.Period
+	switch r.PeriodUnit {
+	case "d":
+	case "wk":
+		days *= 7
+	default:
+		return 0, "", false
+	}
+	return *q.Value * *r.Frequency / days, q.Unit, true
+}
+
 // packageUnits are dispensing units that cannot be split at the pharmacy: a 90-day supply of
 // them is the whole packages that fit in 90 days, and the duration is what they last (Ozempic, 1
 // pen per 28 days: 3 pens, 84 days, not 4 pens for 112; pharmacist review M4).
@@ -904,7 +943,13 @@ func extendedSupply(draft json.RawMessage) (json.RawMessage, int, bool) {
 		}
 	}
 	if !scaled {
-		delete(dr, "quantity")
+		if perDay, unit, ok := dailyDose(m["dosageInstruction"]); ok && !packageUnits[strings.ToLower(unit)] {
+			// No duration to scale from: 90 days of the sig's daily dose (1 tablet twice daily:
+			// 180 tablets; pharmacist review M5).
+			dr["quantity"], _ = json.Marshal(map[string]any{"value": math.Ceil(perDay*ninetyDays - 1e-9), "unit": unit})
+		} else {
+			delete(dr, "quantity")
+		}
 	}
 	dr["expectedSupplyDuration"] = json.RawMessage(fmt.Sprintf(`{"value":%d,"unit":"days","system":"http://unitsofmeasure.org","code":"d"}`, supplied))
 	dr["numberOfRepeatsAllowed"] = json.RawMessage(fmt.Sprint(refills90))

@@ -492,3 +492,44 @@ func TestReviewConditionDates(t *testing.T) {
 		})
 	}
 }
+
+// TestReviewQuantityFromSig (M5): a draft without expectedSupplyDuration gets the quantity of 90
+// days of its sig; a sig that cannot be read (as needed, a taper, a pen) leaves it to the pharmacy.
+func TestReviewQuantityFromSig(t *testing.T) {
+	sig := func(dose float64, unit string, freq, period float64, periodUnit string) map[string]any {
+		return map[string]any{"timing": map[string]any{"repeat": map[string]any{"frequency": freq, "period": period, "periodUnit": periodUnit}},
+			"doseAndRate": []map[string]any{{"doseQuantity": map[string]any{"value": dose, "unit": unit}}}}
+	}
+	cases := []struct {
+		name    string
+		dosage  []map[string]any
+		wantQty float64 // 0: no quantity
+	}{
+		{"c20 1 tablet daily: 90 tablets", []map[string]any{sig(1, "tablet", 1, 1, "d")}, 90},
+		{"1 tablet twice daily: 180", []map[string]any{sig(1, "tablet", 2, 1, "d")}, 180},
+		{"half a tablet daily: 45", []map[string]any{sig(0.5, "tablet", 1, 1, "d")}, 45},
+		{"2 tablets weekly: ceil(90 x 2/7) = 26", []map[string]any{sig(2, "tablet", 1, 1, "wk")}, 26},
+		{"as needed: left to the pharmacy", []map[string]any{func() map[string]any { m := sig(1, "tablet", 1, 1, "d"); m["asNeededBoolean"] = true; return m }()}, 0},
+		{"a taper (two instructions): left to the pharmacy", []map[string]any{sig(2, "tablet", 1, 1, "d"), sig(1, "tablet", 1, 1, "d")}, 0},
+		{"a pen: left to the pharmacy", []map[string]any{sig(1, "pen", 1, 7, "d")}, 0},
+		{"monthly period unit: left to the pharmacy", []map[string]any{sig(1, "tablet", 1, 1, "mo")}, 0},
+	}
+	for _, c := range cases {
+		draft, _ := json.Marshal(map[string]any{"resourceType": "MedicationRequest", "id": "x", "dosageInstruction": c.dosage,
+			"dispenseRequest": map[string]any{"numberOfRepeatsAllowed": 11, "quantity": map[string]any{"value": 30, "unit": "tablet"}}})
+		out, n, ok := extendedSupply(draft)
+		var m struct {
+			DispenseRequest struct {
+				Quantity *struct{ Value float64 } `json:"quantity"`
+			} `json:"dispenseRequest"`
+		}
+		json.Unmarshal(out, &m)
+		got := 0.0
+		if m.DispenseRequest.Quantity != nil {
+			got = m.DispenseRequest.Quantity.Value
+		}
+		if !ok || n != 90 || got != c.wantQty {
+			t.Errorf("%s: %s", c.name, out)
+		}
+	}
+}
