@@ -273,7 +273,7 @@ func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceD
 			}
 			if card := adherenceCard(o.raw, td, gs); card != nil {
 				reachable := td.Redeemable && !tooLateThisYear(td)
-				gv := priceGap(card, contract, m, reachable, monthsLeft)
+				gv := priceGap(card, contract, m, reachable, td.Covered*5 >= td.Days*4, monthsLeft)
 				rec.addQuality(card, o.id, m, contract, gv)
 				cards = append(cards, *card)
 			}
@@ -290,7 +290,7 @@ func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceD
 			als, alsKnown := g.allergies(ctx, req, oc, data)
 			cautions := findStatinCautions(vs, data, als, alsKnown)
 			if card := supdCard(p, data, oc.PatientID, year, today, unknown, cautions); card != nil {
-				gv := priceGap(card, contract, measures.SUPD, true, monthsLeft)
+				gv := priceGap(card, contract, measures.SUPD, true, false, monthsLeft)
 				rec.addQuality(card, o.id, measures.SUPD, contract, gv)
 				cards = append(cards, *card)
 			}
@@ -339,7 +339,11 @@ var partLabel = map[string]string{
 // contract's quality terms, in the detail (shown as the organisation's net impact, apart from the
 // clinical figures) and in the valuerx-quality extension. A patient without a contract, or a
 // contract without terms for the measure, gets neither: the card stays clinical.
-func priceGap(card *cdshooks.Card, k *scoring.Contract, m measures.Measure, reachable bool, monthsLeft int) *scoring.GapValue {
+//
+// adherent: the patient is at 80 % or more today (an at-risk card): there is no gap to close, so
+// the per-gap-closed bonus is left out; what is at stake is keeping the patient adherent
+// (pharmacist review M7).
+func priceGap(card *cdshooks.Card, k *scoring.Contract, m measures.Measure, reachable, adherent bool, monthsLeft int) *scoring.GapValue {
 	if k == nil {
 		return nil
 	}
@@ -348,6 +352,23 @@ func priceGap(card *cdshooks.Card, k *scoring.Contract, m measures.Measure, reac
 		return nil
 	}
 	outcome := "if the patient ends the year at 80 % or more"
+	if adherent {
+		outcome = "if the patient stays at 80 % or more to the end of the year"
+		parts := gv.Parts[:0:0]
+		gv.IfClosed = 0
+		for _, p := range gv.Parts {
+			if p.Kind == scoring.GapBonusClosed {
+				continue
+			}
+			parts = append(parts, p)
+			if p.Conditional {
+				gv.IfClosed += p.Amount
+			}
+		}
+		gv.Parts = parts
+		gv.IfClosed = math.Round(gv.IfClosed*100) / 100
+		gv.Expected = math.Round((gv.Probability*gv.IfClosed+gv.Programme)*100) / 100
+	}
 	if m == measures.SUPD {
 		outcome = "if the patient fills a statin this year"
 	}
@@ -559,7 +580,7 @@ func patientFacts(vs *measures.ValueSet, data *hookData, dispenses []json.RawMes
 		switch {
 		case hasAnyPrefix(code, "N18.5", "N18.6", "Z99.2", "Z91.15", "I12.0", "I13.11", "I13.2", "N19"):
 			p.ESRD = true
-		case hasAnyPrefix(code, "G72.0", "G72.89", "G72.9", "M60.8", "M60.9", "M62.82", "K70.3", "K71.7", "K74.3", "K74.4", "K74.5", "K74.6", "E28.2", "R73.03", "R73.09", "O", "Z33.1", "Z34", "Z39.1", "N97"):
+		case hasAnyPrefix(code, "G72.0", "G72.89", "G72.9", "M60.8", "M60.9", "M62.82", "K70.3", "K71.7", "K74.3", "K74.4", "K74.5", "K74.6", "E28.2", "R73.03", "R73.09", "O", "Z33.1", "Z34", "Z39.1", "N97", "Z51.5"):
 			p.SUPDExclusion = true
 		}
 	}
@@ -732,8 +753,14 @@ func adherenceCard(draft json.RawMessage, td measures.ToDate, gs *genericSwitch)
 	} else {
 		fmt.Fprintf(&b, "Even taking it every day from today, the patient cannot reach 80 %% by %s; adherence still matters clinically and for next year. ", td.End)
 	}
-	if td.OnHand > 0 {
-		fmt.Fprintf(&b, "About %s of supply left from the last fill (refill due %s).", days(td.OnHand), td.At+measures.Day(td.OnHand))
+	onHand, due := td.OnHand, td.At+measures.Day(td.OnHand)
+	if td.OnHand > 0 && td.OnHand == td.Remaining && td.SupplyEnds != measures.NoDay && td.SupplyEnds > due {
+		// The supply runs past the end of the year: the measure counts it to December 31, the
+		// patient has it until it runs out (pharmacist review M1).
+		onHand, due = int(td.SupplyEnds-td.At), td.SupplyEnds
+	}
+	if onHand > 0 {
+		fmt.Fprintf(&b, "About %s of supply left from the last fill (refill due %s).", days(onHand), due)
 	} else {
 		b.WriteString("No supply left from the last fill: the patient is out of medication now.")
 	}
@@ -747,14 +774,14 @@ func adherenceCard(draft json.RawMessage, td measures.ToDate, gs *genericSwitch)
 	inDen := td.InDenominator
 	card.Extension = extension(adherenceExt{Measure: td.Measure.String(), PDCToDate: round4(td.PDC()), Redeemable: td.Redeemable, InDenominator: &inDen, GapDaysLeft: &gap, DaysCovered: &cov, Days: &ndays})
 	if gs != nil {
-		if upd, ok := ninetyDaySupply(gs.draft); ok {
-			card.AddSuggestion(fmt.Sprintf("Switch to %s, %d days with %d refills (patient cost %s vs %s per %s)", gs.label, ninetyDays, refills90, cardUSD(gs.generic), cardUSD(gs.ordered), gs.per), true,
+		if upd, n, ok := extendedSupply(gs.draft); ok {
+			card.AddSuggestion(fmt.Sprintf("Switch to %s, %d days with %d refills (patient cost %s vs %s per %s)", gs.label, n, refills90, cardUSD(gs.generic), cardUSD(gs.ordered), gs.per), true,
 				cdshooks.UpdateAction(fmt.Sprintf("Replace %s with %s and dispense a 90-day supply with refills; dose and schedule unchanged", gs.orderedName, gs.label), upd))
 		}
 	}
-	if upd, ok := ninetyDaySupply(draft); ok {
-		card.AddSuggestion(fmt.Sprintf("Dispense a %d-day supply with %d refills", ninetyDays, refills90), len(card.Suggestions) == 0,
-			cdshooks.UpdateAction("Change the dispense request to a 90-day supply with refills; everything else in the order unchanged", upd))
+	if upd, n, ok := extendedSupply(draft); ok {
+		card.AddSuggestion(fmt.Sprintf("Dispense a %d-day supply with %d refills", n, refills90), len(card.Suggestions) == 0,
+			cdshooks.UpdateAction(fmt.Sprintf("Change the dispense request to a %d-day supply with refills; everything else in the order unchanged", n), upd))
 	}
 	return card
 }
@@ -793,13 +820,28 @@ func round4(x float64) float64 { return math.Round(x*10000) / 10000 }
 // duration when it has both (30 tablets for 30 days -> 90 tablets), else left out for the
 // pharmacy to compute from the dosage. Every other member of the draft is kept byte for byte.
 func ninetyDaySupply(draft json.RawMessage) (json.RawMessage, bool) {
+	out, _, ok := extendedSupply(draft)
+	return out, ok
+}
+
+// packageUnits are dispensing units that cannot be split at the pharmacy: a 90-day supply of
+// them is the whole packages that fit in 90 days, and the duration is what they last (Ozempic, 1
+// pen per 28 days: 3 pens, 84 days, not 4 pens for 112; pharmacist review M4).
+var packageUnits = map[string]bool{"pen": true, "pens": true, "package": true, "packages": true, "pack": true, "box": true, "boxes": true,
+	"kit": true, "kits": true, "carton": true, "cartons": true, "inhaler": true, "inhalers": true, "vial": true, "vials": true,
+	"device": true, "devices": true, "injector": true, "injectors": true, "syringe": true, "syringes": true, "patch": true, "patches": true,
+	"bottle": true, "bottles": true, "canister": true, "canisters": true}
+
+// extendedSupply is ninetyDaySupply with the days it supplies: 90, or for a draft in whole
+// packages (packageUnits) the days of the packages that fit in 90 days.
+func extendedSupply(draft json.RawMessage) (json.RawMessage, int, bool) {
 	var m map[string]json.RawMessage
 	if json.Unmarshal(draft, &m) != nil {
-		return nil, false
+		return nil, 0, false
 	}
 	var dr map[string]json.RawMessage
 	if raw, ok := m["dispenseRequest"]; ok && json.Unmarshal(raw, &dr) != nil {
-		return nil, false
+		return nil, 0, false
 	}
 	if dr == nil {
 		dr = map[string]json.RawMessage{}
@@ -810,11 +852,19 @@ func ninetyDaySupply(draft json.RawMessage) (json.RawMessage, bool) {
 	}
 	var qty map[string]json.RawMessage
 	scaled := false
+	supplied := ninetyDays
 	if json.Unmarshal(dr["expectedSupplyDuration"], &dur) == nil && dur.Value != nil && *dur.Value > 0 && (dur.Code == "d" || dur.Code == "") {
 		if json.Unmarshal(dr["quantity"], &qty) == nil && qty != nil {
 			var v float64
+			var unit string
+			json.Unmarshal(qty["unit"], &unit)
 			if json.Unmarshal(qty["value"], &v) == nil && v > 0 {
 				n := math.Ceil(v * ninetyDays / *dur.Value)
+				if packageUnits[strings.ToLower(strings.TrimSpace(unit))] {
+					perUnit := *dur.Value / v                   // days one package lasts
+					k := max(1, math.Floor(ninetyDays/perUnit)) // one package at least, however long it lasts
+					n, supplied = k, int(math.Floor(k*perUnit))
+				}
 				qty["value"], _ = json.Marshal(n)
 				dr["quantity"], _ = json.Marshal(qty)
 				scaled = true
@@ -824,14 +874,14 @@ func ninetyDaySupply(draft json.RawMessage) (json.RawMessage, bool) {
 	if !scaled {
 		delete(dr, "quantity")
 	}
-	dr["expectedSupplyDuration"] = json.RawMessage(`{"value":90,"unit":"days","system":"http://unitsofmeasure.org","code":"d"}`)
+	dr["expectedSupplyDuration"] = json.RawMessage(fmt.Sprintf(`{"value":%d,"unit":"days","system":"http://unitsofmeasure.org","code":"d"}`, supplied))
 	dr["numberOfRepeatsAllowed"] = json.RawMessage(fmt.Sprint(refills90))
 	var err error
 	if m["dispenseRequest"], err = json.Marshal(dr); err != nil {
-		return nil, false
+		return nil, 0, false
 	}
 	out, err := json.Marshal(m)
-	return out, err == nil
+	return out, supplied, err == nil
 }
 
 // supdCard: the SUPD gap of a patient with diabetes aged 40-75 on January 1 and no statin fill
@@ -1104,8 +1154,9 @@ func splitLower(s string) []string {
 
 // palliative: Z51.5 (encounter for palliative care) on the problem list. Adherence pushes and new
 // statin starts are not offered: goals of care come first, and stopping statins near the end of
-// life is evidence-based (Kutner et al., JAMA Intern Med 2015). The population run does not yet
-// exclude it from the measures (pharmacist review M2).
+// life is evidence-based (Kutner et al., JAMA Intern Med 2015). Palliative care is a SUPD exclusion
+// (population/registry.go supdExcl, with its source); for the PDC measures the population run does
+// not exclude it, so the worklist may still list such a patient (pharmacist review M2).
 func palliative(conds []json.RawMessage) bool {
 	for _, c := range conditionCodes(conds) {
 		if strings.HasPrefix(c, "Z51.5") {

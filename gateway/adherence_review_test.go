@@ -303,7 +303,9 @@ func TestReviewAllergiesFetched(t *testing.T) {
 // 11 used, 4 left. The card says the patient is not counted this year, and the organisation
 // figure is the programme fee only ($1.50 for December), not the $230.50 of a counted patient.
 // Control: first fill Oct 1 (92 days): Oct 1 x30, Nov 12 x30, 51 of 63 days (81 %), at risk
-// with 6 days left: 0.6 x 381.67 + 1.50 = 230.50.
+// with 6 days left. Already at 80 %: no gap to close, so no $40 per gap closed (M7): $25 per
+// adherent patient + $266.67 tier share + $50 Star value = $341.67, x 0.6 = 205.00, + $1.50 =
+// $206.50 (it was 0.6 x 381.67 + 1.50 = 230.50 before the review).
 func TestReviewTooLateThisYear(t *testing.T) {
 	e := newEnv(t, withNow(time.Date(2026, time.December, 2, 15, 0, 0, 0, time.UTC)))
 	const atorva = "83367"
@@ -317,7 +319,7 @@ func TestReviewTooLateThisYear(t *testing.T) {
 		{"c08 first fill Oct 15", bundle(dispense(atorva, "atorvastatin", "2026-10-15", 30), dispense(atorva, "atorvastatin", "2026-11-25", 30)), 38, 49,
 			"Statin fills cover 78 % of days since the first fill (goal 80 %); not counted in the measure until next year", 1.5, 0},
 		{"control: first fill Oct 1", bundle(dispense(atorva, "atorvastatin", "2026-10-01", 30), dispense(atorva, "atorvastatin", "2026-11-12", 30)), 51, 63,
-			"Statin fills cover 81 % of days this year (goal 80 %): at risk, only 6 more days without it", 230.5, 381.67},
+			"Statin fills cover 81 % of days this year (goal 80 %): at risk, only 6 more days without it", 206.5, 341.67},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -376,5 +378,58 @@ func TestReviewSUPDDiabetesList(t *testing.T) {
 				t.Errorf("PDC-DR %d of %d", *ext(t, d).DaysCovered, *ext(t, d).Days)
 			}
 		})
+	}
+}
+
+// TestReviewWholePackages (M4): a draft in pens (or other packages) gets the whole packages that
+// fit in 90 days and the matching duration; tablets are scaled as before.
+func TestReviewWholePackages(t *testing.T) {
+	cases := []struct {
+		name     string
+		qty      float64
+		unit     string
+		days     float64
+		wantQty  float64
+		wantDays int
+	}{
+		{"c21 Ozempic 1 pen per 28 days: 3 pens, 84 days", 1, "pen", 28, 3, 84},
+		{"2 pens per 56 days: 3 pens, 84 days", 2, "pens", 56, 3, 84},
+		{"1 pen per 30 days: 3 pens, 90 days", 1, "Pen", 30, 3, 90},
+		{"1 inhaler per 30 days", 1, "inhaler", 30, 3, 90},
+		{"a pen lasting 120 days: 1 pen, 120 days", 1, "pen", 120, 1, 120},
+		{"60 tablets per 30 days: 180 tablets, 90 days", 60, "tablet", 30, 180, 90},
+		{"28 tablets per 28 days: 90 tablets, 90 days", 28, "tablet", 28, 90, 90},
+	}
+	for _, c := range cases {
+		draft, _ := json.Marshal(map[string]any{"resourceType": "MedicationRequest", "id": "x", "dispenseRequest": map[string]any{
+			"quantity": map[string]any{"value": c.qty, "unit": c.unit}, "expectedSupplyDuration": map[string]any{"value": c.days, "code": "d"}}})
+		out, n, ok := extendedSupply(draft)
+		var m struct {
+			DispenseRequest struct {
+				Quantity struct{ Value float64 } `json:"quantity"`
+				Duration struct{ Value int }     `json:"expectedSupplyDuration"`
+			} `json:"dispenseRequest"`
+		}
+		json.Unmarshal(out, &m)
+		if !ok || n != c.wantDays || m.DispenseRequest.Quantity.Value != c.wantQty || m.DispenseRequest.Duration.Value != c.wantDays {
+			t.Errorf("%s: %s (days %d)", c.name, out, n)
+		}
+	}
+}
+
+// TestReviewSupplyPastYearEnd (M1): on December 1 a patient who picked up 90 days today (and had
+// one 30-day fill on Jan 5) has supply to February 28, 2027: the card says 89 days left (Dec 2 to
+// Feb 28: 30 + 31 + 28) and the refill due on 2027-03-01, not 30 days and 2027-01-01 as when the
+// supply was cut at December 31. PDC to date: Jan 5-Feb 3 and Dec 1 covered, 31 of 331 days.
+func TestReviewSupplyPastYearEnd(t *testing.T) {
+	e := newEnv(t, withNow(time.Date(2026, time.December, 1, 15, 0, 0, 0, time.UTC)))
+	fills := bundle(dispense("83367", "atorvastatin", "2026-01-05", 30), dispense("83367", "atorvastatin", "2026-12-01", 90))
+	cards := adherenceCardsOf(t, e, orderSign(t, "1955-04-02", atorvastatinOrder(), fills, bundle()))
+	if len(cards) != 1 {
+		t.Fatalf("%d cards", len(cards))
+	}
+	x := ext(t, cards[0])
+	if *x.DaysCovered != 31 || *x.Days != 331 || !strings.Contains(cards[0].Detail, "About 89 days of supply left from the last fill (refill due 2027-03-01).") {
+		t.Errorf("%d of %d\n%s", *x.DaysCovered, *x.Days, cards[0].Detail)
 	}
 }

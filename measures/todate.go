@@ -1,5 +1,10 @@
 package measures
 
+import (
+	"slices"
+	"strings"
+)
+
 // ToDate is a PDC measure as it stands on a date during the measurement year: what the fills so
 // far say, and what the rest of the year can still change.
 type ToDate struct {
@@ -23,8 +28,12 @@ type ToDate struct {
 	Redeemable  bool
 
 	// OnHand: days of supply dispensed before At that cover days from At on (the refill is due
-	// At+OnHand).
+	// At+OnHand). Counted to End only, as the measure counts them.
 	OnHand int
+	// SupplyEnds: the first day the fills before At no longer cover, not cut at End (a 90-day
+	// fill on December 1 runs to February 28: SupplyEnds is March 1), inpatient stays left out;
+	// NoDay without fills. For telling the prescriber when the refill is due.
+	SupplyEnds Day
 
 	// Status of the denominator so far: two fills on different dates before At, and the
 	// exclusions visible so far. A patient not (yet) in the denominator still has a PDC to date.
@@ -76,5 +85,43 @@ func PDCToDate(p *Patient, year int, m Measure, at Day) ToDate {
 	// Allowed uncovered days in the year, minus those already missed.
 	t.GapDaysLeft = (t.Total - t.Needed) - (t.Days - t.Covered)
 	t.Redeemable = t.GapDaysLeft >= 0
+	t.SupplyEnds = supplyEnd(p, m.Class(), jan1, at)
 	return t
+}
+
+// supplyEnd is the first day not supplied by the fills of the class dated in [jan1, at): each
+// ingredient's supply line as coverage.run shifts it (an overlap starts when the earlier supply
+// runs out; same-date fills of one ingredient count once, the longest), without the cut at the
+// end of the treatment period.
+func supplyEnd(p *Patient, class Class, jan1, at Day) Day {
+	var fills []Fill
+	for _, f := range p.Fills {
+		if f.Class == class && f.Date >= jan1 && f.Date < at && f.DaysSupply > 0 {
+			fills = append(fills, f)
+		}
+	}
+	slices.SortFunc(fills, func(a, b Fill) int {
+		if a.Ingredient != b.Ingredient {
+			return strings.Compare(a.Ingredient, b.Ingredient)
+		}
+		if a.Date != b.Date {
+			return int(a.Date - b.Date)
+		}
+		return b.DaysSupply - a.DaysSupply
+	})
+	end, next := NoDay, Day(0)
+	for i, f := range fills {
+		start := f.Date
+		if i > 0 && fills[i-1].Ingredient == f.Ingredient {
+			if fills[i-1].Date == f.Date {
+				continue
+			}
+			start = max(start, next)
+		}
+		next = start + Day(f.DaysSupply)
+		if end == NoDay || next > end {
+			end = next
+		}
+	}
+	return end
 }

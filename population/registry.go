@@ -242,11 +242,16 @@ type conditionJSON struct {
 // sets as health plans publish them (Premera "Statin Use in Persons with Diabetes" provider sheet,
 // 2022: ESRD I12.0, I13.11, I13.2, N18.5, N18.6, N19, Z91.15, Z99.2; rhabdomyolysis/myopathy G72.0,
 // G72.89, G72.9, M60.8x, M60.9, M62.82; cirrhosis K70.3x, K71.7, K74.3-K74.69; PCOS E28.2;
-// pre-diabetes R73.03, R73.09; pregnancy, lactation, fertility: O00-O9A, Z33.1, Z34, Z39.1, N97).
+// pre-diabetes R73.03, R73.09; pregnancy, lactation, fertility: O00-O9A, Z33.1, Z34, Z39.1, N97),
+// and palliative care Z51.5 (Martin's Point "Medicare Statin Use in Persons with Diabetes (SUPD)
+// Quality Measure", 2025-05-08: exclusions "Hospice or Palliative Care Z51.5"; it also lists N19
+// among the ESRD codes, as Premera does, so N18.5 and N19 stay although clinically CKD stage 5 and
+// unspecified kidney failure are not ESRD: the measure's value set, not the clinical definition,
+// decides who is counted).
 var (
 	esrdCodes = []string{"I12.0", "I13.11", "I13.2", "N18.5", "N18.6", "N19", "Z91.15", "Z99.2"}
 	supdExcl  = []string{"G72.0", "G72.89", "G72.9", "M60.8", "M60.9", "M62.82", "K70.3", "K71.7", "K74.3", "K74.4", "K74.5", "K74.6",
-		"E28.2", "R73.03", "R73.09", "O", "Z33.1", "Z34", "Z39.1", "N97"}
+		"E28.2", "R73.03", "R73.09", "O", "Z33.1", "Z34", "Z39.1", "N97", "Z51.5"}
 )
 
 // hasPrefixFold is hasPrefix of the upper-cased code, without making a string of it (prefixes are
