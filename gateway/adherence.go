@@ -234,7 +234,7 @@ func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceD
 		}
 		draftStatin = draftStatin || containsClass(cls, measures.ClassStatin)
 	}
-	if len(orders) == 0 || palliative(data.conditions) {
+	if len(orders) == 0 || palliative(data.conditions, now.Year()) {
 		return nil
 	}
 	dispenses, ok := g.dispenses(ctx, req, oc, data)
@@ -288,7 +288,7 @@ func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceD
 				continue
 			}
 			als, alsKnown := g.allergies(ctx, req, oc, data)
-			cautions := findStatinCautions(vs, data, als, alsKnown)
+			cautions := findStatinCautions(vs, data, als, alsKnown, year)
 			if card := supdCard(p, data, oc.PatientID, year, today, unknown, cautions); card != nil {
 				gv := priceGap(card, contract, measures.SUPD, true, false, monthsLeft)
 				rec.addQuality(card, o.id, measures.SUPD, contract, gv)
@@ -576,7 +576,7 @@ func patientFacts(vs *measures.ValueSet, data *hookData, dispenses []json.RawMes
 			p.Fills = append(p.Fills, measures.Fill{Date: day, DaysSupply: supply, Ingredient: ing.Name, Class: ing.Class})
 		}
 	}
-	for _, code := range conditionCodes(data.conditions) {
+	for _, code := range conditionCodesIn(data.conditions, jan1, measures.YearEnd(jan1.Time().Year())) {
 		switch {
 		case hasAnyPrefix(code, "N18.5", "N18.6", "Z99.2", "Z91.15", "I12.0", "I13.11", "I13.2", "N19"):
 			p.ESRD = true
@@ -655,11 +655,26 @@ func hasAnyPrefix(code string, prefixes ...string) bool {
 // conditionCodes lists the ICD-10(-CM) codes of the problem list's conditions, not refuted or
 // entered in error.
 func conditionCodes(conds []json.RawMessage) []string {
+	return conditionCodesIn(conds, measures.NoDay, measures.NoDay)
+}
+
+// conditionCodesIn is conditionCodes of the conditions that fall in [from, to] as the population
+// run reads them (population/registry.go): a condition whose onset (onsetDateTime, else
+// onsetPeriod.start, else recordedDate) is after to, or whose abatementDateTime is before from, is
+// left out; NoDay bounds are open. The measure exclusions use the measurement year, so that the
+// card and the worklist agree (pharmacist review M3, dates part).
+func conditionCodesIn(conds []json.RawMessage, from, to measures.Day) []string {
 	var out []string
 	for _, raw := range conds {
 		var c struct {
 			Code               medConcept `json:"code"`
 			VerificationStatus medConcept `json:"verificationStatus"`
+			OnsetDateTime      string     `json:"onsetDateTime"`
+			OnsetPeriod        struct {
+				Start string `json:"start"`
+			} `json:"onsetPeriod"`
+			RecordedDate      string `json:"recordedDate"`
+			AbatementDateTime string `json:"abatementDateTime"`
 		}
 		if json.Unmarshal(raw, &c) != nil {
 			continue
@@ -669,6 +684,23 @@ func conditionCodes(conds []json.RawMessage) []string {
 			bad = bad || v.Code == "refuted" || v.Code == "entered-in-error"
 		}
 		if bad {
+			continue
+		}
+		day := func(s string) measures.Day {
+			if d, err := measures.ParseDay(s); err == nil && s != "" {
+				return d
+			}
+			return measures.NoDay
+		}
+		start := day(c.OnsetDateTime)
+		if start == measures.NoDay {
+			start = day(c.OnsetPeriod.Start)
+		}
+		if start == measures.NoDay {
+			start = day(c.RecordedDate)
+		}
+		end := day(c.AbatementDateTime)
+		if to != measures.NoDay && start != measures.NoDay && start > to || from != measures.NoDay && end != measures.NoDay && end < from {
 			continue
 		}
 		for _, cd := range c.Code.Coding {
@@ -824,6 +856,45 @@ func ninetyDaySupply(draft json.RawMessage) (json.RawMessage, bool) {
 	return out, ok
 }
 
+// dailyDose reads the units taken per day from the first dosage instruction: doseQuantity x
+// frequency / period, the period in days (d) or weeks (wk). False when any of it is missing, the
+// dose is a range or rate, or there is more than one instruction (a taper: left to the pharmacy).
+func dailyDose(raw json.RawMessage) (float64, string, bool) {
+	var ds []struct {
+		Timing struct {
+			Repeat struct {
+				Frequency  *float64 `json:"frequency"`
+				Period     *float64 `json:"period"`
+				PeriodUnit string   `json:"periodUnit"`
+			} `json:"repeat"`
+		} `json:"timing"`
+		AsNeeded    *bool `json:"asNeededBoolean"`
+		DoseAndRate []struct {
+			DoseQuantity *struct {
+				Value *float64 `json:"value"`
+				Unit  string   `json:"unit"`
+			} `json:"doseQuantity"`
+		} `json:"doseAndRate"`
+	}
+	if json.Unmarshal(raw, &ds) != nil || len(ds) != 1 || len(ds[0].DoseAndRate) != 1 || (ds[0].AsNeeded != nil && *ds[0].AsNeeded) {
+		return 0, "", false
+	}
+	d, r := ds[0], ds[0].Timing.Repeat
+	q := d.DoseAndRate[0].DoseQuantity
+	if q == nil || q.Value == nil || *q.Value <= 0 || q.Unit == "" || r.Frequency == nil || *r.Frequency <= 0 || r.Period == nil || *r.Period <= 0 {
+		return 0, "", false
+	}
+	days := *r.Period
+	switch r.PeriodUnit {
+	case "d":
+	case "wk":
+		days *= 7
+	default:
+		return 0, "", false
+	}
+	return *q.Value * *r.Frequency / days, q.Unit, true
+}
+
 // packageUnits are dispensing units that cannot be split at the pharmacy: a 90-day supply of
 // them is the whole packages that fit in 90 days, and the duration is what they last (Ozempic, 1
 // pen per 28 days: 3 pens, 84 days, not 4 pens for 112; pharmacist review M4).
@@ -872,7 +943,13 @@ func extendedSupply(draft json.RawMessage) (json.RawMessage, int, bool) {
 		}
 	}
 	if !scaled {
-		delete(dr, "quantity")
+		if perDay, unit, ok := dailyDose(m["dosageInstruction"]); ok && !packageUnits[strings.ToLower(unit)] {
+			// No duration to scale from: 90 days of the sig's daily dose (1 tablet twice daily:
+			// 180 tablets; pharmacist review M5).
+			dr["quantity"], _ = json.Marshal(map[string]any{"value": math.Ceil(perDay*ninetyDays - 1e-9), "unit": unit})
+		} else {
+			delete(dr, "quantity")
+		}
 	}
 	dr["expectedSupplyDuration"] = json.RawMessage(fmt.Sprintf(`{"value":%d,"unit":"days","system":"http://unitsofmeasure.org","code":"d"}`, supplied))
 	dr["numberOfRepeatsAllowed"] = json.RawMessage(fmt.Sprint(refills90))
@@ -1067,7 +1144,10 @@ var stopReasonWords = map[string]bool{"myalgia": true, "myalgias": true, "myopat
 
 // findStatinCautions reads the allergies, problem list and medication history for reasons not to
 // start a statin with one click (pharmacist review Critical 3, H4, H5, H6).
-func findStatinCautions(vs *measures.ValueSet, data *hookData, allergies []json.RawMessage, allergiesKnown bool) statinCautions {
+//
+// An intolerance or ASCVD documented in any year counts; a pregnancy code only when it falls in
+// the measurement year (year).
+func findStatinCautions(vs *measures.ValueSet, data *hookData, allergies []json.RawMessage, allergiesKnown bool, year int) statinCautions {
 	c := statinCautions{allergiesUnknown: !allergiesKnown}
 	for _, raw := range allergies {
 		var a struct {
@@ -1115,10 +1195,13 @@ func findStatinCautions(vs *measures.ValueSet, data *hookData, allergies []json.
 		switch {
 		case c.intolerance == "" && strings.HasPrefix(code, "T46.6X5"):
 			c.intolerance = code + " (adverse effect of an antihyperlipidemic drug) on the problem list"
-		case c.pregnancy == "" && (strings.HasPrefix(code, "Z3A") || strings.HasPrefix(code, "Z32.01")):
-			c.pregnancy = code + " on the problem list"
 		case c.ascvd == "" && hasAnyPrefix(code, ascvdCodes...):
 			c.ascvd = code
+		}
+	}
+	for _, code := range conditionCodesIn(data.conditions, measures.YearStart(year), measures.YearEnd(year)) {
+		if c.pregnancy == "" && (strings.HasPrefix(code, "Z3A") || strings.HasPrefix(code, "Z32.01")) {
+			c.pregnancy = code + " on the problem list"
 		}
 	}
 	for _, raw := range data.meds {
@@ -1157,8 +1240,8 @@ func splitLower(s string) []string {
 // life is evidence-based (Kutner et al., JAMA Intern Med 2015). Palliative care is a SUPD exclusion
 // (population/registry.go supdExcl, with its source); for the PDC measures the population run does
 // not exclude it, so the worklist may still list such a patient (pharmacist review M2).
-func palliative(conds []json.RawMessage) bool {
-	for _, c := range conditionCodes(conds) {
+func palliative(conds []json.RawMessage, year int) bool {
+	for _, c := range conditionCodesIn(conds, measures.YearStart(year), measures.YearEnd(year)) {
 		if strings.HasPrefix(c, "Z51.5") {
 			return true
 		}

@@ -433,3 +433,103 @@ func TestReviewSupplyPastYearEnd(t *testing.T) {
 		t.Errorf("%d of %d\n%s", *x.DaysCovered, *x.Days, cards[0].Detail)
 	}
 }
+
+// TestReviewUnclassifiedDraft: a second draft order the value set cannot classify (an unlisted
+// brand, free text) may be a statin being ordered now: the SUPD card asks and creates nothing.
+func TestReviewUnclassifiedDraft(t *testing.T) {
+	e := newEnv(t, withNow(time.Date(2026, time.July, 1, 15, 0, 0, 0, time.UTC)))
+	metformin := bundle(dispense("", "metformin hydrochloride 500 MG Oral Tablet", "2026-01-05", 90), dispense("", "metformin hydrochloride 500 MG Oral Tablet", "2026-04-05", 90))
+	body := withPrefetch(t, orderSign(t, "1965-03-14", medOrder(rxnormSys, "861007", "metformin hydrochloride 500 MG Oral Tablet"), metformin, bundle(condition("E11.9"))), map[string]any{"allergies": bundle()})
+	var m map[string]any
+	json.Unmarshal(body, &m)
+	other := medOrder("", "", "NOVELSTAT 2MG TAB")
+	other["resourceType"], other["id"], other["status"], other["intent"] = "MedicationRequest", "draft-2", "draft", "order"
+	ctx := m["context"].(map[string]any)["draftOrders"].(map[string]any)
+	ctx["entry"] = append(ctx["entry"].([]any), map[string]any{"resource": other})
+	body, _ = json.Marshal(m)
+	got := byMeasure(t, adherenceCardsOf(t, e, body))
+	s, ok := got["SUPD"]
+	if !ok || hasCreate(s) || !strings.Contains(s.Summary, "check whether NOVELSTAT 2MG TAB is a statin") {
+		t.Fatalf("card %v %q create %v", ok, s.Summary, hasCreate(s))
+	}
+}
+
+// TestReviewConditionDates (M3, dates): a condition the population run would not read for 2026
+// does not change the card either. ESRD (N18.6) that abated in 2019 (a kidney transplant) does
+// not exclude: the SUPD card is there; N18.6 recorded in 2026 excludes; a Z3A pregnancy code
+// abated in 2025 does not stop the create.
+func TestReviewConditionDates(t *testing.T) {
+	e := newEnv(t, withNow(time.Date(2026, time.July, 1, 15, 0, 0, 0, time.UTC)))
+	metformin := bundle(dispense("", "metformin hydrochloride 500 MG Oral Tablet", "2026-01-05", 90), dispense("", "metformin hydrochloride 500 MG Oral Tablet", "2026-04-05", 90))
+	dated := func(code, onset, abated string) map[string]any {
+		c := condition(code)
+		if onset != "" {
+			c["onsetDateTime"] = onset
+		}
+		if abated != "" {
+			c["abatementDateTime"] = abated
+		}
+		return c
+	}
+	cases := []struct {
+		name         string
+		cond         map[string]any
+		card, create bool
+	}{
+		{"ESRD abated in 2019", dated("N18.6", "2015-02-01", "2019-06-30"), true, true},
+		{"ESRD recorded this year", dated("N18.6", "2026-02-01", ""), false, false},
+		{"pregnancy code abated in 2025", dated("Z3A.28", "2025-01-10", "2025-04-20"), true, true},
+		{"pregnancy code this year", dated("Z3A.28", "2026-05-10", ""), true, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			body := withPrefetch(t, orderSign(t, "1965-03-14", medOrder(rxnormSys, "861007", "metformin hydrochloride 500 MG Oral Tablet"), metformin, bundle(condition("E11.9"), c.cond)), map[string]any{"allergies": bundle()})
+			got := byMeasure(t, adherenceCardsOf(t, e, body))
+			s, ok := got["SUPD"]
+			if ok != c.card || ok && hasCreate(s) != c.create {
+				t.Errorf("card %v create %v, want %v %v: %q", ok, hasCreate(s), c.card, c.create, s.Summary)
+			}
+		})
+	}
+}
+
+// TestReviewQuantityFromSig (M5): a draft without expectedSupplyDuration gets the quantity of 90
+// days of its sig; a sig that cannot be read (as needed, a taper, a pen) leaves it to the pharmacy.
+func TestReviewQuantityFromSig(t *testing.T) {
+	sig := func(dose float64, unit string, freq, period float64, periodUnit string) map[string]any {
+		return map[string]any{"timing": map[string]any{"repeat": map[string]any{"frequency": freq, "period": period, "periodUnit": periodUnit}},
+			"doseAndRate": []map[string]any{{"doseQuantity": map[string]any{"value": dose, "unit": unit}}}}
+	}
+	cases := []struct {
+		name    string
+		dosage  []map[string]any
+		wantQty float64 // 0: no quantity
+	}{
+		{"c20 1 tablet daily: 90 tablets", []map[string]any{sig(1, "tablet", 1, 1, "d")}, 90},
+		{"1 tablet twice daily: 180", []map[string]any{sig(1, "tablet", 2, 1, "d")}, 180},
+		{"half a tablet daily: 45", []map[string]any{sig(0.5, "tablet", 1, 1, "d")}, 45},
+		{"2 tablets weekly: ceil(90 x 2/7) = 26", []map[string]any{sig(2, "tablet", 1, 1, "wk")}, 26},
+		{"as needed: left to the pharmacy", []map[string]any{func() map[string]any { m := sig(1, "tablet", 1, 1, "d"); m["asNeededBoolean"] = true; return m }()}, 0},
+		{"a taper (two instructions): left to the pharmacy", []map[string]any{sig(2, "tablet", 1, 1, "d"), sig(1, "tablet", 1, 1, "d")}, 0},
+		{"a pen: left to the pharmacy", []map[string]any{sig(1, "pen", 1, 7, "d")}, 0},
+		{"monthly period unit: left to the pharmacy", []map[string]any{sig(1, "tablet", 1, 1, "mo")}, 0},
+	}
+	for _, c := range cases {
+		draft, _ := json.Marshal(map[string]any{"resourceType": "MedicationRequest", "id": "x", "dosageInstruction": c.dosage,
+			"dispenseRequest": map[string]any{"numberOfRepeatsAllowed": 11, "quantity": map[string]any{"value": 30, "unit": "tablet"}}})
+		out, n, ok := extendedSupply(draft)
+		var m struct {
+			DispenseRequest struct {
+				Quantity *struct{ Value float64 } `json:"quantity"`
+			} `json:"dispenseRequest"`
+		}
+		json.Unmarshal(out, &m)
+		got := 0.0
+		if m.DispenseRequest.Quantity != nil {
+			got = m.DispenseRequest.Quantity.Value
+		}
+		if !ok || n != 90 || got != c.wantQty {
+			t.Errorf("%s: %s", c.name, out)
+		}
+	}
+}

@@ -244,7 +244,7 @@ func FuzzAdherenceDecoders(f *testing.F) {
 			td := measuresPDCToDate(p, m)
 			adherenceCard(draft, td, nil)
 		}
-		supdCard(p, data, "x", 2026, today, nil, findStatinCautions(measuresValueSet(), data, []json.RawMessage{cond}, true))
+		supdCard(p, data, "x", 2026, today, nil, findStatinCautions(measuresValueSet(), data, []json.RawMessage{cond}, true, 2026))
 		if out, ok := ninetyDaySupply(draft); ok {
 			var a, b map[string]json.RawMessage
 			if json.Unmarshal(out, &b) != nil || json.Unmarshal(draft, &a) != nil {
