@@ -67,6 +67,7 @@ imports:
 	check attribution '^($(MODULE)/(gateway|cdshooks|scoring|fhir|store|conformance|demo|measures|population|internal/.*)|net/http)$$'; \
 	check population '^$(MODULE)/(gateway|cdshooks|scoring|store|conformance|demo|cmd/.*)$$'; \
 	check gateway '^$(MODULE)/(conformance|cmd/.*)$$'; \
+	check csvcell '^$(MODULE)/(gateway|cdshooks|scoring|fhir|store|tracking|web|population|measures|clinical|catalog|config|internal/.*|cmd/.*)$$'; \
 	check cmd/valuerx '^($(MODULE)/conformance|github.com/google/fhir/.*)$$'; \
 	if [ $$fail = 1 ]; then exit 1; fi; echo "import rules hold"
 

@@ -1,11 +1,11 @@
 package population
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
+	"valuerx/csvcell"
 
 	"valuerx/measures"
 )
@@ -16,7 +16,7 @@ import (
 //
 // target and short_of_target are empty for a contract without terms for the measure.
 func (rep *Report) WriteRatesCSV(w io.Writer) error {
-	cw := csv.NewWriter(w)
+	cw := csvcell.NewWriter(w)
 	cw.Write([]string{"contract", "measure", "measure_name", "star_weight", "denominator", "numerator", "rate", "target", "short_of_target", "excluded", "below_redeemable", "below_not_redeemable", "as_of"})
 	for _, t := range rep.Tallies {
 		target, short := "", ""
@@ -82,7 +82,7 @@ func (rep *Report) WriteRatesJSON(w io.Writer) error {
 //
 //	rank,contract,patient_id,mbi,measure,pdc_to_date,days,days_covered,gap_days_left,days_on_hand,refill_due,value,value_usd
 func (rep *Report) WriteWorklistCSV(w io.Writer) error {
-	cw := csv.NewWriter(w)
+	cw := csvcell.NewWriter(w)
 	cw.Write([]string{"rank", "contract", "patient_id", "mbi", "measure", "pdc_to_date", "days", "days_covered", "gap_days_left", "days_on_hand", "refill_due", "value", "value_usd"})
 	for i, it := range rep.Worklist {
 		pdc, days, covered, onHand := "", "", "", ""

@@ -192,3 +192,25 @@ func (p *Postgres) divergences(ctx context.Context) (map[string][]Answer, error)
 	}
 	return out, nil
 }
+
+// DecisionClients lists the clients whose decisions the store holds (at most limit of them), as
+// SQLite.DecisionClients.
+func (p *Postgres) DecisionClients(ctx context.Context, limit int) ([]string, error) {
+	rows, err := p.pool.Query(ctx, `SELECT DISTINCT client FROM decisions ORDER BY client LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: decision clients: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return nil, fmt.Errorf("store: decision clients: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: decision clients: %w", err)
+	}
+	return out, nil
+}

@@ -37,9 +37,10 @@ const retentionChunk = 2000
 // DeleteBefore removes what the retention period no longer covers: decisions created before
 // cutoff with every feedback item and the divergence on them, feedback received before cutoff,
 // and jti claims expired by now. Administrations and claim lines go with their order (attacker
-// review finding 7): when the last decision of their (client, order key) goes, whatever their
-// own dates (a row dated 9999 went nowhere when retention went by it), and those of a kept
-// order stay; lines that joined no order at all go once imported before cutoff. The rollup is
+// review finding 7): when no decision of their (client, order key) is left, whatever their own
+// dates (a row dated 9999 went nowhere when retention went by it), and those of a kept order
+// stay; lines that join no decision at all go too (they count for nothing and an import comes
+// after its order's hooks). The rollup is
 // then folded and its cells left at zero deleted. It deletes in small transactions through the
 // group commit, so concurrent hooks wait for one chunk at most.
 func (s *SQLite) DeleteBefore(ctx context.Context, cutoff, now time.Time) (Deleted, error) {
@@ -74,18 +75,6 @@ func (s *SQLite) DeleteBefore(ctx context.Context, cutoff, now time.Time) (Delet
 		return nil
 	}
 	err := chunks("decisions", "created_at", func(ctx context.Context, tx *sql.Tx, lo, hi int64) error {
-		// The imports of the chunk's orders that keep no decision outside the chunk.
-		for _, t := range []struct {
-			n     *int64
-			table string
-		}{{&out.Administrations, "administrations"}, {&out.Claims, "claims"}} {
-			if err := exec(ctx, tx, t.n, `DELETE FROM `+t.table+` WHERE (client, order_key) IN
-				(SELECT client, order_key FROM decisions WHERE rowid BETWEEN ? AND ? AND created_at < ? AND order_key != '')
-				AND NOT EXISTS (SELECT 1 FROM decisions d WHERE d.client = `+t.table+`.client AND d.order_key = `+t.table+`.order_key
-					AND NOT (d.rowid BETWEEN ? AND ? AND d.created_at < ?))`, lo, hi, c, lo, hi, c); err != nil {
-				return err
-			}
-		}
 		if err := exec(ctx, tx, &out.Feedback, `DELETE FROM feedback WHERE card_uuid IN
 			(SELECT card_uuid FROM decisions WHERE rowid BETWEEN ? AND ? AND created_at < ?)`, lo, hi, c); err != nil {
 			return err
@@ -112,14 +101,15 @@ func (s *SQLite) DeleteBefore(ctx context.Context, cutoff, now time.Time) (Delet
 		return out, err
 	}
 	// administrations and claims are WITHOUT ROWID tables, small beside decisions (imports): one
-	// statement each for the lines that joined no order.
+	// statement each for the lines whose order has no decision left (decisions keep no order
+	// index for the hook path's sake; SQLite builds an automatic one for the statement).
 	err = s.c.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		for _, t := range []struct {
 			n     *int64
 			table string
 		}{{&out.Administrations, "administrations"}, {&out.Claims, "claims"}} {
-			if err := exec(ctx, tx, t.n, `DELETE FROM `+t.table+` WHERE imported_at < ? AND NOT EXISTS (SELECT 1 FROM decisions d
-				WHERE d.client = `+t.table+`.client AND d.order_key = `+t.table+`.order_key)`, c); err != nil {
+			if err := exec(ctx, tx, t.n, `DELETE FROM `+t.table+` WHERE NOT EXISTS (SELECT 1 FROM decisions d
+				WHERE d.client = `+t.table+`.client AND d.order_key = `+t.table+`.order_key)`); err != nil {
 				return err
 			}
 		}
@@ -185,31 +175,20 @@ func (p *Postgres) DeleteBefore(ctx context.Context, cutoff, now time.Time) (Del
 	c := cutoff.UTC()
 	for {
 		var d, f, v int64
-		var a, cl int64
-		// The sub-statements see the decisions as before the DELETE: an order keeps its imports
-		// when it has a decision the chunk does not delete (decisions_order, migration 4).
 		err := conn.QueryRow(ctx, `
 			WITH gone AS (
 				DELETE FROM decisions WHERE card_uuid IN (
 					SELECT card_uuid FROM decisions WHERE created_at < $1 ORDER BY created_at LIMIT $2)
-				RETURNING card_uuid, client, order_key),
+				RETURNING card_uuid),
 			fb AS (DELETE FROM feedback f USING gone WHERE f.card_uuid = gone.card_uuid RETURNING 1),
-			dv AS (DELETE FROM divergence v USING gone WHERE v.card_uuid = gone.card_uuid RETURNING 1),
-			orders AS (SELECT DISTINCT g.client, g.order_key FROM gone g WHERE g.order_key <> '' AND NOT EXISTS (
-				SELECT 1 FROM decisions d WHERE d.client = g.client AND d.order_key = g.order_key
-					AND d.card_uuid NOT IN (SELECT card_uuid FROM gone))),
-			ad AS (DELETE FROM administrations x USING orders o WHERE x.client = o.client AND x.order_key = o.order_key RETURNING 1),
-			cl AS (DELETE FROM claims x USING orders o WHERE x.client = o.client AND x.order_key = o.order_key RETURNING 1)
-			SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM fb), (SELECT count(*) FROM dv),
-				(SELECT count(*) FROM ad), (SELECT count(*) FROM cl)`, c, retentionChunk).Scan(&d, &f, &v, &a, &cl)
+			dv AS (DELETE FROM divergence v USING gone WHERE v.card_uuid = gone.card_uuid RETURNING 1)
+			SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM fb), (SELECT count(*) FROM dv)`, c, retentionChunk).Scan(&d, &f, &v)
 		if err != nil {
 			return out, fmt.Errorf("store: retention: %w", err)
 		}
 		out.Decisions += d
 		out.Feedback += f
 		out.Divergence += v
-		out.Administrations += a
-		out.Claims += cl
 		if d < retentionChunk {
 			break
 		}
@@ -230,16 +209,18 @@ func (p *Postgres) DeleteBefore(ctx context.Context, cutoff, now time.Time) (Del
 		SELECT ctid FROM feedback WHERE received_at < $1 LIMIT $2)`, c, retentionChunk); err != nil {
 		return out, err
 	}
-	// Lines that joined no order go once imported before cutoff.
-	if err := chunked(&out.Administrations, `DELETE FROM administrations WHERE ctid IN (
-		SELECT x.ctid FROM administrations x WHERE x.imported_at < $1 AND NOT EXISTS (SELECT 1 FROM decisions d
-			WHERE d.client = x.client AND d.order_key = x.order_key) LIMIT $2)`, c, retentionChunk); err != nil {
-		return out, err
-	}
-	if err := chunked(&out.Claims, `DELETE FROM claims WHERE ctid IN (
-		SELECT x.ctid FROM claims x WHERE x.imported_at < $1 AND NOT EXISTS (SELECT 1 FROM decisions d
-			WHERE d.client = x.client AND d.order_key = x.order_key) LIMIT $2)`, c, retentionChunk); err != nil {
-		return out, err
+	// The lines whose order has no decision left: one statement each (a hash anti-join over
+	// decisions, which keep no order index for the hook path's sake; MVCC lets hooks go on).
+	for _, t := range []struct {
+		n     *int64
+		table string
+	}{{&out.Administrations, "administrations"}, {&out.Claims, "claims"}} {
+		tag, err := conn.Exec(ctx, `DELETE FROM `+t.table+` x WHERE NOT EXISTS (SELECT 1 FROM decisions d
+			WHERE d.client = x.client AND d.order_key = x.order_key)`)
+		if err != nil {
+			return out, fmt.Errorf("store: retention: %w", err)
+		}
+		*t.n += tag.RowsAffected()
 	}
 	if err := chunked(&out.JTI, `DELETE FROM jti WHERE key IN (
 		SELECT key FROM jti WHERE expires_at <= $1 LIMIT $2)`, now.UTC(), retentionChunk); err != nil {

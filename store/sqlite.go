@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -55,6 +56,13 @@ func OpenSQLiteOptions(path string, o SQLiteOptions) (*SQLite, error) {
 	}
 	dsn := path
 	if path != ":memory:" {
+		// Created 0600 (attacker review finding 11): the record is the programme's, not the
+		// machine's; SQLite gives its -wal and -shm files the database file's mode.
+		if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+			f.Close()
+		} else if !errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("store: create sqlite: %w", err)
+		}
 		dsn = "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(" + sync + ")&_pragma=foreign_keys(1)"
 	}
 	writer := dsn

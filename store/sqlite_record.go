@@ -202,3 +202,25 @@ func (s *SQLite) divergences(ctx context.Context) (map[string][]Answer, error) {
 	}
 	return out, nil
 }
+
+// DecisionClients lists the clients whose decisions the store holds (at most limit of them):
+// demo-traffic refuses to write generated decisions beside real ones.
+func (s *SQLite) DecisionClients(ctx context.Context, limit int) ([]string, error) {
+	rows, err := s.rd.QueryContext(ctx, `SELECT DISTINCT client FROM decisions ORDER BY client LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: decision clients: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return nil, fmt.Errorf("store: decision clients: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: decision clients: %w", err)
+	}
+	return out, nil
+}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"valuerx/store"
+	"valuerx/store/pgtest"
 	"valuerx/store/storetest"
 )
 
@@ -142,5 +143,34 @@ func TestOptionsEncoding(t *testing.T) {
 	}
 	if d, err := s.Decision(ctx, "c2"); err != nil || !reflect.DeepEqual(d.Options, opts) {
 		t.Fatalf("long form: %+v %v", d.Options, err)
+	}
+}
+
+// TestFilesArePrivate (attacker review finding 11): a new SQLite store and its WAL are created
+// 0600 whatever the umask lets through, and the test PostgreSQL's directory (its socket trusts
+// whoever reaches it) and socket are its owner's alone.
+func TestFilesArePrivate(t *testing.T) {
+	s, path := openTemp(t)
+	if err := s.RecordDecisions(context.Background(), []store.Decision{{CardUUID: "c", HookInstance: "h", ServiceID: "s", Hook: "order-select",
+		Client: "a", ContractID: "x", GroupID: "g", OrderedProductID: "p"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{path, path + "-wal"} {
+		if fi, err := os.Stat(f); err != nil {
+			t.Error(err)
+		} else if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %04o, want 0600", filepath.Base(f), fi.Mode().Perm())
+		}
+	}
+	c := pgtest.Shared(t)
+	for _, f := range []struct {
+		path string
+		mode os.FileMode
+	}{{c.Dir(), 0o700}, {filepath.Join(c.Dir(), ".s.PGSQL.5432"), 0o700}} {
+		if fi, err := os.Stat(f.path); err != nil {
+			t.Error(err)
+		} else if fi.Mode().Perm() != f.mode {
+			t.Errorf("%s: mode %04o, want %04o", f.path, fi.Mode().Perm(), f.mode)
+		}
 	}
 }

@@ -1,12 +1,13 @@
 package tracking
 
 import (
-	"encoding/csv"
 	"fmt"
 	"io"
 	"sort"
 	"strconv"
 	"strings"
+
+	"valuerx/csvcell"
 )
 
 // CSVHeader is the export's header: the total ("total" level), one line per contract
@@ -18,10 +19,10 @@ var CSVHeader = []string{"level", "contract", "arrangement", "family", "prescrib
 	"acceptanceRate", "projectedPayerSavedUSD", "projectedPatientSavedUSD", "projectedOrgImpactUSD", "overrideReasons", "targets"}
 
 // WriteCSV writes rep as CSV (RFC 4180, header first). Cells that a spreadsheet would run as a
-// formula (leading = + - @) are prefixed with a quote: contract and family ids come from
+// formula are prefixed with a quote (csvcell, the one CSV writer of valuerx): contract and family ids come from
 // configuration, but an export must not become a way to run one.
 func WriteCSV(w io.Writer, rep Report) error {
-	cw := csv.NewWriter(w)
+	cw := csvcell.NewWriter(w)
 	if err := cw.Write(CSVHeader); err != nil {
 		return fmt.Errorf("tracking: csv: %w", err)
 	}
@@ -55,11 +56,11 @@ func WriteCSV(w io.Writer, rep Report) error {
 	}
 	for _, l := range lines {
 		r := l.r
-		rec := []string{l.level, safeCell(r.Contract), safeCell(r.Arrangement), safeCell(r.Family), safeCell(r.Prescriber), r.Month,
+		rec := []string{l.level, r.Contract, r.Arrangement, r.Family, r.Prescriber, r.Month,
 			strconv.Itoa(r.Cards), strconv.Itoa(r.Accepted), strconv.Itoa(r.Overridden), strconv.Itoa(r.NoFeedback),
 			strconv.FormatFloat(r.AcceptanceRate, 'f', 4, 64),
 			money(r.PayerSavedUSD), money(r.PatientSavedUSD), money(r.OrgImpactUSD),
-			safeCell(reasons(r.Overrides)), safeCell(targetsCell(r.Targets))}
+			reasons(r.Overrides), targetsCell(r.Targets)}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("tracking: csv: %w", err)
 		}
@@ -101,13 +102,6 @@ func targetsCell(ts []TargetResult) string {
 	return strings.Join(parts, ";")
 }
 
-func safeCell(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
-}
-
 // DivergenceCSVHeader is the divergence export's header: one "family" line per drug family and
 // quarter (ffsContract and valueBasedContract empty), then one "pair" line per (FFS contract,
 // value-based contract) of each, with what following the value-based answer was worth per year
@@ -117,18 +111,18 @@ var DivergenceCSVHeader = []string{"level", "family", "quarter", "ffsContract", 
 
 // WriteDivergenceCSV writes the divergence report of rep as CSV (header first).
 func WriteDivergenceCSV(w io.Writer, rep Outcomes) error {
-	cw := csv.NewWriter(w)
+	cw := csvcell.NewWriter(w)
 	if err := cw.Write(DivergenceCSVHeader); err != nil {
 		return fmt.Errorf("tracking: csv: %w", err)
 	}
 	for _, r := range rep.Divergence {
-		if err := cw.Write([]string{"family", safeCell(r.Family), r.Quarter, "", "", "", strconv.Itoa(r.Orders), strconv.Itoa(r.Comparable),
+		if err := cw.Write([]string{"family", r.Family, r.Quarter, "", "", "", strconv.Itoa(r.Orders), strconv.Itoa(r.Comparable),
 			strconv.Itoa(r.Diverged), strconv.FormatFloat(r.Share, 'f', 4, 64), "", ""}); err != nil {
 			return fmt.Errorf("tracking: csv: %w", err)
 		}
 	}
 	for _, p := range rep.DivergencePairs {
-		if err := cw.Write([]string{"pair", safeCell(p.Family), p.Quarter, safeCell(p.FFS), safeCell(p.ValueBased), safeCell(p.Arrangement),
+		if err := cw.Write([]string{"pair", p.Family, p.Quarter, p.FFS, p.ValueBased, p.Arrangement,
 			strconv.Itoa(p.Orders), strconv.Itoa(p.Orders), strconv.Itoa(p.Diverged), strconv.FormatFloat(p.Share, 'f', 4, 64),
 			money(p.PayerSavedPerYearUSD), money(p.OrgImpactPerYearUSD)}); err != nil {
 			return fmt.Errorf("tracking: csv: %w", err)
@@ -150,12 +144,12 @@ var OutcomesCSVHeader = []string{"level", "contract", "arrangement", "family", "
 
 // WriteOutcomesCSV writes rep's outcome rows as CSV (header first), formula cells defused.
 func WriteOutcomesCSV(w io.Writer, rep Outcomes) error {
-	cw := csv.NewWriter(w)
+	cw := csvcell.NewWriter(w)
 	if err := cw.Write(OutcomesCSVHeader); err != nil {
 		return fmt.Errorf("tracking: csv: %w", err)
 	}
 	line := func(level string, r OutcomeRow) error {
-		return cw.Write([]string{level, safeCell(r.Contract), safeCell(r.Arrangement), safeCell(r.Family), r.Month,
+		return cw.Write([]string{level, r.Contract, r.Arrangement, r.Family, r.Month,
 			strconv.Itoa(r.Orders), strconv.Itoa(r.Cards), strconv.Itoa(r.NoCard), strconv.Itoa(r.Accepted),
 			money(r.ProjectedPayerSavedPerYearUSD), money(r.ProjectedPatientSavedPerYearUSD), money(r.ProjectedOrgImpactPerYearUSD),
 			strconv.Itoa(r.Signed), strconv.Itoa(r.Administered), strconv.Itoa(r.Paid), strconv.Itoa(r.RealisedOrders),
@@ -163,7 +157,7 @@ func WriteOutcomesCSV(w io.Writer, rep Outcomes) error {
 			strconv.Itoa(r.RealisedUnanswered), money(r.RealisedPayerSavedPerYearUSD),
 			money(r.RealisedPatientSavedPerYearUSD), money(r.RealisedOrgImpactPerYearUSD), money(r.PaidUSD),
 			strconv.Itoa(r.NewStarts), strconv.Itoa(r.NewStartsBiosimilar), strconv.FormatFloat(r.BiosimilarShareNewStarts, 'f', 4, 64),
-			safeCell(targetsCell(r.Targets))})
+			targetsCell(r.Targets)})
 	}
 	if err := line("total", rep.Total); err != nil {
 		return fmt.Errorf("tracking: csv: %w", err)

@@ -1,20 +1,20 @@
 package web
 
 import (
-	"encoding/csv"
 	"fmt"
 	"io"
 	"sort"
 	"strconv"
 	"strings"
 
+	"valuerx/csvcell"
 	"valuerx/tracking"
 )
 
 // The CSV export of one dashboard table (?table=): the same rows and figures as the table on the
 // page and in the JSON API (one tracking.Dashboard). Money to the cent, shares to four decimals,
 // override and no-card reasons as "code=count" pairs separated by ";" in code order. Cells a
-// spreadsheet would run as a formula (leading = + - @, tab, CR) are prefixed with a quote.
+// spreadsheet would run as a formula are prefixed with a quote (csvcell, the one CSV writer).
 
 // rowCSVHeader are the figure columns every report row has.
 var rowCSVHeader = []string{"orders", "noCard", "cards", "accepted", "overridden", "noFeedback", "acceptanceRate",
@@ -74,14 +74,11 @@ func WriteTableCSV(w io.Writer, table string, d tracking.Dashboard, decisions []
 	default:
 		return fmt.Errorf("web: no table %q", table)
 	}
-	cw := csv.NewWriter(w)
+	cw := csvcell.NewWriter(w)
 	if err := cw.Write(head); err != nil {
 		return fmt.Errorf("web: csv: %w", err)
 	}
 	for _, r := range rows {
-		for i := range r {
-			r[i] = safeCell(r[i])
-		}
 		if err := cw.Write(r); err != nil {
 			return fmt.Errorf("web: csv: %w", err)
 		}
@@ -106,16 +103,4 @@ func counts(m map[string]int) string {
 		parts[i] = k + "=" + strconv.Itoa(m[k])
 	}
 	return strings.Join(parts, ";")
-}
-
-// safeCell keeps a cell from being run as a formula by a spreadsheet. A negative figure ("-12.50")
-// is a number, not a formula, and stays as it is.
-func safeCell(s string) string {
-	if s == "" || !strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return s
-	}
-	if _, err := strconv.ParseFloat(s, 64); err == nil {
-		return s
-	}
-	return "'" + s
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -85,5 +86,74 @@ func TestDemoTrafficFlags(t *testing.T) {
 	if code := run(context.Background(), []string{"demo-traffic", "-store", path, "-days", "3", "-end", "2026-03-04"}, &out, &errb); code != 0 ||
 		!strings.Contains(out.String(), "from 2026-03-01 to 2026-03-03") {
 		t.Errorf("exit %d: %s %s", code, out.String(), errb.String())
+	}
+}
+
+// TestDemoTrafficRefusesAStoreOfItsOwn (attacker review finding 10), against real SQLite files:
+//
+//	an empty store                                   written
+//	the same store again                             refused (it holds demo traffic; exit 1)
+//	the same store with -append                      written
+//	a store holding one decision of another client   refused, -append or not
+//	a DSN on the command line (-postgres DSN)        refused as an argument (exit 2)
+//	a DSN file readable by others (0644)             refused, saying chmod 600 (exit 2)
+func TestDemoTrafficRefusesAStoreOfItsOwn(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	demo, prod := filepath.Join(dir, "demo.db"), filepath.Join(dir, "prod.db")
+	p, err := store.OpenSQLite(prod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.RecordDecisions(ctx, []store.Decision{{CardUUID: "real-1", HookInstance: "h", ServiceID: "svc", Hook: "order-select",
+		Client: "https://ehr.hospital.example/cds", ContractID: "mssp-aco", GroupID: "trastuzumab", OrderedProductID: "herceptin",
+		At: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}}); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	loose := filepath.Join(dir, "dsn")
+	if err := os.WriteFile(loose, []byte("postgres://u:secret@db/valuerx\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	days := []string{"-days", "2", "-orders", "3", "-end", "2026-03-04"}
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		says string
+	}{
+		{"empty store", []string{"-store", demo}, 0, "wrote"},
+		{"demo traffic already", []string{"-store", demo}, 1, "-append"},
+		{"appending", []string{"-store", demo, "-append"}, 0, "wrote"},
+		{"another client's store", []string{"-store", prod}, 1, "other clients"},
+		{"another client's store, appending", []string{"-store", prod, "-append"}, 1, "other clients"},
+		{"a DSN on the command line", []string{"-postgres", "postgres://u:secret@db/valuerx"}, 2, "VALUERX_PG_DSN"},
+		{"a DSN file others may read", []string{"-postgres-dsn-file", loose}, 2, "chmod 600"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(ctx, append(append([]string{"demo-traffic"}, tc.args...), days...), &out, &errb)
+			if code != tc.code || !strings.Contains(out.String()+errb.String(), tc.says) {
+				t.Fatalf("exit %d, want %d saying %q: %s %s", code, tc.code, tc.says, out.String(), errb.String())
+			}
+			if strings.Contains(errb.String(), "secret") {
+				t.Fatalf("the connection string's password is in the message: %s", errb.String())
+			}
+		})
+	}
+	for _, f := range []string{demo, prod} {
+		if fi, err := os.Stat(f); err != nil {
+			t.Error(err)
+		} else if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %04o, want 0600", filepath.Base(f), fi.Mode().Perm())
+		}
+	}
+	s, err := store.OpenSQLite(prod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if orders, err := s.Orders(ctx, time.Time{}, time.Time{}); err != nil || len(orders) != 1 {
+		t.Fatalf("the refused store holds %d orders (%v), want its 1", len(orders), err)
 	}
 }

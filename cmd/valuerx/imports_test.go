@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -145,5 +147,41 @@ func TestDivergenceCommand(t *testing.T) {
 	}
 	if best["mssp-aco"] != "trazimera" || best["medicare-ffs"] != "trazimera" || best["commercial-ppo"] != "kanjinti" {
 		t.Errorf("answers = %v", best)
+	}
+}
+
+// TestPollTokenFileMode (attacker review finding 11): a poller's tokenFile that the group or
+// others may read stops the start with a message saying chmod 600, and never quotes the token;
+// at 0600 the same file starts the poller.
+func TestPollTokenFileMode(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.OpenSQLite(filepath.Join(dir, "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	tok := filepath.Join(dir, "fhir-token")
+	cfgPath := filepath.Join(dir, "valuerx.yaml")
+	os.WriteFile(cfgPath, []byte("imports:\n  administrationsPoll:\n    - fhirServer: https://fhir.a.example/r4\n      issuer: https://ehr.a.example\n      tokenFile: "+tok+"\n      every: 5m\n"), 0o600)
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		mode os.FileMode
+		ok   bool
+	}{{0o644, false}, {0o640, false}, {0o604, false}, {0o600, true}, {0o400, true}} {
+		if err := os.WriteFile(tok, []byte("s3cr3t-token\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(tok, tc.mode); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		err := startPolls(ctx, cfg, &app{store: st}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		cancel()
+		if tc.ok != (err == nil) || (err != nil && (!strings.Contains(err.Error(), "chmod 600") || strings.Contains(err.Error(), "s3cr3t"))) {
+			t.Errorf("mode %04o: %v", tc.mode, err)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -30,8 +31,13 @@ func TestDemoTrafficPostgresEqualsSQLite(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "demo.db")
+	dsnFile := filepath.Join(t.TempDir(), "dsn")
+	if err := os.WriteFile(dsnFile, []byte(dsn+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	args := []string{"-days", "10", "-orders", "8", "-seed", "3", "-end", "2026-03-11"}
-	for _, target := range [][]string{{"-store", path}, {"-postgres", dsn}} {
+	// The connection string from a file, never the command line (ps shows it).
+	for _, target := range [][]string{{"-store", path}, {"-postgres", "-postgres-dsn-file", dsnFile}} {
 		var out, errb bytes.Buffer
 		if code := run(context.Background(), append(append([]string{"demo-traffic"}, target...), args...), &out, &errb); code != 0 {
 			t.Fatalf("demo-traffic %s: exit %d: %s %s", target[0], code, out.String(), errb.String())

@@ -20,7 +20,7 @@ import (
 //	imports:
 //	  administrationsPoll:
 //	    - fhirServer: https://fhir.hospital-a.example/r4
-//	      tokenFile: /etc/valuerx/hospital-a.fhir-token   # a system (backend services) bearer token, re-read each poll
+//	      tokenFile: /etc/valuerx/hospital-a.fhir-token   # a system (backend services) bearer token, re-read each poll; mode 0600 (group- or world-readable is refused)
 //	      issuer: https://ehr.hospital-a.example/cds-client   # the CDS client whose orders these are
 //	      tenant: ""
 //	      every: 15m
@@ -70,7 +70,16 @@ func startPolls(ctx context.Context, cfg fileConfig, a *app, logger *slog.Logger
 	return nil
 }
 
+// readToken reads a bearer token file, refusing one that the group or others may read (a FHIR
+// system token gives the whole server's records; attacker review finding 11).
 func readToken(path string) (string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("tokenFile: %w", err)
+	}
+	if m := fi.Mode().Perm(); m&0o077 != 0 {
+		return "", fmt.Errorf("tokenFile %s is readable by group or others (mode %04o): chmod 600 it", path, m)
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return "", fmt.Errorf("tokenFile: %w", err)

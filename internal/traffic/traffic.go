@@ -27,6 +27,10 @@ import (
 	"valuerx/store"
 )
 
+// DemoClient is the CDS client every generated decision comes from: demo-traffic refuses a
+// store holding another client's decisions.
+const DemoClient = "https://ehr.demo.valuerx/cds-client"
+
 // DemoScorer is the scorer, contracts and catalog of the embedded defaults.
 func DemoScorer() (*scoring.Scorer, *scoring.Registry, *scoring.Catalog, error) {
 	snap, err := catalog.Embedded()
@@ -125,7 +129,7 @@ func Generate(ctx context.Context, st store.Store, sc *scoring.Scorer, reg *scor
 		accept[i] = 0.35 + 0.5*rng.Float64()
 	}
 	var stats Stats
-	client := "https://ehr.demo.valuerx/cds-client"
+	client := DemoClient
 	const reasonSystem = "https://valuerx.dev/fhir/CodeSystem/override-reason"
 	for day := cfg.End.AddDate(0, 0, -cfg.Days); day.Before(cfg.End); day = day.AddDate(0, 0, 1) {
 		if err := ctx.Err(); err != nil {

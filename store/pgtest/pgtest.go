@@ -97,6 +97,12 @@ func Start(ctx context.Context) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The socket trusts whoever reaches it: only its owner may (MkdirTemp's 0700, said outright,
+	// and a 0700 socket; attacker review finding 11).
+	if err := os.Chmod(dir, 0o700); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("pgtest: %w", err)
+	}
 	c := &Cluster{dir: dir, bin: bin, port: 5432, done: make(chan struct{}), log: filepath.Join(dir, "postgres.log")}
 	fail := func(err error) (*Cluster, error) {
 		os.RemoveAll(dir)
@@ -115,7 +121,7 @@ func Start(ctx context.Context) (*Cluster, error) {
 	if out, err := initdb.CombinedOutput(); err != nil {
 		return fail(fmt.Errorf("pgtest: initdb: %w\n%s", err, out))
 	}
-	logf, err := os.OpenFile(c.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logf, err := os.OpenFile(c.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return fail(fmt.Errorf("pgtest: %w", err))
 	}
@@ -123,7 +129,7 @@ func Start(ctx context.Context) (*Cluster, error) {
 	// machine should not wait for disks. Commits still go through the WAL as in production.
 	c.cmd = exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-k", dir, "-p", strconv.Itoa(c.port),
 		"-c", "listen_addresses=", "-c", "fsync=off", "-c", "full_page_writes=off",
-		"-c", "max_connections=200", "-c", "shared_buffers=32MB", "-c", "unix_socket_permissions=0777",
+		"-c", "max_connections=200", "-c", "shared_buffers=32MB", "-c", "unix_socket_permissions=0700",
 		"-c", "log_min_messages=warning", "-c", "deadlock_timeout=200ms")
 	c.cmd.Stdout, c.cmd.Stderr = logf, logf
 	c.cmd.Dir = dir
