@@ -16,7 +16,7 @@ import (
 // TestPollerReadsChangedAdministrations: a FHIR server on loopback (an httptest handler speaking
 // the search API: the in-memory fhir.Server has no _lastUpdated) answers the first poll with two
 // pages (three administrations of p1's order mr1, one not done), the second with one new
-// administration and a repeat. The poller follows the next link with its token, records 3 then
+// administration, a repeat and one dated a month after the poll (refused: in the future). The poller follows the next link with its token, records 3 then
 // 1 new, and asks the second time from the start of the first poll.
 func TestPollerReadsChangedAdministrations(t *testing.T) {
 	s := openStore(t)
@@ -56,7 +56,8 @@ func TestPollerReadsChangedAdministrations(t *testing.T) {
 		case n == 2:
 			w.Write([]byte(bundle("", ma("a3", "not-done", "2026-03-30"))))
 		default:
-			w.Write([]byte(bundle("", ma("a2", "completed", "2026-03-09"), ma("a4", "completed", "2026-04-20"))))
+			w.Write([]byte(bundle("", ma("a2", "completed", "2026-03-09"), ma("a4", "completed", "2026-04-20"),
+				ma("a5", "completed", "2026-06-01")))) // a month after the poll: refused
 		}
 	}))
 	defer srv.Close()
@@ -73,7 +74,7 @@ func TestPollerReadsChangedAdministrations(t *testing.T) {
 	}
 	clock = first.Add(15 * time.Minute)
 	res, err = p.Poll(ctx)
-	if err != nil || res.Read != 2 || res.Recorded != 1 || res.Repeated != 1 {
+	if err != nil || res.Read != 3 || res.Recorded != 1 || res.Repeated != 1 || res.Skipped["effective-time-in-future"] != 1 {
 		t.Fatalf("second poll: %+v %v", res, err)
 	}
 	if len(asked) != 3 || asked[0] != "ge2026-01-31T08:00:00Z" || asked[2] != "ge2026-05-01T08:00:00Z" {
