@@ -814,7 +814,7 @@ func adherenceCard(draft json.RawMessage, td measures.ToDate, gs *genericSwitch)
 				cdshooks.UpdateAction(fmt.Sprintf("Replace %s with %s and dispense a 90-day supply with refills; dose and schedule unchanged", gs.orderedName, gs.label), upd))
 		}
 	}
-	if upd, n, ok := extendedSupply(draft); ok {
+	if upd, n, ok := extendedSupply(draft); ok && !alreadyExtended(draft, n) {
 		card.AddSuggestion(fmt.Sprintf("Dispense a %d-day supply with %d refills", n, refills90), len(card.Suggestions) == 0,
 			cdshooks.UpdateAction(fmt.Sprintf("Change the dispense request to a %d-day supply with refills; everything else in the order unchanged", n), upd))
 	}
@@ -896,6 +896,25 @@ func dailyDose(raw json.RawMessage) (float64, string, bool) {
 		return 0, "", false
 	}
 	return *q.Value * *r.Frequency / days, q.Unit, true
+}
+
+// alreadyExtended: the draft already asks for at least days of supply with at least the
+// suggested refills, so the update would change nothing a prescriber cares about (review c19).
+func alreadyExtended(draft json.RawMessage, days int) bool {
+	var m struct {
+		DispenseRequest struct {
+			Duration struct {
+				Value *float64 `json:"value"`
+				Code  string   `json:"code"`
+			} `json:"expectedSupplyDuration"`
+			Refills *int `json:"numberOfRepeatsAllowed"`
+		} `json:"dispenseRequest"`
+	}
+	if json.Unmarshal(draft, &m) != nil {
+		return false
+	}
+	d := m.DispenseRequest
+	return d.Duration.Value != nil && (d.Duration.Code == "d" || d.Duration.Code == "") && *d.Duration.Value >= float64(days) && d.Refills != nil && *d.Refills >= refills90
 }
 
 // packageUnits are dispensing units that cannot be split at the pharmacy: a 90-day supply of

@@ -552,3 +552,24 @@ func TestReviewNoZeroOrganisationLine(t *testing.T) {
 		t.Errorf("%+v priced %v\n%s", x, priced, cards[0].Detail)
 	}
 }
+
+// TestReviewNoNoOpSuggestion (review c19): a statin draft already for 90 tablets over 90 days with
+// 3 refills gets the adherence card (PDC 0.34: c15's fills, 60 of 178 days) but no suggestion
+// that would change nothing; a 30-day draft still gets it.
+func TestReviewNoNoOpSuggestion(t *testing.T) {
+	e := newEnv(t, withNow(time.Date(2026, time.July, 1, 15, 0, 0, 0, time.UTC)))
+	fills := bundle(dispense("83367", "atorvastatin", "2026-01-05", 30), dispense("83367", "atorvastatin", "2026-04-01", 30))
+	ninety := atorvastatinOrder()
+	ninety["dispenseRequest"] = map[string]any{"numberOfRepeatsAllowed": 3, "quantity": map[string]any{"value": 90, "unit": "tablet"},
+		"expectedSupplyDuration": map[string]any{"value": 90, "unit": "days", "system": "http://unitsofmeasure.org", "code": "d"}}
+	for _, c := range []struct {
+		name  string
+		draft map[string]any
+		want  int
+	}{{"already 90 days, 3 refills", ninety, 0}, {"30 days", atorvastatinOrder(), 1}} {
+		cards := adherenceCardsOf(t, e, orderSign(t, "1955-04-02", c.draft, fills, bundle()))
+		if len(cards) != 1 || len(cards[0].Suggestions) != c.want {
+			t.Errorf("%s: %d cards, suggestions %+v", c.name, len(cards), cards)
+		}
+	}
+}
