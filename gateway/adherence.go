@@ -351,6 +351,9 @@ func priceGap(card *cdshooks.Card, k *scoring.Contract, m measures.Measure, reac
 	if !ok {
 		return nil
 	}
+	if len(gv.Parts) == 0 {
+		return nil // terms for the measure, but nothing they pay for this patient now: no "$0.00 expected" line (review, low)
+	}
 	outcome := "if the patient ends the year at 80 % or more"
 	if adherent {
 		outcome = "if the patient stays at 80 % or more to the end of the year"

@@ -126,6 +126,8 @@ func TestReviewProductsRecognised(t *testing.T) {
 			want{measures: "SUPD", summary: "check whether NORVASC 5MG TAB is a statin"}},
 		{"unclassified fill: ask", metforminMR, with(metformin, dispenseNDC("99999000001", "ZYPITAMAGG 2MG TAB", "2026-03-01", 30)), diabetes, bundle(),
 			want{measures: "SUPD", summary: "check whether ZYPITAMAGG 2MG TAB is a statin"}},
+		{"a pen-needle fill is classified (a supply): the create is still offered", metforminMR, with(metformin, dispense("", "BD Insulin Pen Needle 32G 4mm", "2026-03-01", 90)), diabetes, bundle(),
+			want{measures: "SUPD", supdCreate: true, summary: "no statin filled this year"}},
 		{"control: everything classified, the create is offered", metforminMR, with(metformin), diabetes, bundle(),
 			want{measures: "SUPD", supdCreate: true, summary: "no statin filled this year"}}, // control: all classified, create offered
 		// c48: Wegovy (semaglutide 2.4 mg, weight management) with obesity only: no PDC-DR and no SUPD.
@@ -134,8 +136,7 @@ func TestReviewProductsRecognised(t *testing.T) {
 			bundle(condition("E66.9"), condition("Z68.35")), bundle(), want{measures: ""}},
 		{"Zepbound order with metformin fills and E11: no SUPD from the Zepbound order", medOrder("", "", "ZEPBOUND 5 MG/0.5 ML PEN"), with(metformin), diabetes, bundle(), want{measures: ""}},
 		// c32: an insulin syringe is not insulin: metformin Jan 5 x30, Apr 1 x30 (60 of 178 days)
-		// stays in PDC-DR and gets its card; the syringe itself is a supply the value set does not
-		// classify, so the SUPD card asks.
+		// stays in PDC-DR and gets its card; the atorvastatin on the list gets the SUPD question.
 		{"c32 insulin syringe does not exclude from PDC-DR", metforminMR,
 			bundle(dispense("", "metformin hydrochloride 500 MG Oral Tablet", "2026-01-05", 30), dispense("", "metformin hydrochloride 500 MG Oral Tablet", "2026-04-01", 30), dispense("", "Insulin Syringe 1 mL 31G x 5/16in", "2026-05-01", 30)),
 			diabetes, bundle(activeMed(rxnormSys, "617310", "atorvastatin 20 MG Oral Tablet")), want{measures: "PDC-DR,SUPD", covered: 60, days: 178, summary: "on the medication list"}},
@@ -531,5 +532,23 @@ func TestReviewQuantityFromSig(t *testing.T) {
 		if !ok || n != 90 || got != c.wantQty {
 			t.Errorf("%s: %s", c.name, out)
 		}
+	}
+}
+
+// TestReviewNoZeroOrganisationLine (review, low): the MA contract has PDC-RASA terms but no
+// programme fee for it; a RASA patient who can no longer reach 80 % (lisinopril Jan 5 x30, Apr 1
+// x30: 60 of 331 days on December 1) earns nothing under them, so the card carries no
+// "Organisation: $0.00 expected" line and no valuerx-quality member.
+func TestReviewNoZeroOrganisationLine(t *testing.T) {
+	e := newEnv(t, withNow(time.Date(2026, time.December, 1, 15, 0, 0, 0, time.UTC)))
+	fills := bundle(dispense("", "lisinopril 10 MG Oral Tablet", "2026-01-05", 30), dispense("", "lisinopril 10 MG Oral Tablet", "2026-04-01", 30))
+	cards := adherenceCardsOf(t, e, withCoverage(t, orderSign(t, "1955-04-02", medOrder("", "", "lisinopril 10 MG Oral Tablet"), fills, bundle()), maCoverage()))
+	if len(cards) != 1 {
+		t.Fatalf("%d cards", len(cards))
+	}
+	x := ext(t, cards[0])
+	_, priced := qualityOf(t, cards[0])
+	if x.Measure != "PDC-RASA" || x.Redeemable || *x.DaysCovered != 60 || *x.Days != 331 || priced || strings.Contains(cards[0].Detail, "Organisation:") {
+		t.Errorf("%+v priced %v\n%s", x, priced, cards[0].Detail)
 	}
 }

@@ -33,3 +33,25 @@ func TestSupplyEnds(t *testing.T) {
 		}
 	}
 }
+
+// FuzzClassify: any coding and text classify without panicking; a concept with a match is known;
+// NormalizeNDC gives 11 digits or nothing.
+func FuzzClassify(f *testing.F) {
+	f.Add(SystemNDC, "0071-0156-23", "LIPITOR 40MG TAB", "Insulin Syringe 1 mL")
+	f.Add(SystemRxNorm, "859753", "semaglutide 2.4 MG/0.75ML Auto-Injector [Wegovy]", "Actoplus Met")
+	f.Fuzz(func(t *testing.T, system, code, display, text string) {
+		vs := DefaultValueSet()
+		idx, known := vs.Classify(nil, []Coding{{system, code, display}}, text)
+		if len(idx) > 0 && !known {
+			t.Fatalf("matched %v but not known", idx)
+		}
+		for _, i := range idx {
+			if i < 0 || i >= vs.Len() {
+				t.Fatalf("index %d", i)
+			}
+		}
+		if n, ok := NormalizeNDC(code); ok && len(n) != 11 {
+			t.Fatalf("NormalizeNDC(%q) = %q", code, n)
+		}
+	})
+}

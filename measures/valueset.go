@@ -200,7 +200,8 @@ func (vs *ValueSet) Match(dst []int, code, text string) []int {
 // codings and text) and says whether the concept is known: matched to the value set (by
 // ingredient or product code, ingredient or brand name), a weight-loss product, or named as an
 // RxNorm clinical drug ("amlodipine 5 MG Oral Tablet": lower-case ingredient first, upper-case
-// units), which names all its ingredients, so that no match means no measured ingredient. An
+// units), which names all its ingredients, so that no match means no measured ingredient; or a
+// supply (syringe, pen needle, test strip: no drug at all). An
 // unknown concept (an NDC or brand name the value set does not list, "NORVASC 5MG TAB", free text)
 // may be of a measured class: a caller must not conclude from it that the patient has no statin.
 //
@@ -232,6 +233,9 @@ func (vs *ValueSet) classify(dst []int, codings []Coding, text string) ([]int, b
 		}
 		words := splitWords(t)
 		supply := isSupply(t, words)
+		if supply {
+			known = true // a syringe, pen needle or test strip is classified: a device, of no measured class
+		}
 		for w, word := range words {
 			for _, i := range vs.byWord[word] {
 				if vs.ingredients[i].Class == ClassInsulin && supply {
