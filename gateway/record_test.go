@@ -234,6 +234,17 @@ func TestProgrammeRecordThroughTheGateway(t *testing.T) {
 	if api.Total.RealisedPayerSavedPerYearUSD != 29688.68 || api.Total.RealisedOrders != 2 || api.Total.NewStarts != 4 || len(api.Divergence) != 2 {
 		t.Errorf("outcomes API: %+v", api.Total)
 	}
+	// Realised: A (accepted, signed and given) and L (its card never answered, signed as
+	// ordered); F's override was never signed. The report says so, in the JSON and on the page.
+	if api.Total.RealisedOverridden != 0 || api.Total.RealisedUnanswered != 1 {
+		t.Errorf("realised overridden %d, unanswered %d; want 0 and 1 (L)", api.Total.RealisedOverridden, api.Total.RealisedUnanswered)
+	}
+	html := analystHeader()
+	html["Accept"] = "text/html"
+	if st, page, _ := e.do(http.MethodGet, "/analytics/dashboard/outcomes", nil, html); st != 200 ||
+		!strings.Contains(string(page), `id="out-realised-orders">2<`) || !strings.Contains(string(page), "0 overridden, 1 never answered") {
+		t.Errorf("outcomes page: %d, no realised orders 2 (0 overridden, 1 never answered)", st)
+	}
 	st, body, _ = e.do(http.MethodGet, "/analytics/divergence.csv", nil, analystHeader())
 	if lines := strings.Count(string(body), "\n"); st != 200 || lines != 1+2+len(q.DivergencePairs) || !strings.HasPrefix(string(body), "level,family,quarter") {
 		t.Errorf("divergence.csv: %d, %d lines: %s", st, lines, body)

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"time"
 
@@ -27,23 +26,31 @@ func runDashboardBench(ctx context.Context, args []string, stdout, stderr io.Wri
 	fl := flag.NewFlagSet("dashboard-bench", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	path := fl.String("store", "", "SQLite store file to read")
-	pg := fl.String("postgres", "", "PostgreSQL connection string to read instead (or VALUERX_BENCH_PG_DSN)")
+	usePG := fl.Bool("postgres", false, "read PostgreSQL instead, its connection string from VALUERX_BENCH_PG_DSN or -postgres-dsn-file (never the command line, which ps shows)")
+	dsnFile := fl.String("postgres-dsn-file", "", "file holding the PostgreSQL connection string (mode 0600)")
 	n := fl.Int("n", 100, "runs of each query")
 	end := fl.String("end", "", "the day the dashboard is opened (its default period is the 365 days up to it); default today, UTC")
 	family := fl.String("family", "trastuzumab", "the family of the per-family page")
 	contract := fl.String("contract", "mssp-aco", "the contract filter")
 	prescriber := fl.String("prescriber", "Practitioner/dr-07", "the prescriber filter")
 	fl.Usage = func() {
-		fmt.Fprintln(stderr, "usage: valuerx dashboard-bench (-store FILE | -postgres DSN) [-n 100] [-end YYYY-MM-DD]")
+		fmt.Fprintln(stderr, "usage: valuerx dashboard-bench (-store FILE | -postgres [-postgres-dsn-file FILE]) [-n 100] [-end YYYY-MM-DD]")
 		fl.PrintDefaults()
 	}
 	if err := fl.Parse(args); err != nil {
 		return 2
 	}
-	if *pg == "" {
-		*pg = os.Getenv("VALUERX_BENCH_PG_DSN")
+	if fl.NArg() != 0 {
+		fmt.Fprintln(stderr, "valuerx dashboard-bench: unexpected arguments (a connection string goes in VALUERX_BENCH_PG_DSN or -postgres-dsn-file, not on the command line)")
+		return 2
 	}
-	if (*path == "") == (*pg == "") || *n <= 0 || fl.NArg() != 0 {
+	dsn, err := pgDSN(*usePG || *dsnFile != "" || *path == "", *dsnFile, "VALUERX_BENCH_PG_DSN")
+	if err != nil {
+		fmt.Fprintln(stderr, "valuerx dashboard-bench:", err)
+		return 2
+	}
+	pg := &dsn
+	if (*path == "") == (*pg == "") || *n <= 0 {
 		fl.Usage()
 		return 2
 	}
@@ -57,7 +64,6 @@ func runDashboardBench(ctx context.Context, args []string, stdout, stderr io.Wri
 		today = d
 	}
 	var st store.Store
-	var err error
 	if *path != "" {
 		st, err = store.OpenSQLite(*path)
 	} else {

@@ -44,7 +44,7 @@ func runDemoTraffic(ctx context.Context, args []string, stdout, stderr io.Writer
 	if *dsnFile != "" {
 		*usePG = true
 	}
-	pg, err := demoDSN(*usePG || *path == "", *dsnFile)
+	pg, err := pgDSN(*usePG || *path == "", *dsnFile, "VALUERX_PG_DSN")
 	if err != nil {
 		fmt.Fprintln(stderr, "valuerx demo-traffic:", err)
 		return 2
@@ -124,15 +124,15 @@ func runDemoTraffic(ctx context.Context, args []string, stdout, stderr io.Writer
 	return 0
 }
 
-// demoDSN is the PostgreSQL connection string when wanted: from file (which the group and others
-// may not read) or else VALUERX_PG_DSN. A command-line argument would show in ps (attacker
-// review finding 10).
-func demoDSN(wanted bool, file string) (string, error) {
+// pgDSN is the PostgreSQL connection string when wanted: from file (which the group and others
+// may not read) or else the environment variable env. A command-line argument would show in ps
+// (attacker review finding 10).
+func pgDSN(wanted bool, file, env string) (string, error) {
 	if !wanted {
 		return "", nil
 	}
 	if file == "" {
-		return os.Getenv("VALUERX_PG_DSN"), nil
+		return os.Getenv(env), nil
 	}
 	fi, err := os.Stat(file)
 	if err != nil {

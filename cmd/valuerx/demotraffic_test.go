@@ -141,6 +141,12 @@ func TestDemoTrafficRefusesAStoreOfItsOwn(t *testing.T) {
 			}
 		})
 	}
+	// dashboard-bench takes its connection string the same way.
+	var out, errb bytes.Buffer
+	if code := run(ctx, []string{"dashboard-bench", "-postgres", "postgres://u:secret@db/valuerx"}, &out, &errb); code != 2 ||
+		!strings.Contains(errb.String(), "VALUERX_BENCH_PG_DSN") || strings.Contains(errb.String(), "secret") {
+		t.Errorf("dashboard-bench with a DSN argument: exit %d: %s", code, errb.String())
+	}
 	for _, f := range []string{demo, prod} {
 		if fi, err := os.Stat(f); err != nil {
 			t.Error(err)
