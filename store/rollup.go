@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"time"
 )
@@ -289,4 +290,101 @@ func planPeriod(from, to time.Time) (periodPlan, error) {
 	}
 	return periodPlan{m0: monthIndex(firstFull), m1: monthIndex(lastEnd), d0: dayIndex(from), d1: dayIndex(firstFull),
 		d2: dayIndex(lastEnd), d3: dayIndex(to)}, nil
+}
+
+// aggRows is what scanAggregates reads: *sql.Rows and pgx.Rows both are.
+type aggRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// scanAggregates reads the rows of a cube query (the groupBy columns, then aggCols) on either
+// store: one reading of the cube's columns and reason slots, so the two stores cannot differ.
+func scanAggregates(rows aggRows, groupBy []string, slots *slotTable) ([]Aggregate, error) {
+	overrideCodes, overrideUsed := slots.codes("override")
+	noCardCodes, noCardUsed := slots.codes("nocard")
+	var out []Aggregate
+	for rows.Next() {
+		var a Aggregate
+		var month int64
+		var r, n [reasonSlots]int64
+		var cards, noCard, acc, ovr, nofb, best int64
+		dst := make([]any, 0, len(groupBy)+len(cubeCols))
+		for _, c := range groupBy {
+			switch c {
+			case "month":
+				dst = append(dst, &month)
+			case "contract":
+				dst = append(dst, &a.Contract)
+			case "arrangement":
+				dst = append(dst, &a.Arrangement)
+			case "family":
+				dst = append(dst, &a.Family)
+			case "prescriber":
+				dst = append(dst, &a.Prescriber)
+			case "location":
+				dst = append(dst, &a.Location)
+			}
+		}
+		dst = append(dst, &cards, &noCard, &acc, &ovr, &nofb, &best, &a.PayerSaved, &a.PatientSaved, &a.OrgImpact)
+		for i := range r {
+			dst = append(dst, &r[i])
+		}
+		for i := range n {
+			dst = append(dst, &n[i])
+		}
+		if err := rows.Scan(dst...); err != nil {
+			return nil, fmt.Errorf("store: rollup row: %w", err)
+		}
+		a.Cards, a.NoCard, a.Accepted, a.Overridden, a.NoFeedback, a.OnBest = int(cards), int(noCard), int(acc), int(ovr), int(nofb), int(best)
+		if month != 0 {
+			a.Month = monthLabel(month)
+		}
+		for i := range r {
+			if r[i] != 0 && overrideUsed[i] {
+				if a.Overrides == nil {
+					a.Overrides = map[string]int{}
+				}
+				a.Overrides[overrideCodes[i]] = int(r[i])
+			}
+			if n[i] != 0 && noCardUsed[i] {
+				if a.NoCardReasons == nil {
+					a.NoCardReasons = map[string]int{}
+				}
+				a.NoCardReasons[noCardCodes[i]] = int(n[i])
+			}
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: rollup rows: %w", err)
+	}
+	return out, nil
+}
+
+// The cube that answers each read, by the filter it has to apply (the cubes are listed with the
+// rollup's schema): both stores read the same cube for the same query.
+func familyMonthsCube(q AggQuery) int {
+	if q.PrescriberFilter {
+		return 2
+	}
+	return 1
+}
+
+func prescribersCube(q AggQuery) int {
+	if q.Contract != "" || q.Family != "" {
+		return 2
+	}
+	return 3
+}
+
+func locationsCube(q AggQuery) int {
+	switch {
+	case q.PrescriberFilter:
+		return 6
+	case q.Contract != "" || q.Family != "":
+		return 4
+	}
+	return 5
 }

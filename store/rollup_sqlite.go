@@ -589,70 +589,12 @@ func (s *SQLite) cubeRows(ctx context.Context, cube int, q AggQuery, groupBy []s
 	if err != nil {
 		return nil, err
 	}
-	overrideCodes, overrideUsed := slots.codes("override")
-	noCardCodes, noCardUsed := slots.codes("nocard")
 	rows, err := s.rd.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: rollup query: %w", err)
 	}
 	defer rows.Close()
-	var out []Aggregate
-	for rows.Next() {
-		var a Aggregate
-		var month int64
-		var r, n [reasonSlots]int64
-		var cards, noCard, acc, ovr, nofb, best int64
-		dst := make([]any, 0, len(groupBy)+len(cubeCols))
-		for _, c := range groupBy {
-			switch c {
-			case "month":
-				dst = append(dst, &month)
-			case "contract":
-				dst = append(dst, &a.Contract)
-			case "arrangement":
-				dst = append(dst, &a.Arrangement)
-			case "family":
-				dst = append(dst, &a.Family)
-			case "prescriber":
-				dst = append(dst, &a.Prescriber)
-			case "location":
-				dst = append(dst, &a.Location)
-			}
-		}
-		dst = append(dst, &cards, &noCard, &acc, &ovr, &nofb, &best, &a.PayerSaved, &a.PatientSaved, &a.OrgImpact)
-		for i := range r {
-			dst = append(dst, &r[i])
-		}
-		for i := range n {
-			dst = append(dst, &n[i])
-		}
-		if err := rows.Scan(dst...); err != nil {
-			return nil, fmt.Errorf("store: rollup row: %w", err)
-		}
-		a.Cards, a.NoCard, a.Accepted, a.Overridden, a.NoFeedback, a.OnBest = int(cards), int(noCard), int(acc), int(ovr), int(nofb), int(best)
-		if month != 0 {
-			a.Month = monthLabel(month)
-		}
-		for i := range r {
-			if r[i] != 0 && overrideUsed[i] {
-				if a.Overrides == nil {
-					a.Overrides = map[string]int{}
-				}
-				a.Overrides[overrideCodes[i]] = int(r[i])
-			}
-			if n[i] != 0 && noCardUsed[i] {
-				if a.NoCardReasons == nil {
-					a.NoCardReasons = map[string]int{}
-				}
-				a.NoCardReasons[noCardCodes[i]] = int(n[i])
-			}
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: rollup rows: %w", err)
-	}
-	return out, nil
+	return scanAggregates(rows, groupBy, slots)
 }
 
 // FamilyMonths returns q's aggregates per (month, contract, arrangement, family).
@@ -660,11 +602,7 @@ func (s *SQLite) FamilyMonths(ctx context.Context, q AggQuery) ([]Aggregate, err
 	if err := s.RefreshRollups(ctx); err != nil {
 		return nil, err
 	}
-	cube := 1
-	if q.PrescriberFilter {
-		cube = 2
-	}
-	return s.cubeRows(ctx, cube, q, []string{"month", "contract", "arrangement", "family"})
+	return s.cubeRows(ctx, familyMonthsCube(q), q, []string{"month", "contract", "arrangement", "family"})
 }
 
 // Prescribers returns q's aggregates per prescriber.
@@ -672,11 +610,7 @@ func (s *SQLite) Prescribers(ctx context.Context, q AggQuery) ([]Aggregate, erro
 	if err := s.RefreshRollups(ctx); err != nil {
 		return nil, err
 	}
-	cube := 3
-	if q.Contract != "" || q.Family != "" {
-		cube = 2
-	}
-	return s.cubeRows(ctx, cube, q, []string{"prescriber"})
+	return s.cubeRows(ctx, prescribersCube(q), q, []string{"prescriber"})
 }
 
 // Locations returns q's aggregates per location.
@@ -684,14 +618,7 @@ func (s *SQLite) Locations(ctx context.Context, q AggQuery) ([]Aggregate, error)
 	if err := s.RefreshRollups(ctx); err != nil {
 		return nil, err
 	}
-	cube := 5
-	switch {
-	case q.PrescriberFilter:
-		cube = 6
-	case q.Contract != "" || q.Family != "":
-		cube = 4
-	}
-	return s.cubeRows(ctx, cube, q, []string{"location"})
+	return s.cubeRows(ctx, locationsCube(q), q, []string{"location"})
 }
 
 // RecentOrders returns up to limit decided orders of q, newest first card first.
