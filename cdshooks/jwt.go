@@ -603,9 +603,13 @@ func jwtOr[T int64 | time.Duration](v, def T) T {
 
 // tenantShaped reports whether a tenant claim is an identifier: at most 64 characters of
 // letters, digits and ". _ - : /" (ids, OIDs and URLs fit), or absent.
-func tenantShaped(t string) bool {
-	return len(t) <= 64 && !strings.ContainsFunc(t, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._-:/", r))
+func tenantShaped(t string) bool { return len(t) <= 64 && plainChars(t, "._-:/") }
+
+// plainChars reports whether s holds only ASCII letters, digits and the bytes of extra: the
+// shape test of the claims valuerx keeps or logs as sent (tenant, iss, kid).
+func plainChars(s, extra string) bool {
+	return !strings.ContainsFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(extra, r))
 	})
 }
 
@@ -628,9 +632,7 @@ func loggableIssuer(iss string) string {
 	}
 	u, err := url.Parse(iss)
 	ok := err == nil && len(iss) <= 96 && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" &&
-		u.User == nil && u.RawQuery == "" && u.Fragment == "" && !strings.ContainsFunc(iss, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(".-_:/~", r))
-	})
+		u.User == nil && u.RawQuery == "" && u.Fragment == "" && plainChars(iss, ".-_:/~")
 	if ok {
 		return iss
 	}
@@ -640,9 +642,7 @@ func loggableIssuer(iss string) string {
 // loggableKID is a kid as logged: as sent when it is short and of the characters key ids are
 // made of (key rotation problems need it), otherwise a tag.
 func loggableKID(kid string) string {
-	if len(kid) <= 64 && !strings.ContainsFunc(kid, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._-:=+/", r))
-	}) {
+	if len(kid) <= 64 && plainChars(kid, "._-:=+/") {
 		return kid
 	}
 	return loggableTag(kid)
