@@ -107,22 +107,7 @@ func (p *Postgres) PendingDivergence(ctx context.Context, limit int) ([]Decision
 		return nil, fmt.Errorf("store: pending divergence: %w", err)
 	}
 	defer rows.Close()
-	var out []Decision
-	for rows.Next() {
-		var d Decision
-		dst, finish := pgScanDecision(&d)
-		if err := rows.Scan(dst...); err != nil {
-			return nil, fmt.Errorf("store: pending divergence row: %w", err)
-		}
-		if err := finish(); err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: pending divergence rows: %w", err)
-	}
-	return out, nil
+	return collectDecisions(rows, pgScanDecision, "pending divergence")
 }
 
 func (p *Postgres) administrations(ctx context.Context) ([]Administration, error) {

@@ -292,8 +292,8 @@ func planPeriod(from, to time.Time) (periodPlan, error) {
 		d2: dayIndex(lastEnd), d3: dayIndex(to)}, nil
 }
 
-// aggRows is what scanAggregates reads: *sql.Rows and pgx.Rows both are.
-type aggRows interface {
+// queryRows is the rows of a query on either store: *sql.Rows and pgx.Rows both are one.
+type queryRows interface {
 	Next() bool
 	Scan(dest ...any) error
 	Err() error
@@ -301,7 +301,7 @@ type aggRows interface {
 
 // scanAggregates reads the rows of a cube query (the groupBy columns, then aggCols) on either
 // store: one reading of the cube's columns and reason slots, so the two stores cannot differ.
-func scanAggregates(rows aggRows, groupBy []string, slots *slotTable) ([]Aggregate, error) {
+func scanAggregates(rows queryRows, groupBy []string, slots *slotTable) ([]Aggregate, error) {
 	overrideCodes, overrideUsed := slots.codes("override")
 	noCardCodes, noCardUsed := slots.codes("nocard")
 	var out []Aggregate
@@ -387,4 +387,25 @@ func locationsCube(q AggQuery) int {
 		return 4
 	}
 	return 5
+}
+
+// collectDecisions reads every row of a decisions query on either store with that store's
+// scanner (scanDecision, pgScanDecision: they differ only in how times and JSON come back).
+func collectDecisions(rows queryRows, scan func(*Decision) ([]any, func() error), what string) ([]Decision, error) {
+	var out []Decision
+	for rows.Next() {
+		var d Decision
+		dst, finish := scan(&d)
+		if err := rows.Scan(dst...); err != nil {
+			return nil, fmt.Errorf("store: %s row: %w", what, err)
+		}
+		if err := finish(); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: %s rows: %w", what, err)
+	}
+	return out, nil
 }

@@ -115,22 +115,7 @@ func (s *SQLite) PendingDivergence(ctx context.Context, limit int) ([]Decision, 
 		return nil, fmt.Errorf("store: pending divergence: %w", err)
 	}
 	defer rows.Close()
-	var out []Decision
-	for rows.Next() {
-		var d Decision
-		dst, finish := scanDecision(&d)
-		if err := rows.Scan(dst...); err != nil {
-			return nil, fmt.Errorf("store: pending divergence row: %w", err)
-		}
-		if err := finish(); err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: pending divergence rows: %w", err)
-	}
-	return out, nil
+	return collectDecisions(rows, scanDecision, "pending divergence")
 }
 
 func (s *SQLite) administrations(ctx context.Context) ([]Administration, error) {
