@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/nistec"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -564,7 +565,7 @@ func BenchmarkES384VerifyDigest(b *testing.B) {
 	digest := sha512.Sum384([]byte("bench"))
 	sig := es384Sign(b, k, digest[:])
 	fast := es384Fast(b, &k.PublicKey)
-	b.Run("circl", func(b *testing.B) {
+	b.Run("comb", func(b *testing.B) {
 		b.ReportAllocs()
 		cpu := startCPUClock()
 		for b.Loop() {
@@ -605,4 +606,70 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestCombMatchesScalarMult holds the comb to nistec's own (constant-time)
+// scalar multiplication on scalars that touch every window edge: zero, one,
+// each digit value in the lowest and highest windows, digits straddling a
+// byte, n-1 and n-2, and pseudo-random scalars; for G and for a key's point.
+func TestCombMatchesScalarMult(t *testing.T) {
+	key := es384TestKey(t, []byte("comb"))
+	fast := es384Fast(t, &key.PublicKey)
+	scalars := [][48]byte{{}}
+	set := func(v *big.Int) {
+		var k [48]byte
+		v.FillBytes(k[:])
+		scalars = append(scalars, k)
+	}
+	for d := int64(1); d <= combDigits; d++ {
+		set(big.NewInt(d))                                                         // lowest window
+		set(new(big.Int).Lsh(big.NewInt(d), 384-combWindow))                       // highest window
+		set(new(big.Int).Lsh(big.NewInt(d), 6*combWindow+2))                       // a window across bytes
+		set(new(big.Int).Add(new(big.Int).Lsh(big.NewInt(d), 100), big.NewInt(d))) // two windows
+	}
+	set(new(big.Int).Sub(es384N, big.NewInt(1)))
+	set(new(big.Int).Sub(es384N, big.NewInt(2)))
+	x := big.NewInt(7)
+	for range 32 {
+		x.Mul(x, big.NewInt(0x5DEECE66D))
+		x.Add(x, big.NewInt(11))
+		x.Mod(x, es384N)
+		set(x)
+	}
+	g := nistec.NewP384Point().SetGenerator()
+	for _, c := range []struct {
+		name  string
+		p     *nistec.P384Point
+		table *combTable
+	}{{"G", g, es384G()}, {"Q", fast.q, fast.comb()}} {
+		for _, k := range scalars {
+			got := nistec.NewP384Point()
+			c.table.addMult(got, &k)
+			want, err := nistec.NewP384Point().ScalarMult(c.p, k[:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Equal(want) != 1 {
+				t.Fatalf("%s: comb(%x) != ScalarMult", c.name, k)
+			}
+		}
+	}
+}
+
+// TestCombTableShared: a key set refresh makes new key objects for the same
+// keys; they reuse the table built for the first, and the cache stays within
+// its bound however many keys are verified.
+func TestCombTableShared(t *testing.T) {
+	key := es384TestKey(t, []byte("shared"))
+	a, b := es384Fast(t, &key.PublicKey), es384Fast(t, &key.PublicKey)
+	if a.comb() != b.comb() {
+		t.Fatal("two loads of one key built two tables")
+	}
+	for i := range es384TableCacheSize + 4 {
+		k := es384TestKey(t, []byte{byte(i), 'k'})
+		es384Fast(t, &k.PublicKey).comb()
+	}
+	if n := es384Tables().Len(); n > es384TableCacheSize {
+		t.Fatalf("%d tables cached, bound %d", n, es384TableCacheSize)
+	}
 }

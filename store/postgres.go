@@ -113,7 +113,7 @@ func migratePostgres(ctx context.Context, pool *pgxpool.Pool) error {
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
-	return nil
+	return convertLegacyPostgres(ctx, pool) // divergence.go
 }
 
 // SchemaVersion reports the migration version the database is at.
@@ -408,7 +408,7 @@ func (p *Postgres) Orders(ctx context.Context, from, to time.Time) ([]OrderRecor
 	if err != nil {
 		return nil, err
 	}
-	return AssembleOrders(rows, admins, claims, divs, from, to), nil
+	return AssembleOrders(rows, admins, claims, answersByCard(rows, divs), from, to), nil
 }
 
 // Summary reports, per contract, the orders that got a card, what became of them, and the money

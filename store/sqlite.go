@@ -126,7 +126,7 @@ func migrateSQLite(db *sql.DB) error {
 	if _, err := p.Up(context.Background()); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
-	return nil
+	return convertLegacySQLite(context.Background(), db) // divergence.go
 }
 
 // SchemaVersion reports the migration version the file is at.
@@ -549,7 +549,7 @@ func (s *SQLite) Orders(ctx context.Context, from, to time.Time) ([]OrderRecord,
 	if err != nil {
 		return nil, err
 	}
-	return AssembleOrders(rows, admins, claims, divs, from, to), nil
+	return AssembleOrders(rows, admins, claims, answersByCard(rows, divs), from, to), nil
 }
 
 // Summary reports, per contract, the orders that got a card, what became of them, and the money

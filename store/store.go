@@ -307,14 +307,19 @@ type Claim struct {
 	ImportedAt  time.Time
 }
 
-// Divergence is the same decision scored under each of the organisation's contracts (its own
-// included): whether the best product would have differed (issue 16 item 4). It is computed
-// after the decision is durable, off the hook's latency path.
+// Divergence is one scoring request scored under each of the organisation's contracts (the
+// decision's own included): whether the best product would have differed (issue 16 item 4). It
+// is computed after the decision is durable, off the hook's latency path, once per distinct
+// request and catalog version: every decision whose DivergenceKey is Key has these answers.
 type Divergence struct {
-	CardUUID       string
+	// Key is DivergenceKey of the decisions' catalog version and scoring request.
+	Key string
+	// CatalogVersion is the catalog the answers were computed on (the gateway's at the time).
 	CatalogVersion string
 	ComputedAt     time.Time
-	Answers        []Answer
+	// Answers is nil when the request could no longer be scored under its own contract: stored
+	// all the same, so it is not tried again; the report leaves such orders out.
+	Answers []Answer
 }
 
 // Answer is the advice under one contract.
@@ -389,10 +394,13 @@ type Store interface {
 	RecordAdministrations(ctx context.Context, as []Administration) (int, error)
 	// RecordClaims stores imported claim lines like RecordAdministrations.
 	RecordClaims(ctx context.Context, cs []Claim) (int, error)
-	// RecordDivergence stores the divergence of decisions; recording one twice keeps the first.
+	// RecordDivergence stores the answers of scoring requests (by Divergence.Key); recording a
+	// key twice keeps the first.
 	RecordDivergence(ctx context.Context, ds []Divergence) error
-	// PendingDivergence returns up to limit decisions that carry a ScoreRequest and no divergence
-	// yet, oldest first.
-	PendingDivergence(ctx context.Context, limit int) ([]Decision, error)
+	// PendingDivergence returns up to limit decisions recorded after cursor ("" = from the
+	// first), oldest first, that carry a ScoreRequest whose key has no answers yet, with only
+	// CardUUID, CatalogVersion, ScoreRequest and At set, and the cursor to go on from: "" when
+	// the scan reached the newest decision.
+	PendingDivergence(ctx context.Context, cursor string, limit int) ([]Decision, string, error)
 	Close() error
 }
