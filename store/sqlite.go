@@ -222,15 +222,7 @@ type storedSuggestion struct {
 }
 
 func encodeSuggestions(ss []Suggestion) (string, error) {
-	out := make([]storedSuggestion, len(ss))
-	for i, sg := range ss {
-		out[i] = storedSuggestion{UUID: sg.UUID, Product: sg.ProductID, Payer: sg.PayerSaving, Patient: sg.PatientSaving, Org: sg.OrgImpact}
-		if sg.PerYear != (Saving{}) {
-			y := sg.PerYear
-			out[i].Year = &y
-		}
-	}
-	b, err := json.Marshal(out)
+	b, err := appendSuggestions(make([]byte, 0, 32+96*len(ss)), ss)
 	if err != nil {
 		return "", fmt.Errorf("store: encode suggestions: %w", err)
 	}
@@ -269,15 +261,7 @@ func EncodeOptions(os []Option) (string, error) {
 	if len(os) == 0 {
 		return "[]", nil
 	}
-	out := make([]storedOption, len(os))
-	for i, o := range os {
-		out[i] = storedOption{Product: o.ProductID, Rel: o.Relationship, Eligible: o.Eligible, Exclusion: o.Exclusion, Course: o.PerCourse}
-		if o.PerYear != o.PerCourse {
-			y := o.PerYear
-			out[i].Year = &y
-		}
-	}
-	b, err := json.Marshal(out)
+	b, err := appendOptions(make([]byte, 0, 96*len(os)), os)
 	if err != nil {
 		return "", fmt.Errorf("store: encode options: %w", err)
 	}
