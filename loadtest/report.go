@@ -339,9 +339,29 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if x.Sample != "" {
 			fmt.Fprintf(w, "%27s first unexpected: %s\n", "", x.Sample)
 		}
+		if line := rssByRound(x.Memory); line != "" {
+			fmt.Fprintf(w, "%27s %s\n", "", line)
+		}
 	}
 	fmt.Fprintf(w, "\npeak RSS: valuerx %s, floor %s; run took %s\n", mib(r.ValuerxMemory.Peak), mib(r.FloorMemory.Peak), r.Elapsed)
 	return nil
+}
+
+// rssByRound shows whether memory is flat (issue 15: "memory flat, RSS under 100 MB through
+// 100,000 requests"): valuerx's RSS after each round, and the last over the second (the first
+// round warms the caches and the catalog's pages, so it is not the baseline). Empty for fewer
+// than three rounds, where there is no trend to read.
+func rssByRound(ms []Memory) string {
+	if len(ms) < 3 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("RSS after each round:")
+	for _, m := range ms {
+		fmt.Fprintf(&b, " %.1f", float64(m.RSS)/(1<<20))
+	}
+	fmt.Fprintf(&b, " MiB; last/second %.2f", float64(ms[len(ms)-1].RSS)/float64(ms[1].RSS))
+	return b.String()
 }
 
 // verdict states the budget for the scenario and whether this run met it: issue 15's for full
