@@ -13,6 +13,7 @@ import (
 	"valuerx/cdshooks"
 	"valuerx/clinical"
 	"valuerx/fhir"
+	"valuerx/internal/medindex"
 	"valuerx/scoring"
 	"valuerx/store"
 )
@@ -202,7 +203,7 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 	historyRead := false
 	therapy := func() []therapyEntry { // decoded once per hook, on first need
 		if !historyRead {
-			all := append(append([]json.RawMessage(nil), data.meds...), data.admins...)
+			all := append(append([]medindex.Entry(nil), data.medEntries()...), medindex.ClassifyResources(data.admins)...)
 			history, historyRead = therapyHistory(eng.cat, all, func(ref string) (json.RawMessage, bool) {
 				return data.medication(ctx, ref)
 			}), true
