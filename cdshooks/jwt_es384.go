@@ -11,9 +11,10 @@ package cdshooks
 // fixed-base comb for both points: for each 6-bit window of the 384-bit
 // scalars a table holds the 63 non-zero multiples of 2^(6i)·P, so a product
 // is 64 table look-ups and at most 64 point additions, with no doublings.
-// The table of G is built once per process; a key's table on its first
-// verification (about 4,000 additions, a few milliseconds) and kept in a
-// bounded cache keyed by the key's encoding, so a key set refresh reuses it.
+// The table of G is built once per process; a key's table (about 4,000
+// additions, a few milliseconds) in the background after the key's first valid
+// signature, kept in a bounded cache keyed by the key's encoding, so a key set
+// refresh reuses it; until then u2·Q is nistec's constant-time ScalarMult.
 // Look-ups index the table by the scalar's bits, which is variable time:
 // right for public inputs, never to be used with a secret scalar.
 //
@@ -52,6 +53,7 @@ import (
 	"filippo.io/nistec"
 	"github.com/golang-jwt/jwt/v5"
 	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sync/singleflight"
 )
 
 // es384SigSize is the JWS ES384 signature length: r and s, 48 bytes each.
@@ -110,8 +112,9 @@ var es384G = sync.OnceValue(func() *combTable {
 })
 
 // es384TableCacheSize bounds the keys whose tables are kept (about 680 KB
-// each): more than a deployment's trusted keys, few enough that a key set of
-// hundreds of keys cannot hold hundreds of megabytes.
+// each, so at most about 11 MB): more than a deployment's signing keys in use,
+// and tables exist only for keys that signed a valid token (see mulQ), so a
+// key set of hundreds of keys cannot hold hundreds of megabytes.
 const es384TableCacheSize = 16
 
 // es384Tables holds the tables of the keys verified lately, by the key's
@@ -133,23 +136,41 @@ type es384PublicKey struct {
 	pub *ecdsa.PublicKey
 	enc string            // uncompressed SEC 1 encoding, checked: on the curve, not infinity
 	q   *nistec.P384Point // the same point
-
-	once  sync.Once
-	table *combTable // q's comb, set by comb
 }
 
-// comb returns q's table: from the shared cache, else built and cached.
-func (k *es384PublicKey) comb() *combTable {
-	k.once.Do(func() {
-		cache := es384Tables()
-		if t, ok := cache.Get(k.enc); ok {
-			k.table = t
-			return
+// es384Builds makes concurrent first uses of one key build its table once.
+var es384Builds singleflight.Group
+
+// mulQ adds u2·Q to acc: with q's table when it is cached, else with nistec's own scalar
+// multiplication (constant time, about three times the comb's cost).
+//
+// A table is built only for a key that has verified a valid signature (learn), in the
+// background: anyone can send a token naming any kid of a trusted key set with a junk signature,
+// and building on first use let such tokens pin about 680 KB per key of every trusted set
+// (crypto review, 1 December 2026). Tables live only in the cache, looked up on every check, so
+// the cache's bound is the memory's bound and its order is that of real use.
+func (k *es384PublicKey) mulQ(acc *nistec.P384Point, u2 *[48]byte) (cached bool) {
+	if t, ok := es384Tables().Get(k.enc); ok {
+		t.addMult(acc, u2)
+		return true
+	}
+	p, err := nistec.NewP384Point().ScalarMult(k.q, u2[:])
+	if err != nil {
+		acc.Set(nistec.NewP384Point()) // cannot happen for a 48-byte scalar; fails the check
+		return false
+	}
+	acc.Add(acc, p)
+	return false
+}
+
+// learn builds and caches q's table after a valid signature, off the caller's request.
+func (k *es384PublicKey) learn() {
+	go es384Builds.Do(k.enc, func() (any, error) {
+		if !es384Tables().Contains(k.enc) {
+			es384Tables().Add(k.enc, newCombTable(k.q))
 		}
-		k.table = newCombTable(k.q)
-		cache.Add(k.enc, k.table)
+		return nil, nil
 	})
-	return k.table
 }
 
 // newES384PublicKey validates pub as crypto/ecdsa would at verification
@@ -210,7 +231,7 @@ func (k *es384PublicKey) verifyDigest(digest, sig []byte) bool {
 	u2.FillBytes(k2[:])
 	acc := nistec.NewP384Point()
 	es384G().addMult(acc, &k1)
-	k.comb().addMult(acc, &k2)
+	cached := k.mulQ(acc, &k2)
 	xb, err := acc.BytesX() // refuses the point at infinity
 	if err != nil {
 		return false
@@ -218,7 +239,13 @@ func (k *es384PublicKey) verifyDigest(digest, sig []byte) bool {
 	// x is in [0, p-1] and p > n: reduce it mod n before comparing.
 	x := new(big.Int).SetBytes(xb)
 	x.Mod(x, es384N)
-	return x.Cmp(r) == 0
+	if x.Cmp(r) != 0 {
+		return false
+	}
+	if !cached {
+		k.learn()
+	}
+	return true
 }
 
 // bits2int is FIPS 186-5 §6.4.1 step 2 / RFC 6979 §2.3.2: the leftmost
@@ -248,6 +275,10 @@ func init() {
 	// Replace golang-jwt's ES384 entry. The parser still looks methods up
 	// by the header's alg, and the Verifier still restricts alg with
 	// jwt.WithValidMethods, so no other algorithm is reachable through it.
+	// The entry is process-wide: code that type-asserts
+	// jwt.GetSigningMethod("ES384") to *jwt.SigningMethodECDSA would now fail
+	// (nothing in valuerx does; the load harness and the conformance suite pass
+	// plain *ecdsa.PublicKey keys, which take golang-jwt's own path).
 	jwt.RegisterSigningMethod("ES384", func() jwt.SigningMethod { return es384Method{} })
 }
 

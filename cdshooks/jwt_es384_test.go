@@ -641,7 +641,7 @@ func TestCombMatchesScalarMult(t *testing.T) {
 		name  string
 		p     *nistec.P384Point
 		table *combTable
-	}{{"G", g, es384G()}, {"Q", fast.q, fast.comb()}} {
+	}{{"G", g, es384G()}, {"Q", fast.q, newCombTable(fast.q)}} {
 		for _, k := range scalars {
 			got := nistec.NewP384Point()
 			c.table.addMult(got, &k)
@@ -656,20 +656,62 @@ func TestCombMatchesScalarMult(t *testing.T) {
 	}
 }
 
-// TestCombTableShared: a key set refresh makes new key objects for the same
-// keys; they reuse the table built for the first, and the cache stays within
-// its bound however many keys are verified.
-func TestCombTableShared(t *testing.T) {
-	key := es384TestKey(t, []byte("shared"))
-	a, b := es384Fast(t, &key.PublicKey), es384Fast(t, &key.PublicKey)
-	if a.comb() != b.comb() {
-		t.Fatal("two loads of one key built two tables")
-	}
+// TestCombTableOnlyAfterValidSignature: a token naming a trusted kid with a junk signature must
+// not make valuerx build and keep a table (anyone can send one; crypto review F1), a valid
+// signature does, in the background, and key objects of a refreshed key set share it; however
+// many keys sign, the cache stays within its bound. Answers are the same with and without a
+// table.
+func TestCombTableOnlyAfterValidSignature(t *testing.T) {
+	digest := sha512.Sum384([]byte("payload"))
+	junk := es384Raw(big.NewInt(1), big.NewInt(1))
+	before := es384Tables().Len()
+	var keys []*ecdsa.PrivateKey
 	for i := range es384TableCacheSize + 4 {
-		k := es384TestKey(t, []byte{byte(i), 'k'})
-		es384Fast(t, &k.PublicKey).comb()
+		k := es384TestKey(t, []byte{byte(i), 'j'})
+		keys = append(keys, k)
+		if es384Fast(t, &k.PublicKey).verifyDigest(digest[:], junk) {
+			t.Fatal("junk signature accepted")
+		}
+	}
+	if n := es384Tables().Len(); n != before {
+		t.Fatalf("junk signatures built tables: %d cached, %d before", n, before)
+	}
+	key := keys[0]
+	sig := es384Sign(t, key, digest[:])
+	first := es384Fast(t, &key.PublicKey)
+	if !first.verifyDigest(digest[:], sig) {
+		t.Fatal("valid signature refused without a table")
+	}
+	waitForTable(t, first.enc)
+	refreshed := es384Fast(t, &key.PublicKey) // a new object for the same key, as after a refresh
+	acc := nistec.NewP384Point()
+	if !refreshed.mulQ(acc, new([48]byte)) {
+		t.Fatal("the refreshed key object did not find the table built for the first")
+	}
+	if !refreshed.verifyDigest(digest[:], sig) || refreshed.verifyDigest(digest[:], junk) {
+		t.Fatal("answers changed with the table")
+	}
+	for _, k := range keys {
+		fk := es384Fast(t, &k.PublicKey)
+		if !fk.verifyDigest(digest[:], es384Sign(t, k, digest[:])) {
+			t.Fatal("valid signature refused")
+		}
+		waitForTable(t, fk.enc)
 	}
 	if n := es384Tables().Len(); n > es384TableCacheSize {
 		t.Fatalf("%d tables cached, bound %d", n, es384TableCacheSize)
+	}
+}
+
+// waitForTable waits for the background build of enc's table (a readiness wait, not a timing
+// assertion: ten seconds is a hang, a build takes milliseconds).
+func waitForTable(t *testing.T, enc string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !es384Tables().Contains(enc) {
+		if time.Now().After(deadline) {
+			t.Fatal("no table built after a valid signature")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

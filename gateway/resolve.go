@@ -19,6 +19,7 @@ import (
 
 	"valuerx/cdshooks"
 	"valuerx/fhir"
+	"valuerx/internal/medindex"
 )
 
 // hookData is what one hook has to work with, whichever way it arrived.
@@ -43,6 +44,18 @@ type hookData struct {
 	client          *fhir.Client
 	draftBundle     []json.RawMessage
 	maxEntries      int // Config.MaxEntriesPerKey
+
+	// medsIndexed is meds classified once per hook (internal/medindex): the mid-course rule and
+	// the adherence cards read the same list, and with hundreds of entries decoding it once per
+	// reader was a fifth of a hook's CPU. Use medEntries.
+	medsOnce    sync.Once
+	medsIndexed []medindex.Entry
+}
+
+// medEntries returns meds classified, one entry per element, computed on first use.
+func (d *hookData) medEntries() []medindex.Entry {
+	d.medsOnce.Do(func() { d.medsIndexed = medindex.ClassifyResources(d.meds) })
+	return d.medsIndexed
 }
 
 // coverageEntry is what the coverage cache keeps per (client, FHIR server, patient, access

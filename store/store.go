@@ -355,11 +355,26 @@ const ReasonFiguresWrong = "figures-look-wrong"
 // ErrNotFound is returned by lookups that find nothing.
 var ErrNotFound = errors.New("store: not found")
 
+// ErrReplay is RecordHook's answer when its jti is already claimed and the claim has not expired:
+// the token is a replay and nothing of the hook was recorded.
+var ErrReplay = errors.New("store: jti already claimed")
+
+// JTI is a client token's replay claim, written by RecordHook in the hook's own commit.
+type JTI struct {
+	Key     string    // a hash of the token's issuer and jti (the verifier's, never the jti itself)
+	Expires time.Time // the claim holds until then
+	Now     time.Time // the caller's clock: a claim whose expiry has passed by now is taken over
+}
+
 // Store is where decisions and feedback go. Implementations are safe for concurrent use, and a
 // write that returns nil is committed.
 type Store interface {
 	// RecordDecisions stores cards (all or none). Recording the same card uuid twice keeps the first.
 	RecordDecisions(ctx context.Context, ds []Decision) error
+	// RecordHook is RecordDecisions with the hook's jti claim (nil: none) in the same commit, so
+	// a hook pays for one commit, not two. A claim already held and unexpired fails the whole
+	// write with ErrReplay: nothing of the hook is recorded. With no decisions it is ClaimJTI.
+	RecordHook(ctx context.Context, jti *JTI, ds []Decision) error
 	// Decision returns the card with uuid, or ErrNotFound (also for a no-card decision: those
 	// take no feedback).
 	Decision(ctx context.Context, cardUUID string) (Decision, error)
@@ -368,8 +383,7 @@ type Store interface {
 	// RecordFeedback stores checked feedback items (all or none); an identical repeat is a no-op.
 	RecordFeedback(ctx context.Context, fs []Feedback) error
 	// ClaimJTI records key until expires and reports whether it was new (or its earlier claim had
-	// expired by now). False means a replay. The answer may come before the claim is committed,
-	// but the claim is committed no later than any write the same caller makes after it.
+	// expired by now). False means a replay. It returns once the claim is committed.
 	ClaimJTI(ctx context.Context, key string, expires, now time.Time) (bool, error)
 	Summary(ctx context.Context) ([]ContractSummary, error)
 	// Orders returns one record per order first advised in [from, to) (zero bounds: open), decided
