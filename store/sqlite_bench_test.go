@@ -37,7 +37,7 @@ func BenchmarkSQLiteRecordHook(b *testing.B) {
 					ds[j] = store.Decision{CardUUID: id, HookInstance: "h", ServiceID: "svc", Hook: "order-sign", Client: "https://ehr.test",
 						OrderKey: "k" + id, Fingerprint: "fp", ContractID: "mssp-aco", Arrangement: "aco", GroupID: "trastuzumab",
 						OrderedProductID: "herceptin", BestProductID: "trazimera", At: at, Options: opts,
-						Suggestions: []store.Suggestion{{UUID: id + "a", ProductID: "trazimera", PayerSaving: 50356.13}, {UUID: id + "b", ProductID: "ogivri", PayerSaving: 36742.29}, {UUID: id + "c", ProductID: "kanjinti", PayerSaving: 1}},
+						Suggestions:  []store.Suggestion{{UUID: id + "a", ProductID: "trazimera", PayerSaving: 50356.13}, {UUID: id + "b", ProductID: "ogivri", PayerSaving: 36742.29}, {UUID: id + "c", ProductID: "kanjinti", PayerSaving: 1}},
 						ScoreRequest: []byte(`{"contract":"mssp-aco","product":"herceptin","doseMg":420,"administrations":17,"date":"2026-02-15"}`)}
 				}
 				jti := &store.JTI{Key: fmt.Sprintf("%064d", i), Expires: at.Add(time.Hour), Now: at}
