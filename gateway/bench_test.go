@@ -293,7 +293,7 @@ func BenchmarkResolve(b *testing.B) {
 			cpu := startCPU()
 			n := 0
 			for b.Loop() {
-				d, err := e.gw.resolver.resolve(ctx, req, oc)
+				d, err := e.gw.resolver.resolve(ctx, req, oc, nil)
 				if err != nil || !d.coverageKnown {
 					b.Fatalf("resolve: %v", err)
 				}
@@ -312,7 +312,7 @@ func hotParts(tb testing.TB, e *benchEnv) (orderedItem, scoring.Result, scoring.
 	if err != nil {
 		tb.Fatal(err)
 	}
-	d, err := e.gw.resolver.resolve(context.Background(), req, oc)
+	d, err := e.gw.resolver.resolve(context.Background(), req, oc, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -1,0 +1,388 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"valuerx/cdshooks"
+	"valuerx/clinical"
+	"valuerx/fhir"
+	"valuerx/measures"
+	"valuerx/scoring"
+)
+
+// A hook's FHIR reads beyond the prefetch keys used to start one after another, after data
+// resolution: the body weight (then the height) for a weight- or BSA-based dose, the dispenses
+// of the adherence measures, the allergies before a statin is suggested, each Medication a
+// history entry referenced. With a FHIR server 5 ms away a hook cost up to four round trips
+// (issue 15: p99 39.5 ms against a budget of the delay plus 5 ms). What each of them depends on
+// is known earlier: the draft orders say which doses need a weight and which adherence measures
+// apply, the history says which Medications it references. So the hook works out a fetchPlan from
+// its drafts before data resolution, and resolve starts every read as soon as its inputs are
+// known, beside the prefetch keys' fetches, under the hook's one deadline and the client's
+// breaker.
+
+// Keys of the plan's searches besides the prefetch keys (also the metric labels of their fetches).
+const (
+	keyBodyWeight = "bodyWeight"
+	keyBodyHeight = "bodyHeight"
+)
+
+// fetchPlan is what a hook will read beyond the prefetch keys, worked out from its draft orders.
+type fetchPlan struct {
+	draft []json.RawMessage
+	cat   *scoring.Catalog
+	// orders recognises the hook's draft orders (lookup finds a Medication a draft references,
+	// reading it from the FHIR server if need be) and says what their doses and indications will
+	// read. resolve runs it at most once, beside the prefetch fetches; nil: nothing to recognise.
+	orders func(lookup medicationLookup) orderNeeds
+	// searches are prefetch keys outside resolvedKeys (keyDispenses, keyAllergies) the hook will
+	// search for, with their queries.
+	searches []plannedList
+
+	// What orders recognised, by draft index, for the hook's loop: valid once done is closed
+	// (started: resolve ran orders in the background).
+	items   []orderedItem
+	itemOK  []bool
+	started bool
+	done    chan struct{}
+}
+
+type plannedList struct{ key, query string }
+
+// orderNeeds is what the recognised drafts will read.
+type orderNeeds struct {
+	weight, height bool
+	conditions     []string // ids of Conditions drafts give as reasonReference, for the indication
+}
+
+// active reports whether the plan has anything for resolve to fetch.
+func (p *fetchPlan) active() bool { return p != nil && (p.orders != nil || len(p.searches) > 0) }
+
+// lists returns the plan's searches (nil plan: none).
+func (p *fetchPlan) lists() []plannedList {
+	if p == nil {
+		return nil
+	}
+	return p.searches
+}
+
+// item returns draft i as the plan recognised it, waiting for the recognition resolve started
+// (it reads the Medications drafts reference), or recognises it with recognise when the plan did
+// not run (no FHIR server, an open breaker, a direct caller) or the deadline came first.
+func (p *fetchPlan) item(ctx context.Context, i int, recognise func() (orderedItem, bool)) (orderedItem, bool) {
+	if p != nil && p.started {
+		select {
+		case <-p.done:
+			if i < len(p.items) {
+				return p.items[i], p.itemOK[i]
+			}
+		case <-ctx.Done():
+		}
+	}
+	return recognise()
+}
+
+// planFetches works out a hook's fetchPlan from its decoded drafts (decoded[i] nil: not a
+// resource), mirroring what the hook's loop and its adherence cards will ask for: the vitals of
+// clinical.Needs for every draft in focus, the Conditions of orderIndication for drafts of a group
+// whose labels differ by indication, the dispenses when an order-sign draft is of a measured class
+// and the allergies when one is a diabetes drug without a statin drafted beside it (adherence.go).
+// The dispense and allergy searches are the service's declared prefetch, which the EHR would have
+// sent anyway: fetched beside the rest even when the patient's problem list later turns out
+// palliative (no card), rather than a round trip later when it does not.
+func (g *Gateway) planFetches(eng *engine, svc *serviceDef, req *cdshooks.Request, oc *cdshooks.OrderContext, draft []json.RawMessage, decoded []*medRequest, focus map[string]bool, now time.Time) *fetchPlan {
+	p := &fetchPlan{draft: draft, cat: eng.cat}
+	if req.FHIRServer == "" {
+		return p
+	}
+	pol := eng.scorer.Policy()
+	p.orders = func(lookup medicationLookup) orderNeeds {
+		var n orderNeeds
+		ind := pol.Indications()
+		p.items, p.itemOK = make([]orderedItem, len(draft)), make([]bool, len(draft))
+		for i, mr := range decoded {
+			if mr == nil || (svc.focusSelections && !focus[mr.ResourceType+"/"+mr.ID]) {
+				continue
+			}
+			item, ok := recogniseDecoded(eng.cat, draft[i], mr, lookup, now)
+			p.items[i], p.itemOK[i] = item, ok
+			if !ok {
+				continue
+			}
+			w, h := clinical.Needs(item.order, doseStrength(&item))
+			n.weight, n.height = n.weight || w, n.height || h
+			if ind.Covers(item.product.GroupID) {
+				n.conditions = append(n.conditions, reasonConditions(mr, draft)...)
+			}
+		}
+		return n
+	}
+	if svc.Hook == "order-sign" && oc.PatientID != "" {
+		missD, missA := prefetchMissing(req, keyDispenses), prefetchMissing(req, keyAllergies)
+		if missD || missA {
+			dispenses, allergies := adherenceReads(decoded)
+			if dispenses && missD {
+				p.searches = append(p.searches, plannedList{keyDispenses, strings.ReplaceAll(dispenseFetch, "{{context.patientId}}", oc.PatientID)})
+			}
+			if dispenses && allergies && missA {
+				p.searches = append(p.searches, plannedList{keyAllergies, strings.ReplaceAll(allergyFetch, "{{context.patientId}}", oc.PatientID)})
+			}
+		}
+	}
+	return p
+}
+
+// prefetchMissing reports whether patientList would search for key: neither a value nor null
+// was prefetched.
+func prefetchMissing(req *cdshooks.Request, key string) bool {
+	state, _ := req.PrefetchValue(key)
+	return state != cdshooks.PrefetchPresent && state != cdshooks.PrefetchNull
+}
+
+// adherenceReads says what adherenceCards will search for, from the decoded drafts alone: the
+// dispenses when a MedicationRequest is of a measured class, and the allergies as well when one is
+// a diabetes drug (the SUPD statin gap) and no statin is drafted. (A draft the hook could not
+// decode is left to adherenceCards, which then searches itself, a round trip later.)
+func adherenceReads(decoded []*medRequest) (dispenses, allergies bool) {
+	vs := measures.DefaultValueSet()
+	diabetes, statin := false, false
+	var codings []measures.Coding
+	var idx []int
+	for _, mr := range decoded {
+		if mr == nil || mr.ResourceType != "MedicationRequest" || mr.MedicationCodeableConcept == nil {
+			continue
+		}
+		cc := mr.MedicationCodeableConcept
+		codings = codings[:0]
+		for _, c := range cc.Coding {
+			codings = append(codings, measures.Coding{System: deref(c.System), Code: deref(c.Code), Display: deref(c.Display)})
+		}
+		idx, _ = vs.Classify(idx[:0], codings, deref(cc.Text))
+		for _, i := range idx {
+			cl := vs.Ingredient(i).Class
+			dispenses = true
+			diabetes = diabetes || cl.SUPDDiabetes()
+			statin = statin || cl == measures.ClassStatin
+		}
+	}
+	return dispenses, diabetes && !statin
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// reasonConditions are the ids of the Conditions a draft names as reasonReference that
+// orderLookups.condition would read from the server: not contained, not in the draft bundle.
+func reasonConditions(mr *medRequest, draft []json.RawMessage) []string {
+	var out []string
+	for _, ref := range mr.ReasonReference {
+		if strings.HasPrefix(ref.Reference, "#") {
+			continue
+		}
+		typ, id := fhir.SplitReference(ref.Reference)
+		if typ != "Condition" || id == "" || inBundle(draft, "Condition", id) {
+			continue
+		}
+		out = append(out, id)
+	}
+	return out
+}
+
+// inBundle reports whether the draft bundle holds typ/id.
+func inBundle(draft []json.RawMessage, typ, id string) bool {
+	for _, raw := range draft {
+		var r struct {
+			ResourceType string `json:"resourceType"`
+			ID           string `json:"id"`
+		}
+		if json.Unmarshal(raw, &r) == nil && r.ResourceType == typ && r.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// runPlan starts the plan's reads in d's background (ctx: the hook's deadline): its searches at
+// once, the drafts' recognition (and the Medications it reads) beside them, and the vitals and
+// Conditions the recognised drafts need as soon as they are known. The hook's lookups wait for
+// their answers where they need them. The searches count for the client's breaker like the
+// prefetch keys' fetches (reads of single resources never did), and bypass resolve's
+// singleflight: close cancels a search the hook did not need, which must not fail another hook
+// that shared it.
+func (r *resolver) runPlan(ctx context.Context, d *hookData, plan *fetchPlan, client, server, patientID string) {
+	if !plan.active() {
+		return
+	}
+	search := func(key, query string, pages int) {
+		p := d.plan(key)
+		d.bg.Go(func() {
+			defer close(p.done)
+			atomic.AddInt64(&d.fetches, 1)
+			r.metrics.fhirFetches.WithLabelValues(key).Inc()
+			c := *d.client
+			c.MaxPages = pages
+			p.res, p.err = c.Search(ctx, query)
+			r.record(client, server, p.err)
+			if p.err != nil {
+				r.metrics.fhirErrors.WithLabelValues(key).Inc()
+			}
+		})
+	}
+	for _, l := range plan.searches {
+		search(l.key, l.query, d.client.MaxPages)
+	}
+	if plan.orders == nil {
+		return
+	}
+	plan.started, plan.done = true, make(chan struct{})
+	d.bg.Go(func() {
+		n := plan.orders(func(ref string) (json.RawMessage, bool) { return d.medication(ctx, ref) })
+		// Registered before done is closed: the hook's loop looks for them only after.
+		if patientID != "" {
+			if n.weight {
+				search(keyBodyWeight, vitalsQuery(patientID, fhir.LOINCBodyWeight), 1)
+			}
+			if n.height {
+				search(keyBodyHeight, vitalsQuery(patientID, loincBodyHeight), 1)
+			}
+		}
+		close(plan.done)
+		for _, id := range n.conditions {
+			d.read(ctx, "Condition", id) //nolint:errcheck // condition() sees the answer
+		}
+	})
+}
+
+// vitalsQuery is the search for the patient's latest Observation of a LOINC code (first page,
+// newest first).
+func vitalsQuery(patientID, code string) string {
+	return "Observation?patient=" + url.QueryEscape("Patient/"+patientID) + "&code=" + url.QueryEscape("http://loinc.org|"+code) + "&_sort=-date&_count=1"
+}
+
+// plan registers the search of key, to be answered in the background.
+func (d *hookData) plan(key string) *pending {
+	p := newPending()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.planned == nil {
+		d.planned = map[string]*pending{}
+	}
+	d.planned[key] = p
+	return p
+}
+
+// plannedSearch waits for the answer to the search of key resolve started, if it started one
+// (ok false: it did not, the caller searches itself).
+func (d *hookData) plannedSearch(ctx context.Context, key string) (res []json.RawMessage, err error, ok bool) {
+	d.mu.Lock()
+	p, ok := d.planned[key]
+	d.mu.Unlock()
+	if !ok {
+		return nil, nil, false
+	}
+	if err := p.wait(ctx); err != nil {
+		return nil, err, true
+	}
+	return p.res, nil, true
+}
+
+// historyReads reads the Medications a patient's history references while the rest of the hook's
+// data arrives, so therapyHistory finds them in the hook's read cache instead of reading them one
+// after another. At most maxHistoryReads distinct Medications per hook, historyReadsInFlight at a
+// time; any beyond are read when therapyHistory asks, as before. A nil historyReads reads nothing.
+type historyReads struct {
+	ctx  context.Context
+	d    *hookData
+	cat  *scoring.Catalog
+	sem  chan struct{}
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+const (
+	maxHistoryReads      = 64
+	historyReadsInFlight = 8
+)
+
+func newHistoryReads(ctx context.Context, plan *fetchPlan, d *hookData) *historyReads {
+	if plan == nil || plan.cat == nil {
+		return nil
+	}
+	return &historyReads{ctx: ctx, d: d, cat: plan.cat, sem: make(chan struct{}, historyReadsInFlight), seen: map[string]bool{}}
+}
+
+// referencesMedications reports whether any entry may reference a Medication (its text holds
+// the member name), without decoding any.
+func referencesMedications(entries []json.RawMessage) bool {
+	for _, raw := range entries {
+		if bytes.Contains(raw, medicationReferenceMember) {
+			return true
+		}
+	}
+	return false
+}
+
+// medicationReferenceMember is the member name a history entry with a referenced medication
+// carries; entries without it (the common case: coded inline) are skipped without decoding.
+var medicationReferenceMember = []byte(`"medicationReference"`)
+
+// scan starts, in the hook's background, the reads of the Medications entries reference that
+// therapyHistory would read: entries of a status it counts whose inline code (if any) is no
+// catalog product, referencing a Medication that is neither contained nor in the draft bundle.
+func (h *historyReads) scan(entries []json.RawMessage) {
+	if h == nil {
+		return
+	}
+	for _, raw := range entries {
+		if !bytes.Contains(raw, medicationReferenceMember) {
+			continue
+		}
+		var e historyDoc
+		if json.Unmarshal(raw, &e) != nil || e.MedicationReference == nil || e.MedicationReference.Reference == nil {
+			continue
+		}
+		switch {
+		case e.ResourceType == "MedicationRequest" && (e.Status == "active" || e.Status == "on-hold" || e.Status == "completed"):
+		case e.ResourceType == "MedicationAdministration" && (e.Status == "completed" || e.Status == "in-progress" || e.Status == "on-hold"):
+		default:
+			continue
+		}
+		if _, ok := productOf(h.cat, e.MedicationCodeableConcept); ok {
+			continue
+		}
+		ref := *e.MedicationReference.Reference
+		if strings.HasPrefix(ref, "#") {
+			continue
+		}
+		if typ, id := fhir.SplitReference(ref); typ != "Medication" || id == "" {
+			continue
+		}
+		h.mu.Lock()
+		if h.seen[ref] || len(h.seen) >= maxHistoryReads {
+			h.mu.Unlock()
+			continue
+		}
+		h.seen[ref] = true
+		h.mu.Unlock()
+		h.d.bg.Go(func() {
+			select {
+			case h.sem <- struct{}{}:
+			case <-h.ctx.Done():
+				return
+			}
+			defer func() { <-h.sem }()
+			h.d.medication(h.ctx, ref) //nolint:errcheck // therapyHistory sees the answer
+		})
+	}
+}
