@@ -3,8 +3,8 @@ module valuerx
 go 1.26.0
 
 require (
+	filippo.io/nistec v0.0.4
 	github.com/MicahParks/jwkset v0.11.4
-	github.com/cloudflare/circl v1.6.5
 	github.com/coreos/go-oidc/v3 v3.21.0
 	github.com/go-json-experiment/json v1.27.2
 	github.com/golang-jwt/jwt/v5 v5.3.1

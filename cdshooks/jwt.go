@@ -403,13 +403,31 @@ type jwtClaims struct {
 // ctx bounds any jku fetch. On success the jti is recorded for replay
 // protection; on failure the error wraps ErrUnauthorized and *AuthError.
 func (v *Verifier) Verify(ctx context.Context, token, audience string) (*Claims, error) {
+	claims, pending, err := v.VerifyDeferred(ctx, token, audience)
+	if err != nil {
+		return nil, err
+	}
+	if pending != nil {
+		if err := v.Claim(ctx, pending); err != nil {
+			return nil, err
+		}
+	}
+	return claims, nil
+}
+
+// VerifyDeferred is Verify that leaves the token's claim in the ReplayStore to the caller: the
+// in-memory cache has refused a replay to this instance already, and the returned claim (nil
+// when there is no ReplayStore or the client's replay mode is off) must be written before
+// anything is acknowledged, with the caller's own write (the hook's decisions) or by Claim. A
+// caller that does neither accepts replays across instances and restarts.
+func (v *Verifier) VerifyDeferred(ctx context.Context, token, audience string) (*Claims, *JTIClaim, error) {
 	switch {
 	case audience == "":
-		return nil, &AuthError{Reason: ReasonNoAudience}
+		return nil, nil, &AuthError{Reason: ReasonNoAudience}
 	case strings.TrimSpace(token) == "":
-		return nil, &AuthError{Reason: ReasonMissingToken}
+		return nil, nil, &AuthError{Reason: ReasonMissingToken}
 	case len(token) > jwtMaxTokenBytes:
-		return nil, &AuthError{Reason: ReasonTooLarge}
+		return nil, nil, &AuthError{Reason: ReasonTooLarge}
 	}
 	now := v.now()
 	var vs jwtVerifyState
@@ -439,7 +457,7 @@ func (v *Verifier) Verify(ctx context.Context, token, audience string) (*Claims,
 	if err != nil {
 		var ae *AuthError
 		if errors.As(err, &ae) {
-			return nil, ids(ae)
+			return nil, nil, ids(ae)
 		}
 		ce := ids(v.jwtClassify(err, tok, claims))
 		if ce.Reason == ReasonAudience && vs.client != nil {
@@ -447,28 +465,33 @@ func (v *Verifier) Verify(ctx context.Context, token, audience string) (*Claims,
 			// trusted client's key, and naming it tells the integrator what to fix.
 			ce.Audience, ce.Expected = slices.Clone([]string(claims.Audience)), audience
 		}
-		return nil, ce
+		return nil, nil, ce
 	}
 	c := vs.client
 	switch {
 	case claims.IssuedAt == nil:
-		return nil, ids(&AuthError{Reason: ReasonIatMissing})
+		return nil, nil, ids(&AuthError{Reason: ReasonIatMissing})
 	case !claims.ExpiresAt.After(claims.IssuedAt.Time) || claims.ExpiresAt.Sub(claims.IssuedAt.Time) > v.maxLife:
-		return nil, ids(&AuthError{Reason: ReasonLifetime})
+		return nil, nil, ids(&AuthError{Reason: ReasonLifetime})
 	case claims.ID == "":
-		return nil, ids(&AuthError{Reason: ReasonJTIMissing})
+		return nil, nil, ids(&AuthError{Reason: ReasonJTIMissing})
 	case len(c.tenants) > 0 && !slices.Contains(c.tenants, claims.Tenant):
-		return nil, ids(&AuthError{Reason: ReasonTenant})
+		return nil, nil, ids(&AuthError{Reason: ReasonTenant})
 	case !tenantShaped(claims.Tenant):
 		// Without an allowlist the tenant is still kept with every decision (as part of the
 		// client): an identifier, not text (a review stored "Jane-Doe-MBI-..." with markup).
-		return nil, ids(&AuthError{Reason: ReasonTenant})
+		return nil, nil, ids(&AuthError{Reason: ReasonTenant})
 	}
+	var pending *JTIClaim
 	if c.replay == ReplayReject {
 		// The entry must outlive every instant at which this token could
 		// still be accepted: exp plus the leeway.
-		if ae := v.claimJTI(ctx, c.issuer+"\x00"+claims.ID, claims.ExpiresAt.Add(v.skew), now); ae != nil {
-			return nil, ids(ae)
+		var ae *AuthError
+		if pending, ae = v.claimJTI(c.issuer+"\x00"+claims.ID, claims.ExpiresAt.Add(v.skew), now); ae != nil {
+			return nil, nil, ids(ae)
+		}
+		if pending != nil {
+			pending.issuer, pending.kid, pending.jti = claims.Issuer, loggableKID(vs.kid), loggableTag(claims.ID)
 		}
 	}
 	return &Claims{
@@ -482,7 +505,7 @@ func (v *Verifier) Verify(ctx context.Context, token, audience string) (*Claims,
 		KeyID:     vs.kid,
 		JKU:       vs.jku,
 		Algorithm: tok.Method.Alg(),
-	}, nil
+	}, pending, nil
 }
 
 // jwtVerifyState carries what the key function learned from the header to

@@ -1,16 +1,28 @@
 package cdshooks
 
 // ES384 (ECDSA P-384 with SHA-384, RFC 7518 §3.4) verification in variable
-// time.
+// time, with per-key precomputation.
 //
 // crypto/ecdsa verifies in constant time, as it must for signing, although
 // every input of a signature check (the key, the message, the signature) is
 // public. A CPU profile of valuerx under load put 70 % of its time in that
-// check. github.com/cloudflare/circl's ecc/p384 computes u1·G + u2·Q with
-// wNAF double-scalar multiplication and a precomputed table for G, made for
-// verification; it takes about half the time.
+// check. A verifier checks many signatures under few keys (one or two per
+// trusted EHR), so the point multiplications u1·G + u2·Q are done with a
+// fixed-base comb for both points: for each 6-bit window of the 384-bit
+// scalars a table holds the 63 non-zero multiples of 2^(6i)·P, so a product
+// is 64 table look-ups and at most 64 point additions, with no doublings.
+// The table of G is built once per process; a key's table (about 4,000
+// additions, a few milliseconds) in the background after the key's first valid
+// signature, kept in a bounded cache keyed by the key's encoding, so a key set
+// refresh reuses it; until then u2·Q is nistec's constant-time ScalarMult.
+// Look-ups index the table by the scalar's bits, which is variable time:
+// right for public inputs, never to be used with a secret scalar.
 //
-// Only the point arithmetic comes from circl. The acceptance rules are
+// Only the point arithmetic comes from a library: filippo.io/nistec, the
+// standalone form of the standard library's crypto/internal/fips140/nistec
+// (complete projective formulas over fiat-crypto's formally verified P-384
+// field arithmetic); complete formulas need no special case for doubling or
+// the point at infinity, which a table sum meets. The acceptance rules are
 // crypto/ecdsa's (crypto/internal/fips140/ecdsa verifyGeneric, FIPS 186-5
 // §6.4.2, reached through crypto/ecdsa.Verify as golang-jwt calls it), copied
 // here one by one, and FuzzES384Differential holds the two to the same answer
@@ -24,6 +36,10 @@ package cdshooks
 //     R.x mod n == r;
 //   - Q is checked once, when the key is loaded: coordinates in [0, p-1], on
 //     the curve, not the point at infinity (ecdsa.PublicKey.Bytes's checks).
+//
+// Until 1 December 2026 the product came from github.com/cloudflare/circl's
+// wNAF CombinedMult (about 290 µs a check here); the comb takes a third of
+// that (docs/performance.md).
 
 import (
 	"crypto/ecdsa"
@@ -32,27 +48,129 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"sync"
 
-	"github.com/cloudflare/circl/ecc/p384"
+	"filippo.io/nistec"
 	"github.com/golang-jwt/jwt/v5"
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sync/singleflight"
 )
 
 // es384SigSize is the JWS ES384 signature length: r and s, 48 bytes each.
 const es384SigSize = 2 * 48
 
 var (
-	es384Curve = p384.P384()
-	es384N     = elliptic.P384().Params().N
-	es384P     = elliptic.P384().Params().P
+	es384N = elliptic.P384().Params().N
+	es384P = elliptic.P384().Params().P
 )
+
+// combWindow is the comb's window in bits: 384/6 = 64 windows of 63 points
+// (about 680 KB a table). Eight bits would save a quarter of the additions
+// for four times the memory.
+const (
+	combWindow  = 6
+	combWindows = 384 / combWindow
+	combDigits  = 1<<combWindow - 1
+)
+
+// combTable holds, for window i and digit d in [1, 63], d·2^(6i)·P at
+// [i][d-1].
+type combTable [combWindows][combDigits]*nistec.P384Point
+
+func newCombTable(p *nistec.P384Point) *combTable {
+	t := new(combTable)
+	base := nistec.NewP384Point().Set(p)
+	for i := range combWindows {
+		t[i][0] = nistec.NewP384Point().Set(base)
+		for d := 1; d < combDigits; d++ {
+			t[i][d] = nistec.NewP384Point().Add(t[i][d-1], base)
+		}
+		base.Add(t[i][combDigits-1], base) // 64·base = 2^6·base
+	}
+	return t
+}
+
+// addMult adds k·P to acc, k a 48-byte big-endian scalar, in variable time.
+func (t *combTable) addMult(acc *nistec.P384Point, k *[48]byte) {
+	for i := range combWindows {
+		// Bits 6i .. 6i+5 of k, counted from the least significant.
+		bit := i * combWindow
+		lo := 47 - bit/8 // the byte holding bit 6i
+		w := uint(k[lo])
+		if lo > 0 {
+			w |= uint(k[lo-1]) << 8
+		}
+		if d := (w >> (bit % 8)) & combDigits; d != 0 {
+			acc.Add(acc, t[i][d-1])
+		}
+	}
+}
+
+// es384G is the comb table of the generator, built on first use.
+var es384G = sync.OnceValue(func() *combTable {
+	return newCombTable(nistec.NewP384Point().SetGenerator())
+})
+
+// es384TableCacheSize bounds the keys whose tables are kept (about 680 KB
+// each, so at most about 11 MB): more than a deployment's signing keys in use,
+// and tables exist only for keys that signed a valid token (see mulQ), so a
+// key set of hundreds of keys cannot hold hundreds of megabytes.
+const es384TableCacheSize = 16
+
+// es384Tables holds the tables of the keys verified lately, by the key's
+// uncompressed encoding, so the key set's periodic refresh (new key objects
+// for the same keys) does not rebuild them.
+var es384Tables = sync.OnceValue(func() *lru.Cache[string, *combTable] {
+	c, err := lru.New[string, *combTable](es384TableCacheSize)
+	if err != nil {
+		panic(err) // only for a size <= 0
+	}
+	return c
+})
 
 // es384PublicKey is a P-384 key checked at load time, for the fast path.
 // Only jwtKey.verificationKey hands one out, so only valuerx's Verifier
-// takes the circl path; a plain *ecdsa.PublicKey (the load harness's floor,
+// takes the comb path; a plain *ecdsa.PublicKey (the load harness's floor,
 // any other caller of the registered method) still gets crypto/ecdsa.
 type es384PublicKey struct {
-	pub  *ecdsa.PublicKey
-	x, y *big.Int // affine coordinates, in [0, p-1] and on the curve
+	pub *ecdsa.PublicKey
+	enc string            // uncompressed SEC 1 encoding, checked: on the curve, not infinity
+	q   *nistec.P384Point // the same point
+}
+
+// es384Builds makes concurrent first uses of one key build its table once.
+var es384Builds singleflight.Group
+
+// mulQ adds u2·Q to acc: with q's table when it is cached, else with nistec's own scalar
+// multiplication (constant time, about three times the comb's cost).
+//
+// A table is built only for a key that has verified a valid signature (learn), in the
+// background: anyone can send a token naming any kid of a trusted key set with a junk signature,
+// and building on first use let such tokens pin about 680 KB per key of every trusted set
+// (crypto review, 1 December 2026). Tables live only in the cache, looked up on every check, so
+// the cache's bound is the memory's bound and its order is that of real use.
+func (k *es384PublicKey) mulQ(acc *nistec.P384Point, u2 *[48]byte) (cached bool) {
+	if t, ok := es384Tables().Get(k.enc); ok {
+		t.addMult(acc, u2)
+		return true
+	}
+	p, err := nistec.NewP384Point().ScalarMult(k.q, u2[:])
+	if err != nil {
+		acc.Set(nistec.NewP384Point()) // cannot happen for a 48-byte scalar; fails the check
+		return false
+	}
+	acc.Add(acc, p)
+	return false
+}
+
+// learn builds and caches q's table after a valid signature, off the caller's request.
+func (k *es384PublicKey) learn() {
+	go es384Builds.Do(k.enc, func() (any, error) {
+		if !es384Tables().Contains(k.enc) {
+			es384Tables().Add(k.enc, newCombTable(k.q))
+		}
+		return nil, nil
+	})
 }
 
 // newES384PublicKey validates pub as crypto/ecdsa would at verification
@@ -75,13 +193,14 @@ func newES384PublicKey(pub *ecdsa.PublicKey) (*es384PublicKey, error) {
 	if len(enc) != 1+2*48 || enc[0] != 4 {
 		return nil, errors.New("invalid P-384 public key encoding")
 	}
-	x := new(big.Int).SetBytes(enc[1:49])
-	y := new(big.Int).SetBytes(enc[49:])
-	// Belt and braces for the arithmetic below, which assumes both.
-	if x.Cmp(es384P) >= 0 || y.Cmp(es384P) >= 0 || !es384Curve.IsOnCurve(x, y) || es384Curve.IsAtInfinity(x, y) {
+	// Belt and braces for the arithmetic below: nistec's SetBytes checks
+	// the coordinates are below p and the point is on the curve again, and
+	// an uncompressed encoding is never the point at infinity.
+	q, err := nistec.NewP384Point().SetBytes(enc)
+	if err != nil || q.IsInfinity() == 1 {
 		return nil, errors.New("P-384 public key is not a point of the curve")
 	}
-	return &es384PublicKey{pub: pub, x: x, y: y}, nil
+	return &es384PublicKey{pub: pub, enc: string(enc), q: q}, nil
 }
 
 // verifyDigest reports whether sig (raw r || s) is a valid signature of
@@ -107,17 +226,26 @@ func (k *es384PublicKey) verifyDigest(digest, sig []byte) bool {
 	u1.Mod(u1, es384N)
 	u2 := w.Mul(r, w)
 	u2.Mod(u2, es384N)
-	x, y := es384Curve.CombinedMult(k.x, k.y, u1.Bytes(), u2.Bytes())
-	if es384Curve.IsAtInfinity(x, y) {
+	var k1, k2 [48]byte
+	u1.FillBytes(k1[:])
+	u2.FillBytes(k2[:])
+	acc := nistec.NewP384Point()
+	es384G().addMult(acc, &k1)
+	cached := k.mulQ(acc, &k2)
+	xb, err := acc.BytesX() // refuses the point at infinity
+	if err != nil {
 		return false
 	}
-	// circl returns reduced coordinates; reducing again costs little and
-	// keeps the comparison right if that ever changed. An infinity that
-	// slipped through in another encoding has x ≡ 0 and fails below,
-	// because r >= 1.
-	x.Mod(x, es384P)
+	// x is in [0, p-1] and p > n: reduce it mod n before comparing.
+	x := new(big.Int).SetBytes(xb)
 	x.Mod(x, es384N)
-	return x.Cmp(r) == 0
+	if x.Cmp(r) != 0 {
+		return false
+	}
+	if !cached {
+		k.learn()
+	}
+	return true
 }
 
 // bits2int is FIPS 186-5 §6.4.1 step 2 / RFC 6979 §2.3.2: the leftmost
@@ -137,7 +265,7 @@ func bits2int(hash []byte, qlen int) *big.Int {
 }
 
 // es384Method is the jwt.SigningMethod registered for "ES384". With the
-// Verifier's pre-checked key it verifies with circl; with anything else it
+// Verifier's pre-checked key it verifies with the comb; with anything else it
 // is exactly jwt.SigningMethodES384 (crypto/ecdsa), so registering it
 // changes nothing for code that passes a *ecdsa.PublicKey. Signing is
 // always jwt.SigningMethodES384's.
@@ -147,6 +275,10 @@ func init() {
 	// Replace golang-jwt's ES384 entry. The parser still looks methods up
 	// by the header's alg, and the Verifier still restricts alg with
 	// jwt.WithValidMethods, so no other algorithm is reachable through it.
+	// The entry is process-wide: code that type-asserts
+	// jwt.GetSigningMethod("ES384") to *jwt.SigningMethodECDSA would now fail
+	// (nothing in valuerx does; the load harness and the conformance suite pass
+	// plain *ecdsa.PublicKey keys, which take golang-jwt's own path).
 	jwt.RegisterSigningMethod("ES384", func() jwt.SigningMethod { return es384Method{} })
 }
 

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/nistec"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -564,7 +565,7 @@ func BenchmarkES384VerifyDigest(b *testing.B) {
 	digest := sha512.Sum384([]byte("bench"))
 	sig := es384Sign(b, k, digest[:])
 	fast := es384Fast(b, &k.PublicKey)
-	b.Run("circl", func(b *testing.B) {
+	b.Run("comb", func(b *testing.B) {
 		b.ReportAllocs()
 		cpu := startCPUClock()
 		for b.Loop() {
@@ -605,4 +606,112 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestCombMatchesScalarMult holds the comb to nistec's own (constant-time)
+// scalar multiplication on scalars that touch every window edge: zero, one,
+// each digit value in the lowest and highest windows, digits straddling a
+// byte, n-1 and n-2, and pseudo-random scalars; for G and for a key's point.
+func TestCombMatchesScalarMult(t *testing.T) {
+	key := es384TestKey(t, []byte("comb"))
+	fast := es384Fast(t, &key.PublicKey)
+	scalars := [][48]byte{{}}
+	set := func(v *big.Int) {
+		var k [48]byte
+		v.FillBytes(k[:])
+		scalars = append(scalars, k)
+	}
+	for d := int64(1); d <= combDigits; d++ {
+		set(big.NewInt(d))                                                         // lowest window
+		set(new(big.Int).Lsh(big.NewInt(d), 384-combWindow))                       // highest window
+		set(new(big.Int).Lsh(big.NewInt(d), 6*combWindow+2))                       // a window across bytes
+		set(new(big.Int).Add(new(big.Int).Lsh(big.NewInt(d), 100), big.NewInt(d))) // two windows
+	}
+	set(new(big.Int).Sub(es384N, big.NewInt(1)))
+	set(new(big.Int).Sub(es384N, big.NewInt(2)))
+	x := big.NewInt(7)
+	for range 32 {
+		x.Mul(x, big.NewInt(0x5DEECE66D))
+		x.Add(x, big.NewInt(11))
+		x.Mod(x, es384N)
+		set(x)
+	}
+	g := nistec.NewP384Point().SetGenerator()
+	for _, c := range []struct {
+		name  string
+		p     *nistec.P384Point
+		table *combTable
+	}{{"G", g, es384G()}, {"Q", fast.q, newCombTable(fast.q)}} {
+		for _, k := range scalars {
+			got := nistec.NewP384Point()
+			c.table.addMult(got, &k)
+			want, err := nistec.NewP384Point().ScalarMult(c.p, k[:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Equal(want) != 1 {
+				t.Fatalf("%s: comb(%x) != ScalarMult", c.name, k)
+			}
+		}
+	}
+}
+
+// TestCombTableOnlyAfterValidSignature: a token naming a trusted kid with a junk signature must
+// not make valuerx build and keep a table (anyone can send one; crypto review F1), a valid
+// signature does, in the background, and key objects of a refreshed key set share it; however
+// many keys sign, the cache stays within its bound. Answers are the same with and without a
+// table.
+func TestCombTableOnlyAfterValidSignature(t *testing.T) {
+	digest := sha512.Sum384([]byte("payload"))
+	junk := es384Raw(big.NewInt(1), big.NewInt(1))
+	before := es384Tables().Len()
+	var keys []*ecdsa.PrivateKey
+	for i := range es384TableCacheSize + 4 {
+		k := es384TestKey(t, []byte{byte(i), 'j'})
+		keys = append(keys, k)
+		if es384Fast(t, &k.PublicKey).verifyDigest(digest[:], junk) {
+			t.Fatal("junk signature accepted")
+		}
+	}
+	if n := es384Tables().Len(); n != before {
+		t.Fatalf("junk signatures built tables: %d cached, %d before", n, before)
+	}
+	key := keys[0]
+	sig := es384Sign(t, key, digest[:])
+	first := es384Fast(t, &key.PublicKey)
+	if !first.verifyDigest(digest[:], sig) {
+		t.Fatal("valid signature refused without a table")
+	}
+	waitForTable(t, first.enc)
+	refreshed := es384Fast(t, &key.PublicKey) // a new object for the same key, as after a refresh
+	acc := nistec.NewP384Point()
+	if !refreshed.mulQ(acc, new([48]byte)) {
+		t.Fatal("the refreshed key object did not find the table built for the first")
+	}
+	if !refreshed.verifyDigest(digest[:], sig) || refreshed.verifyDigest(digest[:], junk) {
+		t.Fatal("answers changed with the table")
+	}
+	for _, k := range keys {
+		fk := es384Fast(t, &k.PublicKey)
+		if !fk.verifyDigest(digest[:], es384Sign(t, k, digest[:])) {
+			t.Fatal("valid signature refused")
+		}
+		waitForTable(t, fk.enc)
+	}
+	if n := es384Tables().Len(); n > es384TableCacheSize {
+		t.Fatalf("%d tables cached, bound %d", n, es384TableCacheSize)
+	}
+}
+
+// waitForTable waits for the background build of enc's table (a readiness wait, not a timing
+// assertion: ten seconds is a hang, a build takes milliseconds).
+func waitForTable(t *testing.T, enc string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !es384Tables().Contains(enc) {
+		if time.Now().After(deadline) {
+			t.Fatal("no table built after a valid signature")
+		}
+		time.Sleep(time.Millisecond)
+	}
 }

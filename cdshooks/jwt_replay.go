@@ -116,26 +116,60 @@ const ReasonReplayStore = "replay store unavailable"
 // replayStoreTimeout bounds one claim in the ReplayStore.
 const replayStoreTimeout = 2 * time.Second
 
-// claimJTI records an accepted token's (issuer, jti) until expiry. The in-memory cache answers
-// first (a replay to this instance costs no store round trip); a key it has not seen is then
-// claimed in the ReplayStore, which catches replays across a restart and across instances. The
-// store is given a SHA-256 of the key, never the jti itself.
-func (v *Verifier) claimJTI(ctx context.Context, key string, expires, now time.Time) *AuthError {
-	if !v.replay.add(key, expires, now) {
-		return &AuthError{Reason: ReasonReplay}
-	}
-	if v.store == nil {
-		return nil
-	}
+// JTIClaim is an accepted token's claim in the ReplayStore, as VerifyDeferred leaves it to its
+// caller: Key is the SHA-256 (hex) of issuer and jti, never the jti itself, valid until Expires
+// (exp plus the clock skew), claimed at Now (the verifier's clock).
+type JTIClaim struct {
+	Key     string
+	Expires time.Time
+	Now     time.Time
+
+	issuer, kid, jti string // for the refusal's log line (loggable forms)
+}
+
+// Replay is the refusal for c when the store finds its key already claimed by a caller's own
+// write (the gateway's hook commit): the same error Verify returns for a replay.
+func (c *JTIClaim) Replay() error {
+	return &AuthError{Reason: ReasonReplay, Issuer: c.issuer, KeyID: c.kid, JTI: c.jti}
+}
+
+// Unavailable is the refusal for c when the store could not take its claim: replay protection
+// fails closed.
+func (c *JTIClaim) Unavailable(err error) error {
+	return &AuthError{Reason: ReasonReplayStore, Issuer: c.issuer, KeyID: c.kid, JTI: c.jti, Err: err}
+}
+
+// Claim writes c in the ReplayStore on its own and returns once it is committed: nil, or the
+// refusal (a replay, or the store unavailable) as an error wrapping ErrUnauthorized.
+func (v *Verifier) Claim(ctx context.Context, c *JTIClaim) error {
 	ctx, cancel := context.WithTimeout(ctx, replayStoreTimeout)
 	defer cancel()
-	sum := sha256.Sum256([]byte(key))
-	fresh, err := v.store.ClaimJTI(ctx, hex.EncodeToString(sum[:]), expires, now)
+	fresh, err := v.store.ClaimJTI(ctx, c.Key, c.Expires, c.Now)
 	if err != nil {
-		return &AuthError{Reason: ReasonReplayStore, Err: err}
+		return c.Unavailable(err)
 	}
 	if !fresh {
-		return &AuthError{Reason: ReasonReplay}
+		return c.Replay()
 	}
 	return nil
 }
+
+// claimJTI records an accepted token's (issuer, jti) until expiry in the in-memory cache, which
+// refuses a replay to this instance without a store round trip. A key it has not seen must then
+// be claimed in the ReplayStore, which catches replays across a restart and across instances:
+// the claim to write is returned (nil without a store), the store being given a SHA-256 of the
+// key, never the jti itself.
+func (v *Verifier) claimJTI(key string, expires, now time.Time) (*JTIClaim, *AuthError) {
+	if !v.replay.add(key, expires, now) {
+		return nil, &AuthError{Reason: ReasonReplay}
+	}
+	if v.store == nil {
+		return nil, nil
+	}
+	sum := sha256.Sum256([]byte(key))
+	return &JTIClaim{Key: hex.EncodeToString(sum[:]), Expires: expires, Now: now}, nil
+}
+
+// ReplayStore is the store the verifier claims jtis in (nil: the in-memory cache alone). A caller
+// writes VerifyDeferred's claims into its own transactions only when they are the same store.
+func (v *Verifier) ReplayStore() ReplayStore { return v.store }

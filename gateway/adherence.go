@@ -27,12 +27,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"valuerx/cdshooks"
 	"valuerx/fhir"
+	"valuerx/internal/medindex"
 	"valuerx/measures"
 	"valuerx/scoring"
 	"valuerx/store"
@@ -245,7 +247,7 @@ func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceD
 	year := now.Year()
 	p, unknownFills := patientFacts(vs, data, dispenses, measures.YearStart(year))
 	unknown = append(unknown, unknownFills...)
-	unknown = append(unknown, unclassifiedMeds(vs, data.meds)...)
+	unknown = append(unknown, unclassifiedMeds(vs, data.medEntries())...)
 	var contract *scoring.Contract
 	if cov, ok := coverageFacts(data.coverages, data.patient, now); ok {
 		if k, ok := eng.reg.Classify(cov, now); ok {
@@ -596,15 +598,18 @@ func patientFacts(vs *measures.ValueSet, data *hookData, dispenses []json.RawMes
 
 // unclassifiedMeds names the patient's active (or on-hold) MedicationRequests that the value set
 // cannot classify: any of them may be a statin (a brand or NDC the value set does not list).
-func unclassifiedMeds(vs *measures.ValueSet, meds []json.RawMessage) []string {
+func unclassifiedMeds(vs *measures.ValueSet, meds []medindex.Entry) []string {
 	var out []string
-	for _, raw := range meds {
+	for _, e := range meds {
+		if !maybeMedRequest(e, "active", "on-hold") {
+			continue
+		}
 		var mr struct {
 			ResourceType              string     `json:"resourceType"`
 			Status                    string     `json:"status"`
 			MedicationCodeableConcept medConcept `json:"medicationCodeableConcept"`
 		}
-		if json.Unmarshal(raw, &mr) != nil || mr.ResourceType != "MedicationRequest" || (mr.Status != "active" && mr.Status != "on-hold") {
+		if json.Unmarshal(e.Raw, &mr) != nil || mr.ResourceType != "MedicationRequest" || (mr.Status != "active" && mr.Status != "on-hold") {
 			continue
 		}
 		if _, known := classesOf(vs, &mr.MedicationCodeableConcept); !known {
@@ -614,17 +619,31 @@ func unclassifiedMeds(vs *measures.ValueSet, meds []json.RawMessage) []string {
 	return out
 }
 
+// maybeMedRequest is false for an entry the classifier read as anything but a MedicationRequest
+// in one of statuses: only the others need decoding further. An entry it could not read (OK
+// false: a member of the wrong type, which the decoder below may not even look at) is decoded as
+// before, so the answers are those of decoding every entry.
+func maybeMedRequest(e medindex.Entry, statuses ...string) bool {
+	if !e.OK {
+		return true
+	}
+	return e.ResourceType == "MedicationRequest" && slices.Contains(statuses, e.Status)
+}
+
 // activeStatin names a statin among the patient's active (or on-hold) MedicationRequests, "" when
 // none.
-func activeStatin(meds []json.RawMessage) string {
+func activeStatin(meds []medindex.Entry) string {
 	vs := measures.DefaultValueSet()
-	for _, raw := range meds {
+	for _, e := range meds {
+		if !maybeMedRequest(e, "active", "on-hold") {
+			continue
+		}
 		var mr struct {
 			ResourceType              string     `json:"resourceType"`
 			Status                    string     `json:"status"`
 			MedicationCodeableConcept medConcept `json:"medicationCodeableConcept"`
 		}
-		if json.Unmarshal(raw, &mr) != nil || mr.ResourceType != "MedicationRequest" || (mr.Status != "active" && mr.Status != "on-hold") {
+		if json.Unmarshal(e.Raw, &mr) != nil || mr.ResourceType != "MedicationRequest" || (mr.Status != "active" && mr.Status != "on-hold") {
 			continue
 		}
 		if cls, _ := classesOf(vs, &mr.MedicationCodeableConcept); !containsClass(cls, measures.ClassStatin) {
@@ -1032,7 +1051,7 @@ func supdCard(p *measures.Patient, data *hookData, patientID string, year int, t
 	// (a discount-card or $4 list price), which the pharmacy claims SUPD counts never see, or not
 	// be taking it. A second statin order would be duplicate therapy: the card asks instead of
 	// suggesting one (pharmacist review).
-	listed := activeStatin(data.meds)
+	listed := activeStatin(data.medEntries())
 	var evidence string
 	switch {
 	case diagnosis != "" && diabetesFill:
@@ -1230,14 +1249,17 @@ func findStatinCautions(vs *measures.ValueSet, data *hookData, allergies []json.
 			c.pregnancy = code + " on the problem list"
 		}
 	}
-	for _, raw := range data.meds {
+	for _, e := range data.medEntries() {
+		if !maybeMedRequest(e, "stopped", "cancelled") {
+			continue
+		}
 		var mr struct {
 			ResourceType              string     `json:"resourceType"`
 			Status                    string     `json:"status"`
 			StatusReason              medConcept `json:"statusReason"`
 			MedicationCodeableConcept medConcept `json:"medicationCodeableConcept"`
 		}
-		if c.intolerance != "" || json.Unmarshal(raw, &mr) != nil || mr.ResourceType != "MedicationRequest" || (mr.Status != "stopped" && mr.Status != "cancelled") {
+		if c.intolerance != "" || json.Unmarshal(e.Raw, &mr) != nil || mr.ResourceType != "MedicationRequest" || (mr.Status != "stopped" && mr.Status != "cancelled") {
 			continue
 		}
 		if cls, _ := classesOf(vs, &mr.MedicationCodeableConcept); !containsClass(cls, measures.ClassStatin) {

@@ -81,26 +81,66 @@ func (rc *recorder) suppressed(ctx context.Context, item orderedItem, res scorin
 	return false
 }
 
-// commit writes the hook's decisions and returns once they are committed. The hook's own
+// commit writes the hook's decisions and returns once they are committed, with the hook's jti
+// claim in the same transaction (authenticateHook): one commit per hook. A claim the store finds
+// already held is a replay, answered 401, and nothing of the hook is recorded. The hook's own
 // deadline does not bound it (see commitTimeout); a failure is a 503, since a card without its
 // decision would take feedback that can never count.
 func (rc *recorder) commit(ctx context.Context) error {
+	pj := pendingOf(rc.ctx)
 	if rc.g.cfg.Store == nil || len(rc.ds) == 0 {
-		return nil
+		return rc.g.settleJTI(ctx, pj)
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
 	defer cancel()
-	if err := rc.g.cfg.Store.RecordDecisions(ctx, rc.ds); err != nil {
-		if !rc.anyCard() {
-			// Only orders that needed no card: no feedback can come for them, so the EHR gets
-			// its answer and the programme report misses these orders (logged, never PHI).
-			rc.g.log.Warn("no-card decisions not recorded", "service", rc.svc.ID, "hook", hookRef(rc.req.HookInstance), "error", err.Error())
-			return nil
+	var jti *store.JTI
+	if pj != nil && !pj.done {
+		jti = &store.JTI{Key: pj.claim.Key, Expires: pj.claim.Expires, Now: pj.claim.Now}
+	}
+	err := rc.g.cfg.Store.RecordHook(ctx, jti, rc.ds)
+	switch {
+	case err == nil:
+		if pj != nil {
+			pj.done = true
 		}
+	case jti != nil && errors.Is(err, store.ErrReplay):
+		pj.done = true
+		return pj.claim.Replay()
+	case !rc.anyCard():
+		// Only orders that needed no card: no feedback can come for them, so the EHR gets
+		// its answer and the programme report misses these orders (logged, never PHI). The
+		// jti claim did not commit with them: it is made alone, failing closed.
+		rc.g.log.Warn("no-card decisions not recorded", "service", rc.svc.ID, "hook", hookRef(rc.req.HookInstance), "error", err.Error())
+		return rc.g.settleJTI(ctx, pj)
+	default:
 		return errorf(KindUnavailable, "record", "could not record the decision", err)
 	}
 	rc.g.div.enqueue(rc.ds) // divergence.go: scored after the decision is durable, off this path
 	return nil
+}
+
+// pendingJTI is a hook's jti claim that authenticateHook left to the hook: written with its
+// decisions (recorder.commit), or alone (settleJTI) when the hook records nothing or fails first.
+// Only the hook's goroutine touches it.
+type pendingJTI struct {
+	claim *cdshooks.JTIClaim
+	done  bool // written, or refused as a replay
+}
+
+func pendingOf(ctx context.Context) *pendingJTI {
+	pj, _ := ctx.Value(ctxJTI).(*pendingJTI)
+	return pj
+}
+
+// settleJTI writes a hook's pending jti claim on its own (nil when there is none or it is
+// written): a hook that records nothing or fails before its commit still spends its token. The
+// hook's deadline does not bound it: a slow FHIR server must not turn a good token into a refusal.
+func (g *Gateway) settleJTI(ctx context.Context, pj *pendingJTI) error {
+	if pj == nil || pj.done {
+		return nil
+	}
+	pj.done = true
+	return g.cfg.Verifier.Claim(context.WithoutCancel(ctx), pj.claim)
 }
 
 // anyCard reports whether the hook recorded a card (rather than only orders without one).

@@ -18,13 +18,21 @@ import (
 // card would have suggested (or "stay" on the ordered product) and the per-year figures of every
 // product that is an answer under any contract.
 //
+// Once per distinct request (issue 15): the answers depend only on the request and the catalog
+// version, so they are stored once per store.DivergenceKey and every decision with that request
+// and version has them (store/divergence.go). The job remembers the keys it has stored and
+// scores only requests it has not seen: orders of one day, drug, dose and contract repeat the
+// same request, so with 20 draft orders per hook it stores a few rows a minute where it stored
+// 20 a hook (one per decision, each re-assembling its order in the dashboard rollup). A
+// catalog swap changes the key: requests are scored again under the new version.
+//
 // Why asynchronously: the hook's latency budget (issue 15) has no room for five more scores per
 // order, and the answer is needed only by the report. The hook hands its committed decisions to
 // a bounded queue (a non-blocking send) and answers; the job scores them in batches at most once
 // a second with a scorer of its own (its own cache: the hooks' cached scores are never evicted by
-// it). Nothing is lost for good: a decision the queue had no room for, or recorded
-// before a restart or by another instance, carries its request in the store and is computed by
-// the sweep at start or `valuerx divergence`; a decision computed twice keeps its first answer.
+// it). Nothing is lost for good: a decision the queue had no room for, or recorded before a
+// restart or by another instance, carries its request in the store and is computed by the sweep
+// at start or `valuerx divergence`; a request computed twice keeps its first answers.
 // Computing at report time instead would score every decision of the period on each page view,
 // which the 1,000,000-decision dashboard benchmark cannot afford.
 
@@ -138,8 +146,7 @@ func answersFor(sc *scoring.Scorer, contracts []scoring.Contract, req scoring.Re
 // decisions it has just committed through a bounded queue (a non-blocking send: a full queue
 // drops, counted in valuerx_divergence_dropped_total); the job scores them in batches, at most
 // once a second. What it never saw (dropped, or recorded before a restart) is found by one sweep
-// of the store at start, and by `valuerx divergence`: the sweep reads every decision, which is
-// fine once per start and not once a second on a record of a million decisions.
+// of the store at start, and by `valuerx divergence`.
 type divergenceJob struct {
 	g      *Gateway
 	queue  chan store.Decision
@@ -153,7 +160,14 @@ type divergenceJob struct {
 	// (nor shows in their cache hit ratio). Guarded by mu.
 	eng *engine
 	sc  *scoring.Scorer
+	// stored holds the keys whose answers are in the store (stored by this job or found there):
+	// a decision with one of them needs nothing. Guarded by mu; emptied when it reaches
+	// divergenceKnown keys (a key forgotten is merely stored again, which keeps the first).
+	stored map[string]struct{}
 }
+
+// divergenceKnown bounds the keys the job remembers (about 100 bytes each).
+const divergenceKnown = 1 << 16
 
 // divergenceCache is the size of the job's own score cache.
 const divergenceCache = 2048
@@ -182,7 +196,8 @@ func (g *Gateway) startDivergence() {
 	if g.cfg.Store == nil {
 		return
 	}
-	j := &divergenceJob{g: g, queue: make(chan store.Decision, divergenceQueue), stop: make(chan struct{}), done: make(chan struct{}), period: time.Second}
+	j := &divergenceJob{g: g, queue: make(chan store.Decision, divergenceQueue), stop: make(chan struct{}), done: make(chan struct{}), period: time.Second,
+		stored: map[string]struct{}{}}
 	g.div = j
 	go j.loop()
 }
@@ -197,7 +212,7 @@ func (j *divergenceJob) enqueue(ds []store.Decision) {
 			continue
 		}
 		select {
-		case j.queue <- store.Decision{CardUUID: ds[i].CardUUID, ScoreRequest: ds[i].ScoreRequest}:
+		case j.queue <- store.Decision{CardUUID: ds[i].CardUUID, CatalogVersion: ds[i].CatalogVersion, ScoreRequest: ds[i].ScoreRequest}:
 		default:
 			j.g.metrics.divergenceDropped.Inc()
 		}
@@ -233,51 +248,70 @@ func (j *divergenceJob) loop() {
 	}
 }
 
-// compute scores ds on the current engine and stores their divergence.
+// compute scores the requests of ds the job has not stored yet on the current engine and stores
+// their answers.
 func (j *divergenceJob) compute(ctx context.Context, ds []store.Decision) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	fresh := ds[:0:0]
+	for _, d := range ds {
+		if _, ok := j.stored[d.DivergenceKey()]; !ok {
+			fresh = append(fresh, d)
+		}
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
 	eng, sc := j.scorer()
-	out, failed := divergences(ds, sc, eng.reg.Contracts(), eng.version, j.g.cfg.Now)
+	out, failed := divergences(fresh, sc, eng.reg.Contracts(), eng.version, j.g.cfg.Now)
 	j.g.metrics.divergenceFailed.Add(float64(failed))
-	return j.g.cfg.Store.RecordDivergence(ctx, out)
+	if err := j.g.cfg.Store.RecordDivergence(ctx, out); err != nil {
+		return err
+	}
+	j.remember(out)
+	return nil
 }
 
-// sweep computes every decision of the store still without a divergence.
+// remember notes the keys of out as stored. Called with mu held.
+func (j *divergenceJob) remember(out []store.Divergence) {
+	if len(j.stored)+len(out) > divergenceKnown {
+		clear(j.stored)
+	}
+	for _, d := range out {
+		j.stored[d.Key] = struct{}{}
+	}
+}
+
+// sweep computes every decision of the store still without answers.
 func (j *divergenceJob) sweep(ctx context.Context) (int, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	eng, sc := j.scorer()
-	n, failed, err := ComputePendingDivergence(ctx, j.g.cfg.Store, sc, eng.reg, eng.version, j.g.cfg.Now)
+	n, failed, err := computePending(ctx, j.g.cfg.Store, sc, eng.reg, eng.version, j.g.cfg.Now, j.remember)
 	j.g.metrics.divergenceFailed.Add(float64(failed))
 	return n, err
 }
 
-// divergences scores each decision's stored request under every contract.
+// divergences scores each distinct request of ds (by key) under every contract: one
+// store.Divergence per key, and how many of them could not be scored under their own contract.
 func divergences(ds []store.Decision, sc *scoring.Scorer, contracts []scoring.Contract, version string, now func() time.Time) ([]store.Divergence, int) {
 	out := make([]store.Divergence, 0, len(ds))
 	failed := 0
-	// Orders of one day, drug, dose and contract have the same request: scored once per batch.
-	type answered struct {
-		as  []store.Answer
-		err error
-	}
-	seen := map[string]answered{}
+	seen := map[string]bool{}
 	for _, d := range ds {
-		div := store.Divergence{CardUUID: d.CardUUID, CatalogVersion: version, ComputedAt: now()}
-		a, ok := seen[string(d.ScoreRequest)]
-		if !ok {
-			req, err := decodeScoreRequest(d.ScoreRequest)
-			if err == nil {
-				a.as, a.err = answersFor(sc, contracts, req)
-			} else {
-				a.err = err
-			}
-			seen[string(d.ScoreRequest)] = a
+		key := d.DivergenceKey()
+		if key == "" || seen[key] {
+			continue
 		}
-		div.Answers = a.as
-		if err := a.err; err != nil {
+		seen[key] = true
+		div := store.Divergence{Key: key, CatalogVersion: version, ComputedAt: now()}
+		req, err := decodeScoreRequest(d.ScoreRequest)
+		if err == nil {
+			div.Answers, err = answersFor(sc, contracts, req)
+		}
+		if err != nil {
 			// Stored without answers, so it is not retried forever; the report leaves it out.
+			div.Answers = nil
 			failed++
 		}
 		out = append(out, div)
@@ -285,31 +319,39 @@ func divergences(ds []store.Decision, sc *scoring.Scorer, contracts []scoring.Co
 	return out, failed
 }
 
-// ComputePendingDivergence scores every decision the store holds without a divergence under each
-// contract of reg and stores the answers; it reports how many decisions it stored and how many of
-// them could not be scored under their own contract any more (stored without answers, so they
-// are not retried forever; the report leaves them out). The background job and `valuerx
+// ComputePendingDivergence scores every scoring request of the store's decisions that has no
+// answers yet under each contract of reg and stores the answers, once per distinct request; it
+// reports how many decisions were pending (each now has answers, its own request's) and how
+// many requests could not be scored under their own contract any more (stored without answers,
+// so they are not retried forever; the report leaves them out). The background job and `valuerx
 // divergence` (a store filled before this existed) both use it.
 func ComputePendingDivergence(ctx context.Context, st store.Store, sc *scoring.Scorer, reg *scoring.Registry, version string,
-	now func() time.Time) (stored, failed int, err error) {
+	now func() time.Time) (decisions, failed int, err error) {
+	return computePending(ctx, st, sc, reg, version, now, nil)
+}
+
+func computePending(ctx context.Context, st store.Store, sc *scoring.Scorer, reg *scoring.Registry, version string,
+	now func() time.Time, stored func([]store.Divergence)) (decisions, failed int, err error) {
 	contracts := reg.Contracts()
+	cursor := ""
 	for {
-		pend, err := st.PendingDivergence(ctx, divergenceBatch)
+		pend, next, err := st.PendingDivergence(ctx, cursor, divergenceBatch)
 		if err != nil {
-			return stored, failed, fmt.Errorf("gateway: pending divergence: %w", err)
-		}
-		if len(pend) == 0 {
-			return stored, failed, nil
+			return decisions, failed, fmt.Errorf("gateway: pending divergence: %w", err)
 		}
 		out, f := divergences(pend, sc, contracts, version, now)
 		failed += f
 		if err := st.RecordDivergence(ctx, out); err != nil {
-			return stored, failed, fmt.Errorf("gateway: record divergence: %w", err)
+			return decisions, failed, fmt.Errorf("gateway: record divergence: %w", err)
 		}
-		stored += len(out)
-		if len(pend) < divergenceBatch {
-			return stored, failed, nil
+		if stored != nil {
+			stored(out)
 		}
+		decisions += len(pend)
+		if next == "" {
+			return decisions, failed, nil
+		}
+		cursor = next
 	}
 }
 

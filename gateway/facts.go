@@ -423,9 +423,12 @@ type therapyEntry struct {
 // on hold or completed, and MedicationAdministrations given (completed, in progress, on hold),
 // which count like a completed request dated when given. The medication may be coded inline or
 // referenced (a contained Medication, or lookup for one in the bundle or on the server).
-func therapyHistory(cat *scoring.Catalog, history []json.RawMessage, lookup medicationLookup) []therapyEntry {
+//
+// history is the record classified (medindex.ClassifyResources), shared with the other readers of
+// the same list.
+func therapyHistory(cat *scoring.Catalog, history []medindex.Entry, lookup medicationLookup) []therapyEntry {
 	var out []therapyEntry
-	for _, e := range medindex.ClassifyResources(history) {
+	for _, e := range history {
 		if !e.OK {
 			continue
 		}

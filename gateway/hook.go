@@ -14,6 +14,7 @@ import (
 	"valuerx/cdshooks"
 	"valuerx/clinical"
 	"valuerx/fhir"
+	"valuerx/internal/medindex"
 	"valuerx/scoring"
 	"valuerx/store"
 )
@@ -74,12 +75,12 @@ func (g *Gateway) handleHook(w http.ResponseWriter, r *http.Request) {
 	}()
 	body, err := readBody(r)
 	if err != nil {
-		status = g.fail(w, r, err)
+		status = g.failHook(w, r, err)
 		return
 	}
 	resp, pre, err := g.advise(r.Context(), svc, body, true)
 	if err != nil {
-		status = g.fail(w, r, err)
+		status = g.failHook(w, r, err)
 		return
 	}
 	b, err := encodeResponse(resp, pre)
@@ -90,6 +91,20 @@ func (g *Gateway) handleHook(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)
+}
+
+// failHook answers a hook that failed. Its token is spent all the same: a jti claim the hook did
+// not write yet is written now (settleJTI), so a replay of a refused hook is refused too. A
+// replay found by the hook's own commit is answered as authentication refuses one.
+func (g *Gateway) failHook(w http.ResponseWriter, r *http.Request, err error) int {
+	if errors.Is(err, cdshooks.ErrUnauthorized) {
+		g.unauthorized(w, r, err)
+		return http.StatusUnauthorized
+	}
+	if cerr := g.settleJTI(r.Context(), pendingOf(r.Context())); cerr != nil {
+		g.log.Warn("jti of a failed hook not claimed", "route", g.routeLabel(r), "request_id", requestID(r.Context()), "reason", cerr.Error())
+	}
+	return g.fail(w, r, err)
 }
 
 // fail logs err (without PHI) and writes it; it returns the status written.
@@ -191,7 +206,7 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 	historyRead := false
 	therapy := func() []therapyEntry { // decoded once per hook, on first need
 		if !historyRead {
-			all := append(append([]json.RawMessage(nil), data.meds...), data.admins...)
+			all := append(append([]medindex.Entry(nil), data.medEntries()...), medindex.ClassifyResources(data.admins)...)
 			history, historyRead = therapyHistory(eng.cat, all, func(ref string) (json.RawMessage, bool) {
 				return data.medication(ctx, ref)
 			}), true

@@ -20,6 +20,7 @@ type ctxKey int
 const (
 	ctxRequestID ctxKey = iota
 	ctxClaims
+	ctxJTI // *pendingJTI: a hook's jti claim, written with its decisions (decisions.go)
 )
 
 func requestID(ctx context.Context) string {
@@ -229,6 +230,18 @@ func (g *Gateway) routeLabel(r *http.Request) string {
 // is the configured external URL of exactly this endpoint. Failures answer 401 with no detail;
 // the reason goes to the log without the token.
 func (g *Gateway) authenticate(next http.Handler) http.Handler {
+	return g.authenticateWith(next, false)
+}
+
+// authenticateHook is authenticate for the hook endpoint: the jti's claim in the shared store
+// (VerifyDeferred) is left to the hook, which writes it in the same commit as its decisions
+// (recorder.commit) or alone when it records nothing (settleJTI), so a hook pays for one commit.
+// Replays to this instance are still refused here, by the verifier's in-memory cache.
+func (g *Gateway) authenticateHook(next http.Handler) http.Handler {
+	return g.authenticateWith(next, g.deferJTI)
+}
+
+func (g *Gateway) authenticateWith(next http.Handler, deferJTI bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if g.cfg.Verifier == nil {
 			next.ServeHTTP(w, r)
@@ -241,12 +254,25 @@ func (g *Gateway) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		aud := g.cfg.ExternalURL + r.URL.Path
-		claims, err := g.cfg.Verifier.Verify(r.Context(), strings.TrimSpace(token), aud)
+		if !deferJTI {
+			claims, err := g.cfg.Verifier.Verify(r.Context(), strings.TrimSpace(token), aud)
+			if err != nil {
+				g.unauthorized(w, r, err)
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxClaims, claims)))
+			return
+		}
+		claims, claim, err := g.cfg.Verifier.VerifyDeferred(r.Context(), strings.TrimSpace(token), aud)
 		if err != nil {
 			g.unauthorized(w, r, err)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxClaims, claims)))
+		ctx := context.WithValue(r.Context(), ctxClaims, claims)
+		if claim != nil {
+			ctx = context.WithValue(ctx, ctxJTI, &pendingJTI{claim: claim})
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

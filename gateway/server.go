@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -170,6 +171,8 @@ type Gateway struct {
 	cfg    Config
 	log    *slog.Logger
 	router *mux.Router // for route templates in logs (routeLabel)
+	// deferJTI: hooks write their jti claim with their decisions (authenticateHook).
+	deferJTI bool
 	// outcomesSlot admits one outcomes report at a time (outcomes.go).
 	outcomesSlot chan struct{}
 	services     []serviceDef
@@ -201,6 +204,9 @@ func New(cfg Config) (*Gateway, error) {
 			return nil, fmt.Errorf("gateway: order key secret: %w", err)
 		}
 	}
+	// A hook's jti claim goes into its decisions' commit only when the verifier claims in the
+	// decision store itself (serve passes the same store to both).
+	g.deferJTI = cfg.Verifier != nil && cfg.Store != nil && sameStore(cfg.Verifier.ReplayStore(), cfg.Store)
 	g.services = defaultServices()
 	g.byID = map[string]*serviceDef{}
 	for i := range g.services {
@@ -258,7 +264,7 @@ func (g *Gateway) routes() http.Handler {
 		discovery = g.authenticate(discovery)
 	}
 	r.Handle("/cds-services", discovery).Methods(http.MethodGet)
-	r.Handle("/cds-services/{id}", g.inFlight(g.authenticate(http.HandlerFunc(g.handleHook)))).Methods(http.MethodPost)
+	r.Handle("/cds-services/{id}", g.inFlight(g.authenticateHook(http.HandlerFunc(g.handleHook)))).Methods(http.MethodPost)
 	r.Handle("/cds-services/{id}/feedback", g.authenticate(http.HandlerFunc(g.handleFeedback))).Methods(http.MethodPost)
 
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -343,4 +349,13 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener, certFile, keyFile 
 		return fmt.Errorf("gateway: shutdown: %w", err)
 	}
 	return nil
+}
+
+// sameStore reports whether a and b are the same store: the same pointer (a store of another
+// kind is never taken for the same, since comparing it could panic).
+func sameStore(a, b any) bool {
+	if a == nil || b == nil || reflect.TypeOf(a) != reflect.TypeOf(b) || reflect.TypeOf(a).Kind() != reflect.Pointer {
+		return false
+	}
+	return a == b
 }

@@ -274,12 +274,15 @@ func TestStatsAndReport(t *testing.T) {
 	st.record(outcome{status: 200, latency: 4 * time.Millisecond}, BadNone)
 	st.record(outcome{status: 500, body: []byte(`{"oops":1}`)}, BadNone)
 	st.record(outcome{status: 401}, BadNoToken)
-	st.record(outcome{status: 200}, BadJSON)      // a bad request that got a 200 is unexpected
-	st.endRound(time.Second, 10*time.Millisecond) // 10 ms of server CPU over 5 requests: 2 ms each
+	st.record(outcome{status: 200}, BadJSON)                          // a bad request that got a 200 is unexpected
+	st.endRound(time.Second, 10*time.Millisecond, 3*time.Millisecond) // 10 ms of server CPU over 5 requests: 2 ms each; harness 0.6 ms
 	tg := &target{name: "valuerx", stats: st, metrics: []scrape{{cacheHits: 10, cacheMisses: 10}, {cacheHits: 19, cacheMisses: 11}}}
 	r := tg.result(ScenarioMix, 4)
 	if r.CPUPerRequest != 2*time.Millisecond || r.Rounds[0].CPUPerRequest != 2*time.Millisecond {
 		t.Errorf("CPU per request %v (round %v), want 2ms", r.CPUPerRequest, r.Rounds[0].CPUPerRequest)
+	}
+	if r.GeneratorCPUPerRequest != 600*time.Microsecond {
+		t.Errorf("generator CPU per request %v, want 600µs", r.GeneratorCPUPerRequest)
 	}
 	if r.Requests != 5 || r.OK != 2 || r.BadRefused != 1 || r.Unexpected != 2 {
 		t.Errorf("result %+v", r)

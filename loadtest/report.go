@@ -86,6 +86,7 @@ type roundStat struct {
 	n       int
 	elapsed time.Duration
 	cpu     time.Duration
+	gen     time.Duration // the harness's own CPU time in the round (negative: unknown)
 	lat     []time.Duration
 }
 
@@ -96,13 +97,15 @@ func (s *stats) beginRound() {
 	s.mu.Unlock()
 }
 
-// endRound records the round's wall time and the CPU time its server used (negative: unknown).
-func (s *stats) endRound(d, cpu time.Duration) {
+// endRound records the round's wall time and the CPU time its server and the harness used
+// (negative: unknown).
+func (s *stats) endRound(d, cpu, gen time.Duration) {
 	s.mu.Lock()
 	s.elapsed += d
 	if n := len(s.rounds); n > 0 {
 		s.rounds[n-1].elapsed = d
 		s.rounds[n-1].cpu = cpu
+		s.rounds[n-1].gen = gen
 	}
 	s.mu.Unlock()
 }
@@ -131,6 +134,12 @@ type Result struct {
 	// /proc/<pid>/stat) over its rounds divided by the requests answered in them: what a request
 	// costs, whatever else runs on the machine. 0 when it could not be read.
 	CPUPerRequest time.Duration `json:"cpuPerRequestNanos"`
+	// GeneratorCPUPerRequest is the load harness's own CPU time per request of this server's
+	// rounds (minting a token, building and sending the request, reading the answer; for no
+	// prefetch also its FHIR server). It runs on the same cores: with the cores saturated,
+	// throughput is about cores / (server CPU + generator CPU) per request, so no server can
+	// exceed the floor's throughput by more than (G + F) / G, whatever its own cost.
+	GeneratorCPUPerRequest time.Duration `json:"generatorCpuPerRequestNanos,omitempty"`
 	// ByStatus counts good requests by status ("transport" for no answer); Bad counts the
 	// deliberately wrong requests of the mix scenario by kind and status.
 	ByStatus   map[string]int `json:"byStatus"`
@@ -179,9 +188,13 @@ func (t *target) result(sc string, conc int) Result {
 	if len(lat) > 0 {
 		r.Max = lat[len(lat)-1]
 	}
-	var cpu time.Duration
-	cpuN := 0
+	var cpu, gen time.Duration
+	cpuN, genN := 0, 0
 	for _, rs := range s.rounds {
+		if rs.gen >= 0 && rs.n > 0 {
+			gen += rs.gen
+			genN += rs.n
+		}
 		f := RoundFigures{}
 		if rs.elapsed > 0 {
 			f.Throughput = float64(rs.n) / rs.elapsed.Seconds()
@@ -198,6 +211,9 @@ func (t *target) result(sc string, conc int) Result {
 	}
 	if cpuN > 0 {
 		r.CPUPerRequest = cpu / time.Duration(cpuN)
+	}
+	if genN > 0 {
+		r.GeneratorCPUPerRequest = gen / time.Duration(genN)
 	}
 	if len(t.metrics) >= 2 {
 		first, last := t.metrics[0], t.metrics[len(t.metrics)-1]
@@ -306,14 +322,14 @@ func (r *Report) WriteJSON(w io.Writer) error {
 // floor and the budget's verdict.
 func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tconc\tserver\treqs\tok\treq/s\tp50\tp90\tp99\tmax\tcpu/req\tunexpected\tcache hit\tfhir/req\tcov hit\tpeak RSS\t")
+	fmt.Fprintln(tw, "scenario\tconc\tserver\treqs\tok\treq/s\tp50\tp90\tp99\tmax\tcpu/req\tgen cpu/req\tunexpected\tcache hit\tfhir/req\tcov hit\tpeak RSS\t")
 	for _, x := range r.Results {
 		peak := "-"
 		if len(x.Memory) > 0 {
 			peak = mib(x.Memory[len(x.Memory)-1].Peak)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t\n", x.Scenario, x.Concurrency, x.Server,
-			x.Requests, x.OK, x.Throughput, ms(x.P50), ms(x.P90), ms(x.P99), ms(x.Max), us(x.CPUPerRequest), x.Unexpected,
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t\n", x.Scenario, x.Concurrency, x.Server,
+			x.Requests, x.OK, x.Throughput, ms(x.P50), ms(x.P90), ms(x.P99), ms(x.Max), us(x.CPUPerRequest), us(x.GeneratorCPUPerRequest), x.Unexpected,
 			ratio(x.CacheHitRatio), ratio(x.FHIRFetchesPerRequest), ratio(x.CoverageHitRatio), peak)
 	}
 	if err := tw.Flush(); err != nil {
@@ -339,9 +355,29 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if x.Sample != "" {
 			fmt.Fprintf(w, "%27s first unexpected: %s\n", "", x.Sample)
 		}
+		if line := rssByRound(x.Memory); line != "" {
+			fmt.Fprintf(w, "%27s %s\n", "", line)
+		}
 	}
 	fmt.Fprintf(w, "\npeak RSS: valuerx %s, floor %s; run took %s\n", mib(r.ValuerxMemory.Peak), mib(r.FloorMemory.Peak), r.Elapsed)
 	return nil
+}
+
+// rssByRound shows whether memory is flat (issue 15: "memory flat, RSS under 100 MB through
+// 100,000 requests"): valuerx's RSS after each round, and the last over the second (the first
+// round warms the caches and the catalog's pages, so it is not the baseline). Empty for fewer
+// than three rounds, where there is no trend to read.
+func rssByRound(ms []Memory) string {
+	if len(ms) < 3 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("RSS after each round:")
+	for _, m := range ms {
+		fmt.Fprintf(&b, " %.1f", float64(m.RSS)/(1<<20))
+	}
+	fmt.Fprintf(&b, " MiB; last/second %.2f", float64(ms[len(ms)-1].RSS)/float64(ms[1].RSS))
+	return b.String()
 }
 
 // verdict states the budget for the scenario and whether this run met it: issue 15's for full

@@ -241,6 +241,7 @@ func runScenario(ctx context.Context, o Options, sc string, conc int, vx, fl *pr
 			}
 			t.stats.beginRound()
 			cpu0, cpuErr := t.proc.cpu()
+			gen0, genErr := selfCPU()
 			start := time.Now()
 			sent := t.load(ctx, o, sc, conc, n, roundTime, &dose)
 			el := time.Since(start)
@@ -249,10 +250,14 @@ func runScenario(ctx context.Context, o Options, sc string, conc int, vx, fl *pr
 			// metrics scrape below comes after and does not.
 			time.Sleep(cpuSettle)
 			cpu1, cpuErr1 := t.proc.cpu()
+			gen1, genErr1 := selfCPU()
 			if cpuErr != nil || cpuErr1 != nil {
 				cpu0, cpu1 = 0, -1
 			}
-			t.stats.endRound(el, cpu1-cpu0)
+			if genErr != nil || genErr1 != nil {
+				gen0, gen1 = 0, -1
+			}
+			t.stats.endRound(el, cpu1-cpu0, gen1-gen0)
 			if m, err := t.proc.memory(); err == nil {
 				t.memory = append(t.memory, m)
 			}

@@ -132,3 +132,14 @@ func TestStartProcessReportsExit(t *testing.T) {
 		t.Fatal("a server that exits was reported ready")
 	}
 }
+
+// TestRSSByRound: the trend line appears from three rounds and divides the last by the second.
+func TestRSSByRound(t *testing.T) {
+	if got := rssByRound([]Memory{{RSS: 1 << 20}, {RSS: 2 << 20}}); got != "" {
+		t.Errorf("two rounds: %q, want none", got)
+	}
+	got := rssByRound([]Memory{{RSS: 50 << 20}, {RSS: 60 << 20}, {RSS: 63 << 20}})
+	if want := "RSS after each round: 50.0 60.0 63.0 MiB; last/second 1.05"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

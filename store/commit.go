@@ -24,10 +24,7 @@ const commitTimeout = 10 * time.Second
 type writeOp struct {
 	run    func(ctx context.Context, tx *sql.Tx) error
 	single bool
-	// early answers the caller as soon as the statement has run, before the commit (see
-	// doEarly).
-	early bool
-	err   chan error // capacity 1
+	err    chan error // capacity 1
 }
 
 // committer is a group commit: every write waits for a commit, and writes that arrive while a
@@ -64,16 +61,6 @@ func (c *committer) do(ctx context.Context, fn func(ctx context.Context, tx *sql
 // doSingle is do for a write of exactly one statement: it needs no savepoint.
 func (c *committer) doSingle(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	return c.enqueue(ctx, &writeOp{run: fn, single: true, err: make(chan error, 1)})
-}
-
-// doEarly runs a one-statement fn in the next group transaction and returns as soon as it has
-// run, without waiting for the commit. Its answer is final at that point: one connection writes
-// the file at a time, so no other writer can change it. Durability follows with the commit, which
-// precedes that of anything the caller writes afterwards (transactions commit in order), so a
-// caller that acknowledges only after a later write of its own acknowledges nothing that is not
-// on disk. Used for jti claims: the hook then waits for one commit (its decisions), not two.
-func (c *committer) doEarly(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
-	return c.enqueue(ctx, &writeOp{run: fn, single: true, early: true, err: make(chan error, 1)})
 }
 
 func (c *committer) enqueue(ctx context.Context, op *writeOp) error {
@@ -138,12 +125,9 @@ func (c *committer) commit(batch []*writeOp) {
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
 	errs := make([]error, len(batch))
-	answered := make([]bool, len(batch))
 	fail := func(err error) {
-		for i, op := range batch {
-			if !answered[i] {
-				op.err <- err
-			}
+		for _, op := range batch {
+			op.err <- err
 		}
 	}
 	tx, err := c.db.BeginTx(ctx, nil)
@@ -154,10 +138,6 @@ func (c *committer) commit(batch []*writeOp) {
 	for i, op := range batch {
 		if op.single {
 			errs[i] = op.run(ctx, tx)
-			if op.early {
-				op.err <- errs[i]
-				answered[i] = true
-			}
 			continue
 		}
 		if _, err := tx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
@@ -183,8 +163,6 @@ func (c *committer) commit(batch []*writeOp) {
 		return
 	}
 	for i, op := range batch {
-		if !answered[i] {
-			op.err <- errs[i]
-		}
+		op.err <- errs[i]
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -112,7 +113,7 @@ func migratePostgres(ctx context.Context, pool *pgxpool.Pool) error {
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
-	return nil
+	return convertLegacyPostgres(ctx, pool) // divergence.go
 }
 
 // SchemaVersion reports the migration version the database is at.
@@ -173,11 +174,44 @@ func pgScanDecision(d *Decision) ([]any, func() error) {
 // RecordDecisions stores decisions in the next group commit and returns once it is committed.
 // Recording the same card uuid twice keeps the first.
 func (p *Postgres) RecordDecisions(ctx context.Context, ds []Decision) error {
+	return p.RecordHook(ctx, nil, ds)
+}
+
+// pgTakeOverJTI and pgInsertJTI are a hook's claim inside its decisions' transaction: an expired
+// claim of the key is deleted, then the key inserted. A live claim makes the insert fail on the
+// primary key (jti_pkey), which rolls the batch back; the batcher then runs each op alone, and
+// the replayed hook's op fails alone with ErrReplay. Two instances claiming one key at once
+// serialise on the key's index entry as pgClaimJTI's do: the second insert waits for the first
+// transaction and fails once it commits (or succeeds if it rolled back).
+const (
+	pgTakeOverJTI = `DELETE FROM jti WHERE key = $1 AND expires_at <= $2`
+	pgInsertJTI   = `INSERT INTO jti (key, expires_at) VALUES ($1, $2)`
+)
+
+// RecordHook stores a hook's jti claim (when not nil) and decisions in one transaction of the
+// next group commit and returns once it is committed; a live claim of the key is ErrReplay and
+// nothing is recorded.
+func (p *Postgres) RecordHook(ctx context.Context, jti *JTI, ds []Decision) error {
 	if len(ds) == 0 {
-		return nil
+		if jti == nil {
+			return nil
+		}
+		fresh, err := p.ClaimJTI(ctx, jti.Key, jti.Expires, jti.Now)
+		if err == nil && !fresh {
+			err = ErrReplay
+		}
+		return err
 	}
-	stmts := make([]pgStmt, len(ds))
-	for i, d := range ds {
+	stmts := make([]pgStmt, 0, len(ds)+2)
+	order := "d" + ds[0].CardUUID
+	if jti != nil {
+		p.maybeSweepJTI(jti.Now)
+		key := []byte(jti.Key)
+		stmts = append(stmts, pgStmt{sql: pgTakeOverJTI, args: []any{key, jti.Now.UTC()}},
+			pgStmt{sql: pgInsertJTI, args: []any{key, jti.Expires.UTC()}})
+		order = "j" + jti.Key
+	}
+	for _, d := range ds {
 		suggs, err := encodeSuggestions(d.Suggestions)
 		if err != nil {
 			return err
@@ -190,16 +224,25 @@ func (p *Postgres) RecordDecisions(ctx context.Context, ds []Decision) error {
 		if req == nil {
 			req = []byte{}
 		}
-		stmts[i] = pgStmt{sql: pgInsertDecision, args: []any{d.CardUUID, d.HookInstance, d.ServiceID, d.Hook, d.Client,
+		stmts = append(stmts, pgStmt{sql: pgInsertDecision, args: []any{d.CardUUID, d.HookInstance, d.ServiceID, d.Hook, d.Client,
 			d.OrderKey, d.Fingerprint, d.ContractID, d.Arrangement, d.GroupID, d.OrderedProductID, d.BestProductID,
 			suggs, d.PayerSaving, d.PatientSaving, d.OrgImpact, d.At.UTC(), d.UserID,
 			d.Tenant, d.Location, d.NoCardReason, d.Therapy, d.PricePeriod, d.CatalogVersion, d.AdministrationsPerYear,
-			d.OrderedRelationship, opts, req}}
+			d.OrderedRelationship, opts, req}})
 	}
-	if err := p.b.do(ctx, "d"+ds[0].CardUUID, stmts...); err != nil {
+	if err := p.b.do(ctx, order, stmts...); err != nil {
+		if jti != nil && jtiTaken(err) {
+			return ErrReplay
+		}
 		return fmt.Errorf("store: record decision: %w", err)
 	}
 	return nil
+}
+
+// jtiTaken reports the primary-key violation of a claim of a live jti.
+func jtiTaken(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "jti_pkey"
 }
 
 // Decision returns the card with uuid, or ErrNotFound (also for a no-card decision).
@@ -365,7 +408,7 @@ func (p *Postgres) Orders(ctx context.Context, from, to time.Time) ([]OrderRecor
 	if err != nil {
 		return nil, err
 	}
-	return AssembleOrders(rows, admins, claims, divs, from, to), nil
+	return AssembleOrders(rows, admins, claims, answersByCard(rows, divs), from, to), nil
 }
 
 // Summary reports, per contract, the orders that got a card, what became of them, and the money

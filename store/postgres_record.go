@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -74,42 +73,6 @@ func (p *Postgres) RecordClaims(ctx context.Context, cs []Claim) (int, error) {
 	return added, nil
 }
 
-// RecordDivergence stores computed divergences; a decision's first stays.
-func (p *Postgres) RecordDivergence(ctx context.Context, ds []Divergence) error {
-	if len(ds) == 0 {
-		return nil
-	}
-	stmts := make([]pgStmt, len(ds))
-	for i, d := range ds {
-		b, err := json.Marshal(d.Answers)
-		if err != nil {
-			return fmt.Errorf("store: encode divergence: %w", err)
-		}
-		stmts[i] = pgStmt{sql: `INSERT INTO divergence (card_uuid, catalog_version, answers, computed_at) VALUES ($1,$2,$3::jsonb,$4)
-			ON CONFLICT (card_uuid) DO NOTHING`, args: []any{d.CardUUID, d.CatalogVersion, string(b), d.ComputedAt.UTC()}}
-	}
-	if err := p.b.do(ctx, "v"+ds[0].CardUUID, stmts...); err != nil {
-		return fmt.Errorf("store: record divergence: %w", err)
-	}
-	return nil
-}
-
-// PendingDivergence returns up to limit decisions with a scoring request and no divergence,
-// oldest first.
-func (p *Postgres) PendingDivergence(ctx context.Context, limit int) ([]Decision, error) {
-	if limit <= 0 {
-		return nil, nil
-	}
-	rows, err := p.pool.Query(ctx, `SELECT `+pgDecisionCols+` FROM decisions d
-		WHERE length(d.score_request) > 0 AND NOT EXISTS (SELECT 1 FROM divergence v WHERE v.card_uuid = d.card_uuid)
-		ORDER BY d.created_at, d.card_uuid LIMIT $1`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: pending divergence: %w", err)
-	}
-	defer rows.Close()
-	return collectDecisions(rows, pgScanDecision, "pending divergence")
-}
-
 func (p *Postgres) administrations(ctx context.Context) ([]Administration, error) {
 	rows, err := p.pool.Query(ctx, `SELECT client, admin_key, order_key, product_id, status, at, imported_at FROM administrations`)
 	if err != nil {
@@ -150,30 +113,6 @@ func (p *Postgres) claims(ctx context.Context) ([]Claim, error) {
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: claims: %w", err)
-	}
-	return out, nil
-}
-
-func (p *Postgres) divergences(ctx context.Context) (map[string][]Answer, error) {
-	rows, err := p.pool.Query(ctx, `SELECT card_uuid, answers::text FROM divergence`)
-	if err != nil {
-		return nil, fmt.Errorf("store: divergence: %w", err)
-	}
-	defer rows.Close()
-	out := map[string][]Answer{}
-	for rows.Next() {
-		var id, enc string
-		if err := rows.Scan(&id, &enc); err != nil {
-			return nil, fmt.Errorf("store: divergence row: %w", err)
-		}
-		var as []Answer
-		if err := json.Unmarshal([]byte(enc), &as); err != nil {
-			return nil, fmt.Errorf("store: decode divergence: %w", err)
-		}
-		out[id] = as
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: divergence: %w", err)
 	}
 	return out, nil
 }

@@ -311,32 +311,28 @@ type assembledOrder struct {
 	offer *DecisionRow
 }
 
-// pgAssembleOrders reads the decisions (each with its latest feedback and divergence),
+// pgAssembleOrders reads the decisions (each with its latest feedback),
 // administrations and claims of keys, one query each for the whole chunk, and assembles each
 // order's record; an order without a decision left (retention) is absent.
 func pgAssembleOrders(ctx context.Context, tx pgx.Tx, keys [][2]string) (map[[2]string]assembledOrder, error) {
 	cl, ok := keyArrays(keys)
 	rows, err := tx.Query(ctx, chunkKeys+` SELECT rc.client, rc.order_key, `+pgDecisionCols+`,
-		COALESCE(f.outcome, ''), COALESCE(f.reason_code, ''), f.outcome_at, f.received_at, COALESCE(f.suggestion_uuid, ''),
-		v.answers::text
+		COALESCE(f.outcome, ''), COALESCE(f.reason_code, ''), f.outcome_at, f.received_at, COALESCE(f.suggestion_uuid, '')
 		FROM k JOIN rollup_cards rc USING (client, order_key)
 		JOIN decisions d ON d.card_uuid = rc.card_uuid
 		LEFT JOIN LATERAL (SELECT outcome, reason_code, suggestion_uuid, outcome_at, received_at FROM feedback f2
-			WHERE f2.card_uuid = d.card_uuid ORDER BY f2.outcome_at DESC, f2.received_at DESC LIMIT 1) f ON true
-		LEFT JOIN divergence v ON v.card_uuid = d.card_uuid`, cl, ok)
+			WHERE f2.card_uuid = d.card_uuid ORDER BY f2.outcome_at DESC, f2.received_at DESC LIMIT 1) f ON true`, cl, ok)
 	if err != nil {
 		return nil, fmt.Errorf("store: rollup assemble: %w", err)
 	}
 	drs := map[[2]string][]DecisionRow{}
-	divs := map[string][]Answer{}
 	for rows.Next() {
 		var k [2]string
 		var r DecisionRow
 		var fbAt, fbRecv *time.Time
-		var answers *string
 		dst, finish := pgScanDecision(&r.Decision)
 		dst = append([]any{&k[0], &k[1]}, dst...)
-		dst = append(dst, &r.Outcome, &r.ReasonCode, &fbAt, &fbRecv, &r.SuggestionUUID, &answers)
+		dst = append(dst, &r.Outcome, &r.ReasonCode, &fbAt, &fbRecv, &r.SuggestionUUID)
 		if err := rows.Scan(dst...); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("store: rollup assemble: %w", err)
@@ -350,14 +346,6 @@ func pgAssembleOrders(ctx context.Context, tx pgx.Tx, keys [][2]string) (map[[2]
 		}
 		if fbRecv != nil {
 			r.FeedbackReceived = fbRecv.UTC()
-		}
-		if answers != nil {
-			var as []Answer
-			if err := json.Unmarshal([]byte(*answers), &as); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("store: rollup divergence: %w", err)
-			}
-			divs[r.Decision.CardUUID] = as
 		}
 		drs[k] = append(drs[k], r)
 	}
@@ -413,7 +401,7 @@ func pgAssembleOrders(ctx context.Context, tx pgx.Tx, keys [][2]string) (map[[2]
 		if !strings.HasPrefix(k[1], "card:") {
 			as, cs = admins[k], claims[k]
 		}
-		recs := AssembleOrders(rs, as, cs, divs, time.Time{}, time.Time{})
+		recs := AssembleOrders(rs, as, cs, nil, time.Time{}, time.Time{})
 		if len(recs) != 1 {
 			return nil, fmt.Errorf("store: rollup: order assembled into %d records", len(recs))
 		}

@@ -36,7 +36,8 @@ func rollupWorkload(seed uint64, write func(ds []store.Decision, fs []store.Feed
 			d := store.Decision{CardUUID: id, HookInstance: "h", ServiceID: "svc", Hook: hook, Client: "ehr", OrderKey: key,
 				Fingerprint: "fp", UserID: fmt.Sprintf("Practitioner/%d", o%5), Location: fmt.Sprintf("Location/%d", o%3), ContractID: contract,
 				Arrangement: "arr-" + contract, GroupID: "trastuzumab", OrderedProductID: "herceptin", BestProductID: "trazimera",
-				Suggestions: s, PayerSaving: s[0].PayerSaving, PatientSaving: 20, OrgImpact: 5, At: at}
+				Suggestions: s, PayerSaving: s[0].PayerSaving, PatientSaving: 20, OrgImpact: 5, At: at, CatalogVersion: "cat-1",
+				ScoreRequest: []byte(fmt.Sprintf(`{"contract":%q,"doseMg":%d}`, contract, 400+20*(o%4)))} // requests repeat: answers are shared
 			if o%11 == 0 {
 				d.NoCardReason, d.Suggestions, d.BestProductID, d.OrderedProductID = "already-best", nil, "trazimera", "trazimera"
 			}
@@ -78,7 +79,7 @@ func rollupWorkload(seed uint64, write func(ds []store.Decision, fs []store.Feed
 			cs = append(cs, store.Claim{Client: "ehr", OrderKey: key, Key: "c" + key, ServiceDate: at.Add(48 * time.Hour), ProductID: "trazimera", PaidUSD: 400, AllowedUSD: 500, ImportedAt: at.Add(96 * time.Hour)})
 		}
 		if o%6 == 0 {
-			vs = append(vs, store.Divergence{CardUUID: sel.CardUUID, ComputedAt: at.Add(time.Hour), Answers: []store.Answer{{ContractID: "medicare-ffs", BestProductID: "ogivri", Card: true, Differs: true}}})
+			vs = append(vs, store.Divergence{Key: sel.DivergenceKey(), ComputedAt: at.Add(time.Hour), Answers: []store.Answer{{ContractID: "medicare-ffs", BestProductID: "ogivri", Card: true, Differs: true}}})
 		}
 		write(ds, fs, as, cs, vs)
 	}

@@ -166,7 +166,7 @@ func TestPostgresMigratesOnceWhenStartedTogether(t *testing.T) {
 }
 
 // postgresSchemaVersion is the newest file in store/migrations/postgres.
-const postgresSchemaVersion = 3
+const postgresSchemaVersion = 4
 
 // Everything written is in the database: a new pool (a restarted instance) reads it.
 func TestPostgresReopen(t *testing.T) {

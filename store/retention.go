@@ -36,7 +36,8 @@ var zeroCubeRow = func() string {
 const retentionChunk = 2000
 
 // DeleteBefore removes what the retention period no longer covers: decisions created before
-// cutoff with every feedback item and the divergence on them, feedback received before cutoff,
+// cutoff with every feedback item on them, feedback received before cutoff, the divergence
+// answers computed before cutoff that no decision left refers to (store/divergence.go),
 // and jti claims expired by now. Administrations and claim lines go with their order (attacker
 // review finding 7): when no decision of their (client, order key) is left, whatever their own
 // dates (a row dated 9999 went nowhere when retention went by it), and those of a kept order
@@ -77,10 +78,6 @@ func (s *SQLite) DeleteBefore(ctx context.Context, cutoff, now time.Time) (Delet
 	}
 	err := chunks("decisions", "created_at", func(ctx context.Context, tx *sql.Tx, lo, hi int64) error {
 		if err := exec(ctx, tx, &out.Feedback, `DELETE FROM feedback WHERE card_uuid IN
-			(SELECT card_uuid FROM decisions WHERE rowid BETWEEN ? AND ? AND created_at < ?)`, lo, hi, c); err != nil {
-			return err
-		}
-		if err := exec(ctx, tx, &out.Divergence, `DELETE FROM divergence WHERE card_uuid IN
 			(SELECT card_uuid FROM decisions WHERE rowid BETWEEN ? AND ? AND created_at < ?)`, lo, hi, c); err != nil {
 			return err
 		}
@@ -132,6 +129,10 @@ func (s *SQLite) DeleteBefore(ctx context.Context, cutoff, now time.Time) (Delet
 	err = s.c.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return exec(ctx, tx, &out.RollupRows, `DELETE FROM rollup_cube WHERE `+zeroCubeRow)
 	})
+	if err != nil {
+		return out, err
+	}
+	out.Divergence, err = s.deleteUnreferencedAnswers(ctx, cutoff)
 	return out, err
 }
 
@@ -182,21 +183,19 @@ func (p *Postgres) DeleteBefore(ctx context.Context, cutoff, now time.Time) (Del
 	}()
 	c := cutoff.UTC()
 	for {
-		var d, f, v int64
+		var d, f int64
 		err := conn.QueryRow(ctx, `
 			WITH gone AS (
 				DELETE FROM decisions WHERE card_uuid IN (
 					SELECT card_uuid FROM decisions WHERE created_at < $1 ORDER BY created_at LIMIT $2)
 				RETURNING card_uuid),
-			fb AS (DELETE FROM feedback f USING gone WHERE f.card_uuid = gone.card_uuid RETURNING 1),
-			dv AS (DELETE FROM divergence v USING gone WHERE v.card_uuid = gone.card_uuid RETURNING 1)
-			SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM fb), (SELECT count(*) FROM dv)`, c, retentionChunk).Scan(&d, &f, &v)
+			fb AS (DELETE FROM feedback f USING gone WHERE f.card_uuid = gone.card_uuid RETURNING 1)
+			SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM fb)`, c, retentionChunk).Scan(&d, &f)
 		if err != nil {
 			return out, fmt.Errorf("store: retention: %w", err)
 		}
 		out.Decisions += d
 		out.Feedback += f
-		out.Divergence += v
 		if d < retentionChunk {
 			break
 		}
@@ -241,5 +240,6 @@ func (p *Postgres) DeleteBefore(ctx context.Context, cutoff, now time.Time) (Del
 		SELECT ctid FROM rollup_cube WHERE `+zeroCubeRow+` LIMIT $1)`, retentionChunk); err != nil {
 		return out, err
 	}
-	return out, nil
+	out.Divergence, err = p.deleteUnreferencedAnswers(ctx, conn, c)
+	return out, err
 }

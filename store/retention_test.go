@@ -138,8 +138,11 @@ func retentionByHand(t *testing.T, s retainer) {
 			t.Fatal(err)
 		}
 	}
-	must(s.RecordDecisions(ctx, []store.Decision{dec("old1", time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC)),
-		dec("old2", day(14, 23, 59, 59)), dec("edge", cutoff), dec("new1", time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)), dec("new2", day(20))}))
+	// Scoring requests: old1 its own, old2 the same as edge, new2 its own (store.DivergenceKey).
+	req := func(d store.Decision, r string) store.Decision { d.ScoreRequest = []byte(r); return d }
+	old1, old2, edge, new2 := req(dec("old1", time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC)), `{"r":"old1"}`),
+		req(dec("old2", day(14, 23, 59, 59)), `{"r":"shared"}`), req(dec("edge", cutoff), `{"r":"shared"}`), req(dec("new2", day(20)), `{"r":"new2"}`)
+	must(s.RecordDecisions(ctx, []store.Decision{old1, old2, edge, dec("new1", time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)), new2}))
 	must(s.RecordFeedback(ctx, []store.Feedback{
 		feedback("old1", "overridden", time.Date(2026, 1, 10, 9, 1, 0, 0, time.UTC)),
 		feedback("old1", "accepted", day(20)),
@@ -156,9 +159,11 @@ func retentionByHand(t *testing.T, s retainer) {
 			t.Fatalf("claim %q refused", j.key)
 		}
 	}
-	// The realised side: old1's divergence goes with it; an administration and a claim line of
+	// The realised side: old1's divergence answers go with it (no decision left has its request);
+	// old2's stay with edge, which has the same request; an administration and a claim line of
 	// 02-14 go, those of 02-20 stay.
-	must(s.RecordDivergence(ctx, []store.Divergence{{CardUUID: "old1", ComputedAt: day(1)}, {CardUUID: "new2", ComputedAt: day(21)}}))
+	must(s.RecordDivergence(ctx, []store.Divergence{{Key: old1.DivergenceKey(), ComputedAt: day(1)}, {Key: old2.DivergenceKey(), ComputedAt: day(2)},
+		{Key: new2.DivergenceKey(), ComputedAt: day(21)}}))
 	_, err := s.RecordAdministrations(ctx, []store.Administration{{Client: "a", OrderKey: "k-old1", Key: "ad1", Status: "completed", At: day(14), ImportedAt: day(20)},
 		{Client: "a", OrderKey: "k-new2", Key: "ad2", Status: "completed", At: day(20), ImportedAt: day(21)}})
 	must(err)

@@ -359,7 +359,7 @@ func (s *SQLite) storedOrder(ctx context.Context, prep prepFunc, k [2]string) (O
 }
 
 // assembleOrder reads order k's decisions (each with its latest feedback, as decisionRows reads
-// them), administrations, claims and divergence, and assembles its record; ok is false when no
+// them), administrations and claims, and assembles its record; ok is false when no
 // decision of it is left (retention).
 func (s *SQLite) assembleOrder(ctx context.Context, prep prepFunc, k [2]string) (OrderRecord, *DecisionRow, bool, error) {
 	st, err := prep(`SELECT ` + decisionCols + `,
@@ -444,27 +444,9 @@ func (s *SQLite) assembleOrder(ctx context.Context, prep prepFunc, k [2]string) 
 		}
 		cr.Close()
 	}
-	divs := map[string][]Answer{}
-	dst, err := prep(`SELECT answers FROM divergence WHERE card_uuid = ?`)
-	if err != nil {
-		return OrderRecord{}, nil, false, err
-	}
-	for _, r := range drs {
-		var enc string
-		err := dst.QueryRowContext(ctx, r.Decision.CardUUID).Scan(&enc)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
-		}
-		if err != nil {
-			return OrderRecord{}, nil, false, fmt.Errorf("store: rollup divergence: %w", err)
-		}
-		var as []Answer
-		if err := json.Unmarshal([]byte(enc), &as); err != nil {
-			return OrderRecord{}, nil, false, fmt.Errorf("store: rollup divergence: %w", err)
-		}
-		divs[r.Decision.CardUUID] = as
-	}
-	recs := AssembleOrders(drs, admins, claims, divs, time.Time{}, time.Time{})
+	// No answers: the rollup's records and cubes hold no divergence (a divergence row changes no
+	// order, store/divergence.go).
+	recs := AssembleOrders(drs, admins, claims, nil, time.Time{}, time.Time{})
 	if len(recs) != 1 {
 		return OrderRecord{}, nil, false, fmt.Errorf("store: rollup: order assembled into %d records", len(recs))
 	}

@@ -126,7 +126,7 @@ func migrateSQLite(db *sql.DB) error {
 	if _, err := p.Up(context.Background()); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
-	return nil
+	return convertLegacySQLite(context.Background(), db) // divergence.go
 }
 
 // SchemaVersion reports the migration version the file is at.
@@ -312,8 +312,24 @@ func (s *SQLite) RecordDecision(ctx context.Context, d Decision) error {
 
 // RecordDecisions stores decisions in the next group commit and returns once it is committed.
 func (s *SQLite) RecordDecisions(ctx context.Context, ds []Decision) error {
+	return s.RecordHook(ctx, nil, ds)
+}
+
+// RecordHook stores a hook's jti claim (when not nil) and decisions in the next group commit and
+// returns once it is committed. The claim runs first: a replay (ErrReplay) returns before any
+// decision is written, so even a one-statement write needs no savepoint for it. A claim that was
+// made and then followed by a failing insert stays claimed, as a claim made at verification did:
+// a token is single-use whatever became of its hook.
+func (s *SQLite) RecordHook(ctx context.Context, jti *JTI, ds []Decision) error {
 	if len(ds) == 0 {
-		return nil
+		if jti == nil {
+			return nil
+		}
+		fresh, err := s.ClaimJTI(ctx, jti.Key, jti.Expires, jti.Now)
+		if err == nil && !fresh {
+			err = ErrReplay
+		}
+		return err
 	}
 	suggs := make([]string, len(ds))
 	opts := make([]string, len(ds))
@@ -327,8 +343,18 @@ func (s *SQLite) RecordDecisions(ctx context.Context, ds []Decision) error {
 		}
 	}
 	run := func(ctx context.Context, tx *sql.Tx) error {
+		if jti != nil {
+			fresh, err := s.claimIn(ctx, tx, jti.Key, jti.Expires, jti.Now)
+			if err != nil {
+				return err
+			}
+			if !fresh {
+				return ErrReplay
+			}
+		}
+		ins := tx.StmtContext(ctx, s.insDecision)
 		for i, d := range ds {
-			_, err := tx.StmtContext(ctx, s.insDecision).ExecContext(ctx, d.CardUUID, d.HookInstance, d.ServiceID, d.Hook, d.Client,
+			_, err := ins.ExecContext(ctx, d.CardUUID, d.HookInstance, d.ServiceID, d.Hook, d.Client,
 				d.OrderKey, d.Fingerprint, d.ContractID, d.Arrangement, d.GroupID, d.OrderedProductID, d.BestProductID,
 				suggs[i], d.PayerSaving, d.PatientSaving, d.OrgImpact, ts(d.At), d.UserID,
 				d.Tenant, d.Location, d.NoCardReason, d.Therapy, d.PricePeriod, d.CatalogVersion, d.AdministrationsPerYear,
@@ -431,35 +457,40 @@ const claimJTISQL = `INSERT INTO jti (key, expires_at) VALUES (?, ?)
 // jtiSweepEvery is how often expired jti rows are deleted (inside a claim's transaction).
 const jtiSweepEvery = time.Minute
 
-// ClaimJTI records key until expires in the next group commit and reports whether it was new.
-// An earlier claim whose expiry has passed is taken over.
+// ClaimJTI records key until expires in the next group commit and reports whether it was new,
+// once that commit is done. An earlier claim whose expiry has passed is taken over.
 func (s *SQLite) ClaimJTI(ctx context.Context, key string, expires, now time.Time) (bool, error) {
 	var fresh bool
-	// The sweep is a statement of its own but harmless to keep when the claim fails: no savepoint.
-	// The answer is final once the upsert has run; the claim is committed with the batch, before
-	// the hook's own decision commit returns (doEarly).
-	err := s.c.doEarly(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if now.Sub(s.lastSweep) >= jtiSweepEvery {
-			if _, err := tx.StmtContext(ctx, s.sweepJTI).ExecContext(ctx, now.UnixNano()); err != nil {
-				return fmt.Errorf("store: sweep jti: %w", err)
-			}
-			s.lastSweep = now
-		}
-		res, err := tx.StmtContext(ctx, s.claimJTI).ExecContext(ctx, key, expires.UnixNano(), now.UnixNano())
-		if err != nil {
-			return fmt.Errorf("store: claim jti: %w", err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return fmt.Errorf("store: claim jti: %w", err)
-		}
-		fresh = n == 1
-		return nil
+	err := s.c.doSingle(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var err error
+		fresh, err = s.claimIn(ctx, tx, key, expires, now)
+		return err
 	})
 	if err != nil {
 		return false, err
 	}
 	return fresh, nil
+}
+
+// claimIn runs a jti claim inside the writer's transaction and reports whether it was new. Once a
+// minute of the callers' clock it first deletes expired claims: a statement of its own, harmless
+// to keep when the claim or the caller's later statements fail, so it needs no savepoint.
+func (s *SQLite) claimIn(ctx context.Context, tx *sql.Tx, key string, expires, now time.Time) (bool, error) {
+	if now.Sub(s.lastSweep) >= jtiSweepEvery {
+		if _, err := tx.StmtContext(ctx, s.sweepJTI).ExecContext(ctx, now.UnixNano()); err != nil {
+			return false, fmt.Errorf("store: sweep jti: %w", err)
+		}
+		s.lastSweep = now
+	}
+	res, err := tx.StmtContext(ctx, s.claimJTI).ExecContext(ctx, key, expires.UnixNano(), now.UnixNano())
+	if err != nil {
+		return false, fmt.Errorf("store: claim jti: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("store: claim jti: %w", err)
+	}
+	return n == 1, nil
 }
 
 // decisionRows reads every decision with its latest feedback (by clamped outcome time, then
@@ -518,7 +549,7 @@ func (s *SQLite) Orders(ctx context.Context, from, to time.Time) ([]OrderRecord,
 	if err != nil {
 		return nil, err
 	}
-	return AssembleOrders(rows, admins, claims, divs, from, to), nil
+	return AssembleOrders(rows, admins, claims, answersByCard(rows, divs), from, to), nil
 }
 
 // Summary reports, per contract, the orders that got a card, what became of them, and the money

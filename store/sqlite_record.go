@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 )
 
@@ -75,49 +74,6 @@ func (s *SQLite) RecordClaims(ctx context.Context, cs []Claim) (int, error) {
 	return added, nil
 }
 
-// insertDivergence is prepared once (OpenSQLite): parsing it per row was a sixth of the
-// background divergence job's store time with 20 cards per hook.
-const insertDivergence = `INSERT OR IGNORE INTO divergence (card_uuid, catalog_version, answers, computed_at) VALUES (?,?,?,?)`
-
-// RecordDivergence stores computed divergences; a decision's first stays.
-func (s *SQLite) RecordDivergence(ctx context.Context, ds []Divergence) error {
-	if len(ds) == 0 {
-		return nil
-	}
-	enc := make([]string, len(ds))
-	for i, d := range ds {
-		b, err := json.Marshal(d.Answers)
-		if err != nil {
-			return fmt.Errorf("store: encode divergence: %w", err)
-		}
-		enc[i] = string(b)
-	}
-	return s.c.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		for i, d := range ds {
-			if _, err := tx.StmtContext(ctx, s.insDivergence).ExecContext(ctx,
-				d.CardUUID, d.CatalogVersion, enc[i], ts(d.ComputedAt)); err != nil {
-				return fmt.Errorf("store: record divergence: %w", err)
-			}
-		}
-		return nil
-	})
-}
-
-// PendingDivergence returns up to limit decisions with a scoring request and no divergence.
-func (s *SQLite) PendingDivergence(ctx context.Context, limit int) ([]Decision, error) {
-	if limit <= 0 {
-		return nil, nil
-	}
-	rows, err := s.rd.QueryContext(ctx, `SELECT `+decisionCols+` FROM decisions d
-		WHERE d.score_request <> '' AND NOT EXISTS (SELECT 1 FROM divergence v WHERE v.card_uuid = d.card_uuid)
-		ORDER BY d.created_at, d.card_uuid LIMIT ?`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: pending divergence: %w", err)
-	}
-	defer rows.Close()
-	return collectDecisions(rows, scanDecision, "pending divergence")
-}
-
 func (s *SQLite) administrations(ctx context.Context) ([]Administration, error) {
 	rows, err := s.rd.QueryContext(ctx, `SELECT client, admin_key, order_key, product_id, status, at, imported_at FROM administrations`)
 	if err != nil {
@@ -160,30 +116,6 @@ func (s *SQLite) claims(ctx context.Context) ([]Claim, error) {
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: claims: %w", err)
-	}
-	return out, nil
-}
-
-func (s *SQLite) divergences(ctx context.Context) (map[string][]Answer, error) {
-	rows, err := s.rd.QueryContext(ctx, `SELECT card_uuid, answers FROM divergence`)
-	if err != nil {
-		return nil, fmt.Errorf("store: divergence: %w", err)
-	}
-	defer rows.Close()
-	out := map[string][]Answer{}
-	for rows.Next() {
-		var id, enc string
-		if err := rows.Scan(&id, &enc); err != nil {
-			return nil, fmt.Errorf("store: divergence row: %w", err)
-		}
-		var as []Answer
-		if err := json.Unmarshal([]byte(enc), &as); err != nil {
-			return nil, fmt.Errorf("store: decode divergence: %w", err)
-		}
-		out[id] = as
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: divergence: %w", err)
 	}
 	return out, nil
 }

@@ -307,14 +307,19 @@ type Claim struct {
 	ImportedAt  time.Time
 }
 
-// Divergence is the same decision scored under each of the organisation's contracts (its own
-// included): whether the best product would have differed (issue 16 item 4). It is computed
-// after the decision is durable, off the hook's latency path.
+// Divergence is one scoring request scored under each of the organisation's contracts (the
+// decision's own included): whether the best product would have differed (issue 16 item 4). It
+// is computed after the decision is durable, off the hook's latency path, once per distinct
+// request and catalog version: every decision whose DivergenceKey is Key has these answers.
 type Divergence struct {
-	CardUUID       string
+	// Key is DivergenceKey of the decisions' catalog version and scoring request.
+	Key string
+	// CatalogVersion is the catalog the answers were computed on (the gateway's at the time).
 	CatalogVersion string
 	ComputedAt     time.Time
-	Answers        []Answer
+	// Answers is nil when the request could no longer be scored under its own contract: stored
+	// all the same, so it is not tried again; the report leaves such orders out.
+	Answers []Answer
 }
 
 // Answer is the advice under one contract.
@@ -350,11 +355,26 @@ const ReasonFiguresWrong = "figures-look-wrong"
 // ErrNotFound is returned by lookups that find nothing.
 var ErrNotFound = errors.New("store: not found")
 
+// ErrReplay is RecordHook's answer when its jti is already claimed and the claim has not expired:
+// the token is a replay and nothing of the hook was recorded.
+var ErrReplay = errors.New("store: jti already claimed")
+
+// JTI is a client token's replay claim, written by RecordHook in the hook's own commit.
+type JTI struct {
+	Key     string    // a hash of the token's issuer and jti (the verifier's, never the jti itself)
+	Expires time.Time // the claim holds until then
+	Now     time.Time // the caller's clock: a claim whose expiry has passed by now is taken over
+}
+
 // Store is where decisions and feedback go. Implementations are safe for concurrent use, and a
 // write that returns nil is committed.
 type Store interface {
 	// RecordDecisions stores cards (all or none). Recording the same card uuid twice keeps the first.
 	RecordDecisions(ctx context.Context, ds []Decision) error
+	// RecordHook is RecordDecisions with the hook's jti claim (nil: none) in the same commit, so
+	// a hook pays for one commit, not two. A claim already held and unexpired fails the whole
+	// write with ErrReplay: nothing of the hook is recorded. With no decisions it is ClaimJTI.
+	RecordHook(ctx context.Context, jti *JTI, ds []Decision) error
 	// Decision returns the card with uuid, or ErrNotFound (also for a no-card decision: those
 	// take no feedback).
 	Decision(ctx context.Context, cardUUID string) (Decision, error)
@@ -363,8 +383,7 @@ type Store interface {
 	// RecordFeedback stores checked feedback items (all or none); an identical repeat is a no-op.
 	RecordFeedback(ctx context.Context, fs []Feedback) error
 	// ClaimJTI records key until expires and reports whether it was new (or its earlier claim had
-	// expired by now). False means a replay. The answer may come before the claim is committed,
-	// but the claim is committed no later than any write the same caller makes after it.
+	// expired by now). False means a replay. It returns once the claim is committed.
 	ClaimJTI(ctx context.Context, key string, expires, now time.Time) (bool, error)
 	Summary(ctx context.Context) ([]ContractSummary, error)
 	// Orders returns one record per order first advised in [from, to) (zero bounds: open), decided
@@ -375,10 +394,13 @@ type Store interface {
 	RecordAdministrations(ctx context.Context, as []Administration) (int, error)
 	// RecordClaims stores imported claim lines like RecordAdministrations.
 	RecordClaims(ctx context.Context, cs []Claim) (int, error)
-	// RecordDivergence stores the divergence of decisions; recording one twice keeps the first.
+	// RecordDivergence stores the answers of scoring requests (by Divergence.Key); recording a
+	// key twice keeps the first.
 	RecordDivergence(ctx context.Context, ds []Divergence) error
-	// PendingDivergence returns up to limit decisions that carry a ScoreRequest and no divergence
-	// yet, oldest first.
-	PendingDivergence(ctx context.Context, limit int) ([]Decision, error)
+	// PendingDivergence returns up to limit decisions recorded after cursor ("" = from the
+	// first), oldest first, that carry a ScoreRequest whose key has no answers yet, with only
+	// CardUUID, CatalogVersion, ScoreRequest and At set, and the cursor to go on from: "" when
+	// the scan reached the newest decision.
+	PendingDivergence(ctx context.Context, cursor string, limit int) ([]Decision, string, error)
 	Close() error
 }

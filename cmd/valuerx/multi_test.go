@@ -260,6 +260,42 @@ func TestTwoInstancesBehindNginx(t *testing.T) {
 	if st, _ := send(proxy, selectPath, sb, tok); st != http.StatusUnauthorized {
 		t.Fatalf("the same token replayed through the proxy: %d, want 401", st)
 	}
+	// The same fresh token at both instances at the same instant: neither has it in memory, each
+	// writes the jti claim in its hook's own commit, and PostgreSQL lets exactly one of them
+	// commit (the other's insert of the key waits for the first and then fails): one 200 and one
+	// 401, four times over.
+	for round := range 4 {
+		tok, err := signer.Mint(proxy+selectPath, 5*time.Minute, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var statuses [2]int
+		start := make(chan struct{})
+		for i := range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				req, _ := http.NewRequest(http.MethodPost, "http://"+inst[i]+selectPath, bytes.NewReader(sb))
+				req.Header.Set("Authorization", "Bearer "+tok)
+				req.Header.Set("Content-Type", "application/json")
+				<-start
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Errorf("POST to instance %d: %v", i, err)
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				statuses[i] = resp.StatusCode
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if (statuses != [2]int{http.StatusOK, http.StatusUnauthorized}) && (statuses != [2]int{http.StatusUnauthorized, http.StatusOK}) {
+			t.Fatalf("round %d: one token at both instances at once: %v, want one 200 and one 401", round, statuses)
+		}
+	}
 
 	// nginx spread the calls over both instances: each service and its feedback reached both.
 	served := upstreamsByPath(t, accessLog)

@@ -184,42 +184,91 @@ func offerToRealised(t *testing.T, s store.Store) {
 	}
 }
 
+// divergenceRecord: answers are stored once per scoring request and catalog version
+// (store.DivergenceKey) and every decision with that request and version has them.
+//
+//	c0  no scoring request (recorded before version 5)     -> never pending
+//	c1  request A on cat-1, a card for k1                  -> pending, then computed
+//	c2  request B on cat-1, no card (below-threshold)      -> pending (no-card decisions too), never computed here
+//	c3  request A on cat-1, a card for k3                  -> pending until A is computed, then has c1's answers
+//	c4  request A on cat-2 (after a catalog swap), k4      -> still pending: a new catalog is scored again
 func divergenceRecord(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	d := offered("c1", "k1")
 	old := card("c0", "a", "k0", "x") // no scoring request (recorded before version 5): never pending
 	nc := offered("c2", "k2")
 	nc.NoCardReason, nc.At = "below-threshold", at.Add(time.Minute)
-	must(t, s.RecordDecisions(ctx, []store.Decision{d, old, nc}))
-	pend, err := s.PendingDivergence(ctx, 10)
-	must(t, err)
-	if len(pend) != 2 || pend[0].CardUUID != "c1" || pend[1].CardUUID != "c2" || string(pend[0].ScoreRequest) == "" {
-		t.Fatalf("pending = %+v, want c1 then c2 (no-card decisions too)", pend)
+	nc.ScoreRequest = []byte(`{"contract":"mssp-aco","product":"herceptin","doseMg":440}`)
+	same := offered("c3", "k3")
+	same.At = at.Add(2 * time.Minute)
+	swapped := offered("c4", "k4")
+	swapped.CatalogVersion, swapped.At = "cat-2", at.Add(3*time.Minute)
+	must(t, s.RecordDecisions(ctx, []store.Decision{d, old, nc, same, swapped}))
+	ids := func(ds []store.Decision) []string {
+		var out []string
+		for _, d := range ds {
+			out = append(out, d.CardUUID)
+		}
+		return out
 	}
-	if pend, _ := s.PendingDivergence(ctx, 1); len(pend) != 1 {
-		t.Fatalf("limit 1 returned %d", len(pend))
+	pend, next, err := s.PendingDivergence(ctx, "", 10)
+	must(t, err)
+	if got := ids(pend); !reflect.DeepEqual(got, []string{"c1", "c2", "c3", "c4"}) || next != "" || string(pend[0].ScoreRequest) == "" ||
+		pend[0].CatalogVersion != "cat-1" || pend[3].CatalogVersion != "cat-2" {
+		t.Fatalf("pending = %v (cursor %q), want c1 c2 c3 c4 with request and catalog version, then the end", got, next)
+	}
+	one, next, err := s.PendingDivergence(ctx, "", 1)
+	must(t, err)
+	if len(one) != 1 || one[0].CardUUID != "c1" || next == "" {
+		t.Fatalf("limit 1 returned %v, cursor %q", ids(one), next)
+	}
+	rest, _, err := s.PendingDivergence(ctx, next, 10)
+	must(t, err)
+	if got := ids(rest); !reflect.DeepEqual(got, []string{"c2", "c3", "c4"}) {
+		t.Fatalf("after the cursor: %v, want c2 c3 c4", got)
+	}
+	if _, _, err := s.PendingDivergence(ctx, "not a cursor", 10); err == nil {
+		t.Error("a bad cursor was accepted")
 	}
 	ans := []store.Answer{
 		{ContractID: "mssp-aco", Arrangement: "shared-savings-two-sided", BestProductID: "trazimera", Card: true,
 			Year: map[string]store.YearFigures{"trazimera": {PayerAllowed: 100, NetImpact: 5}, "herceptin": {PayerAllowed: 400}}},
 		{ContractID: "ppo", Arrangement: "ffs", BestProductID: "herceptin", Reason: "margin-falls", Differs: true},
 	}
-	must(t, s.RecordDivergence(ctx, []store.Divergence{{CardUUID: "c1", CatalogVersion: "cat-1", ComputedAt: at, Answers: ans}}))
-	must(t, s.RecordDivergence(ctx, []store.Divergence{{CardUUID: "c1", CatalogVersion: "cat-2", ComputedAt: at, Answers: ans[:1]}}))
-	pend, err = s.PendingDivergence(ctx, 10)
+	key := d.DivergenceKey()
+	if key == "" || key == nc.DivergenceKey() || key != same.DivergenceKey() || key == swapped.DivergenceKey() || old.DivergenceKey() != "" {
+		t.Fatalf("keys: c1 %q c2 %q c3 %q c4 %q c0 %q", key, nc.DivergenceKey(), same.DivergenceKey(), swapped.DivergenceKey(), old.DivergenceKey())
+	}
+	must(t, s.RecordDivergence(ctx, []store.Divergence{{Key: key, CatalogVersion: "cat-1", ComputedAt: at, Answers: ans}}))
+	must(t, s.RecordDivergence(ctx, []store.Divergence{{Key: key, CatalogVersion: "cat-2", ComputedAt: at, Answers: ans[:1]}}))
+	if err := s.RecordDivergence(ctx, []store.Divergence{{CatalogVersion: "cat-1", ComputedAt: at, Answers: ans}}); err == nil {
+		t.Error("answers without a key were stored")
+	}
+	pend, _, err = s.PendingDivergence(ctx, "", 10)
 	must(t, err)
-	if len(pend) != 1 || pend[0].CardUUID != "c2" {
-		t.Fatalf("pending after c1 = %+v, want c2", pend)
+	if got := ids(pend); !reflect.DeepEqual(got, []string{"c2", "c4"}) {
+		t.Fatalf("pending after request A = %v, want c2 and c4 (c3 has c1's request)", got)
 	}
 	got, err := s.Orders(ctx, time.Time{}, time.Time{})
 	must(t, err)
+	seen := map[string]bool{}
 	for _, o := range got {
-		if o.OrderedProductID == "herceptin" && o.ContractID == "mssp-aco" && o.Card() {
-			if !reflect.DeepEqual(o.Answers, ans) {
-				t.Errorf("answers = %+v, want the first recorded %+v", o.Answers, ans)
-			}
-			return
+		if o.OrderedProductID != "herceptin" || o.ContractID != "mssp-aco" || !o.Card() {
+			continue
 		}
+		switch o.Prescriber {
+		case "Practitioner/dr-k1", "Practitioner/dr-k3":
+			if !reflect.DeepEqual(o.Answers, ans) {
+				t.Errorf("%s answers = %+v, want the first recorded %+v", o.Prescriber, o.Answers, ans)
+			}
+		case "Practitioner/dr-k4":
+			if o.Answers != nil {
+				t.Errorf("k4 (catalog cat-2) has answers %+v before its own are computed", o.Answers)
+			}
+		}
+		seen[o.Prescriber] = true
 	}
-	t.Errorf("order k1 missing: %+v", got)
+	if len(seen) != 3 {
+		t.Errorf("orders k1, k3, k4 missing: %+v", got)
+	}
 }

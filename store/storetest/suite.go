@@ -26,6 +26,8 @@ func Run(t *testing.T, open Open) {
 	t.Run("data-quality flags", func(t *testing.T) { dataQuality(t, open(t)) })
 	t.Run("orders: one record per order, period by its first card", func(t *testing.T) { ordersRecords(t, open(t)) })
 	t.Run("jti claims", func(t *testing.T) { jtiClaims(t, open(t)) })
+	t.Run("jti claimed with the hook's decisions", func(t *testing.T) { hookJTI(t, open(t)) })
+	t.Run("jti claimed at once by many hooks", func(t *testing.T) { hookJTIRace(t, open(t)) })
 	t.Run("concurrent writers", func(t *testing.T) { concurrent(t, open(t)) })
 	recordSuite(t, open)
 }
@@ -214,6 +216,95 @@ func jtiClaims(t *testing.T, s store.Store) {
 	}
 	if claim("iss\x00j1", now.Add(20*time.Minute), now.Add(7*time.Minute)) {
 		t.Fatal("the renewed claim must hold")
+	}
+}
+
+// hookJTI: RecordHook writes the claim and the decisions together, and a live claim of the key,
+// whether made by RecordHook or ClaimJTI, refuses the hook with ErrReplay and records none of its
+// decisions (one decision: no savepoint; two: under one).
+func hookJTI(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	jti := func(key string, minute int) *store.JTI {
+		now := at.Add(time.Duration(minute) * time.Minute)
+		return &store.JTI{Key: key, Expires: now.Add(5 * time.Minute), Now: now}
+	}
+	cards := func() int {
+		t.Helper()
+		return byContract(t, s)["x"].Cards
+	}
+	must(t, s.RecordHook(ctx, jti("iss\x00h1", 0), []store.Decision{card("c1", "a", "k1", "x")}))
+	if n := cards(); n != 1 {
+		t.Fatalf("cards after the first hook: %d, want 1", n)
+	}
+	for _, ds := range [][]store.Decision{{card("c2", "a", "k2", "x")}, {card("c3", "a", "k3", "x"), card("c4", "a", "k4", "x")}} {
+		if err := s.RecordHook(ctx, jti("iss\x00h1", 1), ds); !errors.Is(err, store.ErrReplay) {
+			t.Fatalf("a hook replaying a claimed jti: %v, want ErrReplay", err)
+		}
+	}
+	if n := cards(); n != 1 {
+		t.Fatalf("cards after two replays: %d, want still 1 (a replay records nothing)", n)
+	}
+	if ok, err := s.ClaimJTI(ctx, "iss\x00h1", at.Add(time.Hour), at.Add(2*time.Minute)); err != nil || ok {
+		t.Fatalf("ClaimJTI of a key a hook claimed: %v %v, want false", ok, err)
+	}
+	ok, err := s.ClaimJTI(ctx, "iss\x00h2", at.Add(5*time.Minute), at)
+	must(t, err)
+	if !ok {
+		t.Fatal("first ClaimJTI of h2 refused")
+	}
+	if err := s.RecordHook(ctx, jti("iss\x00h2", 1), []store.Decision{card("c5", "a", "k5", "x")}); !errors.Is(err, store.ErrReplay) {
+		t.Fatalf("a hook with a jti ClaimJTI holds: %v, want ErrReplay", err)
+	}
+	if err := s.RecordHook(ctx, jti("iss\x00h2", 2), nil); !errors.Is(err, store.ErrReplay) {
+		t.Fatalf("a hook without decisions replaying: %v, want ErrReplay", err)
+	}
+	must(t, s.RecordHook(ctx, jti("iss\x00h3", 2), nil)) // no decisions: the claim alone
+	if ok, _ := s.ClaimJTI(ctx, "iss\x00h3", at.Add(time.Hour), at.Add(3*time.Minute)); ok {
+		t.Fatal("a claim RecordHook made without decisions does not hold")
+	}
+	// h1 expired at 0+5 min: at 6 min a hook takes it over, with two decisions.
+	must(t, s.RecordHook(ctx, jti("iss\x00h1", 6), []store.Decision{card("c6", "a", "k6", "x"), card("c7", "a", "k7", "x")}))
+	if n := cards(); n != 3 {
+		t.Fatalf("cards after the expired claim was taken over: %d, want 3 (c1, c6, c7)", n)
+	}
+	must(t, s.RecordHook(ctx, nil, []store.Decision{card("c8", "a", "k8", "x")})) // no claim: RecordDecisions
+	if n := cards(); n != 4 {
+		t.Fatalf("cards after a hook without a claim: %d, want 4", n)
+	}
+}
+
+// hookJTIRace: 16 hooks carrying 4 distinct jtis, all at once: exactly one hook of each jti is
+// recorded, the 12 others get ErrReplay.
+func hookJTIRace(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	recorded, replays := 0, 0
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprintf("r%d", i)
+			err := s.RecordHook(ctx, &store.JTI{Key: fmt.Sprintf("iss\x00%d", i%4), Expires: at.Add(time.Hour), Now: at},
+				[]store.Decision{card(id, "a", "k"+id, "x")})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				recorded++
+			case errors.Is(err, store.ErrReplay):
+				replays++
+			default:
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if recorded != 4 || replays != 12 {
+		t.Fatalf("16 hooks over 4 jtis: %d recorded, %d replays, want 4 and 12", recorded, replays)
+	}
+	if c := byContract(t, s)["x"]; c.Cards != 4 {
+		t.Fatalf("cards: %d, want 4 (one per jti)", c.Cards)
 	}
 }
 
