@@ -28,7 +28,7 @@ import (
 // known, beside the prefetch keys' fetches, under the hook's one deadline and the client's
 // breaker.
 
-// Keys of the plan's searches besides the prefetch keys (also the metric labels of their fetches).
+// Keys of the plan's searches besides the prefetch keys.
 const (
 	keyBodyWeight = "bodyWeight"
 	keyBodyHeight = "bodyHeight"
@@ -228,15 +228,13 @@ func (r *resolver) runPlan(ctx context.Context, d *hookData, plan *fetchPlan, cl
 		p := d.plan(key)
 		d.bg.Go(func() {
 			defer close(p.done)
+			// Counted in the hook's round trips, not in valuerx_fhir_fetches_total, which counts
+			// the prefetch keys resolve fetches (as before these searches moved here).
 			atomic.AddInt64(&d.fetches, 1)
-			r.metrics.fhirFetches.WithLabelValues(key).Inc()
 			c := *d.client
 			c.MaxPages = pages
 			p.res, p.err = c.Search(ctx, query)
 			r.record(client, server, p.err)
-			if p.err != nil {
-				r.metrics.fhirErrors.WithLabelValues(key).Inc()
-			}
 		})
 	}
 	for _, l := range plan.searches {
