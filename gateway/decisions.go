@@ -40,6 +40,18 @@ type recorder struct {
 	// current finds the product of an order's family the patient is already on ("" = new start),
 	// for orders recorded without a score (set by onRecord).
 	current func(item orderedItem) string
+	// keyID and key are the last draft id keyed and its order key: suppressed and then the
+	// decision ask for the same order's key, an HMAC each time otherwise.
+	keyID, key string
+	keyed      bool
+}
+
+// orderKey is the order key of this hook's draft order id.
+func (rc *recorder) orderKey(id string) string {
+	if !rc.keyed || rc.keyID != id {
+		rc.keyID, rc.key, rc.keyed = id, rc.g.orderKey(rc.client, rc.oc.PatientID, id), true
+	}
+	return rc.key
 }
 
 // onRecord lets decisions of orders that were never scored (no coverage, no contract, unit-dosed,
@@ -66,8 +78,7 @@ func (rc *recorder) suppressed(ctx context.Context, item orderedItem, res scorin
 	if st == nil || item.id == "" {
 		return false
 	}
-	key := rc.g.orderKey(rc.client, rc.oc.PatientID, item.id)
-	state, err := st.OrderState(ctx, rc.client, key)
+	state, err := st.OrderState(ctx, rc.client, rc.orderKey(item.id))
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			rc.g.log.Warn("order state unavailable", "service", rc.svc.ID, "hook", hookRef(rc.req.HookInstance), "error", err.Error())
@@ -185,7 +196,7 @@ func (rc *recorder) base(item orderedItem) store.Decision {
 	g := rc.g
 	d := store.Decision{
 		HookInstance: rc.req.HookInstance, ServiceID: rc.svc.ID, Hook: rc.svc.Hook, Client: rc.client, Tenant: tenantOf(rc.ctx),
-		OrderKey: g.orderKey(rc.client, rc.oc.PatientID, item.id), UserID: rc.oc.UserID, Location: rc.location(),
+		OrderKey: rc.orderKey(item.id), UserID: rc.oc.UserID, Location: rc.location(),
 		GroupID: item.product.GroupID, OrderedProductID: item.product.ID, OrderedRelationship: string(item.product.Relationship),
 		At: g.cfg.Now(),
 	}

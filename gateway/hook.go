@@ -351,7 +351,7 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 	}
 	// Adherence and SUPD cards (issue 17; gateway/adherence.go): order-sign of a measured class
 	// only; recorded with the others.
-	resp.Cards = append(resp.Cards, g.adherenceCards(ctx, eng, svc, req, oc, data, draft, now, rec, notes)...)
+	resp.Cards = append(resp.Cards, g.adherenceCards(ctx, eng, svc, req, oc, data, draft, decoded, now, rec, notes)...)
 	if err := rec.commit(ctx); err != nil {
 		return nil, nil, err
 	}
