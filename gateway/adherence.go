@@ -267,7 +267,7 @@ func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceD
 		if mr.ResourceType != "MedicationRequest" {
 			continue
 		}
-		cls, known := classesOf(vs, &mr.MedicationCodeableConcept)
+		cls, known := data.draftClasses(i, vs, &mr.MedicationCodeableConcept) // classified once, when the fetches were planned (fetchplan.go)
 		if len(cls) > 0 {
 			orders = append(orders, order{raw, mr.ID, cls})
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -52,6 +53,8 @@ type fetchPlan struct {
 	itemOK  []bool
 	started bool
 	done    chan struct{}
+
+	classes []draftClass // by draft index: the measured classes of adherenceReads (order-sign)
 }
 
 type plannedList struct{ key, query string }
@@ -119,7 +122,7 @@ func (g *Gateway) planFetches(eng *engine, svc *serviceDef, req *cdshooks.Reques
 			w, h := clinical.Needs(item.order, doseStrength(&item))
 			n.weight, n.height = n.weight || w, n.height || h
 			if ind.Covers(item.product.GroupID) {
-				n.conditions = append(n.conditions, reasonConditions(mr, draft)...)
+				n.conditions = append(n.conditions, reasonConditions(mr, decoded)...)
 			}
 		}
 		return n
@@ -127,7 +130,7 @@ func (g *Gateway) planFetches(eng *engine, svc *serviceDef, req *cdshooks.Reques
 	if svc.Hook == "order-sign" && oc.PatientID != "" {
 		missD, missA := prefetchMissing(req, keyDispenses), prefetchMissing(req, keyAllergies)
 		if missD || missA {
-			dispenses, allergies := adherenceReads(decoded)
+			dispenses, allergies := p.adherenceReads(decoded)
 			if dispenses && missD {
 				p.searches = append(p.searches, plannedList{keyDispenses, strings.ReplaceAll(dispenseFetch, "{{context.patientId}}", oc.PatientID)})
 			}
@@ -148,69 +151,63 @@ func prefetchMissing(req *cdshooks.Request, key string) bool {
 
 // adherenceReads says what adherenceCards will search for, from the decoded drafts alone: the
 // dispenses when a MedicationRequest is of a measured class, and the allergies as well when one is
-// a diabetes drug (the SUPD statin gap) and no statin is drafted. (A draft the hook could not
-// decode is left to adherenceCards, which then searches itself, a round trip later.)
-func adherenceReads(decoded []*medRequest) (dispenses, allergies bool) {
+// a diabetes drug (the SUPD statin gap) and no statin is drafted. The classes it finds per draft
+// are kept for adherenceCards (draftClasses), which would classify the same concepts again. (A
+// draft the hook could not decode is left to adherenceCards, which then searches itself, a round
+// trip later.)
+func (p *fetchPlan) adherenceReads(decoded []*medRequest) (dispenses, allergies bool) {
 	vs := measures.DefaultValueSet()
 	diabetes, statin := false, false
-	var codings []measures.Coding
-	var idx []int
-	for _, mr := range decoded {
-		if mr == nil || mr.ResourceType != "MedicationRequest" || mr.MedicationCodeableConcept == nil {
+	p.classes = make([]draftClass, len(decoded))
+	for i, mr := range decoded {
+		if mr == nil || mr.ResourceType != "MedicationRequest" {
 			continue
 		}
-		cc := mr.MedicationCodeableConcept
-		codings = codings[:0]
-		for _, c := range cc.Coding {
-			codings = append(codings, measures.Coding{System: deref(c.System), Code: deref(c.Code), Display: deref(c.Display)})
+		mc := conceptOf(mr.MedicationCodeableConcept)
+		cls, known := classesOf(vs, &mc)
+		p.classes[i] = draftClass{cls: cls, known: known, ok: true}
+		dispenses = dispenses || len(cls) > 0
+		for _, c := range cls {
+			diabetes = diabetes || c.SUPDDiabetes()
 		}
-		idx, _ = vs.Classify(idx[:0], codings, deref(cc.Text))
-		for _, i := range idx {
-			cl := vs.Ingredient(i).Class
-			dispenses = true
-			diabetes = diabetes || cl.SUPDDiabetes()
-			statin = statin || cl == measures.ClassStatin
-		}
+		statin = statin || containsClass(cls, measures.ClassStatin)
 	}
 	return dispenses, diabetes && !statin
 }
 
-func deref(s *string) string {
-	if s == nil {
-		return ""
+// draftClass is classesOf for one decoded draft's medicationCodeableConcept.
+type draftClass struct {
+	cls       []measures.Class
+	known, ok bool
+}
+
+// draftClasses returns classesOf(vs, c) for decoded draft i, from the plan when it classified the
+// draft (the same function of the same concept) or computed now.
+func (d *hookData) draftClasses(i int, vs *measures.ValueSet, c *medConcept) ([]measures.Class, bool) {
+	if p := d.plan; p != nil && i < len(p.classes) && p.classes[i].ok {
+		return p.classes[i].cls, p.classes[i].known
 	}
-	return *s
+	return classesOf(vs, c)
 }
 
 // reasonConditions are the ids of the Conditions a draft names as reasonReference that
-// orderLookups.condition would read from the server: not contained, not in the draft bundle.
-func reasonConditions(mr *medRequest, draft []json.RawMessage) []string {
+// orderLookups.condition would read from the server: not contained, not in the draft bundle
+// (decoded holds every bundle entry's resourceType and id, whatever its type).
+func reasonConditions(mr *medRequest, decoded []*medRequest) []string {
 	var out []string
 	for _, ref := range mr.ReasonReference {
 		if strings.HasPrefix(ref.Reference, "#") {
 			continue
 		}
 		typ, id := fhir.SplitReference(ref.Reference)
-		if typ != "Condition" || id == "" || inBundle(draft, "Condition", id) {
+		if typ != "Condition" || id == "" || slices.ContainsFunc(decoded, func(d *medRequest) bool {
+			return d != nil && d.ResourceType == typ && d.ID == id
+		}) {
 			continue
 		}
 		out = append(out, id)
 	}
 	return out
-}
-
-// inBundle reports whether the draft bundle holds typ/id.
-func inBundle(draft []json.RawMessage, typ, id string) bool {
-	for _, raw := range draft {
-		var r struct {
-			ResourceType string `json:"resourceType"`
-			ID           string `json:"id"`
-		}
-		if json.Unmarshal(raw, &r) == nil && r.ResourceType == typ && r.ID == id {
-			return true
-		}
-	}
-	return false
 }
 
 // runPlan starts the plan's reads in d's background (ctx: the hook's deadline): its searches at
@@ -225,7 +222,7 @@ func (r *resolver) runPlan(ctx context.Context, d *hookData, plan *fetchPlan, cl
 		return
 	}
 	search := func(key, query string, pages int) {
-		p := d.plan(key)
+		p := d.planSearch(key)
 		d.bg.Go(func() {
 			defer close(p.done)
 			// Counted in the hook's round trips, not in valuerx_fhir_fetches_total, which counts
@@ -268,8 +265,8 @@ func vitalsQuery(patientID, code string) string {
 	return "Observation?patient=" + url.QueryEscape("Patient/"+patientID) + "&code=" + url.QueryEscape("http://loinc.org|"+code) + "&_sort=-date&_count=1"
 }
 
-// plan registers the search of key, to be answered in the background.
-func (d *hookData) plan(key string) *pending {
+// planSearch registers the search of key, to be answered in the background.
+func (d *hookData) planSearch(key string) *pending {
 	p := newPending()
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -43,7 +43,8 @@ type hookData struct {
 	missing         []string // prefetch keys that could not be obtained
 	client          *fhir.Client
 	draftBundle     []json.RawMessage
-	maxEntries      int // Config.MaxEntriesPerKey
+	maxEntries      int        // Config.MaxEntriesPerKey
+	plan            *fetchPlan // what advise planned from the drafts (fetchplan.go); nil for direct callers
 
 	// mu guards what resolve's concurrent fetches write into the fields above while it runs, and
 	// planned and reads, which the plan's background reads fill while the hook goes on.
@@ -300,7 +301,7 @@ func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdsho
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.HookBudget)
 	defer cancel()
-	d := &hookData{maxEntries: r.cfg.MaxEntriesPerKey}
+	d := &hookData{maxEntries: r.cfg.MaxEntriesPerKey, plan: plan}
 	if plan != nil {
 		d.draftBundle = plan.draft
 	}
