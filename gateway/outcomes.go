@@ -1,9 +1,11 @@
 package gateway
 
 import (
+	"errors"
 	"io"
 	"net/http"
 
+	"valuerx/store"
 	"valuerx/tracking"
 )
 
@@ -15,31 +17,53 @@ import (
 //	GET /analytics/outcomes.csv   its rows as CSV (tracking.OutcomesCSVHeader)
 //	GET /analytics/divergence.csv the divergence report as CSV (tracking.DivergenceCSVHeader)
 //
-// Same query parameters as /analytics/report. These read the period's orders themselves
-// (store.Orders): the overview's pre-aggregated sums hold neither the options offered nor the
-// signatures, administrations, claims and divergence they are priced from.
+// Same query parameters as /analytics/report. A store with the dashboard rollup (store.Rollups)
+// answers from its pre-aggregated sums (FamilyMonths with their outcome figures and
+// DivergencePairs: tracking.OutcomesFromAggregates), as fast as the overview whatever the number
+// of orders; a store without one, or a rollup that cannot answer (ErrRollupUnavailable), reads
+// the period's orders themselves (store.Orders, tracking.BuildOutcomes), one report at a time.
 
-// errOutcomesBusy answers an outcomes request while another is being computed.
+// errOutcomesBusy answers an outcomes request while another is being computed from the orders.
 var errOutcomesBusy = errorf(KindUnavailable, "outcomes", "another outcomes report is being computed; try again shortly", nil)
+
+// outcomesPreAggregated reports whether the store answers the outcomes from its rollup (so the
+// dashboard's tab needs no bound on the orders of its period).
+func (g *Gateway) outcomesPreAggregated() bool {
+	_, ok := g.cfg.Store.(store.Rollups)
+	return ok
+}
 
 func (g *Gateway) outcomes(r *http.Request) (reportQuery, tracking.Outcomes, error) {
 	rq, err := g.parseReportQuery(r)
 	if err != nil {
 		return rq, tracking.Outcomes{}, err
 	}
-	// The outcomes read every order of the store (store.Orders: filtering by period happens
-	// after the read), which at a few hundred thousand rows is seconds of CPU and hundreds of
-	// megabytes: one at a time, so analysts cannot take the hooks' CPU and memory (analytics
-	// review finding 2: four at once took a hook from 4 to 649 ms). Reading only the period's
-	// orders in SQL is the lasting fix.
+	if g.cfg.Store == nil {
+		return rq, tracking.BuildOutcomes(nil, rq.filter, g.cfg.Targets), nil
+	}
+	if ru, ok := g.cfg.Store.(store.Rollups); ok {
+		q := aggQuery(rq.filter)
+		fams, err := ru.FamilyMonths(r.Context(), q)
+		var pairs []store.PairAggregate
+		if err == nil {
+			pairs, err = ru.DivergencePairs(r.Context(), q)
+		}
+		if err == nil {
+			return rq, tracking.OutcomesFromAggregates(fams, pairs, rq.filter, g.cfg.Targets), nil
+		}
+		if !errors.Is(err, store.ErrRollupUnavailable) {
+			return rq, tracking.Outcomes{}, errorf(KindUnavailable, "outcomes", "could not read the decision store", err)
+		}
+		g.log.Warn("dashboard rollup cannot answer the outcomes; reading the orders instead", "error", err.Error())
+	}
+	// The orders of the period, which at a few hundred thousand rows is seconds of CPU and
+	// hundreds of megabytes: one at a time, so analysts cannot take the hooks' CPU and memory
+	// (analytics review finding 2: four at once took a hook from 4 to 649 ms).
 	select {
 	case g.outcomesSlot <- struct{}{}:
 		defer func() { <-g.outcomesSlot }()
 	default:
 		return rq, tracking.Outcomes{}, errOutcomesBusy
-	}
-	if g.cfg.Store == nil {
-		return rq, tracking.BuildOutcomes(nil, rq.filter, g.cfg.Targets), nil
 	}
 	orders, err := g.cfg.Store.Orders(r.Context(), rq.filter.From, rq.filter.To)
 	if err != nil {

@@ -105,7 +105,7 @@ type Config struct {
 	// actuals by /analytics/report and the dashboard (package tracking).
 	Targets []tracking.Target
 	// MaxOutcomeOrders bounds the orders the dashboard's realised savings and divergence tab reads
-	// (it reads them all; default 250,000).
+	// when the store has no rollup to answer from (it reads them all then; default 250,000).
 	MaxOutcomeOrders int
 
 	// MeasuresDir is the output directory of `valuerx measures` (rates.json, worklist.csv) that

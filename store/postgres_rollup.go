@@ -21,7 +21,7 @@ import (
 
 // pgRollupVersion names the shape of what the PostgreSQL rollup stores: tables filled by another
 // version are emptied and rebuilt from the record on the next read.
-const pgRollupVersion = 1
+const pgRollupVersion = 2
 
 // rollupLockID keys the advisory lock of a refresh ("vrxroll" in ASCII).
 const rollupLockID = 0x767278726f6c6c
@@ -31,7 +31,7 @@ const rollupLockID = 0x767278726f6c6c
 func (p *Postgres) RefreshRollups(ctx context.Context) error {
 	var version int
 	var dirty bool
-	if err := p.pool.QueryRow(ctx, `SELECT version, EXISTS (SELECT 1 FROM rollup_dirty) FROM rollup_state WHERE id = 1`).
+	if err := p.pool.QueryRow(ctx, `SELECT version, EXISTS (SELECT 1 FROM rollup_dirty) OR EXISTS (SELECT 1 FROM rollup_divdirty) FROM rollup_state WHERE id = 1`).
 		Scan(&version, &dirty); err != nil {
 		return fmt.Errorf("store: rollup state: %w", err)
 	}
@@ -71,7 +71,8 @@ func (p *Postgres) foldChunk(ctx context.Context) (done bool, err error) {
 		// Derived data of another shape (or none yet): empty it and queue every decision.
 		// rollup_dirty is emptied row by row, not truncated: TRUNCATE would block the hooks'
 		// triggers until this transaction ends.
-		for _, q := range []string{`TRUNCATE rollup_cube, rollup_orders, rollup_cards, rollup_slots`, `DELETE FROM rollup_dirty`,
+		for _, q := range []string{`TRUNCATE rollup_cube, rollup_orders, rollup_cards, rollup_slots, rollup_divpairs`, `DELETE FROM rollup_dirty`,
+			`DELETE FROM rollup_divdirty`,
 			`INSERT INTO rollup_dirty (client, order_key, card_uuid)
 				SELECT client, CASE WHEN order_key = '' THEN 'card:' || card_uuid ELSE order_key END, card_uuid
 				FROM decisions ORDER BY created_at`,
@@ -114,7 +115,11 @@ func (p *Postgres) foldChunk(ctx context.Context) (done bool, err error) {
 		return false, fmt.Errorf("store: rollup queue: %w", err)
 	}
 	if len(keys) == 0 {
-		return true, tx.Commit(ctx)
+		done, err := p.foldAnswers(ctx, tx)
+		if err != nil {
+			return false, err
+		}
+		return done, tx.Commit(ctx)
 	}
 	if len(cards) > 0 {
 		var b pgx.Batch
@@ -149,19 +154,48 @@ func (p *Postgres) reassemble(ctx context.Context, tx pgx.Tx, keys [][2]string) 
 	if err != nil {
 		return err
 	}
-	cells := map[cubeKey]*cubeDelta{}
+	var divKeys []string
+	for _, k := range keys {
+		if o, ok := stored[k]; ok && o.divIn {
+			divKeys = append(divKeys, o.divKey)
+		}
+		if a, ok := assembled[k]; ok {
+			if dk := a.offer.Decision.DivergenceKey(); dk != "" {
+				divKeys = append(divKeys, dk)
+			}
+		}
+	}
+	answers, err := pgAnswers(ctx, tx, divKeys)
+	if err != nil {
+		return err
+	}
+	f := newFold(slots.slot)
 	var writes pgx.Batch
 	var up orderRows
 	var gone [][2]string
 	for _, k := range keys {
-		old, hadOld := stored[k]
+		so, hadOld := stored[k]
+		old := so.rec
 		a, ok := assembled[k]
 		rec, offer := a.rec, a.offer
-		if !(hadOld && ok && sameContribution(old, rec)) {
-			if hadOld && !contribute(cells, old, -1, slots.slot) {
+		var oldAns, newAns []Answer
+		if hadOld && so.divIn {
+			var found bool
+			if oldAns, found = answers[so.divKey]; !found {
+				return fmt.Errorf("%w: counted answers of an order are gone", ErrRollupUnavailable)
+			}
+		}
+		newKey, newIn := "", false
+		if ok {
+			newKey = offer.Decision.DivergenceKey()
+			newAns, newIn = answers[newKey]
+		}
+		newFig := rec.OutcomeFigures()
+		if !(hadOld && ok && sameContribution(old, so.fig, oldAns, rec, newFig, newAns, slots.slot)) {
+			if hadOld && !f.order(old, so.fig, oldAns, -1) {
 				return ErrRollupUnavailable
 			}
-			if ok && !contribute(cells, rec, +1, slots.slot) {
+			if ok && !f.order(rec, newFig, newAns, +1) {
 				return fmt.Errorf("%w: more than %d codes of one kind", ErrRollupUnavailable, reasonSlots)
 			}
 		}
@@ -175,7 +209,11 @@ func (p *Postgres) reassemble(ctx context.Context, tx pgx.Tx, keys [][2]string) 
 		if err != nil {
 			return fmt.Errorf("store: rollup order: %w", err)
 		}
-		up.add(k, rec, offer, string(enc))
+		figEnc, err := json.Marshal(newFig)
+		if err != nil {
+			return fmt.Errorf("store: rollup order: %w", err)
+		}
+		up.add(k, rec, offer, string(enc), newKey, newIn, string(figEnc))
 	}
 	if len(gone) > 0 {
 		cl, ok := keyArrays(gone)
@@ -184,14 +222,12 @@ func (p *Postgres) reassemble(ctx context.Context, tx pgx.Tx, keys [][2]string) 
 	}
 	if len(up.client) > 0 {
 		writes.Queue(pgUpsertOrdersSQL, up.client, up.key, up.firstAt, up.offerCard, up.offerAt, up.contract, up.group, up.prescriber,
-			up.location, up.record)
+			up.location, up.record, up.divKey, up.divIn, up.fig)
 	}
 	for k, slot := range slots.added {
 		writes.Queue(`INSERT INTO rollup_slots (kind, code, slot) VALUES ($1, $2, $3)`, k[0], k[1], slot)
 	}
-	if len(cells) > 0 {
-		writes.Queue(pgUpsertCubesSQL, cubeArgs(cells)...)
-	}
+	queueFold(&writes, f)
 	if writes.Len() == 0 {
 		return nil
 	}
@@ -203,11 +239,13 @@ func (p *Postgres) reassemble(ctx context.Context, tx pgx.Tx, keys [][2]string) 
 
 // orderRows are the rollup_orders rows of a chunk as column arrays: one upsert statement for all.
 type orderRows struct {
-	client, key, offerCard, contract, group, prescriber, location, record []string
-	firstAt, offerAt                                                      []time.Time
+	client, key, offerCard, contract, group, prescriber, location, record, divKey, fig []string
+	firstAt, offerAt                                                                   []time.Time
+	divIn                                                                              []bool
 }
 
-func (r *orderRows) add(k [2]string, rec OrderRecord, offer *DecisionRow, enc string) {
+func (r *orderRows) add(k [2]string, rec OrderRecord, offer *DecisionRow, enc, divKey string, divIn bool, fig string) {
+	r.divKey, r.divIn, r.fig = append(r.divKey, divKey), append(r.divIn, divIn), append(r.fig, fig)
 	r.client, r.key = append(r.client, k[0]), append(r.key, k[1])
 	r.firstAt, r.offerCard, r.offerAt = append(r.firstAt, rec.FirstAt.UTC()), append(r.offerCard, offer.Decision.CardUUID), append(r.offerAt, offer.Decision.At.UTC())
 	r.contract, r.group, r.prescriber = append(r.contract, rec.ContractID), append(r.group, rec.GroupID), append(r.prescriber, rec.Prescriber)
@@ -215,12 +253,13 @@ func (r *orderRows) add(k [2]string, rec OrderRecord, offer *DecisionRow, enc st
 }
 
 const pgUpsertOrdersSQL = `INSERT INTO rollup_orders (client, order_key, first_at, offer_card, offer_at, contract_id, group_id,
-	prescriber, location, record)
+	prescriber, location, record, div_key, div_in, figures)
 	SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::timestamptz[], $6::text[], $7::text[],
-		$8::text[], $9::text[], $10::text[])
+		$8::text[], $9::text[], $10::text[], $11::text[], $12::boolean[], $13::text[])
 	ON CONFLICT (client, order_key) DO UPDATE SET first_at = EXCLUDED.first_at, offer_card = EXCLUDED.offer_card,
 	offer_at = EXCLUDED.offer_at, contract_id = EXCLUDED.contract_id, group_id = EXCLUDED.group_id,
-	prescriber = EXCLUDED.prescriber, location = EXCLUDED.location, record = EXCLUDED.record`
+	prescriber = EXCLUDED.prescriber, location = EXCLUDED.location, record = EXCLUDED.record,
+	div_key = EXCLUDED.div_key, div_in = EXCLUDED.div_in, figures = EXCLUDED.figures`
 
 // pgUpsertCubesSQL adds the deltas of many cells (one element of each array per cell) to the
 // cube in one statement; a chunk's cells are distinct, as ON CONFLICT DO UPDATE requires.
@@ -255,9 +294,7 @@ func cubeArgs(cells map[cubeKey]*cubeDelta) []any {
 		for i, v := range []string{k.contract, k.arrangement, k.family, k.prescriber, k.location} {
 			text[i] = append(text[i], v)
 		}
-		vals := append([]int64{c.cards, c.noCard, c.accepted, c.overridden, c.noFeedback, c.onBest, c.payer, c.patient, c.org},
-			append(c.reasons[:], c.noCardReasons[:]...)...)
-		for i, v := range vals {
+		for i, v := range c.values() {
 			meas[i] = append(meas[i], v)
 		}
 	}
@@ -281,29 +318,163 @@ func keyArrays(keys [][2]string) (clients, orderKeys []string) {
 
 const chunkKeys = `WITH k (client, order_key) AS (SELECT * FROM unnest($1::text[], $2::text[]))`
 
+// storedRollupOrder is a record the rollup holds, with its divergence key and whether that key's
+// answers are counted.
+type storedRollupOrder struct {
+	rec    OrderRecord
+	fig    OutcomeSums
+	divKey string
+	divIn  bool
+}
+
 // pgStoredOrders reads the records the rollup holds for keys, in one query.
-func pgStoredOrders(ctx context.Context, tx pgx.Tx, keys [][2]string) (map[[2]string]OrderRecord, error) {
+func pgStoredOrders(ctx context.Context, tx pgx.Tx, keys [][2]string) (map[[2]string]storedRollupOrder, error) {
 	cl, ok := keyArrays(keys)
-	rows, err := tx.Query(ctx, chunkKeys+` SELECT ro.client, ro.order_key, ro.record FROM rollup_orders ro JOIN k USING (client, order_key)`, cl, ok)
+	rows, err := tx.Query(ctx, chunkKeys+` SELECT ro.client, ro.order_key, ro.record, ro.figures, ro.div_key, ro.div_in FROM rollup_orders ro JOIN k USING (client, order_key)`, cl, ok)
 	if err != nil {
 		return nil, fmt.Errorf("store: rollup orders: %w", err)
 	}
 	defer rows.Close()
-	out := map[[2]string]OrderRecord{}
+	out := map[[2]string]storedRollupOrder{}
 	for rows.Next() {
 		var k [2]string
-		var enc string
-		if err := rows.Scan(&k[0], &k[1], &enc); err != nil {
+		var enc, figEnc string
+		var so storedRollupOrder
+		if err := rows.Scan(&k[0], &k[1], &enc, &figEnc, &so.divKey, &so.divIn); err != nil {
 			return nil, fmt.Errorf("store: rollup orders: %w", err)
 		}
-		var r OrderRecord
-		if err := json.Unmarshal([]byte(enc), &r); err != nil {
+		if err := json.Unmarshal([]byte(enc), &so.rec); err != nil {
 			return nil, fmt.Errorf("store: rollup order: %w", err)
 		}
-		out[k] = r
+		if err := json.Unmarshal([]byte(figEnc), &so.fig); err != nil {
+			return nil, fmt.Errorf("store: rollup order figures: %w", err)
+		}
+		out[k] = so
 	}
 	return out, rows.Err()
 }
+
+// pgAnswers reads the stored answers of keys (those without are absent).
+func pgAnswers(ctx context.Context, tx pgx.Tx, keys []string) (map[string][]Answer, error) {
+	if len(keys) == 0 {
+		return map[string][]Answer{}, nil
+	}
+	rows, err := tx.Query(ctx, `SELECT req_key, answers::text FROM divergence_answers WHERE req_key = ANY($1)`, keys)
+	if err != nil {
+		return nil, fmt.Errorf("store: rollup divergence: %w", err)
+	}
+	defer rows.Close()
+	return collectAnswers(rows)
+}
+
+// foldAnswers adds the divergence of answers stored after their orders were folded (as
+// SQLite.foldAnswers): a chunk of queued keys, each to the orders of that key not counting it yet.
+func (p *Postgres) foldAnswers(ctx context.Context, tx pgx.Tx) (bool, error) {
+	rows, err := tx.Query(ctx, `DELETE FROM rollup_divdirty WHERE id IN (SELECT id FROM rollup_divdirty ORDER BY id LIMIT $1) RETURNING req_key`, rollupChunk)
+	if err != nil {
+		return false, fmt.Errorf("store: rollup divergence queue: %w", err)
+	}
+	var keys []string
+	seen := map[string]bool{}
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			rows.Close()
+			return false, fmt.Errorf("store: rollup divergence queue: %w", err)
+		}
+		if !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return false, fmt.Errorf("store: rollup divergence queue: %w", err)
+	}
+	if len(keys) == 0 {
+		return true, nil
+	}
+	answers, err := pgAnswers(ctx, tx, keys)
+	if err != nil {
+		return false, err
+	}
+	slots, err := pgLoadSlots(ctx, tx)
+	if err != nil {
+		return false, err
+	}
+	f := newFold(slots.slot)
+	or, err := tx.Query(ctx, `UPDATE rollup_orders SET div_in = true WHERE div_key = ANY($1) AND div_key <> '' AND NOT div_in
+		AND div_key IN (SELECT req_key FROM divergence_answers WHERE req_key = ANY($1)) RETURNING div_key, record`, keys)
+	if err != nil {
+		return false, fmt.Errorf("store: rollup divergence: %w", err)
+	}
+	for or.Next() {
+		var k, enc string
+		if err := or.Scan(&k, &enc); err != nil {
+			or.Close()
+			return false, fmt.Errorf("store: rollup divergence: %w", err)
+		}
+		var r OrderRecord
+		if err := json.Unmarshal([]byte(enc), &r); err != nil {
+			or.Close()
+			return false, fmt.Errorf("store: rollup divergence: %w", err)
+		}
+		f.divergence(r, answers[k], +1)
+	}
+	or.Close()
+	if err := or.Err(); err != nil {
+		return false, fmt.Errorf("store: rollup divergence: %w", err)
+	}
+	var writes pgx.Batch
+	queueFold(&writes, f)
+	if writes.Len() > 0 {
+		if err := tx.SendBatch(ctx, &writes).Close(); err != nil {
+			return false, fmt.Errorf("store: rollup write: %w", err)
+		}
+	}
+	return false, nil
+}
+
+// queueFold queues f's cube cells and pairs (one statement each).
+func queueFold(b *pgx.Batch, f *fold) {
+	if len(f.cells) > 0 {
+		b.Queue(pgUpsertCubesSQL, cubeArgs(f.cells)...)
+	}
+	if len(f.pairs) == 0 {
+		return
+	}
+	n := len(f.pairs)
+	cube, grain := make([]int32, 0, n), make([]int32, 0, n)
+	period, month := make([]int64, 0, n), make([]int64, 0, n)
+	text := make([][]string, 7)
+	meas := make([][]int64, 4)
+	for k, d := range f.pairs {
+		cube, grain = append(cube, int32(k.cube)), append(grain, int32(k.grain))
+		period, month = append(period, k.period), append(month, k.month)
+		for i, v := range []string{k.contract, k.arrangement, k.family, k.prescriber, k.ffs, k.valueBased, k.vbArrangem} {
+			text[i] = append(text[i], v)
+		}
+		for i, v := range []int64{d.orders, d.diverged, d.payer, d.org} {
+			meas[i] = append(meas[i], v)
+		}
+	}
+	args := []any{cube, grain, period, month}
+	for _, t := range text {
+		args = append(args, t)
+	}
+	for _, m := range meas {
+		args = append(args, m)
+	}
+	b.Queue(pgUpsertPairsSQL, args...)
+}
+
+const pgUpsertPairsSQL = `INSERT INTO rollup_divpairs (cube, grain, period, month, contract, arrangement, family, prescriber, ffs,
+	value_based, vb_arrangement, orders, diverged, payer, org)
+	SELECT * FROM unnest($1::int[], $2::int[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+		$10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[])
+	ON CONFLICT (cube, grain, period, contract, arrangement, family, prescriber, ffs, value_based, vb_arrangement) DO UPDATE SET
+	orders = rollup_divpairs.orders + EXCLUDED.orders, diverged = rollup_divpairs.diverged + EXCLUDED.diverged,
+	payer = rollup_divpairs.payer + EXCLUDED.payer, org = rollup_divpairs.org + EXCLUDED.org`
 
 // assembledOrder is an order's record and its offering decision.
 type assembledOrder struct {
@@ -504,6 +675,46 @@ func (p *Postgres) Locations(ctx context.Context, q AggQuery) ([]Aggregate, erro
 		return nil, err
 	}
 	return p.cubeRows(ctx, locationsCube(q), q, []string{"location"})
+}
+
+// DivergencePairs returns q's divergence pairs per (month, family, FFS, value-based contract).
+func (p *Postgres) DivergencePairs(ctx context.Context, q AggQuery) ([]PairAggregate, error) {
+	if err := p.RefreshRollups(ctx); err != nil {
+		return nil, err
+	}
+	plan, err := planPeriod(q.From, q.To)
+	if err != nil {
+		return nil, err
+	}
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	var filter string
+	if q.Contract != "" {
+		filter += " AND contract = " + arg(q.Contract)
+	}
+	if q.Family != "" {
+		filter += " AND family = " + arg(q.Family)
+	}
+	if q.PrescriberFilter {
+		filter += " AND prescriber = " + arg(q.Prescriber)
+	}
+	var ranges []string
+	for _, r := range plan.ranges() {
+		ranges = append(ranges, "(grain = "+arg(r.grain)+" AND period >= "+arg(r.lo)+" AND period < "+arg(r.hi)+")")
+	}
+	if len(ranges) == 0 {
+		return nil, nil
+	}
+	rows, err := p.pool.Query(ctx, `SELECT `+pairSelect+` FROM rollup_divpairs WHERE cube = `+arg(familyMonthsCube(q))+` AND (`+
+		strings.Join(ranges, " OR ")+`)`+filter+` GROUP BY `+pairGroup+` HAVING SUM(orders) != 0`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: rollup pairs: %w", err)
+	}
+	defer rows.Close()
+	return scanPairs(rows)
 }
 
 // RecentOrders returns up to limit decided orders of q, newest first card first.

@@ -166,7 +166,7 @@ func TestPostgresMigratesOnceWhenStartedTogether(t *testing.T) {
 }
 
 // postgresSchemaVersion is the newest file in store/migrations/postgres.
-const postgresSchemaVersion = 4
+const postgresSchemaVersion = 5
 
 // Everything written is in the database: a new pool (a restarted instance) reads it.
 func TestPostgresReopen(t *testing.T) {

@@ -31,6 +31,9 @@ var zeroCubeRow = func() string {
 	return strings.Join(parts, " AND ")
 }()
 
+// zeroPairRow matches a rollup_divpairs row that counts nothing.
+const zeroPairRow = "orders = 0 AND diverged = 0 AND payer = 0 AND org = 0"
+
 // retentionChunk bounds the rows one retention transaction deletes, so hooks never wait long
 // behind it.
 const retentionChunk = 2000
@@ -106,12 +109,14 @@ func (s *SQLite) DeleteBefore(ctx context.Context, cutoff, now time.Time) (Delet
 			n     *int64
 			table string
 		}{{&out.Administrations, "administrations"}, {&out.Claims, "claims"}} {
-			// NOT IN over a row value: SQLite materialises the subquery once into an ephemeral
-			// index. The correlated NOT EXISTS it replaces scanned every decision per line (no
-			// index on decisions(client, order_key) by design) and took over 10 s, the commit
-			// timeout, on the generated year of TestRollupEqualsBuild under -race.
-			if err := exec(ctx, tx, t.n, `DELETE FROM `+t.table+` WHERE (client, order_key) NOT IN
-				(SELECT client, order_key FROM decisions)`); err != nil {
+			// NOT IN over one value (client and order key joined by a NUL): SQLite materialises
+			// the subquery once into an ephemeral index and looks each line up in it. The
+			// correlated NOT EXISTS before scanned every decision per line (no index on
+			// decisions(client, order_key) by design), and so did NOT IN over the row value
+			// (client, order_key): both took over 10 s, the commit timeout, on the generated year
+			// of TestRollupEqualsBuild under -race.
+			if err := exec(ctx, tx, t.n, `DELETE FROM `+t.table+` WHERE client || char(0) || order_key NOT IN
+				(SELECT client || char(0) || order_key FROM decisions)`); err != nil {
 				return err
 			}
 		}
@@ -127,7 +132,10 @@ func (s *SQLite) DeleteBefore(ctx context.Context, cutoff, now time.Time) (Delet
 		return out, fmt.Errorf("store: retention: %w", err)
 	}
 	err = s.c.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		return exec(ctx, tx, &out.RollupRows, `DELETE FROM rollup_cube WHERE `+zeroCubeRow)
+		if err := exec(ctx, tx, &out.RollupRows, `DELETE FROM rollup_cube WHERE `+zeroCubeRow); err != nil {
+			return err
+		}
+		return exec(ctx, tx, &out.RollupRows, `DELETE FROM rollup_divpairs WHERE `+zeroPairRow)
 	})
 	if err != nil {
 		return out, err
@@ -238,6 +246,10 @@ func (p *Postgres) DeleteBefore(ctx context.Context, cutoff, now time.Time) (Del
 	}
 	if err := chunked(&out.RollupRows, `DELETE FROM rollup_cube WHERE ctid IN (
 		SELECT ctid FROM rollup_cube WHERE `+zeroCubeRow+` LIMIT $1)`, retentionChunk); err != nil {
+		return out, err
+	}
+	if err := chunked(&out.RollupRows, `DELETE FROM rollup_divpairs WHERE ctid IN (
+		SELECT ctid FROM rollup_divpairs WHERE `+zeroPairRow+` LIMIT $1)`, retentionChunk); err != nil {
 		return out, err
 	}
 	out.Divergence, err = p.deleteUnreferencedAnswers(ctx, conn, c)

@@ -78,6 +78,16 @@ type Aggregate struct {
 	OrgImpact    int64
 	// Overrides counts overridden orders by stored reason code ("" = none given).
 	Overrides map[string]int
+	// Outcome sums the orders' outcome figures (OrderRecord.OutcomeFigures) and divergence
+	// (DivergenceOf): the outcomes report's (FamilyMonths rows; zero elsewhere).
+	Outcome OutcomeSums
+}
+
+// PairAggregate sums the divergence pairs (DivergenceOf) of one month and family.
+type PairAggregate struct {
+	Month  string // YYYY-MM (UTC) of the orders' first cards
+	Family string
+	PairSums
 }
 
 // Rollups is implemented by stores that keep the dashboard's pre-aggregated tables.
@@ -91,6 +101,9 @@ type Rollups interface {
 	Prescribers(ctx context.Context, q AggQuery) ([]Aggregate, error)
 	// Locations returns q's aggregates per location, refreshed first.
 	Locations(ctx context.Context, q AggQuery) ([]Aggregate, error)
+	// DivergencePairs returns q's divergence pairs per (month, family, FFS contract, value-based
+	// contract), refreshed first.
+	DivergencePairs(ctx context.Context, q AggQuery) ([]PairAggregate, error)
 	// RecentOrders returns up to limit order records of q newest first (by first card), skipping
 	// offset, with the uuid of each order's deciding card: the dashboard's drill-down.
 	RecentOrders(ctx context.Context, q AggQuery, offset, limit int) ([]DecidedOrder, error)
@@ -183,7 +196,35 @@ type cubeDelta struct {
 	cards, noCard, accepted, overridden, noFeedback, onBest int64
 	payer, patient, org                                     int64 // micro-dollars
 	reasons, noCardReasons                                  [reasonSlots]int64
+	// out are the outcome figures (store.OutcomeSums; the divergence ones once the order's
+	// answers are in).
+	out OutcomeSums
 }
+
+// values are c's measures in the order of cubeCols.
+func (c *cubeDelta) values() []int64 {
+	v := make([]int64, 0, len(cubeCols))
+	v = append(v, c.cards, c.noCard, c.accepted, c.overridden, c.noFeedback, c.onBest, c.payer, c.patient, c.org)
+	v = append(v, c.reasons[:]...)
+	v = append(v, c.noCardReasons[:]...)
+	for _, f := range c.out.fields() {
+		v = append(v, *f)
+	}
+	return v
+}
+
+// pairKey is one cell of the divergence pairs (rollup_divpairs): cubes 1 and 2 only (the
+// outcomes report filters by contract, family and prescriber, and groups by family).
+type pairKey struct {
+	cube, grain                 int
+	period, month               int64
+	contract, arrangement       string
+	family, prescriber          string
+	ffs, valueBased, vbArrangem string
+}
+
+// pairDelta is what orders add to a pair cell.
+type pairDelta struct{ orders, diverged, payer, org int64 }
 
 func dayIndex(t time.Time) int64 { return int64(t.UTC().Unix()) / 86400 }
 
@@ -199,15 +240,17 @@ func monthLabel(m int64) string {
 // slotter maps a code of a kind ("override", "nocard") to its column; false: no column left.
 type slotter func(kind, code string) (int, bool)
 
-// contribute adds sign times record r's contribution to the cells it belongs to.
-func contribute(cells map[cubeKey]*cubeDelta, r OrderRecord, sign int64, slot slotter) bool {
-	day, month := dayIndex(r.FirstAt), monthIndex(r.FirstAt)
+// orderDelta is what order r adds to each of its cells (sign +1): fig its OutcomeFigures (kept
+// beside the rollup's record, which holds no options to compute them again), answers its
+// offering decision's divergence answers (nil when none are stored yet); false: no slot left for
+// a code.
+func orderDelta(r OrderRecord, fig OutcomeSums, answers []Answer, sign int64, slot slotter) (cubeDelta, []PairSums, bool) {
 	var d cubeDelta
 	if !r.Card() {
 		d.noCard = sign
 		i, ok := slot("nocard", r.NoCardReason)
 		if !ok {
-			return false
+			return d, nil, false
 		}
 		d.noCardReasons[i] = sign
 	} else {
@@ -220,7 +263,7 @@ func contribute(cells map[cubeKey]*cubeDelta, r OrderRecord, sign int64, slot sl
 			d.overridden = sign
 			i, ok := slot("override", r.ReasonCode)
 			if !ok {
-				return false
+				return d, nil, false
 			}
 			d.reasons[i] = sign
 		default:
@@ -230,23 +273,103 @@ func contribute(cells map[cubeKey]*cubeDelta, r OrderRecord, sign int64, slot sl
 	if r.OnBest() {
 		d.onBest = sign
 	}
-	c, a, f, p, l := r.ContractID, r.Arrangement, r.GroupID, r.Prescriber, r.Location
+	d.out.addScaled(fig, sign)
+	div, pairs := DivergenceOf(answers)
+	d.out.addScaled(div, sign)
+	return d, pairs, true
+}
+
+// fold gathers what a chunk of orders moves in the cubes and the divergence pairs.
+type fold struct {
+	cells map[cubeKey]*cubeDelta
+	pairs map[pairKey]*pairDelta
+	slot  slotter
+}
+
+func newFold(slot slotter) *fold {
+	return &fold{cells: map[cubeKey]*cubeDelta{}, pairs: map[pairKey]*pairDelta{}, slot: slot}
+}
+
+// order adds sign times order r's contribution (answers: its divergence, nil when none) to the
+// cells it belongs to; false when a reason code has no slot left.
+func (f *fold) order(r OrderRecord, fig OutcomeSums, answers []Answer, sign int64) bool {
+	d, pairs, ok := orderDelta(r, fig, answers, sign, f.slot)
+	if !ok {
+		return false
+	}
+	f.add(r, d, pairs, sign)
+	return true
+}
+
+// divergence adds sign times only the divergence part of order r's contribution: its answers
+// came after the order was folded.
+func (f *fold) divergence(r OrderRecord, answers []Answer, sign int64) {
+	div, pairs := DivergenceOf(answers)
+	if div.DivOrders == 0 {
+		return
+	}
+	var d cubeDelta
+	d.out.addScaled(div, sign)
+	f.add(r, d, pairs, sign)
+}
+
+func (f *fold) add(r OrderRecord, d cubeDelta, pairs []PairSums, sign int64) {
+	day, month := dayIndex(r.FirstAt), monthIndex(r.FirstAt)
+	c, a, fam, p, l := r.ContractID, r.Arrangement, r.GroupID, r.Prescriber, r.Location
 	for grain, period := range [2]int64{day, month} {
 		for _, k := range []cubeKey{
-			{cube: 1, contract: c, arrangement: a, family: f},
-			{cube: 2, contract: c, arrangement: a, family: f, prescriber: p},
+			{cube: 1, contract: c, arrangement: a, family: fam},
+			{cube: 2, contract: c, arrangement: a, family: fam, prescriber: p},
 			{cube: 3, prescriber: p},
-			{cube: 4, contract: c, arrangement: a, family: f, location: l},
+			{cube: 4, contract: c, arrangement: a, family: fam, location: l},
 			{cube: 5, location: l},
-			{cube: 6, contract: c, arrangement: a, family: f, prescriber: p, location: l},
+			{cube: 6, contract: c, arrangement: a, family: fam, prescriber: p, location: l},
 		} {
 			k.grain, k.period, k.month = grain, period, month
-			cell := cells[k]
+			cell := f.cells[k]
 			if cell == nil {
 				cell = &cubeDelta{}
-				cells[k] = cell
+				f.cells[k] = cell
 			}
 			cell.add(d)
+		}
+		for _, ps := range pairs {
+			for _, cp := range [2]struct {
+				cube int
+				pr   string
+			}{{1, ""}, {2, p}} {
+				cube, pr := cp.cube, cp.pr
+				k := pairKey{cube: cube, grain: grain, period: period, month: month, contract: c, arrangement: a, family: fam, prescriber: pr,
+					ffs: ps.FFS, valueBased: ps.ValueBased, vbArrangem: ps.Arrangement}
+				pd := f.pairs[k]
+				if pd == nil {
+					pd = &pairDelta{}
+					f.pairs[k] = pd
+				}
+				pd.orders += sign * ps.Orders
+				pd.diverged += sign * ps.Diverged
+				pd.payer += sign * ps.Payer
+				pd.org += sign * ps.Org
+			}
+		}
+	}
+}
+
+// sameContribution reports whether two records of one order (each with its answers) add the same
+// to every cell.
+func sameContribution(a OrderRecord, aFig OutcomeSums, aAns []Answer, b OrderRecord, bFig OutcomeSums, bAns []Answer, slot slotter) bool {
+	if !(dayIndex(a.FirstAt) == dayIndex(b.FirstAt) && a.ContractID == b.ContractID && a.Arrangement == b.Arrangement &&
+		a.GroupID == b.GroupID && a.Prescriber == b.Prescriber && a.Location == b.Location) {
+		return false
+	}
+	da, pa, oka := orderDelta(a, aFig, aAns, 1, slot)
+	db, pb, okb := orderDelta(b, bFig, bAns, 1, slot)
+	if !oka || !okb || da != db || len(pa) != len(pb) {
+		return false
+	}
+	for i := range pa {
+		if pa[i] != pb[i] {
+			return false
 		}
 	}
 	return true
@@ -266,12 +389,53 @@ func (c *cubeDelta) add(d cubeDelta) {
 		c.reasons[i] += d.reasons[i]
 		c.noCardReasons[i] += d.noCardReasons[i]
 	}
+	c.out.Add(d.out)
 }
 
 // periodPlan splits [from, to) into the whole months inside it and the days outside those:
 // months [m0, m1) and days [d0, d1) ∪ [d2, d3) (empty ranges have lo >= hi).
 type periodPlan struct {
 	m0, m1, d0, d1, d2, d3 int64
+}
+
+// periodRange is one index range of a plan: grain 1 (months) or 0 (days), periods [lo, hi).
+type periodRange struct {
+	grain  int
+	lo, hi int64
+}
+
+// ranges are the non-empty ranges of the plan.
+func (p periodPlan) ranges() []periodRange {
+	var out []periodRange
+	for _, r := range []periodRange{{1, p.m0, p.m1}, {0, p.d0, p.d1}, {0, p.d2, p.d3}} {
+		if r.lo < r.hi {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+const (
+	pairGroup  = "month, family, ffs, value_based, vb_arrangement"
+	pairSelect = pairGroup + ", SUM(orders), SUM(diverged), SUM(payer), SUM(org)"
+)
+
+// scanPairs reads the rows of a pairs query (pairSelect) on either store.
+func scanPairs(rows queryRows) ([]PairAggregate, error) {
+	var out []PairAggregate
+	for rows.Next() {
+		var p PairAggregate
+		var month int64
+		if err := rows.Scan(&month, &p.Family, &p.FFS, &p.ValueBased, &p.Arrangement, &p.Orders, &p.Diverged, &p.Payer, &p.Org); err != nil {
+			return nil, fmt.Errorf("store: rollup pairs: %w", err)
+		}
+		p.Month = monthLabel(month)
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: rollup pairs: %w", err)
+	}
+	return out, nil
 }
 
 // planPeriod requires both bounds at 00:00 UTC (ErrRollupUnavailable otherwise) and to > from.
@@ -333,6 +497,9 @@ func scanAggregates(rows queryRows, groupBy []string, slots *slotTable) ([]Aggre
 		}
 		for i := range n {
 			dst = append(dst, &n[i])
+		}
+		for _, f := range a.Outcome.fields() {
+			dst = append(dst, f)
 		}
 		if err := rows.Scan(dst...); err != nil {
 			return nil, fmt.Errorf("store: rollup row: %w", err)

@@ -17,7 +17,7 @@ import (
 
 // rollupVersion names the shape of what the rollup stores: a file filled by another version is
 // emptied and rebuilt from the record on the next read.
-const rollupVersion = 2
+const rollupVersion = 3
 
 // rollupChunk bounds the decisions, feedback items or queued orders one transaction folds.
 const rollupChunk = 1000
@@ -30,7 +30,7 @@ var cubeCols = func() []string {
 	for i := 0; i < reasonSlots; i++ {
 		c = append(c, fmt.Sprintf("n%d", i))
 	}
-	return c
+	return append(c, outcomeCols...)
 }()
 
 const cubeKeyCols = "cube, grain, period, month, contract, arrangement, family, prescriber, location"
@@ -46,10 +46,17 @@ var upsertCubeSQL = func() string {
 }()
 
 const upsertOrderSQL = `INSERT INTO rollup_orders (client, order_key, first_at, offer_card, offer_at, contract_id, group_id,
-	prescriber, location, record) VALUES (?,?,?,?,?,?,?,?,?,?)
+	prescriber, location, record, div_key, div_in, figures) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)
 	ON CONFLICT (client, order_key) DO UPDATE SET first_at = excluded.first_at, offer_card = excluded.offer_card,
 	offer_at = excluded.offer_at, contract_id = excluded.contract_id, group_id = excluded.group_id,
-	prescriber = excluded.prescriber, location = excluded.location, record = excluded.record`
+	prescriber = excluded.prescriber, location = excluded.location, record = excluded.record,
+	div_key = excluded.div_key, div_in = excluded.div_in, figures = excluded.figures`
+
+const pairCols = "cube, grain, period, month, contract, arrangement, family, prescriber, ffs, value_based, vb_arrangement"
+
+const upsertPairSQL = `INSERT INTO rollup_divpairs (` + pairCols + `, orders, diverged, payer, org) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+	ON CONFLICT (cube, grain, period, contract, arrangement, family, prescriber, ffs, value_based, vb_arrangement) DO UPDATE SET
+	orders = orders + excluded.orders, diverged = diverged + excluded.diverged, payer = payer + excluded.payer, org = org + excluded.org`
 
 // orderKeyOf is the rollup's key of a decision's order.
 func orderKeyOf(client, orderKey, card string) [2]string {
@@ -67,7 +74,7 @@ func (s *SQLite) RefreshRollups(ctx context.Context) error {
 	var dirty bool
 	err := s.rd.QueryRowContext(ctx, `SELECT version, decisions_seen, feedback_seen,
 		COALESCE((SELECT MAX(rowid) FROM decisions), 0), COALESCE((SELECT MAX(rowid) FROM feedback), 0),
-		EXISTS (SELECT 1 FROM rollup_dirty)
+		EXISTS (SELECT 1 FROM rollup_dirty) OR EXISTS (SELECT 1 FROM rollup_divdirty)
 		FROM rollup_state WHERE id = 1`).Scan(&version, &dSeen, &fSeen, &dMax, &fMax, &dirty)
 	if err != nil {
 		return fmt.Errorf("store: rollup state: %w", err)
@@ -105,7 +112,7 @@ func (s *SQLite) foldChunk(ctx context.Context, tx *sql.Tx) (done bool, err erro
 	if version != rollupVersion {
 		// Derived data of another shape: empty it; the record itself is untouched.
 		for _, q := range []string{`DELETE FROM rollup_cube`, `DELETE FROM rollup_orders`, `DELETE FROM rollup_cards`,
-			`DELETE FROM rollup_dirty`, `DELETE FROM rollup_slots`,
+			`DELETE FROM rollup_dirty`, `DELETE FROM rollup_slots`, `DELETE FROM rollup_divpairs`, `DELETE FROM rollup_divdirty`,
 			`UPDATE rollup_state SET version = ` + fmt.Sprint(rollupVersion) + `, decisions_seen = 0, feedback_seen = 0`} {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
 				return false, fmt.Errorf("store: rollup reset: %w", err)
@@ -135,8 +142,10 @@ func (s *SQLite) foldChunk(ctx context.Context, tx *sql.Tx) (done bool, err erro
 		// then the rollup holds orders whose deletion is queued): the pass over every decision assembles every order from all its rows as
 		// they stand, so the feedback and the queued orders committed so far need no pass of their
 		// own (what arrives from now on has a higher rowid or a new queue row).
-		if _, err := tx.ExecContext(ctx, `DELETE FROM rollup_dirty`); err != nil {
-			return false, fmt.Errorf("store: rollup queue: %w", err)
+		for _, q := range []string{`DELETE FROM rollup_dirty`, `DELETE FROM rollup_divdirty`} {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return false, fmt.Errorf("store: rollup queue: %w", err)
+			}
 		}
 		fSeen = fMax
 	}
@@ -217,7 +226,7 @@ func (s *SQLite) foldChunk(ctx context.Context, tx *sql.Tx) (done bool, err erro
 			return false, fmt.Errorf("store: rollup queue: %w", err)
 		}
 		if len(order) == 0 {
-			return true, nil
+			return s.foldAnswers(ctx, tx)
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM rollup_dirty WHERE rowid <= ?`, dirtyMax); err != nil {
 			return false, fmt.Errorf("store: rollup queue: %w", err)
@@ -233,32 +242,19 @@ func (s *SQLite) foldChunk(ctx context.Context, tx *sql.Tx) (done bool, err erro
 }
 
 // reassemble assembles each order of keys from its rows (AssembleOrders, as Orders does) and
-// moves its contribution in the cubes when it changed.
+// moves its contribution in the cubes when it changed. An order's divergence is that of its
+// offering decision's request (answers by key, when stored).
 func (s *SQLite) reassemble(ctx context.Context, tx *sql.Tx, keys [][2]string) error {
 	slots, err := loadSlots(ctx, tx)
 	if err != nil {
 		return err
 	}
-	stmts := map[string]*sql.Stmt{}
-	defer func() {
-		for _, st := range stmts {
-			st.Close()
-		}
-	}()
-	prep := func(q string) (*sql.Stmt, error) {
-		if st := stmts[q]; st != nil {
-			return st, nil
-		}
-		st, err := tx.PrepareContext(ctx, q)
-		if err != nil {
-			return nil, fmt.Errorf("store: rollup prepare: %w", err)
-		}
-		stmts[q] = st
-		return st, nil
-	}
-	cells := map[cubeKey]*cubeDelta{}
+	prep, done := txPrep(ctx, tx)
+	defer done()
+	answers := answerCache(ctx, prep)
+	f := newFold(slots.slot)
 	for _, k := range keys {
-		old, hadOld, err := s.storedOrder(ctx, prep, k)
+		old, oldFig, oldKey, oldIn, hadOld, err := s.storedOrder(ctx, prep, k)
 		if err != nil {
 			return err
 		}
@@ -266,13 +262,31 @@ func (s *SQLite) reassemble(ctx context.Context, tx *sql.Tx, keys [][2]string) e
 		if err != nil {
 			return err
 		}
-		if hadOld && ok && sameContribution(old, rec) {
+		var oldAns, newAns []Answer
+		if hadOld && oldIn {
+			var found bool
+			if oldAns, found, err = answers(oldKey); err != nil {
+				return err
+			}
+			if !found {
+				return fmt.Errorf("%w: counted answers of an order are gone", ErrRollupUnavailable)
+			}
+		}
+		newKey, newIn := "", false
+		if ok {
+			newKey = offer.Decision.DivergenceKey()
+			if newAns, newIn, err = answers(newKey); err != nil {
+				return err
+			}
+		}
+		newFig := rec.OutcomeFigures()
+		if hadOld && ok && sameContribution(old, oldFig, oldAns, rec, newFig, newAns, slots.slot) {
 			// The figures did not move; the stored record may still (a signature, a claim).
 		} else {
-			if hadOld && !contribute(cells, old, -1, slots.slot) {
+			if hadOld && !f.order(old, oldFig, oldAns, -1) {
 				return ErrRollupUnavailable
 			}
-			if ok && !contribute(cells, rec, +1, slots.slot) {
+			if ok && !f.order(rec, newFig, newAns, +1) {
 				return fmt.Errorf("%w: more than %d codes of one kind", ErrRollupUnavailable, reasonSlots)
 			}
 		}
@@ -294,68 +308,231 @@ func (s *SQLite) reassemble(ctx context.Context, tx *sql.Tx, keys [][2]string) e
 		if err != nil {
 			return fmt.Errorf("store: rollup order: %w", err)
 		}
+		figEnc, err := json.Marshal(newFig)
+		if err != nil {
+			return fmt.Errorf("store: rollup order: %w", err)
+		}
 		put, err := prep(upsertOrderSQL)
 		if err != nil {
 			return err
 		}
 		if _, err := put.ExecContext(ctx, k[0], k[1], ts(rec.FirstAt), offer.Decision.CardUUID, ts(offer.Decision.At), rec.ContractID,
-			rec.GroupID, rec.Prescriber, rec.Location, string(enc)); err != nil {
+			rec.GroupID, rec.Prescriber, rec.Location, string(enc), newKey, newIn, string(figEnc)); err != nil {
 			return fmt.Errorf("store: rollup order: %w", err)
 		}
 	}
 	if err := slots.save(ctx, tx); err != nil {
 		return err
 	}
+	return writeFold(ctx, prep, f)
+}
+
+// foldAnswers adds the divergence of answers stored after their orders were folded: a chunk of
+// queued keys (rollup_divdirty), each to the orders of that key that do not count it yet, without
+// assembling them again. Done when the queue was empty.
+func (s *SQLite) foldAnswers(ctx context.Context, tx *sql.Tx) (bool, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT rowid, req_key FROM rollup_divdirty ORDER BY rowid LIMIT ?`, rollupChunk)
+	if err != nil {
+		return false, fmt.Errorf("store: rollup divergence queue: %w", err)
+	}
+	var last int64
+	var keys []string
+	seen := map[string]bool{}
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&last, &k); err != nil {
+			rows.Close()
+			return false, fmt.Errorf("store: rollup divergence queue: %w", err)
+		}
+		if !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return false, fmt.Errorf("store: rollup divergence queue: %w", err)
+	}
+	if len(keys) == 0 {
+		return true, nil
+	}
+	slots, err := loadSlots(ctx, tx)
+	if err != nil {
+		return false, err
+	}
+	prep, done := txPrep(ctx, tx)
+	defer done()
+	answers := answerCache(ctx, prep)
+	f := newFold(slots.slot)
+	sel, err := prep(`SELECT client, order_key, record FROM rollup_orders WHERE div_key = ? AND div_key <> '' AND div_in = 0`)
+	if err != nil {
+		return false, err
+	}
+	mark, err := prep(`UPDATE rollup_orders SET div_in = 1 WHERE client = ? AND order_key = ?`)
+	if err != nil {
+		return false, err
+	}
+	for _, k := range keys {
+		ans, ok, err := answers(k)
+		if err != nil {
+			return false, err
+		}
+		if !ok {
+			continue // deleted since (retention): no order refers to them
+		}
+		rs, err := sel.QueryContext(ctx, k)
+		if err != nil {
+			return false, fmt.Errorf("store: rollup divergence: %w", err)
+		}
+		var marks [][2]string
+		for rs.Next() {
+			var o [2]string
+			var enc string
+			if err := rs.Scan(&o[0], &o[1], &enc); err != nil {
+				rs.Close()
+				return false, fmt.Errorf("store: rollup divergence: %w", err)
+			}
+			var r OrderRecord
+			if err := json.Unmarshal([]byte(enc), &r); err != nil {
+				rs.Close()
+				return false, fmt.Errorf("store: rollup divergence: %w", err)
+			}
+			f.divergence(r, ans, +1)
+			marks = append(marks, o)
+		}
+		rs.Close()
+		if err := rs.Err(); err != nil {
+			return false, fmt.Errorf("store: rollup divergence: %w", err)
+		}
+		for _, o := range marks {
+			if _, err := mark.ExecContext(ctx, o[0], o[1]); err != nil {
+				return false, fmt.Errorf("store: rollup divergence: %w", err)
+			}
+		}
+	}
+	if err := writeFold(ctx, prep, f); err != nil {
+		return false, err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM rollup_divdirty WHERE rowid <= ?`, last); err != nil {
+		return false, fmt.Errorf("store: rollup divergence queue: %w", err)
+	}
+	return false, nil
+}
+
+// txPrep prepares each statement once per transaction; done closes them.
+func txPrep(ctx context.Context, tx *sql.Tx) (prepFunc, func()) {
+	stmts := map[string]*sql.Stmt{}
+	prep := func(q string) (*sql.Stmt, error) {
+		if st := stmts[q]; st != nil {
+			return st, nil
+		}
+		st, err := tx.PrepareContext(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("store: rollup prepare: %w", err)
+		}
+		stmts[q] = st
+		return st, nil
+	}
+	return prep, func() {
+		for _, st := range stmts {
+			st.Close()
+		}
+	}
+}
+
+// answerCache reads the answers of a key ("" has none), once per key and transaction; false when
+// none are stored.
+func answerCache(ctx context.Context, prep prepFunc) func(key string) ([]Answer, bool, error) {
+	type got struct {
+		as []Answer
+		ok bool
+	}
+	cache := map[string]got{}
+	return func(key string) ([]Answer, bool, error) {
+		if key == "" {
+			return nil, false, nil
+		}
+		if g, ok := cache[key]; ok {
+			return g.as, g.ok, nil
+		}
+		st, err := prep(`SELECT answers FROM divergence_answers WHERE req_key = ?`)
+		if err != nil {
+			return nil, false, err
+		}
+		var enc string
+		err = st.QueryRowContext(ctx, key).Scan(&enc)
+		if errors.Is(err, sql.ErrNoRows) {
+			cache[key] = got{}
+			return nil, false, nil
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("store: rollup divergence: %w", err)
+		}
+		var as []Answer
+		if err := json.Unmarshal([]byte(enc), &as); err != nil {
+			return nil, false, fmt.Errorf("store: rollup divergence: %w", err)
+		}
+		cache[key] = got{as, true}
+		return as, true, nil
+	}
+}
+
+// writeFold adds f's cells and pairs to the cubes (SQLite).
+func writeFold(ctx context.Context, prep prepFunc, f *fold) error {
 	up, err := prep(upsertCubeSQL)
 	if err != nil {
 		return err
 	}
 	args := make([]any, 0, 9+len(cubeCols))
-	for k, c := range cells {
-		args = append(args[:0], k.cube, k.grain, k.period, k.month, k.contract, k.arrangement, k.family, k.prescriber, k.location,
-			c.cards, c.noCard, c.accepted, c.overridden, c.noFeedback, c.onBest, c.payer, c.patient, c.org)
-		for _, n := range c.reasons {
-			args = append(args, n)
-		}
-		for _, n := range c.noCardReasons {
-			args = append(args, n)
+	for k, c := range f.cells {
+		args = append(args[:0], k.cube, k.grain, k.period, k.month, k.contract, k.arrangement, k.family, k.prescriber, k.location)
+		for _, v := range c.values() {
+			args = append(args, v)
 		}
 		if _, err := up.ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("store: rollup cube: %w", err)
 		}
 	}
+	if len(f.pairs) == 0 {
+		return nil
+	}
+	pp, err := prep(upsertPairSQL)
+	if err != nil {
+		return err
+	}
+	for k, d := range f.pairs {
+		if _, err := pp.ExecContext(ctx, k.cube, k.grain, k.period, k.month, k.contract, k.arrangement, k.family, k.prescriber,
+			k.ffs, k.valueBased, k.vbArrangem, d.orders, d.diverged, d.payer, d.org); err != nil {
+			return fmt.Errorf("store: rollup pairs: %w", err)
+		}
+	}
 	return nil
-}
-
-// sameContribution reports whether two records of one order add the same to every cell.
-func sameContribution(a, b OrderRecord) bool {
-	return a.FirstAt.Equal(b.FirstAt) && a.ContractID == b.ContractID && a.Arrangement == b.Arrangement && a.GroupID == b.GroupID &&
-		a.Prescriber == b.Prescriber && a.Location == b.Location && a.NoCardReason == b.NoCardReason && a.Outcome == b.Outcome &&
-		a.ReasonCode == b.ReasonCode && a.OnBest() == b.OnBest() && Micro(a.PayerSaved) == Micro(b.PayerSaved) &&
-		Micro(a.PatientSaved) == Micro(b.PatientSaved) && Micro(a.OrgImpact) == Micro(b.OrgImpact)
 }
 
 type prepFunc func(q string) (*sql.Stmt, error)
 
-// storedOrder is the record the rollup holds for order k.
-func (s *SQLite) storedOrder(ctx context.Context, prep prepFunc, k [2]string) (OrderRecord, bool, error) {
-	st, err := prep(`SELECT record FROM rollup_orders WHERE client = ? AND order_key = ?`)
+// storedOrder is the record the rollup holds for order k, with its divergence key and whether
+// that key's answers are counted.
+func (s *SQLite) storedOrder(ctx context.Context, prep prepFunc, k [2]string) (rec OrderRecord, fig OutcomeSums, divKey string, divIn, ok bool, err error) {
+	st, err := prep(`SELECT record, figures, div_key, div_in FROM rollup_orders WHERE client = ? AND order_key = ?`)
 	if err != nil {
-		return OrderRecord{}, false, err
+		return rec, fig, "", false, false, err
 	}
-	var enc string
-	err = st.QueryRowContext(ctx, k[0], k[1]).Scan(&enc)
+	var enc, figEnc string
+	err = st.QueryRowContext(ctx, k[0], k[1]).Scan(&enc, &figEnc, &divKey, &divIn)
 	if errors.Is(err, sql.ErrNoRows) {
-		return OrderRecord{}, false, nil
+		return rec, fig, "", false, false, nil
 	}
 	if err != nil {
-		return OrderRecord{}, false, fmt.Errorf("store: rollup order: %w", err)
+		return rec, fig, "", false, false, fmt.Errorf("store: rollup order: %w", err)
 	}
-	var r OrderRecord
-	if err := json.Unmarshal([]byte(enc), &r); err != nil {
-		return OrderRecord{}, false, fmt.Errorf("store: rollup order: %w", err)
+	if err := json.Unmarshal([]byte(enc), &rec); err != nil {
+		return rec, fig, "", false, false, fmt.Errorf("store: rollup order: %w", err)
 	}
-	return r, true, nil
+	if err := json.Unmarshal([]byte(figEnc), &fig); err != nil {
+		return rec, fig, "", false, false, fmt.Errorf("store: rollup order figures: %w", err)
+	}
+	return rec, fig, divKey, divIn, true, nil
 }
 
 // assembleOrder reads order k's decisions (each with its latest feedback, as decisionRows reads
@@ -601,6 +778,43 @@ func (s *SQLite) Locations(ctx context.Context, q AggQuery) ([]Aggregate, error)
 		return nil, err
 	}
 	return s.cubeRows(ctx, locationsCube(q), q, []string{"location"})
+}
+
+// DivergencePairs returns q's divergence pairs per (month, family, FFS, value-based contract).
+func (s *SQLite) DivergencePairs(ctx context.Context, q AggQuery) ([]PairAggregate, error) {
+	if err := s.RefreshRollups(ctx); err != nil {
+		return nil, err
+	}
+	plan, err := planPeriod(q.From, q.To)
+	if err != nil {
+		return nil, err
+	}
+	filter, fargs := "", []any{}
+	if q.Contract != "" {
+		filter, fargs = filter+" AND contract = ?", append(fargs, q.Contract)
+	}
+	if q.Family != "" {
+		filter, fargs = filter+" AND family = ?", append(fargs, q.Family)
+	}
+	if q.PrescriberFilter {
+		filter, fargs = filter+" AND prescriber = ?", append(fargs, q.Prescriber)
+	}
+	var parts []string
+	var args []any
+	for _, r := range plan.ranges() {
+		parts = append(parts, `SELECT * FROM rollup_divpairs WHERE cube = ? AND grain = ? AND period >= ? AND period < ?`+filter)
+		args = append(append(args, familyMonthsCube(q), r.grain, r.lo, r.hi), fargs...)
+	}
+	if len(parts) == 0 {
+		return nil, nil
+	}
+	rows, err := s.rd.QueryContext(ctx, `SELECT `+pairSelect+` FROM (`+strings.Join(parts, " UNION ALL ")+`) GROUP BY `+pairGroup+
+		` HAVING SUM(orders) != 0`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: rollup pairs: %w", err)
+	}
+	defer rows.Close()
+	return scanPairs(rows)
 }
 
 // RecentOrders returns up to limit decided orders of q, newest first card first.

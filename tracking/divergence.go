@@ -19,7 +19,8 @@ import (
 // is counted per pair, under the value-based contract's own figures for a year of therapy: the
 // payer's allowed amount of f's product minus that of v's (positive: the value-based answer
 // costs the payer less), and the organisation's net impact of v's product minus that of f's.
-// Worth is summed over the pair's diverging orders only.
+// Worth is summed over the pair's diverging orders only, exactly (micro-dollars per order,
+// rounded to the cent once).
 
 // DivergenceRow is one drug family in one quarter.
 type DivergenceRow struct {
@@ -55,66 +56,51 @@ func quarterOf(o store.OrderRecord) string {
 	return fmt.Sprintf("%d-Q%d", t.Year(), (int(t.Month())-1)/3+1)
 }
 
-// divergence adds o to the family-quarter rows and pairs.
+// add adds o to the family-quarter rows and pairs (the per-order rules are store.DivergenceOf,
+// shared with the rollup's cubes).
 func (d *divergenceAcc) add(o store.OrderRecord) {
-	if len(o.Answers) == 0 {
+	s, pairs := store.DivergenceOf(o.Answers)
+	if s.DivOrders == 0 {
 		return
 	}
-	q := quarterOf(o)
-	k := [2]string{o.GroupID, q}
+	d.addSums(o.GroupID, quarterOf(o), s, pairs)
+}
+
+// addSums adds one order's, or one cube cell's, divergence figures to family's row of quarter q.
+func (d *divergenceAcc) addSums(family, q string, s store.OutcomeSums, pairs []store.PairSums) {
+	k := [2]string{family, q}
 	row := d.rows[k]
 	if row == nil {
-		row = &DivergenceRow{Family: o.GroupID, Quarter: q}
+		row = &DivergenceRow{Family: family, Quarter: q}
 		d.rows[k] = row
 	}
-	row.Orders++
-	var ffs, vb []store.Answer
-	for _, a := range o.Answers {
-		if a.Arrangement == "ffs" {
-			ffs = append(ffs, a)
-		} else {
-			vb = append(vb, a)
+	row.Orders += int(s.DivOrders)
+	row.Comparable += int(s.DivComparable)
+	row.Diverged += int(s.DivDiverged)
+	for _, ps := range pairs {
+		pk := [4]string{family, q, ps.FFS, ps.ValueBased}
+		p := d.pairs[pk]
+		if p == nil {
+			p = &DivergencePair{Family: family, Quarter: q, FFS: ps.FFS, ValueBased: ps.ValueBased, Arrangement: ps.Arrangement}
+			d.pairs[pk] = p
+			d.money[pk] = &[2]int64{}
 		}
-	}
-	if len(ffs) == 0 || len(vb) == 0 {
-		return
-	}
-	row.Comparable++
-	diverged := false
-	for _, f := range ffs {
-		for _, v := range vb {
-			pk := [4]string{o.GroupID, q, f.ContractID, v.ContractID}
-			p := d.pairs[pk]
-			if p == nil {
-				p = &DivergencePair{Family: o.GroupID, Quarter: q, FFS: f.ContractID, ValueBased: v.ContractID, Arrangement: v.Arrangement}
-				d.pairs[pk] = p
-			}
-			p.Orders++
-			if f.BestProductID == v.BestProductID {
-				continue
-			}
-			diverged = true
-			p.Diverged++
-			fy, okf := v.Year[f.BestProductID]
-			vy, okv := v.Year[v.BestProductID]
-			if okf && okv {
-				p.PayerSavedPerYearUSD += fy.PayerAllowed - vy.PayerAllowed
-				p.OrgImpactPerYearUSD += vy.NetImpact - fy.NetImpact
-			}
-		}
-	}
-	if diverged {
-		row.Diverged++
+		p.Orders += int(ps.Orders)
+		p.Diverged += int(ps.Diverged)
+		m := d.money[pk]
+		m[0] += ps.Payer
+		m[1] += ps.Org
 	}
 }
 
 type divergenceAcc struct {
 	rows  map[[2]string]*DivergenceRow
 	pairs map[[4]string]*DivergencePair
+	money map[[4]string]*[2]int64 // micro-dollars: payer, organisation (rounded to the cent once)
 }
 
 func newDivergenceAcc() *divergenceAcc {
-	return &divergenceAcc{rows: map[[2]string]*DivergenceRow{}, pairs: map[[4]string]*DivergencePair{}}
+	return &divergenceAcc{rows: map[[2]string]*DivergenceRow{}, pairs: map[[4]string]*DivergencePair{}, money: map[[4]string]*[2]int64{}}
 }
 
 func (d *divergenceAcc) finish() ([]DivergenceRow, []DivergencePair) {
@@ -132,11 +118,12 @@ func (d *divergenceAcc) finish() ([]DivergenceRow, []DivergencePair) {
 		return rows[i].Quarter < rows[j].Quarter
 	})
 	pairs := make([]DivergencePair, 0, len(d.pairs))
-	for _, p := range d.pairs {
+	for k, p := range d.pairs {
 		if p.Orders > 0 {
 			p.Share = float64(p.Diverged) / float64(p.Orders)
 		}
-		p.PayerSavedPerYearUSD, p.OrgImpactPerYearUSD = cents(p.PayerSavedPerYearUSD), cents(p.OrgImpactPerYearUSD)
+		m := d.money[k]
+		p.PayerSavedPerYearUSD, p.OrgImpactPerYearUSD = store.MicroToCents(m[0]), store.MicroToCents(m[1])
 		pairs = append(pairs, *p)
 	}
 	sort.Slice(pairs, func(i, j int) bool {

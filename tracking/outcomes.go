@@ -80,17 +80,22 @@ type OutcomeRow struct {
 	// family) targets; acceptance and projected savings are on Build's rows.
 	Targets []TargetResult `json:"targets,omitempty"`
 
-	// Micro-dollar sums (store.Micro), rounded to the cent once in finish, as Build's rows.
-	projPayerY, projPatientY, projOrgY       int64
-	realPayerY, realPatientY, realOrgY, paid int64
+	// sums are the per-order figures added up (store.OutcomeSums: micro-dollar money, rounded
+	// to the cent once in finish, as Build's rows).
+	sums store.OutcomeSums
 }
 
 func (r *OutcomeRow) finish() {
+	s := &r.sums
+	r.Signed, r.Administered, r.Paid = int(s.Signed), int(s.Administered), int(s.Paid)
+	r.RealisedOrders, r.RealisedSwitched, r.RealisedUnpriced = int(s.Realised), int(s.RealisedSwitched), int(s.RealisedUnpriced)
+	r.RealisedOverridden, r.RealisedUnanswered = int(s.RealisedOverridden), int(s.RealisedUnanswered)
+	r.NewStarts, r.NewStartsBiosimilar = int(s.NewStarts), int(s.NewStartsBiosimilar)
 	r.ProjectedPayerSavedPerYearUSD, r.ProjectedPatientSavedPerYearUSD, r.ProjectedOrgImpactPerYearUSD =
-		store.MicroToCents(r.projPayerY), store.MicroToCents(r.projPatientY), store.MicroToCents(r.projOrgY)
+		store.MicroToCents(s.ProjPayerY), store.MicroToCents(s.ProjPatientY), store.MicroToCents(s.ProjOrgY)
 	r.RealisedPayerSavedPerYearUSD, r.RealisedPatientSavedPerYearUSD, r.RealisedOrgImpactPerYearUSD =
-		store.MicroToCents(r.realPayerY), store.MicroToCents(r.realPatientY), store.MicroToCents(r.realOrgY)
-	r.PaidUSD = store.MicroToCents(r.paid)
+		store.MicroToCents(s.RealPayerY), store.MicroToCents(s.RealPatientY), store.MicroToCents(s.RealOrgY)
+	r.PaidUSD = store.MicroToCents(s.PaidUSD)
 	if r.NewStarts > 0 {
 		r.BiosimilarShareNewStarts = float64(r.NewStartsBiosimilar) / float64(r.NewStarts)
 	}
@@ -146,15 +151,7 @@ func BuildOutcomes(orders []store.OrderRecord, f Filter, targets []Target) Outco
 		m.finish()
 		out.Months = append(out.Months, *m)
 	}
-	sort.Slice(out.Contracts, func(i, j int) bool { return out.Contracts[i].Contract < out.Contracts[j].Contract })
-	sort.Slice(out.Families, func(i, j int) bool {
-		a, b := out.Families[i], out.Families[j]
-		if a.Contract != b.Contract {
-			return a.Contract < b.Contract
-		}
-		return a.Family < b.Family
-	})
-	sort.Slice(out.Months, func(i, j int) bool { return out.Months[i].Month < out.Months[j].Month })
+	sortOutcomes(&out)
 	out.Divergence, out.DivergencePairs = div.finish()
 	return out
 }
@@ -202,4 +199,95 @@ func evaluateOutcomes(r OutcomeRow, t *Target, days float64) []TargetResult {
 		out = append(out, res)
 	}
 	return out
+}
+
+// OutcomesFromAggregates makes the outcomes report for f from a store's pre-aggregated sums
+// (store.Rollups: FamilyMonths rows with their outcome figures, DivergencePairs): the same rows,
+// figures and targets BuildOutcomes makes from the orders themselves (TestOutcomesRollupEqualsBuild
+// holds them equal), without reading an order.
+func OutcomesFromAggregates(fams []store.Aggregate, pairs []store.PairAggregate, f Filter, targets []Target) Outcomes {
+	out := Outcomes{From: f.From, To: f.To, Contract: f.Contract, Family: f.Family, Prescriber: f.Prescriber}
+	// Rows take the arrangement of the contract's earliest month, as BuildOutcomes takes its
+	// earliest order's.
+	rows := append([]store.Aggregate(nil), fams...)
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Month < rows[j].Month })
+	contracts, months := map[string]*OutcomeRow{}, map[string]*OutcomeRow{}
+	families := map[[2]string]*OutcomeRow{}
+	div := newDivergenceAcc()
+	for _, a := range rows {
+		c := contracts[a.Contract]
+		if c == nil {
+			c = &OutcomeRow{Contract: a.Contract, Arrangement: a.Arrangement}
+			contracts[a.Contract] = c
+		}
+		k := [2]string{a.Contract, a.Family}
+		fam := families[k]
+		if fam == nil {
+			fam = &OutcomeRow{Contract: a.Contract, Arrangement: a.Arrangement, Family: a.Family}
+			families[k] = fam
+		}
+		m := months[a.Month]
+		if m == nil {
+			m = &OutcomeRow{Month: a.Month}
+			months[a.Month] = m
+		}
+		rowSums := a.Outcome
+		rowSums.DivOrders, rowSums.DivComparable, rowSums.DivDiverged = 0, 0, 0 // the divergence rows' own
+		for _, r := range []*OutcomeRow{&out.Total, c, fam, m} {
+			r.Orders += a.Cards + a.NoCard
+			r.Cards += a.Cards
+			r.NoCard += a.NoCard
+			r.Accepted += a.Accepted
+			r.sums.Add(rowSums)
+		}
+		if a.Outcome.DivOrders != 0 {
+			var s store.OutcomeSums
+			s.DivOrders, s.DivComparable, s.DivDiverged = a.Outcome.DivOrders, a.Outcome.DivComparable, a.Outcome.DivDiverged
+			div.addSums(a.Family, quarterOfMonth(a.Month), s, nil)
+		}
+	}
+	for _, p := range pairs {
+		div.addSums(p.Family, quarterOfMonth(p.Month), store.OutcomeSums{}, []store.PairSums{p.PairSums})
+	}
+	days := periodDays(f.From, f.To)
+	out.Total.finish()
+	out.Contracts, out.Families, out.Months = []OutcomeRow{}, []OutcomeRow{}, []OutcomeRow{}
+	for _, c := range contracts {
+		c.finish()
+		c.Targets = evaluateOutcomes(*c, find(targets, c.Contract, ""), days)
+		out.Contracts = append(out.Contracts, *c)
+	}
+	for _, fam := range families {
+		fam.finish()
+		fam.Targets = evaluateOutcomes(*fam, find(targets, fam.Contract, fam.Family), days)
+		out.Families = append(out.Families, *fam)
+	}
+	for _, m := range months {
+		m.finish()
+		out.Months = append(out.Months, *m)
+	}
+	sortOutcomes(&out)
+	out.Divergence, out.DivergencePairs = div.finish()
+	return out
+}
+
+// quarterOfMonth is the quarter ("2026-Q1") of a YYYY-MM month label.
+func quarterOfMonth(m string) string {
+	t, err := time.Parse("2006-01", m)
+	if err != nil {
+		return m
+	}
+	return fmt.Sprintf("%d-Q%d", t.Year(), (int(t.Month())-1)/3+1)
+}
+
+func sortOutcomes(out *Outcomes) {
+	sort.Slice(out.Contracts, func(i, j int) bool { return out.Contracts[i].Contract < out.Contracts[j].Contract })
+	sort.Slice(out.Families, func(i, j int) bool {
+		a, b := out.Families[i], out.Families[j]
+		if a.Contract != b.Contract {
+			return a.Contract < b.Contract
+		}
+		return a.Family < b.Family
+	})
+	sort.Slice(out.Months, func(i, j int) bool { return out.Months[i].Month < out.Months[j].Month })
 }

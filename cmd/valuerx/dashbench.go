@@ -16,8 +16,10 @@ import (
 // runDashboardBench times the dashboard's queries against a store as the gateway runs them
 // (store sums, then tracking.FromAggregates; for a store without a rollup, Orders then
 // tracking.Aggregate): the overview (the default period, no filter), the per-family page (one
-// family), and a contract and a prescriber filter, each -n times in turn, and prints the
-// latency percentiles of each. The store is refreshed first, so the figures are the steady state
+// family), and a contract and a prescriber filter, then the same four filters of the outcomes
+// report (realised savings and divergence: store sums, then tracking.OutcomesFromAggregates; for
+// a store without a rollup, Orders then tracking.BuildOutcomes), each -n times in turn, and
+// prints the latency percentiles of each. The store is refreshed first, so the figures are the steady state
 // of a page view, not the one-off first fold (printed apart).
 //
 //	valuerx demo-traffic -store var/bench.db -days 365 -orders 2740 -seed 1 -end 2026-12-01
@@ -87,14 +89,45 @@ func runDashboardBench(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	to := today.AddDate(0, 0, 1)
 	from := to.AddDate(0, 0, -365)
-	cases := []struct {
-		name string
-		f    tracking.Filter
-	}{
-		{"overview (365 days, no filter)", tracking.Filter{From: from, To: to}},
-		{"per-family (" + *family + ")", tracking.Filter{From: from, To: to, Family: *family}},
-		{"contract filter (" + *contract + ")", tracking.Filter{From: from, To: to, Contract: *contract}},
-		{"prescriber filter (" + *prescriber + ")", tracking.Filter{From: from, To: to, Prescriber: *prescriber}},
+	type benchCase struct {
+		name     string
+		f        tracking.Filter
+		outcomes bool // the outcomes report (realised savings and divergence) rather than the overview's
+	}
+	var cases []benchCase
+	for _, outcomes := range []bool{false, true} {
+		prefix := ""
+		if outcomes {
+			prefix = "outcomes: "
+		}
+		cases = append(cases,
+			benchCase{prefix + "overview (365 days, no filter)", tracking.Filter{From: from, To: to}, outcomes},
+			benchCase{prefix + "per-family (" + *family + ")", tracking.Filter{From: from, To: to, Family: *family}, outcomes},
+			benchCase{prefix + "contract filter (" + *contract + ")", tracking.Filter{From: from, To: to, Contract: *contract}, outcomes},
+			benchCase{prefix + "prescriber filter (" + *prescriber + ")", tracking.Filter{From: from, To: to, Prescriber: *prescriber}, outcomes})
+	}
+	// runOutcomes is the gateway's outcomes report (gateway/outcomes.go): the rollup's sums, or
+	// the period's orders for a store without them. It returns the number of orders.
+	runOutcomes := func(f tracking.Filter) (int, error) {
+		if hasRollup {
+			q := store.AggQuery{From: f.From, To: f.To, Contract: f.Contract, Family: f.Family, Prescriber: f.Prescriber, PrescriberFilter: f.Prescriber != ""}
+			fams, err := ru.FamilyMonths(ctx, q)
+			var pairs []store.PairAggregate
+			if err == nil {
+				pairs, err = ru.DivergencePairs(ctx, q)
+			}
+			if err == nil {
+				return tracking.OutcomesFromAggregates(fams, pairs, f, nil).Total.Orders, nil
+			}
+			if !errors.Is(err, store.ErrRollupUnavailable) {
+				return 0, err
+			}
+		}
+		orders, err := st.Orders(ctx, f.From, f.To)
+		if err != nil {
+			return 0, err
+		}
+		return tracking.BuildOutcomes(orders, f, nil).Total.Orders, nil
 	}
 	run := func(f tracking.Filter) (tracking.Dashboard, error) {
 		if hasRollup {
@@ -121,10 +154,17 @@ func runDashboardBench(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	for _, c := range cases {
 		var lat []time.Duration
-		var rep tracking.Dashboard
+		var orders int
 		for i := 0; i < *n; i++ {
 			t0 := time.Now()
-			if rep, err = run(c.f); err != nil {
+			if c.outcomes {
+				orders, err = runOutcomes(c.f)
+			} else {
+				var rep tracking.Dashboard
+				rep, err = run(c.f)
+				orders = rep.Total.Orders
+			}
+			if err != nil {
 				fmt.Fprintln(stderr, "valuerx dashboard-bench:", err)
 				return 1
 			}
@@ -134,7 +174,7 @@ func runDashboardBench(ctx context.Context, args []string, stdout, stderr io.Wri
 		pct := func(p float64) time.Duration {
 			return lat[min(len(lat)-1, int(float64(len(lat))*p))].Round(10 * time.Microsecond)
 		}
-		fmt.Fprintf(stdout, "%-40s orders %8d  p50 %9s  p95 %9s  p99 %9s  max %9s  (n=%d)\n", c.name, rep.Total.Orders,
+		fmt.Fprintf(stdout, "%-50s orders %8d  p50 %9s  p95 %9s  p99 %9s  max %9s  (n=%d)\n", c.name, orders,
 			pct(0.50), pct(0.95), pct(0.99), lat[len(lat)-1].Round(10*time.Microsecond), len(lat))
 	}
 	return 0
