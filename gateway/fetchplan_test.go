@@ -10,6 +10,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"valuerx/demo"
+	"valuerx/loadtest"
 )
 
 // arrival is one request a recordingFHIR server received: what it asked for and which requests
@@ -296,5 +299,47 @@ func TestUnneededSearchEndsWithTheHook(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("the dispense search was not cancelled with its hook")
+	}
+}
+
+// A hook's body weight and height are each looked up once, whichever order asks first: with a
+// trastuzumab mg/kg draft before a rituximab mg/m2 draft, the rituximab dose is priced on the
+// patient's BSA (375 mg/m2 x 1.87 m2 = 701.56 mg from 180 cm and 70 kg), with or without
+// prefetch. Before, the first draft's weight-only lookup was kept for the whole hook, so the
+// BSA dose found "no usable height" and was priced at the group's default 700 mg.
+func TestWeightThenBSADraftsGetBoth(t *testing.T) {
+	body, err := loadtest.SizedRequest(demo.Requests(), demo.Request, 20, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, prefetch := range []bool{true, false} {
+		e := newEnv(t)
+		b := setJSON(t, body, "fhirServer", e.fhirURL)
+		if !prefetch {
+			b = setJSON(t, b, "prefetch", nil)
+		}
+		s, out, _ := e.post(serviceOf("order-sign"), b)
+		if s != http.StatusOK {
+			t.Fatalf("prefetch %v: status %d: %s", prefetch, s, out)
+		}
+		ritux, mgkg := 0, 0
+		for _, c := range decodeResponse(t, out).Cards {
+			if strings.Contains(c.Detail, "x 70 kg (body weight") {
+				mgkg++
+			}
+			if !strings.Contains(c.Summary, "rituximab") {
+				continue
+			}
+			ritux++
+			if !strings.Contains(c.Detail, "701.56 mg per dose (375 mg/m2 x BSA 1.87 m2 (Mosteller: 180 cm, 70 kg") {
+				t.Errorf("prefetch %v: the rituximab card is not priced on the BSA:\n%s", prefetch, c.Detail)
+			}
+			if strings.Contains(c.Detail, "no usable height") {
+				t.Errorf("prefetch %v: the rituximab card found no height", prefetch)
+			}
+		}
+		if ritux == 0 || mgkg == 0 {
+			t.Errorf("prefetch %v: %d rituximab cards, %d cards with a mg/kg dose: want both", prefetch, ritux, mgkg)
+		}
 	}
 }
