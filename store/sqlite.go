@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -35,6 +36,28 @@ type SQLite struct {
 	orderState                                   *sql.Stmt
 
 	lastSweep time.Time // jti sweep; touched only inside the writer's transactions
+
+	// insDecisions[n-1] inserts n decisions in one statement (insDecisions[0] is insDecision),
+	// prepared at open: the writer's one connection is held by a transaction whenever a hook
+	// writes, so nothing can be prepared then.
+	insDecisions [decisionsPerInsert]*sql.Stmt
+}
+
+// decisionsPerInsert bounds the rows of one multi-row decision insert (28 parameters each, far
+// below SQLite's 32,766). A hook with twenty draft orders wrote twenty statements, each a trip
+// through database/sql's argument conversion and SQLite's statement reset: one now.
+const decisionsPerInsert = 32
+
+// insertDecisions is the insert of n decisions in one statement.
+func insertDecisions(n int) string {
+	row := insertDecision[strings.LastIndex(insertDecision, "VALUES ")+len("VALUES "):]
+	var b strings.Builder
+	b.WriteString(insertDecision)
+	for range n - 1 {
+		b.WriteString(",")
+		b.WriteString(row)
+	}
+	return b.String()
 }
 
 // SQLiteOptions tunes OpenSQLiteOptions.
@@ -113,6 +136,15 @@ func OpenSQLiteOptions(path string, o SQLiteOptions) (*SQLite, error) {
 		}
 		*p.dst = st
 	}
+	s.insDecisions[0] = s.insDecision
+	for n := 2; n <= decisionsPerInsert; n++ {
+		st, err := db.Prepare(insertDecisions(n))
+		if err != nil {
+			s.closeDBs()
+			return nil, fmt.Errorf("store: prepare: %w", err)
+		}
+		s.insDecisions[n-1] = st
+	}
 	s.c = newCommitter(db)
 	return s, nil
 }
@@ -151,7 +183,7 @@ func (s *SQLite) Close() error {
 }
 
 func (s *SQLite) closeDBs() error {
-	for _, st := range []*sql.Stmt{s.insDecision, s.insFeedback, s.insDivergence, s.claimJTI, s.sweepJTI, s.orderState} {
+	for _, st := range append([]*sql.Stmt{s.insDecision, s.insFeedback, s.insDivergence, s.claimJTI, s.sweepJTI, s.orderState}, s.insDecisions[1:]...) {
 		if st != nil {
 			st.Close()
 		}
@@ -341,24 +373,32 @@ func (s *SQLite) RecordHook(ctx context.Context, jti *JTI, ds []Decision) error 
 				return ErrReplay
 			}
 		}
-		ins := tx.StmtContext(ctx, s.insDecision)
-		for i, d := range ds {
-			_, err := ins.ExecContext(ctx, d.CardUUID, d.HookInstance, d.ServiceID, d.Hook, d.Client,
-				d.OrderKey, d.Fingerprint, d.ContractID, d.Arrangement, d.GroupID, d.OrderedProductID, d.BestProductID,
-				suggs[i], d.PayerSaving, d.PatientSaving, d.OrgImpact, ts(d.At), d.UserID,
-				d.Tenant, d.Location, d.NoCardReason, d.Therapy, d.PricePeriod, d.CatalogVersion, d.AdministrationsPerYear,
-				d.OrderedRelationship, opts[i], string(d.ScoreRequest))
-			if err != nil {
+		args := make([]any, 0, decisionCount*min(len(ds), decisionsPerInsert))
+		for from := 0; from < len(ds); from += decisionsPerInsert {
+			chunk := ds[from:min(from+decisionsPerInsert, len(ds))]
+			args = args[:0]
+			for j, d := range chunk {
+				i := from + j
+				args = append(args, d.CardUUID, d.HookInstance, d.ServiceID, d.Hook, d.Client,
+					d.OrderKey, d.Fingerprint, d.ContractID, d.Arrangement, d.GroupID, d.OrderedProductID, d.BestProductID,
+					suggs[i], d.PayerSaving, d.PatientSaving, d.OrgImpact, ts(d.At), d.UserID,
+					d.Tenant, d.Location, d.NoCardReason, d.Therapy, d.PricePeriod, d.CatalogVersion, d.AdministrationsPerYear,
+					d.OrderedRelationship, opts[i], string(d.ScoreRequest))
+			}
+			if _, err := tx.StmtContext(ctx, s.insDecisions[len(chunk)-1]).ExecContext(ctx, args...); err != nil {
 				return fmt.Errorf("store: record decision: %w", err)
 			}
 		}
 		return nil
 	}
-	if len(ds) == 1 {
-		return s.c.doSingle(ctx, run)
+	if len(ds) <= decisionsPerInsert {
+		return s.c.doSingle(ctx, run) // one insert statement: atomic without a savepoint
 	}
 	return s.c.do(ctx, run)
 }
+
+// decisionCount is the number of columns insertDecision writes per decision.
+const decisionCount = 28
 
 // Decision returns the card with uuid, or ErrNotFound (also for a no-card decision).
 func (s *SQLite) Decision(ctx context.Context, cardUUID string) (Decision, error) {

@@ -271,6 +271,26 @@ func hookJTI(t *testing.T, s store.Store) {
 	if n := cards(); n != 4 {
 		t.Fatalf("cards after a hook without a claim: %d, want 4", n)
 	}
+	// 70 decisions (more than one multi-row insert holds), one of them twice: 69 cards, and a
+	// replay of the hook records none of its 70.
+	var many []store.Decision
+	for i := range 69 {
+		many = append(many, card(fmt.Sprintf("m%d", i), "a", fmt.Sprintf("km%d", i), "x"))
+	}
+	many = append(many, many[40])
+	must(t, s.RecordHook(ctx, jti("iss\x00h4", 8), many))
+	if n := cards(); n != 73 {
+		t.Fatalf("cards after a hook of 70 decisions (one repeated): %d, want 73", n)
+	}
+	for i := range many {
+		many[i].CardUUID += "-again"
+	}
+	if err := s.RecordHook(ctx, jti("iss\x00h4", 9), many); !errors.Is(err, store.ErrReplay) {
+		t.Fatalf("a replayed hook of 70 decisions: %v, want ErrReplay", err)
+	}
+	if n := cards(); n != 73 {
+		t.Fatalf("cards after the replayed hook of 70: %d, want still 73", n)
+	}
 }
 
 // hookJTIRace: 16 hooks carrying 4 distinct jtis, all at once: exactly one hook of each jti is
