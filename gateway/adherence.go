@@ -267,7 +267,7 @@ func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceD
 		if mr.ResourceType != "MedicationRequest" {
 			continue
 		}
-		cls, known := classesOf(vs, &mr.MedicationCodeableConcept)
+		cls, known := data.draftClasses(i, vs, &mr.MedicationCodeableConcept) // classified once, when the fetches were planned (fetchplan.go)
 		if len(cls) > 0 {
 			orders = append(orders, order{raw, mr.ID, cls})
 		}
@@ -565,9 +565,13 @@ func (g *Gateway) patientList(ctx context.Context, req *cdshooks.Request, oc *cd
 	if data.client == nil || oc.PatientID == "" {
 		return nil, false
 	}
-	q := strings.ReplaceAll(fetch, "{{context.patientId}}", oc.PatientID)
-	res, err = data.client.Search(ctx, q)
-	atomic.AddInt64(&data.fetches, 1)
+	if pres, perr, ok := data.plannedSearch(ctx, key); ok {
+		res, err = pres, perr // resolve started the search beside the other fetches (fetchplan.go)
+	} else {
+		q := strings.ReplaceAll(fetch, "{{context.patientId}}", oc.PatientID)
+		res, err = data.client.Search(ctx, q)
+		atomic.AddInt64(&data.fetches, 1)
+	}
 	if err != nil {
 		g.log.Warn(key+" not fetched", "hook", hookRef(req.HookInstance), "error", err.Error())
 		return nil, false

@@ -136,23 +136,29 @@ func TestInFlightCap(t *testing.T) {
 func TestOneDeadlinePerHook(t *testing.T) {
 	for _, c := range []struct {
 		name       string
-		slowMeds   bool
+		slowMed    bool
 		wantWeight bool
-	}{{"history hangs: weight cut by the shared deadline", true, false}, {"control: only the weight a little slow", false, true}} {
+	}{{"drafted Medication read late: weight cut by the shared deadline", true, false}, {"control: only the weight a little slow", false, true}} {
 		t.Run(c.name, func(t *testing.T) {
-			// The history is answered 1 s before the hook's deadline (measured from just before
-			// the hook is posted) and the body weight takes 1.5 s: with one deadline per hook the
-			// weight lookup that follows data resolution is cut whatever the machine's load (load
-			// only delays it further); with a fresh budget per phase (the issue 11 finding) it
-			// would arrive. The control delays only the weight, and it must be used: 1.5 s of
-			// slack there, 1 s for the history to be read (it flaked at 0.8 s under load 17).
+			// The draft references its Medication on the server, and which body measurement its
+			// dose needs is known only once that is read: the Medication is answered 1 s before
+			// the hook's deadline (measured from just before the hook is posted) and the body
+			// weight takes 1.5 s. With one deadline per hook the weight search that follows the
+			// read is cut whatever the machine's load (load only delays it further); with a fresh
+			// budget per phase (the issue 11 finding) it would arrive. The control delays only the
+			// weight, and it must be used: 1.5 s of slack there, 1 s for the Medication (it
+			// flaked at 0.8 s under load 17). Reads that need nothing else start at once beside
+			// the prefetch fetches (fetchplan.go), so the chain has to come from the data.
 			const budget = 3 * time.Second
 			e := newEnv(t, withBudget(budget))
+			if err := e.fhirSrv.Put(json.RawMessage(`{"resourceType":"Medication","id":"med-herceptin-150","code":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"1922509"}]}}`)); err != nil {
+				t.Fatal(err)
+			}
 			target, _ := url.Parse(e.fhirURL)
 			proxy := httputil.NewSingleHostReverseProxy(target)
 			// Set before the server's goroutines start (so read without a race), milliseconds
 			// before the hook is posted.
-			historyAt := time.Now().Add(budget - time.Second)
+			medAt := time.Now().Add(budget - time.Second)
 			wait := func(r *http.Request, d time.Duration) bool {
 				select {
 				case <-time.After(d):
@@ -163,8 +169,8 @@ func TestOneDeadlinePerHook(t *testing.T) {
 			}
 			slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				switch {
-				case c.slowMeds && strings.Contains(r.URL.Path, "MedicationRequest"):
-					if !wait(r, time.Until(historyAt)) {
+				case c.slowMed && strings.Contains(r.URL.Path, "/Medication/"):
+					if !wait(r, time.Until(medAt)) {
 						return
 					}
 				case strings.Contains(r.URL.Path, "Observation"):
@@ -182,6 +188,8 @@ func TestOneDeadlinePerHook(t *testing.T) {
 			dr := m["context"].(map[string]any)["draftOrders"].(map[string]any)["entry"].([]any)[0].(map[string]any)["resource"].(map[string]any)
 			dq := dr["dosageInstruction"].([]any)[0].(map[string]any)["doseAndRate"].([]any)[0].(map[string]any)["doseQuantity"].(map[string]any)
 			dq["value"], dq["unit"], dq["code"] = 6, "mg/kg", "mg/kg"
+			delete(dr, "medicationCodeableConcept")
+			dr["medicationReference"] = map[string]any{"reference": "Medication/med-herceptin-150"}
 			body, _ := json.Marshal(m)
 			s, out, _ := e.post(serviceOf("order-select"), body)
 			if s != 200 {

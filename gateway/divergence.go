@@ -321,35 +321,35 @@ func divergences(ds []store.Decision, sc *scoring.Scorer, contracts []scoring.Co
 
 // ComputePendingDivergence scores every scoring request of the store's decisions that has no
 // answers yet under each contract of reg and stores the answers, once per distinct request; it
-// reports how many decisions were pending (each now has answers, its own request's) and how
-// many requests could not be scored under their own contract any more (stored without answers,
+// reports how many requests it scored (every decision with one of them now has its answers) and
+// how many could not be scored under their own contract any more (stored without answers,
 // so they are not retried forever; the report leaves them out). The background job and `valuerx
 // divergence` (a store filled before this existed) both use it.
 func ComputePendingDivergence(ctx context.Context, st store.Store, sc *scoring.Scorer, reg *scoring.Registry, version string,
-	now func() time.Time) (decisions, failed int, err error) {
+	now func() time.Time) (requests, failed int, err error) {
 	return computePending(ctx, st, sc, reg, version, now, nil)
 }
 
 func computePending(ctx context.Context, st store.Store, sc *scoring.Scorer, reg *scoring.Registry, version string,
-	now func() time.Time, stored func([]store.Divergence)) (decisions, failed int, err error) {
+	now func() time.Time, stored func([]store.Divergence)) (requests, failed int, err error) {
 	contracts := reg.Contracts()
 	cursor := ""
 	for {
 		pend, next, err := st.PendingDivergence(ctx, cursor, divergenceBatch)
 		if err != nil {
-			return decisions, failed, fmt.Errorf("gateway: pending divergence: %w", err)
+			return requests, failed, fmt.Errorf("gateway: pending divergence: %w", err)
 		}
 		out, f := divergences(pend, sc, contracts, version, now)
 		failed += f
 		if err := st.RecordDivergence(ctx, out); err != nil {
-			return decisions, failed, fmt.Errorf("gateway: record divergence: %w", err)
+			return requests, failed, fmt.Errorf("gateway: record divergence: %w", err)
 		}
 		if stored != nil {
 			stored(out)
 		}
-		decisions += len(pend)
+		requests += len(out)
 		if next == "" {
-			return decisions, failed, nil
+			return requests, failed, nil
 		}
 		cursor = next
 	}
@@ -364,7 +364,8 @@ func (j *divergenceJob) close() {
 }
 
 // ComputeDivergence computes every divergence not computed yet, now: what the queue holds and
-// whatever the store has pending; it reports how many decisions it stored. For tests, and the
+// whatever the store has pending; it reports how many queued decisions and pending requests it
+// handled. For tests, and the
 // same work `valuerx divergence` does for a store filled before this existed.
 func (g *Gateway) ComputeDivergence(ctx context.Context) (int, error) {
 	j := g.div

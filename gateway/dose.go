@@ -3,8 +3,8 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"net/url"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -103,64 +103,83 @@ func basisOr(b, def string) string {
 	return b
 }
 
-// vitals fetches the latest body weight and height Observations a weight- or BSA-based dose
-// needs, each one search (first page, newest first) under the hook's deadline.
+// vitals returns the latest body weight and height Observations a weight- or BSA-based dose
+// needs (only those asked for), each looked up once per hook: the search resolve started beside
+// the other fetches when the hook's plan foresaw it (fetchplan.go), else one search now (first
+// page, newest first) under the hook's deadline.
 func (lk *orderLookups) vitals(ctx context.Context, patientID string, needWeight, needHeight bool) clinical.Patient {
 	var p clinical.Patient
-	if lk.vitalsDone {
-		return lk.vitalsVal
-	}
-	lk.vitalsDone = true
-	d := lk.data
-	if d.client == nil || patientID == "" {
-		return p
-	}
-	latest := func(code string, conv func(float64, string) (float64, bool)) (float64, time.Time) {
-		if ctx.Err() != nil {
-			return 0, time.Time{}
-		}
-		q := "Observation?patient=" + url.QueryEscape("Patient/"+patientID) + "&code=" + url.QueryEscape("http://loinc.org|"+code) + "&_sort=-date&_count=1"
-		atomic.AddInt64(&d.fetches, 1)
-		one := *d.client
-		one.MaxPages = 1
-		res, err := one.Search(ctx, q)
-		if err != nil {
-			return 0, time.Time{}
-		}
-		type obs struct {
-			Status            string `json:"status"`
-			EffectiveDateTime string `json:"effectiveDateTime"`
-			ValueQuantity     *struct {
-				Value *float64 `json:"value"`
-				Unit  string   `json:"unit"`
-				Code  string   `json:"code"`
-			} `json:"valueQuantity"`
-		}
-		var all []obs
-		for _, raw := range res {
-			var o obs
-			if json.Unmarshal(raw, &o) == nil && o.ValueQuantity != nil && o.ValueQuantity.Value != nil &&
-				o.Status != "entered-in-error" && o.Status != "cancelled" {
-				all = append(all, o)
-			}
-		}
-		sort.SliceStable(all, func(i, j int) bool { return all[i].EffectiveDateTime > all[j].EffectiveDateTime })
-		for _, o := range all {
-			if v, ok := conv(*o.ValueQuantity.Value, strings.TrimSpace(firstNonEmpty(o.ValueQuantity.Code, o.ValueQuantity.Unit))); ok {
-				t, _ := parseFHIRDate(o.EffectiveDateTime)
-				return v, t
-			}
-		}
-		return 0, time.Time{}
-	}
 	if needWeight {
-		p.WeightKg, p.WeightDate = latest(fhir.LOINCBodyWeight, clinical.KgOf)
+		p.WeightKg, p.WeightDate = lk.latest(ctx, &lk.weight, patientID, keyBodyWeight, fhir.LOINCBodyWeight, clinical.KgOf)
 	}
 	if needHeight {
-		p.HeightCm, p.HeightDate = latest(loincBodyHeight, clinical.CmOf)
+		p.HeightCm, p.HeightDate = lk.latest(ctx, &lk.height, patientID, keyBodyHeight, loincBodyHeight, clinical.CmOf)
 	}
-	lk.vitalsVal = p
 	return p
+}
+
+// latest looks up m (the Observation of LOINC code, planned as key) once: the newest usable
+// value in a unit conv reads.
+func (lk *orderLookups) latest(ctx context.Context, m *measurement, patientID, key, code string, conv func(float64, string) (float64, bool)) (float64, time.Time) {
+	if m.done {
+		return m.value, m.date
+	}
+	d := lk.data
+	if d.client == nil || patientID == "" {
+		return 0, time.Time{}
+	}
+	res, err := d.searchObservation(ctx, key, patientID, code)
+	if err == errNotSearched {
+		return 0, time.Time{} // the budget is spent: not looked up (a later order may not try either)
+	}
+	m.done = true
+	if err != nil {
+		return 0, time.Time{}
+	}
+	type obs struct {
+		Status            string `json:"status"`
+		EffectiveDateTime string `json:"effectiveDateTime"`
+		ValueQuantity     *struct {
+			Value *float64 `json:"value"`
+			Unit  string   `json:"unit"`
+			Code  string   `json:"code"`
+		} `json:"valueQuantity"`
+	}
+	var all []obs
+	for _, raw := range res {
+		var o obs
+		if json.Unmarshal(raw, &o) == nil && o.ValueQuantity != nil && o.ValueQuantity.Value != nil &&
+			o.Status != "entered-in-error" && o.Status != "cancelled" {
+			all = append(all, o)
+		}
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].EffectiveDateTime > all[j].EffectiveDateTime })
+	for _, o := range all {
+		if v, ok := conv(*o.ValueQuantity.Value, strings.TrimSpace(firstNonEmpty(o.ValueQuantity.Code, o.ValueQuantity.Unit))); ok {
+			t, _ := parseFHIRDate(o.EffectiveDateTime)
+			m.value, m.date = v, t
+			return v, t
+		}
+	}
+	return 0, time.Time{}
+}
+
+// errNotSearched: the hook's deadline passed before an unplanned search could start.
+var errNotSearched = errors.New("not searched: the hook's budget is spent")
+
+// searchObservation is the body measurement search of key: resolve's answer when it made it, else
+// one search now.
+func (d *hookData) searchObservation(ctx context.Context, key, patientID, code string) ([]json.RawMessage, error) {
+	if res, err, ok := d.plannedSearch(ctx, key); ok {
+		return res, err
+	}
+	if ctx.Err() != nil {
+		return nil, errNotSearched
+	}
+	atomic.AddInt64(&d.fetches, 1)
+	one := *d.client
+	one.MaxPages = 1
+	return one.Search(ctx, vitalsQuery(patientID, code))
 }
 
 // unitDosed reports a product billed per units of activity (epoetin alfa: "1000 UNITS"), whose

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -148,12 +149,9 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 	if err != nil {
 		return nil, nil, errorf(KindUnprocessable, "decode", "context.draftOrders is not a FHIR Bundle", err)
 	}
-	data, err := g.resolver.resolve(ctx, req, oc)
-	if err != nil {
-		return nil, nil, err
-	}
-	data.draftBundle = draft
 	now := g.cfg.Now()
+	// One catalog for the whole hook, even if a reload swaps it meanwhile.
+	eng := g.current()
 
 	focus := map[string]bool{}
 	if svc.focusSelections {
@@ -172,12 +170,17 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 			draftIDs[mr.ID] = true
 		}
 	}
+	// What the drafts will read besides the prefetch keys, so resolve starts it beside them.
+	plan := g.planFetches(eng, svc, req, oc, draft, decoded, focus, now) // fetchplan.go
+	data, err := g.resolver.resolve(ctx, req, oc, plan)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer data.close() // ends the plan's background reads the hook did not use
 
 	resp := &cdshooks.Response{Cards: []cdshooks.Card{}}
 	pre := make([][]byte, 0, len(draft))    // per card: its encoding from the card template, or nil
 	rec := g.newRecorder(ctx, svc, req, oc) // decisions.go
-	// One catalog for the whole hook, even if a reload swaps it meanwhile.
-	eng := g.current()
 	pol := eng.scorer.Policy()
 	site := ""
 	for _, c := range siteCandidates(req, oc) {
@@ -222,9 +225,11 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 		if svc.focusSelections && !focus[mr.ResourceType+"/"+mr.ID] {
 			continue
 		}
-		item, ok := recogniseDecoded(eng.cat, raw, mr, func(ref string) (json.RawMessage, bool) {
-			return data.medication(ctx, ref)
-		}, now)
+		item, ok := plan.item(ctx, i, func() (orderedItem, bool) { // recognised while resolve fetched, if it could
+			return recogniseDecoded(eng.cat, raw, mr, func(ref string) (json.RawMessage, bool) {
+				return data.medication(ctx, ref)
+			}, now)
+		})
 		if !ok {
 			continue
 		}
@@ -357,7 +362,7 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 	// One line per hook for the integrator chasing "no card": the hook by its hash (never the
 	// hookInstance itself, which a client may fill with anything) and the number of cards.
 	g.log.Info("hook answered", "service", svc.ID, "hook", hookRef(req.HookInstance), "cards", len(resp.Cards))
-	g.metrics.fhirRoundTrips.Observe(float64(data.fetches))
+	g.metrics.fhirRoundTrips.Observe(float64(atomic.LoadInt64(&data.fetches))) // the plan's background reads may still count
 	return resp, pre, nil
 }
 

@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"valuerx/cdshooks"
-	"valuerx/clinical"
 	"valuerx/fhir"
 	"valuerx/scoring"
 )
@@ -133,8 +131,14 @@ type orderLookups struct {
 	data           *hookData
 	conditions     []conditionDoc
 	conditionsDone bool
-	vitalsVal      clinical.Patient
-	vitalsDone     bool
+	weight, height measurement // the latest body weight and height, looked up once per hook
+}
+
+// measurement is one body measurement a dose reads, once looked up.
+type measurement struct {
+	value float64
+	date  time.Time
+	done  bool
 }
 
 // condition resolves a reasonReference to a Condition.
@@ -167,8 +171,7 @@ func (lk *orderLookups) condition(ctx context.Context, ref string, contained []j
 	if d.client == nil || ctx.Err() != nil {
 		return nil, false
 	}
-	atomic.AddInt64(&d.fetches, 1)
-	raw, err := d.client.Read(ctx, "Condition", id)
+	raw, err := d.read(ctx, "Condition", id) // once per hook; resolve may have read it already (fetchplan.go)
 	if err != nil {
 		return nil, false
 	}

@@ -43,13 +43,73 @@ type hookData struct {
 	missing         []string // prefetch keys that could not be obtained
 	client          *fhir.Client
 	draftBundle     []json.RawMessage
-	maxEntries      int // Config.MaxEntriesPerKey
+	maxEntries      int        // Config.MaxEntriesPerKey
+	plan            *fetchPlan // what advise planned from the drafts (fetchplan.go); nil for direct callers
+
+	// mu guards what resolve's concurrent fetches write into the fields above while it runs, and
+	// planned and reads, which the plan's background reads fill while the hook goes on.
+	mu      sync.Mutex
+	pages   []pendingPage       // prefetch searchsets whose next page resolve follows
+	planned map[string]*pending // the fetchPlan's searches (dispenses, allergies, body weight and height), by key
+	reads   map[string]*pending // Medication and Condition reads, by "Type/id": one round trip per resource per hook
+	bg      sync.WaitGroup      // the plan's reads, which run on past resolve until the hook needs them
+	bgCtx   context.Context     // theirs: the hook's one deadline
+	stop    context.CancelFunc  // cancels bgCtx; close calls it
 
 	// medsIndexed is meds classified once per hook (internal/medindex): the mid-course rule and
 	// the adherence cards read the same list, and with hundreds of entries decoding it once per
 	// reader was a fifth of a hook's CPU. Use medEntries.
 	medsOnce    sync.Once
 	medsIndexed []medindex.Entry
+}
+
+// pending is one read or search of a hook, answered once: callers wait for it (or for their
+// deadline) instead of asking the server again. err is a *fhir.Error, built PHI-free by the FHIR
+// client, or a context error.
+type pending struct {
+	done chan struct{}
+	raw  json.RawMessage   // a read's resource
+	res  []json.RawMessage // a search's resources
+	err  error
+}
+
+func newPending() *pending { return &pending{done: make(chan struct{})} }
+
+// wait returns once p is answered or ctx ends (then with ctx's error).
+func (p *pending) wait(ctx context.Context) error {
+	select {
+	case <-p.done:
+		return p.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// background returns the context of the hook's background reads (the hook's deadline, from
+// parent), creating it on first use.
+func (d *hookData) background(parent context.Context, budget time.Duration) context.Context {
+	if d.bgCtx == nil {
+		d.bgCtx, d.stop = context.WithTimeout(parent, budget)
+	}
+	return d.bgCtx
+}
+
+// close ends the hook's background reads (a search the plan started that the hook did not need:
+// a palliative patient's dispenses) and waits for them, so none outlives its hook. Advise calls it
+// when the hook is answered.
+func (d *hookData) close() {
+	if d == nil || d.stop == nil {
+		return
+	}
+	d.stop()
+	d.bg.Wait()
+}
+
+// pendingPage is a paginated prefetch value whose next page resolve fetches beside the other
+// fetches, instead of before them.
+type pendingPage struct {
+	key, next string
+	first     []json.RawMessage
 }
 
 // medEntries returns meds classified, one entry per element, computed on first use.
@@ -157,7 +217,12 @@ func (r *resolver) cacheCoverage(key string, e coverageEntry) {
 	}
 }
 
-func (r *resolver) close() { r.covCache.Purge() }
+func (r *resolver) close() {
+	r.covCache.Purge()
+	if a := r.cfg.fhirAccess; a != nil {
+		a.closeIdle()
+	}
+}
 
 // breakerKey is a breaker's key: the verified client and the server it named. Breakers are per
 // client so that one client's hooks can neither open another's breaker (by naming its server and
@@ -222,14 +287,24 @@ func tokenTag(tok string) string {
 // resolvedKeys are the prefetch keys resolve gathers, from prefetch or the FHIR server.
 var resolvedKeys = []string{keyPatient, keyCoverage, keyMedications, keyConditions, keyAdministrations}
 
-// resolve gathers patient, coverage and medication history for a hook. It returns a
-// KindPrecondition error only when the required coverage was neither prefetched nor obtainable.
-func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdshooks.OrderContext) (*hookData, error) {
+// resolve gathers patient, coverage and medication history for a hook, and whatever plan says
+// the hook's orders will read besides (nil: nothing). Every read whose inputs are known starts at
+// once and runs beside the others (a paginated prefetch's next page, each missing prefetch key,
+// the plan's searches, the Medications its drafts and its history reference, the Conditions its
+// drafts give as reasons), so a hook costs one FHIR round trip of wall time, two where a read
+// needs another's answer (a drafted Medication before the body weight its dose needs). It
+// returns a KindPrecondition error only when the required coverage was neither prefetched nor
+// obtainable.
+func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdshooks.OrderContext, plan *fetchPlan) (*hookData, error) {
 	// Advise already holds the hook's one deadline; a derived timeout can only shorten it, and
 	// bounds direct callers (benchmarks).
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.HookBudget)
 	defer cancel()
-	d := &hookData{maxEntries: r.cfg.MaxEntriesPerKey}
+	d := &hookData{maxEntries: r.cfg.MaxEntriesPerKey, plan: plan}
+	if plan != nil {
+		d.draftBundle = plan.draft
+	}
 	client := clientOf(ctx)
 	token := ""
 	if req.FHIRAuthorization != nil {
@@ -291,28 +366,57 @@ func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdsho
 		}
 	}
 
-	if len(need) > 0 && d.client != nil && r.allow(client, req.FHIRServer) {
+	if d.client != nil {
 		var wg sync.WaitGroup
-		var mu sync.Mutex
-		for _, key := range need {
-			query, err := cdshooks.ExpandTemplate(fetchTemplates[key], oc)
-			if err != nil {
-				continue
-			}
-			wg.Add(1)
-			go func(key, query string) {
-				defer wg.Done()
-				got, err := r.fetch(ctx, d, client, req.FHIRServer, key, query)
-				r.record(client, req.FHIRServer, err)
-				if err != nil {
-					r.metrics.fhirErrors.WithLabelValues(key).Inc()
-					r.cfg.Logger.Warn("FHIR fetch failed", "key", key, "hook", hookRef(req.HookInstance), "reason", fhirReason(err))
-					return
+		// With every prefetch key present and no planned search, the plan has nothing to run
+		// beside, and the hook's lookups read what they need in turn, as before (a full prefetch
+		// hook costs no goroutine); a prefetched history that references Medications still gets
+		// them read together.
+		fetching := (len(need) > 0 || len(plan.lists()) > 0 || referencesMedications(d.meds) || referencesMedications(d.admins)) &&
+			r.allow(client, req.FHIRServer)
+		// The plan's reads and the history's Medications run in the background, past resolve,
+		// until the hook's loop needs them: resolve waits only for the prefetch keys, as it always
+		// has, so a slow body weight search delays only the order that reads it.
+		var hist *historyReads
+		if fetching {
+			hist = newHistoryReads(d.background(parent, r.cfg.HookBudget), plan, d)
+		}
+		// The references of a prefetched history's first pages are known now (read before the
+		// page goroutines below change the lists).
+		hist.scan(d.meds)
+		hist.scan(d.admins)
+		// Next pages of prefetched searchsets: followed as before whatever the breaker says (the
+		// client's prefetch named them), but beside the other fetches.
+		for _, p := range d.pages {
+			wg.Go(func() {
+				if more := d.followPage(ctx, p); p.key == keyMedications || p.key == keyAdministrations {
+					hist.scan(more)
 				}
-				mu.Lock()
-				defer mu.Unlock()
-				d.takeFetched(key, got) //nolint:errcheck // errors leave the key missing
-			}(key, query)
+			})
+		}
+		if fetching {
+			r.runPlan(d.bgCtx, d, plan, client, req.FHIRServer, oc.PatientID)
+			for _, key := range need {
+				query, err := cdshooks.ExpandTemplate(fetchTemplates[key], oc)
+				if err != nil {
+					continue
+				}
+				wg.Go(func() {
+					got, err := r.fetch(ctx, d, client, req.FHIRServer, key, query)
+					r.record(client, req.FHIRServer, err)
+					if err != nil {
+						r.metrics.fhirErrors.WithLabelValues(key).Inc()
+						r.cfg.Logger.Warn("FHIR fetch failed", "key", key, "hook", hookRef(req.HookInstance), "reason", fhirReason(err))
+						return
+					}
+					d.mu.Lock()
+					d.takeFetched(key, got) //nolint:errcheck // errors leave the key missing
+					d.mu.Unlock()
+					if key == keyMedications || key == keyAdministrations {
+						hist.scan(got.resources) // its Medications are read as soon as it arrives
+					}
+				})
+			}
 		}
 		wg.Wait()
 	}
@@ -322,6 +426,7 @@ func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdsho
 		}
 	}
 	if !d.coverageKnown {
+		d.close() // no hook follows to use the background reads
 		return d, errorf(KindPrecondition, "resolve", "required prefetch 'coverage' is missing and could not be obtained from the FHIR server", nil)
 	}
 	if req.FHIRServer != "" && d.coverageFetched && !slices.Contains(d.truncated, keyCoverage) {
@@ -351,8 +456,8 @@ type fetched struct {
 	search    bool
 }
 
-// fetch runs one templated query, collapsing identical concurrent fetches into one.
-// Identical concurrent fetches by the same client with the same token share one round trip.
+// fetch runs one templated query. Identical concurrent fetches by the same client with the same
+// token share one round trip.
 func (r *resolver) fetch(ctx context.Context, d *hookData, client, server, key, query string) (fetched, error) {
 	tok := ""
 	if d.client != nil {
@@ -429,6 +534,24 @@ type prefetchList struct {
 	err  error
 }
 
+// followPage fetches the rest of a paginated prefetch searchset (the pages Search follows from
+// its next link), stores the first page with them and returns the rest. On failure the first
+// page stands alone.
+func (d *hookData) followPage(ctx context.Context, p pendingPage) []json.RawMessage {
+	if ctx.Err() != nil {
+		return nil
+	}
+	more, err := d.client.Search(ctx, p.next)
+	atomic.AddInt64(&d.fetches, 1)
+	if err != nil {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.setList(p.key, append(p.first[:len(p.first):len(p.first)], more...))
+	return more
+}
+
 // takeList is take with the value's split (list; nil: split here).
 func (d *hookData) takeList(ctx context.Context, key string, raw json.RawMessage, list *prefetchList) error {
 	switch key {
@@ -456,11 +579,8 @@ func (d *hookData) takeList(ctx context.Context, key string, raw json.RawMessage
 				res = []json.RawMessage{raw}
 			}
 			all = res
-			if next != "" && d.client != nil && (d.maxEntries <= 0 || len(all) < d.maxEntries) && ctx.Err() == nil {
-				if more, err := d.client.Search(ctx, next); err == nil {
-					atomic.AddInt64(&d.fetches, 1)
-					all = append(all, more...)
-				}
+			if next != "" && d.client != nil && (d.maxEntries <= 0 || len(all) < d.maxEntries) {
+				d.pages = append(d.pages, pendingPage{key: key, next: next, first: all}) // resolve follows it beside the other fetches
 			}
 		}
 		d.setList(key, all)
@@ -484,7 +604,8 @@ func (d *hookData) known(key string) bool {
 	return false
 }
 
-// medication finds a Medication by reference: in the draft orders bundle, else on the server.
+// medication finds a Medication by reference: in the draft orders bundle, else on the server
+// (read once per hook, whoever asks first: a draft, the history, or resolve's plan).
 func (d *hookData) medication(ctx context.Context, ref string) (json.RawMessage, bool) {
 	typ, id := fhir.SplitReference(ref)
 	if typ != "Medication" || id == "" {
@@ -499,12 +620,35 @@ func (d *hookData) medication(ctx context.Context, ref string) (json.RawMessage,
 	if d.client == nil {
 		return nil, false
 	}
-	atomic.AddInt64(&d.fetches, 1)
-	raw, err := d.client.Read(ctx, "Medication", id)
+	raw, err := d.read(ctx, "Medication", id)
 	if err != nil {
 		return nil, false
 	}
 	return raw, true
+}
+
+// read reads typ/id from the hook's FHIR server once per hook: a second caller, concurrent or
+// later, gets the first one's answer (an error too: one deadline per hook, no retries).
+func (d *hookData) read(ctx context.Context, typ, id string) (json.RawMessage, error) {
+	key := typ + "/" + id
+	d.mu.Lock()
+	if p, ok := d.reads[key]; ok {
+		d.mu.Unlock()
+		if err := p.wait(ctx); err != nil {
+			return nil, err
+		}
+		return p.raw, nil
+	}
+	p := newPending()
+	if d.reads == nil {
+		d.reads = map[string]*pending{}
+	}
+	d.reads[key] = p
+	d.mu.Unlock()
+	atomic.AddInt64(&d.fetches, 1)
+	p.raw, p.err = d.client.Read(ctx, typ, id)
+	close(p.done)
+	return p.raw, p.err
 }
 
 // fhirReason is a log-safe description of a FHIR error: status and kind, never a body.

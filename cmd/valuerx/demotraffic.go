@@ -111,7 +111,7 @@ func runDemoTraffic(ctx context.Context, args []string, stdout, stderr io.Writer
 			fmt.Fprintln(stderr, "valuerx demo-traffic: divergence:", err)
 			return 1
 		}
-		fmt.Fprintf(stdout, "divergence computed for %d decisions (%d not scored under their own contract)\n", n, failed)
+		fmt.Fprintf(stdout, "divergence computed for %d distinct scoring requests (%d not scored under their own contract)\n", n, failed)
 	}
 	t0 := time.Now()
 	if err := st.RefreshRollups(ctx); err != nil {

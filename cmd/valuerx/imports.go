@@ -112,7 +112,7 @@ func runDivergence(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return 1
 	}
 	n, failed, err := gateway.ComputePendingDivergence(ctx, st, set.scorer, set.reg, set.version, func() time.Time { return time.Now().UTC() })
-	fmt.Fprintf(stdout, "divergence computed for %d decisions (%d no longer scored under their own contract)\n", n, failed)
+	fmt.Fprintf(stdout, "divergence computed for %d scoring requests (%d no longer scored under their own contract); every decision with one has its answers\n", n, failed)
 	if err != nil {
 		fmt.Fprintln(stderr, "valuerx divergence:", err)
 		return 1

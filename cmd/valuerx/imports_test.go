@@ -103,8 +103,9 @@ func TestAdministrationsPollConfig(t *testing.T) {
 	}
 }
 
-// valuerx divergence scores a stored decision under every contract of the registry: a Herceptin
-// order (420 mg, 17 doses, February 2026, ACO) gets five answers; a second run finds nothing new.
+// valuerx divergence scores a stored decision's request under every contract of the registry: a
+// Herceptin order (420 mg, 17 doses, February 2026, ACO) gets five answers; a second run finds
+// nothing new.
 func TestDivergenceCommand(t *testing.T) {
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "valuerx.db")
@@ -125,11 +126,11 @@ func TestDivergenceCommand(t *testing.T) {
 	}
 	st.Close()
 	var out, errb bytes.Buffer
-	if code := run(context.Background(), []string{"divergence", "-config", cfgPath}, &out, &errb); code != 0 || !strings.Contains(out.String(), "computed for 1 decisions") {
+	if code := run(context.Background(), []string{"divergence", "-config", cfgPath}, &out, &errb); code != 0 || !strings.Contains(out.String(), "computed for 1 scoring requests") {
 		t.Fatalf("divergence: %d %q %q", code, out.String(), errb.String())
 	}
 	out.Reset()
-	if code := run(context.Background(), []string{"divergence", "-config", cfgPath}, &out, &errb); code != 0 || !strings.Contains(out.String(), "computed for 0 decisions") {
+	if code := run(context.Background(), []string{"divergence", "-config", cfgPath}, &out, &errb); code != 0 || !strings.Contains(out.String(), "computed for 0 scoring requests") {
 		t.Fatalf("second run: %d %q", code, out.String())
 	}
 	st, err = store.OpenSQLite(dbPath)
