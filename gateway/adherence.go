@@ -640,10 +640,10 @@ func patientFacts(vs *measures.ValueSet, data *hookData, dispenses []json.RawMes
 	return p, unknown
 }
 
-// unclassifiedMeds names the patient's active (or on-hold) MedicationRequests that the value set
-// cannot classify: any of them may be a statin (a brand or NDC the value set does not list).
-func unclassifiedMeds(vs *measures.ValueSet, meds []medindex.Entry) []string {
-	var out []string
+// activeMedConcepts returns the medication of each of the patient's active (or on-hold)
+// MedicationRequests, in order: what unclassifiedMeds and activeStatin read.
+func activeMedConcepts(meds []medindex.Entry) []medConcept {
+	var out []medConcept
 	for _, e := range meds {
 		if !maybeMedRequest(e, "active", "on-hold") {
 			continue
@@ -656,8 +656,18 @@ func unclassifiedMeds(vs *measures.ValueSet, meds []medindex.Entry) []string {
 		if json.Unmarshal(e.Raw, &mr) != nil || mr.ResourceType != "MedicationRequest" || (mr.Status != "active" && mr.Status != "on-hold") {
 			continue
 		}
-		if _, known := classesOf(vs, &mr.MedicationCodeableConcept); !known {
-			out = append(out, mr.MedicationCodeableConcept.name())
+		out = append(out, mr.MedicationCodeableConcept)
+	}
+	return out
+}
+
+// unclassifiedMeds names the patient's active (or on-hold) MedicationRequests that the value set
+// cannot classify: any of them may be a statin (a brand or NDC the value set does not list).
+func unclassifiedMeds(vs *measures.ValueSet, meds []medindex.Entry) []string {
+	var out []string
+	for _, c := range activeMedConcepts(meds) {
+		if _, known := classesOf(vs, &c); !known {
+			out = append(out, c.name())
 		}
 	}
 	return out
@@ -678,22 +688,10 @@ func maybeMedRequest(e medindex.Entry, statuses ...string) bool {
 // none.
 func activeStatin(meds []medindex.Entry) string {
 	vs := measures.DefaultValueSet()
-	for _, e := range meds {
-		if !maybeMedRequest(e, "active", "on-hold") {
+	for _, c := range activeMedConcepts(meds) {
+		if cls, _ := classesOf(vs, &c); !containsClass(cls, measures.ClassStatin) {
 			continue
 		}
-		var mr struct {
-			ResourceType              string     `json:"resourceType"`
-			Status                    string     `json:"status"`
-			MedicationCodeableConcept medConcept `json:"medicationCodeableConcept"`
-		}
-		if json.Unmarshal(e.Raw, &mr) != nil || mr.ResourceType != "MedicationRequest" || (mr.Status != "active" && mr.Status != "on-hold") {
-			continue
-		}
-		if cls, _ := classesOf(vs, &mr.MedicationCodeableConcept); !containsClass(cls, measures.ClassStatin) {
-			continue
-		}
-		c := mr.MedicationCodeableConcept
 		switch {
 		case c.Text != "":
 			return clipText(c.Text, 60)
