@@ -305,7 +305,7 @@ func draftOrdersWalk(raw json.RawMessage, f *fieldReader) (refs map[string]bool,
 	// type sends the caller to the detailed path, as a failed decode did. Each object is walked
 	// once for all the members read.
 	top := f.fields(raw, bundleMembers)
-	if rt, ok := cdsOptString(top[0], top[0] != nil); !ok || rt != "Bundle" {
+	if rt, ok := cdsOptStringView(top[0], top[0] != nil); !ok || rt != "Bundle" {
 		return nil, nil, false
 	}
 	e := top[1]
@@ -336,8 +336,8 @@ func draftOrdersWalk(raw json.RawMessage, f *fieldReader) (refs map[string]bool,
 			return false
 		}
 		m = f.fields(res, idMembers)
-		typ, ok1 := cdsOptString(m[0], m[0] != nil)
-		id, ok2 := cdsOptString(m[1], m[1] != nil)
+		typ, ok1 := cdsOptStringView(m[0], m[0] != nil) // views: the concatenation below copies
+		id, ok2 := cdsOptStringView(m[1], m[1] != nil)
 		if !ok1 || !ok2 || typ == "" {
 			return false
 		}
@@ -402,6 +402,15 @@ func cdsOptString(raw []byte, found bool) (string, bool) {
 		return "", true
 	}
 	return rawjson.String(raw)
+}
+
+// cdsOptStringView is cdsOptString for a value only compared or copied by the caller: a plain
+// ASCII string shares raw's memory (rawjson.StringView).
+func cdsOptStringView(raw []byte, found bool) (string, bool) {
+	if !found || rawjson.IsNull(raw) {
+		return "", true
+	}
+	return rawjson.StringView(raw)
 }
 
 // cdsSelectionFound matches a selection against the draft orders by

@@ -78,11 +78,21 @@ func optString(v []byte) (string, bool) {
 	return rawjson.String(v)
 }
 
+// optStringView is optString for a value only compared or checked, never kept: a plain ASCII
+// string shares v's memory (rawjson.StringView) instead of being copied. A Bundle of hundreds of
+// entries checks a few strings per entry.
+func optStringView(v []byte) (string, bool) {
+	if v == nil || rawjson.IsNull(v) {
+		return "", true
+	}
+	return rawjson.StringView(v)
+}
+
 // stringsOnly reports whether every member named in an object just read with fields is a
 // string or null.
 func (w *bundleWalk) stringsOnly(n int) bool {
 	for _, v := range w.vals[:n] {
-		if _, ok := optString(v); !ok {
+		if _, ok := optStringView(v); !ok {
 			return false
 		}
 	}
@@ -96,11 +106,11 @@ func bundleFast(raw []byte) (out []json.RawMessage, next string, scan BundleScan
 	if rawjson.Kind(raw) != '{' || !w.fields(raw, bundleNames) {
 		return nil, "", scan, false
 	}
-	rt, ok := optString(w.vals[0])
+	rt, ok := optStringView(w.vals[0])
 	if !ok || rt != "Bundle" {
 		return nil, "", scan, false
 	}
-	if _, ok := optString(w.vals[1]); !ok {
+	if _, ok := optStringView(w.vals[1]); !ok {
 		return nil, "", scan, false
 	}
 	// scan.Entries becomes -1 when the Bundle is regular for BundleResources but not for a
@@ -119,9 +129,9 @@ func bundleFast(raw []byte) (out []json.RawMessage, next string, scan BundleScan
 			if rawjson.Kind(l) != '{' || !w.fields(l, linkNames) || !w.stringsOnly(2) {
 				return false
 			}
-			rel, _ := optString(w.vals[0])
+			rel, _ := optStringView(w.vals[0])
 			if rel == "next" && !found {
-				next, _ = optString(w.vals[1])
+				next, _ = optString(w.vals[1]) // kept: a copy
 				found = true
 			}
 			return true
@@ -147,7 +157,7 @@ func bundleFast(raw []byte) (out []json.RawMessage, next string, scan BundleScan
 		if rawjson.Kind(e) != '{' || !w.fields(e, entryNames) {
 			return false
 		}
-		if _, ok := optString(w.vals[0]); !ok {
+		if _, ok := optStringView(w.vals[0]); !ok {
 			return false
 		}
 		res, search, request := w.vals[1], w.vals[2], w.vals[3]
@@ -156,7 +166,7 @@ func bundleFast(raw []byte) (out []json.RawMessage, next string, scan BundleScan
 			if rawjson.Kind(search) != '{' || !w.fields(search, searchNames) || !w.stringsOnly(1) {
 				return false
 			}
-			mode, _ = optString(w.vals[0])
+			mode, _ = optStringView(w.vals[0]) // compared below, not kept
 		}
 		if request != nil && !rawjson.IsNull(request) {
 			if rawjson.Kind(request) != '{' || !w.fields(request, reqNames) || !w.stringsOnly(2) {

@@ -407,8 +407,10 @@ const (
 	// 400 before the dose engine (every dosage instruction), the problem-list, administration and
 	// dispense prefetch keys; measured 451 before the comparison link (issue 14: per response an
 	// HMAC-SHA256 tag, the base64 reference, the URL, the detail with the URL in it: about 10);
-	// 421 at 22:50 UTC 1 December 2026.
-	adviseWarmAllocBudget = 460
+	// 421 at 22:50 UTC 1 December 2026; 328 on 2 December, once a key compared case-insensitively
+	// and the strings a Bundle walk only checks were no longer copied (rawjson.StringView), with
+	// the body weight and height prefetched.
+	adviseWarmAllocBudget = 360
 	// 1284 before the valuerx-economics extension; the extension costs ~100 allocations to build
 	// and ~500 more in Card.Validate's encode-parse-check of its ~250 values. A card is built
 	// once per card-cache key, so the warm hook (adviseWarmAllocBudget) does not pay it.
@@ -479,8 +481,10 @@ func TestWriteJSONResponseBytes(t *testing.T) {
 // 2): measured 436, 917 and 5,426 on 1 December 2026 once the prefetch Bundles were split and
 // classified in one walk, 421, 851 and 4,910 at 22:50 UTC. About 10 allocations per history
 // entry remain (medindex's entries and the therapy list); a change that decodes entries again,
-// or per draft, multiplies them.
-var sizedAllocBudget = map[int]float64{1: 460, 50: 920, 500: 5300}
+// or per draft, multiplies them. On 2 December (02:55 UTC) 328, 317 and 326: the ten per entry
+// were copies of member names that the walks compare case-insensitively (rawjson.keyMatches),
+// which now compare in place. The count no longer grows with the history.
+var sizedAllocBudget = map[int]float64{1: 360, 50: 360, 500: 360}
 
 // Allocation budgets of a warm hook with 20 draft orders (one history entry, then 500), measured
 // at 22:55 UTC 1 December 2026 once the adherence cards read advise's decode of the drafts
@@ -488,8 +492,10 @@ var sizedAllocBudget = map[int]float64{1: 460, 50: 920, 500: 5300}
 // 7,845 (17,348 with 500 entries before the latter). At 23:05 UTC the 20-draft hooks also look
 // up the height their rituximab mg/m2 draft needs (it was never looked up after the trastuzumab
 // mg/kg draft's weight: TestWeightThenBSADraftsGetBoth): one more search of the in-process FHIR
-// server, client and server side, about 300 allocations: 4,075 and 8,140.
-var draftsAllocBudget = map[int]float64{1: 4400, 500: 8600}
+// server, client and server side, about 300 allocations: 4,075 and 8,140. On 2 December (02:55
+// UTC) 3,075 and 2,651: the body weight and height are prefetched (no search), and member names
+// are compared without copies.
+var draftsAllocBudget = map[int]float64{1: 3400, 500: 3400}
 
 func TestSizedAllocBudget(t *testing.T) {
 	if testing.Short() {

@@ -185,6 +185,7 @@ func TestOneDeadlinePerHook(t *testing.T) {
 			_ = json.Unmarshal(e.demoRequest("aco-herceptin-order-select"), &m)
 			m["fhirServer"] = slow.URL
 			delete(m["prefetch"].(map[string]any), "medications")
+			delete(m["prefetch"].(map[string]any), keyBodyWeight) // searched, behind the slow server
 			dr := m["context"].(map[string]any)["draftOrders"].(map[string]any)["entry"].([]any)[0].(map[string]any)["resource"].(map[string]any)
 			dq := dr["dosageInstruction"].([]any)[0].(map[string]any)["doseAndRate"].([]any)[0].(map[string]any)["doseQuantity"].(map[string]any)
 			dq["value"], dq["unit"], dq["code"] = 6, "mg/kg", "mg/kg"

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -125,10 +126,14 @@ func (lk *orderLookups) latest(ctx context.Context, m *measurement, patientID, k
 		return m.value, m.date
 	}
 	d := lk.data
-	if d.client == nil || patientID == "" {
+	res, prefetched := d.prefetchedVitals(key)
+	if !prefetched && (d.client == nil || patientID == "") {
 		return 0, time.Time{}
 	}
-	res, err := d.searchObservation(ctx, key, patientID, code)
+	var err error
+	if !prefetched {
+		res, err = d.searchObservation(ctx, key, patientID, code)
+	}
 	if err == errNotSearched {
 		return 0, time.Time{} // the budget is spent: not looked up (a later order may not try either)
 	}
@@ -137,7 +142,11 @@ func (lk *orderLookups) latest(ctx context.Context, m *measurement, patientID, k
 		return 0, time.Time{}
 	}
 	type obs struct {
+		ResourceType      string `json:"resourceType"`
 		Status            string `json:"status"`
+		Code              struct {
+			Coding []coding `json:"coding"`
+		} `json:"code"`
 		EffectiveDateTime string `json:"effectiveDateTime"`
 		ValueQuantity     *struct {
 			Value *float64 `json:"value"`
@@ -148,8 +157,11 @@ func (lk *orderLookups) latest(ctx context.Context, m *measurement, patientID, k
 	var all []obs
 	for _, raw := range res {
 		var o obs
-		if json.Unmarshal(raw, &o) == nil && o.ValueQuantity != nil && o.ValueQuantity.Value != nil &&
-			o.Status != "entered-in-error" && o.Status != "cancelled" {
+		// The code is checked, not trusted to the search: a server (or an EHR's prefetch) that
+		// ignored the code parameter must not have a height read as a weight.
+		if json.Unmarshal(raw, &o) == nil && o.ResourceType == "Observation" && o.ValueQuantity != nil && o.ValueQuantity.Value != nil &&
+			o.Status != "entered-in-error" && o.Status != "cancelled" &&
+			slices.ContainsFunc(o.Code.Coding, func(c coding) bool { return c.System == fhir.SystemLOINC && c.Code == code }) {
 			all = append(all, o)
 		}
 	}

@@ -245,10 +245,10 @@ func (r *resolver) runPlan(ctx context.Context, d *hookData, plan *fetchPlan, cl
 		n := plan.orders(func(ref string) (json.RawMessage, bool) { return d.medication(ctx, ref) })
 		// Registered before done is closed: the hook's loop looks for them only after.
 		if patientID != "" {
-			if n.weight {
+			if _, pre := d.prefetchedVitals(keyBodyWeight); n.weight && !pre {
 				search(keyBodyWeight, vitalsQuery(patientID, fhir.LOINCBodyWeight), 1)
 			}
-			if n.height {
+			if _, pre := d.prefetchedVitals(keyBodyHeight); n.height && !pre {
 				search(keyBodyHeight, vitalsQuery(patientID, loincBodyHeight), 1)
 			}
 		}

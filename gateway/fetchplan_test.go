@@ -343,3 +343,130 @@ func TestWeightThenBSADraftsGetBoth(t *testing.T) {
 		}
 	}
 }
+
+// cardDetails is each card's summary and detail, without the comparison link (a signed
+// reference to the hook's figures, which differs between hooks).
+func cardDetails(t *testing.T, body []byte) string {
+	t.Helper()
+	var b strings.Builder
+	for _, c := range decodeResponse(t, body).Cards {
+		d := c.Detail
+		if i := strings.Index(d, "[Full comparison]("); i >= 0 {
+			d = d[:i]
+		}
+		b.WriteString(c.Summary + "\n" + d + "\n---\n")
+	}
+	return b.String()
+}
+
+// withoutPrefetchKeys returns body with the named prefetch keys removed.
+func withoutPrefetchKeys(t *testing.T, body []byte, keys ...string) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatal(err)
+	}
+	pf, _ := m["prefetch"].(map[string]any)
+	for _, k := range keys {
+		delete(pf, k)
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// With every declared prefetch key filled, as an EHR fills them, a hook reads nothing from the
+// FHIR server: the body weight and height of a mg/kg or mg/m² dose and the dispenses and
+// allergies of the adherence cards come with the request (issue 15: a tenth of the load
+// harness's "full prefetch" hooks searched the server for the weight). Every demo request with
+// prefetch carries every declared key, and its cards, doses included, are those of the same hook
+// with the body weight and height searched instead.
+func TestFullPrefetchReadsNothing(t *testing.T) {
+	for _, name := range demo.Requests() {
+		if strings.HasSuffix(name, "-noprefetch") {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			full := e.demoRequest(name)
+			var m struct {
+				Prefetch map[string]json.RawMessage `json:"prefetch"`
+			}
+			if err := json.Unmarshal(full, &m); err != nil {
+				t.Fatal(err)
+			}
+			for key := range prefetchTemplates {
+				if _, ok := m.Prefetch[key]; !ok {
+					t.Fatalf("the demo request lacks the declared prefetch key %q", key)
+				}
+			}
+			rf := newRecordingFHIR(t, e, 0)
+			s, out, _ := e.post(serviceOf(name), setJSON(t, full, "fhirServer", rf.url))
+			if s != http.StatusOK {
+				t.Fatalf("status %d: %s", s, out)
+			}
+			if got := rf.snapshot(); len(got) != 0 {
+				t.Errorf("a full prefetch hook read the FHIR server:\n%s", strings.Join(pathsOf(got), "\n"))
+			}
+			searched := withoutPrefetchKeys(t, setJSON(t, full, "fhirServer", rf.url), keyBodyWeight, keyBodyHeight)
+			s, out2, _ := e.post(serviceOf(name), searched)
+			if s != http.StatusOK {
+				t.Fatalf("status %d: %s", s, out2)
+			}
+			if a, b := cardDetails(t, out), cardDetails(t, out2); a != b {
+				t.Errorf("cards differ between the prefetched and the searched body weight:\nprefetched:\n%s\nsearched:\n%s", a, b)
+			}
+		})
+	}
+}
+
+// A prefetched body measurement is read as the dose needs it and checked like a searched one:
+// an Observation under bodyWeight whose code is the body height (an EHR that ignored the code
+// parameter) is not a weight, and a null bodyWeight (none recorded) prices no mg/kg dose, with
+// nothing searched either way. The trastuzumab 6 mg/kg order of the gastric demo request.
+func TestPrefetchedWeightIsChecked(t *testing.T) {
+	const name = "aco-herceptin-gastric-order-select"
+	height := `{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"Observation","id":"ht","status":"final",` +
+		`"code":{"coding":[{"system":"http://loinc.org","code":"8302-2"}]},"subject":{"reference":"Patient/pat-aco"},` +
+		`"effectiveDateTime":"2026-01-20","valueQuantity":{"value":70,"unit":"kg","system":"http://unitsofmeasure.org","code":"kg"}}}]}`
+	for _, c := range []struct {
+		name   string
+		weight any
+		want   string
+	}{
+		{"demo weight", nil, "6 mg/kg x 70 kg (body weight of 2026-01-20)"},
+		{"a height under bodyWeight", json.RawMessage(height), "no usable body weight for a mg/kg dose"},
+		{"null", "null", "no usable body weight for a mg/kg dose"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t)
+			rf := newRecordingFHIR(t, e, 0)
+			body := setJSON(t, e.demoRequest(name), "fhirServer", rf.url)
+			if c.weight != nil {
+				var m map[string]any
+				if err := json.Unmarshal(body, &m); err != nil {
+					t.Fatal(err)
+				}
+				pf := m["prefetch"].(map[string]any)
+				if c.weight == "null" {
+					pf[keyBodyWeight] = nil
+				} else {
+					pf[keyBodyWeight] = c.weight
+				}
+				body, _ = json.Marshal(m)
+			}
+			s, out, _ := e.post(serviceOf(name), body)
+			if s != http.StatusOK {
+				t.Fatalf("status %d: %s", s, out)
+			}
+			if d := cardDetails(t, out); !strings.Contains(d, c.want) {
+				t.Errorf("want %q in the cards:\n%s", c.want, d)
+			}
+			if got := rf.snapshot(); len(got) != 0 {
+				t.Errorf("read the FHIR server:\n%s", strings.Join(pathsOf(got), "\n"))
+			}
+		})
+	}
+}

@@ -45,6 +45,11 @@ type hookData struct {
 	draftBundle     []json.RawMessage
 	maxEntries      int        // Config.MaxEntriesPerKey
 	plan            *fetchPlan // what advise planned from the drafts (fetchplan.go); nil for direct callers
+	// vitals are the body weight and height Observations the client prefetched (bodyWeight,
+	// bodyHeight; a key is present only when its prefetch was a value or null): a dose that
+	// needs them reads these instead of searching the FHIR server. Set before any goroutine of
+	// resolve starts, read-only after.
+	vitals map[string][]json.RawMessage
 
 	// mu guards what resolve's concurrent fetches write into the fields above while it runs, and
 	// planned and reads, which the plan's background reads fill while the hook goes on.
@@ -351,6 +356,8 @@ func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdsho
 		}
 	}
 
+	d.takeVitals(req)
+
 	ck := cacheKey(client, req.FHIRServer, oc.PatientID, token)
 	if req.FHIRServer != "" && slices.Contains(need, keyCoverage) {
 		if e, ok := r.covCache.Get(ck); ok && r.cfg.Now().Before(e.expires) {
@@ -586,6 +593,40 @@ func (d *hookData) takeList(ctx context.Context, key string, raw json.RawMessage
 		d.setList(key, all)
 	}
 	return nil
+}
+
+// vitalsKeys are the prefetch keys of the body measurements a weight- or BSA-based dose reads.
+var vitalsKeys = [...]string{keyBodyWeight, keyBodyHeight}
+
+// takeVitals keeps the body weight and height the client prefetched (null: none recorded). A
+// value that is not a readable Bundle, or an OperationOutcome, leaves the key to a search of the
+// FHIR server, as for the other keys. Only the first page is used: the template asks for the
+// newest Observation first, and latest sorts what it has in case the server did not.
+func (d *hookData) takeVitals(req *cdshooks.Request) {
+	for _, key := range vitalsKeys {
+		state, _, res, _, err := req.PrefetchResources(key)
+		switch {
+		case state == cdshooks.PrefetchPresent && err == nil:
+		case state == cdshooks.PrefetchNull:
+			res = nil
+		default:
+			continue
+		}
+		if d.maxEntries > 0 && len(res) > d.maxEntries {
+			res = res[:d.maxEntries:d.maxEntries]
+			d.truncated = append(d.truncated, key)
+		}
+		if d.vitals == nil {
+			d.vitals = make(map[string][]json.RawMessage, len(vitalsKeys))
+		}
+		d.vitals[key] = res
+	}
+}
+
+// prefetchedVitals returns the prefetched Observations of key (ok: the client sent the key).
+func (d *hookData) prefetchedVitals(key string) (res []json.RawMessage, ok bool) {
+	res, ok = d.vitals[key]
+	return res, ok
 }
 
 func (d *hookData) known(key string) bool {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"valuerx/cdshooks"
+	"valuerx/fhir"
 )
 
 // Service ids. One per hook, so an EHR can register either or both.
@@ -35,6 +36,12 @@ var prefetchTemplates = map[string]string{
 	keyAdministrations: "MedicationAdministration?patient={{context.patientId}}",
 	keyDispenses:       dispensePrefetch, // adherence.go: fills for the PQA measures
 	keyAllergies:       allergyPrefetch,  // adherence.go: read before a statin is offered as a create
+	// bodyWeight, bodyHeight: the latest body weight and height, which a weight- or BSA-based
+	// dose (trastuzumab mg/kg, rituximab mg/m²) needs. Without them a tenth of the demo's hooks
+	// searched the FHIR server after their prefetch had arrived (issue 15). Every token is in the
+	// recommended query subset (token equality, _sort, _count).
+	keyBodyWeight: "Observation?patient={{context.patientId}}&code=http://loinc.org|" + fhir.LOINCBodyWeight + "&_sort=-date&_count=1",
+	keyBodyHeight: "Observation?patient={{context.patientId}}&code=http://loinc.org|" + loincBodyHeight + "&_sort=-date&_count=1",
 }
 
 // fetchTemplates are the same queries as prefetchTemplates, written with the reference form

@@ -369,7 +369,7 @@ func keyMatches(quoted []byte, name string) bool {
 	if len(inner) < len(name)-2 || len(inner) > 6*len(name) {
 		return false // not even an escaped or case-folded spelling fits (ſ and K are 2-3 bytes)
 	}
-	k, ok := String(quoted)
+	k, ok := StringView(quoted) // only compared: no copy for a plain ASCII key
 	return ok && strings.EqualFold(k, name)
 }
 
