@@ -142,9 +142,9 @@ func (lk *orderLookups) latest(ctx context.Context, m *measurement, patientID, k
 		return 0, time.Time{}
 	}
 	type obs struct {
-		ResourceType      string `json:"resourceType"`
-		Status            string `json:"status"`
-		Code              struct {
+		ResourceType string `json:"resourceType"`
+		Status       string `json:"status"`
+		Code         struct {
 			Coding []coding `json:"coding"`
 		} `json:"code"`
 		EffectiveDateTime string `json:"effectiveDateTime"`
