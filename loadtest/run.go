@@ -215,7 +215,7 @@ func runScenario(ctx context.Context, o Options, sc string, conc int, vx, fl *pr
 	for _, t := range targets {
 		t.sizes = sizes
 		for _, e := range t.entries {
-			r := t.send(ctx, o.Signer, e, BadNone, warmDose(sc, &dose, e))
+			r := t.send(ctx, o.Signer, e, BadNone, warmDose(sc, &dose, e), "")
 			if r.err != nil || r.status != http.StatusOK {
 				return nil, fmt.Errorf("warm-up %s %s: status %d %v %s", t.name, e.t.Name, r.status, r.err, truncate(r.body, 300))
 			}
@@ -239,11 +239,20 @@ func runScenario(ctx context.Context, o Options, sc string, conc int, vx, fl *pr
 			if rest := o.Count - t.stats.count(); rest < n {
 				n = rest
 			}
+			// The round's tokens are minted before it starts, outside its time and the
+			// generator's CPU figure: on these two shared cores the generator's own signing
+			// (about 200 µs a token) would otherwise be paid out of the servers' CPU, compressing
+			// the throughput ratio towards one. Every token is still unique, used once, and well
+			// inside its lifetime.
+			toks, err := t.mintRound(o, sc, n)
+			if err != nil {
+				return nil, err
+			}
 			t.stats.beginRound()
 			cpu0, cpuErr := t.proc.cpu()
 			gen0, genErr := selfCPU()
 			start := time.Now()
-			sent := t.load(ctx, o, sc, conc, n, roundTime, &dose)
+			sent := t.load(ctx, o, sc, conc, n, roundTime, &dose, toks)
 			el := time.Since(start)
 			// The round's CPU is read after a short pause, so the background work its requests
 			// caused (the decision log's batched writes, the garbage collector) counts too; the
@@ -312,35 +321,52 @@ type outcome struct {
 	body    []byte // only on unexpected statuses, for diagnosis
 }
 
-// send mints a fresh token, builds a body and sends it; only the HTTP exchange is timed.
-func (t *target) send(ctx context.Context, s *cdshooks.Signer, e entry, bad BadKind, dose float64) outcome {
-	body := e.t.Body(dose)
+// endpoint is the service URL a request of entry e with fault bad is sent to (BadHook: the
+// other hook's service).
+func (t *target) endpoint(e entry, bad BadKind) string {
 	svc := e.t.Service
-	switch bad {
-	case BadJSON:
-		body = corrupt(body)
-	case BadHook:
+	if bad == BadHook {
 		if svc == "valuerx-order-select" {
 			svc = "valuerx-order-sign"
 		} else {
 			svc = "valuerx-order-select"
 		}
 	}
-	url := t.proc.base + "/cds-services/" + svc
-	var auth string
+	return t.proc.base + "/cds-services/" + svc
+}
+
+// tokenTTL is the lifetime of the harness's tokens: longer than any round, so a token minted
+// before its round is still valid when it is sent.
+const tokenTTL = 5 * time.Minute
+
+// mint returns the token a request of e with fault bad carries ("" for BadNoToken): signed by
+// the untrusted key for BadSignature, else by s, for the endpoint it is sent to, with a fresh jti.
+func (t *target) mint(s *cdshooks.Signer, e entry, bad BadKind) (string, error) {
 	switch bad {
 	case BadNoToken:
+		return "", nil
 	case BadSignature:
-		tok, err := t.foreign.Mint(url, 5*time.Minute, nil)
-		if err != nil {
+		return t.foreign.Mint(t.endpoint(e, bad), tokenTTL, nil)
+	}
+	return s.Mint(t.endpoint(e, bad), tokenTTL, nil)
+}
+
+// send builds a body and sends it with tok (minted now when empty and the request carries one);
+// only the HTTP exchange is timed.
+func (t *target) send(ctx context.Context, s *cdshooks.Signer, e entry, bad BadKind, dose float64, tok string) outcome {
+	body := e.t.Body(dose)
+	if bad == BadJSON {
+		body = corrupt(body)
+	}
+	url := t.endpoint(e, bad)
+	if tok == "" && bad != BadNoToken {
+		var err error
+		if tok, err = t.mint(s, e, bad); err != nil {
 			return outcome{err: err}
 		}
-		auth = "Bearer " + tok
-	default:
-		tok, err := s.Mint(url, 5*time.Minute, nil)
-		if err != nil {
-			return outcome{err: err}
-		}
+	}
+	var auth string
+	if tok != "" {
 		auth = "Bearer " + tok
 		if bad == BadReplay {
 			// Use the token once as a good request would, then send it again (timed below).
@@ -381,8 +407,48 @@ func (t *target) do(ctx context.Context, url, auth string, body []byte, name str
 	return o
 }
 
-// load sends n requests (or for at most limit) with conc connections and records them.
-func (t *target) load(ctx context.Context, o Options, sc string, conc, n int, limit time.Duration, dose *atomic.Uint64) int {
+// request is what the round's request of sequence number seq sends: the template entry and the
+// mix scenario's fault.
+func (t *target) request(sc string, seq int) (entry, BadKind) {
+	e := t.entries[seq%len(t.entries)]
+	bad := BadNone
+	if sc == ScenarioMix && seq%10 == 9 {
+		bad = BadKind(1 + (seq/10)%int(badKinds-1))
+	}
+	return e, bad
+}
+
+// roundTokens are the tokens of one round's requests, by sequence number from base+1.
+type roundTokens struct {
+	base int
+	toks []string
+}
+
+// get returns the token minted for seq ("" when none was: the request mints its own).
+func (r roundTokens) get(seq int) string {
+	if i := seq - r.base - 1; i >= 0 && i < len(r.toks) {
+		return r.toks[i]
+	}
+	return ""
+}
+
+// mintRound mints the tokens of the next n requests of t, as request will pick them.
+func (t *target) mintRound(o Options, sc string, n int) (roundTokens, error) {
+	r := roundTokens{base: int(t.stats.seq.Load()), toks: make([]string, max(n, 0))}
+	for i := range r.toks {
+		e, bad := t.request(sc, r.base+1+i)
+		tok, err := t.mint(o.Signer, e, bad)
+		if err != nil {
+			return r, fmt.Errorf("loadtest: mint: %w", err)
+		}
+		r.toks[i] = tok
+	}
+	return r, nil
+}
+
+// load sends n requests (or for at most limit) with conc connections and records them, each with
+// its token of toks.
+func (t *target) load(ctx context.Context, o Options, sc string, conc, n int, limit time.Duration, dose *atomic.Uint64, toks roundTokens) int {
 	if n <= 0 {
 		return 0
 	}
@@ -411,16 +477,12 @@ func (t *target) load(ctx context.Context, o Options, sc string, conc, n int, li
 					}
 				}
 				seq := int(t.stats.seq.Add(1))
-				e := t.entries[seq%len(t.entries)]
-				bad := BadNone
-				if sc == ScenarioMix && seq%10 == 9 {
-					bad = BadKind(1 + (seq/10)%int(badKinds-1))
-				}
+				e, bad := t.request(sc, seq)
 				d := 0.0
 				if sc == ScenarioCold {
 					d = coldDose(dose.Add(1))
 				}
-				r := t.send(ctx, o.Signer, e, bad, d)
+				r := t.send(ctx, o.Signer, e, bad, d, toks.get(seq))
 				if r.err != nil && ctx.Err() != nil {
 					return // the round's time ran out mid-request: not an error of the server
 				}
