@@ -36,6 +36,7 @@ import (
 
 	"valuerx/cdshooks"
 	"valuerx/fhir"
+	"valuerx/internal/jsonfast"
 	"valuerx/internal/medindex"
 	"valuerx/measures"
 	"valuerx/scoring"
@@ -259,7 +260,7 @@ func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceD
 		if i < len(decoded) && decoded[i] != nil {
 			d := decoded[i]
 			mr.ResourceType, mr.ID, mr.MedicationCodeableConcept = d.ResourceType, d.ID, conceptOf(d.MedicationCodeableConcept)
-		} else if json.Unmarshal(raw, &mr) != nil {
+		} else if jsonfast.Unmarshal(raw, &mr) != nil {
 			// A draft the full decode refused (a dosage of the wrong shape, say) may still name
 			// its medication: read only what this needs, as before.
 			continue
@@ -465,7 +466,7 @@ func priceGap(card *cdshooks.Card, k *scoring.Contract, m measures.Measure, reac
 		q.Assumptions = append(q.Assumptions, "80 % cannot be reached this measurement year: the outcome payments are 0")
 	}
 	var ext map[string]json.RawMessage
-	if json.Unmarshal(card.Extension, &ext) == nil && ext != nil {
+	if jsonfast.Unmarshal(card.Extension, &ext) == nil && ext != nil {
 		if raw, err := json.Marshal(q); err == nil {
 			ext[extQuality] = raw
 			if b, err := json.Marshal(ext); err == nil {
@@ -598,7 +599,7 @@ func patientFacts(vs *measures.ValueSet, data *hookData, dispenses []json.RawMes
 	var pat struct {
 		BirthDate string `json:"birthDate"`
 	}
-	if data.patient != nil && json.Unmarshal(data.patient, &pat) == nil {
+	if data.patient != nil && jsonfast.Unmarshal(data.patient, &pat) == nil {
 		if d, err := measures.ParseDay(pat.BirthDate); err == nil {
 			p.BirthDate = d
 		}
@@ -607,7 +608,7 @@ func patientFacts(vs *measures.ValueSet, data *hookData, dispenses []json.RawMes
 	var idx []int
 	for _, raw := range dispenses {
 		var d dispenseDoc
-		if json.Unmarshal(raw, &d) != nil || d.ResourceType != "MedicationDispense" || d.Status != "completed" {
+		if jsonfast.Unmarshal(raw, &d) != nil || d.ResourceType != "MedicationDispense" || d.Status != "completed" {
 			continue
 		}
 		date := d.WhenHandedOver
@@ -653,7 +654,7 @@ func activeMedConcepts(meds []medindex.Entry) []medConcept {
 			Status                    string     `json:"status"`
 			MedicationCodeableConcept medConcept `json:"medicationCodeableConcept"`
 		}
-		if json.Unmarshal(e.Raw, &mr) != nil || mr.ResourceType != "MedicationRequest" || (mr.Status != "active" && mr.Status != "on-hold") {
+		if jsonfast.Unmarshal(e.Raw, &mr) != nil || mr.ResourceType != "MedicationRequest" || (mr.Status != "active" && mr.Status != "on-hold") {
 			continue
 		}
 		out = append(out, mr.MedicationCodeableConcept)
@@ -744,7 +745,7 @@ func conditionCodesIn(conds []json.RawMessage, from, to measures.Day) []string {
 			RecordedDate      string `json:"recordedDate"`
 			AbatementDateTime string `json:"abatementDateTime"`
 		}
-		if json.Unmarshal(raw, &c) != nil {
+		if jsonfast.Unmarshal(raw, &c) != nil {
 			continue
 		}
 		bad := false
@@ -944,7 +945,7 @@ func dailyDose(raw json.RawMessage) (float64, string, bool) {
 			} `json:"doseQuantity"`
 		} `json:"doseAndRate"`
 	}
-	if json.Unmarshal(raw, &ds) != nil || len(ds) != 1 || len(ds[0].DoseAndRate) != 1 || (ds[0].AsNeeded != nil && *ds[0].AsNeeded) {
+	if jsonfast.Unmarshal(raw, &ds) != nil || len(ds) != 1 || len(ds[0].DoseAndRate) != 1 || (ds[0].AsNeeded != nil && *ds[0].AsNeeded) {
 		return 0, "", false
 	}
 	d, r := ds[0], ds[0].Timing.Repeat
@@ -975,7 +976,7 @@ func alreadyExtended(draft json.RawMessage, days int) bool {
 			Refills *int `json:"numberOfRepeatsAllowed"`
 		} `json:"dispenseRequest"`
 	}
-	if json.Unmarshal(draft, &m) != nil {
+	if jsonfast.Unmarshal(draft, &m) != nil {
 		return false
 	}
 	d := m.DispenseRequest
@@ -994,11 +995,11 @@ var packageUnits = map[string]bool{"pen": true, "pens": true, "package": true, "
 // packages (packageUnits) the days of the packages that fit in 90 days.
 func extendedSupply(draft json.RawMessage) (json.RawMessage, int, bool) {
 	var m map[string]json.RawMessage
-	if json.Unmarshal(draft, &m) != nil {
+	if jsonfast.Unmarshal(draft, &m) != nil {
 		return nil, 0, false
 	}
 	var dr map[string]json.RawMessage
-	if raw, ok := m["dispenseRequest"]; ok && json.Unmarshal(raw, &dr) != nil {
+	if raw, ok := m["dispenseRequest"]; ok && jsonfast.Unmarshal(raw, &dr) != nil {
 		return nil, 0, false
 	}
 	if dr == nil {
@@ -1011,12 +1012,12 @@ func extendedSupply(draft json.RawMessage) (json.RawMessage, int, bool) {
 	var qty map[string]json.RawMessage
 	scaled := false
 	supplied := ninetyDays
-	if json.Unmarshal(dr["expectedSupplyDuration"], &dur) == nil && dur.Value != nil && *dur.Value > 0 && (dur.Code == "d" || dur.Code == "") {
-		if json.Unmarshal(dr["quantity"], &qty) == nil && qty != nil {
+	if jsonfast.Unmarshal(dr["expectedSupplyDuration"], &dur) == nil && dur.Value != nil && *dur.Value > 0 && (dur.Code == "d" || dur.Code == "") {
+		if jsonfast.Unmarshal(dr["quantity"], &qty) == nil && qty != nil {
 			var v float64
 			var unit string
-			json.Unmarshal(qty["unit"], &unit)
-			if json.Unmarshal(qty["value"], &v) == nil && v > 0 {
+			jsonfast.Unmarshal(qty["unit"], &unit)
+			if jsonfast.Unmarshal(qty["value"], &v) == nil && v > 0 {
 				n := math.Ceil(v * ninetyDays / *dur.Value)
 				if packageUnits[strings.ToLower(strings.TrimSpace(unit))] {
 					perUnit := *dur.Value / v                   // days one package lasts
@@ -1246,7 +1247,7 @@ func findStatinCautions(vs *measures.ValueSet, data *hookData, allergies []json.
 				Manifestation []medConcept `json:"manifestation"`
 			} `json:"reaction"`
 		}
-		if json.Unmarshal(raw, &a) != nil || a.ResourceType != "AllergyIntolerance" {
+		if jsonfast.Unmarshal(raw, &a) != nil || a.ResourceType != "AllergyIntolerance" {
 			continue
 		}
 		skip := false
@@ -1301,7 +1302,7 @@ func findStatinCautions(vs *measures.ValueSet, data *hookData, allergies []json.
 			StatusReason              medConcept `json:"statusReason"`
 			MedicationCodeableConcept medConcept `json:"medicationCodeableConcept"`
 		}
-		if c.intolerance != "" || json.Unmarshal(e.Raw, &mr) != nil || mr.ResourceType != "MedicationRequest" || (mr.Status != "stopped" && mr.Status != "cancelled") {
+		if c.intolerance != "" || jsonfast.Unmarshal(e.Raw, &mr) != nil || mr.ResourceType != "MedicationRequest" || (mr.Status != "stopped" && mr.Status != "cancelled") {
 			continue
 		}
 		if cls, _ := classesOf(vs, &mr.MedicationCodeableConcept); !containsClass(cls, measures.ClassStatin) {

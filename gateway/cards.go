@@ -12,6 +12,7 @@ import (
 	"valuerx/cdshooks"
 	"valuerx/clinical"
 	"valuerx/fhir"
+	"valuerx/internal/jsonfast"
 	"valuerx/scoring"
 )
 
@@ -111,7 +112,7 @@ func buildCard(item orderedItem, res scoring.Result, group scoring.Group, histor
 				return nil, err
 			}
 			var sm map[string]json.RawMessage
-			if json.Unmarshal(swapped, &sm) == nil {
+			if jsonfast.Unmarshal(swapped, &sm) == nil {
 				if rounded, err := withRoundedDose(sm, ro.DoseMg, ro.fromMg, ro.ChangePct); err == nil {
 					if raw, err := json.Marshal(rounded); err == nil {
 						card.AddSuggestion(roundingLabel(ro, med, true, res.MidCourse), false, cdshooks.UpdateAction(
@@ -143,7 +144,7 @@ func buildCard(item orderedItem, res scoring.Result, group scoring.Group, histor
 // suggestion's copy from it.
 func parseDraft(raw json.RawMessage) (map[string]json.RawMessage, error) {
 	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
+	if err := jsonfast.Unmarshal(raw, &m); err != nil {
 		return nil, fmt.Errorf("clone draft order: %w", err)
 	}
 	return m, nil
@@ -309,7 +310,7 @@ func swapMedication(draft map[string]json.RawMessage, med medication) (json.RawM
 		var r struct {
 			Reference string `json:"reference"`
 		}
-		_ = json.Unmarshal(ref, &r)
+		_ = jsonfast.Unmarshal(ref, &r)
 		delete(m, "medicationReference")
 		if strings.HasPrefix(r.Reference, "#") {
 			dropContained(m, r.Reference[1:])
@@ -332,7 +333,7 @@ func dropContained(m map[string]json.RawMessage, id string) {
 		return
 	}
 	var list []json.RawMessage
-	if json.Unmarshal(raw, &list) != nil {
+	if jsonfast.Unmarshal(raw, &list) != nil {
 		return
 	}
 	kept := list[:0]
@@ -340,7 +341,7 @@ func dropContained(m map[string]json.RawMessage, id string) {
 		var h struct {
 			ID string `json:"id"`
 		}
-		if json.Unmarshal(c, &h) == nil && h.ID == id {
+		if jsonfast.Unmarshal(c, &h) == nil && h.ID == id {
 			continue
 		}
 		kept = append(kept, c)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"valuerx/cdshooks"
+	"valuerx/internal/jsonfast"
 	"valuerx/scoring"
 	"valuerx/store"
 )
@@ -361,7 +361,7 @@ func suggestionProducts(cat *scoring.Catalog, card *cdshooks.Card) []string {
 	for i, s := range card.Suggestions {
 		for _, a := range s.Actions {
 			var mr medRequest
-			if len(a.Resource) == 0 || json.Unmarshal(a.Resource, &mr) != nil {
+			if len(a.Resource) == 0 || jsonfast.Unmarshal(a.Resource, &mr) != nil {
 				continue
 			}
 			if p, ok := productOf(cat, mr.MedicationCodeableConcept); ok {

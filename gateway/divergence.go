@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"valuerx/internal/jsonfast"
 	"valuerx/scoring"
 	"valuerx/store"
 )
@@ -64,7 +65,7 @@ func encodeScoreRequest(r scoring.Request) []byte {
 
 func decodeScoreRequest(b []byte) (scoring.Request, error) {
 	var j scoreRequestJSON
-	if err := json.Unmarshal(b, &j); err != nil {
+	if err := jsonfast.Unmarshal(b, &j); err != nil {
 		return scoring.Request{}, fmt.Errorf("gateway: stored scoring request: %w", err)
 	}
 	day, err := time.Parse(time.DateOnly, j.Date)

@@ -13,6 +13,7 @@ import (
 
 	"valuerx/clinical"
 	"valuerx/fhir"
+	"valuerx/internal/jsonfast"
 	"valuerx/scoring"
 )
 
@@ -159,7 +160,7 @@ func (lk *orderLookups) latest(ctx context.Context, m *measurement, patientID, k
 		var o obs
 		// The code is checked, not trusted to the search: a server (or an EHR's prefetch) that
 		// ignored the code parameter must not have a height read as a weight.
-		if json.Unmarshal(raw, &o) == nil && o.ResourceType == "Observation" && o.ValueQuantity != nil && o.ValueQuantity.Value != nil &&
+		if jsonfast.Unmarshal(raw, &o) == nil && o.ResourceType == "Observation" && o.ValueQuantity != nil && o.ValueQuantity.Value != nil &&
 			o.Status != "entered-in-error" && o.Status != "cancelled" &&
 			slices.ContainsFunc(o.Code.Coding, func(c coding) bool { return c.System == fhir.SystemLOINC && c.Code == code }) {
 			all = append(all, o)

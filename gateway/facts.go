@@ -10,6 +10,7 @@ import (
 
 	"valuerx/clinical"
 	"valuerx/fhir"
+	"valuerx/internal/jsonfast"
 	"valuerx/internal/medindex"
 	"valuerx/scoring"
 )
@@ -56,7 +57,7 @@ func coverageFacts(coverages []json.RawMessage, patient json.RawMessage, on time
 	var active []coverageDoc
 	for _, raw := range coverages {
 		var c coverageDoc
-		if json.Unmarshal(raw, &c) != nil || c.ResourceType != "Coverage" {
+		if jsonfast.Unmarshal(raw, &c) != nil || c.ResourceType != "Coverage" {
 			continue
 		}
 		if c.Status != "" && c.Status != "active" {
@@ -163,7 +164,7 @@ func mbiOf(patient json.RawMessage) string {
 		return ""
 	}
 	var p patientDoc
-	if json.Unmarshal(patient, &p) != nil || p.ResourceType != "Patient" {
+	if jsonfast.Unmarshal(patient, &p) != nil || p.ResourceType != "Patient" {
 		return ""
 	}
 	for _, id := range p.Identifier {
@@ -354,7 +355,7 @@ type medicationLookup func(ref string) (json.RawMessage, bool)
 // valuerx knows; such orders get no card, and the response is still 200.
 func recognise(cat *scoring.Catalog, raw json.RawMessage, lookup medicationLookup, now time.Time) (orderedItem, bool) {
 	var mr medRequest
-	if json.Unmarshal(raw, &mr) != nil {
+	if jsonfast.Unmarshal(raw, &mr) != nil {
 		return orderedItem{}, false
 	}
 	return recogniseDecoded(cat, raw, &mr, lookup, now)
@@ -452,7 +453,7 @@ func therapyHistory(cat *scoring.Catalog, history []medindex.Entry, lookup medic
 			continue
 		}
 		var mr historyDoc
-		if json.Unmarshal(e.Raw, &mr) != nil {
+		if jsonfast.Unmarshal(e.Raw, &mr) != nil {
 			continue
 		}
 		status, when := mr.Status, mr.AuthoredOn
@@ -504,7 +505,7 @@ func referencedCode(ref string, contained []json.RawMessage, lookup medicationLo
 	if strings.HasPrefix(ref, "#") {
 		for _, c := range contained {
 			var m medicationDoc
-			if json.Unmarshal(c, &m) == nil && m.ResourceType == "Medication" && m.ID == ref[1:] {
+			if jsonfast.Unmarshal(c, &m) == nil && m.ResourceType == "Medication" && m.ID == ref[1:] {
 				medRaw = c
 			}
 		}
@@ -512,7 +513,7 @@ func referencedCode(ref string, contained []json.RawMessage, lookup medicationLo
 		medRaw, _ = lookup(ref)
 	}
 	var m medicationDoc
-	if medRaw == nil || json.Unmarshal(medRaw, &m) != nil || m.ResourceType != "Medication" {
+	if medRaw == nil || jsonfast.Unmarshal(medRaw, &m) != nil || m.ResourceType != "Medication" {
 		return nil, false
 	}
 	return m.Code, true

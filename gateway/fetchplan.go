@@ -14,6 +14,7 @@ import (
 	"valuerx/cdshooks"
 	"valuerx/clinical"
 	"valuerx/fhir"
+	"valuerx/internal/jsonfast"
 	"valuerx/measures"
 	"valuerx/scoring"
 )
@@ -344,7 +345,7 @@ func (h *historyReads) scan(entries []json.RawMessage) {
 			continue
 		}
 		var e historyDoc
-		if json.Unmarshal(raw, &e) != nil || e.MedicationReference == nil || e.MedicationReference.Reference == nil {
+		if jsonfast.Unmarshal(raw, &e) != nil || e.MedicationReference == nil || e.MedicationReference.Reference == nil {
 			continue
 		}
 		switch {

@@ -14,6 +14,7 @@ import (
 	"valuerx/cdshooks"
 	"valuerx/clinical"
 	"valuerx/fhir"
+	"valuerx/internal/jsonfast"
 	"valuerx/internal/medindex"
 	"valuerx/scoring"
 	"valuerx/store"
@@ -165,7 +166,7 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 	draftIDs := map[string]bool{}
 	for i, raw := range draft {
 		var mr medRequest
-		if json.Unmarshal(raw, &mr) == nil {
+		if jsonfast.Unmarshal(raw, &mr) == nil {
 			decoded[i] = &mr
 			draftIDs[mr.ID] = true
 		}

@@ -9,6 +9,7 @@ import (
 
 	"valuerx/cdshooks"
 	"valuerx/fhir"
+	"valuerx/internal/jsonfast"
 	"valuerx/scoring"
 )
 
@@ -145,7 +146,7 @@ type measurement struct {
 func (lk *orderLookups) condition(ctx context.Context, ref string, contained []json.RawMessage) (*conditionDoc, bool) {
 	decode := func(raw json.RawMessage, id string) (*conditionDoc, bool) {
 		var c conditionDoc
-		if json.Unmarshal(raw, &c) == nil && c.ResourceType == "Condition" && (id == "" || c.ID == id) {
+		if jsonfast.Unmarshal(raw, &c) == nil && c.ResourceType == "Condition" && (id == "" || c.ID == id) {
 			return &c, true
 		}
 		return nil, false
@@ -187,7 +188,7 @@ func (lk *orderLookups) problemList(context.Context) []conditionDoc {
 	lk.conditionsDone = true
 	for _, raw := range lk.data.conditions {
 		var c conditionDoc
-		if json.Unmarshal(raw, &c) == nil && c.ResourceType == "Condition" {
+		if jsonfast.Unmarshal(raw, &c) == nil && c.ResourceType == "Condition" {
 			lk.conditions = append(lk.conditions, c)
 		}
 	}
@@ -207,7 +208,7 @@ func siteCandidates(req *cdshooks.Request, oc *cdshooks.OrderContext) []string {
 			} `json:"location"`
 			ServiceProvider *struct{ Reference string } `json:"serviceProvider"`
 		}
-		if json.Unmarshal(raw, &enc) == nil && enc.ResourceType == "Encounter" {
+		if jsonfast.Unmarshal(raw, &enc) == nil && enc.ResourceType == "Encounter" {
 			for _, l := range enc.Location {
 				if ref, ok := siteRef(l.Location.Reference, "Location"); ok {
 					out = append(out, ref)
@@ -248,7 +249,7 @@ func ageOn(patient json.RawMessage, day time.Time) int {
 		ResourceType string `json:"resourceType"`
 		BirthDate    string `json:"birthDate"`
 	}
-	if json.Unmarshal(patient, &p) != nil || p.ResourceType != "Patient" || len(p.BirthDate) < 4 {
+	if jsonfast.Unmarshal(patient, &p) != nil || p.ResourceType != "Patient" || len(p.BirthDate) < 4 {
 		return -1
 	}
 	b, err := time.Parse("2006-01-02", p.BirthDate)

@@ -19,6 +19,7 @@ import (
 
 	"valuerx/cdshooks"
 	"valuerx/fhir"
+	"valuerx/internal/jsonfast"
 	"valuerx/internal/medindex"
 )
 
@@ -654,7 +655,7 @@ func (d *hookData) medication(ctx context.Context, ref string) (json.RawMessage,
 	}
 	for _, raw := range d.draftBundle {
 		var m medicationDoc
-		if json.Unmarshal(raw, &m) == nil && m.ResourceType == "Medication" && m.ID == id {
+		if jsonfast.Unmarshal(raw, &m) == nil && m.ResourceType == "Medication" && m.ID == id {
 			return raw, true
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"valuerx/cdshooks"
+	"valuerx/internal/jsonfast"
 	"valuerx/scoring"
 )
 
@@ -81,7 +82,7 @@ func roundingLabel(ro *roundingOffer, med medication, switching bool, mid scorin
 // written in mg, and says so in its text; every other member is kept.
 func withRoundedDose(draft map[string]json.RawMessage, mg, fromMg, pct float64) (map[string]json.RawMessage, error) {
 	var dis []map[string]any
-	if err := json.Unmarshal(draft["dosageInstruction"], &dis); err != nil || len(dis) == 0 {
+	if err := jsonfast.Unmarshal(draft["dosageInstruction"], &dis); err != nil || len(dis) == 0 {
 		return nil, fmt.Errorf("round dose: no dosage instruction")
 	}
 	idx := -1
