@@ -277,7 +277,7 @@ func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceD
 		}
 		draftStatin = draftStatin || containsClass(cls, measures.ClassStatin)
 	}
-	if len(orders) == 0 || palliative(data.conditions, now.Year()) {
+	if len(orders) == 0 || palliative(data.icdConditions(), now.Year()) {
 		return nil
 	}
 	dispenses, ok := g.dispenses(ctx, req, oc, data)
@@ -630,7 +630,7 @@ func patientFacts(vs *measures.ValueSet, data *hookData, dispenses []json.RawMes
 			p.Fills = append(p.Fills, measures.Fill{Date: day, DaysSupply: supply, Ingredient: ing.Name, Class: ing.Class})
 		}
 	}
-	for _, code := range conditionCodesIn(data.conditions, jan1, measures.YearEnd(jan1.Time().Year())) {
+	for _, code := range conditionCodesIn(data.icdConditions(), jan1, measures.YearEnd(jan1.Time().Year())) {
 		switch {
 		case hasAnyPrefix(code, "N18.5", "N18.6", "Z99.2", "Z91.15", "I12.0", "I13.11", "I13.2", "N19"):
 			p.ESRD = true
@@ -723,7 +723,7 @@ func hasAnyPrefix(code string, prefixes ...string) bool {
 
 // conditionCodes lists the ICD-10(-CM) codes of the problem list's conditions, not refuted or
 // entered in error.
-func conditionCodes(conds []json.RawMessage) []string {
+func conditionCodes(conds []icdCondition) []string {
 	return conditionCodesIn(conds, measures.NoDay, measures.NoDay)
 }
 
@@ -732,8 +732,35 @@ func conditionCodes(conds []json.RawMessage) []string {
 // onsetPeriod.start, else recordedDate) is after to, or whose abatementDateTime is before from, is
 // left out; NoDay bounds are open. The measure exclusions use the measurement year, so that the
 // card and the worklist agree (pharmacist review M3, dates part).
-func conditionCodesIn(conds []json.RawMessage, from, to measures.Day) []string {
+func conditionCodesIn(conds []icdCondition, from, to measures.Day) []string {
 	var out []string
+	for _, c := range conds {
+		if to != measures.NoDay && c.start != measures.NoDay && c.start > to || from != measures.NoDay && c.end != measures.NoDay && c.end < from {
+			continue
+		}
+		out = append(out, c.codes...)
+	}
+	return out
+}
+
+// icdCondition is one problem-list Condition as conditionCodesIn reads it: its ICD-10(-CM) codes
+// (upper case) and the days it spans (NoDay: open).
+type icdCondition struct {
+	codes      []string
+	start, end measures.Day
+}
+
+// icdConditions decodes the problem list once per hook for conditionCodesIn, which the adherence
+// cards call several times per draft (the SUPD and ESRD exclusions, palliative care, pregnancy, the
+// statin intolerance): decoding it each time was a few percent of a 20-draft hook. Refuted and
+// entered-in-error Conditions are left out.
+func (d *hookData) icdConditions() []icdCondition {
+	d.icdOnce.Do(func() { d.icd = decodeICDConditions(d.conditions) })
+	return d.icd
+}
+
+func decodeICDConditions(conds []json.RawMessage) []icdCondition {
+	var out []icdCondition
 	for _, raw := range conds {
 		var c struct {
 			Code               medConcept `json:"code"`
@@ -761,22 +788,19 @@ func conditionCodesIn(conds []json.RawMessage, from, to measures.Day) []string {
 			}
 			return measures.NoDay
 		}
-		start := day(c.OnsetDateTime)
-		if start == measures.NoDay {
-			start = day(c.OnsetPeriod.Start)
+		ic := icdCondition{start: day(c.OnsetDateTime), end: day(c.AbatementDateTime)}
+		if ic.start == measures.NoDay {
+			ic.start = day(c.OnsetPeriod.Start)
 		}
-		if start == measures.NoDay {
-			start = day(c.RecordedDate)
-		}
-		end := day(c.AbatementDateTime)
-		if to != measures.NoDay && start != measures.NoDay && start > to || from != measures.NoDay && end != measures.NoDay && end < from {
-			continue
+		if ic.start == measures.NoDay {
+			ic.start = day(c.RecordedDate)
 		}
 		for _, cd := range c.Code.Coding {
 			if cd.System == "http://hl7.org/fhir/sid/icd-10-cm" || cd.System == "http://hl7.org/fhir/sid/icd-10" {
-				out = append(out, strings.ToUpper(cd.Code))
+				ic.codes = append(ic.codes, strings.ToUpper(cd.Code))
 			}
 		}
+		out = append(out, ic)
 	}
 	return out
 }
@@ -1082,7 +1106,7 @@ func supdCard(p *measures.Patient, data *hookData, patientID string, year int, t
 		}
 	}
 	diagnosis := ""
-	for _, c := range conditionCodes(data.conditions) {
+	for _, c := range conditionCodes(data.icdConditions()) {
 		if diagnosis == "" && (strings.HasPrefix(c, "E10") || strings.HasPrefix(c, "E11")) {
 			diagnosis = c
 		}
@@ -1279,7 +1303,7 @@ func findStatinCautions(vs *measures.ValueSet, data *hookData, allergies []json.
 			c.allergy += " (" + clipText(strings.Join(mans, ", "), 60) + ")"
 		}
 	}
-	for _, code := range conditionCodes(data.conditions) {
+	for _, code := range conditionCodes(data.icdConditions()) {
 		switch {
 		case c.intolerance == "" && strings.HasPrefix(code, "T46.6X5"):
 			c.intolerance = code + " (adverse effect of an antihyperlipidemic drug) on the problem list"
@@ -1287,7 +1311,7 @@ func findStatinCautions(vs *measures.ValueSet, data *hookData, allergies []json.
 			c.ascvd = code
 		}
 	}
-	for _, code := range conditionCodesIn(data.conditions, measures.YearStart(year), measures.YearEnd(year)) {
+	for _, code := range conditionCodesIn(data.icdConditions(), measures.YearStart(year), measures.YearEnd(year)) {
 		if c.pregnancy == "" && (strings.HasPrefix(code, "Z3A") || strings.HasPrefix(code, "Z32.01")) {
 			c.pregnancy = code + " on the problem list"
 		}
@@ -1331,7 +1355,7 @@ func splitLower(s string) []string {
 // life is evidence-based (Kutner et al., JAMA Intern Med 2015). Palliative care is a SUPD exclusion
 // (population/registry.go supdExcl, with its source); for the PDC measures the population run does
 // not exclude it, so the worklist may still list such a patient (pharmacist review M2).
-func palliative(conds []json.RawMessage, year int) bool {
+func palliative(conds []icdCondition, year int) bool {
 	for _, c := range conditionCodesIn(conds, measures.YearStart(year), measures.YearEnd(year)) {
 		if strings.HasPrefix(c, "Z51.5") {
 			return true

@@ -67,6 +67,9 @@ type hookData struct {
 	// reader was a fifth of a hook's CPU. Use medEntries.
 	medsOnce    sync.Once
 	medsIndexed []medindex.Entry
+	// icd is the problem list decoded once for the adherence cards (icdConditions).
+	icdOnce sync.Once
+	icd     []icdCondition
 }
 
 // pending is one read or search of a hook, answered once: callers wait for it (or for their

@@ -71,6 +71,11 @@ type Links struct {
 type held struct {
 	c   *Comparison
 	exp time.Time
+	// ref is the reference last issued for the entry, valid until refExp: an expiry is a whole
+	// second, so every link issued for the same comparison within a second is the same string
+	// and is signed once (an HMAC per card was a few percent of a 20-draft hook).
+	ref    string
+	refExp time.Time
 }
 
 // NewLinks keeps up to size comparisons, each for ttl after its latest link was issued. secret
@@ -115,9 +120,12 @@ func (l *Links) Issue(id ID, build func() *Comparison) string {
 	if exp.After(h.exp) {
 		h.exp = exp
 	}
+	if h.ref == "" || !h.refExp.Equal(exp) {
+		h.ref, h.refExp = l.sign(id, exp), exp
+	}
 	l.lru.Add(id, h)
 	l.mu.Unlock()
-	return l.sign(id, exp)
+	return h.ref
 }
 
 func (l *Links) sign(id ID, exp time.Time) string {
