@@ -193,6 +193,9 @@ valuerx_scoring_cache_hits 1234
 valuerx_scoring_cache_misses 56
 valuerx_fhir_fetches_total{key="coverage"} 3
 valuerx_fhir_fetches_total{key="medications"} 4
+valuerx_fhir_round_trips_per_hook_bucket{le="1"} 5
+valuerx_fhir_round_trips_per_hook_sum 7
+valuerx_fhir_round_trips_per_hook_count 6
 valuerx_coverage_cache_total{result="hit"} 9
 valuerx_coverage_cache_total{result="miss"} 1
 valuerx_scoring_cache_hits_extra 99

@@ -554,8 +554,12 @@ func parseMetrics(r io.Reader) (scrape, error) {
 			s.cacheHits = v
 		case name == "valuerx_scoring_cache_misses":
 			s.cacheMisses = v
-		case strings.HasPrefix(name, "valuerx_fhir_fetches_total"):
-			s.fhirFetches += v
+		case name == "valuerx_fhir_round_trips_per_hook_sum":
+			// Every FHIR request a hook made: the prefetch keys' fetches, the plan's searches
+			// (body weight, dispenses), Medication and Condition reads and next pages.
+			// valuerx_fhir_fetches_total counts only the first, so a hook that searched for the
+			// body weight read 0 there.
+			s.fhirFetches = v
 		case strings.HasPrefix(name, "valuerx_coverage_cache_total") && strings.Contains(name, `result="hit"`):
 			s.coverageHit += v
 		case strings.HasPrefix(name, "valuerx_coverage_cache_total"):
