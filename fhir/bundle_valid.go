@@ -2,14 +2,15 @@ package fhir
 
 import (
 	"encoding/json"
+	"slices"
 
 	"valuerx/internal/rawjson"
 )
 
 // ValidBundleResources is BundleResources for raw already known to be valid JSON (a prefetch
 // value of a request that was validated as a whole, a page the client validated): the same
-// answers, read in one walk over the Bundle with rawjson (plus one over each resource for its
-// resourceType) instead of encoding/json's validation and decode, which were two thirds of a
+// answers, read in one walk over the Bundle with rawjson (each resource's resourceType read as the
+// walk passes over it: rawjson.FieldsNested) instead of encoding/json's validation and decode, which were two thirds of a
 // hook's CPU with 500 history entries (issue 15). A Bundle that is in any way irregular — a
 // member the decode reads spelled twice, or of the wrong JSON type — is left to BundleResources,
 // whose encoding/json rules then decide (FuzzValidBundleResources holds the two together). The
@@ -154,7 +155,12 @@ func bundleFast(raw []byte) (out []json.RawMessage, next string, scan BundleScan
 			scan.OnlyOutcomes = false
 			return true // a null entry decodes to an entry without a resource
 		}
-		if rawjson.Kind(e) != '{' || !w.fields(e, entryNames) {
+		if rawjson.Kind(e) != '{' {
+			return false
+		}
+		// The entry's members and its resource's resourceType in one walk of the resource.
+		rtVal, rtN, ok := rawjson.FieldsNested(e, entryNames, w.vals[:len(entryNames)], w.counts[:len(entryNames)], 1, "resourceType")
+		if !ok || slices.ContainsFunc(w.counts[:len(entryNames)], func(c int) bool { return c > 1 }) {
 			return false
 		}
 		if _, ok := optStringView(w.vals[0]); !ok {
@@ -182,8 +188,7 @@ func bundleFast(raw []byte) (out []json.RawMessage, next string, scan BundleScan
 		case rawjson.Kind(res) != '{':
 			classOK = false
 		default:
-			v, n := rawjson.FieldN(res, "resourceType")
-			if n > 0 {
+			if v, n := rtVal, rtN; n > 0 {
 				t, isStr := rawjson.StringView(v)
 				typ = t
 				if n > 1 || (!isStr && !rawjson.IsNull(v)) {

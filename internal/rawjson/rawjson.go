@@ -360,6 +360,66 @@ func Fields(b []byte, names []string, vals [][]byte, counts []int) (ok bool) {
 	})
 }
 
+// FieldsNested is Fields(b, names, vals, counts) that also returns FieldN(vals[nest], inner)
+// when that member is an object (nil, 0 otherwise), in one walk: the nested object's members are
+// matched as the outer walk passes over them, where FieldN would walk them a second time. A
+// Bundle's entries are the case: each entry's resource is most of its bytes, and its
+// resourceType is all the split needs of it. b must be valid JSON (a validated request's part):
+// on malformed input the answers may differ from the two walks'.
+func FieldsNested(b []byte, names []string, vals [][]byte, counts []int, nest int, inner string) (innerVal []byte, innerN int, ok bool) {
+	for k := range names {
+		vals[k], counts[k] = nil, 0
+	}
+	i := SkipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return nil, 0, false
+	}
+	for i++; ; i++ {
+		i = SkipSpace(b, i)
+		if i >= len(b) || b[i] != '"' {
+			return innerVal, innerN, i < len(b) && b[i] == '}'
+		}
+		kEnd := skipString(b, i)
+		key := b[i:kEnd]
+		i = SkipSpace(b, kEnd)
+		if i >= len(b) || b[i] != ':' {
+			return innerVal, innerN, false
+		}
+		i = SkipSpace(b, i+1)
+		vEnd := -1
+		isNest := keyMatches(key, names[nest])
+		if isNest {
+			innerVal, innerN = nil, 0 // the last member of that name is the one kept in vals
+			if i < len(b) && b[i] == '{' {
+				vEnd = eachMemberEnd(b, i, func(k, v []byte) bool {
+					if keyMatches(k, inner) {
+						innerVal, innerN = v, innerN+1
+					}
+					return true
+				})
+				if vEnd < 0 { // malformed: as the two walks would see it
+					vEnd = ValueEnd(b, i)
+					innerVal, innerN = FieldN(b[i:vEnd], inner)
+				}
+			}
+		}
+		if vEnd < 0 {
+			vEnd = ValueEnd(b, i)
+		}
+		v := b[i:vEnd:vEnd]
+		for k, name := range names {
+			if keyMatches(key, name) {
+				vals[k] = v
+				counts[k]++
+			}
+		}
+		i = SkipSpace(b, vEnd)
+		if i >= len(b) || b[i] != ',' {
+			return innerVal, innerN, i < len(b) && b[i] == '}'
+		}
+	}
+}
+
 // keyMatches reports whether the key token names the field name for encoding/json.
 func keyMatches(quoted []byte, name string) bool {
 	inner := quoted[1 : len(quoted)-1]

@@ -248,3 +248,45 @@ func TestFields(t *testing.T) {
 		t.Error("an array is not an object")
 	}
 }
+
+// FuzzFieldsNested holds FieldsNested to the two walks it replaces, Fields and then FieldN of the
+// nested member, on any valid JSON (its domain): the same ok, values and counts.
+func FuzzFieldsNested(f *testing.F) {
+	for _, s := range seeds {
+		f.Add([]byte(s))
+	}
+	f.Add([]byte(`{"fullUrl":"x","resource":{"resourceType":"Patient","id":"1"},"search":{"mode":"match"}}`))
+	f.Add([]byte(`{"resource":{"resourceType":"A","ResourceType":"B"},"RESOURCE":{"x":1}}`))
+	f.Add([]byte(`{"resource":{"resourceType":"A" "id":1},"fullUrl":"y"}`))
+	f.Add([]byte(`{"resource":{"resourceType":"A"},"resource":7}`))
+	f.Add([]byte(`{"resource":{"a":{"resourceType":"deep"}}}`))
+	names := []string{"fullUrl", "resource", "search", "request"}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !Valid(data) {
+			return
+		}
+		vals, counts := make([][]byte, len(names)), make([]int, len(names))
+		wantVals, wantCounts := make([][]byte, len(names)), make([]int, len(names))
+		iv, in, ok := FieldsNested(data, names, vals, counts, 1, "resourceType")
+		wantOK := Fields(data, names, wantVals, wantCounts)
+		var wiv []byte
+		var win int
+		if r := wantVals[1]; r != nil && Kind(r) == '{' {
+			wiv, win = FieldN(r, "resourceType")
+		}
+		if ok != wantOK {
+			t.Fatalf("ok %v, Fields %v", ok, wantOK)
+		}
+		if !ok {
+			return
+		}
+		for k := range names {
+			if string(vals[k]) != string(wantVals[k]) || counts[k] != wantCounts[k] {
+				t.Fatalf("%s: %q x%d, Fields %q x%d", names[k], vals[k], counts[k], wantVals[k], wantCounts[k])
+			}
+		}
+		if string(iv) != string(wiv) || in != win {
+			t.Fatalf("resourceType %q x%d, FieldN %q x%d", iv, in, wiv, win)
+		}
+	})
+}
