@@ -661,12 +661,11 @@ func cdsDecodeObjectNested(body []byte, nest string) (map[string]json.RawMessage
 		}
 		return nil, nil, cdsSyntaxError("body is not a JSON object")
 	}
-	if !rawjson.Valid(body) {
+	// Validated and split in one walk (rawjson.ValidObjectNested: FuzzValidObjectNested holds it
+	// to Valid and then ObjectNested).
+	top, nested, valid := rawjson.ValidObjectNested(body, nest)
+	if !valid {
 		return nil, nil, cdsSyntaxError("body is not valid JSON")
-	}
-	top, nested, ok := rawjson.ObjectNested(body, nest)
-	if !ok {
-		return nil, nil, cdsSyntaxError("body is not a JSON object")
 	}
 	return top, nested, nil
 }

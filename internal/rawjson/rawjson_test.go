@@ -290,3 +290,53 @@ func FuzzFieldsNested(f *testing.F) {
 		}
 	})
 }
+
+// FuzzValidObjectNested holds ValidObjectNested to Valid and then ObjectNested, the two walks it
+// replaces, on any input: the same validity and, for a valid object, the same members, values
+// and nested members.
+func FuzzValidObjectNested(f *testing.F) {
+	for _, s := range append(validSeeds, seeds...) {
+		f.Add([]byte(s))
+	}
+	f.Add([]byte(`{"hook":"order-sign","prefetch":{"a":{"x":1},"b":null},"prefetch":{"c":[1,2]}}`))
+	f.Add([]byte(`{"prefetch":7,"x":{"prefetch":{"deep":1}}}`))
+	f.Add([]byte(`{"prefetch":{"a":1},"prefetch":null} `))
+	f.Add([]byte(`{"pre\u0066etch":{"k\u00e9":"v"}}`))
+	f.Add([]byte(`{"prefetch":{"a":1}} {}`))
+	f.Add([]byte("{\"prefetch\":{\"\xff\":1}}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, nested, valid := ValidObjectNested(data, "prefetch")
+		if want := Valid(data); valid != want {
+			t.Fatalf("valid %v, Valid %v", valid, want)
+		}
+		if !valid || Kind(data) != '{' {
+			if m != nil || nested != nil {
+				t.Fatalf("members of an invalid body or a non-object")
+			}
+			return
+		}
+		wm, wn, ok := ObjectNested(data, "prefetch")
+		if !ok {
+			t.Fatalf("ObjectNested refused a valid object")
+		}
+		same := func(a, b map[string]json.RawMessage) bool {
+			if (a == nil) != (b == nil) || len(a) != len(b) {
+				return false
+			}
+			for k, v := range a {
+				if w, ok := b[k]; !ok || string(w) != string(v) || cap(w) != len(w) && cap(v) == len(v) {
+					return false
+				}
+			}
+			return true
+		}
+		if !same(m, wm) || !same(nested, wn) {
+			t.Fatalf("members %q / %q, ObjectNested %q / %q", m, nested, wm, wn)
+		}
+		for _, v := range m {
+			if cap(v) != len(v) {
+				t.Fatalf("value %q is not capacity-limited", v)
+			}
+		}
+	})
+}
