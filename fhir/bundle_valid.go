@@ -149,34 +149,35 @@ func bundleFast(raw []byte) (out []json.RawMessage, next string, scan BundleScan
 		return nil, "", scan, false
 	}
 	classOK := true
-	okAll := rawjson.EachElement(entries, func(e []byte) bool {
+	// Each entry is walked once: its members, and its resource's resourceType, as the walk over
+	// the entry array passes over them (rawjson.EachElementAt, FieldsNestedAt).
+	okAll := rawjson.EachElementAt(entries, func(b []byte, i int) int {
 		scan.Entries++
-		if rawjson.IsNull(e) {
+		if b[i] == 'n' { // null: the only valid JSON value that starts with n
 			scan.OnlyOutcomes = false
-			return true // a null entry decodes to an entry without a resource
+			return rawjson.ValueEnd(b, i) // a null entry decodes to an entry without a resource
 		}
-		if rawjson.Kind(e) != '{' {
-			return false
+		if b[i] != '{' {
+			return -1
 		}
-		// The entry's members and its resource's resourceType in one walk of the resource.
-		rtVal, rtN, ok := rawjson.FieldsNested(e, entryNames, w.vals[:len(entryNames)], w.counts[:len(entryNames)], 1, "resourceType")
+		rtVal, rtN, end, ok := rawjson.FieldsNestedAt(b, i, entryNames, w.vals[:len(entryNames)], w.counts[:len(entryNames)], 1, "resourceType")
 		if !ok || slices.ContainsFunc(w.counts[:len(entryNames)], func(c int) bool { return c > 1 }) {
-			return false
+			return -1
 		}
 		if _, ok := optStringView(w.vals[0]); !ok {
-			return false
+			return -1
 		}
 		res, search, request := w.vals[1], w.vals[2], w.vals[3]
 		mode := ""
 		if search != nil && !rawjson.IsNull(search) {
 			if rawjson.Kind(search) != '{' || !w.fields(search, searchNames) || !w.stringsOnly(1) {
-				return false
+				return -1
 			}
 			mode, _ = optStringView(w.vals[0]) // compared below, not kept
 		}
 		if request != nil && !rawjson.IsNull(request) {
 			if rawjson.Kind(request) != '{' || !w.fields(request, reqNames) || !w.stringsOnly(2) {
-				return false
+				return -1
 			}
 		}
 		// The resource's type, read once for both answers: resourceTypeValid's (the last
@@ -200,10 +201,10 @@ func bundleFast(raw []byte) (out []json.RawMessage, next string, scan BundleScan
 			scan.OnlyOutcomes = false
 		}
 		if mode == "outcome" || res == nil || typ == "" {
-			return true
+			return end
 		}
 		out = append(out, res)
-		return true
+		return end
 	})
 	if !okAll {
 		return nil, "", scan, false

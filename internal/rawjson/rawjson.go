@@ -392,6 +392,32 @@ func EachElement(b []byte, fn func(el []byte) bool) bool {
 	return false
 }
 
+// EachElementAt is EachElement for a caller that walks each element itself: fn gets the array's
+// bytes and the index of an element's first byte and returns the index after the element (-1 to
+// stop), so an element is walked once, by fn, instead of once to find its end and again by fn.
+func EachElementAt(b []byte, fn func(b []byte, i int) int) bool {
+	i := SkipSpace(b, 0)
+	if i >= len(b) || b[i] != '[' {
+		return false
+	}
+	i = SkipSpace(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return true
+	}
+	for i < len(b) {
+		end := fn(b, i)
+		if end < 0 {
+			return false
+		}
+		i = SkipSpace(b, end)
+		if i >= len(b) || b[i] != ',' {
+			return i < len(b) && b[i] == ']'
+		}
+		i = SkipSpace(b, i+1)
+	}
+	return false
+}
+
 // Field returns the value of the member of object b that encoding/json would decode into a struct
 // field named name: keys match case-insensitively (after unescaping) and the last match wins.
 // found is false when no member matches or b is not an object.
@@ -441,23 +467,32 @@ func Fields(b []byte, names []string, vals [][]byte, counts []int) (ok bool) {
 // resourceType is all the split needs of it. b must be valid JSON (a validated request's part):
 // on malformed input the answers may differ from the two walks'.
 func FieldsNested(b []byte, names []string, vals [][]byte, counts []int, nest int, inner string) (innerVal []byte, innerN int, ok bool) {
+	innerVal, innerN, _, ok = FieldsNestedAt(b, SkipSpace(b, 0), names, vals, counts, nest, inner)
+	return innerVal, innerN, ok
+}
+
+// FieldsNestedAt is FieldsNested of the object starting at b[i], which also returns the index
+// after it (for EachElementAt). The values are slices of b.
+func FieldsNestedAt(b []byte, i int, names []string, vals [][]byte, counts []int, nest int, inner string) (innerVal []byte, innerN, end int, ok bool) {
 	for k := range names {
 		vals[k], counts[k] = nil, 0
 	}
-	i := SkipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
-		return nil, 0, false
+		return nil, 0, -1, false
 	}
 	for i++; ; i++ {
 		i = SkipSpace(b, i)
 		if i >= len(b) || b[i] != '"' {
-			return innerVal, innerN, i < len(b) && b[i] == '}'
+			if i < len(b) && b[i] == '}' {
+				return innerVal, innerN, i + 1, true
+			}
+			return innerVal, innerN, -1, false
 		}
 		kEnd := skipString(b, i)
 		key := b[i:kEnd]
 		i = SkipSpace(b, kEnd)
 		if i >= len(b) || b[i] != ':' {
-			return innerVal, innerN, false
+			return innerVal, innerN, -1, false
 		}
 		i = SkipSpace(b, i+1)
 		vEnd := -1
@@ -489,7 +524,10 @@ func FieldsNested(b []byte, names []string, vals [][]byte, counts []int, nest in
 		}
 		i = SkipSpace(b, vEnd)
 		if i >= len(b) || b[i] != ',' {
-			return innerVal, innerN, i < len(b) && b[i] == '}'
+			if i < len(b) && b[i] == '}' {
+				return innerVal, innerN, i + 1, true
+			}
+			return innerVal, innerN, -1, false
 		}
 	}
 }

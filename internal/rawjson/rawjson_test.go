@@ -340,3 +340,25 @@ func FuzzValidObjectNested(f *testing.F) {
 		}
 	})
 }
+
+// FuzzEachElementAt: with a callback that finds each element's end as EachElement does, the two
+// visit the same elements and report the same answer, on any input.
+func FuzzEachElementAt(f *testing.F) {
+	for _, s := range append(validSeeds, seeds...) {
+		f.Add([]byte(s))
+	}
+	f.Add([]byte(`[null, {"a":[1,2]} ,"x",[]]`))
+	f.Add([]byte(`[1,,2]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var want, got []string
+		wantOK := EachElement(data, func(el []byte) bool { want = append(want, string(el)); return true })
+		gotOK := EachElementAt(data, func(b []byte, i int) int {
+			end := ValueEnd(b, i)
+			got = append(got, string(b[i:end]))
+			return end
+		})
+		if wantOK != gotOK || strings.Join(want, "\x00") != strings.Join(got, "\x00") || len(want) != len(got) {
+			t.Fatalf("EachElementAt %v %q, EachElement %v %q", gotOK, got, wantOK, want)
+		}
+	})
+}
