@@ -64,51 +64,97 @@ var (
 	es384P = elliptic.P384().Params().P
 )
 
-// combWindow is the comb's window in bits: 384/6 = 64 windows of 63 points
-// (about 680 KB a table). Eight bits would save a quarter of the additions
-// for four times the memory.
+// combWindowG and combWindowQ are the comb's window widths in bits, for G and for a key.
 const (
-	combWindow  = 6
-	combWindows = 384 / combWindow
-	combDigits  = 1<<combWindow - 1
+	combWindowG = 8
+	combWindowQ = 8
 )
 
-// combTable holds, for window i and digit d in [1, 63], d·2^(6i)·P at
-// [i][d-1].
-type combTable [combWindows][combDigits]*nistec.P384Point
+// combTable is a fixed-base comb with signed digits: for window i (bits w·i .. w·i+w-1 of the
+// scalar) and digit d in [1, 2^(w-1)] it holds d·2^(w·i)·P at pts[i·half + d-1]. A scalar is
+// recoded into digits in [-(2^(w-1)-1), 2^(w-1)], a negative digit being the negation (one field
+// subtraction) of the entry for |d|, so a window needs half the entries of unsigned digits. The
+// recoding carries into one more bit, so there are ceil(385/w) windows; the top one holds only
+// the multiples its digit can reach (bits 384 - w·(m-1) real bits plus the carry).
+type combTable struct {
+	w    uint
+	half int
+	m    int
+	pts  []nistec.P384Point
+}
 
-func newCombTable(p *nistec.P384Point) *combTable {
-	t := new(combTable)
+func newCombTable(p *nistec.P384Point, w uint) *combTable {
+	half := 1 << (w - 1)
+	m := int((385 + w - 1) / w)
+	topBits := 384 - int(w)*(m-1)
+	topCount := min(half, 1<<topBits)
+	t := &combTable{w: w, half: half, m: m, pts: make([]nistec.P384Point, (m-1)*half+topCount)}
 	base := nistec.NewP384Point().Set(p)
-	for i := range combWindows {
-		t[i][0] = nistec.NewP384Point().Set(base)
-		for d := 1; d < combDigits; d++ {
-			t[i][d] = nistec.NewP384Point().Add(t[i][d-1], base)
+	for i := range m {
+		n := half
+		if i == m-1 {
+			n = topCount
 		}
-		base.Add(t[i][combDigits-1], base) // 64·base = 2^6·base
+		row := t.pts[i*half : i*half+n]
+		row[0] = *nistec.NewP384Point().Set(base)
+		for d := 1; d < n; d++ {
+			row[d] = *nistec.NewP384Point().Add(&row[d-1], base)
+		}
+		if i < m-1 {
+			base.Double(&row[half-1]) // 2·2^(w-1)·base = 2^w·base
+		}
 	}
 	return t
 }
 
-// addMult adds k·P to acc, k a 48-byte big-endian scalar, in variable time.
-func (t *combTable) addMult(acc *nistec.P384Point, k *[48]byte) {
-	for i := range combWindows {
-		// Bits 6i .. 6i+5 of k, counted from the least significant.
-		bit := i * combWindow
-		lo := 47 - bit/8 // the byte holding bit 6i
-		w := uint(k[lo])
-		if lo > 0 {
-			w |= uint(k[lo-1]) << 8
+// bitsAt returns bits pos .. pos+w-1 of the 48-byte big-endian k, counted from the least
+// significant, zero above bit 383 (w <= 16).
+func bitsAt(k *[48]byte, pos, w uint) uint {
+	lo := 47 - int(pos/8)
+	var v uint
+	for j := 0; j < 3 && lo-j >= 0; j++ {
+		v |= uint(k[lo-j]) << (8 * j)
+	}
+	return (v >> (pos % 8)) & (1<<w - 1)
+}
+
+// addMult adds k·P to acc, k a 48-byte big-endian scalar, in variable time. If empty, acc is
+// the point at infinity and the first term is copied instead of added. It reports whether acc
+// is still known to be the point at infinity (k == 0 and empty).
+func (t *combTable) addMult(acc *nistec.P384Point, k *[48]byte, empty bool) bool {
+	w := t.w
+	full := uint(1) << w
+	carry := uint(0)
+	neg := nistec.NewP384Point()
+	for i := range t.m {
+		v := bitsAt(k, uint(i)*w, w) + carry
+		carry = 0
+		var e *nistec.P384Point
+		switch {
+		case v == 0:
+			continue
+		case i < t.m-1 && v > uint(t.half):
+			carry = 1
+			if v == full {
+				continue
+			}
+			e = neg.Negate(&t.pts[i*t.half+int(full-v)-1])
+		default:
+			e = &t.pts[i*t.half+int(v)-1]
 		}
-		if d := (w >> (bit % 8)) & combDigits; d != 0 {
-			acc.Add(acc, t[i][d-1])
+		if empty {
+			acc.Set(e)
+			empty = false
+		} else {
+			acc.Add(acc, e)
 		}
 	}
+	return empty
 }
 
 // es384G is the comb table of the generator, built on first use.
 var es384G = sync.OnceValue(func() *combTable {
-	return newCombTable(nistec.NewP384Point().SetGenerator())
+	return newCombTable(nistec.NewP384Point().SetGenerator(), combWindowG)
 })
 
 // es384TableCacheSize bounds the keys whose tables are kept (about 680 KB
@@ -149,9 +195,9 @@ var es384Builds singleflight.Group
 // and building on first use let such tokens pin about 680 KB per key of every trusted set
 // (crypto review, 1 December 2026). Tables live only in the cache, looked up on every check, so
 // the cache's bound is the memory's bound and its order is that of real use.
-func (k *es384PublicKey) mulQ(acc *nistec.P384Point, u2 *[48]byte) (cached bool) {
+func (k *es384PublicKey) mulQ(acc *nistec.P384Point, u2 *[48]byte, empty bool) (cached bool) {
 	if t, ok := es384Tables().Get(k.enc); ok {
-		t.addMult(acc, u2)
+		t.addMult(acc, u2, empty)
 		return true
 	}
 	p, err := nistec.NewP384Point().ScalarMult(k.q, u2[:])
@@ -167,7 +213,7 @@ func (k *es384PublicKey) mulQ(acc *nistec.P384Point, u2 *[48]byte) (cached bool)
 func (k *es384PublicKey) learn() {
 	go es384Builds.Do(k.enc, func() (any, error) {
 		if !es384Tables().Contains(k.enc) {
-			es384Tables().Add(k.enc, newCombTable(k.q))
+			es384Tables().Add(k.enc, newCombTable(k.q, combWindowQ))
 		}
 		return nil, nil
 	})
@@ -203,6 +249,12 @@ func newES384PublicKey(pub *ecdsa.PublicKey) (*es384PublicKey, error) {
 	return &es384PublicKey{pub: pub, enc: string(enc), q: q}, nil
 }
 
+// es384Scratch holds a check's integers, reused through es384ScratchPool so their words are
+// not allocated on every check.
+type es384Scratch struct{ r, s, e, w, t, q, u big.Int }
+
+var es384ScratchPool = sync.Pool{New: func() any { return new(es384Scratch) }}
+
 // verifyDigest reports whether sig (raw r || s) is a valid signature of
 // digest, by crypto/ecdsa's rules (see the file comment). digest may have
 // any length; JWS ES384 always passes a SHA-384 sum.
@@ -210,35 +262,39 @@ func (k *es384PublicKey) verifyDigest(digest, sig []byte) bool {
 	if len(sig) != es384SigSize {
 		return false
 	}
-	r := new(big.Int).SetBytes(sig[:48])
-	s := new(big.Int).SetBytes(sig[48:])
+	sc := es384ScratchPool.Get().(*es384Scratch)
+	defer es384ScratchPool.Put(sc)
+	r, s := sc.r.SetBytes(sig[:48]), sc.s.SetBytes(sig[48:])
 	if r.Sign() <= 0 || r.Cmp(es384N) >= 0 || s.Sign() <= 0 || s.Cmp(es384N) >= 0 {
 		return false
 	}
-	e := bits2int(digest, es384N.BitLen())
-	e.Mod(e, es384N)
+	// e < 2^384 < 2n, so e mod n is e or e - n.
+	e := setBits2Int(&sc.e, digest, es384N.BitLen())
+	if e.Cmp(es384N) >= 0 {
+		e.Sub(e, es384N)
+	}
 	// n is prime and 0 < s < n, so the inverse exists.
-	w := new(big.Int).ModInverse(s, es384N)
+	w := sc.w.ModInverse(s, es384N)
 	if w == nil {
 		return false
 	}
-	u1 := e.Mul(e, w)
-	u1.Mod(u1, es384N)
-	u2 := w.Mul(r, w)
-	u2.Mod(u2, es384N)
 	var k1, k2 [48]byte
-	u1.FillBytes(k1[:])
-	u2.FillBytes(k2[:])
+	sc.q.QuoRem(sc.t.Mul(e, w), es384N, &sc.u) // u1 = e·w mod n (non-negative: Rem is Mod)
+	sc.u.FillBytes(k1[:])
+	sc.q.QuoRem(sc.t.Mul(r, w), es384N, &sc.u) // u2 = r·w mod n
+	sc.u.FillBytes(k2[:])
 	acc := nistec.NewP384Point()
-	es384G().addMult(acc, &k1)
-	cached := k.mulQ(acc, &k2)
+	empty := es384G().addMult(acc, &k1, true)
+	cached := k.mulQ(acc, &k2, empty)
 	xb, err := acc.BytesX() // refuses the point at infinity
 	if err != nil {
 		return false
 	}
-	// x is in [0, p-1] and p > n: reduce it mod n before comparing.
-	x := new(big.Int).SetBytes(xb)
-	x.Mod(x, es384N)
+	// x is in [0, p-1] and n < p < 2n: x mod n is x or x - n.
+	x := sc.t.SetBytes(xb)
+	if x.Cmp(es384N) >= 0 {
+		x.Sub(x, es384N)
+	}
 	if x.Cmp(r) != 0 {
 		return false
 	}
@@ -254,10 +310,15 @@ func (k *es384PublicKey) verifyDigest(digest, sig []byte) bool {
 // is the plain big-endian value; a longer hash is truncated, and an order
 // whose bit length is not a multiple of 8 needs the right shift.
 func bits2int(hash []byte, qlen int) *big.Int {
+	return setBits2Int(new(big.Int), hash, qlen)
+}
+
+// setBits2Int sets e to bits2int(hash, qlen) and returns e.
+func setBits2Int(e *big.Int, hash []byte, qlen int) *big.Int {
 	if size := (qlen + 7) / 8; len(hash) > size {
 		hash = hash[:size]
 	}
-	e := new(big.Int).SetBytes(hash)
+	e.SetBytes(hash)
 	if excess := len(hash)*8 - qlen; excess > 0 {
 		e.Rsh(e, uint(excess))
 	}
