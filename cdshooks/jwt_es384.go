@@ -8,15 +8,37 @@ package cdshooks
 // public. A CPU profile of valuerx under load put 70 % of its time in that
 // check. A verifier checks many signatures under few keys (one or two per
 // trusted EHR), so the point multiplications u1·G + u2·Q are done with a
-// fixed-base comb for both points: for each 6-bit window of the 384-bit
-// scalars a table holds the 63 non-zero multiples of 2^(6i)·P, so a product
-// is 64 table look-ups and at most 64 point additions, with no doublings.
-// The table of G is built once per process; a key's table (about 4,000
-// additions, a few milliseconds) in the background after the key's first valid
-// signature, kept in a bounded cache keyed by the key's encoding, so a key set
-// refresh reuses it; until then u2·Q is nistec's constant-time ScalarMult.
-// Look-ups index the table by the scalar's bits, which is variable time:
-// right for public inputs, never to be used with a secret scalar.
+// fixed-base comb for both points, with signed digits: for each w-bit window
+// i of the 384-bit scalars a table holds d·2^(w·i)·P for d in [1, 2^(w-1)];
+// the scalar is recoded into digits in [-(2^(w-1)-1), 2^(w-1)] (a digit above
+// 2^(w-1) becomes d - 2^w and carries one into the next window), and a
+// negative digit adds the negation of its entry (nistec's Negate, one field
+// subtraction), so a window needs half the entries of unsigned digits. A
+// product is one table look-up and at most one complete point addition per
+// window, with no doublings. G's table has 10-bit windows (39 windows, 19,472
+// points, 3.2 MB, about 17 ms of CPU to build: once per process, in the
+// background from the first ES384 key loaded); a key's table 8-bit windows (49
+// windows, 6,145 points, 1.0 MB, about 5 ms), built in the background after the
+// key's first valid signature and kept in a bounded cache keyed by the key's
+// encoding (es384TableCacheSize), so a key set refresh reuses it; until then
+// u2·Q is nistec's constant-time ScalarMult. A check is thus at most 39 + 49 =
+// 88 additions (the 6-bit unsigned comb before 2 December 2026: 128), one
+// field inversion (BytesX, about 15 µs, an eighth of the check) and a few
+// math/big operations on reused integers. Worst case memory: G plus 16 key
+// tables, about 19 MB of heap (G plus one key: 4.2 MB).
+//
+// An entry is a copy of a nistec.P384Point struct, which holds pointers to
+// its three coordinates: the entries of a table sit in one slice (a look-up
+// follows one pointer less than a slice of *P384Point, and the garbage
+// collector scans one slice instead of a pointer per entry), sharing their
+// coordinates with the discarded originals. Entries are never written after
+// the build, only read as Add's, Set's and Negate's operand. A wider window
+// saves additions but not time in proportion: a table that does not fit the
+// cache costs a miss per look-up (BenchmarkES384VerifyDigest/comb-varied,
+// which cycles through signatures, shows it; 10-bit key tables, 11- or 12-bit
+// G tables did not win there). Look-ups index the table by the scalar's bits,
+// which is variable time: right for public inputs, never to be used with a
+// secret scalar.
 //
 // Only the point arithmetic comes from a library: filippo.io/nistec, the
 // standalone form of the standard library's crypto/internal/fips140/nistec
@@ -38,8 +60,10 @@ package cdshooks
 //     the curve, not the point at infinity (ecdsa.PublicKey.Bytes's checks).
 //
 // Until 1 December 2026 the product came from github.com/cloudflare/circl's
-// wNAF CombinedMult (about 290 µs a check here); the comb takes a third of
-// that (docs/performance.md).
+// wNAF CombinedMult (about 290 µs a check here); the 6-bit unsigned comb of
+// 1 December took 115 µs of CPU a check (142 µs cycling through signatures),
+// this one about 100 µs (130 µs) (go test -run '^$' -bench ES384VerifyDigest
+// -count 5 ./cdshooks; docs/performance.md).
 
 import (
 	"crypto/ecdsa"
@@ -64,9 +88,12 @@ var (
 	es384P = elliptic.P384().Params().P
 )
 
-// combWindowG and combWindowQ are the comb's window widths in bits, for G and for a key.
+// combWindowG and combWindowQ are the comb's window widths in bits, for G's
+// table (one per process) and for a key's (up to es384TableCacheSize). Tables
+// of w bits hold (ceil(385/w) - 1)·2^(w-1) points plus the top window's, at
+// about 168 bytes a point (24 for the struct, 48 for each coordinate).
 const (
-	combWindowG = 8
+	combWindowG = 10
 	combWindowQ = 8
 )
 
@@ -152,15 +179,19 @@ func (t *combTable) addMult(acc *nistec.P384Point, k *[48]byte, empty bool) bool
 	return empty
 }
 
-// es384G is the comb table of the generator, built on first use.
+// es384G is the comb table of the generator, built on first use: in the background when the
+// first ES384 key is loaded (es384WarmG), so the first check does not wait the 17 ms.
 var es384G = sync.OnceValue(func() *combTable {
 	return newCombTable(nistec.NewP384Point().SetGenerator(), combWindowG)
 })
 
-// es384TableCacheSize bounds the keys whose tables are kept (about 680 KB
-// each, so at most about 11 MB): more than a deployment's signing keys in use,
-// and tables exist only for keys that signed a valid token (see mulQ), so a
-// key set of hundreds of keys cannot hold hundreds of megabytes.
+var es384WarmG sync.Once
+
+// es384TableCacheSize bounds the keys whose tables are kept (about 1.0 MB
+// each, so at most about 16 MB, 19 MB with G's): more than a deployment's
+// signing keys in use, and tables exist only for keys that signed a valid
+// token (see mulQ), so a key set of hundreds of keys cannot hold hundreds of
+// megabytes.
 const es384TableCacheSize = 16
 
 // es384Tables holds the tables of the keys verified lately, by the key's
@@ -192,7 +223,7 @@ var es384Builds singleflight.Group
 //
 // A table is built only for a key that has verified a valid signature (learn), in the
 // background: anyone can send a token naming any kid of a trusted key set with a junk signature,
-// and building on first use let such tokens pin about 680 KB per key of every trusted set
+// and building on first use let such tokens pin a table (now about 1 MB) per key of every trusted set
 // (crypto review, 1 December 2026). Tables live only in the cache, looked up on every check, so
 // the cache's bound is the memory's bound and its order is that of real use.
 func (k *es384PublicKey) mulQ(acc *nistec.P384Point, u2 *[48]byte, empty bool) (cached bool) {
@@ -246,6 +277,7 @@ func newES384PublicKey(pub *ecdsa.PublicKey) (*es384PublicKey, error) {
 	if err != nil || q.IsInfinity() == 1 {
 		return nil, errors.New("P-384 public key is not a point of the curve")
 	}
+	es384WarmG.Do(func() { go es384G() })
 	return &es384PublicKey{pub: pub, enc: string(enc), q: q}, nil
 }
 
