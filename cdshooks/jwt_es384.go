@@ -22,23 +22,28 @@ package cdshooks
 // key's first valid signature and kept in a bounded cache keyed by the key's
 // encoding (es384TableCacheSize), so a key set refresh reuses it; until then
 // u2·Q is nistec's constant-time ScalarMult. A check is thus at most 39 + 49 =
-// 88 additions (the 6-bit unsigned comb before 2 December 2026: 128), one
+// 88 table terms, the first copied and the others added (the 6-bit unsigned
+// comb before 2 December 2026: 128 additions), one
 // field inversion (BytesX, about 15 µs, an eighth of the check) and a few
 // math/big operations on reused integers. Worst case memory: G plus 16 key
 // tables, about 19 MB of heap (G plus one key: 4.2 MB).
 //
 // An entry is a copy of a nistec.P384Point struct, which holds pointers to
-// its three coordinates: the entries of a table sit in one slice (a look-up
-// follows one pointer less than a slice of *P384Point, and the garbage
-// collector scans one slice instead of a pointer per entry), sharing their
-// coordinates with the discarded originals. Entries are never written after
-// the build, only read as Add's, Set's and Negate's operand. A wider window
-// saves additions but not time in proportion: a table that does not fit the
-// cache costs a miss per look-up (BenchmarkES384VerifyDigest/comb-varied,
-// which cycles through signatures, shows it; 10-bit key tables, 11- or 12-bit
-// G tables did not win there). Look-ups index the table by the scalar's bits,
-// which is variable time: right for public inputs, never to be used with a
-// secret scalar.
+// its three coordinates: the entries of a table sit in one slice, sharing
+// their coordinates with the discarded originals, so a look-up follows one
+// pointer less than with a slice of *P384Point and an entry is three heap
+// objects instead of four. (The coordinates themselves cannot be stored
+// inline: they are nistec's internal fiat elements, allocated by
+// NewP384Point, and loading a point from bytes would check it is on the
+// curve, several field multiplications a look-up.) Entries are never written
+// after the build, only read as Add's, Set's and Negate's operand. A wider
+// window saves additions but not time in proportion: a table that does not
+// fit the cache costs misses per look-up (BenchmarkES384VerifyDigest's
+// comb-varied, which cycles through signatures, shows it). An 11-bit G table
+// (6.3 MB) did not beat the 10-bit one; 9-bit key tables may win a little
+// more but cost 1.8 MB a key, 29 MB for a full cache. Look-ups index the
+// table by the scalar's bits, which is variable time: right for public
+// inputs, never to be used with a secret scalar.
 //
 // Only the point arithmetic comes from a library: filippo.io/nistec, the
 // standalone form of the standard library's crypto/internal/fips140/nistec
@@ -60,10 +65,14 @@ package cdshooks
 //     the curve, not the point at infinity (ecdsa.PublicKey.Bytes's checks).
 //
 // Until 1 December 2026 the product came from github.com/cloudflare/circl's
-// wNAF CombinedMult (about 290 µs a check here); the 6-bit unsigned comb of
-// 1 December took 115 µs of CPU a check (142 µs cycling through signatures),
-// this one about 100 µs (130 µs) (go test -run '^$' -bench ES384VerifyDigest
-// -count 5 ./cdshooks; docs/performance.md).
+// wNAF CombinedMult (about 290 µs a check here), then from a 6-bit unsigned
+// comb (115 µs, a fifth of crypto/ecdsa's 556 µs; docs/performance.md). This
+// comb takes a fifth less CPU than that one: on 2 December, in 7 interleaved
+// rounds of go test -run '^$' -bench ES384VerifyDigest ./cdshooks on the
+// loaded 2-core machine (crypto/ecdsa at 690 µs), median cpu-ns/op 120 µs
+// against 154 µs for one repeated signature (comb) and 141 µs against 186 µs
+// cycling through 256 signatures (comb-varied); 12 allocations a check
+// instead of 22.
 
 import (
 	"crypto/ecdsa"
