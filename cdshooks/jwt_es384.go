@@ -8,15 +8,42 @@ package cdshooks
 // public. A CPU profile of valuerx under load put 70 % of its time in that
 // check. A verifier checks many signatures under few keys (one or two per
 // trusted EHR), so the point multiplications u1·G + u2·Q are done with a
-// fixed-base comb for both points: for each 6-bit window of the 384-bit
-// scalars a table holds the 63 non-zero multiples of 2^(6i)·P, so a product
-// is 64 table look-ups and at most 64 point additions, with no doublings.
-// The table of G is built once per process; a key's table (about 4,000
-// additions, a few milliseconds) in the background after the key's first valid
-// signature, kept in a bounded cache keyed by the key's encoding, so a key set
-// refresh reuses it; until then u2·Q is nistec's constant-time ScalarMult.
-// Look-ups index the table by the scalar's bits, which is variable time:
-// right for public inputs, never to be used with a secret scalar.
+// fixed-base comb for both points, with signed digits: for each w-bit window
+// i of the 384-bit scalars a table holds d·2^(w·i)·P for d in [1, 2^(w-1)];
+// the scalar is recoded into digits in [-(2^(w-1)-1), 2^(w-1)] (a digit above
+// 2^(w-1) becomes d - 2^w and carries one into the next window), and a
+// negative digit adds the negation of its entry (nistec's Negate, one field
+// subtraction), so a window needs half the entries of unsigned digits. A
+// product is one table look-up and at most one complete point addition per
+// window, with no doublings. G's table has 10-bit windows (39 windows, 19,472
+// points, 3.2 MB, about 17 ms of CPU to build: once per process, in the
+// background from the first ES384 key loaded); a key's table 8-bit windows (49
+// windows, 6,145 points, 1.0 MB, about 5 ms), built in the background after the
+// key's first valid signature and kept in a bounded cache keyed by the key's
+// encoding (es384TableCacheSize), so a key set refresh reuses it; until then
+// u2·Q is nistec's constant-time ScalarMult. A check is thus at most 39 + 49 =
+// 88 table terms, the first copied and the others added (the 6-bit unsigned
+// comb before 2 December 2026: 128 additions), one
+// field inversion (BytesX, about 15 µs, an eighth of the check) and a few
+// math/big operations on reused integers. Worst case memory: G plus 16 key
+// tables, about 19 MB of heap (G plus one key: 4.2 MB).
+//
+// An entry is a copy of a nistec.P384Point struct, which holds pointers to
+// its three coordinates: the entries of a table sit in one slice, sharing
+// their coordinates with the discarded originals, so a look-up follows one
+// pointer less than with a slice of *P384Point and an entry is three heap
+// objects instead of four. (The coordinates themselves cannot be stored
+// inline: they are nistec's internal fiat elements, allocated by
+// NewP384Point, and loading a point from bytes would check it is on the
+// curve, several field multiplications a look-up.) Entries are never written
+// after the build, only read as Add's, Set's and Negate's operand. A wider
+// window saves additions but not time in proportion: a table that does not
+// fit the cache costs misses per look-up (BenchmarkES384VerifyDigest's
+// comb-varied, which cycles through signatures, shows it). An 11-bit G table
+// (6.3 MB) did not beat the 10-bit one; 9-bit key tables may win a little
+// more but cost 1.8 MB a key, 29 MB for a full cache. Look-ups index the
+// table by the scalar's bits, which is variable time: right for public
+// inputs, never to be used with a secret scalar.
 //
 // Only the point arithmetic comes from a library: filippo.io/nistec, the
 // standalone form of the standard library's crypto/internal/fips140/nistec
@@ -38,8 +65,14 @@ package cdshooks
 //     the curve, not the point at infinity (ecdsa.PublicKey.Bytes's checks).
 //
 // Until 1 December 2026 the product came from github.com/cloudflare/circl's
-// wNAF CombinedMult (about 290 µs a check here); the comb takes a third of
-// that (docs/performance.md).
+// wNAF CombinedMult (about 290 µs a check here), then from a 6-bit unsigned
+// comb (115 µs, a fifth of crypto/ecdsa's 556 µs; docs/performance.md). This
+// comb takes a fifth less CPU than that one: on 2 December, in 7 interleaved
+// rounds of go test -run '^$' -bench ES384VerifyDigest ./cdshooks on the
+// loaded 2-core machine (crypto/ecdsa at 690 µs), median cpu-ns/op 120 µs
+// against 154 µs for one repeated signature (comb) and 141 µs against 186 µs
+// cycling through 256 signatures (comb-varied); 12 allocations a check
+// instead of 22.
 
 import (
 	"crypto/ecdsa"
@@ -64,57 +97,110 @@ var (
 	es384P = elliptic.P384().Params().P
 )
 
-// combWindow is the comb's window in bits: 384/6 = 64 windows of 63 points
-// (about 680 KB a table). Eight bits would save a quarter of the additions
-// for four times the memory.
+// combWindowG and combWindowQ are the comb's window widths in bits, for G's
+// table (one per process) and for a key's (up to es384TableCacheSize). Tables
+// of w bits hold (ceil(385/w) - 1)·2^(w-1) points plus the top window's, at
+// about 168 bytes a point (24 for the struct, 48 for each coordinate).
 const (
-	combWindow  = 6
-	combWindows = 384 / combWindow
-	combDigits  = 1<<combWindow - 1
+	combWindowG = 10
+	combWindowQ = 8
 )
 
-// combTable holds, for window i and digit d in [1, 63], d·2^(6i)·P at
-// [i][d-1].
-type combTable [combWindows][combDigits]*nistec.P384Point
+// combTable is a fixed-base comb with signed digits: for window i (bits w·i .. w·i+w-1 of the
+// scalar) and digit d in [1, 2^(w-1)] it holds d·2^(w·i)·P at pts[i·half + d-1]. A scalar is
+// recoded into digits in [-(2^(w-1)-1), 2^(w-1)], a negative digit being the negation (one field
+// subtraction) of the entry for |d|, so a window needs half the entries of unsigned digits. The
+// recoding carries into one more bit, so there are ceil(385/w) windows; the top one holds only
+// the multiples its digit can reach (bits 384 - w·(m-1) real bits plus the carry).
+type combTable struct {
+	w    uint
+	half int
+	m    int
+	pts  []nistec.P384Point
+}
 
-func newCombTable(p *nistec.P384Point) *combTable {
-	t := new(combTable)
+func newCombTable(p *nistec.P384Point, w uint) *combTable {
+	half := 1 << (w - 1)
+	m := int((385 + w - 1) / w)
+	topBits := 384 - int(w)*(m-1)
+	topCount := min(half, 1<<topBits)
+	t := &combTable{w: w, half: half, m: m, pts: make([]nistec.P384Point, (m-1)*half+topCount)}
 	base := nistec.NewP384Point().Set(p)
-	for i := range combWindows {
-		t[i][0] = nistec.NewP384Point().Set(base)
-		for d := 1; d < combDigits; d++ {
-			t[i][d] = nistec.NewP384Point().Add(t[i][d-1], base)
+	for i := range m {
+		n := half
+		if i == m-1 {
+			n = topCount
 		}
-		base.Add(t[i][combDigits-1], base) // 64·base = 2^6·base
+		row := t.pts[i*half : i*half+n]
+		row[0] = *nistec.NewP384Point().Set(base)
+		for d := 1; d < n; d++ {
+			row[d] = *nistec.NewP384Point().Add(&row[d-1], base)
+		}
+		if i < m-1 {
+			base.Double(&row[half-1]) // 2·2^(w-1)·base = 2^w·base
+		}
 	}
 	return t
 }
 
-// addMult adds k·P to acc, k a 48-byte big-endian scalar, in variable time.
-func (t *combTable) addMult(acc *nistec.P384Point, k *[48]byte) {
-	for i := range combWindows {
-		// Bits 6i .. 6i+5 of k, counted from the least significant.
-		bit := i * combWindow
-		lo := 47 - bit/8 // the byte holding bit 6i
-		w := uint(k[lo])
-		if lo > 0 {
-			w |= uint(k[lo-1]) << 8
-		}
-		if d := (w >> (bit % 8)) & combDigits; d != 0 {
-			acc.Add(acc, t[i][d-1])
-		}
+// bitsAt returns bits pos .. pos+w-1 of the 48-byte big-endian k, counted from the least
+// significant, zero above bit 383 (w <= 16).
+func bitsAt(k *[48]byte, pos, w uint) uint {
+	lo := 47 - int(pos/8)
+	var v uint
+	for j := 0; j < 3 && lo-j >= 0; j++ {
+		v |= uint(k[lo-j]) << (8 * j)
 	}
+	return (v >> (pos % 8)) & (1<<w - 1)
 }
 
-// es384G is the comb table of the generator, built on first use.
+// addMult adds k·P to acc, k a 48-byte big-endian scalar, in variable time. If empty, acc is
+// the point at infinity and the first term is copied instead of added. It reports whether acc
+// is still known to be the point at infinity (k == 0 and empty).
+func (t *combTable) addMult(acc *nistec.P384Point, k *[48]byte, empty bool) bool {
+	w := t.w
+	full := uint(1) << w
+	carry := uint(0)
+	neg := nistec.NewP384Point()
+	for i := range t.m {
+		v := bitsAt(k, uint(i)*w, w) + carry
+		carry = 0
+		var e *nistec.P384Point
+		switch {
+		case v == 0:
+			continue
+		case i < t.m-1 && v > uint(t.half):
+			carry = 1
+			if v == full {
+				continue
+			}
+			e = neg.Negate(&t.pts[i*t.half+int(full-v)-1])
+		default:
+			e = &t.pts[i*t.half+int(v)-1]
+		}
+		if empty {
+			acc.Set(e)
+			empty = false
+		} else {
+			acc.Add(acc, e)
+		}
+	}
+	return empty
+}
+
+// es384G is the comb table of the generator, built on first use: in the background when the
+// first ES384 key is loaded (es384WarmG), so the first check does not wait the 17 ms.
 var es384G = sync.OnceValue(func() *combTable {
-	return newCombTable(nistec.NewP384Point().SetGenerator())
+	return newCombTable(nistec.NewP384Point().SetGenerator(), combWindowG)
 })
 
-// es384TableCacheSize bounds the keys whose tables are kept (about 680 KB
-// each, so at most about 11 MB): more than a deployment's signing keys in use,
-// and tables exist only for keys that signed a valid token (see mulQ), so a
-// key set of hundreds of keys cannot hold hundreds of megabytes.
+var es384WarmG sync.Once
+
+// es384TableCacheSize bounds the keys whose tables are kept (about 1.0 MB
+// each, so at most about 16 MB, 19 MB with G's): more than a deployment's
+// signing keys in use, and tables exist only for keys that signed a valid
+// token (see mulQ), so a key set of hundreds of keys cannot hold hundreds of
+// megabytes.
 const es384TableCacheSize = 16
 
 // es384Tables holds the tables of the keys verified lately, by the key's
@@ -146,12 +232,12 @@ var es384Builds singleflight.Group
 //
 // A table is built only for a key that has verified a valid signature (learn), in the
 // background: anyone can send a token naming any kid of a trusted key set with a junk signature,
-// and building on first use let such tokens pin about 680 KB per key of every trusted set
+// and building on first use let such tokens pin a table (now about 1 MB) per key of every trusted set
 // (crypto review, 1 December 2026). Tables live only in the cache, looked up on every check, so
 // the cache's bound is the memory's bound and its order is that of real use.
-func (k *es384PublicKey) mulQ(acc *nistec.P384Point, u2 *[48]byte) (cached bool) {
+func (k *es384PublicKey) mulQ(acc *nistec.P384Point, u2 *[48]byte, empty bool) (cached bool) {
 	if t, ok := es384Tables().Get(k.enc); ok {
-		t.addMult(acc, u2)
+		t.addMult(acc, u2, empty)
 		return true
 	}
 	p, err := nistec.NewP384Point().ScalarMult(k.q, u2[:])
@@ -167,7 +253,7 @@ func (k *es384PublicKey) mulQ(acc *nistec.P384Point, u2 *[48]byte) (cached bool)
 func (k *es384PublicKey) learn() {
 	go es384Builds.Do(k.enc, func() (any, error) {
 		if !es384Tables().Contains(k.enc) {
-			es384Tables().Add(k.enc, newCombTable(k.q))
+			es384Tables().Add(k.enc, newCombTable(k.q, combWindowQ))
 		}
 		return nil, nil
 	})
@@ -200,8 +286,15 @@ func newES384PublicKey(pub *ecdsa.PublicKey) (*es384PublicKey, error) {
 	if err != nil || q.IsInfinity() == 1 {
 		return nil, errors.New("P-384 public key is not a point of the curve")
 	}
+	es384WarmG.Do(func() { go es384G() })
 	return &es384PublicKey{pub: pub, enc: string(enc), q: q}, nil
 }
+
+// es384Scratch holds a check's integers, reused through es384ScratchPool so their words are
+// not allocated on every check.
+type es384Scratch struct{ r, s, e, w, t, q, u big.Int }
+
+var es384ScratchPool = sync.Pool{New: func() any { return new(es384Scratch) }}
 
 // verifyDigest reports whether sig (raw r || s) is a valid signature of
 // digest, by crypto/ecdsa's rules (see the file comment). digest may have
@@ -210,35 +303,39 @@ func (k *es384PublicKey) verifyDigest(digest, sig []byte) bool {
 	if len(sig) != es384SigSize {
 		return false
 	}
-	r := new(big.Int).SetBytes(sig[:48])
-	s := new(big.Int).SetBytes(sig[48:])
+	sc := es384ScratchPool.Get().(*es384Scratch)
+	defer es384ScratchPool.Put(sc)
+	r, s := sc.r.SetBytes(sig[:48]), sc.s.SetBytes(sig[48:])
 	if r.Sign() <= 0 || r.Cmp(es384N) >= 0 || s.Sign() <= 0 || s.Cmp(es384N) >= 0 {
 		return false
 	}
-	e := bits2int(digest, es384N.BitLen())
-	e.Mod(e, es384N)
+	// e < 2^384 < 2n, so e mod n is e or e - n.
+	e := setBits2Int(&sc.e, digest, es384N.BitLen())
+	if e.Cmp(es384N) >= 0 {
+		e.Sub(e, es384N)
+	}
 	// n is prime and 0 < s < n, so the inverse exists.
-	w := new(big.Int).ModInverse(s, es384N)
+	w := sc.w.ModInverse(s, es384N)
 	if w == nil {
 		return false
 	}
-	u1 := e.Mul(e, w)
-	u1.Mod(u1, es384N)
-	u2 := w.Mul(r, w)
-	u2.Mod(u2, es384N)
 	var k1, k2 [48]byte
-	u1.FillBytes(k1[:])
-	u2.FillBytes(k2[:])
+	sc.q.QuoRem(sc.t.Mul(e, w), es384N, &sc.u) // u1 = e·w mod n (non-negative: Rem is Mod)
+	sc.u.FillBytes(k1[:])
+	sc.q.QuoRem(sc.t.Mul(r, w), es384N, &sc.u) // u2 = r·w mod n
+	sc.u.FillBytes(k2[:])
 	acc := nistec.NewP384Point()
-	es384G().addMult(acc, &k1)
-	cached := k.mulQ(acc, &k2)
+	empty := es384G().addMult(acc, &k1, true)
+	cached := k.mulQ(acc, &k2, empty)
 	xb, err := acc.BytesX() // refuses the point at infinity
 	if err != nil {
 		return false
 	}
-	// x is in [0, p-1] and p > n: reduce it mod n before comparing.
-	x := new(big.Int).SetBytes(xb)
-	x.Mod(x, es384N)
+	// x is in [0, p-1] and n < p < 2n: x mod n is x or x - n.
+	x := sc.t.SetBytes(xb)
+	if x.Cmp(es384N) >= 0 {
+		x.Sub(x, es384N)
+	}
 	if x.Cmp(r) != 0 {
 		return false
 	}
@@ -254,10 +351,15 @@ func (k *es384PublicKey) verifyDigest(digest, sig []byte) bool {
 // is the plain big-endian value; a longer hash is truncated, and an order
 // whose bit length is not a multiple of 8 needs the right shift.
 func bits2int(hash []byte, qlen int) *big.Int {
+	return setBits2Int(new(big.Int), hash, qlen)
+}
+
+// setBits2Int sets e to bits2int(hash, qlen) and returns e.
+func setBits2Int(e *big.Int, hash []byte, qlen int) *big.Int {
 	if size := (qlen + 7) / 8; len(hash) > size {
 		hash = hash[:size]
 	}
-	e := new(big.Int).SetBytes(hash)
+	e.SetBytes(hash)
 	if excess := len(hash)*8 - qlen; excess > 0 {
 		e.Rsh(e, uint(excess))
 	}

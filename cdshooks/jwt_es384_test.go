@@ -10,6 +10,7 @@ import (
 	"encoding/asn1"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"math/big"
 	"strings"
 	"syscall"
@@ -565,6 +566,14 @@ func BenchmarkES384VerifyDigest(b *testing.B) {
 	digest := sha512.Sum384([]byte("bench"))
 	sig := es384Sign(b, k, digest[:])
 	fast := es384Fast(b, &k.PublicKey)
+	// The key's table is built in the background after its first valid signature: wait for it,
+	// so the figures are the comb's alone.
+	if !fast.verifyDigest(digest[:], sig) {
+		b.Fatal("refused")
+	}
+	for !es384Tables().Contains(fast.enc) {
+		time.Sleep(time.Millisecond)
+	}
 	b.Run("comb", func(b *testing.B) {
 		b.ReportAllocs()
 		cpu := startCPUClock()
@@ -572,6 +581,27 @@ func BenchmarkES384VerifyDigest(b *testing.B) {
 			if !fast.verifyDigest(digest[:], sig) {
 				b.Fatal("refused")
 			}
+		}
+		cpu.report(b)
+	})
+	// comb-varied cycles through 256 signatures of different digests, so each check reads other
+	// table entries, as a server's checks do; comb repeats one signature, whose entries stay in
+	// the cache.
+	var digests, sigs [][]byte
+	for i := range 256 {
+		d := sha512.Sum384([]byte{'v', byte(i)})
+		digests = append(digests, d[:])
+		sigs = append(sigs, es384Sign(b, k, d[:]))
+	}
+	b.Run("comb-varied", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		cpu := startCPUClock()
+		for b.Loop() {
+			if !fast.verifyDigest(digests[i%256], sigs[i%256]) {
+				b.Fatal("refused")
+			}
+			i++
 		}
 		cpu.report(b)
 	})
@@ -608,49 +638,87 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// TestCombMatchesScalarMult holds the comb to nistec's own (constant-time)
-// scalar multiplication on scalars that touch every window edge: zero, one,
-// each digit value in the lowest and highest windows, digits straddling a
-// byte, n-1 and n-2, and pseudo-random scalars; for G and for a key's point.
+// TestCombMatchesScalarMult holds the comb to nistec's own (constant-time) scalar
+// multiplication on scalars that touch every window edge and every branch of the signed
+// recoding: zero, one, each digit value (all of them up to 8-bit windows, the boundaries and a
+// sample for wider ones) in the lowest and highest windows, digits straddling a byte,
+// two windows at once, runs of ones that carry through every window (up to 2^384 - 1, above n),
+// n-1 and n-2, and pseudo-random scalars; for G's table and for a key's point with the
+// production widths and others, added to the identity and to G.
 func TestCombMatchesScalarMult(t *testing.T) {
 	key := es384TestKey(t, []byte("comb"))
 	fast := es384Fast(t, &key.PublicKey)
-	scalars := [][48]byte{{}}
-	set := func(v *big.Int) {
-		var k [48]byte
-		v.FillBytes(k[:])
-		scalars = append(scalars, k)
-	}
-	for d := int64(1); d <= combDigits; d++ {
-		set(big.NewInt(d))                                                         // lowest window
-		set(new(big.Int).Lsh(big.NewInt(d), 384-combWindow))                       // highest window
-		set(new(big.Int).Lsh(big.NewInt(d), 6*combWindow+2))                       // a window across bytes
-		set(new(big.Int).Add(new(big.Int).Lsh(big.NewInt(d), 100), big.NewInt(d))) // two windows
-	}
-	set(new(big.Int).Sub(es384N, big.NewInt(1)))
-	set(new(big.Int).Sub(es384N, big.NewInt(2)))
-	x := big.NewInt(7)
-	for range 32 {
-		x.Mul(x, big.NewInt(0x5DEECE66D))
-		x.Add(x, big.NewInt(11))
-		x.Mod(x, es384N)
-		set(x)
+	mask384 := new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 384), big.NewInt(1))
+	scalarsFor := func(w uint) [][48]byte {
+		scalars := [][48]byte{{}}
+		set := func(v *big.Int) {
+			var k [48]byte
+			new(big.Int).And(v, mask384).FillBytes(k[:])
+			scalars = append(scalars, k)
+		}
+		half, full := int64(1)<<(w-1), int64(1)<<w
+		var digits []int64
+		if w <= 8 {
+			for d := int64(1); d <= full; d++ {
+				digits = append(digits, d)
+			}
+		} else { // the boundaries and a sample (every digit under -race takes a minute)
+			digits = []int64{1, 2, 3, half - 1, half, half + 1, full - 2, full - 1, full}
+			for d := int64(5); d < full; d += 37 {
+				digits = append(digits, d)
+			}
+		}
+		for _, d := range digits {
+			set(big.NewInt(d))                                                         // lowest window
+			set(new(big.Int).Lsh(big.NewInt(d), 384-w))                                // highest window
+			set(new(big.Int).Lsh(big.NewInt(d), 6*w+2))                                // a window across bytes
+			set(new(big.Int).Add(new(big.Int).Lsh(big.NewInt(d), 100), big.NewInt(d))) // two windows
+		}
+		var ones, alt [48]byte
+		for i := range ones {
+			ones[i] = 0xff
+			alt[i] = 0x80 >> (i % 8)
+		}
+		scalars = append(scalars, ones, alt)
+		set(new(big.Int).Sub(es384N, big.NewInt(1)))
+		set(new(big.Int).Sub(es384N, big.NewInt(2)))
+		x := big.NewInt(7)
+		for range 32 {
+			x.Mul(x, big.NewInt(0x5DEECE66D))
+			x.Add(x, big.NewInt(11))
+			x.Mod(x, es384N)
+			set(x)
+		}
+		return scalars
 	}
 	g := nistec.NewP384Point().SetGenerator()
-	for _, c := range []struct {
+	type tc struct {
 		name  string
 		p     *nistec.P384Point
 		table *combTable
-	}{{"G", g, es384G()}, {"Q", fast.q, newCombTable(fast.q)}} {
-		for _, k := range scalars {
-			got := nistec.NewP384Point()
-			c.table.addMult(got, &k)
+	}
+	cases := []tc{{"G", g, es384G()}, {"Q", fast.q, newCombTable(fast.q, combWindowQ)}}
+	for _, w := range []uint{2, 5, 7, 9, 11} {
+		cases = append(cases, tc{fmt.Sprintf("Q w=%d", w), fast.q, newCombTable(fast.q, w)})
+	}
+	for _, c := range cases {
+		for _, k := range scalarsFor(c.table.w) {
 			want, err := nistec.NewP384Point().ScalarMult(c.p, k[:])
 			if err != nil {
 				t.Fatal(err)
 			}
+			got := nistec.NewP384Point()
+			if empty := c.table.addMult(got, &k, true); empty != (k == [48]byte{}) {
+				t.Fatalf("%s: comb(%x) reports empty %v", c.name, k, empty)
+			}
 			if got.Equal(want) != 1 {
 				t.Fatalf("%s: comb(%x) != ScalarMult", c.name, k)
+			}
+			// Added to a point that is not the identity.
+			got.Set(g)
+			c.table.addMult(got, &k, false)
+			if got.Equal(want.Add(want, g)) != 1 {
+				t.Fatalf("%s: G + comb(%x) != G + ScalarMult", c.name, k)
 			}
 		}
 	}
@@ -685,7 +753,7 @@ func TestCombTableOnlyAfterValidSignature(t *testing.T) {
 	waitForTable(t, first.enc)
 	refreshed := es384Fast(t, &key.PublicKey) // a new object for the same key, as after a refresh
 	acc := nistec.NewP384Point()
-	if !refreshed.mulQ(acc, new([48]byte)) {
+	if !refreshed.mulQ(acc, new([48]byte), true) {
 		t.Fatal("the refreshed key object did not find the table built for the first")
 	}
 	if !refreshed.verifyDigest(digest[:], sig) || refreshed.verifyDigest(digest[:], junk) {
