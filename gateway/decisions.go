@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/google/uuid"
-
 	"valuerx/cdshooks"
 	"valuerx/scoring"
 	"valuerx/store"
@@ -245,7 +243,7 @@ func (rc *recorder) none(item orderedItem, reason string, sreq scoring.Request, 
 		return
 	}
 	d := rc.base(item)
-	d.CardUUID = uuid.NewString() // never sent: a no-card decision takes no feedback
+	d.CardUUID = cdshooks.NewCardUUID() // never sent: a no-card decision takes no feedback
 	if res != nil {
 		rc.scored(&d, sreq, *res)
 		if res.Best == nil && reason == res.Reason {
