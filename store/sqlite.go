@@ -304,6 +304,13 @@ func (s *SQLite) RecordDecisions(ctx context.Context, ds []Decision) error {
 	return s.RecordHook(ctx, nil, ds)
 }
 
+// stmtContext is the context a hook's statements run with inside the group transaction: ctx
+// without its deadline. The driver watches a context that can end with a goroutine, a channel
+// and a progress handler per statement (4 % of a 20-decision hook's CPU), and a hook's statements
+// are small inserts that an interrupt would not shorten. The transaction itself still ends at
+// the commit timeout: database/sql rolls it back then, and later statements fail.
+func stmtContext(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+
 // RecordHook stores a hook's jti claim (when not nil) and decisions in the next group commit and
 // returns once it is committed. The claim runs first: a replay (ErrReplay) returns before any
 // decision is written, so even a one-statement write needs no savepoint for it. A claim that was
@@ -332,6 +339,7 @@ func (s *SQLite) RecordHook(ctx context.Context, jti *JTI, ds []Decision) error 
 		}
 	}
 	run := func(ctx context.Context, tx *sql.Tx) error {
+		ctx = stmtContext(ctx)
 		if jti != nil {
 			fresh, err := s.claimIn(ctx, tx, jti.Key, jti.Expires, jti.Now)
 			if err != nil {
@@ -452,7 +460,7 @@ func (s *SQLite) ClaimJTI(ctx context.Context, key string, expires, now time.Tim
 	var fresh bool
 	err := s.c.doSingle(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
-		fresh, err = s.claimIn(ctx, tx, key, expires, now)
+		fresh, err = s.claimIn(stmtContext(ctx), tx, key, expires, now)
 		return err
 	})
 	if err != nil {
