@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -39,6 +41,42 @@ type SQLite struct {
 	orderState                                   *sql.Stmt
 
 	lastSweep time.Time // jti sweep; touched only inside the writer's transactions
+
+	// insMany[n-1] inserts n decisions in one statement (insMany[0] is insDecision), prepared
+	// on first use by insertStmt, before the write is queued: inside the group transaction the
+	// writer's one connection is busy.
+	insMu   sync.Mutex
+	insMany [decisionsPerInsert]*sql.Stmt
+}
+
+// decisionsPerInsert bounds the rows of one multi-row decision insert (28 parameters each, far
+// below SQLite's 32,766).
+const decisionsPerInsert = 32
+
+// decisionColumns is the number of columns insertDecision writes.
+const decisionColumns = 28
+
+// insertStmt returns the insert of n decisions (1 <= n <= decisionsPerInsert), preparing it on
+// the writer the first time.
+func (s *SQLite) insertStmt(ctx context.Context, n int) (*sql.Stmt, error) {
+	s.insMu.Lock()
+	defer s.insMu.Unlock()
+	if st := s.insMany[n-1]; st != nil {
+		return st, nil
+	}
+	row := insertDecision[strings.LastIndex(insertDecision, "VALUES ")+len("VALUES "):]
+	var b strings.Builder
+	b.WriteString(insertDecision)
+	for range n - 1 {
+		b.WriteString(",")
+		b.WriteString(row)
+	}
+	st, err := s.db.PrepareContext(ctx, b.String())
+	if err != nil {
+		return nil, fmt.Errorf("store: prepare decision insert: %w", err)
+	}
+	s.insMany[n-1] = st
+	return st, nil
 }
 
 // SQLiteOptions tunes OpenSQLiteOptions.
@@ -129,6 +167,7 @@ func OpenSQLiteOptions(path string, o SQLiteOptions) (*SQLite, error) {
 		}
 		*p.dst = st
 	}
+	s.insMany[0] = s.insDecision
 	s.c = newCommitter(db)
 	return s, nil
 }
@@ -167,7 +206,7 @@ func (s *SQLite) Close() error {
 }
 
 func (s *SQLite) closeDBs() error {
-	for _, st := range []*sql.Stmt{s.insDecision, s.insFeedback, s.insDivergence, s.claimJTI, s.sweepJTI, s.orderState} {
+	for _, st := range append([]*sql.Stmt{s.insDecision, s.insFeedback, s.insDivergence, s.claimJTI, s.sweepJTI, s.orderState}, s.insMany[1:]...) {
 		if st != nil {
 			st.Close()
 		}
@@ -357,6 +396,18 @@ func (s *SQLite) RecordHook(ctx context.Context, jti *JTI, ds []Decision) error 
 			return err
 		}
 	}
+	// A hook's decisions are one multi-row INSERT (per decisionsPerInsert): twenty draft orders
+	// ran twenty statements, each a trip through database/sql's argument conversion and SQLite's
+	// statement reset.
+	stmts := make([]*sql.Stmt, 0, 1)
+	for from := 0; from < len(ds); from += decisionsPerInsert {
+		st, err := s.insertStmt(ctx, min(decisionsPerInsert, len(ds)-from))
+		if err != nil {
+			return err
+		}
+		stmts = append(stmts, st)
+	}
+	args := make([]any, 0, decisionColumns*min(len(ds), decisionsPerInsert))
 	run := func(ctx context.Context, tx *sql.Tx) error {
 		ctx = stmtContext(ctx)
 		if jti != nil {
@@ -368,21 +419,25 @@ func (s *SQLite) RecordHook(ctx context.Context, jti *JTI, ds []Decision) error 
 				return ErrReplay
 			}
 		}
-		ins := tx.StmtContext(ctx, s.insDecision)
-		for i, d := range ds {
-			_, err := ins.ExecContext(ctx, d.CardUUID, d.HookInstance, d.ServiceID, d.Hook, d.Client,
-				d.OrderKey, d.Fingerprint, d.ContractID, d.Arrangement, d.GroupID, d.OrderedProductID, d.BestProductID,
-				suggs[i], d.PayerSaving, d.PatientSaving, d.OrgImpact, ts(d.At), d.UserID,
-				d.Tenant, d.Location, d.NoCardReason, d.Therapy, d.PricePeriod, d.CatalogVersion, d.AdministrationsPerYear,
-				d.OrderedRelationship, opts[i], string(d.ScoreRequest))
-			if err != nil {
+		for from := 0; from < len(ds); from += decisionsPerInsert {
+			chunk := ds[from:min(from+decisionsPerInsert, len(ds))]
+			args := args[:0]
+			for j, d := range chunk {
+				i := from + j
+				args = append(args, d.CardUUID, d.HookInstance, d.ServiceID, d.Hook, d.Client,
+					d.OrderKey, d.Fingerprint, d.ContractID, d.Arrangement, d.GroupID, d.OrderedProductID, d.BestProductID,
+					suggs[i], d.PayerSaving, d.PatientSaving, d.OrgImpact, ts(d.At), d.UserID,
+					d.Tenant, d.Location, d.NoCardReason, d.Therapy, d.PricePeriod, d.CatalogVersion, d.AdministrationsPerYear,
+					d.OrderedRelationship, opts[i], string(d.ScoreRequest))
+			}
+			if _, err := tx.StmtContext(ctx, stmts[from/decisionsPerInsert]).ExecContext(ctx, args...); err != nil {
 				return fmt.Errorf("store: record decision: %w", err)
 			}
 		}
 		return nil
 	}
-	if len(ds) == 1 {
-		return s.c.doSingle(ctx, run)
+	if len(stmts) == 1 {
+		return s.c.doSingle(ctx, run) // one insert statement: atomic without a savepoint
 	}
 	return s.c.do(ctx, run)
 }
