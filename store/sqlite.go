@@ -38,7 +38,7 @@ type SQLite struct {
 	// Statements prepared once: parsing SQL is a large part of a small write.
 	insDecision, insFeedback, claimJTI, sweepJTI *sql.Stmt
 	insDivergence                                *sql.Stmt
-	orderState                                   *sql.Stmt
+	orderState, orderStates                      *sql.Stmt
 
 	lastSweep time.Time // jti sweep; touched only inside the writer's transactions
 
@@ -159,6 +159,8 @@ func OpenSQLiteOptions(path string, o SQLiteOptions) (*SQLite, error) {
 		{db, &s.insDecision, insertDecision}, {db, &s.insFeedback, insertFeedback}, {db, &s.insDivergence, insertDivergence},
 		{db, &s.claimJTI, claimJTISQL}, {db, &s.sweepJTI, `DELETE FROM jti WHERE expires_at <= ?`},
 		{hookReader, &s.orderState, `SELECT outcome, fingerprint, outcome_at, received_at FROM feedback WHERE client = ? AND order_key = ?`},
+		{hookReader, &s.orderStates, `SELECT order_key, outcome, fingerprint, outcome_at, received_at FROM feedback
+			WHERE client = ? AND order_key IN (SELECT value FROM json_each(?))`},
 	} {
 		st, err := p.db.Prepare(p.text)
 		if err != nil {
@@ -206,7 +208,7 @@ func (s *SQLite) Close() error {
 }
 
 func (s *SQLite) closeDBs() error {
-	for _, st := range append([]*sql.Stmt{s.insDecision, s.insFeedback, s.insDivergence, s.claimJTI, s.sweepJTI, s.orderState}, s.insMany[1:]...) {
+	for _, st := range append([]*sql.Stmt{s.insDecision, s.insFeedback, s.insDivergence, s.claimJTI, s.sweepJTI, s.orderState, s.orderStates}, s.insMany[1:]...) {
 		if st != nil {
 			st.Close()
 		}
@@ -477,29 +479,85 @@ func (s *SQLite) OrderState(ctx context.Context, client, orderKey string) (Order
 	if err != nil {
 		return OrderState{}, fmt.Errorf("store: order state: %w", err)
 	}
-	defer rows.Close()
-	var best OrderState
-	var bestRecv time.Time
-	found := false
-	for rows.Next() {
-		var st OrderState
-		var at, recv string
-		if err := rows.Scan(&st.Outcome, &st.Fingerprint, &at, &recv); err != nil {
-			return OrderState{}, fmt.Errorf("store: order state row: %w", err)
-		}
-		st.At = parseTS(at)
-		r := parseTS(recv)
-		if !found || later(st.At, r, best.At, bestRecv) {
-			best, bestRecv, found = st, r, true
-		}
+	states, err := latestStates(rows, false)
+	if err != nil {
+		return OrderState{}, err
 	}
-	if err := rows.Err(); err != nil {
-		return OrderState{}, fmt.Errorf("store: order state rows: %w", err)
-	}
-	if !found {
+	best, ok := states[""]
+	if !ok {
 		return OrderState{}, ErrNotFound
 	}
 	return best, nil
+}
+
+// OrderStates is OrderState for several orders of the client in one read: the latest feedback
+// of each key that has any (a key without is absent from the map). A hook with twenty draft
+// orders asked twenty times, each a read transaction of its own.
+func (s *SQLite) OrderStates(ctx context.Context, client string, orderKeys []string) (map[string]OrderState, error) {
+	keys := make([]string, 0, len(orderKeys))
+	for _, k := range orderKeys {
+		if k != "" {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return map[string]OrderState{}, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("store: order states: %w", err)
+	}
+	list, err := json.Marshal(keys)
+	if err != nil {
+		return nil, fmt.Errorf("store: order states: %w", err)
+	}
+	qctx := ctx
+	if s.hr != nil {
+		qctx = stmtContext(ctx) // as OrderState
+	}
+	rows, err := s.orderStates.QueryContext(qctx, client, string(list))
+	if err != nil {
+		return nil, fmt.Errorf("store: order states: %w", err)
+	}
+	return latestStates(rows, true)
+}
+
+// latestStates reads feedback rows (order_key first when keyed, then outcome, fingerprint,
+// outcome_at, received_at) into the latest state per order key ("" when not keyed) and closes
+// rows.
+func latestStates(rows *sql.Rows, keyed bool) (map[string]OrderState, error) {
+	defer rows.Close()
+	type latest struct {
+		st   OrderState
+		recv time.Time
+	}
+	best := map[string]latest{}
+	for rows.Next() {
+		var key string
+		var st OrderState
+		var at, recv string
+		var err error
+		if keyed {
+			err = rows.Scan(&key, &st.Outcome, &st.Fingerprint, &at, &recv)
+		} else {
+			err = rows.Scan(&st.Outcome, &st.Fingerprint, &at, &recv)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store: order state row: %w", err)
+		}
+		st.At = parseTS(at)
+		r := parseTS(recv)
+		if b, found := best[key]; !found || later(st.At, r, b.st.At, b.recv) {
+			best[key] = latest{st, r}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: order state rows: %w", err)
+	}
+	out := make(map[string]OrderState, len(best))
+	for k, b := range best {
+		out[k] = b.st
+	}
+	return out, nil
 }
 
 // later orders feedback: by (clamped) outcome time, then by arrival.
