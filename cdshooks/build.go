@@ -23,12 +23,20 @@ func NewCard(summary, indicator string, src Source) *Card {
 		indicator = IndicatorInfo
 	}
 	return &Card{
-		UUID:      uuid.NewString(),
+		UUID:      NewCardUUID(),
 		Summary:   cardFitSummary(summary),
 		Indicator: indicator,
 		Source:    src,
 	}
 }
+
+// NewCardUUID is a card's uuid: a version 7 UUID (RFC 9562), whose leading 48 bits are the
+// millisecond it was made and the other 74 random. The store keys each card's decision by it, and
+// time-ordered keys land on the last page of that index: random version 4 ones put each of a
+// hook's decisions on a page of its own, every page one more WAL frame in the hook's commit
+// (store.BenchmarkSQLiteRecordHook, 20 decisions: 35.4 frames per hook with v4, 13.5 with v7).
+// Its time says when the card was made, which the EHR that asked for it knows.
+func NewCardUUID() string { return uuid.Must(uuid.NewV7()).String() }
 
 // cardFitSummary flattens whitespace controls and shortens s to at most
 // cardSummaryMaxRunes runes.

@@ -114,7 +114,7 @@ func (c *cardCache) card(item orderedItem, req scoring.Request, res scoring.Resu
 // immutable bytes and are shared.
 func freshCopy(in *cdshooks.Card) *cdshooks.Card {
 	out := *in
-	out.UUID = uuid.NewString()
+	out.UUID = cdshooks.NewCardUUID()
 	out.Suggestions = slices.Clone(in.Suggestions)
 	for i := range out.Suggestions {
 		out.Suggestions[i].UUID = uuid.NewString()

@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/google/uuid"
-
 	"valuerx/cdshooks"
 	"valuerx/internal/jsonfast"
 	"valuerx/scoring"
@@ -44,6 +42,12 @@ type recorder struct {
 	// decision ask for the same order's key, an HMAC each time otherwise.
 	keyID, key string
 	keyed      bool
+	// drafts are the hook's draft order ids (set by onRecord); states is the order state of
+	// each of them, read in one query on the first suppressed (store.OrderStatesReader), with
+	// statesRead set then and statesOK when that read succeeded.
+	drafts               map[string]bool
+	states               map[string]store.OrderState
+	statesRead, statesOK bool
 }
 
 // orderKey is the order key of this hook's draft order id.
@@ -58,6 +62,7 @@ func (rc *recorder) orderKey(id string) string {
 // ...) still say whether they are a new start: the biosimilar share of new starts counts them.
 // The history is decoded only if such an order is recorded.
 func (rc *recorder) onRecord(history func() []therapyEntry, draftIDs map[string]bool, cat *scoring.Catalog, pol *scoring.Policy) {
+	rc.drafts = draftIDs
 	rc.current = func(item orderedItem) string {
 		g, _ := cat.Group(item.product.GroupID)
 		return currentProduct(history(), item.product.GroupID, draftIDs, item.date, time.Duration(pol.Group(g).HistoryDays)*24*time.Hour)
@@ -78,7 +83,7 @@ func (rc *recorder) suppressed(ctx context.Context, item orderedItem, res scorin
 	if st == nil || item.id == "" {
 		return false
 	}
-	state, err := st.OrderState(ctx, rc.client, rc.orderKey(item.id))
+	state, err := rc.orderState(ctx, st, item.id)
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			rc.g.log.Warn("order state unavailable", "service", rc.svc.ID, "hook", hookRef(rc.req.HookInstance), "error", err.Error())
@@ -90,6 +95,31 @@ func (rc *recorder) suppressed(ctx context.Context, item orderedItem, res scorin
 		return true
 	}
 	return false
+}
+
+// orderState is st.OrderState of the draft order id. A store that reads several orders at once
+// (store.OrderStatesReader) is asked once, on the first call, for every draft of the hook: a
+// hook with twenty drafts made twenty reads. Should that read fail, each order is asked alone.
+func (rc *recorder) orderState(ctx context.Context, st store.Store, id string) (store.OrderState, error) {
+	r, many := st.(store.OrderStatesReader)
+	if many && !rc.statesRead && len(rc.drafts) > 1 && rc.drafts[id] {
+		rc.statesRead = true
+		keys := make([]string, 0, len(rc.drafts))
+		for d := range rc.drafts {
+			keys = append(keys, rc.g.orderKey(rc.client, rc.oc.PatientID, d))
+		}
+		states, err := r.OrderStates(ctx, rc.client, keys)
+		rc.states, rc.statesOK = states, err == nil
+	}
+	key := rc.orderKey(id)
+	if !rc.statesOK || !rc.drafts[id] {
+		return st.OrderState(ctx, rc.client, key)
+	}
+	state, ok := rc.states[key]
+	if !ok {
+		return store.OrderState{}, store.ErrNotFound
+	}
+	return state, nil
 }
 
 // commit writes the hook's decisions and returns once they are committed, with the hook's jti
@@ -245,7 +275,7 @@ func (rc *recorder) none(item orderedItem, reason string, sreq scoring.Request, 
 		return
 	}
 	d := rc.base(item)
-	d.CardUUID = uuid.NewString() // never sent: a no-card decision takes no feedback
+	d.CardUUID = cdshooks.NewCardUUID() // never sent: a no-card decision takes no feedback
 	if res != nil {
 		rc.scored(&d, sreq, *res)
 		if res.Best == nil && reason == res.Reason {

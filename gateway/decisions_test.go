@@ -103,6 +103,27 @@ func TestOverriddenOrderNotShownAgain(t *testing.T) {
 	if sum.Cards != 2 || sum.Overridden != 1 || sum.NoFeedback != 1 {
 		t.Fatalf("one decision per order: %+v", sum)
 	}
+	// Beside a second draft order (the store reads both orders' states at once): only the
+	// overridden one is kept from showing its card again.
+	_ = json.Unmarshal(signBody, &m)
+	entries := m["context"].(map[string]any)["draftOrders"].(map[string]any)["entry"].([]any)
+	var second map[string]any
+	raw, _ := json.Marshal(entries[0])
+	_ = json.Unmarshal(raw, &second)
+	res := second["resource"].(map[string]any)
+	res["id"] = res["id"].(string) + "-second"
+	if u, ok := second["fullUrl"].(string); ok {
+		second["fullUrl"] = u + "-second"
+	}
+	m["context"].(map[string]any)["draftOrders"].(map[string]any)["entry"] = append(entries, second)
+	two, _ := json.Marshal(m)
+	s, out = e.postAs(e.signer, sign, two)
+	if cards("order-sign with a second draft", s, out) != 1 {
+		t.Fatalf("two drafts, one overridden: want the other's card alone: %s", out)
+	}
+	if !strings.Contains(string(out), "-second") {
+		t.Fatalf("the card shown must be the second draft's: %s", out)
+	}
 }
 
 // Over Config.MaxInFlight a hook is refused at once with 503 and Retry-After.

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -27,14 +29,54 @@ var sqliteMigrations embed.FS
 type SQLite struct {
 	db *sql.DB // the writer's single connection
 	rd *sql.DB // readers; == db for ":memory:"
+	// hr reads for the hook path (OrderState) on connections of its own, which no long dashboard
+	// query holds: a wait for one is a wait behind other one-row look-ups, so its statements can
+	// run without the caller's deadline (see stmtContext). nil for ":memory:" (rd serves).
+	hr *sql.DB
 	c  *committer
 
 	// Statements prepared once: parsing SQL is a large part of a small write.
 	insDecision, insFeedback, claimJTI, sweepJTI *sql.Stmt
 	insDivergence                                *sql.Stmt
-	orderState                                   *sql.Stmt
+	orderState, orderStates                      *sql.Stmt
 
 	lastSweep time.Time // jti sweep; touched only inside the writer's transactions
+
+	// insMany[n-1] inserts n decisions in one statement (insMany[0] is insDecision), prepared
+	// on first use by insertStmt, before the write is queued: inside the group transaction the
+	// writer's one connection is busy.
+	insMu   sync.Mutex
+	insMany [decisionsPerInsert]*sql.Stmt
+}
+
+// decisionsPerInsert bounds the rows of one multi-row decision insert (28 parameters each, far
+// below SQLite's 32,766).
+const decisionsPerInsert = 32
+
+// decisionColumns is the number of columns insertDecision writes.
+const decisionColumns = 28
+
+// insertStmt returns the insert of n decisions (1 <= n <= decisionsPerInsert), preparing it on
+// the writer the first time.
+func (s *SQLite) insertStmt(ctx context.Context, n int) (*sql.Stmt, error) {
+	s.insMu.Lock()
+	defer s.insMu.Unlock()
+	if st := s.insMany[n-1]; st != nil {
+		return st, nil
+	}
+	row := insertDecision[strings.LastIndex(insertDecision, "VALUES ")+len("VALUES "):]
+	var b strings.Builder
+	b.WriteString(insertDecision)
+	for range n - 1 {
+		b.WriteString(",")
+		b.WriteString(row)
+	}
+	st, err := s.db.PrepareContext(ctx, b.String())
+	if err != nil {
+		return nil, fmt.Errorf("store: prepare decision insert: %w", err)
+	}
+	s.insMany[n-1] = st
+	return st, nil
 }
 
 // SQLiteOptions tunes OpenSQLiteOptions.
@@ -96,6 +138,18 @@ func OpenSQLiteOptions(path string, o SQLiteOptions) (*SQLite, error) {
 		}
 		rd.SetMaxOpenConns(4)
 		s.rd = rd
+		hr, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+		if err != nil {
+			s.closeDBs()
+			return nil, fmt.Errorf("store: open sqlite readers: %w", err)
+		}
+		hr.SetMaxOpenConns(2)
+		hr.SetMaxIdleConns(2)
+		s.hr = hr
+	}
+	hookReader := s.rd
+	if s.hr != nil {
+		hookReader = s.hr
 	}
 	for _, p := range []struct {
 		db   *sql.DB
@@ -104,7 +158,9 @@ func OpenSQLiteOptions(path string, o SQLiteOptions) (*SQLite, error) {
 	}{
 		{db, &s.insDecision, insertDecision}, {db, &s.insFeedback, insertFeedback}, {db, &s.insDivergence, insertDivergence},
 		{db, &s.claimJTI, claimJTISQL}, {db, &s.sweepJTI, `DELETE FROM jti WHERE expires_at <= ?`},
-		{s.rd, &s.orderState, `SELECT outcome, fingerprint, outcome_at, received_at FROM feedback WHERE client = ? AND order_key = ?`},
+		{hookReader, &s.orderState, `SELECT outcome, fingerprint, outcome_at, received_at FROM feedback WHERE client = ? AND order_key = ?`},
+		{hookReader, &s.orderStates, `SELECT order_key, outcome, fingerprint, outcome_at, received_at FROM feedback
+			WHERE client = ? AND order_key IN (SELECT value FROM json_each(?))`},
 	} {
 		st, err := p.db.Prepare(p.text)
 		if err != nil {
@@ -113,6 +169,7 @@ func OpenSQLiteOptions(path string, o SQLiteOptions) (*SQLite, error) {
 		}
 		*p.dst = st
 	}
+	s.insMany[0] = s.insDecision
 	s.c = newCommitter(db)
 	return s, nil
 }
@@ -151,10 +208,13 @@ func (s *SQLite) Close() error {
 }
 
 func (s *SQLite) closeDBs() error {
-	for _, st := range []*sql.Stmt{s.insDecision, s.insFeedback, s.insDivergence, s.claimJTI, s.sweepJTI, s.orderState} {
+	for _, st := range append([]*sql.Stmt{s.insDecision, s.insFeedback, s.insDivergence, s.claimJTI, s.sweepJTI, s.orderState, s.orderStates}, s.insMany[1:]...) {
 		if st != nil {
 			st.Close()
 		}
+	}
+	if s.hr != nil {
+		s.hr.Close()
 	}
 	if s.rd != s.db {
 		s.rd.Close()
@@ -304,6 +364,13 @@ func (s *SQLite) RecordDecisions(ctx context.Context, ds []Decision) error {
 	return s.RecordHook(ctx, nil, ds)
 }
 
+// stmtContext is the context a hook's statements run with inside the group transaction: ctx
+// without its deadline. The driver watches a context that can end with a goroutine, a channel
+// and a progress handler per statement (4 % of a 20-decision hook's CPU), and a hook's statements
+// are small inserts that an interrupt would not shorten. The transaction itself still ends at
+// the commit timeout: database/sql rolls it back then, and later statements fail.
+func stmtContext(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+
 // RecordHook stores a hook's jti claim (when not nil) and decisions in the next group commit and
 // returns once it is committed. The claim runs first: a replay (ErrReplay) returns before any
 // decision is written, so even a one-statement write needs no savepoint for it. A claim that was
@@ -331,7 +398,20 @@ func (s *SQLite) RecordHook(ctx context.Context, jti *JTI, ds []Decision) error 
 			return err
 		}
 	}
+	// A hook's decisions are one multi-row INSERT (per decisionsPerInsert): twenty draft orders
+	// ran twenty statements, each a trip through database/sql's argument conversion and SQLite's
+	// statement reset.
+	stmts := make([]*sql.Stmt, 0, 1)
+	for from := 0; from < len(ds); from += decisionsPerInsert {
+		st, err := s.insertStmt(ctx, min(decisionsPerInsert, len(ds)-from))
+		if err != nil {
+			return err
+		}
+		stmts = append(stmts, st)
+	}
+	args := make([]any, 0, decisionColumns*min(len(ds), decisionsPerInsert))
 	run := func(ctx context.Context, tx *sql.Tx) error {
+		ctx = stmtContext(ctx)
 		if jti != nil {
 			fresh, err := s.claimIn(ctx, tx, jti.Key, jti.Expires, jti.Now)
 			if err != nil {
@@ -341,21 +421,25 @@ func (s *SQLite) RecordHook(ctx context.Context, jti *JTI, ds []Decision) error 
 				return ErrReplay
 			}
 		}
-		ins := tx.StmtContext(ctx, s.insDecision)
-		for i, d := range ds {
-			_, err := ins.ExecContext(ctx, d.CardUUID, d.HookInstance, d.ServiceID, d.Hook, d.Client,
-				d.OrderKey, d.Fingerprint, d.ContractID, d.Arrangement, d.GroupID, d.OrderedProductID, d.BestProductID,
-				suggs[i], d.PayerSaving, d.PatientSaving, d.OrgImpact, ts(d.At), d.UserID,
-				d.Tenant, d.Location, d.NoCardReason, d.Therapy, d.PricePeriod, d.CatalogVersion, d.AdministrationsPerYear,
-				d.OrderedRelationship, opts[i], string(d.ScoreRequest))
-			if err != nil {
+		for from := 0; from < len(ds); from += decisionsPerInsert {
+			chunk := ds[from:min(from+decisionsPerInsert, len(ds))]
+			args := args[:0]
+			for j, d := range chunk {
+				i := from + j
+				args = append(args, d.CardUUID, d.HookInstance, d.ServiceID, d.Hook, d.Client,
+					d.OrderKey, d.Fingerprint, d.ContractID, d.Arrangement, d.GroupID, d.OrderedProductID, d.BestProductID,
+					suggs[i], d.PayerSaving, d.PatientSaving, d.OrgImpact, ts(d.At), d.UserID,
+					d.Tenant, d.Location, d.NoCardReason, d.Therapy, d.PricePeriod, d.CatalogVersion, d.AdministrationsPerYear,
+					d.OrderedRelationship, opts[i], string(d.ScoreRequest))
+			}
+			if _, err := tx.StmtContext(ctx, stmts[from/decisionsPerInsert]).ExecContext(ctx, args...); err != nil {
 				return fmt.Errorf("store: record decision: %w", err)
 			}
 		}
 		return nil
 	}
-	if len(ds) == 1 {
-		return s.c.doSingle(ctx, run)
+	if len(stmts) == 1 {
+		return s.c.doSingle(ctx, run) // one insert statement: atomic without a savepoint
 	}
 	return s.c.do(ctx, run)
 }
@@ -382,33 +466,98 @@ func (s *SQLite) OrderState(ctx context.Context, client, orderKey string) (Order
 	if orderKey == "" {
 		return OrderState{}, ErrNotFound
 	}
-	rows, err := s.orderState.QueryContext(ctx, client, orderKey)
+	if err := ctx.Err(); err != nil {
+		return OrderState{}, fmt.Errorf("store: order state: %w", err)
+	}
+	qctx := ctx
+	if s.hr != nil {
+		// Without its deadline, neither database/sql nor the driver starts a goroutine to watch
+		// ctx for this one-row look-up (two per query, a fifth of its CPU).
+		qctx = stmtContext(ctx)
+	}
+	rows, err := s.orderState.QueryContext(qctx, client, orderKey)
 	if err != nil {
 		return OrderState{}, fmt.Errorf("store: order state: %w", err)
 	}
-	defer rows.Close()
-	var best OrderState
-	var bestRecv time.Time
-	found := false
-	for rows.Next() {
-		var st OrderState
-		var at, recv string
-		if err := rows.Scan(&st.Outcome, &st.Fingerprint, &at, &recv); err != nil {
-			return OrderState{}, fmt.Errorf("store: order state row: %w", err)
-		}
-		st.At = parseTS(at)
-		r := parseTS(recv)
-		if !found || later(st.At, r, best.At, bestRecv) {
-			best, bestRecv, found = st, r, true
-		}
+	states, err := latestStates(rows, false)
+	if err != nil {
+		return OrderState{}, err
 	}
-	if err := rows.Err(); err != nil {
-		return OrderState{}, fmt.Errorf("store: order state rows: %w", err)
-	}
-	if !found {
+	best, ok := states[""]
+	if !ok {
 		return OrderState{}, ErrNotFound
 	}
 	return best, nil
+}
+
+// OrderStates is OrderState for several orders of the client in one read: the latest feedback
+// of each key that has any (a key without is absent from the map). A hook with twenty draft
+// orders asked twenty times, each a read transaction of its own.
+func (s *SQLite) OrderStates(ctx context.Context, client string, orderKeys []string) (map[string]OrderState, error) {
+	keys := make([]string, 0, len(orderKeys))
+	for _, k := range orderKeys {
+		if k != "" {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return map[string]OrderState{}, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("store: order states: %w", err)
+	}
+	list, err := json.Marshal(keys)
+	if err != nil {
+		return nil, fmt.Errorf("store: order states: %w", err)
+	}
+	qctx := ctx
+	if s.hr != nil {
+		qctx = stmtContext(ctx) // as OrderState
+	}
+	rows, err := s.orderStates.QueryContext(qctx, client, string(list))
+	if err != nil {
+		return nil, fmt.Errorf("store: order states: %w", err)
+	}
+	return latestStates(rows, true)
+}
+
+// latestStates reads feedback rows (order_key first when keyed, then outcome, fingerprint,
+// outcome_at, received_at) into the latest state per order key ("" when not keyed) and closes
+// rows.
+func latestStates(rows *sql.Rows, keyed bool) (map[string]OrderState, error) {
+	defer rows.Close()
+	type latest struct {
+		st   OrderState
+		recv time.Time
+	}
+	best := map[string]latest{}
+	for rows.Next() {
+		var key string
+		var st OrderState
+		var at, recv string
+		var err error
+		if keyed {
+			err = rows.Scan(&key, &st.Outcome, &st.Fingerprint, &at, &recv)
+		} else {
+			err = rows.Scan(&st.Outcome, &st.Fingerprint, &at, &recv)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store: order state row: %w", err)
+		}
+		st.At = parseTS(at)
+		r := parseTS(recv)
+		if b, found := best[key]; !found || later(st.At, r, b.st.At, b.recv) {
+			best[key] = latest{st, r}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: order state rows: %w", err)
+	}
+	out := make(map[string]OrderState, len(best))
+	for k, b := range best {
+		out[k] = b.st
+	}
+	return out, nil
 }
 
 // later orders feedback: by (clamped) outcome time, then by arrival.
@@ -452,7 +601,7 @@ func (s *SQLite) ClaimJTI(ctx context.Context, key string, expires, now time.Tim
 	var fresh bool
 	err := s.c.doSingle(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
-		fresh, err = s.claimIn(ctx, tx, key, expires, now)
+		fresh, err = s.claimIn(stmtContext(ctx), tx, key, expires, now)
 		return err
 	})
 	if err != nil {

@@ -404,3 +404,10 @@ type Store interface {
 	PendingDivergence(ctx context.Context, cursor string, limit int) ([]Decision, string, error)
 	Close() error
 }
+
+// OrderStatesReader is a Store that answers OrderState for several orders of a client in one
+// read (the SQLite store): the latest feedback of each key that has any; keys without feedback
+// are absent from the map. The gateway asks it once per hook instead of once per draft order.
+type OrderStatesReader interface {
+	OrderStates(ctx context.Context, client string, orderKeys []string) (map[string]OrderState, error)
+}

@@ -162,6 +162,21 @@ func onePerOrder(t *testing.T, s store.Store) {
 	if st.Outcome != "accepted" {
 		t.Fatalf("later acceptance: %+v", st)
 	}
+	if r, ok := s.(store.OrderStatesReader); ok {
+		// One read for several orders answers what OrderState answers for each: the latest of
+		// k1's two feedback items, nothing for keys without feedback or for another client.
+		states, err := r.OrderStates(ctx, "a", []string{"k1", "", "k-none", "k1"})
+		must(t, err)
+		if len(states) != 1 || states["k1"] != st {
+			t.Fatalf("order states of a: %+v, want only k1: %+v", states, st)
+		}
+		if states, err := r.OrderStates(ctx, "b", []string{"k1"}); err != nil || len(states) != 0 {
+			t.Fatalf("order states of b (no feedback): %+v, %v", states, err)
+		}
+		if states, err := r.OrderStates(ctx, "a", nil); err != nil || len(states) != 0 {
+			t.Fatalf("order states of no keys: %+v, %v", states, err)
+		}
+	}
 	if c := byContract(t, s)["mssp-aco"]; c.Cards != 2 || c.Accepted != 1 || c.Overridden != 0 || c.PayerSaved != 100 {
 		t.Fatalf("the order is accepted once: %+v", c)
 	}
