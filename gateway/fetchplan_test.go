@@ -298,7 +298,13 @@ func TestUnneededSearchEndsWithTheHook(t *testing.T) {
 			t.Errorf("cancelled %s", p)
 		}
 	case <-ctx.Done():
-		t.Fatal("the dispense search was not cancelled with its hook")
+		// On a loaded machine the search may not have left before the hook answered; then its
+		// context was already cancelled and it never reached the server, which is fine too.
+		for _, a := range rf.snapshot() {
+			if strings.HasPrefix(a.path, "/MedicationDispense") {
+				t.Fatal("the dispense search was not cancelled with its hook")
+			}
+		}
 	}
 }
 
