@@ -168,6 +168,7 @@ func answersFor(sc *scoring.Scorer, contracts []scoring.Contract, req scoring.Re
 type divergenceJob struct {
 	g      *Gateway
 	queue  chan queuedDecision
+	flush  chan chan flushed // ComputeDivergence asks the loop to compute its batch now
 	stop   chan struct{}
 	done   chan struct{}
 	once   sync.Once
@@ -229,7 +230,7 @@ func (g *Gateway) startDivergence() {
 	if g.cfg.Store == nil {
 		return
 	}
-	j := &divergenceJob{g: g, queue: make(chan queuedDecision, divergenceQueue), stop: make(chan struct{}), done: make(chan struct{}), period: time.Second,
+	j := &divergenceJob{g: g, queue: make(chan queuedDecision, divergenceQueue), flush: make(chan chan flushed), stop: make(chan struct{}), done: make(chan struct{}), period: time.Second,
 		stored: map[string]struct{}{}}
 	g.div = j
 	go j.loop()
@@ -273,12 +274,29 @@ func (j *divergenceJob) loop() {
 			if len(batch) == 0 {
 				continue
 			}
+		case reply := <-j.flush:
+			// ComputeDivergence: the batch now, on its hooks' engines (the sweep would leave a
+			// decision of a replaced configuration pending).
+			var err error
+			if len(batch) > 0 {
+				err = j.compute(context.Background(), batch)
+			}
+			reply <- flushed{len(batch), err}
+			batch = batch[:0]
+			continue
 		}
 		if err := j.compute(context.Background(), batch); err != nil {
 			j.g.log.Warn("divergence not computed", "error", err.Error())
 		}
 		batch = batch[:0]
 	}
+}
+
+// flushed is the loop's answer to a flush: how many decisions its batch held, and the error
+// computing them.
+type flushed struct {
+	n   int
+	err error
 }
 
 // compute scores the requests of qs the job has not stored yet, each on the engine its hook
@@ -416,14 +434,29 @@ func (j *divergenceJob) close() {
 	<-j.done
 }
 
-// ComputeDivergence computes every divergence not computed yet, now: what the queue holds and
-// whatever the store has pending; it reports how many queued decisions and pending requests it
-// handled. For tests, and the
-// same work `valuerx divergence` does for a store filled before this existed.
+// ComputeDivergence computes every divergence not computed yet, now: what the job's batch and
+// queue hold (each on its hook's engine) and whatever the store has pending; it reports how many
+// queued decisions and pending requests it handled. For tests, and the same work `valuerx
+// divergence` does for a store filled before this existed.
 func (g *Gateway) ComputeDivergence(ctx context.Context) (int, error) {
 	j := g.div
 	if j == nil {
 		return 0, nil
+	}
+	// What the loop has taken from the queue and not computed yet, first (after its sweep at
+	// start); a closed job has none.
+	handled := 0
+	reply := make(chan flushed, 1)
+	select {
+	case j.flush <- reply:
+		r := <-reply
+		if r.err != nil {
+			return 0, r.err
+		}
+		handled = r.n
+	case <-j.done:
+	case <-ctx.Done():
+		return 0, ctx.Err()
 	}
 	var queued []queuedDecision
 	for len(queued) < divergenceQueue {
@@ -437,9 +470,9 @@ func (g *Gateway) ComputeDivergence(ctx context.Context) (int, error) {
 	}
 	if len(queued) > 0 {
 		if err := j.compute(ctx, queued); err != nil {
-			return 0, err
+			return handled, err
 		}
 	}
 	n, err := j.sweep(ctx)
-	return len(queued) + n, err
+	return handled + len(queued) + n, err
 }
