@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"database/sql"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -280,5 +281,82 @@ func TestDivergenceKeyedByConfiguration(t *testing.T) {
 	}
 	if tras.Orders != 6 || tras.Comparable != 6 || tras.Diverged != 4 {
 		t.Errorf("trastuzumab divergence %+v, want 6 orders, 6 comparable, 4 diverged", tras)
+	}
+}
+
+// The sweep (at start, and `valuerx divergence`) scores on the configuration in service. A
+// pending decision whose request names another configuration (recorded before a restart with
+// other contracts, and never scored: dropped from the queue, or the process stopped first) is
+// left pending, not scored under contracts it was not decided under; a process on its own
+// configuration scores it later. A request stored before the fingerprint was recorded names
+// none and is scored, as before.
+func TestDivergenceSweepLeavesAnotherConfigurationPending(t *testing.T) {
+	ctx := context.Background()
+	st := tempStore(t)
+	cat, regA, scA := defaultScoring(t, 64)
+	scfg := scoring.DefaultConfig()
+	scfg.Contracts = slices.DeleteFunc(scfg.Contracts, func(k scoring.Contract) bool { return k.ID == "commercial-ppo" })
+	regB, err := scoring.NewRegistry(scfg, cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scB, err := scoring.NewScorerWithPolicy(cat, regB, scA.Policy(), 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fpA, fpB := scoring.ConfigFingerprint(regA, scA.Policy()), scoring.ConfigFingerprint(regB, scB.Policy())
+	req := scoring.Request{ContractID: "mssp-aco", ProductID: "herceptin", DoseMg: 420, Date: time.Date(2026, 2, 16, 0, 0, 0, 0, time.UTC)}
+	at := time.Date(2026, 2, 16, 9, 0, 0, 0, time.UTC)
+	ids := []string{"under-a", "legacy", "under-b"}
+	var ds []store.Decision
+	for i, config := range []string{fpA, "", fpB} {
+		id := ids[i]
+		ds = append(ds, store.Decision{CardUUID: id, HookInstance: "h-" + id, ServiceID: "svc", Hook: "order-select", Client: "https://ehr.test",
+			OrderKey: "order-" + id, ContractID: "mssp-aco", Arrangement: string(scoring.SharedSavingsTwoSided), GroupID: "trastuzumab",
+			OrderedProductID: "herceptin", BestProductID: "trazimera", Suggestions: []store.Suggestion{{UUID: id + "-s1", ProductID: "trazimera"}},
+			CatalogVersion: "test", At: at.Add(time.Duration(i) * time.Minute), ScoreRequest: encodeScoreRequest(req, config)})
+	}
+	if err := st.RecordDecisions(ctx, ds); err != nil {
+		t.Fatal(err)
+	}
+	now := func() time.Time { return at.Add(time.Hour) }
+	contractsOf := func() map[string]int { // decision -> how many contracts it has answers under (-1: none yet)
+		orders, err := st.Orders(ctx, time.Time{}, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]int{}
+		for i, d := range ds {
+			for _, o := range orders {
+				if o.FirstAt.Equal(d.At) {
+					out[ids[i]] = len(o.Answers)
+					if o.Answers == nil {
+						out[ids[i]] = -1
+					}
+				}
+			}
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name     string
+		sc       *scoring.Scorer
+		reg      *scoring.Registry
+		requests int
+		want     map[string]int
+	}{
+		// B in service: under-b and the legacy request are scored under its four contracts.
+		{"B in service", scB, regB, 2, map[string]int{"under-a": -1, "legacy": 4, "under-b": 4}},
+		{"B again: nothing new", scB, regB, 0, map[string]int{"under-a": -1, "legacy": 4, "under-b": 4}},
+		// A back: under-a gets its five; the others keep theirs.
+		{"A in service", scA, regA, 1, map[string]int{"under-a": 5, "legacy": 4, "under-b": 4}},
+	} {
+		n, failed, err := ComputePendingDivergence(ctx, st, c.sc, c.reg, "test", now)
+		if err != nil || failed != 0 || n != c.requests {
+			t.Errorf("%s: %d requests scored (%d failed, %v), want %d", c.name, n, failed, err, c.requests)
+		}
+		if got := contractsOf(); !maps.Equal(got, c.want) {
+			t.Errorf("%s: contracts answered per decision %v, want %v", c.name, got, c.want)
+		}
 	}
 }
