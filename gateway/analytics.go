@@ -177,8 +177,10 @@ func (g *Gateway) aggregates(ctx context.Context, f tracking.Filter) (tracking.A
 }
 
 // EncodeScoreRequest is the stored form of a scoring request (store.Decision.ScoreRequest), for
-// generators that write decisions as the gateway does (valuerx demo-traffic).
-func EncodeScoreRequest(r scoring.Request) []byte { return encodeScoreRequest(r) }
+// generators that write decisions as the gateway does (valuerx demo-traffic). It names no
+// configuration fingerprint: such a decision's answers are keyed by its catalog version and
+// request alone, and whichever configuration computes them first is kept.
+func EncodeScoreRequest(r scoring.Request) []byte { return encodeScoreRequest(r, "") }
 
 // aggQuery is f as a rollup query: the "(not recorded)" prescriber is the empty userId.
 func aggQuery(f tracking.Filter) store.AggQuery {
@@ -465,7 +467,7 @@ func (g *Gateway) decisionComparison(d store.Decision) (string, string) {
 	req := scoring.Request{ContractID: d.ContractID, ProductID: d.OrderedProductID, Date: d.At.UTC().Truncate(24 * time.Hour)}
 	if len(d.ScoreRequest) > 0 {
 		var err error
-		if req, err = decodeScoreRequest(d.ScoreRequest); err != nil {
+		if req, _, err = decodeScoreRequest(d.ScoreRequest); err != nil {
 			return "", "The comparison cannot be rebuilt: the recorded scoring request cannot be read."
 		}
 	}

@@ -28,7 +28,7 @@ type recorder struct {
 	g       *Gateway
 	ctx     context.Context
 	client  string
-	version string // the catalog version the hook scores on
+	eng     *engine // the engine the hook scores on: its catalog version and configuration are recorded
 	svc     *serviceDef
 	req     *cdshooks.Request
 	oc      *cdshooks.OrderContext
@@ -69,8 +69,8 @@ func (rc *recorder) onRecord(history func() []therapyEntry, draftIDs map[string]
 	}
 }
 
-func (g *Gateway) newRecorder(ctx context.Context, svc *serviceDef, req *cdshooks.Request, oc *cdshooks.OrderContext) *recorder {
-	return &recorder{g: g, ctx: ctx, client: clientOf(ctx), version: g.current().version, svc: svc, req: req, oc: oc}
+func (g *Gateway) newRecorder(ctx context.Context, eng *engine, svc *serviceDef, req *cdshooks.Request, oc *cdshooks.OrderContext) *recorder {
+	return &recorder{g: g, ctx: ctx, client: clientOf(ctx), eng: eng, svc: svc, req: req, oc: oc}
 }
 
 // suppressed reports whether the clinician already overrode valuerx's card for this same order
@@ -156,7 +156,7 @@ func (rc *recorder) commit(ctx context.Context) error {
 	default:
 		return errorf(KindUnavailable, "record", "could not record the decision", err)
 	}
-	rc.g.div.enqueue(rc.ds) // divergence.go: scored after the decision is durable, off this path
+	rc.g.div.enqueue(rc.eng, rc.ds) // divergence.go: scored after the decision is durable, off this path
 	return nil
 }
 
@@ -250,7 +250,7 @@ func (rc *recorder) location() string {
 func (rc *recorder) scored(d *store.Decision, sreq scoring.Request, res scoring.Result) {
 	d.ContractID, d.Arrangement = res.Contract.ID, string(res.Contract.Arrangement)
 	d.Fingerprint = fingerprint(res)
-	d.PricePeriod, d.CatalogVersion, d.AdministrationsPerYear = res.Book.ID, rc.version, res.AdministrationsPerYear
+	d.PricePeriod, d.CatalogVersion, d.AdministrationsPerYear = res.Book.ID, rc.eng.version, res.AdministrationsPerYear
 	d.Therapy = store.TherapyContinuing
 	if sreq.CurrentProductID == "" {
 		d.Therapy = store.TherapyNewStart
@@ -265,7 +265,7 @@ func (rc *recorder) scored(d *store.Decision, sreq scoring.Request, res scoring.
 		d.Options = append(d.Options, store.Option{ProductID: o.Product.ID, Relationship: string(o.Product.Relationship),
 			Eligible: o.Eligible, Exclusion: o.Exclusion, PerCourse: c.Cents(), PerYear: y.Cents()})
 	}
-	d.ScoreRequest = encodeScoreRequest(sreq)
+	d.ScoreRequest = encodeScoreRequest(sreq, rc.eng.config)
 }
 
 // none records an order of a tracked family that got no card, and why (store.NoCard* or the

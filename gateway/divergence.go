@@ -19,13 +19,25 @@ import (
 // card would have suggested (or "stay" on the ordered product) and the per-year figures of every
 // product that is an answer under any contract.
 //
-// Once per distinct request (issue 15): the answers depend only on the request and the catalog
-// version, so they are stored once per store.DivergenceKey and every decision with that request
-// and version has them (store/divergence.go). The job remembers the keys it has stored and
+// Once per distinct request (issue 15): the answers depend only on the request, the catalog
+// version and the configuration scored with (the contracts, supplemental coverages, acquisition
+// costs and P&T policy: scoring.ConfigFingerprint, computed once per engine), so they are stored
+// once per store.DivergenceKey and every decision with that request, version and configuration
+// has them (store/divergence.go). The stored request names the configuration's fingerprint
+// (scoreRequestJSON.Config), which is how the key covers it: a reload or a restart with other
+// contracts or another policy, on the same catalog, is a new key and the requests are scored
+// again under the configuration now in force, while the decisions recorded before keep the
+// answers of theirs. The job remembers the keys it has stored and
 // scores only requests it has not seen: orders of one day, drug, dose and contract repeat the
 // same request, so with 20 draft orders per hook it stores a few rows a minute where it stored
 // 20 a hook (one per decision, each re-assembling its order in the dashboard rollup). A
 // catalog swap changes the key: requests are scored again under the new version.
+//
+// A queued decision is scored on the engine its hook scored on (a swap between the hook and the
+// job does not score it under the next configuration). The sweep scores on the engine in
+// service: a pending decision whose request names another configuration is left pending there
+// (its own configuration is gone from this process; another instance still running it scores it,
+// and answers computed under the wrong contracts would be shared by every decision of that key).
 //
 // Why asynchronously: the hook's latency budget (issue 15) has no room for five more scores per
 // order, and the answer is needed only by the report. The hook hands its committed decisions to
@@ -51,30 +63,35 @@ type scoreRequestJSON struct {
 	IndicationKnown bool     `json:"indicationKnown,omitempty"`
 	Secondary       string   `json:"secondary,omitempty"`
 	Device          string   `json:"device,omitempty"`
+	// Config is the scoring.ConfigFingerprint of the engine the request was scored on ("" in
+	// requests stored before it was recorded, and from EncodeScoreRequest): part of the request's
+	// divergence key, since the answers depend on it.
+	Config string `json:"config,omitempty"`
 }
 
-func encodeScoreRequest(r scoring.Request) []byte {
+func encodeScoreRequest(r scoring.Request, config string) []byte {
 	b, err := json.Marshal(scoreRequestJSON{Contract: r.ContractID, Product: r.ProductID, DoseMg: r.DoseMg, Administrations: r.Administrations,
 		Date: r.Date.UTC().Format(time.DateOnly), Current: r.CurrentProductID, ItemMg: r.ItemMg, Site: r.Site, Indications: r.Indications,
-		IndicationKnown: r.IndicationKnown, Secondary: r.SecondaryID, Device: r.Device})
+		IndicationKnown: r.IndicationKnown, Secondary: r.SecondaryID, Device: r.Device, Config: config})
 	if err != nil {
 		return nil // cannot happen for these field types; the decision is then never re-scored
 	}
 	return b
 }
 
-func decodeScoreRequest(b []byte) (scoring.Request, error) {
+// decodeScoreRequest returns a stored request and the configuration fingerprint it names.
+func decodeScoreRequest(b []byte) (scoring.Request, string, error) {
 	var j scoreRequestJSON
 	if err := jsonfast.Unmarshal(b, &j); err != nil {
-		return scoring.Request{}, fmt.Errorf("gateway: stored scoring request: %w", err)
+		return scoring.Request{}, "", fmt.Errorf("gateway: stored scoring request: %w", err)
 	}
 	day, err := time.Parse(time.DateOnly, j.Date)
 	if err != nil {
-		return scoring.Request{}, fmt.Errorf("gateway: stored scoring request date: %w", err)
+		return scoring.Request{}, "", fmt.Errorf("gateway: stored scoring request date: %w", err)
 	}
 	return scoring.Request{ContractID: j.Contract, ProductID: j.Product, DoseMg: j.DoseMg, Administrations: j.Administrations, Date: day,
 		CurrentProductID: j.Current, ItemMg: j.ItemMg, Site: j.Site, Indications: j.Indications, IndicationKnown: j.IndicationKnown,
-		SecondaryID: j.Secondary, Device: j.Device}, nil
+		SecondaryID: j.Secondary, Device: j.Device}, j.Config, nil
 }
 
 // answersFor scores req under every contract of reg; own is the decision's contract.
@@ -150,15 +167,16 @@ func answersFor(sc *scoring.Scorer, contracts []scoring.Contract, req scoring.Re
 // of the store at start, and by `valuerx divergence`.
 type divergenceJob struct {
 	g      *Gateway
-	queue  chan store.Decision
+	queue  chan queuedDecision
+	flush  chan chan flushed // ComputeDivergence asks the loop to compute its batch now
 	stop   chan struct{}
 	done   chan struct{}
 	once   sync.Once
 	mu     sync.Mutex // one computation at a time (the loop and ComputeDivergence)
 	period time.Duration
-	// eng and sc are the engine last scored on and the job's own scorer for it: its own cache,
-	// so that scoring every order under five contracts never evicts the hooks' cached scores
-	// (nor shows in their cache hit ratio). Guarded by mu.
+	// eng and sc are the engine in service last scored on and the job's own scorer for it: its
+	// own cache, so that scoring every order under five contracts never evicts the hooks' cached
+	// scores (nor shows in their cache hit ratio). Guarded by mu.
 	eng *engine
 	sc  *scoring.Scorer
 	// stored holds the keys whose answers are in the store (stored by this job or found there):
@@ -167,24 +185,39 @@ type divergenceJob struct {
 	stored map[string]struct{}
 }
 
+// queuedDecision is a committed decision and the engine its hook scored on.
+type queuedDecision struct {
+	d   store.Decision
+	eng *engine
+}
+
 // divergenceKnown bounds the keys the job remembers (about 100 bytes each).
 const divergenceKnown = 1 << 16
 
 // divergenceCache is the size of the job's own score cache.
 const divergenceCache = 2048
 
-// scorer returns the job's scorer for the current engine, building it after a catalog swap.
-// Called with mu held.
+// scorer returns the current engine and the job's scorer for it. Called with mu held.
 func (j *divergenceJob) scorer() (*engine, *scoring.Scorer) {
 	eng := j.g.current()
-	if eng != j.eng {
-		sc, err := scoring.NewScorerWithPolicy(eng.cat, eng.reg, eng.scorer.Policy(), divergenceCache)
-		if err != nil {
-			sc = eng.scorer // cannot happen for an engine the gateway already scores on; share its cache then
-		}
+	return eng, j.scorerFor(eng)
+}
+
+// scorerFor returns the job's scorer for eng, building it after a swap. The engine in service's
+// is kept; one already replaced (decisions queued before a swap) gets a scorer for this call
+// only, so the job never holds a replaced catalog. Called with mu held.
+func (j *divergenceJob) scorerFor(eng *engine) *scoring.Scorer {
+	if eng == j.eng {
+		return j.sc
+	}
+	sc, err := scoring.NewScorerWithPolicy(eng.cat, eng.reg, eng.scorer.Policy(), divergenceCache)
+	if err != nil {
+		sc = eng.scorer // cannot happen for an engine the gateway already scores on; share its cache then
+	}
+	if eng == j.g.current() {
 		j.eng, j.sc = eng, sc
 	}
-	return j.eng, j.sc
+	return sc
 }
 
 // divergenceBatch is how many decisions one computation (and one store read) takes.
@@ -197,14 +230,14 @@ func (g *Gateway) startDivergence() {
 	if g.cfg.Store == nil {
 		return
 	}
-	j := &divergenceJob{g: g, queue: make(chan store.Decision, divergenceQueue), stop: make(chan struct{}), done: make(chan struct{}), period: time.Second,
+	j := &divergenceJob{g: g, queue: make(chan queuedDecision, divergenceQueue), flush: make(chan chan flushed), stop: make(chan struct{}), done: make(chan struct{}), period: time.Second,
 		stored: map[string]struct{}{}}
 	g.div = j
 	go j.loop()
 }
 
-// enqueue hands committed decisions to the job; it never blocks the hook.
-func (j *divergenceJob) enqueue(ds []store.Decision) {
+// enqueue hands committed decisions, scored on eng, to the job; it never blocks the hook.
+func (j *divergenceJob) enqueue(eng *engine, ds []store.Decision) {
 	if j == nil {
 		return
 	}
@@ -213,7 +246,7 @@ func (j *divergenceJob) enqueue(ds []store.Decision) {
 			continue
 		}
 		select {
-		case j.queue <- store.Decision{CardUUID: ds[i].CardUUID, CatalogVersion: ds[i].CatalogVersion, ScoreRequest: ds[i].ScoreRequest}:
+		case j.queue <- queuedDecision{store.Decision{CardUUID: ds[i].CardUUID, CatalogVersion: ds[i].CatalogVersion, ScoreRequest: ds[i].ScoreRequest}, eng}:
 		default:
 			j.g.metrics.divergenceDropped.Inc()
 		}
@@ -227,7 +260,7 @@ func (j *divergenceJob) loop() {
 	}
 	tick := time.NewTicker(j.period)
 	defer tick.Stop()
-	var batch []store.Decision
+	var batch []queuedDecision
 	for {
 		select {
 		case <-j.stop:
@@ -241,6 +274,16 @@ func (j *divergenceJob) loop() {
 			if len(batch) == 0 {
 				continue
 			}
+		case reply := <-j.flush:
+			// ComputeDivergence: the batch now, on its hooks' engines (the sweep would leave a
+			// decision of a replaced configuration pending).
+			var err error
+			if len(batch) > 0 {
+				err = j.compute(context.Background(), batch)
+			}
+			reply <- flushed{len(batch), err}
+			batch = batch[:0]
+			continue
 		}
 		if err := j.compute(context.Background(), batch); err != nil {
 			j.g.log.Warn("divergence not computed", "error", err.Error())
@@ -249,23 +292,38 @@ func (j *divergenceJob) loop() {
 	}
 }
 
-// compute scores the requests of ds the job has not stored yet on the current engine and stores
-// their answers.
-func (j *divergenceJob) compute(ctx context.Context, ds []store.Decision) error {
+// flushed is the loop's answer to a flush: how many decisions its batch held, and the error
+// computing them.
+type flushed struct {
+	n   int
+	err error
+}
+
+// compute scores the requests of qs the job has not stored yet, each on the engine its hook
+// scored on, and stores their answers.
+func (j *divergenceJob) compute(ctx context.Context, qs []queuedDecision) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	fresh := ds[:0:0]
-	for _, d := range ds {
-		if _, ok := j.stored[d.DivergenceKey()]; !ok {
-			fresh = append(fresh, d)
+	var engines []*engine
+	fresh := map[*engine][]store.Decision{}
+	for _, q := range qs {
+		if _, ok := j.stored[q.d.DivergenceKey()]; ok {
+			continue
 		}
+		if _, ok := fresh[q.eng]; !ok {
+			engines = append(engines, q.eng)
+		}
+		fresh[q.eng] = append(fresh[q.eng], q.d)
 	}
-	if len(fresh) == 0 {
+	var out []store.Divergence
+	for _, eng := range engines { // one, but for a batch across a swap
+		o, failed, _ := divergences(fresh[eng], j.scorerFor(eng), eng.reg.Contracts(), eng.version, eng.config, j.g.cfg.Now)
+		j.g.metrics.divergenceFailed.Add(float64(failed))
+		out = append(out, o...)
+	}
+	if len(out) == 0 {
 		return nil
 	}
-	eng, sc := j.scorer()
-	out, failed := divergences(fresh, sc, eng.reg.Contracts(), eng.version, j.g.cfg.Now)
-	j.g.metrics.divergenceFailed.Add(float64(failed))
 	if err := j.g.cfg.Store.RecordDivergence(ctx, out); err != nil {
 		return err
 	}
@@ -288,25 +346,34 @@ func (j *divergenceJob) sweep(ctx context.Context) (int, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	eng, sc := j.scorer()
-	n, failed, err := computePending(ctx, j.g.cfg.Store, sc, eng.reg, eng.version, j.g.cfg.Now, j.remember)
+	n, failed, other, err := computePending(ctx, j.g.cfg.Store, sc, eng.reg, eng.version, eng.config, j.g.cfg.Now, j.remember)
 	j.g.metrics.divergenceFailed.Add(float64(failed))
+	if other > 0 {
+		j.g.log.Info("divergence: decisions recorded under another contracts or policy configuration left pending", "decisions", other)
+	}
 	return n, err
 }
 
 // divergences scores each distinct request of ds (by key) under every contract: one
-// store.Divergence per key, and how many of them could not be scored under their own contract.
-func divergences(ds []store.Decision, sc *scoring.Scorer, contracts []scoring.Contract, version string, now func() time.Time) ([]store.Divergence, int) {
-	out := make([]store.Divergence, 0, len(ds))
-	failed := 0
+// store.Divergence per key, how many of them could not be scored under their own contract, and
+// how many decisions were left out because their request names a configuration other than
+// config (sc's): they stay pending (see the top of this file).
+func divergences(ds []store.Decision, sc *scoring.Scorer, contracts []scoring.Contract, version, config string,
+	now func() time.Time) (out []store.Divergence, failed, other int) {
+	out = make([]store.Divergence, 0, len(ds))
 	seen := map[string]bool{}
 	for _, d := range ds {
 		key := d.DivergenceKey()
 		if key == "" || seen[key] {
 			continue
 		}
+		req, reqConfig, err := decodeScoreRequest(d.ScoreRequest)
+		if err == nil && reqConfig != "" && reqConfig != config {
+			other++
+			continue
+		}
 		seen[key] = true
 		div := store.Divergence{Key: key, CatalogVersion: version, ComputedAt: now()}
-		req, err := decodeScoreRequest(d.ScoreRequest)
 		if err == nil {
 			div.Answers, err = answersFor(sc, contracts, req)
 		}
@@ -317,40 +384,43 @@ func divergences(ds []store.Decision, sc *scoring.Scorer, contracts []scoring.Co
 		}
 		out = append(out, div)
 	}
-	return out, failed
+	return out, failed, other
 }
 
 // ComputePendingDivergence scores every scoring request of the store's decisions that has no
 // answers yet under each contract of reg and stores the answers, once per distinct request; it
 // reports how many requests it scored (every decision with one of them now has its answers) and
 // how many could not be scored under their own contract any more (stored without answers,
-// so they are not retried forever; the report leaves them out). The background job and `valuerx
-// divergence` (a store filled before this existed) both use it.
+// so they are not retried forever; the report leaves them out). A decision whose request names
+// a contracts and policy configuration other than reg's and sc's (scoring.ConfigFingerprint) is
+// left pending: its answers are not those of this configuration. The background job and
+// `valuerx divergence` (a store filled before this existed) both use it.
 func ComputePendingDivergence(ctx context.Context, st store.Store, sc *scoring.Scorer, reg *scoring.Registry, version string,
 	now func() time.Time) (requests, failed int, err error) {
-	return computePending(ctx, st, sc, reg, version, now, nil)
+	requests, failed, _, err = computePending(ctx, st, sc, reg, version, scoring.ConfigFingerprint(reg, sc.Policy()), now, nil)
+	return requests, failed, err
 }
 
-func computePending(ctx context.Context, st store.Store, sc *scoring.Scorer, reg *scoring.Registry, version string,
-	now func() time.Time, stored func([]store.Divergence)) (requests, failed int, err error) {
+func computePending(ctx context.Context, st store.Store, sc *scoring.Scorer, reg *scoring.Registry, version, config string,
+	now func() time.Time, stored func([]store.Divergence)) (requests, failed, other int, err error) {
 	contracts := reg.Contracts()
 	cursor := ""
 	for {
 		pend, next, err := st.PendingDivergence(ctx, cursor, divergenceBatch)
 		if err != nil {
-			return requests, failed, fmt.Errorf("gateway: pending divergence: %w", err)
+			return requests, failed, other, fmt.Errorf("gateway: pending divergence: %w", err)
 		}
-		out, f := divergences(pend, sc, contracts, version, now)
-		failed += f
+		out, f, o := divergences(pend, sc, contracts, version, config, now)
+		failed, other = failed+f, other+o
 		if err := st.RecordDivergence(ctx, out); err != nil {
-			return requests, failed, fmt.Errorf("gateway: record divergence: %w", err)
+			return requests, failed, other, fmt.Errorf("gateway: record divergence: %w", err)
 		}
 		if stored != nil {
 			stored(out)
 		}
 		requests += len(out)
 		if next == "" {
-			return requests, failed, nil
+			return requests, failed, other, nil
 		}
 		cursor = next
 	}
@@ -364,16 +434,31 @@ func (j *divergenceJob) close() {
 	<-j.done
 }
 
-// ComputeDivergence computes every divergence not computed yet, now: what the queue holds and
-// whatever the store has pending; it reports how many queued decisions and pending requests it
-// handled. For tests, and the
-// same work `valuerx divergence` does for a store filled before this existed.
+// ComputeDivergence computes every divergence not computed yet, now: what the job's batch and
+// queue hold (each on its hook's engine) and whatever the store has pending; it reports how many
+// queued decisions and pending requests it handled. For tests, and the same work `valuerx
+// divergence` does for a store filled before this existed.
 func (g *Gateway) ComputeDivergence(ctx context.Context) (int, error) {
 	j := g.div
 	if j == nil {
 		return 0, nil
 	}
-	var queued []store.Decision
+	// What the loop has taken from the queue and not computed yet, first (after its sweep at
+	// start); a closed job has none.
+	handled := 0
+	reply := make(chan flushed, 1)
+	select {
+	case j.flush <- reply:
+		r := <-reply
+		if r.err != nil {
+			return 0, r.err
+		}
+		handled = r.n
+	case <-j.done:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	var queued []queuedDecision
 	for len(queued) < divergenceQueue {
 		select {
 		case d := <-j.queue:
@@ -385,9 +470,9 @@ func (g *Gateway) ComputeDivergence(ctx context.Context) (int, error) {
 	}
 	if len(queued) > 0 {
 		if err := j.compute(ctx, queued); err != nil {
-			return 0, err
+			return handled, err
 		}
 	}
 	n, err := j.sweep(ctx)
-	return len(queued) + n, err
+	return handled + len(queued) + n, err
 }

@@ -18,12 +18,17 @@ type engine struct {
 	scorer  *scoring.Scorer
 	cards   *cardCache
 	version string
+	// config is scoring.ConfigFingerprint of the registry and the policy, computed here once:
+	// every decision's scoring request names it, so the divergence answers of a request are
+	// keyed by the configuration they were scored under as well as by the catalog version
+	// (divergence.go).
+	config string
 	// newestEnd is the last day of the newest CMS price book (zero without one).
 	newestEnd time.Time
 }
 
 func newEngine(cat *scoring.Catalog, reg *scoring.Registry, sc *scoring.Scorer, version string) *engine {
-	e := &engine{cat: cat, reg: reg, scorer: sc, cards: newCardCache(cat), version: version}
+	e := &engine{cat: cat, reg: reg, scorer: sc, cards: newCardCache(cat), version: version, config: scoring.ConfigFingerprint(reg, sc.Policy())}
 	for _, b := range cat.Books() {
 		if b.Source == scoring.SourceCMSASP && b.End.After(e.newestEnd) {
 			e.newestEnd = b.End
@@ -50,6 +55,11 @@ func (g *Gateway) Swap(cat *scoring.Catalog, reg *scoring.Registry, sc *scoring.
 
 // CatalogVersion names the catalog snapshot the next hook will be scored on.
 func (g *Gateway) CatalogVersion() string { return g.current().version }
+
+// ConfigFingerprint is scoring.ConfigFingerprint of the registry and policy the next hook will
+// be scored with: a reload whose catalog version and fingerprint are both unchanged changes no
+// answer.
+func (g *Gateway) ConfigFingerprint() string { return g.current().config }
 
 // NewestBookEnd is the last day of the newest CMS price book of the current catalog.
 func (g *Gateway) NewestBookEnd() time.Time { return g.current().newestEnd }

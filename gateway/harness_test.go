@@ -36,7 +36,9 @@ type testEnv struct {
 	fhirURL string
 	signer  *cdshooks.Signer
 	store   *store.SQLite
-	logs    *syncBuffer
+	// storePath is the store's file, for tests that read a table the Store interface does not.
+	storePath string
+	logs      *syncBuffer
 }
 
 type syncBuffer struct {
@@ -124,7 +126,8 @@ func newEnv(t *testing.T, opts ...envOption) *testEnv {
 	e := &testEnv{t: t, logs: &syncBuffer{}}
 	e.fhirSrv, e.fhirURL = demoFHIR(t)
 	e.signer = testSigner(t, "https://ehr.test/cds-client")
-	e.store = tempStore(t)
+	e.storePath = filepath.Join(t.TempDir(), "valuerx.db")
+	e.store = storeAt(t, e.storePath)
 	cat, reg, sc := defaultScoring(t, 256)
 	// The gateway needs its external URL before the listener exists: start unstarted.
 	e.srv = httptest.NewUnstartedServer(nil)
@@ -224,7 +227,13 @@ func verifierFor(tb testing.TB, s *cdshooks.Signer) *cdshooks.Verifier {
 // tempStore is a real SQLite file in the test's temporary directory.
 func tempStore(tb testing.TB) *store.SQLite {
 	tb.Helper()
-	st, err := store.OpenSQLite(filepath.Join(tb.TempDir(), "valuerx.db"))
+	return storeAt(tb, filepath.Join(tb.TempDir(), "valuerx.db"))
+}
+
+// storeAt opens a SQLite store at path, closed when the test ends.
+func storeAt(tb testing.TB, path string) *store.SQLite {
+	tb.Helper()
+	st, err := store.OpenSQLite(path)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -180,8 +180,8 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 	defer data.close() // ends the plan's background reads the hook did not use
 
 	resp := &cdshooks.Response{Cards: []cdshooks.Card{}}
-	pre := make([][]byte, 0, len(draft))    // per card: its encoding from the card template, or nil
-	rec := g.newRecorder(ctx, svc, req, oc) // decisions.go
+	pre := make([][]byte, 0, len(draft))         // per card: its encoding from the card template, or nil
+	rec := g.newRecorder(ctx, eng, svc, req, oc) // decisions.go
 	pol := eng.scorer.Policy()
 	site := ""
 	for _, c := range siteCandidates(req, oc) {

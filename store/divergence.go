@@ -19,20 +19,25 @@ import (
 // request (issue 15: the divergence job was the largest cost on the hook path with many drafts).
 //
 // The answers under every contract depend only on the scoring request (no patient data: the
-// contract, product, dose, course, date, site, indications) and on the catalog the order was
-// scored on, so decisions with the same request and catalog version share one row of
+// contract, product, dose, course, date, site, indications), on the catalog the order was
+// scored on and on the configuration scored with (contracts, P&T policy). The gateway's encoding
+// of the request names that configuration's fingerprint (gateway/divergence.go), so decisions
+// with the same request, configuration and catalog version share one row of
 // divergence_answers, keyed by DivergenceKey. A decision refers to its answers through its own
 // columns (score_request, catalog_version): nothing is written per decision, and the job scores
 // and stores only requests it has not seen. Orders of a day, drug, dose and contract repeat the
 // same request, so a busy gateway writes a few rows a minute rather than one per decision per
-// contract. A new catalog version is a new key: requests are scored again under it.
+// contract. A new catalog version is a new key, and so is a new configuration (a new request
+// encoding): requests are scored again under it, and the rows of before stay with the
+// decisions recorded before.
 //
 // Version 8 (SQLite) and 4 (PostgreSQL) renamed the per-decision table of before to
 // divergence_legacy; convertLegacyDivergence moves its rows here at open (the first computed
 // answers of a key stay) and drops it.
 
 // DivergenceKey names the answers of a scoring request on a catalog version: the first 16 bytes
-// of SHA-256 over the version, a NUL and the request, in hex. "" for a decision without a
+// of SHA-256 over the version, a NUL and the request (which names the configuration scored
+// with, when the gateway encoded it), in hex. "" for a decision without a
 // request (recorded before store schema version 5): it has no answers.
 func DivergenceKey(catalogVersion string, scoreRequest []byte) string {
 	if len(scoreRequest) == 0 {

@@ -83,8 +83,9 @@ type Decision struct {
 	// savings are priced from when the signed or administered product is not the one accepted.
 	Options []Option
 	// ScoreRequest is the gateway's own encoding of the scoring request (no patient data:
-	// contract, product, dose, course, date, site, indication ids): the divergence computation
-	// scores the same order under the organisation's other arrangements from it. Opaque here.
+	// contract, product, dose, course, date, site, indication ids, and the fingerprint of the
+	// contracts and policy configuration it was scored with): the divergence computation scores
+	// the same order under the organisation's other arrangements from it. Opaque here.
 	ScoreRequest []byte
 }
 

@@ -187,7 +187,9 @@ func (r *catalogReloader) reloadNow() error {
 	if err != nil {
 		return err
 	}
-	if set.version == r.app.gw.CatalogVersion() {
+	// The same catalog with other contracts or another policy (SIGHUP after editing them) is
+	// swapped in too: its answers differ, and the divergence answers are keyed by both.
+	if set.version == r.app.gw.CatalogVersion() && scoring.ConfigFingerprint(set.reg, set.scorer.Policy()) == r.app.gw.ConfigFingerprint() {
 		r.logger.Info("catalog unchanged", "version", set.version)
 		return nil
 	}

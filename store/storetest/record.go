@@ -192,6 +192,7 @@ func offerToRealised(t *testing.T, s store.Store) {
 //	c2  request B on cat-1, no card (below-threshold)      -> pending (no-card decisions too), never computed here
 //	c3  request A on cat-1, a card for k3                  -> pending until A is computed, then has c1's answers
 //	c4  request A on cat-2 (after a catalog swap), k4      -> still pending: a new catalog is scored again
+//	c5  request A naming another configuration, on cat-1 -> still pending: new contracts are scored again
 func divergenceRecord(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	d := offered("c1", "k1")
@@ -203,7 +204,9 @@ func divergenceRecord(t *testing.T, s store.Store) {
 	same.At = at.Add(2 * time.Minute)
 	swapped := offered("c4", "k4")
 	swapped.CatalogVersion, swapped.At = "cat-2", at.Add(3*time.Minute)
-	must(t, s.RecordDecisions(ctx, []store.Decision{d, old, nc, same, swapped}))
+	reconf := offered("c5", "k5") // the gateway's request names its configuration's fingerprint
+	reconf.ScoreRequest, reconf.At = []byte(`{"contract":"mssp-aco","product":"herceptin","config":"0123456789abcdef"}`), at.Add(4*time.Minute)
+	must(t, s.RecordDecisions(ctx, []store.Decision{d, old, nc, same, swapped, reconf}))
 	ids := func(ds []store.Decision) []string {
 		var out []string
 		for _, d := range ds {
@@ -213,9 +216,9 @@ func divergenceRecord(t *testing.T, s store.Store) {
 	}
 	pend, next, err := s.PendingDivergence(ctx, "", 10)
 	must(t, err)
-	if got := ids(pend); !reflect.DeepEqual(got, []string{"c1", "c2", "c3", "c4"}) || next != "" || string(pend[0].ScoreRequest) == "" ||
+	if got := ids(pend); !reflect.DeepEqual(got, []string{"c1", "c2", "c3", "c4", "c5"}) || next != "" || string(pend[0].ScoreRequest) == "" ||
 		pend[0].CatalogVersion != "cat-1" || pend[3].CatalogVersion != "cat-2" {
-		t.Fatalf("pending = %v (cursor %q), want c1 c2 c3 c4 with request and catalog version, then the end", got, next)
+		t.Fatalf("pending = %v (cursor %q), want c1 c2 c3 c4 c5 with request and catalog version, then the end", got, next)
 	}
 	one, next, err := s.PendingDivergence(ctx, "", 1)
 	must(t, err)
@@ -224,8 +227,8 @@ func divergenceRecord(t *testing.T, s store.Store) {
 	}
 	rest, _, err := s.PendingDivergence(ctx, next, 10)
 	must(t, err)
-	if got := ids(rest); !reflect.DeepEqual(got, []string{"c2", "c3", "c4"}) {
-		t.Fatalf("after the cursor: %v, want c2 c3 c4", got)
+	if got := ids(rest); !reflect.DeepEqual(got, []string{"c2", "c3", "c4", "c5"}) {
+		t.Fatalf("after the cursor: %v, want c2 c3 c4 c5", got)
 	}
 	if _, _, err := s.PendingDivergence(ctx, "not a cursor", 10); err == nil {
 		t.Error("a bad cursor was accepted")
@@ -236,8 +239,10 @@ func divergenceRecord(t *testing.T, s store.Store) {
 		{ContractID: "ppo", Arrangement: "ffs", BestProductID: "herceptin", Reason: "margin-falls", Differs: true},
 	}
 	key := d.DivergenceKey()
-	if key == "" || key == nc.DivergenceKey() || key != same.DivergenceKey() || key == swapped.DivergenceKey() || old.DivergenceKey() != "" {
-		t.Fatalf("keys: c1 %q c2 %q c3 %q c4 %q c0 %q", key, nc.DivergenceKey(), same.DivergenceKey(), swapped.DivergenceKey(), old.DivergenceKey())
+	if key == "" || key == nc.DivergenceKey() || key != same.DivergenceKey() || key == swapped.DivergenceKey() || old.DivergenceKey() != "" ||
+		key == reconf.DivergenceKey() {
+		t.Fatalf("keys: c1 %q c2 %q c3 %q c4 %q c0 %q c5 %q", key, nc.DivergenceKey(), same.DivergenceKey(), swapped.DivergenceKey(), old.DivergenceKey(),
+			reconf.DivergenceKey())
 	}
 	must(t, s.RecordDivergence(ctx, []store.Divergence{{Key: key, CatalogVersion: "cat-1", ComputedAt: at, Answers: ans}}))
 	must(t, s.RecordDivergence(ctx, []store.Divergence{{Key: key, CatalogVersion: "cat-2", ComputedAt: at, Answers: ans[:1]}}))
@@ -246,8 +251,8 @@ func divergenceRecord(t *testing.T, s store.Store) {
 	}
 	pend, _, err = s.PendingDivergence(ctx, "", 10)
 	must(t, err)
-	if got := ids(pend); !reflect.DeepEqual(got, []string{"c2", "c4"}) {
-		t.Fatalf("pending after request A = %v, want c2 and c4 (c3 has c1's request)", got)
+	if got := ids(pend); !reflect.DeepEqual(got, []string{"c2", "c4", "c5"}) {
+		t.Fatalf("pending after request A = %v, want c2, c4 and c5 (c3 has c1's request)", got)
 	}
 	got, err := s.Orders(ctx, time.Time{}, time.Time{})
 	must(t, err)
@@ -261,14 +266,14 @@ func divergenceRecord(t *testing.T, s store.Store) {
 			if !reflect.DeepEqual(o.Answers, ans) {
 				t.Errorf("%s answers = %+v, want the first recorded %+v", o.Prescriber, o.Answers, ans)
 			}
-		case "Practitioner/dr-k4":
+		case "Practitioner/dr-k4", "Practitioner/dr-k5":
 			if o.Answers != nil {
-				t.Errorf("k4 (catalog cat-2) has answers %+v before its own are computed", o.Answers)
+				t.Errorf("%s (catalog cat-2, another configuration) has answers %+v before its own are computed", o.Prescriber, o.Answers)
 			}
 		}
 		seen[o.Prescriber] = true
 	}
-	if len(seen) != 3 {
-		t.Errorf("orders k1, k3, k4 missing: %+v", got)
+	if len(seen) != 4 {
+		t.Errorf("orders k1, k3, k4, k5 missing: %+v", got)
 	}
 }
