@@ -410,8 +410,9 @@ const (
 	// 421 at 22:50 UTC 1 December 2026; 328 on 2 December, once a key compared case-insensitively
 	// and the strings a Bundle walk only checks were no longer copied (rawjson.StringView), with
 	// the body weight and height prefetched; 250 once the hook's decodes went through jsonfast
-	// (one pass, v1 semantics).
-	adviseWarmAllocBudget = 290
+	// (one pass, v1 semantics); under the race detector (make test) the same hook counts about
+	// 50 more (297 in CI), hence the room.
+	adviseWarmAllocBudget = 340
 	// 1284 before the valuerx-economics extension; the extension costs ~100 allocations to build
 	// and ~500 more in Card.Validate's encode-parse-check of its ~250 values. A card is built
 	// once per card-cache key, so the warm hook (adviseWarmAllocBudget) does not pay it.
@@ -485,8 +486,8 @@ func TestWriteJSONResponseBytes(t *testing.T) {
 // or per draft, multiplies them. On 2 December (02:55 UTC) 328, 317 and 326: the ten per entry
 // were copies of member names that the walks compare case-insensitively (rawjson.keyMatches),
 // which now compare in place. The count no longer grows with the history. 250, 239 and 248 with
-// jsonfast.
-var sizedAllocBudget = map[int]float64{1: 290, 50: 290, 500: 290}
+// jsonfast (296, 296 and 303 under the race detector, as make test runs them).
+var sizedAllocBudget = map[int]float64{1: 340, 50: 340, 500: 340}
 
 // Allocation budgets of a warm hook with 20 draft orders (one history entry, then 500), measured
 // at 22:55 UTC 1 December 2026 once the adherence cards read advise's decode of the drafts
@@ -496,8 +497,9 @@ var sizedAllocBudget = map[int]float64{1: 290, 50: 290, 500: 290}
 // mg/kg draft's weight: TestWeightThenBSADraftsGetBoth): one more search of the in-process FHIR
 // server, client and server side, about 300 allocations: 4,075 and 8,140. On 2 December (02:55
 // UTC) 3,075 and 2,651: the body weight and height are prefetched (no search), and member names
-// are compared without copies; 2,306 and 1,882 with jsonfast decoding the drafts.
-var draftsAllocBudget = map[int]float64{1: 2600, 500: 2600}
+// are compared without copies; 2,306 and 1,882 with jsonfast decoding the drafts (2,501 and 2,242
+// under the race detector).
+var draftsAllocBudget = map[int]float64{1: 2900, 500: 2900}
 
 func TestSizedAllocBudget(t *testing.T) {
 	if testing.Short() {

@@ -16,8 +16,11 @@ var errClosed = errors.New("store: closed")
 const commitBatch = 512
 
 // commitTimeout bounds one transaction. Callers' contexts do not reach it: a batch holds many
-// callers' writes, and one caller giving up must not roll back the others.
-const commitTimeout = 10 * time.Second
+// callers' writes, and one caller giving up must not roll back the others. Under the race
+// detector (raceSlowdown) the pure-Go SQLite runs an order of magnitude slower, and a rollup fold
+// or a batch of divergence answers sharing a transaction with other writes ran past 10 s on a
+// loaded CI machine (TestOutcomesRollupEqualsBuild/sqlite, 2 December 2026).
+const commitTimeout = 10 * time.Second * raceSlowdown
 
 // writeOp is one caller's write: run inside the shared transaction, under its own savepoint
 // when it has several statements (one statement is atomic on its own in SQLite).
