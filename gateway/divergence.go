@@ -166,9 +166,16 @@ func answersFor(sc *scoring.Scorer, contracts []scoring.Contract, req scoring.Re
 // once a second. What it never saw (dropped, or recorded before a restart) is found by one sweep
 // of the store at start, and by `valuerx divergence`.
 type divergenceJob struct {
-	g      *Gateway
-	queue  chan queuedDecision
-	flush  chan chan flushed // ComputeDivergence asks the loop to compute its batch now
+	g *Gateway
+	// pending are the committed decisions waiting to be scored, appended by the hooks under pmu
+	// (at most divergenceQueue; more are dropped and counted). A channel of decisions woke the
+	// loop's goroutine once per hook, and at c=4 the scheduler latency of those wake-ups was a
+	// third of the hooks' (issue 15, an execution trace of 2 December 2026): the loop now takes
+	// the whole list each period, or when kick says a batch is full.
+	pmu     sync.Mutex
+	pending []queuedDecision
+	kick    chan struct{}     // buffered (1): a full batch is waiting
+	flush   chan chan flushed // ComputeDivergence asks the loop to compute its batch now
 	stop   chan struct{}
 	done   chan struct{}
 	once   sync.Once
@@ -230,7 +237,7 @@ func (g *Gateway) startDivergence() {
 	if g.cfg.Store == nil {
 		return
 	}
-	j := &divergenceJob{g: g, queue: make(chan queuedDecision, divergenceQueue), flush: make(chan chan flushed), stop: make(chan struct{}), done: make(chan struct{}), period: time.Second,
+	j := &divergenceJob{g: g, kick: make(chan struct{}, 1), flush: make(chan chan flushed), stop: make(chan struct{}), done: make(chan struct{}), period: time.Second,
 		stored: map[string]struct{}{}}
 	g.div = j
 	go j.loop()
@@ -241,16 +248,38 @@ func (j *divergenceJob) enqueue(eng *engine, ds []store.Decision) {
 	if j == nil {
 		return
 	}
+	dropped := 0
+	j.pmu.Lock()
 	for i := range ds {
 		if len(ds[i].ScoreRequest) == 0 {
 			continue
 		}
+		if len(j.pending) >= divergenceQueue {
+			dropped++
+			continue
+		}
+		j.pending = append(j.pending, queuedDecision{store.Decision{CardUUID: ds[i].CardUUID, CatalogVersion: ds[i].CatalogVersion, ScoreRequest: ds[i].ScoreRequest}, eng})
+	}
+	full := len(j.pending) >= divergenceBatch
+	j.pmu.Unlock()
+	if dropped > 0 {
+		j.g.metrics.divergenceDropped.Add(float64(dropped))
+	}
+	if full {
 		select {
-		case j.queue <- queuedDecision{store.Decision{CardUUID: ds[i].CardUUID, CatalogVersion: ds[i].CatalogVersion, ScoreRequest: ds[i].ScoreRequest}, eng}:
-		default:
-			j.g.metrics.divergenceDropped.Inc()
+		case j.kick <- struct{}{}:
+		default: // the loop has been told already
 		}
 	}
+}
+
+// take returns the pending decisions and empties the list.
+func (j *divergenceJob) take() []queuedDecision {
+	j.pmu.Lock()
+	defer j.pmu.Unlock()
+	qs := j.pending
+	j.pending = nil
+	return qs
 }
 
 func (j *divergenceJob) loop() {
@@ -260,35 +289,28 @@ func (j *divergenceJob) loop() {
 	}
 	tick := time.NewTicker(j.period)
 	defer tick.Stop()
-	var batch []queuedDecision
 	for {
 		select {
 		case <-j.stop:
 			return
-		case d := <-j.queue:
-			batch = append(batch, d)
-			if len(batch) < divergenceBatch {
-				continue
-			}
+		case <-j.kick:
 		case <-tick.C:
-			if len(batch) == 0 {
-				continue
-			}
 		case reply := <-j.flush:
-			// ComputeDivergence: the batch now, on its hooks' engines (the sweep would leave a
-			// decision of a replaced configuration pending).
+			// ComputeDivergence: the pending decisions now, on their hooks' engines (the sweep
+			// would leave a decision of a replaced configuration pending).
+			batch := j.take()
 			var err error
 			if len(batch) > 0 {
 				err = j.compute(context.Background(), batch)
 			}
 			reply <- flushed{len(batch), err}
-			batch = batch[:0]
 			continue
 		}
-		if err := j.compute(context.Background(), batch); err != nil {
-			j.g.log.Warn("divergence not computed", "error", err.Error())
+		if batch := j.take(); len(batch) > 0 {
+			if err := j.compute(context.Background(), batch); err != nil {
+				j.g.log.Warn("divergence not computed", "error", err.Error())
+			}
 		}
-		batch = batch[:0]
 	}
 }
 
@@ -443,8 +465,8 @@ func (g *Gateway) ComputeDivergence(ctx context.Context) (int, error) {
 	if j == nil {
 		return 0, nil
 	}
-	// What the loop has taken from the queue and not computed yet, first (after its sweep at
-	// start); a closed job has none.
+	// What the hooks queued, computed by the loop (after its sweep at start); a closed job
+	// leaves its pending decisions to the computation below.
 	handled := 0
 	reply := make(chan flushed, 1)
 	select {
@@ -458,16 +480,7 @@ func (g *Gateway) ComputeDivergence(ctx context.Context) (int, error) {
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
-	var queued []queuedDecision
-	for len(queued) < divergenceQueue {
-		select {
-		case d := <-j.queue:
-			queued = append(queued, d)
-			continue
-		default:
-		}
-		break
-	}
+	queued := j.take() // queued after the loop's turn, or left by a closed loop
 	if len(queued) > 0 {
 		if err := j.compute(ctx, queued); err != nil {
 			return handled, err
