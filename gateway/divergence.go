@@ -176,11 +176,11 @@ type divergenceJob struct {
 	pending []queuedDecision
 	kick    chan struct{}     // buffered (1): a full batch is waiting
 	flush   chan chan flushed // ComputeDivergence asks the loop to compute its batch now
-	stop   chan struct{}
-	done   chan struct{}
-	once   sync.Once
-	mu     sync.Mutex // one computation at a time (the loop and ComputeDivergence)
-	period time.Duration
+	stop    chan struct{}
+	done    chan struct{}
+	once    sync.Once
+	mu      sync.Mutex // one computation at a time (the loop and ComputeDivergence)
+	period  time.Duration
 	// eng and sc are the engine in service last scored on and the job's own scorer for it: its
 	// own cache, so that scoring every order under five contracts never evicts the hooks' cached
 	// scores (nor shows in their cache hit ratio). Guarded by mu.
