@@ -92,7 +92,7 @@ func DecodeRequestOwned(body []byte, hook string) (*Request, *OrderContext, erro
 	if raw, ok := top["prefetch"]; ok && !rawjson.IsNull(raw) {
 		if rawjson.Kind(raw) != '{' {
 			is.add(IssueStructure, "prefetch", "prefetch must be a JSON object")
-		} else if m, ok := prefetch, prefetch != nil; !ok { // split with the body (rawjson.ObjectNested)
+		} else if m, ok := prefetch, prefetch != nil; !ok { // split with the body (rawjson.ValidObjectNested)
 			is.add(IssueStructure, "prefetch", "prefetch must be a JSON object")
 		} else {
 			req.Prefetch = m
@@ -653,7 +653,7 @@ func cdsDecodeObject(body []byte) (map[string]json.RawMessage, *Error) {
 }
 
 // cdsDecodeObjectNested is cdsDecodeObject that also splits the member nest when it is an object
-// (nil otherwise), in the same walk (rawjson.ObjectNested).
+// (nil otherwise), in the same walk (rawjson.ValidObjectNested).
 func cdsDecodeObjectNested(body []byte, nest string) (map[string]json.RawMessage, map[string]json.RawMessage, *Error) {
 	if rawjson.Kind(body) != '{' {
 		if !rawjson.Valid(body) {
@@ -662,7 +662,7 @@ func cdsDecodeObjectNested(body []byte, nest string) (map[string]json.RawMessage
 		return nil, nil, cdsSyntaxError("body is not a JSON object")
 	}
 	// Validated and split in one walk (rawjson.ValidObjectNested: FuzzValidObjectNested holds it
-	// to Valid and then ObjectNested).
+	// to Valid and to encoding/json's split).
 	top, nested, valid := rawjson.ValidObjectNested(body, nest)
 	if !valid {
 		return nil, nil, cdsSyntaxError("body is not valid JSON")

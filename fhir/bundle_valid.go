@@ -10,8 +10,8 @@ import (
 // ValidBundleResources is BundleResources for raw already known to be valid JSON (a prefetch
 // value of a request that was validated as a whole, a page the client validated): the same
 // answers, read in one walk over the Bundle with rawjson (each resource's resourceType read as the
-// walk passes over it: rawjson.FieldsNested) instead of encoding/json's validation and decode, which were two thirds of a
-// hook's CPU with 500 history entries (issue 15). A Bundle that is in any way irregular — a
+// walk passes over it: rawjson.FieldsNestedAt) instead of encoding/json's validation and decode,
+// which were two thirds of a hook's CPU with 500 history entries (issue 15). A Bundle that is in any way irregular — a
 // member the decode reads spelled twice, or of the wrong JSON type — is left to BundleResources,
 // whose encoding/json rules then decide (FuzzValidBundleResources holds the two together). The
 // resources share raw's memory.

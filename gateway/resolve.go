@@ -516,10 +516,7 @@ func (d *hookData) takeFetched(key string, f fetched) error {
 // valuerx answers from what it has (the rest is noted in truncated, and the truncated coverage
 // list is not cached).
 func (d *hookData) setList(key string, all []json.RawMessage) {
-	if d.maxEntries > 0 && len(all) > d.maxEntries {
-		all = all[:d.maxEntries:d.maxEntries]
-		d.truncated = append(d.truncated, key)
-	}
+	all = d.capEntries(key, all)
 	switch key {
 	case keyCoverage:
 		d.coverages, d.coverageKnown = all, true
@@ -530,6 +527,15 @@ func (d *hookData) setList(key string, all []json.RawMessage) {
 	default:
 		d.conditions, d.condsKnown = all, true
 	}
+}
+
+// capEntries returns at most maxEntries of key's entries, noting in truncated when it cut.
+func (d *hookData) capEntries(key string, all []json.RawMessage) []json.RawMessage {
+	if d.maxEntries > 0 && len(all) > d.maxEntries {
+		d.truncated = append(d.truncated, key)
+		return all[:d.maxEntries:d.maxEntries]
+	}
+	return all
 }
 
 // take stores one prefetch value (raw nil means "no data"). A paginated searchset is followed
@@ -616,10 +622,7 @@ func (d *hookData) takeVitals(req *cdshooks.Request) {
 		default:
 			continue
 		}
-		if d.maxEntries > 0 && len(res) > d.maxEntries {
-			res = res[:d.maxEntries:d.maxEntries]
-			d.truncated = append(d.truncated, key)
-		}
+		res = d.capEntries(key, res)
 		if d.vitals == nil {
 			d.vitals = make(map[string][]json.RawMessage, len(vitalsKeys))
 		}

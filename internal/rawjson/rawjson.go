@@ -169,72 +169,13 @@ func Object(b []byte) (map[string]json.RawMessage, bool) {
 	return m, true
 }
 
-// ObjectNested is Object(b) that also returns Object(m[nest]) when that member is an object
-// (nil, false otherwise), in one walk: the nested object's members are split as the outer walk
-// passes over them, where Object(m[nest]) would walk its bytes a second time (a CDS Hooks
-// request's prefetch member is most of it).
-func ObjectNested(b []byte, nest string) (m, nested map[string]json.RawMessage, ok bool) {
-	i := SkipSpace(b, 0)
-	if i >= len(b) || b[i] != '{' {
-		return nil, nil, false
-	}
-	m = make(map[string]json.RawMessage, 8)
-	for i++; ; i++ {
-		i = SkipSpace(b, i)
-		if i >= len(b) || b[i] != '"' {
-			if i < len(b) && b[i] == '}' {
-				return m, nested, true
-			}
-			return nil, nil, false
-		}
-		kEnd := skipString(b, i)
-		k, kok := String(b[i:kEnd])
-		if !kok {
-			return nil, nil, false
-		}
-		i = SkipSpace(b, kEnd)
-		if i >= len(b) || b[i] != ':' {
-			return nil, nil, false
-		}
-		i = SkipSpace(b, i+1)
-		var vEnd int
-		if k == nest {
-			nested = nil // the last member of that name wins, as in m
-			if i < len(b) && b[i] == '{' {
-				nm := make(map[string]json.RawMessage, 8)
-				vEnd = eachMemberEnd(b, i, func(key, val []byte) bool {
-					nk, ok := String(key)
-					if ok {
-						nm[nk] = val
-					}
-					return ok
-				})
-				if vEnd < 0 {
-					return nil, nil, false
-				}
-				nested = nm
-			} else {
-				vEnd = ValueEnd(b, i)
-			}
-		} else {
-			vEnd = ValueEnd(b, i)
-		}
-		m[k] = b[i:vEnd:vEnd]
-		i = SkipSpace(b, vEnd)
-		if i >= len(b) || b[i] != ',' {
-			if i < len(b) && b[i] == '}' {
-				return m, nested, true
-			}
-			return nil, nil, false
-		}
-	}
-}
-
-// ValidObjectNested is Valid(b) and, when b is an object, ObjectNested(b, nest), in one walk:
-// jsontext validates each member's value as it splits it, where Valid and then ObjectNested
-// walked a hook's whole body twice (with 500 history entries, 260 kB each time). valid reports
-// Valid(b); m and nested are ObjectNested's (keys unescaped by String, the last of duplicate
-// keys wins, values sharing b's memory, capacity-limited), nil when b is not an object.
+// ValidObjectNested reports Valid(b) and, when b is a valid object, returns its members as
+// encoding/json would decode it into a map[string]json.RawMessage (keys unescaped by String, the
+// last of duplicate keys wins, values sharing b's memory, capacity-limited) and, when the member
+// nest is an object (the last of that name), its members the same way (nil otherwise); m and
+// nested are nil when b is not an object. One walk: jsontext validates each member's value as it
+// splits it, where a validation and then a split walked a hook's whole body twice (with 500
+// history entries, 260 kB each time).
 func ValidObjectNested(b []byte, nest string) (m, nested map[string]json.RawMessage, valid bool) {
 	i := SkipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
@@ -370,26 +311,13 @@ func Elements(b []byte) ([]json.RawMessage, bool) {
 // until fn returns false; it reports whether b is an array and every call returned true. Unlike
 // Elements it builds no slice.
 func EachElement(b []byte, fn func(el []byte) bool) bool {
-	i := SkipSpace(b, 0)
-	if i >= len(b) || b[i] != '[' {
-		return false
-	}
-	i = SkipSpace(b, i+1)
-	if i < len(b) && b[i] == ']' {
-		return true
-	}
-	for i < len(b) {
+	return EachElementAt(b, func(b []byte, i int) int {
 		end := ValueEnd(b, i)
 		if !fn(b[i:end:end]) {
-			return false
+			return -1
 		}
-		i = SkipSpace(b, end)
-		if i >= len(b) || b[i] != ',' {
-			return i < len(b) && b[i] == ']'
-		}
-		i = SkipSpace(b, i+1)
-	}
-	return false
+		return end
+	})
 }
 
 // EachElementAt is EachElement for a caller that walks each element itself: fn gets the array's
@@ -460,19 +388,13 @@ func Fields(b []byte, names []string, vals [][]byte, counts []int) (ok bool) {
 	})
 }
 
-// FieldsNested is Fields(b, names, vals, counts) that also returns FieldN(vals[nest], inner)
-// when that member is an object (nil, 0 otherwise), in one walk: the nested object's members are
-// matched as the outer walk passes over them, where FieldN would walk them a second time. A
-// Bundle's entries are the case: each entry's resource is most of its bytes, and its
-// resourceType is all the split needs of it. b must be valid JSON (a validated request's part):
-// on malformed input the answers may differ from the two walks'.
-func FieldsNested(b []byte, names []string, vals [][]byte, counts []int, nest int, inner string) (innerVal []byte, innerN int, ok bool) {
-	innerVal, innerN, _, ok = FieldsNestedAt(b, SkipSpace(b, 0), names, vals, counts, nest, inner)
-	return innerVal, innerN, ok
-}
-
-// FieldsNestedAt is FieldsNested of the object starting at b[i], which also returns the index
-// after it (for EachElementAt). The values are slices of b.
+// FieldsNestedAt is Fields of the object starting at b[i] that also returns
+// FieldN(vals[nest], inner) when that member is an object (nil, 0 otherwise), and the index after
+// the object (for EachElementAt), in one walk: the nested object's members are matched as the
+// outer walk passes over them, where FieldN would walk them a second time. A Bundle's entries are
+// the case: each entry's resource is most of its bytes, and its resourceType is all the split
+// needs of it. The values are slices of b. b must be valid JSON (a validated request's part): on
+// malformed input the answers may differ from the two walks'.
 func FieldsNestedAt(b []byte, i int, names []string, vals [][]byte, counts []int, nest int, inner string) (innerVal []byte, innerN, end int, ok bool) {
 	for k := range names {
 		vals[k], counts[k] = nil, 0
