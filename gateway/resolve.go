@@ -363,8 +363,14 @@ func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdsho
 	d.takeVitals(req)
 
 	ck := cacheKey(client, req.FHIRServer, oc.PatientID, token)
+	// hit is the cache entry this hook's coverage came from: it is written back only to add a
+	// Patient fetched now, and with its own expiry, so a cached Coverage is never served for
+	// longer than CoverageTTL after valuerx fetched it, however often hooks come (a hit used to
+	// re-cache with a fresh expiry: security review of 2 December 2026).
+	var hit *coverageEntry
 	if req.FHIRServer != "" && slices.Contains(need, keyCoverage) {
 		if e, ok := r.covCache.Get(ck); ok && r.cfg.Now().Before(e.expires) {
+			hit = &e
 			r.metrics.coverageCache.WithLabelValues("hit").Inc()
 			d.coverages, d.coverageKnown, d.coverageFetched = e.coverages, true, true
 			if slices.Contains(need, keyPatient) && e.patient != nil {
@@ -440,7 +446,14 @@ func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdsho
 		d.close() // no hook follows to use the background reads
 		return d, errorf(KindPrecondition, "resolve", "required prefetch 'coverage' is missing and could not be obtained from the FHIR server", nil)
 	}
-	if req.FHIRServer != "" && d.coverageFetched && !slices.Contains(d.truncated, keyCoverage) {
+	switch {
+	case hit != nil:
+		if hit.patient == nil && d.patientFetched {
+			e := *hit
+			e.patient = bytes.Clone(d.patient)
+			r.cacheCoverage(ck, e)
+		}
+	case req.FHIRServer != "" && d.coverageFetched && !slices.Contains(d.truncated, keyCoverage):
 		e := coverageEntry{coverages: cloneAll(d.coverages), expires: r.cfg.Now().Add(r.cfg.CoverageTTL)}
 		if d.patientFetched {
 			e.patient = bytes.Clone(d.patient)

@@ -257,6 +257,16 @@ func TestCoverageCacheExpires(t *testing.T) {
 	if n := post(); n != 5 {
 		t.Fatalf("after the TTL: %d FHIR requests, want 5", n)
 	}
+	// A hit does not extend the entry: with hooks 40 s apart (each within the TTL of the one
+	// before), the Coverage fetched at 10:02:30 is fetched again at 10:03:50, its first hook past
+	// 10:03:30. Before 2 December 2026 a hit re-cached the entry with a fresh expiry, and it was
+	// served for as long as hooks kept coming.
+	for i, want := range []int64{3, 5} {
+		now = now.Add(40 * time.Second)
+		if n := post(); n != want {
+			t.Fatalf("hook %d, %s: %d FHIR requests, want %d", i+1, now.Format("15:04:05"), n, want)
+		}
+	}
 }
 
 // Circuit breakers are bounded (issue 11: a breaker per distinct fhirServer string, never
