@@ -374,7 +374,7 @@ func (c *Client) do(ctx context.Context, op string, u *url.URL) (json.RawMessage
 		raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		e := &Error{Op: op, Status: resp.StatusCode, kind: statusKind(resp.StatusCode)}
 		if issues, ok := ParseOperationOutcome(raw); ok && len(issues) > 0 {
-			e.Code = issues[0].Code
+			e.Code = loggableIssueCode(issues[0].Code)
 			var d []string
 			for _, is := range issues {
 				if is.Diagnostics != "" {
@@ -487,4 +487,27 @@ func causeWithoutURL(err error) error {
 		return context.DeadlineExceeded
 	}
 	return nil
+}
+
+// issueTypes are the codes of FHIR R4's IssueType value set
+// (http://hl7.org/fhir/R4/valueset-issue-type.html).
+var issueTypes = map[string]bool{
+	"invalid": true, "structure": true, "required": true, "value": true, "invariant": true,
+	"security": true, "login": true, "unknown": true, "expired": true, "forbidden": true,
+	"suppressed": true, "processing": true, "not-supported": true, "duplicate": true,
+	"multiple-matches": true, "not-found": true, "deleted": true, "too-long": true,
+	"code-invalid": true, "extension": true, "too-costly": true, "business-rule": true,
+	"conflict": true, "transient": true, "lock-error": true, "no-store": true, "exception": true,
+	"timeout": true, "incomplete": true, "throttled": true, "informational": true,
+}
+
+// loggableIssueCode is an OperationOutcome issue code as Error.Code keeps it: a code of the
+// IssueType value set, else "non-standard". Error.Code is logged as is, and the code is the FHIR
+// server's text: a server answering 404 with a name, an MBI and a birth date as its code put them
+// in valuerx's log (security review, 2 December 2026).
+func loggableIssueCode(code string) string {
+	if issueTypes[code] {
+		return code
+	}
+	return "non-standard"
 }

@@ -259,18 +259,26 @@ func TestClientErrorStatuses(t *testing.T) {
 		status int
 		kind   error
 		code   string
+		want   string // Error.Code; "" = code
 	}{
-		{401, ErrUnauthorized, "login"},
-		{403, ErrUnauthorized, "forbidden"},
-		{404, ErrNotFound, "not-found"},
-		{410, ErrNotFound, "deleted"},
-		{429, ErrUnavailable, "throttled"},
-		{500, ErrUnavailable, "exception"},
-		{503, ErrUnavailable, "transient"},
-		{400, nil, "invalid"},
+		// A code outside FHIR's IssueType value set is the server's text, logged by valuerx as
+		// Error.Code: it is replaced (security review, 2 December 2026).
+		{404, ErrNotFound, "Doe, John MBI 1EG4-TE5-MK73 DOB 1950-01-01", "non-standard"},
+		{500, ErrUnavailable, "NotFound", "non-standard"},
+		{401, ErrUnauthorized, "login", ""},
+		{403, ErrUnauthorized, "forbidden", ""},
+		{404, ErrNotFound, "not-found", ""},
+		{410, ErrNotFound, "deleted", ""},
+		{429, ErrUnavailable, "throttled", ""},
+		{500, ErrUnavailable, "exception", ""},
+		{503, ErrUnavailable, "transient", ""},
+		{400, nil, "invalid", ""},
 	}
 	for _, tt := range tests {
-		t.Run(fmt.Sprint(tt.status), func(t *testing.T) {
+		if tt.want == "" {
+			tt.want = tt.code
+		}
+		t.Run(fmt.Sprint(tt.status, tt.want), func(t *testing.T) {
 			ts := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				writeOutcome(w, tt.status, "error", tt.code, diag)
 			}))
@@ -280,7 +288,7 @@ func TestClientErrorStatuses(t *testing.T) {
 			if !errors.As(err, &fe) {
 				t.Fatalf("err = %v, want *Error", err)
 			}
-			if fe.Status != tt.status || fe.Code != tt.code || fe.Details != diag || fe.Op != "search Coverage" {
+			if fe.Status != tt.status || fe.Code != tt.want || fe.Details != diag || fe.Op != "search Coverage" {
 				t.Errorf("Error = %+v", fe)
 			}
 			if tt.kind != nil && !errors.Is(err, tt.kind) {
@@ -292,7 +300,7 @@ func TestClientErrorStatuses(t *testing.T) {
 				}
 			}
 			msg := err.Error()
-			for _, leak := range []string{secretToken, "Jane", "0042", "MRN", "not visible"} {
+			for _, leak := range []string{secretToken, "Jane", "0042", "MRN", "not visible", "Doe", "1EG4"} {
 				if strings.Contains(msg, leak) {
 					t.Errorf("Error() = %q contains %q", msg, leak)
 				}
