@@ -334,8 +334,9 @@ func underBase(u, base *url.URL) bool {
 		return false
 	}
 	// A path parameter: Tomcat and Jetty (HAPI FHIR and many Java servers) read "/..;/" as "..",
-	// so "/fhir/..;/admin" would leave the base there. FHIR's REST paths never need one.
-	return !strings.Contains(p, ";")
+	// so "/fhir/..;/admin" would leave the base there; IIS reads a backslash (or %5C) as "/", so
+	// "/fhir/..\admin" would leave it there. FHIR's REST paths never need either.
+	return !strings.ContainsAny(p, ";\\")
 }
 
 func sameOrigin(a, b *url.URL) bool {

@@ -425,9 +425,13 @@ func TestClientPathParametersAndRootedLinks(t *testing.T) {
 	mux.HandleFunc("/fhir/Coverage", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, []byte(`{"resourceType":"Bundle","type":"searchset","link":[{"relation":"next","url":"/fhir/..;/admin/export"}],"entry":[{"resource":{"resourceType":"Coverage","id":"c"}}]}`))
 	})
+	mux.HandleFunc("/fhir/Observation", func(w http.ResponseWriter, r *http.Request) {
+		// IIS reads a backslash as "/": /fhir/..\..\admin would leave the base there.
+		writeJSON(w, 200, []byte(`{"resourceType":"Bundle","type":"searchset","link":[{"relation":"next","url":"/fhir/..%5c..%5cadmin/Coverage"}],"entry":[{"resource":{"resourceType":"Observation","id":"o"}}]}`))
+	})
 	mux.HandleFunc("/fhir/fhir/", func(w http.ResponseWriter, r *http.Request) { doubled.Add(1) })
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if strings.Contains(r.URL.Path, ";") || strings.HasPrefix(r.URL.Path, "/admin") {
+		if strings.ContainsAny(r.URL.Path, ";\\") || strings.HasPrefix(r.URL.Path, "/admin") {
 			admin.Add(1)
 		}
 	})
@@ -444,8 +448,14 @@ func TestClientPathParametersAndRootedLinks(t *testing.T) {
 	if !errors.Is(err, ErrForeignLink) || len(res) != 1 {
 		t.Errorf("next link with ..;: res %d, err %v", len(res), err)
 	}
-	if _, err := c.Read(t.Context(), "Patient", "..;"); err == nil {
-		t.Error("a read with a path parameter was sent")
+	res, err = c.Search(t.Context(), "Observation?patient=1")
+	if !errors.Is(err, ErrForeignLink) || len(res) != 1 {
+		t.Errorf("next link with ..%%5c: res %d, err %v", len(res), err)
+	}
+	for _, id := range []string{"..;", `..\admin`} {
+		if _, err := c.Read(t.Context(), "Patient", id); err == nil {
+			t.Errorf("a read of Patient/%s was sent", id)
+		}
 	}
 	if n := admin.Load(); n != 0 {
 		t.Errorf("%d requests with a path parameter or outside the base reached the server", n)

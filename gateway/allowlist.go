@@ -54,9 +54,10 @@ func parseFHIRBase(s string) (fhirBase, error) {
 		return fhirBase{}, errors.New("must be scheme://host[:port]/path without user info, query or fragment")
 	}
 	p := strings.TrimRight(u.Path, "/")
-	if strings.Contains(p+"/", "/../") || strings.Contains(p+"/", "/./") || strings.Contains(p, ";") {
-		// ";": Java servlet containers read "/..;/" as "/../" (fhir.underBase says more).
-		return fhirBase{}, errors.New("must not contain dot segments or path parameters (;)")
+	if strings.Contains(p+"/", "/../") || strings.Contains(p+"/", "/./") || strings.ContainsAny(p, ";\\") {
+		// ";": Java servlet containers read "/..;/" as "/../"; a backslash: IIS reads it as "/"
+		// (fhir.underBase says more).
+		return fhirBase{}, errors.New("must not contain dot segments, path parameters (;) or backslashes")
 	}
 	port := u.Port()
 	if port == "" {

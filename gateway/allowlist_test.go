@@ -230,7 +230,8 @@ func TestParseFHIRBaseAndCovers(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"ftp://ehr/fhir", "/fhir", "https://user:pw@ehr/fhir", "https://ehr/fhir?x=1", "https://ehr/fhir#f", "https://ehr/fhir/../x", "https://ehr/fhir/%2e%2e/x",
-		"https://ehr/fhir/..;/admin", "https://ehr/fhir/..%3b/admin", "https://ehr/fhir;jsessionid=1"} {
+		"https://ehr/fhir/..;/admin", "https://ehr/fhir/..%3b/admin", "https://ehr/fhir;jsessionid=1",
+		`https://ehr/fhir/..\admin`, "https://ehr/fhir/..%5cadmin", "https://ehr/fhir/..%5C..%5Cadmin"} {
 		if _, err := parseFHIRBase(bad); err == nil {
 			t.Errorf("parseFHIRBase(%q) accepted", bad)
 		}
