@@ -337,6 +337,14 @@ func checkServe(c fileConfig) error {
 		return fmt.Errorf("listen %q is not a loopback address and auth.devClient is on: anyone who can reach it could mint trusted tokens with the development key. "+
 			"Listen on 127.0.0.1, or set auth.devClient: false and configure auth.clients", c.Listen)
 	}
+	if c.demo && !loopbackHost(host) {
+		// Without the development client the demo still serves its patients (names, birth dates,
+		// MBIs) at /fhir without authentication, answers CORS from any origin, lets hooks name
+		// private FHIR addresses and prints a demo analyst's password (security review, 2
+		// December 2026: `demo: true` with auth.devClient: false started on 0.0.0.0).
+		return fmt.Errorf("listen %q is not a loopback address and the demo is on: it serves demo patients at /fhir without authentication, CORS from any origin and a demo analyst account. "+
+			"Listen on 127.0.0.1, or remove demo: true from the configuration file", c.Listen)
+	}
 	if !c.authEnabled() && !loopbackHost(host) {
 		return fmt.Errorf("listen %q is not a loopback address and auth.enabled is false: anyone who can reach it could call the services. "+
 			"Listen on 127.0.0.1, or turn authentication on", c.Listen)

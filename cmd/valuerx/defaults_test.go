@@ -153,8 +153,9 @@ func TestMinimalProductionFileIsNotTheDemo(t *testing.T) {
 	}
 }
 
-// valuerx refuses to start when the development client is trusted, or authentication is off, on
-// a non-loopback listener, from the file or from -listen; loopback addresses are fine.
+// valuerx refuses to start when the development client is trusted, the demo is on, or
+// authentication is off, on a non-loopback listener, from the file or from -listen; loopback
+// addresses are fine.
 func TestDevClientOnlyOnLoopback(t *testing.T) {
 	for listen, ok := range map[string]bool{
 		"127.0.0.1:8080": true, "[::1]:8080": true, "localhost:8080": true,
@@ -166,8 +167,12 @@ func TestDevClientOnlyOnLoopback(t *testing.T) {
 			t.Errorf("devClient on %s: %v", listen, err)
 		}
 		c.Auth.DevClient = false
+		if err := checkServe(c); (err == nil) != ok || (!ok && !strings.Contains(err.Error(), "the demo is on")) {
+			t.Errorf("demo without devClient on %s: %v", listen, err)
+		}
+		c.demo = false
 		if err := checkServe(c); err != nil {
-			t.Errorf("no devClient on %s: %v", listen, err)
+			t.Errorf("no demo, no devClient on %s: %v", listen, err)
 		}
 		off := false
 		c.Auth.Enabled = &off
@@ -179,6 +184,14 @@ func TestDevClientOnlyOnLoopback(t *testing.T) {
 	code := run(context.Background(), []string{"serve", "-listen", "0.0.0.0:0"}, &out, &errb)
 	if code == 0 || !strings.Contains(errb.String(), "not a loopback address and auth.devClient is on") {
 		t.Fatalf("serve -listen 0.0.0.0 with the demo: code %d, %s", code, errb.String())
+	}
+	// The file of the security review: the demo with the development client off, on 0.0.0.0.
+	out.Reset()
+	errb.Reset()
+	file := writeConfig(t, "demo: true\nlisten: 0.0.0.0:0\nauth:\n  devClient: false\n")
+	code = run(context.Background(), []string{"serve", "-config", file}, &out, &errb)
+	if code == 0 || !strings.Contains(errb.String(), "the demo is on") {
+		t.Fatalf("serve of a demo: true file on 0.0.0.0: code %d, %s", code, errb.String())
 	}
 }
 
