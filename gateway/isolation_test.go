@@ -3,8 +3,11 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -252,5 +255,63 @@ func TestFeedbackBooksAcceptedSuggestionFigures(t *testing.T) {
 	}
 	if strings.Contains(d.OrderKey, "pat-aco") {
 		t.Fatal("the order key holds the patient id")
+	}
+}
+
+// One trusted client cannot spend the store's time with feedback (security review, 2 December
+// 2026: one 1 MB body of 9,203 invented card ids took 1.9 s, four in parallel slowed another
+// client's hooks tenfold): a request holds at most maxFeedbackItems items (413, nothing stored),
+// and at most maxFeedbackInFlight feedback requests are served at once (503, Retry-After).
+func TestFeedbackBounded(t *testing.T) {
+	e, _ := twoClients(t)
+	sel := serviceOf("order-select")
+	s, out := e.postAs(e.signer, sel, e.demoRequest("aco-herceptin-order-select"))
+	if s != 200 {
+		t.Fatalf("hook: %d %s", s, out)
+	}
+	card := decodeResponse(t, out).Cards[0]
+	now := time.Now().UTC().Format(time.RFC3339)
+	item := func(id string) map[string]any {
+		return map[string]any{"card": id, "outcome": "overridden", "outcomeTimestamp": now}
+	}
+	// maxFeedbackItems + 1 items, A's own real card among them: 413, and A's override is not
+	// stored (the request is refused whole, so the EHR can split it and send it again).
+	items := []map[string]any{item(card.UUID)}
+	for i := range maxFeedbackItems {
+		items = append(items, item(fmt.Sprintf("00000000-0000-4000-8000-%012d", i)))
+	}
+	s, out = e.postAs(e.signer, sel+"/feedback", feedbackBody(items...))
+	if s != http.StatusRequestEntityTooLarge || !strings.Contains(string(out), strconv.Itoa(maxFeedbackItems)) {
+		t.Fatalf("%d items: %d %s, want 413 naming the cap", len(items), s, out)
+	}
+	if c := summaryOf(t, e)["mssp-aco"]; c.Overridden != 0 {
+		t.Fatalf("a refused batch stored feedback: %+v", c)
+	}
+	// maxFeedbackItems items: answered and A's override counted.
+	s, out = e.postAs(e.signer, sel+"/feedback", feedbackBody(items[:maxFeedbackItems]...))
+	if s != 200 || summaryOf(t, e)["mssp-aco"].Overridden != 1 {
+		t.Fatalf("%d items: %d %s, override %+v", maxFeedbackItems, s, out, summaryOf(t, e)["mssp-aco"])
+	}
+
+	// The in-flight cap, on the handler chain the routes use: maxFeedbackInFlight requests held
+	// inside the handler, the next one refused at once.
+	release, entered := make(chan struct{}), make(chan struct{}, maxFeedbackInFlight)
+	h := e.gw.feedbackInFlight(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		<-release
+	}))
+	var wg sync.WaitGroup
+	for range maxFeedbackInFlight {
+		wg.Go(func() { h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/", nil)) })
+	}
+	for range maxFeedbackInFlight {
+		<-entered
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", nil))
+	close(release)
+	wg.Wait()
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "1" {
+		t.Fatalf("feedback request %d: %d, Retry-After %q; want 503, 1", maxFeedbackInFlight+1, rec.Code, rec.Header().Get("Retry-After"))
 	}
 }

@@ -19,19 +19,21 @@ type metrics struct {
 	// suppressed counts cards not shown again for an order the clinician overrode (same advice).
 	suppressed *prometheus.CounterVec
 	// overloaded counts hooks refused with 503 beyond Config.MaxInFlight.
-	overloaded      prometheus.Counter
-	prefetch        *prometheus.CounterVec
-	fhirFetches     *prometheus.CounterVec
-	fhirErrors      *prometheus.CounterVec
-	fhirRoundTrips  prometheus.Histogram
-	coverageCache   *prometheus.CounterVec
-	authFailures    prometheus.Counter
-	panics          prometheus.Counter
-	unclassified    prometheus.Counter
-	stalePriced     prometheus.Counter
-	staleSuppressed prometheus.Counter
-	catalogInfo     *prometheus.GaugeVec
-	catalogReloads  prometheus.Counter
+	overloaded prometheus.Counter
+	// feedbackOverloaded counts feedback requests refused with 503 beyond maxFeedbackInFlight.
+	feedbackOverloaded prometheus.Counter
+	prefetch           *prometheus.CounterVec
+	fhirFetches        *prometheus.CounterVec
+	fhirErrors         *prometheus.CounterVec
+	fhirRoundTrips     prometheus.Histogram
+	coverageCache      *prometheus.CounterVec
+	authFailures       prometheus.Counter
+	panics             prometheus.Counter
+	unclassified       prometheus.Counter
+	stalePriced        prometheus.Counter
+	staleSuppressed    prometheus.Counter
+	catalogInfo        *prometheus.GaugeVec
+	catalogReloads     prometheus.Counter
 	// divergenceFailed counts decisions whose stored request no longer scores under their own
 	// contract (a contract removed since): stored without answers.
 	divergenceFailed prometheus.Counter
@@ -57,6 +59,8 @@ func newMetrics(reg *prometheus.Registry, scorer func() *scoring.Scorer) *metric
 			Help: "Cards not shown again for an order whose card the clinician overrode, with the same advice."}, []string{"service"}),
 		overloaded: prometheus.NewCounter(prometheus.CounterOpts{Name: "valuerx_hooks_overloaded_total",
 			Help: "Hooks refused with 503 because too many were in flight."}),
+		feedbackOverloaded: prometheus.NewCounter(prometheus.CounterOpts{Name: "valuerx_feedback_overloaded_total",
+			Help: "Feedback requests refused with 503 because too many were in flight."}),
 		prefetch: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "valuerx_prefetch_total",
 			Help: "Prefetch keys by state: present, null, outcome (client could not fetch), absent."}, []string{"key", "state"}),
 		fhirFetches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "valuerx_fhir_fetches_total",
@@ -87,7 +91,7 @@ func newMetrics(reg *prometheus.Registry, scorer func() *scoring.Scorer) *metric
 	m.divergenceDropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "valuerx_divergence_dropped_total",
 		Help: "Decisions the divergence queue had no room for (computed at the next start or by valuerx divergence)."})
 	reg.MustRegister(m.divergenceFailed, m.divergenceDropped)
-	reg.MustRegister(m.hooks, m.hookSeconds, m.cards, m.feedback, m.feedbackRefused, m.suppressed, m.overloaded, m.prefetch, m.fhirFetches, m.fhirErrors,
+	reg.MustRegister(m.hooks, m.hookSeconds, m.cards, m.feedback, m.feedbackRefused, m.suppressed, m.overloaded, m.feedbackOverloaded, m.prefetch, m.fhirFetches, m.fhirErrors,
 		m.fhirRoundTrips, m.coverageCache, m.authFailures, m.panics, m.unclassified,
 		m.stalePriced, m.staleSuppressed, m.catalogInfo, m.catalogReloads)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "valuerx_scoring_cache_hits",

@@ -265,7 +265,7 @@ func (g *Gateway) routes() http.Handler {
 	}
 	r.Handle("/cds-services", discovery).Methods(http.MethodGet)
 	r.Handle("/cds-services/{id}", g.inFlight(g.authenticateHook(http.HandlerFunc(g.handleHook)))).Methods(http.MethodPost)
-	r.Handle("/cds-services/{id}/feedback", g.authenticate(http.HandlerFunc(g.handleFeedback))).Methods(http.MethodPost)
+	r.Handle("/cds-services/{id}/feedback", g.feedbackInFlight(g.authenticate(http.HandlerFunc(g.handleFeedback)))).Methods(http.MethodPost)
 
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
