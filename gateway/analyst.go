@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -59,9 +60,12 @@ type AnalystAuth struct {
 	// PasswordChecksPerSecond bounds bcrypt work from password checks over all callers, so a
 	// flood of guesses cannot take the CPU the hooks need: one check at cost 12 is about 0.2 s of
 	// a core, so the default of 2 a second (bursts of 4) holds guessing to a fifth of a core.
-	// Beyond it, or beyond half of it from one address (bursts of 3), or while another
-	// check is running, 429. A verified name and password is remembered for a few minutes, so
-	// a Prometheus scraper's Basic credentials cost one bcrypt, not one per scrape.
+	// Beyond it, or beyond half of it from one address (bursts of 3; an IPv6 address counts
+	// by its /64), or while another check is running, 429. Each configured account keeps a small
+	// reserve of its own beyond those (accountReserve), so a flood of guesses locks out at most
+	// the account it names, not every analyst behind the same proxy. A verified name and
+	// password is remembered for verifiedPasswordTTL, so a Prometheus scraper's Basic
+	// credentials cost one bcrypt, not one per scrape.
 	PasswordChecksPerSecond float64
 }
 
@@ -120,6 +124,7 @@ type analysts struct {
 	perAddr    *expirable.LRU[string, *rate.Limiter] // bcrypt checks per remote address
 	addrRate   rate.Limit
 	addrBurst  int
+	reserve    map[string]*rate.Limiter                  // per configured account: checks beyond the rations above
 	checking   chan struct{}                             // one bcrypt at a time
 	verified   *expirable.LRU[[sha256.Size]byte, string] // keyed MAC of a verified name and password
 	oidc       *oidcAnalysts
@@ -180,6 +185,10 @@ func newAnalysts(a AnalystAuth, externalURL string, now func() time.Time, reg pr
 	an.limiter = rate.NewLimiter(rate.Limit(perSec), int(max(2, 2*perSec)))
 	an.addrRate, an.addrBurst = rate.Limit(max(0.5, perSec/2)), int(max(3, perSec))
 	an.perAddr = expirable.NewLRU[string, *rate.Limiter](4096, nil, 10*time.Minute)
+	an.reserve = make(map[string]*rate.Limiter, len(an.accounts))
+	for name := range an.accounts {
+		an.reserve[name] = rate.NewLimiter(accountReserveRate, accountReserveBurst)
+	}
 	an.checking = make(chan struct{}, 1)
 	an.verified = expirable.NewLRU[[sha256.Size]byte, string](256, nil, verifiedPasswordTTL)
 	if a.OIDC != nil {
@@ -243,9 +252,25 @@ func (an *analysts) authenticate(r *http.Request) (string, *analystFailure) {
 }
 
 // verifiedPasswordTTL is how long a verified name and password is taken without bcrypt again.
-// Short, so that a password removed from the configuration (which restarts valuerx anyway) or
-// changed stops working soon on a long-running scraper.
-const verifiedPasswordTTL = 5 * time.Minute
+// The entry is keyed by the account's hash as well (credentialTag), so a changed password stops
+// working at once and a removed account at once (checkPassword looks it up); until 2 December
+// 2026 it was five minutes, after which a scraper needed bcrypt again and a flood of guesses
+// elsewhere turned its scrapes into 429s (security review).
+const verifiedPasswordTTL = 12 * time.Hour
+
+// accountReserveRate and accountReserveBurst are each configured account's own password checks
+// beyond the per-address and overall rations: a flood of guesses from many addresses (or from
+// behind the proxy every analyst comes through) spends those rations, and the analysts whose
+// names it does not guess still sign in. Only configured names have one, so under such a flood a
+// configured name is answered 401 where an unknown one gets 429: account names are not the
+// secret here, their passwords are.
+const (
+	accountReserveRate  = rate.Limit(0.2)
+	accountReserveBurst = 3
+)
+
+// reserveWait is how long a check on an account's reserve waits for the bcrypt in progress.
+const reserveWait = 2 * time.Second
 
 // checkPassword compares against the account's hash, or a dummy one for an unknown name. bcrypt
 // is slow on purpose, which makes every guess cost the server CPU the hooks need: checks are
@@ -255,30 +280,42 @@ func (an *analysts) checkPassword(addr, name, pw string) (string, *analystFailur
 	if len(an.accounts) == 0 {
 		return "", refuse("Basic credentials but no local accounts configured")
 	}
-	tag := an.credentialTag(name, pw)
-	if who, ok := an.verified.Get(tag); ok {
-		if _, still := an.accounts[name]; still {
-			return who, nil
-		}
+	hash, known := an.accounts[name]
+	if !known {
+		hash = an.dummy
+	}
+	tag := an.credentialTag(name, pw, hash)
+	if who, ok := an.verified.Get(tag); ok && known {
+		return who, nil
 	}
 	busy := &analystFailure{status: http.StatusTooManyRequests, reason: "too many password attempts"}
+	addr = rationKey(addr)
 	lim, ok := an.perAddr.Get(addr)
 	if !ok {
 		lim = rate.NewLimiter(an.addrRate, an.addrBurst)
 		an.perAddr.Add(addr, lim)
 	}
-	if !lim.Allow() || !an.limiter.Allow() {
-		return "", busy
-	}
-	select {
-	case an.checking <- struct{}{}:
-		defer func() { <-an.checking }()
+	switch {
+	case lim.Allow() && an.limiter.Allow():
+		select {
+		case an.checking <- struct{}{}:
+			defer func() { <-an.checking }()
+		default:
+			return "", busy
+		}
+	case known && an.reserve[name].Allow():
+		// The rations are spent (a flood, or a burst from this address): the account's own
+		// reserve, waiting for the check in progress rather than losing to the flood's timing.
+		t := time.NewTimer(reserveWait)
+		defer t.Stop()
+		select {
+		case an.checking <- struct{}{}:
+			defer func() { <-an.checking }()
+		case <-t.C:
+			return "", busy
+		}
 	default:
 		return "", busy
-	}
-	hash, known := an.accounts[name]
-	if !known {
-		hash = an.dummy
 	}
 	if err := bcrypt.CompareHashAndPassword(hash, []byte(pw)); err != nil || !known {
 		return "", refuse("wrong name or password")
@@ -288,12 +325,15 @@ func (an *analysts) checkPassword(addr, name, pw string) (string, *analystFailur
 	return who, nil
 }
 
-// credentialTag is a MAC of a name and password under the session key: what the verified cache
-// holds instead of the password, useless without the key.
-func (an *analysts) credentialTag(name, pw string) [sha256.Size]byte {
+// credentialTag is a MAC of a name, a password and the account's hash under the session key:
+// what the verified cache holds instead of the password, useless without the key, and no longer
+// matching once the account's hash changes.
+func (an *analysts) credentialTag(name, pw string, hash []byte) [sha256.Size]byte {
 	m := hmac.New(sha256.New, an.key)
 	m.Write([]byte("valuerx analyst password\x00"))
 	m.Write([]byte(name))
+	m.Write([]byte{0})
+	m.Write(hash)
 	m.Write([]byte{0})
 	m.Write([]byte(pw))
 	var t [sha256.Size]byte
@@ -308,6 +348,20 @@ func remoteAddr(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// rationKey is the key password checks are rationed by: the address, or for IPv6 its /64 (one
+// host usually holds a whole /64, and would otherwise get a ration per address in it).
+func rationKey(addr string) string {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil || !ip.Is6() || ip.Is4In6() {
+		return addr
+	}
+	p, err := ip.Prefix(64)
+	if err != nil {
+		return addr
+	}
+	return p.String()
 }
 
 // Session cookies: "v1.<base64url identity>.<expiry unix>.<base64url HMAC-SHA256>" over the
@@ -515,7 +569,11 @@ func (g *Gateway) handleLogin(w http.ResponseWriter, r *http.Request) {
 		if fail.status == http.StatusTooManyRequests {
 			w.Header().Set("Retry-After", "1")
 		}
-		g.renderLogin(w, fail.status, next, "Wrong name or password.")
+		msg := "Wrong name or password."
+		if fail.status == http.StatusTooManyRequests {
+			msg = "Too many sign-in attempts. Wait a minute and try again."
+		}
+		g.renderLogin(w, fail.status, next, msg)
 		return
 	}
 	g.setSession(w, who)

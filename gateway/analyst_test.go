@@ -5,6 +5,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"math/big"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // oidcProvider is a real OpenID Connect provider in-process: discovery document and JWKS over
@@ -295,14 +297,14 @@ func TestAnalyticsPasswordAttemptsBounded(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.Analysts.PasswordChecksPerSecond = 1 }) // burst 2
 	wrong := map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("analyst:guess"))}
 	var got429 bool
-	for range 5 {
+	for range 5 + accountReserveBurst { // the account's own reserve comes after the rations
 		st, _, h := e.do(http.MethodGet, "/analytics/summary", nil, wrong)
 		if st == 429 && h.Get("Retry-After") != "" {
 			got429 = true
 		}
 	}
 	if !got429 {
-		t.Fatal("five guesses in a row at 1/s (burst 2) were not throttled")
+		t.Fatalf("%d guesses in a row at 1/s (burst 2, then the account's reserve of %d) were not throttled", 5+accountReserveBurst, accountReserveBurst)
 	}
 }
 
@@ -600,15 +602,16 @@ func TestAnalyticsPasswordChecksRationed(t *testing.T) {
 			t.Fatalf("right password, scrape %d: %v", i, fail)
 		}
 	}
-	// Guesses from one address stop at its burst; another address still gets its checks.
+	// Guesses from one address stop at its burst and the account's reserve; another address
+	// still gets its checks.
 	var throttled int
-	for range 6 {
+	for range 6 + accountReserveBurst {
 		if _, fail := an.checkPassword("10.0.0.2", testAnalyst, "guess"); fail != nil && fail.status == http.StatusTooManyRequests {
 			throttled++
 		}
 	}
 	if throttled != 2 {
-		t.Fatalf("6 guesses from one address at burst 4: %d throttled, want 2", throttled)
+		t.Fatalf("%d guesses from one address at burst 4 and a reserve of %d: %d throttled, want 2", 6+accountReserveBurst, accountReserveBurst, throttled)
 	}
 	if _, fail := an.checkPassword("10.0.0.3", testAnalyst, "guess"); fail == nil || fail.status != http.StatusUnauthorized {
 		t.Fatalf("another address's first guess: %v, want 401", fail)
@@ -622,6 +625,57 @@ func TestAnalyticsPasswordChecksRationed(t *testing.T) {
 	// The cache holds verified credentials only: a wrong password is never remembered as right.
 	if _, fail := an.checkPassword("10.0.0.5", testAnalyst, testAnalystPassword+"x"); fail == nil || fail.status != http.StatusUnauthorized {
 		t.Fatalf("wrong password after the right one was cached: %v", fail)
+	}
+}
+
+// A flood of guesses locks out no analyst whose name it does not guess (security review, 2
+// December 2026: wrong guesses from four addresses at 5 a second turned every sign-in of another
+// account into 429 for as long as they lasted, and a scraper's after verifiedPasswordTTL).
+func TestPasswordFloodLocksOutOnlyItsTarget(t *testing.T) {
+	hash, err := bcrypt.GenerateFromPassword([]byte("second analyst's password"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, func(c *Config) {
+		c.Analysts.PasswordChecksPerSecond = 2 // the default: overall burst 4, per address burst 3
+		c.Analysts.Accounts = append(c.Analysts.Accounts, AnalystAccount{Name: "analyst2", PasswordHash: string(hash)})
+	})
+	an := e.gw.analysts
+	// The flood: guesses at the first account from twenty addresses, all behind one /64 or one
+	// IPv4 proxy, until both rations and that account's reserve are spent.
+	for i := range 20 {
+		an.checkPassword(fmt.Sprintf("2001:db8:1:2::%x", i+1), testAnalyst, "guess")
+		an.checkPassword("192.0.2.10", testAnalyst, "guess")
+	}
+	if _, fail := an.checkPassword("192.0.2.10", testAnalyst, "guess"); fail == nil || fail.status != http.StatusTooManyRequests {
+		t.Fatalf("the flood's target after the flood: %v, want 429", fail)
+	}
+	if _, fail := an.checkPassword("2001:db8:1:2::ffff", "nobody", "guess"); fail == nil || fail.status != http.StatusTooManyRequests {
+		t.Fatalf("an unknown name from the flood's /64: %v, want 429", fail)
+	}
+	// The second analyst, from behind the same proxy, still signs in on its own reserve, and a
+	// wrong password of theirs is still a 401, not a lockout.
+	if who, fail := an.checkPassword("192.0.2.10", "analyst2", "second analyst's password"); fail != nil || who != "local:analyst2" {
+		t.Fatalf("another account during the flood: %q %v", who, fail)
+	}
+	if _, fail := an.checkPassword("192.0.2.10", "analyst2", "typo"); fail == nil || fail.status != http.StatusUnauthorized {
+		t.Fatalf("another account's typo during the flood: %v, want 401", fail)
+	}
+	// Verified credentials are keyed by the account's hash: a changed password stops at once.
+	an.accounts["analyst2"] = []byte("$2a$04$changedchangedchangedchangedchangedchangedchangedcha")
+	if who, fail := an.checkPassword("192.0.2.11", "analyst2", "second analyst's password"); fail == nil {
+		t.Fatalf("the old password after its hash changed: %q", who)
+	}
+}
+
+func TestRationKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.1": "192.0.2.1", "2001:db8:1:2:3:4:5:6": "2001:db8:1:2::/64", "2001:db8:1:2::1": "2001:db8:1:2::/64",
+		"::ffff:192.0.2.1": "::ffff:192.0.2.1", "not an address": "not an address",
+	} {
+		if got := rationKey(in); got != want {
+			t.Errorf("rationKey(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 
