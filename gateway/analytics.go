@@ -490,7 +490,7 @@ func (g *Gateway) decisionComparison(d store.Decision) (string, string) {
 	var id web.ID
 	copy(id[:], sum[:])
 	pol := eng.scorer.Policy()
-	ref := g.links.Issue(id, func() *web.Comparison {
+	ref := g.links.Issue(dashboardLinkOwner, id, func() *web.Comparison {
 		c := &web.Comparison{Result: res, Catalog: eng.cat, Assumptions: assumptionsOf(res), Built: g.cfg.Now()}
 		for _, sg := range d.Suggestions {
 			if sg.ProductID != "" && !slices.Contains(c.Suggested, sg.ProductID) {

@@ -15,11 +15,16 @@ import (
 // holds no patient data.
 const comparePath = "/compare/"
 
-// linkComparison stores the card's comparison (once per built card) and puts a freshly signed
-// link to it on the card: in the detail's "Full comparison" line and as the card's first link.
-func (g *Gateway) linkComparison(card *cdshooks.Card, page web.ID, eng *engine, item orderedItem, res scoring.Result,
+// dashboardLinkOwner owns the comparisons the dashboard's drill-down links to (web.Links keeps
+// each owner's apart; the hooks' are their clients', which are issuer URLs and cannot hold a NUL).
+const dashboardLinkOwner = "\x00dashboard"
+
+// linkComparison stores the card's comparison (once per built card, among client's own: another
+// client's hooks cannot evict it) and puts a freshly signed link to it on the card: in the
+// detail's "Full comparison" line and as the card's first link.
+func (g *Gateway) linkComparison(client string, card *cdshooks.Card, page web.ID, eng *engine, item orderedItem, res scoring.Result,
 	group scoring.Group, pol *scoring.Policy, products []string, historyKnown bool) string {
-	ref := g.links.Issue(page, func() *web.Comparison {
+	ref := g.links.Issue(client, page, func() *web.Comparison {
 		c := &web.Comparison{Result: res, Catalog: eng.cat, Assumptions: assumptionsOf(res),
 			PricedAs: withoutMeasurements(pricedAs(item, res, group)), OrderNotes: withoutMeasurements(item.doseNotes), HistoryKnown: historyKnown, Built: g.cfg.Now()}
 		for _, p := range products {

@@ -336,7 +336,7 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 			rec.none(item, store.NoCardNoStrength, sreq, &res)
 			continue // no suggestion could keep the order's strength
 		}
-		url := g.linkComparison(card, page, eng, item, res, group, pol, products, data.medsKnown)
+		url := g.linkComparison(rec.client, card, page, eng, item, res, group, pol, products, data.medsKnown)
 		var enc []byte
 		if tmpl != nil {
 			if b, ok := tmpl.render(nil, card, url); ok {

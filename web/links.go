@@ -60,12 +60,19 @@ var (
 )
 
 // Links issues and opens signed, short-lived references to stored comparisons.
+//
+// Each owner (the trusted client whose card carries the link, or the dashboard) has its own LRU
+// of size comparisons: in one shared LRU a client's hooks evicted another's comparisons, whose
+// links then answered 410 (security review, 2 December 2026: 64 hooks of client B at size 64;
+// about 205 hooks of 20 drafts at the default). Owners are the configured clients, so their
+// number is bounded by the configuration; a link does not name its owner, and Open looks in each.
 type Links struct {
 	secret []byte
 	ttl    time.Duration
 	now    func() time.Time
-	mu     sync.Mutex // Put's read-modify-write of an entry's expiry
-	lru    *lru.Cache[ID, held]
+	size   int
+	mu     sync.Mutex // Issue's read-modify-write of an entry's expiry, and owners
+	owners map[string]*lru.Cache[ID, held]
 }
 
 type held struct {
@@ -78,7 +85,7 @@ type held struct {
 	refExp time.Time
 }
 
-// NewLinks keeps up to size comparisons, each for ttl after its latest link was issued. secret
+// NewLinks keeps up to size comparisons per owner, each for ttl after its latest link was issued. secret
 // keys the tags (32 random bytes are drawn when it is empty: links then die with the process).
 func NewLinks(secret []byte, ttl time.Duration, size int, now func() time.Time) (*Links, error) {
 	if len(secret) == 0 {
@@ -98,22 +105,30 @@ func NewLinks(secret []byte, ttl time.Duration, size int, now func() time.Time) 
 	if now == nil {
 		now = time.Now
 	}
-	c, err := lru.New[ID, held](size)
-	if err != nil {
-		return nil, fmt.Errorf("web: comparison cache: %w", err)
+	return &Links{secret: append([]byte(nil), secret...), ttl: ttl, now: now, size: size, owners: map[string]*lru.Cache[ID, held]{}}, nil
+}
+
+// owner is owner's LRU, made on first use. Called with mu held.
+func (l *Links) owner(owner string) *lru.Cache[ID, held] {
+	c, ok := l.owners[owner]
+	if !ok {
+		c, _ = lru.New[ID, held](l.size) // size > 0: New fails only for size <= 0
+		l.owners[owner] = c
 	}
-	return &Links{secret: append([]byte(nil), secret...), ttl: ttl, now: now, lru: c}, nil
+	return c
 }
 
 // TTL is how long a link stays valid.
 func (l *Links) TTL() time.Duration { return l.ttl }
 
-// Issue stores c under id (build runs only when id is not held) and returns a fresh reference
-// valid for the TTL from now; the entry is kept at least that long unless the LRU must evict it.
-func (l *Links) Issue(id ID, build func() *Comparison) string {
+// Issue stores c under id in owner's LRU (build runs only when owner does not hold id) and
+// returns a fresh reference valid for the TTL from now; the entry is kept at least that long
+// unless owner's own comparisons evict it.
+func (l *Links) Issue(owner string, id ID, build func() *Comparison) string {
 	exp := l.now().Add(l.ttl).Truncate(time.Second)
 	l.mu.Lock()
-	h, ok := l.lru.Get(id)
+	c := l.owner(owner)
+	h, ok := c.Get(id)
 	if !ok {
 		h.c = build()
 	}
@@ -123,7 +138,7 @@ func (l *Links) Issue(id ID, build func() *Comparison) string {
 	if h.ref == "" || !h.refExp.Equal(exp) {
 		h.ref, h.refExp = l.sign(id, exp), exp
 	}
-	l.lru.Add(id, h)
+	c.Add(id, h)
 	l.mu.Unlock()
 	return h.ref
 }
@@ -163,7 +178,15 @@ func (l *Links) Open(ref string) (*Comparison, error) {
 	}
 	var id ID
 	copy(id[:], b[:idBytes])
-	h, ok := l.lru.Get(id)
+	var h held
+	ok := false
+	l.mu.Lock()
+	for _, c := range l.owners {
+		if h, ok = c.Get(id); ok && h.c != nil {
+			break
+		}
+	}
+	l.mu.Unlock()
 	if !ok || h.c == nil {
 		return nil, ErrUnknown
 	}

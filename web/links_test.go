@@ -31,7 +31,7 @@ func TestLinksIssueAndOpen(t *testing.T) {
 	id, _ := NewID()
 	want := &Comparison{Assumptions: []string{"x"}}
 	builds := 0
-	ref := l.Issue(id, func() *Comparison { builds++; return want })
+	ref := l.Issue("client-a", id, func() *Comparison { builds++; return want })
 	if len(ref) != RefLen || RefLen != 75 || strings.ContainsAny(ref, "+/=") {
 		t.Fatalf("reference %q (%d characters): want 75 URL-safe characters", ref, len(ref))
 	}
@@ -41,7 +41,7 @@ func TestLinksIssueAndOpen(t *testing.T) {
 	}
 	// A second card with the same id reuses the entry and gets its own reference.
 	clk.add(time.Second)
-	ref2 := l.Issue(id, func() *Comparison { builds++; return &Comparison{} })
+	ref2 := l.Issue("client-a", id, func() *Comparison { builds++; return &Comparison{} })
 	if builds != 1 || ref2 == ref {
 		t.Fatalf("builds %d, refs equal %v", builds, ref2 == ref)
 	}
@@ -66,7 +66,7 @@ func TestLinksIssueAndOpen(t *testing.T) {
 func TestLinksRefuseTamperedAndForeign(t *testing.T) {
 	l, _ := newTestLinks(t, 8)
 	id, _ := NewID()
-	ref := l.Issue(id, func() *Comparison { return &Comparison{} })
+	ref := l.Issue("client-a", id, func() *Comparison { return &Comparison{} })
 	flip := func(i int) string {
 		b := []byte(ref)
 		if b[i] == 'A' {
@@ -88,7 +88,7 @@ func TestLinksRefuseTamperedAndForeign(t *testing.T) {
 		"padded":              {ref + "A", ErrMalformed},
 		"not base64":          {strings.Repeat("*", 75), ErrMalformed},
 		"empty":               {"", ErrMalformed},
-		"another key's token": {other.Issue(id, func() *Comparison { return &Comparison{} }), ErrForged},
+		"another key's token": {other.Issue("client-a", id, func() *Comparison { return &Comparison{} }), ErrForged},
 	} {
 		if _, err := l.Open(c.ref); !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", name, err, c.want)
@@ -102,13 +102,33 @@ func TestLinksEvicted(t *testing.T) {
 	var refs []string
 	for range 3 {
 		id, _ := NewID()
-		refs = append(refs, l.Issue(id, func() *Comparison { return &Comparison{} }))
+		refs = append(refs, l.Issue("client-a", id, func() *Comparison { return &Comparison{} }))
 	}
 	if _, err := l.Open(refs[0]); !errors.Is(err, ErrUnknown) {
 		t.Errorf("evicted: %v", err)
 	}
 	if _, err := l.Open(refs[2]); err != nil {
 		t.Errorf("newest: %v", err)
+	}
+}
+
+// One owner's comparisons cannot evict another's (security review, 2 December 2026: client B's
+// hooks turned client A's links into 410 in one shared LRU).
+func TestLinksOwnersApart(t *testing.T) {
+	l, _ := newTestLinks(t, 2)
+	idA, _ := NewID()
+	refA := l.Issue("client-a", idA, func() *Comparison { return &Comparison{Assumptions: []string{"a"}} })
+	for range 10 {
+		id, _ := NewID()
+		l.Issue("client-b", id, func() *Comparison { return &Comparison{} })
+	}
+	if c, err := l.Open(refA); err != nil || c.Assumptions[0] != "a" {
+		t.Fatalf("client A's link after 10 of client B's at size 2: %v", err)
+	}
+	// The same comparison id under two owners is two entries, each opened by its own link.
+	refB := l.Issue("client-b", idA, func() *Comparison { return &Comparison{Assumptions: []string{"b"}} })
+	if c, err := l.Open(refB); err != nil || c == nil {
+		t.Fatalf("client B's link to the same id: %v", err)
 	}
 }
 
@@ -128,7 +148,7 @@ func FuzzOpen(f *testing.F) {
 		f.Fatal(err)
 	}
 	id, _ := NewID()
-	f.Add(l.Issue(id, func() *Comparison { return &Comparison{} }))
+	f.Add(l.Issue("client-a", id, func() *Comparison { return &Comparison{} }))
 	f.Add("")
 	f.Add(strings.Repeat("A", 75))
 	f.Fuzz(func(t *testing.T, ref string) {
