@@ -311,9 +311,15 @@ func buildApp(cfg fileConfig, logger *slog.Logger) (*app, error) {
 		gcfg.CompareSecret = bytes.TrimSpace(secret)
 	}
 	for _, c := range cfg.Auth.Clients {
-		if len(c.FHIRServers) == 0 {
-			logger.Info("client has no fhirServers allowlist: its hooks may name public https FHIR servers only",
-				"issuer", c.Issuer, "private_addresses_allowed", cfg.FHIR.AllowPrivateAddresses)
+		switch {
+		case len(c.FHIRServers) > 0:
+		case cfg.FHIR.AllowPrivateAddresses || cfg.FHIR.AllowHTTP:
+			// The log said "public https only" beside private_addresses_allowed: true (security
+			// review, 2 December 2026): say what the hooks may actually name.
+			logger.Warn("client has no fhirServers allowlist: its hooks may name any FHIR server the fhir settings allow",
+				"issuer", c.Issuer, "private_addresses_allowed", cfg.FHIR.AllowPrivateAddresses, "plain_http_allowed", cfg.FHIR.AllowHTTP)
+		default:
+			logger.Info("client has no fhirServers allowlist: its hooks may name public https FHIR servers only", "issuer", c.Issuer)
 		}
 	}
 	if cfg.FHIR.AllowHTTP {
