@@ -48,7 +48,17 @@ type AggQuery struct {
 	Prescriber string
 	// PrescriberFilter is true when Prescriber is a filter (so "" selects orders without one).
 	PrescriberFilter bool
+	// Clients, when not nil, selects only the orders of these clients (Decision.Client): the
+	// dashboard's client filter and an analyst's scope. An empty, non-nil slice selects nothing.
+	Clients []string
 }
+
+// clientsFilter reports whether q selects by client, and the clients it selects (never empty
+// when true: a query that selects no client is answered without reading, see selectsNothing).
+func (q AggQuery) clientsFilter() bool { return q.Clients != nil }
+
+// selectsNothing reports whether q's client filter admits no client at all.
+func (q AggQuery) selectsNothing() bool { return q.Clients != nil && len(q.Clients) == 0 }
 
 // Aggregate is the sum of the order records of one group: per (month, contract, arrangement,
 // family) for FamilyMonths, per prescriber for Prescribers. Its figures are sums of the
@@ -61,6 +71,9 @@ type Aggregate struct {
 	Family      string
 	Prescriber  string // the stored userId ("" when none); "" on family rows
 	Location    string // the stored location ("" when none); set on location rows only
+	// Client is the orders' client (EHR) on prescriber and location rows: a userId or Location
+	// reference names a person or place of one client's EHR only. "" on family rows.
+	Client string
 	// NoCard counts orders that needed no card, by reason in NoCardReasons; Cards those with one.
 	NoCard        int
 	NoCardReasons map[string]int
@@ -184,6 +197,7 @@ type cubeKey struct {
 	cube, grain int // grain 0: day (period = days since 1970-01-01), 1: month (period = year*12 + month-1)
 	period      int64
 	month       int64
+	client      string
 	contract    string
 	arrangement string
 	family      string
@@ -218,6 +232,7 @@ func (c *cubeDelta) values() []int64 {
 type pairKey struct {
 	cube, grain                 int
 	period, month               int64
+	client                      string
 	contract, arrangement       string
 	family, prescriber          string
 	ffs, valueBased, vbArrangem string
@@ -325,7 +340,7 @@ func (f *fold) add(r OrderRecord, d cubeDelta, pairs []PairSums, sign int64) {
 			{cube: 5, location: l},
 			{cube: 6, contract: c, arrangement: a, family: fam, prescriber: p, location: l},
 		} {
-			k.grain, k.period, k.month = grain, period, month
+			k.grain, k.period, k.month, k.client = grain, period, month, r.Client
 			cell := f.cells[k]
 			if cell == nil {
 				cell = &cubeDelta{}
@@ -339,7 +354,7 @@ func (f *fold) add(r OrderRecord, d cubeDelta, pairs []PairSums, sign int64) {
 				pr   string
 			}{{1, ""}, {2, p}} {
 				cube, pr := cp.cube, cp.pr
-				k := pairKey{cube: cube, grain: grain, period: period, month: month, contract: c, arrangement: a, family: fam, prescriber: pr,
+				k := pairKey{cube: cube, grain: grain, period: period, month: month, client: r.Client, contract: c, arrangement: a, family: fam, prescriber: pr,
 					ffs: ps.FFS, valueBased: ps.ValueBased, vbArrangem: ps.Arrangement}
 				pd := f.pairs[k]
 				if pd == nil {
@@ -358,7 +373,7 @@ func (f *fold) add(r OrderRecord, d cubeDelta, pairs []PairSums, sign int64) {
 // sameContribution reports whether two records of one order (each with its answers) add the same
 // to every cell.
 func sameContribution(a OrderRecord, aFig OutcomeSums, aAns []Answer, b OrderRecord, bFig OutcomeSums, bAns []Answer, slot slotter) bool {
-	if !(dayIndex(a.FirstAt) == dayIndex(b.FirstAt) && a.ContractID == b.ContractID && a.Arrangement == b.Arrangement &&
+	if !(dayIndex(a.FirstAt) == dayIndex(b.FirstAt) && a.Client == b.Client && a.ContractID == b.ContractID && a.Arrangement == b.Arrangement &&
 		a.GroupID == b.GroupID && a.Prescriber == b.Prescriber && a.Location == b.Location) {
 		return false
 	}
@@ -489,6 +504,8 @@ func scanAggregates(rows queryRows, groupBy []string, slots *slotTable) ([]Aggre
 				dst = append(dst, &a.Prescriber)
 			case "location":
 				dst = append(dst, &a.Location)
+			case "client":
+				dst = append(dst, &a.Client)
 			}
 		}
 		dst = append(dst, &cards, &noCard, &acc, &ovr, &nofb, &best, &a.PayerSaved, &a.PatientSaved, &a.OrgImpact)

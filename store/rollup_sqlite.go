@@ -17,7 +17,7 @@ import (
 
 // rollupVersion names the shape of what the rollup stores: a file filled by another version is
 // emptied and rebuilt from the record on the next read.
-const rollupVersion = 3
+const rollupVersion = 4
 
 // rollupChunk bounds the decisions, feedback items or queued orders one transaction folds.
 const rollupChunk = 1000
@@ -33,7 +33,7 @@ var cubeCols = func() []string {
 	return append(c, outcomeCols...)
 }()
 
-const cubeKeyCols = "cube, grain, period, month, contract, arrangement, family, prescriber, location"
+const cubeKeyCols = "cube, grain, period, month, client, contract, arrangement, family, prescriber, location"
 
 var upsertCubeSQL = func() string {
 	var set []string
@@ -41,8 +41,8 @@ var upsertCubeSQL = func() string {
 		set = append(set, c+" = "+c+" + excluded."+c)
 	}
 	return `INSERT INTO rollup_cube (` + cubeKeyCols + `, ` + strings.Join(cubeCols, ", ") + `) VALUES (?` +
-		strings.Repeat(",?", 8+len(cubeCols)) + `)
-		ON CONFLICT (cube, grain, period, contract, arrangement, family, prescriber, location) DO UPDATE SET ` + strings.Join(set, ", ")
+		strings.Repeat(",?", 9+len(cubeCols)) + `)
+		ON CONFLICT (cube, grain, period, contract, arrangement, family, prescriber, location, client) DO UPDATE SET ` + strings.Join(set, ", ")
 }()
 
 const upsertOrderSQL = `INSERT INTO rollup_orders (client, order_key, first_at, offer_card, offer_at, contract_id, group_id,
@@ -52,10 +52,10 @@ const upsertOrderSQL = `INSERT INTO rollup_orders (client, order_key, first_at, 
 	prescriber = excluded.prescriber, location = excluded.location, record = excluded.record,
 	div_key = excluded.div_key, div_in = excluded.div_in, figures = excluded.figures`
 
-const pairCols = "cube, grain, period, month, contract, arrangement, family, prescriber, ffs, value_based, vb_arrangement"
+const pairCols = "cube, grain, period, month, client, contract, arrangement, family, prescriber, ffs, value_based, vb_arrangement"
 
-const upsertPairSQL = `INSERT INTO rollup_divpairs (` + pairCols + `, orders, diverged, payer, org) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-	ON CONFLICT (cube, grain, period, contract, arrangement, family, prescriber, ffs, value_based, vb_arrangement) DO UPDATE SET
+const upsertPairSQL = `INSERT INTO rollup_divpairs (` + pairCols + `, orders, diverged, payer, org) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+	ON CONFLICT (cube, grain, period, contract, arrangement, family, prescriber, ffs, value_based, vb_arrangement, client) DO UPDATE SET
 	orders = orders + excluded.orders, diverged = diverged + excluded.diverged, payer = payer + excluded.payer, org = org + excluded.org`
 
 // orderKeyOf is the rollup's key of a decision's order.
@@ -483,9 +483,9 @@ func writeFold(ctx context.Context, prep prepFunc, f *fold) error {
 	if err != nil {
 		return err
 	}
-	args := make([]any, 0, 9+len(cubeCols))
+	args := make([]any, 0, 10+len(cubeCols))
 	for k, c := range f.cells {
-		args = append(args[:0], k.cube, k.grain, k.period, k.month, k.contract, k.arrangement, k.family, k.prescriber, k.location)
+		args = append(args[:0], k.cube, k.grain, k.period, k.month, k.client, k.contract, k.arrangement, k.family, k.prescriber, k.location)
 		for _, v := range c.values() {
 			args = append(args, v)
 		}
@@ -501,7 +501,7 @@ func writeFold(ctx context.Context, prep prepFunc, f *fold) error {
 		return err
 	}
 	for k, d := range f.pairs {
-		if _, err := pp.ExecContext(ctx, k.cube, k.grain, k.period, k.month, k.contract, k.arrangement, k.family, k.prescriber,
+		if _, err := pp.ExecContext(ctx, k.cube, k.grain, k.period, k.month, k.client, k.contract, k.arrangement, k.family, k.prescriber,
 			k.ffs, k.valueBased, k.vbArrangem, d.orders, d.diverged, d.payer, d.org); err != nil {
 			return fmt.Errorf("store: rollup pairs: %w", err)
 		}
@@ -707,7 +707,7 @@ var aggCols = func() string {
 // (columns of rollup_cube), each with its measures.
 func (s *SQLite) cubeRows(ctx context.Context, cube int, q AggQuery, groupBy []string) ([]Aggregate, error) {
 	plan, err := planPeriod(q.From, q.To)
-	if err != nil {
+	if err != nil || q.selectsNothing() {
 		return nil, err
 	}
 	var where []string
@@ -720,6 +720,9 @@ func (s *SQLite) cubeRows(ctx context.Context, cube int, q AggQuery, groupBy []s
 	}
 	if q.PrescriberFilter {
 		where, fargs = append(where, "prescriber = ?"), append(fargs, q.Prescriber)
+	}
+	if q.clientsFilter() {
+		where, fargs = append(where, "client IN (?"+strings.Repeat(",?", len(q.Clients)-1)+")"), append(fargs, anys(q.Clients)...)
 	}
 	filter := ""
 	if len(where) > 0 {
@@ -769,7 +772,7 @@ func (s *SQLite) Prescribers(ctx context.Context, q AggQuery) ([]Aggregate, erro
 	if err := s.RefreshRollups(ctx); err != nil {
 		return nil, err
 	}
-	return s.cubeRows(ctx, prescribersCube(q), q, []string{"prescriber"})
+	return s.cubeRows(ctx, prescribersCube(q), q, []string{"client", "prescriber"})
 }
 
 // Locations returns q's aggregates per location.
@@ -777,7 +780,7 @@ func (s *SQLite) Locations(ctx context.Context, q AggQuery) ([]Aggregate, error)
 	if err := s.RefreshRollups(ctx); err != nil {
 		return nil, err
 	}
-	return s.cubeRows(ctx, locationsCube(q), q, []string{"location"})
+	return s.cubeRows(ctx, locationsCube(q), q, []string{"client", "location"})
 }
 
 // DivergencePairs returns q's divergence pairs per (month, family, FFS, value-based contract).
@@ -786,7 +789,7 @@ func (s *SQLite) DivergencePairs(ctx context.Context, q AggQuery) ([]PairAggrega
 		return nil, err
 	}
 	plan, err := planPeriod(q.From, q.To)
-	if err != nil {
+	if err != nil || q.selectsNothing() {
 		return nil, err
 	}
 	filter, fargs := "", []any{}
@@ -798,6 +801,9 @@ func (s *SQLite) DivergencePairs(ctx context.Context, q AggQuery) ([]PairAggrega
 	}
 	if q.PrescriberFilter {
 		filter, fargs = filter+" AND prescriber = ?", append(fargs, q.Prescriber)
+	}
+	if q.clientsFilter() {
+		filter, fargs = filter+" AND client IN (?"+strings.Repeat(",?", len(q.Clients)-1)+")", append(fargs, anys(q.Clients)...)
 	}
 	var parts []string
 	var args []any
@@ -822,6 +828,9 @@ func (s *SQLite) RecentOrders(ctx context.Context, q AggQuery, offset, limit int
 	if err := s.RefreshRollups(ctx); err != nil {
 		return nil, err
 	}
+	if q.selectsNothing() {
+		return nil, nil
+	}
 	where := []string{"1 = 1"}
 	var args []any
 	if !q.From.IsZero() {
@@ -838,6 +847,9 @@ func (s *SQLite) RecentOrders(ctx context.Context, q AggQuery, offset, limit int
 	}
 	if q.PrescriberFilter {
 		where, args = append(where, "prescriber = ?"), append(args, q.Prescriber)
+	}
+	if q.clientsFilter() {
+		where, args = append(where, "client IN (?"+strings.Repeat(",?", len(q.Clients)-1)+")"), append(args, anys(q.Clients)...)
 	}
 	rows, err := s.rd.QueryContext(ctx, `SELECT offer_card, offer_at, record FROM rollup_orders WHERE `+strings.Join(where, " AND ")+
 		` ORDER BY first_at DESC, offer_card LIMIT ? OFFSET ?`, append(args, limit, offset)...)
@@ -888,3 +900,12 @@ func (s *SQLite) OrderOf(ctx context.Context, client, orderKey string) (DecidedO
 func OrderKeyOf(d Decision) string { return orderKeyOf(d.Client, d.OrderKey, d.CardUUID)[1] }
 
 var _ Rollups = (*SQLite)(nil)
+
+// anys is ss as query arguments.
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}

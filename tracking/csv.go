@@ -12,11 +12,12 @@ import (
 
 // CSVHeader is the export's header: the total ("total" level), one line per contract
 // ("contract"), per contract and drug family ("family"), per prescriber ("prescriber") and per
-// calendar month ("month", YYYY-MM in the month column). Override reasons are one column,
+// calendar month ("month", YYYY-MM in the month column). The client column names the client
+// (EHR) of a prescriber line: the same userId at two EHRs is two lines. Override reasons are one column,
 // "code=count" pairs separated by ";" in code order; targets likewise as
 // "measure=actual/target(met|missed|not measured)".
 var CSVHeader = []string{"level", "contract", "arrangement", "family", "prescriber", "month", "cards", "accepted", "overridden", "noFeedback",
-	"acceptanceRate", "projectedPayerSavedUSD", "projectedPatientSavedUSD", "projectedOrgImpactUSD", "overrideReasons", "targets"}
+	"acceptanceRate", "projectedPayerSavedUSD", "projectedPatientSavedUSD", "projectedOrgImpactUSD", "overrideReasons", "targets", "client"}
 
 // WriteCSV writes rep as CSV (RFC 4180, header first). Cells that a spreadsheet would run as a
 // formula are prefixed with a quote (csvcell, the one CSV writer of valuerx): contract and family ids come from
@@ -60,7 +61,7 @@ func WriteCSV(w io.Writer, rep Report) error {
 			strconv.Itoa(r.Cards), strconv.Itoa(r.Accepted), strconv.Itoa(r.Overridden), strconv.Itoa(r.NoFeedback),
 			strconv.FormatFloat(r.AcceptanceRate, 'f', 4, 64),
 			money(r.PayerSavedUSD), money(r.PatientSavedUSD), money(r.OrgImpactUSD),
-			reasons(r.Overrides), targetsCell(r.Targets)}
+			reasons(r.Overrides), targetsCell(r.Targets), r.Client}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("tracking: csv: %w", err)
 		}

@@ -166,7 +166,7 @@ func selected(o store.OrderRecord, f Filter) bool {
 		pr = NoPrescriber
 	}
 	return (f.Contract == "" || o.ContractID == f.Contract) && (f.Family == "" || o.GroupID == f.Family) &&
-		(f.Prescriber == "" || pr == f.Prescriber)
+		(f.Prescriber == "" || pr == f.Prescriber) && f.Admits(o.Client)
 }
 
 // evaluateOutcomes compares r with the outcome targets of t: the biosimilar share of new starts

@@ -190,8 +190,13 @@ async function main() {
     if (lines < 3 || families < 3) fail(`families: ${lines} adoption lines, ${families} rows`); else pass(`families: adoption chart drawn (${lines} lines, ${families} families)`);
     await page.screenshot({ path: shot('dashboard-families-1280-top.png') });
     await page.goto(m.base + '/analytics/dashboard/people', { waitUntil: 'load' });
-    const people = await page.evaluate(() => ({ p: document.querySelectorAll('#prescribers tbody tr').length, l: document.querySelectorAll('#locations tbody tr').length }));
+    const people = await page.evaluate(() => ({ p: document.querySelectorAll('#prescribers tbody tr').length, l: document.querySelectorAll('#locations tbody tr').length,
+      // every row names its client (EHR): the generated year comes from one demo client
+      clients: [...new Set([...document.querySelectorAll('#prescribers tbody tr td.client, #locations tbody tr td.client')].map((td) => td.textContent))],
+      cells: document.querySelectorAll('#prescribers tbody tr td.client, #locations tbody tr td.client').length }));
     if (people.p < 10 || people.l < 3) fail(`people: ${people.p} prescriber rows, ${people.l} location rows`); else pass(`people: ${people.p} prescribers, ${people.l} locations`);
+    if (people.cells !== people.p + people.l || people.clients.length !== 1 || !people.clients[0]) fail(`people: client cells ${people.cells} of ${people.p + people.l} rows, clients ${JSON.stringify(people.clients)}`);
+    else pass(`people: every row names its client (${people.clients[0]})`);
 
     await page.goto(m.base + '/analytics/dashboard/outcomes', { waitUntil: 'load' });
     const out = await page.evaluate(() => ({ div: document.querySelectorAll('#divergence tbody tr').length,
