@@ -189,6 +189,14 @@ func (g *Gateway) aggregates(ctx context.Context, f tracking.Filter) (tracking.A
 // request alone, and whichever configuration computes them first is kept.
 func EncodeScoreRequest(r scoring.Request) []byte { return encodeScoreRequest(r, "") }
 
+// ScoreRequestEncoder returns the stored form of scoring requests scored under reg and pol, as
+// the gateway stores them: naming the configuration's fingerprint (scoring.ConfigFingerprint,
+// computed once here), so their divergence is computed under that configuration only.
+func ScoreRequestEncoder(reg *scoring.Registry, pol *scoring.Policy) func(scoring.Request) []byte {
+	config := scoring.ConfigFingerprint(reg, pol)
+	return func(r scoring.Request) []byte { return encodeScoreRequest(r, config) }
+}
+
 // aggQuery is f as a rollup query: the "(not recorded)" prescriber is the empty userId.
 func aggQuery(f tracking.Filter) store.AggQuery {
 	q := store.AggQuery{From: f.From, To: f.To, Contract: f.Contract, Family: f.Family, Prescriber: f.Prescriber, PrescriberFilter: f.Prescriber != "",

@@ -21,7 +21,7 @@ import (
 
 // pgRollupVersion names the shape of what the PostgreSQL rollup stores: tables filled by another
 // version are emptied and rebuilt from the record on the next read.
-const pgRollupVersion = 3
+const pgRollupVersion = 4
 
 // rollupLockID keys the advisory lock of a refresh ("vrxroll" in ASCII).
 const rollupLockID = 0x767278726f6c6c
@@ -178,7 +178,7 @@ func (p *Postgres) reassemble(ctx context.Context, tx pgx.Tx, keys [][2]string) 
 		old := so.rec
 		a, ok := assembled[k]
 		rec, offer := a.rec, a.offer
-		var oldAns, newAns []Answer
+		var oldAns, newAns DivergenceState
 		if hadOld && so.divIn {
 			var found bool
 			if oldAns, found = answers[so.divKey]; !found {
@@ -355,11 +355,11 @@ func pgStoredOrders(ctx context.Context, tx pgx.Tx, keys [][2]string) (map[[2]st
 }
 
 // pgAnswers reads the stored answers of keys (those without are absent).
-func pgAnswers(ctx context.Context, tx pgx.Tx, keys []string) (map[string][]Answer, error) {
+func pgAnswers(ctx context.Context, tx pgx.Tx, keys []string) (map[string]DivergenceState, error) {
 	if len(keys) == 0 {
-		return map[string][]Answer{}, nil
+		return map[string]DivergenceState{}, nil
 	}
-	rows, err := tx.Query(ctx, `SELECT req_key, answers::text FROM divergence_answers WHERE req_key = ANY($1)`, keys)
+	rows, err := tx.Query(ctx, `SELECT req_key, answers::text, not_scored FROM divergence_answers WHERE req_key = ANY($1)`, keys)
 	if err != nil {
 		return nil, fmt.Errorf("store: rollup divergence: %w", err)
 	}

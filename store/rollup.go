@@ -259,7 +259,7 @@ type slotter func(kind, code string) (int, bool)
 // beside the rollup's record, which holds no options to compute them again), answers its
 // offering decision's divergence answers (nil when none are stored yet); false: no slot left for
 // a code.
-func orderDelta(r OrderRecord, fig OutcomeSums, answers []Answer, sign int64, slot slotter) (cubeDelta, []PairSums, bool) {
+func orderDelta(r OrderRecord, fig OutcomeSums, answers DivergenceState, sign int64, slot slotter) (cubeDelta, []PairSums, bool) {
 	var d cubeDelta
 	if !r.Card() {
 		d.noCard = sign
@@ -289,7 +289,7 @@ func orderDelta(r OrderRecord, fig OutcomeSums, answers []Answer, sign int64, sl
 		d.onBest = sign
 	}
 	d.out.addScaled(fig, sign)
-	div, pairs := DivergenceOf(answers)
+	div, pairs := answers.Sums()
 	d.out.addScaled(div, sign)
 	return d, pairs, true
 }
@@ -307,7 +307,7 @@ func newFold(slot slotter) *fold {
 
 // order adds sign times order r's contribution (answers: its divergence, nil when none) to the
 // cells it belongs to; false when a reason code has no slot left.
-func (f *fold) order(r OrderRecord, fig OutcomeSums, answers []Answer, sign int64) bool {
+func (f *fold) order(r OrderRecord, fig OutcomeSums, answers DivergenceState, sign int64) bool {
 	d, pairs, ok := orderDelta(r, fig, answers, sign, f.slot)
 	if !ok {
 		return false
@@ -318,9 +318,9 @@ func (f *fold) order(r OrderRecord, fig OutcomeSums, answers []Answer, sign int6
 
 // divergence adds sign times only the divergence part of order r's contribution: its answers
 // came after the order was folded.
-func (f *fold) divergence(r OrderRecord, answers []Answer, sign int64) {
-	div, pairs := DivergenceOf(answers)
-	if div.DivOrders == 0 {
+func (f *fold) divergence(r OrderRecord, answers DivergenceState, sign int64) {
+	div, pairs := answers.Sums()
+	if div == (OutcomeSums{}) {
 		return
 	}
 	var d cubeDelta
@@ -372,7 +372,7 @@ func (f *fold) add(r OrderRecord, d cubeDelta, pairs []PairSums, sign int64) {
 
 // sameContribution reports whether two records of one order (each with its answers) add the same
 // to every cell.
-func sameContribution(a OrderRecord, aFig OutcomeSums, aAns []Answer, b OrderRecord, bFig OutcomeSums, bAns []Answer, slot slotter) bool {
+func sameContribution(a OrderRecord, aFig OutcomeSums, aAns DivergenceState, b OrderRecord, bFig OutcomeSums, bAns DivergenceState, slot slotter) bool {
 	if !(dayIndex(a.FirstAt) == dayIndex(b.FirstAt) && a.Client == b.Client && a.ContractID == b.ContractID && a.Arrangement == b.Arrangement &&
 		a.GroupID == b.GroupID && a.Prescriber == b.Prescriber && a.Location == b.Location) {
 		return false

@@ -17,7 +17,7 @@ import (
 
 // rollupVersion names the shape of what the rollup stores: a file filled by another version is
 // emptied and rebuilt from the record on the next read.
-const rollupVersion = 4
+const rollupVersion = 5
 
 // rollupChunk bounds the decisions, feedback items or queued orders one transaction folds.
 const rollupChunk = 1000
@@ -262,7 +262,7 @@ func (s *SQLite) reassemble(ctx context.Context, tx *sql.Tx, keys [][2]string) e
 		if err != nil {
 			return err
 		}
-		var oldAns, newAns []Answer
+		var oldAns, newAns DivergenceState
 		if hadOld && oldIn {
 			var found bool
 			if oldAns, found, err = answers(oldKey); err != nil {
@@ -440,40 +440,41 @@ func txPrep(ctx context.Context, tx *sql.Tx) (prepFunc, func()) {
 	}
 }
 
-// answerCache reads the answers of a key ("" has none), once per key and transaction; false when
-// none are stored.
-func answerCache(ctx context.Context, prep prepFunc) func(key string) ([]Answer, bool, error) {
+// answerCache reads the divergence state of a key ("" has none), once per key and transaction;
+// false when nothing is stored for it.
+func answerCache(ctx context.Context, prep prepFunc) func(key string) (DivergenceState, bool, error) {
 	type got struct {
-		as []Answer
+		ds DivergenceState
 		ok bool
 	}
 	cache := map[string]got{}
-	return func(key string) ([]Answer, bool, error) {
+	return func(key string) (DivergenceState, bool, error) {
 		if key == "" {
-			return nil, false, nil
+			return DivergenceState{}, false, nil
 		}
 		if g, ok := cache[key]; ok {
-			return g.as, g.ok, nil
+			return g.ds, g.ok, nil
 		}
-		st, err := prep(`SELECT answers FROM divergence_answers WHERE req_key = ?`)
+		st, err := prep(`SELECT answers, not_scored FROM divergence_answers WHERE req_key = ?`)
 		if err != nil {
-			return nil, false, err
+			return DivergenceState{}, false, err
 		}
-		var enc string
-		err = st.QueryRowContext(ctx, key).Scan(&enc)
+		var enc, ns string
+		err = st.QueryRowContext(ctx, key).Scan(&enc, &ns)
 		if errors.Is(err, sql.ErrNoRows) {
 			cache[key] = got{}
-			return nil, false, nil
+			return DivergenceState{}, false, nil
 		}
 		if err != nil {
-			return nil, false, fmt.Errorf("store: rollup divergence: %w", err)
+			return DivergenceState{}, false, fmt.Errorf("store: rollup divergence: %w", err)
 		}
 		var as []Answer
 		if err := json.Unmarshal([]byte(enc), &as); err != nil {
-			return nil, false, fmt.Errorf("store: rollup divergence: %w", err)
+			return DivergenceState{}, false, fmt.Errorf("store: rollup divergence: %w", err)
 		}
-		cache[key] = got{as, true}
-		return as, true, nil
+		ds := DivergenceState{Answers: as, NotScored: ns}
+		cache[key] = got{ds, true}
+		return ds, true, nil
 	}
 }
 

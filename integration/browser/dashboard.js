@@ -204,6 +204,13 @@ async function main() {
       realised: (document.getElementById('out-realised') || {}).textContent }));
     if (out.div < 4 || out.bars < 4 || out.contracts < 4 || !/^\$/.test(out.realised || '')) fail(`outcomes: ${JSON.stringify(out)}`);
     else pass(`outcomes: ${out.contracts} contracts, realised ${out.realised} a year, divergence in ${out.div} family-quarters (${out.bars} quarters drawn)`);
+    // The orders without divergence answers, and why: every request of the generated year was
+    // scored under its own configuration, so requested = scored and nothing is missing.
+    const gaps = await page.evaluate(() => Object.fromEntries(['div-requested', 'div-scored', 'div-ns-config', 'div-ns-catalog', 'div-ns-failed', 'div-pending']
+      .map((id) => [id, Number((document.getElementById(id) || {}).textContent)])));
+    if (!(gaps['div-requested'] > 0) || gaps['div-requested'] !== gaps['div-scored'] + gaps['div-ns-config'] + gaps['div-ns-catalog'] + gaps['div-ns-failed'] + gaps['div-pending'] ||
+      gaps['div-pending'] !== 0 || gaps['div-ns-config'] !== 0 || gaps['div-ns-catalog'] !== 0) fail(`outcomes: divergence gaps ${JSON.stringify(gaps)}`);
+    else pass(`outcomes: ${gaps['div-scored']} of ${gaps['div-requested']} orders with a request scored, none pending`);
     await page.screenshot({ path: shot('dashboard-outcomes-1280-top.png') });
 
     // The drill-down: a decision with a card, its page, and its comparison page.
