@@ -135,7 +135,10 @@ func (g *Gateway) parseReportQuery(r *http.Request) (reportQuery, error) {
 		}
 		rq.offset = n
 	}
-	rq.filter = tracking.Filter{From: from, To: to, Contract: contract, Family: family, Prescriber: prescriber, Client: client}
+	// The analyst's scope (AnalystAccount.Clients, AnalystOIDC.ClientScopes) limits every page,
+	// JSON answer and CSV export made from this query to the clients it may see.
+	rq.filter = tracking.Filter{From: from, To: to, Contract: contract, Family: family, Prescriber: prescriber, Client: client,
+		Clients: AnalystClients(r.Context())}
 	rq.from, rq.to = from.Format(dateLayout), to.AddDate(0, 0, -1).Format(dateLayout)
 	return rq, nil
 }
@@ -423,6 +426,7 @@ func (g *Gateway) handleDashboard(tab string) http.HandlerFunc {
 		}
 		contracts[rq.filter.Contract], families[rq.filter.Family], prescribers[rq.filter.Prescriber], clients[rq.filter.Client] = true, true, true, true
 		p.Contracts, p.Families, p.Prescribers, p.Clients = filterChoices(contracts), filterChoices(families), filterChoices(prescribers), filterChoices(clients)
+		p.Scope, p.Scoped = rq.filter.Clients, rq.filter.Clients != nil
 		web.RenderDashboard(w, p)
 	}
 }
@@ -447,6 +451,11 @@ func (g *Gateway) handleDecisionPage(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		g.pageFail(w, r, errorf(KindUnavailable, "decision", "could not read the decision store", err))
+		return
+	}
+	if !(tracking.Filter{Clients: AnalystClients(r.Context())}).Admits(d.Client) {
+		// Another client's decision is, for this analyst, no decision at all.
+		g.pageFail(w, r, errorf(KindNotFound, "decision", "no such decision (orders that got no card have no card to show)", nil))
 		return
 	}
 	det := &web.DecisionDetail{CardUUID: d.CardUUID, Hook: d.Hook, Contract: d.ContractID, Arrangement: d.Arrangement, Family: d.GroupID,

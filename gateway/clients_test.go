@@ -2,13 +2,20 @@ package gateway
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"valuerx/store"
 	"valuerx/tracking"
@@ -136,6 +143,135 @@ func TestDashboardRowsPerClient(t *testing.T) {
 		_, out, _ = e.do(http.MethodGet, "/analytics/report/decisions"+febPeriod, nil, analystHeader())
 		if json.Unmarshal(out, &d) != nil || len(d.Decisions) != 3 || d.Decisions[0].Client != clientB || d.Decisions[2].Client != clientA {
 			t.Errorf("rollup %v: decisions %s", rollup, out)
+		}
+	}
+}
+
+// Analysts limited to clients (item 3 of the tracking follow-up): a local account with
+// Clients [A], an OIDC token or browser session admitted only by a role scoped to [A], see A's
+// two orders and nothing of B's, on every page, JSON API and CSV export; the health system's
+// team (an account without Clients, a token that also carries an unscoped role) sees all three;
+// an account with Clients [] sees none. Hand counts as twoClientOrders: A 2 orders (1 accepted,
+// 100.00), B 1 (40.00).
+func TestAnalystScopedToClients(t *testing.T) {
+	p := newOIDCProvider(t)
+	e := newEnv(t, func(c *Config) {
+		c.Now = func() time.Time { return time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC) }
+		h := testAnalystHash(t)
+		c.Analysts.Accounts = []AnalystAccount{{Name: "team", PasswordHash: h}, {Name: "ehr-a", PasswordHash: h, Clients: []string{clientA}},
+			{Name: "nobody", PasswordHash: h, Clients: []string{}}}
+		c.Analysts.OIDC = &AnalystOIDC{Issuer: p.issuer(), Audience: "valuerx-analytics", Claim: "realm_access.roles",
+			Values: []string{"vbc-analysts", "ehr-a-analysts"}, ClientScopes: map[string][]string{"ehr-a-analysts": {clientA}},
+			ClientID: "valuerx-dashboard", ClientSecret: "dashboard-secret"}
+	})
+	twoClientOrders(t, e.store)
+	basic := func(name string) map[string]string {
+		return map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(name+":"+testAnalystPassword))}
+	}
+	roles := func(rs ...string) map[string]string {
+		return bearer(p.token(t, p.key, func(c jwt.MapClaims) { c["realm_access"] = map[string]any{"roles": rs} }))
+	}
+	// A browser signed in with the provider, its ID token carrying the scoped role only.
+	p.editID = func(c jwt.MapClaims) { c["realm_access"] = map[string]any{"roles": []string{"ehr-a-analysts"}} }
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/analytics/oidc/login", nil) // local accounts too: the form would be the default
+	req.Header.Set("Accept", "text/html")
+	resp, err := browser.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || p.exchanges.Load() != 1 {
+		t.Fatalf("browser sign-in: %d, %d code exchanges", resp.StatusCode, p.exchanges.Load())
+	}
+	get := func(who string, hdr map[string]string, path string) (int, string) {
+		t.Helper()
+		if hdr != nil {
+			st, out, _ := e.do(http.MethodGet, path, nil, hdr)
+			return st, string(out)
+		}
+		resp, err := browser.Get(e.srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	type seen struct {
+		orders int
+		payer  float64
+		b      bool // sees client B anywhere
+	}
+	for _, c := range []struct {
+		who  string
+		hdr  map[string]string
+		want seen
+	}{
+		{"local account scoped to A", basic("ehr-a"), seen{2, 100, false}},
+		{"OIDC token with the scoped role", roles("ehr-a-analysts"), seen{2, 100, false}},
+		{"OIDC browser session with the scoped role", nil, seen{2, 100, false}},
+		{"local account of the team", basic("team"), seen{3, 140, true}},
+		{"OIDC token with the scoped and the team's role", roles("ehr-a-analysts", "vbc-analysts"), seen{3, 140, true}},
+		{"local account scoped to no client", basic("nobody"), seen{0, 0, false}},
+	} {
+		var rep tracking.Dashboard
+		st, out := get(c.who, c.hdr, "/analytics/report"+febPeriod)
+		if st != 200 || json.Unmarshal([]byte(out), &rep) != nil {
+			t.Fatalf("%s: report %d %s", c.who, st, out)
+		}
+		if rep.Total.Orders != c.want.orders || rep.Total.PayerSavedUSD != c.want.payer || strings.Contains(out, clientB) != c.want.b {
+			t.Errorf("%s: report total %d orders %.2f, client B named %v; want %+v", c.who, rep.Total.Orders, rep.Total.PayerSavedUSD, strings.Contains(out, clientB), c.want)
+		}
+		for _, path := range []string{"/analytics/report.csv" + febPeriod, "/analytics/report.csv" + febPeriod + "&table=decisions",
+			"/analytics/report.csv" + febPeriod + "&table=prescribers", "/analytics/report.csv" + febPeriod + "&table=locations",
+			"/analytics/report/decisions" + febPeriod, "/analytics/dashboard/people" + febPeriod, "/analytics/dashboard/decisions" + febPeriod} {
+			st, out := get(c.who, c.hdr, path)
+			if st != 200 || strings.Contains(out, clientB) != c.want.b {
+				t.Errorf("%s: %s: %d, client B named %v, want %v", c.who, path, st, strings.Contains(out, clientB), c.want.b)
+			}
+		}
+		// The page says the account is limited (and to what), and only then.
+		if _, page := get(c.who, c.hdr, "/analytics/dashboard"+febPeriod); strings.Contains(page, `id="scope"`) != (!c.want.b) {
+			t.Errorf("%s: the overview says the account is limited: %v, want %v", c.who, strings.Contains(page, `id="scope"`), !c.want.b)
+		}
+		// The drill-down's CSV: one row per order the analyst may see.
+		_, csvOut := get(c.who, c.hdr, "/analytics/report.csv"+febPeriod+"&table=decisions")
+		if recs, err := csv.NewReader(strings.NewReader(csvOut)).ReadAll(); err != nil || len(recs)-1 != c.want.orders {
+			t.Errorf("%s: decisions csv %d rows (%v), want %d", c.who, len(recs)-1, err, c.want.orders)
+		}
+		var outc tracking.Outcomes
+		if st, out := get(c.who, c.hdr, "/analytics/outcomes"+febPeriod); st != 200 || json.Unmarshal([]byte(out), &outc) != nil || outc.Total.Orders != c.want.orders {
+			t.Errorf("%s: outcomes %d, %d orders, want %d", c.who, st, outc.Total.Orders, c.want.orders)
+		}
+		if _, out := get(c.who, c.hdr, "/analytics/outcomes.csv"+febPeriod); !strings.Contains(out, "\ntotal,,,,,"+strconv.Itoa(c.want.orders)+",") {
+			t.Errorf("%s: outcomes csv total line not %d orders:\n%s", c.who, c.want.orders, out)
+		}
+		// The legacy summary counts the same orders.
+		var sum struct{ Contracts []store.ContractSummary }
+		if st, out := get(c.who, c.hdr, "/analytics/summary"); st != 200 || json.Unmarshal([]byte(out), &sum) != nil {
+			t.Errorf("%s: summary %d %s", c.who, st, out)
+		} else if cards := func() (n int) {
+			for _, s := range sum.Contracts {
+				n += s.Cards
+			}
+			return n
+		}(); cards != c.want.orders {
+			t.Errorf("%s: summary counts %d cards, want %d", c.who, cards, c.want.orders)
+		}
+		// B's decision page exists only for those who may see B; A's for those who may see A.
+		if st, _ := get(c.who, c.hdr, "/analytics/decisions/b1-card"); (st == 200) != c.want.b {
+			t.Errorf("%s: client B's decision page: %d", c.who, st)
+		}
+		if st, _ := get(c.who, c.hdr, "/analytics/decisions/a1-card"); (st == 200) != (c.want.orders > 0) {
+			t.Errorf("%s: client A's decision page: %d", c.who, st)
+		}
+		// Asking for B by name gives nothing to whom may not see it.
+		var onlyB tracking.Dashboard
+		_, out = get(c.who, c.hdr, "/analytics/report"+febPeriod+"&client="+url.QueryEscape(clientB))
+		if json.Unmarshal([]byte(out), &onlyB) != nil || (onlyB.Total.Orders == 1) != c.want.b || (!c.want.b && onlyB.Total.Orders != 0) {
+			t.Errorf("%s: client=B filter: %s", c.who, out)
 		}
 	}
 }

@@ -95,6 +95,10 @@ type DashboardPage struct {
 	// Contracts, Families, Prescribers and Clients are the choices of the filter form (ids;
 	// clients are the EHRs' verified identities, store.Decision.Client).
 	Contracts, Families, Prescribers, Clients []string
+	// Scope are the only clients the analyst may see (nil: every client); the page says so.
+	Scope []string
+	// Scoped is true when Scope applies (an analyst limited to some clients, possibly none).
+	Scoped bool
 	// Names are display names of contract, family and product ids (the catalog's and the
 	// contracts'), shown beside the ids; an id without one is shown alone.
 	Names map[string]string
