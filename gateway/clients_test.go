@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
@@ -273,5 +274,42 @@ func TestAnalystScopedToClients(t *testing.T) {
 		if json.Unmarshal([]byte(out), &onlyB) != nil || (onlyB.Total.Orders == 1) != c.want.b || (!c.want.b && onlyB.Total.Orders != 0) {
 			t.Errorf("%s: client=B filter: %s", c.who, out)
 		}
+	}
+}
+
+// The background folder folds what was written without waiting for a read: three orders
+// recorded straight into the store are in the rollup (rollup_state has seen every decision and
+// feedback row) within a few periods, with no request made; before, nothing was folded until a
+// dashboard read, which then waited for the whole fold. With RollupFoldEvery < 0 nothing is.
+func TestRollupFoldedInTheBackground(t *testing.T) {
+	for _, every := range []time.Duration{10 * time.Millisecond, -1} {
+		e := newEnv(t, func(c *Config) { c.RollupFoldEvery = every })
+		twoClientOrders(t, e.store)
+		db, err := sql.Open("sqlite", "file:"+e.storePath+"?mode=ro")
+		if err != nil {
+			t.Fatal(err)
+		}
+		folded := func() bool {
+			var dSeen, fSeen, dMax, fMax int64
+			if err := db.QueryRow(`SELECT decisions_seen, feedback_seen, (SELECT MAX(rowid) FROM decisions), (SELECT MAX(rowid) FROM feedback)
+				FROM rollup_state`).Scan(&dSeen, &fSeen, &dMax, &fMax); err != nil {
+				t.Fatal(err)
+			}
+			return dSeen == dMax && fSeen == fMax && dMax == 3
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for !folded() && every > 0 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if every > 0 && !folded() {
+			t.Errorf("every %v: the three orders were not folded in the background", every)
+		}
+		if every < 0 {
+			time.Sleep(100 * time.Millisecond)
+			if folded() {
+				t.Errorf("folded without a read although the background folder is off")
+			}
+		}
+		db.Close()
 	}
 }

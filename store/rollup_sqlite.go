@@ -19,8 +19,14 @@ import (
 // emptied and rebuilt from the record on the next read.
 const rollupVersion = 5
 
-// rollupChunk bounds the decisions, feedback items or queued orders one transaction folds.
+// rollupChunk bounds the decisions, feedback items or queued orders one transaction folds
+// (PostgreSQL; SQLite's is sqliteFoldChunk).
 const rollupChunk = 1000
+
+// sqliteFoldChunk bounds what one SQLite fold transaction takes. SQLite has one writer: hooks
+// that commit while a chunk is being folded wait for it, so chunks are small (a chunk runs in a
+// transaction of its own, committer.doAlone, never in the hooks' batch).
+const sqliteFoldChunk = 250
 
 var cubeCols = func() []string {
 	c := []string{"cards", "no_card", "accepted", "overridden", "no_feedback", "on_best", "payer", "patient", "org"}
@@ -87,7 +93,7 @@ func (s *SQLite) RefreshRollups(ctx context.Context) error {
 			return fmt.Errorf("store: rollup refresh: %w", err)
 		}
 		done := false
-		err := s.c.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		err := s.c.doAlone(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			var err error
 			done, err = s.foldChunk(ctx, tx)
 			return err
@@ -153,7 +159,7 @@ func (s *SQLite) foldChunk(ctx context.Context, tx *sql.Tx) (done bool, err erro
 	switch {
 	case dSeen < dMax:
 		// New decisions: index them by order (rollup_cards) and assemble their orders again.
-		upTo := min(dSeen+rollupChunk, dMax)
+		upTo := min(dSeen+sqliteFoldChunk, dMax)
 		rows, err := tx.QueryContext(ctx, `SELECT rowid, client, order_key, card_uuid FROM decisions WHERE rowid > ? AND rowid <= ? ORDER BY rowid`, dSeen, upTo)
 		if err != nil {
 			return false, fmt.Errorf("store: rollup decisions: %w", err)
@@ -190,7 +196,7 @@ func (s *SQLite) foldChunk(ctx context.Context, tx *sql.Tx) (done bool, err erro
 		ins.Close()
 		dSeen = upTo
 	case fSeen < fMax:
-		upTo := min(fSeen+rollupChunk, fMax)
+		upTo := min(fSeen+sqliteFoldChunk, fMax)
 		rows, err := tx.QueryContext(ctx, `SELECT client, order_key, card_uuid FROM feedback WHERE rowid > ? AND rowid <= ?`, fSeen, upTo)
 		if err != nil {
 			return false, fmt.Errorf("store: rollup feedback: %w", err)
@@ -209,7 +215,7 @@ func (s *SQLite) foldChunk(ctx context.Context, tx *sql.Tx) (done bool, err erro
 		}
 		fSeen = upTo
 	default:
-		rows, err := tx.QueryContext(ctx, `SELECT rowid, client, order_key FROM rollup_dirty ORDER BY rowid LIMIT ?`, rollupChunk)
+		rows, err := tx.QueryContext(ctx, `SELECT rowid, client, order_key FROM rollup_dirty ORDER BY rowid LIMIT ?`, sqliteFoldChunk)
 		if err != nil {
 			return false, fmt.Errorf("store: rollup queue: %w", err)
 		}
@@ -331,7 +337,7 @@ func (s *SQLite) reassemble(ctx context.Context, tx *sql.Tx, keys [][2]string) e
 // queued keys (rollup_divdirty), each to the orders of that key that do not count it yet, without
 // assembling them again. Done when the queue was empty.
 func (s *SQLite) foldAnswers(ctx context.Context, tx *sql.Tx) (bool, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT rowid, req_key FROM rollup_divdirty ORDER BY rowid LIMIT ?`, rollupChunk)
+	rows, err := tx.QueryContext(ctx, `SELECT rowid, req_key FROM rollup_divdirty ORDER BY rowid LIMIT ?`, sqliteFoldChunk)
 	if err != nil {
 		return false, fmt.Errorf("store: rollup divergence queue: %w", err)
 	}
