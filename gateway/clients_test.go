@@ -237,6 +237,11 @@ func TestAnalystScopedToClients(t *testing.T) {
 		if _, page := get(c.who, c.hdr, "/analytics/dashboard"+febPeriod); strings.Contains(page, `id="scope"`) != (!c.want.b) {
 			t.Errorf("%s: the overview says the account is limited: %v, want %v", c.who, strings.Contains(page, `id="scope"`), !c.want.b)
 		}
+		// The measures page (a FHIR export's worklist, naming patients, of no one client) is not
+		// shown to an account limited to some clients.
+		if st, _ := get(c.who, c.hdr, "/analytics/measures"); (st == 200) != c.want.b {
+			t.Errorf("%s: measures page %d", c.who, st)
+		}
 		// The drill-down's CSV: one row per order the analyst may see.
 		_, csvOut := get(c.who, c.hdr, "/analytics/report.csv"+febPeriod+"&table=decisions")
 		if recs, err := csv.NewReader(strings.NewReader(csvOut)).ReadAll(); err != nil || len(recs)-1 != c.want.orders {
