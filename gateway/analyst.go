@@ -81,6 +81,12 @@ type AnalystOIDC struct {
 	// ("realm_access.roles"); default "groups". Values lists those that admit (any one).
 	Claim  string
 	Values []string
+	// ClientScopes limits the analysts of some Values to some clients (EHRs): value -> the
+	// client identities (store.Decision.Client: the JWT iss, and " tenant=..." with a tenant)
+	// whose decisions they may see on every dashboard page, JSON API and CSV export. An analyst
+	// admitted by a value without an entry (the health system's own team) sees every client;
+	// one admitted only by values with entries sees the union of theirs.
+	ClientScopes map[string][]string
 	// HTTPClient fetches the discovery document and key set (default: 10 s timeout).
 	HTTPClient *http.Client
 	// ClientID and ClientSecret let browsers sign in (authorization code flow with PKCE, at
@@ -96,6 +102,9 @@ type AnalystOIDC struct {
 type AnalystAccount struct {
 	Name         string
 	PasswordHash string
+	// Clients, when not nil, are the only clients (EHRs: store.Decision.Client) whose decisions
+	// the account may see; nil (the default, the health system's own team): every client.
+	Clients []string
 }
 
 const (
@@ -114,8 +123,9 @@ const (
 
 // analysts verifies analyst credentials. It is safe for concurrent use.
 type analysts struct {
-	accounts   map[string][]byte // name -> bcrypt hash
-	dummy      []byte            // compared against for unknown names, so timing does not tell names apart
+	accounts   map[string][]byte   // name -> bcrypt hash
+	scopes     map[string][]string // name -> the clients a scoped account may see (absent: every client)
+	dummy      []byte              // compared against for unknown names, so timing does not tell names apart
 	key        []byte
 	ttl        time.Duration
 	secure     bool
@@ -157,6 +167,12 @@ func newAnalysts(a AnalystAuth, externalURL string, now func() time.Time, reg pr
 		}
 		maxCost = max(maxCost, cost)
 		an.accounts[acc.Name] = []byte(acc.PasswordHash)
+		if acc.Clients != nil {
+			if an.scopes == nil {
+				an.scopes = map[string][]string{}
+			}
+			an.scopes[acc.Name] = slices.Clone(acc.Clients)
+		}
 	}
 	if len(an.accounts) > 0 {
 		var b [16]byte
@@ -444,8 +460,87 @@ func (an *analysts) wwwAuthenticate() string {
 	return strings.Join(s, ", ")
 }
 
-// analystKey holds the signed-in analyst's identity in a request context.
+// analystKey holds the signed-in analyst's identity in a request context, analystScopeKey the
+// clients it may see.
 type analystKey struct{}
+type analystScopeKey struct{}
+
+// analystScope is the clients an analyst may see: nil for every client (an unscoped account),
+// else these only (possibly none).
+type analystScope struct{ clients []string }
+
+// AnalystClients returns the clients the analyst admitted by requireAnalyst may see: nil for
+// every client, else these only (possibly none).
+func AnalystClients(ctx context.Context) []string {
+	s, _ := ctx.Value(analystScopeKey{}).(*analystScope)
+	if s == nil {
+		return nil
+	}
+	return s.clients
+}
+
+// oidcScopeSep separates an OIDC identity's subject from the scoped claim values that admitted
+// it ("oidc:SUBJECT" alone when a value without ClientScopes did).
+const oidcScopeSep = "\x00"
+
+// scopeOf returns the clients identity may see (nil: every client), from the configuration in
+// force: an account's Clients, or the ClientScopes of the claim values an OIDC token carried.
+func (an *analysts) scopeOf(identity string) []string {
+	kind, rest, _ := strings.Cut(identity, ":")
+	switch kind {
+	case "local":
+		if cl, ok := an.scopes[rest]; ok {
+			return append([]string{}, cl...)
+		}
+		return nil
+	case "oidc":
+		parts := strings.Split(rest, oidcScopeSep)
+		if len(parts) < 2 || an.oidc == nil {
+			return nil
+		}
+		out := []string{}
+		for _, v := range parts[1:] {
+			cl, ok := an.oidc.cfg.ClientScopes[v]
+			if !ok {
+				return nil // a value no longer scoped: every client, as for a token carrying it now
+			}
+			for _, c := range cl {
+				if !slices.Contains(out, c) {
+					out = append(out, c)
+				}
+			}
+		}
+		return out
+	}
+	return []string{} // not an identity requireAnalyst admits: nothing
+}
+
+// oidcIdentity is the identity of an OIDC subject admitted by claims: "oidc:SUBJECT", followed
+// by the admitting claim values when every one of them is limited by ClientScopes.
+func oidcIdentity(cfg AnalystOIDC, subject string, claims map[string]any) string {
+	who := "oidc:" + subject
+	if len(cfg.ClientScopes) == 0 {
+		return who
+	}
+	var scoped []string
+	for _, v := range claimValues(claims, cfg.Claim) {
+		if !slices.Contains(cfg.Values, v) || slices.Contains(scoped, v) {
+			continue
+		}
+		if _, ok := cfg.ClientScopes[v]; !ok {
+			return who // admitted by an unscoped value as well: every client
+		}
+		scoped = append(scoped, v)
+	}
+	slices.Sort(scoped)
+	return who + oidcScopeSep + strings.Join(scoped, oidcScopeSep)
+}
+
+// displayIdentity is identity without the scoped claim values (for logs).
+func displayIdentity(identity string) string {
+	who, _, _ := strings.Cut(identity, oidcScopeSep)
+	return who
+}
 
 // AnalystFrom returns the identity requireAnalyst admitted ("local:NAME", "oidc:SUBJECT").
 func AnalystFrom(ctx context.Context) string {
@@ -459,7 +554,9 @@ func (g *Gateway) requireAnalyst(next http.Handler) http.Handler {
 		who, fail := g.analysts.authenticate(r)
 		if fail == nil {
 			w.Header().Set("Cache-Control", "no-store")
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), analystKey{}, who)))
+			ctx := context.WithValue(r.Context(), analystKey{}, displayIdentity(who))
+			ctx = context.WithValue(ctx, analystScopeKey{}, &analystScope{clients: g.analysts.scopeOf(who)})
+			next.ServeHTTP(w, r.WithContext(ctx))
 			return
 		}
 		g.analystRefused(r, fail)
@@ -711,7 +808,7 @@ func (o *oidcAnalysts) verify(ctx context.Context, raw string) (string, *analyst
 	if !claimHasAny(claims, o.cfg.Claim, o.cfg.Values) {
 		return "", refuse("token lacks the required " + o.cfg.Claim + " value")
 	}
-	return "oidc:" + tok.Subject, nil
+	return oidcIdentity(o.cfg, tok.Subject, claims), nil
 }
 
 // oidcReason maps go-oidc's errors to fixed phrases: its texts quote audiences and times, and
@@ -738,6 +835,31 @@ func oidcReason(err error) string {
 
 // claimHasAny reports whether the claim at path (dotted) is a string or an array of strings
 // holding one of want.
+// claimValues returns the string values of the claim at path (dotted, for nested claims).
+func claimValues(claims map[string]any, path string) []string {
+	var cur any = claims
+	for _, seg := range strings.Split(path, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = m[seg]
+	}
+	switch v := cur.(type) {
+	case string:
+		return []string{v}
+	case []any:
+		var out []string
+		for _, e := range v {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
 func claimHasAny(claims map[string]any, path string, want []string) bool {
 	var cur any = claims
 	for _, seg := range strings.Split(path, ".") {

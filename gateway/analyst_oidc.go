@@ -118,9 +118,9 @@ func (g *Gateway) handleOIDCCallback(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusForbidden, "token lacks the required "+o.cfg.Claim+" value")
 		return
 	}
-	who := "oidc:" + id.Subject
+	who := oidcIdentity(o.cfg, id.Subject, claims)
 	g.setSession(w, who)
-	g.log.Info("analyst signed in", "account", who, "request_id", requestID(r.Context()))
+	g.log.Info("analyst signed in", "account", displayIdentity(who), "request_id", requestID(r.Context()))
 	// A page on valuerx's origin moves on, not a redirect: the session cookie is SameSite=Strict
 	// and a redirect chain that began at the provider is cross-site, so it would not be sent.
 	h := w.Header()

@@ -56,6 +56,9 @@ const (
 	maxOutcomeOrders = 250_000
 )
 
+// maxClientParam bounds the client filter (a JWT issuer URL, and a tenant).
+const maxClientParam = 512
+
 // prescriberRE is a userId as the hook sends it (CDS Hooks: Practitioner/{id} or
 // PractitionerRole/{id}, FHIR ids).
 var prescriberRE = regexp.MustCompile(`^(Practitioner|PractitionerRole)/[A-Za-z0-9\-.]{1,64}$`)
@@ -118,6 +121,10 @@ func (g *Gateway) parseReportQuery(r *http.Request) (reportQuery, error) {
 	if prescriber != "" && prescriber != tracking.NoPrescriber && !prescriberRE.MatchString(prescriber) {
 		return rq, errorf(KindInvalid, "report", "prescriber must be Practitioner/{id} or PractitionerRole/{id}, or (not recorded)", nil)
 	}
+	client := q.Get("client")
+	if len(client) > maxClientParam || strings.ContainsFunc(client, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return rq, errorf(KindInvalid, "report", "client is a client's identity (its JWT issuer, and tenant) of at most 512 characters", nil)
+	}
 	if t := q.Get("table"); t != "" && !slices.Contains(web.CSVTables, t) {
 		return rq, errorf(KindInvalid, "report", "table must be one of "+strings.Join(web.CSVTables, ", "), nil)
 	}
@@ -128,7 +135,10 @@ func (g *Gateway) parseReportQuery(r *http.Request) (reportQuery, error) {
 		}
 		rq.offset = n
 	}
-	rq.filter = tracking.Filter{From: from, To: to, Contract: contract, Family: family, Prescriber: prescriber}
+	// The analyst's scope (AnalystAccount.Clients, AnalystOIDC.ClientScopes) limits every page,
+	// JSON answer and CSV export made from this query to the clients it may see.
+	rq.filter = tracking.Filter{From: from, To: to, Contract: contract, Family: family, Prescriber: prescriber, Client: client,
+		Clients: AnalystClients(r.Context())}
 	rq.from, rq.to = from.Format(dateLayout), to.AddDate(0, 0, -1).Format(dateLayout)
 	return rq, nil
 }
@@ -182,9 +192,18 @@ func (g *Gateway) aggregates(ctx context.Context, f tracking.Filter) (tracking.A
 // request alone, and whichever configuration computes them first is kept.
 func EncodeScoreRequest(r scoring.Request) []byte { return encodeScoreRequest(r, "") }
 
+// ScoreRequestEncoder returns the stored form of scoring requests scored under reg and pol, as
+// the gateway stores them: naming the configuration's fingerprint (scoring.ConfigFingerprint,
+// computed once here), so their divergence is computed under that configuration only.
+func ScoreRequestEncoder(reg *scoring.Registry, pol *scoring.Policy) func(scoring.Request) []byte {
+	config := scoring.ConfigFingerprint(reg, pol)
+	return func(r scoring.Request) []byte { return encodeScoreRequest(r, config) }
+}
+
 // aggQuery is f as a rollup query: the "(not recorded)" prescriber is the empty userId.
 func aggQuery(f tracking.Filter) store.AggQuery {
-	q := store.AggQuery{From: f.From, To: f.To, Contract: f.Contract, Family: f.Family, Prescriber: f.Prescriber, PrescriberFilter: f.Prescriber != ""}
+	q := store.AggQuery{From: f.From, To: f.To, Contract: f.Contract, Family: f.Family, Prescriber: f.Prescriber, PrescriberFilter: f.Prescriber != "",
+		Clients: f.StoreClients()}
 	if f.Prescriber == tracking.NoPrescriber {
 		q.Prescriber = ""
 	}
@@ -281,7 +300,8 @@ func (g *Gateway) decisions(ctx context.Context, rq reportQuery, offset, limit i
 			if pr == "" {
 				pr = tracking.NoPrescriber
 			}
-			if (f.Contract != "" && o.ContractID != f.Contract) || (f.Family != "" && o.GroupID != f.Family) || (f.Prescriber != "" && pr != f.Prescriber) {
+			if (f.Contract != "" && o.ContractID != f.Contract) || (f.Family != "" && o.GroupID != f.Family) || (f.Prescriber != "" && pr != f.Prescriber) ||
+				!f.Admits(o.Client) {
 				continue
 			}
 			orders = append(orders, store.DecidedOrder{OrderRecord: o})
@@ -296,7 +316,7 @@ func (g *Gateway) decisions(ctx context.Context, rq reportQuery, offset, limit i
 	out := make([]web.DecisionView, len(orders))
 	for i, o := range orders {
 		v := web.DecisionView{At: o.FirstAt, Contract: o.ContractID, Family: o.GroupID, Ordered: o.OrderedProductID, Best: o.RecommendedProductID,
-			Signed: o.SignedProductID, Administrations: o.Administrations, Prescriber: o.Prescriber, Location: o.Location}
+			Signed: o.SignedProductID, Administrations: o.Administrations, Prescriber: o.Prescriber, Location: o.Location, Client: o.Client}
 		switch {
 		case !o.Card():
 			v.Outcome, v.Detail, v.NoRec = "no card needed", o.NoCardReason, "no card"
@@ -394,7 +414,7 @@ func (g *Gateway) handleDashboard(tab string) http.HandlerFunc {
 		}
 		// Filter choices: every configured contract, and every family and prescriber seen in the
 		// period (a filter keeps its choice even when it narrows the rows to none).
-		contracts, families, prescribers := map[string]bool{}, map[string]bool{}, map[string]bool{}
+		contracts, families, prescribers, clients := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
 		for _, c := range g.current().reg.Contracts() {
 			contracts[c.ID] = true
 		}
@@ -402,10 +422,11 @@ func (g *Gateway) handleDashboard(tab string) http.HandlerFunc {
 			contracts[a.Contract], families[a.Family] = true, true
 		}
 		for _, pr := range rep.Prescribers {
-			prescribers[pr.Prescriber] = true
+			prescribers[pr.Prescriber], clients[pr.Client] = true, true
 		}
-		contracts[rq.filter.Contract], families[rq.filter.Family], prescribers[rq.filter.Prescriber] = true, true, true
-		p.Contracts, p.Families, p.Prescribers = filterChoices(contracts), filterChoices(families), filterChoices(prescribers)
+		contracts[rq.filter.Contract], families[rq.filter.Family], prescribers[rq.filter.Prescriber], clients[rq.filter.Client] = true, true, true, true
+		p.Contracts, p.Families, p.Prescribers, p.Clients = filterChoices(contracts), filterChoices(families), filterChoices(prescribers), filterChoices(clients)
+		p.Scope, p.Scoped = rq.filter.Clients, rq.filter.Clients != nil
 		web.RenderDashboard(w, p)
 	}
 }
@@ -432,8 +453,13 @@ func (g *Gateway) handleDecisionPage(w http.ResponseWriter, r *http.Request) {
 		g.pageFail(w, r, errorf(KindUnavailable, "decision", "could not read the decision store", err))
 		return
 	}
+	if !(tracking.Filter{Clients: AnalystClients(r.Context())}).Admits(d.Client) {
+		// Another client's decision is, for this analyst, no decision at all.
+		g.pageFail(w, r, errorf(KindNotFound, "decision", "no such decision (orders that got no card have no card to show)", nil))
+		return
+	}
 	det := &web.DecisionDetail{CardUUID: d.CardUUID, Hook: d.Hook, Contract: d.ContractID, Arrangement: d.Arrangement, Family: d.GroupID,
-		Ordered: d.OrderedProductID, Best: d.BestProductID, Prescriber: d.UserID, Location: d.Location, At: d.At, Outcome: "no feedback"}
+		Ordered: d.OrderedProductID, Best: d.BestProductID, Prescriber: d.UserID, Location: d.Location, Client: d.Client, At: d.At, Outcome: "no feedback"}
 	accepted := ""
 	if ru, ok := g.cfg.Store.(store.Rollups); ok {
 		if o, err := ru.OrderOf(r.Context(), d.Client, store.OrderKeyOf(d)); err == nil {

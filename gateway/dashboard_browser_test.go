@@ -129,8 +129,8 @@ func TestDashboardBrowser(t *testing.T) {
 	}
 	// Every decision scored under the other contracts too, as the gateway's divergence job does
 	// (once per distinct request): none is left pending.
-	if n, _, err := ComputePendingDivergence(context.Background(), e.store, sc, reg, "test", func() time.Time { return now }); err != nil || n == 0 {
-		t.Fatalf("divergence for %d requests: %v", n, err)
+	if run, err := ComputePendingDivergence(context.Background(), e.store, sc, reg, "test", func() time.Time { return now }); err != nil || run.Scored == 0 {
+		t.Fatalf("divergence for %d requests: %v", run.Scored, err)
 	}
 	if pend, _, err := e.store.PendingDivergence(context.Background(), "", 10); err != nil || len(pend) != 0 {
 		t.Fatalf("decisions left without divergence: %d %v", len(pend), err)

@@ -35,9 +35,15 @@ import (
 //
 // A queued decision is scored on the engine its hook scored on (a swap between the hook and the
 // job does not score it under the next configuration). The sweep scores on the engine in
-// service: a pending decision whose request names another configuration is left pending there
-// (its own configuration is gone from this process; another instance still running it scores it,
-// and answers computed under the wrong contracts would be shared by every decision of that key).
+// service, and never under inputs other than the decision's own: a pending decision whose
+// request names another configuration (scoring.ConfigFingerprint), or whose catalog version is
+// not the one loaded, is stored as not scored with its reason (store.DivNotScoredConfig,
+// DivNotScoredCatalog), so the report counts it as such instead of it staying pending for ever
+// or being scored under the wrong contracts or prices (answers shared by every decision of its
+// key). Only once it is divergenceGrace old: another instance still running its configuration
+// (a rolling deploy on PostgreSQL) scores its own hooks' decisions within a second; a sweep that
+// left younger ones pending runs once more when they are that old. Every stored row names the
+// configuration its answers were computed under (store.Divergence.Config).
 //
 // Why asynchronously: the hook's latency budget (issue 15) has no room for five more scores per
 // order, and the answer is needed only by the report. The hook hands its committed decisions to
@@ -190,6 +196,8 @@ type divergenceJob struct {
 	// a decision with one of them needs nothing. Guarded by mu; emptied when it reaches
 	// divergenceKnown keys (a key forgotten is merely stored again, which keeps the first).
 	stored map[string]struct{}
+	// grace is divergenceGrace (tests shorten it).
+	grace time.Duration
 }
 
 // queuedDecision is a committed decision and the engine its hook scored on.
@@ -227,6 +235,41 @@ func (j *divergenceJob) scorerFor(eng *engine) *scoring.Scorer {
 	return sc
 }
 
+// divergenceGrace is how old a decision recorded under a configuration or catalog no longer
+// loaded must be before the sweep stores it as not scored (see the top of this file).
+const divergenceGrace = 10 * time.Minute
+
+// DivergenceRun is what one computation of pending divergence did.
+type DivergenceRun struct {
+	// Scored are the distinct requests scored (every decision with one now has its answers).
+	Scored int
+	// NotScored are the requests stored without answers, by reason (store.DivNotScored*).
+	NotScored map[string]int
+	// LeftPending are the decisions left pending: recorded under a configuration or catalog
+	// other than the one in service less than divergenceGrace ago.
+	LeftPending int
+}
+
+// Requests are the requests stored, scored or not.
+func (r DivergenceRun) Requests() int {
+	n := r.Scored
+	for _, k := range r.NotScored {
+		n += k
+	}
+	return n
+}
+
+func (r *DivergenceRun) add(o DivergenceRun) {
+	r.Scored += o.Scored
+	r.LeftPending += o.LeftPending
+	for k, n := range o.NotScored {
+		if r.NotScored == nil {
+			r.NotScored = map[string]int{}
+		}
+		r.NotScored[k] += n
+	}
+}
+
 // divergenceBatch is how many decisions one computation (and one store read) takes.
 const divergenceBatch = 256
 
@@ -238,7 +281,7 @@ func (g *Gateway) startDivergence() {
 		return
 	}
 	j := &divergenceJob{g: g, kick: make(chan struct{}, 1), flush: make(chan chan flushed), stop: make(chan struct{}), done: make(chan struct{}), period: time.Second,
-		stored: map[string]struct{}{}}
+		stored: map[string]struct{}{}, grace: divergenceGrace}
 	g.div = j
 	go j.loop()
 }
@@ -284,15 +327,29 @@ func (j *divergenceJob) take() []queuedDecision {
 
 func (j *divergenceJob) loop() {
 	defer close(j.done)
-	if _, err := j.sweep(context.Background()); err != nil {
-		j.g.log.Warn("divergence sweep failed", "error", err.Error())
+	// again fires when decisions the sweep left pending (too young to be marked not scored) are
+	// old enough: one more sweep then.
+	var again <-chan time.Time
+	sweep := func() {
+		run, err := j.sweep(context.Background())
+		if err != nil {
+			j.g.log.Warn("divergence sweep failed", "error", err.Error())
+		}
+		again = nil
+		if run.LeftPending > 0 {
+			again = time.After(j.grace)
+		}
 	}
+	sweep()
 	tick := time.NewTicker(j.period)
 	defer tick.Stop()
 	for {
 		select {
 		case <-j.stop:
 			return
+		case <-again:
+			sweep()
+			continue
 		case <-j.kick:
 		case <-tick.C:
 		case reply := <-j.flush:
@@ -339,8 +396,9 @@ func (j *divergenceJob) compute(ctx context.Context, qs []queuedDecision) error 
 	}
 	var out []store.Divergence
 	for _, eng := range engines { // one, but for a batch across a swap
-		o, failed, _ := divergences(fresh[eng], j.scorerFor(eng), eng.reg.Contracts(), eng.version, eng.config, j.g.cfg.Now)
-		j.g.metrics.divergenceFailed.Add(float64(failed))
+		// On its hook's engine: its own configuration and catalog, so never "not scored" for them.
+		o, run := divergences(fresh[eng], j.scorerFor(eng), eng.reg.Contracts(), eng.version, eng.config, j.g.cfg.Now, j.g.cfg.Now())
+		j.g.metrics.divergenceFailed.Add(float64(run.NotScored[store.DivNotScoredFailed]))
 		out = append(out, o...)
 	}
 	if len(out) == 0 {
@@ -364,25 +422,35 @@ func (j *divergenceJob) remember(out []store.Divergence) {
 }
 
 // sweep computes every decision of the store still without answers.
-func (j *divergenceJob) sweep(ctx context.Context) (int, error) {
+func (j *divergenceJob) sweep(ctx context.Context) (DivergenceRun, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	eng, sc := j.scorer()
-	n, failed, other, err := computePending(ctx, j.g.cfg.Store, sc, eng.reg, eng.version, eng.config, j.g.cfg.Now, j.remember)
-	j.g.metrics.divergenceFailed.Add(float64(failed))
-	if other > 0 {
-		j.g.log.Info("divergence: decisions recorded under another contracts or policy configuration left pending", "decisions", other)
+	now := j.g.cfg.Now
+	run, err := computePending(ctx, j.g.cfg.Store, sc, eng.reg, eng.version, eng.config, now, now().Add(-j.grace), j.remember)
+	j.g.metrics.divergenceFailed.Add(float64(run.NotScored[store.DivNotScoredFailed]))
+	if n := run.NotScored[store.DivNotScoredConfig] + run.NotScored[store.DivNotScoredCatalog]; n > 0 {
+		j.g.log.Info("divergence: requests recorded under a configuration or catalog no longer loaded stored as not scored",
+			"configuration_replaced", run.NotScored[store.DivNotScoredConfig], "catalog_replaced", run.NotScored[store.DivNotScoredCatalog])
 	}
-	return n, err
+	if run.LeftPending > 0 {
+		j.g.log.Info("divergence: recent decisions of another configuration or catalog left pending until they are old enough to be marked",
+			"decisions", run.LeftPending, "grace", j.grace.String())
+	}
+	return run, err
 }
 
-// divergences scores each distinct request of ds (by key) under every contract: one
-// store.Divergence per key, how many of them could not be scored under their own contract, and
-// how many decisions were left out because their request names a configuration other than
-// config (sc's): they stay pending (see the top of this file).
+// divergences scores each distinct request of ds (by key) under every contract of the
+// configuration config on catalog version, and returns one store.Divergence per key: its
+// answers, or why it was not scored (store.DivNotScored*). A request is never scored under
+// inputs other than its own: one naming another configuration, or whose decision was scored on
+// another catalog version, is stored as not scored when its decision was recorded before
+// markBefore, and otherwise left pending (LeftPending). Requests of before that name no
+// configuration, and decisions that name no catalog version, are scored on what is loaded.
 func divergences(ds []store.Decision, sc *scoring.Scorer, contracts []scoring.Contract, version, config string,
-	now func() time.Time) (out []store.Divergence, failed, other int) {
+	now func() time.Time, markBefore time.Time) (out []store.Divergence, run DivergenceRun) {
 	out = make([]store.Divergence, 0, len(ds))
+	run.NotScored = map[string]int{}
 	seen := map[string]bool{}
 	for _, d := range ds {
 		key := d.DivergenceKey()
@@ -390,59 +458,72 @@ func divergences(ds []store.Decision, sc *scoring.Scorer, contracts []scoring.Co
 			continue
 		}
 		req, reqConfig, err := decodeScoreRequest(d.ScoreRequest)
-		if err == nil && reqConfig != "" && reqConfig != config {
-			other++
+		notScored := ""
+		switch {
+		case err != nil:
+			notScored = store.DivNotScoredFailed
+		case reqConfig != "" && reqConfig != config:
+			notScored = store.DivNotScoredConfig
+		case d.CatalogVersion != "" && d.CatalogVersion != version:
+			notScored = store.DivNotScoredCatalog
+		}
+		if (notScored == store.DivNotScoredConfig || notScored == store.DivNotScoredCatalog) && !d.At.Before(markBefore) {
+			run.LeftPending++
 			continue
 		}
 		seen[key] = true
 		div := store.Divergence{Key: key, CatalogVersion: version, ComputedAt: now()}
-		if err == nil {
-			div.Answers, err = answersFor(sc, contracts, req)
+		if notScored == "" {
+			if div.Answers, err = answersFor(sc, contracts, req); err != nil {
+				div.Answers, notScored = nil, store.DivNotScoredFailed
+			} else {
+				div.Config = config
+			}
 		}
-		if err != nil {
-			// Stored without answers, so it is not retried forever; the report leaves it out.
-			div.Answers = nil
-			failed++
+		if notScored != "" {
+			// Stored without answers, so it is not retried for ever; the report counts it.
+			div.CatalogVersion, div.NotScored = d.CatalogVersion, notScored
+			run.NotScored[notScored]++
+		} else {
+			run.Scored++
 		}
 		out = append(out, div)
 	}
-	return out, failed, other
+	return out, run
 }
 
 // ComputePendingDivergence scores every scoring request of the store's decisions that has no
-// answers yet under each contract of reg and stores the answers, once per distinct request; it
-// reports how many requests it scored (every decision with one of them now has its answers) and
-// how many could not be scored under their own contract any more (stored without answers,
-// so they are not retried forever; the report leaves them out). A decision whose request names
-// a contracts and policy configuration other than reg's and sc's (scoring.ConfigFingerprint) is
-// left pending: its answers are not those of this configuration. The background job and
-// `valuerx divergence` (a store filled before this existed) both use it.
+// answers yet under each contract of reg and stores the answers, once per distinct request, and
+// reports what it did. A request it must not score here is stored as not scored with its reason
+// (store.DivNotScored*; the report counts those orders): one whose own contract no longer scores
+// the order, and, once its decision is divergenceGrace old, one naming a contracts and policy
+// configuration other than reg's and sc's (scoring.ConfigFingerprint) or recorded on a catalog
+// version other than version; younger ones are left pending (LeftPending). The background job
+// and `valuerx divergence` (a store filled before this existed) both use it.
 func ComputePendingDivergence(ctx context.Context, st store.Store, sc *scoring.Scorer, reg *scoring.Registry, version string,
-	now func() time.Time) (requests, failed int, err error) {
-	requests, failed, _, err = computePending(ctx, st, sc, reg, version, scoring.ConfigFingerprint(reg, sc.Policy()), now, nil)
-	return requests, failed, err
+	now func() time.Time) (DivergenceRun, error) {
+	return computePending(ctx, st, sc, reg, version, scoring.ConfigFingerprint(reg, sc.Policy()), now, now().Add(-divergenceGrace), nil)
 }
 
 func computePending(ctx context.Context, st store.Store, sc *scoring.Scorer, reg *scoring.Registry, version, config string,
-	now func() time.Time, stored func([]store.Divergence)) (requests, failed, other int, err error) {
+	now func() time.Time, markBefore time.Time, stored func([]store.Divergence)) (run DivergenceRun, err error) {
 	contracts := reg.Contracts()
 	cursor := ""
 	for {
 		pend, next, err := st.PendingDivergence(ctx, cursor, divergenceBatch)
 		if err != nil {
-			return requests, failed, other, fmt.Errorf("gateway: pending divergence: %w", err)
+			return run, fmt.Errorf("gateway: pending divergence: %w", err)
 		}
-		out, f, o := divergences(pend, sc, contracts, version, config, now)
-		failed, other = failed+f, other+o
+		out, r := divergences(pend, sc, contracts, version, config, now, markBefore)
 		if err := st.RecordDivergence(ctx, out); err != nil {
-			return requests, failed, other, fmt.Errorf("gateway: record divergence: %w", err)
+			return run, fmt.Errorf("gateway: record divergence: %w", err)
 		}
+		run.add(r)
 		if stored != nil {
 			stored(out)
 		}
-		requests += len(out)
 		if next == "" {
-			return requests, failed, other, nil
+			return run, nil
 		}
 		cursor = next
 	}
@@ -486,6 +567,6 @@ func (g *Gateway) ComputeDivergence(ctx context.Context) (int, error) {
 			return handled, err
 		}
 	}
-	n, err := j.sweep(ctx)
-	return handled + len(queued) + n, err
+	run, err := j.sweep(ctx)
+	return handled + len(queued) + run.Requests(), err
 }

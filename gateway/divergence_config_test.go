@@ -5,8 +5,10 @@ import (
 	"database/sql"
 	"maps"
 	"math"
+	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"testing"
 	"time"
 
@@ -284,15 +286,19 @@ func TestDivergenceKeyedByConfiguration(t *testing.T) {
 	}
 }
 
-// The sweep (at start, and `valuerx divergence`) scores on the configuration in service. A
-// pending decision whose request names another configuration (recorded before a restart with
-// other contracts, and never scored: dropped from the queue, or the process stopped first) is
-// left pending, not scored under contracts it was not decided under; a process on its own
-// configuration scores it later. A request stored before the fingerprint was recorded names
-// none and is scored, as before.
-func TestDivergenceSweepLeavesAnotherConfigurationPending(t *testing.T) {
+// The sweep (at start, and `valuerx divergence`) scores on the configuration in service, and
+// never under inputs other than a decision's own. A pending decision whose request names another
+// configuration (recorded before a restart with other contracts, and never scored: dropped from
+// the queue, or the process stopped first), or whose catalog version is not the one loaded, is
+// stored as not scored with its reason once it is divergenceGrace old: not scored under
+// contracts or prices it was not decided under, and not left pending for ever. A younger one is
+// left pending (another instance may still run its configuration). A request stored before the
+// fingerprint was recorded names none and is scored, as before. Every scored row names the
+// fingerprint it was computed under.
+func TestDivergenceSweepMarksAnotherConfigurationNotScored(t *testing.T) {
 	ctx := context.Background()
-	st := tempStore(t)
+	path := filepath.Join(t.TempDir(), "valuerx.db")
+	st := storeAt(t, path)
 	cat, regA, scA := defaultScoring(t, 64)
 	scfg := scoring.DefaultConfig()
 	scfg.Contracts = slices.DeleteFunc(scfg.Contracts, func(k scoring.Contract) bool { return k.ID == "commercial-ppo" })
@@ -307,56 +313,138 @@ func TestDivergenceSweepLeavesAnotherConfigurationPending(t *testing.T) {
 	fpA, fpB := scoring.ConfigFingerprint(regA, scA.Policy()), scoring.ConfigFingerprint(regB, scB.Policy())
 	req := scoring.Request{ContractID: "mssp-aco", ProductID: "herceptin", DoseMg: 420, Date: time.Date(2026, 2, 16, 0, 0, 0, 0, time.UTC)}
 	at := time.Date(2026, 2, 16, 9, 0, 0, 0, time.UTC)
-	ids := []string{"under-a", "legacy", "under-b"}
+	clock := at.Add(time.Hour)
+	now := func() time.Time { return clock }
+	type dec struct {
+		id, config, catalog string
+		at                  time.Time
+	}
+	decs := []dec{
+		{"under-a", fpA, "test", at},
+		{"legacy", "", "test", at.Add(time.Minute)},
+		{"under-b", fpB, "test", at.Add(2 * time.Minute)},
+		{"old-catalog", fpB, "test-2025q4", at.Add(3 * time.Minute)},
+		{"young-a", fpA, "test", clock.Add(-time.Minute)}, // recorded a minute before the sweep
+	}
 	var ds []store.Decision
-	for i, config := range []string{fpA, "", fpB} {
-		id := ids[i]
-		ds = append(ds, store.Decision{CardUUID: id, HookInstance: "h-" + id, ServiceID: "svc", Hook: "order-select", Client: "https://ehr.test",
-			OrderKey: "order-" + id, ContractID: "mssp-aco", Arrangement: string(scoring.SharedSavingsTwoSided), GroupID: "trastuzumab",
-			OrderedProductID: "herceptin", BestProductID: "trazimera", Suggestions: []store.Suggestion{{UUID: id + "-s1", ProductID: "trazimera"}},
-			CatalogVersion: "test", At: at.Add(time.Duration(i) * time.Minute), ScoreRequest: encodeScoreRequest(req, config)})
+	for _, x := range decs {
+		r := req
+		if x.id == "young-a" {
+			r.DoseMg = 440 // another request (key) than under-a's
+		}
+		ds = append(ds, store.Decision{CardUUID: x.id, HookInstance: "h-" + x.id, ServiceID: "svc", Hook: "order-select", Client: "https://ehr.test",
+			OrderKey: "order-" + x.id, ContractID: "mssp-aco", Arrangement: string(scoring.SharedSavingsTwoSided), GroupID: "trastuzumab",
+			OrderedProductID: "herceptin", BestProductID: "trazimera", Suggestions: []store.Suggestion{{UUID: x.id + "-s1", ProductID: "trazimera"}},
+			CatalogVersion: x.catalog, At: x.at, ScoreRequest: encodeScoreRequest(r, x.config)})
 	}
 	if err := st.RecordDecisions(ctx, ds); err != nil {
 		t.Fatal(err)
 	}
-	now := func() time.Time { return at.Add(time.Hour) }
-	contractsOf := func() map[string]int { // decision -> how many contracts it has answers under (-1: none yet)
+	// state: decision -> contracts it has answers under, or its not-scored reason, or "pending".
+	state := func() map[string]string {
 		orders, err := st.Orders(ctx, time.Time{}, time.Time{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		out := map[string]int{}
-		for i, d := range ds {
+		out := map[string]string{}
+		for _, x := range decs {
 			for _, o := range orders {
-				if o.FirstAt.Equal(d.At) {
-					out[ids[i]] = len(o.Answers)
-					if o.Answers == nil {
-						out[ids[i]] = -1
-					}
+				if !o.FirstAt.Equal(x.at) {
+					continue
+				}
+				switch {
+				case o.DivergenceNotScored != "":
+					out[x.id] = o.DivergenceNotScored
+				case o.Answers == nil:
+					out[x.id] = "pending"
+				default:
+					out[x.id] = strconv.Itoa(len(o.Answers))
 				}
 			}
 		}
 		return out
 	}
 	for _, c := range []struct {
-		name     string
-		sc       *scoring.Scorer
-		reg      *scoring.Registry
-		requests int
-		want     map[string]int
+		name  string
+		clock time.Time
+		sc    *scoring.Scorer
+		reg   *scoring.Registry
+		want  DivergenceRun
+		state map[string]string
 	}{
-		// B in service: under-b and the legacy request are scored under its four contracts.
-		{"B in service", scB, regB, 2, map[string]int{"under-a": -1, "legacy": 4, "under-b": 4}},
-		{"B again: nothing new", scB, regB, 0, map[string]int{"under-a": -1, "legacy": 4, "under-b": 4}},
-		// A back: under-a gets its five; the others keep theirs.
-		{"A in service", scA, regA, 1, map[string]int{"under-a": 5, "legacy": 4, "under-b": 4}},
+		// B in service, an hour on: under-b and the legacy request are scored under its four
+		// contracts; under-a (A's configuration) and old-catalog (another catalog) are stored as
+		// not scored; young-a is a minute old and left pending.
+		{"B in service", clock, scB, regB, DivergenceRun{Scored: 2, NotScored: map[string]int{store.DivNotScoredConfig: 1, store.DivNotScoredCatalog: 1}, LeftPending: 1},
+			map[string]string{"under-a": store.DivNotScoredConfig, "legacy": "4", "under-b": "4", "old-catalog": store.DivNotScoredCatalog, "young-a": "pending"}},
+		// B again: nothing new; young-a still too young.
+		{"B again", clock, scB, regB, DivergenceRun{NotScored: map[string]int{}, LeftPending: 1},
+			map[string]string{"under-a": store.DivNotScoredConfig, "legacy": "4", "under-b": "4", "old-catalog": store.DivNotScoredCatalog, "young-a": "pending"}},
+		// Past the grace: young-a is stored as not scored too.
+		{"B past the grace", clock.Add(divergenceGrace), scB, regB, DivergenceRun{NotScored: map[string]int{store.DivNotScoredConfig: 1}},
+			map[string]string{"under-a": store.DivNotScoredConfig, "legacy": "4", "under-b": "4", "old-catalog": store.DivNotScoredCatalog, "young-a": store.DivNotScoredConfig}},
 	} {
-		n, failed, err := ComputePendingDivergence(ctx, st, c.sc, c.reg, "test", now)
-		if err != nil || failed != 0 || n != c.requests {
-			t.Errorf("%s: %d requests scored (%d failed, %v), want %d", c.name, n, failed, err, c.requests)
+		clock = c.clock
+		run, err := ComputePendingDivergence(ctx, st, c.sc, c.reg, "test", now)
+		if err != nil || run.Scored != c.want.Scored || run.LeftPending != c.want.LeftPending || !maps.Equal(run.NotScored, c.want.NotScored) {
+			t.Errorf("%s: run %+v (%v), want %+v", c.name, run, err, c.want)
 		}
-		if got := contractsOf(); !maps.Equal(got, c.want) {
-			t.Errorf("%s: contracts answered per decision %v, want %v", c.name, got, c.want)
+		if got := state(); !maps.Equal(got, c.state) {
+			t.Errorf("%s: divergence per decision %v, want %v", c.name, got, c.state)
+		}
+	}
+	// Every row names the fingerprint it was computed under: B's for the two scored, none for
+	// the three not scored.
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	got := map[string]int{}
+	rows, err := db.QueryContext(ctx, `SELECT config, not_scored FROM divergence_answers`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var config, ns string
+		if err := rows.Scan(&config, &ns); err != nil {
+			t.Fatal(err)
+		}
+		got[map[string]string{fpB: "B", "": "none"}[config]+" "+ns]++
+	}
+	rows.Close()
+	if want := map[string]int{"B ": 2, "none " + store.DivNotScoredConfig: 2, "none " + store.DivNotScoredCatalog: 1}; !maps.Equal(got, want) {
+		t.Errorf("divergence rows by (config, not scored): %v, want %v", got, want)
+	}
+	// The outcomes report counts the orders without answers and why: 5 orders with a request,
+	// 2 scored, 2 configuration replaced, 1 catalog replaced, none pending; the same from the
+	// rollup and from the orders.
+	for _, rollup := range []bool{true, false} {
+		f := tracking.Filter{From: at.Truncate(24 * time.Hour), To: at.Truncate(24*time.Hour).AddDate(0, 0, 1)}
+		var out tracking.Outcomes
+		if rollup {
+			fams, err := st.FamilyMonths(ctx, aggQuery(f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pairs, err := st.DivergencePairs(ctx, aggQuery(f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = tracking.OutcomesFromAggregates(fams, pairs, f, nil)
+		} else {
+			orders, err := st.Orders(ctx, f.From, f.To)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = tracking.BuildOutcomes(orders, f, nil)
+		}
+		g := out.DivergenceGaps
+		if g.Requested != 5 || g.Scored != 2 || g.Pending != 0 || !maps.Equal(g.NotScored, map[string]int{store.DivNotScoredConfig: 2, store.DivNotScoredCatalog: 1, store.DivNotScoredFailed: 0}) {
+			t.Errorf("rollup %v: divergence gaps %+v, want 5 requested, 2 scored, 2 + 1 + 0 not scored, 0 pending", rollup, g)
+		}
+		if len(out.Divergence) != 1 || out.Divergence[0].Requested != 5 || out.Divergence[0].NotScored != 3 || out.Divergence[0].Orders != 2 {
+			t.Errorf("rollup %v: divergence rows %+v, want trastuzumab 2026-Q1: 5 requested, 2 with answers, 3 not scored", rollup, out.Divergence)
 		}
 	}
 }

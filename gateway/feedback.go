@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	"valuerx/cdshooks"
 	"valuerx/store"
+	"valuerx/tracking"
 )
 
 // feedbackSkew is how far past its arrival an outcomeTimestamp may lie (clocks differ); later
@@ -146,7 +148,20 @@ func (g *Gateway) handleSummary(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"contracts": []store.ContractSummary{}})
 		return
 	}
-	sum, err := g.cfg.Store.Summary(r.Context())
+	var sum []store.ContractSummary
+	var err error
+	if scope := AnalystClients(r.Context()); scope != nil {
+		// An analyst limited to some clients: the summary of their orders only (read whole:
+		// this older endpoint has no rollup; the dashboard's report is the fast one).
+		var orders []store.OrderRecord
+		if orders, err = g.cfg.Store.Orders(r.Context(), time.Time{}, time.Time{}); err == nil {
+			f := tracking.Filter{Clients: scope}
+			orders = slices.DeleteFunc(orders, func(o store.OrderRecord) bool { return !f.Admits(o.Client) })
+			sum = store.SummarizeOrders(orders)
+		}
+	} else {
+		sum, err = g.cfg.Store.Summary(r.Context())
+	}
 	if err != nil {
 		g.fail(w, r, errorf(KindUnavailable, "summary", "could not read the decision store", err))
 		return

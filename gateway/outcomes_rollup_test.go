@@ -128,8 +128,8 @@ func outcomesRollupEqualsBuild(t *testing.T, st rollupStore) {
 		}
 	}
 	divergence := func() {
-		if n, _, err := ComputePendingDivergence(ctx, st, sc, reg, "test", now); err != nil || n == 0 {
-			t.Fatalf("divergence: %d decisions, %v", n, err)
+		if run, err := ComputePendingDivergence(ctx, st, sc, reg, "test", now); err != nil || run.Scored == 0 {
+			t.Fatalf("divergence: %d decisions, %v", run.Scored, err)
 		}
 	}
 	gen(7, 195, mid)

@@ -51,6 +51,13 @@ type ratesFile struct {
 }
 
 func (g *Gateway) handleMeasuresPage(w http.ResponseWriter, r *http.Request) {
+	if AnalystClients(r.Context()) != nil {
+		// The measures and their worklist come from a FHIR export, not from any one client's
+		// decisions: nothing here can be limited to the clients an account may see, and the
+		// worklist names patients. An account limited to some clients is not shown it.
+		g.pageFail(w, r, errorf(KindNotFound, "measures", "no measures page for this account: it is limited to some clients (EHRs), and the measures cover the whole organisation's export", nil))
+		return
+	}
 	p := web.QualityPage{CSS: dashboardCSSPath, DashboardPath: dashboardPath,
 		RunCommand: "valuerx measures -from EXPORT -year YEAR -out " + displayDir(g.cfg.MeasuresDir)}
 	if g.cfg.MeasuresDir == "" {

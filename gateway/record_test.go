@@ -191,8 +191,11 @@ func TestProgrammeRecordThroughTheGateway(t *testing.T) {
 		return t.UTC().Format("2006") + "-Q" + string(rune('1'+(int(t.UTC().Month())-1)/3))
 	}(orders[0].FirstAt)
 	want := map[string]tracking.DivergenceRow{
-		"trastuzumab":  {Family: "trastuzumab", Quarter: quarter, Orders: 4, Comparable: 4, Diverged: 3, Share: 0.75},
-		"atorvastatin": {Family: "atorvastatin", Quarter: quarter, Orders: 1, Comparable: 1},
+		"trastuzumab":  {Family: "trastuzumab", Quarter: quarter, Orders: 4, Comparable: 4, Diverged: 3, Share: 0.75, Requested: 4},
+		"atorvastatin": {Family: "atorvastatin", Quarter: quarter, Orders: 1, Comparable: 1, Requested: 1},
+	}
+	if g := q.DivergenceGaps; g.Requested != 5 || g.Scored != 5 || g.Pending != 0 || g.NotScored[store.DivNotScoredConfig]+g.NotScored[store.DivNotScoredCatalog]+g.NotScored[store.DivNotScoredFailed] != 0 {
+		t.Errorf("divergence gaps %+v, want all 5 orders with a request scored", g)
 	}
 	if len(q.Divergence) != 2 {
 		t.Fatalf("divergence rows = %+v", q.Divergence)
@@ -246,7 +249,8 @@ func TestProgrammeRecordThroughTheGateway(t *testing.T) {
 		t.Errorf("outcomes page: %d, no realised orders 2 (0 overridden, 1 never answered)", st)
 	}
 	st, body, _ = e.do(http.MethodGet, "/analytics/divergence.csv", nil, analystHeader())
-	if lines := strings.Count(string(body), "\n"); st != 200 || lines != 1+2+len(q.DivergencePairs) || !strings.HasPrefix(string(body), "level,family,quarter") {
+	// header, two family lines, the pairs, three not-scored reasons and the pending line
+	if lines := strings.Count(string(body), "\n"); st != 200 || lines != 1+2+len(q.DivergencePairs)+3+1 || !strings.HasPrefix(string(body), "level,family,quarter") {
 		t.Errorf("divergence.csv: %d, %d lines: %s", st, lines, body)
 	}
 	if st, body, _ = e.do(http.MethodGet, "/analytics/outcomes.csv?from=2026-13-01", nil, analystHeader()); st != http.StatusBadRequest {

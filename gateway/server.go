@@ -107,6 +107,10 @@ type Config struct {
 	// MaxOutcomeOrders bounds the orders the dashboard's realised savings and divergence tab reads
 	// when the store has no rollup to answer from (it reads them all then; default 250,000).
 	MaxOutcomeOrders int
+	// RollupFoldEvery is how often the dashboard rollup is folded in the background (default
+	// 5 s; negative: only on reads, as before), so a read after an idle period has little left
+	// to fold itself (rollupfold.go).
+	RollupFoldEvery time.Duration
 
 	// MeasuresDir is the output directory of `valuerx measures` (rates.json, worklist.csv) that
 	// /analytics/measures shows; empty: the page says how to set it.
@@ -175,12 +179,14 @@ type Gateway struct {
 	deferJTI bool
 	// outcomesSlot admits one outcomes report at a time (outcomes.go).
 	outcomesSlot chan struct{}
-	services     []serviceDef
-	byID         map[string]*serviceDef
-	resolver     *resolver
-	metrics      *metrics
-	analysts     *analysts
-	registry     *prometheus.Registry
+	// fold is the background rollup folder (rollupfold.go); nil without a rollup.
+	fold     *rollupFolder
+	services []serviceDef
+	byID     map[string]*serviceDef
+	resolver *resolver
+	metrics  *metrics
+	analysts *analysts
+	registry *prometheus.Registry
 	// orderSecret keys orderKey (Config.OrderKeySecret, or random per process).
 	orderSecret []byte
 	handler     http.Handler
@@ -236,12 +242,14 @@ func New(cfg Config) (*Gateway, error) {
 	g.links = links
 	g.handler = g.routes()
 	g.startDivergence()
+	g.startRollupFold()
 	return g, nil
 }
 
 // Close releases background resources (caches with janitors).
 func (g *Gateway) Close() error {
 	g.div.close()
+	g.fold.close()
 	g.resolver.close()
 	return nil
 }

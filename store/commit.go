@@ -27,7 +27,11 @@ const commitTimeout = 10 * time.Second * raceSlowdown
 type writeOp struct {
 	run    func(ctx context.Context, tx *sql.Tx) error
 	single bool
-	err    chan error // capacity 1
+	// alone: a long write of no caller waiting to acknowledge anything (a rollup fold chunk)
+	// runs in a transaction of its own, never in the hooks' batch: their commit does not wait
+	// for its work, nor does its failure or timeout fail their writes.
+	alone bool
+	err   chan error // capacity 1
 }
 
 // committer is a group commit: every write waits for a commit, and writes that arrive while a
@@ -61,6 +65,11 @@ func (c *committer) do(ctx context.Context, fn func(ctx context.Context, tx *sql
 	return c.enqueue(ctx, &writeOp{run: fn, err: make(chan error, 1)})
 }
 
+// doAlone is do in a transaction of its own (writeOp.alone).
+func (c *committer) doAlone(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	return c.enqueue(ctx, &writeOp{run: fn, alone: true, err: make(chan error, 1)}) // under a savepoint: a failed fold leaves nothing
+}
+
 // doSingle is do for a write of exactly one statement: it needs no savepoint.
 func (c *committer) doSingle(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	return c.enqueue(ctx, &writeOp{run: fn, single: true, err: make(chan error, 1)})
@@ -92,6 +101,12 @@ func (c *committer) enqueue(ctx context.Context, op *writeOp) error {
 func (c *committer) lead() {
 	for {
 		n := min(len(c.queue), commitBatch)
+		for i, op := range c.queue[:n] {
+			if op.alone { // a batch of its own; the writes before it commit first
+				n = max(i, 1)
+				break
+			}
+		}
 		if n == 0 {
 			c.leading = false
 			c.queue = nil

@@ -58,8 +58,8 @@ func (d Decision) DivergenceKey() string { return DivergenceKey(d.CatalogVersion
 const pendingScan = 2048
 
 // answersByCard maps each decision of rows to its answers (by key): what AssembleOrders takes.
-func answersByCard(rows []DecisionRow, byKey map[string][]Answer) map[string][]Answer {
-	out := make(map[string][]Answer, len(rows))
+func answersByCard(rows []DecisionRow, byKey map[string]DivergenceState) map[string]DivergenceState {
+	out := make(map[string]DivergenceState, len(rows))
 	if len(byKey) == 0 {
 		return out
 	}
@@ -120,7 +120,7 @@ func encodeAnswers(ds []Divergence) ([]string, error) {
 // --- SQLite ---
 
 // insertDivergence is prepared once (OpenSQLite).
-const insertDivergence = `INSERT OR IGNORE INTO divergence_answers (req_key, catalog_version, answers, computed_at) VALUES (?,?,?,?)`
+const insertDivergence = `INSERT OR IGNORE INTO divergence_answers (req_key, catalog_version, answers, computed_at, not_scored, config) VALUES (?,?,?,?,?,?)`
 
 // RecordDivergence stores the answers of scoring requests; a key's first answers stay.
 func (s *SQLite) RecordDivergence(ctx context.Context, ds []Divergence) error {
@@ -134,7 +134,7 @@ func (s *SQLite) RecordDivergence(ctx context.Context, ds []Divergence) error {
 	return s.c.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		st := tx.StmtContext(ctx, s.insDivergence)
 		for i, d := range ds {
-			if _, err := st.ExecContext(ctx, d.Key, d.CatalogVersion, enc[i], ts(d.ComputedAt)); err != nil {
+			if _, err := st.ExecContext(ctx, d.Key, d.CatalogVersion, enc[i], ts(d.ComputedAt), d.NotScored, d.Config); err != nil {
 				return fmt.Errorf("store: record divergence: %w", err)
 			}
 		}
@@ -229,8 +229,8 @@ func (s *SQLite) knownKeys(ctx context.Context, keys []string) (map[string]bool,
 }
 
 // divergences reads every stored answer by key.
-func (s *SQLite) divergences(ctx context.Context) (map[string][]Answer, error) {
-	rows, err := s.rd.QueryContext(ctx, `SELECT req_key, answers FROM divergence_answers`)
+func (s *SQLite) divergences(ctx context.Context) (map[string]DivergenceState, error) {
+	rows, err := s.rd.QueryContext(ctx, `SELECT req_key, answers, not_scored FROM divergence_answers`)
 	if err != nil {
 		return nil, fmt.Errorf("store: divergence: %w", err)
 	}
@@ -238,18 +238,18 @@ func (s *SQLite) divergences(ctx context.Context) (map[string][]Answer, error) {
 	return collectAnswers(rows)
 }
 
-func collectAnswers(rows queryRows) (map[string][]Answer, error) {
-	out := map[string][]Answer{}
+func collectAnswers(rows queryRows) (map[string]DivergenceState, error) {
+	out := map[string]DivergenceState{}
 	for rows.Next() {
-		var k, enc string
-		if err := rows.Scan(&k, &enc); err != nil {
+		var k, enc, ns string
+		if err := rows.Scan(&k, &enc, &ns); err != nil {
 			return nil, fmt.Errorf("store: divergence row: %w", err)
 		}
 		var as []Answer
 		if err := json.Unmarshal([]byte(enc), &as); err != nil {
 			return nil, fmt.Errorf("store: decode divergence: %w", err)
 		}
-		out[k] = as
+		out[k] = DivergenceState{Answers: as, NotScored: ns}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: divergence: %w", err)
@@ -345,6 +345,15 @@ func (s *SQLite) deleteUnreferencedAnswers(ctx context.Context, cutoff time.Time
 // divergence_answers under each decision's key, earliest computed first (so a key's first
 // answers stay, as they did per decision), and drops the old table. It runs at every open and
 // does nothing once the table is gone.
+// legacyNotScored is the not-scored reason of a per-decision row of before: one stored without
+// answers (JSON null) was a request its own contract no longer scored.
+func legacyNotScored(answers string) string {
+	if strings.TrimSpace(answers) == "null" {
+		return DivNotScoredFailed
+	}
+	return ""
+}
+
 func convertLegacySQLite(ctx context.Context, db *sql.DB) error {
 	var n int
 	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'divergence_legacy'`).Scan(&n); err != nil {
@@ -384,7 +393,7 @@ func convertLegacySQLite(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("store: divergence conversion: %w", err)
 	}
 	for _, r := range rs {
-		if _, err := st.ExecContext(ctx, r.key, r.version, r.answers, r.at); err != nil {
+		if _, err := st.ExecContext(ctx, r.key, r.version, r.answers, r.at, legacyNotScored(r.answers), ""); err != nil {
 			st.Close()
 			return fmt.Errorf("store: divergence conversion: %w", err)
 		}
@@ -409,8 +418,8 @@ func (p *Postgres) RecordDivergence(ctx context.Context, ds []Divergence) error 
 	}
 	stmts := make([]pgStmt, len(ds))
 	for i, d := range ds {
-		stmts[i] = pgStmt{sql: `INSERT INTO divergence_answers (req_key, catalog_version, answers, computed_at) VALUES ($1,$2,$3::jsonb,$4)
-			ON CONFLICT (req_key) DO NOTHING`, args: []any{d.Key, d.CatalogVersion, enc[i], d.ComputedAt.UTC()}}
+		stmts[i] = pgStmt{sql: `INSERT INTO divergence_answers (req_key, catalog_version, answers, computed_at, not_scored, config)
+			VALUES ($1,$2,$3::jsonb,$4,$5,$6) ON CONFLICT (req_key) DO NOTHING`, args: []any{d.Key, d.CatalogVersion, enc[i], d.ComputedAt.UTC(), d.NotScored, d.Config}}
 	}
 	if err := p.b.do(ctx, "v"+ds[0].Key, stmts...); err != nil {
 		return fmt.Errorf("store: record divergence: %w", err)
@@ -490,8 +499,8 @@ func (p *Postgres) PendingDivergence(ctx context.Context, cursor string, limit i
 
 func pgCursor(d Decision) string { return d.At.UTC().Format(time.RFC3339Nano) + " " + d.CardUUID }
 
-func (p *Postgres) divergences(ctx context.Context) (map[string][]Answer, error) {
-	rows, err := p.pool.Query(ctx, `SELECT req_key, answers::text FROM divergence_answers`)
+func (p *Postgres) divergences(ctx context.Context) (map[string]DivergenceState, error) {
+	rows, err := p.pool.Query(ctx, `SELECT req_key, answers::text, not_scored FROM divergence_answers`)
 	if err != nil {
 		return nil, fmt.Errorf("store: divergence: %w", err)
 	}
@@ -567,8 +576,8 @@ func convertLegacyPostgres(ctx context.Context, pool interface {
 			rows.Close()
 			return fmt.Errorf("store: divergence conversion: %w", err)
 		}
-		b.Queue(`INSERT INTO divergence_answers (req_key, catalog_version, answers, computed_at) VALUES ($1,$2,$3::jsonb,$4)
-			ON CONFLICT (req_key) DO NOTHING`, DivergenceKey(dv, req), vv, ans, at)
+		b.Queue(`INSERT INTO divergence_answers (req_key, catalog_version, answers, computed_at, not_scored) VALUES ($1,$2,$3::jsonb,$4,$5)
+			ON CONFLICT (req_key) DO NOTHING`, DivergenceKey(dv, req), vv, ans, at, legacyNotScored(ans))
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {

@@ -63,7 +63,7 @@ func checkConverted(t *testing.T, s Store) {
 	// Orders carry no order key: read each decision's answers through its own key instead.
 	ds := legacyDecisions()
 	got := map[string][]Answer{}
-	var divs map[string][]Answer
+	var divs map[string]DivergenceState
 	switch st := s.(type) {
 	case *SQLite:
 		divs, err = st.divergences(ctx)
@@ -77,7 +77,7 @@ func checkConverted(t *testing.T, s Store) {
 		t.Errorf("%d keys after the conversion, want 2 (A and B)", len(divs))
 	}
 	for _, d := range ds {
-		got[d.OrderKey] = divs[d.DivergenceKey()]
+		got[d.OrderKey] = divs[d.DivergenceKey()].Answers
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("answers after the conversion = %+v, want %+v", got, want)

@@ -30,7 +30,7 @@ type DecisionRow struct {
 // that of the order's latest order-sign decision (the accepted product when that very card was
 // accepted). Administrations and claims join on the same (client, order key). A decision without
 // an order key (no draft order id) is an order of its own.
-func AssembleOrders(rows []DecisionRow, admins []Administration, claims []Claim, divs map[string][]Answer, from, to time.Time) []OrderRecord {
+func AssembleOrders(rows []DecisionRow, admins []Administration, claims []Claim, divs map[string]DivergenceState, from, to time.Time) []OrderRecord {
 	type acc struct {
 		first, firstCard, deciding, latest, sign *DecisionRow
 		cards                                    int
@@ -112,7 +112,8 @@ func AssembleOrders(rows []DecisionRow, admins []Administration, claims []Claim,
 			GroupID: d.GroupID, OrderedProductID: d.OrderedProductID, Prescriber: d.UserID, FirstAt: firstAt,
 			Tenant: d.Tenant, Location: d.Location, Therapy: a.first.Decision.Therapy,
 			PricePeriod: d.PricePeriod, CatalogVersion: d.CatalogVersion, OrderedRelationship: d.OrderedRelationship,
-			Options: d.Options, Answers: divs[d.CardUUID]}
+			Options: d.Options, Answers: divs[d.CardUUID].Answers, DivergenceNotScored: divs[d.CardUUID].NotScored,
+			ScoreRequested: len(d.ScoreRequest) > 0}
 		if o.Therapy == "" {
 			o.Therapy = d.Therapy
 		}

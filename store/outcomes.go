@@ -20,17 +20,27 @@ type OutcomeSums struct {
 	NewStarts, NewStartsBiosimilar int64
 	// Divergence: orders with answers, comparable (an FFS and a value-based answer), diverged.
 	DivOrders, DivComparable, DivDiverged int64
+	// DivRequests are the orders whose offering decision carries a scoring request; of them
+	// DivNotScored* were not scored, by reason (store.DivNotScored*), and the rest not yet
+	// (DivRequests - DivOrders - the three: pending).
+	DivRequests, DivNotScoredConfig, DivNotScoredCatalog, DivNotScoredFailed int64
+}
+
+// DivNotScored returns the not-scored counts of s by reason (DivNotScored*).
+func (s OutcomeSums) DivNotScored() map[string]int64 {
+	return map[string]int64{DivNotScoredConfig: s.DivNotScoredConfig, DivNotScoredCatalog: s.DivNotScoredCatalog, DivNotScoredFailed: s.DivNotScoredFailed}
 }
 
 // outcomeCols are the cube columns of OutcomeSums, in the order of fields().
 var outcomeCols = []string{"signed", "administered", "paid", "paid_usd", "proj_payer_y", "proj_patient_y", "proj_org_y",
 	"realised", "real_switched", "real_unpriced", "real_overridden", "real_unanswered", "real_payer_y", "real_patient_y", "real_org_y",
-	"new_starts", "new_starts_bio", "div_orders", "div_comparable", "div_diverged"}
+	"new_starts", "new_starts_bio", "div_orders", "div_comparable", "div_diverged", "div_requests", "div_ns_config", "div_ns_catalog", "div_ns_failed"}
 
 func (s *OutcomeSums) fields() []*int64 {
 	return []*int64{&s.Signed, &s.Administered, &s.Paid, &s.PaidUSD, &s.ProjPayerY, &s.ProjPatientY, &s.ProjOrgY,
 		&s.Realised, &s.RealisedSwitched, &s.RealisedUnpriced, &s.RealisedOverridden, &s.RealisedUnanswered, &s.RealPayerY,
-		&s.RealPatientY, &s.RealOrgY, &s.NewStarts, &s.NewStartsBiosimilar, &s.DivOrders, &s.DivComparable, &s.DivDiverged}
+		&s.RealPatientY, &s.RealOrgY, &s.NewStarts, &s.NewStartsBiosimilar, &s.DivOrders, &s.DivComparable, &s.DivDiverged,
+		&s.DivRequests, &s.DivNotScoredConfig, &s.DivNotScoredCatalog, &s.DivNotScoredFailed}
 }
 
 // Add adds o to s.
@@ -109,6 +119,9 @@ func (o OrderRecord) BiologicFamily() bool {
 // and new start (everything of OutcomeSums but the divergence, which DivergenceOf gives).
 func (o OrderRecord) OutcomeFigures() OutcomeSums {
 	var s OutcomeSums
+	if o.ScoreRequested {
+		s.DivRequests++
+	}
 	if o.Therapy == TherapyNewStart && o.BiologicFamily() {
 		s.NewStarts++
 		if Biosimilar(o.Relationship(o.CurrentProduct())) {
@@ -163,6 +176,23 @@ type PairSums struct {
 	FFS, ValueBased, Arrangement string
 	Orders, Diverged             int64
 	Payer, Org                   int64
+}
+
+// Sums is what an order whose request is in state ds adds to the divergence report: DivergenceOf
+// its answers, or one not-scored order of its reason.
+func (ds DivergenceState) Sums() (OutcomeSums, []PairSums) {
+	var s OutcomeSums
+	switch ds.NotScored {
+	case "":
+		return DivergenceOf(ds.Answers)
+	case DivNotScoredConfig:
+		s.DivNotScoredConfig = 1
+	case DivNotScoredCatalog:
+		s.DivNotScoredCatalog = 1
+	default:
+		s.DivNotScoredFailed = 1
+	}
+	return s, nil
 }
 
 // DivergenceOf is what an order with answers adds to the divergence report (tracking/divergence.go

@@ -21,7 +21,7 @@ import (
 
 // pgRollupVersion names the shape of what the PostgreSQL rollup stores: tables filled by another
 // version are emptied and rebuilt from the record on the next read.
-const pgRollupVersion = 2
+const pgRollupVersion = 4
 
 // rollupLockID keys the advisory lock of a refresh ("vrxroll" in ASCII).
 const rollupLockID = 0x767278726f6c6c
@@ -178,7 +178,7 @@ func (p *Postgres) reassemble(ctx context.Context, tx pgx.Tx, keys [][2]string) 
 		old := so.rec
 		a, ok := assembled[k]
 		rec, offer := a.rec, a.offer
-		var oldAns, newAns []Answer
+		var oldAns, newAns DivergenceState
 		if hadOld && so.divIn {
 			var found bool
 			if oldAns, found = answers[so.divKey]; !found {
@@ -268,7 +268,7 @@ var pgUpsertCubesSQL = func() string {
 	for _, c := range cubeCols {
 		set = append(set, c+" = rollup_cube."+c+" + EXCLUDED."+c)
 	}
-	types := []string{"int", "int", "bigint", "bigint", "text", "text", "text", "text", "text"}
+	types := []string{"int", "int", "bigint", "bigint", "text", "text", "text", "text", "text", "text"}
 	for range cubeCols {
 		types = append(types, "bigint")
 	}
@@ -278,7 +278,7 @@ var pgUpsertCubesSQL = func() string {
 	}
 	return `INSERT INTO rollup_cube (` + cubeKeyCols + `, ` + strings.Join(cubeCols, ", ") + `) SELECT * FROM unnest(` +
 		strings.Join(ph, ", ") + `)
-		ON CONFLICT (cube, grain, period, contract, arrangement, family, prescriber, location) DO UPDATE SET ` + strings.Join(set, ", ")
+		ON CONFLICT (cube, grain, period, contract, arrangement, family, prescriber, location, client) DO UPDATE SET ` + strings.Join(set, ", ")
 }()
 
 // cubeArgs are the column arrays of pgUpsertCubesSQL.
@@ -286,12 +286,12 @@ func cubeArgs(cells map[cubeKey]*cubeDelta) []any {
 	n := len(cells)
 	cube, grain := make([]int32, 0, n), make([]int32, 0, n)
 	period, month := make([]int64, 0, n), make([]int64, 0, n)
-	text := make([][]string, 5)
+	text := make([][]string, 6)
 	meas := make([][]int64, len(cubeCols))
 	for k, c := range cells {
 		cube, grain = append(cube, int32(k.cube)), append(grain, int32(k.grain))
 		period, month = append(period, k.period), append(month, k.month)
-		for i, v := range []string{k.contract, k.arrangement, k.family, k.prescriber, k.location} {
+		for i, v := range []string{k.client, k.contract, k.arrangement, k.family, k.prescriber, k.location} {
 			text[i] = append(text[i], v)
 		}
 		for i, v := range c.values() {
@@ -355,11 +355,11 @@ func pgStoredOrders(ctx context.Context, tx pgx.Tx, keys [][2]string) (map[[2]st
 }
 
 // pgAnswers reads the stored answers of keys (those without are absent).
-func pgAnswers(ctx context.Context, tx pgx.Tx, keys []string) (map[string][]Answer, error) {
+func pgAnswers(ctx context.Context, tx pgx.Tx, keys []string) (map[string]DivergenceState, error) {
 	if len(keys) == 0 {
-		return map[string][]Answer{}, nil
+		return map[string]DivergenceState{}, nil
 	}
-	rows, err := tx.Query(ctx, `SELECT req_key, answers::text FROM divergence_answers WHERE req_key = ANY($1)`, keys)
+	rows, err := tx.Query(ctx, `SELECT req_key, answers::text, not_scored FROM divergence_answers WHERE req_key = ANY($1)`, keys)
 	if err != nil {
 		return nil, fmt.Errorf("store: rollup divergence: %w", err)
 	}
@@ -446,12 +446,12 @@ func queueFold(b *pgx.Batch, f *fold) {
 	n := len(f.pairs)
 	cube, grain := make([]int32, 0, n), make([]int32, 0, n)
 	period, month := make([]int64, 0, n), make([]int64, 0, n)
-	text := make([][]string, 7)
+	text := make([][]string, 8)
 	meas := make([][]int64, 4)
 	for k, d := range f.pairs {
 		cube, grain = append(cube, int32(k.cube)), append(grain, int32(k.grain))
 		period, month = append(period, k.period), append(month, k.month)
-		for i, v := range []string{k.contract, k.arrangement, k.family, k.prescriber, k.ffs, k.valueBased, k.vbArrangem} {
+		for i, v := range []string{k.client, k.contract, k.arrangement, k.family, k.prescriber, k.ffs, k.valueBased, k.vbArrangem} {
 			text[i] = append(text[i], v)
 		}
 		for i, v := range []int64{d.orders, d.diverged, d.payer, d.org} {
@@ -468,11 +468,11 @@ func queueFold(b *pgx.Batch, f *fold) {
 	b.Queue(pgUpsertPairsSQL, args...)
 }
 
-const pgUpsertPairsSQL = `INSERT INTO rollup_divpairs (cube, grain, period, month, contract, arrangement, family, prescriber, ffs,
+const pgUpsertPairsSQL = `INSERT INTO rollup_divpairs (cube, grain, period, month, client, contract, arrangement, family, prescriber, ffs,
 	value_based, vb_arrangement, orders, diverged, payer, org)
 	SELECT * FROM unnest($1::int[], $2::int[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
-		$10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[])
-	ON CONFLICT (cube, grain, period, contract, arrangement, family, prescriber, ffs, value_based, vb_arrangement) DO UPDATE SET
+		$10::text[], $11::text[], $12::text[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[])
+	ON CONFLICT (cube, grain, period, contract, arrangement, family, prescriber, ffs, value_based, vb_arrangement, client) DO UPDATE SET
 	orders = rollup_divpairs.orders + EXCLUDED.orders, diverged = rollup_divpairs.diverged + EXCLUDED.diverged,
 	payer = rollup_divpairs.payer + EXCLUDED.payer, org = rollup_divpairs.org + EXCLUDED.org`
 
@@ -607,7 +607,7 @@ func pgLoadSlots(ctx context.Context, q interface {
 // (columns of rollup_cube), each with its measures (as SQLite.cubeRows).
 func (p *Postgres) cubeRows(ctx context.Context, cube int, q AggQuery, groupBy []string) ([]Aggregate, error) {
 	plan, err := planPeriod(q.From, q.To)
-	if err != nil {
+	if err != nil || q.selectsNothing() {
 		return nil, err
 	}
 	var args []any
@@ -624,6 +624,9 @@ func (p *Postgres) cubeRows(ctx context.Context, cube int, q AggQuery, groupBy [
 	}
 	if q.PrescriberFilter {
 		filter += " AND prescriber = " + arg(q.Prescriber)
+	}
+	if q.clientsFilter() {
+		filter += " AND client = ANY(" + arg(q.Clients) + ")"
 	}
 	var ranges []string
 	for _, r := range []struct {
@@ -666,7 +669,7 @@ func (p *Postgres) Prescribers(ctx context.Context, q AggQuery) ([]Aggregate, er
 	if err := p.RefreshRollups(ctx); err != nil {
 		return nil, err
 	}
-	return p.cubeRows(ctx, prescribersCube(q), q, []string{"prescriber"})
+	return p.cubeRows(ctx, prescribersCube(q), q, []string{"client", "prescriber"})
 }
 
 // Locations returns q's aggregates per location.
@@ -674,7 +677,7 @@ func (p *Postgres) Locations(ctx context.Context, q AggQuery) ([]Aggregate, erro
 	if err := p.RefreshRollups(ctx); err != nil {
 		return nil, err
 	}
-	return p.cubeRows(ctx, locationsCube(q), q, []string{"location"})
+	return p.cubeRows(ctx, locationsCube(q), q, []string{"client", "location"})
 }
 
 // DivergencePairs returns q's divergence pairs per (month, family, FFS, value-based contract).
@@ -683,7 +686,7 @@ func (p *Postgres) DivergencePairs(ctx context.Context, q AggQuery) ([]PairAggre
 		return nil, err
 	}
 	plan, err := planPeriod(q.From, q.To)
-	if err != nil {
+	if err != nil || q.selectsNothing() {
 		return nil, err
 	}
 	var args []any
@@ -700,6 +703,9 @@ func (p *Postgres) DivergencePairs(ctx context.Context, q AggQuery) ([]PairAggre
 	}
 	if q.PrescriberFilter {
 		filter += " AND prescriber = " + arg(q.Prescriber)
+	}
+	if q.clientsFilter() {
+		filter += " AND client = ANY(" + arg(q.Clients) + ")"
 	}
 	var ranges []string
 	for _, r := range plan.ranges() {
@@ -722,6 +728,9 @@ func (p *Postgres) RecentOrders(ctx context.Context, q AggQuery, offset, limit i
 	if err := p.RefreshRollups(ctx); err != nil {
 		return nil, err
 	}
+	if q.selectsNothing() {
+		return nil, nil
+	}
 	var args []any
 	arg := func(v any) string {
 		args = append(args, v)
@@ -742,6 +751,9 @@ func (p *Postgres) RecentOrders(ctx context.Context, q AggQuery, offset, limit i
 	}
 	if q.PrescriberFilter {
 		where += " AND prescriber = " + arg(q.Prescriber)
+	}
+	if q.clientsFilter() {
+		where += " AND client = ANY(" + arg(q.Clients) + ")"
 	}
 	rows, err := p.pool.Query(ctx, `SELECT offer_card, offer_at, record FROM rollup_orders WHERE `+where+
 		` ORDER BY first_at DESC, offer_card LIMIT `+arg(limit)+` OFFSET `+arg(offset), args...)

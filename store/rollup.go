@@ -48,7 +48,17 @@ type AggQuery struct {
 	Prescriber string
 	// PrescriberFilter is true when Prescriber is a filter (so "" selects orders without one).
 	PrescriberFilter bool
+	// Clients, when not nil, selects only the orders of these clients (Decision.Client): the
+	// dashboard's client filter and an analyst's scope. An empty, non-nil slice selects nothing.
+	Clients []string
 }
+
+// clientsFilter reports whether q selects by client, and the clients it selects (never empty
+// when true: a query that selects no client is answered without reading, see selectsNothing).
+func (q AggQuery) clientsFilter() bool { return q.Clients != nil }
+
+// selectsNothing reports whether q's client filter admits no client at all.
+func (q AggQuery) selectsNothing() bool { return q.Clients != nil && len(q.Clients) == 0 }
 
 // Aggregate is the sum of the order records of one group: per (month, contract, arrangement,
 // family) for FamilyMonths, per prescriber for Prescribers. Its figures are sums of the
@@ -61,6 +71,9 @@ type Aggregate struct {
 	Family      string
 	Prescriber  string // the stored userId ("" when none); "" on family rows
 	Location    string // the stored location ("" when none); set on location rows only
+	// Client is the orders' client (EHR) on prescriber and location rows: a userId or Location
+	// reference names a person or place of one client's EHR only. "" on family rows.
+	Client string
 	// NoCard counts orders that needed no card, by reason in NoCardReasons; Cards those with one.
 	NoCard        int
 	NoCardReasons map[string]int
@@ -184,6 +197,7 @@ type cubeKey struct {
 	cube, grain int // grain 0: day (period = days since 1970-01-01), 1: month (period = year*12 + month-1)
 	period      int64
 	month       int64
+	client      string
 	contract    string
 	arrangement string
 	family      string
@@ -218,6 +232,7 @@ func (c *cubeDelta) values() []int64 {
 type pairKey struct {
 	cube, grain                 int
 	period, month               int64
+	client                      string
 	contract, arrangement       string
 	family, prescriber          string
 	ffs, valueBased, vbArrangem string
@@ -244,7 +259,7 @@ type slotter func(kind, code string) (int, bool)
 // beside the rollup's record, which holds no options to compute them again), answers its
 // offering decision's divergence answers (nil when none are stored yet); false: no slot left for
 // a code.
-func orderDelta(r OrderRecord, fig OutcomeSums, answers []Answer, sign int64, slot slotter) (cubeDelta, []PairSums, bool) {
+func orderDelta(r OrderRecord, fig OutcomeSums, answers DivergenceState, sign int64, slot slotter) (cubeDelta, []PairSums, bool) {
 	var d cubeDelta
 	if !r.Card() {
 		d.noCard = sign
@@ -274,7 +289,7 @@ func orderDelta(r OrderRecord, fig OutcomeSums, answers []Answer, sign int64, sl
 		d.onBest = sign
 	}
 	d.out.addScaled(fig, sign)
-	div, pairs := DivergenceOf(answers)
+	div, pairs := answers.Sums()
 	d.out.addScaled(div, sign)
 	return d, pairs, true
 }
@@ -292,7 +307,7 @@ func newFold(slot slotter) *fold {
 
 // order adds sign times order r's contribution (answers: its divergence, nil when none) to the
 // cells it belongs to; false when a reason code has no slot left.
-func (f *fold) order(r OrderRecord, fig OutcomeSums, answers []Answer, sign int64) bool {
+func (f *fold) order(r OrderRecord, fig OutcomeSums, answers DivergenceState, sign int64) bool {
 	d, pairs, ok := orderDelta(r, fig, answers, sign, f.slot)
 	if !ok {
 		return false
@@ -303,9 +318,9 @@ func (f *fold) order(r OrderRecord, fig OutcomeSums, answers []Answer, sign int6
 
 // divergence adds sign times only the divergence part of order r's contribution: its answers
 // came after the order was folded.
-func (f *fold) divergence(r OrderRecord, answers []Answer, sign int64) {
-	div, pairs := DivergenceOf(answers)
-	if div.DivOrders == 0 {
+func (f *fold) divergence(r OrderRecord, answers DivergenceState, sign int64) {
+	div, pairs := answers.Sums()
+	if div == (OutcomeSums{}) {
 		return
 	}
 	var d cubeDelta
@@ -325,7 +340,7 @@ func (f *fold) add(r OrderRecord, d cubeDelta, pairs []PairSums, sign int64) {
 			{cube: 5, location: l},
 			{cube: 6, contract: c, arrangement: a, family: fam, prescriber: p, location: l},
 		} {
-			k.grain, k.period, k.month = grain, period, month
+			k.grain, k.period, k.month, k.client = grain, period, month, r.Client
 			cell := f.cells[k]
 			if cell == nil {
 				cell = &cubeDelta{}
@@ -339,7 +354,7 @@ func (f *fold) add(r OrderRecord, d cubeDelta, pairs []PairSums, sign int64) {
 				pr   string
 			}{{1, ""}, {2, p}} {
 				cube, pr := cp.cube, cp.pr
-				k := pairKey{cube: cube, grain: grain, period: period, month: month, contract: c, arrangement: a, family: fam, prescriber: pr,
+				k := pairKey{cube: cube, grain: grain, period: period, month: month, client: r.Client, contract: c, arrangement: a, family: fam, prescriber: pr,
 					ffs: ps.FFS, valueBased: ps.ValueBased, vbArrangem: ps.Arrangement}
 				pd := f.pairs[k]
 				if pd == nil {
@@ -357,8 +372,8 @@ func (f *fold) add(r OrderRecord, d cubeDelta, pairs []PairSums, sign int64) {
 
 // sameContribution reports whether two records of one order (each with its answers) add the same
 // to every cell.
-func sameContribution(a OrderRecord, aFig OutcomeSums, aAns []Answer, b OrderRecord, bFig OutcomeSums, bAns []Answer, slot slotter) bool {
-	if !(dayIndex(a.FirstAt) == dayIndex(b.FirstAt) && a.ContractID == b.ContractID && a.Arrangement == b.Arrangement &&
+func sameContribution(a OrderRecord, aFig OutcomeSums, aAns DivergenceState, b OrderRecord, bFig OutcomeSums, bAns DivergenceState, slot slotter) bool {
+	if !(dayIndex(a.FirstAt) == dayIndex(b.FirstAt) && a.Client == b.Client && a.ContractID == b.ContractID && a.Arrangement == b.Arrangement &&
 		a.GroupID == b.GroupID && a.Prescriber == b.Prescriber && a.Location == b.Location) {
 		return false
 	}
@@ -489,6 +504,8 @@ func scanAggregates(rows queryRows, groupBy []string, slots *slotTable) ([]Aggre
 				dst = append(dst, &a.Prescriber)
 			case "location":
 				dst = append(dst, &a.Location)
+			case "client":
+				dst = append(dst, &a.Client)
 			}
 		}
 		dst = append(dst, &cards, &noCard, &acc, &ovr, &nofb, &best, &a.PayerSaved, &a.PatientSaved, &a.OrgImpact)

@@ -17,10 +17,16 @@ import (
 
 // rollupVersion names the shape of what the rollup stores: a file filled by another version is
 // emptied and rebuilt from the record on the next read.
-const rollupVersion = 3
+const rollupVersion = 5
 
-// rollupChunk bounds the decisions, feedback items or queued orders one transaction folds.
+// rollupChunk bounds the decisions, feedback items or queued orders one transaction folds
+// (PostgreSQL; SQLite's is sqliteFoldChunk).
 const rollupChunk = 1000
+
+// sqliteFoldChunk bounds what one SQLite fold transaction takes. SQLite has one writer: hooks
+// that commit while a chunk is being folded wait for it, so chunks are small (a chunk runs in a
+// transaction of its own, committer.doAlone, never in the hooks' batch).
+const sqliteFoldChunk = 250
 
 var cubeCols = func() []string {
 	c := []string{"cards", "no_card", "accepted", "overridden", "no_feedback", "on_best", "payer", "patient", "org"}
@@ -33,7 +39,7 @@ var cubeCols = func() []string {
 	return append(c, outcomeCols...)
 }()
 
-const cubeKeyCols = "cube, grain, period, month, contract, arrangement, family, prescriber, location"
+const cubeKeyCols = "cube, grain, period, month, client, contract, arrangement, family, prescriber, location"
 
 var upsertCubeSQL = func() string {
 	var set []string
@@ -41,8 +47,8 @@ var upsertCubeSQL = func() string {
 		set = append(set, c+" = "+c+" + excluded."+c)
 	}
 	return `INSERT INTO rollup_cube (` + cubeKeyCols + `, ` + strings.Join(cubeCols, ", ") + `) VALUES (?` +
-		strings.Repeat(",?", 8+len(cubeCols)) + `)
-		ON CONFLICT (cube, grain, period, contract, arrangement, family, prescriber, location) DO UPDATE SET ` + strings.Join(set, ", ")
+		strings.Repeat(",?", 9+len(cubeCols)) + `)
+		ON CONFLICT (cube, grain, period, contract, arrangement, family, prescriber, location, client) DO UPDATE SET ` + strings.Join(set, ", ")
 }()
 
 const upsertOrderSQL = `INSERT INTO rollup_orders (client, order_key, first_at, offer_card, offer_at, contract_id, group_id,
@@ -52,10 +58,10 @@ const upsertOrderSQL = `INSERT INTO rollup_orders (client, order_key, first_at, 
 	prescriber = excluded.prescriber, location = excluded.location, record = excluded.record,
 	div_key = excluded.div_key, div_in = excluded.div_in, figures = excluded.figures`
 
-const pairCols = "cube, grain, period, month, contract, arrangement, family, prescriber, ffs, value_based, vb_arrangement"
+const pairCols = "cube, grain, period, month, client, contract, arrangement, family, prescriber, ffs, value_based, vb_arrangement"
 
-const upsertPairSQL = `INSERT INTO rollup_divpairs (` + pairCols + `, orders, diverged, payer, org) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-	ON CONFLICT (cube, grain, period, contract, arrangement, family, prescriber, ffs, value_based, vb_arrangement) DO UPDATE SET
+const upsertPairSQL = `INSERT INTO rollup_divpairs (` + pairCols + `, orders, diverged, payer, org) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+	ON CONFLICT (cube, grain, period, contract, arrangement, family, prescriber, ffs, value_based, vb_arrangement, client) DO UPDATE SET
 	orders = orders + excluded.orders, diverged = diverged + excluded.diverged, payer = payer + excluded.payer, org = org + excluded.org`
 
 // orderKeyOf is the rollup's key of a decision's order.
@@ -87,7 +93,7 @@ func (s *SQLite) RefreshRollups(ctx context.Context) error {
 			return fmt.Errorf("store: rollup refresh: %w", err)
 		}
 		done := false
-		err := s.c.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		err := s.c.doAlone(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			var err error
 			done, err = s.foldChunk(ctx, tx)
 			return err
@@ -153,7 +159,7 @@ func (s *SQLite) foldChunk(ctx context.Context, tx *sql.Tx) (done bool, err erro
 	switch {
 	case dSeen < dMax:
 		// New decisions: index them by order (rollup_cards) and assemble their orders again.
-		upTo := min(dSeen+rollupChunk, dMax)
+		upTo := min(dSeen+sqliteFoldChunk, dMax)
 		rows, err := tx.QueryContext(ctx, `SELECT rowid, client, order_key, card_uuid FROM decisions WHERE rowid > ? AND rowid <= ? ORDER BY rowid`, dSeen, upTo)
 		if err != nil {
 			return false, fmt.Errorf("store: rollup decisions: %w", err)
@@ -190,7 +196,7 @@ func (s *SQLite) foldChunk(ctx context.Context, tx *sql.Tx) (done bool, err erro
 		ins.Close()
 		dSeen = upTo
 	case fSeen < fMax:
-		upTo := min(fSeen+rollupChunk, fMax)
+		upTo := min(fSeen+sqliteFoldChunk, fMax)
 		rows, err := tx.QueryContext(ctx, `SELECT client, order_key, card_uuid FROM feedback WHERE rowid > ? AND rowid <= ?`, fSeen, upTo)
 		if err != nil {
 			return false, fmt.Errorf("store: rollup feedback: %w", err)
@@ -209,7 +215,7 @@ func (s *SQLite) foldChunk(ctx context.Context, tx *sql.Tx) (done bool, err erro
 		}
 		fSeen = upTo
 	default:
-		rows, err := tx.QueryContext(ctx, `SELECT rowid, client, order_key FROM rollup_dirty ORDER BY rowid LIMIT ?`, rollupChunk)
+		rows, err := tx.QueryContext(ctx, `SELECT rowid, client, order_key FROM rollup_dirty ORDER BY rowid LIMIT ?`, sqliteFoldChunk)
 		if err != nil {
 			return false, fmt.Errorf("store: rollup queue: %w", err)
 		}
@@ -262,7 +268,7 @@ func (s *SQLite) reassemble(ctx context.Context, tx *sql.Tx, keys [][2]string) e
 		if err != nil {
 			return err
 		}
-		var oldAns, newAns []Answer
+		var oldAns, newAns DivergenceState
 		if hadOld && oldIn {
 			var found bool
 			if oldAns, found, err = answers(oldKey); err != nil {
@@ -331,7 +337,7 @@ func (s *SQLite) reassemble(ctx context.Context, tx *sql.Tx, keys [][2]string) e
 // queued keys (rollup_divdirty), each to the orders of that key that do not count it yet, without
 // assembling them again. Done when the queue was empty.
 func (s *SQLite) foldAnswers(ctx context.Context, tx *sql.Tx) (bool, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT rowid, req_key FROM rollup_divdirty ORDER BY rowid LIMIT ?`, rollupChunk)
+	rows, err := tx.QueryContext(ctx, `SELECT rowid, req_key FROM rollup_divdirty ORDER BY rowid LIMIT ?`, sqliteFoldChunk)
 	if err != nil {
 		return false, fmt.Errorf("store: rollup divergence queue: %w", err)
 	}
@@ -440,40 +446,41 @@ func txPrep(ctx context.Context, tx *sql.Tx) (prepFunc, func()) {
 	}
 }
 
-// answerCache reads the answers of a key ("" has none), once per key and transaction; false when
-// none are stored.
-func answerCache(ctx context.Context, prep prepFunc) func(key string) ([]Answer, bool, error) {
+// answerCache reads the divergence state of a key ("" has none), once per key and transaction;
+// false when nothing is stored for it.
+func answerCache(ctx context.Context, prep prepFunc) func(key string) (DivergenceState, bool, error) {
 	type got struct {
-		as []Answer
+		ds DivergenceState
 		ok bool
 	}
 	cache := map[string]got{}
-	return func(key string) ([]Answer, bool, error) {
+	return func(key string) (DivergenceState, bool, error) {
 		if key == "" {
-			return nil, false, nil
+			return DivergenceState{}, false, nil
 		}
 		if g, ok := cache[key]; ok {
-			return g.as, g.ok, nil
+			return g.ds, g.ok, nil
 		}
-		st, err := prep(`SELECT answers FROM divergence_answers WHERE req_key = ?`)
+		st, err := prep(`SELECT answers, not_scored FROM divergence_answers WHERE req_key = ?`)
 		if err != nil {
-			return nil, false, err
+			return DivergenceState{}, false, err
 		}
-		var enc string
-		err = st.QueryRowContext(ctx, key).Scan(&enc)
+		var enc, ns string
+		err = st.QueryRowContext(ctx, key).Scan(&enc, &ns)
 		if errors.Is(err, sql.ErrNoRows) {
 			cache[key] = got{}
-			return nil, false, nil
+			return DivergenceState{}, false, nil
 		}
 		if err != nil {
-			return nil, false, fmt.Errorf("store: rollup divergence: %w", err)
+			return DivergenceState{}, false, fmt.Errorf("store: rollup divergence: %w", err)
 		}
 		var as []Answer
 		if err := json.Unmarshal([]byte(enc), &as); err != nil {
-			return nil, false, fmt.Errorf("store: rollup divergence: %w", err)
+			return DivergenceState{}, false, fmt.Errorf("store: rollup divergence: %w", err)
 		}
-		cache[key] = got{as, true}
-		return as, true, nil
+		ds := DivergenceState{Answers: as, NotScored: ns}
+		cache[key] = got{ds, true}
+		return ds, true, nil
 	}
 }
 
@@ -483,9 +490,9 @@ func writeFold(ctx context.Context, prep prepFunc, f *fold) error {
 	if err != nil {
 		return err
 	}
-	args := make([]any, 0, 9+len(cubeCols))
+	args := make([]any, 0, 10+len(cubeCols))
 	for k, c := range f.cells {
-		args = append(args[:0], k.cube, k.grain, k.period, k.month, k.contract, k.arrangement, k.family, k.prescriber, k.location)
+		args = append(args[:0], k.cube, k.grain, k.period, k.month, k.client, k.contract, k.arrangement, k.family, k.prescriber, k.location)
 		for _, v := range c.values() {
 			args = append(args, v)
 		}
@@ -501,7 +508,7 @@ func writeFold(ctx context.Context, prep prepFunc, f *fold) error {
 		return err
 	}
 	for k, d := range f.pairs {
-		if _, err := pp.ExecContext(ctx, k.cube, k.grain, k.period, k.month, k.contract, k.arrangement, k.family, k.prescriber,
+		if _, err := pp.ExecContext(ctx, k.cube, k.grain, k.period, k.month, k.client, k.contract, k.arrangement, k.family, k.prescriber,
 			k.ffs, k.valueBased, k.vbArrangem, d.orders, d.diverged, d.payer, d.org); err != nil {
 			return fmt.Errorf("store: rollup pairs: %w", err)
 		}
@@ -707,7 +714,7 @@ var aggCols = func() string {
 // (columns of rollup_cube), each with its measures.
 func (s *SQLite) cubeRows(ctx context.Context, cube int, q AggQuery, groupBy []string) ([]Aggregate, error) {
 	plan, err := planPeriod(q.From, q.To)
-	if err != nil {
+	if err != nil || q.selectsNothing() {
 		return nil, err
 	}
 	var where []string
@@ -720,6 +727,9 @@ func (s *SQLite) cubeRows(ctx context.Context, cube int, q AggQuery, groupBy []s
 	}
 	if q.PrescriberFilter {
 		where, fargs = append(where, "prescriber = ?"), append(fargs, q.Prescriber)
+	}
+	if q.clientsFilter() {
+		where, fargs = append(where, "client IN (?"+strings.Repeat(",?", len(q.Clients)-1)+")"), append(fargs, anys(q.Clients)...)
 	}
 	filter := ""
 	if len(where) > 0 {
@@ -769,7 +779,7 @@ func (s *SQLite) Prescribers(ctx context.Context, q AggQuery) ([]Aggregate, erro
 	if err := s.RefreshRollups(ctx); err != nil {
 		return nil, err
 	}
-	return s.cubeRows(ctx, prescribersCube(q), q, []string{"prescriber"})
+	return s.cubeRows(ctx, prescribersCube(q), q, []string{"client", "prescriber"})
 }
 
 // Locations returns q's aggregates per location.
@@ -777,7 +787,7 @@ func (s *SQLite) Locations(ctx context.Context, q AggQuery) ([]Aggregate, error)
 	if err := s.RefreshRollups(ctx); err != nil {
 		return nil, err
 	}
-	return s.cubeRows(ctx, locationsCube(q), q, []string{"location"})
+	return s.cubeRows(ctx, locationsCube(q), q, []string{"client", "location"})
 }
 
 // DivergencePairs returns q's divergence pairs per (month, family, FFS, value-based contract).
@@ -786,7 +796,7 @@ func (s *SQLite) DivergencePairs(ctx context.Context, q AggQuery) ([]PairAggrega
 		return nil, err
 	}
 	plan, err := planPeriod(q.From, q.To)
-	if err != nil {
+	if err != nil || q.selectsNothing() {
 		return nil, err
 	}
 	filter, fargs := "", []any{}
@@ -798,6 +808,9 @@ func (s *SQLite) DivergencePairs(ctx context.Context, q AggQuery) ([]PairAggrega
 	}
 	if q.PrescriberFilter {
 		filter, fargs = filter+" AND prescriber = ?", append(fargs, q.Prescriber)
+	}
+	if q.clientsFilter() {
+		filter, fargs = filter+" AND client IN (?"+strings.Repeat(",?", len(q.Clients)-1)+")", append(fargs, anys(q.Clients)...)
 	}
 	var parts []string
 	var args []any
@@ -822,6 +835,9 @@ func (s *SQLite) RecentOrders(ctx context.Context, q AggQuery, offset, limit int
 	if err := s.RefreshRollups(ctx); err != nil {
 		return nil, err
 	}
+	if q.selectsNothing() {
+		return nil, nil
+	}
 	where := []string{"1 = 1"}
 	var args []any
 	if !q.From.IsZero() {
@@ -838,6 +854,9 @@ func (s *SQLite) RecentOrders(ctx context.Context, q AggQuery, offset, limit int
 	}
 	if q.PrescriberFilter {
 		where, args = append(where, "prescriber = ?"), append(args, q.Prescriber)
+	}
+	if q.clientsFilter() {
+		where, args = append(where, "client IN (?"+strings.Repeat(",?", len(q.Clients)-1)+")"), append(args, anys(q.Clients)...)
 	}
 	rows, err := s.rd.QueryContext(ctx, `SELECT offer_card, offer_at, record FROM rollup_orders WHERE `+strings.Join(where, " AND ")+
 		` ORDER BY first_at DESC, offer_card LIMIT ? OFFSET ?`, append(args, limit, offset)...)
@@ -888,3 +907,12 @@ func (s *SQLite) OrderOf(ctx context.Context, client, orderKey string) (DecidedO
 func OrderKeyOf(d Decision) string { return orderKeyOf(d.Client, d.OrderKey, d.CardUUID)[1] }
 
 var _ Rollups = (*SQLite)(nil)
+
+// anys is ss as query arguments.
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}

@@ -268,8 +268,13 @@ type OrderRecord struct {
 	ClaimLines int
 	PaidUSD    float64
 	AllowedUSD float64
-	// Answers is the offering decision's divergence (nil until computed).
+	// Answers is the offering decision's divergence (nil until computed, or when not scored).
 	Answers []Answer
+	// ScoreRequested is true when the offering decision carries a scoring request (its
+	// divergence is computed from it); DivergenceNotScored says why its request was not scored
+	// (DivNotScored*), "" when it was or is still pending.
+	ScoreRequested      bool
+	DivergenceNotScored string
 }
 
 // Administration is one MedicationAdministration imported from the EHR (a FHIR Bulk Data
@@ -317,10 +322,38 @@ type Divergence struct {
 	Key string
 	// CatalogVersion is the catalog the answers were computed on (the gateway's at the time).
 	CatalogVersion string
-	ComputedAt     time.Time
-	// Answers is nil when the request could no longer be scored under its own contract: stored
-	// all the same, so it is not tried again; the report leaves such orders out.
+	// Config is the scoring.ConfigFingerprint of the configuration the answers were computed
+	// under ("" for rows stored before it was recorded, and for rows not scored).
+	Config     string
+	ComputedAt time.Time
+	// Answers is nil when the request was not scored (NotScored says why): stored all the same,
+	// so it is not tried again; the report counts such orders by reason.
 	Answers []Answer
+	// NotScored is "" when the request was scored, else why it was not (DivNotScored*).
+	NotScored string
+}
+
+// Why a scoring request has no divergence answers (Divergence.NotScored). A request is never
+// scored under inputs other than its own: the contracts and policy configuration it names
+// (scoring.ConfigFingerprint) and the catalog version of its decision.
+const (
+	// DivNotScoredConfig: the request names a configuration that is no longer loaded.
+	DivNotScoredConfig = "configuration-replaced"
+	// DivNotScoredCatalog: its decision was scored on a catalog version no longer loaded.
+	DivNotScoredCatalog = "catalog-replaced"
+	// DivNotScoredFailed: its own contract no longer scores the order (or the stored request
+	// cannot be read).
+	DivNotScoredFailed = "own-contract-no-longer-scores"
+)
+
+// DivNotScoredReasons are the reasons in the order reports list them.
+var DivNotScoredReasons = []string{DivNotScoredConfig, DivNotScoredCatalog, DivNotScoredFailed}
+
+// DivergenceState is what the store holds for one scoring request: its answers, or why it has
+// none (NotScored); the zero value is "pending" (nothing stored yet).
+type DivergenceState struct {
+	Answers   []Answer
+	NotScored string
 }
 
 // Answer is the advice under one contract.

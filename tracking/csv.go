@@ -8,15 +8,17 @@ import (
 	"strings"
 
 	"valuerx/csvcell"
+	"valuerx/store"
 )
 
 // CSVHeader is the export's header: the total ("total" level), one line per contract
 // ("contract"), per contract and drug family ("family"), per prescriber ("prescriber") and per
-// calendar month ("month", YYYY-MM in the month column). Override reasons are one column,
+// calendar month ("month", YYYY-MM in the month column). The client column names the client
+// (EHR) of a prescriber line: the same userId at two EHRs is two lines. Override reasons are one column,
 // "code=count" pairs separated by ";" in code order; targets likewise as
 // "measure=actual/target(met|missed|not measured)".
 var CSVHeader = []string{"level", "contract", "arrangement", "family", "prescriber", "month", "cards", "accepted", "overridden", "noFeedback",
-	"acceptanceRate", "projectedPayerSavedUSD", "projectedPatientSavedUSD", "projectedOrgImpactUSD", "overrideReasons", "targets"}
+	"acceptanceRate", "projectedPayerSavedUSD", "projectedPatientSavedUSD", "projectedOrgImpactUSD", "overrideReasons", "targets", "client"}
 
 // WriteCSV writes rep as CSV (RFC 4180, header first). Cells that a spreadsheet would run as a
 // formula are prefixed with a quote (csvcell, the one CSV writer of valuerx): contract and family ids come from
@@ -60,7 +62,7 @@ func WriteCSV(w io.Writer, rep Report) error {
 			strconv.Itoa(r.Cards), strconv.Itoa(r.Accepted), strconv.Itoa(r.Overridden), strconv.Itoa(r.NoFeedback),
 			strconv.FormatFloat(r.AcceptanceRate, 'f', 4, 64),
 			money(r.PayerSavedUSD), money(r.PatientSavedUSD), money(r.OrgImpactUSD),
-			reasons(r.Overrides), targetsCell(r.Targets)}
+			reasons(r.Overrides), targetsCell(r.Targets), r.Client}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("tracking: csv: %w", err)
 		}
@@ -105,9 +107,12 @@ func targetsCell(ts []TargetResult) string {
 // DivergenceCSVHeader is the divergence export's header: one "family" line per drug family and
 // quarter (ffsContract and valueBasedContract empty), then one "pair" line per (FFS contract,
 // value-based contract) of each, with what following the value-based answer was worth per year
-// of therapy under the value-based contract's figures.
+// of therapy under the value-based contract's figures. The last columns say how many orders had a
+// scoring request and how many of them were not scored (family lines), and, on one "notScored"
+// line per reason (store.DivNotScored*, in reason) and one "pending" line, how many orders of the
+// whole report were not scored, and why (orders column).
 var DivergenceCSVHeader = []string{"level", "family", "quarter", "ffsContract", "valueBasedContract", "valueBasedArrangement", "orders",
-	"comparable", "diverged", "divergedShare", "payerSavedPerYearUSD", "orgImpactPerYearUSD"}
+	"comparable", "diverged", "divergedShare", "payerSavedPerYearUSD", "orgImpactPerYearUSD", "requested", "notScored", "pending", "reason"}
 
 // WriteDivergenceCSV writes the divergence report of rep as CSV (header first).
 func WriteDivergenceCSV(w io.Writer, rep Outcomes) error {
@@ -117,16 +122,26 @@ func WriteDivergenceCSV(w io.Writer, rep Outcomes) error {
 	}
 	for _, r := range rep.Divergence {
 		if err := cw.Write([]string{"family", r.Family, r.Quarter, "", "", "", strconv.Itoa(r.Orders), strconv.Itoa(r.Comparable),
-			strconv.Itoa(r.Diverged), strconv.FormatFloat(r.Share, 'f', 4, 64), "", ""}); err != nil {
+			strconv.Itoa(r.Diverged), strconv.FormatFloat(r.Share, 'f', 4, 64), "", "", strconv.Itoa(r.Requested), strconv.Itoa(r.NotScored),
+			strconv.Itoa(r.Pending), ""}); err != nil {
 			return fmt.Errorf("tracking: csv: %w", err)
 		}
 	}
 	for _, p := range rep.DivergencePairs {
 		if err := cw.Write([]string{"pair", p.Family, p.Quarter, p.FFS, p.ValueBased, p.Arrangement,
 			strconv.Itoa(p.Orders), strconv.Itoa(p.Orders), strconv.Itoa(p.Diverged), strconv.FormatFloat(p.Share, 'f', 4, 64),
-			money(p.PayerSavedPerYearUSD), money(p.OrgImpactPerYearUSD)}); err != nil {
+			money(p.PayerSavedPerYearUSD), money(p.OrgImpactPerYearUSD), "", "", "", ""}); err != nil {
 			return fmt.Errorf("tracking: csv: %w", err)
 		}
+	}
+	g := rep.DivergenceGaps
+	for _, reason := range store.DivNotScoredReasons {
+		if err := cw.Write([]string{"notScored", "", "", "", "", "", strconv.Itoa(g.NotScored[reason]), "", "", "", "", "", "", "", "", reason}); err != nil {
+			return fmt.Errorf("tracking: csv: %w", err)
+		}
+	}
+	if err := cw.Write([]string{"pending", "", "", "", "", "", strconv.Itoa(g.Pending), "", "", "", "", "", "", "", "", ""}); err != nil {
+		return fmt.Errorf("tracking: csv: %w", err)
 	}
 	cw.Flush()
 	if err := cw.Error(); err != nil {

@@ -32,6 +32,25 @@ type DivergenceRow struct {
 	Comparable int     `json:"comparable"`
 	Diverged   int     `json:"diverged"`
 	Share      float64 `json:"divergedShare"` // Diverged / Comparable
+	// Requested are the orders whose offering decision carries a scoring request; NotScored those
+	// of them whose request was not scored (DivergenceGaps says why), Pending those not scored yet.
+	Requested int `json:"requested"`
+	NotScored int `json:"notScored"`
+	Pending   int `json:"pending"`
+}
+
+// DivergenceGaps says how many orders of the report have no divergence answers and why: a
+// request is never scored under a configuration or catalog other than its own, so the orders of
+// a configuration or catalog replaced since are counted here instead of in the rows' Orders.
+type DivergenceGaps struct {
+	// Requested are the orders with a scoring request, Scored those with answers.
+	Requested int `json:"requested"`
+	Scored    int `json:"scored"`
+	// NotScored counts the orders whose request was not scored, by reason
+	// (store.DivNotScoredConfig, DivNotScoredCatalog, DivNotScoredFailed; every reason present).
+	NotScored map[string]int `json:"notScored"`
+	// Pending are the orders whose request has not been scored yet.
+	Pending int `json:"pending"`
 }
 
 // DivergencePair is one (FFS contract, value-based contract) pair of a family and quarter.
@@ -59,8 +78,11 @@ func quarterOf(o store.OrderRecord) string {
 // add adds o to the family-quarter rows and pairs (the per-order rules are store.DivergenceOf,
 // shared with the rollup's cubes).
 func (d *divergenceAcc) add(o store.OrderRecord) {
-	s, pairs := store.DivergenceOf(o.Answers)
-	if s.DivOrders == 0 {
+	s, pairs := store.DivergenceState{Answers: o.Answers, NotScored: o.DivergenceNotScored}.Sums()
+	if o.ScoreRequested || o.Answers != nil || o.DivergenceNotScored != "" { // answers, or a reason, imply a request
+		s.DivRequests = 1
+	}
+	if s == (store.OutcomeSums{}) {
 		return
 	}
 	d.addSums(o.GroupID, quarterOf(o), s, pairs)
@@ -77,6 +99,14 @@ func (d *divergenceAcc) addSums(family, q string, s store.OutcomeSums, pairs []s
 	row.Orders += int(s.DivOrders)
 	row.Comparable += int(s.DivComparable)
 	row.Diverged += int(s.DivDiverged)
+	row.Requested += int(s.DivRequests)
+	ns := s.DivNotScoredConfig + s.DivNotScoredCatalog + s.DivNotScoredFailed
+	row.NotScored += int(ns)
+	d.gaps.Requested += int(s.DivRequests)
+	d.gaps.Scored += int(s.DivOrders)
+	for reason, n := range s.DivNotScored() {
+		d.gaps.NotScored[reason] += int(n)
+	}
 	for _, ps := range pairs {
 		pk := [4]string{family, q, ps.FFS, ps.ValueBased}
 		p := d.pairs[pk]
@@ -94,21 +124,33 @@ func (d *divergenceAcc) addSums(family, q string, s store.OutcomeSums, pairs []s
 }
 
 type divergenceAcc struct {
+	gaps  DivergenceGaps
 	rows  map[[2]string]*DivergenceRow
 	pairs map[[4]string]*DivergencePair
 	money map[[4]string]*[2]int64 // micro-dollars: payer, organisation (rounded to the cent once)
 }
 
 func newDivergenceAcc() *divergenceAcc {
-	return &divergenceAcc{rows: map[[2]string]*DivergenceRow{}, pairs: map[[4]string]*DivergencePair{}, money: map[[4]string]*[2]int64{}}
+	d := &divergenceAcc{rows: map[[2]string]*DivergenceRow{}, pairs: map[[4]string]*DivergencePair{}, money: map[[4]string]*[2]int64{}}
+	d.gaps.NotScored = map[string]int{}
+	for _, r := range store.DivNotScoredReasons {
+		d.gaps.NotScored[r] = 0
+	}
+	return d
 }
 
 func (d *divergenceAcc) finish() ([]DivergenceRow, []DivergencePair) {
 	rows := make([]DivergenceRow, 0, len(d.rows))
+	ns := 0
+	for _, n := range d.gaps.NotScored {
+		ns += n
+	}
+	d.gaps.Pending = d.gaps.Requested - d.gaps.Scored - ns
 	for _, r := range d.rows {
 		if r.Comparable > 0 {
 			r.Share = float64(r.Diverged) / float64(r.Comparable)
 		}
+		r.Pending = r.Requested - r.Orders - r.NotScored
 		rows = append(rows, *r)
 	}
 	sort.Slice(rows, func(i, j int) bool {

@@ -30,6 +30,8 @@ type Outcomes struct {
 	// value-based contract) of each (divergence.go).
 	Divergence      []DivergenceRow  `json:"divergence"`
 	DivergencePairs []DivergencePair `json:"divergencePairs"`
+	// DivergenceGaps counts the orders of the filter without answers, and why.
+	DivergenceGaps DivergenceGaps `json:"divergenceGaps"`
 }
 
 // OutcomeRow is the figures of one contract, family within a contract, month, or the total.
@@ -153,6 +155,7 @@ func BuildOutcomes(orders []store.OrderRecord, f Filter, targets []Target) Outco
 	}
 	sortOutcomes(&out)
 	out.Divergence, out.DivergencePairs = div.finish()
+	out.DivergenceGaps = div.gaps
 	return out
 }
 
@@ -166,7 +169,7 @@ func selected(o store.OrderRecord, f Filter) bool {
 		pr = NoPrescriber
 	}
 	return (f.Contract == "" || o.ContractID == f.Contract) && (f.Family == "" || o.GroupID == f.Family) &&
-		(f.Prescriber == "" || pr == f.Prescriber)
+		(f.Prescriber == "" || pr == f.Prescriber) && f.Admits(o.Client)
 }
 
 // evaluateOutcomes compares r with the outcome targets of t: the biosimilar share of new starts
@@ -233,6 +236,9 @@ func OutcomesFromAggregates(fams []store.Aggregate, pairs []store.PairAggregate,
 		}
 		rowSums := a.Outcome
 		rowSums.DivOrders, rowSums.DivComparable, rowSums.DivDiverged = 0, 0, 0 // the divergence rows' own
+		// (DivRequests is an order figure, OutcomeFigures', as BuildOutcomes adds it; the
+		// not-scored counts are the divergence's.)
+		rowSums.DivNotScoredConfig, rowSums.DivNotScoredCatalog, rowSums.DivNotScoredFailed = 0, 0, 0
 		for _, r := range []*OutcomeRow{&out.Total, c, fam, m} {
 			r.Orders += a.Cards + a.NoCard
 			r.Cards += a.Cards
@@ -240,9 +246,11 @@ func OutcomesFromAggregates(fams []store.Aggregate, pairs []store.PairAggregate,
 			r.Accepted += a.Accepted
 			r.sums.Add(rowSums)
 		}
-		if a.Outcome.DivOrders != 0 {
-			var s store.OutcomeSums
-			s.DivOrders, s.DivComparable, s.DivDiverged = a.Outcome.DivOrders, a.Outcome.DivComparable, a.Outcome.DivDiverged
+		var s store.OutcomeSums
+		s.DivOrders, s.DivComparable, s.DivDiverged = a.Outcome.DivOrders, a.Outcome.DivComparable, a.Outcome.DivDiverged
+		s.DivRequests, s.DivNotScoredConfig, s.DivNotScoredCatalog, s.DivNotScoredFailed = a.Outcome.DivRequests,
+			a.Outcome.DivNotScoredConfig, a.Outcome.DivNotScoredCatalog, a.Outcome.DivNotScoredFailed
+		if s != (store.OutcomeSums{}) {
 			div.addSums(a.Family, quarterOfMonth(a.Month), s, nil)
 		}
 	}
@@ -268,6 +276,7 @@ func OutcomesFromAggregates(fams []store.Aggregate, pairs []store.PairAggregate,
 	}
 	sortOutcomes(&out)
 	out.Divergence, out.DivergencePairs = div.finish()
+	out.DivergenceGaps = div.gaps
 	return out
 }
 

@@ -181,12 +181,21 @@ func TestDivergenceHandCounted(t *testing.T) {
 		mk(day(1, 5), ans("trazimera", "herceptin", "trazimera")),
 		mk(day(2, 5), ans("trazimera", "trazimera", "trazimera")),
 		mk(day(5, 5), ans("x", "y", "trazimera")[2:]),
-		mk(day(3, 5), nil),
+		mk(day(3, 5), nil), // its request not scored yet: pending
+		mk(day(3, 6), nil), // not scored: its configuration was replaced
+		mk(day(3, 7), nil), // no scoring request at all (recorded before they were kept)
 	}
+	orders[3].ScoreRequested = true
+	orders[4].ScoreRequested, orders[4].DivergenceNotScored = true, store.DivNotScoredConfig
 	rep := tracking.BuildOutcomes(orders, tracking.Filter{}, nil)
+	// Q1: four orders with a request (two with answers, one pending, one not scored), Q2 one.
 	want := []tracking.DivergenceRow{
-		{Family: "trastuzumab", Quarter: "2026-Q1", Orders: 2, Comparable: 2, Diverged: 1, Share: 0.5},
-		{Family: "trastuzumab", Quarter: "2026-Q2", Orders: 1},
+		{Family: "trastuzumab", Quarter: "2026-Q1", Orders: 2, Comparable: 2, Diverged: 1, Share: 0.5, Requested: 4, NotScored: 1, Pending: 1},
+		{Family: "trastuzumab", Quarter: "2026-Q2", Orders: 1, Requested: 1},
+	}
+	if g := rep.DivergenceGaps; g.Requested != 5 || g.Scored != 3 || g.Pending != 1 || g.NotScored[store.DivNotScoredConfig] != 1 ||
+		g.NotScored[store.DivNotScoredCatalog] != 0 || len(g.NotScored) != 3 {
+		t.Errorf("gaps = %+v, want 5 requested, 3 scored, 1 pending, 1 configuration replaced", g)
 	}
 	if len(rep.Divergence) != len(want) {
 		t.Fatalf("divergence rows = %+v, want %+v", rep.Divergence, want)
@@ -217,7 +226,9 @@ func TestDivergenceHandCounted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(recs) != 5 || recs[0][0] != "level" || recs[4][3] != "ppo" || recs[4][8] != "1" || recs[4][10] != "4000.00" || recs[4][11] != "40.00" {
+	if len(recs) != 9 || recs[0][0] != "level" || recs[4][3] != "ppo" || recs[4][8] != "1" || recs[4][10] != "4000.00" || recs[4][11] != "40.00" ||
+		recs[1][12] != "4" || recs[1][13] != "1" || recs[1][14] != "1" ||
+		recs[5][0] != "notScored" || recs[5][15] != store.DivNotScoredConfig || recs[5][6] != "1" || recs[8][0] != "pending" || recs[8][6] != "1" {
 		t.Errorf("divergence csv = %q", recs)
 	}
 }

@@ -16,7 +16,8 @@ import (
 // adoption of the recommended (lowest-cost under the arrangement) product per drug family.
 type Dashboard struct {
 	Report
-	// Locations has one row per location of the hooks (NoLocation for hooks without one).
+	// Locations has one row per (client, location) of the hooks (NoLocation for hooks without
+	// one): the same Location reference at two EHRs is two places.
 	Locations []LocationRow `json:"locations"`
 	// Adoption has one row per drug family of the filter, sorted by family id; AdoptionTotal is
 	// all of them together (Family "").
@@ -30,6 +31,9 @@ type LocationRow struct {
 	Location string `json:"location"`
 	Row
 }
+
+// locKey is a location row's key: client, location.
+type locKey = [2]string
 
 // NoLocation is the location row of orders whose hooks named no location.
 const NoLocation = "(not recorded)"
@@ -66,19 +70,11 @@ type AdoptionMonth struct {
 // and per prescriber, over the orders f selects.
 func Aggregate(orders []store.OrderRecord, f Filter) Aggregates {
 	type fk struct{ month, contract, arr, family string }
-	fam, pres, locs := map[fk]*store.Aggregate{}, map[string]*store.Aggregate{}, map[string]*store.Aggregate{}
+	fam, pres, locs := map[fk]*store.Aggregate{}, map[[2]string]*store.Aggregate{}, map[[2]string]*store.Aggregate{}
 	var famOrder []fk
-	var presOrder, locOrder []string
+	var presOrder, locOrder [][2]string
 	for _, o := range orders {
-		if (!f.From.IsZero() && o.FirstAt.Before(f.From)) || (!f.To.IsZero() && !o.FirstAt.Before(f.To)) {
-			continue
-		}
-		pr := o.Prescriber
-		if pr == "" {
-			pr = NoPrescriber
-		}
-		if (f.Contract != "" && o.ContractID != f.Contract) || (f.Family != "" && o.GroupID != f.Family) ||
-			(f.Prescriber != "" && pr != f.Prescriber) {
+		if !selected(o, f) {
 			continue
 		}
 		k := fk{o.FirstAt.UTC().Format("2006-01"), o.ContractID, o.Arrangement, o.GroupID}
@@ -89,18 +85,20 @@ func Aggregate(orders []store.OrderRecord, f Filter) Aggregates {
 			famOrder = append(famOrder, k)
 		}
 		addOrder(a, o)
-		p := pres[o.Prescriber]
+		pk := [2]string{o.Client, o.Prescriber}
+		p := pres[pk]
 		if p == nil {
-			p = &store.Aggregate{Prescriber: o.Prescriber}
-			pres[o.Prescriber] = p
-			presOrder = append(presOrder, o.Prescriber)
+			p = &store.Aggregate{Prescriber: o.Prescriber, Client: o.Client}
+			pres[pk] = p
+			presOrder = append(presOrder, pk)
 		}
 		addOrder(p, o)
-		l := locs[o.Location]
+		lk := [2]string{o.Client, o.Location}
+		l := locs[lk]
 		if l == nil {
-			l = &store.Aggregate{Location: o.Location}
-			locs[o.Location] = l
-			locOrder = append(locOrder, o.Location)
+			l = &store.Aggregate{Location: o.Location, Client: o.Client}
+			locs[lk] = l
+			locOrder = append(locOrder, lk)
 		}
 		addOrder(l, o)
 	}
@@ -154,7 +152,7 @@ func addOrder(a *store.Aggregate, o store.OrderRecord) {
 // store's rollup, or Aggregate): the same rows, figures and targets Build makes from the orders
 // themselves, and the adoption per family.
 func FromAggregates(ag Aggregates, f Filter, targets []Target) Dashboard {
-	rep := Report{From: f.From, To: f.To, Contract: f.Contract, Family: f.Family, Prescriber: f.Prescriber, Total: Row{Overrides: map[string]int{}}}
+	rep := Report{From: f.From, To: f.To, Contract: f.Contract, Family: f.Family, Prescriber: f.Prescriber, Client: f.Client, Total: Row{Overrides: map[string]int{}}}
 	// Rows take the arrangement of the contract's earliest month, as Build takes its earliest order's.
 	fams := append([]store.Aggregate(nil), ag.Families...)
 	sort.SliceStable(fams, func(i, j int) bool { return fams[i].Month < fams[j].Month })
@@ -197,29 +195,29 @@ func FromAggregates(ag Aggregates, f Filter, targets []Target) Dashboard {
 		am.Orders += a.Cards + a.NoCard
 		am.OnBest += a.OnBest
 	}
-	prescriberRows := map[string]*Row{}
+	prescriberRows := map[[2]string]*Row{}
 	for _, a := range ag.Prescribers {
 		pr := a.Prescriber
 		if pr == "" {
 			pr = NoPrescriber
 		}
-		p := prescriberRows[pr]
+		p := prescriberRows[[2]string{a.Client, pr}]
 		if p == nil {
-			p = &Row{Prescriber: pr, Overrides: map[string]int{}}
-			prescriberRows[pr] = p
+			p = &Row{Prescriber: pr, Client: a.Client, Overrides: map[string]int{}}
+			prescriberRows[[2]string{a.Client, pr}] = p
 		}
 		p.addAggregate(a)
 	}
-	locationRows := map[string]*Row{}
+	locationRows := map[locKey]*Row{}
 	for _, a := range ag.Locations {
 		loc := a.Location
 		if loc == "" {
 			loc = NoLocation
 		}
-		l := locationRows[loc]
+		l := locationRows[locKey{a.Client, loc}]
 		if l == nil {
-			l = &Row{Overrides: map[string]int{}}
-			locationRows[loc] = l
+			l = &Row{Client: a.Client, Overrides: map[string]int{}}
+			locationRows[locKey{a.Client, loc}] = l
 		}
 		l.addAggregate(a)
 	}
@@ -244,7 +242,7 @@ func FromAggregates(ag Aggregates, f Filter, targets []Target) Dashboard {
 		rep.Months = append(rep.Months, *m)
 	}
 	sort.Slice(rep.Months, func(i, j int) bool { return rep.Months[i].Month < rep.Months[j].Month })
-	sort.Slice(rep.Prescribers, func(i, j int) bool { return rep.Prescribers[i].Prescriber < rep.Prescribers[j].Prescriber })
+	sortPrescribers(rep.Prescribers)
 	sort.Slice(rep.Contracts, func(i, j int) bool { return rep.Contracts[i].Contract < rep.Contracts[j].Contract })
 	sort.Slice(rep.Families, func(i, j int) bool {
 		a, b := rep.Families[i], rep.Families[j]
@@ -259,11 +257,17 @@ func FromAggregates(ag Aggregates, f Filter, targets []Target) Dashboard {
 		}
 	}
 	d := Dashboard{Report: rep, Adoption: []AdoptionRow{}, Locations: []LocationRow{}}
-	for loc, l := range locationRows {
+	for k, l := range locationRows {
 		l.finishAggregate()
-		d.Locations = append(d.Locations, LocationRow{Location: loc, Row: *l})
+		d.Locations = append(d.Locations, LocationRow{Location: k[1], Row: *l})
 	}
-	sort.Slice(d.Locations, func(i, j int) bool { return d.Locations[i].Location < d.Locations[j].Location })
+	sort.Slice(d.Locations, func(i, j int) bool {
+		a, b := d.Locations[i], d.Locations[j]
+		if a.Location != b.Location {
+			return a.Location < b.Location
+		}
+		return a.Client < b.Client
+	})
 	for fam, ad := range adoption {
 		ad.Share = share(ad.OnBest, ad.Orders)
 		for k, am := range adoptionMonths {

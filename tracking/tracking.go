@@ -24,12 +24,48 @@ import (
 )
 
 // Filter selects the orders a report covers: first advised in [From, To), and, when set, of one
-// contract, one drug family (scoring group id) and one prescriber (the hook's userId).
+// contract, one drug family (scoring group id), one prescriber (the hook's userId) and one client
+// (the EHR: store.Decision.Client), and only of the clients Clients lists when it is not nil.
 type Filter struct {
 	From, To   time.Time
 	Contract   string
 	Family     string
 	Prescriber string
+	// Client is the dashboard's client filter ("" = every client the filter may see).
+	Client string
+	// Clients, when not nil, are the only clients whose orders the report may count (an
+	// analyst's scope); empty and not nil: none.
+	Clients []string
+}
+
+// Admits reports whether orders of client pass f's client filter and scope.
+func (f Filter) Admits(client string) bool {
+	if f.Client != "" && client != f.Client {
+		return false
+	}
+	if f.Clients == nil {
+		return true
+	}
+	for _, c := range f.Clients {
+		if c == client {
+			return true
+		}
+	}
+	return false
+}
+
+// StoreClients is f's client filter and scope as a store.AggQuery's Clients: nil for every
+// client, else the clients both admit (possibly none).
+func (f Filter) StoreClients() []string {
+	switch {
+	case f.Client == "" && f.Clients == nil:
+		return nil
+	case f.Client == "":
+		return append([]string{}, f.Clients...)
+	case f.Admits(f.Client):
+		return []string{f.Client}
+	}
+	return []string{}
 }
 
 // Target is one organisation target for a contract (and optionally one drug family: "" means
@@ -76,6 +112,8 @@ type Row struct {
 	Arrangement string `json:"arrangement,omitempty"`
 	Family      string `json:"family,omitempty"`
 	Prescriber  string `json:"prescriber,omitempty"`
+	// Client is the client (EHR) of a prescriber row: the same userId at two EHRs is two people.
+	Client string `json:"client,omitempty"`
 	// Month is YYYY-MM (UTC) on the rows of Report.Months.
 	Month string `json:"month,omitempty"`
 	// Orders counts every order of a tracked family, card or not; Cards the orders that got a
@@ -111,9 +149,10 @@ type Report struct {
 	Contract   string    `json:"contract,omitempty"`
 	Family     string    `json:"family,omitempty"`
 	Prescriber string    `json:"prescriber,omitempty"`
+	Client     string    `json:"client,omitempty"`
 	Total      Row       `json:"total"`
 	// Contracts has one row per contract, Families one per (contract, family), Prescribers one
-	// per prescriber (NoPrescriber for hooks without a userId), all sorted.
+	// per (client, prescriber) (NoPrescriber for hooks without a userId), all sorted.
 	Contracts   []Row `json:"contracts"`
 	Families    []Row `json:"families"`
 	Prescribers []Row `json:"prescribers"`
@@ -132,25 +171,21 @@ const NoPrescriber = "(not recorded)"
 // Build computes the report over orders (as the store returned them for f's period; Build
 // applies the whole filter again, so a wider slice is fine) and the targets that apply.
 func Build(orders []store.OrderRecord, f Filter, targets []Target) Report {
-	rep := Report{From: f.From, To: f.To, Contract: f.Contract, Family: f.Family, Prescriber: f.Prescriber, Total: Row{Overrides: map[string]int{}}}
-	contracts, prescribers, months := map[string]*Row{}, map[string]*Row{}, map[string]*Row{}
-	families := map[[2]string]*Row{}
+	rep := Report{From: f.From, To: f.To, Contract: f.Contract, Family: f.Family, Prescriber: f.Prescriber, Client: f.Client, Total: Row{Overrides: map[string]int{}}}
+	contracts, months := map[string]*Row{}, map[string]*Row{}
+	families, prescribers := map[[2]string]*Row{}, map[[2]string]*Row{}
 	for _, o := range orders {
-		if (!f.From.IsZero() && o.FirstAt.Before(f.From)) || (!f.To.IsZero() && !o.FirstAt.Before(f.To)) {
+		if !selected(o, f) {
 			continue
 		}
 		pr := o.Prescriber
 		if pr == "" {
 			pr = NoPrescriber
 		}
-		if (f.Contract != "" && o.ContractID != f.Contract) || (f.Family != "" && o.GroupID != f.Family) ||
-			(f.Prescriber != "" && pr != f.Prescriber) {
-			continue
-		}
-		p := prescribers[pr]
+		p := prescribers[[2]string{o.Client, pr}]
 		if p == nil {
-			p = &Row{Prescriber: pr, Overrides: map[string]int{}}
-			prescribers[pr] = p
+			p = &Row{Prescriber: pr, Client: o.Client, Overrides: map[string]int{}}
+			prescribers[[2]string{o.Client, pr}] = p
 		}
 		c := contracts[o.ContractID]
 		if c == nil {
@@ -194,7 +229,7 @@ func Build(orders []store.OrderRecord, f Filter, targets []Target) Report {
 		rep.Months = append(rep.Months, *m)
 	}
 	sort.Slice(rep.Months, func(i, j int) bool { return rep.Months[i].Month < rep.Months[j].Month })
-	sort.Slice(rep.Prescribers, func(i, j int) bool { return rep.Prescribers[i].Prescriber < rep.Prescribers[j].Prescriber })
+	sortPrescribers(rep.Prescribers)
 	sort.Slice(rep.Contracts, func(i, j int) bool { return rep.Contracts[i].Contract < rep.Contracts[j].Contract })
 	sort.Slice(rep.Families, func(i, j int) bool {
 		a, b := rep.Families[i], rep.Families[j]
@@ -216,6 +251,16 @@ func Build(orders []store.OrderRecord, f Filter, targets []Target) Report {
 		rep.Months = []Row{}
 	}
 	return rep
+}
+
+// sortPrescribers orders prescriber rows by prescriber, then client.
+func sortPrescribers(rows []Row) {
+	sort.Slice(rows, func(i, j int) bool {
+		if rows[i].Prescriber != rows[j].Prescriber {
+			return rows[i].Prescriber < rows[j].Prescriber
+		}
+		return rows[i].Client < rows[j].Client
+	})
 }
 
 func (r *Row) add(o store.OrderRecord) {

@@ -42,14 +42,14 @@ func WriteTableCSV(w io.Writer, table string, d tracking.Dashboard, decisions []
 			rows = append(rows, append([]string{r.Contract, r.Arrangement, r.Family}, rowCSV(r)...))
 		}
 	case "prescribers":
-		head = append([]string{"prescriber"}, rowCSVHeader...)
+		head = append([]string{"prescriber", "client"}, rowCSVHeader...)
 		for _, r := range d.Prescribers {
-			rows = append(rows, append([]string{r.Prescriber}, rowCSV(r)...))
+			rows = append(rows, append([]string{r.Prescriber, r.Client}, rowCSV(r)...))
 		}
 	case "locations":
-		head = append([]string{"location"}, rowCSVHeader...)
+		head = append([]string{"location", "client"}, rowCSVHeader...)
 		for _, r := range d.Locations {
-			rows = append(rows, append([]string{r.Location}, rowCSV(r.Row)...))
+			rows = append(rows, append([]string{r.Location, r.Client}, rowCSV(r.Row)...))
 		}
 	case "months":
 		head = append([]string{"month"}, rowCSVHeader...)
@@ -66,10 +66,10 @@ func WriteTableCSV(w io.Writer, table string, d tracking.Dashboard, decisions []
 		}
 	case "decisions":
 		head = []string{"firstSeenUTC", "contract", "family", "ordered", "recommended", "outcome", "detail", "signed", "administrations",
-			"projectedPayerSavedUSD", "prescriber", "location"}
+			"projectedPayerSavedUSD", "prescriber", "location", "client"}
 		for _, r := range decisions {
 			rows = append(rows, []string{r.At.UTC().Format("2006-01-02T15:04:05Z"), r.Contract, r.Family, r.Ordered, r.Best, r.Outcome,
-				r.Detail, r.Signed, strconv.Itoa(r.Administrations), csvMoney(r.PayerSavedUSD), r.Prescriber, r.Location})
+				r.Detail, r.Signed, strconv.Itoa(r.Administrations), csvMoney(r.PayerSavedUSD), r.Prescriber, r.Location, r.Client})
 		}
 	default:
 		return fmt.Errorf("web: no table %q", table)

@@ -92,8 +92,13 @@ type DashboardPage struct {
 	Report tracking.Dashboard
 	// From and To are the filter as the analyst entered it (YYYY-MM-DD; To inclusive).
 	From, To string
-	// Contracts, Families and Prescribers are the choices of the filter form (ids).
-	Contracts, Families, Prescribers []string
+	// Contracts, Families, Prescribers and Clients are the choices of the filter form (ids;
+	// clients are the EHRs' verified identities, store.Decision.Client).
+	Contracts, Families, Prescribers, Clients []string
+	// Scope are the only clients the analyst may see (nil: every client); the page says so.
+	Scope []string
+	// Scoped is true when Scope applies (an analyst limited to some clients, possibly none).
+	Scoped bool
 	// Names are display names of contract, family and product ids (the catalog's and the
 	// contracts'), shown beside the ids; an id without one is shown alone.
 	Names map[string]string
@@ -124,13 +129,15 @@ type DecisionView struct {
 	Administrations                   int
 	PayerSavedUSD                     float64
 	Prescriber, Location, Link, NoRec string
+	// Client is the order's client (EHR): prescriber and location are references of its EHR.
+	Client string
 }
 
 // DecisionDetail is one card as recorded, for its page: every suggestion with its figures, and a
 // link to the comparison page when the card's scoring could be reproduced to the cent.
 type DecisionDetail struct {
 	CardUUID, Hook, Contract, Arrangement, Family string
-	Ordered, Best, Prescriber, Location           string
+	Ordered, Best, Prescriber, Location, Client   string
 	At                                            time.Time
 	Outcome, Reason, AcceptedProduct              string
 	Suggestions                                   []SuggestionView
@@ -438,9 +445,9 @@ func signedMoney(v float64) string {
 }
 
 // FilterQuery is the dashboard filter as a query string (no "?"), the same for every tab.
-func FilterQuery(from, to, contract, family, prescriber string) url.Values {
+func FilterQuery(from, to, contract, family, prescriber, client string) url.Values {
 	q := url.Values{}
-	for k, v := range map[string]string{"from": from, "to": to, "contract": contract, "family": family, "prescriber": prescriber} {
+	for k, v := range map[string]string{"from": from, "to": to, "contract": contract, "family": family, "prescriber": prescriber, "client": client} {
 		if v != "" {
 			q.Set(k, v)
 		}
@@ -451,7 +458,7 @@ func FilterQuery(from, to, contract, family, prescriber string) url.Values {
 // RenderDashboard writes the dashboard page for p with its security headers.
 func RenderDashboard(w http.ResponseWriter, p DashboardPage) {
 	rep := p.Report
-	q := FilterQuery(p.From, p.To, rep.Contract, rep.Family, rep.Prescriber)
+	q := FilterQuery(p.From, p.To, rep.Contract, rep.Family, rep.Prescriber, rep.Client)
 	v := dashView{DashboardPage: p,
 		Chart:   buildChart(rep.Contracts, func(r tracking.Row) string { return r.Contract }),
 		Monthly: buildChart(rep.Months, func(r tracking.Row) string { return r.Month })}
@@ -460,7 +467,7 @@ func RenderDashboard(w http.ResponseWriter, p DashboardPage) {
 	}
 	v.CSV = map[string]template.URL{}
 	for _, t := range CSVTables {
-		qq := FilterQuery(p.From, p.To, rep.Contract, rep.Family, rep.Prescriber)
+		qq := FilterQuery(p.From, p.To, rep.Contract, rep.Family, rep.Prescriber, rep.Client)
 		qq.Set("table", t)
 		v.CSV[t] = template.URL(p.CSVPath + "?" + qq.Encode())
 	}
@@ -494,8 +501,8 @@ func RenderDashboard(w http.ResponseWriter, p DashboardPage) {
 			locs[i] = l.Row
 			locs[i].Prescriber = l.Location // the matrix's label only
 		}
-		v.Reasons["prescribers"] = matrixOf(rep.Prescribers, func(r tracking.Row) (string, string) { return r.Prescriber, "" })
-		v.Reasons["locations"] = matrixOf(locs, func(r tracking.Row) (string, string) { return r.Prescriber, "" })
+		v.Reasons["prescribers"] = matrixOf(rep.Prescribers, func(r tracking.Row) (string, string) { return r.Prescriber, r.Client })
+		v.Reasons["locations"] = matrixOf(locs, func(r tracking.Row) (string, string) { return r.Prescriber, r.Client })
 	}
 	if p.Tab == TabFamilies {
 		v.Adoption = adoptionChart(rep.Adoption, rep.AdoptionTotal, p.Names)
@@ -520,7 +527,7 @@ func RenderDashboard(w http.ResponseWriter, p DashboardPage) {
 	}
 	if p.Tab == TabDecisions {
 		page := func(off int) template.URL {
-			qq := FilterQuery(p.From, p.To, rep.Contract, rep.Family, rep.Prescriber)
+			qq := FilterQuery(p.From, p.To, rep.Contract, rep.Family, rep.Prescriber, rep.Client)
 			if off > 0 {
 				qq.Set("offset", strconv.Itoa(off))
 			}

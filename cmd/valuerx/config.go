@@ -171,6 +171,15 @@ func (d *demoConfig) UnmarshalYAML(n *yaml.Node) error {
 	return n.Decode((*plain)(d))
 }
 
+// analyticsAccount is a local analyst account.
+type analyticsAccount struct {
+	Name         string `yaml:"name"`
+	PasswordHash string `yaml:"passwordHash"`
+	// Clients, when given, are the only clients (EHRs) whose decisions the account sees on the
+	// dashboard, its JSON and CSV ([]: none); absent: every client.
+	Clients []string `yaml:"clients"`
+}
+
 // analyticsConfig is analyst access: an OpenID Connect provider, local accounts, or both.
 type analyticsConfig struct {
 	OIDC struct {
@@ -178,16 +187,17 @@ type analyticsConfig struct {
 		Audience string   `yaml:"audience"`
 		Claim    string   `yaml:"claim"`
 		Values   []string `yaml:"values"`
+		// ClientScopes limits the analysts a value of Values admits to some clients (EHRs):
+		// value -> client identities (the JWT iss, and " tenant=..." with a tenant). A value
+		// without an entry admits analysts who see every client.
+		ClientScopes map[string][]string `yaml:"clientScopes"`
 		// ClientID (and the secret in ClientSecretFile, if the client is confidential) let
 		// browsers sign in with the provider at /analytics/oidc/login.
 		ClientID         string `yaml:"clientID"`
 		ClientSecretFile string `yaml:"clientSecretFile"`
 	} `yaml:"oidc"`
-	Accounts []struct {
-		Name         string `yaml:"name"`
-		PasswordHash string `yaml:"passwordHash"`
-	} `yaml:"accounts"`
-	SessionTTL duration `yaml:"sessionTTL"`
+	Accounts   []analyticsAccount `yaml:"accounts"`
+	SessionTTL duration           `yaml:"sessionTTL"`
 	// PasswordChecksPerSecond rations bcrypt checks of local accounts (default 2).
 	PasswordChecksPerSecond float64 `yaml:"passwordChecksPerSecond"`
 	SessionKeyFile          string  `yaml:"sessionKeyFile"`

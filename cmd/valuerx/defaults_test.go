@@ -228,10 +228,7 @@ func TestAnalystConfig(t *testing.T) {
 	}
 	bad := defaultConfig()
 	bad.Store, bad.Auth.DevKeyFile = storeConfig{}, filepath.Join(t.TempDir(), "dev.pem")
-	bad.Analytics.Accounts = append(bad.Analytics.Accounts, struct {
-		Name         string `yaml:"name"`
-		PasswordHash string `yaml:"passwordHash"`
-	}{"x", "plaintext"})
+	bad.Analytics.Accounts = append(bad.Analytics.Accounts, analyticsAccount{Name: "x", PasswordHash: "plaintext"})
 	if _, err := buildApp(bad, newLogger(io.Discard, "error")); err == nil || !strings.Contains(err.Error(), "bcrypt") {
 		t.Fatalf("a plaintext passwordHash: %v", err)
 	}

@@ -98,7 +98,9 @@ func runDemoTraffic(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	tc := traffic.Config{Seed: *seed, Days: *days, PerDay: *perDay, End: endDay}
 	if *divergence {
-		tc.ScoreRequest = gateway.EncodeScoreRequest
+		// The fingerprint of the configuration it scored with, as the gateway writes it: the
+		// divergence of these requests is computed under that configuration only.
+		tc.ScoreRequest = gateway.ScoreRequestEncoder(reg, sc.Policy())
 	}
 	stats, err := traffic.Generate(ctx, st, sc, reg, cat, tc)
 	if err != nil {
@@ -106,12 +108,13 @@ func runDemoTraffic(ctx context.Context, args []string, stdout, stderr io.Writer
 		return 1
 	}
 	if *divergence {
-		n, failed, err := gateway.ComputePendingDivergence(ctx, st, sc, reg, "demo", func() time.Time { return endDay })
+		run, err := gateway.ComputePendingDivergence(ctx, st, sc, reg, "demo", func() time.Time { return endDay })
 		if err != nil {
 			fmt.Fprintln(stderr, "valuerx demo-traffic: divergence:", err)
 			return 1
 		}
-		fmt.Fprintf(stdout, "divergence computed for %d distinct scoring requests (%d not scored under their own contract)\n", n, failed)
+		fmt.Fprintf(stdout, "divergence computed for %d distinct scoring requests (%d not scored under their own contract)\n", run.Scored,
+			run.NotScored[store.DivNotScoredFailed])
 	}
 	t0 := time.Now()
 	if err := st.RefreshRollups(ctx); err != nil {

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"valuerx/internal/traffic"
+	"valuerx/scoring"
 	"valuerx/store"
 	"valuerx/tracking"
 )
@@ -161,5 +164,55 @@ func TestDemoTrafficRefusesAStoreOfItsOwn(t *testing.T) {
 	defer s.Close()
 	if orders, err := s.Orders(ctx, time.Time{}, time.Time{}); err != nil || len(orders) != 1 {
 		t.Fatalf("the refused store holds %d orders (%v), want its 1", len(orders), err)
+	}
+}
+
+// demo-traffic writes the fingerprint of the configuration it scored with into every stored
+// scoring request (as the gateway does), and its divergence rows name it: 3 days of demo
+// traffic, every decision with a request naming traffic.DemoScorer's fingerprint, every row of
+// answers computed under it, none left not scored for another configuration. Before, the
+// requests named none and the rows no configuration.
+func TestDemoTrafficWritesItsConfiguration(t *testing.T) {
+	sc, reg, _, err := traffic.DemoScorer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp := scoring.ConfigFingerprint(reg, sc.Policy())
+	path := filepath.Join(t.TempDir(), "d.db")
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"demo-traffic", "-store", path, "-days", "3", "-end", "2026-03-04"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s %s", code, out.String(), errb.String())
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT score_request FROM decisions WHERE score_request <> ''`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for rows.Next() {
+		var enc string
+		if err := rows.Scan(&enc); err != nil {
+			t.Fatal(err)
+		}
+		var req struct {
+			Config string `json:"config"`
+		}
+		if err := json.Unmarshal([]byte(enc), &req); err != nil || req.Config != fp {
+			t.Fatalf("stored request names configuration %q (%v), want %q", req.Config, err, fp)
+		}
+		n++
+	}
+	rows.Close()
+	var answers, other int
+	if err := db.QueryRow(`SELECT count(*), count(*) FILTER (WHERE (config <> ? AND not_scored = '') OR not_scored IN (?, ?)) FROM divergence_answers`,
+		fp, store.DivNotScoredConfig, store.DivNotScoredCatalog).Scan(&answers, &other); err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 || answers == 0 || other != 0 {
+		t.Errorf("%d requests, %d rows of answers, %d not under %s; want every row under it", n, answers, other, fp)
 	}
 }

@@ -111,8 +111,9 @@ func runDivergence(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintln(stderr, "valuerx divergence:", err)
 		return 1
 	}
-	n, failed, err := gateway.ComputePendingDivergence(ctx, st, set.scorer, set.reg, set.version, func() time.Time { return time.Now().UTC() })
-	fmt.Fprintf(stdout, "divergence computed for %d scoring requests (%d no longer scored under their own contract); every decision with one has its answers\n", n, failed)
+	run, err := gateway.ComputePendingDivergence(ctx, st, set.scorer, set.reg, set.version, func() time.Time { return time.Now().UTC() })
+	fmt.Fprintf(stdout, "divergence computed for %d scoring requests; not scored: %d no longer scored under their own contract, %d recorded under a contracts or policy configuration no longer loaded, %d on a catalog version no longer loaded; %d recent decisions of another configuration or catalog left pending\n",
+		run.Scored, run.NotScored[store.DivNotScoredFailed], run.NotScored[store.DivNotScoredConfig], run.NotScored[store.DivNotScoredCatalog], run.LeftPending)
 	if err != nil {
 		fmt.Fprintln(stderr, "valuerx divergence:", err)
 		return 1

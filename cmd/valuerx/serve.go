@@ -16,6 +16,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -156,8 +157,13 @@ func analystAuth(cfg fileConfig) (gateway.AnalystAuth, string, error) {
 		if !strings.HasPrefix(ac.OIDC.Issuer, "https://") && !cfg.demo {
 			return out, "", fmt.Errorf("analytics.oidc.issuer %q: must be https (its key set decides who reads the analytics)", ac.OIDC.Issuer)
 		}
+		for v := range ac.OIDC.ClientScopes {
+			if !slices.Contains(ac.OIDC.Values, v) {
+				return out, "", fmt.Errorf("analytics.oidc.clientScopes: %q is not one of analytics.oidc.values, so it admits nobody", v)
+			}
+		}
 		out.OIDC = &gateway.AnalystOIDC{Issuer: ac.OIDC.Issuer, Audience: ac.OIDC.Audience, Claim: ac.OIDC.Claim, Values: ac.OIDC.Values,
-			HTTPClient: &http.Client{Timeout: 10 * time.Second}, ClientID: ac.OIDC.ClientID}
+			ClientScopes: ac.OIDC.ClientScopes, HTTPClient: &http.Client{Timeout: 10 * time.Second}, ClientID: ac.OIDC.ClientID}
 		if ac.OIDC.ClientSecretFile != "" {
 			b, err := os.ReadFile(ac.OIDC.ClientSecretFile)
 			if err != nil {
@@ -167,7 +173,7 @@ func analystAuth(cfg fileConfig) (gateway.AnalystAuth, string, error) {
 		}
 	}
 	for _, a := range ac.Accounts {
-		out.Accounts = append(out.Accounts, gateway.AnalystAccount{Name: a.Name, PasswordHash: a.PasswordHash})
+		out.Accounts = append(out.Accounts, gateway.AnalystAccount{Name: a.Name, PasswordHash: a.PasswordHash, Clients: a.Clients})
 	}
 	if len(out.Accounts) > 0 && !https && !cfg.demo {
 		return out, "", errors.New("analytics.accounts: passwords would cross the network in clear; externalURL must be https (TLS here or at a proxy in front)")

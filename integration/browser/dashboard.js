@@ -190,8 +190,13 @@ async function main() {
     if (lines < 3 || families < 3) fail(`families: ${lines} adoption lines, ${families} rows`); else pass(`families: adoption chart drawn (${lines} lines, ${families} families)`);
     await page.screenshot({ path: shot('dashboard-families-1280-top.png') });
     await page.goto(m.base + '/analytics/dashboard/people', { waitUntil: 'load' });
-    const people = await page.evaluate(() => ({ p: document.querySelectorAll('#prescribers tbody tr').length, l: document.querySelectorAll('#locations tbody tr').length }));
+    const people = await page.evaluate(() => ({ p: document.querySelectorAll('#prescribers tbody tr').length, l: document.querySelectorAll('#locations tbody tr').length,
+      // every row names its client (EHR): the generated year comes from one demo client
+      clients: [...new Set([...document.querySelectorAll('#prescribers tbody tr td.client, #locations tbody tr td.client')].map((td) => td.textContent))],
+      cells: document.querySelectorAll('#prescribers tbody tr td.client, #locations tbody tr td.client').length }));
     if (people.p < 10 || people.l < 3) fail(`people: ${people.p} prescriber rows, ${people.l} location rows`); else pass(`people: ${people.p} prescribers, ${people.l} locations`);
+    if (people.cells !== people.p + people.l || people.clients.length !== 1 || !people.clients[0]) fail(`people: client cells ${people.cells} of ${people.p + people.l} rows, clients ${JSON.stringify(people.clients)}`);
+    else pass(`people: every row names its client (${people.clients[0]})`);
 
     await page.goto(m.base + '/analytics/dashboard/outcomes', { waitUntil: 'load' });
     const out = await page.evaluate(() => ({ div: document.querySelectorAll('#divergence tbody tr').length,
@@ -199,6 +204,13 @@ async function main() {
       realised: (document.getElementById('out-realised') || {}).textContent }));
     if (out.div < 4 || out.bars < 4 || out.contracts < 4 || !/^\$/.test(out.realised || '')) fail(`outcomes: ${JSON.stringify(out)}`);
     else pass(`outcomes: ${out.contracts} contracts, realised ${out.realised} a year, divergence in ${out.div} family-quarters (${out.bars} quarters drawn)`);
+    // The orders without divergence answers, and why: every request of the generated year was
+    // scored under its own configuration, so requested = scored and nothing is missing.
+    const gaps = await page.evaluate(() => Object.fromEntries(['div-requested', 'div-scored', 'div-ns-config', 'div-ns-catalog', 'div-ns-failed', 'div-pending']
+      .map((id) => [id, Number((document.getElementById(id) || {}).textContent)])));
+    if (!(gaps['div-requested'] > 0) || gaps['div-requested'] !== gaps['div-scored'] + gaps['div-ns-config'] + gaps['div-ns-catalog'] + gaps['div-ns-failed'] + gaps['div-pending'] ||
+      gaps['div-pending'] !== 0 || gaps['div-ns-config'] !== 0 || gaps['div-ns-catalog'] !== 0) fail(`outcomes: divergence gaps ${JSON.stringify(gaps)}`);
+    else pass(`outcomes: ${gaps['div-scored']} of ${gaps['div-requested']} orders with a request scored, none pending`);
     await page.screenshot({ path: shot('dashboard-outcomes-1280-top.png') });
 
     // The drill-down: a decision with a card, its page, and its comparison page.

@@ -276,4 +276,50 @@ func divergenceRecord(t *testing.T, s store.Store) {
 	if len(seen) != 4 {
 		t.Errorf("orders k1, k3, k4, k5 missing: %+v", got)
 	}
+
+	// Not scored (c4's catalog and c5's configuration are no longer loaded): stored with the
+	// reason and no answers, so neither is pending any more; a second row for a key keeps the
+	// first. By hand over the five orders with a request (k1..k5; k0 has none): k1 and k3
+	// scored, k4 catalog replaced, k5 configuration replaced, k2 pending.
+	must(t, s.RecordDivergence(ctx, []store.Divergence{
+		{Key: swapped.DivergenceKey(), CatalogVersion: "cat-2", ComputedAt: at, NotScored: store.DivNotScoredCatalog},
+		{Key: reconf.DivergenceKey(), CatalogVersion: "cat-1", ComputedAt: at, NotScored: store.DivNotScoredConfig}}))
+	must(t, s.RecordDivergence(ctx, []store.Divergence{{Key: reconf.DivergenceKey(), CatalogVersion: "cat-1", Config: "0123456789abcdef", ComputedAt: at, Answers: ans}}))
+	pend, _, err = s.PendingDivergence(ctx, "", 10)
+	must(t, err)
+	if got := ids(pend); !reflect.DeepEqual(got, []string{"c2"}) {
+		t.Fatalf("pending after the not-scored rows = %v, want c2", got)
+	}
+	got, err = s.Orders(ctx, time.Time{}, time.Time{})
+	must(t, err)
+	state := map[string]string{}
+	for _, o := range got {
+		v := o.DivergenceNotScored
+		if v == "" && o.Answers != nil {
+			v = "scored"
+		}
+		if !o.ScoreRequested {
+			v = "no request"
+		}
+		state[o.Prescriber] = v
+	}
+	want := map[string]string{"Practitioner/dr-k0": "no request", "Practitioner/dr-k1": "scored", "Practitioner/dr-k2": "", "Practitioner/dr-k3": "scored",
+		"Practitioner/dr-k4": store.DivNotScoredCatalog, "Practitioner/dr-k5": store.DivNotScoredConfig}
+	if !reflect.DeepEqual(state, want) {
+		t.Errorf("divergence per order %v, want %v", state, want)
+	}
+	ru, ok := s.(store.Rollups)
+	if !ok {
+		return
+	}
+	fams, err := ru.FamilyMonths(ctx, store.AggQuery{From: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)})
+	must(t, err)
+	var sum store.OutcomeSums
+	for _, a := range fams {
+		sum.Add(a.Outcome)
+	}
+	if sum.DivRequests != 5 || sum.DivOrders != 2 || sum.DivNotScoredCatalog != 1 || sum.DivNotScoredConfig != 1 || sum.DivNotScoredFailed != 0 {
+		t.Errorf("rollup: %d requests, %d with answers, not scored %d catalog %d configuration %d failed; want 5, 2, 1, 1, 0",
+			sum.DivRequests, sum.DivOrders, sum.DivNotScoredCatalog, sum.DivNotScoredConfig, sum.DivNotScoredFailed)
+	}
 }

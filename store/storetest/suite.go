@@ -29,6 +29,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("jti claimed with the hook's decisions", func(t *testing.T) { hookJTI(t, open(t)) })
 	t.Run("jti claimed at once by many hooks", func(t *testing.T) { hookJTIRace(t, open(t)) })
 	t.Run("concurrent writers", func(t *testing.T) { concurrent(t, open(t)) })
+	t.Run("rollup rows per client, reads limited to clients", func(t *testing.T) { rollupPerClient(t, open(t)) })
 	recordSuite(t, open)
 }
 

@@ -1,0 +1,108 @@
+-- Dashboard rows per client (EHR): a prescriber or location reference that two trusted clients
+-- both use ("Practitioner/123" at hospital A's EHR and at hospital B's) names two people or two
+-- places, so the cubes and the divergence pairs are keyed by the order's client too (every cube,
+-- so that a read can also be limited to some clients: analysts scoped to their EHRs). The
+-- tables are derived data: dropped and created again; store.rollupVersion (SQLite) and
+-- pgRollupVersion (PostgreSQL) move, so they are refilled from the record on the next read.
+
+-- +goose Up
+DROP TABLE rollup_cube;
+DROP TABLE rollup_divpairs;
+CREATE TABLE rollup_cube (
+	cube integer NOT NULL,
+	grain integer NOT NULL,
+	period bigint NOT NULL,
+	month bigint NOT NULL,
+	client text NOT NULL,
+	contract text NOT NULL,
+	arrangement text NOT NULL,
+	family text NOT NULL,
+	prescriber text NOT NULL,
+	location text NOT NULL,
+	cards bigint NOT NULL DEFAULT 0,
+	no_card bigint NOT NULL DEFAULT 0,
+	accepted bigint NOT NULL DEFAULT 0,
+	overridden bigint NOT NULL DEFAULT 0,
+	no_feedback bigint NOT NULL DEFAULT 0,
+	on_best bigint NOT NULL DEFAULT 0,
+	payer bigint NOT NULL DEFAULT 0,
+	patient bigint NOT NULL DEFAULT 0,
+	org bigint NOT NULL DEFAULT 0,
+	r0 bigint NOT NULL DEFAULT 0,
+	r1 bigint NOT NULL DEFAULT 0,
+	r2 bigint NOT NULL DEFAULT 0,
+	r3 bigint NOT NULL DEFAULT 0,
+	r4 bigint NOT NULL DEFAULT 0,
+	r5 bigint NOT NULL DEFAULT 0,
+	r6 bigint NOT NULL DEFAULT 0,
+	r7 bigint NOT NULL DEFAULT 0,
+	r8 bigint NOT NULL DEFAULT 0,
+	r9 bigint NOT NULL DEFAULT 0,
+	r10 bigint NOT NULL DEFAULT 0,
+	r11 bigint NOT NULL DEFAULT 0,
+	r12 bigint NOT NULL DEFAULT 0,
+	r13 bigint NOT NULL DEFAULT 0,
+	r14 bigint NOT NULL DEFAULT 0,
+	r15 bigint NOT NULL DEFAULT 0,
+	n0 bigint NOT NULL DEFAULT 0,
+	n1 bigint NOT NULL DEFAULT 0,
+	n2 bigint NOT NULL DEFAULT 0,
+	n3 bigint NOT NULL DEFAULT 0,
+	n4 bigint NOT NULL DEFAULT 0,
+	n5 bigint NOT NULL DEFAULT 0,
+	n6 bigint NOT NULL DEFAULT 0,
+	n7 bigint NOT NULL DEFAULT 0,
+	n8 bigint NOT NULL DEFAULT 0,
+	n9 bigint NOT NULL DEFAULT 0,
+	n10 bigint NOT NULL DEFAULT 0,
+	n11 bigint NOT NULL DEFAULT 0,
+	n12 bigint NOT NULL DEFAULT 0,
+	n13 bigint NOT NULL DEFAULT 0,
+	n14 bigint NOT NULL DEFAULT 0,
+	n15 bigint NOT NULL DEFAULT 0,
+	signed bigint NOT NULL DEFAULT 0,
+	administered bigint NOT NULL DEFAULT 0,
+	paid bigint NOT NULL DEFAULT 0,
+	paid_usd bigint NOT NULL DEFAULT 0,
+	proj_payer_y bigint NOT NULL DEFAULT 0,
+	proj_patient_y bigint NOT NULL DEFAULT 0,
+	proj_org_y bigint NOT NULL DEFAULT 0,
+	realised bigint NOT NULL DEFAULT 0,
+	real_switched bigint NOT NULL DEFAULT 0,
+	real_unpriced bigint NOT NULL DEFAULT 0,
+	real_overridden bigint NOT NULL DEFAULT 0,
+	real_unanswered bigint NOT NULL DEFAULT 0,
+	real_payer_y bigint NOT NULL DEFAULT 0,
+	real_patient_y bigint NOT NULL DEFAULT 0,
+	real_org_y bigint NOT NULL DEFAULT 0,
+	new_starts bigint NOT NULL DEFAULT 0,
+	new_starts_bio bigint NOT NULL DEFAULT 0,
+	div_orders bigint NOT NULL DEFAULT 0,
+	div_comparable bigint NOT NULL DEFAULT 0,
+	div_diverged bigint NOT NULL DEFAULT 0,
+	PRIMARY KEY (cube, grain, period, contract, arrangement, family, prescriber, location, client)
+);
+CREATE INDEX rollup_cube_prescriber ON rollup_cube (cube, prescriber, grain, period);
+
+CREATE TABLE rollup_divpairs (
+	cube integer NOT NULL,
+	grain integer NOT NULL,
+	period bigint NOT NULL,
+	month bigint NOT NULL,
+	client text NOT NULL,
+	contract text NOT NULL,
+	arrangement text NOT NULL,
+	family text NOT NULL,
+	prescriber text NOT NULL,
+	ffs text NOT NULL,
+	value_based text NOT NULL,
+	vb_arrangement text NOT NULL,
+	orders bigint NOT NULL,
+	diverged bigint NOT NULL,
+	payer bigint NOT NULL,
+	org bigint NOT NULL,
+	PRIMARY KEY (cube, grain, period, contract, arrangement, family, prescriber, ffs, value_based, vb_arrangement, client)
+);
+
+-- +goose Down
+SELECT 'down migrations are not supported past version 3';

@@ -1,0 +1,108 @@
+-- Dashboard rows per client (EHR): a prescriber or location reference that two trusted clients
+-- both use ("Practitioner/123" at hospital A's EHR and at hospital B's) names two people or two
+-- places, so the cubes and the divergence pairs are keyed by the order's client too (every cube,
+-- so that a read can also be limited to some clients: analysts scoped to their EHRs). The
+-- tables are derived data: dropped and created again; store.rollupVersion (SQLite) and
+-- pgRollupVersion (PostgreSQL) move, so they are refilled from the record on the next read.
+
+-- +goose Up
+DROP TABLE rollup_cube;
+DROP TABLE rollup_divpairs;
+CREATE TABLE rollup_cube (
+	cube INTEGER NOT NULL,
+	grain INTEGER NOT NULL,
+	period INTEGER NOT NULL,
+	month INTEGER NOT NULL,
+	client TEXT NOT NULL,
+	contract TEXT NOT NULL,
+	arrangement TEXT NOT NULL,
+	family TEXT NOT NULL,
+	prescriber TEXT NOT NULL,
+	location TEXT NOT NULL,
+	cards INTEGER NOT NULL DEFAULT 0,
+	no_card INTEGER NOT NULL DEFAULT 0,
+	accepted INTEGER NOT NULL DEFAULT 0,
+	overridden INTEGER NOT NULL DEFAULT 0,
+	no_feedback INTEGER NOT NULL DEFAULT 0,
+	on_best INTEGER NOT NULL DEFAULT 0,
+	payer INTEGER NOT NULL DEFAULT 0,
+	patient INTEGER NOT NULL DEFAULT 0,
+	org INTEGER NOT NULL DEFAULT 0,
+	r0 INTEGER NOT NULL DEFAULT 0,
+	r1 INTEGER NOT NULL DEFAULT 0,
+	r2 INTEGER NOT NULL DEFAULT 0,
+	r3 INTEGER NOT NULL DEFAULT 0,
+	r4 INTEGER NOT NULL DEFAULT 0,
+	r5 INTEGER NOT NULL DEFAULT 0,
+	r6 INTEGER NOT NULL DEFAULT 0,
+	r7 INTEGER NOT NULL DEFAULT 0,
+	r8 INTEGER NOT NULL DEFAULT 0,
+	r9 INTEGER NOT NULL DEFAULT 0,
+	r10 INTEGER NOT NULL DEFAULT 0,
+	r11 INTEGER NOT NULL DEFAULT 0,
+	r12 INTEGER NOT NULL DEFAULT 0,
+	r13 INTEGER NOT NULL DEFAULT 0,
+	r14 INTEGER NOT NULL DEFAULT 0,
+	r15 INTEGER NOT NULL DEFAULT 0,
+	n0 INTEGER NOT NULL DEFAULT 0,
+	n1 INTEGER NOT NULL DEFAULT 0,
+	n2 INTEGER NOT NULL DEFAULT 0,
+	n3 INTEGER NOT NULL DEFAULT 0,
+	n4 INTEGER NOT NULL DEFAULT 0,
+	n5 INTEGER NOT NULL DEFAULT 0,
+	n6 INTEGER NOT NULL DEFAULT 0,
+	n7 INTEGER NOT NULL DEFAULT 0,
+	n8 INTEGER NOT NULL DEFAULT 0,
+	n9 INTEGER NOT NULL DEFAULT 0,
+	n10 INTEGER NOT NULL DEFAULT 0,
+	n11 INTEGER NOT NULL DEFAULT 0,
+	n12 INTEGER NOT NULL DEFAULT 0,
+	n13 INTEGER NOT NULL DEFAULT 0,
+	n14 INTEGER NOT NULL DEFAULT 0,
+	n15 INTEGER NOT NULL DEFAULT 0,
+	signed INTEGER NOT NULL DEFAULT 0,
+	administered INTEGER NOT NULL DEFAULT 0,
+	paid INTEGER NOT NULL DEFAULT 0,
+	paid_usd INTEGER NOT NULL DEFAULT 0,
+	proj_payer_y INTEGER NOT NULL DEFAULT 0,
+	proj_patient_y INTEGER NOT NULL DEFAULT 0,
+	proj_org_y INTEGER NOT NULL DEFAULT 0,
+	realised INTEGER NOT NULL DEFAULT 0,
+	real_switched INTEGER NOT NULL DEFAULT 0,
+	real_unpriced INTEGER NOT NULL DEFAULT 0,
+	real_overridden INTEGER NOT NULL DEFAULT 0,
+	real_unanswered INTEGER NOT NULL DEFAULT 0,
+	real_payer_y INTEGER NOT NULL DEFAULT 0,
+	real_patient_y INTEGER NOT NULL DEFAULT 0,
+	real_org_y INTEGER NOT NULL DEFAULT 0,
+	new_starts INTEGER NOT NULL DEFAULT 0,
+	new_starts_bio INTEGER NOT NULL DEFAULT 0,
+	div_orders INTEGER NOT NULL DEFAULT 0,
+	div_comparable INTEGER NOT NULL DEFAULT 0,
+	div_diverged INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (cube, grain, period, contract, arrangement, family, prescriber, location, client)
+) WITHOUT ROWID;
+CREATE INDEX rollup_cube_prescriber ON rollup_cube (cube, prescriber, grain, period);
+
+CREATE TABLE rollup_divpairs (
+	cube INTEGER NOT NULL,
+	grain INTEGER NOT NULL,
+	period INTEGER NOT NULL,
+	month INTEGER NOT NULL,
+	client TEXT NOT NULL,
+	contract TEXT NOT NULL,
+	arrangement TEXT NOT NULL,
+	family TEXT NOT NULL,
+	prescriber TEXT NOT NULL,
+	ffs TEXT NOT NULL,
+	value_based TEXT NOT NULL,
+	vb_arrangement TEXT NOT NULL,
+	orders INTEGER NOT NULL,
+	diverged INTEGER NOT NULL,
+	payer INTEGER NOT NULL,
+	org INTEGER NOT NULL,
+	PRIMARY KEY (cube, grain, period, contract, arrangement, family, prescriber, ffs, value_based, vb_arrangement, client)
+) WITHOUT ROWID;
+
+-- +goose Down
+SELECT 'down migrations are not supported past version 3';
