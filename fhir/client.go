@@ -36,6 +36,10 @@ var (
 	// private-address guard wraps it): the request never left, so it is not an outage of the
 	// server and must not count against it.
 	ErrAddressRefused = errors.New("fhir: server address refused")
+	// ErrCircuitOpen is for a transport that refuses to send a request because the server has
+	// been failing (the gateway's circuit breaker). The request never left; the error is also
+	// ErrUnavailable, so callers degrade as for an outage.
+	ErrCircuitOpen = errors.New("fhir: circuit open, request not sent")
 )
 
 // Error is what every Client call returns on failure. Its Error() text names the operation, the
@@ -459,6 +463,9 @@ func transportError(ctx context.Context, op string, err error) error {
 		return e
 	case errors.Is(err, ErrAddressRefused):
 		e.kind, e.Code = ErrAddressRefused, "address-refused"
+		return e
+	case errors.Is(err, ErrCircuitOpen):
+		e.Code, e.cause = "circuit-open", ErrCircuitOpen
 		return e
 	case ctx.Err() != nil:
 		e.cause = ctx.Err()
