@@ -2,8 +2,10 @@ package gateway
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -95,5 +97,64 @@ func TestBreakerCoversSingleResourceReads(t *testing.T) {
 	}
 	if logs := e.logs.String(); strings.Contains(logs, "med-herceptin-150") {
 		t.Error("a log line names the Medication id")
+	}
+}
+
+// connCounter counts a test server's open connections and the most open at once.
+type connCounter struct {
+	mu         sync.Mutex
+	open, peak int
+}
+
+func (c *connCounter) state(_ net.Conn, s http.ConnState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch s {
+	case http.StateNew:
+		c.open++
+		c.peak = max(c.peak, c.open)
+	case http.StateClosed, http.StateHijacked:
+		c.open--
+	}
+}
+
+func (c *connCounter) max() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.peak
+}
+
+// A burst of one client's hooks opens at most FHIRMaxConnsPerHost connections to its FHIR server
+// (issue 11 review: the pooled transport kept 64 idle connections per host but opened one per
+// request in flight). Eight concurrent no-prefetch hooks, each with its own access token (no
+// shared fetch, no shared cache entry) and five searches, put 40 requests in flight against a
+// server that takes 40 ms per answer; with a cap of 3 they queue for the 3 connections and every
+// hook is still answered within its budget.
+func TestFHIRConnectionsPerHostCapped(t *testing.T) {
+	const maxConns = 3
+	e := newEnv(t, func(c *Config) { c.FHIRMaxConnsPerHost = maxConns })
+	e.fhirSrv.SetDelay(40 * time.Millisecond)
+	conns := &connCounter{}
+	ts := httptest.NewUnstartedServer(e.fhirSrv)
+	ts.Config.ConnState = conns.state
+	ts.Start()
+	t.Cleanup(ts.Close)
+	name := "aco-herceptin-order-select"
+	base := setJSON(t, setJSON(t, e.demoRequest(name), "prefetch", nil), "fhirServer", ts.URL)
+	const hooks = 8
+	var wg sync.WaitGroup
+	statuses := make([]int, hooks)
+	for i := range hooks {
+		body := withToken(t, base, "token-"+strconv.Itoa(i))
+		wg.Go(func() { statuses[i], _ = e.postAs(e.signer, serviceOf(name), body) })
+	}
+	wg.Wait()
+	for i, s := range statuses {
+		if s != http.StatusOK {
+			t.Errorf("hook %d: status %d", i, s)
+		}
+	}
+	if got := conns.max(); got > maxConns || got == 0 {
+		t.Fatalf("%d connections open at once to the FHIR server, want at most %d", got, maxConns)
 	}
 }
