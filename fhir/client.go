@@ -12,8 +12,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-
-	"valuerx/internal/rawjson"
 )
 
 // Defaults for Client fields left zero.
@@ -175,8 +173,11 @@ func (c *Client) Search(ctx context.Context, query string) ([]json.RawMessage, e
 		if err != nil {
 			return out, err
 		}
-		res, next, err := ValidBundleResources(body) // do validated body
+		res, next, err := pageResources(ctx, body) // do validated body; a large one is split under ctx (page.go)
 		if err != nil {
+			if ctx.Err() != nil {
+				return out, deadlineError(ctx, op)
+			}
 			return out, &Error{Op: op, Status: http.StatusOK, Code: "not-a-bundle", kind: ErrInvalidResponse}
 		}
 		out = append(out, res...)
@@ -401,10 +402,23 @@ func (c *Client) do(ctx context.Context, op string, u *url.URL) (json.RawMessage
 		return nil, &Error{Op: op, Status: resp.StatusCode, Code: "too-large", kind: ErrInvalidResponse}
 	}
 	raw = bytes.TrimSpace(raw)
-	if !rawjson.Valid(raw) {
+	if err := validBody(ctx, raw); err != nil {
+		if err != errNotJSON {
+			return nil, deadlineError(ctx, op) // the deadline came while a large body was checked (page.go)
+		}
 		return nil, &Error{Op: op, Status: resp.StatusCode, Code: "not-json", kind: ErrInvalidResponse}
 	}
 	return raw, nil
+}
+
+// deadlineError is the error of an operation whose context ended after its response arrived,
+// while valuerx was still reading it: unavailable (in time), as a timeout of the server is.
+func deadlineError(ctx context.Context, op string) error {
+	e := &Error{Op: op, Status: http.StatusOK, Code: "canceled", kind: ErrUnavailable, cause: ctx.Err()}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		e.Code = "timeout"
+	}
+	return e
 }
 
 // httpClient returns a copy of the configured client whose redirects follow the rule of next
