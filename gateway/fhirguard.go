@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"valuerx/cdshooks"
 	"valuerx/fhir"
 )
 
@@ -31,6 +32,62 @@ type fhirGuard struct {
 	// through a goroutine and a timer per request (net/http's setRequestCancel), which took the
 	// warm hook of TestHotPathAllocBudget from 413 to 691 allocations.
 	timeout time.Duration
+
+	// jti is the hook's early replay check (nil: none): before the hook's first request, a
+	// read-only look at the shared store's record of the token's jti, so a token another
+	// instance sharing the store has spent is refused before any FHIR work rather than at its
+	// commit (which stays the authority: two instances racing with one token still get exactly
+	// one 200 there). Only hooks that make a request pay for it; a fully prefetched hook reads
+	// nothing. refused is the refusal, set once (jtiRan), under jtiMu: concurrent first
+	// requests wait for the one check.
+	jti     jtiCheck // zero: none
+	jtiMu   sync.Mutex
+	jtiRan  bool
+	refused error
+}
+
+// jtiReader is a store's read-only view of its jti claims (store.SQLite, store.Postgres).
+type jtiReader interface {
+	JTIHeld(ctx context.Context, key string, now time.Time) (bool, error)
+}
+
+// jtiCheck is what fhirGuard needs for the early replay check: the store and the hook's claim.
+type jtiCheck struct {
+	store jtiReader
+	claim *cdshooks.JTIClaim
+}
+
+// errReplayRefused is what a request refused by the early replay check returns to the FHIR
+// client; the hook itself answers with the replay's 401 (refusal).
+var errReplayRefused = errors.New("gateway: token already spent: FHIR request not sent")
+
+// checkJTI runs the early replay check once per hook and returns the refusal (nil: go on). A
+// store that cannot answer refuses nothing here: the hook's commit claims the jti and fails
+// closed, as it always has.
+func (g *fhirGuard) checkJTI(ctx context.Context) error {
+	if g.jti.store == nil {
+		return nil
+	}
+	g.jtiMu.Lock()
+	defer g.jtiMu.Unlock()
+	if !g.jtiRan {
+		g.jtiRan = true
+		held, err := g.jti.store.JTIHeld(ctx, g.jti.claim.Key, g.jti.claim.Now)
+		if err == nil && held {
+			g.refused = g.jti.claim.Replay()
+		}
+	}
+	return g.refused
+}
+
+// refusal is the hook's answer when the early replay check refused it (nil otherwise).
+func (g *fhirGuard) refusal() error {
+	if g.jti.store == nil {
+		return nil
+	}
+	g.jtiMu.Lock() // waits for a check in progress
+	defer g.jtiMu.Unlock()
+	return g.refused
 }
 
 // wrap makes c send every request through g.
@@ -51,6 +108,12 @@ func (g *fhirGuard) wrap(r *resolver, c *fhir.Client, client, server string, dea
 }
 
 func (g *fhirGuard) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := g.checkJTI(req.Context()); err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, errReplayRefused
+	}
 	if !g.r.allow(g.client, g.server) {
 		if req.Body != nil {
 			req.Body.Close() // RoundTrip's contract, even for a request never sent

@@ -325,6 +325,11 @@ func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdsho
 		if err == nil {
 			dl, _ := ctx.Deadline()
 			d.guard.wrap(r, c, client, req.FHIRServer, dl)
+			if pj := pendingOf(ctx); pj != nil && !pj.done {
+				if jr, ok := r.cfg.Store.(jtiReader); ok {
+					d.guard.jti = jtiCheck{store: jr, claim: pj.claim} // fhirguard.go: early replay refusal
+				}
+			}
 			d.client = c
 		} else {
 			r.cfg.Logger.Warn("fhirServer not usable", "hook", hookRef(req.HookInstance), "reason", err.Error())
@@ -437,6 +442,10 @@ func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdsho
 		if !d.known(key) {
 			d.missing = append(d.missing, key)
 		}
+	}
+	if err := d.guard.refusal(); err != nil {
+		d.close()
+		return d, err // a replayed token: 401, as its commit would answer
 	}
 	if !d.coverageKnown {
 		d.close() // no hook follows to use the background reads
