@@ -103,6 +103,13 @@ func (w *bundleWalk) stringsOnly(n int) bool {
 // bundleFast is BundleResources for a regular, valid Bundle; ok false sends the caller to the
 // encoding/json path.
 func bundleFast(raw []byte) (out []json.RawMessage, next string, scan BundleScan, ok bool) {
+	return bundleFastUntil(raw, nil)
+}
+
+// bundleFastUntil is bundleFast that gives up (ok false) once done is closed, looking every
+// doneEvery entries: a fetched page of megabytes must not hold its hook past the deadline
+// (page.go). A nil done never closes.
+func bundleFastUntil(raw []byte, done <-chan struct{}) (out []json.RawMessage, next string, scan BundleScan, ok bool) {
 	var w bundleWalk
 	if rawjson.Kind(raw) != '{' || !w.fields(raw, bundleNames) {
 		return nil, "", scan, false
@@ -153,6 +160,13 @@ func bundleFast(raw []byte) (out []json.RawMessage, next string, scan BundleScan
 	// the entry array passes over them (rawjson.EachElementAt, FieldsNestedAt).
 	okAll := rawjson.EachElementAt(entries, func(b []byte, i int) int {
 		scan.Entries++
+		if done != nil && scan.Entries%doneEvery == 0 {
+			select {
+			case <-done:
+				return -1
+			default:
+			}
+		}
 		if b[i] == 'n' { // null: the only valid JSON value that starts with n
 			scan.OnlyOutcomes = false
 			return rawjson.ValueEnd(b, i) // a null entry decodes to an entry without a resource

@@ -12,8 +12,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-
-	"valuerx/internal/rawjson"
 )
 
 // Defaults for Client fields left zero.
@@ -36,6 +34,10 @@ var (
 	// private-address guard wraps it): the request never left, so it is not an outage of the
 	// server and must not count against it.
 	ErrAddressRefused = errors.New("fhir: server address refused")
+	// ErrCircuitOpen is for a transport that refuses to send a request because the server has
+	// been failing (the gateway's circuit breaker). The request never left; the error is also
+	// ErrUnavailable, so callers degrade as for an outage.
+	ErrCircuitOpen = errors.New("fhir: circuit open, request not sent")
 )
 
 // Error is what every Client call returns on failure. Its Error() text names the operation, the
@@ -171,8 +173,11 @@ func (c *Client) Search(ctx context.Context, query string) ([]json.RawMessage, e
 		if err != nil {
 			return out, err
 		}
-		res, next, err := ValidBundleResources(body) // do validated body
+		res, next, err := pageResources(ctx, body) // do validated body; a large one is split under ctx (page.go)
 		if err != nil {
+			if ctx.Err() != nil {
+				return out, deadlineError(ctx, op)
+			}
 			return out, &Error{Op: op, Status: http.StatusOK, Code: "not-a-bundle", kind: ErrInvalidResponse}
 		}
 		out = append(out, res...)
@@ -398,10 +403,23 @@ func (c *Client) do(ctx context.Context, op string, u *url.URL) (json.RawMessage
 		return nil, &Error{Op: op, Status: resp.StatusCode, Code: "too-large", kind: ErrInvalidResponse}
 	}
 	raw = bytes.TrimSpace(raw)
-	if !rawjson.Valid(raw) {
+	if err := validBody(ctx, raw); err != nil {
+		if err != errNotJSON {
+			return nil, deadlineError(ctx, op) // the deadline came while a large body was checked (page.go)
+		}
 		return nil, &Error{Op: op, Status: resp.StatusCode, Code: "not-json", kind: ErrInvalidResponse}
 	}
 	return raw, nil
+}
+
+// deadlineError is the error of an operation whose context ended after its response arrived,
+// while valuerx was still reading it: unavailable (in time), as a timeout of the server is.
+func deadlineError(ctx context.Context, op string) error {
+	e := &Error{Op: op, Status: http.StatusOK, Code: "canceled", kind: ErrUnavailable, cause: ctx.Err()}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		e.Code = "timeout"
+	}
+	return e
 }
 
 // httpClient returns a copy of the configured client whose redirects follow the rule of next
@@ -460,6 +478,9 @@ func transportError(ctx context.Context, op string, err error) error {
 		return e
 	case errors.Is(err, ErrAddressRefused):
 		e.kind, e.Code = ErrAddressRefused, "address-refused"
+		return e
+	case errors.Is(err, ErrCircuitOpen):
+		e.Code, e.cause = "circuit-open", ErrCircuitOpen
 		return e
 	case ctx.Err() != nil:
 		e.cause = ctx.Err()

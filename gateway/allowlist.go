@@ -95,7 +95,7 @@ var errRefusedServer = errors.New("fhirServer is not on this client's fhirServer
 
 // newFHIRAccess validates the allowlists and builds the guarded client.
 func newFHIRAccess(cfg *Config) (*fhirAccess, error) {
-	hc := pooledFHIRClient(cfg.FHIRClient)
+	hc := pooledFHIRClient(cfg.FHIRClient, cfg.FHIRMaxConnsPerHost)
 	a := &fhirAccess{byIssuer: map[string][]fhirBase{}, allowPrivate: cfg.AllowPrivateFHIR, allowHTTP: cfg.AllowHTTPFHIR, trusted: hc}
 	for iss, list := range cfg.FHIRServers {
 		for _, s := range list {
@@ -125,22 +125,29 @@ func newFHIRAccess(cfg *Config) (*fhirAccess, error) {
 // once (resolve.go, fetchplan.go), so with Go's default of two idle connections per host nearly
 // every fetch under load dialled a new connection and closed it afterwards (8 000 sockets in
 // TIME_WAIT during a 3 000-hook no-prefetch run at four connections), paying a handshake (a TLS
-// one against a real EHR) per fetch.
+// one against a real EHR) per fetch. The pool is also a cap (Config.FHIRMaxConnsPerHost, by
+// default as many as it keeps idle): beyond it a request waits for a connection, within its
+// hook's deadline, instead of dialling another.
 const (
 	fhirIdleConnsPerHost = 64
 	fhirIdleConns        = 256
 )
 
 // pooledFHIRClient is hc with a transport that keeps fhirIdleConnsPerHost idle connections per
-// FHIR server when hc names no transport of its own (Go's default transport keeps two); a
-// configured transport is the operator's and is used as it is.
-func pooledFHIRClient(hc *http.Client) *http.Client {
+// FHIR server and opens at most maxConns (negative: any number) when hc names no transport of its
+// own (Go's default transport keeps two and opens without limit); a configured transport is the
+// operator's and is used as it is.
+func pooledFHIRClient(hc *http.Client, maxConns int) *http.Client {
 	if hc == nil || hc.Transport != nil {
 		return hc
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = fhirIdleConnsPerHost
 	tr.MaxIdleConns = fhirIdleConns
+	if maxConns > 0 {
+		tr.MaxConnsPerHost = maxConns
+		tr.MaxIdleConnsPerHost = min(tr.MaxIdleConnsPerHost, maxConns)
+	}
 	out := *hc
 	out.Transport = tr
 	return &out

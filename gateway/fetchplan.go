@@ -214,11 +214,10 @@ func reasonConditions(mr *medRequest, decoded []*medRequest) []string {
 // runPlan starts the plan's reads in d's background (ctx: the hook's deadline): its searches at
 // once, the drafts' recognition (and the Medications it reads) beside them, and the vitals and
 // Conditions the recognised drafts need as soon as they are known. The hook's lookups wait for
-// their answers where they need them. The searches count for the client's breaker like the
-// prefetch keys' fetches (reads of single resources never did), and bypass resolve's
-// singleflight: close cancels a search the hook did not need, which must not fail another hook
-// that shared it.
-func (r *resolver) runPlan(ctx context.Context, d *hookData, plan *fetchPlan, client, server, patientID string) {
+// their answers where they need them. Their requests pass the client's breaker like every
+// request of the hook (fhirguard.go), and the searches bypass resolve's singleflight: close
+// cancels a search the hook did not need, which must not fail another hook that shared it.
+func (r *resolver) runPlan(ctx context.Context, d *hookData, plan *fetchPlan, patientID string) {
 	if !plan.active() {
 		return
 	}
@@ -232,7 +231,6 @@ func (r *resolver) runPlan(ctx context.Context, d *hookData, plan *fetchPlan, cl
 			c := *d.client
 			c.MaxPages = pages
 			p.res, p.err = c.Search(ctx, query)
-			r.record(client, server, p.err)
 		})
 	}
 	for _, l := range plan.searches {

@@ -353,6 +353,9 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 	// Adherence and SUPD cards (issue 17; gateway/adherence.go): order-sign of a measured class
 	// only; recorded with the others.
 	resp.Cards = append(resp.Cards, g.adherenceCards(ctx, eng, svc, req, oc, data, draft, decoded, now, rec, notes)...)
+	if err := data.guard.refusal(); err != nil {
+		return nil, nil, err // the early replay check refused a lazy read's request (fhirguard.go)
+	}
 	if err := rec.commit(ctx); err != nil {
 		return nil, nil, err
 	}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"database/sql"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -194,11 +195,24 @@ func TestReplayAcrossInstancesRecordsNothing(t *testing.T) {
 
 // The same token sent to both instances at the same instant, eight times over: neither instance
 // has seen it, both run the hook, and the shared store lets exactly one commit: one 200 and one
-// 401 each time, and only the winner's decisions are recorded.
+// 401 each time, and only the winner's decisions are recorded. Without prefetch too, where both
+// instances' early replay checks (fhirguard.go) may find the jti unclaimed and fetch: the commit
+// still decides.
 func TestReplayAtOnceToTwoInstances(t *testing.T) {
-	p := newReplayPair(t)
+	for _, prefetch := range []bool{true, false} {
+		t.Run(map[bool]string{true: "prefetch", false: "no-prefetch"}[prefetch], func(t *testing.T) {
+			p := newReplayPair(t)
+			body := p.e.demoRequest("aco-herceptin-order-select")
+			if !prefetch {
+				body = setJSON(t, body, "prefetch", nil)
+			}
+			replayAtOnce(t, p, body)
+		})
+	}
+}
+
+func replayAtOnce(t *testing.T, p *replayPair, body []byte) {
 	path := serviceOf("order-select")
-	body := p.e.demoRequest("aco-herceptin-order-select")
 	if s := p.send(0, path, body, p.mint(path)); s != 200 {
 		t.Fatalf("warm-up: %d", s)
 	}
@@ -270,5 +284,51 @@ func TestReplayOfHooksThatRecordNothing(t *testing.T) {
 	}
 	if n := p.decisions(); n != 0 {
 		t.Fatalf("decisions: %d, want 0 (both replays refused)", n)
+	}
+}
+
+// A token replayed to the second instance is refused before any FHIR work (issue 11 review, gap
+// 4): the early replay check reads the shared jti record before the hook's first FHIR request,
+// so the replay makes no request at all to the FHIR server (before, it fetched everything and was
+// refused at its commit), and gets the same 401 as any replay. Both ways a hook reaches the FHIR
+// server are covered: the prefetch keys' searches (no prefetch), and a read the hook's loop makes
+// itself (a fully prefetched hook whose draft references its Medication).
+func TestReplayOnSecondInstanceFetchesNothing(t *testing.T) {
+	p := newReplayPair(t)
+	if err := p.e.fhirSrv.Put(json.RawMessage(`{"resourceType":"Medication","id":"med-herceptin-150","code":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"1922509"}]}}`)); err != nil {
+		t.Fatal(err)
+	}
+	srv := newCountingFHIR(t, p.e.fhirSrv.ServeHTTP)
+	path := serviceOf("order-select")
+	full := setJSON(t, p.e.demoRequest("aco-herceptin-order-select"), "fhirServer", srv.url)
+	for name, body := range map[string][]byte{
+		"no-prefetch":          setJSON(t, full, "prefetch", nil),
+		"medication-reference": withMedicationReference(t, full, "Medication/med-herceptin-150"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			tok := p.mint(path)
+			before := len(srv.requests())
+			if s := p.send(0, path, body, tok); s != 200 {
+				t.Fatalf("first use: %d", s)
+			}
+			used := len(srv.requests())
+			if used == before {
+				t.Fatal("the first use made no FHIR request: this test would not test the early check")
+			}
+			decisions := p.decisions()
+			if s := p.send(1, path, body, tok); s != 401 {
+				t.Fatalf("the same token at the second instance: %d, want 401", s)
+			}
+			if got := srv.requests(); len(got) != used {
+				t.Fatalf("the replay made %d FHIR requests %v, want none", len(got)-used, got[used:])
+			}
+			if got := p.decisions(); got != decisions {
+				t.Fatalf("decisions after the replay: %d, want still %d", got, decisions)
+			}
+			// A fresh token at the second instance fetches as usual.
+			if s := p.send(1, path, body, p.mint(path)); s != 200 || len(srv.requests()) == used {
+				t.Fatalf("a fresh token at the second instance: %d, %d requests", s, len(srv.requests())-used)
+			}
+		})
 	}
 }

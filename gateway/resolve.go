@@ -43,6 +43,7 @@ type hookData struct {
 	fetches         int64    // FHIR round trips this hook made
 	missing         []string // prefetch keys that could not be obtained
 	client          *fhir.Client
+	guard           fhirGuard // client's transport: every request passes the breaker and the deadline (fhirguard.go)
 	draftBundle     []json.RawMessage
 	maxEntries      int        // Config.MaxEntriesPerKey
 	plan            *fetchPlan // what advise planned from the drafts (fetchplan.go); nil for direct callers
@@ -322,6 +323,13 @@ func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdsho
 	if req.FHIRServer != "" {
 		c, err := r.cfg.fhirAccess.client(ctx, req.FHIRServer, token) // allowlist.go: per-client allowlist, private-address guard
 		if err == nil {
+			dl, _ := ctx.Deadline()
+			d.guard.wrap(r, c, client, req.FHIRServer, dl)
+			if pj := pendingOf(ctx); pj != nil && !pj.done {
+				if jr, ok := r.cfg.Store.(jtiReader); ok {
+					d.guard.jti = jtiCheck{store: jr, claim: pj.claim} // fhirguard.go: early replay refusal
+				}
+			}
 			d.client = c
 		} else {
 			r.cfg.Logger.Warn("fhirServer not usable", "hook", hookRef(req.HookInstance), "reason", err.Error())
@@ -402,8 +410,8 @@ func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdsho
 		// page goroutines below change the lists).
 		hist.scan(d.meds)
 		hist.scan(d.admins)
-		// Next pages of prefetched searchsets: followed as before whatever the breaker says (the
-		// client's prefetch named them), but beside the other fetches.
+		// Next pages of prefetched searchsets, beside the other fetches (while the breaker is
+		// open the first page stands alone: its requests pass the breaker like every other).
 		for _, p := range d.pages {
 			wg.Go(func() {
 				if more := d.followPage(ctx, p); p.key == keyMedications || p.key == keyAdministrations {
@@ -412,15 +420,14 @@ func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdsho
 			})
 		}
 		if fetching {
-			r.runPlan(d.bgCtx, d, plan, client, req.FHIRServer, oc.PatientID)
+			r.runPlan(d.bgCtx, d, plan, oc.PatientID)
 			for _, key := range need {
 				query, err := cdshooks.ExpandTemplate(fetchTemplates[key], oc)
 				if err != nil {
 					continue
 				}
 				wg.Go(func() {
-					got, err := r.fetch(ctx, d, client, req.FHIRServer, key, query)
-					r.record(client, req.FHIRServer, err)
+					got, err := r.fetch(ctx, d, client, req.FHIRServer, key, query) // its requests record themselves (fhirguard.go)
 					if err != nil {
 						r.metrics.fhirErrors.WithLabelValues(key).Inc()
 						r.cfg.Logger.Warn("FHIR fetch failed", "key", key, "hook", hookRef(req.HookInstance), "reason", fhirReason(err))
@@ -441,6 +448,10 @@ func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdsho
 		if !d.known(key) {
 			d.missing = append(d.missing, key)
 		}
+	}
+	if err := d.guard.refusal(); err != nil {
+		d.close()
+		return d, err // a replayed token: 401, as its commit would answer
 	}
 	if !d.coverageKnown {
 		d.close() // no hook follows to use the background reads

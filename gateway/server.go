@@ -67,6 +67,11 @@ type Config struct {
 	// spec requires https for real data).
 	AllowHTTPFHIR bool
 	FHIRClient    *http.Client // client for EHR FHIR servers (timeouts set by cmd)
+	// FHIRMaxConnsPerHost caps the connections to one FHIR server (host and port) of the pooled
+	// transport valuerx builds when FHIRClient names none: without it one client's hooks could
+	// open a connection per request in flight. Default 64 (the idle pool's size); negative: no
+	// cap. A FHIRClient with its own Transport is the operator's and used as it is.
+	FHIRMaxConnsPerHost int
 	// FHIRServers is each trusted client's allowlist of FHIR service bases, keyed by JWT issuer
 	// ("https://ehr.example.org/fhir/r4": origin plus path prefix). A client with a list may
 	// name only servers at or under its entries, which are then called wherever they live; a
@@ -155,6 +160,9 @@ func (c *Config) defaults() error {
 	}
 	if c.FHIRClient == nil {
 		c.FHIRClient = &http.Client{Timeout: 5 * time.Second}
+	}
+	if c.FHIRMaxConnsPerHost == 0 {
+		c.FHIRMaxConnsPerHost = fhirIdleConnsPerHost
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

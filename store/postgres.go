@@ -422,3 +422,15 @@ func (p *Postgres) Summary(ctx context.Context) ([]ContractSummary, error) {
 }
 
 var _ Store = (*Postgres)(nil)
+
+// JTIHeld reports whether key is claimed and unexpired at now: a read-only lookup on the jti
+// table's primary key, outside the group commit, for the gateway's early refusal of a replayed
+// token before any FHIR work. ClaimJTI stays the authority.
+func (p *Postgres) JTIHeld(ctx context.Context, key string, now time.Time) (bool, error) {
+	var held bool
+	err := p.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM jti WHERE key = $1 AND expires_at > $2)`, []byte(key), now.UTC()).Scan(&held)
+	if err != nil {
+		return false, fmt.Errorf("store: read jti: %w", err)
+	}
+	return held, nil
+}

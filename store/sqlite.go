@@ -702,3 +702,18 @@ func (s *SQLite) Summary(ctx context.Context) ([]ContractSummary, error) {
 }
 
 var _ Store = (*SQLite)(nil)
+
+// JTIHeld reports whether key is claimed (by any instance sharing the file) and unexpired at now:
+// a read-only point lookup on the jti table's primary key, on the read pool, for the gateway's
+// early refusal of a replayed token before any FHIR work. ClaimJTI stays the authority.
+func (s *SQLite) JTIHeld(ctx context.Context, key string, now time.Time) (bool, error) {
+	var one int
+	err := s.rd.QueryRowContext(ctx, `SELECT 1 FROM jti WHERE key = ? AND expires_at > ?`, key, now.UnixNano()).Scan(&one)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("store: read jti: %w", err)
+	}
+	return true, nil
+}

@@ -89,6 +89,10 @@ type fileConfig struct {
 		// MaxEntriesPerKey caps the entries used per prefetch key, prefetched or fetched
 		// (default 1000); beyond it valuerx answers from the first ones.
 		MaxEntriesPerKey int `yaml:"maxEntriesPerKey"`
+		// MaxConnsPerHost caps the connections valuerx opens to one FHIR server (host and
+		// port), idle or busy (default 64; negative: no cap). Requests beyond it wait for a
+		// connection within the hook's budget.
+		MaxConnsPerHost int `yaml:"maxConnsPerHost"`
 	} `yaml:"fhir"`
 	MaxBodyBytes int64      `yaml:"maxBodyBytes"`
 	ScoreCache   int        `yaml:"scoreCacheSize"`

@@ -233,6 +233,31 @@ func jtiClaims(t *testing.T, s store.Store) {
 	if claim("iss\x00j1", now.Add(20*time.Minute), now.Add(7*time.Minute)) {
 		t.Fatal("the renewed claim must hold")
 	}
+	// The gateway's early replay check reads claims without making one (gateway/fhirguard.go).
+	r, ok := s.(interface {
+		JTIHeld(ctx context.Context, key string, now time.Time) (bool, error)
+	})
+	if !ok {
+		return
+	}
+	for _, c := range []struct {
+		key  string
+		now  time.Time
+		want bool
+	}{
+		{"iss\x00j1", now.Add(7 * time.Minute), true},
+		{"iss\x00j1", now.Add(20 * time.Minute), false}, // expired
+		{"iss\x00never", now, false},
+	} {
+		held, err := r.JTIHeld(ctx, c.key, c.now)
+		must(t, err)
+		if held != c.want {
+			t.Errorf("JTIHeld(%q, %v): %v, want %v", c.key, c.now, held, c.want)
+		}
+	}
+	if claim("iss\x00never", now.Add(5*time.Minute), now) != true {
+		t.Fatal("JTIHeld must not claim")
+	}
 }
 
 // hookJTI: RecordHook writes the claim and the decisions together, and a live claim of the key,
