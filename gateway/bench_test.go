@@ -191,10 +191,21 @@ func BenchmarkAdvise(b *testing.B) {
 // longer medication history, built as the load harness's sized scenarios build theirs: what
 // issue 15's CPU budgets per hook (20 drafts, 500 history entries, both) are about, without
 // HTTP, authentication or the decision record.
+//
+// The +store cases record each hook's decisions in a SQLite file, as `valuerx serve` does: the
+// per-draft cost of the decision record (and of the order-state read before it) is part of the
+// 20-draft budget. Without authentication there is no jti claim to commit with them.
 func BenchmarkAdviseSized(b *testing.B) {
-	for _, sz := range []struct{ drafts, history int }{{1, 1}, {1, 50}, {1, 500}, {20, 1}, {20, 500}} {
-		b.Run(fmt.Sprintf("drafts-%d-history-%d", sz.drafts, sz.history), func(b *testing.B) {
-			e := newBenchEnv(b, false, 4096)
+	for _, sz := range []struct {
+		drafts, history int
+		store           bool
+	}{{1, 1, false}, {1, 50, false}, {1, 500, false}, {20, 1, false}, {20, 500, false}, {1, 1, true}, {20, 1, true}} {
+		name := fmt.Sprintf("drafts-%d-history-%d", sz.drafts, sz.history)
+		if sz.store {
+			name += "+store"
+		}
+		b.Run(name, func(b *testing.B) {
+			e := newBenchEnv(b, sz.store, 4096)
 			body, err := loadtest.SizedRequest(demo.Requests(), demo.Request, sz.drafts, sz.history)
 			if err != nil {
 				b.Fatal(err)
