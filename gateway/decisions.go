@@ -38,10 +38,11 @@ type recorder struct {
 	// current finds the product of an order's family the patient is already on ("" = new start),
 	// for orders recorded without a score (set by onRecord).
 	current func(item orderedItem) string
-	// keyID and key are the last draft id keyed and its order key: suppressed and then the
-	// decision ask for the same order's key, an HMAC each time otherwise.
-	keyID, key string
-	keyed      bool
+	// keys are the order keys of the draft ids keyed so far (the batched order-state read keys
+	// every draft, then each decision asks for its own again: an HMAC each time otherwise),
+	// computed with one HMAC state for the hook (keyer).
+	keys  map[string]string
+	keyer *store.OrderKeys
 	// drafts are the hook's draft order ids (set by onRecord); states is the order state of
 	// each of them, read in one query on the first suppressed (store.OrderStatesReader), with
 	// statesRead set then and statesOK when that read succeeded.
@@ -50,12 +51,26 @@ type recorder struct {
 	statesRead, statesOK bool
 }
 
-// orderKey is the order key of this hook's draft order id.
+// orderKey is the order key of this hook's draft order id (g.orderKey), computed once per id;
+// the adherence cards ask for the draft id with the measure appended.
 func (rc *recorder) orderKey(id string) string {
-	if !rc.keyed || rc.keyID != id {
-		rc.keyID, rc.key, rc.keyed = id, rc.g.orderKey(rc.client, rc.oc.PatientID, id), true
+	if k, ok := rc.keys[id]; ok {
+		return k
 	}
-	return rc.key
+	k := rc.newKey(id)
+	if rc.keys == nil {
+		rc.keys = make(map[string]string, max(len(rc.drafts), 1))
+	}
+	rc.keys[id] = k
+	return k
+}
+
+// newKey is g.orderKey of the hook's client and patient and the order id.
+func (rc *recorder) newKey(orderID string) string {
+	if rc.keyer == nil {
+		rc.keyer = store.NewOrderKeys(rc.g.orderSecret)
+	}
+	return rc.keyer.Key(rc.client, rc.oc.PatientID, orderID) // the imports join on the same key (client.go)
 }
 
 // onRecord lets decisions of orders that were never scored (no coverage, no contract, unit-dosed,
@@ -106,7 +121,7 @@ func (rc *recorder) orderState(ctx context.Context, st store.Store, id string) (
 		rc.statesRead = true
 		keys := make([]string, 0, len(rc.drafts))
 		for d := range rc.drafts {
-			keys = append(keys, rc.g.orderKey(rc.client, rc.oc.PatientID, d))
+			keys = append(keys, rc.orderKey(d))
 		}
 		states, err := r.OrderStates(ctx, rc.client, keys)
 		rc.states, rc.statesOK = states, err == nil
