@@ -99,15 +99,25 @@ const benchOrderSign = "aco-herceptin-2024-order-sign"
 // BenchmarkHook is one whole authenticated hook through the handler chain (auth, body limit,
 // routing, decode, resolve, score, cards, encode), each iteration with its own fresh token.
 // Minting happens outside the timer, as in the load harness.
+// drafts-20+store is the load harness's drafts-20 request (loadtest.SizedRequest), the hook issue
+// 15 budgets at 1 ms of CPU.
 func BenchmarkHook(b *testing.B) {
 	for _, tc := range []struct {
 		name     string
 		prefetch bool
 		store    bool
-	}{{"prefetch", true, false}, {"prefetch+store", true, true}, {"noprefetch", false, false}} {
+		drafts   int
+	}{{"prefetch", true, false, 0}, {"prefetch+store", true, true, 0}, {"noprefetch", false, false, 0}, {"drafts-20+store", true, true, 20}} {
 		b.Run(tc.name, func(b *testing.B) {
 			e := newBenchEnv(b, tc.store, 4096)
 			body := e.request(b, benchOrderSign, tc.prefetch)
+			if tc.drafts > 0 {
+				sized, err := loadtest.SizedRequest(demo.Requests(), demo.Request, tc.drafts, 1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				body = setJSON(b, sized, "fhirServer", e.fhirURL)
+			}
 			path := "/cds-services/" + ServiceOrderSign
 			tokens := make([]string, b.N)
 			for i := range tokens {
