@@ -84,14 +84,20 @@ func (g *Gateway) handleHook(w http.ResponseWriter, r *http.Request) {
 		status = g.failHook(w, r, err)
 		return
 	}
-	b, err := encodeResponse(resp, pre)
+	buf := responseBuffers.Get().(*[]byte)
+	b, err := appendResponse((*buf)[:0], resp, pre)
 	if err != nil {
+		responseBuffers.Put(buf)
 		status = g.fail(w, r, errorf(KindInternal, "encode", "could not encode the response", err))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)
+	if cap(b) <= maxPooledResponse {
+		*buf = b
+		responseBuffers.Put(buf)
+	}
 }
 
 // failHook answers a hook that failed. Its token is spent all the same: a jti claim the hook did
