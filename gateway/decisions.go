@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -49,6 +51,60 @@ type recorder struct {
 	drafts               map[string]bool
 	states               map[string]store.OrderState
 	statesRead, statesOK bool
+	// fps and reqs remember the fingerprints and encoded scoring requests of the hook's scored
+	// drafts: twenty drafts of a hook are mostly a few distinct orders, and suppressed and
+	// scored each fingerprinted the same result (fmt, SHA-256, hex), scored encoded the same
+	// request (encoding/json) per draft.
+	fps  []fingerprintMemo
+	reqs []scoreRequestMemo
+}
+
+type fingerprintMemo struct {
+	product, contract string
+	dose              uint64 // math.Float64bits: -0 is written "-0"
+	admins            int
+	fp                string
+}
+
+type scoreRequestMemo struct {
+	req scoring.Request
+	enc []byte // shared by the decisions of the same request, read-only (the store copies it)
+}
+
+// fingerprint is fingerprint(res), computed once per distinct input in the hook.
+func (rc *recorder) fingerprint(res scoring.Result) string {
+	m := fingerprintMemo{product: res.Ordered.Product.ID, contract: res.Contract.ID, dose: math.Float64bits(res.DoseMg), admins: res.Administrations}
+	for _, f := range rc.fps {
+		if f.product == m.product && f.contract == m.contract && f.dose == m.dose && f.admins == m.admins {
+			return f.fp
+		}
+	}
+	m.fp = fingerprint(res)
+	rc.fps = append(rc.fps, m)
+	return m.fp
+}
+
+// scoreRequest is encodeScoreRequest(r, the engine's configuration), encoded once per distinct
+// request in the hook.
+func (rc *recorder) scoreRequest(r scoring.Request) []byte {
+	for _, m := range rc.reqs {
+		if sameScoreRequest(m.req, r) {
+			return m.enc
+		}
+	}
+	enc := encodeScoreRequest(r, rc.eng.config)
+	rc.reqs = append(rc.reqs, scoreRequestMemo{r, enc})
+	return enc
+}
+
+// sameScoreRequest reports whether a and b encode alike: every field of scoring.Request
+// (TestSameScoreRequestFields counts them), floats bit for bit, dates by their instant (the
+// encoding writes the UTC day), indications element by element (nil and empty both omitted).
+func sameScoreRequest(a, b scoring.Request) bool {
+	return a.ContractID == b.ContractID && a.ProductID == b.ProductID && math.Float64bits(a.DoseMg) == math.Float64bits(b.DoseMg) &&
+		a.Administrations == b.Administrations && a.Date.Equal(b.Date) && a.CurrentProductID == b.CurrentProductID &&
+		math.Float64bits(a.ItemMg) == math.Float64bits(b.ItemMg) && a.Site == b.Site && slices.Equal(a.Indications, b.Indications) &&
+		a.IndicationKnown == b.IndicationKnown && a.SecondaryID == b.SecondaryID && a.Device == b.Device
 }
 
 // orderKey is the order key of this hook's draft order id (g.orderKey), computed once per id;
@@ -105,7 +161,7 @@ func (rc *recorder) suppressed(ctx context.Context, item orderedItem, res scorin
 		}
 		return false
 	}
-	if state.Outcome == "overridden" && state.Fingerprint == fingerprint(res) {
+	if state.Outcome == "overridden" && state.Fingerprint == rc.fingerprint(res) {
 		rc.g.metrics.suppressed.WithLabelValues(rc.svc.ID).Inc()
 		return true
 	}
@@ -264,7 +320,7 @@ func (rc *recorder) location() string {
 // and the scoring request (for the divergence job).
 func (rc *recorder) scored(d *store.Decision, sreq scoring.Request, res scoring.Result) {
 	d.ContractID, d.Arrangement = res.Contract.ID, string(res.Contract.Arrangement)
-	d.Fingerprint = fingerprint(res)
+	d.Fingerprint = rc.fingerprint(res)
 	d.PricePeriod, d.CatalogVersion, d.AdministrationsPerYear = res.Book.ID, rc.eng.version, res.AdministrationsPerYear
 	d.Therapy = store.TherapyContinuing
 	if sreq.CurrentProductID == "" {
@@ -280,7 +336,7 @@ func (rc *recorder) scored(d *store.Decision, sreq scoring.Request, res scoring.
 		d.Options = append(d.Options, store.Option{ProductID: o.Product.ID, Relationship: string(o.Product.Relationship),
 			Eligible: o.Eligible, Exclusion: o.Exclusion, PerCourse: c.Cents(), PerYear: y.Cents()})
 	}
-	d.ScoreRequest = encodeScoreRequest(sreq, rc.eng.config)
+	d.ScoreRequest = rc.scoreRequest(sreq)
 }
 
 // none records an order of a tracked family that got no card, and why (store.NoCard* or the
