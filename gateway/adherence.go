@@ -498,7 +498,7 @@ func (rc *recorder) qualitySuppressed(ctx context.Context, draftID string, m mea
 	if k != nil {
 		contractID = k.ID
 	}
-	state, err := st.OrderState(ctx, rc.client, rc.g.orderKey(rc.client, rc.oc.PatientID, draftID+"#"+m.String()))
+	state, err := st.OrderState(ctx, rc.client, rc.orderKey(draftID+"#"+m.String()))
 	if err != nil {
 		return false
 	}
@@ -524,7 +524,7 @@ func (rc *recorder) addQuality(card *cdshooks.Card, draftID string, m measures.M
 		UserID: rc.oc.UserID, GroupID: m.String(), At: g.cfg.Now(),
 	}
 	if draftID != "" {
-		d.OrderKey = g.orderKey(rc.client, rc.oc.PatientID, draftID+"#"+m.String())
+		d.OrderKey = rc.orderKey(draftID + "#" + m.String())
 	}
 	if k != nil {
 		d.ContractID, d.Arrangement = k.ID, string(k.Arrangement)

@@ -54,7 +54,7 @@ func TestResponseBytesFromTemplates(t *testing.T) {
 				t.Fatalf("%s round %d: template encoding differs\n got %s\nwant %s", name, round, got, want)
 			}
 			for _, p := range pre {
-				if p != nil {
+				if p.tmpl != nil {
 					templated++
 				}
 			}
@@ -62,6 +62,21 @@ func TestResponseBytesFromTemplates(t *testing.T) {
 	}
 	if templated < 40 {
 		t.Errorf("only %d cards written from templates", templated)
+	}
+	// A card that no longer fits its template (a suggestion fewer than its holes) is written by
+	// encoding/json, and what its render had written already is taken back.
+	resp, pre, err := e.gw.advise(ctx, e.gw.byID[ServiceOrderSign], bodies["drafts-20"], false)
+	if err != nil || len(resp.Cards) < 3 || pre[1].tmpl == nil {
+		t.Fatalf("drafts-20: %v, %d cards", err, len(resp.Cards))
+	}
+	c := &resp.Cards[1]
+	c.Suggestions = append(c.Suggestions[:0:0], c.Suggestions[:len(c.Suggestions)-1]...)
+	want, err := resp.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := encodeResponse(resp, pre); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("a card that does not fit its template: %v\n got %s\nwant %s", err, got, want)
 	}
 }
 

@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -40,24 +42,93 @@ type recorder struct {
 	// current finds the product of an order's family the patient is already on ("" = new start),
 	// for orders recorded without a score (set by onRecord).
 	current func(item orderedItem) string
-	// keyID and key are the last draft id keyed and its order key: suppressed and then the
-	// decision ask for the same order's key, an HMAC each time otherwise.
-	keyID, key string
-	keyed      bool
+	// keys are the order keys of the draft ids keyed so far (the batched order-state read keys
+	// every draft, then each decision asks for its own again: an HMAC each time otherwise),
+	// computed with one HMAC state for the hook (keyer).
+	keys  map[string]string
+	keyer *store.OrderKeys
 	// drafts are the hook's draft order ids (set by onRecord); states is the order state of
 	// each of them, read in one query on the first suppressed (store.OrderStatesReader), with
 	// statesRead set then and statesOK when that read succeeded.
 	drafts               map[string]bool
 	states               map[string]store.OrderState
 	statesRead, statesOK bool
+	// fps and reqs remember the fingerprints and encoded scoring requests of the hook's scored
+	// drafts: twenty drafts of a hook are mostly a few distinct orders, and suppressed and
+	// scored each fingerprinted the same result (fmt, SHA-256, hex), scored encoded the same
+	// request (encoding/json) per draft.
+	fps  []fingerprintMemo
+	reqs []scoreRequestMemo
 }
 
-// orderKey is the order key of this hook's draft order id.
-func (rc *recorder) orderKey(id string) string {
-	if !rc.keyed || rc.keyID != id {
-		rc.keyID, rc.key, rc.keyed = id, rc.g.orderKey(rc.client, rc.oc.PatientID, id), true
+type fingerprintMemo struct {
+	product, contract string
+	dose              uint64 // math.Float64bits: -0 is written "-0"
+	admins            int
+	fp                string
+}
+
+type scoreRequestMemo struct {
+	req scoring.Request
+	enc []byte // shared by the decisions of the same request, read-only (the store copies it)
+}
+
+// fingerprint is fingerprint(res), computed once per distinct input in the hook.
+func (rc *recorder) fingerprint(res scoring.Result) string {
+	m := fingerprintMemo{product: res.Ordered.Product.ID, contract: res.Contract.ID, dose: math.Float64bits(res.DoseMg), admins: res.Administrations}
+	for _, f := range rc.fps {
+		if f.product == m.product && f.contract == m.contract && f.dose == m.dose && f.admins == m.admins {
+			return f.fp
+		}
 	}
-	return rc.key
+	m.fp = fingerprint(res)
+	rc.fps = append(rc.fps, m)
+	return m.fp
+}
+
+// scoreRequest is encodeScoreRequest(r, the engine's configuration), encoded once per distinct
+// request in the hook.
+func (rc *recorder) scoreRequest(r scoring.Request) []byte {
+	for _, m := range rc.reqs {
+		if sameScoreRequest(m.req, r) {
+			return m.enc
+		}
+	}
+	enc := encodeScoreRequest(r, rc.eng.config)
+	rc.reqs = append(rc.reqs, scoreRequestMemo{r, enc})
+	return enc
+}
+
+// sameScoreRequest reports whether a and b encode alike: every field of scoring.Request
+// (TestSameScoreRequestFields counts them), floats bit for bit, dates by their instant (the
+// encoding writes the UTC day), indications element by element (nil and empty both omitted).
+func sameScoreRequest(a, b scoring.Request) bool {
+	return a.ContractID == b.ContractID && a.ProductID == b.ProductID && math.Float64bits(a.DoseMg) == math.Float64bits(b.DoseMg) &&
+		a.Administrations == b.Administrations && a.Date.Equal(b.Date) && a.CurrentProductID == b.CurrentProductID &&
+		math.Float64bits(a.ItemMg) == math.Float64bits(b.ItemMg) && a.Site == b.Site && slices.Equal(a.Indications, b.Indications) &&
+		a.IndicationKnown == b.IndicationKnown && a.SecondaryID == b.SecondaryID && a.Device == b.Device
+}
+
+// orderKey is the order key of this hook's draft order id (g.orderKey), computed once per id;
+// the adherence cards ask for the draft id with the measure appended.
+func (rc *recorder) orderKey(id string) string {
+	if k, ok := rc.keys[id]; ok {
+		return k
+	}
+	k := rc.newKey(id)
+	if rc.keys == nil {
+		rc.keys = make(map[string]string, max(len(rc.drafts), 1))
+	}
+	rc.keys[id] = k
+	return k
+}
+
+// newKey is g.orderKey of the hook's client and patient and the order id.
+func (rc *recorder) newKey(orderID string) string {
+	if rc.keyer == nil {
+		rc.keyer = store.NewOrderKeys(rc.g.orderSecret)
+	}
+	return rc.keyer.Key(rc.client, rc.oc.PatientID, orderID) // the imports join on the same key (client.go)
 }
 
 // onRecord lets decisions of orders that were never scored (no coverage, no contract, unit-dosed,
@@ -92,7 +163,7 @@ func (rc *recorder) suppressed(ctx context.Context, item orderedItem, res scorin
 		}
 		return false
 	}
-	if state.Outcome == "overridden" && state.Fingerprint == fingerprint(res) {
+	if state.Outcome == "overridden" && state.Fingerprint == rc.fingerprint(res) {
 		rc.g.metrics.suppressed.WithLabelValues(rc.svc.ID).Inc()
 		return true
 	}
@@ -108,7 +179,7 @@ func (rc *recorder) orderState(ctx context.Context, st store.Store, id string) (
 		rc.statesRead = true
 		keys := make([]string, 0, len(rc.drafts))
 		for d := range rc.drafts {
-			keys = append(keys, rc.g.orderKey(rc.client, rc.oc.PatientID, d))
+			keys = append(keys, rc.orderKey(d))
 		}
 		states, err := r.OrderStates(ctx, rc.client, keys)
 		rc.states, rc.statesOK = states, err == nil
@@ -268,7 +339,7 @@ func (rc *recorder) location() string {
 // and the scoring request (for the divergence job).
 func (rc *recorder) scored(d *store.Decision, sreq scoring.Request, res scoring.Result) {
 	d.ContractID, d.Arrangement = res.Contract.ID, string(res.Contract.Arrangement)
-	d.Fingerprint = fingerprint(res)
+	d.Fingerprint = rc.fingerprint(res)
 	d.PricePeriod, d.CatalogVersion, d.AdministrationsPerYear = res.Book.ID, rc.eng.version, res.AdministrationsPerYear
 	d.Therapy = store.TherapyContinuing
 	if sreq.CurrentProductID == "" {
@@ -284,7 +355,7 @@ func (rc *recorder) scored(d *store.Decision, sreq scoring.Request, res scoring.
 		d.Options = append(d.Options, store.Option{ProductID: o.Product.ID, Relationship: string(o.Product.Relationship),
 			Eligible: o.Eligible, Exclusion: o.Exclusion, PerCourse: c.Cents(), PerYear: y.Cents()})
 	}
-	d.ScoreRequest = encodeScoreRequest(sreq, rc.eng.config)
+	d.ScoreRequest = rc.scoreRequest(sreq)
 }
 
 // none records an order of a tracked family that got no card, and why (store.NoCard* or the

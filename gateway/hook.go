@@ -84,14 +84,20 @@ func (g *Gateway) handleHook(w http.ResponseWriter, r *http.Request) {
 		status = g.failHook(w, r, err)
 		return
 	}
-	b, err := encodeResponse(resp, pre)
+	buf := responseBuffers.Get().(*[]byte)
+	b, err := appendResponse((*buf)[:0], resp, pre)
 	if err != nil {
+		responseBuffers.Put(buf)
 		status = g.fail(w, r, errorf(KindInternal, "encode", "could not encode the response", err))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)
+	if cap(b) <= maxPooledResponse {
+		*buf = b
+		responseBuffers.Put(buf)
+	}
 }
 
 // failHook answers a hook that failed. Its token is spent all the same: a jti claim the hook did
@@ -128,13 +134,13 @@ func (g *Gateway) Advise(ctx context.Context, svc *serviceDef, body []byte) (*cd
 	return resp, err
 }
 
-// advise is Advise that also returns, per card of the response, its encoding rendered from the
-// card cache's template (nil where there is none): encodeResponse writes those bytes instead of
-// encoding the cards again.
+// advise is Advise that also returns, per card of the response, the card cache's template and
+// the comparison URL of its copy (no template where there is none): encodeResponse writes the
+// card from them instead of encoding it again.
 //
 // owned says body is the hook's own buffer (handleHook's), which the request may keep instead of
 // a copy.
-func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owned bool) (*cdshooks.Response, [][]byte, error) {
+func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owned bool) (*cdshooks.Response, []preCard, error) {
 	// One deadline for the whole hook: every fetch and every loop over fetched data (issue 11).
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.HookBudget)
 	defer cancel()
@@ -180,7 +186,7 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 	defer data.close() // ends the plan's background reads the hook did not use
 
 	resp := &cdshooks.Response{Cards: []cdshooks.Card{}}
-	pre := make([][]byte, 0, len(draft))         // per card: its encoding from the card template, or nil
+	pre := make([]preCard, 0, len(draft))        // per card: its template and comparison URL, if it has a template
 	rec := g.newRecorder(ctx, eng, svc, req, oc) // decisions.go
 	pol := eng.scorer.Policy()
 	site := ""
@@ -337,17 +343,11 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 			continue // no suggestion could keep the order's strength
 		}
 		url := g.linkComparison(rec.client, card, page, eng, item, res, group, pol, products, data.medsKnown)
-		var enc []byte
-		if tmpl != nil {
-			if b, ok := tmpl.render(nil, card, url); ok {
-				enc = b
-			}
-		}
 		for len(pre) < len(resp.Cards) {
-			pre = append(pre, nil)
+			pre = append(pre, preCard{})
 		}
 		resp.Cards = append(resp.Cards, *card)
-		pre = append(pre, enc)
+		pre = append(pre, preCard{tmpl, url})
 		rec.add(item, sreq, card, products, res)
 	}
 	// Adherence and SUPD cards (issue 17; gateway/adherence.go): order-sign of a measured class
@@ -360,7 +360,7 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 		return nil, nil, err
 	}
 	for len(pre) < len(resp.Cards) {
-		pre = append(pre, nil) // the adherence cards and any card without a template
+		pre = append(pre, preCard{}) // the adherence cards and any card without a template
 	}
 	g.metrics.cards.WithLabelValues(svc.ID).Add(float64(len(resp.Cards)))
 	// One line per hook for the integrator chasing "no card": the hook by its hash (never the

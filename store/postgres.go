@@ -161,7 +161,7 @@ func pgScanDecision(d *Decision) ([]any, func() error) {
 		if d.Suggestions, err = decodeSuggestions(suggs); err != nil {
 			return err
 		}
-		if d.Options, err = decodeOptions(opts); err != nil {
+		if d.Options, err = decodeOptions(opts, d.Suggestions); err != nil {
 			return err
 		}
 		if len(req) > 0 {
@@ -216,7 +216,7 @@ func (p *Postgres) RecordHook(ctx context.Context, jti *JTI, ds []Decision) erro
 		if err != nil {
 			return err
 		}
-		opts, err := EncodeOptions(d.Options)
+		opts, err := encodeOptions(d.Options, d.Suggestions)
 		if err != nil {
 			return err
 		}

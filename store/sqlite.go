@@ -261,7 +261,7 @@ func scanDecision(d *Decision) ([]any, func() error) {
 		if d.Suggestions, err = decodeSuggestions(suggs); err != nil {
 			return err
 		}
-		if d.Options, err = decodeOptions(opts); err != nil {
+		if d.Options, err = decodeOptions(opts, d.Suggestions); err != nil {
 			return err
 		}
 		if req != "" {
@@ -271,14 +271,16 @@ func scanDecision(d *Decision) ([]any, func() error) {
 	}
 }
 
-// storedSuggestion is one element of decisions.suggestions.
+// storedSuggestion is one element of decisions.suggestions. YearIsCourse ("yc") stands for
+// per-year figures equal to the per-course ones in cents (jsonenc.go).
 type storedSuggestion struct {
-	UUID    string  `json:"uuid"`
-	Product string  `json:"product"`
-	Payer   float64 `json:"payer"`
-	Patient float64 `json:"patient"`
-	Org     float64 `json:"org"`
-	Year    *Saving `json:"year,omitempty"`
+	UUID         string  `json:"uuid"`
+	Product      string  `json:"product"`
+	Payer        float64 `json:"payer"`
+	Patient      float64 `json:"patient"`
+	Org          float64 `json:"org"`
+	Year         *Saving `json:"year,omitempty"`
+	YearIsCourse bool    `json:"yc,omitempty"`
 }
 
 func encodeSuggestions(ss []Suggestion) (string, error) {
@@ -297,8 +299,11 @@ func decodeSuggestions(s string) ([]Suggestion, error) {
 	out := make([]Suggestion, len(in))
 	for i, sg := range in {
 		out[i] = Suggestion{UUID: sg.UUID, ProductID: sg.Product, PayerSaving: sg.Payer, PatientSaving: sg.Patient, OrgImpact: sg.Org}
-		if sg.Year != nil {
+		switch {
+		case sg.Year != nil:
 			out[i].PerYear = *sg.Year
+		case sg.YearIsCourse:
+			out[i].PerYear = courseCents(out[i])
 		}
 	}
 	return out, nil
@@ -306,29 +311,39 @@ func decodeSuggestions(s string) ([]Suggestion, error) {
 
 // storedOption is one element of decisions.options: the per-year figures are left out when they
 // equal the per-course ones (a trastuzumab course is a year of therapy), which keeps a decision's
-// row small on a record of millions.
+// row small on a record of millions. An option that repeats one of the decision's suggestions
+// names it instead (Sugg, "s": its index; jsonenc.go) and has no product or figures of its own.
 type storedOption struct {
 	Product   string  `json:"p"`
+	Sugg      *int    `json:"s,omitempty"`
 	Rel       string  `json:"r,omitempty"`
 	Eligible  bool    `json:"e,omitempty"`
 	Exclusion string  `json:"x,omitempty"`
 	Course    Saving  `json:"c"`
 	Year      *Saving `json:"y,omitempty"`
+	// LongProduct is set only by the long form (Option's own JSON, "product"), which it tells
+	// apart: a first option of the short form with an empty product looked long before.
+	LongProduct *string `json:"product,omitempty"`
 }
 
-// EncodeOptions is the JSON form of options in the decisions table (both implementations).
-func EncodeOptions(os []Option) (string, error) {
+// EncodeOptions is the JSON form of options in the decisions table for a decision without
+// suggestions (both implementations write encodeOptions, with the decision's suggestions).
+func EncodeOptions(os []Option) (string, error) { return encodeOptions(os, nil) }
+
+// encodeOptions is the options column of a decision whose suggestions are ss.
+func encodeOptions(os []Option, ss []Suggestion) (string, error) {
 	if len(os) == 0 {
 		return "[]", nil
 	}
-	b, err := appendOptions(make([]byte, 0, 96*len(os)), os)
+	b, err := appendOptions(make([]byte, 0, 96*len(os)), os, ss)
 	if err != nil {
 		return "", fmt.Errorf("store: encode options: %w", err)
 	}
 	return string(b), nil
 }
 
-func decodeOptions(s string) ([]Option, error) {
+// decodeOptions reads the options column of a decision whose (decoded) suggestions are ss.
+func decodeOptions(s string, ss []Suggestion) ([]Option, error) {
 	if s == "" || s == "[]" {
 		return nil, nil
 	}
@@ -336,7 +351,7 @@ func decodeOptions(s string) ([]Option, error) {
 	if err := json.Unmarshal([]byte(s), &in); err != nil {
 		return nil, fmt.Errorf("store: decode options: %w", err)
 	}
-	if len(in) > 0 && in[0].Product == "" {
+	if len(in) > 0 && in[0].LongProduct != nil {
 		// Written by the first days of schema version 5, before the short form: Option's own JSON.
 		var long []Option
 		if err := json.Unmarshal([]byte(s), &long); err != nil {
@@ -346,6 +361,14 @@ func decodeOptions(s string) ([]Option, error) {
 	}
 	out := make([]Option, len(in))
 	for i, o := range in {
+		if o.Sugg != nil {
+			if *o.Sugg < 0 || *o.Sugg >= len(ss) {
+				return nil, fmt.Errorf("store: decode options: option %d names suggestion %d of %d", i, *o.Sugg, len(ss))
+			}
+			sg := ss[*o.Sugg]
+			out[i] = Option{ProductID: sg.ProductID, Relationship: o.Rel, Eligible: o.Eligible, Exclusion: o.Exclusion, PerCourse: courseCents(sg), PerYear: sg.PerYear}
+			continue
+		}
 		out[i] = Option{ProductID: o.Product, Relationship: o.Rel, Eligible: o.Eligible, Exclusion: o.Exclusion, PerCourse: o.Course, PerYear: o.Course}
 		if o.Year != nil {
 			out[i].PerYear = *o.Year
@@ -394,7 +417,7 @@ func (s *SQLite) RecordHook(ctx context.Context, jti *JTI, ds []Decision) error 
 		if suggs[i], err = encodeSuggestions(d.Suggestions); err != nil {
 			return err
 		}
-		if opts[i], err = EncodeOptions(d.Options); err != nil {
+		if opts[i], err = encodeOptions(d.Options, d.Suggestions); err != nil {
 			return err
 		}
 	}

@@ -37,21 +37,32 @@ func BenchmarkSQLiteRecordHook(b *testing.B) {
 				defer st.Close()
 				ctx := context.Background()
 				at := time.Date(2026, 2, 15, 10, 0, 0, 0, time.UTC)
-				opts := make([]store.Option, 5)
-				for i := range opts {
-					opts[i] = store.Option{ProductID: fmt.Sprintf("product-%d", i), Relationship: "biosimilar", Eligible: i%2 == 0,
-						PerCourse: store.Saving{Payer: 50356.13, Patient: 1200.5, Org: -300.25}, PerYear: store.Saving{Payer: 50356.13, Patient: 1200.5, Org: -300.25}}
+				// As the gateway records a trastuzumab card: each suggestion's figures unrounded, its
+				// per-year ones (a course is a year) and every option's in cents; three options are
+				// the suggestions, one is eligible but not suggested, one is not priced.
+				suggs := []store.Suggestion{{ProductID: "trazimera", PayerSaving: 50356.125, PatientSaving: 10071.225, OrgImpact: 21323.10962264151},
+					{ProductID: "ogivri", PayerSaving: 36742.287000000004, PatientSaving: 7348.457400000001, OrgImpact: 15768.66371864151},
+					{ProductID: "kanjinti", PayerSaving: 29688.68, PatientSaving: 5937.736, OrgImpact: 12890.790120754717}}
+				opts := make([]store.Option, 0, 5)
+				for i, sg := range suggs {
+					c := store.Saving{Payer: sg.PayerSaving, Patient: sg.PatientSaving, Org: sg.OrgImpact}.Cents()
+					suggs[i].PerYear = c
+					opts = append(opts, store.Option{ProductID: sg.ProductID, Relationship: "biosimilar", Eligible: true, PerCourse: c, PerYear: c})
 				}
+				opts = append(opts, store.Option{ProductID: "hercessi", Relationship: "biosimilar", Eligible: true,
+					PerCourse: store.Saving{Payer: 1200.5, Patient: 240.1, Org: -300.25}, PerYear: store.Saving{Payer: 1200.5, Patient: 240.1, Org: -300.25}},
+					store.Option{ProductID: "herzuma", Relationship: "biosimilar", Exclusion: "not-priced"})
 				hook := func(i int) {
 					hctx, cancel := context.WithTimeout(ctx, time.Second) // a hook's context has a deadline
 					defer cancel()
 					ds := make([]store.Decision, n)
 					for j := range ds {
 						id := cdshooks.NewCardUUID() // as the gateway makes them
+						suggs[0].UUID, suggs[1].UUID, suggs[2].UUID = id+"a", id+"b", id+"c"
 						ds[j] = store.Decision{CardUUID: id, HookInstance: "h", ServiceID: "svc", Hook: "order-sign", Client: "https://ehr.test",
 							OrderKey: "k" + id, Fingerprint: "fp", ContractID: "mssp-aco", Arrangement: "aco", GroupID: "trastuzumab",
 							OrderedProductID: "herceptin", BestProductID: "trazimera", At: at, Options: opts,
-							Suggestions:  []store.Suggestion{{UUID: id + "a", ProductID: "trazimera", PayerSaving: 50356.13}, {UUID: id + "b", ProductID: "ogivri", PayerSaving: 36742.29}, {UUID: id + "c", ProductID: "kanjinti", PayerSaving: 1}},
+							Suggestions:  []store.Suggestion{suggs[0], suggs[1], suggs[2]},
 							ScoreRequest: []byte(`{"contract":"mssp-aco","product":"herceptin","doseMg":420,"administrations":17,"date":"2026-02-15"}`)}
 					}
 					// The gateway asks for the order states before recording (suppression): of a
