@@ -207,7 +207,7 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 	historyRead := false
 	therapy := func() []therapyEntry { // decoded once per hook, on first need
 		if !historyRead {
-			all := append(append([]medindex.Entry(nil), data.medEntries()...), medindex.ClassifyResources(data.admins)...)
+			all := append(append([]medindex.Entry(nil), data.medEntries()...), data.adminEntries()...)
 			history, historyRead = therapyHistory(eng.cat, all, func(ref string) (json.RawMessage, bool) {
 				return data.medication(ctx, ref)
 			}), true

@@ -321,6 +321,7 @@ type pending struct {
 	fields   [fMedication]span
 	// codings are builder.codings[c0:c1]
 	c0, c1 int
+	ref    bool // the resource's text holds refNeedle (set by an Indexer only)
 }
 
 type builder struct {
