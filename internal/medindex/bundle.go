@@ -2,6 +2,7 @@ package medindex
 
 import (
 	"encoding/json"
+	"sync"
 
 	"valuerx/internal/rawjson"
 )
@@ -22,7 +23,8 @@ type Bundle struct {
 	// one holds a resource of resourceType OperationOutcome (fhir.BundleScan).
 	Entries      int
 	OnlyOutcomes bool
-	// Classified is ClassifyResources(Resources).
+	// Classified is ClassifyResources(Resources). Its strings without escapes share the request
+	// body's memory, as Raw and Resources do.
 	Classified []Entry
 	// Refs[i] is bytes.Contains(Resources[i], `"medicationReference"`); nil when no resource
 	// holds it.
@@ -41,7 +43,18 @@ type Indexer struct {
 	hint  int
 	init  bool
 	marks []bundleMark
+	sc    *scratch // bd.pend's and bd.codings' arrays, back to scratchPool in Finish
 }
+
+// scratch is an Indexer's working space that no answer keeps: the entries before Finish makes
+// them, and their codings' spans. Kept between requests (scratchPool), since with a long history
+// they are a hundred kilobytes a hook.
+type scratch struct {
+	pend    []pending
+	codings [][2]span
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
 type bundleMark struct {
 	raw                  []byte
@@ -66,10 +79,15 @@ func (x *Indexer) BundleAt(b []byte, i, depth int) int {
 	}
 	if !x.init {
 		x.init = true
-		x.bd = builder{buf: make([]byte, 0, x.hint/3+64), pend: make([]pending, 0, x.hint/600+4), raws: make([]json.RawMessage, 0, x.hint/600+4)}
+		// Strings that need decoding (escapes, non-ASCII) are rare: the buffer starts small. About
+		// one entry per 400 bytes, two codings each (guesses that spare most of the growth).
+		n := x.hint/400 + 4
+		sc := scratchPool.Get().(*scratch)
+		x.sc = sc
+		x.bd = builder{buf: make([]byte, 0, 256), pend: sc.pend[:0], codings: sc.codings[:0], raws: make([]json.RawMessage, 0, n), input: b}
 	}
 	buf, cod, pend := len(x.bd.buf), len(x.bd.codings), len(x.bd.pend)
-	w := walk{bd: &x.bd, b: b, onlyOutcomes: true}
+	w := walk{bd: &x.bd, b: b, onlyOutcomes: true, direct: len(b) == len(x.bd.input) && &b[0] == &x.bd.input[0]}
 	end := w.bundle(i, depth)
 	if end < 0 || w.bad || !w.isBundle {
 		x.bd.buf, x.bd.codings, x.bd.pend, x.bd.raws = x.bd.buf[:buf], x.bd.codings[:cod], x.bd.pend[:pend], x.bd.raws[:pend]
@@ -79,12 +97,15 @@ func (x *Indexer) BundleAt(b []byte, i, depth int) int {
 	return end
 }
 
-// Finish returns the Bundles indexed, in the order they were read.
+// Finish returns the Bundles indexed, in the order they were read. The Indexer is not to be
+// used after.
 func (x *Indexer) Finish() []Bundle {
 	if len(x.marks) == 0 {
+		x.release()
 		return nil
 	}
 	entries := x.bd.finish()
+	defer x.release()
 	out := make([]Bundle, len(x.marks))
 	for k, m := range x.marks {
 		res := x.bd.raws[m.p0:m.p1:m.p1]
@@ -111,6 +132,7 @@ type walk struct {
 	b  []byte
 
 	bad, isBundle        bool
+	direct               bool // b is the builder's input: plain strings are spans of it
 	next                 string
 	foundNext            bool
 	entries              int
@@ -236,15 +258,21 @@ func (w *walk) array(i int, fn func(el int) int) int {
 // optString validates a member that must be a string or null (anything else makes the Bundle
 // irregular) and returns the index after it and, for a string, its token's end (0 for null).
 func (w *walk) optString(v, depth int) (end, strEnd int) {
+	end, strEnd, _ = w.optStringPlain(v, depth)
+	return end, strEnd
+}
+
+// optStringPlain is optString that also says whether the string is plain (rawjson.ValidStringPlain).
+func (w *walk) optStringPlain(v, depth int) (end, strEnd int, plain bool) {
 	switch w.b[v] {
 	case '"':
-		e := rawjson.ValidString(w.b, v)
-		return e, e
+		e, p := rawjson.ValidStringPlain(w.b, v)
+		return e, e, p
 	case 'n':
-		return w.any(v, depth), 0
+		return w.any(v, depth), 0, false
 	}
 	w.bad = true
-	return w.any(v, depth), 0
+	return w.any(v, depth), 0, false
 }
 
 // bundle reads the Bundle object at b[i]; depth containers are open around it.
@@ -415,15 +443,14 @@ func (w *walk) entry(el, depth int) int {
 	if e < 0 || w.bad {
 		return e
 	}
-	typ := ""
+	var typ []byte
 	if hasRes {
-		p := bd.pend[len(bd.pend)-1]
-		typ = string(bd.buf[p.fields[fResourceType].start:p.fields[fResourceType].end])
+		typ = bd.text(bd.pend[len(bd.pend)-1].fields[fResourceType])
 	}
-	if typ != "OperationOutcome" {
+	if string(typ) != "OperationOutcome" {
 		w.onlyOutcomes = false
 	}
-	if hasRes && (outcome || typ == "") { // not one of the Bundle's resources
+	if hasRes && (outcome || len(typ) == 0) { // not one of the Bundle's resources
 		bd.buf, bd.codings, bd.pend, bd.raws = bd.buf[:buf], bd.codings[:cod], bd.pend[:pend], bd.raws[:pend]
 	}
 	return e
@@ -458,13 +485,12 @@ func (w *walk) resource(v, depth int) int {
 			w.bad = true
 			return w.refAny(mv, depth+1)
 		}
-		e, se := w.optString(mv, depth+1)
+		e, se, plain := w.optStringPlain(mv, depth+1)
 		if se > 0 {
 			if isRef(b, mv, se) {
 				w.ref = true
 			}
-			s, _ := bd.str(b[mv:se])
-			p.fields[f] = s
+			p.fields[f] = w.str(mv, se, plain)
 		}
 		return e
 	})
@@ -534,16 +560,37 @@ func (w *walk) codings(v, depth int) int {
 				w.bad = true
 			}
 			seen[f] = true
-			e, se := w.optString(cv, depth+2)
+			e, se, plain := w.optStringPlain(cv, depth+2)
 			if se > 0 {
 				if isRef(b, cv, se) {
 					w.ref = true
 				}
-				sp[f], _ = bd.str(b[cv:se])
+				sp[f] = w.str(cv, se, plain)
 			}
 			return e
 		})
 		bd.codings = append(bd.codings, sp)
 		return e
 	})
+}
+
+// release gives the scratch arrays back (grown as they were, emptied of pointers).
+func (x *Indexer) release() {
+	if x.sc == nil {
+		return
+	}
+	clear(x.bd.pend) // pending.fallback: nothing an Indexer sets, but never keep a pointer
+	x.sc.pend, x.sc.codings = x.bd.pend[:0], x.bd.codings[:0]
+	scratchPool.Put(x.sc)
+	x.sc, x.bd.pend, x.bd.codings = nil, nil, nil
+}
+
+// str reads a string member the walk keeps at b[v] (a string token ending at se): a plain one
+// stays where it is in the request body, others are decoded into the buffer.
+func (w *walk) str(v, se int, plain bool) span {
+	if plain && w.direct {
+		return inSpan(v+1, se-1)
+	}
+	s, _ := w.bd.str(w.b[v:se])
+	return s
 }

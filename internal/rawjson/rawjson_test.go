@@ -397,8 +397,27 @@ func FuzzValidValueSuffix(f *testing.F) {
 	f.Add([]byte(`["\\"a"]`))
 	f.Add([]byte(`{"medicationReference":{"reference":"Medication/1"}}`))
 	f.Add([]byte(`{"note":"x\"medicationReference"}`))
+	f.Add([]byte(`"plain ascii string, long enough"`))
+	f.Add([]byte("\"caf\xc3\xa9 au lait, long enough\""))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		i := SkipSpace(data, 0)
+		if i < len(data) && data[i] == '"' { // ValidStringPlain: ValidString's end, and plain as its bytes say
+			end, plain := ValidStringPlain(data, i)
+			if want := ValidString(data, i); end != want {
+				t.Fatalf("ValidStringPlain end %d, ValidString %d", end, want)
+			}
+			if end >= 0 {
+				want := true
+				for _, c := range data[i+1 : end-1] {
+					if c == '\\' || c < 0x20 || c >= 0x80 {
+						want = false
+					}
+				}
+				if plain != want {
+					t.Fatalf("ValidStringPlain(%q) plain %v, want %v", data[i:end], plain, want)
+				}
+			}
+		}
 		for _, suffix := range []string{`"a"`, `"medicationReference"`} {
 			end, found := ValidValueSuffixAt(data, i, 0, suffix)
 			if want := ValidValueAt(data, i, 0); end != want {

@@ -134,6 +134,35 @@ func validNumberAt(b []byte, i int) int {
 // not valid JSON.
 func ValidString(b []byte, i int) int { return validStringAt(b, i) }
 
+// ValidStringPlain is ValidString that also reports whether the string is plain: printable ASCII
+// without escapes, so that its text is the bytes between its quotes (no decoding needed).
+func ValidStringPlain(b []byte, i int) (end int, plain bool) {
+	j := i + 1
+	for {
+		if j+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[j:])
+			t := special(x) | x&msb
+			if t == 0 {
+				j += 8
+				continue
+			}
+			j += bits.TrailingZeros64(t) >> 3
+		} else {
+			for j < len(b) && b[j] >= 0x20 && b[j] < 0x80 && b[j] != '"' && b[j] != '\\' {
+				j++
+			}
+			if j >= len(b) {
+				return -1, false
+			}
+		}
+		if b[j] == '"' {
+			return j + 1, true
+		}
+		end := validStringAt(b, i) // an escape, a byte above 0x7f or a control byte: not plain
+		return end, false
+	}
+}
+
 // ValidValueAt returns the index after the JSON value that starts at b[i] (i at its first byte,
 // past any whitespace), or -1 when no valid value starts there, by json.Valid's rules: depth
 // arrays and objects are already open around it (they count towards the nesting limit). What
