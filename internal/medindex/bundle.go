@@ -57,11 +57,11 @@ type scratch struct {
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
 type bundleMark struct {
-	raw                  []byte
-	p0, p1               int // bd.pend[p0:p1]
-	next                 string
-	entries              int
-	onlyOutcomes, anyRef bool
+	raw          []byte
+	p0, p1       int // bd.pend[p0:p1]
+	next         string
+	entries      int
+	onlyOutcomes bool
 }
 
 // NewIndexer returns an Indexer for a request of about hint bytes (its buffers are sized from it).
@@ -83,6 +83,9 @@ func (x *Indexer) BundleAt(b []byte, i, depth int) int {
 		// one entry per 400 bytes, two codings each (guesses that spare most of the growth).
 		n := x.hint/400 + 4
 		sc := scratchPool.Get().(*scratch)
+		if cap(sc.pend) < n { // a new one, or smaller than this request needs: no growth step by step
+			sc.pend, sc.codings = make([]pending, 0, n), make([][2]span, 0, 2*n)
+		}
 		x.sc = sc
 		x.bd = builder{buf: make([]byte, 0, 256), pend: sc.pend[:0], codings: sc.codings[:0], raws: make([]json.RawMessage, 0, n), input: b}
 	}
@@ -93,7 +96,7 @@ func (x *Indexer) BundleAt(b []byte, i, depth int) int {
 		x.bd.buf, x.bd.codings, x.bd.pend, x.bd.raws = x.bd.buf[:buf], x.bd.codings[:cod], x.bd.pend[:pend], x.bd.raws[:pend]
 		return end
 	}
-	x.marks = append(x.marks, bundleMark{raw: b[i:end:end], p0: pend, p1: len(x.bd.pend), next: w.next, entries: w.entries, onlyOutcomes: w.onlyOutcomes, anyRef: w.anyRef})
+	x.marks = append(x.marks, bundleMark{raw: b[i:end:end], p0: pend, p1: len(x.bd.pend), next: w.next, entries: w.entries, onlyOutcomes: w.onlyOutcomes})
 	return end
 }
 
@@ -113,12 +116,13 @@ func (x *Indexer) Finish() []Bundle {
 			res = []json.RawMessage{}
 		}
 		out[k] = Bundle{Raw: m.raw, Resources: res, Next: m.next, Entries: m.entries, OnlyOutcomes: m.onlyOutcomes, Classified: entries[m.p0:m.p1:m.p1]}
-		if m.anyRef {
-			refs := make([]bool, m.p1-m.p0)
-			for j := range refs {
-				refs[j] = x.bd.pend[m.p0+j].ref
+		for j, p := range x.bd.pend[m.p0:m.p1] {
+			if p.ref {
+				if out[k].Refs == nil {
+					out[k].Refs = make([]bool, m.p1-m.p0)
+				}
+				out[k].Refs[j] = true
 			}
-			out[k].Refs = refs
 		}
 	}
 	return out
@@ -131,13 +135,13 @@ type walk struct {
 	bd *builder
 	b  []byte
 
-	bad, isBundle        bool
-	direct               bool // b is the builder's input: plain strings are spans of it
-	next                 string
-	foundNext            bool
-	entries              int
-	onlyOutcomes, anyRef bool
-	ref                  bool // the resource being read holds refNeedle
+	bad, isBundle bool
+	direct        bool // b is the builder's input: plain strings are spans of it
+	next          string
+	foundNext     bool
+	entries       int
+	onlyOutcomes  bool
+	ref           bool // the resource being read holds refNeedle
 }
 
 var (
@@ -498,9 +502,6 @@ func (w *walk) resource(v, depth int) int {
 		return e
 	}
 	p.ok, p.c1, p.ref = true, len(bd.codings), w.ref
-	if w.ref {
-		w.anyRef = true
-	}
 	bd.pend = append(bd.pend, p)
 	bd.raws = append(bd.raws, b[v:e:e])
 	return e
