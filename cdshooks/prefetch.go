@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"valuerx/fhir"
+	"valuerx/internal/medindex"
 	"valuerx/internal/rawjson"
 )
 
@@ -217,6 +218,12 @@ func (f *fieldReader) fields(b []byte, names []string) [][]byte {
 func (r *Request) PrefetchResources(key string) (state PrefetchState, raw json.RawMessage, res []json.RawMessage, next string, bundleErr error) {
 	if r != nil && r.validJSON {
 		if v, ok := r.Prefetch[key]; ok && rawjson.Kind(v) == '{' {
+			if bx := r.indexed(v); bx != nil { // read as the body was validated
+				if bx.Entries > 0 && bx.OnlyOutcomes {
+					return PrefetchOutcome, v, nil, "", nil
+				}
+				return PrefetchPresent, v, bx.Resources, bx.Next, nil
+			}
 			if res, next, scan, ok := fhir.ScanValidBundle(v); ok {
 				if scan.Entries > 0 && scan.OnlyOutcomes {
 					return PrefetchOutcome, v, nil, "", nil
@@ -231,4 +238,38 @@ func (r *Request) PrefetchResources(key string) (state PrefetchState, raw json.R
 	}
 	res, next, bundleErr = fhir.ValidBundleResources(raw)
 	return state, raw, res, next, bundleErr
+}
+
+// indexed returns the Bundle DecodeRequest indexed from the value v (the same bytes: a later
+// member of the same name replaces an earlier one), or nil.
+func (r *Request) indexed(v json.RawMessage) *medindex.Bundle {
+	if len(v) == 0 {
+		return nil
+	}
+	for k := range r.index {
+		if bx := &r.index[k]; len(bx.Raw) == len(v) && &bx.Raw[0] == &v[0] {
+			return bx
+		}
+	}
+	return nil
+}
+
+// PrefetchClassified returns, for a key whose value PrefetchResources reads as a Bundle, its
+// resources classified (medindex.ClassifyResources of the resources PrefetchResources returns,
+// one entry each) and whether each holds a medication reference (medindex.Bundle.Refs), when
+// DecodeRequest read them as it validated the body; ok is false otherwise (classify the
+// resources yourself).
+func (r *Request) PrefetchClassified(key string) (entries []medindex.Entry, refs []bool, ok bool) {
+	if r == nil || !r.validJSON {
+		return nil, nil, false
+	}
+	v, found := r.Prefetch[key]
+	if !found {
+		return nil, nil, false
+	}
+	bx := r.indexed(v)
+	if bx == nil || (bx.Entries > 0 && bx.OnlyOutcomes) {
+		return nil, nil, false
+	}
+	return bx.Classified, bx.Refs, true
 }

@@ -1,12 +1,16 @@
 package cdshooks
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
 	"valuerx/fhir"
+	"valuerx/internal/medindex"
+	"valuerx/internal/rawjson"
 )
 
 // The oracles are the encoding/json versions the rawjson walks replaced (kept as the fallback
@@ -149,6 +153,51 @@ func checkPrefetchResources(t *testing.T, data []byte) {
 			t.Fatalf("PrefetchResources(%s)[%d] = %s, want %s", data, i, res[i], wres[i])
 		}
 	}
+	checkIndexedPrefetch(t, data)
+}
+
+// checkIndexedPrefetch: a value read as DecodeRequest reads it (medindex.Indexer, as the body is
+// validated) gets the same answers from PrefetchResources, and PrefetchClassified's entries are
+// ClassifyResources' of its resources.
+func checkIndexedPrefetch(t *testing.T, data []byte) {
+	i := rawjson.SkipSpace(data, 0)
+	x := medindex.NewIndexer(len(data))
+	end := x.BundleAt(data, i, 2)
+	if end < 0 {
+		t.Fatalf("Indexer refuses valid %q", data)
+	}
+	v := data[i:end:end]
+	r := &Request{Prefetch: map[string]json.RawMessage{"k": v}, validJSON: true}
+	ri := &Request{Prefetch: map[string]json.RawMessage{"k": v}, validJSON: true, index: x.Finish()}
+	st, raw, res, next, err := r.PrefetchResources("k")
+	ist, iraw, ires, inext, ierr := ri.PrefetchResources("k")
+	if st != ist || string(raw) != string(iraw) || next != inext || (err == nil) != (ierr == nil) || len(res) != len(ires) || (res == nil) != (ires == nil) {
+		t.Fatalf("indexed PrefetchResources(%s) = %v %d %q %v, unindexed %v %d %q %v", v, ist, len(ires), inext, ierr, st, len(res), next, err)
+	}
+	for k := range res {
+		if string(res[k]) != string(ires[k]) {
+			t.Fatalf("indexed PrefetchResources(%s)[%d] = %s, want %s", v, k, ires[k], res[k])
+		}
+	}
+	entries, refs, ok := ri.PrefetchClassified("k")
+	if !ok {
+		if _, _, ok := r.PrefetchClassified("k"); ok {
+			t.Fatal("classified without an index")
+		}
+		return
+	}
+	if st != PrefetchPresent || err != nil {
+		t.Fatalf("classified a value PrefetchResources reads as %v, %v", st, err)
+	}
+	want := medindex.ClassifyResources(res)
+	if len(entries) != len(want) || (len(want) > 0 && !reflect.DeepEqual(entries, want)) {
+		t.Fatalf("PrefetchClassified(%s) = %+v, ClassifyResources %+v", v, entries, want)
+	}
+	for k := range res {
+		if w := bytes.Contains(res[k], []byte(`"medicationReference"`)); w != (refs != nil && refs[k]) {
+			t.Fatalf("PrefetchClassified(%s): reference %d %v, bytes.Contains %v", v, k, !w, w)
+		}
+	}
 }
 
 func FuzzPrefetchResources(f *testing.F) {
@@ -161,6 +210,7 @@ func FuzzPrefetchResources(f *testing.F) {
 		`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"A","resourceType":"OperationOutcome"}}]}`,
 		`{"resourceType":"Bundle","link":[{"relation":"next","url":"n"}],"entry":[{"fullUrl":"u","resource":{"resourceType":"MedicationRequest"}}]}`,
 		`{"resourceType":"Bundle"}`, `{"resourceType":"Bundle","entry":[]}`, `{"resourceType":"Coverage"}`, `null`, `[]`,
+		`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"MedicationRequest","id":"h1","status":"active","medicationCodeableConcept":{"coding":[{"system":"s","code":"c"}]}}},{"resource":{"resourceType":"MedicationRequest","medicationReference":{"reference":"Medication/m"}}}]}`,
 	}, repeatedMemberSeeds...) {
 		f.Add([]byte(s))
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"valuerx/internal/medindex"
 )
 
 // Hooks this library decodes contexts for (HL7 CDS Hooks Library).
@@ -67,6 +69,9 @@ type Request struct {
 	// so PrefetchValue need not validate them again. A caller that puts values of its own into
 	// a decoded Request's Prefetch must put valid JSON there (nothing in valuerx does).
 	validJSON bool
+	// index holds the prefetch Bundles DecodeRequest read as it validated them (medindex.Indexer):
+	// PrefetchResources and PrefetchClassified answer from it for a value it holds.
+	index []medindex.Bundle
 }
 
 // FHIRAuthorization is the OAuth 2.0 access token the CDS Client grants the

@@ -15,7 +15,6 @@ import (
 	"valuerx/clinical"
 	"valuerx/fhir"
 	"valuerx/internal/jsonfast"
-	"valuerx/internal/medindex"
 	"valuerx/scoring"
 	"valuerx/store"
 )
@@ -213,7 +212,10 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 	historyRead := false
 	therapy := func() []therapyEntry { // decoded once per hook, on first need
 		if !historyRead {
-			all := append(append([]medindex.Entry(nil), data.medEntries()...), medindex.ClassifyResources(data.admins)...)
+			all := data.medEntries() // read only: shared with the adherence checks
+			if admins := data.adminEntries(); len(admins) > 0 {
+				all = append(all[:len(all):len(all)], admins...)
+			}
 			history, historyRead = therapyHistory(eng.cat, all, func(ref string) (json.RawMessage, bool) {
 				return data.medication(ctx, ref)
 			}), true

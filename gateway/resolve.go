@@ -68,6 +68,11 @@ type hookData struct {
 	// reader was a fifth of a hook's CPU. Use medEntries.
 	medsOnce    sync.Once
 	medsIndexed []medindex.Entry
+	// medsPre and adminsPre are meds and admins classified as DecodeRequest validated their
+	// prefetch Bundles (cdshooks.Request.PrefetchClassified), one entry per element, with refs
+	// (medindex.Bundle.Refs: which hold a medication reference); valid while their list is the
+	// prefetched one (setList drops them).
+	medsPre, adminsPre classifiedList
 	// icd is the problem list decoded once for the adherence cards (icdConditions).
 	icdOnce sync.Once
 	icd     []icdCondition
@@ -124,8 +129,61 @@ type pendingPage struct {
 
 // medEntries returns meds classified, one entry per element, computed on first use.
 func (d *hookData) medEntries() []medindex.Entry {
-	d.medsOnce.Do(func() { d.medsIndexed = medindex.ClassifyResources(d.meds) })
+	d.medsOnce.Do(func() {
+		if d.medsPre.ok {
+			d.medsIndexed = d.medsPre.entries
+			return
+		}
+		d.medsIndexed = medindex.ClassifyResources(d.meds)
+	})
 	return d.medsIndexed
+}
+
+// adminEntries returns admins classified, one entry per element (medindex.ClassifyResources).
+func (d *hookData) adminEntries() []medindex.Entry {
+	if d.adminsPre.ok {
+		return d.adminsPre.entries
+	}
+	return medindex.ClassifyResources(d.admins)
+}
+
+// classifiedList is a prefetched list classified as its Bundle was validated.
+type classifiedList struct {
+	ok      bool
+	entries []medindex.Entry
+	refs    []bool // nil: no entry references a Medication
+}
+
+// cut returns c for a list of n entries (the prefetched list, perhaps cut at
+// maxEntries).
+func (c classifiedList) cut(n int) classifiedList {
+	if !c.ok || len(c.entries) < n {
+		return classifiedList{}
+	}
+	c.entries = c.entries[:n:n]
+	if c.refs != nil {
+		c.refs = c.refs[:n:n]
+	}
+	return c
+}
+
+// referencing returns the entries of list that may reference a Medication (their text holds
+// the member name), as referencesMedications and historyReads.scan pick them: all of list when
+// c does not know (they look themselves), none (nil) when c knows none does.
+func (c classifiedList) referencing(list []json.RawMessage) []json.RawMessage {
+	if !c.ok {
+		return list
+	}
+	if c.refs == nil {
+		return nil
+	}
+	var out []json.RawMessage
+	for i, r := range c.refs {
+		if r {
+			out = append(out, list[i])
+		}
+	}
+	return out
 }
 
 // coverageEntry is what the coverage cache keeps per (client, FHIR server, patient, access
@@ -347,6 +405,9 @@ func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdsho
 			// Classified and split in one walk of the Bundle.
 			var l prefetchList
 			state, raw, l.res, l.next, l.err = req.PrefetchResources(key)
+			if key == keyMedications || key == keyAdministrations {
+				l.classified.entries, l.classified.refs, l.classified.ok = req.PrefetchClassified(key)
+			}
 			list = &l
 		}
 		switch state {
@@ -397,7 +458,8 @@ func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdsho
 		// beside, and the hook's lookups read what they need in turn, as before (a full prefetch
 		// hook costs no goroutine); a prefetched history that references Medications still gets
 		// them read together.
-		fetching := (len(need) > 0 || len(plan.lists()) > 0 || referencesMedications(d.meds) || referencesMedications(d.admins)) &&
+		medRefs, adminRefs := d.medsPre.referencing(d.meds), d.adminsPre.referencing(d.admins)
+		fetching := (len(need) > 0 || len(plan.lists()) > 0 || referencesMedications(medRefs) || referencesMedications(adminRefs)) &&
 			r.allow(client, req.FHIRServer)
 		// The plan's reads and the history's Medications run in the background, past resolve,
 		// until the hook's loop needs them: resolve waits only for the prefetch keys, as it always
@@ -408,8 +470,8 @@ func (r *resolver) resolve(ctx context.Context, req *cdshooks.Request, oc *cdsho
 		}
 		// The references of a prefetched history's first pages are known now (read before the
 		// page goroutines below change the lists).
-		hist.scan(d.meds)
-		hist.scan(d.admins)
+		hist.scan(medRefs) // the entries of d.meds that may reference one, in order
+		hist.scan(adminRefs)
 		// Next pages of prefetched searchsets, beside the other fetches (while the breaker is
 		// open the first page stands alone: its requests pass the breaker like every other).
 		for _, p := range d.pages {
@@ -545,9 +607,9 @@ func (d *hookData) setList(key string, all []json.RawMessage) {
 	case keyCoverage:
 		d.coverages, d.coverageKnown = all, true
 	case keyMedications:
-		d.meds, d.medsKnown = all, true
+		d.meds, d.medsKnown, d.medsPre = all, true, classifiedList{}
 	case keyAdministrations:
-		d.admins, d.adminsKnown = all, true
+		d.admins, d.adminsKnown, d.adminsPre = all, true, classifiedList{}
 	default:
 		d.conditions, d.condsKnown = all, true
 	}
@@ -573,6 +635,8 @@ type prefetchList struct {
 	res  []json.RawMessage
 	next string
 	err  error
+	// classified is res classified (medications and administrations), when DecodeRequest did it
+	classified classifiedList
 }
 
 // followPage fetches the rest of a paginated prefetch searchset (the pages Search follows from
@@ -625,6 +689,14 @@ func (d *hookData) takeList(ctx context.Context, key string, raw json.RawMessage
 			}
 		}
 		d.setList(key, all)
+		if list != nil && list.err == nil && raw != nil {
+			switch key { // classified with the Bundle's validation; a page followed drops it (setList)
+			case keyMedications:
+				d.medsPre = list.classified.cut(len(d.meds))
+			case keyAdministrations:
+				d.adminsPre = list.classified.cut(len(d.admins))
+			}
+		}
 	}
 	return nil
 }

@@ -310,8 +310,28 @@ var (
 	resourceKey = []string{"resource"}
 )
 
-// span is a string's place in builder.buf.
+// span is a string's place in builder.buf, or (start < 0: inSpan) in builder.input.
 type span struct{ start, end int }
+
+// inSpan is the span of input[s:e]: an Indexer leaves a string that needs no decoding where it is
+// in the request body, which its entries' Raw already share.
+func inSpan(s, e int) span { return span{-s - 1, -e - 1} }
+
+// text returns the bytes of the span.
+func (bd *builder) text(s span) []byte {
+	if s.start < 0 {
+		return bd.input[-s.start-1 : -s.end-1]
+	}
+	return bd.buf[s.start:s.end]
+}
+
+// strOf is the span's string in finish: all is buf's string, in input's.
+func strOf(all, in string, s span) string {
+	if s.start < 0 {
+		return in[-s.start-1 : -s.end-1]
+	}
+	return all[s.start:s.end]
+}
 
 // pending is one entry before the final string exists: spans into the buffer, or an entry
 // encoding/json decoded (fallback), or not OK.
@@ -321,6 +341,7 @@ type pending struct {
 	fields   [fMedication]span
 	// codings are builder.codings[c0:c1]
 	c0, c1 int
+	ref    bool // the resource's text holds refNeedle (set by an Indexer only)
 }
 
 type builder struct {
@@ -328,6 +349,7 @@ type builder struct {
 	codings [][2]span
 	pend    []pending
 	raws    []json.RawMessage
+	input   []byte // what inSpans index (an Indexer's request body), never changed
 }
 
 // resourceAt reads the members of interest of the resource starting at b[i], in one pass, and
@@ -541,11 +563,12 @@ func (bd *builder) finish() []Entry {
 	// The buffer is the record's one string: never written again (the builder is dropped), so
 	// it is shared rather than copied.
 	all := unsafe.String(unsafe.SliceData(bd.buf), len(bd.buf))
+	in := unsafe.String(unsafe.SliceData(bd.input), len(bd.input)) // the request body: never changed either
 	var codings []Coding
 	if len(bd.codings) > 0 {
 		codings = make([]Coding, len(bd.codings))
 		for i, c := range bd.codings {
-			codings[i] = Coding{System: all[c[0].start:c[0].end], Code: all[c[1].start:c[1].end]}
+			codings[i] = Coding{System: strOf(all, in, c[0]), Code: strOf(all, in, c[1])}
 		}
 	}
 	out := make([]Entry, len(pend))
@@ -556,10 +579,10 @@ func (bd *builder) finish() []Entry {
 		case p.ok:
 			f := p.fields
 			out[i] = Entry{
-				ResourceType: all[f[fResourceType].start:f[fResourceType].end],
-				ID:           all[f[fID].start:f[fID].end],
-				Status:       all[f[fStatus].start:f[fStatus].end],
-				AuthoredOn:   all[f[fAuthoredOn].start:f[fAuthoredOn].end],
+				ResourceType: strOf(all, in, f[fResourceType]),
+				ID:           strOf(all, in, f[fID]),
+				Status:       strOf(all, in, f[fStatus]),
+				AuthoredOn:   strOf(all, in, f[fAuthoredOn]),
 				OK:           true,
 			}
 			if p.c1 > p.c0 {

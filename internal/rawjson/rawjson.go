@@ -16,25 +16,16 @@ package rawjson
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"strings"
 	"unsafe"
-
-	"github.com/go-json-experiment/json/jsontext"
 )
 
-// validOptions make jsontext accept exactly what encoding/json accepts: RFC 8259 JSON with
-// repeated object names and invalid UTF-8 inside strings (encoding/json replaces it with U+FFFD
-// when decoding; jsontext would otherwise refuse both). Nesting is limited to 10 000 levels in
-// both.
-var validOptions = []jsontext.Options{jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true)}
-
 // Valid reports whether b is one JSON value (with optional surrounding whitespace), exactly as
-// json.Valid does, with go-json-experiment's jsontext: its validator is table-driven where
-// encoding/json's scanner calls a state function per byte, and checks a 260 kB request in about
-// 0.22 ms against json.Valid's 0.58 ms on this machine. FuzzValid holds it to json.Valid.
+// json.Valid does (RFC 8259, with repeated object names and invalid UTF-8 inside strings allowed,
+// nesting limited to 10 000 levels), with a hand-written walk (valid.go) where encoding/json's
+// scanner calls a state function per byte. FuzzValid holds it to json.Valid.
 func Valid(b []byte) bool {
-	return jsontext.Value(b).IsValid(validOptions...)
+	return validJSON(b)
 }
 
 // SkipSpace returns the index of the first byte at or after i that is not JSON whitespace.
@@ -173,75 +164,12 @@ func Object(b []byte) (map[string]json.RawMessage, bool) {
 // encoding/json would decode it into a map[string]json.RawMessage (keys unescaped by String, the
 // last of duplicate keys wins, values sharing b's memory, capacity-limited) and, when the member
 // nest is an object (the last of that name), its members the same way (nil otherwise); m and
-// nested are nil when b is not an object. One walk: jsontext validates each member's value as it
-// splits it, where a validation and then a split walked a hook's whole body twice (with 500
-// history entries, 260 kB each time).
+// nested are nil when b is not an object. One walk validates each member's value as it splits
+// it, where a validation and then a split walked a hook's whole body twice (with 500 history
+// entries, 260 kB each time); ValidObjectNestedFunc lets the caller read the nested values in
+// that walk too.
 func ValidObjectNested(b []byte, nest string) (m, nested map[string]json.RawMessage, valid bool) {
-	i := SkipSpace(b, 0)
-	if i >= len(b) || b[i] != '{' {
-		return nil, nil, Valid(b)
-	}
-	dec := jsontext.NewDecoder(bytes.NewBuffer(b), validOptions...) // a bytes.Buffer: parsed in place
-	// member reads the next name and value of the object dec is in, as a key and b's bytes.
-	member := func() (key string, val []byte, ok bool) {
-		name, err := dec.ReadValue()
-		if err != nil {
-			return "", nil, false
-		}
-		if key, ok = String(name); !ok {
-			return "", nil, false
-		}
-		if dec.PeekKind() == '{' && key == nest && dec.StackDepth() == 1 {
-			return key, nil, true // the caller splits it
-		}
-		v, err := dec.ReadValue()
-		if err != nil {
-			return "", nil, false
-		}
-		end := int(dec.InputOffset())
-		return key, b[end-len(v) : end : end], true
-	}
-	if _, err := dec.ReadToken(); err != nil { // '{'
-		return nil, nil, false
-	}
-	m = make(map[string]json.RawMessage, 8)
-	for dec.PeekKind() != '}' {
-		k, v, ok := member()
-		if !ok {
-			return nil, nil, false
-		}
-		if v != nil {
-			m[k] = v
-			if k == nest {
-				nested = nil // the last member of that name wins, as in m
-			}
-			continue
-		}
-		if _, err := dec.ReadToken(); err != nil { // the nested '{'
-			return nil, nil, false
-		}
-		start := int(dec.InputOffset()) - 1
-		nm := make(map[string]json.RawMessage, 8)
-		for dec.PeekKind() != '}' {
-			nk, nv, ok := member()
-			if !ok || nv == nil {
-				return nil, nil, false
-			}
-			nm[nk] = nv
-		}
-		if _, err := dec.ReadToken(); err != nil { // the nested '}'
-			return nil, nil, false
-		}
-		end := int(dec.InputOffset())
-		m[k], nested = b[start:end:end], nm
-	}
-	if _, err := dec.ReadToken(); err != nil { // '}'
-		return nil, nil, false
-	}
-	if _, err := dec.ReadValue(); err != io.EOF { // nothing but whitespace after the object
-		return nil, nil, false
-	}
-	return m, nested, true
+	return ValidObjectNestedFunc(b, nest, nil)
 }
 
 // eachMemberEnd calls fn for every member of the object starting at b[i] == '{' and returns the

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 var seeds = []string{
@@ -341,6 +343,92 @@ func FuzzEachElementAt(f *testing.F) {
 		})
 		if wantOK != gotOK || strings.Join(want, "\x00") != strings.Join(got, "\x00") || len(want) != len(got) {
 			t.Fatalf("EachElementAt %v %q, EachElement %v %q", gotOK, got, wantOK, want)
+		}
+	})
+}
+
+// historyBody is a CDS Hooks body shaped like the load harness's history-500: a prefetch Bundle
+// of n MedicationRequests.
+func historyBody(n int) []byte {
+	var b strings.Builder
+	b.WriteString(`{"hook":"order-sign","hookInstance":"d1577c69-dfbe-44ad-ba6d-3e05e953b2ea","context":{"patientId":"pat-aco"},"prefetch":{"patient":{"resourceType":"Patient","id":"pat-aco"},"medications":{"resourceType":"Bundle","type":"searchset","total":500,"entry":[`)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`{"fullUrl":"http://localhost:8080/fhir/MedicationRequest/hist-midcourse-herceptin-h1","resource":{"authoredOn":"2026-01-05","id":"hist-midcourse-herceptin-h1","intent":"order","medicationCodeableConcept":{"coding":[{"code":"1922509","display":"Trastuzumab 150 mg Vial [Herceptin]","system":"http://www.nlm.nih.gov/research/umls/rxnorm"},{"code":"J9355","system":"http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"}],"text":"Herceptin"},"requester":{"reference":"Practitioner/dr-oncology"},"resourceType":"MedicationRequest","status":"active","subject":{"reference":"Patient/pat-aco"}}}`)
+	}
+	b.WriteString(`]}}}`)
+	return []byte(b.String())
+}
+
+// BenchmarkValidObjectNested is the validation and split of a 500-entry history request.
+func BenchmarkValidObjectNested(b *testing.B) {
+	body := historyBody(500)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	start, n := cpuNow(), 0
+	for b.Loop() {
+		if _, _, ok := ValidObjectNested(body, "prefetch"); !ok {
+			b.Fatal("invalid")
+		}
+		n++
+	}
+	b.ReportMetric(float64(cpuNow()-start)/float64(n), "cpu-ns/op")
+}
+
+// cpuNow is the process's CPU time (user and system, all threads): a busy machine's run queue
+// inflates it far less than wall time.
+func cpuNow() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// FuzzValidValueSuffix holds ValidValueSuffixAt to ValidValueAt and, for a valid value, its found
+// to bytes.Contains of the value's text.
+func FuzzValidValueSuffix(f *testing.F) {
+	for _, s := range append(validSeeds, seeds...) {
+		f.Add([]byte(s))
+	}
+	f.Add([]byte(`{"a":"x\"a","b":["a"],"\"a":1}`))
+	f.Add([]byte(`["\\"a"]`))
+	f.Add([]byte(`{"medicationReference":{"reference":"Medication/1"}}`))
+	f.Add([]byte(`{"note":"x\"medicationReference"}`))
+	f.Add([]byte(`"plain ascii string, long enough"`))
+	f.Add([]byte("\"caf\xc3\xa9 au lait, long enough\""))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		i := SkipSpace(data, 0)
+		if i < len(data) && data[i] == '"' { // ValidStringPlain: ValidString's end, and plain as its bytes say
+			end, plain := ValidStringPlain(data, i)
+			if want := ValidString(data, i); end != want {
+				t.Fatalf("ValidStringPlain end %d, ValidString %d", end, want)
+			}
+			if end >= 0 {
+				want := true
+				for _, c := range data[i+1 : end-1] {
+					if c == '\\' || c < 0x20 || c >= 0x80 {
+						want = false
+					}
+				}
+				if plain != want {
+					t.Fatalf("ValidStringPlain(%q) plain %v, want %v", data[i:end], plain, want)
+				}
+			}
+		}
+		for _, suffix := range []string{`"a"`, `"medicationReference"`} {
+			end, found := ValidValueSuffixAt(data, i, 0, suffix)
+			if want := ValidValueAt(data, i, 0); end != want {
+				t.Fatalf("end %d, ValidValueAt %d", end, want)
+			}
+			if end < 0 {
+				continue
+			}
+			if want := bytes.Contains(data[i:end], []byte(suffix)); found != want {
+				t.Fatalf("%s in %q: %v, bytes.Contains %v", suffix, data[i:end], found, want)
+			}
 		}
 	})
 }
