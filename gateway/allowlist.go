@@ -84,6 +84,7 @@ func (b fhirBase) String() string {
 // fhirAccess is the gateway's FHIR server policy with the two HTTP clients it hands out.
 type fhirAccess struct {
 	byIssuer     map[string][]fhirBase
+	byTenant     map[string]map[string][]fhirBase // issuer -> tenant -> its own list (Config.TenantFHIRServers)
 	allowPrivate bool
 	allowHTTP    bool
 	trusted      *http.Client // allowlisted servers: the configured client as is
@@ -96,17 +97,41 @@ var errRefusedServer = errors.New("fhirServer is not on this client's fhirServer
 // newFHIRAccess validates the allowlists and builds the guarded client.
 func newFHIRAccess(cfg *Config) (*fhirAccess, error) {
 	hc := pooledFHIRClient(cfg.FHIRClient, cfg.FHIRMaxConnsPerHost)
-	a := &fhirAccess{byIssuer: map[string][]fhirBase{}, allowPrivate: cfg.AllowPrivateFHIR, allowHTTP: cfg.AllowHTTPFHIR, trusted: hc}
-	for iss, list := range cfg.FHIRServers {
+	a := &fhirAccess{byIssuer: map[string][]fhirBase{}, byTenant: map[string]map[string][]fhirBase{}, allowPrivate: cfg.AllowPrivateFHIR, allowHTTP: cfg.AllowHTTPFHIR, trusted: hc}
+	parse := func(who string, list []string) ([]fhirBase, error) {
+		var out []fhirBase
 		for _, s := range list {
 			b, err := parseFHIRBase(s)
 			if err != nil {
-				return nil, fmt.Errorf("gateway: fhirServers of client %q: %q %w", iss, s, err)
+				return nil, fmt.Errorf("gateway: fhirServers of %s: %q %w", who, s, err)
 			}
 			if b.scheme == "http" && !cfg.AllowHTTPFHIR {
-				return nil, fmt.Errorf("gateway: fhirServers of client %q: %q is plain http, and plain-http FHIR servers are off (fhir.allowHTTP)", iss, s)
+				return nil, fmt.Errorf("gateway: fhirServers of %s: %q is plain http, and plain-http FHIR servers are off (fhir.allowHTTP)", who, s)
 			}
-			a.byIssuer[iss] = append(a.byIssuer[iss], b)
+			out = append(out, b)
+		}
+		return out, nil
+	}
+	for iss, list := range cfg.FHIRServers {
+		bs, err := parse(fmt.Sprintf("client %q", iss), list)
+		if err != nil {
+			return nil, err
+		}
+		a.byIssuer[iss] = append(a.byIssuer[iss], bs...)
+	}
+	for iss, tenants := range cfg.TenantFHIRServers {
+		for tenant, list := range tenants {
+			bs, err := parse(fmt.Sprintf("client %q tenant %q", iss, tenant), list)
+			if err != nil {
+				return nil, err
+			}
+			if len(bs) == 0 {
+				return nil, fmt.Errorf("gateway: fhirServers of client %q tenant %q: empty (omit the tenant to give it its issuer's list)", iss, tenant)
+			}
+			if a.byTenant[iss] == nil {
+				a.byTenant[iss] = map[string][]fhirBase{}
+			}
+			a.byTenant[iss][tenant] = bs
 		}
 	}
 	if cfg.AllowPrivateFHIR {
@@ -251,19 +276,24 @@ func publicAddr(ip netip.Addr) bool {
 
 // client returns the FHIR client for a hook's fhirServer, or an error (errRefusedServer, or the
 // fhir package's for a URL it does not accept) when valuerx must not call it. The calling client
-// is the verified JWT's issuer in ctx; without authentication (tests, a local demo) no client has
-// an allowlist and the public-address rule applies.
+// is the verified JWT's issuer in ctx, and its tenant when the token carries one and that tenant
+// has its own list (Config.TenantFHIRServers); without authentication (tests, a local demo) no
+// client has an allowlist and the public-address rule applies.
 func (a *fhirAccess) client(ctx context.Context, server, token string) (*fhir.Client, error) {
 	b, err := parseFHIRBase(server)
 	if err != nil {
 		return nil, fmt.Errorf("fhirServer %w", err)
 	}
 	hc := a.public
-	issuer := ""
+	issuer, tenant := "", ""
 	if c, ok := ctx.Value(ctxClaims).(*cdshooks.Claims); ok && c != nil {
-		issuer = c.Issuer
+		issuer, tenant = c.Issuer, c.Tenant
 	}
-	if list := a.byIssuer[issuer]; len(list) > 0 {
+	list := a.byIssuer[issuer]
+	if own, ok := a.byTenant[issuer][tenant]; ok && tenant != "" {
+		list = own // a tenant with its own list: only it, never its issuer's other tenants' servers
+	}
+	if len(list) > 0 {
 		listed := false
 		for _, e := range list {
 			if e.covers(b) {

@@ -294,3 +294,62 @@ func TestHookInstanceValidatedAndHashedInLogs(t *testing.T) {
 		t.Fatalf("the failed fetch is not logged with the hookInstance hash %s:\n%s", hookRef(hi), logs)
 	}
 }
+
+// Tenants of one issuer each have their own FHIR-server allowlist (issue 11 review, gap 5): with
+// Config.TenantFHIRServers, a hook of tenant A may make valuerx call only A's server and a hook
+// of tenant B only B's, though both tokens are signed with the issuer's one key. With the
+// issuer's list shared by both (what FHIRServers alone gives, and all there was before), A's hooks
+// could name B's server. A tenant without its own list keeps its issuer's.
+func TestTenantAllowlists(t *testing.T) {
+	var e *testEnv
+	demo := func(w http.ResponseWriter, r *http.Request) { e.fhirSrv.ServeHTTP(w, r) } // the demo patients
+	srvA, srvB, srvShared := newCountingFHIR(t, demo), newCountingFHIR(t, demo), newCountingFHIR(t, demo)
+	e = newEnv(t, func(c *Config) {
+		c.AllowPrivateFHIR = false
+		c.FHIRServers = map[string][]string{"https://ehr.test/cds-client": {srvShared.url}}
+		c.TenantFHIRServers = map[string]map[string][]string{"https://ehr.test/cds-client": {
+			"tenant-a": {srvA.url},
+			"tenant-b": {srvB.url},
+		}}
+	})
+	name := "aco-herceptin-order-select"
+	path := serviceOf(name)
+	post := func(tenant, server string) int {
+		t.Helper()
+		extra := map[string]any{}
+		if tenant != "" {
+			extra["tenant"] = tenant
+		}
+		tok, err := e.signer.Mint(e.srv.URL+path, 5*time.Minute, extra)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := setJSON(t, setJSON(t, e.demoRequest(name), "prefetch", nil), "fhirServer", server)
+		s, _, _ := e.do(http.MethodPost, path, body, map[string]string{"Authorization": "Bearer " + tok})
+		return s
+	}
+	counts := func() [3]int { return [3]int{len(srvA.requests()), len(srvB.requests()), len(srvShared.requests())} }
+	for _, c := range []struct {
+		tenant, server string
+		want           [3]int // requests to A, B and the shared server after the hook
+	}{
+		{"tenant-a", srvB.url, [3]int{0, 0, 0}},      // A names B's server: refused, nothing leaves
+		{"tenant-a", srvShared.url, [3]int{0, 0, 0}}, // nor the issuer's list: A has its own
+		{"tenant-b", srvA.url, [3]int{0, 0, 0}},      // B names A's server: refused
+		{"tenant-a", srvA.url, [3]int{5, 0, 0}},      // A's own server: fetched (five searches)
+		{"tenant-b", srvB.url, [3]int{5, 5, 0}},      // B's own
+		{"tenant-c", srvShared.url, [3]int{5, 5, 5}}, // a tenant without a list: the issuer's
+		{"tenant-c", srvA.url, [3]int{5, 5, 5}},      // ... which does not hold A's server
+		{"", srvB.url, [3]int{5, 5, 5}},              // no tenant claim: the issuer's list
+	} {
+		before := counts()
+		s := post(c.tenant, c.server)
+		got := counts()
+		if got != c.want {
+			t.Fatalf("%q naming %s: requests to A, B, shared %v, want %v (status %d)", c.tenant, c.server, got, c.want, s)
+		}
+		if wantStatus := map[bool]int{true: http.StatusOK, false: http.StatusPreconditionFailed}[got != before]; s != wantStatus {
+			t.Errorf("%q naming %s: status %d, want %d", c.tenant, c.server, s, wantStatus)
+		}
+	}
+}

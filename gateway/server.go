@@ -77,6 +77,11 @@ type Config struct {
 	// name only servers at or under its entries, which are then called wherever they live; a
 	// client without one may name public https servers only (allowlist.go).
 	FHIRServers map[string][]string
+	// TenantFHIRServers are the allowlists of single tenants (the JWT tenant claim) of an
+	// issuer: issuer -> tenant -> bases. A hook whose token carries a tenant listed here may name
+	// only that tenant's servers, so one tenant's hooks cannot make valuerx call another's; a
+	// tenant not listed has its issuer's FHIRServers, as before.
+	TenantFHIRServers map[string]map[string][]string
 	// AllowPrivateFHIR lets clients without an allowlist name loopback, private and link-local
 	// FHIR servers (the demo, whose FHIR server is valuerx itself on localhost; tests).
 	AllowPrivateFHIR bool

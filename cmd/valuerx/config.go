@@ -226,6 +226,10 @@ type clientConfig struct {
 	// name as fhirServer. Listed servers are called wherever they live; without a list, only
 	// public https servers.
 	FHIRServers []string `yaml:"fhirServers"`
+	// TenantFHIRServers gives single tenants (the JWT tenant claim) their own FHIR servers: a
+	// hook of a tenant listed here may name only that tenant's servers, never another tenant's
+	// of the same issuer; a tenant not listed has fhirServers.
+	TenantFHIRServers map[string][]string `yaml:"tenantFhirServers"`
 }
 
 // rosterFile is one payer roster: the file and, for an ATR list, the contract its members are

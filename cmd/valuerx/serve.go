@@ -272,6 +272,7 @@ func buildApp(cfg fileConfig, logger *slog.Logger) (*app, error) {
 		AllowHTTPFHIR:       cfg.FHIR.AllowHTTP,
 		AllowPrivateFHIR:    cfg.FHIR.AllowPrivateAddresses,
 		FHIRServers:         fhirServers(cfg),
+		TenantFHIRServers:   tenantFHIRServers(cfg),
 		FHIRClient:          &http.Client{Timeout: cfg.FHIR.Timeout.Duration},
 		CoverageTTL:         cfg.FHIR.CoverageTTL.Duration,
 		MaxEntriesPerKey:    cfg.FHIR.MaxEntriesPerKey,
@@ -318,6 +319,11 @@ func buildApp(cfg fileConfig, logger *slog.Logger) (*app, error) {
 		gcfg.CompareSecret = bytes.TrimSpace(secret)
 	}
 	for _, c := range cfg.Auth.Clients {
+		for t := range c.TenantFHIRServers {
+			if len(c.Tenants) > 0 && !slices.Contains(c.Tenants, t) {
+				return nil, fmt.Errorf("auth.clients %q: tenantFhirServers names tenant %q, which is not one of its tenants", c.Issuer, t)
+			}
+		}
 		switch {
 		case len(c.FHIRServers) > 0:
 		case cfg.FHIR.AllowPrivateAddresses || cfg.FHIR.AllowHTTP:
@@ -496,6 +502,21 @@ func fhirServers(cfg fileConfig) map[string][]string {
 	for _, c := range cfg.Auth.Clients {
 		if len(c.FHIRServers) > 0 {
 			m[c.Issuer] = append(m[c.Issuer], c.FHIRServers...)
+		}
+	}
+	return m
+}
+
+// tenantFHIRServers are the per-tenant allowlists of the configured clients: issuer -> tenant ->
+// bases.
+func tenantFHIRServers(cfg fileConfig) map[string]map[string][]string {
+	m := map[string]map[string][]string{}
+	for _, c := range cfg.Auth.Clients {
+		for t, list := range c.TenantFHIRServers {
+			if m[c.Issuer] == nil {
+				m[c.Issuer] = map[string][]string{}
+			}
+			m[c.Issuer][t] = list
 		}
 	}
 	return m
