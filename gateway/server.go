@@ -117,9 +117,10 @@ type Config struct {
 	// MaxOutcomeOrders bounds the orders the dashboard's realised savings and divergence tab reads
 	// when the store has no rollup to answer from (it reads them all then; default 250,000).
 	MaxOutcomeOrders int
-	// RollupFoldEvery is how often the dashboard rollup is folded in the background (default
-	// 5 s; negative: only on reads, as before), so a read after an idle period has little left
-	// to fold itself (rollupfold.go).
+	// RollupFoldEvery is how often the dashboard rollup is folded in the background, so a read
+	// after an idle period has little left to fold itself (rollupfold.go). Zero or negative (the
+	// default): only on reads, since the fold is not yet incremental per order and cost more CPU
+	// than the hooks under load.
 	RollupFoldEvery time.Duration
 
 	// MeasuresDir is the output directory of `valuerx measures` (rates.json, worklist.csv) that
