@@ -187,45 +187,9 @@ func (w *walk) field(k0, k1 int, names []string) int {
 
 // object validates the object at b[i] == '{', calling fn with each member's name token
 // b[k0:k1] and the index of its value; fn validates the value and returns the index after it
-// (-1: not valid). object returns the index after the object, or -1.
+// (-1: not valid). object returns the index after the object, or -1 (rawjson.ValidMembers).
 func (w *walk) object(i int, fn func(k0, k1, v int) int) int {
-	b := w.b
-	i = rawjson.SkipSpace(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return i + 1
-	}
-	for {
-		if i >= len(b) || b[i] != '"' {
-			return -1
-		}
-		k0 := i
-		k1 := rawjson.ValidString(b, i)
-		if k1 < 0 {
-			return -1
-		}
-		i = rawjson.SkipSpace(b, k1)
-		if i >= len(b) || b[i] != ':' {
-			return -1
-		}
-		if i = rawjson.SkipSpace(b, i+1); i >= len(b) {
-			return -1
-		}
-		if i = fn(k0, k1, i); i < 0 {
-			return -1
-		}
-		i = rawjson.SkipSpace(b, i)
-		if i >= len(b) {
-			return -1
-		}
-		switch b[i] {
-		case ',':
-			i = rawjson.SkipSpace(b, i+1)
-		case '}':
-			return i + 1
-		default:
-			return -1
-		}
-	}
+	return rawjson.ValidMembers(w.b, i, fn)
 }
 
 // array validates the array at b[i] == '[', calling fn with the index of each element; fn

@@ -379,10 +379,20 @@ func ValidObjectNestedFunc(b []byte, nest string, each func(key string, b []byte
 	return m, nested, true
 }
 
-// members validates the object at b[i] == '{', calling fn with each member's name (unescaped)
-// and the index of its value; fn validates the value and returns the index after it (-1: not
-// valid). members returns the index after the object, or -1.
+// members is ValidMembers with each member's name unescaped.
 func members(b []byte, i int, fn func(key string, v int) int) int {
+	return ValidMembers(b, i, func(k0, k1, v int) int {
+		key, _ := String(b[k0:k1]) // a valid string always decodes
+		return fn(key, v)
+	})
+}
+
+// ValidMembers validates the object at b[i] == '{', calling fn with each member's name token
+// b[k0:k1] (quotes and escapes included, already validated) and the index of its value; fn
+// validates the value and returns the index after it (-1: not valid). ValidMembers returns the
+// index after the object, or -1. It is the member loop of every validating walk that reads values
+// as it goes (ValidObjectNestedFunc here, medindex's Bundle walk).
+func ValidMembers(b []byte, i int, fn func(k0, k1, v int) int) int {
 	i = SkipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return i + 1
@@ -391,19 +401,19 @@ func members(b []byte, i int, fn func(key string, v int) int) int {
 		if i >= len(b) || b[i] != '"' {
 			return -1
 		}
-		kEnd := validStringAt(b, i)
-		if kEnd < 0 {
+		k0 := i
+		k1 := validStringAt(b, i)
+		if k1 < 0 {
 			return -1
 		}
-		key, _ := String(b[i:kEnd]) // a valid string always decodes
-		i = SkipSpace(b, kEnd)
+		i = SkipSpace(b, k1)
 		if i >= len(b) || b[i] != ':' {
 			return -1
 		}
 		if i = SkipSpace(b, i+1); i >= len(b) {
 			return -1
 		}
-		if i = fn(key, i); i < 0 {
+		if i = fn(k0, k1, i); i < 0 {
 			return -1
 		}
 		i = SkipSpace(b, i)
