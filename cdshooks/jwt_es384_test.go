@@ -13,12 +13,13 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"filippo.io/nistec"
 	"github.com/golang-jwt/jwt/v5"
+
+	"valuerx/internal/cputime"
 )
 
 // Test helpers for the ES384 fast path. crypto/ecdsa, called as golang-jwt's
@@ -622,20 +623,12 @@ func BenchmarkES384VerifyDigest(b *testing.B) {
 // queue inflates wall time far more than CPU time.
 type cpuClock struct{ start time.Duration }
 
-func startCPUClock() cpuClock { return cpuClock{processCPU()} }
+func startCPUClock() cpuClock { return cpuClock{cputime.Now()} }
 
 func (c cpuClock) report(b *testing.B) {
 	if b.N > 0 {
-		b.ReportMetric(float64(processCPU()-c.start)/float64(b.N), "cpu-ns/op")
+		b.ReportMetric(float64(cputime.Now()-c.start)/float64(b.N), "cpu-ns/op")
 	}
-}
-
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // TestCombMatchesScalarMult holds the comb to nistec's own (constant-time) scalar

@@ -10,13 +10,13 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"valuerx/cdshooks"
 	"valuerx/demo"
 	"valuerx/fhir"
+	"valuerx/internal/cputime"
 	"valuerx/loadtest"
 	"valuerx/scoring"
 )
@@ -78,19 +78,11 @@ func withDose(body []byte, mg float64) []byte {
 // cpuClock measures process CPU time (user+system, all threads) for the cpu-ns/op metric.
 type cpuClock struct{ start time.Duration }
 
-func cpuNow() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func startCPU() cpuClock { return cpuClock{cpuNow()} }
+func startCPU() cpuClock { return cpuClock{cputime.Now()} }
 
 func (c cpuClock) report(b *testing.B, n int) {
 	if n > 0 {
-		b.ReportMetric(float64(cpuNow()-c.start)/float64(n), "cpu-ns/op")
+		b.ReportMetric(float64(cputime.Now()-c.start)/float64(n), "cpu-ns/op")
 	}
 }
 

@@ -5,11 +5,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
 	"valuerx/demo"
+	"valuerx/internal/cputime"
 )
 
 // BenchmarkFloor is the floor's per-request server work in process (verify a fresh ES384 token,
@@ -35,7 +35,7 @@ func BenchmarkFloor(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(body)))
 	b.ResetTimer()
-	start := cpuNow()
+	start := cputime.Now()
 	for i := 0; i < b.N; i++ {
 		req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+tokens[i])
@@ -47,13 +47,5 @@ func BenchmarkFloor(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	b.ReportMetric(float64(cpuNow()-start)/float64(b.N), "cpu-ns/op")
-}
-
-func cpuNow() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64(cputime.Now()-start)/float64(b.N), "cpu-ns/op")
 }

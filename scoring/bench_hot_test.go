@@ -4,24 +4,15 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"syscall"
 	"testing"
 	"time"
-)
 
-// cpuNow is the process's CPU time (all threads). Benchmarks report it per operation as
-// cpu-ns/op next to wall ns/op: on a shared machine the run queue inflates wall time, not CPU.
-func cpuNow() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+	"valuerx/internal/cputime"
+)
 
 func reportCPU(b *testing.B, start time.Duration, n int) {
 	if n > 0 {
-		b.ReportMetric(float64(cpuNow()-start)/float64(n), "cpu-ns/op")
+		b.ReportMetric(float64(cputime.Now()-start)/float64(n), "cpu-ns/op")
 	}
 }
 
@@ -45,7 +36,7 @@ func BenchmarkScoreCold(b *testing.B) {
 			req := hotRequest(k.ID)
 			mustScore(b, cat, reg, req)
 			b.ReportAllocs()
-			start, n := cpuNow(), 0
+			start, n := cputime.Now(), 0
 			for b.Loop() {
 				if _, err := Score(cat, reg, req); err != nil {
 					b.Fatal(err)
@@ -68,7 +59,7 @@ func BenchmarkScorerMiss(b *testing.B) {
 	req := hotRequest("mssp-aco")
 	b.ReportAllocs()
 	i := 0
-	start := cpuNow()
+	start := cputime.Now()
 	for b.Loop() {
 		i++
 		req.DoseMg = 100 + float64(i)/100
@@ -93,7 +84,7 @@ func BenchmarkScorerHit(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
-			start, n := cpuNow(), 0
+			start, n := cputime.Now(), 0
 			for b.Loop() {
 				if _, err := s.Score(req); err != nil {
 					b.Fatal(err)
@@ -215,7 +206,7 @@ func BenchmarkScoreColdTen(b *testing.B) {
 				b.Fatalf("scored %d options, want 10", len(r.Options)+1)
 			}
 			b.ReportAllocs()
-			start, n := cpuNow(), 0
+			start, n := cputime.Now(), 0
 			for b.Loop() {
 				if _, err := Score(cat, reg, req); err != nil {
 					b.Fatal(err)

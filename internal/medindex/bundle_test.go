@@ -4,11 +4,10 @@ import (
 	"bytes"
 	"reflect"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"valuerx/fhir"
+	"valuerx/internal/cputime"
 	"valuerx/internal/rawjson"
 )
 
@@ -173,7 +172,7 @@ func BenchmarkIndexer(b *testing.B) {
 	data := historyBundle(500)
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
-	start, n := cpuNow(), 0
+	start, n := cputime.Now(), 0
 	for b.Loop() {
 		x := NewIndexer(len(data))
 		if x.BundleAt(data, 0, 2) < 0 || len(x.Finish()) != 1 {
@@ -181,13 +180,5 @@ func BenchmarkIndexer(b *testing.B) {
 		}
 		n++
 	}
-	b.ReportMetric(float64(cpuNow()-start)/float64(n), "cpu-ns/op")
-}
-
-func cpuNow() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64(cputime.Now()-start)/float64(n), "cpu-ns/op")
 }

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
+
+	"valuerx/internal/cputime"
 )
 
 var seeds = []string{
@@ -367,24 +367,14 @@ func BenchmarkValidObjectNested(b *testing.B) {
 	body := historyBody(500)
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
-	start, n := cpuNow(), 0
+	start, n := cputime.Now(), 0
 	for b.Loop() {
 		if _, _, ok := ValidObjectNested(body, "prefetch"); !ok {
 			b.Fatal("invalid")
 		}
 		n++
 	}
-	b.ReportMetric(float64(cpuNow()-start)/float64(n), "cpu-ns/op")
-}
-
-// cpuNow is the process's CPU time (user and system, all threads): a busy machine's run queue
-// inflates it far less than wall time.
-func cpuNow() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64(cputime.Now()-start)/float64(n), "cpu-ns/op")
 }
 
 // FuzzValidValueSuffix holds ValidValueSuffixAt to ValidValueAt and, for a valid value, its found
