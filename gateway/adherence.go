@@ -310,6 +310,12 @@ func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceD
 				continue // sacubitril/valsartan: the order itself excludes the patient from PDC-RASA (CMS D09)
 			}
 			td := measures.PDCToDate(p, year, m, today+1) // fills through today count
+			if !adherenceShown(td) {
+				// Most measured orders need no card: neither the generic switch (a decode and
+				// an encode of the draft) nor the store read of the suppression is made for them
+				// (with twenty drafts both were 6 % of the hook's CPU, for no card).
+				continue
+			}
 			var gs *genericSwitch
 			if sw, ok := notes.generic(o.id); ok {
 				gs = &sw
@@ -830,6 +836,17 @@ var classNoun = map[measures.Measure]string{
 	measures.PDCStatin:   "Statin",
 }
 
+// adherenceShown reports whether the patient's proportion of days covered to date calls for an
+// adherence card: the patient is in the measure's population and either below 80 % or within
+// atRiskGapDays of falling below it.
+func adherenceShown(td measures.ToDate) bool {
+	if td.Index == measures.NoDay || td.Excluded || td.Days == 0 || td.Reason == measures.ReasonUnder18 {
+		return false
+	}
+	adherent := td.Covered*5 >= td.Days*4
+	return !adherent || td.GapDaysLeft <= atRiskGapDays
+}
+
 // adherenceCard: nil for an adherent patient, one with no fills of the class this year, one the
 // measure excludes, or one under 18 (the PQA measures count adults only).
 //
@@ -838,13 +855,10 @@ var classNoun = map[measures.Measure]string{
 // more days may be missed; the detail gives the PQA figures, whether the patient is counted in
 // the measure yet, when the supply runs out, and what lowers the chance of gaps.
 func adherenceCard(draft json.RawMessage, td measures.ToDate, gs *genericSwitch) *cdshooks.Card {
-	if td.Index == measures.NoDay || td.Excluded || td.Days == 0 || td.Reason == measures.ReasonUnder18 {
+	if !adherenceShown(td) {
 		return nil
 	}
 	adherent := td.Covered*5 >= td.Days*4
-	if adherent && td.GapDaysLeft > atRiskGapDays {
-		return nil
-	}
 	pct := int(math.Floor(100*td.PDC() + 0.5))
 	noun := classNoun[td.Measure]
 	var summary, indicator string

@@ -284,6 +284,9 @@ type Report struct {
 	Results       []Result      `json:"results"`
 	ValuerxMemory Memory        `json:"valuerxMemory"`
 	FloorMemory   Memory        `json:"floorMemory"`
+	// ValuerxLog is the end of valuerx's log (its last 16 KiB) when some request did not get the
+	// answer it should: the 503s and 500s say why only there.
+	ValuerxLog string `json:"valuerxLog,omitempty"`
 }
 
 // ReportOptions echoes what was run.

@@ -166,6 +166,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			rep.FloorMemory = m
 		}
 	}
+	if rep.Unexpected() > 0 {
+		rep.ValuerxLog = vx.out.String()
+	}
 	rep.Elapsed = time.Since(rep.Started).Round(time.Millisecond).String()
 	return rep, nil
 }

@@ -175,6 +175,9 @@ func loadWith(ctx context.Context, host loadHost, args []string, stdout, stderr 
 	}
 	if n := rep.Unexpected(); n > 0 {
 		fmt.Fprintf(stderr, "valuerx load: %d requests did not get the answer they should\n", n)
+		if rep.ValuerxLog != "" && !*asJSON {
+			fmt.Fprintf(stderr, "the end of valuerx's log:\n%s\n", rep.ValuerxLog)
+		}
 		return 1
 	}
 	return 0
