@@ -41,6 +41,7 @@ type SQLite struct {
 	insDecision, insFeedback, claimJTI, sweepJTI *sql.Stmt
 	insDivergence                                *sql.Stmt
 	orderState, orderStates                      *sql.Stmt
+	jtiHeld                                      *sql.Stmt // on the hook readers: a fetching hook asks before any FHIR work
 
 	lastSweep time.Time // jti sweep; touched only inside the writer's transactions
 
@@ -168,6 +169,7 @@ func OpenSQLiteOptions(path string, o SQLiteOptions) (*SQLite, error) {
 		{db, &s.insDecision, insertDecision}, {db, &s.insFeedback, insertFeedback}, {db, &s.insDivergence, insertDivergence},
 		{db, &s.claimJTI, claimJTISQL}, {db, &s.sweepJTI, `DELETE FROM jti WHERE expires_at <= ?`},
 		{hookReader, &s.orderState, `SELECT outcome, fingerprint, outcome_at, received_at FROM feedback WHERE client = ? AND order_key = ?`},
+		{hookReader, &s.jtiHeld, `SELECT 1 FROM jti WHERE key = ? AND expires_at > ?`},
 		{hookReader, &s.orderStates, `SELECT order_key, outcome, fingerprint, outcome_at, received_at FROM feedback
 			WHERE client = ? AND order_key IN (SELECT value FROM json_each(?))`},
 	} {
@@ -233,7 +235,7 @@ func (s *SQLite) Close() error {
 }
 
 func (s *SQLite) closeDBs() error {
-	for _, st := range append([]*sql.Stmt{s.insDecision, s.insFeedback, s.insDivergence, s.claimJTI, s.sweepJTI, s.orderState, s.orderStates}, s.insMany[1:]...) {
+	for _, st := range append([]*sql.Stmt{s.insDecision, s.insFeedback, s.insDivergence, s.claimJTI, s.sweepJTI, s.orderState, s.orderStates, s.jtiHeld}, s.insMany[1:]...) {
 		if st != nil {
 			st.Close()
 		}
@@ -755,8 +757,15 @@ var _ Store = (*SQLite)(nil)
 // a read-only point lookup on the jti table's primary key, on the read pool, for the gateway's
 // early refusal of a replayed token before any FHIR work. ClaimJTI stays the authority.
 func (s *SQLite) JTIHeld(ctx context.Context, key string, now time.Time) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("store: read jti: %w", err)
+	}
+	qctx := ctx
+	if s.hr != nil {
+		qctx = stmtContext(ctx) // a one-row look-up on the hook readers, as OrderState
+	}
 	var one int
-	err := s.rd.QueryRowContext(ctx, `SELECT 1 FROM jti WHERE key = ? AND expires_at > ?`, key, now.UnixNano()).Scan(&one)
+	err := s.jtiHeld.QueryRowContext(qctx, key, now.UnixNano()).Scan(&one)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return false, nil
