@@ -191,6 +191,8 @@ type Gateway struct {
 	router *mux.Router // for route templates in logs (routeLabel)
 	// deferJTI: hooks write their jti claim with their decisions (authenticateHook).
 	deferJTI bool
+	// warns rate-limits the warnings a caller can provoke at will (logthrottle.go).
+	warns warnLimiter
 	// outcomesSlot admits one outcomes report at a time (outcomes.go).
 	outcomesSlot chan struct{}
 	// fold is the background rollup folder (rollupfold.go); nil without a rollup.
