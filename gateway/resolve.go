@@ -554,29 +554,47 @@ type fetched struct {
 }
 
 // fetch runs one templated query. Identical concurrent fetches by the same client with the same
-// token share one round trip.
+// token share one round trip. The round trip runs under the context of the hook that started it;
+// a hook that joined waits only as long as its own context allows, and when the shared fetch
+// failed because the hook that started it ran out of time (its deadline, or its caller gone)
+// while this hook still has time, this hook fetches again under its own (attacker review, issue
+// 11: one client's short deadline must not cost a concurrent hook its data).
 func (r *resolver) fetch(ctx context.Context, d *hookData, client, server, key, query string) (fetched, error) {
 	tok := ""
 	if d.client != nil {
 		tok = d.client.Token
 	}
-	v, err, _ := r.flight.Do(client+"\x00"+server+"\x00"+tokenTag(tok)+"\x00"+query, func() (any, error) {
-		atomic.AddInt64(&d.fetches, 1)
-		r.metrics.fhirFetches.WithLabelValues(key).Inc()
-		if strings.Contains(query, "?") {
-			res, err := d.client.Search(ctx, query)
-			if err != nil {
-				return fetched{}, err
+	flightKey := client + "\x00" + server + "\x00" + tokenTag(tok) + "\x00" + query
+	for attempt := 0; ; attempt++ {
+		led := false // this hook's function ran: the failure, if any, is under its own context
+		ch := r.flight.DoChan(flightKey, func() (any, error) {
+			led = true
+			atomic.AddInt64(&d.fetches, 1)
+			r.metrics.fhirFetches.WithLabelValues(key).Inc()
+			if strings.Contains(query, "?") {
+				res, err := d.client.Search(ctx, query)
+				if err != nil {
+					return fetched{}, err
+				}
+				return fetched{resources: res, search: true}, nil
 			}
-			return fetched{resources: res, search: true}, nil
+			raw, err := d.client.Get(ctx, query)
+			return fetched{resource: raw}, err
+		})
+		select {
+		case <-ctx.Done():
+			return fetched{}, fmt.Errorf("fetch %s: %w", key, ctx.Err())
+		case res := <-ch:
+			if res.Err != nil {
+				if attempt == 0 && !led && ctx.Err() == nil &&
+					(errors.Is(res.Err, context.DeadlineExceeded) || errors.Is(res.Err, context.Canceled)) {
+					continue // the other hook's time ran out, not ours
+				}
+				return fetched{}, res.Err
+			}
+			return res.Val.(fetched), nil
 		}
-		raw, err := d.client.Get(ctx, query)
-		return fetched{resource: raw}, err
-	})
-	if err != nil {
-		return fetched{}, err
 	}
-	return v.(fetched), nil
 }
 
 // takeFetched stores what valuerx fetched itself for key.
