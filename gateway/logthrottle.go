@@ -10,7 +10,9 @@ import (
 // fill the operator's log or its disk (attacker review, issue 11). The limit is per message text,
 // a fixed set, never per origin or client: a caller choosing the key could always get a fresh
 // bucket. What was dropped is counted and reported on the next line let through; the metrics
-// (valuerx_auth_failures_total) still count every one.
+// (valuerx_auth_failures_total) still count every one. A failed authentication is limited per
+// reason (cdshooks.AuthError.Reason, a fixed set): a flood of malformed tokens, which needs no
+// credential, must not hide the replay of a stolen token or an unreachable key set.
 const (
 	warnBurst = 20          // lines of one message before the limit
 	warnEvery = time.Second // then one line per this
@@ -51,10 +53,11 @@ func (l *warnLimiter) allow(msg string, now time.Time) (ok bool, dropped int) {
 	return true, dropped
 }
 
-// warnLimited logs msg at WARN unless its limit is reached (warnLimiter); a line after dropped
-// ones carries their number as "suppressed".
-func (g *Gateway) warnLimited(msg string, args ...any) {
-	ok, dropped := g.warns.allow(msg, time.Now())
+// warnLimited logs msg at WARN unless the limit of key (a fixed string: the message, or the
+// message and a fixed reason) is reached (warnLimiter); a line after dropped ones carries their
+// number as "suppressed".
+func (g *Gateway) warnLimited(key, msg string, args ...any) {
+	ok, dropped := g.warns.allow(key, time.Now())
 	if !ok {
 		return
 	}

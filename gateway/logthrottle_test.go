@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"valuerx/cdshooks"
 )
 
 func TestWarnLimiter(t *testing.T) {
@@ -55,5 +57,26 @@ func TestProvokedWarningsRateLimited(t *testing.T) {
 		if n := strings.Count(logs, msg); n < 1 || n > warnBurst+10 {
 			t.Errorf("%s logged %d times for 300 requests, want 1..%d", msg, n, warnBurst+10)
 		}
+	}
+}
+
+// A flood of malformed tokens (no credential needed) does not hide the replay of a valid token
+// that follows it: failed authentications are limited per reason.
+func TestAuthFloodDoesNotHideAReplay(t *testing.T) {
+	e := newEnv(t)
+	for range 100 {
+		e.do(http.MethodPost, serviceOf("order-select"), []byte(`{}`), map[string]string{"Authorization": "Bearer not-a-jwt", "Content-Type": "application/json"})
+	}
+	path := serviceOf("order-select")
+	body := e.demoRequest("aco-herceptin-order-select")
+	hdr := map[string]string{"Authorization": "Bearer " + e.token(path), "Content-Type": "application/json"}
+	if s, out, _ := e.do(http.MethodPost, path, body, hdr); s != http.StatusOK {
+		t.Fatalf("first use of the token: %d %s", s, out)
+	}
+	if s, _, _ := e.do(http.MethodPost, path, body, hdr); s != http.StatusUnauthorized {
+		t.Fatalf("replay answered %d, want 401", s)
+	}
+	if logs := e.logs.String(); !strings.Contains(logs, cdshooks.ReasonReplay) {
+		t.Fatalf("the replay after a flood of malformed tokens is not in the log:\n%.2000s", logs)
 	}
 }

@@ -80,7 +80,7 @@ func (g *Gateway) cors(next http.Handler) http.Handler {
 			h.Set("Access-Control-Expose-Headers", "WWW-Authenticate")
 			if preflight {
 				if extra := unlistedHeaders(r.Header.Get("Access-Control-Request-Headers")); extra != "" {
-					g.warnLimited("CORS preflight: the browser will refuse the call", "route", g.routeLabel(r), "origin", logSafe(origin),
+					g.warnLimited("cors-headers", "CORS preflight: the browser will refuse the call", "route", g.routeLabel(r), "origin", logSafe(origin),
 						"reason", "requested headers not allowed: "+extra)
 				}
 				h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
@@ -94,7 +94,7 @@ func (g *Gateway) cors(next http.Handler) http.Handler {
 			if origin == "" {
 				reason = "preflight without Origin"
 			}
-			g.warnLimited("CORS preflight refused", "route", g.routeLabel(r), "origin", logSafe(origin), "reason", reason)
+			g.warnLimited("cors-refused", "CORS preflight refused", "route", g.routeLabel(r), "origin", logSafe(origin), "reason", reason)
 		}
 		if r.Method == http.MethodOptions {
 			// A preflight from an origin we do not serve, or a bare OPTIONS: no CORS headers.
@@ -278,6 +278,10 @@ func (g *Gateway) authenticateWith(next http.Handler, deferJTI bool) http.Handle
 
 func (g *Gateway) unauthorized(w http.ResponseWriter, r *http.Request, reason error) {
 	g.metrics.authFailures.Inc()
-	g.warnLimited("authentication failed", "route", g.routeLabel(r), "request_id", requestID(r.Context()), "reason", reason.Error())
+	key := "auth"
+	if ae := (*cdshooks.AuthError)(nil); errors.As(reason, &ae) {
+		key += "\x00" + ae.Reason // a fixed set: one bucket per reason
+	}
+	g.warnLimited(key, "authentication failed", "route", g.routeLabel(r), "request_id", requestID(r.Context()), "reason", reason.Error())
 	writeError(w, &Error{Kind: KindUnauthorized, Op: "auth", Message: "unauthorized", Err: cdshooks.ErrUnauthorized})
 }

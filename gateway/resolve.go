@@ -566,9 +566,9 @@ func (r *resolver) fetch(ctx context.Context, d *hookData, client, server, key, 
 	}
 	flightKey := client + "\x00" + server + "\x00" + tokenTag(tok) + "\x00" + query
 	for attempt := 0; ; attempt++ {
-		led := false // this hook's function ran: the failure, if any, is under its own context
+		var led atomic.Bool // this hook's function ran: its failure, if any, is its own context's
 		ch := r.flight.DoChan(flightKey, func() (any, error) {
-			led = true
+			led.Store(true)
 			atomic.AddInt64(&d.fetches, 1)
 			r.metrics.fhirFetches.WithLabelValues(key).Inc()
 			if strings.Contains(query, "?") {
@@ -581,19 +581,23 @@ func (r *resolver) fetch(ctx context.Context, d *hookData, client, server, key, 
 			raw, err := d.client.Get(ctx, query)
 			return fetched{resource: raw}, err
 		})
+		var res singleflight.Result
 		select {
+		case res = <-ch:
 		case <-ctx.Done():
-			return fetched{}, fmt.Errorf("fetch %s: %w", key, ctx.Err())
-		case res := <-ch:
-			if res.Err != nil {
-				if attempt == 0 && !led && ctx.Err() == nil &&
-					(errors.Is(res.Err, context.DeadlineExceeded) || errors.Is(res.Err, context.Canceled)) {
-					continue // the other hook's time ran out, not ours
-				}
-				return fetched{}, res.Err
+			if !led.Load() {
+				return fetched{}, fmt.Errorf("fetch %s: %w", key, ctx.Err())
 			}
-			return res.Val.(fetched), nil
+			res = <-ch // its own fetch, under ctx: ends now, with the FHIR client's own account of why
 		}
+		if res.Err != nil {
+			if attempt == 0 && !led.Load() && ctx.Err() == nil &&
+				(errors.Is(res.Err, context.DeadlineExceeded) || errors.Is(res.Err, context.Canceled)) {
+				continue // the other hook's time ran out, not ours
+			}
+			return fetched{}, res.Err
+		}
+		return res.Val.(fetched), nil
 	}
 }
 

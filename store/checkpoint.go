@@ -24,16 +24,22 @@ import (
 // and copies each page once however many commits rewrote it in between. The writer keeps an
 // automatic checkpoint at walBackstopPages, far beyond what the checkpointer lets accumulate, as
 // the bound on the log's size: SQLite starts the log again from its beginning only when a write
-// finds it fully copied, which a checkpoint running beside a steady stream of commits may rarely
-// leave behind it; the writer's own checkpoint, run while no other write can start, always does.
+// finds it fully copied, which a checkpoint running beside a steady stream of commits rarely
+// leaves behind it; the writer's own checkpoint, run while no other write can start, does unless
+// a read transaction still holds an older snapshot (a long report: then the log grows past the
+// backstop until that read ends, as it did with SQLite's default). journal_size_limit cuts the
+// file back once the log starts again.
 
 const (
 	// checkpointEvery is how often the checkpointer copies the log.
 	checkpointEvery = 250 * time.Millisecond
-	// walBackstopPages is the writer's automatic checkpoint (pages of the log): reached only when
-	// the checkpointer falls behind or the log was not started again, it bounds the -wal file to
-	// about 32 MiB at the default 4 KiB page.
+	// walBackstopPages is the writer's automatic checkpoint (pages of the log): reached when the
+	// checkpointer falls behind or the log was not started again, it keeps the -wal file to about
+	// 32 MiB at the default 4 KiB page while no read holds an old snapshot.
 	walBackstopPages = 8192
+	// walSizeLimit is the size the -wal file is cut back to when the log starts again
+	// (journal_size_limit), after a long read let it grow.
+	walSizeLimit = 32 << 20
 )
 
 // checkpointer runs PASSIVE checkpoints on its own connection until stopped.

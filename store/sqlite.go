@@ -126,7 +126,8 @@ func OpenSQLiteOptions(path string, o SQLiteOptions) (*SQLite, error) {
 		// The journal holds at most the pages one write touches.
 		writer += "&_pragma=temp_store(MEMORY)"
 		if o.CheckpointEvery >= 0 {
-			writer += "&_pragma=wal_autocheckpoint(" + strconv.Itoa(walBackstopPages) + ")" // checkpoint.go
+			writer += "&_pragma=wal_autocheckpoint(" + strconv.Itoa(walBackstopPages) + ")" + // checkpoint.go
+				"&_pragma=journal_size_limit(" + strconv.Itoa(walSizeLimit) + ")"
 		}
 	}
 	db, err := sql.Open("sqlite", writer)
