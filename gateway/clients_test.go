@@ -78,7 +78,7 @@ func TestDashboardRowsPerClient(t *testing.T) {
 		e := newEnv(t, func(c *Config) { c.Now = func() time.Time { return time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC) } })
 		twoClientOrders(t, e.store)
 		if !rollup {
-			e.gw.cfg.Store = ordersOnly{e.store}
+			e.swapStore(ordersOnly{e.store})
 		}
 		var rep tracking.Dashboard
 		st, out, _ := e.do(http.MethodGet, "/analytics/report"+febPeriod, nil, analystHeader())

@@ -192,7 +192,7 @@ func TestDashboardOutcomesBounded(t *testing.T) {
 		t.Fatalf("outcomes from the rollup over the bound: %d", st)
 	}
 	e.gw.cfg.MaxOutcomeOrders = 0
-	e.gw.cfg.Store = ordersOnly{e.store}
+	e.swapStore(ordersOnly{e.store})
 	html := analystHeader()
 	html["Accept"] = "text/html"
 	if st, out, _ := e.do(http.MethodGet, "/analytics/dashboard/outcomes"+period, nil, html); st != http.StatusOK || !strings.Contains(string(out), `id="outcome-contracts"`) {
@@ -218,7 +218,7 @@ func TestOutcomesOneAtATime(t *testing.T) {
 	if st, _, _ := e.do(http.MethodGet, "/analytics/outcomes", nil, analystHeader()); st != http.StatusOK {
 		t.Errorf("outcomes from the rollup while a report reads the orders: %d", st)
 	}
-	e.gw.cfg.Store = ordersOnly{e.store}
+	e.swapStore(ordersOnly{e.store})
 	for _, path := range []string{"/analytics/outcomes", "/analytics/outcomes.csv", "/analytics/divergence.csv"} {
 		st, out, h := e.do(http.MethodGet, path, nil, analystHeader())
 		if st != http.StatusServiceUnavailable || h.Get("Retry-After") == "" || !strings.Contains(string(out), "OperationOutcome") {

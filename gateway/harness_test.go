@@ -288,6 +288,16 @@ func setJSON(t testing.TB, body []byte, key string, v any) []byte {
 	return out
 }
 
+// swapStore replaces the gateway's store mid-test (with or without the rollup, say). The
+// background jobs read cfg.Store, so they are stopped first: the race detector caught the
+// divergence job reading it while TestDashboardRowsPerClient wrote it. The tests that swap need
+// neither job.
+func (e *testEnv) swapStore(st store.Store) {
+	e.gw.div.close()
+	e.gw.fold.close()
+	e.gw.cfg.Store = st
+}
+
 func (e *testEnv) token(path string) string {
 	e.t.Helper()
 	tok, err := e.signer.Mint(e.srv.URL+path, 5*time.Minute, nil)
