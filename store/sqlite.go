@@ -512,6 +512,17 @@ func (s *SQLite) Decision(ctx context.Context, cardUUID string) (Decision, error
 	return d, nil
 }
 
+// hookReadContext is the context of a hook's one-row look-up (OrderState, OrderStates, JTIHeld)
+// on the hook readers: without its deadline, neither database/sql nor the driver starts a
+// goroutine to watch ctx (two per query, a fifth of its CPU). The callers check ctx first. On
+// ":memory:" the look-ups share the one connection with the writer and keep the deadline.
+func (s *SQLite) hookReadContext(ctx context.Context) context.Context {
+	if s.hr == nil {
+		return ctx
+	}
+	return stmtContext(ctx)
+}
+
 // OrderState returns the latest feedback on any card of the client's order, or ErrNotFound.
 func (s *SQLite) OrderState(ctx context.Context, client, orderKey string) (OrderState, error) {
 	if orderKey == "" {
@@ -520,13 +531,7 @@ func (s *SQLite) OrderState(ctx context.Context, client, orderKey string) (Order
 	if err := ctx.Err(); err != nil {
 		return OrderState{}, fmt.Errorf("store: order state: %w", err)
 	}
-	qctx := ctx
-	if s.hr != nil {
-		// Without its deadline, neither database/sql nor the driver starts a goroutine to watch
-		// ctx for this one-row look-up (two per query, a fifth of its CPU).
-		qctx = stmtContext(ctx)
-	}
-	rows, err := s.orderState.QueryContext(qctx, client, orderKey)
+	rows, err := s.orderState.QueryContext(s.hookReadContext(ctx), client, orderKey)
 	if err != nil {
 		return OrderState{}, fmt.Errorf("store: order state: %w", err)
 	}
@@ -561,11 +566,7 @@ func (s *SQLite) OrderStates(ctx context.Context, client string, orderKeys []str
 	if err != nil {
 		return nil, fmt.Errorf("store: order states: %w", err)
 	}
-	qctx := ctx
-	if s.hr != nil {
-		qctx = stmtContext(ctx) // as OrderState
-	}
-	rows, err := s.orderStates.QueryContext(qctx, client, string(list))
+	rows, err := s.orderStates.QueryContext(s.hookReadContext(ctx), client, string(list))
 	if err != nil {
 		return nil, fmt.Errorf("store: order states: %w", err)
 	}
@@ -755,18 +756,14 @@ func (s *SQLite) Summary(ctx context.Context) ([]ContractSummary, error) {
 var _ Store = (*SQLite)(nil)
 
 // JTIHeld reports whether key is claimed (by any instance sharing the file) and unexpired at now:
-// a read-only point lookup on the jti table's primary key, on the read pool, for the gateway's
+// a read-only point lookup on the jti table's primary key, on the hook readers, for the gateway's
 // early refusal of a replayed token before any FHIR work. ClaimJTI stays the authority.
 func (s *SQLite) JTIHeld(ctx context.Context, key string, now time.Time) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, fmt.Errorf("store: read jti: %w", err)
 	}
-	qctx := ctx
-	if s.hr != nil {
-		qctx = stmtContext(ctx) // a one-row look-up on the hook readers, as OrderState
-	}
 	var one int
-	err := s.jtiHeld.QueryRowContext(qctx, key, now.UnixNano()).Scan(&one)
+	err := s.jtiHeld.QueryRowContext(s.hookReadContext(ctx), key, now.UnixNano()).Scan(&one)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return false, nil
