@@ -92,9 +92,15 @@ func TestLargePageEndsWithTheDeadline(t *testing.T) {
 		resp.Body.Close()
 		read = min(read, time.Since(t0))
 	}
-	lead = min(8*read+50*time.Millisecond, budget-100*time.Millisecond)
+	// Each attempt writes the pages closer to the deadline: on a fast machine (2 December 2026, a
+	// 3 ms page) the hook split all three pages within 8 reads and 50 ms and never met the
+	// deadline mid-fetch, three times out of three.
+	leads := []time.Duration{8*read + 50*time.Millisecond, 4*read + 20*time.Millisecond, 2*read + 5*time.Millisecond}
 	name := "aco-herceptin-order-select"
 	for attempt := 1; attempt <= 3; attempt++ {
+		mu.Lock()
+		lead = min(leads[attempt-1], budget-100*time.Millisecond)
+		mu.Unlock()
 		base := ts.URL + "/a" + strconv.Itoa(attempt)
 		body := setJSON(t, setJSON(t, e.demoRequest(name), "prefetch", nil), "fhirServer", base)
 		tok := e.token(serviceOf(name))

@@ -185,8 +185,8 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 	defer data.close() // ends the plan's background reads the hook did not use
 
 	resp := &cdshooks.Response{Cards: []cdshooks.Card{}}
-	pre := make([]preCard, 0, len(draft))        // per card: its template and comparison URL, if it has a template
-	rec := g.newRecorder(ctx, eng, svc, req, oc) // decisions.go
+	pre := make([]preCard, 0, len(draft))                    // per card: its template and comparison URL, if it has a template
+	rec := g.newRecorder(ctx, eng, svc, req, oc, len(draft)) // decisions.go
 	pol := eng.scorer.Policy()
 	site := ""
 	for _, c := range siteCandidates(req, oc) {

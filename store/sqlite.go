@@ -35,7 +35,8 @@ type SQLite struct {
 	// run without the caller's deadline (see stmtContext). nil for ":memory:" (rd serves).
 	hr *sql.DB
 	c  *committer
-	ck *checkpointer // nil for ":memory:" and when SQLiteOptions.CheckpointEvery < 0
+	ck *checkpointer   // nil for ":memory:" and when SQLiteOptions.CheckpointEvery < 0
+	fb *feedbackFilter // which orders have no feedback, without a read (feedbackfilter.go)
 
 	// Statements prepared once: parsing SQL is a large part of a small write.
 	insDecision, insFeedback, claimJTI, sweepJTI *sql.Stmt
@@ -196,6 +197,7 @@ func OpenSQLiteOptions(path string, o SQLiteOptions) (*SQLite, error) {
 		}
 		s.ck = startCheckpointer(ck, every)
 	}
+	s.fb = newFeedbackFilter(s.rd)
 	return s, nil
 }
 
@@ -229,6 +231,7 @@ func (s *SQLite) SchemaVersion(ctx context.Context) (int64, error) {
 // Close commits what is queued and closes the database.
 func (s *SQLite) Close() error {
 	s.c.close()
+	s.fb.close()
 	if s.ck != nil {
 		s.ck.close()
 	}
@@ -531,6 +534,9 @@ func (s *SQLite) OrderState(ctx context.Context, client, orderKey string) (Order
 	if err := ctx.Err(); err != nil {
 		return OrderState{}, fmt.Errorf("store: order state: %w", err)
 	}
+	if !s.fb.mayHave(client, orderKey) {
+		return OrderState{}, ErrNotFound
+	}
 	rows, err := s.orderState.QueryContext(s.hookReadContext(ctx), client, orderKey)
 	if err != nil {
 		return OrderState{}, fmt.Errorf("store: order state: %w", err)
@@ -552,7 +558,7 @@ func (s *SQLite) OrderState(ctx context.Context, client, orderKey string) (Order
 func (s *SQLite) OrderStates(ctx context.Context, client string, orderKeys []string) (map[string]OrderState, error) {
 	keys := make([]string, 0, len(orderKeys))
 	for _, k := range orderKeys {
-		if k != "" {
+		if k != "" && s.fb.mayHave(client, k) {
 			keys = append(keys, k)
 		}
 	}
@@ -630,6 +636,7 @@ func (s *SQLite) RecordFeedback(ctx context.Context, fs []Feedback) error {
 	if len(fs) == 0 {
 		return nil
 	}
+	defer s.fb.adding(fs)() // before the commit: no hook may find the row and not the key
 	return s.c.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		for _, f := range fs {
 			if _, err := tx.StmtContext(ctx, s.insFeedback).ExecContext(ctx, f.Client, f.ServiceID, f.CardUUID, f.OrderKey, f.Fingerprint, f.Outcome, f.SuggestionUUID,

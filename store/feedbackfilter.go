@@ -1,0 +1,199 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"hash/maphash"
+	"math/bits"
+	"sync"
+	"sync/atomic"
+)
+
+// feedbackFilter answers, without a read of the database, that an order has no feedback: the
+// question every hook asks of every draft order (OrderState, OrderStates: was this card
+// overridden before?) and whose answer is nearly always no.
+//
+// Why: a read on the hook readers begins a read transaction, and every hook's commit has changed
+// the WAL since that connection's last read, so SQLite drops its page cache and reads the pages
+// back (shared-memory lock syscalls, pread). Under load that one-row look-up was 5 % of a
+// one-draft hook's CPU and 4 % of a twenty-draft hook's (CPU profiles of `valuerx load`, 2
+// December 2026).
+//
+// It is a Bloom filter over (client, order key) of every feedback row: a key it does not hold has
+// no feedback, and a key it holds (or might: about 1 % false positives at capacity) is read as
+// before. It is exact only because this process writes all the feedback: the SQLite file serves
+// one instance (README "The SQLite file serves one instance"). Feedback written by another
+// process while this one runs is not seen until the next restart, and its order's card is shown
+// again: the failure suppression already has when the store cannot answer. Deleted feedback
+// (retention) leaves false positives, which cost only the read.
+//
+// Until the table has been read into it (at open, in the background) the filter holds every key.
+// RecordFeedback adds its keys before its commit and holds writeMu (shared) until the commit
+// ends; a rebuild (the filter past capacity) swaps in the empty bigger filter under writeMu
+// (exclusive), then reads the table: a row committed before the swap is in that read, a row
+// added after it is in the new filter.
+type feedbackFilter struct {
+	cur     atomic.Pointer[bloom]
+	writeMu sync.RWMutex
+	seed    maphash.Seed
+	rd      *sql.DB // the readers: the loading scan must not hold the writer
+	min     int     // the smallest capacity (feedbackFilterMin when made)
+
+	rebuilding atomic.Bool
+	wg         sync.WaitGroup // the loading scan in flight
+	stop       chan struct{}  // closed by close: a scan in flight gives up
+}
+
+// feedbackFilterMin is the smallest capacity (keys) a filter is built for: 80 KiB of bits.
+var feedbackFilterMin = 1 << 16
+
+// bloom is a fixed-size Bloom filter of 10 bits a key at capacity and 7 probes (about 1 % false
+// positives when full), its words set with atomic OR so hooks read it without a lock.
+type bloom struct {
+	words    []atomic.Uint64
+	mask     uint64 // bits - 1 (bits is a power of two)
+	capacity int64
+	n        atomic.Int64 // keys added (with repeats)
+	ready    atomic.Bool  // the table has been read in
+}
+
+const bloomProbes = 7
+
+func newBloom(capacity int) *bloom {
+	nbits := uint64(1) << bits.Len64(uint64(capacity*10-1))
+	return &bloom{words: make([]atomic.Uint64, nbits/64), mask: nbits - 1, capacity: int64(capacity)}
+}
+
+// add sets the probes of h: double hashing (Kirsch and Mitzenmacher), the second hash h's
+// halves swapped, made odd so the probes cover the power-of-two table.
+func (b *bloom) add(h uint64) {
+	h1, h2 := h, h>>32|h<<32|1
+	for i := uint64(0); i < bloomProbes; i++ {
+		p := (h1 + i*h2) & b.mask
+		b.words[p/64].Or(1 << (p % 64))
+	}
+	b.n.Add(1)
+}
+
+func (b *bloom) has(h uint64) bool {
+	h1, h2 := h, h>>32|h<<32|1
+	for i := uint64(0); i < bloomProbes; i++ {
+		p := (h1 + i*h2) & b.mask
+		if b.words[p/64].Load()&(1<<(p%64)) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// newFeedbackFilter returns a filter that holds every key until the feedback table, read from rd
+// in the background, is in it.
+func newFeedbackFilter(rd *sql.DB) *feedbackFilter {
+	f := &feedbackFilter{seed: maphash.MakeSeed(), rd: rd, min: feedbackFilterMin, stop: make(chan struct{})}
+	f.rebuild(f.min)
+	return f
+}
+
+func (f *feedbackFilter) hash(client, orderKey string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(f.seed)
+	h.WriteString(client)
+	h.WriteByte(0)
+	h.WriteString(orderKey)
+	return h.Sum64()
+}
+
+// mayHave reports whether (client, orderKey) may have feedback; false is certain.
+func (f *feedbackFilter) mayHave(client, orderKey string) bool {
+	b := f.cur.Load()
+	return !b.ready.Load() || b.has(f.hash(client, orderKey))
+}
+
+// adding adds the keys of fs and returns the function to call once their commit has ended
+// (committed or not: an uncommitted key is only a false positive).
+func (f *feedbackFilter) adding(fs []Feedback) (done func()) {
+	f.writeMu.RLock()
+	b := f.cur.Load()
+	for _, fb := range fs {
+		b.add(f.hash(fb.Client, fb.OrderKey))
+	}
+	full := b.n.Load() > b.capacity
+	return func() {
+		f.writeMu.RUnlock()
+		if full {
+			f.rebuild(int(b.n.Load()) * 4)
+		}
+	}
+}
+
+// rebuild swaps in an empty filter for capacity keys (at least f.min) and reads the
+// feedback table into it in the background; one rebuild at a time.
+func (f *feedbackFilter) rebuild(capacity int) {
+	if !f.rebuilding.CompareAndSwap(false, true) {
+		return
+	}
+	select {
+	case <-f.stop:
+		f.rebuilding.Store(false)
+		return
+	default:
+	}
+	f.writeMu.Lock()
+	b := newBloom(max(capacity, f.min))
+	f.cur.Store(b)
+	f.writeMu.Unlock()
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		n, err := f.load(b)
+		if err == nil {
+			b.ready.Store(true)
+		} // else the filter stays not ready: every key is read, as without it
+		f.rebuilding.Store(false)
+		if err == nil && int64(n) > b.capacity {
+			f.rebuild(n * 4)
+		}
+	}()
+}
+
+// load reads every feedback key into b and returns how many rows it read.
+func (f *feedbackFilter) load(b *bloom) (int, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-f.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	rows, err := f.rd.QueryContext(ctx, `SELECT client, order_key FROM feedback`)
+	if err != nil {
+		return 0, fmt.Errorf("store: feedback filter: %w", err)
+	}
+	defer rows.Close()
+	n := 0
+	var client, key string
+	for rows.Next() {
+		if err := rows.Scan(&client, &key); err != nil {
+			return n, fmt.Errorf("store: feedback filter: %w", err)
+		}
+		b.add(f.hash(client, key))
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return n, fmt.Errorf("store: feedback filter: %w", err)
+	}
+	return n, nil
+}
+
+// close stops a scan in flight and waits for it (before the readers are closed).
+func (f *feedbackFilter) close() {
+	select {
+	case <-f.stop:
+	default:
+		close(f.stop)
+	}
+	f.wg.Wait()
+}

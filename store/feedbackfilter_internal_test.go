@@ -1,0 +1,156 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+// settled waits until the feedback filter of s has read the table and is not rebuilding.
+func settled(t *testing.T, s *SQLite) *bloom {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second * raceSlowdown)
+	for time.Now().Before(deadline) {
+		if b := s.fb.cur.Load(); b.ready.Load() && !s.fb.rebuilding.Load() {
+			return b
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatal("the feedback filter never finished reading the table")
+	return nil
+}
+
+func feedbackFor(client, key, outcome string, at time.Time) Feedback {
+	return Feedback{Client: client, ServiceID: "svc", CardUUID: "card-" + key, OrderKey: key, Fingerprint: "fp-" + key,
+		Outcome: outcome, OutcomeSent: at, OutcomeAt: at, ReceivedAt: at}
+}
+
+// An order without feedback is answered without a read of the database (the hook readers are
+// closed here, so a read fails), an order with feedback is still read: the filter only ever
+// says no for certain.
+func TestFeedbackFilterSkipsTheRead(t *testing.T) {
+	ctx := context.Background()
+	s, err := OpenSQLite(filepath.Join(t.TempDir(), "f.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	settled(t, s)
+	at := time.Date(2026, 2, 15, 10, 0, 0, 0, time.UTC)
+	if err := s.RecordFeedback(ctx, []Feedback{feedbackFor("ehr-a", "k1", "overridden", at)}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.OrderState(ctx, "ehr-a", "k1")
+	if err != nil || st.Outcome != "overridden" || st.Fingerprint != "fp-k1" {
+		t.Fatalf("order state of k1: %+v, %v", st, err)
+	}
+	s.hr.Close()
+	if _, err := s.OrderState(ctx, "ehr-a", "k2"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("an order without feedback, readers closed: %v, want ErrNotFound without a read", err)
+	}
+	if _, err := s.OrderState(ctx, "ehr-b", "k1"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the same order key of another client, readers closed: %v, want ErrNotFound", err)
+	}
+	if states, err := s.OrderStates(ctx, "ehr-a", []string{"k2", "k3"}); err != nil || len(states) != 0 {
+		t.Errorf("orders without feedback, readers closed: %v, %v, want none without a read", states, err)
+	}
+	if _, err := s.OrderState(ctx, "ehr-a", "k1"); err == nil || errors.Is(err, ErrNotFound) {
+		t.Errorf("an order with feedback, readers closed: %v, want the read's error", err)
+	}
+}
+
+// Feedback already in the file when it is opened is read into the filter: every order keeps its
+// state across a restart, and orders without feedback are mostly told so by the filter alone.
+func TestFeedbackFilterLoadsTheTable(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "f.db")
+	s, err := OpenSQLite(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 2, 15, 10, 0, 0, 0, time.UTC)
+	var fs []Feedback
+	for i := range 300 {
+		fs = append(fs, feedbackFor("ehr-a", fmt.Sprintf("k%d", i), "overridden", at))
+	}
+	if err := s.RecordFeedback(ctx, fs); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s, err = OpenSQLite(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	b := settled(t, s)
+	for i := range 300 {
+		if st, err := s.OrderState(ctx, "ehr-a", fmt.Sprintf("k%d", i)); err != nil || st.Outcome != "overridden" {
+			t.Fatalf("k%d after reopening: %+v, %v", i, st, err)
+		}
+	}
+	maybe := 0
+	for i := range 10000 {
+		if s.fb.mayHave("ehr-a", fmt.Sprintf("unknown-%d", i)) {
+			maybe++
+		}
+	}
+	if maybe > 100 {
+		t.Errorf("%d of 10,000 orders without feedback would be read (filter of %d keys, capacity %d): want at most 1 %%", maybe, b.n.Load(), b.capacity)
+	}
+}
+
+// Past its capacity the filter is rebuilt bigger while feedback keeps arriving and hooks keep
+// reading: no order with feedback is ever reported as without.
+func TestFeedbackFilterGrows(t *testing.T) {
+	defer func(n int) { feedbackFilterMin = n }(feedbackFilterMin)
+	feedbackFilterMin = 64
+	ctx := context.Background()
+	s, err := OpenSQLite(filepath.Join(t.TempDir(), "f.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	at := time.Date(2026, 2, 15, 10, 0, 0, 0, time.UTC)
+	const writers, each = 4, 250
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				k := fmt.Sprintf("w%d-%d", w, i)
+				if err := s.RecordFeedback(ctx, []Feedback{feedbackFor("ehr-a", k, "overridden", at)}); err != nil {
+					errs <- err
+					return
+				}
+				// Committed: from now on every read must find it, whatever the filter is doing.
+				if st, err := s.OrderState(ctx, "ehr-a", k); err != nil || st.Outcome != "overridden" {
+					errs <- fmt.Errorf("%s just after its commit: %+v, %v", k, st, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	b := settled(t, s)
+	if b.capacity < writers*each {
+		t.Errorf("filter capacity %d after %d keys: it did not grow", b.capacity, writers*each)
+	}
+	for w := range writers {
+		for i := range each {
+			if !s.fb.mayHave("ehr-a", fmt.Sprintf("w%d-%d", w, i)) {
+				t.Fatalf("w%d-%d has feedback but the filter says not", w, i)
+			}
+		}
+	}
+}
