@@ -32,6 +32,18 @@ type writeOp struct {
 	// for its work, nor does its failure or timeout fail their writes.
 	alone bool
 	err   chan error // capacity 1
+	// ended, when set, runs once the write's outcome is settled (committed, failed, or refused
+	// after close), which may be long after its caller stopped waiting: what must outlive the
+	// caller's wait (the feedback filter's shared lock) ends here, not when do returns.
+	ended func()
+}
+
+// finish settles op with err.
+func (op *writeOp) finish(err error) {
+	if op.ended != nil {
+		op.ended()
+	}
+	op.err <- err
 }
 
 // committer is a group commit: every write waits for a commit, and writes that arrive while a
@@ -65,6 +77,12 @@ func (c *committer) do(ctx context.Context, fn func(ctx context.Context, tx *sql
 	return c.enqueue(ctx, &writeOp{run: fn, err: make(chan error, 1)})
 }
 
+// doEnded is do that also runs ended once the write's outcome is settled (writeOp.ended), even
+// when ctx ends first.
+func (c *committer) doEnded(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error, ended func()) error {
+	return c.enqueue(ctx, &writeOp{run: fn, ended: ended, err: make(chan error, 1)})
+}
+
 // doAlone is do in a transaction of its own (writeOp.alone).
 func (c *committer) doAlone(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	return c.enqueue(ctx, &writeOp{run: fn, alone: true, err: make(chan error, 1)}) // under a savepoint: a failed fold leaves nothing
@@ -79,6 +97,9 @@ func (c *committer) enqueue(ctx context.Context, op *writeOp) error {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
+		if op.ended != nil {
+			op.ended()
+		}
 		return errClosed
 	}
 	c.queue = append(c.queue, op)
@@ -145,7 +166,7 @@ func (c *committer) commit(batch []*writeOp) {
 	errs := make([]error, len(batch))
 	fail := func(err error) {
 		for _, op := range batch {
-			op.err <- err
+			op.finish(err)
 		}
 	}
 	tx, err := c.db.BeginTx(ctx, nil)
@@ -181,6 +202,6 @@ func (c *committer) commit(batch []*writeOp) {
 		return
 	}
 	for i, op := range batch {
-		op.err <- errs[i]
+		op.finish(errs[i])
 	}
 }

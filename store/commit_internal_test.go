@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // A write marked alone (a rollup fold chunk) commits in a transaction of its own: queued as
@@ -60,5 +61,68 @@ func TestCommitterRunsAFoldAlone(t *testing.T) {
 	rows.Close()
 	if fmt.Sprint(got) != "[h1 h2 h3]" {
 		t.Errorf("rows %v, want h1 h2 h3 (the failed fold's insert rolled back)", got)
+	}
+}
+
+// A write's ended runs when its outcome is settled, not when its caller stops waiting: queued
+// behind a batch that is still running, the caller's context ends and do returns, but ended waits
+// for the write's own commit. After close, doEnded refuses the write and still runs ended. The
+// feedback filter's lock (feedbackFilter.adding) relies on this: released at the caller's return,
+// a rebuild could fall between the key's add and the row's late commit and lose the key.
+func TestWriteEndedOutlivesItsCaller(t *testing.T) {
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "c.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TABLE w (v TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	c := newCommitter(db)
+	insert := func(v string) func(ctx context.Context, tx *sql.Tx) error {
+		return func(ctx context.Context, tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO w VALUES (?)`, v)
+			return err
+		}
+	}
+	// The leader: its write holds the batch until release is closed.
+	release, running := make(chan struct{}), make(chan struct{})
+	leaderDone := make(chan error, 1)
+	go func() {
+		leaderDone <- c.do(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
+			close(running)
+			<-release
+			return insert("leader")(ctx, tx)
+		})
+	}()
+	<-running
+	ended := make(chan struct{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := c.doEnded(ctx, insert("late"), func() { close(ended) }); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("doEnded queued behind a running batch: %v, want the caller's deadline", err)
+	}
+	select {
+	case <-ended:
+		t.Fatal("ended ran when the caller gave up, before the write was committed")
+	default:
+	}
+	close(release)
+	if err := <-leaderDone; err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second * raceSlowdown):
+		t.Fatal("ended never ran after the late write's batch")
+	}
+	var n int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM w WHERE v = 'late'`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("late write rows %d (%v), want 1: it commits after its caller left", n, err)
+	}
+	c.close()
+	ranAfterClose := false
+	if err := c.doEnded(context.Background(), insert("x"), func() { ranAfterClose = true }); !errors.Is(err, errClosed) || !ranAfterClose {
+		t.Fatalf("doEnded after close: %v, ended ran %v; want errClosed and ended run", err, ranAfterClose)
 	}
 }

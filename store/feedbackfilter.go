@@ -29,8 +29,8 @@ import (
 // (retention) leaves false positives, which cost only the read.
 //
 // Until the table has been read into it (at open, in the background) the filter holds every key.
-// RecordFeedback adds its keys before its commit and holds writeMu (shared) until the commit
-// ends; a rebuild (the filter past capacity) swaps in the empty bigger filter under writeMu
+// RecordFeedback adds its keys before its commit and holds writeMu (shared) until the commit's
+// outcome is settled, however long after its caller gave up; a rebuild (the filter past capacity) swaps in the empty bigger filter under writeMu
 // (exclusive), then reads the table: a row committed before the swap is in that read, a row
 // added after it is in the new filter.
 type feedbackFilter struct {
@@ -40,8 +40,10 @@ type feedbackFilter struct {
 	rd      *sql.DB // the readers: the loading scan must not hold the writer
 	min     int     // the smallest capacity (feedbackFilterMin when made)
 
-	rebuilding atomic.Bool
-	wg         sync.WaitGroup // the loading scan in flight
+	mu         sync.Mutex // guards closed, rebuilding and wg.Add
+	closed     bool
+	rebuilding bool           // one rebuild at a time
+	wg         sync.WaitGroup // the rebuild in flight
 	stop       chan struct{}  // closed by close: a scan in flight gives up
 }
 
@@ -91,7 +93,8 @@ func (b *bloom) has(h uint64) bool {
 // in the background, is in it.
 func newFeedbackFilter(rd *sql.DB) *feedbackFilter {
 	f := &feedbackFilter{seed: maphash.MakeSeed(), rd: rd, min: feedbackFilterMin, stop: make(chan struct{})}
-	f.rebuild(f.min)
+	f.cur.Store(newBloom(f.min)) // not ready: every key "maybe" until the rebuild has read the table
+	f.goRebuild(f.min)
 	return f
 }
 
@@ -110,51 +113,65 @@ func (f *feedbackFilter) mayHave(client, orderKey string) bool {
 	return !b.ready.Load() || b.has(f.hash(client, orderKey))
 }
 
-// adding adds the keys of fs and returns the function to call once their commit has ended
-// (committed or not: an uncommitted key is only a false positive).
-func (f *feedbackFilter) adding(fs []Feedback) (done func()) {
+// adding adds the keys of fs and returns the function to call once their commit's outcome is
+// settled (committed or not: an uncommitted key is only a false positive), which is not when the
+// caller stops waiting: a write whose caller gave up may still commit (committer.doEnded). Held
+// until then, the shared lock keeps a rebuild's swap from falling between the key's add and its
+// row's commit, where the row would be in neither the old filter's successor nor its scan.
+//
+// ended may run on the committer's leader while other writes of its batch still hold the shared
+// lock, so a rebuild it asks for runs on a goroutine of its own.
+func (f *feedbackFilter) adding(fs []Feedback) (ended func()) {
 	f.writeMu.RLock()
 	b := f.cur.Load()
 	for _, fb := range fs {
 		b.add(f.hash(fb.Client, fb.OrderKey))
 	}
-	full := b.n.Load() > b.capacity
 	return func() {
 		f.writeMu.RUnlock()
-		if full {
-			f.rebuild(int(b.n.Load()) * 4)
+		if n := b.n.Load(); n > b.capacity {
+			f.goRebuild(int(n) * 4)
 		}
 	}
 }
 
-// rebuild swaps in an empty filter for capacity keys (at least f.min) and reads the
-// feedback table into it in the background; one rebuild at a time.
-func (f *feedbackFilter) rebuild(capacity int) {
-	if !f.rebuilding.CompareAndSwap(false, true) {
+// goRebuild runs rebuild on a goroutine close waits for, unless the filter is closed.
+func (f *feedbackFilter) goRebuild(capacity int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed || f.rebuilding {
 		return
 	}
-	select {
-	case <-f.stop:
-		f.rebuilding.Store(false)
-		return
-	default:
-	}
-	f.writeMu.Lock()
-	b := newBloom(max(capacity, f.min))
-	f.cur.Store(b)
-	f.writeMu.Unlock()
+	f.rebuilding = true
 	f.wg.Add(1)
 	go func() {
 		defer f.wg.Done()
-		n, err := f.load(b)
-		if err == nil {
-			b.ready.Store(true)
-		} // else the filter stays not ready: every key is read, as without it
-		f.rebuilding.Store(false)
-		if err == nil && int64(n) > b.capacity {
-			f.rebuild(n * 4)
-		}
+		f.rebuild(capacity)
+		f.mu.Lock()
+		f.rebuilding = false
+		f.mu.Unlock()
 	}()
+}
+
+// rebuild swaps in an empty filter for capacity keys (at least f.min) and reads the feedback
+// table into it, again bigger while the keys outgrow it. A scan that fails leaves the filter not
+// ready: every key is read, as without it.
+func (f *feedbackFilter) rebuild(capacity int) {
+	for {
+		f.writeMu.Lock()
+		b := newBloom(max(capacity, f.min))
+		f.cur.Store(b)
+		f.writeMu.Unlock()
+		if _, err := f.load(b); err != nil {
+			return
+		}
+		b.ready.Store(true)
+		n := b.n.Load()
+		if n <= b.capacity {
+			return
+		}
+		capacity = int(n) * 4
+	}
 }
 
 // load reads every feedback key into b and returns how many rows it read.
@@ -188,12 +205,14 @@ func (f *feedbackFilter) load(b *bloom) (int, error) {
 	return n, nil
 }
 
-// close stops a scan in flight and waits for it (before the readers are closed).
+// close stops a rebuild in flight and waits for it (before the readers are closed); none starts
+// after.
 func (f *feedbackFilter) close() {
-	select {
-	case <-f.stop:
-	default:
+	f.mu.Lock()
+	if !f.closed {
+		f.closed = true
 		close(f.stop)
 	}
+	f.mu.Unlock()
 	f.wg.Wait()
 }

@@ -15,13 +15,19 @@ func settled(t *testing.T, s *SQLite) *bloom {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second * raceSlowdown)
 	for time.Now().Before(deadline) {
-		if b := s.fb.cur.Load(); b.ready.Load() && !s.fb.rebuilding.Load() {
+		if b := s.fb.cur.Load(); b.ready.Load() && !s.fb.isRebuilding() {
 			return b
 		}
 		time.Sleep(time.Millisecond)
 	}
 	t.Fatal("the feedback filter never finished reading the table")
 	return nil
+}
+
+func (f *feedbackFilter) isRebuilding() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.rebuilding
 }
 
 func feedbackFor(client, key, outcome string, at time.Time) Feedback {

@@ -636,8 +636,10 @@ func (s *SQLite) RecordFeedback(ctx context.Context, fs []Feedback) error {
 	if len(fs) == 0 {
 		return nil
 	}
-	defer s.fb.adding(fs)() // before the commit: no hook may find the row and not the key
-	return s.c.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	// The keys go in before the commit (no hook may find the row and not the key), and the
+	// filter's lock is released when the commit's outcome is settled, not when ctx ends.
+	ended := s.fb.adding(fs)
+	return s.c.doEnded(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		for _, f := range fs {
 			if _, err := tx.StmtContext(ctx, s.insFeedback).ExecContext(ctx, f.Client, f.ServiceID, f.CardUUID, f.OrderKey, f.Fingerprint, f.Outcome, f.SuggestionUUID,
 				f.ReasonCode, f.ReasonSystem, f.HasComment, ts(f.OutcomeSent), ts(f.OutcomeAt), ts(f.ReceivedAt)); err != nil {
@@ -645,7 +647,7 @@ func (s *SQLite) RecordFeedback(ctx context.Context, fs []Feedback) error {
 			}
 		}
 		return nil
-	})
+	}, ended)
 }
 
 const claimJTISQL = `INSERT INTO jti (key, expires_at) VALUES (?, ?)
