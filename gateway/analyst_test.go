@@ -12,6 +12,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -721,5 +722,29 @@ func TestRouteLabelsHoldNoCallerText(t *testing.T) {
 		if !strings.Contains(logs, want) {
 			t.Errorf("logs lack %s", want)
 		}
+	}
+}
+
+// The SQLite log's health is on /metrics: the -wal file's size (the hook's commit put frames in
+// it) and the failed checkpoints (none here; store's TestCheckpointFailuresCounted makes one).
+func TestWALMetrics(t *testing.T) {
+	e := newEnv(t)
+	if st, out, _ := e.post(serviceOf("order-select"), e.demoRequest("aco-herceptin-order-select")); st != 200 {
+		t.Fatalf("hook: %d %s", st, out)
+	}
+	rec := httptest.NewRecorder()
+	e.gw.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	body := rec.Body.String()
+	var wal, failures float64 = -1, -1
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, "valuerx_store_wal_bytes "); ok {
+			wal, _ = strconv.ParseFloat(v, 64)
+		}
+		if v, ok := strings.CutPrefix(line, "valuerx_store_checkpoint_failures_total "); ok {
+			failures, _ = strconv.ParseFloat(v, 64)
+		}
+	}
+	if wal <= 0 || failures != 0 {
+		t.Fatalf("valuerx_store_wal_bytes %v (want > 0 after a commit), valuerx_store_checkpoint_failures_total %v (want 0)", wal, failures)
 	}
 }

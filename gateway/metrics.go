@@ -4,6 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"valuerx/scoring"
+	"valuerx/store"
 )
 
 // metrics are the operator's view. They live in the gateway's own registry (no package globals)
@@ -100,6 +101,29 @@ func newMetrics(reg *prometheus.Registry, scorer func() *scoring.Scorer) *metric
 		Help: "Scoring LRU cache misses since start."}, func() float64 { return float64(scorer().Stats().Misses) }))
 	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
+}
+
+// walReporter is a store with a write-ahead log to watch (store.SQLite).
+type walReporter interface {
+	WALHealth() (store.WALHealth, bool)
+}
+
+// registerWALMetrics exposes the SQLite log's health when st has one: a checkpoint failing
+// without a word let the -wal file grow to the writer's backstop unseen.
+func registerWALMetrics(reg *prometheus.Registry, st store.Store) {
+	w, ok := st.(walReporter)
+	if !ok {
+		return
+	}
+	if _, ok := w.WALHealth(); !ok {
+		return
+	}
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "valuerx_store_checkpoint_failures_total",
+		Help: "SQLite WAL checkpoints that failed (the log then grows to the writer's backstop)."},
+		func() float64 { h, _ := w.WALHealth(); return float64(h.CheckpointFailures) }))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "valuerx_store_wal_bytes",
+		Help: "Size of the SQLite -wal file."},
+		func() float64 { h, _ := w.WALHealth(); return float64(h.WALBytes) }))
 }
 
 // CacheStats exposes the scoring cache counters (the load harness reports the hit ratio).

@@ -50,6 +50,10 @@ type checkpointer struct {
 	stopOnce sync.Once
 	done     sync.WaitGroup
 	runs     atomic.Int64 // checkpoints that found a log to copy (tests)
+	// failures counts checkpoints that returned an error (not a busy one, which PASSIVE reports
+	// as a result): the operator's signal that the log is no longer being copied and will grow
+	// to the writer's backstop (valuerx_store_checkpoint_failures_total).
+	failures atomic.Int64
 }
 
 func startCheckpointer(db *sql.DB, every time.Duration) *checkpointer {
@@ -81,7 +85,15 @@ func (c *checkpointer) once() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second*raceSlowdown)
 	defer cancel()
 	var busy, log, ckpt int64
-	if err := c.db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &log, &ckpt); err == nil && log > 0 {
+	err := c.db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &log, &ckpt)
+	switch {
+	case err != nil:
+		select {
+		case <-c.stop: // closing: not a failure of the log
+		default:
+			c.failures.Add(1)
+		}
+	case log > 0:
 		c.runs.Add(1)
 	}
 }

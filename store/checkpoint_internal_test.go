@@ -132,3 +132,38 @@ func TestCheckpointerKeepsTheLogBounded(t *testing.T) {
 		t.Error("the checkpointer reports no checkpoint")
 	}
 }
+
+// A checkpoint that fails is counted (WALHealth, valuerx_store_checkpoint_failures_total): here
+// its connection is closed under it. One that fails because the store is closing is not.
+func TestCheckpointFailuresCounted(t *testing.T) {
+	s, err := OpenSQLiteOptions(filepath.Join(t.TempDir(), "ck.db"), SQLiteOptions{CheckpointEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	checkpointHook(t, s, "h", 2)
+	h, ok := s.WALHealth()
+	if !ok || h.CheckpointFailures != 0 || h.WALBytes <= 0 {
+		t.Fatalf("after a commit: %+v %v, want no failures and a log", h, ok)
+	}
+	s.ck.once()
+	if h, _ := s.WALHealth(); h.CheckpointFailures != 0 {
+		t.Fatalf("a working checkpoint counted as failed: %+v", h)
+	}
+	s.ck.db.Close()
+	s.ck.once()
+	if h, _ := s.WALHealth(); h.CheckpointFailures != 1 {
+		t.Fatalf("checkpoint on a closed connection: %d failures, want 1", h.CheckpointFailures)
+	}
+	close(s.ck.stop) // closing: a failure then is not the log's
+	s.ck.once()
+	if h, _ := s.WALHealth(); h.CheckpointFailures != 1 {
+		t.Fatalf("checkpoint failing while closing counted: %d failures, want 1", h.CheckpointFailures)
+	}
+	s.ck.stopOnce.Do(func() {}) // stop already closed; the loop exits on it
+	s.ck.done.Wait()
+	s.ck = nil
+	if _, ok := s.WALHealth(); ok {
+		t.Fatal("WALHealth without a checkpointer reports ok")
+	}
+}

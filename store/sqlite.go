@@ -28,8 +28,9 @@ var sqliteMigrations embed.FS
 // (the kill -9 test in cmd/valuerx); surviving a power cut as well needs synchronous=FULL, which
 // OpenSQLiteOptions offers at the price of an fsync per group commit.
 type SQLite struct {
-	db *sql.DB // the writer's single connection
-	rd *sql.DB // readers; == db for ":memory:"
+	path string  // the database file ("" for ":memory:")
+	db   *sql.DB // the writer's single connection
+	rd   *sql.DB // readers; == db for ":memory:"
 	// hr reads for the hook path (OrderState) on connections of its own, which no long dashboard
 	// query holds: a wait for one is a wait behind other one-row look-ups, so its statements can
 	// run without the caller's deadline (see stmtContext). nil for ":memory:" (rd serves).
@@ -143,6 +144,9 @@ func OpenSQLiteOptions(path string, o SQLiteOptions) (*SQLite, error) {
 	}
 	s := &SQLite{db: db, rd: db}
 	if path != ":memory:" {
+		s.path = path
+	}
+	if path != ":memory:" {
 		rd, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
 		if err != nil {
 			db.Close()
@@ -216,6 +220,28 @@ func migrateSQLite(db *sql.DB) error {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
 	return convertLegacySQLite(context.Background(), db) // divergence.go
+}
+
+// WALHealth is what an operator watches of a SQLite file's write-ahead log.
+type WALHealth struct {
+	// CheckpointFailures counts the checkpointer's checkpoints that failed since open: while
+	// they fail the log is copied only by the writer's backstop, and grows to it.
+	CheckpointFailures int64
+	// WALBytes is the -wal file's size now (0 when it cannot be read).
+	WALBytes int64
+}
+
+// WALHealth reports the log's health; ok is false for an in-memory store or one without the
+// checkpointer.
+func (s *SQLite) WALHealth() (h WALHealth, ok bool) {
+	if s.ck == nil {
+		return h, false
+	}
+	h.CheckpointFailures = s.ck.failures.Load()
+	if fi, err := os.Stat(s.path + "-wal"); err == nil {
+		h.WALBytes = fi.Size()
+	}
+	return h, true
 }
 
 // SchemaVersion reports the migration version the file is at.
