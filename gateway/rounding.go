@@ -40,7 +40,7 @@ func (g *Gateway) roundingFor(sc *scoring.Scorer, sreq scoring.Request, res scor
 	// The last option of the product wins, the ordered one first (as the loops over
 	// append([]Option{Ordered}, Options...) had it, without copying every option twice: 19 kB of
 	// a 20-draft hook's allocations).
-	var at, before *scoring.Option
+	var at *scoring.Option
 	if o := &rres.Ordered; o.Product.ID == product.ID && o.Exclusion != scoring.ExcludeNotPriced {
 		at = o
 	}
@@ -52,7 +52,8 @@ func (g *Gateway) roundingFor(sc *scoring.Scorer, sreq scoring.Request, res scor
 	if at == nil {
 		return nil
 	}
-	before = &scoring.Option{}
+	var none scoring.Option // a product absent from the unrounded result is cut from zero
+	before := &none
 	if res.Ordered.Product.ID == product.ID {
 		before = &res.Ordered
 	}
