@@ -10,18 +10,25 @@ import (
 	"time"
 )
 
-// A write marked alone (a rollup fold chunk) commits in a transaction of its own: queued as
-// hook, hook, fold, hook, the batches are {hook, hook}, {fold}, {hook}; the fold failing rolls
-// back only its own work and fails no hook's write. Before, all four shared one transaction.
-func TestCommitterRunsAFoldAlone(t *testing.T) {
+// committerDB is a SQLite file with one table, w (v TEXT), closed when the test ends.
+func committerDB(t *testing.T) *sql.DB {
+	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "c.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
 	if _, err := db.Exec(`CREATE TABLE w (v TEXT)`); err != nil {
 		t.Fatal(err)
 	}
+	return db
+}
+
+// A write marked alone (a rollup fold chunk) commits in a transaction of its own: queued as
+// hook, hook, fold, hook, the batches are {hook, hook}, {fold}, {hook}; the fold failing rolls
+// back only its own work and fails no hook's write. Before, all four shared one transaction.
+func TestCommitterRunsAFoldAlone(t *testing.T) {
+	db := committerDB(t)
 	c := newCommitter(db)
 	txOf := map[string]*sql.Tx{} // the pointers kept: no address reused
 	op := func(name string, alone, fail bool) *writeOp {
@@ -70,14 +77,7 @@ func TestCommitterRunsAFoldAlone(t *testing.T) {
 // feedback filter's lock (feedbackFilter.adding) relies on this: released at the caller's return,
 // a rebuild could fall between the key's add and the row's late commit and lose the key.
 func TestWriteEndedOutlivesItsCaller(t *testing.T) {
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "c.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Exec(`CREATE TABLE w (v TEXT)`); err != nil {
-		t.Fatal(err)
-	}
+	db := committerDB(t)
 	c := newCommitter(db)
 	insert := func(v string) func(ctx context.Context, tx *sql.Tx) error {
 		return func(ctx context.Context, tx *sql.Tx) error {
