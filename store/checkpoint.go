@@ -77,8 +77,10 @@ func (c *checkpointer) loop() {
 	}
 }
 
-// once runs one PASSIVE checkpoint. A failure (the writer's own backstop checkpoint holding the
-// checkpoint lock, say) is left to the next tick. There is no immediate repeat for the commits
+// once runs one PASSIVE checkpoint. A checkpoint that could not run (the writer's own backstop
+// holding the checkpoint lock, a read holding an old snapshot) is no error: SQLite reports it as
+// busy in the result row, and the next tick tries again. An error (I/O, a timeout, a closed
+// connection) is counted in failures. There is no immediate repeat for the commits
 // made while it ran: repeats were tried, each fsyncs the log and the database again, and under
 // four steady writers the log still reached the backstop (TestCheckpointerKeepsTheLogBounded).
 func (c *checkpointer) once() {

@@ -35,16 +35,21 @@ type writeOp struct {
 	// ended, when set, runs once the write's outcome is settled (committed, failed, or refused
 	// after close), which may be long after its caller stopped waiting: what must outlive the
 	// caller's wait (the feedback filter's shared lock) ends here, not when do returns.
-	ended func()
+	ended   func()
+	settled bool // finish has run (the leader's goroutine only)
 }
 
 // finish settles op with err.
 func (op *writeOp) finish(err error) {
+	op.settled = true
 	if op.ended != nil {
 		op.ended()
 	}
 	op.err <- err
 }
+
+// errWritePanicked settles the writes of a batch in which a write panicked.
+var errWritePanicked = errors.New("store: a write in the same transaction panicked")
 
 // committer is a group commit: every write waits for a commit, and writes that arrive while a
 // commit is in progress share the next one. A SQLite commit costs more than the inserts it
@@ -119,7 +124,28 @@ func (c *committer) enqueue(ctx context.Context, op *writeOp) error {
 
 // lead runs batches until the queue is empty. Called with mu held and leading set; returns with
 // mu released.
+//
+// A write that panics (a bug) fails its batch (commit) and the panic goes on up the leader's
+// own call, to its HTTP handler's recovery, but the committer is not left leading with no
+// leader: the writes queued meanwhile are led from a new goroutine, and later writes lead as
+// usual. Before, every later write waited for a leader that was gone.
 func (c *committer) lead() {
+	defer func() {
+		if r := recover(); r != nil {
+			c.mu.Lock()
+			if len(c.queue) > 0 {
+				go func() {
+					c.mu.Lock()
+					c.lead()
+				}()
+			} else {
+				c.leading = false
+				c.idle.Broadcast()
+			}
+			c.mu.Unlock()
+			panic(r)
+		}
+	}()
 	for {
 		n := min(len(c.queue), commitBatch)
 		for i, op := range c.queue[:n] {
@@ -164,6 +190,20 @@ func (c *committer) commit(batch []*writeOp) {
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
 	errs := make([]error, len(batch))
+	var tx *sql.Tx
+	defer func() {
+		if r := recover(); r != nil {
+			if tx != nil {
+				_ = tx.Rollback()
+			}
+			for _, op := range batch {
+				if !op.settled {
+					op.finish(errWritePanicked)
+				}
+			}
+			panic(r)
+		}
+	}()
 	fail := func(err error) {
 		for _, op := range batch {
 			op.finish(err)

@@ -126,3 +126,73 @@ func TestWriteEndedOutlivesItsCaller(t *testing.T) {
 		t.Fatalf("doEnded after close: %v, ended ran %v; want errClosed and ended run", err, ranAfterClose)
 	}
 }
+
+// A write that panics fails its batch and panics on up its leader's call, and the committer
+// goes on: the write queued behind it is led from another goroutine and commits, and a later
+// write commits as usual. Before, the committer stayed "leading" with no leader and every later
+// write waited until its context ended.
+func TestCommitterSurvivesAPanickingWrite(t *testing.T) {
+	db := committerDB(t)
+	c := newCommitter(db)
+	insert := func(v string) func(ctx context.Context, tx *sql.Tx) error {
+		return func(ctx context.Context, tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO w VALUES (?)`, v)
+			return err
+		}
+	}
+	same := &writeOp{run: insert("same-batch"), err: make(chan error, 1)}
+	boom := &writeOp{run: func(context.Context, *sql.Tx) error { panic("a bug in a write") }, err: make(chan error, 1)}
+	var queued *writeOp
+	// The panicking write queues one more write while its batch runs: that one is not in the batch.
+	boom.run = func(context.Context, *sql.Tx) error {
+		queued = &writeOp{run: insert("queued"), err: make(chan error, 1)}
+		c.mu.Lock()
+		c.queue = append(c.queue, queued)
+		c.mu.Unlock()
+		panic("a bug in a write")
+	}
+	func() {
+		defer func() {
+			if r := recover(); r != "a bug in a write" {
+				t.Errorf("recovered %v, want the write's panic to reach the leader's caller", r)
+			}
+		}()
+		c.mu.Lock()
+		c.queue, c.leading = []*writeOp{same, boom}, true
+		c.lead() // unlocks, panics
+	}()
+	if err := <-same.err; !errors.Is(err, errWritePanicked) {
+		t.Errorf("write in the panicking batch: %v, want errWritePanicked", err)
+	}
+	if err := <-boom.err; !errors.Is(err, errWritePanicked) {
+		t.Errorf("the panicking write: %v, want errWritePanicked", err)
+	}
+	select {
+	case err := <-queued.err:
+		if err != nil {
+			t.Errorf("write queued behind the panic: %v", err)
+		}
+	case <-time.After(10 * time.Second * raceSlowdown):
+		t.Fatal("write queued behind the panic never led")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second*raceSlowdown)
+	defer cancel()
+	if err := c.do(ctx, insert("later")); err != nil {
+		t.Fatalf("a later write: %v", err)
+	}
+	var got []string
+	rows, err := db.Query(`SELECT v FROM w ORDER BY rowid`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v string
+		_ = rows.Scan(&v)
+		got = append(got, v)
+	}
+	if fmt.Sprint(got) != "[queued later]" {
+		t.Errorf("rows %v, want [queued later] (the panicking batch rolled back)", got)
+	}
+	c.close()
+}

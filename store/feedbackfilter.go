@@ -8,6 +8,7 @@ import (
 	"math/bits"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // feedbackFilter answers, without a read of the database, that an order has no feedback: the
@@ -29,18 +30,22 @@ import (
 // (retention) leaves false positives, which cost only the read.
 //
 // Until the table has been read into it (at open, in the background) the filter holds every key.
-// RecordFeedback adds its keys before its commit and holds writeMu (shared) until the commit's
-// outcome is settled, however long after its caller gave up; a rebuild (the filter past capacity) swaps in the empty bigger filter under writeMu
-// (exclusive), then reads the table: a row committed before the swap is in that read, a row
-// added after it is in the new filter.
+// RecordFeedback adds its keys before its commit, to the filter it finds current, and counts
+// itself pending on that filter until its commit's outcome is settled, however long after its
+// caller gave up (committer.doEnded). A rebuild (the filter past capacity) swaps in an empty,
+// bigger filter, waits until no write is pending on the one it replaced, then reads the table: a
+// row whose key went into the old filter is committed (or failed) before that read, a row whose
+// key went into the new one is in it. No write ever waits for a rebuild: the feedback path takes
+// no lock (an RWMutex held across the commit made a new RecordFeedback wait past its deadline
+// behind a rebuild waiting for a slow batch).
 type feedbackFilter struct {
-	cur     atomic.Pointer[bloom]
-	writeMu sync.RWMutex
-	seed    maphash.Seed
-	rd      *sql.DB // the readers: the loading scan must not hold the writer
-	min     int     // the smallest capacity (feedbackFilterMin when made)
+	cur  atomic.Pointer[bloom]
+	seed maphash.Seed
+	rd   *sql.DB // the readers: the loading scan must not hold the writer
+	min  int     // the smallest capacity (feedbackFilterMin when made)
 
-	mu         sync.Mutex // guards closed, rebuilding and wg.Add
+	mu         sync.Mutex // guards closed, rebuilding and wg.Add; drained's lock
+	drained    *sync.Cond // broadcast when a retired filter's last pending write settles, and at close
 	closed     bool
 	rebuilding bool           // one rebuild at a time
 	wg         sync.WaitGroup // the rebuild in flight
@@ -56,8 +61,12 @@ type bloom struct {
 	words    []atomic.Uint64
 	mask     uint64 // bits - 1 (bits is a power of two)
 	capacity int64
-	n        atomic.Int64 // keys added (with repeats)
-	ready    atomic.Bool  // the table has been read in
+	// n counts the keys that set at least one new bit: a key sent again (feedback is resent by
+	// design, and stored once) does not count, so resending cannot grow the filter.
+	n       atomic.Int64
+	ready   atomic.Bool  // the table has been read in
+	pending atomic.Int64 // feedback writes whose keys are in this filter, their commit not settled
+	retired atomic.Bool  // swapped out: its rebuild waits for pending to reach 0
 }
 
 const bloomProbes = 7
@@ -71,11 +80,17 @@ func newBloom(capacity int) *bloom {
 // halves swapped, made odd so the probes cover the power-of-two table.
 func (b *bloom) add(h uint64) {
 	h1, h2 := h, h>>32|h<<32|1
+	fresh := false
 	for i := uint64(0); i < bloomProbes; i++ {
 		p := (h1 + i*h2) & b.mask
-		b.words[p/64].Or(1 << (p % 64))
+		bit := uint64(1) << (p % 64)
+		if b.words[p/64].Or(bit)&bit == 0 {
+			fresh = true
+		}
 	}
-	b.n.Add(1)
+	if fresh {
+		b.n.Add(1)
+	}
 }
 
 func (b *bloom) has(h uint64) bool {
@@ -93,6 +108,7 @@ func (b *bloom) has(h uint64) bool {
 // in the background, is in it.
 func newFeedbackFilter(rd *sql.DB) *feedbackFilter {
 	f := &feedbackFilter{seed: maphash.MakeSeed(), rd: rd, min: feedbackFilterMin, stop: make(chan struct{})}
+	f.drained = sync.NewCond(&f.mu)
 	f.cur.Store(newBloom(f.min)) // not ready: every key "maybe" until the rebuild has read the table
 	f.goRebuild(f.min)
 	return f
@@ -113,25 +129,40 @@ func (f *feedbackFilter) mayHave(client, orderKey string) bool {
 	return !b.ready.Load() || b.has(f.hash(client, orderKey))
 }
 
-// adding adds the keys of fs and returns the function to call once their commit's outcome is
-// settled (committed or not: an uncommitted key is only a false positive), which is not when the
-// caller stops waiting: a write whose caller gave up may still commit (committer.doEnded). Held
-// until then, the shared lock keeps a rebuild's swap from falling between the key's add and its
-// row's commit, where the row would be in neither the old filter's successor nor its scan.
-//
-// ended may run on the committer's leader while other writes of its batch still hold the shared
-// lock, so a rebuild it asks for runs on a goroutine of its own.
+// adding adds the keys of fs to the current filter, pending on it, and returns the function to
+// call once their commit's outcome is settled (committed or not: an uncommitted key is only a
+// false positive). The write counts itself pending before it checks the filter is still
+// current: a rebuild that swapped it out meanwhile either sees the count (and waits) or is seen
+// (and the write moves to the new filter).
 func (f *feedbackFilter) adding(fs []Feedback) (ended func()) {
-	f.writeMu.RLock()
-	b := f.cur.Load()
+	var b *bloom
+	for {
+		b = f.cur.Load()
+		b.pending.Add(1)
+		if f.cur.Load() == b {
+			break
+		}
+		f.settle(b)
+	}
 	for _, fb := range fs {
 		b.add(f.hash(fb.Client, fb.OrderKey))
 	}
 	return func() {
-		f.writeMu.RUnlock()
-		if n := b.n.Load(); n > b.capacity {
+		n := b.n.Load()
+		full := n > b.capacity && !b.retired.Load()
+		f.settle(b)
+		if full {
 			f.goRebuild(int(n) * 4)
 		}
+	}
+}
+
+// settle ends one pending write on b, waking its rebuild when b is retired and that was the last.
+func (f *feedbackFilter) settle(b *bloom) {
+	if b.pending.Add(-1) == 0 && b.retired.Load() {
+		f.mu.Lock()
+		f.drained.Broadcast()
+		f.mu.Unlock()
 	}
 }
 
@@ -153,17 +184,32 @@ func (f *feedbackFilter) goRebuild(capacity int) {
 	}()
 }
 
-// rebuild swaps in an empty filter for capacity keys (at least f.min) and reads the feedback
-// table into it, again bigger while the keys outgrow it. A scan that fails leaves the filter not
-// ready: every key is read, as without it.
+// rebuildRetry is the first wait before a failed scan is tried again (doubling up to
+// rebuildRetryMax): until one succeeds the filter is not ready and every hook reads the table.
+var rebuildRetry, rebuildRetryMax = 100 * time.Millisecond, 30 * time.Second
+
+// rebuild swaps in an empty filter for capacity keys (at least f.min), waits for the writes
+// pending on the filter it replaced, and reads the feedback table into it, again bigger while
+// the keys outgrow it. A failed scan is retried with backoff until close.
 func (f *feedbackFilter) rebuild(capacity int) {
 	for {
-		f.writeMu.Lock()
 		b := newBloom(max(capacity, f.min))
-		f.cur.Store(b)
-		f.writeMu.Unlock()
-		if _, err := f.load(b); err != nil {
-			return
+		old := f.cur.Swap(b)
+		old.retired.Store(true)
+		f.mu.Lock()
+		for old.pending.Load() > 0 && !f.closed {
+			f.drained.Wait()
+		}
+		f.mu.Unlock()
+		for wait := rebuildRetry; ; wait = min(2*wait, rebuildRetryMax) {
+			if _, err := f.load(b); err == nil {
+				break
+			}
+			select {
+			case <-f.stop:
+				return
+			case <-time.After(wait):
+			}
 		}
 		b.ready.Store(true)
 		n := b.n.Load()
@@ -212,6 +258,7 @@ func (f *feedbackFilter) close() {
 	if !f.closed {
 		f.closed = true
 		close(f.stop)
+		f.drained.Broadcast()
 	}
 	f.mu.Unlock()
 	f.wg.Wait()

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -158,5 +159,129 @@ func TestFeedbackFilterGrows(t *testing.T) {
 				t.Fatalf("w%d-%d has feedback but the filter says not", w, i)
 			}
 		}
+	}
+}
+
+// Feedback sent again (the feedback endpoint is idempotent by design: the row is stored once)
+// does not count again, so resending cannot grow the filter: 500 resends of one 64-key body into
+// a filter of 64 keys leave it as it was. Counting every add, it was rebuilt at four times its
+// count each time it passed capacity (65,536 keys to a million in 1,400 resends).
+func TestFeedbackFilterResentDoesNotGrow(t *testing.T) {
+	defer func(n int) { feedbackFilterMin = n }(feedbackFilterMin)
+	feedbackFilterMin = 128
+	ctx := context.Background()
+	s, err := OpenSQLite(filepath.Join(t.TempDir(), "f.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	before := settled(t, s)
+	at := time.Date(2026, 2, 15, 10, 0, 0, 0, time.UTC)
+	body := make([]Feedback, 64)
+	for i := range body {
+		body[i] = feedbackFor("ehr-a", fmt.Sprintf("k%d", i), "overridden", at)
+	}
+	for range 500 {
+		if err := s.RecordFeedback(ctx, body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after := settled(t, s)
+	if after != before || after.n.Load() > 64 {
+		t.Fatalf("after 500 resends of 64 keys: filter replaced %v, %d keys counted (capacity %d); want the same filter, at most 64",
+			after != before, after.n.Load(), after.capacity)
+	}
+}
+
+// A feedback write never waits for a rebuild. Here a rebuild waits for write A, queued behind a
+// batch that does not end until released; write B, arriving meanwhile, gives up at its own
+// deadline (before, B waited on the filter's lock until the batch ended). A's row, committed
+// after its caller gave up and after the rebuild swapped the filter, is in the rebuilt filter.
+func TestFeedbackWriteDoesNotWaitForARebuild(t *testing.T) {
+	ctx := context.Background()
+	s, err := OpenSQLite(filepath.Join(t.TempDir(), "f.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	settled(t, s)
+	at := time.Date(2026, 2, 15, 10, 0, 0, 0, time.UTC)
+	release, running := make(chan struct{}), make(chan struct{})
+	blocker := make(chan error, 1)
+	go func() {
+		blocker <- s.c.do(ctx, func(context.Context, *sql.Tx) error {
+			close(running)
+			<-release
+			return nil
+		})
+	}()
+	<-running
+	record := func(key string) error {
+		c, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+		defer cancel()
+		return s.RecordFeedback(c, []Feedback{feedbackFor("ehr-a", key, "overridden", at)})
+	}
+	if err := record("a"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("A behind the blocked batch: %v, want its deadline", err)
+	}
+	old := s.fb.cur.Load()
+	s.fb.goRebuild(1 << 10)
+	for s.fb.cur.Load() == old { // the rebuild has swapped and now waits for A
+		time.Sleep(time.Millisecond)
+	}
+	bDone := make(chan error, 1)
+	go func() { bDone <- record("b") }()
+	select {
+	case err := <-bDone:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("B behind the blocked batch: %v, want its deadline", err)
+		}
+	case <-time.After(10 * time.Second * raceSlowdown):
+		close(release)
+		t.Fatal("B waited for the rebuild past its deadline")
+	}
+	close(release)
+	if err := <-blocker; err != nil {
+		t.Fatal(err)
+	}
+	b := settled(t, s)
+	for _, k := range []string{"a", "b"} {
+		if !b.has(s.fb.hash("ehr-a", k)) {
+			t.Errorf("%s committed after its caller gave up, not in the rebuilt filter", k)
+		}
+		if st, err := s.OrderState(ctx, "ehr-a", k); err != nil || st.Outcome != "overridden" {
+			t.Errorf("%s: %+v, %v; want its late-committed override", k, st, err)
+		}
+	}
+}
+
+// A scan that fails (here: no feedback table yet) leaves the filter not ready, so every order is
+// read, and is tried again until it succeeds.
+func TestFeedbackFilterRetriesAFailedScan(t *testing.T) {
+	defer func(d time.Duration) { rebuildRetry = d }(rebuildRetry)
+	rebuildRetry = time.Millisecond
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "f.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	f := newFeedbackFilter(db)
+	defer f.close()
+	time.Sleep(20 * time.Millisecond) // several failed scans
+	if !f.mayHave("ehr-a", "x") || f.cur.Load().ready.Load() {
+		t.Fatal("filter ready although its scan cannot have succeeded")
+	}
+	if _, err := db.Exec(`CREATE TABLE feedback (client TEXT, order_key TEXT); INSERT INTO feedback VALUES ('ehr-a', 'known')`); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second * raceSlowdown)
+	for !f.cur.Load().ready.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("the scan was not tried again")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if !f.mayHave("ehr-a", "known") || f.mayHave("ehr-a", "x") {
+		t.Errorf("after the retried scan: known %v, x %v; want true, false", f.mayHave("ehr-a", "known"), f.mayHave("ehr-a", "x"))
 	}
 }
