@@ -69,7 +69,7 @@ func newMetrics(reg *prometheus.Registry, scorer func() *scoring.Scorer) *metric
 		fhirErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "valuerx_fhir_errors_total",
 			Help: "Failed FHIR fetches."}, []string{"key"}),
 		fhirRoundTrips: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "valuerx_fhir_round_trips_per_hook",
-			Help: "FHIR round trips per hook.", Buckets: []float64{0, 1, 2, 3, 4, 6, 10}}),
+			Help: "FHIR requests per hook (searches, reads, next pages), each counted though most run side by side in one round trip; the name is kept for existing dashboards.", Buckets: []float64{0, 1, 2, 3, 4, 6, 10}}),
 		coverageCache: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "valuerx_coverage_cache_total",
 			Help: "Coverage cache lookups by result."}, []string{"result"}),
 		authFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "valuerx_auth_failures_total",
