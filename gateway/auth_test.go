@@ -216,3 +216,21 @@ func TestPanicRecovered(t *testing.T) {
 		t.Fatalf("got %d %s", rec.Code, rec.Body.String())
 	}
 }
+
+type stackedPanic struct{ stack []byte }
+
+func (p stackedPanic) PanicStack() []byte { return p.stack }
+
+// A panic raised again from where it was first recovered (a store write's, raised in its
+// caller's goroutine) is logged with the stack it carries, where the bug is, not the re-raise's.
+func TestPanicRecoveredLogsItsOwnStack(t *testing.T) {
+	e := newEnv(t)
+	h := e.gw.recoverer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		panic(stackedPanic{stack: []byte("goroutine 7 [running]:\nvaluerx/store.theBuggyWrite()")})
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/cds-services", nil))
+	if rec.Code != 500 || !strings.Contains(e.logs.String(), "theBuggyWrite") || strings.Contains(rec.Body.String(), "theBuggyWrite") {
+		t.Fatalf("status %d, body %s; log has the write's stack: %v", rec.Code, rec.Body.String(), strings.Contains(e.logs.String(), "theBuggyWrite"))
+	}
+}

@@ -37,8 +37,12 @@ func (g *Gateway) recoverer(next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
+				stack := debug.Stack()
+				if ps, ok := v.(interface{ PanicStack() []byte }); ok {
+					stack = ps.PanicStack() // raised again from where it was recovered (a store write): its own stack
+				}
 				g.log.Error("panic recovered", "path", g.routeLabel(r), "request_id", requestID(r.Context()),
-					"stack", string(debug.Stack()))
+					"stack", string(stack))
 				g.metrics.panics.Inc()
 				writeError(w, errorf(KindInternal, "panic", "internal error", nil))
 			}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"time"
 )
@@ -34,22 +35,36 @@ type writeOp struct {
 	err   chan error // capacity 1
 	// ended, when set, runs once the write's outcome is settled (committed, failed, or refused
 	// after close), which may be long after its caller stopped waiting: what must outlive the
-	// caller's wait (the feedback filter's shared lock) ends here, not when do returns.
+	// caller's wait (the write pending on the feedback filter) ends here, not when do returns.
 	ended   func()
 	settled bool // finish has run (the leader's goroutine only)
 }
 
-// finish settles op with err.
+// finish settles op with err: its caller has its answer before ended runs.
 func (op *writeOp) finish(err error) {
 	op.settled = true
+	op.err <- err
 	if op.ended != nil {
 		op.ended()
 	}
-	op.err <- err
 }
 
-// errWritePanicked settles the writes of a batch in which a write panicked.
+// errWritePanicked settles the other writes of a batch in which a write panicked: the batch is
+// rolled back.
 var errWritePanicked = errors.New("store: a write in the same transaction panicked")
+
+// writePanic settles a write whose own function panicked (a bug). Its caller panics with it
+// again in its own goroutine (enqueue), where its handler's recovery answers a 500 and logs
+// Stack, the write's own stack; no other caller sees the panic, and the committer goes on.
+type writePanic struct {
+	value any
+	stack []byte
+}
+
+func (p *writePanic) Error() string { return fmt.Sprintf("store: write panicked: %v", p.value) }
+
+// PanicStack is the stack of the write that panicked, for the recovery's log.
+func (p *writePanic) PanicStack() []byte { return p.stack }
 
 // committer is a group commit: every write waits for a commit, and writes that arrive while a
 // commit is in progress share the next one. A SQLite commit costs more than the inserts it
@@ -116,6 +131,9 @@ func (c *committer) enqueue(ctx context.Context, op *writeOp) error {
 	}
 	select {
 	case err := <-op.err:
+		if wp, ok := err.(*writePanic); ok {
+			panic(wp)
+		}
 		return err
 	case <-ctx.Done():
 		return fmt.Errorf("store: waiting for commit: %w", ctx.Err())
@@ -125,26 +143,26 @@ func (c *committer) enqueue(ctx context.Context, op *writeOp) error {
 // lead runs batches until the queue is empty. Called with mu held and leading set; returns with
 // mu released.
 //
-// A write that panics (a bug) fails its batch (commit) and the panic goes on up the leader's
-// own call, to its HTTP handler's recovery, but the committer is not left leading with no
-// leader: the writes queued meanwhile are led from a new goroutine, and later writes lead as
-// usual. Before, every later write waited for a leader that was gone.
+// A write that panics is settled with the panic (commit) and the leader goes on. Should the
+// leader's goroutine still unwind (runtime.Goexit in a write: t.Fatal in a test), the queue is
+// not left with no leader: the writes queued are led from a new goroutine.
 func (c *committer) lead() {
+	normal := false
 	defer func() {
-		if r := recover(); r != nil {
-			c.mu.Lock()
-			if len(c.queue) > 0 {
-				go func() {
-					c.mu.Lock()
-					c.lead()
-				}()
-			} else {
-				c.leading = false
-				c.idle.Broadcast()
-			}
-			c.mu.Unlock()
-			panic(r)
+		if normal {
+			return
 		}
+		c.mu.Lock()
+		if len(c.queue) > 0 {
+			go func() {
+				c.mu.Lock()
+				c.lead()
+			}()
+		} else {
+			c.leading = false
+			c.idle.Broadcast()
+		}
+		c.mu.Unlock()
 	}()
 	for {
 		n := min(len(c.queue), commitBatch)
@@ -159,6 +177,7 @@ func (c *committer) lead() {
 			c.queue = nil
 			c.idle.Broadcast()
 			c.mu.Unlock()
+			normal = true
 			return
 		}
 		batch := c.queue[:n:n]
@@ -191,23 +210,35 @@ func (c *committer) commit(batch []*writeOp) {
 	defer cancel()
 	errs := make([]error, len(batch))
 	var tx *sql.Tx
+	running, normal := -1, false // the write whose function is running; the batch ended without a panic or Goexit
 	defer func() {
-		if r := recover(); r != nil {
-			if tx != nil {
-				_ = tx.Rollback()
+		if normal {
+			return
+		}
+		// A write panicked (recovered here: the batch is rolled back, the panicking write gets
+		// its panic, the others errWritePanicked, and the leader goes on), or a write called
+		// runtime.Goexit (recover is nil; the batch is settled the same way and lead hands off).
+		r := recover()
+		if tx != nil {
+			_ = tx.Rollback()
+		}
+		for i, op := range batch {
+			switch {
+			case op.settled:
+			case r != nil && i == running:
+				op.finish(&writePanic{value: r, stack: debug.Stack()})
+			case r != nil:
+				op.finish(fmt.Errorf("%w: %v", errWritePanicked, r))
+			default:
+				op.finish(errWritePanicked)
 			}
-			for _, op := range batch {
-				if !op.settled {
-					op.finish(errWritePanicked)
-				}
-			}
-			panic(r)
 		}
 	}()
 	fail := func(err error) {
 		for _, op := range batch {
 			op.finish(err)
 		}
+		normal = true
 	}
 	tx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -215,15 +246,19 @@ func (c *committer) commit(batch []*writeOp) {
 		return
 	}
 	for i, op := range batch {
+		running = i
 		if op.single {
 			errs[i] = op.run(ctx, tx)
+			running = -1
 			continue
 		}
 		if _, err := tx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
 			errs[i] = fmt.Errorf("store: savepoint: %w", err)
 			continue
 		}
-		if err := op.run(ctx, tx); err != nil {
+		err := op.run(ctx, tx)
+		running = -1
+		if err != nil {
 			errs[i] = err
 			if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO w"); rerr != nil {
 				_ = tx.Rollback()
@@ -244,4 +279,5 @@ func (c *committer) commit(batch []*writeOp) {
 	for i, op := range batch {
 		op.finish(errs[i])
 	}
+	normal = true
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -127,10 +129,12 @@ func TestWriteEndedOutlivesItsCaller(t *testing.T) {
 	}
 }
 
-// A write that panics fails its batch and panics on up its leader's call, and the committer
-// goes on: the write queued behind it is led from another goroutine and commits, and a later
-// write commits as usual. Before, the committer stayed "leading" with no leader and every later
-// write waited until its context ended.
+// A write that panics is answered with its panic, which its own caller raises again (and its
+// handler's recovery turns into a 500, with the write's stack); the other writes of its batch
+// fail (rolled back), nobody else panics, and the committer goes on: here a second panicking
+// write, leading a batch of its own, and then a write whose function calls runtime.Goexit (as
+// t.Fatal does) with one more write queued behind it. Before, the first panic left the committer
+// "leading" with no leader, and a second one on the hand-off goroutine crashed the process.
 func TestCommitterSurvivesAPanickingWrite(t *testing.T) {
 	db := committerDB(t)
 	c := newCommitter(db)
@@ -140,41 +144,54 @@ func TestCommitterSurvivesAPanickingWrite(t *testing.T) {
 			return err
 		}
 	}
+	bug := func(context.Context, *sql.Tx) error { panic("a bug in a write") }
 	same := &writeOp{run: insert("same-batch"), err: make(chan error, 1)}
-	boom := &writeOp{run: func(context.Context, *sql.Tx) error { panic("a bug in a write") }, err: make(chan error, 1)}
-	var queued *writeOp
-	// The panicking write queues one more write while its batch runs: that one is not in the batch.
-	boom.run = func(context.Context, *sql.Tx) error {
-		queued = &writeOp{run: insert("queued"), err: make(chan error, 1)}
-		c.mu.Lock()
-		c.queue = append(c.queue, queued)
-		c.mu.Unlock()
-		panic("a bug in a write")
-	}
-	func() {
-		defer func() {
-			if r := recover(); r != "a bug in a write" {
-				t.Errorf("recovered %v, want the write's panic to reach the leader's caller", r)
-			}
-		}()
-		c.mu.Lock()
-		c.queue, c.leading = []*writeOp{same, boom}, true
-		c.lead() // unlocks, panics
-	}()
+	boom := &writeOp{run: bug, err: make(chan error, 1)}
+	c.mu.Lock()
+	c.queue, c.leading = []*writeOp{same, boom}, true
+	c.lead() // unlocks; must not panic
 	if err := <-same.err; !errors.Is(err, errWritePanicked) {
 		t.Errorf("write in the panicking batch: %v, want errWritePanicked", err)
 	}
-	if err := <-boom.err; !errors.Is(err, errWritePanicked) {
-		t.Errorf("the panicking write: %v, want errWritePanicked", err)
+	var wp *writePanic
+	if err := <-boom.err; !errors.As(err, &wp) || wp.value != "a bug in a write" || !strings.Contains(string(wp.PanicStack()), "TestCommitterSurvivesAPanickingWrite") {
+		t.Errorf("the panicking write: %v, want its panic with its stack", err)
 	}
+
+	// A second panicking write, its caller leading: the panic reaches that caller only.
+	raised := make(chan any, 1)
+	go func() {
+		defer func() { raised <- recover() }()
+		_ = c.do(context.Background(), bug)
+	}()
+	if r, ok := (<-raised).(*writePanic); !ok || r.value != "a bug in a write" {
+		t.Fatalf("the panicking write's caller raised %v, want its *writePanic", r)
+	}
+
+	// A write whose function ends its goroutine while another write is queued behind it.
+	var queued *writeOp
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		_ = c.do(context.Background(), func(context.Context, *sql.Tx) error {
+			queued = &writeOp{run: insert("queued"), err: make(chan error, 1)}
+			c.mu.Lock()
+			c.queue = append(c.queue, queued)
+			c.mu.Unlock()
+			runtime.Goexit()
+			return nil
+		})
+	}()
+	<-exited
 	select {
 	case err := <-queued.err:
 		if err != nil {
-			t.Errorf("write queued behind the panic: %v", err)
+			t.Errorf("write queued behind a Goexit: %v", err)
 		}
 	case <-time.After(10 * time.Second * raceSlowdown):
-		t.Fatal("write queued behind the panic never led")
+		t.Fatal("write queued behind a Goexit never led")
 	}
+
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second*raceSlowdown)
 	defer cancel()
 	if err := c.do(ctx, insert("later")); err != nil {

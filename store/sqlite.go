@@ -663,7 +663,7 @@ func (s *SQLite) RecordFeedback(ctx context.Context, fs []Feedback) error {
 		return nil
 	}
 	// The keys go in before the commit (no hook may find the row and not the key), and the
-	// filter's lock is released when the commit's outcome is settled, not when ctx ends.
+	// write stops pending on the filter when the commit's outcome is settled, not when ctx ends.
 	ended := s.fb.adding(fs)
 	return s.c.doEnded(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		for _, f := range fs {
