@@ -26,6 +26,14 @@ func committerDB(t *testing.T) *sql.DB {
 	return db
 }
 
+// insertW is a write of v into committerDB's table.
+func insertW(v string) func(ctx context.Context, tx *sql.Tx) error {
+	return func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO w VALUES (?)`, v)
+		return err
+	}
+}
+
 // A write marked alone (a rollup fold chunk) commits in a transaction of its own: queued as
 // hook, hook, fold, hook, the batches are {hook, hook}, {fold}, {hook}; the fold failing rolls
 // back only its own work and fails no hook's write. Before, all four shared one transaction.
@@ -81,12 +89,6 @@ func TestCommitterRunsAFoldAlone(t *testing.T) {
 func TestWriteEndedOutlivesItsCaller(t *testing.T) {
 	db := committerDB(t)
 	c := newCommitter(db)
-	insert := func(v string) func(ctx context.Context, tx *sql.Tx) error {
-		return func(ctx context.Context, tx *sql.Tx) error {
-			_, err := tx.ExecContext(ctx, `INSERT INTO w VALUES (?)`, v)
-			return err
-		}
-	}
 	// The leader: its write holds the batch until release is closed.
 	release, running := make(chan struct{}), make(chan struct{})
 	leaderDone := make(chan error, 1)
@@ -94,14 +96,14 @@ func TestWriteEndedOutlivesItsCaller(t *testing.T) {
 		leaderDone <- c.do(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
 			close(running)
 			<-release
-			return insert("leader")(ctx, tx)
+			return insertW("leader")(ctx, tx)
 		})
 	}()
 	<-running
 	ended := make(chan struct{})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if err := c.doEnded(ctx, insert("late"), func() { close(ended) }); !errors.Is(err, context.DeadlineExceeded) {
+	if err := c.doEnded(ctx, insertW("late"), func() { close(ended) }); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("doEnded queued behind a running batch: %v, want the caller's deadline", err)
 	}
 	select {
@@ -124,7 +126,7 @@ func TestWriteEndedOutlivesItsCaller(t *testing.T) {
 	}
 	c.close()
 	ranAfterClose := false
-	if err := c.doEnded(context.Background(), insert("x"), func() { ranAfterClose = true }); !errors.Is(err, errClosed) || !ranAfterClose {
+	if err := c.doEnded(context.Background(), insertW("x"), func() { ranAfterClose = true }); !errors.Is(err, errClosed) || !ranAfterClose {
 		t.Fatalf("doEnded after close: %v, ended ran %v; want errClosed and ended run", err, ranAfterClose)
 	}
 }
@@ -138,14 +140,8 @@ func TestWriteEndedOutlivesItsCaller(t *testing.T) {
 func TestCommitterSurvivesAPanickingWrite(t *testing.T) {
 	db := committerDB(t)
 	c := newCommitter(db)
-	insert := func(v string) func(ctx context.Context, tx *sql.Tx) error {
-		return func(ctx context.Context, tx *sql.Tx) error {
-			_, err := tx.ExecContext(ctx, `INSERT INTO w VALUES (?)`, v)
-			return err
-		}
-	}
 	bug := func(context.Context, *sql.Tx) error { panic("a bug in a write") }
-	same := &writeOp{run: insert("same-batch"), err: make(chan error, 1)}
+	same := &writeOp{run: insertW("same-batch"), err: make(chan error, 1)}
 	boom := &writeOp{run: bug, err: make(chan error, 1)}
 	c.mu.Lock()
 	c.queue, c.leading = []*writeOp{same, boom}, true
@@ -174,7 +170,7 @@ func TestCommitterSurvivesAPanickingWrite(t *testing.T) {
 	go func() {
 		defer close(exited)
 		_ = c.do(context.Background(), func(context.Context, *sql.Tx) error {
-			queued = &writeOp{run: insert("queued"), err: make(chan error, 1)}
+			queued = &writeOp{run: insertW("queued"), err: make(chan error, 1)}
 			c.mu.Lock()
 			c.queue = append(c.queue, queued)
 			c.mu.Unlock()
@@ -194,7 +190,7 @@ func TestCommitterSurvivesAPanickingWrite(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second*raceSlowdown)
 	defer cancel()
-	if err := c.do(ctx, insert("later")); err != nil {
+	if err := c.do(ctx, insertW("later")); err != nil {
 		t.Fatalf("a later write: %v", err)
 	}
 	var got []string

@@ -31,6 +31,22 @@ func (f *feedbackFilter) isRebuilding() bool {
 	return f.rebuilding
 }
 
+// filterStore is a SQLite store on a new file whose feedback filters hold at least min keys
+// (0: feedbackFilterMin as it is), closed when the test ends.
+func filterStore(t *testing.T, min int) *SQLite {
+	t.Helper()
+	if min > 0 {
+		defer func(n int) { feedbackFilterMin = n }(feedbackFilterMin)
+		feedbackFilterMin = min // read once, by OpenSQLite
+	}
+	s, err := OpenSQLite(filepath.Join(t.TempDir(), "f.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 func feedbackFor(client, key, outcome string, at time.Time) Feedback {
 	return Feedback{Client: client, ServiceID: "svc", CardUUID: "card-" + key, OrderKey: key, Fingerprint: "fp-" + key,
 		Outcome: outcome, OutcomeSent: at, OutcomeAt: at, ReceivedAt: at}
@@ -41,11 +57,7 @@ func feedbackFor(client, key, outcome string, at time.Time) Feedback {
 // says no for certain.
 func TestFeedbackFilterSkipsTheRead(t *testing.T) {
 	ctx := context.Background()
-	s, err := OpenSQLite(filepath.Join(t.TempDir(), "f.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := filterStore(t, 0)
 	settled(t, s)
 	at := time.Date(2026, 2, 15, 10, 0, 0, 0, time.UTC)
 	if err := s.RecordFeedback(ctx, []Feedback{feedbackFor("ehr-a", "k1", "overridden", at)}); err != nil {
@@ -114,14 +126,8 @@ func TestFeedbackFilterLoadsTheTable(t *testing.T) {
 // Past its capacity the filter is rebuilt bigger while feedback keeps arriving and hooks keep
 // reading: no order with feedback is ever reported as without.
 func TestFeedbackFilterGrows(t *testing.T) {
-	defer func(n int) { feedbackFilterMin = n }(feedbackFilterMin)
-	feedbackFilterMin = 64
 	ctx := context.Background()
-	s, err := OpenSQLite(filepath.Join(t.TempDir(), "f.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := filterStore(t, 64)
 	at := time.Date(2026, 2, 15, 10, 0, 0, 0, time.UTC)
 	const writers, each = 4, 250
 	var wg sync.WaitGroup
@@ -167,14 +173,8 @@ func TestFeedbackFilterGrows(t *testing.T) {
 // a filter of 64 keys leave it as it was. Counting every add, it was rebuilt at four times its
 // count each time it passed capacity (65,536 keys to a million in 1,400 resends).
 func TestFeedbackFilterResentDoesNotGrow(t *testing.T) {
-	defer func(n int) { feedbackFilterMin = n }(feedbackFilterMin)
-	feedbackFilterMin = 128
 	ctx := context.Background()
-	s, err := OpenSQLite(filepath.Join(t.TempDir(), "f.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := filterStore(t, 128)
 	before := settled(t, s)
 	at := time.Date(2026, 2, 15, 10, 0, 0, 0, time.UTC)
 	body := make([]Feedback, 64)
@@ -199,11 +199,7 @@ func TestFeedbackFilterResentDoesNotGrow(t *testing.T) {
 // after its caller gave up and after the rebuild swapped the filter, is in the rebuilt filter.
 func TestFeedbackWriteDoesNotWaitForARebuild(t *testing.T) {
 	ctx := context.Background()
-	s, err := OpenSQLite(filepath.Join(t.TempDir(), "f.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := filterStore(t, 0)
 	settled(t, s)
 	at := time.Date(2026, 2, 15, 10, 0, 0, 0, time.UTC)
 	release, running := make(chan struct{}), make(chan struct{})
