@@ -725,8 +725,9 @@ func TestRouteLabelsHoldNoCallerText(t *testing.T) {
 	}
 }
 
-// The SQLite log's health is on /metrics: the -wal file's size (the hook's commit put frames in
-// it) and the failed checkpoints (none here; store's TestCheckpointFailuresCounted makes one).
+// The SQLite store's health is on /metrics: the -wal file's size (the hook's commit put frames in
+// it), the failed checkpoints and the panicking writes (none here; store's
+// TestCheckpointFailuresCounted and TestCommitterSurvivesAPanickingWrite make them).
 func TestWALMetrics(t *testing.T) {
 	e := newEnv(t)
 	if st, out, _ := e.post(serviceOf("order-select"), e.demoRequest("aco-herceptin-order-select")); st != 200 {
@@ -735,7 +736,7 @@ func TestWALMetrics(t *testing.T) {
 	rec := httptest.NewRecorder()
 	e.gw.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	body := rec.Body.String()
-	var wal, failures float64 = -1, -1
+	var wal, failures, panics float64 = -1, -1, -1
 	for _, line := range strings.Split(body, "\n") {
 		if v, ok := strings.CutPrefix(line, "valuerx_store_wal_bytes "); ok {
 			wal, _ = strconv.ParseFloat(v, 64)
@@ -743,8 +744,11 @@ func TestWALMetrics(t *testing.T) {
 		if v, ok := strings.CutPrefix(line, "valuerx_store_checkpoint_failures_total "); ok {
 			failures, _ = strconv.ParseFloat(v, 64)
 		}
+		if v, ok := strings.CutPrefix(line, "valuerx_store_write_panics_total "); ok {
+			panics, _ = strconv.ParseFloat(v, 64)
+		}
 	}
-	if wal <= 0 || failures != 0 {
-		t.Fatalf("valuerx_store_wal_bytes %v (want > 0 after a commit), valuerx_store_checkpoint_failures_total %v (want 0)", wal, failures)
+	if wal <= 0 || failures != 0 || panics != 0 {
+		t.Fatalf("valuerx_store_wal_bytes %v (want > 0 after a commit), valuerx_store_checkpoint_failures_total %v, valuerx_store_write_panics_total %v (want 0 and 0)", wal, failures, panics)
 	}
 }

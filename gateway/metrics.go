@@ -103,6 +103,22 @@ func newMetrics(reg *prometheus.Registry, scorer func() *scoring.Scorer) *metric
 	return m
 }
 
+// panicCounter is a store that counts its writes that panicked (store.SQLite).
+type panicCounter interface {
+	WritePanics() int64
+}
+
+// registerStoreMetrics exposes what st counts of its own health: its panicking writes and, for
+// a SQLite file, its log (registerWALMetrics).
+func registerStoreMetrics(reg *prometheus.Registry, st store.Store) {
+	if p, ok := st.(panicCounter); ok {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "valuerx_store_write_panics_total",
+			Help: "Store writes whose function panicked (a bug; the write's transaction was rolled back)."},
+			func() float64 { return float64(p.WritePanics()) }))
+	}
+	registerWALMetrics(reg, st)
+}
+
 // walReporter is a store with a write-ahead log to watch (store.SQLite).
 type walReporter interface {
 	WALHealth() (store.WALHealth, bool)

@@ -238,7 +238,7 @@ func New(cfg Config) (*Gateway, error) {
 	g.eng.Store(newEngine(cfg.Catalog, cfg.Registry, cfg.Scorer, cfg.CatalogVersion))
 	g.metrics = newMetrics(g.registry, func() *scoring.Scorer { return g.current().scorer })
 	g.metrics.catalogInfo.WithLabelValues(cfg.CatalogVersion).Set(1)
-	registerWALMetrics(g.registry, cfg.Store)
+	registerStoreMetrics(g.registry, cfg.Store)
 	an, err := newAnalysts(cfg.Analysts, cfg.ExternalURL, cfg.Now, g.registry)
 	if err != nil {
 		return nil, err

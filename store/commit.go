@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -82,6 +83,11 @@ type committer struct {
 	leading bool // a caller is running batches
 	closed  bool
 	idle    *sync.Cond // signalled when leading ends
+
+	// panics counts writes whose function panicked: raised again only in a caller still waiting,
+	// so one whose caller had gone would otherwise leave no trace
+	// (valuerx_store_write_panics_total).
+	panics atomic.Int64
 }
 
 func newCommitter(db *sql.DB) *committer {
@@ -219,6 +225,9 @@ func (c *committer) commit(batch []*writeOp) {
 		// its panic, the others errWritePanicked, and the leader goes on), or a write called
 		// runtime.Goexit (recover is nil; the batch is settled the same way and lead hands off).
 		r := recover()
+		if r != nil {
+			c.panics.Add(1)
+		}
 		if tx != nil {
 			_ = tx.Rollback()
 		}

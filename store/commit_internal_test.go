@@ -188,6 +188,9 @@ func TestCommitterSurvivesAPanickingWrite(t *testing.T) {
 		t.Fatal("write queued behind a Goexit never led")
 	}
 
+	if n := c.panics.Load(); n != 2 {
+		t.Errorf("%d write panics counted, want 2 (the Goexit is not one)", n)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second*raceSlowdown)
 	defer cancel()
 	if err := c.do(ctx, insertW("later")); err != nil {

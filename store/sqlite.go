@@ -244,6 +244,10 @@ func (s *SQLite) WALHealth() (h WALHealth, ok bool) {
 	return h, true
 }
 
+// WritePanics counts the writes whose function panicked since open (a bug: each is answered
+// with its panic, its batch rolled back).
+func (s *SQLite) WritePanics() int64 { return s.c.panics.Load() }
+
 // SchemaVersion reports the migration version the file is at.
 func (s *SQLite) SchemaVersion(ctx context.Context) (int64, error) {
 	var v int64
