@@ -202,7 +202,7 @@ func (f *feedbackFilter) rebuild(capacity int) {
 		}
 		f.mu.Unlock()
 		for wait := rebuildRetry; ; wait = min(2*wait, rebuildRetryMax) {
-			if _, err := f.load(b); err == nil {
+			if err := f.load(b); err == nil {
 				break
 			}
 			select {
@@ -220,8 +220,8 @@ func (f *feedbackFilter) rebuild(capacity int) {
 	}
 }
 
-// load reads every feedback key into b and returns how many rows it read.
-func (f *feedbackFilter) load(b *bloom) (int, error) {
+// load reads every feedback key into b.
+func (f *feedbackFilter) load(b *bloom) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
@@ -233,22 +233,20 @@ func (f *feedbackFilter) load(b *bloom) (int, error) {
 	}()
 	rows, err := f.rd.QueryContext(ctx, `SELECT client, order_key FROM feedback`)
 	if err != nil {
-		return 0, fmt.Errorf("store: feedback filter: %w", err)
+		return fmt.Errorf("store: feedback filter: %w", err)
 	}
 	defer rows.Close()
-	n := 0
 	var client, key string
 	for rows.Next() {
 		if err := rows.Scan(&client, &key); err != nil {
-			return n, fmt.Errorf("store: feedback filter: %w", err)
+			return fmt.Errorf("store: feedback filter: %w", err)
 		}
 		b.add(f.hash(client, key))
-		n++
 	}
 	if err := rows.Err(); err != nil {
-		return n, fmt.Errorf("store: feedback filter: %w", err)
+		return fmt.Errorf("store: feedback filter: %w", err)
 	}
-	return n, nil
+	return nil
 }
 
 // close stops a rebuild in flight and waits for it (before the readers are closed); none starts

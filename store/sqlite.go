@@ -145,8 +145,6 @@ func OpenSQLiteOptions(path string, o SQLiteOptions) (*SQLite, error) {
 	s := &SQLite{db: db, rd: db}
 	if path != ":memory:" {
 		s.path = path
-	}
-	if path != ":memory:" {
 		rd, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
 		if err != nil {
 			db.Close()
