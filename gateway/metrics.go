@@ -113,7 +113,7 @@ type panicCounter interface {
 func registerStoreMetrics(reg *prometheus.Registry, st store.Store) {
 	if p, ok := st.(panicCounter); ok {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "valuerx_store_write_panics_total",
-			Help: "Store writes whose function panicked (a bug; the write's transaction was rolled back)."},
+			Help: "Store writes that panicked (a bug): SQLite rolled the write's transaction back; in PostgreSQL its batch's outcome is unknown. The store answered them and went on."},
 			func() float64 { return float64(p.WritePanics()) }))
 	}
 	registerWALMetrics(reg, st)

@@ -127,6 +127,10 @@ func (p *Postgres) SchemaVersion(ctx context.Context) (int64, error) {
 }
 
 // Close commits what is queued and closes the pool.
+// WritePanics counts the write batches in which a scan function or pgx panicked (the batcher
+// answered them and went on).
+func (p *Postgres) WritePanics() int64 { return p.b.panics.Load() }
+
 func (p *Postgres) Close() error {
 	p.b.close()
 	p.pool.Close()

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -25,9 +27,22 @@ type pgOp struct {
 	stmts []pgStmt
 	// order is the op's first lock key. Ops of a batch run in this order, so two instances'
 	// batches that touch the same rows lock them in the same order and cannot deadlock on them.
-	order string
-	err   chan error // capacity 1
+	order   string
+	err     chan error // capacity 1
+	settled bool       // finish has run (the leader's goroutine only)
 }
+
+// finish answers op's caller (once).
+func (op *pgOp) finish(err error) {
+	op.settled = true
+	op.err <- err
+}
+
+// errPGBatchPanicked answers the other writes of a pipeline in which a write's scan, or pgx, panicked.
+// Unlike SQLite's errWritePanicked, the pipeline may have committed (PostgreSQL commits it at
+// its Sync, whatever the client does with the results): the write is not acknowledged (decisions, feedback
+// and imports are idempotent; a token's claim counts as spent either way).
+var errPGBatchPanicked = errors.New("store: a write in the same PostgreSQL batch panicked; its outcome is unknown")
 
 // pgBatcher is the PostgreSQL group commit: the writes of concurrent hooks that queue while a
 // batch is in flight are sent together as the next batch, in one round trip (a pipeline that
@@ -51,6 +66,9 @@ type pgBatcher struct {
 	// beforeSend, when set (tests), is called with the number of ops of each pipeline about to
 	// be sent.
 	beforeSend func(ops int)
+
+	// panics counts batches in which a scan or pgx panicked (valuerx_store_write_panics_total).
+	panics atomic.Int64
 }
 
 func newPGBatcher(pool *pgxpool.Pool) *pgBatcher {
@@ -77,6 +95,9 @@ func (b *pgBatcher) do(ctx context.Context, order string, stmts ...pgStmt) error
 	}
 	select {
 	case err := <-op.err:
+		if wp, ok := err.(*writePanic); ok {
+			panic(wp) // the write's own scan panicked: raised again in its own caller only
+		}
 		return err
 	case <-ctx.Done():
 		return fmt.Errorf("store: waiting for commit: %w", ctx.Err())
@@ -85,7 +106,29 @@ func (b *pgBatcher) do(ctx context.Context, order string, stmts ...pgStmt) error
 
 // lead runs batches until the queue is empty. Called with mu held and leading set; returns with
 // mu released.
+//
+// A panic in a batch is recovered and answered by commit, and the leader goes on: before, one
+// left leading set with no leader, and every later write waited out its deadline. Should the
+// leader's goroutine still unwind (runtime.Goexit: t.Fatal in a test), the writes queued are led
+// from a new goroutine, as committer.lead does.
 func (b *pgBatcher) lead() {
+	normal := false
+	defer func() {
+		if normal {
+			return
+		}
+		b.mu.Lock()
+		if len(b.queue) > 0 {
+			go func() {
+				b.mu.Lock()
+				b.lead()
+			}()
+		} else {
+			b.leading = false
+			b.idle.Broadcast()
+		}
+		b.mu.Unlock()
+	}()
 	for {
 		n := min(len(b.queue), commitBatch)
 		if n == 0 {
@@ -93,6 +136,7 @@ func (b *pgBatcher) lead() {
 			b.queue = nil
 			b.idle.Broadcast()
 			b.mu.Unlock()
+			normal = true
 			return
 		}
 		batch := b.queue[:n:n]
@@ -119,43 +163,73 @@ func (b *pgBatcher) close() {
 }
 
 // commit sends batch as one pipeline and answers every op.
+//
+// A panic (a scan function's bug, or pgx's) is recovered: the op whose scan panicked is answered
+// with the panic and its stack (writePanic, raised again in its caller), the others with
+// errPGBatchPanicked, and the leader goes on. A Goexit settles the batch the same way.
 func (b *pgBatcher) commit(batch []*pgOp) {
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
+	var running *pgOp // the op whose scan is running (send)
+	normal := false
+	defer func() {
+		if normal {
+			return
+		}
+		r := recover()
+		if r != nil {
+			b.panics.Add(1)
+		}
+		for _, op := range batch {
+			switch {
+			case op.settled:
+			case r != nil && op == running:
+				op.finish(&writePanic{value: r, stack: debug.Stack()})
+			case r != nil:
+				op.finish(fmt.Errorf("%w: %v", errPGBatchPanicked, r))
+			default:
+				op.finish(errPGBatchPanicked)
+			}
+		}
+	}()
 	sort.SliceStable(batch, func(i, j int) bool { return batch[i].order < batch[j].order })
-	err := b.send(ctx, batch)
+	err := b.send(ctx, batch, &running)
 	switch {
 	case err == nil:
 	case len(batch) == 1:
 		if retryable(err) {
-			err = b.sendAlone(ctx, batch[0])
+			err = b.sendAlone(ctx, batch[0], &running)
 		}
 	case statementFailed(err):
 		// One statement failed and took the whole batch with it: each op again, alone.
 		for _, op := range batch {
-			op.err <- b.sendAlone(ctx, op)
+			op.finish(b.sendAlone(ctx, op, &running))
 		}
+		normal = true
 		return
 	}
 	for _, op := range batch {
-		op.err <- err
+		op.finish(err)
 	}
+	normal = true
 }
 
 // sendAlone runs one op in a batch of its own, again after a deadlock or serialization failure
 // (the other transaction has finished by then).
-func (b *pgBatcher) sendAlone(ctx context.Context, op *pgOp) error {
+func (b *pgBatcher) sendAlone(ctx context.Context, op *pgOp, running **pgOp) error {
 	var err error
 	for range 3 {
-		if err = b.send(ctx, []*pgOp{op}); err == nil || !retryable(err) {
+		if err = b.send(ctx, []*pgOp{op}, running); err == nil || !retryable(err) {
 			return err
 		}
 	}
 	return err
 }
 
-// send runs the ops' statements in one pipeline: one implicit transaction.
-func (b *pgBatcher) send(ctx context.Context, ops []*pgOp) error {
+// send runs the ops' statements in one pipeline: one implicit transaction. *running is the op
+// whose scan is being called, for commit's recovery; the results are closed even when a scan
+// panics, so the connection goes back to the pool.
+func (b *pgBatcher) send(ctx context.Context, ops []*pgOp, running **pgOp) error {
 	if b.beforeSend != nil {
 		b.beforeSend(len(ops))
 	}
@@ -166,12 +240,20 @@ func (b *pgBatcher) send(ctx context.Context, ops []*pgOp) error {
 		}
 	}
 	br := b.pool.SendBatch(ctx, &pb)
+	closed := false
+	defer func() {
+		if !closed {
+			_ = br.Close()
+		}
+	}()
 	var first error
 	for _, op := range ops {
 		for _, st := range op.stmts {
 			var err error
 			if st.scan != nil {
+				*running = op
 				err = st.scan(br.QueryRow())
+				*running = nil
 			} else {
 				_, err = br.Exec()
 			}
@@ -180,6 +262,7 @@ func (b *pgBatcher) send(ctx context.Context, ops []*pgOp) error {
 			}
 		}
 	}
+	closed = true
 	if err := br.Close(); err != nil && first == nil {
 		first = err
 	}

@@ -2,11 +2,15 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"valuerx/store/pgtest"
 )
@@ -195,4 +199,76 @@ func (c *atomicCounter) next() int {
 	defer c.mu.Unlock()
 	c.n++
 	return c.n
+}
+
+// A scan that panics (a bug) must not wedge the PostgreSQL group commit, as it did: the leader's
+// goroutine unwound with leading still set, and every later write waited out its deadline. The
+// panicking write's caller gets the panic with its stack, the pipeline's other write
+// errPGBatchPanicked (its outcome unknown: PostgreSQL commits the pipeline at its Sync), a write
+// whose scan ends its goroutine hands the queue to a new leader, and a later write commits.
+func TestPostgresGroupCommitSurvivesAPanickingScan(t *testing.T) {
+	p := openPGInternal(t)
+	b := p.b
+	ins := func(id string) pgStmt {
+		return pgStmt{sql: pgInsertJTI, args: []any{[]byte(id), time.Now().Add(time.Hour).UTC()}}
+	}
+	bug := pgStmt{sql: `SELECT 1`, scan: func(pgx.Row) error { panic("a bug in a scan") }}
+	same := &pgOp{stmts: []pgStmt{ins("same-batch")}, order: "a", err: make(chan error, 1)}
+	boom := &pgOp{stmts: []pgStmt{bug}, order: "b", err: make(chan error, 1)}
+	b.mu.Lock()
+	b.queue, b.leading = []*pgOp{same, boom}, true
+	b.lead() // unlocks; must not panic
+	if err := <-same.err; !errors.Is(err, errPGBatchPanicked) {
+		t.Errorf("write in the panicking pipeline: %v, want errPGBatchPanicked", err)
+	}
+	var wp *writePanic
+	if err := <-boom.err; !errors.As(err, &wp) || wp.value != "a bug in a scan" || !strings.Contains(string(wp.PanicStack()), "TestPostgresGroupCommitSurvivesAPanickingScan") {
+		t.Errorf("the panicking write: %v, want its panic with its stack", err)
+	}
+
+	// Its caller leading: the panic reaches that caller only.
+	raised := make(chan any, 1)
+	go func() {
+		defer func() { raised <- recover() }()
+		_ = b.do(context.Background(), "c", bug)
+	}()
+	if r, ok := (<-raised).(*writePanic); !ok || r.value != "a bug in a scan" {
+		t.Fatalf("the panicking write's caller raised %v, want its *writePanic", r)
+	}
+
+	// A scan that ends its goroutine while another write is queued behind it.
+	var queued *pgOp
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		_ = b.do(context.Background(), "d", pgStmt{sql: `SELECT 1`, scan: func(pgx.Row) error {
+			queued = &pgOp{stmts: []pgStmt{ins("queued")}, order: "e", err: make(chan error, 1)}
+			b.mu.Lock()
+			b.queue = append(b.queue, queued)
+			b.mu.Unlock()
+			runtime.Goexit()
+			return nil
+		}})
+	}()
+	<-exited
+	select {
+	case err := <-queued.err:
+		if err != nil {
+			t.Errorf("write queued behind a Goexit: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("write queued behind a Goexit never led")
+	}
+	if n := p.WritePanics(); n != 2 {
+		t.Errorf("%d write panics counted, want 2 (the Goexit is not one)", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := b.do(ctx, "f", ins("later")); err != nil {
+		t.Fatalf("a later write: %v", err)
+	}
+	var n int
+	if err := p.pool.QueryRow(ctx, `SELECT count(*) FROM jti WHERE key IN ('queued'::bytea, 'later'::bytea)`).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("%d of the writes after the panics committed (%v), want 2", n, err)
+	}
 }
