@@ -3,6 +3,7 @@ package fhir
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -89,6 +90,37 @@ func TestLargePageUnderContext(t *testing.T) {
 	// A small body is one step, as before: split whatever the context says (its caller looked).
 	if _, _, err := pageResources(ctx, largePage(3)); err != nil {
 		t.Errorf("a small page: %v", err)
+	}
+}
+
+// A large page that only encoding/json can split (a duplicate member name) is split by its rules,
+// and the split does not hold its caller past the context's end: the decode, held here until the
+// context has ended, would have kept pageResources waiting.
+func TestLargeIrregularPageUnderContext(t *testing.T) {
+	raw := largePage(2000)
+	irregular := append([]byte(`{"entry":[],`), raw[1:]...) // a duplicate "entry": the last wins
+	if _, _, _, ok := bundleFastUntil(irregular, nil); ok {
+		t.Fatal("the stepwise split took the duplicate member: the test needs an irregular page")
+	}
+	res, _, err := pageResources(context.Background(), irregular)
+	want, _, _ := BundleResources(irregular)
+	if err != nil || len(res) != 2000 || len(want) != 2000 || !bytes.Equal(res[1999], want[1999]) {
+		t.Fatalf("pageResources of the irregular page: %d resources, %v; want %d", len(res), err, len(want))
+	}
+
+	release := make(chan struct{})
+	defer close(release)
+	started := make(chan struct{})
+	decodeIrregular = func(raw json.RawMessage) ([]json.RawMessage, string, error) {
+		close(started)
+		<-release
+		return BundleResources(raw)
+	}
+	defer func() { decodeIrregular = BundleResources }()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-started; cancel() }()
+	if res, _, err := pageResources(ctx, irregular); err != context.Canceled {
+		t.Errorf("pageResources whose context ended during the decode: %d resources, %v; want context.Canceled", len(res), err)
 	}
 }
 
