@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"runtime/debug"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -68,21 +66,11 @@ func (p *writePanic) Error() string { return fmt.Sprintf("store: write panicked:
 func (p *writePanic) PanicStack() []byte { return p.stack }
 
 // committer is a group commit: every write waits for a commit, and writes that arrive while a
-// commit is in progress share the next one. A SQLite commit costs more than the inserts it
-// commits, so concurrent hooks pay for one commit per batch instead of one each.
-//
-// There is no writer goroutine: the first caller to find no commit in progress leads, running the
-// batch in its own goroutine, and keeps leading while writes queue up behind it; the others wait
-// for its answer. An idle store costs a lone hook no hand-off to another goroutine, which on a
-// busy two-core machine waited behind the hooks in the run queue (docs/performance.md).
+// commit is in progress share the next one (groupQueue). A SQLite commit costs more than the
+// inserts it commits, so concurrent hooks pay for one commit per batch instead of one each.
 type committer struct {
 	db *sql.DB
-
-	mu      sync.Mutex
-	queue   []*writeOp
-	leading bool // a caller is running batches
-	closed  bool
-	idle    *sync.Cond // signalled when leading ends
+	groupQueue[*writeOp]
 
 	// panics counts writes whose function panicked: raised again only in a caller still waiting,
 	// so one whose caller had gone would otherwise leave no trace
@@ -92,8 +80,20 @@ type committer struct {
 
 func newCommitter(db *sql.DB) *committer {
 	c := &committer{db: db}
-	c.idle = sync.NewCond(&c.mu)
+	c.init(sqliteBatch, c.commit)
 	return c
+}
+
+// sqliteBatch is how many queued writes commit together: up to commitBatch, and an alone write
+// (writeOp.alone) in a batch of its own, after the writes queued before it.
+func sqliteBatch(queue []*writeOp) int {
+	n := min(len(queue), commitBatch)
+	for i, op := range queue[:n] {
+		if op.alone {
+			return max(i, 1)
+		}
+	}
+	return n
 }
 
 // do runs fn in the next group transaction and returns once that transaction is committed (nil)
@@ -119,94 +119,16 @@ func (c *committer) doSingle(ctx context.Context, fn func(ctx context.Context, t
 	return c.enqueue(ctx, &writeOp{run: fn, single: true, err: make(chan error, 1)})
 }
 
+// enqueue queues op (leading when no commit is in progress) and waits for its answer. A write
+// whose own function panicked panics again here, in its own caller's goroutine.
 func (c *committer) enqueue(ctx context.Context, op *writeOp) error {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
+	if !c.add(op) {
 		if op.ended != nil {
 			op.ended()
 		}
 		return errClosed
 	}
-	c.queue = append(c.queue, op)
-	if !c.leading {
-		c.leading = true
-		c.lead() // unlocks
-	} else {
-		c.mu.Unlock()
-	}
-	select {
-	case err := <-op.err:
-		if wp, ok := err.(*writePanic); ok {
-			panic(wp)
-		}
-		return err
-	case <-ctx.Done():
-		return fmt.Errorf("store: waiting for commit: %w", ctx.Err())
-	}
-}
-
-// lead runs batches until the queue is empty. Called with mu held and leading set; returns with
-// mu released.
-//
-// A write that panics is settled with the panic (commit) and the leader goes on. Should the
-// leader's goroutine still unwind (runtime.Goexit in a write: t.Fatal in a test), the queue is
-// not left with no leader: the writes queued are led from a new goroutine.
-func (c *committer) lead() {
-	normal := false
-	defer func() {
-		if normal {
-			return
-		}
-		c.mu.Lock()
-		if len(c.queue) > 0 {
-			go func() {
-				c.mu.Lock()
-				c.lead()
-			}()
-		} else {
-			c.leading = false
-			c.idle.Broadcast()
-		}
-		c.mu.Unlock()
-	}()
-	for {
-		n := min(len(c.queue), commitBatch)
-		for i, op := range c.queue[:n] {
-			if op.alone { // a batch of its own; the writes before it commit first
-				n = max(i, 1)
-				break
-			}
-		}
-		if n == 0 {
-			c.leading = false
-			c.queue = nil
-			c.idle.Broadcast()
-			c.mu.Unlock()
-			normal = true
-			return
-		}
-		batch := c.queue[:n:n]
-		c.queue = c.queue[n:]
-		c.mu.Unlock()
-		c.commit(batch)
-		c.mu.Lock()
-	}
-}
-
-// close waits for the batch in progress, commits what is queued and refuses further writes.
-func (c *committer) close() {
-	c.mu.Lock()
-	c.closed = true
-	for c.leading {
-		c.idle.Wait()
-	}
-	if len(c.queue) > 0 {
-		c.leading = true
-		c.lead()
-		return
-	}
-	c.mu.Unlock()
+	return await(ctx, op.err)
 }
 
 // commit runs batch in one transaction. Each op has a savepoint, so one failing write is rolled
@@ -232,14 +154,8 @@ func (c *committer) commit(batch []*writeOp) {
 			_ = tx.Rollback()
 		}
 		for i, op := range batch {
-			switch {
-			case op.settled:
-			case r != nil && i == running:
-				op.finish(&writePanic{value: r, stack: debug.Stack()})
-			case r != nil:
-				op.finish(fmt.Errorf("%w: %v", errWritePanicked, r))
-			default:
-				op.finish(errWritePanicked)
+			if !op.settled {
+				op.finish(panicAnswer(r, i == running, errWritePanicked))
 			}
 		}
 	}()

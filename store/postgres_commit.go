@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"sort"
-	"sync"
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
@@ -48,7 +46,7 @@ var errPGBatchPanicked = errors.New("store: a write in the same PostgreSQL batch
 // batch is in flight are sent together as the next batch, in one round trip (a pipeline that
 // PostgreSQL runs as one implicit transaction, committed at its Sync). A hook thus waits for one
 // round trip and one WAL flush shared with its neighbours, instead of holding a connection for
-// its own. As in committer (SQLite), the first caller to find no batch in flight leads.
+// its own. The leadership is groupQueue's, shared with committer (SQLite).
 //
 // A batch is all or nothing in PostgreSQL, unlike SQLite's savepoints: when a statement fails
 // (a constraint, a deadlock with another instance, a serialization failure), every op of the
@@ -56,12 +54,7 @@ var errPGBatchPanicked = errors.New("store: a write in the same PostgreSQL batch
 // fails the batch's ops without retry: nothing of it was committed.
 type pgBatcher struct {
 	pool *pgxpool.Pool
-
-	mu      sync.Mutex
-	queue   []*pgOp
-	leading bool
-	closed  bool
-	idle    *sync.Cond
+	groupQueue[*pgOp]
 
 	// beforeSend, when set (tests), is called with the number of ops of each pipeline about to
 	// be sent.
@@ -73,7 +66,7 @@ type pgBatcher struct {
 
 func newPGBatcher(pool *pgxpool.Pool) *pgBatcher {
 	b := &pgBatcher{pool: pool}
-	b.idle = sync.NewCond(&b.mu)
+	b.init(func(queue []*pgOp) int { return min(len(queue), commitBatch) }, b.commit)
 	return b
 }
 
@@ -81,85 +74,10 @@ func newPGBatcher(pool *pgxpool.Pool) *pgBatcher {
 // When ctx ends first the write may still commit later; the caller must then not acknowledge it.
 func (b *pgBatcher) do(ctx context.Context, order string, stmts ...pgStmt) error {
 	op := &pgOp{stmts: stmts, order: order, err: make(chan error, 1)}
-	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
+	if !b.add(op) {
 		return errClosed
 	}
-	b.queue = append(b.queue, op)
-	if !b.leading {
-		b.leading = true
-		b.lead() // unlocks
-	} else {
-		b.mu.Unlock()
-	}
-	select {
-	case err := <-op.err:
-		if wp, ok := err.(*writePanic); ok {
-			panic(wp) // the write's own scan panicked: raised again in its own caller only
-		}
-		return err
-	case <-ctx.Done():
-		return fmt.Errorf("store: waiting for commit: %w", ctx.Err())
-	}
-}
-
-// lead runs batches until the queue is empty. Called with mu held and leading set; returns with
-// mu released.
-//
-// A panic in a batch is recovered and answered by commit, and the leader goes on: before, one
-// left leading set with no leader, and every later write waited out its deadline. Should the
-// leader's goroutine still unwind (runtime.Goexit: t.Fatal in a test), the writes queued are led
-// from a new goroutine, as committer.lead does.
-func (b *pgBatcher) lead() {
-	normal := false
-	defer func() {
-		if normal {
-			return
-		}
-		b.mu.Lock()
-		if len(b.queue) > 0 {
-			go func() {
-				b.mu.Lock()
-				b.lead()
-			}()
-		} else {
-			b.leading = false
-			b.idle.Broadcast()
-		}
-		b.mu.Unlock()
-	}()
-	for {
-		n := min(len(b.queue), commitBatch)
-		if n == 0 {
-			b.leading = false
-			b.queue = nil
-			b.idle.Broadcast()
-			b.mu.Unlock()
-			normal = true
-			return
-		}
-		batch := b.queue[:n:n]
-		b.queue = b.queue[n:]
-		b.mu.Unlock()
-		b.commit(batch)
-		b.mu.Lock()
-	}
-}
-
-// close waits for the batch in flight, commits what is queued and refuses further writes.
-func (b *pgBatcher) close() {
-	b.mu.Lock()
-	b.closed = true
-	for b.leading {
-		b.idle.Wait()
-	}
-	if len(b.queue) > 0 {
-		b.leading = true
-		b.lead()
-		return
-	}
-	b.mu.Unlock()
+	return await(ctx, op.err) // a scan's panic is raised again in its own caller only
 }
 
 // commit sends batch as one pipeline and answers every op.
@@ -181,14 +99,8 @@ func (b *pgBatcher) commit(batch []*pgOp) {
 			b.panics.Add(1)
 		}
 		for _, op := range batch {
-			switch {
-			case op.settled:
-			case r != nil && op == running:
-				op.finish(&writePanic{value: r, stack: debug.Stack()})
-			case r != nil:
-				op.finish(fmt.Errorf("%w: %v", errPGBatchPanicked, r))
-			default:
-				op.finish(errPGBatchPanicked)
+			if !op.settled {
+				op.finish(panicAnswer(r, op == running, errPGBatchPanicked))
 			}
 		}
 	}()
