@@ -309,6 +309,9 @@ func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceD
 			if m == measures.PDCRASA && containsClass(o.classes, measures.ClassSacubitril) {
 				continue // sacubitril/valsartan: the order itself excludes the patient from PDC-RASA (CMS D09)
 			}
+			if (m == measures.PDCRASA || m == measures.PDCStatin) && pregnant(data.icdConditions(), year) != "" {
+				continue // no adherence push nor 90-day supply in pregnancy (pregnant)
+			}
 			td := measures.PDCToDate(p, year, m, today+1) // fills through today count
 			if !adherenceShown(td) {
 				// Most measured orders need no card: neither the generic switch (a decode and
@@ -839,11 +842,20 @@ var classNoun = map[measures.Measure]string{
 // adherenceShown reports whether the patient's proportion of days covered to date calls for an
 // adherence card: the patient is in the measure's population and either below 80 % or within
 // atRiskGapDays of falling below it.
+//
+// No card either for a patient an age or exclusion rule takes out of the measure whatever the
+// fills (td.Ineligible: a child or an ESRD patient with one statin fill was shown one), or for a
+// new start still adherent on the first fill of the year: nothing has been missed yet, and late in
+// the year the at-risk arithmetic of a first fill (47 days left, 38 needed) suggested a 90-day
+// supply of a drug the patient had not yet taken (pharmacist review, 3 December 2026).
 func adherenceShown(td measures.ToDate) bool {
-	if td.Index == measures.NoDay || td.Excluded || td.Days == 0 || td.Reason == measures.ReasonUnder18 {
+	if td.Index == measures.NoDay || td.Excluded || td.Ineligible || td.Days == 0 || td.Reason == measures.ReasonUnder18 {
 		return false
 	}
 	adherent := td.Covered*5 >= td.Days*4
+	if adherent && td.Reason == measures.ReasonOneFill {
+		return false
+	}
 	return !adherent || td.GapDaysLeft <= atRiskGapDays
 }
 
@@ -893,9 +905,10 @@ func adherenceCard(draft json.RawMessage, td measures.ToDate, gs *genericSwitch)
 		fmt.Fprintf(&b, "Even taking it every day from today, the patient cannot reach 80 %% by %s; adherence still matters clinically and for next year. ", td.End)
 	}
 	onHand, due := td.OnHand, td.At+measures.Day(td.OnHand)
-	if td.OnHand > 0 && td.OnHand == td.Remaining && td.SupplyEnds != measures.NoDay && td.SupplyEnds > due {
+	if td.OnHand == td.Remaining && td.SupplyEnds != measures.NoDay && td.SupplyEnds > due {
 		// The supply runs past the end of the year: the measure counts it to December 31, the
-		// patient has it until it runs out (pharmacist review M1).
+		// patient has it until it runs out (pharmacist review M1). On December 31 both counts
+		// are 0 (no day of the year is left), and the card said the patient was out of medication.
 		onHand, due = int(td.SupplyEnds-td.At), td.SupplyEnds
 	}
 	if onHand > 0 {
@@ -1362,6 +1375,22 @@ func findStatinCautions(vs *measures.ValueSet, data *hookData, allergies []json.
 
 func splitLower(s string) []string {
 	return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return r < 'a' || r > 'z' })
+}
+
+// pregnant returns the first pregnancy code dated in the measurement year ("" if none): O00-O9A
+// (pregnancy, childbirth and the puerperium), Z33.1 (pregnant state), Z34 (supervision of a normal
+// pregnancy), Z3A (weeks of gestation), Z32.01 (positive pregnancy test). ACE inhibitors and ARBs
+// carry a boxed warning for fetal toxicity (stop when pregnancy is detected), and statins are
+// stopped in most pregnancies (FDA, 2021): an adherence card urging the refill and a one-click
+// 90-day supply with refills of either is not shown then. The order itself is the prescriber's
+// and the EHR's drug-disease checks'; valuerx does not add to or question it.
+func pregnant(conds []icdCondition, year int) string {
+	for _, c := range conditionCodesIn(conds, measures.YearStart(year), measures.YearEnd(year)) {
+		if (len(c) >= 3 && c[0] == 'O' && c[1] >= '0' && c[1] <= '9') || hasAnyPrefix(c, "Z33.1", "Z34", "Z3A", "Z32.01") {
+			return c
+		}
+	}
+	return ""
 }
 
 // palliative: Z51.5 (encounter for palliative care) on the problem list. Adherence pushes and new

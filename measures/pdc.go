@@ -107,6 +107,10 @@ type Patient struct {
 // measurement year (the PQA PDC measures count adults only).
 const ReasonUnder18 = "under 18 at the end of the measurement year"
 
+// ReasonOneFill is the Reason of an adherence measure for a patient with fills of the class on
+// one date only this year (the denominator needs two).
+const ReasonOneFill = "fewer than two fills on different dates"
+
 // Result is one measure for one patient for one measurement year.
 type Result struct {
 	Measure       Measure
@@ -114,6 +118,12 @@ type Result struct {
 	Excluded      bool   // met the denominator criteria but an exclusion removes the patient
 	Reason        string // why not in the denominator, or the exclusion; "" when in it
 	Met           bool   // numerator: PDC >= 80 % (SUPD: a statin fill in the year)
+	// Ineligible: an age or exclusion rule takes the patient out of this measure whatever the
+	// fills (under 18 at the end of the year, hospice, ESRD, insulin for PDC-DR, sacubitril/
+	// valsartan for PDC-RASA), even before the patient meets the denominator's fill rules, when
+	// Reason names the fill rule instead. For the cards, which speak between the first fill and
+	// the second: the tallies read InDenominator and Excluded.
+	Ineligible bool
 
 	// PDC measures only (also filled in when excluded, for information).
 	Index    Day // first fill of the class in the year
@@ -223,7 +233,7 @@ func adherence(p *Patient, year int, m Measure, jan1, end, before Day, scratch [
 	r.Days, r.Covered, r.StayDays = cov.days, cov.covered, cov.stayDays
 	switch {
 	case n < 2:
-		r.Reason = "fewer than two fills on different dates"
+		r.Reason = ReasonOneFill
 	case int(end-first)+1 < MinTreatmentDays:
 		r.Reason = "first fill less than 91 days before the end of the treatment period"
 	case p.BirthDate == NoDay:
@@ -244,7 +254,17 @@ func adherence(p *Patient, year int, m Measure, jan1, end, before Day, scratch [
 		r.InDenominator = true
 		r.Met = r.Covered*thresholdDen >= r.Days*thresholdNum
 	}
+	r.Ineligible = r.Excluded || r.Reason == ReasonUnder18 || ineligible(p, year, m, jan1, last)
 	return r, scratch
+}
+
+// ineligible reports the age and exclusion rules of adherence on their own, whatever the fills
+// (Result.Ineligible): a child, or an ESRD patient, with one statin fill was not yet "excluded"
+// (the fill rule answered first) and was shown an adherence card.
+func ineligible(p *Patient, year int, m Measure, jan1, last Day) bool {
+	return (p.BirthDate != NoDay && AgeOn(p.BirthDate, YearEnd(year)) < minAdultAge) || p.Hospice || p.ESRD ||
+		(m == PDCDiabetes && hasClass(p.Fills, jan1, last, ClassInsulin)) ||
+		(m == PDCRASA && hasClass(p.Fills, jan1, last, ClassSacubitril))
 }
 
 // supd computes Statin Use in Persons with Diabetes.

@@ -372,3 +372,35 @@ func TestDayString(t *testing.T) {
 		}
 	}
 }
+
+// Ineligible holds the age and exclusion rules whatever the fills: with one fill the Reason is the
+// fill rule (the tallies are unchanged), and Ineligible still says the patient will never count.
+func TestIneligibleWhateverTheFills(t *testing.T) {
+	one := []Fill{fill(time.January, 1, 30, "atorvastatin")}
+	child := adult(one...)
+	child.BirthDate = Date(2014, time.March, 1)
+	esrd := adult(one...)
+	esrd.ESRD = true
+	insulin := adult(fill(time.January, 1, 30, "metformin"), fill(time.February, 1, 30, "insulin glargine"))
+	cases := []struct {
+		name       string
+		p          *Patient
+		m          Measure
+		ineligible bool
+	}{
+		{"adult, one statin fill", adult(one...), PDCStatin, false},
+		{"12 at year end, one statin fill", child, PDCStatin, true},
+		{"ESRD, one statin fill", esrd, PDCStatin, true},
+		{"one metformin fill and insulin", insulin, PDCDiabetes, true},
+		{"insulin does not touch the statin measure", insulin, PDCStatin, false},
+	}
+	for _, c := range cases {
+		r := Evaluate(c.p, 2026)[c.m]
+		if r.Ineligible != c.ineligible || r.InDenominator || r.Excluded {
+			t.Errorf("%s: ineligible %v in %v excluded %v (%s), want ineligible %v and neither counted", c.name, r.Ineligible, r.InDenominator, r.Excluded, r.Reason, c.ineligible)
+		}
+		if td := PDCToDate(c.p, 2026, c.m, d(time.July, 1)); td.Ineligible != c.ineligible {
+			t.Errorf("%s: to date ineligible %v, want %v", c.name, td.Ineligible, c.ineligible)
+		}
+	}
+}

@@ -40,6 +40,7 @@ type ToDate struct {
 	InDenominator bool
 	Excluded      bool
 	Reason        string
+	Ineligible    bool // Result.Ineligible, from the fills before At
 }
 
 // PDC is the PDC to date, 0 when no days have passed since the first fill.
@@ -71,7 +72,7 @@ func PDCToDate(p *Patient, year int, m Measure, at Day) ToDate {
 	}
 	var c coverage
 	r, _ := adherence(p, year, m, jan1, end, at, nil, &c)
-	t.InDenominator, t.Excluded, t.Reason = r.InDenominator, r.Excluded, r.Reason
+	t.InDenominator, t.Excluded, t.Reason, t.Ineligible = r.InDenominator, r.Excluded, r.Reason, r.Ineligible
 	if r.Index == NoDay {
 		return t
 	}
