@@ -404,3 +404,27 @@ func TestIneligibleWhateverTheFills(t *testing.T) {
 		}
 	}
 }
+
+// An insulin named with a device word and no strength is insulin (the PDC-DR exclusion), while a
+// syringe or pen needle that names insulin stays a supply. metformin Jan 5 x30, Apr 1 x30.
+func TestInsulinInADeviceIsInsulin(t *testing.T) {
+	vs := DefaultValueSet()
+	for _, c := range []struct {
+		text     string
+		excluded bool
+	}{
+		{"insulin glargine 3 mL prefilled syringe", true},
+		{"Insulin Lispro Prefilled Syringe", true},
+		{"Humalog KwikPen prefilled syringe", true},
+		{"Insulin Syringe 1 mL 31G", false},
+		{"BD Insulin Pen Needle 32G", false},
+	} {
+		var fills []Fill
+		fills = vs.Fills(fills, d(time.January, 5), 30, "", "metformin 500 MG Oral Tablet")
+		fills = vs.Fills(fills, d(time.April, 1), 30, "", "metformin 500 MG Oral Tablet")
+		fills = vs.Fills(fills, d(time.May, 1), 30, "", c.text)
+		if r := Evaluate(adult(fills...), 2026)[PDCDiabetes]; r.Excluded != c.excluded {
+			t.Errorf("%q: PDC-DR excluded %v (in %v, %s), want %v", c.text, r.Excluded, r.InDenominator, r.Reason, c.excluded)
+		}
+	}
+}

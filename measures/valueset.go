@@ -330,15 +330,24 @@ var supplyWords = map[string]bool{"syringe": true, "syringes": true, "needle": t
 	"lancets": true, "strip": true, "strips": true, "swab": true, "swabs": true, "pad": true, "pads": true, "set": true, "sets": true,
 	"meter": true, "sharps": true, "container": true, "reservoir": true, "pump": true, "cooler": true, "case": true}
 
-// isSupply: a name with a supply word and no insulin strength ("100 UNT/ML", "U-100", "units").
-// "Insulin Glargine 100 UNT/ML Prefilled Syringe" is insulin.
+// insulinTypeWords name an insulin drug (its type or a brand): a name with one of them is insulin
+// whatever device word it carries. "Insulin Lispro Prefilled Syringe" and "insulin glargine 3 mL
+// prefilled syringe", with no strength, read as supplies and missed the PDC-DR insulin exclusion
+// (pharmacist review, 3 December 2026).
+var insulinTypeWords = map[string]bool{"glargine": true, "lispro": true, "aspart": true, "glulisine": true, "detemir": true,
+	"degludec": true, "nph": true, "isophane": true, "lantus": true, "basaglar": true,
+	"semglee": true, "toujeo": true, "rezvoglar": true, "humalog": true, "admelog": true, "lyumjev": true, "novolog": true,
+	"fiasp": true, "apidra": true, "levemir": true, "tresiba": true, "humulin": true, "novolin": true, "afrezza": true}
+
+// isSupply: a name with a supply word, no insulin strength ("100 UNT/ML", "U-100", "units") and no
+// insulin type or brand. "Insulin Glargine 100 UNT/ML Prefilled Syringe" is insulin.
 func isSupply(text string, words []string) bool {
 	supply := false
 	for _, w := range words {
 		if supplyWords[w] {
 			supply = true
 		}
-		if w == "unt" || w == "unit" || w == "units" || w == "u" || w == "iu" {
+		if w == "unt" || w == "unit" || w == "units" || w == "u" || w == "iu" || insulinTypeWords[w] {
 			return false
 		}
 	}
