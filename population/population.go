@@ -32,6 +32,10 @@ type Attribution func(mbi, memberID string, at measures.Day) (contract string, o
 type Options struct {
 	Year      int
 	AsOf      measures.Day // 0 or NoDay: the day after the latest dispense, at most January 1 of Year+1
+	// Today is the run's date (0: not known). A dispense dated after it has not happened: it is
+	// counted (Counts.Future) and dropped, and cannot move the default as-of date, as one
+	// mistyped date once moved a whole run's to December and put adherent patients below 80 %.
+	Today measures.Day
 	Workers   int          // <= 0: GOMAXPROCS
 	ValueSet  *measures.ValueSet
 	Attribute Attribution // nil: the contract named by the patient's Coverage
@@ -109,6 +113,7 @@ type Counts struct {
 	Dispenses                                      int // MedicationDispense resources and pharmacy claims read
 	Fills                                          int // measured-ingredient fills of the year kept
 	NotMeasured, OtherYear, NotCompleted, NoSupply int // dispenses dropped, by reason
+	Future                                         int // dispenses dated after Options.Today, dropped
 	UnknownPatient                                 int // dispenses for a patient with no record (or another shard)
 	BadLines                                       int // lines that are not a resource of the file's type
 	SkippedFiles                                   int // files of a resource type the measures do not read
@@ -410,6 +415,7 @@ func (r *run) pass2(ctx context.Context, in Input) error {
 		c.OtherYear += w.counts.OtherYear
 		c.NotCompleted += w.counts.NotCompleted
 		c.NoSupply += w.counts.NoSupply
+		c.Future += w.counts.Future
 		c.UnknownPatient += w.counts.UnknownPatient
 		c.BadLines += w.counts.BadLines
 		if w.maxDay != measures.NoDay && (r.maxDay == 0 || w.maxDay > r.maxDay) {
@@ -515,6 +521,10 @@ func (r *run) addFill(w *worker2, date []byte, daysSupply *float64, med *concept
 	}
 	if day < r.jan1 || day > r.dec31 {
 		w.counts.OtherYear++
+		return
+	}
+	if t := r.opt.Today; t != 0 && t != measures.NoDay && day > t {
+		w.counts.Future++
 		return
 	}
 	if daysSupply == nil || *daysSupply < 1 || *daysSupply > 10000 {

@@ -298,3 +298,33 @@ func TestPharmacyClaims(t *testing.T) {
 		t.Errorf("counts %+v", rep.Counts)
 	}
 }
+
+// A dispense dated after the run's date has not happened: it is dropped and counted, and the
+// default as-of date stays the day after the latest real dispense. A filled 90 days on 1 January,
+// 1 April and 1 July (covered through 28 September); F's lisinopril is dated 20 December, the run
+// is on 1 October. As of 2 July A is covered every day (met); as of 21 December, as the mistyped
+// date made it, 270 of 354 days (76 %).
+func TestFutureDispenseDoesNotMoveAsOf(t *testing.T) {
+	var disp []string
+	for _, d := range []string{"2026-01-01", "2026-04-01", "2026-07-01"} {
+		disp = append(disp, `{"resourceType":"MedicationDispense","status":"completed","subject":{"reference":"Patient/A"},"medicationCodeableConcept":{"text":"atorvastatin 20 MG Oral Tablet"},"daysSupply":{"value":90},"whenHandedOver":"`+d+`"}`)
+	}
+	disp = append(disp, `{"resourceType":"MedicationDispense","status":"completed","subject":{"reference":"Patient/F"},"medicationCodeableConcept":{"text":"lisinopril 10 MG Oral Tablet"},"daysSupply":{"value":30},"whenHandedOver":"2026-12-20"}`)
+	pat := `{"resourceType":"Patient","id":"A","birthDate":"1960-01-01"}` + "\n" + `{"resourceType":"Patient","id":"F","birthDate":"1960-01-01"}`
+	var in []Input
+	for i, body := range []string{pat, strings.Join(disp, "\n")} {
+		in = append(in, Input{Name: string(rune('a' + i)), Open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(body)), nil }})
+	}
+	rep, err := Run(context.Background(), in, Options{Year: 2026, Workers: 1, Today: measures.Date(2026, time.October, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := measures.Date(2026, time.July, 2); rep.AsOf != want || rep.Counts.Future != 1 {
+		t.Errorf("as of %s with %d future dispenses, want %s and 1", rep.AsOf, rep.Counts.Future, want)
+	}
+	for _, tl := range rep.Tallies {
+		if tl.Measure == measures.PDCStatin && (tl.Denominator != 1 || tl.Numerator != 1) {
+			t.Errorf("PDC-STA den %d num %d, want 1 and 1 (A covered every day to the as-of date)", tl.Denominator, tl.Numerator)
+		}
+	}
+}

@@ -56,7 +56,8 @@ func runMeasures(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fl.Usage()
 		return 2
 	}
-	opt := population.Options{Year: *year, Workers: *workers}
+	today := time.Now()
+	opt := population.Options{Year: *year, Workers: *workers, Today: measures.Date(today.Year(), today.Month(), today.Day())}
 	if *asOf != "" {
 		d, err := measures.ParseDay(*asOf)
 		if err != nil {
@@ -174,8 +175,8 @@ func runMeasures(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	c := rep.Counts
 	fmt.Fprintf(stdout, "measurement year %d as of %s: %d patients, %d dispenses read (%d measured fills), %d on the worklist, in %s\n",
 		rep.Year, rep.AsOf, rep.Patients, c.Dispenses, c.Fills, len(rep.Worklist), time.Since(start).Round(time.Millisecond))
-	if dropped := c.BadLines + c.UnknownPatient + c.NotCompleted + c.NoSupply; dropped > 0 {
-		fmt.Fprintf(stdout, "dropped: %d unreadable lines, %d dispenses of unknown patients, %d not completed, %d without days supply\n", c.BadLines, c.UnknownPatient, c.NotCompleted, c.NoSupply)
+	if dropped := c.BadLines + c.UnknownPatient + c.NotCompleted + c.NoSupply + c.Future; dropped > 0 {
+		fmt.Fprintf(stdout, "dropped: %d unreadable lines, %d dispenses of unknown patients, %d not completed, %d without days supply, %d dated after today\n", c.BadLines, c.UnknownPatient, c.NotCompleted, c.NoSupply, c.Future)
 	}
 	for _, t := range rep.Tallies {
 		if t.Denominator > 0 {
