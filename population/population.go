@@ -30,13 +30,13 @@ type Attribution func(mbi, memberID string, at measures.Day) (contract string, o
 
 // Options of a run.
 type Options struct {
-	Year      int
-	AsOf      measures.Day // 0 or NoDay: the day after the latest dispense, at most January 1 of Year+1
+	Year int
+	AsOf measures.Day // 0 or NoDay: the day after the latest dispense, at most January 1 of Year+1
 	// Today is the run's date (0: not known). A dispense dated after it has not happened: it is
 	// counted (Counts.Future) and dropped, and cannot move the default as-of date, as one
 	// mistyped date once moved a whole run's to December and put adherent patients below 80 %.
-	Today measures.Day
-	Workers   int          // <= 0: GOMAXPROCS
+	Today     measures.Day
+	Workers   int // <= 0: GOMAXPROCS
 	ValueSet  *measures.ValueSet
 	Attribute Attribution // nil: the contract named by the patient's Coverage
 	// AttributionVersion names the roster behind Attribute (reported with the rates).
