@@ -625,10 +625,20 @@ func patientFacts(vs *measures.ValueSet, data *hookData, dispenses []json.RawMes
 			date = d.WhenPrepared
 		}
 		day, err := measures.ParseDay(date)
-		if err != nil || d.DaysSupply == nil || d.DaysSupply.Value == nil || *d.DaysSupply.Value < 1 || *d.DaysSupply.Value > 10000 {
+		if err != nil {
 			continue
 		}
-		supply := int(math.Round(*d.DaysSupply.Value))
+		// Without a days' supply the dispense is still a fill (measures.Fill: the SUPD statin, the
+		// insulin exclusion); dropping it read "no statin filled this year" and created a second
+		// statin (pharmacist review, 3 December 2026). An impossible supply is bad data.
+		supply := 0
+		if d.DaysSupply != nil && d.DaysSupply.Value != nil {
+			v := *d.DaysSupply.Value
+			if v < 0 || v > 10000 {
+				continue
+			}
+			supply = int(math.Round(v))
+		}
 		var known bool
 		idx, known = vs.Classify(idx[:0], d.MedicationCodeableConcept.codings(), d.MedicationCodeableConcept.Text)
 		if !known && day >= jan1 {

@@ -99,3 +99,35 @@ func TestAdherenceNoRASAPushInPregnancy(t *testing.T) {
 		t.Errorf("pregnant (Z3A.20): PDC-RASA card %q, %d suggestions (first: %q)", c.Summary, len(c.Suggestions), c.Suggestions[0].Label)
 	}
 }
+
+func noSupply(d map[string]any) map[string]any {
+	delete(d, "daysSupply")
+	d["quantity"] = map[string]any{"value": 30, "unit": "tablet"}
+	return d
+}
+
+// a statin dispense with quantity but no daysSupply is a statin fill for SUPD (numerator:
+// one or more statin fills, PQA SUPD), it was dropped, and the card said "no statin filled"
+// and created atorvastatin 20 mg: duplicate statin therapy.
+func TestAdherenceStatinDispenseWithoutDaysSupplyMeetsSUPD(t *testing.T) {
+	e := newEnv(t, withNow(time.Date(2026, time.July, 1, 15, 0, 0, 0, time.UTC)))
+	fills := bundle(dispense("6809", "metformin", "2026-01-10", 90), dispense("6809", "metformin", "2026-04-10", 90),
+		noSupply(dispense("83367", "atorvastatin", "2026-03-01", 30)))
+	cards := adherenceCardsOf(t, e, orderSign(t, "1965-09-09", metforminOrder(), fills, bundle()))
+	for _, c := range measureCards(t, cards, "SUPD") {
+		t.Errorf("SUPD card for a patient with an atorvastatin dispense on 2026-03-01: %q create=%v", c.Summary, hasCreate(c))
+	}
+}
+
+// an insulin dispense without daysSupply is still "one or more fills of insulin" (CMS D08
+// exclusion), it was dropped and the patient got a PDC-DR card.
+// metformin Jan 1 x30, Mar 1 x30: 60 of 182 days.
+func TestAdherenceInsulinWithoutDaysSupplyExcludes(t *testing.T) {
+	e := newEnv(t, withNow(time.Date(2026, time.July, 1, 15, 0, 0, 0, time.UTC)))
+	fills := bundle(dispense("6809", "metformin", "2026-01-01", 30), dispense("6809", "metformin", "2026-03-01", 30),
+		noSupply(dispense("274783", "insulin glargine", "2026-02-01", 30)))
+	cards := adherenceCardsOf(t, e, orderSign(t, "1955-04-02", metforminOrder(), fills, bundle()))
+	if n := len(measureCards(t, cards, "PDC-DR")); n != 0 {
+		t.Fatalf("insulin user: %d PDC-DR cards, want 0: %s", n, measureCards(t, cards, "PDC-DR")[0].Summary)
+	}
+}

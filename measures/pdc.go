@@ -81,7 +81,9 @@ const (
 // Fill is one dispense of one measured ingredient. A combination product is one Fill per
 // ingredient (ValueSet.Fills).
 type Fill struct {
-	Date       Day
+	Date Day
+	// DaysSupply 0: a dispense recorded without a days' supply. It is a fill of its class for
+	// SUPD and for the exclusions (one insulin fill), and covers no day of a PDC measure.
 	DaysSupply int
 	Ingredient string // the "same medication" of the overlap rule: the ingredient name
 	Class      Class
@@ -180,12 +182,16 @@ func SUPDAt(p *Patient, year int, at Day) Result {
 }
 
 // distinctDates counts the different dates of fills of the classes in [from, to].
-func distinctDates(fills []Fill, from, to Day, classes ...Class) (n int, first Day) {
+//
+// supplied counts only fills with a days' supply: the PDC measures' index date and two-fill rule
+// are about the supply a fill gives (a dispense recorded without one, DaysSupply 0, covers no day
+// and must not start the treatment period), while SUPD counts every fill.
+func distinctDates(fills []Fill, from, to Day, supplied bool, classes ...Class) (n int, first Day) {
 	var seen [4]Day
 	more := map[Day]bool(nil)
 	first = NoDay
 	for _, f := range fills {
-		if f.Date < from || f.Date > to || !slices.Contains(classes, f.Class) {
+		if f.Date < from || f.Date > to || !slices.Contains(classes, f.Class) || (supplied && f.DaysSupply <= 0) {
 			continue
 		}
 		if first == NoDay || f.Date < first {
@@ -223,7 +229,7 @@ func adherence(p *Patient, year int, m Measure, jan1, end, before Day, scratch [
 	r := Result{Measure: m, Index: NoDay, End: end}
 	class := m.Class()
 	last := min(end, before-1)
-	n, first := distinctDates(p.Fills, jan1, last, class)
+	n, first := distinctDates(p.Fills, jan1, last, true, class)
 	if n == 0 {
 		r.Reason = "no fills of the class in the measurement year"
 		return r, scratch
@@ -270,7 +276,7 @@ func ineligible(p *Patient, year int, m Measure, jan1, last Day) bool {
 // supd computes Statin Use in Persons with Diabetes.
 func supd(p *Patient, year int, jan1, end Day) Result {
 	r := Result{Measure: SUPD, Index: NoDay, End: end}
-	n, first := distinctDates(p.Fills, jan1, end, ClassDiabetes, ClassInsulin, ClassAmylin, ClassSUPDOnly)
+	n, first := distinctDates(p.Fills, jan1, end, false, ClassDiabetes, ClassInsulin, ClassAmylin, ClassSUPDOnly)
 	r.Index = first
 	age := -1
 	if p.BirthDate != NoDay {

@@ -428,3 +428,23 @@ func TestInsulinInADeviceIsInsulin(t *testing.T) {
 		}
 	}
 }
+
+// A fill without a days' supply (DaysSupply 0) is a fill for SUPD and the exclusions, and
+// neither starts a PDC treatment period nor counts as one of its two fills.
+func TestFillWithoutDaysSupply(t *testing.T) {
+	noSupply := func(m time.Month, day int, ing string) Fill { f := fill(m, day, 1, ing); f.DaysSupply = 0; return f }
+	// Atorvastatin recorded without a supply on 2 January, then filled x90 on 1 April and 1 July:
+	// the treatment period starts on 1 April (275 days to 31 December), 180 of them covered.
+	r := Evaluate(adult(noSupply(time.January, 2, "atorvastatin"), fill(time.April, 1, 90, "atorvastatin"), fill(time.July, 1, 90, "atorvastatin")), 2026)[PDCStatin]
+	if r.Index != d(time.April, 1) || r.Days != 275 || r.Covered != 180 || !r.InDenominator {
+		t.Errorf("PDC-STA index %s, %d of %d days, in %v; want 1 April, 180 of 275, in", r.Index, r.Covered, r.Days, r.InDenominator)
+	}
+	// One supplied fill and one without: not two fills.
+	if r := Evaluate(adult(fill(time.February, 1, 30, "atorvastatin"), noSupply(time.March, 1, "atorvastatin")), 2026)[PDCStatin]; r.InDenominator || r.Reason != ReasonOneFill {
+		t.Errorf("one supplied fill: in %v (%s), want %q", r.InDenominator, r.Reason, ReasonOneFill)
+	}
+	// SUPD: metformin x90 twice, a statin without a supply: met.
+	if r := Evaluate(adult(fill(time.January, 5, 90, "metformin"), fill(time.April, 5, 90, "metformin"), noSupply(time.February, 1, "atorvastatin")), 2026)[SUPD]; !r.InDenominator || !r.Met {
+		t.Errorf("SUPD with a statin fill without a supply: in %v met %v (%s), want met", r.InDenominator, r.Met, r.Reason)
+	}
+}

@@ -108,15 +108,18 @@ type WorkItem struct {
 
 // Counts says what the run read and dropped. Dropped lines are counted, never shown: they hold PHI.
 type Counts struct {
-	Files                                          int
-	Patients, Coverages, Conditions, Encounters    int
-	Dispenses                                      int // MedicationDispense resources and pharmacy claims read
-	Fills                                          int // measured-ingredient fills of the year kept
-	NotMeasured, OtherYear, NotCompleted, NoSupply int // dispenses dropped, by reason
-	Future                                         int // dispenses dated after Options.Today, dropped
-	UnknownPatient                                 int // dispenses for a patient with no record (or another shard)
-	BadLines                                       int // lines that are not a resource of the file's type
-	SkippedFiles                                   int // files of a resource type the measures do not read
+	Files                                           int
+	Patients, Coverages, Conditions, Encounters     int
+	Dispenses                                       int // MedicationDispense resources and pharmacy claims read
+	Fills                                           int // measured-ingredient fills of the year kept
+	NotMeasured, OtherYear, NotCompleted, BadSupply int // dispenses dropped, by reason (BadSupply: negative or over 10 000 days)
+	Future                                          int // dispenses dated after Options.Today, dropped
+	// NoSupply counts dispenses kept without a days' supply: fills for SUPD and the exclusions,
+	// covering no day of a PDC measure (measures.Fill).
+	NoSupply       int
+	UnknownPatient int // dispenses for a patient with no record (or another shard)
+	BadLines       int // lines that are not a resource of the file's type
+	SkippedFiles   int // files of a resource type the measures do not read
 }
 
 // Report is the result of a run.
@@ -415,6 +418,7 @@ func (r *run) pass2(ctx context.Context, in Input) error {
 		c.OtherYear += w.counts.OtherYear
 		c.NotCompleted += w.counts.NotCompleted
 		c.NoSupply += w.counts.NoSupply
+		c.BadSupply += w.counts.BadSupply
 		c.Future += w.counts.Future
 		c.UnknownPatient += w.counts.UnknownPatient
 		c.BadLines += w.counts.BadLines
@@ -527,9 +531,19 @@ func (r *run) addFill(w *worker2, date []byte, daysSupply *float64, med *concept
 		w.counts.Future++
 		return
 	}
-	if daysSupply == nil || *daysSupply < 1 || *daysSupply > 10000 {
+	supply := 0 // none recorded: a fill for SUPD and the exclusions, no coverage (measures.Fill)
+	switch {
+	case daysSupply == nil || *daysSupply < 0.5:
+		if daysSupply != nil && *daysSupply < 0 {
+			w.counts.BadSupply++
+			return
+		}
 		w.counts.NoSupply++
+	case *daysSupply > 10000:
+		w.counts.BadSupply++
 		return
+	default:
+		supply = int(*daysSupply + 0.5)
 	}
 	ings := r.classify(w, med)
 	if len(ings) == 0 {
@@ -544,7 +558,6 @@ func (r *run) addFill(w *worker2, date []byte, daysSupply *float64, med *concept
 	if w.maxDay == measures.NoDay || day > w.maxDay {
 		w.maxDay = day
 	}
-	supply := int(*daysSupply + 0.5)
 	for _, ing := range ings {
 		if len(w.block) == cap(w.block) {
 			w.block = r.fills.block()

@@ -3,6 +3,7 @@ package population
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -325,6 +326,45 @@ func TestFutureDispenseDoesNotMoveAsOf(t *testing.T) {
 	for _, tl := range rep.Tallies {
 		if tl.Measure == measures.PDCStatin && (tl.Denominator != 1 || tl.Numerator != 1) {
 			t.Errorf("PDC-STA den %d num %d, want 1 and 1 (A covered every day to the as-of date)", tl.Denominator, tl.Numerator)
+		}
+	}
+}
+
+// valuerx measures: P1 metformin Jan 5 x90, Apr 5 x90 and an atorvastatin dispense without
+// daysSupply (quantity 30) on Feb 1: one statin fill in the year meets SUPD (PQA SUPD numerator);
+// P2 metformin Jan 5 x30, Apr 1 x30 and an insulin glargine dispense without daysSupply: excluded
+// from PDC-DR (CMS D08: one or more insulin fills).
+func TestDispensesWithoutDaysSupplyAreFills(t *testing.T) {
+	var pat, cov, disp []string
+	fill := func(id, day, supply, text string) {
+		disp = append(disp, fmt.Sprintf(`{"resourceType":"MedicationDispense","status":"completed","subject":{"reference":"Patient/%s"},"medicationCodeableConcept":{"text":%q}%s,"whenHandedOver":"%s"}`, id, text, supply, day))
+	}
+	for _, id := range []string{"P1", "P2"} {
+		pat = append(pat, `{"resourceType":"Patient","id":"`+id+`","birthDate":"1960-01-01"}`)
+		cov = append(cov, `{"resourceType":"Coverage","beneficiary":{"reference":"Patient/`+id+`"},"payor":[{"identifier":{"value":"`+id+`"}}]}`)
+	}
+	met := "metformin hydrochloride 500 MG Oral Tablet"
+	fill("P1", "2026-01-05", `,"daysSupply":{"value":90}`, met)
+	fill("P1", "2026-04-05", `,"daysSupply":{"value":90}`, met)
+	fill("P1", "2026-02-01", `,"quantity":{"value":30,"unit":"tablet"}`, "atorvastatin 20 MG Oral Tablet")
+	fill("P2", "2026-01-05", `,"daysSupply":{"value":30}`, met)
+	fill("P2", "2026-04-01", `,"daysSupply":{"value":30}`, met)
+	fill("P2", "2026-05-01", `,"quantity":{"value":10,"unit":"mL"}`, "insulin glargine 100 UNT/ML Injectable Solution")
+	var in []Input
+	for i, body := range []string{strings.Join(pat, "\n"), strings.Join(cov, "\n"), strings.Join(disp, "\n")} {
+		in = append(in, Input{Name: string(rune('a' + i)), Open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(body)), nil }})
+	}
+	rep, err := Run(context.Background(), in, Options{Year: 2026, Workers: 1, AsOf: measures.Date(2027, time.January, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, tl := range rep.Tallies {
+		got[tl.Contract+" "+tl.Measure.String()] = fmt.Sprintf("den %d num %d excl %d", tl.Denominator, tl.Numerator, tl.Excluded)
+	}
+	for k, w := range map[string]string{"P1 SUPD": "den 1 num 1 excl 0", "P2 PDC-DR": "den 0 num 0 excl 1"} {
+		if got[k] != w {
+			t.Errorf("%s: %s, want %s", k, got[k], w)
 		}
 	}
 }

@@ -175,8 +175,11 @@ func runMeasures(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	c := rep.Counts
 	fmt.Fprintf(stdout, "measurement year %d as of %s: %d patients, %d dispenses read (%d measured fills), %d on the worklist, in %s\n",
 		rep.Year, rep.AsOf, rep.Patients, c.Dispenses, c.Fills, len(rep.Worklist), time.Since(start).Round(time.Millisecond))
-	if dropped := c.BadLines + c.UnknownPatient + c.NotCompleted + c.NoSupply + c.Future; dropped > 0 {
-		fmt.Fprintf(stdout, "dropped: %d unreadable lines, %d dispenses of unknown patients, %d not completed, %d without days supply, %d dated after today\n", c.BadLines, c.UnknownPatient, c.NotCompleted, c.NoSupply, c.Future)
+	if dropped := c.BadLines + c.UnknownPatient + c.NotCompleted + c.BadSupply + c.Future; dropped > 0 {
+		fmt.Fprintf(stdout, "dropped: %d unreadable lines, %d dispenses of unknown patients, %d not completed, %d with an impossible days supply, %d dated after today\n", c.BadLines, c.UnknownPatient, c.NotCompleted, c.BadSupply, c.Future)
+	}
+	if c.NoSupply > 0 {
+		fmt.Fprintf(stdout, "kept without a days supply: %d dispenses (fills for SUPD and the exclusions; they cover no day of a PDC measure)\n", c.NoSupply)
 	}
 	for _, t := range rep.Tallies {
 		if t.Denominator > 0 {
