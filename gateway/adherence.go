@@ -247,6 +247,7 @@ func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceD
 		raw     json.RawMessage
 		id      string
 		classes []measures.Class
+		med     medConcept
 	}
 	var orders []order
 	draftStatin := false
@@ -270,7 +271,7 @@ func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceD
 		}
 		cls, known := data.draftClasses(i, vs, &mr.MedicationCodeableConcept) // classified once, when the fetches were planned (fetchplan.go)
 		if len(cls) > 0 {
-			orders = append(orders, order{raw, mr.ID, cls})
+			orders = append(orders, order{raw, mr.ID, cls, mr.MedicationCodeableConcept})
 		}
 		if !known {
 			unknown = append(unknown, mr.MedicationCodeableConcept.name())
@@ -326,7 +327,8 @@ func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceD
 			if rec.qualitySuppressed(ctx, o.id, m, contract) {
 				continue // overridden for this order before (same measure and contract)
 			}
-			if card := adherenceCard(o.raw, td, gs); card != nil {
+			own := ownSupply(vs, p, year, m, &o.med, td)
+			if card := adherenceCard(o.raw, td, gs, own); card != nil {
 				reachable := td.Redeemable && !tooLateThisYear(td)
 				gv := priceGap(card, contract, m, reachable, td.Covered*5 >= td.Days*4, monthsLeft)
 				rec.addQuality(card, o.id, m, contract, gv)
@@ -876,7 +878,7 @@ func adherenceShown(td measures.ToDate) bool {
 // 6): the summary says how much of the year the fills covered against the 80 % goal and how many
 // more days may be missed; the detail gives the PQA figures, whether the patient is counted in
 // the measure yet, when the supply runs out, and what lowers the chance of gaps.
-func adherenceCard(draft json.RawMessage, td measures.ToDate, gs *genericSwitch) *cdshooks.Card {
+func adherenceCard(draft json.RawMessage, td measures.ToDate, gs *genericSwitch, own *drugSupply) *cdshooks.Card {
 	if !adherenceShown(td) {
 		return nil
 	}
@@ -921,9 +923,14 @@ func adherenceCard(draft json.RawMessage, td measures.ToDate, gs *genericSwitch)
 		// are 0 (no day of the year is left), and the card said the patient was out of medication.
 		onHand, due = int(td.SupplyEnds-td.At), td.SupplyEnds
 	}
-	if onHand > 0 {
+	switch {
+	case own != nil && own.end > td.At:
+		fmt.Fprintf(&b, "About %s of %s left from its last fill (refill due %s).", days(int(own.end-td.At)), own.name, own.end)
+	case own != nil:
+		fmt.Fprintf(&b, "No %s left from its last fill: none since %s.", own.name, own.end)
+	case onHand > 0:
 		fmt.Fprintf(&b, "About %s of supply left from the last fill (refill due %s).", days(onHand), due)
-	} else {
+	default:
 		b.WriteString("No supply left from the last fill: the patient is out of medication now.")
 	}
 	b.WriteString("\n\nA 90-day supply with refills (suggested), refill synchronisation or mail order lower the chance of gaps; ask about cost, side effects and how the patient takes it.")
@@ -946,6 +953,44 @@ func adherenceCard(draft json.RawMessage, td measures.ToDate, gs *genericSwitch)
 			cdshooks.UpdateAction(fmt.Sprintf("Change the dispense request to a %d-day supply with refills; everything else in the order unchanged", n), upd))
 	}
 	return card
+}
+
+// drugSupply is the supply of the drug ordered alone, where another drug of the measure's class
+// also has fills this year: end is the first day its fills no longer cover.
+type drugSupply struct {
+	name string // the ingredients, as the value set names them ("metformin")
+	end  measures.Day
+}
+
+// ownSupply returns the supply of the ordered drug (med) alone when the class's fills this year
+// include other ingredients, else nil (the class's supply is the drug's). An all-class measure
+// (PDC-DR) covers a day with any drug of the class, but a refill is of the drug ordered: the card
+// told a patient out of metformin for eleven days that the refill was due when the glipizide ran
+// out (pharmacist review, 3 December 2026). nil too when the drug has no fill this year.
+func ownSupply(vs *measures.ValueSet, p *measures.Patient, year int, m measures.Measure, med *medConcept, td measures.ToDate) *drugSupply {
+	idx, _ := vs.Classify(nil, med.codings(), med.Text)
+	var ings []string
+	for _, i := range idx {
+		if in := vs.Ingredient(i); in.Class == m.Class() && !slices.Contains(ings, in.Name) {
+			ings = append(ings, in.Name)
+		}
+	}
+	if len(ings) == 0 {
+		return nil
+	}
+	jan1 := measures.YearStart(year)
+	other := false
+	for _, f := range p.Fills {
+		other = other || (f.Class == m.Class() && f.Date >= jan1 && f.Date < td.At && f.DaysSupply > 0 && !slices.Contains(ings, f.Ingredient))
+	}
+	if !other {
+		return nil
+	}
+	end := measures.SupplyEndOf(p, year, m.Class(), ings, td.At)
+	if end == measures.NoDay {
+		return nil
+	}
+	return &drugSupply{name: strings.Join(ings, "/"), end: end}
 }
 
 // notCountedThisYear opens the detail sentence of a patient whose treatment period is too short.

@@ -131,3 +131,20 @@ func TestAdherenceInsulinWithoutDaysSupplyExcludes(t *testing.T) {
 		t.Fatalf("insulin user: %d PDC-DR cards, want 0: %s", n, measureCards(t, cards, "PDC-DR")[0].Summary)
 	}
 }
+
+// PDC-DR is all-class, but the card's "supply left ... refill due" is the class union:
+// metformin (the drug ordered) ran out on Jul 9 (Jun 10 x30), glipizide runs to Aug 29 (Jun 1 x90).
+// Today Jul 20: the card tells the prescriber the refill is due Aug 30, while the patient has been
+// out of metformin for 11 days.
+func TestAdherenceRefillDueIsTheOrderedDrugs(t *testing.T) {
+	e := newEnv(t, withNow(time.Date(2026, time.July, 20, 15, 0, 0, 0, time.UTC)))
+	fills := bundle(dispense("6809", "metformin", "2026-01-01", 30), dispense("", "glipizide 5 MG Oral Tablet", "2026-01-01", 30),
+		dispense("", "glipizide 5 MG Oral Tablet", "2026-06-01", 90), dispense("6809", "metformin", "2026-06-10", 30))
+	cards := measureCards(t, adherenceCardsOf(t, e, orderSign(t, "1955-04-02", metforminOrder(), fills, bundle())), "PDC-DR")
+	if len(cards) != 1 {
+		t.Fatalf("%d cards", len(cards))
+	}
+	if d := cards[0].Detail; strings.Contains(d, "refill due 2026-08-30") || !strings.Contains(d, "No metformin left from its last fill: none since 2026-07-10.") {
+		t.Errorf("metformin ran out 2026-07-09 (none from 2026-07-10); detail:\n%s", d)
+	}
+}

@@ -242,7 +242,7 @@ func FuzzAdherenceDecoders(f *testing.F) {
 		today := p.BirthDate
 		for _, m := range []int{0, 1, 2} {
 			td := measuresPDCToDate(p, m)
-			adherenceCard(draft, td, nil)
+			adherenceCard(draft, td, nil, nil)
 		}
 		supdCard(p, data, "x", 2026, today, nil, findStatinCautions(measuresValueSet(), data, []json.RawMessage{cond}, true, 2026))
 		if out, ok := ninetyDaySupply(draft); ok {

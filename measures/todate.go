@@ -90,14 +90,26 @@ func PDCToDate(p *Patient, year int, m Measure, at Day) ToDate {
 	return t
 }
 
+// SupplyEndOf is ToDate.SupplyEnds for the fills of the named ingredients of class alone (the
+// drug ordered, where the measure counts the whole class: an all-class measure's supply may be
+// another drug's while the patient has run out of the one ordered). NoDay without such fills.
+func SupplyEndOf(p *Patient, year int, class Class, ingredients []string, at Day) Day {
+	return supplyEndIf(p, YearStart(year), at, func(f Fill) bool { return f.Class == class && slices.Contains(ingredients, f.Ingredient) })
+}
+
 // supplyEnd is the first day not supplied by the fills of the class dated in [jan1, at): each
 // ingredient's supply line as coverage.run shifts it (an overlap starts when the earlier supply
 // runs out; same-date fills of one ingredient count once, the longest), without the cut at the
 // end of the treatment period.
 func supplyEnd(p *Patient, class Class, jan1, at Day) Day {
+	return supplyEndIf(p, jan1, at, func(f Fill) bool { return f.Class == class })
+}
+
+// supplyEndIf is supplyEnd over the fills keep accepts.
+func supplyEndIf(p *Patient, jan1, at Day, keep func(Fill) bool) Day {
 	var fills []Fill
 	for _, f := range p.Fills {
-		if f.Class == class && f.Date >= jan1 && f.Date < at && f.DaysSupply > 0 {
+		if keep(f) && f.Date >= jan1 && f.Date < at && f.DaysSupply > 0 {
 			fills = append(fills, f)
 		}
 	}
