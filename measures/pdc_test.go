@@ -448,3 +448,16 @@ func TestFillWithoutDaysSupply(t *testing.T) {
 		t.Errorf("SUPD with a statin fill without a supply: in %v met %v (%s), want met", r.InDenominator, r.Met, r.Reason)
 	}
 }
+
+// Brands of measured combinations and older ACE inhibitors and ARBs classify (pharmacist review,
+// 3 December 2026: each read as an unknown medication).
+func TestMoreBrandsClassify(t *testing.T) {
+	vs := DefaultValueSet()
+	for text, want := range map[string]Class{"Prestalia 3.5 mg/2.5 mg tablet": ClassRASA, "Monopril 10 mg": ClassRASA,
+		"Teveten 600 mg tablet": ClassRASA, "Byvalson 5/80 mg": ClassRASA, "Metaglip 2.5/250 mg tablet": ClassDiabetes} {
+		idx, known := vs.Classify(nil, nil, text)
+		if !known || len(idx) == 0 || vs.Ingredient(idx[0]).Class != want {
+			t.Errorf("%q: %v known %v, want class %v", text, idx, known, want)
+		}
+	}
+}
