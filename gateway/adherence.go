@@ -916,13 +916,11 @@ func adherenceCard(draft json.RawMessage, td measures.ToDate, gs *genericSwitch,
 	} else {
 		fmt.Fprintf(&b, "Even taking it every day from today, the patient cannot reach 80 %% by %s; adherence still matters clinically and for next year. ", td.End)
 	}
-	onHand, due := td.OnHand, td.At+measures.Day(td.OnHand)
-	if td.OnHand == td.Remaining && td.SupplyEnds != measures.NoDay && td.SupplyEnds > due {
-		// The supply runs past the end of the year: the measure counts it to December 31, the
-		// patient has it until it runs out (pharmacist review M1). On December 31 both counts
-		// are 0 (no day of the year is left), and the card said the patient was out of medication.
-		onHand, due = int(td.SupplyEnds-td.At), td.SupplyEnds
-	}
+	// A supply running past the end of the year: the measure counts it to December 31, the
+	// patient has it until it runs out (pharmacist review M1; on December 31 the card said the
+	// patient was out of medication).
+	due := td.RefillDue()
+	onHand := int(due - td.At)
 	switch {
 	case own != nil && own.end > td.At:
 		fmt.Fprintf(&b, "About %s of %s left from its last fill (refill due %s).", days(int(own.end-td.At)), own.name, own.end)

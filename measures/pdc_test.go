@@ -461,3 +461,21 @@ func TestMoreBrandsClassify(t *testing.T) {
 		}
 	}
 }
+
+// RefillDue runs past December 31 with the supply, as the cards and the worklist tell it.
+func TestRefillDuePastTheYear(t *testing.T) {
+	p := adult(fill(time.January, 5, 30, "atorvastatin"), fill(time.December, 1, 90, "atorvastatin"))
+	for _, c := range []struct {
+		at   Day
+		want Day
+	}{
+		{d(time.December, 10), Date(2027, time.March, 1)}, // 1 December + 90 days
+		{d(time.December, 31), Date(2027, time.March, 1)}, // no day of the year left to count
+		{Date(2027, time.January, 1), Date(2027, time.March, 1)},
+		{d(time.November, 10), d(time.November, 10)}, // out since 4 February
+	} {
+		if got := PDCToDate(p, 2026, PDCStatin, c.at).RefillDue(); got != c.want {
+			t.Errorf("at %s: refill due %s, want %s", c.at, got, c.want)
+		}
+	}
+}

@@ -43,6 +43,17 @@ type ToDate struct {
 	Ineligible    bool // Result.Ineligible, from the fills before At
 }
 
+// RefillDue is the first day the fills before At no longer cover: At + OnHand, or SupplyEnds when
+// the supply runs past the end of the treatment period, where OnHand stops counting (a 90-day fill
+// on 1 December is due on 1 March, not 1 January; on 31 December OnHand is 0).
+func (t ToDate) RefillDue() Day {
+	due := t.At + Day(t.OnHand)
+	if t.OnHand == t.Remaining && t.SupplyEnds != NoDay && t.SupplyEnds > due {
+		return t.SupplyEnds
+	}
+	return due
+}
+
 // PDC is the PDC to date, 0 when no days have passed since the first fill.
 func (t ToDate) PDC() float64 {
 	if t.Days == 0 {

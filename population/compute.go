@@ -63,7 +63,7 @@ func (w *worker3) add(pr *PatientResult) {
 				w.worklist = append(w.worklist, WorkItem{
 					Contract: pr.Contract, PatientID: pr.ID, MBI: pr.MBI, Measure: measures.Adherence[i],
 					PDC: td.PDC(), Days: td.Days, Covered: td.Covered, GapDaysLeft: td.GapDaysLeft,
-					OnHand: td.OnHand, RefillDue: td.At + measures.Day(td.OnHand),
+					OnHand: td.OnHand, RefillDue: td.RefillDue(),
 				})
 			} else {
 				t.BelowLost++

@@ -101,7 +101,7 @@ type WorkItem struct {
 	Days, Covered            int
 	GapDaysLeft              int          // days without medication still affordable this year
 	OnHand                   int          // days of supply left at the as-of date
-	RefillDue                measures.Day // as-of date + on-hand days
+	RefillDue                measures.Day // measures.ToDate.RefillDue: as-of date + on-hand days, or past December 31 when the supply runs on
 	Value                    float64      // Star weight x rate points one more adherent patient adds (100 / denominator)
 	ValueUSD                 float64      // Options.GapValue, else the contract's bonus per gap closed + per adherent patient (0 without terms)
 }
