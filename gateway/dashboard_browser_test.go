@@ -39,9 +39,9 @@ type handReport struct {
 	Contracts map[string]handFigures `json:"contracts"`
 }
 
-// handCount sums the ledger's orders first seen in [from, to) of contract ("" = all), dollars
-// rounded to the cent once from exact micro-dollar sums, halves up (the programme's rule, written
-// again here).
+// handCount sums the ledger's orders first seen in [from, to) of contract ("" = all), each order's
+// dollars rounded to the cent first, halves away from zero, so that rows add up to totals (the
+// programme's rule, written again here).
 func handCount(ledger []traffic.Truth, from, to time.Time, contract string) handReport {
 	type acc struct {
 		f                handFigures
@@ -50,7 +50,13 @@ func handCount(ledger []traffic.Truth, from, to time.Time, contract string) hand
 	}
 	all := &acc{}
 	per := map[string]*acc{}
-	micro := func(v float64) int64 { return int64(math.Round(v * 1e6)) }
+	cents := func(m int64) int64 {
+		if m < 0 {
+			return -((-m + 5000) / 10000)
+		}
+		return (m + 5000) / 10000
+	}
+	micro := func(v float64) int64 { return cents(int64(math.Round(v*1e6))) * 10000 } // to the cent, in micro-dollars
 	for _, o := range ledger {
 		if o.FirstAt.Before(from) || !o.FirstAt.Before(to) || (contract != "" && o.Contract != contract) {
 			continue
@@ -78,12 +84,6 @@ func handCount(ledger []traffic.Truth, from, to time.Time, contract string) hand
 				a.f.NoFeedback++
 			}
 		}
-	}
-	cents := func(m int64) int64 {
-		if m < 0 {
-			return -((-m + 5000) / 10000)
-		}
-		return (m + 5000) / 10000
 	}
 	done := func(a *acc) handFigures {
 		f := a.f

@@ -129,7 +129,11 @@ func (o OrderRecord) OutcomeFigures() OutcomeSums {
 		}
 	}
 	if o.ClaimLines > 0 {
-		s.Paid++
+		// Paid: the payer paid something net; a claim denied (0) or reversed in full counts no
+		// payment (finance review, 3 December 2026: a line and its reversal counted as paid).
+		if Micro(o.PaidUSD) > 0 {
+			s.Paid++
+		}
 		s.PaidUSD += Micro(o.PaidUSD)
 	}
 	if o.SignedProductID != "" {

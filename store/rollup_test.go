@@ -78,18 +78,19 @@ func rollupHandCounted(t *testing.T, s rollupStore) {
 		}
 		return a
 	}
-	// 3 orders; A and B accepted: $300 + $1000.005 = $1300.005 (micro-dollars exact); A accepted
+	// 3 orders; A and B accepted: $300 + $1000.01 = $1300.01 (each order booked in whole cents,
+	// CentsMicro: B's $1000.005 is $1000.01, so rows add up to their totals); A accepted
 	// ogivri, not the recommended kanjinti; B on kanjinti (recommended); C ordered herceptin,
 	// which is its own recommendation: 2 on the recommended product.
 	a := sum(all)
-	if a.Cards != 3 || a.Accepted != 2 || a.NoFeedback != 1 || a.OnBest != 2 || a.PayerSaved != 1300005000 {
+	if a.Cards != 3 || a.Accepted != 2 || a.NoFeedback != 1 || a.OnBest != 2 || a.PayerSaved != 1300010000 {
 		t.Errorf("whole March: %+v", a)
 	}
 	if got := store.MicroToCents(a.PayerSaved); got != 1300.01 {
-		t.Errorf("$1300.005 rounds to %v, want 1300.01", got)
+		t.Errorf("$1300.01 reads %v", got)
 	}
 	// Order A's day is 2 March (its first card): a period from 3 March has B and C only.
-	if a := sum(store.AggQuery{From: day(3, 0), To: all.To}); a.Cards != 2 || a.PayerSaved != 1000005000 {
+	if a := sum(store.AggQuery{From: day(3, 0), To: all.To}); a.Cards != 2 || a.PayerSaved != 1000010000 {
 		t.Errorf("from 3 March: %+v", a)
 	}
 	if a := sum(store.AggQuery{From: day(2, 0), To: day(3, 0)}); a.Cards != 1 || a.PayerSaved != 300000000 {
@@ -97,7 +98,7 @@ func rollupHandCounted(t *testing.T, s rollupStore) {
 	}
 	// A change of mind on the select card, later: A becomes overridden, its $300 leaves the sums.
 	must(s.RecordFeedback(ctx, []store.Feedback{fb("a-sel", "A", "overridden", "", "patient-declines", day(4, 9))}))
-	if a := sum(all); a.Accepted != 1 || a.Overridden != 1 || a.Overrides["patient-declines"] != 1 || a.PayerSaved != 1000005000 || a.OnBest != 2 {
+	if a := sum(all); a.Accepted != 1 || a.Overridden != 1 || a.Overrides["patient-declines"] != 1 || a.PayerSaved != 1000010000 || a.OnBest != 2 {
 		t.Errorf("after the override: %+v", a)
 	}
 	// A feedback older than the override (on the sign card) does not win it back.

@@ -136,7 +136,9 @@ func BuildOutcomes(orders []store.OrderRecord, f Filter, targets []Target) Outco
 		}
 		div.add(o)
 	}
-	days := periodDays(f.From, f.To)
+	idleTargets(targets, f, func(c string) bool { return contracts[c] != nil },
+		func(c string) { contracts[c] = &OutcomeRow{Contract: c} })
+	days := periodOf(f.From, f.To)
 	out.Total.finish()
 	out.Contracts, out.Families, out.Months = []OutcomeRow{}, []OutcomeRow{}, []OutcomeRow{}
 	for _, c := range contracts {
@@ -174,7 +176,7 @@ func selected(o store.OrderRecord, f Filter) bool {
 
 // evaluateOutcomes compares r with the outcome targets of t: the biosimilar share of new starts
 // and the realised payer savings (annual, prorated to the period).
-func evaluateOutcomes(r OutcomeRow, t *Target, days float64) []TargetResult {
+func evaluateOutcomes(r OutcomeRow, t *Target, pd period) []TargetResult {
 	if t == nil {
 		return nil
 	}
@@ -191,10 +193,10 @@ func evaluateOutcomes(r OutcomeRow, t *Target, days float64) []TargetResult {
 	}
 	if t.AnnualRealisedPayerSavingsUSD != nil {
 		res := TargetResult{Measure: MeasureRealised, Actual: r.RealisedPayerSavedPerYearUSD}
-		if days > 0 {
-			res.Target = cents(*t.AnnualRealisedPayerSavingsUSD * days / 365)
+		if pd.days > 0 {
+			res.Target = pd.prorate(*t.AnnualRealisedPayerSavingsUSD)
 			res.Measured, res.Met = true, r.RealisedPayerSavedPerYearUSD >= res.Target
-			res.Note = fmt.Sprintf("annual target %.2f prorated to %.0f days; signed or administered orders, per year of therapy", *t.AnnualRealisedPayerSavingsUSD, days)
+			res.Note = fmt.Sprintf("annual target %.2f prorated to %.0f days; signed or administered orders, per year of therapy", *t.AnnualRealisedPayerSavingsUSD, pd.days)
 		} else {
 			res.Target = *t.AnnualRealisedPayerSavingsUSD
 			res.Note = "open period: annual target not prorated"
@@ -257,7 +259,9 @@ func OutcomesFromAggregates(fams []store.Aggregate, pairs []store.PairAggregate,
 	for _, p := range pairs {
 		div.addSums(p.Family, quarterOfMonth(p.Month), store.OutcomeSums{}, []store.PairSums{p.PairSums})
 	}
-	days := periodDays(f.From, f.To)
+	idleTargets(targets, f, func(c string) bool { return contracts[c] != nil },
+		func(c string) { contracts[c] = &OutcomeRow{Contract: c} })
+	days := periodOf(f.From, f.To)
 	out.Total.finish()
 	out.Contracts, out.Families, out.Months = []OutcomeRow{}, []OutcomeRow{}, []OutcomeRow{}
 	for _, c := range contracts {

@@ -131,9 +131,9 @@ func addOrder(a *store.Aggregate, o store.OrderRecord) {
 	switch o.Outcome {
 	case "accepted":
 		a.Accepted++
-		a.PayerSaved += store.Micro(o.PayerSaved)
-		a.PatientSaved += store.Micro(o.PatientSaved)
-		a.OrgImpact += store.Micro(o.OrgImpact)
+		a.PayerSaved += store.CentsMicro(o.PayerSaved)
+		a.PatientSaved += store.CentsMicro(o.PatientSaved)
+		a.OrgImpact += store.CentsMicro(o.OrgImpact)
 	case "overridden":
 		a.Overridden++
 		if a.Overrides == nil {
@@ -221,7 +221,9 @@ func FromAggregates(ag Aggregates, f Filter, targets []Target) Dashboard {
 		}
 		l.addAggregate(a)
 	}
-	days := periodDays(f.From, f.To)
+	idleTargets(targets, f, func(c string) bool { return contracts[c] != nil },
+		func(c string) { contracts[c] = &Row{Contract: c, Overrides: map[string]int{}} })
+	days := periodOf(f.From, f.To)
 	rep.Total.finishAggregate()
 	for _, c := range contracts {
 		c.finishAggregate()

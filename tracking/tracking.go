@@ -76,7 +76,8 @@ type Target struct {
 	// AcceptanceRate is the share of answered cards that should be accepted (0..1).
 	AcceptanceRate *float64 `yaml:"acceptanceRate,omitempty" json:"acceptanceRate,omitempty"`
 	// AnnualPayerSavingsUSD is the payer savings a year of the programme should book; a report
-	// over a shorter or longer period compares against it pro rata (days / 365).
+	// over a shorter or longer period compares against it pro rata (each calendar year's days over
+	// that year's length).
 	AnnualPayerSavingsUSD *float64 `yaml:"annualPayerSavingsUSD,omitempty" json:"annualPayerSavingsUSD,omitempty"`
 	// AnnualRealisedPayerSavingsUSD is the same for realised savings (signed or administered
 	// orders, per year of therapy), prorated alike.
@@ -208,7 +209,9 @@ func Build(orders []store.OrderRecord, f Filter, targets []Target) Report {
 			r.add(o)
 		}
 	}
-	days := periodDays(f.From, f.To)
+	idleTargets(targets, f, func(c string) bool { return contracts[c] != nil },
+		func(c string) { contracts[c] = &Row{Contract: c, Overrides: map[string]int{}} })
+	days := periodOf(f.From, f.To)
 	rep.Total.finish()
 	for _, c := range contracts {
 		c.finish()
@@ -277,9 +280,9 @@ func (r *Row) add(o store.OrderRecord) {
 	switch o.Outcome {
 	case "accepted":
 		r.Accepted++
-		r.payer += store.Micro(o.PayerSaved)
-		r.patient += store.Micro(o.PatientSaved)
-		r.org += store.Micro(o.OrgImpact)
+		r.payer += store.CentsMicro(o.PayerSaved)
+		r.patient += store.CentsMicro(o.PatientSaved)
+		r.org += store.CentsMicro(o.OrgImpact)
 	case "overridden":
 		r.Overridden++
 		reason := o.ReasonCode
@@ -303,13 +306,50 @@ func (r *Row) finish() {
 
 func cents(v float64) float64 { return math.Round(v*100) / 100 }
 
-// periodDays is the report period's length in days, for prorating annual targets; 0 when the
-// period is open at either end (annual targets are then not compared).
-func periodDays(from, to time.Time) float64 {
+// period is the report period, for prorating annual targets: its length in days (0 when open
+// at either end: annual targets are then not compared) and in years.
+type period struct{ days, years float64 }
+
+// periodOf measures [from, to): years counts each calendar year's days over that year's own
+// length, so a full leap year is one year (with days / 365 the 2028 calendar year prorated a
+// 1 000 000 target to 1 002 739.73: finance review, 3 December 2026).
+func periodOf(from, to time.Time) period {
 	if from.IsZero() || to.IsZero() || !to.After(from) {
-		return 0
+		return period{}
 	}
-	return to.Sub(from).Hours() / 24
+	pd := period{days: to.Sub(from).Hours() / 24}
+	for y := from.UTC().Year(); y <= to.UTC().Year(); y++ {
+		start, end := time.Date(y, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(y+1, 1, 1, 0, 0, 0, 0, time.UTC)
+		lo, hi := start, end
+		if f := from.UTC(); f.After(lo) {
+			lo = f
+		}
+		if t := to.UTC(); t.Before(hi) {
+			hi = t
+		}
+		if hi.After(lo) {
+			pd.years += hi.Sub(lo).Hours() / end.Sub(start).Hours()
+		}
+	}
+	return pd
+}
+
+// prorate is an annual target over the period, to the cent.
+func (pd period) prorate(annual float64) float64 { return cents(annual * pd.years) }
+
+// idleTargets calls add for each contract that has a contract-level target but no order in the
+// report, when the filter could show its row (no family or prescriber filter, the contract's own
+// or none, every client): a target with nothing booked against it is missed, not absent
+// (finance review, 3 December 2026: a 1 000 000 target of a contract with no order vanished).
+func idleTargets(ts []Target, f Filter, has func(contract string) bool, add func(contract string)) {
+	if f.Family != "" || f.Prescriber != "" || f.Client != "" || f.Clients != nil {
+		return
+	}
+	for _, t := range ts {
+		if t.Family == "" && (f.Contract == "" || f.Contract == t.Contract) && !has(t.Contract) {
+			add(t.Contract)
+		}
+	}
 }
 
 // find returns the target for exactly (contract, family), or nil.
@@ -322,7 +362,7 @@ func find(ts []Target, contract, family string) *Target {
 	return nil
 }
 
-func evaluate(r Row, t *Target, days float64) []TargetResult {
+func evaluate(r Row, t *Target, pd period) []TargetResult {
 	if t == nil {
 		return nil
 	}
@@ -338,10 +378,10 @@ func evaluate(r Row, t *Target, days float64) []TargetResult {
 	}
 	if t.AnnualPayerSavingsUSD != nil {
 		res := TargetResult{Measure: MeasureAnnualSavings, Actual: r.PayerSavedUSD}
-		if days > 0 {
-			res.Target = cents(*t.AnnualPayerSavingsUSD * days / 365)
+		if pd.days > 0 {
+			res.Target = pd.prorate(*t.AnnualPayerSavingsUSD)
 			res.Measured, res.Met = true, r.PayerSavedUSD >= res.Target
-			res.Note = fmt.Sprintf("annual target %.2f prorated to %.0f days", *t.AnnualPayerSavingsUSD, days)
+			res.Note = fmt.Sprintf("annual target %.2f prorated to %.0f days", *t.AnnualPayerSavingsUSD, pd.days)
 		} else {
 			res.Target = *t.AnnualPayerSavingsUSD
 			res.Note = "open period: annual target not prorated"

@@ -192,7 +192,9 @@ func TestBuildHandCounted(t *testing.T) {
 			map[[2]string]want{{"mssp-aco", "bevacizumab"}: {2, 1, 0, 1, 1, 200, 0, 80, map[string]int{}}}, nil},
 		{"February only", tracking.Filter{From: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)},
 			want{3, 1, 1, 1, 0.5, 200, 0, 80, map[string]int{"clinical-reason": 1}},
-			map[string]want{"mssp-aco": {3, 1, 1, 1, 0.5, 200, 0, 80, map[string]int{"clinical-reason": 1}}},
+			// commercial has no order in February but a target: its row is there, empty (idleTargets)
+			map[string]want{"mssp-aco": {3, 1, 1, 1, 0.5, 200, 0, 80, map[string]int{"clinical-reason": 1}},
+				"commercial": {0, 0, 0, 0, 0, 0, 0, 0, map[string]int{}}},
 			map[[2]string]want{
 				{"mssp-aco", "trastuzumab"}: {1, 0, 1, 0, 0, 0, 0, 0, map[string]int{"clinical-reason": 1}},
 				{"mssp-aco", "bevacizumab"}: {2, 1, 0, 1, 1, 200, 0, 80, map[string]int{}},

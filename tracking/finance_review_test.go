@@ -1,0 +1,79 @@
+package tracking_test
+
+import (
+	"testing"
+	"time"
+
+	"valuerx/store"
+	"valuerx/tracking"
+)
+
+// Cases from a finance analyst's review of 3 December 2026, each worked by hand.
+
+var finFrom, finTo = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+
+// row cents must add up to the total. Herceptin 45 u x 73.483 = 3306.735 vs Trazimera 42 x 8.205
+// = 344.61: a per-dose payer saving of 2962.125 (a half cent, as savings() records it, unrounded).
+// Two such orders under two contracts: each contract row shows 2962.13, the total 5924.25.
+func TestRowsAddUpToTheTotal(t *testing.T) {
+	mk := func(c string) store.OrderRecord {
+		return store.OrderRecord{ContractID: c, GroupID: "trastuzumab", OrderedProductID: "herceptin", Outcome: "accepted",
+			AcceptedProductID: "trazimera", PayerSaved: 3306.735 - 344.61, FirstAt: day(2, 1)}
+	}
+	rep := tracking.Build([]store.OrderRecord{mk("mssp-aco"), mk("medicare-ffs")}, tracking.Filter{From: finFrom, To: finTo}, nil)
+	sum := 0.0
+	for _, c := range rep.Contracts {
+		sum += c.PayerSavedUSD
+	}
+	if cents := func(v float64) int64 { return int64(v*100 + 0.5) }; cents(sum) != cents(rep.Total.PayerSavedUSD) {
+		t.Errorf("contract rows sum to %.2f, total says %.2f (rows %v)", sum, rep.Total.PayerSavedUSD,
+			[]float64{rep.Contracts[0].PayerSavedUSD, rep.Contracts[1].PayerSavedUSD})
+	}
+}
+
+// a claim line paid 3306.74 and its reversal -3306.74 (README: a negative amount is a reversal
+// that sums with the line it reverses) leave nothing paid: the order is not "paid".
+func TestReversedClaimIsNotPaid(t *testing.T) {
+	at := day(2, 1)
+	rows := []store.DecisionRow{{Decision: store.Decision{CardUUID: "c1", Client: "ehr", OrderKey: "K", Hook: "order-sign",
+		ContractID: "mssp-aco", Arrangement: "shared-savings-upside", GroupID: "trastuzumab", OrderedProductID: "herceptin",
+		BestProductID: "trazimera", At: at}}}
+	claims := []store.Claim{
+		{Client: "ehr", OrderKey: "K", Key: "l1", ProductID: "herceptin", PaidUSD: 3306.74, ServiceDate: at},
+		{Client: "ehr", OrderKey: "K", Key: "l1-rev", ProductID: "herceptin", PaidUSD: -3306.74, ServiceDate: at},
+	}
+	orders := store.AssembleOrders(rows, nil, claims, nil, time.Time{}, time.Time{})
+	out := tracking.BuildOutcomes(orders, tracking.Filter{From: finFrom, To: finTo}, nil)
+	if out.Total.Paid != 0 || out.Total.PaidUSD != 0 {
+		t.Errorf("fully reversed claim: paid orders %d, paid USD %.2f; want 0 and 0.00", out.Total.Paid, out.Total.PaidUSD)
+	}
+}
+
+// a target for a contract with no order in the period is not reported at all (no row), where
+// a finance reader expects it "missed" with actual 0: 1,000,000 a year prorated to 90 days = 246,575.34.
+func TestTargetOfAnIdleContractIsShown(t *testing.T) {
+	o := trast(accepted(1), "")
+	targets := []tracking.Target{{Contract: "ma-capitation", AnnualPayerSavingsUSD: ptr(1_000_000)}}
+	rep := tracking.Build([]store.OrderRecord{o}, tracking.Filter{From: finFrom, To: finTo}, targets)
+	for _, c := range rep.Contracts {
+		if c.Contract == "ma-capitation" {
+			if len(c.Targets) != 1 || c.Targets[0].Target != 246575.34 || c.Targets[0].Actual != 0 || !c.Targets[0].Measured || c.Targets[0].Met || c.Cards != 0 {
+				t.Errorf("idle contract's row: %d cards, targets %+v; want 0 cards, 246575.34 against 0, missed", c.Cards, c.Targets)
+			}
+			return
+		}
+	}
+	t.Errorf("target of ma-capitation (246575.34 for 90 days, actual 0, missed) is not in the report: contracts %d", len(rep.Contracts))
+}
+
+// a full calendar year is a full year of an annual target. 2028 is a leap year: the target
+// is prorated to 366/365 of itself, 1,000,000 -> 1,002,739.73.
+func TestLeapYearTargetProration(t *testing.T) {
+	o := trast(accepted(1), "")
+	o.FirstAt = time.Date(2028, 2, 1, 0, 0, 0, 0, time.UTC)
+	targets := []tracking.Target{{Contract: "mssp-aco", AnnualPayerSavingsUSD: ptr(1_000_000)}}
+	rep := tracking.Build([]store.OrderRecord{o}, tracking.Filter{From: time.Date(2028, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2029, 1, 1, 0, 0, 0, 0, time.UTC)}, targets)
+	if got := rep.Contracts[0].Targets[0].Target; got != 1_000_000 {
+		t.Errorf("calendar year 2028: annual target prorated to %.2f, want 1000000.00", got)
+	}
+}
