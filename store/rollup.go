@@ -185,17 +185,17 @@ const reasonSlots = 16
 // best permitted one (scoring.ReasonAlreadyBest; store does not import scoring).
 const NoCardAlreadyBest = "already-best"
 
-// OnBest reports whether the order ended on the product valuerx recommends: accepted onto it,
-// ordered as it and not changed, or ordered as the best product already (no card, "already-best"):
-// the adoption of the lowest-cost product under the arrangement.
+// OnBest reports whether the order ended on the product valuerx recommends (CurrentProduct: the
+// product given or signed, else the one accepted, else the one ordered), or was ordered as the
+// best product already (no card, "already-best"): the adoption of the lowest-cost product under
+// the arrangement. The product given decides, not the click, as for realised savings: an order
+// accepted onto the biosimilar but given the reference product counted as adopted, and one
+// overridden but given the biosimilar did not (finance review, 3 December 2026).
 func (o OrderRecord) OnBest() bool {
 	if !o.Card() {
 		return o.NoCardReason == NoCardAlreadyBest
 	}
-	final := o.OrderedProductID
-	if o.Outcome == "accepted" {
-		final = o.AcceptedProductID
-	}
+	final := o.CurrentProduct()
 	return final != "" && final == o.RecommendedProductID
 }
 

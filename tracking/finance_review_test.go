@@ -12,9 +12,10 @@ import (
 
 var finFrom, finTo = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
 
-// row cents must add up to the total. Herceptin 45 u x 73.483 = 3306.735 vs Trazimera 42 x 8.205
+// Row cents add up to the total. Herceptin 45 u x 73.483 = 3306.735 vs Trazimera 42 x 8.205
 // = 344.61: a per-dose payer saving of 2962.125 (a half cent, as savings() records it, unrounded).
-// Two such orders under two contracts: each contract row shows 2962.13, the total 5924.25.
+// Booked unrounded, two such orders under two contracts showed 2962.13 in each row against a
+// total of 5924.25.
 func TestRowsAddUpToTheTotal(t *testing.T) {
 	mk := func(c string) store.OrderRecord {
 		return store.OrderRecord{ContractID: c, GroupID: "trastuzumab", OrderedProductID: "herceptin", Outcome: "accepted",
@@ -31,7 +32,7 @@ func TestRowsAddUpToTheTotal(t *testing.T) {
 	}
 }
 
-// a claim line paid 3306.74 and its reversal -3306.74 (README: a negative amount is a reversal
+// A claim line paid 3306.74 and its reversal -3306.74 (README: a negative amount is a reversal
 // that sums with the line it reverses) leave nothing paid: the order is not "paid".
 func TestReversedClaimIsNotPaid(t *testing.T) {
 	at := day(2, 1)
@@ -49,8 +50,8 @@ func TestReversedClaimIsNotPaid(t *testing.T) {
 	}
 }
 
-// a target for a contract with no order in the period is not reported at all (no row), where
-// a finance reader expects it "missed" with actual 0: 1,000,000 a year prorated to 90 days = 246,575.34.
+// A target for a contract with no order in the period is shown "missed" with actual 0 (it had no
+// row at all): 1,000,000 a year prorated to 90 days = 246,575.34.
 func TestTargetOfAnIdleContractIsShown(t *testing.T) {
 	o := trast(accepted(1), "")
 	targets := []tracking.Target{{Contract: "ma-capitation", AnnualPayerSavingsUSD: ptr(1_000_000)}}
@@ -66,8 +67,8 @@ func TestTargetOfAnIdleContractIsShown(t *testing.T) {
 	t.Errorf("target of ma-capitation (246575.34 for 90 days, actual 0, missed) is not in the report: contracts %d", len(rep.Contracts))
 }
 
-// a full calendar year is a full year of an annual target. 2028 is a leap year: the target
-// is prorated to 366/365 of itself, 1,000,000 -> 1,002,739.73.
+// A full calendar year is a full year of an annual target. 2028 is a leap year: days / 365
+// prorated it to 366/365 of itself, 1,000,000 -> 1,002,739.73.
 func TestLeapYearTargetProration(t *testing.T) {
 	o := trast(accepted(1), "")
 	o.FirstAt = time.Date(2028, 2, 1, 0, 0, 0, 0, time.UTC)
@@ -75,5 +76,26 @@ func TestLeapYearTargetProration(t *testing.T) {
 	rep := tracking.Build([]store.OrderRecord{o}, tracking.Filter{From: time.Date(2028, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2029, 1, 1, 0, 0, 0, 0, time.UTC)}, targets)
 	if got := rep.Contracts[0].Targets[0].Target; got != 1_000_000 {
 		t.Errorf("calendar year 2028: annual target prorated to %.2f, want 1000000.00", got)
+	}
+}
+
+// adoption must follow the product the order ended on, as realised savings do. Order a:
+// accepted trazimera (recommended) but signed and given herceptin. Order b: overridden but given
+// trazimera. Both ended: a on herceptin (not recommended), b on trazimera (recommended): 1 of 2.
+func TestAdoptionFollowsTheProductGiven(t *testing.T) {
+	a := trast(accepted(1), store.TherapyContinuing)
+	a.RecommendedProductID, a.SignedProductID, a.Administrations, a.AdministeredProductID = "trazimera", "herceptin", 1, "herceptin"
+	b := trast(store.OrderRecord{Outcome: "overridden", ReasonCode: "other"}, store.TherapyContinuing)
+	b.RecommendedProductID, b.Administrations, b.AdministeredProductID = "trazimera", 1, "trazimera"
+	f := tracking.Filter{From: finFrom, To: finTo}
+	d := tracking.FromAggregates(tracking.Aggregate([]store.OrderRecord{a, b}, f), f, nil)
+	if len(d.Adoption) != 1 {
+		t.Fatalf("adoption rows %+v", d.Adoption)
+	}
+	if a.OnBest() || !b.OnBest() {
+		t.Errorf("OnBest: a (accepted, given herceptin) = %v, b (overridden, given trazimera) = %v; want false, true", a.OnBest(), b.OnBest())
+	}
+	if got := d.Adoption[0].OnBest; got != 1 || d.Adoption[0].Share != 0.5 {
+		t.Errorf("adoption: %d of %d on the recommended product (share %.2f); want 1 of 2, 0.50, but b not a", got, d.Adoption[0].Orders, d.Adoption[0].Share)
 	}
 }
