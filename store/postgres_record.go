@@ -27,7 +27,8 @@ func countInserted(n *int) func(pgx.Row) error {
 	}
 }
 
-// RecordAdministrations stores administrations (all or none) and reports how many were new.
+// RecordAdministrations stores administrations (all or none) and reports how many were new or
+// changed (as SQLite.RecordAdministrations: a correction replaces the stored administration).
 func (p *Postgres) RecordAdministrations(ctx context.Context, as []Administration) (int, error) {
 	if len(as) == 0 {
 		return 0, nil
@@ -36,7 +37,10 @@ func (p *Postgres) RecordAdministrations(ctx context.Context, as []Administratio
 	stmts := make([]pgStmt, len(as))
 	for i, a := range as {
 		stmts[i] = pgStmt{sql: `INSERT INTO administrations (client, admin_key, order_key, product_id, status, at, imported_at)
-			VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (client, admin_key) DO NOTHING RETURNING true`,
+			VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (client, admin_key) DO UPDATE SET product_id = EXCLUDED.product_id,
+				status = EXCLUDED.status, at = EXCLUDED.at, imported_at = EXCLUDED.imported_at
+			WHERE administrations.status <> EXCLUDED.status OR administrations.product_id <> EXCLUDED.product_id OR administrations.at <> EXCLUDED.at
+			RETURNING true`,
 			args: []any{a.Client, a.Key, a.OrderKey, a.ProductID, a.Status, a.At.UTC(), a.ImportedAt.UTC()}, scan: countInserted(&added)}
 	}
 	// A batch that is retried runs its scans again: count from zero each time.

@@ -10,7 +10,9 @@ import (
 // writes come from imports and from the divergence job, never from a hook, so they go through
 // the group commit like any write but are not on the hook's latency path.
 
-// RecordAdministrations stores administrations in one transaction and reports how many were new.
+// RecordAdministrations stores administrations in one transaction and reports how many were new
+// or changed: one imported again with another status, product or time (a correction, "completed"
+// to "entered-in-error") replaces the stored one; the same one again changes nothing.
 func (s *SQLite) RecordAdministrations(ctx context.Context, as []Administration) (int, error) {
 	if len(as) == 0 {
 		return 0, nil
@@ -18,8 +20,11 @@ func (s *SQLite) RecordAdministrations(ctx context.Context, as []Administration)
 	added := 0
 	err := s.c.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		added = 0
-		st, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO administrations
-			(client, admin_key, order_key, product_id, status, at, imported_at) VALUES (?,?,?,?,?,?,?)`)
+		st, err := tx.PrepareContext(ctx, `INSERT INTO administrations
+			(client, admin_key, order_key, product_id, status, at, imported_at) VALUES (?,?,?,?,?,?,?)
+			ON CONFLICT (client, admin_key) DO UPDATE SET product_id = excluded.product_id, status = excluded.status,
+				at = excluded.at, imported_at = excluded.imported_at
+			WHERE administrations.status <> excluded.status OR administrations.product_id <> excluded.product_id OR administrations.at <> excluded.at`)
 		if err != nil {
 			return fmt.Errorf("store: record administrations: %w", err)
 		}

@@ -424,7 +424,8 @@ type Store interface {
 	// as Summary decides them; package tracking builds its reports from them.
 	Orders(ctx context.Context, from, to time.Time) ([]OrderRecord, error)
 	// RecordAdministrations stores imported administrations (all or none) and reports how many
-	// were new; one already recorded (same client and key) is kept as first recorded.
+	// were new or changed: one already recorded (same client and key) with another status,
+	// product or time is replaced (a correction), the same one again changes nothing.
 	RecordAdministrations(ctx context.Context, as []Administration) (int, error)
 	// RecordClaims stores imported claim lines like RecordAdministrations.
 	RecordClaims(ctx context.Context, cs []Claim) (int, error)

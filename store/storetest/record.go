@@ -19,6 +19,66 @@ func recordSuite(t *testing.T, open Open) {
 	t.Run("offered, accepted, signed, administered, paid", func(t *testing.T) { offerToRealised(t, open(t)) })
 	t.Run("divergence stored once, pending until computed", func(t *testing.T) { divergenceRecord(t, open(t)) })
 	t.Run("administrations count only between the card and their import", func(t *testing.T) { administrationWindow(t, open(t)) })
+	t.Run("a voided administration imported again stops counting", func(t *testing.T) { voidedAdministration(t, open(t)) })
+}
+
+// voidedAdministration: a dose of trazimera imported "completed", then again with the same key as
+// "entered-in-error" (the EHR voiding a charted dose). The record takes the correction: the order
+// has no administration and realises nothing (it realised trazimera's 300 a year, the first
+// status kept; finance review, 3 December 2026). The same import again changes nothing.
+func voidedAdministration(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	d := store.Decision{CardUUID: "c1", Client: "ehr", OrderKey: "K", ServiceID: "svc", Hook: "order-select", ContractID: "aco",
+		Arrangement: "shared-savings-upside", GroupID: "trastuzumab", OrderedProductID: "herceptin", BestProductID: "trazimera", At: at,
+		Options:     []store.Option{{ProductID: "trazimera", Relationship: "biosimilar", Eligible: true, PerYear: store.Saving{Payer: 300}}},
+		Suggestions: []store.Suggestion{{UUID: "s1", ProductID: "trazimera", PayerSaving: 100, PerYear: store.Saving{Payer: 300}}}}
+	must(t, s.RecordDecisions(ctx, []store.Decision{d}))
+	must(t, s.RecordFeedback(ctx, []store.Feedback{{Client: "ehr", ServiceID: "svc", CardUUID: "c1", OrderKey: "K", Outcome: "accepted",
+		SuggestionUUID: "s1", OutcomeSent: at, OutcomeAt: at, ReceivedAt: at}}))
+	adm := store.Administration{Client: "ehr", OrderKey: "K", Key: "ma-1", ProductID: "trazimera", Status: "completed",
+		At: at.Add(24 * time.Hour), ImportedAt: at.Add(48 * time.Hour)}
+	figures := func() (int, int64) {
+		t.Helper()
+		orders, err := s.Orders(ctx, time.Time{}, time.Time{})
+		must(t, err)
+		if len(orders) != 1 {
+			t.Fatalf("%d orders", len(orders))
+		}
+		n, real := orders[0].Administrations, orders[0].OutcomeFigures().RealPayerY
+		// The rollup (the dashboard's source) agrees: the correction queued the order again.
+		ru, ok := s.(store.Rollups)
+		if !ok {
+			return n, real
+		}
+		rows, err := ru.FamilyMonths(ctx, store.AggQuery{From: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)})
+		must(t, err)
+		var admin, rolled int64
+		for _, r := range rows {
+			admin += int64(r.Outcome.Administered)
+			rolled += r.Outcome.RealPayerY
+		}
+		if int(admin) != n || rolled != real {
+			t.Errorf("rollup: %d administered, realised %d; the record: %d, %d", admin, rolled, n, real)
+		}
+		return n, real
+	}
+	if n, err := s.RecordAdministrations(ctx, []store.Administration{adm}); err != nil || n != 1 {
+		t.Fatalf("first import: %d recorded, %v", n, err)
+	}
+	if n, real := figures(); n != 1 || real != 300_000_000 {
+		t.Fatalf("given: %d administrations, realised %d micro-dollars a year; want 1 and 300 000 000", n, real)
+	}
+	adm.Status, adm.ImportedAt = "entered-in-error", at.Add(72*time.Hour)
+	if n, err := s.RecordAdministrations(ctx, []store.Administration{adm}); err != nil || n != 1 {
+		t.Fatalf("the correction: %d recorded, %v; want 1", n, err)
+	}
+	if n, real := figures(); n != 0 || real != 0 {
+		t.Errorf("voided: %d administrations, realised %d micro-dollars a year; want 0 and 0", n, real)
+	}
+	if n, err := s.RecordAdministrations(ctx, []store.Administration{adm}); err != nil || n != 0 {
+		t.Errorf("the same correction again: %d recorded, %v; want 0", n, err)
+	}
 }
 
 // administrationWindow: order k1's card is at 2026-02-15 10:00 (no feedback), the import at
