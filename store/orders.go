@@ -79,9 +79,14 @@ func AssembleOrders(rows []DecisionRow, admins []Administration, claims []Claim,
 		k := [2]string{x.Client, x.OrderKey}
 		adm[k] = append(adm[k], x)
 	}
+	type productPaid struct {
+		paid   float64
+		latest time.Time
+	}
 	type paid struct {
 		n             int
 		paid, allowed float64
+		byProduct     map[string]*productPaid
 	}
 	cl := map[[2]string]*paid{}
 	for _, c := range claims {
@@ -94,6 +99,36 @@ func AssembleOrders(rows []DecisionRow, admins []Administration, claims []Claim,
 		p.n++
 		p.paid += c.PaidUSD
 		p.allowed += c.AllowedUSD
+		if c.ProductID != "" {
+			if p.byProduct == nil {
+				p.byProduct = map[string]*productPaid{}
+			}
+			pp := p.byProduct[c.ProductID]
+			if pp == nil {
+				pp = &productPaid{}
+				p.byProduct[c.ProductID] = pp
+			}
+			pp.paid += c.PaidUSD
+			if c.ServiceDate.After(pp.latest) {
+				pp.latest = c.ServiceDate
+			}
+		}
+	}
+	// paidProduct: of the products paid for net, the latest by service date (ties: the larger
+	// payment, then the product id, so that the answer does not depend on the rows' order).
+	paidProduct := func(p *paid) string {
+		best, bestPP := "", (*productPaid)(nil)
+		for id, pp := range p.byProduct {
+			if Micro(pp.paid) <= 0 {
+				continue
+			}
+			switch {
+			case bestPP == nil, pp.latest.After(bestPP.latest),
+				pp.latest.Equal(bestPP.latest) && (pp.paid > bestPP.paid || pp.paid == bestPP.paid && id < best):
+				best, bestPP = id, pp
+			}
+		}
+		return best
 	}
 
 	out := make([]OrderRecord, 0, len(orders))
@@ -186,6 +221,7 @@ func AssembleOrders(rows []DecisionRow, admins []Administration, claims []Claim,
 		if p := cl[[2]string{d.Client, d.OrderKey}]; p != nil && d.OrderKey != "" {
 			// Sums of float dollars, to the cent as claims are paid.
 			o.ClaimLines, o.PaidUSD, o.AllowedUSD = p.n, math.Round(p.paid*100)/100, math.Round(p.allowed*100)/100
+			o.PaidProductID = paidProduct(p)
 		}
 		out = append(out, o)
 	}

@@ -152,6 +152,12 @@ func (o OrderRecord) OutcomeFigures() OutcomeSums {
 	if how == "" {
 		return s // accepted or not, never signed nor given: projected only
 	}
+	if o.PaidProductID != "" {
+		// The payer's saving is on what it paid for: a card accepted and signed onto the
+		// biosimilar but billed and paid as the reference product realised nothing (finance
+		// review, 3 December 2026).
+		p = o.PaidProductID
+	}
 	s.Realised++
 	switch o.Outcome {
 	case "overridden":

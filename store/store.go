@@ -268,6 +268,10 @@ type OrderRecord struct {
 	ClaimLines int
 	PaidUSD    float64
 	AllowedUSD float64
+	// PaidProductID is the product the payer paid for: of the products whose claim lines sum to
+	// more than zero, the one of the latest service date ("" without such lines, or when no line
+	// names a catalog product).
+	PaidProductID string
 	// Answers is the offering decision's divergence (nil until computed, or when not scored).
 	Answers []Answer
 	// ScoreRequested is true when the offering decision carries a scoring request (its

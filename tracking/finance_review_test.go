@@ -99,3 +99,26 @@ func TestAdoptionFollowsTheProductGiven(t *testing.T) {
 		t.Errorf("adoption: %d of %d on the recommended product (share %.2f); want 1 of 2, 0.50, but b not a", got, d.Adoption[0].Orders, d.Adoption[0].Share)
 	}
 }
+
+// the claim says what the payer paid for: the card was accepted onto trazimera and the order
+// signed trazimera, but the only claim line bills J9355 (herceptin). The payer paid for herceptin:
+// nothing was saved (300 a year was realised). The same order billed as trazimera realises 300.
+func TestClaimOnTheOrderedProductRealisesNothing(t *testing.T) {
+	o := trast(accepted(1), "")
+	o.SignedProductID = "trazimera"
+	rows := []store.DecisionRow{{Decision: store.Decision{CardUUID: "c1", Client: "ehr", OrderKey: "K", Hook: "order-sign",
+		ContractID: o.ContractID, GroupID: o.GroupID, OrderedProductID: "herceptin", BestProductID: "trazimera", Options: trastOptions,
+		At: day(2, 1), Suggestions: []store.Suggestion{{UUID: "s1", ProductID: "trazimera", PerYear: store.Saving{Payer: 300}}}},
+		Outcome: "accepted", SuggestionUUID: "s1", FeedbackAt: day(2, 1)}}
+	claims := []store.Claim{{Client: "ehr", OrderKey: "K", Key: "l1", HCPCS: "J9355", ProductID: "herceptin", PaidUSD: 2592.49, ServiceDate: day(2, 3)}}
+	orders := store.AssembleOrders(rows, nil, claims, nil, time.Time{}, time.Time{})
+	out := tracking.BuildOutcomes(orders, tracking.Filter{From: finFrom, To: finTo}, nil)
+	if r := out.Total.RealisedPayerSavedPerYearUSD; r != 0 {
+		t.Errorf("paid claim for herceptin: realised %.2f a year at trazimera, want 0.00", r)
+	}
+	claims[0].HCPCS, claims[0].ProductID, claims[0].PaidUSD = "Q5116", "trazimera", 272.58
+	out = tracking.BuildOutcomes(store.AssembleOrders(rows, nil, claims, nil, time.Time{}, time.Time{}), tracking.Filter{From: finFrom, To: finTo}, nil)
+	if r := out.Total.RealisedPayerSavedPerYearUSD; r != 300 {
+		t.Errorf("paid claim for trazimera: realised %.2f a year, want 300.00", r)
+	}
+}
