@@ -204,6 +204,7 @@ func AssembleOrders(rows []DecisionRow, admins []Administration, claims []Claim,
 				since = a.firstCard.Decision.At
 			}
 			var last time.Time
+			lastKey := ""
 			for _, x := range as {
 				if !AdministrationCounts(x, since) {
 					o.AdministrationsOutOfWindow++
@@ -213,8 +214,10 @@ func AssembleOrders(rows []DecisionRow, admins []Administration, claims []Claim,
 				if o.FirstAdministeredAt.IsZero() || x.At.Before(o.FirstAdministeredAt) {
 					o.FirstAdministeredAt = x.At
 				}
-				if !x.At.Before(last) {
-					last, o.AdministeredProductID = x.At, x.ProductID
+				// The latest dose decides; of two at the same time the larger key, so that the
+				// answer does not depend on the order the store returns them in.
+				if x.At.After(last) || x.At.Equal(last) && x.Key >= lastKey {
+					last, lastKey, o.AdministeredProductID = x.At, x.Key, x.ProductID
 				}
 			}
 		}

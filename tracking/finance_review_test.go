@@ -122,3 +122,19 @@ func TestClaimOnTheOrderedProductRealisesNothing(t *testing.T) {
 		t.Errorf("paid claim for trazimera: realised %.2f a year, want 300.00", r)
 	}
 }
+
+// Two doses of one order at the same time on different products: which one the order stands on
+// does not depend on the order the store returns them in.
+func TestSameTimeDosesDecideAlike(t *testing.T) {
+	at := day(2, 1)
+	rows := []store.DecisionRow{{Decision: store.Decision{CardUUID: "c1", Client: "ehr", OrderKey: "K", Hook: "order-select",
+		ContractID: "mssp-aco", GroupID: "trastuzumab", OrderedProductID: "herceptin", BestProductID: "trazimera", At: at}}}
+	a := store.Administration{Client: "ehr", OrderKey: "K", Key: "a", ProductID: "herceptin", Status: "completed", At: at.Add(time.Hour), ImportedAt: at.Add(48 * time.Hour)}
+	b := a
+	b.Key, b.ProductID = "b", "trazimera"
+	one := store.AssembleOrders(rows, []store.Administration{a, b}, nil, nil, time.Time{}, time.Time{})
+	two := store.AssembleOrders(rows, []store.Administration{b, a}, nil, nil, time.Time{}, time.Time{})
+	if p, q := one[0].AdministeredProductID, two[0].AdministeredProductID; p != q || p == "" {
+		t.Errorf("same-time doses: %q one way, %q the other", p, q)
+	}
+}
