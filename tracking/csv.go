@@ -16,9 +16,12 @@ import (
 // calendar month ("month", YYYY-MM in the month column). The client column names the client
 // (EHR) of a prescriber line: the same userId at two EHRs is two lines. Override reasons are one column,
 // "code=count" pairs separated by ";" in code order; targets likewise as
-// "measure=actual/target(met|missed|not measured)".
+// "measure=actual/target(met|missed|not measured)". orders and noCard (the tracked orders, and
+// those that needed no card, as the page shows them) come last, so the earlier columns keep
+// their places for existing readers.
 var CSVHeader = []string{"level", "contract", "arrangement", "family", "prescriber", "month", "cards", "accepted", "overridden", "noFeedback",
-	"acceptanceRate", "projectedPayerSavedUSD", "projectedPatientSavedUSD", "projectedOrgImpactUSD", "overrideReasons", "targets", "client"}
+	"acceptanceRate", "projectedPayerSavedUSD", "projectedPatientSavedUSD", "projectedOrgImpactUSD", "overrideReasons", "targets", "client",
+	"orders", "noCard"}
 
 // WriteCSV writes rep as CSV (RFC 4180, header first). Cells that a spreadsheet would run as a
 // formula are prefixed with a quote (csvcell, the one CSV writer of valuerx): contract and family ids come from
@@ -62,7 +65,7 @@ func WriteCSV(w io.Writer, rep Report) error {
 			strconv.Itoa(r.Cards), strconv.Itoa(r.Accepted), strconv.Itoa(r.Overridden), strconv.Itoa(r.NoFeedback),
 			strconv.FormatFloat(r.AcceptanceRate, 'f', 4, 64),
 			money(r.PayerSavedUSD), money(r.PatientSavedUSD), money(r.OrgImpactUSD),
-			reasons(r.Overrides), targetsCell(r.Targets), r.Client}
+			reasons(r.Overrides), targetsCell(r.Targets), r.Client, strconv.Itoa(r.Orders), strconv.Itoa(r.NoCard)}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("tracking: csv: %w", err)
 		}

@@ -333,6 +333,10 @@ func TestWriteCSV(t *testing.T) {
 			t.Errorf("contract line col %s = %q, want %q", recs[0][i], recs[2][i], v)
 		}
 	}
+	// orders and noCard, as the page shows them: the commercial orders all had a card.
+	if c := rep.Contracts[0]; recs[0][17] != "orders" || recs[0][18] != "noCard" || recs[2][17] != "3" || recs[2][18] != "0" || c.Orders != 3 || c.NoCard != 0 {
+		t.Errorf("contract line orders/noCard = %q/%q (row %d/%d), want 3/0", recs[2][17], recs[2][18], c.Orders, c.NoCard)
+	}
 	if recs[1][0] != "total" || recs[1][6] != "3" || recs[3][0] != "family" || recs[3][3] != "trastuzumab" ||
 		recs[4][0] != "prescriber" || recs[4][4] != tracking.NoPrescriber || recs[4][6] != "3" ||
 		recs[5][0] != "month" || recs[5][5] != "2026-03" || recs[5][6] != "3" {
