@@ -138,3 +138,18 @@ func TestSameTimeDosesDecideAlike(t *testing.T) {
 		t.Errorf("same-time doses: %q one way, %q the other", p, q)
 	}
 }
+
+// The outcomes say which client they were filtered to, as the programme report does, from the
+// record and from the rollup alike.
+func TestOutcomesNameTheirClient(t *testing.T) {
+	f := tracking.Filter{From: finFrom, To: finTo, Client: "https://ehr.example/a"}
+	if got := tracking.BuildOutcomes(nil, f, nil).Client; got != f.Client {
+		t.Errorf("outcomes client %q, want %q", got, f.Client)
+	}
+	if got := tracking.OutcomesFromAggregates(nil, nil, f, nil).Client; got != f.Client {
+		t.Errorf("outcomes from the rollup: client %q, want %q", got, f.Client)
+	}
+	if got := tracking.Build(nil, f, nil).Client; got != f.Client {
+		t.Errorf("report client %q, want %q", got, f.Client)
+	}
+}

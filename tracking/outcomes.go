@@ -20,6 +20,7 @@ type Outcomes struct {
 	Contract   string     `json:"contract,omitempty"`
 	Family     string     `json:"family,omitempty"`
 	Prescriber string     `json:"prescriber,omitempty"`
+	Client     string     `json:"client,omitempty"` // the client filter, as Report says it
 	Total      OutcomeRow `json:"total"`
 	// Contracts has one row per contract, Families one per (contract, family), Months one per
 	// calendar month (UTC) of the orders' first decisions, all sorted.
@@ -106,7 +107,7 @@ func (r *OutcomeRow) finish() {
 // BuildOutcomes computes the outcomes over orders (Build's filter and targets: a wider slice of
 // orders is fine, the filter is applied again).
 func BuildOutcomes(orders []store.OrderRecord, f Filter, targets []Target) Outcomes {
-	out := Outcomes{From: f.From, To: f.To, Contract: f.Contract, Family: f.Family, Prescriber: f.Prescriber}
+	out := Outcomes{From: f.From, To: f.To, Contract: f.Contract, Family: f.Family, Prescriber: f.Prescriber, Client: f.Client}
 	contracts, months := map[string]*OutcomeRow{}, map[string]*OutcomeRow{}
 	families := map[[2]string]*OutcomeRow{}
 	div := newDivergenceAcc()
@@ -211,7 +212,7 @@ func evaluateOutcomes(r OutcomeRow, t *Target, pd period) []TargetResult {
 // figures and targets BuildOutcomes makes from the orders themselves (TestOutcomesRollupEqualsBuild
 // holds them equal), without reading an order.
 func OutcomesFromAggregates(fams []store.Aggregate, pairs []store.PairAggregate, f Filter, targets []Target) Outcomes {
-	out := Outcomes{From: f.From, To: f.To, Contract: f.Contract, Family: f.Family, Prescriber: f.Prescriber}
+	out := Outcomes{From: f.From, To: f.To, Contract: f.Contract, Family: f.Family, Prescriber: f.Prescriber, Client: f.Client}
 	// Rows take the arrangement of the contract's earliest month, as BuildOutcomes takes its
 	// earliest order's.
 	rows := append([]store.Aggregate(nil), fams...)
