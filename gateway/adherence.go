@@ -300,6 +300,7 @@ func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceD
 		}
 	}
 	monthsLeft := 12 - int(now.Month()) + 1
+	pregnancy := pregnant(data.icdConditions(), year)
 	var cards []cdshooks.Card
 	supdDone := false
 	for _, o := range orders {
@@ -310,7 +311,7 @@ func (g *Gateway) adherenceCards(ctx context.Context, eng *engine, svc *serviceD
 			if m == measures.PDCRASA && containsClass(o.classes, measures.ClassSacubitril) {
 				continue // sacubitril/valsartan: the order itself excludes the patient from PDC-RASA (CMS D09)
 			}
-			if (m == measures.PDCRASA || m == measures.PDCStatin) && pregnant(data.icdConditions(), year) != "" {
+			if (m == measures.PDCRASA || m == measures.PDCStatin) && pregnancy != "" {
 				continue // no adherence push nor 90-day supply in pregnancy (pregnant)
 			}
 			td := measures.PDCToDate(p, year, m, today+1) // fills through today count
@@ -977,12 +978,10 @@ func ownSupply(vs *measures.ValueSet, p *measures.Patient, year int, m measures.
 		return nil
 	}
 	jan1 := measures.YearStart(year)
-	other := false
-	for _, f := range p.Fills {
-		other = other || (f.Class == m.Class() && f.Date >= jan1 && f.Date < td.At && f.DaysSupply > 0 && !slices.Contains(ings, f.Ingredient))
-	}
-	if !other {
-		return nil
+	if !slices.ContainsFunc(p.Fills, func(f measures.Fill) bool {
+		return f.Class == m.Class() && f.Date >= jan1 && f.Date < td.At && f.DaysSupply > 0 && !slices.Contains(ings, f.Ingredient)
+	}) {
+		return nil // no other drug of the class: its supply is the drug's
 	}
 	end := measures.SupplyEndOf(p, year, m.Class(), ings, td.At)
 	if end == measures.NoDay {
@@ -1314,7 +1313,7 @@ func plural(n int, one, many string) string {
 type statinCautions struct {
 	allergy          string // an active AllergyIntolerance to a statin: "atorvastatin (myalgia, CK 10x ULN)"
 	intolerance      string // T46.6X5- on the problem list, or a statin stopped for a muscle or other adverse reason
-	pregnancy        string // Z3A weeks of gestation, Z32.01 positive pregnancy test (O codes and Z33.1 exclude from SUPD)
+	pregnancy        string // a pregnancy code this year (pregnant); only Z3A and Z32.01 reach the card, O codes, Z33.1 and Z34 exclude from SUPD
 	ascvd            string // established atherosclerotic cardiovascular disease: high intensity is indicated
 	allergiesUnknown bool   // no allergies prefetch and none fetched
 }
@@ -1391,10 +1390,8 @@ func findStatinCautions(vs *measures.ValueSet, data *hookData, allergies []json.
 			c.ascvd = code
 		}
 	}
-	for _, code := range conditionCodesIn(data.icdConditions(), measures.YearStart(year), measures.YearEnd(year)) {
-		if c.pregnancy == "" && (strings.HasPrefix(code, "Z3A") || strings.HasPrefix(code, "Z32.01")) {
-			c.pregnancy = code + " on the problem list"
-		}
+	if code := pregnant(data.icdConditions(), year); code != "" {
+		c.pregnancy = code + " on the problem list"
 	}
 	for _, e := range data.medEntries() {
 		if !maybeMedRequest(e, "stopped", "cancelled") {

@@ -367,7 +367,10 @@ func recogniseDecoded(cat *scoring.Catalog, raw json.RawMessage, mr *medRequest,
 	if mr.ResourceType != "MedicationRequest" {
 		return orderedItem{}, false
 	}
-	item := orderedItem{raw: raw, id: mr.ID, date: calendarDay(now)}
+	// An undated order is dated today, as the calendar day scoring reads: kept as the instant, the
+	// card cache keyed its UTC day while the scorer read its local one, and in New York an undated
+	// order at 21:00 on 31 March (a Q1 book) and one the next morning (Q2) shared the first one's card.
+	item := orderedItem{raw: raw, id: mr.ID, date: scoring.CalendarDay(now)}
 	prod, strength, ok := productAndStrength(cat, mr.MedicationCodeableConcept)
 	if !ok && mr.MedicationReference != nil && mr.MedicationReference.Reference != nil {
 		if code, found := referencedCode(*mr.MedicationReference.Reference, mr.Contained, lookup); found {
@@ -389,17 +392,6 @@ func recogniseDecoded(cat *scoring.Catalog, raw json.RawMessage, mr *medRequest,
 	}
 	item.order = &mr.Order
 	return item, true
-}
-
-// calendarDay is t's calendar date as its own clock shows it, at UTC midnight: the one form of an
-// order's day (parseFHIRDate gives an authoredOn's date so), which the scorer's price book, the
-// coverage and age checks, the card cache and the stored scoring request all read alike. An
-// undated order is dated today by the service's clock; kept as that instant, the card cache keyed
-// its UTC day while the scorer read its local one, and in New York an undated order at 21:00 on
-// 31 March (a Q1 book) and one the next morning (Q2) shared the first one's card.
-func calendarDay(t time.Time) time.Time {
-	y, m, d := t.Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
 func firstNonEmpty(s ...string) string {

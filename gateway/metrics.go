@@ -103,7 +103,7 @@ func newMetrics(reg *prometheus.Registry, scorer func() *scoring.Scorer) *metric
 	return m
 }
 
-// panicCounter is a store that counts its writes that panicked (store.SQLite).
+// panicCounter is a store that counts its writes that panicked (store.SQLite, store.Postgres).
 type panicCounter interface {
 	WritePanics() int64
 }

@@ -533,15 +533,11 @@ func (r *run) addFill(w *worker2, date []byte, daysSupply *float64, med *concept
 	}
 	supply := 0 // none recorded: a fill for SUPD and the exclusions, no coverage (measures.Fill)
 	switch {
-	case daysSupply == nil || *daysSupply < 0.5:
-		if daysSupply != nil && *daysSupply < 0 {
-			w.counts.BadSupply++
-			return
-		}
-		w.counts.NoSupply++
-	case *daysSupply > 10000:
+	case daysSupply != nil && (*daysSupply < 0 || *daysSupply > 10000):
 		w.counts.BadSupply++
 		return
+	case daysSupply == nil || *daysSupply < 0.5:
+		w.counts.NoSupply++
 	default:
 		supply = int(*daysSupply + 0.5)
 	}

@@ -410,11 +410,13 @@ func (c *Catalog) bookFor(source string, day time.Time) (PriceBook, bool, error)
 // BookFor returns the price book of a source in effect on a day and whether it
 // is stale (the day lies outside every book of that source).
 func (c *Catalog) BookFor(source string, day time.Time) (PriceBook, bool, error) {
-	return c.bookFor(source, truncateDay(day))
+	return c.bookFor(source, CalendarDay(day))
 }
 
-// truncateDay keeps the calendar date of t (in t's own location) as UTC midnight.
-func truncateDay(t time.Time) time.Time {
+// CalendarDay keeps the calendar date of t (in t's own location) as UTC midnight: the one form
+// of a day that price books, contracts and the scoring cache read, and that callers dating an
+// order by a clock must give (gateway: an undated order is dated today).
+func CalendarDay(t time.Time) time.Time {
 	y, m, d := t.Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }

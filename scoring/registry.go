@@ -198,7 +198,7 @@ const (
 // prefix only), ties going to the contract listed first. Unknown coverage
 // matches nothing and the gateway then returns no card.
 func (r *Registry) Classify(cov Coverage, on time.Time) (Contract, bool) {
-	day := truncateDay(on)
+	day := CalendarDay(on)
 	best, bestLevel := -1, matchNone
 	for i := range r.contracts {
 		lvl := r.matchLevel(&r.contracts[i], cov, day)

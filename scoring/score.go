@@ -191,7 +191,7 @@ func normalize(cat *Catalog, reg *Registry, req Request) (Request, *Contract, Gr
 			return req, nil, Group{}, nil, fmt.Errorf("%w secondary coverage %q", ErrUnknown, req.SecondaryID)
 		}
 	}
-	req.Date = truncateDay(req.Date)
+	req.Date = CalendarDay(req.Date)
 	return req, k, g, defaulted, nil
 }
 

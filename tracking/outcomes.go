@@ -137,19 +137,18 @@ func BuildOutcomes(orders []store.OrderRecord, f Filter, targets []Target) Outco
 		}
 		div.add(o)
 	}
-	idleTargets(targets, f, func(c string) bool { return contracts[c] != nil },
-		func(c string) { contracts[c] = &OutcomeRow{Contract: c} })
-	days := periodOf(f.From, f.To)
+	idleTargets(contracts, targets, f, func(c string) *OutcomeRow { return &OutcomeRow{Contract: c} })
+	pd := periodOf(f.From, f.To)
 	out.Total.finish()
 	out.Contracts, out.Families, out.Months = []OutcomeRow{}, []OutcomeRow{}, []OutcomeRow{}
 	for _, c := range contracts {
 		c.finish()
-		c.Targets = evaluateOutcomes(*c, find(targets, c.Contract, ""), days)
+		c.Targets = evaluateOutcomes(*c, find(targets, c.Contract, ""), pd)
 		out.Contracts = append(out.Contracts, *c)
 	}
 	for _, fam := range families {
 		fam.finish()
-		fam.Targets = evaluateOutcomes(*fam, find(targets, fam.Contract, fam.Family), days)
+		fam.Targets = evaluateOutcomes(*fam, find(targets, fam.Contract, fam.Family), pd)
 		out.Families = append(out.Families, *fam)
 	}
 	for _, m := range months {
@@ -260,19 +259,18 @@ func OutcomesFromAggregates(fams []store.Aggregate, pairs []store.PairAggregate,
 	for _, p := range pairs {
 		div.addSums(p.Family, quarterOfMonth(p.Month), store.OutcomeSums{}, []store.PairSums{p.PairSums})
 	}
-	idleTargets(targets, f, func(c string) bool { return contracts[c] != nil },
-		func(c string) { contracts[c] = &OutcomeRow{Contract: c} })
-	days := periodOf(f.From, f.To)
+	idleTargets(contracts, targets, f, func(c string) *OutcomeRow { return &OutcomeRow{Contract: c} })
+	pd := periodOf(f.From, f.To)
 	out.Total.finish()
 	out.Contracts, out.Families, out.Months = []OutcomeRow{}, []OutcomeRow{}, []OutcomeRow{}
 	for _, c := range contracts {
 		c.finish()
-		c.Targets = evaluateOutcomes(*c, find(targets, c.Contract, ""), days)
+		c.Targets = evaluateOutcomes(*c, find(targets, c.Contract, ""), pd)
 		out.Contracts = append(out.Contracts, *c)
 	}
 	for _, fam := range families {
 		fam.finish()
-		fam.Targets = evaluateOutcomes(*fam, find(targets, fam.Contract, fam.Family), days)
+		fam.Targets = evaluateOutcomes(*fam, find(targets, fam.Contract, fam.Family), pd)
 		out.Families = append(out.Families, *fam)
 	}
 	for _, m := range months {

@@ -221,18 +221,17 @@ func FromAggregates(ag Aggregates, f Filter, targets []Target) Dashboard {
 		}
 		l.addAggregate(a)
 	}
-	idleTargets(targets, f, func(c string) bool { return contracts[c] != nil },
-		func(c string) { contracts[c] = &Row{Contract: c, Overrides: map[string]int{}} })
-	days := periodOf(f.From, f.To)
+	idleTargets(contracts, targets, f, func(c string) *Row { return &Row{Contract: c, Overrides: map[string]int{}} })
+	pd := periodOf(f.From, f.To)
 	rep.Total.finishAggregate()
 	for _, c := range contracts {
 		c.finishAggregate()
-		c.Targets = evaluate(*c, find(targets, c.Contract, ""), days)
+		c.Targets = evaluate(*c, find(targets, c.Contract, ""), pd)
 		rep.Contracts = append(rep.Contracts, *c)
 	}
 	for _, fam := range rows {
 		fam.finishAggregate()
-		fam.Targets = evaluate(*fam, find(targets, fam.Contract, fam.Family), days)
+		fam.Targets = evaluate(*fam, find(targets, fam.Contract, fam.Family), pd)
 		rep.Families = append(rep.Families, *fam)
 	}
 	for _, p := range prescriberRows {

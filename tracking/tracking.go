@@ -209,18 +209,17 @@ func Build(orders []store.OrderRecord, f Filter, targets []Target) Report {
 			r.add(o)
 		}
 	}
-	idleTargets(targets, f, func(c string) bool { return contracts[c] != nil },
-		func(c string) { contracts[c] = &Row{Contract: c, Overrides: map[string]int{}} })
-	days := periodOf(f.From, f.To)
+	idleTargets(contracts, targets, f, func(c string) *Row { return &Row{Contract: c, Overrides: map[string]int{}} })
+	pd := periodOf(f.From, f.To)
 	rep.Total.finish()
 	for _, c := range contracts {
 		c.finish()
-		c.Targets = evaluate(*c, find(targets, c.Contract, ""), days)
+		c.Targets = evaluate(*c, find(targets, c.Contract, ""), pd)
 		rep.Contracts = append(rep.Contracts, *c)
 	}
 	for _, fam := range families {
 		fam.finish()
-		fam.Targets = evaluate(*fam, find(targets, fam.Contract, fam.Family), days)
+		fam.Targets = evaluate(*fam, find(targets, fam.Contract, fam.Family), pd)
 		rep.Families = append(rep.Families, *fam)
 	}
 	for _, p := range prescribers {
@@ -337,17 +336,18 @@ func periodOf(from, to time.Time) period {
 // prorate is an annual target over the period, to the cent.
 func (pd period) prorate(annual float64) float64 { return cents(annual * pd.years) }
 
-// idleTargets calls add for each contract that has a contract-level target but no order in the
-// report, when the filter could show its row (no family or prescriber filter, the contract's own
-// or none, every client): a target with nothing booked against it is missed, not absent
-// (finance review, 3 December 2026: a 1 000 000 target of a contract with no order vanished).
-func idleTargets(ts []Target, f Filter, has func(contract string) bool, add func(contract string)) {
+// idleTargets gives rows (contract -> row) a blank row for each contract that has a
+// contract-level target but no order in the report, when the filter could show its row (no family
+// or prescriber filter, the contract's own or none, every client): a target with nothing booked
+// against it is missed, not absent (finance review, 3 December 2026: a 1 000 000 target of a
+// contract with no order vanished).
+func idleTargets[R any](rows map[string]*R, ts []Target, f Filter, blank func(contract string) *R) {
 	if f.Family != "" || f.Prescriber != "" || f.Client != "" || f.Clients != nil {
 		return
 	}
 	for _, t := range ts {
-		if t.Family == "" && (f.Contract == "" || f.Contract == t.Contract) && !has(t.Contract) {
-			add(t.Contract)
+		if t.Family == "" && (f.Contract == "" || f.Contract == t.Contract) && rows[t.Contract] == nil {
+			rows[t.Contract] = blank(t.Contract)
 		}
 	}
 }
