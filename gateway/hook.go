@@ -200,9 +200,11 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 	if svc.Hook == "order-sign" {
 		notes = &adherenceNotes{}
 	}
-	// The coverage in force and the patient's age depend only on the order's day, which the
-	// drafts of one hook nearly always share: decoded once per day, not once per draft.
+	// The coverage in force, the contract it falls under and the patient's age depend only on the
+	// order's day, which the drafts of one hook nearly always share: worked out once per day, not
+	// once per draft.
 	var coverageOn dayMemo[scoring.Coverage]
+	var contractOn dayMemo[scoring.Contract]
 	var ages dayMemo[int]
 	ageMemo := func(on time.Time) int {
 		age, _ := ages.get(on, func(on time.Time) (int, bool) { return ageOn(data.patient, on), true })
@@ -269,7 +271,9 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 			rec.none(item, store.NoCardNoCoverage, scoring.Request{}, nil)
 			continue // no coverage in force: no arrangement, no advice
 		}
-		contract, ok := eng.reg.Classify(cov, item.date)
+		contract, ok := contractOn.get(item.date, func(on time.Time) (scoring.Contract, bool) {
+			return eng.reg.Classify(cov, on) // the coverage of the same day: the same contract
+		})
 		if !ok {
 			g.metrics.unclassified.Inc()
 			rec.none(item, store.NoCardNoContract, scoring.Request{}, nil)
