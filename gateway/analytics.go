@@ -154,7 +154,25 @@ func (g *Gateway) report(r *http.Request) (reportQuery, tracking.Dashboard, trac
 	if err != nil {
 		return rq, tracking.Dashboard{}, tracking.Aggregates{}, errorf(KindUnavailable, "report", "could not read the decision store", err)
 	}
-	return rq, tracking.FromAggregates(ag, rq.filter, g.cfg.Targets), ag, nil
+	rep := tracking.FromAggregates(ag, rq.filter, g.cfg.Targets)
+	if rep.PayerOnAllowedUntil, err = g.payerBasis(r.Context(), rq.filter); err != nil {
+		return rq, tracking.Dashboard{}, tracking.Aggregates{}, err
+	}
+	return rq, rep, ag, nil
+}
+
+// payerBasis is the reports' note on the basis of their payer savings (tracking.PayerBasisNote):
+// nil when every order of f's period books the payer's own payment.
+func (g *Gateway) payerBasis(ctx context.Context, f tracking.Filter) (*time.Time, error) {
+	pb, ok := g.cfg.Store.(store.PayerBasis)
+	if !ok {
+		return nil, nil
+	}
+	until, err := pb.AllowedBasisUntil(ctx)
+	if err != nil {
+		return nil, errorf(KindUnavailable, "report", "could not read the decision store", err)
+	}
+	return tracking.PayerBasisNote(f.From, until), nil
 }
 
 // aggregates reads f's sums from the store's rollup (store.Rollups) when it has one, else sums

@@ -439,20 +439,21 @@ func (rc *recorder) add(item orderedItem, sreq scoring.Request, card *cdshooks.C
 	rc.ds = append(rc.ds, d)
 }
 
-// optionSavings are o's per-course and per-year figures against the ordered product.
+// optionSavings are o's per-course and per-year figures against the ordered product
+// (scoring.Saved: the payer's own payment, the patient's cost, the organisation's net impact).
 func optionSavings(ordered, o scoring.Option) (course, year store.Saving) {
-	course = store.Saving{Payer: ordered.PerCourse.PayerAllowed - o.PerCourse.PayerAllowed,
-		Patient: ordered.PerCourse.PatientOOP - o.PerCourse.PatientOOP, Org: o.PerCourse.NetImpact - ordered.PerCourse.NetImpact}
-	year = store.Saving{Payer: ordered.PerYear.PayerAllowed - o.PerYear.PayerAllowed,
-		Patient: ordered.PerYear.PatientOOP - o.PerYear.PatientOOP, Org: o.PerYear.NetImpact - ordered.PerYear.NetImpact}
-	return course, year
+	return savingOf(ordered.PerCourse, o.PerCourse), savingOf(ordered.PerYear, o.PerYear)
+}
+
+func savingOf(ordered, o scoring.Figures) store.Saving {
+	var s store.Saving
+	s.Payer, s.Patient, s.Org = scoring.Saved(ordered, o)
+	return s
 }
 
 // savings are o's per-course figures against the ordered product (positive = saved).
 func savings(ordered, o scoring.Option) (payer, patient, org float64) {
-	return ordered.PerCourse.PayerAllowed - o.PerCourse.PayerAllowed,
-		ordered.PerCourse.PatientOOP - o.PerCourse.PatientOOP,
-		o.PerCourse.NetImpact - ordered.PerCourse.NetImpact
+	return scoring.Saved(ordered.PerCourse, o.PerCourse)
 }
 
 // optionOf finds the scored option for product id.

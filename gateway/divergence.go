@@ -153,7 +153,8 @@ func answersFor(sc *scoring.Scorer, contracts []scoring.Contract, req scoring.Re
 		a.Year = map[string]store.YearFigures{}
 		add := func(o scoring.Option) {
 			if (ffsAnswer[o.Product.ID] || o.Product.ID == a.BestProductID) && o.PerYear != (scoring.Figures{}) {
-				a.Year[o.Product.ID] = store.YearFigures{PayerAllowed: o.PerYear.PayerAllowed, PatientOOP: o.PerYear.PatientOOP, NetImpact: o.PerYear.NetImpact}
+				a.Year[o.Product.ID] = store.YearFigures{PayerAllowed: o.PerYear.PayerAllowed, PayerPaid: o.PerYear.PayerPaid, HasPaid: true,
+					PatientOOP: o.PerYear.PatientOOP, NetImpact: o.PerYear.NetImpact}
 			}
 		}
 		add(s.res.Ordered)

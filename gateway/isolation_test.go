@@ -203,8 +203,8 @@ func TestIsolationFeedback(t *testing.T) {
 	if s, _ := e.postAs(e.signer, fbPath, feedbackBody(accepted(ts(-time.Minute), card.Suggestions[0].UUID))); s != 200 {
 		t.Fatal(s)
 	}
-	if c := aco(); c.Accepted != 1 || c.Overridden != 0 || math.Abs(c.PayerSaved-50356.13) > 0.01 {
-		t.Fatalf("A's later acceptance must win over the clamped 2099 override (payer saves 56,214.50 - 5,858.37 = 50,356.13): %+v", c)
+	if c := aco(); c.Accepted != 1 || c.Overridden != 0 || math.Abs(c.PayerSaved-39479.20) > 0.01 {
+		t.Fatalf("A's later acceptance must win over the clamped 2099 override (Medicare pays 43,850.29 - 4,371.09 = 39,479.20 less): %+v", c)
 	}
 	// PHI in an override code is stored as "other" and never reaches the analytics.
 	phi := "Jane Q Patient MBI 1EG4-TE5-MK73 DOB 1950-01-01"
@@ -226,9 +226,11 @@ func TestIsolationFeedback(t *testing.T) {
 }
 
 // Issue 10 item 7: accepting the third suggestion books the third suggestion's own figures.
-// Worked from the card's own table: Herceptin costs the payer $56,214.50 a course, Hercessi
-// (the third suggestion) $26,525.81, so accepting it saves the payer $29,688.69, not
-// Trazimera's $50,356.13 (within a cent: the table rounds each price to cents).
+// Worked from the card's own figures: Herceptin is allowed $56,214.50 a course, Hercessi (the
+// third suggestion) $26,525.81; Medicare pays 80 % of each after the Part B deductible, less 2 %
+// sequestration, so the deductible cancels and accepting Hercessi saves Medicare
+// 0.8 x 0.98 x (56,214.50 - 26,525.81) = 23,275.93, not Trazimera's 39,479.20 (within a cent: the
+// table rounds each price to cents).
 func TestFeedbackBooksAcceptedSuggestionFigures(t *testing.T) {
 	e := newEnv(t)
 	sel := serviceOf("order-select")
@@ -246,8 +248,8 @@ func TestFeedbackBooksAcceptedSuggestionFigures(t *testing.T) {
 		t.Fatal(s, string(out))
 	}
 	c := summaryOf(t, e)["mssp-aco"]
-	if c.Accepted != 1 || math.Abs(c.PayerSaved-29688.69) > 0.01 {
-		t.Fatalf("accepting Hercessi must book 56,214.50 - 26,525.81 = 29,688.69 to the payer: %+v", c)
+	if c.Accepted != 1 || math.Abs(c.PayerSaved-23275.93) > 0.01 {
+		t.Fatalf("accepting Hercessi must book 0.784 x (56,214.50 - 26,525.81) = 23,275.93 to the payer: %+v", c)
 	}
 	d, err := e.store.Decision(context.Background(), card.UUID)
 	if err != nil || len(d.Suggestions) != 3 || d.Suggestions[2].ProductID == "" || d.Client != e.signer.Issuer || d.OrderKey == "" {

@@ -34,6 +34,14 @@ func (g *Gateway) outcomesPreAggregated() bool {
 }
 
 func (g *Gateway) outcomes(r *http.Request) (reportQuery, tracking.Outcomes, error) {
+	rq, out, err := g.outcomesOf(r)
+	if err == nil {
+		out.PayerOnAllowedUntil, err = g.payerBasis(r.Context(), rq.filter)
+	}
+	return rq, out, err
+}
+
+func (g *Gateway) outcomesOf(r *http.Request) (reportQuery, tracking.Outcomes, error) {
 	rq, err := g.parseReportQuery(r)
 	if err != nil {
 		return rq, tracking.Outcomes{}, err

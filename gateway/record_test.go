@@ -66,14 +66,20 @@ func (e *testEnv) feedback(service string, item map[string]any) {
 // against figures worked by hand from the CMS Q1 2026 payment limits (USD per 10 mg: Herceptin
 // J9355 73.483, Trazimera 8.205, Hercessi 37.151, Kanjinti 51.439). A 420 mg dose bills 45
 // Herceptin units (three 150 mg vials) or 42 units of a biosimilar with a 420 mg vial; a course
-// and a year of therapy are both 17 doses (every three weeks).
+// and a year of therapy are both 17 doses (every three weeks). The payer's saving is Medicare's
+// own payment (scoring.Saved): of an allowed amount a, the patient owes the Part B deductible
+// ($283 in 2026, on the course's first dose) and 20 % of the rest, 0.2 x a + 0.8 x 283, and
+// Medicare pays the rest less 2 % sequestration, 0.98 x (0.8 x a - 226.4). Between two products
+// the deductible cancels: the payer saves 0.784 x the allowed difference.
 //
 //	A  ACO patient, Herceptin at order-select: card; the THIRD suggestion (Hercessi) accepted;
 //	   order-sign of the same draft then carries Hercessi; one administration imported.
-//	   Books 17 x (45 x 73.483 - 42 x 37.151) = 29,688.681 payer per course (= per year),
-//	   20 % of it, 5,937.74, for the patient; realised, since signed and given.
+//	   Allowed 17 x (45 x 73.483 - 42 x 37.151) = 29,688.681 less per course (= per year): books
+//	   0.784 x 29,688.681 = 23,275.925904 to the payer, 20 % of it, 5,937.7362, to the patient;
+//	   realised, since signed and given.
 //	B  the same patient, another draft: card, FIRST suggestion (Trazimera) accepted, never signed:
-//	   projected 17 x (45 x 73.483 - 42 x 8.205) = 50,356.125, realised nothing.
+//	   projected 0.784 x 17 x (45 x 73.483 - 42 x 8.205) = 0.784 x 50,356.125 = 39,479.202,
+//	   realised nothing.
 //	E  another draft ordered on Trazimera itself: no card (already-best), a new start on a biosimilar.
 //	F  another draft on Herceptin: card overridden: a new start that stays on the reference.
 //	L  a commercial patient's Lipitor at order-sign: card, no feedback; signed as ordered.
@@ -142,8 +148,8 @@ func TestProgrammeRecordThroughTheGateway(t *testing.T) {
 		}
 	}
 	if oa.AcceptedProductID != "hercessi" || oa.SignedProductID != "hercessi" || oa.AdministeredProductID != "hercessi" || oa.Administrations != 1 ||
-		math.Abs(oa.PayerSaved-29688.681) > 1e-6 || math.Abs(oa.PatientSaved-5937.7362) > 1e-6 || oa.PayerSavedYear != 29688.68 {
-		t.Fatalf("order A = %+v, want the third suggestion's 29,688.681 booked, signed and given as Hercessi", oa)
+		math.Abs(oa.PayerSaved-23275.925904) > 1e-6 || math.Abs(oa.PatientSaved-5937.7362) > 1e-6 || oa.PayerSavedYear != 23275.93 {
+		t.Fatalf("order A = %+v, want the third suggestion's 23,275.925904 booked, signed and given as Hercessi", oa)
 	}
 
 	targets := []tracking.Target{{Contract: "mssp-aco", BiosimilarShareNewStarts: ptrF(0.8)}}
@@ -156,12 +162,12 @@ func TestProgrammeRecordThroughTheGateway(t *testing.T) {
 	}{
 		{"orders", float64(tot.Orders), 5}, {"cards", float64(tot.Cards), 4}, {"no card", float64(tot.NoCard), 1},
 		{"accepted", float64(tot.Accepted), 2}, {"overridden", float64(over.Total.Overridden), 1}, {"no feedback", float64(over.Total.NoFeedback), 1},
-		// projected: A's third suggestion and B's first, 29,688.681 + 50,356.125 (to the cent)
-		{"projected payer per course", over.Total.PayerSavedUSD, 80044.81}, {"projected payer per year", tot.ProjectedPayerSavedPerYearUSD, 80044.81},
+		// projected: A's third suggestion and B's first, each booked to the cent: 23,275.93 + 39,479.20
+		{"projected payer per course", over.Total.PayerSavedUSD, 62755.13}, {"projected payer per year", tot.ProjectedPayerSavedPerYearUSD, 62755.13},
 		{"signed", float64(tot.Signed), 2}, {"administered", float64(tot.Administered), 1},
 		// realised: A (signed and given Hercessi) and L (signed as ordered: 0); B accepted but never signed is not
 		{"realised orders", float64(tot.RealisedOrders), 2}, {"realised switched", float64(tot.RealisedSwitched), 1},
-		{"realised payer per year", tot.RealisedPayerSavedPerYearUSD, 29688.68}, {"realised patient per year", tot.RealisedPatientSavedPerYearUSD, 5937.74},
+		{"realised payer per year", tot.RealisedPayerSavedPerYearUSD, 23275.93}, {"realised patient per year", tot.RealisedPatientSavedPerYearUSD, 5937.74},
 		// new starts of trastuzumab: A (Hercessi), B (Trazimera as accepted), E (Trazimera), F (Herceptin)
 		{"new starts", float64(tot.NewStarts), 4}, {"on a biosimilar", float64(tot.NewStartsBiosimilar), 3},
 	} {
@@ -206,8 +212,8 @@ func TestProgrammeRecordThroughTheGateway(t *testing.T) {
 		}
 	}
 	// Following mssp-aco's answer (Trazimera) rather than the PPO's (Kanjinti), under mssp-aco's
-	// figures, saves the payer 17 x 42 x (51.439 - 8.205) = 30,869.076 a year per diverging order:
-	// x 3 = 92,607.23.
+	// figures, saves the allowed amount 17 x 42 x (51.439 - 8.205) = 30,869.076 a year per
+	// diverging order, Medicare's own payment 0.784 x 30,869.076 = 24,201.355584: x 3 = 72,604.07.
 	found := 0
 	for _, p := range q.DivergencePairs {
 		if p.Family != "trastuzumab" {
@@ -217,8 +223,8 @@ func TestProgrammeRecordThroughTheGateway(t *testing.T) {
 		switch {
 		case p.FFS == "medicare-ffs" && p.Diverged != 0:
 			t.Errorf("medicare-ffs answers like the value-based contracts, yet %+v", p)
-		case p.FFS == "commercial-ppo" && p.ValueBased == "mssp-aco" && (p.Orders != 4 || p.Diverged != 3 || p.PayerSavedPerYearUSD != 92607.23):
-			t.Errorf("ppo vs mssp-aco = %+v, want 3 of 4 diverged, 92,607.23 a year to the payer", p)
+		case p.FFS == "commercial-ppo" && p.ValueBased == "mssp-aco" && (p.Orders != 4 || p.Diverged != 3 || p.PayerSavedPerYearUSD != 72604.07):
+			t.Errorf("ppo vs mssp-aco = %+v, want 3 of 4 diverged, 72,604.07 a year to the payer", p)
 		}
 	}
 	if found != 6 { // 2 FFS contracts x 3 value-based ones
@@ -234,7 +240,7 @@ func TestProgrammeRecordThroughTheGateway(t *testing.T) {
 	if st != 200 || json.Unmarshal(body, &api) != nil {
 		t.Fatalf("outcomes: %d %s", st, body)
 	}
-	if api.Total.RealisedPayerSavedPerYearUSD != 29688.68 || api.Total.RealisedOrders != 2 || api.Total.NewStarts != 4 || len(api.Divergence) != 2 {
+	if api.Total.RealisedPayerSavedPerYearUSD != 23275.93 || api.Total.RealisedOrders != 2 || api.Total.NewStarts != 4 || len(api.Divergence) != 2 {
 		t.Errorf("outcomes API: %+v", api.Total)
 	}
 	// Realised: A (accepted, signed and given) and L (its card never answered, signed as

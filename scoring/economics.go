@@ -703,3 +703,15 @@ var yearsOfTherapy = map[string]yearOfTherapy{
 	"filgrastim":    {60, "Neupogen label: 10 days per chemotherapy cycle x 6 cycles = 60 administrations a year"},
 	"atorvastatin":  {365, "Lipitor label: once daily = 365 days a year"},
 }
+
+// Saved is what option o is worth against the ordered product (positive = saved), per the
+// span both figures cover: to the primary payer its own payment (PayerPaid: the card's
+// "Medicare" or "Plan" row, cost sharing and sequestration out; nothing under capitation, whose
+// one saving is the organisation's), to the patient their cost, and to the organisation its net
+// impact. The tracking books these. Not the change in the allowed amount: that is the payer's
+// payment and the patient's cost sharing together, and the patient's part is booked beside it
+// (booked as the payer's until 3 December 2026, it counted the patient's saving twice and gave
+// capitated contracts a payer saving the plan never makes).
+func Saved(ordered, o Figures) (payer, patient, org float64) {
+	return ordered.PayerPaid - o.PayerPaid, ordered.PatientOOP - o.PatientOOP, o.NetImpact - ordered.NetImpact
+}

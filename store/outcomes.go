@@ -236,7 +236,7 @@ func DivergenceOf(answers []Answer) (OutcomeSums, []PairSums) {
 				fy, okf := v.Year[f.BestProductID]
 				vy, okv := v.Year[v.BestProductID]
 				if okf && okv {
-					p.Payer, p.Org = Micro(fy.PayerAllowed-vy.PayerAllowed), Micro(vy.NetImpact-fy.NetImpact)
+					p.Payer, p.Org = Micro(PairPayerSaving(fy, vy)), Micro(vy.NetImpact-fy.NetImpact)
 				}
 			}
 			pairs = append(pairs, p)

@@ -126,6 +126,18 @@ func (p *Postgres) SchemaVersion(ctx context.Context) (int64, error) {
 	return v, nil
 }
 
+// AllowedBasisUntil implements PayerBasis (migration 00009).
+func (p *Postgres) AllowedBasisUntil(ctx context.Context) (time.Time, error) {
+	var until *time.Time
+	if err := p.pool.QueryRow(ctx, `SELECT allowed_until FROM payer_basis WHERE id = 1`).Scan(&until); err != nil {
+		return time.Time{}, fmt.Errorf("store: payer basis: %w", err)
+	}
+	if until == nil {
+		return time.Time{}, nil
+	}
+	return until.UTC(), nil
+}
+
 // Close commits what is queued and closes the pool.
 // WritePanics counts the write batches in which a scan function or pgx panicked (the batcher
 // answered them and went on).

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"valuerx/store"
 	"valuerx/store/pgtest"
 	"valuerx/store/storetest"
@@ -190,6 +192,37 @@ func TestPostgresReopen(t *testing.T) {
 	d, err := openPG(t, dsn).Decision(ctx, "c1")
 	if err != nil || !d.At.Equal(at) || d.Suggestions[0].PayerSaving != 10 {
 		t.Fatalf("after reopen: %+v %v", d, err)
+	}
+}
+
+// A database whose decisions booked the allowed amount as the payer's saving (before migration
+// 00009) is upgraded: the store keeps when the last of them was recorded.
+func TestPostgresPayerBasisUpgrade(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.NewDatabase(t)
+	s := openPG(t, dsn)
+	at := time.Date(2026, 11, 30, 9, 15, 0, 250000000, time.UTC)
+	if err := s.RecordDecisions(ctx, []store.Decision{dec("c1", at.Add(-time.Hour)), dec("c2", at)}); err != nil {
+		t.Fatal(err)
+	}
+	if until, err := s.AllowedBasisUntil(ctx); err != nil || !until.IsZero() {
+		t.Fatalf("a store made after the change: AllowedBasisUntil = %v, %v; want zero", until, err)
+	}
+	// Back to the schema before 00009, as a store upgraded today was.
+	s.Close()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`DROP TABLE payer_basis`, `DELETE FROM goose_db_version WHERE version_id = 9`} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(q, err)
+		}
+	}
+	conn.Close(ctx)
+	s = openPG(t, dsn)
+	if until, err := s.AllowedBasisUntil(ctx); err != nil || !until.Equal(at) {
+		t.Fatalf("after the upgrade: AllowedBasisUntil = %v, %v; want %v (c2)", until, err, at)
 	}
 }
 

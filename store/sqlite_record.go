@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 )
 
 // The realised side of the record (issue 16 item 2) and the divergence (item 4) in SQLite. These
@@ -145,4 +146,16 @@ func (s *SQLite) DecisionClients(ctx context.Context, limit int) ([]string, erro
 		return nil, fmt.Errorf("store: decision clients: %w", err)
 	}
 	return out, nil
+}
+
+// AllowedBasisUntil implements PayerBasis (migration 00013).
+func (s *SQLite) AllowedBasisUntil(ctx context.Context) (time.Time, error) {
+	var until string
+	if err := s.rd.QueryRowContext(ctx, `SELECT allowed_until FROM payer_basis WHERE id = 1`).Scan(&until); err != nil {
+		return time.Time{}, fmt.Errorf("store: payer basis: %w", err)
+	}
+	if until == "" {
+		return time.Time{}, nil
+	}
+	return parseTS(until), nil
 }

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"valuerx/store"
 	"valuerx/store/pgtest"
@@ -105,6 +106,15 @@ func TestSQLiteMigratesV1File(t *testing.T) {
 	d, err := s.Decision(ctx, "c1")
 	if err != nil || len(d.Suggestions) != 2 || !d.HasSuggestion("s2") {
 		t.Fatalf("migrated decision: %+v %v", d, err)
+	}
+	// Its decisions booked the allowed amount as the payer's saving: the upgrade keeps when the
+	// last of them was recorded, and a decision recorded since does not move it.
+	want := time.Date(2026, 2, 15, 10, 0, 0, 0, time.UTC)
+	if err := s.RecordDecisions(ctx, []store.Decision{{CardUUID: "c3", ContractID: "mssp-aco", At: want.AddDate(0, 10, 0)}}); err != nil {
+		t.Fatal(err)
+	}
+	if until, err := s.AllowedBasisUntil(ctx); err != nil || !until.Equal(want) {
+		t.Fatalf("AllowedBasisUntil = %v, %v; want %v, the last decision recorded before the upgrade", until, err, want)
 	}
 }
 

@@ -108,7 +108,10 @@ const (
 	NoCardScoreFailed = "scoring-failed"
 )
 
-// Saving is what an option is worth against the ordered product (positive = saved).
+// Saving is what an option is worth against the ordered product (positive = saved), as
+// scoring.Saved counts it: Payer the change in the payer's own payment (decisions recorded before
+// 3 December 2026: in the allowed amount, PayerBasis), Patient in the patient's cost, Org the
+// organisation's net impact.
 type Saving struct {
 	Payer   float64 `json:"payer"`
 	Patient float64 `json:"patient"`
@@ -380,8 +383,23 @@ type Answer struct {
 // YearFigures are one product's figures for a year of therapy under one contract.
 type YearFigures struct {
 	PayerAllowed float64 `json:"payerAllowed"`
-	PatientOOP   float64 `json:"patientOOP"`
-	NetImpact    float64 `json:"netImpact"`
+	// PayerPaid is the primary payer's own payment (scoring.Figures.PayerPaid), what a payer
+	// saving is counted on, when HasPaid: answers recorded before 3 December 2026 have only the
+	// allowed amount, and their payer savings are counted on it as they were then
+	// (PairPayerSaving).
+	PayerPaid  float64 `json:"payerPaid,omitempty"`
+	HasPaid    bool    `json:"hasPaid,omitempty"`
+	PatientOOP float64 `json:"patientOOP"`
+	NetImpact  float64 `json:"netImpact"`
+}
+
+// PairPayerSaving is what the payer saves when the answer is v rather than f: the change in its
+// own payment, or in the allowed amount for answers recorded before that was kept.
+func PairPayerSaving(f, v YearFigures) float64 {
+	if f.HasPaid && v.HasPaid {
+		return f.PayerPaid - v.PayerPaid
+	}
+	return f.PayerAllowed - v.PayerAllowed
 }
 
 // Card reports whether a card was shown for the order.
@@ -442,6 +460,16 @@ type Store interface {
 	// the scan reached the newest decision.
 	PendingDivergence(ctx context.Context, cursor string, limit int) ([]Decision, string, error)
 	Close() error
+}
+
+// PayerBasis is a Store that says when its payer savings changed basis (both stores are). Until
+// 3 December 2026 a decision booked the change in the allowed amount as the payer's saving; since
+// then, the change in the payer's own payment (scoring.Saved). The decisions recorded before keep
+// what they booked.
+type PayerBasis interface {
+	// AllowedBasisUntil returns when the last decision booked on the allowed amount was recorded
+	// (its created_at, kept when the store was upgraded); zero when the store held none.
+	AllowedBasisUntil(ctx context.Context) (time.Time, error)
 }
 
 // OrderStatesReader is a Store that answers OrderState for several orders of a client in one

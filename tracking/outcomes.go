@@ -33,6 +33,9 @@ type Outcomes struct {
 	DivergencePairs []DivergencePair `json:"divergencePairs"`
 	// DivergenceGaps counts the orders of the filter without answers, and why.
 	DivergenceGaps DivergenceGaps `json:"divergenceGaps"`
+	// PayerOnAllowedUntil is Report's: payer savings, projected, realised and of the divergence,
+	// of orders first seen up to then may be changes in the allowed amount (PayerBasisNote).
+	PayerOnAllowedUntil *time.Time `json:"payerSavingsOnAllowedUntil,omitempty"`
 }
 
 // OutcomeRow is the figures of one contract, family within a contract, month, or the total.

@@ -130,7 +130,8 @@ type Row struct {
 	Overrides     map[string]int `json:"overrideReasons"`
 	// AcceptanceRate is Accepted / (Accepted + Overridden); 0 when nothing was answered.
 	AcceptanceRate float64 `json:"acceptanceRate"`
-	// Projected per-course savings of the accepted suggestions (positive = saved).
+	// Projected per-course savings of the accepted suggestions (positive = saved): the payer's
+	// own payment, the patient's cost, the organisation's net impact (scoring.Saved).
 	PayerSavedUSD   float64        `json:"projectedPayerSavedUSD"`
 	PatientSavedUSD float64        `json:"projectedPatientSavedUSD"`
 	OrgImpactUSD    float64        `json:"projectedOrgImpactUSD"`
@@ -160,6 +161,22 @@ type Report struct {
 	// Months has one row per calendar month (UTC) of the orders' first cards, in order: how
 	// adoption and savings move over the period.
 	Months []Row `json:"months"`
+	// PayerOnAllowedUntil, when set, says that orders first seen up to then may book as the
+	// payer's saving the change in the allowed amount, as decisions recorded before 3 December
+	// 2026 did (the payer's payment and the patient's cost sharing together); the orders after
+	// book the payer's own payment (scoring.Saved). Set by PayerBasisNote.
+	PayerOnAllowedUntil *time.Time `json:"payerSavingsOnAllowedUntil,omitempty"`
+}
+
+// PayerBasisNote is Report.PayerOnAllowedUntil for a period [from, to) (zero bounds: open) and
+// the store's store.PayerBasis answer until (zero: every decision books the payer's own
+// payment): nil unless the period holds orders first seen up to until.
+func PayerBasisNote(from, until time.Time) *time.Time {
+	if until.IsZero() || (!from.IsZero() && from.After(until)) {
+		return nil
+	}
+	u := until.UTC()
+	return &u
 }
 
 // NoReason is the override reason shown when a clinician gave none.

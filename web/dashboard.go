@@ -40,6 +40,7 @@ var dashTmpl = template.Must(template.New("").Funcs(template.FuncMap{
 		return out
 	},
 	"target": targetText,
+	"utc":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 	"measure": func(measure string, v float64) string {
 		if measure == tracking.MeasureAnnualSavings {
 			return signedMoney(v)

@@ -176,10 +176,7 @@ func Generate(ctx context.Context, st store.Store, sc *scoring.Scorer, reg *scor
 				}
 				options = append(options, store.Option{ProductID: o.Product.ID, Relationship: string(o.Product.Relationship), Eligible: o.Eligible,
 					Exclusion: o.Exclusion,
-					PerCourse: store.Saving{Payer: res.Ordered.PerCourse.PayerAllowed - o.PerCourse.PayerAllowed,
-						Patient: res.Ordered.PerCourse.PatientOOP - o.PerCourse.PatientOOP, Org: o.PerCourse.NetImpact - res.Ordered.PerCourse.NetImpact},
-					PerYear: store.Saving{Payer: res.Ordered.PerYear.PayerAllowed - o.PerYear.PayerAllowed,
-						Patient: res.Ordered.PerYear.PatientOOP - o.PerYear.PatientOOP, Org: o.PerYear.NetImpact - res.Ordered.PerYear.NetImpact}})
+					PerCourse: saved(res.Ordered.PerCourse, o.PerCourse), PerYear: saved(res.Ordered.PerYear, o.PerYear)})
 			}
 			base := func(hook string, at time.Time, ordered string) store.Decision {
 				rel := string(res.Ordered.Product.Relationship)
@@ -247,13 +244,9 @@ func Generate(ctx context.Context, st store.Store, sc *scoring.Scorer, reg *scor
 				d := base(hook, at, res.Ordered.Product.ID)
 				d.BestProductID = res.Best.Product.ID
 				for j, o := range opts {
+					c := saved(res.Ordered.PerCourse, o.PerCourse)
 					d.Suggestions = append(d.Suggestions, store.Suggestion{UUID: fmt.Sprintf("%s-%s-s%d", id, hook, j+1), ProductID: o.Product.ID,
-						PayerSaving:   res.Ordered.PerCourse.PayerAllowed - o.PerCourse.PayerAllowed,
-						PatientSaving: res.Ordered.PerCourse.PatientOOP - o.PerCourse.PatientOOP,
-						OrgImpact:     o.PerCourse.NetImpact - res.Ordered.PerCourse.NetImpact,
-						PerYear: store.Saving{Payer: res.Ordered.PerYear.PayerAllowed - o.PerYear.PayerAllowed,
-							Patient: res.Ordered.PerYear.PatientOOP - o.PerYear.PatientOOP,
-							Org:     o.PerYear.NetImpact - res.Ordered.PerYear.NetImpact}})
+						PayerSaving: c.Payer, PatientSaving: c.Patient, OrgImpact: c.Org, PerYear: saved(res.Ordered.PerYear, o.PerYear)})
 				}
 				d.PayerSaving, d.PatientSaving, d.OrgImpact = d.Suggestions[0].PayerSaving, d.Suggestions[0].PatientSaving, d.Suggestions[0].OrgImpact
 				return d
@@ -389,4 +382,11 @@ func pickReason(rng *rand.Rand) string {
 		v -= r.weight
 	}
 	return ""
+}
+
+// saved is what o is worth against the ordered figures, as the gateway books it (scoring.Saved).
+func saved(ordered, o scoring.Figures) store.Saving {
+	var s store.Saving
+	s.Payer, s.Patient, s.Org = scoring.Saved(ordered, o)
+	return s
 }

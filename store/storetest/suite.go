@@ -30,7 +30,23 @@ func Run(t *testing.T, open Open) {
 	t.Run("jti claimed at once by many hooks", func(t *testing.T) { hookJTIRace(t, open(t)) })
 	t.Run("concurrent writers", func(t *testing.T) { concurrent(t, open(t)) })
 	t.Run("rollup rows per client, reads limited to clients", func(t *testing.T) { rollupPerClient(t, open(t)) })
+	t.Run("a new store books every payer saving on the payer's own payment", func(t *testing.T) { payerBasisFresh(t, open(t)) })
 	recordSuite(t, open)
+}
+
+// payerBasisFresh: a store made after payer savings became the payer's own payment holds no
+// decision on the earlier basis, however many it records (the upgrade of a store that held some
+// is tested per store: TestSQLiteMigratesV1File, TestPostgresPayerBasisUpgrade).
+func payerBasisFresh(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	pb, ok := s.(store.PayerBasis)
+	if !ok {
+		t.Fatalf("%T does not say the basis of its payer savings (store.PayerBasis)", s)
+	}
+	must(t, s.RecordDecisions(ctx, []store.Decision{card("c1", "a", "o1", "mssp-aco", store.Suggestion{UUID: "s1", ProductID: "trazimera", PayerSaving: 10})}))
+	if until, err := pb.AllowedBasisUntil(ctx); err != nil || !until.IsZero() {
+		t.Fatalf("AllowedBasisUntil = %v, %v; want zero: every decision of this store books the payer's own payment", until, err)
+	}
 }
 
 var at = time.Date(2026, 2, 15, 10, 0, 0, 0, time.UTC)
