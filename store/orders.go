@@ -34,6 +34,7 @@ func AssembleOrders(rows []DecisionRow, admins []Administration, claims []Claim,
 	type acc struct {
 		first, firstCard, deciding, latest, sign *DecisionRow
 		cards                                    int
+		cardRows                                 []*DecisionRow
 	}
 	orders := map[[2]string]*acc{}
 	keys := make([][2]string, 0)
@@ -61,6 +62,7 @@ func AssembleOrders(rows []DecisionRow, admins []Administration, claims []Claim,
 		}
 		if d.NoCardReason == "" {
 			a.cards++
+			a.cardRows = append(a.cardRows, r)
 			if a.firstCard == nil || d.At.Before(a.firstCard.Decision.At) {
 				a.firstCard = r
 			}
@@ -152,7 +154,15 @@ func AssembleOrders(rows []DecisionRow, admins []Administration, claims []Claim,
 		if o.Therapy == "" {
 			o.Therapy = d.Therapy
 		}
+		var chain chained
 		if a.deciding != nil {
+			chain = chainOf(a.cardRows, a.deciding)
+			if chain.origin != nil {
+				// The order is on a product an earlier card of it had accepted: what it is worth is
+				// counted from the product first ordered (finance review F5).
+				o.OrderedProductID, o.OrderedRelationship = chain.origin.OrderedProductID, chain.origin.OrderedRelationship
+				o.Options = chain.shift(d)
+			}
 			o.RecommendedProductID = d.BestProductID
 			o.Outcome = offer.Outcome
 			switch offer.Outcome {
@@ -178,6 +188,10 @@ func AssembleOrders(rows []DecisionRow, admins []Administration, claims []Claim,
 						}
 					}
 					o.PayerSavedYear, o.PatientSavedYear, o.OrgImpactYear = y.Payer, y.Patient, y.Org
+				}
+				if chain.origin != nil {
+					o.PayerSaved, o.PatientSaved, o.OrgImpact = o.PayerSaved+chain.course.Payer, o.PatientSaved+chain.course.Patient, o.OrgImpact+chain.course.Org
+					o.PayerSavedYear, o.PatientSavedYear, o.OrgImpactYear = o.PayerSavedYear+chain.year.Payer, o.PatientSavedYear+chain.year.Patient, o.OrgImpactYear+chain.year.Org
 				}
 			case "overridden":
 				o.ReasonCode = offer.ReasonCode
@@ -260,6 +274,79 @@ func AdministrationCounts(x Administration, since time.Time) bool {
 		return false
 	}
 	return x.ImportedAt.IsZero() || !x.At.After(x.ImportedAt.Add(AdministrationSkew))
+}
+
+// chained is what the accepted cards before an order's deciding card are worth, when the
+// deciding card's order is on the product they accepted: accepted Kanjinti for a Herceptin order at
+// order-select, the order-sign card of the same order (now on Kanjinti) then accepts Trazimera. The
+// sign card's figures are against Kanjinti (60 a year, say), the order's saving is against the
+// Herceptin first ordered (300): the acceptances add up, when they were priced alike.
+type chained struct {
+	origin       *Decision // the first card of the chain: the product first ordered; nil: no chain
+	course, year Saving    // the chain's savings before the deciding card, per course and year
+}
+
+// chainOf walks back from the deciding card d through the order's accepted cards: each one
+// accepted, its accepted suggestion the product the next card's order is on, recorded before it
+// and priced under the same contract, price book and year of therapy (so that their figures add
+// up); the latest such card at each step.
+func chainOf(cards []*DecisionRow, d *DecisionRow) chained {
+	var c chained
+	at := d
+	for range cards { // each step goes back in time: at most one step per card
+		var prev *DecisionRow
+		var sg Suggestion
+		for _, r := range cards {
+			x, y := &r.Decision, &at.Decision
+			if r.Outcome != "accepted" || !x.At.Before(y.At) || x.ContractID != y.ContractID ||
+				x.PricePeriod != y.PricePeriod || x.AdministrationsPerYear != y.AdministrationsPerYear ||
+				x.OrderedProductID == y.OrderedProductID || (prev != nil && !x.At.After(prev.Decision.At)) {
+				continue
+			}
+			for _, s := range x.Suggestions {
+				if s.UUID == r.SuggestionUUID && s.ProductID == y.OrderedProductID {
+					prev, sg = r, s
+				}
+			}
+		}
+		if prev == nil {
+			break
+		}
+		y := sg.PerYear
+		if y == (Saving{}) {
+			if op, ok := optionFor(prev.Decision.Options, sg.ProductID); ok {
+				y = op.PerYear
+			}
+		}
+		c.course = Saving{c.course.Payer + sg.PayerSaving, c.course.Patient + sg.PatientSaving, c.course.Org + sg.OrgImpact}
+		c.year = Saving{c.year.Payer + y.Payer, c.year.Patient + y.Patient, c.year.Org + y.Org}
+		c.origin, at = &prev.Decision, prev
+	}
+	return c
+}
+
+// shift returns d's options counted from the chain's origin: each one's figures against d's
+// ordered product plus the chain's, and d's ordered product itself at the chain's (the order
+// given as it realises what the earlier acceptance was worth). The origin's own product, among
+// d's options at minus the chain's figures, comes to zero.
+func (c chained) shift(d *Decision) []Option {
+	add := func(a, b Saving) Saving {
+		return Saving{a.Payer + b.Payer, a.Patient + b.Patient, a.Org + b.Org}.Cents()
+	}
+	out := make([]Option, 0, len(d.Options)+1)
+	for _, op := range d.Options {
+		if op.Exclusion != "" && op.PerCourse == (Saving{}) && op.PerYear == (Saving{}) {
+			out = append(out, op) // not priced
+			continue
+		}
+		op.PerCourse, op.PerYear = add(op.PerCourse, c.course), add(op.PerYear, c.year)
+		out = append(out, op)
+	}
+	if _, ok := optionFor(d.Options, d.OrderedProductID); !ok {
+		out = append(out, Option{ProductID: d.OrderedProductID, Relationship: d.OrderedRelationship, Eligible: true,
+			PerCourse: c.course.Cents(), PerYear: c.year.Cents()})
+	}
+	return out
 }
 
 func optionFor(opts []Option, product string) (Option, bool) {
