@@ -146,9 +146,20 @@ func coursePer(res scoring.Result) string {
 }
 
 // medicarePays reports whether the payer is Medicare paying per claim (the ASP basis outside
-// capitation), which the card names as such.
-func medicarePays(k scoring.Contract) bool {
-	return k.Reimbursement.Basis == scoring.BasisMedicareASP && k.Arrangement != scoring.Capitation
+// capitation), which the card names as such. A pharmacy-benefit drug is a Part D claim, which
+// a Part D plan pays (with its own cost sharing, not the Part B coinsurance): "Plan".
+func medicarePays(res scoring.Result) bool {
+	k := res.Contract
+	return k.Reimbursement.Basis == scoring.BasisMedicareASP && k.Arrangement != scoring.Capitation &&
+		res.Group.Benefit != scoring.PharmacyBenefit
+}
+
+// partDOutsideACO reports a pharmacy-benefit (Part D) drug under a Medicare ACO: its cost is
+// outside the Parts A and B expenditure the ACO is measured on (scoring shares none of it).
+func partDOutsideACO(res scoring.Result) bool {
+	k := res.Contract
+	return res.Group.Benefit == scoring.PharmacyBenefit && k.Reimbursement.Basis == scoring.BasisMedicareASP &&
+		(k.Arrangement == scoring.SharedSavingsTwoSided || k.Arrangement == scoring.SharedSavingsUpside)
 }
 
 func capitatedInBudget(k scoring.Contract) bool {
@@ -169,7 +180,7 @@ func cardSummary(res scoring.Result) string {
 	}
 	per := coursePer(res)
 	patient := "patient cost"
-	if medicarePays(res.Contract) {
+	if medicarePays(res) {
 		patient = "patient coinsurance"
 	}
 	var matters string
@@ -258,7 +269,7 @@ func detailMarkdown(item orderedItem, res scoring.Result, group scoring.Group, h
 	b.WriteString("\n")
 
 	var notes []string
-	notes = append(notes, arrangementLines(res, view)...)
+	notes = append(notes, arrangementLines(res, item.date.Year(), view)...)
 	notes = append(notes, "Prices: "+bookShort(res.Book))
 	notes = append(notes, assumptionLines(res, view)...)
 	if res.MidCourse == scoring.MidCourseNextCycle {
@@ -393,7 +404,7 @@ func cardTable(res scoring.Result) string {
 	switch {
 	case capitatedInBudget(res.Contract):
 		// The plan pays no claim: the capitated budget bears the total cost of care.
-	case medicarePays(res.Contract):
+	case medicarePays(res):
 		row("Medicare", func(o scoring.Option) string { return cardUSD(amountsOf(o.PerCourse).PayerPaid) })
 	default:
 		row("Plan", func(o scoring.Option) string { return cardUSD(amountsOf(o.PerCourse).PayerPaid) })
@@ -450,14 +461,20 @@ func bookShort(book scoring.PriceBook) string {
 
 // arrangementLines is the one line on the arrangement (and the prior authorisation a payer
 // states), plus the organisation's figure where the configuration shows it to prescribers.
-func arrangementLines(res scoring.Result, view cardView) []string {
+//
+// An ACO is measured on its performance year's spending against its benchmark: the year is the
+// order's (a stale or retail book can be of another year), and a Part D drug is outside it.
+func arrangementLines(res scoring.Result, orderYear int, view cardView) []string {
 	k := res.Contract
 	best, ordered := res.Best, res.Ordered
-	year := res.Book.Start.Year()
 	var out []string
 	switch k.Arrangement {
 	case scoring.SharedSavingsTwoSided, scoring.SharedSavingsUpside:
-		out = append(out, fmt.Sprintf("ACO: counts toward %d benchmark", year))
+		if partDOutsideACO(res) {
+			out = append(out, "Part D: outside ACO spending")
+		} else {
+			out = append(out, fmt.Sprintf("ACO: %d spend vs benchmark", orderYear))
+		}
 	case scoring.Capitation:
 		if k.DrugsInBudget {
 			out = append(out, "Paid from the capitated budget")
@@ -467,7 +484,7 @@ func arrangementLines(res scoring.Result, view cardView) []string {
 	case scoring.Episode:
 		out = append(out, "Counts toward the episode budget")
 	default:
-		if medicarePays(k) {
+		if medicarePays(res) {
 			out = append(out, "Medicare Part B, fee-for-service")
 		} else {
 			out = append(out, "Plan pays fee-for-service")

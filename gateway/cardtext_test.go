@@ -34,7 +34,7 @@ func TestCardTextByArrangement(t *testing.T) {
 	}{
 		{"aco-herceptin-order-select",
 			"Consider Trazimera (trastuzumab-qyyp), FDA biosimilar, same dose: patient coinsurance $1,398 vs $11,469/course",
-			[]string{"| Patient | $11,469 | $1,398 |", "| Medicare | $43,850 | $4,371 |", "| Total cost | $56,215 | $5,858 |", "- ACO: counts toward 2026 benchmark"}},
+			[]string{"| Patient | $11,469 | $1,398 |", "| Medicare | $43,850 | $4,371 |", "| Total cost | $56,215 | $5,858 |", "- ACO: 2026 spend vs benchmark"}},
 		{"medicare-ffs-herceptin-order-select",
 			"Consider Trazimera (trastuzumab-qyyp), FDA biosimilar, same dose: patient coinsurance $1,398 vs $11,469/course",
 			[]string{"| Medicare | $43,850 | $4,371 |", "- Medicare Part B, fee-for-service"}},

@@ -1,0 +1,123 @@
+package gateway
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"valuerx/demo"
+)
+
+// Card review (oncologist and clinical pharmacist, December 2026): requests built from the demo
+// ones by editing their drafts.
+
+// editDrafts decodes a demo request, lets edit change its draft orders (the resources of
+// context.draftOrders) and re-encodes it with the env's FHIR server.
+func (e *testEnv) editDrafts(name string, edit func(drafts []map[string]any) []map[string]any) []byte {
+	e.t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(e.demoRequest(name), &m); err != nil {
+		e.t.Fatal(err)
+	}
+	bundle := m["context"].(map[string]any)["draftOrders"].(map[string]any)
+	var drafts []map[string]any
+	for _, en := range bundle["entry"].([]any) {
+		drafts = append(drafts, en.(map[string]any)["resource"].(map[string]any))
+	}
+	var entries []any
+	for _, d := range edit(drafts) {
+		entries = append(entries, map[string]any{"resource": d})
+	}
+	bundle["entry"] = entries
+	out, err := json.Marshal(m)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return out
+}
+
+// demoDraft is the first draft order of a demo request, as a fresh map.
+func demoDraft(t *testing.T, name string) map[string]any {
+	t.Helper()
+	b, ok := demo.Request(name)
+	if !ok {
+		t.Fatalf("no demo request %q", name)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m["context"].(map[string]any)["draftOrders"].(map[string]any)["entry"].([]any)[0].(map[string]any)["resource"].(map[string]any)
+}
+
+// The ACO line of a card. A Medicare ACO is measured on its assigned beneficiaries' Parts A and B
+// spending in the performance year against its benchmark (42 CFR 425.600-425.610); the line said
+// "ACO: counts toward 2026 benchmark", which (1) reads as if the drug's cost added to the
+// benchmark, (2) took the year from the price book, not the order: an order of 2027-01-05 priced
+// on the stale Jan 2026 book said 2026, and the Lipitor card under the ACO (NADAC book dated
+// 2025-12-24, order 2026-02-15) said 2025; and (3) appeared on a Part D (pharmacy benefit) card,
+// whose cost is outside the ACO's expenditure (scoring shares nothing of it: its netImpact source
+// says so).
+func TestACOLineByBenefitAndOrderYear(t *testing.T) {
+	e := newEnv(t)
+	lipitorFor := func(patient string) func([]map[string]any) []map[string]any {
+		return func([]map[string]any) []map[string]any {
+			d := demoDraft(t, "commercial-ppo-lipitor-order-sign")
+			d["id"] = "draft-lipitor-" + patient
+			d["subject"] = map[string]any{"reference": "Patient/" + patient}
+			return []map[string]any{d}
+		}
+	}
+	cases := []struct {
+		name, request string
+		edit          func([]map[string]any) []map[string]any
+		want          []string
+	}{
+		{"part B, order of Feb 2026", "aco-herceptin-order-select", nil,
+			[]string{"- ACO: 2026 spend vs benchmark"}},
+		{"part B, order of 2027 on the stale 2026 book", "aco-herceptin-order-select",
+			func(ds []map[string]any) []map[string]any {
+				for _, d := range ds {
+					d["authoredOn"] = "2027-01-05"
+				}
+				return ds
+			},
+			[]string{"**Prices may be stale:**", "- ACO: 2027 spend vs benchmark"}},
+		// Lipitor 40 mg daily x 90 under the ACO: NADAC 12.42604 x 90 = 1,118.34 allowed, 20 %
+		// = 223.67 patient, 894.67 the Part D plan; generic 0.02453 x 90 = 2.21, 0.44, 1.77. The
+		// payer is the Part D plan, not Medicare Part B, and the patient's share is no Part B
+		// coinsurance.
+		{"part D under the ACO", "aco-rituximab-order-sign", lipitorFor("pat-aco"),
+			[]string{"- Part D: outside ACO spending", "| Plan | $895 | $1.77 |", "| Patient | $224 | $0.44 |",
+				"Consider generic atorvastatin 40 mg, FDA AB-rated generic, same strength: patient cost $0.44 vs $224/90 days"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			body := e.demoRequest(c.request)
+			if c.edit != nil {
+				body = e.editDrafts(c.request, c.edit)
+			}
+			status, out, _ := e.post(serviceOf(c.request), body)
+			if status != http.StatusOK {
+				t.Fatalf("status %d: %s", status, out)
+			}
+			r := decodeResponse(t, out)
+			if len(r.Cards) != 1 {
+				t.Fatalf("want one card, got %d", len(r.Cards))
+			}
+			text := r.Cards[0].Summary + "\n" + r.Cards[0].Detail
+			for _, w := range c.want {
+				if !strings.Contains(text, w) {
+					t.Errorf("card lacks %q:\n%s", w, text)
+				}
+			}
+			if strings.Contains(text, "counts toward") {
+				t.Errorf("card says the spending counts toward the benchmark:\n%s", text)
+			}
+			if strings.Contains(c.name, "part D") && (strings.Contains(text, "benchmark") || strings.Contains(text, "| Medicare |") || strings.Contains(text, "coinsurance")) {
+				t.Errorf("a Part D card speaks of the ACO benchmark, Medicare (Part B) or its coinsurance:\n%s", text)
+			}
+		})
+	}
+}
