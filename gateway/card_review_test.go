@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"valuerx/demo"
+	"valuerx/scoring"
 )
 
 // Card review (oncologist and clinical pharmacist, December 2026): requests built from the demo
@@ -119,5 +120,42 @@ func TestACOLineByBenefitAndOrderYear(t *testing.T) {
 				t.Errorf("a Part D card speaks of the ACO benchmark, Medicare (Part B) or its coinsurance:\n%s", text)
 			}
 		})
+	}
+}
+
+// The summary called the Medicare patient's figure "patient coinsurance", but under the default
+// terms it holds the Part B deductible too (assumed unmet): Trazimera 17 x 344.61 = 5,858.37
+// allowed, coinsurance 20 % = 1,171.67, yet the figure is 283 + 0.2 x (5,858.37 - 283) =
+// 1,398.07 (226.40 more than the coinsurance); Herceptin 11,242.90 coinsurance vs 11,469.30.
+// A pharmacist checking 20 % of the total cost finds the summary wrong. "Coinsurance" only when
+// the figure is the coinsurance alone (deductible met, no supplemental coverage).
+func TestPatientCoinsuranceExcludesTheDeductible(t *testing.T) {
+	e := newEnv(t)
+	for _, c := range []struct{ request, summary string }{
+		{"aco-herceptin-order-select", "Consider Trazimera (trastuzumab-qyyp), FDA biosimilar, same dose: patient cost $1,398 vs $11,469/course"},
+		{"medicare-ffs-herceptin-order-select", "Consider Trazimera (trastuzumab-qyyp), FDA biosimilar, same dose: patient cost $1,398 vs $11,469/course"},
+		{"aco-rituximab-order-sign", "Consider Ruxience (rituximab-pvvr), FDA biosimilar, same dose: patient cost $1,076 vs $5,011/course"},
+	} {
+		_, out, _ := e.post(serviceOf(c.request), e.demoRequest(c.request))
+		r := decodeResponse(t, out)
+		if len(r.Cards) != 1 {
+			t.Fatalf("%s: want one card, got %d", c.request, len(r.Cards))
+		}
+		if got := r.Cards[0].Summary; got != c.summary {
+			t.Errorf("%s: summary\n got %q\nwant %q", c.request, got, c.summary)
+		}
+	}
+	// Deductible met (deductibleMet: true): per course 17 x 661.35 = 11,242.90 and 17 x 68.92 =
+	// 1,171.67 are the 20 % coinsurance alone, and the summary may say so.
+	ordered := scoring.Option{Product: scoring.Product{Name: "Herceptin", MgPerUnit: 10},
+		PerCourse: scoring.Figures{PatientOOP: 11242.90, PayerAllowed: 56214.50},
+		Sources:   map[string]string{"patientOOP": "published: CMS ASP Jan 2026 coinsurance 20.000 % of allowed; before supplemental coverage (none on record)"}}
+	best := ordered
+	best.Product = scoring.Product{Name: "Trazimera", ProperName: "trastuzumab-qyyp", MgPerUnit: 10, Relationship: scoring.RelBiosimilar}
+	best.PerCourse = scoring.Figures{PatientOOP: 1171.67, PayerAllowed: 5858.37}
+	res := scoring.Result{Contract: scoring.Contract{Arrangement: scoring.FFS, Reimbursement: scoring.Reimbursement{Basis: scoring.BasisMedicareASP}},
+		Group: scoring.Group{Benefit: scoring.MedicalBenefit}, Ordered: ordered, Best: &best}
+	if got, want := cardSummary(res), "Consider Trazimera (trastuzumab-qyyp), FDA biosimilar, same dose: patient coinsurance $1,172 vs $11,243/course"; got != want {
+		t.Errorf("deductible met:\n got %q\nwant %q", got, want)
 	}
 }

@@ -179,8 +179,12 @@ func cardSummary(res scoring.Result) string {
 		keep += ", from next cycle"
 	}
 	per := coursePer(res)
+	// "Coinsurance" only when the figure is the coinsurance alone: with the Part B deductible
+	// assumed unmet, or after supplemental coverage, it is not (20 % of Trazimera's 5,858.37 is
+	// 1,171.67; the patient figure 1,398.07).
 	patient := "patient cost"
-	if medicarePays(res) {
+	src := ordered.Sources["patientOOP"] + " " + best.Sources["patientOOP"]
+	if medicarePays(res) && res.Secondary == nil && !strings.Contains(src, "assumed not yet met") {
 		patient = "patient coinsurance"
 	}
 	var matters string

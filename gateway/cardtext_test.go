@@ -33,10 +33,10 @@ func TestCardTextByArrangement(t *testing.T) {
 		rows             []string
 	}{
 		{"aco-herceptin-order-select",
-			"Consider Trazimera (trastuzumab-qyyp), FDA biosimilar, same dose: patient coinsurance $1,398 vs $11,469/course",
+			"Consider Trazimera (trastuzumab-qyyp), FDA biosimilar, same dose: patient cost $1,398 vs $11,469/course",
 			[]string{"| Patient | $11,469 | $1,398 |", "| Medicare | $43,850 | $4,371 |", "| Total cost | $56,215 | $5,858 |", "- ACO: 2026 spend vs benchmark"}},
 		{"medicare-ffs-herceptin-order-select",
-			"Consider Trazimera (trastuzumab-qyyp), FDA biosimilar, same dose: patient coinsurance $1,398 vs $11,469/course",
+			"Consider Trazimera (trastuzumab-qyyp), FDA biosimilar, same dose: patient cost $1,398 vs $11,469/course",
 			[]string{"| Medicare | $43,850 | $4,371 |", "- Medicare Part B, fee-for-service"}},
 		{"ma-capitation-herceptin-order-select",
 			"Consider Trazimera (trastuzumab-qyyp), FDA biosimilar, same dose: patient cost $1,172 vs $9,250/course",
@@ -48,10 +48,10 @@ func TestCardTextByArrangement(t *testing.T) {
 			"Consider generic atorvastatin 40 mg, FDA AB-rated generic, same strength: patient cost $0.44 vs $224/90 days",
 			[]string{"| per 90d | Lipitor | atorvastatin |", "| Patient | $224 | $0.44 |", "| Plan | $895 | $1.77 |", "| Total cost | $1,118 | $2.21 |", "- Prices: NADAC of 2025-12-24", "- Priced as the 10 mg tablet"}},
 		{"aco-rituximab-order-sign",
-			"Consider Ruxience (rituximab-pvvr), FDA biosimilar, same dose: patient coinsurance $1,076 vs $5,011/course",
+			"Consider Ruxience (rituximab-pvvr), FDA biosimilar, same dose: patient cost $1,076 vs $5,011/course",
 			[]string{"| Patient | $5,011 | $1,076 |", "| Total cost | $23,925 | $4,246 |", "| Vials/dose | 3×100 + 1×500 | 3×100 + 1×500 |", "| Discarded | 90 mg | 90 mg |", "- Same dose: 375 mg/m2 IV weekly"}},
 		{"aco-herceptin-gastric-order-select",
-			"Consider Trazimera (trastuzumab-qyyp), FDA biosimilar, same dose: patient coinsurance $1,398 vs $11,469/course",
+			"Consider Trazimera (trastuzumab-qyyp), FDA biosimilar, same dose: patient cost $1,398 vs $11,469/course",
 			[]string{"- Labelled for: her2-gastric", "  - Herzuma (not labelled for it)", "- Same dose: 6 mg/kg IV q3w", "- 420 mg per dose (6 mg/kg x 70 kg"}},
 	}
 	for _, c := range cases {

@@ -173,7 +173,7 @@ func TestCardShape(t *testing.T) {
 	}
 	// Issue 14: option, FDA relationship, dose kept, then the patient's cost (Medicare Part B:
 	// coinsurance, per course of 17).
-	if want := "Consider Trazimera (trastuzumab-qyyp), FDA biosimilar, same dose: patient coinsurance $1,398 vs $11,469/course"; c.Summary != want {
+	if want := "Consider Trazimera (trastuzumab-qyyp), FDA biosimilar, same dose: patient cost $1,398 vs $11,469/course"; c.Summary != want {
 		t.Errorf("summary %q, want %q", c.Summary, want)
 	}
 	if c.SelectionBehavior != "at-most-one" || len(c.Suggestions) == 0 || len(c.Suggestions) > 3 {

@@ -127,7 +127,7 @@ func TestIsolationPrefetchNotCached(t *testing.T) {
 		t.Fatalf("A: %d %s", s, out)
 	}
 	want := cardsSignature(t, out)
-	if !strings.Contains(want, "Consider Trazimera") || !strings.Contains(want, "patient coinsurance") {
+	if !strings.Contains(want, "Consider Trazimera") || !strings.Contains(want, "patient cost $1,398 vs $11,469") {
 		t.Fatalf("A's baseline: %s", want)
 	}
 	for _, who := range []*cdshooks.Signer{b, e.signer} {
