@@ -159,3 +159,90 @@ func TestPatientCoinsuranceExcludesTheDeductible(t *testing.T) {
 		t.Errorf("deductible met:\n got %q\nwant %q", got, want)
 	}
 }
+
+// An order-sign with several drafts of one group (a loading and a maintenance dose of
+// trastuzumab, or Herceptin beside Trazimera): each card was written as if its draft were alone,
+// "New start (no therapy on record)", and the Herceptin card suggested switching to Trazimera
+// beside a Trazimera draft (two trastuzumab orders after one click, nothing said). Each card now
+// names the other drafts of its group; drafts of other groups are not named; the card cache keeps
+// a lone draft's card apart. Every suggestion updates its own card's draft.
+func TestCardsNameTheOtherDraftsOfTheirGroup(t *testing.T) {
+	e := newEnv(t)
+	herceptin := func(id string) map[string]any {
+		d := demoDraft(t, "aco-herceptin-order-select")
+		d["id"] = id
+		return d
+	}
+	loading := func() map[string]any {
+		d := herceptin("draft-herceptin-loading")
+		di := d["dosageInstruction"].([]any)[0].(map[string]any)
+		di["text"] = "8 mg/kg IV once (loading)"
+		di["doseAndRate"] = []any{map[string]any{"doseQuantity": map[string]any{"value": 8, "unit": "mg/kg", "system": "http://unitsofmeasure.org", "code": "mg/kg"}}}
+		di["timing"] = map[string]any{"repeat": map[string]any{"count": 1, "frequency": 1, "period": 3, "periodUnit": "wk"}}
+		return d
+	}
+	trazimera := func() map[string]any {
+		d := herceptin("draft-trazimera")
+		d["medicationCodeableConcept"] = map[string]any{"coding": []any{map[string]any{"system": "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets", "code": "Q5116"}}, "text": "Trazimera"}
+		return d
+	}
+	rituxan := func() map[string]any {
+		d := demoDraft(t, "aco-rituximab-order-sign")
+		return d
+	}
+	cases := []struct {
+		name   string
+		drafts func() []map[string]any
+		// per card, in order: the draft its suggestions update and the "Also drafted" line ("" none)
+		want [][2]string
+	}{
+		{"maintenance alone", func() []map[string]any { return []map[string]any{herceptin("draft-herceptin-pat-aco")} },
+			[][2]string{{"draft-herceptin-pat-aco", ""}}},
+		{"loading and maintenance", func() []map[string]any {
+			return []map[string]any{herceptin("draft-herceptin-pat-aco"), loading()}
+		}, [][2]string{{"draft-herceptin-pat-aco", "- Also drafted: Herceptin\n- Check for duplicate therapy\n"}, {"draft-herceptin-loading", "- Also drafted: Herceptin\n"}}},
+		{"Herceptin beside Trazimera", func() []map[string]any {
+			return []map[string]any{herceptin("draft-herceptin-pat-aco"), trazimera()}
+		}, [][2]string{{"draft-herceptin-pat-aco", "- Also drafted: Trazimera\n- Check for duplicate therapy\n"}}},
+		{"three trastuzumab drafts", func() []map[string]any {
+			return []map[string]any{herceptin("draft-herceptin-pat-aco"), loading(), trazimera()}
+		}, [][2]string{{"draft-herceptin-pat-aco", "- Also drafted: 2 more trastuzumab\n"}, {"draft-herceptin-loading", "- Also drafted: 2 more trastuzumab\n"}}},
+		{"other groups are not named", func() []map[string]any {
+			return []map[string]any{herceptin("draft-herceptin-pat-aco"), rituxan()}
+		}, [][2]string{{"draft-herceptin-pat-aco", ""}, {"draft-rituxan-pat-aco", ""}}},
+		{"maintenance alone again (card cache)", func() []map[string]any { return []map[string]any{herceptin("draft-herceptin-pat-aco")} },
+			[][2]string{{"draft-herceptin-pat-aco", ""}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			// order-sign with the ACO patient's full prefetch (weight and height for mg/kg, m2)
+			body := e.editDrafts("aco-rituximab-order-sign", func([]map[string]any) []map[string]any { return c.drafts() })
+			status, out, _ := e.post(serviceOf("aco-rituximab-order-sign"), body)
+			if status != http.StatusOK {
+				t.Fatalf("status %d: %s", status, out)
+			}
+			r := decodeResponse(t, out)
+			if len(r.Cards) != len(c.want) {
+				t.Fatalf("want %d cards, got %d", len(c.want), len(r.Cards))
+			}
+			for i, w := range c.want {
+				card := r.Cards[i]
+				for _, s := range card.Suggestions {
+					for _, a := range s.Actions {
+						var res struct{ ID string }
+						_ = json.Unmarshal(a.Resource, &res)
+						if res.ID != w[0] {
+							t.Errorf("card %d suggestion %q updates %q, want %q", i+1, s.Label, res.ID, w[0])
+						}
+					}
+				}
+				switch {
+				case w[1] == "" && strings.Contains(card.Detail, "Also drafted"):
+					t.Errorf("card %d names another draft:\n%s", i+1, card.Detail)
+				case w[1] != "" && !strings.Contains(card.Detail, w[1]):
+					t.Errorf("card %d lacks %q:\n%s", i+1, w[1], card.Detail)
+				}
+			}
+		})
+	}
+}

@@ -58,6 +58,7 @@ type cardKey struct {
 	secondaryID                  string // the supplemental coverage changes the figures the card prints
 	roundMg                      float64
 	scheduleImplausible          bool
+	alsoDrafted                  string
 	view                         cardView
 }
 
@@ -76,6 +77,7 @@ func cardKeyOf(item orderedItem, req scoring.Request, historyKnown bool, view ca
 		k.roundMg = item.rounding.DoseMg
 	}
 	k.scheduleImplausible = item.scheduleImplausible
+	k.alsoDrafted = strings.Join(item.alsoDrafted, "\x00")
 	return k
 }
 

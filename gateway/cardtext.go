@@ -249,6 +249,12 @@ func detailMarkdown(item orderedItem, res scoring.Result, group scoring.Group, h
 	default:
 		reason = append(reason, "New start (no therapy on record)")
 	}
+	switch n := len(item.alsoDrafted); {
+	case n == 1:
+		reason = append(reason, "Also drafted: "+item.alsoDrafted[0], "Check for duplicate therapy")
+	case n > 1:
+		reason = append(reason, fmt.Sprintf("Also drafted: %d more %s", n, molecule(ordered.Product)), "Check for duplicate therapy")
+	}
 	reason = append(reason, doseLine(item, res, group))
 
 	var b strings.Builder

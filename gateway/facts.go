@@ -244,6 +244,9 @@ type orderedItem struct {
 	// device is the kind of item the order's code names (scoring.Package.Device): a suggestion
 	// keeps it (an on-body injector kit is not replaced by a prefilled syringe).
 	device string
+	// alsoDrafted names the products of the hook's other drafts of the same group (the card
+	// says so: a loading and a maintenance dose, or a duplicate order).
+	alsoDrafted []string
 }
 
 // productOf maps a CodeableConcept to a catalog product: RxNorm first (SBD/SCD), then NDC, then

@@ -225,7 +225,29 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 		return history
 	}
 	rec.onRecord(therapy, draftIDs, eng.cat, pol) // new start or not, for orders that get no score (decisions.go)
+	// Every draft of the hook is recognised first, in focus or not: a card names the other drafts
+	// of its group (two trastuzumab orders in one signing are a loading and a maintenance dose, or
+	// a duplicate, and a switch suggested on one must not go unnoticed beside the other).
+	items := make([]orderedItem, len(draft))
+	itemOK := make([]bool, len(draft))
+	byGroup := map[string][]int{}
 	for i, raw := range draft {
+		mr := decoded[i]
+		if mr == nil {
+			continue
+		}
+		lookup := func(ref string) (json.RawMessage, bool) { return data.medication(ctx, ref) }
+		if svc.focusSelections && !focus[mr.ResourceType+"/"+mr.ID] {
+			lookup = func(string) (json.RawMessage, bool) { return nil, false } // by its code only: no fetch for a draft not in focus
+		}
+		items[i], itemOK[i] = plan.item(ctx, i, func() (orderedItem, bool) { // recognised while resolve fetched, if it could
+			return recogniseDecoded(eng.cat, raw, mr, lookup, now)
+		})
+		if itemOK[i] {
+			byGroup[items[i].product.GroupID] = append(byGroup[items[i].product.GroupID], i)
+		}
+	}
+	for i := range draft {
 		if ctx.Err() != nil {
 			break // the budget is spent: answer with the cards so far
 		}
@@ -236,13 +258,14 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 		if svc.focusSelections && !focus[mr.ResourceType+"/"+mr.ID] {
 			continue
 		}
-		item, ok := plan.item(ctx, i, func() (orderedItem, bool) { // recognised while resolve fetched, if it could
-			return recogniseDecoded(eng.cat, raw, mr, func(ref string) (json.RawMessage, bool) {
-				return data.medication(ctx, ref)
-			}, now)
-		})
+		item, ok := items[i], itemOK[i]
 		if !ok {
 			continue
+		}
+		for _, j := range byGroup[item.product.GroupID] {
+			if j != i {
+				item.alsoDrafted = append(item.alsoDrafted, items[j].product.Name)
+			}
 		}
 		group, _ := eng.cat.Group(item.product.GroupID)
 		var pat clinical.Patient
