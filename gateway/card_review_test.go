@@ -246,3 +246,47 @@ func TestCardsNameTheOtherDraftsOfTheirGroup(t *testing.T) {
 		})
 	}
 }
+
+// The dose-rounding suggestion's label named the product without its FDA suffix, route or
+// schedule ("Switch and round to 700 mg Ruxience (-0.2%, ...)") beside switch labels that carry
+// them ("Switch to Ruxience (rituximab-pvvr) 375 mg/m2 IV weekly"), README: every suggestion is
+// labelled with product, FDA suffix, dose, route and schedule. Hand-worked:
+//   - Rituxan 375 mg/m2 x BSA 1.8708 = 701.56 mg; 700 mg (500 + 2 x 100) is -0.22 % -> -0.2 %;
+//   - Avastin 15 mg/kg x 70 kg = 1,050 mg (3 x 100 + 2 x 400, 50 mg discarded); 1,000 mg
+//     (2 x 400 + 2 x 100) is -4.76 % -> -4.8 %, inside the 10 % policy.
+func TestRoundingLabelNamesSuffixRouteAndSchedule(t *testing.T) {
+	e := newEnv(t)
+	avastin := func([]map[string]any) []map[string]any {
+		d := demoDraft(t, "aco-herceptin-order-select")
+		d["id"] = "draft-avastin"
+		d["medicationCodeableConcept"] = map[string]any{"coding": []any{map[string]any{"system": "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets", "code": "J9035"}}, "text": "Avastin"}
+		di := d["dosageInstruction"].([]any)[0].(map[string]any)
+		di["text"] = "15 mg/kg IV every 3 weeks"
+		di["doseAndRate"] = []any{map[string]any{"doseQuantity": map[string]any{"value": 15, "unit": "mg/kg", "system": "http://unitsofmeasure.org", "code": "mg/kg"}}}
+		return []map[string]any{d}
+	}
+	for _, c := range []struct {
+		name string
+		edit func([]map[string]any) []map[string]any
+		want string
+	}{
+		{"rituximab", nil, "Switch to Ruxience (rituximab-pvvr) 700 mg IV weekly, rounded -0.2% to whole vials"},
+		{"bevacizumab", avastin, "Switch to Mvasi (bevacizumab-awwb) 1000 mg IV q3w, rounded -4.8% to whole vials"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			body := e.demoRequest("aco-rituximab-order-sign")
+			if c.edit != nil {
+				body = e.editDrafts("aco-rituximab-order-sign", c.edit)
+			}
+			_, out, _ := e.post(serviceOf("aco-rituximab-order-sign"), body)
+			r := decodeResponse(t, out)
+			if len(r.Cards) != 1 {
+				t.Fatalf("want one card, got %d", len(r.Cards))
+			}
+			sg := r.Cards[0].Suggestions
+			if got := sg[len(sg)-1].Label; got != c.want {
+				t.Errorf("rounding label\n got %q\nwant %q", got, c.want)
+			}
+		})
+	}
+}

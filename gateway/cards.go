@@ -115,7 +115,7 @@ func buildCard(item orderedItem, res scoring.Result, group scoring.Group, histor
 			if jsonfast.Unmarshal(swapped, &sm) == nil {
 				if rounded, err := withRoundedDose(sm, ro.DoseMg, ro.fromMg, ro.ChangePct); err == nil {
 					if raw, err := json.Marshal(rounded); err == nil {
-						card.AddSuggestion(roundingLabel(ro, med, true, res.MidCourse), false, cdshooks.UpdateAction(
+						card.AddSuggestion(roundingLabel(ro, sched, true, res.MidCourse), false, cdshooks.UpdateAction(
 							fmt.Sprintf("Replace %s with %s and round the dose from %s mg to %s mg (%s)", ordered.Product.Name, ro.product.Name, fmtMg(ro.fromMg), fmtMg(ro.DoseMg), signedPct(ro.ChangePct)), raw))
 					}
 				}

@@ -149,7 +149,7 @@ func TestDoseRoundingIsASeparateSuggestion(t *testing.T) {
 		t.Fatalf("want the switch and the rounding suggestions, got %q", labels(sgs))
 	}
 	last := sgs[len(sgs)-1]
-	if last.label != "Switch and round to 700 mg Ruxience (-0.2%, whole vials: no discarded drug)" ||
+	if last.label != "Switch to Ruxience (rituximab-pvvr) 700 mg IV weekly, rounded -0.2% to whole vials" ||
 		last.dose["value"] != 700.0 || last.dose["code"] != "mg" || !strings.Contains(last.dosageText, "from 701.56 mg") {
 		t.Fatalf("rounding suggestion %+v", last)
 	}

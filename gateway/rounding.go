@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 
 	"valuerx/cdshooks"
 	"valuerx/internal/jsonfast"
@@ -74,14 +75,23 @@ func signedPct(v float64) string {
 	return s + "%"
 }
 
-// roundingLabel is the suggestion's label: product, rounded dose and the change, in words a
-// prescriber reads at a glance.
-func roundingLabel(ro *roundingOffer, med medication, switching bool, mid scoring.MidCourse) string {
+// roundingLabel is the suggestion's label: as every suggestion's, product with its FDA suffix,
+// dose, route and schedule, then the change ("Switch to Ruxience (rituximab-pvvr) 700 mg IV
+// weekly, rounded -0.2% to whole vials").
+func roundingLabel(ro *roundingOffer, sched string, switching bool, mid scoring.MidCourse) string {
 	verb := "Round to"
 	if switching {
-		verb = "Switch and round to"
+		verb = "Switch to"
 	}
-	l := fmt.Sprintf("%s %s mg %s (%s, whole vials: no discarded drug)", verb, fmtMg(ro.DoseMg), ro.product.Name, signedPct(ro.ChangePct))
+	name := ro.product.Name
+	if p := ro.product.ProperName; p != "" && !strings.EqualFold(p, name) {
+		name += " (" + p + ")"
+	}
+	l := fmt.Sprintf("%s %s %s mg%s", verb, name, fmtMg(ro.DoseMg), routeAbbrev(ro.product.Route))
+	if sched != "" {
+		l += " " + sched
+	}
+	l += ", rounded " + signedPct(ro.ChangePct) + " to whole vials"
 	if switching && mid == scoring.MidCourseNextCycle {
 		l += ", from the next administration"
 	}
