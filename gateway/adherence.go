@@ -1241,7 +1241,7 @@ func supdCard(p *measures.Patient, data *hookData, patientID string, year int, t
 	} else {
 		fmt.Fprintf(&b, "The patient has %s, is %d on January 1 and has no statin fill in %d.", evidence, age, year)
 	}
-	b.WriteString(" The ACC/AHA 2018 cholesterol guideline and the ADA Standards of Care recommend at least a moderate-intensity statin for adults with diabetes aged 40-75, whatever the LDL.\n\n")
+	b.WriteString(" The ACC/AHA 2018 cholesterol guideline (LDL-C 70-189 mg/dL) and the ADA Standards of Care recommend at least a moderate-intensity statin for adults with diabetes aged 40-75, without calculating the 10-year risk.\n\n")
 	if listed != "" {
 		fmt.Fprintf(&b, "%s is on the medication list: ask whether the patient takes it and where it is filled. A fill paid in cash or through a discount card reaches no pharmacy claim, so the measure does not see it; filling it through the plan does. No new statin is suggested: that would duplicate therapy.\n\n", listed)
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"valuerx/demo"
 	"valuerx/scoring"
@@ -288,5 +289,24 @@ func TestRoundingLabelNamesSuffixRouteAndSchedule(t *testing.T) {
 				t.Errorf("rounding label\n got %q\nwant %q", got, c.want)
 			}
 		})
+	}
+}
+
+// The SUPD card said the ACC/AHA 2018 guideline and the ADA recommend a moderate-intensity statin
+// for adults with diabetes aged 40-75 "whatever the LDL". ACC/AHA 2018 (Grundy et al.,
+// Circulation 2019;139:e1082, section 4.3) recommends it (I-A) for primary prevention in adults
+// 40-75 with diabetes and LDL-C 70-189 mg/dL, without calculating the 10-year risk; below 70 mg/dL
+// it is a clinician-patient decision (IIa-C). The card now says which LDL range.
+func TestSUPDGuidelineStatement(t *testing.T) {
+	cards, _ := demoAdherence(t, time.Date(2026, time.July, 1, 14, 0, 0, 0, time.UTC), "supd-metformin-order-sign")
+	if len(cards) != 1 {
+		t.Fatalf("want the SUPD card, got %d cards", len(cards))
+	}
+	d := cards[0].Detail
+	if strings.Contains(d, "whatever the LDL") {
+		t.Errorf("the card says the guidelines recommend a statin whatever the LDL:\n%s", d)
+	}
+	if want := "The ACC/AHA 2018 cholesterol guideline (LDL-C 70-189 mg/dL) and the ADA Standards of Care recommend at least a moderate-intensity statin for adults with diabetes aged 40-75, without calculating the 10-year risk."; !strings.Contains(d, want) {
+		t.Errorf("card lacks %q:\n%s", want, d)
 	}
 }
