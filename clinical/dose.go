@@ -97,10 +97,13 @@ type Regimen struct {
 	// ScheduleImplausible: the interval or the course is not one the label allows; price the
 	// labelled schedule instead (the dose may still stand), and say so.
 	DoseImplausible, ScheduleImplausible bool
-	Implausible                          []string
-	Unknown                              []string // what could not be read
-	Caveats                              []string // read, but the card should say this
-	Basis                                string   // of the maintenance dose
+	// DoseAboveLabel: some dose is above a label maximum but not implausible; it is priced as
+	// ordered and Caveats says so.
+	DoseAboveLabel bool
+	Implausible    []string
+	Unknown        []string // what could not be read
+	Caveats        []string // read, but the card should say this
+	Basis          string   // of the maintenance dose
 }
 
 // MgPerAdministration is the maintenance dose in mg, 0 when it is not in mg or not known.
@@ -478,10 +481,15 @@ func readDoseInto(in *instr, r *Regimen, d *Dosage, strengthMg float64, p Patien
 		}
 		in.dose = base * p.WeightKg
 		in.basis = stated + " x " + num(p.WeightKg) + " kg" + observed("body weight", p.WeightDate)
-		if lim.MaxMgPerKg > 0 && unit == Mg && base > ImplausibleFactor*lim.MaxMgPerKg {
+		switch {
+		case lim.MaxMgPerKg > 0 && unit == Mg && base > ImplausibleFactor*lim.MaxMgPerKg:
 			r.DoseImplausible = true
 			r.Implausible = append(r.Implausible, fmt.Sprintf("%s dose %s mg/kg is more than twice the label maximum %s mg/kg",
 				name(lim), num(base), num(lim.MaxMgPerKg)))
+		case lim.MaxMgPerKg > 0 && unit == Mg && base > lim.MaxMgPerKg*(1+1e-9):
+			// Priced as ordered, as an mg dose between the maximum and twice it is, and said.
+			r.DoseAboveLabel = true
+			r.Caveats = append(r.Caveats, fmt.Sprintf("%s dose %s mg/kg is above the label maximum %s mg/kg", name(lim), num(base), num(lim.MaxMgPerKg)))
 		}
 		return true
 	case perM2:
@@ -497,10 +505,14 @@ func readDoseInto(in *instr, r *Regimen, d *Dosage, strengthMg float64, p Patien
 		in.dose = base * bsa
 		in.basis = fmt.Sprintf("%s x BSA %s m2 (Mosteller: %s cm, %s kg%s)", stated, num(bsa), num(p.HeightCm), num(p.WeightKg),
 			observedInline(p.WeightDate))
-		if lim.MaxMgPerM2 > 0 && unit == Mg && base > ImplausibleFactor*lim.MaxMgPerM2 {
+		switch {
+		case lim.MaxMgPerM2 > 0 && unit == Mg && base > ImplausibleFactor*lim.MaxMgPerM2:
 			r.DoseImplausible = true
 			r.Implausible = append(r.Implausible, fmt.Sprintf("%s dose %s mg/m2 is more than twice the label maximum %s mg/m2",
 				name(lim), num(base), num(lim.MaxMgPerM2)))
+		case lim.MaxMgPerM2 > 0 && unit == Mg && base > lim.MaxMgPerM2*(1+1e-9):
+			r.DoseAboveLabel = true
+			r.Caveats = append(r.Caveats, fmt.Sprintf("%s dose %s mg/m2 is above the label maximum %s mg/m2", name(lim), num(base), num(lim.MaxMgPerM2)))
 		}
 		return true
 	}
@@ -725,6 +737,7 @@ func checkLimits(r *Regimen, lim Limits) {
 					name(lim), num(ph.Dose), num(lim.MaxDoseMg)))
 			}
 		case lim.MaxDoseMg > 0 && ph.Dose > lim.MaxDoseMg*(1+1e-9):
+			r.DoseAboveLabel = true
 			r.Caveats = append(r.Caveats, fmt.Sprintf("%s dose %s mg is above the label maximum %s mg", name(lim), num(ph.Dose), num(lim.MaxDoseMg)))
 		}
 		if lim.MaxDailyMg > 0 && ph.IntervalDays > 0 {
@@ -734,6 +747,7 @@ func checkLimits(r *Regimen, lim Limits) {
 				r.Implausible = append(r.Implausible, fmt.Sprintf("%s %s mg a day is more than twice the label maximum %s mg a day",
 					name(lim), num(daily), num(lim.MaxDailyMg)))
 			case daily > lim.MaxDailyMg*(1+1e-9):
+				r.DoseAboveLabel = true
 				r.Caveats = append(r.Caveats, fmt.Sprintf("%s %s mg a day is above the label maximum %s mg a day", name(lim), num(daily), num(lim.MaxDailyMg)))
 			}
 		}

@@ -2,6 +2,7 @@ package clinical
 
 import (
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +38,7 @@ type want struct {
 	days, fills     int
 	phases          []Phase // Dose, Unit, IntervalDays, Administrations checked when non-nil
 	doseImpl        bool
+	aboveLabel      bool // DoseAboveLabel (checked in TestDoseAboveLabel's cases only)
 	schedImpl       bool
 	implausible     []string
 	unknown         []string
@@ -472,6 +474,52 @@ func contains(t *testing.T, what string, got, want []string) {
 }
 
 // Every tablet spelling issue 10 lists, and the other units, read as the kind they are.
+// A weight- or BSA-based dose above the label's per-kg or per-m2 maximum but under twice it is
+// priced as ordered and, like an mg dose above the label maximum, says so (it said nothing: 12
+// mg/kg of trastuzumab q3w, 1.5 x the label's 8 mg/kg, got a card with no order check). Hand-
+// worked: 12 mg/kg x 70 kg = 840 mg (under the 1,200 mg bound of an mg order, so that check was
+// silent too); 8 mg/kg x 70 = 560 mg is the label's largest; rituximab 600 mg/m2 x 1.8708 m2
+// (Mosteller, 180 cm, 70 kg) = 1,122.50 mg against 500 mg/m2.
+func TestDoseAboveLabel(t *testing.T) {
+	mgkg := func(v float64) string {
+		return `{"resourceType":"MedicationRequest","dosageInstruction":[{"timing":{"repeat":{"count":17,"frequency":1,"period":3,"periodUnit":"wk"}},"doseAndRate":[{"doseQuantity":{"value":` +
+			strconv.FormatFloat(v, 'f', -1, 64) + `,"code":"mg/kg"}}]}]}`
+	}
+	mgm2 := `{"resourceType":"MedicationRequest","dosageInstruction":[{"timing":{"repeat":{"count":4,"frequency":1,"period":1,"periodUnit":"wk"}},"doseAndRate":[{"doseQuantity":{"value":600,"code":"mg/m2"}}]}]}`
+	cases := []struct {
+		name, order string
+		limits      Limits
+		dose        float64
+		above       bool
+		caveat      string
+	}{
+		{"8 mg/kg: the label maximum", mgkg(8), trastuzumab, 560, false, ""},
+		{"12 mg/kg: above it, under twice", mgkg(12), trastuzumab, 840, true, "IV trastuzumab dose 12 mg/kg is above the label maximum 8 mg/kg"},
+		{"600 mg/m2: above 500, under twice", mgm2, rituximab, 1122.50, true, "IV rituximab dose 600 mg/m2 is above the label maximum 500 mg/m2"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			o, err := DecodeOrder([]byte(c.order))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := Dose(o, 0, Patient{WeightKg: 70, HeightCm: 180, WeightDate: day("2026-01-20")}, c.limits)
+			near(t, "Dose", r.Dose, c.dose)
+			if r.DoseImplausible || !r.Scorable() {
+				t.Errorf("DoseImplausible %v, Scorable %v: want priced as ordered", r.DoseImplausible, r.Scorable())
+			}
+			if r.DoseAboveLabel != c.above {
+				t.Errorf("DoseAboveLabel = %v, want %v", r.DoseAboveLabel, c.above)
+			}
+			if c.caveat == "" {
+				contains(t, "Caveats", r.Caveats, []string{})
+			} else {
+				contains(t, "Caveats", r.Caveats, []string{c.caveat})
+			}
+		})
+	}
+}
+
 func TestUnitSpellings(t *testing.T) {
 	cases := []struct {
 		s      string

@@ -310,3 +310,50 @@ func TestSUPDGuidelineStatement(t *testing.T) {
 		t.Errorf("card lacks %q:\n%s", want, d)
 	}
 }
+
+// A dose above the label maximum but under twice it is priced as ordered (clinical: "the
+// prescriber may have a reason"), and the card says so in its Order check, yet it was an "info"
+// card like any other, its suggestions copying the dose into a one-click order: Herceptin
+// 2000 mg q3w for the 70 kg FFS patient (28.6 mg/kg against the label's 8 mg/kg; the bound for
+// an mg order is 1,200 mg, 8 mg/kg at 150 kg). A weight-based order between 8 and 16 mg/kg had
+// no Order check at all (clinical checked only twice the per-kg maximum). The card is a warning;
+// a dose within the label stays info. Figures: 2,000 mg is 200 units, 14 x 150 mg vials (210
+// units, 10 discarded), 210 x 73.483 = 15,431.43 a dose, 262,334.31 a course of 17; 12 mg/kg x
+// 70 kg = 840 mg, 6 x 150 mg vials (90 units, 6 discarded), 90 x 73.483 x 17 = 112,428.99.
+func TestAboveLabelDoseCardIsAWarning(t *testing.T) {
+	e := newEnv(t)
+	withDose := func(v float64) func([]map[string]any) []map[string]any {
+		return func(ds []map[string]any) []map[string]any {
+			di := ds[0]["dosageInstruction"].([]any)[0].(map[string]any)
+			di["doseAndRate"].([]any)[0].(map[string]any)["doseQuantity"].(map[string]any)["value"] = v
+			return ds
+		}
+	}
+	for _, c := range []struct {
+		request         string
+		dose            float64
+		indicator       string
+		comment, course string
+	}{
+		{"medicare-ffs-herceptin-order-select", 420, "info", "", ""},
+		{"medicare-ffs-herceptin-order-select", 2000, "warning", "Trastuzumab (IV) dose 2000 mg is above the label maximum 1200 mg", "| Total cost | $262,334 |"},
+		{"aco-herceptin-gastric-order-select", 6, "info", "", ""},
+		{"aco-herceptin-gastric-order-select", 12, "warning", "Trastuzumab (IV) dose 12 mg/kg is above the label maximum 8 mg/kg", "| Total cost | $112,429 |"},
+	} {
+		_, out, _ := e.post(serviceOf(c.request), e.editDrafts(c.request, withDose(c.dose)))
+		r := decodeResponse(t, out)
+		if len(r.Cards) != 1 {
+			t.Fatalf("%s %v: want one card, got %d", c.request, c.dose, len(r.Cards))
+		}
+		card := r.Cards[0]
+		if card.Indicator != c.indicator {
+			t.Errorf("%s %v: indicator %q, want %q", c.request, c.dose, card.Indicator, c.indicator)
+		}
+		if c.comment == "" && strings.Contains(card.Detail, "Order check") {
+			t.Errorf("%s %v: an order check on a labelled dose:\n%s", c.request, c.dose, card.Detail)
+		}
+		if c.comment != "" && (!strings.Contains(card.Detail, c.comment) || !strings.Contains(card.Detail, c.course)) {
+			t.Errorf("%s %v: detail lacks %q or %q:\n%s", c.request, c.dose, c.comment, c.course, card.Detail)
+		}
+	}
+}

@@ -59,6 +59,7 @@ type cardKey struct {
 	roundMg                      float64
 	scheduleImplausible          bool
 	alsoDrafted                  string
+	doseAboveLabel               bool
 	view                         cardView
 }
 
@@ -78,6 +79,7 @@ func cardKeyOf(item orderedItem, req scoring.Request, historyKnown bool, view ca
 	}
 	k.scheduleImplausible = item.scheduleImplausible
 	k.alsoDrafted = strings.Join(item.alsoDrafted, "\x00")
+	k.doseAboveLabel = item.doseAboveLabel
 	return k
 }
 

@@ -45,6 +45,11 @@ func buildCard(item orderedItem, res scoring.Result, group scoring.Group, histor
 	summary := cardSummary(res)
 	card := cdshooks.NewCard(summary, "info", valuerxSource)
 	card.Detail = detailMarkdown(item, res, group, historyKnown, view)
+	if item.doseAboveLabel {
+		// Priced and suggested as ordered (the prescriber may have a reason), but the card's
+		// Order check says the dose is above the label: not a card to read as routine.
+		card.Indicator = "warning"
+	}
 	if item.scheduleImplausible {
 		// The order's schedule is not one the label allows (IV trastuzumab daily): the figures use
 		// the labelled course, but no suggestion may copy the implausible schedule into a one-click

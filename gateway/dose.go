@@ -50,6 +50,7 @@ func applyDose(item *orderedItem, g scoring.Group, pat clinical.Patient) {
 	}
 	reg := clinical.Dose(*item.order, doseStrength(item), pat, limitsOf(g))
 	item.doseNotes = append(append(append([]string(nil), reg.Implausible...), reg.Unknown...), reg.Caveats...)
+	item.doseAboveLabel = reg.DoseAboveLabel
 	retail := item.product.MgPerUnit == 0
 	mgDose := reg.Unit == clinical.Mg
 	var dose, course string

@@ -233,6 +233,9 @@ type orderedItem struct {
 	// scheduleImplausible: the order's schedule is not one the label allows; the card is priced on
 	// the labelled course and carries no suggestion (it would copy the schedule).
 	scheduleImplausible bool
+	// doseAboveLabel: the dose is above a label maximum but under twice it: priced as ordered,
+	// the card a warning (doseNotes says why).
+	doseAboveLabel bool
 	// rounding is the whole-vial dose the P&T policy offers for the card's product (nil: none).
 	rounding  *roundingOffer
 	date      time.Time
