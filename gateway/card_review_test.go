@@ -357,3 +357,55 @@ func TestAboveLabelDoseCardIsAWarning(t *testing.T) {
 		}
 	}
 }
+
+// The supplemental coverage's row and line carried its configured name, as long as it is:
+// "| Medicaid, Qualified Medicare Beneficiary | $0.00 | $0.00 |" (40 characters of row label in a
+// sidebar of about 30) and "Patient after Employer retiree plan (sample)". The card says the
+// kind in a word (Medigap keeps its 16-character name); the comparison page keeps the full name.
+// Figures, Medicare FFS Herceptin vs Trazimera per course: cost sharing 11,469.30 and 1,398.07
+// (20 % + the 283 deductible); the retiree plan pays 80 % of it after the deductible:
+// 0.8 x 11,186.30 = 8,949.04 and 0.8 x 1,115.07 = 892.06; QMB: Medicaid pays 0 (the sample
+// state's rate), the patient owes 0.
+func TestSecondaryCoverageFitsTheSidebar(t *testing.T) {
+	e := newEnv(t)
+	withSecondary := func(cov map[string]any) []byte {
+		var m map[string]any
+		if err := json.Unmarshal(e.demoRequest("medicare-ffs-herceptin-order-select"), &m); err != nil {
+			t.Fatal(err)
+		}
+		bundle := m["prefetch"].(map[string]any)["coverage"].(map[string]any)
+		entries := bundle["entry"].([]any)
+		primary := entries[0].(map[string]any)["resource"].(map[string]any)
+		cov["resourceType"], cov["status"], cov["order"] = "Coverage", "active", 2
+		cov["beneficiary"], cov["period"] = primary["beneficiary"], primary["period"]
+		bundle["entry"], bundle["total"] = append(entries, map[string]any{"resource": cov}), 2
+		out, _ := json.Marshal(m)
+		return out
+	}
+	for _, c := range []struct {
+		name string
+		cov  map[string]any
+		want []string
+	}{
+		{"QMB", map[string]any{"id": "cov-qmb", "type": map[string]any{"coding": []any{map[string]any{"system": "https://nahdo.org/sopt", "code": "2"}}},
+			"class": []any{map[string]any{"type": map[string]any{"coding": []any{map[string]any{"system": "http://terminology.hl7.org/CodeSystem/coverage-class", "code": "plan"}}}, "value": "QMB"}}},
+			[]string{"| Patient | $0.00 | $0.00 |", "| Medicaid | $0.00 | $0.00 |", "- QMB: no cost sharing billed"}},
+		{"retiree", map[string]any{"id": "cov-retiree", "payor": []any{map[string]any{"identifier": map[string]any{"value": "valuerx-demo-retiree"}}}},
+			[]string{"| Retiree plan | $8,949 | $892 |", "- Patient after Retiree plan"}},
+		{"Medigap", map[string]any{"id": "cov-medigap", "type": map[string]any{"coding": []any{map[string]any{"system": "https://nahdo.org/sopt", "code": "523"}}}},
+			[]string{"| Patient | $283 | $283 |", "| Medigap (Plan G) | $11,186 | $1,115 |", "- Patient after Medigap (Plan G)"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, out, _ := e.post(serviceOf("medicare-ffs-herceptin-order-select"), withSecondary(c.cov))
+			r := decodeResponse(t, out)
+			if len(r.Cards) != 1 {
+				t.Fatalf("want one card, got %d", len(r.Cards))
+			}
+			for _, w := range c.want {
+				if !strings.Contains(r.Cards[0].Detail, w) {
+					t.Errorf("card lacks %q:\n%s", w, r.Cards[0].Detail)
+				}
+			}
+		})
+	}
+}

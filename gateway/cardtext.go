@@ -421,7 +421,7 @@ func cardTable(res scoring.Result) string {
 	}
 	sc := res.Secondary // nil: no supplemental coverage on record
 	if sc != nil {
-		row(mdEscape(sc.Name), func(o scoring.Option) string { return cardUSD(amountsOf(o.PerCourse).Secondary) })
+		row(mdEscape(secondaryLabel(sc)), func(o scoring.Option) string { return cardUSD(amountsOf(o.PerCourse).Secondary) })
 	}
 	row("Total cost", func(o scoring.Option) string { return cardUSD(amountsOf(o.PerCourse).Allowed) })
 	if best.Product.MgPerUnit > 0 {
@@ -459,6 +459,24 @@ func vialsText(o scoring.Option) string {
 		return "-"
 	}
 	return strings.Join(parts, " + ")
+}
+
+// secondaryLabel is the supplemental coverage as a sidebar's row names it: its configured name
+// when short ("Medigap (Plan G)"), else its kind in a word ("Medicaid, Qualified Medicare
+// Beneficiary" is 40 characters in a sidebar of about 30). The comparison page has the name.
+func secondaryLabel(sc *scoring.SecondaryCoverage) string {
+	if utf8.RuneCountInString(sc.Name) <= 16 {
+		return sc.Name
+	}
+	switch sc.Kind {
+	case scoring.Medicaid:
+		return "Medicaid"
+	case scoring.Medigap:
+		return "Medigap"
+	case scoring.Retiree:
+		return "Retiree plan"
+	}
+	return sc.Name
 }
 
 // bookShort is the price period as the card names it.
@@ -528,7 +546,7 @@ func assumptionLines(res scoring.Result, view cardView) []string {
 	case sc.QMB:
 		out = append(out, "QMB: no cost sharing billed")
 	default:
-		out = append(out, "Patient after "+sc.Name)
+		out = append(out, "Patient after "+secondaryLabel(sc))
 	}
 	if strings.Contains(src, "maximum out-of-pocket") {
 		for _, o := range []scoring.Option{res.Ordered, *res.Best} {
