@@ -409,3 +409,25 @@ func TestSecondaryCoverageFitsTheSidebar(t *testing.T) {
 		})
 	}
 }
+
+// The Lipitor 40 mg card said "Priced as the 10 mg tablet", which reads as if a 10 mg tablet (a
+// quarter of the dose) were what was compared, beside "Same strength: 40 mg a day". The NADAC
+// summary has only the 10 mg tablets' prices, used for the 40 mg tablet (flat pricing across
+// strengths: Lipitor 12.42604 x 90 = 1,118.34; generic 0.02453 x 90 = 2.21); the line says so.
+func TestFlatPriceLineNamesTheOrderedStrength(t *testing.T) {
+	e := newEnv(t)
+	_, out, _ := e.post(serviceOf("commercial-ppo-lipitor-order-sign"), e.demoRequest("commercial-ppo-lipitor-order-sign"))
+	r := decodeResponse(t, out)
+	if len(r.Cards) != 1 {
+		t.Fatalf("want one card, got %d", len(r.Cards))
+	}
+	d := r.Cards[0].Detail
+	for _, w := range []string{"- Same strength: 40 mg a day", "| Total cost | $1,118 | $2.21 |", "- 40 mg at the 10 mg tablet's price\n"} {
+		if !strings.Contains(d, w) {
+			t.Errorf("card lacks %q:\n%s", w, d)
+		}
+	}
+	if strings.Contains(d, "Priced as the 10 mg tablet") {
+		t.Errorf("the card reads as if a 10 mg tablet were priced:\n%s", d)
+	}
+}

@@ -560,7 +560,9 @@ func assumptionLines(res scoring.Result, view cardView) []string {
 		out = append(out, "NADAC via a third-party summary")
 	}
 	if m := flatPriceRE.FindStringSubmatch(price); m != nil {
-		out = append(out, "Priced as the "+m[1]+" mg tablet")
+		// The ordered strength at another's price: "40 mg at the 10 mg tablet's price" (not
+		// "priced as the 10 mg tablet", which reads as a quarter of the dose).
+		out = append(out, fmt.Sprintf("%s mg at the %s mg tablet's price", fmtMg(res.ItemMg), m[1]))
 	}
 	if view.showOrganisation && strings.Contains(res.Best.Sources["acquisition"], "estimated") {
 		out = append(out, "Org cost: estimated (derived ASP)")

@@ -46,7 +46,7 @@ func TestCardTextByArrangement(t *testing.T) {
 			[]string{"| Patient | $12,728 | $7,864 |", "| Plan | $50,911 | $31,457 |", "| Total cost | $63,639 | $39,321 |", "- Herceptin: PA, ~7 days, 10% denied", "- Kanjinti: no prior auth"}},
 		{"commercial-ppo-lipitor-order-sign",
 			"Consider generic atorvastatin 40 mg, FDA AB-rated generic, same strength: patient cost $0.44 vs $224/90 days",
-			[]string{"| per 90d | Lipitor | atorvastatin |", "| Patient | $224 | $0.44 |", "| Plan | $895 | $1.77 |", "| Total cost | $1,118 | $2.21 |", "- Prices: NADAC of 2025-12-24", "- Priced as the 10 mg tablet"}},
+			[]string{"| per 90d | Lipitor | atorvastatin |", "| Patient | $224 | $0.44 |", "| Plan | $895 | $1.77 |", "| Total cost | $1,118 | $2.21 |", "- Prices: NADAC of 2025-12-24", "- 40 mg at the 10 mg tablet's price"}},
 		{"aco-rituximab-order-sign",
 			"Consider Ruxience (rituximab-pvvr), FDA biosimilar, same dose: patient cost $1,076 vs $5,011/course",
 			[]string{"| Patient | $5,011 | $1,076 |", "| Total cost | $23,925 | $4,246 |", "| Vials/dose | 3×100 + 1×500 | 3×100 + 1×500 |", "| Discarded | 90 mg | 90 mg |", "- Same dose: 375 mg/m2 IV weekly"}},
