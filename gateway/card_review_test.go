@@ -431,3 +431,18 @@ func TestFlatPriceLineNamesTheOrderedStrength(t *testing.T) {
 		t.Errorf("the card reads as if a 10 mg tablet were priced:\n%s", d)
 	}
 }
+
+// The demo's rituximab order was 375 mg/m2 weekly x 4 for diffuse large B-cell lymphoma
+// (C83.38). Weekly x 4 is the Rituxan label's regimen for relapsed or refractory low-grade or
+// follicular CD20+ NHL; DLBCL is dosed 375 mg/m2 on day 1 of each chemotherapy cycle, up to 8
+// (the course and the year of therapy the card prices, 4, would be wrong for it). The demo
+// order's diagnosis is follicular lymphoma (C82.x), whose regimen it is.
+func TestDemoRituximabRegimenMatchesItsDiagnosis(t *testing.T) {
+	d := demoDraft(t, "aco-rituximab-order-sign")
+	rep := d["dosageInstruction"].([]any)[0].(map[string]any)["timing"].(map[string]any)["repeat"].(map[string]any)
+	code := d["reasonCode"].([]any)[0].(map[string]any)["coding"].([]any)[0].(map[string]any)["code"].(string)
+	weeklyX4 := rep["count"] == 4.0 && rep["period"] == 1.0 && rep["periodUnit"] == "wk"
+	if weeklyX4 && !strings.HasPrefix(code, "C82") {
+		t.Errorf("weekly x 4 rituximab ordered for %s: the label gives weekly x 4 for low-grade or follicular NHL (C82)", code)
+	}
+}
