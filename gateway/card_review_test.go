@@ -446,3 +446,43 @@ func TestDemoRituximabRegimenMatchesItsDiagnosis(t *testing.T) {
 		t.Errorf("weekly x 4 rituximab ordered for %s: the label gives weekly x 4 for low-grade or follicular NHL (C82)", code)
 	}
 }
+
+// Pegfilgrastim is sold as prefilled syringes (and Neulasta's on-body kit), never in vials, yet
+// the card's row said "| Vials/dose | 1×6 | 1×6 |". The row names the items the dose uses:
+// syringes for pegfilgrastim, vials for trastuzumab. Neulasta J2506 12 units (0.5 mg) a dose;
+// 6 doses.
+func TestItemsRowNamesTheDevice(t *testing.T) {
+	e := newEnv(t)
+	neulasta := func([]map[string]any) []map[string]any {
+		d := demoDraft(t, "aco-herceptin-order-select")
+		d["id"] = "draft-neulasta"
+		d["medicationCodeableConcept"] = map[string]any{"coding": []any{map[string]any{"system": "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets", "code": "J2506"}}, "text": "Neulasta"}
+		di := d["dosageInstruction"].([]any)[0].(map[string]any)
+		di["text"] = "6 mg SC once per cycle"
+		di["doseAndRate"] = []any{map[string]any{"doseQuantity": map[string]any{"value": 6, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg"}}}
+		di["timing"] = map[string]any{"repeat": map[string]any{"count": 6, "frequency": 1, "period": 3, "periodUnit": "wk"}}
+		di["route"] = map[string]any{"coding": []any{map[string]any{"system": "http://snomed.info/sct", "code": "34206005", "display": "Subcutaneous route"}}}
+		return []map[string]any{d}
+	}
+	for _, c := range []struct {
+		name string
+		body []byte
+		want string
+	}{
+		{"trastuzumab", e.demoRequest("aco-herceptin-order-select"), "| Vials/dose | 3×150 | 1×420 |"},
+		{"pegfilgrastim", e.editDrafts("aco-rituximab-order-sign", neulasta), "| Syringes/dose | 1×6 | 1×6 |"},
+	} {
+		path := serviceOf("aco-herceptin-order-select")
+		if c.name == "pegfilgrastim" {
+			path = serviceOf("aco-rituximab-order-sign")
+		}
+		_, out, _ := e.post(path, c.body)
+		r := decodeResponse(t, out)
+		if len(r.Cards) != 1 {
+			t.Fatalf("%s: want one card, got %d", c.name, len(r.Cards))
+		}
+		if !strings.Contains(r.Cards[0].Detail, c.want) {
+			t.Errorf("%s: card lacks %q:\n%s", c.name, c.want, r.Cards[0].Detail)
+		}
+	}
+}

@@ -431,13 +431,14 @@ func cardTable(res scoring.Result) string {
 			}
 			return fmtMg(o.PerDose.WastedUnits*o.Product.MgPerUnit) + " mg"
 		}
+		items := itemsLabel(ordered, *best)
 		if sc == nil {
-			row("Vials/dose", vialsText)
+			row(items, vialsText)
 			row("Discarded", discarded)
 		} else {
 			// Five rows at most: the secondary payer's row takes the discarded drug's, which
 			// joins the vials.
-			row("Vials/dose", func(o scoring.Option) string {
+			row(items, func(o scoring.Option) string {
 				if o.PerDose.WastedUnits == 0 {
 					return vialsText(o)
 				}
@@ -446,6 +447,39 @@ func cardTable(res scoring.Result) string {
 		}
 	}
 	return b.String()
+}
+
+// itemsLabel names the row of the items a dose uses by what they are: "Syringes/dose" when
+// every item of both products is a prefilled syringe (pegfilgrastim has no vial), "Kits/dose"
+// for kits, else "Vials/dose".
+func itemsLabel(opts ...scoring.Option) string {
+	kind := ""
+	for _, o := range opts {
+		for _, u := range o.Packages {
+			d := ""
+			for _, pk := range o.Product.Packages {
+				if pk.NDC == u.NDC {
+					d = pk.Device()
+					break
+				}
+			}
+			switch {
+			case d != "syringe" && d != "kit":
+				return "Vials/dose"
+			case kind == "":
+				kind = d
+			case kind != d:
+				return "Items/dose"
+			}
+		}
+	}
+	switch kind {
+	case "syringe":
+		return "Syringes/dose"
+	case "kit":
+		return "Kits/dose"
+	}
+	return "Vials/dose"
 }
 
 // vialsText is the items one dose uses, "3×150" or "3×100 + 1×500" (mg per item; the spaces
