@@ -277,11 +277,15 @@ func Dose(o Order, strengthMg float64, p Patient, lim Limits) Regimen {
 	}
 
 	checkLimits(&r, lim)
+	maxAge := lim.MaxWeightAgeDays
+	if maxAge <= 0 {
+		maxAge = DefaultMaxWeightAgeDays
+	}
+	if !usedWeight && lim.MaxMgPerKg > 0 && p.WeightKg > 0 && !p.WeightDate.IsZero() && authoredOK &&
+		authored.Sub(p.WeightDate).Hours()/24 <= maxAge {
+		checkMgPerKg(&r, lim, p.WeightKg)
+	}
 	if usedWeight {
-		maxAge := lim.MaxWeightAgeDays
-		if maxAge <= 0 {
-			maxAge = DefaultMaxWeightAgeDays
-		}
 		switch {
 		case p.WeightDate.IsZero():
 			r.Caveats = append(r.Caveats, "the body weight used for the dose has no date")
@@ -756,6 +760,24 @@ func checkLimits(r *Regimen, lim Limits) {
 		r.ScheduleImplausible = true
 		r.Implausible = append(r.Implausible, fmt.Sprintf("%s course of %d administrations: the label gives at most %d",
 			name(lim), r.Administrations, lim.MaxAdministrations))
+	}
+}
+
+// checkMgPerKg compares the mg doses of an order written in mg with the label's mg/kg maximum,
+// for a body weight on record and no older than the weight-based doses accept: 1,100 mg of
+// trastuzumab for a 50 kg patient is 22 mg/kg, under the 1,200 mg bound an mg order is checked
+// against (8 mg/kg at 150 kg) yet 2.75 times the label's 8 mg/kg (card review, 3 December 2026).
+// Said, never blocked (priced as ordered: the weight on record may be wrong), and the sentence
+// names neither the weight nor the dose in mg/kg, from which with the dose the weight follows: it
+// is PHI-free like the others (Regimen).
+func checkMgPerKg(r *Regimen, lim Limits, weightKg float64) {
+	for _, ph := range r.Phases {
+		if ph.Unit != Mg || ph.Dose <= 0 || ph.Dose/weightKg <= lim.MaxMgPerKg*(1+1e-9) {
+			continue
+		}
+		r.DoseAboveLabel = true
+		r.Caveats = append(r.Caveats, fmt.Sprintf("%s dose %s mg is above the label maximum %s mg/kg for the body weight on record",
+			name(lim), num(ph.Dose), num(lim.MaxMgPerKg)))
 	}
 }
 

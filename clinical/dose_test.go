@@ -1,6 +1,7 @@
 package clinical
 
 import (
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -724,5 +725,56 @@ func TestCourseDays(t *testing.T) {
 		if got := r.CourseDays(); got != c.want {
 			t.Errorf("%s: CourseDays() = %d, want %d", c.name, got, c.want)
 		}
+	}
+}
+
+// An order written in mg is checked against the label's mg/kg maximum when a recent body weight
+// is on record (card review, 3 December 2026): trastuzumab's label maximum is 8 mg/kg (the
+// loading dose), and an mg order is otherwise bounded only by 1,200 mg (8 mg/kg at 150 kg).
+// Worked: 1,100 mg for 50 kg is 22 mg/kg; 420 mg for 50 kg 8.4 mg/kg; 420 mg for 70 kg 6 mg/kg;
+// 560 mg for 70 kg exactly 8 mg/kg (at the maximum, not above).
+func TestMgDoseAgainstTheLabelPerKg(t *testing.T) {
+	mg := func(v float64) string {
+		return `{"resourceType":"MedicationRequest","authoredOn":"2026-02-15","dosageInstruction":[{"timing":{"repeat":{"count":17,"frequency":1,"period":3,"periodUnit":"wk"}},"doseAndRate":[{"doseQuantity":{"value":` +
+			strconv.FormatFloat(v, 'f', -1, 64) + `,"code":"mg"}}]}]}`
+	}
+	const caveat = "IV trastuzumab dose %s mg is above the label maximum 8 mg/kg for the body weight on record"
+	for _, c := range []struct {
+		name   string
+		order  string
+		p      Patient
+		caveat string // "" = none
+	}{
+		{"1,100 mg for 50 kg: 22 mg/kg", mg(1100), Patient{WeightKg: 50, WeightDate: day("2026-02-01")}, fmt.Sprintf(caveat, "1100")},
+		{"420 mg for 50 kg: 8.4 mg/kg", mg(420), Patient{WeightKg: 50, WeightDate: day("2026-02-01")}, fmt.Sprintf(caveat, "420")},
+		{"420 mg for 70 kg: 6 mg/kg", mg(420), Patient{WeightKg: 70, WeightDate: day("2026-02-01")}, ""},
+		{"560 mg for 70 kg: 8 mg/kg, the maximum", mg(560), Patient{WeightKg: 70, WeightDate: day("2026-02-01")}, ""},
+		{"no weight on record", mg(1100), Patient{}, ""},
+		{"a weight without a date", mg(1100), Patient{WeightKg: 50}, ""},
+		{"a weight older than a weight-based dose accepts", mg(1100), Patient{WeightKg: 50, WeightDate: day("2025-06-01")}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o, err := DecodeOrder([]byte(c.order))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := Dose(o, 0, c.p, trastuzumab)
+			if r.DoseImplausible || !r.Scorable() {
+				t.Errorf("DoseImplausible %v, Scorable %v: want priced as ordered", r.DoseImplausible, r.Scorable())
+			}
+			if r.DoseAboveLabel != (c.caveat != "") {
+				t.Errorf("DoseAboveLabel = %v, want %v (caveats %q)", r.DoseAboveLabel, c.caveat != "", r.Caveats)
+			}
+			if c.caveat == "" {
+				contains(t, "Caveats", r.Caveats, []string{})
+				return
+			}
+			contains(t, "Caveats", r.Caveats, []string{c.caveat})
+			for _, cv := range r.Caveats {
+				if strings.Contains(cv, "50") || strings.Contains(cv, "22") || strings.Contains(cv, "8.4") {
+					t.Errorf("caveat %q names the weight or the dose per kg (PHI-free sentences only)", cv)
+				}
+			}
+		})
 	}
 }

@@ -121,6 +121,23 @@ func (lk *orderLookups) vitals(ctx context.Context, patientID string, needWeight
 	return p
 }
 
+// weightOnHand is the body weight when the hook has it without a search of its own: prefetched,
+// already read for another draft, or searched by the hook's plan. An order written in mg is
+// checked against the label's mg/kg maximum with it (clinical.Dose), never at the cost of one
+// more FHIR round trip for every mg order.
+func (lk *orderLookups) weightOnHand(ctx context.Context, patientID string) clinical.Patient {
+	d := lk.data
+	if _, prefetched := d.prefetchedVitals(keyBodyWeight); !prefetched && !lk.weight.done {
+		d.mu.Lock()
+		_, planned := d.planned[keyBodyWeight]
+		d.mu.Unlock()
+		if !planned {
+			return clinical.Patient{}
+		}
+	}
+	return lk.vitals(ctx, patientID, true, false)
+}
+
 // latest looks up m (the Observation of LOINC code, planned as key) once: the newest usable
 // value in a unit conv reads.
 func (lk *orderLookups) latest(ctx context.Context, m *measurement, patientID, key, code string, conv func(float64, string) (float64, bool)) (float64, time.Time) {

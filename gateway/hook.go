@@ -271,6 +271,8 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 		var pat clinical.Patient
 		if w, h := clinical.Needs(item.order, doseStrength(&item)); w || h {
 			pat = lookups.vitals(ctx, oc.PatientID, w, h)
+		} else if group.Label.MaxMgPerKg > 0 {
+			pat = lookups.weightOnHand(ctx, oc.PatientID) // an mg dose checked against the label's mg/kg
 		}
 		if unitDosed(item.product) {
 			// Epoetin alfa and the like are billed per 1,000 units, not per mg: every dose line,
