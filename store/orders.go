@@ -292,7 +292,7 @@ type chained struct {
 // up); the latest such card at each step.
 func chainOf(cards []*DecisionRow, d *DecisionRow) chained {
 	var c chained
-	at := d
+	at, steps := d, 0
 	for range cards { // each step goes back in time: at most one step per card
 		var prev *DecisionRow
 		var sg Suggestion
@@ -321,6 +321,27 @@ func chainOf(cards []*DecisionRow, d *DecisionRow) chained {
 		c.course = Saving{c.course.Payer + sg.PayerSaving, c.course.Patient + sg.PatientSaving, c.course.Org + sg.OrgImpact}
 		c.year = Saving{c.year.Payer + y.Payer, c.year.Patient + y.Patient, c.year.Org + y.Org}
 		c.origin, at = &prev.Decision, prev
+		steps++
+	}
+	if c.origin == nil {
+		return c
+	}
+	// The acceptances add up when each card priced the products alike; a dose changed between
+	// the cards (a clinician's edit before signing, a whole-vial rounding) or another catalog
+	// does not show in the fields compared above, and the sum is then a figure at two doses:
+	// Herceptin -> Hercessi at 420 mg plus Hercessi -> Trazimera at 600 mg. The deciding card
+	// prices the product first ordered itself, at its own dose: when the sum is not that figure
+	// (to the cents each recorded figure was rounded to), that figure is the chain's, so that the
+	// product first ordered is worth nothing against itself.
+	if op, ok := optionFor(d.Decision.Options, c.origin.OrderedProductID); ok && !(op.Exclusion != "" && op.PerCourse == (Saving{}) && op.PerYear == (Saving{})) {
+		tol := 0.005*float64(steps+1) + 1e-9
+		near := func(a, b Saving) bool {
+			return math.Abs(a.Payer+b.Payer) <= tol && math.Abs(a.Patient+b.Patient) <= tol && math.Abs(a.Org+b.Org) <= tol
+		}
+		if !near(c.course, op.PerCourse) || !near(c.year, op.PerYear) {
+			neg := func(s Saving) Saving { return Saving{-s.Payer, -s.Patient, -s.Org} }
+			c.course, c.year = neg(op.PerCourse), neg(op.PerYear)
+		}
 	}
 	return c
 }

@@ -1,0 +1,84 @@
+package store
+
+import (
+	"math"
+	"testing"
+	"time"
+)
+
+// chainRows: a Herceptin order accepted on Hercessi at order-select (figures at dose 420 mg), its
+// order-sign card on Hercessi at 600 mg (the prescriber changed the dose in between) accepted on
+// Trazimera. Per course, hand-made figures (per year: ten times as much):
+//
+//	select at 420 mg: Herceptin -> Hercessi 300, -> Trazimera 500
+//	sign at 600 mg:   Hercessi -> Herceptin -450 (Herceptin costs 450 more at 600 mg),
+//	                  Hercessi -> Trazimera 300
+//
+// The order ended on Trazimera at 600 mg: from the Herceptin first ordered, at the dose signed, it
+// saves 450 + 300 = 750 a course (7,500 a year), what the sign card's own figures say
+// (Trazimera 300 minus Herceptin -450). Adding the select card's 300 (at 420 mg) books 600, and
+// leaves Herceptin, the product first ordered, worth -150 against itself.
+func chainRows(signOutcome string) []DecisionRow {
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	base := func(card, hook, ordered string, at time.Time) Decision {
+		return Decision{CardUUID: card, Hook: hook, Client: "a", OrderKey: "k1", ContractID: "mssp-aco", Arrangement: "two-sided",
+			GroupID: "trastuzumab", OrderedProductID: ordered, PricePeriod: "cms-asp-2026q1", AdministrationsPerYear: 10, At: at}
+	}
+	sel := base("sel", "order-select", "herceptin", t0)
+	sel.OrderedRelationship, sel.BestProductID = "reference", "trazimera"
+	sel.Suggestions = []Suggestion{{UUID: "sel-t", ProductID: "trazimera", PayerSaving: 500, PerYear: Saving{Payer: 5000}},
+		{UUID: "sel-h", ProductID: "hercessi", PayerSaving: 300, PerYear: Saving{Payer: 3000}}}
+	sel.Options = []Option{{ProductID: "trazimera", Relationship: "biosimilar", Eligible: true, PerCourse: Saving{Payer: 500}, PerYear: Saving{Payer: 5000}},
+		{ProductID: "hercessi", Relationship: "biosimilar", Eligible: true, PerCourse: Saving{Payer: 300}, PerYear: Saving{Payer: 3000}}}
+	sign := base("sign", "order-sign", "hercessi", t0.Add(10*time.Minute))
+	sign.OrderedRelationship, sign.BestProductID = "biosimilar", "trazimera"
+	sign.Suggestions = []Suggestion{{UUID: "sign-t", ProductID: "trazimera", PayerSaving: 300, PerYear: Saving{Payer: 3000}}}
+	sign.Options = []Option{{ProductID: "trazimera", Relationship: "biosimilar", Eligible: true, PerCourse: Saving{Payer: 300}, PerYear: Saving{Payer: 3000}},
+		{ProductID: "herceptin", Relationship: "reference", PerCourse: Saving{Payer: -450}, PerYear: Saving{Payer: -4500}}}
+	rows := []DecisionRow{
+		{Decision: sel, Outcome: "accepted", SuggestionUUID: "sel-h", FeedbackAt: t0.Add(time.Minute), FeedbackReceived: t0.Add(time.Minute)},
+		{Decision: sign, Outcome: signOutcome, FeedbackAt: t0.Add(11 * time.Minute), FeedbackReceived: t0.Add(11 * time.Minute)},
+	}
+	if signOutcome == "accepted" {
+		rows[1].SuggestionUUID = "sign-t"
+	} else {
+		rows[1].ReasonCode = "patient-declines"
+	}
+	return rows
+}
+
+func TestChainAcrossADoseChangeCountsAtTheDoseSigned(t *testing.T) {
+	recs := AssembleOrders(chainRows("accepted"), nil, nil, nil, time.Time{}, time.Time{})
+	if len(recs) != 1 {
+		t.Fatalf("%d orders, want one", len(recs))
+	}
+	o := recs[0]
+	if o.OrderedProductID != "herceptin" || o.AcceptedProductID != "trazimera" {
+		t.Fatalf("ordered %s accepted %s, want herceptin, trazimera", o.OrderedProductID, o.AcceptedProductID)
+	}
+	if math.Abs(o.PayerSaved-750) > 1e-9 || math.Abs(o.PayerSavedYear-7500) > 1e-9 {
+		t.Errorf("payer %.2f a course, %.2f a year; want 750 and 7,500 (Herceptin -> Trazimera at 600 mg)", o.PayerSaved, o.PayerSavedYear)
+	}
+	if op, ok := o.OptionOf("herceptin"); !ok || op.PerCourse != (Saving{}) || op.PerYear != (Saving{}) {
+		t.Errorf("the product first ordered is worth %+v / %+v against itself, want zero", op.PerCourse, op.PerYear)
+	}
+	if op, _ := o.OptionOf("trazimera"); op.PerYear.Payer != 7500 {
+		t.Errorf("Trazimera realises %.2f a year, want 7,500 as projected", op.PerYear.Payer)
+	}
+}
+
+// The sign card overridden, the order signed as Hercessi at 600 mg: it realises Herceptin ->
+// Hercessi at 600 mg, 4,500 a year (the sign card's Herceptin option, negated), not the 3,000
+// the select card priced at 420 mg.
+func TestChainAcrossADoseChangeOverriddenAtSign(t *testing.T) {
+	rows := chainRows("overridden")
+	recs := AssembleOrders(rows, nil, nil, nil, time.Time{}, time.Time{})
+	o := recs[0]
+	o.SignedProductID = "hercessi"
+	if op, ok := o.OptionOf("hercessi"); !ok || op.PerYear.Payer != 4500 {
+		t.Errorf("Hercessi (the product signed) realises %+v, want 4,500 a year", op.PerYear)
+	}
+	if s := o.OutcomeFigures(); s.RealPayerY != Micro(4500) {
+		t.Errorf("realised payer %d micro-dollars a year, want 4,500", s.RealPayerY)
+	}
+}
