@@ -497,6 +497,10 @@ func (g *Gateway) handleDecisionPage(w http.ResponseWriter, r *http.Request) {
 			OrgYear: sg.PerYear.Org, Accepted: accepted != "" && sg.UUID == accepted})
 	}
 	det.CompareURL, det.CompareNote = g.decisionComparison(d)
+	if det.PayerOnAllowedUntil, err = g.payerBasis(r.Context(), tracking.Filter{From: d.At}); err != nil {
+		g.pageFail(w, r, err)
+		return
+	}
 	web.RenderDashboard(w, web.DashboardPage{Tab: web.TabDecision, Decision: det, Names: g.dashboardNames(), CSS: dashboardCSSPath,
 		Base: dashboardPath, JSONPath: reportPath, CSVPath: reportCSVPath, DecisionPath: decisionPagePath})
 }

@@ -145,6 +145,9 @@ type DecisionDetail struct {
 	// CompareURL is a fresh signed link to the comparison page; CompareNote says why there is
 	// none when it is empty.
 	CompareURL, CompareNote string
+	// PayerOnAllowedUntil is set when the card was recorded while payer savings were booked on
+	// the allowed amount (tracking.PayerBasisNote of the card's time).
+	PayerOnAllowedUntil *time.Time
 }
 
 // SuggestionView is one suggestion of a recorded card.
