@@ -82,3 +82,26 @@ func TestChainAcrossADoseChangeOverriddenAtSign(t *testing.T) {
 		t.Errorf("realised payer %d micro-dollars a year, want 4,500", s.RealPayerY)
 	}
 }
+
+// An option priced alike to the product the order is on (its figures zero) but excluded for a
+// clinical reason (off formulary here) is priced all the same: from the product first ordered it
+// is worth what the chain is. Only "not-priced" options have no figures to shift. Same dose at
+// both cards here: select Herceptin -> Hercessi 300 a course (3,000 a year); the sign card on
+// Hercessi prices Herceptin at -300 (-3,000), Trazimera at 200, and "hercessi-b" (same payment
+// limit as Hercessi, off formulary) at 0. Signed as hercessi-b: 3,000 a year realised, not 0.
+func TestChainShiftsAPricedExcludedOptionWorthNothingAgainstTheOrder(t *testing.T) {
+	rows := chainRows("overridden")
+	sign := &rows[1].Decision
+	sign.Suggestions = []Suggestion{{UUID: "sign-t", ProductID: "trazimera", PayerSaving: 200, PerYear: Saving{Payer: 2000}}}
+	sign.Options = []Option{{ProductID: "trazimera", Relationship: "biosimilar", Eligible: true, PerCourse: Saving{Payer: 200}, PerYear: Saving{Payer: 2000}},
+		{ProductID: "herceptin", Relationship: "reference", PerCourse: Saving{Payer: -300}, PerYear: Saving{Payer: -3000}},
+		{ProductID: "hercessi-b", Relationship: "biosimilar", Exclusion: "off-formulary"},
+		{ProductID: "ogivri", Relationship: "biosimilar", Exclusion: "not-priced"}}
+	o := AssembleOrders(rows, nil, nil, nil, time.Time{}, time.Time{})[0]
+	if op, _ := o.OptionOf("hercessi-b"); op.PerYear.Payer != 3000 || op.PerCourse.Payer != 300 {
+		t.Errorf("hercessi-b from Herceptin: %+v / %+v, want 300 a course, 3,000 a year", op.PerCourse, op.PerYear)
+	}
+	if op, _ := o.OptionOf("ogivri"); op.PerYear != (Saving{}) {
+		t.Errorf("ogivri, not priced, got figures %+v", op.PerYear)
+	}
+}

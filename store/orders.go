@@ -333,7 +333,7 @@ func chainOf(cards []*DecisionRow, d *DecisionRow) chained {
 	// prices the product first ordered itself, at its own dose: when the sum is not that figure
 	// (to the cents each recorded figure was rounded to), that figure is the chain's, so that the
 	// product first ordered is worth nothing against itself.
-	if op, ok := optionFor(d.Decision.Options, c.origin.OrderedProductID); ok && !(op.Exclusion != "" && op.PerCourse == (Saving{}) && op.PerYear == (Saving{})) {
+	if op, ok := optionFor(d.Decision.Options, c.origin.OrderedProductID); ok && op.priced() {
 		tol := 0.005*float64(steps+1) + 1e-9
 		near := func(a, b Saving) bool {
 			return math.Abs(a.Payer+b.Payer) <= tol && math.Abs(a.Patient+b.Patient) <= tol && math.Abs(a.Org+b.Org) <= tol
@@ -356,7 +356,7 @@ func (c chained) shift(d *Decision) []Option {
 	}
 	out := make([]Option, 0, len(d.Options)+1)
 	for _, op := range d.Options {
-		if op.Exclusion != "" && op.PerCourse == (Saving{}) && op.PerYear == (Saving{}) {
+		if !op.priced() {
 			out = append(out, op) // not priced
 			continue
 		}
@@ -368,6 +368,17 @@ func (c chained) shift(d *Decision) []Option {
 			PerCourse: c.course.Cents(), PerYear: c.year.Cents()})
 	}
 	return out
+}
+
+// OptionNotPriced is the exclusion of an option the price book or fee schedule has no price for
+// (scoring.ExcludeNotPriced): recorded without figures.
+const OptionNotPriced = "not-priced"
+
+// priced reports whether op has figures: every option but one recorded as not priced. An option
+// excluded for a clinical reason (off formulary, not labelled) is priced, and may be worth
+// exactly nothing against the order (the same payment limit).
+func (op Option) priced() bool {
+	return !(op.Exclusion == OptionNotPriced && op.PerCourse == (Saving{}) && op.PerYear == (Saving{}))
 }
 
 func optionFor(opts []Option, product string) (Option, bool) {
