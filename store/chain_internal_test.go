@@ -105,3 +105,34 @@ func TestChainShiftsAPricedExcludedOptionWorthNothingAgainstTheOrder(t *testing.
 		t.Errorf("ogivri, not priced, got figures %+v", op.PerYear)
 	}
 }
+
+// The price book changes between the cards (the select card on the last minutes of Q1, the sign
+// card on Q2's book): the acceptances do not add up, but the sign card prices the Herceptin
+// first ordered on its own book (Q2: Herceptin 320 a course more than Hercessi, Trazimera 310
+// less). Counted from Herceptin on the sign card's book: 320 + 310 = 630 a course, 6,300 a year;
+// overridden at sign and signed as Hercessi, 3,200 a year realised. Left unchained, the order
+// books Hercessi -> Trazimera (310) as if Hercessi had been ordered, and realises 0 signed as
+// Hercessi: the defect chaining was made for (finance review F5).
+func TestChainAcrossAPriceBookCountsOnTheDecidingCardsBook(t *testing.T) {
+	for _, outcome := range []string{"accepted", "overridden"} {
+		rows := chainRows(outcome)
+		sign := &rows[1].Decision
+		sign.PricePeriod = "cms-asp-2026q2"
+		sign.Suggestions = []Suggestion{{UUID: "sign-t", ProductID: "trazimera", PayerSaving: 310, PerYear: Saving{Payer: 3100}}}
+		sign.Options = []Option{{ProductID: "trazimera", Relationship: "biosimilar", Eligible: true, PerCourse: Saving{Payer: 310}, PerYear: Saving{Payer: 3100}},
+			{ProductID: "herceptin", Relationship: "reference", PerCourse: Saving{Payer: -320}, PerYear: Saving{Payer: -3200}}}
+		o := AssembleOrders(rows, nil, nil, nil, time.Time{}, time.Time{})[0]
+		if o.OrderedProductID != "herceptin" {
+			t.Errorf("%s: ordered %s, want herceptin, the product first ordered", outcome, o.OrderedProductID)
+		}
+		if outcome == "accepted" && (o.PayerSaved != 630 || o.PayerSavedYear != 6300) {
+			t.Errorf("accepted: payer %.2f a course, %.2f a year; want 630 and 6,300", o.PayerSaved, o.PayerSavedYear)
+		}
+		if outcome == "overridden" {
+			o.SignedProductID = "hercessi"
+			if s := o.OutcomeFigures(); s.RealPayerY != Micro(3200) {
+				t.Errorf("overridden, signed Hercessi: realised %d micro-dollars a year, want 3,200", s.RealPayerY)
+			}
+		}
+	}
+}

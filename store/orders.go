@@ -287,20 +287,23 @@ type chained struct {
 }
 
 // chainOf walks back from the deciding card d through the order's accepted cards: each one
-// accepted, its accepted suggestion the product the next card's order is on, recorded before it
-// and priced under the same contract, price book and year of therapy (so that their figures add
-// up); the latest such card at each step.
+// accepted, its accepted suggestion the product the next card's order is on, recorded before it;
+// the latest such card at each step. What the chain is worth is counted on the deciding card's
+// own figures: its option for the product first ordered, negated. When every card of the chain
+// was priced under d's contract, price book and year of therapy and their acceptances add up to
+// that figure (to the cents each recorded figure was rounded to), their exact sum counts instead;
+// when d has no price for the product first ordered, the sum counts if they were priced alike,
+// and there is no chain otherwise.
 func chainOf(cards []*DecisionRow, d *DecisionRow) chained {
 	var c chained
-	at, steps := d, 0
+	at, steps, alike := d, 0, true
 	for range cards { // each step goes back in time: at most one step per card
 		var prev *DecisionRow
 		var sg Suggestion
 		for _, r := range cards {
 			x, y := &r.Decision, &at.Decision
-			if r.Outcome != "accepted" || !x.At.Before(y.At) || x.ContractID != y.ContractID ||
-				x.PricePeriod != y.PricePeriod || x.AdministrationsPerYear != y.AdministrationsPerYear ||
-				x.OrderedProductID == y.OrderedProductID || (prev != nil && !x.At.After(prev.Decision.At)) {
+			if r.Outcome != "accepted" || !x.At.Before(y.At) || x.OrderedProductID == y.OrderedProductID ||
+				(prev != nil && !x.At.After(prev.Decision.At)) {
 				continue
 			}
 			for _, s := range x.Suggestions {
@@ -312,36 +315,43 @@ func chainOf(cards []*DecisionRow, d *DecisionRow) chained {
 		if prev == nil {
 			break
 		}
+		x := &prev.Decision
+		alike = alike && x.ContractID == d.Decision.ContractID && x.PricePeriod == d.Decision.PricePeriod &&
+			x.AdministrationsPerYear == d.Decision.AdministrationsPerYear
 		y := sg.PerYear
 		if y == (Saving{}) {
-			if op, ok := optionFor(prev.Decision.Options, sg.ProductID); ok {
+			if op, ok := optionFor(x.Options, sg.ProductID); ok {
 				y = op.PerYear
 			}
 		}
 		c.course = Saving{c.course.Payer + sg.PayerSaving, c.course.Patient + sg.PatientSaving, c.course.Org + sg.OrgImpact}
 		c.year = Saving{c.year.Payer + y.Payer, c.year.Patient + y.Patient, c.year.Org + y.Org}
-		c.origin, at = &prev.Decision, prev
+		c.origin, at = x, prev
 		steps++
 	}
 	if c.origin == nil {
 		return c
 	}
-	// The acceptances add up when each card priced the products alike; a dose changed between
-	// the cards (a clinician's edit before signing, a whole-vial rounding) or another catalog
-	// does not show in the fields compared above, and the sum is then a figure at two doses:
-	// Herceptin -> Hercessi at 420 mg plus Hercessi -> Trazimera at 600 mg. The deciding card
-	// prices the product first ordered itself, at its own dose: when the sum is not that figure
-	// (to the cents each recorded figure was rounded to), that figure is the chain's, so that the
-	// product first ordered is worth nothing against itself.
-	if op, ok := optionFor(d.Decision.Options, c.origin.OrderedProductID); ok && op.priced() {
-		tol := 0.005*float64(steps+1) + 1e-9
-		near := func(a, b Saving) bool {
-			return math.Abs(a.Payer+b.Payer) <= tol && math.Abs(a.Patient+b.Patient) <= tol && math.Abs(a.Org+b.Org) <= tol
+	// Priced alike, the acceptances add up: Herceptin -> Hercessi plus Hercessi -> Trazimera is
+	// Herceptin -> Trazimera. A dose changed between the cards (a clinician's edit before
+	// signing), another price book (the select card on Q1's last minutes, the sign card on Q2's)
+	// or contract (a coverage change) makes the sum a figure of two prices or doses; the deciding
+	// card's own price of the product first ordered is the order's, so that the product first
+	// ordered is worth nothing against itself.
+	op, ok := optionFor(d.Decision.Options, c.origin.OrderedProductID)
+	if !ok || !op.priced() {
+		if !alike {
+			return chained{}
 		}
-		if !near(c.course, op.PerCourse) || !near(c.year, op.PerYear) {
-			neg := func(s Saving) Saving { return Saving{-s.Payer, -s.Patient, -s.Org} }
-			c.course, c.year = neg(op.PerCourse), neg(op.PerYear)
-		}
+		return c
+	}
+	tol := 0.005*float64(steps+1) + 1e-9
+	near := func(a, b Saving) bool {
+		return math.Abs(a.Payer+b.Payer) <= tol && math.Abs(a.Patient+b.Patient) <= tol && math.Abs(a.Org+b.Org) <= tol
+	}
+	if !alike || !near(c.course, op.PerCourse) || !near(c.year, op.PerYear) {
+		neg := func(s Saving) Saving { return Saving{-s.Payer, -s.Patient, -s.Org} }
+		c.course, c.year = neg(op.PerCourse), neg(op.PerYear)
 	}
 	return c
 }
