@@ -196,7 +196,9 @@ func evaluateOutcomes(r OutcomeRow, t *Target, pd period) []TargetResult {
 	}
 	if t.AnnualRealisedPayerSavingsUSD != nil {
 		res := TargetResult{Measure: MeasureRealised, Actual: r.RealisedPayerSavedPerYearUSD}
-		if pd.days > 0 {
+		if r.Arrangement == ArrangementCapitation {
+			res.Target, res.Note = pd.prorateOpen(*t.AnnualRealisedPayerSavingsUSD), NoteCapitatedPayer
+		} else if pd.days > 0 {
 			res.Target = pd.prorate(*t.AnnualRealisedPayerSavingsUSD)
 			res.Measured, res.Met = true, r.RealisedPayerSavedPerYearUSD >= res.Target
 			res.Note = fmt.Sprintf("annual target %.2f prorated to %.0f days; signed or administered orders, per year of therapy", *t.AnnualRealisedPayerSavingsUSD, pd.days)

@@ -395,7 +395,9 @@ func evaluate(r Row, t *Target, pd period) []TargetResult {
 	}
 	if t.AnnualPayerSavingsUSD != nil {
 		res := TargetResult{Measure: MeasureAnnualSavings, Actual: r.PayerSavedUSD}
-		if pd.days > 0 {
+		if r.Arrangement == ArrangementCapitation {
+			res.Target, res.Note = pd.prorateOpen(*t.AnnualPayerSavingsUSD), NoteCapitatedPayer
+		} else if pd.days > 0 {
 			res.Target = pd.prorate(*t.AnnualPayerSavingsUSD)
 			res.Measured, res.Met = true, r.PayerSavedUSD >= res.Target
 			res.Note = fmt.Sprintf("annual target %.2f prorated to %.0f days", *t.AnnualPayerSavingsUSD, pd.days)
@@ -406,6 +408,21 @@ func evaluate(r Row, t *Target, pd period) []TargetResult {
 		out = append(out, res)
 	}
 	return out
+}
+
+// ArrangementCapitation is scoring.Capitation's arrangement (store and tracking do not import
+// scoring): a capitated plan pays no claim, so no payer saving is booked under it (scoring.Saved).
+const ArrangementCapitation = "capitation"
+
+// NoteCapitatedPayer is why a payer-savings target of a capitated contract is not measured.
+const NoteCapitatedPayer = "capitation: the plan pays no claim, so no payer saving is booked (since 3 December 2026); the one saving is the organisation's"
+
+// prorateOpen is v prorated to the period, or v itself for an open one.
+func (pd period) prorateOpen(v float64) float64 {
+	if pd.days > 0 {
+		return pd.prorate(v)
+	}
+	return v
 }
 
 // ValidateTargets checks configured targets: a contract on each, shares within 0..1, savings not
