@@ -17,8 +17,10 @@ import (
 // other arrangement). For each such pair (f, v) the answers diverge when the products differ;
 // the order diverged when any of its pairs did. What following the value-based answer was worth
 // is counted per pair, under the value-based contract's own figures for a year of therapy: the
-// payer's allowed amount of f's product minus that of v's (positive: the value-based answer
-// costs the payer less), and the organisation's net impact of v's product minus that of f's.
+// payer's own payment for f's product minus that for v's (store.PairPayerSaving, as
+// scoring.Saved counts a payer saving; answers computed before 3 December 2026 kept only the
+// allowed amount and count its change) (positive: the value-based answer costs the payer less),
+// and the organisation's net impact of v's product minus that of f's.
 // Worth is summed over the pair's diverging orders only, exactly (micro-dollars per order,
 // rounded to the cent once).
 
