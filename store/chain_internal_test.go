@@ -136,3 +136,20 @@ func TestChainAcrossAPriceBookCountsOnTheDecidingCardsBook(t *testing.T) {
 		}
 	}
 }
+
+// An order given as a product the card recorded as not priced (no payment limit in the book) is
+// realised "unpriced", as tracking.OutcomeRow says (RealisedSwitched: another product the card
+// priced; RealisedUnpriced: one it did not), not switched at a saving of 0. Chained or not.
+func TestGivenANotPricedOptionIsUnpriced(t *testing.T) {
+	plain := OrderRecord{NoCardReason: "", Outcome: "accepted", OrderedProductID: "herceptin", SignedProductID: "ogivri",
+		Options: []Option{{ProductID: "trazimera", PerYear: Saving{Payer: 5000}}, {ProductID: "ogivri", Exclusion: OptionNotPriced}}}
+	rows := chainRows("overridden")
+	rows[1].Decision.Options = append(rows[1].Decision.Options, Option{ProductID: "ogivri", Relationship: "biosimilar", Exclusion: OptionNotPriced})
+	chained := AssembleOrders(rows, nil, nil, nil, time.Time{}, time.Time{})[0]
+	chained.SignedProductID = "ogivri"
+	for name, o := range map[string]OrderRecord{"plain": plain, "chained": chained} {
+		if s := o.OutcomeFigures(); s.RealisedUnpriced != 1 || s.RealisedSwitched != 0 || s.RealPayerY != 0 {
+			t.Errorf("%s: unpriced %d, switched %d, payer %d; want 1, 0, 0", name, s.RealisedUnpriced, s.RealisedSwitched, s.RealPayerY)
+		}
+	}
+}

@@ -169,8 +169,10 @@ func (o OrderRecord) OutcomeFigures() OutcomeSums {
 		return s // signed or given as ordered: nothing saved
 	}
 	op, ok := o.OptionOf(p)
-	if !ok {
-		s.RealisedUnpriced++ // a product the card did not score (another family): not priced
+	if !ok || !op.priced() {
+		// A product the card did not score (another family), or scored without a price (not in
+		// the book for the period): not priced, not a switch at a saving of 0.
+		s.RealisedUnpriced++
 		return s
 	}
 	s.RealisedSwitched++
