@@ -275,6 +275,9 @@ type decisionsJSON struct {
 	Offset    int                `json:"offset"`
 	More      bool               `json:"more"`
 	Decisions []web.DecisionView `json:"decisions"`
+	// PayerOnAllowedUntil is the report's (tracking.PayerBasisNote): the orders' payer savings
+	// first seen up to then may be changes in the allowed amount.
+	PayerOnAllowedUntil *time.Time `json:"payerSavingsOnAllowedUntil,omitempty"`
 }
 
 func (g *Gateway) handleDecisionsJSON(w http.ResponseWriter, r *http.Request) {
@@ -291,7 +294,12 @@ func (g *Gateway) handleDecisionsJSON(w http.ResponseWriter, r *http.Request) {
 	if rows == nil {
 		rows = []web.DecisionView{}
 	}
-	writeJSON(w, http.StatusOK, decisionsJSON{From: rq.from, To: rq.to, Offset: rq.offset, More: more, Decisions: rows})
+	until, err := g.payerBasis(r.Context(), rq.filter)
+	if err != nil {
+		g.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, decisionsJSON{From: rq.from, To: rq.to, Offset: rq.offset, More: more, Decisions: rows, PayerOnAllowedUntil: until})
 }
 
 // decisions reads up to limit orders of rq from offset, newest first, as the drill-down shows

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"database/sql"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -44,5 +45,37 @@ func TestEveryTabWithPayerSavingsSaysTheirBasis(t *testing.T) {
 		if !strings.Contains(string(page), note) {
 			t.Errorf("%s does not name the earlier basis of its payer savings", path)
 		}
+	}
+}
+
+// The drill-down's JSON (its projectedPayerSavedUSD per order) names the earlier basis as the
+// report and outcomes JSON do (payerSavingsOnAllowedUntil), for a period reaching back to it.
+func TestDecisionsJSONSaysTheBasisOfItsPayerSavings(t *testing.T) {
+	e := newEnv(t)
+	if s, out, _ := e.post(serviceOf("order-select"), e.demoRequest("aco-herceptin-order-select")); s != 200 {
+		t.Fatal(s, string(out))
+	}
+	get := func() map[string]any {
+		t.Helper()
+		st, out, _ := e.do(http.MethodGet, "/analytics/report/decisions", nil, analystHeader())
+		var m map[string]any
+		if st != 200 || json.Unmarshal(out, &m) != nil {
+			t.Fatalf("decisions: %d %s", st, out)
+		}
+		return m
+	}
+	if v, ok := get()["payerSavingsOnAllowedUntil"]; ok {
+		t.Errorf("a store without decisions on the allowed amount: note %v", v)
+	}
+	db, err := sql.Open("sqlite", "file:"+e.storePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`UPDATE payer_basis SET allowed_until = '2026-11-30T09:15:00.000000000Z'`); err != nil {
+		t.Fatal(err)
+	}
+	if v := get()["payerSavingsOnAllowedUntil"]; v != "2026-11-30T09:15:00Z" {
+		t.Errorf("note %v, want 2026-11-30T09:15:00Z", v)
 	}
 }
