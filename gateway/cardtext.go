@@ -256,6 +256,12 @@ func detailMarkdown(item orderedItem, res scoring.Result, group scoring.Group, h
 		reason = append(reason, fmt.Sprintf("Also drafted: %d more %s", n, molecule(ordered.Product)), "Check for duplicate therapy")
 	}
 	reason = append(reason, doseLine(item, res, group))
+	if item.device == "" && hasDevice(ordered.Product, "kit") && !hasDevice(best.Product, "kit") {
+		// A Neulasta order by its HCPCS code alone may be for the Onpro on-body injector, which
+		// the patient wears home to get the dose the next day; the biosimilar comes as a syringe
+		// only, so the switch may mean a return visit (card review, 3 December 2026).
+		reason = append(reason, "Order names no device: "+best.Product.Name+" has no on-body injector")
+	}
 
 	var b strings.Builder
 	for _, l := range reason {
@@ -613,3 +619,8 @@ var perBodyRE = regexp.MustCompile(`^[0-9.]+ mg per dose \(([0-9.]+ (?:mg|mcg)/(
 var flatPriceRE = regexp.MustCompile(`the ([0-9.]+) mg tablet's price \(flat pricing across strengths\)`)
 
 func k2(v float64) float64 { return math.Round(v * 100) }
+
+// hasDevice reports whether some package of p is of device kind d (scoring.Package.Device).
+func hasDevice(p scoring.Product, d string) bool {
+	return slices.ContainsFunc(p.Packages, func(pk scoring.Package) bool { return pk.Device() == d })
+}
