@@ -60,6 +60,7 @@ type cardKey struct {
 	scheduleImplausible          bool
 	alsoDrafted                  string
 	doseAboveLabel               bool
+	unlabelledReason             bool
 	view                         cardView
 }
 
@@ -80,6 +81,7 @@ func cardKeyOf(item orderedItem, req scoring.Request, historyKnown bool, view ca
 	k.scheduleImplausible = item.scheduleImplausible
 	k.alsoDrafted = strings.Join(item.alsoDrafted, "\x00")
 	k.doseAboveLabel = item.doseAboveLabel
+	k.unlabelledReason = item.unlabelledReason
 	return k
 }
 

@@ -234,6 +234,8 @@ func detailMarkdown(item orderedItem, res scoring.Result, group scoring.Group, h
 	switch {
 	case len(res.Indications) > 0:
 		reason = append(reason, "Labelled for: "+strings.Join(res.Indications, ", "))
+	case res.IndicationUnknown && item.unlabelledReason:
+		reason = append(reason, "Reason not a labelled use: check label")
 	case res.IndicationUnknown:
 		reason = append(reason, "Indication unknown: check label")
 	default:

@@ -250,6 +250,9 @@ type orderedItem struct {
 	// alsoDrafted names the products of the hook's other drafts of the same group (the card
 	// says so: a loading and a maintenance dose, or a duplicate order).
 	alsoDrafted []string
+	// unlabelledReason: the order's own reason is known and is no labelled use of its group
+	// (orderLookups.orderIndication); the card says so instead of "indication unknown".
+	unlabelledReason bool
 }
 
 // productOf maps a CodeableConcept to a catalog product: RxNorm first (SBD/SCD), then NDC, then

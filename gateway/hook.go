@@ -308,7 +308,7 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 		var indications []string
 		if t := pol.Indications(); t.Covers(group.ID) {
 			// Only groups whose labels differ by indication need the diagnosis looked up.
-			indications = lookups.orderIndication(ctx, mr, t, group.ID, ageMemo(item.date))
+			indications, item.unlabelledReason = lookups.orderIndication(ctx, mr, t, group.ID, ageMemo(item.date))
 		}
 		indicationKnown := len(indications) > 0
 		sreq := scoring.Request{

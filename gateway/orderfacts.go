@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -97,8 +98,10 @@ func usableCondition(c *conditionDoc) bool {
 // indications (none given, only SNOMED CT or free text, or a diagnosis that is no labelled use of
 // the group), the patient's problem list. Nothing matched means the indication is unknown: the
 // table lists every labelled indication of the reference, so a diagnosis outside it is no known
-// indication, and the card must say so rather than pass the order as checked.
-func (lk *orderLookups) orderIndication(ctx context.Context, mr *medRequest, t *scoring.IndicationTable, group string, age int) []string {
+// indication, and the card must say so rather than pass the order as checked. unlabelledReason
+// says the order gave an ICD-10 reason (reasonCode or a Condition it references) that no label
+// names and the problem list matched nothing either: the diagnosis is known, it is no labelled use.
+func (lk *orderLookups) orderIndication(ctx context.Context, mr *medRequest, t *scoring.IndicationTable, group string, age int) (ids []string, unlabelledReason bool) {
 	var dx []scoring.Diagnosis
 	for _, rc := range mr.ReasonCode {
 		cc := codeableConcept{}
@@ -116,15 +119,20 @@ func (lk *orderLookups) orderIndication(ctx context.Context, mr *medRequest, t *
 		}
 	}
 	if ids := t.Match(group, dx, age); len(ids) > 0 {
-		return ids
+		return ids, false
 	}
+	// The order gave its reason and no label of the group names it: the problem list may match
+	// another indication, but the card must not then call the indication unknown.
+	// Only an ICD-10 reason says so: the table reads no SNOMED CT (a SNOMED reason is unread).
+	unlabelledReason = slices.ContainsFunc(dx, func(d scoring.Diagnosis) bool { return d.System == "icd10cm" })
 	dx = dx[:0]
 	for _, c := range lk.problemList(ctx) {
 		if usableCondition(&c) {
 			dx = append(dx, diagnosesOf(c.Code)...)
 		}
 	}
-	return t.Match(group, dx, age)
+	ids = t.Match(group, dx, age)
+	return ids, unlabelledReason && len(ids) == 0
 }
 
 // orderLookups holds what one hook looked up for its orders' clinical context.

@@ -209,7 +209,12 @@ func TestIndicationFromWhatTheTableMatches(t *testing.T) {
 	}{
 		{"snomed reason, ICD problem list", child(snomedGPA, cond("M31.31")), []string{"Riabni"}, []string{"Truxima", "Ruxience"}, "pediatric-gpa-mpa"},
 		{"ICD-10 WHO reason", child(map[string]any{"system": "http://hl7.org/fhir/sid/icd-10", "code": "M31.3"}, cond("I10")), []string{"Riabni"}, []string{"Truxima", "Ruxience"}, "pediatric-gpa-mpa"},
-		{"no labelled use anywhere", child(snomedGPA, cond("I10")), nil, nil, "Indication unknown"},
+		{"no labelled use anywhere", child(snomedGPA, cond("I10")), nil, nil, "Indication unknown: check label"},
+		// The order's own reason is read (ICD-10-CM breast cancer) and no rituximab label names
+		// it: the diagnosis is known, it is no labelled use (card review, 3 December 2026: the
+		// card said "Indication unknown").
+		{"a reason no label names", child(map[string]any{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "C50.911"}, cond("I10")), nil, nil,
+			"Reason not a labelled use: check label"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			sgs, detail := policyAnswer(t, e, "aco-rituximab-order-sign", c.edit)
@@ -226,6 +231,9 @@ func TestIndicationFromWhatTheTableMatches(t *testing.T) {
 			}
 			if !strings.Contains(detail, c.note) {
 				t.Errorf("detail lacks %q:\n%s", c.note, detail)
+			}
+			if strings.Contains(detail, "Indication unknown") && strings.Contains(detail, "Reason not a labelled use") {
+				t.Errorf("both the unknown and the unlabelled line:\n%s", detail)
 			}
 		})
 	}
