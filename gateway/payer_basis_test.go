@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"database/sql"
+	"encoding/csv"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -35,6 +36,27 @@ func TestReportsSayTheBasisOfTheirPayerSavings(t *testing.T) {
 		}
 		if (rep.PayerOnAllowedUntil != nil) != wantNote || (oc.PayerOnAllowedUntil != nil) != wantNote {
 			t.Errorf("%q: report note %v, outcomes note %v; want one: %v", query, rep.PayerOnAllowedUntil, oc.PayerOnAllowedUntil, wantNote)
+		}
+		// The CSV exports: a last column on every line, the time or empty.
+		for _, path := range []string{"/analytics/report.csv", "/analytics/outcomes.csv", "/analytics/divergence.csv"} {
+			st, out, _ := e.do(http.MethodGet, path+query, nil, analystHeader())
+			recs, err := csv.NewReader(strings.NewReader(string(out))).ReadAll()
+			if st != 200 || err != nil || len(recs) < 2 {
+				t.Fatalf("%s: %d %v %d lines", path, st, err, len(recs))
+			}
+			if h := recs[0]; h[len(h)-1] != "payerSavingsOnAllowedUntil" {
+				t.Errorf("%s: last column %q", path, h[len(h)-1])
+			}
+			want := ""
+			if wantNote {
+				want = "2026-11-30T09:15:00Z"
+			}
+			for _, rec := range recs[1:] {
+				if rec[len(rec)-1] != want {
+					t.Errorf("%s%s: line %v ends %q, want %q", path, query, rec[:2], rec[len(rec)-1], want)
+					break
+				}
+			}
 		}
 		for _, tab := range []string{"", "/outcomes"} {
 			_, page, _ := e.do(http.MethodGet, "/analytics/dashboard"+tab+query, nil, analystHeader())

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"valuerx/csvcell"
 	"valuerx/store"
@@ -18,10 +19,21 @@ import (
 // "code=count" pairs separated by ";" in code order; targets likewise as
 // "measure=actual/target(met|missed|not measured)". orders and noCard (the tracked orders, and
 // those that needed no card, as the page shows them) come last, so the earlier columns keep
-// their places for existing readers.
+// their places for existing readers, and after them payerSavingsOnAllowedUntil (basisCell).
 var CSVHeader = []string{"level", "contract", "arrangement", "family", "prescriber", "month", "cards", "accepted", "overridden", "noFeedback",
 	"acceptanceRate", "projectedPayerSavedUSD", "projectedPatientSavedUSD", "projectedOrgImpactUSD", "overrideReasons", "targets", "client",
-	"orders", "noCard"}
+	"orders", "noCard", "payerSavingsOnAllowedUntil"}
+
+// basisCell is the last column of every export line: Report.PayerOnAllowedUntil as RFC 3339, the
+// time up to which orders may book the change in the allowed amount as the payer's saving
+// (decisions recorded before 3 December 2026), or empty when every order of the export books the
+// payer's own payment. On every line, so a spreadsheet's filtered rows keep it.
+func basisCell(until *time.Time) string {
+	if until == nil {
+		return ""
+	}
+	return until.UTC().Format(time.RFC3339)
+}
 
 // WriteCSV writes rep as CSV (RFC 4180, header first). Cells that a spreadsheet would run as a
 // formula are prefixed with a quote (csvcell, the one CSV writer of valuerx): contract and family ids come from
@@ -65,7 +77,7 @@ func WriteCSV(w io.Writer, rep Report) error {
 			strconv.Itoa(r.Cards), strconv.Itoa(r.Accepted), strconv.Itoa(r.Overridden), strconv.Itoa(r.NoFeedback),
 			strconv.FormatFloat(r.AcceptanceRate, 'f', 4, 64),
 			money(r.PayerSavedUSD), money(r.PatientSavedUSD), money(r.OrgImpactUSD),
-			reasons(r.Overrides), targetsCell(r.Targets), r.Client, strconv.Itoa(r.Orders), strconv.Itoa(r.NoCard)}
+			reasons(r.Overrides), targetsCell(r.Targets), r.Client, strconv.Itoa(r.Orders), strconv.Itoa(r.NoCard), basisCell(rep.PayerOnAllowedUntil)}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("tracking: csv: %w", err)
 		}
@@ -115,14 +127,17 @@ func targetsCell(ts []TargetResult) string {
 // line per reason (store.DivNotScored*, in reason) and one "pending" line, how many orders of the
 // whole report were not scored, and why (orders column).
 var DivergenceCSVHeader = []string{"level", "family", "quarter", "ffsContract", "valueBasedContract", "valueBasedArrangement", "orders",
-	"comparable", "diverged", "divergedShare", "payerSavedPerYearUSD", "orgImpactPerYearUSD", "requested", "notScored", "pending", "reason"}
+	"comparable", "diverged", "divergedShare", "payerSavedPerYearUSD", "orgImpactPerYearUSD", "requested", "notScored", "pending", "reason",
+	"payerSavingsOnAllowedUntil"}
 
 // WriteDivergenceCSV writes the divergence report of rep as CSV (header first).
 func WriteDivergenceCSV(w io.Writer, rep Outcomes) error {
-	cw := csvcell.NewWriter(w)
-	if err := cw.Write(DivergenceCSVHeader); err != nil {
+	csvw := csvcell.NewWriter(w)
+	if err := csvw.Write(DivergenceCSVHeader); err != nil {
 		return fmt.Errorf("tracking: csv: %w", err)
 	}
+	basis := basisCell(rep.PayerOnAllowedUntil)
+	cw := appendingWriter{csvw, basis}
 	for _, r := range rep.Divergence {
 		if err := cw.Write([]string{"family", r.Family, r.Quarter, "", "", "", strconv.Itoa(r.Orders), strconv.Itoa(r.Comparable),
 			strconv.Itoa(r.Diverged), strconv.FormatFloat(r.Share, 'f', 4, 64), "", "", strconv.Itoa(r.Requested), strconv.Itoa(r.NotScored),
@@ -158,7 +173,8 @@ func WriteDivergenceCSV(w io.Writer, rep Outcomes) error {
 var OutcomesCSVHeader = []string{"level", "contract", "arrangement", "family", "month", "orders", "cards", "noCard", "accepted",
 	"projectedPayerSavedPerYearUSD", "projectedPatientSavedPerYearUSD", "projectedOrgImpactPerYearUSD", "signed", "administered", "paid",
 	"realisedOrders", "realisedSwitched", "realisedUnpriced", "realisedOverridden", "realisedUnanswered", "realisedPayerSavedPerYearUSD", "realisedPatientSavedPerYearUSD",
-	"realisedOrgImpactPerYearUSD", "paidUSD", "newStarts", "newStartsBiosimilar", "biosimilarShareNewStarts", "targets"}
+	"realisedOrgImpactPerYearUSD", "paidUSD", "newStarts", "newStartsBiosimilar", "biosimilarShareNewStarts", "targets",
+	"payerSavingsOnAllowedUntil"}
 
 // WriteOutcomesCSV writes rep's outcome rows as CSV (header first), formula cells defused.
 func WriteOutcomesCSV(w io.Writer, rep Outcomes) error {
@@ -175,7 +191,7 @@ func WriteOutcomesCSV(w io.Writer, rep Outcomes) error {
 			strconv.Itoa(r.RealisedUnanswered), money(r.RealisedPayerSavedPerYearUSD),
 			money(r.RealisedPatientSavedPerYearUSD), money(r.RealisedOrgImpactPerYearUSD), money(r.PaidUSD),
 			strconv.Itoa(r.NewStarts), strconv.Itoa(r.NewStartsBiosimilar), strconv.FormatFloat(r.BiosimilarShareNewStarts, 'f', 4, 64),
-			targetsCell(r.Targets)})
+			targetsCell(r.Targets), basisCell(rep.PayerOnAllowedUntil)})
 	}
 	if err := line("total", rep.Total); err != nil {
 		return fmt.Errorf("tracking: csv: %w", err)
@@ -196,3 +212,12 @@ func WriteOutcomesCSV(w io.Writer, rep Outcomes) error {
 	}
 	return nil
 }
+
+// appendingWriter writes each record with one more cell at its end (the divergence export's
+// basisCell).
+type appendingWriter struct {
+	*csvcell.Writer
+	last string
+}
+
+func (a appendingWriter) Write(rec []string) error { return a.Writer.Write(append(rec, a.last)) }
