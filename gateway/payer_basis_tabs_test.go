@@ -67,14 +67,7 @@ func TestDecisionsJSONSaysTheBasisOfItsPayerSavings(t *testing.T) {
 	if v, ok := get()["payerSavingsOnAllowedUntil"]; ok {
 		t.Errorf("a store without decisions on the allowed amount: note %v", v)
 	}
-	db, err := sql.Open("sqlite", "file:"+e.storePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Exec(`UPDATE payer_basis SET allowed_until = '2026-11-30T09:15:00.000000000Z'`); err != nil {
-		t.Fatal(err)
-	}
+	setAllowedBasisUntil(t, e, "2026-11-30T09:15:00.000000000Z")
 	if v := get()["payerSavingsOnAllowedUntil"]; v != "2026-11-30T09:15:00Z" {
 		t.Errorf("note %v, want 2026-11-30T09:15:00Z", v)
 	}

@@ -70,15 +70,22 @@ func TestReportsSayTheBasisOfTheirPayerSavings(t *testing.T) {
 	}
 	check(false, "")
 	// As the migration leaves a store whose last decision on the allowed amount was recorded then.
+	setAllowedBasisUntil(t, e, "2026-11-30T09:15:00.000000000Z")
+	check(true, "")
+	check(true, "?from=2026-11-01&to=2026-12-31")
+	check(false, "?from=2026-12-01&to=2026-12-31")
+}
+
+// setAllowedBasisUntil leaves e's SQLite store as the migration of 3 December 2026 leaves one whose
+// last decision on the allowed amount was recorded at until (store.PayerBasis).
+func setAllowedBasisUntil(t *testing.T, e *testEnv, until string) {
+	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+e.storePath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.Exec(`UPDATE payer_basis SET allowed_until = '2026-11-30T09:15:00.000000000Z'`); err != nil {
+	if _, err := db.Exec(`UPDATE payer_basis SET allowed_until = ?`, until); err != nil {
 		t.Fatal(err)
 	}
-	check(true, "")
-	check(true, "?from=2026-11-01&to=2026-12-31")
-	check(false, "?from=2026-12-01&to=2026-12-31")
 }
