@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -65,25 +64,21 @@ func TestConfigFiles(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+// freePort is one free loopback port. A test that needs two takes them from one freePorts call:
+// a port freed by one call may be the next call's answer (TestServeThenSend's gateway and debug
+// listener were once given the same port: "bind: address already in use").
+func freePort(t *testing.T) int { return freePorts(t, 1)[0] }
 
 // The newcomer's path: `valuerx serve` on its embedded defaults (dev key generated on first
 // start, demo FHIR server), then `valuerx send` of a demo request without prefetch prints the card.
 func TestServeThenSend(t *testing.T) {
 	dir := t.TempDir()
-	port := freePort(t)
+	ports := freePorts(t, 2)
+	port := ports[0]
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	keyFile := filepath.Join(dir, "dev-client-key.pem")
 	cfgFile := filepath.Join(dir, "valuerx.yaml")
-	debugAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	debugAddr := fmt.Sprintf("127.0.0.1:%d", ports[1])
 	cfg := fmt.Sprintf("demo: true\nlisten: 127.0.0.1:%d\nexternalURL: %s\nstore: %s\nauth:\n  devKeyFile: %s\nlogLevel: warn\ndebugListen: %s\n",
 		port, base, filepath.Join(dir, "valuerx.db"), keyFile, debugAddr)
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
