@@ -127,13 +127,8 @@ func (lk *orderLookups) vitals(ctx context.Context, patientID string, needWeight
 // more FHIR round trip for every mg order.
 func (lk *orderLookups) weightOnHand(ctx context.Context, patientID string) clinical.Patient {
 	d := lk.data
-	if _, prefetched := d.prefetchedVitals(keyBodyWeight); !prefetched && !lk.weight.done {
-		d.mu.Lock()
-		_, planned := d.planned[keyBodyWeight]
-		d.mu.Unlock()
-		if !planned {
-			return clinical.Patient{}
-		}
+	if _, prefetched := d.prefetchedVitals(keyBodyWeight); !prefetched && !lk.weight.done && !d.hasPlannedSearch(keyBodyWeight) {
+		return clinical.Patient{}
 	}
 	return lk.vitals(ctx, patientID, true, false)
 }

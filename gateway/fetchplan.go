@@ -276,6 +276,15 @@ func (d *hookData) planSearch(key string) *pending {
 	return p
 }
 
+// hasPlannedSearch reports whether the hook's plan started the search of key, which
+// plannedSearch then answers without a request of its own.
+func (d *hookData) hasPlannedSearch(key string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, ok := d.planned[key]
+	return ok
+}
+
 // plannedSearch waits for the answer to the search of key resolve started, if it started one
 // (ok false: it did not, the caller searches itself).
 func (d *hookData) plannedSearch(ctx context.Context, key string) (res []json.RawMessage, err error, ok bool) {
