@@ -24,6 +24,7 @@ const cardCacheSize = 512
 // the card was first built.
 type cardCache struct {
 	cat *scoring.Catalog
+	ind *scoring.IndicationTable // the engine's policy's: how a card names an indication
 	lru *lru.Cache[cardKey, cachedCard]
 }
 
@@ -64,9 +65,9 @@ type cardKey struct {
 	view                         cardView
 }
 
-func newCardCache(cat *scoring.Catalog) *cardCache {
+func newCardCache(cat *scoring.Catalog, ind *scoring.IndicationTable) *cardCache {
 	c, _ := lru.New[cardKey, cachedCard](cardCacheSize) // only a size <= 0 fails
-	return &cardCache{cat: cat, lru: c}
+	return &cardCache{cat: cat, ind: ind, lru: c}
 }
 
 func cardKeyOf(item orderedItem, req scoring.Request, historyKnown bool, view cardView) cardKey {
@@ -96,6 +97,10 @@ func (c *cardCache) card(item orderedItem, req scoring.Request, res scoring.Resu
 			return nil, nil, web.ID{}, nil, nil
 		}
 		return freshCopy(cached.card), cached.products, cached.page, cached.tmpl, nil
+	}
+	item.indicationLabels = make([]string, len(res.Indications))
+	for i, id := range res.Indications {
+		item.indicationLabels[i] = c.ind.Label(group.ID, id)
 	}
 	card, err := buildCard(item, res, group, historyKnown, view)
 	if err != nil {

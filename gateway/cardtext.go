@@ -92,6 +92,19 @@ func relationshipLine(best, ordered scoring.Product) string {
 	return string(best.Relationship)
 }
 
+// ingredientLine is the detail's line on what the suggested product has in common with the
+// ordered one. An AB-rated generic has the brand's active ingredient. A biosimilar is not the same
+// molecule (highly similar, with its own FDA suffix): the relationship line below says what it
+// is, and the summary and every suggestion name its proper name. A therapeutic alternative has
+// none either.
+func ingredientLine(p scoring.Product) string {
+	switch p.Relationship {
+	case scoring.RelABGeneric, scoring.RelBrand:
+		return "Same active ingredient: " + molecule(p)
+	}
+	return ""
+}
+
 // molecule is the active ingredient without the FDA suffix and salt ("trastuzumab",
 // "atorvastatin").
 func molecule(p scoring.Product) string {
@@ -227,13 +240,17 @@ var exclusionShort = map[string]string{
 func detailMarkdown(item orderedItem, res scoring.Result, group scoring.Group, historyKnown bool, view cardView) string {
 	best, ordered := res.Best, res.Ordered
 	var reason []string
-	if best.Product.Relationship != scoring.RelTherapeutic {
-		reason = append(reason, "Same molecule: "+molecule(best.Product))
+	if line := ingredientLine(best.Product); line != "" {
+		reason = append(reason, line)
 	}
 	reason = append(reason, relationshipLine(best.Product, ordered.Product))
 	switch {
 	case len(res.Indications) > 0:
-		reason = append(reason, "Labelled for: "+strings.Join(res.Indications, ", "))
+		labels := item.indicationLabels
+		if len(labels) != len(res.Indications) {
+			labels = res.Indications // a card built without the cache (benchmarks): the ids
+		}
+		reason = append(reason, "Labelled for: "+strings.Join(labels, ", "))
 	case res.IndicationUnknown && item.unlabelledReason:
 		reason = append(reason, "Reason not a labelled use: check label")
 	case res.IndicationUnknown:

@@ -52,7 +52,7 @@ func TestCardTextByArrangement(t *testing.T) {
 			[]string{"| Patient | $5,011 | $1,076 |", "| Total cost | $23,925 | $4,246 |", "| Vials/dose | 3×100 + 1×500 | 3×100 + 1×500 |", "| Discarded | 90 mg | 90 mg |", "- Same dose: 375 mg/m2 IV weekly"}},
 		{"aco-herceptin-gastric-order-select",
 			"Consider Trazimera (trastuzumab-qyyp), FDA biosimilar, same dose: patient cost $1,398 vs $11,469/course",
-			[]string{"- Labelled for: her2-gastric", "  - Herzuma (not labelled for it)", "- Same dose: 6 mg/kg IV q3w", "- 420 mg per dose (6 mg/kg x 70 kg"}},
+			[]string{"- Labelled for: HER2+ gastric/GEJ cancer", "  - Herzuma (not labelled for it)", "- Same dose: 6 mg/kg IV q3w", "- 420 mg per dose (6 mg/kg x 70 kg"}},
 	}
 	for _, c := range cases {
 		t.Run(c.request, func(t *testing.T) {

@@ -28,7 +28,7 @@ type engine struct {
 }
 
 func newEngine(cat *scoring.Catalog, reg *scoring.Registry, sc *scoring.Scorer, version string) *engine {
-	e := &engine{cat: cat, reg: reg, scorer: sc, cards: newCardCache(cat), version: version, config: scoring.ConfigFingerprint(reg, sc.Policy())}
+	e := &engine{cat: cat, reg: reg, scorer: sc, cards: newCardCache(cat, sc.Policy().Indications()), version: version, config: scoring.ConfigFingerprint(reg, sc.Policy())}
 	for _, b := range cat.Books() {
 		if b.Source == scoring.SourceCMSASP && b.End.After(e.newestEnd) {
 			e.newestEnd = b.End

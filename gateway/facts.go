@@ -253,6 +253,9 @@ type orderedItem struct {
 	// unlabelledReason: the order's own reason is known and is no labelled use of its group
 	// (orderLookups.orderIndication); the card says so instead of "indication unknown".
 	unlabelledReason bool
+	// indicationLabels are the short labels of the indications the card names (the policy's
+	// indication table, set by the card cache), in the order of the result's ids.
+	indicationLabels []string
 }
 
 // productOf maps a CodeableConcept to a catalog product: RxNorm first (SBD/SCD), then NDC, then

@@ -181,7 +181,7 @@ func TestCardShape(t *testing.T) {
 	}
 	// The reason first, then two product columns (ordered, recommended) and five rows; no
 	// organisation figure for a prescriber by default; provenance on the comparison page.
-	for _, want := range []string{"- Same molecule: trastuzumab\n- FDA biosimilar to Herceptin\n", "| per course | Herceptin | Trazimera |",
+	for _, want := range []string{"- FDA biosimilar to Herceptin\n- Labelled for: HER2+ breast cancer\n", "| per course | Herceptin | Trazimera |",
 		"| Patient | $11,469 | $1,398 |", "| Medicare | $43,850 | $4,371 |", "| Total cost | $56,215 | $5,858 |",
 		"| Vials/dose | 3×150 | 1×420 |", "| Discarded | 30 mg | none |", "- Prices: CMS ASP Jan 2026"} {
 		if !strings.Contains(c.Detail, want) {

@@ -108,7 +108,7 @@ formularies:
 	if len(sgs) != 1 || !strings.Contains(sgs[0].label, "Herzuma") {
 		t.Fatalf("breast cancer: want Herzuma, got %q", labels(sgs))
 	}
-	if !strings.Contains(detail, "for: her2-breast") {
+	if !strings.Contains(detail, "Labelled for: HER2+ breast cancer") {
 		t.Fatalf("detail does not name the indication checked:\n%s", detail)
 	}
 	gastric := func(m map[string]any) {
@@ -207,8 +207,8 @@ func TestIndicationFromWhatTheTableMatches(t *testing.T) {
 		notIn  []string
 		note   string
 	}{
-		{"snomed reason, ICD problem list", child(snomedGPA, cond("M31.31")), []string{"Riabni"}, []string{"Truxima", "Ruxience"}, "pediatric-gpa-mpa"},
-		{"ICD-10 WHO reason", child(map[string]any{"system": "http://hl7.org/fhir/sid/icd-10", "code": "M31.3"}, cond("I10")), []string{"Riabni"}, []string{"Truxima", "Ruxience"}, "pediatric-gpa-mpa"},
+		{"snomed reason, ICD problem list", child(snomedGPA, cond("M31.31")), []string{"Riabni"}, []string{"Truxima", "Ruxience"}, "Pediatric GPA/MPA"},
+		{"ICD-10 WHO reason", child(map[string]any{"system": "http://hl7.org/fhir/sid/icd-10", "code": "M31.3"}, cond("I10")), []string{"Riabni"}, []string{"Truxima", "Ruxience"}, "Pediatric GPA/MPA"},
 		{"no labelled use anywhere", child(snomedGPA, cond("I10")), nil, nil, "Indication unknown: check label"},
 		// The order's own reason is read (ICD-10-CM breast cancer) and no rituximab label names
 		// it: the diagnosis is known, it is no labelled use (card review, 3 December 2026: the

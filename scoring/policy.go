@@ -255,6 +255,9 @@ const (
 // between its products (or the reference's own list), with the codes that denote it.
 type Indication struct {
 	Group, ID, Name string
+	// Short is the few words a card's sidebar line names the indication by ("HER2+ breast
+	// cancer"); Name is the label's own wording, for the comparison page. See Label.
+	Short           string
 	ICD10Prefixes   []string // ICD-10-CM, without the dot, upper case ("L100")
 	SNOMED          []string
 	// MaxAgeYears bounds a paediatric indication ("pediatric-uc": 17); 0 for none. ICD-10-CM
@@ -270,8 +273,9 @@ type IndicationTable struct {
 	byGroup map[string][]*Indication
 }
 
-// ParseIndications reads the table: group,product,indication_id,indication,icd10cm_prefixes,
-// snomed_codes,[max_age_years,]labelled,label_version,source,note. Products and groups unknown to
+// ParseIndications reads the table: group,product,indication_id,indication,[short,]
+// icd10cm_prefixes,snomed_codes,[max_age_years,]labelled,label_version,source,note. short may
+// be given on any of an indication's rows (rows that give it must agree). Products and groups unknown to
 // the catalog are kept: the table may be ahead of the catalog.
 func ParseIndications(r io.Reader) (*IndicationTable, error) {
 	cr := csv.NewReader(r)
@@ -293,7 +297,8 @@ func ParseIndications(r io.Reader) (*IndicationTable, error) {
 		}
 	}
 	get := func(rec []string, h string) string {
-		if i := col[h]; i < len(rec) {
+		// An optional column the table does not have reads empty (not the first column).
+		if i, ok := col[h]; ok && i < len(rec) {
 			return strings.TrimSpace(rec[i])
 		}
 		return ""
@@ -316,6 +321,12 @@ func ParseIndications(r io.Reader) (*IndicationTable, error) {
 			ind = &Indication{Group: g, ID: id, Name: get(rec, "indication"), Labels: map[string]Labelled{}, Versions: map[string]string{}}
 			index[g+"|"+id] = ind
 			t.byGroup[g] = append(t.byGroup[g], ind)
+		}
+		if sh := get(rec, "short"); sh != "" {
+			if ind.Short != "" && ind.Short != sh {
+				return nil, fmt.Errorf("scoring: indications: row %d: short %q for %s %s, another row says %q", n+2, sh, g, id, ind.Short)
+			}
+			ind.Short = sh
 		}
 		for _, c := range splitList(get(rec, "icd10cm_prefixes")) {
 			c = normICD(c)
@@ -410,6 +421,34 @@ func (t *IndicationTable) Indication(group, id string) (*Indication, bool) {
 	}
 	return nil, false
 }
+
+// Label is how a card names an indication of a group: its short label, else the label's wording
+// up to its first parenthesis or semicolon (an operator's table may have no short column), else
+// the id (an indication the table does not list).
+func (t *IndicationTable) Label(group, id string) string {
+	ind, ok := t.Indication(group, id)
+	switch {
+	case !ok:
+		return id
+	case ind.Short != "":
+		return ind.Short
+	}
+	name := ind.Name
+	if i := strings.IndexAny(name, "(;"); i > 0 {
+		name = name[:i]
+	}
+	if name = strings.TrimSpace(name); name == "" {
+		return id
+	}
+	if r := []rune(name); len(r) > maxIndicationLabel {
+		name = strings.TrimSpace(string(r[:maxIndicationLabel-1])) + "…"
+	}
+	return name
+}
+
+// maxIndicationLabel is the longest label Label makes of an indication's own wording, in runes:
+// a sidebar line, not the label's paragraph.
+const maxIndicationLabel = 48
 
 // Covers reports whether the table lists any indication for the group (so an unknown indication
 // matters for it).
