@@ -257,9 +257,9 @@ type Indication struct {
 	Group, ID, Name string
 	// Short is the few words a card's sidebar line names the indication by ("HER2+ breast
 	// cancer"); Name is the label's own wording, for the comparison page. See Label.
-	Short           string
-	ICD10Prefixes   []string // ICD-10-CM, without the dot, upper case ("L100")
-	SNOMED          []string
+	Short         string
+	ICD10Prefixes []string // ICD-10-CM, without the dot, upper case ("L100")
+	SNOMED        []string
 	// MaxAgeYears bounds a paediatric indication ("pediatric-uc": 17); 0 for none. ICD-10-CM
 	// cannot say a patient is a child, so the patient's age decides.
 	MaxAgeYears int
