@@ -179,6 +179,26 @@ func PayerBasisNote(from, until time.Time) *time.Time {
 	return &u
 }
 
+// PayerSavingsTargets names the targets that set payer savings (projected or realised), as
+// "contract" or "contract/family": the ones to review when the store holds decisions booked on
+// the allowed amount (PayerBasisNote), since a figure chosen against those reads about a fifth
+// short against the payer's own payment (Medicare Part B pays 80 % of the allowed amount less
+// 2 % sequestration: 0.784 of it).
+func PayerSavingsTargets(ts []Target) []string {
+	var out []string
+	for _, t := range ts {
+		if t.AnnualPayerSavingsUSD == nil && t.AnnualRealisedPayerSavingsUSD == nil {
+			continue
+		}
+		name := t.Contract
+		if t.Family != "" {
+			name += "/" + t.Family
+		}
+		out = append(out, name)
+	}
+	return out
+}
+
 // NoReason is the override reason shown when a clinician gave none.
 const NoReason = "(no reason)"
 

@@ -359,6 +359,7 @@ func buildApp(cfg fileConfig, logger *slog.Logger) (*app, error) {
 		a.store = st
 		gcfg.Store = st
 		a.stopRetention = startRetention(st, cfg.Store, logger)
+		warnPayerTargets(st, cfg.Analytics.Targets, logger)
 	}
 	if cfg.authEnabled() {
 		var replay cdshooks.ReplayStore
@@ -610,4 +611,25 @@ func orderKeyBesideStore(storePath string) (secret []byte, path string, created 
 		return nil, path, false, fmt.Errorf("order key: %w", err)
 	}
 	return secret, path, true, nil
+}
+
+// warnPayerTargets warns at start when the store holds decisions that booked the change in the
+// allowed amount as the payer's saving (before 3 December 2026) and payer-savings targets are
+// configured: such a target was likely chosen against those figures, and the payer's own payment
+// reads about a fifth lower (tracking.PayerSavingsTargets). The reports say so too; this is the
+// operator's prompt to review the targets, once per start.
+func warnPayerTargets(st store.Store, ts []tracking.Target, logger *slog.Logger) {
+	pb, ok := st.(store.PayerBasis)
+	named := tracking.PayerSavingsTargets(ts)
+	if !ok || len(named) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	until, err := pb.AllowedBasisUntil(ctx)
+	if err != nil || until.IsZero() {
+		return // a store that cannot answer here fails its reports, which say why
+	}
+	logger.Warn("payer-savings targets may have been set on the allowed amount: decisions up to allowedBasisUntil book the change in the allowed amount as the payer's saving, later ones the payer's own payment (about 0.78 of it under Medicare Part B); review these targets",
+		"targets", strings.Join(named, ", "), "allowedBasisUntil", until.UTC().Format(time.RFC3339))
 }
