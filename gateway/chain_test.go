@@ -36,10 +36,12 @@ func TestChainedAcceptancesCountFromTheProductFirstOrdered(t *testing.T) {
 	}{
 		// Trazimera accepted and signed: the whole switch, projected and realised.
 		{"sign accepted", "accepted", 39479.202, 39479.21, "trazimera"},
-		// The sign card overridden: the order stays on Hercessi, signed as it; nothing projected
-		// (the deciding card was overridden), realised the first acceptance's 23,275.93 (before:
-		// Hercessi was the order's "ordered product", and signing it as ordered realised 0).
-		{"sign overridden", "overridden", 0, 23275.93, "hercessi"},
+		// The sign card overridden: the order stays on Hercessi, signed as it, the switch accepted
+		// at order-select: projected and realised the first acceptance's 23,275.925904 a course
+		// (23,275.93 a year). Before 6 December it projected 0 (the deciding card overridden) and
+		// realised the switch all the same; before the chain, Hercessi was the order's "ordered
+		// product", and signing it as ordered realised 0.
+		{"sign overridden", "overridden", 23275.925904, 23275.93, "hercessi"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnv(t)
@@ -72,6 +74,12 @@ func TestChainedAcceptancesCountFromTheProductFirstOrdered(t *testing.T) {
 			if o.OrderedProductID != "herceptin" || o.OrderedRelationship != "reference" || o.SignedProductID != c.wantSigned ||
 				math.Abs(o.PayerSaved-c.wantPayer) > 1e-6 {
 				t.Fatalf("order %+v: want ordered Herceptin, signed %s, payer %.6f", o, c.wantSigned, c.wantPayer)
+			}
+			if o.Outcome != "accepted" {
+				t.Errorf("order outcome %q, want accepted: its product is the one a card of it accepted", o.Outcome)
+			}
+			if c.signOutcome == "overridden" && (math.Abs(o.PatientSaved-5937.7362) > 1e-6 || o.PayerSavedYear != 23275.93) {
+				t.Errorf("patient %.6f (want 5,937.7362), payer per year %.2f (want 23,275.93)", o.PatientSaved, o.PayerSavedYear)
 			}
 			if c.signOutcome == "accepted" && (math.Abs(o.PatientSaved-10071.225) > 1e-6 || o.PayerSavedYear != 39479.21) {
 				t.Errorf("patient %.6f (want 5,937.7362 + 4,133.4888 = 10,071.225), payer per year %.2f (want 39,479.21)", o.PatientSaved, o.PayerSavedYear)

@@ -83,6 +83,35 @@ func TestChainAcrossADoseChangeOverriddenAtSign(t *testing.T) {
 	}
 }
 
+// The sign card overridden, the order still on the Hercessi order-select accepted: an accepted
+// switch, projected as what it realises (Herceptin -> Hercessi at the dose signed: 450 a course,
+// 4,500 a year, the sign card's Herceptin option negated), booked on the select card's suggestion,
+// with no override reason. An override on an order no card switched stays an override worth
+// nothing.
+func TestChainAcceptedAtSelectOverriddenAtSignIsTheSwitch(t *testing.T) {
+	o := AssembleOrders(chainRows("overridden"), nil, nil, nil, time.Time{}, time.Time{})[0]
+	if o.Outcome != "accepted" || o.AcceptedProductID != "hercessi" || o.OrderedProductID != "herceptin" ||
+		o.AcceptedSuggestionUUID != "sel-h" || o.AcceptedSuggestion != 2 || o.ReasonCode != "" {
+		t.Fatalf("outcome %q accepted %s (%q, #%d) ordered %s reason %q; want accepted hercessi (sel-h, #2) from herceptin, no reason",
+			o.Outcome, o.AcceptedProductID, o.AcceptedSuggestionUUID, o.AcceptedSuggestion, o.OrderedProductID, o.ReasonCode)
+	}
+	if o.PayerSaved != 450 || o.PayerSavedYear != 4500 {
+		t.Errorf("projected %.2f a course, %.2f a year; want 450 and 4,500", o.PayerSaved, o.PayerSavedYear)
+	}
+	o.SignedProductID = "hercessi"
+	if s := o.OutcomeFigures(); s.ProjPayerY != Micro(4500) || s.RealPayerY != Micro(4500) {
+		t.Errorf("projected %d, realised %d micro-dollars a year; want 4,500 both", s.ProjPayerY, s.RealPayerY)
+	}
+
+	rows := chainRows("overridden")
+	rows[0].Outcome, rows[0].SuggestionUUID = "overridden", "" // select declined too: the order was never switched
+	rows[1].Decision.OrderedProductID = "herceptin"
+	o = AssembleOrders(rows, nil, nil, nil, time.Time{}, time.Time{})[0]
+	if o.Outcome != "overridden" || o.ReasonCode != "patient-declines" || o.PayerSaved != 0 || o.PayerSavedYear != 0 {
+		t.Errorf("never switched: outcome %q reason %q projected %.2f / %.2f; want overridden, patient-declines, 0", o.Outcome, o.ReasonCode, o.PayerSaved, o.PayerSavedYear)
+	}
+}
+
 // An option priced alike to the product the order is on (its figures zero) but excluded for a
 // clinical reason (off formulary here) is priced all the same: from the product first ordered it
 // is worth what the chain is. Only "not-priced" options have no figures to shift. Same dose at

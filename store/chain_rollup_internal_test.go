@@ -10,8 +10,9 @@ import (
 // The rollups (SQLite, PostgreSQL) count chained orders as Orders does (AssembleOrders over the
 // record): order k1 is the dose change of chainRows, accepted at sign (projected 750 a course,
 // 7,500 a year; realised at Trazimera, signed, 7,500); k2 the price-book change, overridden at
-// sign and signed as Hercessi (projected 0; realised 3,200 a year). Whole March: payer projected
-// 750 a course, 7,500 a year; realised 10,700 a year over two orders.
+// sign and signed as Hercessi: an accepted switch (order-select's Hercessi), worth Herceptin ->
+// Hercessi on the sign card's book, 320 a course and 3,200 a year, projected and realised. Whole
+// March: payer projected 1,070 a course, 10,700 a year; realised 10,700 a year over two orders.
 func TestChainedOrdersRollupEqualsOrders(t *testing.T) {
 	for name, open := range map[string]func(t *testing.T) interface {
 		Store
@@ -95,8 +96,8 @@ func TestChainedOrdersRollupEqualsOrders(t *testing.T) {
 				rolled.Add(r.Outcome)
 				rolledPayer += r.PayerSaved
 			}
-			if directPayer != Micro(750) || direct.ProjPayerY != Micro(7500) || direct.RealPayerY != Micro(10700) {
-				t.Errorf("orders: projected %d a course, %d a year, realised %d; want 750, 7,500, 10,700 (micro-dollars)", directPayer, direct.ProjPayerY, direct.RealPayerY)
+			if directPayer != Micro(1070) || direct.ProjPayerY != Micro(10700) || direct.RealPayerY != Micro(10700) {
+				t.Errorf("orders: projected %d a course, %d a year, realised %d; want 1,070, 10,700, 10,700 (micro-dollars)", directPayer, direct.ProjPayerY, direct.RealPayerY)
 			}
 			if rolledPayer != directPayer || rolled.ProjPayerY != direct.ProjPayerY || rolled.RealPayerY != direct.RealPayerY || rolled.RealisedSwitched != direct.RealisedSwitched {
 				t.Errorf("rollup %d / %d / %d (switched %d), orders %d / %d / %d (switched %d)", rolledPayer, rolled.ProjPayerY, rolled.RealPayerY,

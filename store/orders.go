@@ -195,6 +195,19 @@ func AssembleOrders(rows []DecisionRow, admins []Administration, claims []Claim,
 				}
 			case "overridden":
 				o.ReasonCode = offer.ReasonCode
+				if chain.origin != nil {
+					// The order stays on the product an earlier card of it accepted (Herceptin
+					// accepted on Hercessi at order-select; the sign card's Trazimera declined): it is
+					// an accepted switch, worth what the chain is from the product first ordered,
+					// not an override worth nothing (finance review, 3 December 2026: it projected 0
+					// and realised the switch as "overridden"). The later card's decline is its own
+					// feedback, on the decision page.
+					o.Outcome, o.ReasonCode = "accepted", ""
+					o.AcceptedSuggestionUUID, o.AcceptedSuggestion = chain.lastUUID, chain.lastIndex
+					o.AcceptedProductID = d.OrderedProductID
+					o.PayerSaved, o.PatientSaved, o.OrgImpact = chain.course.Payer, chain.course.Patient, chain.course.Org
+					o.PayerSavedYear, o.PatientSavedYear, o.OrgImpactYear = chain.year.Payer, chain.year.Patient, chain.year.Org
+				}
 			}
 		} else {
 			o.NoCardReason = a.latest.Decision.NoCardReason
@@ -284,6 +297,10 @@ func AdministrationCounts(x Administration, since time.Time) bool {
 type chained struct {
 	origin       *Decision // the first card of the chain: the product first ordered; nil: no chain
 	course, year Saving    // the chain's savings before the deciding card, per course and year
+	// last is the acceptance the deciding card's order is on (the chain's latest card), by its
+	// suggestion's uuid and place (1-based) on that card.
+	lastUUID  string
+	lastIndex int
 }
 
 // chainOf walks back from the deciding card d through the order's accepted cards: each one
@@ -300,20 +317,24 @@ func chainOf(cards []*DecisionRow, d *DecisionRow) chained {
 	for range cards { // each step goes back in time: at most one step per card
 		var prev *DecisionRow
 		var sg Suggestion
+		place := 0
 		for _, r := range cards {
 			x, y := &r.Decision, &at.Decision
 			if r.Outcome != "accepted" || !x.At.Before(y.At) || x.OrderedProductID == y.OrderedProductID ||
 				(prev != nil && !x.At.After(prev.Decision.At)) {
 				continue
 			}
-			for _, s := range x.Suggestions {
+			for i, s := range x.Suggestions {
 				if s.UUID == r.SuggestionUUID && s.ProductID == y.OrderedProductID {
-					prev, sg = r, s
+					prev, sg, place = r, s, i+1
 				}
 			}
 		}
 		if prev == nil {
 			break
+		}
+		if steps == 0 {
+			c.lastUUID, c.lastIndex = sg.UUID, place
 		}
 		x := &prev.Decision
 		alike = alike && x.ContractID == d.Decision.ContractID && x.PricePeriod == d.Decision.PricePeriod &&
