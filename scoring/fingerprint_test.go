@@ -2,6 +2,7 @@ package scoring
 
 import (
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -106,6 +107,20 @@ func TestConfigFingerprint(t *testing.T) {
 			}
 			return policy(b, ind, "embedded demo policy (scoring/data/policy.yaml)")
 		}, true},
+		{"the indications' short labels reworded", nil, func() *Policy {
+			b, err := os.ReadFile("data/indications.csv")
+			if err != nil {
+				t.Fatal(err)
+			}
+			reworded, err := ParseIndications(strings.NewReader(strings.ReplaceAll(string(b), "HER2+ breast cancer", "Breast cancer (HER2+)")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l := reworded.Label("trastuzumab", "her2-breast"); l != "Breast cancer (HER2+)" {
+				t.Fatalf("reworded label %q", l)
+			}
+			return policy(policyYAML, reworded, "embedded demo policy (scoring/data/policy.yaml)")
+		}, false},
 		{"no indication table", nil, func() *Policy { return policy(policyYAML, nil, "embedded demo policy (scoring/data/policy.yaml)") }, true},
 		{"no policy (the default)", nil, func() *Policy { return nil }, true},
 	} {
