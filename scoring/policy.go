@@ -258,7 +258,7 @@ type Indication struct {
 	// Short is the few words a card's sidebar line names the indication by ("HER2+ breast
 	// cancer"); Name is the label's own wording, for the comparison page. See Label. Wording
 	// only: left out of ConfigFingerprint, which no figure of it changes.
-	Short         string `json:"-"`
+	Short         string   `json:"-"`
 	ICD10Prefixes []string // ICD-10-CM, without the dot, upper case ("L100")
 	SNOMED        []string
 	// MaxAgeYears bounds a paediatric indication ("pediatric-uc": 17); 0 for none. ICD-10-CM
