@@ -1,0 +1,255 @@
+package gateway
+
+import (
+	"encoding/json"
+	"math"
+	"net/http"
+	"strings"
+	"testing"
+
+	"valuerx/cdshooks"
+)
+
+// Card review, 6 December 2026 (oncologist and clinical pharmacist): order-sign hooks with
+// several drafts, and the wording of "Labelled for:" and of a biosimilar's detail.
+
+// econOf decodes the figures of a card's valuerx-economics extension the tests below read.
+type econAmountsT struct {
+	Allowed, PayerPaid, Patient float64
+}
+type econOptionT struct {
+	Product   string
+	PerCourse econAmountsT `json:"perCourse"`
+	PerYear   econAmountsT `json:"perYear"`
+}
+type econT struct {
+	AdministrationsPerCourse int           `json:"administrationsPerCourse"`
+	AdministrationsPerYear   int           `json:"administrationsPerYear"`
+	Ordered                  econOptionT   `json:"ordered"`
+	Options                  []econOptionT `json:"options"`
+}
+
+func econOf(t *testing.T, c cdshooks.Card) econT {
+	t.Helper()
+	var m struct {
+		E econT `json:"valuerx-economics"`
+	}
+	if err := json.Unmarshal(c.Extension, &m); err != nil {
+		t.Fatalf("extension: %v", err)
+	}
+	return m.E
+}
+
+// trastuzumabDraft is the ACO Herceptin draft with id, a dose in mg/kg and a timing repeat.
+func trastuzumabDraft(t *testing.T, id string, mgPerKg float64, text string, repeat map[string]any) map[string]any {
+	d := demoDraft(t, "aco-herceptin-order-select")
+	d["id"] = id
+	di := d["dosageInstruction"].([]any)[0].(map[string]any)
+	di["text"] = text
+	di["doseAndRate"] = []any{map[string]any{"doseQuantity": map[string]any{"value": mgPerKg, "unit": "mg/kg", "system": "http://unitsofmeasure.org", "code": "mg/kg"}}}
+	di["timing"] = map[string]any{"repeat": repeat}
+	return d
+}
+
+// signing posts an order-sign for the ACO patient (full prefetch: weight and height) with drafts.
+func signing(t *testing.T, e *testEnv, drafts ...map[string]any) []cdshooks.Card {
+	t.Helper()
+	body := e.editDrafts("aco-rituximab-order-sign", func([]map[string]any) []map[string]any { return drafts })
+	status, out, _ := e.post(serviceOf("aco-rituximab-order-sign"), body)
+	if status != http.StatusOK {
+		t.Fatalf("status %d: %s", status, out)
+	}
+	return decodeResponse(t, out).Cards
+}
+
+// A one-time loading dose (8 mg/kg, timing.repeat count 1) signed beside the maintenance
+// (6 mg/kg q3w x 16) read "Same dose: 8 mg/kg IV q3w" and "Switch to Trazimera
+// (trastuzumab-qyyp) 8 mg/kg IV q3w": the loading dose as if repeated every three weeks, beside
+// the maintenance card's "6 mg/kg IV q3w". A single administration is "once".
+func TestOneTimeLoadingDoseIsNotLabelledRepeating(t *testing.T) {
+	e := newEnv(t)
+	cards := signing(t, e,
+		trastuzumabDraft(t, "draft-loading", 8, "8 mg/kg IV once (loading)", map[string]any{"count": 1, "frequency": 1, "period": 3, "periodUnit": "wk"}),
+		trastuzumabDraft(t, "draft-maintenance", 6, "6 mg/kg IV q3w", map[string]any{"count": 16, "frequency": 1, "period": 3, "periodUnit": "wk"}))
+	if len(cards) != 2 {
+		t.Fatalf("want two cards, got %d", len(cards))
+	}
+	load, maint := cards[0], cards[1]
+	if !strings.Contains(load.Detail, "- Same dose: 8 mg/kg IV once\n") {
+		t.Errorf("loading card's dose line:\n%s", load.Detail)
+	}
+	for _, s := range load.Suggestions {
+		if strings.Contains(s.Label, "q3w") || !strings.Contains(s.Label, "8 mg/kg IV once") {
+			t.Errorf("loading suggestion %q", s.Label)
+		}
+	}
+	if !strings.Contains(maint.Detail, "- Same dose: 6 mg/kg IV q3w\n") || !strings.HasSuffix(maint.Suggestions[0].Label, "6 mg/kg IV q3w") {
+		t.Errorf("maintenance card: %q\n%s", maint.Suggestions[0].Label, maint.Detail)
+	}
+}
+
+// Two Part B drugs signed together (Herceptin 420 mg q3w x 17 and Rituxan 375 mg/m2 weekly x 4,
+// ACO patient): each card took the whole 2026 Part B deductible (283.00) as unmet, so the
+// patient figures of one signing held it twice: Herceptin 283 + 0.2 x (56,214.50 - 283) =
+// 11,469.30, Rituxan 283 + 0.2 x (23,925.33 - 283) = 5,011.47, together 16,480.77, where the
+// patient owes at most 283 + 0.2 x (80,139.83 - 283) = 16,254.37 (226.40 less). One card of the
+// signing bears the deductible; the other says it is counted there.
+func TestPartBDeductibleOncePerSigning(t *testing.T) {
+	e := newEnv(t)
+	cards := signing(t, e, demoDraft(t, "aco-herceptin-order-select"), demoDraft(t, "aco-rituximab-order-sign"))
+	if len(cards) != 2 {
+		t.Fatalf("want two cards, got %d", len(cards))
+	}
+	unmet := 0
+	var orderedPatient, orderedAllowed float64
+	for _, c := range cards {
+		if strings.Contains(c.Detail, "Assumes Part B deductible unmet") {
+			unmet++
+		}
+		x := econOf(t, c)
+		orderedPatient += x.Ordered.PerCourse.Patient
+		orderedAllowed += x.Ordered.PerCourse.Allowed
+	}
+	if unmet != 1 {
+		t.Errorf("%d cards of one signing assume the whole Part B deductible unmet, want 1", unmet)
+	}
+	if most := 283 + 0.2*(orderedAllowed-283); orderedPatient > most+0.02 {
+		t.Errorf("the signing's cards charge the patient %.2f for the ordered drugs, at most %.2f is owed (deductible counted twice)", orderedPatient, most)
+	}
+}
+
+// The same for the maximum out-of-pocket: MA capitation (MOOP 9,250), Herceptin loading 8 mg/kg
+// once and maintenance 6 mg/kg x 16 in one signing. The maintenance card reads "Herceptin capped
+// at $9,250 MOOP" and the loading card $882 more for Herceptin: 10,132 in one year, above the
+// plan's yearly maximum.
+func TestMaximumOutOfPocketOncePerSigning(t *testing.T) {
+	e := newEnv(t)
+	base := "ma-capitation-herceptin-order-sign-noprefetch"
+	mk := func(id string, v float64, count int) map[string]any {
+		d := demoDraft(t, base)
+		d["id"] = id
+		di := d["dosageInstruction"].([]any)[0].(map[string]any)
+		di["doseAndRate"] = []any{map[string]any{"doseQuantity": map[string]any{"value": v, "unit": "mg/kg", "system": "http://unitsofmeasure.org", "code": "mg/kg"}}}
+		di["timing"] = map[string]any{"repeat": map[string]any{"count": count, "frequency": 1, "period": 3, "periodUnit": "wk"}}
+		return d
+	}
+	body := e.editDrafts(base, func([]map[string]any) []map[string]any { return []map[string]any{mk("load", 8, 1), mk("maint", 6, 16)} })
+	_, out, _ := e.post(serviceOf(base), body)
+	cards := decodeResponse(t, out).Cards
+	if len(cards) != 2 {
+		t.Fatalf("want two cards, got %d", len(cards))
+	}
+	sum := 0.0
+	for _, c := range cards {
+		sum += econOf(t, c).Ordered.PerCourse.Patient
+	}
+	if sum > 9250+0.02 {
+		t.Errorf("the signing's cards charge the patient %.2f for Herceptin in one plan year, above the 9,250 maximum out-of-pocket", sum)
+	}
+}
+
+// A one-time loading dose signed beside its maintenance was projected as a year of therapy of
+// its own: administrationsPerYear 17 at 560 mg (Herceptin 74,952.66 allowed a year), booked by
+// the tracking beside the maintenance card's year: one patient's year of trastuzumab counted
+// as two, one of them at the loading dose.
+func TestLoadingDoseIsNotAYearOfTherapy(t *testing.T) {
+	e := newEnv(t)
+	cards := signing(t, e,
+		trastuzumabDraft(t, "draft-loading", 8, "8 mg/kg IV once (loading)", map[string]any{"count": 1}),
+		trastuzumabDraft(t, "draft-maintenance", 6, "6 mg/kg IV q3w", map[string]any{"count": 16, "frequency": 1, "period": 3, "periodUnit": "wk"}))
+	if len(cards) != 2 {
+		t.Fatalf("want two cards, got %d", len(cards))
+	}
+	x := econOf(t, cards[0])
+	if x.AdministrationsPerCourse != 1 {
+		t.Fatalf("loading card: %d administrations a course, want 1", x.AdministrationsPerCourse)
+	}
+	if math.Abs(x.Ordered.PerYear.Allowed-x.Ordered.PerCourse.Allowed) > 0.01 {
+		t.Errorf("loading dose projected over a year: %d administrations, %.2f a year against %.2f for the one dose",
+			x.AdministrationsPerYear, x.Ordered.PerYear.Allowed, x.Ordered.PerCourse.Allowed)
+	}
+}
+
+// With "Same molecule: trastuzumab" gone, a card on an order for a biosimilar opened "FDA
+// biosimilar to Kanjinti": Trazimera is biosimilar to Herceptin, the reference product; two
+// biosimilars are not biosimilar to each other (PHS Act 351(k)). The line names the reference.
+func TestRelationshipLineNamesTheReferenceProduct(t *testing.T) {
+	e := newEnv(t)
+	kanjinti := productNamed(t, "Kanjinti")
+	_, detail := policyAnswer(t, e, "aco-herceptin-order-select", func(m map[string]any) {
+		draftOf(m)["medicationCodeableConcept"] = map[string]any{"coding": []any{map[string]any{
+			"system": "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets", "code": kanjinti.HCPCS}}}
+	})
+	if detail == "" {
+		t.Fatal("no card for Kanjinti ordered")
+	}
+	if strings.Contains(detail, "biosimilar to Kanjinti") || !strings.Contains(detail, "- FDA biosimilar to Herceptin\n") {
+		t.Errorf("relationship line of a biosimilar suggested for a biosimilar:\n%s", detail)
+	}
+	// The reference ordered: unchanged.
+	_, detail = policyAnswer(t, e, "aco-herceptin-order-select", nil)
+	if !strings.HasPrefix(detail, "- FDA biosimilar to Herceptin\n- Labelled for: HER2+ breast cancer\n") {
+		t.Errorf("Herceptin ordered:\n%s", detail)
+	}
+}
+
+// The indication table named tocilizumab's group "tocilizumab"; the catalog's is
+// "tocilizumab-iv" (since the catalog was imported from the agency files), so no tocilizumab
+// indication was ever checked: an Actemra order for COVID-19 (U07.1) or CAR-T cytokine release
+// syndrome was offered Tyenne and Tofidence, whose labels the table marks unknown for it, with
+// "No known label differences".
+func TestEveryIndicationGroupIsACatalogGroup(t *testing.T) {
+	e := newEnv(t)
+	cat := testCatalog(t)
+	tab := e.gw.current().scorer.Policy().Indications()
+	for _, g := range []string{"trastuzumab", "bevacizumab", "rituximab", "infliximab", "pegfilgrastim", "filgrastim", "eculizumab", "tocilizumab-iv", "ranibizumab", "aflibercept"} {
+		if _, ok := cat.Group(g); !ok {
+			t.Errorf("%s: no such catalog group", g)
+		}
+		if !tab.Covers(g) {
+			t.Errorf("%s: the indication table lists no indication for the catalog group", g)
+		}
+	}
+	actemra := productNamed(t, "Actemra")
+	for _, code := range []string{"U07.1", "D89.832"} {
+		_, detail := policyAnswer(t, e, "aco-herceptin-order-select", func(m map[string]any) {
+			d := draftOf(m)
+			d["medicationCodeableConcept"] = map[string]any{"coding": []any{map[string]any{"system": "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets", "code": actemra.HCPCS}}}
+			d["reasonCode"] = []any{map[string]any{"coding": []any{map[string]any{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": code}}}}
+			di := d["dosageInstruction"].([]any)[0].(map[string]any)
+			di["text"] = "8 mg/kg IV once"
+			di["doseAndRate"] = []any{map[string]any{"doseQuantity": map[string]any{"value": 8, "unit": "mg/kg", "system": "http://unitsofmeasure.org", "code": "mg/kg"}}}
+			di["timing"] = map[string]any{"repeat": map[string]any{"count": 1}}
+		})
+		if strings.Contains(detail, "No known label differences") {
+			t.Errorf("Actemra for %s: a biosimilar suggested with no label check:\n%s", code, detail)
+		}
+	}
+}
+
+// Short labels a physician could misread. The card joins several with ", " ("Labelled for:
+// Ovarian cancer, frontline, Platinum-resistant ovarian cancer, Platinum-sensitive ovarian
+// cancer" for a C56 order: four items read, three meant); filgrastim's AML row read "AML
+// induction/consolidation" (filgrastim does not treat AML: it shortens neutropenia after that
+// chemotherapy) and its chemotherapy row "Chemotherapy febrile neutropenia" (the label is to
+// decrease the incidence of febrile neutropenia, not to treat it; pegfilgrastim's same row reads
+// "Febrile neutropenia prophylaxis"); "Bone marrow transplant" (neutropenia after it); and
+// eculizumab's "Generalized myasthenia gravis" dropped the label's anti-AChR antibody-positive
+// restriction that its NMOSD row keeps ("NMOSD (anti-AQP4+)").
+func TestShortIndicationLabelsReadRight(t *testing.T) {
+	e := newEnv(t)
+	tab := e.gw.current().scorer.Policy().Indications()
+	for _, c := range []struct{ group, id, want string }{
+		{"bevacizumab", "ovarian-frontline", "Frontline ovarian cancer"},
+		{"tocilizumab-iv", "covid19", "Hospitalised COVID-19"},
+		{"filgrastim", "aml-chemo", "Neutropenia after AML chemotherapy"},
+		{"filgrastim", "chemo-fn", "Febrile neutropenia prophylaxis"},
+		{"filgrastim", "bmt", "Neutropenia after BMT"},
+		{"eculizumab", "gmg", "Generalized MG (anti-AChR+)"},
+	} {
+		if got := tab.Label(c.group, c.id); got != c.want {
+			t.Errorf("%s %s: %q, want %q", c.group, c.id, got, c.want)
+		}
+	}
+	// No short label has a comma: scoring.TestShortLabelsHaveNoComma.
+}
