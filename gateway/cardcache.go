@@ -102,6 +102,9 @@ func (c *cardCache) card(item orderedItem, req scoring.Request, res scoring.Resu
 	for i, id := range res.Indications {
 		item.indicationLabels[i] = c.ind.Label(group.ID, id)
 	}
+	if ref, ok := c.cat.Product(group.ReferenceID); ok {
+		item.referenceName = ref.Name
+	}
 	card, err := buildCard(item, res, group, historyKnown, view)
 	if err != nil {
 		return nil, nil, web.ID{}, nil, err

@@ -73,15 +73,20 @@ func relationshipPhrase(r scoring.Relationship) string {
 	return string(r)
 }
 
-// relationshipLine is the detail's line on the FDA relationship to the ordered product.
-func relationshipLine(best, ordered scoring.Product) string {
+// relationshipLine is the detail's line on the FDA relationship, named against the group's
+// reference product: a biosimilar is biosimilar to (and an interchangeable one interchangeable
+// with) the reference product it was licensed against, and an AB-rated generic is rated against
+// the reference listed drug, never against another biosimilar or generic. A card on an order for
+// Kanjinti said "FDA biosimilar to Kanjinti" for Trazimera (card review, 6 December 2026).
+// reference is the reference product's name; the ordered product's when unknown.
+func relationshipLine(best scoring.Product, reference string) string {
 	switch best.Relationship {
 	case scoring.RelBiosimilar:
-		return "FDA biosimilar to " + ordered.Name
+		return "FDA biosimilar to " + reference
 	case scoring.RelInterchangeable:
-		return "FDA interchangeable with " + ordered.Name
+		return "FDA interchangeable with " + reference
 	case scoring.RelABGeneric:
-		return "AB-rated generic of " + ordered.Name
+		return "AB-rated generic of " + reference
 	case scoring.RelReference:
 		return "FDA reference product"
 	case scoring.RelBrand:
@@ -243,7 +248,11 @@ func detailMarkdown(item orderedItem, res scoring.Result, group scoring.Group, h
 	if line := ingredientLine(best.Product); line != "" {
 		reason = append(reason, line)
 	}
-	reason = append(reason, relationshipLine(best.Product, ordered.Product))
+	reference := item.referenceName
+	if reference == "" {
+		reference = ordered.Product.Name // a card built without the cache (benchmarks)
+	}
+	reason = append(reason, relationshipLine(best.Product, reference))
 	switch {
 	case len(res.Indications) > 0:
 		labels := item.indicationLabels

@@ -256,6 +256,9 @@ type orderedItem struct {
 	// indicationLabels are the short labels of the indications the card names (the policy's
 	// indication table, set by the card cache), in the order of the result's ids.
 	indicationLabels []string
+	// referenceName is the group's reference product ("Herceptin"), which the detail's FDA line
+	// names (relationshipLine); set by the card cache.
+	referenceName string
 }
 
 // productOf maps a CodeableConcept to a catalog product: RxNorm first (SBD/SCD), then NDC, then
