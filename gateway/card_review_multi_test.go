@@ -91,9 +91,10 @@ func TestOneTimeLoadingDoseIsNotLabelledRepeating(t *testing.T) {
 // Two Part B drugs signed together (Herceptin 420 mg q3w x 17 and Rituxan 375 mg/m2 weekly x 4,
 // ACO patient): each card took the whole 2026 Part B deductible (283.00) as unmet, so the
 // patient figures of one signing held it twice: Herceptin 283 + 0.2 x (56,214.50 - 283) =
-// 11,469.30, Rituxan 283 + 0.2 x (23,925.33 - 283) = 5,011.47, together 16,480.77, where the
-// patient owes at most 283 + 0.2 x (80,139.83 - 283) = 16,254.37 (226.40 less). One card of the
-// signing bears the deductible; the other says it is counted there.
+// 11,469.30, Rituxan 283 + 0.2 x (23,924.80 - 283) = 5,011.36, together 16,480.66, where the
+// patient owes at most 283 + 0.2 x (80,139.30 - 283) = 16,254.26 (226.40 less). One card of the
+// signing bears the deductible; the other says it is counted on another draft: Rituxan 0.2 x
+// 23,924.80 = 4,784.96, Ruxience 0.2 x 4,246.40 = 849.28.
 func TestPartBDeductibleOncePerSigning(t *testing.T) {
 	e := newEnv(t)
 	cards := signing(t, e, demoDraft(t, "aco-herceptin-order-select"), demoDraft(t, "aco-rituximab-order-sign"))
@@ -115,6 +116,9 @@ func TestPartBDeductibleOncePerSigning(t *testing.T) {
 	}
 	if most := 283 + 0.2*(orderedAllowed-283); orderedPatient > most+0.02 {
 		t.Errorf("the signing's cards charge the patient %.2f for the ordered drugs, at most %.2f is owed (deductible counted twice)", orderedPatient, most)
+	}
+	if !strings.Contains(cards[1].Detail, "| Patient | $4,785 | $849 |") || !strings.Contains(cards[1].Detail, "- Deductible counted on other draft\n") {
+		t.Errorf("Rituxan card:\n%s", cards[1].Detail)
 	}
 }
 

@@ -605,8 +605,12 @@ func assumptionLines(res scoring.Result, view cardView) []string {
 	// which scoring words for each.
 	src := res.Ordered.Sources["patientOOP"] + " " + res.Best.Sources["patientOOP"]
 	var out []string
-	if strings.Contains(src, "assumed not yet met") {
+	switch {
+	case strings.Contains(src, "assumed not yet met"):
 		out = append(out, "Assumes Part B deductible unmet")
+	case strings.Contains(src, "deductible counted on another order"):
+		// Another draft of the signing bears it (Request.DeductibleCounted).
+		out = append(out, "Deductible counted on other draft")
 	}
 	switch sc := res.Secondary; {
 	case sc == nil:

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -247,6 +248,10 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 			byGroup[items[i].product.GroupID] = append(byGroup[items[i].product.GroupID], i)
 		}
 	}
+	// The plan year's deductible is the patient's once, however many drafts a signing holds: the
+	// first scored draft under a contract bears it, the others are scored with it met
+	// (scoring.Request.DeductibleCounted). Keyed by contract and plan year.
+	deductibleBorne := map[string]bool{}
 	for i := range draft {
 		if ctx.Err() != nil {
 			break // the budget is spent: answer with the cards so far
@@ -325,6 +330,8 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 			Indications:     indications,
 			IndicationKnown: indicationKnown,
 		}
+		dedKey := contract.ID + "|" + strconv.Itoa(item.date.Year())
+		sreq.DeductibleCounted = deductibleBorne[dedKey]
 		if sc, ok := eng.reg.ClassifySecondary(cov.Secondary); ok {
 			sreq.SecondaryID = sc.ID // supplemental coverage changes the patient's and the organisation's figures
 		}
@@ -333,6 +340,9 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 			g.log.Warn("scoring failed", "service", svc.ID, "hook", hookRef(req.HookInstance), "group", item.product.GroupID, "error", err.Error())
 			rec.none(item, store.NoCardScoreFailed, scoring.Request{}, nil)
 			continue
+		}
+		if res.Deductible > 0 {
+			deductibleBorne[dedKey] = true
 		}
 		if res.Stale {
 			g.metrics.stalePriced.Inc()

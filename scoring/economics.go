@@ -288,6 +288,7 @@ type terms struct {
 	fileCoinsurance bool    // the CMS file's coinsurance percentage, where it gives one
 	deductible      float64 // per plan year, 0 when met or none
 	dedLabel        string
+	dedCounted      bool    // the deductible is counted on another order of the hook (Request.DeductibleCounted)
 	share           float64 // marginal share of a change in the payer's own expenditure
 	shareLabel      string  // how share was reached, with the expected position
 	position        Position
@@ -517,6 +518,9 @@ func (s *scoreCtx) oopLabel(rate float64, file string) string {
 		b.WriteString("; per course and year after the ")
 		b.WriteString(strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(s.t.dedLabel, "published: "), "configured: "), "estimated: "))
 		b.WriteString(" (per dose: once it is met)")
+	}
+	if s.t.dedCounted {
+		b.WriteString("; the plan year's deductible counted on another order of the same hook, taken as met here")
 	}
 	if k.OOPMaxPerCourse > 0 {
 		fmt.Fprintf(&b, ", capped at %.2f per course", k.OOPMaxPerCourse)

@@ -36,6 +36,12 @@ type Request struct {
 	// Package.Device): options are priced and suggested with items of that kind only. "" for an
 	// order coded by HCPCS or ingredient, which names none.
 	Device string
+	// DeductibleCounted: the plan year's deductible is counted on another order of the same
+	// hook (a signing with several drafts under one contract, whose first scored medical-benefit
+	// draft bears it), so these figures take it as met: the cards of one signing hold it once
+	// (card review, 6 December 2026: Herceptin and Rituxan signed together each took the
+	// 283.00 Part B deductible as unmet).
+	DeductibleCounted bool
 }
 
 // Reasons a Result carries no Best option.
@@ -100,6 +106,9 @@ type Result struct {
 	// authorisation and Best does not, although the organisation's figure does not rise by the
 	// threshold (the card says what the switch costs it).
 	AvoidsPriorAuth bool
+	// Deductible is the plan year's deductible the course and year figures include, assumed
+	// not yet met (0: met, none, or counted on another order: Request.DeductibleCounted).
+	Deductible float64
 }
 
 // Option is one product's figures beside the ordered one.
@@ -220,6 +229,9 @@ func score(cat *Catalog, reg *Registry, pol *Policy, req Request, k *Contract, g
 	}
 	s := &scoreCtx{cat: cat, reg: reg, policy: pol, contract: k, group: g, book: book, day: req.Date, admins: req.Administrations,
 		t: resolveTerms(reg, k, g, req.Date)}
+	if req.DeductibleCounted && s.t.deductible > 0 {
+		s.t.deductible, s.t.dedLabel, s.t.dedCounted = 0, "", true
+	}
 	if req.SecondaryID != "" {
 		s.sec, _ = reg.secondaryCoverage(req.SecondaryID)
 	}
@@ -229,6 +241,7 @@ func score(cat *Catalog, reg *Registry, pol *Policy, req Request, k *Contract, g
 		DoseMg: req.DoseMg, Administrations: req.Administrations, Defaulted: defaulted,
 		AdministrationsPerYear: py.n, PerYearSource: py.source,
 		Indications: req.Indications, ItemMg: req.ItemMg, Policy: pol.Source(),
+		Deductible: s.t.deductible,
 	}
 	res.Secondary = s.sec
 	inds := pol.Indications()

@@ -29,6 +29,7 @@ type cacheKey struct {
 	indicationKnown                  bool
 	secondaryID                      string
 	device                           string
+	deductibleCounted                bool
 }
 
 // Scorer puts an LRU cache (hashicorp/golang-lru/v2) in front of the pure
@@ -72,7 +73,7 @@ func (s *Scorer) Score(req Request) (Result, error) {
 	// The dose and course are keyed as requested (0 = default), because a
 	// defaulted result says so (Result.Defaulted, Sources["dose"]).
 	key := cacheKey{norm.ContractID, norm.ProductID, norm.CurrentProductID, req.DoseMg, req.Administrations, norm.Date.Unix(),
-		norm.ItemMg, norm.Site, joinIDs(norm.Indications), norm.IndicationKnown, norm.SecondaryID, norm.Device}
+		norm.ItemMg, norm.Site, joinIDs(norm.Indications), norm.IndicationKnown, norm.SecondaryID, norm.Device, norm.DeductibleCounted}
 	if r, ok := s.cache.Get(key); ok {
 		s.hits.Add(1)
 		return r, nil
