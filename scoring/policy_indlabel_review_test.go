@@ -22,3 +22,20 @@ func TestShortLabelsHaveNoComma(t *testing.T) {
 		}
 	}
 }
+
+// The catalog's tocilizumab group is the IV one (tocilizumab-iv), and SSc-ILD is an indication of
+// subcutaneous Actemra only (the table's own note): for the IV group Actemra is not labelled for
+// it, else an IV biosimilar order for SSc-ILD could be offered IV Actemra "Labelled for: SSc-ILD".
+func TestIVTocilizumabNotLabelledForSScILD(t *testing.T) {
+	tab, err := DefaultIndications()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ind, ok := tab.Indication("tocilizumab-iv", "ssc-ild")
+	if !ok {
+		t.Fatal("no ssc-ild indication for tocilizumab-iv")
+	}
+	if l := ind.LabelFor("actemra"); l == LabelYes {
+		t.Errorf("IV Actemra labelled for SSc-ILD (%v)", l)
+	}
+}
