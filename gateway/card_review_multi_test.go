@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"valuerx/cdshooks"
+	"valuerx/scoring"
 )
 
 // Card review, 6 December 2026 (oncologist and clinical pharmacist): order-sign hooks with
@@ -256,4 +257,28 @@ func TestShortIndicationLabelsReadRight(t *testing.T) {
 		}
 	}
 	// No short label has a comma: scoring.TestShortLabelsHaveNoComma.
+}
+
+// A commercial contract with its own deductible (contracts.yaml deductible: 1500) read "Assumes
+// Part B deductible unmet" on a commercial PPO card: Part B is Medicare's. The line names the
+// plan's deductible there; a Medicare card keeps "Part B".
+func TestDeductibleLineNamesThePayer(t *testing.T) {
+	ded := 1500.0
+	e := newEnv(t, withScoringConfig(t, func(c *scoring.Config) {
+		for i := range c.Contracts {
+			if c.Contracts[i].ID == "commercial-ppo" {
+				c.Contracts[i].Deductible = &ded
+			}
+		}
+	}))
+	_, detail := policyAnswer(t, e, "commercial-ppo-herceptin-order-select", nil)
+	if detail == "" {
+		t.Fatal("no card")
+	}
+	if strings.Contains(detail, "Part B") || !strings.Contains(detail, "- Assumes plan deductible unmet\n") {
+		t.Errorf("commercial card's deductible line:\n%s", detail)
+	}
+	if _, detail := policyAnswer(t, e, "medicare-ffs-herceptin-order-select", nil); !strings.Contains(detail, "- Assumes Part B deductible unmet\n") {
+		t.Errorf("Medicare card's deductible line:\n%s", detail)
+	}
 }

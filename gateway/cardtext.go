@@ -607,7 +607,13 @@ func assumptionLines(res scoring.Result, view cardView) []string {
 	var out []string
 	switch {
 	case strings.Contains(src, "assumed not yet met"):
-		out = append(out, "Assumes Part B deductible unmet")
+		// Part B's under Medicare's payment rules; a commercial contract's own deductible is the
+		// plan's (it read "Part B" too: card review, 6 December 2026).
+		if res.Contract.Reimbursement.Basis == scoring.BasisMedicareASP {
+			out = append(out, "Assumes Part B deductible unmet")
+		} else {
+			out = append(out, "Assumes plan deductible unmet")
+		}
 	case strings.Contains(src, "deductible counted on another order"):
 		// Another draft of the signing bears it (Request.DeductibleCounted).
 		out = append(out, "Deductible counted on other draft")
