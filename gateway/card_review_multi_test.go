@@ -282,3 +282,63 @@ func TestDeductibleLineNamesThePayer(t *testing.T) {
 		t.Errorf("Medicare card's deductible line:\n%s", detail)
 	}
 }
+
+// "Also drafted" looked at the catalog group only, and one molecule can be two groups:
+// denosumab is Prolia (60 mg q6mo) and Xgeva (120 mg q4w), ustekinumab IV (induction) and SC
+// (maintenance). A Stelara IV induction signed with its SC maintenance got a card switching the induction to Pyzchiva with nothing said of the Stelara SC draft beside it
+// (a biosimilar for the first dose, the reference for the rest). The other drafts of the same
+// molecule are named, with their route where it differs (Prolia beside Xgeva, duplicate
+// denosumab, likewise; at the January 2026 prices neither gets a card to show it).
+func TestAlsoDraftedAcrossGroupsOfOneMolecule(t *testing.T) {
+	e := newEnv(t)
+	mk := func(id string, coding map[string]any, mg float64, count int, per float64, unit, route, reason string) map[string]any {
+		d := demoDraft(t, "aco-herceptin-order-select")
+		d["id"] = id
+		d["medicationCodeableConcept"] = map[string]any{"coding": []any{coding}}
+		d["reasonCode"] = []any{map[string]any{"coding": []any{map[string]any{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": reason}}}}
+		di := d["dosageInstruction"].([]any)[0].(map[string]any)
+		di["text"] = "as ordered"
+		di["doseAndRate"] = []any{map[string]any{"doseQuantity": map[string]any{"value": mg, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg"}}}
+		rep := map[string]any{"count": count}
+		if per > 0 {
+			rep["frequency"], rep["period"], rep["periodUnit"] = 1, per, unit
+		}
+		di["timing"] = map[string]any{"repeat": rep}
+		di["route"] = map[string]any{"coding": []any{map[string]any{"system": "http://snomed.info/sct", "code": route}}}
+		return d
+	}
+	hcpcs := func(code string) map[string]any {
+		return map[string]any{"system": "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets", "code": code}
+	}
+	const iv, sc = "47625008", "34206005"
+	for _, c := range []struct {
+		name   string
+		drafts []map[string]any
+		want   []string // per card that comes, the "Also drafted" line
+	}{
+		{"Stelara IV induction and SC maintenance", []map[string]any{
+			mk("induction", hcpcs("J3358"), 390, 1, 0, "", iv, "K50.90"),
+			mk("maintenance", hcpcs("J3357"), 90, 6, 8, "wk", sc, "K50.90"),
+		}, []string{"- Also drafted: Stelara SC\n- Check for duplicate therapy\n", "- Also drafted: Stelara IV\n- Check for duplicate therapy\n"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cards := signing(t, e, c.drafts...)
+			if len(cards) == 0 {
+				t.Fatal("no card")
+			}
+			for _, card := range cards {
+				var id string
+				var res struct{ ID string }
+				_ = json.Unmarshal(card.Suggestions[0].Actions[0].Resource, &res)
+				id = res.ID
+				want := c.want[0]
+				if id != c.drafts[0]["id"] {
+					want = c.want[1]
+				}
+				if !strings.Contains(card.Detail, want) {
+					t.Errorf("card on %s lacks %q:\n%s", id, want, card.Detail)
+				}
+			}
+		})
+	}
+}

@@ -227,11 +227,11 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 	}
 	rec.onRecord(therapy, draftIDs, eng.cat, pol) // new start or not, for orders that get no score (decisions.go)
 	// Every draft of the hook is recognised first, in focus or not: a card names the other drafts
-	// of its group (two trastuzumab orders in one signing are a loading and a maintenance dose, or
+	// of its molecule (two trastuzumab orders in one signing are a loading and a maintenance dose, or
 	// a duplicate, and a switch suggested on one must not go unnoticed beside the other).
 	items := make([]orderedItem, len(draft))
 	itemOK := make([]bool, len(draft))
-	byGroup := map[string][]int{}
+	byMolecule := map[string][]int{}
 	for i, raw := range draft {
 		mr := decoded[i]
 		if mr == nil {
@@ -245,7 +245,10 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 			return recogniseDecoded(eng.cat, raw, mr, lookup, now)
 		})
 		if itemOK[i] {
-			byGroup[items[i].product.GroupID] = append(byGroup[items[i].product.GroupID], i)
+			// By molecule, not catalog group: one molecule can be two groups (ustekinumab IV
+			// induction and SC maintenance; denosumab as Prolia and as Xgeva).
+			m := molecule(items[i].product)
+			byMolecule[m] = append(byMolecule[m], i)
 		}
 	}
 	// The plan year's deductible is the patient's once, however many drafts a signing holds: the
@@ -267,10 +270,15 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 		if !ok {
 			continue
 		}
-		for _, j := range byGroup[item.product.GroupID] {
-			if j != i {
-				item.alsoDrafted = append(item.alsoDrafted, items[j].product.Name)
+		for _, j := range byMolecule[molecule(item.product)] {
+			if j == i {
+				continue
 			}
+			name := items[j].product.Name
+			if items[j].product.GroupID != item.product.GroupID {
+				name += routeAbbrev(items[j].product.Route) // "Stelara SC" beside Stelara IV
+			}
+			item.alsoDrafted = append(item.alsoDrafted, name)
 		}
 		group, _ := eng.cat.Group(item.product.GroupID)
 		var pat clinical.Patient
