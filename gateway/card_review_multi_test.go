@@ -342,3 +342,31 @@ func TestAlsoDraftedAcrossGroupsOfOneMolecule(t *testing.T) {
 		})
 	}
 }
+
+// "Not suggested: Tofidence (not labelled for it)" on an Actemra card for rheumatoid arthritis:
+// the indication table marks Tofidence's RA label "unknown" (not retrieved), not "no", and the
+// card told the physician the label lacks it. An option whose label is only unconfirmed reads
+// "label unconfirmed"; one whose label lacks the indication keeps "not labelled for it" (Herzuma
+// for gastric cancer, the golden card).
+func TestUnconfirmedLabelIsNotSaidToLackTheIndication(t *testing.T) {
+	e := newEnv(t)
+	actemra := productNamed(t, "Actemra")
+	_, detail := policyAnswer(t, e, "aco-herceptin-order-select", func(m map[string]any) {
+		d := draftOf(m)
+		d["medicationCodeableConcept"] = map[string]any{"coding": []any{map[string]any{"system": "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets", "code": actemra.HCPCS}}}
+		d["reasonCode"] = []any{map[string]any{"coding": []any{map[string]any{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "M05.79"}}}}
+		di := d["dosageInstruction"].([]any)[0].(map[string]any)
+		di["text"] = "8 mg/kg IV every 4 weeks"
+		di["doseAndRate"] = []any{map[string]any{"doseQuantity": map[string]any{"value": 8, "unit": "mg/kg", "system": "http://unitsofmeasure.org", "code": "mg/kg"}}}
+		di["timing"] = map[string]any{"repeat": map[string]any{"count": 13, "frequency": 1, "period": 4, "periodUnit": "wk"}}
+	})
+	if !strings.Contains(detail, "- Labelled for: Rheumatoid arthritis\n") || !strings.Contains(detail, "  - Tofidence (label unconfirmed)\n") {
+		t.Errorf("Actemra RA card:\n%s", detail)
+	}
+	gastric := func(m map[string]any) {
+		draftOf(m)["reasonCode"] = []any{map[string]any{"coding": []any{map[string]any{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "C16.9"}}}}
+	}
+	if _, detail := policyAnswer(t, e, "aco-herceptin-order-select", gastric); !strings.Contains(detail, "  - Herzuma (not labelled for it)\n") {
+		t.Errorf("gastric card:\n%s", detail)
+	}
+}

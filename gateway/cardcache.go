@@ -103,6 +103,20 @@ func (c *cardCache) card(item orderedItem, req scoring.Request, res scoring.Resu
 	for i, id := range res.Indications {
 		item.indicationLabels[i] = c.ind.Label(group.ID, id)
 	}
+	for _, o := range res.Options {
+		if o.Exclusion != scoring.ExcludeNotLabelled {
+			continue
+		}
+		lacks := false
+		for _, id := range res.Indications {
+			if ind, ok := c.ind.Indication(group.ID, id); ok && ind.LabelFor(o.Product.ID) == scoring.LabelNo {
+				lacks = true
+			}
+		}
+		if !lacks { // unknown for every indication it misses: not retrieved, not "no"
+			item.labelUnconfirmed = append(item.labelUnconfirmed, o.Product.ID)
+		}
+	}
 	if ref, ok := c.cat.Product(group.ReferenceID); ok {
 		item.referenceName = ref.Name
 	}

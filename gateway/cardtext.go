@@ -336,6 +336,9 @@ func detailMarkdown(item orderedItem, res scoring.Result, group scoring.Group, h
 	var reasons []string
 	for _, o := range res.Options {
 		if t, ok := exclusionShort[o.Exclusion]; ok {
+			if o.Exclusion == scoring.ExcludeNotLabelled && slices.Contains(item.labelUnconfirmed, o.Product.ID) {
+				t = "label unconfirmed" // the table marks its label unknown for it, not "no"
+			}
 			if len(byReason[t]) == 0 {
 				reasons = append(reasons, t)
 			}

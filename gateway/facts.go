@@ -259,6 +259,10 @@ type orderedItem struct {
 	// referenceName is the group's reference product ("Herceptin"), which the detail's FDA line
 	// names (relationshipLine); set by the card cache.
 	referenceName string
+	// labelUnconfirmed are the options excluded as not labelled whose label the indication
+	// table marks unknown, not "no", for the order's indication: the card says "label
+	// unconfirmed", not "not labelled for it". Set by the card cache.
+	labelUnconfirmed []string
 }
 
 // productOf maps a CodeableConcept to a catalog product: RxNorm first (SBD/SCD), then NDC, then
