@@ -151,6 +151,20 @@ func TestMaximumOutOfPocketOncePerSigning(t *testing.T) {
 	if sum > 9250+0.02 {
 		t.Errorf("the signing's cards charge the patient %.2f for Herceptin in one plan year, above the 9,250 maximum out-of-pocket", sum)
 	}
+	// By hand (CMS Q1 2026, USD per 10 mg: Herceptin 73.483, Trazimera 8.205; 70 kg; 20 %
+	// coinsurance, no deductible under the MA plan): the loading dose, 560 mg as 4 x 150 mg,
+	// 60 x 73.483 = 4,408.98 allowed, the patient 881.80; the maintenance, 16 x 45 x 73.483 =
+	// 52,907.76, the patient 20 % = 10,581.55 capped at what the loading dose leaves of the
+	// maximum, 9,250 - 881.80 = 8,368.20; Trazimera 16 x 42 x 8.205 = 5,513.76, the patient
+	// 1,102.75, under it.
+	load, maint := econOf(t, cards[0]), econOf(t, cards[1])
+	if load.Ordered.PerCourse.Patient != 881.8 || maint.Ordered.PerCourse.Patient != 8368.2 || maint.Options[0].PerCourse.Patient != 1102.75 {
+		t.Errorf("patient: loading Herceptin %.2f (want 881.80), maintenance Herceptin %.2f (want 8,368.20), Trazimera %.2f (want 1,102.75)",
+			load.Ordered.PerCourse.Patient, maint.Ordered.PerCourse.Patient, maint.Options[0].PerCourse.Patient)
+	}
+	if !strings.Contains(cards[1].Detail, "- MOOP partly used by other draft\n") || strings.Contains(cards[0].Detail, "MOOP partly used") {
+		t.Errorf("only the maintenance card says the other draft uses part of the maximum:\n%s\n%s", cards[0].Detail, cards[1].Detail)
+	}
 }
 
 // A one-time loading dose signed beside its maintenance was projected as a year of therapy of

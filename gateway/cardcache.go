@@ -56,8 +56,10 @@ type cardKey struct {
 	itemMg, codeMg               float64
 	site, indications            string
 	indicationKnown              bool
-	secondaryID                  string // the supplemental coverage changes the figures the card prints
-	deductibleCounted            bool   // so does a deductible counted on another draft
+	secondaryID                  string  // the supplemental coverage changes the figures the card prints
+	deductibleCounted            bool    // so does a deductible counted on another draft
+	loadingDose                  bool    // and a loading dose's year of therapy
+	oopCounted                   float64 // and the maximum out-of-pocket other drafts count
 	roundMg                      float64
 	scheduleImplausible          bool
 	alsoDrafted                  string
@@ -76,7 +78,7 @@ func cardKeyOf(item orderedItem, req scoring.Request, historyKnown bool, view ca
 		currentID: req.CurrentProductID, dose: item.doseMg, doseText: item.doseText, doseNotes: strings.Join(item.doseNotes, "\x00"), admins: item.admins,
 		day: item.date.UTC().Truncate(24 * 60 * 60 * 1e9).Unix(), dateGiven: item.dateGiven, historyKnown: historyKnown,
 		itemMg: req.ItemMg, codeMg: item.codeMg, site: req.Site, indications: strings.Join(req.Indications, "\x00"),
-		indicationKnown: req.IndicationKnown, secondaryID: req.SecondaryID, deductibleCounted: req.DeductibleCounted, view: view}
+		indicationKnown: req.IndicationKnown, secondaryID: req.SecondaryID, deductibleCounted: req.DeductibleCounted, loadingDose: req.LoadingDose, oopCounted: req.OOPCounted, view: view}
 	if item.rounding != nil {
 		k.roundMg = item.rounding.DoseMg
 	}

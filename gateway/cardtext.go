@@ -630,10 +630,15 @@ func assumptionLines(res scoring.Result, view cardView) []string {
 		out = append(out, "Patient after "+secondaryLabel(sc))
 	}
 	if strings.Contains(src, "maximum out-of-pocket") {
+		counted := strings.Contains(src, "other orders of the same hook count toward it")
 		for _, o := range []scoring.Option{res.Ordered, *res.Best} {
 			if o.PerCourse.PatientOOP > 0 && k2(o.PerCourse.PatientOOP) == k2(res.Contract.OOPMaxPerYear) {
 				out = append(out, fmt.Sprintf("%s capped at %s MOOP", o.Product.Name, cardUSD(res.Contract.OOPMaxPerYear)))
 			}
+		}
+		if counted {
+			// Another draft of the signing counts toward the year's maximum (Request.OOPCounted).
+			out = append(out, "MOOP partly used by other draft")
 		}
 	}
 	price := res.Ordered.Sources["price"] + " " + res.Best.Sources["price"]

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -255,6 +256,9 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 	// first scored draft under a contract bears it, the others are scored with it met
 	// (scoring.Request.DeductibleCounted). Keyed by contract and plan year.
 	deductibleBorne := map[string]bool{}
+	// So is the yearly maximum out-of-pocket: each scored draft's ordered patient cost counts
+	// toward it for the drafts after it (scoring.Request.OOPCounted), same key.
+	oopCounted := map[string]float64{}
 	for i := range draft {
 		if ctx.Err() != nil {
 			break // the budget is spent: answer with the cards so far
@@ -340,6 +344,11 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 		}
 		dedKey := contract.ID + "|" + strconv.Itoa(item.date.Year())
 		sreq.DeductibleCounted = deductibleBorne[dedKey]
+		sreq.OOPCounted = oopCounted[dedKey]
+		// One administration beside another draft of its molecule is a loading (or induction)
+		// dose: the other
+		// draft's course is the year of therapy (scoring.Request.LoadingDose).
+		sreq.LoadingDose = item.admins == 1 && len(byMolecule[molecule(item.product)]) > 1
 		if sc, ok := eng.reg.ClassifySecondary(cov.Secondary); ok {
 			sreq.SecondaryID = sc.ID // supplemental coverage changes the patient's and the organisation's figures
 		}
@@ -351,6 +360,9 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 		}
 		if res.Deductible > 0 {
 			deductibleBorne[dedKey] = true
+		}
+		if res.Contract.OOPMaxPerYear > 0 {
+			oopCounted[dedKey] = math.Round((oopCounted[dedKey]+res.Ordered.PerCourse.PatientOOP)*100) / 100
 		}
 		if res.Stale {
 			g.metrics.stalePriced.Inc()

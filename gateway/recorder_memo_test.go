@@ -15,8 +15,8 @@ import (
 // be added to sameScoreRequest: the count fails first), and a change to any of them is a new
 // request, down to a negative zero dose.
 func TestSameScoreRequestFields(t *testing.T) {
-	if n := reflect.TypeOf(scoring.Request{}).NumField(); n != 13 {
-		t.Fatalf("scoring.Request has %d fields; sameScoreRequest compares 13", n)
+	if n := reflect.TypeOf(scoring.Request{}).NumField(); n != 15 {
+		t.Fatalf("scoring.Request has %d fields; sameScoreRequest compares 15", n)
 	}
 	day := time.Date(2026, 2, 15, 0, 0, 0, 0, time.UTC)
 	base := scoring.Request{ContractID: "mssp-aco", ProductID: "herceptin", DoseMg: 420, Administrations: 17, Date: day,
@@ -31,8 +31,10 @@ func TestSameScoreRequestFields(t *testing.T) {
 		"IndicationKnown": func(r *scoring.Request) { r.IndicationKnown = false }, "SecondaryID": func(r *scoring.Request) { r.SecondaryID = "" },
 		"Device":            func(r *scoring.Request) { r.Device = "prefilled" },
 		"DeductibleCounted": func(r *scoring.Request) { r.DeductibleCounted = true },
+		"LoadingDose":       func(r *scoring.Request) { r.LoadingDose = true },
+		"OOPCounted":        func(r *scoring.Request) { r.OOPCounted = 881.8 },
 	}
-	if len(changes) != 13 {
+	if len(changes) != 15 {
 		t.Fatalf("%d field changes, want one per field", len(changes))
 	}
 	for name, change := range changes {

@@ -289,6 +289,7 @@ type terms struct {
 	deductible      float64 // per plan year, 0 when met or none
 	dedLabel        string
 	dedCounted      bool    // the deductible is counted on another order of the hook (Request.DeductibleCounted)
+	oopCounted      float64 // of the yearly maximum out-of-pocket, counted on other orders of the hook (Request.OOPCounted)
 	share           float64 // marginal share of a change in the payer's own expenditure
 	shareLabel      string  // how share was reached, with the expected position
 	position        Position
@@ -525,7 +526,10 @@ func (s *scoreCtx) oopLabel(rate float64, file string) string {
 	if k.OOPMaxPerCourse > 0 {
 		fmt.Fprintf(&b, ", capped at %.2f per course", k.OOPMaxPerCourse)
 	}
-	if k.OOPMaxPerYear > 0 {
+	switch {
+	case k.OOPMaxPerYear > 0 && s.t.oopCounted > 0:
+		fmt.Fprintf(&b, ", capped at %.2f per plan year (maximum out-of-pocket) less the %.2f other orders of the same hook count toward it as ordered", k.OOPMaxPerYear, s.t.oopCounted)
+	case k.OOPMaxPerYear > 0:
 		fmt.Fprintf(&b, ", capped at %.2f per plan year (maximum out-of-pocket, this drug taken as the year's only spending)", k.OOPMaxPerYear)
 	}
 	if s.t.capitated {
@@ -585,7 +589,8 @@ func (s *scoreCtx) figures(r rates, units, wasted float64, n int, sp span) Figur
 		limit = k.OOPMaxPerCourse * courses
 	}
 	if k.OOPMaxPerYear > 0 {
-		limit = math.Min(limit, k.OOPMaxPerYear*years)
+		// The other orders of the hook count against the first plan year's maximum.
+		limit = math.Min(limit, k.OOPMaxPerYear*years-s.t.oopCounted)
 	}
 	if cs > limit {
 		cs = limit

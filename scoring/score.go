@@ -42,6 +42,18 @@ type Request struct {
 	// (card review, 6 December 2026: Herceptin and Rituxan signed together each took the
 	// 283.00 Part B deductible as unmet).
 	DeductibleCounted bool
+	// LoadingDose: a single administration (Administrations 1) signed beside another order of its
+	// group (a loading dose before its maintenance, which carries the year of therapy): its year
+	// of therapy is that one dose. Without it a trastuzumab loading dose was projected as 17
+	// administrations at 8 mg/kg, and the tracking booked that year beside the maintenance
+	// order's (card review, 6 December 2026). Ignored for any other course.
+	LoadingDose bool
+	// OOPCounted is the patient cost, toward the plan year's maximum out-of-pocket, that other
+	// orders of the same hook already count, each as ordered (the signing's earlier drafts under
+	// the contract): these figures cap at what is left of the maximum. Without it a loading and a
+	// maintenance dose of Herceptin under MA capitation each capped at the 9,250 maximum, 10,131.80
+	// for one year between the two cards (card review, 6 December 2026). Whole cents.
+	OOPCounted float64
 }
 
 // Reasons a Result carries no Best option.
@@ -177,6 +189,10 @@ func normalize(cat *Catalog, reg *Registry, req Request) (Request, *Contract, Gr
 	if math.IsNaN(req.ItemMg) || math.IsInf(req.ItemMg, 0) || req.ItemMg < 0 {
 		return req, nil, Group{}, nil, fmt.Errorf("%w: item strength must be a non-negative number of mg", ErrInvalid)
 	}
+	if math.IsNaN(req.OOPCounted) || math.IsInf(req.OOPCounted, 0) || req.OOPCounted < 0 {
+		return req, nil, Group{}, nil, fmt.Errorf("%w: out-of-pocket counted must be a non-negative amount", ErrInvalid)
+	}
+	req.OOPCounted = math.Round(req.OOPCounted*100) / 100
 	if len(req.Indications) > 1 && !slices.IsSorted(req.Indications) {
 		req.Indications = slices.Sorted(slices.Values(req.Indications))
 	}
@@ -232,10 +248,17 @@ func score(cat *Catalog, reg *Registry, pol *Policy, req Request, k *Contract, g
 	if req.DeductibleCounted && s.t.deductible > 0 {
 		s.t.deductible, s.t.dedLabel, s.t.dedCounted = 0, "", true
 	}
+	if k.OOPMaxPerYear > 0 && req.OOPCounted > 0 {
+		s.t.oopCounted = math.Min(req.OOPCounted, k.OOPMaxPerYear)
+	}
 	if req.SecondaryID != "" {
 		s.sec, _ = reg.secondaryCoverage(req.SecondaryID)
 	}
 	py := perYear(g)
+	if req.LoadingDose && req.Administrations == 1 {
+		py = yearOfTherapy{1, "a single dose signed beside another order of the group (a loading dose): its year of therapy is the one administration, the other order's carries the rest"}
+		s.t.perYear = 1
+	}
 	res := Result{
 		Contract: cloneContract(*k), Group: g, Book: book, Stale: stale,
 		DoseMg: req.DoseMg, Administrations: req.Administrations, Defaulted: defaulted,

@@ -3,6 +3,7 @@ package scoring
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -30,6 +31,8 @@ type cacheKey struct {
 	secondaryID                      string
 	device                           string
 	deductibleCounted                bool
+	loadingDose                      bool
+	oopCounted                       int64 // cents
 }
 
 // Scorer puts an LRU cache (hashicorp/golang-lru/v2) in front of the pure
@@ -73,7 +76,8 @@ func (s *Scorer) Score(req Request) (Result, error) {
 	// The dose and course are keyed as requested (0 = default), because a
 	// defaulted result says so (Result.Defaulted, Sources["dose"]).
 	key := cacheKey{norm.ContractID, norm.ProductID, norm.CurrentProductID, req.DoseMg, req.Administrations, norm.Date.Unix(),
-		norm.ItemMg, norm.Site, joinIDs(norm.Indications), norm.IndicationKnown, norm.SecondaryID, norm.Device, norm.DeductibleCounted}
+		norm.ItemMg, norm.Site, joinIDs(norm.Indications), norm.IndicationKnown, norm.SecondaryID, norm.Device, norm.DeductibleCounted,
+		norm.LoadingDose && req.Administrations == 1, int64(math.Round(norm.OOPCounted * 100))}
 	if r, ok := s.cache.Get(key); ok {
 		s.hits.Add(1)
 		return r, nil
