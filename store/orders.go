@@ -195,7 +195,11 @@ func AssembleOrders(rows []DecisionRow, admins []Administration, claims []Claim,
 				}
 			case "overridden":
 				o.ReasonCode = offer.ReasonCode
-				if chain.origin != nil {
+				// An order put back on another product after the override (re-signed as the
+				// Herceptin first ordered: its latest decision is not on the accepted product)
+				// made no switch, and the override, the clinician's last answer, stands (finance
+				// review, 6 December 2026: it projected the chain and realised 0).
+				if chain.origin != nil && a.latest.Decision.OrderedProductID == d.OrderedProductID {
 					// The order stays on the product an earlier card of it accepted (Herceptin
 					// accepted on Hercessi at order-select; the sign card's Trazimera declined): it is
 					// an accepted switch, worth what the chain is from the product first ordered,

@@ -21,7 +21,7 @@ import (
 
 // pgRollupVersion names the shape of what the PostgreSQL rollup stores: tables filled by another
 // version are emptied and rebuilt from the record on the next read.
-const pgRollupVersion = 8 // 8: an order accepted at one card and overridden at a later one stays the accepted switch (chainOf, AssembleOrders); 7: a chain across a dose change counted at the deciding card's dose, options excluded but priced shifted, chains across price books and contracts on the deciding card's figures (chainOf, shift), a product given that the card had no price for realised unpriced; 6: chained acceptances counted from the product first ordered (AssembleOrders); 5: each order's savings booked in whole cents (CentsMicro); adoption by the product given; realised at the product paid for
+const pgRollupVersion = 9 // 9: an order overridden at its later card and put back on another product stays overridden (AssembleOrders); 8: an order accepted at one card and overridden at a later one stays the accepted switch (chainOf, AssembleOrders); 7: a chain across a dose change counted at the deciding card's dose, options excluded but priced shifted, chains across price books and contracts on the deciding card's figures (chainOf, shift), a product given that the card had no price for realised unpriced; 6: chained acceptances counted from the product first ordered (AssembleOrders); 5: each order's savings booked in whole cents (CentsMicro); adoption by the product given; realised at the product paid for
 
 // rollupLockID keys the advisory lock of a refresh ("vrxroll" in ASCII).
 const rollupLockID = 0x767278726f6c6c

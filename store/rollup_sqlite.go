@@ -17,7 +17,7 @@ import (
 
 // rollupVersion names the shape of what the rollup stores: a file filled by another version is
 // emptied and rebuilt from the record on the next read.
-const rollupVersion = 9 // 9: an order accepted at one card and overridden at a later one stays the accepted switch (chainOf, AssembleOrders); 8: a chain across a dose change counted at the deciding card's dose, options excluded but priced shifted, chains across price books and contracts on the deciding card's figures (chainOf, shift), a product given that the card had no price for realised unpriced; 7: chained acceptances counted from the product first ordered (AssembleOrders); 6: each order's savings booked in whole cents (CentsMicro); adoption by the product given; realised at the product paid for
+const rollupVersion = 10 // 10: an order overridden at its later card and put back on another product stays overridden (AssembleOrders); 9: an order accepted at one card and overridden at a later one stays the accepted switch (chainOf, AssembleOrders); 8: a chain across a dose change counted at the deciding card's dose, options excluded but priced shifted, chains across price books and contracts on the deciding card's figures (chainOf, shift), a product given that the card had no price for realised unpriced; 7: chained acceptances counted from the product first ordered (AssembleOrders); 6: each order's savings booked in whole cents (CentsMicro); adoption by the product given; realised at the product paid for
 
 // rollupChunk bounds the decisions, feedback items or queued orders one transaction folds
 // (PostgreSQL; SQLite's is sqliteFoldChunk).
