@@ -154,7 +154,7 @@ func (g *Gateway) report(r *http.Request) (reportQuery, tracking.Dashboard, trac
 	if err != nil {
 		return rq, tracking.Dashboard{}, tracking.Aggregates{}, errorf(KindUnavailable, "report", "could not read the decision store", err)
 	}
-	rep := tracking.FromAggregates(ag, rq.filter, g.cfg.Targets)
+	rep := tracking.FromAggregates(ag, rq.filter, g.targets())
 	if rep.PayerOnAllowedUntil, err = g.payerBasis(r.Context(), rq.filter); err != nil {
 		return rq, tracking.Dashboard{}, tracking.Aggregates{}, err
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"valuerx/scoring"
+	"valuerx/tracking"
 )
 
 // engine is one catalog with everything built on it: the contracts registry and P&T policy
@@ -68,4 +69,23 @@ func (g *Gateway) NewestBookEnd() time.Time { return g.current().newestEnd }
 // card must not quote figures (Config.MaxBookAge; zero: never).
 func (g *Gateway) tooStale(e *engine, day time.Time) bool {
 	return g.cfg.MaxBookAge > 0 && !e.newestEnd.IsZero() && day.Sub(e.newestEnd) > g.cfg.MaxBookAge
+}
+
+// targets are the configured targets, each with its contract's arrangement in service
+// (tracking.Target.Arrangement): the row of a contract with no order in the period needs it to
+// read a capitated contract's payer-savings target as not measured.
+func (g *Gateway) targets() []tracking.Target {
+	var reg *scoring.Registry
+	if e := g.current(); e != nil {
+		reg = e.reg
+	}
+	return tracking.WithArrangements(g.cfg.Targets, func(id string) string {
+		if reg == nil {
+			return ""
+		}
+		if k, ok := reg.Contract(id); ok {
+			return string(k.Arrangement)
+		}
+		return ""
+	})
 }

@@ -47,7 +47,7 @@ func (g *Gateway) outcomesOf(r *http.Request) (reportQuery, tracking.Outcomes, e
 		return rq, tracking.Outcomes{}, err
 	}
 	if g.cfg.Store == nil {
-		return rq, tracking.BuildOutcomes(nil, rq.filter, g.cfg.Targets), nil
+		return rq, tracking.BuildOutcomes(nil, rq.filter, g.targets()), nil
 	}
 	if ru, ok := g.cfg.Store.(store.Rollups); ok {
 		q := aggQuery(rq.filter)
@@ -57,7 +57,7 @@ func (g *Gateway) outcomesOf(r *http.Request) (reportQuery, tracking.Outcomes, e
 			pairs, err = ru.DivergencePairs(r.Context(), q)
 		}
 		if err == nil {
-			return rq, tracking.OutcomesFromAggregates(fams, pairs, rq.filter, g.cfg.Targets), nil
+			return rq, tracking.OutcomesFromAggregates(fams, pairs, rq.filter, g.targets()), nil
 		}
 		if !errors.Is(err, store.ErrRollupUnavailable) {
 			return rq, tracking.Outcomes{}, errorf(KindUnavailable, "outcomes", "could not read the decision store", err)
@@ -77,7 +77,7 @@ func (g *Gateway) outcomesOf(r *http.Request) (reportQuery, tracking.Outcomes, e
 	if err != nil {
 		return rq, tracking.Outcomes{}, errorf(KindUnavailable, "outcomes", "could not read the decision store", err)
 	}
-	return rq, tracking.BuildOutcomes(orders, rq.filter, g.cfg.Targets), nil
+	return rq, tracking.BuildOutcomes(orders, rq.filter, g.targets()), nil
 }
 
 func (g *Gateway) handleOutcomes(w http.ResponseWriter, r *http.Request) {

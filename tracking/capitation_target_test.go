@@ -39,3 +39,31 @@ func TestPayerSavingsTargetOnACapitatedContractIsNotMeasured(t *testing.T) {
 	out := tracking.BuildOutcomes([]store.OrderRecord{o}, f, ts)
 	check("realised", out.Contracts[0].Targets, tracking.MeasureRealised)
 }
+
+// A capitated contract with a payer-savings target and no order in the period still has its row
+// (idleTargets), and its payer-savings targets are as unmeasurable as with orders: not "missed"
+// at 0 against 1,000,000 x 90/365 = 246,575.34 (Q1 2026). The blank row takes the contract's
+// arrangement from the target (Target.Arrangement, filled by the gateway from the contracts in
+// service), projected (Build, FromAggregates) and realised (BuildOutcomes, OutcomesFromAggregates).
+func TestPayerSavingsTargetOfAnIdleCapitatedContractIsNotMeasured(t *testing.T) {
+	target := 1e6
+	ts := []tracking.Target{{Contract: "ma-capitation", Arrangement: "capitation", AnnualPayerSavingsUSD: &target, AnnualRealisedPayerSavingsUSD: &target}}
+	f := tracking.Filter{From: finFrom, To: finTo}
+	check := func(what string, rows int, arrangement string, rs []tracking.TargetResult) {
+		t.Helper()
+		if rows != 1 || len(rs) != 1 {
+			t.Fatalf("%s: %d rows, targets %+v; want the idle contract's row with one target", what, rows, rs)
+		}
+		if r := rs[0]; r.Measured || r.Target != 246575.34 || !strings.Contains(r.Note, "capitation") || arrangement != "capitation" {
+			t.Errorf("%s: arrangement %q, %+v; want capitation, 246,575.34 not measured, the note naming capitation", what, arrangement, r)
+		}
+	}
+	rep := tracking.Build(nil, f, ts)
+	check("Build", len(rep.Contracts), rep.Contracts[0].Arrangement, rep.Contracts[0].Targets)
+	d := tracking.FromAggregates(tracking.Aggregates{}, f, ts)
+	check("FromAggregates", len(d.Contracts), d.Contracts[0].Arrangement, d.Contracts[0].Targets)
+	out := tracking.BuildOutcomes(nil, f, ts)
+	check("BuildOutcomes", len(out.Contracts), out.Contracts[0].Arrangement, out.Contracts[0].Targets)
+	out = tracking.OutcomesFromAggregates(nil, nil, f, ts)
+	check("OutcomesFromAggregates", len(out.Contracts), out.Contracts[0].Arrangement, out.Contracts[0].Targets)
+}

@@ -140,7 +140,7 @@ func BuildOutcomes(orders []store.OrderRecord, f Filter, targets []Target) Outco
 		}
 		div.add(o)
 	}
-	idleTargets(contracts, targets, f, func(c string) *OutcomeRow { return &OutcomeRow{Contract: c} })
+	idleTargets(contracts, targets, f, func(c, arr string) *OutcomeRow { return &OutcomeRow{Contract: c, Arrangement: arr} })
 	pd := periodOf(f.From, f.To)
 	out.Total.finish()
 	out.Contracts, out.Families, out.Months = []OutcomeRow{}, []OutcomeRow{}, []OutcomeRow{}
@@ -264,7 +264,7 @@ func OutcomesFromAggregates(fams []store.Aggregate, pairs []store.PairAggregate,
 	for _, p := range pairs {
 		div.addSums(p.Family, quarterOfMonth(p.Month), store.OutcomeSums{}, []store.PairSums{p.PairSums})
 	}
-	idleTargets(contracts, targets, f, func(c string) *OutcomeRow { return &OutcomeRow{Contract: c} })
+	idleTargets(contracts, targets, f, func(c, arr string) *OutcomeRow { return &OutcomeRow{Contract: c, Arrangement: arr} })
 	pd := periodOf(f.From, f.To)
 	out.Total.finish()
 	out.Contracts, out.Families, out.Months = []OutcomeRow{}, []OutcomeRow{}, []OutcomeRow{}

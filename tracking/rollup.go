@@ -221,7 +221,7 @@ func FromAggregates(ag Aggregates, f Filter, targets []Target) Dashboard {
 		}
 		l.addAggregate(a)
 	}
-	idleTargets(contracts, targets, f, func(c string) *Row { return &Row{Contract: c, Overrides: map[string]int{}} })
+	idleTargets(contracts, targets, f, func(c, arr string) *Row { return &Row{Contract: c, Arrangement: arr, Overrides: map[string]int{}} })
 	pd := periodOf(f.From, f.To)
 	rep.Total.finishAggregate()
 	for _, c := range contracts {

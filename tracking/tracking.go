@@ -73,6 +73,11 @@ func (f Filter) StoreClients() []string {
 type Target struct {
 	Contract string `yaml:"contract" json:"contract"`
 	Family   string `yaml:"family,omitempty" json:"family,omitempty"`
+	// Arrangement is the contract's arrangement as configured, when the caller knows it (the
+	// gateway fills it from the contracts in service, WithArrangements): a contract with no order
+	// in the period has its row all the same (idleTargets), and that row must know whether the
+	// contract is capitated, whose payer-savings targets are not measured.
+	Arrangement string `yaml:"-" json:"-"`
 	// AcceptanceRate is the share of answered cards that should be accepted (0..1).
 	AcceptanceRate *float64 `yaml:"acceptanceRate,omitempty" json:"acceptanceRate,omitempty"`
 	// AnnualPayerSavingsUSD is the payer savings a year of the programme should book; a report
@@ -246,7 +251,7 @@ func Build(orders []store.OrderRecord, f Filter, targets []Target) Report {
 			r.add(o)
 		}
 	}
-	idleTargets(contracts, targets, f, func(c string) *Row { return &Row{Contract: c, Overrides: map[string]int{}} })
+	idleTargets(contracts, targets, f, func(c, arr string) *Row { return &Row{Contract: c, Arrangement: arr, Overrides: map[string]int{}} })
 	pd := periodOf(f.From, f.To)
 	rep.Total.finish()
 	for _, c := range contracts {
@@ -378,15 +383,32 @@ func (pd period) prorate(annual float64) float64 { return cents(annual * pd.year
 // or prescriber filter, the contract's own or none, every client): a target with nothing booked
 // against it is missed, not absent (finance review, 3 December 2026: a 1 000 000 target of a
 // contract with no order vanished).
-func idleTargets[R any](rows map[string]*R, ts []Target, f Filter, blank func(contract string) *R) {
+//
+// The blank row takes the target's Arrangement (the contract's, as configured): a capitated
+// contract's idle row read its payer-savings target "missed" at 0 against the prorated figure,
+// where the same contract with orders reads it not measured (finance review, 6 December 2026).
+func idleTargets[R any](rows map[string]*R, ts []Target, f Filter, blank func(contract, arrangement string) *R) {
 	if f.Family != "" || f.Prescriber != "" || f.Client != "" || f.Clients != nil {
 		return
 	}
 	for _, t := range ts {
 		if t.Family == "" && (f.Contract == "" || f.Contract == t.Contract) && rows[t.Contract] == nil {
-			rows[t.Contract] = blank(t.Contract)
+			rows[t.Contract] = blank(t.Contract, t.Arrangement)
 		}
 	}
+}
+
+// WithArrangements returns ts with each target's Arrangement set by arrangement (the contract's
+// as configured: "" when it is not known), ts itself unchanged.
+func WithArrangements(ts []Target, arrangement func(contract string) string) []Target {
+	if len(ts) == 0 {
+		return ts
+	}
+	out := append([]Target(nil), ts...)
+	for i := range out {
+		out[i].Arrangement = arrangement(out[i].Contract)
+	}
+	return out
 }
 
 // find returns the target for exactly (contract, family), or nil.
