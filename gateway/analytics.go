@@ -492,6 +492,14 @@ func (g *Gateway) handleDecisionPage(w http.ResponseWriter, r *http.Request) {
 			switch o.Outcome {
 			case "accepted":
 				det.Outcome, det.AcceptedProduct, accepted = "accepted", o.AcceptedProductID, o.AcceptedSuggestionUUID
+				if o.CardUUID == d.CardUUID && o.OrderedProductID != d.OrderedProductID && o.AcceptedProductID == d.OrderedProductID &&
+					!hasSuggestion(d, o.AcceptedSuggestionUUID) {
+					// The order's deciding card, overridden, on an order an earlier card of it
+					// switched to the product this card was ordered on (a chain:
+					// store.AssembleOrders): the page says what this card's answer was, not the
+					// earlier card's acceptance.
+					det.Outcome, det.AcceptedProduct, det.Reason, accepted = "overridden", "", o.ReasonCode, ""
+				}
 			case "overridden":
 				det.Outcome, det.Reason = "overridden", o.ReasonCode
 			}
@@ -580,4 +588,14 @@ func filterChoices(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// hasSuggestion reports whether one of d's suggestions has uuid.
+func hasSuggestion(d store.Decision, uuid string) bool {
+	for _, sg := range d.Suggestions {
+		if sg.UUID == uuid {
+			return true
+		}
+	}
+	return false
 }

@@ -91,8 +91,8 @@ func TestChainAcrossADoseChangeOverriddenAtSign(t *testing.T) {
 func TestChainAcceptedAtSelectOverriddenAtSignIsTheSwitch(t *testing.T) {
 	o := AssembleOrders(chainRows("overridden"), nil, nil, nil, time.Time{}, time.Time{})[0]
 	if o.Outcome != "accepted" || o.AcceptedProductID != "hercessi" || o.OrderedProductID != "herceptin" ||
-		o.AcceptedSuggestionUUID != "sel-h" || o.AcceptedSuggestion != 2 || o.ReasonCode != "" {
-		t.Fatalf("outcome %q accepted %s (%q, #%d) ordered %s reason %q; want accepted hercessi (sel-h, #2) from herceptin, no reason",
+		o.AcceptedSuggestionUUID != "sel-h" || o.AcceptedSuggestion != 2 || o.ReasonCode != "patient-declines" {
+		t.Fatalf("outcome %q accepted %s (%q, #%d) ordered %s reason %q; want accepted hercessi (sel-h, #2) from herceptin, the sign card's reason kept",
 			o.Outcome, o.AcceptedProductID, o.AcceptedSuggestionUUID, o.AcceptedSuggestion, o.OrderedProductID, o.ReasonCode)
 	}
 	if o.PayerSaved != 450 || o.PayerSavedYear != 4500 {

@@ -68,7 +68,7 @@ func TestThreeCardChainOverriddenAtSign(t *testing.T) {
 	}
 	o := AssembleOrders(rows, nil, nil, nil, time.Time{}, time.Time{})[0]
 	if o.Outcome != "accepted" || o.OrderedProductID != "herceptin" || o.AcceptedProductID != "trazimera" ||
-		o.AcceptedSuggestionUUID != "s2-t" || o.AcceptedSuggestion != 2 || o.ReasonCode != "" {
+		o.AcceptedSuggestionUUID != "s2-t" || o.AcceptedSuggestion != 2 || o.ReasonCode != "clinical-reason" {
 		t.Fatalf("%+v", o)
 	}
 	if o.PayerSaved != 500 || o.PayerSavedYear != 5000 {

@@ -205,8 +205,10 @@ func AssembleOrders(rows []DecisionRow, admins []Administration, claims []Claim,
 					// an accepted switch, worth what the chain is from the product first ordered,
 					// not an override worth nothing (finance review, 3 December 2026: it projected 0
 					// and realised the switch as "overridden"). The later card's decline is its own
-					// feedback, on the decision page.
-					o.Outcome, o.ReasonCode = "accepted", ""
+					// feedback, on the decision page: ReasonCode keeps its reason (the deciding
+					// card's, none of whose suggestions is AcceptedSuggestionUUID), which the
+					// tallies, counting the reasons of overridden orders only, do not count.
+					o.Outcome = "accepted"
 					o.AcceptedSuggestionUUID, o.AcceptedSuggestion = chain.lastUUID, chain.lastIndex
 					o.AcceptedProductID = d.OrderedProductID
 					o.PayerSaved, o.PatientSaved, o.OrgImpact = chain.course.Payer, chain.course.Patient, chain.course.Org

@@ -224,8 +224,10 @@ type OrderRecord struct {
 	// FirstAt is when valuerx first advised on the order (its earliest card); periods select by it.
 	FirstAt time.Time
 	// Outcome is "accepted", "overridden" or "" (no feedback yet).
-	Outcome    string
-	ReasonCode string // overrides: the stored reason code, "" when none was given
+	Outcome string
+	// ReasonCode is an override's stored reason code, "" when none was given; on an order accepted
+	// at an earlier card whose deciding card was overridden (a chain: AssembleOrders), that card's.
+	ReasonCode string
 	// AcceptedProductID and the per-course figures are the accepted suggestion's own (the card's
 	// recommended figures for a v1 suggestion stored without any); zero unless accepted.
 	AcceptedProductID string
