@@ -146,12 +146,14 @@ func BuildOutcomes(orders []store.OrderRecord, f Filter, targets []Target) Outco
 	out.Contracts, out.Families, out.Months = []OutcomeRow{}, []OutcomeRow{}, []OutcomeRow{}
 	for _, c := range contracts {
 		c.finish()
-		c.Targets = evaluateOutcomes(*c, find(targets, c.Contract, ""), pd)
+		t := find(targets, c.Contract, "")
+		c.Targets = evaluateOutcomes(*c, t, pd, partOf(f, t))
 		out.Contracts = append(out.Contracts, *c)
 	}
 	for _, fam := range families {
 		fam.finish()
-		fam.Targets = evaluateOutcomes(*fam, find(targets, fam.Contract, fam.Family), pd)
+		t := find(targets, fam.Contract, fam.Family)
+		fam.Targets = evaluateOutcomes(*fam, t, pd, partOf(f, t))
 		out.Families = append(out.Families, *fam)
 	}
 	for _, m := range months {
@@ -179,7 +181,7 @@ func selected(o store.OrderRecord, f Filter) bool {
 
 // evaluateOutcomes compares r with the outcome targets of t: the biosimilar share of new starts
 // and the realised payer savings (annual, prorated to the period).
-func evaluateOutcomes(r OutcomeRow, t *Target, pd period) []TargetResult {
+func evaluateOutcomes(r OutcomeRow, t *Target, pd period, partial bool) []TargetResult {
 	if t == nil {
 		return nil
 	}
@@ -198,6 +200,8 @@ func evaluateOutcomes(r OutcomeRow, t *Target, pd period) []TargetResult {
 		res := TargetResult{Measure: MeasureRealised, Actual: r.RealisedPayerSavedPerYearUSD}
 		if r.Arrangement == ArrangementCapitation {
 			res.Target, res.Note = pd.prorateOpen(*t.AnnualRealisedPayerSavingsUSD), NoteCapitatedPayer
+		} else if partial {
+			res.Target, res.Note = pd.prorateOpen(*t.AnnualRealisedPayerSavingsUSD), NotePartialSavings
 		} else if pd.days > 0 {
 			res.Target = pd.prorate(*t.AnnualRealisedPayerSavingsUSD)
 			res.Measured, res.Met = true, r.RealisedPayerSavedPerYearUSD >= res.Target
@@ -270,12 +274,14 @@ func OutcomesFromAggregates(fams []store.Aggregate, pairs []store.PairAggregate,
 	out.Contracts, out.Families, out.Months = []OutcomeRow{}, []OutcomeRow{}, []OutcomeRow{}
 	for _, c := range contracts {
 		c.finish()
-		c.Targets = evaluateOutcomes(*c, find(targets, c.Contract, ""), pd)
+		t := find(targets, c.Contract, "")
+		c.Targets = evaluateOutcomes(*c, t, pd, partOf(f, t))
 		out.Contracts = append(out.Contracts, *c)
 	}
 	for _, fam := range families {
 		fam.finish()
-		fam.Targets = evaluateOutcomes(*fam, find(targets, fam.Contract, fam.Family), pd)
+		t := find(targets, fam.Contract, fam.Family)
+		fam.Targets = evaluateOutcomes(*fam, t, pd, partOf(f, t))
 		out.Families = append(out.Families, *fam)
 	}
 	for _, m := range months {

@@ -226,12 +226,14 @@ func FromAggregates(ag Aggregates, f Filter, targets []Target) Dashboard {
 	rep.Total.finishAggregate()
 	for _, c := range contracts {
 		c.finishAggregate()
-		c.Targets = evaluate(*c, find(targets, c.Contract, ""), pd)
+		t := find(targets, c.Contract, "")
+		c.Targets = evaluate(*c, t, pd, partOf(f, t))
 		rep.Contracts = append(rep.Contracts, *c)
 	}
 	for _, fam := range rows {
 		fam.finishAggregate()
-		fam.Targets = evaluate(*fam, find(targets, fam.Contract, fam.Family), pd)
+		t := find(targets, fam.Contract, fam.Family)
+		fam.Targets = evaluate(*fam, t, pd, partOf(f, t))
 		rep.Families = append(rep.Families, *fam)
 	}
 	for _, p := range prescriberRows {
