@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"valuerx/csvcell"
 	"valuerx/tracking"
@@ -74,12 +75,21 @@ func WriteTableCSV(w io.Writer, table string, d tracking.Dashboard, decisions []
 	default:
 		return fmt.Errorf("web: no table %q", table)
 	}
+	// The last column, on every line, as on the report's own CSV (tracking.CSVHeader): the time up
+	// to which orders may book the change in the allowed amount as the payer's saving, or empty
+	// (finance review, 6 December 2026: the one-table exports carried payer savings of both bases
+	// and did not say so). The earlier columns keep their places.
+	basis := ""
+	if u := d.PayerOnAllowedUntil; u != nil {
+		basis = u.UTC().Format(time.RFC3339)
+	}
+	head = append(head, "payerSavingsOnAllowedUntil")
 	cw := csvcell.NewWriter(w)
 	if err := cw.Write(head); err != nil {
 		return fmt.Errorf("web: csv: %w", err)
 	}
 	for _, r := range rows {
-		if err := cw.Write(r); err != nil {
+		if err := cw.Write(append(r, basis)); err != nil {
 			return fmt.Errorf("web: csv: %w", err)
 		}
 	}
