@@ -445,6 +445,10 @@ func decidesRow(r, prev *DecisionRow) bool {
 // SummarizeOrders is the per-contract summary of orders that got a card (Store.Summary).
 func SummarizeOrders(orders []OrderRecord) []ContractSummary {
 	by := map[string]*ContractSummary{}
+	// Each order's saving booked to the cent (CentsMicro) and summed exactly, as the programme
+	// report books them: summed unrounded, two 2,962.125 orders read 5,924.25 here and 5,924.26
+	// on the report (finance review, 6 December 2026).
+	money := map[string]*[3]int64{}
 	for _, r := range orders {
 		if !r.Card() {
 			continue
@@ -453,14 +457,16 @@ func SummarizeOrders(orders []OrderRecord) []ContractSummary {
 		if cs == nil {
 			cs = &ContractSummary{ContractID: r.ContractID, Arrangement: r.Arrangement, Overrides: map[string]int{}}
 			by[r.ContractID] = cs
+			money[r.ContractID] = &[3]int64{}
 		}
 		cs.Cards++
 		switch r.Outcome {
 		case "accepted":
 			cs.Accepted++
-			cs.PayerSaved += r.PayerSaved
-			cs.PatientSaved += r.PatientSaved
-			cs.OrgImpact += r.OrgImpact
+			m := money[r.ContractID]
+			m[0] += CentsMicro(r.PayerSaved)
+			m[1] += CentsMicro(r.PatientSaved)
+			m[2] += CentsMicro(r.OrgImpact)
 		case "overridden":
 			cs.Overridden++
 			reason := r.ReasonCode
@@ -476,7 +482,9 @@ func SummarizeOrders(orders []OrderRecord) []ContractSummary {
 		}
 	}
 	out := make([]ContractSummary, 0, len(by))
-	for _, cs := range by {
+	for id, cs := range by {
+		m := money[id]
+		cs.PayerSaved, cs.PatientSaved, cs.OrgImpact = MicroToCents(m[0]), MicroToCents(m[1]), MicroToCents(m[2])
 		if answered := cs.Accepted + cs.Overridden; answered > 0 {
 			cs.Acceptance = float64(cs.Accepted) / float64(answered)
 		}
