@@ -71,9 +71,12 @@ func (g *Gateway) tooStale(e *engine, day time.Time) bool {
 	return g.cfg.MaxBookAge > 0 && !e.newestEnd.IsZero() && day.Sub(e.newestEnd) > g.cfg.MaxBookAge
 }
 
-// targets are the configured targets, each with its contract's arrangement in service
+// Targets are the configured targets, each with its contract's arrangement in service
 // (tracking.Target.Arrangement): the row of a contract with no order in the period needs it to
-// read a capitated contract's payer-savings target as not measured.
+// read a capitated contract's payer-savings target as not measured, and so does serve's warning
+// of targets set on the allowed amount.
+func (g *Gateway) Targets() []tracking.Target { return g.targets() }
+
 func (g *Gateway) targets() []tracking.Target {
 	var reg *scoring.Registry
 	if e := g.current(); e != nil {

@@ -184,7 +184,8 @@ func PayerBasisNote(from, until time.Time) *time.Time {
 	return &u
 }
 
-// PayerSavingsTargets names the targets that set payer savings (projected or realised), as
+// PayerSavingsTargets names the targets that set payer savings (projected or realised) of a
+// contract not capitated (Target.Arrangement; WithArrangements), as
 // "contract" or "contract/family": the ones to review when the store holds decisions booked on
 // the allowed amount (PayerBasisNote), since a figure chosen against those reads about a fifth
 // short against the payer's own payment (Medicare Part B pays 80 % of the allowed amount less
@@ -192,8 +193,8 @@ func PayerBasisNote(from, until time.Time) *time.Time {
 func PayerSavingsTargets(ts []Target) []string {
 	var out []string
 	for _, t := range ts {
-		if t.AnnualPayerSavingsUSD == nil && t.AnnualRealisedPayerSavingsUSD == nil {
-			continue
+		if t.AnnualPayerSavingsUSD == nil && t.AnnualRealisedPayerSavingsUSD == nil || t.Arrangement == ArrangementCapitation {
+			continue // a capitated contract's payer-savings target is not measured at all
 		}
 		name := t.Contract
 		if t.Family != "" {

@@ -359,7 +359,6 @@ func buildApp(cfg fileConfig, logger *slog.Logger) (*app, error) {
 		a.store = st
 		gcfg.Store = st
 		a.stopRetention = startRetention(st, cfg.Store, logger)
-		warnPayerTargets(st, cfg.Analytics.Targets, logger)
 	}
 	if cfg.authEnabled() {
 		var replay cdshooks.ReplayStore
@@ -399,6 +398,9 @@ func buildApp(cfg fileConfig, logger *slog.Logger) (*app, error) {
 		return nil, err
 	}
 	a.gw = gw
+	if a.store != nil {
+		warnPayerTargets(a.store, gw.Targets(), logger)
+	}
 	built = true
 	return a, nil
 }

@@ -87,4 +87,9 @@ func TestStartWarnsOfPayerTargetsOnTheAllowedAmount(t *testing.T) {
 	if logs := start(share); strings.Contains(logs, warning) {
 		t.Errorf("warned with no payer-savings target:\n%s", logs)
 	}
+	// ma-capitation's payer-savings target is never measured (the plan pays no claim): not named.
+	logs = start(payer + "    - contract: ma-capitation\n      annualPayerSavingsUSD: 100000\n")
+	if !strings.Contains(logs, `"targets":"mssp-aco, mssp-aco/trastuzumab"`) {
+		t.Errorf("a capitated contract's target named, or the others not:\n%s", logs)
+	}
 }
