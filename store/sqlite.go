@@ -52,6 +52,9 @@ type SQLite struct {
 	// writer's one connection is busy.
 	insMu   sync.Mutex
 	insMany [decisionsPerInsert]*sql.Stmt
+	// insShared[n-2] inserts n decisions of one hook binding once the columns they all share
+	// (hookColumns), also prepared on first use.
+	insShared [decisionsPerInsert - 1]*sql.Stmt
 }
 
 // decisionsPerInsert bounds the rows of one multi-row decision insert (28 parameters each, far
@@ -62,16 +65,22 @@ const decisionsPerInsert = 32
 const decisionColumns = 28
 
 // insertStmt returns the insert of n decisions (1 <= n <= decisionsPerInsert), preparing it on
-// the writer the first time.
-func (s *SQLite) insertStmt(ctx context.Context, n int) (*sql.Stmt, error) {
+// the writer the first time. shared (n >= 2) is the form that binds hookColumns once for all n
+// rows (insertDecisionShared): a 20-draft hook binds 427 arguments instead of 560, each one a
+// conversion in database/sql, a copy into C memory and a bind call in the driver.
+func (s *SQLite) insertStmt(ctx context.Context, n int, shared bool) (*sql.Stmt, error) {
 	s.insMu.Lock()
 	defer s.insMu.Unlock()
-	if st := s.insMany[n-1]; st != nil {
-		return st, nil
+	slot, head := &s.insMany[n-1], insertDecision
+	if shared {
+		slot, head = &s.insShared[n-2], insertDecisionShared
 	}
-	row := insertDecision[strings.LastIndex(insertDecision, "VALUES ")+len("VALUES "):]
+	if *slot != nil {
+		return *slot, nil
+	}
+	row := head[strings.LastIndex(head, "VALUES ")+len("VALUES "):]
 	var b strings.Builder
-	b.WriteString(insertDecision)
+	b.WriteString(head)
 	for range n - 1 {
 		b.WriteString(",")
 		b.WriteString(row)
@@ -80,8 +89,26 @@ func (s *SQLite) insertStmt(ctx context.Context, n int) (*sql.Stmt, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: prepare decision insert: %w", err)
 	}
-	s.insMany[n-1] = st
+	*slot = st
 	return st, nil
+}
+
+// hookColumns is how many columns insertDecisionShared binds once per statement: what every
+// decision of one hook has alike by construction (gateway recorder.base), checked per statement
+// all the same (sharesHookColumns).
+const hookColumns = 7
+
+// sharesHookColumns reports whether every decision of ds has ds[0]'s hookColumns.
+func sharesHookColumns(ds []Decision) bool {
+	a := &ds[0]
+	for i := range ds[1:] {
+		d := &ds[i+1]
+		if d.HookInstance != a.HookInstance || d.ServiceID != a.ServiceID || d.Hook != a.Hook || d.Client != a.Client ||
+			d.UserID != a.UserID || d.Tenant != a.Tenant || d.Location != a.Location {
+			return false
+		}
+	}
+	return true
 }
 
 // SQLiteOptions tunes OpenSQLiteOptions.
@@ -300,6 +327,18 @@ const insertDecision = `INSERT OR IGNORE INTO decisions
 	 tenant, location, no_card_reason, therapy, price_period, catalog_version, admins_per_year, ordered_rel, options, score_request)
 	VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
 
+// insertDecisionShared is insertDecision with the hookColumns first, numbered ?1..?7: every
+// further row of the statement names the same seven parameters, and its other columns' plain ?
+// number on from the largest before them (SQLite: "?" is one more than the largest parameter
+// number already assigned). Only these seven are numbered: SQLite looks a parameter's name up in
+// a list of the named ones, and naming all 560 of a 20-row insert made binding quadratic.
+const insertDecisionShared = `INSERT OR IGNORE INTO decisions
+	(hook_instance, service_id, hook, client, user_id, tenant, location,
+	 card_uuid, order_key, fingerprint, contract_id, arrangement, group_id, ordered_product, best_product,
+	 suggestions, payer_saving, patient_saving, org_impact, created_at, no_card_reason, therapy, price_period,
+	 catalog_version, admins_per_year, ordered_rel, options, score_request)
+	VALUES (?1,?2,?3,?4,?5,?6,?7,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
+
 // decisionCols are the decision columns scanDecision reads, prefixed d.
 const decisionCols = `d.card_uuid, d.hook_instance, d.service_id, d.hook, d.client, d.order_key, d.fingerprint, d.contract_id,
 	d.arrangement, d.group_id, d.ordered_product, d.best_product, d.suggestions, d.payer_saving, d.patient_saving, d.org_impact,
@@ -484,12 +523,15 @@ func (s *SQLite) RecordHook(ctx context.Context, jti *JTI, ds []Decision) error 
 	// ran twenty statements, each a trip through database/sql's argument conversion and SQLite's
 	// statement reset.
 	stmts := make([]*sql.Stmt, 0, 1)
+	shared := make([]bool, 0, 1)
 	for from := 0; from < len(ds); from += decisionsPerInsert {
-		st, err := s.insertStmt(ctx, min(decisionsPerInsert, len(ds)-from))
+		n := min(decisionsPerInsert, len(ds)-from)
+		sh := n > 1 && sharesHookColumns(ds[from:from+n])
+		st, err := s.insertStmt(ctx, n, sh)
 		if err != nil {
 			return err
 		}
-		stmts = append(stmts, st)
+		stmts, shared = append(stmts, st), append(shared, sh)
 	}
 	args := make([]any, 0, decisionColumns*min(len(ds), decisionsPerInsert))
 	run := func(ctx context.Context, tx *sql.Tx) error {
@@ -506,13 +548,25 @@ func (s *SQLite) RecordHook(ctx context.Context, jti *JTI, ds []Decision) error 
 		for from := 0; from < len(ds); from += decisionsPerInsert {
 			chunk := ds[from:min(from+decisionsPerInsert, len(ds))]
 			args := args[:0]
-			for j, d := range chunk {
-				i := from + j
-				args = append(args, d.CardUUID, d.HookInstance, d.ServiceID, d.Hook, d.Client,
-					d.OrderKey, d.Fingerprint, d.ContractID, d.Arrangement, d.GroupID, d.OrderedProductID, d.BestProductID,
-					suggs[i], d.PayerSaving, d.PatientSaving, d.OrgImpact, ts(d.At), d.UserID,
-					d.Tenant, d.Location, d.NoCardReason, d.Therapy, d.PricePeriod, d.CatalogVersion, d.AdministrationsPerYear,
-					d.OrderedRelationship, opts[i], string(d.ScoreRequest))
+			if shared[from/decisionsPerInsert] {
+				a := &chunk[0]
+				args = append(args, a.HookInstance, a.ServiceID, a.Hook, a.Client, a.UserID, a.Tenant, a.Location)
+				for j, d := range chunk {
+					i := from + j
+					args = append(args, d.CardUUID, d.OrderKey, d.Fingerprint, d.ContractID, d.Arrangement, d.GroupID,
+						d.OrderedProductID, d.BestProductID, suggs[i], d.PayerSaving, d.PatientSaving, d.OrgImpact, ts(d.At),
+						d.NoCardReason, d.Therapy, d.PricePeriod, d.CatalogVersion, d.AdministrationsPerYear,
+						d.OrderedRelationship, opts[i], string(d.ScoreRequest))
+				}
+			} else {
+				for j, d := range chunk {
+					i := from + j
+					args = append(args, d.CardUUID, d.HookInstance, d.ServiceID, d.Hook, d.Client,
+						d.OrderKey, d.Fingerprint, d.ContractID, d.Arrangement, d.GroupID, d.OrderedProductID, d.BestProductID,
+						suggs[i], d.PayerSaving, d.PatientSaving, d.OrgImpact, ts(d.At), d.UserID,
+						d.Tenant, d.Location, d.NoCardReason, d.Therapy, d.PricePeriod, d.CatalogVersion, d.AdministrationsPerYear,
+						d.OrderedRelationship, opts[i], string(d.ScoreRequest))
+				}
 			}
 			if _, err := tx.StmtContext(ctx, stmts[from/decisionsPerInsert]).ExecContext(ctx, args...); err != nil {
 				return fmt.Errorf("store: record decision: %w", err)
