@@ -26,8 +26,8 @@ func TestRecordHookSharedColumnsReadBack(t *testing.T) {
 			OrderedProductID: "herceptin", BestProductID: "trazimera", PayerSaving: 100.5 + float64(i), PatientSaving: 20, OrgImpact: 50,
 			At: at.Add(time.Duration(i) * time.Millisecond), UserID: "Practitioner/" + hook, Tenant: "t-" + hook, Location: "Location/" + hook,
 			Therapy: TherapyNewStart, PricePeriod: "cms-asp-2026q1", CatalogVersion: "v1", AdministrationsPerYear: 17 + i, OrderedRelationship: "reference",
-			Suggestions: []Suggestion{{UUID: card + "-s", ProductID: "trazimera", PayerSaving: 100.5 + float64(i), PatientSaving: 20, OrgImpact: 50}},
-			Options:     []Option{{ProductID: "trazimera", Relationship: "biosimilar", Eligible: true, PerCourse: Saving{Payer: 100.5 + float64(i), Patient: 20, Org: 50}}},
+			Suggestions:  []Suggestion{{UUID: card + "-s", ProductID: "trazimera", PayerSaving: 100.5 + float64(i), PatientSaving: 20, OrgImpact: 50}},
+			Options:      []Option{{ProductID: "trazimera", Relationship: "biosimilar", Eligible: true, PerCourse: Saving{Payer: 100.5 + float64(i), Patient: 20, Org: 50}}},
 			ScoreRequest: []byte(fmt.Sprintf(`{"n":%d}`, i))}
 	}
 	shared := []Decision{mk("h1", "c1", 0), mk("h1", "c2", 1), mk("h1", "c3", 2)}
