@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -12,28 +11,7 @@ import (
 // (450 a course); the re-sign on Herceptin recorded after the first fold makes it an override
 // (patient-declines), projecting 0, in the cubes as in Orders.
 func TestChainRevertedRollupEqualsOrders(t *testing.T) {
-	for name, open := range map[string]func(t *testing.T) interface {
-		Store
-		Rollups
-	}{
-		"sqlite": func(t *testing.T) interface {
-			Store
-			Rollups
-		} {
-			s, err := OpenSQLite(filepath.Join(t.TempDir(), "v.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			return s
-		},
-		"postgres": func(t *testing.T) interface {
-			Store
-			Rollups
-		} {
-			return openPGInternal(t)
-		},
-	} {
+	for name, open := range rollupStores() {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			s := open(t)

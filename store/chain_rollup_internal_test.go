@@ -14,28 +14,7 @@ import (
 // Hercessi on the sign card's book, 320 a course and 3,200 a year, projected and realised. Whole
 // March: payer projected 1,070 a course, 10,700 a year; realised 10,700 a year over two orders.
 func TestChainedOrdersRollupEqualsOrders(t *testing.T) {
-	for name, open := range map[string]func(t *testing.T) interface {
-		Store
-		Rollups
-	}{
-		"sqlite": func(t *testing.T) interface {
-			Store
-			Rollups
-		} {
-			s, err := OpenSQLite(filepath.Join(t.TempDir(), "v.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			return s
-		},
-		"postgres": func(t *testing.T) interface {
-			Store
-			Rollups
-		} {
-			return openPGInternal(t)
-		},
-	} {
+	for name, open := range rollupStores() {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			s := open(t)
@@ -104,5 +83,27 @@ func TestChainedOrdersRollupEqualsOrders(t *testing.T) {
 					rolled.RealisedSwitched, directPayer, direct.ProjPayerY, direct.RealPayerY, direct.RealisedSwitched)
 			}
 		})
+	}
+}
+
+// rollupStore is a store that keeps rollups.
+type rollupStore interface {
+	Store
+	Rollups
+}
+
+// rollupStores opens each store that keeps rollups, by name: SQLite in a temporary file and
+// PostgreSQL (openPGInternal: skipped without its binaries unless required).
+func rollupStores() map[string]func(t *testing.T) rollupStore {
+	return map[string]func(t *testing.T) rollupStore{
+		"sqlite": func(t *testing.T) rollupStore {
+			s, err := OpenSQLite(filepath.Join(t.TempDir(), "v.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		},
+		"postgres": func(t *testing.T) rollupStore { return openPGInternal(t) },
 	}
 }
