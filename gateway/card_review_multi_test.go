@@ -187,6 +187,16 @@ func TestLoadingDoseIsNotAYearOfTherapy(t *testing.T) {
 		t.Errorf("loading dose projected over a year: %d administrations, %.2f a year against %.2f for the one dose",
 			x.AdministrationsPerYear, x.Ordered.PerYear.Allowed, x.Ordered.PerCourse.Allowed)
 	}
+	// The maintenance's year is the group's 17 administrations less the loading dose beside it:
+	// 16 x 420 mg (Herceptin 45 x 73.483 = 3,306.735 a dose) = 52,907.76, its course; the
+	// signing's year books 1 + 16 = 17 doses, trastuzumab's year of therapy.
+	m := econOf(t, cards[1])
+	if m.AdministrationsPerYear != 16 || math.Abs(m.Ordered.PerYear.Allowed-52907.76) > 0.005 {
+		t.Errorf("maintenance: %d administrations a year, %.2f allowed; want 16 and 52,907.76", m.AdministrationsPerYear, m.Ordered.PerYear.Allowed)
+	}
+	if n := x.AdministrationsPerYear + m.AdministrationsPerYear; n != 17 {
+		t.Errorf("the signing's year books %d doses, want 17", n)
+	}
 }
 
 // With "Same molecule: trastuzumab" gone, a card on an order for a biosimilar opened "FDA

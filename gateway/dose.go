@@ -213,3 +213,15 @@ func (d *hookData) searchObservation(ctx context.Context, key, patientID, code s
 func unitDosed(p scoring.Product) bool {
 	return strings.Contains(strings.ToUpper(p.BillingUnit), "UNIT")
 }
+
+// singleDose reports whether an order is one administration (its one dosage's timing.repeat.count
+// is 1), as applyDose would find it, for a draft not yet dosed: a loading dose beside the order
+// being scored (scoring.Request.LoadingDosesBeside).
+func singleDose(o *clinical.Order) bool {
+	if o == nil || len(o.DosageInstruction) != 1 {
+		return false
+	}
+	t := o.DosageInstruction[0].Timing
+	return t != nil && t.Repeat != nil && t.Repeat.Count != nil && *t.Repeat.Count == 1 &&
+		(t.Repeat.CountMax == nil || *t.Repeat.CountMax <= 1)
+}

@@ -349,6 +349,13 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 		// dose: the other
 		// draft's course is the year of therapy (scoring.Request.LoadingDose).
 		sreq.LoadingDose = item.admins == 1 && len(byMolecule[molecule(item.product)]) > 1
+		if item.admins != 1 {
+			for _, j := range byMolecule[molecule(item.product)] {
+				if j != i && singleDose(items[j].order) && items[j].product.GroupID == item.product.GroupID {
+					sreq.LoadingDosesBeside++ // the group's year holds that loading dose: this order's is shorter
+				}
+			}
+		}
 		if sc, ok := eng.reg.ClassifySecondary(cov.Secondary); ok {
 			sreq.SecondaryID = sc.ID // supplemental coverage changes the patient's and the organisation's figures
 		}

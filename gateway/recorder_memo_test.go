@@ -15,8 +15,8 @@ import (
 // be added to sameScoreRequest: the count fails first), and a change to any of them is a new
 // request, down to a negative zero dose.
 func TestSameScoreRequestFields(t *testing.T) {
-	if n := reflect.TypeOf(scoring.Request{}).NumField(); n != 15 {
-		t.Fatalf("scoring.Request has %d fields; sameScoreRequest compares 15", n)
+	if n := reflect.TypeOf(scoring.Request{}).NumField(); n != 16 {
+		t.Fatalf("scoring.Request has %d fields; sameScoreRequest compares 16", n)
 	}
 	day := time.Date(2026, 2, 15, 0, 0, 0, 0, time.UTC)
 	base := scoring.Request{ContractID: "mssp-aco", ProductID: "herceptin", DoseMg: 420, Administrations: 17, Date: day,
@@ -29,12 +29,13 @@ func TestSameScoreRequestFields(t *testing.T) {
 		"ItemMg": func(r *scoring.Request) { r.ItemMg = 440 }, "Site": func(r *scoring.Request) { r.Site = "" },
 		"Indications":     func(r *scoring.Request) { r.Indications = []string{"her2-gastric"} },
 		"IndicationKnown": func(r *scoring.Request) { r.IndicationKnown = false }, "SecondaryID": func(r *scoring.Request) { r.SecondaryID = "" },
-		"Device":            func(r *scoring.Request) { r.Device = "prefilled" },
-		"DeductibleCounted": func(r *scoring.Request) { r.DeductibleCounted = true },
-		"LoadingDose":       func(r *scoring.Request) { r.LoadingDose = true },
-		"OOPCounted":        func(r *scoring.Request) { r.OOPCounted = 881.8 },
+		"Device":             func(r *scoring.Request) { r.Device = "prefilled" },
+		"DeductibleCounted":  func(r *scoring.Request) { r.DeductibleCounted = true },
+		"LoadingDose":        func(r *scoring.Request) { r.LoadingDose = true },
+		"OOPCounted":         func(r *scoring.Request) { r.OOPCounted = 881.8 },
+		"LoadingDosesBeside": func(r *scoring.Request) { r.LoadingDosesBeside = 1 },
 	}
-	if len(changes) != 15 {
+	if len(changes) != 16 {
 		t.Fatalf("%d field changes, want one per field", len(changes))
 	}
 	for name, change := range changes {

@@ -48,6 +48,11 @@ type Request struct {
 	// administrations at 8 mg/kg, and the tracking booked that year beside the maintenance
 	// order's (card review, 6 December 2026). Ignored for any other course.
 	LoadingDose bool
+	// LoadingDosesBeside is how many loading doses of the same group (LoadingDose orders) are
+	// signed beside this order of more than one administration: the group's year of therapy
+	// counts them (trastuzumab's 17 administrations include the loading dose), so this order's
+	// year is that many administrations shorter, and the signing's year books 17 doses, not 18.
+	LoadingDosesBeside int
 	// OOPCounted is the patient cost, toward the plan year's maximum out-of-pocket, that other
 	// orders of the same hook already count, each as ordered (the signing's earlier drafts under
 	// the contract): these figures cap at what is left of the maximum. Without it a loading and a
@@ -193,6 +198,9 @@ func normalize(cat *Catalog, reg *Registry, req Request) (Request, *Contract, Gr
 		return req, nil, Group{}, nil, fmt.Errorf("%w: out-of-pocket counted must be a non-negative amount", ErrInvalid)
 	}
 	req.OOPCounted = math.Round(req.OOPCounted*100) / 100
+	if req.LoadingDosesBeside < 0 || req.LoadingDosesBeside > maxAdministrations {
+		return req, nil, Group{}, nil, fmt.Errorf("%w: loading doses beside must be 0..%d", ErrInvalid, maxAdministrations)
+	}
 	if len(req.Indications) > 1 && !slices.IsSorted(req.Indications) {
 		req.Indications = slices.Sorted(slices.Values(req.Indications))
 	}
@@ -255,9 +263,13 @@ func score(cat *Catalog, reg *Registry, pol *Policy, req Request, k *Contract, g
 		s.sec, _ = reg.secondaryCoverage(req.SecondaryID)
 	}
 	py := perYear(g)
-	if req.LoadingDose && req.Administrations == 1 {
+	switch {
+	case req.LoadingDose && req.Administrations == 1:
 		py = yearOfTherapy{1, "a single dose signed beside another order of the group (a loading dose): its year of therapy is the one administration, the other order's carries the rest"}
 		s.t.perYear = 1
+	case req.LoadingDosesBeside > 0 && req.Administrations != 1 && py.n > req.LoadingDosesBeside:
+		py = yearOfTherapy{py.n - req.LoadingDosesBeside, fmt.Sprintf("%s, less the %d loading dose(s) signed beside this order, which carry their own", py.source, req.LoadingDosesBeside)}
+		s.t.perYear = py.n
 	}
 	res := Result{
 		Contract: cloneContract(*k), Group: g, Book: book, Stale: stale,

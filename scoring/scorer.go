@@ -33,6 +33,7 @@ type cacheKey struct {
 	deductibleCounted                bool
 	loadingDose                      bool
 	oopCounted                       int64 // cents
+	loadingBeside                    int
 }
 
 // Scorer puts an LRU cache (hashicorp/golang-lru/v2) in front of the pure
@@ -77,7 +78,8 @@ func (s *Scorer) Score(req Request) (Result, error) {
 	// defaulted result says so (Result.Defaulted, Sources["dose"]).
 	key := cacheKey{norm.ContractID, norm.ProductID, norm.CurrentProductID, req.DoseMg, req.Administrations, norm.Date.Unix(),
 		norm.ItemMg, norm.Site, joinIDs(norm.Indications), norm.IndicationKnown, norm.SecondaryID, norm.Device, norm.DeductibleCounted,
-		norm.LoadingDose && req.Administrations == 1, int64(math.Round(norm.OOPCounted * 100))}
+		norm.LoadingDose && req.Administrations == 1, int64(math.Round(norm.OOPCounted * 100)),
+		norm.LoadingDosesBeside}
 	if r, ok := s.cache.Get(key); ok {
 		s.hits.Add(1)
 		return r, nil
