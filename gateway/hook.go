@@ -369,7 +369,10 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 			deductibleBorne[dedKey] = true
 		}
 		if res.Contract.OOPMaxPerYear > 0 {
-			oopCounted[dedKey] = math.Round((oopCounted[dedKey]+res.Ordered.PerCourse.PatientOOP)*100) / 100
+			// The plan's cost sharing counts toward its maximum whoever pays it: the patient, a
+			// supplemental plan, Medicaid, or nobody (a QMB's that cannot be billed).
+			o := res.Ordered.PerCourse
+			oopCounted[dedKey] = math.Round((oopCounted[dedKey]+o.PatientOOP+o.Secondary+o.Uncollected)*100) / 100
 		}
 		if res.Stale {
 			g.metrics.stalePriced.Inc()
