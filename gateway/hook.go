@@ -342,7 +342,9 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 			Indications:     indications,
 			IndicationKnown: indicationKnown,
 		}
-		dedKey := contract.ID + "|" + strconv.Itoa(item.date.Year())
+		// By benefit too: Medicare's Part B deductible and the MA maximum out-of-pocket are
+		// Parts A and B cost sharing; a Part D (pharmacy-benefit) copay counts toward neither.
+		dedKey := contract.ID + "|" + strconv.Itoa(item.date.Year()) + "|" + string(group.Benefit)
 		sreq.DeductibleCounted = deductibleBorne[dedKey]
 		sreq.OOPCounted = oopCounted[dedKey]
 		// One administration beside another draft of its molecule is a loading (or induction)
