@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -259,10 +260,41 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 	// So is the yearly maximum out-of-pocket: each scored draft's ordered patient cost counts
 	// toward it for the drafts after it (scoring.Request.OOPCounted), same key.
 	oopCounted := map[string]float64{}
+	// Both are met in the order the drafts are given, not the order the EHR lists them: by the
+	// order's day, and a loading dose before the other drafts of its molecule on the same day.
+	// Listed after its maintenance, a Herceptin loading dose under the MA maximum read "Patient
+	// $0" (the maintenance had taken the whole 9,250), where the patient pays 881.80 for it.
+	// A draft not recognised is not scored: left out.
+	scoreOrder := make([]int, 0, len(draft))
 	for i := range draft {
+		if itemOK[i] {
+			scoreOrder = append(scoreOrder, i)
+		}
+	}
+	loadingFirst := func(i int) int {
+		if singleDose(items[i].order) && len(byMolecule[molecule(items[i].product)]) > 1 {
+			return 0
+		}
+		return 1
+	}
+	slices.SortStableFunc(scoreOrder, func(a, b int) int {
+		if c := scoring.CalendarDay(items[a].date).Compare(scoring.CalendarDay(items[b].date)); c != 0 {
+			return c
+		}
+		return loadingFirst(a) - loadingFirst(b)
+	})
+	// The cards still come in the bundle's order: each draft's cards are a span of resp.Cards,
+	// put back in draft order after the loop.
+	type cardSpan struct{ draft, start, end int }
+	var spans []cardSpan
+	for _, i := range scoreOrder {
 		if ctx.Err() != nil {
 			break // the budget is spent: answer with the cards so far
 		}
+		if n := len(spans); n > 0 {
+			spans[n-1].end = len(resp.Cards)
+		}
+		spans = append(spans, cardSpan{draft: i, start: len(resp.Cards)})
 		mr := decoded[i]
 		if mr == nil {
 			continue
@@ -422,6 +454,22 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 		resp.Cards = append(resp.Cards, *card)
 		pre = append(pre, preCard{tmpl, url})
 		rec.add(item, sreq, card, products, res)
+	}
+	if n := len(spans); n > 0 {
+		spans[n-1].end = len(resp.Cards)
+		if !slices.IsSortedFunc(spans, func(a, b cardSpan) int { return a.draft - b.draft }) {
+			for len(pre) < len(resp.Cards) {
+				pre = append(pre, preCard{})
+			}
+			slices.SortStableFunc(spans, func(a, b cardSpan) int { return a.draft - b.draft })
+			cards := make([]cdshooks.Card, 0, len(resp.Cards))
+			pres := make([]preCard, 0, len(pre))
+			for _, sp := range spans {
+				cards = append(cards, resp.Cards[sp.start:sp.end]...)
+				pres = append(pres, pre[sp.start:sp.end]...)
+			}
+			resp.Cards, pre = cards, pres
+		}
 	}
 	// Adherence and SUPD cards (issue 17; gateway/adherence.go): order-sign of a measured class
 	// only; recorded with the others.
