@@ -289,6 +289,7 @@ type terms struct {
 	deductible      float64 // per plan year, 0 when met or none
 	dedLabel        string
 	dedCounted      bool    // the deductible is counted on another order of the hook (Request.DeductibleCounted)
+	laterDed        float64 // with dedCounted: the deductible of each later plan year a course covers
 	oopCounted      float64 // of the yearly maximum out-of-pocket, counted on other orders of the hook (Request.OOPCounted)
 	share           float64 // marginal share of a change in the payer's own expenditure
 	shareLabel      string  // how share was reached, with the expected position
@@ -522,6 +523,9 @@ func (s *scoreCtx) oopLabel(rate float64, file string) string {
 	}
 	if s.t.dedCounted {
 		b.WriteString("; the plan year's deductible counted on another order of the same hook, taken as met here")
+		if s.t.perYear > 0 && s.admins > s.t.perYear {
+			fmt.Fprintf(&b, " (the course's later plan years bear %.2f each)", s.t.laterDed)
+		}
 	}
 	if k.OOPMaxPerCourse > 0 {
 		fmt.Fprintf(&b, ", capped at %.2f per course", k.OOPMaxPerCourse)
@@ -577,7 +581,8 @@ func (s *scoreCtx) figures(r rates, units, wasted float64, n int, sp span) Figur
 	}
 	ded := 0.0
 	if sp != spanDose {
-		ded = math.Min(s.t.deductible*years, allowed)
+		// Another order of the hook counts the first year's deductible, not the later years'.
+		ded = math.Min(s.t.deductible*years+s.t.laterDed*(years-1), allowed)
 	}
 	cs := ded + r.coinsurance*(allowed-ded) + k.Copay*fn
 	limit := math.Inf(1)

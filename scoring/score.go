@@ -254,6 +254,8 @@ func score(cat *Catalog, reg *Registry, pol *Policy, req Request, k *Contract, g
 	s := &scoreCtx{cat: cat, reg: reg, policy: pol, contract: k, group: g, book: book, day: req.Date, admins: req.Administrations,
 		t: resolveTerms(reg, k, g, req.Date)}
 	if req.DeductibleCounted && s.t.deductible > 0 {
+		// The first plan year's only: a course into later years bears theirs (figures).
+		s.t.laterDed = s.t.deductible
 		s.t.deductible, s.t.dedLabel, s.t.dedCounted = 0, "", true
 	}
 	if k.OOPMaxPerYear > 0 && req.OOPCounted > 0 {
