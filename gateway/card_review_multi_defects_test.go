@@ -202,4 +202,7 @@ func TestPartlyMetDeductibleLeavesTheRest(t *testing.T) {
 	if p := orderedCourse(t, *rit).Patient; !near(p, 4843.84) {
 		t.Errorf("Rituxan beside Zarxio 209.40: patient %.2f, want 4,843.84 (73.60 of the deductible unmet)", p)
 	}
+	if !strings.Contains(rit.Detail, "- Deductible partly met by other draft\n") || strings.Contains(rit.Detail, "Assumes Part B deductible unmet") {
+		t.Errorf("Rituxan card's deductible line:\n%s", rit.Detail)
+	}
 }

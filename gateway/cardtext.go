@@ -609,6 +609,9 @@ func assumptionLines(res scoring.Result, view cardView) []string {
 	src := res.Ordered.Sources["patientOOP"] + " " + res.Best.Sources["patientOOP"]
 	var out []string
 	switch {
+	case strings.Contains(src, "met on other orders of the same hook"):
+		// Another draft of the signing meets part of it (Request.DeductibleMet).
+		out = append(out, "Deductible partly met by other draft")
 	case strings.Contains(src, "assumed not yet met"):
 		// Part B's under Medicare's payment rules; a commercial contract's own deductible is the
 		// plan's (it read "Part B" too: card review, 6 December 2026).

@@ -108,7 +108,8 @@ func sameScoreRequest(a, b scoring.Request) bool {
 		math.Float64bits(a.ItemMg) == math.Float64bits(b.ItemMg) && a.Site == b.Site && slices.Equal(a.Indications, b.Indications) &&
 		a.IndicationKnown == b.IndicationKnown && a.SecondaryID == b.SecondaryID && a.Device == b.Device &&
 		a.DeductibleCounted == b.DeductibleCounted && a.LoadingDose == b.LoadingDose &&
-		math.Float64bits(a.OOPCounted) == math.Float64bits(b.OOPCounted) && a.LoadingDosesBeside == b.LoadingDosesBeside
+		math.Float64bits(a.OOPCounted) == math.Float64bits(b.OOPCounted) && a.LoadingDosesBeside == b.LoadingDosesBeside &&
+		math.Float64bits(a.DeductibleMet) == math.Float64bits(b.DeductibleMet)
 }
 
 // orderKey is the order key of this hook's draft order id (g.orderKey), computed once per id;

@@ -257,6 +257,9 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 	// first scored draft under a contract bears it, the others are scored with it met
 	// (scoring.Request.DeductibleCounted). Keyed by contract and plan year.
 	deductibleBorne := map[string]bool{}
+	// A draft whose course is below the deductible meets only that much of it: the next draft
+	// bears the rest (scoring.Request.DeductibleMet), same key.
+	deductibleMet := map[string]float64{}
 	// So is the yearly maximum out-of-pocket: each scored draft's ordered patient cost counts
 	// toward it for the drafts after it (scoring.Request.OOPCounted), same key.
 	oopCounted := map[string]float64{}
@@ -378,6 +381,9 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 		// Parts A and B cost sharing; a Part D (pharmacy-benefit) copay counts toward neither.
 		dedKey := contract.ID + "|" + strconv.Itoa(item.date.Year()) + "|" + string(group.Benefit)
 		sreq.DeductibleCounted = deductibleBorne[dedKey]
+		if !sreq.DeductibleCounted {
+			sreq.DeductibleMet = deductibleMet[dedKey]
+		}
 		sreq.OOPCounted = oopCounted[dedKey]
 		// One administration beside another draft of its molecule is a loading (or induction)
 		// dose: the other
@@ -400,7 +406,16 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 			continue
 		}
 		if res.Deductible > 0 {
-			deductibleBorne[dedKey] = true
+			// The first plan year's part of the course meets the deductible up to its allowed amount.
+			first := res.Ordered.PerCourse.PayerAllowed
+			if n := res.AdministrationsPerYear; n > 0 && res.Administrations > n {
+				first *= float64(n) / float64(res.Administrations)
+			}
+			if first >= res.Deductible {
+				deductibleBorne[dedKey] = true
+			} else {
+				deductibleMet[dedKey] = math.Round((sreq.DeductibleMet+first)*100) / 100
+			}
 		}
 		if res.Contract.OOPMaxPerYear > 0 {
 			// The plan's cost sharing counts toward its maximum whoever pays it: the patient, a

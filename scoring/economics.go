@@ -289,7 +289,7 @@ type terms struct {
 	deductible      float64 // per plan year, 0 when met or none
 	dedLabel        string
 	dedCounted      bool    // the deductible is counted on another order of the hook (Request.DeductibleCounted)
-	laterDed        float64 // with dedCounted: the deductible of each later plan year a course covers
+	laterDed        float64 // counted on other orders (Request.DeductibleCounted, DeductibleMet): what each later plan year a course covers bears besides deductible
 	oopCounted      float64 // of the yearly maximum out-of-pocket, counted on other orders of the hook (Request.OOPCounted)
 	share           float64 // marginal share of a change in the payer's own expenditure
 	shareLabel      string  // how share was reached, with the expected position

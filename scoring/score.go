@@ -59,6 +59,11 @@ type Request struct {
 	// maintenance dose of Herceptin under MA capitation each capped at the 9,250 maximum, 10,131.80
 	// for one year between the two cards (card review, 6 December 2026). Whole cents.
 	OOPCounted float64
+	// DeductibleMet is how much of the plan year's deductible other orders of the same hook
+	// meet when none of them meets all of it (DeductibleCounted): a first draft whose course is
+	// below the deductible (Zarxio 2 x 104.70 = 209.40 of the 2026 Part B 283.00) leaves the rest
+	// (73.60) to the next draft, not nothing. Whole cents; ignored with DeductibleCounted.
+	DeductibleMet float64
 }
 
 // Reasons a Result carries no Best option.
@@ -198,6 +203,13 @@ func normalize(cat *Catalog, reg *Registry, req Request) (Request, *Contract, Gr
 		return req, nil, Group{}, nil, fmt.Errorf("%w: out-of-pocket counted must be a non-negative amount", ErrInvalid)
 	}
 	req.OOPCounted = math.Round(req.OOPCounted*100) / 100
+	if math.IsNaN(req.DeductibleMet) || math.IsInf(req.DeductibleMet, 0) || req.DeductibleMet < 0 {
+		return req, nil, Group{}, nil, fmt.Errorf("%w: deductible met must be a non-negative amount", ErrInvalid)
+	}
+	req.DeductibleMet = math.Round(req.DeductibleMet*100) / 100
+	if req.DeductibleCounted {
+		req.DeductibleMet = 0
+	}
 	if req.LoadingDosesBeside < 0 || req.LoadingDosesBeside > maxAdministrations {
 		return req, nil, Group{}, nil, fmt.Errorf("%w: loading doses beside must be 0..%d", ErrInvalid, maxAdministrations)
 	}
@@ -257,6 +269,16 @@ func score(cat *Catalog, reg *Registry, pol *Policy, req Request, k *Contract, g
 		// The first plan year's only: a course into later years bears theirs (figures).
 		s.t.laterDed = s.t.deductible
 		s.t.deductible, s.t.dedLabel, s.t.dedCounted = 0, "", true
+	}
+	if req.DeductibleMet > 0 && s.t.deductible > 0 {
+		// Part of the first plan year's deductible is met on other orders: this order's first
+		// year bears the rest, its later years the whole (figures: deductible + laterDed each).
+		met := math.Min(req.DeductibleMet, s.t.deductible)
+		s.t.laterDed, s.t.deductible = met, s.t.deductible-met
+		s.t.dedLabel = fmt.Sprintf("%s, less %.2f met on other orders of the same hook", s.t.dedLabel, met)
+		if s.t.deductible == 0 {
+			s.t.dedLabel, s.t.dedCounted = "", true
+		}
 	}
 	if k.OOPMaxPerYear > 0 && req.OOPCounted > 0 {
 		s.t.oopCounted = math.Min(req.OOPCounted, k.OOPMaxPerYear)
