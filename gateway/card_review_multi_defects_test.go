@@ -206,3 +206,28 @@ func TestPartlyMetDeductibleLeavesTheRest(t *testing.T) {
 		t.Errorf("Rituxan card's deductible line:\n%s", rit.Detail)
 	}
 }
+
+// The year-of-therapy figures (what the tracking books a year) cap at what the other drafts'
+// years leave of the maximum, not what their courses leave: MA, Herceptin 420 mg x 8 (course
+// 8 x 3,306.735 = 26,453.88, cost sharing 5,290.78; its year of 17 doses 56,214.50, 20 % =
+// 11,242.90, capped at 9,250) then Rituxan. The Rituxan year was capped at 9,250 - 5,290.78 =
+// 3,959.22, so the signing's years booked 9,250 + 3,959.22 = 13,209.22 of patient cost in one
+// plan year, above the 9,250 maximum; Herceptin's year leaves nothing of it.
+func TestYearFiguresCapAtWhatTheOtherDraftsYearsLeave(t *testing.T) {
+	e := newEnv(t)
+	rit := demoDraft(t, "aco-rituximab-order-sign")
+	rit["id"] = "rituxan"
+	rit["subject"] = map[string]any{"reference": "Patient/pat-ma"}
+	cards := maSelect(t, e, nil, maHerceptin(t, "herceptin", 420, 8), rit)
+	if len(cards) != 2 {
+		t.Fatalf("want two cards, got %d", len(cards))
+	}
+	h, r := econOf(t, cards[0]), econOf(t, cards[1])
+	if !near(h.Ordered.PerCourse.Patient, 5290.78) || !near(h.Ordered.PerYear.Patient, 9250) {
+		t.Fatalf("Herceptin x 8: course patient %.2f, year %.2f; want 5,290.78 and 9,250", h.Ordered.PerCourse.Patient, h.Ordered.PerYear.Patient)
+	}
+	if s := h.Ordered.PerYear.Patient + r.Ordered.PerYear.Patient; s > 9250.01 {
+		t.Errorf("the signing's years book %.2f of patient cost (Herceptin %.2f + Rituxan %.2f), above the 9,250 maximum",
+			s, h.Ordered.PerYear.Patient, r.Ordered.PerYear.Patient)
+	}
+}

@@ -62,6 +62,7 @@ type cardKey struct {
 	oopCounted                   float64 // and the maximum out-of-pocket other drafts count
 	loadingBeside                int     // and loading doses beside a maintenance order
 	deductibleMet                float64 // and the part of the deductible other drafts meet
+	oopCountedYear               float64 // and the maximum other drafts' years count
 	roundMg                      float64
 	scheduleImplausible          bool
 	alsoDrafted                  string
@@ -80,7 +81,7 @@ func cardKeyOf(item orderedItem, req scoring.Request, historyKnown bool, view ca
 		currentID: req.CurrentProductID, dose: item.doseMg, doseText: item.doseText, doseNotes: strings.Join(item.doseNotes, "\x00"), admins: item.admins,
 		day: item.date.UTC().Truncate(24 * 60 * 60 * 1e9).Unix(), dateGiven: item.dateGiven, historyKnown: historyKnown,
 		itemMg: req.ItemMg, codeMg: item.codeMg, site: req.Site, indications: strings.Join(req.Indications, "\x00"),
-		indicationKnown: req.IndicationKnown, secondaryID: req.SecondaryID, deductibleCounted: req.DeductibleCounted, loadingDose: req.LoadingDose, oopCounted: req.OOPCounted, loadingBeside: req.LoadingDosesBeside, deductibleMet: req.DeductibleMet, view: view}
+		indicationKnown: req.IndicationKnown, secondaryID: req.SecondaryID, deductibleCounted: req.DeductibleCounted, loadingDose: req.LoadingDose, oopCounted: req.OOPCounted, loadingBeside: req.LoadingDosesBeside, deductibleMet: req.DeductibleMet, oopCountedYear: req.OOPCountedYear, view: view}
 	if item.rounding != nil {
 		k.roundMg = item.rounding.DoseMg
 	}

@@ -109,7 +109,8 @@ func sameScoreRequest(a, b scoring.Request) bool {
 		a.IndicationKnown == b.IndicationKnown && a.SecondaryID == b.SecondaryID && a.Device == b.Device &&
 		a.DeductibleCounted == b.DeductibleCounted && a.LoadingDose == b.LoadingDose &&
 		math.Float64bits(a.OOPCounted) == math.Float64bits(b.OOPCounted) && a.LoadingDosesBeside == b.LoadingDosesBeside &&
-		math.Float64bits(a.DeductibleMet) == math.Float64bits(b.DeductibleMet)
+		math.Float64bits(a.DeductibleMet) == math.Float64bits(b.DeductibleMet) &&
+		math.Float64bits(a.OOPCountedYear) == math.Float64bits(b.OOPCountedYear)
 }
 
 // orderKey is the order key of this hook's draft order id (g.orderKey), computed once per id;

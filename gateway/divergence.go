@@ -80,6 +80,8 @@ type scoreRequestJSON struct {
 	LoadingBeside int `json:"loadingBeside,omitempty"`
 	// DeductibleMet: the part of the deductible other drafts of the hook meet (scoring.Request.DeductibleMet).
 	DeductibleMet float64 `json:"deductibleMet,omitempty"`
+	// OOPCountedYear: the maximum other drafts' years of therapy count (scoring.Request.OOPCountedYear).
+	OOPCountedYear float64 `json:"oopCountedYear,omitempty"`
 	// Config is the scoring.ConfigFingerprint of the engine the request was scored on ("" in
 	// requests stored before it was recorded, and from EncodeScoreRequest): part of the request's
 	// divergence key, since the answers depend on it.
@@ -89,7 +91,7 @@ type scoreRequestJSON struct {
 func encodeScoreRequest(r scoring.Request, config string) []byte {
 	b, err := json.Marshal(scoreRequestJSON{Contract: r.ContractID, Product: r.ProductID, DoseMg: r.DoseMg, Administrations: r.Administrations,
 		Date: r.Date.UTC().Format(time.DateOnly), Current: r.CurrentProductID, ItemMg: r.ItemMg, Site: r.Site, Indications: r.Indications,
-		IndicationKnown: r.IndicationKnown, Secondary: r.SecondaryID, Device: r.Device, DeductibleCounted: r.DeductibleCounted, LoadingDose: r.LoadingDose, OOPCounted: r.OOPCounted, LoadingBeside: r.LoadingDosesBeside, DeductibleMet: r.DeductibleMet, Config: config})
+		IndicationKnown: r.IndicationKnown, Secondary: r.SecondaryID, Device: r.Device, DeductibleCounted: r.DeductibleCounted, LoadingDose: r.LoadingDose, OOPCounted: r.OOPCounted, LoadingBeside: r.LoadingDosesBeside, DeductibleMet: r.DeductibleMet, OOPCountedYear: r.OOPCountedYear, Config: config})
 	if err != nil {
 		return nil // cannot happen for these field types; the decision is then never re-scored
 	}
@@ -108,7 +110,7 @@ func decodeScoreRequest(b []byte) (scoring.Request, string, error) {
 	}
 	return scoring.Request{ContractID: j.Contract, ProductID: j.Product, DoseMg: j.DoseMg, Administrations: j.Administrations, Date: day,
 		CurrentProductID: j.Current, ItemMg: j.ItemMg, Site: j.Site, Indications: j.Indications, IndicationKnown: j.IndicationKnown,
-		SecondaryID: j.Secondary, Device: j.Device, DeductibleCounted: j.DeductibleCounted, LoadingDose: j.LoadingDose, OOPCounted: j.OOPCounted, LoadingDosesBeside: j.LoadingBeside, DeductibleMet: j.DeductibleMet}, j.Config, nil
+		SecondaryID: j.Secondary, Device: j.Device, DeductibleCounted: j.DeductibleCounted, LoadingDose: j.LoadingDose, OOPCounted: j.OOPCounted, LoadingDosesBeside: j.LoadingBeside, DeductibleMet: j.DeductibleMet, OOPCountedYear: j.OOPCountedYear}, j.Config, nil
 }
 
 // answersFor scores req under every contract of reg; own is the decision's contract.

@@ -263,6 +263,7 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 	// So is the yearly maximum out-of-pocket: each scored draft's ordered patient cost counts
 	// toward it for the drafts after it (scoring.Request.OOPCounted), same key.
 	oopCounted := map[string]float64{}
+	oopCountedYear := map[string]float64{} // the same over their years of therapy (Request.OOPCountedYear)
 	// Both are met in the order the drafts are given, not the order the EHR lists them: by the
 	// order's day, and a loading dose before the other drafts of its molecule on the same day.
 	// Listed after its maintenance, a Herceptin loading dose under the MA maximum read "Patient
@@ -385,6 +386,7 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 			sreq.DeductibleMet = deductibleMet[dedKey]
 		}
 		sreq.OOPCounted = oopCounted[dedKey]
+		sreq.OOPCountedYear = oopCountedYear[dedKey]
 		// One administration beside another draft of its molecule is a loading (or induction)
 		// dose: the other
 		// draft's course is the year of therapy (scoring.Request.LoadingDose).
@@ -422,6 +424,8 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 			// supplemental plan, Medicaid, or nobody (a QMB's that cannot be billed).
 			o := res.Ordered.PerCourse
 			oopCounted[dedKey] = math.Round((oopCounted[dedKey]+o.PatientOOP+o.Secondary+o.Uncollected)*100) / 100
+			y := res.Ordered.PerYear
+			oopCountedYear[dedKey] = math.Round((oopCountedYear[dedKey]+y.PatientOOP+y.Secondary+y.Uncollected)*100) / 100
 		}
 		if res.Stale {
 			g.metrics.stalePriced.Inc()

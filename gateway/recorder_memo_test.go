@@ -15,8 +15,8 @@ import (
 // be added to sameScoreRequest: the count fails first), and a change to any of them is a new
 // request, down to a negative zero dose.
 func TestSameScoreRequestFields(t *testing.T) {
-	if n := reflect.TypeOf(scoring.Request{}).NumField(); n != 17 {
-		t.Fatalf("scoring.Request has %d fields; sameScoreRequest compares 17", n)
+	if n := reflect.TypeOf(scoring.Request{}).NumField(); n != 18 {
+		t.Fatalf("scoring.Request has %d fields; sameScoreRequest compares 18", n)
 	}
 	day := time.Date(2026, 2, 15, 0, 0, 0, 0, time.UTC)
 	base := scoring.Request{ContractID: "mssp-aco", ProductID: "herceptin", DoseMg: 420, Administrations: 17, Date: day,
@@ -35,8 +35,9 @@ func TestSameScoreRequestFields(t *testing.T) {
 		"OOPCounted":         func(r *scoring.Request) { r.OOPCounted = 881.8 },
 		"LoadingDosesBeside": func(r *scoring.Request) { r.LoadingDosesBeside = 1 },
 		"DeductibleMet":      func(r *scoring.Request) { r.DeductibleMet = 209.4 },
+		"OOPCountedYear":     func(r *scoring.Request) { r.OOPCountedYear = 9250 },
 	}
-	if len(changes) != 17 {
+	if len(changes) != 18 {
 		t.Fatalf("%d field changes, want one per field", len(changes))
 	}
 	for name, change := range changes {

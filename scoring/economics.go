@@ -291,6 +291,7 @@ type terms struct {
 	dedCounted      bool    // the deductible is counted on another order of the hook (Request.DeductibleCounted)
 	laterDed        float64 // counted on other orders (Request.DeductibleCounted, DeductibleMet): what each later plan year a course covers bears besides deductible
 	oopCounted      float64 // of the yearly maximum out-of-pocket, counted on other orders of the hook (Request.OOPCounted)
+	oopCountedYear  float64 // the same over the other orders' years of therapy, for the year figures (Request.OOPCountedYear)
 	share           float64 // marginal share of a change in the payer's own expenditure
 	shareLabel      string  // how share was reached, with the expected position
 	position        Position
@@ -595,7 +596,11 @@ func (s *scoreCtx) figures(r rates, units, wasted float64, n int, sp span) Figur
 	}
 	if k.OOPMaxPerYear > 0 {
 		// The other orders of the hook count against the first plan year's maximum.
-		limit = math.Min(limit, k.OOPMaxPerYear*years-s.t.oopCounted)
+		counted := s.t.oopCounted
+		if sp == spanYear {
+			counted = s.t.oopCountedYear // a year beside the other orders' years
+		}
+		limit = math.Min(limit, k.OOPMaxPerYear*years-counted)
 	}
 	if cs > limit {
 		cs = limit

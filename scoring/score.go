@@ -64,6 +64,10 @@ type Request struct {
 	// below the deductible (Zarxio 2 x 104.70 = 209.40 of the 2026 Part B 283.00) leaves the rest
 	// (73.60) to the next draft, not nothing. Whole cents; ignored with DeductibleCounted.
 	DeductibleMet float64
+	// OOPCountedYear is OOPCounted for the year-of-therapy figures (PerYear): the other orders'
+	// cost sharing over their years of therapy, which the tracking books beside this order's year
+	// (Herceptin x 8 counts 5,290.78 a course but 9,250 a year). Whole cents.
+	OOPCountedYear float64
 }
 
 // Reasons a Result carries no Best option.
@@ -207,6 +211,10 @@ func normalize(cat *Catalog, reg *Registry, req Request) (Request, *Contract, Gr
 		return req, nil, Group{}, nil, fmt.Errorf("%w: deductible met must be a non-negative amount", ErrInvalid)
 	}
 	req.DeductibleMet = math.Round(req.DeductibleMet*100) / 100
+	if math.IsNaN(req.OOPCountedYear) || math.IsInf(req.OOPCountedYear, 0) || req.OOPCountedYear < 0 {
+		return req, nil, Group{}, nil, fmt.Errorf("%w: out-of-pocket counted a year must be a non-negative amount", ErrInvalid)
+	}
+	req.OOPCountedYear = math.Round(req.OOPCountedYear*100) / 100
 	if req.DeductibleCounted {
 		req.DeductibleMet = 0
 	}
@@ -282,6 +290,9 @@ func score(cat *Catalog, reg *Registry, pol *Policy, req Request, k *Contract, g
 	}
 	if k.OOPMaxPerYear > 0 && req.OOPCounted > 0 {
 		s.t.oopCounted = math.Min(req.OOPCounted, k.OOPMaxPerYear)
+	}
+	if k.OOPMaxPerYear > 0 && req.OOPCountedYear > 0 {
+		s.t.oopCountedYear = math.Min(req.OOPCountedYear, k.OOPMaxPerYear)
 	}
 	if req.SecondaryID != "" {
 		s.sec, _ = reg.secondaryCoverage(req.SecondaryID)

@@ -35,6 +35,7 @@ type cacheKey struct {
 	oopCounted                       int64 // cents
 	loadingBeside                    int
 	deductibleMet                    int64 // cents
+	oopCountedYear                   int64 // cents
 }
 
 // Scorer puts an LRU cache (hashicorp/golang-lru/v2) in front of the pure
@@ -80,7 +81,8 @@ func (s *Scorer) Score(req Request) (Result, error) {
 	key := cacheKey{norm.ContractID, norm.ProductID, norm.CurrentProductID, req.DoseMg, req.Administrations, norm.Date.Unix(),
 		norm.ItemMg, norm.Site, joinIDs(norm.Indications), norm.IndicationKnown, norm.SecondaryID, norm.Device, norm.DeductibleCounted,
 		norm.LoadingDose && req.Administrations == 1, int64(math.Round(norm.OOPCounted * 100)),
-		norm.LoadingDosesBeside, int64(math.Round(norm.DeductibleMet * 100))}
+		norm.LoadingDosesBeside, int64(math.Round(norm.DeductibleMet * 100)),
+		int64(math.Round(norm.OOPCountedYear * 100))}
 	if r, ok := s.cache.Get(key); ok {
 		s.hits.Add(1)
 		return r, nil
