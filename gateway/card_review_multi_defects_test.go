@@ -231,3 +231,26 @@ func TestYearFiguresCapAtWhatTheOtherDraftsYearsLeave(t *testing.T) {
 			s, h.Ordered.PerYear.Patient, r.Ordered.PerYear.Patient)
 	}
 }
+
+// A maintenance order that states no count took the group's default course, 17, beside its
+// loading dose: 1 + 17 = 18 trastuzumab doses, where the label's year (adjuvant, 52 weeks) is 17
+// with the loading dose; and its course, longer than its 16-dose year, bore a second plan year's
+// deductible. The default course beside a loading dose is the group's less it: 16 x 420 mg =
+// 52,907.76, the patient (deductible on the loading dose) 0.2 x 52,907.76 = 10,581.55.
+func TestDefaultCourseBesideLoadingDoseCountsIt(t *testing.T) {
+	e := newEnv(t)
+	cards := signing(t, e,
+		trastuzumabDraft(t, "draft-loading", 8, "8 mg/kg IV once (loading)", map[string]any{"count": 1}),
+		trastuzumabDraft(t, "draft-maintenance", 6, "6 mg/kg IV q3w", map[string]any{"frequency": 1, "period": 3, "periodUnit": "wk"}))
+	if len(cards) != 2 {
+		t.Fatalf("want two cards, got %d", len(cards))
+	}
+	m := econOf(t, cards[1])
+	f := orderedCourse(t, cards[1])
+	if n := econOf(t, cards[0]).AdministrationsPerCourse + m.AdministrationsPerCourse; n != 17 {
+		t.Errorf("the signing's courses hold %d trastuzumab doses, want 17", n)
+	}
+	if m.AdministrationsPerCourse != 16 || !near(f.Allowed, 52907.76) || !near(f.Patient, 10581.55) {
+		t.Errorf("maintenance: %d a course, allowed %.2f, patient %.2f; want 16, 52,907.76, 10,581.55", m.AdministrationsPerCourse, f.Allowed, f.Patient)
+	}
+}

@@ -235,6 +235,11 @@ func normalize(cat *Catalog, reg *Registry, req Request) (Request, *Contract, Gr
 	if req.Administrations == 0 {
 		req.Administrations = g.DefaultAdministrations
 		defaulted = append(defaulted, "administrations")
+		if req.LoadingDosesBeside > 0 && req.Administrations > req.LoadingDosesBeside+1 {
+			// The group's course holds the loading doses signed beside (trastuzumab's 17 one
+			// loading dose and 16 maintenance): this order's default course is the rest.
+			req.Administrations -= req.LoadingDosesBeside
+		}
 	}
 	if req.Date.IsZero() {
 		return req, nil, Group{}, nil, fmt.Errorf("%w: order date is required", ErrInvalid)
