@@ -285,7 +285,7 @@ func scheduleOf(o *clinical.Order) string {
 		return ""
 	}
 	r := last.Timing.Repeat
-	if r.Count != nil && *r.Count == 1 && (r.CountMax == nil || *r.CountMax <= 1) {
+	if onceOnly(r) {
 		// One administration in all (a loading dose, timing.repeat.count 1): "once", not the
 		// period it was entered with. "8 mg/kg IV q3w" on a loading card beside the maintenance
 		// card's "6 mg/kg IV q3w" read as the loading dose repeated (card review, 6 December 2026).

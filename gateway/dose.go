@@ -222,6 +222,11 @@ func singleDose(o *clinical.Order) bool {
 		return false
 	}
 	t := o.DosageInstruction[0].Timing
-	return t != nil && t.Repeat != nil && t.Repeat.Count != nil && *t.Repeat.Count == 1 &&
-		(t.Repeat.CountMax == nil || *t.Repeat.CountMax <= 1)
+	return t != nil && onceOnly(t.Repeat)
+}
+
+// onceOnly reports whether a timing.repeat is one administration in all (count 1, no larger
+// countMax): a loading dose, which a card's schedule reads "once" (scheduleOf).
+func onceOnly(r *clinical.Repeat) bool {
+	return r != nil && r.Count != nil && *r.Count == 1 && (r.CountMax == nil || *r.CountMax <= 1)
 }

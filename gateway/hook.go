@@ -234,6 +234,7 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 	items := make([]orderedItem, len(draft))
 	itemOK := make([]bool, len(draft))
 	byMolecule := map[string][]int{}
+	mol := make([]string, len(draft)) // each recognised draft's molecule (byMolecule's key)
 	for i, raw := range draft {
 		mr := decoded[i]
 		if mr == nil {
@@ -249,9 +250,16 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 		if itemOK[i] {
 			// By molecule, not catalog group: one molecule can be two groups (ustekinumab IV
 			// induction and SC maintenance; denosumab as Prolia and as Xgeva).
-			m := molecule(items[i].product)
-			byMolecule[m] = append(byMolecule[m], i)
+			mol[i] = molecule(items[i].product)
+			byMolecule[mol[i]] = append(byMolecule[mol[i]], i)
 		}
+	}
+	// A single dose beside another draft of its molecule is a loading (or induction) dose: given
+	// first (scoreOrder), and the year of therapy of a maintenance of its group beside it is the
+	// shorter for it (scoring.Request.LoadingDosesBeside).
+	loading := make([]bool, len(draft))
+	for i := range draft {
+		loading[i] = itemOK[i] && singleDose(items[i].order) && len(byMolecule[mol[i]]) > 1
 	}
 	// The plan year's deductible is the patient's once, however many drafts a signing holds: the
 	// first scored draft under a contract bears it, the others are scored with it met
@@ -276,7 +284,7 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 		}
 	}
 	loadingFirst := func(i int) int {
-		if singleDose(items[i].order) && len(byMolecule[molecule(items[i].product)]) > 1 {
+		if loading[i] {
 			return 0
 		}
 		return 1
@@ -310,7 +318,7 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 		if !ok {
 			continue
 		}
-		for _, j := range byMolecule[molecule(item.product)] {
+		for _, j := range byMolecule[mol[i]] {
 			if j == i {
 				continue
 			}
@@ -388,12 +396,11 @@ func (g *Gateway) advise(ctx context.Context, svc *serviceDef, body []byte, owne
 		sreq.OOPCounted = oopCounted[dedKey]
 		sreq.OOPCountedYear = oopCountedYear[dedKey]
 		// One administration beside another draft of its molecule is a loading (or induction)
-		// dose: the other
-		// draft's course is the year of therapy (scoring.Request.LoadingDose).
-		sreq.LoadingDose = item.admins == 1 && len(byMolecule[molecule(item.product)]) > 1
+		// dose: the other draft's course is the year of therapy (scoring.Request.LoadingDose).
+		sreq.LoadingDose = item.admins == 1 && len(byMolecule[mol[i]]) > 1
 		if item.admins != 1 {
-			for _, j := range byMolecule[molecule(item.product)] {
-				if j != i && singleDose(items[j].order) && items[j].product.GroupID == item.product.GroupID {
+			for _, j := range byMolecule[mol[i]] {
+				if j != i && loading[j] && items[j].product.GroupID == item.product.GroupID {
 					sreq.LoadingDosesBeside++ // the group's year holds that loading dose: this order's is shorter
 				}
 			}
