@@ -203,18 +203,15 @@ func normalize(cat *Catalog, reg *Registry, req Request) (Request, *Contract, Gr
 	if math.IsNaN(req.ItemMg) || math.IsInf(req.ItemMg, 0) || req.ItemMg < 0 {
 		return req, nil, Group{}, nil, fmt.Errorf("%w: item strength must be a non-negative number of mg", ErrInvalid)
 	}
-	if math.IsNaN(req.OOPCounted) || math.IsInf(req.OOPCounted, 0) || req.OOPCounted < 0 {
-		return req, nil, Group{}, nil, fmt.Errorf("%w: out-of-pocket counted must be a non-negative amount", ErrInvalid)
+	for _, a := range []struct {
+		v    *float64
+		what string
+	}{{&req.OOPCounted, "out-of-pocket counted"}, {&req.DeductibleMet, "deductible met"}, {&req.OOPCountedYear, "out-of-pocket counted a year"}} {
+		if math.IsNaN(*a.v) || math.IsInf(*a.v, 0) || *a.v < 0 {
+			return req, nil, Group{}, nil, fmt.Errorf("%w: %s must be a non-negative amount", ErrInvalid, a.what)
+		}
+		*a.v = math.Round(*a.v*100) / 100 // whole cents: the cache keys them as they are
 	}
-	req.OOPCounted = math.Round(req.OOPCounted*100) / 100
-	if math.IsNaN(req.DeductibleMet) || math.IsInf(req.DeductibleMet, 0) || req.DeductibleMet < 0 {
-		return req, nil, Group{}, nil, fmt.Errorf("%w: deductible met must be a non-negative amount", ErrInvalid)
-	}
-	req.DeductibleMet = math.Round(req.DeductibleMet*100) / 100
-	if math.IsNaN(req.OOPCountedYear) || math.IsInf(req.OOPCountedYear, 0) || req.OOPCountedYear < 0 {
-		return req, nil, Group{}, nil, fmt.Errorf("%w: out-of-pocket counted a year must be a non-negative amount", ErrInvalid)
-	}
-	req.OOPCountedYear = math.Round(req.OOPCountedYear*100) / 100
 	if req.DeductibleCounted {
 		req.DeductibleMet = 0
 	}
@@ -241,6 +238,9 @@ func normalize(cat *Catalog, reg *Registry, req Request) (Request, *Contract, Gr
 			req.Administrations -= req.LoadingDosesBeside
 		}
 	}
+	// A loading dose is one administration: anything else is not one (score and the cache key
+	// read the normalised flag alike).
+	req.LoadingDose = req.LoadingDose && req.Administrations == 1
 	if req.Date.IsZero() {
 		return req, nil, Group{}, nil, fmt.Errorf("%w: order date is required", ErrInvalid)
 	}
@@ -304,7 +304,7 @@ func score(cat *Catalog, reg *Registry, pol *Policy, req Request, k *Contract, g
 	}
 	py := perYear(g)
 	switch {
-	case req.LoadingDose && req.Administrations == 1:
+	case req.LoadingDose: // one administration (normalize)
 		py = yearOfTherapy{1, "a single dose signed beside another order of the group (a loading dose): its year of therapy is the one administration, the other order's carries the rest"}
 		s.t.perYear = 1
 	case req.LoadingDosesBeside > 0 && req.Administrations != 1 && py.n > req.LoadingDosesBeside:

@@ -3,7 +3,6 @@ package scoring
 import (
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -32,10 +31,10 @@ type cacheKey struct {
 	device                           string
 	deductibleCounted                bool
 	loadingDose                      bool
-	oopCounted                       int64 // cents
+	oopCounted                       float64 // whole cents (normalize)
 	loadingBeside                    int
-	deductibleMet                    int64 // cents
-	oopCountedYear                   int64 // cents
+	deductibleMet                    float64 // whole cents
+	oopCountedYear                   float64 // whole cents
 }
 
 // Scorer puts an LRU cache (hashicorp/golang-lru/v2) in front of the pure
@@ -80,9 +79,7 @@ func (s *Scorer) Score(req Request) (Result, error) {
 	// defaulted result says so (Result.Defaulted, Sources["dose"]).
 	key := cacheKey{norm.ContractID, norm.ProductID, norm.CurrentProductID, req.DoseMg, req.Administrations, norm.Date.Unix(),
 		norm.ItemMg, norm.Site, joinIDs(norm.Indications), norm.IndicationKnown, norm.SecondaryID, norm.Device, norm.DeductibleCounted,
-		norm.LoadingDose && req.Administrations == 1, int64(math.Round(norm.OOPCounted * 100)),
-		norm.LoadingDosesBeside, int64(math.Round(norm.DeductibleMet * 100)),
-		int64(math.Round(norm.OOPCountedYear * 100))}
+		norm.LoadingDose, norm.OOPCounted, norm.LoadingDosesBeside, norm.DeductibleMet, norm.OOPCountedYear}
 	if r, ok := s.cache.Get(key); ok {
 		s.hits.Add(1)
 		return r, nil
