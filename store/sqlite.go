@@ -53,7 +53,7 @@ type SQLite struct {
 	insMu   sync.Mutex
 	insMany [decisionsPerInsert]*sql.Stmt
 	// insShared[n-2] inserts n decisions of one hook binding once the columns they all share
-	// (hookColumns), also prepared on first use.
+	// (sharesHookColumns), also prepared on first use.
 	insShared [decisionsPerInsert - 1]*sql.Stmt
 }
 
@@ -65,7 +65,7 @@ const decisionsPerInsert = 32
 const decisionColumns = 28
 
 // insertStmt returns the insert of n decisions (1 <= n <= decisionsPerInsert), preparing it on
-// the writer the first time. shared (n >= 2) is the form that binds hookColumns once for all n
+// the writer the first time. shared (n >= 2) is the form that binds the hook's columns once for all n
 // rows (insertDecisionShared): a 20-draft hook binds 427 arguments instead of 560, each one a
 // conversion in database/sql, a copy into C memory and a bind call in the driver.
 func (s *SQLite) insertStmt(ctx context.Context, n int, shared bool) (*sql.Stmt, error) {
@@ -93,12 +93,9 @@ func (s *SQLite) insertStmt(ctx context.Context, n int, shared bool) (*sql.Stmt,
 	return st, nil
 }
 
-// hookColumns is how many columns insertDecisionShared binds once per statement: what every
-// decision of one hook has alike by construction (gateway recorder.base), checked per statement
-// all the same (sharesHookColumns).
-const hookColumns = 7
-
-// sharesHookColumns reports whether every decision of ds has ds[0]'s hookColumns.
+// sharesHookColumns reports whether every decision of ds has ds[0]'s hook columns, the seven
+// insertDecisionShared binds once per statement: what every decision of one hook has alike by
+// construction (gateway recorder.base), checked per statement all the same.
 func sharesHookColumns(ds []Decision) bool {
 	a := &ds[0]
 	for i := range ds[1:] {
@@ -327,7 +324,7 @@ const insertDecision = `INSERT OR IGNORE INTO decisions
 	 tenant, location, no_card_reason, therapy, price_period, catalog_version, admins_per_year, ordered_rel, options, score_request)
 	VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
 
-// insertDecisionShared is insertDecision with the hookColumns first, numbered ?1..?7: every
+// insertDecisionShared is insertDecision with the hook's seven columns first, numbered ?1..?7: every
 // further row of the statement names the same seven parameters, and its other columns' plain ?
 // number on from the largest before them (SQLite: "?" is one more than the largest parameter
 // number already assigned). Only these seven are numbered: SQLite looks a parameter's name up in
